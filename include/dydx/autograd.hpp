@@ -1,0 +1,46 @@
+// Reverse-mode autograd: dydx::grad, grad-mode guards and the graph node type.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx {
+
+/// The sum of the outputs' vector-Jacobian products with respect to each input, as torch.autograd.grad.
+/// Unused inputs give undefined tensors when allow_unused is set, and an error otherwise.
+TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs = {},
+                std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                bool allow_unused = false);
+
+/// Computes gradients of outputs and accumulates them into the leaves' .grad, as torch.autograd.backward.
+void backward(const TensorList& outputs, const TensorList& grad_outputs = {},
+              std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+              const TensorList& inputs = {});
+
+/// Whether ops record graph history on this thread.
+bool is_grad_enabled();
+void set_grad_enabled(bool enabled);
+
+/// Sets grad mode for a scope and restores the previous mode on exit.
+class AutoGradMode {
+ public:
+  explicit AutoGradMode(bool enabled) : previous_(is_grad_enabled()) { set_grad_enabled(enabled); }
+  ~AutoGradMode() { set_grad_enabled(previous_); }
+  AutoGradMode(const AutoGradMode&) = delete;
+  AutoGradMode& operator=(const AutoGradMode&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// Disables graph recording for a scope, as torch::NoGradGuard.
+class NoGradGuard : public AutoGradMode {
+ public:
+  NoGradGuard() : AutoGradMode(false) {}
+};
+
+}  // namespace dydx

@@ -1,0 +1,69 @@
+// Creating tensors: from values, filled, ranges, random, and wrapping user memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <vector>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx {
+
+/// A scalar or a nested braced list of any depth: `3.0`, `{1, 2}`, `{{4.0}, {1.0}}`.
+class NestedList {
+ public:
+  NestedList(double v) : scalar_(v), is_scalar_(true), integral_(false) {}
+  NestedList(float v) : scalar_(v), is_scalar_(true), integral_(false) {}
+  NestedList(int v) : scalar_(v), is_scalar_(true), integral_(true) {}
+  NestedList(long v) : scalar_(static_cast<double>(v)), is_scalar_(true), integral_(true) {}
+  NestedList(long long v) : scalar_(static_cast<double>(v)), is_scalar_(true), integral_(true) {}
+  NestedList(std::initializer_list<NestedList> items) : items_(items) {}
+
+  bool is_scalar() const { return is_scalar_; }
+  double scalar() const { return scalar_; }
+  bool integral() const { return integral_; }
+  const std::vector<NestedList>& items() const { return items_; }
+
+ private:
+  double scalar_ = 0;
+  bool is_scalar_ = false;
+  bool integral_ = false;
+  std::vector<NestedList> items_;
+};
+
+/// torch.tensor: integers give int64, any floating value gives float32, unless options name a dtype.
+Tensor tensor(const NestedList& values, TensorOptions options = {});
+/// A 1-D tensor holding a copy of values. (A template so that `tensor({1.0, 2.0})` picks the list form.)
+template <class T>
+Tensor tensor(const std::vector<T>& values, TensorOptions options = {});
+
+Tensor empty(IntArrayRef sizes, TensorOptions options = {});
+Tensor zeros(IntArrayRef sizes, TensorOptions options = {});
+Tensor ones(IntArrayRef sizes, TensorOptions options = {});
+Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options = {});
+Tensor empty_like(const Tensor& other, TensorOptions options = {});
+Tensor zeros_like(const Tensor& other, TensorOptions options = {});
+Tensor ones_like(const Tensor& other, TensorOptions options = {});
+Tensor full_like(const Tensor& other, Scalar value, TensorOptions options = {});
+/// Values start, start+step, ... below end. Integer arguments give int64, as in PyTorch.
+Tensor arange(Scalar end, TensorOptions options = {});
+Tensor arange(Scalar start, Scalar end, Scalar step = 1, TensorOptions options = {});
+Tensor linspace(double start, double end, int64_t steps, TensorOptions options = {});
+Tensor eye(int64_t n, TensorOptions options = {});
+Tensor eye(int64_t n, int64_t m, TensorOptions options = {});
+
+/// Seeds the default generator used by rand and randn.
+void manual_seed(uint64_t seed);
+/// Uniform on [0, 1).
+Tensor rand(IntArrayRef sizes, TensorOptions options = {});
+/// Standard normal.
+Tensor randn(IntArrayRef sizes, TensorOptions options = {});
+
+/// Wraps user memory without a copy; the memory must outlive every tensor that uses it.
+Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options = {});
+Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options = {});
+/// Same, calling deleter(data) when the last tensor using the memory is gone.
+Tensor from_blob(void* data, IntArrayRef sizes, std::function<void(void*)> deleter, TensorOptions options = {});
+
+}  // namespace dydx

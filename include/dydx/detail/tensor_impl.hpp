@@ -1,0 +1,58 @@
+// TensorImpl and Storage: the data behind a Tensor handle. Public only so that accessors inline.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "dydx/dtype.hpp"
+#include "dydx/small_vector.hpp"
+
+namespace dydx::autograd {
+class Node;
+}
+
+namespace dydx::detail {
+
+/// A reference-counted block of memory shared by a tensor and all its views.
+/// The version counter lives here because PyTorch shares it between a tensor and its views:
+/// an in-place write through any alias invalidates tensors saved for backward through all of them.
+struct Storage {
+  Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
+      : data(data), nbytes(nbytes), deleter(std::move(deleter)) {}
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
+
+  /// Allocates nbytes, 64-byte aligned, uninitialised.
+  static std::shared_ptr<Storage> allocate(size_t nbytes);
+
+  void* data;
+  size_t nbytes;
+  std::function<void(void*)> deleter;  // empty: memory came from allocate()
+  std::atomic<uint32_t> version{0};
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Dims sizes;
+  Dims strides;  // in elements
+  int64_t offset = 0;  // in elements
+  int64_t numel = 1;
+  ScalarType dtype = kDefaultDtype;
+
+  // Autograd state. A leaf has no grad_fn; requires_grad is stored only for leaves,
+  // since a non-leaf requires grad exactly when it has a grad_fn.
+  bool requires_grad = false;
+  bool retains_grad = false;
+  std::shared_ptr<autograd::Node> grad_fn;
+  std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that accumulates into grad
+  std::shared_ptr<TensorImpl> grad;
+  std::shared_ptr<TensorImpl> base;  // views: the tensor that owns the layout (never itself a view)
+
+  char* data_bytes() const { return static_cast<char*>(storage->data) + offset * element_size(dtype); }
+  bool needs_grad() const { return requires_grad || grad_fn != nullptr; }
+};
+
+}  // namespace dydx::detail

@@ -1,0 +1,12 @@
+// The umbrella header: everything a dydx user needs.
+#pragma once
+
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/detail/node.hpp"
+#include "dydx/dtype.hpp"
+#include "dydx/error.hpp"
+#include "dydx/indexing.hpp"
+#include "dydx/ops.hpp"
+#include "dydx/print.hpp"
+#include "dydx/tensor.hpp"

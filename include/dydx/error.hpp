@@ -1,0 +1,31 @@
+// dydx::Error, the one exception type the library throws, and the check helper that raises it.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace dydx {
+
+/// Thrown for every invalid argument or misuse. The message names the op and the shapes or values at fault.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+template <class... Parts>
+[[noreturn]] void fail(const Parts&... parts) {
+  std::ostringstream message;
+  (message << ... << parts);
+  throw Error(message.str());
+}
+}  // namespace detail
+
+}  // namespace dydx
+
+/// Throws dydx::Error with the streamed parts when cond is false; the parts are only built on failure.
+#define DYDX_CHECK(cond, ...)                 \
+  do {                                        \
+    if (!(cond)) ::dydx::detail::fail(__VA_ARGS__); \
+  } while (0)

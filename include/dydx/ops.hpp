@@ -1,0 +1,83 @@
+// Free-function ops and operators, spelled as in libtorch (torch::matmul -> dydx::matmul).
+#pragma once
+
+#include <tuple>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx {
+
+// Arithmetic. Every binary op broadcasts by NumPy's rules and promotes dtypes as PyTorch does.
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha = 1);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& x);
+Tensor pow(const Tensor& base, Scalar exponent);
+Tensor pow(const Tensor& base, const Tensor& exponent);
+Tensor pow(Scalar base, const Tensor& exponent);
+
+// Elementwise functions.
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tan(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor abs(const Tensor& x);
+/// Picks a where cond is nonzero and b elsewhere; differentiable in a and b, not in cond.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// Linear algebra.
+/// torch.matmul: 1-D, 2-D and batched N-D products with broadcast batch dims.
+Tensor matmul(const Tensor& a, const Tensor& b);
+/// A 2-D matrix product.
+Tensor mm(const Tensor& a, const Tensor& b);
+/// A batched product of [B,n,k] by [B,k,m].
+Tensor bmm(const Tensor& a, const Tensor& b);
+
+// Reductions.
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim = false);
+Tensor max(const Tensor& x);
+std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor min(const Tensor& x);
+std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+/// Sums x down to a shape it broadcasts from; the inverse of expand.
+Tensor sum_to(const Tensor& x, IntArrayRef shape);
+
+// Joining.
+Tensor cat(const TensorList& tensors, int64_t dim = 0);
+Tensor stack(const TensorList& tensors, int64_t dim = 0);
+
+// Comparisons give 0/1 tensors of the operands' dtype; they carry no gradient.
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor sign(const Tensor& x);
+
+// Operators.
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, Scalar b);
+Tensor operator+(Scalar a, const Tensor& b);
+Tensor operator-(const Tensor& a, Scalar b);
+Tensor operator-(Scalar a, const Tensor& b);
+Tensor operator*(const Tensor& a, Scalar b);
+Tensor operator*(Scalar a, const Tensor& b);
+Tensor operator/(const Tensor& a, Scalar b);
+Tensor operator/(Scalar a, const Tensor& b);
+
+/// True when both have the same shape and every element is equal.
+bool equal(const Tensor& a, const Tensor& b);
+/// |a - b| <= atol + rtol * |b| elementwise, as torch.allclose.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+
+}  // namespace dydx

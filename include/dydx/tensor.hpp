@@ -1,0 +1,175 @@
+// Tensor: a reference-counted handle to a strided, typed array that records autograd history.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "dydx/detail/tensor_impl.hpp"
+#include "dydx/dtype.hpp"
+#include "dydx/error.hpp"
+#include "dydx/indexing.hpp"
+#include "dydx/small_vector.hpp"
+
+namespace dydx {
+
+class Tensor;
+using TensorList = std::vector<Tensor>;
+/// A tensor hook: returns a replacement gradient, or an undefined tensor to keep the incoming one.
+using TensorHook = std::function<Tensor(const Tensor&)>;
+
+/// A tensor: shape, strides and offset over shared storage, with an element type and autograd state.
+/// Copying a Tensor copies the handle, never the data, exactly as in libtorch.
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  const std::shared_ptr<detail::TensorImpl>& impl() const { return impl_; }
+  detail::TensorImpl& impl_ref() const;  // throws on an undefined tensor
+
+  // ---- geometry -------------------------------------------------------------------------
+  IntArrayRef sizes() const { return impl_ref().sizes; }
+  IntArrayRef strides() const { return impl_ref().strides; }
+  /// Size of one dim; negative dims count from the end.
+  int64_t size(int64_t dim) const;
+  int64_t stride(int64_t dim) const;
+  int64_t dim() const { return static_cast<int64_t>(impl_ref().sizes.size()); }
+  int64_t ndimension() const { return dim(); }
+  int64_t numel() const { return impl_ref().numel; }
+  int64_t storage_offset() const { return impl_ref().offset; }
+  ScalarType dtype() const { return impl_ref().dtype; }
+  ScalarType scalar_type() const { return impl_ref().dtype; }
+  bool is_floating_point() const { return dydx::is_floating_point(dtype()); }
+  bool is_contiguous() const;
+  /// The version counter shared with every view; in-place ops bump it.
+  int64_t _version() const { return impl_ref().storage->version.load(); }
+
+  // ---- element access -------------------------------------------------------------------
+  /// Pointer to the first element; T must match dtype().
+  template <class T>
+  T* data_ptr() const;
+  /// The value of a one-element tensor, converted to T.
+  template <class T>
+  T item() const;
+  /// All elements in row-major order, converted to T.
+  template <class T>
+  std::vector<T> to_vector() const;
+
+  // ---- autograd -------------------------------------------------------------------------
+  /// Marks a leaf as requiring grad. Errors for non-leaves and non-floating dtypes.
+  Tensor& requires_grad_(bool requires_grad = true);
+  Tensor& set_requires_grad(bool requires_grad) { return requires_grad_(requires_grad); }
+  bool requires_grad() const { return impl_ref().needs_grad(); }
+  bool is_leaf() const { return impl_ref().grad_fn == nullptr; }
+  /// The accumulated gradient of a leaf (or of a non-leaf after retain_grad()); undefined if none.
+  Tensor grad() const;
+  /// The gradient slot itself, so that it can be reset or replaced.
+  void set_grad(const Tensor& grad) const;
+  void retain_grad() const;
+  bool retains_grad() const { return impl_ref().retains_grad; }
+  /// The node that created this tensor; null for leaves.
+  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_ref().grad_fn; }
+  Tensor detach() const;
+  Tensor& detach_();
+  /// Computes the gradient of this tensor with respect to the graph leaves, as torch.Tensor.backward.
+  void backward(const Tensor& gradient = {}, std::optional<bool> retain_graph = std::nullopt,
+                bool create_graph = false, const TensorList& inputs = {}) const;
+  /// Registers a hook called with this tensor's gradient during backward; returns its handle.
+  unsigned register_hook(TensorHook hook) const;
+  /// Same, for a hook that only observes the gradient.
+  template <class F>
+    requires std::is_void_v<std::invoke_result_t<F, const Tensor&>>
+  unsigned register_hook(F observer) const {
+    return register_hook(TensorHook([observer](const Tensor& g) {
+      observer(g);
+      return Tensor();
+    }));
+  }
+  void remove_hook(unsigned handle) const;
+
+  // ---- views (no copy) ------------------------------------------------------------------
+  Tensor select(int64_t dim, int64_t index) const;
+  Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+  Tensor slice(int64_t dim = 0, std::optional<int64_t> start = std::nullopt,
+               std::optional<int64_t> end = std::nullopt, int64_t step = 1) const;
+  /// Basic indexing as x[...] in Python: integers, Slice, None and Ellipsis.
+  Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
+  Tensor operator[](int64_t index) const { return select(0, index); }
+  Tensor t() const;
+  Tensor transpose(int64_t dim0, int64_t dim1) const;
+  Tensor permute(IntArrayRef dims) const;
+  Tensor expand(IntArrayRef sizes) const;
+  Tensor expand_as(const Tensor& other) const { return expand(other.sizes()); }
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor squeeze() const;
+  Tensor squeeze(int64_t dim) const;
+  /// A view with the new shape; errors when the strides do not allow one (use reshape).
+  Tensor view(IntArrayRef sizes) const;
+  /// A view when the strides allow one, otherwise a copy. One size may be -1.
+  Tensor reshape(IntArrayRef sizes) const;
+  Tensor flatten() const { return reshape({-1}); }
+  Tensor as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> storage_offset = std::nullopt) const;
+  Tensor contiguous() const;
+  Tensor clone() const;
+  Tensor to(ScalarType dtype) const;
+
+  // ---- math -----------------------------------------------------------------------------
+  Tensor add(const Tensor& other, Scalar alpha = 1) const;
+  Tensor sub(const Tensor& other, Scalar alpha = 1) const;
+  Tensor mul(const Tensor& other) const;
+  Tensor div(const Tensor& other) const;
+  Tensor neg() const;
+  Tensor pow(Scalar exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tan() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor abs() const;
+  Tensor matmul(const Tensor& other) const;
+  Tensor mm(const Tensor& other) const;
+  Tensor sum() const;
+  Tensor sum(IntArrayRef dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(IntArrayRef dims, bool keepdim = false) const;
+  Tensor max() const;
+  std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
+  Tensor min() const;
+  std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
+
+  // ---- in place -------------------------------------------------------------------------
+  Tensor& add_(const Tensor& other, Scalar alpha = 1);
+  Tensor& add_(Scalar other);
+  Tensor& sub_(const Tensor& other, Scalar alpha = 1);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(Scalar other);
+  Tensor& div_(const Tensor& other);
+  Tensor& zero_();
+  Tensor& fill_(Scalar value);
+  Tensor& copy_(const Tensor& src);
+
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator+=(Scalar other) { return add_(other); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator*=(Scalar other) { return mul_(other); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+
+  /// A string such as "[2, 3]" is not what PyTorch prints for sizes; this gives "[2,3]" for messages.
+  std::string shape_string() const;
+
+ private:
+  std::shared_ptr<detail::TensorImpl> impl_;
+};
+
+}  // namespace dydx

@@ -1,0 +1,301 @@
+// The reverse-mode engine.
+//
+// How autograd works here, and where to start reading:
+// - Every op that sees an input requiring grad calls record() (below), which makes a Node: the
+//   op's OpInfo (its name and VJP rule), one edge per input to the node that receives that input's
+//   gradient (the input's own grad_fn, or the AccumulateGrad node of a leaf), each input's shape
+//   and dtype, and whatever tensors the rule asked to save. The output's grad_fn is the node.
+//   Every node has exactly one differentiable output, which keeps the engine simple.
+// - run_backward() walks the graph from the outputs, counts for each node how many edges lead
+//   into it, and then runs nodes in topological order (latest sequence number first among the
+//   ready ones). A node's incoming gradients are summed into one buffer before its rule runs.
+// - The engine, not the rules, sums each gradient down to its input's shape (undoing
+//   broadcasting) and casts it to the input's dtype.
+// - Rules are written with differentiable dydx ops. With create_graph they run with grad mode
+//   on, so the backward pass is itself recorded and can be differentiated again.
+// The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
+#include "autograd/engine.hpp"
+
+#include <mutex>
+#include <queue>
+#include <unordered_map>
+
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::autograd {
+
+namespace {
+
+const OpInfo kAccumulateGrad{"AccumulateGrad", "AccumulateGrad", nullptr};
+std::mutex accumulator_mutex;
+
+struct NodeState {
+  int dependencies = 0;
+  bool needed = false;
+  bool is_target = false;
+  Tensor buffer;  // sum of gradients received so far
+};
+
+void add_into(Tensor& buffer, Tensor g) {
+  buffer = buffer.defined() ? buffer + g : std::move(g);
+}
+
+// Stores g into a leaf's .grad, summing with what is there. Without create_graph the sum is done
+// in place, as PyTorch does, and a gradient nobody else holds is stored without a copy.
+void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
+  if (!leaf.grad) {
+    if (create_graph) {
+      leaf.grad = g.impl();
+    } else if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous()) {
+      leaf.grad = g.detach().impl();
+    } else {
+      NoGradGuard no_grad;
+      leaf.grad = g.detach().clone().impl();
+    }
+    return;
+  }
+  Tensor current(leaf.grad);
+  if (create_graph || current.requires_grad()) {
+    leaf.grad = (current + g).impl();
+  } else {
+    NoGradGuard no_grad;
+    current.add_(g);
+  }
+}
+
+Tensor reduce_to_input(Tensor g, const InputMeta& meta) {
+  if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
+  if (g.dtype() != meta.dtype) g = g.to(meta.dtype);
+  return g;
+}
+
+}  // namespace
+
+std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
+  auto& impl = *leaf.impl();
+  std::lock_guard<std::mutex> lock(accumulator_mutex);
+  if (auto existing = impl.grad_accumulator.lock()) return existing;
+  auto node = std::make_shared<Node>(&kAccumulateGrad);
+  node->leaf = leaf.impl();
+  impl.grad_accumulator = node;
+  return node;
+}
+
+std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+  if (!t.defined()) return nullptr;
+  const auto& impl = *t.impl();
+  if (impl.grad_fn) return impl.grad_fn;
+  if (impl.requires_grad) return grad_accumulator(t);
+  return nullptr;
+}
+
+template <class Inputs>
+static Node* record_impl(const OpInfo& op, const Inputs& inputs, const Tensor& out) {
+  if (!is_grad_enabled()) return nullptr;
+  bool any = false;
+  for (const Tensor* t : inputs) any = any || (t->defined() && t->impl()->needs_grad());
+  if (!any) return nullptr;
+  auto node = std::make_shared<Node>(&op);
+  for (const Tensor* t : inputs) {
+    node->next.push_back(gradient_edge(*t));
+    node->inputs.push_back(t->defined() ? InputMeta{t->impl()->sizes, t->dtype()} : InputMeta{});
+  }
+  Node* raw = node.get();
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = false;
+  return raw;
+}
+
+Node* record(const OpInfo& op, std::initializer_list<const Tensor*> inputs, const Tensor& out) {
+  return record_impl(op, inputs, out);
+}
+
+Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out) {
+  SmallVector<const Tensor*, 4> pointers;
+  for (const Tensor& t : inputs) pointers.push_back(&t);
+  return record_impl(op, pointers, out);
+}
+
+TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
+                        bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
+                        bool allow_unused) {
+  const char* api = accumulate_into_grad ? "backward" : "grad";
+  DYDX_CHECK(!outputs.empty(), api, ": expected at least one output tensor");
+  DYDX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), api, ": got ", grad_outputs.size(),
+             " grad_outputs for ", outputs.size(), " outputs");
+
+  std::unordered_map<Node*, NodeState> state;
+  state.reserve(64);
+
+  // Roots and their starting gradients.
+  std::vector<std::pair<std::shared_ptr<Node>, Tensor>> roots;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& out = outputs[i];
+    DYDX_CHECK(out.defined(), api, ": output ", i, " is undefined");
+    DYDX_CHECK(out.requires_grad(), api, ": element ", i, " of tensors does not require grad and does not have a grad_fn");
+    Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
+    if (g.defined()) {
+      DYDX_CHECK(g.sizes() == out.sizes(), api, ": Mismatch in shape: grad_output[", i, "] has a shape of ",
+                 g.sizes(), " and output[", i, "] has a shape of ", out.sizes());
+      if (g.dtype() != out.dtype()) g = g.to(out.dtype());
+    } else {
+      DYDX_CHECK(out.numel() == 1, api, ": grad can be implicitly created only for scalar outputs (output ", i,
+                 " has shape ", out.sizes(), ")");
+      g = ones_like(out);
+    }
+    roots.emplace_back(gradient_edge(out), std::move(g));
+  }
+
+  // Capture targets: inputs given to grad(), or the restricted set of backward(inputs=...).
+  std::vector<Node*> target_of_input;
+  for (size_t j = 0; j < inputs.size(); ++j) {
+    const Tensor& in = inputs[j];
+    DYDX_CHECK(in.defined(), api, ": input ", j, " is undefined");
+    DYDX_CHECK(in.requires_grad(), api, ": One of the differentiated Tensors does not require grad (input ", j,
+               " of shape ", in.sizes(), ")");
+    auto edge = gradient_edge(in);
+    target_of_input.push_back(edge.get());
+    state[edge.get()].is_target = true;
+  }
+  const bool prune = !inputs.empty();
+
+  // Depth-first walk: collect nodes, mark which lead to a target, count incoming edges.
+  {
+    std::vector<std::pair<Node*, size_t>> stack;  // node, index of the next child to visit
+    std::unordered_map<Node*, bool> visited;
+    visited.reserve(64);
+    auto visit = [&](Node* n) {
+      if (visited.emplace(n, true).second) stack.emplace_back(n, 0);
+    };
+    for (auto& root : roots) visit(root.first.get());
+    while (!stack.empty()) {
+      auto& [node, child] = stack.back();
+      if (child < node->next.size()) {
+        Node* next = node->next[child++].get();
+        if (next) visit(next);
+        continue;
+      }
+      NodeState& s = state[node];
+      s.needed = !prune || s.is_target;
+      for (const auto& next : node->next)
+        if (next && state[next.get()].needed) s.needed = true;
+      stack.pop_back();
+    }
+    for (auto& [node, s] : state) {
+      if (!s.needed) continue;
+      for (const auto& next : node->next)
+        if (next) {
+          auto it = state.find(next.get());
+          if (it != state.end() && it->second.needed) ++it->second.dependencies;
+        }
+    }
+  }
+
+  for (auto& [node, g] : roots) add_into(state[node.get()].buffer, std::move(g));
+
+  auto later_first = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
+  std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
+  // Roots with no incoming edges start the walk; other roots are reached through the graph.
+  for (auto& root : roots) {
+    NodeState& s = state[root.first.get()];
+    if (s.needed && s.dependencies == 0) {
+      s.dependencies = -1;  // queued
+      ready.push(root.first.get());
+    }
+  }
+
+  std::unordered_map<Node*, Tensor> captured;
+  SmallVector<Tensor, 4> grads;
+  while (!ready.empty()) {
+    Node* node = ready.top();
+    ready.pop();
+    NodeState& s = state[node];
+    Tensor g = std::move(s.buffer);
+
+    if (g.defined()) {
+      for (auto& [handle, hook] : node->pre_hooks) {
+        Tensor replaced = hook(g);
+        if (replaced.defined()) g = replaced;
+      }
+      if (auto retained = node->retained.lock()) {
+        AutoGradMode mode(create_graph);
+        accumulate_into(*retained, g, create_graph);
+      }
+      if (s.is_target) captured[node] = g;
+    }
+
+    const bool runs_rule = node->leaf == nullptr;
+    if (!runs_rule) {
+      if (g.defined() && accumulate_into_grad && (!prune || s.is_target)) {
+        AutoGradMode mode(create_graph);
+        accumulate_into(*node->leaf, std::move(g), create_graph);
+      }
+      continue;
+    }
+
+    bool any_child_needed = false;
+    for (const auto& next : node->next)
+      if (next && state[next.get()].needed) any_child_needed = true;
+    // With pruning, a target's own rule runs only if it leads to further targets.
+    const bool run = any_child_needed;
+    if (run && g.defined()) {
+      grads.clear();
+      grads.resize(node->num_inputs());
+      {
+        AutoGradMode mode(create_graph);
+        node->op->vjp(*node, g, grads.data());
+        for (size_t i = 0; i < node->num_inputs(); ++i) {
+          Node* next = node->next[i].get();
+          if (!next || !grads[i].defined() || !state[next].needed) continue;
+          add_into(state[next].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i]));
+        }
+      }
+    }
+    if (run) {
+      for (const auto& next : node->next) {
+        if (!next) continue;
+        NodeState& ns = state[next.get()];
+        if (ns.needed && --ns.dependencies == 0) {
+          ns.dependencies = -1;
+          ready.push(next.get());
+        }
+      }
+    }
+    if (!keep_graph) {
+      node->released = true;
+      node->saved_values.clear();
+    }
+  }
+
+  TensorList result(inputs.size());
+  if (accumulate_into_grad) return result;
+  for (size_t j = 0; j < inputs.size(); ++j) {
+    auto it = captured.find(target_of_input[j]);
+    if (it != captured.end()) result[j] = it->second;
+    DYDX_CHECK(result[j].defined() || allow_unused, api,
+               ": One of the differentiated Tensors appears to not have been used in the graph (input ", j,
+               " of shape ", inputs[j].sizes(), "). Set allow_unused=true if this is the desired behavior.");
+  }
+  return result;
+}
+
+}  // namespace dydx::autograd
+
+namespace dydx {
+
+TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
+                std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
+  DYDX_CHECK(!inputs.empty(), "grad: expected at least one input tensor");
+  return autograd::run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, inputs,
+                                false, allow_unused);
+}
+
+void backward(const TensorList& outputs, const TensorList& grad_outputs, std::optional<bool> retain_graph,
+              bool create_graph, const TensorList& inputs) {
+  autograd::run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, inputs, true,
+                         false);
+}
+
+}  // namespace dydx

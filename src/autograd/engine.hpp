@@ -1,0 +1,27 @@
+// Internal autograd entry points: recording ops into the graph and running backward over it.
+#pragma once
+
+#include <initializer_list>
+
+#include "dydx/detail/node.hpp"
+#include "dydx/tensor.hpp"
+
+namespace dydx::autograd {
+
+/// The AccumulateGrad node of a leaf that requires grad, created on first use.
+std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
+/// Where gradient for t goes: its grad_fn, its accumulator if it is a leaf requiring grad, else null.
+std::shared_ptr<Node> gradient_edge(const Tensor& t);
+
+/// Makes out the result of op applied to inputs when grad mode is on and any input requires
+/// grad, and returns the new node so the op can save what its rule reads; otherwise null.
+Node* record(const OpInfo& op, std::initializer_list<const Tensor*> inputs, const Tensor& out);
+Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out);
+
+/// The engine behind backward() and grad(). With inputs given, gradients are captured for exactly
+/// those (grad) or accumulated only into them (backward); otherwise into every leaf.
+TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
+                        bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
+                        bool allow_unused);
+
+}  // namespace dydx::autograd

@@ -1,0 +1,54 @@
+// Node bookkeeping: the op registry, saving tensors for backward and unpacking them safely.
+#include "dydx/detail/node.hpp"
+
+#include <atomic>
+
+#include "dydx/autograd.hpp"
+
+namespace dydx::autograd {
+
+namespace {
+std::vector<const OpInfo*>& mutable_registry() {
+  static std::vector<const OpInfo*> registry;
+  return registry;
+}
+// Later nodes run first in backward, as in PyTorch, which keeps hook order predictable.
+thread_local uint64_t next_sequence_nr = 0;
+}  // namespace
+
+OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp) : name(name), node_name(node_name), vjp(vjp) {
+  mutable_registry().push_back(this);
+}
+
+const std::vector<const OpInfo*>& registered_ops() { return mutable_registry(); }
+
+Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
+
+void Node::save(const Tensor& t) {
+  saved_values.push_back({t, static_cast<uint32_t>(t._version()), false});
+}
+
+void Node::save_output(const Tensor& out) {
+  saved_values.push_back({out.detach(), static_cast<uint32_t>(out._version()), true});
+}
+
+Tensor Node::saved(size_t i) {
+  DYDX_CHECK(!released, name(),
+             ": Trying to backward through the graph a second time (or directly access saved tensors after they "
+             "have already been freed). Saved intermediate values of the graph are freed when you call "
+             "backward() or grad(). Specify retain_graph=true if you need to backward through the graph a "
+             "second time or if you need to access saved tensors after calling backward.");
+  const SavedVariable& sv = saved_values[i];
+  uint32_t now = static_cast<uint32_t>(sv.data._version());
+  DYDX_CHECK(now == sv.version, name(),
+             ": one of the variables needed for gradient computation has been modified by an inplace operation: [",
+             sv.data.dtype(), " ", sv.data.sizes(), "] is at version ", now, "; expected version ", sv.version,
+             " instead.");
+  if (!sv.is_output || !is_grad_enabled()) return sv.data;
+  // Double backward differentiates through this output, so it needs its history back.
+  Tensor out = sv.data.detach();
+  out.impl()->grad_fn = shared_from_this();
+  return out;
+}
+
+}  // namespace dydx::autograd

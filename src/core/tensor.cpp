@@ -1,0 +1,181 @@
+// Tensor's own members: geometry queries, element access and per-tensor autograd state.
+#include "dydx/tensor.hpp"
+
+#include <mutex>
+#include <sstream>
+
+#include "autograd/engine.hpp"
+#include "core/shape.hpp"
+#include "core/tensor_factory.hpp"
+#include "cpu/cpu_kernels.hpp"
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/detail/node.hpp"
+
+namespace dydx {
+
+using detail::TensorImpl;
+
+TensorImpl& Tensor::impl_ref() const {
+  DYDX_CHECK(impl_ != nullptr, "tensor: the tensor is undefined (default-constructed or an unused gradient)");
+  return *impl_;
+}
+
+int64_t Tensor::size(int64_t dim) const {
+  const auto& impl = impl_ref();
+  DYDX_CHECK(!impl.sizes.empty(), "size: a 0-D tensor has no dim ", dim);
+  return impl.sizes[detail::wrap_dim(dim, this->dim(), "size")];
+}
+
+int64_t Tensor::stride(int64_t dim) const {
+  const auto& impl = impl_ref();
+  DYDX_CHECK(!impl.sizes.empty(), "stride: a 0-D tensor has no dim ", dim);
+  return impl.strides[detail::wrap_dim(dim, this->dim(), "stride")];
+}
+
+bool Tensor::is_contiguous() const { return detail::is_contiguous(impl_ref().sizes, impl_ref().strides); }
+
+std::string Tensor::shape_string() const {
+  std::ostringstream os;
+  os << sizes();
+  return os.str();
+}
+
+namespace {
+template <class T>
+constexpr ScalarType dtype_of() {
+  if constexpr (std::is_same_v<T, float>) return kFloat32;
+  if constexpr (std::is_same_v<T, double>) return kFloat64;
+  return kInt64;
+}
+}  // namespace
+
+template <class T>
+T* Tensor::data_ptr() const {
+  const auto& impl = impl_ref();
+  DYDX_CHECK(impl.dtype == dtype_of<T>(), "data_ptr: expected a tensor of dtype ", dtype_of<T>(),
+             " but it has dtype ", impl.dtype);
+  return reinterpret_cast<T*>(impl.data_bytes());
+}
+
+template <class T>
+T Tensor::item() const {
+  const auto& impl = impl_ref();
+  DYDX_CHECK(impl.numel == 1, "item: a tensor with ", impl.numel, " elements cannot be converted to a scalar");
+  return cpu::dispatch(impl.dtype, [&](auto tag) {
+    using S = decltype(tag);
+    return static_cast<T>(*reinterpret_cast<const S*>(impl.data_bytes()));
+  });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  const auto& impl = impl_ref();
+  std::vector<T> out(impl.numel);
+  Tensor dst = from_blob(out.data(), impl.sizes, dtype_of<T>());
+  detail::copy_values(dst, *this);
+  return out;
+}
+
+#define DYDX_INSTANTIATE(T)                     \
+  template T* Tensor::data_ptr<T>() const;      \
+  template T Tensor::item<T>() const;           \
+  template std::vector<T> Tensor::to_vector<T>() const;
+DYDX_INSTANTIATE(float)
+DYDX_INSTANTIATE(double)
+DYDX_INSTANTIATE(int64_t)
+#undef DYDX_INSTANTIATE
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+  auto& impl = impl_ref();
+  DYDX_CHECK(impl.grad_fn == nullptr, "requires_grad_: you can only change requires_grad flags of leaf variables",
+             requires_grad ? "" : ". If you want to use a computed variable in a subgraph that doesn't require"
+                                  " differentiation use var_no_grad = var.detach().");
+  DYDX_CHECK(!requires_grad || dydx::is_floating_point(impl.dtype),
+             "requires_grad_: only tensors of floating point dtype can require gradients (got ", impl.dtype, ")");
+  impl.requires_grad = requires_grad;
+  return *this;
+}
+
+Tensor Tensor::grad() const {
+  const auto& impl = impl_ref();
+  return Tensor(impl.grad);
+}
+
+void Tensor::set_grad(const Tensor& grad) const {
+  auto& impl = impl_ref();
+  if (grad.defined()) {
+    DYDX_CHECK(grad.sizes() == sizes(), "set_grad: assigned grad has shape ", grad.sizes(),
+               " but the tensor has shape ", sizes());
+    DYDX_CHECK(grad.dtype() == dtype(), "set_grad: assigned grad has dtype ", grad.dtype(),
+               " but the tensor has dtype ", dtype());
+  }
+  impl.grad = grad.impl();
+}
+
+void Tensor::retain_grad() const {
+  auto& impl = impl_ref();
+  DYDX_CHECK(impl.needs_grad(), "retain_grad: can't retain_grad on a tensor that has requires_grad=False");
+  if (impl.grad_fn == nullptr) return;  // leaves keep their grad anyway
+  impl.retains_grad = true;
+  impl.grad_fn->retained = impl_;
+}
+
+Tensor Tensor::detach() const {
+  const auto& impl = impl_ref();
+  auto out = std::make_shared<TensorImpl>();
+  out->storage = impl.storage;
+  out->sizes = impl.sizes;
+  out->strides = impl.strides;
+  out->offset = impl.offset;
+  out->numel = impl.numel;
+  out->dtype = impl.dtype;
+  return Tensor(std::move(out));
+}
+
+Tensor& Tensor::detach_() {
+  auto& impl = impl_ref();
+  DYDX_CHECK(impl.base == nullptr || !impl.base->needs_grad(),
+             "detach_: can't detach views in-place. Use detach() instead");
+  impl.grad_fn.reset();
+  impl.requires_grad = false;
+  return *this;
+}
+
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph,
+                      const TensorList& inputs) const {
+  TensorList grad_outputs;
+  if (gradient.defined()) grad_outputs.push_back(gradient);
+  dydx::backward({*this}, grad_outputs, retain_graph, create_graph, inputs);
+}
+
+namespace {
+std::atomic<unsigned> next_hook_handle{1};
+std::mutex hook_mutex;
+
+// Hooks on a tensor run on the gradient flowing into the node that consumes it: its grad_fn,
+// or for a leaf its AccumulateGrad node.
+std::shared_ptr<autograd::Node> hook_target(const Tensor& t) {
+  auto& impl = *t.impl();
+  if (impl.grad_fn) return impl.grad_fn;
+  return autograd::grad_accumulator(t);
+}
+}  // namespace
+
+unsigned Tensor::register_hook(TensorHook hook) const {
+  DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
+  unsigned handle = next_hook_handle++;
+  auto node = hook_target(*this);
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  node->pre_hooks.emplace_back(handle, std::move(hook));
+  return handle;
+}
+
+void Tensor::remove_hook(unsigned handle) const {
+  auto node = hook_target(*this);
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  auto& hooks = node->pre_hooks;
+  std::erase_if(hooks, [handle](const auto& entry) { return entry.first == handle; });
+}
+
+}  // namespace dydx

@@ -1,0 +1,42 @@
+// Internal constructors: fresh contiguous tensors, aliases of existing storage, and value copies.
+#include "core/tensor_factory.hpp"
+
+#include "core/shape.hpp"
+#include "cpu/cpu_kernels.hpp"
+
+namespace dydx::detail {
+
+Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->sizes = sizes.dims();
+  impl->strides = contiguous_strides(sizes);
+  impl->numel = product(sizes);
+  impl->dtype = dtype;
+  impl->storage = Storage::allocate(static_cast<size_t>(impl->numel) * element_size(dtype));
+  return Tensor(std::move(impl));
+}
+
+Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
+  const auto& s = *src.impl();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = s.storage;
+  impl->numel = product(sizes);
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = s.dtype;
+  impl->base = s.base ? s.base : src.impl();
+  return Tensor(std::move(impl));
+}
+
+void copy_values(const Tensor& dst, const Tensor& src) {
+  cpu::dispatch(dst.dtype(), [&](auto out_tag) {
+    using TOut = decltype(out_tag);
+    cpu::dispatch(src.dtype(), [&](auto in_tag) {
+      using TIn = decltype(in_tag);
+      cpu::map1<TOut, TIn>(dst, src, [](TIn v) { return static_cast<TOut>(v); });
+    });
+  });
+}
+
+}  // namespace dydx::detail

@@ -1,0 +1,87 @@
+// Matrix products through CBLAS; operands that BLAS cannot read in place are copied once.
+#include "cpu/cpu_blas.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/cpu_kernels.hpp"
+
+namespace dydx::cpu {
+
+namespace {
+
+struct BlasOperand {
+  CBLAS_TRANSPOSE trans;
+  int64_t ld;
+  bool usable;
+};
+
+// How BLAS can read a rows x cols matrix with the given strides: row-major as is, transposed, or not at all.
+BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+  if ((cols == 1 || col_stride == 1) && (rows == 1 || row_stride >= std::max<int64_t>(1, cols)))
+    return {CblasNoTrans, rows == 1 ? std::max<int64_t>(1, cols) : row_stride, true};
+  if ((rows == 1 || row_stride == 1) && (cols == 1 || col_stride >= std::max<int64_t>(1, rows)))
+    return {CblasTrans, cols == 1 ? std::max<int64_t>(1, rows) : col_stride, true};
+  return {CblasNoTrans, 0, false};
+}
+
+template <class T>
+void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, 0.0f, c, std::max<int64_t>(1, m));
+  } else if constexpr (std::is_same_v<T, double>) {
+    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0, a, la.ld, b, lb.ld, 0.0, c, std::max<int64_t>(1, m));
+  }
+}
+
+// Integer products have no BLAS; they are rare and off the hot path.
+void integer_gemm(int64_t n, int64_t m, int64_t k, const int64_t* a, int64_t sa0, int64_t sa1, const int64_t* b,
+                  int64_t sb0, int64_t sb1, int64_t* c) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      int64_t acc = 0;
+      for (int64_t p = 0; p < k; ++p) acc += a[i * sa0 + p * sa1] * b[p * sb0 + j * sb1];
+      c[i * m + j] = acc;
+    }
+}
+
+}  // namespace
+
+void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
+  const int64_t batch = a_in.size(0), n = a_in.size(1), k = a_in.size(2), m = b_in.size(2);
+  if (out.numel() == 0) return;
+  if (k == 0) {
+    std::memset(out.impl()->data_bytes(), 0, out.numel() * element_size(out.dtype()));
+    return;
+  }
+  dispatch(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* c = out.data_ptr<T>();
+    if constexpr (std::is_same_v<T, int64_t>) {
+      const T* a = reinterpret_cast<const T*>(a_in.impl()->data_bytes());
+      const T* b = reinterpret_cast<const T*>(b_in.impl()->data_bytes());
+      for (int64_t i = 0; i < batch; ++i)
+        integer_gemm(n, m, k, a + i * a_in.stride(0), a_in.stride(1), a_in.stride(2), b + i * b_in.stride(0),
+                     b_in.stride(1), b_in.stride(2), c + i * n * m);
+    } else {
+      Tensor a = a_in, b = b_in;
+      BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2));
+      BlasOperand lb = blas_layout(k, m, b.stride(1), b.stride(2));
+      if (!la.usable) {
+        a = a.contiguous();
+        la = blas_layout(n, k, a.stride(1), a.stride(2));
+      }
+      if (!lb.usable) {
+        b = b.contiguous();
+        lb = blas_layout(k, m, b.stride(1), b.stride(2));
+      }
+      const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
+      const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
+      for (int64_t i = 0; i < batch; ++i) gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m);
+    }
+  });
+}
+
+}  // namespace dydx::cpu

@@ -1,0 +1,141 @@
+// Elementwise and reduction kernels over strided tensors of one dtype, with contiguous fast paths.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+
+#include "cpu/cpu_loops.hpp"
+#include "dydx/tensor.hpp"
+
+namespace dydx::cpu {
+
+/// Runs f with a value of the C++ type that matches dtype (float, double or int64_t).
+template <class F>
+decltype(auto) dispatch(ScalarType dtype, F&& f) {
+  switch (dtype) {
+    case kFloat32: return f(float{});
+    case kFloat64: return f(double{});
+    default: return f(int64_t{});
+  }
+}
+
+/// Same, for ops defined only on floating types.
+template <class F>
+decltype(auto) dispatch_floating(ScalarType dtype, F&& f) {
+  if (dtype == kFloat64) return f(double{});
+  return f(float{});
+}
+
+/// Strides of operand t aligned to the right of out_sizes, 0 where t broadcasts.
+inline Dims broadcast_strides(const Tensor& t, IntArrayRef out_sizes) {
+  const auto& impl = *t.impl();
+  Dims strides(out_sizes.size(), 0);
+  size_t lead = out_sizes.size() - impl.sizes.size();
+  for (size_t i = 0; i < impl.sizes.size(); ++i)
+    strides[lead + i] = impl.sizes[i] == 1 ? 0 : impl.strides[i];
+  return strides;
+}
+
+template <size_t N>
+LoopGeometry<N> make_geometry(const Tensor& out, const std::array<const Tensor*, N - 1>& inputs) {
+  LoopGeometry<N> geo;
+  geo.sizes = out.impl()->sizes;
+  geo.strides[0] = broadcast_strides(out, geo.sizes);
+  for (size_t k = 1; k < N; ++k) geo.strides[k] = broadcast_strides(*inputs[k - 1], geo.sizes);
+  geo.coalesce();
+  return geo;
+}
+
+/// out[i] = f(a[i]); a broadcasts to out. Out may be strided (in-place writes through views).
+template <class TOut, class TA, class F>
+void map1(const Tensor& out, const Tensor& a, F f) {
+  auto geo = make_geometry<2>(out, {&a});
+  for_each_run<2>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes()}, {sizeof(TOut), sizeof(TA)},
+                  [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
+                    auto* __restrict o = reinterpret_cast<TOut*>(p[0]);
+                    const auto* __restrict x = reinterpret_cast<const TA*>(p[1]);
+                    if (s[0] == 1 && s[1] == 1) {
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+                    } else if (s[0] == 1 && s[1] == 0) {
+                      const TOut v = f(x[0]);
+                      for (int64_t i = 0; i < n; ++i) o[i] = v;
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]]);
+                    }
+                  });
+}
+
+/// out[i] = f(a[i], b[i]); a and b broadcast to out.
+template <class T, class F>
+void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+  auto geo = make_geometry<3>(out, {&a, &b});
+  for_each_run<3>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes()},
+                  {sizeof(T), sizeof(T), sizeof(T)},
+                  [&](int64_t n, std::array<char*, 3> p, std::array<int64_t, 3> s) {
+                    auto* o = reinterpret_cast<T*>(p[0]);
+                    const auto* x = reinterpret_cast<const T*>(p[1]);
+                    const auto* y = reinterpret_cast<const T*>(p[2]);
+                    // Outputs never alias inputs except element-for-element (in-place ops), so
+                    // these unit-stride loops are safe to vectorise.
+                    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+                    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
+                      const T yv = y[0];
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                    } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {
+                      const T xv = x[0];
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]]);
+                    }
+                  });
+}
+
+/// out[i] = f(a[i], b[i], c[i]); all broadcast to out.
+template <class T, class F>
+void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+  auto geo = make_geometry<4>(out, {&a, &b, &c});
+  for_each_run<4>(geo,
+                  {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes(),
+                   c.impl()->data_bytes()},
+                  {sizeof(T), sizeof(T), sizeof(T), sizeof(T)},
+                  [&](int64_t n, std::array<char*, 4> p, std::array<int64_t, 4> s) {
+                    auto* o = reinterpret_cast<T*>(p[0]);
+                    const auto* x = reinterpret_cast<const T*>(p[1]);
+                    const auto* y = reinterpret_cast<const T*>(p[2]);
+                    const auto* z = reinterpret_cast<const T*>(p[3]);
+                    for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]], z[i * s[3]]);
+                  });
+}
+
+/// Adds every element of in into out, where out has in's rank with size 1 (stride 0) on reduced dims.
+/// Out must be zero-filled. Float32 sums along a reduced inner dim accumulate in double.
+template <class T>
+void sum_into(const Tensor& out, const Tensor& in) {
+  auto geo = make_geometry<2>(out, {&in});
+  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  for_each_run<2>(geo, {out.impl()->data_bytes(), in.impl()->data_bytes()}, {sizeof(T), sizeof(T)},
+                  [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
+                    auto* o = reinterpret_cast<T*>(p[0]);
+                    const auto* x = reinterpret_cast<const T*>(p[1]);
+                    if (s[0] == 0) {
+                      // Four accumulators break the add dependency chain.
+                      Acc acc[4] = {0, 0, 0, 0};
+                      int64_t i = 0;
+                      if (s[1] == 1) {
+                        for (; i + 4 <= n; i += 4)
+                          for (int k = 0; k < 4; ++k) acc[k] += x[i + k];
+                        for (; i < n; ++i) acc[0] += x[i];
+                      } else {
+                        for (; i < n; ++i) acc[0] += x[i * s[1]];
+                      }
+                      o[0] += static_cast<T>((acc[0] + acc[1]) + (acc[2] + acc[3]));
+                    } else if (s[0] == 1 && s[1] == 1) {
+                      for (int64_t i = 0; i < n; ++i) o[i] += x[i];
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) o[i * s[0]] += x[i * s[1]];
+                    }
+                  });
+}
+
+}  // namespace dydx::cpu

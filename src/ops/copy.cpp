@@ -1,0 +1,51 @@
+// Copies: clone, contiguous and dtype conversion, each with an identity VJP.
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+// The engine casts the gradient back to the input's dtype, so both rules pass g through.
+void identity_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = g; }
+const OpInfo clone_info{"clone", "CloneBackward0", &identity_vjp};
+const OpInfo to_info{"to", "ToCopyBackward0", &identity_vjp};
+
+Tensor copy_as(const Tensor& x, ScalarType dtype, const OpInfo& info) {
+  Tensor out = detail::make_empty(x.sizes(), dtype);
+  detail::copy_values(out, x);
+  record(info, {&x}, out);
+  return out;
+}
+
+}  // namespace
+}  // namespace ops
+
+Tensor Tensor::clone() const { return ops::copy_as(*this, dtype(), ops::clone_info); }
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+Tensor Tensor::to(ScalarType target) const {
+  if (target == dtype()) return *this;
+  DYDX_CHECK(!requires_grad() || dydx::is_floating_point(target), "to: cannot convert a tensor that requires grad to ",
+             target, ", which cannot require gradients");
+  return ops::copy_as(*this, target, ops::to_info);
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  if (!(a.sizes() == b.sizes())) return false;
+  NoGradGuard no_grad;
+  return eq(a, b).sum().item<double>() == static_cast<double>(a.numel());
+}
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  if (!(a.sizes() == b.sizes())) return false;
+  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) || std::isnan(y[i])) return false;
+    if (x[i] == y[i]) continue;  // equal infinities
+    if (!(std::abs(x[i] - y[i]) <= atol + rtol * std::abs(y[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace dydx

@@ -1,0 +1,229 @@
+// Creation functions: tensor(), zeros/ones/full, ranges, eye, random tensors and from_blob.
+#include <cmath>
+#include <mutex>
+#include <random>
+
+#include "ops/op_util.hpp"
+
+namespace dydx {
+
+namespace {
+
+Tensor finish(Tensor t, const TensorOptions& options) {
+  if (options.requires_grad_value()) t.requires_grad_(true);
+  return t;
+}
+
+// Shape of a nested list, checked to be rectangular; also whether every scalar is an integer.
+void nested_shape(const NestedList& list, size_t depth, Dims& shape, bool& integral) {
+  if (list.is_scalar()) {
+    DYDX_CHECK(depth == shape.size(), "tensor: nested list is not rectangular (a scalar at depth ", depth,
+               " where lists of depth ", shape.size(), " were seen)");
+    integral = integral && list.integral();
+    return;
+  }
+  const int64_t n = static_cast<int64_t>(list.items().size());
+  if (depth == shape.size()) {
+    shape.push_back(n);
+  } else {
+    DYDX_CHECK(shape[depth] == n, "tensor: nested list is not rectangular (expected ", shape[depth],
+               " items at depth ", depth, " but got ", n, ")");
+  }
+  for (const NestedList& item : list.items()) nested_shape(item, depth + 1, shape, integral);
+}
+
+void flatten_into(const NestedList& list, std::vector<double>& values) {
+  if (list.is_scalar()) {
+    values.push_back(list.scalar());
+    return;
+  }
+  for (const NestedList& item : list.items()) flatten_into(item, values);
+}
+
+Tensor from_doubles(const std::vector<double>& values, IntArrayRef shape, ScalarType dtype) {
+  Tensor out = detail::make_empty(shape, dtype);
+  Tensor source = from_blob(const_cast<double*>(values.data()), shape, kFloat64);
+  detail::copy_values(out, source);
+  return out;
+}
+
+std::mt19937_64& generator() {
+  static std::mt19937_64 engine(0);
+  return engine;
+}
+std::mutex generator_mutex;
+
+template <class Fill>
+Tensor random_tensor(IntArrayRef sizes, const TensorOptions& options, const char* op, Fill fill) {
+  detail::check_sizes(sizes, op);
+  const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  DYDX_CHECK(is_floating_point(dtype), op, ": expected a floating point dtype, got ", dtype);
+  Tensor out = detail::make_empty(sizes, dtype);
+  std::lock_guard<std::mutex> lock(generator_mutex);
+  cpu::dispatch_floating(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    for (int64_t i = 0; i < out.numel(); ++i) p[i] = static_cast<T>(fill(generator()));
+  });
+  return finish(out, options);
+}
+
+}  // namespace
+
+template <class T>
+Tensor tensor(const std::vector<T>& values, TensorOptions options) {
+  std::vector<double> doubles(values.begin(), values.end());
+  const ScalarType inferred = std::is_integral_v<T> ? kInt64 : kDefaultDtype;
+  const int64_t n = static_cast<int64_t>(values.size());
+  return finish(from_doubles(doubles, {n}, options.dtype_or(inferred)), options);
+}
+template Tensor tensor<float>(const std::vector<float>&, TensorOptions);
+template Tensor tensor<double>(const std::vector<double>&, TensorOptions);
+template Tensor tensor<int>(const std::vector<int>&, TensorOptions);
+template Tensor tensor<int64_t>(const std::vector<int64_t>&, TensorOptions);
+
+Tensor tensor(const NestedList& values, TensorOptions options) {
+  Dims shape;
+  bool integral = true;
+  nested_shape(values, 0, shape, integral);
+  std::vector<double> flat;
+  flatten_into(values, flat);
+  // An empty list has no values to say it is integral; PyTorch makes it float32.
+  if (flat.empty()) integral = false;
+  return finish(from_doubles(flat, shape, options.dtype_or(integral ? kInt64 : kDefaultDtype)), options);
+}
+
+Tensor empty(IntArrayRef sizes, TensorOptions options) {
+  detail::check_sizes(sizes, "empty");
+  return finish(detail::make_empty(sizes, options.dtype_or(kDefaultDtype)), options);
+}
+
+Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
+  detail::check_sizes(sizes, "full");
+  // As torch.full: an integer fill value gives int64 unless a dtype is named.
+  const ScalarType dtype = options.dtype_or(value.is_integral() ? kInt64 : kDefaultDtype);
+  Tensor out = detail::make_empty(sizes, dtype);
+  cpu::dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    std::fill_n(out.data_ptr<T>(), out.numel(), static_cast<T>(value.to_double()));
+  });
+  return finish(out, options);
+}
+
+Tensor zeros(IntArrayRef sizes, TensorOptions options) {
+  return full(sizes, 0, options.dtype(options.dtype_or(kDefaultDtype)));
+}
+Tensor ones(IntArrayRef sizes, TensorOptions options) {
+  return full(sizes, 1, options.dtype(options.dtype_or(kDefaultDtype)));
+}
+
+Tensor empty_like(const Tensor& other, TensorOptions options) {
+  return empty(other.sizes(), options.dtype(options.dtype_or(other.dtype())));
+}
+Tensor zeros_like(const Tensor& other, TensorOptions options) {
+  return zeros(other.sizes(), options.dtype(options.dtype_or(other.dtype())));
+}
+Tensor ones_like(const Tensor& other, TensorOptions options) {
+  return ones(other.sizes(), options.dtype(options.dtype_or(other.dtype())));
+}
+Tensor full_like(const Tensor& other, Scalar value, TensorOptions options) {
+  return full(other.sizes(), value, options.dtype(options.dtype_or(other.dtype())));
+}
+
+Tensor arange(Scalar end, TensorOptions options) { return arange(0, end, 1, options); }
+
+Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
+  const double s = start.to_double(), e = end.to_double(), d = step.to_double();
+  DYDX_CHECK(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
+  DYDX_CHECK(d != 0, "arange: step must be nonzero");
+  DYDX_CHECK((d > 0 && e >= s) || (d < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
+  const bool integral = start.is_integral() && end.is_integral() && step.is_integral();
+  const ScalarType dtype = options.dtype_or(integral ? kInt64 : kDefaultDtype);
+  const int64_t n = static_cast<int64_t>(std::ceil((e - s) / d));
+  Tensor out = detail::make_empty({n}, dtype);
+  cpu::dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(s + static_cast<double>(i) * d);
+  });
+  return finish(out, options);
+}
+
+Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
+  DYDX_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got ", steps);
+  const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  Tensor out = detail::make_empty({steps}, dtype);
+  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
+  cpu::dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    // Fill from both ends, as PyTorch does, so the last value is exactly end.
+    const int64_t half = steps / 2;
+    for (int64_t i = 0; i < steps; ++i)
+      p[i] = static_cast<T>(i < half ? start + step * static_cast<double>(i)
+                                     : end - step * static_cast<double>(steps - 1 - i));
+  });
+  return finish(out, options);
+}
+
+Tensor eye(int64_t n, TensorOptions options) { return eye(n, n, options); }
+
+Tensor eye(int64_t n, int64_t m, TensorOptions options) {
+  DYDX_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got ", n, " and ", m);
+  Tensor out = zeros({n, m}, options.dtype(options.dtype_or(kDefaultDtype)).requires_grad(false));
+  cpu::dispatch(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
+  });
+  return finish(out, options);
+}
+
+void manual_seed(uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generator_mutex);
+  generator().seed(seed);
+}
+
+Tensor rand(IntArrayRef sizes, TensorOptions options) {
+  return random_tensor(sizes, options, "rand", [](std::mt19937_64& g) {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(g);
+  });
+}
+
+Tensor randn(IntArrayRef sizes, TensorOptions options) {
+  return random_tensor(sizes, options, "randn", [](std::mt19937_64& g) { return std::normal_distribution<double>(0.0, 1.0)(g); });
+}
+
+Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options) {
+  DYDX_CHECK(data != nullptr || detail::product(sizes) == 0, "from_blob: data pointer is null");
+  DYDX_CHECK(sizes.size() == strides.size(), "from_blob: sizes ", sizes, " and strides ", strides, " differ in length");
+  detail::check_sizes(sizes, "from_blob");
+  const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  int64_t extent = 1;
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    DYDX_CHECK(strides[d] >= 0, "from_blob: negative stride ", strides[d]);
+    extent += (sizes[d] - 1) * strides[d];
+  }
+  auto impl = std::make_shared<detail::TensorImpl>();
+  // A no-op deleter marks memory the tensor does not own.
+  impl->storage = std::make_shared<detail::Storage>(data, static_cast<size_t>(extent) * element_size(dtype),
+                                                    [](void*) {});
+  impl->sizes = sizes.dims();
+  impl->strides = strides.dims();
+  impl->numel = detail::product(sizes);
+  impl->dtype = dtype;
+  return finish(Tensor(std::move(impl)), options);
+}
+
+Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options) {
+  return from_blob(data, sizes, detail::contiguous_strides(sizes), options);
+}
+
+Tensor from_blob(void* data, IntArrayRef sizes, std::function<void(void*)> deleter, TensorOptions options) {
+  Tensor out = from_blob(data, sizes, options);
+  DYDX_CHECK(deleter != nullptr, "from_blob: deleter is empty");
+  out.impl()->storage->deleter = std::move(deleter);
+  return out;
+}
+
+}  // namespace dydx

@@ -1,0 +1,192 @@
+// Broadcasting binary ops (add, sub, mul, div, pow, where) with their VJP rules, and comparisons.
+#include <cmath>
+
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+
+ScalarType result_type(const Tensor& a, const Tensor& b) {
+  const bool a0 = a.dim() == 0, b0 = b.dim() == 0;
+  if (a0 == b0) return promote_types(a.dtype(), b.dtype());
+  const Tensor& dimensioned = a0 ? b : a;
+  const Tensor& zero_dim = a0 ? a : b;
+  if (!dimensioned.is_floating_point() && zero_dim.is_floating_point()) return zero_dim.dtype();
+  return dimensioned.dtype();
+}
+
+ScalarType result_type(const Tensor& t, Scalar s) {
+  if (!t.is_floating_point() && !s.is_integral()) return kDefaultDtype;
+  return t.dtype();
+}
+
+Tensor scalar_tensor(Scalar s, ScalarType dtype) { return full({}, s, dtype); }
+
+namespace {
+
+// add and sub are linear: out = x + c * y, with c = alpha for add and -alpha for sub.
+void add_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const double c = node.attrs.scalar;
+  if (node.needs_input_grad(0)) grads[0] = g;
+  if (node.needs_input_grad(1)) grads[1] = c == 1 ? g : c == -1 ? -g : g * c;
+}
+const OpInfo add_info{"add", "AddBackward0", &add_vjp};
+const OpInfo sub_info{"sub", "SubBackward0", &add_vjp};
+
+void mul_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  if (node.needs_input_grad(0)) grads[0] = g * node.saved(1);
+  if (node.needs_input_grad(1)) grads[1] = g * node.saved(0);
+}
+const OpInfo mul_info{"mul", "MulBackward0", &mul_vjp};
+
+void div_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  Tensor y = node.saved(1);
+  if (node.needs_input_grad(0)) grads[0] = g / y;
+  if (node.needs_input_grad(1)) grads[1] = -g * node.saved(0) / (y * y);
+}
+const OpInfo div_info{"div", "DivBackward0", &div_vjp};
+
+// d/dx x^p = p x^(p-1); p == 0 is special-cased so that 0^-1 never turns a zero gradient into nan.
+void pow_scalar_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const double p = node.attrs.scalar;
+  grads[0] = p == 0 ? zeros_like(g) : g * (p * node.saved(0).pow(p - 1));
+}
+const OpInfo pow_scalar_info{"pow.Scalar", "PowBackward0", &pow_scalar_vjp};
+
+// d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch does.
+void pow_tensor_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  Tensor x = node.saved(0), y = node.saved(1);
+  if (node.needs_input_grad(0)) grads[0] = g * (y * x.pow(y - 1.0));
+  if (node.needs_input_grad(1)) {
+    Tensor out = node.saved(2);
+    Tensor zero = zeros({}, out.dtype());
+    Tensor at_zero = eq(x, zero) * (1.0 - gt(zero, y));
+    grads[1] = g * where(at_zero, zeros_like(out), out * log(x));
+  }
+}
+const OpInfo pow_tensor_info{"pow.Tensor", "PowBackward1", &pow_tensor_vjp};
+
+// where is linear in a and b; the condition only routes the gradient.
+void where_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  Tensor cond = node.saved(0);
+  Tensor zero = zeros({}, g.dtype());
+  if (node.needs_input_grad(0)) grads[0] = where(cond, g, zero);
+  if (node.needs_input_grad(1)) grads[1] = where(cond, zero, g);
+}
+const OpInfo where_info{"where", "WhereBackward0", &where_vjp};
+
+Tensor add_impl(const Tensor& a, const Tensor& b, double c, const OpInfo& info, const char* name) {
+  const ScalarType dtype = result_type(a, b);
+  Tensor out = c == 1    ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x + y; })
+               : c == -1 ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x - y; })
+                         : binary_kernel(a, b, dtype, name, [c](auto x, auto y) { return x + c * y; });
+  if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
+  return out;
+}
+
+}  // namespace
+}  // namespace ops
+
+using ops::Node;
+using ops::record;
+
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
+  return ops::add_impl(a, b, alpha.to_double(), ops::add_info, "add");
+}
+
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  return ops::add_impl(a, b, -alpha.to_double(), ops::sub_info, "sub");
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = ops::binary_kernel(a, b, ops::result_type(a, b), "mul", [](auto x, auto y) { return x * y; });
+  if (Node* node = record(ops::mul_info, {&a, &b}, out)) {
+    node->save(a);
+    node->save(b);
+  }
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  ScalarType dtype = ops::result_type(a, b);
+  if (!is_floating_point(dtype)) dtype = kDefaultDtype;  // true division, as torch.div
+  Tensor out = ops::binary_kernel(a, b, dtype, "div", [](auto x, auto y) { return x / y; });
+  if (Node* node = record(ops::div_info, {&a, &b}, out)) {
+    node->save(a);
+    node->save(b);
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& base, Scalar exponent) {
+  const ScalarType dtype = ops::result_type(base, exponent);
+  const double p = exponent.to_double();
+  Tensor x = ops::cast(base, dtype);
+  Tensor out = detail::make_empty(x.sizes(), dtype);
+  cpu::dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    // Squares and cubes are common (the seed cubes); exact multiplies beat std::pow there.
+    if (p == 2) {
+      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(v * v); });
+    } else if (p == 3) {
+      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(v * v * v); });
+    } else {
+      cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
+    }
+  });
+  if (Node* node = record(ops::pow_scalar_info, {&base}, out)) {
+    node->attrs.scalar = p;
+    node->save(base);
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& base, const Tensor& exponent) {
+  ScalarType dtype = ops::result_type(base, exponent);
+  Tensor out = ops::binary_kernel(base, exponent, dtype, "pow", [](auto x, auto y) { return std::pow(x, y); });
+  if (Node* node = record(ops::pow_tensor_info, {&base, &exponent}, out)) {
+    node->save(base);
+    node->save(exponent);
+    node->save_output(out);
+  }
+  return out;
+}
+
+Tensor pow(Scalar base, const Tensor& exponent) {
+  return pow(ops::scalar_tensor(base, ops::result_type(exponent, base)), exponent);
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const ScalarType dtype = ops::result_type(a, b);
+  Dims shape = detail::broadcast_shapes(detail::broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
+  Tensor out = detail::make_empty(shape, dtype);
+  Tensor c = ops::cast(cond, dtype), x = ops::cast(a, dtype), y = ops::cast(b, dtype);
+  cpu::dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
+  });
+  if (Node* node = record(ops::where_info, {&a, &b}, out)) node->save(c);
+  return out;
+}
+
+Tensor gt(const Tensor& a, const Tensor& b) {
+  const ScalarType dtype = ops::result_type(a, b);
+  return ops::binary_kernel(a, b, dtype, "gt", [](auto x, auto y) { return x > y ? 1 : 0; });
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) {
+  const ScalarType dtype = ops::result_type(a, b);
+  return ops::binary_kernel(a, b, dtype, "eq", [](auto x, auto y) { return x == y ? 1 : 0; });
+}
+
+// A C++ scalar becomes a 0-D tensor of the result dtype, so it never promotes the tensor.
+Tensor operator+(const Tensor& a, Scalar b) { return add(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor operator+(Scalar a, const Tensor& b) { return add(b, ops::scalar_tensor(a, ops::result_type(b, a))); }
+Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor operator-(Scalar a, const Tensor& b) { return sub(ops::scalar_tensor(a, ops::result_type(b, a)), b); }
+Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor operator*(Scalar a, const Tensor& b) { return mul(b, ops::scalar_tensor(a, ops::result_type(b, a))); }
+Tensor operator/(const Tensor& a, Scalar b) { return div(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor operator/(Scalar a, const Tensor& b) { return div(ops::scalar_tensor(a, ops::result_type(b, a)), b); }
+
+}  // namespace dydx

@@ -1,0 +1,193 @@
+// In-place ops (add_, mul_, fill_, copy_, ...): PyTorch's checks, version bumps and history rewriting.
+//
+// With history to record, an in-place op computes its result out of place with the ordinary
+// differentiable op, writes it into self's memory and hands self the result's grad_fn. When self
+// is a view, its base's history is rewritten instead: the base becomes CopySlices(old base, result),
+// and self becomes an as_strided view of that new base.
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+void fill_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
+const OpInfo fill_info{"fill", "FillBackward0", &fill_vjp};
+const OpInfo zero_info{"zero", "ZeroBackward0", &fill_vjp};
+
+// copy_ overwrites self with src: nothing flows to the old self, everything to src.
+void copy_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  if (node.needs_input_grad(0)) grads[0] = zeros_like(g);
+  if (node.needs_input_grad(1)) grads[1] = g;
+}
+const OpInfo copy_info{"copy", "CopyBackwards", &copy_vjp};
+
+// The base after writing result into the region of a view: the region's gradient goes to result,
+// the rest to the old base.
+void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const auto& a = node.attrs;
+  if (node.needs_input_grad(0)) {
+    Tensor outside = ones_like(g);
+    detail::make_alias(outside, a.sizes, a.strides, a.offset).zero_();
+    grads[0] = g * outside;
+  }
+  if (node.needs_input_grad(1)) grads[1] = g.contiguous().as_strided(a.sizes, a.strides, a.offset);
+}
+const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
+
+void check_inplace(const Tensor& self, const char* op) {
+  const auto& impl = *self.impl();
+  if (!is_grad_enabled()) return;
+  DYDX_CHECK(!(impl.grad_fn == nullptr && impl.requires_grad), op,
+             ": a leaf Variable that requires grad is being used in an in-place operation (shape ", self.sizes(), ")");
+  DYDX_CHECK(!(impl.base && impl.base->grad_fn == nullptr && impl.base->requires_grad), op,
+             ": a view of a leaf Variable that requires grad is being used in an in-place operation (shape ",
+             self.sizes(), ")");
+}
+
+void check_castable(ScalarType from, ScalarType to, const char* op) {
+  DYDX_CHECK(is_floating_point(to) || !is_floating_point(from), op, ": result type ", from,
+             " can't be cast to the desired output type ", to);
+}
+
+bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> others) {
+  if (!is_grad_enabled()) return false;
+  if (self.requires_grad()) return true;
+  if (self.impl()->base && self.impl()->base->needs_grad()) return true;
+  for (const Tensor* t : others)
+    if (t->requires_grad()) return true;
+  return false;
+}
+
+void bump_version(const Tensor& self) { ++self.impl()->storage->version; }
+
+// Writes result into self and gives self the result's history.
+void commit(Tensor& self, Tensor result, const char* op) {
+  DYDX_CHECK(result.sizes() == self.sizes(), op, ": output with shape ", self.sizes(),
+             " doesn't match the broadcast shape ", result.sizes());
+  check_castable(result.dtype(), self.dtype(), op);
+  result = cast(result, self.dtype());
+  detail::copy_values(self, result);
+  bump_version(self);
+  auto& impl = *self.impl();
+  if (!result.requires_grad()) return;
+  if (!impl.base) {
+    impl.grad_fn = result.impl()->grad_fn;
+    impl.requires_grad = false;
+    return;
+  }
+  Tensor base(impl.base);
+  DYDX_CHECK(base.is_contiguous(), op, ": in-place writes through a view of a non-contiguous tensor (shape ",
+             base.sizes(), ", strides ", base.strides(), ") cannot be differentiated");
+  const int64_t offset = impl.offset - base.storage_offset();
+  if (Node* node = record(copy_slices_info, {&base, &result}, base)) {
+    node->attrs.sizes = impl.sizes;
+    node->attrs.strides = impl.strides;
+    node->attrs.offset = offset;
+  }
+  impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
+}
+
+template <class F>
+void binary_in_place(const Tensor& self, const Tensor& other, const char* op, F f) {
+  detail::broadcast_shapes(self.sizes(), other.sizes(), op);
+  check_castable(result_type(self, other), self.dtype(), op);
+  Tensor y = cast(other, self.dtype());
+  DYDX_CHECK(detail::broadcast_shapes(self.sizes(), other.sizes(), op) == self.impl()->sizes, op,
+             ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
+             detail::broadcast_shapes(self.sizes(), other.sizes(), op));
+  cpu::dispatch(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map2<T>(self, self, y, [f](T a, T b) { return static_cast<T>(f(a, b)); });
+  });
+  bump_version(self);
+}
+
+}  // namespace
+}  // namespace ops
+
+using ops::check_inplace;
+using ops::commit;
+using ops::needs_history;
+
+Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
+  check_inplace(*this, "add_");
+  if (needs_history(*this, {&other})) {
+    commit(*this, dydx::add(*this, other, alpha), "add_");
+  } else {
+    const double c = alpha.to_double();
+    ops::binary_in_place(*this, other, "add_", [c](auto a, auto b) { return a + c * b; });
+  }
+  return *this;
+}
+
+Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
+
+Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
+  check_inplace(*this, "sub_");
+  if (needs_history(*this, {&other})) {
+    commit(*this, dydx::sub(*this, other, alpha), "sub_");
+  } else {
+    const double c = alpha.to_double();
+    ops::binary_in_place(*this, other, "sub_", [c](auto a, auto b) { return a - c * b; });
+  }
+  return *this;
+}
+
+Tensor& Tensor::mul_(const Tensor& other) {
+  check_inplace(*this, "mul_");
+  if (needs_history(*this, {&other})) {
+    commit(*this, dydx::mul(*this, other), "mul_");
+  } else {
+    ops::binary_in_place(*this, other, "mul_", [](auto a, auto b) { return a * b; });
+  }
+  return *this;
+}
+
+Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
+
+Tensor& Tensor::div_(const Tensor& other) {
+  check_inplace(*this, "div_");
+  if (needs_history(*this, {&other})) {
+    commit(*this, dydx::div(*this, other), "div_");
+  } else {
+    ops::check_castable(is_floating_point() ? dtype() : kDefaultDtype, dtype(), "div_");
+    ops::binary_in_place(*this, other, "div_", [](auto a, auto b) { return a / b; });
+  }
+  return *this;
+}
+
+static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, const char* op) {
+  check_inplace(self, op);
+  Tensor filled = full({}, value, self.dtype());
+  if (needs_history(self, {})) {
+    Tensor result = full(self.sizes(), value, self.dtype());
+    ops::record(info, {&self}, result);
+    commit(self, result, op);
+  } else {
+    detail::copy_values(self, filled);
+    ++self.impl()->storage->version;
+  }
+  return self;
+}
+
+Tensor& Tensor::fill_(Scalar value) { return fill_impl(*this, value, ops::fill_info, "fill_"); }
+Tensor& Tensor::zero_() { return fill_impl(*this, 0, ops::zero_info, "zero_"); }
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  detail::broadcast_shapes(sizes(), src.sizes(), "copy_");
+  DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",
+             src.sizes(), " cannot be broadcast to the destination shape ", sizes());
+  if (needs_history(*this, {&src})) {
+    Tensor result = detail::make_empty(sizes(), dtype());
+    detail::copy_values(result, src);
+    ops::record(ops::copy_info, {this, &src}, result);
+    commit(*this, result, "copy_");
+  } else {
+    detail::copy_values(*this, src);
+    ++impl_ref().storage->version;
+  }
+  return *this;
+}
+
+}  // namespace dydx

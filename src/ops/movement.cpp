@@ -1,0 +1,338 @@
+// View ops (select, slice, permute, expand, reshape, ...): new geometry over the same storage, no copy.
+#include <algorithm>
+
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+struct Geometry {
+  Dims sizes;
+  Dims strides;
+  int64_t offset = 0;
+};
+
+Geometry geometry_of(const Tensor& x) { return {x.impl()->sizes, x.impl()->strides, x.storage_offset()}; }
+Geometry contiguous_geometry(const Dims& sizes) { return {sizes, detail::contiguous_strides(sizes), 0}; }
+
+Geometry select_geometry(Geometry g, int64_t dim, int64_t index) {
+  g.offset += index * g.strides[dim];
+  g.sizes.erase_at(dim);
+  g.strides.erase_at(dim);
+  return g;
+}
+
+Geometry slice_geometry(Geometry g, int64_t dim, int64_t start, int64_t length, int64_t step) {
+  g.offset += start * g.strides[dim];
+  g.sizes[dim] = length;
+  g.strides[dim] *= step;
+  return g;
+}
+
+Tensor alias_of(const Tensor& x, const Geometry& g) { return detail::make_alias(x, g.sizes, g.strides, g.offset); }
+
+// as_strided and as_strided_scatter are each other's transposes; every view whose gradient
+// must be scattered into zeros (select, slice) uses the scatter.
+void as_strided_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  grads[0] = detail::as_strided_scatter(g, node.inputs[0].sizes, node.attrs.sizes, node.attrs.strides, node.attrs.offset);
+}
+const OpInfo as_strided_info{"as_strided", "AsStridedBackward0", &as_strided_vjp};
+
+void as_strided_scatter_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  grads[0] = g.contiguous().as_strided(node.attrs.sizes, node.attrs.strides, node.attrs.offset);
+}
+const OpInfo as_strided_scatter_info{"as_strided_scatter", "AsStridedScatterBackward0", &as_strided_scatter_vjp};
+
+Tensor scatter_geometry(const Tensor& g, const Dims& in_sizes, const Geometry& geo) {
+  return detail::as_strided_scatter(g, in_sizes, geo.sizes, geo.strides, geo.offset);
+}
+
+void select_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const Dims& in = node.inputs[0].sizes;
+  grads[0] = scatter_geometry(g, in, select_geometry(contiguous_geometry(in), node.attrs.dims[0], node.attrs.index));
+}
+const OpInfo select_info{"select", "SelectBackward0", &select_vjp};
+
+void slice_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const Dims& in = node.inputs[0].sizes;
+  const Dims& a = node.attrs.dims;  // dim, start, length, step
+  grads[0] = scatter_geometry(g, in, slice_geometry(contiguous_geometry(in), a[0], a[1], a[2], a[3]));
+}
+const OpInfo slice_info{"slice", "SliceBackward0", &slice_vjp};
+
+void permute_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const Dims& perm = node.attrs.dims;
+  Dims inverse(perm.size(), 0);
+  for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  grads[0] = g.permute(inverse);
+}
+const OpInfo permute_info{"permute", "PermuteBackward0", &permute_vjp};
+
+void transpose_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  grads[0] = g.transpose(node.attrs.dims[0], node.attrs.dims[1]);
+}
+const OpInfo transpose_info{"transpose", "TransposeBackward0", &transpose_vjp};
+const OpInfo t_info{"t", "TBackward0", &transpose_vjp};
+
+// The engine sums a gradient down to its input's shape, which is exactly expand's transpose.
+void expand_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = g; }
+const OpInfo expand_info{"expand", "ExpandBackward0", &expand_vjp};
+
+void unsqueeze_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.squeeze(node.attrs.index); }
+const OpInfo unsqueeze_info{"unsqueeze", "UnsqueezeBackward0", &unsqueeze_vjp};
+
+void reshape_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.reshape(node.inputs[0].sizes); }
+const OpInfo squeeze_info{"squeeze", "SqueezeBackward0", &reshape_vjp};
+const OpInfo squeeze_dim_info{"squeeze.dim", "SqueezeBackward1", &reshape_vjp};
+const OpInfo view_info{"view", "ViewBackward0", &reshape_vjp};
+
+Tensor record_view(const Tensor& x, const Geometry& geo, const OpInfo& info, Node** node_out = nullptr) {
+  Tensor out = alias_of(x, geo);
+  Node* node = record(info, {&x}, out);
+  if (node_out) *node_out = node;
+  return out;
+}
+
+int64_t wrap_index(int64_t index, int64_t size, int64_t dim, const char* op, const Tensor& x) {
+  DYDX_CHECK(index >= -size && index < size, op, ": index ", index, " is out of bounds for dimension ", dim,
+             " with size ", size, " (tensor of shape ", x.sizes(), ")");
+  return index < 0 ? index + size : index;
+}
+
+}  // namespace
+}  // namespace ops
+
+namespace detail {
+Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef sizes, IntArrayRef strides,
+                          int64_t offset) {
+  Tensor out = zeros(base_sizes, g.dtype());
+  Tensor region = make_alias(out, sizes.dims(), strides.dims(), offset);
+  // Accumulates, so overlapping views (expand, as_strided with stride 0) sum their gradients.
+  cpu::dispatch(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map2<T>(region, region, g, [](T a, T b) { return a + b; });
+  });
+  if (ops::Node* node = ops::record(ops::as_strided_scatter_info, {&g}, out)) {
+    node->attrs.sizes = sizes.dims();
+    node->attrs.strides = strides.dims();
+    node->attrs.offset = offset;
+  }
+  return out;
+}
+}  // namespace detail
+
+using ops::Geometry;
+using ops::Node;
+
+Tensor Tensor::select(int64_t dim, int64_t index) const {
+  DYDX_CHECK(this->dim() > 0, "select: cannot be applied to a 0-D tensor");
+  dim = detail::wrap_dim(dim, this->dim(), "select");
+  index = ops::wrap_index(index, size(dim), dim, "select", *this);
+  Node* node = nullptr;
+  Tensor out = ops::record_view(*this, ops::select_geometry(ops::geometry_of(*this), dim, index), ops::select_info, &node);
+  if (node) {
+    node->attrs.dims = {dim};
+    node->attrs.index = index;
+  }
+  return out;
+}
+
+Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
+  DYDX_CHECK(this->dim() > 0, "slice: cannot be applied to a 0-D tensor");
+  dim = detail::wrap_dim(dim, this->dim(), "slice");
+  DYDX_CHECK(step > 0, "slice: step must be positive, got ", step);
+  const int64_t n = size(dim);
+  // Python's slice semantics: negative bounds count from the end, then clamp into [0, n].
+  auto clamp = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
+  const int64_t s = clamp(start.value_or(0));
+  const int64_t e = std::max(s, clamp(end.value_or(n)));
+  const int64_t length = (e - s + step - 1) / step;
+  Node* node = nullptr;
+  Tensor out = ops::record_view(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step), ops::slice_info, &node);
+  if (node) node->attrs.dims = {dim, s, length, step};
+  return out;
+}
+
+Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
+  DYDX_CHECK(this->dim() > 0, "narrow: cannot be applied to a 0-D tensor");
+  dim = detail::wrap_dim(dim, this->dim(), "narrow");
+  const int64_t n = size(dim);
+  DYDX_CHECK(start >= -n && start <= n, "narrow: start ", start, " is out of range for dimension ", dim, " of size ", n);
+  if (start < 0) start += n;
+  DYDX_CHECK(length >= 0 && start + length <= n, "narrow: start (", start, ") + length (", length,
+             ") exceeds dimension size (", n, ")");
+  return slice(dim, start, start + length, 1);
+}
+
+Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
+  int64_t consuming = 0, ellipses = 0;
+  for (const auto& i : indices) {
+    if (i.is_integer() || i.is_slice()) ++consuming;
+    if (i.is_ellipsis()) ++ellipses;
+  }
+  DYDX_CHECK(ellipses <= 1, "index: an index can only have a single ellipsis ('...')");
+  DYDX_CHECK(consuming <= dim(), "index: too many indices for tensor of dimension ", dim(), " (got ", consuming, ")");
+  Tensor out = *this;
+  int64_t d = 0;
+  for (const auto& i : indices) {
+    if (i.is_integer()) {
+      out = out.select(d, i.integer());
+    } else if (i.is_slice()) {
+      const auto& s = i.slice();
+      const int64_t step = s.step.value_or(1);
+      const bool full = !s.start.value_or(0) && !s.stop && step == 1;
+      if (!full) out = out.slice(d, s.start, s.stop, step);  // a full slice is the tensor itself, as in PyTorch
+      ++d;
+    } else if (i.is_none()) {
+      out = out.unsqueeze(d++);
+    } else {
+      d += dim() - consuming;
+    }
+  }
+  return out;
+}
+
+Tensor Tensor::permute(IntArrayRef dims) const {
+  DYDX_CHECK(static_cast<int64_t>(dims.size()) == dim(), "permute: number of dims in ", dims,
+             " doesn't match the tensor's rank ", dim());
+  Geometry geo;
+  SmallVector<char, 6> seen(dim(), false);
+  for (int64_t d : dims) {
+    int64_t w = detail::wrap_dim(d, dim(), "permute");
+    DYDX_CHECK(!seen[w], "permute: repeated dim ", w, " in ", dims);
+    seen[w] = true;
+    geo.sizes.push_back(impl_ref().sizes[w]);
+    geo.strides.push_back(impl_ref().strides[w]);
+  }
+  geo.offset = storage_offset();
+  Node* node = nullptr;
+  Tensor out = ops::record_view(*this, geo, ops::permute_info, &node);
+  if (node)
+    for (int64_t d : dims) node->attrs.dims.push_back(detail::wrap_dim(d, dim(), "permute"));
+  return out;
+}
+
+static Tensor transpose_impl(const Tensor& x, int64_t d0, int64_t d1, const autograd::OpInfo& info) {
+  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info);
+  d0 = detail::wrap_dim(d0, x.dim(), "transpose");
+  d1 = detail::wrap_dim(d1, x.dim(), "transpose");
+  Geometry geo = ops::geometry_of(x);
+  std::swap(geo.sizes[d0], geo.sizes[d1]);
+  std::swap(geo.strides[d0], geo.strides[d1]);
+  Node* node = nullptr;
+  Tensor out = ops::record_view(x, geo, info, &node);
+  if (node) node->attrs.dims = {d0, d1};
+  return out;
+}
+
+Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const { return transpose_impl(*this, dim0, dim1, ops::transpose_info); }
+
+Tensor Tensor::t() const {
+  DYDX_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dimensions, but got a tensor of shape ", sizes());
+  return transpose_impl(*this, 0, dim() < 2 ? 0 : 1, ops::t_info);
+}
+
+Tensor Tensor::expand(IntArrayRef new_sizes) const {
+  const int64_t rank = static_cast<int64_t>(new_sizes.size());
+  DYDX_CHECK(rank >= dim(), "expand: the number of sizes provided (", rank,
+             ") must be greater or equal to the number of dimensions in the tensor (", dim(), ")");
+  Geometry geo;
+  geo.offset = storage_offset();
+  const int64_t lead = rank - dim();
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t target = new_sizes[d];
+    if (d < lead) {
+      DYDX_CHECK(target >= 0, "expand: the expanded size ", target, " is not allowed in a leading, non-existing dimension ", d);
+      geo.sizes.push_back(target);
+      geo.strides.push_back(0);
+      continue;
+    }
+    int64_t have = impl_ref().sizes[d - lead];
+    if (target == -1) target = have;
+    DYDX_CHECK(have == target || have == 1, "expand: the expanded size of the tensor (", target,
+               ") must match the existing size (", have, ") at non-singleton dimension ", d, ". Target sizes: ",
+               new_sizes, ". Tensor sizes: ", sizes());
+    geo.sizes.push_back(target);
+    geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
+  }
+  return ops::record_view(*this, geo, ops::expand_info);
+}
+
+Tensor Tensor::unsqueeze(int64_t dim) const {
+  dim = detail::wrap_dim(dim, this->dim() + 1, "unsqueeze");
+  Geometry geo = ops::geometry_of(*this);
+  int64_t stride = dim < this->dim() ? geo.sizes[dim] * geo.strides[dim] : 1;
+  geo.sizes.insert_at(dim, 1);
+  geo.strides.insert_at(dim, stride);
+  Node* node = nullptr;
+  Tensor out = ops::record_view(*this, geo, ops::unsqueeze_info, &node);
+  if (node) node->attrs.index = dim;
+  return out;
+}
+
+Tensor Tensor::squeeze() const {
+  Geometry geo;
+  geo.offset = storage_offset();
+  for (int64_t d = 0; d < dim(); ++d)
+    if (impl_ref().sizes[d] != 1) {
+      geo.sizes.push_back(impl_ref().sizes[d]);
+      geo.strides.push_back(impl_ref().strides[d]);
+    }
+  return ops::record_view(*this, geo, ops::squeeze_info);
+}
+
+Tensor Tensor::squeeze(int64_t dim) const {
+  if (this->dim() == 0) return ops::record_view(*this, ops::geometry_of(*this), ops::squeeze_dim_info);
+  dim = detail::wrap_dim(dim, this->dim(), "squeeze");
+  Geometry geo = ops::geometry_of(*this);
+  if (geo.sizes[dim] == 1) {
+    geo.sizes.erase_at(dim);
+    geo.strides.erase_at(dim);
+  }
+  return ops::record_view(*this, geo, ops::squeeze_dim_info);
+}
+
+Tensor Tensor::view(IntArrayRef new_sizes) const {
+  Dims shape = detail::infer_size(new_sizes, numel(), "view");
+  auto strides = detail::view_strides(impl_ref().sizes, impl_ref().strides, shape);
+  DYDX_CHECK(strides.has_value(), "view: view size ", new_sizes, " is not compatible with input tensor's size ",
+             sizes(), " and stride ", this->strides(),
+             " (at least one dimension spans across two contiguous subspaces). Use reshape(...) instead.");
+  return ops::record_view(*this, {shape, *strides, storage_offset()}, ops::view_info);
+}
+
+Tensor Tensor::reshape(IntArrayRef new_sizes) const {
+  Dims shape = detail::infer_size(new_sizes, numel(), "reshape");
+  if (detail::view_strides(impl_ref().sizes, impl_ref().strides, shape)) return view(shape);
+  return clone().view(shape);
+}
+
+Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::optional<int64_t> storage_offset) const {
+  DYDX_CHECK(new_sizes.size() == new_strides.size(), "as_strided: mismatch in length of strides and shape (",
+             new_sizes, " and ", new_strides, ")");
+  detail::check_sizes(new_sizes, "as_strided");
+  const int64_t offset = storage_offset.value_or(this->storage_offset());
+  DYDX_CHECK(offset >= 0, "as_strided: negative storage offset ", offset);
+  int64_t last = offset;
+  for (size_t d = 0; d < new_sizes.size(); ++d) {
+    DYDX_CHECK(new_strides[d] >= 0, "as_strided: negative stride ", new_strides[d], " in ", new_strides);
+    if (new_sizes[d] == 0) last = -1;
+    if (last >= 0) last += (new_sizes[d] - 1) * new_strides[d];
+  }
+  const int64_t capacity = static_cast<int64_t>(impl_ref().storage->nbytes / element_size(dtype()));
+  DYDX_CHECK(last < capacity, "as_strided: setting storage of size ", capacity, " with sizes ", new_sizes,
+             ", strides ", new_strides, " and offset ", offset, " requires a storage of at least ", last + 1, " elements");
+  DYDX_CHECK(!requires_grad() || is_contiguous(),
+             "as_strided: differentiating through as_strided requires a contiguous input (got strides ", strides(), ")");
+  Node* node = nullptr;
+  Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info, &node);
+  if (node) {
+    node->attrs.sizes = new_sizes.dims();
+    node->attrs.strides = new_strides.dims();
+    node->attrs.offset = offset - this->storage_offset();
+  }
+  return out;
+}
+
+}  // namespace dydx

@@ -1,0 +1,34 @@
+// Tensor member functions that forward to the free ops, so both spellings of libtorch work.
+#include "dydx/ops.hpp"
+
+namespace dydx {
+
+Tensor Tensor::add(const Tensor& other, Scalar alpha) const { return dydx::add(*this, other, alpha); }
+Tensor Tensor::sub(const Tensor& other, Scalar alpha) const { return dydx::sub(*this, other, alpha); }
+Tensor Tensor::mul(const Tensor& other) const { return dydx::mul(*this, other); }
+Tensor Tensor::div(const Tensor& other) const { return dydx::div(*this, other); }
+Tensor Tensor::neg() const { return dydx::neg(*this); }
+Tensor Tensor::pow(Scalar exponent) const { return dydx::pow(*this, exponent); }
+Tensor Tensor::pow(const Tensor& exponent) const { return dydx::pow(*this, exponent); }
+Tensor Tensor::exp() const { return dydx::exp(*this); }
+Tensor Tensor::log() const { return dydx::log(*this); }
+Tensor Tensor::sqrt() const { return dydx::sqrt(*this); }
+Tensor Tensor::sin() const { return dydx::sin(*this); }
+Tensor Tensor::cos() const { return dydx::cos(*this); }
+Tensor Tensor::tan() const { return dydx::tan(*this); }
+Tensor Tensor::tanh() const { return dydx::tanh(*this); }
+Tensor Tensor::sigmoid() const { return dydx::sigmoid(*this); }
+Tensor Tensor::relu() const { return dydx::relu(*this); }
+Tensor Tensor::abs() const { return dydx::abs(*this); }
+Tensor Tensor::matmul(const Tensor& other) const { return dydx::matmul(*this, other); }
+Tensor Tensor::mm(const Tensor& other) const { return dydx::mm(*this, other); }
+Tensor Tensor::sum() const { return dydx::sum(*this); }
+Tensor Tensor::sum(IntArrayRef dims, bool keepdim) const { return dydx::sum(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return dydx::mean(*this); }
+Tensor Tensor::mean(IntArrayRef dims, bool keepdim) const { return dydx::mean(*this, dims, keepdim); }
+Tensor Tensor::max() const { return dydx::max(*this); }
+std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const { return dydx::max(*this, dim, keepdim); }
+Tensor Tensor::min() const { return dydx::min(*this); }
+std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const { return dydx::min(*this, dim, keepdim); }
+
+}  // namespace dydx

@@ -1,0 +1,30 @@
+// A pure tensor-to-text formatter that reproduces PyTorch 1.13's repr(tensor), independent of Tensor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dydx::detail {
+
+/// Everything repr(tensor) depends on, with the elements already read out.
+struct PrintInput {
+  /// The shape; empty for a 0-D tensor.
+  std::vector<int64_t> sizes;
+  /// All elements in row-major order. Float32 elements are given as their exact double values,
+  /// int64 elements as doubles (exact up to 2^53).
+  std::vector<double> values;
+  /// Adds the ", dtype=torch.float64" suffix.
+  bool is_float64 = false;
+  /// Formats elements as integers. PyTorch shows no dtype for int64 unless the tensor is empty.
+  bool is_int64 = false;
+  /// Non-empty: adds ", grad_fn=<grad_fn>".
+  std::string grad_fn;
+  /// Adds ", requires_grad=True" when grad_fn is empty.
+  bool requires_grad_leaf = false;
+};
+
+/// The exact text of PyTorch 1.13's print(tensor) for the described tensor, with default print options.
+std::string format_tensor(const PrintInput& in);
+
+}  // namespace dydx::detail
