@@ -36,10 +36,12 @@ inline Dims broadcast_strides(const Tensor& t, IntArrayRef out_sizes) {
   return strides;
 }
 
+/// The loop runs over out's shape, or over the first input's shape for reductions (reduce_over_input).
 template <size_t N>
-LoopGeometry<N> make_geometry(const Tensor& out, const std::array<const Tensor*, N - 1>& inputs) {
+LoopGeometry<N> make_geometry(const Tensor& out, const std::array<const Tensor*, N - 1>& inputs,
+                              bool reduce_over_input = false) {
   LoopGeometry<N> geo;
-  geo.sizes = out.impl()->sizes;
+  geo.sizes = reduce_over_input ? inputs[0]->impl()->sizes : out.impl()->sizes;
   geo.strides[0] = broadcast_strides(out, geo.sizes);
   for (size_t k = 1; k < N; ++k) geo.strides[k] = broadcast_strides(*inputs[k - 1], geo.sizes);
   geo.coalesce();
@@ -112,7 +114,7 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
 /// Out must be zero-filled. Float32 sums along a reduced inner dim accumulate in double.
 template <class T>
 void sum_into(const Tensor& out, const Tensor& in) {
-  auto geo = make_geometry<2>(out, {&in});
+  auto geo = make_geometry<2>(out, {&in}, /*reduce_over_input=*/true);
   using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
   for_each_run<2>(geo, {out.impl()->data_bytes(), in.impl()->data_bytes()}, {sizeof(T), sizeof(T)},
                   [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {

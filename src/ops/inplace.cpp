@@ -60,6 +60,15 @@ bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> othe
 
 void bump_version(const Tensor& self) { ++self.impl()->storage->version; }
 
+// Rules that read self (mul_, div_) must see its value from before the write; PyTorch saves
+// such an "original self" too. The copy carries self's history, so gradients still reach it.
+Tensor snapshot(const Tensor& self) {
+  Tensor copy = detail::make_empty(self.sizes(), self.dtype());
+  detail::copy_values(copy, self);
+  copy.impl()->grad_fn = self.impl()->grad_fn;
+  return copy;
+}
+
 // Writes result into self and gives self the result's history.
 void commit(Tensor& self, Tensor result, const char* op) {
   DYDX_CHECK(result.sizes() == self.sizes(), op, ": output with shape ", self.sizes(),
@@ -136,7 +145,7 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
 Tensor& Tensor::mul_(const Tensor& other) {
   check_inplace(*this, "mul_");
   if (needs_history(*this, {&other})) {
-    commit(*this, dydx::mul(*this, other), "mul_");
+    commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
     ops::binary_in_place(*this, other, "mul_", [](auto a, auto b) { return a * b; });
   }
@@ -148,7 +157,7 @@ Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::
 Tensor& Tensor::div_(const Tensor& other) {
   check_inplace(*this, "div_");
   if (needs_history(*this, {&other})) {
-    commit(*this, dydx::div(*this, other), "div_");
+    commit(*this, dydx::div(ops::snapshot(*this), other), "div_");
   } else {
     ops::check_castable(is_floating_point() ? dtype() : kDefaultDtype, dtype(), "div_");
     ops::binary_in_place(*this, other, "div_", [](auto a, auto b) { return a / b; });

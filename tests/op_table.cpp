@@ -1,0 +1,209 @@
+// The op table's rows. How to add an op: register its OpInfo in src/ops/, then add one row here
+// with its sample shapes, its input domain, the op itself and a naive reference; the generic tests
+// in test_op_table.cpp then check its forward, its gradient and its second derivative.
+#include "op_table.hpp"
+
+#include <cmath>
+
+namespace dydx::testing {
+
+namespace {
+
+using Fn = std::function<Tensor(const TensorList&)>;
+using Ref = std::function<Naive(const std::vector<Naive>&)>;
+using Index = std::vector<int64_t>;
+
+const std::vector<Shapes> kUnaryShapes = {{{3, 4}}, {{}}, {{2, 3, 2}}};
+const std::vector<Shapes> kBinaryShapes = {{{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{2, 1, 3}, {4, 1}}, {{}, {2, 3}}};
+
+OpRow unary(std::string name, Domain domain, Fn fn, double (*f)(double)) {
+  return {name, kUnaryShapes, domain, fn, [f](const auto& in) { return map(in[0], f); }, 1e-5};
+}
+
+OpRow binary(std::string name, Domain domain, Fn fn, std::function<double(double, double)> f) {
+  return {name, kBinaryShapes, domain, fn, [f](const auto& in) { return zip(in[0], in[1], f); }, 1e-5};
+}
+
+// A view's reference: out[i] = x[source(i)].
+Ref gather(std::function<Index(const Naive&)> out_shape, std::function<Index(const Index&)> source) {
+  return [=](const auto& in) {
+    return Naive::build(out_shape(in[0]), [&](const Index& i) { return in[0].at(source(i)); });
+  };
+}
+
+std::vector<OpRow> build_table() {
+  std::vector<OpRow> rows;
+  auto row = [&](OpRow r) { rows.push_back(std::move(r)); };
+
+  // Elementwise.
+  row(unary("exp", Domain::Real, [](const auto& in) { return exp(in[0]); }, [](double x) { return std::exp(x); }));
+  row(unary("log", Domain::Positive, [](const auto& in) { return log(in[0]); }, [](double x) { return std::log(x); }));
+  row(unary("sqrt", Domain::Positive, [](const auto& in) { return sqrt(in[0]); }, [](double x) { return std::sqrt(x); }));
+  row(unary("sin", Domain::Real, [](const auto& in) { return sin(in[0]); }, [](double x) { return std::sin(x); }));
+  row(unary("cos", Domain::Real, [](const auto& in) { return cos(in[0]); }, [](double x) { return std::cos(x); }));
+  row(unary("tan", Domain::Small, [](const auto& in) { return tan(in[0]); }, [](double x) { return std::tan(x); }));
+  row(unary("tanh", Domain::Real, [](const auto& in) { return tanh(in[0]); }, [](double x) { return std::tanh(x); }));
+  row(unary("sigmoid", Domain::Real, [](const auto& in) { return sigmoid(in[0]); },
+            [](double x) { return 1 / (1 + std::exp(-x)); }));
+  row(unary("relu", Domain::AwayFromZero, [](const auto& in) { return relu(in[0]); },
+            [](double x) { return x > 0 ? x : 0.0; }));
+  row(unary("abs", Domain::AwayFromZero, [](const auto& in) { return abs(in[0]); }, [](double x) { return std::abs(x); }));
+  row(unary("neg", Domain::Real, [](const auto& in) { return -in[0]; }, [](double x) { return -x; }));
+  row({"pow.Scalar", kUnaryShapes, Domain::Positive, [](const auto& in) { return in[0].pow(2.5); },
+       [](const auto& in) { return map(in[0], [](double x) { return std::pow(x, 2.5); }); }, 1e-5});
+  row({"pow.Scalar", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].pow(3); },
+       [](const auto& in) { return map(in[0], [](double x) { return x * x * x; }); }, 1e-5});
+
+  row(binary("add", Domain::Real, [](const auto& in) { return dydx::add(in[0], in[1], 2.0); },
+             [](double x, double y) { return x + 2 * y; }));
+  row(binary("sub", Domain::Real, [](const auto& in) { return in[0] - in[1]; }, [](double x, double y) { return x - y; }));
+  row(binary("mul", Domain::Real, [](const auto& in) { return in[0] * in[1]; }, [](double x, double y) { return x * y; }));
+  row(binary("div", Domain::AwayFromZero, [](const auto& in) { return in[0] / in[1]; },
+             [](double x, double y) { return x / y; }));
+  row(binary("pow.Tensor", Domain::Positive, [](const auto& in) { return pow(in[0], in[1]); },
+             [](double x, double y) { return std::pow(x, y); }));
+  row({"where", kBinaryShapes, Domain::Real,
+       [](const auto& in) {
+         Tensor cond = gt(in[0].detach(), in[1].detach());
+         return where(cond, in[0], in[1]);
+       },
+       [](const auto& in) { return zip(in[0], in[1], [](double x, double y) { return x > y ? x : y; }); }, 1e-6});
+
+  // Linear algebra.
+  row({"mm", {{{3, 4}, {4, 2}}, {{1, 5}, {5, 1}}}, Domain::Real, [](const auto& in) { return mm(in[0], in[1]); },
+       [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
+  row({"bmm", {{{2, 3, 4}, {2, 4, 2}}}, Domain::Real, [](const auto& in) { return bmm(in[0], in[1]); },
+       [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
+
+  // Reductions.
+  auto sum_of = [](double a, double b) { return a + b; };
+  auto max_of = [](double a, double b) { return std::max(a, b); };
+  auto min_of = [](double a, double b) { return std::min(a, b); };
+  row({"sum", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].sum(); },
+       [=](const auto& in) { return reduce(in[0], {}, false, sum_of); }, 1e-5});
+  row({"sum.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].sum({0, -1}, true); },
+       [=](const auto& in) { return reduce(in[0], {0, -1}, true, sum_of); }, 1e-5});
+  row({"sum.dim", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].sum({1}); },
+       [=](const auto& in) { return reduce(in[0], {1}, false, sum_of); }, 1e-5});
+  row({"mean", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].mean(); },
+       [=](const auto& in) {
+         Naive s = reduce(in[0], {}, false, sum_of);
+         return map(s, [n = static_cast<double>(in[0].values.size())](double v) { return v / n; });
+       },
+       1e-5});
+  row({"mean.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].mean({0}); },
+       [=](const auto& in) {
+         Naive s = reduce(in[0], {0}, false, sum_of);
+         return map(s, [n = static_cast<double>(in[0].shape[0])](double v) { return v / n; });
+       },
+       1e-5});
+  row({"max", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].max(); },
+       [=](const auto& in) { return reduce(in[0], {}, false, max_of); }, 1e-6});
+  row({"min", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].min(); },
+       [=](const auto& in) { return reduce(in[0], {}, false, min_of); }, 1e-6});
+  row({"max.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].max(1)); },
+       [=](const auto& in) { return reduce(in[0], {1}, false, max_of); }, 1e-6});
+  row({"min.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real,
+       [](const auto& in) { return std::get<0>(in[0].min(-1, true)); },
+       [=](const auto& in) { return reduce(in[0], {-1}, true, min_of); }, 1e-6});
+
+  // Joining.
+  row({"cat", {{{2, 3}, {4, 3}}}, Domain::Real, [](const auto& in) { return cat({in[0], in[1]}, 0); },
+       [](const auto& in) {
+         return Naive::build({in[0].shape[0] + in[1].shape[0], 3}, [&](const Index& i) {
+           return i[0] < in[0].shape[0] ? in[0].at(i) : in[1].at({i[0] - in[0].shape[0], i[1]});
+         });
+       },
+       1e-6});
+  row({"stack", {{{2, 3}, {2, 3}}}, Domain::Real, [](const auto& in) { return stack({in[0], in[1]}, 1); },
+       [](const auto& in) {
+         return Naive::build({2, 2, 3}, [&](const Index& i) { return in[i[1]].at({i[0], i[2]}); });
+       },
+       1e-6});
+
+  // Views.
+  row({"select", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].select(1, -2); },
+       gather([](const Naive& x) { return Index{x.shape[0]}; }, [](const Index& i) { return Index{i[0], 2}; }), 0});
+  row({"slice", {{{5, 4}}}, Domain::Real, [](const auto& in) { return in[0].slice(0, 1, 5, 2); },
+       gather([](const Naive&) { return Index{2, 4}; }, [](const Index& i) { return Index{1 + 2 * i[0], i[1]}; }), 0});
+  row({"permute", {{{2, 3, 4}}}, Domain::Real, [](const auto& in) { return in[0].permute({2, 0, 1}); },
+       gather([](const Naive&) { return Index{4, 2, 3}; }, [](const Index& i) { return Index{i[1], i[2], i[0]}; }), 0});
+  row({"transpose", {{{2, 3, 4}}}, Domain::Real, [](const auto& in) { return in[0].transpose(0, 2); },
+       gather([](const Naive&) { return Index{4, 3, 2}; }, [](const Index& i) { return Index{i[2], i[1], i[0]}; }), 0});
+  row({"t", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].t(); },
+       gather([](const Naive&) { return Index{4, 3}; }, [](const Index& i) { return Index{i[1], i[0]}; }), 0});
+  row({"expand", {{{3, 1}}}, Domain::Real, [](const auto& in) { return in[0].expand({2, 3, 4}); },
+       gather([](const Naive&) { return Index{2, 3, 4}; }, [](const Index& i) { return Index{i[1], 0}; }), 0});
+  row({"unsqueeze", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].unsqueeze(1); },
+       gather([](const Naive&) { return Index{3, 1, 4}; }, [](const Index& i) { return Index{i[0], i[2]}; }), 0});
+  row({"squeeze", {{{3, 1, 4}}}, Domain::Real, [](const auto& in) { return in[0].squeeze(); },
+       gather([](const Naive&) { return Index{3, 4}; }, [](const Index& i) { return Index{i[0], 0, i[1]}; }), 0});
+  row({"squeeze.dim", {{{3, 1, 4}}}, Domain::Real, [](const auto& in) { return in[0].squeeze(1); },
+       gather([](const Naive&) { return Index{3, 4}; }, [](const Index& i) { return Index{i[0], 0, i[1]}; }), 0});
+  row({"view", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].reshape({2, 6}); },
+       gather([](const Naive&) { return Index{2, 6}; },
+              [](const Index& i) {
+                const int64_t flat = i[0] * 6 + i[1];
+                return Index{flat / 4, flat % 4};
+              }),
+       0});
+  row({"as_strided", {{{3, 4}}}, Domain::Real,
+       [](const auto& in) {
+         Tensor x = in[0].contiguous();
+         return x.as_strided({2, 2}, {4, 1}, x.storage_offset() + 1);
+       },
+       gather([](const Naive&) { return Index{2, 2}; }, [](const Index& i) { return Index{i[0], i[1] + 1}; }), 0});
+  row({"as_strided_scatter", {{{2, 2}}}, Domain::Real,
+       [](const auto& in) {
+         // The gradient of an overlapping as_strided view is an as_strided_scatter.
+         Tensor base = zeros({3, 3}, in[0].dtype()).requires_grad_(true);
+         Tensor view = base.as_strided({2, 2}, {3, 1}, 1);
+         return grad({view}, {base}, {in[0]}, std::nullopt, true)[0];
+       },
+       [](const auto& in) {
+         return Naive::build({3, 3}, [&](const Index& i) {
+           const int64_t flat = i[0] * 3 + i[1] - 1;
+           return flat >= 0 && flat % 3 < 2 && flat / 3 < 2 ? in[0].at({flat / 3, flat % 3}) : 0.0;
+         });
+       },
+       1e-6});
+
+  // Copies.
+  row({"clone", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].clone(); },
+       [](const auto& in) { return in[0]; }, 0});
+  // float32 inputs round-trip through float64 exactly. A float64 input cannot round-trip through
+  // float32 without rounding, which finite differences cannot see through, so it is passed as is;
+  // the float32 gradient test then checks ToCopyBackward0 against that plain float64 gradient.
+  row({"to", kUnaryShapes, Domain::Real,
+       [](const auto& in) { return in[0].dtype() == kFloat32 ? in[0].to(kFloat64).to(kFloat32) : in[0].to(kFloat64); },
+       [](const auto& in) { return in[0]; }, 0});
+
+  // In place: each starts from a non-leaf copy, since in-place ops on leaves requiring grad are errors.
+  row({"fill", kUnaryShapes, Domain::Real, [](const auto& in) { return (in[0] * 1.0).fill_(2.5); },
+       [](const auto& in) { return map(in[0], [](double) { return 2.5; }); }, 0});
+  row({"zero", kUnaryShapes, Domain::Real, [](const auto& in) { return (in[0] * 1.0).zero_() + in[0]; },
+       [](const auto& in) { return in[0]; }, 1e-6});
+  row({"copy", {{{3, 4}, {3, 4}}, {{3, 4}, {4}}}, Domain::Real,
+       [](const auto& in) { return (in[0] * 2.0).copy_(in[1]) * in[0]; },
+       [](const auto& in) { return zip(in[0], in[1], [](double x, double y) { return y * x; }); }, 1e-5});
+  row({"copy_slices", {{{3, 4}, {4}}}, Domain::Real,
+       [](const auto& in) {
+         Tensor y = in[0] * 1.0;
+         y.select(0, 1).mul_(in[1]);
+         return y;
+       },
+       [](const auto& in) {
+         return Naive::build(in[0].shape, [&](const Index& i) { return in[0].at(i) * (i[0] == 1 ? in[1].at({i[1]}) : 1.0); });
+       },
+       1e-5});
+  return rows;
+}
+
+}  // namespace
+
+const std::vector<OpRow>& op_table() {
+  static const std::vector<OpRow> rows = build_table();
+  return rows;
+}
+
+}  // namespace dydx::testing

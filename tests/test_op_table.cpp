@@ -1,0 +1,278 @@
+// Generic checks driven by the op table: every row, both dtypes, four input layouts.
+//
+// How to add an op: see the top of op_table.cpp. Each row is checked for
+//   - its forward pass against the naive reference (float32 and float64);
+//   - its VJP against central finite differences in float64, along random directions;
+//   - its second derivative the same way, through create_graph;
+//   - its float32 gradient against its float64 gradient;
+// over contiguous, transposed, sliced and expanded inputs. Every registered op must have a row.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "op_table.hpp"
+
+namespace dydx::testing {
+namespace {
+
+// How a test input of a given logical shape is laid out in memory. The leaf is what gradients
+// are taken with respect to; the input is the view of it that the op sees.
+struct Layout {
+  const char* name;
+  std::function<std::vector<int64_t>(const std::vector<int64_t>&)> leaf_shape;
+  std::function<Tensor(const Tensor&)> view;
+};
+
+std::vector<int64_t> reversed(std::vector<int64_t> shape) { return {shape.rbegin(), shape.rend()}; }
+
+const std::vector<Layout>& layouts() {
+  static const std::vector<Layout> all = {
+      {"contiguous", [](const auto& s) { return s; }, [](const Tensor& leaf) { return leaf; }},
+      {"transposed", [](const auto& s) { return reversed(s); },
+       [](const Tensor& leaf) {
+         std::vector<int64_t> dims;
+         for (int64_t d = leaf.dim() - 1; d >= 0; --d) dims.push_back(d);
+         return leaf.permute(dims);
+       }},
+      {"sliced",
+       [](auto s) {
+         if (!s.empty()) s.back() *= 2;
+         return s;
+       },
+       [](const Tensor& leaf) { return leaf.dim() == 0 ? leaf : leaf.slice(-1, 0, std::nullopt, 2); }},
+      {"expanded",
+       [](auto s) {
+         for (auto& size : s)
+           if (size > 1) {
+             size = 1;
+             break;
+           }
+         return s;
+       },
+       [](const Tensor& leaf) { return leaf; }},  // expanded to the logical shape in make_inputs
+  };
+  return all;
+}
+
+double draw(Domain domain, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  switch (domain) {
+    case Domain::Real: return normal(rng);
+    case Domain::Positive: return 0.5 + 1.5 * uniform(rng);
+    case Domain::AwayFromZero: return (uniform(rng) < 0.5 ? -1 : 1) * (0.5 + uniform(rng));
+    case Domain::Small: return 1.2 * (2 * uniform(rng) - 1);
+  }
+  return 0;
+}
+
+Tensor random_tensor(const std::vector<int64_t>& shape, Domain domain, ScalarType dtype, std::mt19937_64& rng) {
+  Tensor t = zeros(shape, kFloat64);
+  double* p = t.data_ptr<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = draw(domain, rng);
+  return t.to(dtype);
+}
+
+struct Case {
+  const OpRow* row;
+  Shapes shapes;
+  const Layout* layout;
+};
+
+TensorList inputs_from(const Case& c, const TensorList& leaves) {
+  TensorList inputs;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    Tensor input = c.layout->view(leaves[i]);
+    if (std::string(c.layout->name) == "expanded") input = input.expand(c.shapes[i]);
+    inputs.push_back(input);
+  }
+  return inputs;
+}
+
+TensorList make_leaves(const Case& c, ScalarType dtype, std::mt19937_64& rng) {
+  TensorList leaves;
+  for (const auto& shape : c.shapes) leaves.push_back(random_tensor(c.layout->leaf_shape(shape), c.row->domain, dtype, rng));
+  return leaves;
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return 0;
+  NoGradGuard no_grad;
+  return (a.to(kFloat64) * b.to(kFloat64)).sum().item<double>();
+}
+
+TensorList with_grad(const TensorList& leaves) {
+  TensorList out;
+  for (const Tensor& t : leaves) out.push_back(t.detach().clone().requires_grad_(true));
+  return out;
+}
+
+// Evaluates the row at leaves + step * direction. Grad mode stays on: some rows differentiate inside.
+Tensor evaluate_at(const Case& c, const TensorList& leaves, const TensorList& direction, double step) {
+  TensorList moved;
+  {
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < leaves.size(); ++i) moved.push_back(leaves[i].detach() + direction[i] * step);
+  }
+  return c.row->fn(inputs_from(c, moved)).detach();
+}
+
+// The scalar <u, f(x)> where f is the row; its gradient is the VJP with u.
+double project(const Case& c, const TensorList& leaves, const TensorList& direction, double step, const Tensor& u) {
+  return dot(u, evaluate_at(c, leaves, direction, step));
+}
+
+constexpr double kStep = 1e-6;
+
+std::string case_name(const Case& c, ScalarType dtype) {
+  std::string shapes;
+  for (const auto& s : c.shapes) {
+    shapes += "[";
+    for (size_t i = 0; i < s.size(); ++i) shapes += (i ? "," : "") + std::to_string(s[i]);
+    shapes += "]";
+  }
+  return c.row->name + " " + shapes + " " + c.layout->name + " " + dtype_name(dtype);
+}
+
+std::vector<Case> cases_of(const OpRow& row) {
+  std::vector<Case> cases;
+  for (const auto& shapes : row.samples)
+    for (const auto& layout : layouts()) cases.push_back({&row, shapes, &layout});
+  return cases;
+}
+
+class OpTableTest : public ::testing::TestWithParam<size_t> {
+ protected:
+  const OpRow& row() const { return op_table()[GetParam()]; }
+};
+
+TEST_P(OpTableTest, ForwardMatchesNaiveReference) {
+  for (const Case& c : cases_of(row()))
+    for (ScalarType dtype : {kFloat32, kFloat64}) {
+      SCOPED_TRACE(case_name(c, dtype));
+      std::mt19937_64 rng(GetParam() * 7919 + 1);
+      TensorList inputs = inputs_from(c, make_leaves(c, dtype, rng));
+      Tensor out = row().fn(inputs);
+      std::vector<Naive> naive_inputs;
+      for (const Tensor& t : inputs) naive_inputs.push_back(Naive::of(t));
+      Naive expected = row().reference(naive_inputs);
+      ASSERT_EQ(out.sizes().vec(), expected.shape);
+      EXPECT_EQ(out.dtype(), dtype);
+      Naive actual = Naive::of(out);
+      const double rtol = dtype == kFloat32 ? std::max(row().tolerance, 1e-6) : 1e-12;
+      for (size_t i = 0; i < actual.values.size(); ++i)
+        ASSERT_NEAR(actual.values[i], expected.values[i], rtol * (1 + std::abs(expected.values[i]))) << "element " << i;
+    }
+}
+
+TEST_P(OpTableTest, GradientMatchesFiniteDifferences) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 104729 + 3);
+    TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
+    Tensor out = row().fn(inputs_from(c, leaves));
+    ASSERT_TRUE(out.requires_grad());
+    for (int trial = 0; trial < 2; ++trial) {
+      Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
+      TensorList v;
+      for (const Tensor& leaf : leaves) v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+      TensorList vjp = grad({out}, leaves, {u}, /*retain_graph=*/true, false, /*allow_unused=*/true);
+      double reverse = 0;
+      for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(vjp[i], v[i]);
+      double numeric = (project(c, leaves, v, kStep, u) - project(c, leaves, v, -kStep, u)) / (2 * kStep);
+      EXPECT_NEAR(reverse, numeric, 1e-5 * (1 + std::abs(numeric))) << "trial " << trial;
+    }
+  }
+}
+
+TEST_P(OpTableTest, SecondDerivativeMatchesFiniteDifferences) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 15485863 + 5);
+    TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
+    Tensor out = row().fn(inputs_from(c, leaves));
+    Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
+    TensorList w, v;
+    for (const Tensor& leaf : leaves) {
+      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    }
+    // g(x) = <J(x)^T u, w>; its gradient along v is the second derivative being checked.
+    auto first_order = [&](const TensorList& at, bool create_graph) {
+      Tensor y = row().fn(inputs_from(c, at));
+      TensorList vjp = grad({y}, at, {u}, true, create_graph, true);
+      Tensor total = zeros({}, kFloat64);
+      for (size_t i = 0; i < at.size(); ++i)
+        if (vjp[i].defined()) total = total + (vjp[i] * w[i]).sum();
+      return total;
+    };
+    Tensor g = first_order(leaves, true);
+    double reverse = 0;
+    if (g.requires_grad()) {
+      TensorList second = grad({g}, leaves, {}, true, false, true);
+      for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(second[i], v[i]);
+    }
+    auto g_at = [&](double step) {
+      TensorList moved;
+      {
+        NoGradGuard no_grad;
+        for (size_t i = 0; i < leaves.size(); ++i) moved.push_back(leaves[i].detach() + v[i] * step);
+      }
+      return first_order(with_grad(moved), false).item<double>();
+    };
+    double numeric = (g_at(kStep) - g_at(-kStep)) / (2 * kStep);
+    EXPECT_NEAR(reverse, numeric, 1e-4 * (1 + std::abs(numeric)));
+  }
+}
+
+TEST_P(OpTableTest, Float32GradientMatchesFloat64) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat32));
+    std::mt19937_64 rng(GetParam() * 31 + 11);
+    TensorList leaves32 = with_grad(make_leaves(c, kFloat32, rng));
+    TensorList leaves64;
+    for (const Tensor& t : leaves32) leaves64.push_back(t.detach().to(kFloat64).requires_grad_(true));
+    Tensor out32 = row().fn(inputs_from(c, leaves32));
+    Tensor out64 = row().fn(inputs_from(c, leaves64));
+    Tensor u = random_tensor(out64.sizes().vec(), Domain::Real, kFloat32, rng);
+    TensorList g32 = grad({out32}, leaves32, {u}, std::nullopt, false, true);
+    TensorList g64 = grad({out64}, leaves64, {u.to(kFloat64)}, std::nullopt, false, true);
+    for (size_t i = 0; i < leaves32.size(); ++i) {
+      ASSERT_EQ(g32[i].defined(), g64[i].defined());
+      if (!g32[i].defined()) continue;
+      EXPECT_EQ(g32[i].dtype(), kFloat32);
+      EXPECT_TRUE(allclose(g32[i].to(kFloat64), g64[i], 1e-4, 1e-5)) << "input " << i;
+    }
+  }
+}
+
+std::string row_test_name(const ::testing::TestParamInfo<size_t>& info) {
+  std::string name = op_table()[info.param].name + "_" + std::to_string(info.param);
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, OpTableTest, ::testing::Range<size_t>(0, op_table().size()), row_test_name);
+
+TEST(OpTable, EveryRegisteredOpHasARow) {
+  std::set<std::string> covered;
+  for (const OpRow& row : op_table()) covered.insert(row.name);
+  // Creating a tensor that needs grad makes sure the engine's own AccumulateGrad is registered too.
+  for (const autograd::OpInfo* op : autograd::registered_ops()) {
+    if (std::string(op->name) == "AccumulateGrad") continue;
+    EXPECT_TRUE(covered.count(op->name)) << "op '" << op->name << "' (" << op->node_name
+                                         << ") has no row in tests/op_table.cpp";
+  }
+  EXPECT_GE(covered.size(), 45u);
+}
+
+TEST(OpTable, EveryRowNamesARegisteredOp) {
+  std::set<std::string> registered;
+  for (const autograd::OpInfo* op : autograd::registered_ops()) registered.insert(op->name);
+  for (const OpRow& row : op_table()) EXPECT_TRUE(registered.count(row.name)) << row.name;
+}
+
+}  // namespace
+}  // namespace dydx::testing
