@@ -109,7 +109,15 @@ class IntArrayRef {
  public:
   IntArrayRef() = default;
   IntArrayRef(const int64_t& one) : data_(&one), size_(1) {}
+// The list outlives the call it is written in, which is the only place an IntArrayRef lives.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
   IntArrayRef(std::initializer_list<int64_t> values) : data_(values.begin()), size_(values.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
   IntArrayRef(const std::vector<int64_t>& values) : data_(values.data()), size_(values.size()) {}
   IntArrayRef(const Dims& values) : data_(values.data()), size_(values.size()) {}
   IntArrayRef(const int64_t* data, size_t size) : data_(data), size_(size) {}
