@@ -1,0 +1,785 @@
+// Tensor basics checked against PyTorch 1.13: creation, element access, views, broadcasting, promotion, matmul, reductions and printing.
+#include <gtest/gtest.h>
+
+#include <dydx/dydx.hpp>
+
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace dydx;
+using dydx::indexing::Slice;
+
+namespace {
+
+::testing::AssertionResult HasValues(const Tensor& t, const std::vector<double>& expected, double tol = 1e-5) {
+  if (!t.defined()) return ::testing::AssertionFailure() << "tensor is undefined";
+  std::vector<double> got = t.to_vector<double>();
+  if (got.size() != expected.size())
+    return ::testing::AssertionFailure() << "numel " << got.size() << " != " << expected.size() << "\n" << to_string(t);
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::abs(got[i] - expected[i]) <= tol * (1 + std::abs(expected[i]))))
+      return ::testing::AssertionFailure() << "element " << i << ": " << got[i] << " != " << expected[i] << "\n"
+                                           << to_string(t);
+  return ::testing::AssertionSuccess();
+}
+
+using Ints = std::vector<int64_t>;
+Ints Shape(const Tensor& t) { return t.sizes().vec(); }
+Ints Strides(const Tensor& t) { return t.strides().vec(); }
+
+// A float64 tensor of the given shape holding 0, 1, 2, ... scaled by step and shifted by start.
+Tensor Iota(IntArrayRef shape, double start = 0, double step = 1) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return (arange(n, kFloat64) * step + start).reshape(shape);
+}
+
+// C[..., i, j] = sum_k A[..., i, k] B[..., k, j] with broadcast batch dims, by plain loops over doubles.
+std::vector<double> NaiveBatchedMatmul(const Tensor& a, const Tensor& b, Ints& out_shape) {
+  const int64_t n = a.size(-2), k = a.size(-1), m = b.size(-1);
+  Ints ba(a.sizes().begin(), a.sizes().end() - 2), bb(b.sizes().begin(), b.sizes().end() - 2);
+  const size_t rank = std::max(ba.size(), bb.size());
+  while (ba.size() < rank) ba.insert(ba.begin(), 1);
+  while (bb.size() < rank) bb.insert(bb.begin(), 1);
+  Ints batch(rank);
+  for (size_t d = 0; d < rank; ++d) batch[d] = std::max(ba[d], bb[d]);
+  const std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>();
+  int64_t count = 1;
+  for (int64_t s : batch) count *= s;
+  std::vector<double> out;
+  for (int64_t flat = 0; flat < count; ++flat) {
+    int64_t rem = flat, ia = 0, ib = 0, sa = 1, sb = 1;
+    for (size_t d = rank; d-- > 0;) {
+      const int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      ia += (ba[d] == 1 ? 0 : idx) * sa;
+      ib += (bb[d] == 1 ? 0 : idx) * sb;
+      sa *= ba[d];
+      sb *= bb[d];
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < m; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; ++p) acc += av[ia * n * k + i * k + p] * bv[ib * k * m + p * m + j];
+        out.push_back(acc);
+      }
+  }
+  out_shape = batch;
+  out_shape.push_back(n);
+  out_shape.push_back(m);
+  return out;
+}
+
+}  // namespace
+
+// ---- creation -------------------------------------------------------------------------------------
+
+TEST(Creation, ScalarGivesZeroDimTensor) {
+  Tensor f = tensor(3.5);
+  EXPECT_EQ(f.dim(), 0);
+  EXPECT_EQ(f.numel(), 1);
+  EXPECT_EQ(f.dtype(), kFloat32);
+  EXPECT_EQ(f.item<double>(), 3.5);
+  Tensor i = tensor(3);
+  EXPECT_EQ(i.dim(), 0);
+  EXPECT_EQ(i.dtype(), kInt64);
+  EXPECT_EQ(i.item<int64_t>(), 3);
+}
+
+TEST(Creation, FromStdVector) {
+  Tensor f = tensor(std::vector<float>{1.5f, 2.5f});
+  EXPECT_EQ(Shape(f), Ints{2});
+  EXPECT_EQ(f.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(f, {1.5, 2.5}));
+  Tensor d = tensor(std::vector<double>{1.0, 2.0, 3.0});
+  EXPECT_EQ(d.dtype(), kFloat32);  // torch.tensor of Python floats is float32
+  Tensor l = tensor(std::vector<int64_t>{4, 5});
+  EXPECT_EQ(l.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(l, {4, 5}));
+  Tensor n = tensor(std::vector<int>{7});
+  EXPECT_EQ(n.dtype(), kInt64);
+  Tensor explicit64 = tensor(std::vector<double>{1.0, 2.0}, kFloat64);
+  EXPECT_EQ(explicit64.dtype(), kFloat64);
+}
+
+TEST(Creation, NestedListsDepthOneToThree) {
+  Tensor d1 = tensor({1, 2, 3});
+  EXPECT_EQ(Shape(d1), Ints{3});
+  EXPECT_EQ(d1.dtype(), kInt64);
+  Tensor d2 = tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
+  EXPECT_EQ(Shape(d2), (Ints{2, 3}));
+  EXPECT_EQ(d2.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(d2, {1, 2, 3, 4, 5, 6}));
+  Tensor d3 = tensor({{{1}, {2}}, {{3}, {4}}});
+  EXPECT_EQ(Shape(d3), (Ints{2, 2, 1}));
+  EXPECT_EQ(Strides(d3), (Ints{2, 1, 1}));
+  EXPECT_TRUE(HasValues(d3, {1, 2, 3, 4}));
+}
+
+TEST(Creation, MixedIntAndFloatListIsFloat32) {
+  Tensor t = tensor({1, 2.5});
+  EXPECT_EQ(t.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(t, {1, 2.5}));
+}
+
+TEST(Creation, ExplicitDtypeOverridesInference) {
+  Tensor a = tensor({{1.0, 2.0}}, kFloat64);
+  EXPECT_EQ(a.dtype(), kFloat64);
+  Tensor b = tensor({1, 2}, dtype(kFloat32));
+  EXPECT_EQ(b.dtype(), kFloat32);
+  Tensor c = tensor({1.0, 2.0}, dtype(kFloat64).requires_grad(true));
+  EXPECT_EQ(c.dtype(), kFloat64);
+  EXPECT_TRUE(c.requires_grad());
+  EXPECT_TRUE(c.is_floating_point());
+  EXPECT_FALSE(tensor({1}).is_floating_point());
+}
+
+TEST(Creation, ZerosOnesFullEmpty) {
+  Tensor z = zeros({2, 3});
+  EXPECT_EQ(Shape(z), (Ints{2, 3}));
+  EXPECT_EQ(Strides(z), (Ints{3, 1}));
+  EXPECT_EQ(z.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(z, std::vector<double>(6, 0)));
+  Tensor o = ones({4}, kFloat64);
+  EXPECT_EQ(o.dtype(), kFloat64);
+  EXPECT_TRUE(HasValues(o, {1, 1, 1, 1}));
+  Tensor fi = full({2, 2}, 7);
+  EXPECT_EQ(fi.dtype(), kInt64);  // torch.full with an int fill value
+  EXPECT_TRUE(HasValues(fi, {7, 7, 7, 7}));
+  Tensor ff = full({2, 2}, 7.5);
+  EXPECT_EQ(ff.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(ff, {7.5, 7.5, 7.5, 7.5}));
+  Tensor e = empty({2, 3});
+  EXPECT_EQ(Shape(e), (Ints{2, 3}));
+  EXPECT_EQ(e.numel(), 6);
+  Tensor zero_d = zeros({});
+  EXPECT_EQ(zero_d.dim(), 0);
+  EXPECT_EQ(zero_d.numel(), 1);
+  Tensor no_elements = zeros({0, 3});
+  EXPECT_EQ(no_elements.numel(), 0);
+}
+
+TEST(Creation, LikeFunctionsCopyShapeAndDtype) {
+  Tensor base = tensor({{1.0, 2.0, 3.0}}, kFloat64);
+  for (const Tensor& t : {zeros_like(base), ones_like(base), full_like(base, 4), empty_like(base)}) {
+    EXPECT_EQ(Shape(t), (Ints{1, 3}));
+    EXPECT_EQ(t.dtype(), kFloat64);
+    EXPECT_FALSE(t.requires_grad());
+  }
+  EXPECT_TRUE(HasValues(zeros_like(base), {0, 0, 0}));
+  EXPECT_TRUE(HasValues(ones_like(base), {1, 1, 1}));
+  EXPECT_TRUE(HasValues(full_like(base, 4), {4, 4, 4}));
+  EXPECT_EQ(zeros_like(base, kInt64).dtype(), kInt64);
+  EXPECT_FALSE(ones_like(tensor({1.0}).requires_grad_()).requires_grad());
+}
+
+TEST(Creation, ArangeIntegerAndFloatForms) {
+  Tensor a = arange(5);
+  EXPECT_EQ(a.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(a, {0, 1, 2, 3, 4}));
+  Tensor b = arange(1, 10, 3);
+  EXPECT_EQ(b.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(b, {1, 4, 7}));
+  Tensor c = arange(0.0, 1.0, 0.25);
+  EXPECT_EQ(c.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(c, {0, 0.25, 0.5, 0.75}));
+  Tensor d = arange(1, 2.5, 0.5);
+  EXPECT_EQ(d.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(d, {1, 1.5, 2}));
+  Tensor e = arange(5.0);
+  EXPECT_EQ(e.dtype(), kFloat32);
+  EXPECT_EQ(Shape(e), Ints{5});
+  Tensor f = arange(5, 0, -2);
+  EXPECT_TRUE(HasValues(f, {5, 3, 1}));
+  EXPECT_EQ(arange(4, kFloat64).dtype(), kFloat64);
+}
+
+TEST(Creation, LinspaceAndEye) {
+  EXPECT_TRUE(HasValues(linspace(0, 1, 5), {0, 0.25, 0.5, 0.75, 1}));
+  Tensor l = linspace(-1, 1, 4);
+  EXPECT_EQ(l.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(l, {-1, -1.0 / 3, 1.0 / 3, 1}));
+  EXPECT_EQ(linspace(0, 1, 3).to_vector<float>().back(), 1.0f);
+  Tensor i3 = eye(3);
+  EXPECT_EQ(Shape(i3), (Ints{3, 3}));
+  EXPECT_TRUE(HasValues(i3, {1, 0, 0, 0, 1, 0, 0, 0, 1}));
+  Tensor i23 = eye(2, 3);
+  EXPECT_EQ(Shape(i23), (Ints{2, 3}));
+  EXPECT_TRUE(HasValues(i23, {1, 0, 0, 0, 1, 0}));
+}
+
+TEST(Creation, RandAndRandnRangesAndReproducibility) {
+  manual_seed(42);
+  Tensor u = rand({1000});
+  EXPECT_EQ(u.dtype(), kFloat32);
+  std::vector<float> uv = u.to_vector<float>();
+  for (float v : uv) {
+    ASSERT_GE(v, 0.0f);
+    ASSERT_LT(v, 1.0f);
+  }
+  const double mean_u = std::accumulate(uv.begin(), uv.end(), 0.0) / uv.size();
+  EXPECT_NEAR(mean_u, 0.5, 0.05);
+  Tensor n = randn({2000}, kFloat64);
+  EXPECT_EQ(n.dtype(), kFloat64);
+  std::vector<double> nv = n.to_vector<double>();
+  const double mean_n = std::accumulate(nv.begin(), nv.end(), 0.0) / nv.size();
+  double var = 0;
+  for (double v : nv) var += (v - mean_n) * (v - mean_n);
+  var /= nv.size();
+  EXPECT_NEAR(mean_n, 0.0, 0.1);
+  EXPECT_NEAR(var, 1.0, 0.1);
+
+  manual_seed(7);
+  Tensor a1 = rand({5}), b1 = randn({3, 2});
+  manual_seed(7);
+  Tensor a2 = rand({5}), b2 = randn({3, 2});
+  EXPECT_TRUE(equal(a1, a2));
+  EXPECT_TRUE(equal(b1, b2));
+  EXPECT_FALSE(equal(rand({5}), a1));  // the stream moves on
+  Tensor r = rand({2}, requires_grad());
+  EXPECT_TRUE(r.requires_grad());
+  EXPECT_TRUE(r.is_leaf());
+}
+
+TEST(Creation, FromBlobWrapsWithoutCopy) {
+  float buffer[6] = {1, 2, 3, 4, 5, 6};
+  Tensor t = from_blob(buffer, {2, 3});
+  EXPECT_EQ(t.dtype(), kFloat32);
+  EXPECT_EQ(t.data_ptr<float>(), buffer);
+  EXPECT_EQ(Strides(t), (Ints{3, 1}));
+  buffer[4] = 50;
+  EXPECT_EQ(t.index({1, 1}).item<float>(), 50.0f);
+  t.index({0, 2}).fill_(30);
+  EXPECT_EQ(buffer[2], 30.0f);
+}
+
+TEST(Creation, FromBlobWithStridesAndDtype) {
+  double buffer[6] = {1, 2, 3, 4, 5, 6};
+  Tensor t = from_blob(buffer, {3, 2}, {1, 3}, kFloat64);  // the transpose of a row-major [2,3]
+  EXPECT_EQ(t.dtype(), kFloat64);
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_TRUE(HasValues(t, {1, 4, 2, 5, 3, 6}));
+}
+
+TEST(Creation, FromBlobDeleterCalledWhenLastTensorGoes) {
+  int deleted = 0;
+  void* seen = nullptr;
+  auto* data = new int64_t[4]{1, 2, 3, 4};
+  {
+    Tensor t = from_blob(
+        data, {4},
+        [&](void* p) {
+          ++deleted;
+          seen = p;
+          delete[] static_cast<int64_t*>(p);
+        },
+        kInt64);
+    Tensor view = t.narrow(0, 1, 2);
+    t = Tensor();
+    EXPECT_EQ(deleted, 0);  // the view still holds the storage
+    EXPECT_TRUE(HasValues(view, {2, 3}));
+  }
+  EXPECT_EQ(deleted, 1);
+  EXPECT_EQ(seen, data);
+}
+
+// ---- element access -------------------------------------------------------------------------------
+
+TEST(ElementAccess, ItemConvertsType) {
+  Tensor f = tensor({2.75});
+  EXPECT_EQ(f.item<float>(), 2.75f);
+  EXPECT_EQ(f.item<double>(), 2.75);
+  EXPECT_EQ(f.item<int64_t>(), 2);
+  Tensor i = tensor({{9}});
+  EXPECT_EQ(i.item<int64_t>(), 9);
+  EXPECT_EQ(i.item<double>(), 9.0);
+  EXPECT_THROW(tensor({1.0, 2.0}).item<float>(), dydx::Error);
+}
+
+TEST(ElementAccess, DataPtrChecksType) {
+  Tensor f = tensor({1.0, 2.0});
+  EXPECT_NE(f.data_ptr<float>(), nullptr);
+  EXPECT_EQ(f.data_ptr<float>()[1], 2.0f);
+  EXPECT_THROW(f.data_ptr<double>(), dydx::Error);
+  EXPECT_THROW(f.data_ptr<int64_t>(), dydx::Error);
+  Tensor i = tensor({1, 2});
+  EXPECT_EQ(i.data_ptr<int64_t>()[0], 1);
+  EXPECT_THROW(i.data_ptr<float>(), dydx::Error);
+  Tensor view = tensor({1.0, 2.0, 3.0}).select(0, 2);
+  EXPECT_EQ(*view.data_ptr<float>(), 3.0f);  // points at the view's first element
+}
+
+TEST(ElementAccess, ToVectorIsRowMajorOfLogicalLayout) {
+  Tensor x = tensor({{1, 2, 3}, {4, 5, 6}});
+  EXPECT_EQ(x.to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(x.t().to_vector<int64_t>(), (std::vector<int64_t>{1, 4, 2, 5, 3, 6}));
+  EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(tensor({1.5, -2.5}).to_vector<double>(), (std::vector<double>{1.5, -2.5}));
+}
+
+TEST(ElementAccess, SizeAndStrideAcceptNegativeDims) {
+  Tensor x = zeros({2, 3, 4});
+  EXPECT_EQ(x.size(-1), 4);
+  EXPECT_EQ(x.size(0), 2);
+  EXPECT_EQ(x.stride(-1), 1);
+  EXPECT_EQ(x.stride(0), 12);
+  EXPECT_EQ(x.dim(), 3);
+  EXPECT_EQ(x.ndimension(), 3);
+  EXPECT_EQ(x.numel(), 24);
+  EXPECT_EQ(x.shape_string(), "[2,3,4]");
+}
+
+// ---- views ----------------------------------------------------------------------------------------
+
+class Views : public ::testing::Test {
+ protected:
+  // x = arange(12.).view(3, 4)
+  Tensor x = arange(12).to(kFloat32).view({3, 4});
+  bool SharesStorage(const Tensor& v) const { return v.impl()->storage == x.impl()->storage; }
+};
+
+TEST_F(Views, Select) {
+  Tensor v = x.select(1, 2);
+  EXPECT_TRUE(SharesStorage(v));
+  EXPECT_EQ(Shape(v), Ints{3});
+  EXPECT_EQ(Strides(v), Ints{4});
+  EXPECT_EQ(v.storage_offset(), 2);
+  EXPECT_TRUE(HasValues(v, {2, 6, 10}));
+  EXPECT_TRUE(HasValues(x.select(0, -1), {8, 9, 10, 11}));
+  EXPECT_TRUE(HasValues(x[1], {4, 5, 6, 7}));
+  v.mul_(-1);
+  EXPECT_TRUE(HasValues(x.select(1, 2), {-2, -6, -10}));
+}
+
+TEST_F(Views, Narrow) {
+  Tensor v = x.narrow(1, 1, 2);
+  EXPECT_TRUE(SharesStorage(v));
+  EXPECT_EQ(Shape(v), (Ints{3, 2}));
+  EXPECT_EQ(Strides(v), (Ints{4, 1}));
+  EXPECT_EQ(v.storage_offset(), 1);
+  EXPECT_TRUE(HasValues(v, {1, 2, 5, 6, 9, 10}));
+  v.zero_();
+  EXPECT_TRUE(HasValues(x, {0, 0, 0, 3, 4, 0, 0, 7, 8, 0, 0, 11}));
+}
+
+TEST_F(Views, IndexWithSlicesStepsAndNegativeIndices) {
+  Tensor a = x.index({Slice(1, 3), -1});
+  EXPECT_TRUE(SharesStorage(a));
+  EXPECT_TRUE(HasValues(a, {7, 11}));
+  EXPECT_EQ(Strides(a), Ints{4});
+  EXPECT_EQ(a.storage_offset(), 7);
+
+  Tensor b = x.index({Slice(indexing::None, indexing::None, 2), -3});
+  EXPECT_TRUE(HasValues(b, {1, 9}));
+  EXPECT_EQ(Strides(b), Ints{8});
+  EXPECT_EQ(b.storage_offset(), 1);
+
+  Tensor c = x.index({Slice(-2), Slice(1, indexing::None, 2)});
+  EXPECT_EQ(Shape(c), (Ints{2, 2}));
+  EXPECT_EQ(Strides(c), (Ints{4, 2}));
+  EXPECT_EQ(c.storage_offset(), 5);
+  EXPECT_TRUE(HasValues(c, {5, 7, 9, 11}));
+
+  Tensor d = x.index({indexing::Ellipsis, 0});
+  EXPECT_TRUE(HasValues(d, {0, 4, 8}));
+  Tensor e = x.index({indexing::None, Slice(), 1});
+  EXPECT_EQ(Shape(e), (Ints{1, 3}));
+  EXPECT_TRUE(HasValues(e, {1, 5, 9}));
+  EXPECT_EQ(x.index({1, 2}).item<float>(), 6.0f);
+  EXPECT_EQ(x.index({1, 2}).dim(), 0);
+
+  c.fill_(-1);
+  EXPECT_TRUE(HasValues(x, {0, 1, 2, 3, 4, -1, 6, -1, 8, -1, 10, -1}));
+}
+
+TEST_F(Views, SliceClampsLikePython) {
+  EXPECT_EQ(Shape(x.index({Slice(2, 100)})), (Ints{1, 4}));
+  EXPECT_EQ(Shape(x.index({Slice(-100, 1)})), (Ints{1, 4}));
+  EXPECT_EQ(Shape(x.index({Slice(3, 1)})), (Ints{0, 4}));
+}
+
+TEST_F(Views, TransposeAndT) {
+  Tensor t = x.t();
+  EXPECT_TRUE(SharesStorage(t));
+  EXPECT_EQ(Shape(t), (Ints{4, 3}));
+  EXPECT_EQ(Strides(t), (Ints{1, 4}));
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_TRUE(HasValues(t, {0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11}));
+  Tensor tr = x.transpose(0, 1);
+  EXPECT_EQ(Shape(tr), (Ints{4, 3}));
+  EXPECT_TRUE(equal(tr, t));
+  EXPECT_TRUE(equal(x.transpose(-1, -2), t));
+  t.index({3, 0}).fill_(100);
+  EXPECT_EQ(x.index({0, 3}).item<float>(), 100.0f);
+}
+
+TEST_F(Views, Permute) {
+  Tensor z = arange(24).view({2, 3, 4});
+  Tensor p = z.permute({2, 0, 1});
+  EXPECT_EQ(p.impl()->storage, z.impl()->storage);
+  EXPECT_EQ(Shape(p), (Ints{4, 2, 3}));
+  EXPECT_EQ(Strides(p), (Ints{1, 12, 4}));
+  EXPECT_EQ(p.index({3, 1, 2}).item<int64_t>(), z.index({1, 2, 3}).item<int64_t>());
+  EXPECT_EQ(Shape(z.permute({-1, 0, 1})), (Ints{4, 2, 3}));
+}
+
+TEST_F(Views, Expand) {
+  Tensor v = tensor({1.0, 2.0, 3.0});
+  Tensor e = v.expand({2, 3});
+  EXPECT_EQ(e.impl()->storage, v.impl()->storage);
+  EXPECT_EQ(Strides(e), (Ints{0, 1}));
+  EXPECT_TRUE(HasValues(e, {1, 2, 3, 1, 2, 3}));
+  Tensor row = tensor({{1.0, 2.0, 3.0}});
+  EXPECT_EQ(Strides(row.expand({2, -1})), (Ints{0, 1}));
+  Tensor col = tensor({{1.0}, {2.0}});
+  Tensor ec = col.expand({2, 3});
+  EXPECT_TRUE(HasValues(ec, {1, 1, 1, 2, 2, 2}));
+  EXPECT_TRUE(HasValues(col.expand_as(zeros({4, 2, 2})), {1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 2, 2}));
+  v.index({0}).fill_(9);
+  EXPECT_TRUE(HasValues(e, {9, 2, 3, 9, 2, 3}));
+}
+
+TEST_F(Views, UnsqueezeAndSqueeze) {
+  Tensor u = x.unsqueeze(1);
+  EXPECT_TRUE(SharesStorage(u));
+  EXPECT_EQ(Shape(u), (Ints{3, 1, 4}));
+  EXPECT_EQ(Strides(u), (Ints{4, 4, 1}));
+  EXPECT_EQ(Shape(x.unsqueeze(-1)), (Ints{3, 4, 1}));
+  EXPECT_EQ(Shape(x.unsqueeze(0)), (Ints{1, 3, 4}));
+  Tensor s = zeros({1, 3, 1, 2});
+  EXPECT_EQ(Shape(s.squeeze()), (Ints{3, 2}));
+  EXPECT_EQ(Shape(s.squeeze(0)), (Ints{3, 1, 2}));
+  EXPECT_EQ(Shape(s.squeeze(1)), (Ints{1, 3, 1, 2}));  // not size 1: unchanged
+  EXPECT_EQ(Shape(s.squeeze(-2)), (Ints{1, 3, 2}));
+  EXPECT_TRUE(s.squeeze().impl()->storage == s.impl()->storage);
+}
+
+TEST_F(Views, ViewAndReshapeOfContiguous) {
+  Tensor v = x.view({2, 6});
+  EXPECT_TRUE(SharesStorage(v));
+  EXPECT_EQ(Strides(v), (Ints{6, 1}));
+  EXPECT_EQ(Shape(x.view({-1, 2})), (Ints{6, 2}));
+  Tensor r = x.reshape({4, 3});
+  EXPECT_TRUE(SharesStorage(r));
+  EXPECT_TRUE(HasValues(r, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  EXPECT_EQ(Shape(x.flatten()), Ints{12});
+  r.index({3, 2}).fill_(-5);
+  EXPECT_EQ(x.index({2, 3}).item<float>(), -5.0f);
+}
+
+TEST_F(Views, ReshapeOfNonContiguousCopiesAndViewThrows) {
+  Tensor t = x.t();
+  Tensor r = t.reshape({12});
+  EXPECT_FALSE(SharesStorage(r));
+  EXPECT_TRUE(r.is_contiguous());
+  EXPECT_TRUE(HasValues(r, {0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11}));
+  r.fill_(0);
+  EXPECT_EQ(x.index({0, 1}).item<float>(), 1.0f);  // the copy does not write back
+  EXPECT_THROW(t.view({12}), dydx::Error);
+  // Not every non-contiguous tensor needs a copy: merging dims that stay strided is a view.
+  Tensor cols = x.index({Slice(), Slice(0, 4, 2)});  // [3,2] with strides [4,2]
+  EXPECT_NO_THROW(cols.view({3, 2, 1}));
+}
+
+TEST_F(Views, ContiguousAndClone) {
+  EXPECT_TRUE(x.is_contiguous());
+  EXPECT_TRUE(SharesStorage(x.contiguous()));  // already contiguous: the same tensor
+  Tensor c = x.t().contiguous();
+  EXPECT_FALSE(SharesStorage(c));
+  EXPECT_TRUE(c.is_contiguous());
+  EXPECT_EQ(Strides(c), (Ints{3, 1}));
+  EXPECT_TRUE(HasValues(c, {0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11}));
+  Tensor k = x.clone();
+  EXPECT_FALSE(SharesStorage(k));
+  EXPECT_TRUE(equal(k, x));
+  k.fill_(3);
+  EXPECT_EQ(x.index({0, 0}).item<float>(), 0.0f);
+}
+
+TEST_F(Views, ToChangesDtypeByCopy) {
+  Tensor d = x.to(kFloat64);
+  EXPECT_EQ(d.dtype(), kFloat64);
+  EXPECT_FALSE(SharesStorage(d));
+  EXPECT_TRUE(SharesStorage(x.to(kFloat32)));  // same dtype: no copy
+  Tensor i = tensor({1.7, -1.7}).to(kInt64);
+  EXPECT_EQ(i.to_vector<int64_t>(), (std::vector<int64_t>{1, -1}));  // truncation toward zero
+}
+
+// ---- broadcasting and type promotion --------------------------------------------------------------
+
+TEST(Broadcasting, ResultShapes) {
+  struct Case {
+    Ints a, b, out;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3}, {3}, {2, 3}},       {{2, 1}, {1, 3}, {2, 3}},          {{4, 1, 3}, {2, 1}, {4, 2, 3}},
+      {{}, {2, 2}, {2, 2}},        {{5, 1, 4, 1}, {3, 1, 1}, {5, 3, 4, 1}}, {{1}, {3}, {3}},
+  };
+  for (const Case& c : cases) {
+    Tensor a = zeros(c.a), b = ones(c.b);
+    EXPECT_EQ(Shape(a + b), c.out);
+    EXPECT_EQ(Shape(b * a), c.out);
+    EXPECT_EQ(Shape(a - b), c.out);
+    EXPECT_EQ(Shape(b / (a + 1)), c.out);
+  }
+}
+
+TEST(Broadcasting, Values) {
+  Tensor x = arange(6).to(kFloat32).view({2, 3});
+  EXPECT_TRUE(HasValues(x + tensor({10.0, 20.0, 30.0}), {10, 21, 32, 13, 24, 35}));
+  EXPECT_TRUE(HasValues(x * tensor({{2.0}, {3.0}}), {0, 2, 4, 9, 12, 15}));
+  EXPECT_TRUE(HasValues(tensor({{1.0}, {2.0}}) - tensor({1.0, 2.0, 3.0}), {0, -1, -2, 1, 0, -1}));
+  EXPECT_TRUE(HasValues(tensor({6.0, 8.0}) / tensor({{2.0}, {4.0}}), {3, 4, 1.5, 2}));
+  EXPECT_TRUE(HasValues(2.0 - x, {2, 1, 0, -1, -2, -3}));
+  EXPECT_TRUE(HasValues(12.0 / (x + 1), {12, 6, 4, 3, 2.4, 2}));
+  EXPECT_TRUE(HasValues(x.pow(tensor({1.0, 2.0, 0.0})), {0, 1, 1, 3, 16, 1}));
+}
+
+TEST(TypePromotion, FloatWidthAndScalars) {
+  Tensor f = ones({2, 3});
+  Tensor d = ones({2, 3}, kFloat64);
+  Tensor i = tensor({1, 2, 3});
+  EXPECT_EQ((f + d).dtype(), kFloat64);
+  EXPECT_EQ((d * f).dtype(), kFloat64);
+  EXPECT_EQ((f * 2.5).dtype(), kFloat32);  // a C++ scalar never promotes
+  EXPECT_EQ((2.5 * f).dtype(), kFloat32);
+  EXPECT_EQ((d * 2.5).dtype(), kFloat64);
+  EXPECT_EQ((i * 2).dtype(), kInt64);
+  Tensor i_times = i * 2.5;
+  EXPECT_EQ(i_times.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(i_times, {2.5, 5, 7.5}));
+  EXPECT_EQ((i + f.index({0})).dtype(), kFloat32);
+}
+
+TEST(TypePromotion, ZeroDimTensorsDoNotPromoteDimensionedOnes) {
+  Tensor f = ones({3});
+  EXPECT_EQ((tensor(2.0, kFloat64) * f).dtype(), kFloat32);
+  EXPECT_EQ((f * tensor(2.0, kFloat64)).dtype(), kFloat32);
+  EXPECT_EQ((tensor({2.0}, kFloat64) * f).dtype(), kFloat64);  // 1-D: full promotion
+  Tensor i = tensor({1, 2, 3});
+  EXPECT_EQ((i + tensor(1.5)).dtype(), kFloat32);
+  EXPECT_EQ((i + tensor(1.5, kFloat64)).dtype(), kFloat64);  // category wins: int tensor, float 0-d
+  EXPECT_EQ((tensor(2) * f).dtype(), kFloat32);
+}
+
+TEST(TypePromotion, IntegerTrueDivisionGivesFloat) {
+  Tensor i = tensor({1, 2, 3});
+  Tensor q = i / 2;
+  EXPECT_EQ(q.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(q, {0.5, 1, 1.5}));
+  EXPECT_EQ((i / tensor({2, 2, 2})).dtype(), kFloat32);
+}
+
+// ---- matmul ---------------------------------------------------------------------------------------
+
+TEST(Matmul, VectorDotVector) {
+  Tensor r = matmul(tensor({1.0, 2.0, 3.0}), tensor({4.0, 5.0, 6.0}));
+  EXPECT_EQ(r.dim(), 0);
+  EXPECT_EQ(r.item<float>(), 32.0f);
+}
+
+TEST(Matmul, MatrixTimesVectorAndVectorTimesMatrix) {
+  Tensor A = tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
+  Tensor mv = matmul(A, tensor({1.0, 0.0, -1.0}));
+  EXPECT_EQ(Shape(mv), Ints{2});
+  EXPECT_TRUE(HasValues(mv, {-2, -2}));
+  Tensor vm = matmul(tensor({1.0, -1.0}), A);
+  EXPECT_EQ(Shape(vm), Ints{3});
+  EXPECT_TRUE(HasValues(vm, {-3, -3, -3}));
+}
+
+TEST(Matmul, MatrixTimesMatrixAgainstNaiveLoop) {
+  Tensor a = Iota({3, 4}, -2, 0.5), b = Iota({4, 5}, 1, -0.25);
+  Ints shape;
+  std::vector<double> expected = NaiveBatchedMatmul(a, b, shape);
+  Tensor c = matmul(a, b);
+  EXPECT_EQ(Shape(c), (Ints{3, 5}));
+  EXPECT_TRUE(HasValues(c, expected, 1e-12));
+  EXPECT_TRUE(HasValues(mm(a, b), expected, 1e-12));
+  EXPECT_TRUE(HasValues(a.matmul(b), expected, 1e-12));
+  // Non-contiguous operands.
+  Tensor at = Iota({4, 3}, -2, 0.5).t();
+  EXPECT_TRUE(HasValues(matmul(at, b), NaiveBatchedMatmul(at.contiguous(), b, shape), 1e-12));
+}
+
+TEST(Matmul, BatchedWithBroadcastBatchDimsAgainstNaiveLoop) {
+  struct Case {
+    Ints a, b, out;
+  };
+  const std::vector<Case> cases = {
+      {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
+      {{2, 3, 4}, {2, 4, 5}, {2, 3, 5}},
+      {{3, 4}, {2, 4, 5}, {2, 3, 5}},
+      {{2, 3, 4}, {4, 5}, {2, 3, 5}},
+      {{1, 3, 4}, {6, 1, 4, 2}, {6, 1, 3, 2}},
+  };
+  for (const Case& c : cases) {
+    Tensor a = Iota(c.a, -1, 0.125), b = Iota(c.b, 0.5, -0.0625);
+    Ints shape;
+    std::vector<double> expected = NaiveBatchedMatmul(a.dim() == 2 ? a.unsqueeze(0) : a,
+                                                      b.dim() == 2 ? b.unsqueeze(0) : b, shape);
+    Tensor r = matmul(a, b);
+    EXPECT_EQ(Shape(r), c.out) << ::testing::PrintToString(c.a) << " @ " << ::testing::PrintToString(c.b);
+    EXPECT_TRUE(HasValues(r, expected, 1e-12)) << ::testing::PrintToString(c.a) << " @ " << ::testing::PrintToString(c.b);
+  }
+}
+
+TEST(Matmul, BatchedMatrixTimesVectorAndVectorTimesBatch) {
+  Tensor a = Iota({2, 3, 4});
+  Tensor v = tensor({1.0, 0.0, 0.0, -1.0}, kFloat64);
+  Tensor av = matmul(a, v);
+  EXPECT_EQ(Shape(av), (Ints{2, 3}));
+  EXPECT_TRUE(HasValues(av, {-3, -3, -3, -3, -3, -3}));
+  Tensor w = tensor({1.0, -1.0, 2.0}, kFloat64);
+  Tensor wa = matmul(w, a);  // [3] @ [2,3,4] -> [2,4]
+  EXPECT_EQ(Shape(wa), (Ints{2, 4}));
+  EXPECT_TRUE(HasValues(wa, {12, 14, 16, 18, 36, 38, 40, 42}));
+}
+
+TEST(Matmul, BmmAgainstNaiveLoop) {
+  Tensor a = Iota({3, 2, 4}, 1, 0.5), b = Iota({3, 4, 3}, -2, 0.25);
+  Ints shape;
+  std::vector<double> expected = NaiveBatchedMatmul(a, b, shape);
+  Tensor r = bmm(a, b);
+  EXPECT_EQ(Shape(r), (Ints{3, 2, 3}));
+  EXPECT_TRUE(HasValues(r, expected, 1e-12));
+}
+
+TEST(Matmul, MixedDtypesPromote) {
+  Tensor r = matmul(ones({2, 2}), ones({2, 2}, kFloat64));
+  EXPECT_EQ(r.dtype(), kFloat64);
+  EXPECT_TRUE(HasValues(r, {2, 2, 2, 2}));
+}
+
+// ---- reductions -----------------------------------------------------------------------------------
+
+TEST(Reductions, SumAndMeanOverAllAndDims) {
+  Tensor y = tensor({{1.0, 5.0, 3.0}, {4.0, 2.0, 6.0}});
+  Tensor s = y.sum();
+  EXPECT_EQ(s.dim(), 0);
+  EXPECT_EQ(s.item<float>(), 21.0f);
+  EXPECT_TRUE(HasValues(y.sum({0}), {5, 7, 9}));
+  Tensor k = y.sum({1}, true);
+  EXPECT_EQ(Shape(k), (Ints{2, 1}));
+  EXPECT_TRUE(HasValues(k, {9, 12}));
+  EXPECT_TRUE(HasValues(y.sum({-1}), {9, 12}));
+  EXPECT_EQ(y.sum({0, 1}).dim(), 0);
+  EXPECT_EQ(y.sum({0, 1}).item<float>(), 21.0f);
+  EXPECT_EQ(y.mean().item<float>(), 3.5f);
+  EXPECT_TRUE(HasValues(y.mean({1}), {3, 4}));
+  Tensor mk = y.mean({0}, true);
+  EXPECT_EQ(Shape(mk), (Ints{1, 3}));
+  EXPECT_TRUE(HasValues(mk, {2.5, 3.5, 4.5}));
+  EXPECT_EQ(y.sum({0}).dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(sum(Iota({2, 3, 4}), {0, 2}), {60, 92, 124}));
+}
+
+TEST(Reductions, IntegerSumStaysInt64) {
+  Tensor s = tensor({1, 2, 3}).sum();
+  EXPECT_EQ(s.dtype(), kInt64);
+  EXPECT_EQ(s.item<int64_t>(), 6);
+}
+
+TEST(Reductions, SumOfNonContiguous) {
+  Tensor x = arange(12).to(kFloat32).view({3, 4}).t();
+  EXPECT_TRUE(HasValues(x.sum({1}), {12, 15, 18, 21}));
+  EXPECT_TRUE(HasValues(x.sum({0}), {6, 22, 38}));
+}
+
+TEST(Reductions, MaxAndMinWhole) {
+  Tensor i = tensor({{1, 5, 3}, {4, 2, 6}});
+  Tensor m = i.max();
+  EXPECT_EQ(m.dim(), 0);
+  EXPECT_EQ(m.dtype(), kInt64);
+  EXPECT_EQ(m.item<int64_t>(), 6);
+  EXPECT_EQ(i.min().item<int64_t>(), 1);
+  EXPECT_EQ(tensor({-1.5, -0.5}).max().item<float>(), -0.5f);
+}
+
+TEST(Reductions, MaxAndMinAlongDimReturnValuesAndInt64Indices) {
+  Tensor y = tensor({{1.0, 5.0, 5.0}, {4.0, 2.0, 6.0}});
+  auto [values, indices] = y.max(1);
+  EXPECT_EQ(Shape(values), Ints{2});
+  EXPECT_EQ(indices.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(values, {5, 6}));
+  EXPECT_EQ(indices.to_vector<int64_t>(), (std::vector<int64_t>{1, 2}));  // first of the tied maxima
+  auto [mv, mi] = y.min(0, true);
+  EXPECT_EQ(Shape(mv), (Ints{1, 3}));
+  EXPECT_EQ(Shape(mi), (Ints{1, 3}));
+  EXPECT_TRUE(HasValues(mv, {1, 2, 5}));
+  EXPECT_EQ(mi.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 0}));
+  auto [iv, ii] = max(tensor({{1, 5, 3}, {4, 2, 6}}), -1);
+  EXPECT_EQ(iv.dtype(), kInt64);
+  EXPECT_EQ(iv.to_vector<int64_t>(), (std::vector<int64_t>{5, 6}));
+  EXPECT_EQ(ii.to_vector<int64_t>(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST(Reductions, MaxGradientSplitsBetweenTies) {
+  Tensor z = tensor({3.0, 1.0, 3.0}).requires_grad_();
+  z.max().backward();
+  EXPECT_TRUE(HasValues(z.grad(), {0.5, 0, 0.5}));
+  Tensor w = tensor({{1.0, 5.0}, {4.0, 2.0}}).requires_grad_();
+  std::get<0>(w.max(1)).sum().backward();
+  EXPECT_TRUE(HasValues(w.grad(), {0, 1, 1, 0}));
+}
+
+// ---- printing -------------------------------------------------------------------------------------
+
+TEST(Printing, MatchesPyTorchText) {
+  struct Case {
+    std::function<Tensor()> make;
+    const char* expected;  // str(t) in PyTorch 1.13
+  };
+  const std::vector<Case> cases = {
+      {[] { return tensor({1, 2, 3}); }, "tensor([1, 2, 3])"},
+      {[] { return tensor({{1, -20}, {300, 4}}); }, "tensor([[  1, -20],\n        [300,   4]])"},
+      {[] { return tensor(3.5); }, "tensor(3.5000)"},
+      {[] { return tensor(7); }, "tensor(7)"},
+      {[] { return tensor({1.0, 2.5, -3.25}); }, "tensor([ 1.0000,  2.5000, -3.2500])"},
+      {[] { return tensor({1.0, 2.0, 3.0}); }, "tensor([1., 2., 3.])"},
+      {[] { return tensor({1.0, 2.5}, kFloat64); }, "tensor([1.0000, 2.5000], dtype=torch.float64)"},
+      {[] { return tensor({{1.0, 2.0}, {3.0, 4.0}}, kFloat64); },
+       "tensor([[1., 2.],\n        [3., 4.]], dtype=torch.float64)"},
+      {[] { return tensor({1e10, 1.0}); }, "tensor([1.0000e+10, 1.0000e+00])"},
+      {[] { return tensor({1e-5, 1.0}); }, "tensor([1.0000e-05, 1.0000e+00])"},
+      {[] { return tensor({1.0, 2.0}).requires_grad_(); }, "tensor([1., 2.], requires_grad=True)"},
+      {[] { return tensor({1.0, 2.0}).requires_grad_() * 2; }, "tensor([2., 4.], grad_fn=<MulBackward0>)"},
+      {[] { return tensor({1.0, 2.0}, kFloat64).requires_grad_(); },
+       "tensor([1., 2.], dtype=torch.float64, requires_grad=True)"},
+      {[] { return zeros({0}); }, "tensor([])"},
+      {[] { return arange(8).to(kFloat32).view({2, 2, 2}); },
+       "tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]])"},
+      {[] { return eye(2); }, "tensor([[1., 0.],\n        [0., 1.]])"},
+      {[] { return linspace(0, 1, 3); }, "tensor([0.0000, 0.5000, 1.0000])"},
+      {[] { return tensor({-0.5, 0.25}); }, "tensor([-0.5000,  0.2500])"},
+      {[] { return tensor({{1, 2}, {3, 4}}).sum(); }, "tensor(10)"},
+      {[] { return tensor({{1.0, 2.0}, {3.0, 4.0}}).requires_grad_().sum(); },
+       "tensor(10., grad_fn=<SumBackward0>)"},
+      {[] { return tensor({NAN, 1.0, INFINITY}); }, "tensor([nan, 1., inf])"},
+  };
+  for (const Case& c : cases) {
+    Tensor t = c.make();
+    EXPECT_EQ(to_string(t), c.expected);
+    std::ostringstream os;
+    os << t;
+    EXPECT_EQ(os.str(), c.expected);
+  }
+}
+
+TEST(Printing, NonContiguousPrintsLogicalOrder) {
+  Tensor x = arange(6).view({2, 3}).t();
+  EXPECT_EQ(to_string(x), "tensor([[0, 3],\n        [1, 4],\n        [2, 5]])");
+}
+
+TEST(Printing, DtypeNames) {
+  EXPECT_STREQ(dtype_name(kFloat32), "float32");
+  EXPECT_STREQ(dtype_name(kFloat64), "float64");
+  EXPECT_STREQ(dtype_name(kInt64), "int64");
+  std::ostringstream os;
+  os << kFloat64;
+  EXPECT_NE(os.str().find("float64"), std::string::npos);
+}
