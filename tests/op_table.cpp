@@ -48,6 +48,8 @@ std::vector<OpRow> build_table() {
   row(unary("relu", Domain::AwayFromZero, [](const auto& in) { return relu(in[0]); },
             [](double x) { return x > 0 ? x : 0.0; }));
   row(unary("abs", Domain::AwayFromZero, [](const auto& in) { return abs(in[0]); }, [](double x) { return std::abs(x); }));
+  row(unary("sign", Domain::AwayFromZero, [](const auto& in) { return sign(in[0]); },
+            [](double x) { return x > 0 ? 1.0 : -1.0; }));
   row(unary("neg", Domain::Real, [](const auto& in) { return -in[0]; }, [](double x) { return -x; }));
   row({"pow.Scalar", kUnaryShapes, Domain::Positive, [](const auto& in) { return in[0].pow(2.5); },
        [](const auto& in) { return map(in[0], [](double x) { return std::pow(x, 2.5); }); }, 1e-5});

@@ -1,4 +1,4 @@
-// Autograd semantics checked against PyTorch 1.13: leaves, .grad, grad_fn names, grad modes, hooks, backward/grad, in-place ops and higher orders.
+// Autograd as in PyTorch 1.13: leaves, .grad, grad_fn names, grad modes, hooks, grad(), in-place ops, higher orders.
 #include <gtest/gtest.h>
 
 #include <dydx/dydx.hpp>
@@ -498,6 +498,7 @@ TEST(Backward, CreateGraphMakesLeafGradDifferentiable) {
   EXPECT_TRUE(x.grad().requires_grad());
   TensorList gg = grad({x.grad().sum()}, {x});
   EXPECT_TRUE(HasValues(gg[0], {6, 12}));
+  x.set_grad(Tensor());  // as PyTorch advises: the grad's graph refers back to x, a reference cycle
 }
 
 // ---- dydx::grad -----------------------------------------------------------------------------------
@@ -915,4 +916,105 @@ TEST(HigherOrder, DoubleBackwardThroughViewsAndReductions) {
   EXPECT_TRUE(HasValues(g, {25.5, 70.5}));
   Tensor h = grad({g.sum()}, {x})[0];
   EXPECT_TRUE(HasValues(h, {67.5, 142.5}));  // torch: H summed over rows
+}
+
+// ---- gradients through broadcasting, dtypes, views and reductions (values from PyTorch) ------------
+
+TEST(GradientValues, BroadcastOperandGradIsSummed) {
+  Tensor x = Leaf({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
+  Tensor b = Leaf({1.0, 2.0, 3.0});
+  ((x + b) * (x - b)).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {2, 4, 6, 8, 10, 12}));
+  EXPECT_EQ(Shape(b.grad()), std::vector<int64_t>{3});
+  EXPECT_TRUE(HasValues(b.grad(), {-4, -8, -12}));
+}
+
+TEST(GradientValues, GradKeepsEachLeafsDtype) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor d = Leaf({3.0, 4.0}, kFloat64);
+  (x * d).sum().backward();
+  EXPECT_EQ(x.grad().dtype(), kFloat32);
+  EXPECT_EQ(d.grad().dtype(), kFloat64);
+  EXPECT_TRUE(HasValues(x.grad(), {3, 4}));
+  EXPECT_TRUE(HasValues(d.grad(), {1, 2}));
+}
+
+TEST(GradientValues, ThroughReshapeOfNonContiguous) {
+  Tensor x = Leaf({{1.0, 2.0}, {3.0, 4.0}});
+  (x.t().reshape({4}) * arange(4).to(kFloat32)).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {0, 2, 1, 3}));
+}
+
+TEST(GradientValues, ThroughMatrixVectorProduct) {
+  Tensor x = Leaf({{1.0, 2.0}, {3.0, 4.0}});
+  Tensor v = Leaf({1.0, -1.0});
+  matmul(x, v).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {1, -1, 1, -1}));
+  EXPECT_TRUE(HasValues(v.grad(), {4, 6}));
+}
+
+TEST(GradientValues, ThroughBroadcastBatchedMatmul) {
+  // d/dA sum(A @ B) = ones @ B^T summed over the broadcast batch; d/dB = A^T @ ones summed likewise.
+  Tensor A = Leaf({{{1.0, 2.0}, {3.0, 4.0}}});   // [1,2,2]
+  Tensor B = Leaf({{{1.0, 0.0}, {0.0, 1.0}}, {{2.0, 1.0}, {1.0, 2.0}}});  // [2,2,2]
+  matmul(A, B).sum().backward();
+  EXPECT_EQ(Shape(A.grad()), (std::vector<int64_t>{1, 2, 2}));
+  EXPECT_TRUE(HasValues(A.grad(), {4, 4, 4, 4}));
+  EXPECT_TRUE(HasValues(B.grad(), {4, 4, 6, 6, 4, 4, 6, 6}));
+}
+
+TEST(GradientValues, ThroughSelectExpandAndStack) {
+  Tensor x = Leaf({{1.0, 2.0}, {3.0, 4.0}});
+  Tensor y = x.index({Slice(), 1});
+  (y * y).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {0, 4, 0, 8}));
+
+  Tensor e = Leaf({{1.0, 2.0}, {3.0, 4.0}});
+  (e.expand({3, 2, 2}) * arange(12).to(kFloat32).view({3, 2, 2})).sum().backward();
+  EXPECT_TRUE(HasValues(e.grad(), {12, 15, 18, 21}));
+
+  Tensor s = Leaf({{1.0, 2.0}, {3.0, 4.0}});
+  (stack({s, s * 2}, 1).sum({0, 2}) * tensor({1.0, 10.0})).sum().backward();
+  EXPECT_TRUE(HasValues(s.grad(), {21, 21, 21, 21}));
+}
+
+TEST(GradientValues, PowWithTensorExponentAndBase) {
+  Tensor x = Leaf({1.0, 2.0, 3.0});
+  x.pow(tensor({2.0, 0.0, 1.0})).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {2, 0, 1}));
+  Tensor e = Leaf({0.0, 1.0, 2.0});
+  pow(tensor({0.0, 2.0, 3.0}), e).sum().backward();
+  EXPECT_TRUE(HasValues(e.grad(), {0, 2 * std::log(2.0), 9 * std::log(3.0)}));
+}
+
+TEST(GradientValues, AbsAndReluAtZeroGiveZero) {
+  Tensor x = Leaf({0.0, 1.0, -2.0});
+  x.abs().sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {0, 1, -1}));
+  Tensor y = Leaf({0.0, 1.0, -2.0});
+  y.relu().sum().backward();
+  EXPECT_TRUE(HasValues(y.grad(), {0, 1, 0}));
+}
+
+TEST(GradientValues, WhereRoutesGradient) {
+  Tensor x = Leaf({1.0, 2.0, 3.0});
+  where(gt(x.detach(), full({}, 1.5)), x * x, -x).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {-1, 4, 6}));
+}
+
+TEST(GradientValues, MinAlongDimAndMeanKeepdim) {
+  Tensor x = Leaf({{1.0, 5.0}, {7.0, 3.0}});
+  std::get<0>(x.min(0)).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {1, 0, 0, 1}));
+  Tensor y = Leaf({{1.0, 2.0}, {3.0, 4.0}});
+  y.mean({1}, true).pow(2).sum().backward();
+  EXPECT_TRUE(HasValues(y.grad(), {1.5, 1.5, 3.5, 3.5}));
+}
+
+TEST(GradientValues, InPlaceAddOfItsOwnSource) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor a = x.clone();
+  a.add_(x);
+  a.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {2, 2}));
 }

@@ -1,4 +1,4 @@
-// Tensor basics checked against PyTorch 1.13: creation, element access, views, broadcasting, promotion, matmul, reductions and printing.
+// Tensors as in PyTorch 1.13: creation, access, views, broadcasting, promotion, matmul, reductions, printing.
 #include <gtest/gtest.h>
 
 #include <dydx/dydx.hpp>
@@ -623,8 +623,9 @@ TEST(Matmul, BatchedWithBroadcastBatchDimsAgainstNaiveLoop) {
     std::vector<double> expected = NaiveBatchedMatmul(a.dim() == 2 ? a.unsqueeze(0) : a,
                                                       b.dim() == 2 ? b.unsqueeze(0) : b, shape);
     Tensor r = matmul(a, b);
-    EXPECT_EQ(Shape(r), c.out) << ::testing::PrintToString(c.a) << " @ " << ::testing::PrintToString(c.b);
-    EXPECT_TRUE(HasValues(r, expected, 1e-12)) << ::testing::PrintToString(c.a) << " @ " << ::testing::PrintToString(c.b);
+    const std::string label = ::testing::PrintToString(c.a) + " @ " + ::testing::PrintToString(c.b);
+    EXPECT_EQ(Shape(r), c.out) << label;
+    EXPECT_TRUE(HasValues(r, expected, 1e-12)) << label;
   }
 }
 
@@ -760,6 +761,25 @@ TEST(Printing, MatchesPyTorchText) {
       {[] { return tensor({{1.0, 2.0}, {3.0, 4.0}}).requires_grad_().sum(); },
        "tensor(10., grad_fn=<SumBackward0>)"},
       {[] { return tensor({NAN, 1.0, INFINITY}); }, "tensor([nan, 1., inf])"},
+      {[] { return tensor(3.5, kFloat64); }, "tensor(3.5000, dtype=torch.float64)"},
+      {[] { return tensor({0.1, 100.0}); }, "tensor([  0.1000, 100.0000])"},
+      {[] { return tensor({123456.0, 1.5}); }, "tensor([1.2346e+05, 1.5000e+00])"},
+      {[] { return tensor({-1e-3, 2.0}); }, "tensor([-1.0000e-03,  2.0000e+00])"},
+      {[] { return tensor({{1e8, -2.0}, {3.0, 4.0}}); },
+       "tensor([[ 1.0000e+08, -2.0000e+00],\n        [ 3.0000e+00,  4.0000e+00]])"},
+      {[] { return arange(2000); }, "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])"},
+      {[] { return arange(1200).to(kFloat32).view({2, 600}); },
+       "tensor([[0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 5.9700e+02, 5.9800e+02,\n"
+       "         5.9900e+02],\n"
+       "        [6.0000e+02, 6.0100e+02, 6.0200e+02,  ..., 1.1970e+03, 1.1980e+03,\n"
+       "         1.1990e+03]])"},
+      {[] { return tensor({1000000, -5}); }, "tensor([1000000,      -5])"},
+      {[] { return zeros({2, 0}); }, "tensor([], size=(2, 0))"},
+      {[] { return tensor({0.0, -0.0}); }, "tensor([0., -0.])"},
+      {[] { return tensor({1.0 / 3, 2.0 / 3}, kFloat64); }, "tensor([0.3333, 0.6667], dtype=torch.float64)"},
+      {[] { return tensor({12345678.0}); }, "tensor([12345678.])"},
+      {[] { return tensor({0.00012, 0.5}); }, "tensor([1.2000e-04, 5.0000e-01])"},
+      {[] { return ones({2, 3}, requires_grad()).sum({1}); }, "tensor([3., 3.], grad_fn=<SumBackward1>)"},
   };
   for (const Case& c : cases) {
     Tensor t = c.make();

@@ -58,6 +58,7 @@ Tensor stack(const TensorList& tensors, int64_t dim = 0);
 // Comparisons give 0/1 tensors of the operands' dtype; they carry no gradient.
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, const Tensor& b);
+/// -1, 0 or 1 by the sign of each element; differentiable, with zero gradient.
 Tensor sign(const Tensor& x);
 
 // Operators.

@@ -215,7 +215,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
     Tensor g = std::move(s.buffer);
 
     if (g.defined()) {
-      for (auto& [handle, hook] : node->pre_hooks) {
+      for (auto& [handle, hook] : node->leaf ? node->leaf->hooks : node->pre_hooks) {
         Tensor replaced = hook(g);
         if (replaced.defined()) g = replaced;
       }
@@ -224,6 +224,13 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         accumulate_into(*retained, g, create_graph);
       }
       if (s.is_target) captured[node] = g;
+      // backward(inputs=...) may name non-leaves; they get .grad like leaves do.
+      if (s.is_target && accumulate_into_grad && !node->leaf) {
+        AutoGradMode mode(create_graph);
+        for (size_t j = 0; j < inputs.size(); ++j)
+          if (target_of_input[j] == node && !inputs[j].retains_grad())  // retain_grad already stored it
+            accumulate_into(*inputs[j].impl(), g, create_graph);
+      }
     }
 
     const bool runs_rule = node->leaf == nullptr;

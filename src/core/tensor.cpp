@@ -88,9 +88,10 @@ DYDX_INSTANTIATE(int64_t)
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   auto& impl = impl_ref();
-  DYDX_CHECK(impl.grad_fn == nullptr, "requires_grad_: you can only change requires_grad flags of leaf variables",
-             requires_grad ? "" : ". If you want to use a computed variable in a subgraph that doesn't require"
-                                  " differentiation use var_no_grad = var.detach().");
+  if (impl.grad_fn && requires_grad) return *this;  // a non-leaf already requires grad, as in PyTorch
+  DYDX_CHECK(impl.grad_fn == nullptr, "requires_grad_: you can only change requires_grad flags of leaf variables."
+             " If you want to use a computed variable in a subgraph that doesn't require differentiation use"
+             " var_no_grad = var.detach().");
   DYDX_CHECK(!requires_grad || dydx::is_floating_point(impl.dtype),
              "requires_grad_: only tensors of floating point dtype can require gradients (got ", impl.dtype, ")");
   impl.requires_grad = requires_grad;
@@ -153,29 +154,25 @@ namespace {
 std::atomic<unsigned> next_hook_handle{1};
 std::mutex hook_mutex;
 
-// Hooks on a tensor run on the gradient flowing into the node that consumes it: its grad_fn,
-// or for a leaf its AccumulateGrad node.
-std::shared_ptr<autograd::Node> hook_target(const Tensor& t) {
+// A non-leaf's hooks run on the gradient flowing into its grad_fn; a leaf keeps its own.
+auto& hook_list(const Tensor& t) {
   auto& impl = *t.impl();
-  if (impl.grad_fn) return impl.grad_fn;
-  return autograd::grad_accumulator(t);
+  return impl.grad_fn ? impl.grad_fn->pre_hooks : impl.hooks;
 }
 }  // namespace
 
 unsigned Tensor::register_hook(TensorHook hook) const {
   DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
   unsigned handle = next_hook_handle++;
-  auto node = hook_target(*this);
   std::lock_guard<std::mutex> lock(hook_mutex);
-  node->pre_hooks.emplace_back(handle, std::move(hook));
+  hook_list(*this).emplace_back(handle, std::move(hook));
   return handle;
 }
 
 void Tensor::remove_hook(unsigned handle) const {
-  auto node = hook_target(*this);
+  impl_ref();
   std::lock_guard<std::mutex> lock(hook_mutex);
-  auto& hooks = node->pre_hooks;
-  std::erase_if(hooks, [handle](const auto& entry) { return entry.first == handle; });
+  std::erase_if(hook_list(*this), [handle](const auto& entry) { return entry.first == handle; });
 }
 
 }  // namespace dydx

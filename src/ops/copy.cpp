@@ -26,8 +26,9 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::to(ScalarType target) const {
   if (target == dtype()) return *this;
-  DYDX_CHECK(!requires_grad() || dydx::is_floating_point(target), "to: cannot convert a tensor that requires grad to ",
-             target, ", which cannot require gradients");
+  // An integer result cannot carry gradient, so it is cut from the graph, as in PyTorch.
+  std::optional<NoGradGuard> no_grad;
+  if (!dydx::is_floating_point(target)) no_grad.emplace();
   return ops::copy_as(*this, target, ops::to_info);
 }
 

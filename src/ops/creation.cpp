@@ -111,9 +111,11 @@ Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
 }
 
 Tensor zeros(IntArrayRef sizes, TensorOptions options) {
+  detail::check_sizes(sizes, "zeros");
   return full(sizes, 0, options.dtype(options.dtype_or(kDefaultDtype)));
 }
 Tensor ones(IntArrayRef sizes, TensorOptions options) {
+  detail::check_sizes(sizes, "ones");
   return full(sizes, 1, options.dtype(options.dtype_or(kDefaultDtype)));
 }
 

@@ -71,8 +71,9 @@ struct Relu {
   static constexpr const char* node = "ReluBackward0";
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return x > 0 ? x : decltype(x)(0); }
-  // A 0/1 mask: constant, so its own derivative is zero, as it should be away from the kink.
-  static Tensor derivative(const Tensor&, const Tensor& out) { return gt(out, zeros({}, out.dtype())); }
+  // sign(out) is the 0/1 mask; being an op of out (with zero derivative) keeps double backward
+  // connected to x, so grad of this gradient is zeros rather than an error, as in PyTorch.
+  static Tensor derivative(const Tensor&, const Tensor& out) { return sign(out); }
 };
 struct Abs {
   static constexpr const char* name = "abs";
@@ -112,6 +113,10 @@ Tensor unary(const Tensor& input) {
 void neg_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
 const OpInfo neg_info{"neg", "NegBackward0", &neg_vjp};
 
+// sign is piecewise constant: its derivative is zero wherever it exists.
+void sign_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
+const OpInfo sign_info{"sign", "SignBackward0", &sign_vjp};
+
 }  // namespace
 }  // namespace ops
 
@@ -142,6 +147,7 @@ Tensor sign(const Tensor& x) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>((v > 0) - (v < 0)); });
   });
+  ops::record(ops::sign_info, {&x}, out);
   return out;
 }
 

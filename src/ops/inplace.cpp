@@ -11,7 +11,8 @@ namespace ops {
 namespace {
 
 void fill_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
-const OpInfo fill_info{"fill", "FillBackward0", &fill_vjp};
+// PyTorch numbers the in-place Scalar overload of fill 2.
+const OpInfo fill_info{"fill", "FillBackward2", &fill_vjp};
 const OpInfo zero_info{"zero", "ZeroBackward0", &fill_vjp};
 
 // copy_ overwrites self with src: nothing flows to the old self, everything to src.

@@ -5,10 +5,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "dydx/dtype.hpp"
 #include "dydx/small_vector.hpp"
 
+namespace dydx {
+class Tensor;
+}
 namespace dydx::autograd {
 class Node;
 }
@@ -50,6 +55,9 @@ struct TensorImpl {
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that accumulates into grad
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<TensorImpl> base;  // views: the tensor that owns the layout (never itself a view)
+  // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
+  // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
+  std::vector<std::pair<unsigned, std::function<Tensor(const Tensor&)>>> hooks;
 
   char* data_bytes() const { return static_cast<char*>(storage->data) + offset * element_size(dtype); }
   bool needs_grad() const { return requires_grad || grad_fn != nullptr; }
