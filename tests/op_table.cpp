@@ -56,6 +56,9 @@ std::vector<OpRow> build_table() {
   row({"pow.Scalar", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].pow(3); },
        [](const auto& in) { return map(in[0], [](double x) { return x * x * x; }); }, 1e-5});
 
+  row(unary("rsub", Domain::Real, [](const auto& in) { return 1.5 - in[0]; }, [](double x) { return 1.5 - x; }));
+  row(unary("pow.ScalarBase", Domain::Real, [](const auto& in) { return pow(2.5, in[0]); },
+            [](double x) { return std::pow(2.5, x); }));
   row(binary("add", Domain::Real, [](const auto& in) { return dydx::add(in[0], in[1], 2.0); },
              [](double x, double y) { return x + 2 * y; }));
   row(binary("sub", Domain::Real, [](const auto& in) { return in[0] - in[1]; }, [](double x, double y) { return x - y; }));

@@ -1018,3 +1018,26 @@ TEST(GradientValues, InPlaceAddOfItsOwnSource) {
   a.sum().backward();
   EXPECT_TRUE(HasValues(x.grad(), {2, 2}));
 }
+
+// torch: x leaf; y = x*1; v = y[0]; y.mul_(2) -> v.grad_fn is AsStridedBackward0 and
+// v.sum().backward() gives x.grad = [[2,2,2],[0,0,0]].
+TEST(InPlace, OlderViewsTakeTheirBaseNewHistory) {
+  Tensor x = ones({2, 3}, kFloat64).requires_grad_(true);
+  Tensor y = x * 1.0;
+  Tensor v = y.select(0, 0);
+  y.mul_(2.0);
+  EXPECT_STREQ(v.grad_fn()->name(), "AsStridedBackward0");
+  EXPECT_EQ(v.to_vector<double>(), std::vector<double>({2, 2, 2}));
+  v.sum().backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), std::vector<double>({2, 2, 2, 0, 0, 0}));
+}
+
+// torch: y = x*1; a = y[0]; b = y[1]; a.mul_(3) -> b's history passes through CopySlices.
+TEST(InPlace, WriteThroughOneViewRefreshesSiblingViews) {
+  Tensor x = ones({2, 2}, kFloat64).requires_grad_(true);
+  Tensor y = x * 1.0;
+  Tensor a = y.select(0, 0), b = y.select(0, 1);
+  a.mul_(3.0);
+  (a.sum() + 2.0 * b.sum()).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), std::vector<double>({3, 3, 2, 2}));
+}

@@ -64,8 +64,8 @@ class Tensor {
   /// Marks a leaf as requiring grad. Errors for non-leaves and non-floating dtypes.
   Tensor& requires_grad_(bool requires_grad = true);
   Tensor& set_requires_grad(bool requires_grad) { return requires_grad_(requires_grad); }
-  bool requires_grad() const { return impl_ref().needs_grad(); }
-  bool is_leaf() const { return impl_ref().grad_fn == nullptr; }
+  bool requires_grad() const;
+  bool is_leaf() const { return grad_fn() == nullptr; }
   /// The accumulated gradient of a leaf (or of a non-leaf after retain_grad()); undefined if none.
   Tensor grad() const;
   /// The gradient slot itself, so that it can be reset or replaced.
@@ -73,7 +73,7 @@ class Tensor {
   void retain_grad() const;
   bool retains_grad() const { return impl_ref().retains_grad; }
   /// The node that created this tensor; null for leaves.
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_ref().grad_fn; }
+  const std::shared_ptr<autograd::Node>& grad_fn() const;
   Tensor detach() const;
   Tensor& detach_();
   /// Computes the gradient of this tensor with respect to the graph leaves, as torch.Tensor.backward.

@@ -83,8 +83,23 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   return node;
 }
 
+void refresh_view_history(const Tensor& t) {
+  auto& impl = *t.impl();
+  if (!impl.base) return;
+  const uint32_t version = impl.storage->version.load();
+  if (impl.view_version == version) return;
+  impl.view_version = version;
+  if (!impl.base->needs_grad()) return;
+  Tensor base(impl.base);
+  DYDX_CHECK(base.is_contiguous(), "autograd: a view of a non-contiguous tensor (shape ", base.sizes(), ", strides ",
+             base.strides(), ") was modified in place and cannot be differentiated");
+  AutoGradMode enable(true);
+  impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
+}
+
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   if (!t.defined()) return nullptr;
+  refresh_view_history(t);
   const auto& impl = *t.impl();
   if (impl.grad_fn) return impl.grad_fn;
   if (impl.requires_grad) return grad_accumulator(t);
@@ -95,7 +110,11 @@ template <class Inputs>
 static Node* record_impl(const OpInfo& op, const Inputs& inputs, const Tensor& out) {
   if (!is_grad_enabled()) return nullptr;
   bool any = false;
-  for (const Tensor* t : inputs) any = any || (t->defined() && t->impl()->needs_grad());
+  for (const Tensor* t : inputs) {
+    if (!t->defined()) continue;
+    refresh_view_history(*t);
+    any = any || t->impl()->needs_grad();
+  }
   if (!any) return nullptr;
   auto node = std::make_shared<Node>(&op);
   for (const Tensor* t : inputs) {

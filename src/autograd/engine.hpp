@@ -8,6 +8,11 @@
 
 namespace dydx::autograd {
 
+/// After an in-place write through one view of a base, the base's history is rewritten, and every
+/// other view of it must take its history from the new base, as PyTorch regenerates it.
+/// This does that for t when it is a view whose base changed since t's grad_fn was made.
+void refresh_view_history(const Tensor& t);
+
 /// The AccumulateGrad node of a leaf that requires grad, created on first use.
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 /// Where gradient for t goes: its grad_fn, its accumulator if it is a leaf requiring grad, else null.

@@ -98,6 +98,16 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
+bool Tensor::requires_grad() const {
+  autograd::refresh_view_history(*this);
+  return impl_ref().needs_grad();
+}
+
+const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
+  autograd::refresh_view_history(*this);
+  return impl_ref().grad_fn;
+}
+
 Tensor Tensor::grad() const {
   const auto& impl = impl_ref();
   return Tensor(impl.grad);

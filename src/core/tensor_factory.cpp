@@ -26,6 +26,7 @@ Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   impl->offset = offset;
   impl->dtype = s.dtype;
   impl->base = s.base ? s.base : src.impl();
+  impl->view_version = impl->storage->version.load();
   return Tensor(std::move(impl));
 }
 

@@ -66,6 +66,18 @@ void pow_tensor_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo pow_tensor_info{"pow.Tensor", "PowBackward1", &pow_tensor_vjp};
 
+// s - x and s^x for a C++ scalar s have their own nodes in PyTorch (RsubBackward1, PowBackward2).
+void rsub_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
+const OpInfo rsub_info{"rsub", "RsubBackward1", &rsub_vjp};
+
+void pow_scalar_base_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const double base = node.attrs.scalar;
+  Tensor out = node.saved(0);
+  // 0^y has derivative 0 in y for y >= 0 (the limit), not 0 * log 0.
+  grads[0] = base == 0 ? zeros_like(g) : g * (out * std::log(base));
+}
+const OpInfo pow_scalar_base_info{"pow.ScalarBase", "PowBackward2", &pow_scalar_base_vjp};
+
 // where is linear in a and b; the condition only routes the gradient.
 void where_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor cond = node.saved(0);
@@ -153,7 +165,15 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor pow(Scalar base, const Tensor& exponent) {
-  return pow(ops::scalar_tensor(base, ops::result_type(exponent, base)), exponent);
+  const ScalarType dtype = ops::result_type(exponent, base);
+  const double b = base.to_double();
+  Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow",
+                                  [](auto x, auto y) { return std::pow(x, y); });
+  if (Node* node = record(ops::pow_scalar_base_info, {&exponent}, out)) {
+    node->attrs.scalar = b;
+    node->save_output(out);
+  }
+  return out;
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
@@ -183,7 +203,12 @@ Tensor eq(const Tensor& a, const Tensor& b) {
 Tensor operator+(const Tensor& a, Scalar b) { return add(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator+(Scalar a, const Tensor& b) { return add(b, ops::scalar_tensor(a, ops::result_type(b, a))); }
 Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
-Tensor operator-(Scalar a, const Tensor& b) { return sub(ops::scalar_tensor(a, ops::result_type(b, a)), b); }
+Tensor operator-(Scalar a, const Tensor& b) {
+  const ScalarType dtype = ops::result_type(b, a);
+  Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return x - y; });
+  record(ops::rsub_info, {&b}, out);
+  return out;
+}
 Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator*(Scalar a, const Tensor& b) { return mul(b, ops::scalar_tensor(a, ops::result_type(b, a))); }
 Tensor operator/(const Tensor& a, Scalar b) { return div(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

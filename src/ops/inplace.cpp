@@ -95,6 +95,7 @@ void commit(Tensor& self, Tensor result, const char* op) {
     node->attrs.offset = offset;
   }
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
+  impl.view_version = impl.storage->version.load();
 }
 
 template <class F>

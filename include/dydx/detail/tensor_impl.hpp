@@ -55,6 +55,7 @@ struct TensorImpl {
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that accumulates into grad
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<TensorImpl> base;  // views: the tensor that owns the layout (never itself a view)
+  uint32_t view_version = 0;         // views: the storage version their grad_fn was made at
   // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
   // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
   std::vector<std::pair<unsigned, std::function<Tensor(const Tensor&)>>> hooks;
