@@ -37,21 +37,28 @@ def workload_key(run_name):
     return re.sub(r"/(iterations:\d+|min_time:[\d.]+|real_time|repeats:\d+)", "", run_name)
 
 
-def load_medians(path, suffix=""):
-    """Maps workload key -> (median real time in ns, {counter: median}); {} if the file is absent."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        return {}, {}
-    out = {}
-    for b in data.get("benchmarks", []):
-        if b.get("run_type") != "aggregate" or b.get("aggregate_name") != "median":
+def load_medians(paths, suffix=""):
+    """Maps workload key -> (median real time in ns, cv of real time, {counter: median}) over all files;
+    files that are absent (e.g. libtorch not built) are skipped. Also returns the first file's context."""
+    out, context = {}, {}
+    for path in paths or []:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
             continue
-        key = workload_key(b["run_name"]) + suffix
-        counters = {name: b[name] for name in COUNTERS if name in b}
-        out[key] = (b["real_time"] * UNIT_NS[b["time_unit"]], counters)
-    return out, data.get("context", {})
+        context = context or data.get("context", {})
+        cvs = {}
+        for b in data.get("benchmarks", []):
+            if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "cv":
+                cvs[workload_key(b["run_name"])] = b["real_time"]
+        for b in data.get("benchmarks", []):
+            if b.get("run_type") != "aggregate" or b.get("aggregate_name") != "median":
+                continue
+            key = workload_key(b["run_name"])
+            counters = {name: b[name] for name in COUNTERS if name in b}
+            out[key + suffix] = (b["real_time"] * UNIT_NS[b["time_unit"]], cvs.get(key), counters)
+    return out, context
 
 
 def table(rows):
@@ -66,18 +73,16 @@ def table(rows):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--dydx", required=True, help="JSON from bench_dydx with default threads")
-    p.add_argument("--libtorch", required=True, help="JSON from bench_libtorch with default threads")
-    p.add_argument("--dydx-1t", help="JSON from bench_dydx run with one BLAS/OpenMP thread")
-    p.add_argument("--libtorch-1t", help="JSON from bench_libtorch run with one BLAS/OpenMP thread")
+    p.add_argument("--dydx", nargs="+", required=True, help="JSON files from bench_dydx with default threads")
+    p.add_argument("--libtorch", nargs="*", help="JSON files from bench_libtorch with default threads")
+    p.add_argument("--dydx-1t", nargs="*", help="JSON files from bench_dydx run with one BLAS/OpenMP thread")
+    p.add_argument("--libtorch-1t", nargs="*", help="JSON files from bench_libtorch run with one BLAS/OpenMP thread")
     a = p.parse_args()
 
     dydx, dctx = load_medians(a.dydx)
     torch, tctx = load_medians(a.libtorch)
-    if a.dydx_1t:
-        dydx.update(load_medians(a.dydx_1t, " [1 thread]")[0])
-    if a.libtorch_1t:
-        torch.update(load_medians(a.libtorch_1t, " [1 thread]")[0])
+    dydx.update(load_medians(a.dydx_1t, " [1 thread]")[0])
+    torch.update(load_medians(a.libtorch_1t, " [1 thread]")[0])
     if not dydx:
         sys.exit(f"no medians in {a.dydx}")
 
@@ -88,12 +93,21 @@ def main():
     def ratio(t, d):
         return f"{t / d:.2f}x" if t and d else "n/a"
 
-    rows = [["workload", "dydx median", "libtorch median", "libtorch/dydx"]]
+    def cv(c):
+        return f"{100 * c:.1f}%" if c is not None else "n/a"
+
+    rows = [["workload", "dydx median", "cv", "libtorch median", "cv", "libtorch/dydx"]]
     extra = [["workload", "counter", "dydx", "libtorch", "libtorch/dydx"]]
-    for key in list(dydx) + [k for k in torch if k not in dydx]:
-        d, dc = dydx.get(key, (None, {}))
-        t, tc = torch.get(key, (None, {}))
-        rows.append([label(key), fmt_time(d) if d else "n/a", fmt_time(t) if t else "n/a", ratio(t, d)])
+
+    def order(key):
+        base, _, tag = key.partition(" [")
+        return (tag, list(LABELS).index(base) if base in LABELS else len(LABELS), key)
+
+    for key in sorted(set(dydx) | set(torch), key=order):
+        d, dcv, dc = dydx.get(key, (None, None, {}))
+        t, tcv, tc = torch.get(key, (None, None, {}))
+        rows.append([label(key), fmt_time(d) if d else "n/a", cv(dcv), fmt_time(t) if t else "n/a", cv(tcv),
+                     ratio(t, d)])
         for name, (title, show) in COUNTERS.items():
             if name in dc or name in tc:
                 dv, tv = dc.get(name), tc.get(name)
@@ -101,7 +115,7 @@ def main():
                 r = ratio(tv, dv) if name in ("per_op", "per_column") else ratio(dv, tv)
                 extra.append([label(key), title, show(dv) if dv else "n/a", show(tv) if tv else "n/a", r])
 
-    print("Median wall time per iteration (ratio > 1: dydx is faster)\n")
+    print("Median wall time per iteration over the repetitions, with the coefficient of variation (ratio > 1: dydx is faster)\n")
     print(table(rows))
     print("\nMedian counters (ratio > 1: dydx is better)\n")
     print(table(extra))

@@ -14,32 +14,37 @@ ninja -C "$build"
 mkdir -p "$out"
 rm -f "$out"/*.json
 
-# Extra arguments go to every benchmark run (e.g. --benchmark_min_time=0.05 for a quick check).
-common=(--benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true --benchmark_out_format=json "$@")
-one_thread_filter='^BM_(Matmul|ElementwiseChain)/'
-
-run() {  # run NAME SUFFIX [ENV...] -- [EXTRA ARGS...]
-  local exe=$build/bench/$1 json=$out/$1$2.json
-  shift 2
-  local envs=()
-  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
-  shift
-  echo "== $(basename "$exe")${envs:+ (${envs[*]})}" >&2
-  env ${envs[@]+"${envs[@]}"} "$exe" "${common[@]}" --benchmark_out="$json" "$@"
-}
-
 have_torch=0
 [[ -x $build/bench/bench_libtorch ]] && have_torch=1
-
-# Defaults first: whatever thread counts each library picks by itself.
-run bench_dydx "" --
-(( have_torch )) && run bench_libtorch "" --
-# Then matmul and the elementwise chain pinned to one thread, through the variables both OpenBLAS and OpenMP read at start.
-one=(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1)
-run bench_dydx _1t "${one[@]}" -- --benchmark_filter="$one_thread_filter"
-(( have_torch )) && run bench_libtorch _1t "${one[@]}" -- --benchmark_filter="$one_thread_filter"
 (( have_torch )) || echo "bench_libtorch was not built (libtorch not found); its column will read n/a" >&2
 
+# Extra arguments go to every benchmark run (e.g. --benchmark_min_time=0.05 for a quick check).
+common=(--benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true --benchmark_out_format=json "$@")
+
+run() {  # run EXE FAMILY TAG [VAR=VALUE...]
+  local exe=$1 family=$2 tag=$3
+  shift 3
+  echo "== $exe $family${*:+ ($*)}" >&2
+  env "$@" "$build/bench/$exe" "${common[@]}" --benchmark_filter="^BM_$family/" \
+    --benchmark_out="$out/$exe.$family$tag.json" >&2
+}
+
+# One process per workload family: glibc's heap state after one workload (whether a later 64 MiB buffer comes from
+# already-faulted heap memory or from a fresh mmap) otherwise changes the elementwise timings by up to 4x.
+# The two libraries alternate so that slow drift in machine load hits both alike.
+one_thread=(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1)
+for family in PerOpOverhead SeedMethod1 Matmul ElementwiseChain; do
+  run bench_dydx "$family" _default
+  if (( have_torch )); then run bench_libtorch "$family" _default; fi
+done
+# The same two throughput workloads pinned to one thread, through the variables OpenBLAS and OpenMP read at start.
+for family in Matmul ElementwiseChain; do
+  run bench_dydx "$family" _1t "${one_thread[@]}"
+  if (( have_torch )); then run bench_libtorch "$family" _1t "${one_thread[@]}"; fi
+done
+
 echo
-python3 "$root/bench/compare.py" --dydx "$out/bench_dydx.json" --libtorch "$out/bench_libtorch.json" \
-  --dydx-1t "$out/bench_dydx_1t.json" --libtorch-1t "$out/bench_libtorch_1t.json"
+shopt -s nullglob
+python3 "$root/bench/compare.py" \
+  --dydx "$out"/bench_dydx.*_default.json --libtorch "$out"/bench_libtorch.*_default.json \
+  --dydx-1t "$out"/bench_dydx.*_1t.json --libtorch-1t "$out"/bench_libtorch.*_1t.json

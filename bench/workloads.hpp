@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+// Every benchmark uses wall time (UseRealTime): OpenBLAS worker threads are invisible to the main thread's CPU timer.
 namespace bench {
 
 // Ops in ((a*b+a).sin()*b).sum(): mul, add, sin, mul, sum.
@@ -15,7 +16,7 @@ inline constexpr int64_t kChainOps = 10;
 // Logical bytes the chain moves per element: 7 unary ops read 4 B and write 4 B, 3 binary ops read 8 B and write 4 B.
 inline constexpr int64_t kChainBytesPerElement = 7 * 8 + 3 * 12;
 
-// Per-op cost in seconds: the iteration time divided by the op count (Google Benchmark inverts the rate).
+// Cost per item (op, column) in seconds: the iteration time divided by the item count (Google Benchmark inverts the rate).
 inline benchmark::Counter per_item(double items_per_iteration) {
   return benchmark::Counter(items_per_iteration,
                             benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
@@ -29,7 +30,8 @@ inline void seed_small_shapes(benchmark::internal::Benchmark* b) {
 // to keep the whole comparison within a few minutes on two cores.
 inline constexpr int64_t kSeedLargeIterations = 3;
 inline void seed_large_shape(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"m", "n"})->Args({100000, 64})->Iterations(kSeedLargeIterations)->Unit(benchmark::kMillisecond)->UseRealTime();
+  b->ArgNames({"m", "n"})->Args({100000, 64})->Iterations(kSeedLargeIterations);
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
 }  // namespace bench
