@@ -18,7 +18,6 @@
 
 #include <mutex>
 #include <queue>
-#include <unordered_map>
 
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -33,9 +32,62 @@ std::mutex accumulator_mutex;
 
 struct NodeState {
   int dependencies = 0;
+  bool visited = false;
   bool needed = false;
   bool is_target = false;
-  Tensor buffer;  // sum of gradients received so far
+  Tensor buffer;    // sum of gradients received so far
+  Tensor captured;  // for targets: the gradient handed back by grad()
+};
+
+// Per-backward state of each node, in an open-addressing table keyed by node address.
+// Node fields cannot hold it: graphs share nodes (a model's weights) across threads.
+// std::unordered_map cost one allocation per node and showed in per-op overhead profiles.
+class NodeTable {
+ public:
+  NodeTable() : slots_(32) {}
+
+  /// The state of key, inserted if new. Only an insertion can move existing entries.
+  NodeState& operator[](Node* key) {
+    Slot* slot = &probe(key);
+    if (slot->key) return slot->state;
+    if (2 * (size_ + 1) > slots_.size()) {
+      grow();
+      slot = &probe(key);
+    }
+    slot->key = key;
+    ++size_;
+    return slot->state;
+  }
+  NodeState* find(Node* key) {
+    Slot& slot = probe(key);
+    return slot.key ? &slot.state : nullptr;
+  }
+  template <class F>
+  void for_each(F f) {
+    for (Slot& slot : slots_)
+      if (slot.key) f(slot.key, slot.state);
+  }
+
+ private:
+  struct Slot {
+    Node* key = nullptr;
+    NodeState state;
+  };
+  Slot& probe(Node* key) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = (reinterpret_cast<uintptr_t>(key) >> 4) * 0x9E3779B97F4A7C15ull >> 20 & mask;
+    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask;
+    return slots_[i];
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (Slot& slot : old)
+      if (slot.key) probe(slot.key) = std::move(slot);
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
 };
 
 void add_into(Tensor& buffer, Tensor g) {
@@ -145,8 +197,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   DYDX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), api, ": got ", grad_outputs.size(),
              " grad_outputs for ", outputs.size(), " outputs");
 
-  std::unordered_map<Node*, NodeState> state;
-  state.reserve(64);
+  NodeTable state;
 
   // Roots and their starting gradients.
   std::vector<std::pair<std::shared_ptr<Node>, Tensor>> roots;
@@ -183,10 +234,12 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   // Depth-first walk: collect nodes, mark which lead to a target, count incoming edges.
   {
     std::vector<std::pair<Node*, size_t>> stack;  // node, index of the next child to visit
-    std::unordered_map<Node*, bool> visited;
-    visited.reserve(64);
     auto visit = [&](Node* n) {
-      if (visited.emplace(n, true).second) stack.emplace_back(n, 0);
+      NodeState& s = state[n];
+      if (!s.visited) {
+        s.visited = true;
+        stack.emplace_back(n, 0);
+      }
     };
     for (auto& root : roots) visit(root.first.get());
     while (!stack.empty()) {
@@ -202,14 +255,14 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         if (next && state[next.get()].needed) s.needed = true;
       stack.pop_back();
     }
-    for (auto& [node, s] : state) {
-      if (!s.needed) continue;
+    state.for_each([&](Node* node, NodeState& s) {
+      if (!s.needed) return;
       for (const auto& next : node->next)
         if (next) {
-          auto it = state.find(next.get());
-          if (it != state.end() && it->second.needed) ++it->second.dependencies;
+          NodeState* child = state.find(next.get());
+          if (child && child->needed) ++child->dependencies;
         }
-    }
+    });
   }
 
   for (auto& [node, g] : roots) add_into(state[node.get()].buffer, std::move(g));
@@ -225,7 +278,6 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
     }
   }
 
-  std::unordered_map<Node*, Tensor> captured;
   SmallVector<Tensor, 4> grads;
   while (!ready.empty()) {
     Node* node = ready.top();
@@ -242,7 +294,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         AutoGradMode mode(create_graph);
         accumulate_into(*retained, g, create_graph);
       }
-      if (s.is_target) captured[node] = g;
+      if (s.is_target) s.captured = g;
       // backward(inputs=...) may name non-leaves; they get .grad like leaves do.
       if (s.is_target && accumulate_into_grad && !node->leaf) {
         AutoGradMode mode(create_graph);
@@ -298,8 +350,8 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   TensorList result(inputs.size());
   if (accumulate_into_grad) return result;
   for (size_t j = 0; j < inputs.size(); ++j) {
-    auto it = captured.find(target_of_input[j]);
-    if (it != captured.end()) result[j] = it->second;
+    NodeState* s = state.find(target_of_input[j]);
+    if (s) result[j] = s->captured;
     DYDX_CHECK(result[j].defined() || allow_unused, api,
                ": One of the differentiated Tensors appears to not have been used in the graph (input ", j,
                " of shape ", inputs[j].sizes(), "). Set allow_unused=true if this is the desired behavior.");

@@ -48,9 +48,33 @@ LoopGeometry<N> make_geometry(const Tensor& out, const std::array<const Tensor*,
   return geo;
 }
 
+/// Whether t is laid out densely in row-major order with exactly out_sizes, so that a loop can
+/// walk it with a flat index; the common case, and much cheaper to detect than a loop geometry.
+inline bool is_flat(const detail::TensorImpl& t, const Dims& out_sizes) {
+  if (!(t.sizes == out_sizes)) return false;
+  int64_t expected = 1;
+  for (size_t i = t.sizes.size(); i-- > 0;) {
+    if (t.sizes[i] != 1 && t.strides[i] != expected) return false;
+    expected *= t.sizes[i];
+  }
+  return true;
+}
+
+template <class T>
+T* flat_data(const Tensor& t) {
+  return reinterpret_cast<T*>(t.impl()->data_bytes());
+}
+
 /// out[i] = f(a[i]); a broadcasts to out. Out may be strided (in-place writes through views).
 template <class TOut, class TA, class F>
 void map1(const Tensor& out, const Tensor& a, F f) {
+  const auto& o = *out.impl();
+  if (is_flat(o, o.sizes) && is_flat(*a.impl(), o.sizes)) {
+    TOut* po = flat_data<TOut>(out);
+    const TA* pa = flat_data<const TA>(a);
+    for (int64_t i = 0; i < o.numel; ++i) po[i] = f(pa[i]);
+    return;
+  }
   auto geo = make_geometry<2>(out, {&a});
   for_each_run<2>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes()}, {sizeof(TOut), sizeof(TA)},
                   [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
@@ -70,6 +94,22 @@ void map1(const Tensor& out, const Tensor& a, F f) {
 /// out[i] = f(a[i], b[i]); a and b broadcast to out.
 template <class T, class F>
 void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+  const auto& o = *out.impl();
+  if (is_flat(o, o.sizes)) {
+    const bool a_flat = is_flat(*a.impl(), o.sizes), b_flat = is_flat(*b.impl(), o.sizes);
+    T* po = flat_data<T>(out);
+    const T* pa = flat_data<const T>(a);
+    const T* pb = flat_data<const T>(b);
+    if (a_flat && b_flat) {
+      for (int64_t i = 0; i < o.numel; ++i) po[i] = f(pa[i], pb[i]);
+      return;
+    }
+    if (a_flat && b.impl()->numel == 1) {
+      const T y = pb[0];
+      for (int64_t i = 0; i < o.numel; ++i) po[i] = f(pa[i], y);
+      return;
+    }
+  }
   auto geo = make_geometry<3>(out, {&a, &b});
   for_each_run<3>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes()},
                   {sizeof(T), sizeof(T), sizeof(T)},
