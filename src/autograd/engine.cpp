@@ -304,8 +304,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       }
     }
 
-    const bool runs_rule = node->leaf == nullptr;
-    if (!runs_rule) {
+    if (node->leaf) {  // AccumulateGrad
       if (g.defined() && accumulate_into_grad && (!prune || s.is_target)) {
         AutoGradMode mode(create_graph);
         accumulate_into(*node->leaf, std::move(g), create_graph);
@@ -313,11 +312,10 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       continue;
     }
 
-    bool any_child_needed = false;
-    for (const auto& next : node->next)
-      if (next && state[next.get()].needed) any_child_needed = true;
     // With pruning, a target's own rule runs only if it leads to further targets.
-    const bool run = any_child_needed;
+    bool run = false;
+    for (const auto& next : node->next)
+      if (next && state[next.get()].needed) run = true;
     if (run && g.defined()) {
       grads.clear();
       grads.resize(node->num_inputs());
