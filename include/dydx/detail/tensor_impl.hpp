@@ -30,13 +30,17 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
   ~Storage();
 
-  /// Allocates nbytes, 64-byte aligned, uninitialised.
+  /// Allocates nbytes, uninitialised: inside the Storage itself when small (scalars, one-element
+  /// tensors), so they cost no second allocation, and 64-byte aligned when large.
   static std::shared_ptr<Storage> allocate(size_t nbytes);
+
+  static constexpr size_t kInlineBytes = 32;
 
   void* data;
   size_t nbytes;
   std::function<void(void*)> deleter;  // empty: memory came from allocate()
   std::atomic<uint32_t> version{0};
+  alignas(16) unsigned char inline_data[kInlineBytes];
 };
 
 struct TensorImpl {
