@@ -5,6 +5,8 @@
 //   - its VJP against central finite differences in float64, along random directions;
 //   - its second derivative the same way, through create_graph;
 //   - its float32 gradient against its float64 gradient;
+//   - its JVP (forward mode) against finite differences and against its VJP (<u, J v> both ways);
+//   - forward-over-forward and forward-over-reverse (Hessian-vector products) against finite differences;
 // over contiguous, transposed, sliced and expanded inputs. Every registered op must have a row.
 #include <gtest/gtest.h>
 
@@ -244,6 +246,108 @@ TEST_P(OpTableTest, Float32GradientMatchesFloat64) {
       EXPECT_EQ(g32[i].dtype(), kFloat32);
       EXPECT_TRUE(allclose(g32[i].to(kFloat64), g64[i], 1e-4, 1e-5)) << "input " << i;
     }
+  }
+}
+
+// Tangent of f at leaves along v at a fresh dual level, projected on u (an undefined tangent is zero).
+double projected_jvp(const Case& c, const TensorList& leaves, const TensorList& v, const Tensor& u) {
+  forward_ad::DualLevel level;
+  TensorList duals;
+  for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+  return dot(u, forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent);
+}
+
+TEST_P(OpTableTest, ForwardModeMatchesFiniteDifferencesAndReverseMode) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 7727 + 13);
+    TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
+    Tensor out = row().fn(inputs_from(c, leaves));
+    Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
+    TensorList v;
+    for (const Tensor& leaf : leaves) v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    const double forward = projected_jvp(c, leaves, v, u);
+    const double numeric = (project(c, leaves, v, kStep, u) - project(c, leaves, v, -kStep, u)) / (2 * kStep);
+    EXPECT_NEAR(forward, numeric, 1e-5 * (1 + std::abs(numeric)));
+    // <u, J v> computed both ways.
+    TensorList vjp = grad({out}, leaves, {u}, std::nullopt, false, true);
+    double reverse = 0;
+    for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(vjp[i], v[i]);
+    EXPECT_NEAR(forward, reverse, 1e-10 * (1 + std::abs(reverse)));
+  }
+}
+
+TEST_P(OpTableTest, ForwardOverForwardMatchesFiniteDifferences) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 3571 + 17);
+    TensorList leaves = make_leaves(c, kFloat64, rng);
+    Tensor out = row().fn(inputs_from(c, leaves));
+    Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
+    TensorList v, w;
+    for (const Tensor& leaf : leaves) {
+      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    }
+    // Outer level along v, inner level along w: the inner tangent's outer tangent is d2f[v, w].
+    double nested = 0;
+    {
+      forward_ad::DualLevel outer;
+      TensorList duals;
+      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+      forward_ad::DualLevel inner;
+      for (size_t i = 0; i < leaves.size(); ++i) duals[i] = forward_ad::make_dual(duals[i], w[i]);
+      Tensor inner_tangent = forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent;
+      if (inner_tangent.defined()) nested = dot(u, forward_ad::unpack_dual(inner_tangent, outer.level()).tangent);
+    }
+    auto jvp_at = [&](double step) {
+      TensorList moved;
+      for (size_t i = 0; i < leaves.size(); ++i) moved.push_back(leaves[i] + v[i] * step);
+      return projected_jvp(c, moved, w, u);
+    };
+    const double numeric = (jvp_at(kStep) - jvp_at(-kStep)) / (2 * kStep);
+    EXPECT_NEAR(nested, numeric, 1e-4 * (1 + std::abs(numeric)));
+  }
+}
+
+TEST_P(OpTableTest, ForwardOverReverseGivesHessianVectorProducts) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 6151 + 19);
+    TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
+    Tensor out = row().fn(inputs_from(c, leaves));
+    Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
+    TensorList v, w;
+    for (const Tensor& leaf : leaves) {
+      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    }
+    // <J(x)^T u, w> differentiated along v in forward mode, through a recorded backward pass.
+    auto vjp_dot_w = [&](const TensorList& at) {
+      TensorList vjp = grad({c.row->fn(inputs_from(c, at))}, at, {u}, std::nullopt, true, true);
+      Tensor total = zeros({}, kFloat64);
+      for (size_t i = 0; i < at.size(); ++i)
+        if (vjp[i].defined()) total = total + (vjp[i] * w[i]).sum();
+      return total;
+    };
+    double hvp = 0;
+    {
+      forward_ad::DualLevel level;
+      TensorList duals;
+      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+      Tensor tangent = forward_ad::unpack_dual(vjp_dot_w(duals)).tangent;
+      if (tangent.defined()) hvp = tangent.item<double>();
+    }
+    auto at = [&](double step) {
+      TensorList moved;
+      {
+        NoGradGuard no_grad;
+        for (size_t i = 0; i < leaves.size(); ++i) moved.push_back(leaves[i] + v[i] * step);
+      }
+      return vjp_dot_w(with_grad(moved)).item<double>();
+    };
+    const double numeric = (at(kStep) - at(-kStep)) / (2 * kStep);
+    EXPECT_NEAR(hvp, numeric, 1e-4 * (1 + std::abs(numeric)));
   }
 }
 

@@ -6,6 +6,7 @@
 #include "dydx/detail/node.hpp"
 #include "dydx/dtype.hpp"
 #include "dydx/error.hpp"
+#include "dydx/forward_ad.hpp"
 #include "dydx/indexing.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/print.hpp"

@@ -29,7 +29,9 @@ void Node::save(const Tensor& t) {
 }
 
 void Node::save_output(const Tensor& out) {
-  saved_values.push_back({out.detach(), static_cast<uint32_t>(out._version()), true});
+  Tensor alias = out.detach();
+  alias.impl()->tangents = out.impl()->tangents;  // forward-over-reverse differentiates through it
+  saved_values.push_back({alias, static_cast<uint32_t>(out._version()), true});
 }
 
 Tensor Node::saved(size_t i) {
@@ -47,6 +49,7 @@ Tensor Node::saved(size_t i) {
   if (!sv.is_output || !is_grad_enabled()) return sv.data;
   // Double backward differentiates through this output, so it needs its history back.
   Tensor out = sv.data.detach();
+  out.impl()->tangents = sv.data.impl()->tangents;
   out.impl()->grad_fn = shared_from_this();
   return out;
 }

@@ -102,6 +102,7 @@ Tensor unary(const Tensor& input) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
+  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); });
   if (Node* node = record(unary_info<Op>, {&x}, out)) {
     if (Op::reads == Reads::Input) node->save(x);
     if (Op::reads == Reads::Output) node->save_output(out);
@@ -137,6 +138,7 @@ Tensor neg(const Tensor& x) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
   });
+  forward::propagate({&x}, out, [](const TensorList& t) { return -t[0]; });
   ops::record(ops::neg_info, {&x}, out);
   return out;
 }
@@ -147,6 +149,7 @@ Tensor sign(const Tensor& x) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>((v > 0) - (v < 0)); });
   });
+  // Its tangent is zero, which no tangent at all stands for.
   ops::record(ops::sign_info, {&x}, out);
   return out;
 }

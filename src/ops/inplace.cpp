@@ -50,7 +50,13 @@ void check_castable(ScalarType from, ScalarType to, const char* op) {
              " can't be cast to the desired output type ", to);
 }
 
+// Whether the op must run out of place and commit: to record history, or to carry tangents.
 bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> others) {
+  if (forward::active()) {
+    if (forward::has_tangent(self)) return true;
+    for (const Tensor* t : others)
+      if (forward::has_tangent(*t)) return true;
+  }
   if (!is_grad_enabled()) return false;
   if (self.requires_grad()) return true;
   if (self.impl()->base && self.impl()->base->needs_grad()) return true;
@@ -62,11 +68,14 @@ bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> othe
 void bump_version(const Tensor& self) { ++self.impl()->storage->version; }
 
 // Rules that read self (mul_, div_) must see its value from before the write; PyTorch saves
-// such an "original self" too. The copy carries self's history, so gradients still reach it.
+// such an "original self" too. The copy carries self's history and tangents, so derivatives
+// still reach self's inputs.
 Tensor snapshot(const Tensor& self) {
   Tensor copy = detail::make_empty(self.sizes(), self.dtype());
   detail::copy_values(copy, self);
   copy.impl()->grad_fn = self.impl()->grad_fn;
+  // The tangents are copied too: the write is about to overwrite self's tangent in place.
+  for (const auto& [level, tangent] : self.impl()->tangents) copy.impl()->tangents.emplace_back(level, Tensor(tangent).clone().impl());
   return copy;
 }
 
@@ -78,6 +87,7 @@ void commit(Tensor& self, Tensor result, const char* op) {
   result = cast(result, self.dtype());
   detail::copy_values(self, result);
   bump_version(self);
+  if (forward::active()) forward::commit_inplace(self, result);
   auto& impl = *self.impl();
   if (!result.requires_grad()) return;
   if (!impl.base) {
@@ -172,6 +182,7 @@ static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, co
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {
     Tensor result = full(self.sizes(), value, self.dtype());
+    forward::propagate({&self}, result, [](const TensorList& t) { return zeros_like(t[0]); });
     ops::record(info, {&self}, result);
     commit(self, result, op);
   } else {
@@ -192,6 +203,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (needs_history(*this, {&src})) {
     Tensor result = detail::make_empty(sizes(), dtype());
     detail::copy_values(result, src);
+    forward::propagate({this, &src}, result, [&](const TensorList& t) { return ops::or_zeros(t[1], src).expand(sizes()); });
     ops::record(ops::copy_info, {this, &src}, result);
     commit(*this, result, "copy_");
   } else {

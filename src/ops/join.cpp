@@ -70,6 +70,11 @@ Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
 
 Tensor cat(const TensorList& tensors, int64_t dim) {
   Tensor out = ops::concatenate(tensors, dim, "cat");
+  forward::propagate(tensors, out, [&](const TensorList& t) {
+    TensorList parts;
+    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::or_zeros(t[i], tensors[i]));
+    return cat(parts, dim);
+  });
   if (ops::Node* node = ops::record(ops::cat_info, tensors, out)) node->attrs.index = detail::wrap_dim(dim, out.dim(), "cat");
   return out;
 }
@@ -81,11 +86,13 @@ Tensor stack(const TensorList& tensors, int64_t dim) {
                tensors[0].sizes(), " at entry 0 and ", tensors[i].sizes(), " at entry ", i);
   dim = detail::wrap_dim(dim, tensors[0].dim() + 1, "stack");
   TensorList unsqueezed;
-  {
-    NoGradGuard no_grad;  // stack records one node of its own
-    for (const Tensor& t : tensors) unsqueezed.push_back(t.unsqueeze(dim));
-  }
+  for (const Tensor& t : tensors) unsqueezed.push_back(t.detach().unsqueeze(dim));  // stack records one node of its own
   Tensor out = ops::concatenate(unsqueezed, dim, "stack");
+  forward::propagate(tensors, out, [&](const TensorList& t) {
+    TensorList parts;
+    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::or_zeros(t[i], tensors[i]));
+    return stack(parts, dim);
+  });
   if (ops::Node* node = ops::record(ops::stack_info, tensors, out)) node->attrs.index = dim;
   return out;
 }

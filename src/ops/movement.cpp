@@ -87,8 +87,11 @@ const OpInfo squeeze_info{"squeeze", "SqueezeBackward0", &reshape_vjp};
 const OpInfo squeeze_dim_info{"squeeze.dim", "SqueezeBackward1", &reshape_vjp};
 const OpInfo view_info{"view", "ViewBackward0", &reshape_vjp};
 
-Tensor record_view(const Tensor& x, const Geometry& geo, const OpInfo& info, Node** node_out = nullptr) {
+// Every view is linear: its tangent is the same view of the input's tangent, which view_tangent makes.
+Tensor record_view(const Tensor& x, const Geometry& geo, const OpInfo& info,
+                   const std::function<Tensor(const Tensor&)>& view_tangent, Node** node_out = nullptr) {
   Tensor out = alias_of(x, geo);
+  forward::propagate({&x}, out, [&](const TensorList& t) { return view_tangent(t[0]); });
   Node* node = record(info, {&x}, out);
   if (node_out) *node_out = node;
   return out;
@@ -113,6 +116,7 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
     using T = decltype(tag);
     cpu::map2<T>(region, region, g, [](T a, T b) { return a + b; });
   });
+  forward::propagate({&g}, out, [&](const TensorList& t) { return as_strided_scatter(t[0], base_sizes, sizes, strides, offset); });
   if (ops::Node* node = ops::record(ops::as_strided_scatter_info, {&g}, out)) {
     node->attrs.sizes = sizes.dims();
     node->attrs.strides = strides.dims();
@@ -130,7 +134,8 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
   dim = detail::wrap_dim(dim, this->dim(), "select");
   index = ops::wrap_index(index, size(dim), dim, "select", *this);
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, ops::select_geometry(ops::geometry_of(*this), dim, index), ops::select_info, &node);
+  Tensor out = ops::record_view(*this, ops::select_geometry(ops::geometry_of(*this), dim, index), ops::select_info,
+                                [&](const Tensor& t) { return t.select(dim, index); }, &node);
   if (node) {
     node->attrs.dims = {dim};
     node->attrs.index = index;
@@ -149,7 +154,8 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   const int64_t e = std::max(s, clamp(end.value_or(n)));
   const int64_t length = (e - s + step - 1) / step;
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step), ops::slice_info, &node);
+  Tensor out = ops::record_view(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step), ops::slice_info,
+                                [&](const Tensor& t) { return t.slice(dim, s, s + length * step, step); }, &node);
   if (node) node->attrs.dims = {dim, s, length, step};
   return out;
 }
@@ -207,21 +213,22 @@ Tensor Tensor::permute(IntArrayRef dims) const {
   }
   geo.offset = storage_offset();
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, geo, ops::permute_info, &node);
+  Tensor out = ops::record_view(*this, geo, ops::permute_info, [&](const Tensor& t) { return t.permute(dims); }, &node);
   if (node)
     for (int64_t d : dims) node->attrs.dims.push_back(detail::wrap_dim(d, dim(), "permute"));
   return out;
 }
 
 static Tensor transpose_impl(const Tensor& x, int64_t d0, int64_t d1, const autograd::OpInfo& info) {
-  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info);
+  auto same = [&](const Tensor& t) { return transpose_impl(t, d0, d1, info); };
+  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
   d0 = detail::wrap_dim(d0, x.dim(), "transpose");
   d1 = detail::wrap_dim(d1, x.dim(), "transpose");
   Geometry geo = ops::geometry_of(x);
   std::swap(geo.sizes[d0], geo.sizes[d1]);
   std::swap(geo.strides[d0], geo.strides[d1]);
   Node* node = nullptr;
-  Tensor out = ops::record_view(x, geo, info, &node);
+  Tensor out = ops::record_view(x, geo, info, same, &node);
   if (node) node->attrs.dims = {d0, d1};
   return out;
 }
@@ -256,7 +263,7 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     geo.sizes.push_back(target);
     geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
   }
-  return ops::record_view(*this, geo, ops::expand_info);
+  return ops::record_view(*this, geo, ops::expand_info, [&](const Tensor& t) { return t.expand(new_sizes); });
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -266,7 +273,7 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
   geo.sizes.insert_at(dim, 1);
   geo.strides.insert_at(dim, stride);
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, geo, ops::unsqueeze_info, &node);
+  Tensor out = ops::record_view(*this, geo, ops::unsqueeze_info, [&](const Tensor& t) { return t.unsqueeze(dim); }, &node);
   if (node) node->attrs.index = dim;
   return out;
 }
@@ -279,18 +286,19 @@ Tensor Tensor::squeeze() const {
       geo.sizes.push_back(impl_ref().sizes[d]);
       geo.strides.push_back(impl_ref().strides[d]);
     }
-  return ops::record_view(*this, geo, ops::squeeze_info);
+  return ops::record_view(*this, geo, ops::squeeze_info, [](const Tensor& t) { return t.squeeze(); });
 }
 
 Tensor Tensor::squeeze(int64_t dim) const {
-  if (this->dim() == 0) return ops::record_view(*this, ops::geometry_of(*this), ops::squeeze_dim_info);
+  auto same = [&](const Tensor& t) { return t.squeeze(dim); };
+  if (this->dim() == 0) return ops::record_view(*this, ops::geometry_of(*this), ops::squeeze_dim_info, same);
   dim = detail::wrap_dim(dim, this->dim(), "squeeze");
   Geometry geo = ops::geometry_of(*this);
   if (geo.sizes[dim] == 1) {
     geo.sizes.erase_at(dim);
     geo.strides.erase_at(dim);
   }
-  return ops::record_view(*this, geo, ops::squeeze_dim_info);
+  return ops::record_view(*this, geo, ops::squeeze_dim_info, same);
 }
 
 Tensor Tensor::view(IntArrayRef new_sizes) const {
@@ -299,7 +307,9 @@ Tensor Tensor::view(IntArrayRef new_sizes) const {
   DYDX_CHECK(strides.has_value(), "view: view size ", new_sizes, " is not compatible with input tensor's size ",
              sizes(), " and stride ", this->strides(),
              " (at least one dimension spans across two contiguous subspaces). Use reshape(...) instead.");
-  return ops::record_view(*this, {shape, *strides, storage_offset()}, ops::view_info);
+  // A tangent need not share the primal's strides (an expanded zero, say), so it is reshaped.
+  return ops::record_view(*this, {shape, *strides, storage_offset()}, ops::view_info,
+                          [&](const Tensor& t) { return t.reshape(shape); });
 }
 
 Tensor Tensor::reshape(IntArrayRef new_sizes) const {
@@ -326,7 +336,13 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
   DYDX_CHECK(!requires_grad() || is_contiguous(),
              "as_strided: differentiating through as_strided requires a contiguous input (got strides ", strides(), ")");
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info, &node);
+  const int64_t relative = offset - this->storage_offset();
+  auto strided_tangent = [&](const Tensor& t) {
+    Tensor dense = t.contiguous();
+    return dense.as_strided(new_sizes, new_strides, dense.storage_offset() + relative);
+  };
+  Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info,
+                                strided_tangent, &node);
   if (node) {
     node->attrs.sizes = new_sizes.dims();
     node->attrs.strides = new_strides.dims();

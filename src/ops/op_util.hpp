@@ -2,6 +2,7 @@
 #pragma once
 
 #include "autograd/engine.hpp"
+#include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
@@ -22,8 +23,20 @@ ScalarType result_type(const Tensor& a, const Tensor& b);
 /// The dtype of t op s for a C++ scalar s: the tensor's, except an integer tensor with a
 /// floating scalar gives the default float dtype.
 ScalarType result_type(const Tensor& t, Scalar s);
+/// d(x^y)/dy given out = x^y, with PyTorch's convention at x == 0.
+Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out);
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
+
+/// a + b where an undefined tensor stands for zero, as tangents and gradients do.
+inline Tensor sum_terms(const Tensor& a, const Tensor& b) {
+  if (!a.defined()) return b;
+  if (!b.defined()) return a;
+  return a + b;
+}
+
+/// t, or zeros shaped like like when t is undefined (a zero tangent).
+inline Tensor or_zeros(const Tensor& t, const Tensor& like) { return t.defined() ? t : zeros_like(like); }
 
 inline Tensor cast(const Tensor& t, ScalarType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 

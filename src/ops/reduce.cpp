@@ -84,16 +84,19 @@ void extreme_vjp(Node& node, const Tensor& g, Tensor* grads) {
 const OpInfo max_info{"max", "MaxBackward1", &extreme_vjp};
 const OpInfo min_info{"min", "MinBackward1", &extreme_vjp};
 
-// Along a dim, the gradient goes to the chosen index only.
-void extreme_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const int64_t dim = node.attrs.index;
-  Tensor indices = node.saved(0);
-  const Dims& in_sizes = node.inputs[0].sizes;
-  if (!node.attrs.flag) indices = indices.unsqueeze(dim);
+// 1 at the chosen index along dim, 0 elsewhere, in the input's shape.
+Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim, ScalarType dtype) {
+  if (!keepdim) indices = indices.unsqueeze(dim);
   Dims position_shape(in_sizes.size(), 1);
   position_shape[dim] = in_sizes[dim];
   Tensor positions = arange(in_sizes[dim]).view(position_shape);
-  Tensor onehot = eq(positions, indices).to(g.dtype());
+  return eq(positions, indices).to(dtype);
+}
+
+// Along a dim, the gradient goes to the chosen index only.
+void extreme_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const int64_t dim = node.attrs.index;
+  Tensor onehot = onehot_of(node.saved(0), node.inputs[0].sizes, dim, node.attrs.flag, g.dtype());
   grads[0] = unsqueeze_reduced(g, {dim}, node.attrs.flag) * onehot;
 }
 const OpInfo max_dim_info{"max.dim", "MaxBackward0", &extreme_dim_vjp};
@@ -125,6 +128,10 @@ Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
     using T = decltype(tag);
     const T* p = flat.data_ptr<T>();
     out.data_ptr<T>()[0] = p[extreme_index<IsMax>(p, flat.numel(), 1)];
+  });
+  forward::propagate({&x}, out, [&](const TensorList& t) {
+    Tensor ties = eq(x, out);
+    return (t[0] * ties).sum() / ties.sum();
   });
   if (Node* node = record(info, {&x}, out)) {
     node->save(x);
@@ -169,6 +176,11 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
       iout[r] = i;
     }
   });
+  const bool keep = keepdim || x.dim() == 0;
+  forward::propagate({&x}, values, [&](const TensorList& t) {
+    Tensor onehot = onehot_of(indices, x.impl()->sizes, dim, keep, t[0].dtype());
+    return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim}, keep);
+  });
   if (Node* node = record(info, {&x}, values)) {
     node->save(indices);
     node->attrs.index = dim;
@@ -186,6 +198,7 @@ using ops::record;
 Tensor sum(const Tensor& x) {
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
+  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].sum(); });
   record(ops::sum_info, {&x}, out);
   return out;
 }
@@ -193,6 +206,7 @@ Tensor sum(const Tensor& x) {
 Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
   auto mask = ops::reduced_mask(x, dims, "sum");
   Tensor out = ops::sum_values(x, mask, keepdim);
+  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].sum(dims, keepdim); });
   if (Node* node = record(ops::sum_dim_info, {&x}, out)) {
     node->attrs.dims = ops::mask_to_dims(mask);
     node->attrs.flag = keepdim;
@@ -211,6 +225,7 @@ Tensor mean(const Tensor& x) {
     NoGradGuard no_grad;
     out = total / n;
   }
+  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].mean(); });
   if (Node* node = record(ops::mean_info, {&x}, out)) node->attrs.scalar = n;
   return out;
 }
@@ -228,6 +243,7 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
     NoGradGuard no_grad;
     out = total / n;
   }
+  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].mean(dims, keepdim); });
   if (Node* node = record(ops::mean_dim_info, {&x}, out)) {
     node->attrs.dims = ops::mask_to_dims(mask);
     node->attrs.flag = keepdim;

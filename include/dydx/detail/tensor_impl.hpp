@@ -63,6 +63,8 @@ struct TensorImpl {
   // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
   // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
   std::vector<std::pair<unsigned, std::function<Tensor(const Tensor&)>>> hooks;
+  // Forward-mode tangents, one per dual level that gave this tensor one.
+  std::vector<std::pair<uint32_t, std::shared_ptr<TensorImpl>>> tangents;
 
   char* data_bytes() const { return static_cast<char*>(storage->data) + offset * element_size(dtype); }
   bool needs_grad() const { return requires_grad || grad_fn != nullptr; }

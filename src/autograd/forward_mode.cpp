@@ -1,0 +1,165 @@
+// Forward mode: dual levels, tangent storage on tensors, and the generic propagation every op calls.
+//
+// Each tensor keeps a list of (level, tangent). Levels get increasing ids as they open, so an
+// inner level has a larger id. An op's JVP rule runs once per open level L at which an input has
+// a tangent; while it runs, only levels below L are visible, so the ops inside the rule carry
+// the outer levels' tangents of the new tangent: forward-over-forward comes out of that.
+#include "autograd/forward_mode.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/forward_ad.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::forward {
+
+namespace detail {
+thread_local int open_levels = 0;
+}
+
+namespace {
+
+thread_local std::vector<uint32_t> levels;                 // open levels, innermost last
+thread_local uint32_t visible_below = UINT32_MAX;          // levels >= this are hidden
+uint32_t next_level_id() {
+  static std::atomic<uint32_t> counter{1};
+  return counter++;
+}
+
+bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
+
+// Hides level and every level inside it while a rule for level runs.
+class VisibleBelow {
+ public:
+  explicit VisibleBelow(uint32_t level) : previous_(visible_below) { visible_below = std::min(visible_below, level); }
+  ~VisibleBelow() { visible_below = previous_; }
+
+ private:
+  uint32_t previous_;
+};
+
+}  // namespace
+
+Tensor tangent_of(const Tensor& t, uint32_t level) {
+  if (!t.defined()) return {};
+  for (const auto& [l, tangent] : t.impl()->tangents)
+    if (l == level) return Tensor(tangent);
+  return {};
+}
+
+void set_tangent(const Tensor& t, uint32_t level, const Tensor& tangent) {
+  auto& list = t.impl()->tangents;
+  std::erase_if(list, [level](const auto& entry) { return entry.first == level || !is_open(entry.first); });
+  if (tangent.defined()) list.emplace_back(level, tangent.impl());
+}
+
+bool has_tangent(const Tensor& t) {
+  if (!active() || !t.defined()) return false;
+  for (const auto& [l, tangent] : t.impl()->tangents)
+    if (l < visible_below && is_open(l)) return true;
+  return false;
+}
+
+void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const JvpRule& rule) {
+  // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
+  const std::vector<uint32_t> open = levels;
+  for (uint32_t level : open) {
+    if (level >= visible_below) continue;
+    TensorList t(count);
+    bool any = false;
+    for (size_t i = 0; i < count; ++i) {
+      t[i] = tangent_of(*inputs[i], level);
+      any = any || t[i].defined();
+    }
+    if (!any) continue;
+    VisibleBelow hide(level);
+    Tensor tangent = rule(t);
+    if (!tangent.defined()) continue;
+    if (tangent.dtype() != out.dtype()) tangent = tangent.to(out.dtype());
+    if (!(tangent.sizes() == out.sizes())) tangent = tangent.expand(out.sizes());
+    set_tangent(out, level, tangent);
+  }
+}
+
+void commit_inplace(const Tensor& self, const Tensor& result) {
+  const std::vector<uint32_t> open = levels;
+  auto& impl = *self.impl();
+  for (uint32_t level : open) {
+    if (level >= visible_below) continue;
+    Tensor t = tangent_of(result, level);
+    const bool had = tangent_of(self, level).defined();
+    if (!t.defined() && !had) continue;
+    VisibleBelow hide(level);
+    if (!t.defined()) t = zeros_like(self);
+    if (!impl.base) {
+      set_tangent(self, level, t.clone());
+      continue;
+    }
+    // A view's tangent is a view of its base's tangent, so the write lands in the base's tangent too.
+    Tensor base(impl.base);
+    Tensor base_t = tangent_of(base, level);
+    if (!base_t.defined() || !base_t.is_contiguous()) {
+      base_t = base_t.defined() ? base_t.contiguous() : zeros_like(base);
+      set_tangent(base, level, base_t);
+    }
+    Tensor region = base_t.as_strided(impl.sizes, impl.strides, base_t.storage_offset() + impl.offset - base.storage_offset());
+    {
+      NoGradGuard no_grad;
+      region.copy_(t);
+    }
+    set_tangent(self, level, region);
+  }
+}
+
+}  // namespace dydx::forward
+
+namespace dydx::forward_ad {
+
+DualLevel::DualLevel() : level_(forward::next_level_id()) {
+  forward::levels.push_back(level_);
+  ++forward::detail::open_levels;
+}
+
+DualLevel::~DualLevel() {
+  std::erase(forward::levels, level_);
+  --forward::detail::open_levels;
+}
+
+namespace {
+uint32_t innermost(const char* op) {
+  DYDX_CHECK(!forward::levels.empty(), op, ": no dual level is open (create a forward_ad::DualLevel first)");
+  return forward::levels.back();
+}
+}  // namespace
+
+Tensor make_dual(const Tensor& primal, const Tensor& tangent) { return make_dual(primal, tangent, innermost("make_dual")); }
+
+Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint32_t level) {
+  DYDX_CHECK(forward::is_open(level), "make_dual: dual level ", level, " is not open");
+  DYDX_CHECK(primal.defined() && tangent.defined(), "make_dual: primal and tangent must be defined");
+  DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
+  DYDX_CHECK(primal.sizes() == tangent.sizes(), "make_dual: expected tangent of shape ", primal.sizes(),
+             " (the primal's) but got ", tangent.sizes());
+  DYDX_CHECK(!forward::tangent_of(primal, level).defined(), "make_dual: the primal already has a tangent at level ",
+             level, "; unpack it first");
+  // An alias, so gradients flow back to primal and its other levels' tangents carry over.
+  Tensor dual = primal.view(primal.sizes());
+  forward::set_tangent(dual, level, tangent.dtype() == primal.dtype() ? tangent : tangent.to(primal.dtype()));
+  return dual;
+}
+
+UnpackedDual unpack_dual(const Tensor& t) { return unpack_dual(t, innermost("unpack_dual")); }
+
+UnpackedDual unpack_dual(const Tensor& t, uint32_t level) {
+  DYDX_CHECK(t.defined(), "unpack_dual: the tensor is undefined");
+  Tensor tangent = forward::tangent_of(t, level);
+  if (!tangent.defined()) return {t, {}};
+  Tensor primal = t.view(t.sizes());
+  forward::set_tangent(primal, level, Tensor());
+  return {primal, tangent};
+}
+
+}  // namespace dydx::forward_ad
