@@ -43,5 +43,11 @@ int main() {
   std::cout << grad({y2}, {X2}, {gradients}, std::nullopt, /*create_graph=*/true, /*allow_unused=*/true)[0] << "\n";
   y2.backward(gradients);
   std::cout << X2.grad() << "\n";
+
+  // dydx's answer: every column's derivative for every sample in one call, from one forward-mode pass.
+  Tensor J = func::batch_jacobian(gra_fun, X.detach());  // [m, n, 1]
+  std::cout << J << "\n";
+  std::cout << "batch_jacobian equals method 1: " << std::boolalpha << equal(J.squeeze(-1), cat(columns, 1))
+            << "\nbatch_jacobian equals method 2: " << equal(J.squeeze(-1), X2.grad()) << "\n";
   return 0;
 }

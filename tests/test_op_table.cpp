@@ -6,7 +6,10 @@
 //   - its second derivative the same way, through create_graph;
 //   - its float32 gradient against its float64 gradient;
 //   - its JVP (forward mode) against finite differences and against its VJP (<u, J v> both ways);
-//   - forward-over-forward and forward-over-reverse (Hessian-vector products) against finite differences;
+//   - forward-over-forward, forward-over-reverse (Hessian-vector products) and reverse-over-forward
+//     against finite differences;
+//   - the transforms: func::jvp and func::vjp against finite differences, jacfwd against jacrev
+//     (and chunked jacrev), and the Hessian for symmetry and against finite differences of grad;
 // over contiguous, transposed, sliced and expanded inputs. Every registered op must have a row.
 #include <gtest/gtest.h>
 
@@ -348,6 +351,130 @@ TEST_P(OpTableTest, ForwardOverReverseGivesHessianVectorProducts) {
     };
     const double numeric = (at(kStep) - at(-kStep)) / (2 * kStep);
     EXPECT_NEAR(hvp, numeric, 1e-4 * (1 + std::abs(numeric)));
+  }
+}
+
+TEST_P(OpTableTest, ReverseOverForwardMatchesFiniteDifferences) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 5711 + 37);
+    TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
+    Tensor out = row().fn(inputs_from(c, leaves));
+    Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
+    TensorList v, w;
+    for (const Tensor& leaf : leaves) {
+      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    }
+    // s(x) = <u, J(x) v>, computed in forward mode with grad mode on, then differentiated in reverse.
+    Tensor s;
+    {
+      forward_ad::DualLevel level;
+      TensorList duals;
+      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+      Tensor tangent = forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent;
+      s = tangent.defined() ? (tangent * u).sum() : Tensor();
+    }
+    double reverse = 0;
+    if (s.defined() && s.requires_grad()) {
+      TensorList g = grad({s}, leaves, {}, std::nullopt, false, true);
+      for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(g[i], w[i]);
+    }
+    auto s_at = [&](double step) {
+      TensorList moved;
+      for (size_t i = 0; i < leaves.size(); ++i) moved.push_back(leaves[i].detach() + w[i] * step);
+      return projected_jvp(c, moved, v, u);
+    };
+    const double numeric = (s_at(kStep) - s_at(-kStep)) / (2 * kStep);
+    EXPECT_NEAR(reverse, numeric, 1e-4 * (1 + std::abs(numeric)));
+  }
+}
+
+// ---- the function transforms, on every row --------------------------------------------------
+
+func::Function as_function(const Case& c) {
+  return [&c](const TensorList& leaves) { return TensorList{c.row->fn(inputs_from(c, leaves))}; };
+}
+
+// The contiguous and transposed layouts are enough here: the transforms add no layout handling.
+std::vector<Case> transform_cases_of(const OpRow& row) {
+  std::vector<Case> cases;
+  for (const Case& c : cases_of(row))
+    if (std::string(c.layout->name) == "contiguous" || std::string(c.layout->name) == "transposed") cases.push_back(c);
+  return cases;
+}
+
+TEST_P(OpTableTest, FuncJvpAndVjpMatchFiniteDifferences) {
+  for (const Case& c : transform_cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 4409 + 23);
+    TensorList leaves = make_leaves(c, kFloat64, rng);
+    TensorList v;
+    for (const Tensor& leaf : leaves) v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    auto [values, tangents] = func::jvp(as_function(c), leaves, v);
+    Tensor u = random_tensor(values[0].sizes().vec(), Domain::Real, kFloat64, rng);
+    auto [outputs, pullback] = func::vjp(as_function(c), leaves);
+    TensorList cotangent_grads = pullback({u});
+    double reverse = 0;
+    for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(cotangent_grads[i], v[i]);
+    const double forward = dot(u, tangents[0]);
+    const double numeric = (project(c, leaves, v, kStep, u) - project(c, leaves, v, -kStep, u)) / (2 * kStep);
+    EXPECT_NEAR(forward, numeric, 1e-5 * (1 + std::abs(numeric)));
+    EXPECT_NEAR(reverse, numeric, 1e-5 * (1 + std::abs(numeric)));
+    EXPECT_NEAR(forward, reverse, 1e-10 * (1 + std::abs(reverse)));
+    EXPECT_TRUE(allclose(values[0], outputs[0], 0, 0));
+  }
+}
+
+TEST_P(OpTableTest, JacfwdEqualsJacrev) {
+  for (const Case& c : transform_cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 2203 + 29);
+    TensorList leaves = make_leaves(c, kFloat64, rng);
+    std::vector<int64_t> argnums;
+    for (size_t i = 0; i < leaves.size(); ++i) argnums.push_back(static_cast<int64_t>(i));
+    TensorList forward = func::jacfwd(as_function(c), leaves, argnums);
+    TensorList reverse = func::jacrev(as_function(c), leaves, argnums);
+    TensorList chunked = func::jacrev(as_function(c), leaves, argnums, /*chunk_size=*/2);
+    ASSERT_EQ(forward.size(), leaves.size());
+    ASSERT_EQ(reverse.size(), leaves.size());
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      Tensor out = c.row->fn(inputs_from(c, leaves));
+      std::vector<int64_t> shape = out.sizes().vec();
+      for (int64_t s : leaves[i].sizes()) shape.push_back(s);
+      EXPECT_EQ(forward[i].sizes().vec(), shape);
+      EXPECT_TRUE(allclose(forward[i], reverse[i], 1e-10, 1e-12)) << "argnum " << i;
+      EXPECT_TRUE(allclose(chunked[i], reverse[i], 0, 0)) << "argnum " << i;
+    }
+  }
+}
+
+TEST_P(OpTableTest, HessianIsSymmetricAndMatchesFiniteDifferencesOfGrad) {
+  for (const Case& c : transform_cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 9973 + 31);
+    TensorList leaves = make_leaves(c, kFloat64, rng);
+    Tensor u = random_tensor(c.row->fn(inputs_from(c, leaves)).sizes().vec(), Domain::Real, kFloat64, rng);
+    // A scalar function of the first input, the others held fixed.
+    func::UnaryFunction g = [&](const Tensor& x) {
+      TensorList at = leaves;
+      at[0] = x;
+      return (c.row->fn(inputs_from(c, at)) * u).sum();
+    };
+    const Tensor& x = leaves[0];
+    const int64_t n = x.numel();
+    Tensor h = func::hessian(g)(x);
+    ASSERT_EQ(h.numel(), n * n);
+    Tensor square = h.reshape({n, n});
+    EXPECT_TRUE(allclose(square, square.t(), 1e-9, 1e-10));
+    auto gradient = func::grad(g);
+    for (int64_t k = 0; k < n; ++k) {
+      Tensor e = zeros({n}, kFloat64);
+      e.select(0, k).fill_(1.0);
+      e = e.view(x.sizes());
+      Tensor column = (gradient(x + e * kStep) - gradient(x - e * kStep)) / (2 * kStep);
+      EXPECT_TRUE(allclose(square.select(1, k), column.reshape({n}), 1e-4, 1e-5)) << "column " << k;
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include "dydx/dtype.hpp"
 #include "dydx/error.hpp"
 #include "dydx/forward_ad.hpp"
+#include "dydx/func.hpp"
 #include "dydx/indexing.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/print.hpp"

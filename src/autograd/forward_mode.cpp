@@ -11,6 +11,7 @@
 
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
+#include "dydx/detail/node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
 
@@ -82,6 +83,11 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     if (!(tangent.sizes() == out.sizes())) tangent = tangent.expand(out.sizes());
     set_tangent(out, level, tangent);
   }
+  // Ops record their node before their tangent, so that the tangent's own history includes out's;
+  // an output the node saved for backward gets the tangents now (forward-over-reverse reads them).
+  if (const auto& node = out.impl()->grad_fn)
+    for (auto& saved : node->saved_values)
+      if (saved.is_output && saved.data.impl()->storage == out.impl()->storage) saved.data.impl()->tangents = out.impl()->tangents;
 }
 
 void commit_inplace(const Tensor& self, const Tensor& result) {
@@ -101,15 +107,14 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
     // A view's tangent is a view of its base's tangent, so the write lands in the base's tangent too.
     Tensor base(impl.base);
     Tensor base_t = tangent_of(base, level);
-    if (!base_t.defined() || !base_t.is_contiguous()) {
-      base_t = base_t.defined() ? base_t.contiguous() : zeros_like(base);
+    // The base's tangent must be dense (to share its layout) and writable with history (not a leaf
+    // that requires grad), since the write is recorded for reverse-over-forward.
+    if (!base_t.defined() || !base_t.is_contiguous() || (base_t.is_leaf() && base_t.requires_grad())) {
+      base_t = base_t.defined() ? base_t.clone() : zeros_like(base);
       set_tangent(base, level, base_t);
     }
     Tensor region = base_t.as_strided(impl.sizes, impl.strides, base_t.storage_offset() + impl.offset - base.storage_offset());
-    {
-      NoGradGuard no_grad;
-      region.copy_(t);
-    }
+    region.copy_(t);
     set_tangent(self, level, region);
   }
 }

@@ -1,4 +1,4 @@
-// Internal forward mode: each op calls propagate() with its JVP rule right after computing its output.
+// Internal forward mode: each op calls propagate() with its JVP rule right after recording its node.
 #pragma once
 
 #include <functional>

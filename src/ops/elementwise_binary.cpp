@@ -99,10 +99,10 @@ Tensor add_impl(const Tensor& a, const Tensor& b, double c, const OpInfo& info, 
   Tensor out = c == 1    ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x + y; })
                : c == -1 ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x - y; })
                          : binary_kernel(a, b, dtype, name, [c](auto x, auto y) { return x + c * y; });
+  if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
   forward::propagate({&a, &b}, out, [c](const TensorList& t) {
     return sum_terms(t[0], !t[1].defined() ? Tensor() : c == 1 ? t[1] : c == -1 ? -t[1] : t[1] * c);
   });
-  if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
   return out;
 }
 
@@ -122,13 +122,13 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = ops::binary_kernel(a, b, ops::result_type(a, b), "mul", [](auto x, auto y) { return x * y; });
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
-    return ops::sum_terms(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
-  });
   if (Node* node = record(ops::mul_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
   }
+  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+    return ops::sum_terms(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
+  });
   return out;
 }
 
@@ -136,13 +136,13 @@ Tensor div(const Tensor& a, const Tensor& b) {
   ScalarType dtype = ops::result_type(a, b);
   if (!is_floating_point(dtype)) dtype = kDefaultDtype;  // true division, as torch.div
   Tensor out = ops::binary_kernel(a, b, dtype, "div", [](auto x, auto y) { return x / y; });
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
-    return ops::sum_terms(t[0].defined() ? t[0] / b : Tensor(), t[1].defined() ? -t[1] * out / b : Tensor());
-  });
   if (Node* node = record(ops::div_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
   }
+  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+    return ops::sum_terms(t[0].defined() ? t[0] / b : Tensor(), t[1].defined() ? -t[1] * out / b : Tensor());
+  });
   return out;
 }
 
@@ -162,27 +162,27 @@ Tensor pow(const Tensor& base, Scalar exponent) {
       cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
     }
   });
-  forward::propagate({&base}, out, [&](const TensorList& t) { return p == 0 ? Tensor() : t[0] * (p * base.pow(p - 1)); });
   if (Node* node = record(ops::pow_scalar_info, {&base}, out)) {
     node->attrs.scalar = p;
     node->save(base);
   }
+  forward::propagate({&base}, out, [&](const TensorList& t) { return p == 0 ? Tensor() : t[0] * (p * base.pow(p - 1)); });
   return out;
 }
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   ScalarType dtype = ops::result_type(base, exponent);
   Tensor out = ops::binary_kernel(base, exponent, dtype, "pow", [](auto x, auto y) { return std::pow(x, y); });
-  forward::propagate({&base, &exponent}, out, [&](const TensorList& t) {
-    Tensor dx = t[0].defined() ? t[0] * (exponent * base.pow(exponent - 1.0)) : Tensor();
-    Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
-    return ops::sum_terms(dx, dy);
-  });
   if (Node* node = record(ops::pow_tensor_info, {&base, &exponent}, out)) {
     node->save(base);
     node->save(exponent);
     node->save_output(out);
   }
+  forward::propagate({&base, &exponent}, out, [&](const TensorList& t) {
+    Tensor dx = t[0].defined() ? t[0] * (exponent * base.pow(exponent - 1.0)) : Tensor();
+    Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
+    return ops::sum_terms(dx, dy);
+  });
   return out;
 }
 
@@ -191,11 +191,11 @@ Tensor pow(Scalar base, const Tensor& exponent) {
   const double b = base.to_double();
   Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow",
                                   [](auto x, auto y) { return std::pow(x, y); });
-  forward::propagate({&exponent}, out, [&](const TensorList& t) { return b == 0 ? Tensor() : t[0] * (out * std::log(b)); });
   if (Node* node = record(ops::pow_scalar_base_info, {&exponent}, out)) {
     node->attrs.scalar = b;
     node->save_output(out);
   }
+  forward::propagate({&exponent}, out, [&](const TensorList& t) { return b == 0 ? Tensor() : t[0] * (out * std::log(b)); });
   return out;
 }
 
@@ -208,8 +208,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     using T = decltype(tag);
     cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
   });
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
   if (Node* node = record(ops::where_info, {&a, &b}, out)) node->save(c);
+  forward::propagate({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
   return out;
 }
 
@@ -230,8 +230,8 @@ Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b
 Tensor operator-(Scalar a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return x - y; });
-  forward::propagate({&b}, out, [](const TensorList& t) { return -t[0]; });
   record(ops::rsub_info, {&b}, out);
+  forward::propagate({&b}, out, [](const TensorList& t) { return -t[0]; });
   return out;
 }
 Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

@@ -102,11 +102,11 @@ Tensor unary(const Tensor& input) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); });
   if (Node* node = record(unary_info<Op>, {&x}, out)) {
     if (Op::reads == Reads::Input) node->save(x);
     if (Op::reads == Reads::Output) node->save_output(out);
   }
+  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); });
   return out;
 }
 
@@ -138,8 +138,8 @@ Tensor neg(const Tensor& x) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
   });
-  forward::propagate({&x}, out, [](const TensorList& t) { return -t[0]; });
   ops::record(ops::neg_info, {&x}, out);
+  forward::propagate({&x}, out, [](const TensorList& t) { return -t[0]; });
   return out;
 }
 

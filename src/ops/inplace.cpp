@@ -182,8 +182,8 @@ static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, co
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {
     Tensor result = full(self.sizes(), value, self.dtype());
-    forward::propagate({&self}, result, [](const TensorList& t) { return zeros_like(t[0]); });
     ops::record(info, {&self}, result);
+    forward::propagate({&self}, result, [](const TensorList& t) { return zeros_like(t[0]); });
     commit(self, result, op);
   } else {
     detail::copy_values(self, filled);
@@ -203,8 +203,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (needs_history(*this, {&src})) {
     Tensor result = detail::make_empty(sizes(), dtype());
     detail::copy_values(result, src);
-    forward::propagate({this, &src}, result, [&](const TensorList& t) { return ops::or_zeros(t[1], src).expand(sizes()); });
     ops::record(ops::copy_info, {this, &src}, result);
+    forward::propagate({this, &src}, result, [&](const TensorList& t) { return ops::or_zeros(t[1], src).expand(sizes()); });
     commit(*this, result, "copy_");
   } else {
     detail::copy_values(*this, src);

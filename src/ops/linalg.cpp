@@ -33,13 +33,13 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor out = detail::make_empty({a.size(0), b.size(1)}, dtype);
   cpu::batched_gemm(out, detail::make_alias(x, {1, a.size(0), a.size(1)}, {0, x.stride(0), x.stride(1)}, x.storage_offset()),
                     detail::make_alias(y, {1, b.size(0), b.size(1)}, {0, y.stride(0), y.stride(1)}, y.storage_offset()));
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
-    return ops::sum_terms(t[0].defined() ? t[0].mm(b) : Tensor(), t[1].defined() ? a.mm(t[1]) : Tensor());
-  });
   if (ops::Node* node = ops::record(ops::mm_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
   }
+  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+    return ops::sum_terms(t[0].defined() ? t[0].mm(b) : Tensor(), t[1].defined() ? a.mm(t[1]) : Tensor());
+  });
   return out;
 }
 
@@ -50,13 +50,13 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   const ScalarType dtype = promote_types(a.dtype(), b.dtype());
   Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, dtype);
   cpu::batched_gemm(out, ops::cast(a, dtype), ops::cast(b, dtype));
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
-    return ops::sum_terms(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
-  });
   if (ops::Node* node = ops::record(ops::bmm_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
   }
+  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+    return ops::sum_terms(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
+  });
   return out;
 }
 

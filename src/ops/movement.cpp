@@ -91,8 +91,8 @@ const OpInfo view_info{"view", "ViewBackward0", &reshape_vjp};
 Tensor record_view(const Tensor& x, const Geometry& geo, const OpInfo& info,
                    const std::function<Tensor(const Tensor&)>& view_tangent, Node** node_out = nullptr) {
   Tensor out = alias_of(x, geo);
-  forward::propagate({&x}, out, [&](const TensorList& t) { return view_tangent(t[0]); });
   Node* node = record(info, {&x}, out);
+  forward::propagate({&x}, out, [&](const TensorList& t) { return view_tangent(t[0]); });
   if (node_out) *node_out = node;
   return out;
 }
@@ -116,12 +116,12 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
     using T = decltype(tag);
     cpu::map2<T>(region, region, g, [](T a, T b) { return a + b; });
   });
-  forward::propagate({&g}, out, [&](const TensorList& t) { return as_strided_scatter(t[0], base_sizes, sizes, strides, offset); });
   if (ops::Node* node = ops::record(ops::as_strided_scatter_info, {&g}, out)) {
     node->attrs.sizes = sizes.dims();
     node->attrs.strides = strides.dims();
     node->attrs.offset = offset;
   }
+  forward::propagate({&g}, out, [&](const TensorList& t) { return as_strided_scatter(t[0], base_sizes, sizes, strides, offset); });
   return out;
 }
 }  // namespace detail

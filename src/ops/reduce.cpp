@@ -129,14 +129,14 @@ Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
     const T* p = flat.data_ptr<T>();
     out.data_ptr<T>()[0] = p[extreme_index<IsMax>(p, flat.numel(), 1)];
   });
-  forward::propagate({&x}, out, [&](const TensorList& t) {
-    Tensor ties = eq(x, out);
-    return (t[0] * ties).sum() / ties.sum();
-  });
   if (Node* node = record(info, {&x}, out)) {
     node->save(x);
     node->save_output(out);
   }
+  forward::propagate({&x}, out, [&](const TensorList& t) {
+    Tensor ties = eq(x, out);
+    return (t[0] * ties).sum() / ties.sum();
+  });
   return out;
 }
 
@@ -177,15 +177,15 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
     }
   });
   const bool keep = keepdim || x.dim() == 0;
-  forward::propagate({&x}, values, [&](const TensorList& t) {
-    Tensor onehot = onehot_of(indices, x.impl()->sizes, dim, keep, t[0].dtype());
-    return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim}, keep);
-  });
   if (Node* node = record(info, {&x}, values)) {
     node->save(indices);
     node->attrs.index = dim;
     node->attrs.flag = keepdim || x.dim() == 0;
   }
+  forward::propagate({&x}, values, [&](const TensorList& t) {
+    Tensor onehot = onehot_of(indices, x.impl()->sizes, dim, keep, t[0].dtype());
+    return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim}, keep);
+  });
   return {values, indices};
 }
 
@@ -198,19 +198,19 @@ using ops::record;
 Tensor sum(const Tensor& x) {
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
-  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].sum(); });
   record(ops::sum_info, {&x}, out);
+  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].sum(); });
   return out;
 }
 
 Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
   auto mask = ops::reduced_mask(x, dims, "sum");
   Tensor out = ops::sum_values(x, mask, keepdim);
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].sum(dims, keepdim); });
   if (Node* node = record(ops::sum_dim_info, {&x}, out)) {
     node->attrs.dims = ops::mask_to_dims(mask);
     node->attrs.flag = keepdim;
   }
+  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].sum(dims, keepdim); });
   return out;
 }
 
@@ -225,8 +225,8 @@ Tensor mean(const Tensor& x) {
     NoGradGuard no_grad;
     out = total / n;
   }
-  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].mean(); });
   if (Node* node = record(ops::mean_info, {&x}, out)) node->attrs.scalar = n;
+  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].mean(); });
   return out;
 }
 
@@ -243,12 +243,12 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
     NoGradGuard no_grad;
     out = total / n;
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].mean(dims, keepdim); });
   if (Node* node = record(ops::mean_dim_info, {&x}, out)) {
     node->attrs.dims = ops::mask_to_dims(mask);
     node->attrs.flag = keepdim;
     node->attrs.scalar = n;
   }
+  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].mean(dims, keepdim); });
   return out;
 }
 

@@ -1,0 +1,79 @@
+// Function transforms, as torch.func: vjp, jvp, linearize, grad, jacrev, jacfwd, hessian, and the
+// per-sample batch_jacobian, batch_hessian and laplacian.
+#pragma once
+
+#include <functional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx::func {
+
+/// Every transform works on this form; a callable taking and returning one Tensor is adapted.
+using Function = std::function<TensorList(const TensorList&)>;
+using UnaryFunction = std::function<Tensor(const Tensor&)>;
+/// Maps cotangents (one per output) to gradients (one per primal).
+using VjpFunction = std::function<TensorList(const TensorList&)>;
+/// Maps tangents (one per primal) to output tangents (one per output).
+using JvpFunction = std::function<TensorList(const TensorList&)>;
+
+// ---- core transforms on lists of tensors --------------------------------------------------------
+
+/// f(primals) and its Jacobian-vector product with tangents, in one forward pass.
+std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents);
+/// f(primals) and a function computing vector-Jacobian products at primals.
+std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& primals);
+/// f(primals) and the linear map t -> J t at primals.
+std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList& primals);
+
+/// Jacobian of each output with respect to each argument in argnums, out.shape + in.shape, listed
+/// output-major (output 0 w.r.t. every argnum, then output 1, ...). Reverse mode: one backward pass per
+/// chunk of chunk_size basis cotangents (0: every output element in one chunk).
+TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums = {0},
+                  int64_t chunk_size = 0);
+/// Same, in forward mode: one forward pass per chunk of basis tangents.
+TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums = {0},
+                  int64_t chunk_size = 0);
+
+// ---- one tensor in, one tensor out --------------------------------------------------------------
+
+std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& primal, const Tensor& tangent);
+std::pair<Tensor, std::function<Tensor(const Tensor&)>> vjp(const UnaryFunction& f, const Tensor& primal);
+std::pair<Tensor, std::function<Tensor(const Tensor&)>> linearize(const UnaryFunction& f, const Tensor& primal);
+
+/// The gradient of a scalar-valued f, as a function (torch.func.grad).
+UnaryFunction grad(const UnaryFunction& f);
+/// The gradient and the value of a scalar-valued f.
+std::function<std::pair<Tensor, Tensor>(const Tensor&)> grad_and_value(const UnaryFunction& f);
+/// Gradients of a scalar-valued f of several tensors with respect to those in argnums.
+Function grad(const Function& f, const std::vector<int64_t>& argnums);
+
+/// The Jacobian as a function: jacrev(f)(x) has shape out.shape + in.shape.
+UnaryFunction jacrev(const UnaryFunction& f, int64_t chunk_size = 0);
+UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size = 0);
+/// Forward mode when x has fewer elements than f(x), reverse mode otherwise.
+Tensor jacobian(const UnaryFunction& f, const Tensor& x);
+/// The Hessian of a scalar-valued f, as forward over reverse: in.shape + in.shape.
+UnaryFunction hessian(const UnaryFunction& f);
+
+// ---- per-sample derivatives ---------------------------------------------------------------------
+
+struct BatchOptions {
+  /// Checks on a random probe that row b of f(x) depends on row b of x only, and throws if not.
+  bool check_independence = false;
+};
+
+/// For f mapping x [B, ...in] to y [B, ...out] row by row: dy[b]/dx[b] for every b, [B, ...out, ...in].
+/// Pushes min(numel(in), numel(out)) basis directions, each for the whole batch at once, in forward
+/// mode when the input is the smaller and reverse mode otherwise. Never forms the [B, .., B, ..] Jacobian.
+Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions options = {});
+/// d2y[b]/dx[b]2 for every b: [B, ...out, ...in, ...in].
+Tensor batch_hessian(const UnaryFunction& f, const Tensor& x, BatchOptions options = {});
+/// The diagonal second derivatives d2y[b, j]/dx[b, k]2: [B, ...out, ...in], one nested forward pass per k.
+Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options = {});
+/// Their sum over k, the Laplacian of each output: [B, ...out].
+Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options = {});
+
+}  // namespace dydx::func

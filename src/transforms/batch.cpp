@@ -1,0 +1,132 @@
+// Per-sample derivatives of row-wise functions: batch_jacobian, batch_hessian, its diagonal and the Laplacian.
+//
+// f maps x [B, ...in] to y [B, ...out] with row b of y depending on row b of x only. Then one
+// direction per element of a row (not of the batch) suffices: a tangent (or cotangent) set to e_k
+// in every row is pushed once for the whole batch, and row b of the result is row b's derivative.
+#include "autograd/forward_mode.hpp"
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/forward_ad.hpp"
+#include "dydx/func.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::func {
+
+namespace {
+
+Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
+
+Dims concat(IntArrayRef a, IntArrayRef b) {
+  Dims out = a.dims();
+  for (int64_t s : b) out.push_back(s);
+  return out;
+}
+
+// e_k in every row: [B, ...row] with element k of each row's flattened values set to 1.
+Tensor row_basis(const Tensor& like, int64_t k) {
+  const int64_t batch = like.size(0);
+  Tensor e = zeros({batch, like.numel() / std::max<int64_t>(batch, 1)}, like.dtype());
+  e.select(1, k).fill_(1);
+  return e.view(like.sizes());
+}
+
+void check_batched(const Tensor& x, const char* op) {
+  DYDX_CHECK(x.defined() && x.dim() >= 1, op, ": x must have a leading batch dim, got shape ",
+             x.defined() ? x.shape_string() : std::string("(undefined)"));
+  DYDX_CHECK(x.is_floating_point(), op, ": x must be floating point, got ", x.dtype());
+}
+
+void check_output(const Tensor& x, const Tensor& y, const char* op) {
+  DYDX_CHECK(y.dim() >= 1 && y.size(0) == x.size(0), op, ": f must keep the batch dim: x has shape ", x.sizes(),
+             " but f(x) has shape ", y.sizes());
+}
+
+// Perturbs one row of x along a random direction and requires every other row of f(x) to stay put.
+void check_independence(const UnaryFunction& f, const Tensor& x, const char* op) {
+  const int64_t batch = x.size(0);
+  if (batch < 2) return;
+  for (int64_t probe_row : {int64_t{0}, batch - 1}) {
+    Tensor direction = zeros_like(x);
+    direction.select(0, probe_row).copy_(randn(row_shape(x), x.dtype()));
+    Tensor moved = jvp(f, x, direction).second;
+    std::vector<double> per_row = moved.reshape({batch, -1}).abs().sum({1}).to(kFloat64).to_vector<double>();
+    for (int64_t b = 0; b < batch; ++b)
+      DYDX_CHECK(b == probe_row || per_row[b] == 0, op, ": row ", b, " of f(x) depends on row ", probe_row,
+                 " of x (a change there moved it by ", per_row[b],
+                 "); f must map each row of its batch independently of the others");
+  }
+}
+
+}  // namespace
+
+Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  check_batched(x, "batch_jacobian");
+  if (options.check_independence) check_independence(f, x, "batch_jacobian");
+  const int64_t batch = x.size(0);
+  const int64_t in_size = batch == 0 ? 0 : x.numel() / batch;
+  const Dims in_shape = row_shape(x);
+
+  // The first forward pass also tells the output's row size, which picks the mode.
+  auto [y, first] = in_size > 0 ? jvp(f, x, row_basis(x, 0)) : std::pair<Tensor, Tensor>{f(x), Tensor()};
+  check_output(x, y, "batch_jacobian");
+  const int64_t out_size = batch == 0 ? 0 : y.numel() / batch;
+  const Dims out_shape = row_shape(y);
+  Dims result_shape = concat(concat({batch}, out_shape), in_shape);
+  if (in_size == 0 || out_size == 0) return zeros(result_shape, y.dtype());
+
+  if (in_size <= out_size) {
+    TensorList columns{first.reshape({batch, out_size})};
+    for (int64_t k = 1; k < in_size; ++k) columns.push_back(jvp(f, x, row_basis(x, k)).second.reshape({batch, out_size}));
+    return stack(columns, -1).reshape(result_shape);
+  }
+  auto [out, pullback] = vjp(f, x);
+  TensorList rows;
+  for (int64_t j = 0; j < out_size; ++j) rows.push_back(pullback(row_basis(out, j)).reshape({batch, in_size}));
+  return stack(rows, 1).reshape(result_shape);
+}
+
+Tensor batch_hessian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  check_batched(x, "batch_hessian");
+  if (options.check_independence) check_independence(f, x, "batch_hessian");
+  // The per-row Jacobian is itself a row-wise function of x, and differentiable.
+  return batch_jacobian([f](const Tensor& z) { return batch_jacobian(f, z); }, x);
+}
+
+Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  check_batched(x, "batch_hessian_diagonal");
+  if (options.check_independence) check_independence(f, x, "batch_hessian_diagonal");
+  const int64_t batch = x.size(0);
+  const int64_t in_size = batch == 0 ? 0 : x.numel() / batch;
+  TensorList columns;
+  Tensor y;
+  // Two nested dual levels along the same e_k: the inner tangent's outer tangent is d2y/dx_k2.
+  for (int64_t k = 0; k < in_size; ++k) {
+    Tensor e = row_basis(x, k);
+    forward_ad::DualLevel outer;
+    Tensor once = forward_ad::make_dual(x, e);
+    forward_ad::DualLevel inner;
+    Tensor out = f(forward_ad::make_dual(once, e));
+    check_output(x, out, "batch_hessian_diagonal");
+    Tensor first = forward_ad::unpack_dual(out, inner.level()).tangent;
+    Tensor second = first.defined() ? forward_ad::unpack_dual(first, outer.level()).tangent : Tensor();
+    y = forward_ad::unpack_dual(forward_ad::unpack_dual(out, inner.level()).primal, outer.level()).primal;
+    columns.push_back(second.defined() ? second : zeros_like(y));
+  }
+  if (in_size == 0) y = f(x);
+  const int64_t out_size = batch == 0 ? 0 : y.numel() / batch;
+  Dims result_shape = concat(concat({batch}, row_shape(y)), row_shape(x));
+  if (in_size == 0 || out_size == 0) return zeros(result_shape, y.dtype());
+  for (Tensor& c : columns) c = c.reshape({batch, out_size});
+  return stack(columns, -1).reshape(result_shape);
+}
+
+Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  Tensor diagonal = batch_hessian_diagonal(f, x, options);
+  const int64_t in_dims = x.dim() - 1;
+  if (in_dims == 0) return diagonal;
+  std::vector<int64_t> dims;
+  for (int64_t d = diagonal.dim() - in_dims; d < diagonal.dim(); ++d) dims.push_back(d);
+  return diagonal.sum(dims);
+}
+
+}  // namespace dydx::func

@@ -1,0 +1,238 @@
+// vjp, jvp, linearize, grad, jacrev, jacfwd, jacobian and hessian, built on dydx::grad and dual tensors.
+#include "dydx/func.hpp"
+
+#include "autograd/forward_mode.hpp"
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/forward_ad.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::func {
+
+namespace {
+
+void check_same_shapes(const TensorList& primals, const TensorList& others, const char* op, const char* what) {
+  DYDX_CHECK(primals.size() == others.size(), op, ": got ", others.size(), " ", what, "s for ", primals.size(),
+             " primals");
+  for (size_t i = 0; i < primals.size(); ++i) {
+    DYDX_CHECK(primals[i].defined() && others[i].defined(), op, ": primal and ", what, " ", i, " must be defined");
+    DYDX_CHECK(primals[i].sizes() == others[i].sizes(), op, ": ", what, " ", i, " has shape ", others[i].sizes(),
+               " but primal ", i, " has shape ", primals[i].sizes());
+  }
+}
+
+// A fresh input for one reverse pass. It stays connected to any enclosing reverse pass (through
+// a view) and keeps its tangents, so the transforms nest: hessian is jacfwd over jacrev.
+Tensor reverse_input(const Tensor& p) {
+  if (p.requires_grad()) return p.view(p.sizes());
+  Tensor leaf = p.detach();
+  leaf.impl()->tangents = p.impl()->tangents;
+  leaf.requires_grad_(true);
+  return leaf;
+}
+
+// Whether a reverse pass must itself be differentiable: an outer reverse or forward pass is watching.
+bool nested(const TensorList& primals) {
+  if (forward::active()) return true;
+  for (const Tensor& p : primals)
+    if (p.requires_grad()) return true;
+  return false;
+}
+
+Function as_function(const UnaryFunction& f) {
+  return [f](const TensorList& in) { return TensorList{f(in.at(0))}; };
+}
+
+// The basis vectors e_k of a tensor's flattened elements, as tensors shaped like it.
+Tensor basis(const Tensor& like, int64_t k) {
+  Tensor e = zeros({like.numel()}, like.dtype());
+  e.select(0, k).fill_(1);
+  return e.view(like.sizes());
+}
+
+Dims concat(IntArrayRef a, IntArrayRef b) {
+  Dims out = a.dims();
+  for (int64_t s : b) out.push_back(s);
+  return out;
+}
+
+void check_chunk(int64_t chunk_size, const char* op) {
+  DYDX_CHECK(chunk_size >= 0, op, ": chunk_size must be positive (or 0 for no chunking), got ", chunk_size);
+}
+
+}  // namespace
+
+std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents) {
+  check_same_shapes(primals, tangents, "jvp", "tangent");
+  forward_ad::DualLevel level;
+  TensorList duals;
+  for (size_t i = 0; i < primals.size(); ++i) duals.push_back(forward_ad::make_dual(primals[i], tangents[i]));
+  TensorList outputs = f(duals), values, tangents_out;
+  for (const Tensor& out : outputs) {
+    auto [primal, tangent] = forward_ad::unpack_dual(out);
+    values.push_back(primal);
+    tangents_out.push_back(tangent.defined() ? tangent : zeros_like(primal));
+  }
+  return {values, tangents_out};
+}
+
+std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& primals) {
+  TensorList inputs;
+  for (const Tensor& p : primals) inputs.push_back(reverse_input(p));
+  TensorList outputs = f(inputs);
+  const bool create_graph = nested(primals);
+  VjpFunction pullback = [inputs, outputs, create_graph](const TensorList& cotangents) {
+    check_same_shapes(outputs, cotangents, "vjp", "cotangent");
+    TensorList used_outputs, used_cotangents;
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (outputs[i].requires_grad()) {
+        used_outputs.push_back(outputs[i]);
+        used_cotangents.push_back(cotangents[i]);
+      }
+    TensorList grads(inputs.size());
+    if (!used_outputs.empty())
+      grads = dydx::grad(used_outputs, inputs, used_cotangents, /*retain_graph=*/true, create_graph,
+                         /*allow_unused=*/true);
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!grads[i].defined()) grads[i] = zeros_like(inputs[i]);
+    return grads;
+  };
+  return {outputs, pullback};
+}
+
+std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList& primals) {
+  TensorList outputs = f(primals);
+  // Evaluates the JVP afresh at the stored primals for each tangent.
+  JvpFunction push = [f, primals](const TensorList& tangents) { return jvp(f, primals, tangents).second; };
+  return {outputs, push};
+}
+
+TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
+                  int64_t chunk_size) {
+  check_chunk(chunk_size, "jacrev");
+  for (int64_t a : argnums)
+    DYDX_CHECK(a >= 0 && a < static_cast<int64_t>(primals.size()), "jacrev: argnum ", a, " is out of range for ",
+               primals.size(), " primals");
+  auto [outputs, pullback] = vjp(f, primals);
+  TensorList result;
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const int64_t n = outputs[o].numel();
+    std::vector<TensorList> rows(argnums.size());
+    for (int64_t k = 0; k < n; ++k) {
+      TensorList cotangents;
+      for (size_t i = 0; i < outputs.size(); ++i)
+        cotangents.push_back(i == o ? basis(outputs[o], k) : zeros_like(outputs[i]));
+      TensorList grads = pullback(cotangents);
+      for (size_t a = 0; a < argnums.size(); ++a) rows[a].push_back(grads[argnums[a]]);
+    }
+    for (size_t a = 0; a < argnums.size(); ++a) {
+      const Tensor& in = primals[argnums[a]];
+      Dims shape = concat(outputs[o].sizes(), in.sizes());
+      result.push_back(n == 0 ? zeros(shape, in.dtype()) : stack(rows[a]).reshape(shape));
+    }
+  }
+  return result;
+}
+
+TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
+                  int64_t chunk_size) {
+  check_chunk(chunk_size, "jacfwd");
+  TensorList outputs;
+  std::vector<std::vector<TensorList>> columns(argnums.size());  // [argnum][k] -> tangent of each output
+  for (size_t a = 0; a < argnums.size(); ++a) {
+    DYDX_CHECK(argnums[a] >= 0 && argnums[a] < static_cast<int64_t>(primals.size()), "jacfwd: argnum ", argnums[a],
+               " is out of range for ", primals.size(), " primals");
+    const Tensor& in = primals[argnums[a]];
+    for (int64_t k = 0; k < in.numel(); ++k) {
+      TensorList tangents;
+      for (size_t i = 0; i < primals.size(); ++i)
+        tangents.push_back(static_cast<int64_t>(i) == argnums[a] ? basis(in, k) : zeros_like(primals[i]));
+      auto [values, out_tangents] = jvp(f, primals, tangents);
+      outputs = values;
+      columns[a].push_back(out_tangents);
+    }
+  }
+  if (outputs.empty()) outputs = f(primals);
+  TensorList result;
+  for (size_t o = 0; o < outputs.size(); ++o)
+    for (size_t a = 0; a < argnums.size(); ++a) {
+      const Tensor& in = primals[argnums[a]];
+      Dims shape = concat(outputs[o].sizes(), in.sizes());
+      if (in.numel() == 0) {
+        result.push_back(zeros(shape, outputs[o].dtype()));
+        continue;
+      }
+      TensorList cols;
+      for (const TensorList& per_k : columns[a]) cols.push_back(per_k[o]);
+      // Columns stack on a new last dim: out.shape + [numel(in)], then in's shape.
+      result.push_back(stack(cols, -1).reshape(shape));
+    }
+  return result;
+}
+
+std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& primal, const Tensor& tangent) {
+  auto [values, tangents] = jvp(as_function(f), {primal}, {tangent});
+  return {values[0], tangents[0]};
+}
+
+std::pair<Tensor, std::function<Tensor(const Tensor&)>> vjp(const UnaryFunction& f, const Tensor& primal) {
+  auto [outputs, pullback] = vjp(as_function(f), {primal});
+  return {outputs[0], [pullback](const Tensor& cotangent) { return pullback({cotangent})[0]; }};
+}
+
+std::pair<Tensor, std::function<Tensor(const Tensor&)>> linearize(const UnaryFunction& f, const Tensor& primal) {
+  auto [outputs, push] = linearize(as_function(f), {primal});
+  return {outputs[0], [push](const Tensor& tangent) { return push({tangent})[0]; }};
+}
+
+std::function<std::pair<Tensor, Tensor>(const Tensor&)> grad_and_value(const UnaryFunction& f) {
+  return [f](const Tensor& x) {
+    auto [value, pullback] = vjp(f, x);
+    DYDX_CHECK(value.numel() == 1, "grad: f must return a tensor with one element, but it returned shape ",
+               value.sizes());
+    return std::pair<Tensor, Tensor>{pullback(ones_like(value)), value};
+  };
+}
+
+UnaryFunction grad(const UnaryFunction& f) {
+  auto both = grad_and_value(f);
+  return [both](const Tensor& x) { return both(x).first; };
+}
+
+Function grad(const Function& f, const std::vector<int64_t>& argnums) {
+  return [f, argnums](const TensorList& primals) {
+    auto [outputs, pullback] = vjp(f, primals);
+    DYDX_CHECK(outputs.size() == 1 && outputs[0].numel() == 1, "grad: f must return one tensor with one element, but it returned ",
+               outputs.size(), " tensors", outputs.empty() ? "" : " (the first of shape ",
+               outputs.empty() ? "" : outputs[0].shape_string(), outputs.empty() ? "" : ")");
+    TensorList grads = pullback({ones_like(outputs[0])}), picked;
+    for (int64_t a : argnums) {
+      DYDX_CHECK(a >= 0 && a < static_cast<int64_t>(grads.size()), "grad: argnum ", a, " is out of range for ",
+                 grads.size(), " primals");
+      picked.push_back(grads[a]);
+    }
+    return picked;
+  };
+}
+
+UnaryFunction jacrev(const UnaryFunction& f, int64_t chunk_size) {
+  return [f, chunk_size](const Tensor& x) { return jacrev(as_function(f), {x}, {0}, chunk_size)[0]; };
+}
+
+UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size) {
+  return [f, chunk_size](const Tensor& x) { return jacfwd(as_function(f), {x}, {0}, chunk_size)[0]; };
+}
+
+Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
+  // The output size is only known after one evaluation; that evaluation then serves reverse mode.
+  auto [out, pullback] = vjp(f, x);
+  if (x.numel() < out.numel()) return jacfwd(f)(x);
+  std::vector<Tensor> rows;
+  for (int64_t k = 0; k < out.numel(); ++k) rows.push_back(pullback(basis(out, k)));
+  Dims shape = concat(out.sizes(), x.sizes());
+  return out.numel() == 0 ? zeros(shape, x.dtype()) : stack(rows).reshape(shape);
+}
+
+UnaryFunction hessian(const UnaryFunction& f) { return jacfwd(jacrev(f)); }
+
+}  // namespace dydx::func

@@ -1,0 +1,172 @@
+// The function transforms' API: per-sample derivatives, mode choice, composition and errors.
+#include <dydx/dydx.hpp>
+#include <gtest/gtest.h>
+
+namespace dydx {
+namespace {
+
+using indexing::Slice;
+
+Tensor seed_function(const Tensor& x) { return matmul(x.pow(3), tensor({{2.0, 4.0}}, x.dtype())); }
+
+// A small per-sample network, 3 -> 4 -> 2 with tanh, so that rows are independent.
+struct TinyMlp {
+  Tensor w1 = randn({3, 4}, kFloat64), b1 = randn({4}, kFloat64);
+  Tensor w2 = randn({4, 2}, kFloat64), b2 = randn({2}, kFloat64);
+  Tensor operator()(const Tensor& x) const { return matmul(tanh(matmul(x, w1) + b1), w2) + b2; }
+};
+
+TEST(BatchJacobian, SeedInOneCall) {
+  Tensor x = tensor({{4.0}, {1.0}});
+  Tensor j = func::batch_jacobian(seed_function, x);
+  EXPECT_EQ(j.sizes().vec(), std::vector<int64_t>({2, 2, 1}));
+  EXPECT_EQ(j.to_vector<float>(), std::vector<float>({96, 192, 6, 12}));
+}
+
+TEST(BatchJacobian, EqualsTheSeedLoopOfGrad) {
+  manual_seed(1);
+  Tensor x = randn({50, 1}, kFloat64).requires_grad_(true);
+  Tensor y = seed_function(x);
+  TensorList columns;
+  for (int64_t j = 0; j < y.size(1); ++j)
+    columns.push_back(grad({y.index({Slice(), j})}, {x}, {ones({50}, kFloat64)}, true)[0]);
+  Tensor j = func::batch_jacobian(seed_function, x.detach());
+  EXPECT_TRUE(allclose(j.squeeze(-1), cat(columns, 1), 1e-12, 0));
+}
+
+TEST(BatchJacobian, EqualsDiagonalBlocksOfTheFullJacobian) {
+  manual_seed(2);
+  TinyMlp f;
+  Tensor x = randn({5, 3}, kFloat64);
+  Tensor full = func::jacrev(func::UnaryFunction(f))(x);  // [5, 2, 5, 3]
+  Tensor per_sample = func::batch_jacobian(f, x);         // [5, 2, 3], reverse mode (2 < 3)
+  ASSERT_EQ(per_sample.sizes().vec(), std::vector<int64_t>({5, 2, 3}));
+  for (int64_t b = 0; b < 5; ++b)
+    EXPECT_TRUE(allclose(per_sample.select(0, b), full.select(0, b).select(1, b), 1e-12, 1e-14)) << "row " << b;
+}
+
+TEST(BatchJacobian, ForwardAndReverseModesAgree) {
+  manual_seed(3);
+  TinyMlp f;
+  Tensor x = randn({4, 3}, kFloat64);
+  // 3 inputs, 6 outputs per row: forward mode; the transposed problem uses reverse mode.
+  auto wide = [&](const Tensor& z) { return cat({f(z), sin(z)}, 1); };  // [B, 5]
+  Tensor j = func::batch_jacobian(wide, x);
+  for (int64_t b = 0; b < 4; ++b) {
+    Tensor row = x.select(0, b).unsqueeze(0);
+    Tensor expected = func::jacfwd([&](const Tensor& r) { return wide(r).squeeze(0); })(row).squeeze(1);
+    EXPECT_TRUE(allclose(j.select(0, b), expected, 1e-12, 1e-14)) << "row " << b;
+  }
+}
+
+TEST(BatchJacobian, IndependenceCheckCatchesCoupledRows) {
+  Tensor x = randn({4, 3}, kFloat64);
+  auto coupled = [](const Tensor& z) { return z + z.sum(std::vector<int64_t>{0}, true); };
+  EXPECT_NO_THROW(func::batch_jacobian(coupled, x));  // off by default: the caller's promise
+  try {
+    func::batch_jacobian(coupled, x, {.check_independence = true});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch_jacobian: row"), std::string::npos) << e.what();
+  }
+  TinyMlp f;
+  EXPECT_NO_THROW(func::batch_jacobian(f, x, {.check_independence = true}));
+}
+
+TEST(BatchHessian, MatchesPerSampleHessians) {
+  manual_seed(4);
+  TinyMlp f;
+  Tensor x = randn({3, 3}, kFloat64);
+  Tensor h = func::batch_hessian(f, x);  // [3, 2, 3, 3]
+  ASSERT_EQ(h.sizes().vec(), std::vector<int64_t>({3, 2, 3, 3}));
+  for (int64_t b = 0; b < 3; ++b)
+    for (int64_t j = 0; j < 2; ++j) {
+      auto yj = [&](const Tensor& r) { return f(r.unsqueeze(0)).select(0, 0).select(0, j); };
+      Tensor expected = func::hessian(yj)(x.select(0, b));
+      EXPECT_TRUE(allclose(h.select(0, b).select(0, j), expected, 1e-10, 1e-12)) << b << "," << j;
+    }
+}
+
+TEST(Laplacian, EqualsTheTraceOfBatchHessian) {
+  manual_seed(5);
+  TinyMlp f;
+  Tensor x = randn({6, 3}, kFloat64);
+  Tensor h = func::batch_hessian(f, x);
+  Tensor trace = zeros({6, 2}, kFloat64);
+  for (int64_t k = 0; k < 3; ++k) trace = trace + h.select(-1, k).select(-1, k);
+  EXPECT_TRUE(allclose(func::laplacian(f, x), trace, 1e-10, 1e-12));
+  Tensor diagonal = func::batch_hessian_diagonal(f, x);
+  ASSERT_EQ(diagonal.sizes().vec(), std::vector<int64_t>({6, 2, 3}));
+  EXPECT_TRUE(allclose(diagonal.select(-1, 1), h.select(-1, 1).select(-1, 1), 1e-10, 1e-12));
+}
+
+TEST(Laplacian, IsDifferentiableWithRespectToWeights) {
+  // The physics-informed training step: the gradient of a loss built from the Laplacian.
+  manual_seed(6);
+  TinyMlp f;
+  f.w1.requires_grad_(true);
+  Tensor x = randn({4, 3}, kFloat64);
+  Tensor loss = func::laplacian(f, x).pow(2).mean();
+  Tensor g = grad({loss}, {f.w1})[0];
+  // Finite differences on one weight.
+  const double step = 1e-6;
+  auto loss_at = [&](double delta) {
+    TinyMlp moved = f;
+    moved.w1 = f.w1.detach().clone();
+    moved.w1.select(0, 1).select(0, 2).add_(delta);
+    return func::laplacian(moved, x).pow(2).mean().item<double>();
+  };
+  EXPECT_NEAR(g.select(0, 1).select(0, 2).item<double>(), (loss_at(step) - loss_at(-step)) / (2 * step), 1e-5);
+}
+
+TEST(Transforms, GradAndValue) {
+  auto f = [](const Tensor& x) { return (x * x).sum(); };
+  auto [g, value] = func::grad_and_value(f)(tensor({1.0, 2.0}, kFloat64));
+  EXPECT_EQ(g.to_vector<double>(), std::vector<double>({2, 4}));
+  EXPECT_EQ(value.item<double>(), 5.0);
+  TensorList gs = func::grad([](const TensorList& in) { return TensorList{(in[0] * in[1]).sum()}; }, {1})(
+      {tensor({1.0, 2.0}, kFloat64), tensor({3.0, 4.0}, kFloat64)});
+  EXPECT_EQ(gs[0].to_vector<double>(), std::vector<double>({1, 2}));
+}
+
+TEST(Transforms, GradOfGradIsTheSecondDerivative) {
+  auto f = [](const Tensor& x) { return x.pow(3).sum(); };
+  auto second = func::grad([f](const Tensor& x) { return func::grad(f)(x).sum(); });
+  EXPECT_EQ(second(tensor({2.0}, kFloat64)).item<double>(), 12.0);
+}
+
+TEST(Transforms, LinearizeMatchesJvp) {
+  auto f = [](const Tensor& x) { return sin(x) * x; };
+  Tensor x = tensor({0.5, 1.5}, kFloat64), t = tensor({1.0, -2.0}, kFloat64);
+  auto [out, push] = func::linearize(f, x);
+  EXPECT_TRUE(allclose(out, f(x)));
+  EXPECT_TRUE(allclose(push(t), func::jvp(f, x, t).second, 1e-14, 0));
+}
+
+TEST(Transforms, JacobianPicksAModeAndAgreesWithBoth) {
+  auto wide = [](const Tensor& x) { return cat({x.exp(), x.sin(), x * x}); };  // 2 -> 6: forward
+  auto narrow = [](const Tensor& x) { return x.sum(std::vector<int64_t>{0}, true) * x.select(0, 0); };  // 3 -> 1
+  Tensor a = tensor({0.3, 0.7}, kFloat64), b = tensor({0.1, 0.2, 0.3}, kFloat64);
+  EXPECT_TRUE(allclose(func::jacobian(wide, a), func::jacrev(wide)(a), 1e-12, 0));
+  EXPECT_TRUE(allclose(func::jacobian(narrow, b), func::jacfwd(narrow)(b), 1e-12, 0));
+}
+
+TEST(Transforms, Errors) {
+  auto f = [](const Tensor& x) { return x * 2.0; };
+  EXPECT_THROW(func::jvp(f, ones({2}), ones({3})), Error);
+  EXPECT_THROW(func::grad(f)(ones({2})), Error);  // not scalar
+  auto [out, pullback] = func::vjp(f, ones({2}));
+  EXPECT_THROW(pullback(ones({3})), Error);
+  EXPECT_THROW(func::jacrev(func::Function([](const TensorList& in) { return in; }), {ones({2})}, {1}), Error);
+  EXPECT_THROW(func::jacrev(func::UnaryFunction(f), -1)(ones({2})), Error);
+  EXPECT_THROW(func::batch_jacobian(f, tensor(1.0)), Error);  // no batch dim
+  EXPECT_THROW(func::batch_jacobian([](const Tensor& x) { return x.sum(); }, ones({3, 2})), Error);
+  try {
+    func::jvp(f, ones({2}), ones({3}));
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("jvp: tangent 0 has shape [3]"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dydx
