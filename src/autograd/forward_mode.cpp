@@ -24,6 +24,18 @@ thread_local int open_levels = 0;
 namespace {
 
 thread_local std::vector<uint32_t> levels;                 // open levels, innermost last
+// Every tensor given a tangent at each open level. Closing the level takes the tangents back, as
+// PyTorch does: a tangent's history often holds its own primal (the tangent of exp(x) is t * out),
+// so without this, primal -> tangent -> node -> primal would be a reference cycle.
+thread_local std::vector<std::pair<uint32_t, std::vector<std::weak_ptr<dydx::detail::TensorImpl>>>> holders;
+
+void remember_holder(uint32_t level, const std::shared_ptr<dydx::detail::TensorImpl>& impl) {
+  for (auto& [l, list] : holders)
+    if (l == level) {
+      list.push_back(impl);
+      return;
+    }
+}
 thread_local uint32_t visible_below = UINT32_MAX;          // levels >= this are hidden
 uint32_t next_level_id() {
   static std::atomic<uint32_t> counter{1};
@@ -54,7 +66,14 @@ Tensor tangent_of(const Tensor& t, uint32_t level) {
 void set_tangent(const Tensor& t, uint32_t level, const Tensor& tangent) {
   auto& list = t.impl()->tangents;
   std::erase_if(list, [level](const auto& entry) { return entry.first == level || !is_open(entry.first); });
-  if (tangent.defined()) list.emplace_back(level, tangent.impl());
+  if (!tangent.defined() || !is_open(level)) return;
+  list.emplace_back(level, tangent.impl());
+  remember_holder(level, t.impl());
+}
+
+void copy_tangents(const Tensor& from, const Tensor& to) {
+  for (const auto& [level, tangent] : from.impl()->tangents)
+    if (is_open(level)) set_tangent(to, level, Tensor(tangent));
 }
 
 bool has_tangent(const Tensor& t) {
@@ -87,7 +106,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
   // an output the node saved for backward gets the tangents now (forward-over-reverse reads them).
   if (const auto& node = out.impl()->grad_fn)
     for (auto& saved : node->saved_values)
-      if (saved.is_output && saved.data.impl()->storage == out.impl()->storage) saved.data.impl()->tangents = out.impl()->tangents;
+      if (saved.is_output && saved.data.impl()->storage == out.impl()->storage) copy_tangents(out, saved.data);
 }
 
 void commit_inplace(const Tensor& self, const Tensor& result) {
@@ -125,12 +144,30 @@ namespace dydx::forward_ad {
 
 DualLevel::DualLevel() : level_(forward::next_level_id()) {
   forward::levels.push_back(level_);
+  forward::holders.emplace_back(level_, std::vector<std::weak_ptr<detail::TensorImpl>>());
   ++forward::detail::open_levels;
 }
 
 DualLevel::~DualLevel() {
+  std::vector<std::weak_ptr<detail::TensorImpl>> held;
+  for (auto& [level, list] : forward::holders)
+    if (level == level_) held.swap(list);
+  std::erase_if(forward::holders, [this](const auto& entry) { return entry.first == level_; });
   std::erase(forward::levels, level_);
   --forward::detail::open_levels;
+  // Dropping tangents can free tensors whose own tangents are in the list; take each one out first.
+  for (auto& weak : held)
+    if (auto impl = weak.lock()) {
+      std::vector<std::pair<uint32_t, std::shared_ptr<detail::TensorImpl>>> dropped;
+      auto& list = impl->tangents;
+      for (auto it = list.begin(); it != list.end();)
+        if (it->first == level_) {
+          dropped.push_back(std::move(*it));
+          it = list.erase(it);
+        } else {
+          ++it;
+        }
+    }
 }
 
 namespace {

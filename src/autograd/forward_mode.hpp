@@ -35,6 +35,8 @@ void propagate(const TensorList& inputs, const Tensor& out, Rule&& rule) {
   detail::propagate(pointers.data(), pointers.size(), out, JvpRule(std::forward<Rule>(rule)));
 }
 
+/// Gives to every tangent that from has (at open levels); to is released from them when the level closes.
+void copy_tangents(const Tensor& from, const Tensor& to);
 /// t's tangent at level, or undefined.
 Tensor tangent_of(const Tensor& t, uint32_t level);
 void set_tangent(const Tensor& t, uint32_t level, const Tensor& tangent);

@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "autograd/forward_mode.hpp"
 #include "dydx/autograd.hpp"
 
 namespace dydx::autograd {
@@ -30,7 +31,7 @@ void Node::save(const Tensor& t) {
 
 void Node::save_output(const Tensor& out) {
   Tensor alias = out.detach();
-  alias.impl()->tangents = out.impl()->tangents;  // forward-over-reverse differentiates through it
+  forward::copy_tangents(out, alias);  // forward-over-reverse differentiates through it
   saved_values.push_back({alias, static_cast<uint32_t>(out._version()), true});
 }
 
@@ -49,7 +50,7 @@ Tensor Node::saved(size_t i) {
   if (!sv.is_output || !is_grad_enabled()) return sv.data;
   // Double backward differentiates through this output, so it needs its history back.
   Tensor out = sv.data.detach();
-  out.impl()->tangents = sv.data.impl()->tangents;
+  forward::copy_tangents(sv.data, out);
   out.impl()->grad_fn = shared_from_this();
   return out;
 }

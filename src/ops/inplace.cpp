@@ -75,7 +75,8 @@ Tensor snapshot(const Tensor& self) {
   detail::copy_values(copy, self);
   copy.impl()->grad_fn = self.impl()->grad_fn;
   // The tangents are copied too: the write is about to overwrite self's tangent in place.
-  for (const auto& [level, tangent] : self.impl()->tangents) copy.impl()->tangents.emplace_back(level, Tensor(tangent).clone().impl());
+  if (forward::active())
+    for (const auto& [level, tangent] : self.impl()->tangents) forward::set_tangent(copy, level, Tensor(tangent).clone());
   return copy;
 }
 

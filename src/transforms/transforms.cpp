@@ -26,7 +26,7 @@ void check_same_shapes(const TensorList& primals, const TensorList& others, cons
 Tensor reverse_input(const Tensor& p) {
   if (p.requires_grad()) return p.view(p.sizes());
   Tensor leaf = p.detach();
-  leaf.impl()->tangents = p.impl()->tangents;
+  forward::copy_tangents(p, leaf);
   leaf.requires_grad_(true);
   return leaf;
 }
