@@ -390,6 +390,30 @@ TEST_P(OpTableTest, ReverseOverForwardMatchesFiniteDifferences) {
   }
 }
 
+TEST_P(OpTableTest, BatchedVjpEqualsStackedVjps) {
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 8111 + 41);
+    TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
+    Tensor out = row().fn(inputs_from(c, leaves));
+    std::vector<int64_t> batch_shape = out.sizes().vec();
+    batch_shape.insert(batch_shape.begin(), 3);
+    Tensor cotangents = random_tensor(batch_shape, Domain::Real, kFloat64, rng);
+    TensorList batched = grad({out}, leaves, {cotangents}, true, false, true, /*is_grads_batched=*/true);
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      TensorList rows;
+      for (int64_t n = 0; n < 3; ++n) {
+        Tensor g = grad({out}, {leaves[i]}, {cotangents.select(0, n)}, true, false, true)[0];
+        rows.push_back(g.defined() ? g : zeros_like(leaves[i]));
+      }
+      Tensor expected = stack(rows);
+      Tensor actual = batched[i].defined() ? batched[i] : zeros_like(expected);
+      ASSERT_EQ(actual.sizes().vec(), expected.sizes().vec()) << "input " << i;
+      EXPECT_TRUE(allclose(actual, expected, 1e-12, 1e-14)) << "input " << i;
+    }
+  }
+}
+
 // ---- the function transforms, on every row --------------------------------------------------
 
 func::Function as_function(const Case& c) {

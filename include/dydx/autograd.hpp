@@ -12,9 +12,11 @@ namespace dydx {
 
 /// The sum of the outputs' vector-Jacobian products with respect to each input, as torch.autograd.grad.
 /// Unused inputs give undefined tensors when allow_unused is set, and an error otherwise.
+/// With is_grads_batched, each grad_output has a leading batch dim of the same size N, and the
+/// N vector-Jacobian products come back stacked the same way, from one backward pass.
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs = {},
                 std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
-                bool allow_unused = false);
+                bool allow_unused = false, bool is_grads_batched = false);
 
 /// Computes gradients of outputs and accumulates them into the leaves' .grad, as torch.autograd.backward.
 void backward(const TensorList& outputs, const TensorList& grad_outputs = {},

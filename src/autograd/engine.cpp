@@ -117,8 +117,23 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
   }
 }
 
-Tensor reduce_to_input(Tensor g, const InputMeta& meta) {
-  if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
+// Sums g (with nb leading batch dims) down to the input's shape and casts it to its dtype.
+Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
+  if (nb == 0) {
+    if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
+  } else if (g.dim() - nb != static_cast<int64_t>(meta.sizes.size()) ||
+             !(IntArrayRef(g.sizes().data() + nb, meta.sizes.size()) == IntArrayRef(meta.sizes))) {
+    // Broadcast dims lie between the batch dims and the input's own: sum them, keep the batch.
+    const int64_t lead = g.dim() - nb - static_cast<int64_t>(meta.sizes.size());
+    Dims dims;
+    for (int64_t d = nb; d < g.dim(); ++d) {
+      const int64_t own = d - nb - lead;
+      if (own < 0 || (meta.sizes[own] == 1 && g.size(d) != 1)) dims.push_back(d);
+    }
+    Dims target(g.sizes().begin(), g.sizes().begin() + nb);
+    for (int64_t s : meta.sizes) target.push_back(s);
+    g = (dims.empty() ? g : g.sum(dims, true)).reshape(target);
+  }
   if (g.dtype() != meta.dtype) g = g.to(meta.dtype);
   return g;
 }
@@ -173,6 +188,7 @@ static Node* record_impl(const OpInfo& op, const Inputs& inputs, const Tensor& o
     node->next.push_back(gradient_edge(*t));
     node->inputs.push_back(t->defined() ? InputMeta{t->impl()->sizes, t->dtype()} : InputMeta{});
   }
+  node->out_rank = out.dim();
   Node* raw = node.get();
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = false;
@@ -191,8 +207,12 @@ Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out) {
 
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
                         bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
-                        bool allow_unused) {
+                        bool allow_unused, bool batched) {
   const char* api = accumulate_into_grad ? "backward" : "grad";
+  DYDX_CHECK(!batched || !accumulate_into_grad, api, ": batched grad_outputs are only supported by grad()");
+  DYDX_CHECK(!batched || grad_outputs.size() == outputs.size(), api,
+             ": is_grads_batched needs a grad_output for every output");
+  int64_t batch_size = -1;
   DYDX_CHECK(!outputs.empty(), api, ": expected at least one output tensor");
   DYDX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), api, ": got ", grad_outputs.size(),
              " grad_outputs for ", outputs.size(), " outputs");
@@ -206,7 +226,16 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
     DYDX_CHECK(out.defined(), api, ": output ", i, " is undefined");
     DYDX_CHECK(out.requires_grad(), api, ": element ", i, " of tensors does not require grad and does not have a grad_fn");
     Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
-    if (g.defined()) {
+    if (batched) {
+      DYDX_CHECK(g.defined() && g.dim() == out.dim() + 1 &&
+                     IntArrayRef(g.sizes().data() + 1, out.dim()) == out.sizes(),
+                 api, ": with is_grads_batched, grad_output[", i, "] must have shape [N] + ", out.sizes(), ", got ",
+                 g.defined() ? g.shape_string() : std::string("(undefined)"));
+      DYDX_CHECK(batch_size < 0 || g.size(0) == batch_size, api, ": batched grad_outputs differ in batch size (",
+                 batch_size, " and ", g.size(0), ")");
+      batch_size = g.size(0);
+      if (g.dtype() != out.dtype()) g = g.to(out.dtype());
+    } else if (g.defined()) {
       DYDX_CHECK(g.sizes() == out.sizes(), api, ": Mismatch in shape: grad_output[", i, "] has a shape of ",
                  g.sizes(), " and output[", i, "] has a shape of ", out.sizes());
       if (g.dtype() != out.dtype()) g = g.to(out.dtype());
@@ -290,7 +319,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         Tensor replaced = hook(g);
         if (replaced.defined()) g = replaced;
       }
-      if (auto retained = node->retained.lock()) {
+      if (auto retained = batched ? nullptr : node->retained.lock()) {
         AutoGradMode mode(create_graph);
         accumulate_into(*retained, g, create_graph);
       }
@@ -325,7 +354,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         for (size_t i = 0; i < node->num_inputs(); ++i) {
           Node* next = node->next[i].get();
           if (!next || !grads[i].defined() || !state[next].needed) continue;
-          add_into(state[next].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i]));
+          add_into(state[next].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
         }
       }
     }
@@ -362,10 +391,10 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
 namespace dydx {
 
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
-                std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
+                std::optional<bool> retain_graph, bool create_graph, bool allow_unused, bool is_grads_batched) {
   DYDX_CHECK(!inputs.empty(), "grad: expected at least one input tensor");
   return autograd::run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, inputs,
-                                false, allow_unused);
+                                false, allow_unused, is_grads_batched);
 }
 
 void backward(const TensorList& outputs, const TensorList& grad_outputs, std::optional<bool> retain_graph,

@@ -25,8 +25,9 @@ Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out);
 
 /// The engine behind backward() and grad(). With inputs given, gradients are captured for exactly
 /// those (grad) or accumulated only into them (backward); otherwise into every leaf.
+/// With batched, every grad_output has one extra leading dim, which every rule carries through.
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
                         bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
-                        bool allow_unused);
+                        bool allow_unused, bool batched = false);
 
 }  // namespace dydx::autograd

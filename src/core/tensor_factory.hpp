@@ -16,5 +16,10 @@ void copy_values(const Tensor& dst, const Tensor& src);
 /// the transpose of viewing that region. Differentiable.
 Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef sizes, IntArrayRef strides,
                           int64_t offset);
+/// The same for a gradient with nb leading batch dims: the region is taken in each base of the batch.
+Tensor scatter_region(const Tensor& g, int64_t nb, IntArrayRef base_sizes, IntArrayRef sizes, IntArrayRef strides,
+                      int64_t offset);
+/// The region (sizes, strides, offset) of t's contiguous layout, in each of t's nb leading batch entries.
+Tensor view_region(const Tensor& t, int64_t nb, IntArrayRef sizes, IntArrayRef strides, int64_t offset);
 
 }  // namespace dydx::detail

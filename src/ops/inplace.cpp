@@ -27,11 +27,12 @@ const OpInfo copy_info{"copy", "CopyBackwards", &copy_vjp};
 void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const auto& a = node.attrs;
   if (node.needs_input_grad(0)) {
-    Tensor outside = ones_like(g);
+    const int64_t nb = batch_dims(node, g);
+    Tensor outside = ones(Dims(g.sizes().begin() + nb, g.sizes().end()), g.dtype());  // the base's shape
     detail::make_alias(outside, a.sizes, a.strides, a.offset).zero_();
     grads[0] = g * outside;
   }
-  if (node.needs_input_grad(1)) grads[1] = g.contiguous().as_strided(a.sizes, a.strides, a.offset);
+  if (node.needs_input_grad(1)) grads[1] = detail::view_region(g, batch_dims(node, g), a.sizes, a.strides, a.offset);
 }
 const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
 

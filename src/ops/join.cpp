@@ -6,12 +6,13 @@ namespace ops {
 namespace {
 
 void cat_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const int64_t nb = batch_dims(node, g);
   const int64_t dim = node.attrs.index;
   int64_t start = 0;
   for (size_t i = 0; i < node.num_inputs(); ++i) {
     const Dims& in = node.inputs[i].sizes;
     const int64_t length = in.size() == 1 && in[0] == 0 ? 0 : in[dim];  // legacy empty [0] inputs take no slice
-    if (node.needs_input_grad(i)) grads[i] = g.narrow(dim, start, length);
+    if (node.needs_input_grad(i)) grads[i] = g.narrow(dim + nb, start, length);
     start += length;
   }
 }
@@ -19,7 +20,7 @@ const OpInfo cat_info{"cat", "CatBackward0", &cat_vjp};
 
 void stack_vjp(Node& node, const Tensor& g, Tensor* grads) {
   for (size_t i = 0; i < node.num_inputs(); ++i)
-    if (node.needs_input_grad(i)) grads[i] = g.select(node.attrs.index, static_cast<int64_t>(i));
+    if (node.needs_input_grad(i)) grads[i] = g.select(node.attrs.index + batch_dims(node, g), static_cast<int64_t>(i));
 }
 const OpInfo stack_info{"stack", "StackBackward0", &stack_vjp};
 

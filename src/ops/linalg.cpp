@@ -6,15 +6,20 @@ namespace dydx {
 namespace ops {
 namespace {
 
+// With batched cotangents the products broadcast over the batch dims (matmul instead of mm).
 void mm_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  if (node.needs_input_grad(0)) grads[0] = g.mm(node.saved(1).t());
-  if (node.needs_input_grad(1)) grads[1] = node.saved(0).t().mm(g);
+  const bool batched = batch_dims(node, g) > 0;
+  if (node.needs_input_grad(0)) grads[0] = batched ? matmul(g, node.saved(1).t()) : g.mm(node.saved(1).t());
+  if (node.needs_input_grad(1)) grads[1] = batched ? matmul(node.saved(0).t(), g) : node.saved(0).t().mm(g);
 }
 const OpInfo mm_info{"mm", "MmBackward0", &mm_vjp};
 
 void bmm_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  if (node.needs_input_grad(0)) grads[0] = bmm(g, node.saved(1).transpose(1, 2));
-  if (node.needs_input_grad(1)) grads[1] = bmm(node.saved(0).transpose(1, 2), g);
+  const bool batched = batch_dims(node, g) > 0;
+  Tensor bt = node.needs_input_grad(0) ? node.saved(1).transpose(1, 2) : Tensor();
+  Tensor at = node.needs_input_grad(1) ? node.saved(0).transpose(1, 2) : Tensor();
+  if (node.needs_input_grad(0)) grads[0] = batched ? matmul(g, bt) : bmm(g, bt);
+  if (node.needs_input_grad(1)) grads[1] = batched ? matmul(at, g) : bmm(at, g);
 }
 const OpInfo bmm_info{"bmm", "BmmBackward0", &bmm_vjp};
 

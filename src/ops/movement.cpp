@@ -34,43 +34,89 @@ Tensor alias_of(const Tensor& x, const Geometry& g) { return detail::make_alias(
 
 // as_strided and as_strided_scatter are each other's transposes; every view whose gradient
 // must be scattered into zeros (select, slice) uses the scatter.
+}  // namespace
+}  // namespace ops
+
+namespace detail {
+
+// With nb batch dims in front, a region of one base becomes the same region of each base in the
+// batch: each batch dim steps over whole copies of the (contiguous) base.
+static void add_batch_dims(const Tensor& t, int64_t nb, IntArrayRef base_sizes, Dims& sizes, Dims& strides) {
+  int64_t step = product(base_sizes);
+  for (int64_t d = nb - 1; d >= 0; --d) {
+    sizes.insert_at(0, t.size(d));
+    strides.insert_at(0, step);
+    step *= t.size(d);
+  }
+}
+
+Tensor scatter_region(const Tensor& g, int64_t nb, IntArrayRef base_sizes, IntArrayRef sizes, IntArrayRef strides,
+                      int64_t offset) {
+  Dims full_sizes = sizes.dims(), full_strides = strides.dims();
+  add_batch_dims(g, nb, base_sizes, full_sizes, full_strides);
+  return as_strided_scatter(g, ops::with_batch(g, nb, base_sizes), full_sizes, full_strides, offset);
+}
+
+Tensor view_region(const Tensor& t, int64_t nb, IntArrayRef sizes, IntArrayRef strides, int64_t offset) {
+  Tensor dense = t.contiguous();
+  Dims base(dense.sizes().begin() + nb, dense.sizes().end());
+  Dims full_sizes = sizes.dims(), full_strides = strides.dims();
+  add_batch_dims(dense, nb, base, full_sizes, full_strides);
+  return dense.as_strided(full_sizes, full_strides, dense.storage_offset() + offset);
+}
+
+}  // namespace detail
+
+namespace ops {
+namespace {
+
 void as_strided_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = detail::as_strided_scatter(g, node.inputs[0].sizes, node.attrs.sizes, node.attrs.strides, node.attrs.offset);
+  const auto& a = node.attrs;
+  grads[0] = detail::scatter_region(g, batch_dims(node, g), node.inputs[0].sizes, a.sizes, a.strides, a.offset);
 }
 const OpInfo as_strided_info{"as_strided", "AsStridedBackward0", &as_strided_vjp};
 
 void as_strided_scatter_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = g.contiguous().as_strided(node.attrs.sizes, node.attrs.strides, node.attrs.offset);
+  const auto& a = node.attrs;
+  grads[0] = detail::view_region(g, batch_dims(node, g), a.sizes, a.strides, a.offset);
 }
 const OpInfo as_strided_scatter_info{"as_strided_scatter", "AsStridedScatterBackward0", &as_strided_scatter_vjp};
 
-Tensor scatter_geometry(const Tensor& g, const Dims& in_sizes, const Geometry& geo) {
-  return detail::as_strided_scatter(g, in_sizes, geo.sizes, geo.strides, geo.offset);
+Tensor scatter_geometry(const Tensor& g, int64_t nb, const Dims& in_sizes, const Geometry& geo) {
+  return detail::scatter_region(g, nb, in_sizes, geo.sizes, geo.strides, geo.offset);
 }
 
 void select_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const Dims& in = node.inputs[0].sizes;
-  grads[0] = scatter_geometry(g, in, select_geometry(contiguous_geometry(in), node.attrs.dims[0], node.attrs.index));
+  grads[0] = scatter_geometry(g, batch_dims(node, g), in,
+                              select_geometry(contiguous_geometry(in), node.attrs.dims[0], node.attrs.index));
 }
 const OpInfo select_info{"select", "SelectBackward0", &select_vjp};
 
 void slice_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const Dims& in = node.inputs[0].sizes;
   const Dims& a = node.attrs.dims;  // dim, start, length, step
-  grads[0] = scatter_geometry(g, in, slice_geometry(contiguous_geometry(in), a[0], a[1], a[2], a[3]));
+  grads[0] = scatter_geometry(g, batch_dims(node, g), in, slice_geometry(contiguous_geometry(in), a[0], a[1], a[2], a[3]));
 }
 const OpInfo slice_info{"slice", "SliceBackward0", &slice_vjp};
 
 void permute_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const Dims& perm = node.attrs.dims;
-  Dims inverse(perm.size(), 0);
-  for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  const int64_t nb = batch_dims(node, g);
+  Dims inverse(nb + perm.size(), 0);
+  for (int64_t i = 0; i < nb; ++i) inverse[i] = i;
+  for (size_t i = 0; i < perm.size(); ++i) inverse[nb + perm[i]] = nb + static_cast<int64_t>(i);
   grads[0] = g.permute(inverse);
 }
 const OpInfo permute_info{"permute", "PermuteBackward0", &permute_vjp};
 
 void transpose_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = g.transpose(node.attrs.dims[0], node.attrs.dims[1]);
+  if (node.attrs.dims.empty()) {  // a 0-D tensor's transpose is itself
+    grads[0] = g;
+    return;
+  }
+  const int64_t nb = batch_dims(node, g);
+  grads[0] = g.transpose(node.attrs.dims[0] + nb, node.attrs.dims[1] + nb);
 }
 const OpInfo transpose_info{"transpose", "TransposeBackward0", &transpose_vjp};
 const OpInfo t_info{"t", "TBackward0", &transpose_vjp};
@@ -79,10 +125,12 @@ const OpInfo t_info{"t", "TBackward0", &transpose_vjp};
 void expand_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = g; }
 const OpInfo expand_info{"expand", "ExpandBackward0", &expand_vjp};
 
-void unsqueeze_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.squeeze(node.attrs.index); }
+void unsqueeze_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.squeeze(node.attrs.index + batch_dims(node, g)); }
 const OpInfo unsqueeze_info{"unsqueeze", "UnsqueezeBackward0", &unsqueeze_vjp};
 
-void reshape_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.reshape(node.inputs[0].sizes); }
+void reshape_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  grads[0] = g.reshape(with_batch(g, batch_dims(node, g), node.inputs[0].sizes));
+}
 const OpInfo squeeze_info{"squeeze", "SqueezeBackward0", &reshape_vjp};
 const OpInfo squeeze_dim_info{"squeeze.dim", "SqueezeBackward1", &reshape_vjp};
 const OpInfo view_info{"view", "ViewBackward0", &reshape_vjp};

@@ -28,6 +28,28 @@ Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& o
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
 
+/// How many leading batch dims g has beyond the node's output: with is_grads_batched, every
+/// cotangent carries them in front, and rules keep them in front of what they return.
+inline int64_t batch_dims(const Node& node, const Tensor& g) { return g.dim() - node.out_rank; }
+
+/// g's first nb sizes followed by shape.
+inline Dims with_batch(const Tensor& g, int64_t nb, IntArrayRef shape) {
+  Dims out(g.sizes().begin(), g.sizes().begin() + nb);
+  for (int64_t s : shape) out.push_back(s);
+  return out;
+}
+
+/// g (of shape batch + out) reshaped so that it broadcasts against tensors of rank `rank`:
+/// size-1 dims go between the batch dims and g's own.
+inline Tensor align_to_rank(const Tensor& g, int64_t nb, int64_t rank) {
+  const int64_t own = g.dim() - nb;
+  if (nb == 0 || own >= rank) return g;
+  Dims shape(g.sizes().begin(), g.sizes().begin() + nb);
+  for (int64_t i = own; i < rank; ++i) shape.push_back(1);
+  for (int64_t i = nb; i < g.dim(); ++i) shape.push_back(g.size(i));
+  return g.reshape(shape);
+}
+
 /// a + b where an undefined tensor stands for zero, as tangents and gradients do.
 inline Tensor sum_terms(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;

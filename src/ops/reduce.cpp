@@ -42,10 +42,10 @@ Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdi
   return out;
 }
 
-// Re-inserts reduced dims into a gradient that was reduced without keepdim.
-Tensor unsqueeze_reduced(Tensor g, const Dims& reduced_dims, bool keepdim) {
+// Re-inserts reduced dims into a gradient that was reduced without keepdim (after nb batch dims).
+Tensor unsqueeze_reduced(Tensor g, const Dims& reduced_dims, bool keepdim, int64_t nb = 0) {
   if (keepdim) return g;
-  for (int64_t d : reduced_dims) g = g.unsqueeze(d);
+  for (int64_t d : reduced_dims) g = g.unsqueeze(d + nb);
   return g;
 }
 
@@ -57,21 +57,30 @@ Dims mask_to_dims(const SmallVector<char, 6>& mask) {
 }
 
 // sum is linear: its transpose broadcasts g back over the summed dims.
-void sum_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.expand(node.inputs[0].sizes); }
+void sum_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const int64_t nb = batch_dims(node, g);
+  const Dims& in = node.inputs[0].sizes;
+  grads[0] = align_to_rank(g, nb, static_cast<int64_t>(in.size())).expand(with_batch(g, nb, in));
+}
 const OpInfo sum_info{"sum", "SumBackward0", &sum_vjp};
 
 void sum_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = unsqueeze_reduced(g, node.attrs.dims, node.attrs.flag).expand(node.inputs[0].sizes);
+  const int64_t nb = batch_dims(node, g);
+  grads[0] = unsqueeze_reduced(g, node.attrs.dims, node.attrs.flag, nb).expand(with_batch(g, nb, node.inputs[0].sizes));
 }
 const OpInfo sum_dim_info{"sum.dim", "SumBackward1", &sum_dim_vjp};
 
 void mean_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = g.expand(node.inputs[0].sizes) / node.attrs.scalar;
+  const int64_t nb = batch_dims(node, g);
+  const Dims& in = node.inputs[0].sizes;
+  grads[0] = align_to_rank(g, nb, static_cast<int64_t>(in.size())).expand(with_batch(g, nb, in)) / node.attrs.scalar;
 }
 const OpInfo mean_info{"mean", "MeanBackward0", &mean_vjp};
 
 void mean_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = unsqueeze_reduced(g, node.attrs.dims, node.attrs.flag).expand(node.inputs[0].sizes) / node.attrs.scalar;
+  const int64_t nb = batch_dims(node, g);
+  grads[0] = unsqueeze_reduced(g, node.attrs.dims, node.attrs.flag, nb).expand(with_batch(g, nb, node.inputs[0].sizes)) /
+             node.attrs.scalar;
 }
 const OpInfo mean_dim_info{"mean.dim", "MeanBackward1", &mean_dim_vjp};
 
@@ -79,7 +88,7 @@ const OpInfo mean_dim_info{"mean.dim", "MeanBackward1", &mean_dim_vjp};
 void extreme_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor x = node.saved(0), out = node.saved(1);
   Tensor ties = eq(x, out);
-  grads[0] = g * (ties / ties.sum());
+  grads[0] = align_to_rank(g, batch_dims(node, g), x.dim()) * (ties / ties.sum());
 }
 const OpInfo max_info{"max", "MaxBackward1", &extreme_vjp};
 const OpInfo min_info{"min", "MinBackward1", &extreme_vjp};
@@ -97,7 +106,7 @@ Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim
 void extreme_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const int64_t dim = node.attrs.index;
   Tensor onehot = onehot_of(node.saved(0), node.inputs[0].sizes, dim, node.attrs.flag, g.dtype());
-  grads[0] = unsqueeze_reduced(g, {dim}, node.attrs.flag) * onehot;
+  grads[0] = unsqueeze_reduced(g, {dim}, node.attrs.flag, batch_dims(node, g)) * onehot;
 }
 const OpInfo max_dim_info{"max.dim", "MaxBackward0", &extreme_dim_vjp};
 const OpInfo min_dim_info{"min.dim", "MinBackward0", &extreme_dim_vjp};

@@ -71,6 +71,7 @@ class Node : public std::enable_shared_from_this<Node> {
 
   const OpInfo* op;
   uint64_t sequence_nr;
+  int64_t out_rank = 0;  // rank of the output; a cotangent with more dims carries batch dims in front
   SmallVector<std::shared_ptr<Node>, 2> next;
   SmallVector<InputMeta, 2> inputs;
   SmallVector<SavedVariable, 2> saved_values;
