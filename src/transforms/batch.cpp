@@ -4,6 +4,7 @@
 // direction per element of a row (not of the batch) suffices: a tangent (or cotangent) set to e_k
 // in every row is pushed once for the whole batch, and row b of the result is row b's derivative.
 #include "autograd/forward_mode.hpp"
+#include "transforms/reverse_input.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/forward_ad.hpp"
@@ -79,10 +80,17 @@ Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions opti
     for (int64_t k = 1; k < in_size; ++k) columns.push_back(jvp(f, x, row_basis(x, k)).second.reshape({batch, out_size}));
     return stack(columns, -1).reshape(result_shape);
   }
-  auto [out, pullback] = vjp(f, x);
-  TensorList rows;
-  for (int64_t j = 0; j < out_size; ++j) rows.push_back(pullback(row_basis(out, j)).reshape({batch, in_size}));
-  return stack(rows, 1).reshape(result_shape);
+  // Reverse mode: every row's e_j, for every j, as one batch of cotangents in one backward pass.
+  Tensor input = detail::reverse_input(x);
+  Tensor out = f(input);
+  Tensor cotangents = eye(out_size, out.dtype()).unsqueeze(1).expand({out_size, batch, out_size}).reshape(
+      concat(concat({out_size}, {batch}), out_shape));
+  Tensor rows = out.requires_grad()
+                    ? dydx::grad({out}, {input}, {cotangents}, true, detail::nested({x}), true, true)[0]
+                    : Tensor();
+  if (!rows.defined()) return zeros(result_shape, y.dtype());
+  // [out_size, B, ...in] -> [B, ...out, ...in]
+  return rows.reshape({out_size, batch, in_size}).permute({1, 0, 2}).reshape(result_shape);
 }
 
 Tensor batch_hessian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {

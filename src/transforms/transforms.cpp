@@ -1,6 +1,8 @@
 // vjp, jvp, linearize, grad, jacrev, jacfwd, jacobian and hessian, built on dydx::grad and dual tensors.
 #include "dydx/func.hpp"
 
+#include "transforms/reverse_input.hpp"
+
 #include "autograd/forward_mode.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -9,7 +11,29 @@
 
 namespace dydx::func {
 
+namespace detail {
+
+Tensor reverse_input(const Tensor& p) {
+  if (p.requires_grad()) return p.view(p.sizes());
+  Tensor leaf = p.detach();
+  forward::copy_tangents(p, leaf);
+  leaf.requires_grad_(true);
+  return leaf;
+}
+
+bool nested(const TensorList& primals) {
+  if (forward::active()) return true;
+  for (const Tensor& p : primals)
+    if (p.requires_grad()) return true;
+  return false;
+}
+
+}  // namespace detail
+
 namespace {
+
+using detail::nested;
+using detail::reverse_input;
 
 void check_same_shapes(const TensorList& primals, const TensorList& others, const char* op, const char* what) {
   DYDX_CHECK(primals.size() == others.size(), op, ": got ", others.size(), " ", what, "s for ", primals.size(),
@@ -19,24 +43,6 @@ void check_same_shapes(const TensorList& primals, const TensorList& others, cons
     DYDX_CHECK(primals[i].sizes() == others[i].sizes(), op, ": ", what, " ", i, " has shape ", others[i].sizes(),
                " but primal ", i, " has shape ", primals[i].sizes());
   }
-}
-
-// A fresh input for one reverse pass. It stays connected to any enclosing reverse pass (through
-// a view) and keeps its tangents, so the transforms nest: hessian is jacfwd over jacrev.
-Tensor reverse_input(const Tensor& p) {
-  if (p.requires_grad()) return p.view(p.sizes());
-  Tensor leaf = p.detach();
-  forward::copy_tangents(p, leaf);
-  leaf.requires_grad_(true);
-  return leaf;
-}
-
-// Whether a reverse pass must itself be differentiable: an outer reverse or forward pass is watching.
-bool nested(const TensorList& primals) {
-  if (forward::active()) return true;
-  for (const Tensor& p : primals)
-    if (p.requires_grad()) return true;
-  return false;
 }
 
 Function as_function(const UnaryFunction& f) {
@@ -58,6 +64,51 @@ Dims concat(IntArrayRef a, IntArrayRef b) {
 
 void check_chunk(int64_t chunk_size, const char* op) {
   DYDX_CHECK(chunk_size >= 0, op, ": chunk_size must be positive (or 0 for no chunking), got ", chunk_size);
+}
+
+// Rows [start, start + count) of the identity over like's elements, shaped [count] + like's shape:
+// a batch of basis vectors to push through one pass.
+Tensor basis_batch(const Tensor& like, int64_t start, int64_t count) {
+  Tensor rows = eye(like.numel(), like.dtype()).narrow(0, start, count);
+  Dims shape{count};
+  for (int64_t s : like.sizes()) shape.push_back(s);
+  return rows.reshape(shape);
+}
+
+// Rows of the Jacobian of output with respect to each of inputs, from batched backward passes of
+// chunk_size cotangents each (all of them at once when chunk_size is 0): [numel(out)] + in.shape.
+TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool create_graph, int64_t chunk_size) {
+  const int64_t n = output.numel();
+  std::vector<TensorList> chunks(inputs.size());
+  const int64_t step = chunk_size > 0 ? chunk_size : std::max<int64_t>(n, 1);
+  for (int64_t start = 0; start < n && output.requires_grad(); start += step) {
+    const int64_t count = std::min(step, n - start);
+    TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)}, /*retain_graph=*/true,
+                                  create_graph, /*allow_unused=*/true, /*is_grads_batched=*/true);
+    for (size_t i = 0; i < inputs.size(); ++i) chunks[i].push_back(grads[i]);
+  }
+  TensorList rows;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Dims shape{n};
+    for (int64_t s : inputs[i].sizes()) shape.push_back(s);
+    bool any = false;
+    for (const Tensor& c : chunks[i]) any = any || c.defined();
+    if (!any) {
+      rows.push_back(zeros(shape, inputs[i].dtype()));
+      continue;
+    }
+    TensorList filled;
+    int64_t start = 0;
+    for (const Tensor& c : chunks[i]) {
+      const int64_t count = std::min(step, n - start);
+      Dims chunk_shape = shape;
+      chunk_shape[0] = count;
+      filled.push_back(c.defined() ? c : zeros(chunk_shape, inputs[i].dtype()));
+      start += count;
+    }
+    rows.push_back(filled.size() == 1 ? filled[0] : cat(filled, 0));
+  }
+  return rows;
 }
 
 }  // namespace
@@ -113,23 +164,13 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
   for (int64_t a : argnums)
     DYDX_CHECK(a >= 0 && a < static_cast<int64_t>(primals.size()), "jacrev: argnum ", a, " is out of range for ",
                primals.size(), " primals");
-  auto [outputs, pullback] = vjp(f, primals);
-  TensorList result;
-  for (size_t o = 0; o < outputs.size(); ++o) {
-    const int64_t n = outputs[o].numel();
-    std::vector<TensorList> rows(argnums.size());
-    for (int64_t k = 0; k < n; ++k) {
-      TensorList cotangents;
-      for (size_t i = 0; i < outputs.size(); ++i)
-        cotangents.push_back(i == o ? basis(outputs[o], k) : zeros_like(outputs[i]));
-      TensorList grads = pullback(cotangents);
-      for (size_t a = 0; a < argnums.size(); ++a) rows[a].push_back(grads[argnums[a]]);
-    }
-    for (size_t a = 0; a < argnums.size(); ++a) {
-      const Tensor& in = primals[argnums[a]];
-      Dims shape = concat(outputs[o].sizes(), in.sizes());
-      result.push_back(n == 0 ? zeros(shape, in.dtype()) : stack(rows[a]).reshape(shape));
-    }
+  TensorList inputs, wrt;
+  for (const Tensor& p : primals) inputs.push_back(reverse_input(p));
+  for (int64_t a : argnums) wrt.push_back(inputs[a]);
+  TensorList outputs = f(inputs), result;
+  for (const Tensor& out : outputs) {
+    TensorList rows = jacobian_rows(out, wrt, nested(primals), chunk_size);
+    for (size_t a = 0; a < argnums.size(); ++a) result.push_back(rows[a].reshape(concat(out.sizes(), wrt[a].sizes())));
   }
   return result;
 }
@@ -225,12 +266,10 @@ UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size) {
 
 Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
   // The output size is only known after one evaluation; that evaluation then serves reverse mode.
-  auto [out, pullback] = vjp(f, x);
+  Tensor input = reverse_input(x);
+  Tensor out = f(input);
   if (x.numel() < out.numel()) return jacfwd(f)(x);
-  std::vector<Tensor> rows;
-  for (int64_t k = 0; k < out.numel(); ++k) rows.push_back(pullback(basis(out, k)));
-  Dims shape = concat(out.sizes(), x.sizes());
-  return out.numel() == 0 ? zeros(shape, x.dtype()) : stack(rows).reshape(shape);
+  return jacobian_rows(out, {input}, nested({x}), 0)[0].reshape(concat(out.sizes(), x.sizes()));
 }
 
 UnaryFunction hessian(const UnaryFunction& f) { return jacfwd(jacrev(f)); }
