@@ -11,6 +11,7 @@
 
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
+#include "core/tensor_factory.hpp"
 #include "dydx/detail/node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
@@ -19,6 +20,7 @@ namespace dydx::forward {
 
 namespace detail {
 thread_local int open_levels = 0;
+thread_local int64_t rule_batch_dims = 0;
 }
 
 namespace {
@@ -43,6 +45,24 @@ uint32_t next_level_id() {
 }
 
 bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
+
+// Tensor t with size-1 dims inserted after its nb batch dims, up to rank + nb dims.
+Tensor align(const Tensor& t, int64_t nb, int64_t rank) {
+  if (nb == 0 || t.dim() - nb >= rank) return t;
+  Dims shape(t.sizes().begin(), t.sizes().begin() + nb);
+  for (int64_t i = t.dim() - nb; i < rank; ++i) shape.push_back(1);
+  for (int64_t i = nb; i < t.dim(); ++i) shape.push_back(t.size(i));
+  return t.reshape(shape);
+}
+
+class BatchDims {
+ public:
+  explicit BatchDims(int64_t nb) : previous_(detail::rule_batch_dims) { detail::rule_batch_dims = nb; }
+  ~BatchDims() { detail::rule_batch_dims = previous_; }
+
+ private:
+  int64_t previous_;
+};
 
 // Hides level and every level inside it while a rule for level runs.
 class VisibleBelow {
@@ -83,23 +103,30 @@ bool has_tangent(const Tensor& t) {
   return false;
 }
 
-void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const JvpRule& rule) {
+void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const JvpRule& rule,
+                       bool broadcasting) {
   // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
   const std::vector<uint32_t> open = levels;
   for (uint32_t level : open) {
     if (level >= visible_below) continue;
     TensorList t(count);
-    bool any = false;
+    int64_t nb = -1;
     for (size_t i = 0; i < count; ++i) {
       t[i] = tangent_of(*inputs[i], level);
-      any = any || t[i].defined();
+      if (t[i].defined() && nb < 0) nb = t[i].dim() - inputs[i]->dim();
     }
-    if (!any) continue;
+    if (nb < 0) continue;
+    if (broadcasting)
+      for (Tensor& ti : t)
+        if (ti.defined()) ti = align(ti, nb, out.dim());
     VisibleBelow hide(level);
+    BatchDims batch(nb);
     Tensor tangent = rule(t);
     if (!tangent.defined()) continue;
     if (tangent.dtype() != out.dtype()) tangent = tangent.to(out.dtype());
-    if (!(tangent.sizes() == out.sizes())) tangent = tangent.expand(out.sizes());
+    Dims shape(tangent.sizes().begin(), tangent.sizes().begin() + std::min<int64_t>(nb, tangent.dim()));
+    for (int64_t s : out.sizes()) shape.push_back(s);
+    if (!(tangent.sizes() == IntArrayRef(shape))) tangent = align(tangent, nb, out.dim()).expand(shape);
     set_tangent(out, level, tangent);
   }
   // Ops record their node before their tangent, so that the tangent's own history includes out's;
@@ -107,6 +134,16 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
   if (const auto& node = out.impl()->grad_fn)
     for (auto& saved : node->saved_values)
       if (saved.is_output && saved.data.impl()->storage == out.impl()->storage) copy_tangents(out, saved.data);
+}
+
+Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
+  DYDX_CHECK(!levels.empty(), "make_dual: no dual level is open");
+  DYDX_CHECK(tangents.dim() == primal.dim() + 1 && IntArrayRef(tangents.sizes().data() + 1, primal.dim()) == primal.sizes(),
+             "make_dual: a batch of tangents for a primal of shape ", primal.sizes(), " must have shape [N] + ",
+             primal.sizes(), ", got ", tangents.sizes());
+  Tensor dual = primal.view(primal.sizes());
+  set_tangent(dual, levels.back(), tangents.dtype() == primal.dtype() ? tangents : tangents.to(primal.dtype()));
+  return dual;
 }
 
 void commit_inplace(const Tensor& self, const Tensor& result) {
@@ -118,7 +155,15 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
     const bool had = tangent_of(self, level).defined();
     if (!t.defined() && !had) continue;
     VisibleBelow hide(level);
-    if (!t.defined()) t = zeros_like(self);
+    const Tensor& any_tangent = t.defined() ? t : tangent_of(self, level);
+    const int64_t nb = any_tangent.dim() - self.dim();
+    Dims batch(any_tangent.sizes().begin(), any_tangent.sizes().begin() + nb);
+    auto batched_shape = [&](IntArrayRef shape) {
+      Dims full = batch;
+      for (int64_t s : shape) full.push_back(s);
+      return full;
+    };
+    if (!t.defined()) t = zeros(batched_shape(self.sizes()), self.dtype());
     if (!impl.base) {
       set_tangent(self, level, t.clone());
       continue;
@@ -129,10 +174,10 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
     // The base's tangent must be dense (to share its layout) and writable with history (not a leaf
     // that requires grad), since the write is recorded for reverse-over-forward.
     if (!base_t.defined() || !base_t.is_contiguous() || (base_t.is_leaf() && base_t.requires_grad())) {
-      base_t = base_t.defined() ? base_t.clone() : zeros_like(base);
+      base_t = base_t.defined() ? base_t.clone() : zeros(batched_shape(base.sizes()), base.dtype());
       set_tangent(base, level, base_t);
     }
-    Tensor region = base_t.as_strided(impl.sizes, impl.strides, base_t.storage_offset() + impl.offset - base.storage_offset());
+    Tensor region = dydx::detail::view_region(base_t, nb, impl.sizes, impl.strides, impl.offset - base.storage_offset());
     region.copy_(t);
     set_tangent(self, level, region);
   }

@@ -100,7 +100,7 @@ Tensor add_impl(const Tensor& a, const Tensor& b, double c, const OpInfo& info, 
                : c == -1 ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x - y; })
                          : binary_kernel(a, b, dtype, name, [c](auto x, auto y) { return x + c * y; });
   if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
-  forward::propagate({&a, &b}, out, [c](const TensorList& t) {
+  forward::propagate_broadcast({&a, &b}, out, [c](const TensorList& t) {
     return sum_terms(t[0], !t[1].defined() ? Tensor() : c == 1 ? t[1] : c == -1 ? -t[1] : t[1] * c);
   });
   return out;
@@ -126,7 +126,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     node->save(a);
     node->save(b);
   }
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+  forward::propagate_broadcast({&a, &b}, out, [&](const TensorList& t) {
     return ops::sum_terms(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
   });
   return out;
@@ -140,7 +140,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
     node->save(a);
     node->save(b);
   }
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+  forward::propagate_broadcast({&a, &b}, out, [&](const TensorList& t) {
     return ops::sum_terms(t[0].defined() ? t[0] / b : Tensor(), t[1].defined() ? -t[1] * out / b : Tensor());
   });
   return out;
@@ -178,7 +178,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
     node->save(exponent);
     node->save_output(out);
   }
-  forward::propagate({&base, &exponent}, out, [&](const TensorList& t) {
+  forward::propagate_broadcast({&base, &exponent}, out, [&](const TensorList& t) {
     Tensor dx = t[0].defined() ? t[0] * (exponent * base.pow(exponent - 1.0)) : Tensor();
     Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
     return ops::sum_terms(dx, dy);
@@ -209,7 +209,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
   });
   if (Node* node = record(ops::where_info, {&a, &b}, out)) node->save(c);
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
+  forward::propagate_broadcast({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
   return out;
 }
 

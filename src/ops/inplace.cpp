@@ -206,7 +206,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
     Tensor result = detail::make_empty(sizes(), dtype());
     detail::copy_values(result, src);
     ops::record(ops::copy_info, {this, &src}, result);
-    forward::propagate({this, &src}, result, [&](const TensorList& t) { return ops::or_zeros(t[1], src).expand(sizes()); });
+    // Nothing of the old self survives: the tangent is src's, broadcast like its values.
+    forward::propagate_broadcast({this, &src}, result, [](const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); });
     commit(*this, result, "copy_");
   } else {
     detail::copy_values(*this, src);

@@ -74,8 +74,8 @@ Tensor cat(const TensorList& tensors, int64_t dim) {
   if (ops::Node* node = ops::record(ops::cat_info, tensors, out)) node->attrs.index = detail::wrap_dim(dim, out.dim(), "cat");
   forward::propagate(tensors, out, [&](const TensorList& t) {
     TensorList parts;
-    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::or_zeros(t[i], tensors[i]));
-    return cat(parts, dim);
+    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::tangent_or_zeros(t, i, tensors[i]));
+    return cat(parts, detail::wrap_dim(dim, out.dim(), "cat") + forward::batch_dims());
   });
   return out;
 }
@@ -92,8 +92,8 @@ Tensor stack(const TensorList& tensors, int64_t dim) {
   if (ops::Node* node = ops::record(ops::stack_info, tensors, out)) node->attrs.index = dim;
   forward::propagate(tensors, out, [&](const TensorList& t) {
     TensorList parts;
-    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::or_zeros(t[i], tensors[i]));
-    return stack(parts, dim);
+    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::tangent_or_zeros(t, i, tensors[i]));
+    return stack(parts, dim + forward::batch_dims());
   });
   return out;
 }

@@ -43,6 +43,9 @@ Tensor mm(const Tensor& a, const Tensor& b) {
     node->save(b);
   }
   forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+    // Batched tangents broadcast over their batch dims through matmul.
+    if (forward::batch_dims() > 0)
+      return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
     return ops::sum_terms(t[0].defined() ? t[0].mm(b) : Tensor(), t[1].defined() ? a.mm(t[1]) : Tensor());
   });
   return out;
@@ -60,6 +63,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
     node->save(b);
   }
   forward::propagate({&a, &b}, out, [&](const TensorList& t) {
+    if (forward::batch_dims() > 0)
+      return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
     return ops::sum_terms(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
   });
   return out;

@@ -169,7 +169,7 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
     node->attrs.strides = strides.dims();
     node->attrs.offset = offset;
   }
-  forward::propagate({&g}, out, [&](const TensorList& t) { return as_strided_scatter(t[0], base_sizes, sizes, strides, offset); });
+  forward::propagate({&g}, out, [&](const TensorList& t) { return scatter_region(t[0], forward::batch_dims(), base_sizes, sizes, strides, offset); });
   return out;
 }
 }  // namespace detail
@@ -183,7 +183,7 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
   index = ops::wrap_index(index, size(dim), dim, "select", *this);
   Node* node = nullptr;
   Tensor out = ops::record_view(*this, ops::select_geometry(ops::geometry_of(*this), dim, index), ops::select_info,
-                                [&](const Tensor& t) { return t.select(dim, index); }, &node);
+                                [&](const Tensor& t) { return t.select(dim + forward::batch_dims(), index); }, &node);
   if (node) {
     node->attrs.dims = {dim};
     node->attrs.index = index;
@@ -203,7 +203,7 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   const int64_t length = (e - s + step - 1) / step;
   Node* node = nullptr;
   Tensor out = ops::record_view(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step), ops::slice_info,
-                                [&](const Tensor& t) { return t.slice(dim, s, s + length * step, step); }, &node);
+                                [&](const Tensor& t) { return t.slice(dim + forward::batch_dims(), s, s + length * step, step); }, &node);
   if (node) node->attrs.dims = {dim, s, length, step};
   return out;
 }
@@ -261,14 +261,23 @@ Tensor Tensor::permute(IntArrayRef dims) const {
   }
   geo.offset = storage_offset();
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, geo, ops::permute_info, [&](const Tensor& t) { return t.permute(dims); }, &node);
+  Tensor out = ops::record_view(*this, geo, ops::permute_info, [&](const Tensor& t) {
+    const int64_t nb = forward::batch_dims();
+    std::vector<int64_t> batched;
+    for (int64_t d = 0; d < nb; ++d) batched.push_back(d);
+    for (int64_t d : dims) batched.push_back(detail::wrap_dim(d, dim(), "permute") + nb);
+    return t.permute(batched);
+  }, &node);
   if (node)
     for (int64_t d : dims) node->attrs.dims.push_back(detail::wrap_dim(d, dim(), "permute"));
   return out;
 }
 
 static Tensor transpose_impl(const Tensor& x, int64_t d0, int64_t d1, const autograd::OpInfo& info) {
-  auto same = [&](const Tensor& t) { return transpose_impl(t, d0, d1, info); };
+  auto same = [&](const Tensor& t) {
+    const int64_t nb = forward::batch_dims();
+    return x.dim() == 0 ? t : transpose_impl(t, d0 + nb, d1 + nb, info);
+  };
   if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
   d0 = detail::wrap_dim(d0, x.dim(), "transpose");
   d1 = detail::wrap_dim(d1, x.dim(), "transpose");
@@ -311,7 +320,10 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     geo.sizes.push_back(target);
     geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
   }
-  return ops::record_view(*this, geo, ops::expand_info, [&](const Tensor& t) { return t.expand(new_sizes); });
+  return ops::record_view(*this, geo, ops::expand_info, [&](const Tensor& t) {
+    const int64_t nb = forward::batch_dims();
+    return ops::align_to_rank(t, nb, rank).expand(ops::with_batch(t, nb, geo.sizes));
+  });
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -321,7 +333,7 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
   geo.sizes.insert_at(dim, 1);
   geo.strides.insert_at(dim, stride);
   Node* node = nullptr;
-  Tensor out = ops::record_view(*this, geo, ops::unsqueeze_info, [&](const Tensor& t) { return t.unsqueeze(dim); }, &node);
+  Tensor out = ops::record_view(*this, geo, ops::unsqueeze_info, [&](const Tensor& t) { return t.unsqueeze(dim + forward::batch_dims()); }, &node);
   if (node) node->attrs.index = dim;
   return out;
 }
@@ -334,14 +346,15 @@ Tensor Tensor::squeeze() const {
       geo.sizes.push_back(impl_ref().sizes[d]);
       geo.strides.push_back(impl_ref().strides[d]);
     }
-  return ops::record_view(*this, geo, ops::squeeze_info, [](const Tensor& t) { return t.squeeze(); });
+  return ops::record_view(*this, geo, ops::squeeze_info, [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), geo.sizes)); });
 }
 
 Tensor Tensor::squeeze(int64_t dim) const {
-  auto same = [&](const Tensor& t) { return t.squeeze(dim); };
-  if (this->dim() == 0) return ops::record_view(*this, ops::geometry_of(*this), ops::squeeze_dim_info, same);
-  dim = detail::wrap_dim(dim, this->dim(), "squeeze");
   Geometry geo = ops::geometry_of(*this);
+  // The tangent takes the output's shape, keeping any batch dims in front.
+  auto same = [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), geo.sizes)); };
+  if (this->dim() == 0) return ops::record_view(*this, geo, ops::squeeze_dim_info, same);
+  dim = detail::wrap_dim(dim, this->dim(), "squeeze");
   if (geo.sizes[dim] == 1) {
     geo.sizes.erase_at(dim);
     geo.strides.erase_at(dim);
@@ -357,7 +370,7 @@ Tensor Tensor::view(IntArrayRef new_sizes) const {
              " (at least one dimension spans across two contiguous subspaces). Use reshape(...) instead.");
   // A tangent need not share the primal's strides (an expanded zero, say), so it is reshaped.
   return ops::record_view(*this, {shape, *strides, storage_offset()}, ops::view_info,
-                          [&](const Tensor& t) { return t.reshape(shape); });
+                          [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), shape)); });
 }
 
 Tensor Tensor::reshape(IntArrayRef new_sizes) const {
@@ -386,8 +399,7 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
   Node* node = nullptr;
   const int64_t relative = offset - this->storage_offset();
   auto strided_tangent = [&](const Tensor& t) {
-    Tensor dense = t.contiguous();
-    return dense.as_strided(new_sizes, new_strides, dense.storage_offset() + relative);
+    return detail::view_region(t, forward::batch_dims(), new_sizes, new_strides, relative);
   };
   Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info,
                                 strided_tangent, &node);

@@ -60,6 +60,45 @@ inline Tensor sum_terms(const Tensor& a, const Tensor& b) {
 /// t, or zeros shaped like like when t is undefined (a zero tangent).
 inline Tensor or_zeros(const Tensor& t, const Tensor& like) { return t.defined() ? t : zeros_like(like); }
 
+/// In a JVP rule: tangent i, or zeros of inputs[i]'s shape with the rule's batch dims in front,
+/// taken from the first defined tangent.
+inline Tensor tangent_or_zeros(const TensorList& t, size_t i, const Tensor& input) {
+  if (t[i].defined()) return t[i];
+  const int64_t nb = forward::batch_dims();
+  Dims shape;
+  for (const Tensor& other : t)
+    if (other.defined()) {
+      shape.assign(other.sizes().begin(), other.sizes().begin() + nb);
+      break;
+    }
+  for (int64_t s : input.sizes()) shape.push_back(s);
+  return zeros(shape, input.dtype());
+}
+
+/// The dims of t after its nb leading batch dims: what a whole-tensor reduction sums over.
+inline std::vector<int64_t> own_dims(const Tensor& t, int64_t nb) {
+  std::vector<int64_t> dims;
+  for (int64_t d = nb; d < t.dim(); ++d) dims.push_back(d);
+  return dims;
+}
+
+/// t summed (or averaged) over dims; no dims leaves t as it is (not "all dims", as sum({}) would).
+inline Tensor sum_over(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim = false) {
+  return dims.empty() ? t : t.sum(dims, keepdim);
+}
+inline Tensor mean_over(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim = false) {
+  return dims.empty() ? t : t.mean(dims, keepdim);
+}
+
+/// dims (possibly negative, of a tensor of rank `rank`) moved past nb batch dims; empty means all.
+inline std::vector<int64_t> shift_dims(IntArrayRef dims, int64_t rank, int64_t nb) {
+  std::vector<int64_t> out;
+  if (dims.empty())
+    for (int64_t d = 0; d < rank; ++d) out.push_back(d + nb);
+  for (int64_t d : dims) out.push_back(detail::wrap_dim(d, rank, "sum") + nb);
+  return out;
+}
+
 inline Tensor cast(const Tensor& t, ScalarType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
 /// Integer tensors are promoted to the default float dtype by floating-only functions.

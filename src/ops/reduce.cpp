@@ -144,7 +144,7 @@ Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
   }
   forward::propagate({&x}, out, [&](const TensorList& t) {
     Tensor ties = eq(x, out);
-    return (t[0] * ties).sum() / ties.sum();
+    return sum_over(t[0] * ties, own_dims(t[0], forward::batch_dims())) / ties.sum();
   });
   return out;
 }
@@ -193,7 +193,7 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
   }
   forward::propagate({&x}, values, [&](const TensorList& t) {
     Tensor onehot = onehot_of(indices, x.impl()->sizes, dim, keep, t[0].dtype());
-    return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim}, keep);
+    return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim + forward::batch_dims()}, keep);
   });
   return {values, indices};
 }
@@ -208,7 +208,7 @@ Tensor sum(const Tensor& x) {
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
   record(ops::sum_info, {&x}, out);
-  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].sum(); });
+  forward::propagate({&x}, out, [](const TensorList& t) { return ops::sum_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
   return out;
 }
 
@@ -219,7 +219,9 @@ Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
     node->attrs.dims = ops::mask_to_dims(mask);
     node->attrs.flag = keepdim;
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].sum(dims, keepdim); });
+  forward::propagate({&x}, out, [&](const TensorList& t) {
+    return ops::sum_over(t[0], ops::shift_dims(dims, x.dim(), forward::batch_dims()), keepdim);
+  });
   return out;
 }
 
@@ -235,7 +237,7 @@ Tensor mean(const Tensor& x) {
     out = total / n;
   }
   if (Node* node = record(ops::mean_info, {&x}, out)) node->attrs.scalar = n;
-  forward::propagate({&x}, out, [](const TensorList& t) { return t[0].mean(); });
+  forward::propagate({&x}, out, [](const TensorList& t) { return ops::mean_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
   return out;
 }
 
@@ -257,7 +259,9 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
     node->attrs.flag = keepdim;
     node->attrs.scalar = n;
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0].mean(dims, keepdim); });
+  forward::propagate({&x}, out, [&](const TensorList& t) {
+    return ops::mean_over(t[0], ops::shift_dims(dims, x.dim(), forward::batch_dims()), keepdim);
+  });
   return out;
 }
 

@@ -76,9 +76,19 @@ Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions opti
   if (in_size == 0 || out_size == 0) return zeros(result_shape, y.dtype());
 
   if (in_size <= out_size) {
-    TensorList columns{first.reshape({batch, out_size})};
-    for (int64_t k = 1; k < in_size; ++k) columns.push_back(jvp(f, x, row_basis(x, k)).second.reshape({batch, out_size}));
-    return stack(columns, -1).reshape(result_shape);
+    if (in_size == 1) return first.reshape(result_shape);
+    // The other directions, e_1 .. e_{in-1} of every row, as one batch of tangents in one pass.
+    Tensor tangents = eye(in_size, x.dtype()).narrow(0, 1, in_size - 1).unsqueeze(1).expand({in_size - 1, batch, in_size});
+    Dims tangent_shape{in_size - 1};
+    for (int64_t s : x.sizes()) tangent_shape.push_back(s);
+    forward_ad::DualLevel level;
+    Tensor out = f(forward::make_batched_dual(x, tangents.reshape(tangent_shape)));
+    Tensor rest = forward_ad::unpack_dual(out).tangent;
+    Tensor columns = cat({first.reshape({1, batch, out_size}),
+                          rest.defined() ? rest.reshape({in_size - 1, batch, out_size})
+                                         : zeros({in_size - 1, batch, out_size}, y.dtype())});
+    // [in, B, out] -> [B, out, in]
+    return columns.permute({1, 2, 0}).reshape(result_shape);
   }
   // Reverse mode: every row's e_j, for every j, as one batch of cotangents in one backward pass.
   Tensor input = detail::reverse_input(x);

@@ -49,13 +49,6 @@ Function as_function(const UnaryFunction& f) {
   return [f](const TensorList& in) { return TensorList{f(in.at(0))}; };
 }
 
-// The basis vectors e_k of a tensor's flattened elements, as tensors shaped like it.
-Tensor basis(const Tensor& like, int64_t k) {
-  Tensor e = zeros({like.numel()}, like.dtype());
-  e.select(0, k).fill_(1);
-  return e.view(like.sizes());
-}
-
 Dims concat(IntArrayRef a, IntArrayRef b) {
   Dims out = a.dims();
   for (int64_t s : b) out.push_back(s);
@@ -178,19 +171,31 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
 TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
                   int64_t chunk_size) {
   check_chunk(chunk_size, "jacfwd");
+  // columns[a][o]: the chunks of d output o / d primal argnums[a], each [count] + out.shape.
+  std::vector<std::vector<TensorList>> columns(argnums.size());
   TensorList outputs;
-  std::vector<std::vector<TensorList>> columns(argnums.size());  // [argnum][k] -> tangent of each output
   for (size_t a = 0; a < argnums.size(); ++a) {
     DYDX_CHECK(argnums[a] >= 0 && argnums[a] < static_cast<int64_t>(primals.size()), "jacfwd: argnum ", argnums[a],
                " is out of range for ", primals.size(), " primals");
     const Tensor& in = primals[argnums[a]];
-    for (int64_t k = 0; k < in.numel(); ++k) {
-      TensorList tangents;
-      for (size_t i = 0; i < primals.size(); ++i)
-        tangents.push_back(static_cast<int64_t>(i) == argnums[a] ? basis(in, k) : zeros_like(primals[i]));
-      auto [values, out_tangents] = jvp(f, primals, tangents);
-      outputs = values;
-      columns[a].push_back(out_tangents);
+    const int64_t n = in.numel();
+    const int64_t step = chunk_size > 0 ? chunk_size : std::max<int64_t>(n, 1);
+    for (int64_t start = 0; start < n; start += step) {
+      const int64_t count = std::min(step, n - start);
+      // One forward pass carries `count` basis tangents at once, as a batch in front of each tangent.
+      forward_ad::DualLevel level;
+      TensorList duals = primals;
+      duals[argnums[a]] = forward::make_batched_dual(in, basis_batch(in, start, count));
+      TensorList out = f(duals);
+      outputs.clear();
+      for (size_t o = 0; o < out.size(); ++o) {
+        auto [primal, tangent] = forward_ad::unpack_dual(out[o]);
+        outputs.push_back(primal);
+        Dims shape{count};
+        for (int64_t s : primal.sizes()) shape.push_back(s);
+        if (columns[a].size() <= o) columns[a].resize(o + 1);
+        columns[a][o].push_back(tangent.defined() ? tangent : zeros(shape, primal.dtype()));
+      }
     }
   }
   if (outputs.empty()) outputs = f(primals);
@@ -203,10 +208,13 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
         result.push_back(zeros(shape, outputs[o].dtype()));
         continue;
       }
-      TensorList cols;
-      for (const TensorList& per_k : columns[a]) cols.push_back(per_k[o]);
-      // Columns stack on a new last dim: out.shape + [numel(in)], then in's shape.
-      result.push_back(stack(cols, -1).reshape(shape));
+      const TensorList& chunks = columns[a][o];
+      Tensor stacked = chunks.size() == 1 ? chunks[0] : cat(chunks, 0);  // [numel(in)] + out.shape
+      // Move the basis dim to the end: out.shape + [numel(in)], then in's shape.
+      std::vector<int64_t> order;
+      for (int64_t d = 1; d < stacked.dim(); ++d) order.push_back(d);
+      order.push_back(0);
+      result.push_back(stacked.permute(order).reshape(shape));
     }
   return result;
 }
