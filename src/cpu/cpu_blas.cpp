@@ -65,6 +65,23 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
       for (int64_t i = 0; i < batch; ++i)
         integer_gemm(n, m, k, a + i * a_in.stride(0), a_in.stride(1), a_in.stride(2), b + i * b_in.stride(0),
                      b_in.stride(1), b_in.stride(2), c + i * n * m);
+    } else if (k == 1) {
+      // An outer product: one pass writing C. BLAS would zero C first and then accumulate into it,
+      // twice the memory traffic on what is a bandwidth-bound product (the seed's x^3 W is one).
+      const T* pa = reinterpret_cast<const T*>(a_in.impl()->data_bytes());
+      const T* pb = reinterpret_cast<const T*>(b_in.impl()->data_bytes());
+      const int64_t sa0 = a_in.stride(0), sa1 = a_in.stride(1), sb0 = b_in.stride(0), sb2 = b_in.stride(2);
+      for (int64_t i = 0; i < batch; ++i)
+        for (int64_t r = 0; r < n; ++r) {
+          const T scale = pa[i * sa0 + r * sa1];
+          const T* row = pb + i * sb0;
+          T* out_row = c + (i * n + r) * m;
+          if (sb2 == 1) {
+            for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j];
+          } else {
+            for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j * sb2];
+          }
+        }
     } else {
       Tensor a = a_in, b = b_in;
       BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2));
