@@ -75,7 +75,7 @@ std::vector<OpRow> build_table() {
        [](const auto& in) { return zip(in[0], in[1], [](double x, double y) { return x > y ? x : y; }); }, 1e-6});
 
   // Linear algebra.
-  row({"mm", {{{3, 4}, {4, 2}}, {{1, 5}, {5, 1}}}, Domain::Real, [](const auto& in) { return mm(in[0], in[1]); },
+  row({"mm", {{{3, 4}, {4, 2}}, {{1, 5}, {5, 1}}, {{3, 1}, {1, 4}}}, Domain::Real, [](const auto& in) { return mm(in[0], in[1]); },
        [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
   row({"bmm", {{{2, 3, 4}, {2, 4, 2}}}, Domain::Real, [](const auto& in) { return bmm(in[0], in[1]); },
        [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
