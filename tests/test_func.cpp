@@ -170,3 +170,23 @@ TEST(Transforms, Errors) {
 
 }  // namespace
 }  // namespace dydx
+
+namespace dydx {
+namespace {
+
+TEST(Transforms, WrapTakesSeveralTensorsAndTuples) {
+  // f(x, y) = (x * y, x + y): Jacobians with respect to both arguments, output-major.
+  auto f = func::wrap<2>([](const Tensor& x, const Tensor& y) { return std::make_tuple(x * y, x + y); });
+  Tensor x = tensor({1.0, 2.0}, kFloat64), y = tensor({3.0, 4.0}, kFloat64);
+  TensorList j = func::jacrev(f, {0, 1})({x, y});
+  ASSERT_EQ(j.size(), 4u);
+  EXPECT_TRUE(allclose(j[0], tensor({{3.0, 0.0}, {0.0, 4.0}}, kFloat64)));  // d(xy)/dx
+  EXPECT_TRUE(allclose(j[1], tensor({{1.0, 0.0}, {0.0, 2.0}}, kFloat64)));  // d(xy)/dy
+  EXPECT_TRUE(allclose(j[2], eye(2, kFloat64)));                             // d(x+y)/dx
+  TensorList forward = func::jacfwd(f, {0, 1}, /*chunk_size=*/1)({x, y});
+  for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(allclose(forward[i], j[i], 1e-14, 0)) << i;
+  EXPECT_THROW(f({x}), Error);
+}
+
+}  // namespace
+}  // namespace dydx

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -18,6 +19,36 @@ using UnaryFunction = std::function<Tensor(const Tensor&)>;
 using VjpFunction = std::function<TensorList(const TensorList&)>;
 /// Maps tangents (one per primal) to output tangents (one per output).
 using JvpFunction = std::function<TensorList(const TensorList&)>;
+
+namespace detail {
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... Ts>
+struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
+template <class R>
+TensorList pack(R&& result) {
+  using T = std::decay_t<R>;
+  if constexpr (std::is_same_v<T, Tensor>) {
+    return {std::forward<R>(result)};
+  } else if constexpr (std::is_same_v<T, TensorList>) {
+    return std::forward<R>(result);
+  } else {
+    static_assert(is_tuple<T>::value, "func::wrap: f must return a Tensor, a std::vector<Tensor> or a std::tuple of Tensors");
+    return std::apply([](auto&&... parts) { return TensorList{Tensor(parts)...}; }, std::forward<R>(result));
+  }
+}
+}  // namespace detail
+
+/// Adapts a callable taking `Arity` tensors and returning a Tensor, a std::vector<Tensor> or a
+/// std::tuple of Tensors to the list form every transform takes: `func::wrap<2>(f)`.
+template <size_t Arity, class F>
+std::function<TensorList(const TensorList&)> wrap(F f) {
+  return [f](const TensorList& in) {
+    DYDX_CHECK(in.size() == Arity, "func: f takes ", Arity, " tensors but was given ", in.size());
+    return [&]<size_t... I>(std::index_sequence<I...>) { return detail::pack(f(in[I]...)); }(std::make_index_sequence<Arity>{});
+  };
+}
 
 // ---- core transforms on lists of tensors --------------------------------------------------------
 
@@ -36,6 +67,9 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
 /// Same, in forward mode: one forward pass per chunk of basis tangents.
 TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums = {0},
                   int64_t chunk_size = 0);
+/// The same as functions of the primals, as torch.func returns them: jacrev(f, {0, 1})(primals).
+Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size = 0);
+Function jacfwd(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size = 0);
 
 // ---- one tensor in, one tensor out --------------------------------------------------------------
 

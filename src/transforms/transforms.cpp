@@ -219,6 +219,16 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
   return result;
 }
 
+Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
+  check_chunk(chunk_size, "jacrev");
+  return [f, argnums, chunk_size](const TensorList& primals) { return jacrev(f, primals, argnums, chunk_size); };
+}
+
+Function jacfwd(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
+  check_chunk(chunk_size, "jacfwd");
+  return [f, argnums, chunk_size](const TensorList& primals) { return jacfwd(f, primals, argnums, chunk_size); };
+}
+
 std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& primal, const Tensor& tangent) {
   auto [values, tangents] = jvp(as_function(f), {primal}, {tangent});
   return {values[0], tangents[0]};
