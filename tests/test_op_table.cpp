@@ -115,6 +115,20 @@ TensorList with_grad(const TensorList& leaves) {
   return out;
 }
 
+// One random direction per tensor, shaped like it.
+TensorList random_like(const TensorList& tensors, std::mt19937_64& rng) {
+  TensorList out;
+  for (const Tensor& t : tensors) out.push_back(random_tensor(t.sizes().vec(), Domain::Real, kFloat64, rng));
+  return out;
+}
+
+// Duals of primals with the given tangents at the innermost open level.
+TensorList duals_of(const TensorList& primals, const TensorList& tangents) {
+  TensorList duals;
+  for (size_t i = 0; i < primals.size(); ++i) duals.push_back(forward_ad::make_dual(primals[i], tangents[i]));
+  return duals;
+}
+
 // Evaluates the row at leaves + step * direction. Grad mode stays on: some rows differentiate inside.
 Tensor evaluate_at(const Case& c, const TensorList& leaves, const TensorList& direction, double step) {
   TensorList moved;
@@ -182,8 +196,7 @@ TEST_P(OpTableTest, GradientMatchesFiniteDifferences) {
     ASSERT_TRUE(out.requires_grad());
     for (int trial = 0; trial < 2; ++trial) {
       Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
-      TensorList v;
-      for (const Tensor& leaf : leaves) v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+      TensorList v = random_like(leaves, rng);
       TensorList vjp = grad({out}, leaves, {u}, /*retain_graph=*/true, false, /*allow_unused=*/true);
       double reverse = 0;
       for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(vjp[i], v[i]);
@@ -200,11 +213,7 @@ TEST_P(OpTableTest, SecondDerivativeMatchesFiniteDifferences) {
     TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
     Tensor out = row().fn(inputs_from(c, leaves));
     Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
-    TensorList w, v;
-    for (const Tensor& leaf : leaves) {
-      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-    }
+    TensorList w = random_like(leaves, rng), v = random_like(leaves, rng);
     // g(x) = <J(x)^T u, w>; its gradient along v is the second derivative being checked.
     auto first_order = [&](const TensorList& at, bool create_graph) {
       Tensor y = row().fn(inputs_from(c, at));
@@ -257,8 +266,7 @@ TEST_P(OpTableTest, Float32GradientMatchesFloat64) {
 // Tangent of f at leaves along v at a fresh dual level, projected on u (an undefined tangent is zero).
 double projected_jvp(const Case& c, const TensorList& leaves, const TensorList& v, const Tensor& u) {
   forward_ad::DualLevel level;
-  TensorList duals;
-  for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+  TensorList duals = duals_of(leaves, v);
   return dot(u, forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent);
 }
 
@@ -269,8 +277,7 @@ TEST_P(OpTableTest, ForwardModeMatchesFiniteDifferencesAndReverseMode) {
     TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
     Tensor out = row().fn(inputs_from(c, leaves));
     Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
-    TensorList v;
-    for (const Tensor& leaf : leaves) v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    TensorList v = random_like(leaves, rng);
     const double forward = projected_jvp(c, leaves, v, u);
     const double numeric = (project(c, leaves, v, kStep, u) - project(c, leaves, v, -kStep, u)) / (2 * kStep);
     EXPECT_NEAR(forward, numeric, 1e-5 * (1 + std::abs(numeric)));
@@ -289,17 +296,12 @@ TEST_P(OpTableTest, ForwardOverForwardMatchesFiniteDifferences) {
     TensorList leaves = make_leaves(c, kFloat64, rng);
     Tensor out = row().fn(inputs_from(c, leaves));
     Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
-    TensorList v, w;
-    for (const Tensor& leaf : leaves) {
-      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-    }
+    TensorList v = random_like(leaves, rng), w = random_like(leaves, rng);
     // Outer level along v, inner level along w: the inner tangent's outer tangent is d2f[v, w].
     double nested = 0;
     {
       forward_ad::DualLevel outer;
-      TensorList duals;
-      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+      TensorList duals = duals_of(leaves, v);
       forward_ad::DualLevel inner;
       for (size_t i = 0; i < leaves.size(); ++i) duals[i] = forward_ad::make_dual(duals[i], w[i]);
       Tensor inner_tangent = forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent;
@@ -322,11 +324,7 @@ TEST_P(OpTableTest, ForwardOverReverseGivesHessianVectorProducts) {
     TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
     Tensor out = row().fn(inputs_from(c, leaves));
     Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
-    TensorList v, w;
-    for (const Tensor& leaf : leaves) {
-      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-    }
+    TensorList v = random_like(leaves, rng), w = random_like(leaves, rng);
     // <J(x)^T u, w> differentiated along v in forward mode, through a recorded backward pass.
     auto vjp_dot_w = [&](const TensorList& at) {
       TensorList vjp = grad({c.row->fn(inputs_from(c, at))}, at, {u}, std::nullopt, true, true);
@@ -338,8 +336,7 @@ TEST_P(OpTableTest, ForwardOverReverseGivesHessianVectorProducts) {
     double hvp = 0;
     {
       forward_ad::DualLevel level;
-      TensorList duals;
-      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+      TensorList duals = duals_of(leaves, v);
       Tensor tangent = forward_ad::unpack_dual(vjp_dot_w(duals)).tangent;
       if (tangent.defined()) hvp = tangent.item<double>();
     }
@@ -363,17 +360,12 @@ TEST_P(OpTableTest, ReverseOverForwardMatchesFiniteDifferences) {
     TensorList leaves = with_grad(make_leaves(c, kFloat64, rng));
     Tensor out = row().fn(inputs_from(c, leaves));
     Tensor u = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
-    TensorList v, w;
-    for (const Tensor& leaf : leaves) {
-      v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-      w.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
-    }
+    TensorList v = random_like(leaves, rng), w = random_like(leaves, rng);
     // s(x) = <u, J(x) v>, computed in forward mode with grad mode on, then differentiated in reverse.
     Tensor s;
     {
       forward_ad::DualLevel level;
-      TensorList duals;
-      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward_ad::make_dual(leaves[i], v[i]));
+      TensorList duals = duals_of(leaves, v);
       Tensor tangent = forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent;
       s = tangent.defined() ? (tangent * u).sum() : Tensor();
     }
@@ -469,8 +461,7 @@ TEST_P(OpTableTest, FuncJvpAndVjpMatchFiniteDifferences) {
     SCOPED_TRACE(case_name(c, kFloat64));
     std::mt19937_64 rng(GetParam() * 4409 + 23);
     TensorList leaves = make_leaves(c, kFloat64, rng);
-    TensorList v;
-    for (const Tensor& leaf : leaves) v.push_back(random_tensor(leaf.sizes().vec(), Domain::Real, kFloat64, rng));
+    TensorList v = random_like(leaves, rng);
     auto [values, tangents] = func::jvp(as_function(c), leaves, v);
     Tensor u = random_tensor(values[0].sizes().vec(), Domain::Real, kFloat64, rng);
     auto [outputs, pullback] = func::vjp(as_function(c), leaves);

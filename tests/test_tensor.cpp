@@ -3,6 +3,8 @@
 
 #include <dydx/dydx.hpp>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -15,17 +17,7 @@ using dydx::indexing::Slice;
 
 namespace {
 
-::testing::AssertionResult HasValues(const Tensor& t, const std::vector<double>& expected, double tol = 1e-5) {
-  if (!t.defined()) return ::testing::AssertionFailure() << "tensor is undefined";
-  std::vector<double> got = t.to_vector<double>();
-  if (got.size() != expected.size())
-    return ::testing::AssertionFailure() << "numel " << got.size() << " != " << expected.size() << "\n" << to_string(t);
-  for (size_t i = 0; i < got.size(); ++i)
-    if (!(std::abs(got[i] - expected[i]) <= tol * (1 + std::abs(expected[i]))))
-      return ::testing::AssertionFailure() << "element " << i << ": " << got[i] << " != " << expected[i] << "\n"
-                                           << to_string(t);
-  return ::testing::AssertionSuccess();
-}
+using dydx::testing::HasValues;
 
 using Ints = std::vector<int64_t>;
 Ints Shape(const Tensor& t) { return t.sizes().vec(); }
