@@ -23,6 +23,24 @@ void backward(const TensorList& outputs, const TensorList& grad_outputs = {},
               std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
               const TensorList& inputs = {});
 
+/// Anomaly mode, as torch.autograd.set_detect_anomaly: when on, a backward whose rule first produces
+/// a nan or inf gradient from finite ones throws, naming the node and the op that created it.
+/// Process-wide, and it costs a scan of every gradient, so it is meant for debugging.
+bool is_anomaly_enabled();
+void set_detect_anomaly(bool enabled);
+
+/// Turns anomaly mode on for a scope, as torch::autograd::DetectAnomalyGuard.
+class DetectAnomalyGuard {
+ public:
+  DetectAnomalyGuard() : previous_(is_anomaly_enabled()) { set_detect_anomaly(true); }
+  ~DetectAnomalyGuard() { set_detect_anomaly(previous_); }
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 /// Whether ops record graph history on this thread.
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);

@@ -9,6 +9,7 @@
 #include "dydx/forward_ad.hpp"
 #include "dydx/func.hpp"
 #include "dydx/indexing.hpp"
+#include "dydx/memory.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/print.hpp"
 #include "dydx/tensor.hpp"

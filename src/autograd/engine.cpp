@@ -16,6 +16,9 @@
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
 
+#include <array>
+#include <atomic>
+#include <cmath>
 #include <mutex>
 #include <queue>
 
@@ -94,9 +97,18 @@ void add_into(Tensor& buffer, Tensor g) {
   buffer = buffer.defined() ? buffer + g : std::move(g);
 }
 
+// Threads may run backward through graphs that share a leaf (a model's weights, read by every
+// graph); each .grad update holds a lock picked by the leaf's address, so the sums are safe.
+// Their order, and so the last bits of the sum, then depends on scheduling.
+std::mutex& lock_for(const void* leaf) {
+  static std::array<std::mutex, 64> locks;
+  return locks[(reinterpret_cast<uintptr_t>(leaf) >> 6) % locks.size()];
+}
+
 // Stores g into a leaf's .grad, summing with what is there. Without create_graph the sum is done
 // in place, as PyTorch does, and a gradient nobody else holds is stored without a copy.
 void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
+  std::lock_guard<std::mutex> lock(lock_for(&leaf));
   if (!leaf.grad) {
     if (create_graph) {
       leaf.grad = g.impl();
@@ -118,6 +130,32 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
 }
 
 // Sums g (with nb leading batch dims) down to the input's shape and casts it to its dtype.
+std::atomic<bool> anomaly_detection{false};
+
+bool all_finite(const Tensor& t) {
+  if (!t.is_floating_point()) return true;
+  Tensor dense = t.contiguous();
+  bool finite = true;
+  const int64_t n = dense.numel();
+  if (dense.dtype() == kFloat64) {
+    const double* p = dense.data_ptr<double>();
+    for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i]);
+  } else {
+    const float* p = dense.data_ptr<float>();
+    for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i]);
+  }
+  return finite;
+}
+
+// Anomaly mode: the first rule that turns finite gradients into nan or inf is named, with its op.
+void check_anomaly(const Node& node, const Tensor& g, const Tensor* grads) {
+  if (!all_finite(g)) return;  // it only passes on what it was given
+  for (size_t i = 0; i < node.num_inputs(); ++i)
+    DYDX_CHECK(!grads[i].defined() || all_finite(grads[i]), "backward: function '", node.name(),
+               "' (the derivative of op '", node.op->name, "') returned non-finite values in its output ", i,
+               " (gradient of shape ", grads[i].sizes(), ") from a finite incoming gradient");
+}
+
 Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
   if (nb == 0) {
     if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
@@ -351,6 +389,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       {
         AutoGradMode mode(create_graph);
         node->op->vjp(*node, g, grads.data());
+        if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
         for (size_t i = 0; i < node->num_inputs(); ++i) {
           Node* next = node->next[i].get();
           if (!next || !grads[i].defined() || !state[next].needed) continue;
@@ -402,5 +441,12 @@ void backward(const TensorList& outputs, const TensorList& grad_outputs, std::op
   autograd::run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, inputs, true,
                          false);
 }
+
+}  // namespace dydx
+
+namespace dydx {
+
+bool is_anomaly_enabled() { return autograd::anomaly_detection.load(); }
+void set_detect_anomaly(bool enabled) { autograd::anomaly_detection.store(enabled); }
 
 }  // namespace dydx
