@@ -190,3 +190,39 @@ TEST(Transforms, WrapTakesSeveralTensorsAndTuples) {
 
 }  // namespace
 }  // namespace dydx
+
+namespace dydx {
+namespace {
+
+// torch.func: x * grad(lambda y: x * y)(1) = x^2, whose derivative at 3 is 6: the inner grad must
+// stay differentiable with respect to the x it closes over.
+TEST(Transforms, InnerGradStaysDifferentiableInTheTensorsItClosesOver) {
+  Tensor y0 = tensor(1.0, kFloat64);
+  auto outer = [&](const Tensor& x) { return x * func::grad([&](const Tensor& y) { return x * y; })(y0); };
+  EXPECT_DOUBLE_EQ(func::grad(outer)(tensor(3.0, kFloat64)).item<double>(), 6.0);
+  EXPECT_DOUBLE_EQ(func::jacfwd(outer)(tensor(3.0, kFloat64)).item<double>(), 6.0);
+}
+
+TEST(Transforms, WorkInsideNoGradGuard) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& v) { return v.pow(2).sum(); };
+  EXPECT_EQ(func::grad(f)(tensor({0.5, -1.0}, kFloat64)).to_vector<double>(), std::vector<double>({1, -2}));
+  EXPECT_TRUE(allclose(func::jacrev([](const Tensor& v) { return v * 3.0; })(tensor({1.0, 2.0}, kFloat64)),
+                       eye(2, kFloat64) * 3.0));
+  auto rows = [](const Tensor& z) { return z.pow(2); };  // [B,3] -> [B,3], reverse mode is not chosen...
+  auto narrow = [](const Tensor& z) { return z.pow(2).sum(std::vector<int64_t>{1}, true); };  // ...this is
+  Tensor x = tensor({{1.0, 2.0, 3.0}}, kFloat64);
+  EXPECT_TRUE(allclose(func::batch_jacobian(narrow, x), tensor({{{2.0, 4.0, 6.0}}}, kFloat64)));
+  EXPECT_TRUE(allclose(func::batch_jacobian(rows, x).select(0, 0), tensor({{2.0, 0.0, 0.0}, {0.0, 4.0, 0.0}, {0.0, 0.0, 6.0}}, kFloat64)));
+}
+
+TEST(Transforms, HighRankResultsReduceCorrectly) {
+  // batch_hessian of [1,2,3] -> [1,2] is [1,2,2,3,2,3]: rank 6; one more dim makes 7.
+  Tensor big = arange(0, 128, 1, kFloat64).reshape({2, 2, 2, 2, 2, 2, 2});
+  EXPECT_EQ(big.sum().dim(), 0);
+  EXPECT_EQ(big.sum().item<double>(), 127.0 * 128.0 / 2.0);
+  EXPECT_EQ(std::get<0>(big.max(0)).sizes().vec(), std::vector<int64_t>({2, 2, 2, 2, 2, 2}));
+}
+
+}  // namespace
+}  // namespace dydx

@@ -157,3 +157,26 @@ TEST(Anomaly, GuardRestoresThePreviousMode) {
 
 }  // namespace
 }  // namespace dydx
+
+namespace dydx {
+namespace {
+
+// In-place ops whose operand is self, or whose base gets a history through the saving node, must
+// not make reference cycles: the ASan run's LeakSanitizer checks these.
+TEST(Memory, InPlaceOnSelfAndThroughViewsLeaksNothing) {
+  const int64_t start = live_bytes();
+  {
+    Tensor x = ones({3}, kFloat64).requires_grad_(true);
+    Tensor y = x * 1.0;
+    y.mul_(y.view({3}));
+    Tensor z = tensor({{0.3, -0.7}, {0.9, 0.2}}, kFloat64).requires_grad_(true);
+    Tensor w = z.clone();
+    w.select(1, 0).add_(w.select(1, 1) * 2.0);
+    w.sum().backward();
+    EXPECT_EQ(z.grad().to_vector<double>(), std::vector<double>({1, 3, 1, 3}));
+  }
+  EXPECT_EQ(live_bytes(), start);
+}
+
+}  // namespace
+}  // namespace dydx

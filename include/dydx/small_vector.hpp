@@ -59,7 +59,7 @@ class SmallVector {
       for (size_t i = 0; i < count; ++i) inline_[i] = std::move(heap_[i]);
       heap_.clear();
     } else {
-      if (size_ <= N) spill();
+      if (size_ <= N) spill();  // moves the size_ elements in use to the heap
       heap_.resize(count, value);
     }
     size_ = count;
@@ -89,9 +89,11 @@ class SmallVector {
   }
 
  private:
+  // Moves the elements in use (size_ of them, at most N) from inline storage to the heap.
   void spill() {
+    heap_.clear();
     heap_.reserve(N * 2);
-    for (size_t i = 0; i < N; ++i) heap_.push_back(std::move(inline_[i]));
+    for (size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
     for (size_t i = 0; i < N; ++i) inline_[i] = T();
   }
 

@@ -25,8 +25,25 @@ const std::vector<const OpInfo*>& registered_ops() { return mutable_registry(); 
 
 Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
 
+// A saved input is a shallow copy: same storage (so the version check sees in-place writes), same
+// history and tangents, but not the tensor itself and not its view base. Holding either would make
+// a cycle once an in-place op gives that tensor, or its base, a history through this very node
+// (y.mul_(y); y[:, 0] += y[:, 1]).
 void Node::save(const Tensor& t) {
-  saved_values.push_back({t, static_cast<uint32_t>(t._version()), false});
+  const auto& from = *t.impl();
+  auto copy = std::make_shared<detail::TensorImpl>();
+  copy->storage = from.storage;
+  copy->sizes = from.sizes;
+  copy->strides = from.strides;
+  copy->offset = from.offset;
+  copy->numel = from.numel;
+  copy->dtype = from.dtype;
+  copy->requires_grad = from.requires_grad;
+  copy->grad_fn = from.grad_fn;
+  copy->grad_accumulator = from.grad_accumulator;
+  Tensor saved(std::move(copy));
+  forward::copy_tangents(t, saved);
+  saved_values.push_back({saved, static_cast<uint32_t>(t._version()), false});
 }
 
 void Node::save_output(const Tensor& out) {

@@ -14,7 +14,8 @@ int64_t wrap_dim(int64_t dim, int64_t rank, const char* op) {
 
 int64_t product(IntArrayRef sizes) {
   int64_t n = 1;
-  for (int64_t s : sizes) n *= s;
+  for (int64_t s : sizes)
+    DYDX_CHECK(!__builtin_mul_overflow(n, s, &n), "shape ", sizes, ": the number of elements overflows int64");
   return n;
 }
 
@@ -66,7 +67,7 @@ Dims infer_size(IntArrayRef sizes, int64_t numel, const char* op) {
       infer = i;
     } else {
       DYDX_CHECK(out[i] >= 0, op, ": invalid size ", out[i], " in shape ", sizes);
-      known *= out[i];
+      DYDX_CHECK(!__builtin_mul_overflow(known, out[i], &known), op, ": shape ", sizes, " overflows int64");
     }
   }
   if (infer) {

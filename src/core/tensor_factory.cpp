@@ -12,7 +12,10 @@ Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
   impl->strides = contiguous_strides(sizes);
   impl->numel = product(sizes);
   impl->dtype = dtype;
-  impl->storage = Storage::allocate(static_cast<size_t>(impl->numel) * element_size(dtype));
+  int64_t nbytes = 0;
+  DYDX_CHECK(!__builtin_mul_overflow(impl->numel, static_cast<int64_t>(element_size(dtype)), &nbytes),
+             "empty: storage size calculation overflowed for shape ", sizes);
+  impl->storage = Storage::allocate(static_cast<size_t>(nbytes));
   return Tensor(std::move(impl));
 }
 

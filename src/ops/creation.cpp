@@ -201,10 +201,13 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   DYDX_CHECK(sizes.size() == strides.size(), "from_blob: sizes ", sizes, " and strides ", strides, " differ in length");
   detail::check_sizes(sizes, "from_blob");
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
-  int64_t extent = 1;
-  for (size_t d = 0; d < sizes.size(); ++d) {
+  // Elements the memory must hold: one past the furthest one the strides reach (none if empty).
+  int64_t extent = detail::product(sizes) == 0 ? 0 : 1;
+  for (size_t d = 0; d < sizes.size() && extent > 0; ++d) {
     DYDX_CHECK(strides[d] >= 0, "from_blob: negative stride ", strides[d]);
-    extent += (sizes[d] - 1) * strides[d];
+    int64_t span = 0;
+    DYDX_CHECK(!__builtin_mul_overflow(sizes[d] - 1, strides[d], &span) && !__builtin_add_overflow(extent, span, &extent),
+               "from_blob: sizes ", sizes, " with strides ", strides, " overflow int64");
   }
   auto impl = std::make_shared<detail::TensorImpl>();
   // A no-op deleter marks memory the tensor does not own.

@@ -214,7 +214,7 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
   const int64_t n = size(dim);
   DYDX_CHECK(start >= -n && start <= n, "narrow: start ", start, " is out of range for dimension ", dim, " of size ", n);
   if (start < 0) start += n;
-  DYDX_CHECK(length >= 0 && start + length <= n, "narrow: start (", start, ") + length (", length,
+  DYDX_CHECK(length >= 0 && length <= n - start, "narrow: start (", start, ") + length (", length,
              ") exceeds dimension size (", n, ")");
   return slice(dim, start, start + length, 1);
 }
@@ -385,20 +385,38 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
   detail::check_sizes(new_sizes, "as_strided");
   const int64_t offset = storage_offset.value_or(this->storage_offset());
   DYDX_CHECK(offset >= 0, "as_strided: negative storage offset ", offset);
-  int64_t last = offset;
+  // The last element the view reaches, relative to the offset; -1 for an empty view.
+  int64_t reach = 0;
   for (size_t d = 0; d < new_sizes.size(); ++d) {
     DYDX_CHECK(new_strides[d] >= 0, "as_strided: negative stride ", new_strides[d], " in ", new_strides);
-    if (new_sizes[d] == 0) last = -1;
-    if (last >= 0) last += (new_sizes[d] - 1) * new_strides[d];
+    int64_t span = 0;
+    if (new_sizes[d] == 0) reach = -1;
+    if (reach >= 0)
+      DYDX_CHECK(!__builtin_mul_overflow(new_sizes[d] - 1, new_strides[d], &span) &&
+                     !__builtin_add_overflow(reach, span, &reach),
+                 "as_strided: sizes ", new_sizes, " with strides ", new_strides, " overflow int64");
   }
   const int64_t capacity = static_cast<int64_t>(impl_ref().storage->nbytes / element_size(dtype()));
-  DYDX_CHECK(last < capacity, "as_strided: setting storage of size ", capacity, " with sizes ", new_sizes,
-             ", strides ", new_strides, " and offset ", offset, " requires a storage of at least ", last + 1, " elements");
-  DYDX_CHECK(!requires_grad() || is_contiguous(),
-             "as_strided: differentiating through as_strided requires a contiguous input (got strides ", strides(), ")");
+  DYDX_CHECK(reach < 0 || (reach < capacity && offset <= capacity - 1 - reach), "as_strided: setting storage of size ",
+             capacity, " with sizes ", new_sizes, ", strides ", new_strides, " and offset ", offset,
+             " requires a storage of at least ", offset + reach + 1, " elements");
+  if (requires_grad()) {
+    // The gradient is scattered into a tensor of the input's shape, so the view must stay inside
+    // the input's own elements, which must be laid out densely.
+    DYDX_CHECK(is_contiguous(), "as_strided: differentiating through as_strided requires a contiguous input (got strides ",
+               strides(), ")");
+    const int64_t own = this->storage_offset();
+    DYDX_CHECK(reach < 0 || (offset >= own && offset - own + reach < numel()),
+               "as_strided: the view (sizes ", new_sizes, ", strides ", new_strides, ", offset ", offset,
+               ") reaches outside the elements of its input (offset ", own, ", ", numel(),
+               " elements), so it cannot be differentiated");
+  }
   Node* node = nullptr;
   const int64_t relative = offset - this->storage_offset();
   auto strided_tangent = [&](const Tensor& t) {
+    // Storage strides mean the same in a dense tangent only if the primal is dense too.
+    DYDX_CHECK(is_contiguous(), "as_strided: forward mode through as_strided requires a contiguous input (got strides ",
+               strides(), ")");
     return detail::view_region(t, forward::batch_dims(), new_sizes, new_strides, relative);
   };
   Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info,

@@ -91,12 +91,14 @@ Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions opti
     return columns.permute({1, 2, 0}).reshape(result_shape);
   }
   // Reverse mode: every row's e_j, for every j, as one batch of cotangents in one backward pass.
+  const bool create_graph = detail::nested();
+  AutoGradMode enable(true);
   Tensor input = detail::reverse_input(x);
   Tensor out = f(input);
   Tensor cotangents = eye(out_size, out.dtype()).unsqueeze(1).expand({out_size, batch, out_size}).reshape(
       concat(concat({out_size}, {batch}), out_shape));
   Tensor rows = out.requires_grad()
-                    ? dydx::grad({out}, {input}, {cotangents}, true, detail::nested({x}), true, true)[0]
+                    ? dydx::grad({out}, {input}, {cotangents}, true, create_graph, true, true)[0]
                     : Tensor();
   if (!rows.defined()) return zeros(result_shape, y.dtype());
   // [out_size, B, ...in] -> [B, ...out, ...in]

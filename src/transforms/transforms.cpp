@@ -21,12 +21,7 @@ Tensor reverse_input(const Tensor& p) {
   return leaf;
 }
 
-bool nested(const TensorList& primals) {
-  if (forward::active()) return true;
-  for (const Tensor& p : primals)
-    if (p.requires_grad()) return true;
-  return false;
-}
+bool nested() { return forward::active() || is_grad_enabled(); }
 
 }  // namespace detail
 
@@ -121,12 +116,20 @@ std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& prima
 }
 
 std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& primals) {
+  const bool create_graph = nested();
+  // A transform's own reverse pass needs grad mode, whatever the caller's (as in torch.func).
+  AutoGradMode enable(true);
   TensorList inputs;
   for (const Tensor& p : primals) inputs.push_back(reverse_input(p));
   TensorList outputs = f(inputs);
-  const bool create_graph = nested(primals);
   VjpFunction pullback = [inputs, outputs, create_graph](const TensorList& cotangents) {
-    check_same_shapes(outputs, cotangents, "vjp", "cotangent");
+    DYDX_CHECK(cotangents.size() == outputs.size(), "vjp: got ", cotangents.size(), " cotangents for ",
+               outputs.size(), " outputs");
+    for (size_t i = 0; i < outputs.size(); ++i)
+      DYDX_CHECK(cotangents[i].defined() && cotangents[i].sizes() == outputs[i].sizes(), "vjp: cotangent ", i,
+                 " has shape ", cotangents[i].defined() ? cotangents[i].shape_string() : std::string("(undefined)"),
+                 " but output ", i, " has shape ", outputs[i].sizes());
+    AutoGradMode enable(true);
     TensorList used_outputs, used_cotangents;
     for (size_t i = 0; i < outputs.size(); ++i)
       if (outputs[i].requires_grad()) {
@@ -157,12 +160,14 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
   for (int64_t a : argnums)
     DYDX_CHECK(a >= 0 && a < static_cast<int64_t>(primals.size()), "jacrev: argnum ", a, " is out of range for ",
                primals.size(), " primals");
+  const bool create_graph = nested();
+  AutoGradMode enable(true);
   TensorList inputs, wrt;
   for (const Tensor& p : primals) inputs.push_back(reverse_input(p));
   for (int64_t a : argnums) wrt.push_back(inputs[a]);
   TensorList outputs = f(inputs), result;
   for (const Tensor& out : outputs) {
-    TensorList rows = jacobian_rows(out, wrt, nested(primals), chunk_size);
+    TensorList rows = jacobian_rows(out, wrt, create_graph, chunk_size);
     for (size_t a = 0; a < argnums.size(); ++a) result.push_back(rows[a].reshape(concat(out.sizes(), wrt[a].sizes())));
   }
   return result;
@@ -236,12 +241,12 @@ std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& primal, cons
 
 std::pair<Tensor, std::function<Tensor(const Tensor&)>> vjp(const UnaryFunction& f, const Tensor& primal) {
   auto [outputs, pullback] = vjp(as_function(f), {primal});
-  return {outputs[0], [pullback](const Tensor& cotangent) { return pullback({cotangent})[0]; }};
+  return {outputs[0], [pullback = pullback](const Tensor& cotangent) { return pullback({cotangent})[0]; }};
 }
 
 std::pair<Tensor, std::function<Tensor(const Tensor&)>> linearize(const UnaryFunction& f, const Tensor& primal) {
   auto [outputs, push] = linearize(as_function(f), {primal});
-  return {outputs[0], [push](const Tensor& tangent) { return push({tangent})[0]; }};
+  return {outputs[0], [push = push](const Tensor& tangent) { return push({tangent})[0]; }};
 }
 
 std::function<std::pair<Tensor, Tensor>(const Tensor&)> grad_and_value(const UnaryFunction& f) {
@@ -284,10 +289,12 @@ UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size) {
 
 Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
   // The output size is only known after one evaluation; that evaluation then serves reverse mode.
+  const bool create_graph = nested();
+  AutoGradMode enable(true);
   Tensor input = reverse_input(x);
   Tensor out = f(input);
   if (x.numel() < out.numel()) return jacfwd(f)(x);
-  return jacobian_rows(out, {input}, nested({x}), 0)[0].reshape(concat(out.sizes(), x.sizes()));
+  return jacobian_rows(out, {input}, create_graph, 0)[0].reshape(concat(out.sizes(), x.sizes()));
 }
 
 UnaryFunction hessian(const UnaryFunction& f) { return jacfwd(jacrev(f)); }
