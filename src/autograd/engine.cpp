@@ -111,7 +111,8 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
   std::lock_guard<std::mutex> lock(lock_for(&leaf));
   if (!leaf.grad) {
     if (create_graph) {
-      leaf.grad = g.impl();
+      // Stored as is only if nothing else holds it: it may be the caller's grad_output.
+      leaf.grad = g.impl().use_count() == 1 ? g.impl() : g.clone().impl();
     } else if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous()) {
       leaf.grad = g.detach().impl();
     } else {
@@ -194,12 +195,15 @@ void refresh_view_history(const Tensor& t) {
   const uint32_t version = impl.storage->version.load();
   if (impl.view_version == version) return;
   impl.view_version = version;
-  if (!impl.base->needs_grad()) return;
+  // A leaf base's history never changes, and a view made under no_grad has none to refresh.
+  if (!impl.base->grad_fn || impl.view_made_without_grad) return;
   Tensor base(impl.base);
   DYDX_CHECK(base.is_contiguous(), "autograd: a view of a non-contiguous tensor (shape ", base.sizes(), ", strides ",
              base.strides(), ") was modified in place and cannot be differentiated");
   AutoGradMode enable(true);
+  if (impl.retains_grad && impl.grad_fn) impl.grad_fn->retained.reset();
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
+  if (impl.retains_grad) impl.grad_fn->retained = t.impl();
 }
 
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
@@ -355,7 +359,11 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
     if (g.defined()) {
       for (auto& [handle, hook] : node->leaf ? node->leaf->hooks : node->pre_hooks) {
         Tensor replaced = hook(g);
-        if (replaced.defined()) g = replaced;
+        if (!replaced.defined()) continue;
+        DYDX_CHECK(replaced.sizes() == g.sizes() && replaced.dtype() == g.dtype(), api,
+                   ": hook has changed the size or type of the gradient (from ", g.dtype(), " ", g.sizes(), " to ",
+                   replaced.dtype(), " ", replaced.sizes(), ")");
+        g = replaced;
       }
       if (auto retained = batched ? nullptr : node->retained.lock()) {
         AutoGradMode mode(create_graph);
@@ -365,9 +373,12 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       // backward(inputs=...) may name non-leaves; they get .grad like leaves do.
       if (s.is_target && accumulate_into_grad && !node->leaf) {
         AutoGradMode mode(create_graph);
-        for (size_t j = 0; j < inputs.size(); ++j)
-          if (target_of_input[j] == node && !inputs[j].retains_grad())  // retain_grad already stored it
+        for (size_t j = 0; j < inputs.size(); ++j) {
+          bool repeated = false;  // backward(inputs={y, y}) accumulates once, as in PyTorch
+          for (size_t k = 0; k < j; ++k) repeated = repeated || inputs[k].impl() == inputs[j].impl();
+          if (target_of_input[j] == node && !inputs[j].retains_grad() && !repeated)  // retain_grad already stored it
             accumulate_into(*inputs[j].impl(), g, create_graph);
+        }
       }
     }
 

@@ -171,12 +171,11 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
     // A view's tangent is a view of its base's tangent, so the write lands in the base's tangent too.
     Tensor base(impl.base);
     Tensor base_t = tangent_of(base, level);
-    // The base's tangent must be dense (to share its layout) and writable with history (not a leaf
-    // that requires grad), since the write is recorded for reverse-over-forward.
-    if (!base_t.defined() || !base_t.is_contiguous() || (base_t.is_leaf() && base_t.requires_grad())) {
-      base_t = base_t.defined() ? base_t.clone() : zeros(batched_shape(base.sizes()), base.dtype());
-      set_tangent(base, level, base_t);
-    }
+    // The write goes into a fresh copy of the base's tangent: that tangent is often shared (the
+    // caller's own tangent, or an input's passed on by add), and the copy is dense, so it has the
+    // base's layout, and is never a leaf, so the write can be recorded for reverse-over-forward.
+    base_t = base_t.defined() ? base_t.clone() : zeros(batched_shape(base.sizes()), base.dtype());
+    set_tangent(base, level, base_t);
     Tensor region = dydx::detail::view_region(base_t, nb, impl.sizes, impl.strides, impl.offset - base.storage_offset());
     region.copy_(t);
     set_tangent(self, level, region);

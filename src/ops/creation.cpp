@@ -102,10 +102,13 @@ Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
   detail::check_sizes(sizes, "full");
   // As torch.full: an integer fill value gives int64 unless a dtype is named.
   const ScalarType dtype = options.dtype_or(value.is_integral() ? kInt64 : kDefaultDtype);
+  const double v = value.to_double();
+  DYDX_CHECK(is_floating_point(dtype) || (std::isfinite(v) && std::abs(v) < 9.2233720368547758e18), "full: value ", v,
+             " cannot be converted to type int64 without overflow");
   Tensor out = detail::make_empty(sizes, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
-    std::fill_n(out.data_ptr<T>(), out.numel(), static_cast<T>(value.to_double()));
+    std::fill_n(out.data_ptr<T>(), out.numel(), static_cast<T>(v));
   });
   return finish(out, options);
 }
@@ -156,6 +159,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options) 
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
   Tensor out = detail::make_empty({steps}, dtype);
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
+  if (steps == 1) return full({1}, start, options.dtype(dtype));  // one step is the start, as in PyTorch
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();

@@ -15,6 +15,12 @@ ScalarType result_type(const Tensor& a, const Tensor& b) {
   return dimensioned.dtype();
 }
 
+double min_value(const Tensor& t) {
+  if (t.numel() == 0) return 0;
+  NoGradGuard no_grad;
+  return min(t).item<double>();
+}
+
 ScalarType result_type(const Tensor& t, Scalar s) {
   if (!t.is_floating_point() && !s.is_integral()) return kDefaultDtype;
   return t.dtype();
@@ -42,7 +48,8 @@ const OpInfo mul_info{"mul", "MulBackward0", &mul_vjp};
 void div_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor y = node.saved(1);
   if (node.needs_input_grad(0)) grads[0] = g / y;
-  if (node.needs_input_grad(1)) grads[1] = -g * node.saved(0) / (y * y);
+  // (x / y) / y rather than x / (y * y), whose square overflows or underflows first.
+  if (node.needs_input_grad(1)) grads[1] = -g * (node.saved(0) / y) / y;
 }
 const OpInfo div_info{"div", "DivBackward0", &div_vjp};
 
@@ -55,6 +62,12 @@ const OpInfo pow_scalar_info{"pow.Scalar", "PowBackward0", &pow_scalar_vjp};
 
 }  // namespace
 
+// d/dx x^y = y x^(y-1), taken as 0 where y == 0 (x^0 is constant, even at x == 0), as PyTorch does.
+Tensor pow_base_derivative(const Tensor& x, const Tensor& y) {
+  Tensor derivative = y * x.pow(y - 1.0);
+  return where(eq(y, zeros({}, y.dtype())), zeros_like(derivative), derivative);
+}
+
 // d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch does.
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out) {
   Tensor zero = zeros({}, out.dtype());
@@ -66,7 +79,7 @@ namespace {
 
 void pow_tensor_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor x = node.saved(0), y = node.saved(1);
-  if (node.needs_input_grad(0)) grads[0] = g * (y * x.pow(y - 1.0));
+  if (node.needs_input_grad(0)) grads[0] = g * pow_base_derivative(x, y);
   if (node.needs_input_grad(1)) {
     grads[1] = g * pow_exponent_derivative(x, y, node.saved(2));
   }
@@ -96,6 +109,8 @@ const OpInfo where_info{"where", "WhereBackward0", &where_vjp};
 
 Tensor add_impl(const Tensor& a, const Tensor& b, double c, const OpInfo& info, const char* name) {
   const ScalarType dtype = result_type(a, b);
+  DYDX_CHECK(is_floating_point(dtype) || c == std::trunc(c), name,
+             ": for integral input tensors, alpha must not be a floating point number (got ", c, ")");
   Tensor out = c == 1    ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x + y; })
                : c == -1 ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x - y; })
                          : binary_kernel(a, b, dtype, name, [c](auto x, auto y) { return x + c * y; });
@@ -149,6 +164,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& base, Scalar exponent) {
   const ScalarType dtype = ops::result_type(base, exponent);
   const double p = exponent.to_double();
+  DYDX_CHECK(is_floating_point(dtype) || p >= 0, "pow: integers to negative integer powers are not allowed (",
+             base.dtype(), " tensor to the power ", p, ")");
   Tensor x = ops::cast(base, dtype);
   Tensor out = detail::make_empty(x.sizes(), dtype);
   cpu::dispatch(dtype, [&](auto tag) {
@@ -172,6 +189,8 @@ Tensor pow(const Tensor& base, Scalar exponent) {
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   ScalarType dtype = ops::result_type(base, exponent);
+  DYDX_CHECK(is_floating_point(dtype) || ops::min_value(exponent) >= 0,
+             "pow: integers to negative integer powers are not allowed (exponent of shape ", exponent.sizes(), ")");
   Tensor out = ops::binary_kernel(base, exponent, dtype, "pow", [](auto x, auto y) { return std::pow(x, y); });
   if (Node* node = record(ops::pow_tensor_info, {&base, &exponent}, out)) {
     node->save(base);
@@ -179,7 +198,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
     node->save_output(out);
   }
   forward::propagate_broadcast({&base, &exponent}, out, [&](const TensorList& t) {
-    Tensor dx = t[0].defined() ? t[0] * (exponent * base.pow(exponent - 1.0)) : Tensor();
+    Tensor dx = t[0].defined() ? t[0] * ops::pow_base_derivative(base, exponent) : Tensor();
     Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
     return ops::sum_terms(dx, dy);
   });
@@ -203,7 +222,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(a, b);
   Dims shape = detail::broadcast_shapes(detail::broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
   Tensor out = detail::make_empty(shape, dtype);
-  Tensor c = ops::cast(cond, dtype), x = ops::cast(a, dtype), y = ops::cast(b, dtype);
+  // Nonzero is decided in cond's own dtype: a fractional condition must not truncate to 0.
+  Tensor c = ops::cast(1.0 - eq(cond, zeros({}, cond.dtype())), dtype), x = ops::cast(a, dtype), y = ops::cast(b, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });

@@ -70,7 +70,9 @@ struct Relu {
   static constexpr const char* name = "relu";
   static constexpr const char* node = "ReluBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return x > 0 ? x : decltype(x)(0); }
+  static constexpr bool keeps_integers = true;
+  // A nan stays nan, as in PyTorch.
+  static auto forward(auto x) { return x > 0 || x != x ? x : decltype(x)(0); }
   // sign(out) is the 0/1 mask; being an op of out (with zero derivative) keeps double backward
   // connected to x, so grad of this gradient is zeros rather than an error, as in PyTorch.
   static Tensor derivative(const Tensor&, const Tensor& out) { return sign(out); }
@@ -79,7 +81,8 @@ struct Abs {
   static constexpr const char* name = "abs";
   static constexpr const char* node = "AbsBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::abs(x); }
+  static constexpr bool keeps_integers = true;
+  static auto forward(auto x) { return x < 0 ? -x : x; }
   static Tensor derivative(const Tensor& x, const Tensor&) { return sign(x); }
 };
 
@@ -94,13 +97,21 @@ void unary_vjp(Node& node, const Tensor& g, Tensor* grads) {
 template <class Op>
 const OpInfo unary_info{Op::name, Op::node, &unary_vjp<Op>};
 
+// Functions such as exp promote integers to the default float dtype; relu and abs keep them.
+template <class Op>
+constexpr bool keeps_integers() {
+  if constexpr (requires { Op::keeps_integers; }) return Op::keeps_integers;
+  return false;
+}
+
 template <class Op>
 Tensor unary(const Tensor& input) {
-  Tensor x = to_floating(input);
+  Tensor x = keeps_integers<Op>() ? input : to_floating(input);
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
-  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+  cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
+    if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
+      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
   if (Node* node = record(unary_info<Op>, {&x}, out)) {
     if (Op::reads == Reads::Input) node->save(x);

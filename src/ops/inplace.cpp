@@ -36,8 +36,43 @@ void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
 
+// [first, last] element of the storage that t reaches; empty tensors reach nothing (last < first).
+std::pair<int64_t, int64_t> reach_of(const detail::TensorImpl& t) {
+  if (t.numel == 0) return {0, -1};
+  int64_t last = t.offset;
+  for (size_t d = 0; d < t.sizes.size(); ++d) last += (t.sizes[d] - 1) * t.strides[d];
+  return {t.offset, last};
+}
+
+// PyTorch's overlap rules for writes: self may not have two elements at one address (an expanded
+// tensor), and a source may alias self only element for element, as in x.mul_(x); anything else
+// would read values the same loop has already overwritten.
+void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sources, const char* op) {
+  const auto& s = *self.impl();
+  for (size_t d = 0; d < s.sizes.size(); ++d)
+    DYDX_CHECK(!(s.strides[d] == 0 && s.sizes[d] > 1), op,
+               ": unsupported operation: more than one element of the written-to tensor (shape ", self.sizes(),
+               ", strides ", self.strides(), ") refers to a single memory location. Please clone() the tensor first");
+  const auto [first, last] = reach_of(s);
+  for (const Tensor* source : sources) {
+    const auto& o = *source->impl();
+    if (o.storage != s.storage || o.dtype != s.dtype) continue;
+    const auto [o_first, o_last] = reach_of(o);
+    const bool disjoint = o_last < first || last < o_first;
+    const bool identical = o.offset == s.offset && o.sizes == s.sizes && o.strides == s.strides;
+    DYDX_CHECK(disjoint || identical, op,
+               ": unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+               "single memory location (shapes ", source->sizes(), " and ", self.sizes(),
+               "). Please clone() the input first");
+  }
+}
+
 void check_inplace(const Tensor& self, const char* op) {
   const auto& impl = *self.impl();
+  // A view made under no_grad has no history to rewrite; PyTorch refuses the write.
+  DYDX_CHECK(!(is_grad_enabled() && impl.base && impl.view_made_without_grad && impl.base->needs_grad()), op,
+             ": a view was created in no_grad mode and is being modified in place with grad mode enabled (shape ",
+             self.sizes(), "). Create the view with grad mode on, or do the write under no_grad");
   if (!is_grad_enabled()) return;
   DYDX_CHECK(!(impl.grad_fn == nullptr && impl.requires_grad), op,
              ": a leaf Variable that requires grad is being used in an in-place operation (shape ", self.sizes(), ")");
@@ -53,6 +88,7 @@ void check_castable(ScalarType from, ScalarType to, const char* op) {
 
 // Whether the op must run out of place and commit: to record history, or to carry tangents.
 bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> others) {
+  if (!self.is_floating_point()) return false;  // an integer tensor carries no derivatives
   if (forward::active()) {
     if (forward::has_tangent(self)) return true;
     for (const Tensor* t : others)
@@ -92,9 +128,12 @@ void commit(Tensor& self, Tensor result, const char* op) {
   if (forward::active()) forward::commit_inplace(self, result);
   auto& impl = *self.impl();
   if (!result.requires_grad()) return;
+  // retain_grad follows the tensor to its new history; the old node stops filling .grad.
+  if (impl.retains_grad && impl.grad_fn) impl.grad_fn->retained.reset();
   if (!impl.base) {
     impl.grad_fn = result.impl()->grad_fn;
     impl.requires_grad = false;
+    if (impl.retains_grad) impl.grad_fn->retained = self.impl();  // .grad follows the new value
     return;
   }
   Tensor base(impl.base);
@@ -108,6 +147,7 @@ void commit(Tensor& self, Tensor result, const char* op) {
   }
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
   impl.view_version = impl.storage->version.load();
+  if (impl.retains_grad) impl.grad_fn->retained = self.impl();
 }
 
 template <class F>
@@ -134,6 +174,7 @@ using ops::needs_history;
 
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "add_");
+  ops::check_overlap(*this, {&other}, "add_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
@@ -147,6 +188,7 @@ Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::
 
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "sub_");
+  ops::check_overlap(*this, {&other}, "sub_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
@@ -158,6 +200,7 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
 
 Tensor& Tensor::mul_(const Tensor& other) {
   check_inplace(*this, "mul_");
+  ops::check_overlap(*this, {&other}, "mul_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
@@ -170,6 +213,7 @@ Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::
 
 Tensor& Tensor::div_(const Tensor& other) {
   check_inplace(*this, "div_");
+  ops::check_overlap(*this, {&other}, "div_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::div(ops::snapshot(*this), other), "div_");
   } else {
@@ -181,6 +225,10 @@ Tensor& Tensor::div_(const Tensor& other) {
 
 static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, const char* op) {
   check_inplace(self, op);
+  const double v = value.to_double();
+  DYDX_CHECK(self.is_floating_point() || (std::isfinite(v) && std::abs(v) < 9.2233720368547758e18), op, ": value ", v,
+             " cannot be converted to type int64 without overflow");
+  ops::check_overlap(self, {}, op);
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {
     Tensor result = full(self.sizes(), value, self.dtype());
@@ -199,6 +247,7 @@ Tensor& Tensor::zero_() { return fill_impl(*this, 0, ops::zero_info, "zero_"); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
+  ops::check_overlap(*this, {&src}, "copy_");
   detail::broadcast_shapes(sizes(), src.sizes(), "copy_");
   DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",
              src.sizes(), " cannot be broadcast to the destination shape ", sizes());

@@ -314,6 +314,7 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     }
     int64_t have = impl_ref().sizes[d - lead];
     if (target == -1) target = have;
+    DYDX_CHECK(target >= 0, "expand: invalid size ", new_sizes[d], " at dim ", d, " in ", new_sizes);
     DYDX_CHECK(have == target || have == 1, "expand: the expanded size of the tensor (", target,
                ") must match the existing size (", have, ") at non-singleton dimension ", d, ". Target sizes: ",
                new_sizes, ". Tensor sizes: ", sizes());

@@ -23,8 +23,12 @@ ScalarType result_type(const Tensor& a, const Tensor& b);
 /// The dtype of t op s for a C++ scalar s: the tensor's, except an integer tensor with a
 /// floating scalar gives the default float dtype.
 ScalarType result_type(const Tensor& t, Scalar s);
+/// d(x^y)/dx, with PyTorch's convention at y == 0.
+Tensor pow_base_derivative(const Tensor& x, const Tensor& y);
 /// d(x^y)/dy given out = x^y, with PyTorch's convention at x == 0.
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out);
+/// The smallest element (0 for an empty tensor), for argument checks.
+double min_value(const Tensor& t);
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
 

@@ -30,6 +30,12 @@ Dims reduced_shape(const Tensor& x, const SmallVector<char, 6>& mask, bool keepd
 }
 
 Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdim) {
+  // Summing across rows adds whole rows into float32 partial sums, which loses 1 in 2^24; a float32
+  // reduction that is not along the last dim runs in float64 and rounds once at the end.
+  if (x.dtype() == kFloat32 && x.dim() > 0 && !mask.back()) {
+    NoGradGuard no_grad;
+    return sum_values(x.to(kFloat64), mask, keepdim).to(kFloat32);
+  }
   Dims keep_shape;
   for (int64_t d = 0; d < x.dim(); ++d) keep_shape.push_back(mask[d] ? 1 : x.size(d));
   Tensor out = detail::make_empty(reduced_shape(x, mask, keepdim), x.dtype());
@@ -84,10 +90,16 @@ void mean_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo mean_dim_info{"mean.dim", "MeanBackward1", &mean_dim_vjp};
 
+// The elements equal to the result (the nans, when the result is nan), as a 0/1 mask.
+Tensor ties_of(const Tensor& x, const Tensor& out) {
+  const bool is_nan = out.item<double>() != out.item<double>();
+  return is_nan ? 1.0 - eq(x, x) : eq(x, out);
+}
+
 // The whole-tensor max and min share the gradient evenly between tied elements, as PyTorch does.
 void extreme_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor x = node.saved(0), out = node.saved(1);
-  Tensor ties = eq(x, out);
+  Tensor ties = ties_of(x, out);
   grads[0] = align_to_rank(g, batch_dims(node, g), x.dim()) * (ties / ties.sum());
 }
 const OpInfo max_info{"max", "MaxBackward1", &extreme_vjp};
@@ -104,6 +116,10 @@ Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim
 
 // Along a dim, the gradient goes to the chosen index only.
 void extreme_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  if (node.inputs[0].sizes.empty()) {  // a 0-D input is its own max
+    grads[0] = g;
+    return;
+  }
   const int64_t dim = node.attrs.index;
   Tensor onehot = onehot_of(node.saved(0), node.inputs[0].sizes, dim, node.attrs.flag, g.dtype());
   grads[0] = unsqueeze_reduced(g, {dim}, node.attrs.flag, batch_dims(node, g)) * onehot;
@@ -143,7 +159,7 @@ Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
     node->save_output(out);
   }
   forward::propagate({&x}, out, [&](const TensorList& t) {
-    Tensor ties = eq(x, out);
+    Tensor ties = ties_of(x, out);
     return sum_over(t[0] * ties, own_dims(t[0], forward::batch_dims())) / ties.sum();
   });
   return out;
