@@ -143,3 +143,35 @@ TEST(Regressions, IndependenceCheckSeesInteriorRows) {
 
 }  // namespace
 }  // namespace dydx
+
+namespace dydx {
+namespace {
+
+TEST(Regressions, ForwardModeViewsFollowInPlaceWritesToTheirBase) {
+  auto f = [](const Tensor& x) {
+    Tensor y = x.clone();
+    Tensor v = y.narrow(0, 0, 2);
+    y.mul_(x);
+    return v * 1.0;
+  };
+  Tensor p = tensor({1.0, 2.0, 3.0}, kFloat64);
+  // torch.func.jacrev: [[2, 0, 0], [0, 4, 0]]
+  EXPECT_TRUE(HasValues(func::jacfwd(f)(p), {2, 0, 0, 0, 4, 0}));
+  EXPECT_TRUE(allclose(func::jacfwd(f)(p), func::jacrev(f)(p), 1e-12, 0));
+}
+
+TEST(Regressions, WritesThroughAViewOfADualUpdateTheDualNotThePrimal) {
+  auto g = [](const Tensor& x) {
+    x.narrow(0, 0, 1).mul_(3.0);
+    return x * 1.0;
+  };
+  Tensor p = tensor({1.0, 2.0}, kFloat64);
+  auto [out, tangent] = func::jvp(g, p, ones({2}, kFloat64));
+  EXPECT_TRUE(HasValues(tangent, {3, 1}));  // torch.func.jvp: [3, 1]
+  forward_ad::DualLevel level;
+  EXPECT_FALSE(forward_ad::unpack_dual(p * 2.0).tangent.defined());
+  EXPECT_NO_THROW(forward_ad::make_dual(p, ones({2}, kFloat64)));
+}
+
+}  // namespace
+}  // namespace dydx

@@ -76,8 +76,37 @@ class VisibleBelow {
 
 }  // namespace
 
+namespace {
+Tensor own_tangent(const dydx::detail::TensorImpl& impl, uint32_t level) {
+  for (const auto& [l, tangent] : impl.tangents)
+    if (l == level) return Tensor(tangent);
+  return {};
+}
+
+// After an in-place write to a base, its tangent is a new tensor; a view made before the write
+// takes its tangent from it again, as reverse mode takes the view's history from the new base.
+void refresh_view_tangents(const Tensor& t) {
+  auto& impl = *t.impl();
+  if (!impl.base) return;
+  const uint32_t version = impl.storage->version.load();
+  if (impl.tangent_version == version) return;
+  impl.tangent_version = version;
+  Tensor base(impl.base);
+  if (!base.is_contiguous()) return;  // its tangent's dense layout would not match the base's
+  for (uint32_t level : std::vector<uint32_t>(levels)) {
+    if (level >= visible_below) continue;
+    Tensor base_t = own_tangent(*base.impl(), level);
+    if (!base_t.defined()) continue;
+    VisibleBelow hide(level);
+    set_tangent(t, level, dydx::detail::view_region(base_t, base_t.dim() - base.dim(), impl.sizes, impl.strides,
+                                                    impl.offset - base.storage_offset()));
+  }
+}
+}  // namespace
+
 Tensor tangent_of(const Tensor& t, uint32_t level) {
   if (!t.defined()) return {};
+  if (active()) refresh_view_tangents(t);
   for (const auto& [l, tangent] : t.impl()->tangents)
     if (l == level) return Tensor(tangent);
   return {};
@@ -98,6 +127,7 @@ void copy_tangents(const Tensor& from, const Tensor& to) {
 
 bool has_tangent(const Tensor& t) {
   if (!active() || !t.defined()) return false;
+  refresh_view_tangents(t);
   for (const auto& [l, tangent] : t.impl()->tangents)
     if (l < visible_below && is_open(l)) return true;
   return false;
@@ -141,7 +171,9 @@ Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
   DYDX_CHECK(tangents.dim() == primal.dim() + 1 && IntArrayRef(tangents.sizes().data() + 1, primal.dim()) == primal.sizes(),
              "make_dual: a batch of tangents for a primal of shape ", primal.sizes(), " must have shape [N] + ",
              primal.sizes(), ", got ", tangents.sizes());
+  DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
   Tensor dual = primal.view(primal.sizes());
+  dual.impl()->base = nullptr;  // as in make_dual
   set_tangent(dual, levels.back(), tangents.dtype() == primal.dtype() ? tangents : tangents.to(primal.dtype()));
   return dual;
 }
@@ -179,6 +211,7 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
     Tensor region = dydx::detail::view_region(base_t, nb, impl.sizes, impl.strides, impl.offset - base.storage_offset());
     region.copy_(t);
     set_tangent(self, level, region);
+    impl.tangent_version = impl.storage->version.load();
   }
 }
 
@@ -231,8 +264,10 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint32_t level) {
              " (the primal's) but got ", tangent.sizes());
   DYDX_CHECK(!forward::tangent_of(primal, level).defined(), "make_dual: the primal already has a tangent at level ",
              level, "; unpack it first");
-  // An alias, so gradients flow back to primal and its other levels' tangents carry over.
+  // An alias, so gradients flow back to primal and its other levels' tangents carry over. It is its
+  // own base: writes through its views update its tangent, never the caller's primal's.
   Tensor dual = primal.view(primal.sizes());
+  dual.impl()->base = nullptr;
   forward::set_tangent(dual, level, tangent.dtype() == primal.dtype() ? tangent : tangent.to(primal.dtype()));
   return dual;
 }

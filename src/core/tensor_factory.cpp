@@ -31,6 +31,7 @@ Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   impl->dtype = s.dtype;
   impl->base = s.base ? s.base : src.impl();
   impl->view_version = impl->storage->version.load();
+  impl->tangent_version = impl->view_version;
   impl->view_made_without_grad = !is_grad_enabled();
   return Tensor(std::move(impl));
 }

@@ -61,6 +61,7 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> base;  // views: the tensor that owns the layout (never itself a view)
   uint32_t view_version = 0;         // views: the storage version their grad_fn was made at
   bool view_made_without_grad = false;  // views: made under no_grad, so with no history to rewrite
+  uint32_t tangent_version = 0;         // views: the storage version their tangents were taken at
   // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
   // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
   std::vector<std::pair<unsigned, std::function<Tensor(const Tensor&)>>> hooks;
