@@ -53,7 +53,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   const double numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
   const double scale = 1 + std::abs(numeric);
-  if (!(std::abs(reverse - numeric) <= 1e-5 * scale) || !(std::abs(forward - reverse) <= 1e-9 * scale)) {
+  // Deep chains (pow of pow of pow) curve so sharply that a central difference is itself off by
+  // more than the tolerance; when two step sizes disagree, finite differences cannot judge.
+  const double coarser = (at(2e-6) - at(-2e-6)) / 4e-6;
+  const bool differences_trustworthy = std::abs(coarser - numeric) <= 1e-6 * scale;
+  if ((differences_trustworthy && !(std::abs(reverse - numeric) <= 1e-5 * scale)) ||
+      !(std::abs(forward - reverse) <= 1e-9 * scale)) {
     std::fprintf(stderr, "mismatch: reverse %.17g forward %.17g numeric %.17g\n%s", reverse, forward, numeric,
                  graph.describe().c_str());
     std::abort();
