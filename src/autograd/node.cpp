@@ -31,17 +31,11 @@ Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
 // (y.mul_(y); y[:, 0] += y[:, 1]).
 void Node::save(const Tensor& t) {
   const auto& from = *t.impl();
-  auto copy = std::make_shared<detail::TensorImpl>();
-  copy->storage = from.storage;
-  copy->sizes = from.sizes;
-  copy->strides = from.strides;
-  copy->offset = from.offset;
-  copy->numel = from.numel;
-  copy->dtype = from.dtype;
-  copy->requires_grad = from.requires_grad;
-  copy->grad_fn = from.grad_fn;
-  copy->grad_accumulator = from.grad_accumulator;
-  Tensor saved(std::move(copy));
+  Tensor saved = t.detach();  // the geometry over the same storage, then the autograd state back
+  auto& copy = *saved.impl();
+  copy.requires_grad = from.requires_grad;
+  copy.grad_fn = from.grad_fn;
+  copy.grad_accumulator = from.grad_accumulator;
   forward::copy_tangents(t, saved);
   saved_values.push_back({saved, static_cast<uint32_t>(t._version()), false});
 }
