@@ -165,7 +165,7 @@ class Tensor {
   Tensor& operator*=(Scalar other) { return mul_(other); }
   Tensor& operator/=(const Tensor& other) { return div_(other); }
 
-  /// A string such as "[2, 3]" is not what PyTorch prints for sizes; this gives "[2,3]" for messages.
+  /// The shape as error messages write it: "[2,3]".
   std::string shape_string() const;
 
  private:
