@@ -130,6 +130,13 @@ Tensor RandomGraph::run(const TensorList& inputs) const {
   return values.back();
 }
 
+RandomGraph RandomGraph::prefix(size_t steps) const {
+  RandomGraph cut = *this;
+  cut.steps_.resize(std::min(steps, steps_.size()));
+  cut.shapes_.resize(input_shapes_.size() + cut.steps_.size());
+  return cut;
+}
+
 std::string RandomGraph::describe() const {
   std::ostringstream os;
   auto shape = [](const Shape& s) {

@@ -27,6 +27,10 @@ class RandomGraph {
   Tensor run(const TensorList& inputs) const;
   /// The program as C++-like text, to paste into a reproducer.
   std::string describe() const;
+  size_t num_steps() const { return steps_.size(); }
+  /// The same program cut after its first `steps` steps: a failing graph's shortest failing prefix
+  /// is the minimal reproducer the tests print.
+  RandomGraph prefix(size_t steps) const;
 
  private:
   struct Step {

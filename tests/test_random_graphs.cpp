@@ -2,7 +2,9 @@
 // one order up through create_graph, and layouts, on random graphs of dydx ops (tests/random_graph.hpp).
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
+#include <string>
 
 #include "random_graph.hpp"
 
@@ -15,21 +17,25 @@ constexpr double kStep = 1e-6;
 
 struct Probe {
   RandomGraph graph;
-  TensorList inputs, v;
-  Tensor u;
+  TensorList inputs, v;  // where the derivatives are taken, and the direction
 };
 
 Probe make_probe(uint64_t seed) {
   std::mt19937_64 rng(seed);
   RandomGraph graph([&](uint32_t bound) { return static_cast<uint32_t>(rng() % bound); });
   manual_seed(seed);
-  Probe p{graph, {}, {}, {}};
+  Probe p{graph, {}, {}};
   for (const auto& shape : graph.input_shapes()) {
     p.inputs.push_back(randn(shape, kFloat64));
     p.v.push_back(randn(shape, kFloat64));
   }
-  p.u = randn(graph.run(p.inputs).sizes(), kFloat64);
   return p;
+}
+
+// The output's cotangent: random, but the same for a program and its prefixes of the same shape.
+Tensor cotangent_for(const Tensor& out) {
+  manual_seed(17);
+  return randn(out.sizes(), kFloat64);
 }
 
 double dot(const Tensor& a, const Tensor& b) {
@@ -72,56 +78,84 @@ TensorList relaid(const TensorList& x, int layout) {
   return out;
 }
 
+using Check = std::function<std::string(const RandomGraph&, const TensorList& inputs, const TensorList& v)>;
+
+std::string near(const char* what, double a, double b, double tolerance) {
+  if (std::abs(a - b) <= tolerance * (1 + std::abs(b))) return "";
+  return std::string(what) + ": " + std::to_string(a) + " vs " + std::to_string(b);
+}
+
+// Reverse mode (a VJP), forward mode (a JVP) and central differences along v, projected on a cotangent.
+std::string first_order(const RandomGraph& g, const TensorList& inputs, const TensorList& v) {
+  TensorList x = with_grad(inputs);
+  Tensor out = g.run(x);
+  Tensor u = cotangent_for(out);
+  TensorList vjp = grad({out}, x, {u}, true, false, true);
+  double reverse = 0;
+  for (size_t k = 0; k < x.size(); ++k) reverse += dot(vjp[k], v[k]);
+  auto [value, tangent] = func::jvp([&](const TensorList& in) { return TensorList{g.run(in)}; }, inputs, v);
+  const double forward = dot(u, tangent[0]);
+  const double numeric =
+      (dot(u, g.run(moved(inputs, v, kStep))) - dot(u, g.run(moved(inputs, v, -kStep)))) / (2 * kStep);
+  for (std::string failure : {near("reverse vs finite differences", reverse, numeric, 1e-5),
+                              near("forward vs finite differences", forward, numeric, 1e-5),
+                              near("forward vs reverse", forward, reverse, 1e-10)})
+    if (!failure.empty()) return failure;
+  return "";
+}
+
+// g(x) = <J(x)^T u, v>; its derivative along v by double backward, against central differences.
+std::string second_order(const RandomGraph& g, const TensorList& inputs, const TensorList& v) {
+  auto g_of = [&](const TensorList& at, bool create_graph) {
+    Tensor out = g.run(at);
+    TensorList vjp = grad({out}, at, {cotangent_for(out)}, true, create_graph, true);
+    Tensor total = zeros({}, kFloat64);
+    for (size_t k = 0; k < at.size(); ++k)
+      if (vjp[k].defined()) total = total + (vjp[k] * v[k]).sum();
+    return total;
+  };
+  TensorList x = with_grad(inputs);
+  Tensor first = g_of(x, true);
+  double second = 0;
+  if (first.requires_grad()) {
+    TensorList h = grad({first}, x, {}, true, false, true);
+    for (size_t k = 0; k < x.size(); ++k) second += dot(h[k], v[k]);
+  }
+  const double numeric = (g_of(with_grad(moved(inputs, v, kStep)), false).item<double>() -
+                          g_of(with_grad(moved(inputs, v, -kStep)), false).item<double>()) /
+                         (2 * kStep);
+  return near("double backward vs finite differences", second, numeric, 1e-4);
+}
+
+// Runs check on every graph; a failing graph is reported with its seed and its shortest failing prefix.
+void check_all(const Check& check) {
+  for (int i = 0; i < kGraphs; ++i) {
+    const uint64_t seed = kSeed + i;
+    Probe p = make_probe(seed);
+    std::string failure = check(p.graph, p.inputs, p.v);
+    if (failure.empty()) continue;
+    RandomGraph minimal = p.graph;
+    for (size_t steps = 1; steps < p.graph.num_steps(); ++steps) {
+      RandomGraph cut = p.graph.prefix(steps);
+      std::string cut_failure = check(cut, p.inputs, p.v);
+      if (!cut_failure.empty()) {
+        minimal = cut;
+        failure = cut_failure;
+        break;
+      }
+    }
+    ADD_FAILURE() << failure << "\nseed " << seed << " (make_probe(" << seed << ")), shortest failing program:\n"
+                  << minimal.describe();
+    return;
+  }
+}
+
+TEST(RandomGraphs, ReverseForwardAndFiniteDifferencesAgree) { check_all(first_order); }
+
+TEST(RandomGraphs, SecondDerivativeThroughCreateGraphMatchesFiniteDifferences) { check_all(second_order); }
+
 std::string trace(uint64_t seed, const RandomGraph& g) {
   return "seed " + std::to_string(seed) + "; reproduce with make_probe(" + std::to_string(seed) + "):\n" + g.describe();
-}
-
-TEST(RandomGraphs, ReverseForwardAndFiniteDifferencesAgree) {
-  for (int i = 0; i < kGraphs; ++i) {
-    const uint64_t seed = kSeed + i;
-    Probe p = make_probe(seed);
-    SCOPED_TRACE(trace(seed, p.graph));
-    TensorList x = with_grad(p.inputs);
-    Tensor out = p.graph.run(x);
-    TensorList vjp = grad({out}, x, {p.u}, true, false, true);
-    double reverse = 0;
-    for (size_t k = 0; k < x.size(); ++k) reverse += dot(vjp[k], p.v[k]);
-    auto [value, tangent] = func::jvp([&](const TensorList& in) { return TensorList{p.graph.run(in)}; }, p.inputs, p.v);
-    const double forward = dot(p.u, tangent[0]);
-    const double numeric =
-        (dot(p.u, p.graph.run(moved(p.inputs, p.v, kStep))) - dot(p.u, p.graph.run(moved(p.inputs, p.v, -kStep)))) /
-        (2 * kStep);
-    ASSERT_NEAR(reverse, numeric, 1e-5 * (1 + std::abs(numeric)));
-    ASSERT_NEAR(forward, numeric, 1e-5 * (1 + std::abs(numeric)));
-    ASSERT_NEAR(forward, reverse, 1e-10 * (1 + std::abs(reverse)));
-  }
-}
-
-TEST(RandomGraphs, SecondDerivativeThroughCreateGraphMatchesFiniteDifferences) {
-  for (int i = 0; i < kGraphs; ++i) {
-    const uint64_t seed = kSeed + i;
-    Probe p = make_probe(seed);
-    SCOPED_TRACE(trace(seed, p.graph));
-    // g(x) = <J(x)^T u, v>; its directional derivative along v, by double backward and numerically.
-    auto g_of = [&](const TensorList& at, bool create_graph) {
-      TensorList vjp = grad({p.graph.run(at)}, at, {p.u}, true, create_graph, true);
-      Tensor total = zeros({}, kFloat64);
-      for (size_t k = 0; k < at.size(); ++k)
-        if (vjp[k].defined()) total = total + (vjp[k] * p.v[k]).sum();
-      return total;
-    };
-    TensorList x = with_grad(p.inputs);
-    Tensor g = g_of(x, true);
-    double second = 0;
-    if (g.requires_grad()) {
-      TensorList h = grad({g}, x, {}, true, false, true);
-      for (size_t k = 0; k < x.size(); ++k) second += dot(h[k], p.v[k]);
-    }
-    const double numeric = (g_of(with_grad(moved(p.inputs, p.v, kStep)), false).item<double>() -
-                            g_of(with_grad(moved(p.inputs, p.v, -kStep)), false).item<double>()) /
-                           (2 * kStep);
-    ASSERT_NEAR(second, numeric, 1e-4 * (1 + std::abs(numeric)));
-  }
 }
 
 TEST(RandomGraphs, LayoutsDoNotChangeResults) {
@@ -131,13 +165,14 @@ TEST(RandomGraphs, LayoutsDoNotChangeResults) {
     SCOPED_TRACE(trace(seed, p.graph));
     TensorList x = with_grad(p.inputs);
     Tensor out = p.graph.run(x);
-    TensorList g = grad({out}, x, {p.u}, std::nullopt, false, true);
+    Tensor u = cotangent_for(out);
+    TensorList g = grad({out}, x, {u}, std::nullopt, false, true);
     for (int layout = 0; layout < 2; ++layout) {
       TensorList other = relaid(p.inputs, layout);
       for (Tensor& t : other) t.requires_grad_(true);
       Tensor other_out = p.graph.run(other);
       ASSERT_TRUE(allclose(other_out, out, 1e-12, 1e-14)) << "layout " << layout;
-      TensorList other_g = grad({other_out}, other, {p.u}, std::nullopt, false, true);
+      TensorList other_g = grad({other_out}, other, {u}, std::nullopt, false, true);
       for (size_t k = 0; k < x.size(); ++k) {
         ASSERT_EQ(g[k].defined(), other_g[k].defined());
         if (g[k].defined()) ASSERT_TRUE(allclose(other_g[k], g[k], 1e-12, 1e-14)) << "layout " << layout << ", input " << k;

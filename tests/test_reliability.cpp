@@ -44,10 +44,31 @@ struct Mlp {
   Tensor operator()(const Tensor& x) const { return matmul(tanh(matmul(x, params[0]) + params[1]), params[2]) + params[3]; }
 };
 
+// The transforms issue's per-sample MLP, 2 -> 64 -> 64 -> 64 -> 3 with tanh.
+struct PinnMlp {
+  TensorList params;
+  PinnMlp() {
+    manual_seed(9);
+    const int64_t sizes[] = {2, 64, 64, 64, 3};
+    for (int i = 0; i < 4; ++i) {
+      params.push_back((randn({sizes[i], sizes[i + 1]}) * (1.0 / std::sqrt(static_cast<double>(sizes[i])))).requires_grad_(true));
+      params.push_back(zeros({sizes[i + 1]}).requires_grad_(true));
+    }
+  }
+  Tensor operator()(const Tensor& x) const {
+    Tensor h = x;
+    for (int i = 0; i < 4; ++i) {
+      h = matmul(h, params[2 * i]) + params[2 * i + 1];
+      if (i < 3) h = tanh(h);
+    }
+    return h;
+  }
+};
+
 TEST(Memory, TrainingLoopStaysFlat) {
-  Mlp f;
+  PinnMlp f;
   manual_seed(8);
-  Tensor x = randn({8, 2});
+  Tensor x = randn({4, 2});
   auto step = [&] {
     Tensor loss = f(x).pow(2).mean();
     TensorList g = grad({loss}, f.params);
