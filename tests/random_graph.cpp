@@ -28,13 +28,16 @@ enum Kind {
   kSumKeepdim, kMeanKeepdim, kSumAll,
   kTransposeTwice, kReshapeRoundTrip, kNarrowCat, kStackSelect, kExpandSum,
   kMatmulColumn, kInPlaceMul, kInPlaceAddThroughView,
+  kSelectRow, kWhere, kCopyInto, kMaxKeepdim, kAbsPlusRelu, kBmm,
   kKindCount
 };
 const char* const kNames[] = {"sin", "tanh", "exp(tanh)", "log(x*x+1)", "sqrt(x*x+1)", "sigmoid",
                               "add", "sub", "mul", "div(a, b*b+1)", "pow(a*a+1, b)",
                               "sum(dim, keepdim)", "mean(dim, keepdim)", "sum()",
                               "t().t()", "reshape round trip", "narrow + cat", "stack + select", "expand + sum",
-                              "matmul(a, b) as a column", "clone().mul_(b)", "clone(); view.add_(b)"};
+                              "matmul(a, b) as a column", "clone().mul_(b)", "clone(); view.add_(b)",
+                              "select(0, param)", "where(a > b, a, b)", "clone().copy_(b)", "max(dim, keepdim)",
+                              "abs(a) + relu(a)", "bmm(a, a^T) @ column"};
 
 }  // namespace
 
@@ -79,6 +82,25 @@ RandomGraph::RandomGraph(const ChoiceSource& choose) {
       case kInPlaceAddThroughView:
         if (!a_full || !(b == Shape{4} || b == Shape{1, 4} || b.empty())) step.kind = kExpOfTanh;
         break;
+      case kSelectRow:
+        if (a_full) out = {4};
+        else step.kind = kSin;
+        break;
+      case kWhere:
+        out = broadcast_of(a, b);
+        break;
+      case kCopyInto:
+        if (broadcast_of(a, b) != a) step.kind = kTanh;
+        break;
+      case kMaxKeepdim:
+        if (a_full) out[step.param] = 1;
+        else step.kind = kSigmoid;
+        break;
+      case kBmm:
+        // [3,4] -> bmm([1,3,4], [1,4,3]) -> [1,3,3] -> matmul with a column of ones -> [3,1]
+        if (a_full) out = {3, 1};
+        else step.kind = kSin;
+        break;
       default:
         break;
     }
@@ -122,6 +144,22 @@ Tensor RandomGraph::run(const TensorList& inputs) const {
       case kInPlaceAddThroughView: {
         out = a.clone();
         out.select(0, s.param).add_(b.dim() == 2 ? b.squeeze(0) : b);
+        break;
+      }
+      case kSelectRow: out = a.select(0, s.param); break;
+      // The condition is data, not a function of the inputs: its derivative is zero almost everywhere.
+      case kWhere: out = where(gt(a.detach(), b.detach()), a, b); break;
+      case kCopyInto: {
+        out = a.clone();
+        out.copy_(b);
+        out = out * a;
+        break;
+      }
+      case kMaxKeepdim: out = std::get<0>(a.max(s.param, true)); break;
+      case kAbsPlusRelu: out = abs(a) + relu(a); break;
+      case kBmm: {
+        Tensor batched = a.unsqueeze(0);
+        out = matmul(bmm(batched, batched.transpose(1, 2)).squeeze(0), ones({3, 1}, a.dtype()));
         break;
       }
     }

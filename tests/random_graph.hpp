@@ -14,10 +14,11 @@ namespace dydx::testing {
 using ChoiceSource = std::function<uint32_t(uint32_t bound)>;  // a value in [0, bound)
 
 /// A small random program over a pool of values: 2 or 3 inputs with shapes that broadcast to
-/// [3,4], then steps that each apply one op (elementwise, broadcasting, reductions with keepdim,
-/// views and joins, matmul, in-place writes, through views too) to earlier values, keeping every
-/// value's shape in {[3,4], [3,1], [1,4], [4], []} and every input of log, sqrt, div and pow in
-/// its domain. Every op is smooth where it is used, so finite differences apply.
+/// [3,4], then steps that each apply one op (elementwise, broadcasting, where, reductions with
+/// keepdim, max along a dim, views and joins, matmul and bmm, in-place writes, through views too,
+/// copy_) to earlier values, keeping every value's shape in {[3,4], [3,1], [1,4], [4], []} and
+/// every input of log, sqrt, div and pow in its domain. abs, relu, max and where have kinks, met
+/// with probability zero by random inputs.
 class RandomGraph {
  public:
   explicit RandomGraph(const ChoiceSource& choose);
