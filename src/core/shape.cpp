@@ -24,7 +24,8 @@ Dims contiguous_strides(IntArrayRef sizes) {
   int64_t running = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
     strides[i] = running;
-    running *= std::max<int64_t>(sizes[i], 1);
+    DYDX_CHECK(!__builtin_mul_overflow(running, std::max<int64_t>(sizes[i], 1), &running), "shape ", sizes,
+               ": the strides overflow int64");
   }
   return strides;
 }

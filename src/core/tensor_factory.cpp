@@ -9,9 +9,9 @@ namespace dydx::detail {
 
 Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
   auto impl = std::make_shared<TensorImpl>();
+  impl->numel = product(sizes);  // checked for overflow first
   impl->sizes = sizes.dims();
   impl->strides = contiguous_strides(sizes);
-  impl->numel = product(sizes);
   impl->dtype = dtype;
   int64_t nbytes = 0;
   DYDX_CHECK(!__builtin_mul_overflow(impl->numel, static_cast<int64_t>(element_size(dtype)), &nbytes),
