@@ -200,7 +200,7 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   auto clamp = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
   const int64_t s = clamp(start.value_or(0));
   const int64_t e = std::max(s, clamp(end.value_or(n)));
-  const int64_t length = (e - s + step - 1) / step;
+  const int64_t length = e > s ? (e - s - 1) / step + 1 : 0;  // no overflow for huge steps
   Node* node = nullptr;
   Tensor out = ops::record_view(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step), ops::slice_info,
                                 [&](const Tensor& t) { return t.slice(dim + forward::batch_dims(), s, s + length * step, step); }, &node);
