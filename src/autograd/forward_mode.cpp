@@ -46,15 +46,6 @@ uint32_t next_level_id() {
 
 bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
 
-// Tensor t with size-1 dims inserted after its nb batch dims, up to rank + nb dims.
-Tensor align(const Tensor& t, int64_t nb, int64_t rank) {
-  if (nb == 0 || t.dim() - nb >= rank) return t;
-  Dims shape(t.sizes().begin(), t.sizes().begin() + nb);
-  for (int64_t i = t.dim() - nb; i < rank; ++i) shape.push_back(1);
-  for (int64_t i = nb; i < t.dim(); ++i) shape.push_back(t.size(i));
-  return t.reshape(shape);
-}
-
 class BatchDims {
  public:
   explicit BatchDims(int64_t nb) : previous_(detail::rule_batch_dims) { detail::rule_batch_dims = nb; }
@@ -148,7 +139,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     if (nb < 0) continue;
     if (broadcasting)
       for (Tensor& ti : t)
-        if (ti.defined()) ti = align(ti, nb, out.dim());
+        if (ti.defined()) ti = dydx::detail::align_to_rank(ti, nb, out.dim());
     VisibleBelow hide(level);
     BatchDims batch(nb);
     Tensor tangent = rule(t);
@@ -156,7 +147,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     if (tangent.dtype() != out.dtype()) tangent = tangent.to(out.dtype());
     Dims shape(tangent.sizes().begin(), tangent.sizes().begin() + std::min<int64_t>(nb, tangent.dim()));
     for (int64_t s : out.sizes()) shape.push_back(s);
-    if (!(tangent.sizes() == IntArrayRef(shape))) tangent = align(tangent, nb, out.dim()).expand(shape);
+    if (!(tangent.sizes() == IntArrayRef(shape))) tangent = dydx::detail::align_to_rank(tangent, nb, out.dim()).expand(shape);
     set_tangent(out, level, tangent);
   }
   // Ops record their node before their tangent, so that the tangent's own history includes out's;

@@ -43,16 +43,7 @@ inline Dims with_batch(const Tensor& g, int64_t nb, IntArrayRef shape) {
   return out;
 }
 
-/// g (of shape batch + out) reshaped so that it broadcasts against tensors of rank `rank`:
-/// size-1 dims go between the batch dims and g's own.
-inline Tensor align_to_rank(const Tensor& g, int64_t nb, int64_t rank) {
-  const int64_t own = g.dim() - nb;
-  if (nb == 0 || own >= rank) return g;
-  Dims shape(g.sizes().begin(), g.sizes().begin() + nb);
-  for (int64_t i = own; i < rank; ++i) shape.push_back(1);
-  for (int64_t i = nb; i < g.dim(); ++i) shape.push_back(g.size(i));
-  return g.reshape(shape);
-}
+using detail::align_to_rank;
 
 /// a + b where an undefined tensor stands for zero, as tangents and gradients do.
 inline Tensor sum_terms(const Tensor& a, const Tensor& b) {
