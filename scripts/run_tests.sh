@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the Release suite (with an install-and-consume check), then the
 # whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/, then the
-# concurrency tests under ThreadSanitizer in build-tsan/.
+# concurrency tests (and dydx's thread pool) under ThreadSanitizer in build-tsan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -20,5 +20,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # OpenBLAS's own threads are not instrumented, so the products run on the calling thread here.
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDYDX_SANITIZE_THREAD=ON -DDYDX_BUILD_BENCHMARKS=OFF \
   -DDYDX_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-tsan -j "$jobs" --target test_reliability
+cmake --build build-tsan -j "$jobs" --target test_reliability test_threads
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_reliability --gtest_filter='Threads.*'
+OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads

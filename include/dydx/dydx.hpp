@@ -12,4 +12,5 @@
 #include "dydx/memory.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/print.hpp"
+#include "dydx/threads.hpp"
 #include "dydx/tensor.hpp"

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/block_cache.hpp"
 #include "dydx/detail/tensor_impl.hpp"
 #include "dydx/error.hpp"
 #include "dydx/memory.hpp"
@@ -34,7 +35,11 @@ Storage::~Storage() {
   }
   live_bytes.fetch_sub(static_cast<int64_t>(nbytes), std::memory_order_relaxed);
   live_allocations.fetch_sub(1, std::memory_order_relaxed);
-  if (data != inline_data) std::free(data);
+  if (data == inline_data) return;
+  if (nbytes >= kLargeBlockBytes)
+    large_free(data, nbytes);
+  else
+    std::free(data);
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
@@ -44,8 +49,9 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
     storage->data = storage->inline_data;
     return storage;
   }
-  void* data = nbytes < kAlignedFrom ? std::malloc(nbytes)
-                                     : std::aligned_alloc(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
+  void* data = nbytes < kAlignedFrom      ? std::malloc(nbytes)
+               : nbytes < kLargeBlockBytes ? std::aligned_alloc(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment)
+                                           : large_allocate(nbytes);
   DYDX_CHECK(data != nullptr, "allocate: out of memory allocating ", nbytes, " bytes");
   storage->data = data;
   return storage;
@@ -58,8 +64,11 @@ namespace dydx {
 MemoryStats memory_stats() {
   using namespace detail;
   return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed),
-          live_allocations.load(std::memory_order_relaxed), total_allocations.load(std::memory_order_relaxed)};
+          live_allocations.load(std::memory_order_relaxed), total_allocations.load(std::memory_order_relaxed),
+          large_cached_bytes()};
 }
+
+void empty_cache() { detail::large_release_cache(); }
 
 void reset_peak_memory() { detail::peak_bytes.store(detail::live_bytes.load(std::memory_order_relaxed)); }
 

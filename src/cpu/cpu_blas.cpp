@@ -53,7 +53,10 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   const int64_t batch = a_in.size(0), n = a_in.size(1), k = a_in.size(2), m = b_in.size(2);
   if (out.numel() == 0) return;
   if (k == 0) {
-    std::memset(out.impl()->data_bytes(), 0, out.numel() * element_size(out.dtype()));
+    dispatch(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      fill(out.data_ptr<T>(), out.numel(), T(0));
+    });
     return;
   }
   dispatch(out.dtype(), [&](auto tag) {
@@ -71,17 +74,20 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
       const T* pa = reinterpret_cast<const T*>(a_in.impl()->data_bytes());
       const T* pb = reinterpret_cast<const T*>(b_in.impl()->data_bytes());
       const int64_t sa0 = a_in.stride(0), sa1 = a_in.stride(1), sb0 = b_in.stride(0), sb2 = b_in.stride(2);
-      for (int64_t i = 0; i < batch; ++i)
-        for (int64_t r = 0; r < n; ++r) {
+      // Rows of C are independent: split them across threads.
+      parallel_for(batch * n, (kElementwiseGrain + m - 1) / m, [&](int64_t first, int64_t last) {
+        for (int64_t flat = first; flat < last; ++flat) {
+          const int64_t i = flat / n, r = flat % n;
           const T scale = pa[i * sa0 + r * sa1];
           const T* row = pb + i * sb0;
-          T* out_row = c + (i * n + r) * m;
+          T* out_row = c + flat * m;
           if (sb2 == 1) {
             for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j];
           } else {
             for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j * sb2];
           }
         }
+      });
     } else {
       Tensor a = a_in, b = b_in;
       BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 #include "cpu/cpu_loops.hpp"
@@ -65,6 +66,12 @@ T* flat_data(const Tensor& t) {
   return reinterpret_cast<T*>(t.impl()->data_bytes());
 }
 
+/// p[0, n) = v, split across threads when long (first touch of fresh pages costs as much as the write).
+template <class T>
+void fill(T* p, int64_t n, T v) {
+  parallel_for(n, kElementwiseGrain, [&](int64_t begin, int64_t end) { std::fill(p + begin, p + end, v); });
+}
+
 /// out[i] = f(a[i]); a broadcasts to out. Out may be strided (in-place writes through views).
 template <class TOut, class TA, class F>
 void map1(const Tensor& out, const Tensor& a, F f) {
@@ -72,11 +79,14 @@ void map1(const Tensor& out, const Tensor& a, F f) {
   if (is_flat(o, o.sizes) && is_flat(*a.impl(), o.sizes)) {
     TOut* po = flat_data<TOut>(out);
     const TA* pa = flat_data<const TA>(a);
-    for (int64_t i = 0; i < o.numel; ++i) po[i] = f(pa[i]);
+    parallel_for(o.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i]);
+    });
     return;
   }
   auto geo = make_geometry<2>(out, {&a});
-  for_each_run<2>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes()}, {sizeof(TOut), sizeof(TA)},
+  parallel_for_each_run<2>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes()}, {sizeof(TOut), sizeof(TA)}, 0,
+                  kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
                     auto* __restrict o = reinterpret_cast<TOut*>(p[0]);
                     const auto* __restrict x = reinterpret_cast<const TA*>(p[1]);
@@ -101,18 +111,22 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
     const T* pa = flat_data<const T>(a);
     const T* pb = flat_data<const T>(b);
     if (a_flat && b_flat) {
-      for (int64_t i = 0; i < o.numel; ++i) po[i] = f(pa[i], pb[i]);
+      parallel_for(o.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+      });
       return;
     }
     if (a_flat && b.impl()->numel == 1) {
       const T y = pb[0];
-      for (int64_t i = 0; i < o.numel; ++i) po[i] = f(pa[i], y);
+      parallel_for(o.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], y);
+      });
       return;
     }
   }
   auto geo = make_geometry<3>(out, {&a, &b});
-  for_each_run<3>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes()},
-                  {sizeof(T), sizeof(T), sizeof(T)},
+  parallel_for_each_run<3>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes()},
+                  {sizeof(T), sizeof(T), sizeof(T)}, 0, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 3> p, std::array<int64_t, 3> s) {
                     auto* o = reinterpret_cast<T*>(p[0]);
                     const auto* x = reinterpret_cast<const T*>(p[1]);
@@ -137,10 +151,10 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 template <class T, class F>
 void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   auto geo = make_geometry<4>(out, {&a, &b, &c});
-  for_each_run<4>(geo,
+  parallel_for_each_run<4>(geo,
                   {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes(),
                    c.impl()->data_bytes()},
-                  {sizeof(T), sizeof(T), sizeof(T), sizeof(T)},
+                  {sizeof(T), sizeof(T), sizeof(T), sizeof(T)}, 0, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 4> p, std::array<int64_t, 4> s) {
                     auto* o = reinterpret_cast<T*>(p[0]);
                     const auto* x = reinterpret_cast<const T*>(p[1]);
@@ -156,7 +170,13 @@ template <class T>
 void sum_into(const Tensor& out, const Tensor& in) {
   auto geo = make_geometry<2>(out, {&in}, /*reduce_over_input=*/true);
   using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-  for_each_run<2>(geo, {out.impl()->data_bytes(), in.impl()->data_bytes()}, {sizeof(T), sizeof(T)},
+  // Pieces must not add into the same output element: split along the outermost kept dim. A sum
+  // of everything runs on one thread, so its rounding never depends on the thread count.
+  int split_dim = -1;
+  for (size_t d = 0; d < geo.sizes.size() && split_dim < 0; ++d)
+    if (geo.strides[0][d] != 0) split_dim = static_cast<int>(d);
+  parallel_for_each_run<2>(geo, {out.impl()->data_bytes(), in.impl()->data_bytes()}, {sizeof(T), sizeof(T)},
+                  split_dim, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
                     auto* o = reinterpret_cast<T*>(p[0]);
                     const auto* x = reinterpret_cast<const T*>(p[1]);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "cpu/parallel.hpp"
 #include "dydx/small_vector.hpp"
 
 namespace dydx::cpu {
@@ -70,6 +71,28 @@ void for_each_run(const LoopGeometry<N>& geo, std::array<char*, N> base, std::ar
       counter[d] = 0;
     }
   }
+}
+
+/// for_each_run, with the index range of dim split_dim cut into pieces that run in parallel.
+/// The caller picks a dim along which pieces write disjoint output (any dim of an elementwise
+/// loop; a kept dim of a reduction), or -1 to run serially.
+template <size_t N, class Inner>
+void parallel_for_each_run(const LoopGeometry<N>& geo, std::array<char*, N> base, std::array<int64_t, N> elem_size,
+                           int split_dim, int64_t grain, Inner&& inner) {
+  int64_t numel = 1;
+  for (int64_t s : geo.sizes) numel *= s;
+  if (split_dim < 0 || numel < 2 * grain || numel == 0) {
+    for_each_run<N>(geo, base, elem_size, inner);
+    return;
+  }
+  const int64_t per_index = numel / geo.sizes[split_dim];
+  parallel_for(geo.sizes[split_dim], (grain + per_index - 1) / per_index, [&](int64_t begin, int64_t end) {
+    LoopGeometry<N> piece = geo;
+    piece.sizes[split_dim] = end - begin;
+    std::array<char*, N> ptr = base;
+    for (size_t k = 0; k < N; ++k) ptr[k] += begin * geo.strides[k][split_dim] * elem_size[k];
+    for_each_run<N>(piece, ptr, elem_size, inner);
+  });
 }
 
 }  // namespace dydx::cpu

@@ -108,7 +108,7 @@ Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
   Tensor out = detail::make_empty(sizes, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
-    std::fill_n(out.data_ptr<T>(), out.numel(), static_cast<T>(v));
+    cpu::fill(out.data_ptr<T>(), out.numel(), static_cast<T>(v));
   });
   return finish(out, options);
 }

@@ -42,7 +42,7 @@ Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdi
   Tensor out_keep = detail::make_alias(out, keep_shape, detail::contiguous_strides(keep_shape), 0);
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    std::fill_n(out.data_ptr<T>(), out.numel(), T(0));
+    cpu::fill(out.data_ptr<T>(), out.numel(), T(0));
     cpu::sum_into<T>(out_keep, x);
   });
   return out;

@@ -1,0 +1,23 @@
+// Large tensor buffers: huge-page backed, and kept for reuse instead of going back to the kernel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dydx::detail {
+
+/// Buffers of at least this many bytes come from large_allocate.
+constexpr size_t kLargeBlockBytes = size_t{4} << 20;
+
+/// A 2 MiB-aligned buffer of at least nbytes (rounded up to whole 2 MiB pages), from the cache when
+/// one of that rounded size is free, else fresh from the kernel. Null when out of memory.
+void* large_allocate(size_t nbytes);
+/// Returns a buffer from large_allocate (of the same nbytes) to the cache, or to the kernel
+/// when the cache is full.
+void large_free(void* data, size_t nbytes);
+/// Bytes held by the cache, not by any tensor.
+int64_t large_cached_bytes();
+/// Gives every cached buffer back to the kernel.
+void large_release_cache();
+
+}  // namespace dydx::detail

@@ -1,0 +1,155 @@
+// dydx's own threads: kernels split across the pool give the same bits as on one thread, the
+// pool is safe to share between user threads, and the large-buffer cache hands back clean memory.
+#include <dydx/dydx.hpp>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <thread>
+
+namespace dydx {
+namespace {
+
+using indexing::Slice;
+
+// Restores the thread count a test changed.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : previous_(get_num_threads()) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(previous_); }
+
+ private:
+  int previous_;
+};
+
+std::vector<char> bytes_of(const Tensor& t) {
+  Tensor c = t.contiguous();
+  std::vector<char> out(static_cast<size_t>(c.numel()) * element_size(c.dtype()));
+  if (!out.empty()) std::memcpy(out.data(), c.dtype() == kFloat32 ? static_cast<const void*>(c.data_ptr<float>())
+                                                               : static_cast<const void*>(c.data_ptr<double>()),
+                out.size());
+  return out;
+}
+
+struct Case {
+  const char* name;
+  std::function<Tensor(const Tensor& x, const Tensor& y)> f;
+};
+
+// Big enough to be split (well over two grains of 32K elements), with odd sizes so that pieces
+// end mid-row, and with every loop shape: flat, broadcast, transposed, stepped, reduced, in place.
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"exp", [](const Tensor& x, const Tensor&) { return exp(x); }},
+      {"tanh", [](const Tensor& x, const Tensor&) { return tanh(x); }},
+      {"sin of transposed", [](const Tensor& x, const Tensor&) { return sin(x.t()); }},
+      {"mul", [](const Tensor& x, const Tensor& y) { return x * y; }},
+      {"add row broadcast", [](const Tensor& x, const Tensor& y) { return x + y.index({0}); }},
+      {"div column broadcast", [](const Tensor& x, const Tensor& y) { return x / (y.index({Slice(), 0}).unsqueeze(1).abs() + 1.0); }},
+      {"pow scalar", [](const Tensor& x, const Tensor&) { return x.abs().pow(1.5); }},
+      {"transposed operands", [](const Tensor& x, const Tensor& y) { return x.t() * y.t(); }},
+      {"stepped slice", [](const Tensor& x, const Tensor& y) { return x.index({Slice(0, 600, 2)}) - y.index({Slice(1, 601, 2)}); }},
+      {"sum dim 0", [](const Tensor& x, const Tensor&) { return x.sum({0}); }},
+      {"sum dim 1", [](const Tensor& x, const Tensor&) { return x.sum({1}); }},
+      {"mean dim 0 of transposed", [](const Tensor& x, const Tensor&) { return x.t().mean({0}); }},
+      {"sum all", [](const Tensor& x, const Tensor&) { return x.sum(); }},
+      {"contiguous of transposed", [](const Tensor& x, const Tensor&) { return x.t().contiguous(); }},
+      {"in-place add through a transposed view",
+       [](const Tensor& x, const Tensor& y) {
+         Tensor z = x.clone();
+         z.t().add_(y.t());
+         return z;
+       }},
+      {"backward of a product",
+       [](const Tensor& x, const Tensor& y) {
+         Tensor leaf = x.detach().requires_grad_(true);
+         return grad({(tanh(leaf) * y).sum()}, {leaf})[0];
+       }},
+  };
+  return all;
+}
+
+TEST(Threads, KernelsGiveTheSameBitsOnAnyThreadCount) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    manual_seed(7);
+    Tensor x = randn({601, 307}, dtype), y = randn({601, 307}, dtype);
+    for (const Case& c : cases()) {
+      std::vector<char> serial;
+      {
+        ThreadCount one(1);
+        serial = bytes_of(c.f(x, y));
+      }
+      for (int n : {2, 3}) {
+        ThreadCount many(n);
+        EXPECT_EQ(bytes_of(c.f(x, y)), serial) << c.name << ", " << dtype << ", " << n << " threads";
+      }
+    }
+  }
+}
+
+TEST(Threads, UserThreadsShareThePool) {
+  ThreadCount two(2);
+  manual_seed(3);
+  Tensor x = randn({401, 509}), y = randn({401, 509});
+  auto work = [&] { return (exp(x.t()) * y.t()).sum({1}) + tanh(x).sum({0}); };
+  const std::vector<char> expected = bytes_of(work());
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i)
+        if (bytes_of(work()) != expected) ++mismatches[t];
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+TEST(Threads, TheCountIsValidated) {
+  ThreadCount keep(get_num_threads());
+  EXPECT_GE(get_num_threads(), 1);
+  set_num_threads(3);
+  EXPECT_EQ(get_num_threads(), 3);
+  EXPECT_THROW(set_num_threads(0), Error);
+  EXPECT_THROW(set_num_threads(-2), Error);
+  EXPECT_EQ(get_num_threads(), 3);
+}
+
+TEST(LargeBuffers, AreCachedReusedAndReleased) {
+  empty_cache();
+  EXPECT_EQ(memory_stats().cached_bytes, 0);
+  const int64_t n = 3 << 20;  // 12 MiB of float32, above the 4 MiB threshold
+  const void* first;
+  {
+    Tensor a = full({n}, 5.0);
+    first = a.data_ptr<float>();
+  }
+  EXPECT_GE(memory_stats().cached_bytes, n * 4);
+  // The cached block comes back, and zeros() must not trust it to be zero.
+  Tensor b = zeros({n});
+  EXPECT_EQ(b.data_ptr<float>(), first);
+  EXPECT_EQ(memory_stats().cached_bytes, 0);
+  EXPECT_EQ(b.abs().sum().item<double>(), 0.0);
+  // A different size takes a different block.
+  Tensor c = ones({n + (1 << 20)});
+  EXPECT_NE(c.data_ptr<float>(), first);
+  EXPECT_EQ(c.sum().item<double>(), static_cast<double>(n + (1 << 20)));
+  b = Tensor();
+  c = Tensor();
+  EXPECT_GT(memory_stats().cached_bytes, 0);
+  empty_cache();
+  EXPECT_EQ(memory_stats().cached_bytes, 0);
+}
+
+TEST(LargeBuffers, LiveBytesCountWhatTensorsHoldNotTheCache) {
+  empty_cache();
+  const int64_t start = memory_stats().live_bytes;
+  {
+    Tensor a = empty({5 << 20}, kFloat32);
+    EXPECT_EQ(memory_stats().live_bytes - start, int64_t{20} << 20);
+  }
+  EXPECT_EQ(memory_stats().live_bytes, start);
+  empty_cache();
+}
+
+}  // namespace
+}  // namespace dydx
