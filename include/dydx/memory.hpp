@@ -13,7 +13,10 @@ struct MemoryStats {
   int64_t cached_bytes = 0;       // freed large buffers (4 MiB and up) kept for reuse, see empty_cache()
 };
 
-/// A snapshot of the process-wide counters.
+/// A snapshot of the process-wide counters. Exact for the calling thread's own allocations; each
+/// other running thread may not yet have published up to 1 MiB and 1024 allocations of its own
+/// (threads publish in batches because shared counters on every allocation were slow), and
+/// peak_bytes is sampled when a thread publishes.
 MemoryStats memory_stats();
 /// Sets peak_bytes to the current live_bytes.
 void reset_peak_memory();

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <queue>
 
+#include "core/object_pool.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
@@ -47,7 +48,7 @@ struct NodeState {
 // std::unordered_map cost one allocation per node and showed in per-op overhead profiles.
 class NodeTable {
  public:
-  NodeTable() : slots_(32) {}
+  NodeTable() : slots_(16) {}  // room for 7 nodes before the first growth
 
   /// The state of key, inserted if new. Only an insertion can move existing entries.
   NodeState& operator[](Node* key) {
@@ -183,7 +184,7 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   auto& impl = *leaf.impl();
   std::lock_guard<std::mutex> lock(accumulator_mutex);
   if (auto existing = impl.grad_accumulator.lock()) return existing;
-  auto node = std::make_shared<Node>(&kAccumulateGrad);
+  auto node = detail::make_pooled<Node>(&kAccumulateGrad);
   node->leaf = leaf.impl();
   impl.grad_accumulator = node;
   return node;
@@ -225,7 +226,7 @@ static Node* record_impl(const OpInfo& op, const Inputs& inputs, const Tensor& o
     any = any || t->impl()->needs_grad();
   }
   if (!any) return nullptr;
-  auto node = std::make_shared<Node>(&op);
+  auto node = detail::make_pooled<Node>(&op);
   for (const Tensor* t : inputs) {
     node->next.push_back(gradient_edge(*t));
     node->inputs.push_back(t->defined() ? InputMeta{t->impl()->sizes, t->dtype()} : InputMeta{});

@@ -3,6 +3,7 @@
 #include <new>
 
 #include "core/block_cache.hpp"
+#include "core/object_pool.hpp"
 #include "dydx/detail/tensor_impl.hpp"
 #include "dydx/error.hpp"
 #include "dydx/memory.hpp"
@@ -12,17 +13,51 @@ namespace dydx::detail {
 namespace {
 constexpr size_t kAlignment = 64;
 
-// Relaxed atomics: the counters are statistics, read as a snapshot, and must stay cheap per op.
+// Process-wide totals, plus a per-thread tally of what this thread has not yet added to them.
+// Updating four shared atomics on every allocation and free cost 11% of the per-op benchmark's
+// time; a thread now publishes once its tally reaches a megabyte or a thousand allocations, on
+// memory_stats(), and when it exits.
 std::atomic<int64_t> live_bytes{0}, peak_bytes{0}, live_allocations{0}, total_allocations{0};
 
-void count_allocation(size_t nbytes) {
-  const int64_t now = live_bytes.fetch_add(static_cast<int64_t>(nbytes), std::memory_order_relaxed) + nbytes;
-  live_allocations.fetch_add(1, std::memory_order_relaxed);
-  total_allocations.fetch_add(1, std::memory_order_relaxed);
+void publish(int64_t bytes, int64_t allocations, int64_t total) {
+  const int64_t now = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  live_allocations.fetch_add(allocations, std::memory_order_relaxed);
+  total_allocations.fetch_add(total, std::memory_order_relaxed);
   int64_t peak = peak_bytes.load(std::memory_order_relaxed);
   while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
 }
+
+struct ThreadTally {
+  int64_t bytes = 0, allocations = 0, total = 0;
+  bool exited = false;  // tensors freed during thread or program exit publish directly
+
+  void add(int64_t b, int64_t a, int64_t t) {
+    if (exited) {
+      publish(b, a, t);
+      return;
+    }
+    bytes += b;
+    allocations += a;
+    total += t;
+    if (bytes >= kPublishBytes || bytes <= -kPublishBytes || total >= kPublishCount ||
+        allocations <= -kPublishCount)
+      flush();
+  }
+  void flush() {
+    publish(bytes, allocations, total);
+    bytes = allocations = total = 0;
+  }
+  ~ThreadTally() {
+    flush();
+    exited = true;
+  }
+  static constexpr int64_t kPublishBytes = int64_t{1} << 20, kPublishCount = 1024;
+};
+thread_local ThreadTally tally;
+
+void count_allocation(size_t nbytes) { tally.add(static_cast<int64_t>(nbytes), 1, 1); }
+
 // Below this, malloc's 16-byte alignment is as good as any: no vector loop spans a cache line
 // more than once. glibc's aligned_alloc costs over ten times malloc, which tiny tensors would feel.
 constexpr size_t kAlignedFrom = 4096;
@@ -33,8 +68,7 @@ Storage::~Storage() {
     deleter(data);
     return;
   }
-  live_bytes.fetch_sub(static_cast<int64_t>(nbytes), std::memory_order_relaxed);
-  live_allocations.fetch_sub(1, std::memory_order_relaxed);
+  tally.add(-static_cast<int64_t>(nbytes), -1, 0);
   if (data == inline_data) return;
   if (nbytes >= kLargeBlockBytes)
     large_free(data, nbytes);
@@ -43,7 +77,7 @@ Storage::~Storage() {
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
-  auto storage = std::make_shared<Storage>(nullptr, nbytes, std::function<void(void*)>());
+  auto storage = make_pooled<Storage>(nullptr, nbytes, std::function<void(void*)>());
   count_allocation(nbytes);
   if (nbytes <= kInlineBytes) {
     storage->data = storage->inline_data;
@@ -63,6 +97,7 @@ namespace dydx {
 
 MemoryStats memory_stats() {
   using namespace detail;
+  tally.flush();
   return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed),
           live_allocations.load(std::memory_order_relaxed), total_allocations.load(std::memory_order_relaxed),
           large_cached_bytes()};
@@ -70,6 +105,9 @@ MemoryStats memory_stats() {
 
 void empty_cache() { detail::large_release_cache(); }
 
-void reset_peak_memory() { detail::peak_bytes.store(detail::live_bytes.load(std::memory_order_relaxed)); }
+void reset_peak_memory() {
+  detail::tally.flush();
+  detail::peak_bytes.store(detail::live_bytes.load(std::memory_order_relaxed));
+}
 
 }  // namespace dydx

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "autograd/engine.hpp"
+#include "core/object_pool.hpp"
 #include "core/shape.hpp"
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
@@ -134,7 +135,7 @@ void Tensor::retain_grad() const {
 
 Tensor Tensor::detach() const {
   const auto& impl = impl_ref();
-  auto out = std::make_shared<TensorImpl>();
+  auto out = detail::make_pooled<detail::TensorImpl>();
   out->storage = impl.storage;
   out->sizes = impl.sizes;
   out->strides = impl.strides;

@@ -1,6 +1,7 @@
 // Internal constructors: fresh contiguous tensors, aliases of existing storage, and value copies.
 #include "core/tensor_factory.hpp"
 
+#include "core/object_pool.hpp"
 #include "core/shape.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "dydx/autograd.hpp"
@@ -8,7 +9,7 @@
 namespace dydx::detail {
 
 Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   impl->numel = product(sizes);  // checked for overflow first
   impl->sizes = sizes.dims();
   impl->strides = contiguous_strides(sizes);
@@ -22,7 +23,7 @@ Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
 
 Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   const auto& s = *src.impl();
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   impl->storage = s.storage;
   impl->numel = product(sizes);
   impl->sizes = std::move(sizes);

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <random>
 
+#include "core/object_pool.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -213,7 +214,7 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
     DYDX_CHECK(!__builtin_mul_overflow(sizes[d] - 1, strides[d], &span) && !__builtin_add_overflow(extent, span, &extent),
                "from_blob: sizes ", sizes, " with strides ", strides, " overflow int64");
   }
-  auto impl = std::make_shared<detail::TensorImpl>();
+  auto impl = detail::make_pooled<detail::TensorImpl>();
   // A no-op deleter marks memory the tensor does not own.
   impl->storage = std::make_shared<detail::Storage>(data, static_cast<size_t>(extent) * element_size(dtype),
                                                     [](void*) {});
