@@ -39,7 +39,7 @@ TEST(BatchJacobian, EqualsDiagonalBlocksOfTheFullJacobian) {
   TinyMlp f;
   Tensor x = randn({5, 3}, kFloat64);
   Tensor full = func::jacrev(func::UnaryFunction(f))(x);  // [5, 2, 5, 3]
-  Tensor per_sample = func::batch_jacobian(f, x);         // [5, 2, 3], reverse mode (2 < 3)
+  Tensor per_sample = func::batch_jacobian(f, x);         // [5, 2, 3]
   ASSERT_EQ(per_sample.sizes().vec(), std::vector<int64_t>({5, 2, 3}));
   for (int64_t b = 0; b < 5; ++b)
     EXPECT_TRUE(allclose(per_sample.select(0, b), full.select(0, b).select(1, b), 1e-12, 1e-14)) << "row " << b;
@@ -57,6 +57,76 @@ TEST(BatchJacobian, ForwardAndReverseModesAgree) {
     Tensor expected = func::jacfwd([&](const Tensor& r) { return wide(r).squeeze(0); })(row).squeeze(1);
     EXPECT_TRUE(allclose(j.select(0, b), expected, 1e-12, 1e-14)) << "row " << b;
   }
+}
+
+TEST(BatchJacobian, ReverseModeForWideRows) {
+  manual_seed(4);
+  // 12 inputs and 2 outputs per row: past the few inputs pushed forward at once, so reverse mode.
+  Tensor w = randn({12, 2}, kFloat64);
+  auto f = [&](const Tensor& z) { return tanh(matmul(z.pow(2), w)); };
+  Tensor x = randn({6, 12}, kFloat64);
+  Tensor j = func::batch_jacobian(f, x);
+  ASSERT_EQ(j.sizes().vec(), std::vector<int64_t>({6, 2, 12}));
+  for (int64_t b = 0; b < 6; ++b) {
+    Tensor row = x.select(0, b).unsqueeze(0);
+    Tensor expected = func::jacfwd([&](const Tensor& r) { return f(r).squeeze(0); })(row).squeeze(1);
+    EXPECT_TRUE(allclose(j.select(0, b), expected, 1e-12, 1e-14)) << "row " << b;
+  }
+}
+
+TEST(BatchJacobian, ChunksGiveTheWholeBatchResult) {
+  manual_seed(5);
+  TinyMlp mlp;
+  Tensor w = randn({12, 2}, kFloat64);
+  const std::vector<std::pair<const char*, func::UnaryFunction>> functions = {
+      {"seed (1 input)", [](const Tensor& z) { return seed_function(z); }},
+      {"mlp (3 inputs)", [&](const Tensor& z) { return mlp(z); }},
+      {"wide rows (reverse mode)", [&](const Tensor& z) { return tanh(matmul(z.pow(2), w)); }},
+  };
+  for (const auto& [name, f] : functions) {
+    const int64_t in = std::string(name).rfind("seed", 0) == 0 ? 1 : std::string(name).rfind("mlp", 0) == 0 ? 3 : 12;
+    Tensor x = randn({37, in}, kFloat64);
+    Tensor whole = func::batch_jacobian(f, x);
+    for (int64_t chunk : {1, 8, 36, 37, 100}) {
+      func::BatchOptions options;
+      options.chunk_size = chunk;
+      Tensor chunked = func::batch_jacobian(f, x, options);
+      ASSERT_EQ(chunked.sizes().vec(), whole.sizes().vec()) << name << ", chunk " << chunk;
+      EXPECT_TRUE(allclose(chunked, whole, 1e-13, 1e-15)) << name << ", chunk " << chunk;
+    }
+  }
+}
+
+TEST(BatchJacobian, ChunksStayDifferentiable) {
+  manual_seed(6);
+  Tensor w = randn({1, 3}, kFloat64).requires_grad_(true);
+  Tensor x = randn({10, 1}, kFloat64);
+  auto f = [&](const Tensor& z) { return sin(matmul(z.pow(3), w)); };
+  func::BatchOptions options;
+  options.chunk_size = 3;
+  Tensor chunked = grad({func::batch_jacobian(f, x, options).pow(2).sum()}, {w})[0];
+  Tensor whole = grad({func::batch_jacobian(f, x).pow(2).sum()}, {w})[0];
+  EXPECT_TRUE(allclose(chunked, whole, 1e-13, 1e-15));
+}
+
+TEST(BatchJacobian, ChunksKeepPeakMemoryNearTheResult) {
+  manual_seed(7);
+  const int64_t m = 20000, n = 64;
+  Tensor x = randn({m, 1}, kFloat64), w = randn({1, n}, kFloat64);
+  auto f = [&](const Tensor& z) { return matmul(z.pow(3), w); };
+  const double result_bytes = static_cast<double>(m * n * 8);
+  auto peak_of = [&](int64_t chunk) {
+    func::BatchOptions options;
+    options.chunk_size = chunk;
+    const int64_t start = memory_stats().live_bytes;
+    reset_peak_memory();
+    Tensor j = func::batch_jacobian(f, x, options);
+    return static_cast<double>(memory_stats().peak_bytes - start);
+  };
+  // The whole batch holds f's [m, n] output beside the [m, n, 1] Jacobian; slices of 1000 rows
+  // hold the Jacobian and one slice's intermediates.
+  EXPECT_GE(peak_of(0), 1.9 * result_bytes);
+  EXPECT_LE(peak_of(1000), 1.2 * result_bytes);
 }
 
 TEST(BatchJacobian, IndependenceCheckCatchesCoupledRows) {
@@ -161,6 +231,9 @@ TEST(Transforms, Errors) {
   EXPECT_THROW(func::jacrev(func::UnaryFunction(f), -1)(ones({2})), Error);
   EXPECT_THROW(func::batch_jacobian(f, tensor(1.0)), Error);  // no batch dim
   EXPECT_THROW(func::batch_jacobian([](const Tensor& x) { return x.sum(); }, ones({3, 2})), Error);
+  func::BatchOptions negative_chunk;
+  negative_chunk.chunk_size = -1;
+  EXPECT_THROW(func::batch_jacobian(f, ones({3, 2}), negative_chunk), Error);
   try {
     func::jvp(f, ones({2}), ones({3}));
   } catch (const Error& e) {

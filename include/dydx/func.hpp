@@ -97,6 +97,11 @@ UnaryFunction hessian(const UnaryFunction& f);
 struct BatchOptions {
   /// Checks on a random probe that row b of f(x) depends on row b of x only, and throws if not.
   bool check_independence = false;
+  /// When positive (batch_jacobian only), f runs on slices of at most this many rows, one after
+  /// another, each slice's derivative written into the one result. Peak memory is then the result
+  /// plus one slice's intermediates, where the whole batch would hold f's full output beside the
+  /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows.
+  int64_t chunk_size = 0;
 };
 
 /// For f mapping x [B, ...in] to y [B, ...out] row by row: dy[b]/dx[b] for every b, [B, ...out, ...in].

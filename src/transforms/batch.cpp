@@ -66,18 +66,80 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x);
 
 }  // namespace
 
+namespace {
+
+// compute(f, x) for slices of at most chunk rows, stacked along the batch dim.
+Tensor in_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk,
+                 Tensor (*compute)(const UnaryFunction&, const Tensor&)) {
+  const int64_t batch = x.size(0);
+  Tensor first = compute(f, x.narrow(0, 0, chunk));
+  if (first.requires_grad() || forward::has_tangent(first)) {
+    // Differentiated further: cat keeps every slice's history and tangents.
+    TensorList parts{first};
+    for (int64_t start = chunk; start < batch; start += chunk)
+      parts.push_back(compute(f, x.narrow(0, start, std::min(chunk, batch - start))));
+    return cat(parts, 0);
+  }
+  Dims shape = first.sizes().dims();
+  shape[0] = batch;
+  Tensor result = empty(shape, first.dtype());
+  result.narrow(0, 0, chunk).copy_(first);
+  first = Tensor();  // freed before the next slice runs
+  for (int64_t start = chunk; start < batch; start += chunk) {
+    const int64_t rows = std::min(chunk, batch - start);
+    result.narrow(0, start, rows).copy_(compute(f, x.narrow(0, start, rows)));
+  }
+  return result;
+}
+
+}  // namespace
+
 Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   check_batched(x, "batch_jacobian");
-  Tensor result = per_row_jacobian(f, x);
+  DYDX_CHECK(options.chunk_size >= 0, "batch_jacobian: chunk_size must be positive (or 0 for the whole batch), got ",
+             options.chunk_size);
+  Tensor result = options.chunk_size > 0 && x.size(0) > options.chunk_size
+                      ? in_chunks(f, x, options.chunk_size, per_row_jacobian)
+                      : per_row_jacobian(f, x);
   if (options.check_independence) check_independence(f, x, result, "batch_jacobian");
   return result;
 }
 
 namespace {
+
+// With this few inputs per row, forward mode pushes all of them in one pass whatever the output's
+// size: the primal is computed once and each direction costs about one tangent. Wider rows first
+// learn the output's size, which picks between forward and reverse mode.
+constexpr int64_t kAllDirectionsAtOnce = 8;
+
+Tensor forward_jacobian_in_one_pass(const UnaryFunction& f, const Tensor& x, int64_t in_size) {
+  const int64_t batch = x.size(0);
+  Tensor y, columns;
+  if (in_size == 1) {
+    std::tie(y, columns) = jvp(f, x, ones_like(x));
+  } else {
+    Dims tangent_shape{in_size};
+    for (int64_t s : x.sizes()) tangent_shape.push_back(s);
+    Tensor tangents = eye(in_size, x.dtype()).unsqueeze(1).expand({in_size, batch, in_size}).reshape(tangent_shape);
+    forward_ad::DualLevel level;
+    auto [primal, tangent] = forward_ad::unpack_dual(f(forward::make_batched_dual(x, tangents)));
+    y = primal;
+    columns = tangent;
+  }
+  check_output(x, y, "batch_jacobian");
+  const int64_t out_size = y.numel() / batch;
+  Dims result_shape = concat(concat({batch}, row_shape(y)), row_shape(x));
+  if (out_size == 0 || !columns.defined()) return zeros(result_shape, y.dtype());
+  if (in_size == 1) return columns.reshape(result_shape);
+  // [in, B, out] -> [B, out, in]
+  return columns.reshape({in_size, batch, out_size}).permute({1, 2, 0}).reshape(result_shape);
+}
+
 Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   const int64_t batch = x.size(0);
   const int64_t in_size = batch == 0 ? 0 : x.numel() / batch;
   const Dims in_shape = row_shape(x);
+  if (in_size >= 1 && in_size <= kAllDirectionsAtOnce) return forward_jacobian_in_one_pass(f, x, in_size);
 
   // The first forward pass also tells the output's row size, which picks the mode.
   auto [y, first] = in_size > 0 ? jvp(f, x, row_basis(x, 0)) : std::pair<Tensor, Tensor>{f(x), Tensor()};
