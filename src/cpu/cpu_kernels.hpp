@@ -165,39 +165,41 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
 }
 
 /// Adds every element of in into out, where out has in's rank with size 1 (stride 0) on reduced dims.
-/// Out must be zero-filled. Float32 sums along a reduced inner dim accumulate in double.
-template <class T>
+/// Out must be zero-filled. TOut may be wider than T (float32 summed into float64); float32 sums
+/// along a reduced inner dim accumulate in double whatever TOut is.
+template <class TOut, class T>
 void sum_into(const Tensor& out, const Tensor& in) {
   auto geo = make_geometry<2>(out, {&in}, /*reduce_over_input=*/true);
   using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-  // Pieces must not add into the same output element: split along the outermost kept dim. A sum
-  // of everything runs on one thread, so its rounding never depends on the thread count.
-  int split_dim = -1;
-  for (size_t d = 0; d < geo.sizes.size() && split_dim < 0; ++d)
-    if (geo.strides[0][d] != 0) split_dim = static_cast<int>(d);
-  parallel_for_each_run<2>(geo, {out.impl()->data_bytes(), in.impl()->data_bytes()}, {sizeof(T), sizeof(T)},
-                  split_dim, kElementwiseGrain,
-                  [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
-                    auto* o = reinterpret_cast<T*>(p[0]);
-                    const auto* x = reinterpret_cast<const T*>(p[1]);
-                    if (s[0] == 0) {
-                      // Four accumulators break the add dependency chain.
-                      Acc acc[4] = {0, 0, 0, 0};
-                      int64_t i = 0;
-                      if (s[1] == 1) {
-                        for (; i + 4 <= n; i += 4)
-                          for (int k = 0; k < 4; ++k) acc[k] += x[i + k];
-                        for (; i < n; ++i) acc[0] += x[i];
-                      } else {
-                        for (; i < n; ++i) acc[0] += x[i * s[1]];
-                      }
-                      o[0] += static_cast<T>((acc[0] + acc[1]) + (acc[2] + acc[3]));
-                    } else if (s[0] == 1 && s[1] == 1) {
-                      for (int64_t i = 0; i < n; ++i) o[i] += x[i];
-                    } else {
-                      for (int64_t i = 0; i < n; ++i) o[i * s[0]] += x[i * s[1]];
-                    }
-                  });
+  // Pieces must not add into the same output element, so only a kept outermost dim is split (into
+  // contiguous slabs). Splitting an inner kept dim instead, for a sum over rows, made each thread
+  // stride across every row, and two threads took 6.5 ms where one took 3.5 ms on [4096, 4096].
+  // A sum of everything runs on one thread, so its rounding never depends on the thread count.
+  const int split_dim = !geo.sizes.empty() && geo.strides[0][0] != 0 ? 0 : -1;
+  parallel_for_each_run<2>(geo, {out.impl()->data_bytes(), in.impl()->data_bytes()}, {sizeof(TOut), sizeof(T)},
+                           split_dim, kElementwiseGrain,
+                           [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
+                             auto* o = reinterpret_cast<TOut*>(p[0]);
+                             const auto* x = reinterpret_cast<const T*>(p[1]);
+                             if (s[0] == 0) {
+                               // Eight accumulators break the add dependency chain and fill a vector.
+                               Acc acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                               int64_t i = 0;
+                               if (s[1] == 1) {
+                                 for (; i + 8 <= n; i += 8)
+                                   for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+                                 for (; i < n; ++i) acc[0] += x[i];
+                               } else {
+                                 for (; i < n; ++i) acc[0] += x[i * s[1]];
+                               }
+                               const Acc total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+                               o[0] += static_cast<TOut>(total);
+                             } else if (s[0] == 1 && s[1] == 1) {
+                               for (int64_t i = 0; i < n; ++i) o[i] += x[i];
+                             } else {
+                               for (int64_t i = 0; i < n; ++i) o[i * s[0]] += x[i * s[1]];
+                             }
+                           });
 }
 
 }  // namespace dydx::cpu

@@ -31,20 +31,29 @@ Dims reduced_shape(const Tensor& x, const SmallVector<char, 6>& mask, bool keepd
 
 Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdim) {
   // Summing across rows adds whole rows into float32 partial sums, which loses 1 in 2^24; a float32
-  // reduction that is not along the last dim runs in float64 and rounds once at the end.
-  if (x.dtype() == kFloat32 && x.dim() > 0 && !mask.back()) {
-    NoGradGuard no_grad;
-    return sum_values(x.to(kFloat64), mask, keepdim).to(kFloat32);
-  }
+  // reduction that is not along the last dim accumulates in a float64 result (the size of the
+  // output, so the input is read once as it is) and rounds once at the end.
+  const bool widen = x.dtype() == kFloat32 && x.dim() > 0 && !mask.back();
   Dims keep_shape;
   for (int64_t d = 0; d < x.dim(); ++d) keep_shape.push_back(mask[d] ? 1 : x.size(d));
-  Tensor out = detail::make_empty(reduced_shape(x, mask, keepdim), x.dtype());
+  Tensor out = detail::make_empty(reduced_shape(x, mask, keepdim), widen ? kFloat64 : x.dtype());
   Tensor out_keep = detail::make_alias(out, keep_shape, detail::contiguous_strides(keep_shape), 0);
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (widen) {
+      if constexpr (std::is_same_v<T, float>) {
+        cpu::fill(out.data_ptr<double>(), out.numel(), 0.0);
+        cpu::sum_into<double, float>(out_keep, x);
+      }
+      return;
+    }
     cpu::fill(out.data_ptr<T>(), out.numel(), T(0));
-    cpu::sum_into<T>(out_keep, x);
+    cpu::sum_into<T, T>(out_keep, x);
   });
+  if (widen) {
+    NoGradGuard no_grad;
+    return out.to(kFloat32);
+  }
   return out;
 }
 
