@@ -10,12 +10,14 @@ namespace {
 enum class Reads { Input, Output, Nothing };
 
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
+// second_derivative(x, out) is f'', for the forward Laplacian, which has both (undefined: zero).
 struct Exp {
   static constexpr const char* name = "exp";
   static constexpr const char* node = "ExpBackward0";
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::exp(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
 };
 struct Log {
   static constexpr const char* name = "log";
@@ -23,6 +25,7 @@ struct Log {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return std::log(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
+  static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
 struct Sqrt {
   static constexpr const char* name = "sqrt";
@@ -30,6 +33,7 @@ struct Sqrt {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::sqrt(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 0.5 / out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -0.25 / (out * out * out); }
 };
 struct Sin {
   static constexpr const char* name = "sin";
@@ -37,6 +41,7 @@ struct Sin {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return std::sin(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
 struct Cos {
   static constexpr const char* name = "cos";
@@ -44,6 +49,7 @@ struct Cos {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return std::cos(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
 struct Tan {
   static constexpr const char* name = "tan";
@@ -51,6 +57,7 @@ struct Tan {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::tan(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 + out * out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return 2.0 * out * (1.0 + out * out); }
 };
 struct Tanh {
   static constexpr const char* name = "tanh";
@@ -58,6 +65,7 @@ struct Tanh {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::tanh(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
 };
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
@@ -65,6 +73,7 @@ struct Sigmoid {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return decltype(x)(1) / (decltype(x)(1) + std::exp(-x)); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
 };
 struct Relu {
   static constexpr const char* name = "relu";
@@ -76,6 +85,8 @@ struct Relu {
   // sign(out) is the 0/1 mask; being an op of out (with zero derivative) keeps double backward
   // connected to x, so grad of this gradient is zeros rather than an error, as in PyTorch.
   static Tensor derivative(const Tensor&, const Tensor& out) { return sign(out); }
+  // Piecewise linear: zero (no term at all) wherever the derivative exists.
+  static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
 struct Abs {
   static constexpr const char* name = "abs";
@@ -84,6 +95,7 @@ struct Abs {
   static constexpr bool keeps_integers = true;
   static auto forward(auto x) { return x < 0 ? -x : x; }
   static Tensor derivative(const Tensor& x, const Tensor&) { return sign(x); }
+  static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
 
 template <class Op>
@@ -117,7 +129,12 @@ Tensor unary(const Tensor& input) {
     if (Op::reads == Reads::Input) node->save(x);
     if (Op::reads == Reads::Output) node->save_output(out);
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); });
+  forward::propagate(
+      {&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); },
+      [&](const TensorList& g) {
+        Tensor f2 = Op::second_derivative(x, out);
+        return f2.defined() ? f2 * ops::sum_over_directions(g[0], g[0]) : Tensor();
+      });
   return out;
 }
 
@@ -150,7 +167,7 @@ Tensor neg(const Tensor& x) {
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
   });
   ops::record(ops::neg_info, {&x}, out);
-  forward::propagate({&x}, out, [](const TensorList& t) { return -t[0]; });
+  forward::propagate_linear({&x}, out, [](const TensorList& t) { return -t[0]; });
   return out;
 }
 
