@@ -12,6 +12,7 @@
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "core/tensor_factory.hpp"
+#include "cpu/cpu_kernels.hpp"
 #include "dydx/detail/node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
@@ -133,9 +134,23 @@ bool has_tangent(const Tensor& t) {
   return false;
 }
 
+bool carries_derivatives(const Tensor& t) { return (is_grad_enabled() && t.requires_grad()) || has_tangent(t); }
+
 namespace {
-// Adds the curvature term to the Laplacian, the last of the d + 1 tangents.
+// Adds the curvature term to the Laplacian, the last of the d + 1 tangents. A tangent that the
+// rule just made, that nothing else holds and that carries no derivatives takes it in place,
+// which saves copying the d directional derivatives.
 Tensor add_to_laplacian(const Tensor& tangent, const Tensor& second, int64_t d) {
+  const auto& impl = tangent.impl();
+  const bool fresh = impl.use_count() == 1 && impl->storage.use_count() == 1 && !impl->base && tangent.is_contiguous();
+  if (fresh && !carries_derivatives(tangent) && !carries_derivatives(second)) {
+    Tensor laplacian = tangent.select(0, d);
+    cpu::dispatch_floating(tangent.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::map2<T>(laplacian, laplacian, second.expand(laplacian.sizes()), [](T l, T s) { return l + s; });
+    });
+    return tangent;
+  }
   return cat({tangent.narrow(0, 0, d), (tangent.select(0, d) + second).unsqueeze(0)});
 }
 }  // namespace

@@ -85,6 +85,10 @@ void make_laplacian_level(uint32_t level, int64_t directions);
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents);
 
 
+/// Whether t carries derivatives that a raw kernel reading it would drop: a tangent at a visible
+/// level, or, with grad mode on, requires_grad. Fused fast paths run only when it is false.
+bool carries_derivatives(const Tensor& t);
+
 /// Gives to every tangent that from has (at open levels); to is released from them when the level closes.
 void copy_tangents(const Tensor& from, const Tensor& to);
 /// t's tangent at level, or undefined.

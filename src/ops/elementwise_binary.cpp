@@ -28,6 +28,28 @@ ScalarType result_type(const Tensor& t, Scalar s) {
 
 Tensor scalar_tensor(Scalar s, ScalarType dtype) { return full({}, s, dtype); }
 
+Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return {};
+  // Dense directions that carry no derivatives of their own (the usual case: no outer level, no
+  // reverse pass through the Laplacian) are reduced in one pass rather than a product and a sum.
+  if (a.sizes() == b.sizes() && a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() &&
+      a.is_floating_point() && !forward::carries_derivatives(a) && !forward::carries_derivatives(b)) {
+    const int64_t d = a.size(0), n = d == 0 ? 0 : a.numel() / d;
+    Tensor out = detail::make_empty(Dims(a.sizes().begin() + 1, a.sizes().end()), a.dtype());
+    cpu::dispatch_floating(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* pa = a.data_ptr<T>();
+      const T* pb = b.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      for (int64_t i = 0; i < n; ++i) po[i] = 0;
+      for (int64_t k = 0; k < d; ++k)
+        for (int64_t i = 0; i < n; ++i) po[i] += pa[k * n + i] * pb[k * n + i];
+    });
+    return out;
+  }
+  return (a * b).sum({0});
+}
+
 namespace {
 
 // add and sub are linear: out = x + c * y, with c = alpha for add and -alpha for sub.
