@@ -185,7 +185,8 @@ TEST(Laplacian, Float32MatchesFloat64) {
 }
 
 TEST(Laplacian, FusedPathsMatchTheComposedRules) {
-  // With the weights requiring grad every rule runs as differentiable ops; without, fused.
+  // With the weights requiring grad every rule runs as differentiable ops; without, the fused
+  // paths run (tanh's and sigmoid's one-pass rule, the sum over directions, the in-place add).
   manual_seed(9);
   Mlp f(kFloat32);
   Tensor x = randn({32, 2});
@@ -194,6 +195,15 @@ TEST(Laplacian, FusedPathsMatchTheComposedRules) {
   Tensor composed = func::laplacian(f, x);
   EXPECT_TRUE(composed.requires_grad());
   EXPECT_TRUE(allclose(fused, composed.detach(), 1e-5, 1e-6));
+  // sigmoid has a fused rule too.
+  Tensor w = randn({2, 8}), v = randn({8, 2});
+  auto g = [&](const Tensor& z) { return matmul(sigmoid(matmul(z, w)), v); };
+  Tensor fused_sigmoid = func::laplacian(g, x);
+  w.requires_grad_(true);
+  Tensor composed_sigmoid = func::laplacian(g, x);
+  EXPECT_TRUE(composed_sigmoid.requires_grad());
+  EXPECT_TRUE(allclose(fused_sigmoid, composed_sigmoid.detach(), 1e-5, 1e-6));
+  EXPECT_FALSE(allclose(fused_sigmoid, zeros_like(fused_sigmoid), 0, 1e-3));
 }
 
 TEST(Laplacian, BroadcastingOperands) {
@@ -285,7 +295,9 @@ TEST(Laplacian, NestsInsideGradJvpAndItself) {
   }
   Tensor numeric_tangent = (func::laplacian(f, x + v * step) - func::laplacian(f, x - v * step)) / (2 * step);
   EXPECT_TRUE(allclose(tangent, numeric_tangent, 1e-6, 1e-6));
-  EXPECT_TRUE(allclose(value, func::laplacian(f, x), 0, 0));
+  // Under jvp's level the rules run as differentiable ops; alone, tanh's fused rule runs, which
+  // may round differently (contracted multiply-adds) by an ulp or so.
+  EXPECT_TRUE(allclose(value, func::laplacian(f, x), 1e-14, 1e-14));
   // The Laplacian of the Laplacian, the biharmonic: for sum_k x_k^4 + x_0^2 x_1^2 over 3 dims it
   // is 24 * 3 + 8 = 80 everywhere.
   auto quartic = [](const Tensor& z) {

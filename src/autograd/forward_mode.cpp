@@ -156,7 +156,7 @@ Tensor add_to_laplacian(const Tensor& tangent, const Tensor& second, int64_t d) 
 }  // namespace
 
 void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp,
-                       const Rule* curvature, bool broadcasting) {
+                       const Rule* curvature, bool broadcasting, const FusedRule* fused) {
   // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
   const std::vector<uint32_t> open = levels;
   for (uint32_t level : open) {
@@ -173,6 +173,14 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
         if (ti.defined()) ti = dydx::detail::align_to_rank(ti, nb, out.dim());
     VisibleBelow hide(level);
     BatchDims batch(nb);
+    const int64_t d = laplacian_directions(level);
+    if (d >= 0 && fused) {
+      Tensor together = (*fused)(t, d);
+      if (together.defined()) {
+        set_tangent(out, level, together);
+        continue;
+      }
+    }
     Tensor tangent = jvp(t);
     Dims shape;
     auto normalise = [&] {
@@ -182,7 +190,6 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
       if (!(tangent.sizes() == IntArrayRef(shape))) tangent = dydx::detail::align_to_rank(tangent, nb, out.dim()).expand(shape);
     };
     if (tangent.defined()) normalise();
-    const int64_t d = laplacian_directions(level);
     if (d >= 0 && curvature) {
       TensorList g(count);
       for (size_t i = 0; i < count; ++i)

@@ -14,8 +14,9 @@ namespace detail {
 extern thread_local int open_levels;
 extern thread_local int64_t rule_batch_dims;
 using Rule = std::function<Tensor(const TensorList&)>;
+using FusedRule = std::function<Tensor(const TensorList&, int64_t)>;
 void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp, const Rule* curvature,
-               bool broadcasting);
+               bool broadcasting, const FusedRule* fused = nullptr);
 }  // namespace detail
 
 /// Whether any dual level is open on this thread; ops skip all forward work otherwise.
@@ -50,6 +51,20 @@ void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, R
   if (!active()) return;
   const CurvatureRule second(std::forward<Curvature>(curvature));
   detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false);
+}
+
+/// A hot op may add a fused rule: at a forward-Laplacian level it gets the inputs' d + 1 tangents
+/// and d, and returns the output's d + 1 tangents in one pass, or undefined to leave them to the
+/// JVP and curvature rules (which it must agree with).
+using FusedLaplacianRule = detail::FusedRule;
+
+template <class Rule, class Curvature, class Fused>
+void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature,
+               Fused&& fused) {
+  if (!active()) return;
+  const CurvatureRule second(std::forward<Curvature>(curvature));
+  const FusedLaplacianRule together(std::forward<Fused>(fused));
+  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false, &together);
 }
 
 /// The same for broadcasting elementwise ops: batched tangents come to the rules with size-1 dims

@@ -1,4 +1,5 @@
 // Broadcasting binary ops (add, sub, mul, div, pow, where) with their VJP rules, and comparisons.
+#include <algorithm>
 #include <cmath>
 
 #include "ops/op_util.hpp"
@@ -41,9 +42,16 @@ Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
       const T* pa = a.data_ptr<T>();
       const T* pb = b.data_ptr<T>();
       T* po = out.data_ptr<T>();
-      for (int64_t i = 0; i < n; ++i) po[i] = 0;
-      for (int64_t k = 0; k < d; ++k)
-        for (int64_t i = 0; i < n; ++i) po[i] += pa[k * n + i] * pb[k * n + i];
+      // In double, as float32 sums across rows are (see sum_values), in blocks that stay in L1.
+      constexpr int64_t kBlock = 256;
+      double sums[kBlock];
+      for (int64_t start = 0; start < n; start += kBlock) {
+        const int64_t m = std::min(kBlock, n - start);
+        std::fill_n(sums, m, 0.0);
+        for (int64_t k = 0; k < d; ++k)
+          for (int64_t i = 0; i < m; ++i) sums[i] += static_cast<double>(pa[k * n + start + i] * pb[k * n + start + i]);
+        for (int64_t i = 0; i < m; ++i) po[start + i] = static_cast<T>(sums[i]);
+      }
     });
     return out;
   }

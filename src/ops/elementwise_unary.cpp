@@ -1,5 +1,7 @@
 // Elementwise functions: each gives its value on one element and its local derivative f'(x).
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "ops/op_util.hpp"
 
@@ -11,6 +13,8 @@ enum class Reads { Input, Output, Nothing };
 
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
 // second_derivative(x, out) is f'', for the forward Laplacian, which has both (undefined: zero).
+// Activations also give both_derivatives(x, out), f' and f'' of one element by the same formulas,
+// which lets the forward Laplacian through them in one pass (see fused_laplacian).
 struct Exp {
   static constexpr const char* name = "exp";
   static constexpr const char* node = "ExpBackward0";
@@ -66,6 +70,10 @@ struct Tanh {
   static auto forward(auto x) { return std::tanh(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
+  static auto both_derivatives(auto, auto out) {
+    const auto first = 1 - out * out;
+    return std::pair{first, -2 * out * first};
+  }
 };
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
@@ -74,6 +82,10 @@ struct Sigmoid {
   static auto forward(auto x) { return decltype(x)(1) / (decltype(x)(1) + std::exp(-x)); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
+  static auto both_derivatives(auto, auto out) {
+    const auto first = out * (1 - out);
+    return std::pair{first, first * (1 - 2 * out)};
+  }
 };
 struct Relu {
   static constexpr const char* name = "relu";
@@ -116,6 +128,56 @@ constexpr bool keeps_integers() {
   return false;
 }
 
+// The forward Laplacian through an activation, in one pass over its d + 1 tangents t:
+// out_k = f' t_k for the d directions, and out_d = f' t_d + f'' sum_k t_k^2 for the Laplacian.
+// Undefined (the JVP and curvature rules then run) unless the op gives both_derivatives and
+// nothing needs derivatives of the result.
+template <class Op>
+Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int64_t d) {
+  if constexpr (!requires { Op::both_derivatives(0.0, 0.0); }) {
+    return {};
+  } else {
+    if (!t.is_contiguous() || !x.is_contiguous() || t.dtype() != out.dtype() || forward::carries_derivatives(t) ||
+        forward::carries_derivatives(x) || forward::carries_derivatives(out))
+      return {};
+    Tensor result = detail::make_empty(t.sizes(), t.dtype());
+    const int64_t n = out.numel();
+    cpu::dispatch_floating(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* pt = t.data_ptr<T>();
+      const T* px = x.data_ptr<T>();
+      const T* po = out.data_ptr<T>();
+      T* pr = result.data_ptr<T>();
+      // Blocks small enough to stay in L1, with unit-stride inner loops the compiler vectorises.
+      // Squares accumulate in double, as float32 sums across rows do (see sum_values).
+      constexpr int64_t kBlock = 256;
+      T first[kBlock], second[kBlock];
+      double squares[kBlock];
+      for (int64_t start = 0; start < n; start += kBlock) {
+        const int64_t m = std::min(kBlock, n - start);
+        for (int64_t i = 0; i < m; ++i) {
+          const auto [f1, f2] = Op::both_derivatives(px[start + i], po[start + i]);
+          first[i] = f1;
+          second[i] = f2;
+          squares[i] = 0;
+        }
+        for (int64_t k = 0; k < d; ++k) {
+          const T* g = pt + k * n + start;
+          T* r = pr + k * n + start;
+          for (int64_t i = 0; i < m; ++i) {
+            r[i] = g[i] * first[i];
+            squares[i] += static_cast<double>(g[i] * g[i]);
+          }
+        }
+        const T* l = pt + d * n + start;
+        T* r = pr + d * n + start;
+        for (int64_t i = 0; i < m; ++i) r[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
+      }
+    });
+    return result;
+  }
+}
+
 template <class Op>
 Tensor unary(const Tensor& input) {
   Tensor x = keeps_integers<Op>() ? input : to_floating(input);
@@ -134,7 +196,8 @@ Tensor unary(const Tensor& input) {
       [&](const TensorList& g) {
         Tensor f2 = Op::second_derivative(x, out);
         return f2.defined() ? f2 * ops::sum_over_directions(g[0], g[0]) : Tensor();
-      });
+      },
+      [&](const TensorList& t, int64_t d) { return fused_laplacian<Op>(t[0], x, out, d); });
   return out;
 }
 
