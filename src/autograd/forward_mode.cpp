@@ -4,6 +4,10 @@
 // inner level has a larger id. An op's JVP rule runs once per open level L at which an input has
 // a tangent; while it runs, only levels below L are visible, so the ops inside the rule carry
 // the outer levels' tangents of the new tangent: forward-over-forward comes out of that.
+//
+// A forward-Laplacian level (func::laplacian's) is an ordinary level whose tangents are d + 1
+// stacked ones, d directional derivatives and a Laplacian; propagate adds the op's curvature term
+// to the last. The rules run as at any level, so it nests with the others both ways.
 #include "autograd/forward_mode.hpp"
 
 #include <algorithm>

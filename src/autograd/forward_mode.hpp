@@ -1,4 +1,5 @@
-// Internal forward mode: each op calls propagate() with its JVP rule right after recording its node.
+// Internal forward mode: each op calls propagate() (or propagate_linear()) with its JVP rule, and
+// its curvature rule for the forward Laplacian, right after recording its node.
 #pragma once
 
 #include <cstdint>
