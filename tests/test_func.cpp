@@ -277,7 +277,7 @@ TEST(Laplacian, TrainingStepGradientMatchesFiniteDifferences) {
     }
 }
 
-TEST(Laplacian, NestsInsideGradJvpAndItself) {
+TEST(Laplacian, NestsInsideGradJacrevJvpBatchJacobianAndItself) {
   manual_seed(14);
   TinyMlp f;
   Tensor x = randn({3, 3}, kFloat64);
@@ -293,6 +293,13 @@ TEST(Laplacian, NestsInsideGradJvpAndItself) {
     const double numeric = (total(x + e).item<double>() - total(x - e).item<double>()) / (2 * step);
     EXPECT_NEAR(g.reshape({-1}).select(0, j).item<double>(), numeric, 1e-6 * (1 + std::abs(numeric))) << j;
   }
+  // jacrev (reverse) and batch_jacobian (batched tangents at an outer level) of the Laplacian.
+  auto per_row = [&](const Tensor& z) { return func::laplacian(f, z); };
+  Tensor full_jacobian = func::jacrev(per_row)(x);  // [3, 2, 3, 3]
+  EXPECT_TRUE(allclose(full_jacobian.sum({0, 1}), g, 1e-12, 1e-12));
+  Tensor rows = func::batch_jacobian(per_row, x);  // [3, 2, 3]
+  for (int64_t b = 0; b < 3; ++b)
+    EXPECT_TRUE(allclose(rows.select(0, b), full_jacobian.select(0, b).select(1, b), 1e-12, 1e-12)) << b;
   Tensor numeric_tangent = (func::laplacian(f, x + v * step) - func::laplacian(f, x - v * step)) / (2 * step);
   EXPECT_TRUE(allclose(tangent, numeric_tangent, 1e-6, 1e-6));
   // Under jvp's level the rules run as differentiable ops; alone, tanh's fused rule runs, which
