@@ -219,6 +219,20 @@ TEST(Laplacian, BroadcastingOperands) {
   EXPECT_TRUE(allclose(func::laplacian(f, x), laplacian_from_diagonal(f, x), 1e-10, 1e-10));
 }
 
+TEST(Laplacian, OperandsWithoutDerivatives) {
+  // Binary ops with one operand constant, whose curvature rules see one undefined direction batch.
+  manual_seed(15);
+  Tensor c = rand({4, 3}, kFloat64) + 0.5;
+  Tensor m = randn({4, 3, 3}, kFloat64);
+  auto f = [&](const Tensor& x) {
+    Tensor positive = x.pow(2) + 1.0;
+    return 1.0 / positive + c / positive + positive / c + pow(positive, c) + pow(c, x) + pow(2.5, x) +
+           x * c + where(gt(x.detach(), zeros({}, kFloat64)), x.pow(3), c) + matmul(x.unsqueeze(1), m).squeeze(1);
+  };
+  Tensor x = randn({4, 3}, kFloat64);
+  EXPECT_TRUE(allclose(func::laplacian(f, x), laplacian_from_diagonal(f, x), 1e-10, 1e-10));
+}
+
 TEST(Laplacian, MultiDimensionalRows) {
   // Rows of shape [2, 3]; bmm of two operands that both depend on x.
   manual_seed(11);

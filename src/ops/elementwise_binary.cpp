@@ -199,7 +199,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
       // d2(a/b) = -2 da db / b^2 + 2 (a/b) db^2 / b^2; divided by b twice, as the VJP does.
       [&](const TensorList& g) {
         if (!g[1].defined()) return Tensor();
-        Tensor terms = ops::sum_terms(out * ops::sum_over_directions(g[1], g[1]), -ops::sum_over_directions(g[0], g[1]));
+        Tensor terms = out * ops::sum_over_directions(g[1], g[1]);
+        if (g[0].defined()) terms = terms - ops::sum_over_directions(g[0], g[1]);
         return terms * 2.0 / b / b;
       });
   return out;
