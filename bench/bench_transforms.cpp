@@ -132,6 +132,18 @@ void BM_MlpLaplacian(benchmark::State& state) {
 }
 BENCHMARK(BM_MlpLaplacian)->Apply(mlp_sizes);
 
+// What laplacian cost before the forward Laplacian: one nested pair of dual levels per input dim.
+void BM_MlpHessianDiagonal(benchmark::State& state) {
+  Mlp f;
+  manual_seed(3);
+  Tensor x = randn({state.range(0), 2});
+  for (auto _ : state) {
+    Tensor L = func::batch_hessian_diagonal(f, x).sum({-1});
+    benchmark::DoNotOptimize(L.data_ptr<float>());
+  }
+}
+BENCHMARK(BM_MlpHessianDiagonal)->Apply(mlp_sizes);
+
 }  // namespace
 
 BENCHMARK_MAIN();

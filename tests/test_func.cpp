@@ -2,6 +2,8 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace dydx {
 namespace {
 
@@ -187,6 +189,234 @@ TEST(Laplacian, IsDifferentiableWithRespectToWeights) {
     return func::laplacian(moved, x).pow(2).mean().item<double>();
   };
   EXPECT_NEAR(g.select(0, 1).select(0, 2).item<double>(), (loss_at(step) - loss_at(-step)) / (2 * step), 1e-5);
+}
+
+// A tanh network like the benchmark's (2 -> 16 -> 16 -> 16 -> 3), smaller, in any dtype.
+struct Mlp {
+  TensorList weights, biases;
+  explicit Mlp(ScalarType dtype, std::vector<int64_t> sizes = {2, 16, 16, 16, 3}) {
+    for (size_t i = 0; i + 1 < sizes.size(); ++i) {
+      weights.push_back(randn({sizes[i], sizes[i + 1]}, dtype) * (1.0 / std::sqrt(static_cast<double>(sizes[i]))));
+      biases.push_back(randn({sizes[i + 1]}, dtype) * 0.1);
+    }
+  }
+  Tensor operator()(const Tensor& x) const {
+    Tensor h = x;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      h = matmul(h, weights[i]) + biases[i];
+      if (i + 1 < weights.size()) h = tanh(h);
+    }
+    return h;
+  }
+  TensorList parameters() const {
+    TensorList all = weights;
+    all.insert(all.end(), biases.begin(), biases.end());
+    return all;
+  }
+};
+
+// The reference: the nested forward-over-forward diagonal, summed over the row's input dims.
+Tensor laplacian_from_diagonal(const func::UnaryFunction& f, const Tensor& x) {
+  Tensor diagonal = func::batch_hessian_diagonal(f, x);
+  std::vector<int64_t> dims;
+  for (int64_t d = diagonal.dim() - (x.dim() - 1); d < diagonal.dim(); ++d) dims.push_back(d);
+  return diagonal.sum(dims);
+}
+
+TEST(Laplacian, MlpMatchesNestedDiagonalAndSecondDifferences) {
+  manual_seed(7);
+  Mlp f(kFloat64);
+  Tensor x = randn({5, 2}, kFloat64);
+  Tensor actual = func::laplacian(f, x);
+  ASSERT_EQ(actual.sizes().vec(), std::vector<int64_t>({5, 3}));
+  EXPECT_TRUE(allclose(actual, laplacian_from_diagonal(f, x), 1e-10, 1e-10));
+  const double h = 1e-4;
+  Tensor numeric = zeros({5, 3}, kFloat64);
+  for (int64_t k = 0; k < 2; ++k) {
+    Tensor e = zeros({5, 2}, kFloat64);
+    e.select(1, k).fill_(h);
+    numeric = numeric + (f(x + e) - f(x) * 2.0 + f(x - e)) / (h * h);
+  }
+  EXPECT_TRUE(allclose(actual, numeric, 1e-5, 1e-5)) << actual << "\n" << numeric;
+}
+
+TEST(Laplacian, Float32MatchesFloat64) {
+  // float32 takes the fused paths (sum over directions, the curvature added in place).
+  manual_seed(8);
+  Mlp f64(kFloat64);
+  Mlp f32 = f64;
+  for (Tensor& w : f32.weights) w = w.to(kFloat32);
+  for (Tensor& b : f32.biases) b = b.to(kFloat32);
+  Tensor x = randn({64, 2}, kFloat64);
+  Tensor expected = func::laplacian(f64, x);
+  Tensor actual = func::laplacian(f32, x.to(kFloat32));
+  EXPECT_EQ(actual.dtype(), kFloat32);
+  EXPECT_TRUE(allclose(actual.to(kFloat64), expected, 1e-4, 1e-4));
+}
+
+TEST(Laplacian, FusedPathsMatchTheComposedRules) {
+  // With the weights requiring grad every rule runs as differentiable ops; without, the fused
+  // paths run (tanh's and sigmoid's one-pass rule, the sum over directions, the in-place add).
+  manual_seed(9);
+  Mlp f(kFloat32);
+  Tensor x = randn({32, 2});
+  Tensor fused = func::laplacian(f, x);
+  for (Tensor& w : f.weights) w.requires_grad_(true);
+  Tensor composed = func::laplacian(f, x);
+  EXPECT_TRUE(composed.requires_grad());
+  EXPECT_TRUE(allclose(fused, composed.detach(), 1e-5, 1e-6));
+  // sigmoid has a fused rule too.
+  Tensor w = randn({2, 8}), v = randn({8, 2});
+  auto g = [&](const Tensor& z) { return matmul(sigmoid(matmul(z, w)), v); };
+  Tensor fused_sigmoid = func::laplacian(g, x);
+  w.requires_grad_(true);
+  Tensor composed_sigmoid = func::laplacian(g, x);
+  EXPECT_TRUE(composed_sigmoid.requires_grad());
+  EXPECT_TRUE(allclose(fused_sigmoid, composed_sigmoid.detach(), 1e-5, 1e-6));
+  EXPECT_FALSE(allclose(fused_sigmoid, zeros_like(fused_sigmoid), 0, 1e-3));
+}
+
+TEST(Laplacian, BroadcastingOperands) {
+  // Parameters broadcast against rows, and a row's [B, 1] summary against the row itself, so
+  // that mul and div see two operands with directional derivatives of different shapes.
+  manual_seed(10);
+  Tensor scale = randn({3}, kFloat64);
+  auto f = [&](const Tensor& x) {
+    Tensor summary = x.sum({1}, true);  // [B, 1]
+    return sin(x * scale) * exp(summary * 0.3) + x.pow(2) / (summary.pow(2) + 1.0);
+  };
+  Tensor x = randn({4, 3}, kFloat64);
+  EXPECT_TRUE(allclose(func::laplacian(f, x), laplacian_from_diagonal(f, x), 1e-10, 1e-10));
+}
+
+TEST(Laplacian, OperandsWithoutDerivatives) {
+  // Binary ops with one operand constant, whose curvature rules see one undefined direction batch.
+  manual_seed(15);
+  Tensor c = rand({4, 3}, kFloat64) + 0.5;
+  Tensor m = randn({4, 3, 3}, kFloat64);
+  auto f = [&](const Tensor& x) {
+    Tensor positive = x.pow(2) + 1.0;
+    return 1.0 / positive + c / positive + positive / c + pow(positive, c) + pow(c, x) + pow(2.5, x) +
+           x * c + where(gt(x.detach(), zeros({}, kFloat64)), x.pow(3), c) + matmul(x.unsqueeze(1), m).squeeze(1);
+  };
+  Tensor x = randn({4, 3}, kFloat64);
+  EXPECT_TRUE(allclose(func::laplacian(f, x), laplacian_from_diagonal(f, x), 1e-10, 1e-10));
+}
+
+TEST(Laplacian, MultiDimensionalRows) {
+  // Rows of shape [2, 3]; bmm of two operands that both depend on x.
+  manual_seed(11);
+  auto f = [](const Tensor& x) { return matmul(tanh(x), x.transpose(1, 2)) * exp(x.mean({1, 2}, true)); };
+  Tensor x = randn({4, 2, 3}, kFloat64);
+  Tensor actual = func::laplacian(f, x);
+  ASSERT_EQ(actual.sizes().vec(), std::vector<int64_t>({4, 2, 2}));
+  EXPECT_TRUE(allclose(actual, laplacian_from_diagonal(f, x), 1e-10, 1e-10));
+}
+
+TEST(Laplacian, EmptyBatchEmptyRowsAndConstantFunctions) {
+  manual_seed(12);
+  TinyMlp f;
+  Tensor none = func::laplacian(f, zeros({0, 3}, kFloat64));
+  EXPECT_EQ(none.sizes().vec(), std::vector<int64_t>({0, 2}));
+  auto sum_plus_one = [](const Tensor& x) { return x.sum({1}, true) + 1.0; };
+  Tensor empty_rows = func::laplacian(sum_plus_one, zeros({4, 0}, kFloat64));
+  EXPECT_EQ(empty_rows.sizes().vec(), std::vector<int64_t>({4, 1}));
+  EXPECT_EQ(empty_rows.abs().sum().item<double>(), 0.0);
+  auto constant = [](const Tensor& x) { return ones({x.size(0), 2}, kFloat64); };
+  Tensor flat = func::laplacian(constant, randn({3, 2}, kFloat64));
+  EXPECT_EQ(flat.sizes().vec(), std::vector<int64_t>({3, 2}));
+  EXPECT_EQ(flat.abs().sum().item<double>(), 0.0);
+}
+
+TEST(Laplacian, TrainingStepGradientMatchesFiniteDifferences) {
+  // The physics-informed step: loss = mean((laplacian(f, x) - target)^2), differentiated with
+  // respect to every weight and bias, against central differences on each of them.
+  manual_seed(13);
+  Mlp f(kFloat64, {2, 5, 5, 1});
+  Tensor x = randn({6, 2}, kFloat64);
+  Tensor target = randn({6, 1}, kFloat64);
+  TensorList parameters = f.parameters();
+  for (Tensor& p : parameters) p.requires_grad_(true);
+  auto loss_of = [&](const Mlp& net) { return (func::laplacian(net, x) - target).pow(2).mean(); };
+  // The last bias shifts f, not its Laplacian: its gradient is zero (undefined, as unused).
+  TensorList grads = grad({loss_of(f)}, parameters, {}, std::nullopt, false, /*allow_unused=*/true);
+  EXPECT_FALSE(grads.back().defined());
+  const double step = 1e-6;
+  for (size_t i = 0; i < parameters.size(); ++i)
+    for (int64_t j = 0; j < parameters[i].numel(); ++j) {
+      auto loss_at = [&](double delta) {
+        NoGradGuard no_grad;
+        Mlp moved = f;
+        TensorList* lists[] = {&moved.weights, &moved.biases};
+        const size_t n = f.weights.size();
+        Tensor& p = (*lists[i < n ? 0 : 1])[i < n ? i : i - n];
+        p = p.detach().clone();
+        p.view({-1}).select(0, j).add_(delta);
+        return loss_of(moved).item<double>();
+      };
+      const double numeric = (loss_at(step) - loss_at(-step)) / (2 * step);
+      const double analytic = grads[i].defined() ? grads[i].reshape({-1}).select(0, j).item<double>() : 0.0;
+      EXPECT_NEAR(analytic, numeric, 1e-6 * (1 + std::abs(numeric)))
+          << "parameter " << i << " element " << j;
+    }
+}
+
+TEST(Laplacian, NestsInsideGradJacrevJvpBatchJacobianAndItself) {
+  manual_seed(14);
+  TinyMlp f;
+  Tensor x = randn({3, 3}, kFloat64);
+  auto total = [&](const Tensor& z) { return func::laplacian(f, z).sum(); };
+  Tensor g = func::grad(total)(x);
+  Tensor v = randn({3, 3}, kFloat64);
+  auto [value, tangent] = func::jvp([&](const Tensor& z) { return func::laplacian(f, z); }, x, v);
+  const double step = 1e-6;
+  for (int64_t j = 0; j < x.numel(); ++j) {
+    Tensor e = zeros({x.numel()}, kFloat64);
+    e.select(0, j).fill_(step);
+    e = e.view(x.sizes());
+    const double numeric = (total(x + e).item<double>() - total(x - e).item<double>()) / (2 * step);
+    EXPECT_NEAR(g.reshape({-1}).select(0, j).item<double>(), numeric, 1e-6 * (1 + std::abs(numeric))) << j;
+  }
+  // jacrev (reverse) and batch_jacobian (batched tangents at an outer level) of the Laplacian.
+  auto per_row = [&](const Tensor& z) { return func::laplacian(f, z); };
+  Tensor full_jacobian = func::jacrev(per_row)(x);  // [3, 2, 3, 3]
+  EXPECT_TRUE(allclose(full_jacobian.sum({0, 1}), g, 1e-12, 1e-12));
+  Tensor rows = func::batch_jacobian(per_row, x);  // [3, 2, 3]
+  for (int64_t b = 0; b < 3; ++b)
+    EXPECT_TRUE(allclose(rows.select(0, b), full_jacobian.select(0, b).select(1, b), 1e-12, 1e-12)) << b;
+  Tensor numeric_tangent = (func::laplacian(f, x + v * step) - func::laplacian(f, x - v * step)) / (2 * step);
+  EXPECT_TRUE(allclose(tangent, numeric_tangent, 1e-6, 1e-6));
+  // Under jvp's level the rules run as differentiable ops; alone, tanh's fused rule runs, which
+  // may round differently (contracted multiply-adds) by an ulp or so.
+  EXPECT_TRUE(allclose(value, func::laplacian(f, x), 1e-14, 1e-14));
+  // The Laplacian of the Laplacian, the biharmonic: for sum_k x_k^4 + x_0^2 x_1^2 over 3 dims it
+  // is 24 * 3 + 8 = 80 everywhere.
+  auto quartic = [](const Tensor& z) {
+    return z.pow(4).sum({1}, true) + (z.select(1, 0) * z.select(1, 1)).pow(2).unsqueeze(1);
+  };
+  Tensor biharmonic = func::laplacian([&](const Tensor& z) { return func::laplacian(quartic, z); }, x);
+  EXPECT_TRUE(allclose(biharmonic, full({3, 1}, 80.0, kFloat64), 1e-12, 1e-12)) << biharmonic;
+}
+
+TEST(Laplacian, Errors) {
+  // Coupled rows, with the check asked for.
+  auto coupled = [](const Tensor& x) { return x * x.sum(0); };
+  try {
+    func::laplacian(coupled, randn({3, 2}, kFloat64), {.check_independence = true});
+    ADD_FAILURE() << "coupled rows were not caught";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("laplacian: row"), std::string::npos) << e.what();
+  }
+  // Tangents of one's own inside f need a level of their own, not laplacian's.
+  auto own_tangent = [](const Tensor& x) { return forward_ad::make_dual(x, ones_like(x)) * 2.0; };
+  try {
+    func::laplacian(own_tangent, randn({3, 2}, kFloat64));
+    ADD_FAILURE() << "make_dual at laplacian's level was allowed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("func::laplacian"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(func::laplacian([](const Tensor& x) { return x.sum(); }, ones({3, 2}, kFloat64)), Error);
+  EXPECT_THROW(func::laplacian([](const Tensor& x) { return x; }, ones({3, 2}, kInt64)), Error);
 }
 
 TEST(Transforms, GradAndValue) {

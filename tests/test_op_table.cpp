@@ -10,9 +10,11 @@
 //     against finite differences;
 //   - the transforms: func::jvp and func::vjp against finite differences, jacfwd against jacrev
 //     (and chunked jacrev), and the Hessian for symmetry and against finite differences of grad;
+//   - the forward Laplacian (its curvature rule) against the nested forward-over-forward diagonal;
 // over contiguous, transposed, sliced and expanded inputs. Every registered op must have a row.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -527,6 +529,58 @@ TEST_P(OpTableTest, HessianIsSymmetricAndMatchesFiniteDifferencesOfGrad) {
       e = e.view(x.sizes());
       Tensor column = (gradient(x + e * kStep) - gradient(x - e * kStep)) / (2 * kStep);
       EXPECT_TRUE(allclose(square.select(1, k), column.reshape({n}), 1e-4, 1e-5)) << "column " << k;
+    }
+  }
+}
+
+// ---- the forward Laplacian, on every row -----------------------------------------------------
+
+// The row as a row-wise function of x [2, n], n being the number of input elements: row b mixes
+// its n values by a random matrix m into z and moves each input by z + z^2 / 2 along its own slice
+// of z, so that every input carries directional derivatives that are not basis vectors and a
+// nonzero Laplacian of its own. Inputs not in moving stay constant. The rows' outputs are
+// flattened and stacked.
+func::UnaryFunction row_wise(const Case& c, const TensorList& leaves, const Tensor& m, std::vector<bool> moving) {
+  return [&c, leaves, m, moving](const Tensor& x) {
+    TensorList rows;
+    for (int64_t b = 0; b < x.size(0); ++b) {
+      Tensor z = matmul(x.select(0, b), m);
+      TensorList moved;
+      int64_t offset = 0;
+      for (size_t i = 0; i < leaves.size(); ++i) {
+        const Tensor& leaf = leaves[i];
+        Tensor part = z.narrow(0, offset, leaf.numel()).reshape(leaf.sizes());
+        moved.push_back(moving[i] ? leaf + part + part.pow(2) * 0.5 : leaf);
+        offset += leaf.numel();
+      }
+      rows.push_back(c.row->fn(inputs_from(c, moved)).reshape({-1}));
+    }
+    return stack(rows, 0);
+  };
+}
+
+TEST_P(OpTableTest, ForwardLaplacianEqualsNestedForwardDiagonal) {
+  for (const Case& c : transform_cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 6007 + 37);
+    TensorList leaves = make_leaves(c, kFloat64, rng);
+    int64_t n = 0;
+    for (const Tensor& leaf : leaves) n += leaf.numel();
+    Tensor m = random_tensor({n, n}, Domain::Real, kFloat64, rng) / std::sqrt(static_cast<double>(n));
+    Tensor x = random_tensor({2, n}, Domain::Real, kFloat64, rng) * 0.1;
+    // Every input moving, then (for several inputs) each alone, so that the curvature rules also
+    // see inputs without directional derivatives.
+    std::vector<std::vector<bool>> movings = {std::vector<bool>(leaves.size(), true)};
+    for (size_t i = 0; leaves.size() > 1 && i < leaves.size(); ++i) {
+      movings.emplace_back(leaves.size(), false);
+      movings.back()[i] = true;
+    }
+    for (const auto& moving : movings) {
+      func::UnaryFunction f = row_wise(c, leaves, m, moving);
+      Tensor expected = func::batch_hessian_diagonal(f, x).sum({-1});
+      Tensor actual = func::laplacian(f, x);
+      ASSERT_EQ(actual.sizes().vec(), expected.sizes().vec());
+      EXPECT_TRUE(allclose(actual, expected, 1e-10, 1e-10)) << actual << "\n" << expected;
     }
   }
 }

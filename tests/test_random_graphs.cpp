@@ -1,7 +1,9 @@
 // Randomised differential testing: reverse mode against forward mode against finite differences,
-// one order up through create_graph, and layouts, on random graphs of dydx ops (tests/random_graph.hpp).
+// one order up through create_graph, the forward Laplacian against nested forward mode, and layouts,
+// on random graphs of dydx ops (tests/random_graph.hpp).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <random>
 #include <string>
@@ -127,6 +129,34 @@ std::string second_order(const RandomGraph& g, const TensorList& inputs, const T
   return near("double backward vs finite differences", second, numeric, 1e-4);
 }
 
+// The forward Laplacian against the nested forward-over-forward diagonal. The program becomes a
+// function of one row x [1, n], n being the inputs' total size: each input moves by z + z^2 / 2
+// along its slice of z = x m (m random), so that directions mix and inputs carry Laplacians.
+std::string forward_laplacian(const RandomGraph& g, const TensorList& inputs, const TensorList&) {
+  int64_t n = 0;
+  for (const Tensor& t : inputs) n += t.numel();
+  manual_seed(23);
+  Tensor m = randn({n, n}, kFloat64) / std::sqrt(static_cast<double>(n));
+  auto f = [&](const Tensor& x) {
+    Tensor z = matmul(x.select(0, 0), m);
+    TensorList at;
+    int64_t offset = 0;
+    for (const Tensor& t : inputs) {
+      Tensor part = z.narrow(0, offset, t.numel()).reshape(t.sizes());
+      at.push_back(t + part + part.pow(2) * 0.5);
+      offset += t.numel();
+    }
+    return g.run(at).reshape({1, -1});
+  };
+  Tensor x = zeros({1, n}, kFloat64);  // where the inputs are the probe's own
+  Tensor actual = func::laplacian(f, x);
+  Tensor expected = func::batch_hessian_diagonal(f, x).sum({-1});
+  if (allclose(actual, expected, 1e-10, 1e-10)) return "";
+  NoGradGuard no_grad;
+  return "forward Laplacian vs nested diagonal: largest difference " +
+         std::to_string((actual - expected).abs().max().item<double>());
+}
+
 // Runs check on every graph; a failing graph is reported with its seed and its shortest failing prefix.
 void check_all(const Check& check) {
   for (int i = 0; i < kGraphs; ++i) {
@@ -153,6 +183,8 @@ void check_all(const Check& check) {
 TEST(RandomGraphs, ReverseForwardAndFiniteDifferencesAgree) { check_all(first_order); }
 
 TEST(RandomGraphs, SecondDerivativeThroughCreateGraphMatchesFiniteDifferences) { check_all(second_order); }
+
+TEST(RandomGraphs, ForwardLaplacianMatchesNestedForwardDiagonal) { check_all(forward_laplacian); }
 
 std::string trace(uint64_t seed, const RandomGraph& g) {
   return "seed " + std::to_string(seed) + "; reproduce with make_probe(" + std::to_string(seed) + "):\n" + g.describe();

@@ -4,6 +4,10 @@
 // inner level has a larger id. An op's JVP rule runs once per open level L at which an input has
 // a tangent; while it runs, only levels below L are visible, so the ops inside the rule carry
 // the outer levels' tangents of the new tangent: forward-over-forward comes out of that.
+//
+// A forward-Laplacian level (func::laplacian's) is an ordinary level whose tangents are d + 1
+// stacked ones, d directional derivatives and a Laplacian; propagate adds the op's curvature term
+// to the last. The rules run as at any level, so it nests with the others both ways.
 #include "autograd/forward_mode.hpp"
 
 #include <algorithm>
@@ -12,6 +16,7 @@
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "core/tensor_factory.hpp"
+#include "cpu/cpu_kernels.hpp"
 #include "dydx/detail/node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
@@ -45,6 +50,15 @@ uint32_t next_level_id() {
 }
 
 bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
+
+thread_local std::vector<std::pair<uint32_t, int64_t>> laplacian_levels;  // (level, directions)
+
+// The number of directions d if level is a forward-Laplacian level, else -1.
+int64_t laplacian_directions(uint32_t level) {
+  for (const auto& [l, d] : laplacian_levels)
+    if (l == level) return d;
+  return -1;
+}
 
 class BatchDims {
  public:
@@ -124,8 +138,29 @@ bool has_tangent(const Tensor& t) {
   return false;
 }
 
-void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const JvpRule& rule,
-                       bool broadcasting) {
+bool carries_derivatives(const Tensor& t) { return (is_grad_enabled() && t.requires_grad()) || has_tangent(t); }
+
+namespace {
+// Adds the curvature term to the Laplacian, the last of the d + 1 tangents. A tangent that the
+// rule just made, that nothing else holds and that carries no derivatives takes it in place,
+// which saves copying the d directional derivatives.
+Tensor add_to_laplacian(const Tensor& tangent, const Tensor& second, int64_t d) {
+  const auto& impl = tangent.impl();
+  const bool fresh = impl.use_count() == 1 && impl->storage.use_count() == 1 && !impl->base && tangent.is_contiguous();
+  if (fresh && !carries_derivatives(tangent) && !carries_derivatives(second)) {
+    Tensor laplacian = tangent.select(0, d);
+    cpu::dispatch_floating(tangent.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::map2<T>(laplacian, laplacian, second.expand(laplacian.sizes()), [](T l, T s) { return l + s; });
+    });
+    return tangent;
+  }
+  return cat({tangent.narrow(0, 0, d), (tangent.select(0, d) + second).unsqueeze(0)});
+}
+}  // namespace
+
+void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp,
+                       const Rule* curvature, bool broadcasting, const FusedRule* fused) {
   // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
   const std::vector<uint32_t> open = levels;
   for (uint32_t level : open) {
@@ -142,12 +177,39 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
         if (ti.defined()) ti = dydx::detail::align_to_rank(ti, nb, out.dim());
     VisibleBelow hide(level);
     BatchDims batch(nb);
-    Tensor tangent = rule(t);
+    const int64_t d = laplacian_directions(level);
+    if (d >= 0 && fused) {
+      Tensor together = (*fused)(t, d);
+      if (together.defined()) {
+        set_tangent(out, level, together);
+        continue;
+      }
+    }
+    Tensor tangent = jvp(t);
+    Dims shape;
+    auto normalise = [&] {
+      if (tangent.dtype() != out.dtype()) tangent = tangent.to(out.dtype());
+      shape.assign(tangent.sizes().begin(), tangent.sizes().begin() + std::min<int64_t>(nb, tangent.dim()));
+      for (int64_t s : out.sizes()) shape.push_back(s);
+      if (!(tangent.sizes() == IntArrayRef(shape))) tangent = dydx::detail::align_to_rank(tangent, nb, out.dim()).expand(shape);
+    };
+    if (tangent.defined()) normalise();
+    if (d >= 0 && curvature) {
+      TensorList g(count);
+      for (size_t i = 0; i < count; ++i)
+        if (t[i].defined()) g[i] = t[i].narrow(0, 0, d);
+      Tensor second = (*curvature)(g);
+      if (second.defined()) {
+        if (second.dtype() != out.dtype()) second = second.to(out.dtype());
+        if (!tangent.defined()) {
+          Dims full{d + 1};
+          for (int64_t s : out.sizes()) full.push_back(s);
+          tangent = zeros(full, out.dtype());
+        }
+        tangent = add_to_laplacian(tangent, second, d);
+      }
+    }
     if (!tangent.defined()) continue;
-    if (tangent.dtype() != out.dtype()) tangent = tangent.to(out.dtype());
-    Dims shape(tangent.sizes().begin(), tangent.sizes().begin() + std::min<int64_t>(nb, tangent.dim()));
-    for (int64_t s : out.sizes()) shape.push_back(s);
-    if (!(tangent.sizes() == IntArrayRef(shape))) tangent = dydx::detail::align_to_rank(tangent, nb, out.dim()).expand(shape);
     set_tangent(out, level, tangent);
   }
   // Ops record their node before their tangent, so that the tangent's own history includes out's;
@@ -155,6 +217,13 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
   if (const auto& node = out.impl()->grad_fn)
     for (auto& saved : node->saved_values)
       if (saved.is_output && saved.data.impl()->storage == out.impl()->storage) copy_tangents(out, saved.data);
+}
+
+void make_laplacian_level(uint32_t level, int64_t directions) {
+  DYDX_CHECK(!levels.empty() && levels.back() == level, "make_laplacian_level: level ", level,
+             " is not the innermost open level");
+  DYDX_CHECK(directions >= 0, "make_laplacian_level: expected a number of directions >= 0, got ", directions);
+  laplacian_levels.emplace_back(level, directions);
 }
 
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
@@ -222,6 +291,7 @@ DualLevel::~DualLevel() {
     if (level == level_) held.swap(list);
   std::erase_if(forward::holders, [this](const auto& entry) { return entry.first == level_; });
   std::erase(forward::levels, level_);
+  std::erase_if(forward::laplacian_levels, [this](const auto& entry) { return entry.first == level_; });
   --forward::detail::open_levels;
   // Dropping tangents can free tensors whose own tangents are in the list; take each one out first.
   for (auto& weak : held)
@@ -249,6 +319,8 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent) { return make_dual
 
 Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint32_t level) {
   DYDX_CHECK(forward::is_open(level), "make_dual: dual level ", level, " is not open");
+  DYDX_CHECK(forward::laplacian_directions(level) < 0, "make_dual: dual level ", level,
+             " belongs to func::laplacian; open a forward_ad::DualLevel inside f for tangents of your own");
   DYDX_CHECK(primal.defined() && tangent.defined(), "make_dual: primal and tangent must be defined");
   DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
   DYDX_CHECK(primal.sizes() == tangent.sizes(), "make_dual: expected tangent of shape ", primal.sizes(),

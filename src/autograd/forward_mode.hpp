@@ -1,8 +1,11 @@
-// Internal forward mode: each op calls propagate() with its JVP rule right after recording its node.
+// Internal forward mode: each op calls propagate() (or propagate_linear()) with its JVP rule, and
+// its curvature rule for the forward Laplacian, right after recording its node.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <vector>
 
 #include "dydx/tensor.hpp"
 
@@ -11,8 +14,10 @@ namespace dydx::forward {
 namespace detail {
 extern thread_local int open_levels;
 extern thread_local int64_t rule_batch_dims;
-void propagate(const Tensor* const* inputs, size_t count, const Tensor& out,
-               const std::function<Tensor(const TensorList&)>& rule, bool broadcasting);
+using Rule = std::function<Tensor(const TensorList&)>;
+using FusedRule = std::function<Tensor(const TensorList&, int64_t)>;
+void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp, const Rule* curvature,
+               bool broadcasting, const FusedRule* fused = nullptr);
 }  // namespace detail
 
 /// Whether any dual level is open on this thread; ops skip all forward work otherwise.
@@ -25,31 +30,80 @@ inline int64_t batch_dims() { return detail::rule_batch_dims; }
 /// A JVP rule gets one tangent per input, undefined where that input has none (a zero tangent),
 /// and returns the output's tangent (undefined for zero). It runs once per open level at which
 /// some input has a tangent, seeing only outer levels' tangents, so nested levels compose.
-using JvpRule = std::function<Tensor(const TensorList& t)>;
+using JvpRule = detail::Rule;
 
+/// A curvature rule gives what the forward Laplacian (see make_laplacian_level) adds to the JVP
+/// of the inputs' Laplacians: sum_k D2f[g_k, g_k], from one batch of d directional derivatives g
+/// per input ([d, ...input], undefined for zero, batch_dims() == 1). It returns that sum in the
+/// output's shape without the batch dim (or one that broadcasts to it), undefined for zero.
+using CurvatureRule = detail::Rule;
+
+/// For an op whose second derivative is zero wherever it is differentiable: linear ops (views,
+/// sum, cat, add) and piecewise linear ones (max, min).
 template <class Rule>
-void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& rule) {
-  if (active()) detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(rule)), false);
+void propagate_linear(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp) {
+  if (active()) detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
 }
 
-/// The same for broadcasting elementwise ops: batched tangents come to the rule with size-1 dims
+/// For any other op: its JVP rule and its curvature rule. There is deliberately no form without
+/// a curvature rule, so that a nonlinear op cannot give a silently wrong Laplacian.
+template <class Rule, class Curvature>
+void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature) {
+  if (!active()) return;
+  const CurvatureRule second(std::forward<Curvature>(curvature));
+  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false);
+}
+
+/// A hot op may add a fused rule: at a forward-Laplacian level it gets the inputs' d + 1 tangents
+/// and d, and returns the output's d + 1 tangents in one pass, or undefined to leave them to the
+/// JVP and curvature rules (which it must agree with).
+using FusedLaplacianRule = detail::FusedRule;
+
+template <class Rule, class Curvature, class Fused>
+void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature,
+               Fused&& fused) {
+  if (!active()) return;
+  const CurvatureRule second(std::forward<Curvature>(curvature));
+  const FusedLaplacianRule together(std::forward<Fused>(fused));
+  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false, &together);
+}
+
+/// The same for broadcasting elementwise ops: batched tangents come to the rules with size-1 dims
 /// inserted after their batch dims, so that they broadcast against the primals like the inputs do.
 template <class Rule>
-void propagate_broadcast(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& rule) {
-  if (active()) detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(rule)), true);
+void propagate_broadcast_linear(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp) {
+  if (active()) detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, true);
+}
+
+template <class Rule, class Curvature>
+void propagate_broadcast(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature) {
+  if (!active()) return;
+  const CurvatureRule second(std::forward<Curvature>(curvature));
+  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, true);
 }
 
 template <class Rule>
-void propagate(const TensorList& inputs, const Tensor& out, Rule&& rule) {
+void propagate_linear(const TensorList& inputs, const Tensor& out, Rule&& jvp) {
   if (!active()) return;
   std::vector<const Tensor*> pointers;
   for (const Tensor& t : inputs) pointers.push_back(&t);
-  detail::propagate(pointers.data(), pointers.size(), out, JvpRule(std::forward<Rule>(rule)), false);
+  detail::propagate(pointers.data(), pointers.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
 }
+
+/// Makes level (open, innermost, no tangents yet) a forward-Laplacian level with d directions
+/// (Li et al., "Forward Laplacian", 2023). A tangent there is [d + 1, ...shape]: the first d are
+/// the derivatives of the tensor along the d input directions, g, and the last is the sum of its
+/// second derivatives along them, L. The JVP rule, being linear, carries all d + 1 through an op at
+/// once; L then also takes the curvature rule's sum_k D2f[g_k, g_k]. func::laplacian uses it.
+void make_laplacian_level(uint32_t level, int64_t directions);
 
 /// A dual of primal whose tangent is a batch of tangents, [N] + primal's shape, at the innermost level.
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents);
 
+
+/// Whether t carries derivatives that a raw kernel reading it would drop: a tangent at a visible
+/// level, or, with grad mode on, requires_grad. Fused fast paths run only when it is false.
+bool carries_derivatives(const Tensor& t);
 
 /// Gives to every tangent that from has (at open levels); to is released from them when the level closes.
 void copy_tangents(const Tensor& from, const Tensor& to);

@@ -16,7 +16,7 @@ Tensor copy_as(const Tensor& x, ScalarType dtype, const OpInfo& info) {
   // A copy's tangent is a copy too, so that an in-place write to one never reaches the other.
   record(info, {&x}, out);
   if (is_floating_point(dtype))
-    forward::propagate({&x}, out, [dtype](const TensorList& t) { return t[0].dtype() == dtype ? t[0].clone() : t[0].to(dtype); });
+    forward::propagate_linear({&x}, out, [dtype](const TensorList& t) { return t[0].dtype() == dtype ? t[0].clone() : t[0].to(dtype); });
   return out;
 }
 

@@ -1,4 +1,5 @@
 // Broadcasting binary ops (add, sub, mul, div, pow, where) with their VJP rules, and comparisons.
+#include <algorithm>
 #include <cmath>
 
 #include "ops/op_util.hpp"
@@ -27,6 +28,35 @@ ScalarType result_type(const Tensor& t, Scalar s) {
 }
 
 Tensor scalar_tensor(Scalar s, ScalarType dtype) { return full({}, s, dtype); }
+
+Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return {};
+  // Dense directions that carry no derivatives of their own (the usual case: no outer level, no
+  // reverse pass through the Laplacian) are reduced in one pass rather than a product and a sum.
+  if (a.sizes() == b.sizes() && a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() &&
+      a.is_floating_point() && !forward::carries_derivatives(a) && !forward::carries_derivatives(b)) {
+    const int64_t d = a.size(0), n = d == 0 ? 0 : a.numel() / d;
+    Tensor out = detail::make_empty(Dims(a.sizes().begin() + 1, a.sizes().end()), a.dtype());
+    cpu::dispatch_floating(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* pa = a.data_ptr<T>();
+      const T* pb = b.data_ptr<T>();
+      T* po = out.data_ptr<T>();
+      // In double, as float32 sums across rows are (see sum_values), in blocks that stay in L1.
+      constexpr int64_t kBlock = 256;
+      double sums[kBlock];
+      for (int64_t start = 0; start < n; start += kBlock) {
+        const int64_t m = std::min(kBlock, n - start);
+        std::fill_n(sums, m, 0.0);
+        for (int64_t k = 0; k < d; ++k)
+          for (int64_t i = 0; i < m; ++i) sums[i] += static_cast<double>(pa[k * n + start + i] * pb[k * n + start + i]);
+        for (int64_t i = 0; i < m; ++i) po[start + i] = static_cast<T>(sums[i]);
+      }
+    });
+    return out;
+  }
+  return (a * b).sum({0});
+}
 
 namespace {
 
@@ -115,7 +145,7 @@ Tensor add_impl(const Tensor& a, const Tensor& b, double c, const OpInfo& info, 
                : c == -1 ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x - y; })
                          : binary_kernel(a, b, dtype, name, [c](auto x, auto y) { return x + c * y; });
   if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
-  forward::propagate_broadcast({&a, &b}, out, [c](const TensorList& t) {
+  forward::propagate_broadcast_linear({&a, &b}, out, [c](const TensorList& t) {
     return sum_terms(t[0], !t[1].defined() ? Tensor() : c == 1 ? t[1] : c == -1 ? -t[1] : t[1] * c);
   });
   return out;
@@ -141,9 +171,15 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     node->save(a);
     node->save(b);
   }
-  forward::propagate_broadcast({&a, &b}, out, [&](const TensorList& t) {
-    return ops::sum_terms(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
-  });
+  forward::propagate_broadcast(
+      {&a, &b}, out,
+      [&](const TensorList& t) {
+        return ops::sum_terms(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
+      },
+      [](const TensorList& g) {
+        Tensor cross = ops::sum_over_directions(g[0], g[1]);
+        return cross.defined() ? cross * 2.0 : Tensor();
+      });
   return out;
 }
 
@@ -155,9 +191,18 @@ Tensor div(const Tensor& a, const Tensor& b) {
     node->save(a);
     node->save(b);
   }
-  forward::propagate_broadcast({&a, &b}, out, [&](const TensorList& t) {
-    return ops::sum_terms(t[0].defined() ? t[0] / b : Tensor(), t[1].defined() ? -t[1] * out / b : Tensor());
-  });
+  forward::propagate_broadcast(
+      {&a, &b}, out,
+      [&](const TensorList& t) {
+        return ops::sum_terms(t[0].defined() ? t[0] / b : Tensor(), t[1].defined() ? -t[1] * out / b : Tensor());
+      },
+      // d2(a/b) = -2 da db / b^2 + 2 (a/b) db^2 / b^2; divided by b twice, as the VJP does.
+      [&](const TensorList& g) {
+        if (!g[1].defined()) return Tensor();
+        Tensor terms = out * ops::sum_over_directions(g[1], g[1]);
+        if (g[0].defined()) terms = terms - ops::sum_over_directions(g[0], g[1]);
+        return terms * 2.0 / b / b;
+      });
   return out;
 }
 
@@ -183,7 +228,11 @@ Tensor pow(const Tensor& base, Scalar exponent) {
     node->attrs.scalar = p;
     node->save(base);
   }
-  forward::propagate({&base}, out, [&](const TensorList& t) { return p == 0 ? Tensor() : t[0] * (p * base.pow(p - 1)); });
+  forward::propagate(
+      {&base}, out, [&](const TensorList& t) { return p == 0 ? Tensor() : t[0] * (p * base.pow(p - 1)); },
+      [&](const TensorList& g) {
+        return p == 0 || p == 1 ? Tensor() : (p * (p - 1)) * base.pow(p - 2) * ops::sum_over_directions(g[0], g[0]);
+      });
   return out;
 }
 
@@ -197,11 +246,30 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
     node->save(exponent);
     node->save_output(out);
   }
-  forward::propagate_broadcast({&base, &exponent}, out, [&](const TensorList& t) {
-    Tensor dx = t[0].defined() ? t[0] * ops::pow_base_derivative(base, exponent) : Tensor();
-    Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
-    return ops::sum_terms(dx, dy);
-  });
+  forward::propagate_broadcast(
+      {&base, &exponent}, out,
+      [&](const TensorList& t) {
+        Tensor dx = t[0].defined() ? t[0] * ops::pow_base_derivative(base, exponent) : Tensor();
+        Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
+        return ops::sum_terms(dx, dy);
+      },
+      // The Hessian of x^y from the first derivatives' own helpers, so that their conventions at
+      // x == 0 and y == 0 carry over: d/dx (y x^(y-1)) = y (y-1) x^(y-2), d/dy (x^y log x) =
+      // x^y log2 x, and the mixed d/dy (y x^(y-1)) = x^(y-1) + y x^(y-1) log x.
+      [&](const TensorList& g) {
+        Tensor xx, xy, yy;
+        if (g[0].defined())
+          xx = exponent * ops::pow_base_derivative(base, exponent - 1.0) * ops::sum_over_directions(g[0], g[0]);
+        if (g[0].defined() && g[1].defined()) {
+          Tensor lower = base.pow(exponent - 1.0);
+          xy = 2.0 * ops::sum_over_directions(g[0], g[1]) *
+               (lower + exponent * ops::pow_exponent_derivative(base, exponent - 1.0, lower));
+        }
+        if (g[1].defined())
+          yy = ops::pow_exponent_derivative(base, exponent, ops::pow_exponent_derivative(base, exponent, out)) *
+               ops::sum_over_directions(g[1], g[1]);
+        return ops::sum_terms(ops::sum_terms(xx, xy), yy);
+      });
   return out;
 }
 
@@ -214,7 +282,11 @@ Tensor pow(Scalar base, const Tensor& exponent) {
     node->attrs.scalar = b;
     node->save_output(out);
   }
-  forward::propagate({&exponent}, out, [&](const TensorList& t) { return b == 0 ? Tensor() : t[0] * (out * std::log(b)); });
+  forward::propagate(
+      {&exponent}, out, [&](const TensorList& t) { return b == 0 ? Tensor() : t[0] * (out * std::log(b)); },
+      [&](const TensorList& g) {
+        return b == 0 ? Tensor() : out * (std::log(b) * std::log(b)) * ops::sum_over_directions(g[0], g[0]);
+      });
   return out;
 }
 
@@ -229,7 +301,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
   });
   if (Node* node = record(ops::where_info, {&a, &b}, out)) node->save(c);
-  forward::propagate_broadcast({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
+  forward::propagate_broadcast_linear({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
   return out;
 }
 
@@ -251,7 +323,7 @@ Tensor operator-(Scalar a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return x - y; });
   record(ops::rsub_info, {&b}, out);
-  forward::propagate({&b}, out, [](const TensorList& t) { return -t[0]; });
+  forward::propagate_linear({&b}, out, [](const TensorList& t) { return -t[0]; });
   return out;
 }
 Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

@@ -1,5 +1,7 @@
 // Elementwise functions: each gives its value on one element and its local derivative f'(x).
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "ops/op_util.hpp"
 
@@ -10,12 +12,16 @@ namespace {
 enum class Reads { Input, Output, Nothing };
 
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
+// second_derivative(x, out) is f'', for the forward Laplacian, which has both (undefined: zero).
+// Activations also give both_derivatives(x, out), f' and f'' of one element by the same formulas,
+// which lets the forward Laplacian through them in one pass (see fused_laplacian).
 struct Exp {
   static constexpr const char* name = "exp";
   static constexpr const char* node = "ExpBackward0";
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::exp(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
 };
 struct Log {
   static constexpr const char* name = "log";
@@ -23,6 +29,7 @@ struct Log {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return std::log(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
+  static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
 struct Sqrt {
   static constexpr const char* name = "sqrt";
@@ -30,6 +37,7 @@ struct Sqrt {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::sqrt(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 0.5 / out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -0.25 / (out * out * out); }
 };
 struct Sin {
   static constexpr const char* name = "sin";
@@ -37,6 +45,7 @@ struct Sin {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return std::sin(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
 struct Cos {
   static constexpr const char* name = "cos";
@@ -44,6 +53,7 @@ struct Cos {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return std::cos(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
 struct Tan {
   static constexpr const char* name = "tan";
@@ -51,6 +61,7 @@ struct Tan {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::tan(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 + out * out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return 2.0 * out * (1.0 + out * out); }
 };
 struct Tanh {
   static constexpr const char* name = "tanh";
@@ -58,6 +69,11 @@ struct Tanh {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::tanh(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
+  static auto both_derivatives(auto, auto out) {
+    const auto first = 1 - out * out;
+    return std::pair{first, -2 * out * first};
+  }
 };
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
@@ -65,6 +81,11 @@ struct Sigmoid {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return decltype(x)(1) / (decltype(x)(1) + std::exp(-x)); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
+  static auto both_derivatives(auto, auto out) {
+    const auto first = out * (1 - out);
+    return std::pair{first, first * (1 - 2 * out)};
+  }
 };
 struct Relu {
   static constexpr const char* name = "relu";
@@ -76,6 +97,8 @@ struct Relu {
   // sign(out) is the 0/1 mask; being an op of out (with zero derivative) keeps double backward
   // connected to x, so grad of this gradient is zeros rather than an error, as in PyTorch.
   static Tensor derivative(const Tensor&, const Tensor& out) { return sign(out); }
+  // Piecewise linear: zero (no term at all) wherever the derivative exists.
+  static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
 struct Abs {
   static constexpr const char* name = "abs";
@@ -84,6 +107,7 @@ struct Abs {
   static constexpr bool keeps_integers = true;
   static auto forward(auto x) { return x < 0 ? -x : x; }
   static Tensor derivative(const Tensor& x, const Tensor&) { return sign(x); }
+  static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
 
 template <class Op>
@@ -104,6 +128,56 @@ constexpr bool keeps_integers() {
   return false;
 }
 
+// The forward Laplacian through an activation, in one pass over its d + 1 tangents t:
+// out_k = f' t_k for the d directions, and out_d = f' t_d + f'' sum_k t_k^2 for the Laplacian.
+// Undefined (the JVP and curvature rules then run) unless the op gives both_derivatives and
+// nothing needs derivatives of the result.
+template <class Op>
+Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int64_t d) {
+  if constexpr (!requires { Op::both_derivatives(0.0, 0.0); }) {
+    return {};
+  } else {
+    if (!t.is_contiguous() || !x.is_contiguous() || t.dtype() != out.dtype() || forward::carries_derivatives(t) ||
+        forward::carries_derivatives(x) || forward::carries_derivatives(out))
+      return {};
+    Tensor result = detail::make_empty(t.sizes(), t.dtype());
+    const int64_t n = out.numel();
+    cpu::dispatch_floating(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* pt = t.data_ptr<T>();
+      const T* px = x.data_ptr<T>();
+      const T* po = out.data_ptr<T>();
+      T* pr = result.data_ptr<T>();
+      // Blocks small enough to stay in L1, with unit-stride inner loops the compiler vectorises.
+      // Squares accumulate in double, as float32 sums across rows do (see sum_values).
+      constexpr int64_t kBlock = 256;
+      T first[kBlock], second[kBlock];
+      double squares[kBlock];
+      for (int64_t start = 0; start < n; start += kBlock) {
+        const int64_t m = std::min(kBlock, n - start);
+        for (int64_t i = 0; i < m; ++i) {
+          const auto [f1, f2] = Op::both_derivatives(px[start + i], po[start + i]);
+          first[i] = f1;
+          second[i] = f2;
+          squares[i] = 0;
+        }
+        for (int64_t k = 0; k < d; ++k) {
+          const T* g = pt + k * n + start;
+          T* r = pr + k * n + start;
+          for (int64_t i = 0; i < m; ++i) {
+            r[i] = g[i] * first[i];
+            squares[i] += static_cast<double>(g[i] * g[i]);
+          }
+        }
+        const T* l = pt + d * n + start;
+        T* r = pr + d * n + start;
+        for (int64_t i = 0; i < m; ++i) r[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
+      }
+    });
+    return result;
+  }
+}
+
 template <class Op>
 Tensor unary(const Tensor& input) {
   Tensor x = keeps_integers<Op>() ? input : to_floating(input);
@@ -117,7 +191,13 @@ Tensor unary(const Tensor& input) {
     if (Op::reads == Reads::Input) node->save(x);
     if (Op::reads == Reads::Output) node->save_output(out);
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); });
+  forward::propagate(
+      {&x}, out, [&](const TensorList& t) { return t[0] * Op::derivative(x, out); },
+      [&](const TensorList& g) {
+        Tensor f2 = Op::second_derivative(x, out);
+        return f2.defined() ? f2 * ops::sum_over_directions(g[0], g[0]) : Tensor();
+      },
+      [&](const TensorList& t, int64_t d) { return fused_laplacian<Op>(t[0], x, out, d); });
   return out;
 }
 
@@ -150,7 +230,7 @@ Tensor neg(const Tensor& x) {
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
   });
   ops::record(ops::neg_info, {&x}, out);
-  forward::propagate({&x}, out, [](const TensorList& t) { return -t[0]; });
+  forward::propagate_linear({&x}, out, [](const TensorList& t) { return -t[0]; });
   return out;
 }
 

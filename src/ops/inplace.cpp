@@ -233,7 +233,7 @@ static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, co
   if (needs_history(self, {})) {
     Tensor result = full(self.sizes(), value, self.dtype());
     ops::record(info, {&self}, result);
-    forward::propagate({&self}, result, [](const TensorList& t) { return zeros_like(t[0]); });
+    forward::propagate_linear({&self}, result, [](const TensorList& t) { return zeros_like(t[0]); });
     commit(self, result, op);
   } else {
     detail::copy_values(self, filled);
@@ -256,7 +256,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     detail::copy_values(result, src);
     ops::record(ops::copy_info, {this, &src}, result);
     // Nothing of the old self survives: the tangent is src's, broadcast like its values.
-    forward::propagate_broadcast({this, &src}, result, [](const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); });
+    forward::propagate_broadcast_linear({this, &src}, result, [](const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); });
     commit(*this, result, "copy_");
   } else {
     detail::copy_values(*this, src);

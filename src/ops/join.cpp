@@ -72,7 +72,7 @@ Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
 Tensor cat(const TensorList& tensors, int64_t dim) {
   Tensor out = ops::concatenate(tensors, dim, "cat");
   if (ops::Node* node = ops::record(ops::cat_info, tensors, out)) node->attrs.index = detail::wrap_dim(dim, out.dim(), "cat");
-  forward::propagate(tensors, out, [&](const TensorList& t) {
+  forward::propagate_linear(tensors, out, [&](const TensorList& t) {
     TensorList parts;
     for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::tangent_or_zeros(t, i, tensors[i]));
     return cat(parts, detail::wrap_dim(dim, out.dim(), "cat") + forward::batch_dims());
@@ -90,7 +90,7 @@ Tensor stack(const TensorList& tensors, int64_t dim) {
   for (const Tensor& t : tensors) unsqueezed.push_back(t.detach().unsqueeze(dim));  // stack records one node of its own
   Tensor out = ops::concatenate(unsqueezed, dim, "stack");
   if (ops::Node* node = ops::record(ops::stack_info, tensors, out)) node->attrs.index = dim;
-  forward::propagate(tensors, out, [&](const TensorList& t) {
+  forward::propagate_linear(tensors, out, [&](const TensorList& t) {
     TensorList parts;
     for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::tangent_or_zeros(t, i, tensors[i]));
     return stack(parts, dim + forward::batch_dims());

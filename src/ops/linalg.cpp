@@ -27,6 +27,12 @@ const OpInfo bmm_info{"bmm", "BmmBackward0", &bmm_vjp};
   detail::fail(op, ": cannot multiply ", a.sizes(), " by ", b.sizes(), " (", ka, " != ", kb, ")");
 }
 
+// mm and bmm are bilinear: their only second-order term is 2 sum_k ga_k gb_k, as a product.
+Tensor bilinear_curvature(const TensorList& g) {
+  if (!g[0].defined() || !g[1].defined()) return {};
+  return matmul(g[0], g[1]).sum({0}) * 2.0;
+}
+
 }  // namespace
 }  // namespace ops
 
@@ -42,12 +48,15 @@ Tensor mm(const Tensor& a, const Tensor& b) {
     node->save(a);
     node->save(b);
   }
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
-    // Batched tangents broadcast over their batch dims through matmul.
-    if (forward::batch_dims() > 0)
-      return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
-    return ops::sum_terms(t[0].defined() ? t[0].mm(b) : Tensor(), t[1].defined() ? a.mm(t[1]) : Tensor());
-  });
+  forward::propagate(
+      {&a, &b}, out,
+      [&](const TensorList& t) {
+        // Batched tangents broadcast over their batch dims through matmul.
+        if (forward::batch_dims() > 0)
+          return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
+        return ops::sum_terms(t[0].defined() ? t[0].mm(b) : Tensor(), t[1].defined() ? a.mm(t[1]) : Tensor());
+      },
+      ops::bilinear_curvature);
   return out;
 }
 
@@ -62,11 +71,14 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
     node->save(a);
     node->save(b);
   }
-  forward::propagate({&a, &b}, out, [&](const TensorList& t) {
-    if (forward::batch_dims() > 0)
-      return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
-    return ops::sum_terms(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
-  });
+  forward::propagate(
+      {&a, &b}, out,
+      [&](const TensorList& t) {
+        if (forward::batch_dims() > 0)
+          return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
+        return ops::sum_terms(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
+      },
+      ops::bilinear_curvature);
   return out;
 }
 

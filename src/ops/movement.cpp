@@ -140,7 +140,7 @@ Tensor record_view(const Tensor& x, const Geometry& geo, const OpInfo& info,
                    const std::function<Tensor(const Tensor&)>& view_tangent, Node** node_out = nullptr) {
   Tensor out = alias_of(x, geo);
   Node* node = record(info, {&x}, out);
-  forward::propagate({&x}, out, [&](const TensorList& t) { return view_tangent(t[0]); });
+  forward::propagate_linear({&x}, out, [&](const TensorList& t) { return view_tangent(t[0]); });
   if (node_out) *node_out = node;
   return out;
 }
@@ -169,7 +169,7 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
     node->attrs.strides = strides.dims();
     node->attrs.offset = offset;
   }
-  forward::propagate({&g}, out, [&](const TensorList& t) { return scatter_region(t[0], forward::batch_dims(), base_sizes, sizes, strides, offset); });
+  forward::propagate_linear({&g}, out, [&](const TensorList& t) { return scatter_region(t[0], forward::batch_dims(), base_sizes, sizes, strides, offset); });
   return out;
 }
 }  // namespace detail

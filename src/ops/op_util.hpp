@@ -52,6 +52,9 @@ inline Tensor sum_terms(const Tensor& a, const Tensor& b) {
   return a + b;
 }
 
+/// In a curvature rule: sum_k a_k b_k over the directions (the batch dim in front), zero if either is.
+Tensor sum_over_directions(const Tensor& a, const Tensor& b);
+
 /// t, or zeros shaped like like when t is undefined (a zero tangent).
 inline Tensor or_zeros(const Tensor& t, const Tensor& like) { return t.defined() ? t : zeros_like(like); }
 

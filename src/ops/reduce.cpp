@@ -167,7 +167,8 @@ Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
     node->save(x);
     node->save_output(out);
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) {
+  // Piecewise linear: it picks (averages, at ties) some of x, so it has no second-order term.
+  forward::propagate_linear({&x}, out, [&](const TensorList& t) {
     Tensor ties = ties_of(x, out);
     return sum_over(t[0] * ties, own_dims(t[0], forward::batch_dims())) / ties.sum();
   });
@@ -216,7 +217,8 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
     node->attrs.index = dim;
     node->attrs.flag = keepdim || x.dim() == 0;
   }
-  forward::propagate({&x}, values, [&](const TensorList& t) {
+  // Piecewise linear, as above.
+  forward::propagate_linear({&x}, values, [&](const TensorList& t) {
     Tensor onehot = onehot_of(indices, x.impl()->sizes, dim, keep, t[0].dtype());
     return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim + forward::batch_dims()}, keep);
   });
@@ -233,7 +235,7 @@ Tensor sum(const Tensor& x) {
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
   record(ops::sum_info, {&x}, out);
-  forward::propagate({&x}, out, [](const TensorList& t) { return ops::sum_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
+  forward::propagate_linear({&x}, out, [](const TensorList& t) { return ops::sum_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
   return out;
 }
 
@@ -244,7 +246,7 @@ Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
     node->attrs.dims = ops::mask_to_dims(mask);
     node->attrs.flag = keepdim;
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) {
+  forward::propagate_linear({&x}, out, [&](const TensorList& t) {
     return ops::sum_over(t[0], ops::shift_dims(dims, x.dim(), forward::batch_dims()), keepdim);
   });
   return out;
@@ -262,7 +264,7 @@ Tensor mean(const Tensor& x) {
     out = total / n;
   }
   if (Node* node = record(ops::mean_info, {&x}, out)) node->attrs.scalar = n;
-  forward::propagate({&x}, out, [](const TensorList& t) { return ops::mean_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
+  forward::propagate_linear({&x}, out, [](const TensorList& t) { return ops::mean_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
   return out;
 }
 
@@ -284,7 +286,7 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
     node->attrs.flag = keepdim;
     node->attrs.scalar = n;
   }
-  forward::propagate({&x}, out, [&](const TensorList& t) {
+  forward::propagate_linear({&x}, out, [&](const TensorList& t) {
     return ops::mean_over(t[0], ops::shift_dims(dims, x.dim(), forward::batch_dims()), keepdim);
   });
   return out;

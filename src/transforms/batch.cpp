@@ -4,6 +4,7 @@
 // direction per element of a row (not of the batch) suffices: a tangent (or cotangent) set to e_k
 // in every row is pushed once for the whole batch, and row b of the result is row b's derivative.
 #include "autograd/forward_mode.hpp"
+#include "core/shape.hpp"
 #include "transforms/reverse_input.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -216,13 +217,24 @@ Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOpti
   return stack(columns, -1).reshape(result_shape);
 }
 
+// The forward Laplacian: one pass of f carries, for every tensor, its value, its d directional
+// derivatives g and its Laplacian L together, as the d + 1 tangents of a forward-Laplacian level
+// (see forward::make_laplacian_level). No Hessian, nor its diagonal, is ever formed.
 Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  Tensor diagonal = batch_hessian_diagonal(f, x, options);
-  const int64_t in_dims = x.dim() - 1;
-  if (in_dims == 0) return diagonal;
-  std::vector<int64_t> dims;
-  for (int64_t d = diagonal.dim() - in_dims; d < diagonal.dim(); ++d) dims.push_back(d);
-  return diagonal.sum(dims);
+  check_batched(x, "laplacian");
+  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "laplacian");
+  const int64_t batch = x.size(0);
+  const Dims in_shape = row_shape(x);
+  const int64_t d = dydx::detail::product(in_shape);
+  // Every row starts along e_1 .. e_d with a zero Laplacian: tangents [d + 1, B, ...in].
+  Tensor seed = cat({eye(d, x.dtype()).unsqueeze(1).expand({d, batch, d}), zeros({1, batch, d}, x.dtype())});
+  forward_ad::DualLevel level;
+  forward::make_laplacian_level(level.level(), d);
+  Tensor out = f(forward::make_batched_dual(x, seed.reshape(concat({d + 1}, x.sizes()))));
+  check_output(x, out, "laplacian");
+  auto [y, tangents] = forward_ad::unpack_dual(out, level.level());
+  if (!tangents.defined()) return zeros_like(y);
+  return tangents.select(0, d);
 }
 
 }  // namespace dydx::func
