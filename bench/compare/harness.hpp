@@ -29,17 +29,19 @@ struct Timing {
   long calls_per_rep;
 };
 
-// After the warm-up: one call to size the repetitions. Calls over 0.2 s get 3 repetitions of one call each (the
-// largest cases would otherwise dominate the run); shorter ones get 5 repetitions of enough back-to-back calls to
-// last 50 ms, which keeps timer resolution and per-call noise out of the median.
+// After the warm-up: one timed call to size the repetitions. Calls over 0.2 s get 3 repetitions of one call each,
+// that call being the first (the largest cases would otherwise dominate the run), and calls over 5 s only that one;
+// shorter ones get 5 repetitions of enough back-to-back calls to last 50 ms, which keeps timer resolution and
+// per-call noise out of the median.
 inline Timing measure(const Case& fn) {
   double t0 = now();
   fn(false);
   const double one = now() - t0;
-  const int reps = one > 0.2 ? 3 : 5;
+  const int reps = one > 5 ? 1 : one > 0.2 ? 3 : 5;
   const long calls = one > 0.2 ? 1 : std::max(1L, static_cast<long>(0.05 / std::max(one, 1e-9)));
   std::vector<double> per_call;
-  for (int r = 0; r < reps; ++r) {
+  if (one > 0.2) per_call.push_back(one);
+  while (static_cast<int>(per_call.size()) < reps) {
     t0 = now();
     for (long c = 0; c < calls; ++c) fn(false);
     per_call.push_back((now() - t0) / static_cast<double>(calls));

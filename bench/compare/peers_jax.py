@@ -22,14 +22,15 @@ MLP_SIZES = [2, 64, 64, 64, 3]
 
 
 def measure(fn):
-    """As harness.hpp: one call to size the repetitions; calls over 0.2 s get 3 repetitions of one call, shorter
-    ones 5 repetitions of enough back-to-back calls to last 50 ms. Median per-call time."""
+    """As harness.hpp: after the warm-up (the checked, compiling call), one timed call to size the repetitions.
+    Calls over 0.2 s get 3 repetitions of one call, the sizing call being the first (over 5 s, the only one);
+    shorter ones get 5 repetitions of enough back-to-back calls to last 50 ms. Median per-call time."""
     t0 = time.perf_counter()
     fn(False)
     one = time.perf_counter() - t0
-    reps, calls = (3, 1) if one > 0.2 else (5, max(1, int(0.05 / max(one, 1e-9))))
-    per_call = []
-    for _ in range(reps):
+    reps, calls = (1 if one > 5 else 3, 1) if one > 0.2 else (5, max(1, int(0.05 / max(one, 1e-9))))
+    per_call = [one] if one > 0.2 else []  # a long sizing call is the first repetition
+    while len(per_call) < reps:
         t0 = time.perf_counter()
         for _ in range(calls):
             fn(False)
