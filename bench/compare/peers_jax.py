@@ -1,9 +1,9 @@
 # JAX (CPU, every function under jax.jit) on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
-"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of seed, mlp, kernels (no per-op case:
-jit would fuse the five ops into one kernel, which is not the overhead being measured). float64 is enabled so that
-the f64 seed and dgemm run in f64; every array's dtype is given explicitly. Each function is compiled by the checked
-call before timing (compile time excluded); every call ends in block_until_ready. Timing: measure(), the rule of
-harness.hpp."""
+"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels (perop is
+recorded as skipped: jit would fuse the five ops into one kernel, which is not the overhead being measured).
+float64 is enabled so that the f64 seed and dgemm run in f64; every array's dtype is given explicitly. Each function
+is compiled by the checked call before timing (compile time excluded); every call ends in block_until_ready.
+Timing: measure(), the rule of harness.hpp."""
 import json
 import math
 import os
@@ -66,11 +66,19 @@ class Report:
             print(f"FAILED: {entry['failed']}", file=sys.stderr)
         self.cases.setdefault(key, {})[method] = entry
 
+    def skip(self, key, method, why):
+        if self.wants(key):
+            self.cases.setdefault(key, {})[method] = {"skipped": why}
+
 
 def det(shape, offset, dtype=jnp.float32):
     """sin(0.37 i + offset) in row-major order: the inputs every tool builds alike (harness.hpp)."""
     i = jnp.arange(math.prod(shape), dtype=dtype)
     return jnp.sin(i * jnp.asarray(DET_STEP, dtype) + jnp.asarray(offset, dtype)).reshape(shape)
+
+
+def perop(r):
+    r.skip("perop", "jit", "jit fuses the five ops into one kernel: not the per-op overhead in question")
 
 
 def seed(r):
@@ -130,7 +138,7 @@ def kernels(r):
             return jnp.sqrt(t)
 
         r.run("chain", "jit", jax.jit(chain), (det((1 << 24,), 0) + 1) * jnp.float32(0.5))
-    if r.wants("sum|mean"):
+    if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
         A = det((4096, 4096), 0)
         for dim in (0, 1):
             r.run(f"sum/dim{dim}", "jit", jax.jit(lambda a, d=dim: jnp.sum(a, axis=d)), A)
@@ -143,7 +151,7 @@ def kernels(r):
 def main():
     family = sys.argv[1]
     r = Report(sys.argv[2] if len(sys.argv) > 2 else ".")
-    {"seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
+    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -70,22 +70,22 @@ for family in "${families[@]}"; do
     missing "/usr/bin/python3 cannot import torch and functorch (Debian: apt-get install python3-torch)" \
       "$out/torch.$family.json"
   fi
-  if [[ $family == perop ]]; then
-    :  # no JAX per-op case: under jit the five ops fuse into one kernel, which is not the overhead measured
-  elif "$venv/bin/python" -c 'import jax' 2>/dev/null; then
+  if "$venv/bin/python" -c 'import jax' 2>/dev/null; then
     run_tool jax "$family" "$venv/bin/python" "$here/peers_jax.py"
   else
     missing "jax[cpu] could not be installed into $venv (see $out/jax-install.log)" "$out/jax.$family.json"
   fi
 done
 
-# dydx's large workloads with 1 and with 2 threads: its own pool (DYDX_NUM_THREADS), OpenBLAS's and OpenMP's.
-large='^(chain|sum/dim[01]|mean/dim[01]|seed/f32/(100000|1000000)x64|mlp/(forward|jacobian|laplacian)/100000)$'
+# dydx with 1 and with 2 threads (its own pool, DYDX_NUM_THREADS; OpenBLAS's; OpenMP's): the large workloads, which
+# should speed up, and the tiny ones, which should not slow down.
+large='chain|sum/dim[01]|mean/dim[01]|seed/f32/(100000|1000000)x64|mlp/(forward|jacobian|laplacian)/100000'
+tiny='perop|seed/f32/(2x2|1000x16)'
 for threads in 1 2; do
-  for family in seed mlp kernels; do
+  for family in perop seed mlp kernels; do
     log "dydx $family, $threads thread(s)"
     DYDX_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-      "$build/bench/compare_dydx" "$family" "$large" > "$out/threads$threads.$family.json" \
+      "$build/bench/compare_dydx" "$family" "^($large|$tiny)\$" > "$out/threads$threads.$family.json" \
       2> "$out/threads$threads.$family.err" \
       || missing "compare_dydx failed: $(tail -n 1 "$out/threads$threads.$family.err")" "$out/threads$threads.$family.json"
   done
