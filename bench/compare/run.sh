@@ -81,8 +81,8 @@ done
 # should speed up, and the tiny ones, which should not slow down.
 large='chain|sum/dim[01]|mean/dim[01]|seed/f32/(100000|1000000)x64|mlp/(forward|jacobian|laplacian)/100000'
 tiny='perop|seed/f32/(2x2|1000x16)'
-for threads in 1 2; do
-  for family in perop seed mlp kernels; do
+for family in perop seed mlp kernels; do  # 1 then 2 threads per family, so that drift in load hits both alike
+  for threads in 1 2; do
     log "dydx $family, $threads thread(s)"
     DYDX_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
       "$build/bench/compare_dydx" "$family" "^($large|$tiny)\$" > "$out/threads$threads.$family.json" \

@@ -21,7 +21,7 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
              + [("chain", "10-op elementwise chain, 2^24 f32")]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
              + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")])
-LABEL = dict(WORKLOADS)
+ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
 
 # MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
 MLP_FLOPS_PER_SAMPLE = 2 * (2 * 64 + 64 * 64 + 64 * 64 + 64 * 3)
@@ -120,6 +120,10 @@ def main():
     out = sys.argv[1]
     elapsed = sys.argv[2] if len(sys.argv) > 2 else None
     meta, lim = load(os.path.join(out, "meta.json")), load(os.path.join(out, "limits.json"))
+    # Only the families this run ran (run.sh FAMILY... runs some): those with a dydx file, whatever it holds.
+    ran = [f for f in FAMILIES if os.path.exists(os.path.join(out, f"dydx.{f}.json"))]
+    FAMILIES[:] = ran
+    WORKLOADS[:] = [(key, label) for key, label in WORKLOADS if family_of(key) in ran]
     dydx = load_tool(out, "dydx")
     peers = {name: load_tool(out, name) for name, _ in TOOLS}
 
@@ -199,7 +203,7 @@ def main():
             d = load(path)
             for key, methods in d.get("cases", {}).items():
                 into[key] = next((r for r in methods.values()), {})
-    for key, label in WORKLOADS:
+    for key, label in ALL_WORKLOADS:
         if key not in t1 and key not in t2:
             continue
         a, b = t1.get(key, {}).get("median_s"), t2.get(key, {}).get("median_s")
