@@ -107,4 +107,4 @@ for mode in baseline jacobian; do
 done
 
 log "done in $(( $(date +%s) - start )) s"
-python3 "$here/table.py" "$out" "$(( $(date +%s) - start ))"
+python3 "$here/table.py" "$out" "$(( $(date +%s) - start ))" | tee "$out/table.md"
