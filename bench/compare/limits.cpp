@@ -1,4 +1,4 @@
-// Machine limits for bench/compare: STREAM-style triad bandwidth (GB/s) and OpenBLAS sgemm GFLOP/s, printed as JSON.
+// Machine limits for bench/compare: STREAM-style triad bandwidth (GB/s) and OpenBLAS sgemm and dgemm GFLOP/s, as JSON.
 #include <cblas.h>
 #include <omp.h>
 
@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -13,6 +14,23 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// Median of 5 timed calls after a warm-up.
+template <class T>
+double time_gemm(int n) {
+  std::vector<T> A(size_t(n) * n, T(1)), B(size_t(n) * n, T(0.5)), C(size_t(n) * n, T(0));
+  std::vector<double> times;
+  for (int r = 0; r < 6; ++r) {
+    double t0 = now();
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A.data(), n, B.data(), n, 0.0, C.data(), n);
+    times.push_back(now() - t0);
+  }
+  times.erase(times.begin());
+  return median(times);
 }
 }  // namespace
 
@@ -39,22 +57,15 @@ int main() {
   (void)sink;
   std::free(a), std::free(b), std::free(c);
 
-  // sgemm 2048 x 2048 x 2048, row-major, OpenBLAS default threads. 2*n^3 flops.
+  // sgemm and dgemm 2048 x 2048 x 2048, row-major, OpenBLAS default threads, 2*n^3 flops: the FLOP/s floors of the
+  // float32 and float64 workloads.
   const int n = 2048;
-  std::vector<float> A(size_t(n) * n, 1.f), B(size_t(n) * n, 0.5f), C(size_t(n) * n, 0.f);
-  std::vector<double> gemm;
-  for (int r = 0; r < 6; ++r) {
-    double t0 = now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, A.data(), n, B.data(), n, 0.f, C.data(), n);
-    gemm.push_back(now() - t0);
-  }
-  gemm.erase(gemm.begin());
-  const double gemm_s = median(gemm);
+  const double sgemm_s = time_gemm<float>(n), dgemm_s = time_gemm<double>(n);
   std::printf(
       "{\"triad_n\": %ld, \"triad_median_s\": %.6g, \"triad_gbs\": %.4g, \"triad_best_gbs\": %.4g, "
-      "\"omp_threads\": %d, \"sgemm_n\": %d, \"sgemm_median_s\": %.6g, \"sgemm_gflops\": %.4g, "
-      "\"openblas_threads\": %d}\n",
-      N, triad_s, 12.0 * N / triad_s / 1e9, 12.0 * N / triad_best / 1e9, omp_get_max_threads(), n, gemm_s,
-      2.0 * n * n * n / gemm_s / 1e9, openblas_get_num_threads());
+      "\"omp_threads\": %d, \"gemm_n\": %d, \"sgemm_median_s\": %.6g, \"sgemm_gflops\": %.4g, "
+      "\"dgemm_median_s\": %.6g, \"dgemm_gflops\": %.4g, \"openblas_threads\": %d}\n",
+      N, triad_s, 12.0 * N / triad_s / 1e9, 12.0 * N / triad_best / 1e9, omp_get_max_threads(), n, sgemm_s,
+      2.0 * n * n * n / sgemm_s / 1e9, dgemm_s, 2.0 * n * n * n / dgemm_s / 1e9, openblas_get_num_threads());
   return 0;
 }

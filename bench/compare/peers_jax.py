@@ -1,78 +1,159 @@
-# JAX (CPU, jitted) timings of the bench/compare workloads (seed per-sample derivative, MLP), printed as JSON.
-"""Run with the venv python from run.sh. float32 (JAX's default). Every function is jax.jit-compiled once before
-timing (compile time excluded); each call ends in block_until_ready. Timing as in peers_torch.py: warm-up calls,
-then repetitions of enough back-to-back calls (time.perf_counter) to last >= min_rep_s; median per-call time."""
+# JAX (CPU, every function under jax.jit) on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
+"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels (perop is
+recorded as skipped: jit would fuse the five ops into one kernel, which is not the overhead being measured).
+float64 is enabled so that the f64 seed and dgemm run in f64; every array's dtype is given explicitly. Each function
+is compiled by the checked call before timing (compile time excluded); every call ends in block_until_ready.
+Timing: measure(), the rule of harness.hpp."""
 import json
+import math
 import os
-import statistics
+import re
 import sys
 import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402  (after the x64 switch)
+import numpy as np  # noqa: E402
+
+DET_STEP = 0.37
+MLP_SIZES = [2, 64, 64, 64, 3]
 
 
-def measure(fn, reps=5, min_rep_s=0.05, warmup=2):
-    for _ in range(warmup):
-        fn().block_until_ready()
+def measure(fn):
+    """As harness.hpp: after the warm-up (the checked, compiling call), one timed call to size the repetitions.
+    Calls over 0.2 s get 3 repetitions of one call, the sizing call being the first (over 5 s, the only one);
+    shorter ones get 5 repetitions of enough back-to-back calls to last 50 ms. Median per-call time."""
     t0 = time.perf_counter()
-    fn().block_until_ready()
+    fn(False)
     one = time.perf_counter() - t0
-    calls = max(1, int(min_rep_s / max(one, 1e-9)))
-    times = []
-    for _ in range(reps):
+    reps, calls = (1 if one > 5 else 3, 1) if one > 0.2 else (5, max(1, int(0.05 / max(one, 1e-9))))
+    per_call = [one] if one > 0.2 else []  # a long sizing call is the first repetition
+    while len(per_call) < reps:
         t0 = time.perf_counter()
         for _ in range(calls):
-            fn().block_until_ready()
-        times.append((time.perf_counter() - t0) / calls)
-    return {"median_s": statistics.median(times), "reps": reps, "calls_per_rep": calls,
-            "min_s": min(times), "max_s": max(times)}
+            fn(False)
+        per_call.append((time.perf_counter() - t0) / calls)
+    per_call.sort()
+    return {"median_s": per_call[len(per_call) // 2], "min_s": per_call[0], "max_s": per_call[-1],
+            "reps": reps, "calls_per_rep": calls}
 
 
-def seed_case(m, n):
-    x = jnp.asarray(np.random.default_rng(0).standard_normal((m, 1), dtype=np.float32))
-    W = jnp.asarray(np.random.default_rng(1).standard_normal((1, n), dtype=np.float32))
-    f = lambda xi: (xi ** 3) @ W  # xi [1] -> [n]
-    jac = jax.jit(jax.vmap(jax.jacfwd(f)))  # [m,n,1]; the forward is part of jacfwd
-    J = np.asarray(jac(x)).reshape(m, n)
-    np.testing.assert_allclose(J, 3 * np.asarray(x) ** 2 * np.asarray(W), rtol=1e-4, atol=1e-4)
-    return {"vmap_jacfwd": measure(lambda: jac(x))}
+class Report:
+    def __init__(self, only):
+        self.only = re.compile(only)
+        self.cases = {}
+
+    def wants(self, key):
+        return bool(self.only.search(key))
+
+    def run(self, key, method, jitted, *args, want=None, rtol=None):
+        """Times jitted(*args); the first (compiling) call is checked against want when given, and checksummed."""
+        if not self.wants(key):
+            return
+        print(f"  jax {key} {method} ... ", end="", file=sys.stderr, flush=True)
+        try:
+            out = jax.block_until_ready(jitted(*args))
+            if want is not None:
+                np.testing.assert_allclose(np.asarray(out).reshape(want.shape), want, rtol=rtol, atol=rtol)
+            entry = measure(lambda check: jax.block_until_ready(jitted(*args)))
+            entry["check"] = float(sum(np.abs(np.asarray(leaf, dtype=np.float64)).sum()
+                                       for leaf in jax.tree_util.tree_leaves(out)))
+            print(f"{entry['median_s']:.4g} s", file=sys.stderr)
+        except Exception as e:  # a workload a library cannot do is a result to report
+            entry = {"failed": f"{type(e).__name__}: {e}".splitlines()[0]}
+            print(f"FAILED: {entry['failed']}", file=sys.stderr)
+        self.cases.setdefault(key, {})[method] = entry
+
+    def skip(self, key, method, why):
+        if self.wants(key):
+            self.cases.setdefault(key, {})[method] = {"skipped": why}
 
 
-def mlp_cases(B):
-    rng = np.random.default_rng(2)
-    sizes = [2, 64, 64, 64, 3]
-    Ws = [jnp.asarray(rng.standard_normal((sizes[i], sizes[i + 1]), dtype=np.float32) / np.float32(sizes[i] ** 0.5))
-          for i in range(4)]
-    bs = [jnp.zeros(sizes[i + 1], jnp.float32) for i in range(4)]
+def det(shape, offset, dtype=jnp.float32):
+    """sin(0.37 i + offset) in row-major order: the inputs every tool builds alike (harness.hpp)."""
+    i = jnp.arange(math.prod(shape), dtype=dtype)
+    return jnp.sin(i * jnp.asarray(DET_STEP, dtype) + jnp.asarray(offset, dtype)).reshape(shape)
 
-    def f(h):  # one sample [2] -> [3], or a batch [B,2] -> [B,3]
-        for i in range(4):
-            h = h @ Ws[i] + bs[i]
-            if i < 3:
+
+def perop(r):
+    r.skip("perop", "jit", "jit fuses the five ops into one kernel: not the per-op overhead in question")
+
+
+def seed(r):
+    for dtype, name, rtol in ((jnp.float32, "f32", 1e-4), (jnp.float64, "f64", 1e-10)):
+        for m, n in ((2, 2), (1000, 16), (100000, 64), (1000000, 64)):
+            key = f"seed/{name}/{m}x{n}"
+            if not r.wants(key):
+                continue
+            x, W = det((m, 1), 0, dtype), det((1, n), 1, dtype)
+            want = 3 * np.asarray(x) ** 2 * np.asarray(W)
+            # xi [1] -> [n]; the forward pass is part of jacfwd. W is an argument, not a baked-in constant.
+            jac = jax.jit(jax.vmap(jax.jacfwd(lambda xi, W: (xi ** 3) @ W), in_axes=(0, None)))
+            r.run(key, "vmap_jacfwd", jac, x, W, want=want, rtol=rtol)
+
+
+def mlp(r):
+    params = []
+    for l in range(4):
+        i, o = MLP_SIZES[l], MLP_SIZES[l + 1]
+        params += [det((i, o), l + 1) / jnp.float32(i ** 0.5), det((o,), l + 11) * jnp.float32(0.1)]
+
+    def f(ps, h):  # one sample [2] -> [3], or a batch [B,2] -> [B,3]
+        for l in range(4):
+            h = h @ ps[2 * l] + ps[2 * l + 1]
+            if l < 3:
                 h = jnp.tanh(h)
         return h
 
-    x = jnp.asarray(np.random.default_rng(3).standard_normal((B, 2), dtype=np.float32))
-    fwd = jax.jit(f)
-    jac = jax.jit(jax.vmap(jax.jacfwd(f)))  # [B,3,2]
-    lap = jax.jit(lambda x: jnp.trace(jax.vmap(jax.hessian(f))(x), axis1=-2, axis2=-1))  # [B,3]
-    assert jac(x).shape == (B, 3, 2) and lap(x).shape == (B, 3)
-    return {"forward": {"jit": measure(lambda: fwd(x))},
-            "jacobian": {"vmap_jacfwd": measure(lambda: jac(x))},
-            "laplacian": {"vmap_hessian_trace": measure(lambda: lap(x))}}
+    def laplacian(ps, x):  # [B,3]: trace of the per-sample Hessian [B,3,2,2]
+        hess = jax.vmap(jax.hessian(lambda xi: f(ps, xi)))(x)
+        return jnp.trace(hess, axis1=-2, axis2=-1)
+
+    forward = jax.jit(f)
+    jacobian = jax.jit(lambda ps, x: jax.vmap(jax.jacfwd(lambda xi: f(ps, xi)))(x))  # [B,3,2]
+    lap = jax.jit(laplacian)
+    train = jax.jit(jax.grad(lambda ps, x, target: jnp.mean((laplacian(ps, x) - target) ** 2)))
+    for B in (10000, 100000):
+        x, target = det((B, 2), 0), det((B, 3), 5)
+        r.run(f"mlp/forward/{B}", "jit", forward, params, x)
+        r.run(f"mlp/jacobian/{B}", "vmap_jacfwd", jacobian, params, x)
+        r.run(f"mlp/laplacian/{B}", "vmap_hessian_trace", lap, params, x)
+        r.run(f"mlp/train/{B}", "grad_hessian_trace", train, params, x, target)
+
+
+def kernels(r):
+    if r.wants("chain"):
+        def chain(x):  # jit fuses the ten ops into one pass; see the README on the floor
+            t = jnp.exp(x)
+            t = jnp.sin(t)
+            t = t * x
+            t = t + x
+            t = jnp.tanh(t)
+            t = jax.nn.sigmoid(t)
+            t = jnp.cos(t)
+            t = t - x
+            t = jnp.abs(t)
+            return jnp.sqrt(t)
+
+        r.run("chain", "jit", jax.jit(chain), (det((1 << 24,), 0) + 1) * jnp.float32(0.5))
+    if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
+        A = det((4096, 4096), 0)
+        for dim in (0, 1):
+            r.run(f"sum/dim{dim}", "jit", jax.jit(lambda a, d=dim: jnp.sum(a, axis=d)), A)
+            r.run(f"mean/dim{dim}", "jit", jax.jit(lambda a, d=dim: jnp.mean(a, axis=d)), A)
+    for dtype, name in ((jnp.float32, "f32"), (jnp.float64, "f64")):
+        if r.wants(f"gemm/{name}"):
+            r.run(f"gemm/{name}", "jit", jax.jit(jnp.matmul), det((2048, 2048), 0, dtype), det((2048, 2048), 1, dtype))
 
 
 def main():
-    res = {"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
-           "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": {}}
-    for m, n in ((2, 2), (1000, 16), (100000, 64)):
-        res["cases"][f"seed/{m}/{n}"] = seed_case(m, n)
-    for k, v in mlp_cases(10000).items():
-        res["cases"][f"mlp_{k}/10000"] = v
-    print("jax done", file=sys.stderr)
-    json.dump(res, sys.stdout, indent=1)
+    family = sys.argv[1]
+    r = Report(sys.argv[2] if len(sys.argv) > 2 else ".")
+    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
+    json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
+               "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-# PyTorch 1.13 + functorch timings of the bench/compare workloads (seed per-sample derivative, MLP), printed as JSON.
-"""Run with Debian's /usr/bin/python3 (python3-torch 1.13). Threads: torch's defaults (torch.get_num_threads() is
-recorded, not set). Each case: warm-up calls, then `reps` repetitions, each timing enough back-to-back calls with
-time.perf_counter to last >= min_rep_s; the per-call time of each repetition is kept and the median reported."""
+# PyTorch 1.13 + functorch on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
+"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels (Debian's
+python3-torch). Threads: torch's defaults (torch.get_num_threads() is recorded, not set). Timing: measure(), the
+rule of harness.hpp."""
 import json
-import statistics
+import math
+import re
 import sys
 import time
 
@@ -11,111 +12,232 @@ import torch
 import functorch
 import torch.autograd.forward_ad as fwAD
 
+DET_STEP = 0.37
+MLP_SIZES = [2, 64, 64, 64, 3]
+SEED_GRAD_LOOP_MAX_M = 100000
 
-def measure(fn, reps=5, min_rep_s=0.05, warmup=2, max_calls=None):
-    for _ in range(warmup):
-        fn()
+
+def measure(fn):
+    """As harness.hpp: after the warm-up (the checked call), one timed call to size the repetitions.
+    Calls over 0.2 s get 3 repetitions of one call, the sizing call being the first (over 5 s, the only one);
+    shorter ones get 5 repetitions of enough back-to-back calls to last 50 ms. Median per-call time."""
     t0 = time.perf_counter()
-    fn()
+    fn(False)
     one = time.perf_counter() - t0
-    calls = max(1, int(min_rep_s / max(one, 1e-9)))
-    if max_calls:
-        calls = min(calls, max_calls)
-    times = []
-    for _ in range(reps):
+    reps, calls = (1 if one > 5 else 3, 1) if one > 0.2 else (5, max(1, int(0.05 / max(one, 1e-9))))
+    per_call = [one] if one > 0.2 else []  # a long sizing call is the first repetition
+    while len(per_call) < reps:
         t0 = time.perf_counter()
         for _ in range(calls):
-            fn()
-        times.append((time.perf_counter() - t0) / calls)
-    return {"median_s": statistics.median(times), "reps": reps, "calls_per_rep": calls,
-            "min_s": min(times), "max_s": max(times)}
+            fn(False)
+        per_call.append((time.perf_counter() - t0) / calls)
+    per_call.sort()
+    return {"median_s": per_call[len(per_call) // 2], "min_s": per_call[0], "max_s": per_call[-1],
+            "reps": reps, "calls_per_rep": calls}
 
 
-def seed_cases(m, n, slow):
-    torch.manual_seed(0)
-    x0 = torch.randn(m, 1)
-    torch.manual_seed(1)
-    W = torch.randn(1, n)
+class Report:
+    def __init__(self, only):
+        self.only = re.compile(only)
+        self.cases = {}
 
-    def grad_loop():  # the seed's way: one reverse pass per output column, columns concatenated
-        x = x0.clone().requires_grad_(True)
-        y = x.pow(3) @ W
-        cols = [torch.autograd.grad(y[:, j], x, torch.ones(m), retain_graph=True)[0] for j in range(n)]
-        return torch.cat(cols, 1)
+    def wants(self, key):
+        return bool(self.only.search(key))
 
-    def expand_trick():  # x widened to [m,n], elementwise product, one reverse pass
-        x = x0.expand(m, n).contiguous().requires_grad_(True)
-        y = x.pow(3) * W
-        return torch.autograd.grad(y, x, torch.ones_like(y))[0]
+    def run(self, key, method, fn):
+        """fn(check): one call; with check=True it returns a checksum of its result and raises if it is wrong."""
+        if not self.wants(key):
+            return
+        print(f"  torch {key} {method} ... ", end="", file=sys.stderr, flush=True)
+        try:
+            check = float(fn(True))
+            entry = measure(fn)
+            entry["check"] = check
+            print(f"{entry['median_s']:.4g} s", file=sys.stderr)
+        except Exception as e:  # a workload a library cannot do is a result to report
+            entry = {"failed": f"{type(e).__name__}: {e}".splitlines()[0]}
+            print(f"FAILED: {entry['failed']}", file=sys.stderr)
+        self.cases.setdefault(key, {})[method] = entry
 
-    def forward_dual():  # one forward-mode pass with tangent 1 per sample gives all n columns
-        with fwAD.dual_level():
-            x = fwAD.make_dual(x0, torch.ones_like(x0))
-            y = x.pow(3) @ W
-            return fwAD.unpack_dual(y).tangent
-
-    jac = functorch.vmap(functorch.jacfwd(lambda xi: xi.pow(3) @ W))  # xi [1] -> [n]; J [m,n,1]
-
-    def vmap_jacfwd():
-        return jac(x0)
-
-    ref = expand_trick()
-    for name, f in (("grad_loop", grad_loop), ("forward_ad", forward_dual), ("vmap_jacfwd", vmap_jacfwd)):
-        torch.testing.assert_close(f().reshape(m, n), ref, rtol=1e-4, atol=1e-4, msg=name)
-    out = {}
-    for name, f in (("grad_loop", grad_loop), ("expand_trick", expand_trick), ("forward_ad", forward_dual),
-                    ("vmap_jacfwd", vmap_jacfwd)):
-        if name == "grad_loop" and slow:
-            out[name] = measure(f, reps=3, warmup=1, max_calls=1)
-        else:
-            out[name] = measure(f, reps=5)
-    return out
+    def skip(self, key, method, why):
+        if self.wants(key):
+            self.cases.setdefault(key, {})[method] = {"skipped": why}
 
 
-def mlp_cases(B):
-    torch.manual_seed(2)
-    sizes = [2, 64, 64, 64, 3]
-    Ws = [torch.randn(sizes[i], sizes[i + 1]) / sizes[i] ** 0.5 for i in range(4)]
-    bs = [torch.zeros(sizes[i + 1]) for i in range(4)]
+def det(shape, offset, dtype=torch.float32):
+    """sin(0.37 i + offset) in row-major order: the inputs every tool builds alike (harness.hpp)."""
+    return (torch.arange(math.prod(shape), dtype=dtype) * DET_STEP + offset).sin().reshape(shape)
 
-    def f(h):  # works for one sample [2] and for a batch [B,2]
-        for i in range(4):
-            h = h @ Ws[i] + bs[i]
-            if i < 3:
-                h = torch.tanh(h)
-        return h
 
-    torch.manual_seed(3)
-    x = torch.randn(B, 2)
+def checksum(t):
+    return t.abs().sum(dtype=torch.float64).item()
 
-    def forward():
-        with torch.no_grad():
-            return f(x)
 
-    jacrev = functorch.vmap(functorch.jacrev(f))
-    jacfwd = functorch.vmap(functorch.jacfwd(f))
-    hess = functorch.vmap(functorch.hessian(f))  # [B,3,2,2]
+def checked(got, want, rtol):
+    torch.testing.assert_close(got, want, rtol=rtol, atol=rtol)
+    return checksum(got)
 
-    def laplacian():
-        return hess(x).diagonal(dim1=-2, dim2=-1).sum(-1)  # [B,3]
 
-    torch.testing.assert_close(jacrev(x), jacfwd(x), rtol=1e-4, atol=1e-5)
-    return {"forward": {"forward": measure(forward)},
-            "jacobian": {"vmap_jacrev": measure(lambda: jacrev(x)), "vmap_jacfwd": measure(lambda: jacfwd(x))},
-            "laplacian": {"vmap_hessian_trace": measure(laplacian)}}
+def perop(r):
+    a = torch.tensor([1.5], requires_grad=True)
+    b = torch.tensor([0.5], requires_grad=True)
+
+    def fwd_bwd(check):
+        a.grad = None
+        b.grad = None
+        ((a * b + a).sin() * b).sum().backward()
+        return checksum(a.grad) + checksum(b.grad) if check else 0
+
+    r.run("perop", "fwd_bwd", fwd_bwd)
+
+
+def seed(r):
+    for dtype, name, rtol in ((torch.float32, "f32", 1e-4), (torch.float64, "f64", 1e-10)):
+        for m, n in ((2, 2), (1000, 16), (100000, 64), (1000000, 64)):
+            key = f"seed/{name}/{m}x{n}"
+            if not r.wants(key):
+                continue
+            x0, W = det((m, 1), 0, dtype), det((1, n), 1, dtype)
+            want = x0.pow(2) * W * 3
+
+            def grad_loop(check):  # the seed's way: one reverse pass per output column
+                x = x0.clone().requires_grad_(True)
+                y = x.pow(3) @ W
+                ones = torch.ones(m, dtype=dtype)
+                J = torch.cat([torch.autograd.grad(y[:, j], x, ones, retain_graph=True)[0] for j in range(n)], 1)
+                return checked(J, want, rtol) if check else 0
+
+            def expand_trick(check):  # x widened to [m,n], an elementwise product, one reverse pass
+                x = x0.expand(m, n).contiguous().requires_grad_(True)
+                y = x.pow(3) * W
+                J = torch.autograd.grad(y, x, torch.ones_like(y))[0]
+                return checked(J, want, rtol) if check else 0
+
+            def forward_ad(check):  # one forward-mode pass with tangent 1 per row
+                with fwAD.dual_level():
+                    y = fwAD.make_dual(x0, torch.ones_like(x0)).pow(3) @ W
+                    J = fwAD.unpack_dual(y).tangent
+                return checked(J, want, rtol) if check else 0
+
+            jac = functorch.vmap(functorch.jacfwd(lambda xi: xi.pow(3) @ W))  # xi [1] -> [n]; J [m,n,1]
+
+            def vmap_jacfwd(check):
+                J = jac(x0)
+                return checked(J.reshape(m, n), want, rtol) if check else 0
+
+            if m > SEED_GRAD_LOOP_MAX_M:
+                r.skip(key, "grad_loop", "over 5 s per call: n reverse passes over [m,n]")
+            else:
+                r.run(key, "grad_loop", grad_loop)
+            r.run(key, "expand_trick", expand_trick)
+            r.run(key, "forward_ad", forward_ad)
+            r.run(key, "vmap_jacfwd", vmap_jacfwd)
+
+
+def mlp(r):
+    def make_params(requires_grad):
+        ps = []
+        for l in range(4):
+            i, o = MLP_SIZES[l], MLP_SIZES[l + 1]
+            ps += [(det((i, o), l + 1) / i ** 0.5).requires_grad_(requires_grad),
+                   (det((o,), l + 11) * 0.1).requires_grad_(requires_grad)]
+        return ps
+
+    def f_with(ps):
+        def f(h):  # one sample [2] -> [3], or a batch [B,2] -> [B,3]
+            for l in range(4):
+                h = h @ ps[2 * l] + ps[2 * l + 1]
+                if l < 3:
+                    h = torch.tanh(h)
+            return h
+        return f
+
+    f, trained = f_with(make_params(False)), make_params(True)
+    ft = f_with(trained)
+
+    def hessian_trace(g, x):  # [B,3]: trace of the per-sample Hessian [B,3,2,2]
+        return functorch.vmap(functorch.hessian(g))(x).diagonal(dim1=-2, dim2=-1).sum(-1)
+
+    def nested_laplacian(g, x0, create_graph):  # as nested_laplacian in compare_libtorch.cpp
+        x = x0.detach().requires_grad_(True)
+        y = g(x)
+        ones = torch.ones(x.shape[0])
+        cols = []
+        for j in range(3):
+            d = torch.autograd.grad(y[:, j], x, ones, create_graph=True)[0]
+            cols.append(sum(torch.autograd.grad(d[:, k], x, ones, retain_graph=True, create_graph=create_graph)[0][:, k]
+                            for k in range(2)))
+        return torch.stack(cols, 1)
+
+    def weight_grads(loss):  # the last bias does not change a Laplacian: allow_unused, counted as zero
+        return sum(checksum(g) for g in torch.autograd.grad(loss, trained, allow_unused=True) if g is not None)
+
+    for B in (10000, 100000):
+        x = det((B, 2), 0)
+        target = det((B, 3), 5)
+
+        def forward(check):
+            with torch.no_grad():
+                y = f(x)
+            return checksum(y) if check else 0
+
+        jacrev, jacfwd = functorch.vmap(functorch.jacrev(f)), functorch.vmap(functorch.jacfwd(f))
+
+        def train_hessian(check):
+            loss = (hessian_trace(ft, x) - target).pow(2).mean()
+            return weight_grads(loss) if check else torch.autograd.grad(loss, trained, allow_unused=True)
+
+        def train_nested(check):
+            loss = (nested_laplacian(ft, x, True) - target).pow(2).mean()
+            return weight_grads(loss) if check else torch.autograd.grad(loss, trained, allow_unused=True)
+
+        r.run(f"mlp/forward/{B}", "forward", forward)
+        r.run(f"mlp/jacobian/{B}", "vmap_jacrev", lambda check: checksum(jacrev(x)) if check else jacrev(x))
+        r.run(f"mlp/jacobian/{B}", "vmap_jacfwd", lambda check: checksum(jacfwd(x)) if check else jacfwd(x))
+        r.run(f"mlp/laplacian/{B}", "vmap_hessian_trace",
+              lambda check: checksum(hessian_trace(f, x)) if check else hessian_trace(f, x))
+        r.run(f"mlp/laplacian/{B}", "nested_grad",
+              lambda check: checksum(nested_laplacian(f, x, False)) if check else nested_laplacian(f, x, False))
+        r.run(f"mlp/train/{B}", "vmap_hessian_trace", train_hessian)
+        r.run(f"mlp/train/{B}", "nested_grad", train_nested)
+
+
+def kernels(r):
+    torch.set_grad_enabled(False)
+    if r.wants("chain"):
+        x = (det((1 << 24,), 0) + 1) * 0.5
+
+        def chain(check):
+            t = x.exp()
+            t = t.sin()
+            t = t * x
+            t = t + x
+            t = t.tanh()
+            t = t.sigmoid()
+            t = t.cos()
+            t = t - x
+            t = t.abs()
+            t = t.sqrt()
+            return checksum(t) if check else 0
+
+        r.run("chain", "eager", chain)
+    if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
+        A = det((4096, 4096), 0)
+        for dim in (0, 1):
+            r.run(f"sum/dim{dim}", "sum", lambda check: checksum(A.sum(dim)) if check else A.sum(dim))
+            r.run(f"mean/dim{dim}", "mean", lambda check: checksum(A.mean(dim)) if check else A.mean(dim))
+    for dtype, name in ((torch.float32, "f32"), (torch.float64, "f64")):
+        if r.wants(f"gemm/{name}"):
+            A, B = det((2048, 2048), 0, dtype), det((2048, 2048), 1, dtype)
+            r.run(f"gemm/{name}", "matmul", lambda check: checksum(A @ B) if check else A @ B)
 
 
 def main():
-    res = {"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
-           "num_threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
-           "cases": {}}
-    for m, n in ((2, 2), (1000, 16), (100000, 64)):
-        res["cases"][f"seed/{m}/{n}"] = seed_cases(m, n, slow=m >= 100000)
-        print(f"torch seed {m} {n} done", file=sys.stderr)
-    for k, v in mlp_cases(10000).items():
-        res["cases"][f"mlp_{k}/10000"] = v
-    print("torch mlp done", file=sys.stderr)
-    json.dump(res, sys.stdout, indent=1)
+    family = sys.argv[1]
+    r = Report(sys.argv[2] if len(sys.argv) > 2 else ".")
+    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
+    json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
+               "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
 
 
 if __name__ == "__main__":

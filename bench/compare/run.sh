@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# One command: times the per-sample-derivative workloads through dydx, PyTorch and JAX plus the machine's limits, prints a markdown table.
+# One command for the speed comparison: dydx, libtorch, PyTorch (functorch) and JAX on the same workloads, the
+# machine's triad and gemm limits, dydx at 1 and 2 threads, and batch_jacobian's peak memory; prints markdown tables.
+# Usage: bench/compare/run.sh [FAMILY...]  (default: perop seed mlp kernels; the threads and memory sections always run)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${DYDX_BENCH_BUILD_DIR:-$root/build-bench}
-reps=${DYDX_BENCH_REPETITIONS:-5}
 out=$build/compare-results
+families=("$@")
+(( ${#families[@]} )) || families=(perop seed mlp kernels)
 mkdir -p "$out"
-log() { echo "[compare] $*" >&2; }
+rm -f "$out"/*.json "$out"/*.err "$out"/*.time
+log() { echo "[compare $(date -u +%H:%M:%S)] $*" >&2; }
+# A tool that cannot run leaves {"missing": why} where its results would be, so the table says so.
 missing() { python3 -c 'import json,sys; print(json.dumps({"missing": sys.argv[1]}))' "$1" > "$2"; }
+start=$(date +%s)
 
-log "building bench_transforms (Release) in $build"
+log "building in $build (Release, benchmarks only)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DDYDX_BUILD_BENCHMARKS=ON -DDYDX_BUILD_TESTS=OFF -DDYDX_BUILD_EXAMPLES=OFF >/dev/null || exit 1
-ninja -C "$build" bench_transforms >/dev/null || exit 1
+targets=(compare_dydx compare_memory)
+ninja -C "$build" -t query compare_libtorch >/dev/null 2>&1 && targets+=(compare_libtorch)
+ninja -C "$build" "${targets[@]}" >/dev/null || exit 1
 
-log "building limits (g++ -O3 -march=native -fopenmp, OpenBLAS)"
+python3 - "$out/meta.json" "$root" <<'EOF'
+import datetime, json, os, platform, subprocess, sys
+git = lambda *a: subprocess.run(["git", "-C", sys.argv[2], *a], capture_output=True, text=True).stdout.strip()
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+json.dump({"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), "commit": git("rev-parse", "--short", "HEAD"),
+           "subject": git("log", "-1", "--format=%s"), "dirty": bool(git("status", "--porcelain")),
+           "cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release()}, open(sys.argv[1], "w"))
+EOF
+
+log "machine limits (limits.cpp: g++ -O3 -march=native -fopenmp, OpenBLAS)"
 if g++ -O3 -march=native -fopenmp -I/usr/include/x86_64-linux-gnu/openblas-pthread "$here/limits.cpp" \
      -o "$build/compare_limits" -lopenblas; then
   "$build/compare_limits" > "$out/limits.json" || missing "limits run failed" "$out/limits.json"
@@ -30,22 +47,64 @@ if ! "$venv/bin/python" -c 'import jax' 2>/dev/null; then
     || log "jax install failed, see $out/jax-install.log"
 fi
 
-log "dydx: bench_transforms ($reps repetitions)"
-"$build/bench/bench_transforms" \
-  --benchmark_filter='BM_SeedBatchJacobian/m:(1000|100000)/|BM_Mlp(Forward|BatchJacobian|Laplacian)/B:10000/' \
-  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true --benchmark_format=json \
-  > "$out/dydx.json" 2> "$out/dydx.err" || missing "bench_transforms failed" "$out/dydx.json"
+# Each tool and family runs in a fresh process (a process's heap history changes large-buffer timings), the
+# tools one after another per family so that slow drift in machine load hits all of them alike.
+run_tool() {  # run_tool NAME FAMILY COMMAND...
+  local name=$1 family=$2
+  shift 2
+  log "$name $family"
+  "$@" "$family" > "$out/$name.$family.json" 2> "$out/$name.$family.err" \
+    || missing "$name failed on $family: $(tail -n 1 "$out/$name.$family.err")" "$out/$name.$family.json"
+}
+for family in "${families[@]}"; do
+  run_tool dydx "$family" "$build/bench/compare_dydx"
+  if [[ -x $build/bench/compare_libtorch ]]; then
+    run_tool libtorch "$family" "$build/bench/compare_libtorch"
+  else
+    missing "libtorch not found by CMake's find_package(Torch) (Debian: apt-get install libtorch-dev)" \
+      "$out/libtorch.$family.json"
+  fi
+  if /usr/bin/python3 -c 'import torch, functorch' 2>/dev/null; then
+    run_tool torch "$family" /usr/bin/python3 "$here/peers_torch.py"
+  else
+    missing "/usr/bin/python3 cannot import torch and functorch (Debian: apt-get install python3-torch)" \
+      "$out/torch.$family.json"
+  fi
+  if "$venv/bin/python" -c 'import jax' 2>/dev/null; then
+    run_tool jax "$family" "$venv/bin/python" "$here/peers_jax.py"
+  else
+    missing "jax[cpu] could not be installed into $venv (see $out/jax-install.log)" "$out/jax.$family.json"
+  fi
+done
 
-log "PyTorch (/usr/bin/python3)"
-/usr/bin/python3 "$here/peers_torch.py" > "$out/torch.json" 2> "$out/torch.err" \
-  || missing "peers_torch.py failed: $(tail -n 1 "$out/torch.err")" "$out/torch.json"
+# dydx with 1 and with 2 threads (its own pool, DYDX_NUM_THREADS; OpenBLAS's; OpenMP's): the large workloads, which
+# should speed up, and the tiny ones, which should not slow down.
+large='chain|sum/dim[01]|mean/dim[01]|seed/f32/(100000|1000000)x64|mlp/(forward|jacobian|laplacian)/100000'
+tiny='perop|seed/f32/(2x2|1000x16)'
+for family in perop seed mlp kernels; do  # 1 then 2 threads per family, so that drift in load hits both alike
+  for threads in 1 2; do
+    log "dydx $family, $threads thread(s)"
+    DYDX_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
+      "$build/bench/compare_dydx" "$family" "^($large|$tiny)\$" > "$out/threads$threads.$family.json" \
+      2> "$out/threads$threads.$family.err" \
+      || missing "compare_dydx failed: $(tail -n 1 "$out/threads$threads.$family.err")" "$out/threads$threads.$family.json"
+  done
+done
 
-log "JAX ($venv)"
-if "$venv/bin/python" -c 'import jax' 2>/dev/null; then
-  "$venv/bin/python" "$here/peers_jax.py" > "$out/jax.json" 2> "$out/jax.err" \
-    || missing "peers_jax.py failed: $(tail -n 1 "$out/jax.err")" "$out/jax.json"
-else
-  missing "jax[cpu] could not be installed into $venv (see $out/jax-install.log)" "$out/jax.json"
+# Peak resident memory of batch_jacobian at (10^6, 64) f32, and of the same program that only builds x.
+if [[ ! -x /usr/bin/time ]] && (( EUID == 0 )); then
+  log "installing GNU time (apt-get install time)"
+  apt-get install -y -qq time > "$out/time-install.log" 2>&1
 fi
+for mode in baseline jacobian; do
+  if [[ -x /usr/bin/time ]]; then
+    log "memory: compare_memory $mode"
+    /usr/bin/time -v "$build/bench/compare_memory" "$mode" > "$out/memory.$mode.json" 2> "$out/memory.$mode.time" \
+      || missing "compare_memory $mode failed" "$out/memory.$mode.json"
+  else
+    missing "/usr/bin/time is not installed (apt-get install time)" "$out/memory.$mode.json"
+  fi
+done
 
-python3 "$here/table.py" "$out/dydx.json" "$out/torch.json" "$out/jax.json" "$out/limits.json"
+log "done in $(( $(date +%s) - start )) s"
+python3 "$here/table.py" "$out" "$(( $(date +%s) - start ))" | tee "$out/table.md"

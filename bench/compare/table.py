@@ -1,18 +1,56 @@
-# Prints the bench/compare markdown tables from the dydx (Google Benchmark), PyTorch, JAX and limits JSON files.
-"""Usage: table.py DYDX_JSON TORCH_JSON JAX_JSON LIMITS_JSON. A peer file that is absent or holds
-{"missing": "..."} prints "missing" in its columns. Ratios are peer median / dydx median (> 1: dydx is faster)."""
+# Prints the bench/compare markdown tables from the JSON files that run.sh leaves in its results folder.
+"""Usage: table.py RESULTS_DIR [ELAPSED_S]. Standard library only. Reads TOOL.FAMILY.json for the four tools,
+threads{1,2}.FAMILY.json, memory.*.{json,time}, limits.json and meta.json. A file holding {"missing": why} prints
+"missing" in that tool's cells; a case holding {"failed": why} or {"skipped": why} prints that. Ratios are
+peer median / dydx median (> 1: dydx is faster); dydx/floor is dydx's median over the floor of the model below."""
+import glob
 import json
+import os
+import re
 import sys
 
-WORKLOADS = [  # (key in the peer JSON, Google Benchmark run_name prefix or None, label)
-    ("seed/2/2", None, "seed y=(x^3)W per-sample jacobian, m=2 n=2"),
-    ("seed/1000/16", "BM_SeedBatchJacobian/m:1000/n:16/", "seed y=(x^3)W per-sample jacobian, m=1000 n=16"),
-    ("seed/100000/64", "BM_SeedBatchJacobian/m:100000/n:64/", "seed y=(x^3)W per-sample jacobian, m=100000 n=64"),
-    ("mlp_forward/10000", "BM_MlpForward/B:10000/", "MLP 2-64-64-64-3 tanh forward, B=10^4"),
-    ("mlp_jacobian/10000", "BM_MlpBatchJacobian/B:10000/", "MLP per-sample jacobian [B,3,2], B=10^4"),
-    ("mlp_laplacian/10000", "BM_MlpLaplacian/B:10000/", "MLP Laplacian [B,3], B=10^4"),
-]
-SCALE = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+TOOLS = [("libtorch", "libtorch (C++)"), ("torch", "PyTorch"), ("jax", "JAX (jit)")]
+FAMILIES = ["perop", "seed", "mlp", "kernels"]
+SEED_SHAPES = [(2, 2), (1000, 16), (100000, 64), (1000000, 64)]
+MLP_WHAT = [("forward", "forward"), ("jacobian", "per-sample jacobian [B,3,2]"), ("laplacian", "Laplacian [B,3]"),
+            ("train", "training step: grad of mean((lap-target)^2) w.r.t. weights")]
+WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
+             + [(f"seed/{dt}/{m}x{n}", f"seed y=(x^3)W per-sample jacobian {dt}, m={m} n={n}")
+                for dt in ("f32", "f64") for m, n in SEED_SHAPES]
+             + [(f"mlp/{w}/{B}", f"MLP 2-64-64-64-3 tanh {label}, B={B}") for B in (10000, 100000) for w, label in MLP_WHAT]
+             + [("chain", "10-op elementwise chain, 2^24 f32")]
+             + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
+             + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")])
+ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
+
+# MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
+MLP_FLOPS_PER_SAMPLE = 2 * (2 * 64 + 64 * 64 + 64 * 64 + 64 * 3)
+# Passes of that work each MLP workload needs at least (README: the floor model).
+MLP_PASSES = {"forward": 1, "jacobian": 3, "laplacian": 4, "train": 12}
+CHAIN_BYTES = (1 << 24) * (7 * 8 + 3 * 12)  # 7 unary ops read 4 B and write 4 B, 3 binary ops read 8 B, write 4 B
+REDUCE_BYTES = 4096 * 4096 * 4 + 4096 * 4  # read the matrix once, write one row or column
+
+
+def floor(key, lim):
+    """(seconds, model) the workload needs at least on this machine, or (None, why)."""
+    if "missing" in lim:
+        return None, "limits missing"
+    bw, sg, dg = lim["triad_gbs"] * 1e9, lim["sgemm_gflops"] * 1e9, lim["dgemm_gflops"] * 1e9
+    if key.startswith("seed/"):
+        _, dt, shape = key.split("/")
+        m, n = map(int, shape.split("x"))
+        size = 4 if dt == "f32" else 8
+        return size * (m + n + m * n) / bw, "bytes"
+    if key.startswith("mlp/"):
+        _, what, B = key.split("/")
+        return MLP_PASSES[what] * MLP_FLOPS_PER_SAMPLE * int(B) / sg, "flops"
+    if key == "chain":
+        return CHAIN_BYTES / bw, "bytes"
+    if key.startswith(("sum/", "mean/")):
+        return REDUCE_BYTES / bw, "bytes"
+    if key.startswith("gemm/"):
+        return 2 * 2048 ** 3 / (sg if key.endswith("f32") else dg), "flops"
+    return None, "none"
 
 
 def load(path):
@@ -20,7 +58,24 @@ def load(path):
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        return {"missing": f"{path}: {e}"}
+        return {"missing": f"{os.path.basename(path)}: {e}"}
+
+
+def load_tool(out, name):
+    """Cases of all families merged; missing[family] = why, for families whose file says missing."""
+    cases, missing, meta = {}, {}, {}
+    for family in FAMILIES:
+        d = load(os.path.join(out, f"{name}.{family}.json"))
+        if "missing" in d:
+            missing[family] = d["missing"]
+            continue
+        cases.update(d.get("cases", {}))
+        meta.update({k: v for k, v in d.items() if k != "cases"})
+    return {"cases": cases, "missing": missing, "meta": meta}
+
+
+def family_of(key):
+    return {"perop": "perop", "seed": "seed", "mlp": "mlp"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):
@@ -37,79 +92,153 @@ def ratio(a, b):
     return "n/a" if a is None or b is None else f"{a / b:.2f}x"
 
 
-def dydx_medians(d):
-    out = {}
-    for b in d.get("benchmarks", []):
-        if b.get("aggregate_name") == "median" or (b.get("run_type") == "iteration" and b["run_name"] not in out):
-            out[b["run_name"].rsplit("real_time", 1)[0]] = b["real_time"] * SCALE[b["time_unit"]]
-    return out
+def best(tool, key):
+    """(median, method, cell text) of the fastest method that ran; the cell says missing/failed/skipped otherwise."""
+    if family_of(key) in tool["missing"]:
+        return None, None, "missing"
+    methods = tool["cases"].get(key)
+    if not methods:
+        return None, None, "not measured"
+    ran = {m: r for m, r in methods.items() if "median_s" in r}
+    if not ran:
+        return None, None, "; ".join(f"{m}: FAILED ({r['failed']})" if "failed" in r else f"{m}: skipped ({r['skipped']})"
+                                     for m, r in methods.items())
+    m = min(ran, key=lambda k: ran[k]["median_s"])
+    return ran[m]["median_s"], m, f"{fmt(ran[m]['median_s'])} ({m})"
 
 
-def best(peer, key):
-    cases = peer.get("cases", {}).get(key)
-    if not cases:
-        return None, None
-    name = min(cases, key=lambda k: cases[k]["median_s"])
-    return name, cases[name]["median_s"]
+def check_cell(r, ref, key):
+    """The method's checksum against dydx's: sums of |result| over the same inputs (harness.hpp)."""
+    if ref is None or "check" not in r:
+        return ""
+    rel = abs(r["check"] - ref) / max(abs(ref), 1e-30)
+    tol = 1e-6 if "/f64" in key else 1e-3
+    return f"{rel:.0e} {'ok' if rel <= tol else 'DIFFERS'}"
 
 
 def main():
-    dj, tj, jj, lj = (load(p) for p in sys.argv[1:5])
-    dy = dydx_medians(dj)
-    tmiss, jmiss = "missing" in tj, "missing" in jj
-    rows = []
-    print("| workload | dydx median | PyTorch best median (method) | JAX median (method) | PyTorch/dydx | JAX/dydx |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for key, bm, label in WORKLOADS:
-        d = dy.get(bm) if bm else None
-        tn, t = best(tj, key)
-        jn, j = best(jj, key)
-        tcell = "missing" if tmiss else f"{fmt(t)} ({tn})"
-        jcell = "missing" if jmiss else f"{fmt(j)} ({jn})"
-        print(f"| {label} | {fmt(d)} | {tcell} | {jcell} | "
-              f"{'missing' if tmiss else ratio(t, d)} | {'missing' if jmiss else ratio(j, d)} |")
-        rows.append((key, d))
+    out = sys.argv[1]
+    elapsed = sys.argv[2] if len(sys.argv) > 2 else None
+    meta, lim = load(os.path.join(out, "meta.json")), load(os.path.join(out, "limits.json"))
+    # Only the families this run ran (run.sh FAMILY... runs some): those with a dydx file, whatever it holds.
+    ran = [f for f in FAMILIES if os.path.exists(os.path.join(out, f"dydx.{f}.json"))]
+    FAMILIES[:] = ran
+    WORKLOADS[:] = [(key, label) for key, label in WORKLOADS if family_of(key) in ran]
+    dydx = load_tool(out, "dydx")
+    peers = {name: load_tool(out, name) for name, _ in TOOLS}
+
+    print(f"Run {meta.get('date', '?')}, dydx at {meta.get('commit', '?')}{' (uncommitted changes)' if meta.get('dirty') else ''}"
+          f" (\"{meta.get('subject', '')}\"); {meta.get('cpu', '?')}, {meta.get('cpus', '?')} CPUs"
+          + (f"; whole run {elapsed} s" if elapsed else "") + ".")
     print()
-    print("Every peer method (median; ratio = method / dydx):")
+    header = "| workload | dydx | dydx/floor | " + " | ".join(label for _, label in TOOLS) + " | " + \
+             " | ".join(f"{label.split(' ')[0]}/dydx" for _, label in TOOLS) + " |"
+    print(header)
+    print("|---|---:|---:|" + "---:|" * (2 * len(TOOLS)))
+    dydx_median = {}
+    for key, label in WORKLOADS:
+        d, dm, dcell = best(dydx, key)
+        if d is None and key in dydx["cases"]:
+            dcell = "FAILED: " + "; ".join(r.get("failed", r.get("skipped", "")) for r in dydx["cases"][key].values())
+        dydx_median[key] = d
+        f, _ = floor(key, lim)
+        cells, ratios = [], []
+        for name, _ in TOOLS:
+            t, _, cell = best(peers[name], key)
+            cells.append(cell)
+            ratios.append(ratio(t, d) if t is not None else ("missing" if cell == "missing" else "n/a"))
+        dshow = fmt(d) if d is not None else dcell
+        print(f"| {label} | {dshow} | {ratio(d, f) if f else 'n/a'} | " + " | ".join(cells) + " | " +
+              " | ".join(ratios) + " |")
     print()
-    print("| workload | library | method | median | min..max | reps x calls | /dydx |")
-    print("|---|---|---|---:|---:|---:|---:|")
-    for key, bm, label in WORKLOADS:
-        d = dy.get(bm) if bm else None
-        for lib, peer in (("PyTorch", tj), ("JAX", jj)):
-            if "missing" in peer:
-                print(f"| {key} | {lib} | missing | | | | |")
+    for name, label in [("dydx", "dydx")] + TOOLS:
+        tool = dydx if name == "dydx" else peers[name]
+        for family, why in tool["missing"].items():
+            print(f"- {label} missing for {family}: {why}")
+
+    print()
+    print("Every method (median of the repetitions; /dydx = method median / dydx median; check = relative difference "
+          "of the result's checksum from dydx's):")
+    print()
+    print("| workload | tool | method | median | min..max | reps x calls | /dydx | check |")
+    print("|---|---|---|---:|---:|---:|---:|---|")
+    for key, _ in WORKLOADS:
+        dref = next((r.get("check") for r in dydx["cases"].get(key, {}).values() if "check" in r), None)
+        for name, label in [("dydx", "dydx")] + TOOLS:
+            tool = dydx if name == "dydx" else peers[name]
+            if family_of(key) in tool["missing"]:
+                print(f"| {key} | {label} | missing | | | | | |")
                 continue
-            for name, r in sorted(peer.get("cases", {}).get(key, {}).items(), key=lambda kv: kv[1]["median_s"]):
-                print(f"| {key} | {lib} | {name} | {fmt(r['median_s'])} | {fmt(r['min_s'])}..{fmt(r['max_s'])} | "
-                      f"{r['reps']} x {r['calls_per_rep']} | {ratio(r['median_s'], d)} |")
+            methods = tool["cases"].get(key, {})
+            for m, r in sorted(methods.items(), key=lambda kv: kv[1].get("median_s", float("inf"))):
+                if "median_s" not in r:
+                    state = "FAILED" if "failed" in r else "skipped"
+                    print(f"| {key} | {label} | {m} | {state} ({r.get('failed', r.get('skipped'))}) | | | | |")
+                    continue
+                print(f"| {key} | {label} | {m} | {fmt(r['median_s'])} | {fmt(r['min_s'])}..{fmt(r['max_s'])} | "
+                      f"{r['reps']} x {r['calls_per_rep']} | {ratio(r['median_s'], dydx_median[key])} | "
+                      f"{check_cell(r, dref, key)} |")
+
     print()
-    if "missing" in lj:
-        print(f"Machine limits: missing ({lj['missing']})")
+    if "missing" in lim:
+        print(f"Machine limits: missing ({lim['missing']})")
     else:
-        print(f"Machine limits: triad a = b + s*c on 2^25 floats, {lj['omp_threads']} OpenMP threads: "
-              f"{lj['triad_gbs']:.1f} GB/s median ({lj['triad_best_gbs']:.1f} best), counted as STREAM does "
-              f"(12 B per element: read b, read c, write a; no write-allocate); OpenBLAS sgemm 2048^3 "
-              f"({lj['openblas_threads']} threads): {lj['sgemm_gflops']:.1f} GFLOP/s.")
-        m, n = 100000, 64
-        d = dy.get("BM_SeedBatchJacobian/m:100000/n:64/")
-        floor = 2 * m * n * 4 / (lj["triad_gbs"] * 1e9)
-        line = (f"Bandwidth floor of seed m={m} n={n}: 2*m*n*4 B = {2 * m * n * 4 / 1e6:.1f} MB written "
-                f"(the [m,n] Jacobian and the [m,n] primal y), / triad bandwidth = {fmt(floor)}; ")
-        line += f"dydx median {fmt(d)} = {d / floor:.1f}x the floor." if d else "dydx: n/a."
-        _, j = best(jj, "seed/100000/64")
-        if j:
-            line += f" JAX (which writes only the Jacobian, since XLA drops the unused primal) = {j / floor:.2f}x."
-        print()
-        print(line)
+        print(f"Machine limits: triad a = b + s*c on 2^25 floats, {lim['omp_threads']} OpenMP threads: "
+              f"{lim['triad_gbs']:.1f} GB/s median ({lim['triad_best_gbs']:.1f} best), counted as STREAM does "
+              f"(12 B per element, no write-allocate); OpenBLAS {lim['gemm_n']}^3 ({lim['openblas_threads']} threads): "
+              f"sgemm {lim['sgemm_gflops']:.1f} GFLOP/s, dgemm {lim['dgemm_gflops']:.1f} GFLOP/s. "
+              "Floors (bench/compare/README.md): seed = (m + n + m*n) elements / triad; MLP = k * 17024 * B flops / "
+              "sgemm, k = 1 forward, 3 jacobian, 4 Laplacian, 12 training step; chain = 92 B per element / triad; "
+              "sum and mean = 64 MiB / triad; gemm = 2n^3 / gemm rate.")
+
     print()
-    print(f"Threads: PyTorch {tj.get('version', '?')} torch.get_num_threads() = {tj.get('num_threads', '?')} "
-          f"(default, not set); JAX {jj.get('version', '?')} on {jj.get('devices', '?')} with XLA defaults; "
-          f"dydx: bench_transforms defaults.")
-    if tmiss:
-        print(f"PyTorch missing: {tj['missing']}")
-    if jmiss:
-        print(f"JAX missing: {jj['missing']}")
+    print("dydx threads (DYDX_NUM_THREADS = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = 1, then 2; target: speedup "
+          ">= 1.7x on the large workloads, and no slowdown (>= 1.0x within noise) on the tiny ones, the first rows):")
+    print()
+    print("| workload | 1 thread | 2 threads | speedup |")
+    print("|---|---:|---:|---:|")
+    t1, t2 = ({}, {})
+    for threads, into in ((1, t1), (2, t2)):
+        for path in glob.glob(os.path.join(out, f"threads{threads}.*.json")):
+            d = load(path)
+            for key, methods in d.get("cases", {}).items():
+                into[key] = next((r for r in methods.values()), {})
+    for key, label in ALL_WORKLOADS:
+        if key not in t1 and key not in t2:
+            continue
+        a, b = t1.get(key, {}).get("median_s"), t2.get(key, {}).get("median_s")
+        cell = lambda r, v: fmt(v) if v is not None else ("FAILED" if "failed" in r else "missing")
+        print(f"| {label} | {cell(t1.get(key, {}), a)} | {cell(t2.get(key, {}), b)} | {ratio(a, b)} |")
+
+    print()
+    mem = {}
+    for mode in ("baseline", "jacobian"):
+        d = load(os.path.join(out, f"memory.{mode}.json"))
+        rss = None
+        try:
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(os.path.join(out, f"memory.{mode}.time")).read())
+            rss = int(m.group(1)) * 1024 if m else None
+        except OSError:
+            pass
+        mem[mode] = (d, rss)
+    (bd, brss), (jd, jrss) = mem["baseline"], mem["jacobian"]
+    if "missing" in jd or jrss is None:
+        print(f"Memory: missing ({jd.get('missing', 'no peak RSS in memory.jacobian.time')})")
+    else:
+        size = jd["output_plus_input_bytes"]
+        base = f"{brss / 1e6:.1f} MB" if brss else "missing"
+        print(f"Memory (/usr/bin/time -v, peak RSS, nothing subtracted): func::batch_jacobian at (10^6, 64) f32 "
+              f"{jrss / 1e6:.1f} MB; its output [m,n,1] plus input [m,1] {size / 1e6:.1f} MB; ratio "
+              f"{jrss / size:.2f}x (target <= 1.5x). The same program building only x: {base}.")
+
+    print()
+    threads = [f"libtorch {peers['libtorch']['meta'].get('version', '?')} get_num_threads() = "
+               f"{peers['libtorch']['meta'].get('num_threads', '?')}",
+               f"PyTorch {peers['torch']['meta'].get('version', '?')} get_num_threads() = "
+               f"{peers['torch']['meta'].get('num_threads', '?')}",
+               f"JAX {peers['jax']['meta'].get('version', '?')} on {peers['jax']['meta'].get('devices', '?')}"]
+    print("Threads in the main table: every tool's defaults, nothing set (" + "; ".join(threads) + "; dydx "
+          f"DYDX_NUM_THREADS='{dydx['meta'].get('DYDX_NUM_THREADS', '')}', OpenBLAS default).")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,198 @@
+// dydx on the bench/compare workloads; compare_libtorch.cpp, peers_torch.py and peers_jax.py run the same cases
+// under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels; prints JSON.
+#include <dydx/dydx.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <stdexcept>
+
+#include "harness.hpp"
+
+using namespace dydx;
+using harness::Report;
+
+namespace {
+
+volatile const void* sink;  // results are stored here so that no call can be optimised away
+
+// sin(0.37 * i + offset) in row-major order: see harness.hpp.
+Tensor det(IntArrayRef shape, double offset, ScalarType dtype = kFloat32) {
+  int64_t numel = 1;
+  for (int64_t s : shape) numel *= s;
+  return (arange(numel, dtype) * harness::kDetStep + offset).sin().reshape(shape);
+}
+
+double checksum(const Tensor& t) { return t.abs().sum().to(kFloat64).item<double>(); }
+
+// Throws unless got is close to want (as torch.testing.assert_close), then returns got's checksum.
+double checked(const Tensor& got, const Tensor& want, double rtol) {
+  const double excess = ((got - want).abs() - (want.abs() * rtol + rtol)).max().to(kFloat64).item<double>();
+  if (excess > 0) throw std::runtime_error("result differs from the closed form by " + std::to_string(excess));
+  return checksum(got);
+}
+
+std::string short_name(ScalarType t) { return t == kFloat32 ? "f32" : "f64"; }
+
+// Five tiny ops forward and backward: the time is almost all framework overhead, not arithmetic.
+void perop(Report& r) {
+  Tensor a = tensor({1.5}).requires_grad_(true);
+  Tensor b = tensor({0.5}).requires_grad_(true);
+  r.run("perop", "fwd_bwd", [&](bool check) {
+    // Dropping the old grads (as zero_grad(set_to_none=True)) keeps every call identical.
+    a.set_grad(Tensor());
+    b.set_grad(Tensor());
+    ((a * b + a).sin() * b).sum().backward();
+    sink = a.grad().impl().get();
+    return check ? checksum(a.grad()) + checksum(b.grad()) : 0.0;
+  });
+}
+
+// The seed: y = (x^3) W with x [m,1], W [1,n]; dy[b]/dx[b] for every row b, forward included.
+void seed(Report& r) {
+  const int64_t shapes[][2] = {{2, 2}, {1000, 16}, {100000, 64}, {1000000, 64}};
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    for (const auto& [m, n] : shapes) {
+      const std::string key = "seed/" + short_name(dt) + "/" + std::to_string(m) + "x" + std::to_string(n);
+      if (!r.wants(key)) continue;
+      Tensor x = det({m, 1}, 0, dt), W = det({1, n}, 1, dt);
+      auto f = [&](const Tensor& xi) { return matmul(xi.pow(3), W); };
+      r.run(key, "batch_jacobian", [&](bool check) {
+        Tensor J = func::batch_jacobian(f, x);  // [m, n, 1]
+        sink = J.impl().get();
+        return check ? checked(J.reshape({m, n}), x.pow(2) * W * 3.0, dt == kFloat32 ? 1e-4 : 1e-10) : 0.0;
+      });
+    }
+  }
+}
+
+// The physics-informed network's MLP, 2 -> 64 -> 64 -> 64 -> 3 with tanh; weights and inputs from det().
+struct Mlp {
+  TensorList params;  // W0, b0, W1, b1, ...
+  explicit Mlp(bool requires_grad) {
+    for (int l = 0; l < 4; ++l) {
+      const int64_t in = harness::kMlpSizes[l], out = harness::kMlpSizes[l + 1];
+      params.push_back((det({in, out}, l + 1) * (1.0 / std::sqrt(static_cast<double>(in)))).requires_grad_(requires_grad));
+      params.push_back((det({out}, l + 11) * 0.1).requires_grad_(requires_grad));
+    }
+  }
+  Tensor operator()(const Tensor& x) const {
+    Tensor h = x;
+    for (int l = 0; l < 4; ++l) {
+      h = matmul(h, params[2 * l]) + params[2 * l + 1];
+      if (l < 3) h = tanh(h);
+    }
+    return h;
+  }
+};
+
+void mlp(Report& r) {
+  const Mlp f(false), trained(true);
+  for (int64_t B : {10000, 100000}) {
+    const std::string b = "/" + std::to_string(B);
+    Tensor x = det({B, 2}, 0);
+    Tensor target = det({B, 3}, 5);
+    r.run("mlp/forward" + b, "forward", [&](bool check) {
+      NoGradGuard no_grad;
+      Tensor y = f(x);
+      sink = y.impl().get();
+      return check ? checksum(y) : 0.0;
+    });
+    r.run("mlp/jacobian" + b, "batch_jacobian", [&](bool check) {
+      Tensor J = func::batch_jacobian(f, x);  // [B, 3, 2]
+      sink = J.impl().get();
+      return check ? checksum(J) : 0.0;
+    });
+    r.run("mlp/laplacian" + b, "laplacian", [&](bool check) {
+      Tensor L = func::laplacian(f, x);  // [B, 3]
+      sink = L.impl().get();
+      return check ? checksum(L) : 0.0;
+    });
+    // One training step of the network: the gradient of a mean-squared Laplacian residual w.r.t. the weights and
+    // biases. The last bias shifts f by a constant, so the Laplacian does not depend on it (allow_unused).
+    r.run("mlp/train" + b, "laplacian_grad", [&](bool check) {
+      Tensor loss = (func::laplacian(trained, x) - target).pow(2).mean();
+      TensorList g = grad({loss}, trained.params, {}, std::nullopt, false, /*allow_unused=*/true);
+      sink = g[0].impl().get();
+      double sum = 0;
+      if (check)
+        for (const Tensor& gi : g) sum += gi.defined() ? checksum(gi) : 0.0;
+      return sum;
+    });
+  }
+}
+
+void kernels(Report& r) {
+  NoGradGuard no_grad;
+  if (r.wants("chain")) {
+    Tensor x = (det({harness::kChainNumel}, 0) + 1.0) * 0.5;
+    r.run("chain", "eager", [&](bool check) {
+      Tensor t = x.exp();
+      t = t.sin();
+      t = t * x;
+      t = t + x;
+      t = t.tanh();
+      t = t.sigmoid();
+      t = t.cos();
+      t = t - x;
+      t = t.abs();
+      t = t.sqrt();
+      sink = t.impl().get();
+      return check ? checksum(t) : 0.0;
+    });
+  }
+  if (r.wants("sum/dim0") || r.wants("sum/dim1") || r.wants("mean/dim0") || r.wants("mean/dim1")) {
+    Tensor A = det({harness::kReduceN, harness::kReduceN}, 0);
+    for (int64_t dim : {0, 1}) {
+      const std::string d = "/dim" + std::to_string(dim);
+      r.run("sum" + d, "sum", [&](bool check) {
+        Tensor s = A.sum({dim});
+        sink = s.impl().get();
+        return check ? checksum(s) : 0.0;
+      });
+      r.run("mean" + d, "mean", [&](bool check) {
+        Tensor s = A.mean({dim});
+        sink = s.impl().get();
+        return check ? checksum(s) : 0.0;
+      });
+    }
+  }
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    const std::string key = "gemm/" + short_name(dt);
+    if (!r.wants(key)) continue;
+    const int64_t n = harness::kGemmN;
+    Tensor A = det({n, n}, 0, dt), B = det({n, n}, 1, dt);
+    r.run(key, "matmul", [&](bool check) {
+      Tensor C = matmul(A, B);
+      sink = C.impl().get();
+      return check ? checksum(C) : 0.0;
+    });
+  }
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return harness::quoted(v ? v : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels [KEY_REGEX]\n";
+    return 2;
+  }
+  const std::string family = argv[1];
+  Report report("dydx", argc > 2 ? argv[2] : ".");
+  report.meta("DYDX_NUM_THREADS", env("DYDX_NUM_THREADS"));
+  report.meta("OPENBLAS_NUM_THREADS", env("OPENBLAS_NUM_THREADS"));
+  if (family == "perop") perop(report);
+  else if (family == "seed") seed(report);
+  else if (family == "mlp") mlp(report);
+  else if (family == "kernels") kernels(report);
+  else {
+    std::cerr << "unknown family " << family << "\n";
+    return 2;
+  }
+  report.print();
+  return 0;
+}

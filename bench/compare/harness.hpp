@@ -1,0 +1,141 @@
+// Timing and JSON output shared by compare_dydx.cpp and compare_libtorch.cpp. The timing rule is the one of
+// measure() in peers_torch.py and peers_jax.py, so that all four tools are timed the same way.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace harness {
+
+inline double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A case is one call of the workload. Called with check = true (once, untimed, as the warm-up) it returns a
+// checksum of its result, and throws if the result is wrong; timed calls pass false and get 0 back.
+using Case = std::function<double(bool check)>;
+
+struct Timing {
+  double median_s, min_s, max_s;
+  int reps;
+  long calls_per_rep;
+};
+
+// After the warm-up: one timed call to size the repetitions. Calls over 0.2 s get 3 repetitions of one call each,
+// that call being the first (the largest cases would otherwise dominate the run), and calls over 5 s only that one;
+// shorter ones get 5 repetitions of enough back-to-back calls to last 50 ms, which keeps timer resolution and
+// per-call noise out of the median.
+inline Timing measure(const Case& fn) {
+  double t0 = now();
+  fn(false);
+  const double one = now() - t0;
+  const int reps = one > 5 ? 1 : one > 0.2 ? 3 : 5;
+  const long calls = one > 0.2 ? 1 : std::max(1L, static_cast<long>(0.05 / std::max(one, 1e-9)));
+  std::vector<double> per_call;
+  if (one > 0.2) per_call.push_back(one);
+  while (static_cast<int>(per_call.size()) < reps) {
+    t0 = now();
+    for (long c = 0; c < calls; ++c) fn(false);
+    per_call.push_back((now() - t0) / static_cast<double>(calls));
+  }
+  std::sort(per_call.begin(), per_call.end());
+  return {per_call[per_call.size() / 2], per_call.front(), per_call.back(), reps, calls};
+}
+
+inline std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += (c == '\n' || c == '\t') ? ' ' : c;
+  }
+  return out + "\"";
+}
+
+inline std::string number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// Collects the cases of one process and prints them as the python peers do:
+// {"library": ..., <meta>, "cases": {key: {method: {median_s, ...} | {"failed": why} | {"skipped": why}}}}.
+class Report {
+ public:
+  // only: a regular expression; cases whose key does not match it are not run.
+  Report(std::string library, std::string only) : library_(std::move(library)), only_(std::move(only)) {}
+
+  void meta(const std::string& name, const std::string& json_value) { meta_.emplace_back(name, json_value); }
+
+  // Whether any method of a key would run, so that callers can skip building large inputs for nothing.
+  bool wants(const std::string& key) const { return std::regex_search(key, only_); }
+
+  void run(const std::string& key, const std::string& method, const Case& fn) {
+    if (!wants(key)) return;
+    std::fprintf(stderr, "  %s %s %s ... ", library_.c_str(), key.c_str(), method.c_str());
+    std::string entry;
+    try {
+      const double check = fn(true);
+      const Timing t = measure(fn);
+      entry = "{\"median_s\": " + number(t.median_s) + ", \"min_s\": " + number(t.min_s) +
+              ", \"max_s\": " + number(t.max_s) + ", \"reps\": " + std::to_string(t.reps) +
+              ", \"calls_per_rep\": " + std::to_string(t.calls_per_rep) + ", \"check\": " + number(check) + "}";
+      std::fprintf(stderr, "%.4g s\n", t.median_s);
+    } catch (const std::exception& e) {
+      // A workload the library cannot do today is a result to report, not a reason to stop the run.
+      entry = "{\"failed\": " + quoted(e.what()) + "}";
+      std::fprintf(stderr, "FAILED: %s\n", e.what());
+    }
+    cases_[key].emplace_back(method, entry);
+  }
+
+  void skip(const std::string& key, const std::string& method, const std::string& why) {
+    if (wants(key)) cases_[key].emplace_back(method, "{\"skipped\": " + quoted(why) + "}");
+  }
+
+  void print() const {
+    std::printf("{\"library\": %s", quoted(library_).c_str());
+    for (const auto& [name, value] : meta_) std::printf(", %s: %s", quoted(name).c_str(), value.c_str());
+    std::printf(", \"cases\": {");
+    const char* sep = "";
+    for (const auto& [key, methods] : cases_) {
+      std::printf("%s\n %s: {", sep, quoted(key).c_str());
+      const char* msep = "";
+      for (const auto& [method, entry] : methods) {
+        std::printf("%s%s: %s", msep, quoted(method).c_str(), entry.c_str());
+        msep = ", ";
+      }
+      std::printf("}");
+      sep = ",";
+    }
+    std::printf("}}\n");
+  }
+
+ private:
+  std::string library_;
+  std::regex only_;
+  std::vector<std::pair<std::string, std::string>> meta_;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> cases_;
+};
+
+// Inputs every tool can build bit for bit alike without sharing a random generator: sin(0.37 * i + offset) over the
+// elements in row-major order. The same inputs everywhere let run.sh compare the tools' checksums.
+inline constexpr double kDetStep = 0.37;
+
+// Sizes of the workloads, as in the python peers.
+inline constexpr long kChainNumel = 1L << 24;
+inline constexpr long kReduceN = 4096;
+inline constexpr long kGemmN = 2048;
+inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};
+// m values of the seed at which the loop of one grad per column would take more than ~5 s per call.
+inline constexpr long kSeedGradLoopMaxM = 100000;
+
+}  // namespace harness
