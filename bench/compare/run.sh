@@ -91,12 +91,13 @@ for family in perop seed mlp kernels; do  # 1 then 2 threads per family, so that
   done
 done
 
-# Peak resident memory of batch_jacobian at (10^6, 64) f32, and of the same program that only builds x.
+# Peak resident memory of batch_jacobian at (10^6, 64) f32, whole batch and in slices of 16384 rows, and of the
+# same program that only builds x.
 if [[ ! -x /usr/bin/time ]] && (( EUID == 0 )); then
   log "installing GNU time (apt-get install time)"
   apt-get install -y -qq time > "$out/time-install.log" 2>&1
 fi
-for mode in baseline jacobian; do
+for mode in baseline jacobian chunked; do
   if [[ -x /usr/bin/time ]]; then
     log "memory: compare_memory $mode"
     /usr/bin/time -v "$build/bench/compare_memory" "$mode" > "$out/memory.$mode.json" 2> "$out/memory.$mode.time" \
