@@ -276,6 +276,31 @@ TEST(Laplacian, FusedPathsMatchTheComposedRules) {
   EXPECT_FALSE(allclose(fused_sigmoid, zeros_like(fused_sigmoid), 0, 1e-3));
 }
 
+TEST(BatchJacobian, FusedActivationRulesMatchTheComposedRules) {
+  // tanh's and sigmoid's t * f'(out) run in one pass unless something needs derivatives of the
+  // result; requiring grad on the weights (JVP) or create_graph (VJP) runs the composed ops.
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const double rtol = dtype == kFloat32 ? 1e-6 : 1e-14;
+    manual_seed(11);
+    Tensor w = randn({3, 8}, dtype), v = randn({8, 2}, dtype);
+    Tensor x = randn({40, 3}, dtype);
+    auto f = [&](const Tensor& z) { return matmul(tanh(matmul(z, w)) * sigmoid(matmul(z, w) * 0.5), v); };
+    Tensor fused = func::batch_jacobian(f, x);  // forward mode: 3 inputs
+    w.requires_grad_(true);
+    Tensor composed = func::batch_jacobian(f, x);
+    EXPECT_TRUE(composed.requires_grad());
+    EXPECT_TRUE(allclose(fused, composed.detach(), rtol, rtol)) << dtype;
+    Tensor leaf = x.clone().requires_grad_(true);
+    Tensor y = f(leaf);
+    Tensor cotangent = randn(y.sizes(), dtype);
+    Tensor fused_grad = grad({y}, {leaf}, {cotangent}, true)[0];
+    Tensor composed_grad = grad({y}, {leaf}, {cotangent}, true, /*create_graph=*/true)[0];
+    EXPECT_TRUE(composed_grad.requires_grad());
+    EXPECT_TRUE(allclose(fused_grad, composed_grad.detach(), rtol, rtol)) << dtype;
+    w.requires_grad_(false);
+  }
+}
+
 TEST(Laplacian, BroadcastingOperands) {
   // Parameters broadcast against rows, and a row's [B, 1] summary against the row itself, so
   // that mul and div see two operands with directional derivatives of different shapes.
