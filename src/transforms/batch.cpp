@@ -234,7 +234,8 @@ Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) 
   check_output(x, out, "laplacian");
   auto [y, tangents] = forward_ad::unpack_dual(out, level.level());
   if (!tangents.defined()) return zeros_like(y);
-  return tangents.select(0, d);
+  // A copy, so that the caller does not keep the d directional derivatives alive through a view.
+  return tangents.select(0, d).clone();
 }
 
 }  // namespace dydx::func
