@@ -1,6 +1,8 @@
 // Elementwise functions: each gives its value on one element and its local derivative f'(x).
 #include <cmath>
 
+#include "cpu/unary_kernels.hpp"
+#include "cpu/vec_math.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -10,18 +12,22 @@ namespace {
 enum class Reads { Input, Output, Nothing };
 
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
+// Ops with SIMD math in cpu/vec_math.hpp also give forward_array, the same function on a contiguous
+// run, bit for bit.
 struct Exp {
   static constexpr const char* name = "exp";
   static constexpr const char* node = "ExpBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return std::exp(x); }
+  static auto forward(auto x) { return cpu::vec::exp(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::exp(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
 };
 struct Log {
   static constexpr const char* name = "log";
   static constexpr const char* node = "LogBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::log(x); }
+  static auto forward(auto x) { return cpu::vec::log(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
 };
 struct Sqrt {
@@ -35,14 +41,16 @@ struct Sin {
   static constexpr const char* name = "sin";
   static constexpr const char* node = "SinBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::sin(x); }
+  static auto forward(auto x) { return cpu::vec::sin(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sin(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
 };
 struct Cos {
   static constexpr const char* name = "cos";
   static constexpr const char* node = "CosBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::cos(x); }
+  static auto forward(auto x) { return cpu::vec::cos(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::cos(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
 };
 struct Tan {
@@ -56,14 +64,16 @@ struct Tanh {
   static constexpr const char* name = "tanh";
   static constexpr const char* node = "TanhBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return std::tanh(x); }
+  static auto forward(auto x) { return cpu::vec::tanh(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
 };
 struct Sigmoid {
   static constexpr const char* name = "sigmoid";
   static constexpr const char* node = "SigmoidBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return decltype(x)(1) / (decltype(x)(1) + std::exp(-x)); }
+  static auto forward(auto x) { return cpu::vec::sigmoid(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
 };
 struct Relu {
@@ -104,13 +114,19 @@ constexpr bool keeps_integers() {
   return false;
 }
 
+template <class Op, class T>
+constexpr bool has_array_forward = requires(const T* x, T* y) { Op::forward_array(x, y, int64_t{}); };
+
 template <class Op>
 Tensor unary(const Tensor& input) {
   Tensor x = keeps_integers<Op>() ? input : to_floating(input);
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
+    if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
+      cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); },
+                         [](const T* a, T* y, int64_t n) { Op::forward_array(a, y, n); });
+    else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
   if (Node* node = record(unary_info<Op>, {&x}, out)) {
