@@ -6,11 +6,12 @@
 // recomputes with std:: the rare elements beyond the range reduction's bound. Scalar and array
 // forms give the same bits for every input, so contiguous and strided kernels agree exactly.
 //
-// Float functions evaluate the double algorithm and round once: they are correctly rounded except
-// within a few 2^-29 ulp of a midpoint. Double functions carry the critical sums in two parts
-// (reduced argument, e^r, the quotients of tanh and sigmoid); measured maximum errors against
-// long double, which tests/test_vec_math.cpp asserts:
-//   exp 0.64 ulp (0.75 for subnormal results), log 0.75, sin 0.76, cos 0.76, tanh 0.6, sigmoid 0.62.
+// Float functions evaluate in double (shorter polynomials, see below) and round once: they are
+// correctly rounded except within ~2^-22 ulp of a midpoint; over every 61st float bit pattern
+// none differed from the double std:: value rounded. Double functions carry the critical sums in
+// two parts (reduced argument, e^r, the quotients of tanh and sigmoid); their measured maximum
+// errors against long double, which tests/test_vec_math.cpp asserts, are exp 0.64 ulp (0.75 for
+// subnormal results), log 0.75, sin 0.76, cos 0.76, tanh 0.6 and sigmoid 0.62.
 #pragma once
 
 #include <bit>
@@ -57,6 +58,7 @@ template <int N>
 // ln 2 split so that k * kLn2Hi is exact for |k| < 2^21: the high part has 32 significant bits.
 constexpr double kLn2Hi = 0x1.62e42ff000000p-1;
 constexpr double kLn2Lo = -0x1.718432a1b0e26p-35;
+constexpr double kLn2 = 0x1.62e42fefa39efp-1;
 
 // Near-minimax polynomials (Chebyshev fits in mpmath, then checked in double).
 // (e^r - 1 - r) / r^2 on |r| <= 1.01 * ln2 / 2.
@@ -277,16 +279,104 @@ struct Reduced {
   return select(low, e_hi, q.s + q.e);
 }
 
-// Float: the double algorithm, rounded once.
-[[gnu::always_inline]] inline float exp(float x) { return static_cast<float>(exp(double{x})); }
-[[gnu::always_inline]] inline float log(float x) { return static_cast<float>(log(double{x})); }
-[[gnu::always_inline]] inline float tanh(float x) { return static_cast<float>(tanh(double{x})); }
-[[gnu::always_inline]] inline float sigmoid(float x) { return static_cast<float>(sigmoid(double{x})); }
-[[gnu::always_inline]] inline float sin_reduced(float x) { return static_cast<float>(sin_reduced(double{x})); }
-[[gnu::always_inline]] inline float cos_reduced(float x) { return static_cast<float>(cos_reduced(double{x})); }
+// Float: the same algorithms in double, with shorter polynomials and without the double-length
+// corrections, which 24 bits do not need. The double result is within about 2^-46 of the true
+// value, relative, so rounding it to float is correct except within ~2^-22 ulp of a midpoint.
+namespace detail {
+constexpr double kExpPolyF[] = {2.7614931875440477e-07, 2.7626466044935e-06,  2.4801534341237888e-05,
+                                0.00019841206274785362, 0.0013888888906916628, 0.008333333354971901,
+                                0.0416666666666501,     0.16666666666646782,   0.5};
+constexpr double kLogPolyF[] = {0.19374971137771949, 0.2219076371539249, 0.28571764621021173,
+                                0.3999999874769565, 0.6666666666741171};
+constexpr double kSinPolyF[] = {-2.480070624050586e-08, 2.7555937170259983e-06, -0.00019841266737518747,
+                                0.008333333330892811, -0.16666666666663596};
+constexpr double kCosPolyF[] = {2.0697074803485915e-09, -2.755633125022941e-07, 2.4801585082648883e-05,
+                                -0.001388888888714404, 0.04166666666666447};
+constexpr double kTanhPolyF[] = {0.003331643601827088, -0.008845198999730419, 0.021868908208783143,
+                                 -0.053968245499289025, 0.13333333328804628, -0.333333333333294};
+
+// e^x for x in [-104, 104], where 2^k is a normal double.
+[[gnu::always_inline]] inline double exp_float(double x) {
+  const double t = x * 0x1.71547652b82fep0 + kShift;
+  const double k = t - kShift;
+  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+  const double p = 1.0 + r * (1.0 + r * horner(r, kExpPolyF));
+  return p * pow2(static_cast<int64_t>(bits(t) - bits(kShift)));
+}
+
+// Clamps x to [-104, 104]: e^x rounds to 0 or overflows float long before. NaN passes.
+[[gnu::always_inline]] inline double clamp104(double x) {
+  return select(x > 104.0, 104.0, select(x < -104.0, -104.0, x));
+}
+
+// sin or cos of x, |x| <= kTrigBound: the reduction without its error terms, the short polynomials.
+[[gnu::always_inline]] inline double trig_float(double x, bool is_cos) {
+  const double t = x * kTwoOverPi + kShift;
+  const double q = t - kShift;
+  const double r = ((x - q * kPio2[0]) - q * kPio2[1]) - q * kPio2[2];
+  const uint64_t quadrant = bits(t) + is_cos;
+  const double z = r * r;
+  const double sin_r = r + (r * z) * horner(z, kSinPolyF);
+  const double cos_r = 1.0 - 0.5 * z + (z * z) * horner(z, kCosPolyF);
+  const double v = select(quadrant & 1, cos_r, sin_r);
+  return from_bits(bits(v) ^ ((quadrant & 2) << 62));
+}
+}  // namespace detail
+
+[[gnu::always_inline]] inline float exp(float x) {
+  return static_cast<float>(detail::exp_float(detail::clamp104(x)));
+}
+
+[[gnu::always_inline]] inline float log(float x) {
+  using namespace detail;
+  // Every float is a normal double, so no subnormal scaling.
+  const double xd = x;
+  const uint64_t ix = bits(xd);
+  const uint64_t sqrt_half = 0x3fe6a09e667f3bcd;
+  const int64_t e = static_cast<int64_t>(ix - sqrt_half) >> 52;
+  const double f = from_bits(ix - (static_cast<uint64_t>(e) << 52)) - 1.0;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const double hfsq = 0.5 * f * f;
+  const double y = to_double(e) * kLn2 + (f - (hfsq - s * (hfsq + z * horner(z, kLogPolyF))));
+  double out = select(x == std::numeric_limits<float>::infinity(), xd, y);
+  out = select(x < 0.0f, std::numeric_limits<double>::quiet_NaN(), out);
+  out = select(x == 0.0f, -std::numeric_limits<double>::infinity(), out);
+  return static_cast<float>(select(x != x, xd, out));
+}
+
+[[gnu::always_inline]] inline float sin_reduced(float x) {
+  // Below 2^-26 sin x rounds to x, which also keeps the sign of -0.
+  const double xd = x;
+  return static_cast<float>(detail::select(std::fabs(xd) < 0x1p-26, xd, detail::trig_float(xd, false)));
+}
+[[gnu::always_inline]] inline float cos_reduced(float x) {
+  return static_cast<float>(detail::trig_float(x, true));
+}
 [[gnu::always_inline]] inline bool trig_in_range(float x) { return trig_in_range(double{x}); }
-[[gnu::always_inline]] inline float sin(float x) { return static_cast<float>(sin(double{x})); }
-[[gnu::always_inline]] inline float cos(float x) { return static_cast<float>(cos(double{x})); }
+[[gnu::always_inline]] inline float sin(float x) {
+  return trig_in_range(x) ? sin_reduced(x) : static_cast<float>(std::sin(double{x}));
+}
+[[gnu::always_inline]] inline float cos(float x) {
+  return trig_in_range(x) ? cos_reduced(x) : static_cast<float>(std::cos(double{x}));
+}
+
+[[gnu::always_inline]] inline float tanh(float x) {
+  using namespace detail;
+  const double xd = x;
+  const double a = std::fabs(xd);
+  const double z = xd * xd;
+  const double near0 = xd + (xd * z) * horner(z, kTanhPolyF);
+  // Beyond 10, tanh rounds to 1 in float. NaN passes.
+  const double e = exp_float(2.0 * select(a > 10.0, 10.0, a));
+  const double far = 1.0 - 2.0 / (e + 1.0);
+  return static_cast<float>(std::copysign(select(a < kTanhSmall, near0, far), xd));
+}
+
+[[gnu::always_inline]] inline float sigmoid(float x) {
+  using namespace detail;
+  return static_cast<float>(1.0 / (1.0 + exp_float(clamp104(-double{x}))));
+}
 
 // Array entry points. x and y must not overlap.
 namespace detail {
