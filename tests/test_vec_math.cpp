@@ -319,6 +319,24 @@ bool same_bytes(const dydx::Tensor& a, const dydx::Tensor& b) {
                                      : std::memcmp(a.data_ptr<double>(), b.data_ptr<double>(), bytes) == 0;
 }
 
+// Through the library, on every edge case: the contiguous kernel (array form) and a stride-2 view
+// (scalar form) give the same bits.
+template <class T>
+void expect_kernels_agree(dydx::ScalarType dtype) {
+  using namespace dydx;
+  using UnaryFn = Tensor (*)(const Tensor&);
+  std::vector<T> xs = edge_cases<T>();
+  std::vector<T> interleaved(2 * xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) interleaved[2 * i] = xs[i];
+  const int64_t n = static_cast<int64_t>(xs.size());
+  Tensor contiguous = from_blob(xs.data(), {n}, dydx::dtype(dtype));
+  Tensor strided = from_blob(interleaved.data(), {n}, {2}, dydx::dtype(dtype));
+  for (UnaryFn f : {&dydx::exp, &dydx::log, &dydx::sin, &dydx::cos, &dydx::tanh, &dydx::sigmoid})
+    EXPECT_TRUE(same_bytes(f(contiguous), f(strided)));
+}
+TEST(VecMath, FloatKernelsAgreeOnEdges) { expect_kernels_agree<float>(dydx::kFloat32); }
+TEST(VecMath, DoubleKernelsAgreeOnEdges) { expect_kernels_agree<double>(dydx::kFloat64); }
+
 // Through the library: a contiguous tensor (array kernel), its transposed copy (strided scalar
 // kernel) and a broadcast scalar give the same bits.
 TEST(VecMath, TensorLayoutsAgree) {
