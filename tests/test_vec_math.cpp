@@ -101,15 +101,17 @@ W reference(Fn f, W x) {
 }
 
 // Maximum errors of the double functions measured over the sweeps below, rounded up a little: the
-// bounds asserted. Exp's includes subnormal results (see SubnormalResults); normal ones reach 0.64.
+// bounds asserted. They hold whether or not GCC contracts a*b+c into FMAs (Release -march=native
+// does; -O0 builds do not, and reach the larger errors). Exp's includes subnormal results (see
+// SubnormalResults); normal ones reach 0.64.
 double max_ulp_double(Fn f) {
   switch (f) {
     case Fn::Exp: return 0.75;
-    case Fn::Log: return 0.75;
-    case Fn::Sin: return 0.76;
-    case Fn::Cos: return 0.76;
-    case Fn::Tanh: return 0.6;
-    case Fn::Sigmoid: return 0.62;
+    case Fn::Log: return 0.81;
+    case Fn::Sin: return 0.77;
+    case Fn::Cos: return 0.78;
+    case Fn::Tanh: return 0.61;
+    case Fn::Sigmoid: return 0.63;
   }
   return 0;
 }
@@ -205,9 +207,11 @@ std::vector<T> edge_cases() {
   std::vector<T> xs = {0, -T(0), L::infinity(), -L::infinity(), L::quiet_NaN(), -L::quiet_NaN(),
                        L::max(), -L::max(), L::min(), -L::min(), L::denorm_min(), -L::denorm_min(),
                        L::epsilon(), 1, -1, 2, 0.5};
-  for (T x : {T(0.625), T(-0.625), T(-40), T(709.78), T(-745.13), T(-708.39), T(88.72), T(-87.33),
-              T(-103.97), T(vec::detail::kTrigBound), -T(vec::detail::kTrigBound), T(1), T(0x1p-1022),
-              T(0x1p-126), T(20), T(-20), T(19.1), T(9.01)})
+  const T tanh_switch = static_cast<T>(vec::detail::kTanhSmall);
+  const T trig_bound = static_cast<T>(vec::detail::kTrigBound);
+  for (T x : {tanh_switch, -tanh_switch, T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72),
+              T(-87.33), T(-103.97), T(104), T(-104), trig_bound, -trig_bound, T(1), T(0x1p-1022),
+              T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20), T(19.1), T(10), T(-10), T(9.01)})
     push_around(xs, x);
   for (int q = 1; q < 2000; ++q) push_around(xs, static_cast<T>(q * 1.5707963267948966192313216916397514L));
   for (int e = -1074; e < 1024; e += 7) xs.push_back(static_cast<T>(std::ldexp(1.0L, e)));
