@@ -106,7 +106,7 @@ struct ExpParts {
 [[gnu::always_inline]] inline ExpParts exp_parts(double x) {
   const double t = x * 0x1.71547652b82fep0 + kShift;
   const double k = t - kShift;
-  // r + r_lo = x - k ln2 to about 2^-100: the first step is exact, the second's error is kept.
+  // r + r_lo = x - k ln2 to within about 2^-78: the first step is exact, the second's error kept.
   const double r_hi = x - k * kLn2Hi;
   const double r = r_hi - k * kLn2Lo;
   const double r_lo = (r_hi - r) - k * kLn2Lo;
