@@ -9,10 +9,11 @@
 // Float functions evaluate in double (shorter polynomials, see below) and round once: they are
 // correctly rounded except within ~2^-22 ulp of a midpoint; over every 61st float bit pattern
 // none differed from the double std:: value rounded. Double functions carry the critical sums in
-// two parts (reduced argument, e^r, the quotients of tanh and sigmoid). Their maximum errors
-// measured against long double, with GCC contracting a*b+c into FMAs (Release, -march=native) and,
-// in brackets, without (-O0, or no FMA): exp 0.64 ulp (0.62), 0.75 for subnormal results;
-// log 0.75 (0.81); sin 0.76 (0.77); cos 0.76 (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63).
+// two parts (reduced argument, e^r, log's large terms, the quotients of tanh and sigmoid). Their
+// maximum errors measured against long double, with GCC contracting a*b+c into FMAs (Release,
+// -march=native) and, in brackets, without (-O0, or no FMA): exp 0.64 ulp (0.62), 0.75 for
+// subnormal results; log 0.67 (0.66); sin 0.76 (0.77); cos 0.76 (0.78); tanh 0.6 (0.61);
+// sigmoid 0.62 (0.63).
 // tests/test_vec_math.cpp asserts the larger of each pair.
 #pragma once
 
@@ -128,22 +129,27 @@ struct Sum {
   return {s, (a - (s - bb)) + (b - bb)};
 }
 
-// n - q d exactly, for q = n / d rounded: one FMA where the machine has one, else Dekker's product
-// of 26-bit halves (Veltkamp's split). n - q d rounded is then exact, the two being that close.
-[[gnu::always_inline]] inline double residual(double n, double q, double d) {
+// a * b = s + e exactly: one FMA where the machine has one, else Dekker's product of 26-bit
+// halves (Veltkamp's split).
+[[gnu::always_inline]] inline Sum two_product(double a, double b) {
+  const double p = a * b;
 #ifdef __FMA__
-  return std::fma(-q, d, n);
+  return {p, std::fma(a, b, -p)};
 #else
-  const auto split = [](double a) {
-    const double c = 0x1.0000002p27 * a;
-    const double hi = c - (c - a);
-    return Sum{hi, a - hi};
+  const auto split = [](double v) {
+    const double c = 0x1.0000002p27 * v;
+    const double hi = c - (c - v);
+    return Sum{hi, v - hi};
   };
-  const Sum qs = split(q), ds = split(d);
-  const double p = q * d;
-  const double err = ((qs.s * ds.s - p) + qs.s * ds.e + qs.e * ds.s) + qs.e * ds.e;
-  return (n - p) - err;
+  const Sum as = split(a), bs = split(b);
+  return {p, ((as.s * bs.s - p) + as.s * bs.e + as.e * bs.s) + as.e * bs.e};
 #endif
+}
+
+// n - q d exactly, for q = n / d rounded: n - (q d)'s high part is exact, the two being that close.
+[[gnu::always_inline]] inline double residual(double n, double q, double d) {
+  const Sum p = two_product(q, d);
+  return (n - p.s) - p.e;
 }
 
 // n / (d + d_lo) as a quotient and its correction, so that the final rounding sees it to far
@@ -207,13 +213,17 @@ struct Reduced {
   const int64_t e = static_cast<int64_t>(ix - sqrt_half) >> 52;
   const double m = from_bits(ix - (static_cast<uint64_t>(e) << 52));
   const double k = to_double(e) - select(subnormal, 52.0, 0.0);
-  // log m = log(1 + f) = 2 atanh(s), s = f / (2 + f), written so that f enters exactly.
+  // log m = log(1 + f) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R), s = f / (2 + f). The three large
+  // terms, k ln2_hi, f and f^2/2, are exact (f^2/2 as a pair) and summed with their rounding
+  // errors kept; only the small last term carries error.
   const double f = m - 1.0;
   const double s = f / (2.0 + f);
   const double z = s * s;
-  const double hfsq = 0.5 * f * f;
-  const double R = z * horner(z, kLogPoly);
-  double y = k * kLn2Hi - ((hfsq - (s * (hfsq + R) + k * kLn2Lo)) - f);
+  const Sum hfsq = two_product(0.5 * f, f);
+  const double small = s * (hfsq.s + z * horner(z, kLogPoly)) + k * kLn2Lo;
+  const Sum a = two_sum(k * kLn2Hi, f);
+  const Sum b = two_sum(a.s, -hfsq.s);
+  double y = b.s + (((a.e + b.e) - hfsq.e) + small);
   y = select(x == std::numeric_limits<double>::infinity(), x, y);
   y = select(x < 0.0, std::numeric_limits<double>::quiet_NaN(), y);
   y = select(x == 0.0, -std::numeric_limits<double>::infinity(), y);
