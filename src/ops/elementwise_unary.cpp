@@ -3,6 +3,8 @@
 #include <cmath>
 #include <utility>
 
+#include "cpu/unary_kernels.hpp"
+#include "cpu/vec_math.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -15,11 +17,14 @@ enum class Reads { Input, Output, Nothing };
 // second_derivative(x, out) is f'', for the forward Laplacian, which has both (undefined: zero).
 // Activations also give both_derivatives(x, out), f' and f'' of one element by the same formulas,
 // which lets the forward Laplacian through them in one pass (see fused_laplacian).
+// Ops with SIMD math in cpu/vec_math.hpp also give forward_array, the same function on a contiguous
+// run, bit for bit.
 struct Exp {
   static constexpr const char* name = "exp";
   static constexpr const char* node = "ExpBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return std::exp(x); }
+  static auto forward(auto x) { return cpu::vec::exp(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::exp(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
 };
@@ -27,7 +32,8 @@ struct Log {
   static constexpr const char* name = "log";
   static constexpr const char* node = "LogBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::log(x); }
+  static auto forward(auto x) { return cpu::vec::log(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
@@ -43,7 +49,8 @@ struct Sin {
   static constexpr const char* name = "sin";
   static constexpr const char* node = "SinBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::sin(x); }
+  static auto forward(auto x) { return cpu::vec::sin(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sin(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
@@ -51,7 +58,8 @@ struct Cos {
   static constexpr const char* name = "cos";
   static constexpr const char* node = "CosBackward0";
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::cos(x); }
+  static auto forward(auto x) { return cpu::vec::cos(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::cos(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
@@ -67,7 +75,8 @@ struct Tanh {
   static constexpr const char* name = "tanh";
   static constexpr const char* node = "TanhBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return std::tanh(x); }
+  static auto forward(auto x) { return cpu::vec::tanh(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
   static auto both_derivatives(auto, auto out) {
@@ -79,7 +88,8 @@ struct Sigmoid {
   static constexpr const char* name = "sigmoid";
   static constexpr const char* node = "SigmoidBackward0";
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return decltype(x)(1) / (decltype(x)(1) + std::exp(-x)); }
+  static auto forward(auto x) { return cpu::vec::sigmoid(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
   static auto both_derivatives(auto, auto out) {
@@ -183,32 +193,38 @@ Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int6
       // Blocks small enough to stay in L1, with unit-stride inner loops the compiler vectorises.
       // Squares accumulate in double, as float32 sums across rows do (see sum_values).
       constexpr int64_t kBlock = 256;
-      T first[kBlock], second[kBlock];
-      double squares[kBlock];
-      for (int64_t start = 0; start < n; start += kBlock) {
-        const int64_t m = std::min(kBlock, n - start);
-        for (int64_t i = 0; i < m; ++i) {
-          const auto [f1, f2] = Op::both_derivatives(px[start + i], po[start + i]);
-          first[i] = f1;
-          second[i] = f2;
-          squares[i] = 0;
-        }
-        for (int64_t k = 0; k < d; ++k) {
-          const T* g = pt + k * n + start;
-          T* r = pr + k * n + start;
+      const int64_t blocks = (n + kBlock - 1) / kBlock;
+      cpu::parallel_for(blocks, cpu::kElementwiseGrain / (kBlock * (d + 1)) + 1,
+                        [&](int64_t first_block, int64_t end_block) {
+        T first[kBlock], second[kBlock];
+        double squares[kBlock];
+        for (int64_t start = first_block * kBlock; start < std::min(n, end_block * kBlock); start += kBlock) {
+          const int64_t m = std::min(kBlock, n - start);
           for (int64_t i = 0; i < m; ++i) {
-            r[i] = g[i] * first[i];
-            squares[i] += static_cast<double>(g[i] * g[i]);
+            const auto [f1, f2] = Op::both_derivatives(px[start + i], po[start + i]);
+            first[i] = f1;
+            second[i] = f2;
+            squares[i] = 0;
           }
+          for (int64_t k = 0; k < d; ++k) {
+            const T* g = pt + k * n + start;
+            T* r = pr + k * n + start;
+            for (int64_t i = 0; i < m; ++i) {
+              r[i] = g[i] * first[i];
+              squares[i] += static_cast<double>(g[i] * g[i]);
+            }
+          }
+          const T* l = pt + d * n + start;
+          T* r = pr + d * n + start;
+          for (int64_t i = 0; i < m; ++i) r[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
         }
-        const T* l = pt + d * n + start;
-        T* r = pr + d * n + start;
-        for (int64_t i = 0; i < m; ++i) r[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
-      }
+      });
     });
     return result;
   }
 }
+template <class Op, class T>
+constexpr bool has_array_forward = requires(const T* x, T* y) { Op::forward_array(x, y, int64_t{}); };
 
 template <class Op>
 Tensor unary(const Tensor& input) {
@@ -216,7 +232,10 @@ Tensor unary(const Tensor& input) {
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
+    if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
+      cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); },
+                         [](const T* a, T* y, int64_t n) { Op::forward_array(a, y, n); });
+    else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
   if (Node* node = record(unary_info<Op>, {&x}, out)) {

@@ -1,0 +1,441 @@
+// exp, log, sin, cos, tanh and sigmoid in a form GCC vectorises: `for (i) y[i] = vec::tanh(x[i]);`.
+//
+// Every function is branch-free (bit-mask selects, integer bit tricks for 2^k and rounding) and
+// always inlined, so a plain loop over it compiles to SIMD code under -O3 -march=native. The array
+// entry points (`vec::tanh(x, y, n)`) are that loop, plus, for sin and cos, a fix-up pass that
+// recomputes with std:: the rare elements beyond the range reduction's bound. Scalar and array
+// forms give the same bits for every input, so contiguous and strided kernels agree exactly.
+//
+// Float functions evaluate in double (shorter polynomials, see below) and round once: they are
+// correctly rounded except within ~2^-24 ulp of a midpoint; over all 2^32 floats none differs from
+// the double std:: value rounded (checked once by a throwaway program; the tests sample).
+//
+// Double functions carry the critical sums in two parts (reduced argument, e^r, log's large terms,
+// the quotients of tanh and sigmoid). Their maximum errors measured against long double, with GCC
+// contracting a*b+c into FMAs (Release, -march=native) and, in brackets, without (-O0, or no FMA):
+// exp 0.64 ulp (0.62), 0.75 for subnormal results; log 0.67 (0.66); sin 0.76 (0.77); cos 0.76
+// (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63). tests/test_vec_math.cpp asserts the larger of each.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace dydx::cpu {
+// Hidden: a program that includes this header compiled with other flags (no FMA, say) must not
+// interpose its out-of-line copies on the library's, which would break scalar == array.
+namespace [[gnu::visibility("hidden")]] vec {
+namespace detail {
+
+[[gnu::always_inline]] inline uint64_t bits(double x) { return std::bit_cast<uint64_t>(x); }
+[[gnu::always_inline]] inline double from_bits(uint64_t u) { return std::bit_cast<double>(u); }
+
+// Adding 1.5 * 2^52 rounds a double of magnitude below 2^51 to an integer and leaves that integer,
+// in two's complement, in the low bits of the sum: round-to-int and float-to-int in two adds,
+// which vectorise on every x86 level (cvtpd2qq needs AVX-512).
+constexpr double kShift = 0x1.8p52;
+
+// Exact conversion of a small integer (|i| < 2^51) to double, the inverse of the shift above.
+[[gnu::always_inline]] inline double to_double(int64_t i) {
+  return from_bits(bits(kShift) + static_cast<uint64_t>(i)) - kShift;
+}
+
+// 2^k for -1022 <= k <= 1023.
+[[gnu::always_inline]] inline double pow2(int64_t k) {
+  return from_bits(static_cast<uint64_t>(k + 1023) << 52);
+}
+
+// c ? a : b on the bits. A ternary whose one side is a constant invites GCC to sink the other
+// side's arithmetic into a branch, which it then cannot if-convert (the arithmetic might trap) and
+// the loop stays scalar; masking keeps both sides computed unconditionally.
+[[gnu::always_inline]] inline double select(bool c, double a, double b) {
+  const uint64_t m = 0 - static_cast<uint64_t>(c);
+  return from_bits((bits(a) & m) | (bits(b) & ~m));
+}
+
+template <int N>
+[[gnu::always_inline]] inline double horner(double x, const double (&c)[N]) {
+  double p = c[0];
+  for (int i = 1; i < N; ++i) p = p * x + c[i];
+  return p;
+}
+
+// ln 2 split so that k * kLn2Hi is exact for |k| < 2^21: the high part has 32 significant bits.
+constexpr double kLn2Hi = 0x1.62e42ff000000p-1;
+constexpr double kLn2Lo = -0x1.718432a1b0e26p-35;
+constexpr double kLn2 = 0x1.62e42fefa39efp-1;
+
+// Near-minimax polynomials (Chebyshev fits in mpmath, then checked in double).
+// (e^r - 1 - r) / r^2 on |r| <= 1.01 * ln2 / 2.
+constexpr double kExpPoly[] = {
+    2.0915442297780116e-09, 2.5106274733573296e-08, 2.75572718102198e-07,  2.755725283351691e-06,
+    2.4801587327007187e-05, 0.00019841269876864356, 0.0013888888888883327, 0.008333333333325544,
+    0.04166666666666667,    0.1666666666666667,     0.5};
+// (2 atanh(s) / s - 2) / s^2 as a polynomial in z = s^2, for z <= 1.01 * (3 - 2 sqrt 2)^2.
+constexpr double kLogPoly[] = {0.1463003136412286,  0.15330617306743305, 0.18182922513515942,
+                               0.22222210674238516, 0.28571428628810996, 0.3999999999989322,
+                               0.666666666666667};
+// (sin r / r - 1) / r^2 and (cos r - 1 + r^2/2) / r^4 as polynomials in z = r^2, |r| <= 1.01 pi/4.
+constexpr double kSinPoly[] = {-7.585486485235938e-13, 1.6058510875319195e-10, -2.505210610025599e-08,
+                               2.7557319218954762e-06, -0.00019841269841264567, 0.008333333333333331,
+                               -0.16666666666666666};
+constexpr double kCosPoly[] = {-1.1380868171449914e-11, 2.0876121534608454e-09, -2.7557317151858866e-07,
+                               2.480158729853226e-05,   -0.0013888888888887241, 0.041666666666666664};
+// (tanh x / x - 1) / x^2 as a polynomial in z = x^2, |x| <= kTanhSmall. Beyond, the exp form
+// is exact enough that 1 - 2 / (e^2x + 1) cancels nothing that matters.
+constexpr double kTanhSmall = 0.25;
+constexpr double kTanhPoly[] = {0.0005336803027405916,  -0.0014502234715960424, 0.0035918341340072982,
+                                -0.008863226966122328,  0.021869488400359696,   -0.053968253967195144,
+                                0.1333333333333302,     -0.3333333333333333};
+
+// pi/2 in four parts; the first three have at most 36 significant bits, so q * part is exact for
+// the |q| < 2^17 that |x| <= kTrigBound gives, and the reduction below loses nothing to cancellation.
+constexpr double kPio2[] = {0x1.921fb54440000p+0, 0x1.68c234c4c0000p-39, 0x1.98a2e03700000p-77,
+                            0x1.cd129024e088ap-115};
+constexpr double kTwoOverPi = 0x1.45f306dc9c883p-1;
+
+/// sin and cos take std::'s path beyond this |x|.
+constexpr double kTrigBound = 0x1p17;
+
+// e^x = 2^k (hi + lo), |hi + lo| in [0.7, 1.42] and lo a correction far below an ulp of hi,
+// for |x| <= 709 (and k meaningless beyond, so callers select or clamp).
+struct ExpParts {
+  double hi, lo;
+  int64_t k;
+};
+[[gnu::always_inline]] inline ExpParts exp_parts(double x) {
+  const double t = x * 0x1.71547652b82fep0 + kShift;
+  const double k = t - kShift;
+  // r + r_lo = x - k ln2 to within about 2^-78: the first step is exact, the second's error kept.
+  const double r_hi = x - k * kLn2Hi;
+  const double r = r_hi - k * kLn2Lo;
+  const double r_lo = (r_hi - r) - k * kLn2Lo;
+  // e^r = 1 + r + r^2 P(r): 1 + r split exactly into a sum and its rounding error, the rest added
+  // to that error, then the pair renormalised so that hi is e^r rounded.
+  const double one_r = 1.0 + r;
+  const double tail = ((1.0 - one_r) + r) + (r_lo + (r * r) * horner(r, kExpPoly));
+  const double hi = one_r + tail;
+  return {hi, (one_r - hi) + tail, static_cast<int64_t>(bits(t) - bits(kShift))};
+}
+
+// a + b = s + e exactly (Knuth's two-sum), whichever is larger.
+struct Sum {
+  double s, e;
+};
+[[gnu::always_inline]] inline Sum two_sum(double a, double b) {
+  const double s = a + b;
+  const double bb = s - a;
+  return {s, (a - (s - bb)) + (b - bb)};
+}
+
+// a * b = s + e exactly: one FMA where the machine has one, else Dekker's product of 26-bit
+// halves (Veltkamp's split).
+[[gnu::always_inline]] inline Sum two_product(double a, double b) {
+  const double p = a * b;
+#ifdef __FMA__
+  return {p, std::fma(a, b, -p)};
+#else
+  const auto split = [](double v) {
+    const double c = 0x1.0000002p27 * v;
+    const double hi = c - (c - v);
+    return Sum{hi, v - hi};
+  };
+  const Sum as = split(a), bs = split(b);
+  return {p, ((as.s * bs.s - p) + as.s * bs.e + as.e * bs.s) + as.e * bs.e};
+#endif
+}
+
+// n - q d exactly, for q = n / d rounded: n - (q d)'s high part is exact, the two being that close.
+[[gnu::always_inline]] inline double residual(double n, double q, double d) {
+  const Sum p = two_product(q, d);
+  return (n - p.s) - p.e;
+}
+
+// n / (d + d_lo) as a quotient and its correction, so that the final rounding sees it to far
+// below an ulp.
+[[gnu::always_inline]] inline Sum divide(double n, double d, double d_lo) {
+  const double q = n / d;
+  return {q, (residual(n, q, d) - q * d_lo) / d};
+}
+
+// r + r_lo = x - q pi/2 with |r| <= pi/4 (a hair more when x * 2/pi rounds the other way), to
+// about 2^-100 relative; and q mod 4.
+struct Reduced {
+  double r, r_lo;
+  uint64_t q;
+};
+[[gnu::always_inline]] inline Reduced reduce_pio2(double x) {
+  const double t = x * kTwoOverPi + kShift;
+  const double q = t - kShift;
+  // Each product is exact; two_sum keeps the rounding error of each subtraction.
+  const double r1 = x - q * kPio2[0];
+  const Sum r2 = two_sum(r1, -(q * kPio2[1]));
+  const Sum r3 = two_sum(r2.s, -(q * kPio2[2]));
+  const Sum r4 = two_sum(r3.s, -(q * kPio2[3]));
+  return {r4.s, (r2.e + r3.e) + r4.e, bits(t)};
+}
+
+// sin(r + r_lo) = sin r + r_lo cos r, and cos r = 1 - r^2/2 to the accuracy r_lo needs.
+[[gnu::always_inline]] inline double sin_poly(double r, double r_lo) {
+  const double z = r * r;
+  return r + ((r * z) * horner(z, kSinPoly) + r_lo * (1.0 - 0.5 * z));
+}
+
+// 1 - z/2 loses the low bits of z/2; adding them back keeps cos near pi/4 within an ulp.
+[[gnu::always_inline]] inline double cos_poly(double r, double r_lo) {
+  const double z = r * r;
+  const double hz = 0.5 * z;
+  const double w = 1.0 - hz;
+  return w + ((((1.0 - w) - hz) - r * r_lo) + (z * z) * horner(z, kCosPoly));
+}
+
+}  // namespace detail
+
+/// e^x; overflows to inf, underflows through correctly scaled subnormals to 0.
+[[gnu::always_inline]] inline double exp(double x) {
+  using namespace detail;
+  const ExpParts e = exp_parts(x);
+  // Two factors, so that 2^k may reach subnormal or overflowing range with one rounding.
+  const int64_t k1 = e.k >> 1;
+  const double y = e.hi * pow2(k1) * pow2(e.k - k1);
+  // Beyond these e^x is inf or 0 and k above is meaningless. NaN passes.
+  return select(x > 710.0, std::numeric_limits<double>::infinity(), select(x < -746.0, 0.0, y));
+}
+
+/// Natural logarithm: -inf at 0, NaN below, subnormals exact in their exponent.
+[[gnu::always_inline]] inline double log(double x) {
+  using namespace detail;
+  const bool subnormal = x < 0x1p-1022;
+  const uint64_t ix = bits(select(subnormal, x * 0x1p52, x));
+  // x = 2^e * m with m in [sqrt(2)/2, sqrt(2)): offset the bits by those of sqrt(2)/2.
+  const uint64_t sqrt_half = 0x3fe6a09e667f3bcd;
+  const int64_t e = static_cast<int64_t>(ix - sqrt_half) >> 52;
+  const double m = from_bits(ix - (static_cast<uint64_t>(e) << 52));
+  const double k = to_double(e) - select(subnormal, 52.0, 0.0);
+  // log m = log(1 + f) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R), s = f / (2 + f). The three large
+  // terms, k ln2_hi, f and f^2/2, are exact (f^2/2 as a pair) and summed with their rounding
+  // errors kept; only the small last term carries error.
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const Sum hfsq = two_product(0.5 * f, f);
+  const double small = s * (hfsq.s + z * horner(z, kLogPoly)) + k * kLn2Lo;
+  const Sum a = two_sum(k * kLn2Hi, f);
+  const Sum b = two_sum(a.s, -hfsq.s);
+  double y = b.s + (((a.e + b.e) - hfsq.e) + small);
+  y = select(x == std::numeric_limits<double>::infinity(), x, y);
+  y = select(x < 0.0, std::numeric_limits<double>::quiet_NaN(), y);
+  y = select(x == 0.0, -std::numeric_limits<double>::infinity(), y);
+  return select(x != x, x, y);
+}
+
+/// sin(x) for |x| <= kTrigBound (and NaN); larger x go through sin(x) below.
+[[gnu::always_inline]] inline double sin_reduced(double x) {
+  using namespace detail;
+  const Reduced red = reduce_pio2(x);
+  const double v = select(red.q & 1, cos_poly(red.r, red.r_lo), sin_poly(red.r, red.r_lo));
+  // Below 2^-26 sin x rounds to x; taking x there also keeps the sign of -0, which adding r_lo
+  // would lose.
+  return select(std::fabs(x) < 0x1p-26, x, from_bits(bits(v) ^ ((red.q & 2) << 62)));
+}
+
+/// cos(x) for |x| <= kTrigBound (and NaN).
+[[gnu::always_inline]] inline double cos_reduced(double x) {
+  using namespace detail;
+  const Reduced red = reduce_pio2(x);
+  const double v = select(red.q & 1, sin_poly(red.r, red.r_lo), cos_poly(red.r, red.r_lo));
+  return from_bits(bits(v) ^ (((red.q + 1) & 2) << 62));
+}
+
+[[gnu::always_inline]] inline bool trig_in_range(double x) {
+  return !(std::fabs(x) > detail::kTrigBound);
+}
+
+[[gnu::always_inline]] inline double sin(double x) {
+  return trig_in_range(x) ? sin_reduced(x) : std::sin(x);
+}
+[[gnu::always_inline]] inline double cos(double x) {
+  return trig_in_range(x) ? cos_reduced(x) : std::cos(x);
+}
+
+/// tanh: an odd polynomial near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) beyond, that in
+/// double-length pieces; exactly +-1 for |x| > 20.
+[[gnu::always_inline]] inline double tanh(double x) {
+  using namespace detail;
+  const double a = std::fabs(x);
+  const double z = x * x;
+  const double near0 = x + (x * z) * horner(z, kTanhPoly);
+  // Beyond 20, 1 - tanh < 2^-56; the clamp keeps 2^k in range. NaN passes.
+  const double a20 = select(a > 20.0, 20.0, a);
+  const ExpParts e = exp_parts(a20 + a20);
+  const double scale = pow2(e.k);
+  const Sum d = two_sum(e.hi * scale, 1.0);
+  const Sum q = divide(2.0, d.s, d.e + e.lo * scale);
+  const double h = 1.0 - q.s;
+  const double far = h + (((1.0 - h) - q.s) - q.e);
+  // tanh is odd and both forms are exact in sign; copysign also gives tanh(-0) = -0.
+  return std::copysign(select(a < kTanhSmall, near0, far), x);
+}
+
+/// 1 / (1 + e^-x) in double-length pieces; below -40 it is e^x to within 2^-57, which also spares
+/// e^-x its overflow.
+[[gnu::always_inline]] inline double sigmoid(double x) {
+  using namespace detail;
+  const bool low = x < -40.0;
+  // Beyond 40 the result rounds to 1; the clamp keeps 2^k in range. NaN passes.
+  const double y = select(low, select(x < -746.0, -746.0, x), -select(x > 40.0, 40.0, x));
+  const ExpParts e = exp_parts(y);
+  const int64_t k1 = e.k >> 1;
+  const double s1 = pow2(k1), s2 = pow2(e.k - k1);
+  const double e_hi = e.hi * s1 * s2;
+  const Sum d = two_sum(e_hi, 1.0);
+  const Sum q = divide(1.0, d.s, d.e + e.lo * s1 * s2);
+  return select(low, e_hi, q.s + q.e);
+}
+
+// Float: the same algorithms in double, with shorter polynomials and without the double-length
+// corrections, which 24 bits do not need. The double result is within about 2^-48 of the true
+// value, relative, so rounding it to float is correct except within ~2^-24 ulp of a midpoint.
+namespace detail {
+constexpr double kExpPolyF[] = {2.7614931875440477e-07, 2.7626466044935e-06,  2.4801534341237888e-05,
+                                0.00019841206274785362, 0.0013888888906916628, 0.008333333354971901,
+                                0.0416666666666501,     0.16666666666646782,   0.5};
+constexpr double kLogPolyF[] = {0.16634817293436976, 0.18139329084810124, 0.22222882159268573,
+                                0.28571423954752284, 0.40000000011787484, 0.666666666666618};
+constexpr double kSinPolyF[] = {1.5915309183057952e-10, -2.5051092308431318e-08, 2.7557315910939e-06,
+                                -0.00019841269836385435, 0.0083333333333307, -0.16666666666666666};
+constexpr double kCosPolyF[] = {2.0697074803485915e-09, -2.755633125022941e-07, 2.4801585082648883e-05,
+                                -0.001388888888714404, 0.04166666666666447};
+constexpr double kTanhPolyF[] = {0.003331643601827088, -0.008845198999730419, 0.021868908208783143,
+                                 -0.053968245499289025, 0.13333333328804628, -0.333333333333294};
+
+// e^x for x in [-104, 104], where 2^k is a normal double.
+[[gnu::always_inline]] inline double exp_float(double x) {
+  const double t = x * 0x1.71547652b82fep0 + kShift;
+  const double k = t - kShift;
+  const double r = (x - k * kLn2Hi) - k * kLn2Lo;
+  const double p = 1.0 + r * (1.0 + r * horner(r, kExpPolyF));
+  return p * pow2(static_cast<int64_t>(bits(t) - bits(kShift)));
+}
+
+// Clamps x to [-104, 104]: e^x rounds to 0 or overflows float long before. NaN passes.
+[[gnu::always_inline]] inline double clamp104(double x) {
+  return select(x > 104.0, 104.0, select(x < -104.0, -104.0, x));
+}
+
+// sin or cos of x, |x| <= kTrigBound: the reduction without its error terms, the short polynomials.
+[[gnu::always_inline]] inline double trig_float(double x, bool is_cos) {
+  const double t = x * kTwoOverPi + kShift;
+  const double q = t - kShift;
+  const double r = ((x - q * kPio2[0]) - q * kPio2[1]) - q * kPio2[2];
+  const uint64_t quadrant = bits(t) + is_cos;
+  const double z = r * r;
+  const double sin_r = r + (r * z) * horner(z, kSinPolyF);
+  const double cos_r = 1.0 - 0.5 * z + (z * z) * horner(z, kCosPolyF);
+  const double v = select(quadrant & 1, cos_r, sin_r);
+  return from_bits(bits(v) ^ ((quadrant & 2) << 62));
+}
+}  // namespace detail
+
+[[gnu::always_inline]] inline float exp(float x) {
+  return static_cast<float>(detail::exp_float(detail::clamp104(x)));
+}
+
+[[gnu::always_inline]] inline float log(float x) {
+  using namespace detail;
+  // Every float is a normal double, so no subnormal scaling.
+  const double xd = x;
+  const uint64_t ix = bits(xd);
+  const uint64_t sqrt_half = 0x3fe6a09e667f3bcd;
+  const int64_t e = static_cast<int64_t>(ix - sqrt_half) >> 52;
+  const double f = from_bits(ix - (static_cast<uint64_t>(e) << 52)) - 1.0;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const double hfsq = 0.5 * f * f;
+  const double y = to_double(e) * kLn2 + (f - (hfsq - s * (hfsq + z * horner(z, kLogPolyF))));
+  double out = select(x == std::numeric_limits<float>::infinity(), xd, y);
+  out = select(x < 0.0f, std::numeric_limits<double>::quiet_NaN(), out);
+  out = select(x == 0.0f, -std::numeric_limits<double>::infinity(), out);
+  return static_cast<float>(select(x != x, xd, out));
+}
+
+[[gnu::always_inline]] inline float sin_reduced(float x) {
+  // Below 2^-26 sin x rounds to x, which also keeps the sign of -0.
+  const double xd = x;
+  return static_cast<float>(detail::select(std::fabs(xd) < 0x1p-26, xd, detail::trig_float(xd, false)));
+}
+[[gnu::always_inline]] inline float cos_reduced(float x) {
+  return static_cast<float>(detail::trig_float(x, true));
+}
+[[gnu::always_inline]] inline bool trig_in_range(float x) { return trig_in_range(double{x}); }
+[[gnu::always_inline]] inline float sin(float x) {
+  return trig_in_range(x) ? sin_reduced(x) : static_cast<float>(std::sin(double{x}));
+}
+[[gnu::always_inline]] inline float cos(float x) {
+  return trig_in_range(x) ? cos_reduced(x) : static_cast<float>(std::cos(double{x}));
+}
+
+[[gnu::always_inline]] inline float tanh(float x) {
+  using namespace detail;
+  const double xd = x;
+  const double a = std::fabs(xd);
+  const double z = xd * xd;
+  const double near0 = xd + (xd * z) * horner(z, kTanhPolyF);
+  // Beyond 10, tanh rounds to 1 in float. NaN passes.
+  const double e = exp_float(2.0 * select(a > 10.0, 10.0, a));
+  const double far = 1.0 - 2.0 / (e + 1.0);
+  return static_cast<float>(std::copysign(select(a < kTanhSmall, near0, far), xd));
+}
+
+[[gnu::always_inline]] inline float sigmoid(float x) {
+  using namespace detail;
+  return static_cast<float>(1.0 / (1.0 + exp_float(clamp104(-double{x}))));
+}
+
+// Array entry points. x and y must not overlap.
+namespace detail {
+// Sin and cos go block by block, so that the fix-up pass reads x while it is still in cache.
+template <class T, class Reduced, class Full>
+void trig_array(const T* __restrict x, T* __restrict y, int64_t n, Reduced reduced, Full full) {
+  constexpr int64_t kBlock = 1024;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = start + kBlock < n ? start + kBlock : n;
+    for (int64_t i = start; i < end; ++i) y[i] = reduced(x[i]);
+    // A vectorised count first: the element-by-element fix-up costs as much as the SIMD pass.
+    int64_t outside = 0;
+    for (int64_t i = start; i < end; ++i) outside += !trig_in_range(x[i]);
+    if (outside == 0) continue;
+    for (int64_t i = start; i < end; ++i)
+      if (!trig_in_range(x[i])) y[i] = full(x[i]);
+  }
+}
+}  // namespace detail
+
+template <class T>
+void exp(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = exp(x[i]);
+}
+template <class T>
+void log(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = log(x[i]);
+}
+template <class T>
+void tanh(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = tanh(x[i]);
+}
+template <class T>
+void sigmoid(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+}
+template <class T>
+void sin(const T* __restrict x, T* __restrict y, int64_t n) {
+  detail::trig_array(x, y, n, [](T v) { return sin_reduced(v); }, [](T v) { return sin(v); });
+}
+template <class T>
+void cos(const T* __restrict x, T* __restrict y, int64_t n) {
+  detail::trig_array(x, y, n, [](T v) { return cos_reduced(v); }, [](T v) { return cos(v); });
+}
+
+}  // namespace vec
+}  // namespace dydx::cpu
