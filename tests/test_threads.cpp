@@ -117,7 +117,7 @@ TEST(Threads, TheCountIsValidated) {
 TEST(LargeBuffers, AreCachedReusedAndReleased) {
   empty_cache();
   EXPECT_EQ(memory_stats().cached_bytes, 0);
-  const int64_t n = 3 << 20;  // 12 MiB of float32, above the 4 MiB threshold
+  const int64_t n = 3 << 20;  // 12 MiB of float32, above the 256 KiB threshold
   const void* first;
   {
     Tensor a = full({n}, 5.0);
@@ -138,6 +138,17 @@ TEST(LargeBuffers, AreCachedReusedAndReleased) {
   EXPECT_GT(memory_stats().cached_bytes, 0);
   empty_cache();
   EXPECT_EQ(memory_stats().cached_bytes, 0);
+  // Below 2 MiB blocks come in 64 KiB granules: 100000 and 101000 floats share one.
+  const void* small;
+  {
+    Tensor a = ones({100000});
+    small = a.data_ptr<float>();
+  }
+  Tensor d = zeros({101000});
+  EXPECT_EQ(d.data_ptr<float>(), small);
+  EXPECT_EQ(d.abs().sum().item<double>(), 0.0);
+  d = Tensor();
+  empty_cache();
 }
 
 TEST(LargeBuffers, LiveBytesCountWhatTensorsHoldNotTheCache) {

@@ -1,9 +1,11 @@
-// Large buffers straight from mmap, 2 MiB aligned, and a cache of freed ones keyed by size.
+// Large buffers straight from mmap, and a cache of freed ones keyed by size.
 //
 // Why: a fresh 64 MiB buffer from malloc is a fresh mmap whose 16384 4 KiB pages each fault
 // on first touch, and free() unmaps it again. perf showed page faults and munmap at about 37% of a
-// chain of elementwise ops on 2^24 floats. The cache removes them for the buffers that a loop (a
-// training step, a benchmark) allocates again and again. The 2 MiB alignment lets a kernel with
+// chain of elementwise ops on 2^24 floats. Buffers of a few MiB fared no better: glibc returned
+// them to the kernel too (its heap trims), and page faults were a fifth of an MLP's forward pass at
+// B = 10^4, whose activations are 2.5 MiB. The cache removes the faults for the buffers that a loop
+// (a training step, a benchmark) allocates again and again. The 2 MiB alignment lets a kernel with
 // transparent huge pages always on back them with huge pages. We do not madvise(MADV_HUGEPAGE):
 // with this machine's defrag=madvise setting, faults in such regions stalled for compaction, and a
 // first batch_jacobian at (10^6, 64) took 0.19-1.4 s instead of a steady 0.39 s.
@@ -23,7 +25,14 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-size_t rounded(size_t nbytes) { return (nbytes + kHugePage - 1) / kHugePage * kHugePage; }
+constexpr size_t kGranule = size_t{64} << 10;
+
+// Coarse sizes let a cached block serve tensors of nearby shapes; the waste stays under 1/4 (64 KiB
+// granules from 256 KiB, huge pages from 2 MiB).
+size_t rounded(size_t nbytes) {
+  const size_t unit = nbytes < kHugePage ? kGranule : kHugePage;
+  return (nbytes + unit - 1) / unit * unit;
+}
 
 // A quarter of physical memory: enough to hold a training step's working set, small enough that
 // a process with several large models does not hoard what others need.
@@ -34,6 +43,10 @@ size_t cache_limit() {
 }
 
 void* map_aligned(size_t size) {
+  if (size < kHugePage) {
+    void* block = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return block == MAP_FAILED ? nullptr : block;
+  }
   // Map one huge page more than needed and trim the ends, so the block starts on a 2 MiB boundary.
   void* raw = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;

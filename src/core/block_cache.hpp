@@ -7,10 +7,11 @@
 namespace dydx::detail {
 
 /// Buffers of at least this many bytes come from large_allocate.
-constexpr size_t kLargeBlockBytes = size_t{4} << 20;
+constexpr size_t kLargeBlockBytes = size_t{256} << 10;
 
-/// A 2 MiB-aligned buffer of at least nbytes (rounded up to whole 2 MiB pages), from the cache when
-/// one of that rounded size is free, else fresh from the kernel. Null when out of memory.
+/// A page-aligned buffer of at least nbytes (rounded up to 64 KiB, or to whole 2 MiB pages, 2 MiB
+/// aligned, from 2 MiB up), from the cache when one of that rounded size is free, else fresh from
+/// the kernel. Null when out of memory.
 void* large_allocate(size_t nbytes);
 /// Returns a buffer from large_allocate (of the same nbytes) to the cache, or to the kernel
 /// when the cache is full.
