@@ -4,9 +4,11 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "cpu/cpu_kernels.hpp"
+#include "dydx/threads.hpp"
 
 namespace dydx::cpu {
 
@@ -28,12 +30,45 @@ BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t 
 }
 
 template <class T>
-void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
+void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, 0.0f, c, std::max<int64_t>(1, m));
   } else if constexpr (std::is_same_v<T, double>) {
     cblas_dgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0, a, la.ld, b, lb.ld, 0.0, c, std::max<int64_t>(1, m));
   }
+}
+
+// Products split their rows across dydx's pool, with OpenBLAS on one thread, unless the user set
+// OPENBLAS_NUM_THREADS. Two pools on the same cores fought: OpenBLAS's idle workers sched_yield in a
+// loop after each product, and took 18% of an MLP's forward pass at B = 10^5 from dydx's workers.
+bool rows_split_by_dydx() {
+  static const bool split = [] {
+    if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return false;
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  return split;
+}
+
+// Below this many multiply-adds per thread, a product runs on the calling thread.
+constexpr int64_t kGemmGrain = int64_t{1} << 18;
+
+template <class T>
+void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
+  const int threads = get_num_threads();
+  if (!rows_split_by_dydx() || threads == 1 || n < 2 || n * m * k < 2 * kGemmGrain) {
+    blas_gemm(la, lb, n, m, k, a, b, c);
+    return;
+  }
+  // One piece per thread: each piece packs all of B again, so more pieces cost more. Pieces start on
+  // multiples of 64 rows, whole BLAS tiles. OpenBLAS picks its kernels by shape, so a row's last bits
+  // can still depend on the split, as they did when OpenBLAS split the rows itself.
+  const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1;
+  const int64_t rows = ((n + threads - 1) / threads + 63) / 64 * 64;
+  parallel_for((n + rows - 1) / rows, 1, [&](int64_t first_piece, int64_t end_piece) {
+    const int64_t first = first_piece * rows, last = std::min(n, end_piece * rows);
+    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * std::max<int64_t>(1, m));
+  });
 }
 
 // Integer products have no BLAS; they are rare and off the hot path.
