@@ -4,6 +4,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu/cpu_loops.hpp"
 #include "dydx/tensor.hpp"
@@ -200,6 +201,36 @@ void sum_into(const Tensor& out, const Tensor& in) {
                                for (int64_t i = 0; i < n; ++i) o[i * s[0]] += x[i * s[1]];
                              }
                            });
+}
+
+/// out[c] = the sum over r of x[r * cols + c], for a dense [rows, cols] x: a sum over leading dims.
+/// Rows go in blocks, each summed into its own partial row (the blocks in parallel), and the
+/// partials are added in block order. Block sizes depend only on the shape, so the result has the
+/// same bits on any number of threads; float32 accumulates in double throughout.
+template <class T>
+void sum_leading_rows(const T* x, T* out, int64_t rows, int64_t cols) {
+  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  // At most 64 blocks, so the partials stay a small fraction of the input.
+  const int64_t block_rows = std::max<int64_t>(256, (rows + 63) / 64);
+  const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  std::vector<Acc> partial(static_cast<size_t>(blocks * cols), Acc(0));
+  parallel_for(blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, block_rows * cols)),
+               [&](int64_t first, int64_t last) {
+                 for (int64_t b = first; b < last; ++b) {
+                   Acc* __restrict p = partial.data() + b * cols;
+                   const int64_t end = std::min(rows, (b + 1) * block_rows);
+                   for (int64_t r = b * block_rows; r < end; ++r) {
+                     const T* __restrict row = x + r * cols;
+                     for (int64_t c = 0; c < cols; ++c) p[c] += row[c];
+                   }
+                 }
+               });
+  for (int64_t b = 1; b < blocks; ++b) {
+    Acc* __restrict total = partial.data();
+    const Acc* __restrict p = partial.data() + b * cols;
+    for (int64_t c = 0; c < cols; ++c) total[c] += p[c];
+  }
+  for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<T>(partial[c]);
 }
 
 }  // namespace dydx::cpu

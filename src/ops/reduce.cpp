@@ -29,7 +29,27 @@ Dims reduced_shape(const Tensor& x, const SmallVector<char, 6>& mask, bool keepd
   return shape;
 }
 
+// Whether the reduced dims are exactly the leading ones, some but not all, of a dense tensor: the
+// common sum over a batch, which has its own parallel kernel.
+bool reduces_leading_dims(const Tensor& x, const SmallVector<char, 6>& mask) {
+  if (x.dim() < 2 || !mask[0] || mask.back() || !x.is_contiguous()) return false;
+  size_t kept = 0;
+  while (mask[kept]) ++kept;
+  for (size_t d = kept; d < mask.size(); ++d)
+    if (mask[d]) return false;
+  return true;
+}
+
 Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdim) {
+  if (reduces_leading_dims(x, mask) && x.numel() > 0) {
+    Tensor out = detail::make_empty(reduced_shape(x, mask, keepdim), x.dtype());
+    const int64_t cols = out.numel();
+    cpu::dispatch(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::sum_leading_rows<T>(x.data_ptr<T>(), out.data_ptr<T>(), x.numel() / cols, cols);
+    });
+    return out;
+  }
   // Summing across rows adds whole rows into float32 partial sums, which loses 1 in 2^24; a float32
   // reduction that is not along the last dim accumulates in a float64 result (the size of the
   // output, so the input is read once as it is) and rounds once at the end.
