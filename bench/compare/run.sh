@@ -77,15 +77,15 @@ for family in "${families[@]}"; do
   fi
 done
 
-# dydx with 1 and with 2 threads (its own pool, DYDX_NUM_THREADS; OpenBLAS's; OpenMP's): the large workloads, which
-# should speed up, and the tiny ones, which should not slow down.
+# dydx with 1 and with 2 threads (DYDX_NUM_THREADS; dydx also splits matrix products across its pool, with OpenBLAS on
+# one thread, as long as OPENBLAS_NUM_THREADS is unset, so that is left alone): the large workloads, which should
+# speed up, and the tiny ones, which should not slow down.
 large='chain|sum/dim[01]|mean/dim[01]|seed/f32/(100000|1000000)x64|mlp/(forward|jacobian|laplacian)/100000'
 tiny='perop|seed/f32/(2x2|1000x16)'
 for family in perop seed mlp kernels; do  # 1 then 2 threads per family, so that drift in load hits both alike
   for threads in 1 2; do
     log "dydx $family, $threads thread(s)"
-    DYDX_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-      "$build/bench/compare_dydx" "$family" "^($large|$tiny)\$" > "$out/threads$threads.$family.json" \
+    DYDX_NUM_THREADS=$threads "$build/bench/compare_dydx" "$family" "^($large|$tiny)\$" > "$out/threads$threads.$family.json" \
       2> "$out/threads$threads.$family.err" \
       || missing "compare_dydx failed: $(tail -n 1 "$out/threads$threads.$family.err")" "$out/threads$threads.$family.json"
   done

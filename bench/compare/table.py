@@ -192,7 +192,7 @@ def main():
               "sum and mean = 64 MiB / triad; gemm = 2n^3 / gemm rate.")
 
     print()
-    print("dydx threads (DYDX_NUM_THREADS = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = 1, then 2; target: speedup "
+    print("dydx threads (DYDX_NUM_THREADS = 1, then 2, OPENBLAS_NUM_THREADS unset so that dydx splits products; target: speedup "
           ">= 1.7x on the large workloads, and no slowdown (>= 1.0x within noise) on the tiny ones, the first rows):")
     print()
     print("| workload | 1 thread | 2 threads | speedup |")
