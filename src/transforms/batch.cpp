@@ -115,18 +115,17 @@ constexpr int64_t kAllDirectionsAtOnce = 8;
 
 Tensor forward_jacobian_in_one_pass(const UnaryFunction& f, const Tensor& x, int64_t in_size) {
   const int64_t batch = x.size(0);
-  Tensor y, columns;
+  forward_ad::DualLevel level;
+  Tensor dual;
   if (in_size == 1) {
-    std::tie(y, columns) = jvp(f, x, ones_like(x));
+    dual = forward_ad::make_dual(x, ones_like(x));
   } else {
     Dims tangent_shape{in_size};
     for (int64_t s : x.sizes()) tangent_shape.push_back(s);
     Tensor tangents = eye(in_size, x.dtype()).unsqueeze(1).expand({in_size, batch, in_size}).reshape(tangent_shape);
-    forward_ad::DualLevel level;
-    auto [primal, tangent] = forward_ad::unpack_dual(f(forward::make_batched_dual(x, tangents)));
-    y = primal;
-    columns = tangent;
+    dual = forward::make_batched_dual(x, tangents);
   }
+  auto [y, columns] = forward_ad::unpack_dual(f(dual));
   check_output(x, y, "batch_jacobian");
   const int64_t out_size = y.numel() / batch;
   Dims result_shape = concat(concat({batch}, row_shape(y)), row_shape(x));
