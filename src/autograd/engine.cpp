@@ -351,6 +351,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   }
 
   SmallVector<Tensor, 4> grads;
+  SmallVector<NodeState*, 4> children;
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();
@@ -391,10 +392,17 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       continue;
     }
 
-    // With pruning, a target's own rule runs only if it leads to further targets.
+    // Each child's state, looked up once: every child was entered by the walk above, so the table
+    // no longer grows and the pointers stay valid. With pruning, a target's own rule runs only if
+    // it leads to further targets.
+    children.clear();
     bool run = false;
-    for (const auto& next : node->next)
-      if (next && state[next.get()].needed) run = true;
+    for (const auto& next : node->next) {
+      NodeState* ns = next ? state.find(next.get()) : nullptr;
+      if (ns && !ns->needed) ns = nullptr;
+      children.push_back(ns);
+      run = run || ns != nullptr;
+    }
     if (run && g.defined()) {
       grads.clear();
       grads.resize(node->num_inputs());
@@ -403,19 +411,17 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         node->op->vjp(*node, g, grads.data());
         if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
         for (size_t i = 0; i < node->num_inputs(); ++i) {
-          Node* next = node->next[i].get();
-          if (!next || !grads[i].defined() || !state[next].needed) continue;
-          add_into(state[next].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
+          if (!children[i] || !grads[i].defined()) continue;
+          add_into(children[i]->buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
         }
       }
     }
     if (run) {
-      for (const auto& next : node->next) {
-        if (!next) continue;
-        NodeState& ns = state[next.get()];
-        if (ns.needed && --ns.dependencies == 0) {
-          ns.dependencies = -1;
-          ready.push(next.get());
+      for (size_t i = 0; i < children.size(); ++i) {
+        NodeState* ns = children[i];
+        if (ns && --ns->dependencies == 0) {
+          ns->dependencies = -1;
+          ready.push(node->next[i].get());
         }
       }
     }
