@@ -167,6 +167,21 @@ TEST(LargeBuffers, AreCachedReusedAndReleased) {
   empty_cache();
 }
 
+TEST(FastPaths, StreamingOuterProductEqualsTheElementwiseProduct) {
+  // An outer product of 16 MiB or more is written with streaming stores; the broadcast elementwise
+  // product computes the same single rounding of each x[i] * w[j] through the ordinary kernels.
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    manual_seed(13);
+    const int64_t rows = dtype == kFloat32 ? 70000 : 35000;
+    Tensor x = randn({rows, 1}, dtype), w = randn({1, 64}, dtype);
+    Tensor streamed = matmul(x, w);
+    EXPECT_EQ(bytes_of(streamed), bytes_of(x * w)) << dtype;
+    // Odd row lengths cannot stream (rows would not stay 16-byte aligned) and take the plain loop.
+    Tensor w_odd = randn({1, 61}, dtype);
+    EXPECT_EQ(bytes_of(matmul(x.narrow(0, 0, rows / 2), w_odd)), bytes_of(x.narrow(0, 0, rows / 2) * w_odd)) << dtype;
+  }
+}
+
 TEST(LargeBuffers, LiveBytesCountWhatTensorsHoldNotTheCache) {
   empty_cache();
   const int64_t start = memory_stats().live_bytes;

@@ -2,8 +2,12 @@
 #include "cpu/cpu_blas.hpp"
 
 #include <cblas.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -71,6 +75,42 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
   });
 }
 
+// Outputs larger than this go around the caches: an ordinary store first reads the line it writes
+// (write-allocate), which doubles the memory traffic of a kernel that only writes, and a result this
+// large would not stay cached for its next reader anyway.
+constexpr size_t kStreamingBytes = size_t{16} << 20;
+
+// Whether to write a [rows, row_bytes] result with streaming stores: large, and every row 16-byte
+// aligned (SSE2, part of every x86-64, is enough to stream at memory speed).
+bool streams_past_cache(const void* out, size_t total_bytes, size_t row_bytes) {
+#if defined(__SSE2__)
+  return total_bytes >= kStreamingBytes && row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+#else
+  return false;
+#endif
+}
+
+// out[j] = scale * row[j] with non-temporal stores; out is 16-byte aligned and m fills whole vectors.
+template <class T>
+void store_scaled_streaming(T* out, const T* row, T scale, int64_t m) {
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m128 s = _mm_set1_ps(scale);
+    for (int64_t j = 0; j < m; j += 4) _mm_stream_ps(out + j, _mm_mul_ps(s, _mm_loadu_ps(row + j)));
+  } else {
+    const __m128d s = _mm_set1_pd(scale);
+    for (int64_t j = 0; j < m; j += 2) _mm_stream_pd(out + j, _mm_mul_pd(s, _mm_loadu_pd(row + j)));
+  }
+#endif
+}
+
+// Streaming stores are weakly ordered: fence them before the thread reports its piece as done.
+void finish_streaming() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 // Integer products have no BLAS; they are rare and off the hot path.
 void integer_gemm(int64_t n, int64_t m, int64_t k, const int64_t* a, int64_t sa0, int64_t sa1, const int64_t* b,
                   int64_t sb0, int64_t sb1, int64_t* c) {
@@ -110,18 +150,22 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
       const T* pb = reinterpret_cast<const T*>(b_in.impl()->data_bytes());
       const int64_t sa0 = a_in.stride(0), sa1 = a_in.stride(1), sb0 = b_in.stride(0), sb2 = b_in.stride(2);
       // Rows of C are independent: split them across threads.
+      const bool stream = sb2 == 1 && streams_past_cache(c, out.numel() * sizeof(T), m * sizeof(T));
       parallel_for(batch * n, (kElementwiseGrain + m - 1) / m, [&](int64_t first, int64_t last) {
         for (int64_t flat = first; flat < last; ++flat) {
           const int64_t i = flat / n, r = flat % n;
           const T scale = pa[i * sa0 + r * sa1];
           const T* row = pb + i * sb0;
           T* out_row = c + flat * m;
-          if (sb2 == 1) {
+          if (stream) {
+            store_scaled_streaming(out_row, row, scale, m);
+          } else if (sb2 == 1) {
             for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j];
           } else {
             for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j * sb2];
           }
         }
+        if (stream) finish_streaming();
       });
     } else {
       Tensor a = a_in, b = b_in;
