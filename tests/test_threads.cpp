@@ -3,8 +3,12 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <string>
 #include <thread>
 
 namespace dydx {
@@ -180,6 +184,52 @@ TEST(FastPaths, StreamingOuterProductEqualsTheElementwiseProduct) {
     Tensor w_odd = randn({1, 61}, dtype);
     EXPECT_EQ(bytes_of(matmul(x.narrow(0, 0, rows / 2), w_odd)), bytes_of(x.narrow(0, 0, rows / 2) * w_odd)) << dtype;
   }
+}
+
+TEST(LargeBuffers, OutOfMemoryIsAnErrorAndLeavesTheCacheAlone) {
+  empty_cache();
+  const MemoryStats before = memory_stats();
+  // 4 EiB: the size fits int64, no address space does.
+  EXPECT_THROW(zeros({int64_t(1) << 60}), Error);
+  const MemoryStats after = memory_stats();
+  EXPECT_EQ(after.cached_bytes, before.cached_bytes);
+  EXPECT_EQ(after.live_bytes, before.live_bytes);
+  Tensor ok = ones({int64_t(1) << 20});
+  EXPECT_EQ(ok.sum().item<double>(), static_cast<double>(int64_t(1) << 20));
+}
+
+// The process's current address-space size, from /proc/self/status (VmSize, in kB).
+uint64_t address_space_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) * 1024;
+  return 0;
+}
+
+TEST(LargeBuffers, AFailedAllocationDoesNotPoisonTheCache) {
+  // A 64 MiB request refused by the kernel (the address-space limit is lowered to what the process
+  // already uses), then the same request once the limit is back: it must get real memory, not a
+  // null block that the failed attempt left in the cache.
+  empty_cache();
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &saved), 0);
+  const uint64_t used = address_space_bytes();
+  ASSERT_GT(used, 0u);
+  rlimit tight = saved;
+  tight.rlim_cur = used + (uint64_t{8} << 20);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  bool refused = false;
+  try {
+    Tensor t = empty({int64_t{16} << 20}, kFloat32);
+  } catch (const Error&) {
+    refused = true;
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &saved), 0);
+  EXPECT_TRUE(refused);
+  Tensor t = full({int64_t{16} << 20}, 2.0);
+  EXPECT_EQ(t.sum().item<double>(), 2.0 * (int64_t{16} << 20));
+  EXPECT_EQ(memory_stats().cached_bytes, 0);
 }
 
 TEST(LargeBuffers, LiveBytesCountWhatTensorsHoldNotTheCache) {

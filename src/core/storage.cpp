@@ -69,7 +69,8 @@ Storage::~Storage() {
     return;
   }
   tally.add(-static_cast<int64_t>(nbytes), -1, 0);
-  if (data == inline_data) return;
+  // No data: allocate() ran out of memory, and the cache must not be handed a null block.
+  if (data == nullptr || data == inline_data) return;
   if (nbytes >= kLargeBlockBytes)
     large_free(data, nbytes);
   else
