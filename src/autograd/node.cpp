@@ -31,6 +31,13 @@ Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
 // (y.mul_(y); y[:, 0] += y[:, 1]).
 void Node::save(const Tensor& t) {
   const auto& from = *t.impl();
+  // A leaf that requires grad is saved as itself, as PyTorch does: no in-place op can give it a
+  // history (that is an error with grad on, and records nothing with grad off), so no cycle can
+  // form, and the weights of a model are saved by every op that reads them.
+  if (from.requires_grad && !from.grad_fn && !from.base) {
+    saved_values.push_back({t, static_cast<uint32_t>(t._version()), false});
+    return;
+  }
   Tensor saved = t.detach();  // the geometry over the same storage, then the autograd state back
   auto& copy = *saved.impl();
   copy.requires_grad = from.requires_grad;
