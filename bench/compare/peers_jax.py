@@ -7,7 +7,6 @@ Timing: measure(), the rule of harness.hpp."""
 import json
 import math
 import os
-import re
 import sys
 
 import jax
@@ -16,41 +15,23 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402  (after the x64 switch)
 import numpy as np  # noqa: E402
 
-from timing import measure  # noqa: E402
+from peer_report import Report  # noqa: E402
 
 DET_STEP = 0.37
 MLP_SIZES = [2, 64, 64, 64, 3]
 
 
-class Report:
-    def __init__(self, only):
-        self.only = re.compile(only)
-        self.cases = {}
-
-    def wants(self, key):
-        return bool(self.only.search(key))
-
-    def run(self, key, method, jitted, *args, want=None, rtol=None):
-        """Times jitted(*args); the first (compiling) call is checked against want when given, and checksummed."""
-        if not self.wants(key):
-            return
-        print(f"  jax {key} {method} ... ", end="", file=sys.stderr, flush=True)
-        try:
-            out = jax.block_until_ready(jitted(*args))
-            if want is not None:
-                np.testing.assert_allclose(np.asarray(out).reshape(want.shape), want, rtol=rtol, atol=rtol)
-            entry = measure(lambda check: jax.block_until_ready(jitted(*args)))
-            entry["check"] = float(sum(np.abs(np.asarray(leaf, dtype=np.float64)).sum()
-                                       for leaf in jax.tree_util.tree_leaves(out)))
-            print(f"{entry['median_s']:.4g} s", file=sys.stderr)
-        except Exception as e:  # a workload a library cannot do is a result to report
-            entry = {"failed": f"{type(e).__name__}: {e}".splitlines()[0]}
-            print(f"FAILED: {entry['failed']}", file=sys.stderr)
-        self.cases.setdefault(key, {})[method] = entry
-
-    def skip(self, key, method, why):
-        if self.wants(key):
-            self.cases.setdefault(key, {})[method] = {"skipped": why}
+def jitted_case(jitted, *args, want=None, rtol=None):
+    """A case for Report.run: each call runs jitted(*args) to completion; the first, checked call (which also
+    compiles) compares the result with want when given, and checksums it."""
+    def call(check):
+        out = jax.block_until_ready(jitted(*args))
+        if not check:
+            return 0
+        if want is not None:
+            np.testing.assert_allclose(np.asarray(out).reshape(want.shape), want, rtol=rtol, atol=rtol)
+        return sum(np.abs(np.asarray(leaf, dtype=np.float64)).sum() for leaf in jax.tree_util.tree_leaves(out))
+    return call
 
 
 def det(shape, offset, dtype=jnp.float32):
@@ -73,7 +54,7 @@ def seed(r):
             want = 3 * np.asarray(x) ** 2 * np.asarray(W)
             # xi [1] -> [n]; the forward pass is part of jacfwd. W is an argument, not a baked-in constant.
             jac = jax.jit(jax.vmap(jax.jacfwd(lambda xi, W: (xi ** 3) @ W), in_axes=(0, None)))
-            r.run(key, "vmap_jacfwd", jac, x, W, want=want, rtol=rtol)
+            r.run(key, "vmap_jacfwd", jitted_case(jac, x, W, want=want, rtol=rtol))
 
 
 def mlp(r):
@@ -99,10 +80,10 @@ def mlp(r):
     train = jax.jit(jax.grad(lambda ps, x, target: jnp.mean((laplacian(ps, x) - target) ** 2)))
     for B in (10000, 100000):
         x, target = det((B, 2), 0), det((B, 3), 5)
-        r.run(f"mlp/forward/{B}", "jit", forward, params, x)
-        r.run(f"mlp/jacobian/{B}", "vmap_jacfwd", jacobian, params, x)
-        r.run(f"mlp/laplacian/{B}", "vmap_hessian_trace", lap, params, x)
-        r.run(f"mlp/train/{B}", "grad_hessian_trace", train, params, x, target)
+        r.run(f"mlp/forward/{B}", "jit", jitted_case(forward, params, x))
+        r.run(f"mlp/jacobian/{B}", "vmap_jacfwd", jitted_case(jacobian, params, x))
+        r.run(f"mlp/laplacian/{B}", "vmap_hessian_trace", jitted_case(lap, params, x))
+        r.run(f"mlp/train/{B}", "grad_hessian_trace", jitted_case(train, params, x, target))
 
 
 def kernels(r):
@@ -119,20 +100,21 @@ def kernels(r):
             t = jnp.abs(t)
             return jnp.sqrt(t)
 
-        r.run("chain", "jit", jax.jit(chain), (det((1 << 24,), 0) + 1) * jnp.float32(0.5))
+        r.run("chain", "jit", jitted_case(jax.jit(chain), (det((1 << 24,), 0) + 1) * jnp.float32(0.5)))
     if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
         A = det((4096, 4096), 0)
         for dim in (0, 1):
-            r.run(f"sum/dim{dim}", "jit", jax.jit(lambda a, d=dim: jnp.sum(a, axis=d)), A)
-            r.run(f"mean/dim{dim}", "jit", jax.jit(lambda a, d=dim: jnp.mean(a, axis=d)), A)
+            r.run(f"sum/dim{dim}", "jit", jitted_case(jax.jit(lambda a, d=dim: jnp.sum(a, axis=d)), A))
+            r.run(f"mean/dim{dim}", "jit", jitted_case(jax.jit(lambda a, d=dim: jnp.mean(a, axis=d)), A))
     for dtype, name in ((jnp.float32, "f32"), (jnp.float64, "f64")):
         if r.wants(f"gemm/{name}"):
-            r.run(f"gemm/{name}", "jit", jax.jit(jnp.matmul), det((2048, 2048), 0, dtype), det((2048, 2048), 1, dtype))
+            r.run(f"gemm/{name}", "jit",
+                  jitted_case(jax.jit(jnp.matmul), det((2048, 2048), 0, dtype), det((2048, 2048), 1, dtype)))
 
 
 def main():
     family = sys.argv[1]
-    r = Report(sys.argv[2] if len(sys.argv) > 2 else ".")
+    r = Report("jax", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)

@@ -4,46 +4,17 @@ python3-torch). Threads: torch's defaults (torch.get_num_threads() is recorded, 
 rule of harness.hpp."""
 import json
 import math
-import re
 import sys
 
 import torch
 import functorch
 import torch.autograd.forward_ad as fwAD
 
-from timing import measure
+from peer_report import Report
 
 DET_STEP = 0.37
 MLP_SIZES = [2, 64, 64, 64, 3]
 SEED_GRAD_LOOP_MAX_M = 100000
-
-
-class Report:
-    def __init__(self, only):
-        self.only = re.compile(only)
-        self.cases = {}
-
-    def wants(self, key):
-        return bool(self.only.search(key))
-
-    def run(self, key, method, fn):
-        """fn(check): one call; with check=True it returns a checksum of its result and raises if it is wrong."""
-        if not self.wants(key):
-            return
-        print(f"  torch {key} {method} ... ", end="", file=sys.stderr, flush=True)
-        try:
-            check = float(fn(True))
-            entry = measure(fn)
-            entry["check"] = check
-            print(f"{entry['median_s']:.4g} s", file=sys.stderr)
-        except Exception as e:  # a workload a library cannot do is a result to report
-            entry = {"failed": f"{type(e).__name__}: {e}".splitlines()[0]}
-            print(f"FAILED: {entry['failed']}", file=sys.stderr)
-        self.cases.setdefault(key, {})[method] = entry
-
-    def skip(self, key, method, why):
-        if self.wants(key):
-            self.cases.setdefault(key, {})[method] = {"skipped": why}
 
 
 def det(shape, offset, dtype=torch.float32):
@@ -216,7 +187,7 @@ def kernels(r):
 
 def main():
     family = sys.argv[1]
-    r = Report(sys.argv[2] if len(sys.argv) > 2 else ".")
+    r = Report("torch", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
     json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
                "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
