@@ -102,49 +102,39 @@ void mlp_sizes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"B"})->Unit(benchmark::kMillisecond)->UseRealTime()->Arg(10000)->Arg(100000);
 }
 
-void BM_MlpForward(benchmark::State& state) {
+// Times transform(f, x) for the MLP f and a batch x of state.range(0) samples.
+template <class Transform>
+void time_mlp(benchmark::State& state, Transform transform) {
   Mlp f;
   manual_seed(3);
   Tensor x = randn({state.range(0), 2});
   for (auto _ : state) {
-    NoGradGuard no_grad;
-    Tensor y = f(x);
-    benchmark::DoNotOptimize(y.data_ptr<float>());
+    Tensor result = transform(f, x);
+    benchmark::DoNotOptimize(result.data_ptr<float>());
   }
+}
+
+void BM_MlpForward(benchmark::State& state) {
+  time_mlp(state, [](const Mlp& f, const Tensor& x) {
+    NoGradGuard no_grad;
+    return f(x);
+  });
 }
 BENCHMARK(BM_MlpForward)->Apply(mlp_sizes);
 
 void BM_MlpBatchJacobian(benchmark::State& state) {
-  Mlp f;
-  manual_seed(3);
-  Tensor x = randn({state.range(0), 2});
-  for (auto _ : state) {
-    Tensor J = func::batch_jacobian(f, x);
-    benchmark::DoNotOptimize(J.data_ptr<float>());
-  }
+  time_mlp(state, [](const Mlp& f, const Tensor& x) { return func::batch_jacobian(f, x); });
 }
 BENCHMARK(BM_MlpBatchJacobian)->Apply(mlp_sizes);
 
 void BM_MlpLaplacian(benchmark::State& state) {
-  Mlp f;
-  manual_seed(3);
-  Tensor x = randn({state.range(0), 2});
-  for (auto _ : state) {
-    Tensor L = func::laplacian(f, x);
-    benchmark::DoNotOptimize(L.data_ptr<float>());
-  }
+  time_mlp(state, [](const Mlp& f, const Tensor& x) { return func::laplacian(f, x); });
 }
 BENCHMARK(BM_MlpLaplacian)->Apply(mlp_sizes);
 
 // What laplacian cost before the forward Laplacian: one nested pair of dual levels per input dim.
 void BM_MlpHessianDiagonal(benchmark::State& state) {
-  Mlp f;
-  manual_seed(3);
-  Tensor x = randn({state.range(0), 2});
-  for (auto _ : state) {
-    Tensor L = func::batch_hessian_diagonal(f, x).sum({-1});
-    benchmark::DoNotOptimize(L.data_ptr<float>());
-  }
+  time_mlp(state, [](const Mlp& f, const Tensor& x) { return func::batch_hessian_diagonal(f, x).sum({-1}); });
 }
 BENCHMARK(BM_MlpHessianDiagonal)->Apply(mlp_sizes);
 
