@@ -543,6 +543,27 @@ TEST(GradFunction, ResultHasNoHistoryWithoutCreateGraph) {
   EXPECT_EQ(g[0].grad_fn(), nullptr);
 }
 
+// Graphs far larger than the engine's inline tables (16 nodes), with every node also reading the
+// leaf, so that dependency counts and the order of the walk matter: y_{k+1} = c*y_k + x.
+TEST(Grad, LongChainWithFanOutMatchesClosedForm) {
+  const double c = 0.99, x0 = 0.3;
+  const int n = 300;
+  Tensor x = Leaf({x0}, kFloat64);
+  Tensor y = x;
+  Tensor middle;
+  for (int k = 0; k < n; ++k) {
+    y = y * c + x;
+    if (k == n / 2 - 1) middle = y;  // y_{n/2}
+  }
+  // dy_n/dx = c^n + (1 - c^n) / (1 - c); dy_n/dy_{n/2} = c^(n/2).
+  const double expected = std::pow(c, n) + (1 - std::pow(c, n)) / (1 - c);
+  auto grads = grad({y.sum()}, {x, middle}, {}, true);
+  EXPECT_NEAR(grads[0].item<double>(), expected, 1e-12 * expected);
+  EXPECT_NEAR(grads[1].item<double>(), std::pow(c, n / 2), 1e-15);
+  y.sum().backward();
+  EXPECT_NEAR(x.grad().item<double>(), expected, 1e-12 * expected);
+}
+
 // ---- freed graphs ---------------------------------------------------------------------------------
 
 TEST(RetainGraph, SecondBackwardWithoutRetainGraphFails) {

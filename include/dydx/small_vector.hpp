@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>
+#include <memory>
+#include <new>
+#include <type_traits>
 #include <ostream>
 #include <utility>
 #include <vector>
@@ -21,64 +24,78 @@ class SmallVector {
   template <class It>
   SmallVector(It first, It last) { assign(first, last); }
   explicit SmallVector(size_t count, const T& value = T()) { resize(count, value); }
+  SmallVector(const SmallVector& other) { assign(other.begin(), other.end()); }
+  SmallVector(SmallVector&& other) noexcept { take(std::move(other)); }
+  SmallVector& operator=(const SmallVector& other) {
+    if (this != &other) assign(other.begin(), other.end());
+    return *this;
+  }
+  SmallVector& operator=(SmallVector&& other) noexcept {
+    if (this != &other) {
+      clear();
+      release_heap();
+      take(std::move(other));
+    }
+    return *this;
+  }
+  ~SmallVector() {
+    clear();
+    release_heap();
+  }
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  T* data() { return size_ <= N ? inline_.data() : heap_.data(); }
-  const T* data() const { return size_ <= N ? inline_.data() : heap_.data(); }
-  T* begin() { return data(); }
-  T* end() { return data() + size_; }
-  const T* begin() const { return data(); }
-  const T* end() const { return data() + size_; }
-  T& operator[](size_t i) { return data()[i]; }
-  const T& operator[](size_t i) const { return data()[i]; }
-  T& back() { return data()[size_ - 1]; }
-  const T& back() const { return data()[size_ - 1]; }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T* begin() { return data_; }
+  T* end() { return data_ + size_; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  T& back() { return data_[size_ - 1]; }
+  const T& back() const { return data_[size_ - 1]; }
 
   void push_back(T value) {
-    if (size_ < N) {
-      inline_[size_] = std::move(value);
-    } else {
-      if (size_ == N) spill();
-      heap_.push_back(std::move(value));
-    }
+    if (size_ == capacity_) grow(2 * capacity_);
+    ::new (static_cast<void*>(data_ + size_)) T(std::move(value));
     ++size_;
   }
-  void pop_back() { resize(size_ - 1); }
+  void pop_back() { data_[--size_].~T(); }
   void clear() {
-    for (size_t i = 0; i < std::min(size_, N); ++i) inline_[i] = T();
-    heap_.clear();
+    std::destroy(data_, data_ + size_);
     size_ = 0;
   }
   void resize(size_t count, const T& value = T()) {
-    if (count == size_) return;
-    if (count <= N && size_ <= N) {
-      for (size_t i = size_; i < count; ++i) inline_[i] = value;
-      for (size_t i = count; i < size_; ++i) inline_[i] = T();
-    } else if (count <= N) {  // shrinking from the heap back inline
-      for (size_t i = 0; i < count; ++i) inline_[i] = std::move(heap_[i]);
-      heap_.clear();
+    if (count < size_) {
+      std::destroy(data_ + count, data_ + size_);
+    } else if (count > capacity_) {
+      const T fill = value;  // value may be one of the elements that grow() moves
+      grow(std::max(count, 2 * capacity_));
+      std::uninitialized_fill(data_ + size_, data_ + count, fill);
     } else {
-      if (size_ <= N) spill();  // moves the size_ elements in use to the heap
-      heap_.resize(count, value);
+      std::uninitialized_fill(data_ + size_, data_ + count, value);
     }
     size_ = count;
   }
   template <class It>
   void assign(It first, It last) {
     clear();
+    if constexpr (std::is_base_of_v<std::random_access_iterator_tag,
+                                    typename std::iterator_traits<It>::iterator_category>) {
+      const auto count = static_cast<size_t>(last - first);
+      if (count > capacity_) grow(count);
+    }
+    // An element at a time: shapes have a few, where a call to memcpy would cost more.
     for (; first != last; ++first) push_back(*first);
   }
   void insert_at(size_t pos, T value) {
-    push_back(T());
-    T* d = data();
-    for (size_t i = size_ - 1; i > pos; --i) d[i] = std::move(d[i - 1]);
-    d[pos] = std::move(value);
+    push_back(std::move(value));
+    std::rotate(data_ + pos, data_ + size_ - 1, data_ + size_);
   }
   void erase_at(size_t pos) {
-    T* d = data();
-    for (size_t i = pos; i + 1 < size_; ++i) d[i] = std::move(d[i + 1]);
-    resize(size_ - 1);
+    std::move(data_ + pos + 1, data_ + size_, data_ + pos);
+    pop_back();
   }
 
   friend bool operator==(const SmallVector& a, const SmallVector& b) {
@@ -89,17 +106,43 @@ class SmallVector {
   }
 
  private:
-  // Moves the elements in use (size_ of them, at most N) from inline storage to the heap.
-  void spill() {
-    heap_.clear();
-    heap_.reserve(N * 2);
-    for (size_t i = 0; i < size_; ++i) heap_.push_back(std::move(inline_[i]));
-    for (size_t i = 0; i < N; ++i) inline_[i] = T();
+  // The first N elements live in inline_, constructed only when in use, so that an empty list of
+  // tensors or graph nodes costs nothing to make or destroy; beyond N they move to the heap.
+  T* inline_data() { return reinterpret_cast<T*>(inline_); }
+  bool on_heap() const { return data_ != reinterpret_cast<const T*>(inline_); }
+  void grow(size_t capacity) {
+    T* bigger = static_cast<T*>(::operator new(capacity * sizeof(T), std::align_val_t(alignof(T))));
+    std::uninitialized_move(data_, data_ + size_, bigger);
+    std::destroy(data_, data_ + size_);
+    release_heap();
+    data_ = bigger;
+    capacity_ = capacity;
+  }
+  void release_heap() {
+    if (on_heap()) ::operator delete(data_, std::align_val_t(alignof(T)));
+    data_ = inline_data();
+    capacity_ = N;
+  }
+  // Takes other's elements, leaving it empty; this must be empty and inline.
+  void take(SmallVector&& other) {
+    if (other.on_heap()) {
+      data_ = other.data_;
+      capacity_ = other.capacity_;
+      size_ = other.size_;
+      other.data_ = other.inline_data();
+      other.capacity_ = N;
+      other.size_ = 0;
+      return;
+    }
+    std::uninitialized_move(other.data_, other.data_ + other.size_, data_);
+    size_ = other.size_;
+    other.clear();
   }
 
-  std::array<T, N> inline_{};
-  std::vector<T> heap_;
+  T* data_ = inline_data();
   size_t size_ = 0;
+  size_t capacity_ = N;
+  alignas(T) unsigned char inline_[N * sizeof(T)];
 };
 
 /// A shape or a list of strides; ranks up to 6 live inline.

@@ -20,7 +20,8 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <queue>
+#include <thread>
+#include <algorithm>
 
 #include "core/object_pool.hpp"
 #include "dydx/autograd.hpp"
@@ -32,66 +33,91 @@ namespace dydx::autograd {
 namespace {
 
 const OpInfo kAccumulateGrad{"AccumulateGrad", "AccumulateGrad", nullptr};
-std::mutex accumulator_mutex;
 
-struct NodeState {
-  int dependencies = 0;
-  bool visited = false;
-  bool needed = false;
-  bool is_target = false;
-  Tensor buffer;    // sum of gradients received so far
-  Tensor captured;  // for targets: the gradient handed back by grad()
-};
-
-// Per-backward state of each node, in an open-addressing table keyed by node address.
-// Node fields cannot hold it: graphs share nodes (a model's weights) across threads.
-// std::unordered_map cost one allocation per node and showed in per-op overhead profiles.
-class NodeTable {
+// Guards the link from leaves to their AccumulateGrad nodes. What it protects takes a few loads and
+// at most one pooled allocation, so two atomic operations beat a mutex's lock and unlock, which
+// showed in per-op profiles (every op on a leaf asks for its node).
+class SpinLock {
  public:
-  NodeTable() : slots_(16) {}  // room for 7 nodes before the first growth
-
-  /// The state of key, inserted if new. Only an insertion can move existing entries.
-  NodeState& operator[](Node* key) {
-    Slot* slot = &probe(key);
-    if (slot->key) return slot->state;
-    if (2 * (size_ + 1) > slots_.size()) {
-      grow();
-      slot = &probe(key);
-    }
-    slot->key = key;
-    ++size_;
-    return slot->state;
+  void lock() {
+    while (flag_.test_and_set(std::memory_order_acquire))
+      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
   }
-  NodeState* find(Node* key) {
-    Slot& slot = probe(key);
-    return slot.key ? &slot.state : nullptr;
-  }
-  template <class F>
-  void for_each(F f) {
-    for (Slot& slot : slots_)
-      if (slot.key) f(slot.key, slot.state);
-  }
+  void unlock() { flag_.clear(std::memory_order_release); }
 
  private:
-  struct Slot {
-    Node* key = nullptr;
-    NodeState state;
+  std::atomic_flag flag_;
+};
+SpinLock accumulator_lock;
+
+// Per-backward state of the nodes reached from the outputs. Node fields cannot hold it: graphs
+// share nodes (a model's weights) across threads. Nodes are numbered as they are first met; an
+// open-addressing table maps a node to its number, and the walk numbers each node's children
+// once, so the later phases index arrays instead of hashing. Graphs of up to 16 nodes cost no
+// allocation: std::unordered_map cost one per node and showed in per-op overhead profiles.
+class GraphState {
+ public:
+  struct Entry {
+    Node* node = nullptr;
+    int first_child = 0;  // where the numbers of node->next start in children_ (-1: no node)
+    int dependencies = 0;
+    bool visited = false;
+    bool needed = false;
+    bool is_target = false;
+    Tensor buffer;    // sum of gradients received so far
+    Tensor captured;  // for targets: the gradient handed back by grad()
   };
-  Slot& probe(Node* key) {
-    const size_t mask = slots_.size() - 1;
+
+  GraphState() { std::fill(inline_slots_.begin(), inline_slots_.end(), -1); }
+  GraphState(const GraphState&) = delete;
+  GraphState& operator=(const GraphState&) = delete;
+
+  /// The number of key, which is given the next number if new.
+  int insert(Node* key) {
+    int* slot = &slot_of(key);
+    if (*slot >= 0) return *slot;
+    if (2 * (entries_.size() + 1) > capacity_) {
+      grow();
+      slot = &slot_of(key);
+    }
+    *slot = static_cast<int>(entries_.size());
+    Entry entry;
+    entry.node = key;
+    entry.first_child = static_cast<int>(children_.size());
+    entries_.push_back(std::move(entry));
+    for (size_t i = 0; i < key->next.size(); ++i) children_.push_back(-1);
+    return *slot;
+  }
+  /// The number of key, or -1 if it was never inserted.
+  int find(Node* key) { return slot_of(key); }
+
+  size_t size() const { return entries_.size(); }
+  /// Entries move only when one is inserted; the walk inserts, the later phases do not.
+  Entry& operator[](int i) { return entries_[static_cast<size_t>(i)]; }
+  int& child(int i, size_t k) { return children_[static_cast<size_t>(entries_[static_cast<size_t>(i)].first_child) + k]; }
+
+ private:
+  static constexpr size_t kInlineSlots = 32;
+
+  int& slot_of(Node* key) {
+    const size_t mask = capacity_ - 1;
     size_t i = (reinterpret_cast<uintptr_t>(key) >> 4) * 0x9E3779B97F4A7C15ull >> 20 & mask;
-    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask;
+    while (slots_[i] >= 0 && entries_[static_cast<size_t>(slots_[i])].node != key) i = (i + 1) & mask;
     return slots_[i];
   }
   void grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    for (Slot& slot : old)
-      if (slot.key) probe(slot.key) = std::move(slot);
+    heap_slots_.assign(capacity_ * 2, -1);
+    slots_ = heap_slots_.data();
+    capacity_ = heap_slots_.size();
+    for (size_t i = 0; i < entries_.size(); ++i) slot_of(entries_[i].node) = static_cast<int>(i);
   }
 
-  std::vector<Slot> slots_;
-  size_t size_ = 0;
+  SmallVector<Entry, 16> entries_;
+  SmallVector<int, 32> children_;
+  std::array<int, kInlineSlots> inline_slots_;
+  std::vector<int> heap_slots_;
+  int* slots_ = inline_slots_.data();
+  size_t capacity_ = kInlineSlots;
 };
 
 void add_into(Tensor& buffer, Tensor g) {
@@ -115,7 +141,11 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
       // Stored as is only if nothing else holds it: it may be the caller's grad_output.
       leaf.grad = g.impl().use_count() == 1 ? g.impl() : g.clone().impl();
     } else if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous()) {
-      leaf.grad = g.detach().impl();
+      // Nobody else can see g: it is stored as it is when it carries no autograd state either.
+      const auto& state = *g.impl();
+      const bool plain = !state.grad_fn && !state.requires_grad && !state.base && !state.grad &&
+                         state.tangents.empty() && state.hooks.empty();
+      leaf.grad = plain ? g.impl() : g.detach().impl();
     } else {
       NoGradGuard no_grad;
       leaf.grad = g.detach().clone().impl();
@@ -182,7 +212,7 @@ Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
 
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   auto& impl = *leaf.impl();
-  std::lock_guard<std::mutex> lock(accumulator_mutex);
+  std::lock_guard<SpinLock> lock(accumulator_lock);
   if (auto existing = impl.grad_accumulator.lock()) return existing;
   auto node = detail::make_pooled<Node>(&kAccumulateGrad);
   node->leaf = leaf.impl();
@@ -207,13 +237,18 @@ void refresh_view_history(const Tensor& t) {
   if (impl.retains_grad) impl.grad_fn->retained = t.impl();
 }
 
-std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+// gradient_edge() for a tensor whose view history is already refreshed.
+static std::shared_ptr<Node> refreshed_gradient_edge(const Tensor& t) {
   if (!t.defined()) return nullptr;
-  refresh_view_history(t);
   const auto& impl = *t.impl();
   if (impl.grad_fn) return impl.grad_fn;
   if (impl.requires_grad) return grad_accumulator(t);
   return nullptr;
+}
+
+std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+  if (t.defined()) refresh_view_history(t);
+  return refreshed_gradient_edge(t);
 }
 
 template <class Inputs>
@@ -228,7 +263,7 @@ static Node* record_impl(const OpInfo& op, const Inputs& inputs, const Tensor& o
   if (!any) return nullptr;
   auto node = detail::make_pooled<Node>(&op);
   for (const Tensor* t : inputs) {
-    node->next.push_back(gradient_edge(*t));
+    node->next.push_back(refreshed_gradient_edge(*t));
     node->inputs.push_back(t->defined() ? InputMeta{t->impl()->sizes, t->dtype()} : InputMeta{});
   }
   node->out_rank = out.dim();
@@ -260,10 +295,10 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   DYDX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), api, ": got ", grad_outputs.size(),
              " grad_outputs for ", outputs.size(), " outputs");
 
-  NodeTable state;
+  GraphState graph;
 
   // Roots and their starting gradients.
-  std::vector<std::pair<std::shared_ptr<Node>, Tensor>> roots;
+  SmallVector<std::pair<std::shared_ptr<Node>, Tensor>, 2> roots;
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& out = outputs[i];
     DYDX_CHECK(out.defined(), api, ": output ", i, " is undefined");
@@ -287,11 +322,11 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
                  " has shape ", out.sizes(), ")");
       g = ones_like(out);
     }
-    roots.emplace_back(gradient_edge(out), std::move(g));
+    roots.push_back({gradient_edge(out), std::move(g)});
   }
 
   // Capture targets: inputs given to grad(), or the restricted set of backward(inputs=...).
-  std::vector<Node*> target_of_input;
+  SmallVector<Node*, 4> target_of_input;
   for (size_t j = 0; j < inputs.size(); ++j) {
     const Tensor& in = inputs[j];
     DYDX_CHECK(in.defined(), api, ": input ", j, " is undefined");
@@ -299,63 +334,75 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
                " of shape ", in.sizes(), ")");
     auto edge = gradient_edge(in);
     target_of_input.push_back(edge.get());
-    state[edge.get()].is_target = true;
+    graph[graph.insert(edge.get())].is_target = true;
   }
   const bool prune = !inputs.empty();
 
-  // Depth-first walk: collect nodes, mark which lead to a target, count incoming edges.
+  // Depth-first walk: number the nodes and their children, mark which lead to a target, then
+  // count each needed node's incoming edges.
+  SmallVector<int, 2> root_numbers;
   {
-    std::vector<std::pair<Node*, size_t>> stack;  // node, index of the next child to visit
+    SmallVector<std::pair<int, size_t>, 32> stack;  // node number, index of the next child to visit
     auto visit = [&](Node* n) {
-      NodeState& s = state[n];
-      if (!s.visited) {
-        s.visited = true;
-        stack.emplace_back(n, 0);
+      const int number = graph.insert(n);
+      if (!graph[number].visited) {
+        graph[number].visited = true;
+        stack.push_back({number, 0});
       }
+      return number;
     };
-    for (auto& root : roots) visit(root.first.get());
+    for (auto& root : roots) root_numbers.push_back(visit(root.first.get()));
     while (!stack.empty()) {
-      auto& [node, child] = stack.back();
+      const auto [number, child] = stack.back();
+      Node* node = graph[number].node;
       if (child < node->next.size()) {
-        Node* next = node->next[child++].get();
-        if (next) visit(next);
+        ++stack.back().second;
+        if (Node* next = node->next[child].get()) {
+          const int next_number = visit(next);
+          graph.child(number, child) = next_number;
+        }
         continue;
       }
-      NodeState& s = state[node];
-      s.needed = !prune || s.is_target;
-      for (const auto& next : node->next)
-        if (next && state[next.get()].needed) s.needed = true;
       stack.pop_back();
+      bool needed = !prune || graph[number].is_target;
+      for (size_t k = 0; k < node->next.size(); ++k) {
+        const int c = graph.child(number, k);
+        needed = needed || (c >= 0 && graph[c].needed);
+      }
+      graph[number].needed = needed;
     }
-    state.for_each([&](Node* node, NodeState& s) {
-      if (!s.needed) return;
-      for (const auto& next : node->next)
-        if (next) {
-          NodeState* child = state.find(next.get());
-          if (child && child->needed) ++child->dependencies;
-        }
-    });
+    for (size_t i = 0; i < graph.size(); ++i) {
+      const int number = static_cast<int>(i);
+      if (!graph[number].needed) continue;
+      for (size_t k = 0; k < graph[number].node->next.size(); ++k) {
+        const int c = graph.child(number, k);
+        if (c >= 0 && graph[c].needed) ++graph[c].dependencies;
+      }
+    }
   }
 
-  for (auto& [node, g] : roots) add_into(state[node.get()].buffer, std::move(g));
+  for (size_t r = 0; r < roots.size(); ++r) add_into(graph[root_numbers[r]].buffer, std::move(roots[r].second));
 
-  auto later_first = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
-  std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
+  // A binary heap of nodes whose gradients are complete, latest first; inline for small graphs.
+  auto later_first = [&](int a, int b) { return graph[a].node->sequence_nr < graph[b].node->sequence_nr; };
+  SmallVector<int, 16> ready;
+  auto push_ready = [&](int number) {
+    graph[number].dependencies = -1;  // queued
+    ready.push_back(number);
+    std::push_heap(ready.begin(), ready.end(), later_first);
+  };
   // Roots with no incoming edges start the walk; other roots are reached through the graph.
-  for (auto& root : roots) {
-    NodeState& s = state[root.first.get()];
-    if (s.needed && s.dependencies == 0) {
-      s.dependencies = -1;  // queued
-      ready.push(root.first.get());
-    }
-  }
+  for (int number : root_numbers)
+    if (graph[number].needed && graph[number].dependencies == 0) push_ready(number);
 
   SmallVector<Tensor, 4> grads;
-  SmallVector<NodeState*, 4> children;
+  SmallVector<int, 4> children;
   while (!ready.empty()) {
-    Node* node = ready.top();
-    ready.pop();
-    NodeState& s = state[node];
+    std::pop_heap(ready.begin(), ready.end(), later_first);
+    const int number = ready.back();
+    ready.pop_back();
+    GraphState::Entry& s = graph[number];  // stays valid: nothing is inserted after the walk
+    Node* node = s.node;
     Tensor g = std::move(s.buffer);
 
     if (g.defined()) {
@@ -392,16 +439,15 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       continue;
     }
 
-    // Each child's state, looked up once: every child was entered by the walk above, so the table
-    // no longer grows and the pointers stay valid. With pruning, a target's own rule runs only if
-    // it leads to further targets.
+    // The children that need a gradient (-1 for the others). With pruning, a target's own rule
+    // runs only if it leads to further targets.
     children.clear();
     bool run = false;
-    for (const auto& next : node->next) {
-      NodeState* ns = next ? state.find(next.get()) : nullptr;
-      if (ns && !ns->needed) ns = nullptr;
-      children.push_back(ns);
-      run = run || ns != nullptr;
+    for (size_t k = 0; k < node->next.size(); ++k) {
+      int c = graph.child(number, k);
+      if (c >= 0 && !graph[c].needed) c = -1;
+      children.push_back(c);
+      run = run || c >= 0;
     }
     if (run && g.defined()) {
       grads.clear();
@@ -411,19 +457,14 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         node->op->vjp(*node, g, grads.data());
         if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
         for (size_t i = 0; i < node->num_inputs(); ++i) {
-          if (!children[i] || !grads[i].defined()) continue;
-          add_into(children[i]->buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
+          if (children[i] < 0 || !grads[i].defined()) continue;
+          add_into(graph[children[i]].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
         }
       }
     }
     if (run) {
-      for (size_t i = 0; i < children.size(); ++i) {
-        NodeState* ns = children[i];
-        if (ns && --ns->dependencies == 0) {
-          ns->dependencies = -1;
-          ready.push(node->next[i].get());
-        }
-      }
+      for (int c : children)
+        if (c >= 0 && --graph[c].dependencies == 0) push_ready(c);
     }
     if (!keep_graph) {
       node->released = true;
@@ -434,8 +475,8 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   TensorList result(inputs.size());
   if (accumulate_into_grad) return result;
   for (size_t j = 0; j < inputs.size(); ++j) {
-    NodeState* s = state.find(target_of_input[j]);
-    if (s) result[j] = s->captured;
+    const int number = graph.find(target_of_input[j]);
+    if (number >= 0) result[j] = graph[number].captured;
     DYDX_CHECK(result[j].defined() || allow_unused, api,
                ": One of the differentiated Tensors appears to not have been used in the graph (input ", j,
                " of shape ", inputs[j].sizes(), "). Set allow_unused=true if this is the desired behavior.");

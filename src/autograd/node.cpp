@@ -44,13 +44,14 @@ void Node::save(const Tensor& t) {
   copy.grad_fn = from.grad_fn;
   copy.grad_accumulator = from.grad_accumulator;
   forward::copy_tangents(t, saved);
-  saved_values.push_back({saved, static_cast<uint32_t>(t._version()), false});
+  saved_values.push_back({std::move(saved), static_cast<uint32_t>(t._version()), false});
 }
 
 void Node::save_output(const Tensor& out) {
   Tensor alias = out.detach();
   forward::copy_tangents(out, alias);  // forward-over-reverse differentiates through it
-  saved_values.push_back({alias, static_cast<uint32_t>(out._version()), true});
+  const auto version = static_cast<uint32_t>(out._version());
+  saved_values.push_back({std::move(alias), version, true});
 }
 
 Tensor Node::saved(size_t i) {

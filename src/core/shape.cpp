@@ -19,14 +19,19 @@ int64_t product(IntArrayRef sizes) {
   return n;
 }
 
-Dims contiguous_strides(IntArrayRef sizes) {
-  Dims strides(sizes.size(), 1);
+void contiguous_strides(IntArrayRef sizes, Dims& strides) {
+  strides.resize(sizes.size());
   int64_t running = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
     strides[i] = running;
     DYDX_CHECK(!__builtin_mul_overflow(running, std::max<int64_t>(sizes[i], 1), &running), "shape ", sizes,
                ": the strides overflow int64");
   }
+}
+
+Dims contiguous_strides(IntArrayRef sizes) {
+  Dims strides;
+  contiguous_strides(sizes, strides);
   return strides;
 }
 

@@ -11,6 +11,8 @@ namespace dydx::detail {
 int64_t wrap_dim(int64_t dim, int64_t rank, const char* op);
 int64_t product(IntArrayRef sizes);
 Dims contiguous_strides(IntArrayRef sizes);
+/// The same, written into strides (a fresh tensor's, with no temporary).
+void contiguous_strides(IntArrayRef sizes, Dims& strides);
 bool is_contiguous(IntArrayRef sizes, IntArrayRef strides);
 /// The NumPy broadcast of two shapes; errors name op and both shapes.
 Dims broadcast_shapes(IntArrayRef a, IntArrayRef b, const char* op);

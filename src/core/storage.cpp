@@ -78,7 +78,7 @@ Storage::~Storage() {
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
-  auto storage = make_pooled<Storage>(nullptr, nbytes, std::function<void(void*)>());
+  auto storage = make_pooled<Storage>(nullptr, nbytes);
   count_allocation(nbytes);
   if (nbytes <= kInlineBytes) {
     storage->data = storage->inline_data;

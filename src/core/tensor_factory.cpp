@@ -11,8 +11,8 @@ namespace dydx::detail {
 Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
   auto impl = make_pooled<TensorImpl>();
   impl->numel = product(sizes);  // checked for overflow first
-  impl->sizes = sizes.dims();
-  impl->strides = contiguous_strides(sizes);
+  impl->sizes.assign(sizes.begin(), sizes.end());
+  contiguous_strides(sizes, impl->strides);
   impl->dtype = dtype;
   int64_t nbytes = 0;
   DYDX_CHECK(!__builtin_mul_overflow(impl->numel, static_cast<int64_t>(element_size(dtype)), &nbytes),

@@ -153,9 +153,9 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
 
 template <class Op>
 void unary_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  Tensor saved = Op::reads == Reads::Nothing ? Tensor() : node.saved(0);
-  Tensor x = Op::reads == Reads::Input ? saved : Tensor();
-  Tensor out = Op::reads == Reads::Output ? saved : Tensor();
+  const Tensor saved = Op::reads == Reads::Nothing ? Tensor() : node.saved(0), none;
+  const Tensor& x = Op::reads == Reads::Input ? saved : none;
+  const Tensor& out = Op::reads == Reads::Output ? saved : none;
   grads[0] = fused_derivative_product<Op>(g, out);
   if (!grads[0].defined()) grads[0] = g * Op::derivative(x, out);
 }
@@ -228,7 +228,8 @@ constexpr bool has_array_forward = requires(const T* x, T* y) { Op::forward_arra
 
 template <class Op>
 Tensor unary(const Tensor& input) {
-  Tensor x = keeps_integers<Op>() ? input : to_floating(input);
+  Tensor promoted;  // a handle copy costs two atomic operations, which tiny tensors feel
+  const Tensor& x = keeps_integers<Op>() || input.is_floating_point() ? input : (promoted = to_floating(input));
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -107,7 +107,10 @@ template <class F>
 Tensor binary_kernel(const Tensor& a, const Tensor& b, ScalarType dtype, const char* op, F f) {
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   Tensor out = detail::make_empty(shape, dtype);
-  Tensor x = cast(a, dtype), y = cast(b, dtype);
+  // Casts only when needed: copying a handle costs two atomic operations, which tiny tensors feel.
+  Tensor a_cast, b_cast;
+  const Tensor& x = a.dtype() == dtype ? a : (a_cast = a.to(dtype));
+  const Tensor& y = b.dtype() == dtype ? b : (b_cast = b.to(dtype));
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     cpu::map2<T>(out, x, y, [f](T u, T v) { return static_cast<T>(f(u, v)); });

@@ -24,6 +24,7 @@ namespace dydx::detail {
 /// The version counter lives here because PyTorch shares it between a tensor and its views:
 /// an in-place write through any alias invalidates tensors saved for backward through all of them.
 struct Storage {
+  Storage(void* data, size_t nbytes) : data(data), nbytes(nbytes) {}
   Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
       : data(data), nbytes(nbytes), deleter(std::move(deleter)) {}
   Storage(const Storage&) = delete;
