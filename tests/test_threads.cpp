@@ -5,11 +5,13 @@
 
 #include <sys/resource.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace dydx {
 namespace {
@@ -66,6 +68,8 @@ const std::vector<Case>& cases() {
       {"matmul", [](const Tensor& x, const Tensor& y) { return matmul(x, y.t()); }, false},
       {"matmul of transposed", [](const Tensor& x, const Tensor& y) { return matmul(x.t(), y); }, false},
       {"outer product", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 1)}), y.index({Slice(0, 1)})); }},
+      // Short inner dimension and narrow result: dydx's own kernel, whose rows do not depend on the split.
+      {"skinny matmul", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 64)}), y.index({Slice(0, 64), Slice(0, 100)})); }},
       {"in-place add through a transposed view",
        [](const Tensor& x, const Tensor& y) {
          Tensor z = x.clone();
@@ -183,6 +187,49 @@ TEST(FastPaths, StreamingOuterProductEqualsTheElementwiseProduct) {
     // Odd row lengths cannot stream (rows would not stay 16-byte aligned) and take the plain loop.
     Tensor w_odd = randn({1, 61}, dtype);
     EXPECT_EQ(bytes_of(matmul(x.narrow(0, 0, rows / 2), w_odd)), bytes_of(x.narrow(0, 0, rows / 2) * w_odd)) << dtype;
+  }
+}
+
+// Products with a short inner dimension (k <= 128) and a narrow result (m <= 256) take dydx's own
+// register-blocked kernel; every layout, tail and panel count is checked against a float64 sum.
+TEST(FastPaths, SkinnyProductsMatchAFloat64Reference) {
+  struct Shape {
+    int64_t n, k, m;
+  };
+  const std::vector<Shape> shapes = {{1, 2, 1},    {5, 2, 64},  {6, 3, 3},     {7, 64, 64},  {13, 64, 15},
+                                     {13, 64, 16}, {13, 17, 17}, {1000, 64, 64}, {997, 128, 65}, {301, 33, 100},
+                                     {50, 64, 256}, {50, 129, 64}, {50, 64, 257}};
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    manual_seed(21);
+    for (const Shape& s : shapes) {
+      // A with a row stride wider than k; B as is and as the transpose of a row-major [m, k].
+      Tensor a_wide = randn({s.n, s.k + 5}, dtype), b = randn({s.k, s.m}, dtype), bt = randn({s.m, s.k}, dtype);
+      Tensor a = a_wide.narrow(1, 2, s.k);
+      for (const Tensor& rhs : {b, bt.t()}) {
+        Tensor c = matmul(a, rhs);
+        ASSERT_EQ(c.sizes().vec(), (std::vector<int64_t>{s.n, s.m}));
+        const auto av = a.contiguous().to(kFloat64).to_vector<double>();
+        const auto bv = rhs.contiguous().to(kFloat64).to_vector<double>();
+        const auto cv = c.to(kFloat64).to_vector<double>();
+        const double eps = dtype == kFloat32 ? 1.2e-7 : 2.3e-16;
+        for (int64_t i = 0; i < s.n; ++i)
+          for (int64_t j = 0; j < s.m; ++j) {
+            double exact = 0, magnitude = 0;
+            for (int64_t p = 0; p < s.k; ++p) {
+              exact += av[i * s.k + p] * bv[p * s.m + j];
+              magnitude += std::abs(av[i * s.k + p] * bv[p * s.m + j]);
+            }
+            // A sum of k products in this precision: error at most about k * eps * sum |a_p b_p|.
+            ASSERT_NEAR(cv[i * s.m + j], exact, 2 * s.k * eps * magnitude + 1e-300)
+                << dtype << " n=" << s.n << " k=" << s.k << " m=" << s.m << " at (" << i << ", " << j << ")";
+          }
+      }
+    }
+    // Batched, with B broadcast across the batch (a tangent's directions against one weight).
+    Tensor t = randn({3, 40, 64}, dtype), w = randn({64, 64}, dtype);
+    Tensor batched = matmul(t, w);
+    for (int64_t d = 0; d < 3; ++d)
+      EXPECT_EQ(bytes_of(batched.index({d})), bytes_of(matmul(t.index({d}), w))) << dtype;
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.hpp"
+#include "cpu/skinny_gemm.hpp"
 #include "dydx/threads.hpp"
 
 namespace dydx::cpu {
@@ -59,6 +60,13 @@ constexpr int64_t kGemmGrain = int64_t{1} << 18;
 
 template <class T>
 void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
+  if (la.trans == CblasNoTrans && skinny_gemm_fits<T>(k, m)) {
+    const bool b_rows = lb.trans == CblasNoTrans;  // B row-major, else stored transposed
+    const SkinnyPackedB<T> packed(b, k, m, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld);
+    parallel_for(n, kGemmGrain / (m * k) + 1,
+                 [&](int64_t first, int64_t last) { skinny_gemm_rows(a, la.ld, packed, c, first, last); });
+    return;
+  }
   const int threads = get_num_threads();
   if (!rows_split_by_dydx() || threads == 1 || n < 2 || n * m * k < 2 * kGemmGrain) {
     blas_gemm(la, lb, n, m, k, a, b, c);
