@@ -91,7 +91,7 @@ struct Mlp {
   Tensor operator()(const Tensor& x) const {
     Tensor h = x;
     for (int i = 0; i < 4; ++i) {
-      h = matmul(h, weights[i]) + biases[i];
+      h = linear(h, weights[i].t(), biases[i]);
       if (i < 3) h = tanh(h);
     }
     return h;

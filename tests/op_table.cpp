@@ -79,6 +79,16 @@ std::vector<OpRow> build_table() {
        [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
   row({"bmm", {{{2, 3, 4}, {2, 4, 2}}}, Domain::Real, [](const auto& in) { return bmm(in[0], in[1]); },
        [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
+  // A bias row (the fused path), a full input, a column and a scalar; then beta and alpha.
+  const std::vector<Shapes> addmm_shapes = {
+      {{4}, {3, 5}, {5, 4}}, {{1, 4}, {3, 2}, {2, 4}}, {{3, 4}, {3, 5}, {5, 4}}, {{3, 1}, {3, 5}, {5, 4}}, {{}, {2, 3}, {3, 2}}};
+  row({"addmm", addmm_shapes, Domain::Real, [](const auto& in) { return addmm(in[0], in[1], in[2]); },
+       [](const auto& in) { return zip(in[0], matmul(in[1], in[2]), [](double c, double p) { return c + p; }); }, 1e-5});
+  row({"addmm", addmm_shapes, Domain::Real, [](const auto& in) { return addmm(in[0], in[1], in[2], 0.5, -2.0); },
+       [](const auto& in) {
+         return zip(in[0], matmul(in[1], in[2]), [](double c, double p) { return 0.5 * c - 2.0 * p; });
+       },
+       1e-5});
 
   // Reductions.
   auto sum_of = [](double a, double b) { return a + b; };

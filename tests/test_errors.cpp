@@ -196,6 +196,18 @@ TEST(ShapeErrors, MmNeedsMatchingMatrices) {
   EXPECT_DYDX_ERROR(zeros({3}).mm(zeros({3, 1})), "mm", "[3]");
 }
 
+TEST(ShapeErrors, AddmmAndLinearNameTheShapesAtFault) {
+  EXPECT_DYDX_ERROR(addmm(zeros({4}), zeros({2, 3}), zeros({4, 5})), "addmm", "[2,3]", "[4,5]");
+  EXPECT_DYDX_ERROR(addmm(zeros({4}), zeros({2, 3, 1}), zeros({3, 4})), "addmm", "2-D", "[2,3,1]");
+  EXPECT_DYDX_ERROR(addmm(zeros({5}), zeros({2, 3}), zeros({3, 4})), "addmm", "[5]", "[2,4]");
+  EXPECT_DYDX_ERROR(addmm(zeros({3, 4}), zeros({2, 3}), zeros({3, 4})), "addmm", "[3,4]", "[2,4]");
+  EXPECT_DYDX_ERROR(addmm(zeros({1, 2, 4}), zeros({2, 3}), zeros({3, 4})), "addmm", "[1,2,4]", "[2,4]");
+  EXPECT_DYDX_ERROR(addmm(zeros({4}, kInt64), zeros({2, 3}, kInt64), zeros({3, 4}, kInt64), 0.5), "addmm", "integers");
+  EXPECT_DYDX_ERROR(linear(zeros({2, 3}), zeros({4, 3, 1})), "linear", "2-D", "[4,3,1]");
+  EXPECT_DYDX_ERROR(linear(zeros({2, 3}), zeros({4, 5})), "linear", "[2,3]", "[4,5]");
+  EXPECT_DYDX_ERROR(linear(zeros({2, 3}), zeros({4, 3}), zeros({3})), "linear", "[3]", "4");
+}
+
 TEST(ShapeErrors, BmmNeedsMatchingBatches) {
   EXPECT_DYDX_ERROR(bmm(zeros({2, 2, 3}), zeros({2, 4, 5})), "bmm", "[2,2,3]", "[2,4,5]");
   EXPECT_DYDX_ERROR(bmm(zeros({2, 2, 3}), zeros({3, 3, 5})), "bmm", "[2,2,3]", "[3,3,5]");

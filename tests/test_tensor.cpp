@@ -642,6 +642,65 @@ TEST(Matmul, BmmAgainstNaiveLoop) {
   EXPECT_TRUE(HasValues(r, expected, 1e-12));
 }
 
+// addmm adds a bias row inside the product (the skinny kernel's accumulators, or BLAS with beta = 1)
+// and any other input after it; every shape, path and dtype must agree with the float64 composition.
+TEST(Addmm, MatchesTheFloat64CompositionOnEveryPath) {
+  struct Case {
+    int64_t n, k, m;
+  };
+  // Skinny kernel; BLAS (k > 128, then m > 256); an empty inner dimension; tiny.
+  for (const Case& s : std::vector<Case>{{1000, 64, 64}, {300, 200, 40}, {50, 64, 300}, {5, 0, 3}, {3, 2, 1}}) {
+    for (ScalarType dtype : {kFloat32, kFloat64}) {
+      manual_seed(3);
+      Tensor x = randn({s.n, s.k}, dtype), w = randn({s.k, s.m}, dtype);
+      const Tensor product = mm(x.to(kFloat64), w.to(kFloat64));
+      const double tol = dtype == kFloat32 ? 1e-4 : 1e-12;
+      for (const Ints& shape : std::vector<Ints>{{s.m}, {1, s.m}, {s.n, s.m}, {s.n, 1}, {}}) {
+        Tensor c = randn(shape, dtype);
+        const std::string label = "n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " m=" +
+                                  std::to_string(s.m) + " input " + c.shape_string();
+        Tensor got = addmm(c, x, w);
+        EXPECT_EQ(got.dtype(), dtype);
+        EXPECT_TRUE(allclose(got.to(kFloat64), c.to(kFloat64) + product, tol, tol)) << label;
+        Tensor scaled = addmm(c, x, w, 0.5, -2.0);
+        EXPECT_TRUE(allclose(scaled.to(kFloat64), c.to(kFloat64) * 0.5 - product * 2.0, tol, tol)) << label;
+      }
+      // The bias row through a transposed weight, as linear() passes it.
+      Tensor wt = randn({s.m, s.k}, dtype), bias = randn({s.m}, dtype);
+      EXPECT_TRUE(allclose(addmm(bias, x, wt.t()).to(kFloat64),
+                           bias.to(kFloat64) + mm(x.to(kFloat64), wt.to(kFloat64).t()), tol, tol));
+    }
+  }
+}
+
+TEST(Addmm, BetaZeroIgnoresTheInputAsPyTorchDoes) {
+  Tensor c = full({2, 2}, std::nan(""), kFloat64);
+  Tensor r = addmm(c, eye(2, kFloat64), tensor({{1.0, 2.0}, {3.0, 4.0}}, kFloat64), 0.0, 2.0);
+  EXPECT_TRUE(HasValues(r, {2, 4, 6, 8}));
+}
+
+TEST(Linear, IsInputTimesWeightTransposedPlusBias) {
+  manual_seed(5);
+  Tensor w = randn({4, 3}, kFloat64), b = randn({4}, kFloat64);
+  for (const Ints& shape : std::vector<Ints>{{3}, {5, 3}, {2, 5, 3}}) {
+    Tensor x = randn(shape, kFloat64);
+    Tensor y = linear(x, w, b);
+    Ints expected_shape = shape;
+    expected_shape.back() = 4;
+    EXPECT_EQ(Shape(y), expected_shape);
+    EXPECT_TRUE(allclose(y, matmul(x, w.t()) + b, 1e-12, 1e-12)) << x.shape_string();
+    EXPECT_TRUE(allclose(linear(x, w), matmul(x, w.t()), 1e-12, 1e-12)) << x.shape_string();
+  }
+  // Gradients through the fused product match those of the composition.
+  Tensor x = randn({6, 3}, kFloat64).requires_grad_(), wl = w.clone().requires_grad_(), bl = b.clone().requires_grad_();
+  Tensor y = linear(x, wl, bl);
+  EXPECT_STREQ(y.grad_fn()->name(), "AddmmBackward0");
+  Tensor weights = randn({6, 4}, kFloat64);
+  TensorList fused = grad({(y * weights).sum()}, {x, wl, bl});
+  TensorList composed = grad({((matmul(x, wl.t()) + bl) * weights).sum()}, {x, wl, bl});
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(allclose(fused[i], composed[i], 1e-12, 1e-12)) << i;
+}
+
 TEST(Matmul, MixedDtypesPromote) {
   Tensor r = matmul(ones({2, 2}), ones({2, 2}, kFloat64));
   EXPECT_EQ(r.dtype(), kFloat64);

@@ -78,7 +78,7 @@ struct Mlp {
   Tensor operator()(const Tensor& x) const {
     Tensor h = x;
     for (int l = 0; l < 4; ++l) {
-      h = matmul(h, params[2 * l]) + params[2 * l + 1];
+      h = linear(h, params[2 * l].t(), params[2 * l + 1]);  // each tool's fused layer (linear: addmm)
       if (l < 3) h = tanh(h);
     }
     return h;

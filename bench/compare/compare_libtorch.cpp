@@ -103,7 +103,7 @@ struct Mlp {
   Tensor operator()(const Tensor& x) const {
     Tensor h = x;
     for (int l = 0; l < 4; ++l) {
-      h = torch::matmul(h, params[2 * l]) + params[2 * l + 1];
+      h = torch::linear(h, params[2 * l].t(), params[2 * l + 1]);  // each tool's fused layer (linear: addmm)
       if (l < 3) h = torch::tanh(h);
     }
     return h;

@@ -99,7 +99,7 @@ def mlp(r):
     def f_with(ps):
         def f(h):  # one sample [2] -> [3], or a batch [B,2] -> [B,3]
             for l in range(4):
-                h = h @ ps[2 * l] + ps[2 * l + 1]
+                h = torch.nn.functional.linear(h, ps[2 * l].T, ps[2 * l + 1])  # each tool's fused layer
                 if l < 3:
                     h = torch.tanh(h)
             return h

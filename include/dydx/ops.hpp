@@ -38,6 +38,12 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor mm(const Tensor& a, const Tensor& b);
 /// A batched product of [B,n,k] by [B,k,m].
 Tensor bmm(const Tensor& a, const Tensor& b);
+/// torch.addmm: beta * input + alpha * (mat1 @ mat2), for 2-D mat1 [n,k] and mat2 [k,m] and an input
+/// that broadcasts to [n,m]. A bias row ([m] or [1,m]) with beta = alpha = 1 is added inside the product.
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar beta = 1, Scalar alpha = 1);
+/// torch.nn.functional.linear: input @ weight^T + bias, for weight [out_features, in_features] and an
+/// optional bias [out_features]; input is [*, in_features].
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor());
 
 // Reductions.
 Tensor sum(const Tensor& x);

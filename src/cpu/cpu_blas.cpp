@@ -34,12 +34,16 @@ BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t 
   return {CblasNoTrans, 0, false};
 }
 
+// C = A B, or C += A B with accumulate.
 template <class T>
-void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
+void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
+               bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, 0.0f, c, std::max<int64_t>(1, m));
+    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, accumulate ? 1.0f : 0.0f, c,
+                std::max<int64_t>(1, m));
   } else if constexpr (std::is_same_v<T, double>) {
-    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0, a, la.ld, b, lb.ld, 0.0, c, std::max<int64_t>(1, m));
+    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0, a, la.ld, b, lb.ld, accumulate ? 1.0 : 0.0, c,
+                std::max<int64_t>(1, m));
   }
 }
 
@@ -58,28 +62,35 @@ bool rows_split_by_dydx() {
 // Below this many multiply-adds per thread, a product runs on the calling thread.
 constexpr int64_t kGemmGrain = int64_t{1} << 18;
 
+// C = bias + A B, with every row of C starting from the bias row (null: zero).
 template <class T>
-void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c) {
+void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
+          const T* bias) {
   if (la.trans == CblasNoTrans && skinny_gemm_fits<T>(k, m)) {
     const bool b_rows = lb.trans == CblasNoTrans;  // B row-major, else stored transposed
-    const SkinnyPackedB<T> packed(b, k, m, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld);
+    const SkinnyPackedB<T> packed(b, k, m, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld, bias);
     parallel_for(n, kGemmGrain / (m * k) + 1,
                  [&](int64_t first, int64_t last) { skinny_gemm_rows(a, la.ld, packed, c, first, last); });
     return;
   }
+  const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1, ldc = std::max<int64_t>(1, m);
+  // With a bias, BLAS accumulates onto rows that start as copies of it.
+  auto rows_of_c = [&](int64_t first, int64_t last) {
+    if (bias != nullptr)
+      for (int64_t r = first; r < last; ++r) std::copy(bias, bias + m, c + r * ldc);
+    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * ldc, bias != nullptr);
+  };
   const int threads = get_num_threads();
   if (!rows_split_by_dydx() || threads == 1 || n < 2 || n * m * k < 2 * kGemmGrain) {
-    blas_gemm(la, lb, n, m, k, a, b, c);
+    rows_of_c(0, n);
     return;
   }
   // One piece per thread: each piece packs all of B again, so more pieces cost more. Pieces start on
   // multiples of 64 rows, whole BLAS tiles. OpenBLAS picks its kernels by shape, so a row's last bits
   // can still depend on the split, as they did when OpenBLAS split the rows itself.
-  const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1;
   const int64_t rows = ((n + threads - 1) / threads + 63) / 64 * 64;
   parallel_for((n + rows - 1) / rows, 1, [&](int64_t first_piece, int64_t end_piece) {
-    const int64_t first = first_piece * rows, last = std::min(n, end_piece * rows);
-    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * std::max<int64_t>(1, m));
+    rows_of_c(first_piece * rows, std::min(n, end_piece * rows));
   });
 }
 
@@ -132,9 +143,36 @@ void integer_gemm(int64_t n, int64_t m, int64_t k, const int64_t* a, int64_t sa0
 
 }  // namespace
 
-void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
+void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, const Tensor& row_bias) {
   const int64_t batch = a_in.size(0), n = a_in.size(1), k = a_in.size(2), m = b_in.size(2);
   if (out.numel() == 0) return;
+  if (row_bias.defined()) {
+    // Floating point only (checked by the caller): the bias rides in the product's accumulators.
+    dispatch_floating(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* bias = row_bias.data_ptr<T>();
+      T* c = out.data_ptr<T>();
+      if (k == 0) {
+        for (int64_t r = 0; r < batch * n; ++r) std::copy(bias, bias + m, c + r * m);
+        return;
+      }
+      Tensor a = a_in, b = b_in;
+      BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2)), lb = blas_layout(k, m, b.stride(1), b.stride(2));
+      if (!la.usable) {
+        a = a.contiguous();
+        la = blas_layout(n, k, a.stride(1), a.stride(2));
+      }
+      if (!lb.usable) {
+        b = b.contiguous();
+        lb = blas_layout(k, m, b.stride(1), b.stride(2));
+      }
+      const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
+      const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
+      for (int64_t i = 0; i < batch; ++i)
+        gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, bias);
+    });
+    return;
+  }
   if (k == 0) {
     dispatch(out.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -189,7 +227,8 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in) {
       }
       const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
       const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
-      for (int64_t i = 0; i < batch; ++i) gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m);
+      for (int64_t i = 0; i < batch; ++i)
+        gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, nullptr);
     }
   });
 }

@@ -203,6 +203,24 @@ void sum_into(const Tensor& out, const Tensor& in) {
                            });
 }
 
+// Adds rows [first, end) of a dense [rows, cols] x, columns [c0, c0 + width), into p[0, width):
+// four rows per sweep of p, a quarter of its loads and stores.
+template <class T, class Acc>
+void add_rows_into(const T* x, int64_t cols, int64_t first, int64_t end, int64_t c0, int64_t width, Acc* __restrict p) {
+  int64_t r = first;
+  for (; r + 4 <= end; r += 4) {
+    const T* __restrict r0 = x + r * cols + c0;
+    const T* __restrict r1 = r0 + cols;
+    const T* __restrict r2 = r1 + cols;
+    const T* __restrict r3 = r2 + cols;
+    for (int64_t c = 0; c < width; ++c) p[c] += (Acc(r0[c]) + Acc(r1[c])) + (Acc(r2[c]) + Acc(r3[c]));
+  }
+  for (; r < end; ++r) {
+    const T* __restrict row = x + r * cols + c0;
+    for (int64_t c = 0; c < width; ++c) p[c] += row[c];
+  }
+}
+
 /// out[c] = the sum over r of x[r * cols + c], for a dense [rows, cols] x: a sum over leading dims.
 /// Rows go in blocks, each summed into its own partial row (the blocks in parallel), and the
 /// partials are added in block order. Block sizes depend only on the shape, so the result has the
@@ -213,27 +231,29 @@ void sum_leading_rows(const T* x, T* out, int64_t rows, int64_t cols) {
   // At most 64 blocks, so the partials stay a small fraction of the input.
   const int64_t block_rows = std::max<int64_t>(256, (rows + 63) / 64);
   const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  if (blocks == 1) {
+    // Few rows (a sum over a handful of directions): one partial row would be as large as the
+    // output, in double, freshly faulted in on every call. Tiles of columns are summed in L1
+    // instead, in parallel, adding the rows in the same order (so with the same bits).
+    constexpr int64_t kTile = 512;
+    parallel_for((cols + kTile - 1) / kTile, std::max<int64_t>(1, kElementwiseGrain / (kTile * rows)),
+                 [&](int64_t first, int64_t last) {
+                   Acc p[kTile];
+                   for (int64_t t = first; t < last; ++t) {
+                     const int64_t c0 = t * kTile, width = std::min(kTile, cols - c0);
+                     std::fill(p, p + width, Acc(0));
+                     add_rows_into(x, cols, 0, rows, c0, width, p);
+                     for (int64_t c = 0; c < width; ++c) out[c0 + c] = static_cast<T>(p[c]);
+                   }
+                 });
+    return;
+  }
   std::vector<Acc> partial(static_cast<size_t>(blocks * cols), Acc(0));
   parallel_for(blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, block_rows * cols)),
                [&](int64_t first, int64_t last) {
-                 for (int64_t b = first; b < last; ++b) {
-                   Acc* __restrict p = partial.data() + b * cols;
-                   const int64_t end = std::min(rows, (b + 1) * block_rows);
-                   int64_t r = b * block_rows;
-                   // Four rows per sweep of the partial row: a quarter of its loads and stores.
-                   for (; r + 4 <= end; r += 4) {
-                     const T* __restrict r0 = x + r * cols;
-                     const T* __restrict r1 = r0 + cols;
-                     const T* __restrict r2 = r1 + cols;
-                     const T* __restrict r3 = r2 + cols;
-                     for (int64_t c = 0; c < cols; ++c)
-                       p[c] += (Acc(r0[c]) + Acc(r1[c])) + (Acc(r2[c]) + Acc(r3[c]));
-                   }
-                   for (; r < end; ++r) {
-                     const T* __restrict row = x + r * cols;
-                     for (int64_t c = 0; c < cols; ++c) p[c] += row[c];
-                   }
-                 }
+                 for (int64_t b = first; b < last; ++b)
+                   add_rows_into(x, cols, b * block_rows, std::min(rows, (b + 1) * block_rows), 0, cols,
+                                 partial.data() + b * cols);
                });
   for (int64_t b = 1; b < blocks; ++b) {
     Acc* __restrict total = partial.data();

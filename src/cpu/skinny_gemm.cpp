@@ -7,13 +7,18 @@
 namespace dydx::cpu {
 
 template <class T>
-SkinnyPackedB<T>::SkinnyPackedB(const T* b, int64_t k, int64_t m, int64_t row_stride, int64_t col_stride)
+SkinnyPackedB<T>::SkinnyPackedB(const T* b, int64_t k, int64_t m, int64_t row_stride, int64_t col_stride,
+                                const T* bias)
     : k(k), m(m) {
   const int64_t lanes = kSkinnyVectorBytes > 0 ? kSkinnyVectorBytes / static_cast<int64_t>(sizeof(T)) : 1;
   width = (m + lanes - 1) / lanes * lanes;
   data.assign(static_cast<size_t>(k * width), T(0));
   for (int64_t p = 0; p < k; ++p)
     for (int64_t j = 0; j < m; ++j) data[static_cast<size_t>(p * width + j)] = b[p * row_stride + j * col_stride];
+  if (bias != nullptr) {
+    start.assign(static_cast<size_t>(width), T(0));
+    std::copy(bias, bias + m, start.begin());
+  }
 }
 
 #ifdef DYDX_SKINNY_GEMM
@@ -35,10 +40,18 @@ using Vec = typename VectorOf<T>::type;
 template <class T>
 constexpr int kLanes = kSkinnyVectorBytes / static_cast<int>(sizeof(T));
 
-// C[R rows, the panel's V vectors] = A[R rows, k] B[k, panel]; `cols` of the panel's columns are kept.
+// C[R rows, the panel's V vectors] = start + A[R rows, k] B[k, panel], start the panel's part of the
+// bias row (null: zero); `cols` of the panel's columns are kept.
 template <class T, int R, int V>
-void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols) {
+void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
+           const T* start) {
   Vec<T> acc[R][V] = {};
+  if (start != nullptr)
+    for (int v = 0; v < V; ++v) {
+      Vec<T> s;
+      std::memcpy(&s, start + v * kLanes<T>, sizeof(s));
+      for (int r = 0; r < R; ++r) acc[r][v] = s;
+    }
   for (int64_t p = 0; p < k; ++p) {
     Vec<T> bv[V];
     for (int v = 0; v < V; ++v) {
@@ -65,11 +78,12 @@ void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, in
 
 template <class T, int V>
 void panel_rows(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
-                int64_t first, int64_t last) {
+                const T* start, int64_t first, int64_t last) {
   constexpr int kRows = 6;
   int64_t i = first;
-  for (; i + kRows <= last; i += kRows) block<T, kRows, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols);
-  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols);
+  for (; i + kRows <= last; i += kRows)
+    block<T, kRows, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start);
+  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start);
 }
 
 }  // namespace
@@ -81,11 +95,18 @@ void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, 
     const int64_t vectors = std::min<int64_t>(kSkinnyMaxVectors, (b.width - j) / lanes);
     const int64_t cols = std::min(b.m - j, vectors * lanes);
     const T* pb = b.data.data() + j;
+    const T* start = b.start.empty() ? nullptr : b.start.data() + j;
     switch (vectors) {
-      case 1: panel_rows<T, 1>(a, lda, pb, b.width, b.k, c + j, b.m, cols, first, last); break;
-      case 2: panel_rows<T, 2>(a, lda, pb, b.width, b.k, c + j, b.m, cols, first, last); break;
-      case 3: if constexpr (kSkinnyMaxVectors >= 3) panel_rows<T, 3>(a, lda, pb, b.width, b.k, c + j, b.m, cols, first, last); break;
-      default: if constexpr (kSkinnyMaxVectors >= 4) panel_rows<T, 4>(a, lda, pb, b.width, b.k, c + j, b.m, cols, first, last); break;
+      case 1: panel_rows<T, 1>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
+      case 2: panel_rows<T, 2>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
+      case 3:
+        if constexpr (kSkinnyMaxVectors >= 3)
+          panel_rows<T, 3>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
+        break;
+      default:
+        if constexpr (kSkinnyMaxVectors >= 4)
+          panel_rows<T, 4>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
+        break;
     }
   }
 }

@@ -36,15 +36,17 @@ bool skinny_gemm_fits(int64_t k, int64_t m) {
          m >= 1 && m <= 256;
 }
 
-/// B[k, m] (element (p, j) at b[p * row_stride + j * col_stride]) packed for skinny_gemm_rows.
+/// B[k, m] (element (p, j) at b[p * row_stride + j * col_stride]) packed for skinny_gemm_rows, with
+/// the row that every row of C starts from (a layer's bias; zero when bias is null).
 template <class T>
 struct SkinnyPackedB {
-  SkinnyPackedB(const T* b, int64_t k, int64_t m, int64_t row_stride, int64_t col_stride);
+  SkinnyPackedB(const T* b, int64_t k, int64_t m, int64_t row_stride, int64_t col_stride, const T* bias = nullptr);
   int64_t k, m, width;  // width: m rounded up to whole vectors
   std::vector<T> data;  // [k, width], zero beyond column m
+  std::vector<T> start;  // [width]: the bias, or empty for none
 };
 
-/// Rows [first, last) of C = A B, for A row-major with row stride lda and C contiguous [n, m].
+/// Rows [first, last) of C = bias + A B, for A row-major with row stride lda and C contiguous [n, m].
 template <class T>
 void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last);
 

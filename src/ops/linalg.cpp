@@ -23,6 +23,19 @@ void bmm_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo bmm_info{"bmm", "BmmBackward0", &bmm_vjp};
 
+// out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
+void addmm_vjp(Node& node, const Tensor& g, Tensor* grads) {
+  const bool batched = batch_dims(node, g) > 0;
+  const double beta = node.attrs.scalar, alpha = node.attrs.scale;
+  auto scaled = [](const Tensor& t, double c) { return c == 1 ? t : t * c; };
+  if (node.needs_input_grad(0)) grads[0] = scaled(g, beta);
+  if (node.needs_input_grad(1))
+    grads[1] = scaled(batched ? matmul(g, node.saved(1).t()) : g.mm(node.saved(1).t()), alpha);
+  if (node.needs_input_grad(2))
+    grads[2] = scaled(batched ? matmul(node.saved(0).t(), g) : node.saved(0).t().mm(g), alpha);
+}
+const OpInfo addmm_info{"addmm", "AddmmBackward0", &addmm_vjp};
+
 [[noreturn]] void mismatch(const char* op, const Tensor& a, const Tensor& b, int64_t ka, int64_t kb) {
   detail::fail(op, ": cannot multiply ", a.sizes(), " by ", b.sizes(), " (", ka, " != ", kb, ")");
 }
@@ -80,6 +93,77 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
       },
       ops::bilinear_curvature);
   return out;
+}
+
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar beta_scalar, Scalar alpha_scalar) {
+  DYDX_CHECK(mat1.dim() == 2 && mat2.dim() == 2, "addmm: expected 2-D matrices, got shapes ", mat1.sizes(), " and ",
+             mat2.sizes());
+  if (mat1.size(1) != mat2.size(0)) ops::mismatch("addmm", mat1, mat2, mat1.size(1), mat2.size(0));
+  const int64_t n = mat1.size(0), m = mat2.size(1);
+  DYDX_CHECK(input.dim() <= 2 && detail::broadcast_shapes(input.sizes(), {n, m}, "addmm") == IntArrayRef({n, m}),
+             "addmm: input of shape ", input.sizes(), " does not broadcast to the product's shape ", Dims{n, m});
+  const ScalarType dtype = promote_types(input.dtype(), promote_types(mat1.dtype(), mat2.dtype()));
+  const double beta = beta_scalar.to_double(), alpha = alpha_scalar.to_double();
+  DYDX_CHECK(is_floating_point(dtype) || (beta == std::trunc(beta) && alpha == std::trunc(alpha)),
+             "addmm: for integral input tensors, beta and alpha must be integers (got ", beta, " and ", alpha, ")");
+  Tensor x = ops::cast(mat1, dtype), y = ops::cast(mat2, dtype), c = ops::cast(input, dtype);
+  Tensor out = detail::make_empty({n, m}, dtype);
+  auto as_batch = [](const Tensor& t) {
+    return detail::make_alias(t, {1, t.size(0), t.size(1)}, {0, t.stride(0), t.stride(1)}, t.storage_offset());
+  };
+  // A layer's bias: every row of the product starts from it, with no pass of its own.
+  const bool bias_row = beta == 1 && alpha == 1 && is_floating_point(dtype) && c.dim() >= 1 && c.numel() == m &&
+                        (c.dim() == 1 || c.size(0) == 1) && (m == 1 || c.stride(-1) == 1);
+  {
+    NoGradGuard no_grad;
+    if (bias_row) {
+      cpu::batched_gemm(out, as_batch(x), as_batch(y), c.dim() == 1 ? c : c.reshape({m}));
+    } else {
+      cpu::batched_gemm(out, as_batch(x), as_batch(y));
+      if (alpha != 1) out.mul_(alpha);
+      if (beta != 0) out.add_(c, beta);  // beta = 0 ignores input, nan and inf included, as PyTorch does
+    }
+  }
+  if (ops::Node* node = ops::record(ops::addmm_info, {&input, &mat1, &mat2}, out)) {
+    node->save(mat1);
+    node->save(mat2);
+    node->attrs.scalar = beta;
+    node->attrs.scale = alpha;
+  }
+  forward::propagate(
+      {&input, &mat1, &mat2}, out,
+      [&](const TensorList& t) {
+        const int64_t nb = forward::batch_dims();
+        auto scaled = [](const Tensor& v, double s) { return !v.defined() || s == 1 ? v : v * s; };
+        // The input's tangent lines up with the result's trailing dims, after the batch dims.
+        Tensor from_input = t[0].defined() ? ops::align_to_rank(scaled(t[0], beta), nb, 2) : Tensor();
+        Tensor product;
+        if (nb > 0)
+          product = ops::sum_terms(t[1].defined() ? matmul(t[1], mat2) : Tensor(), t[2].defined() ? matmul(mat1, t[2]) : Tensor());
+        else
+          product = ops::sum_terms(t[1].defined() ? t[1].mm(mat2) : Tensor(), t[2].defined() ? mat1.mm(t[2]) : Tensor());
+        return ops::sum_terms(from_input, scaled(product, alpha));
+      },
+      [alpha](const TensorList& g) {
+        Tensor curvature = ops::bilinear_curvature({g[1], g[2]});
+        return curvature.defined() && alpha != 1 ? curvature * alpha : curvature;
+      });
+  return out;
+}
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  DYDX_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out_features, in_features], got shape ", weight.sizes());
+  DYDX_CHECK(input.dim() >= 1 && input.size(-1) == weight.size(1), "linear: input of shape ", input.sizes(),
+             " does not end in the weight's in_features (weight shape ", weight.sizes(), ")");
+  DYDX_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), "linear: bias of shape ",
+             bias.defined() ? bias.shape_string() : std::string("(undefined)"), " does not match out_features ",
+             weight.size(0));
+  if (!bias.defined()) return matmul(input, weight.t());
+  if (input.dim() == 2) return addmm(bias, input, weight.t());
+  // Other ranks fold their leading dims into rows, as torch does.
+  Dims out_shape(input.sizes().begin(), input.sizes().end() - 1);
+  out_shape.push_back(weight.size(0));
+  return addmm(bias, input.reshape({-1, weight.size(1)}), weight.t()).reshape(out_shape);
 }
 
 // torch.matmul's cases, each reduced to mm or bmm with views; the views' own rules make it differentiable.

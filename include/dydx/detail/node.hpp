@@ -51,6 +51,7 @@ struct OpAttrs {
   int64_t offset = 0;
   int64_t index = 0;
   double scalar = 0;
+  double scale = 1;  // a second scalar (addmm: alpha, with beta in scalar)
   bool flag = false;
 };
 
