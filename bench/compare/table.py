@@ -1,12 +1,13 @@
 # Prints the bench/compare markdown tables from the JSON files that run.sh leaves in its results folder.
 """Usage: table.py RESULTS_DIR [ELAPSED_S]. Standard library only. Reads TOOL.FAMILY.json for the four tools,
-threads{1,2}.FAMILY.json, memory.*.{json,time}, limits.json and meta.json. A file holding {"missing": why} prints
+threads{1,2}.FAMILY.json, memory.*.{json,time}, limits.*.json and meta.json. A file holding {"missing": why} prints
 "missing" in that tool's cells; a case holding {"failed": why} or {"skipped": why} prints that. Ratios are
 peer median / dydx median (> 1: dydx is faster); dydx/floor is dydx's median over the floor of the model below."""
 import glob
 import json
 import os
 import re
+import statistics
 import sys
 
 TOOLS = [("libtorch", "libtorch (C++)"), ("torch", "PyTorch"), ("jax", "JAX (jit)")]
@@ -51,6 +52,21 @@ def floor(key, lim):
     if key.startswith("gemm/"):
         return 2 * 2048 ** 3 / (sg if key.endswith("f32") else dg), "flops"
     return None, "none"
+
+
+def load_limits(out):
+    """The median of the limit samples taken across the run (each figure on its own), with their ranges."""
+    samples = [load(p) for p in sorted(glob.glob(os.path.join(out, "limits.*.json")))]
+    good = [s for s in samples if "missing" not in s]
+    if not good:
+        return samples[0] if samples else {"missing": "no limits sample"}
+    lim = dict(good[0])
+    for name in ("triad_gbs", "triad_best_gbs", "sgemm_gflops", "dgemm_gflops"):
+        values = sorted(s[name] for s in good)
+        lim[name] = statistics.median(values)
+        lim[name + "_range"] = (values[0], values[-1])
+    lim["samples"] = len(good)
+    return lim
 
 
 def load(path):
@@ -119,7 +135,7 @@ def check_cell(r, ref, key):
 def main():
     out = sys.argv[1]
     elapsed = sys.argv[2] if len(sys.argv) > 2 else None
-    meta, lim = load(os.path.join(out, "meta.json")), load(os.path.join(out, "limits.json"))
+    meta, lim = load(os.path.join(out, "meta.json")), load_limits(out)
     # Only the families this run ran (run.sh FAMILY... runs some): those with a dydx file, whatever it holds.
     ran = [f for f in FAMILIES if os.path.exists(os.path.join(out, f"dydx.{f}.json"))]
     FAMILIES[:] = ran
@@ -183,10 +199,13 @@ def main():
     if "missing" in lim:
         print(f"Machine limits: missing ({lim['missing']})")
     else:
-        print(f"Machine limits: triad a = b + s*c on 2^25 floats, {lim['omp_threads']} OpenMP threads: "
-              f"{lim['triad_gbs']:.1f} GB/s median ({lim['triad_best_gbs']:.1f} best), counted as STREAM does "
+        span = lambda name: "{:.1f}..{:.1f}".format(*lim[name + "_range"])
+        print(f"Machine limits, the median of {lim['samples']} samples taken before the first family and after each "
+              f"(range in parentheses): triad a = b + s*c on 2^25 floats, {lim['omp_threads']} OpenMP threads: "
+              f"{lim['triad_gbs']:.1f} GB/s ({span('triad_gbs')}), counted as STREAM does "
               f"(12 B per element, no write-allocate); OpenBLAS {lim['gemm_n']}^3 ({lim['openblas_threads']} threads): "
-              f"sgemm {lim['sgemm_gflops']:.1f} GFLOP/s, dgemm {lim['dgemm_gflops']:.1f} GFLOP/s. "
+              f"sgemm {lim['sgemm_gflops']:.1f} GFLOP/s ({span('sgemm_gflops')}), dgemm {lim['dgemm_gflops']:.1f} "
+              f"GFLOP/s ({span('dgemm_gflops')}). "
               "Floors (bench/compare/README.md): seed = (m + n + m*n) elements / triad; MLP = k * 17024 * B flops / "
               "sgemm, k = 1 forward, 3 jacobian, 4 Laplacian, 12 training step; chain = 92 B per element / triad; "
               "sum and mean = 64 MiB / triad; gemm = 2n^3 / gemm rate.")
