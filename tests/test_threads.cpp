@@ -61,6 +61,8 @@ const std::vector<Case>& cases() {
       {"stepped slice", [](const Tensor& x, const Tensor& y) { return x.index({Slice(0, 600, 2)}) - y.index({Slice(1, 601, 2)}); }},
       {"sum dim 0", [](const Tensor& x, const Tensor&) { return x.sum({0}); }},
       {"sum dim 1", [](const Tensor& x, const Tensor&) { return x.sum({1}); }},
+      // A few long rows: tiles of columns summed in parallel.
+      {"sum of 3 long rows", [](const Tensor& x, const Tensor&) { return x.reshape({-1}).narrow(0, 0, 183000).reshape({3, 61000}).sum({0}); }},
       {"mean dim 0 of transposed", [](const Tensor& x, const Tensor&) { return x.t().mean({0}); }},
       {"sum all", [](const Tensor& x, const Tensor&) { return x.sum(); }},
       {"contiguous of transposed", [](const Tensor& x, const Tensor&) { return x.t().contiguous(); }},

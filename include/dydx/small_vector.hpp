@@ -9,8 +9,8 @@
 #include <iterator>
 #include <memory>
 #include <new>
-#include <type_traits>
 #include <ostream>
+#include <type_traits>
 #include <utility>
 #include <vector>
 

@@ -16,12 +16,12 @@
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
 #include <mutex>
 #include <thread>
-#include <algorithm>
 
 #include "core/object_pool.hpp"
 #include "dydx/autograd.hpp"
@@ -53,13 +53,13 @@ SpinLock accumulator_lock;
 // Per-backward state of the nodes reached from the outputs. Node fields cannot hold it: graphs
 // share nodes (a model's weights) across threads. Nodes are numbered as they are first met; an
 // open-addressing table maps a node to its number, and the walk numbers each node's children
-// once, so the later phases index arrays instead of hashing. Graphs of up to 16 nodes cost no
-// allocation: std::unordered_map cost one per node and showed in per-op overhead profiles.
+// once, so the later phases index arrays instead of hashing. Graphs of up to 16 nodes and 32 edges
+// cost no allocation: std::unordered_map cost one per node and showed in per-op overhead profiles.
 class GraphState {
  public:
   struct Entry {
     Node* node = nullptr;
-    int first_child = 0;  // where the numbers of node->next start in children_ (-1: no node)
+    int first_child = 0;  // where the numbers of node->next start in children_ (-1 for a null edge)
     int dependencies = 0;
     bool visited = false;
     bool needed = false;

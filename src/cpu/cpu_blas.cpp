@@ -94,6 +94,28 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
   });
 }
 
+// out[i] = bias + a[i] b[i] for every i through gemm(); operands BLAS cannot read as they are are
+// copied once.
+template <class T>
+void gemm_each(const Tensor& out, const Tensor& a_in, const Tensor& b_in, const T* bias) {
+  const int64_t batch = a_in.size(0), n = a_in.size(1), k = a_in.size(2), m = b_in.size(2);
+  Tensor a = a_in, b = b_in;
+  BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2)), lb = blas_layout(k, m, b.stride(1), b.stride(2));
+  if (!la.usable) {
+    a = a.contiguous();
+    la = blas_layout(n, k, a.stride(1), a.stride(2));
+  }
+  if (!lb.usable) {
+    b = b.contiguous();
+    lb = blas_layout(k, m, b.stride(1), b.stride(2));
+  }
+  const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
+  const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
+  T* c = out.data_ptr<T>();
+  for (int64_t i = 0; i < batch; ++i)
+    gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, bias);
+}
+
 // Outputs larger than this go around the caches: an ordinary store first reads the line it writes
 // (write-allocate), which doubles the memory traffic of a kernel that only writes, and a result this
 // large would not stay cached for its next reader anyway.
@@ -156,20 +178,7 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
         for (int64_t r = 0; r < batch * n; ++r) std::copy(bias, bias + m, c + r * m);
         return;
       }
-      Tensor a = a_in, b = b_in;
-      BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2)), lb = blas_layout(k, m, b.stride(1), b.stride(2));
-      if (!la.usable) {
-        a = a.contiguous();
-        la = blas_layout(n, k, a.stride(1), a.stride(2));
-      }
-      if (!lb.usable) {
-        b = b.contiguous();
-        lb = blas_layout(k, m, b.stride(1), b.stride(2));
-      }
-      const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
-      const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
-      for (int64_t i = 0; i < batch; ++i)
-        gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, bias);
+      gemm_each<T>(out, a_in, b_in, bias);
     });
     return;
   }
@@ -214,21 +223,7 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
         if (stream) finish_streaming();
       });
     } else {
-      Tensor a = a_in, b = b_in;
-      BlasOperand la = blas_layout(n, k, a.stride(1), a.stride(2));
-      BlasOperand lb = blas_layout(k, m, b.stride(1), b.stride(2));
-      if (!la.usable) {
-        a = a.contiguous();
-        la = blas_layout(n, k, a.stride(1), a.stride(2));
-      }
-      if (!lb.usable) {
-        b = b.contiguous();
-        lb = blas_layout(k, m, b.stride(1), b.stride(2));
-      }
-      const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
-      const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
-      for (int64_t i = 0; i < batch; ++i)
-        gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, nullptr);
+      gemm_each<T>(out, a_in, b_in, nullptr);
     }
   });
 }
