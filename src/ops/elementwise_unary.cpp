@@ -225,6 +225,12 @@ Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int6
 }
 template <class Op, class T>
 constexpr bool has_array_forward = requires(const T* x, T* y) { Op::forward_array(x, y, int64_t{}); };
+// Op::forward_array behind a template, so that only ops that have it instantiate the call: clang
+// looks the name up even in a discarded branch when Op is already known there.
+template <class Op, class T>
+void array_forward(const T* x, T* y, int64_t n) {
+  Op::forward_array(x, y, n);
+}
 
 template <class Op>
 Tensor unary(const Tensor& input) {
@@ -234,8 +240,7 @@ Tensor unary(const Tensor& input) {
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
-      cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); },
-                         [](const T* a, T* y, int64_t n) { Op::forward_array(a, y, n); });
+      cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); }, &array_forward<Op, T>);
     else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
