@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages dydx builds with, skipping those already present.
+# Installs the Debian packages dydx builds with, and any named as arguments, skipping those already present.
 set -euo pipefail
-packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev)
+# Extra packages a caller needs may be named as arguments (run_tests.sh: clang).
+packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

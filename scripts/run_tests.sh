@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the Release suite (with an install-and-consume check), then the
 # whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/, then the
-# concurrency tests (and dydx's thread pool) under ThreadSanitizer in build-tsan/.
+# concurrency tests (and dydx's thread pool) under ThreadSanitizer in build-tsan/, then the suite
+# built by clang in build-clang/ (GCC accepts code that clang rejects, and users build with both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
+scripts/install_deps.sh clang
 jobs=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDYDX_BUILD_BENCHMARKS=OFF >/dev/null
@@ -23,3 +24,8 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDYDX_SANITIZE_THREA
 cmake --build build-tsan -j "$jobs" --target test_reliability test_threads
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_reliability --gtest_filter='Threads.*'
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
+
+CXX=clang++ cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DDYDX_BUILD_BENCHMARKS=OFF \
+  -DDYDX_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-clang -j "$jobs"
+ctest --test-dir build-clang --output-on-failure -j "$jobs" -E install_and_consume

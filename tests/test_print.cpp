@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <source_location>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -294,8 +293,7 @@ struct GeneratedCase {
 };
 
 std::filesystem::path cases_path() {
-  return std::filesystem::path(std::source_location::current().file_name()).parent_path() / "data" /
-         "print_cases.txt";
+  return std::filesystem::path(__FILE__).parent_path() / "data" / "print_cases.txt";
 }
 
 /// The words after the given keyword on the next line of the file.
