@@ -673,6 +673,14 @@ TEST(Addmm, MatchesTheFloat64CompositionOnEveryPath) {
   }
 }
 
+TEST(Addmm, IntegerTensorsWithIntegerScalars) {
+  Tensor a = tensor({{1, 2}, {3, 4}}), b = tensor({{1, 0}, {0, 1}}), c = tensor({10, 20});
+  Tensor plain = addmm(c, a, b), scaled = addmm(c, a, b, 2, 3);
+  EXPECT_EQ(scaled.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(plain, {11, 22, 13, 24}));
+  EXPECT_TRUE(HasValues(scaled, {23, 46, 29, 52}));
+}
+
 TEST(Addmm, BetaZeroIgnoresTheInputAsPyTorchDoes) {
   Tensor c = full({2, 2}, std::nan(""), kFloat64);
   Tensor r = addmm(c, eye(2, kFloat64), tensor({{1.0, 2.0}, {3.0, 4.0}}, kFloat64), 0.0, 2.0);

@@ -4,7 +4,7 @@
 // kernels on CPUs it does not know; on a 10^4 x 64 by 64 x 64 product it reached 105 GFLOP/s on
 // one thread here, where this register-blocked kernel reaches 240 (AVX-512).
 //
-// B is packed once into a zero-padded [k, panels of W columns] block that stays in L1/L2; each block
+// B is packed once into a zero-padded [k, m rounded up to whole vectors] block that stays in L1/L2; each block
 // of R rows of A then keeps R x V vectors of C in registers across the whole inner dimension, so
 // every loaded B vector feeds R multiply-adds. A row's result depends on that row alone (the sum
 // runs over p = 0..k-1 in order), so any split of the rows across threads gives the same bits.

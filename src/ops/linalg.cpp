@@ -104,8 +104,9 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
              "addmm: input of shape ", input.sizes(), " does not broadcast to the product's shape ", Dims{n, m});
   const ScalarType dtype = promote_types(input.dtype(), promote_types(mat1.dtype(), mat2.dtype()));
   const double beta = beta_scalar.to_double(), alpha = alpha_scalar.to_double();
-  DYDX_CHECK(is_floating_point(dtype) || (beta == std::trunc(beta) && alpha == std::trunc(alpha)),
-             "addmm: for integral input tensors, beta and alpha must be integers (got ", beta, " and ", alpha, ")");
+  DYDX_CHECK(is_floating_point(dtype) || (beta_scalar.is_integral() && alpha_scalar.is_integral()),
+             "addmm: for integral input tensors, beta and alpha must be integers, not floating point numbers (got ",
+             beta, " and ", alpha, ")");
   Tensor x = ops::cast(mat1, dtype), y = ops::cast(mat2, dtype), c = ops::cast(input, dtype);
   Tensor out = detail::make_empty({n, m}, dtype);
   auto as_batch = [](const Tensor& t) {
@@ -120,8 +121,8 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
       cpu::batched_gemm(out, as_batch(x), as_batch(y), c.dim() == 1 ? c : c.reshape({m}));
     } else {
       cpu::batched_gemm(out, as_batch(x), as_batch(y));
-      if (alpha != 1) out.mul_(alpha);
-      if (beta != 0) out.add_(c, beta);  // beta = 0 ignores input, nan and inf included, as PyTorch does
+      if (alpha != 1) out.mul_(alpha_scalar);
+      if (beta != 0) out.add_(c, beta_scalar);  // beta = 0 ignores input, nan and inf included, as PyTorch does
     }
   }
   if (ops::Node* node = ops::record(ops::addmm_info, {&input, &mat1, &mat2}, out)) {
