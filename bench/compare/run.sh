@@ -32,8 +32,8 @@ json.dump({"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), "comm
            "cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release()}, open(sys.argv[1], "w"))
 EOF
 
-# The machine's limits, sampled before the first family and after each one: on a shared VM the triad has read
-# anywhere from 40 to 83 GB/s a few seconds apart, so the floors use the median sample and the table shows the range.
+# The machine's limits, sampled before the first family and after each one: on this shared VM the triad has read
+# 37.9 to 83.4 GB/s minutes apart, so the floors use the median sample and the table shows the range.
 log "machine limits (limits.cpp: g++ -O3 -march=native -fopenmp, OpenBLAS)"
 g++ -O3 -march=native -fopenmp -I/usr/include/x86_64-linux-gnu/openblas-pthread "$here/limits.cpp" \
   -o "$build/compare_limits" -lopenblas || rm -f "$build/compare_limits"
