@@ -1,8 +1,8 @@
 // Matrix products with a short inner dimension and a narrow result, C[n, m] = A[n, k] B[k, m] with
 // k <= 128 and m <= 256: the layers of the MLPs that physics-informed networks use (64 x 64 weights
 // against thousands of rows). OpenBLAS packs all of A for every such product and runs its AVX2
-// kernels on CPUs it does not know; on a 10^4 x 64 by 64 x 64 product it reached 105 GFLOP/s on
-// one thread here, where this register-blocked kernel reaches 240 (AVX-512).
+// kernels on CPUs it does not know; on a 10^4 x 64 by 64 x 64 product it reached 120 GFLOP/s on
+// one thread here, where this register-blocked kernel reaches 238 with AVX-512 (bench/skinny_gemm.cpp).
 //
 // B is packed once into a zero-padded [k, m rounded up to whole vectors] block that stays in L1/L2; each block
 // of R rows of A then keeps R x V vectors of C in registers across the whole inner dimension, so

@@ -32,6 +32,13 @@ Tensor row_basis(const Tensor& like, int64_t k) {
   return e.view(like.sizes());
 }
 
+// All of row_basis at once: the d tangents e_1 .. e_d of every row, [d, B, ...row], d = a row's numel.
+Tensor every_row_direction(const Tensor& x, int64_t d) {
+  Dims shape{d};
+  for (int64_t s : x.sizes()) shape.push_back(s);
+  return eye(d, x.dtype()).unsqueeze(1).expand({d, x.size(0), d}).reshape(shape);
+}
+
 void check_batched(const Tensor& x, const char* op) {
   DYDX_CHECK(x.defined() && x.dim() >= 1, op, ": x must have a leading batch dim, got shape ",
              x.defined() ? x.shape_string() : std::string("(undefined)"));
@@ -117,14 +124,10 @@ Tensor forward_jacobian_in_one_pass(const UnaryFunction& f, const Tensor& x, int
   const int64_t batch = x.size(0);
   forward_ad::DualLevel level;
   Tensor dual;
-  if (in_size == 1) {
+  if (in_size == 1)
     dual = forward_ad::make_dual(x, ones_like(x));
-  } else {
-    Dims tangent_shape{in_size};
-    for (int64_t s : x.sizes()) tangent_shape.push_back(s);
-    Tensor tangents = eye(in_size, x.dtype()).unsqueeze(1).expand({in_size, batch, in_size}).reshape(tangent_shape);
-    dual = forward::make_batched_dual(x, tangents);
-  }
+  else
+    dual = forward::make_batched_dual(x, every_row_direction(x, in_size));
   auto [y, columns] = forward_ad::unpack_dual(f(dual));
   check_output(x, y, "batch_jacobian");
   const int64_t out_size = y.numel() / batch;
@@ -222,14 +225,12 @@ Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOpti
 Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   check_batched(x, "laplacian");
   if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "laplacian");
-  const int64_t batch = x.size(0);
-  const Dims in_shape = row_shape(x);
-  const int64_t d = dydx::detail::product(in_shape);
+  const int64_t d = dydx::detail::product(row_shape(x));
   // Every row starts along e_1 .. e_d with a zero Laplacian: tangents [d + 1, B, ...in].
-  Tensor seed = cat({eye(d, x.dtype()).unsqueeze(1).expand({d, batch, d}), zeros({1, batch, d}, x.dtype())});
+  Tensor seed = cat({every_row_direction(x, d), zeros_like(x).unsqueeze(0)});
   forward_ad::DualLevel level;
   forward::make_laplacian_level(level.level(), d);
-  Tensor out = f(forward::make_batched_dual(x, seed.reshape(concat({d + 1}, x.sizes()))));
+  Tensor out = f(forward::make_batched_dual(x, seed));
   check_output(x, out, "laplacian");
   auto [y, tangents] = forward_ad::unpack_dual(out, level.level());
   if (!tangents.defined()) return zeros_like(y);
