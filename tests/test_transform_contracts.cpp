@@ -360,6 +360,10 @@ TEST(TransformOutputs, BatchJacobianRejectsAnOutputThatChangesBetweenPasses) {
   expect_error([&] { func::batch_jacobian(wide, ones({2, 10}, kFloat64)); },
                {"batch_jacobian", "shape [2,20] (float64) on its first call but [2,30]"});
   *calls = 0;
+  auto shrinking = [calls](const Tensor& x) { return x.narrow(1, 0, 4 - ++*calls % 2); };
+  expect_error([&] { func::batch_hessian_diagonal(shrinking, ones({2, 4}, kFloat64)); },
+               {"batch_hessian_diagonal", "[2,3] (float64) on its first call but [2,4]"});
+  *calls = 0;
   auto narrow = [calls](const Tensor& x) { return ++*calls == 1 ? x.sum({1}, true) : x.narrow(1, 0, 2); };
   expect_error([&] { func::batch_jacobian(narrow, ones({2, 10}, kFloat64)); }, {"batch_jacobian", "[2,1] (float64) on its first call but [2,2]"});
 }
@@ -421,15 +425,20 @@ TEST(TransformOutputs, OutputsNotDependingOnTheInputGiveZeros) {
   EXPECT_EQ(func::laplacian(rows_constant, ones({3, 10}, kFloat64)).abs().sum().item<double>(), 0.0);
 }
 
-TEST(TransformOutputs, IntegerOutputsGiveZerosAndIntegerPrimalsAreRejected) {
-  // Like torch.func: an output that cannot require grad contributes zeros.
+TEST(TransformOutputs, IntegerOutputsAndPrimals) {
+  // As torch.func: reverse mode rejects integer outputs, forward mode gives them zero tangents.
   auto to_int = [](const Tensor& x) { return (x * 10).to(kInt64); };
   Tensor x = tensor({1.5, 2.5}, kFloat64);
-  Tensor jr = func::jacrev(to_int)(x), jf = func::jacfwd(to_int)(x);
-  EXPECT_EQ(jr.sizes().vec(), std::vector<int64_t>({2, 2}));
+  Tensor jf = func::jacfwd(to_int)(x);
   EXPECT_EQ(jf.sizes().vec(), std::vector<int64_t>({2, 2}));
-  EXPECT_EQ(jr.abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(jf.dtype(), kInt64);
   EXPECT_EQ(jf.abs().sum().item<double>(), 0.0);
+  const char* message = ": all outputs of f must be floating-point tensors, but output 0 has dtype int64";
+  expect_error([&] { func::jacrev(to_int)(x); }, {std::string("jacrev") + message});
+  expect_error([&] { func::vjp(to_int, x); }, {std::string("vjp") + message});
+  expect_error([&] { func::jacobian(to_int, x); }, {std::string("jacobian") + message});
+  expect_error([&] { func::grad([&](const Tensor& z) { return to_int(z).sum(); })(x); },
+               {std::string("grad") + message});
   Tensor ints = tensor({1.0, 2.0}).to(kInt64);
   auto f = [](const Tensor& z) { return z * 2; };
   expect_error([&] { func::jacrev(f)(ints); }, {"jacrev: primal 0 has dtype int64", "floating-point"});

@@ -262,6 +262,7 @@ Tensor hessian_diagonal_of_rows(const UnaryFunction& f, const Tensor& x) {
     forward_ad::DualLevel inner;
     Tensor out = f(forward_ad::make_dual(once, e));
     check_output(x, out, "batch_hessian_diagonal");
+    if (k > 0) check_same_output(y, out, "batch_hessian_diagonal");  // one pass per k, one result
     Tensor first = forward_ad::unpack_dual(out, inner.level()).tangent;
     Tensor second = first.defined() ? forward_ad::unpack_dual(first, outer.level()).tangent : Tensor();
     y = forward_ad::unpack_dual(forward_ad::unpack_dual(out, inner.level()).primal, outer.level()).primal;

@@ -48,6 +48,12 @@ OutputSignature check_outputs(const TensorList& outputs, const char* op) {
   return signature;
 }
 
+void check_floating_outputs(const TensorList& outputs, const char* op) {
+  for (size_t i = 0; i < outputs.size(); ++i)
+    DYDX_CHECK(outputs[i].is_floating_point(), op, ": all outputs of f must be floating-point tensors, but output ",
+               i, " has dtype ", outputs[i].dtype());
+}
+
 void check_same_outputs(const OutputSignature& first, const TensorList& outputs, const char* op) {
   DYDX_CHECK(outputs.size() == first.shapes.size(), op, ": f returned ", first.shapes.size(),
              " outputs on its first call but ", outputs.size(),

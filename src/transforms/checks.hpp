@@ -23,6 +23,8 @@ struct OutputSignature {
 
 /// Checks that f returned only defined tensors, and records their shapes and dtypes.
 OutputSignature check_outputs(const TensorList& outputs, const char* op);
+/// Reverse mode differentiates every output: they must be floating point (torch.func's vjp rule).
+void check_floating_outputs(const TensorList& outputs, const char* op);
 /// Checks that a later call of f returned what the first did (count, shapes, dtypes): a transform
 /// that calls f more than once (in chunks, per argnum) writes every call's result into one tensor.
 void check_same_outputs(const OutputSignature& first, const TensorList& outputs, const char* op);

@@ -141,6 +141,7 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
   ReverseInputs r = make_reverse_inputs(primals, argnums);
   TensorList outputs = f(r.inputs);
   check_outputs(outputs, op);
+  detail::check_floating_outputs(outputs, op);
   const bool outside = caller_records && reaches_outside(outputs, r.own);
   VjpFunction pullback = [wrt = r.wrt, own = r.own, outputs, outside, op](const TensorList& cotangents) {
     DYDX_CHECK(cotangents.size() == outputs.size(), op, ": got ", cotangents.size(), " cotangents for ",
@@ -215,6 +216,7 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
   ReverseInputs r = make_reverse_inputs(primals, wrt_index);
   TensorList outputs = f(r.inputs), result;
   check_outputs(outputs, "jacrev");
+  detail::check_floating_outputs(outputs, "jacrev");
   const bool create_graph = forward::active() || (caller_records && reaches_outside(outputs, r.own));
   for (const Tensor& out : outputs) {
     TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size);
@@ -370,6 +372,7 @@ Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
   ReverseInputs r = make_reverse_inputs({x}, {0});
   TensorList outputs = as_function(f)(r.inputs);
   check_outputs(outputs, "jacobian");
+  detail::check_floating_outputs(outputs, "jacobian");
   const Tensor& out = outputs[0];
   if (x.numel() < out.numel()) {
     AutoGradMode restore(caller_records);
