@@ -527,6 +527,23 @@ TEST(TransformArguments, EmptyPrimalListsZeroSizeAnd0d) {
   EXPECT_DOUBLE_EQ(func::hessian(cube)(s).item<double>(), 18.0);
 }
 
+TEST(TransformArguments, TangentsAndCotangentsOfAnotherDtypeAreCast) {
+  // As torch.func: a float32 tangent or cotangent for float64 values gives float64 results.
+  Tensor x = tensor({1.0, 2.0}, kFloat64);
+  auto f = [](const Tensor& z) { return z * z; };
+  auto [out, pullback] = func::vjp(f, x);
+  Tensor g = pullback(ones({2}, kFloat32));
+  EXPECT_EQ(g.dtype(), kFloat64);
+  EXPECT_TRUE(allclose(g, tensor({2.0, 4.0}, kFloat64)));
+  Tensor t = func::jvp(f, x, ones({2}, kFloat32)).second;
+  EXPECT_EQ(t.dtype(), kFloat64);
+  EXPECT_TRUE(allclose(t, tensor({2.0, 4.0}, kFloat64)));
+  expect_error([&] { pullback(ones({3}, kFloat64)); }, {"vjp: cotangent 0 has shape [3] but output 0 has shape [2]"});
+  expect_error([&] { pullback({}); }, {"vjp: cotangent 0 has shape (undefined)"});
+  auto [outs, pullbacks] = func::vjp(func::Function([](const TensorList& in) { return in; }), {x});
+  expect_error([&] { pullbacks({x, x}); }, {"vjp: got 2 cotangents for 1 outputs"});
+}
+
 TEST(TransformArguments, IdentityViewsAndExpandedInputs) {
   auto identity = [](const Tensor& z) { return z; };
   Tensor base = arange(0, 6, 1, kFloat64).reshape({2, 3});

@@ -113,7 +113,7 @@ struct BatchOptions {
   /// derivative written into the one result (every function here takes it). Peak memory is then the result
   /// plus one slice's intermediates, where the whole batch would hold f's full output beside the
   /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows; one whose output rows change shape with the number of
-  /// rows is rejected.
+  /// rows is rejected (f is called once more, without derivatives, on 1 and on 2 rows to check).
   int64_t chunk_size = 0;
 };
 
