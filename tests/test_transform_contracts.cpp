@@ -517,6 +517,17 @@ TEST(TransformArguments, EmptyPrimalListsZeroSizeAnd0d) {
   EXPECT_EQ(func::batch_jacobian(f, zeros({0, 3}, kFloat64)).sizes().vec(), std::vector<int64_t>({0, 3, 3}));
   EXPECT_EQ(func::batch_jacobian(f, zeros({3, 0}, kFloat64)).sizes().vec(), std::vector<int64_t>({3, 0, 0}));
   EXPECT_EQ(func::laplacian(f, zeros({0, 3}, kFloat64)).sizes().vec(), std::vector<int64_t>({0, 3}));
+  // Zero-size outputs of non-empty inputs.
+  auto nothing = [](const Tensor& z) { return z.narrow(-1, 0, 0) * 2; };
+  Tensor y = tensor({1.0, 2.0}, kFloat64);
+  for (Tensor j : {func::jacrev(nothing)(y), func::jacfwd(nothing)(y), func::jacobian(nothing, y)})
+    EXPECT_EQ(j.sizes().vec(), std::vector<int64_t>({0, 2}));
+  auto [empty_out, empty_pullback] = func::vjp(nothing, y);
+  EXPECT_TRUE(allclose(empty_pullback(zeros({0}, kFloat64)), zeros({2}, kFloat64)));
+  EXPECT_EQ(func::batch_jacobian(nothing, ones({3, 10}, kFloat64)).sizes().vec(), std::vector<int64_t>({3, 0, 10}));
+  EXPECT_EQ(func::batch_jacobian(nothing, ones({3, 2}, kFloat64)).sizes().vec(), std::vector<int64_t>({3, 0, 2}));
+  EXPECT_EQ(func::laplacian(nothing, ones({3, 2}, kFloat64)).sizes().vec(), std::vector<int64_t>({3, 0}));
+  EXPECT_EQ(func::batch_hessian(nothing, ones({3, 2}, kFloat64)).sizes().vec(), std::vector<int64_t>({3, 0, 2, 2}));
   // 0-d in, 0-d out.
   Tensor s = tensor(3.0, kFloat64);
   auto cube = [](const Tensor& z) { return z.pow(3); };
@@ -567,6 +578,33 @@ TEST(TransformArguments, IdentityViewsAndExpandedInputs) {
   auto [out, pullback] = func::vjp(identity, w);
   EXPECT_TRUE(out.requires_grad());
   EXPECT_TRUE(allclose(grad({(out * 3).sum()}, {w})[0], full({2}, 3.0, kFloat64)));
+}
+
+TEST(TransformArguments, BatchFunctionsOnViewsAndExpandedInputsMatchContiguousCopies) {
+  manual_seed(24);
+  Tensor w = randn({3, 2}, kFloat64);
+  auto f = [&](const Tensor& z) { return tanh(matmul(z, w)) * z.pow(2).sum({1}, true); };
+  auto narrow = [&](const Tensor& z) { return sin(z).sum({1}, true) * z.select(1, 0).unsqueeze(1); };  // reverse
+  Tensor base = randn({3, 5}, kFloat64);
+  using Batch = Tensor (*)(const func::UnaryFunction&, const Tensor&, func::BatchOptions);
+  // Rows of 3 go through forward mode; rows of 10 through reverse mode for narrow.
+  Tensor wide = randn({12, 4}, kFloat64);
+  for (Tensor x : {base.t().narrow(1, 0, 3), randn({1, 3}, kFloat64).expand({4, 3}), base.narrow(1, 1, 3),
+                   wide.t().narrow(1, 1, 10), randn({1, 10}, kFloat64).expand({3, 10})})
+    for (auto [name, transform] : std::vector<std::pair<const char*, Batch>>{
+             {"batch_jacobian", func::batch_jacobian},
+             {"batch_hessian", func::batch_hessian},
+             {"batch_hessian_diagonal", func::batch_hessian_diagonal},
+             {"laplacian", func::laplacian}})
+      for (const func::UnaryFunction& g : x.size(1) == 3 ? std::vector<func::UnaryFunction>{f, narrow}
+                                                         : std::vector<func::UnaryFunction>{narrow}) {
+        Tensor expected = transform(g, x.contiguous(), {});
+        for (int64_t chunk : {0, 2}) {
+          Tensor got = transform(g, x, {.chunk_size = chunk});
+          EXPECT_TRUE(plain(got)) << name;
+          EXPECT_TRUE(allclose(got, expected, 1e-13, 1e-14)) << name << " " << x.sizes() << " chunk " << chunk;
+        }
+      }
 }
 
 TEST(TransformArguments, ConcurrentCallsFromTwoThreads) {
