@@ -368,6 +368,19 @@ TEST(TransformOutputs, BatchJacobianRejectsAnOutputThatChangesBetweenPasses) {
   expect_error([&] { func::batch_jacobian(narrow, ones({2, 10}, kFloat64)); }, {"batch_jacobian", "[2,1] (float64) on its first call but [2,2]"});
 }
 
+TEST(TransformOutputs, LinearizeAndTheIndependenceCheckRejectAnOutputThatChanges) {
+  auto calls = std::make_shared<int>(0);
+  auto growing = [calls](const Tensor& x) { return cat({x, zeros({++*calls}, x.dtype())}); };
+  auto [out, push] = func::linearize(growing, ones({2}, kFloat64));
+  EXPECT_EQ(out.sizes().vec(), std::vector<int64_t>({3}));
+  expect_error([&] { push(ones({2}, kFloat64)); }, {"linearize", "shape [3] on its first call but [4]"});
+  // Rows of 3 in one forward pass, then the check's own pass.
+  *calls = 0;
+  auto rows = [calls](const Tensor& x) { return ++*calls == 1 ? x * 2 : cat({x, x}, 1); };
+  expect_error([&] { func::batch_jacobian(rows, ones({2, 3}, kFloat64), {.check_independence = true}); },
+               {"batch_jacobian: f returned shape [2,6] on the independence check's call but 3 elements per row"});
+}
+
 TEST(TransformOutputs, UndefinedOutputsAreErrorsNamingTheTransform) {
   auto undefined = [](const Tensor&) { return Tensor(); };
   for (const TransformRow& row : every_transform()) {

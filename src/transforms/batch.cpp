@@ -66,10 +66,17 @@ void check_same_output(const Tensor& first, const Tensor& later, const char* op)
 void check_independence(const UnaryFunction& f, const Tensor& x, const Tensor& jacobian, const char* op) {
   const int64_t batch = x.size(0);
   if (batch < 2) return;
+  const int64_t in_size = x.numel() / batch;
+  if (in_size == 0) return;  // no direction to move
   NoGradGuard no_grad;
   Tensor direction = randn(x.sizes(), x.dtype());
-  Tensor actual = jvp(f, x, direction).second.reshape({batch, -1});
-  const int64_t in_size = x.numel() / batch;
+  Tensor tangent = jvp(f, x, direction).second;
+  // The probe calls f once more: it must return what the Jacobian was taken of.
+  const int64_t out_elements = jacobian.numel() / in_size;
+  DYDX_CHECK(tangent.numel() == out_elements, op, ": f returned shape ", tangent.sizes(),
+             " on the independence check's call but ", out_elements / batch,
+             " elements per row before; f must return the same shape every time");
+  Tensor actual = tangent.reshape({batch, -1});
   Tensor predicted = matmul(jacobian.reshape({batch, -1, in_size}), direction.reshape({batch, in_size, 1})).reshape({batch, -1});
   std::vector<double> error = (actual - predicted).abs().sum({1}).to(kFloat64).to_vector<double>();
   std::vector<double> size = actual.abs().sum({1}).to(kFloat64).to_vector<double>();

@@ -199,9 +199,14 @@ std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& prim
 std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList& primals) {
   check_differentiable(primals, all_indices(primals.size()), "linearize");
   TensorList outputs = f(primals);
-  check_outputs(outputs, "linearize");
-  // Evaluates the JVP afresh at the stored primals for each tangent.
-  JvpFunction push = [f, primals](const TensorList& tangents) { return jvp(f, primals, tangents).second; };
+  const detail::OutputSignature signature = check_outputs(outputs, "linearize");
+  // Evaluates the JVP afresh at the stored primals for each tangent, so f runs again: it must give
+  // what the linearization promised.
+  JvpFunction push = [f, primals, signature](const TensorList& tangents) {
+    auto [values, tangents_out] = jvp(f, primals, tangents);
+    detail::check_same_outputs(signature, values, "linearize");
+    return tangents_out;
+  };
   return {outputs, push};
 }
 
