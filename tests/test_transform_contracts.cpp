@@ -178,6 +178,12 @@ TEST(TransformHistory, PrimalsRequiringGradKeepTheirHistory) {
   auto [out, pullback] = func::vjp(cube, x);
   EXPECT_TRUE(out.requires_grad());
   EXPECT_TRUE(allclose(grad({pullback(ones_like(out)).sum()}, {x})[0], six_x));
+  // A tangent requiring grad: the output tangent 3 x^2 t is linear in it.
+  Tensor plain_x = x.detach(), t = ones({3}, kFloat64).requires_grad_(true);
+  Tensor tangent_out = func::jvp(cube, plain_x, t).second;
+  ASSERT_TRUE(tangent_out.requires_grad());
+  EXPECT_TRUE(allclose(grad({tangent_out.sum()}, {t})[0], plain_x.pow(2) * 3));
+  EXPECT_TRUE(plain(func::jvp(cube, plain_x, t).first));  // the value does not depend on t
   // hessian of sum(x^3) is diag(6x); its derivative is diag(6).
   EXPECT_TRUE(allclose(grad({func::hessian(cube_sum)(x).sum()}, {x})[0], full({3}, 6.0, kFloat64)));
 }
