@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -61,7 +62,12 @@ std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList
 
 /// Jacobian of each output with respect to each argument in argnums, out.shape + in.shape, listed
 /// output-major (output 0 w.r.t. every argnum, then output 1, ...). Reverse mode: one backward pass per
-/// chunk of chunk_size basis cotangents (0: every output element in one chunk).
+/// chunk of chunk_size basis cotangents (0: every output element in one chunk). Negative argnums
+/// count from the end; only the argnums primals are differentiated.
+///
+/// Every transform's results carry autograd history only where a tensor that requires grad outside
+/// the transform (a primal, a tensor f closes over) flows into them, as in torch.func; results of
+/// plain inputs are plain, and the transform's own graph is freed when it returns. Transforms nest.
 TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums = {0},
                   int64_t chunk_size = 0);
 /// Same, in forward mode: one forward pass per chunk of basis tangents.
@@ -70,6 +76,9 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
 /// The same as functions of the primals, as torch.func returns them: jacrev(f, {0, 1})(primals).
 Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size = 0);
 Function jacfwd(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size = 0);
+/// The same for a braced list, so that jacrev(f, {2}) is not taken for a list of primals.
+Function jacrev(const Function& f, std::initializer_list<int64_t> argnums, int64_t chunk_size = 0);
+Function jacfwd(const Function& f, std::initializer_list<int64_t> argnums, int64_t chunk_size = 0);
 
 // ---- one tensor in, one tensor out --------------------------------------------------------------
 
@@ -91,16 +100,20 @@ UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size = 0);
 Tensor jacobian(const UnaryFunction& f, const Tensor& x);
 /// The Hessian of a scalar-valued f, as forward over reverse: in.shape + in.shape.
 UnaryFunction hessian(const UnaryFunction& f);
+/// The Hessians of a scalar-valued f with respect to the primals in argnums, jacfwd(jacrev(f,
+/// argnums), argnums) as in torch.func: for argnums {a, b}, [d2f/da da, d2f/da db, d2f/db da, d2f/db db].
+Function hessian(const Function& f, const std::vector<int64_t>& argnums);
 
 // ---- per-sample derivatives ---------------------------------------------------------------------
 
 struct BatchOptions {
   /// Checks on a random probe that row b of f(x) depends on row b of x only, and throws if not.
   bool check_independence = false;
-  /// When positive (batch_jacobian only), f runs on slices of at most this many rows, one after
-  /// another, each slice's derivative written into the one result. Peak memory is then the result
+  /// When positive, f runs on slices of at most this many rows, one after another, each slice's
+  /// derivative written into the one result (every function here takes it). Peak memory is then the result
   /// plus one slice's intermediates, where the whole batch would hold f's full output beside the
-  /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows.
+  /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows; one whose output rows change shape with the number of
+  /// rows is rejected (f is called once more, without derivatives, on 1 and on 2 rows to check).
   int64_t chunk_size = 0;
 };
 

@@ -5,6 +5,7 @@
 // in every row is pushed once for the whole batch, and row b of the result is row b's derivative.
 #include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
+#include "transforms/history.hpp"
 #include "transforms/reverse_input.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -46,8 +47,18 @@ void check_batched(const Tensor& x, const char* op) {
 }
 
 void check_output(const Tensor& x, const Tensor& y, const char* op) {
+  DYDX_CHECK(y.defined(), op, ": f returned an undefined tensor");
   DYDX_CHECK(y.dim() >= 1 && y.size(0) == x.size(0), op, ": f must keep the batch dim: x has shape ", x.sizes(),
              " but f(x) has shape ", y.sizes());
+}
+
+// A later call of f on the same x must return what the first did: both go into one result.
+void check_same_output(const Tensor& first, const Tensor& later, const char* op) {
+  DYDX_CHECK(later.defined() && later.sizes() == first.sizes() && later.dtype() == first.dtype(), op,
+             ": f returned shape ", first.sizes(), " (", first.dtype(), ") on its first call but ",
+             later.defined() ? later.shape_string() : std::string("an undefined tensor"), " (",
+             later.defined() ? later.dtype() : first.dtype(),
+             ") on a later one with the same x; f must return the same shape and dtype every time");
 }
 
 // Pushes one random direction for every row at once and compares the result with what the per-row
@@ -55,10 +66,17 @@ void check_output(const Tensor& x, const Tensor& y, const char* op) {
 void check_independence(const UnaryFunction& f, const Tensor& x, const Tensor& jacobian, const char* op) {
   const int64_t batch = x.size(0);
   if (batch < 2) return;
+  const int64_t in_size = x.numel() / batch;
+  if (in_size == 0) return;  // no direction to move
   NoGradGuard no_grad;
   Tensor direction = randn(x.sizes(), x.dtype());
-  Tensor actual = jvp(f, x, direction).second.reshape({batch, -1});
-  const int64_t in_size = x.numel() / batch;
+  Tensor tangent = jvp(f, x, direction).second;
+  // The probe calls f once more: it must return what the Jacobian was taken of.
+  const int64_t out_elements = jacobian.numel() / in_size;
+  DYDX_CHECK(tangent.numel() == out_elements, op, ": f returned shape ", tangent.sizes(),
+             " on the independence check's call but ", out_elements / batch,
+             " elements per row before; f must return the same shape every time");
+  Tensor actual = tangent.reshape({batch, -1});
   Tensor predicted = matmul(jacobian.reshape({batch, -1, in_size}), direction.reshape({batch, in_size, 1})).reshape({batch, -1});
   std::vector<double> error = (actual - predicted).abs().sum({1}).to(kFloat64).to_vector<double>();
   std::vector<double> size = actual.abs().sum({1}).to(kFloat64).to_vector<double>();
@@ -76,39 +94,74 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x);
 
 namespace {
 
-// compute(f, x) for slices of at most chunk rows, stacked along the batch dim.
-Tensor in_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk,
-                 Tensor (*compute)(const UnaryFunction&, const Tensor&)) {
+// Chunks write every slice's result into one tensor, which is only right when f maps each row by
+// itself. An f whose rows' shape depends on how many rows it is given (x @ x.T) cannot be: a probe
+// of f on one row and on two, outside any derivative, catches it for the cost of two tiny calls.
+void check_rows_independent_of_batch_size(const UnaryFunction& f, const Tensor& x, const char* op) {
+  NoGradGuard no_grad;
+  const Tensor one = f(x.narrow(0, 0, 1).detach()), two = f(x.narrow(0, 0, 2).detach());
+  check_output(x.narrow(0, 0, 1), one, op);
+  check_output(x.narrow(0, 0, 2), two, op);
+  DYDX_CHECK(row_shape(one) == row_shape(two), op, ": with chunk_size, f must map each row by itself, but its "
+             "output rows have shape ", row_shape(one), " for 1 row and ", row_shape(two), " for 2 rows");
+}
+
+// compute(slice) for slices of x of at most chunk rows, stacked along the batch dim.
+Tensor in_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk, const char* op,
+                 const std::function<Tensor(const Tensor&)>& compute) {
   const int64_t batch = x.size(0);
-  Tensor first = compute(f, x.narrow(0, 0, chunk));
+  check_rows_independent_of_batch_size(f, x, op);
+  Tensor first = compute(x.narrow(0, 0, chunk));
+  const Dims first_shape = first.sizes().dims();
+  const ScalarType dtype = first.dtype();
+  // Every slice's result must be the first's rows, whatever the slice's length.
+  auto checked = [&](Tensor part, int64_t rows) {
+    Dims expected = first_shape;
+    expected[0] = rows;
+    DYDX_CHECK(part.sizes() == IntArrayRef(expected) && part.dtype() == dtype, op, ": the slice of ",
+               rows, " rows gave shape ", part.sizes(), " where the first slice's rows ask for ", expected,
+               "; with chunk_size, f must map each row by itself");
+    return part;
+  };
   if (first.requires_grad() || forward::has_tangent(first)) {
     // Differentiated further: cat keeps every slice's history and tangents.
     TensorList parts{first};
-    for (int64_t start = chunk; start < batch; start += chunk)
-      parts.push_back(compute(f, x.narrow(0, start, std::min(chunk, batch - start))));
+    for (int64_t start = chunk; start < batch; start += chunk) {
+      const int64_t rows = std::min(chunk, batch - start);
+      parts.push_back(checked(compute(x.narrow(0, start, rows)), rows));
+    }
     return cat(parts, 0);
   }
-  Dims shape = first.sizes().dims();
+  Dims shape = first_shape;
   shape[0] = batch;
   Tensor result = empty(shape, first.dtype());
   result.narrow(0, 0, chunk).copy_(first);
   first = Tensor();  // freed before the next slice runs
   for (int64_t start = chunk; start < batch; start += chunk) {
     const int64_t rows = std::min(chunk, batch - start);
-    result.narrow(0, start, rows).copy_(compute(f, x.narrow(0, start, rows)));
+    result.narrow(0, start, rows).copy_(checked(compute(x.narrow(0, start, rows)), rows));
   }
   return result;
+}
+
+void check_chunk_size(const BatchOptions& options, const char* op) {
+  DYDX_CHECK(options.chunk_size >= 0, op, ": chunk_size must be positive (or 0 for the whole batch), got ",
+             options.chunk_size);
+}
+
+// compute(x), or compute of slices of options.chunk_size rows stacked, when that is set and smaller.
+Tensor maybe_in_chunks(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op,
+                       const std::function<Tensor(const Tensor&)>& compute) {
+  return options.chunk_size > 0 && x.size(0) > options.chunk_size ? in_chunks(f, x, options.chunk_size, op, compute)
+                                                                   : compute(x);
 }
 
 }  // namespace
 
 Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   check_batched(x, "batch_jacobian");
-  DYDX_CHECK(options.chunk_size >= 0, "batch_jacobian: chunk_size must be positive (or 0 for the whole batch), got ",
-             options.chunk_size);
-  Tensor result = options.chunk_size > 0 && x.size(0) > options.chunk_size
-                      ? in_chunks(f, x, options.chunk_size, per_row_jacobian)
-                      : per_row_jacobian(f, x);
+  check_chunk_size(options, "batch_jacobian");
+  Tensor result = maybe_in_chunks(f, x, options, "batch_jacobian", [&](const Tensor& z) { return per_row_jacobian(f, z); });
   if (options.check_independence) check_independence(f, x, result, "batch_jacobian");
   return result;
 }
@@ -128,8 +181,9 @@ Tensor forward_jacobian_in_one_pass(const UnaryFunction& f, const Tensor& x, int
     dual = forward_ad::make_dual(x, ones_like(x));
   else
     dual = forward::make_batched_dual(x, every_row_direction(x, in_size));
-  auto [y, columns] = forward_ad::unpack_dual(f(dual));
-  check_output(x, y, "batch_jacobian");
+  Tensor out = f(dual);
+  check_output(x, out, "batch_jacobian");
+  auto [y, columns] = forward_ad::unpack_dual(out);
   const int64_t out_size = y.numel() / batch;
   Dims result_shape = concat(concat({batch}, row_shape(y)), row_shape(x));
   if (out_size == 0 || !columns.defined()) return zeros(result_shape, y.dtype());
@@ -160,7 +214,8 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
     for (int64_t s : x.sizes()) tangent_shape.push_back(s);
     forward_ad::DualLevel level;
     Tensor out = f(forward::make_batched_dual(x, tangents.reshape(tangent_shape)));
-    Tensor rest = forward_ad::unpack_dual(out).tangent;
+    auto [again, rest] = forward_ad::unpack_dual(out);
+    check_same_output(y, again, "batch_jacobian");
     Tensor columns = cat({first.reshape({1, batch, out_size}),
                           rest.defined() ? rest.reshape({in_size - 1, batch, out_size})
                                          : zeros({in_size - 1, batch, out_size}, y.dtype())});
@@ -168,10 +223,14 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
     return columns.permute({1, 2, 0}).reshape(result_shape);
   }
   // Reverse mode: every row's e_j, for every j, as one batch of cotangents in one backward pass.
-  const bool create_graph = detail::nested();
+  const bool caller_records = is_grad_enabled();
   AutoGradMode enable(true);
   Tensor input = detail::reverse_input(x);
+  const TensorList own = x.requires_grad() ? TensorList{} : TensorList{input};
   Tensor out = f(input);
+  check_same_output(y, out, "batch_jacobian");
+  // Differentiable only where an enclosing transform or backward will differentiate the result.
+  const bool create_graph = forward::active() || (caller_records && detail::reaches_outside({out}, own));
   Tensor cotangents = eye(out_size, out.dtype()).unsqueeze(1).expand({out_size, batch, out_size}).reshape(
       concat(concat({out_size}, {batch}), out_shape));
   Tensor rows = out.requires_grad()
@@ -179,21 +238,25 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
                     : Tensor();
   if (!rows.defined()) return zeros(result_shape, y.dtype());
   // [out_size, B, ...in] -> [B, ...out, ...in]
-  return rows.reshape({out_size, batch, in_size}).permute({1, 0, 2}).reshape(result_shape);
+  return detail::release(rows.reshape({out_size, batch, in_size}).permute({1, 0, 2}).reshape(result_shape), own,
+                         caller_records);
 }
 
 }  // namespace
 
 Tensor batch_hessian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   check_batched(x, "batch_hessian");
+  check_chunk_size(options, "batch_hessian");
   if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "batch_hessian");
   // The per-row Jacobian is itself a row-wise function of x, and differentiable.
-  return batch_jacobian([f](const Tensor& z) { return batch_jacobian(f, z); }, x);
+  return maybe_in_chunks(f, x, options, "batch_hessian", [&](const Tensor& z) {
+    return batch_jacobian([f](const Tensor& w) { return batch_jacobian(f, w); }, z);
+  });
 }
 
-Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  check_batched(x, "batch_hessian_diagonal");
-  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "batch_hessian_diagonal");
+namespace {
+
+Tensor hessian_diagonal_of_rows(const UnaryFunction& f, const Tensor& x) {
   const int64_t batch = x.size(0);
   const int64_t in_size = batch == 0 ? 0 : x.numel() / batch;
   TensorList columns;
@@ -206,12 +269,16 @@ Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOpti
     forward_ad::DualLevel inner;
     Tensor out = f(forward_ad::make_dual(once, e));
     check_output(x, out, "batch_hessian_diagonal");
+    if (k > 0) check_same_output(y, out, "batch_hessian_diagonal");  // one pass per k, one result
     Tensor first = forward_ad::unpack_dual(out, inner.level()).tangent;
     Tensor second = first.defined() ? forward_ad::unpack_dual(first, outer.level()).tangent : Tensor();
     y = forward_ad::unpack_dual(forward_ad::unpack_dual(out, inner.level()).primal, outer.level()).primal;
     columns.push_back(second.defined() ? second : zeros_like(y));
   }
-  if (in_size == 0) y = f(x);
+  if (in_size == 0) {
+    y = f(x);
+    check_output(x, y, "batch_hessian_diagonal");
+  }
   const int64_t out_size = batch == 0 ? 0 : y.numel() / batch;
   Dims result_shape = concat(concat({batch}, row_shape(y)), row_shape(x));
   if (in_size == 0 || out_size == 0) return zeros(result_shape, y.dtype());
@@ -219,12 +286,22 @@ Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOpti
   return stack(columns, -1).reshape(result_shape);
 }
 
+}  // namespace
+
+Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  check_batched(x, "batch_hessian_diagonal");
+  check_chunk_size(options, "batch_hessian_diagonal");
+  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "batch_hessian_diagonal");
+  return maybe_in_chunks(f, x, options, "batch_hessian_diagonal",
+                         [&](const Tensor& z) { return hessian_diagonal_of_rows(f, z); });
+}
+
 // The forward Laplacian: one pass of f carries, for every tensor, its value, its d directional
 // derivatives g and its Laplacian L together, as the d + 1 tangents of a forward-Laplacian level
 // (see forward::make_laplacian_level). No Hessian, nor its diagonal, is ever formed.
-Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  check_batched(x, "laplacian");
-  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "laplacian");
+namespace {
+
+Tensor laplacian_of_rows(const UnaryFunction& f, const Tensor& x) {
   const int64_t d = dydx::detail::product(row_shape(x));
   // Every row starts along e_1 .. e_d with a zero Laplacian: tangents [d + 1, B, ...in].
   Tensor seed = cat({every_row_direction(x, d), zeros_like(x).unsqueeze(0)});
@@ -236,6 +313,15 @@ Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) 
   if (!tangents.defined()) return zeros_like(y);
   // A copy, so that the caller does not keep the d directional derivatives alive through a view.
   return tangents.select(0, d).clone();
+}
+
+}  // namespace
+
+Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  check_batched(x, "laplacian");
+  check_chunk_size(options, "laplacian");
+  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "laplacian");
+  return maybe_in_chunks(f, x, options, "laplacian", [&](const Tensor& z) { return laplacian_of_rows(f, z); });
 }
 
 }  // namespace dydx::func

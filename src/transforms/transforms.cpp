@@ -1,6 +1,10 @@
 // vjp, jvp, linearize, grad, jacrev, jacfwd, jacobian and hessian, built on dydx::grad and dual tensors.
 #include "dydx/func.hpp"
 
+#include <optional>
+
+#include "transforms/checks.hpp"
+#include "transforms/history.hpp"
 #include "transforms/reverse_input.hpp"
 
 #include "autograd/forward_mode.hpp"
@@ -21,13 +25,15 @@ Tensor reverse_input(const Tensor& p) {
   return leaf;
 }
 
-bool nested() { return forward::active() || is_grad_enabled(); }
-
 }  // namespace detail
 
 namespace {
 
-using detail::nested;
+using detail::check_differentiable;
+using detail::check_outputs;
+using detail::normalize_argnums;
+using detail::reaches_outside;
+using detail::release;
 using detail::reverse_input;
 
 void check_same_shapes(const TensorList& primals, const TensorList& others, const char* op, const char* what) {
@@ -35,6 +41,8 @@ void check_same_shapes(const TensorList& primals, const TensorList& others, cons
              " primals");
   for (size_t i = 0; i < primals.size(); ++i) {
     DYDX_CHECK(primals[i].defined() && others[i].defined(), op, ": primal and ", what, " ", i, " must be defined");
+    DYDX_CHECK(primals[i].is_floating_point(), op, ": primal ", i, " has dtype ", primals[i].dtype(),
+               "; only floating-point primals can be differentiated");
     DYDX_CHECK(primals[i].sizes() == others[i].sizes(), op, ": ", what, " ", i, " has shape ", others[i].sizes(),
                " but primal ", i, " has shape ", primals[i].sizes());
   }
@@ -99,36 +107,55 @@ TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool cr
   return rows;
 }
 
-}  // namespace
-
-std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents) {
-  check_same_shapes(primals, tangents, "jvp", "tangent");
-  forward_ad::DualLevel level;
-  TensorList duals;
-  for (size_t i = 0; i < primals.size(); ++i) duals.push_back(forward_ad::make_dual(primals[i], tangents[i]));
-  TensorList outputs = f(duals), values, tangents_out;
-  for (const Tensor& out : outputs) {
-    auto [primal, tangent] = forward_ad::unpack_dual(out);
-    values.push_back(primal);
-    tangents_out.push_back(tangent.defined() ? tangent : zeros_like(primal));
-  }
-  return {values, tangents_out};
+std::vector<size_t> all_indices(size_t count) {
+  std::vector<size_t> out(count);
+  for (size_t i = 0; i < count; ++i) out[i] = i;
+  return out;
 }
 
-std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& primals) {
-  const bool create_graph = nested();
+// The inputs of one reverse pass: every primal, those in argnums replaced by reverse inputs.
+struct ReverseInputs {
+  TensorList inputs;  // what f is called with
+  TensorList wrt;     // the reverse inputs, in argnums order
+  TensorList own;     // those of them that are fresh leaves, the pass's own
+};
+
+ReverseInputs make_reverse_inputs(const TensorList& primals, const std::vector<size_t>& argnums) {
+  ReverseInputs r{primals, {}, {}};
+  for (size_t a : argnums) {
+    r.inputs[a] = reverse_input(primals[a]);
+    r.wrt.push_back(r.inputs[a]);
+    if (!primals[a].requires_grad()) r.own.push_back(r.inputs[a]);
+  }
+  return r;
+}
+
+// vjp with respect to the primals in argnums only: the others are passed to f as they are, so
+// that no gradient is computed for them.
+std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& primals,
+                                          const std::vector<size_t>& argnums, const char* op) {
+  check_differentiable(primals, argnums, op);
+  const bool caller_records = is_grad_enabled();
   // A transform's own reverse pass needs grad mode, whatever the caller's (as in torch.func).
   AutoGradMode enable(true);
-  TensorList inputs;
-  for (const Tensor& p : primals) inputs.push_back(reverse_input(p));
-  TensorList outputs = f(inputs);
-  VjpFunction pullback = [inputs, outputs, create_graph](const TensorList& cotangents) {
-    DYDX_CHECK(cotangents.size() == outputs.size(), "vjp: got ", cotangents.size(), " cotangents for ",
+  ReverseInputs r = make_reverse_inputs(primals, argnums);
+  TensorList outputs = f(r.inputs);
+  check_outputs(outputs, op);
+  detail::check_floating_outputs(outputs, op);
+  const bool outside = caller_records && reaches_outside(outputs, r.own);
+  VjpFunction pullback = [wrt = r.wrt, own = r.own, outputs, outside, op](const TensorList& cotangents) {
+    DYDX_CHECK(cotangents.size() == outputs.size(), op, ": got ", cotangents.size(), " cotangents for ",
                outputs.size(), " outputs");
     for (size_t i = 0; i < outputs.size(); ++i)
-      DYDX_CHECK(cotangents[i].defined() && cotangents[i].sizes() == outputs[i].sizes(), "vjp: cotangent ", i,
+      DYDX_CHECK(cotangents[i].defined() && cotangents[i].sizes() == outputs[i].sizes(), op, ": cotangent ", i,
                  " has shape ", cotangents[i].defined() ? cotangents[i].shape_string() : std::string("(undefined)"),
                  " but output ", i, " has shape ", outputs[i].sizes());
+    const bool caller_records = is_grad_enabled();
+    bool cotangent_records = false;
+    for (const Tensor& c : cotangents) cotangent_records = cotangent_records || c.requires_grad();
+    // Differentiable only where something outside will differentiate the gradients: an enclosing
+    // forward pass, or a reverse one through f's outer inputs or through the cotangents.
+    const bool create_graph = forward::active() || (caller_records && (outside || cotangent_records));
     AutoGradMode enable(true);
     TensorList used_outputs, used_cotangents;
     for (size_t i = 0; i < outputs.size(); ++i)
@@ -136,53 +163,86 @@ std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& prim
         used_outputs.push_back(outputs[i]);
         used_cotangents.push_back(cotangents[i]);
       }
-    TensorList grads(inputs.size());
+    TensorList grads(wrt.size());
     if (!used_outputs.empty())
-      grads = dydx::grad(used_outputs, inputs, used_cotangents, /*retain_graph=*/true, create_graph,
+      grads = dydx::grad(used_outputs, wrt, used_cotangents, /*retain_graph=*/true, create_graph,
                          /*allow_unused=*/true);
     for (size_t i = 0; i < grads.size(); ++i)
-      if (!grads[i].defined()) grads[i] = zeros_like(inputs[i]);
-    return grads;
+      if (!grads[i].defined()) grads[i] = zeros_like(wrt[i]);
+    return release(grads, own, caller_records);
   };
-  return {outputs, pullback};
+  return {release(outputs, r.own, caller_records), pullback};
+}
+
+}  // namespace
+
+std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents) {
+  check_same_shapes(primals, tangents, "jvp", "tangent");
+  const bool caller_records = is_grad_enabled();
+  forward_ad::DualLevel level;
+  TensorList duals;
+  for (size_t i = 0; i < primals.size(); ++i) duals.push_back(forward_ad::make_dual(primals[i], tangents[i]));
+  TensorList outputs = f(duals), values, tangents_out;
+  check_outputs(outputs, "jvp");
+  for (const Tensor& out : outputs) {
+    auto [primal, tangent] = forward_ad::unpack_dual(out);
+    values.push_back(primal);
+    tangents_out.push_back(tangent.defined() ? tangent : zeros_like(primal));
+  }
+  return {release(values, {}, caller_records), release(tangents_out, {}, caller_records)};
+}
+
+std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& primals) {
+  return vjp_on(f, primals, all_indices(primals.size()), "vjp");
 }
 
 std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList& primals) {
+  check_differentiable(primals, all_indices(primals.size()), "linearize");
   TensorList outputs = f(primals);
-  // Evaluates the JVP afresh at the stored primals for each tangent.
-  JvpFunction push = [f, primals](const TensorList& tangents) { return jvp(f, primals, tangents).second; };
+  const detail::OutputSignature signature = check_outputs(outputs, "linearize");
+  // Evaluates the JVP afresh at the stored primals for each tangent, so f runs again: it must give
+  // what the linearization promised.
+  JvpFunction push = [f, primals, signature](const TensorList& tangents) {
+    auto [values, tangents_out] = jvp(f, primals, tangents);
+    detail::check_same_outputs(signature, values, "linearize");
+    return tangents_out;
+  };
   return {outputs, push};
 }
 
 TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
                   int64_t chunk_size) {
   check_chunk(chunk_size, "jacrev");
-  for (int64_t a : argnums)
-    DYDX_CHECK(a >= 0 && a < static_cast<int64_t>(primals.size()), "jacrev: argnum ", a, " is out of range for ",
-               primals.size(), " primals");
-  const bool create_graph = nested();
+  const std::vector<size_t> wrt_index = normalize_argnums(argnums, primals.size(), "jacrev");
+  check_differentiable(primals, wrt_index, "jacrev");
+  const bool caller_records = is_grad_enabled();
   AutoGradMode enable(true);
-  TensorList inputs, wrt;
-  for (const Tensor& p : primals) inputs.push_back(reverse_input(p));
-  for (int64_t a : argnums) wrt.push_back(inputs[a]);
-  TensorList outputs = f(inputs), result;
+  // Only the argnums primals become reverse inputs: a Jacobian for the others is never built.
+  ReverseInputs r = make_reverse_inputs(primals, wrt_index);
+  TensorList outputs = f(r.inputs), result;
+  check_outputs(outputs, "jacrev");
+  detail::check_floating_outputs(outputs, "jacrev");
+  const bool create_graph = forward::active() || (caller_records && reaches_outside(outputs, r.own));
   for (const Tensor& out : outputs) {
-    TensorList rows = jacobian_rows(out, wrt, create_graph, chunk_size);
-    for (size_t a = 0; a < argnums.size(); ++a) result.push_back(rows[a].reshape(concat(out.sizes(), wrt[a].sizes())));
+    TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size);
+    for (size_t a = 0; a < r.wrt.size(); ++a)
+      result.push_back(rows[a].reshape(concat(out.sizes(), r.wrt[a].sizes())));
   }
-  return result;
+  return release(result, r.own, caller_records);
 }
 
 TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
                   int64_t chunk_size) {
   check_chunk(chunk_size, "jacfwd");
+  const std::vector<size_t> wrt_index = normalize_argnums(argnums, primals.size(), "jacfwd");
+  check_differentiable(primals, wrt_index, "jacfwd");
+  const bool caller_records = is_grad_enabled();
   // columns[a][o]: the chunks of d output o / d primal argnums[a], each [count] + out.shape.
-  std::vector<std::vector<TensorList>> columns(argnums.size());
+  std::vector<std::vector<TensorList>> columns(wrt_index.size());
   TensorList outputs;
-  for (size_t a = 0; a < argnums.size(); ++a) {
-    DYDX_CHECK(argnums[a] >= 0 && argnums[a] < static_cast<int64_t>(primals.size()), "jacfwd: argnum ", argnums[a],
-               " is out of range for ", primals.size(), " primals");
-    const Tensor& in = primals[argnums[a]];
+  std::optional<detail::OutputSignature> signature;
+  for (size_t a = 0; a < wrt_index.size(); ++a) {
+    const Tensor& in = primals[wrt_index[a]];
     const int64_t n = in.numel();
     const int64_t step = chunk_size > 0 ? chunk_size : std::max<int64_t>(n, 1);
     for (int64_t start = 0; start < n; start += step) {
@@ -190,8 +250,13 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
       // One forward pass carries `count` basis tangents at once, as a batch in front of each tangent.
       forward_ad::DualLevel level;
       TensorList duals = primals;
-      duals[argnums[a]] = forward::make_batched_dual(in, basis_batch(in, start, count));
+      duals[wrt_index[a]] = forward::make_batched_dual(in, basis_batch(in, start, count));
       TensorList out = f(duals);
+      // Every pass's tangents are written into one result: they must all have the same shapes.
+      if (signature)
+        detail::check_same_outputs(*signature, out, "jacfwd");
+      else
+        signature = check_outputs(out, "jacfwd");
       outputs.clear();
       for (size_t o = 0; o < out.size(); ++o) {
         auto [primal, tangent] = forward_ad::unpack_dual(out[o]);
@@ -203,11 +268,14 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
       }
     }
   }
-  if (outputs.empty()) outputs = f(primals);
+  if (!signature) {
+    outputs = f(primals);
+    check_outputs(outputs, "jacfwd");
+  }
   TensorList result;
   for (size_t o = 0; o < outputs.size(); ++o)
-    for (size_t a = 0; a < argnums.size(); ++a) {
-      const Tensor& in = primals[argnums[a]];
+    for (size_t a = 0; a < wrt_index.size(); ++a) {
+      const Tensor& in = primals[wrt_index[a]];
       Dims shape = concat(outputs[o].sizes(), in.sizes());
       if (in.numel() == 0) {
         result.push_back(zeros(shape, outputs[o].dtype()));
@@ -221,7 +289,7 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
       order.push_back(0);
       result.push_back(stacked.permute(order).reshape(shape));
     }
-  return result;
+  return release(result, {}, caller_records);
 }
 
 Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
@@ -232,6 +300,14 @@ Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t 
 Function jacfwd(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
   check_chunk(chunk_size, "jacfwd");
   return [f, argnums, chunk_size](const TensorList& primals) { return jacfwd(f, primals, argnums, chunk_size); };
+}
+
+Function jacrev(const Function& f, std::initializer_list<int64_t> argnums, int64_t chunk_size) {
+  return jacrev(f, std::vector<int64_t>(argnums), chunk_size);
+}
+
+Function jacfwd(const Function& f, std::initializer_list<int64_t> argnums, int64_t chunk_size) {
+  return jacfwd(f, std::vector<int64_t>(argnums), chunk_size);
 }
 
 std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& primal, const Tensor& tangent) {
@@ -249,12 +325,25 @@ std::pair<Tensor, std::function<Tensor(const Tensor&)>> linearize(const UnaryFun
   return {outputs[0], [push = push](const Tensor& tangent) { return push({tangent})[0]; }};
 }
 
+namespace {
+
+// grad_and_value for the primals in argnums: (gradients, value).
+std::pair<TensorList, Tensor> grad_and_value_on(const Function& f, const TensorList& primals,
+                                                const std::vector<size_t>& argnums) {
+  auto [outputs, pullback] = vjp_on(f, primals, argnums, "grad");
+  DYDX_CHECK(outputs.size() == 1 && outputs[0].numel() == 1,
+             "grad: f must return one tensor with one element, but it returned ", outputs.size(), " tensors",
+             outputs.empty() ? "" : " (the first of shape ", outputs.empty() ? "" : outputs[0].shape_string(),
+             outputs.empty() ? "" : ")");
+  return {pullback({ones_like(outputs[0])}), outputs[0]};
+}
+
+}  // namespace
+
 std::function<std::pair<Tensor, Tensor>(const Tensor&)> grad_and_value(const UnaryFunction& f) {
   return [f](const Tensor& x) {
-    auto [value, pullback] = vjp(f, x);
-    DYDX_CHECK(value.numel() == 1, "grad: f must return a tensor with one element, but it returned shape ",
-               value.sizes());
-    return std::pair<Tensor, Tensor>{pullback(ones_like(value)), value};
+    auto [grads, value] = grad_and_value_on(as_function(f), {x}, {0});
+    return std::pair<Tensor, Tensor>{grads[0], value};
   };
 }
 
@@ -265,38 +354,48 @@ UnaryFunction grad(const UnaryFunction& f) {
 
 Function grad(const Function& f, const std::vector<int64_t>& argnums) {
   return [f, argnums](const TensorList& primals) {
-    auto [outputs, pullback] = vjp(f, primals);
-    DYDX_CHECK(outputs.size() == 1 && outputs[0].numel() == 1, "grad: f must return one tensor with one element, but it returned ",
-               outputs.size(), " tensors", outputs.empty() ? "" : " (the first of shape ",
-               outputs.empty() ? "" : outputs[0].shape_string(), outputs.empty() ? "" : ")");
-    TensorList grads = pullback({ones_like(outputs[0])}), picked;
-    for (int64_t a : argnums) {
-      DYDX_CHECK(a >= 0 && a < static_cast<int64_t>(grads.size()), "grad: argnum ", a, " is out of range for ",
-                 grads.size(), " primals");
-      picked.push_back(grads[a]);
-    }
-    return picked;
+    return grad_and_value_on(f, primals, normalize_argnums(argnums, primals.size(), "grad")).first;
   };
 }
 
 UnaryFunction jacrev(const UnaryFunction& f, int64_t chunk_size) {
+  check_chunk(chunk_size, "jacrev");
   return [f, chunk_size](const Tensor& x) { return jacrev(as_function(f), {x}, {0}, chunk_size)[0]; };
 }
 
 UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size) {
+  check_chunk(chunk_size, "jacfwd");
   return [f, chunk_size](const Tensor& x) { return jacfwd(as_function(f), {x}, {0}, chunk_size)[0]; };
 }
 
 Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
+  DYDX_CHECK(x.defined(), "jacobian: x is undefined");
+  check_differentiable({x}, {0}, "jacobian");
   // The output size is only known after one evaluation; that evaluation then serves reverse mode.
-  const bool create_graph = nested();
+  const bool caller_records = is_grad_enabled();
   AutoGradMode enable(true);
-  Tensor input = reverse_input(x);
-  Tensor out = f(input);
-  if (x.numel() < out.numel()) return jacfwd(f)(x);
-  return jacobian_rows(out, {input}, create_graph, 0)[0].reshape(concat(out.sizes(), x.sizes()));
+  ReverseInputs r = make_reverse_inputs({x}, {0});
+  TensorList outputs = as_function(f)(r.inputs);
+  check_outputs(outputs, "jacobian");
+  detail::check_floating_outputs(outputs, "jacobian");
+  const Tensor& out = outputs[0];
+  if (x.numel() < out.numel()) {
+    AutoGradMode restore(caller_records);
+    return jacfwd(f)(x);
+  }
+  const bool create_graph = forward::active() || (caller_records && reaches_outside(outputs, r.own));
+  Tensor rows = jacobian_rows(out, r.wrt, create_graph, 0)[0].reshape(concat(out.sizes(), x.sizes()));
+  return release(rows, r.own, caller_records);
 }
 
 UnaryFunction hessian(const UnaryFunction& f) { return jacfwd(jacrev(f)); }
+
+Function hessian(const Function& f, const std::vector<int64_t>& argnums) {
+  Function second = jacfwd(jacrev(f, argnums), argnums);
+  return [second, argnums](const TensorList& primals) {
+    normalize_argnums(argnums, primals.size(), "hessian");  // named as the caller knows it
+    return second(primals);
+  };
+}
 
 }  // namespace dydx::func
