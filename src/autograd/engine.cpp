@@ -229,8 +229,6 @@ void refresh_view_history(const Tensor& t) {
   // A leaf base's history never changes, and a view made under no_grad has none to refresh.
   if (!impl.base->grad_fn || impl.view_made_without_grad) return;
   Tensor base(impl.base);
-  DYDX_CHECK(base.is_contiguous(), "autograd: a view of a non-contiguous tensor (shape ", base.sizes(), ", strides ",
-             base.strides(), ") was modified in place and cannot be differentiated");
   AutoGradMode enable(true);
   if (impl.retains_grad && impl.grad_fn) impl.grad_fn->retained.reset();
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;

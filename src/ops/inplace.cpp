@@ -23,16 +23,14 @@ void copy_vjp(Node& node, const Tensor& g, Tensor* grads) {
 const OpInfo copy_info{"copy", "CopyBackwards", &copy_vjp};
 
 // The base after writing result into the region of a view: the region's gradient goes to result,
-// the rest to the old base.
+// the rest to the old base. attrs: the view's sizes, strides and offset (relative to the base's),
+// and in dims the base's strides. The region is matched to the base's elements by location, so a
+// base of any layout works (transposed, sliced with a step), as with PyTorch's CopySlices.
 void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const auto& a = node.attrs;
-  if (node.needs_input_grad(0)) {
-    const int64_t nb = batch_dims(node, g);
-    Tensor outside = ones(Dims(g.sizes().begin() + nb, g.sizes().end()), g.dtype());  // the base's shape
-    detail::make_alias(outside, a.sizes, a.strides, a.offset).zero_();
-    grads[0] = g * outside;
-  }
-  if (node.needs_input_grad(1)) grads[1] = detail::view_region(g, batch_dims(node, g), a.sizes, a.strides, a.offset);
+  const detail::Strided base{node.inputs[0].sizes, a.dims, 0}, region{a.sizes, a.strides, a.offset};
+  if (node.needs_input_grad(0)) grads[0] = g * detail::outside_region(base, region, g.dtype());
+  if (node.needs_input_grad(1)) grads[1] = detail::gather_strided(g, batch_dims(node, g), base, region);
 }
 const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
 
@@ -117,11 +115,24 @@ Tensor snapshot(const Tensor& self) {
   return copy;
 }
 
-// Writes result into self and gives self the result's history.
-void commit(Tensor& self, Tensor result, const char* op) {
+// Raises, before anything is written, where commit could not record the write. A base whose
+// elements share memory (a detached expand) has no history a write through its view could
+// rewrite: one location would be several of its elements. PyTorch raises this only in backward.
+void check_commit(const Tensor& self, const Tensor& result, const char* op) {
   DYDX_CHECK(result.sizes() == self.sizes(), op, ": output with shape ", self.sizes(),
              " doesn't match the broadcast shape ", result.sizes());
   check_castable(result.dtype(), self.dtype(), op);
+  const auto& base = self.impl()->base;
+  DYDX_CHECK(!base || !detail::has_overlap(base->sizes, base->strides), op,
+             ": unsupported operation: more than one element of the written-to tensor's base (shape ",
+             Tensor(base).sizes(), ", strides ", Tensor(base).strides(),
+             ") refers to a single memory location, so a write through its view cannot be differentiated. "
+             "Please clone() the base first");
+}
+
+// Writes result into self and gives self the result's history.
+void commit(Tensor& self, Tensor result, const char* op) {
+  check_commit(self, result, op);
   result = cast(result, self.dtype());
   detail::copy_values(self, result);
   bump_version(self);
@@ -137,13 +148,11 @@ void commit(Tensor& self, Tensor result, const char* op) {
     return;
   }
   Tensor base(impl.base);
-  DYDX_CHECK(base.is_contiguous(), op, ": in-place writes through a view of a non-contiguous tensor (shape ",
-             base.sizes(), ", strides ", base.strides(), ") cannot be differentiated");
-  const int64_t offset = impl.offset - base.storage_offset();
   if (Node* node = record(copy_slices_info, {&base, &result}, base)) {
     node->attrs.sizes = impl.sizes;
     node->attrs.strides = impl.strides;
-    node->attrs.offset = offset;
+    node->attrs.offset = impl.offset - base.storage_offset();
+    node->attrs.dims = base.impl()->strides;
   }
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
   impl.view_version = impl.storage->version.load();
