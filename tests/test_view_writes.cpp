@@ -6,6 +6,11 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+
 #include "test_util.hpp"
 
 namespace dydx {
@@ -257,6 +262,266 @@ TEST(ViewWrites, ThroughAViewOfAnExpandedBaseRaisesBeforeWriting) {
   // Without history there is nothing to rewrite, and the write is fine, as in PyTorch.
   e.select(0, 0).copy_(tensor({5.0, 6.0, 7.0, 8.0}, kFloat64));
   EXPECT_TRUE(HasValues(e, {5, 6, 7, 8, 5, 6, 7, 8, 5, 6, 7, 8}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// An op that raises changes nothing
+// ---------------------------------------------------------------------------------------------
+//
+// Each row builds the tensors it involves, then makes a call that must raise dydx::Error. Every
+// tensor's values, version counter, autograd state (grad_fn, requires_grad, retains_grad, .grad),
+// hooks, tangents and geometry must be as they were before the call.
+
+struct TensorState {
+  std::vector<double> values;
+  int64_t version = 0;
+  const void* grad_fn = nullptr;
+  size_t grad_fn_hooks = 0;
+  bool requires_grad = false;
+  bool retains_grad = false;
+  const void* grad = nullptr;
+  std::vector<double> grad_values;
+  size_t hooks = 0;
+  std::vector<const void*> tangents;
+  std::vector<int64_t> geometry;  // sizes, strides, offset
+
+  bool operator==(const TensorState&) const = default;
+};
+
+std::vector<double> values_of(const Tensor& t) {
+  NoGradGuard no_grad;
+  return t.detach().to(kFloat64).to_vector<double>();
+}
+
+// Read from the impl directly: the accessors may refresh a view's history, which is itself a change.
+TensorState state_of(const Tensor& t) {
+  const auto& impl = *t.impl();
+  TensorState s;
+  s.values = values_of(t);
+  s.version = t._version();
+  s.grad_fn = impl.grad_fn.get();
+  s.grad_fn_hooks = impl.grad_fn ? impl.grad_fn->pre_hooks.size() : 0;
+  s.requires_grad = impl.requires_grad;
+  s.retains_grad = impl.retains_grad;
+  s.grad = impl.grad.get();
+  if (impl.grad) s.grad_values = values_of(Tensor(impl.grad));
+  s.hooks = impl.hooks.size();
+  for (const auto& [level, tangent] : impl.tangents) s.tangents.push_back(tangent.get());
+  s.geometry.assign(impl.sizes.begin(), impl.sizes.end());
+  s.geometry.insert(s.geometry.end(), impl.strides.begin(), impl.strides.end());
+  s.geometry.push_back(impl.offset);
+  return s;
+}
+
+std::string describe(const TensorState& s) {
+  std::string out = "version " + std::to_string(s.version) + ", grad_fn " + (s.grad_fn ? "set" : "none") +
+                    ", requires_grad " + std::to_string(s.requires_grad) + ", grad " + (s.grad ? "set" : "none") +
+                    ", values";
+  for (double v : s.values) out += " " + std::to_string(v);
+  return out;
+}
+
+struct HostileCall {
+  const char* name;
+  std::function<TensorList()> setup;  // the tensors involved, all of them
+  std::function<void(TensorList&)> call;
+  const char* message;  // a part of the error's text
+};
+
+Tensor f64(std::initializer_list<double> v) { return tensor(std::vector<double>(v), kFloat64); }
+Tensor leaf(std::initializer_list<double> v) { return f64(v).requires_grad_(true); }
+// A tensor with history: what a model's activations are.
+Tensor computed(std::initializer_list<double> v) { return leaf(v) * 1.0; }
+
+std::vector<HostileCall> hostile_calls() {
+  using L = TensorList;
+  std::vector<HostileCall> rows;
+  // Shapes that do not broadcast into self, with and without history to record.
+  for (const char* op : {"add_", "sub_", "mul_", "div_", "copy_"}) {
+    auto apply = [op = std::string(op)](Tensor self, const Tensor& other) {
+      if (op == "add_") self.add_(other);
+      if (op == "sub_") self.sub_(other);
+      if (op == "mul_") self.mul_(other);
+      if (op == "div_") self.div_(other);
+      if (op == "copy_") self.copy_(other);
+    };
+    rows.push_back({op, [] { return L{f64({1, 2, 3}), f64({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
+    rows.push_back({op, [] { return L{f64({1, 2, 3}), leaf({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
+    rows.push_back({op, [] { return L{computed({1, 2, 3}), f64({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
+    // Broadcasting would grow self.
+    rows.push_back({op, [] { return L{f64({1, 2}), f64({1, 2, 3, 4}).reshape({2, 2})}; },
+                    [apply](L& t) { apply(t[0], t[1]); }, op});
+    rows.push_back({op, [] { return L{computed({1, 2}), leaf({1, 2, 3, 4}).reshape({2, 2})}; },
+                    [apply](L& t) { apply(t[0], t[1]); }, op});
+    // A leaf that requires grad, and a view of one.
+    rows.push_back({op, [] { return L{leaf({1, 2}), f64({3, 4})}; }, [apply](L& t) { apply(t[0], t[1]); }, "leaf"});
+    rows.push_back({op, [] { Tensor x = leaf({1, 2, 3, 4}); return L{x, x.slice(0, 1, 3), f64({3, 4})}; },
+                    [apply](L& t) { apply(t[1], t[2]); }, "leaf"});
+    // A view made under no_grad, written with grad mode on.
+    rows.push_back({op,
+                    [] {
+                      Tensor x = computed({1, 2, 3});
+                      NoGradGuard no_grad;
+                      return L{x, x.slice(0, 0, 2), f64({5, 6})};
+                    },
+                    [apply](L& t) { apply(t[1], t[2]); }, "no_grad"});
+    // Self with several elements at one address; a source overlapping self partly.
+    rows.push_back({op, [] { Tensor x = f64({1, 2}); return L{x, x.expand({3, 2}), f64({1, 1})}; },
+                    [apply](L& t) { apply(t[1], t[2]); }, "single memory location"});
+    rows.push_back({op, [] { Tensor x = computed({1, 2}); return L{x, x.expand({3, 2}), leaf({1, 1})}; },
+                    [apply](L& t) { apply(t[1], t[2]); }, "single memory location"});
+    rows.push_back({op, [] { Tensor x = f64({1, 2, 3, 4}); return L{x, x.slice(0, 1, 4), x.slice(0, 0, 3)}; },
+                    [apply](L& t) { apply(t[1], t[2]); }, "single memory location"});
+    rows.push_back({op, [] { Tensor x = computed({1, 2, 3, 4}); return L{x, x.slice(0, 1, 4), x.slice(0, 0, 3)}; },
+                    [apply](L& t) { apply(t[1], t[2]); }, "single memory location"});
+    rows.push_back({op, [] { Tensor x = f64({1, 2, 3, 4}).reshape({2, 2}); return L{x, x.t()}; },
+                    [apply](L& t) { apply(t[0], t[1]); }, "single memory location"});
+    // A write with history through a view of a base whose elements share memory.
+    rows.push_back({op, [] { Tensor e = f64({1, 2}).expand({3, 2}).detach(); return L{e, e.select(0, 1), leaf({3, 4})}; },
+                    [apply](L& t) { apply(t[1], t[2] * 1.0); }, "single memory location"});
+  }
+  // Results that self's dtype cannot hold.
+  auto ints = [] { return tensor({1, 2, 3}); };
+  rows.push_back({"add_ float into int64", [&] { return L{ints(), f64({1, 2, 3})}; }, [](L& t) { t[0].add_(t[1]); }, "can't be cast"});
+  rows.push_back({"add_ float leaf into int64", [&] { return L{ints(), leaf({1, 2, 3})}; }, [](L& t) { t[0].add_(t[1]); }, "can't be cast"});
+  rows.push_back({"sub_ float into int64", [&] { return L{ints(), f64({1, 2, 3})}; }, [](L& t) { t[0].sub_(t[1]); }, "can't be cast"});
+  rows.push_back({"mul_ float into int64", [&] { return L{ints(), leaf({1, 2, 3})}; }, [](L& t) { t[0].mul_(t[1]); }, "can't be cast"});
+  rows.push_back({"div_ int64 by int64", [&] { return L{ints(), tensor({2, 2, 2})}; }, [](L& t) { t[0].div_(t[1]); }, "can't be cast"});
+  rows.push_back({"div_ int64 by float", [&] { return L{ints(), leaf({2, 2, 2})}; }, [](L& t) { t[0].div_(t[1]); }, "can't be cast"});
+  rows.push_back({"add_ float scalar into int64", [&] { return L{ints()}; }, [](L& t) { t[0].add_(2.5); }, "can't be cast"});
+  rows.push_back({"mul_ float scalar into int64", [&] { return L{ints()}; }, [](L& t) { t[0].mul_(0.5); }, "can't be cast"});
+  rows.push_back({"add_ float alpha into int64", [&] { return L{ints(), tensor({1, 1, 1})}; }, [](L& t) { t[0].add_(t[1], 0.5); }, "add_"});
+  rows.push_back({"+= float scalar into int64 view", [&] { Tensor x = ints(); return L{x, x.slice(0, 1, 3)}; },
+                  [](L& t) { t[1] += 1.5; }, "can't be cast"});
+  // fill_ and zero_.
+  rows.push_back({"fill_ nan into int64", [&] { return L{ints()}; }, [](L& t) { t[0].fill_(NAN); }, "fill_"});
+  rows.push_back({"fill_ 1e30 into int64", [&] { return L{ints()}; }, [](L& t) { t[0].fill_(1e30); }, "fill_"});
+  rows.push_back({"fill_ a leaf", [] { return L{leaf({1, 2})}; }, [](L& t) { t[0].fill_(3); }, "leaf"});
+  rows.push_back({"zero_ a leaf", [] { return L{leaf({1, 2})}; }, [](L& t) { t[0].zero_(); }, "leaf"});
+  rows.push_back({"zero_ a view of a leaf", [] { Tensor x = leaf({1, 2}); return L{x, x.select(0, 0)}; },
+                  [](L& t) { t[1].zero_(); }, "leaf"});
+  rows.push_back({"fill_ an expanded tensor", [] { Tensor x = computed({1}); return L{x, x.expand({3})}; },
+                  [](L& t) { t[1].fill_(2); }, "single memory location"});
+  rows.push_back({"zero_ an expanded tensor", [] { Tensor x = f64({1}); return L{x, x.expand({3})}; },
+                  [](L& t) { t[1].zero_(); }, "single memory location"});
+  rows.push_back({"fill_ a no_grad view", [] {
+                    Tensor x = computed({1, 2});
+                    NoGradGuard no_grad;
+                    return L{x, x.select(0, 1)};
+                  },
+                  [](L& t) { t[1].fill_(7); }, "no_grad"});
+  // Forward mode: a dual source written with history through a view of an overlapping base.
+  rows.push_back({"copy_ a dual through a view of an expanded base",
+                  [] {
+                    Tensor e = f64({1, 2}).expand({2, 2}).detach();
+                    return L{e, e.select(0, 0), make_dual(f64({5, 6}), f64({1, 1}))};
+                  },
+                  [](L& t) { t[1].copy_(t[2]); }, "single memory location"});
+  rows.push_back({"mul_ a dual by a mismatched dual",
+                  [] { return L{make_dual(f64({1, 2, 3}), f64({1, 1, 1})), make_dual(f64({5, 6}), f64({1, 1}))}; },
+                  [](L& t) { t[0].mul_(t[1]); }, "mul"});
+  // Autograd state.
+  rows.push_back({"requires_grad_ on int64", [&] { return L{ints()}; }, [](L& t) { t[0].requires_grad_(true); }, "floating point"});
+  rows.push_back({"requires_grad_(false) on a non-leaf", [] { return L{computed({1, 2})}; },
+                  [](L& t) { t[0].requires_grad_(false); }, "leaf"});
+  rows.push_back({"retain_grad without requires_grad", [] { return L{f64({1, 2})}; }, [](L& t) { t[0].retain_grad(); }, "retain_grad"});
+  rows.push_back({"set_grad of the wrong shape", [] {
+                    Tensor x = leaf({1, 2});
+                    x.set_grad(f64({7, 8}));
+                    return L{x, f64({1, 2, 3})};
+                  },
+                  [](L& t) { t[0].set_grad(t[1]); }, "shape"});
+  rows.push_back({"set_grad of the wrong dtype", [] {
+                    Tensor x = leaf({1, 2});
+                    x.set_grad(f64({7, 8}));
+                    return L{x, tensor({1.0f, 2.0f})};
+                  },
+                  [](L& t) { t[0].set_grad(t[1]); }, "dtype"});
+  rows.push_back({"register_hook without requires_grad", [] { return L{f64({1, 2})}; },
+                  [](L& t) { t[0].register_hook([](const Tensor& g) { return g; }); }, "register_hook"});
+  rows.push_back({"detach_ a view of a tensor that requires grad", [] { Tensor x = computed({1, 2}); return L{x, x.select(0, 0)}; },
+                  [](L& t) { t[1].detach_(); }, "detach_"});
+  // backward and grad: .grad and the graph stay as they were.
+  rows.push_back({"backward with a gradient of the wrong shape", [] {
+                    Tensor x = leaf({1, 2});
+                    x.set_grad(f64({7, 8}));
+                    return L{x, x * x};
+                  },
+                  [](L& t) { t[1].backward(f64({1, 2, 3})); }, "backward"});
+  rows.push_back({"backward of a non-scalar without a gradient", [] {
+                    Tensor x = leaf({1, 2});
+                    return L{x, x * x};
+                  },
+                  [](L& t) { t[1].backward(); }, "backward"});
+  rows.push_back({"backward onto an input that does not require grad", [] {
+                    Tensor x = leaf({1, 2});
+                    Tensor y = f64({3, 4});
+                    return L{x, y, (x * y).sum()};
+                  },
+                  [](L& t) { t[2].backward({}, std::nullopt, false, {t[0], t[1]}); }, "backward"});
+  rows.push_back({"backward through a freed graph", [] {
+                    Tensor x = leaf({1, 2}), z = leaf({3, 4});
+                    Tensor loss = (x * x).sum() + (z * 2.0).sum();
+                    loss.backward();
+                    return L{x, z, loss};
+                  },
+                  [](L& t) { t[2].backward(); }, "second time"});
+  // (A leaf on another path may have had its gradient accumulated before the failing node runs,
+  // as in PyTorch: the engine cannot know in advance which saved tensors a rule will read.)
+  rows.push_back({"backward after a saved tensor was modified", [] {
+                    Tensor x = leaf({1, 2});
+                    x.set_grad(f64({7, 8}));
+                    Tensor e = x.exp();
+                    Tensor loss = e.sum();
+                    e.add_(1.0);
+                    return L{x, e, loss};
+                  },
+                  [](L& t) { t[2].backward(); }, "modified by an inplace operation"});
+  rows.push_back({"grad with respect to an unused input", [] {
+                    Tensor x = leaf({1, 2}), y = leaf({3, 4});
+                    y.set_grad(f64({7, 8}));
+                    return L{x, y, (x * x).sum()};
+                  },
+                  [](L& t) { grad({t[2]}, {t[1]}); }, "not have been used"});
+  rows.push_back({"grad of an output that does not require grad", [] { return L{f64({1, 2}), leaf({1})}; },
+                  [](L& t) { grad({t[0]}, {t[1]}); }, "does not require grad"});
+  rows.push_back({"make_dual with a tangent of the wrong shape", [] { return L{f64({1, 2}), f64({1, 2, 3})}; },
+                  [](L& t) { make_dual(t[0], t[1]); }, "make_dual"});
+  rows.push_back({"make_dual of an int64 primal", [] { return L{tensor({1, 2}), tensor({1, 2})}; },
+                  [](L& t) { make_dual(t[0], t[1]); }, "make_dual"});
+  rows.push_back({"make_dual of a dual at the same level", [] {
+                    Tensor d = make_dual(f64({1, 2}), f64({3, 4}));
+                    return L{d, f64({5, 6})};
+                  },
+                  [](L& t) { make_dual(t[0], t[1]); }, "make_dual"});
+  rows.push_back({"set_num_threads(0)", [] { return L{}; }, [](L&) { set_num_threads(0); }, "set_num_threads"});
+  return rows;
+}
+
+TEST(RaisingChangesNothing, EveryHostileCall) {
+  int count = 0;
+  const int threads = get_num_threads();
+  for (const auto& row : hostile_calls()) {
+    SCOPED_TRACE(std::string(row.name) + " (row " + std::to_string(count++) + ")");
+    DualLevel level;  // for the rows with tangents; harmless for the others
+    TensorList tensors = row.setup();
+    std::vector<TensorState> before;
+    for (const Tensor& t : tensors) before.push_back(state_of(t));
+    try {
+      row.call(tensors);
+      ADD_FAILURE() << "expected a dydx::Error";
+      continue;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(row.message), std::string::npos) << e.what();
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const TensorState after = state_of(tensors[i]);
+      EXPECT_TRUE(after == before[i]) << "tensor " << i << " changed:\n  before: " << describe(before[i])
+                                      << "\n  after:  " << describe(after);
+    }
+  }
+  EXPECT_EQ(get_num_threads(), threads);
+  std::printf("%d hostile calls\n", count);
 }
 
 }  // namespace

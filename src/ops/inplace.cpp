@@ -159,14 +159,22 @@ void commit(Tensor& self, Tensor result, const char* op) {
   if (impl.retains_grad) impl.grad_fn->retained = self.impl();
 }
 
+// Everything that makes a binary in-place op raise, checked before either path writes (the one
+// that records history raised from inside the out-of-place op, naming it instead of op).
+void check_binary_inplace(const Tensor& self, const Tensor& other, const char* op, double alpha = 1,
+                          bool true_division = false) {
+  const Dims shape = detail::broadcast_shapes(self.sizes(), other.sizes(), op);
+  DYDX_CHECK(shape == self.impl()->sizes, op, ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
+             shape);
+  const ScalarType type = result_type(self, other);
+  DYDX_CHECK(is_floating_point(type) || alpha == std::trunc(alpha), op,
+             ": for integral input tensors, alpha must not be a floating point number (got ", alpha, ")");
+  check_castable(true_division && !is_floating_point(type) ? kDefaultDtype : type, self.dtype(), op);
+}
+
 template <class F>
-void binary_in_place(const Tensor& self, const Tensor& other, const char* op, F f) {
-  detail::broadcast_shapes(self.sizes(), other.sizes(), op);
-  check_castable(result_type(self, other), self.dtype(), op);
+void binary_in_place(const Tensor& self, const Tensor& other, F f) {
   Tensor y = cast(other, self.dtype());
-  DYDX_CHECK(detail::broadcast_shapes(self.sizes(), other.sizes(), op) == self.impl()->sizes, op,
-             ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
-             detail::broadcast_shapes(self.sizes(), other.sizes(), op));
   cpu::dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     cpu::map2<T>(self, self, y, [f](T a, T b) { return static_cast<T>(f(a, b)); });
@@ -184,11 +192,12 @@ using ops::needs_history;
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "add_");
   ops::check_overlap(*this, {&other}, "add_");
+  ops::check_binary_inplace(*this, other, "add_", alpha.to_double());
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
     const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, "add_", [c](auto a, auto b) { return a + c * b; });
+    ops::binary_in_place(*this, other, [c](auto a, auto b) { return a + c * b; });
   }
   return *this;
 }
@@ -198,11 +207,12 @@ Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "sub_");
   ops::check_overlap(*this, {&other}, "sub_");
+  ops::check_binary_inplace(*this, other, "sub_", alpha.to_double());
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
     const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, "sub_", [c](auto a, auto b) { return a - c * b; });
+    ops::binary_in_place(*this, other, [c](auto a, auto b) { return a - c * b; });
   }
   return *this;
 }
@@ -210,10 +220,11 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
 Tensor& Tensor::mul_(const Tensor& other) {
   check_inplace(*this, "mul_");
   ops::check_overlap(*this, {&other}, "mul_");
+  ops::check_binary_inplace(*this, other, "mul_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
-    ops::binary_in_place(*this, other, "mul_", [](auto a, auto b) { return a * b; });
+    ops::binary_in_place(*this, other, [](auto a, auto b) { return a * b; });
   }
   return *this;
 }
@@ -223,11 +234,11 @@ Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::
 Tensor& Tensor::div_(const Tensor& other) {
   check_inplace(*this, "div_");
   ops::check_overlap(*this, {&other}, "div_");
+  ops::check_binary_inplace(*this, other, "div_", 1, true);
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::div(ops::snapshot(*this), other), "div_");
   } else {
-    ops::check_castable(is_floating_point() ? dtype() : kDefaultDtype, dtype(), "div_");
-    ops::binary_in_place(*this, other, "div_", [](auto a, auto b) { return a / b; });
+    ops::binary_in_place(*this, other, [](auto a, auto b) { return a / b; });
   }
   return *this;
 }
