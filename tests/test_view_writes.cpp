@@ -498,6 +498,17 @@ std::vector<HostileCall> hostile_calls() {
   return rows;
 }
 
+TEST(RaisingChangesNothing, BackwardAccumulatesIntoAnExpandedGrad) {
+  // PyTorch raises the overlap error from inside backward, after other leaves may have taken
+  // their gradients; dydx replaces such a .grad with the sum.
+  Tensor x = leaf({1, 2});
+  Tensor shared = zeros({1}, kFloat64);
+  x.set_grad(shared.expand({2}));
+  (x * x).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {2, 4}));
+  EXPECT_TRUE(HasValues(shared, {0}));
+}
+
 TEST(RaisingChangesNothing, EveryHostileCall) {
   int count = 0;
   const int threads = get_num_threads();

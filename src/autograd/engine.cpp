@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "core/object_pool.hpp"
+#include "core/tensor_factory.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
@@ -153,7 +154,9 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
     return;
   }
   Tensor current(leaf.grad);
-  if (create_graph || current.requires_grad()) {
+  // A .grad the user set to an expanded tensor cannot take the sum in place (one location is
+  // several elements); PyTorch raises there, midway through backward. The sum replaces it instead.
+  if (create_graph || current.requires_grad() || detail::has_overlap(current.sizes(), current.strides())) {
     leaf.grad = (current + g).impl();
   } else {
     NoGradGuard no_grad;
