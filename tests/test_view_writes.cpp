@@ -23,6 +23,8 @@ using testing::HasValues;
 
 Tensor range(int64_t n) { return arange(0, n, 1, kFloat64); }
 Tensor range(int64_t rows, int64_t cols) { return range(rows * cols).reshape({rows, cols}); }
+Tensor f64(std::initializer_list<double> v) { return tensor(std::vector<double>(v), kFloat64); }
+Tensor leaf(std::initializer_list<double> v) { return f64(v).requires_grad_(true); }
 
 // ---------------------------------------------------------------------------------------------
 // as_strided over non-contiguous inputs (issue 10, item 15)
@@ -244,6 +246,22 @@ TEST(ViewWrites, ForwardModeTangentsOfATransposedDual) {
   EXPECT_TRUE(HasValues(unpack_dual(v1).tangent, {1, 131, 81}));
 }
 
+TEST(ViewWrites, ThroughARowOfAnExpandedViewWritesItsRoot) {
+  // x = x0 * 1; e = x.expand(3,4); e[1].mul_(s); (e * arange(12).reshape(3,4)).sum().backward()
+  Tensor x0 = leaf({1, 2, 3, 4});
+  Tensor x = x0 * 1.0;
+  Tensor e = x.expand({3, 4});
+  Tensor s = leaf({2, -1, 0.5, 3});
+  e.select(0, 1).mul_(s);
+  EXPECT_TRUE(HasValues(x, {2, -2, 1.5, 12}));
+  EXPECT_TRUE(HasValues(e, {2, -2, 1.5, 12, 2, -2, 1.5, 12, 2, -2, 1.5, 12}));
+  EXPECT_STREQ(x.grad_fn()->name(), "CopySlices");
+  EXPECT_STREQ(e.grad_fn()->name(), "AsStridedBackward0");
+  (e * range(3, 4)).sum().backward();
+  EXPECT_TRUE(HasValues(x0.grad(), {24, -15, 9, 63}));
+  EXPECT_TRUE(HasValues(s.grad(), {12, 30, 54, 84}));
+}
+
 TEST(ViewWrites, ThroughAViewOfAnExpandedBaseRaisesBeforeWriting) {
   // PyTorch writes, then raises the overlap error in backward; dydx raises before writing.
   Tensor e = range(4).expand({3, 4}).detach();
@@ -328,8 +346,6 @@ struct HostileCall {
   const char* message;  // a part of the error's text
 };
 
-Tensor f64(std::initializer_list<double> v) { return tensor(std::vector<double>(v), kFloat64); }
-Tensor leaf(std::initializer_list<double> v) { return f64(v).requires_grad_(true); }
 // A tensor with history: what a model's activations are.
 Tensor computed(std::initializer_list<double> v) { return leaf(v) * 1.0; }
 
