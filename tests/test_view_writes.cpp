@@ -313,8 +313,9 @@ std::vector<double> values_of(const Tensor& t) {
 
 // Read from the impl directly: the accessors may refresh a view's history, which is itself a change.
 TensorState state_of(const Tensor& t) {
-  const auto& impl = *t.impl();
   TensorState s;
+  if (!t.defined()) return s;
+  const auto& impl = *t.impl();
   s.values = values_of(t);
   s.version = t._version();
   s.grad_fn = impl.grad_fn.get();
@@ -364,6 +365,10 @@ std::vector<HostileCall> hostile_calls() {
     rows.push_back({op, [] { return L{f64({1, 2, 3}), f64({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
     rows.push_back({op, [] { return L{f64({1, 2, 3}), leaf({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
     rows.push_back({op, [] { return L{computed({1, 2, 3}), f64({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
+    // Undefined tensors (a default-constructed one, an unused gradient) crashed here.
+    rows.push_back({op, [] { return L{f64({1, 2}), Tensor()}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
+    rows.push_back({op, [] { return L{computed({1, 2}), Tensor()}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
+    rows.push_back({op, [] { return L{Tensor(), f64({1, 2})}; }, [apply](L& t) { apply(t[0], t[1]); }, op});
     // Broadcasting would grow self.
     rows.push_back({op, [] { return L{f64({1, 2}), f64({1, 2, 3, 4}).reshape({2, 2})}; },
                     [apply](L& t) { apply(t[0], t[1]); }, op});
@@ -440,6 +445,10 @@ std::vector<HostileCall> hostile_calls() {
   rows.push_back({"requires_grad_ on int64", [&] { return L{ints()}; }, [](L& t) { t[0].requires_grad_(true); }, "floating point"});
   rows.push_back({"requires_grad_(false) on a non-leaf", [] { return L{computed({1, 2})}; },
                   [](L& t) { t[0].requires_grad_(false); }, "leaf"});
+  rows.push_back({"fill_ an undefined tensor", [] { return L{Tensor()}; }, [](L& t) { t[0].fill_(1); }, "fill_"});
+  rows.push_back({"zero_ an undefined tensor", [] { return L{Tensor()}; }, [](L& t) { t[0].zero_(); }, "zero_"});
+  rows.push_back({"register_hook on an undefined tensor", [] { return L{Tensor()}; },
+                  [](L& t) { t[0].register_hook([](const Tensor& g) { return g; }); }, "undefined"});
   rows.push_back({"retain_grad without requires_grad", [] { return L{f64({1, 2})}; }, [](L& t) { t[0].retain_grad(); }, "retain_grad"});
   rows.push_back({"set_grad of the wrong shape", [] {
                     Tensor x = leaf({1, 2});

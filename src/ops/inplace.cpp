@@ -65,7 +65,10 @@ void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sour
   }
 }
 
-void check_inplace(const Tensor& self, const char* op) {
+// other is the source of a binary op, or null.
+void check_inplace(const Tensor& self, const char* op, const Tensor* other = nullptr) {
+  DYDX_CHECK(self.defined(), op, ": called on an undefined tensor");
+  DYDX_CHECK(!other || other->defined(), op, ": the source tensor is undefined (default-constructed or an unused gradient)");
   const auto& impl = *self.impl();
   // A view made under no_grad has no history to rewrite; PyTorch refuses the write.
   DYDX_CHECK(!(is_grad_enabled() && impl.base && impl.view_made_without_grad && impl.base->needs_grad()), op,
@@ -190,7 +193,7 @@ using ops::commit;
 using ops::needs_history;
 
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
-  check_inplace(*this, "add_");
+  check_inplace(*this, "add_", &other);
   ops::check_overlap(*this, {&other}, "add_");
   ops::check_binary_inplace(*this, other, "add_", alpha.to_double());
   if (needs_history(*this, {&other})) {
@@ -205,7 +208,7 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
 Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
 
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
-  check_inplace(*this, "sub_");
+  check_inplace(*this, "sub_", &other);
   ops::check_overlap(*this, {&other}, "sub_");
   ops::check_binary_inplace(*this, other, "sub_", alpha.to_double());
   if (needs_history(*this, {&other})) {
@@ -218,7 +221,7 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
-  check_inplace(*this, "mul_");
+  check_inplace(*this, "mul_", &other);
   ops::check_overlap(*this, {&other}, "mul_");
   ops::check_binary_inplace(*this, other, "mul_");
   if (needs_history(*this, {&other})) {
@@ -232,7 +235,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
 Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
 
 Tensor& Tensor::div_(const Tensor& other) {
-  check_inplace(*this, "div_");
+  check_inplace(*this, "div_", &other);
   ops::check_overlap(*this, {&other}, "div_");
   ops::check_binary_inplace(*this, other, "div_", 1, true);
   if (needs_history(*this, {&other})) {
@@ -266,7 +269,7 @@ Tensor& Tensor::fill_(Scalar value) { return fill_impl(*this, value, ops::fill_i
 Tensor& Tensor::zero_() { return fill_impl(*this, 0, ops::zero_info, "zero_"); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  check_inplace(*this, "copy_");
+  check_inplace(*this, "copy_", &src);
   ops::check_overlap(*this, {&src}, "copy_");
   detail::broadcast_shapes(sizes(), src.sizes(), "copy_");
   DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",
