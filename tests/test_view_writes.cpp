@@ -262,6 +262,44 @@ TEST(ViewWrites, ThroughARowOfAnExpandedViewWritesItsRoot) {
   EXPECT_TRUE(HasValues(s.grad(), {12, 30, 54, 84}));
 }
 
+TEST(ViewWrites, JacobiansAndHessiansThroughWritesAgreeBothWays) {
+  // Writes into bases laid out transposed, with a step, and walked out of index order: the
+  // Jacobian from batched cotangents (CopySlices' rule) equals the one from batched tangents
+  // (the forward write), and forward over reverse equals reverse over reverse.
+  using Write = std::function<Tensor(const Tensor&)>;
+  const std::vector<std::pair<const char*, Write>> cases = {
+      {"transposed",
+       [](const Tensor& s) {
+         Tensor b = range(3, 4).t().detach();
+         b.select(0, 1).mul_(s);
+         b.slice(0, 1, 3).select(1, 0).copy_(s.slice(0, 0, 2) * s.slice(0, 1, 3));
+         return b * b;
+       }},
+      {"sliced with a step",
+       [](const Tensor& s) {
+         Tensor b = range(12).slice(0, 1, std::nullopt, 2).detach();
+         b.slice(0, 1, 4).copy_(s.exp());
+         b.slice(0, 0, std::nullopt, 2).mul_(s);
+         return b.pow(2);
+       }},
+      {"out of index order",
+       [](const Tensor& s) {
+         Tensor b = range(2, 3).t().detach();
+         b.t().reshape({6}).slice(0, 2, 5).mul_(s);
+         return b.sin();
+       }},
+  };
+  const Tensor s = f64({0.5, -1.25, 2.0});
+  for (const auto& [name, f] : cases) {
+    SCOPED_TRACE(name);
+    Tensor by_rows = func::jacrev(f)(s), by_columns = func::jacfwd(f)(s);
+    EXPECT_TRUE(allclose(by_rows, by_columns, 1e-12, 1e-12)) << to_string(by_rows) << to_string(by_columns);
+    EXPECT_GT(by_rows.abs().sum().item<double>(), 0);
+    auto total = [&f](const Tensor& t) { return f(t).sum(); };
+    EXPECT_TRUE(allclose(func::hessian(total)(s), func::jacrev(func::grad(total))(s), 1e-10, 1e-10));
+  }
+}
+
 TEST(ViewWrites, ThroughAViewOfAnExpandedBaseRaisesBeforeWriting) {
   // PyTorch writes, then raises the overlap error in backward; dydx raises before writing.
   Tensor e = range(4).expand({3, 4}).detach();
