@@ -168,6 +168,14 @@ std::vector<OpRow> build_table() {
          return x.as_strided({2, 2}, {4, 1}, x.storage_offset() + 1);
        },
        gather([](const Naive&) { return Index{2, 2}; }, [](const Index& i) { return Index{i[0], i[1] + 1}; }), 0});
+  // The block x[0:2, 1:3] through the input's own strides, so that every layout (transposed,
+  // sliced, expanded) is differentiated through as_strided itself, as PyTorch does.
+  row({"as_strided", {{{3, 4}}}, Domain::Real,
+       [](const auto& in) {
+         const Tensor& x = in[0];
+         return x.as_strided({2, 2}, {x.stride(0), x.stride(1)}, x.storage_offset() + x.stride(1));
+       },
+       gather([](const Naive&) { return Index{2, 2}; }, [](const Index& i) { return Index{i[0], i[1] + 1}; }), 0});
   row({"as_strided_scatter", {{{2, 2}}}, Domain::Real,
        [](const auto& in) {
          // The gradient of an overlapping as_strided view is an as_strided_scatter.

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "core/object_pool.hpp"
+#include "core/tensor_factory.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
@@ -153,7 +154,9 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
     return;
   }
   Tensor current(leaf.grad);
-  if (create_graph || current.requires_grad()) {
+  // A .grad the user set to an expanded tensor cannot take the sum in place (one location is
+  // several elements); PyTorch raises there, midway through backward. The sum replaces it instead.
+  if (create_graph || current.requires_grad() || detail::has_overlap(current.sizes(), current.strides())) {
     leaf.grad = (current + g).impl();
   } else {
     NoGradGuard no_grad;
@@ -229,8 +232,6 @@ void refresh_view_history(const Tensor& t) {
   // A leaf base's history never changes, and a view made under no_grad has none to refresh.
   if (!impl.base->grad_fn || impl.view_made_without_grad) return;
   Tensor base(impl.base);
-  DYDX_CHECK(base.is_contiguous(), "autograd: a view of a non-contiguous tensor (shape ", base.sizes(), ", strides ",
-             base.strides(), ") was modified in place and cannot be differentiated");
   AutoGradMode enable(true);
   if (impl.retains_grad && impl.grad_fn) impl.grad_fn->retained.reset();
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;

@@ -82,6 +82,13 @@ class VisibleBelow {
 }  // namespace
 
 namespace {
+// A base's tangent is dense in the base's shape; these say where the base's and a view's elements
+// lie in memory, relative to the base's first element, to match them up by location.
+dydx::detail::Strided base_layout(const Tensor& base) { return {base.sizes(), base.strides(), 0}; }
+dydx::detail::Strided view_region_of(const dydx::detail::TensorImpl& view, const Tensor& base) {
+  return {view.sizes, view.strides, view.offset - base.storage_offset()};
+}
+
 Tensor own_tangent(const dydx::detail::TensorImpl& impl, uint32_t level) {
   for (const auto& [l, tangent] : impl.tangents)
     if (l == level) return Tensor(tangent);
@@ -97,14 +104,13 @@ void refresh_view_tangents(const Tensor& t) {
   if (impl.tangent_version == version) return;
   impl.tangent_version = version;
   Tensor base(impl.base);
-  if (!base.is_contiguous()) return;  // its tangent's dense layout would not match the base's
   for (uint32_t level : std::vector<uint32_t>(levels)) {
     if (level >= visible_below) continue;
     Tensor base_t = own_tangent(*base.impl(), level);
     if (!base_t.defined()) continue;
     VisibleBelow hide(level);
-    set_tangent(t, level, dydx::detail::view_region(base_t, base_t.dim() - base.dim(), impl.sizes, impl.strides,
-                                                    impl.offset - base.storage_offset()));
+    set_tangent(t, level, dydx::detail::gather_strided(base_t, base_t.dim() - base.dim(), base_layout(base),
+                                                       view_region_of(impl, base)));
   }
 }
 }  // namespace
@@ -266,11 +272,21 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
     // The write goes into a fresh copy of the base's tangent: that tangent is often shared (the
     // caller's own tangent, or an input's passed on by add), and the copy is dense, so it has the
     // base's layout, and is never a leaf, so the write can be recorded for reverse-over-forward.
-    base_t = base_t.defined() ? base_t.clone() : zeros(batched_shape(base.sizes()), base.dtype());
-    set_tangent(base, level, base_t);
-    Tensor region = dydx::detail::view_region(base_t, nb, impl.sizes, impl.strides, impl.offset - base.storage_offset());
-    region.copy_(t);
-    set_tangent(self, level, region);
+    if (!base_t.defined()) base_t = zeros(batched_shape(base.sizes()), base.dtype());
+    const auto layout = base_layout(base), region = view_region_of(impl, base);
+    if (dydx::detail::is_plain(layout, region)) {
+      base_t = base_t.clone();
+      Tensor view_t = dydx::detail::view_region(base_t, nb, region.sizes, region.strides, region.offset);
+      view_t.copy_(t);
+      set_tangent(base, level, base_t);
+      set_tangent(self, level, view_t);
+    } else {
+      // The region is no strided view of the dense tangent; the write is composed out of place.
+      base_t = base_t * dydx::detail::outside_region(layout, region, base.dtype()) +
+               dydx::detail::scatter_strided(t, nb, layout, region);
+      set_tangent(base, level, base_t);
+      set_tangent(self, level, dydx::detail::gather_strided(base_t, nb, layout, region));
+    }
     impl.tangent_version = impl.storage->version.load();
   }
 }

@@ -100,11 +100,13 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
 }
 
 bool Tensor::requires_grad() const {
+  impl_ref();  // an undefined tensor raises here, before the refresh reads it
   autograd::refresh_view_history(*this);
   return impl_ref().needs_grad();
 }
 
 const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
+  impl_ref();
   autograd::refresh_view_history(*this);
   return impl_ref().grad_fn;
 }

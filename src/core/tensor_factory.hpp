@@ -32,4 +32,28 @@ inline Tensor align_to_rank(const Tensor& g, int64_t nb, int64_t rank) {
 /// The region (sizes, strides, offset) of t's contiguous layout, in each of t's nb leading batch entries.
 Tensor view_region(const Tensor& t, int64_t nb, IntArrayRef sizes, IntArrayRef strides, int64_t offset);
 
+/// Where elements lie in memory, in elements, with the offset relative to an origin of the caller's
+/// choosing (a base's or an input's first element). The arrays must outlive the struct.
+struct Strided {
+  IntArrayRef sizes;
+  IntArrayRef strides;
+  int64_t offset = 0;
+};
+/// PyTorch's cheap test: false means no two elements share a location; true may be a false alarm.
+bool may_overlap(IntArrayRef sizes, IntArrayRef strides);
+/// Whether two elements of (sizes, strides) share a location (exact).
+bool has_overlap(IntArrayRef sizes, IntArrayRef strides);
+/// Whether layout is contiguous from location 0 and holds all of region: the region is then a
+/// strided view of a dense tensor of layout's sizes (view_region), the fast path of the functions below.
+bool is_plain(const Strided& layout, const Strided& region);
+/// The elements at region's locations of a tensor laid out as layout, whose values t holds densely
+/// (nb batch dims, then layout's sizes); locations outside layout read 0. Differentiable.
+Tensor gather_strided(const Tensor& t, int64_t nb, const Strided& layout, const Strided& region);
+/// The transpose of gather_strided: g (nb batch dims, then region's sizes) summed into the layout's
+/// elements at the same locations, dense in layout's sizes. A location the layout holds k times
+/// gives each of those elements a k-th, as PyTorch's as_strided_backward does. Differentiable.
+Tensor scatter_strided(const Tensor& g, int64_t nb, const Strided& layout, const Strided& region);
+/// Ones of layout's sizes, zero at the elements whose location the region covers.
+Tensor outside_region(const Strided& layout, const Strided& region, ScalarType dtype);
+
 }  // namespace dydx::detail

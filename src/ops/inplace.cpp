@@ -23,16 +23,14 @@ void copy_vjp(Node& node, const Tensor& g, Tensor* grads) {
 const OpInfo copy_info{"copy", "CopyBackwards", &copy_vjp};
 
 // The base after writing result into the region of a view: the region's gradient goes to result,
-// the rest to the old base.
+// the rest to the old base. attrs: the view's sizes, strides and offset (relative to the base's),
+// and in dims the base's strides. The region is matched to the base's elements by location, so a
+// base of any layout works (transposed, sliced with a step), as with PyTorch's CopySlices.
 void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const auto& a = node.attrs;
-  if (node.needs_input_grad(0)) {
-    const int64_t nb = batch_dims(node, g);
-    Tensor outside = ones(Dims(g.sizes().begin() + nb, g.sizes().end()), g.dtype());  // the base's shape
-    detail::make_alias(outside, a.sizes, a.strides, a.offset).zero_();
-    grads[0] = g * outside;
-  }
-  if (node.needs_input_grad(1)) grads[1] = detail::view_region(g, batch_dims(node, g), a.sizes, a.strides, a.offset);
+  const detail::Strided base{node.inputs[0].sizes, a.dims, 0}, region{a.sizes, a.strides, a.offset};
+  if (node.needs_input_grad(0)) grads[0] = g * detail::outside_region(base, region, g.dtype());
+  if (node.needs_input_grad(1)) grads[1] = detail::gather_strided(g, batch_dims(node, g), base, region);
 }
 const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
 
@@ -67,7 +65,10 @@ void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sour
   }
 }
 
-void check_inplace(const Tensor& self, const char* op) {
+// other is the source of a binary op, or null.
+void check_inplace(const Tensor& self, const char* op, const Tensor* other = nullptr) {
+  DYDX_CHECK(self.defined(), op, ": called on an undefined tensor");
+  DYDX_CHECK(!other || other->defined(), op, ": the source tensor is undefined (default-constructed or an unused gradient)");
   const auto& impl = *self.impl();
   // A view made under no_grad has no history to rewrite; PyTorch refuses the write.
   DYDX_CHECK(!(is_grad_enabled() && impl.base && impl.view_made_without_grad && impl.base->needs_grad()), op,
@@ -117,11 +118,24 @@ Tensor snapshot(const Tensor& self) {
   return copy;
 }
 
-// Writes result into self and gives self the result's history.
-void commit(Tensor& self, Tensor result, const char* op) {
+// Raises, before anything is written, where commit could not record the write. A base whose
+// elements share memory (a detached expand) has no history a write through its view could
+// rewrite: one location would be several of its elements. PyTorch raises this only in backward.
+void check_commit(const Tensor& self, const Tensor& result, const char* op) {
   DYDX_CHECK(result.sizes() == self.sizes(), op, ": output with shape ", self.sizes(),
              " doesn't match the broadcast shape ", result.sizes());
   check_castable(result.dtype(), self.dtype(), op);
+  const auto& base = self.impl()->base;
+  DYDX_CHECK(!base || !detail::has_overlap(base->sizes, base->strides), op,
+             ": unsupported operation: more than one element of the written-to tensor's base (shape ",
+             Tensor(base).sizes(), ", strides ", Tensor(base).strides(),
+             ") refers to a single memory location, so a write through its view cannot be differentiated. "
+             "Please clone() the base first");
+}
+
+// Writes result into self and gives self the result's history.
+void commit(Tensor& self, Tensor result, const char* op) {
+  check_commit(self, result, op);
   result = cast(result, self.dtype());
   detail::copy_values(self, result);
   bump_version(self);
@@ -137,27 +151,33 @@ void commit(Tensor& self, Tensor result, const char* op) {
     return;
   }
   Tensor base(impl.base);
-  DYDX_CHECK(base.is_contiguous(), op, ": in-place writes through a view of a non-contiguous tensor (shape ",
-             base.sizes(), ", strides ", base.strides(), ") cannot be differentiated");
-  const int64_t offset = impl.offset - base.storage_offset();
   if (Node* node = record(copy_slices_info, {&base, &result}, base)) {
     node->attrs.sizes = impl.sizes;
     node->attrs.strides = impl.strides;
-    node->attrs.offset = offset;
+    node->attrs.offset = impl.offset - base.storage_offset();
+    node->attrs.dims = base.impl()->strides;
   }
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
   impl.view_version = impl.storage->version.load();
   if (impl.retains_grad) impl.grad_fn->retained = self.impl();
 }
 
+// Everything that makes a binary in-place op raise, checked before either path writes (the one
+// that records history raised from inside the out-of-place op, naming it instead of op).
+void check_binary_inplace(const Tensor& self, const Tensor& other, const char* op, double alpha = 1,
+                          bool true_division = false) {
+  const Dims shape = detail::broadcast_shapes(self.sizes(), other.sizes(), op);
+  DYDX_CHECK(shape == self.impl()->sizes, op, ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
+             shape);
+  const ScalarType type = result_type(self, other);
+  DYDX_CHECK(is_floating_point(type) || alpha == std::trunc(alpha), op,
+             ": for integral input tensors, alpha must not be a floating point number (got ", alpha, ")");
+  check_castable(true_division && !is_floating_point(type) ? kDefaultDtype : type, self.dtype(), op);
+}
+
 template <class F>
-void binary_in_place(const Tensor& self, const Tensor& other, const char* op, F f) {
-  detail::broadcast_shapes(self.sizes(), other.sizes(), op);
-  check_castable(result_type(self, other), self.dtype(), op);
+void binary_in_place(const Tensor& self, const Tensor& other, F f) {
   Tensor y = cast(other, self.dtype());
-  DYDX_CHECK(detail::broadcast_shapes(self.sizes(), other.sizes(), op) == self.impl()->sizes, op,
-             ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
-             detail::broadcast_shapes(self.sizes(), other.sizes(), op));
   cpu::dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     cpu::map2<T>(self, self, y, [f](T a, T b) { return static_cast<T>(f(a, b)); });
@@ -173,13 +193,14 @@ using ops::commit;
 using ops::needs_history;
 
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
-  check_inplace(*this, "add_");
+  check_inplace(*this, "add_", &other);
   ops::check_overlap(*this, {&other}, "add_");
+  ops::check_binary_inplace(*this, other, "add_", alpha.to_double());
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
     const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, "add_", [c](auto a, auto b) { return a + c * b; });
+    ops::binary_in_place(*this, other, [c](auto a, auto b) { return a + c * b; });
   }
   return *this;
 }
@@ -187,24 +208,26 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
 Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
 
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
-  check_inplace(*this, "sub_");
+  check_inplace(*this, "sub_", &other);
   ops::check_overlap(*this, {&other}, "sub_");
+  ops::check_binary_inplace(*this, other, "sub_", alpha.to_double());
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
     const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, "sub_", [c](auto a, auto b) { return a - c * b; });
+    ops::binary_in_place(*this, other, [c](auto a, auto b) { return a - c * b; });
   }
   return *this;
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
-  check_inplace(*this, "mul_");
+  check_inplace(*this, "mul_", &other);
   ops::check_overlap(*this, {&other}, "mul_");
+  ops::check_binary_inplace(*this, other, "mul_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
-    ops::binary_in_place(*this, other, "mul_", [](auto a, auto b) { return a * b; });
+    ops::binary_in_place(*this, other, [](auto a, auto b) { return a * b; });
   }
   return *this;
 }
@@ -212,13 +235,13 @@ Tensor& Tensor::mul_(const Tensor& other) {
 Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
 
 Tensor& Tensor::div_(const Tensor& other) {
-  check_inplace(*this, "div_");
+  check_inplace(*this, "div_", &other);
   ops::check_overlap(*this, {&other}, "div_");
+  ops::check_binary_inplace(*this, other, "div_", 1, true);
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::div(ops::snapshot(*this), other), "div_");
   } else {
-    ops::check_castable(is_floating_point() ? dtype() : kDefaultDtype, dtype(), "div_");
-    ops::binary_in_place(*this, other, "div_", [](auto a, auto b) { return a / b; });
+    ops::binary_in_place(*this, other, [](auto a, auto b) { return a / b; });
   }
   return *this;
 }
@@ -246,7 +269,7 @@ Tensor& Tensor::fill_(Scalar value) { return fill_impl(*this, value, ops::fill_i
 Tensor& Tensor::zero_() { return fill_impl(*this, 0, ops::zero_info, "zero_"); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  check_inplace(*this, "copy_");
+  check_inplace(*this, "copy_", &src);
   ops::check_overlap(*this, {&src}, "copy_");
   detail::broadcast_shapes(sizes(), src.sizes(), "copy_");
   DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",

@@ -70,9 +70,13 @@ Tensor view_region(const Tensor& t, int64_t nb, IntArrayRef sizes, IntArrayRef s
 namespace ops {
 namespace {
 
+// attrs: the view's sizes, strides and offset (relative to the input's), and in dims the input's
+// strides: the input may be any view (transposed, sliced, expanded), and the gradient goes to its
+// elements by location, as in PyTorch's AsStridedBackward0.
 void as_strided_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const auto& a = node.attrs;
-  grads[0] = detail::scatter_region(g, batch_dims(node, g), node.inputs[0].sizes, a.sizes, a.strides, a.offset);
+  grads[0] = detail::scatter_strided(g, batch_dims(node, g), {node.inputs[0].sizes, a.dims, 0},
+                                     {a.sizes, a.strides, a.offset});
 }
 const OpInfo as_strided_info{"as_strided", "AsStridedBackward0", &as_strided_vjp};
 
@@ -401,31 +405,18 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
   DYDX_CHECK(reach < 0 || (reach < capacity && offset <= capacity - 1 - reach), "as_strided: setting storage of size ",
              capacity, " with sizes ", new_sizes, ", strides ", new_strides, " and offset ", offset,
              " requires a storage of at least ", offset + reach + 1, " elements");
-  if (requires_grad()) {
-    // The gradient is scattered into a tensor of the input's shape, so the view must stay inside
-    // the input's own elements, which must be laid out densely.
-    DYDX_CHECK(is_contiguous(), "as_strided: differentiating through as_strided requires a contiguous input (got strides ",
-               strides(), ")");
-    const int64_t own = this->storage_offset();
-    DYDX_CHECK(reach < 0 || (offset >= own && offset - own + reach < numel()),
-               "as_strided: the view (sizes ", new_sizes, ", strides ", new_strides, ", offset ", offset,
-               ") reaches outside the elements of its input (offset ", own, ", ", numel(),
-               " elements), so it cannot be differentiated");
-  }
   Node* node = nullptr;
   const int64_t relative = offset - this->storage_offset();
   auto strided_tangent = [&](const Tensor& t) {
-    // Storage strides mean the same in a dense tangent only if the primal is dense too.
-    DYDX_CHECK(is_contiguous(), "as_strided: forward mode through as_strided requires a contiguous input (got strides ",
-               strides(), ")");
-    return detail::view_region(t, forward::batch_dims(), new_sizes, new_strides, relative);
+    return detail::gather_strided(t, forward::batch_dims(), {sizes(), strides(), 0}, {new_sizes, new_strides, relative});
   };
   Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info,
                                 strided_tangent, &node);
   if (node) {
     node->attrs.sizes = new_sizes.dims();
     node->attrs.strides = new_strides.dims();
-    node->attrs.offset = offset - this->storage_offset();
+    node->attrs.offset = relative;
+    node->attrs.dims = impl_ref().strides;
   }
   return out;
 }
