@@ -15,8 +15,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <limits>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "op_table.hpp"
 // For make_batched_dual, which jacfwd uses and the public API does not expose.
@@ -610,6 +614,172 @@ TEST(OpTable, EveryRowNamesARegisteredOp) {
   std::set<std::string> registered;
   for (const autograd::OpInfo* op : autograd::registered_ops()) registered.insert(op->name);
   for (const OpRow& row : op_table()) EXPECT_TRUE(registered.count(row.name)) << row.name;
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+// ---- edge values: every arithmetic op at 0, -0, +-inf, nan and its domain edges, against PyTorch ----
+
+namespace dydx::testing {
+namespace {
+
+// One line of edge_cases.txt: an op's inputs and PyTorch 1.13's value, VJP and JVP there.
+struct EdgeCase {
+  std::string key, dtype, inputs;  // inputs as written in the file, to name the case
+  std::vector<std::vector<double>> in, out, vjp, jvp;
+};
+
+double parse_value(const std::string& text) {
+  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "inf") return std::numeric_limits<double>::infinity();
+  if (text == "-inf") return -std::numeric_limits<double>::infinity();
+  return std::stod(text);  // "-0" included
+}
+
+std::vector<double> parse_values(const std::string& text) {
+  std::vector<double> values;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) values.push_back(parse_value(item));
+  return values;
+}
+
+std::vector<EdgeCase> edge_cases() {
+  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/edge_cases.txt";
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  std::vector<EdgeCase> cases;
+  for (std::string line; std::getline(file, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::stringstream words(line);
+    EdgeCase c;
+    words >> c.key >> c.dtype;
+    std::vector<std::vector<double>>* field = nullptr;
+    for (std::string word; words >> word;) {
+      if (word == "in") field = &c.in;
+      else if (word == "out") field = &c.out;
+      else if (word == "vjp") field = &c.vjp;
+      else if (word == "jvp") field = &c.jvp;
+      else {
+        if (field == &c.in) c.inputs += (c.inputs.empty() ? "" : " ") + word;
+        field->push_back(parse_values(word));
+      }
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  return s.str();
+}
+
+std::string format_values(const std::vector<double>& values) {
+  std::string text;
+  for (double v : values) text += (text.empty() ? "" : ",") + format_value(v);
+  return text;
+}
+
+// nan, each infinity and each signed zero are classes of their own; finite values agree to rounding.
+bool same_value(double got, double want, double rtol) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isinf(want) || want == 0) return got == want && std::signbit(got) == std::signbit(want);
+  return std::abs(got - want) <= rtol * std::abs(want);
+}
+
+std::vector<double> values_or_zeros(const Tensor& t, const Tensor& like) {
+  return t.defined() ? t.to(kFloat64).to_vector<double>() : std::vector<double>(like.numel(), 0.0);
+}
+
+// What dydx gives for one case, in the file's fields: out, vjp<i>, jvp<i>.
+std::vector<std::pair<std::string, std::vector<double>>> evaluate_edge(const EdgeCase& c) {
+  const auto fn = edge_op(c.key);
+  const ScalarType dtype = c.dtype == "float32" ? kFloat32 : kFloat64;
+  std::vector<std::pair<std::string, std::vector<double>>> got;
+  TensorList leaves;
+  for (const auto& values : c.in) leaves.push_back(tensor(values, dtype).requires_grad_());
+  Tensor out = fn(leaves);
+  got.emplace_back("out", out.to(kFloat64).to_vector<double>());
+  TensorList grads = grad({out}, leaves, {ones_like(out)}, std::nullopt, false, /*allow_unused=*/true);
+  for (size_t i = 0; i < leaves.size(); ++i) got.emplace_back("vjp" + std::to_string(i), values_or_zeros(grads[i], leaves[i]));
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    forward_ad::DualLevel level;
+    TensorList inputs;
+    for (const auto& values : c.in) inputs.push_back(tensor(values, dtype));
+    inputs[i] = forward_ad::make_dual(inputs[i], ones_like(inputs[i]));
+    Tensor dual_out = fn(inputs);
+    got.emplace_back("jvp" + std::to_string(i), values_or_zeros(forward_ad::unpack_dual(dual_out).tangent, dual_out));
+  }
+  return got;
+}
+
+const EdgeDeviation* deviation_for(const EdgeCase& c, const std::string& field, const std::string& pytorch,
+                                   const std::string& dydx) {
+  for (const EdgeDeviation& d : edge_deviations())
+    if (d.key == c.key && field.rfind(d.field, 0) == 0 && d.pytorch == pytorch && (d.dydx.empty() || d.dydx == dydx))
+      return &d;
+  return nullptr;
+}
+
+TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
+  const std::vector<EdgeCase> cases = edge_cases();
+  ASSERT_GT(cases.size(), 2000u);
+  std::set<const EdgeDeviation*> used;
+  std::string failures;
+  int failed = 0;
+  for (const EdgeCase& c : cases) {
+    ASSERT_TRUE(edge_op(c.key)) << "edge_cases.txt names op '" << c.key << "', which edge_op() lacks";
+    const double rtol = c.dtype == "float32" ? 2e-6 : 1e-13;
+    std::vector<std::pair<std::string, std::vector<double>>> got;
+    try {
+      got = evaluate_edge(c);
+    } catch (const std::exception& e) {
+      failures += c.key + " " + c.dtype + " at " + c.inputs + ": threw " + e.what() + "\n";
+      ++failed;
+      continue;
+    }
+    std::vector<std::pair<std::string, std::vector<double>>> want = {{"out", c.out[0]}};
+    for (size_t i = 0; i < c.vjp.size(); ++i) want.emplace_back("vjp" + std::to_string(i), c.vjp[i]);
+    for (size_t i = 0; i < c.jvp.size(); ++i) want.emplace_back("jvp" + std::to_string(i), c.jvp[i]);
+    ASSERT_EQ(got.size(), want.size()) << c.key;
+    for (size_t f = 0; f < want.size(); ++f) {
+      const auto& [field, expected] = want[f];
+      const std::vector<double>& actual = got[f].second;
+      bool same = actual.size() == expected.size();
+      for (size_t k = 0; same && k < expected.size(); ++k) same = same_value(actual[k], expected[k], rtol);
+      if (same) continue;
+      if (const EdgeDeviation* d = deviation_for(c, field, format_values(expected), format_values(actual))) {
+        used.insert(d);
+        continue;
+      }
+      failures += c.key + " " + c.dtype + " at " + c.inputs + ": " + field + " is " + format_values(actual) +
+                  ", PyTorch's is " + format_values(expected) + "\n";
+      ++failed;
+    }
+  }
+  EXPECT_EQ(failed, 0) << failures;
+  for (const EdgeDeviation& d : edge_deviations())
+    EXPECT_TRUE(used.count(&d)) << "deviation no longer happens (remove it): " << d.key << " " << d.field << " "
+                                << d.pytorch;
+}
+
+// Ops that only move or copy values (views, joins, copies, fills) do no arithmetic on them, so an
+// edge value passes through unchanged; every other registered op must have edge cases.
+TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
+  const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
+                                              "expand", "fill", "permute", "select", "slice", "squeeze",
+                                              "squeeze.dim", "stack", "t", "to", "transpose", "unsqueeze", "view",
+                                              "zero", "AccumulateGrad"};
+  std::set<std::string> covered;
+  for (const EdgeCase& c : edge_cases()) covered.insert(c.key.substr(0, c.key.find(':')));
+  for (const autograd::OpInfo* op : autograd::registered_ops())
+    if (!moves_values.count(op->name))
+      EXPECT_TRUE(covered.count(op->name)) << "op '" << op->name << "' has no cases in tests/data/edge_cases.txt";
 }
 
 }  // namespace
