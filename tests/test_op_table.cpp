@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -627,7 +628,7 @@ namespace {
 // One line of edge_cases.txt: an op's inputs and PyTorch 1.13's value, VJP and JVP there.
 struct EdgeCase {
   std::string key, dtype, inputs;  // inputs as written in the file, to name the case
-  std::vector<std::vector<double>> in, out, vjp, jvp;
+  std::vector<std::vector<double>> in, out, vjp, jvp, vjp2;
 };
 
 double parse_value(const std::string& text) {
@@ -660,6 +661,7 @@ std::vector<EdgeCase> edge_cases() {
       else if (word == "out") field = &c.out;
       else if (word == "vjp") field = &c.vjp;
       else if (word == "jvp") field = &c.jvp;
+      else if (word == "vjp2") field = &c.vjp2;
       else {
         if (field == &c.in) c.inputs += (c.inputs.empty() ? "" : " ") + word;
         field->push_back(parse_values(word));
@@ -705,8 +707,14 @@ std::vector<std::pair<std::string, std::vector<double>>> evaluate_edge(const Edg
   for (const auto& values : c.in) leaves.push_back(tensor(values, dtype).requires_grad_());
   Tensor out = fn(leaves);
   got.emplace_back("out", out.to(kFloat64).to_vector<double>());
-  TensorList grads = grad({out}, leaves, {ones_like(out)}, std::nullopt, false, /*allow_unused=*/true);
+  TensorList grads = grad({out}, leaves, {ones_like(out)}, std::nullopt, /*create_graph=*/true, /*allow_unused=*/true);
   for (size_t i = 0; i < leaves.size(); ++i) got.emplace_back("vjp" + std::to_string(i), values_or_zeros(grads[i], leaves[i]));
+  // Double backward: the gradient of the sum of those gradients.
+  Tensor total;
+  for (const Tensor& g : grads)
+    if (g.defined() && g.requires_grad()) total = total.defined() ? total + g.sum() : g.sum();
+  TensorList second(leaves.size());
+  if (total.defined()) second = grad({total}, leaves, {}, std::nullopt, false, /*allow_unused=*/true);
   for (size_t i = 0; i < c.in.size(); ++i) {
     forward_ad::DualLevel level;
     TensorList inputs;
@@ -715,6 +723,7 @@ std::vector<std::pair<std::string, std::vector<double>>> evaluate_edge(const Edg
     Tensor dual_out = fn(inputs);
     got.emplace_back("jvp" + std::to_string(i), values_or_zeros(forward_ad::unpack_dual(dual_out).tangent, dual_out));
   }
+  for (size_t i = 0; i < leaves.size(); ++i) got.emplace_back("vjp2_" + std::to_string(i), values_or_zeros(second[i], leaves[i]));
   return got;
 }
 
@@ -746,6 +755,7 @@ TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
     std::vector<std::pair<std::string, std::vector<double>>> want = {{"out", c.out[0]}};
     for (size_t i = 0; i < c.vjp.size(); ++i) want.emplace_back("vjp" + std::to_string(i), c.vjp[i]);
     for (size_t i = 0; i < c.jvp.size(); ++i) want.emplace_back("jvp" + std::to_string(i), c.jvp[i]);
+    for (size_t i = 0; i < c.vjp2.size(); ++i) want.emplace_back("vjp2_" + std::to_string(i), c.vjp2[i]);
     ASSERT_EQ(got.size(), want.size()) << c.key;
     for (size_t f = 0; f < want.size(); ++f) {
       const auto& [field, expected] = want[f];
@@ -766,6 +776,44 @@ TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
   for (const EdgeDeviation& d : edge_deviations())
     EXPECT_TRUE(used.count(&d)) << "deviation no longer happens (remove it): " << d.key << " " << d.field << " "
                                 << d.pytorch;
+}
+
+// The same cases for elementwise unary ops, all at once in one long tensor: contiguous runs take the
+// SIMD kernels (cpu/vec_math.hpp), whose lanes must treat edge values as the scalar path does.
+TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
+  std::map<std::string, std::vector<EdgeCase>> runs;  // key and dtype -> its one-input cases
+  for (EdgeCase& c : edge_cases())
+    if (c.in.size() == 1 && c.in[0].size() == 1) runs[c.key + " " + c.dtype].push_back(std::move(c));
+  ASSERT_GT(runs.size(), 40u);
+  constexpr int kCopies = 37;  // long enough for full vectors and a tail, at odd offsets
+  std::string failures;
+  for (const auto& [name, cases] : runs) {
+    std::vector<double> values;
+    for (int copy = 0; copy < kCopies; ++copy)
+      for (const EdgeCase& c : cases) values.push_back(c.in[0][0]);
+    const ScalarType dtype = cases[0].dtype == "float32" ? kFloat32 : kFloat64;
+    const double rtol = dtype == kFloat32 ? 2e-6 : 1e-13;
+    const auto fn = edge_op(cases[0].key);
+    Tensor x = tensor(values, dtype).requires_grad_();
+    Tensor out = fn({x});
+    Tensor g = grad({out}, {x}, {ones_like(out)}, std::nullopt, false, true)[0];
+    Tensor t;
+    {
+      forward_ad::DualLevel level;
+      t = forward_ad::unpack_dual(fn({forward_ad::make_dual(tensor(values, dtype), ones_like(x))})).tangent;
+    }
+    const std::vector<std::pair<std::string, std::vector<double>>> got = {
+        {"out", out.to(kFloat64).to_vector<double>()}, {"vjp0", values_or_zeros(g, x)}, {"jvp0", values_or_zeros(t, x)}};
+    for (size_t i = 0; i < values.size(); ++i) {
+      const EdgeCase& c = cases[i % cases.size()];
+      const double want[] = {c.out[0][0], c.vjp[0][0], c.jvp[0][0]};
+      for (size_t f = 0; f < got.size(); ++f)
+        if (!same_value(got[f].second[i], want[f], rtol))
+          failures += name + " at " + c.inputs + ", element " + std::to_string(i) + ": " + got[f].first + " is " +
+                      format_value(got[f].second[i]) + ", PyTorch's is " + format_value(want[f]) + "\n";
+    }
+  }
+  EXPECT_TRUE(failures.empty()) << failures;
 }
 
 // Ops that only move or copy values (views, joins, copies, fills) do no arithmetic on them, so an

@@ -93,8 +93,9 @@ const OpInfo pow_scalar_info{"pow.Scalar", "PowBackward0", &pow_scalar_vjp};
 }  // namespace
 
 // d/dx x^y = y x^(y-1), taken as 0 where y == 0 (x^0 is constant, even at x == 0), as PyTorch does.
-Tensor pow_base_derivative(const Tensor& x, const Tensor& y) {
+Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g) {
   Tensor derivative = y * x.pow(y - 1.0);
+  if (g.defined()) derivative = g * derivative;
   return where(eq(y, zeros({}, y.dtype())), zeros_like(derivative), derivative);
 }
 
@@ -122,10 +123,8 @@ namespace {
 
 void pow_tensor_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor x = node.saved(0), y = node.saved(1);
-  if (node.needs_input_grad(0)) grads[0] = g * pow_base_derivative(x, y);
-  if (node.needs_input_grad(1)) {
-    grads[1] = g * pow_exponent_derivative(x, y, node.saved(2));
-  }
+  if (node.needs_input_grad(0)) grads[0] = pow_base_derivative(x, y, g);
+  if (node.needs_input_grad(1)) grads[1] = g * pow_exponent_derivative(x, y, node.saved(2));
 }
 const OpInfo pow_tensor_info{"pow.Tensor", "PowBackward1", &pow_tensor_vjp};
 
@@ -265,7 +264,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   forward::propagate_broadcast(
       {&base, &exponent}, out,
       [&](const TensorList& t) {
-        Tensor dx = t[0].defined() ? t[0] * ops::pow_base_derivative(base, exponent) : Tensor();
+        Tensor dx = t[0].defined() ? ops::pow_base_derivative(base, exponent, t[0]) : Tensor();
         Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
         return ops::sum_terms(dx, dy);
       },

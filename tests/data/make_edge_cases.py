@@ -4,9 +4,10 @@
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_ops() in op_table.cpp.
 #
 # Line format, one case per line:
-#   <key> <dtype> in <v,...> [<v,...>] out <v,...> vjp <v,...> [<v,...>] jvp <v,...> [<v,...>]
+#   <key> <dtype> in <v,...> [<v,...>] out <v,...> vjp <v,...> [<v,...>] jvp <v,...> [<v,...>] vjp2 <v,...> [<v,...>]
 # vjp: the gradient of each input for an all-ones cotangent; jvp: the output's tangent when input
-# i alone has an all-ones tangent. A gradient or tangent that PyTorch leaves undefined is zeros.
+# i alone has an all-ones tangent; vjp2: the gradient of each input of the sum of the vjp gradients
+# (double backward, create_graph). A gradient or tangent that PyTorch leaves undefined is zeros.
 import math
 import sys
 
@@ -80,6 +81,8 @@ def fmt(v):
 
 
 def fmt_tensor(t):
+    if t._is_zerotensor():  # PyTorch's efficient zeros, which have no storage to read
+        t = torch.zeros(t.shape, dtype=t.dtype)
     return ",".join(fmt(v) for v in t.detach().reshape(-1).double().tolist())
 
 
@@ -96,8 +99,13 @@ def evaluate(key, values, dtype):
     _, f = OPS[key]
     inputs = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
     out = f(inputs)
-    grads = torch.autograd.grad(out, inputs, torch.ones_like(out), allow_unused=True)
+    grads = torch.autograd.grad(out, inputs, torch.ones_like(out), allow_unused=True, create_graph=True)
+    total = sum(g.sum() for g in grads if g is not None and g.requires_grad)
+    second = [None] * len(inputs)
+    if torch.is_tensor(total):
+        second = torch.autograd.grad(total, inputs, allow_unused=True)
     grads = [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    second = [torch.zeros_like(x) if g is None else g for g, x in zip(second, inputs)]
     tangents = []
     for i in range(len(inputs)):
         with fwAD.dual_level():
@@ -105,7 +113,7 @@ def evaluate(key, values, dtype):
             plain[i] = fwAD.make_dual(plain[i], torch.ones_like(plain[i]))
             t = fwAD.unpack_dual(f(plain)).tangent
             tangents.append(torch.zeros_like(out) if t is None else t)
-    return out, grads, tangents
+    return out, grads, second, tangents
 
 
 def main():
@@ -114,10 +122,11 @@ def main():
     for key in OPS:
         for dtype, name in [(torch.float32, "float32"), (torch.float64, "float64")]:
             for values in cases(key):
-                out, grads, tangents = evaluate(key, values, dtype)
+                out, grads, second, tangents = evaluate(key, values, dtype)
                 fields = [key, name, "in"] + [fmt_tensor(torch.tensor(v, dtype=dtype)) for v in values]
                 fields += ["out", fmt_tensor(out), "vjp"] + [fmt_tensor(g) for g in grads]
                 fields += ["jvp"] + [fmt_tensor(t) for t in tangents]
+                fields += ["vjp2"] + [fmt_tensor(g) for g in second]
                 lines.append(" ".join(fields))
     path = sys.argv[1] if len(sys.argv) > 1 else __file__.replace("make_edge_cases.py", "edge_cases.txt")
     with open(path, "w") as out:
