@@ -211,8 +211,9 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   // math, OpenBLAS) loads whole elements through T*, which is undefined behaviour on a misaligned
   // address, and copying on entry would break from_blob's promise that the tensor aliases data.
   const auto address = reinterpret_cast<uintptr_t>(data);
-  DYDX_CHECK(address % element_size(dtype) == 0 || detail::product(sizes) == 0, "from_blob: data pointer ", data, " is not aligned for ", dtype,
-             " (its address must be a multiple of ", element_size(dtype), " bytes); copy the data into aligned memory");
+  DYDX_CHECK(address % element_size(dtype) == 0 || detail::product(sizes) == 0, "from_blob: data pointer ", data,
+             " is not aligned for ", dtype, " (its address must be a multiple of ", element_size(dtype),
+             " bytes); copy the data into aligned memory");
   // Elements the memory must hold: one past the furthest one the strides reach (none if empty).
   int64_t extent = detail::product(sizes) == 0 ? 0 : 1;
   for (size_t d = 0; d < sizes.size() && extent > 0; ++d) {

@@ -4,6 +4,8 @@
 // differentiable op, writes it into self's memory and hands self the result's grad_fn. When self
 // is a view, its base's history is rewritten instead: the base becomes CopySlices(old base, result),
 // and self becomes an as_strided view of that new base.
+#include <cmath>
+
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -150,6 +152,13 @@ void commit(Tensor& self, Tensor result, const char* op) {
   if (impl.retains_grad) impl.grad_fn->retained = self.impl();
 }
 
+// As add and sub do (and PyTorch): a fractional alpha is an error for integers, never truncated.
+void check_alpha(const Tensor& self, const Tensor& other, Scalar alpha, const char* op) {
+  const double c = alpha.to_double();
+  DYDX_CHECK(is_floating_point(result_type(self, other)) || c == std::trunc(c), op,
+             ": for integral input tensors, alpha must not be a floating point number (got ", c, ")");
+}
+
 template <class F>
 void binary_in_place(const Tensor& self, const Tensor& other, const char* op, F f) {
   detail::broadcast_shapes(self.sizes(), other.sizes(), op);
@@ -175,6 +184,7 @@ using ops::needs_history;
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "add_");
   ops::check_overlap(*this, {&other}, "add_");
+  ops::check_alpha(*this, other, alpha, "add_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
@@ -189,6 +199,7 @@ Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "sub_");
   ops::check_overlap(*this, {&other}, "sub_");
+  ops::check_alpha(*this, other, alpha, "sub_");
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
