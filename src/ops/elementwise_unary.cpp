@@ -18,8 +18,8 @@ void sign_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g);
 const OpInfo sign_info{"sign", "SignBackward0", &sign_vjp};
 
 // relu's derivative from its result: 0 where out is 0 (or -0) and 1 elsewhere, nan included, as
-// PyTorch 1.13's threshold_backward (out <= 0 ? 0 : g) has it (and 2.x still does). sign(out) gave 0
-// at nan. A step function like sign, so it records sign's rule (zero derivative) in one pass.
+// PyTorch 1.13's threshold_backward (out <= 0 ? 0 : g) has it, and 2.5 still does (its edge table,
+// tests/data/edge_cases.txt, is identical there). sign(out) gave 0 at nan. A step function like sign, so it records sign's rule (zero derivative) in one pass.
 Tensor relu_step(const Tensor& out) {
   Tensor mask = detail::make_empty(out.sizes(), out.dtype());
   cpu::dispatch(out.dtype(), [&](auto tag) {

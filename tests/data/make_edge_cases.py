@@ -1,6 +1,8 @@
 # Writes edge_cases.txt: every differentiable op's value, VJP and JVP at 0, -0, +-1, +-2.5, +-inf
 # and nan (pairs of them for binary ops and reductions), as PyTorch 1.13 computes them.
-# Run with a Python that has torch 1.13: /usr/bin/python3 tests/data/make_edge_cases.py
+# PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
+# Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
+#   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_ops() in op_table.cpp.
 #
 # Line format, one case per line:
