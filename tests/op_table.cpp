@@ -275,8 +275,16 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kBlasZero =
       "the sign of a zero sum inside BLAS: OpenBLAS's float32 kernel sums the product from +0 before adding "
       "the bias (-0 + +0 is +0); PyTorch's MKL adds it onto the -0 bias";
+  static const std::string kZeroTerm =
+      "the sign of a zero JVP: PyTorch adds the term of the input without a tangent (+0) to x^y log x's -0; "
+      "dydx leaves that term out";
+  static const std::string kSubnormal =
+      "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 (subnormal, the true value); PyTorch's "
+      "1 / (1 + exp(100)) overflows exp and gives 0";
   static const std::vector<EdgeDeviation> deviations = {
       {"addmm", "out", "-0", "0", kBlasZero},
+      {"pow.Tensor", "jvp", "0", "-0", kZeroTerm},
+      {"sigmoid", "", "0", "3.7835058536770061e-44", kSubnormal},
       {"mm", "jvp", "nan", "", kZeroTangent},   {"bmm", "jvp", "nan", "", kZeroTangent},
       {"addmm", "jvp", "nan", "", kZeroTangent}, {"max", "jvp", "nan", "1", kNanMaximum},
       {"min", "jvp", "nan", "1", kNanMaximum},  {"max", "out", "-0", "0", kZeroTie},

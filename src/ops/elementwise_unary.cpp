@@ -52,6 +52,9 @@ struct Log {
   static auto forward(auto x) { return cpu::vec::log(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
+  // t / x rather than t * (1 / x), as PyTorch divides too: 1 / x overflows for a subnormal x where
+  // t / x need not (the double backward of pow at x = 1e-40 gave inf, PyTorch -91.1).
+  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / x; }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
 struct Sqrt {
@@ -172,13 +175,20 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
   }
 }
 
+// t * f'(x, out), or the op's own form of that product where it gives one.
+template <class Op>
+Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor& out) {
+  if constexpr (requires { Op::times_derivative(t, x, out); }) return Op::times_derivative(t, x, out);
+  else return t * Op::derivative(x, out);
+}
+
 template <class Op>
 void unary_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const Tensor saved = Op::reads == Reads::Nothing ? Tensor() : node.saved(0), none;
   const Tensor& x = Op::reads == Reads::Input ? saved : none;
   const Tensor& out = Op::reads == Reads::Output ? saved : none;
   grads[0] = fused_derivative_product<Op>(g, out);
-  if (!grads[0].defined()) grads[0] = g * Op::derivative(x, out);
+  if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out);
 }
 
 template <class Op>
@@ -273,7 +283,7 @@ Tensor unary(const Tensor& input) {
       {&x}, out,
       [&](const TensorList& t) {
         Tensor fused = fused_derivative_product<Op>(t[0], out);
-        return fused.defined() ? fused : t[0] * Op::derivative(x, out);
+        return fused.defined() ? fused : times_derivative<Op>(t[0], x, out);
       },
       [&](const TensorList& g) {
         Tensor f2 = Op::second_derivative(x, out);

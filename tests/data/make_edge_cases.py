@@ -16,7 +16,7 @@ import sys
 import torch
 import torch.autograd.forward_ad as fwAD
 
-VALUES = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, math.inf, -math.inf, math.nan]
+VALUES = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 100.0, -100.0, 1e-40, math.inf, -math.inf, math.nan]
 
 
 def unary(f):
