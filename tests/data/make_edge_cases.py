@@ -64,9 +64,9 @@ OPS = {
     "bmm": binary(lambda x, y: torch.bmm(x.reshape(1, 1, 1), y.reshape(1, 1, 1))),
     "addmm": binary(lambda x, y: torch.addmm(as_matrix(x), as_matrix(y), torch.full((1, 1), 2.0, dtype=y.dtype))),
 }
-for p in [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, 2.5, -2.0]:
+for p in [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, 2.5, -2.0, math.inf, -math.inf, math.nan]:
     OPS[f"pow.Scalar:{p:g}"] = unary(lambda x, p=p: torch.pow(x, p))
-for b in [2.5, 0.0, 1.0, 0.5, -2.0]:
+for b in [2.5, 0.0, -0.0, 1.0, 0.5, -2.0, math.inf, -math.inf, math.nan]:
     OPS[f"pow.ScalarBase:{b:g}"] = unary(lambda x, b=b: torch.pow(b, x))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim"}
