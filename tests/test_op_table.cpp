@@ -12,6 +12,9 @@
 //     (and chunked jacrev), and the Hessian for symmetry and against finite differences of grad;
 //   - the forward Laplacian (its curvature rule) against the nested forward-over-forward diagonal;
 // over contiguous, transposed, sliced and expanded inputs. Every registered op must have a row.
+// EdgeValues (at the end) checks every arithmetic op's value and first and second derivatives at
+// 0, -0, +-inf, nan and its domain edges against PyTorch's own numbers (tests/data/edge_cases.txt,
+// from make_edge_cases.py); deliberate differences are listed, with reasons, in op_table.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -628,7 +631,7 @@ namespace {
 // One line of edge_cases.txt: an op's inputs and PyTorch 1.13's value, VJP and JVP there.
 struct EdgeCase {
   std::string key, dtype, inputs;  // inputs as written in the file, to name the case
-  std::vector<std::vector<double>> in, out, vjp, jvp, vjp2;
+  std::vector<std::vector<double>> in, out, vjp, jvp, vjp2, fwr;
 };
 
 double parse_value(const std::string& text) {
@@ -662,6 +665,7 @@ std::vector<EdgeCase> edge_cases() {
       else if (word == "vjp") field = &c.vjp;
       else if (word == "jvp") field = &c.jvp;
       else if (word == "vjp2") field = &c.vjp2;
+      else if (word == "fwr") field = &c.fwr;
       else {
         if (field == &c.in) c.inputs += (c.inputs.empty() ? "" : " ") + word;
         field->push_back(parse_values(word));
@@ -724,6 +728,19 @@ std::vector<std::pair<std::string, std::vector<double>>> evaluate_edge(const Edg
     got.emplace_back("jvp" + std::to_string(i), values_or_zeros(forward_ad::unpack_dual(dual_out).tangent, dual_out));
   }
   for (size_t i = 0; i < leaves.size(); ++i) got.emplace_back("vjp2_" + std::to_string(i), values_or_zeros(second[i], leaves[i]));
+  // Forward over reverse: the tangents of the gradients when input i alone has a tangent.
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    forward_ad::DualLevel level;
+    TensorList plain, duals;
+    for (const auto& values : c.in) plain.push_back(tensor(values, dtype).requires_grad_());
+    duals = plain;
+    duals[i] = forward_ad::make_dual(plain[i], ones_like(plain[i]));
+    Tensor y = fn(duals);
+    TensorList gs = grad({y}, duals, {ones_like(y)}, std::nullopt, false, /*allow_unused=*/true);
+    for (size_t j = 0; j < gs.size(); ++j)
+      got.emplace_back("fwr" + std::to_string(i) + std::to_string(j),
+                       values_or_zeros(gs[j].defined() ? forward_ad::unpack_dual(gs[j]).tangent : Tensor(), plain[j]));
+  }
   return got;
 }
 
@@ -756,6 +773,8 @@ TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
     for (size_t i = 0; i < c.vjp.size(); ++i) want.emplace_back("vjp" + std::to_string(i), c.vjp[i]);
     for (size_t i = 0; i < c.jvp.size(); ++i) want.emplace_back("jvp" + std::to_string(i), c.jvp[i]);
     for (size_t i = 0; i < c.vjp2.size(); ++i) want.emplace_back("vjp2_" + std::to_string(i), c.vjp2[i]);
+    for (size_t k = 0; k < c.fwr.size(); ++k)
+      want.emplace_back("fwr" + std::to_string(k / c.in.size()) + std::to_string(k % c.in.size()), c.fwr[k]);
     ASSERT_EQ(got.size(), want.size()) << c.key;
     for (size_t f = 0; f < want.size(); ++f) {
       const auto& [field, expected] = want[f];

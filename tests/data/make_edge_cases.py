@@ -1,15 +1,19 @@
-# Writes edge_cases.txt: every differentiable op's value, VJP and JVP at 0, -0, +-1, +-2.5, +-inf
-# and nan (pairs of them for binary ops and reductions), as PyTorch 1.13 computes them.
+# Writes edge_cases.txt: every arithmetic op's value and first and second derivatives (VJP, JVP,
+# double backward, forward over reverse) at 0, -0, +-1, +-2.5, +-100, 1e-40, +-inf and nan (pairs of
+# them for binary ops and reductions), as PyTorch 1.13 computes them.
 # PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
 # Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
 #   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
-# test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_ops() in op_table.cpp.
+# test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them.
 #
 # Line format, one case per line:
-#   <key> <dtype> in <v,...> [<v,...>] out <v,...> vjp <v,...> [<v,...>] jvp <v,...> [<v,...>] vjp2 <v,...> [<v,...>]
+#   <key> <dtype> in <v,...> [<v,...>] out <v,...> vjp <v,...> [<v,...>] jvp <v,...> [<v,...>]
+#     vjp2 <v,...> [<v,...>] fwr <v,...> [<v,...> <v,...> <v,...>]
 # vjp: the gradient of each input for an all-ones cotangent; jvp: the output's tangent when input
 # i alone has an all-ones tangent; vjp2: the gradient of each input of the sum of the vjp gradients
-# (double backward, create_graph). A gradient or tangent that PyTorch leaves undefined is zeros.
+# (double backward, create_graph); fwr: forward over reverse, the tangent of gradient j when input i
+# alone has an all-ones tangent, for (i, j) = (0, 0), (0, 1), (1, 0), (1, 1). A gradient or tangent
+# that PyTorch leaves undefined is zeros.
 import math
 import sys
 
@@ -115,7 +119,20 @@ def evaluate(key, values, dtype):
             plain[i] = fwAD.make_dual(plain[i], torch.ones_like(plain[i]))
             t = fwAD.unpack_dual(f(plain)).tangent
             tangents.append(torch.zeros_like(out) if t is None else t)
-    return out, grads, second, tangents
+    # Forward over reverse: the tangent of each gradient when input i alone has an all-ones tangent
+    # (a Hessian-vector product), for i = 0, 1, ...: grad 0's, grad 1's, ...
+    hvp = []
+    for i in range(len(inputs)):
+        with fwAD.dual_level():
+            leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+            duals = list(leaves)
+            duals[i] = fwAD.make_dual(leaves[i], torch.ones_like(leaves[i]))
+            y = f(duals)
+            gs = torch.autograd.grad(y, duals, torch.ones_like(y), allow_unused=True)
+            for g, x in zip(gs, leaves):
+                t = None if g is None else fwAD.unpack_dual(g).tangent
+                hvp.append(torch.zeros_like(x) if t is None else t)
+    return out, grads, second, tangents, hvp
 
 
 def main():
@@ -124,11 +141,12 @@ def main():
     for key in OPS:
         for dtype, name in [(torch.float32, "float32"), (torch.float64, "float64")]:
             for values in cases(key):
-                out, grads, second, tangents = evaluate(key, values, dtype)
+                out, grads, second, tangents, hvp = evaluate(key, values, dtype)
                 fields = [key, name, "in"] + [fmt_tensor(torch.tensor(v, dtype=dtype)) for v in values]
                 fields += ["out", fmt_tensor(out), "vjp"] + [fmt_tensor(g) for g in grads]
                 fields += ["jvp"] + [fmt_tensor(t) for t in tangents]
                 fields += ["vjp2"] + [fmt_tensor(g) for g in second]
+                fields += ["fwr"] + [fmt_tensor(g) for g in hvp]
                 lines.append(" ".join(fields))
     path = sys.argv[1] if len(sys.argv) > 1 else __file__.replace("make_edge_cases.py", "edge_cases.txt")
     with open(path, "w") as out:
