@@ -4,6 +4,7 @@
 #include "op_table.hpp"
 
 #include <cmath>
+#include <map>
 
 namespace dydx::testing {
 
@@ -223,6 +224,90 @@ std::vector<OpRow> build_table() {
 }
 
 }  // namespace
+
+std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
+  const size_t colon = key.find(':');
+  const std::string name = key.substr(0, colon);
+  const double c = colon == std::string::npos ? 0.0 : std::stod(key.substr(colon + 1));
+  auto matrix = [](const Tensor& t) { return t.reshape({1, 1}); };
+  static const std::map<std::string, Fn> fixed = {
+      {"exp", [](const auto& in) { return exp(in[0]); }},
+      {"log", [](const auto& in) { return log(in[0]); }},
+      {"sqrt", [](const auto& in) { return sqrt(in[0]); }},
+      {"sin", [](const auto& in) { return sin(in[0]); }},
+      {"cos", [](const auto& in) { return cos(in[0]); }},
+      {"tan", [](const auto& in) { return tan(in[0]); }},
+      {"tanh", [](const auto& in) { return tanh(in[0]); }},
+      {"sigmoid", [](const auto& in) { return sigmoid(in[0]); }},
+      {"relu", [](const auto& in) { return relu(in[0]); }},
+      {"abs", [](const auto& in) { return abs(in[0]); }},
+      {"sign", [](const auto& in) { return sign(in[0]); }},
+      {"neg", [](const auto& in) { return -in[0]; }},
+      {"add", [](const auto& in) { return add(in[0], in[1], 2.0); }},
+      {"sub", [](const auto& in) { return in[0] - in[1]; }},
+      {"mul", [](const auto& in) { return in[0] * in[1]; }},
+      {"div", [](const auto& in) { return in[0] / in[1]; }},
+      {"pow.Tensor", [](const auto& in) { return pow(in[0], in[1]); }},
+      {"where", [](const auto& in) { return where(gt(in[0].detach(), in[1].detach()), in[0], in[1]); }},
+      {"sum", [](const auto& in) { return in[0].sum(); }},
+      {"mean", [](const auto& in) { return in[0].mean(); }},
+      {"sum.dim", [](const auto& in) { return in[0].sum({0}); }},
+      {"mean.dim", [](const auto& in) { return in[0].mean({0}); }},
+      {"max", [](const auto& in) { return in[0].max(); }},
+      {"min", [](const auto& in) { return in[0].min(); }},
+      {"max.dim", [](const auto& in) { return std::get<0>(in[0].max(0)); }},
+      {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
+  };
+  if (auto it = fixed.find(key); it != fixed.end()) return it->second;
+  if (name == "rsub") return [c](const auto& in) { return c - in[0]; };
+  if (name == "pow.Scalar") return [c](const auto& in) { return in[0].pow(c); };
+  if (name == "pow.ScalarBase") return [c](const auto& in) { return pow(c, in[0]); };
+  if (name == "mm") return [matrix](const auto& in) { return mm(matrix(in[0]), matrix(in[1])); };
+  if (name == "bmm") return [](const auto& in) { return bmm(in[0].reshape({1, 1, 1}), in[1].reshape({1, 1, 1})); };
+  if (name == "addmm")
+    return [matrix](const auto& in) { return addmm(matrix(in[0]), matrix(in[1]), full({1, 1}, 2.0, in[1].dtype())); };
+  return {};
+}
+
+const std::vector<EdgeDeviation>& edge_deviations() {
+  static const std::string kZeroTangent =
+      "an input without a tangent contributes nothing, as in PyTorch's own elementwise rules (mul's JVP "
+      "at 0 * inf is 0 there too); PyTorch's mm/bmm/addmm JVPs multiply a materialised zero tangent by the "
+      "other operand's inf or nan";
+  static const std::string kNanMaximum =
+      "at a nan maximum dydx's JVP follows the nan elements, as both libraries' VJPs do, so <u, J v> agrees "
+      "both ways; PyTorch 1.13's evenly_read_jvp counts x == nan, finds none and divides by that 0";
+  static const std::string kZeroTie =
+      "which of two equal zeros a whole-tensor max/min returns: PyTorch's vectorised reduction takes the "
+      "later, while its max.dim/min.dim and dydx take the first";
+  static const std::string kBlasZero =
+      "the sign of a zero sum inside BLAS: OpenBLAS's float32 kernel sums the product from +0 before adding "
+      "the bias (-0 + +0 is +0); PyTorch's MKL adds it onto the -0 bias";
+  static const std::string kZeroTerm =
+      "the sign of a zero JVP: PyTorch adds the term of the input without a tangent (+0) to x^y log x's -0; "
+      "dydx leaves that term out";
+  static const std::string kSubnormal =
+      "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 (subnormal, the true value); PyTorch's "
+      "1 / (1 + exp(100)) overflows exp and gives 0";
+  static const std::string kSecondOrderZeroSign =
+      "the sign of a zero forward-over-reverse product, which follows the order in which each library's "
+      "rule adds its zero terms (the double backward, vjp2, has PyTorch's sign at these points)";
+  static const std::vector<EdgeDeviation> deviations = {
+      {"mm", "fwr", "nan", "", kZeroTangent},
+      {"bmm", "fwr", "nan", "", kZeroTangent},
+      {"tanh", "fwr", "0", "-0", kSecondOrderZeroSign},
+      {"pow.Tensor", "fwr", "-0", "0", kSecondOrderZeroSign},
+      {"addmm", "out", "-0", "0", kBlasZero},
+      {"pow.Tensor", "jvp", "0", "-0", kZeroTerm},
+      {"sigmoid", "", "0", "3.7835058536770061e-44", kSubnormal},
+      {"mm", "jvp", "nan", "", kZeroTangent},   {"bmm", "jvp", "nan", "", kZeroTangent},
+      {"addmm", "jvp", "nan", "", kZeroTangent}, {"max", "jvp", "nan", "1", kNanMaximum},
+      {"min", "jvp", "nan", "1", kNanMaximum},  {"max", "out", "-0", "0", kZeroTie},
+      {"max", "out", "0", "-0", kZeroTie},      {"min", "out", "-0", "0", kZeroTie},
+      {"min", "out", "0", "-0", kZeroTie},
+  };
+  return deviations;
+}
 
 const std::vector<OpRow>& op_table() {
   static const std::vector<OpRow> rows = build_table();

@@ -25,4 +25,18 @@ struct OpRow {
 
 const std::vector<OpRow>& op_table();
 
+/// An op as tests/data/edge_cases.txt names it (its OpInfo name, then ":" and a scalar argument for
+/// pow.Scalar, pow.ScalarBase and rsub), applied to inputs of the special values that
+/// make_edge_cases.py feeds PyTorch: 1-element tensors, or one 2-element tensor for reductions.
+/// Undefined for a key that has no edge-value form.
+std::function<Tensor(const TensorList&)> edge_op(const std::string& key);
+
+/// A deliberate difference from PyTorch at edge values, and why: wherever op `key` gives, in a field
+/// starting with `field` ("out", "vjp", "jvp"), `dydx` (any value if empty) where PyTorch gives `pytorch`.
+struct EdgeDeviation {
+  std::string key, field, pytorch, dydx;  // values as edge_cases.txt writes them: "nan", "-0", "2.5"
+  std::string why;
+};
+const std::vector<EdgeDeviation>& edge_deviations();
+
 }  // namespace dydx::testing

@@ -12,11 +12,19 @@
 //     (and chunked jacrev), and the Hessian for symmetry and against finite differences of grad;
 //   - the forward Laplacian (its curvature rule) against the nested forward-over-forward diagonal;
 // over contiguous, transposed, sliced and expanded inputs. Every registered op must have a row.
+// EdgeValues (at the end) checks every arithmetic op's value and first and second derivatives at
+// 0, -0, +-inf, nan and its domain edges against PyTorch's own numbers (tests/data/edge_cases.txt,
+// from make_edge_cases.py); deliberate differences are listed, with reasons, in op_table.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "op_table.hpp"
 // For make_batched_dual, which jacfwd uses and the public API does not expose.
@@ -610,6 +618,236 @@ TEST(OpTable, EveryRowNamesARegisteredOp) {
   std::set<std::string> registered;
   for (const autograd::OpInfo* op : autograd::registered_ops()) registered.insert(op->name);
   for (const OpRow& row : op_table()) EXPECT_TRUE(registered.count(row.name)) << row.name;
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+// ---- edge values: every arithmetic op at 0, -0, +-inf, nan and its domain edges, against PyTorch ----
+
+namespace dydx::testing {
+namespace {
+
+// One line of edge_cases.txt: an op's inputs and PyTorch 1.13's value, VJP and JVP there.
+struct EdgeCase {
+  std::string key, dtype, inputs;  // inputs as written in the file, to name the case
+  std::vector<std::vector<double>> in, out, vjp, jvp, vjp2, fwr;
+};
+
+double parse_value(const std::string& text) {
+  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "inf") return std::numeric_limits<double>::infinity();
+  if (text == "-inf") return -std::numeric_limits<double>::infinity();
+  return std::stod(text);  // "-0" included
+}
+
+std::vector<double> parse_values(const std::string& text) {
+  std::vector<double> values;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) values.push_back(parse_value(item));
+  return values;
+}
+
+std::vector<EdgeCase> edge_cases() {
+  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/edge_cases.txt";
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  std::vector<EdgeCase> cases;
+  for (std::string line; std::getline(file, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::stringstream words(line);
+    EdgeCase c;
+    words >> c.key >> c.dtype;
+    std::vector<std::vector<double>>* field = nullptr;
+    for (std::string word; words >> word;) {
+      if (word == "in") field = &c.in;
+      else if (word == "out") field = &c.out;
+      else if (word == "vjp") field = &c.vjp;
+      else if (word == "jvp") field = &c.jvp;
+      else if (word == "vjp2") field = &c.vjp2;
+      else if (word == "fwr") field = &c.fwr;
+      else {
+        if (field == &c.in) c.inputs += (c.inputs.empty() ? "" : " ") + word;
+        field->push_back(parse_values(word));
+      }
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  return s.str();
+}
+
+std::string format_values(const std::vector<double>& values) {
+  std::string text;
+  for (double v : values) text += (text.empty() ? "" : ",") + format_value(v);
+  return text;
+}
+
+// nan, each infinity and each signed zero are classes of their own; finite values agree to rounding.
+bool same_value(double got, double want, double rtol) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isinf(want) || want == 0) return got == want && std::signbit(got) == std::signbit(want);
+  return std::abs(got - want) <= rtol * std::abs(want);
+}
+
+std::vector<double> values_or_zeros(const Tensor& t, const Tensor& like) {
+  return t.defined() ? t.to(kFloat64).to_vector<double>() : std::vector<double>(like.numel(), 0.0);
+}
+
+// What dydx gives for one case, in the file's fields: out, vjp<i>, jvp<i>.
+std::vector<std::pair<std::string, std::vector<double>>> evaluate_edge(const EdgeCase& c) {
+  const auto fn = edge_op(c.key);
+  const ScalarType dtype = c.dtype == "float32" ? kFloat32 : kFloat64;
+  std::vector<std::pair<std::string, std::vector<double>>> got;
+  TensorList leaves;
+  for (const auto& values : c.in) leaves.push_back(tensor(values, dtype).requires_grad_());
+  Tensor out = fn(leaves);
+  got.emplace_back("out", out.to(kFloat64).to_vector<double>());
+  TensorList grads = grad({out}, leaves, {ones_like(out)}, std::nullopt, /*create_graph=*/true, /*allow_unused=*/true);
+  for (size_t i = 0; i < leaves.size(); ++i) got.emplace_back("vjp" + std::to_string(i), values_or_zeros(grads[i], leaves[i]));
+  // Double backward: the gradient of the sum of those gradients.
+  Tensor total;
+  for (const Tensor& g : grads)
+    if (g.defined() && g.requires_grad()) total = total.defined() ? total + g.sum() : g.sum();
+  TensorList second(leaves.size());
+  if (total.defined()) second = grad({total}, leaves, {}, std::nullopt, false, /*allow_unused=*/true);
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    forward_ad::DualLevel level;
+    TensorList inputs;
+    for (const auto& values : c.in) inputs.push_back(tensor(values, dtype));
+    inputs[i] = forward_ad::make_dual(inputs[i], ones_like(inputs[i]));
+    Tensor dual_out = fn(inputs);
+    got.emplace_back("jvp" + std::to_string(i), values_or_zeros(forward_ad::unpack_dual(dual_out).tangent, dual_out));
+  }
+  for (size_t i = 0; i < leaves.size(); ++i) got.emplace_back("vjp2_" + std::to_string(i), values_or_zeros(second[i], leaves[i]));
+  // Forward over reverse: the tangents of the gradients when input i alone has a tangent.
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    forward_ad::DualLevel level;
+    TensorList plain, duals;
+    for (const auto& values : c.in) plain.push_back(tensor(values, dtype).requires_grad_());
+    duals = plain;
+    duals[i] = forward_ad::make_dual(plain[i], ones_like(plain[i]));
+    Tensor y = fn(duals);
+    TensorList gs = grad({y}, duals, {ones_like(y)}, std::nullopt, false, /*allow_unused=*/true);
+    for (size_t j = 0; j < gs.size(); ++j)
+      got.emplace_back("fwr" + std::to_string(i) + std::to_string(j),
+                       values_or_zeros(gs[j].defined() ? forward_ad::unpack_dual(gs[j]).tangent : Tensor(), plain[j]));
+  }
+  return got;
+}
+
+const EdgeDeviation* deviation_for(const EdgeCase& c, const std::string& field, const std::string& pytorch,
+                                   const std::string& dydx) {
+  for (const EdgeDeviation& d : edge_deviations())
+    if (d.key == c.key && field.rfind(d.field, 0) == 0 && d.pytorch == pytorch && (d.dydx.empty() || d.dydx == dydx))
+      return &d;
+  return nullptr;
+}
+
+TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
+  const std::vector<EdgeCase> cases = edge_cases();
+  ASSERT_GT(cases.size(), 2000u);
+  std::set<const EdgeDeviation*> used;
+  std::string failures;
+  int failed = 0;
+  for (const EdgeCase& c : cases) {
+    ASSERT_TRUE(edge_op(c.key)) << "edge_cases.txt names op '" << c.key << "', which edge_op() lacks";
+    const double rtol = c.dtype == "float32" ? 2e-6 : 1e-13;
+    std::vector<std::pair<std::string, std::vector<double>>> got;
+    try {
+      got = evaluate_edge(c);
+    } catch (const std::exception& e) {
+      failures += c.key + " " + c.dtype + " at " + c.inputs + ": threw " + e.what() + "\n";
+      ++failed;
+      continue;
+    }
+    std::vector<std::pair<std::string, std::vector<double>>> want = {{"out", c.out[0]}};
+    for (size_t i = 0; i < c.vjp.size(); ++i) want.emplace_back("vjp" + std::to_string(i), c.vjp[i]);
+    for (size_t i = 0; i < c.jvp.size(); ++i) want.emplace_back("jvp" + std::to_string(i), c.jvp[i]);
+    for (size_t i = 0; i < c.vjp2.size(); ++i) want.emplace_back("vjp2_" + std::to_string(i), c.vjp2[i]);
+    for (size_t k = 0; k < c.fwr.size(); ++k)
+      want.emplace_back("fwr" + std::to_string(k / c.in.size()) + std::to_string(k % c.in.size()), c.fwr[k]);
+    ASSERT_EQ(got.size(), want.size()) << c.key;
+    for (size_t f = 0; f < want.size(); ++f) {
+      const auto& [field, expected] = want[f];
+      const std::vector<double>& actual = got[f].second;
+      bool same = actual.size() == expected.size();
+      for (size_t k = 0; same && k < expected.size(); ++k) same = same_value(actual[k], expected[k], rtol);
+      if (same) continue;
+      if (const EdgeDeviation* d = deviation_for(c, field, format_values(expected), format_values(actual))) {
+        used.insert(d);
+        continue;
+      }
+      failures += c.key + " " + c.dtype + " at " + c.inputs + ": " + field + " is " + format_values(actual) +
+                  ", PyTorch's is " + format_values(expected) + "\n";
+      ++failed;
+    }
+  }
+  EXPECT_EQ(failed, 0) << failures;
+  for (const EdgeDeviation& d : edge_deviations())
+    EXPECT_TRUE(used.count(&d)) << "deviation no longer happens (remove it): " << d.key << " " << d.field << " "
+                                << d.pytorch;
+}
+
+// The same cases for elementwise unary ops, all at once in one long tensor: contiguous runs take the
+// SIMD kernels (cpu/vec_math.hpp), whose lanes must treat edge values as the scalar path does.
+TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
+  std::map<std::string, std::vector<EdgeCase>> runs;  // key and dtype -> its one-input cases
+  for (EdgeCase& c : edge_cases())
+    if (c.in.size() == 1 && c.in[0].size() == 1) runs[c.key + " " + c.dtype].push_back(std::move(c));
+  ASSERT_GT(runs.size(), 40u);
+  constexpr int kCopies = 37;  // long enough for full vectors and a tail, at odd offsets
+  std::string failures;
+  for (const auto& [name, cases] : runs) {
+    std::vector<double> values;
+    for (int copy = 0; copy < kCopies; ++copy)
+      for (const EdgeCase& c : cases) values.push_back(c.in[0][0]);
+    const ScalarType dtype = cases[0].dtype == "float32" ? kFloat32 : kFloat64;
+    const double rtol = dtype == kFloat32 ? 2e-6 : 1e-13;
+    const auto fn = edge_op(cases[0].key);
+    Tensor x = tensor(values, dtype).requires_grad_();
+    Tensor out = fn({x});
+    Tensor g = grad({out}, {x}, {ones_like(out)}, std::nullopt, false, true)[0];
+    Tensor t;
+    {
+      forward_ad::DualLevel level;
+      t = forward_ad::unpack_dual(fn({forward_ad::make_dual(tensor(values, dtype), ones_like(x))})).tangent;
+    }
+    const std::vector<std::pair<std::string, std::vector<double>>> got = {
+        {"out", out.to(kFloat64).to_vector<double>()}, {"vjp0", values_or_zeros(g, x)}, {"jvp0", values_or_zeros(t, x)}};
+    for (size_t i = 0; i < values.size(); ++i) {
+      const EdgeCase& c = cases[i % cases.size()];
+      const double want[] = {c.out[0][0], c.vjp[0][0], c.jvp[0][0]};
+      for (size_t f = 0; f < got.size(); ++f)
+        if (!same_value(got[f].second[i], want[f], rtol) &&
+            !deviation_for(c, got[f].first, format_value(want[f]), format_value(got[f].second[i])))
+          failures += name + " at " + c.inputs + ", element " + std::to_string(i) + ": " + got[f].first + " is " +
+                      format_value(got[f].second[i]) + ", PyTorch's is " + format_value(want[f]) + "\n";
+    }
+  }
+  EXPECT_TRUE(failures.empty()) << failures;
+}
+
+// Ops that only move or copy values (views, joins, copies, fills) do no arithmetic on them, so an
+// edge value passes through unchanged; every other registered op must have edge cases.
+TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
+  const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
+                                              "expand", "fill", "permute", "select", "slice", "squeeze",
+                                              "squeeze.dim", "stack", "t", "to", "transpose", "unsqueeze", "view",
+                                              "zero", "AccumulateGrad"};
+  std::set<std::string> covered;
+  for (const EdgeCase& c : edge_cases()) covered.insert(c.key.substr(0, c.key.find(':')));
+  for (const autograd::OpInfo* op : autograd::registered_ops())
+    if (!moves_values.count(op->name))
+      EXPECT_TRUE(covered.count(op->name)) << "op '" << op->name << "' has no cases in tests/data/edge_cases.txt";
 }
 
 }  // namespace

@@ -82,9 +82,15 @@ Tensor operator*(Scalar a, const Tensor& b);
 Tensor operator/(const Tensor& a, Scalar b);
 Tensor operator/(Scalar a, const Tensor& b);
 
-/// True when both have the same shape and every element is equal.
+/// True when both have the same shape (no broadcasting) and every element is equal after type
+/// promotion, as torch.equal: nan equals nothing, and -0 equals 0.
 bool equal(const Tensor& a, const Tensor& b);
-/// |a - b| <= atol + rtol * |b| elementwise, as torch.allclose.
-bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+/// torch.isclose: a 0/1 tensor of the broadcast shape (in the operands' dtype, which must be the
+/// same), 1 where a == b (equal infinities included) or |a - b| is finite and <= atol + rtol * |b|;
+/// two nans are close only with equal_nan. Integers are compared in the default float dtype unless
+/// both tolerances are zero. rtol and atol must be >= 0.
+Tensor isclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false);
+/// torch.allclose: whether isclose holds everywhere over the broadcast shape.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false);
 
 }  // namespace dydx

@@ -137,10 +137,12 @@ void store_scaled_streaming(T* out, const T* row, T scale, int64_t m) {
 #if defined(__SSE2__)
   if constexpr (std::is_same_v<T, float>) {
     const __m128 s = _mm_set1_ps(scale);
-    for (int64_t j = 0; j < m; j += 4) _mm_stream_ps(out + j, _mm_mul_ps(s, _mm_loadu_ps(row + j)));
+    const __m128 zero = _mm_setzero_ps();
+    for (int64_t j = 0; j < m; j += 4) _mm_stream_ps(out + j, _mm_add_ps(zero, _mm_mul_ps(s, _mm_loadu_ps(row + j))));
   } else {
     const __m128d s = _mm_set1_pd(scale);
-    for (int64_t j = 0; j < m; j += 2) _mm_stream_pd(out + j, _mm_mul_pd(s, _mm_loadu_pd(row + j)));
+    const __m128d zero = _mm_setzero_pd();
+    for (int64_t j = 0; j < m; j += 2) _mm_stream_pd(out + j, _mm_add_pd(zero, _mm_mul_pd(s, _mm_loadu_pd(row + j))));
   }
 #endif
 }
@@ -201,6 +203,7 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
     } else if (k == 1) {
       // An outer product: one pass writing C. BLAS would zero C first and then accumulate into it,
       // twice the memory traffic on what is a bandwidth-bound product (the seed's x^3 W is one).
+      // Each element is 0 + a b, as BLAS's is, so that a -0 product gives +0 as in PyTorch.
       const T* pa = reinterpret_cast<const T*>(a_in.impl()->data_bytes());
       const T* pb = reinterpret_cast<const T*>(b_in.impl()->data_bytes());
       const int64_t sa0 = a_in.stride(0), sa1 = a_in.stride(1), sb0 = b_in.stride(0), sb2 = b_in.stride(2);
@@ -215,9 +218,9 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
           if (stream) {
             store_scaled_streaming(out_row, row, scale, m);
           } else if (sb2 == 1) {
-            for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j];
+            for (int64_t j = 0; j < m; ++j) out_row[j] = T(0) + scale * row[j];
           } else {
-            for (int64_t j = 0; j < m; ++j) out_row[j] = scale * row[j * sb2];
+            for (int64_t j = 0; j < m; ++j) out_row[j] = T(0) + scale * row[j * sb2];
           }
         }
         if (stream) finish_streaming();

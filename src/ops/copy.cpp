@@ -35,21 +35,4 @@ Tensor Tensor::to(ScalarType target) const {
   return ops::copy_as(*this, target, ops::to_info);
 }
 
-bool equal(const Tensor& a, const Tensor& b) {
-  if (!(a.sizes() == b.sizes())) return false;
-  NoGradGuard no_grad;
-  return eq(a, b).sum().item<double>() == static_cast<double>(a.numel());
-}
-
-bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
-  if (!(a.sizes() == b.sizes())) return false;
-  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (std::isnan(x[i]) || std::isnan(y[i])) return false;
-    if (x[i] == y[i]) continue;  // equal infinities
-    if (!(std::abs(x[i] - y[i]) <= atol + rtol * std::abs(y[i]))) return false;
-  }
-  return true;
-}
-
 }  // namespace dydx

@@ -1,5 +1,6 @@
 // Creation functions: tensor(), zeros/ones/full, ranges, eye, random tensors and from_blob.
 #include <cmath>
+#include <cstdint>
 #include <mutex>
 #include <random>
 
@@ -206,6 +207,13 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   DYDX_CHECK(sizes.size() == strides.size(), "from_blob: sizes ", sizes, " and strides ", strides, " differ in length");
   detail::check_sizes(sizes, "from_blob");
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  // Misaligned memory is rejected rather than supported: every kernel (the strided loops, the SIMD
+  // math, OpenBLAS) loads whole elements through T*, which is undefined behaviour on a misaligned
+  // address, and copying on entry would break from_blob's promise that the tensor aliases data.
+  const auto address = reinterpret_cast<uintptr_t>(data);
+  DYDX_CHECK(address % element_size(dtype) == 0 || detail::product(sizes) == 0, "from_blob: data pointer ", data,
+             " is not aligned for ", dtype, " (its address must be a multiple of ", element_size(dtype),
+             " bytes); copy the data into aligned memory");
   // Elements the memory must hold: one past the furthest one the strides reach (none if empty).
   int64_t extent = detail::product(sizes) == 0 ? 0 : 1;
   for (size_t d = 0; d < sizes.size() && extent > 0; ++d) {

@@ -93,26 +93,38 @@ const OpInfo pow_scalar_info{"pow.Scalar", "PowBackward0", &pow_scalar_vjp};
 }  // namespace
 
 // d/dx x^y = y x^(y-1), taken as 0 where y == 0 (x^0 is constant, even at x == 0), as PyTorch does.
-Tensor pow_base_derivative(const Tensor& x, const Tensor& y) {
+Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g) {
   Tensor derivative = y * x.pow(y - 1.0);
+  if (g.defined()) derivative = g * derivative;
   return where(eq(y, zeros({}, y.dtype())), zeros_like(derivative), derivative);
 }
 
-// d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch does.
+// 1 where y >= 0, 0 elsewhere (nan included), in y's dtype.
+Tensor nonnegative(const Tensor& y) {
+  Tensor zero = zeros({}, y.dtype());
+  return gt(y, zero) + eq(y, zero);
+}
+
+// d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch does; a nan y
+// is not >= 0, so there it stays nan.
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out) {
-  Tensor zero = zeros({}, out.dtype());
-  Tensor at_zero = eq(x, zero) * (1.0 - gt(zero, y));
+  Tensor at_zero = eq(x, zeros({}, x.dtype())) * nonnegative(y);
   return where(at_zero, zeros_like(out), out * log(x));
+}
+
+// d/dy b^y = b^y log b for a scalar base; for b == 0, 0 where y >= 0 (the limit) and
+// 0^y log 0 elsewhere (-inf for y < 0, nan for nan), as PyTorch's pow_backward_exponent.
+Tensor pow_scalar_base_derivative(double b, const Tensor& y, const Tensor& out) {
+  Tensor derivative = out * std::log(b);
+  return b == 0 ? where(nonnegative(y), zeros_like(derivative), derivative) : derivative;
 }
 
 namespace {
 
 void pow_tensor_vjp(Node& node, const Tensor& g, Tensor* grads) {
   Tensor x = node.saved(0), y = node.saved(1);
-  if (node.needs_input_grad(0)) grads[0] = g * pow_base_derivative(x, y);
-  if (node.needs_input_grad(1)) {
-    grads[1] = g * pow_exponent_derivative(x, y, node.saved(2));
-  }
+  if (node.needs_input_grad(0)) grads[0] = pow_base_derivative(x, y, g);
+  if (node.needs_input_grad(1)) grads[1] = g * pow_exponent_derivative(x, y, node.saved(2));
 }
 const OpInfo pow_tensor_info{"pow.Tensor", "PowBackward1", &pow_tensor_vjp};
 
@@ -121,10 +133,7 @@ void rsub_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
 const OpInfo rsub_info{"rsub", "RsubBackward1", &rsub_vjp};
 
 void pow_scalar_base_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const double base = node.attrs.scalar;
-  Tensor out = node.saved(0);
-  // 0^y has derivative 0 in y for y >= 0 (the limit), not 0 * log 0.
-  grads[0] = base == 0 ? zeros_like(g) : g * (out * std::log(base));
+  grads[0] = g * pow_scalar_base_derivative(node.attrs.scalar, node.saved(1), node.saved(0));
 }
 const OpInfo pow_scalar_base_info{"pow.ScalarBase", "PowBackward2", &pow_scalar_base_vjp};
 
@@ -220,6 +229,12 @@ Tensor pow(const Tensor& base, Scalar exponent) {
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(v * v); });
     } else if (p == 3) {
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(v * v * v); });
+    } else if (p == 0.5 && std::is_floating_point_v<T>) {
+      // PyTorch computes x^0.5 and x^-0.5 as sqrt and rsqrt, which differ from std::pow at -0
+      // (-0, -inf) and -inf (nan); its derivative 0.5 x^-0.5 then inherits -inf at -0.
+      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(std::sqrt(v)); });
+    } else if (p == -0.5 && std::is_floating_point_v<T>) {
+      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(1 / std::sqrt(v)); });
     } else {
       cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
     }
@@ -249,7 +264,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   forward::propagate_broadcast(
       {&base, &exponent}, out,
       [&](const TensorList& t) {
-        Tensor dx = t[0].defined() ? t[0] * ops::pow_base_derivative(base, exponent) : Tensor();
+        Tensor dx = t[0].defined() ? ops::pow_base_derivative(base, exponent, t[0]) : Tensor();
         Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
         return ops::sum_terms(dx, dy);
       },
@@ -281,9 +296,10 @@ Tensor pow(Scalar base, const Tensor& exponent) {
   if (Node* node = record(ops::pow_scalar_base_info, {&exponent}, out)) {
     node->attrs.scalar = b;
     node->save_output(out);
+    node->save(exponent);
   }
   forward::propagate(
-      {&exponent}, out, [&](const TensorList& t) { return b == 0 ? Tensor() : t[0] * (out * std::log(b)); },
+      {&exponent}, out, [&](const TensorList& t) { return t[0] * ops::pow_scalar_base_derivative(b, exponent, out); },
       [&](const TensorList& g) {
         return b == 0 ? Tensor() : out * (std::log(b) * std::log(b)) * ops::sum_over_directions(g[0], g[0]);
       });

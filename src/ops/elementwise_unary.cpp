@@ -13,6 +13,23 @@ namespace {
 
 enum class Reads { Input, Output, Nothing };
 
+// sign is piecewise constant: its derivative is zero wherever it exists.
+void sign_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
+const OpInfo sign_info{"sign", "SignBackward0", &sign_vjp};
+
+// relu's derivative from its result: 0 where out is 0 (or -0) and 1 elsewhere, nan included, as
+// PyTorch 1.13's threshold_backward (out <= 0 ? 0 : g) has it, and 2.5 still does (its edge table,
+// tests/data/edge_cases.txt, is identical there). sign(out) gave 0 at nan. A step function like sign, so it records sign's rule (zero derivative) in one pass.
+Tensor relu_step(const Tensor& out) {
+  Tensor mask = detail::make_empty(out.sizes(), out.dtype());
+  cpu::dispatch(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map1<T, T>(mask, out, [](T v) { return static_cast<T>(v == 0 ? 0 : 1); });
+  });
+  record(sign_info, {&out}, mask);
+  return mask;
+}
+
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
 // second_derivative(x, out) is f'', for the forward Laplacian, which has both (undefined: zero).
 // Activations also give both_derivatives(x, out), f' and f'' of one element by the same formulas,
@@ -35,6 +52,9 @@ struct Log {
   static auto forward(auto x) { return cpu::vec::log(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
+  // t / x rather than t * (1 / x), as PyTorch divides too: 1 / x overflows for a subnormal x where
+  // t / x need not (the double backward of pow at x = 1e-40 gave inf, PyTorch -91.1).
+  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / x; }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
 struct Sqrt {
@@ -102,11 +122,11 @@ struct Relu {
   static constexpr const char* node = "ReluBackward0";
   static constexpr Reads reads = Reads::Output;
   static constexpr bool keeps_integers = true;
-  // A nan stays nan, as in PyTorch.
-  static auto forward(auto x) { return x > 0 || x != x ? x : decltype(x)(0); }
-  // sign(out) is the 0/1 mask; being an op of out (with zero derivative) keeps double backward
+  // PyTorch's clamp_min(x, 0): a nan stays nan, and so does -0 (it is not below 0).
+  static auto forward(auto x) { return x < 0 ? decltype(x)(0) : x; }
+  // The 0/1 step mask of out; being an op of out (with zero derivative) keeps double backward
   // connected to x, so grad of this gradient is zeros rather than an error, as in PyTorch.
-  static Tensor derivative(const Tensor&, const Tensor& out) { return sign(out); }
+  static Tensor derivative(const Tensor&, const Tensor& out) { return relu_step(out); }
   // Piecewise linear: zero (no term at all) wherever the derivative exists.
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
@@ -115,7 +135,11 @@ struct Abs {
   static constexpr const char* node = "AbsBackward0";
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
-  static auto forward(auto x) { return x < 0 ? -x : x; }
+  // std::abs for floats: abs(-0) is +0, as in PyTorch (x < 0 ? -x : x would keep -0).
+  static auto forward(auto x) {
+    if constexpr (std::is_floating_point_v<decltype(x)>) return std::abs(x);
+    else return x < 0 ? -x : x;
+  }
   static Tensor derivative(const Tensor& x, const Tensor&) { return sign(x); }
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
@@ -151,13 +175,20 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
   }
 }
 
+// t * f'(x, out), or the op's own form of that product where it gives one.
+template <class Op>
+Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor& out) {
+  if constexpr (requires { Op::times_derivative(t, x, out); }) return Op::times_derivative(t, x, out);
+  else return t * Op::derivative(x, out);
+}
+
 template <class Op>
 void unary_vjp(Node& node, const Tensor& g, Tensor* grads) {
   const Tensor saved = Op::reads == Reads::Nothing ? Tensor() : node.saved(0), none;
   const Tensor& x = Op::reads == Reads::Input ? saved : none;
   const Tensor& out = Op::reads == Reads::Output ? saved : none;
   grads[0] = fused_derivative_product<Op>(g, out);
-  if (!grads[0].defined()) grads[0] = g * Op::derivative(x, out);
+  if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out);
 }
 
 template <class Op>
@@ -252,7 +283,7 @@ Tensor unary(const Tensor& input) {
       {&x}, out,
       [&](const TensorList& t) {
         Tensor fused = fused_derivative_product<Op>(t[0], out);
-        return fused.defined() ? fused : t[0] * Op::derivative(x, out);
+        return fused.defined() ? fused : times_derivative<Op>(t[0], x, out);
       },
       [&](const TensorList& g) {
         Tensor f2 = Op::second_derivative(x, out);
@@ -266,9 +297,6 @@ Tensor unary(const Tensor& input) {
 void neg_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
 const OpInfo neg_info{"neg", "NegBackward0", &neg_vjp};
 
-// sign is piecewise constant: its derivative is zero wherever it exists.
-void sign_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
-const OpInfo sign_info{"sign", "SignBackward0", &sign_vjp};
 
 }  // namespace
 }  // namespace ops

@@ -4,6 +4,8 @@
 // differentiable op, writes it into self's memory and hands self the result's grad_fn. When self
 // is a view, its base's history is rewritten instead: the base becomes CopySlices(old base, result),
 // and self becomes an as_strided view of that new base.
+#include <cmath>
+
 #include "ops/op_util.hpp"
 
 namespace dydx {

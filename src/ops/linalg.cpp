@@ -36,6 +36,14 @@ void addmm_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo addmm_info{"addmm", "AddmmBackward0", &addmm_vjp};
 
+// Products never promote, as in PyTorch ("expected scalar type Float but found Double"): a float64
+// operand meeting a float32 weight is almost always a mistake, and promoting would silently double
+// the work and memory of the larger one.
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  DYDX_CHECK(a.dtype() == b.dtype(), op, ": expected both operands to have the same dtype, but got ", a.dtype(), " ",
+             a.sizes(), " and ", b.dtype(), " ", b.sizes());
+}
+
 [[noreturn]] void mismatch(const char* op, const Tensor& a, const Tensor& b, int64_t ka, int64_t kb) {
   detail::fail(op, ": cannot multiply ", a.sizes(), " by ", b.sizes(), " (", ka, " != ", kb, ")");
 }
@@ -52,11 +60,10 @@ Tensor bilinear_curvature(const TensorList& g) {
 Tensor mm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   if (a.size(1) != b.size(0)) ops::mismatch("mm", a, b, a.size(1), b.size(0));
-  const ScalarType dtype = promote_types(a.dtype(), b.dtype());
-  Tensor x = ops::cast(a, dtype), y = ops::cast(b, dtype);
-  Tensor out = detail::make_empty({a.size(0), b.size(1)}, dtype);
-  cpu::batched_gemm(out, detail::make_alias(x, {1, a.size(0), a.size(1)}, {0, x.stride(0), x.stride(1)}, x.storage_offset()),
-                    detail::make_alias(y, {1, b.size(0), b.size(1)}, {0, y.stride(0), y.stride(1)}, y.storage_offset()));
+  ops::check_same_dtype("mm", a, b);
+  Tensor out = detail::make_empty({a.size(0), b.size(1)}, a.dtype());
+  cpu::batched_gemm(out, detail::make_alias(a, {1, a.size(0), a.size(1)}, {0, a.stride(0), a.stride(1)}, a.storage_offset()),
+                    detail::make_alias(b, {1, b.size(0), b.size(1)}, {0, b.stride(0), b.stride(1)}, b.storage_offset()));
   if (ops::Node* node = ops::record(ops::mm_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
@@ -77,9 +84,9 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   DYDX_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in ", a.sizes(), " and ", b.sizes());
   if (a.size(2) != b.size(1)) ops::mismatch("bmm", a, b, a.size(2), b.size(1));
-  const ScalarType dtype = promote_types(a.dtype(), b.dtype());
-  Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, dtype);
-  cpu::batched_gemm(out, ops::cast(a, dtype), ops::cast(b, dtype));
+  ops::check_same_dtype("bmm", a, b);
+  Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, a.dtype());
+  cpu::batched_gemm(out, a, b);
   if (ops::Node* node = ops::record(ops::bmm_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
@@ -102,12 +109,15 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
   const int64_t n = mat1.size(0), m = mat2.size(1);
   DYDX_CHECK(input.dim() <= 2 && detail::broadcast_shapes(input.sizes(), {n, m}, "addmm") == IntArrayRef({n, m}),
              "addmm: input of shape ", input.sizes(), " does not broadcast to the product's shape ", Dims{n, m});
-  const ScalarType dtype = promote_types(input.dtype(), promote_types(mat1.dtype(), mat2.dtype()));
+  DYDX_CHECK(input.dtype() == mat1.dtype() && mat1.dtype() == mat2.dtype(),
+             "addmm: expected input, mat1 and mat2 to have the same dtype, but got ", input.dtype(), " ", input.sizes(),
+             ", ", mat1.dtype(), " ", mat1.sizes(), " and ", mat2.dtype(), " ", mat2.sizes());
+  const ScalarType dtype = mat1.dtype();
   const double beta = beta_scalar.to_double(), alpha = alpha_scalar.to_double();
   DYDX_CHECK(is_floating_point(dtype) || (beta_scalar.is_integral() && alpha_scalar.is_integral()),
              "addmm: for integral input tensors, beta and alpha must be integers, not floating point numbers (got ",
              beta, " and ", alpha, ")");
-  Tensor x = ops::cast(mat1, dtype), y = ops::cast(mat2, dtype), c = ops::cast(input, dtype);
+  const Tensor &x = mat1, &y = mat2, &c = input;
   Tensor out = detail::make_empty({n, m}, dtype);
   auto as_batch = [](const Tensor& t) {
     return detail::make_alias(t, {1, t.size(0), t.size(1)}, {0, t.stride(0), t.stride(1)}, t.storage_offset());
@@ -159,6 +169,9 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   DYDX_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), "linear: bias of shape ",
              bias.defined() ? bias.shape_string() : std::string("(undefined)"), " does not match out_features ",
              weight.size(0));
+  DYDX_CHECK(input.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == weight.dtype()),
+             "linear: expected input, weight and bias to have the same dtype, but got ", input.dtype(), ", ",
+             weight.dtype(), " and ", bias.defined() ? dtype_name(bias.dtype()) : "no bias");
   if (!bias.defined()) return matmul(input, weight.t());
   if (input.dim() == 2) return addmm(bias, input, weight.t());
   // Other ranks fold their leading dims into rows, as torch does.
@@ -173,6 +186,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(da > 0 && db > 0, "matmul: both arguments need to be at least 1-D, but they are ", da, "-D and ", db, "-D");
   const int64_t ka = a.size(-1), kb = db == 1 ? b.size(0) : b.size(-2);
   if (ka != kb) ops::mismatch("matmul", a, b, ka, kb);
+  ops::check_same_dtype("matmul", a, b);
   if (da == 1 && db == 1) return mm(a.unsqueeze(0), b.unsqueeze(1)).squeeze();
   if (da == 2 && db == 1) return mm(a, b.unsqueeze(1)).squeeze(1);
   if (da == 1 && db == 2) return mm(a.unsqueeze(0), b).squeeze(0);

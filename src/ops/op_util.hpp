@@ -23,9 +23,12 @@ ScalarType result_type(const Tensor& a, const Tensor& b);
 /// The dtype of t op s for a C++ scalar s: the tensor's, except an integer tensor with a
 /// floating scalar gives the default float dtype.
 ScalarType result_type(const Tensor& t, Scalar s);
-/// d(x^y)/dx, with PyTorch's convention at y == 0.
-Tensor pow_base_derivative(const Tensor& x, const Tensor& y);
-/// d(x^y)/dy given out = x^y, with PyTorch's convention at x == 0.
+/// d(x^y)/dx, with PyTorch's convention at y == 0; times g when g is given (a cotangent or tangent),
+/// the exact zeros applied after that product as PyTorch's pow_backward_self does, so that a nan in g
+/// (a double backward's log x at x < 0) stays out of them.
+Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g = {});
+/// d(x^y)/dy given out = x^y, with PyTorch's convention at x == 0. Callers multiply by g afterwards,
+/// as PyTorch's pow_backward_exponent does (there, unlike above, a nan in g does reach the zeros).
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out);
 /// The smallest element (0 for an empty tensor), for argument checks.
 double min_value(const Tensor& t);

@@ -1,0 +1,158 @@
+# Writes edge_cases.txt: every arithmetic op's value and first and second derivatives (VJP, JVP,
+# double backward, forward over reverse) at 0, -0, +-1, +-2.5, +-100, 1e-40, +-inf and nan (pairs of
+# them for binary ops and reductions), as PyTorch 1.13 computes them.
+# PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
+# Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
+#   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
+# test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them.
+#
+# Line format, one case per line:
+#   <key> <dtype> in <v,...> [<v,...>] out <v,...> vjp <v,...> [<v,...>] jvp <v,...> [<v,...>]
+#     vjp2 <v,...> [<v,...>] fwr <v,...> [<v,...> <v,...> <v,...>]
+# vjp: the gradient of each input for an all-ones cotangent; jvp: the output's tangent when input
+# i alone has an all-ones tangent; vjp2: the gradient of each input of the sum of the vjp gradients
+# (double backward, create_graph); fwr: forward over reverse, the tangent of gradient j when input i
+# alone has an all-ones tangent, for (i, j) = (0, 0), (0, 1), (1, 0), (1, 1). A gradient or tangent
+# that PyTorch leaves undefined is zeros.
+import math
+import sys
+
+import torch
+import torch.autograd.forward_ad as fwAD
+
+VALUES = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 100.0, -100.0, 1e-40, math.inf, -math.inf, math.nan]
+
+
+def unary(f):
+    return (1, lambda xs: f(xs[0]))
+
+
+def binary(f):
+    return (2, lambda xs: f(xs[0], xs[1]))
+
+
+def as_matrix(t):
+    return t.reshape(1, 1)
+
+
+OPS = {
+    "exp": unary(torch.exp),
+    "log": unary(torch.log),
+    "sqrt": unary(torch.sqrt),
+    "sin": unary(torch.sin),
+    "cos": unary(torch.cos),
+    "tan": unary(torch.tan),
+    "tanh": unary(torch.tanh),
+    "sigmoid": unary(torch.sigmoid),
+    "relu": unary(torch.relu),
+    "abs": unary(torch.abs),
+    "sign": unary(torch.sign),
+    "neg": unary(torch.neg),
+    "rsub:1.5": unary(lambda x: 1.5 - x),
+    "add": binary(lambda x, y: torch.add(x, y, alpha=2.0)),
+    "sub": binary(torch.sub),
+    "mul": binary(torch.mul),
+    "div": binary(torch.div),
+    "pow.Tensor": binary(torch.pow),
+    "where": binary(lambda x, y: torch.where(x.detach() > y.detach(), x, y)),
+    # Reductions see the pair as one 2-element tensor.
+    "sum": unary(torch.sum),
+    "mean": unary(torch.mean),
+    "sum.dim": unary(lambda x: torch.sum(x, 0)),
+    "mean.dim": unary(lambda x: torch.mean(x, 0)),
+    "max": unary(torch.max),
+    "min": unary(torch.min),
+    "max.dim": unary(lambda x: torch.max(x, 0)[0]),
+    "min.dim": unary(lambda x: torch.min(x, 0)[0]),
+    "mm": binary(lambda x, y: torch.mm(as_matrix(x), as_matrix(y))),
+    "bmm": binary(lambda x, y: torch.bmm(x.reshape(1, 1, 1), y.reshape(1, 1, 1))),
+    "addmm": binary(lambda x, y: torch.addmm(as_matrix(x), as_matrix(y), torch.full((1, 1), 2.0, dtype=y.dtype))),
+}
+for p in [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, 2.5, -2.0, math.inf, -math.inf, math.nan]:
+    OPS[f"pow.Scalar:{p:g}"] = unary(lambda x, p=p: torch.pow(x, p))
+for b in [2.5, 0.0, -0.0, 1.0, 0.5, -2.0, math.inf, -math.inf, math.nan]:
+    OPS[f"pow.ScalarBase:{b:g}"] = unary(lambda x, b=b: torch.pow(b, x))
+
+PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim"}
+
+
+def fmt(v):
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "-0" if math.copysign(1, v) < 0 else "0"
+    return repr(v)
+
+
+def fmt_tensor(t):
+    if t._is_zerotensor():  # PyTorch's efficient zeros, which have no storage to read
+        t = torch.zeros(t.shape, dtype=t.dtype)
+    return ",".join(fmt(v) for v in t.detach().reshape(-1).double().tolist())
+
+
+def cases(key):
+    arity, _ = OPS[key]
+    if key in PAIRED:
+        return [[[a, b]] for a in VALUES for b in VALUES]
+    if arity == 1:
+        return [[[a]] for a in VALUES]
+    return [[[a], [b]] for a in VALUES for b in VALUES]
+
+
+def evaluate(key, values, dtype):
+    _, f = OPS[key]
+    inputs = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+    out = f(inputs)
+    grads = torch.autograd.grad(out, inputs, torch.ones_like(out), allow_unused=True, create_graph=True)
+    total = sum(g.sum() for g in grads if g is not None and g.requires_grad)
+    second = [None] * len(inputs)
+    if torch.is_tensor(total):
+        second = torch.autograd.grad(total, inputs, allow_unused=True)
+    grads = [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    second = [torch.zeros_like(x) if g is None else g for g, x in zip(second, inputs)]
+    tangents = []
+    for i in range(len(inputs)):
+        with fwAD.dual_level():
+            plain = [torch.tensor(v, dtype=dtype) for v in values]
+            plain[i] = fwAD.make_dual(plain[i], torch.ones_like(plain[i]))
+            t = fwAD.unpack_dual(f(plain)).tangent
+            tangents.append(torch.zeros_like(out) if t is None else t)
+    # Forward over reverse: the tangent of each gradient when input i alone has an all-ones tangent
+    # (a Hessian-vector product), for i = 0, 1, ...: grad 0's, grad 1's, ...
+    hvp = []
+    for i in range(len(inputs)):
+        with fwAD.dual_level():
+            leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+            duals = list(leaves)
+            duals[i] = fwAD.make_dual(leaves[i], torch.ones_like(leaves[i]))
+            y = f(duals)
+            gs = torch.autograd.grad(y, duals, torch.ones_like(y), allow_unused=True)
+            for g, x in zip(gs, leaves):
+                t = None if g is None else fwAD.unpack_dual(g).tangent
+                hvp.append(torch.zeros_like(x) if t is None else t)
+    return out, grads, second, tangents, hvp
+
+
+def main():
+    assert torch.__version__.startswith("1.13"), "the oracle is PyTorch 1.13, not " + torch.__version__
+    lines = []
+    for key in OPS:
+        for dtype, name in [(torch.float32, "float32"), (torch.float64, "float64")]:
+            for values in cases(key):
+                out, grads, second, tangents, hvp = evaluate(key, values, dtype)
+                fields = [key, name, "in"] + [fmt_tensor(torch.tensor(v, dtype=dtype)) for v in values]
+                fields += ["out", fmt_tensor(out), "vjp"] + [fmt_tensor(g) for g in grads]
+                fields += ["jvp"] + [fmt_tensor(t) for t in tangents]
+                fields += ["vjp2"] + [fmt_tensor(g) for g in second]
+                fields += ["fwr"] + [fmt_tensor(g) for g in hvp]
+                lines.append(" ".join(fields))
+    path = sys.argv[1] if len(sys.argv) > 1 else __file__.replace("make_edge_cases.py", "edge_cases.txt")
+    with open(path, "w") as out:
+        out.write("# Generated by make_edge_cases.py from PyTorch " + torch.__version__ + "; do not edit.\n")
+        out.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
