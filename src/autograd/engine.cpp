@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "core/object_pool.hpp"
-#include "core/tensor_factory.hpp"
+#include "core/overlap.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
@@ -154,9 +154,10 @@ void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
     return;
   }
   Tensor current(leaf.grad);
-  // A .grad the user set to an expanded tensor cannot take the sum in place (one location is
-  // several elements); PyTorch raises there, midway through backward. The sum replaces it instead.
-  if (create_graph || current.requires_grad() || detail::has_overlap(current.sizes(), current.strides())) {
+  // A .grad that the user set to an expanded (or otherwise self-overlapping) tensor cannot take
+  // the sum in place: the same address would be added to once per element that shares it.
+  const bool writable = current.is_contiguous() || !detail::has_internal_overlap(current.sizes(), current.strides());
+  if (create_graph || current.requires_grad() || !writable) {
     leaf.grad = (current + g).impl();
   } else {
     NoGradGuard no_grad;

@@ -39,10 +39,6 @@ struct Strided {
   IntArrayRef strides;
   int64_t offset = 0;
 };
-/// PyTorch's cheap test: false means no two elements share a location; true may be a false alarm.
-bool may_overlap(IntArrayRef sizes, IntArrayRef strides);
-/// Whether two elements of (sizes, strides) share a location (exact).
-bool has_overlap(IntArrayRef sizes, IntArrayRef strides);
 /// Whether layout is contiguous from location 0 and holds all of region: the region is then a
 /// strided view of a dense tensor of layout's sizes (view_region), the fast path of the functions below.
 bool is_plain(const Strided& layout, const Strided& region);

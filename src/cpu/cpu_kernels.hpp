@@ -86,8 +86,8 @@ void map1(const Tensor& out, const Tensor& a, F f) {
     return;
   }
   auto geo = make_geometry<2>(out, {&a});
-  parallel_for_each_run<2>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes()}, {sizeof(TOut), sizeof(TA)}, 0,
-                  kElementwiseGrain,
+  parallel_for_each_run<2>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes()}, {sizeof(TOut), sizeof(TA)},
+                  kDisjointDim, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 2> p, std::array<int64_t, 2> s) {
                     auto* __restrict o = reinterpret_cast<TOut*>(p[0]);
                     const auto* __restrict x = reinterpret_cast<const TA*>(p[1]);
@@ -127,13 +127,14 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   }
   auto geo = make_geometry<3>(out, {&a, &b});
   parallel_for_each_run<3>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes()},
-                  {sizeof(T), sizeof(T), sizeof(T)}, 0, kElementwiseGrain,
+                  {sizeof(T), sizeof(T), sizeof(T)}, kDisjointDim, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 3> p, std::array<int64_t, 3> s) {
                     auto* o = reinterpret_cast<T*>(p[0]);
                     const auto* x = reinterpret_cast<const T*>(p[1]);
                     const auto* y = reinterpret_cast<const T*>(p[2]);
-                    // Outputs never alias inputs except element-for-element (in-place ops), so
-                    // these unit-stride loops are safe to vectorise.
+                    // Outputs alias inputs only element for element (in-place ops, or the
+                    // accumulation of as_strided_scatter), so these unit-stride loops are safe to
+                    // vectorise; an output that overlaps itself is split by disjoint_split_dim.
                     if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
                       for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
                     } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
@@ -155,7 +156,7 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
   parallel_for_each_run<4>(geo,
                   {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes(),
                    c.impl()->data_bytes()},
-                  {sizeof(T), sizeof(T), sizeof(T), sizeof(T)}, 0, kElementwiseGrain,
+                  {sizeof(T), sizeof(T), sizeof(T), sizeof(T)}, kDisjointDim, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 4> p, std::array<int64_t, 4> s) {
                     auto* o = reinterpret_cast<T*>(p[0]);
                     const auto* x = reinterpret_cast<const T*>(p[1]);

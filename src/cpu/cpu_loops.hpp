@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "core/overlap.hpp"
 #include "cpu/parallel.hpp"
 #include "dydx/small_vector.hpp"
 
@@ -73,14 +74,40 @@ void for_each_run(const LoopGeometry<N>& geo, std::array<char*, N> base, std::ar
   }
 }
 
+/// A dim along which a loop may be cut into pieces that write disjoint elements of operand 0,
+/// or -1 if there is none and the loop must run serially. Operand 0 may overlap itself: the
+/// gradient of an overlapping view accumulates into an overlapping view of zeros. Then the pieces
+/// go along a dim whose stride clears everything the other dims reach (the batch of an im2col),
+/// and each element's additions keep one order on any number of threads.
+template <size_t N>
+int disjoint_split_dim(const LoopGeometry<N>& geo) {
+  const Dims& strides = geo.strides[0];
+  const size_t rank = geo.sizes.size();
+  if (rank == 0) return -1;
+  if (detail::surely_no_internal_overlap(geo.sizes, strides)) return 0;
+  int64_t reach = 0;  // of all dims together
+  for (size_t d = 0; d < rank; ++d) reach += (geo.sizes[d] - 1) * (strides[d] < 0 ? -strides[d] : strides[d]);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t stride = strides[d] < 0 ? -strides[d] : strides[d];
+    if (stride > reach - (geo.sizes[d] - 1) * stride) return static_cast<int>(d);
+  }
+  return -1;
+}
+
+/// Asks parallel_for_each_run to find the split itself, with disjoint_split_dim: the choice of
+/// elementwise loops, whose output may overlap itself.
+constexpr int kDisjointDim = -2;
+
 /// for_each_run, with the index range of dim split_dim cut into pieces that run in parallel.
-/// The caller picks a dim along which pieces write disjoint output (any dim of an elementwise
-/// loop; a kept dim of a reduction), or -1 to run serially.
+/// The caller picks a dim along which pieces write disjoint output (a kept dim of a reduction),
+/// kDisjointDim to have one found, or -1 to run serially.
 template <size_t N, class Inner>
 void parallel_for_each_run(const LoopGeometry<N>& geo, std::array<char*, N> base, std::array<int64_t, N> elem_size,
                            int split_dim, int64_t grain, Inner&& inner) {
   int64_t numel = 1;
   for (int64_t s : geo.sizes) numel *= s;
+  // Looked for only in loops long enough to split, so that small ops pay nothing for it.
+  if (split_dim == kDisjointDim && numel >= 2 * grain) split_dim = disjoint_split_dim(geo);
   if (split_dim < 0 || numel < 2 * grain || numel == 0) {
     for_each_run<N>(geo, base, elem_size, inner);
     return;

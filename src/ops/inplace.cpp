@@ -6,6 +6,7 @@
 // and self becomes an as_strided view of that new base.
 #include <cmath>
 
+#include "core/overlap.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -36,34 +37,25 @@ void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
 
-// [first, last] element of the storage that t reaches; empty tensors reach nothing (last < first).
-std::pair<int64_t, int64_t> reach_of(const detail::TensorImpl& t) {
-  if (t.numel == 0) return {0, -1};
-  int64_t last = t.offset;
-  for (size_t d = 0; d < t.sizes.size(); ++d) last += (t.sizes[d] - 1) * t.strides[d];
-  return {t.offset, last};
-}
-
 // PyTorch's overlap rules for writes: self may not have two elements at one address (an expanded
-// tensor), and a source may alias self only element for element, as in x.mul_(x); anything else
-// would read values the same loop has already overwritten.
+// tensor, an overlapping as_strided view), and a source may alias self only element for element,
+// as in x.mul_(x); anything else would read values the same loop has already overwritten, or
+// write one address from two threads at once.
 void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sources, const char* op) {
   const auto& s = *self.impl();
-  for (size_t d = 0; d < s.sizes.size(); ++d)
-    DYDX_CHECK(!(s.strides[d] == 0 && s.sizes[d] > 1), op,
-               ": unsupported operation: more than one element of the written-to tensor (shape ", self.sizes(),
-               ", strides ", self.strides(), ") refers to a single memory location. Please clone() the tensor first");
-  const auto [first, last] = reach_of(s);
+  // Dense tensors, nearly every write, cannot overlap themselves and skip the search.
+  DYDX_CHECK(s.numel <= 1 || self.is_contiguous() || !detail::has_internal_overlap(s.sizes, s.strides), op,
+             ": unsupported operation: more than one element of the written-to tensor refers to a single memory "
+             "location. Please clone() the tensor before performing the operation (shape ", self.sizes(),
+             ", strides ", self.strides(), ")");
   for (const Tensor* source : sources) {
     const auto& o = *source->impl();
     if (o.storage != s.storage || o.dtype != s.dtype) continue;
-    const auto [o_first, o_last] = reach_of(o);
-    const bool disjoint = o_last < first || last < o_first;
     const bool identical = o.offset == s.offset && o.sizes == s.sizes && o.strides == s.strides;
-    DYDX_CHECK(disjoint || identical, op,
-               ": unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
-               "single memory location (shapes ", source->sizes(), " and ", self.sizes(),
-               "). Please clone() the input first");
+    DYDX_CHECK(identical || !detail::layouts_share_memory(s.sizes, s.strides, s.offset, o.sizes, o.strides, o.offset),
+               op, ": unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+               "single memory location. Please clone() the tensor before performing the operation (shapes ",
+               source->sizes(), " and ", self.sizes(), ")");
   }
 }
 
@@ -128,7 +120,7 @@ void check_commit(const Tensor& self, const Tensor& result, const char* op) {
              " doesn't match the broadcast shape ", result.sizes());
   check_castable(result.dtype(), self.dtype(), op);
   const auto& base = self.impl()->base;
-  DYDX_CHECK(!base || !detail::has_overlap(base->sizes, base->strides), op,
+  DYDX_CHECK(!base || !detail::has_internal_overlap(base->sizes, base->strides), op,
              ": unsupported operation: more than one element of the written-to tensor's base (shape ",
              Tensor(base).sizes(), ", strides ", Tensor(base).strides(),
              ") refers to a single memory location, so a write through its view cannot be differentiated. "

@@ -163,7 +163,8 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
                           int64_t offset) {
   Tensor out = zeros(base_sizes, g.dtype());
   Tensor region = make_alias(out, sizes.dims(), strides.dims(), offset);
-  // Accumulates, so overlapping views (expand, as_strided with stride 0) sum their gradients.
+  // Accumulates, so overlapping views (expand, sliding windows) sum their gradients. The region
+  // then overlaps itself, and map2 splits it across threads only where the pieces are disjoint.
   cpu::dispatch(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
     cpu::map2<T>(region, region, g, [](T a, T b) { return a + b; });

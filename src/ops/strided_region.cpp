@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/overlap.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx::detail {
@@ -87,40 +88,13 @@ Dims batched(const Tensor& t, int64_t nb, IntArrayRef shape) {
 
 }  // namespace
 
-bool may_overlap(IntArrayRef sizes, IntArrayRef strides) {
-  // PyTorch's _maybe_overlapping_memory: walk the dims from the smallest stride up; each stride
-  // must step past everything the smaller ones reach.
-  if (is_contiguous(sizes, strides)) return false;  // the common case, without allocating
-  SmallVector<size_t, 6> order;
-  for (size_t d = 0; d < sizes.size(); ++d)
-    if (sizes[d] > 1) order.push_back(d);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return strides[a] < strides[b]; });
-  int64_t reach = 0;
-  for (size_t d : order) {
-    if (strides[d] <= reach) return true;
-    reach += strides[d] * (sizes[d] - 1);
-  }
-  return false;
-}
-
-bool has_overlap(IntArrayRef sizes, IntArrayRef strides) {
-  if (!may_overlap(sizes, strides)) return false;
-  for (size_t d = 0; d < sizes.size(); ++d)
-    if (strides[d] == 0 && sizes[d] > 1) return true;
-  // The rare layout that may overlap: count its locations.
-  std::vector<int64_t> locations;
-  for_each_location({sizes, strides, 0}, [&](int64_t location) { locations.push_back(location); });
-  std::sort(locations.begin(), locations.end());
-  return std::adjacent_find(locations.begin(), locations.end()) != locations.end();
-}
-
 Tensor gather_strided(const Tensor& t, int64_t nb, const Strided& layout, const Strided& region) {
   if (is_plain(layout, region)) return view_region(t, nb, region.sizes, region.strides, region.offset);
   if (numel_of(region) == 0 || numel_of(layout) == 0) return zeros(batched(t, nb, region.sizes), t.dtype());
   const Image image = image_of(layout, region);
   Tensor placed = scatter_region(t, nb, {image.span}, layout.sizes, layout.strides, image.layout_offset);
   // Where the layout has several elements at one location (an expanded input), they hold one value.
-  if (may_overlap(layout.sizes, layout.strides)) placed = placed / layout_counts(layout, image, t.dtype());
+  if (!detail::surely_no_internal_overlap(layout.sizes, layout.strides)) placed = placed / layout_counts(layout, image, t.dtype());
   return view_region(placed, nb, region.sizes, region.strides, image.region_offset);
 }
 
@@ -131,7 +105,7 @@ Tensor scatter_strided(const Tensor& g, int64_t nb, const Strided& layout, const
   Tensor placed = scatter_region(g, nb, {image.span}, region.sizes, region.strides, image.region_offset);
   // A location the layout holds k times sends each of its elements a k-th of the gradient there,
   // so that the elements' gradients (summed by expand's rule, say) add up to it.
-  if (may_overlap(layout.sizes, layout.strides)) placed = placed / layout_counts(layout, image, g.dtype());
+  if (!detail::surely_no_internal_overlap(layout.sizes, layout.strides)) placed = placed / layout_counts(layout, image, g.dtype());
   return view_region(placed, nb, layout.sizes, layout.strides, image.layout_offset);
 }
 
