@@ -449,26 +449,37 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       children.push_back(c);
       run = run || c >= 0;
     }
-    if (run && g.defined()) {
+    const bool apply = run && g.defined();
+    if (apply) {
       grads.clear();
       grads.resize(node->num_inputs());
-      {
+    }
+    if (apply || !keep_graph) {
+      // Threads may run backward through one shared graph: the lock keeps another thread from
+      // freeing the saved tensors while this rule reads them. Of several threads that backward
+      // without retain_graph, the first to get here frees them and the others' rules then raise
+      // "Trying to backward through the graph a second time", as in PyTorch.
+      std::lock_guard<NodeLock> hold(node->lock);
+      if (apply) {
         AutoGradMode mode(create_graph);
         node->op->vjp(*node, g, grads.data());
-        if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
-        for (size_t i = 0; i < node->num_inputs(); ++i) {
-          if (children[i] < 0 || !grads[i].defined()) continue;
-          add_into(graph[children[i]].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
-        }
+      }
+      if (!keep_graph) {
+        node->released.store(true, std::memory_order_relaxed);
+        node->saved_values.clear();
+      }
+    }
+    if (apply) {
+      AutoGradMode mode(create_graph);
+      if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
+      for (size_t i = 0; i < node->num_inputs(); ++i) {
+        if (children[i] < 0 || !grads[i].defined()) continue;
+        add_into(graph[children[i]].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
       }
     }
     if (run) {
       for (int c : children)
         if (c >= 0 && --graph[c].dependencies == 0) push_ready(c);
-    }
-    if (!keep_graph) {
-      node->released = true;
-      node->saved_values.clear();
     }
   }
 
