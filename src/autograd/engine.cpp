@@ -224,8 +224,19 @@ void refresh_view_history(const Tensor& t) {
   auto& impl = *t.impl();
   if (!impl.base) return;
   const uint32_t version = impl.storage->version.load();
-  if (impl.view_version == version) return;
-  impl.view_version = version;
+  // Threads may share a view (PyTorch locks a mutex per view here). The first to find the version
+  // stale rewrites the history under a lock, and publishes the version after it, so that a thread
+  // that finds the version current also sees the history that goes with it.
+  std::atomic_ref<uint32_t> refreshed_at(impl.view_version);
+  if (refreshed_at.load(std::memory_order_acquire) == version) return;
+  static std::array<std::mutex, 16> view_locks;
+  std::lock_guard<std::mutex> lock(view_locks[(reinterpret_cast<uintptr_t>(&impl) >> 6) % view_locks.size()]);
+  if (refreshed_at.load(std::memory_order_relaxed) == version) return;
+  struct Publish {
+    std::atomic_ref<uint32_t>& at;
+    uint32_t version;
+    ~Publish() { at.store(version, std::memory_order_release); }
+  } publish{refreshed_at, version};
   // A leaf base's history never changes, and a view made under no_grad has none to refresh.
   if (!impl.base->grad_fn || impl.view_made_without_grad) return;
   Tensor base(impl.base);
