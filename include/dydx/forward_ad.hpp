@@ -28,7 +28,6 @@ class DualLevel {
 
  private:
   uint32_t level_;
-  const void* owner_;  // the thread that opened it
 };
 
 /// A tensor with primal's values (and history) and the given tangent at a dual level

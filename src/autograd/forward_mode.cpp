@@ -57,12 +57,6 @@ uint32_t next_level_id() {
 
 bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
 
-// Identifies the calling thread while it lives: the address of a thread_local.
-const void* this_thread_marker() {
-  static thread_local const char marker = 0;
-  return &marker;
-}
-
 [[noreturn]] void raise_foreign_level(uint32_t level) {
   DYDX_CHECK(false, "forward AD: a dual tensor with a tangent at dual level ", level,
              " is used on a thread where that level is not open. A dual level belongs to the thread that "
@@ -308,7 +302,7 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
 
 namespace dydx::forward_ad {
 
-DualLevel::DualLevel() : level_(forward::next_level_id()), owner_(forward::this_thread_marker()) {
+DualLevel::DualLevel() : level_(forward::next_level_id()) {
   forward::levels.push_back(level_);
   forward::holders.emplace_back(level_, std::vector<std::weak_ptr<detail::TensorImpl>>());
   ++forward::detail::open_levels;
@@ -316,9 +310,10 @@ DualLevel::DualLevel() : level_(forward::next_level_id()), owner_(forward::this_
 }
 
 DualLevel::~DualLevel() noexcept(false) {
-  if (owner_ != forward::this_thread_marker()) {
-    // This thread's levels are not touched: closing them here would corrupt them. The level stays
-    // open on its own thread, whose state no other thread may change.
+  if (!forward::is_open(level_)) {
+    // Level ids are unique across threads, so the level is open on another thread. This thread's
+    // levels are not touched (closing them here broke forward mode on this thread for good), and
+    // the level stays open on its own thread, whose state no other thread may change.
     if (std::uncaught_exceptions() > 0) return;  // a second exception would terminate
     DYDX_CHECK(false, "DualLevel: dual level ", level_,
                " is being closed on a thread other than the one that opened it. A dual level belongs to "
