@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
@@ -236,6 +238,27 @@ TEST(ThreadPool, TheThreadCountIsBounded) {
   }();
   ThreadCount most(max_num_threads());
   EXPECT_TRUE(equal(exp(x), serial));
+}
+
+// DYDX_NUM_THREADS has the same bound. It is read once per process, so a fresh one reads it here
+// (the death test's "threadsafe" style runs the statement in a newly started copy of this program).
+TEST(ThreadPoolDeathTest, TheEnvironmentCountIsBounded) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string over = std::to_string(max_num_threads() + 1);  // accepted up to 4096 before
+  ASSERT_EQ(setenv("DYDX_NUM_THREADS", over.c_str(), 1), 0);
+  EXPECT_EXIT(
+      {
+        try {
+          get_num_threads();
+        } catch (const Error& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::_Exit(3);
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(3),
+      "DYDX_NUM_THREADS: expected an integer from 1 to " + std::to_string(max_num_threads()) + ", got '" + over + "'");
+  unsetenv("DYDX_NUM_THREADS");
 }
 
 // Far more threads than cores: same bits as one thread (the differential tests force 8 to 64).
