@@ -1,10 +1,12 @@
-// Concurrency: threads sharing one graph, one leaf or hooks; the thread pool under failure, misuse
-// and oversubscription; dual levels used across threads. Run under ThreadSanitizer too.
+// Concurrency: threads sharing one graph, one leaf, one view or hooks; the thread pool under
+// failure, misuse and oversubscription; dual levels used across threads. scripts/run_tests.sh runs
+// it under ThreadSanitizer too (all but the test that forks).
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
 #include "cpu/parallel.hpp"
 
+#include <dirent.h>
 #include <grp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -13,8 +15,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
