@@ -10,10 +10,17 @@ namespace dydx::forward_ad {
 /// Opens a dual level for a scope; tangents made in it are seen only while it is open.
 /// Levels nest (PyTorch forbids this, JAX allows it): the inner level's tangents carry the outer
 /// level's tangents, which is forward-over-forward differentiation.
+///
+/// Thread rule: a level belongs to the thread that opened it (PyTorch's levels are global; dydx's
+/// are per thread, so that threads without one pay nothing for forward mode). Only ops on that
+/// thread carry its tangents. An op on another thread given a dual tensor of it raises a
+/// dydx::Error rather than drop the tangent, as does unpack_dual there. Destroying a DualLevel
+/// on another thread raises a dydx::Error from the destructor (unless an exception is already in
+/// flight) and leaves the level open on its own thread; so keep DualLevels on the stack.
 class DualLevel {
  public:
   DualLevel();
-  ~DualLevel();
+  ~DualLevel() noexcept(false);
   DualLevel(const DualLevel&) = delete;
   DualLevel& operator=(const DualLevel&) = delete;
   /// The id of this level, for make_dual and unpack_dual on a level other than the innermost.

@@ -228,8 +228,19 @@ void refresh_view_history(const Tensor& t) {
   auto& impl = *t.impl();
   if (!impl.base) return;
   const uint32_t version = impl.storage->version.load();
-  if (impl.view_version == version) return;
-  impl.view_version = version;
+  // Threads may share a view (PyTorch locks a mutex per view here). The first to find the version
+  // stale rewrites the history under a lock, and publishes the version after it, so that a thread
+  // that finds the version current also sees the history that goes with it.
+  std::atomic_ref<uint32_t> refreshed_at(impl.view_version);
+  if (refreshed_at.load(std::memory_order_acquire) == version) return;
+  static std::array<std::mutex, 16> view_locks;
+  std::lock_guard<std::mutex> lock(view_locks[(reinterpret_cast<uintptr_t>(&impl) >> 6) % view_locks.size()]);
+  if (refreshed_at.load(std::memory_order_relaxed) == version) return;
+  struct Publish {
+    std::atomic_ref<uint32_t>& at;
+    uint32_t version;
+    ~Publish() { at.store(version, std::memory_order_release); }
+  } publish{refreshed_at, version};
   // A leaf base's history never changes, and a view made under no_grad has none to refresh.
   if (!impl.base->grad_fn || impl.view_made_without_grad) return;
   Tensor base(impl.base);
@@ -451,26 +462,37 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
       children.push_back(c);
       run = run || c >= 0;
     }
-    if (run && g.defined()) {
+    const bool apply = run && g.defined();
+    if (apply) {
       grads.clear();
       grads.resize(node->num_inputs());
-      {
+    }
+    if (apply || !keep_graph) {
+      // Threads may run backward through one shared graph: the lock keeps another thread from
+      // freeing the saved tensors while this rule reads them. Of several threads that backward
+      // without retain_graph, the first to get here frees them and the others' rules then raise
+      // "Trying to backward through the graph a second time", as in PyTorch.
+      std::lock_guard<NodeLock> hold(node->lock);
+      if (apply) {
         AutoGradMode mode(create_graph);
         node->op->vjp(*node, g, grads.data());
-        if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
-        for (size_t i = 0; i < node->num_inputs(); ++i) {
-          if (children[i] < 0 || !grads[i].defined()) continue;
-          add_into(graph[children[i]].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
-        }
+      }
+      if (!keep_graph) {
+        node->released.store(true, std::memory_order_relaxed);
+        node->saved_values.clear();
+      }
+    }
+    if (apply) {
+      AutoGradMode mode(create_graph);
+      if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
+      for (size_t i = 0; i < node->num_inputs(); ++i) {
+        if (children[i] < 0 || !grads[i].defined()) continue;
+        add_into(graph[children[i]].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
       }
     }
     if (run) {
       for (int c : children)
         if (c >= 0 && --graph[c].dependencies == 0) push_ready(c);
-    }
-    if (!keep_graph) {
-      node->released = true;
-      node->saved_values.clear();
     }
   }
 

@@ -8,9 +8,14 @@
 // A forward-Laplacian level (func::laplacian's) is an ordinary level whose tangents are d + 1
 // stacked ones, d directional derivatives and a Laplacian; propagate adds the op's curvature term
 // to the last. The rules run as at any level, so it nests with the others both ways.
+//
+// Levels belong to the thread that opened them (the state above is thread_local, so that ops on
+// threads without a level pay nothing). A tangent at a level this thread has not opened is never
+// dropped silently: ops raise, and so does closing a level on another thread.
 #include "autograd/forward_mode.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <vector>
 
 #include "dydx/autograd.hpp"
@@ -26,6 +31,7 @@ namespace dydx::forward {
 namespace detail {
 thread_local int open_levels = 0;
 thread_local int64_t rule_batch_dims = 0;
+std::atomic<int> levels_open_anywhere{0};
 }
 
 namespace {
@@ -50,6 +56,14 @@ uint32_t next_level_id() {
 }
 
 bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
+
+[[noreturn]] void raise_foreign_level(uint32_t level) {
+  DYDX_CHECK(false, "forward AD: a dual tensor with a tangent at dual level ", level,
+             " is used on a thread where that level is not open. A dual level belongs to the thread that "
+             "opened it, and ops on other threads would drop its tangents: compute with dual tensors on that "
+             "thread, or open a forward_ad::DualLevel on this one and make the dual there");
+  __builtin_unreachable();
+}
 
 thread_local std::vector<std::pair<uint32_t, int64_t>> laplacian_levels;  // (level, directions)
 
@@ -144,6 +158,14 @@ bool has_tangent(const Tensor& t) {
   return false;
 }
 
+void detail::check_no_foreign_tangents(const Tensor* const* inputs, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!inputs[i]->defined()) continue;
+    for (const auto& entry : inputs[i]->impl()->tangents)
+      if (!is_open(entry.first)) raise_foreign_level(entry.first);
+  }
+}
+
 bool carries_derivatives(const Tensor& t) { return (is_grad_enabled() && t.requires_grad()) || has_tangent(t); }
 
 namespace {
@@ -167,6 +189,7 @@ Tensor add_to_laplacian(const Tensor& tangent, const Tensor& second, int64_t d) 
 
 void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp,
                        const Rule* curvature, bool broadcasting, const FusedRule* fused) {
+  check_no_foreign_tangents(inputs, count);
   // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
   const std::vector<uint32_t> open = levels;
   for (uint32_t level : open) {
@@ -299,9 +322,20 @@ DualLevel::DualLevel() : level_(forward::next_level_id()) {
   forward::levels.push_back(level_);
   forward::holders.emplace_back(level_, std::vector<std::weak_ptr<detail::TensorImpl>>());
   ++forward::detail::open_levels;
+  forward::detail::levels_open_anywhere.fetch_add(1, std::memory_order_relaxed);
 }
 
-DualLevel::~DualLevel() {
+DualLevel::~DualLevel() noexcept(false) {
+  if (!forward::is_open(level_)) {
+    // Level ids are unique across threads, so the level is open on another thread. This thread's
+    // levels are not touched (closing them here broke forward mode on this thread for good), and
+    // the level stays open on its own thread, whose state no other thread may change.
+    if (std::uncaught_exceptions() > 0) return;  // a second exception would terminate
+    DYDX_CHECK(false, "DualLevel: dual level ", level_,
+               " is being closed on a thread other than the one that opened it. A dual level belongs to "
+               "its thread and must be closed there; it stays open on its own thread");
+  }
+  forward::detail::levels_open_anywhere.fetch_sub(1, std::memory_order_relaxed);
   std::vector<std::weak_ptr<detail::TensorImpl>> held;
   for (auto& [level, list] : forward::holders)
     if (level == level_) held.swap(list);
@@ -355,6 +389,9 @@ UnpackedDual unpack_dual(const Tensor& t) { return unpack_dual(t, innermost("unp
 
 UnpackedDual unpack_dual(const Tensor& t, uint32_t level) {
   DYDX_CHECK(t.defined(), "unpack_dual: the tensor is undefined");
+  if (!forward::is_open(level))
+    for (const auto& entry : t.impl()->tangents)
+      if (entry.first == level) forward::raise_foreign_level(level);
   Tensor tangent = forward::tangent_of(t, level);
   if (!tangent.defined()) return {t, {}};
   Tensor primal = t.view(t.sizes());

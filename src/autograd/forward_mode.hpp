@@ -2,6 +2,7 @@
 // its curvature rule for the forward Laplacian, right after recording its node.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -14,6 +15,9 @@ namespace dydx::forward {
 namespace detail {
 extern thread_local int open_levels;
 extern thread_local int64_t rule_batch_dims;
+extern std::atomic<int> levels_open_anywhere;  // on all threads together
+/// Raises if an input has a tangent at a level that is not open on this thread.
+void check_no_foreign_tangents(const Tensor* const* inputs, size_t count);
 using Rule = std::function<Tensor(const TensorList&)>;
 using FusedRule = std::function<Tensor(const TensorList&, int64_t)>;
 void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp, const Rule* curvature,
@@ -22,6 +26,14 @@ void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, con
 
 /// Whether any dual level is open on this thread; ops skip all forward work otherwise.
 inline bool active() { return detail::open_levels > 0; }
+
+/// For an op on a thread with no open level: levels belong to the thread that opened them, so a
+/// tangent at another thread's level would be dropped here; that raises instead. One relaxed load
+/// while no thread has a level open.
+inline void check_no_foreign_tangents(std::initializer_list<const Tensor*> inputs) {
+  if (detail::levels_open_anywhere.load(std::memory_order_relaxed) > 0)
+    detail::check_no_foreign_tangents(inputs.begin(), inputs.size());
+}
 
 /// Inside a JVP rule: how many leading batch dims the tangents carry (jacfwd pushes a batch of
 /// tangents through one pass), 0 for ordinary tangents. Rules keep them in front.
@@ -42,14 +54,15 @@ using CurvatureRule = detail::Rule;
 /// sum, cat, add) and piecewise linear ones (max, min).
 template <class Rule>
 void propagate_linear(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp) {
-  if (active()) detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
+  if (!active()) return check_no_foreign_tangents(inputs);
+  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
 }
 
 /// For any other op: its JVP rule and its curvature rule. There is deliberately no form without
 /// a curvature rule, so that a nonlinear op cannot give a silently wrong Laplacian.
 template <class Rule, class Curvature>
 void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature) {
-  if (!active()) return;
+  if (!active()) return check_no_foreign_tangents(inputs);
   const CurvatureRule second(std::forward<Curvature>(curvature));
   detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false);
 }
@@ -62,7 +75,7 @@ using FusedLaplacianRule = detail::FusedRule;
 template <class Rule, class Curvature, class Fused>
 void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature,
                Fused&& fused) {
-  if (!active()) return;
+  if (!active()) return check_no_foreign_tangents(inputs);
   const CurvatureRule second(std::forward<Curvature>(curvature));
   const FusedLaplacianRule together(std::forward<Fused>(fused));
   detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false, &together);
@@ -72,21 +85,23 @@ void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, R
 /// inserted after their batch dims, so that they broadcast against the primals like the inputs do.
 template <class Rule>
 void propagate_broadcast_linear(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp) {
-  if (active()) detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, true);
+  if (!active()) return check_no_foreign_tangents(inputs);
+  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, true);
 }
 
 template <class Rule, class Curvature>
 void propagate_broadcast(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature) {
-  if (!active()) return;
+  if (!active()) return check_no_foreign_tangents(inputs);
   const CurvatureRule second(std::forward<Curvature>(curvature));
   detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, true);
 }
 
 template <class Rule>
 void propagate_linear(const TensorList& inputs, const Tensor& out, Rule&& jvp) {
-  if (!active()) return;
+  if (!active() && detail::levels_open_anywhere.load(std::memory_order_relaxed) == 0) return;
   std::vector<const Tensor*> pointers;
   for (const Tensor& t : inputs) pointers.push_back(&t);
+  if (!active()) return detail::check_no_foreign_tangents(pointers.data(), pointers.size());
   detail::propagate(pointers.data(), pointers.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
 }
 

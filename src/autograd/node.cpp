@@ -55,7 +55,7 @@ void Node::save_output(const Tensor& out) {
 }
 
 Tensor Node::saved(size_t i) {
-  DYDX_CHECK(!released, name(),
+  DYDX_CHECK(!released.load(std::memory_order_relaxed), name(),
              ": Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
              "backward() or grad(). Specify retain_graph=true if you need to backward through the graph a "

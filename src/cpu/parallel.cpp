@@ -2,8 +2,13 @@
 //
 // Workers spin briefly after a job before sleeping, because ops come in bursts (a forward pass is
 // many kernels microseconds apart) and a condition-variable wake-up costs more than a short op.
+//
+// Starting a worker can fail (a process or user limit on tasks, RLIMIT_NPROC): the pool then runs
+// with the workers it has, and get_num_threads() reports the smaller count. The caller always
+// takes pieces itself, so a job finishes even with no worker at all.
 #include "cpu/parallel.hpp"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -13,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -33,17 +39,25 @@ int cores_available() {
 
 int default_num_threads() {
   const char* env = std::getenv("DYDX_NUM_THREADS");
-  if (env == nullptr || *env == '\0') return cores_available();
+  if (env == nullptr || *env == '\0') return std::min(cores_available(), max_num_threads());
   char* end = nullptr;
   const long n = std::strtol(env, &end, 10);
-  DYDX_CHECK(*end == '\0' && n >= 1 && n <= 4096, "DYDX_NUM_THREADS: expected a positive integer, got '", env, "'");
+  DYDX_CHECK(*end == '\0' && n >= 1 && n <= max_num_threads(), "DYDX_NUM_THREADS: expected an integer from 1 to ",
+             max_num_threads(), ", got '", env, "'");
   return static_cast<int>(n);
 }
 
 class ThreadPool {
  public:
   explicit ThreadPool(int threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    workers_.reserve(static_cast<size_t>(threads - 1));
+    for (int i = 1; i < threads; ++i) {
+      try {
+        workers_.emplace_back([this] { work(); });
+      } catch (const std::system_error&) {
+        break;  // out of tasks or memory for stacks: run with the workers started so far
+      }
+    }
   }
   ~ThreadPool() {
     {
@@ -154,6 +168,20 @@ class ThreadPool {
 std::mutex pool_mutex;
 std::shared_ptr<ThreadPool> pool;  // made on first use, remade when the thread count changes
 
+// A child made by fork() has only the thread that forked: the pool's workers are gone, and its
+// locks may be held by threads that no longer exist. The child leaks the old pool (destroying it
+// would join threads that are not there) and makes a fresh one on first use. pool_mutex is held
+// across fork() so that the child never inherits it locked.
+void lock_pool_for_fork() { pool_mutex.lock(); }
+void unlock_pool_after_fork() { pool_mutex.unlock(); }
+void forget_pool_in_child() {
+  new std::shared_ptr<ThreadPool>(std::move(pool));  // leaked on purpose
+  pool_mutex.unlock();
+}
+[[maybe_unused]] const bool fork_handlers_installed = [] {
+  return pthread_atfork(lock_pool_for_fork, unlock_pool_after_fork, forget_pool_in_child) == 0;
+}();
+
 }  // namespace
 
 std::atomic<int> num_threads{0};  // 0: not decided yet
@@ -175,7 +203,14 @@ void run_parallel(int64_t n, int64_t grain, RangeFunction f) {
   std::shared_ptr<ThreadPool> p;
   if (wanted > 1) {
     std::lock_guard lock(pool_mutex);
-    if (!pool || pool->size() != wanted) pool = std::make_shared<ThreadPool>(wanted);
+    if (!pool || pool->size() != wanted) {
+      pool.reset();  // its workers end first (unless a running job holds it): they count against limits
+      pool = std::make_shared<ThreadPool>(wanted);
+      // Fewer workers started than asked for: that is the count from now on (unless the count
+      // was changed meanwhile), so that the pool is not remade, and fails again, on every call.
+      int expected = wanted;
+      if (pool->size() < wanted) num_threads.compare_exchange_strong(expected, pool->size());
+    }
     p = pool;
   }
   if (!p || !p->run(n, grain, f)) f.call(f.object, 0, n);
@@ -189,8 +224,17 @@ namespace dydx {
 
 int get_num_threads() { return cpu::threading::resolved_num_threads(); }
 
+// More threads than cores never speeds up these kernels; the bound exists so that a typo cannot
+// take every task the machine allows (each thread is a task with its own stack). 256 lets tests
+// force many threads on a small machine; twice the hardware threads leaves room on a large one.
+int max_num_threads() {
+  static const int bound = std::max(256, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  return bound;
+}
+
 void set_num_threads(int n) {
-  DYDX_CHECK(n >= 1, "set_num_threads: expected a positive number of threads, got ", n);
+  DYDX_CHECK(n >= 1 && n <= max_num_threads(), "set_num_threads: expected a number of threads from 1 to ",
+             max_num_threads(), ", got ", n);
   cpu::threading::num_threads.store(n, std::memory_order_relaxed);
 }
 

@@ -84,6 +84,9 @@ void check_castable(ScalarType from, ScalarType to, const char* op) {
 // Whether the op must run out of place and commit: to record history, or to carry tangents.
 bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> others) {
   if (!self.is_floating_point()) return false;  // an integer tensor carries no derivatives
+  // Before anything is written: a tangent at another thread's level cannot be carried here.
+  forward::check_no_foreign_tangents({&self});
+  for (const Tensor* t : others) forward::check_no_foreign_tangents({t});
   if (forward::active()) {
     if (forward::has_tangent(self)) return true;
     for (const Tensor* t : others)

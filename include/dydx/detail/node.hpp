@@ -1,6 +1,7 @@
 // autograd::Node: one recorded op in the graph, with its saved values and the edges to its inputs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -55,6 +56,29 @@ struct OpAttrs {
   bool flag = false;
 };
 
+/// A mutex of four bytes, so that every node can have one without growing (it fits in padding):
+/// threads that backpropagate through one shared graph hold it while they run the node's rule and
+/// release its saved tensors, so that none frees what another is reading, as PyTorch's per-node
+/// mutex does. Uncontended it costs one atomic operation each way; waiters sleep in the kernel
+/// (C++20 atomic wait), since a rule may run for milliseconds.
+class NodeLock {
+ public:
+  void lock() {
+    uint32_t expected = kFree;
+    if (state_.compare_exchange_strong(expected, kHeld, std::memory_order_acquire)) return;
+    // Marked contended, so that the holder wakes a sleeper when it unlocks.
+    while (state_.exchange(kContended, std::memory_order_acquire) != kFree)
+      state_.wait(kContended, std::memory_order_relaxed);
+  }
+  void unlock() {
+    if (state_.exchange(kFree, std::memory_order_release) == kContended) state_.notify_one();
+  }
+
+ private:
+  static constexpr uint32_t kFree = 0, kHeld = 1, kContended = 2;
+  std::atomic<uint32_t> state_{kFree};
+};
+
 class Node : public std::enable_shared_from_this<Node> {
  public:
   explicit Node(const OpInfo* op);
@@ -80,7 +104,9 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<std::pair<unsigned, TensorHook>> pre_hooks;  // hooks on the output's gradient
   std::weak_ptr<detail::TensorImpl> retained;               // a non-leaf output with retain_grad()
   std::shared_ptr<detail::TensorImpl> leaf;                 // AccumulateGrad: the leaf it feeds
-  bool released = false;
+  /// Set when a backward without retain_graph has freed saved_values; rules then find them gone.
+  std::atomic<bool> released{false};
+  NodeLock lock;  // held by the engine while it runs this node's rule and releases its saved tensors
 };
 
 }  // namespace dydx::autograd
