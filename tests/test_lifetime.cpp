@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,169 @@ TEST(DeepGraph, ForwardModeTangentChainIsReleased) {
     EXPECT_TRUE(HasValues(dt, {double(kAlsoDeep)}, 1e-9));
   }
   tangent = Tensor();
+}
+
+// ---- hooks that change the hook lists during backward ----------------------------------------
+// PyTorch runs a tensor's hooks from a snapshot of its hook dict (python_hook.cpp, "Extend Hook
+// Lifetime"): hooks removed during backward still run in that pass, hooks added to the same tensor
+// run from the next one, and hooks added to a tensor whose gradient is still to come run in this one.
+
+TEST(Hooks, NonLeafHookRemovesItself) {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_(true);
+  Tensor y = x * 2.0;
+  int calls = 0;
+  unsigned self = 0;
+  self = y.register_hook([&](const Tensor& g) {
+    ++calls;
+    y.remove_hook(self);
+    return g * 3.0;
+  });
+  y.register_hook([](const Tensor& g) { return g * 5.0; });  // registered after it: still runs
+  y.sum().backward({}, /*retain_graph=*/true);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(HasValues(x.grad(), {30, 30}));
+  x.set_grad({});
+  y.sum().backward();
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(HasValues(x.grad(), {10, 10}));
+}
+
+TEST(Hooks, LeafHookRemovesItself) {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_(true);
+  int calls = 0;
+  unsigned self = 0;
+  self = x.register_hook([&](const Tensor& g) {
+    ++calls;
+    x.remove_hook(self);
+    return g * 3.0;
+  });
+  (x * 2.0).sum().backward();
+  (x * 2.0).sum().backward();
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(HasValues(x.grad(), {8, 8}));
+}
+
+TEST(Hooks, HookRegisteringHooksOnItsOwnTensorRunsThemFromTheNextPass) {
+  for (bool leaf : {false, true}) {
+    Tensor x = tensor({1.0}).requires_grad_(true);
+    Tensor y = leaf ? x : x * 1.0;
+    std::vector<std::string> calls;
+    y.register_hook([&](const Tensor&) {
+      calls.push_back("first");
+      for (int i = 0; i < 20; ++i)  // enough to reallocate the list under the running hook
+        y.register_hook([&](const Tensor& g) {
+          calls.push_back("added");
+          return g * 1.0;
+        });
+    });
+    (y * 2.0).sum().backward({}, /*retain_graph=*/true);
+    EXPECT_EQ(calls, std::vector<std::string>{"first"}) << "leaf " << leaf;
+    calls.clear();
+    (y * 2.0).sum().backward();
+    EXPECT_EQ(calls.size(), 21u) << "leaf " << leaf;
+    EXPECT_TRUE(HasValues(x.grad(), {4}));
+  }
+}
+
+TEST(Hooks, HookRemovingALaterHookStillRunsItInThisPass) {
+  Tensor x = tensor({1.0}).requires_grad_(true);
+  Tensor y = x * 1.0;
+  unsigned later = 0;
+  y.register_hook([&](const Tensor&) { y.remove_hook(later); });
+  later = y.register_hook([](const Tensor& g) { return g * 7.0; });
+  y.sum().backward({}, /*retain_graph=*/true);
+  EXPECT_TRUE(HasValues(x.grad(), {7}));
+  y.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {8}));
+}
+
+TEST(Hooks, HookAddedToATensorStillToComeRunsInThisPass) {
+  Tensor x = tensor({1.0}).requires_grad_(true);
+  Tensor z = x * 3.0;
+  Tensor y = z * 2.0;
+  y.register_hook([&](const Tensor&) { z.register_hook([](const Tensor& g) { return g * 10.0; }); });
+  x.register_hook([&](const Tensor&) { x.register_hook([](const Tensor& g) { return g * 100.0; }); });
+  y.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {60}));  // z's new hook ran, x's own new one did not
+}
+
+TEST(Hooks, ThrowingHookPropagatesAndLeavesTheLibraryUsable) {
+  Tensor x = tensor({1.0}).requires_grad_(true);
+  Tensor y = x * 2.0;
+  const unsigned h = y.register_hook([](const Tensor&) -> Tensor { throw std::runtime_error("hook failed"); });
+  EXPECT_THROW(y.sum().backward({}, /*retain_graph=*/true), std::runtime_error);
+  y.remove_hook(h);
+  y.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {2}));
+}
+
+TEST(Hooks, HookChangingSizeOrTypeIsAClearError) {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_(true);
+  Tensor y = x * 2.0;
+  const unsigned size_hook = y.register_hook([](const Tensor&) { return ones({3}); });
+  try {
+    y.sum().backward({}, true);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has changed the size of value (was [2] got [3])"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("MulBackward0"), std::string::npos) << e.what();
+  }
+  y.remove_hook(size_hook);
+  y.register_hook([](const Tensor& g) { return g.to(kFloat64); });
+  try {
+    y.sum().backward({}, true);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has changed the type of value (was float32 got float64)"),
+              std::string::npos)
+        << e.what();
+  }
+  x.register_hook([](const Tensor&) { return ones({2, 1}); });
+  EXPECT_THROW((x * 2.0).sum().backward(), Error);
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Hooks, HookCallingBackwardRecursively) {
+  Tensor x = tensor({1.0}).requires_grad_(true);
+  Tensor w = tensor({3.0}).requires_grad_(true);
+  Tensor y = x * 2.0;
+  y.register_hook([&](const Tensor& g) {
+    (w * w).sum().backward();  // another graph: d(w^2)/dw = 6
+    return g;
+  });
+  y.sum().backward({}, /*retain_graph=*/true);
+  EXPECT_TRUE(HasValues(w.grad(), {6}));
+  EXPECT_TRUE(HasValues(x.grad(), {2}));
+  // The same graph, from inside its own backward, without retain_graph: the outer pass then finds
+  // the graph freed, and says so.
+  Tensor v = x * 2.0;
+  Tensor u = v * v;
+  bool inner = false;
+  v.register_hook([&](const Tensor& g) {
+    if (!inner) {
+      inner = true;
+      u.sum().backward();
+    }
+    return g;
+  });
+  EXPECT_THROW(u.sum().backward(), Error);
+}
+
+// retain_grad stores the gradient after every hook has run, as PyTorch 2 does ("retains_grad
+// hooks are always executed last"); a retain_grad() called by a hook takes effect in the same pass.
+TEST(Hooks, RetainGradSeesTheHookedGradient) {
+  Tensor x = tensor({1.0}).requires_grad_(true);
+  Tensor y = x * 2.0;
+  y.retain_grad();
+  y.register_hook([](const Tensor& g) { return g * 2.0; });
+  y.sum().backward();
+  EXPECT_TRUE(HasValues(y.grad(), {2}));
+  EXPECT_TRUE(HasValues(x.grad(), {4}));
+  Tensor z = x * 2.0;
+  z.register_hook([&](const Tensor&) { z.retain_grad(); });
+  z.sum().backward();
+  EXPECT_TRUE(HasValues(z.grad(), {1}));
 }
 
 }  // namespace
