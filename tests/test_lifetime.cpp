@@ -280,5 +280,43 @@ TEST(Hooks, RetainGradSeesTheHookedGradient) {
   EXPECT_TRUE(HasValues(z.grad(), {1}));
 }
 
+// ---- printing huge tensors ----------------------------------------------------------------------
+// A summarised print reads only the elements it shows; printing an expanded tensor of terabytes
+// used to copy it out whole (std::bad_alloc).
+
+TEST(PrintHuge, ExpandedTensorOfTerabytesPrintsFromTheView) {
+  Tensor row = arange(0, 20, 1, kFloat64).reshape({4, 1, 5});
+  reset_peak_memory();
+  const int64_t before = memory_stats().peak_bytes;
+  const std::string huge = to_string(row.expand({4, int64_t{40'000'000'000}, 5}));  // 6.4 TB as float64
+  EXPECT_LT(memory_stats().peak_bytes - before, 1 << 20);
+  // The shown elements, and so the text, are those of a smaller tensor that is summarised too.
+  EXPECT_EQ(huge, to_string(row.expand({4, 1000, 5})));
+  EXPECT_NE(huge.find("[ 0.,  1.,  2.,  3.,  4.],\n         ...,"), std::string::npos) << huge;
+  // The size the issue reported: 0xba43b74000 bytes.
+  Tensor ones_huge = ones({1}).expand({int64_t{0xba43b74000} / 4});
+  EXPECT_EQ(to_string(ones_huge), "tensor([1., 1., 1.,  ..., 1., 1., 1.])");
+}
+
+TEST(PrintHuge, SummaryReadsThroughStrides) {
+  Tensor a = arange(0, 3000, 1, kFloat32).reshape({1000, 3}).t();
+  EXPECT_EQ(to_string(a),
+            "tensor([[0.0000e+00, 3.0000e+00, 6.0000e+00,  ..., 2.9910e+03, 2.9940e+03,\n"
+            "         2.9970e+03],\n"
+            "        [1.0000e+00, 4.0000e+00, 7.0000e+00,  ..., 2.9920e+03, 2.9950e+03,\n"
+            "         2.9980e+03],\n"
+            "        [2.0000e+00, 5.0000e+00, 8.0000e+00,  ..., 2.9930e+03, 2.9960e+03,\n"
+            "         2.9990e+03]])");
+  // Every layout prints as its contiguous copy does.
+  Tensor base = arange(0, 9 * 8 * 7 * 6, 1, kFloat32).reshape({9, 8, 7, 6});
+  for (const Tensor& t : {base.slice(1, 0, 8, 3) * 0.5, base.permute({3, 1, 0, 2}), base.select(2, 4).transpose(0, 2),
+                          base.narrow(0, 2, 7).slice(3, 1, 6, 2), base[0][0].expand({300, 7, 6})})
+    EXPECT_EQ(to_string(t), to_string(t.contiguous()));
+  // History and requires_grad suffixes survive.
+  Tensor x = ones({1}).requires_grad_(true);
+  EXPECT_NE(to_string(x * 2.0).find("grad_fn=<MulBackward0>"), std::string::npos);
+  EXPECT_NE(to_string(x.expand({int64_t{1} << 40})).find("grad_fn=<ExpandBackward0>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dydx
