@@ -3,7 +3,12 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -317,6 +322,127 @@ TEST(PrintHuge, SummaryReadsThroughStrides) {
   EXPECT_NE(to_string(x * 2.0).find("grad_fn=<MulBackward0>"), std::string::npos);
   EXPECT_NE(to_string(x.expand({int64_t{1} << 40})).find("grad_fn=<ExpandBackward0>"), std::string::npos);
 }
+
+// ---- the large-buffer cache is bounded ---------------------------------------------------------
+
+/// Restores the cache's limit on scope exit.
+class CacheLimit {
+ public:
+  explicit CacheLimit(int64_t bytes) : previous_(cache_limit()) { set_cache_limit(bytes); }
+  ~CacheLimit() { set_cache_limit(previous_); }
+
+ private:
+  int64_t previous_;
+};
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+
+TEST(BlockCache, IsBoundedByDefaultAndReportsItsLimit) {
+  const MemoryStats stats = memory_stats();
+  EXPECT_EQ(stats.cache_limit_bytes, cache_limit());
+  if (std::getenv("DYDX_CACHE_LIMIT_BYTES") == nullptr) {
+    EXPECT_GT(stats.cache_limit_bytes, 0);
+    EXPECT_LE(stats.cache_limit_bytes, int64_t{1} << 30);
+  }
+  // A large phase leaves at most the limit behind: 24 buffers of 64 MiB are 1.5 GiB.
+  empty_cache();
+  {
+    CacheLimit limit(256 * kMiB);
+    {
+      std::vector<Tensor> phase;
+      for (int i = 0; i < 24; ++i) phase.push_back(empty({16 * kMiB}));  // 64 MiB of float32 each
+    }
+    EXPECT_LE(memory_stats().cached_bytes, 256 * kMiB);
+    EXPECT_GT(memory_stats().cached_bytes, 0);
+  }
+  empty_cache();
+}
+
+TEST(BlockCache, LimitIsSettableAndTrimsAtOnce) {
+  empty_cache();
+  CacheLimit limit(64 * kMiB);
+  EXPECT_EQ(cache_limit(), 64 * kMiB);
+  EXPECT_EQ(memory_stats().cache_limit_bytes, 64 * kMiB);
+  {
+    std::vector<Tensor> phase;
+    for (int i = 0; i < 6; ++i) phase.push_back(empty({2 * kMiB}));  // 8 MiB each
+  }
+  EXPECT_EQ(memory_stats().cached_bytes, 48 * kMiB);
+  set_cache_limit(20 * kMiB);
+  EXPECT_LE(memory_stats().cached_bytes, 20 * kMiB);
+  EXPECT_GE(memory_stats().cached_bytes, 16 * kMiB);  // trimmed to the limit, not emptied
+  set_cache_limit(0);  // caching off
+  EXPECT_EQ(memory_stats().cached_bytes, 0);
+  { Tensor t = empty({2 * kMiB}); }
+  EXPECT_EQ(memory_stats().cached_bytes, 0);
+  EXPECT_THROW(set_cache_limit(-1), Error);
+  EXPECT_EQ(cache_limit(), 0);  // a rejected call changes nothing
+}
+
+// Buffers of an earlier phase give way to those of the current one instead of keeping it from
+// being cached at all.
+TEST(BlockCache, OldSizesMakeRoomForTheCurrentPhase) {
+  empty_cache();
+  CacheLimit limit(32 * kMiB);
+  {
+    std::vector<Tensor> old_phase;
+    for (int i = 0; i < 4; ++i) old_phase.push_back(empty({2 * kMiB}));  // 4 x 8 MiB: fills the cache
+  }
+  EXPECT_EQ(memory_stats().cached_bytes, 32 * kMiB);
+  const void* reused;
+  {
+    Tensor t = empty({3 * kMiB});  // 12 MiB
+    reused = t.data_ptr<float>();
+  }
+  EXPECT_LE(memory_stats().cached_bytes, 32 * kMiB);
+  Tensor again = empty({3 * kMiB});
+  EXPECT_EQ(again.data_ptr<float>(), reused);
+}
+
+TEST(BlockCache, LimitFromTheEnvironment) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process, whose cache reads the variable
+  ::setenv("DYDX_CACHE_LIMIT_BYTES", "12345678", 1);
+  EXPECT_EXIT(
+      {
+        { Tensor t = empty({kMiB}); }
+        std::exit(memory_stats().cache_limit_bytes == 12345678 && memory_stats().cached_bytes == 4 * kMiB ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  ::setenv("DYDX_CACHE_LIMIT_BYTES", "lots", 1);
+  EXPECT_EXIT(
+      {
+        { Tensor t = empty({kMiB}); }
+        std::exit(memory_stats().cache_limit_bytes > 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "ignoring DYDX_CACHE_LIMIT_BYTES=\"lots\"");
+  ::unsetenv("DYDX_CACHE_LIMIT_BYTES");
+}
+
+#ifndef DYDX_SANITIZED  // the sanitizers reserve terabytes of address space, which the limit would forbid
+// Under memory pressure the cache is given back before an allocation fails.
+TEST(BlockCache, IsReleasedWhenAnAllocationWouldFail) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        set_cache_limit(int64_t{1} << 30);
+        { std::vector<Tensor> phase(8, Tensor()); for (auto& t : phase) t = empty({8 * kMiB}); }  // 256 MiB cached
+        if (memory_stats().cached_bytes != 256 * kMiB) std::exit(2);
+        // Address space for what is mapped now and 64 MiB more: a 128 MiB buffer fits only
+        // once the cache has given its 256 MiB back.
+        long pages = 0;
+        if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+          if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+          std::fclose(f);
+        }
+        rlimit limit{};
+        limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGE_SIZE)) + 64 * kMiB;
+        if (pages == 0 || setrlimit(RLIMIT_AS, &limit) != 0) std::exit(3);
+        Tensor big = full({32 * kMiB}, 1.0);  // 128 MiB
+        std::exit(big.sum().item<double>() == 32.0 * kMiB && memory_stats().cached_bytes == 0 ? 0 : 4);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+#endif
 
 }  // namespace
 }  // namespace dydx
