@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -120,6 +121,23 @@ TEST(DeepGraph, ForwardModeTangentChainIsReleased) {
     EXPECT_TRUE(HasValues(dt, {double(kAlsoDeep)}, 1e-9));
   }
   tangent = Tensor();
+}
+
+// Another thread runs the same release loop on its own, and a graph a static holds is released
+// after main returns, when this thread's other state may already be gone.
+TEST(DeepGraph, ReleasedOnAnotherThreadAndAtExit) {
+  Tensor x = tensor({1.0}).requires_grad_(true);
+  auto chain = [&x] {
+    Tensor y = x;
+    for (int i = 0; i < kAlsoDeep; ++i) y = y * 1.0;
+    return y;
+  };
+  std::thread([&] { Tensor y = chain(); }).join();
+  Tensor y = chain();
+  std::thread([y = std::move(y)]() mutable { y = Tensor(); }).join();
+  static Tensor held_until_exit;
+  held_until_exit = chain();
+  EXPECT_TRUE(held_until_exit.requires_grad());
 }
 
 // ---- hooks that change the hook lists during backward ----------------------------------------
