@@ -18,8 +18,8 @@ struct PrintInput {
   std::vector<int64_t> sizes;
   /// All elements in row-major order, or, for a summarised tensor, only the shown ones: those at the
   /// first and last kPrintEdgeItems positions of every dim longer than twice that (in row-major
-  /// order), so that a huge tensor is never read out whole. Float32 elements are given as their exact double values,
-  /// int64 elements as doubles (exact up to 2^53).
+  /// order), so that a huge tensor is never read out whole. Float32 elements are given as their
+  /// exact double values, int64 elements as doubles (exact up to 2^53).
   std::vector<double> values;
   /// Adds the ", dtype=torch.float64" suffix.
   bool is_float64 = false;
