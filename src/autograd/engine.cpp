@@ -192,6 +192,23 @@ void check_anomaly(const Node& node, const Tensor& g, const Tensor* grads) {
                " (gradient of shape ", grads[i].sizes(), ") from a finite incoming gradient");
 }
 
+// Runs a tensor's hooks on its gradient. They run from a copy of the list, as PyTorch runs them from
+// a snapshot of the tensor's hook dict: a hook may remove itself or others, or register new ones,
+// which then run from the next backward on. Iterating the list itself was a use after free.
+Tensor run_hooks(const HookList& hooks, Tensor g, const Node& node, const char* api) {
+  for (auto& [handle, hook] : snapshot_hooks(hooks)) {
+    Tensor replaced = hook(g);
+    if (!replaced.defined()) continue;
+    const char* of = node.leaf ? "a leaf" : node.name();
+    DYDX_CHECK(replaced.dtype() == g.dtype(), api, ": hook ", handle, " on the gradient of ", of,
+               " has changed the type of value (was ", g.dtype(), " got ", replaced.dtype(), ")");
+    DYDX_CHECK(replaced.sizes() == g.sizes(), api, ": hook ", handle, " on the gradient of ", of,
+               " has changed the size of value (was ", g.sizes(), " got ", replaced.sizes(), ")");
+    g = std::move(replaced);
+  }
+  return g;
+}
+
 Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
   if (nb == 0) {
     if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
@@ -419,14 +436,8 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
     Tensor g = std::move(s.buffer);
 
     if (g.defined()) {
-      for (auto& [handle, hook] : node->leaf ? node->leaf->hooks : node->pre_hooks) {
-        Tensor replaced = hook(g);
-        if (!replaced.defined()) continue;
-        DYDX_CHECK(replaced.sizes() == g.sizes() && replaced.dtype() == g.dtype(), api,
-                   ": hook has changed the size or type of the gradient (from ", g.dtype(), " ", g.sizes(), " to ",
-                   replaced.dtype(), " ", replaced.sizes(), ")");
-        g = replaced;
-      }
+      const HookList& hooks = node->leaf ? node->leaf->hooks : node->pre_hooks;
+      if (!hooks.empty()) g = run_hooks(hooks, std::move(g), *node, api);
       if (auto retained = batched ? nullptr : node->retained.lock()) {
         AutoGradMode mode(create_graph);
         accumulate_into(*retained, g, create_graph);

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <initializer_list>
+#include <utility>
+#include <vector>
 
 #include "dydx/detail/node.hpp"
 #include "dydx/tensor.hpp"
@@ -22,6 +24,10 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t);
 /// grad, and returns the new node so the op can save what its rule reads; otherwise null.
 Node* record(const OpInfo& op, std::initializer_list<const Tensor*> inputs, const Tensor& out);
 Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out);
+
+using HookList = std::vector<std::pair<unsigned, TensorHook>>;
+/// A copy of a tensor's hooks, taken under the lock that register_hook and remove_hook hold.
+HookList snapshot_hooks(const HookList& hooks);
 
 /// The engine behind backward() and grad(). With inputs given, gradients are captured for exactly
 /// those (grad) or accumulated only into them (backward); otherwise into every leaf.

@@ -15,6 +15,38 @@ std::vector<const OpInfo*>& mutable_registry() {
 }
 // Later nodes run first in backward, as in PyTorch, which keeps hook order predictable.
 thread_local uint64_t next_sequence_nr = 0;
+
+// Releasing a node releases its inputs' nodes, and theirs: a chain of 10^6 ops (a loss summed over
+// many steps, a long in-place chain) took 10^6 nested destructor frames and overflowed the stack.
+// As PyTorch's deleteNode does, what a node deeper than a few dozen levels would release is handed
+// to this thread's outermost ~Node instead, which releases it in a loop. A small graph never gets
+// that deep, so it pays one thread-local counter per node and nothing else.
+constexpr int kMaxNestedReleases = 32;
+thread_local int release_depth = 0;
+
+struct DeferredRelease {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<Tensor> tensors;  // saved tensors and AccumulateGrad's leaf: their grad_fn may be deep too
+  std::vector<TensorHook> hooks;  // a hook may hold tensors with histories of their own
+
+  bool empty() const { return nodes.empty() && tensors.empty() && hooks.empty(); }
+  // Each one is moved out before it is released, since releasing it may defer more.
+  void release_one() {
+    if (!nodes.empty()) {
+      std::shared_ptr<Node> node = std::move(nodes.back());
+      nodes.pop_back();
+    } else if (!tensors.empty()) {
+      Tensor tensor = std::move(tensors.back());
+      tensors.pop_back();
+    } else {
+      TensorHook hook = std::move(hooks.back());
+      hooks.pop_back();
+    }
+  }
+};
+// A plain pointer, created on first use: a thread_local object with a destructor could already be
+// gone when a graph held by a static is released at exit.
+thread_local DeferredRelease* deferred = nullptr;
 }  // namespace
 
 OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp) : name(name), node_name(node_name), vjp(vjp) {
@@ -24,6 +56,29 @@ OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp) : name(name
 const std::vector<const OpInfo*>& registered_ops() { return mutable_registry(); }
 
 Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
+
+Node::~Node() {
+  if (release_depth >= kMaxNestedReleases) {
+    if (deferred == nullptr) deferred = new DeferredRelease;
+    for (auto& edge : next)
+      if (edge) deferred->nodes.push_back(std::move(edge));
+    for (auto& sv : saved_values) deferred->tensors.push_back(std::move(sv.data));
+    if (leaf) deferred->tensors.emplace_back(std::move(leaf));
+    for (auto& entry : pre_hooks) deferred->hooks.push_back(std::move(entry.second));
+    return;
+  }
+  ++release_depth;
+  next.clear();
+  saved_values.clear();
+  leaf.reset();
+  pre_hooks.clear();
+  if (release_depth == 1 && deferred != nullptr) {
+    while (!deferred->empty()) deferred->release_one();
+    delete deferred;
+    deferred = nullptr;
+  }
+  --release_depth;
+}
 
 // A saved input is a shallow copy: same storage (so the version check sees in-place writes), same
 // history and tangents, but not the tensor itself and not its view base. Holding either would make

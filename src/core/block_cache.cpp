@@ -15,6 +15,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -34,12 +38,32 @@ size_t rounded(size_t nbytes) {
   return (nbytes + unit - 1) / unit * unit;
 }
 
-// A quarter of physical memory: enough to hold a training step's working set, small enough that
-// a process with several large models does not hoard what others need.
-size_t cache_limit() {
+// The default bound: 1 GiB, or a quarter of physical memory where that is less. It holds the
+// working sets the cache exists for (the chain of ops on 2^24 floats recycles 64 MiB buffers, an MLP
+// step at B = 10^4 a few dozen of 2.5 MiB, batch_jacobian at (10^6, 64) a few of 256 MiB), while a
+// phase of larger tensors can no longer leave gigabytes behind: a quarter of physical memory let
+// one program keep 4.9 GiB after its large phase, memory that neither it nor any other process got.
+size_t default_cache_limit() {
+  constexpr size_t kDefault = size_t{1} << 30;
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page_size <= 0) return size_t{1} << 30;
-  return static_cast<size_t>(pages) * static_cast<size_t>(page_size) / 4;
+  if (pages <= 0 || page_size <= 0) return kDefault;
+  return std::min(kDefault, static_cast<size_t>(pages) * static_cast<size_t>(page_size) / 4);
+}
+
+// DYDX_CACHE_LIMIT_BYTES, a number of bytes (0 turns caching off), overrides the default. Read once,
+// when the first large buffer is allocated; an unreadable value is reported and ignored, since a
+// library must not fail every large allocation over a typo in the environment.
+size_t initial_cache_limit() {
+  const char* text = std::getenv("DYDX_CACHE_LIMIT_BYTES");
+  if (text == nullptr || *text == '\0') return default_cache_limit();
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0' || text[0] == '-' || value > static_cast<unsigned long long>(INT64_MAX)) {
+    std::fprintf(stderr, "dydx: ignoring DYDX_CACHE_LIMIT_BYTES=\"%s\": expected a number of bytes\n", text);
+    return default_cache_limit();
+  }
+  return static_cast<size_t>(value);
 }
 
 void* map_aligned(size_t size) {
@@ -58,22 +82,40 @@ void* map_aligned(size_t size) {
   return reinterpret_cast<void*>(aligned);
 }
 
+struct Block {
+  void* data;
+  size_t size;
+};
+
 struct Cache {
   std::mutex mutex;
   std::unordered_map<size_t, std::vector<void*>> free_blocks;  // rounded size -> blocks
   size_t cached = 0;
-  const size_t limit = cache_limit();
+  size_t limit = initial_cache_limit();
 
-  void release_all() {
-    for (auto& [size, blocks] : free_blocks)
-      for (void* block : blocks) {
-        ASAN_UNPOISON_MEMORY_REGION(block, size);
-        munmap(block, size);
+  // Takes blocks out of the cache, other sizes than keep first, until cached + room <= limit,
+  // and returns them, so that they are unmapped after the lock is released.
+  std::vector<Block> evict_for(size_t room, size_t keep) {
+    std::vector<Block> out;
+    for (int pass = 0; pass < 2 && cached + room > limit; ++pass)
+      for (auto& [size, blocks] : free_blocks) {
+        if (pass == 0 && size == keep) continue;
+        while (!blocks.empty() && cached + room > limit) {
+          out.push_back({blocks.back(), size});
+          blocks.pop_back();
+          cached -= size;
+        }
       }
-    free_blocks.clear();
-    cached = 0;
+    return out;
   }
 };
+
+void unmap(const std::vector<Block>& blocks) {
+  for (const Block& b : blocks) {
+    ASAN_UNPOISON_MEMORY_REGION(b.data, b.size);
+    munmap(b.data, b.size);
+  }
+}
 
 // Never destroyed: tensors held by static objects may be freed after this file's statics are.
 Cache& cache() {
@@ -116,17 +158,22 @@ void* large_allocate(size_t nbytes) {
 void large_free(void* data, size_t nbytes) {
   const size_t size = rounded(nbytes);
   Cache& c = cache();
+  std::vector<Block> evicted;
+  bool kept = false;
   {
     std::lock_guard lock(c.mutex);
-    if (c.cached + size <= c.limit) {
+    if (size <= c.limit) {
+      // The block just freed is the likeliest to be wanted again (the loop that freed it runs
+      // again); blocks of other sizes, left by an earlier phase, make room for it.
+      evicted = c.evict_for(size, size);
       ASAN_POISON_MEMORY_REGION(data, size);
       c.free_blocks[size].push_back(data);
       c.cached += size;
-      return;
+      kept = true;
     }
   }
-  ASAN_UNPOISON_MEMORY_REGION(data, size);
-  munmap(data, size);
+  unmap(evicted);
+  if (!kept) unmap({{data, size}});
 }
 
 int64_t large_cached_bytes() {
@@ -135,10 +182,34 @@ int64_t large_cached_bytes() {
   return static_cast<int64_t>(c.cached);
 }
 
-void large_release_cache() {
+void large_release_cache() { large_trim_cache(0); }
+
+void large_trim_cache(size_t target) {
+  Cache& c = cache();
+  std::vector<Block> evicted;
+  {
+    std::lock_guard lock(c.mutex);
+    const size_t saved_limit = c.limit;
+    c.limit = target;
+    evicted = c.evict_for(0, 0);
+    c.limit = saved_limit;
+  }
+  unmap(evicted);
+}
+
+int64_t large_cache_limit() {
   Cache& c = cache();
   std::lock_guard lock(c.mutex);
-  c.release_all();
+  return static_cast<int64_t>(c.limit);
+}
+
+void set_large_cache_limit(size_t bytes) {
+  Cache& c = cache();
+  {
+    std::lock_guard lock(c.mutex);
+    c.limit = bytes;
+  }
+  large_trim_cache(bytes);
 }
 
 }  // namespace dydx::detail

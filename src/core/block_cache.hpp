@@ -13,12 +13,18 @@ constexpr size_t kLargeBlockBytes = size_t{256} << 10;
 /// aligned, from 2 MiB up), from the cache when one of that rounded size is free, else fresh from
 /// the kernel. Null when out of memory.
 void* large_allocate(size_t nbytes);
-/// Returns a buffer from large_allocate (of the same nbytes) to the cache, or to the kernel
-/// when the cache is full.
+/// Returns a buffer from large_allocate (of the same nbytes) to the cache, which gives back blocks of
+/// other sizes to make room for it, or to the kernel when it is larger than the cache's limit.
 void large_free(void* data, size_t nbytes);
 /// Bytes held by the cache, not by any tensor.
 int64_t large_cached_bytes();
 /// Gives every cached buffer back to the kernel.
 void large_release_cache();
+/// Gives cached buffers back to the kernel until the cache holds at most target bytes.
+void large_trim_cache(size_t target);
+/// The most bytes the cache keeps; see dydx::set_cache_limit.
+int64_t large_cache_limit();
+/// Sets that bound, and trims the cache to it.
+void set_large_cache_limit(size_t bytes);
 
 }  // namespace dydx::detail

@@ -84,9 +84,18 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
     storage->data = storage->inline_data;
     return storage;
   }
-  void* data = nbytes < kAlignedFrom      ? std::malloc(nbytes)
-               : nbytes < kLargeBlockBytes ? std::aligned_alloc(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment)
-                                           : large_allocate(nbytes);
+  auto attempt = [nbytes] {
+    return nbytes < kAlignedFrom      ? std::malloc(nbytes)
+           : nbytes < kLargeBlockBytes ? std::aligned_alloc(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment)
+                                       : large_allocate(nbytes);
+  };
+  void* data = attempt();
+  if (data == nullptr) {
+    // Under memory pressure the buffers kept for reuse may be what is missing (large_allocate
+    // already gives them back before it fails).
+    large_release_cache();
+    data = attempt();
+  }
   DYDX_CHECK(data != nullptr, "allocate: out of memory allocating ", nbytes, " bytes");
   storage->data = data;
   return storage;
@@ -101,10 +110,17 @@ MemoryStats memory_stats() {
   tally.flush();
   return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed),
           live_allocations.load(std::memory_order_relaxed), total_allocations.load(std::memory_order_relaxed),
-          large_cached_bytes()};
+          large_cached_bytes(), large_cache_limit()};
 }
 
 void empty_cache() { detail::large_release_cache(); }
+
+int64_t cache_limit() { return detail::large_cache_limit(); }
+
+void set_cache_limit(int64_t bytes) {
+  DYDX_CHECK(bytes >= 0, "set_cache_limit: the limit must be a number of bytes >= 0, got ", bytes);
+  detail::set_large_cache_limit(static_cast<size_t>(bytes));
+}
 
 void reset_peak_memory() {
   detail::tally.flush();

@@ -188,4 +188,9 @@ void Tensor::remove_hook(unsigned handle) const {
   std::erase_if(hook_list(*this), [handle](const auto& entry) { return entry.first == handle; });
 }
 
+autograd::HookList autograd::snapshot_hooks(const HookList& hooks) {
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  return hooks;
+}
+
 }  // namespace dydx

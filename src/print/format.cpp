@@ -10,8 +10,8 @@ namespace dydx::detail {
 namespace {
 
 /// PyTorch's default print options.
-constexpr int64_t kThreshold = 1000;
-constexpr int64_t kEdgeItems = 3;
+constexpr int64_t kThreshold = kPrintThreshold;
+constexpr int64_t kEdgeItems = kPrintEdgeItems;
 constexpr int64_t kLineWidth = 80;
 constexpr const char* kPrefix = "tensor(";
 constexpr int64_t kPrefixWidth = 7;
@@ -99,12 +99,13 @@ class ElementFormatter {
 };
 
 /// The positions printed along a dim: all of them, or the first and last kEdgeItems when summarising.
+/// It never walks the positions it skips: a dim of an expanded tensor can have billions.
 std::vector<int64_t> shown_positions(int64_t size, bool summarize) {
   std::vector<int64_t> out;
   const bool cut = summarize && size > 2 * kEdgeItems;
-  for (int64_t i = 0; i < size; ++i) {
-    if (!cut || i < kEdgeItems || i >= size - kEdgeItems) out.push_back(i);
-  }
+  for (int64_t i = 0; i < (cut ? kEdgeItems : size); ++i) out.push_back(i);
+  if (cut)
+    for (int64_t i = size - kEdgeItems; i < size; ++i) out.push_back(i);
   return out;
 }
 
@@ -113,11 +114,22 @@ bool marker_after(int64_t i, int64_t size, bool summarize) {
   return summarize && size > 2 * kEdgeItems && i == kEdgeItems - 1;
 }
 
-/// Shape, row-major strides and the chosen formatter of the tensor being printed.
+/// How many positions of a dim of this size are shown.
+int64_t shown_count(int64_t size, bool summarize) { return summarize && size > 2 * kEdgeItems ? 2 * kEdgeItems : size; }
+
+/// The tensor being printed: its input, the number of positions in.values holds along each dim (all of
+/// them, or only the shown ones), the row-major strides of in.values and whether it is summarised.
 struct Layout {
   const PrintInput& in;
+  std::vector<int64_t> value_sizes;
   std::vector<int64_t> strides;
   bool summarize;
+
+  /// Where position i of dim d is, relative to the start of its enclosing block in in.values.
+  int64_t step(size_t d, int64_t i) const {
+    const int64_t skipped = in.sizes[d] - value_sizes[d];
+    return (i < kEdgeItems ? i : i - skipped) * strides[d];
+  }
 };
 
 std::vector<int64_t> row_major_strides(const std::vector<int64_t>& sizes) {
@@ -133,7 +145,7 @@ void collect_shown(const Layout& l, size_t dim, int64_t offset, std::vector<doub
     return;
   }
   for (int64_t i : shown_positions(l.in.sizes[dim], l.summarize)) {
-    collect_shown(l, dim + 1, offset + i * l.strides[dim], out);
+    collect_shown(l, dim + 1, offset + l.step(dim, i), out);
   }
 }
 
@@ -142,7 +154,7 @@ std::string vector_text(const Layout& l, const ElementFormatter& f, int64_t offs
   const int64_t size = l.in.sizes.back();
   std::vector<std::string> items;
   for (int64_t i : shown_positions(size, l.summarize)) {
-    items.push_back(f.format(l.in.values[static_cast<size_t>(offset + i * l.strides.back())]));
+    items.push_back(f.format(l.in.values[static_cast<size_t>(offset + l.step(l.in.sizes.size() - 1, i))]));
     if (marker_after(i, size, l.summarize)) items.push_back(" ...");
   }
   const int64_t item_width = static_cast<int64_t>(f.width()) + 2;
@@ -170,7 +182,7 @@ std::string block_text(const Layout& l, const ElementFormatter& f, size_t dim, i
     first = false;
   };
   for (int64_t i : shown_positions(size, l.summarize)) {
-    append(block_text(l, f, dim + 1, offset + i * l.strides[dim], indent + 1));
+    append(block_text(l, f, dim + 1, offset + l.step(dim, i), indent + 1));
     if (marker_after(i, size, l.summarize)) append("...");
   }
   return out + "]";
@@ -182,9 +194,27 @@ int64_t element_count(const std::vector<int64_t>& sizes) {
   return n;
 }
 
+/// The number of positions along each dim that in.values holds: all, or only the shown ones.
+std::vector<int64_t> value_sizes_of(const PrintInput& in) {
+  const bool summarize = element_count(in.sizes) > kThreshold;
+  std::vector<int64_t> shown;
+  int64_t shown_numel = 1;
+  for (int64_t s : in.sizes) {
+    shown.push_back(shown_count(s, summarize));
+    shown_numel *= shown.back();
+  }
+  if (static_cast<int64_t>(in.values.size()) == shown_numel) return shown;
+  if (static_cast<int64_t>(in.values.size()) == element_count(in.sizes)) return in.sizes;
+  throw std::invalid_argument("format_tensor: " + std::to_string(in.values.size()) + " values for " +
+                              std::to_string(element_count(in.sizes)) + " elements (" +
+                              std::to_string(shown_numel) + " shown)");
+}
+
 /// The element text between "tensor(" and the suffixes, for a non-empty tensor.
 std::string body_text(const PrintInput& in) {
-  const Layout l{in, row_major_strides(in.sizes), element_count(in.sizes) > kThreshold};
+  std::vector<int64_t> value_sizes = value_sizes_of(in);
+  std::vector<int64_t> strides = row_major_strides(value_sizes);
+  const Layout l{in, std::move(value_sizes), std::move(strides), element_count(in.sizes) > kThreshold};
   std::vector<double> shown;
   collect_shown(l, 0, 0, shown);
   const ElementFormatter f(shown, in.is_int64);
@@ -238,12 +268,8 @@ std::string with_suffixes(std::string text, const std::vector<std::string>& suff
 }  // namespace
 
 std::string format_tensor(const PrintInput& in) {
-  const int64_t numel = element_count(in.sizes);
-  if (static_cast<int64_t>(in.values.size()) != numel) {
-    throw std::invalid_argument("format_tensor: " + std::to_string(in.values.size()) + " values for " +
-                                std::to_string(numel) + " elements");
-  }
-  const bool empty = numel == 0;
+  const bool empty = element_count(in.sizes) == 0;
+  if (empty && !in.values.empty()) throw std::invalid_argument("format_tensor: values for an empty tensor");
   const std::string body = empty ? "[]" : body_text(in);
   return with_suffixes(kPrefix + body, suffixes_of(in, empty));
 }

@@ -7,12 +7,19 @@
 
 namespace dydx::detail {
 
+/// PyTorch's default print options: a tensor of more elements than this is summarised, showing the
+/// first and last kPrintEdgeItems positions of every longer dim.
+constexpr int64_t kPrintThreshold = 1000;
+constexpr int64_t kPrintEdgeItems = 3;
+
 /// Everything repr(tensor) depends on, with the elements already read out.
 struct PrintInput {
   /// The shape; empty for a 0-D tensor.
   std::vector<int64_t> sizes;
-  /// All elements in row-major order. Float32 elements are given as their exact double values,
-  /// int64 elements as doubles (exact up to 2^53).
+  /// All elements in row-major order, or, for a summarised tensor, only the shown ones: those at the
+  /// first and last kPrintEdgeItems positions of every dim longer than twice that (in row-major
+  /// order), so that a huge tensor is never read out whole. Float32 elements are given as their
+  /// exact double values, int64 elements as doubles (exact up to 2^53).
   std::vector<double> values;
   /// Adds the ", dtype=torch.float64" suffix.
   bool is_float64 = false;

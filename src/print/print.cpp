@@ -1,11 +1,38 @@
 // dydx::to_string and operator<< for Tensor: reads a tensor out and hands it to format_tensor.
 #include "dydx/print.hpp"
 
+#include "dydx/autograd.hpp"
 #include "dydx/detail/node.hpp"
 #include "print/format.hpp"
 
 namespace dydx {
 namespace {
+
+/// The elements a print shows, as a small tensor: all of them, or for a summarised tensor the first
+/// and last edge items of every longer dim. They are read through one view that splits each such dim
+/// of size s into [2, 3] (the second block s - 3 positions on), so only they are copied: an expanded
+/// tensor of terabytes used to be read out whole, which threw std::bad_alloc.
+Tensor shown_elements(const Tensor& t) {
+  if (t.numel() <= detail::kPrintThreshold) return t;
+  constexpr int64_t edge = detail::kPrintEdgeItems;
+  Dims sizes, strides, shown;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t size = t.size(d), stride = t.stride(d);
+    if (size > 2 * edge) {
+      sizes.push_back(2);
+      sizes.push_back(edge);
+      strides.push_back((size - edge) * stride);
+      strides.push_back(stride);
+      shown.push_back(2 * edge);
+    } else {
+      sizes.push_back(size);
+      strides.push_back(stride);
+      shown.push_back(size);
+    }
+  }
+  NoGradGuard no_grad;
+  return t.detach().as_strided(sizes, strides, t.storage_offset()).reshape(shown);
+}
 
 /// The parts of a tensor that its printed text depends on.
 detail::PrintInput print_input(const Tensor& t) {
@@ -13,7 +40,7 @@ detail::PrintInput print_input(const Tensor& t) {
   const IntArrayRef sizes = t.sizes();
   in.sizes.assign(sizes.begin(), sizes.end());
   // Float32 elements widen to double exactly, which is the value Python formats.
-  in.values = t.to_vector<double>();
+  in.values = shown_elements(t).to_vector<double>();
   in.is_float64 = t.dtype() == kFloat64;
   in.is_int64 = t.dtype() == kInt64;
   if (!t.is_leaf()) {

@@ -82,6 +82,11 @@ class NodeLock {
 class Node : public std::enable_shared_from_this<Node> {
  public:
   explicit Node(const OpInfo* op);
+  /// Releases what the node holds iteratively, not recursively: a graph of 10^6 chained ops
+  /// must not take 10^6 nested destructor frames (see node.cpp).
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
   /// PyTorch's name for the node: "MmBackward0", "AccumulateGrad", ...
   const char* name() const { return op->node_name; }
   size_t num_inputs() const { return next.size(); }
