@@ -178,8 +178,8 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
-    const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, "add_", [c](auto a, auto b) { return a + c * b; });
+    ops::check_alpha(ops::result_type(*this, other), alpha, "add_");
+    ops::binary_in_place(*this, other, "add_", ops::ScaledAdd::of(alpha, /*negate=*/false));
   }
   return *this;
 }
@@ -192,8 +192,8 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
-    const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, "sub_", [c](auto a, auto b) { return a - c * b; });
+    ops::check_alpha(ops::result_type(*this, other), alpha, "sub_");
+    ops::binary_in_place(*this, other, "sub_", ops::ScaledAdd::of(alpha, /*negate=*/true));
   }
   return *this;
 }
@@ -204,7 +204,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
-    ops::binary_in_place(*this, other, "mul_", [](auto a, auto b) { return a * b; });
+    ops::binary_in_place(*this, other, "mul_", [](auto a, auto b) { return cpu::wrapping_mul(a, b); });
   }
   return *this;
 }
@@ -225,9 +225,7 @@ Tensor& Tensor::div_(const Tensor& other) {
 
 static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, const char* op) {
   check_inplace(self, op);
-  const double v = value.to_double();
-  DYDX_CHECK(self.is_floating_point() || (std::isfinite(v) && std::abs(v) < 9.2233720368547758e18), op, ": value ", v,
-             " cannot be converted to type int64 without overflow");
+  ops::check_fill_value(value, self.dtype(), op);
   ops::check_overlap(self, {}, op);
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {

@@ -11,9 +11,12 @@ namespace dydx::detail {
 struct PrintInput {
   /// The shape; empty for a 0-D tensor.
   std::vector<int64_t> sizes;
-  /// All elements in row-major order. Float32 elements are given as their exact double values,
-  /// int64 elements as doubles (exact up to 2^53).
+  /// All elements in row-major order, for a floating tensor. Float32 elements are given as their
+  /// exact double values.
   std::vector<double> values;
+  /// All elements in row-major order, for an int64 tensor (is_int64; values is then unused): a
+  /// double would hold only 53 of their bits.
+  std::vector<int64_t> int_values;
   /// Adds the ", dtype=torch.float64" suffix.
   bool is_float64 = false;
   /// Formats elements as integers. PyTorch shows no dtype for int64 unless the tensor is empty.
