@@ -5,7 +5,9 @@
 
 #include <dydx/dydx.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -267,6 +269,185 @@ TEST(Int64Linalg, ProductsAreExactAndWrap) {
   EXPECT_EQ(values(addmm(tensor({{1}}), tensor({{kMax}}), tensor({{2}}), kMax, kOdd53)), V{9205357638345293821});
   // k == 1: an outer product.
   EXPECT_EQ(values(matmul(tensor({{kOdd53}, {1}}), tensor({{1, kMax}}))), (V{kOdd53, static_cast<int64_t>(uint64_t{kOdd53} * uint64_t{kMax}), 1, kMax}));
+}
+
+// ---- every pair of extreme values, against uint64 reference arithmetic ----------------------------
+
+/// Values where int64 arithmetic goes wrong through a double or overflows.
+const V kExtremes{0,
+                  1,
+                  -1,
+                  2,
+                  -3,
+                  int64_t{1} << 31,
+                  -(int64_t{1} << 31) - 1,
+                  int64_t{1} << 53,
+                  kOdd53,
+                  -kOdd53,
+                  (int64_t{1} << 62) + 12345,
+                  kMax,
+                  kMax - 1,
+                  kMin,
+                  kMin + 1,
+                  -987654321987654321,
+                  6172840429334713770};
+
+int64_t ref_add(int64_t x, int64_t y) { return static_cast<int64_t>(uint64_t(x) + uint64_t(y)); }
+int64_t ref_sub(int64_t x, int64_t y) { return static_cast<int64_t>(uint64_t(x) - uint64_t(y)); }
+int64_t ref_mul(int64_t x, int64_t y) { return static_cast<int64_t>(uint64_t(x) * uint64_t(y)); }
+
+/// The n x n table of f over every pair (kExtremes[i], kExtremes[j]), row-major.
+template <class F>
+V pair_table(F f) {
+  V out;
+  for (int64_t x : kExtremes)
+    for (int64_t y : kExtremes) out.push_back(f(x, y));
+  return out;
+}
+
+class Int64Pairs : public ::testing::Test {
+ protected:
+  const int64_t n = static_cast<int64_t>(kExtremes.size());
+  Tensor column = tensor(kExtremes).reshape({n, 1});
+  Tensor row = tensor(kExtremes).reshape({1, n});
+  Tensor full_column = column.expand({n, n}).clone();
+};
+
+TEST_F(Int64Pairs, AddSubMulMatchWrappedReference) {
+  EXPECT_EQ(values(column + row), pair_table(ref_add));
+  EXPECT_EQ(values(column - row), pair_table(ref_sub));
+  EXPECT_EQ(values(column * row), pair_table(ref_mul));
+  EXPECT_EQ(values(add(column, row, kOdd53)), pair_table([](int64_t x, int64_t y) { return ref_add(x, ref_mul(kOdd53, y)); }));
+  EXPECT_EQ(values(sub(column, row, kMin)), pair_table([](int64_t x, int64_t y) { return ref_sub(x, ref_mul(kMin, y)); }));
+  EXPECT_EQ(values(sub(column, row, -kOdd53)), pair_table([](int64_t x, int64_t y) { return ref_add(x, ref_mul(kOdd53, y)); }));
+}
+
+TEST_F(Int64Pairs, InPlaceMatchWrappedReference) {
+  Tensor x = full_column.clone();
+  x.add_(row);
+  EXPECT_EQ(values(x), pair_table(ref_add));
+  x = full_column.clone();
+  x.sub_(row, kMax);
+  EXPECT_EQ(values(x), pair_table([](int64_t a, int64_t b) { return ref_sub(a, ref_mul(kMax, b)); }));
+  x = full_column.clone();
+  x.mul_(row);
+  EXPECT_EQ(values(x), pair_table(ref_mul));
+  x = full_column.clone();
+  x.copy_(row.expand({n, n}));
+  EXPECT_EQ(values(x), pair_table([](int64_t, int64_t b) { return b; }));
+}
+
+TEST_F(Int64Pairs, ScalarOperandsMatchWrappedReference) {
+  for (int64_t s : kExtremes) {
+    Tensor t = tensor(kExtremes);
+    V sum, diff, rdiff, prod;
+    for (int64_t v : kExtremes) {
+      sum.push_back(ref_add(v, s));
+      diff.push_back(ref_sub(v, s));
+      rdiff.push_back(ref_sub(s, v));
+      prod.push_back(ref_mul(v, s));
+    }
+    EXPECT_EQ(values(t + s), sum) << s;
+    EXPECT_EQ(values(s + t), sum) << s;
+    EXPECT_EQ(values(t - s), diff) << s;
+    EXPECT_EQ(values(s - t), rdiff) << s;
+    EXPECT_EQ(values(t * s), prod) << s;
+    Tensor in_place = t.clone();
+    in_place += s;
+    EXPECT_EQ(values(in_place), sum) << s;
+    in_place = t.clone();
+    in_place *= s;
+    EXPECT_EQ(values(in_place), prod) << s;
+    EXPECT_EQ(values(full({2}, s)), (V{s, s}));
+    EXPECT_EQ(values(zeros({2}, kInt64).fill_(s)), (V{s, s}));
+  }
+}
+
+TEST_F(Int64Pairs, ComparisonsAndSelectionAreExact) {
+  EXPECT_EQ(values(eq(column, row)), pair_table([](int64_t x, int64_t y) -> int64_t { return x == y; }));
+  EXPECT_EQ(values(gt(column, row)), pair_table([](int64_t x, int64_t y) -> int64_t { return x > y; }));
+  EXPECT_EQ(values(where(gt(column, row), column, row)), pair_table([](int64_t x, int64_t y) { return std::max(x, y); }));
+  for (int64_t i = 0; i < n; ++i) {
+    Tensor pair = cat({column[i], row.select(1, i)});
+    EXPECT_EQ(max(pair).item<int64_t>(), kExtremes[i]);
+  }
+  EXPECT_EQ(max(tensor(kExtremes)).item<int64_t>(), kMax);
+  EXPECT_EQ(min(tensor(kExtremes)).item<int64_t>(), kMin);
+  EXPECT_EQ(values(std::get<0>(max(column + row, 1))),
+            [&] {
+              V out;
+              for (int64_t x : kExtremes) {
+                int64_t best = kMin;
+                for (int64_t y : kExtremes) best = std::max(best, ref_add(x, y));
+                out.push_back(best);
+              }
+              return out;
+            }());
+}
+
+TEST_F(Int64Pairs, UnaryOpsAndPowersMatchReference) {
+  V negated, absolute;
+  for (int64_t v : kExtremes) {
+    negated.push_back(ref_sub(0, v));
+    absolute.push_back(v < 0 ? ref_sub(0, v) : v);
+  }
+  EXPECT_EQ(values(neg(tensor(kExtremes))), negated);
+  EXPECT_EQ(values(abs(tensor(kExtremes))), absolute);
+  for (int64_t k = 0; k <= 66; ++k) {
+    V expected;
+    for (int64_t v : kExtremes) {
+      int64_t p = 1;
+      for (int64_t i = 0; i < k; ++i) p = ref_mul(p, v);
+      expected.push_back(p);
+    }
+    EXPECT_EQ(values(tensor(kExtremes).pow(k)), expected) << "exponent " << k;
+    EXPECT_EQ(values(pow(tensor(kExtremes), full({}, k))), expected) << "exponent " << k;
+  }
+}
+
+TEST_F(Int64Pairs, SumsAndProductsMatchWrappedReference) {
+  Tensor table = column * row;  // products of every pair
+  const V t = pair_table(ref_mul);
+  V row_sums(n, 0), column_sums(n, 0);
+  int64_t total = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      row_sums[i] = ref_add(row_sums[i], t[i * n + j]);
+      column_sums[j] = ref_add(column_sums[j], t[i * n + j]);
+      total = ref_add(total, t[i * n + j]);
+    }
+  EXPECT_EQ(values(table.sum({1})), row_sums);
+  EXPECT_EQ(values(table.sum({0})), column_sums);
+  EXPECT_EQ(values(table.t().sum({1})), column_sums);
+  EXPECT_EQ(table.sum().item<int64_t>(), total);
+  V product(n * n, 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t k = 0; k < n; ++k) product[i * n + j] = ref_add(product[i * n + j], ref_mul(t[i * n + k], t[k * n + j]));
+  EXPECT_EQ(values(table.mm(table)), product);
+  EXPECT_EQ(values(matmul(table.unsqueeze(0), table)), product);
+  EXPECT_EQ(values(matmul(table.t().contiguous().t(), table)), product);  // a transposed operand
+}
+
+TEST_F(Int64Pairs, ConversionsAndPrintingAreExact) {
+  for (int64_t v : kExtremes) {
+    EXPECT_EQ(to_string(tensor({v})), "tensor([" + std::to_string(v) + "])");
+    EXPECT_EQ(tensor({v}).item<int64_t>(), v);
+    EXPECT_EQ(tensor({v}).to(kFloat64).item<double>(), static_cast<double>(v));
+    EXPECT_EQ(tensor({v}).to(kFloat32).item<float>(), static_cast<float>(v));
+    EXPECT_EQ(Scalar(v).to<float>(), static_cast<float>(v));  // rounded once, not through double
+  }
+  // Every double that a conversion to int64 can meet: truncated when in range, INT64_MIN otherwise.
+  const std::vector<double> doubles{NAN, -NAN, INFINITY, -INFINITY, 1e19, -1e19, 0x1p63, -0x1p63, 0x1p63 - 1024,
+                                    -0.5, 0.5, -1.5, 1.5, 0x1p53 + 2, -0x1p53, 1e-300, -0.0, 1e300};
+  V expected;
+  for (double d : doubles) expected.push_back(d >= -0x1p63 && d < 0x1p63 ? static_cast<int64_t>(d) : kMin);
+  Tensor t = tensor(doubles, kFloat64);
+  EXPECT_EQ(values(t.to(kInt64)), expected);
+  EXPECT_EQ(t.to_vector<int64_t>(), expected);
+  Tensor into = zeros({static_cast<int64_t>(doubles.size())}, kInt64);
+  into.copy_(t);  // copy_ converts, as in PyTorch
+  EXPECT_EQ(values(into), expected);
 }
 
 // ---- printing ------------------------------------------------------------------------------------
