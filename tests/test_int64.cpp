@@ -77,6 +77,11 @@ TEST(Int64Creation, TensorFromLiteralsAndVectors) {
   EXPECT_EQ(tensor({kOdd53}, kFloat64).item<double>(), 0x1p53);
   EXPECT_EQ(tensor(std::vector<int64_t>{kMax}, kFloat32).item<float>(), 0x1p63F);
   EXPECT_EQ(tensor(std::vector<double>{2.5}).item<float>(), 2.5F);
+  // Floating literals into int64 truncate, and must fit, as in PyTorch.
+  EXPECT_EQ(values(tensor({2.7, -2.7}, kInt64)), (V{2, -2}));
+  EXPECT_THROW(tensor({1e30}, kInt64), Error);
+  EXPECT_THROW(tensor({{1.0}, {NAN}}, kInt64), Error);
+  EXPECT_THROW(tensor(std::vector<double>{1.0, 1e30}, kInt64), Error);
 }
 
 TEST(Int64Creation, ArangeWithInt64Bounds) {
@@ -92,6 +97,11 @@ TEST(Int64Creation, ArangeWithInt64Bounds) {
   EXPECT_THROW(arange(kMin, kMax), Error);
   EXPECT_THROW(arange(0, 5, 0), Error);
   EXPECT_THROW(arange(5, 0, 1), Error);
+  // Floating bounds into int64 must fit (PyTorch: arange(0., 1e19, 1e18, dtype=int64) raises).
+  EXPECT_THROW(arange(0.0, 1e19, 1e18, kInt64), Error);
+  EXPECT_EQ(values(arange(0.0, 5.0, 2.0, kInt64)), (V{0, 2, 4}));
+  // A nan step: a clear error, not a nan converted to a size.
+  EXPECT_THROW(arange(0.0, 10.0, NAN), Error);
 }
 
 TEST(Int64Creation, LinspaceIntoInt64) {

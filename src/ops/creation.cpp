@@ -43,6 +43,7 @@ void flatten_into(const NestedList& list, std::vector<Scalar>& values) {
 
 // Each value converted on its own, so that integers reach an int64 tensor exactly.
 Tensor from_scalars(const std::vector<Scalar>& values, IntArrayRef shape, ScalarType dtype) {
+  for (const Scalar& v : values) ops::check_fill_value(v, dtype, "tensor");
   Tensor out = detail::make_empty(shape, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -99,6 +100,8 @@ Tensor tensor(const std::vector<T>& values, TensorOptions options) {
   // the dtype can hold them.
   using Stored = std::conditional_t<std::is_integral_v<T>, int64_t, T>;
   std::vector<Stored> stored(values.begin(), values.end());
+  if constexpr (std::is_floating_point_v<T>)
+    for (T v : values) ops::check_fill_value(static_cast<double>(v), options.dtype_or(inferred), "tensor");
   constexpr ScalarType stored_dtype = std::is_same_v<Stored, float> ? kFloat32 : std::is_same_v<Stored, double> ? kFloat64 : kInt64;
   Tensor out = detail::make_empty({n}, options.dtype_or(inferred));
   detail::copy_values(out, from_blob(stored.data(), {n}, stored_dtype));
@@ -168,6 +171,8 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   if (integral && dtype == kInt64) return finish(integer_arange(start.to_int64(), end.to_int64(), step.to_int64()), options);
   const double s = start.to_double(), e = end.to_double(), d = step.to_double();
   DYDX_CHECK(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
+  DYDX_CHECK(is_floating_point(dtype) || (detail::fits_int64(s) && detail::fits_int64(e)), "arange: ", s, " -> ", e,
+             ": value cannot be converted to type int64 without overflow");
   DYDX_CHECK(d != 0, "arange: step must be nonzero");
   DYDX_CHECK((d > 0 && e >= s) || (d < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
   const double count = std::ceil((e - s) / d);
