@@ -16,11 +16,6 @@ ScalarType result_type(const Tensor& a, const Tensor& b) {
   return dimensioned.dtype();
 }
 
-void check_alpha(ScalarType dtype, Scalar alpha, const char* op) {
-  DYDX_CHECK(is_floating_point(dtype) || alpha.is_integral(), op,
-             ": for integral input tensors, argument alpha must not be a floating point number (got ", alpha, ")");
-}
-
 ScalarType result_type(const Tensor& t, Scalar s) {
   if (!t.is_floating_point() && !s.is_integral()) return kDefaultDtype;
   return t.dtype();
@@ -143,7 +138,7 @@ Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, con
   const double c = f.c;
   Tensor out = f.is_add()   ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_add(x, y); })
                : f.is_sub() ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_sub(x, y); })
-                            : binary_kernel(a, b, dtype, name, f);
+                            : binary_kernel(a, b, dtype, name, [f](auto x, auto y) { return f(x, y); });
   if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
   forward::propagate_broadcast_linear({&a, &b}, out, [c](const TensorList& t) {
     return sum_terms(t[0], !t[1].defined() ? Tensor() : c == 1 ? t[1] : c == -1 ? -t[1] : t[1] * c);

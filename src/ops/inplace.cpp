@@ -178,7 +178,8 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
-    ops::check_alpha(ops::result_type(*this, other), alpha, "add_");
+    // Only an integer self can have an integer result (a float one is not castable to it).
+    if (!is_floating_point()) ops::check_alpha(ops::result_type(*this, other), alpha, "add_");
     ops::binary_in_place(*this, other, "add_", ops::ScaledAdd::of(alpha, /*negate=*/false));
   }
   return *this;
@@ -192,7 +193,8 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
-    ops::check_alpha(ops::result_type(*this, other), alpha, "sub_");
+    // Only an integer self can have an integer result (a float one is not castable to it).
+    if (!is_floating_point()) ops::check_alpha(ops::result_type(*this, other), alpha, "sub_");
     ops::binary_in_place(*this, other, "sub_", ops::ScaledAdd::of(alpha, /*negate=*/true));
   }
   return *this;

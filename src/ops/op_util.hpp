@@ -33,7 +33,10 @@ inline void check_fill_value(Scalar value, ScalarType dtype, const char* op) {
              ": value ", value, " cannot be converted to type int64 without overflow");
 }
 /// add and sub on integer tensors take only an integer alpha, as in PyTorch.
-void check_alpha(ScalarType dtype, Scalar alpha, const char* op);
+inline void check_alpha(ScalarType dtype, Scalar alpha, const char* op) {
+  DYDX_CHECK(is_floating_point(dtype) || alpha.is_integral(), op,
+             ": for integral input tensors, argument alpha must not be a floating point number (got ", alpha, ")");
+}
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
 
