@@ -34,8 +34,20 @@ PrintInput float64(std::vector<int64_t> sizes, std::vector<double> values) {
   return in;
 }
 
-PrintInput int64(std::vector<int64_t> sizes, std::vector<double> values) {
-  PrintInput in = float32(std::move(sizes), std::move(values));
+/// An int64 tensor of small values, given as doubles for brevity (each exact).
+PrintInput int64(std::vector<int64_t> sizes, const std::vector<double>& values) {
+  PrintInput in;
+  in.sizes = std::move(sizes);
+  for (double v : values) in.int_values.push_back(static_cast<int64_t>(v));
+  in.is_int64 = true;
+  return in;
+}
+
+/// An int64 tensor of any values.
+PrintInput int64_exact(std::vector<int64_t> sizes, std::vector<int64_t> values) {
+  PrintInput in;
+  in.sizes = std::move(sizes);
+  in.int_values = std::move(values);
   in.is_int64 = true;
   return in;
 }
@@ -193,6 +205,21 @@ TEST(FormatTensor, Int64RowWraps) {
             "        30000, 31000, 32000, 33000, 34000, 35000, 36000, 37000, 38000, 39000])");
 }
 
+// Past 2^53 a double cannot hold every int64: each is written exactly, from the int64 itself.
+TEST(FormatTensor, Int64ExtremesExact) {
+  EXPECT_EQ(format_tensor(int64_exact({1}, {9007199254740993})), "tensor([9007199254740993])");
+  EXPECT_EQ(format_tensor(int64_exact({2}, {INT64_MAX, INT64_MIN})),
+            "tensor([ 9223372036854775807, -9223372036854775808])");
+  EXPECT_EQ(format_tensor(int64_exact({}, {INT64_MAX})), "tensor(9223372036854775807)");
+  EXPECT_EQ(format_tensor(int64_exact({2, 2}, {1, INT64_MAX, INT64_MIN, 5})),
+            "tensor([[                   1,  9223372036854775807],\n"
+            "        [-9223372036854775808,                    5]])");
+  // Three 20-character numbers fit a line of 80 (after the 7 of "tensor("); a fourth wraps.
+  EXPECT_EQ(format_tensor(int64_exact({4}, {INT64_MIN, INT64_MIN, INT64_MIN, -3})),
+            "tensor([-9223372036854775808, -9223372036854775808, -9223372036854775808,\n"
+            "                          -3])");
+}
+
 // ---- empty --------------------------------------------------------------------------------------
 
 TEST(FormatTensor, Empty) {
@@ -293,7 +320,7 @@ struct GeneratedCase {
 };
 
 std::filesystem::path cases_path() {
-  return std::filesystem::path(__FILE__).parent_path() / "data" / "print_cases.txt";
+  return std::filesystem::path(DYDX_TEST_DATA_DIR) / "print_cases.txt";
 }
 
 /// The words after the given keyword on the next line of the file.
@@ -324,13 +351,15 @@ void read_grad(std::istream& file, PrintInput& in) {
   }
 }
 
-/// Values are hex floats, "inf", "-inf", "nan" or decimal integers, all of which strtod reads exactly.
-std::vector<double> read_values(std::istream& file) {
+/// Values are hex floats, "inf", "-inf", "nan" or decimal integers, which strtod (or, for an int64
+/// tensor, strtoll) reads exactly.
+void read_values(std::istream& file, PrintInput& in) {
   std::istringstream words = keyword_line(file, "values");
-  std::vector<double> out;
   std::string word;
-  while (words >> word) out.push_back(std::strtod(word.c_str(), nullptr));
-  return out;
+  while (words >> word) {
+    if (in.is_int64) in.int_values.push_back(std::strtoll(word.c_str(), nullptr, 10));
+    else in.values.push_back(std::strtod(word.c_str(), nullptr));
+  }
 }
 
 std::string read_expected(std::istream& file) {
@@ -358,7 +387,7 @@ std::vector<GeneratedCase> read_cases() {
     std::istringstream sizes = keyword_line(file, "sizes");
     for (int64_t s = 0; sizes >> s;) c.input.sizes.push_back(s);
     read_grad(file, c.input);
-    c.input.values = read_values(file);
+    read_values(file, c.input);
     c.expected = read_expected(file);
     out.push_back(std::move(c));
   }

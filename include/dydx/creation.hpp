@@ -10,25 +10,25 @@
 
 namespace dydx {
 
-/// A scalar or a nested braced list of any depth: `3.0`, `{1, 2}`, `{{4.0}, {1.0}}`.
+/// A scalar or a nested braced list of any depth: `3.0`, `{1, 2}`, `{{4.0}, {1.0}}`. Integers are
+/// kept exactly, as in Scalar.
 class NestedList {
  public:
-  NestedList(double v) : scalar_(v), is_scalar_(true), integral_(false) {}
-  NestedList(float v) : scalar_(v), is_scalar_(true), integral_(false) {}
-  NestedList(int v) : scalar_(v), is_scalar_(true), integral_(true) {}
-  NestedList(long v) : scalar_(static_cast<double>(v)), is_scalar_(true), integral_(true) {}
-  NestedList(long long v) : scalar_(static_cast<double>(v)), is_scalar_(true), integral_(true) {}
+  NestedList(double v) : scalar_(v), is_scalar_(true) {}
+  NestedList(float v) : scalar_(v), is_scalar_(true) {}
+  NestedList(int v) : scalar_(v), is_scalar_(true) {}
+  NestedList(long v) : scalar_(v), is_scalar_(true) {}
+  NestedList(long long v) : scalar_(v), is_scalar_(true) {}
   NestedList(std::initializer_list<NestedList> items) : items_(items) {}
 
   bool is_scalar() const { return is_scalar_; }
-  double scalar() const { return scalar_; }
-  bool integral() const { return integral_; }
+  Scalar scalar() const { return scalar_; }
+  bool integral() const { return scalar_.is_integral(); }
   const std::vector<NestedList>& items() const { return items_; }
 
  private:
-  double scalar_ = 0;
+  Scalar scalar_ = 0;
   bool is_scalar_ = false;
-  bool integral_ = false;
   std::vector<NestedList> items_;
 };
 

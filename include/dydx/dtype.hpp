@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <ostream>
+#include <type_traits>
 
 namespace dydx {
 
@@ -27,22 +28,46 @@ inline constexpr bool is_floating_point(ScalarType t) { return t != kInt64; }
 const char* dtype_name(ScalarType t);
 std::ostream& operator<<(std::ostream& os, ScalarType t);
 
+namespace detail {
+/// Whether a floating value converts to int64 without overflow: finite and in [-2^63, 2^63).
+inline constexpr bool fits_int64(double v) { return v >= -0x1p63 && v < 0x1p63; }
+/// A floating value as int64, truncated toward zero. Out of range or nan gives INT64_MIN, which is
+/// what PyTorch gives on x86 (the conversion instruction's result); a plain cast would be UB there.
+inline constexpr int64_t float_to_int64(double v) { return fits_int64(v) ? static_cast<int64_t>(v) : INT64_MIN; }
+}  // namespace detail
+
 /// A C++ number passed to an op. It never promotes a floating tensor (x * 2.5 stays float32).
+/// Integers are kept as int64 and floating values as double, as c10::Scalar does, so that int64
+/// tensors get exact integer arithmetic: no int64 value passes through a double.
 class Scalar {
  public:
-  Scalar(double v) : value_(v), integral_(false) {}
-  Scalar(float v) : value_(v), integral_(false) {}
-  Scalar(int v) : value_(v), integral_(true) {}
-  Scalar(long v) : value_(static_cast<double>(v)), integral_(true) {}
-  Scalar(long long v) : value_(static_cast<double>(v)), integral_(true) {}
-  double to_double() const { return value_; }
-  int64_t to_int64() const { return static_cast<int64_t>(value_); }
+  Scalar(double v) : double_(v), integral_(false) {}
+  Scalar(float v) : double_(v), integral_(false) {}
+  Scalar(int v) : int_(v), integral_(true) {}
+  Scalar(long v) : int_(static_cast<int64_t>(v)), integral_(true) {}
+  Scalar(long long v) : int_(static_cast<int64_t>(v)), integral_(true) {}
+  /// The value as a double: an integer beyond 2^53 rounds to the nearest double.
+  double to_double() const { return integral_ ? static_cast<double>(int_) : double_; }
+  /// The value as int64: exact for an integer; a floating value converts as detail::float_to_int64.
+  int64_t to_int64() const { return integral_ ? int_ : detail::float_to_int64(double_); }
+  /// The value as an element of type T (float, double or int64_t).
+  template <class T>
+  T to() const {
+    if constexpr (std::is_integral_v<T>) return static_cast<T>(to_int64());
+    else return integral_ ? static_cast<T>(int_) : static_cast<T>(double_);
+  }
   bool is_integral() const { return integral_; }
 
  private:
-  double value_;
+  union {
+    double double_;
+    int64_t int_;
+  };
   bool integral_;
 };
+
+/// Writes an integer as an integer and a floating value as a double, for error messages.
+std::ostream& operator<<(std::ostream& os, Scalar s);
 
 /// Options for creation functions, as torch::TensorOptions: `dydx::dtype(kFloat64).requires_grad(true)`.
 struct TensorOptions {

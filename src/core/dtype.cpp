@@ -1,4 +1,4 @@
-// Names of dtypes, as PyTorch prints them.
+// Names of dtypes, as PyTorch prints them, and scalars as error messages write them.
 #include "dydx/dtype.hpp"
 
 namespace dydx {
@@ -12,5 +12,10 @@ const char* dtype_name(ScalarType t) {
 }
 
 std::ostream& operator<<(std::ostream& os, ScalarType t) { return os << dtype_name(t); }
+
+std::ostream& operator<<(std::ostream& os, Scalar s) {
+  if (s.is_integral()) return os << s.to_int64();
+  return os << s.to_double();
+}
 
 }  // namespace dydx

@@ -65,7 +65,7 @@ T Tensor::item() const {
   DYDX_CHECK(impl.numel == 1, "item: a tensor with ", impl.numel, " elements cannot be converted to a scalar");
   return cpu::dispatch(impl.dtype, [&](auto tag) {
     using S = decltype(tag);
-    return static_cast<T>(*reinterpret_cast<const S*>(impl.data_bytes()));
+    return cpu::convert<T>(*reinterpret_cast<const S*>(impl.data_bytes()));
   });
 }
 

@@ -42,7 +42,7 @@ void copy_values(const Tensor& dst, const Tensor& src) {
     using TOut = decltype(out_tag);
     cpu::dispatch(src.dtype(), [&](auto in_tag) {
       using TIn = decltype(in_tag);
-      cpu::map1<TOut, TIn>(dst, src, [](TIn v) { return static_cast<TOut>(v); });
+      cpu::map1<TOut, TIn>(dst, src, [](TIn v) { return cpu::convert<TOut>(v); });
     });
   });
 }

@@ -10,7 +10,8 @@ Tensor make_empty(IntArrayRef sizes, ScalarType dtype);
 /// A tensor sharing src's storage with the given geometry; records src's base so in-place
 /// writes through the view can rewrite the base's history. Carries no autograd state.
 Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset);
-/// Copies src (any layout, any dtype) into dst elementwise, converting dtypes; src broadcasts to dst.
+/// Copies src (any layout, any dtype) into dst elementwise, converting dtypes as cpu::convert does;
+/// src broadcasts to dst.
 void copy_values(const Tensor& dst, const Tensor& src);
 /// zeros(base_sizes) with g added into the region (sizes, strides, offset) of its contiguous layout;
 /// the transpose of viewing that region. Differentiable.

@@ -154,14 +154,16 @@ void finish_streaming() {
 #endif
 }
 
-// Integer products have no BLAS; they are rare and off the hot path.
+// Integer products have no BLAS; they are rare and off the hot path. They accumulate in uint64, so
+// that an overflow wraps as in PyTorch rather than being undefined.
 void integer_gemm(int64_t n, int64_t m, int64_t k, const int64_t* a, int64_t sa0, int64_t sa1, const int64_t* b,
                   int64_t sb0, int64_t sb1, int64_t* c) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < m; ++j) {
-      int64_t acc = 0;
-      for (int64_t p = 0; p < k; ++p) acc += a[i * sa0 + p * sa1] * b[p * sb0 + j * sb1];
-      c[i * m + j] = acc;
+      uint64_t acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += static_cast<uint64_t>(a[i * sa0 + p * sa1]) * static_cast<uint64_t>(b[p * sb0 + j * sb1]);
+      c[i * m + j] = static_cast<int64_t>(acc);
     }
 }
 

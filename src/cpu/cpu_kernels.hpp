@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/cpu_loops.hpp"
+#include "cpu/int_arith.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx::cpu {
@@ -168,11 +169,11 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
 
 /// Adds every element of in into out, where out has in's rank with size 1 (stride 0) on reduced dims.
 /// Out must be zero-filled. TOut may be wider than T (float32 summed into float64); float32 sums
-/// along a reduced inner dim accumulate in double whatever TOut is.
+/// along a reduced inner dim accumulate in double whatever TOut is, int64 sums wrap (in uint64).
 template <class TOut, class T>
 void sum_into(const Tensor& out, const Tensor& in) {
   auto geo = make_geometry<2>(out, {&in}, /*reduce_over_input=*/true);
-  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  using Acc = SumAccumulator<T>;
   // Pieces must not add into the same output element, so only a kept outermost dim is split (into
   // contiguous slabs). Splitting an inner kept dim instead, for a sum over rows, made each thread
   // stride across every row, and two threads took 6.5 ms where one took 3.5 ms on [4096, 4096].
@@ -195,11 +196,12 @@ void sum_into(const Tensor& out, const Tensor& in) {
                                  for (; i < n; ++i) acc[0] += x[i * s[1]];
                                }
                                const Acc total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-                               o[0] += static_cast<TOut>(total);
+                               o[0] = wrapping_add(o[0], static_cast<TOut>(total));
                              } else if (s[0] == 1 && s[1] == 1) {
-                               for (int64_t i = 0; i < n; ++i) o[i] += x[i];
+                               for (int64_t i = 0; i < n; ++i) o[i] = wrapping_add(o[i], static_cast<TOut>(x[i]));
                              } else {
-                               for (int64_t i = 0; i < n; ++i) o[i * s[0]] += x[i * s[1]];
+                               for (int64_t i = 0; i < n; ++i)
+                                 o[i * s[0]] = wrapping_add(o[i * s[0]], static_cast<TOut>(x[i * s[1]]));
                              }
                            });
 }
@@ -218,17 +220,17 @@ void add_rows_into(const T* x, int64_t cols, int64_t first, int64_t end, int64_t
   }
   for (; r < end; ++r) {
     const T* __restrict row = x + r * cols + c0;
-    for (int64_t c = 0; c < width; ++c) p[c] += row[c];
+    for (int64_t c = 0; c < width; ++c) p[c] += Acc(row[c]);
   }
 }
 
 /// out[c] = the sum over r of x[r * cols + c], for a dense [rows, cols] x: a sum over leading dims.
 /// Rows go in blocks, each summed into its own partial row (the blocks in parallel), and the
 /// partials are added in block order. Block sizes depend only on the shape, so the result has the
-/// same bits on any number of threads; float32 accumulates in double throughout.
+/// same bits on any number of threads; float32 accumulates in double throughout, int64 in uint64.
 template <class T>
 void sum_leading_rows(const T* x, T* out, int64_t rows, int64_t cols) {
-  using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+  using Acc = SumAccumulator<T>;
   // At most 64 blocks, so the partials stay a small fraction of the input.
   const int64_t block_rows = std::max<int64_t>(256, (rows + 63) / 64);
   const int64_t blocks = (rows + block_rows - 1) / block_rows;

@@ -34,7 +34,7 @@ void nested_shape(const NestedList& list, size_t depth, Dims& shape, bool& integ
   for (const NestedList& item : list.items()) nested_shape(item, depth + 1, shape, integral);
 }
 
-void flatten_into(const NestedList& list, std::vector<double>& values) {
+void flatten_into(const NestedList& list, std::vector<Scalar>& values) {
   if (list.is_scalar()) {
     values.push_back(list.scalar());
     return;
@@ -42,10 +42,31 @@ void flatten_into(const NestedList& list, std::vector<double>& values) {
   for (const NestedList& item : list.items()) flatten_into(item, values);
 }
 
-Tensor from_doubles(const std::vector<double>& values, IntArrayRef shape, ScalarType dtype) {
+// Each value converted on its own, so that integers reach an int64 tensor exactly.
+Tensor from_scalars(const std::vector<Scalar>& values, IntArrayRef shape, ScalarType dtype) {
+  for (const Scalar& v : values) ops::check_fill_value(v, dtype, "tensor");
   Tensor out = detail::make_empty(shape, dtype);
-  Tensor source = from_blob(const_cast<double*>(values.data()), shape, kFloat64);
-  detail::copy_values(out, source);
+  cpu::dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    for (size_t i = 0; i < values.size(); ++i) p[i] = values[i].to<T>();
+  });
+  return out;
+}
+
+// arange of int64 bounds, in integers throughout: a double holds only 53 bits of them. The count
+// and each value are computed in 128 bits, where no difference of int64s can overflow.
+Tensor integer_arange(int64_t start, int64_t end, int64_t step) {
+  DYDX_CHECK(step != 0, "arange: step must be nonzero");
+  DYDX_CHECK((step > 0 && end >= start) || (step < 0 && end <= start),
+             "arange: upper bound and larger bound inconsistent with step sign (", start, " -> ", end, " with step ",
+             step, ")");
+  const __int128 span = static_cast<__int128>(end) - start;
+  const __int128 n = span / step + (span % step != 0 ? 1 : 0);  // ceil: span and step share a sign
+  DYDX_CHECK(n <= INT64_MAX, "arange: the range ", start, " -> ", end, " with step ", step, " has too many elements");
+  Tensor out = detail::make_empty({static_cast<int64_t>(n)}, kInt64);
+  int64_t* p = out.data_ptr<int64_t>();
+  for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) p[i] = static_cast<int64_t>(start + static_cast<__int128>(i) * step);
   return out;
 }
 
@@ -74,10 +95,18 @@ Tensor random_tensor(IntArrayRef sizes, const TensorOptions& options, const char
 
 template <class T>
 Tensor tensor(const std::vector<T>& values, TensorOptions options) {
-  std::vector<double> doubles(values.begin(), values.end());
   const ScalarType inferred = std::is_integral_v<T> ? kInt64 : kDefaultDtype;
   const int64_t n = static_cast<int64_t>(values.size());
-  return finish(from_doubles(doubles, {n}, options.dtype_or(inferred)), options);
+  // Integers are widened to int64 and floats kept as they are, then converted once, exactly where
+  // the dtype can hold them.
+  using Stored = std::conditional_t<std::is_integral_v<T>, int64_t, T>;
+  std::vector<Stored> stored(values.begin(), values.end());
+  if constexpr (std::is_floating_point_v<T>)
+    for (T v : values) ops::check_fill_value(static_cast<double>(v), options.dtype_or(inferred), "tensor");
+  constexpr ScalarType stored_dtype = std::is_same_v<Stored, float> ? kFloat32 : std::is_same_v<Stored, double> ? kFloat64 : kInt64;
+  Tensor out = detail::make_empty({n}, options.dtype_or(inferred));
+  detail::copy_values(out, from_blob(stored.data(), {n}, stored_dtype));
+  return finish(out, options);
 }
 template Tensor tensor<float>(const std::vector<float>&, TensorOptions);
 template Tensor tensor<double>(const std::vector<double>&, TensorOptions);
@@ -88,11 +117,11 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
   Dims shape;
   bool integral = true;
   nested_shape(values, 0, shape, integral);
-  std::vector<double> flat;
+  std::vector<Scalar> flat;
   flatten_into(values, flat);
   // An empty list has no values to say it is integral; PyTorch makes it float32.
   if (flat.empty()) integral = false;
-  return finish(from_doubles(flat, shape, options.dtype_or(integral ? kInt64 : kDefaultDtype)), options);
+  return finish(from_scalars(flat, shape, options.dtype_or(integral ? kInt64 : kDefaultDtype)), options);
 }
 
 Tensor empty(IntArrayRef sizes, TensorOptions options) {
@@ -104,13 +133,11 @@ Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
   detail::check_sizes(sizes, "full");
   // As torch.full: an integer fill value gives int64 unless a dtype is named.
   const ScalarType dtype = options.dtype_or(value.is_integral() ? kInt64 : kDefaultDtype);
-  const double v = value.to_double();
-  DYDX_CHECK(is_floating_point(dtype) || (std::isfinite(v) && std::abs(v) < 9.2233720368547758e18), "full: value ", v,
-             " cannot be converted to type int64 without overflow");
+  ops::check_fill_value(value, dtype, "full");
   Tensor out = detail::make_empty(sizes, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
-    cpu::fill(out.data_ptr<T>(), out.numel(), static_cast<T>(v));
+    cpu::fill(out.data_ptr<T>(), out.numel(), value.to<T>());
   });
   return finish(out, options);
 }
@@ -140,18 +167,23 @@ Tensor full_like(const Tensor& other, Scalar value, TensorOptions options) {
 Tensor arange(Scalar end, TensorOptions options) { return arange(0, end, 1, options); }
 
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
-  const double s = start.to_double(), e = end.to_double(), d = step.to_double();
-  DYDX_CHECK(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
-  DYDX_CHECK(d != 0, "arange: step must be nonzero");
-  DYDX_CHECK((d > 0 && e >= s) || (d < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
   const bool integral = start.is_integral() && end.is_integral() && step.is_integral();
   const ScalarType dtype = options.dtype_or(integral ? kInt64 : kDefaultDtype);
-  const int64_t n = static_cast<int64_t>(std::ceil((e - s) / d));
+  if (integral && dtype == kInt64) return finish(integer_arange(start.to_int64(), end.to_int64(), step.to_int64()), options);
+  const double s = start.to_double(), e = end.to_double(), d = step.to_double();
+  DYDX_CHECK(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
+  DYDX_CHECK(is_floating_point(dtype) || (detail::fits_int64(s) && detail::fits_int64(e)), "arange: ", s, " -> ", e,
+             ": value cannot be converted to type int64 without overflow");
+  DYDX_CHECK(d != 0, "arange: step must be nonzero");
+  DYDX_CHECK((d > 0 && e >= s) || (d < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
+  const double count = std::ceil((e - s) / d);
+  DYDX_CHECK(count < 0x1p63, "arange: the range ", s, " -> ", e, " with step ", d, " has too many elements (", count, ")");
+  const int64_t n = static_cast<int64_t>(count);
   Tensor out = detail::make_empty({n}, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(s + static_cast<double>(i) * d);
+    for (int64_t i = 0; i < n; ++i) p[i] = cpu::convert<T>(s + static_cast<double>(i) * d);
   });
   return finish(out, options);
 }
@@ -159,6 +191,8 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
 Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
   DYDX_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got ", steps);
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  DYDX_CHECK(is_floating_point(dtype) || (detail::fits_int64(start) && detail::fits_int64(end)), "linspace: ",
+             start, " -> ", end, ": value cannot be converted to type int64 without overflow");
   Tensor out = detail::make_empty({steps}, dtype);
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
   if (steps == 1) return full({1}, start, options.dtype(dtype));  // one step is the start, as in PyTorch
@@ -168,8 +202,8 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options) 
     // Fill from both ends, as PyTorch does, so the last value is exactly end.
     const int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i)
-      p[i] = static_cast<T>(i < half ? start + step * static_cast<double>(i)
-                                     : end - step * static_cast<double>(steps - 1 - i));
+      p[i] = cpu::convert<T>(i < half ? start + step * static_cast<double>(i)
+                                      : end - step * static_cast<double>(steps - 1 - i));
   });
   return finish(out, options);
 }

@@ -16,12 +16,6 @@ ScalarType result_type(const Tensor& a, const Tensor& b) {
   return dimensioned.dtype();
 }
 
-double min_value(const Tensor& t) {
-  if (t.numel() == 0) return 0;
-  NoGradGuard no_grad;
-  return min(t).item<double>();
-}
-
 ScalarType result_type(const Tensor& t, Scalar s) {
   if (!t.is_floating_point() && !s.is_integral()) return kDefaultDtype;
   return t.dtype();
@@ -146,13 +140,14 @@ void where_vjp(Node& node, const Tensor& g, Tensor* grads) {
 }
 const OpInfo where_info{"where", "WhereBackward0", &where_vjp};
 
-Tensor add_impl(const Tensor& a, const Tensor& b, double c, const OpInfo& info, const char* name) {
+Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, const OpInfo& info, const char* name) {
   const ScalarType dtype = result_type(a, b);
-  DYDX_CHECK(is_floating_point(dtype) || c == std::trunc(c), name,
-             ": for integral input tensors, alpha must not be a floating point number (got ", c, ")");
-  Tensor out = c == 1    ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x + y; })
-               : c == -1 ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return x - y; })
-                         : binary_kernel(a, b, dtype, name, [c](auto x, auto y) { return x + c * y; });
+  check_alpha(dtype, alpha, name);
+  const ScaledAdd f = ScaledAdd::of(alpha, negate);
+  const double c = f.c;
+  Tensor out = f.is_add()   ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_add(x, y); })
+               : f.is_sub() ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_sub(x, y); })
+                            : binary_kernel(a, b, dtype, name, [f](auto x, auto y) { return f(x, y); });
   if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
   forward::propagate_broadcast_linear({&a, &b}, out, [c](const TensorList& t) {
     return sum_terms(t[0], !t[1].defined() ? Tensor() : c == 1 ? t[1] : c == -1 ? -t[1] : t[1] * c);
@@ -167,15 +162,15 @@ using ops::Node;
 using ops::record;
 
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
-  return ops::add_impl(a, b, alpha.to_double(), ops::add_info, "add");
+  return ops::add_impl(a, b, alpha, /*negate=*/false, ops::add_info, "add");
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
-  return ops::add_impl(a, b, -alpha.to_double(), ops::sub_info, "sub");
+  return ops::add_impl(a, b, alpha, /*negate=*/true, ops::sub_info, "sub");
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::binary_kernel(a, b, ops::result_type(a, b), "mul", [](auto x, auto y) { return x * y; });
+  Tensor out = ops::binary_kernel(a, b, ops::result_type(a, b), "mul", [](auto x, auto y) { return cpu::wrapping_mul(x, y); });
   if (Node* node = record(ops::mul_info, {&a, &b}, out)) {
     node->save(a);
     node->save(b);
@@ -218,23 +213,27 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& base, Scalar exponent) {
   const ScalarType dtype = ops::result_type(base, exponent);
   const double p = exponent.to_double();
-  DYDX_CHECK(is_floating_point(dtype) || p >= 0, "pow: integers to negative integer powers are not allowed (",
-             base.dtype(), " tensor to the power ", p, ")");
+  // An integer result needs an integer exponent (result_type gives float otherwise), taken exactly.
+  const int64_t integer_p = exponent.to_int64();
+  DYDX_CHECK(is_floating_point(dtype) || integer_p >= 0, "pow: integers to negative integer powers are not allowed (",
+             base.dtype(), " tensor to the power ", exponent, ")");
   Tensor x = ops::cast(base, dtype);
   Tensor out = detail::make_empty(x.sizes(), dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     // Squares and cubes are common (the seed cubes); exact multiplies beat std::pow there.
     if (p == 2) {
-      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(v * v); });
+      cpu::map1<T, T>(out, x, [](T v) { return cpu::wrapping_mul(v, v); });
     } else if (p == 3) {
-      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(v * v * v); });
+      cpu::map1<T, T>(out, x, [](T v) { return cpu::wrapping_mul(cpu::wrapping_mul(v, v), v); });
     } else if (p == 0.5 && std::is_floating_point_v<T>) {
       // PyTorch computes x^0.5 and x^-0.5 as sqrt and rsqrt, which differ from std::pow at -0
       // (-0, -inf) and -inf (nan); its derivative 0.5 x^-0.5 then inherits -inf at -0.
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(std::sqrt(v)); });
     } else if (p == -0.5 && std::is_floating_point_v<T>) {
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(1 / std::sqrt(v)); });
+    } else if constexpr (std::is_integral_v<T>) {
+      cpu::map1<T, T>(out, x, [integer_p](T v) { return cpu::integer_pow(v, integer_p); });
     } else {
       cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
     }
@@ -252,10 +251,10 @@ Tensor pow(const Tensor& base, Scalar exponent) {
 }
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
-  ScalarType dtype = ops::result_type(base, exponent);
-  DYDX_CHECK(is_floating_point(dtype) || ops::min_value(exponent) >= 0,
-             "pow: integers to negative integer powers are not allowed (exponent of shape ", exponent.sizes(), ")");
-  Tensor out = ops::binary_kernel(base, exponent, dtype, "pow", [](auto x, auto y) { return std::pow(x, y); });
+  // Integer tensors to negative integer tensor powers give powi's values (0, or +-1 for bases +-1),
+  // as in PyTorch; only a negative C++ scalar exponent is an error.
+  const ScalarType dtype = ops::result_type(base, exponent);
+  Tensor out = ops::binary_kernel(base, exponent, dtype, "pow", ops::element_pow);
   if (Node* node = record(ops::pow_tensor_info, {&base, &exponent}, out)) {
     node->save(base);
     node->save(exponent);
@@ -291,8 +290,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 Tensor pow(Scalar base, const Tensor& exponent) {
   const ScalarType dtype = ops::result_type(exponent, base);
   const double b = base.to_double();
-  Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow",
-                                  [](auto x, auto y) { return std::pow(x, y); });
+  Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow", ops::element_pow);
   if (Node* node = record(ops::pow_scalar_base_info, {&exponent}, out)) {
     node->attrs.scalar = b;
     node->save_output(out);
@@ -337,7 +335,7 @@ Tensor operator+(Scalar a, const Tensor& b) { return add(b, ops::scalar_tensor(a
 Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator-(Scalar a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(b, a);
-  Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return x - y; });
+  Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return cpu::wrapping_sub(x, y); });
   record(ops::rsub_info, {&b}, out);
   forward::propagate_linear({&b}, out, [](const TensorList& t) { return -t[0]; });
   return out;

@@ -135,10 +135,11 @@ struct Abs {
   static constexpr const char* node = "AbsBackward0";
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
-  // std::abs for floats: abs(-0) is +0, as in PyTorch (x < 0 ? -x : x would keep -0).
+  // std::abs for floats: abs(-0) is +0, as in PyTorch (x < 0 ? -x : x would keep -0); abs(INT64_MIN)
+  // wraps to itself, as in PyTorch.
   static auto forward(auto x) {
     if constexpr (std::is_floating_point_v<decltype(x)>) return std::abs(x);
-    else return x < 0 ? -x : x;
+    else return x < 0 ? cpu::wrapping_neg(x) : x;
   }
   static Tensor derivative(const Tensor& x, const Tensor&) { return sign(x); }
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
@@ -316,7 +317,7 @@ Tensor neg(const Tensor& x) {
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
+    cpu::map1<T, T>(out, x, [](T v) { return cpu::wrapping_neg(v); });
   });
   ops::record(ops::neg_info, {&x}, out);
   forward::propagate_linear({&x}, out, [](const TensorList& t) { return -t[0]; });

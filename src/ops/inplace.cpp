@@ -161,14 +161,13 @@ void commit(Tensor& self, Tensor result, const char* op) {
 
 // Everything that makes a binary in-place op raise, checked before either path writes (the one
 // that records history raised from inside the out-of-place op, naming it instead of op).
-void check_binary_inplace(const Tensor& self, const Tensor& other, const char* op, double alpha = 1,
+void check_binary_inplace(const Tensor& self, const Tensor& other, const char* op, Scalar alpha = 1,
                           bool true_division = false) {
   const Dims shape = detail::broadcast_shapes(self.sizes(), other.sizes(), op);
   DYDX_CHECK(shape == self.impl()->sizes, op, ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
              shape);
   const ScalarType type = result_type(self, other);
-  DYDX_CHECK(is_floating_point(type) || alpha == std::trunc(alpha), op,
-             ": for integral input tensors, alpha must not be a floating point number (got ", alpha, ")");
+  check_alpha(type, alpha, op);
   check_castable(true_division && !is_floating_point(type) ? kDefaultDtype : type, self.dtype(), op);
 }
 
@@ -192,12 +191,11 @@ using ops::needs_history;
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "add_", &other);
   ops::check_overlap(*this, {&other}, "add_");
-  ops::check_binary_inplace(*this, other, "add_", alpha.to_double());
+  ops::check_binary_inplace(*this, other, "add_", alpha);
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
-    const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, [c](auto a, auto b) { return a + c * b; });
+    ops::binary_in_place(*this, other, ops::ScaledAdd::of(alpha, /*negate=*/false));
   }
   return *this;
 }
@@ -207,12 +205,11 @@ Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "sub_", &other);
   ops::check_overlap(*this, {&other}, "sub_");
-  ops::check_binary_inplace(*this, other, "sub_", alpha.to_double());
+  ops::check_binary_inplace(*this, other, "sub_", alpha);
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::sub(*this, other, alpha), "sub_");
   } else {
-    const double c = alpha.to_double();
-    ops::binary_in_place(*this, other, [c](auto a, auto b) { return a - c * b; });
+    ops::binary_in_place(*this, other, ops::ScaledAdd::of(alpha, /*negate=*/true));
   }
   return *this;
 }
@@ -224,7 +221,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
-    ops::binary_in_place(*this, other, [](auto a, auto b) { return a * b; });
+    ops::binary_in_place(*this, other, [](auto a, auto b) { return cpu::wrapping_mul(a, b); });
   }
   return *this;
 }
@@ -245,9 +242,7 @@ Tensor& Tensor::div_(const Tensor& other) {
 
 static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, const char* op) {
   check_inplace(self, op);
-  const double v = value.to_double();
-  DYDX_CHECK(self.is_floating_point() || (std::isfinite(v) && std::abs(v) < 9.2233720368547758e18), op, ": value ", v,
-             " cannot be converted to type int64 without overflow");
+  ops::check_fill_value(value, self.dtype(), op);
   ops::check_overlap(self, {}, op);
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {

@@ -116,7 +116,7 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
   const double beta = beta_scalar.to_double(), alpha = alpha_scalar.to_double();
   DYDX_CHECK(is_floating_point(dtype) || (beta_scalar.is_integral() && alpha_scalar.is_integral()),
              "addmm: for integral input tensors, beta and alpha must be integers, not floating point numbers (got ",
-             beta, " and ", alpha, ")");
+             beta_scalar, " and ", alpha_scalar, ")");
   const Tensor &x = mat1, &y = mat2, &c = input;
   Tensor out = detail::make_empty({n, m}, dtype);
   auto as_batch = [](const Tensor& t) {

@@ -30,8 +30,16 @@ Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g = {
 /// d(x^y)/dy given out = x^y, with PyTorch's convention at x == 0. Callers multiply by g afterwards,
 /// as PyTorch's pow_backward_exponent does (there, unlike above, a nan in g does reach the zeros).
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out);
-/// The smallest element (0 for an empty tensor), for argument checks.
-double min_value(const Tensor& t);
+/// A fill value must fit the dtype: a floating value for an int64 tensor must lie in int64's range.
+inline void check_fill_value(Scalar value, ScalarType dtype, const char* op) {
+  DYDX_CHECK(is_floating_point(dtype) || value.is_integral() || detail::fits_int64(value.to_double()), op,
+             ": value ", value, " cannot be converted to type int64 without overflow");
+}
+/// add and sub on integer tensors take only an integer alpha, as in PyTorch.
+inline void check_alpha(ScalarType dtype, Scalar alpha, const char* op) {
+  DYDX_CHECK(is_floating_point(dtype) || alpha.is_integral(), op,
+             ": for integral input tensors, argument alpha must not be a floating point number (got ", alpha, ")");
+}
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
 
@@ -104,6 +112,33 @@ inline Tensor cast(const Tensor& t, ScalarType dtype) { return t.dtype() == dtyp
 
 /// Integer tensors are promoted to the default float dtype by floating-only functions.
 inline Tensor to_floating(const Tensor& t) { return t.is_floating_point() ? t : t.to(kDefaultDtype); }
+
+/// The element function of add and sub: x + alpha * y, with alpha negated for sub. Int64 elements
+/// use alpha exactly and wrap on overflow; floating ones compute in double, as they always have.
+struct ScaledAdd {
+  double c;
+  int64_t integer_c;
+
+  static ScaledAdd of(Scalar alpha, bool negate) {
+    const int64_t i = alpha.to_int64();
+    return {negate ? -alpha.to_double() : alpha.to_double(), negate ? cpu::wrapping_neg(i) : i};
+  }
+  /// Whether the op is a plain x + y or x - y (alpha of +-1).
+  bool is_add() const { return c == 1; }
+  bool is_sub() const { return c == -1; }
+
+  template <class T>
+  T operator()(T x, T y) const {
+    if constexpr (std::is_integral_v<T>) return cpu::wrapping_add(x, cpu::wrapping_mul(integer_c, y));
+    else return static_cast<T>(x + c * y);
+  }
+};
+
+/// x^y of two elements: exact (wrapping) repeated squaring for integers, std::pow for floats.
+inline constexpr auto element_pow = [](auto x, auto y) {
+  if constexpr (std::is_integral_v<decltype(x)>) return cpu::integer_pow(x, y);
+  else return std::pow(x, y);
+};
 
 /// out = f(a, b) elementwise over the broadcast shape, in dtype.
 template <class F>

@@ -37,12 +37,12 @@ std::string spaces(int64_t n) { return std::string(static_cast<size_t>(std::max<
 /// Formats elements in one style and pads them to one common width, as torch._tensor_str._Formatter.
 class ElementFormatter {
  public:
-  ElementFormatter(const std::vector<double>& shown, bool is_int64) {
-    if (is_int64) {
-      style_ = Style::integer;
-      for (double v : shown) width_ = std::max(width_, text(v).size());
-      return;
-    }
+  /// For an int64 tensor: its elements are written exactly, as Python writes ints.
+  explicit ElementFormatter(const std::vector<int64_t>& shown) : style_(Style::integer) {
+    for (int64_t v : shown) width_ = std::max(width_, std::to_string(v).size());
+  }
+
+  explicit ElementFormatter(const std::vector<double>& shown) {
     std::vector<double> nonzero_finite;
     for (double v : shown) {
       if (std::isfinite(v) && v != 0.0) nonzero_finite.push_back(v);
@@ -57,11 +57,8 @@ class ElementFormatter {
   size_t width() const { return width_; }
 
   /// The element right-aligned to the common width (longer texts such as "-inf" are not cut).
-  std::string format(double v) const {
-    std::string s = text(v);
-    if (s.size() < width_) s.insert(0, width_ - s.size(), ' ');
-    return s;
-  }
+  std::string format(double v) const { return padded(text(v)); }
+  std::string format(int64_t v) const { return padded(std::to_string(v)); }
 
  private:
   static Style pick_float_style(const std::vector<double>& nonzero_finite) {
@@ -78,11 +75,15 @@ class ElementFormatter {
     return wide_range || lo < 1.0e-4 ? Style::scientific : Style::fixed;
   }
 
-  /// The unpadded text of one element.
+  std::string padded(std::string s) const {
+    if (s.size() < width_) s.insert(0, width_ - s.size(), ' ');
+    return s;
+  }
+
+  /// The unpadded text of one floating element.
   std::string text(double v) const {
     switch (style_) {
-      case Style::integer:
-        return std::to_string(static_cast<long long>(v));
+      case Style::integer:  // not chosen for floating elements
       case Style::integral_float:
         // The trailing dot marks a floating tensor; non-finite values get none.
         return std::isfinite(v) ? printf_double("%.0f", v) + "." : non_finite_text(v);
@@ -138,15 +139,22 @@ std::vector<int64_t> row_major_strides(const std::vector<int64_t>& sizes) {
   return strides;
 }
 
-/// Appends every element that will be printed; PyTorch sizes its formatter on these alone.
-void collect_shown(const Layout& l, size_t dim, int64_t offset, std::vector<double>& out) {
+/// Appends every element of values that will be printed; PyTorch sizes its formatter on these alone.
+template <class T>
+void collect_shown(const Layout& l, const std::vector<T>& values, size_t dim, int64_t offset, std::vector<T>& out) {
   if (dim == l.in.sizes.size()) {
-    out.push_back(l.in.values[static_cast<size_t>(offset)]);
+    out.push_back(values[static_cast<size_t>(offset)]);
     return;
   }
   for (int64_t i : shown_positions(l.in.sizes[dim], l.summarize)) {
-    collect_shown(l, dim + 1, offset + l.step(dim, i), out);
+    collect_shown(l, values, dim + 1, offset + l.step(dim, i), out);
   }
+}
+
+/// The padded text of the element at an offset into whichever list holds the elements.
+std::string element_text(const Layout& l, const ElementFormatter& f, int64_t offset) {
+  const size_t i = static_cast<size_t>(offset);
+  return l.in.is_int64 ? f.format(l.in.int_values[i]) : f.format(l.in.values[i]);
 }
 
 /// The last dim: elements packed into lines of at most kLineWidth, as torch's _vector_str.
@@ -154,7 +162,7 @@ std::string vector_text(const Layout& l, const ElementFormatter& f, int64_t offs
   const int64_t size = l.in.sizes.back();
   std::vector<std::string> items;
   for (int64_t i : shown_positions(size, l.summarize)) {
-    items.push_back(f.format(l.in.values[static_cast<size_t>(offset + l.step(l.in.sizes.size() - 1, i))]));
+    items.push_back(element_text(l, f, offset + l.step(l.in.sizes.size() - 1, i)));
     if (marker_after(i, size, l.summarize)) items.push_back(" ...");
   }
   const int64_t item_width = static_cast<int64_t>(f.width()) + 2;
@@ -194,7 +202,7 @@ int64_t element_count(const std::vector<int64_t>& sizes) {
   return n;
 }
 
-/// The number of positions along each dim that in.values holds: all, or only the shown ones.
+/// The number of positions along each dim that in.values (in.int_values) holds: all, or only the shown ones.
 std::vector<int64_t> value_sizes_of(const PrintInput& in) {
   const bool summarize = element_count(in.sizes) > kThreshold;
   std::vector<int64_t> shown;
@@ -203,9 +211,10 @@ std::vector<int64_t> value_sizes_of(const PrintInput& in) {
     shown.push_back(shown_count(s, summarize));
     shown_numel *= shown.back();
   }
-  if (static_cast<int64_t>(in.values.size()) == shown_numel) return shown;
-  if (static_cast<int64_t>(in.values.size()) == element_count(in.sizes)) return in.sizes;
-  throw std::invalid_argument("format_tensor: " + std::to_string(in.values.size()) + " values for " +
+  const int64_t given = static_cast<int64_t>(in.is_int64 ? in.int_values.size() : in.values.size());
+  if (given == shown_numel) return shown;
+  if (given == element_count(in.sizes)) return in.sizes;
+  throw std::invalid_argument("format_tensor: " + std::to_string(given) + " values for " +
                               std::to_string(element_count(in.sizes)) + " elements (" +
                               std::to_string(shown_numel) + " shown)");
 }
@@ -215,10 +224,13 @@ std::string body_text(const PrintInput& in) {
   std::vector<int64_t> value_sizes = value_sizes_of(in);
   std::vector<int64_t> strides = row_major_strides(value_sizes);
   const Layout l{in, std::move(value_sizes), std::move(strides), element_count(in.sizes) > kThreshold};
-  std::vector<double> shown;
-  collect_shown(l, 0, 0, shown);
-  const ElementFormatter f(shown, in.is_int64);
-  if (in.sizes.empty()) return f.format(in.values.front());
+  auto formatter = [&]<class T>(const std::vector<T>& values) {
+    std::vector<T> shown;
+    collect_shown(l, values, 0, 0, shown);
+    return ElementFormatter(shown);
+  };
+  const ElementFormatter f = in.is_int64 ? formatter(in.int_values) : formatter(in.values);
+  if (in.sizes.empty()) return element_text(l, f, 0);
   return block_text(l, f, 0, 0, kPrefixWidth);
 }
 
@@ -269,7 +281,7 @@ std::string with_suffixes(std::string text, const std::vector<std::string>& suff
 
 std::string format_tensor(const PrintInput& in) {
   const bool empty = element_count(in.sizes) == 0;
-  if (empty && !in.values.empty()) throw std::invalid_argument("format_tensor: values for an empty tensor");
+  if (empty && !(in.values.empty() && in.int_values.empty())) throw std::invalid_argument("format_tensor: values for an empty tensor");
   const std::string body = empty ? "[]" : body_text(in);
   return with_suffixes(kPrefix + body, suffixes_of(in, empty));
 }

@@ -18,9 +18,12 @@ struct PrintInput {
   std::vector<int64_t> sizes;
   /// All elements in row-major order, or, for a summarised tensor, only the shown ones: those at the
   /// first and last kPrintEdgeItems positions of every dim longer than twice that (in row-major
-  /// order), so that a huge tensor is never read out whole. Float32 elements are given as their
-  /// exact double values, int64 elements as doubles (exact up to 2^53).
+  /// order), so that a huge tensor is never read out whole. For a floating tensor; float32 elements
+  /// are given as their exact double values.
   std::vector<double> values;
+  /// The same elements for an int64 tensor (is_int64; values is then unused): a double would hold
+  /// only 53 of their bits.
+  std::vector<int64_t> int_values;
   /// Adds the ", dtype=torch.float64" suffix.
   bool is_float64 = false;
   /// Formats elements as integers. PyTorch shows no dtype for int64 unless the tensor is empty.
