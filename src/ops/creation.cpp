@@ -145,7 +145,10 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   DYDX_CHECK((d > 0 && e >= s) || (d < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
   const bool integral = start.is_integral() && end.is_integral() && step.is_integral();
   const ScalarType dtype = options.dtype_or(integral ? kInt64 : kDefaultDtype);
-  const int64_t n = static_cast<int64_t>(std::ceil((e - s) / d));
+  // Checked as a double: converting a count past int64's range (a tiny step) is undefined behaviour.
+  const double count = std::ceil((e - s) / d);
+  DYDX_CHECK(count < 0x1p63, "arange: the range ", s, " -> ", e, " with step ", d, " has too many elements (", count, ")");
+  const int64_t n = static_cast<int64_t>(count);
   Tensor out = detail::make_empty({n}, dtype);
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);

@@ -55,6 +55,8 @@ void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sour
                ", strides ", self.strides(), ") refers to a single memory location. Please clone() the tensor first");
   const auto [first, last] = reach_of(s);
   for (const Tensor* source : sources) {
+    DYDX_CHECK(source->defined(), op, ": the source tensor is undefined (shape of the written-to tensor ",
+               self.sizes(), ")");
     const auto& o = *source->impl();
     if (o.storage != s.storage || o.dtype != s.dtype) continue;
     const auto [o_first, o_last] = reach_of(o);
@@ -68,6 +70,7 @@ void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sour
 }
 
 void check_inplace(const Tensor& self, const char* op) {
+  DYDX_CHECK(self.defined(), op, ": the written-to tensor is undefined (default-constructed)");
   const auto& impl = *self.impl();
   // A view made under no_grad has no history to rewrite; PyTorch refuses the write.
   DYDX_CHECK(!(is_grad_enabled() && impl.base && impl.view_made_without_grad && impl.base->needs_grad()), op,

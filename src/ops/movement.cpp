@@ -278,9 +278,10 @@ static Tensor transpose_impl(const Tensor& x, int64_t d0, int64_t d1, const auto
     const int64_t nb = forward::batch_dims();
     return x.dim() == 0 ? t : transpose_impl(t, d0 + nb, d1 + nb, info);
   };
-  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
+  // Checked first: a 0-D tensor accepts only dims 0 and -1, as in PyTorch.
   d0 = detail::wrap_dim(d0, x.dim(), "transpose");
   d1 = detail::wrap_dim(d1, x.dim(), "transpose");
+  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
   Geometry geo = ops::geometry_of(x);
   std::swap(geo.sizes[d0], geo.sizes[d1]);
   std::swap(geo.strides[d0], geo.strides[d1]);
@@ -354,8 +355,8 @@ Tensor Tensor::squeeze(int64_t dim) const {
   Geometry geo = ops::geometry_of(*this);
   // The tangent takes the output's shape, keeping any batch dims in front.
   auto same = [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), geo.sizes)); };
+  dim = detail::wrap_dim(dim, this->dim(), "squeeze");  // before the 0-D case, which accepts only 0 and -1
   if (this->dim() == 0) return ops::record_view(*this, geo, ops::squeeze_dim_info, same);
-  dim = detail::wrap_dim(dim, this->dim(), "squeeze");
   if (geo.sizes[dim] == 1) {
     geo.sizes.erase_at(dim);
     geo.strides.erase_at(dim);
