@@ -488,7 +488,7 @@ std::vector<Row> huge_size_rows() {
        raises({"reshape", "4"})},
       {c, "as_strided int64 max", [] { return ones({4}).as_strided({kI64Max}, {1}); }, raises({"as_strided"})},
       {c, "as_strided extent overflow", [=] { return ones({4}).as_strided({big, 4}, {big, 1}); }, raises({"as_strided"})},
-      {c, "as_strided offset int64 max", [] { return ones({4}).as_strided({1}, {1}, kI64Max); }, raises({"as_strided"})},
+      {c, "as_strided offset int64 max", [] { return ones({4}).as_strided({1}, {1}, kI64Max); }, raises({"as_strided", "9223372036854775808 elements"})},
       {c, "from_blob negative size", [] {
          float data[2] = {1, 2};
          return from_blob(data, {-2}).clone();

@@ -401,7 +401,8 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
   const int64_t capacity = static_cast<int64_t>(impl_ref().storage->nbytes / element_size(dtype()));
   DYDX_CHECK(reach < 0 || (reach < capacity && offset <= capacity - 1 - reach), "as_strided: setting storage of size ",
              capacity, " with sizes ", new_sizes, ", strides ", new_strides, " and offset ", offset,
-             " requires a storage of at least ", offset + reach + 1, " elements");
+             " requires a storage of at least ", static_cast<uint64_t>(offset) + static_cast<uint64_t>(reach) + 1,
+             " elements");  // in uint64: an offset near int64's maximum must not overflow the message
   if (requires_grad()) {
     // The gradient is scattered into a tensor of the input's shape, so the view must stay inside
     // the input's own elements, which must be laid out densely.
