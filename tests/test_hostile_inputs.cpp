@@ -17,6 +17,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -142,21 +143,37 @@ std::vector<Row> hostile_rows();
   return ::testing::AssertionSuccess();
 }
 
-class HostileInput : public ::testing::TestWithParam<size_t> {};
-
-TEST_P(HostileInput, RaisesAClearErrorOrGivesPyTorchsResult) {
-  const Row row = hostile_rows()[GetParam()];
-  const bool grad_mode = is_grad_enabled();
-  const int threads = get_num_threads();
-  EXPECT_TRUE(meets(row)) << row.cls << " / " << row.name;
-  // A row that raises midway must not leave thread state behind.
-  EXPECT_EQ(is_grad_enabled(), grad_mode) << "grad mode leaked from " << row.name;
-  EXPECT_EQ(get_num_threads(), threads) << "thread count leaked from " << row.name;
+/// The table, built once: gtest asks for it per test and per test name.
+const std::vector<Row>& table() {
+  static const std::vector<Row> rows = hostile_rows();
+  return rows;
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, HostileInput, ::testing::Range<size_t>(0, hostile_rows().size()),
-                         [](const ::testing::TestParamInfo<size_t>& info) {
-                           std::string name = hostile_rows()[info.param].cls + "_" + hostile_rows()[info.param].name;
+/// The classes in table order; one test per class keeps the suite's test count (and its process starts) small.
+std::vector<std::string> classes() {
+  std::vector<std::string> names;
+  for (const Row& row : table())
+    if (names.empty() || names.back() != row.cls) names.push_back(row.cls);
+  return names;
+}
+
+class HostileInput : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HostileInput, RaisesAClearErrorOrGivesPyTorchsResult) {
+  for (const Row& row : table()) {
+    if (row.cls != GetParam()) continue;
+    const bool grad_mode = is_grad_enabled();
+    const int threads = get_num_threads();
+    EXPECT_TRUE(meets(row)) << row.cls << " / " << row.name;
+    // A row that raises midway must not leave thread state behind.
+    EXPECT_EQ(is_grad_enabled(), grad_mode) << "grad mode leaked from " << row.name;
+    EXPECT_EQ(get_num_threads(), threads) << "thread count leaked from " << row.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, HostileInput, ::testing::ValuesIn(classes()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
                            for (char& c : name)
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return name;
@@ -167,7 +184,7 @@ INSTANTIATE_TEST_SUITE_P(Table, HostileInput, ::testing::Range<size_t>(0, hostil
 TEST(HostileInputTable, CountsPerClass) {
   std::map<std::string, std::pair<int, int>> per_class;  // class -> (raises, gives)
   std::map<std::string, int> names;
-  const std::vector<Row> rows = hostile_rows();
+  const std::vector<Row>& rows = table();
   for (const Row& row : rows) {
     auto& counts = per_class[row.cls];
     (row.expect.kind == Expectation::kRaises ? counts.first : counts.second) += 1;
@@ -178,6 +195,117 @@ TEST(HostileInputTable, CountsPerClass) {
                 counts.first + counts.second, counts.first, counts.second);
   std::printf("%-22s %4zu rows\n", "total", rows.size());
   EXPECT_GE(rows.size(), 200u);
+}
+
+// ---- sweeps over int64's edges ---------------------------------------------------------------------
+
+/// Dims, indices, sizes, strides and offsets at and near int64's edges, and the small ones between.
+const std::vector<int64_t> kEdges = {kI64Min, kI64Min + 1, -(int64_t(1) << 62), -(int64_t(1) << 31), -5, -4, -3, -2, -1,
+                                     0, 1, 2, 3, 4, 5, int64_t(1) << 31, int64_t(1) << 62, kI64Max - 1, kI64Max};
+
+/// Inputs of every layout: 0-D, empty, contiguous, transposed, expanded and sliced.
+std::vector<Tensor> sweep_inputs() {
+  return {tensor(2.0),
+          zeros({0}),
+          arange(3.0),
+          arange(6.0).view({2, 3}),
+          zeros({2, 0, 3}),
+          arange(6.0).view({2, 3}).t(),
+          arange(3.0).expand({2, 3}),
+          arange(12.0).view({3, 4}).slice(1, 1, 4, 2)};
+}
+
+/// Counts calls, and checks that each either gives a tensor all of whose elements can be read
+/// (under ASan, a view reaching outside its storage fails here) or raises a dydx::Error naming op.
+struct Sweep {
+  int64_t calls = 0, errors = 0;
+  /// also: another text the message may name instead of op (for creation functions, the shape
+  /// whose bytes overflow, which the allocator reports, as PyTorch's does).
+  void attempt(const std::string& op, const std::function<Tensor()>& call, const std::string& also = "") {
+    ++calls;
+    try {
+      const Tensor out = call();
+      int64_t expected = 1;
+      for (int64_t size : out.sizes()) EXPECT_FALSE(__builtin_mul_overflow(expected, size, &expected)) << op;
+      EXPECT_EQ(out.numel(), expected) << op;
+      // A huge result can only be a view with zero strides (expand); reading it all would take hours.
+      if (expected <= (1 << 20)) EXPECT_EQ(static_cast<int64_t>(out.to_vector<double>().size()), expected) << op;
+    } catch (const Error& e) {
+      ++errors;
+      const std::string message = e.what();
+      EXPECT_TRUE(message.find(op) != std::string::npos || (!also.empty() && message.find(also) != std::string::npos))
+          << "message does not name " << op << ": " << message;
+    }
+  }
+};
+
+TEST(HostileInputSweep, ViewsAndReductionsOverInt64Edges) {
+  Sweep sweep;
+  std::mt19937_64 random(10);
+  auto edge = [&] { return kEdges[random() % kEdges.size()]; };
+  for (const Tensor& x : sweep_inputs()) {
+    for (int64_t d : kEdges) {
+      sweep.attempt("size", [&] { return number(x.size(d)); });
+      sweep.attempt("stride", [&] { return number(x.stride(d)); });
+      sweep.attempt("unsqueeze", [&] { return x.unsqueeze(d); });
+      sweep.attempt("squeeze", [&] { return x.squeeze(d); });
+      sweep.attempt("sum", [&] { return x.sum({d}); });
+      sweep.attempt("mean", [&] { return x.mean({d}, true); });
+      sweep.attempt("max", [&] { return std::get<0>(x.max(d)); });
+      sweep.attempt("min", [&] { return std::get<1>(x.min(d, true)); });
+      sweep.attempt("cat", [&] { return cat({x, x}, d); });
+      sweep.attempt("stack", [&] { return stack({x, x}, d); });
+      for (int64_t i : kEdges) {
+        sweep.attempt("select", [&] { return x.select(d, i); });
+        sweep.attempt("transpose", [&] { return x.transpose(d, i); });
+        sweep.attempt("sum", [&] { return x.sum({d, i}); });
+      }
+    }
+    for (int n = 0; n < 400; ++n) {
+      const int64_t d = edge(), a = edge(), b = edge(), c = edge();
+      sweep.attempt("narrow", [&] { return x.narrow(d, a, b); });
+      sweep.attempt("slice", [&] { return x.slice(d, a, b, c); });
+      sweep.attempt("permute", [&] { return x.permute({a, b}); });
+    }
+  }
+  std::printf("views and reductions: %lld calls, %lld raised\n", static_cast<long long>(sweep.calls),
+              static_cast<long long>(sweep.errors));
+  EXPECT_GT(sweep.errors, 0);
+  EXPECT_LT(sweep.errors, sweep.calls);
+}
+
+TEST(HostileInputSweep, ShapesStridesAndOffsetsOverInt64Edges) {
+  Sweep sweep;
+  std::mt19937_64 random(11);
+  auto edge = [&] { return kEdges[random() % kEdges.size()]; };
+  // Small sizes and strides too, so that some as_strided views are valid and get read.
+  auto small = [&] { return static_cast<int64_t>(random() % 4); };
+  auto either = [&] { return random() % 2 ? edge() : small(); };
+  // Sizes for functions that allocate: 2^31 elements would be a valid 8 GiB tensor, so it becomes int64's maximum.
+  auto alloc_size = [&] {
+    const int64_t v = either();
+    return v == (int64_t(1) << 31) ? kI64Max : v;
+  };
+  for (const Tensor& x : sweep_inputs()) {
+    for (int n = 0; n < 300; ++n) {
+      const int64_t a = either(), b = either(), c = either(), d = either(), e = either();
+      sweep.attempt("expand", [&] { return x.expand({a, b, c}); });
+      sweep.attempt("view", [&] { return x.view({a, b}); });
+      sweep.attempt("reshape", [&] { return x.reshape({a, b, c}); });
+      sweep.attempt("as_strided", [&] { return x.as_strided({a, b}, {c, d}, e); });
+      sweep.attempt("as_strided", [&] { return x.as_strided({a}, {b}); });
+      const int64_t rows = alloc_size(), cols = alloc_size();
+      const std::string bytes = "storage size calculation overflowed";
+      sweep.attempt("zeros", [&] { return zeros({rows, cols}); }, bytes);
+      sweep.attempt("full", [&] { return full({rows}, 1.0, kInt64); }, bytes);
+      sweep.attempt("eye", [&] { return eye(rows, cols); }, bytes);
+      sweep.attempt("sum_to", [&] { return sum_to(x, {a, b}); });
+    }
+  }
+  std::printf("shapes, strides and offsets: %lld calls, %lld raised\n", static_cast<long long>(sweep.calls),
+              static_cast<long long>(sweep.errors));
+  EXPECT_GT(sweep.errors, 0);
+  EXPECT_LT(sweep.errors, sweep.calls);
 }
 
 // ---- the rows, one function per class ------------------------------------------------------------
@@ -473,17 +601,21 @@ std::vector<Row> huge_size_rows() {
       {c, "ones 2^60 elements", [] { return ones({int64_t(1) << 60}); }, raises({"out of memory", "4611686018427387904 bytes"})},
       {c, "empty of 2^62 x 0", [=] { return number(empty({kI64Max, 0}).size(0)); }, gives({}, {9.223372036854775807e18}, kFloat64)},
       {c, "full 2^31 x 2^31", [] { return full({int64_t(1) << 31, int64_t(1) << 31}, 1.0); }, raises({"storage size", "[2147483648,2147483648]"})},
-      {c, "rand 2^40 x 2^40", [] { return rand({int64_t(1) << 40, int64_t(1) << 40}); }, raises({"[1099511627776,1099511627776]", "overflows int64"})},
+      {c, "rand 2^40 x 2^40", [] { return rand({int64_t(1) << 40, int64_t(1) << 40}); }, raises({"rand", "[1099511627776,1099511627776]", "overflows int64"})},
       {c, "randn negative", [] { return randn({-1}); }, raises({"randn", "-1"})},
-      {c, "eye int64 max", [] { return eye(kI64Max); }, raises({"[9223372036854775807,9223372036854775807]", "overflows int64"})},
-      {c, "eye 2^32", [] { return eye(int64_t(1) << 32); }, raises({"[4294967296,4294967296]", "overflows int64"})},
+      {c, "eye int64 max", [] { return eye(kI64Max); }, raises({"eye", "[9223372036854775807,9223372036854775807]", "overflows int64"})},
+      {c, "eye 2^32", [] { return eye(int64_t(1) << 32); }, raises({"eye", "[4294967296,4294967296]", "overflows int64"})},
       {c, "eye negative", [] { return eye(-1); }, raises({"eye", "-1"})},
       {c, "eye negative m", [] { return eye(2, -1); }, raises({"eye", "-1"})},
       {c, "arange 1e18", [] { return arange(0.0, 1e18); }, raises({"out of memory", "4000000000000000000 bytes"})},
       {c, "arange tiny step", [] { return arange(0.0, 1.0, 1e-300); }, raises({"arange", "1e-300", "too many elements"})},
       {c, "linspace int64 max steps", [] { return linspace(0, 1, kI64Max); }, raises({"storage size", "[9223372036854775807]"})},
-      {c, "expand to 2^62 x 2^62", [=] { return ones({1, 1}).expand({big, big}); }, raises({"[4611686018427387904,4611686018427387904]", "overflows int64"})},
+      {c, "expand to 2^62 x 2^62", [=] { return ones({1, 1}).expand({big, big}); }, raises({"expand", "[4611686018427387904,4611686018427387904]", "overflows int64"})},
       {c, "view int64 max x 2", [] { return ones({4}).view({kI64Max, 2}); }, raises({"view", "[9223372036854775807,2]", "4"})},
+      {c, "reshape of empty, strides overflow", [] { return zeros({0}).reshape({0, int64_t(1) << 62, 4}); },
+       raises({"reshape", "[0,4611686018427387904,4]", "overflows int64"})},
+      {c, "expand of empty, strides overflow", [=] { return zeros({1, 0}).expand({big, 0}).expand({4, big, 0}); },
+       raises({"expand", "overflows int64"})},
       {c, "reshape 2^32 x 2^32", [] { return ones({4}).reshape({int64_t(1) << 32, int64_t(1) << 32}); },
        raises({"reshape", "4"})},
       {c, "as_strided int64 max", [] { return ones({4}).as_strided({kI64Max}, {1}); }, raises({"as_strided"})},

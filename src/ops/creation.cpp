@@ -180,6 +180,7 @@ Tensor eye(int64_t n, TensorOptions options) { return eye(n, n, options); }
 
 Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   DYDX_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got ", n, " and ", m);
+  detail::check_sizes({n, m}, "eye");
   Tensor out = zeros({n, m}, options.dtype(options.dtype_or(kDefaultDtype)).requires_grad(false));
   cpu::dispatch(out.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -322,6 +322,7 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     geo.sizes.push_back(target);
     geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
   }
+  detail::check_sizes(geo.sizes, "expand");
   return ops::record_view(*this, geo, ops::expand_info, [&](const Tensor& t) {
     const int64_t nb = forward::batch_dims();
     return ops::align_to_rank(t, nb, rank).expand(ops::with_batch(t, nb, geo.sizes));
