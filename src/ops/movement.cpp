@@ -26,7 +26,10 @@ Geometry select_geometry(Geometry g, int64_t dim, int64_t index) {
 Geometry slice_geometry(Geometry g, int64_t dim, int64_t start, int64_t length, int64_t step) {
   g.offset += start * g.strides[dim];
   g.sizes[dim] = length;
-  g.strides[dim] *= step;
+  // A step past the dim's end leaves at most one element, whose stride is never used; computing it
+  // must not overflow (stride 3, step 2^63 - 1), so it stays as it was then.
+  int64_t stride = 0;
+  if (!__builtin_mul_overflow(g.strides[dim], step, &stride)) g.strides[dim] = stride;
   return g;
 }
 
