@@ -39,6 +39,7 @@ using Outcome = std::variant<Tensor, std::string>;
 
 struct Expectation {
   enum Kind { kRaises, kGives, kPrints } kind;
+  explicit Expectation(Kind k) : kind(k) {}
   std::vector<std::string> mentions;  // kRaises: substrings the message must hold
   std::vector<int64_t> shape;         // kGives
   std::vector<double> values;         // kGives, row-major; NaN matches NaN, zeros match their sign
@@ -46,11 +47,23 @@ struct Expectation {
   std::string text;                   // kPrints
 };
 
-Expectation raises(std::vector<std::string> mentions) { return {Expectation::kRaises, std::move(mentions)}; }
-Expectation gives(std::vector<int64_t> shape, std::vector<double> values, ScalarType dtype = kFloat32) {
-  return {Expectation::kGives, {}, std::move(shape), std::move(values), dtype};
+Expectation raises(std::vector<std::string> mentions) {
+  Expectation e(Expectation::kRaises);
+  e.mentions = std::move(mentions);
+  return e;
 }
-Expectation prints(std::string text) { return {Expectation::kPrints, {}, {}, {}, kFloat32, std::move(text)}; }
+Expectation gives(std::vector<int64_t> shape, std::vector<double> values, ScalarType dtype = kFloat32) {
+  Expectation e(Expectation::kGives);
+  e.shape = std::move(shape);
+  e.values = std::move(values);
+  e.dtype = dtype;
+  return e;
+}
+Expectation prints(std::string text) {
+  Expectation e(Expectation::kPrints);
+  e.text = std::move(text);
+  return e;
+}
 
 struct Row {
   std::string cls;   // the class of hostile input, for the RELIABILITY.md table
@@ -61,7 +74,6 @@ struct Row {
 
 /// A non-tensor result (a size, a flag) as a float64 0-d tensor, so that rows can compare it.
 Tensor number(double v) { return tensor(v, dtype(kFloat64)); }
-Tensor f64(const NestedList& values) { return tensor(values, dtype(kFloat64)); }
 Tensor leaf(const NestedList& values) { return tensor(values).requires_grad_(); }
 
 /// Runs write, which must raise, and rethrows its error after checking that target kept its values
@@ -311,8 +323,6 @@ TEST(HostileInputSweep, ShapesStridesAndOffsetsOverInt64Edges) {
 // ---- the rows, one function per class ------------------------------------------------------------
 
 namespace {
-
-Tensor mat(const NestedList& values) { return tensor(values); }
 
 // Every public function given a default-constructed Tensor where it needs one.
 std::vector<Row> undefined_rows() {
