@@ -16,6 +16,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -231,9 +232,9 @@ std::vector<Tensor> sweep_inputs() {
 /// (under ASan, a view reaching outside its storage fails here) or raises a dydx::Error naming op.
 struct Sweep {
   int64_t calls = 0, errors = 0;
-  /// also: another text the message may name instead of op (for creation functions, the shape
-  /// whose bytes overflow, which the allocator reports, as PyTorch's does).
-  void attempt(const std::string& op, const std::function<Tensor()>& call, const std::string& also = "") {
+  /// also: other texts the message may name instead of op: for creation functions, the shape whose
+  /// bytes overflow (the allocator reports it, as PyTorch's does); for index, the select or slice that failed.
+  void attempt(const std::string& op, const std::function<Tensor()>& call, const std::vector<std::string>& also = {}) {
     ++calls;
     try {
       const Tensor out = call();
@@ -245,8 +246,9 @@ struct Sweep {
     } catch (const Error& e) {
       ++errors;
       const std::string message = e.what();
-      EXPECT_TRUE(message.find(op) != std::string::npos || (!also.empty() && message.find(also) != std::string::npos))
-          << "message does not name " << op << ": " << message;
+      bool named = message.find(op) != std::string::npos;
+      for (const std::string& other : also) named = named || message.find(other) != std::string::npos;
+      EXPECT_TRUE(named) << "message does not name " << op << ": " << message;
     }
   }
 };
@@ -307,7 +309,7 @@ TEST(HostileInputSweep, ShapesStridesAndOffsetsOverInt64Edges) {
       sweep.attempt("as_strided", [&] { return x.as_strided({a, b}, {c, d}, e); });
       sweep.attempt("as_strided", [&] { return x.as_strided({a}, {b}); });
       const int64_t rows = alloc_size(), cols = alloc_size();
-      const std::string bytes = "storage size calculation overflowed";
+      const std::vector<std::string> bytes = {"storage size calculation overflowed"};
       sweep.attempt("zeros", [&] { return zeros({rows, cols}); }, bytes);
       sweep.attempt("full", [&] { return full({rows}, 1.0, kInt64); }, bytes);
       sweep.attempt("eye", [&] { return eye(rows, cols); }, bytes);
@@ -315,6 +317,35 @@ TEST(HostileInputSweep, ShapesStridesAndOffsetsOverInt64Edges) {
     }
   }
   std::printf("shapes, strides and offsets: %lld calls, %lld raised\n", static_cast<long long>(sweep.calls),
+              static_cast<long long>(sweep.errors));
+  EXPECT_GT(sweep.errors, 0);
+  EXPECT_LT(sweep.errors, sweep.calls);
+}
+
+TEST(HostileInputSweep, IndexListsOverInt64Edges) {
+  Sweep sweep;
+  std::mt19937_64 random(12);
+  auto edge = [&] { return kEdges[random() % kEdges.size()]; };
+  auto maybe = [&]() -> std::optional<int64_t> {
+    if (random() % 3 == 0) return std::nullopt;
+    return edge();
+  };
+  for (const Tensor& x : sweep_inputs()) {
+    for (int n = 0; n < 600; ++n) {
+      std::vector<indexing::TensorIndex> indices;
+      const int count = static_cast<int>(random() % 5);
+      for (int i = 0; i < count; ++i) {
+        switch (random() % 4) {
+          case 0: indices.emplace_back(edge()); break;
+          case 1: indices.emplace_back(Slice(maybe(), maybe(), maybe())); break;
+          case 2: indices.emplace_back(None); break;
+          default: indices.emplace_back(Ellipsis); break;
+        }
+      }
+      sweep.attempt("index", [&] { return x.index(indices); }, {"select", "slice"});
+    }
+  }
+  std::printf("index lists: %lld calls, %lld raised\n", static_cast<long long>(sweep.calls),
               static_cast<long long>(sweep.errors));
   EXPECT_GT(sweep.errors, 0);
   EXPECT_LT(sweep.errors, sweep.calls);
