@@ -1142,6 +1142,113 @@ std::vector<Row> autograd_rows() {
   };
 }
 
+// Gradients where reductions tie or meet NaN, of empty and leaf outputs, and through retained,
+// detached and in-place-modified tensors.
+std::vector<Row> gradient_edge_rows() {
+  const std::string c = "gradient edge cases";
+  auto defined = [](const Tensor& t) { return number(t.defined()); };
+  return {
+      {c, "max with ties splits evenly", [] {
+         Tensor x = leaf({1.0, 3.0, 3.0});
+         return grad_after(x, x.max());
+       }, gives({3}, {0, 0.5, 0.5})},
+      {c, "min with ties splits evenly", [] {
+         Tensor x = leaf({1.0, 1.0, 3.0});
+         return grad_after(x, x.min());
+       }, gives({3}, {0.5, 0.5, 0})},
+      {c, "max(dim) with ties picks the first", [] {
+         Tensor x = leaf({{3.0, 3.0}});
+         return grad_after(x, std::get<0>(x.max(1)).sum());
+       }, gives({1, 2}, {1, 0})},
+      {c, "max with nan flows to the nan", [] {
+         Tensor x = leaf({1.0, kNan, 3.0});
+         return grad_after(x, x.max());
+       }, gives({3}, {0, 1, 0})},
+      {c, "mean of empty", [] {
+         Tensor x = zeros({0}).requires_grad_();
+         return grad_after(x, x.mean());
+       }, gives({0}, {})},
+      {c, "where gives cond no gradient", [=] {
+         Tensor cond = leaf({1.0, 0.0}), a = leaf({1.0, 2.0});
+         where(cond, a, a * 2.0).sum().backward();
+         return cat({a.grad(), defined(cond.grad()).to(kFloat32).unsqueeze(0)});
+       }, gives({3}, {1, 2, 0})},
+      {c, "batched grad_outputs of two sizes", [] {
+         Tensor x = leaf({1.0, 2.0});
+         return grad({x * 2.0, x * 3.0}, {x}, {ones({2, 2}), ones({3, 2})}, std::nullopt, false, false, true)[0];
+       }, raises({"grad", "batch size", "2", "3"})},
+      {c, "hook of a non-leaf changes the shape", [] {
+         Tensor x = leaf({1.0, 2.0});
+         Tensor h = x * 2.0;
+         h.register_hook([](const Tensor&) { return ones({3}); });
+         return grad_after(x, h.sum());
+       }, raises({"hook", "[3]", "[2]"})},
+      {c, "create_graph under NoGradGuard", [] {
+         Tensor x = leaf({1.0, 2.0});
+         Tensor y = (x * x).sum();
+         NoGradGuard no_grad;
+         return number(grad({y}, {x}, {}, std::nullopt, true)[0].requires_grad());
+       }, gives({}, {1}, kFloat64)},
+      {c, "second output through a freed graph", [] {
+         Tensor x = leaf({1.0});
+         Tensor h = x.exp();
+         (h * 2.0).sum().backward();
+         (h * 3.0).sum().backward();
+         return x.grad();
+       }, raises({"ExpBackward0", "second time"})},
+      {c, "backward twice through a graph that saves nothing", [] {
+         Tensor x = leaf({1.0});
+         Tensor y = x.sum();
+         y.backward();
+         y.backward();
+         return x.grad();
+       }, gives({1}, {2})},
+      {c, "grad of an input by itself", [] {
+         Tensor x = leaf({1.0, 2.0});
+         return grad({x}, {x}, {tensor({3.0, 4.0})})[0];
+       }, gives({2}, {3, 4})},
+      {c, "backward of a leaf", [] {
+         Tensor x = tensor(2.0).requires_grad_();
+         x.backward();
+         return x.grad();
+       }, gives({}, {1})},
+      {c, "backward adds to a set gradient", [] {
+         Tensor x = leaf({1.0});
+         x.set_grad(tensor({5.0}));
+         return grad_after(x, (x * 2.0).sum());
+       }, gives({1}, {7})},
+      {c, "gradient with respect to grad_outputs", [] {
+         Tensor x = leaf({1.0}), v = leaf({2.0});
+         Tensor g = grad({x * 3.0}, {x}, {v}, std::nullopt, true)[0];
+         return grad({g.sum()}, {v})[0];
+       }, gives({1}, {3})},
+      {c, "retain_grad then in-place", [] {
+         Tensor x = leaf({1.0, 2.0});
+         Tensor h = x * 1.0;
+         h.retain_grad();
+         h.mul_(3.0);
+         (h * h).sum().backward();
+         return h.grad();
+       }, gives({2}, {6, 12})},
+      {c, "retain_grad on a view then in-place", [=] {
+         Tensor x = leaf({1.0, 2.0});
+         Tensor h = x * 1.0;
+         Tensor v = h.slice(0, 0, 1);
+         v.retain_grad();
+         v.mul_(3.0);
+         (h * h).sum().backward();
+         return defined(v.grad());
+       }, gives({}, {0}, kFloat64)},
+      {c, "detach then requires_grad_", [] {
+         Tensor x = leaf({1.0});
+         Tensor d = (x * 2.0).detach();
+         d.requires_grad_();
+         (d * 3.0).sum().backward();
+         return cat({d.grad(), number(x.grad().defined()).to(kFloat32).unsqueeze(0)});
+       }, gives({2}, {3, 0})},
+  };
+}
+
 // Forward-mode AD: levels, mismatched tangents, in-place ops on duals, grad mode off.
 std::vector<Row> forward_ad_rows() {
   const std::string c = "forward AD";
@@ -1484,7 +1591,7 @@ std::vector<Row> runtime_rows() {
 std::vector<Row> hostile_rows() {
   std::vector<Row> rows;
   for (auto make : {undefined_rows, zero_size_rows, zero_dim_rows, dim_and_index_rows, huge_size_rows, non_finite_rows,
-                    dtype_rows, shape_rows, view_rows, autograd_rows, forward_ad_rows, transform_rows, callback_rows,
+                    dtype_rows, shape_rows, view_rows, autograd_rows, gradient_edge_rows, forward_ad_rows, transform_rows, callback_rows,
                     printing_rows, runtime_rows}) {
     std::vector<Row> part = make();
     rows.insert(rows.end(), part.begin(), part.end());
