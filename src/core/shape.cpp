@@ -61,6 +61,12 @@ Dims broadcast_shapes(IntArrayRef a, IntArrayRef b, const char* op) {
 
 void check_sizes(IntArrayRef sizes, const char* op) {
   for (int64_t s : sizes) DYDX_CHECK(s >= 0, op, ": negative size ", s, " in shape ", sizes);
+  // Checked here, naming the op, rather than deep inside product() or contiguous_strides(): the
+  // element count and the contiguous strides (zeros count as ones) must fit in int64.
+  int64_t count = 1;
+  for (int64_t s : sizes)
+    DYDX_CHECK(!__builtin_mul_overflow(count, std::max<int64_t>(s, 1), &count), op, ": shape ", sizes,
+               " is too large: its number of elements overflows int64");
 }
 
 Dims infer_size(IntArrayRef sizes, int64_t numel, const char* op) {
@@ -82,6 +88,7 @@ Dims infer_size(IntArrayRef sizes, int64_t numel, const char* op) {
   } else {
     DYDX_CHECK(known == numel, op, ": shape ", sizes, " is invalid for input of size ", numel);
   }
+  check_sizes(out, op);  // an empty input can take a shape whose strides would overflow: [0, 2^62, 4]
   return out;
 }
 

@@ -99,16 +99,17 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
+// Both check for an undefined tensor before refresh_view_history reads through it.
 bool Tensor::requires_grad() const {
-  impl_ref();  // an undefined tensor raises here, before the refresh reads it
+  const TensorImpl& impl = impl_ref();
   autograd::refresh_view_history(*this);
-  return impl_ref().needs_grad();
+  return impl.needs_grad();
 }
 
 const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
-  impl_ref();
+  const TensorImpl& impl = impl_ref();
   autograd::refresh_view_history(*this);
-  return impl_ref().grad_fn;
+  return impl.grad_fn;
 }
 
 Tensor Tensor::grad() const {

@@ -25,8 +25,11 @@ struct LoopGeometry {
     for (size_t d = 0; d < sizes.size(); ++d) {
       if (sizes[d] == 1) continue;
       bool merge = !new_sizes.empty();
-      for (size_t k = 0; merge && k < N; ++k)
-        merge = new_strides[k].back() == strides[k][d] * sizes[d];
+      // A view with no elements may carry strides whose product with a size overflows: no merge then.
+      for (size_t k = 0; merge && k < N; ++k) {
+        int64_t span = 0;
+        merge = !__builtin_mul_overflow(strides[k][d], sizes[d], &span) && new_strides[k].back() == span;
+      }
       if (merge) {
         new_sizes.back() *= sizes[d];
         for (size_t k = 0; k < N; ++k) new_strides[k].back() = strides[k][d];

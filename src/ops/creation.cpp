@@ -175,7 +175,9 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   DYDX_CHECK(is_floating_point(dtype) || (detail::fits_int64(s) && detail::fits_int64(e)), "arange: ", s, " -> ", e,
              ": value cannot be converted to type int64 without overflow");
   DYDX_CHECK(d != 0, "arange: step must be nonzero");
+  DYDX_CHECK(!std::isnan(d), "arange: step must not be nan");
   DYDX_CHECK((d > 0 && e >= s) || (d < 0 && e <= s), "arange: upper bound and larger bound inconsistent with step sign");
+  // Checked as a double: converting a count past int64's range (a tiny step) is undefined behaviour.
   const double count = std::ceil((e - s) / d);
   DYDX_CHECK(count < 0x1p63, "arange: the range ", s, " -> ", e, " with step ", d, " has too many elements (", count, ")");
   const int64_t n = static_cast<int64_t>(count);
@@ -212,6 +214,7 @@ Tensor eye(int64_t n, TensorOptions options) { return eye(n, n, options); }
 
 Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   DYDX_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got ", n, " and ", m);
+  detail::check_sizes({n, m}, "eye");
   Tensor out = zeros({n, m}, options.dtype(options.dtype_or(kDefaultDtype)).requires_grad(false));
   cpu::dispatch(out.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -49,6 +49,8 @@ void check_overlap(const Tensor& self, std::initializer_list<const Tensor*> sour
              "location. Please clone() the tensor before performing the operation (shape ", self.sizes(),
              ", strides ", self.strides(), ")");
   for (const Tensor* source : sources) {
+    DYDX_CHECK(source->defined(), op, ": the source tensor is undefined (shape of the written-to tensor ",
+               self.sizes(), ")");
     const auto& o = *source->impl();
     if (o.storage != s.storage || o.dtype != s.dtype) continue;
     const bool identical = o.offset == s.offset && o.sizes == s.sizes && o.strides == s.strides;

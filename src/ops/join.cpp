@@ -27,10 +27,10 @@ const OpInfo stack_info{"stack", "StackBackward0", &stack_vjp};
 // Concatenates into a fresh tensor without recording; cat and stack record their own nodes.
 Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
   DYDX_CHECK(!tensors.empty(), op, ": expected a non-empty list of Tensors");
+  for (const Tensor& t : tensors) DYDX_CHECK(t.defined(), op, ": got an undefined tensor in the list");
   ScalarType dtype = tensors[0].dtype();
   const Tensor* reference = nullptr;
   for (const Tensor& t : tensors) {
-    DYDX_CHECK(t.defined(), op, ": got an undefined tensor in the list");
     dtype = promote_types(dtype, t.dtype());
     // PyTorch still accepts 1-D empty tensors of shape [0] next to anything; they add nothing.
     if (!reference && !(t.dim() == 1 && t.numel() == 0)) reference = &t;
@@ -82,6 +82,8 @@ Tensor cat(const TensorList& tensors, int64_t dim) {
 
 Tensor stack(const TensorList& tensors, int64_t dim) {
   DYDX_CHECK(!tensors.empty(), "stack: expected a non-empty list of Tensors");
+  for (size_t i = 0; i < tensors.size(); ++i)
+    DYDX_CHECK(tensors[i].defined(), "stack: got an undefined tensor in the list (at entry ", i, ")");
   for (size_t i = 1; i < tensors.size(); ++i)
     DYDX_CHECK(tensors[i].sizes() == tensors[0].sizes(), "stack: expects each tensor to be equal size, but got ",
                tensors[0].sizes(), " at entry 0 and ", tensors[i].sizes(), " at entry ", i);

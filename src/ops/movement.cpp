@@ -26,7 +26,10 @@ Geometry select_geometry(Geometry g, int64_t dim, int64_t index) {
 Geometry slice_geometry(Geometry g, int64_t dim, int64_t start, int64_t length, int64_t step) {
   g.offset += start * g.strides[dim];
   g.sizes[dim] = length;
-  g.strides[dim] *= step;
+  // A step past the dim's end leaves at most one element, whose stride is never used; computing it
+  // must not overflow (stride 3, step 2^63 - 1), so it stays as it was then.
+  int64_t stride = 0;
+  if (!__builtin_mul_overflow(g.strides[dim], step, &stride)) g.strides[dim] = stride;
   return g;
 }
 
@@ -283,9 +286,10 @@ static Tensor transpose_impl(const Tensor& x, int64_t d0, int64_t d1, const auto
     const int64_t nb = forward::batch_dims();
     return x.dim() == 0 ? t : transpose_impl(t, d0 + nb, d1 + nb, info);
   };
-  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
+  // Checked first: a 0-D tensor accepts only dims 0 and -1, as in PyTorch.
   d0 = detail::wrap_dim(d0, x.dim(), "transpose");
   d1 = detail::wrap_dim(d1, x.dim(), "transpose");
+  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
   Geometry geo = ops::geometry_of(x);
   std::swap(geo.sizes[d0], geo.sizes[d1]);
   std::swap(geo.strides[d0], geo.strides[d1]);
@@ -326,6 +330,7 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     geo.sizes.push_back(target);
     geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
   }
+  detail::check_sizes(geo.sizes, "expand");
   return ops::record_view(*this, geo, ops::expand_info, [&](const Tensor& t) {
     const int64_t nb = forward::batch_dims();
     return ops::align_to_rank(t, nb, rank).expand(ops::with_batch(t, nb, geo.sizes));
@@ -359,8 +364,8 @@ Tensor Tensor::squeeze(int64_t dim) const {
   Geometry geo = ops::geometry_of(*this);
   // The tangent takes the output's shape, keeping any batch dims in front.
   auto same = [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), geo.sizes)); };
+  dim = detail::wrap_dim(dim, this->dim(), "squeeze");  // before the 0-D case, which accepts only 0 and -1
   if (this->dim() == 0) return ops::record_view(*this, geo, ops::squeeze_dim_info, same);
-  dim = detail::wrap_dim(dim, this->dim(), "squeeze");
   if (geo.sizes[dim] == 1) {
     geo.sizes.erase_at(dim);
     geo.strides.erase_at(dim);
@@ -405,7 +410,8 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
   const int64_t capacity = static_cast<int64_t>(impl_ref().storage->nbytes / element_size(dtype()));
   DYDX_CHECK(reach < 0 || (reach < capacity && offset <= capacity - 1 - reach), "as_strided: setting storage of size ",
              capacity, " with sizes ", new_sizes, ", strides ", new_strides, " and offset ", offset,
-             " requires a storage of at least ", offset + reach + 1, " elements");
+             " requires a storage of at least ", static_cast<uint64_t>(offset) + static_cast<uint64_t>(reach) + 1,
+             " elements");  // in uint64: an offset near int64's maximum must not overflow the message
   Node* node = nullptr;
   const int64_t relative = offset - this->storage_offset();
   auto strided_tangent = [&](const Tensor& t) {
