@@ -122,7 +122,13 @@ TEST(Int64Convert, FloatToInt64TruncatesAndOutOfRangeGivesMin) {
   Tensor f = tensor(std::vector<double>{1e20, NAN, -1e20, INFINITY, -0x1p63, 0x1p63, -3.7, 3.7}, kFloat64);
   EXPECT_EQ(values(f.to(kInt64)), (V{kMin, kMin, kMin, kMin, kMin, kMin, -3, 3}));
   EXPECT_EQ(values(tensor({1e20f, -1e20f}).to(kInt64)), (V{kMin, kMin}));
-  EXPECT_EQ(tensor({1e20}, kFloat64).item<int64_t>(), kMin);
+  // item<int64_t>() checks the range, as libtorch's Scalar::toLong does ("value cannot be converted
+  // to type int64_t without overflow"); only the elementwise cast gives INT64_MIN.
+  EXPECT_THROW(tensor({1e20}, kFloat64).item<int64_t>(), Error);
+  EXPECT_THROW(tensor({NAN}).item<int64_t>(), Error);
+  EXPECT_THROW(tensor({-INFINITY}).item<int64_t>(), Error);
+  EXPECT_EQ(tensor({-0x1p63}, kFloat64).item<int64_t>(), kMin);
+  EXPECT_EQ(tensor({-3.7}).item<int64_t>(), -3);
   EXPECT_EQ(tensor({NAN}).to_vector<int64_t>(), V{kMin});
 }
 

@@ -65,7 +65,13 @@ T Tensor::item() const {
   DYDX_CHECK(impl.numel == 1, "item: a tensor with ", impl.numel, " elements cannot be converted to a scalar");
   return cpu::dispatch(impl.dtype, [&](auto tag) {
     using S = decltype(tag);
-    return cpu::convert<T>(*reinterpret_cast<const S*>(impl.data_bytes()));
+    const S value = *reinterpret_cast<const S*>(impl.data_bytes());
+    // As libtorch's item<int64_t>(): a floating value outside int64's range (nan, inf) is an error,
+    // not the INT64_MIN that an elementwise cast to int64 gives.
+    if constexpr (std::is_integral_v<T> && std::is_floating_point_v<S>)
+      DYDX_CHECK(detail::fits_int64(static_cast<double>(value)), "item: value ", value,
+                 " cannot be converted to type int64 without overflow");
+    return cpu::convert<T>(value);
   });
 }
 

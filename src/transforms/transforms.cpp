@@ -177,6 +177,8 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
 }  // namespace
 
 std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents) {
+  // As torch.func: with nothing to push a tangent through, every output tangent would be a silent zero.
+  DYDX_CHECK(!primals.empty(), "jvp(f, primals, tangents): expected primals to contain at least one tensor");
   check_same_shapes(primals, tangents, "jvp", "tangent");
   const bool caller_records = is_grad_enabled();
   forward_ad::DualLevel level;
