@@ -181,7 +181,9 @@ std::string block_text(const Layout& l, const ElementFormatter& f, size_t dim, i
   if (dim + 1 == l.in.sizes.size()) return vector_text(l, f, offset, indent);
   const int64_t size = l.in.sizes[dim];
   const int64_t remaining_dims = static_cast<int64_t>(l.in.sizes.size() - dim);
-  const std::string separator = "," + std::string(static_cast<size_t>(remaining_dims - 1), '\n') + spaces(indent + 1);
+  std::string separator = ",";
+  separator.append(static_cast<size_t>(remaining_dims - 1), '\n');
+  separator += spaces(indent + 1);
   std::string out = "[";
   bool first = true;
   auto append = [&](const std::string& part) {
