@@ -22,8 +22,12 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace dydx {
 namespace {
+
+using testing::ThreadCount;
 
 // Runs body(i) on n threads released together (they spin until all have started, since a sleeping
 // wait would wake them one by one), so that their work overlaps as much as it can.
@@ -40,15 +44,6 @@ void run_together(int n, Body body) {
   for (auto& t : threads) t.join();
 }
 
-// Restores the thread count a test changed.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : previous_(get_num_threads()) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(previous_); }
-
- private:
-  int previous_;
-};
 
 bool is_second_backward_error(const Error& e) {
   return std::string(e.what()).find("Trying to backward through the graph a second time") != std::string::npos;

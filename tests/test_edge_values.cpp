@@ -20,25 +20,6 @@ namespace {
 const double kNan = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
-// Passes when f throws dydx::Error whose message contains every one of needles.
-::testing::AssertionResult ThrowsWith(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-  } catch (const dydx::Error& e) {
-    const std::string message = e.what();
-    for (const std::string& needle : needles)
-      if (message.find(needle) == std::string::npos)
-        return ::testing::AssertionFailure() << "message lacks \"" << needle << "\": " << message;
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-dydx exception: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
-
-#define EXPECT_DYDX_ERROR(statement, ...) \
-  EXPECT_TRUE(ThrowsWith([&] { (void)(statement); }, {__VA_ARGS__})) << "  statement: " #statement
-
 // ---- equal -------------------------------------------------------------------------------------
 
 // 2^24 + 1 elements: a float32 count of the equal elements stops at 2^24, and equal() said false.

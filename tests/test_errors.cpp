@@ -8,32 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "test_util.hpp"
+
 using namespace dydx;
 using dydx::indexing::Slice;
 
 namespace {
-
-// Passes when f throws dydx::Error whose message contains every one of needles.
-// Any other outcome (no throw, another exception type) fails with the code that was run.
-::testing::AssertionResult ThrowsWith(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-  } catch (const dydx::Error& e) {
-    const std::string message = e.what();
-    for (const std::string& needle : needles)
-      if (message.find(needle) == std::string::npos)
-        return ::testing::AssertionFailure() << "message lacks \"" << needle << "\": " << message;
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-dydx exception: " << e.what();
-  } catch (...) {
-    return ::testing::AssertionFailure() << "threw a non-std exception";
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
-
-#define EXPECT_DYDX_ERROR(statement, ...) \
-  EXPECT_TRUE(ThrowsWith([&] { (void)(statement); }, {__VA_ARGS__})) << "  statement: " #statement
 
 Tensor Leaf(const NestedList& values) { return tensor(values).requires_grad_(); }
 

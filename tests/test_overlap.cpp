@@ -37,15 +37,6 @@ bool long_stress() {
   return env != nullptr && std::string(env) == "1";
 }
 
-// Restores the thread count a test changed.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : previous_(get_num_threads()) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(previous_); }
-
- private:
-  int previous_;
-};
 
 constexpr int kThreadCounts[] = {2, 4, 8};
 

@@ -15,8 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace dydx {
 namespace {
+
+using testing::ThreadCount;
 
 using indexing::Slice;
 
@@ -24,15 +28,6 @@ using indexing::Slice;
 // they go to BLAS, whose bits may depend on how the rows are split.
 constexpr bool kSkinnyKernel = cpu::kSkinnyVectorBytes > 0;
 
-// Restores the thread count a test changed.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : previous_(get_num_threads()) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(previous_); }
-
- private:
-  int previous_;
-};
 
 std::vector<char> bytes_of(const Tensor& t) {
   Tensor c = t.contiguous();

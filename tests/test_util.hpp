@@ -6,6 +6,8 @@
 #include <dydx/dydx.hpp>
 
 #include <cmath>
+#include <functional>
+#include <string>
 #include <vector>
 
 namespace dydx::testing {
@@ -23,4 +25,38 @@ inline ::testing::AssertionResult HasValues(const Tensor& t, const std::vector<d
   return ::testing::AssertionSuccess();
 }
 
+/// Passes when f throws dydx::Error whose message contains every one of needles.
+/// Any other outcome (no throw, another exception type) fails with the code that was run.
+inline ::testing::AssertionResult ThrowsWith(const std::function<void()>& f, const std::vector<std::string>& needles) {
+  try {
+    f();
+  } catch (const dydx::Error& e) {
+    const std::string message = e.what();
+    for (const std::string& needle : needles)
+      if (message.find(needle) == std::string::npos)
+        return ::testing::AssertionFailure() << "message lacks \"" << needle << "\": " << message;
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw a non-dydx exception: " << e.what();
+  } catch (...) {
+    return ::testing::AssertionFailure() << "threw a non-std exception";
+  }
+  return ::testing::AssertionFailure() << "did not throw";
+}
+
+/// Sets dydx's thread count for a scope and restores the previous one at its end.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : previous_(get_num_threads()) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(previous_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace dydx::testing
+
+#define EXPECT_DYDX_ERROR(statement, ...)                                                          \
+  EXPECT_TRUE(::dydx::testing::ThrowsWith([&] { (void)(statement); }, {__VA_ARGS__})) << "  statement: " #statement
