@@ -121,17 +121,18 @@ TEST(InPlaceOverlap, WritesIntoExpandedOrOverlappingTensorsRaiseAndChangeNothing
       {"sliding windows", base.as_strided({3, 3}, {1, 1}, 0)},
       {"irregular, overlapping", base.as_strided({2, 2}, {2, 2}, 0)},  // offsets 0 2 2 4
   };
+  // The lambdas below capture structured bindings by init-capture: clang 14 cannot capture them directly.
   for (auto& [name, target] : targets) {
     SCOPED_TRACE(name);
     Tensor other = ones(target.sizes(), kFloat64);
-    expect_error([&] { target.add_(other); }, kSelfOverlap);
-    expect_error([&] { target += 1.0; }, kSelfOverlap);
-    expect_error([&] { target.sub_(other); }, kSelfOverlap);
-    expect_error([&] { target.mul_(other); }, kSelfOverlap);
-    expect_error([&] { target.div_(other); }, kSelfOverlap);
-    expect_error([&] { target.fill_(7.0); }, kSelfOverlap);
-    expect_error([&] { target.zero_(); }, kSelfOverlap);
-    expect_error([&] { target.copy_(other); }, kSelfOverlap);
+    expect_error([&, &target = target] { target.add_(other); }, kSelfOverlap);
+    expect_error([&, &target = target] { target += 1.0; }, kSelfOverlap);
+    expect_error([&, &target = target] { target.sub_(other); }, kSelfOverlap);
+    expect_error([&, &target = target] { target.mul_(other); }, kSelfOverlap);
+    expect_error([&, &target = target] { target.div_(other); }, kSelfOverlap);
+    expect_error([&, &target = target] { target.fill_(7.0); }, kSelfOverlap);
+    expect_error([&, &target = target] { target.zero_(); }, kSelfOverlap);
+    expect_error([&, &target = target] { target.copy_(other); }, kSelfOverlap);
     EXPECT_TRUE(HasValues(base, before, 0));
   }
   // With history to record too.
