@@ -145,6 +145,25 @@ TEST(DeepGraph, ReleasedOnAnotherThreadAndAtExit) {
 // Lifetime"): hooks removed during backward still run in that pass, hooks added to the same tensor
 // run from the next one, and hooks added to a tensor whose gradient is still to come run in this one.
 
+// Hooks run from a snapshot of the list, but the snapshot holds the registered hooks themselves: a
+// hook's own state (a mutable lambda's captures) persists from one backward to the next, as in PyTorch.
+TEST(Hooks, AHooksOwnStatePersistsAcrossBackwardPasses) {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_(true);
+  Tensor y = x * 2.0;
+  std::vector<int> seen;
+  y.register_hook(TensorHook([&seen, calls = 0](const Tensor& g) mutable {
+    seen.push_back(++calls);
+    return g * static_cast<double>(calls);
+  }));
+  x.register_hook(TensorHook([&seen, calls = 10](const Tensor&) mutable {
+    seen.push_back(++calls);
+    return Tensor();
+  }));
+  for (int pass = 0; pass < 3; ++pass) y.sum().backward({}, /*retain_graph=*/true);
+  EXPECT_EQ(seen, (std::vector<int>{1, 11, 2, 12, 3, 13}));
+  EXPECT_TRUE(HasValues(x.grad(), {2 * (1 + 2 + 3), 2 * (1 + 2 + 3)}));
+}
+
 TEST(Hooks, NonLeafHookRemovesItself) {
   Tensor x = tensor({1.0, 2.0}).requires_grad_(true);
   Tensor y = x * 2.0;

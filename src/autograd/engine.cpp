@@ -192,12 +192,12 @@ void check_anomaly(const Node& node, const Tensor& g, const Tensor* grads) {
                " (gradient of shape ", grads[i].sizes(), ") from a finite incoming gradient");
 }
 
-// Runs a tensor's hooks on its gradient. They run from a copy of the list, as PyTorch runs them from
-// a snapshot of the tensor's hook dict: a hook may remove itself or others, or register new ones,
+// Runs a tensor's hooks on its gradient. They run from a copy of the list of (shared) hooks, as PyTorch
+// runs them from a snapshot of the tensor's hook dict: a hook may remove itself or others, or register new ones,
 // which then run from the next backward on. Iterating the list itself was a use after free.
 Tensor run_hooks(const HookList& hooks, Tensor g, const Node& node, const char* api) {
   for (auto& [handle, hook] : snapshot_hooks(hooks)) {
-    Tensor replaced = hook(g);
+    Tensor replaced = (*hook)(g);
     if (!replaced.defined()) continue;
     const char* of = node.leaf ? "a leaf" : node.name();
     DYDX_CHECK(replaced.dtype() == g.dtype(), api, ": hook ", handle, " on the gradient of ", of,

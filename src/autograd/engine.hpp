@@ -25,7 +25,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t);
 Node* record(const OpInfo& op, std::initializer_list<const Tensor*> inputs, const Tensor& out);
 Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out);
 
-using HookList = std::vector<std::pair<unsigned, TensorHook>>;
+using HookList = std::vector<std::pair<unsigned, std::shared_ptr<TensorHook>>>;
 /// A copy of a tensor's hooks, taken under the lock that register_hook and remove_hook hold.
 HookList snapshot_hooks(const HookList& hooks);
 

@@ -27,7 +27,7 @@ thread_local int release_depth = 0;
 struct DeferredRelease {
   std::vector<std::shared_ptr<Node>> nodes;
   std::vector<Tensor> tensors;  // saved tensors and AccumulateGrad's leaf: their grad_fn may be deep too
-  std::vector<TensorHook> hooks;  // a hook may hold tensors with histories of their own
+  std::vector<std::shared_ptr<TensorHook>> hooks;  // a hook may hold tensors with histories of their own
 
   bool empty() const { return nodes.empty() && tensors.empty() && hooks.empty(); }
   // Each one is moved out before it is released, since releasing it may defer more.
@@ -39,7 +39,7 @@ struct DeferredRelease {
       Tensor tensor = std::move(tensors.back());
       tensors.pop_back();
     } else {
-      TensorHook hook = std::move(hooks.back());
+      std::shared_ptr<TensorHook> hook = std::move(hooks.back());
       hooks.pop_back();
     }
   }

@@ -185,7 +185,7 @@ unsigned Tensor::register_hook(TensorHook hook) const {
   DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
   unsigned handle = next_hook_handle++;
   std::lock_guard<std::mutex> lock(hook_mutex);
-  hook_list(*this).emplace_back(handle, std::move(hook));
+  hook_list(*this).emplace_back(handle, std::make_shared<TensorHook>(std::move(hook)));
   return handle;
 }
 

@@ -106,7 +106,7 @@ class Node : public std::enable_shared_from_this<Node> {
   SmallVector<InputMeta, 2> inputs;
   SmallVector<SavedVariable, 2> saved_values;
   OpAttrs attrs;
-  std::vector<std::pair<unsigned, TensorHook>> pre_hooks;  // hooks on the output's gradient
+  std::vector<std::pair<unsigned, std::shared_ptr<TensorHook>>> pre_hooks;  // hooks on the output's gradient
   std::weak_ptr<detail::TensorImpl> retained;               // a non-leaf output with retain_grad()
   std::shared_ptr<detail::TensorImpl> leaf;                 // AccumulateGrad: the leaf it feeds
   /// Set when a backward without retain_graph has freed saved_values; rules then find them gone.

@@ -65,7 +65,9 @@ struct TensorImpl {
   uint32_t tangent_version = 0;         // views: the storage version their tangents were taken at
   // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
   // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
-  std::vector<std::pair<unsigned, std::function<Tensor(const Tensor&)>>> hooks;
+  // Each hook is shared, so that a backward runs the registered object itself (its state persists)
+  // from a snapshot of the list that only copies pointers.
+  std::vector<std::pair<unsigned, std::shared_ptr<std::function<Tensor(const Tensor&)>>>> hooks;
   // Forward-mode tangents, one per dual level that gave this tensor one.
   std::vector<std::pair<uint32_t, std::shared_ptr<TensorImpl>>> tangents;
 
