@@ -230,7 +230,8 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   Tensor out = f(input);
   check_same_output(y, out, "batch_jacobian");
   // Differentiable only where an enclosing transform or backward will differentiate the result.
-  const bool create_graph = forward::active() || (caller_records && detail::reaches_outside({out}, own));
+  const bool outside = caller_records && detail::reaches_outside({out}, own);
+  const bool create_graph = forward::active() || outside;
   Tensor cotangents = eye(out_size, out.dtype()).unsqueeze(1).expand({out_size, batch, out_size}).reshape(
       concat(concat({out_size}, {batch}), out_shape));
   Tensor rows = out.requires_grad()
@@ -239,7 +240,7 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   if (!rows.defined()) return zeros(result_shape, y.dtype());
   // [out_size, B, ...in] -> [B, ...out, ...in]
   return detail::release(rows.reshape({out_size, batch, in_size}).permute({1, 0, 2}).reshape(result_shape), own,
-                         caller_records);
+                         outside || (caller_records && forward::active()));
 }
 
 }  // namespace

@@ -52,23 +52,23 @@ bool reaches_outside(const TensorList& roots, const TensorList& own) {
   return false;
 }
 
-Tensor release(const Tensor& t, const TensorList& own, bool caller_records) {
+Tensor release(const Tensor& t, const TensorList& own, bool may_reach_outside) {
   if (!t.defined()) return t;
   const bool has_history = t.requires_grad();
-  if (has_history && caller_records && reaches_outside({t}, own)) return t;
+  if (has_history && may_reach_outside && reaches_outside({t}, own)) return t;
   if (!has_history && !forward::has_tangent(t)) return t;
   Tensor out = t.detach();
   // Tangents at levels still open (an enclosing jvp or jacfwd), each released in turn; a tangent
   // has tangents only at levels outside its own, so this ends.
   for (const auto& [level, tangent] : std::vector(t.impl()->tangents))
-    forward::set_tangent(out, level, release(Tensor(tangent), own, caller_records));
+    forward::set_tangent(out, level, release(Tensor(tangent), own, may_reach_outside));
   return out;
 }
 
-TensorList release(const TensorList& ts, const TensorList& own, bool caller_records) {
+TensorList release(const TensorList& ts, const TensorList& own, bool may_reach_outside) {
   TensorList out;
   out.reserve(ts.size());
-  for (const Tensor& t : ts) out.push_back(release(t, own, caller_records));
+  for (const Tensor& t : ts) out.push_back(release(t, own, may_reach_outside));
   return out;
 }
 

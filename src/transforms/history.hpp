@@ -12,11 +12,11 @@ namespace dydx::func::detail {
 bool reaches_outside(const TensorList& roots, const TensorList& own);
 
 /// t as the transform hands it to its caller, as torch.func unwraps a result at the level's exit:
-/// t itself where its history reaches outside and the caller records history (grad mode was on
-/// when the transform was called); otherwise a detached alias of t, so that the transform's
+/// t itself where its history reaches outside and may_reach_outside (the caller records history,
+/// and the transform knows no reason why t's history cannot reach outside); otherwise a detached alias of t, so that the transform's
 /// internal graph is freed with it, carrying t's tangents at the open levels (released the same
 /// way), so that enclosing forward-mode transforms still see them.
-Tensor release(const Tensor& t, const TensorList& own, bool caller_records);
-TensorList release(const TensorList& ts, const TensorList& own, bool caller_records);
+Tensor release(const Tensor& t, const TensorList& own, bool may_reach_outside);
+TensorList release(const TensorList& ts, const TensorList& own, bool may_reach_outside);
 
 }  // namespace dydx::func::detail

@@ -169,9 +169,11 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
                          /*allow_unused=*/true);
     for (size_t i = 0; i < grads.size(); ++i)
       if (!grads[i].defined()) grads[i] = zeros_like(wrt[i]);
-    return release(grads, own, caller_records);
+    // Only history through f's outer inputs, the cotangents or (under an enclosing forward-mode
+    // transform) tangents can reach outside; otherwise the gradients are released without a walk.
+    return release(grads, own, caller_records && (outside || cotangent_records || forward::active()));
   };
-  return {release(outputs, r.own, caller_records), pullback};
+  return {release(outputs, r.own, outside || (caller_records && forward::active())), pullback};
 }
 
 }  // namespace
@@ -224,13 +226,14 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
   TensorList outputs = f(r.inputs), result;
   check_outputs(outputs, "jacrev");
   detail::check_floating_outputs(outputs, "jacrev");
-  const bool create_graph = forward::active() || (caller_records && reaches_outside(outputs, r.own));
+  const bool outside = caller_records && reaches_outside(outputs, r.own);
+  const bool create_graph = forward::active() || outside;
   for (const Tensor& out : outputs) {
     TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size);
     for (size_t a = 0; a < r.wrt.size(); ++a)
       result.push_back(rows[a].reshape(concat(out.sizes(), r.wrt[a].sizes())));
   }
-  return release(result, r.own, caller_records);
+  return release(result, r.own, outside || (caller_records && forward::active()));
 }
 
 TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
@@ -385,9 +388,9 @@ Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
     AutoGradMode restore(caller_records);
     return jacfwd(f)(x);
   }
-  const bool create_graph = forward::active() || (caller_records && reaches_outside(outputs, r.own));
-  Tensor rows = jacobian_rows(out, r.wrt, create_graph, 0)[0].reshape(concat(out.sizes(), x.sizes()));
-  return release(rows, r.own, caller_records);
+  const bool outside = caller_records && reaches_outside(outputs, r.own);
+  Tensor rows = jacobian_rows(out, r.wrt, forward::active() || outside, 0)[0].reshape(concat(out.sizes(), x.sizes()));
+  return release(rows, r.own, outside || (caller_records && forward::active()));
 }
 
 UnaryFunction hessian(const UnaryFunction& f) { return jacfwd(jacrev(f)); }
