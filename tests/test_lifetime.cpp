@@ -164,6 +164,29 @@ TEST(Hooks, AHooksOwnStatePersistsAcrossBackwardPasses) {
   EXPECT_TRUE(HasValues(x.grad(), {2 * (1 + 2 + 3), 2 * (1 + 2 + 3)}));
 }
 
+// An in-place write gives y a new grad_fn; the hook registered before it stays with the old value's
+// node (it sees that value's gradient) and its handle still removes it there. PyTorch 1.13: [2., 2.]
+// with the handle removed, [6., 6.] without; the same through a view of a non-leaf.
+TEST(Hooks, RemovingAHookAfterAnInPlaceWriteFindsIt) {
+  for (bool remove : {true, false}) {
+    Tensor x = ones({2}).requires_grad_(true);
+    Tensor y = x * 2.0;
+    unsigned handle = y.register_hook([](const Tensor& g) { return g * 3.0; });
+    y.mul_(1.0);
+    if (remove) y.remove_hook(handle);
+    y.sum().backward();
+    EXPECT_TRUE(HasValues(x.grad(), remove ? std::vector<double>{2, 2} : std::vector<double>{6, 6}));
+  }
+  Tensor x = ones({2}).requires_grad_(true);
+  Tensor b = x * 2.0;
+  Tensor v = b.narrow(0, 0, 1);
+  unsigned handle = v.register_hook([](const Tensor& g) { return g * 3.0; });
+  v.mul_(1.0);
+  v.remove_hook(handle);
+  b.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {2, 2}));
+}
+
 TEST(Hooks, NonLeafHookRemovesItself) {
   Tensor x = tensor({1.0, 2.0}).requires_grad_(true);
   Tensor y = x * 2.0;
