@@ -235,7 +235,7 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   auto& impl = *leaf.impl();
   std::lock_guard<SpinLock> lock(accumulator_lock);
   if (auto existing = impl.grad_accumulator.lock()) return existing;
-  auto node = detail::make_pooled<Node>(&kAccumulateGrad);
+  auto node = detail::make_pooled<RecordedNode>(&kAccumulateGrad);
   node->leaf = leaf.impl();
   impl.grad_accumulator = node;
   return node;
@@ -281,36 +281,25 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   return refreshed_gradient_edge(t);
 }
 
-template <class Inputs>
-static Node* record_impl(const OpInfo& op, const Inputs& inputs, const Tensor& out) {
-  if (!is_grad_enabled()) return nullptr;
+bool needs_node(std::span<const Tensor* const> inputs) {
+  if (!is_grad_enabled()) return false;
   bool any = false;
   for (const Tensor* t : inputs) {
     if (!t->defined()) continue;
     refresh_view_history(*t);
     any = any || t->impl()->needs_grad();
   }
-  if (!any) return nullptr;
-  auto node = detail::make_pooled<Node>(&op);
+  return any;
+}
+
+void connect(std::shared_ptr<Node> node, std::span<const Tensor* const> inputs, const Tensor& out) {
   for (const Tensor* t : inputs) {
     node->next.push_back(refreshed_gradient_edge(*t));
     node->inputs.push_back(t->defined() ? InputMeta{t->impl()->sizes, t->dtype()} : InputMeta{});
   }
   node->out_rank = out.dim();
-  Node* raw = node.get();
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = false;
-  return raw;
-}
-
-Node* record(const OpInfo& op, std::initializer_list<const Tensor*> inputs, const Tensor& out) {
-  return record_impl(op, inputs, out);
-}
-
-Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out) {
-  SmallVector<const Tensor*, 4> pointers;
-  for (const Tensor& t : inputs) pointers.push_back(&t);
-  return record_impl(op, pointers, out);
 }
 
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
@@ -489,8 +478,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
         node->op->vjp(*node, g, grads.data());
       }
       if (!keep_graph) {
-        node->released.store(true, std::memory_order_relaxed);
-        node->saved_values.clear();
+        recorded(*node).release_saved();
       }
     }
     if (apply) {

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <utility>
 #include <vector>
 
-#include "dydx/detail/node.hpp"
+#include "autograd/recorded_node.hpp"
+#include "core/object_pool.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx::autograd {
@@ -20,10 +22,22 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 /// Where gradient for t goes: its grad_fn, its accumulator if it is a leaf requiring grad, else null.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
 
-/// Makes out the result of op applied to inputs when grad mode is on and any input requires
-/// grad, and returns the new node so the op can save what its rule reads; otherwise null.
-Node* record(const OpInfo& op, std::initializer_list<const Tensor*> inputs, const Tensor& out);
-Node* record(const OpInfo& op, const TensorList& inputs, const Tensor& out);
+/// Whether an op over these inputs must be recorded: grad mode is on and some input requires grad.
+/// (Refreshes the inputs' view histories first, which the edges then point into.)
+bool needs_node(std::span<const Tensor* const> inputs);
+/// Makes node the grad_fn of out, with one edge per input.
+void connect(std::shared_ptr<Node> node, std::span<const Tensor* const> inputs, const Tensor& out);
+
+/// Makes out the result of op applied to inputs when needs_node(inputs), and returns the new node
+/// (a NodeType, which holds what the op's rule reads) so the op can save it; otherwise null.
+template <class NodeType>
+NodeType* record(const OpInfo& op, std::span<const Tensor* const> inputs, const Tensor& out) {
+  if (!needs_node(inputs)) return nullptr;
+  auto node = detail::make_pooled<NodeType>(&op);
+  NodeType* raw = node.get();
+  connect(std::move(node), inputs, out);
+  return raw;
+}
 
 using HookList = std::vector<std::pair<unsigned, std::shared_ptr<TensorHook>>>;
 /// A copy of a tensor's hooks, taken under the lock that register_hook and remove_hook hold.

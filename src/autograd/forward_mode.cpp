@@ -22,7 +22,7 @@
 #include "dydx/creation.hpp"
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
-#include "dydx/detail/node.hpp"
+#include "autograd/recorded_node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
 
@@ -244,7 +244,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
   // Ops record their node before their tangent, so that the tangent's own history includes out's;
   // an output the node saved for backward gets the tangents now (forward-over-reverse reads them).
   if (const auto& node = out.impl()->grad_fn)
-    for (auto& saved : node->saved_values)
+    for (auto& saved : autograd::recorded(*node).saved_values)
       if (saved.is_output && saved.data.impl()->storage == out.impl()->storage) copy_tangents(out, saved.data);
 }
 

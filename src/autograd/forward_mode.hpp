@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <vector>
 
 #include "dydx/tensor.hpp"
@@ -30,9 +31,12 @@ inline bool active() { return detail::open_levels > 0; }
 /// For an op on a thread with no open level: levels belong to the thread that opened them, so a
 /// tangent at another thread's level would be dropped here; that raises instead. One relaxed load
 /// while no thread has a level open.
-inline void check_no_foreign_tangents(std::initializer_list<const Tensor*> inputs) {
+inline void check_no_foreign_tangents(std::span<const Tensor* const> inputs) {
   if (detail::levels_open_anywhere.load(std::memory_order_relaxed) > 0)
-    detail::check_no_foreign_tangents(inputs.begin(), inputs.size());
+    detail::check_no_foreign_tangents(inputs.data(), inputs.size());
+}
+inline void check_no_foreign_tangents(std::initializer_list<const Tensor*> inputs) {
+  check_no_foreign_tangents(std::span<const Tensor* const>(inputs.begin(), inputs.size()));
 }
 
 /// Inside a JVP rule: how many leading batch dims the tangents carry (jacfwd pushes a batch of

@@ -1,5 +1,5 @@
 // Node bookkeeping: the op registry, saving tensors for backward and unpacking them safely.
-#include "dydx/detail/node.hpp"
+#include "autograd/recorded_node.hpp"
 
 #include <atomic>
 
@@ -49,7 +49,8 @@ struct DeferredRelease {
 thread_local DeferredRelease* deferred = nullptr;
 }  // namespace
 
-OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp) : name(name), node_name(node_name), vjp(vjp) {
+OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp, SecondOrderKind second_order)
+    : name(name), node_name(node_name), vjp(vjp), jvp(jvp), second_order(second_order) {
   mutable_registry().push_back(this);
 }
 
@@ -57,19 +58,32 @@ const std::vector<const OpInfo*>& registered_ops() { return mutable_registry(); 
 
 Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
 
+const char* Node::name() const { return op->node_name; }
+
+// The saved tensors go first, by the same rule as the edges below: deferred when this release is
+// already deep, released here otherwise (Node's destructor runs after this one and handles the rest).
+RecordedNode::~RecordedNode() {
+  if (release_depth >= kMaxNestedReleases) {
+    if (deferred == nullptr) deferred = new DeferredRelease;
+    for (auto& sv : saved_values) deferred->tensors.push_back(std::move(sv.data));
+    return;
+  }
+  ++release_depth;
+  saved_values.clear();
+  --release_depth;
+}
+
 Node::~Node() {
   if (release_depth >= kMaxNestedReleases) {
     if (deferred == nullptr) deferred = new DeferredRelease;
     for (auto& edge : next)
       if (edge) deferred->nodes.push_back(std::move(edge));
-    for (auto& sv : saved_values) deferred->tensors.push_back(std::move(sv.data));
     if (leaf) deferred->tensors.emplace_back(std::move(leaf));
     for (auto& entry : pre_hooks) deferred->hooks.push_back(std::move(entry.second));
     return;
   }
   ++release_depth;
   next.clear();
-  saved_values.clear();
   leaf.reset();
   pre_hooks.clear();
   if (release_depth == 1 && deferred != nullptr) {
@@ -84,7 +98,7 @@ Node::~Node() {
 // history and tangents, but not the tensor itself and not its view base. Holding either would make
 // a cycle once an in-place op gives that tensor, or its base, a history through this very node
 // (y.mul_(y); y[:, 0] += y[:, 1]).
-void Node::save(const Tensor& t) {
+void RecordedNode::save(const Tensor& t) {
   const auto& from = *t.impl();
   // A leaf that requires grad is saved as itself, as PyTorch does: no in-place op can give it a
   // history (that is an error with grad on, and records nothing with grad off), so no cycle can
@@ -102,14 +116,14 @@ void Node::save(const Tensor& t) {
   saved_values.push_back({std::move(saved), static_cast<uint32_t>(t._version()), false});
 }
 
-void Node::save_output(const Tensor& out) {
+void RecordedNode::save_output(const Tensor& out) {
   Tensor alias = out.detach();
   forward::copy_tangents(out, alias);  // forward-over-reverse differentiates through it
   const auto version = static_cast<uint32_t>(out._version());
   saved_values.push_back({std::move(alias), version, true});
 }
 
-Tensor Node::saved(size_t i) {
+Tensor RecordedNode::saved(size_t i) {
   DYDX_CHECK(!released.load(std::memory_order_relaxed), name(),
              ": Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "

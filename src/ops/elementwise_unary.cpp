@@ -5,6 +5,7 @@
 
 #include "cpu/unary_kernels.hpp"
 #include "cpu/vec_math.hpp"
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -13,9 +14,16 @@ namespace {
 
 enum class Reads { Input, Output, Nothing };
 
-// sign is piecewise constant: its derivative is zero wherever it exists.
-void sign_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
-const OpInfo sign_info{"sign", "SignBackward0", &sign_vjp};
+// sign is piecewise constant: its derivative is zero wherever it exists, and so is its tangent.
+struct SignRecord {
+  static constexpr const char* name = "sign";
+  static constexpr const char* node = "SignBackward0";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr JvpKind jvp_kind = JvpKind::zero;
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<SignRecord>&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
+};
 
 // relu's derivative from its result: 0 where out is 0 (or -0) and 1 elsewhere, nan included, as
 // PyTorch 1.13's threshold_backward (out <= 0 ? 0 : g) has it, and 2.5 still does (its edge table,
@@ -26,7 +34,7 @@ Tensor relu_step(const Tensor& out) {
     using T = decltype(tag);
     cpu::map1<T, T>(mask, out, [](T v) { return static_cast<T>(v == 0 ? 0 : 1); });
   });
-  record(sign_info, {&out}, mask);
+  finish<SignRecord>({&out}, mask);
   return mask;
 }
 
@@ -183,18 +191,6 @@ Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor& out) {
   else return t * Op::derivative(x, out);
 }
 
-template <class Op>
-void unary_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const Tensor saved = Op::reads == Reads::Nothing ? Tensor() : node.saved(0), none;
-  const Tensor& x = Op::reads == Reads::Input ? saved : none;
-  const Tensor& out = Op::reads == Reads::Output ? saved : none;
-  grads[0] = fused_derivative_product<Op>(g, out);
-  if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out);
-}
-
-template <class Op>
-const OpInfo unary_info{Op::name, Op::node, &unary_vjp<Op>};
-
 // Functions such as exp promote integers to the default float dtype; relu and abs keep them.
 template <class Op>
 constexpr bool keeps_integers() {
@@ -255,6 +251,36 @@ Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int6
     return result;
   }
 }
+// The record of an elementwise function Op: every rule follows from its f' and f''.
+template <class Op>
+struct UnaryRecord {
+  static constexpr const char* name = Op::name;
+  static constexpr const char* node = Op::node;
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{.inputs = Op::reads == Reads::Input ? input_bits(0) : 0u,
+                               .output = Op::reads == Reads::Output};
+  static constexpr JvpKind jvp_kind = JvpKind::partials;
+  static constexpr SecondOrderKind second_order = SecondOrderKind::partials;
+
+  static void vjp(const Backward<UnaryRecord>& b, const Tensor& g, Tensor* grads) {
+    const Tensor x = Op::reads == Reads::Input ? b.input(0) : Tensor();
+    const Tensor out = Op::reads == Reads::Output ? b.output() : Tensor();
+    grads[0] = fused_derivative_product<Op>(g, out);
+    if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out);
+  }
+  static Tensor jvp(const Primal<UnaryRecord>& p, const TensorList& t) {
+    Tensor fused = fused_derivative_product<Op>(t[0], p.output());
+    return fused.defined() ? fused : times_derivative<Op>(t[0], p.input(0), p.output());
+  }
+  static Tensor curvature(const Primal<UnaryRecord>& p, const TensorList& g) {
+    Tensor f2 = Op::second_derivative(p.input(0), p.output());
+    return f2.defined() ? f2 * sum_over_directions(g[0], g[0]) : Tensor();
+  }
+  static Tensor fused_laplacian(const Primal<UnaryRecord>& p, const TensorList& t, int64_t d) {
+    return ops::fused_laplacian<Op>(t[0], p.input(0), p.output(), d);
+  }
+};
+
 template <class Op, class T>
 constexpr bool has_array_forward = requires(const T* x, T* y) { Op::forward_array(x, y, int64_t{}); };
 // Op::forward_array behind a template, so that only ops that have it instantiate the call: clang
@@ -276,27 +302,20 @@ Tensor unary(const Tensor& input) {
     else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
       cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
   });
-  if (Node* node = record(unary_info<Op>, {&x}, out)) {
-    if (Op::reads == Reads::Input) node->save(x);
-    if (Op::reads == Reads::Output) node->save_output(out);
-  }
-  forward::propagate(
-      {&x}, out,
-      [&](const TensorList& t) {
-        Tensor fused = fused_derivative_product<Op>(t[0], out);
-        return fused.defined() ? fused : times_derivative<Op>(t[0], x, out);
-      },
-      [&](const TensorList& g) {
-        Tensor f2 = Op::second_derivative(x, out);
-        return f2.defined() ? f2 * ops::sum_over_directions(g[0], g[0]) : Tensor();
-      },
-      [&](const TensorList& t, int64_t d) { return fused_laplacian<Op>(t[0], x, out, d); });
+  finish<UnaryRecord<Op>>({&x}, out);
   return out;
 }
 
-// neg is linear: its transpose is itself.
-void neg_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
-const OpInfo neg_info{"neg", "NegBackward0", &neg_vjp};
+// neg is linear: its transpose and its JVP are itself.
+struct NegRecord {
+  static constexpr const char* name = "neg";
+  static constexpr const char* node = "NegBackward0";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<NegRecord>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
+  static Tensor jvp(const Primal<NegRecord>&, const TensorList& t) { return -t[0]; }
+};
 
 
 }  // namespace
@@ -319,8 +338,7 @@ Tensor neg(const Tensor& x) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return cpu::wrapping_neg(v); });
   });
-  ops::record(ops::neg_info, {&x}, out);
-  forward::propagate_linear({&x}, out, [](const TensorList& t) { return -t[0]; });
+  ops::finish<ops::NegRecord>({&x}, out);
   return out;
 }
 
@@ -330,8 +348,7 @@ Tensor sign(const Tensor& x) {
     using T = decltype(tag);
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>((v > 0) - (v < 0)); });
   });
-  // Its tangent is zero, which no tangent at all stands for.
-  ops::record(ops::sign_info, {&x}, out);
+  ops::finish<ops::SignRecord>({&x}, out);
   return out;
 }
 

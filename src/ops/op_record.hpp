@@ -1,0 +1,219 @@
+// The op record: one struct per op holds everything about it, and one generic path applies it.
+//
+// How to add an op
+//   1. Declare its record: a struct with
+//        name, node                the op table's name ("mul") and grad_fn()->name() ("MulBackward0");
+//        using Attrs = ...;        its non-tensor arguments as a struct of its own (NoAttrs if none);
+//        saves                     what its rules read at backward time: inputs by index, its output,
+//                                  and `extras` tensors its forward computed alongside (an argmax);
+//        vjp(b, g, grads)          its VJP, reading b.input(i), b.output(), b.extra(k), b.attrs();
+//        jvp(p, t)                 its JVP, reading the same names from the primal call p
+//                                  (or `jvp_kind = JvpKind::zero`: its tangent is zero);
+//        curvature(p, g)           its second-order rule for the forward Laplacian, sum_k D2f[g_k, g_k]
+//                                  (or `second_order = SecondOrderKind::linear`: linear or piecewise linear);
+//        broadcasts                (optional) tangents line up with the output like broadcast inputs do;
+//        fused_laplacian(p, t, d)  (optional) the forward Laplacian in one pass.
+//      Elementwise ops need less: a unary op declares f(x) and f'(x) (and f''), a binary op f(a, b)
+//      and its partials d_a, d_b (and d_aa, d_ab, d_bb), and elementwise.hpp makes the record.
+//   2. Compute the result, then call finish<Record>(inputs, out, attrs): it records the node with the
+//      typed attributes, saves what `saves` says and propagates tangents through jvp and curvature.
+//   3. Add one row to tests/op_table.cpp (and edge cases for arithmetic ops, tests/data/make_edge_cases.py).
+//      The op-table tests check every registered op's forward, VJP, JVP and second order against
+//      finite differences, and that it declares each rule or a mark from which the rule follows.
+// How to add a rule kind (vmap's batching rule, a Taylor coefficient rule, a fusion description)
+//   Add one optional member to the records (batch(p, bdims), taylor(p, series), ...), a field for
+//   its presence in autograd::OpInfo (filled in by op_info<Record> below), a default derived for
+//   the families in elementwise.hpp, and a test that every op has it. No op's code changes.
+// How to add a transform
+//   A transform that needs a new rule reads it through the record (finish<Record> sees every op);
+//   one that composes the existing modes (jacfwd, hessian, laplacian) needs no op changes at all.
+//
+// Rules are written with differentiable dydx ops, never raw kernels, so create_graph (double
+// backward) and nested forward levels work for every op without extra code. Gradients come back in
+// the output's broadcast shape; the engine sums them down to each input. Cotangents and tangents may
+// carry leading batch dims (b.batch_dims(g), p.batch_dims()), which rules keep in front.
+#pragma once
+
+#include <bit>
+#include <cassert>
+#include <initializer_list>
+#include <span>
+#include <type_traits>
+
+#include "autograd/engine.hpp"
+#include "autograd/forward_mode.hpp"
+#include "autograd/op_info.hpp"
+#include "autograd/recorded_node.hpp"
+#include "dydx/small_vector.hpp"
+
+namespace dydx::ops {
+
+using autograd::JvpKind;
+using autograd::SecondOrderKind;
+
+/// The attributes of an op with none.
+struct NoAttrs {};
+
+/// What an op's rules read at backward time: input i where bit i of `inputs` is set, the output,
+/// and `extras` more tensors passed to finish().
+struct Saves {
+  uint32_t inputs = 0;
+  bool output = false;
+  uint32_t extras = 0;
+};
+/// The bit mask of the given inputs, for Saves::inputs.
+template <class... I>
+constexpr uint32_t input_bits(I... i) {
+  return ((1u << i) | ... | 0u);
+}
+
+/// The node an op's record creates: its typed attributes where it has any.
+template <class Op>
+using NodeOf = std::conditional_t<std::is_empty_v<typename Op::Attrs>, autograd::RecordedNode,
+                                  autograd::OpNode<typename Op::Attrs>>;
+
+/// What a VJP rule reads: the saved tensors (by the role they had in the call), the attributes,
+/// and which inputs need a gradient.
+template <class Op>
+class Backward {
+ public:
+  explicit Backward(autograd::Node& node) : node_(static_cast<NodeOf<Op>&>(node)) {}
+  Tensor input(size_t i) const {
+    assert(Op::saves.inputs >> i & 1u);
+    return node_.saved(std::popcount(Op::saves.inputs & ((1u << i) - 1)));
+  }
+  Tensor output() const {
+    assert(Op::saves.output);
+    return node_.saved(std::popcount(Op::saves.inputs));
+  }
+  Tensor extra(size_t k) const { return node_.saved(std::popcount(Op::saves.inputs) + Op::saves.output + k); }
+  const typename Op::Attrs& attrs() const {
+    if constexpr (std::is_empty_v<typename Op::Attrs>) return kNone;
+    else return node_.attrs;
+  }
+  bool needs_grad(size_t i) const { return node_.needs_input_grad(i); }
+  /// How many leading batch dims g has beyond the output (is_grads_batched).
+  int64_t batch_dims(const Tensor& g) const { return g.dim() - node_.out_rank; }
+  /// Input i's shape when the op ran.
+  const Dims& input_sizes(size_t i) const { return node_.inputs[i].sizes; }
+
+ private:
+  static constexpr typename Op::Attrs kNone{};
+  NodeOf<Op>& node_;
+};
+
+/// What a JVP, curvature or fused rule reads: the call itself, with the same names as Backward,
+/// so that an expression in c.input(i) and c.output() serves both modes.
+template <class Op>
+class Primal {
+ public:
+  Primal(std::span<const Tensor* const> inputs, const Tensor& out, const typename Op::Attrs& attrs,
+         std::span<const Tensor* const> extras)
+      : inputs_(inputs), out_(out), attrs_(attrs), extras_(extras) {}
+  const Tensor& input(size_t i) const { return *inputs_[i]; }
+  const Tensor& output() const { return out_; }
+  const Tensor& extra(size_t k) const { return *extras_[k]; }
+  const typename Op::Attrs& attrs() const { return attrs_; }
+  /// How many leading batch dims the tangents carry (jacfwd's batched tangents), 0 for plain ones.
+  static int64_t batch_dims() { return forward::batch_dims(); }
+
+ private:
+  std::span<const Tensor* const> inputs_;
+  const Tensor& out_;
+  const typename Op::Attrs& attrs_;
+  std::span<const Tensor* const> extras_;
+};
+
+template <class Op>
+constexpr JvpKind jvp_kind_of() {
+  if constexpr (requires { Op::jvp_kind; }) {
+    static_assert(Op::jvp_kind != JvpKind::rule || requires { &Op::jvp; }, "a record with a JVP rule defines jvp()");
+    return Op::jvp_kind;
+  } else {
+    static_assert(requires { &Op::jvp; }, "a record defines jvp() or declares jvp_kind = JvpKind::zero");
+    return JvpKind::rule;
+  }
+}
+
+template <class Op>
+constexpr SecondOrderKind second_order_of() {
+  if constexpr (requires { Op::second_order; }) {
+    static_assert(Op::second_order == SecondOrderKind::linear || requires { &Op::curvature; },
+                  "a record with a second-order rule defines curvature()");
+    return Op::second_order;
+  } else {
+    static_assert(requires { &Op::curvature; },
+                  "a record defines curvature() or declares second_order = SecondOrderKind::linear");
+    return SecondOrderKind::rule;
+  }
+}
+
+template <class Op>
+constexpr bool broadcasts() {
+  if constexpr (requires { Op::broadcasts; }) return Op::broadcasts;
+  else return false;
+}
+
+template <class Op>
+void vjp_of(autograd::Node& node, const Tensor& g, Tensor* grads) {
+  Op::vjp(Backward<Op>(node), g, grads);
+}
+
+/// The op's entry in the op table, made from its record.
+template <class Op>
+inline const autograd::OpInfo op_info{Op::name, Op::node, &vjp_of<Op>, jvp_kind_of<Op>(), second_order_of<Op>()};
+
+/// Runs the record's forward rules at every open level where an input has a tangent.
+template <class Op>
+void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out, const typename Op::Attrs& attrs,
+                        std::span<const Tensor* const> extras) {
+  if constexpr (jvp_kind_of<Op>() == JvpKind::zero) {
+    // No tangent stands for a zero one; only a tangent of another thread's level is an error.
+    forward::detail::check_no_foreign_tangents(inputs.data(), inputs.size());
+  } else {
+    const Primal<Op> p(inputs, out, attrs, extras);
+    const forward::JvpRule jvp = [&p](const TensorList& t) { return Op::jvp(p, t); };
+    forward::CurvatureRule curvature;
+    if constexpr (second_order_of<Op>() != SecondOrderKind::linear)
+      curvature = [&p](const TensorList& g) { return Op::curvature(p, g); };
+    forward::FusedLaplacianRule fused;
+    if constexpr (requires { &Op::fused_laplacian; })
+      fused = [&p](const TensorList& t, int64_t d) { return Op::fused_laplacian(p, t, d); };
+    forward::detail::propagate(inputs.data(), inputs.size(), out, jvp, curvature ? &curvature : nullptr,
+                               broadcasts<Op>(), fused ? &fused : nullptr);
+  }
+}
+
+/// The one path every op ends in, after computing out from inputs: records its node (with its typed
+/// attributes and what its record saves) when grad mode needs one, and gives out its tangents when
+/// a dual level is open. Ops differ only in their records.
+template <class Op>
+void finish(std::span<const Tensor* const> inputs, const Tensor& out, const typename Op::Attrs& attrs = {},
+            std::span<const Tensor* const> extras = {}) {
+  assert(extras.size() == Op::saves.extras);
+  if (auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out)) {
+    if constexpr (!std::is_empty_v<typename Op::Attrs>) node->attrs = attrs;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (Op::saves.inputs >> i & 1u) node->save(*inputs[i]);
+    if constexpr (Op::saves.output) node->save_output(out);
+    for (const Tensor* extra : extras) node->save(*extra);
+  }
+  if (forward::active()) propagate_tangents<Op>(inputs, out, attrs, extras);
+  else forward::check_no_foreign_tangents(inputs);
+}
+
+template <class Op>
+void finish(std::initializer_list<const Tensor*> inputs, const Tensor& out, const typename Op::Attrs& attrs = {},
+            std::initializer_list<const Tensor*> extras = {}) {
+  finish<Op>(std::span<const Tensor* const>(inputs.begin(), inputs.size()), out, attrs,
+             std::span<const Tensor* const>(extras.begin(), extras.size()));
+}
+
+template <class Op>
+void finish(const TensorList& inputs, const Tensor& out, const typename Op::Attrs& attrs = {}) {
+  SmallVector<const Tensor*, 4> pointers;
+  for (const Tensor& t : inputs) pointers.push_back(&t);
+  finish<Op>(std::span<const Tensor* const>(pointers.data(), pointers.size()), out, attrs);
+}
+
+}  // namespace dydx::ops
