@@ -68,6 +68,16 @@ std::vector<OpRow> build_table() {
              [](double x, double y) { return x / y; }));
   row(binary("pow.Tensor", Domain::Positive, [](const auto& in) { return pow(in[0], in[1]); },
              [](double x, double y) { return std::pow(x, y); }));
+  row(binary("atan2", Domain::Real, [](const auto& in) { return atan2(in[0], in[1]); },
+             [](double x, double y) { return std::atan2(x, y); }));
+  row(binary("hypot", Domain::Real, [](const auto& in) { return hypot(in[0], in[1]); },
+             [](double x, double y) { return std::hypot(x, y); }));
+  row(binary("maximum", Domain::Real, [](const auto& in) { return maximum(in[0], in[1]); },
+             [](double x, double y) { return std::max(x, y); }));
+  row(binary("minimum", Domain::Real, [](const auto& in) { return minimum(in[0], in[1]); },
+             [](double x, double y) { return std::min(x, y); }));
+  row(binary("fmod", Domain::AwayFromZero, [](const auto& in) { return fmod(in[0], in[1]); },
+             [](double x, double y) { return std::fmod(x, y); }));
   row({"where", kBinaryShapes, Domain::Real,
        [](const auto& in) {
          Tensor cond = gt(in[0].detach(), in[1].detach());
@@ -248,6 +258,11 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"mul", [](const auto& in) { return in[0] * in[1]; }},
       {"div", [](const auto& in) { return in[0] / in[1]; }},
       {"pow.Tensor", [](const auto& in) { return pow(in[0], in[1]); }},
+      {"atan2", [](const auto& in) { return atan2(in[0], in[1]); }},
+      {"hypot", [](const auto& in) { return hypot(in[0], in[1]); }},
+      {"maximum", [](const auto& in) { return maximum(in[0], in[1]); }},
+      {"minimum", [](const auto& in) { return minimum(in[0], in[1]); }},
+      {"fmod", [](const auto& in) { return fmod(in[0], in[1]); }},
       {"where", [](const auto& in) { return where(gt(in[0].detach(), in[1].detach()), in[0], in[1]); }},
       {"sum", [](const auto& in) { return in[0].sum(); }},
       {"mean", [](const auto& in) { return in[0].mean(); }},

@@ -26,6 +26,7 @@
 #include <set>
 #include <sstream>
 
+#include "autograd/op_info.hpp"
 #include "op_table.hpp"
 // For make_batched_dual, which jacfwd uses and the public API does not expose.
 #include "autograd/forward_mode.hpp"
@@ -612,6 +613,18 @@ TEST(OpTable, EveryRegisteredOpHasARow) {
                                          << ") has no row in tests/op_table.cpp";
   }
   EXPECT_GE(covered.size(), 45u);
+}
+
+// Every op's record declares each rule, or a mark from which it follows; the op-table tests above
+// then check that the rules are right. (Records that leave one out do not compile; this checks what
+// the op table itself was told.)
+TEST(OpTable, EveryRegisteredOpDeclaresEveryRule) {
+  for (const autograd::OpInfo* op : autograd::registered_ops()) {
+    if (std::string(op->name) == "AccumulateGrad") continue;
+    EXPECT_NE(op->vjp, nullptr) << op->name << " has no VJP rule";
+    EXPECT_NE(op->jvp, autograd::JvpKind::none) << op->name << " declares no JVP rule";
+    EXPECT_NE(op->second_order, autograd::SecondOrderKind::none) << op->name << " declares no second-order rule";
+  }
 }
 
 TEST(OpTable, EveryRowNamesARegisteredOp) {

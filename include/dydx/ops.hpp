@@ -16,6 +16,16 @@ Tensor neg(const Tensor& x);
 Tensor pow(const Tensor& base, Scalar exponent);
 Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor pow(Scalar base, const Tensor& exponent);
+/// atan2(a, b): the angle of the point (b, a) in (-pi, pi]; integers compute in the default float dtype.
+Tensor atan2(const Tensor& a, const Tensor& b);
+/// sqrt(a^2 + b^2) without overflow or underflow in the squares (floating dtypes only).
+Tensor hypot(const Tensor& a, const Tensor& b);
+/// The elementwise larger (smaller) of a and b, nan if either is; at a tie the gradient is split in halves.
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+/// The remainder of a / b with the sign of a, as C's fmod; an integer divisor of zero is an error.
+Tensor fmod(const Tensor& a, const Tensor& b);
+Tensor fmod(const Tensor& a, Scalar b);
 
 // Elementwise functions.
 Tensor exp(const Tensor& x);

@@ -126,6 +126,12 @@ class Tensor {
   Tensor neg() const;
   Tensor pow(Scalar exponent) const;
   Tensor pow(const Tensor& exponent) const;
+  Tensor atan2(const Tensor& other) const;
+  Tensor hypot(const Tensor& other) const;
+  Tensor maximum(const Tensor& other) const;
+  Tensor minimum(const Tensor& other) const;
+  Tensor fmod(const Tensor& other) const;
+  Tensor fmod(Scalar other) const;
   Tensor exp() const;
   Tensor log() const;
   Tensor sqrt() const;

@@ -1,7 +1,9 @@
-// Broadcasting binary ops (add, sub, mul, div, pow, where) with their VJP rules, and comparisons.
+// Broadcasting binary ops: each declares its value on a pair of elements and its partial derivatives
+// once, and both modes and the second order derive from them. Also where, the scalar forms and comparisons.
 #include <algorithm>
 #include <cmath>
 
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -52,40 +54,6 @@ Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
   return (a * b).sum({0});
 }
 
-namespace {
-
-// add and sub are linear: out = x + c * y, with c = alpha for add and -alpha for sub.
-void add_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const double c = node.attrs.scalar;
-  if (node.needs_input_grad(0)) grads[0] = g;
-  if (node.needs_input_grad(1)) grads[1] = c == 1 ? g : c == -1 ? -g : g * c;
-}
-const OpInfo add_info{"add", "AddBackward0", &add_vjp};
-const OpInfo sub_info{"sub", "SubBackward0", &add_vjp};
-
-void mul_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  if (node.needs_input_grad(0)) grads[0] = g * node.saved(1);
-  if (node.needs_input_grad(1)) grads[1] = g * node.saved(0);
-}
-const OpInfo mul_info{"mul", "MulBackward0", &mul_vjp};
-
-void div_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  Tensor y = node.saved(1);
-  if (node.needs_input_grad(0)) grads[0] = g / y;
-  // (x / y) / y rather than x / (y * y), whose square overflows or underflows first.
-  if (node.needs_input_grad(1)) grads[1] = -g * (node.saved(0) / y) / y;
-}
-const OpInfo div_info{"div", "DivBackward0", &div_vjp};
-
-// d/dx x^p = p x^(p-1); p == 0 is special-cased so that 0^-1 never turns a zero gradient into nan.
-void pow_scalar_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const double p = node.attrs.scalar;
-  grads[0] = p == 0 ? zeros_like(g) : g * (p * node.saved(0).pow(p - 1));
-}
-const OpInfo pow_scalar_info{"pow.Scalar", "PowBackward0", &pow_scalar_vjp};
-
-}  // namespace
-
 // d/dx x^y = y x^(y-1), taken as 0 where y == 0 (x^0 is constant, even at x == 0), as PyTorch does.
 Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g) {
   Tensor derivative = y * x.pow(y - 1.0);
@@ -113,102 +81,389 @@ Tensor pow_scalar_base_derivative(double b, const Tensor& y, const Tensor& out) 
   return b == 0 ? where(nonnegative(y), zeros_like(derivative), derivative) : derivative;
 }
 
+
 namespace {
 
-void pow_tensor_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  Tensor x = node.saved(0), y = node.saved(1);
-  if (node.needs_input_grad(0)) grads[0] = pow_base_derivative(x, y, g);
-  if (node.needs_input_grad(1)) grads[1] = g * pow_exponent_derivative(x, y, node.saved(2));
+// A partial derivative d out/d input as an edge weight (the one number per edge that both modes
+// multiply by, as in Dr.Jit): a tensor, a constant, or zero.
+struct Weight {
+  Tensor tensor;
+  double constant = 0;
+  Weight() = default;
+  Weight(Tensor t) : tensor(std::move(t)) {}
+  Weight(double c) : constant(c) {}
+  bool is_zero() const { return !tensor.defined() && constant == 0; }
+};
+
+// t times w, undefined (zero) when either is; a constant +-1 costs no pass.
+Tensor weighted(const Tensor& t, const Weight& w) {
+  if (!t.defined() || w.is_zero()) return {};
+  if (w.tensor.defined()) return t * w.tensor;
+  return w.constant == 1 ? t : w.constant == -1 ? -t : t * w.constant;
 }
-const OpInfo pow_tensor_info{"pow.Tensor", "PowBackward1", &pow_tensor_vjp};
 
-// s - x and s^x for a C++ scalar s have their own nodes in PyTorch (RsubBackward1, PowBackward2).
-void rsub_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
-const OpInfo rsub_info{"rsub", "RsubBackward1", &rsub_vjp};
+template <class Op>
+struct AttrsOfT {
+  using type = NoAttrs;
+};
+template <class Op>
+  requires requires { typename Op::Attrs; }
+struct AttrsOfT<Op> {
+  using type = typename Op::Attrs;
+};
+template <class Op>
+using AttrsOf = typename AttrsOfT<Op>::type;
 
-void pow_scalar_base_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = g * pow_scalar_base_derivative(node.attrs.scalar, node.saved(1), node.saved(0));
+// A call as the partials see it, for asking which partials a declaration gives.
+template <class Op>
+struct AnyCall {
+  Tensor input(size_t) const;
+  Tensor output() const;
+  const AttrsOf<Op>& attrs() const;
+};
+
+// A declaration gives d_a(c) and d_b(c), the partials as weights of the call c (the primal call in
+// forward mode, the saved one in backward), or times_d_a(t, c) and times_d_b(t, c) where the
+// product with a cotangent or tangent t has a form of its own (division rather than a reciprocal).
+// Its second partials d_aa, d_ab, d_bb give the forward Laplacian; an op whose second derivative is
+// zero wherever it exists declares `linear` instead.
+template <class Op, int I>
+Tensor times_partial(const Tensor& t, const auto& c) {
+  if (!t.defined()) return {};
+  if constexpr (I == 0) {
+    if constexpr (requires { Op::times_d_a(t, c); }) return Op::times_d_a(t, c);
+    else return weighted(t, Op::d_a(c));
+  } else {
+    if constexpr (requires { Op::times_d_b(t, c); }) return Op::times_d_b(t, c);
+    else return weighted(t, Op::d_b(c));
+  }
 }
-const OpInfo pow_scalar_base_info{"pow.ScalarBase", "PowBackward2", &pow_scalar_base_vjp};
 
-// where is linear in a and b; the condition only routes the gradient.
-void where_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  Tensor cond = node.saved(0);
-  Tensor zero = zeros({}, g.dtype());
-  if (node.needs_input_grad(0)) grads[0] = where(cond, g, zero);
-  if (node.needs_input_grad(1)) grads[1] = where(cond, zero, g);
+// The record of a binary elementwise op Op: every rule follows from its partials.
+template <class Op>
+struct BinaryRecord {
+  static constexpr const char* name = Op::name;
+  static constexpr const char* node = Op::node;
+  using Attrs = AttrsOf<Op>;
+  static constexpr Saves saves = Op::saves;
+  static constexpr bool broadcasts = true;
+  static constexpr JvpKind jvp_kind = JvpKind::partials;
+  static constexpr bool has_second_partials = requires(const AnyCall<Op>& c) { Op::d_ab(c); };
+  static_assert(has_second_partials || requires { Op::linear; },
+                "a binary op declares its second partials d_aa, d_ab, d_bb, or that it is linear");
+  static constexpr SecondOrderKind second_order =
+      has_second_partials ? SecondOrderKind::partials : SecondOrderKind::linear;
+
+  static void vjp(const Backward<BinaryRecord>& b, const Tensor& g, Tensor* grads) {
+    for (int i = 0; i < 2; ++i) {
+      if (!b.needs_grad(i)) continue;
+      grads[i] = i == 0 ? times_partial<Op, 0>(g, b) : times_partial<Op, 1>(g, b);
+      if (!grads[i].defined()) grads[i] = zeros_like(g);
+    }
+  }
+  static Tensor jvp(const Primal<BinaryRecord>& p, const TensorList& t) {
+    return sum_terms(times_partial<Op, 0>(t[0], p), times_partial<Op, 1>(t[1], p));
+  }
+  // sum_k D2f[g_k, g_k] = d_aa sum_k ga_k^2 + 2 d_ab sum_k ga_k gb_k + d_bb sum_k gb_k^2.
+  static Tensor curvature(const Primal<BinaryRecord>& p, const TensorList& g)
+    requires has_second_partials
+  {
+    auto term = [&](const Tensor& x, const Tensor& y, auto weight) {
+      if (!x.defined() || !y.defined()) return Tensor();
+      const Weight w = weight();
+      return w.is_zero() ? Tensor() : weighted(sum_over_directions(x, y), w);
+    };
+    Tensor aa = term(g[0], g[0], [&] { return Op::d_aa(p); });
+    Tensor ab = term(g[0], g[1], [&] { return Op::d_ab(p); });
+    Tensor bb = term(g[1], g[1], [&] { return Op::d_bb(p); });
+    return sum_terms(sum_terms(aa, ab.defined() ? ab * 2.0 : ab), bb);
+  }
+};
+
+// The dtype a binary op computes in: the promoted one, or the default float dtype for integers
+// where the op is a floating one (true division, atan2).
+template <class Op>
+ScalarType binary_dtype(const Tensor& a, const Tensor& b) {
+  const ScalarType dtype = result_type(a, b);
+  if constexpr (requires { Op::floating; })
+    if (!is_floating_point(dtype)) return kDefaultDtype;
+  return dtype;
 }
-const OpInfo where_info{"where", "WhereBackward0", &where_vjp};
 
-Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, const OpInfo& info, const char* name) {
+// out = Op::forward(a, b) over the broadcast shape, then its record.
+template <class Op>
+Tensor binary(const Tensor& a, const Tensor& b) {
+  const ScalarType dtype = binary_dtype<Op>(a, b);
+  if constexpr (requires { Op::check(a, b, dtype); }) Op::check(a, b, dtype);
+  Tensor out = binary_kernel(a, b, dtype, Op::name, [](auto x, auto y) { return Op::forward(x, y); });
+  finish<BinaryRecord<Op>>({&a, &b}, out);
+  return out;
+}
+
+// add and sub: out = a + c b, with c = alpha for add and -alpha for sub.
+struct ScaleOfB {
+  double c = 1;
+};
+struct Add {
+  static constexpr const char* name = "add";
+  static constexpr const char* node = "AddBackward0";
+  using Attrs = ScaleOfB;
+  static constexpr Saves saves{};
+  static constexpr bool linear = true;
+  static Weight d_a(const auto&) { return 1.0; }
+  static Weight d_b(const auto& c) { return c.attrs().c; }
+};
+struct Sub : Add {
+  static constexpr const char* name = "sub";
+  static constexpr const char* node = "SubBackward0";
+};
+
+struct Mul {
+  static constexpr const char* name = "mul";
+  static constexpr const char* node = "MulBackward0";
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static auto forward(auto x, auto y) { return cpu::wrapping_mul(x, y); }
+  static Weight d_a(const auto& c) { return c.input(1); }
+  static Weight d_b(const auto& c) { return c.input(0); }
+  static Weight d_aa(const auto&) { return {}; }
+  static Weight d_ab(const auto&) { return 1.0; }
+  static Weight d_bb(const auto&) { return {}; }
+};
+
+struct Div {
+  static constexpr const char* name = "div";
+  static constexpr const char* node = "DivBackward0";
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool floating = true;  // true division, as torch.div
+  static auto forward(auto x, auto y) { return x / y; }
+  // t / b, not t * (1 / b), whose reciprocal overflows for a subnormal b.
+  static Tensor times_d_a(const Tensor& t, const auto& c) { return t / c.input(1); }
+  // (a / b) / b rather than a / (b * b), whose square overflows or underflows first.
+  static Tensor times_d_b(const Tensor& t, const auto& c) { return -t * (c.input(0) / c.input(1)) / c.input(1); }
+  static Weight d_aa(const auto&) { return {}; }
+  static Weight d_ab(const auto& c) { return -1.0 / c.input(1) / c.input(1); }
+  static Weight d_bb(const auto& c) { return 2.0 * (c.input(0) / c.input(1)) / c.input(1) / c.input(1); }
+};
+
+// The Hessian of x^y comes from the first derivatives' own helpers, so that their conventions at
+// x == 0 and y == 0 carry over: d/dx (y x^(y-1)) = y (y-1) x^(y-2), d/dy (x^y log x) = x^y log2 x,
+// and the mixed d/dy (y x^(y-1)) = x^(y-1) + y x^(y-1) log x.
+struct Pow {
+  static constexpr const char* name = "pow.Tensor";
+  static constexpr const char* node = "PowBackward1";
+  static constexpr Saves saves{.inputs = input_bits(0, 1), .output = true};
+  static Tensor times_d_a(const Tensor& t, const auto& c) { return pow_base_derivative(c.input(0), c.input(1), t); }
+  static Tensor times_d_b(const Tensor& t, const auto& c) {
+    return t * pow_exponent_derivative(c.input(0), c.input(1), c.output());
+  }
+  static Weight d_aa(const auto& c) { return c.input(1) * pow_base_derivative(c.input(0), c.input(1) - 1.0); }
+  static Weight d_ab(const auto& c) {
+    const Tensor &x = c.input(0), &y = c.input(1);
+    Tensor lower = x.pow(y - 1.0);
+    return lower + y * pow_exponent_derivative(x, y - 1.0, lower);
+  }
+  static Weight d_bb(const auto& c) {
+    const Tensor &x = c.input(0), &y = c.input(1);
+    return pow_exponent_derivative(x, y, pow_exponent_derivative(x, y, c.output()));
+  }
+};
+
+// atan2(a, b), the angle of the point (b, a): d/da = b / r, d/db = -a / r with r = a^2 + b^2,
+// multiplied in PyTorch's order (t * b * (1 / r)).
+struct Atan2 {
+  static constexpr const char* name = "atan2";
+  static constexpr const char* node = "Atan2Backward0";
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool floating = true;
+  static auto forward(auto x, auto y) { return std::atan2(x, y); }
+  static Tensor reciprocal_radius2(const auto& c) {
+    return 1.0 / (c.input(0) * c.input(0) + c.input(1) * c.input(1));
+  }
+  static Tensor times_d_a(const Tensor& t, const auto& c) { return t * c.input(1) * reciprocal_radius2(c); }
+  static Tensor times_d_b(const Tensor& t, const auto& c) { return t * -c.input(0) * reciprocal_radius2(c); }
+  static Weight d_aa(const auto& c) { return -2.0 * c.input(0) * c.input(1) * reciprocal_radius2(c).pow(2); }
+  static Weight d_ab(const auto& c) {
+    return (c.input(1) * c.input(1) - c.input(0) * c.input(0)) * reciprocal_radius2(c).pow(2) * -1.0;
+  }
+  static Weight d_bb(const auto& c) { return 2.0 * c.input(0) * c.input(1) * reciprocal_radius2(c).pow(2); }
+};
+
+// hypot(a, b) = sqrt(a^2 + b^2): d/da = a / out, d/db = b / out, as PyTorch has them (t * a / out).
+struct Hypot {
+  static constexpr const char* name = "hypot";
+  static constexpr const char* node = "HypotBackward0";
+  static constexpr Saves saves{.inputs = input_bits(0, 1), .output = true};
+  static void check(const Tensor&, const Tensor&, ScalarType dtype) {
+    DYDX_CHECK(is_floating_point(dtype), "hypot: not implemented for ", dtype, " tensors");
+  }
+  static auto forward(auto x, auto y) { return std::hypot(x, y); }
+  static Tensor times_d_a(const Tensor& t, const auto& c) { return t * c.input(0) / c.output(); }
+  static Tensor times_d_b(const Tensor& t, const auto& c) { return t * c.input(1) / c.output(); }
+  static Tensor cubed(const auto& c) { return c.output() * c.output() * c.output(); }
+  static Weight d_aa(const auto& c) { return c.input(1) * c.input(1) / cubed(c); }
+  static Weight d_ab(const auto& c) { return -(c.input(0) * c.input(1)) / cubed(c); }
+  static Weight d_bb(const auto& c) { return c.input(0) * c.input(0) / cubed(c); }
+};
+
+// maximum and minimum propagate nan, and at a tie split the gradient in halves, as PyTorch does:
+// t where this input wins, t / 2 at a tie, 0 where the other wins (a masked zero, so an inf or nan
+// in t does not leak there). At a nan both inputs get t, as in PyTorch's VJP (its JVP gives t to b
+// only; see EdgeValues' deviations).
+template <bool IsMax>
+struct Extremum {
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool linear = true;  // piecewise linear
+  template <class T>
+  static T forward(T x, T y) {
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(x) || std::isnan(y)) return x + y;
+    return IsMax ? std::max(x, y) : std::min(x, y);
+  }
+  // The share of t that input `self` gets against `other`.
+  static Tensor share(const Tensor& t, const Tensor& self, const Tensor& other) {
+    Tensor loses = IsMax ? gt(other, self) : gt(self, other);
+    return where(loses, zeros({}, t.dtype()), where(eq(self, other), t / 2.0, t));
+  }
+  static Tensor times_d_a(const Tensor& t, const auto& c) { return share(t, c.input(0), c.input(1)); }
+  static Tensor times_d_b(const Tensor& t, const auto& c) { return share(t, c.input(1), c.input(0)); }
+};
+struct Maximum : Extremum<true> {
+  static constexpr const char* name = "maximum";
+  static constexpr const char* node = "MaximumBackward0";
+};
+struct Minimum : Extremum<false> {
+  static constexpr const char* name = "minimum";
+  static constexpr const char* node = "MinimumBackward0";
+};
+
+// fmod(a, b) = a - trunc(a / b) b, with the sign of a (C's fmod): d/da = 1, d/db = -trunc(a / b),
+// which is piecewise constant, so a plain value (no history) is its exact derivative.
+struct Fmod {
+  static constexpr const char* name = "fmod";
+  static constexpr const char* node = "FmodBackward1";
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool linear = true;  // piecewise linear
+  static void check(const Tensor&, const Tensor& b, ScalarType dtype) {
+    if (is_floating_point(dtype)) return;
+    DYDX_CHECK(!any_zero(b), "fmod: ZeroDivisionError (an integer divisor of ", b.dtype(), " ", b.sizes(),
+               " is zero)");
+  }
+  template <class T>
+  static T forward(T x, T y) {
+    if constexpr (std::is_floating_point_v<T>) return std::fmod(x, y);
+    else return y == -1 ? T(0) : static_cast<T>(x % y);  // INT64_MIN % -1 overflows
+  }
+  static bool any_zero(const Tensor& b) {
+    NoGradGuard no_grad;
+    return eq(b, zeros({}, b.dtype())).sum().item<double>() > 0;
+  }
+  static Weight d_a(const auto&) { return 1.0; }
+  static Tensor times_d_b(const Tensor& t, const auto& c) {
+    const Tensor &a = c.input(0), &b = c.input(1);
+    // A raw kernel: it records nothing, which is right for a derivative that is piecewise constant.
+    Tensor quotient = binary_kernel(a, b, t.dtype(), "fmod", [](auto x, auto y) { return std::trunc(x / y); });
+    return -t * quotient;
+  }
+};
+
+// The scalar forms with their own nodes in PyTorch: s - x (RsubBackward1), x^p (PowBackward0) and
+// s^x (PowBackward2) for a C++ scalar s or p.
+struct Rsub {
+  static constexpr const char* name = "rsub";
+  static constexpr const char* node = "RsubBackward1";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<Rsub>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
+  static Tensor jvp(const Primal<Rsub>&, const TensorList& t) { return -t[0]; }
+};
+
+// d/dx x^p = p x^(p-1); p == 0 is special-cased so that 0^-1 never turns a zero gradient into nan.
+struct PowScalar {
+  static constexpr const char* name = "pow.Scalar";
+  static constexpr const char* node = "PowBackward0";
+  struct Attrs {
+    double exponent;
+  };
+  static constexpr Saves saves{.inputs = input_bits(0)};
+  static void vjp(const Backward<PowScalar>& b, const Tensor& g, Tensor* grads) {
+    const double p = b.attrs().exponent;
+    grads[0] = p == 0 ? zeros_like(g) : g * (p * b.input(0).pow(p - 1));
+  }
+  static Tensor jvp(const Primal<PowScalar>& c, const TensorList& t) {
+    const double p = c.attrs().exponent;
+    return p == 0 ? Tensor() : t[0] * (p * c.input(0).pow(p - 1));
+  }
+  static Tensor curvature(const Primal<PowScalar>& c, const TensorList& g) {
+    const double p = c.attrs().exponent;
+    return p == 0 || p == 1 ? Tensor() : (p * (p - 1)) * c.input(0).pow(p - 2) * sum_over_directions(g[0], g[0]);
+  }
+};
+
+struct PowScalarBase {
+  static constexpr const char* name = "pow.ScalarBase";
+  static constexpr const char* node = "PowBackward2";
+  struct Attrs {
+    double base;
+  };
+  static constexpr Saves saves{.inputs = input_bits(0), .output = true};
+  static void vjp(const Backward<PowScalarBase>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = g * pow_scalar_base_derivative(b.attrs().base, b.input(0), b.output());
+  }
+  static Tensor jvp(const Primal<PowScalarBase>& c, const TensorList& t) {
+    return t[0] * pow_scalar_base_derivative(c.attrs().base, c.input(0), c.output());
+  }
+  static Tensor curvature(const Primal<PowScalarBase>& c, const TensorList& g) {
+    const double b = c.attrs().base;
+    return b == 0 ? Tensor() : c.output() * (std::log(b) * std::log(b)) * sum_over_directions(g[0], g[0]);
+  }
+};
+
+// where is linear in a and b; the condition (saved, not an input) only routes the gradient, with
+// masked zeros rather than products, so that an inf or nan never leaks into the other branch.
+struct Where {
+  static constexpr const char* name = "where";
+  static constexpr const char* node = "WhereBackward0";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static constexpr bool broadcasts = true;
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<Where>& b, const Tensor& g, Tensor* grads) {
+    Tensor cond = b.extra(0);
+    Tensor zero = zeros({}, g.dtype());
+    if (b.needs_grad(0)) grads[0] = where(cond, g, zero);
+    if (b.needs_grad(1)) grads[1] = where(cond, zero, g);
+  }
+  static Tensor jvp(const Primal<Where>& p, const TensorList& t) {
+    return where(p.extra(0), or_zeros(t[0], p.input(0)), or_zeros(t[1], p.input(1)));
+  }
+};
+
+Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, const char* name) {
   const ScalarType dtype = result_type(a, b);
   check_alpha(dtype, alpha, name);
   const ScaledAdd f = ScaledAdd::of(alpha, negate);
-  const double c = f.c;
   Tensor out = f.is_add()   ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_add(x, y); })
                : f.is_sub() ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_sub(x, y); })
                             : binary_kernel(a, b, dtype, name, [f](auto x, auto y) { return f(x, y); });
-  if (Node* node = record(info, {&a, &b}, out)) node->attrs.scalar = c;
-  forward::propagate_broadcast_linear({&a, &b}, out, [c](const TensorList& t) {
-    return sum_terms(t[0], !t[1].defined() ? Tensor() : c == 1 ? t[1] : c == -1 ? -t[1] : t[1] * c);
-  });
+  if (negate) finish<BinaryRecord<Sub>>({&a, &b}, out, {f.c});
+  else finish<BinaryRecord<Add>>({&a, &b}, out, {f.c});
   return out;
 }
 
 }  // namespace
 }  // namespace ops
 
-using ops::Node;
-using ops::record;
-
-Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
-  return ops::add_impl(a, b, alpha, /*negate=*/false, ops::add_info, "add");
-}
-
-Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
-  return ops::add_impl(a, b, alpha, /*negate=*/true, ops::sub_info, "sub");
-}
-
-Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::binary_kernel(a, b, ops::result_type(a, b), "mul", [](auto x, auto y) { return cpu::wrapping_mul(x, y); });
-  if (Node* node = record(ops::mul_info, {&a, &b}, out)) {
-    node->save(a);
-    node->save(b);
-  }
-  forward::propagate_broadcast(
-      {&a, &b}, out,
-      [&](const TensorList& t) {
-        return ops::sum_terms(t[0].defined() ? t[0] * b : Tensor(), t[1].defined() ? a * t[1] : Tensor());
-      },
-      [](const TensorList& g) {
-        Tensor cross = ops::sum_over_directions(g[0], g[1]);
-        return cross.defined() ? cross * 2.0 : Tensor();
-      });
-  return out;
-}
-
-Tensor div(const Tensor& a, const Tensor& b) {
-  ScalarType dtype = ops::result_type(a, b);
-  if (!is_floating_point(dtype)) dtype = kDefaultDtype;  // true division, as torch.div
-  Tensor out = ops::binary_kernel(a, b, dtype, "div", [](auto x, auto y) { return x / y; });
-  if (Node* node = record(ops::div_info, {&a, &b}, out)) {
-    node->save(a);
-    node->save(b);
-  }
-  forward::propagate_broadcast(
-      {&a, &b}, out,
-      [&](const TensorList& t) {
-        return ops::sum_terms(t[0].defined() ? t[0] / b : Tensor(), t[1].defined() ? -t[1] * out / b : Tensor());
-      },
-      // d2(a/b) = -2 da db / b^2 + 2 (a/b) db^2 / b^2; divided by b twice, as the VJP does.
-      [&](const TensorList& g) {
-        if (!g[1].defined()) return Tensor();
-        Tensor terms = out * ops::sum_over_directions(g[1], g[1]);
-        if (g[0].defined()) terms = terms - ops::sum_over_directions(g[0], g[1]);
-        return terms * 2.0 / b / b;
-      });
-  return out;
-}
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) { return ops::add_impl(a, b, alpha, /*negate=*/false, "add"); }
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) { return ops::add_impl(a, b, alpha, /*negate=*/true, "sub"); }
+Tensor mul(const Tensor& a, const Tensor& b) { return ops::binary<ops::Mul>(a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return ops::binary<ops::Div>(a, b); }
+Tensor atan2(const Tensor& a, const Tensor& b) { return ops::binary<ops::Atan2>(a, b); }
+Tensor hypot(const Tensor& a, const Tensor& b) { return ops::binary<ops::Hypot>(a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Maximum>(a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Minimum>(a, b); }
+Tensor fmod(const Tensor& a, const Tensor& b) { return ops::binary<ops::Fmod>(a, b); }
+Tensor fmod(const Tensor& a, Scalar b) { return fmod(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 
 Tensor pow(const Tensor& base, Scalar exponent) {
   const ScalarType dtype = ops::result_type(base, exponent);
@@ -238,15 +493,7 @@ Tensor pow(const Tensor& base, Scalar exponent) {
       cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
     }
   });
-  if (Node* node = record(ops::pow_scalar_info, {&base}, out)) {
-    node->attrs.scalar = p;
-    node->save(base);
-  }
-  forward::propagate(
-      {&base}, out, [&](const TensorList& t) { return p == 0 ? Tensor() : t[0] * (p * base.pow(p - 1)); },
-      [&](const TensorList& g) {
-        return p == 0 || p == 1 ? Tensor() : (p * (p - 1)) * base.pow(p - 2) * ops::sum_over_directions(g[0], g[0]);
-      });
+  ops::finish<ops::PowScalar>({&x}, out, {p});
   return out;
 }
 
@@ -255,35 +502,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   // as in PyTorch; only a negative C++ scalar exponent is an error.
   const ScalarType dtype = ops::result_type(base, exponent);
   Tensor out = ops::binary_kernel(base, exponent, dtype, "pow", ops::element_pow);
-  if (Node* node = record(ops::pow_tensor_info, {&base, &exponent}, out)) {
-    node->save(base);
-    node->save(exponent);
-    node->save_output(out);
-  }
-  forward::propagate_broadcast(
-      {&base, &exponent}, out,
-      [&](const TensorList& t) {
-        Tensor dx = t[0].defined() ? ops::pow_base_derivative(base, exponent, t[0]) : Tensor();
-        Tensor dy = t[1].defined() ? t[1] * ops::pow_exponent_derivative(base, exponent, out) : Tensor();
-        return ops::sum_terms(dx, dy);
-      },
-      // The Hessian of x^y from the first derivatives' own helpers, so that their conventions at
-      // x == 0 and y == 0 carry over: d/dx (y x^(y-1)) = y (y-1) x^(y-2), d/dy (x^y log x) =
-      // x^y log2 x, and the mixed d/dy (y x^(y-1)) = x^(y-1) + y x^(y-1) log x.
-      [&](const TensorList& g) {
-        Tensor xx, xy, yy;
-        if (g[0].defined())
-          xx = exponent * ops::pow_base_derivative(base, exponent - 1.0) * ops::sum_over_directions(g[0], g[0]);
-        if (g[0].defined() && g[1].defined()) {
-          Tensor lower = base.pow(exponent - 1.0);
-          xy = 2.0 * ops::sum_over_directions(g[0], g[1]) *
-               (lower + exponent * ops::pow_exponent_derivative(base, exponent - 1.0, lower));
-        }
-        if (g[1].defined())
-          yy = ops::pow_exponent_derivative(base, exponent, ops::pow_exponent_derivative(base, exponent, out)) *
-               ops::sum_over_directions(g[1], g[1]);
-        return ops::sum_terms(ops::sum_terms(xx, xy), yy);
-      });
+  ops::finish<ops::BinaryRecord<ops::Pow>>({&base, &exponent}, out);
   return out;
 }
 
@@ -291,16 +510,7 @@ Tensor pow(Scalar base, const Tensor& exponent) {
   const ScalarType dtype = ops::result_type(exponent, base);
   const double b = base.to_double();
   Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow", ops::element_pow);
-  if (Node* node = record(ops::pow_scalar_base_info, {&exponent}, out)) {
-    node->attrs.scalar = b;
-    node->save_output(out);
-    node->save(exponent);
-  }
-  forward::propagate(
-      {&exponent}, out, [&](const TensorList& t) { return t[0] * ops::pow_scalar_base_derivative(b, exponent, out); },
-      [&](const TensorList& g) {
-        return b == 0 ? Tensor() : out * (std::log(b) * std::log(b)) * ops::sum_over_directions(g[0], g[0]);
-      });
+  ops::finish<ops::PowScalarBase>({&exponent}, out, {b});
   return out;
 }
 
@@ -314,8 +524,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     using T = decltype(tag);
     cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
   });
-  if (Node* node = record(ops::where_info, {&a, &b}, out)) node->save(c);
-  forward::propagate_broadcast_linear({&a, &b}, out, [&](const TensorList& t) { return where(c, ops::or_zeros(t[0], a), ops::or_zeros(t[1], b)); });
+  ops::finish<ops::Where>({&a, &b}, out, {}, {&c});
   return out;
 }
 
@@ -336,8 +545,7 @@ Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b
 Tensor operator-(Scalar a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return cpu::wrapping_sub(x, y); });
-  record(ops::rsub_info, {&b}, out);
-  forward::propagate_linear({&b}, out, [](const TensorList& t) { return -t[0]; });
+  ops::finish<ops::Rsub>({&b}, out);
   return out;
 }
 Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

@@ -1,40 +1,11 @@
 // Matrix products: mm and bmm as primitives with VJP rules, and matmul composed from them.
 #include "cpu/cpu_blas.hpp"
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
 namespace ops {
 namespace {
-
-// With batched cotangents the products broadcast over the batch dims (matmul instead of mm).
-void mm_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const bool batched = batch_dims(node, g) > 0;
-  if (node.needs_input_grad(0)) grads[0] = batched ? matmul(g, node.saved(1).t()) : g.mm(node.saved(1).t());
-  if (node.needs_input_grad(1)) grads[1] = batched ? matmul(node.saved(0).t(), g) : node.saved(0).t().mm(g);
-}
-const OpInfo mm_info{"mm", "MmBackward0", &mm_vjp};
-
-void bmm_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const bool batched = batch_dims(node, g) > 0;
-  Tensor bt = node.needs_input_grad(0) ? node.saved(1).transpose(1, 2) : Tensor();
-  Tensor at = node.needs_input_grad(1) ? node.saved(0).transpose(1, 2) : Tensor();
-  if (node.needs_input_grad(0)) grads[0] = batched ? matmul(g, bt) : bmm(g, bt);
-  if (node.needs_input_grad(1)) grads[1] = batched ? matmul(at, g) : bmm(at, g);
-}
-const OpInfo bmm_info{"bmm", "BmmBackward0", &bmm_vjp};
-
-// out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
-void addmm_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const bool batched = batch_dims(node, g) > 0;
-  const double beta = node.attrs.scalar, alpha = node.attrs.scale;
-  auto scaled = [](const Tensor& t, double c) { return c == 1 ? t : t * c; };
-  if (node.needs_input_grad(0)) grads[0] = scaled(g, beta);
-  if (node.needs_input_grad(1))
-    grads[1] = scaled(batched ? matmul(g, node.saved(1).t()) : g.mm(node.saved(1).t()), alpha);
-  if (node.needs_input_grad(2))
-    grads[2] = scaled(batched ? matmul(node.saved(0).t(), g) : node.saved(0).t().mm(g), alpha);
-}
-const OpInfo addmm_info{"addmm", "AddmmBackward0", &addmm_vjp};
 
 // Products never promote, as in PyTorch ("expected scalar type Float but found Double"): a float64
 // operand meeting a float32 weight is almost always a mistake, and promoting would silently double
@@ -49,10 +20,73 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
 }
 
 // mm and bmm are bilinear: their only second-order term is 2 sum_k ga_k gb_k, as a product.
-Tensor bilinear_curvature(const TensorList& g) {
-  if (!g[0].defined() || !g[1].defined()) return {};
-  return matmul(g[0], g[1]).sum({0}) * 2.0;
+Tensor bilinear_curvature(const Tensor& ga, const Tensor& gb) {
+  if (!ga.defined() || !gb.defined()) return {};
+  return matmul(ga, gb).sum({0}) * 2.0;
 }
+
+// a @ b by the op Product (mm or bmm); with leading batch dims on a cotangent or tangent, the
+// product broadcasts over them (matmul) instead.
+template <class Product>
+Tensor product(const Tensor& a, const Tensor& b, bool batched, Product op) {
+  if (!a.defined() || !b.defined()) return {};
+  return batched ? matmul(a, b) : op(a, b);
+}
+const auto plain_mm = [](const Tensor& a, const Tensor& b) { return a.mm(b); };
+const auto plain_bmm = [](const Tensor& a, const Tensor& b) { return bmm(a, b); };
+
+// out = a @ b for matrices (mm) or batches of them (bmm).
+template <class Self, class Product, int64_t Rank>
+struct MatrixProduct {
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static Tensor transposed(const Tensor& t) { return Rank == 2 ? t.t() : t.transpose(1, 2); }
+  static void vjp(const Backward<Self>& b, const Tensor& g, Tensor* grads) {
+    const bool batched = b.batch_dims(g) > 0;
+    if (b.needs_grad(0)) grads[0] = product(g, transposed(b.input(1)), batched, Product{});
+    if (b.needs_grad(1)) grads[1] = product(transposed(b.input(0)), g, batched, Product{});
+  }
+  static Tensor jvp(const Primal<Self>& p, const TensorList& t) {
+    const bool batched = p.batch_dims() > 0;
+    return sum_terms(product(t[0], p.input(1), batched, Product{}), product(p.input(0), t[1], batched, Product{}));
+  }
+  static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
+};
+struct Mm : MatrixProduct<Mm, decltype(plain_mm), 2> {
+  static constexpr const char* name = "mm";
+  static constexpr const char* node = "MmBackward0";
+};
+struct Bmm : MatrixProduct<Bmm, decltype(plain_bmm), 3> {
+  static constexpr const char* name = "bmm";
+  static constexpr const char* node = "BmmBackward0";
+};
+
+// out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
+struct Addmm {
+  static constexpr const char* name = "addmm";
+  static constexpr const char* node = "AddmmBackward0";
+  struct Attrs {
+    double beta, alpha;
+  };
+  static constexpr Saves saves{.inputs = input_bits(1, 2)};
+  static Tensor scaled(const Tensor& t, double c) { return !t.defined() || c == 1 ? t : t * c; }
+  static void vjp(const Backward<Addmm>& b, const Tensor& g, Tensor* grads) {
+    const bool batched = b.batch_dims(g) > 0;
+    if (b.needs_grad(0)) grads[0] = scaled(g, b.attrs().beta);
+    if (b.needs_grad(1)) grads[1] = scaled(product(g, b.input(2).t(), batched, plain_mm), b.attrs().alpha);
+    if (b.needs_grad(2)) grads[2] = scaled(product(b.input(1).t(), g, batched, plain_mm), b.attrs().alpha);
+  }
+  static Tensor jvp(const Primal<Addmm>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    // The input's tangent lines up with the result's trailing dims, after the batch dims.
+    Tensor from_input = t[0].defined() ? align_to_rank(scaled(t[0], p.attrs().beta), nb, 2) : Tensor();
+    Tensor from_product = sum_terms(product(t[1], p.input(2), nb > 0, plain_mm), product(p.input(1), t[2], nb > 0, plain_mm));
+    return sum_terms(from_input, scaled(from_product, p.attrs().alpha));
+  }
+  static Tensor curvature(const Primal<Addmm>& p, const TensorList& g) {
+    return scaled(bilinear_curvature(g[1], g[2]), p.attrs().alpha);
+  }
+};
 
 }  // namespace
 }  // namespace ops
@@ -64,19 +98,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor out = detail::make_empty({a.size(0), b.size(1)}, a.dtype());
   cpu::batched_gemm(out, detail::make_alias(a, {1, a.size(0), a.size(1)}, {0, a.stride(0), a.stride(1)}, a.storage_offset()),
                     detail::make_alias(b, {1, b.size(0), b.size(1)}, {0, b.stride(0), b.stride(1)}, b.storage_offset()));
-  if (ops::Node* node = ops::record(ops::mm_info, {&a, &b}, out)) {
-    node->save(a);
-    node->save(b);
-  }
-  forward::propagate(
-      {&a, &b}, out,
-      [&](const TensorList& t) {
-        // Batched tangents broadcast over their batch dims through matmul.
-        if (forward::batch_dims() > 0)
-          return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
-        return ops::sum_terms(t[0].defined() ? t[0].mm(b) : Tensor(), t[1].defined() ? a.mm(t[1]) : Tensor());
-      },
-      ops::bilinear_curvature);
+  ops::finish<ops::Mm>({&a, &b}, out);
   return out;
 }
 
@@ -87,18 +109,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   ops::check_same_dtype("bmm", a, b);
   Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, a.dtype());
   cpu::batched_gemm(out, a, b);
-  if (ops::Node* node = ops::record(ops::bmm_info, {&a, &b}, out)) {
-    node->save(a);
-    node->save(b);
-  }
-  forward::propagate(
-      {&a, &b}, out,
-      [&](const TensorList& t) {
-        if (forward::batch_dims() > 0)
-          return ops::sum_terms(t[0].defined() ? matmul(t[0], b) : Tensor(), t[1].defined() ? matmul(a, t[1]) : Tensor());
-        return ops::sum_terms(t[0].defined() ? bmm(t[0], b) : Tensor(), t[1].defined() ? bmm(a, t[1]) : Tensor());
-      },
-      ops::bilinear_curvature);
+  ops::finish<ops::Bmm>({&a, &b}, out);
   return out;
 }
 
@@ -135,30 +146,7 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
       if (beta != 0) out.add_(c, beta_scalar);  // beta = 0 ignores input, nan and inf included, as PyTorch does
     }
   }
-  if (ops::Node* node = ops::record(ops::addmm_info, {&input, &mat1, &mat2}, out)) {
-    node->save(mat1);
-    node->save(mat2);
-    node->attrs.scalar = beta;
-    node->attrs.scale = alpha;
-  }
-  forward::propagate(
-      {&input, &mat1, &mat2}, out,
-      [&](const TensorList& t) {
-        const int64_t nb = forward::batch_dims();
-        auto scaled = [](const Tensor& v, double s) { return !v.defined() || s == 1 ? v : v * s; };
-        // The input's tangent lines up with the result's trailing dims, after the batch dims.
-        Tensor from_input = t[0].defined() ? ops::align_to_rank(scaled(t[0], beta), nb, 2) : Tensor();
-        Tensor product;
-        if (nb > 0)
-          product = ops::sum_terms(t[1].defined() ? matmul(t[1], mat2) : Tensor(), t[2].defined() ? matmul(mat1, t[2]) : Tensor());
-        else
-          product = ops::sum_terms(t[1].defined() ? t[1].mm(mat2) : Tensor(), t[2].defined() ? mat1.mm(t[2]) : Tensor());
-        return ops::sum_terms(from_input, scaled(product, alpha));
-      },
-      [alpha](const TensorList& g) {
-        Tensor curvature = ops::bilinear_curvature({g[1], g[2]});
-        return curvature.defined() && alpha != 1 ? curvature * alpha : curvature;
-      });
+  ops::finish<ops::Addmm>({&input, &mat1, &mat2}, out, {beta, alpha});
   return out;
 }
 

@@ -88,8 +88,12 @@ class Backward {
   }
   Tensor extra(size_t k) const { return node_.saved(std::popcount(Op::saves.inputs) + Op::saves.output + k); }
   const typename Op::Attrs& attrs() const {
-    if constexpr (std::is_empty_v<typename Op::Attrs>) return kNone;
-    else return node_.attrs;
+    if constexpr (std::is_empty_v<typename Op::Attrs>) {
+      static const typename Op::Attrs none{};
+      return none;
+    } else {
+      return node_.attrs;
+    }
   }
   bool needs_grad(size_t i) const { return node_.needs_input_grad(i); }
   /// How many leading batch dims g has beyond the output (is_grads_batched).
@@ -98,7 +102,6 @@ class Backward {
   const Dims& input_sizes(size_t i) const { return node_.inputs[i].sizes; }
 
  private:
-  static constexpr typename Op::Attrs kNone{};
   NodeOf<Op>& node_;
 };
 
@@ -124,13 +127,21 @@ class Primal {
   std::span<const Tensor* const> extras_;
 };
 
+// Which rules a record defines, asked with the arguments the generic path passes them.
+template <class Op>
+concept HasJvp = requires(const Primal<Op>& p, const TensorList& t) { Op::jvp(p, t); };
+template <class Op>
+concept HasCurvature = requires(const Primal<Op>& p, const TensorList& g) { Op::curvature(p, g); };
+template <class Op>
+concept HasFusedLaplacian = requires(const Primal<Op>& p, const TensorList& t, int64_t d) { Op::fused_laplacian(p, t, d); };
+
 template <class Op>
 constexpr JvpKind jvp_kind_of() {
   if constexpr (requires { Op::jvp_kind; }) {
-    static_assert(Op::jvp_kind != JvpKind::rule || requires { &Op::jvp; }, "a record with a JVP rule defines jvp()");
+    static_assert(Op::jvp_kind != JvpKind::rule || HasJvp<Op>, "a record with a JVP rule defines jvp()");
     return Op::jvp_kind;
   } else {
-    static_assert(requires { &Op::jvp; }, "a record defines jvp() or declares jvp_kind = JvpKind::zero");
+    static_assert(HasJvp<Op>, "a record defines jvp() or declares jvp_kind = JvpKind::zero");
     return JvpKind::rule;
   }
 }
@@ -138,11 +149,11 @@ constexpr JvpKind jvp_kind_of() {
 template <class Op>
 constexpr SecondOrderKind second_order_of() {
   if constexpr (requires { Op::second_order; }) {
-    static_assert(Op::second_order == SecondOrderKind::linear || requires { &Op::curvature; },
+    static_assert(Op::second_order == SecondOrderKind::linear || HasCurvature<Op>,
                   "a record with a second-order rule defines curvature()");
     return Op::second_order;
   } else {
-    static_assert(requires { &Op::curvature; },
+    static_assert(HasCurvature<Op>,
                   "a record defines curvature() or declares second_order = SecondOrderKind::linear");
     return SecondOrderKind::rule;
   }
@@ -177,7 +188,7 @@ void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out
     if constexpr (second_order_of<Op>() != SecondOrderKind::linear)
       curvature = [&p](const TensorList& g) { return Op::curvature(p, g); };
     forward::FusedLaplacianRule fused;
-    if constexpr (requires { &Op::fused_laplacian; })
+    if constexpr (HasFusedLaplacian<Op>)
       fused = [&p](const TensorList& t, int64_t d) { return Op::fused_laplacian(p, t, d); };
     forward::detail::propagate(inputs.data(), inputs.size(), out, jvp, curvature ? &curvature : nullptr,
                                broadcasts<Op>(), fused ? &fused : nullptr);

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -91,33 +92,80 @@ Dims mask_to_dims(const SmallVector<char, 6>& mask) {
   return dims;
 }
 
-// sum is linear: its transpose broadcasts g back over the summed dims.
-void sum_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const int64_t nb = batch_dims(node, g);
-  const Dims& in = node.inputs[0].sizes;
-  grads[0] = align_to_rank(g, nb, static_cast<int64_t>(in.size())).expand(with_batch(g, nb, in));
+// g broadcast back over an input of in's shape, after its nb batch dims: sum's transpose.
+Tensor expand_back(const Tensor& g, int64_t nb, const Dims& in) {
+  return align_to_rank(g, nb, static_cast<int64_t>(in.size())).expand(with_batch(g, nb, in));
 }
-const OpInfo sum_info{"sum", "SumBackward0", &sum_vjp};
 
-void sum_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const int64_t nb = batch_dims(node, g);
-  grads[0] = unsqueeze_reduced(g, node.attrs.dims, node.attrs.flag, nb).expand(with_batch(g, nb, node.inputs[0].sizes));
-}
-const OpInfo sum_dim_info{"sum.dim", "SumBackward1", &sum_dim_vjp};
+// sum and mean are linear: their transposes broadcast g back over the reduced dims.
+struct SumAll {
+  static constexpr const char* name = "sum";
+  static constexpr const char* node = "SumBackward0";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<SumAll>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0));
+  }
+  static Tensor jvp(const Primal<SumAll>& p, const TensorList& t) { return sum_over(t[0], own_dims(t[0], p.batch_dims())); }
+};
 
-void mean_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const int64_t nb = batch_dims(node, g);
-  const Dims& in = node.inputs[0].sizes;
-  grads[0] = align_to_rank(g, nb, static_cast<int64_t>(in.size())).expand(with_batch(g, nb, in)) / node.attrs.scalar;
-}
-const OpInfo mean_info{"mean", "MeanBackward0", &mean_vjp};
+// The reduced dims (non-negative, in order) and whether they were kept.
+struct ReducedDims {
+  Dims dims;
+  bool keepdim = false;
+};
 
-void mean_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const int64_t nb = batch_dims(node, g);
-  grads[0] = unsqueeze_reduced(g, node.attrs.dims, node.attrs.flag, nb).expand(with_batch(g, nb, node.inputs[0].sizes)) /
-             node.attrs.scalar;
-}
-const OpInfo mean_dim_info{"mean.dim", "MeanBackward1", &mean_dim_vjp};
+struct SumDim {
+  static constexpr const char* name = "sum.dim";
+  static constexpr const char* node = "SumBackward1";
+  using Attrs = ReducedDims;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<SumDim>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    grads[0] = unsqueeze_reduced(g, b.attrs().dims, b.attrs().keepdim, nb).expand(with_batch(g, nb, b.input_sizes(0)));
+  }
+  static Tensor jvp(const Primal<SumDim>& p, const TensorList& t) {
+    return sum_over(t[0], shift_dims(p.attrs().dims, p.input(0).dim(), p.batch_dims()), p.attrs().keepdim);
+  }
+};
+
+struct MeanAll {
+  static constexpr const char* name = "mean";
+  static constexpr const char* node = "MeanBackward0";
+  struct Attrs {
+    double count;  // of the elements averaged
+  };
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<MeanAll>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0)) / b.attrs().count;
+  }
+  static Tensor jvp(const Primal<MeanAll>& p, const TensorList& t) {
+    return mean_over(t[0], own_dims(t[0], p.batch_dims()));
+  }
+};
+
+struct MeanDim {
+  static constexpr const char* name = "mean.dim";
+  static constexpr const char* node = "MeanBackward1";
+  struct Attrs {
+    ReducedDims reduced;
+    double count;  // of the elements averaged into each result
+  };
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<MeanDim>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    const ReducedDims& r = b.attrs().reduced;
+    grads[0] = unsqueeze_reduced(g, r.dims, r.keepdim, nb).expand(with_batch(g, nb, b.input_sizes(0))) / b.attrs().count;
+  }
+  static Tensor jvp(const Primal<MeanDim>& p, const TensorList& t) {
+    const ReducedDims& r = p.attrs().reduced;
+    return mean_over(t[0], shift_dims(r.dims, p.input(0).dim(), p.batch_dims()), r.keepdim);
+  }
+};
 
 // The elements equal to the result (the nans, when the result is nan), as a 0/1 mask.
 Tensor ties_of(const Tensor& x, const Tensor& out) {
@@ -126,13 +174,30 @@ Tensor ties_of(const Tensor& x, const Tensor& out) {
 }
 
 // The whole-tensor max and min share the gradient evenly between tied elements, as PyTorch does.
-void extreme_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  Tensor x = node.saved(0), out = node.saved(1);
-  Tensor ties = ties_of(x, out);
-  grads[0] = align_to_rank(g, batch_dims(node, g), x.dim()) * (ties / ties.sum());
-}
-const OpInfo max_info{"max", "MaxBackward1", &extreme_vjp};
-const OpInfo min_info{"min", "MinBackward1", &extreme_vjp};
+// Piecewise linear: they pick (average, at ties) some of x, so they have no second-order term.
+struct ExtremeAll {
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{.inputs = input_bits(0), .output = true};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  template <class Call>
+  static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
+    Tensor x = b.input(0), ties = ties_of(x, b.output());
+    grads[0] = align_to_rank(g, b.batch_dims(g), x.dim()) * (ties / ties.sum());
+  }
+  template <class Call>
+  static Tensor jvp(const Call& p, const TensorList& t) {
+    Tensor ties = ties_of(p.input(0), p.output());
+    return sum_over(t[0] * ties, own_dims(t[0], p.batch_dims())) / ties.sum();
+  }
+};
+struct MaxAll : ExtremeAll {
+  static constexpr const char* name = "max";
+  static constexpr const char* node = "MaxBackward1";
+};
+struct MinAll : ExtremeAll {
+  static constexpr const char* name = "min";
+  static constexpr const char* node = "MinBackward1";
+};
 
 // 1 at the chosen index along dim, 0 elsewhere, in the input's shape.
 Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim, ScalarType dtype) {
@@ -143,18 +208,41 @@ Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim
   return eq(positions, indices).to(dtype);
 }
 
-// Along a dim, the gradient goes to the chosen index only.
-void extreme_dim_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  if (node.inputs[0].sizes.empty()) {  // a 0-D input is its own max
-    grads[0] = g;
-    return;
+// Along a dim, the gradient goes to the chosen index only (saved: the indices).
+struct ExtremeDim {
+  struct Attrs {
+    int64_t dim;
+    bool keepdim;  // also for a 0-D input, whose result keeps its (lack of) shape
+  };
+  static constexpr Saves saves{.extras = 1};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  template <class Call>
+  static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
+    if (b.input_sizes(0).empty()) {  // a 0-D input is its own max
+      grads[0] = g;
+      return;
+    }
+    const auto& a = b.attrs();
+    Tensor onehot = onehot_of(b.extra(0), b.input_sizes(0), a.dim, a.keepdim, g.dtype());
+    grads[0] = unsqueeze_reduced(g, {a.dim}, a.keepdim, b.batch_dims(g)) * onehot;
   }
-  const int64_t dim = node.attrs.index;
-  Tensor onehot = onehot_of(node.saved(0), node.inputs[0].sizes, dim, node.attrs.flag, g.dtype());
-  grads[0] = unsqueeze_reduced(g, {dim}, node.attrs.flag, batch_dims(node, g)) * onehot;
-}
-const OpInfo max_dim_info{"max.dim", "MaxBackward0", &extreme_dim_vjp};
-const OpInfo min_dim_info{"min.dim", "MinBackward0", &extreme_dim_vjp};
+  template <class Call>
+  static Tensor jvp(const Call& p, const TensorList& t) {
+    const Tensor& x = p.input(0);
+    if (x.dim() == 0) return t[0];
+    const auto& a = p.attrs();
+    Tensor onehot = onehot_of(p.extra(0), x.impl()->sizes, a.dim, a.keepdim, t[0].dtype());
+    return (t[0] * onehot).sum({a.dim + p.batch_dims()}, a.keepdim);
+  }
+};
+struct MaxDim : ExtremeDim {
+  static constexpr const char* name = "max.dim";
+  static constexpr const char* node = "MaxBackward0";
+};
+struct MinDim : ExtremeDim {
+  static constexpr const char* name = "min.dim";
+  static constexpr const char* node = "MinBackward0";
+};
 
 // Index of the largest (or smallest) of n strided values; the first nan wins, so nan propagates.
 template <bool IsMax, class T>
@@ -173,8 +261,8 @@ int64_t extreme_index(const T* p, int64_t n, int64_t stride) {
   return best;
 }
 
-template <bool IsMax>
-Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
+template <class Record, bool IsMax = std::is_same_v<Record, MaxAll>>
+Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
   Tensor flat = x.contiguous();
   Tensor out = detail::make_empty({}, x.dtype());
@@ -183,21 +271,12 @@ Tensor extreme_all(const Tensor& x, const OpInfo& info, const char* op) {
     const T* p = flat.data_ptr<T>();
     out.data_ptr<T>()[0] = p[extreme_index<IsMax>(p, flat.numel(), 1)];
   });
-  if (Node* node = record(info, {&x}, out)) {
-    node->save(x);
-    node->save_output(out);
-  }
-  // Piecewise linear: it picks (averages, at ties) some of x, so it has no second-order term.
-  forward::propagate_linear({&x}, out, [&](const TensorList& t) {
-    Tensor ties = ties_of(x, out);
-    return sum_over(t[0] * ties, own_dims(t[0], forward::batch_dims())) / ties.sum();
-  });
+  finish<Record>({&x}, out);
   return out;
 }
 
-template <bool IsMax>
-std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, const OpInfo& info,
-                                       const char* op) {
+template <class Record, bool IsMax = std::is_same_v<Record, MaxDim>>
+std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, const char* op) {
   dim = detail::wrap_dim(dim, x.dim(), op);
   const int64_t n = x.dim() == 0 ? 1 : x.size(dim);
   DYDX_CHECK(n > 0, op, ": Expected reduction dim ", dim, " to have non-zero size (input shape ", x.sizes(), ")");
@@ -231,44 +310,25 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
       iout[r] = i;
     }
   });
-  const bool keep = keepdim || x.dim() == 0;
-  if (Node* node = record(info, {&x}, values)) {
-    node->save(indices);
-    node->attrs.index = dim;
-    node->attrs.flag = keepdim || x.dim() == 0;
-  }
-  // Piecewise linear, as above.
-  forward::propagate_linear({&x}, values, [&](const TensorList& t) {
-    Tensor onehot = onehot_of(indices, x.impl()->sizes, dim, keep, t[0].dtype());
-    return x.dim() == 0 ? t[0] : (t[0] * onehot).sum({dim + forward::batch_dims()}, keep);
-  });
+  finish<Record>({&x}, values, {dim, keepdim || x.dim() == 0}, {&indices});
   return {values, indices};
 }
 
 }  // namespace
 }  // namespace ops
 
-using ops::Node;
-using ops::record;
 
 Tensor sum(const Tensor& x) {
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
-  record(ops::sum_info, {&x}, out);
-  forward::propagate_linear({&x}, out, [](const TensorList& t) { return ops::sum_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
+  ops::finish<ops::SumAll>({&x}, out);
   return out;
 }
 
 Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
   auto mask = ops::reduced_mask(x, dims, "sum");
   Tensor out = ops::sum_values(x, mask, keepdim);
-  if (Node* node = record(ops::sum_dim_info, {&x}, out)) {
-    node->attrs.dims = ops::mask_to_dims(mask);
-    node->attrs.flag = keepdim;
-  }
-  forward::propagate_linear({&x}, out, [&](const TensorList& t) {
-    return ops::sum_over(t[0], ops::shift_dims(dims, x.dim(), forward::batch_dims()), keepdim);
-  });
+  ops::finish<ops::SumDim>({&x}, out, {ops::mask_to_dims(mask), keepdim});
   return out;
 }
 
@@ -283,8 +343,7 @@ Tensor mean(const Tensor& x) {
     NoGradGuard no_grad;
     out = total / n;
   }
-  if (Node* node = record(ops::mean_info, {&x}, out)) node->attrs.scalar = n;
-  forward::propagate_linear({&x}, out, [](const TensorList& t) { return ops::mean_over(t[0], ops::own_dims(t[0], forward::batch_dims())); });
+  ops::finish<ops::MeanAll>({&x}, out, {n});
   return out;
 }
 
@@ -301,24 +360,17 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
     NoGradGuard no_grad;
     out = total / n;
   }
-  if (Node* node = record(ops::mean_dim_info, {&x}, out)) {
-    node->attrs.dims = ops::mask_to_dims(mask);
-    node->attrs.flag = keepdim;
-    node->attrs.scalar = n;
-  }
-  forward::propagate_linear({&x}, out, [&](const TensorList& t) {
-    return ops::mean_over(t[0], ops::shift_dims(dims, x.dim(), forward::batch_dims()), keepdim);
-  });
+  ops::finish<ops::MeanDim>({&x}, out, {{ops::mask_to_dims(mask), keepdim}, n});
   return out;
 }
 
-Tensor max(const Tensor& x) { return ops::extreme_all<true>(x, ops::max_info, "max"); }
-Tensor min(const Tensor& x) { return ops::extreme_all<false>(x, ops::min_info, "min"); }
+Tensor max(const Tensor& x) { return ops::extreme_all<ops::MaxAll>(x, "max"); }
+Tensor min(const Tensor& x) { return ops::extreme_all<ops::MinAll>(x, "min"); }
 std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
-  return ops::extreme_dim<true>(x, dim, keepdim, ops::max_dim_info, "max");
+  return ops::extreme_dim<ops::MaxDim>(x, dim, keepdim, "max");
 }
 std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
-  return ops::extreme_dim<false>(x, dim, keepdim, ops::min_dim_info, "min");
+  return ops::extreme_dim<ops::MinDim>(x, dim, keepdim, "min");
 }
 
 Tensor sum_to(const Tensor& x, IntArrayRef shape) {

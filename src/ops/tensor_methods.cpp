@@ -10,6 +10,12 @@ Tensor Tensor::div(const Tensor& other) const { return dydx::div(*this, other); 
 Tensor Tensor::neg() const { return dydx::neg(*this); }
 Tensor Tensor::pow(Scalar exponent) const { return dydx::pow(*this, exponent); }
 Tensor Tensor::pow(const Tensor& exponent) const { return dydx::pow(*this, exponent); }
+Tensor Tensor::atan2(const Tensor& other) const { return dydx::atan2(*this, other); }
+Tensor Tensor::hypot(const Tensor& other) const { return dydx::hypot(*this, other); }
+Tensor Tensor::maximum(const Tensor& other) const { return dydx::maximum(*this, other); }
+Tensor Tensor::minimum(const Tensor& other) const { return dydx::minimum(*this, other); }
+Tensor Tensor::fmod(const Tensor& other) const { return dydx::fmod(*this, other); }
+Tensor Tensor::fmod(Scalar other) const { return dydx::fmod(*this, other); }
 Tensor Tensor::exp() const { return dydx::exp(*this); }
 Tensor Tensor::log() const { return dydx::log(*this); }
 Tensor Tensor::sqrt() const { return dydx::sqrt(*this); }

@@ -54,6 +54,11 @@ OPS = {
     "mul": binary(torch.mul),
     "div": binary(torch.div),
     "pow.Tensor": binary(torch.pow),
+    "atan2": binary(torch.atan2),
+    "hypot": binary(torch.hypot),
+    "maximum": binary(torch.maximum),
+    "minimum": binary(torch.minimum),
+    "fmod": binary(torch.fmod),
     "where": binary(lambda x, y: torch.where(x.detach() > y.detach(), x, y)),
     # Reductions see the pair as one 2-element tensor.
     "sum": unary(torch.sum),
