@@ -17,8 +17,10 @@ using VjpRule = void (*)(Node& node, const Tensor& g, Tensor* grads);
 
 /// Where an op's JVP comes from: a rule of its own, its declared partial derivatives (elementwise
 /// ops: t * d out/d x, summed over the inputs), or nothing because its tangent is zero wherever it
-/// is defined (sign, fill). `none` is only for entries that are not ops (AccumulateGrad).
-enum class JvpKind : uint8_t { none, rule, partials, zero };
+/// is defined (sign, fill). `in_place` is for the node an in-place write through a view gives its
+/// base (CopySlices): its tangent is set by forward::commit_inplace when the in-place write commits,
+/// before the node exists. `none` is only for entries that are not ops (AccumulateGrad).
+enum class JvpKind : uint8_t { none, rule, partials, zero, in_place };
 /// Where its second-order rule (the forward Laplacian's curvature sum_k D2f[g_k, g_k]) comes from:
 /// a rule of its own, its declared second partial derivatives, or nothing because the op is linear
 /// or piecewise linear, so its second derivative is zero wherever it exists.

@@ -1,29 +1,46 @@
 // Copies: clone, contiguous and dtype conversion, each with an identity VJP.
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
 namespace ops {
 namespace {
 
-// The engine casts the gradient back to the input's dtype, so both rules pass g through.
-void identity_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = g; }
-const OpInfo clone_info{"clone", "CloneBackward0", &identity_vjp};
-const OpInfo to_info{"to", "ToCopyBackward0", &identity_vjp};
+struct CloneNames {
+  static constexpr const char* name = "clone";
+  static constexpr const char* node = "CloneBackward0";
+};
+struct ToNames {
+  static constexpr const char* name = "to";
+  static constexpr const char* node = "ToCopyBackward0";
+};
+template <class Names>
+struct CopyRecord : Names {
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  // The engine casts the gradient back to the input's dtype, so the rule passes g through.
+  static void vjp(const Backward<CopyRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
+  // A copy's tangent is a copy too, so that an in-place write to one never reaches the other.
+  static Tensor jvp(const Primal<CopyRecord>& p, const TensorList& t) {
+    const ScalarType dtype = p.output().dtype();
+    return t[0].dtype() == dtype ? t[0].clone() : t[0].to(dtype);
+  }
+};
 
-Tensor copy_as(const Tensor& x, ScalarType dtype, const OpInfo& info) {
+template <class Names>
+Tensor copy_as(const Tensor& x, ScalarType dtype) {
   Tensor out = detail::make_empty(x.sizes(), dtype);
   detail::copy_values(out, x);
-  // A copy's tangent is a copy too, so that an in-place write to one never reaches the other.
-  record(info, {&x}, out);
-  if (is_floating_point(dtype))
-    forward::propagate_linear({&x}, out, [dtype](const TensorList& t) { return t[0].dtype() == dtype ? t[0].clone() : t[0].to(dtype); });
+  // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.
+  if (is_floating_point(dtype)) finish<CopyRecord<Names>>({&x}, out);
   return out;
 }
 
 }  // namespace
 }  // namespace ops
 
-Tensor Tensor::clone() const { return ops::copy_as(*this, dtype(), ops::clone_info); }
+Tensor Tensor::clone() const { return ops::copy_as<ops::CloneNames>(*this, dtype()); }
 
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
@@ -32,7 +49,7 @@ Tensor Tensor::to(ScalarType target) const {
   // An integer result cannot carry gradient, so it is cut from the graph, as in PyTorch.
   std::optional<NoGradGuard> no_grad;
   if (!dydx::is_floating_point(target)) no_grad.emplace();
-  return ops::copy_as(*this, target, ops::to_info);
+  return ops::copy_as<ops::ToNames>(*this, target);
 }
 
 }  // namespace dydx

@@ -7,35 +7,77 @@
 #include <cmath>
 
 #include "core/overlap.hpp"
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
 namespace ops {
 namespace {
 
-void fill_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
+// fill_ and zero_ overwrite self with a constant: nothing flows to the old self, and the result's
+// tangent is zero.
 // PyTorch numbers the in-place Scalar overload of fill 2.
-const OpInfo fill_info{"fill", "FillBackward2", &fill_vjp};
-const OpInfo zero_info{"zero", "ZeroBackward0", &fill_vjp};
+struct FillNames {
+  static constexpr const char* name = "fill";
+  static constexpr const char* node = "FillBackward2";
+};
+struct ZeroNames {
+  static constexpr const char* name = "zero";
+  static constexpr const char* node = "ZeroBackward0";
+};
+template <class Names>
+struct FillRecord : Names {
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr JvpKind jvp_kind = JvpKind::zero;
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<FillRecord>&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
+};
 
-// copy_ overwrites self with src: nothing flows to the old self, everything to src.
-void copy_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  if (node.needs_input_grad(0)) grads[0] = zeros_like(g);
-  if (node.needs_input_grad(1)) grads[1] = g;
-}
-const OpInfo copy_info{"copy", "CopyBackwards", &copy_vjp};
+// copy_ overwrites self with src: nothing flows to the old self, everything to src, whose values
+// (and tangent) broadcast to self's shape.
+struct CopyRecord {
+  static constexpr const char* name = "copy";
+  static constexpr const char* node = "CopyBackwards";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static constexpr bool broadcasts = true;
+  static void vjp(const Backward<CopyRecord>& b, const Tensor& g, Tensor* grads) {
+    if (b.needs_grad(0)) grads[0] = zeros_like(g);
+    if (b.needs_grad(1)) grads[1] = g;
+  }
+  // Nothing of the old self survives: the tangent is src's.
+  static Tensor jvp(const Primal<CopyRecord>&, const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); }
+};
 
+// The region of a view within its base: the view's sizes, strides and offset (relative to the
+// base's), and the base's strides.
+struct ViewRegionAttrs {
+  Dims view_sizes;
+  Dims view_strides;
+  int64_t view_offset = 0;
+  Dims base_strides;
+};
 // The base after writing result into the region of a view: the region's gradient goes to result,
-// the rest to the old base. attrs: the view's sizes, strides and offset (relative to the base's),
-// and in dims the base's strides. The region is matched to the base's elements by location, so a
-// base of any layout works (transposed, sliced with a step), as with PyTorch's CopySlices.
-void copy_slices_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const auto& a = node.attrs;
-  const detail::Strided base{node.inputs[0].sizes, a.dims, 0}, region{a.sizes, a.strides, a.offset};
-  if (node.needs_input_grad(0)) grads[0] = g * detail::outside_region(base, region, g.dtype());
-  if (node.needs_input_grad(1)) grads[1] = detail::gather_strided(g, batch_dims(node, g), base, region);
-}
-const OpInfo copy_slices_info{"copy_slices", "CopySlices", &copy_slices_vjp};
+// the rest to the old base. The region is matched to the base's elements by location, so a base of
+// any layout works (transposed, sliced with a step), as with PyTorch's CopySlices. Its node is
+// recorded after the write, which has already given the base its new tangent (the old one with
+// the region replaced by result's): forward::commit_inplace sets it, so no JVP runs here.
+struct CopySlicesRecord {
+  static constexpr const char* name = "copy_slices";
+  static constexpr const char* node = "CopySlices";
+  using Attrs = ViewRegionAttrs;
+  static constexpr Saves saves{};
+  static constexpr JvpKind jvp_kind = JvpKind::in_place;
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<CopySlicesRecord>& b, const Tensor& g, Tensor* grads) {
+    const auto& a = b.attrs();
+    const detail::Strided base{b.input_sizes(0), a.base_strides, 0}, region{a.view_sizes, a.view_strides, a.view_offset};
+    if (b.needs_grad(0)) grads[0] = g * detail::outside_region(base, region, g.dtype());
+    if (b.needs_grad(1)) grads[1] = detail::gather_strided(g, b.batch_dims(g), base, region);
+  }
+};
 
 // PyTorch's overlap rules for writes: self may not have two elements at one address (an expanded
 // tensor, an overlapping as_strided view), and a source may alias self only element for element,
@@ -150,12 +192,8 @@ void commit(Tensor& self, Tensor result, const char* op) {
     return;
   }
   Tensor base(impl.base);
-  if (Node* node = record(copy_slices_info, {&base, &result}, base)) {
-    node->attrs.sizes = impl.sizes;
-    node->attrs.strides = impl.strides;
-    node->attrs.offset = impl.offset - base.storage_offset();
-    node->attrs.dims = base.impl()->strides;
-  }
+  finish<CopySlicesRecord>({&base, &result}, base,
+                           {impl.sizes, impl.strides, impl.offset - base.storage_offset(), base.impl()->strides});
   impl.grad_fn = base.as_strided(impl.sizes, impl.strides, impl.offset).impl()->grad_fn;
   impl.view_version = impl.storage->version.load();
   if (impl.retains_grad) impl.grad_fn->retained = self.impl();
@@ -242,15 +280,15 @@ Tensor& Tensor::div_(const Tensor& other) {
   return *this;
 }
 
-static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, const char* op) {
+template <class Names>
+static Tensor& fill_impl(Tensor& self, Scalar value, const char* op) {
   check_inplace(self, op);
   ops::check_fill_value(value, self.dtype(), op);
   ops::check_overlap(self, {}, op);
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {
     Tensor result = full(self.sizes(), value, self.dtype());
-    ops::record(info, {&self}, result);
-    forward::propagate_linear({&self}, result, [](const TensorList& t) { return zeros_like(t[0]); });
+    ops::finish<ops::FillRecord<Names>>({&self}, result);
     commit(self, result, op);
   } else {
     detail::copy_values(self, filled);
@@ -259,8 +297,8 @@ static Tensor& fill_impl(Tensor& self, Scalar value, const ops::OpInfo& info, co
   return self;
 }
 
-Tensor& Tensor::fill_(Scalar value) { return fill_impl(*this, value, ops::fill_info, "fill_"); }
-Tensor& Tensor::zero_() { return fill_impl(*this, 0, ops::zero_info, "zero_"); }
+Tensor& Tensor::fill_(Scalar value) { return fill_impl<ops::FillNames>(*this, value, "fill_"); }
+Tensor& Tensor::zero_() { return fill_impl<ops::ZeroNames>(*this, 0, "zero_"); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_", &src);
@@ -271,9 +309,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (needs_history(*this, {&src})) {
     Tensor result = detail::make_empty(sizes(), dtype());
     detail::copy_values(result, src);
-    ops::record(ops::copy_info, {this, &src}, result);
-    // Nothing of the old self survives: the tangent is src's, broadcast like its values.
-    forward::propagate_broadcast_linear({this, &src}, result, [](const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); });
+    ops::finish<ops::CopyRecord>({this, &src}, result);
     commit(*this, result, "copy_");
   } else {
     detail::copy_values(*this, src);

@@ -1,28 +1,60 @@
 // Joining tensors: cat and stack, whose VJPs hand each input its slice of the gradient.
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
 namespace ops {
 namespace {
 
-void cat_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const int64_t nb = batch_dims(node, g);
-  const int64_t dim = node.attrs.index;
-  int64_t start = 0;
-  for (size_t i = 0; i < node.num_inputs(); ++i) {
-    const Dims& in = node.inputs[i].sizes;
-    const int64_t length = in.size() == 1 && in[0] == 0 ? 0 : in[dim];  // legacy empty [0] inputs take no slice
-    if (node.needs_input_grad(i)) grads[i] = g.narrow(dim + nb, start, length);
-    start += length;
-  }
-}
-const OpInfo cat_info{"cat", "CatBackward0", &cat_vjp};
+// The dim joined along, wrapped: of the output for cat, and the new dim for stack.
+struct JoinAttrs {
+  int64_t dim;
+};
 
-void stack_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  for (size_t i = 0; i < node.num_inputs(); ++i)
-    if (node.needs_input_grad(i)) grads[i] = g.select(node.attrs.index + batch_dims(node, g), static_cast<int64_t>(i));
+// In a JVP rule of a join: every input's tangent, zeros where an input has none.
+template <class Record>
+TensorList tangents_or_zeros(const Primal<Record>& p, const TensorList& t) {
+  TensorList parts;
+  for (size_t i = 0; i < t.size(); ++i) parts.push_back(tangent_or_zeros(t, i, p.input(i)));
+  return parts;
 }
-const OpInfo stack_info{"stack", "StackBackward0", &stack_vjp};
+
+struct CatRecord {
+  static constexpr const char* name = "cat";
+  static constexpr const char* node = "CatBackward0";
+  using Attrs = JoinAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<CatRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    const int64_t dim = b.attrs().dim;
+    int64_t start = 0;
+    for (size_t i = 0; i < b.num_inputs(); ++i) {
+      const Dims& in = b.input_sizes(i);
+      const int64_t length = in.size() == 1 && in[0] == 0 ? 0 : in[dim];  // legacy empty [0] inputs take no slice
+      if (b.needs_grad(i)) grads[i] = g.narrow(dim + nb, start, length);
+      start += length;
+    }
+  }
+  static Tensor jvp(const Primal<CatRecord>& p, const TensorList& t) {
+    return cat(tangents_or_zeros(p, t), p.attrs().dim + p.batch_dims());
+  }
+};
+
+struct StackRecord {
+  static constexpr const char* name = "stack";
+  static constexpr const char* node = "StackBackward0";
+  using Attrs = JoinAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<StackRecord>& b, const Tensor& g, Tensor* grads) {
+    for (size_t i = 0; i < b.num_inputs(); ++i)
+      if (b.needs_grad(i)) grads[i] = g.select(b.attrs().dim + b.batch_dims(g), static_cast<int64_t>(i));
+  }
+  static Tensor jvp(const Primal<StackRecord>& p, const TensorList& t) {
+    return stack(tangents_or_zeros(p, t), p.attrs().dim + p.batch_dims());
+  }
+};
 
 // Concatenates into a fresh tensor without recording; cat and stack record their own nodes.
 Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
@@ -71,12 +103,7 @@ Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
 
 Tensor cat(const TensorList& tensors, int64_t dim) {
   Tensor out = ops::concatenate(tensors, dim, "cat");
-  if (ops::Node* node = ops::record(ops::cat_info, tensors, out)) node->attrs.index = detail::wrap_dim(dim, out.dim(), "cat");
-  forward::propagate_linear(tensors, out, [&](const TensorList& t) {
-    TensorList parts;
-    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::tangent_or_zeros(t, i, tensors[i]));
-    return cat(parts, detail::wrap_dim(dim, out.dim(), "cat") + forward::batch_dims());
-  });
+  ops::finish<ops::CatRecord>(tensors, out, {detail::wrap_dim(dim, out.dim(), "cat")});
   return out;
 }
 
@@ -91,12 +118,7 @@ Tensor stack(const TensorList& tensors, int64_t dim) {
   TensorList unsqueezed;
   for (const Tensor& t : tensors) unsqueezed.push_back(t.detach().unsqueeze(dim));  // stack records one node of its own
   Tensor out = ops::concatenate(unsqueezed, dim, "stack");
-  if (ops::Node* node = ops::record(ops::stack_info, tensors, out)) node->attrs.index = dim;
-  forward::propagate_linear(tensors, out, [&](const TensorList& t) {
-    TensorList parts;
-    for (size_t i = 0; i < t.size(); ++i) parts.push_back(ops::tangent_or_zeros(t, i, tensors[i]));
-    return stack(parts, dim + forward::batch_dims());
-  });
+  ops::finish<ops::StackRecord>(tensors, out, {dim});
   return out;
 }
 

@@ -1,6 +1,7 @@
 // View ops (select, slice, permute, expand, reshape, ...): new geometry over the same storage, no copy.
 #include <algorithm>
 
+#include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -35,8 +36,6 @@ Geometry slice_geometry(Geometry g, int64_t dim, int64_t start, int64_t length, 
 
 Tensor alias_of(const Tensor& x, const Geometry& g) { return detail::make_alias(x, g.sizes, g.strides, g.offset); }
 
-// as_strided and as_strided_scatter are each other's transposes; every view whose gradient
-// must be scattered into zeros (select, slice) uses the scatter.
 }  // namespace
 }  // namespace ops
 
@@ -73,83 +72,243 @@ Tensor view_region(const Tensor& t, int64_t nb, IntArrayRef sizes, IntArrayRef s
 namespace ops {
 namespace {
 
-// attrs: the view's sizes, strides and offset (relative to the input's), and in dims the input's
-// strides: the input may be any view (transposed, sliced, expanded), and the gradient goes to its
-// elements by location, as in PyTorch's AsStridedBackward0.
-void as_strided_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const auto& a = node.attrs;
-  grads[0] = detail::scatter_strided(g, batch_dims(node, g), {node.inputs[0].sizes, a.dims, 0},
-                                     {a.sizes, a.strides, a.offset});
-}
-const OpInfo as_strided_info{"as_strided", "AsStridedBackward0", &as_strided_vjp};
+// Every view is linear: its VJP scatters or reshapes the gradient back, and its JVP is the same
+// view of the input's tangent, made from the record's attributes with the tangent's batch dims kept
+// in front. Views save no tensors: their rules read only the input's shape and the attributes.
 
-void as_strided_scatter_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const auto& a = node.attrs;
-  grads[0] = detail::view_region(g, batch_dims(node, g), a.sizes, a.strides, a.offset);
-}
-const OpInfo as_strided_scatter_info{"as_strided_scatter", "AsStridedScatterBackward0", &as_strided_scatter_vjp};
+// The view's sizes, strides and offset (relative to the input's), and the input's strides: the
+// input may be any view (transposed, sliced, expanded), and the gradient goes to its elements by
+// location, as in PyTorch's AsStridedBackward0.
+struct AsStridedAttrs {
+  Dims sizes;
+  Dims strides;
+  int64_t offset = 0;
+  Dims input_strides;
+};
+struct AsStridedRecord {
+  static constexpr const char* name = "as_strided";
+  static constexpr const char* node = "AsStridedBackward0";
+  using Attrs = AsStridedAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<AsStridedRecord>& b, const Tensor& g, Tensor* grads) {
+    const auto& a = b.attrs();
+    grads[0] = detail::scatter_strided(g, b.batch_dims(g), {b.input_sizes(0), a.input_strides, 0},
+                                       {a.sizes, a.strides, a.offset});
+  }
+  static Tensor jvp(const Primal<AsStridedRecord>& p, const TensorList& t) {
+    const auto& a = p.attrs();
+    return detail::gather_strided(t[0], p.batch_dims(), {p.input(0).sizes(), a.input_strides, 0},
+                                  {a.sizes, a.strides, a.offset});
+  }
+};
+
+// as_strided_scatter and as_strided are each other's transposes; every view whose gradient must be
+// scattered into zeros (select, slice) uses the scatter. Its output is the base, zeros outside the region.
+struct RegionAttrs {
+  Dims sizes;
+  Dims strides;
+  int64_t offset = 0;
+};
+struct AsStridedScatterRecord {
+  static constexpr const char* name = "as_strided_scatter";
+  static constexpr const char* node = "AsStridedScatterBackward0";
+  using Attrs = RegionAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<AsStridedScatterRecord>& b, const Tensor& g, Tensor* grads) {
+    const auto& a = b.attrs();
+    grads[0] = detail::view_region(g, b.batch_dims(g), a.sizes, a.strides, a.offset);
+  }
+  static Tensor jvp(const Primal<AsStridedScatterRecord>& p, const TensorList& t) {
+    const auto& a = p.attrs();
+    return detail::scatter_region(t[0], p.batch_dims(), p.output().sizes(), a.sizes, a.strides, a.offset);
+  }
+};
 
 Tensor scatter_geometry(const Tensor& g, int64_t nb, const Dims& in_sizes, const Geometry& geo) {
   return detail::scatter_region(g, nb, in_sizes, geo.sizes, geo.strides, geo.offset);
 }
 
-void select_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const Dims& in = node.inputs[0].sizes;
-  grads[0] = scatter_geometry(g, batch_dims(node, g), in,
-                              select_geometry(contiguous_geometry(in), node.attrs.dims[0], node.attrs.index));
-}
-const OpInfo select_info{"select", "SelectBackward0", &select_vjp};
-
-void slice_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const Dims& in = node.inputs[0].sizes;
-  const Dims& a = node.attrs.dims;  // dim, start, length, step
-  grads[0] = scatter_geometry(g, batch_dims(node, g), in, slice_geometry(contiguous_geometry(in), a[0], a[1], a[2], a[3]));
-}
-const OpInfo slice_info{"slice", "SliceBackward0", &slice_vjp};
-
-void permute_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  const Dims& perm = node.attrs.dims;
-  const int64_t nb = batch_dims(node, g);
-  Dims inverse(nb + perm.size(), 0);
-  for (int64_t i = 0; i < nb; ++i) inverse[i] = i;
-  for (size_t i = 0; i < perm.size(); ++i) inverse[nb + perm[i]] = nb + static_cast<int64_t>(i);
-  grads[0] = g.permute(inverse);
-}
-const OpInfo permute_info{"permute", "PermuteBackward0", &permute_vjp};
-
-void transpose_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  if (node.attrs.dims.empty()) {  // a 0-D tensor's transpose is itself
-    grads[0] = g;
-    return;
+struct SelectAttrs {
+  int64_t dim, index;
+};
+struct SelectRecord {
+  static constexpr const char* name = "select";
+  static constexpr const char* node = "SelectBackward0";
+  using Attrs = SelectAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<SelectRecord>& b, const Tensor& g, Tensor* grads) {
+    const Dims& in = b.input_sizes(0);
+    grads[0] = scatter_geometry(g, b.batch_dims(g), in,
+                                select_geometry(contiguous_geometry(in), b.attrs().dim, b.attrs().index));
   }
-  const int64_t nb = batch_dims(node, g);
-  grads[0] = g.transpose(node.attrs.dims[0] + nb, node.attrs.dims[1] + nb);
-}
-const OpInfo transpose_info{"transpose", "TransposeBackward0", &transpose_vjp};
-const OpInfo t_info{"t", "TBackward0", &transpose_vjp};
+  static Tensor jvp(const Primal<SelectRecord>& p, const TensorList& t) {
+    return t[0].select(p.attrs().dim + p.batch_dims(), p.attrs().index);
+  }
+};
+
+// The slice's bounds as clamped: start, and length elements step apart.
+struct SliceAttrs {
+  int64_t dim, start, length, step;
+};
+struct SliceRecord {
+  static constexpr const char* name = "slice";
+  static constexpr const char* node = "SliceBackward0";
+  using Attrs = SliceAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<SliceRecord>& b, const Tensor& g, Tensor* grads) {
+    const Dims& in = b.input_sizes(0);
+    const auto& a = b.attrs();
+    grads[0] = scatter_geometry(g, b.batch_dims(g), in, slice_geometry(contiguous_geometry(in), a.dim, a.start, a.length, a.step));
+  }
+  static Tensor jvp(const Primal<SliceRecord>& p, const TensorList& t) {
+    const auto& a = p.attrs();
+    return t[0].slice(a.dim + p.batch_dims(), a.start, a.start + a.length * a.step, a.step);
+  }
+};
+
+// The permutation, with its dims wrapped.
+struct PermuteAttrs {
+  Dims dims;
+};
+struct PermuteRecord {
+  static constexpr const char* name = "permute";
+  static constexpr const char* node = "PermuteBackward0";
+  using Attrs = PermuteAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<PermuteRecord>& b, const Tensor& g, Tensor* grads) {
+    const Dims& perm = b.attrs().dims;
+    const int64_t nb = b.batch_dims(g);
+    Dims inverse(nb + perm.size(), 0);
+    for (int64_t i = 0; i < nb; ++i) inverse[i] = i;
+    for (size_t i = 0; i < perm.size(); ++i) inverse[nb + perm[i]] = nb + static_cast<int64_t>(i);
+    grads[0] = g.permute(inverse);
+  }
+  static Tensor jvp(const Primal<PermuteRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    Dims batched;
+    for (int64_t d = 0; d < nb; ++d) batched.push_back(d);
+    for (int64_t d : p.attrs().dims) batched.push_back(d + nb);
+    return t[0].permute(batched);
+  }
+};
+
+// transpose and t share their rules; each one's tangent is its own kind of view.
+struct TransposeNames {
+  static constexpr const char* name = "transpose";
+  static constexpr const char* node = "TransposeBackward0";
+};
+struct TNames {
+  static constexpr const char* name = "t";
+  static constexpr const char* node = "TBackward0";
+};
+// The two dims swapped, wrapped (both 0 for a 0-D tensor).
+struct TransposeAttrs {
+  int64_t dim0, dim1;
+};
+template <class Names>
+Tensor transpose_view(const Tensor& x, int64_t dim0, int64_t dim1);
+template <class Names>
+struct TransposeRecord : Names {
+  using Attrs = TransposeAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<TransposeRecord>& b, const Tensor& g, Tensor* grads) {
+    if (b.input_sizes(0).empty()) {  // a 0-D tensor's transpose is itself
+      grads[0] = g;
+      return;
+    }
+    const int64_t nb = b.batch_dims(g);
+    grads[0] = g.transpose(b.attrs().dim0 + nb, b.attrs().dim1 + nb);
+  }
+  static Tensor jvp(const Primal<TransposeRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    return p.input(0).dim() == 0 ? t[0] : transpose_view<Names>(t[0], p.attrs().dim0 + nb, p.attrs().dim1 + nb);
+  }
+};
 
 // The engine sums a gradient down to its input's shape, which is exactly expand's transpose.
-void expand_vjp(Node&, const Tensor& g, Tensor* grads) { grads[0] = g; }
-const OpInfo expand_info{"expand", "ExpandBackward0", &expand_vjp};
+struct ExpandRecord {
+  static constexpr const char* name = "expand";
+  static constexpr const char* node = "ExpandBackward0";
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<ExpandRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
+  static Tensor jvp(const Primal<ExpandRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    const Tensor& out = p.output();
+    return align_to_rank(t[0], nb, out.dim()).expand(with_batch(t[0], nb, out.sizes()));
+  }
+};
 
-void unsqueeze_vjp(Node& node, const Tensor& g, Tensor* grads) { grads[0] = g.squeeze(node.attrs.index + batch_dims(node, g)); }
-const OpInfo unsqueeze_info{"unsqueeze", "UnsqueezeBackward0", &unsqueeze_vjp};
+struct UnsqueezeAttrs {
+  int64_t dim;
+};
+struct UnsqueezeRecord {
+  static constexpr const char* name = "unsqueeze";
+  static constexpr const char* node = "UnsqueezeBackward0";
+  using Attrs = UnsqueezeAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<UnsqueezeRecord>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = g.squeeze(b.attrs().dim + b.batch_dims(g));
+  }
+  static Tensor jvp(const Primal<UnsqueezeRecord>& p, const TensorList& t) {
+    return t[0].unsqueeze(p.attrs().dim + p.batch_dims());
+  }
+};
 
-void reshape_vjp(Node& node, const Tensor& g, Tensor* grads) {
-  grads[0] = g.reshape(with_batch(g, batch_dims(node, g), node.inputs[0].sizes));
-}
-const OpInfo squeeze_info{"squeeze", "SqueezeBackward0", &reshape_vjp};
-const OpInfo squeeze_dim_info{"squeeze.dim", "SqueezeBackward1", &reshape_vjp};
-const OpInfo view_info{"view", "ViewBackward0", &reshape_vjp};
+// Views that keep the elements in order and change only the shape: squeeze, squeeze.dim and view.
+struct SqueezeNames {
+  static constexpr const char* name = "squeeze";
+  static constexpr const char* node = "SqueezeBackward0";
+};
+struct SqueezeDimNames {
+  static constexpr const char* name = "squeeze.dim";
+  static constexpr const char* node = "SqueezeBackward1";
+};
+struct ViewNames {
+  static constexpr const char* name = "view";
+  static constexpr const char* node = "ViewBackward0";
+};
+template <class Names>
+struct ReshapeRecord : Names {
+  using Attrs = NoAttrs;
+  static constexpr Saves saves{};
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+  static void vjp(const Backward<ReshapeRecord>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = g.reshape(with_batch(g, b.batch_dims(g), b.input_sizes(0)));
+  }
+  // A tangent need not share the primal's strides (an expanded zero, say), so it is reshaped.
+  static Tensor jvp(const Primal<ReshapeRecord>& p, const TensorList& t) {
+    return t[0].reshape(with_batch(t[0], p.batch_dims(), p.output().sizes()));
+  }
+};
 
-// Every view is linear: its tangent is the same view of the input's tangent, which view_tangent makes.
-Tensor record_view(const Tensor& x, const Geometry& geo, const OpInfo& info,
-                   const std::function<Tensor(const Tensor&)>& view_tangent, Node** node_out = nullptr) {
+// The view of x with geometry geo, as the op of Record.
+template <class Record>
+Tensor make_view(const Tensor& x, const Geometry& geo, const typename Record::Attrs& attrs = {}) {
   Tensor out = alias_of(x, geo);
-  Node* node = record(info, {&x}, out);
-  forward::propagate_linear({&x}, out, [&](const TensorList& t) { return view_tangent(t[0]); });
-  if (node_out) *node_out = node;
+  finish<Record>({&x}, out, attrs);
   return out;
+}
+
+template <class Names>
+Tensor transpose_view(const Tensor& x, int64_t dim0, int64_t dim1) {
+  // Checked first: a 0-D tensor accepts only dims 0 and -1, as in PyTorch.
+  dim0 = detail::wrap_dim(dim0, x.dim(), "transpose");
+  dim1 = detail::wrap_dim(dim1, x.dim(), "transpose");
+  Geometry geo = geometry_of(x);
+  if (x.dim() > 0) {
+    std::swap(geo.sizes[dim0], geo.sizes[dim1]);
+    std::swap(geo.strides[dim0], geo.strides[dim1]);
+  }
+  return make_view<TransposeRecord<Names>>(x, geo, {dim0, dim1});
 }
 
 int64_t wrap_index(int64_t index, int64_t size, int64_t dim, const char* op, const Tensor& x) {
@@ -172,31 +331,19 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
     using T = decltype(tag);
     cpu::map2<T>(region, region, g, [](T a, T b) { return a + b; });
   });
-  if (ops::Node* node = ops::record(ops::as_strided_scatter_info, {&g}, out)) {
-    node->attrs.sizes = sizes.dims();
-    node->attrs.strides = strides.dims();
-    node->attrs.offset = offset;
-  }
-  forward::propagate_linear({&g}, out, [&](const TensorList& t) { return scatter_region(t[0], forward::batch_dims(), base_sizes, sizes, strides, offset); });
+  ops::finish<ops::AsStridedScatterRecord>({&g}, out, {sizes.dims(), strides.dims(), offset});
   return out;
 }
 }  // namespace detail
 
 using ops::Geometry;
-using ops::Node;
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
   DYDX_CHECK(this->dim() > 0, "select: cannot be applied to a 0-D tensor");
   dim = detail::wrap_dim(dim, this->dim(), "select");
   index = ops::wrap_index(index, size(dim), dim, "select", *this);
-  Node* node = nullptr;
-  Tensor out = ops::record_view(*this, ops::select_geometry(ops::geometry_of(*this), dim, index), ops::select_info,
-                                [&](const Tensor& t) { return t.select(dim + forward::batch_dims(), index); }, &node);
-  if (node) {
-    node->attrs.dims = {dim};
-    node->attrs.index = index;
-  }
-  return out;
+  return ops::make_view<ops::SelectRecord>(*this, ops::select_geometry(ops::geometry_of(*this), dim, index),
+                                          {dim, index});
 }
 
 Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
@@ -209,11 +356,8 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   const int64_t s = clamp(start.value_or(0));
   const int64_t e = std::max(s, clamp(end.value_or(n)));
   const int64_t length = e > s ? (e - s - 1) / step + 1 : 0;  // no overflow for huge steps
-  Node* node = nullptr;
-  Tensor out = ops::record_view(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step), ops::slice_info,
-                                [&](const Tensor& t) { return t.slice(dim + forward::batch_dims(), s, s + length * step, step); }, &node);
-  if (node) node->attrs.dims = {dim, s, length, step};
-  return out;
+  return ops::make_view<ops::SliceRecord>(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step),
+                                         {dim, s, length, step});
 }
 
 Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
@@ -259,51 +403,27 @@ Tensor Tensor::permute(IntArrayRef dims) const {
   DYDX_CHECK(static_cast<int64_t>(dims.size()) == dim(), "permute: number of dims in ", dims,
              " doesn't match the tensor's rank ", dim());
   Geometry geo;
+  ops::PermuteAttrs attrs;
   SmallVector<char, 6> seen(dim(), false);
   for (int64_t d : dims) {
     int64_t w = detail::wrap_dim(d, dim(), "permute");
     DYDX_CHECK(!seen[w], "permute: repeated dim ", w, " in ", dims);
     seen[w] = true;
+    attrs.dims.push_back(w);
     geo.sizes.push_back(impl_ref().sizes[w]);
     geo.strides.push_back(impl_ref().strides[w]);
   }
   geo.offset = storage_offset();
-  Node* node = nullptr;
-  Tensor out = ops::record_view(*this, geo, ops::permute_info, [&](const Tensor& t) {
-    const int64_t nb = forward::batch_dims();
-    std::vector<int64_t> batched;
-    for (int64_t d = 0; d < nb; ++d) batched.push_back(d);
-    for (int64_t d : dims) batched.push_back(detail::wrap_dim(d, dim(), "permute") + nb);
-    return t.permute(batched);
-  }, &node);
-  if (node)
-    for (int64_t d : dims) node->attrs.dims.push_back(detail::wrap_dim(d, dim(), "permute"));
-  return out;
+  return ops::make_view<ops::PermuteRecord>(*this, geo, attrs);
 }
 
-static Tensor transpose_impl(const Tensor& x, int64_t d0, int64_t d1, const autograd::OpInfo& info) {
-  auto same = [&](const Tensor& t) {
-    const int64_t nb = forward::batch_dims();
-    return x.dim() == 0 ? t : transpose_impl(t, d0 + nb, d1 + nb, info);
-  };
-  // Checked first: a 0-D tensor accepts only dims 0 and -1, as in PyTorch.
-  d0 = detail::wrap_dim(d0, x.dim(), "transpose");
-  d1 = detail::wrap_dim(d1, x.dim(), "transpose");
-  if (x.dim() == 0) return ops::record_view(x, ops::geometry_of(x), info, same);
-  Geometry geo = ops::geometry_of(x);
-  std::swap(geo.sizes[d0], geo.sizes[d1]);
-  std::swap(geo.strides[d0], geo.strides[d1]);
-  Node* node = nullptr;
-  Tensor out = ops::record_view(x, geo, info, same, &node);
-  if (node) node->attrs.dims = {d0, d1};
-  return out;
+Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
+  return ops::transpose_view<ops::TransposeNames>(*this, dim0, dim1);
 }
-
-Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const { return transpose_impl(*this, dim0, dim1, ops::transpose_info); }
 
 Tensor Tensor::t() const {
   DYDX_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dimensions, but got a tensor of shape ", sizes());
-  return transpose_impl(*this, 0, dim() < 2 ? 0 : 1, ops::t_info);
+  return ops::transpose_view<ops::TNames>(*this, 0, dim() < 2 ? 0 : 1);
 }
 
 Tensor Tensor::expand(IntArrayRef new_sizes) const {
@@ -331,10 +451,7 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
   }
   detail::check_sizes(geo.sizes, "expand");
-  return ops::record_view(*this, geo, ops::expand_info, [&](const Tensor& t) {
-    const int64_t nb = forward::batch_dims();
-    return ops::align_to_rank(t, nb, rank).expand(ops::with_batch(t, nb, geo.sizes));
-  });
+  return ops::make_view<ops::ExpandRecord>(*this, geo);
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -343,10 +460,7 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
   int64_t stride = dim < this->dim() ? geo.sizes[dim] * geo.strides[dim] : 1;
   geo.sizes.insert_at(dim, 1);
   geo.strides.insert_at(dim, stride);
-  Node* node = nullptr;
-  Tensor out = ops::record_view(*this, geo, ops::unsqueeze_info, [&](const Tensor& t) { return t.unsqueeze(dim + forward::batch_dims()); }, &node);
-  if (node) node->attrs.index = dim;
-  return out;
+  return ops::make_view<ops::UnsqueezeRecord>(*this, geo, {dim});
 }
 
 Tensor Tensor::squeeze() const {
@@ -357,20 +471,17 @@ Tensor Tensor::squeeze() const {
       geo.sizes.push_back(impl_ref().sizes[d]);
       geo.strides.push_back(impl_ref().strides[d]);
     }
-  return ops::record_view(*this, geo, ops::squeeze_info, [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), geo.sizes)); });
+  return ops::make_view<ops::ReshapeRecord<ops::SqueezeNames>>(*this, geo);
 }
 
 Tensor Tensor::squeeze(int64_t dim) const {
   Geometry geo = ops::geometry_of(*this);
-  // The tangent takes the output's shape, keeping any batch dims in front.
-  auto same = [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), geo.sizes)); };
   dim = detail::wrap_dim(dim, this->dim(), "squeeze");  // before the 0-D case, which accepts only 0 and -1
-  if (this->dim() == 0) return ops::record_view(*this, geo, ops::squeeze_dim_info, same);
-  if (geo.sizes[dim] == 1) {
+  if (this->dim() > 0 && geo.sizes[dim] == 1) {
     geo.sizes.erase_at(dim);
     geo.strides.erase_at(dim);
   }
-  return ops::record_view(*this, geo, ops::squeeze_dim_info, same);
+  return ops::make_view<ops::ReshapeRecord<ops::SqueezeDimNames>>(*this, geo);
 }
 
 Tensor Tensor::view(IntArrayRef new_sizes) const {
@@ -379,9 +490,7 @@ Tensor Tensor::view(IntArrayRef new_sizes) const {
   DYDX_CHECK(strides.has_value(), "view: view size ", new_sizes, " is not compatible with input tensor's size ",
              sizes(), " and stride ", this->strides(),
              " (at least one dimension spans across two contiguous subspaces). Use reshape(...) instead.");
-  // A tangent need not share the primal's strides (an expanded zero, say), so it is reshaped.
-  return ops::record_view(*this, {shape, *strides, storage_offset()}, ops::view_info,
-                          [&](const Tensor& t) { return t.reshape(ops::with_batch(t, forward::batch_dims(), shape)); });
+  return ops::make_view<ops::ReshapeRecord<ops::ViewNames>>(*this, {shape, *strides, storage_offset()});
 }
 
 Tensor Tensor::reshape(IntArrayRef new_sizes) const {
@@ -412,20 +521,9 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
              capacity, " with sizes ", new_sizes, ", strides ", new_strides, " and offset ", offset,
              " requires a storage of at least ", static_cast<uint64_t>(offset) + static_cast<uint64_t>(reach) + 1,
              " elements");  // in uint64: an offset near int64's maximum must not overflow the message
-  Node* node = nullptr;
   const int64_t relative = offset - this->storage_offset();
-  auto strided_tangent = [&](const Tensor& t) {
-    return detail::gather_strided(t, forward::batch_dims(), {sizes(), strides(), 0}, {new_sizes, new_strides, relative});
-  };
-  Tensor out = ops::record_view(*this, {new_sizes.dims(), new_strides.dims(), offset}, ops::as_strided_info,
-                                strided_tangent, &node);
-  if (node) {
-    node->attrs.sizes = new_sizes.dims();
-    node->attrs.strides = new_strides.dims();
-    node->attrs.offset = relative;
-    node->attrs.dims = impl_ref().strides;
-  }
-  return out;
+  return ops::make_view<ops::AsStridedRecord>(*this, {new_sizes.dims(), new_strides.dims(), offset},
+                                              {new_sizes.dims(), new_strides.dims(), relative, impl_ref().strides});
 }
 
 }  // namespace dydx

@@ -8,7 +8,8 @@
 //                                  and `extras` tensors its forward computed alongside (an argmax);
 //        vjp(b, g, grads)          its VJP, reading b.input(i), b.output(), b.extra(k), b.attrs();
 //        jvp(p, t)                 its JVP, reading the same names from the primal call p
-//                                  (or `jvp_kind = JvpKind::zero`: its tangent is zero);
+//                                  (or `jvp_kind = JvpKind::zero`: its tangent is zero; or
+//                                  JvpKind::in_place: forward::commit_inplace gives it);
 //        curvature(p, g)           its second-order rule for the forward Laplacian, sum_k D2f[g_k, g_k]
 //                                  (or `second_order = SecondOrderKind::linear`: linear or piecewise linear);
 //        broadcasts                (optional) tangents line up with the output like broadcast inputs do;
@@ -96,6 +97,8 @@ class Backward {
     }
   }
   bool needs_grad(size_t i) const { return node_.needs_input_grad(i); }
+  /// How many inputs the op had (cat and stack take a list).
+  size_t num_inputs() const { return node_.num_inputs(); }
   /// How many leading batch dims g has beyond the output (is_grads_batched).
   int64_t batch_dims(const Tensor& g) const { return g.dim() - node_.out_rank; }
   /// Input i's shape when the op ran.
@@ -209,8 +212,11 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const type
     if constexpr (Op::saves.output) node->save_output(out);
     for (const Tensor* extra : extras) node->save(*extra);
   }
-  if (forward::active()) propagate_tangents<Op>(inputs, out, attrs, extras);
-  else forward::check_no_foreign_tangents(inputs);
+  // An in-place write's record: forward::commit_inplace gave out its tangents when the write committed.
+  if constexpr (jvp_kind_of<Op>() != JvpKind::in_place) {
+    if (forward::active()) propagate_tangents<Op>(inputs, out, attrs, extras);
+    else forward::check_no_foreign_tangents(inputs);
+  }
 }
 
 template <class Op>
