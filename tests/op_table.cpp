@@ -307,7 +307,28 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kSecondOrderZeroSign =
       "the sign of a zero forward-over-reverse product, which follows the order in which each library's "
       "rule adds its zero terms (the double backward, vjp2, has PyTorch's sign at these points)";
+  static const std::string kNanPair =
+      "at a nan, maximum/minimum give the tangent of both inputs, as both libraries' VJPs give the gradient to "
+      "both (one partial for both modes); PyTorch 1.13's own JVP gives b's tangent only";
+  static const std::string kQuotientTangent =
+      "forward over reverse through the VJP's quotient t a / out: dydx's JVP of a / b adds t_a / b and "
+      "-t_b (a / b) / b, PyTorch's (t_a - t_b out) / b cancels first; where the second derivative is a "
+      "difference of nearly equal terms (or a subnormal out overflows one of them) the roundings differ";
+  static const std::string kCancellation =
+      "the second derivative at a == b is (b^2 - a^2) / r^2 = 0 exactly in dydx; PyTorch's float32 "
+      "rounding of the same difference leaves 3.6e-12";
   static const std::vector<EdgeDeviation> deviations = {
+      {"maximum", "jvp", "0", "1", kNanPair},
+      {"minimum", "jvp", "0", "1", kNanPair},
+      {"fmod", "fwr", "-0", "0", kSecondOrderZeroSign},
+      {"atan2", "fwr", "-3.637978807091713e-12", "0", kCancellation},
+      {"atan2", "fwr", "3.637978807091713e-12", "0", kCancellation},
+      {"hypot", "fwr", "6.2434241954179015e-06", "6.243586540222168e-06", kQuotientTangent},
+      {"hypot", "fwr", "6.2441451993023563e-06", "6.2441451993012348e-06", kQuotientTangent},
+      {"hypot", "fwr", "9.9892395155620761e-07", "9.9930912256240845e-07", kQuotientTangent},
+      {"hypot", "fwr", "9.9985001874686866e-07", "9.9985001874615398e-07", kQuotientTangent},
+      {"hypot", "fwr", "0", "nan", kQuotientTangent},
+      {"hypot", "fwr", "inf", "nan", kQuotientTangent},
       {"mm", "fwr", "nan", "", kZeroTangent},
       {"bmm", "fwr", "nan", "", kZeroTangent},
       {"tanh", "fwr", "0", "-0", kSecondOrderZeroSign},

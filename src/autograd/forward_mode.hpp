@@ -1,5 +1,5 @@
-// Internal forward mode: each op calls propagate() (or propagate_linear()) with its JVP rule, and
-// its curvature rule for the forward Laplacian, right after recording its node.
+// Internal forward mode: dual levels, tangents, and detail::propagate, which runs an op's JVP rule
+// (and its curvature rule for the forward Laplacian) after its record made its node.
 #pragma once
 
 #include <atomic>
@@ -52,62 +52,18 @@ using JvpRule = detail::Rule;
 /// of the inputs' Laplacians: sum_k D2f[g_k, g_k], from one batch of d directional derivatives g
 /// per input ([d, ...input], undefined for zero, batch_dims() == 1). It returns that sum in the
 /// output's shape without the batch dim (or one that broadcasts to it), undefined for zero.
+/// Ops whose second derivative is zero wherever it exists (linear and piecewise linear ones) have none.
 using CurvatureRule = detail::Rule;
-
-/// For an op whose second derivative is zero wherever it is differentiable: linear ops (views,
-/// sum, cat, add) and piecewise linear ones (max, min).
-template <class Rule>
-void propagate_linear(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp) {
-  if (!active()) return check_no_foreign_tangents(inputs);
-  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
-}
-
-/// For any other op: its JVP rule and its curvature rule. There is deliberately no form without
-/// a curvature rule, so that a nonlinear op cannot give a silently wrong Laplacian.
-template <class Rule, class Curvature>
-void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature) {
-  if (!active()) return check_no_foreign_tangents(inputs);
-  const CurvatureRule second(std::forward<Curvature>(curvature));
-  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false);
-}
 
 /// A hot op may add a fused rule: at a forward-Laplacian level it gets the inputs' d + 1 tangents
 /// and d, and returns the output's d + 1 tangents in one pass, or undefined to leave them to the
 /// JVP and curvature rules (which it must agree with).
 using FusedLaplacianRule = detail::FusedRule;
 
-template <class Rule, class Curvature, class Fused>
-void propagate(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature,
-               Fused&& fused) {
-  if (!active()) return check_no_foreign_tangents(inputs);
-  const CurvatureRule second(std::forward<Curvature>(curvature));
-  const FusedLaplacianRule together(std::forward<Fused>(fused));
-  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, false, &together);
-}
-
-/// The same for broadcasting elementwise ops: batched tangents come to the rules with size-1 dims
-/// inserted after their batch dims, so that they broadcast against the primals like the inputs do.
-template <class Rule>
-void propagate_broadcast_linear(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp) {
-  if (!active()) return check_no_foreign_tangents(inputs);
-  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, true);
-}
-
-template <class Rule, class Curvature>
-void propagate_broadcast(std::initializer_list<const Tensor*> inputs, const Tensor& out, Rule&& jvp, Curvature&& curvature) {
-  if (!active()) return check_no_foreign_tangents(inputs);
-  const CurvatureRule second(std::forward<Curvature>(curvature));
-  detail::propagate(inputs.begin(), inputs.size(), out, JvpRule(std::forward<Rule>(jvp)), &second, true);
-}
-
-template <class Rule>
-void propagate_linear(const TensorList& inputs, const Tensor& out, Rule&& jvp) {
-  if (!active() && detail::levels_open_anywhere.load(std::memory_order_relaxed) == 0) return;
-  std::vector<const Tensor*> pointers;
-  for (const Tensor& t : inputs) pointers.push_back(&t);
-  if (!active()) return detail::check_no_foreign_tangents(pointers.data(), pointers.size());
-  detail::propagate(pointers.data(), pointers.size(), out, JvpRule(std::forward<Rule>(jvp)), nullptr, false);
-}
+// detail::propagate runs an op's rules at every open level; ops reach it only through their
+// records (src/ops/op_record.hpp, finish()), which say which rules an op has. With broadcasting,
+// batched tangents come to the rules with size-1 dims inserted after their batch dims, so that
+// they broadcast against the primals like the inputs do.
 
 /// Makes level (open, innermost, no tangents yet) a forward-Laplacian level with d directions
 /// (Li et al., "Forward Laplacian", 2023). A tangent there is [d + 1, ...shape]: the first d are

@@ -1,21 +1,15 @@
 // Helpers shared by the op families: dtype promotion, scalar wrapping and kernel launch.
 #pragma once
 
-#include "autograd/engine.hpp"
 #include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
-#include "dydx/detail/node.hpp"
 #include "dydx/ops.hpp"
 
 namespace dydx::ops {
-
-using autograd::Node;
-using autograd::OpInfo;
-using autograd::record;
 
 /// PyTorch's result_type for two tensors: zero-dim operands only decide the dtype when their
 /// category (integer < floating) is higher than every dimensioned operand's.
@@ -42,10 +36,6 @@ inline void check_alpha(ScalarType dtype, Scalar alpha, const char* op) {
 }
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
-
-/// How many leading batch dims g has beyond the node's output: with is_grads_batched, every
-/// cotangent carries them in front, and rules keep them in front of what they return.
-inline int64_t batch_dims(const Node& node, const Tensor& g) { return g.dim() - node.out_rank; }
 
 /// g's first nb sizes followed by shape.
 inline Dims with_batch(const Tensor& g, int64_t nb, IntArrayRef shape) {
