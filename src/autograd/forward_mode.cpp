@@ -74,7 +74,7 @@ LevelRecord* find_level(uint32_t id) {
 
 bool is_open(uint32_t level) { return find_level(level) != nullptr; }
 
-// Takes an open level of this thread out of the list and returns its record.
+// Takes level id, which must be open on this thread, out of the list and returns its record.
 LevelRecord close_level(uint32_t id) {
   auto it = std::find_if(levels.begin(), levels.end(), [id](const LevelRecord& r) { return r.id == id; });
   LevelRecord record = std::move(*it);
