@@ -4,6 +4,7 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "autograd/forward_mode.hpp"  // forward::active, the count of levels open anywhere
 #include "cpu/parallel.hpp"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -435,6 +437,57 @@ TEST(DualLevels, DestroyingALevelOnAnotherThreadRaisesAndBreaksNothing) {
   }
   // The level is still open on its (finished) thread: its dual is refused here, not stripped.
   EXPECT_THROW(exp(dual), Error);
+}
+
+// Issue 11: one list of level records per thread. A DualLevel destroyed on another thread raises
+// before touching anything, so its level stays open, and counted, on its own thread, which keeps
+// computing with it; closing levels on their own thread, in any order, brings the count back.
+TEST(DualLevels, ALevelDestroyedOnAnotherThreadStaysOpenAndCountedOnItsOwnThread) {
+  const auto anywhere = [] { return forward::detail::levels_open_anywhere.load(); };
+  const int before = anywhere();
+  {
+    auto outer = std::make_unique<forward_ad::DualLevel>();
+    auto inner = std::make_unique<forward_ad::DualLevel>();
+    EXPECT_EQ(anywhere(), before + 2);
+    outer.reset();  // out of order
+    EXPECT_TRUE(forward::active());
+    inner.reset();
+    EXPECT_FALSE(forward::active());
+    EXPECT_EQ(anywhere(), before);
+  }
+  Tensor p = tensor({1.0, 2.0}, kFloat64), t = tensor({3.0, 4.0}, kFloat64);
+  std::unique_ptr<forward_ad::DualLevel> level;
+  std::promise<void> opened, destroyed;
+  std::vector<std::string> errors;
+  std::thread owner([&] {
+    level = std::make_unique<forward_ad::DualLevel>();
+    const uint32_t id = level->level();
+    opened.set_value();
+    destroyed.get_future().wait();
+    if (!forward::active()) errors.push_back("the level is no longer open on its thread");
+    try {
+      Tensor tangent = forward_ad::unpack_dual(exp(forward_ad::make_dual(p, t, id)), id).tangent;
+      if (!tangent.defined() || !allclose(tangent, exp(p) * t)) errors.push_back("wrong tangent at the level");
+      forward_ad::DualLevel nested;
+      if (!forward_ad::unpack_dual(forward_ad::make_dual(p, t) * 2.0).tangent.defined())
+        errors.push_back("no tangent at a level opened after it");
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  });
+  opened.get_future().wait();
+  EXPECT_EQ(anywhere(), before + 1);
+  try {
+    delete level.release();
+    ADD_FAILURE() << "destroyed on another thread without an error";
+  } catch (const Error&) {
+  }
+  EXPECT_EQ(anywhere(), before + 1);  // still open on its thread
+  EXPECT_FALSE(forward::active());
+  destroyed.set_value();
+  owner.join();
+  for (const auto& e : errors) ADD_FAILURE() << e;
+  EXPECT_EQ(anywhere(), before + 1);  // and for good, its thread having ended without closing it
 }
 
 TEST(DualLevels, DualTensorsAreRefusedOnOtherThreads) {

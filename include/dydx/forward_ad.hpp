@@ -16,7 +16,8 @@ namespace dydx::forward_ad {
 /// thread carry its tangents. An op on another thread given a dual tensor of it raises a
 /// dydx::Error rather than drop the tangent, as does unpack_dual there. Destroying a DualLevel
 /// on another thread raises a dydx::Error from the destructor (unless an exception is already in
-/// flight) and leaves the level open on its own thread; so keep DualLevels on the stack.
+/// flight) and leaves the level open on its own thread, for good, since nothing can close it any
+/// more (its tangents stay refused on other threads); so keep DualLevels on the stack.
 class DualLevel {
  public:
   DualLevel();

@@ -9,13 +9,15 @@
 // stacked ones, d directional derivatives and a Laplacian; propagate adds the op's curvature term
 // to the last. The rules run as at any level, so it nests with the others both ways.
 //
-// Levels belong to the thread that opened them (the state above is thread_local, so that ops on
-// threads without a level pay nothing). A tangent at a level this thread has not opened is never
-// dropped silently: ops raise, and so does closing a level on another thread.
+// Levels belong to the thread that opened them: each thread keeps one list of level records, and
+// everything forward mode knows about its levels is read from that list, so that threads without
+// a level pay nothing. A tangent at a level this thread has not opened is never dropped silently:
+// ops raise, and so does closing a level on another thread.
 #include "autograd/forward_mode.hpp"
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <vector>
 
 #include "dydx/autograd.hpp"
@@ -25,6 +27,7 @@
 #include "autograd/recorded_node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
+#include "dydx/small_vector.hpp"
 
 namespace dydx::forward {
 
@@ -36,26 +39,64 @@ std::atomic<int> levels_open_anywhere{0};
 
 namespace {
 
-thread_local std::vector<uint32_t> levels;                 // open levels, innermost last
-// Every tensor given a tangent at each open level. Closing the level takes the tangents back, as
-// PyTorch does: a tangent's history often holds its own primal (the tangent of exp(x) is t * out),
-// so without this, primal -> tangent -> node -> primal would be a reference cycle.
-thread_local std::vector<std::pair<uint32_t, std::vector<std::weak_ptr<dydx::detail::TensorImpl>>>> holders;
+// Everything one open dual level owns.
+struct LevelRecord {
+  uint32_t id;  // unique across threads; an inner level has a larger id
+  // d at a forward-Laplacian level (make_laplacian_level), whose tangents are d + 1 stacked ones; -1 at others.
+  int64_t laplacian_directions = -1;
+  // Every tensor given a tangent at this level. Closing the level takes the tangents back, as
+  // PyTorch does: a tangent's history often holds its own primal (the tangent of exp(x) is t * out),
+  // so without this, primal -> tangent -> node -> primal would be a reference cycle.
+  std::vector<std::weak_ptr<dydx::detail::TensorImpl>> holders;
+};
 
-void remember_holder(uint32_t level, const std::shared_ptr<dydx::detail::TensorImpl>& impl) {
-  for (auto& [l, list] : holders)
-    if (l == level) {
-      list.push_back(impl);
-      return;
-    }
-}
-thread_local uint32_t visible_below = UINT32_MAX;          // levels >= this are hidden
-uint32_t next_level_id() {
-  static std::atomic<uint32_t> counter{1};
-  return counter++;
+// This thread's open levels, innermost last. Only open_level and close_level change it, and they
+// keep detail::open_levels (its length, which active() reads) and levels_open_anywhere in step.
+// Levels still open when their thread ends (their DualLevels destroyed on another thread, or never)
+// stay open for good: levels_open_anywhere keeps counting them, as their tangents may live on in
+// tensors that other threads must still refuse.
+thread_local std::vector<LevelRecord> levels;
+
+uint32_t open_level() {
+  static std::atomic<uint32_t> next_id{1};
+  const uint32_t id = next_id++;
+  levels.emplace_back().id = id;
+  detail::open_levels = static_cast<int>(levels.size());
+  detail::levels_open_anywhere.fetch_add(1, std::memory_order_relaxed);
+  return id;
 }
 
-bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), level) != levels.end(); }
+LevelRecord* find_level(uint32_t id) {
+  for (LevelRecord& record : levels)
+    if (record.id == id) return &record;
+  return nullptr;
+}
+
+bool is_open(uint32_t level) { return find_level(level) != nullptr; }
+
+// Takes level id, which must be open on this thread, out of the list and returns its record.
+LevelRecord close_level(uint32_t id) {
+  auto it = std::find_if(levels.begin(), levels.end(), [id](const LevelRecord& r) { return r.id == id; });
+  LevelRecord record = std::move(*it);
+  levels.erase(it);
+  detail::open_levels = static_cast<int>(levels.size());
+  detail::levels_open_anywhere.fetch_sub(1, std::memory_order_relaxed);
+  return record;
+}
+
+// The ids of the open levels, outer first: a snapshot, since the rules that run for one level may
+// open and close levels of their own.
+SmallVector<uint32_t, 4> open_level_ids() {
+  SmallVector<uint32_t, 4> ids;
+  for (const LevelRecord& record : levels) ids.push_back(record.id);
+  return ids;
+}
+
+// The number of directions d if level is a forward-Laplacian level, else -1.
+int64_t laplacian_directions(uint32_t level) {
+  const LevelRecord* record = find_level(level);
+  return record ? record->laplacian_directions : -1;
+}
 
 [[noreturn]] void raise_foreign_level(uint32_t level) {
   DYDX_CHECK(false, "forward AD: a dual tensor with a tangent at dual level ", level,
@@ -65,32 +106,27 @@ bool is_open(uint32_t level) { return std::find(levels.begin(), levels.end(), le
   __builtin_unreachable();
 }
 
-thread_local std::vector<std::pair<uint32_t, int64_t>> laplacian_levels;  // (level, directions)
+thread_local uint32_t visible_below = UINT32_MAX;  // levels >= this are hidden
 
-// The number of directions d if level is a forward-Laplacian level, else -1.
-int64_t laplacian_directions(uint32_t level) {
-  for (const auto& [l, d] : laplacian_levels)
-    if (l == level) return d;
-  return -1;
-}
-
-class BatchDims {
+// While the rule for level runs: level and every level inside it are hidden, and batch_dims()
+// says how many batch dims the rule's tangents carry.
+class RuleScope {
  public:
-  explicit BatchDims(int64_t nb) : previous_(detail::rule_batch_dims) { detail::rule_batch_dims = nb; }
-  ~BatchDims() { detail::rule_batch_dims = previous_; }
+  RuleScope(uint32_t level, int64_t batch_dims)
+      : previous_visible_below_(visible_below), previous_batch_dims_(detail::rule_batch_dims) {
+    visible_below = std::min(visible_below, level);
+    detail::rule_batch_dims = batch_dims;
+  }
+  ~RuleScope() {
+    visible_below = previous_visible_below_;
+    detail::rule_batch_dims = previous_batch_dims_;
+  }
+  RuleScope(const RuleScope&) = delete;
+  RuleScope& operator=(const RuleScope&) = delete;
 
  private:
-  int64_t previous_;
-};
-
-// Hides level and every level inside it while a rule for level runs.
-class VisibleBelow {
- public:
-  explicit VisibleBelow(uint32_t level) : previous_(visible_below) { visible_below = std::min(visible_below, level); }
-  ~VisibleBelow() { visible_below = previous_; }
-
- private:
-  uint32_t previous_;
+  uint32_t previous_visible_below_;
+  int64_t previous_batch_dims_;
 };
 
 }  // namespace
@@ -118,13 +154,13 @@ void refresh_view_tangents(const Tensor& t) {
   if (impl.tangent_version == version) return;
   impl.tangent_version = version;
   Tensor base(impl.base);
-  for (uint32_t level : std::vector<uint32_t>(levels)) {
+  for (uint32_t level : open_level_ids()) {
     if (level >= visible_below) continue;
     Tensor base_t = own_tangent(*base.impl(), level);
     if (!base_t.defined()) continue;
-    VisibleBelow hide(level);
-    set_tangent(t, level, dydx::detail::gather_strided(base_t, base_t.dim() - base.dim(), base_layout(base),
-                                                       view_region_of(impl, base)));
+    const int64_t nb = base_t.dim() - base.dim();
+    RuleScope scope(level, nb);
+    set_tangent(t, level, dydx::detail::gather_strided(base_t, nb, base_layout(base), view_region_of(impl, base)));
   }
 }
 }  // namespace
@@ -140,9 +176,10 @@ Tensor tangent_of(const Tensor& t, uint32_t level) {
 void set_tangent(const Tensor& t, uint32_t level, const Tensor& tangent) {
   auto& list = t.impl()->tangents;
   std::erase_if(list, [level](const auto& entry) { return entry.first == level || !is_open(entry.first); });
-  if (!tangent.defined() || !is_open(level)) return;
+  LevelRecord* record = find_level(level);
+  if (!tangent.defined() || !record) return;
   list.emplace_back(level, tangent.impl());
-  remember_holder(level, t.impl());
+  record->holders.push_back(t.impl());
 }
 
 void copy_tangents(const Tensor& from, const Tensor& to) {
@@ -191,8 +228,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
                        const Rule* curvature, bool broadcasting, const FusedRule* fused) {
   check_no_foreign_tangents(inputs, count);
   // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
-  const std::vector<uint32_t> open = levels;
-  for (uint32_t level : open) {
+  for (uint32_t level : open_level_ids()) {
     if (level >= visible_below) continue;
     TensorList t(count);
     int64_t nb = -1;
@@ -204,8 +240,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     if (broadcasting)
       for (Tensor& ti : t)
         if (ti.defined()) ti = dydx::detail::align_to_rank(ti, nb, out.dim());
-    VisibleBelow hide(level);
-    BatchDims batch(nb);
+    RuleScope scope(level, nb);
     const int64_t d = laplacian_directions(level);
     if (d >= 0 && fused) {
       Tensor together = (*fused)(t, d);
@@ -249,10 +284,10 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
 }
 
 void make_laplacian_level(uint32_t level, int64_t directions) {
-  DYDX_CHECK(!levels.empty() && levels.back() == level, "make_laplacian_level: level ", level,
+  DYDX_CHECK(!levels.empty() && levels.back().id == level, "make_laplacian_level: level ", level,
              " is not the innermost open level");
   DYDX_CHECK(directions >= 0, "make_laplacian_level: expected a number of directions >= 0, got ", directions);
-  laplacian_levels.emplace_back(level, directions);
+  levels.back().laplacian_directions = directions;
 }
 
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
@@ -263,21 +298,20 @@ Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
   DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
   Tensor dual = primal.view(primal.sizes());
   dual.impl()->base = nullptr;  // as in make_dual
-  set_tangent(dual, levels.back(), tangents.dtype() == primal.dtype() ? tangents : tangents.to(primal.dtype()));
+  set_tangent(dual, levels.back().id, tangents.dtype() == primal.dtype() ? tangents : tangents.to(primal.dtype()));
   return dual;
 }
 
 void commit_inplace(const Tensor& self, const Tensor& result) {
-  const std::vector<uint32_t> open = levels;
   auto& impl = *self.impl();
-  for (uint32_t level : open) {
+  for (uint32_t level : open_level_ids()) {
     if (level >= visible_below) continue;
     Tensor t = tangent_of(result, level);
     const bool had = tangent_of(self, level).defined();
     if (!t.defined() && !had) continue;
-    VisibleBelow hide(level);
     const Tensor& any_tangent = t.defined() ? t : tangent_of(self, level);
     const int64_t nb = any_tangent.dim() - self.dim();
+    RuleScope scope(level, nb);
     Dims batch(any_tangent.sizes().begin(), any_tangent.sizes().begin() + nb);
     auto batched_shape = [&](IntArrayRef shape) {
       Dims full = batch;
@@ -318,33 +352,23 @@ void commit_inplace(const Tensor& self, const Tensor& result) {
 
 namespace dydx::forward_ad {
 
-DualLevel::DualLevel() : level_(forward::next_level_id()) {
-  forward::levels.push_back(level_);
-  forward::holders.emplace_back(level_, std::vector<std::weak_ptr<detail::TensorImpl>>());
-  ++forward::detail::open_levels;
-  forward::detail::levels_open_anywhere.fetch_add(1, std::memory_order_relaxed);
-}
+DualLevel::DualLevel() : level_(forward::open_level()) {}
 
+// A level is closed only on its own thread, which alone may change that thread's list. Destroyed
+// on another thread, the DualLevel raises before touching anything: the level stays open on its
+// own thread (and counted in levels_open_anywhere, so its tangents are still refused elsewhere),
+// for good, since nothing can close it any more. This thread's levels are not touched (closing
+// them here broke forward mode on this thread for good).
 DualLevel::~DualLevel() noexcept(false) {
   if (!forward::is_open(level_)) {
-    // Level ids are unique across threads, so the level is open on another thread. This thread's
-    // levels are not touched (closing them here broke forward mode on this thread for good), and
-    // the level stays open on its own thread, whose state no other thread may change.
     if (std::uncaught_exceptions() > 0) return;  // a second exception would terminate
     DYDX_CHECK(false, "DualLevel: dual level ", level_,
                " is being closed on a thread other than the one that opened it. A dual level belongs to "
                "its thread and must be closed there; it stays open on its own thread");
   }
-  forward::detail::levels_open_anywhere.fetch_sub(1, std::memory_order_relaxed);
-  std::vector<std::weak_ptr<detail::TensorImpl>> held;
-  for (auto& [level, list] : forward::holders)
-    if (level == level_) held.swap(list);
-  std::erase_if(forward::holders, [this](const auto& entry) { return entry.first == level_; });
-  std::erase(forward::levels, level_);
-  std::erase_if(forward::laplacian_levels, [this](const auto& entry) { return entry.first == level_; });
-  --forward::detail::open_levels;
+  const forward::LevelRecord closed = forward::close_level(level_);
   // Dropping tangents can free tensors whose own tangents are in the list; take each one out first.
-  for (auto& weak : held)
+  for (const auto& weak : closed.holders)
     if (auto impl = weak.lock()) {
       std::vector<std::pair<uint32_t, std::shared_ptr<detail::TensorImpl>>> dropped;
       auto& list = impl->tangents;
@@ -361,7 +385,7 @@ DualLevel::~DualLevel() noexcept(false) {
 namespace {
 uint32_t innermost(const char* op) {
   DYDX_CHECK(!forward::levels.empty(), op, ": no dual level is open (create a forward_ad::DualLevel first)");
-  return forward::levels.back();
+  return forward::levels.back().id;
 }
 }  // namespace
 

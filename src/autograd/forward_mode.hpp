@@ -14,9 +14,9 @@
 namespace dydx::forward {
 
 namespace detail {
-extern thread_local int open_levels;
-extern thread_local int64_t rule_batch_dims;
-extern std::atomic<int> levels_open_anywhere;  // on all threads together
+extern thread_local int open_levels;  // the length of this thread's list of open levels
+extern thread_local int64_t rule_batch_dims;  // what batch_dims() says
+extern std::atomic<int> levels_open_anywhere;  // on all threads together; changed only where open_levels is
 /// Raises if an input has a tangent at a level that is not open on this thread.
 void check_no_foreign_tangents(const Tensor* const* inputs, size_t count);
 using Rule = std::function<Tensor(const TensorList&)>;
