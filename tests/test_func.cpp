@@ -131,6 +131,27 @@ TEST(BatchJacobian, ChunksKeepPeakMemoryNearTheResult) {
   EXPECT_LE(peak_of(1000), 1.2 * result_bytes);
 }
 
+TEST(Jacobians, ChunksKeepTheBasisToOneChunk) {
+  // jacrev chunks the output's 2048 elements, jacfwd the input's: a chunk of 16 basis directions
+  // is 256 KiB, where the identity over all of them would be 32 MiB.
+  const int64_t n = 2048;
+  manual_seed(8);
+  Tensor w = randn({n}, kFloat64), one = randn({1}, kFloat64), many = randn({n}, kFloat64);
+  func::UnaryFunction spread = [&](const Tensor& z) { return sin(z * w); };          // 1 -> n: jacrev's rows
+  func::UnaryFunction gather = [&](const Tensor& z) { return (sin(z) * w).sum(); };  // n -> 1: jacfwd's columns
+  auto peak_of = [&](const std::function<Tensor()>& run) {
+    const int64_t start = memory_stats().live_bytes;
+    reset_peak_memory();
+    Tensor j = run();
+    return static_cast<double>(memory_stats().peak_bytes - start);
+  };
+  const double identity_bytes = static_cast<double>(n * n * 8);
+  EXPECT_GE(peak_of([&] { return func::jacrev(spread)(one); }), identity_bytes);
+  EXPECT_LE(peak_of([&] { return func::jacrev(spread, 16)(one); }), 0.05 * identity_bytes);
+  EXPECT_GE(peak_of([&] { return func::jacfwd(gather)(many); }), identity_bytes);
+  EXPECT_LE(peak_of([&] { return func::jacfwd(gather, 16)(many); }), 0.05 * identity_bytes);
+}
+
 TEST(BatchJacobian, IndependenceCheckCatchesCoupledRows) {
   Tensor x = randn({4, 3}, kFloat64);
   auto coupled = [](const Tensor& z) { return z + z.sum(std::vector<int64_t>{0}, true); };

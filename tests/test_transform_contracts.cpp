@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace dydx {
@@ -477,17 +478,21 @@ TEST(TransformOutputs, IntegerOutputsAndPrimals) {
 
 // ---- item 17 and chunk_size everywhere -------------------------------------------------------
 
+// Every function that takes BatchOptions, by name.
+using Batch = Tensor (*)(const func::UnaryFunction&, const Tensor&, func::BatchOptions);
+std::vector<std::pair<const char*, Batch>> every_batch_function() {
+  return {{"batch_jacobian", func::batch_jacobian},
+          {"batch_hessian", func::batch_hessian},
+          {"batch_hessian_diagonal", func::batch_hessian_diagonal},
+          {"laplacian", func::laplacian}};
+}
+
 TEST(TransformChunks, EveryBatchFunctionChunksToTheWholeBatchResult) {
   manual_seed(23);
   Tensor w = randn({3, 2}, kFloat64);
   auto f = [&](const Tensor& z) { return tanh(matmul(z, w)) * z.sum({1}, true); };
   Tensor x = randn({7, 3}, kFloat64);
-  using Batch = Tensor (*)(const func::UnaryFunction&, const Tensor&, func::BatchOptions);
-  for (auto [name, transform] : std::vector<std::pair<const char*, Batch>>{
-           {"batch_jacobian", func::batch_jacobian},
-           {"batch_hessian", func::batch_hessian},
-           {"batch_hessian_diagonal", func::batch_hessian_diagonal},
-           {"laplacian", func::laplacian}}) {
+  for (auto [name, transform] : every_batch_function()) {
     Tensor whole = transform(f, x, {});
     for (int64_t chunk : {1, 2, 3, 6, 7, 50}) {
       Tensor chunked = transform(f, x, {.chunk_size = chunk});
@@ -504,15 +509,80 @@ TEST(TransformChunks, AnOutputShapedByTheBatchSizeIsRejected) {
   // x @ x.T: [B, B]. Chunks of 2 rows of a batch of 4 would each give [2, 2] rows of "Jacobian".
   auto gram = [](const Tensor& x) { return matmul(x, x.t()); };
   Tensor x = randn({4, 3}, kFloat64);
-  using Batch = Tensor (*)(const func::UnaryFunction&, const Tensor&, func::BatchOptions);
-  for (auto [name, transform] : std::vector<std::pair<const char*, Batch>>{
-           {"batch_jacobian", func::batch_jacobian},
-           {"batch_hessian", func::batch_hessian},
-           {"batch_hessian_diagonal", func::batch_hessian_diagonal},
-           {"laplacian", func::laplacian}})
+  for (auto [name, transform] : every_batch_function())
     for (int64_t chunk : {1, 2, 3})
       expect_error([&, &transform = transform] { transform(gram, x, {.chunk_size = chunk}); },
                    {name, "must map each row by itself", "[1] for 1 row and [2] for 2 rows"});
+}
+
+TEST(TransformChunks, JacrevAndJacfwdChunksGiveTheUnchunkedJacobians) {
+  manual_seed(25);
+  // Two primals of 5 and 6 elements, two outputs of 4 elements: chunks of 3 and 4 divide some of
+  // them and not others, 100 is larger than all.
+  Tensor w = randn({6, 4}, kFloat64);
+  func::Function f = [&](const TensorList& in) {
+    Tensor mixed = tanh(matmul(in[1].reshape({6}), w)) * in[0].narrow(0, 0, 4);
+    return TensorList{mixed, (sin(in[0]).sum() * in[1].narrow(1, 0, 2)).reshape({2, 2})};
+  };
+  const TensorList primals{randn({5}, kFloat64), randn({2, 3}, kFloat64)};
+  func::UnaryFunction unary = [&](const Tensor& z) { return tanh(matmul(z.reshape({6}), w)) * z.sum(); };
+  const Tensor y = primals[1];
+  for (const auto& argnums : std::vector<std::vector<int64_t>>{{0}, {1}, {0, 1}, {-1, 0}}) {
+    const TensorList rev = func::jacrev(f, primals, argnums), fwd = func::jacfwd(f, primals, argnums);
+    for (int64_t chunk : {1, 2, 3, 4, 100}) {
+      for (auto [name, got, whole] : std::vector<std::tuple<const char*, TensorList, TensorList>>{
+               {"jacrev", func::jacrev(f, primals, argnums, chunk), rev},
+               {"jacfwd", func::jacfwd(f, primals, argnums, chunk), fwd},
+               {"jacrev(f, argnums)", func::jacrev(f, argnums, chunk)(primals), rev},
+               {"jacfwd(f, argnums)", func::jacfwd(f, argnums, chunk)(primals), fwd}}) {
+        ASSERT_EQ(got.size(), whole.size()) << name;
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_TRUE(equal(got[i], whole[i])) << name << " chunk " << chunk << " result " << i;
+      }
+    }
+  }
+  for (int64_t chunk : {1, 2, 4, 5, 100}) {
+    EXPECT_TRUE(equal(func::jacrev(unary, chunk)(y), func::jacrev(unary)(y))) << "jacrev chunk " << chunk;
+    EXPECT_TRUE(equal(func::jacfwd(unary, chunk)(y), func::jacfwd(unary)(y))) << "jacfwd chunk " << chunk;
+  }
+  // Every form rejects a negative chunk_size with the same message, as soon as it is given.
+  const std::string message = ": chunk_size must be positive (or 0 for a single chunk), got -1";
+  expect_error([&] { func::jacrev(f, primals, {0}, -1); }, {"jacrev" + message});
+  expect_error([&] { func::jacfwd(f, primals, {0}, -1); }, {"jacfwd" + message});
+  expect_error([&] { func::jacrev(f, std::vector<int64_t>{0}, -1); }, {"jacrev" + message});
+  expect_error([&] { func::jacfwd(f, std::vector<int64_t>{0}, -1); }, {"jacfwd" + message});
+  expect_error([&] { func::jacrev(f, {0, 1}, -1); }, {"jacrev" + message});
+  expect_error([&] { func::jacfwd(f, {0, 1}, -1); }, {"jacfwd" + message});
+  expect_error([&] { func::jacrev(unary, -1); }, {"jacrev" + message});
+  expect_error([&] { func::jacfwd(unary, -1); }, {"jacfwd" + message});
+  expect_error([&] { func::batch_jacobian(unary, ones({2, 6}, kFloat64), {.chunk_size = -1}); },
+               {"batch_jacobian" + message});
+}
+
+TEST(TransformChunks, TheIndependenceCheckTakesItsJacobianInChunksToo) {
+  manual_seed(26);
+  Tensor w = randn({3, 2}, kFloat64);
+  Tensor x = randn({7, 3}, kFloat64);
+  const int64_t chunk = 2;
+  for (auto [name, transform] : every_batch_function()) {
+    // f on more than chunk rows: only the probe of the independence check needs the whole batch.
+    int wider_calls = 0;
+    func::UnaryFunction f = [&](const Tensor& z) {
+      if (z.size(0) > chunk) ++wider_calls;
+      return tanh(matmul(z, w)) * z.sum({1}, true);
+    };
+    const Tensor whole = transform(f, x, {});
+    wider_calls = 0;
+    const Tensor chunked = transform(f, x, {.check_independence = true, .chunk_size = chunk});
+    EXPECT_EQ(wider_calls, 1) << name;
+    EXPECT_TRUE(allclose(chunked, whole, 1e-13, 1e-14)) << name;
+    // Rows coupled across slices are still caught.
+    auto coupled = [](const Tensor& z) { return z * z + z.sum(std::vector<int64_t>{0}, true); };
+    for (int64_t c : {1, 2, 3, 50})
+      expect_error(
+          [&, &transform = transform] { transform(coupled, x, {.check_independence = true, .chunk_size = c}); },
+          {name, "depends on other rows of x"});
+  }
 }
 
 // ---- hostile arguments -----------------------------------------------------------------------
@@ -606,16 +676,11 @@ TEST(TransformArguments, BatchFunctionsOnViewsAndExpandedInputsMatchContiguousCo
   auto f = [&](const Tensor& z) { return tanh(matmul(z, w)) * z.pow(2).sum({1}, true); };
   auto narrow = [&](const Tensor& z) { return sin(z).sum({1}, true) * z.select(1, 0).unsqueeze(1); };  // reverse
   Tensor base = randn({3, 5}, kFloat64);
-  using Batch = Tensor (*)(const func::UnaryFunction&, const Tensor&, func::BatchOptions);
   // Rows of 3 go through forward mode; rows of 10 through reverse mode for narrow.
   Tensor wide = randn({12, 4}, kFloat64);
   for (Tensor x : {base.t().narrow(1, 0, 3), randn({1, 3}, kFloat64).expand({4, 3}), base.narrow(1, 1, 3),
                    wide.t().narrow(1, 1, 10), randn({1, 10}, kFloat64).expand({3, 10})})
-    for (auto [name, transform] : std::vector<std::pair<const char*, Batch>>{
-             {"batch_jacobian", func::batch_jacobian},
-             {"batch_hessian", func::batch_hessian},
-             {"batch_hessian_diagonal", func::batch_hessian_diagonal},
-             {"laplacian", func::laplacian}})
+    for (auto [name, transform] : every_batch_function())
       for (const func::UnaryFunction& g : x.size(1) == 3 ? std::vector<func::UnaryFunction>{f, narrow}
                                                          : std::vector<func::UnaryFunction>{narrow}) {
         Tensor expected = transform(g, x.contiguous(), {});

@@ -108,12 +108,15 @@ Function hessian(const Function& f, const std::vector<int64_t>& argnums);
 
 struct BatchOptions {
   /// Checks on a random probe that row b of f(x) depends on row b of x only, and throws if not.
+  /// The probe runs f once on the whole batch (coupling between slices would escape slices); the
+  /// Jacobian it is compared with is taken in slices of chunk_size rows like the result.
   bool check_independence = false;
   /// When positive, f runs on slices of at most this many rows, one after another, each slice's
   /// derivative written into the one result (every function here takes it). Peak memory is then the result
   /// plus one slice's intermediates, where the whole batch would hold f's full output beside the
   /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows; one whose output rows change shape with the number of
   /// rows is rejected (f is called once more, without derivatives, on 1 and on 2 rows to check).
+  /// A negative chunk_size is an error.
   int64_t chunk_size = 0;
 };
 

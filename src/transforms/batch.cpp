@@ -5,6 +5,7 @@
 // in every row is pushed once for the whole batch, and row b of the result is row b's derivative.
 #include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
+#include "transforms/basis.hpp"
 #include "transforms/history.hpp"
 #include "transforms/reverse_input.hpp"
 #include "dydx/autograd.hpp"
@@ -17,28 +18,13 @@ namespace dydx::func {
 
 namespace {
 
+using detail::concat;
+using detail::row_basis_batch;
+
 Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
 
-Dims concat(IntArrayRef a, IntArrayRef b) {
-  Dims out = a.dims();
-  for (int64_t s : b) out.push_back(s);
-  return out;
-}
-
 // e_k in every row: [B, ...row] with element k of each row's flattened values set to 1.
-Tensor row_basis(const Tensor& like, int64_t k) {
-  const int64_t batch = like.size(0);
-  Tensor e = zeros({batch, like.numel() / std::max<int64_t>(batch, 1)}, like.dtype());
-  e.select(1, k).fill_(1);
-  return e.view(like.sizes());
-}
-
-// All of row_basis at once: the d tangents e_1 .. e_d of every row, [d, B, ...row], d = a row's numel.
-Tensor every_row_direction(const Tensor& x, int64_t d) {
-  Dims shape{d};
-  for (int64_t s : x.sizes()) shape.push_back(s);
-  return eye(d, x.dtype()).unsqueeze(1).expand({d, x.size(0), d}).reshape(shape);
-}
+Tensor row_basis(const Tensor& like, int64_t k) { return row_basis_batch(like, k, 1).select(0, 0); }
 
 void check_batched(const Tensor& x, const char* op) {
   DYDX_CHECK(x.defined() && x.dim() >= 1, op, ": x must have a leading batch dim, got shape ",
@@ -106,62 +92,61 @@ void check_rows_independent_of_batch_size(const UnaryFunction& f, const Tensor& 
              "output rows have shape ", row_shape(one), " for 1 row and ", row_shape(two), " for 2 rows");
 }
 
-// compute(slice) for slices of x of at most chunk rows, stacked along the batch dim.
-Tensor in_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk, const char* op,
-                 const std::function<Tensor(const Tensor&)>& compute) {
+// compute(x), or, when chunk_size is set and smaller than the batch, compute of slices of at most
+// chunk_size rows, one after another, written into one result.
+Tensor in_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
+                     const std::function<Tensor(const Tensor&)>& compute) {
   const int64_t batch = x.size(0);
+  if (chunk_size == 0 || batch <= chunk_size) return compute(x);
   check_rows_independent_of_batch_size(f, x, op);
-  Tensor first = compute(x.narrow(0, 0, chunk));
-  const Dims first_shape = first.sizes().dims();
-  const ScalarType dtype = first.dtype();
-  // Every slice's result must be the first's rows, whatever the slice's length.
-  auto checked = [&](Tensor part, int64_t rows) {
-    Dims expected = first_shape;
-    expected[0] = rows;
-    DYDX_CHECK(part.sizes() == IntArrayRef(expected) && part.dtype() == dtype, op, ": the slice of ",
-               rows, " rows gave shape ", part.sizes(), " where the first slice's rows ask for ", expected,
-               "; with chunk_size, f must map each row by itself");
-    return part;
-  };
-  if (first.requires_grad() || forward::has_tangent(first)) {
-    // Differentiated further: cat keeps every slice's history and tangents.
-    TensorList parts{first};
-    for (int64_t start = chunk; start < batch; start += chunk) {
-      const int64_t rows = std::min(chunk, batch - start);
-      parts.push_back(checked(compute(x.narrow(0, start, rows)), rows));
+  Dims first_shape;
+  ScalarType dtype = x.dtype();
+  bool differentiable = false;
+  TensorList parts;  // differentiated further: cat keeps every slice's history and tangents
+  Tensor result;     // otherwise each slice is copied in and freed before the next one runs
+  detail::for_each_chunk(batch, chunk_size, op, [&](int64_t start, int64_t rows) {
+    Tensor part = compute(x.narrow(0, start, rows));
+    if (start == 0) {
+      first_shape = part.sizes().dims();
+      dtype = part.dtype();
+      differentiable = part.requires_grad() || forward::has_tangent(part);
+      if (!differentiable) result = empty(concat({batch}, row_shape(part)), dtype);
+    } else {
+      // Every slice's result must be the first's rows, whatever the slice's length.
+      Dims expected = first_shape;
+      expected[0] = rows;
+      DYDX_CHECK(part.sizes() == IntArrayRef(expected) && part.dtype() == dtype, op, ": the slice of ", rows,
+                 " rows gave shape ", part.sizes(), " where the first slice's rows ask for ", expected,
+                 "; with chunk_size, f must map each row by itself");
     }
-    return cat(parts, 0);
-  }
-  Dims shape = first_shape;
-  shape[0] = batch;
-  Tensor result = empty(shape, first.dtype());
-  result.narrow(0, 0, chunk).copy_(first);
-  first = Tensor();  // freed before the next slice runs
-  for (int64_t start = chunk; start < batch; start += chunk) {
-    const int64_t rows = std::min(chunk, batch - start);
-    result.narrow(0, start, rows).copy_(checked(compute(x.narrow(0, start, rows)), rows));
-  }
-  return result;
+    if (differentiable)
+      parts.push_back(part);
+    else
+      result.narrow(0, start, rows).copy_(part);
+  });
+  return differentiable ? cat(parts, 0) : result;
 }
 
-void check_chunk_size(const BatchOptions& options, const char* op) {
-  DYDX_CHECK(options.chunk_size >= 0, op, ": chunk_size must be positive (or 0 for the whole batch), got ",
-             options.chunk_size);
+// dy[b]/dx[b] for every b, computed in slices of chunk_size rows when that is set.
+Tensor per_row_jacobian_in_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op) {
+  return in_row_chunks(f, x, chunk_size, op, [&](const Tensor& z) { return per_row_jacobian(f, z); });
 }
 
-// compute(x), or compute of slices of options.chunk_size rows stacked, when that is set and smaller.
-Tensor maybe_in_chunks(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op,
-                       const std::function<Tensor(const Tensor&)>& compute) {
-  return options.chunk_size > 0 && x.size(0) > options.chunk_size ? in_chunks(f, x, options.chunk_size, op, compute)
-                                                                   : compute(x);
+// What every batch function checks before it computes: x has a batch dim, chunk_size is valid and,
+// when asked, f maps each row by itself. The check's Jacobian comes in chunks too.
+void check_batch_call(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op) {
+  check_batched(x, op);
+  detail::check_chunk_size(options.chunk_size, op);
+  if (options.check_independence)
+    check_independence(f, x, per_row_jacobian_in_chunks(f, x, options.chunk_size, op), op);
 }
 
 }  // namespace
 
 Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   check_batched(x, "batch_jacobian");
-  check_chunk_size(options, "batch_jacobian");
-  Tensor result = maybe_in_chunks(f, x, options, "batch_jacobian", [&](const Tensor& z) { return per_row_jacobian(f, z); });
+  detail::check_chunk_size(options.chunk_size, "batch_jacobian");
+  Tensor result = per_row_jacobian_in_chunks(f, x, options.chunk_size, "batch_jacobian");
   if (options.check_independence) check_independence(f, x, result, "batch_jacobian");
   return result;
 }
@@ -180,7 +165,7 @@ Tensor forward_jacobian_in_one_pass(const UnaryFunction& f, const Tensor& x, int
   if (in_size == 1)
     dual = forward_ad::make_dual(x, ones_like(x));
   else
-    dual = forward::make_batched_dual(x, every_row_direction(x, in_size));
+    dual = forward::make_batched_dual(x, row_basis_batch(x, 0, in_size));
   Tensor out = f(dual);
   check_output(x, out, "batch_jacobian");
   auto [y, columns] = forward_ad::unpack_dual(out);
@@ -209,11 +194,8 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   if (in_size <= out_size) {
     if (in_size == 1) return first.reshape(result_shape);
     // The other directions, e_1 .. e_{in-1} of every row, as one batch of tangents in one pass.
-    Tensor tangents = eye(in_size, x.dtype()).narrow(0, 1, in_size - 1).unsqueeze(1).expand({in_size - 1, batch, in_size});
-    Dims tangent_shape{in_size - 1};
-    for (int64_t s : x.sizes()) tangent_shape.push_back(s);
     forward_ad::DualLevel level;
-    Tensor out = f(forward::make_batched_dual(x, tangents.reshape(tangent_shape)));
+    Tensor out = f(forward::make_batched_dual(x, row_basis_batch(x, 1, in_size - 1)));
     auto [again, rest] = forward_ad::unpack_dual(out);
     check_same_output(y, again, "batch_jacobian");
     Tensor columns = cat({first.reshape({1, batch, out_size}),
@@ -232,8 +214,7 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   // Differentiable only where an enclosing transform or backward will differentiate the result.
   const bool outside = caller_records && detail::reaches_outside({out}, own);
   const bool create_graph = forward::active() || outside;
-  Tensor cotangents = eye(out_size, out.dtype()).unsqueeze(1).expand({out_size, batch, out_size}).reshape(
-      concat(concat({out_size}, {batch}), out_shape));
+  Tensor cotangents = row_basis_batch(out, 0, out_size);
   Tensor rows = out.requires_grad()
                     ? dydx::grad({out}, {input}, {cotangents}, true, create_graph, true, true)[0]
                     : Tensor();
@@ -246,11 +227,9 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
 }  // namespace
 
 Tensor batch_hessian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  check_batched(x, "batch_hessian");
-  check_chunk_size(options, "batch_hessian");
-  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "batch_hessian");
+  check_batch_call(f, x, options, "batch_hessian");
   // The per-row Jacobian is itself a row-wise function of x, and differentiable.
-  return maybe_in_chunks(f, x, options, "batch_hessian", [&](const Tensor& z) {
+  return in_row_chunks(f, x, options.chunk_size, "batch_hessian", [&](const Tensor& z) {
     return batch_jacobian([f](const Tensor& w) { return batch_jacobian(f, w); }, z);
   });
 }
@@ -290,11 +269,9 @@ Tensor hessian_diagonal_of_rows(const UnaryFunction& f, const Tensor& x) {
 }  // namespace
 
 Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  check_batched(x, "batch_hessian_diagonal");
-  check_chunk_size(options, "batch_hessian_diagonal");
-  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "batch_hessian_diagonal");
-  return maybe_in_chunks(f, x, options, "batch_hessian_diagonal",
-                         [&](const Tensor& z) { return hessian_diagonal_of_rows(f, z); });
+  check_batch_call(f, x, options, "batch_hessian_diagonal");
+  return in_row_chunks(f, x, options.chunk_size, "batch_hessian_diagonal",
+                       [&](const Tensor& z) { return hessian_diagonal_of_rows(f, z); });
 }
 
 // The forward Laplacian: one pass of f carries, for every tensor, its value, its d directional
@@ -305,7 +282,7 @@ namespace {
 Tensor laplacian_of_rows(const UnaryFunction& f, const Tensor& x) {
   const int64_t d = dydx::detail::product(row_shape(x));
   // Every row starts along e_1 .. e_d with a zero Laplacian: tangents [d + 1, B, ...in].
-  Tensor seed = cat({every_row_direction(x, d), zeros_like(x).unsqueeze(0)});
+  Tensor seed = cat({row_basis_batch(x, 0, d), zeros_like(x).unsqueeze(0)});
   forward_ad::DualLevel level;
   forward::make_laplacian_level(level.level(), d);
   Tensor out = f(forward::make_batched_dual(x, seed));
@@ -319,10 +296,8 @@ Tensor laplacian_of_rows(const UnaryFunction& f, const Tensor& x) {
 }  // namespace
 
 Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  check_batched(x, "laplacian");
-  check_chunk_size(options, "laplacian");
-  if (options.check_independence) check_independence(f, x, batch_jacobian(f, x), "laplacian");
-  return maybe_in_chunks(f, x, options, "laplacian", [&](const Tensor& z) { return laplacian_of_rows(f, z); });
+  check_batch_call(f, x, options, "laplacian");
+  return in_row_chunks(f, x, options.chunk_size, "laplacian", [&](const Tensor& z) { return laplacian_of_rows(f, z); });
 }
 
 }  // namespace dydx::func

@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "transforms/basis.hpp"
 #include "transforms/checks.hpp"
 #include "transforms/history.hpp"
 #include "transforms/reverse_input.hpp"
@@ -29,8 +30,12 @@ Tensor reverse_input(const Tensor& p) {
 
 namespace {
 
+using detail::basis_batch;
+using detail::check_chunk_size;
 using detail::check_differentiable;
 using detail::check_outputs;
+using detail::concat;
+using detail::for_each_chunk;
 using detail::normalize_argnums;
 using detail::reaches_outside;
 using detail::release;
@@ -52,57 +57,26 @@ Function as_function(const UnaryFunction& f) {
   return [f](const TensorList& in) { return TensorList{f(in.at(0))}; };
 }
 
-Dims concat(IntArrayRef a, IntArrayRef b) {
-  Dims out = a.dims();
-  for (int64_t s : b) out.push_back(s);
-  return out;
-}
-
-void check_chunk(int64_t chunk_size, const char* op) {
-  DYDX_CHECK(chunk_size >= 0, op, ": chunk_size must be positive (or 0 for no chunking), got ", chunk_size);
-}
-
-// Rows [start, start + count) of the identity over like's elements, shaped [count] + like's shape:
-// a batch of basis vectors to push through one pass.
-Tensor basis_batch(const Tensor& like, int64_t start, int64_t count) {
-  Tensor rows = eye(like.numel(), like.dtype()).narrow(0, start, count);
-  Dims shape{count};
-  for (int64_t s : like.sizes()) shape.push_back(s);
-  return rows.reshape(shape);
-}
-
 // Rows of the Jacobian of output with respect to each of inputs, from batched backward passes of
 // chunk_size cotangents each (all of them at once when chunk_size is 0): [numel(out)] + in.shape.
-TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool create_graph, int64_t chunk_size) {
-  const int64_t n = output.numel();
+TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool create_graph, int64_t chunk_size,
+                         const char* op) {
   std::vector<TensorList> chunks(inputs.size());
-  const int64_t step = chunk_size > 0 ? chunk_size : std::max<int64_t>(n, 1);
-  for (int64_t start = 0; start < n && output.requires_grad(); start += step) {
-    const int64_t count = std::min(step, n - start);
+  // An output that does not require grad depends on no input: its rows are zeros, without a pass.
+  const int64_t n = output.requires_grad() ? output.numel() : 0;
+  for_each_chunk(n, chunk_size, op, [&](int64_t start, int64_t count) {
     TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)}, /*retain_graph=*/true,
                                   create_graph, /*allow_unused=*/true, /*is_grads_batched=*/true);
-    for (size_t i = 0; i < inputs.size(); ++i) chunks[i].push_back(grads[i]);
-  }
+    // An input this chunk's outputs do not reach gets no gradient: its rows are zeros.
+    for (size_t i = 0; i < inputs.size(); ++i)
+      chunks[i].push_back(grads[i].defined() ? grads[i] : zeros(concat({count}, inputs[i].sizes()), inputs[i].dtype()));
+  });
   TensorList rows;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Dims shape{n};
-    for (int64_t s : inputs[i].sizes()) shape.push_back(s);
-    bool any = false;
-    for (const Tensor& c : chunks[i]) any = any || c.defined();
-    if (!any) {
-      rows.push_back(zeros(shape, inputs[i].dtype()));
-      continue;
-    }
-    TensorList filled;
-    int64_t start = 0;
-    for (const Tensor& c : chunks[i]) {
-      const int64_t count = std::min(step, n - start);
-      Dims chunk_shape = shape;
-      chunk_shape[0] = count;
-      filled.push_back(c.defined() ? c : zeros(chunk_shape, inputs[i].dtype()));
-      start += count;
-    }
-    rows.push_back(filled.size() == 1 ? filled[0] : cat(filled, 0));
+    if (chunks[i].empty())
+      rows.push_back(zeros(concat({output.numel()}, inputs[i].sizes()), inputs[i].dtype()));
+    else
+      rows.push_back(chunks[i].size() == 1 ? chunks[i][0] : cat(chunks[i], 0));
   }
   return rows;
 }
@@ -214,11 +188,22 @@ std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList
   return {outputs, push};
 }
 
+namespace {
+
+// argnums as indices into primals, once jacrev's or jacfwd's arguments have passed their checks.
+std::vector<size_t> checked_argnums(const TensorList& primals, const std::vector<int64_t>& argnums,
+                                    int64_t chunk_size, const char* op) {
+  check_chunk_size(chunk_size, op);
+  const std::vector<size_t> wrt_index = normalize_argnums(argnums, primals.size(), op);
+  check_differentiable(primals, wrt_index, op);
+  return wrt_index;
+}
+
+}  // namespace
+
 TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
                   int64_t chunk_size) {
-  check_chunk(chunk_size, "jacrev");
-  const std::vector<size_t> wrt_index = normalize_argnums(argnums, primals.size(), "jacrev");
-  check_differentiable(primals, wrt_index, "jacrev");
+  const std::vector<size_t> wrt_index = checked_argnums(primals, argnums, chunk_size, "jacrev");
   const bool caller_records = is_grad_enabled();
   AutoGradMode enable(true);
   // Only the argnums primals become reverse inputs: a Jacobian for the others is never built.
@@ -229,7 +214,7 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
   const bool outside = caller_records && reaches_outside(outputs, r.own);
   const bool create_graph = forward::active() || outside;
   for (const Tensor& out : outputs) {
-    TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size);
+    TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size, "jacrev");
     for (size_t a = 0; a < r.wrt.size(); ++a)
       result.push_back(rows[a].reshape(concat(out.sizes(), r.wrt[a].sizes())));
   }
@@ -238,9 +223,7 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
 
 TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
                   int64_t chunk_size) {
-  check_chunk(chunk_size, "jacfwd");
-  const std::vector<size_t> wrt_index = normalize_argnums(argnums, primals.size(), "jacfwd");
-  check_differentiable(primals, wrt_index, "jacfwd");
+  const std::vector<size_t> wrt_index = checked_argnums(primals, argnums, chunk_size, "jacfwd");
   const bool caller_records = is_grad_enabled();
   // columns[a][o]: the chunks of d output o / d primal argnums[a], each [count] + out.shape.
   std::vector<std::vector<TensorList>> columns(wrt_index.size());
@@ -248,10 +231,7 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
   std::optional<detail::OutputSignature> signature;
   for (size_t a = 0; a < wrt_index.size(); ++a) {
     const Tensor& in = primals[wrt_index[a]];
-    const int64_t n = in.numel();
-    const int64_t step = chunk_size > 0 ? chunk_size : std::max<int64_t>(n, 1);
-    for (int64_t start = 0; start < n; start += step) {
-      const int64_t count = std::min(step, n - start);
+    for_each_chunk(in.numel(), chunk_size, "jacfwd", [&](int64_t start, int64_t count) {
       // One forward pass carries `count` basis tangents at once, as a batch in front of each tangent.
       forward_ad::DualLevel level;
       TensorList duals = primals;
@@ -266,12 +246,10 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
       for (size_t o = 0; o < out.size(); ++o) {
         auto [primal, tangent] = forward_ad::unpack_dual(out[o]);
         outputs.push_back(primal);
-        Dims shape{count};
-        for (int64_t s : primal.sizes()) shape.push_back(s);
         if (columns[a].size() <= o) columns[a].resize(o + 1);
-        columns[a][o].push_back(tangent.defined() ? tangent : zeros(shape, primal.dtype()));
+        columns[a][o].push_back(tangent.defined() ? tangent : zeros(concat({count}, primal.sizes()), primal.dtype()));
       }
-    }
+    });
   }
   if (!signature) {
     outputs = f(primals);
@@ -298,12 +276,12 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
 }
 
 Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
-  check_chunk(chunk_size, "jacrev");
+  check_chunk_size(chunk_size, "jacrev");
   return [f, argnums, chunk_size](const TensorList& primals) { return jacrev(f, primals, argnums, chunk_size); };
 }
 
 Function jacfwd(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
-  check_chunk(chunk_size, "jacfwd");
+  check_chunk_size(chunk_size, "jacfwd");
   return [f, argnums, chunk_size](const TensorList& primals) { return jacfwd(f, primals, argnums, chunk_size); };
 }
 
@@ -364,12 +342,12 @@ Function grad(const Function& f, const std::vector<int64_t>& argnums) {
 }
 
 UnaryFunction jacrev(const UnaryFunction& f, int64_t chunk_size) {
-  check_chunk(chunk_size, "jacrev");
+  check_chunk_size(chunk_size, "jacrev");
   return [f, chunk_size](const Tensor& x) { return jacrev(as_function(f), {x}, {0}, chunk_size)[0]; };
 }
 
 UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size) {
-  check_chunk(chunk_size, "jacfwd");
+  check_chunk_size(chunk_size, "jacfwd");
   return [f, chunk_size](const Tensor& x) { return jacfwd(as_function(f), {x}, {0}, chunk_size)[0]; };
 }
 
@@ -389,7 +367,8 @@ Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
     return jacfwd(f)(x);
   }
   const bool outside = caller_records && reaches_outside(outputs, r.own);
-  Tensor rows = jacobian_rows(out, r.wrt, forward::active() || outside, 0)[0].reshape(concat(out.sizes(), x.sizes()));
+  Tensor rows = jacobian_rows(out, r.wrt, forward::active() || outside, /*chunk_size=*/0, "jacobian")[0];
+  rows = rows.reshape(concat(out.sizes(), x.sizes()));
   return release(rows, r.own, outside || (caller_records && forward::active()));
 }
 
