@@ -25,6 +25,9 @@
 #include "dydx/detail/node.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
+#include "ops/batch_dims.hpp"
+#include "ops/strided_region.hpp"
+#include "ops/view_region.hpp"
 
 namespace dydx::forward {
 

@@ -8,6 +8,7 @@
 
 #include "core/overlap.hpp"
 #include "ops/op_util.hpp"
+#include "ops/strided_region.hpp"
 
 namespace dydx {
 namespace ops {

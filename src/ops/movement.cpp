@@ -2,6 +2,8 @@
 #include <algorithm>
 
 #include "ops/op_util.hpp"
+#include "ops/strided_region.hpp"
+#include "ops/view_region.hpp"
 
 namespace dydx {
 namespace ops {

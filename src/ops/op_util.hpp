@@ -10,6 +10,7 @@
 #include "dydx/creation.hpp"
 #include "dydx/detail/node.hpp"
 #include "dydx/ops.hpp"
+#include "ops/batch_dims.hpp"
 
 namespace dydx::ops {
 
