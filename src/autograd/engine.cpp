@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "autograd/tensor_hooks.hpp"
 #include "core/object_pool.hpp"
 #include "core/overlap.hpp"
 #include "dydx/autograd.hpp"

@@ -39,10 +39,6 @@ NodeType* record(const OpInfo& op, std::span<const Tensor* const> inputs, const 
   return raw;
 }
 
-using HookList = std::vector<std::pair<unsigned, std::shared_ptr<TensorHook>>>;
-/// A copy of a tensor's hooks, taken under the lock that register_hook and remove_hook hold.
-HookList snapshot_hooks(const HookList& hooks);
-
 /// The engine behind backward() and grad(). With inputs given, gradients are captured for exactly
 /// those (grad) or accumulated only into them (backward); otherwise into every leaf.
 /// With batched, every grad_output has one extra leading dim, which every rule carries through.

@@ -28,6 +28,9 @@
 #include "dydx/forward_ad.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/small_vector.hpp"
+#include "ops/batch_dims.hpp"
+#include "ops/strided_region.hpp"
+#include "ops/view_region.hpp"
 
 namespace dydx::forward {
 

@@ -4,7 +4,6 @@
 #include "core/object_pool.hpp"
 #include "core/shape.hpp"
 #include "cpu/cpu_kernels.hpp"
-#include "dydx/autograd.hpp"
 
 namespace dydx::detail {
 
@@ -33,7 +32,6 @@ Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   impl->base = s.base ? s.base : src.impl();
   impl->view_version = impl->storage->version.load();
   impl->tangent_version = impl->view_version;
-  impl->view_made_without_grad = !is_grad_enabled();
   return Tensor(std::move(impl));
 }
 

@@ -9,6 +9,7 @@
 #include "core/overlap.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/strided_region.hpp"
 
 namespace dydx {
 namespace ops {

@@ -3,6 +3,8 @@
 
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/strided_region.hpp"
+#include "ops/view_region.hpp"
 
 namespace dydx {
 namespace ops {
@@ -34,7 +36,12 @@ Geometry slice_geometry(Geometry g, int64_t dim, int64_t start, int64_t length, 
   return g;
 }
 
-Tensor alias_of(const Tensor& x, const Geometry& g) { return detail::make_alias(x, g.sizes, g.strides, g.offset); }
+// A view made under no_grad has no history for an in-place write through it to rewrite.
+Tensor alias_of(const Tensor& x, const Geometry& g) {
+  Tensor out = detail::make_alias(x, g.sizes, g.strides, g.offset);
+  out.impl()->view_made_without_grad = !is_grad_enabled();
+  return out;
+}
 
 }  // namespace
 }  // namespace ops

@@ -8,6 +8,7 @@
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
+#include "ops/batch_dims.hpp"
 
 namespace dydx::ops {
 

@@ -6,11 +6,14 @@
 // region, both are placed in an "image" of the memory they reach (PyTorch's as_strided_backward
 // does the same): the layout's elements are scattered into the image, the region is read from it,
 // or the other way round. Every step is a differentiable op, so the rules differentiate again.
+#include "ops/strided_region.hpp"
+
 #include <algorithm>
 #include <vector>
 
 #include "core/overlap.hpp"
 #include "ops/op_util.hpp"
+#include "ops/view_region.hpp"
 
 namespace dydx::detail {
 

@@ -1,0 +1,64 @@
+// Tensor hooks: registering and removing them, and the snapshot backward runs them from, all
+// under one lock so that a hook added or removed on another thread never tears the list.
+#include "autograd/tensor_hooks.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+#include "dydx/detail/node.hpp"
+
+namespace dydx {
+
+namespace {
+std::atomic<unsigned> next_hook_handle{1};
+std::mutex hook_mutex;
+
+// A non-leaf's hooks run on the gradient flowing into its grad_fn; a leaf keeps its own.
+auto& hook_list(const Tensor& t) {
+  auto& impl = *t.impl();
+  return impl.grad_fn ? impl.grad_fn->pre_hooks : impl.hooks;
+}
+
+// The node each non-leaf hook was registered on. An in-place write gives the tensor a new grad_fn
+// while its earlier hooks stay with the old one (they see the gradient of the old value, as in
+// PyTorch), so remove_hook must find them there, as PyTorch's handle removes from the dict it was
+// added to. Entries of freed nodes are swept whenever the map has doubled since the last sweep.
+std::unordered_map<unsigned, std::weak_ptr<autograd::Node>> hooked_nodes;
+size_t hooked_nodes_after_sweep = 0;
+
+void remember_hooked_node(unsigned handle, const std::shared_ptr<autograd::Node>& node) {
+  if (hooked_nodes.size() >= 2 * hooked_nodes_after_sweep + 64) {
+    std::erase_if(hooked_nodes, [](const auto& entry) { return entry.second.expired(); });
+    hooked_nodes_after_sweep = hooked_nodes.size();
+  }
+  hooked_nodes.emplace(handle, node);
+}
+}  // namespace
+
+unsigned Tensor::register_hook(TensorHook hook) const {
+  DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
+  unsigned handle = next_hook_handle++;
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  hook_list(*this).emplace_back(handle, std::make_shared<TensorHook>(std::move(hook)));
+  if (const auto& node = impl()->grad_fn) remember_hooked_node(handle, node);
+  return handle;
+}
+
+void Tensor::remove_hook(unsigned handle) const {
+  impl_ref();
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  auto is_it = [handle](const auto& entry) { return entry.first == handle; };
+  std::erase_if(hook_list(*this), is_it);
+  if (auto it = hooked_nodes.find(handle); it != hooked_nodes.end()) {
+    if (auto node = it->second.lock()) std::erase_if(node->pre_hooks, is_it);
+    hooked_nodes.erase(it);
+  }
+}
+
+autograd::HookList autograd::snapshot_hooks(const HookList& hooks) {
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  return hooks;
+}
+
+}  // namespace dydx

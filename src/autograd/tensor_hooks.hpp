@@ -1,0 +1,17 @@
+// The hooks of a tensor (a leaf's own, or a non-leaf's on its grad_fn), as backward reads them.
+// Defined in tensor_hooks.cpp with Tensor::register_hook and remove_hook.
+#pragma once
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx::autograd {
+
+using HookList = std::vector<std::pair<unsigned, std::shared_ptr<TensorHook>>>;
+/// A copy of a tensor's hooks, taken under the lock that register_hook and remove_hook hold.
+HookList snapshot_hooks(const HookList& hooks);
+
+}  // namespace dydx::autograd

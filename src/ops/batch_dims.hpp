@@ -1,0 +1,20 @@
+// Gradients and tangents with leading batch dims (is_grads_batched, forward-mode batching), brought
+// to broadcast the way their unbatched form would.
+#pragma once
+
+#include "dydx/tensor.hpp"
+
+namespace dydx::detail {
+
+/// g (nb batch dims, then its own) reshaped to broadcast against tensors of rank `rank`, the way
+/// an unbatched g would: size-1 dims go between the batch dims and g's own.
+inline Tensor align_to_rank(const Tensor& g, int64_t nb, int64_t rank) {
+  const int64_t own = g.dim() - nb;
+  if (nb == 0 || own >= rank) return g;
+  Dims shape(g.sizes().begin(), g.sizes().begin() + nb);
+  for (int64_t i = own; i < rank; ++i) shape.push_back(1);
+  for (int64_t i = nb; i < g.dim(); ++i) shape.push_back(g.size(i));
+  return g.reshape(shape);
+}
+
+}  // namespace dydx::detail
