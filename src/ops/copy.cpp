@@ -6,19 +6,10 @@ namespace dydx {
 namespace ops {
 namespace {
 
-struct CloneNames {
-  static constexpr const char* name = "clone";
-  static constexpr const char* node = "CloneBackward0";
-};
-struct ToNames {
-  static constexpr const char* name = "to";
-  static constexpr const char* node = "ToCopyBackward0";
-};
+using CloneNames = Named<"clone", "CloneBackward0">;
+using ToNames = Named<"to", "ToCopyBackward0">;
 template <class Names>
-struct CopyRecord : Names {
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct CopyRecord : Names, Linear {
   // The engine casts the gradient back to the input's dtype, so the rule passes g through.
   static void vjp(const Backward<CopyRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
   // A copy's tangent is a copy too, so that an in-place write to one never reaches the other.

@@ -102,18 +102,6 @@ Tensor weighted(const Tensor& t, const Weight& w) {
   return w.constant == 1 ? t : w.constant == -1 ? -t : t * w.constant;
 }
 
-template <class Op>
-struct AttrsOfT {
-  using type = NoAttrs;
-};
-template <class Op>
-  requires requires { typename Op::Attrs; }
-struct AttrsOfT<Op> {
-  using type = typename Op::Attrs;
-};
-template <class Op>
-using AttrsOf = typename AttrsOfT<Op>::type;
-
 // A call as the partials see it, for asking which partials a declaration gives.
 template <class Op>
 struct AnyCall {
@@ -145,7 +133,7 @@ struct BinaryRecord {
   static constexpr const char* name = Op::name;
   static constexpr const char* node = Op::node;
   using Attrs = AttrsOf<Op>;
-  static constexpr Saves saves = Op::saves;
+  static constexpr Saves saves = saves_of<Op>();
   static constexpr bool broadcasts = true;
   static constexpr JvpKind jvp_kind = JvpKind::partials;
   static constexpr bool has_second_partials = requires(const AnyCall<Op>& c) { Op::d_ab(c); };
@@ -204,23 +192,17 @@ Tensor binary(const Tensor& a, const Tensor& b) {
 struct ScaleOfB {
   double c = 1;
 };
-struct Add {
-  static constexpr const char* name = "add";
-  static constexpr const char* node = "AddBackward0";
+template <class Names>
+struct AddScaled : Names {
   using Attrs = ScaleOfB;
-  static constexpr Saves saves{};
   static constexpr bool linear = true;
   static Weight d_a(const auto&) { return 1.0; }
   static Weight d_b(const auto& c) { return c.attrs().c; }
 };
-struct Sub : Add {
-  static constexpr const char* name = "sub";
-  static constexpr const char* node = "SubBackward0";
-};
+using Add = AddScaled<Named<"add", "AddBackward0">>;
+using Sub = AddScaled<Named<"sub", "SubBackward0">>;
 
-struct Mul {
-  static constexpr const char* name = "mul";
-  static constexpr const char* node = "MulBackward0";
+struct Mul : Named<"mul", "MulBackward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static auto forward(auto x, auto y) { return cpu::wrapping_mul(x, y); }
   static Weight d_a(const auto& c) { return c.input(1); }
@@ -230,9 +212,7 @@ struct Mul {
   static Weight d_bb(const auto&) { return {}; }
 };
 
-struct Div {
-  static constexpr const char* name = "div";
-  static constexpr const char* node = "DivBackward0";
+struct Div : Named<"div", "DivBackward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool floating = true;  // true division, as torch.div
   static auto forward(auto x, auto y) { return x / y; }
@@ -248,9 +228,7 @@ struct Div {
 // The Hessian of x^y comes from the first derivatives' own helpers, so that their conventions at
 // x == 0 and y == 0 carry over: d/dx (y x^(y-1)) = y (y-1) x^(y-2), d/dy (x^y log x) = x^y log2 x,
 // and the mixed d/dy (y x^(y-1)) = x^(y-1) + y x^(y-1) log x.
-struct Pow {
-  static constexpr const char* name = "pow.Tensor";
-  static constexpr const char* node = "PowBackward1";
+struct Pow : Named<"pow.Tensor", "PowBackward1"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1), .output = true};
   static Tensor times_d_a(const Tensor& t, const auto& c) { return pow_base_derivative(c.input(0), c.input(1), t); }
   static Tensor times_d_b(const Tensor& t, const auto& c) {
@@ -270,9 +248,7 @@ struct Pow {
 
 // atan2(a, b), the angle of the point (b, a): d/da = b / r, d/db = -a / r with r = a^2 + b^2,
 // multiplied in PyTorch's order (t * b * (1 / r)).
-struct Atan2 {
-  static constexpr const char* name = "atan2";
-  static constexpr const char* node = "Atan2Backward0";
+struct Atan2 : Named<"atan2", "Atan2Backward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool floating = true;
   static auto forward(auto x, auto y) { return std::atan2(x, y); }
@@ -289,9 +265,7 @@ struct Atan2 {
 };
 
 // hypot(a, b) = sqrt(a^2 + b^2): d/da = a / out, d/db = b / out, as PyTorch has them (t * a / out).
-struct Hypot {
-  static constexpr const char* name = "hypot";
-  static constexpr const char* node = "HypotBackward0";
+struct Hypot : Named<"hypot", "HypotBackward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1), .output = true};
   static void check(const Tensor&, const Tensor&, ScalarType dtype) {
     DYDX_CHECK(is_floating_point(dtype), "hypot: not implemented for ", dtype, " tensors");
@@ -327,20 +301,14 @@ struct Extremum {
   static Tensor times_d_a(const Tensor& t, const auto& c) { return share(t, c.input(0), c.input(1)); }
   static Tensor times_d_b(const Tensor& t, const auto& c) { return share(t, c.input(1), c.input(0)); }
 };
-struct Maximum : Extremum<true> {
-  static constexpr const char* name = "maximum";
-  static constexpr const char* node = "MaximumBackward0";
+struct Maximum : Extremum<true>, Named<"maximum", "MaximumBackward0"> {
 };
-struct Minimum : Extremum<false> {
-  static constexpr const char* name = "minimum";
-  static constexpr const char* node = "MinimumBackward0";
+struct Minimum : Extremum<false>, Named<"minimum", "MinimumBackward0"> {
 };
 
 // fmod(a, b) = a - trunc(a / b) b, with the sign of a (C's fmod): d/da = 1, d/db = -trunc(a / b),
 // which is piecewise constant, so a plain value (no history) is its exact derivative.
-struct Fmod {
-  static constexpr const char* name = "fmod";
-  static constexpr const char* node = "FmodBackward1";
+struct Fmod : Named<"fmod", "FmodBackward1"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool linear = true;  // piecewise linear
   static void check(const Tensor&, const Tensor& b, ScalarType dtype) {
@@ -368,20 +336,13 @@ struct Fmod {
 
 // The scalar forms with their own nodes in PyTorch: s - x (RsubBackward1), x^p (PowBackward0) and
 // s^x (PowBackward2) for a C++ scalar s or p.
-struct Rsub {
-  static constexpr const char* name = "rsub";
-  static constexpr const char* node = "RsubBackward1";
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct Rsub : Named<"rsub", "RsubBackward1">, Linear {
   static void vjp(const Backward<Rsub>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
   static Tensor jvp(const Primal<Rsub>&, const TensorList& t) { return -t[0]; }
 };
 
 // d/dx x^p = p x^(p-1); p == 0 is special-cased so that 0^-1 never turns a zero gradient into nan.
-struct PowScalar {
-  static constexpr const char* name = "pow.Scalar";
-  static constexpr const char* node = "PowBackward0";
+struct PowScalar : Named<"pow.Scalar", "PowBackward0"> {
   struct Attrs {
     double exponent;
   };
@@ -400,9 +361,7 @@ struct PowScalar {
   }
 };
 
-struct PowScalarBase {
-  static constexpr const char* name = "pow.ScalarBase";
-  static constexpr const char* node = "PowBackward2";
+struct PowScalarBase : Named<"pow.ScalarBase", "PowBackward2"> {
   struct Attrs {
     double base;
   };
@@ -421,13 +380,9 @@ struct PowScalarBase {
 
 // where is linear in a and b; the condition (saved, not an input) only routes the gradient, with
 // masked zeros rather than products, so that an inf or nan never leaks into the other branch.
-struct Where {
-  static constexpr const char* name = "where";
-  static constexpr const char* node = "WhereBackward0";
-  using Attrs = NoAttrs;
+struct Where : Named<"where", "WhereBackward0">, Linear {
   static constexpr Saves saves{.extras = 1};
   static constexpr bool broadcasts = true;
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<Where>& b, const Tensor& g, Tensor* grads) {
     Tensor cond = b.extra(0);
     Tensor zero = zeros({}, g.dtype());

@@ -15,13 +15,8 @@ namespace {
 enum class Reads { Input, Output, Nothing };
 
 // sign is piecewise constant: its derivative is zero wherever it exists, and so is its tangent.
-struct SignRecord {
-  static constexpr const char* name = "sign";
-  static constexpr const char* node = "SignBackward0";
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
+struct SignRecord : Named<"sign", "SignBackward0">, Linear {
   static constexpr JvpKind jvp_kind = JvpKind::zero;
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<SignRecord>&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
 };
 
@@ -44,18 +39,14 @@ Tensor relu_step(const Tensor& out) {
 // which lets the forward Laplacian through them in one pass (see fused_laplacian).
 // Ops with SIMD math in cpu/vec_math.hpp also give forward_array, the same function on a contiguous
 // run, bit for bit.
-struct Exp {
-  static constexpr const char* name = "exp";
-  static constexpr const char* node = "ExpBackward0";
+struct Exp : Named<"exp", "ExpBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return cpu::vec::exp(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::exp(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
 };
-struct Log {
-  static constexpr const char* name = "log";
-  static constexpr const char* node = "LogBackward0";
+struct Log : Named<"log", "LogBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return cpu::vec::log(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log(x, y, n); }
@@ -65,43 +56,33 @@ struct Log {
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / x; }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
-struct Sqrt {
-  static constexpr const char* name = "sqrt";
-  static constexpr const char* node = "SqrtBackward0";
+struct Sqrt : Named<"sqrt", "SqrtBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::sqrt(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 0.5 / out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -0.25 / (out * out * out); }
 };
-struct Sin {
-  static constexpr const char* name = "sin";
-  static constexpr const char* node = "SinBackward0";
+struct Sin : Named<"sin", "SinBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return cpu::vec::sin(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sin(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
-struct Cos {
-  static constexpr const char* name = "cos";
-  static constexpr const char* node = "CosBackward0";
+struct Cos : Named<"cos", "CosBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static auto forward(auto x) { return cpu::vec::cos(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::cos(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
 };
-struct Tan {
-  static constexpr const char* name = "tan";
-  static constexpr const char* node = "TanBackward0";
+struct Tan : Named<"tan", "TanBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::tan(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 + out * out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return 2.0 * out * (1.0 + out * out); }
 };
-struct Tanh {
-  static constexpr const char* name = "tanh";
-  static constexpr const char* node = "TanhBackward0";
+struct Tanh : Named<"tanh", "TanhBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return cpu::vec::tanh(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
@@ -112,9 +93,7 @@ struct Tanh {
     return std::pair{first, -2 * out * first};
   }
 };
-struct Sigmoid {
-  static constexpr const char* name = "sigmoid";
-  static constexpr const char* node = "SigmoidBackward0";
+struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return cpu::vec::sigmoid(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
@@ -125,9 +104,7 @@ struct Sigmoid {
     return std::pair{first, first * (1 - 2 * out)};
   }
 };
-struct Relu {
-  static constexpr const char* name = "relu";
-  static constexpr const char* node = "ReluBackward0";
+struct Relu : Named<"relu", "ReluBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static constexpr bool keeps_integers = true;
   // PyTorch's clamp_min(x, 0): a nan stays nan, and so does -0 (it is not below 0).
@@ -138,9 +115,7 @@ struct Relu {
   // Piecewise linear: zero (no term at all) wherever the derivative exists.
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
-struct Abs {
-  static constexpr const char* name = "abs";
-  static constexpr const char* node = "AbsBackward0";
+struct Abs : Named<"abs", "AbsBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
   // std::abs for floats: abs(-0) is +0, as in PyTorch (x < 0 ? -x : x would keep -0); abs(INT64_MIN)
@@ -256,7 +231,6 @@ template <class Op>
 struct UnaryRecord {
   static constexpr const char* name = Op::name;
   static constexpr const char* node = Op::node;
-  using Attrs = NoAttrs;
   static constexpr Saves saves{.inputs = Op::reads == Reads::Input ? input_bits(0) : 0u,
                                .output = Op::reads == Reads::Output};
   static constexpr JvpKind jvp_kind = JvpKind::partials;
@@ -307,12 +281,7 @@ Tensor unary(const Tensor& input) {
 }
 
 // neg is linear: its transpose and its JVP are itself.
-struct NegRecord {
-  static constexpr const char* name = "neg";
-  static constexpr const char* node = "NegBackward0";
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct NegRecord : Named<"neg", "NegBackward0">, Linear {
   static void vjp(const Backward<NegRecord>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
   static Tensor jvp(const Primal<NegRecord>&, const TensorList& t) { return -t[0]; }
 };

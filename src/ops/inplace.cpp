@@ -18,31 +18,17 @@ namespace {
 // fill_ and zero_ overwrite self with a constant: nothing flows to the old self, and the result's
 // tangent is zero.
 // PyTorch numbers the in-place Scalar overload of fill 2.
-struct FillNames {
-  static constexpr const char* name = "fill";
-  static constexpr const char* node = "FillBackward2";
-};
-struct ZeroNames {
-  static constexpr const char* name = "zero";
-  static constexpr const char* node = "ZeroBackward0";
-};
+using FillNames = Named<"fill", "FillBackward2">;
+using ZeroNames = Named<"zero", "ZeroBackward0">;
 template <class Names>
-struct FillRecord : Names {
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
+struct FillRecord : Names, Linear {
   static constexpr JvpKind jvp_kind = JvpKind::zero;
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<FillRecord>&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
 };
 
 // copy_ overwrites self with src: nothing flows to the old self, everything to src, whose values
 // (and tangent) broadcast to self's shape.
-struct CopyRecord {
-  static constexpr const char* name = "copy";
-  static constexpr const char* node = "CopyBackwards";
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct CopyRecord : Named<"copy", "CopyBackwards">, Linear {
   static constexpr bool broadcasts = true;
   static void vjp(const Backward<CopyRecord>& b, const Tensor& g, Tensor* grads) {
     if (b.needs_grad(0)) grads[0] = zeros_like(g);
@@ -52,29 +38,16 @@ struct CopyRecord {
   static Tensor jvp(const Primal<CopyRecord>&, const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); }
 };
 
-// The region of a view within its base: the view's sizes, strides and offset (relative to the
-// base's), and the base's strides.
-struct ViewRegionAttrs {
-  Dims view_sizes;
-  Dims view_strides;
-  int64_t view_offset = 0;
-  Dims base_strides;
-};
 // The base after writing result into the region of a view: the region's gradient goes to result,
 // the rest to the old base. The region is matched to the base's elements by location, so a base of
 // any layout works (transposed, sliced with a step), as with PyTorch's CopySlices. Its node is
 // recorded after the write, which has already given the base its new tangent (the old one with
 // the region replaced by result's): forward::commit_inplace sets it, so no JVP runs here.
-struct CopySlicesRecord {
-  static constexpr const char* name = "copy_slices";
-  static constexpr const char* node = "CopySlices";
-  using Attrs = ViewRegionAttrs;
-  static constexpr Saves saves{};
+struct CopySlicesRecord : Named<"copy_slices", "CopySlices">, Linear {
+  using Attrs = detail::RegionOfBase;
   static constexpr JvpKind jvp_kind = JvpKind::in_place;
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<CopySlicesRecord>& b, const Tensor& g, Tensor* grads) {
-    const auto& a = b.attrs();
-    const detail::Strided base{b.input_sizes(0), a.base_strides, 0}, region{a.view_sizes, a.view_strides, a.view_offset};
+    const detail::Strided base = b.attrs().base(b.input_sizes(0)), region = b.attrs().region();
     if (b.needs_grad(0)) grads[0] = g * detail::outside_region(base, region, g.dtype());
     if (b.needs_grad(1)) grads[1] = detail::gather_strided(g, b.batch_dims(g), base, region);
   }

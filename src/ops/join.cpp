@@ -19,12 +19,8 @@ TensorList tangents_or_zeros(const Primal<Record>& p, const TensorList& t) {
   return parts;
 }
 
-struct CatRecord {
-  static constexpr const char* name = "cat";
-  static constexpr const char* node = "CatBackward0";
+struct CatRecord : Named<"cat", "CatBackward0">, Linear {
   using Attrs = JoinAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<CatRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     const int64_t dim = b.attrs().dim;
@@ -41,12 +37,8 @@ struct CatRecord {
   }
 };
 
-struct StackRecord {
-  static constexpr const char* name = "stack";
-  static constexpr const char* node = "StackBackward0";
+struct StackRecord : Named<"stack", "StackBackward0">, Linear {
   using Attrs = JoinAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<StackRecord>& b, const Tensor& g, Tensor* grads) {
     for (size_t i = 0; i < b.num_inputs(); ++i)
       if (b.needs_grad(i)) grads[i] = g.select(b.attrs().dim + b.batch_dims(g), static_cast<int64_t>(i));

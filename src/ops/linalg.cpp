@@ -38,7 +38,6 @@ const auto plain_bmm = [](const Tensor& a, const Tensor& b) { return bmm(a, b); 
 // out = a @ b for matrices (mm) or batches of them (bmm).
 template <class Self, class Product, int64_t Rank>
 struct MatrixProduct {
-  using Attrs = NoAttrs;
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static Tensor transposed(const Tensor& t) { return Rank == 2 ? t.t() : t.transpose(1, 2); }
   static void vjp(const Backward<Self>& b, const Tensor& g, Tensor* grads) {
@@ -52,19 +51,13 @@ struct MatrixProduct {
   }
   static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
 };
-struct Mm : MatrixProduct<Mm, decltype(plain_mm), 2> {
-  static constexpr const char* name = "mm";
-  static constexpr const char* node = "MmBackward0";
+struct Mm : MatrixProduct<Mm, decltype(plain_mm), 2>, Named<"mm", "MmBackward0"> {
 };
-struct Bmm : MatrixProduct<Bmm, decltype(plain_bmm), 3> {
-  static constexpr const char* name = "bmm";
-  static constexpr const char* node = "BmmBackward0";
+struct Bmm : MatrixProduct<Bmm, decltype(plain_bmm), 3>, Named<"bmm", "BmmBackward0"> {
 };
 
 // out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
-struct Addmm {
-  static constexpr const char* name = "addmm";
-  static constexpr const char* node = "AddmmBackward0";
+struct Addmm : Named<"addmm", "AddmmBackward0"> {
   struct Attrs {
     double beta, alpha;
   };

@@ -83,30 +83,15 @@ namespace {
 // view of the input's tangent, made from the record's attributes with the tangent's batch dims kept
 // in front. Views save no tensors: their rules read only the input's shape and the attributes.
 
-// The view's sizes, strides and offset (relative to the input's), and the input's strides: the
-// input may be any view (transposed, sliced, expanded), and the gradient goes to its elements by
-// location, as in PyTorch's AsStridedBackward0.
-struct AsStridedAttrs {
-  Dims sizes;
-  Dims strides;
-  int64_t offset = 0;
-  Dims input_strides;
-};
-struct AsStridedRecord {
-  static constexpr const char* name = "as_strided";
-  static constexpr const char* node = "AsStridedBackward0";
-  using Attrs = AsStridedAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+// The input may be any view (transposed, sliced, expanded), and the gradient goes to its elements
+// by location, as in PyTorch's AsStridedBackward0.
+struct AsStridedRecord : Named<"as_strided", "AsStridedBackward0">, Linear {
+  using Attrs = detail::RegionOfBase;
   static void vjp(const Backward<AsStridedRecord>& b, const Tensor& g, Tensor* grads) {
-    const auto& a = b.attrs();
-    grads[0] = detail::scatter_strided(g, b.batch_dims(g), {b.input_sizes(0), a.input_strides, 0},
-                                       {a.sizes, a.strides, a.offset});
+    grads[0] = detail::scatter_strided(g, b.batch_dims(g), b.attrs().base(b.input_sizes(0)), b.attrs().region());
   }
   static Tensor jvp(const Primal<AsStridedRecord>& p, const TensorList& t) {
-    const auto& a = p.attrs();
-    return detail::gather_strided(t[0], p.batch_dims(), {p.input(0).sizes(), a.input_strides, 0},
-                                  {a.sizes, a.strides, a.offset});
+    return detail::gather_strided(t[0], p.batch_dims(), p.attrs().base(p.input(0).impl()->sizes), p.attrs().region());
   }
 };
 
@@ -117,12 +102,8 @@ struct RegionAttrs {
   Dims strides;
   int64_t offset = 0;
 };
-struct AsStridedScatterRecord {
-  static constexpr const char* name = "as_strided_scatter";
-  static constexpr const char* node = "AsStridedScatterBackward0";
+struct AsStridedScatterRecord : Named<"as_strided_scatter", "AsStridedScatterBackward0">, Linear {
   using Attrs = RegionAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<AsStridedScatterRecord>& b, const Tensor& g, Tensor* grads) {
     const auto& a = b.attrs();
     grads[0] = detail::view_region(g, b.batch_dims(g), a.sizes, a.strides, a.offset);
@@ -140,12 +121,8 @@ Tensor scatter_geometry(const Tensor& g, int64_t nb, const Dims& in_sizes, const
 struct SelectAttrs {
   int64_t dim, index;
 };
-struct SelectRecord {
-  static constexpr const char* name = "select";
-  static constexpr const char* node = "SelectBackward0";
+struct SelectRecord : Named<"select", "SelectBackward0">, Linear {
   using Attrs = SelectAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<SelectRecord>& b, const Tensor& g, Tensor* grads) {
     const Dims& in = b.input_sizes(0);
     grads[0] = scatter_geometry(g, b.batch_dims(g), in,
@@ -160,12 +137,8 @@ struct SelectRecord {
 struct SliceAttrs {
   int64_t dim, start, length, step;
 };
-struct SliceRecord {
-  static constexpr const char* name = "slice";
-  static constexpr const char* node = "SliceBackward0";
+struct SliceRecord : Named<"slice", "SliceBackward0">, Linear {
   using Attrs = SliceAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<SliceRecord>& b, const Tensor& g, Tensor* grads) {
     const Dims& in = b.input_sizes(0);
     const auto& a = b.attrs();
@@ -181,12 +154,8 @@ struct SliceRecord {
 struct PermuteAttrs {
   Dims dims;
 };
-struct PermuteRecord {
-  static constexpr const char* name = "permute";
-  static constexpr const char* node = "PermuteBackward0";
+struct PermuteRecord : Named<"permute", "PermuteBackward0">, Linear {
   using Attrs = PermuteAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<PermuteRecord>& b, const Tensor& g, Tensor* grads) {
     const Dims& perm = b.attrs().dims;
     const int64_t nb = b.batch_dims(g);
@@ -205,14 +174,8 @@ struct PermuteRecord {
 };
 
 // transpose and t share their rules; each one's tangent is its own kind of view.
-struct TransposeNames {
-  static constexpr const char* name = "transpose";
-  static constexpr const char* node = "TransposeBackward0";
-};
-struct TNames {
-  static constexpr const char* name = "t";
-  static constexpr const char* node = "TBackward0";
-};
+using TransposeNames = Named<"transpose", "TransposeBackward0">;
+using TNames = Named<"t", "TBackward0">;
 // The two dims swapped, wrapped (both 0 for a 0-D tensor).
 struct TransposeAttrs {
   int64_t dim0, dim1;
@@ -220,10 +183,8 @@ struct TransposeAttrs {
 template <class Names>
 Tensor transpose_view(const Tensor& x, int64_t dim0, int64_t dim1);
 template <class Names>
-struct TransposeRecord : Names {
+struct TransposeRecord : Names, Linear {
   using Attrs = TransposeAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<TransposeRecord>& b, const Tensor& g, Tensor* grads) {
     if (b.input_sizes(0).empty()) {  // a 0-D tensor's transpose is itself
       grads[0] = g;
@@ -239,12 +200,7 @@ struct TransposeRecord : Names {
 };
 
 // The engine sums a gradient down to its input's shape, which is exactly expand's transpose.
-struct ExpandRecord {
-  static constexpr const char* name = "expand";
-  static constexpr const char* node = "ExpandBackward0";
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct ExpandRecord : Named<"expand", "ExpandBackward0">, Linear {
   static void vjp(const Backward<ExpandRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
   static Tensor jvp(const Primal<ExpandRecord>& p, const TensorList& t) {
     const int64_t nb = p.batch_dims();
@@ -256,12 +212,8 @@ struct ExpandRecord {
 struct UnsqueezeAttrs {
   int64_t dim;
 };
-struct UnsqueezeRecord {
-  static constexpr const char* name = "unsqueeze";
-  static constexpr const char* node = "UnsqueezeBackward0";
+struct UnsqueezeRecord : Named<"unsqueeze", "UnsqueezeBackward0">, Linear {
   using Attrs = UnsqueezeAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<UnsqueezeRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = g.squeeze(b.attrs().dim + b.batch_dims(g));
   }
@@ -271,23 +223,11 @@ struct UnsqueezeRecord {
 };
 
 // Views that keep the elements in order and change only the shape: squeeze, squeeze.dim and view.
-struct SqueezeNames {
-  static constexpr const char* name = "squeeze";
-  static constexpr const char* node = "SqueezeBackward0";
-};
-struct SqueezeDimNames {
-  static constexpr const char* name = "squeeze.dim";
-  static constexpr const char* node = "SqueezeBackward1";
-};
-struct ViewNames {
-  static constexpr const char* name = "view";
-  static constexpr const char* node = "ViewBackward0";
-};
+using SqueezeNames = Named<"squeeze", "SqueezeBackward0">;
+using SqueezeDimNames = Named<"squeeze.dim", "SqueezeBackward1">;
+using ViewNames = Named<"view", "ViewBackward0">;
 template <class Names>
-struct ReshapeRecord : Names {
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct ReshapeRecord : Names, Linear {
   static void vjp(const Backward<ReshapeRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = g.reshape(with_batch(g, b.batch_dims(g), b.input_sizes(0)));
   }
@@ -299,7 +239,7 @@ struct ReshapeRecord : Names {
 
 // The view of x with geometry geo, as the op of Record.
 template <class Record>
-Tensor make_view(const Tensor& x, const Geometry& geo, const typename Record::Attrs& attrs = {}) {
+Tensor make_view(const Tensor& x, const Geometry& geo, const AttrsOf<Record>& attrs = {}) {
   Tensor out = alias_of(x, geo);
   finish<Record>({&x}, out, attrs);
   return out;

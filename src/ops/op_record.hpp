@@ -35,6 +35,7 @@
 // carry leading batch dims (b.batch_dims(g), p.batch_dims()), which rules keep in front.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <initializer_list>
@@ -52,8 +53,28 @@ namespace dydx::ops {
 using autograd::JvpKind;
 using autograd::SecondOrderKind;
 
-/// The attributes of an op with none.
+/// The attributes of an op with none (a record that declares no Attrs has these).
 struct NoAttrs {};
+
+/// A string as a template argument, so that a record's names fit on its first line.
+template <size_t N>
+struct Literal {
+  constexpr Literal(const char (&s)[N]) { std::copy_n(s, N, text); }
+  char text[N];
+};
+
+/// A record's names: the op table's ("mul") and grad_fn()->name()'s ("MulBackward0").
+template <Literal Name, Literal NodeName>
+struct Named {
+  static constexpr const char* name = Name.text;
+  static constexpr const char* node = NodeName.text;
+};
+
+/// The mark of an op that is linear or piecewise linear: its second derivative is zero wherever it
+/// exists, so it adds nothing to the forward Laplacian.
+struct Linear {
+  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+};
 
 /// What an op's rules read at backward time: input i where bit i of `inputs` is set, the output,
 /// and `extras` more tensors passed to finish().
@@ -68,10 +89,30 @@ constexpr uint32_t input_bits(I... i) {
   return ((1u << i) | ... | 0u);
 }
 
+template <class Op>
+struct AttrsOfRecord {
+  using type = NoAttrs;
+};
+template <class Op>
+  requires requires { typename Op::Attrs; }
+struct AttrsOfRecord<Op> {
+  using type = typename Op::Attrs;
+};
+/// A record's attributes: its Attrs, or NoAttrs.
+template <class Op>
+using AttrsOf = typename AttrsOfRecord<Op>::type;
+
+/// What a record saves: its saves, or nothing.
+template <class Op>
+constexpr Saves saves_of() {
+  if constexpr (requires { Op::saves; }) return Op::saves;
+  else return Saves{};
+}
+
 /// The node an op's record creates: its typed attributes where it has any.
 template <class Op>
-using NodeOf = std::conditional_t<std::is_empty_v<typename Op::Attrs>, autograd::RecordedNode,
-                                  autograd::OpNode<typename Op::Attrs>>;
+using NodeOf = std::conditional_t<std::is_empty_v<AttrsOf<Op>>, autograd::RecordedNode,
+                                  autograd::OpNode<AttrsOf<Op>>>;
 
 /// What a VJP rule reads: the saved tensors (by the role they had in the call), the attributes,
 /// and which inputs need a gradient.
@@ -80,17 +121,17 @@ class Backward {
  public:
   explicit Backward(autograd::Node& node) : node_(static_cast<NodeOf<Op>&>(node)) {}
   Tensor input(size_t i) const {
-    assert(Op::saves.inputs >> i & 1u);
-    return node_.saved(std::popcount(Op::saves.inputs & ((1u << i) - 1)));
+    assert(saves_of<Op>().inputs >> i & 1u);
+    return node_.saved(std::popcount(saves_of<Op>().inputs & ((1u << i) - 1)));
   }
   Tensor output() const {
-    assert(Op::saves.output);
-    return node_.saved(std::popcount(Op::saves.inputs));
+    assert(saves_of<Op>().output);
+    return node_.saved(std::popcount(saves_of<Op>().inputs));
   }
-  Tensor extra(size_t k) const { return node_.saved(std::popcount(Op::saves.inputs) + Op::saves.output + k); }
-  const typename Op::Attrs& attrs() const {
-    if constexpr (std::is_empty_v<typename Op::Attrs>) {
-      static const typename Op::Attrs none{};
+  Tensor extra(size_t k) const { return node_.saved(std::popcount(saves_of<Op>().inputs) + saves_of<Op>().output + k); }
+  const AttrsOf<Op>& attrs() const {
+    if constexpr (std::is_empty_v<AttrsOf<Op>>) {
+      static const AttrsOf<Op> none{};
       return none;
     } else {
       return node_.attrs;
@@ -113,20 +154,20 @@ class Backward {
 template <class Op>
 class Primal {
  public:
-  Primal(std::span<const Tensor* const> inputs, const Tensor& out, const typename Op::Attrs& attrs,
+  Primal(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs,
          std::span<const Tensor* const> extras)
       : inputs_(inputs), out_(out), attrs_(attrs), extras_(extras) {}
   const Tensor& input(size_t i) const { return *inputs_[i]; }
   const Tensor& output() const { return out_; }
   const Tensor& extra(size_t k) const { return *extras_[k]; }
-  const typename Op::Attrs& attrs() const { return attrs_; }
+  const AttrsOf<Op>& attrs() const { return attrs_; }
   /// How many leading batch dims the tangents carry (jacfwd's batched tangents), 0 for plain ones.
   static int64_t batch_dims() { return forward::batch_dims(); }
 
  private:
   std::span<const Tensor* const> inputs_;
   const Tensor& out_;
-  const typename Op::Attrs& attrs_;
+  const AttrsOf<Op>& attrs_;
   std::span<const Tensor* const> extras_;
 };
 
@@ -179,7 +220,7 @@ inline const autograd::OpInfo op_info{Op::name, Op::node, &vjp_of<Op>, jvp_kind_
 
 /// Runs the record's forward rules at every open level where an input has a tangent.
 template <class Op>
-void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out, const typename Op::Attrs& attrs,
+void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs,
                         std::span<const Tensor* const> extras) {
   if constexpr (jvp_kind_of<Op>() == JvpKind::zero) {
     // No tangent stands for a zero one; only a tangent of another thread's level is an error.
@@ -202,14 +243,14 @@ void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out
 /// attributes and what its record saves) when grad mode needs one, and gives out its tangents when
 /// a dual level is open. Ops differ only in their records.
 template <class Op>
-void finish(std::span<const Tensor* const> inputs, const Tensor& out, const typename Op::Attrs& attrs = {},
+void finish(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs = {},
             std::span<const Tensor* const> extras = {}) {
-  assert(extras.size() == Op::saves.extras);
+  assert(extras.size() == saves_of<Op>().extras);
   if (auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out)) {
-    if constexpr (!std::is_empty_v<typename Op::Attrs>) node->attrs = attrs;
+    if constexpr (!std::is_empty_v<AttrsOf<Op>>) node->attrs = attrs;
     for (size_t i = 0; i < inputs.size(); ++i)
-      if (Op::saves.inputs >> i & 1u) node->save(*inputs[i]);
-    if constexpr (Op::saves.output) node->save_output(out);
+      if (saves_of<Op>().inputs >> i & 1u) node->save(*inputs[i]);
+    if constexpr (saves_of<Op>().output) node->save_output(out);
     for (const Tensor* extra : extras) node->save(*extra);
   }
   // An in-place write's record: forward::commit_inplace gave out its tangents when the write committed.
@@ -220,14 +261,14 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const type
 }
 
 template <class Op>
-void finish(std::initializer_list<const Tensor*> inputs, const Tensor& out, const typename Op::Attrs& attrs = {},
+void finish(std::initializer_list<const Tensor*> inputs, const Tensor& out, const AttrsOf<Op>& attrs = {},
             std::initializer_list<const Tensor*> extras = {}) {
   finish<Op>(std::span<const Tensor* const>(inputs.begin(), inputs.size()), out, attrs,
              std::span<const Tensor* const>(extras.begin(), extras.size()));
 }
 
 template <class Op>
-void finish(const TensorList& inputs, const Tensor& out, const typename Op::Attrs& attrs = {}) {
+void finish(const TensorList& inputs, const Tensor& out, const AttrsOf<Op>& attrs = {}) {
   SmallVector<const Tensor*, 4> pointers;
   for (const Tensor& t : inputs) pointers.push_back(&t);
   finish<Op>(std::span<const Tensor* const>(pointers.data(), pointers.size()), out, attrs);

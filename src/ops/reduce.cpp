@@ -98,12 +98,7 @@ Tensor expand_back(const Tensor& g, int64_t nb, const Dims& in) {
 }
 
 // sum and mean are linear: their transposes broadcast g back over the reduced dims.
-struct SumAll {
-  static constexpr const char* name = "sum";
-  static constexpr const char* node = "SumBackward0";
-  using Attrs = NoAttrs;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
+struct SumAll : Named<"sum", "SumBackward0">, Linear {
   static void vjp(const Backward<SumAll>& b, const Tensor& g, Tensor* grads) {
     grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0));
   }
@@ -116,12 +111,8 @@ struct ReducedDims {
   bool keepdim = false;
 };
 
-struct SumDim {
-  static constexpr const char* name = "sum.dim";
-  static constexpr const char* node = "SumBackward1";
+struct SumDim : Named<"sum.dim", "SumBackward1">, Linear {
   using Attrs = ReducedDims;
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<SumDim>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     grads[0] = unsqueeze_reduced(g, b.attrs().dims, b.attrs().keepdim, nb).expand(with_batch(g, nb, b.input_sizes(0)));
@@ -131,14 +122,10 @@ struct SumDim {
   }
 };
 
-struct MeanAll {
-  static constexpr const char* name = "mean";
-  static constexpr const char* node = "MeanBackward0";
+struct MeanAll : Named<"mean", "MeanBackward0">, Linear {
   struct Attrs {
     double count;  // of the elements averaged
   };
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<MeanAll>& b, const Tensor& g, Tensor* grads) {
     grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0)) / b.attrs().count;
   }
@@ -147,15 +134,11 @@ struct MeanAll {
   }
 };
 
-struct MeanDim {
-  static constexpr const char* name = "mean.dim";
-  static constexpr const char* node = "MeanBackward1";
+struct MeanDim : Named<"mean.dim", "MeanBackward1">, Linear {
   struct Attrs {
     ReducedDims reduced;
     double count;  // of the elements averaged into each result
   };
-  static constexpr Saves saves{};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   static void vjp(const Backward<MeanDim>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     const ReducedDims& r = b.attrs().reduced;
@@ -175,10 +158,8 @@ Tensor ties_of(const Tensor& x, const Tensor& out) {
 
 // The whole-tensor max and min share the gradient evenly between tied elements, as PyTorch does.
 // Piecewise linear: they pick (average, at ties) some of x, so they have no second-order term.
-struct ExtremeAll {
-  using Attrs = NoAttrs;
+struct ExtremeAll : Linear {
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   template <class Call>
   static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
     Tensor x = b.input(0), ties = ties_of(x, b.output());
@@ -190,13 +171,9 @@ struct ExtremeAll {
     return sum_over(t[0] * ties, own_dims(t[0], p.batch_dims())) / ties.sum();
   }
 };
-struct MaxAll : ExtremeAll {
-  static constexpr const char* name = "max";
-  static constexpr const char* node = "MaxBackward1";
+struct MaxAll : ExtremeAll, Named<"max", "MaxBackward1"> {
 };
-struct MinAll : ExtremeAll {
-  static constexpr const char* name = "min";
-  static constexpr const char* node = "MinBackward1";
+struct MinAll : ExtremeAll, Named<"min", "MinBackward1"> {
 };
 
 // 1 at the chosen index along dim, 0 elsewhere, in the input's shape.
@@ -209,13 +186,12 @@ Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim
 }
 
 // Along a dim, the gradient goes to the chosen index only (saved: the indices).
-struct ExtremeDim {
+struct ExtremeDim : Linear {
   struct Attrs {
     int64_t dim;
     bool keepdim;  // also for a 0-D input, whose result keeps its (lack of) shape
   };
   static constexpr Saves saves{.extras = 1};
-  static constexpr SecondOrderKind second_order = SecondOrderKind::linear;
   template <class Call>
   static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
     if (b.input_sizes(0).empty()) {  // a 0-D input is its own max
@@ -235,13 +211,9 @@ struct ExtremeDim {
     return (t[0] * onehot).sum({a.dim + p.batch_dims()}, a.keepdim);
   }
 };
-struct MaxDim : ExtremeDim {
-  static constexpr const char* name = "max.dim";
-  static constexpr const char* node = "MaxBackward0";
+struct MaxDim : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
 };
-struct MinDim : ExtremeDim {
-  static constexpr const char* name = "min.dim";
-  static constexpr const char* node = "MinBackward0";
+struct MinDim : ExtremeDim, Named<"min.dim", "MinBackward0"> {
 };
 
 // Index of the largest (or smallest) of n strided values; the first nan wins, so nan propagates.

@@ -2,6 +2,7 @@
 // of in-place writes through views. Defined in strided_region.cpp.
 #pragma once
 
+#include "dydx/small_vector.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx::detail {
@@ -25,5 +26,18 @@ Tensor gather_strided(const Tensor& t, int64_t nb, const Strided& layout, const 
 Tensor scatter_strided(const Tensor& g, int64_t nb, const Strided& layout, const Strided& region);
 /// Ones of layout's sizes, zero at the elements whose location the region covers.
 Tensor outside_region(const Strided& layout, const Strided& region, ScalarType dtype);
+
+/// What as_strided and an in-place write through a view (CopySlices) remember: a region of memory
+/// (sizes, strides, offset relative to the base's first element) and the base's own strides, so
+/// that the region is matched to the base's elements by location whatever the base's layout.
+struct RegionOfBase {
+  Dims sizes;
+  Dims strides;
+  int64_t offset = 0;
+  Dims base_strides;
+
+  Strided base(const Dims& base_sizes) const { return {base_sizes, base_strides, 0}; }
+  Strided region() const { return {sizes, strides, offset}; }
+};
 
 }  // namespace dydx::detail
