@@ -13,6 +13,8 @@
 //   broadcasting) and casts it to the input's dtype.
 // - Rules are written with differentiable dydx ops. With create_graph they run with grad mode
 //   on, so the backward pass is itself recorded and can be differentiated again.
+// The per-backward table of nodes is in graph_state.hpp; the AccumulateGrad node and the locked
+// sums into a leaf's .grad are in accumulate_grad.cpp.
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
 
@@ -21,10 +23,10 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <thread>
 
+#include "autograd/accumulate_grad.hpp"
+#include "autograd/graph_state.hpp"
 #include "core/object_pool.hpp"
-#include "core/overlap.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
@@ -33,139 +35,6 @@ namespace dydx::autograd {
 
 namespace {
 
-const OpInfo kAccumulateGrad{"AccumulateGrad", "AccumulateGrad", nullptr};
-
-// Guards the link from leaves to their AccumulateGrad nodes. What it protects takes a few loads and
-// at most one pooled allocation, so two atomic operations beat a mutex's lock and unlock, which
-// showed in per-op profiles (every op on a leaf asks for its node).
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire))
-      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
-  }
-  void unlock() { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_;
-};
-SpinLock accumulator_lock;
-
-// Per-backward state of the nodes reached from the outputs. Node fields cannot hold it: graphs
-// share nodes (a model's weights) across threads. Nodes are numbered as they are first met; an
-// open-addressing table maps a node to its number, and the walk numbers each node's children
-// once, so the later phases index arrays instead of hashing. Graphs of up to 16 nodes and 32 edges
-// cost no allocation: std::unordered_map cost one per node and showed in per-op overhead profiles.
-class GraphState {
- public:
-  struct Entry {
-    Node* node = nullptr;
-    int first_child = 0;  // where the numbers of node->next start in children_ (-1 for a null edge)
-    int dependencies = 0;
-    bool visited = false;
-    bool needed = false;
-    bool is_target = false;
-    Tensor buffer;    // sum of gradients received so far
-    Tensor captured;  // for targets: the gradient handed back by grad()
-  };
-
-  GraphState() { std::fill(inline_slots_.begin(), inline_slots_.end(), -1); }
-  GraphState(const GraphState&) = delete;
-  GraphState& operator=(const GraphState&) = delete;
-
-  /// The number of key, which is given the next number if new.
-  int insert(Node* key) {
-    int* slot = &slot_of(key);
-    if (*slot >= 0) return *slot;
-    if (2 * (entries_.size() + 1) > capacity_) {
-      grow();
-      slot = &slot_of(key);
-    }
-    *slot = static_cast<int>(entries_.size());
-    Entry entry;
-    entry.node = key;
-    entry.first_child = static_cast<int>(children_.size());
-    entries_.push_back(std::move(entry));
-    for (size_t i = 0; i < key->next.size(); ++i) children_.push_back(-1);
-    return *slot;
-  }
-  /// The number of key, or -1 if it was never inserted.
-  int find(Node* key) { return slot_of(key); }
-
-  size_t size() const { return entries_.size(); }
-  /// Entries move only when one is inserted; the walk inserts, the later phases do not.
-  Entry& operator[](int i) { return entries_[static_cast<size_t>(i)]; }
-  int& child(int i, size_t k) { return children_[static_cast<size_t>(entries_[static_cast<size_t>(i)].first_child) + k]; }
-
- private:
-  static constexpr size_t kInlineSlots = 32;
-
-  int& slot_of(Node* key) {
-    const size_t mask = capacity_ - 1;
-    size_t i = (reinterpret_cast<uintptr_t>(key) >> 4) * 0x9E3779B97F4A7C15ull >> 20 & mask;
-    while (slots_[i] >= 0 && entries_[static_cast<size_t>(slots_[i])].node != key) i = (i + 1) & mask;
-    return slots_[i];
-  }
-  void grow() {
-    heap_slots_.assign(capacity_ * 2, -1);
-    slots_ = heap_slots_.data();
-    capacity_ = heap_slots_.size();
-    for (size_t i = 0; i < entries_.size(); ++i) slot_of(entries_[i].node) = static_cast<int>(i);
-  }
-
-  SmallVector<Entry, 16> entries_;
-  SmallVector<int, 32> children_;
-  std::array<int, kInlineSlots> inline_slots_;
-  std::vector<int> heap_slots_;
-  int* slots_ = inline_slots_.data();
-  size_t capacity_ = kInlineSlots;
-};
-
-void add_into(Tensor& buffer, Tensor g) {
-  buffer = buffer.defined() ? buffer + g : std::move(g);
-}
-
-// Threads may run backward through graphs that share a leaf (a model's weights, read by every
-// graph); each .grad update holds a lock picked by the leaf's address, so the sums are safe.
-// Their order, and so the last bits of the sum, then depends on scheduling.
-std::mutex& lock_for(const void* leaf) {
-  static std::array<std::mutex, 64> locks;
-  return locks[(reinterpret_cast<uintptr_t>(leaf) >> 6) % locks.size()];
-}
-
-// Stores g into a leaf's .grad, summing with what is there. Without create_graph the sum is done
-// in place, as PyTorch does, and a gradient nobody else holds is stored without a copy.
-void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
-  std::lock_guard<std::mutex> lock(lock_for(&leaf));
-  if (!leaf.grad) {
-    if (create_graph) {
-      // Stored as is only if nothing else holds it: it may be the caller's grad_output.
-      leaf.grad = g.impl().use_count() == 1 ? g.impl() : g.clone().impl();
-    } else if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous()) {
-      // Nobody else can see g: it is stored as it is when it carries no autograd state either.
-      const auto& state = *g.impl();
-      const bool plain = !state.grad_fn && !state.requires_grad && !state.base && !state.grad &&
-                         state.tangents.empty() && state.hooks.empty();
-      leaf.grad = plain ? g.impl() : g.detach().impl();
-    } else {
-      NoGradGuard no_grad;
-      leaf.grad = g.detach().clone().impl();
-    }
-    return;
-  }
-  Tensor current(leaf.grad);
-  // A .grad that the user set to an expanded (or otherwise self-overlapping) tensor cannot take
-  // the sum in place: the same address would be added to once per element that shares it.
-  const bool writable = current.is_contiguous() || !detail::has_internal_overlap(current.sizes(), current.strides());
-  if (create_graph || current.requires_grad() || !writable) {
-    leaf.grad = (current + g).impl();
-  } else {
-    NoGradGuard no_grad;
-    current.add_(g);
-  }
-}
-
-// Sums g (with nb leading batch dims) down to the input's shape and casts it to its dtype.
 std::atomic<bool> anomaly_detection{false};
 
 bool all_finite(const Tensor& t) {
@@ -209,6 +78,7 @@ Tensor run_hooks(const HookList& hooks, Tensor g, const Node& node, const char* 
   return g;
 }
 
+// Sums g (with nb leading batch dims) down to the input's shape and casts it to its dtype.
 Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
   if (nb == 0) {
     if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
@@ -229,17 +99,11 @@ Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
   return g;
 }
 
-}  // namespace
-
-std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
-  auto& impl = *leaf.impl();
-  std::lock_guard<SpinLock> lock(accumulator_lock);
-  if (auto existing = impl.grad_accumulator.lock()) return existing;
-  auto node = detail::make_pooled<Node>(&kAccumulateGrad);
-  node->leaf = leaf.impl();
-  impl.grad_accumulator = node;
-  return node;
+void add_into(Tensor& buffer, Tensor g) {
+  buffer = buffer.defined() ? buffer + g : std::move(g);
 }
+
+}  // namespace
 
 void refresh_view_history(const Tensor& t) {
   auto& impl = *t.impl();
