@@ -29,11 +29,18 @@ using HookList = std::vector<std::pair<unsigned, std::shared_ptr<TensorHook>>>;
 /// A copy of a tensor's hooks, taken under the lock that register_hook and remove_hook hold.
 HookList snapshot_hooks(const HookList& hooks);
 
+/// How one run of the engine goes, and where its gradients end up.
+struct BackwardPassOptions {
+  bool keep_graph = false;            // keep saved tensors for another pass (retain_graph, resolved)
+  bool create_graph = false;          // record the pass, so its gradients can be differentiated again
+  bool accumulate_into_grad = false;  // backward(): sum into .grad; grad(): hand the gradients back
+  bool allow_unused = false;          // grad(): an input the outputs do not reach gives an undefined tensor
+  bool batched = false;               // every grad_output has one extra leading dim, which every rule carries through
+};
+
 /// The engine behind backward() and grad(). With inputs given, gradients are captured for exactly
 /// those (grad) or accumulated only into them (backward); otherwise into every leaf.
-/// With batched, every grad_output has one extra leading dim, which every rule carries through.
-TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
-                        bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
-                        bool allow_unused, bool batched = false);
+TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
+                        const BackwardPassOptions& options);
 
 }  // namespace dydx::autograd
