@@ -503,18 +503,35 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
 namespace dydx {
 
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
-                std::optional<bool> retain_graph, bool create_graph, bool allow_unused, bool is_grads_batched) {
+                const GradOptions& options) {
   DYDX_CHECK(!inputs.empty(), "grad: expected at least one input tensor");
   return autograd::run_backward(outputs, grad_outputs, inputs,
-                                {.keep_graph = retain_graph.value_or(create_graph),
-                                 .create_graph = create_graph,
+                                {.keep_graph = options.retain_graph.value_or(options.create_graph),
+                                 .create_graph = options.create_graph,
                                  .accumulate_into_grad = false,
-                                 .allow_unused = allow_unused,
-                                 .batched = is_grads_batched});
+                                 .allow_unused = options.allow_unused,
+                                 .batched = options.is_grads_batched});
+}
+
+TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
+                std::optional<bool> retain_graph, bool create_graph, bool allow_unused, bool is_grads_batched) {
+  return grad(outputs, inputs, grad_outputs,
+              GradOptions{.retain_graph = retain_graph,
+                          .create_graph = create_graph,
+                          .allow_unused = allow_unused,
+                          .is_grads_batched = is_grads_batched});
+}
+
+void backward(const TensorList& outputs, const TensorList& grad_outputs, const BackwardOptions& options) {
+  autograd::run_backward(outputs, grad_outputs, options.inputs,
+                         {.keep_graph = options.retain_graph.value_or(options.create_graph),
+                          .create_graph = options.create_graph,
+                          .accumulate_into_grad = true});
 }
 
 void backward(const TensorList& outputs, const TensorList& grad_outputs, std::optional<bool> retain_graph,
               bool create_graph, const TensorList& inputs) {
+  // Not through BackwardOptions, whose inputs member would copy the list.
   autograd::run_backward(outputs, grad_outputs, inputs,
                          {.keep_graph = retain_graph.value_or(create_graph),
                           .create_graph = create_graph,

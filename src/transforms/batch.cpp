@@ -235,7 +235,11 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   Tensor cotangents = eye(out_size, out.dtype()).unsqueeze(1).expand({out_size, batch, out_size}).reshape(
       concat(concat({out_size}, {batch}), out_shape));
   Tensor rows = out.requires_grad()
-                    ? dydx::grad({out}, {input}, {cotangents}, true, create_graph, true, true)[0]
+                    ? dydx::grad({out}, {input}, {cotangents},
+                                 {.retain_graph = true,
+                                  .create_graph = create_graph,
+                                  .allow_unused = true,
+                                  .is_grads_batched = true})[0]
                     : Tensor();
   if (!rows.defined()) return zeros(result_shape, y.dtype());
   // [out_size, B, ...in] -> [B, ...out, ...in]

@@ -79,8 +79,11 @@ TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool cr
   const int64_t step = chunk_size > 0 ? chunk_size : std::max<int64_t>(n, 1);
   for (int64_t start = 0; start < n && output.requires_grad(); start += step) {
     const int64_t count = std::min(step, n - start);
-    TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)}, /*retain_graph=*/true,
-                                  create_graph, /*allow_unused=*/true, /*is_grads_batched=*/true);
+    TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)},
+                                  {.retain_graph = true,
+                                   .create_graph = create_graph,
+                                   .allow_unused = true,
+                                   .is_grads_batched = true});
     for (size_t i = 0; i < inputs.size(); ++i) chunks[i].push_back(grads[i]);
   }
   TensorList rows;
@@ -165,8 +168,8 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
       }
     TensorList grads(wrt.size());
     if (!used_outputs.empty())
-      grads = dydx::grad(used_outputs, wrt, used_cotangents, /*retain_graph=*/true, create_graph,
-                         /*allow_unused=*/true);
+      grads = dydx::grad(used_outputs, wrt, used_cotangents,
+                         {.retain_graph = true, .create_graph = create_graph, .allow_unused = true});
     for (size_t i = 0; i < grads.size(); ++i)
       if (!grads[i].defined()) grads[i] = zeros_like(wrt[i]);
     // Only history through f's outer inputs, the cotangents or (under an enclosing forward-mode
