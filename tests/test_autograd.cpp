@@ -601,6 +601,136 @@ TEST(RetainGraph, GraphWithoutSavedTensorsCanBeRerun) {
   EXPECT_TRUE(HasValues(x.grad(), {2, 2}));
 }
 
+// ---- GradOptions and BackwardOptions: the keyword arguments by name ------------------------------
+
+// libtorch's positional calls with a braced 4th argument still compile (and mean what they mean there).
+TEST(GradOptions, BracedPositionalArgumentsStillPickTheLibtorchOverload) {
+  Tensor x = tensor({1.0, 2.0}).requires_grad_();
+  Tensor y = (x * x).sum();
+  EXPECT_TRUE(equal(grad({y}, {x}, {}, {true})[0], 2 * x.detach()));  // retain_graph = true
+  EXPECT_TRUE(equal(grad({y}, {x}, {}, {})[0], 2 * x.detach()));      // retain_graph unset: freed
+  EXPECT_THROW(grad({y}, {x}), Error);
+  Tensor z = (x * x).sum();
+  backward({z}, {}, {});
+  EXPECT_TRUE(equal(x.grad(), 2 * x.detach()));
+}
+
+TEST(GradOptions, DefaultsMatchPositionalDefaults) {
+  Tensor x = Leaf({1.0, 2.0, 3.0}, kFloat64);
+  Tensor y = x.pow(3) * 2;
+  Tensor u = tensor({1.0, -0.5, 2.0}, kFloat64);
+  Tensor by_name = grad({y}, {x}, {u}, GradOptions{.retain_graph = true})[0];
+  Tensor by_position = grad({y}, {x}, {u}, /*retain_graph=*/true)[0];
+  EXPECT_TRUE(equal(by_name, by_position));
+  EXPECT_TRUE(HasValues(by_name, {6, -12, 108}));
+  EXPECT_FALSE(by_name.requires_grad());
+}
+
+TEST(GradOptions, CreateGraphAndAllowUnusedMatchPositional) {
+  Tensor x = Leaf({0.5, -1.0}, kFloat64);
+  Tensor unused = Leaf({3.0}, kFloat64);
+  Tensor y = (x.sin() * x).sum();
+  TensorList by_name = grad({y}, {x, unused}, {}, {.create_graph = true, .allow_unused = true});
+  TensorList by_position = grad({y}, {x, unused}, {}, std::nullopt, /*create_graph=*/true, /*allow_unused=*/true);
+  ASSERT_EQ(by_name.size(), 2u);
+  EXPECT_TRUE(equal(by_name[0], by_position[0]));
+  EXPECT_FALSE(by_name[1].defined());
+  EXPECT_FALSE(by_position[1].defined());
+  // create_graph took effect: the gradient is differentiable, and its own gradient matches.
+  ASSERT_TRUE(by_name[0].requires_grad());
+  // The two gradients' graphs share y's nodes, so the first second-order pass keeps them.
+  Tensor second_by_name = grad({by_name[0].sum()}, {x}, {}, {.retain_graph = true})[0];
+  Tensor second_by_position = grad({by_position[0].sum()}, {x})[0];
+  EXPECT_TRUE(equal(second_by_name, second_by_position));
+}
+
+TEST(GradOptions, AllowUnusedFalseRaisesForAnUnusedInput) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor unused = Leaf({1.0});
+  Tensor y = (x * 2).sum();
+  const std::string message =
+      ErrorMessage([&] { grad({y}, {x, unused}, {}, {.retain_graph = true, .allow_unused = false}); });
+  EXPECT_NE(message.find("appears to not have been used in the graph"), std::string::npos) << message;
+  EXPECT_NE(message.find("input 1"), std::string::npos) << message;
+  TensorList g = grad({y}, {x, unused}, {}, {.allow_unused = true});
+  EXPECT_TRUE(HasValues(g[0], {2, 2}));
+  EXPECT_FALSE(g[1].defined());
+}
+
+TEST(GradOptions, RetainGraphDecidesWhetherTheGraphIsFreed) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor y = x.exp().sum();
+  Tensor first = grad({y}, {x}, {}, {.retain_graph = true})[0];
+  Tensor second = grad({y}, {x}, {}, {.retain_graph = false})[0];
+  EXPECT_TRUE(equal(first, second));
+  const std::string message = ErrorMessage([&] { grad({y}, {x}, {}, GradOptions{}); });
+  EXPECT_NE(message.find("second time"), std::string::npos) << message;
+}
+
+TEST(GradOptions, RetainGraphDefaultsToCreateGraph) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor y = x.exp().sum();
+  grad({y}, {x}, {}, {.create_graph = true});  // retains the graph, as create_graph=True does in PyTorch
+  EXPECT_NO_THROW(grad({y}, {x}, {}, {.retain_graph = false, .create_graph = true}));
+  const std::string message = ErrorMessage([&] { grad({y}, {x}, {}, {.create_graph = true}); });
+  EXPECT_NE(message.find("second time"), std::string::npos) << message;
+}
+
+TEST(GradOptions, IsGradsBatchedMatchesPositionalAndOneRowAtATime) {
+  Tensor x = Leaf({1.0, 2.0, 3.0}, kFloat64);
+  Tensor y = x * x;
+  Tensor rows = eye(3, kFloat64);
+  Tensor by_name = grad({y}, {x}, {rows}, {.retain_graph = true, .is_grads_batched = true})[0];
+  Tensor by_position = grad({y}, {x}, {rows}, true, false, false, /*is_grads_batched=*/true)[0];
+  EXPECT_TRUE(equal(by_name, by_position));
+  ASSERT_EQ(Shape(by_name), (std::vector<int64_t>{3, 3}));
+  for (int64_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(equal(by_name[i], grad({y}, {x}, {rows[i]}, {.retain_graph = true})[0])) << "row " << i;
+}
+
+TEST(BackwardOptions, DefaultsMatchPositionalBackward) {
+  Tensor a = Leaf({1.0, 2.0}, kFloat64);
+  Tensor b = Leaf({1.0, 2.0}, kFloat64);
+  backward({(a * a * 3).sum()}, {}, BackwardOptions{});
+  backward({(b * b * 3).sum()});
+  EXPECT_TRUE(equal(a.grad(), b.grad()));
+  EXPECT_TRUE(HasValues(a.grad(), {6, 12}));
+  EXPECT_FALSE(a.grad().requires_grad());
+}
+
+TEST(BackwardOptions, RetainGraphFalseFreesTheGraph) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor y = (x * x).sum();
+  backward({y}, {}, {.retain_graph = true});
+  backward({y}, {}, {.retain_graph = false});
+  EXPECT_TRUE(HasValues(x.grad(), {4, 8}));
+  const std::string message = ErrorMessage([&] { backward({y}, {}, {.retain_graph = false}); });
+  EXPECT_NE(message.find("second time"), std::string::npos) << message;
+  EXPECT_NE(message.find("retain_graph=true"), std::string::npos) << message;
+}
+
+TEST(BackwardOptions, CreateGraphMakesGradDifferentiable) {
+  Tensor x = Leaf({1.0, 2.0}, kFloat64);
+  backward({x.pow(3).sum()}, {}, {.create_graph = true});
+  ASSERT_TRUE(x.grad().requires_grad());
+  EXPECT_TRUE(HasValues(x.grad(), {3, 12}));
+  Tensor second = grad({x.grad().sum()}, {x})[0];
+  EXPECT_TRUE(HasValues(second, {6, 12}));
+}
+
+TEST(BackwardOptions, InputsRestrictWhichTensorsGetGrad) {
+  Tensor x = Leaf({1.0, 2.0});
+  Tensor w = Leaf({3.0, 4.0});
+  Tensor x2 = Leaf({1.0, 2.0});
+  Tensor w2 = Leaf({3.0, 4.0});
+  backward({(x * w).sum()}, {}, {.inputs = {w}});
+  backward({(x2 * w2).sum()}, {}, std::nullopt, false, {w2});
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_TRUE(HasValues(w.grad(), {1, 2}));
+  EXPECT_FALSE(x2.grad().defined());
+  EXPECT_TRUE(equal(w.grad(), w2.grad()));
+}
+
 // ---- version counter and in-place ops -------------------------------------------------------------
 
 TEST(InPlace, VersionCounterIncrementsPerInPlaceOp) {

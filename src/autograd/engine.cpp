@@ -6,13 +6,16 @@
 //   gradient (the input's own grad_fn, or the AccumulateGrad node of a leaf), each input's shape
 //   and dtype, and whatever tensors the rule asked to save. The output's grad_fn is the node.
 //   Every node has exactly one differentiable output, which keeps the engine simple.
-// - run_backward() walks the graph from the outputs, counts for each node how many edges lead
-//   into it, and then runs nodes in topological order (latest sequence number first among the
-//   ready ones). A node's incoming gradients are summed into one buffer before its rule runs.
+// - run_backward() (at the end) walks the graph from the outputs, counts for each node how many
+//   edges lead into it, and then runs nodes in topological order (latest sequence number first
+//   among the ready ones). A node's incoming gradients are summed into one buffer before its rule
+//   runs. Its steps are the member functions of BackwardPass, in the order run_backward() calls them.
 // - The engine, not the rules, sums each gradient down to its input's shape (undoing
 //   broadcasting) and casts it to the input's dtype.
 // - Rules are written with differentiable dydx ops. With create_graph they run with grad mode
 //   on, so the backward pass is itself recorded and can be differentiated again.
+// The per-backward table of nodes is in graph_state.hpp; the AccumulateGrad node and the locked
+// sums into a leaf's .grad are in accumulate_grad.cpp.
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
 
@@ -21,11 +24,11 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <thread>
 
+#include "autograd/accumulate_grad.hpp"
 #include "autograd/tensor_hooks.hpp"
+#include "autograd/graph_state.hpp"
 #include "core/object_pool.hpp"
-#include "core/overlap.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
@@ -34,139 +37,6 @@ namespace dydx::autograd {
 
 namespace {
 
-const OpInfo kAccumulateGrad{"AccumulateGrad", "AccumulateGrad", nullptr};
-
-// Guards the link from leaves to their AccumulateGrad nodes. What it protects takes a few loads and
-// at most one pooled allocation, so two atomic operations beat a mutex's lock and unlock, which
-// showed in per-op profiles (every op on a leaf asks for its node).
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire))
-      while (flag_.test(std::memory_order_relaxed)) std::this_thread::yield();
-  }
-  void unlock() { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_;
-};
-SpinLock accumulator_lock;
-
-// Per-backward state of the nodes reached from the outputs. Node fields cannot hold it: graphs
-// share nodes (a model's weights) across threads. Nodes are numbered as they are first met; an
-// open-addressing table maps a node to its number, and the walk numbers each node's children
-// once, so the later phases index arrays instead of hashing. Graphs of up to 16 nodes and 32 edges
-// cost no allocation: std::unordered_map cost one per node and showed in per-op overhead profiles.
-class GraphState {
- public:
-  struct Entry {
-    Node* node = nullptr;
-    int first_child = 0;  // where the numbers of node->next start in children_ (-1 for a null edge)
-    int dependencies = 0;
-    bool visited = false;
-    bool needed = false;
-    bool is_target = false;
-    Tensor buffer;    // sum of gradients received so far
-    Tensor captured;  // for targets: the gradient handed back by grad()
-  };
-
-  GraphState() { std::fill(inline_slots_.begin(), inline_slots_.end(), -1); }
-  GraphState(const GraphState&) = delete;
-  GraphState& operator=(const GraphState&) = delete;
-
-  /// The number of key, which is given the next number if new.
-  int insert(Node* key) {
-    int* slot = &slot_of(key);
-    if (*slot >= 0) return *slot;
-    if (2 * (entries_.size() + 1) > capacity_) {
-      grow();
-      slot = &slot_of(key);
-    }
-    *slot = static_cast<int>(entries_.size());
-    Entry entry;
-    entry.node = key;
-    entry.first_child = static_cast<int>(children_.size());
-    entries_.push_back(std::move(entry));
-    for (size_t i = 0; i < key->next.size(); ++i) children_.push_back(-1);
-    return *slot;
-  }
-  /// The number of key, or -1 if it was never inserted.
-  int find(Node* key) { return slot_of(key); }
-
-  size_t size() const { return entries_.size(); }
-  /// Entries move only when one is inserted; the walk inserts, the later phases do not.
-  Entry& operator[](int i) { return entries_[static_cast<size_t>(i)]; }
-  int& child(int i, size_t k) { return children_[static_cast<size_t>(entries_[static_cast<size_t>(i)].first_child) + k]; }
-
- private:
-  static constexpr size_t kInlineSlots = 32;
-
-  int& slot_of(Node* key) {
-    const size_t mask = capacity_ - 1;
-    size_t i = (reinterpret_cast<uintptr_t>(key) >> 4) * 0x9E3779B97F4A7C15ull >> 20 & mask;
-    while (slots_[i] >= 0 && entries_[static_cast<size_t>(slots_[i])].node != key) i = (i + 1) & mask;
-    return slots_[i];
-  }
-  void grow() {
-    heap_slots_.assign(capacity_ * 2, -1);
-    slots_ = heap_slots_.data();
-    capacity_ = heap_slots_.size();
-    for (size_t i = 0; i < entries_.size(); ++i) slot_of(entries_[i].node) = static_cast<int>(i);
-  }
-
-  SmallVector<Entry, 16> entries_;
-  SmallVector<int, 32> children_;
-  std::array<int, kInlineSlots> inline_slots_;
-  std::vector<int> heap_slots_;
-  int* slots_ = inline_slots_.data();
-  size_t capacity_ = kInlineSlots;
-};
-
-void add_into(Tensor& buffer, Tensor g) {
-  buffer = buffer.defined() ? buffer + g : std::move(g);
-}
-
-// Threads may run backward through graphs that share a leaf (a model's weights, read by every
-// graph); each .grad update holds a lock picked by the leaf's address, so the sums are safe.
-// Their order, and so the last bits of the sum, then depends on scheduling.
-std::mutex& lock_for(const void* leaf) {
-  static std::array<std::mutex, 64> locks;
-  return locks[(reinterpret_cast<uintptr_t>(leaf) >> 6) % locks.size()];
-}
-
-// Stores g into a leaf's .grad, summing with what is there. Without create_graph the sum is done
-// in place, as PyTorch does, and a gradient nobody else holds is stored without a copy.
-void accumulate_into(detail::TensorImpl& leaf, Tensor g, bool create_graph) {
-  std::lock_guard<std::mutex> lock(lock_for(&leaf));
-  if (!leaf.grad) {
-    if (create_graph) {
-      // Stored as is only if nothing else holds it: it may be the caller's grad_output.
-      leaf.grad = g.impl().use_count() == 1 ? g.impl() : g.clone().impl();
-    } else if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.is_contiguous()) {
-      // Nobody else can see g: it is stored as it is when it carries no autograd state either.
-      const auto& state = *g.impl();
-      const bool plain = !state.grad_fn && !state.requires_grad && !state.base && !state.grad &&
-                         state.tangents.empty() && state.hooks.empty();
-      leaf.grad = plain ? g.impl() : g.detach().impl();
-    } else {
-      NoGradGuard no_grad;
-      leaf.grad = g.detach().clone().impl();
-    }
-    return;
-  }
-  Tensor current(leaf.grad);
-  // A .grad that the user set to an expanded (or otherwise self-overlapping) tensor cannot take
-  // the sum in place: the same address would be added to once per element that shares it.
-  const bool writable = current.is_contiguous() || !detail::has_internal_overlap(current.sizes(), current.strides());
-  if (create_graph || current.requires_grad() || !writable) {
-    leaf.grad = (current + g).impl();
-  } else {
-    NoGradGuard no_grad;
-    current.add_(g);
-  }
-}
-
-// Sums g (with nb leading batch dims) down to the input's shape and casts it to its dtype.
 std::atomic<bool> anomaly_detection{false};
 
 bool all_finite(const Tensor& t) {
@@ -210,6 +80,7 @@ Tensor run_hooks(const HookList& hooks, Tensor g, const Node& node, const char* 
   return g;
 }
 
+// Sums g (with nb leading batch dims) down to the input's shape and casts it to its dtype.
 Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
   if (nb == 0) {
     if (!(IntArrayRef(g.sizes()) == IntArrayRef(meta.sizes))) g = sum_to(g, meta.sizes);
@@ -230,17 +101,11 @@ Tensor reduce_to_input(Tensor g, const InputMeta& meta, int64_t nb) {
   return g;
 }
 
-}  // namespace
-
-std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
-  auto& impl = *leaf.impl();
-  std::lock_guard<SpinLock> lock(accumulator_lock);
-  if (auto existing = impl.grad_accumulator.lock()) return existing;
-  auto node = detail::make_pooled<RecordedNode>(&kAccumulateGrad);
-  node->leaf = leaf.impl();
-  impl.grad_accumulator = node;
-  return node;
+void add_into(Tensor& buffer, Tensor g) {
+  buffer = buffer.defined() ? buffer + g : std::move(g);
 }
+
+}  // namespace
 
 void refresh_view_history(const Tensor& t) {
   auto& impl = *t.impl();
@@ -303,226 +168,362 @@ void connect(std::shared_ptr<Node> node, std::span<const Tensor* const> inputs, 
   out.impl()->requires_grad = false;
 }
 
-TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
-                        bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
-                        bool allow_unused, bool batched) {
-  const char* api = accumulate_into_grad ? "backward" : "grad";
-  DYDX_CHECK(!batched || !accumulate_into_grad, api, ": batched grad_outputs are only supported by grad()");
-  DYDX_CHECK(!batched || grad_outputs.size() == outputs.size(), api,
+
+// ---- run_backward, in named steps --------------------------------------------------------------
+
+namespace {
+
+// One run of the engine: its arguments, the table of the nodes it reaches, and the queue of nodes
+// whose gradients are complete. run_backward() calls the public steps in the order they are
+// declared; run_node() is what happens to each node.
+class BackwardPass {
+ public:
+  BackwardPass(const TensorList& inputs, const BackwardPassOptions& options)
+      : inputs_(inputs), options_(options), api_(options.accumulate_into_grad ? "backward" : "grad") {}
+  BackwardPass(const BackwardPass&) = delete;
+  BackwardPass& operator=(const BackwardPass&) = delete;
+
+  void check_arguments(const TensorList& outputs, const TensorList& grad_outputs) const;
+  void seed_roots(const TensorList& outputs, const TensorList& grad_outputs);
+  void mark_targets();
+  void discover_graph();
+  void count_dependencies();
+  void queue_roots();
+  void run_ready_nodes();
+  TensorList results();
+
+ private:
+  // Backward with inputs: only nodes that lead to one of them run.
+  bool prune() const { return !inputs_.empty(); }
+  Tensor starting_gradient(size_t i, const Tensor& out, const TensorList& grad_outputs);
+  bool later_first(int a, int b) { return graph_[a].node->sequence_nr < graph_[b].node->sequence_nr; }
+  void push_ready(int number);
+  int pop_ready();
+  void run_node(int number);
+  Tensor finish_gradient(GraphState::Entry& entry, Tensor g);
+  void accumulate_into_leaf(const GraphState::Entry& entry, Tensor g);
+  bool select_children_that_need_grad(int number);
+  void apply_rule_and_release(Node* node, const Tensor& g, bool apply);
+  void send_to_children(const Node& node, const Tensor& g);
+  void count_down_children();
+
+  const TensorList& inputs_;
+  const BackwardPassOptions& options_;
+  const char* api_;  // names the entry point in error messages
+  GraphState graph_;
+  // The roots' nodes and their starting gradients, then their numbers in graph_.
+  SmallVector<std::pair<std::shared_ptr<Node>, Tensor>, 2> roots_;
+  SmallVector<int, 2> root_numbers_;
+  int64_t batch_size_ = -1;  // with options_.batched: the leading dim every grad_output shares
+  // Capture targets: inputs given to grad(), or the restricted set of backward(inputs=...).
+  SmallVector<Node*, 4> target_of_input_;
+  // A binary heap of nodes whose gradients are complete, latest first; inline for small graphs.
+  SmallVector<int, 16> ready_;
+  // Reused by every node, so that running a node allocates nothing of the engine's own.
+  SmallVector<Tensor, 4> grads_;    // the rule's gradient for each input
+  SmallVector<int, 4> children_;    // for each input, the number of the node it goes to, or -1
+};
+
+void BackwardPass::check_arguments(const TensorList& outputs, const TensorList& grad_outputs) const {
+  DYDX_CHECK(!options_.batched || !options_.accumulate_into_grad, api_,
+             ": batched grad_outputs are only supported by grad()");
+  DYDX_CHECK(!options_.batched || grad_outputs.size() == outputs.size(), api_,
              ": is_grads_batched needs a grad_output for every output");
-  int64_t batch_size = -1;
-  DYDX_CHECK(!outputs.empty(), api, ": expected at least one output tensor");
-  DYDX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), api, ": got ", grad_outputs.size(),
+  DYDX_CHECK(!outputs.empty(), api_, ": expected at least one output tensor");
+  DYDX_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), api_, ": got ", grad_outputs.size(),
              " grad_outputs for ", outputs.size(), " outputs");
+}
 
-  GraphState graph;
-
-  // Roots and their starting gradients.
-  SmallVector<std::pair<std::shared_ptr<Node>, Tensor>, 2> roots;
+// Each output's node is a root, starting from the output's grad_output (ones for a scalar).
+void BackwardPass::seed_roots(const TensorList& outputs, const TensorList& grad_outputs) {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& out = outputs[i];
-    DYDX_CHECK(out.defined(), api, ": output ", i, " is undefined");
-    DYDX_CHECK(out.requires_grad(), api, ": element ", i, " of tensors does not require grad and does not have a grad_fn");
-    Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
-    if (batched) {
-      DYDX_CHECK(g.defined() && g.dim() == out.dim() + 1 &&
-                     IntArrayRef(g.sizes().data() + 1, out.dim()) == out.sizes(),
-                 api, ": with is_grads_batched, grad_output[", i, "] must have shape [N] + ", out.sizes(), ", got ",
-                 g.defined() ? g.shape_string() : std::string("(undefined)"));
-      DYDX_CHECK(batch_size < 0 || g.size(0) == batch_size, api, ": batched grad_outputs differ in batch size (",
-                 batch_size, " and ", g.size(0), ")");
-      batch_size = g.size(0);
-      if (g.dtype() != out.dtype()) g = g.to(out.dtype());
-    } else if (g.defined()) {
-      DYDX_CHECK(g.sizes() == out.sizes(), api, ": Mismatch in shape: grad_output[", i, "] has a shape of ",
-                 g.sizes(), " and output[", i, "] has a shape of ", out.sizes());
-      if (g.dtype() != out.dtype()) g = g.to(out.dtype());
-    } else {
-      DYDX_CHECK(out.numel() == 1, api, ": grad can be implicitly created only for scalar outputs (output ", i,
-                 " has shape ", out.sizes(), ")");
-      g = ones_like(out);
-    }
-    roots.push_back({gradient_edge(out), std::move(g)});
+    DYDX_CHECK(out.defined(), api_, ": output ", i, " is undefined");
+    DYDX_CHECK(out.requires_grad(), api_, ": element ", i,
+               " of tensors does not require grad and does not have a grad_fn");
+    Tensor g = starting_gradient(i, out, grad_outputs);
+    roots_.push_back({gradient_edge(out), std::move(g)});
   }
+}
 
-  // Capture targets: inputs given to grad(), or the restricted set of backward(inputs=...).
-  SmallVector<Node*, 4> target_of_input;
-  for (size_t j = 0; j < inputs.size(); ++j) {
-    const Tensor& in = inputs[j];
-    DYDX_CHECK(in.defined(), api, ": input ", j, " is undefined");
-    DYDX_CHECK(in.requires_grad(), api, ": One of the differentiated Tensors does not require grad (input ", j,
+Tensor BackwardPass::starting_gradient(size_t i, const Tensor& out, const TensorList& grad_outputs) {
+  Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
+  if (options_.batched) {
+    DYDX_CHECK(g.defined() && g.dim() == out.dim() + 1 && IntArrayRef(g.sizes().data() + 1, out.dim()) == out.sizes(),
+               api_, ": with is_grads_batched, grad_output[", i, "] must have shape [N] + ", out.sizes(), ", got ",
+               g.defined() ? g.shape_string() : std::string("(undefined)"));
+    DYDX_CHECK(batch_size_ < 0 || g.size(0) == batch_size_, api_, ": batched grad_outputs differ in batch size (",
+               batch_size_, " and ", g.size(0), ")");
+    batch_size_ = g.size(0);
+    if (g.dtype() != out.dtype()) g = g.to(out.dtype());
+  } else if (g.defined()) {
+    DYDX_CHECK(g.sizes() == out.sizes(), api_, ": Mismatch in shape: grad_output[", i, "] has a shape of ",
+               g.sizes(), " and output[", i, "] has a shape of ", out.sizes());
+    if (g.dtype() != out.dtype()) g = g.to(out.dtype());
+  } else {
+    DYDX_CHECK(out.numel() == 1, api_, ": grad can be implicitly created only for scalar outputs (output ", i,
+               " has shape ", out.sizes(), ")");
+    g = ones_like(out);
+  }
+  return g;
+}
+
+// The nodes whose gradients are captured (grad) or that alone receive them (backward(inputs=...)).
+void BackwardPass::mark_targets() {
+  for (size_t j = 0; j < inputs_.size(); ++j) {
+    const Tensor& in = inputs_[j];
+    DYDX_CHECK(in.defined(), api_, ": input ", j, " is undefined");
+    DYDX_CHECK(in.requires_grad(), api_, ": One of the differentiated Tensors does not require grad (input ", j,
                " of shape ", in.sizes(), ")");
     auto edge = gradient_edge(in);
-    target_of_input.push_back(edge.get());
-    graph[graph.insert(edge.get())].is_target = true;
+    target_of_input_.push_back(edge.get());
+    graph_[graph_.insert(edge.get())].is_target = true;
   }
-  const bool prune = !inputs.empty();
+}
 
-  // Depth-first walk: number the nodes and their children, mark which lead to a target, then
-  // count each needed node's incoming edges.
-  SmallVector<int, 2> root_numbers;
-  {
-    SmallVector<std::pair<int, size_t>, 32> stack;  // node number, index of the next child to visit
-    auto visit = [&](Node* n) {
-      const int number = graph.insert(n);
-      if (!graph[number].visited) {
-        graph[number].visited = true;
-        stack.push_back({number, 0});
-      }
-      return number;
-    };
-    for (auto& root : roots) root_numbers.push_back(visit(root.first.get()));
-    while (!stack.empty()) {
-      const auto [number, child] = stack.back();
-      Node* node = graph[number].node;
-      if (child < node->next.size()) {
-        ++stack.back().second;
-        if (Node* next = node->next[child].get()) {
-          const int next_number = visit(next);
-          graph.child(number, child) = next_number;
-        }
-        continue;
-      }
-      stack.pop_back();
-      bool needed = !prune || graph[number].is_target;
-      for (size_t k = 0; k < node->next.size(); ++k) {
-        const int c = graph.child(number, k);
-        needed = needed || (c >= 0 && graph[c].needed);
-      }
-      graph[number].needed = needed;
+// Depth-first walk from the roots: numbers the nodes and their children, and marks which lead to a
+// target (all of them without pruning).
+void BackwardPass::discover_graph() {
+  SmallVector<std::pair<int, size_t>, 32> stack;  // node number, index of the next child to visit
+  auto visit = [&](Node* n) {
+    const int number = graph_.insert(n);
+    if (!graph_[number].visited) {
+      graph_[number].visited = true;
+      stack.push_back({number, 0});
     }
-    for (size_t i = 0; i < graph.size(); ++i) {
-      const int number = static_cast<int>(i);
-      if (!graph[number].needed) continue;
-      for (size_t k = 0; k < graph[number].node->next.size(); ++k) {
-        const int c = graph.child(number, k);
-        if (c >= 0 && graph[c].needed) ++graph[c].dependencies;
-      }
-    }
-  }
-
-  for (size_t r = 0; r < roots.size(); ++r) add_into(graph[root_numbers[r]].buffer, std::move(roots[r].second));
-
-  // A binary heap of nodes whose gradients are complete, latest first; inline for small graphs.
-  auto later_first = [&](int a, int b) { return graph[a].node->sequence_nr < graph[b].node->sequence_nr; };
-  SmallVector<int, 16> ready;
-  auto push_ready = [&](int number) {
-    graph[number].dependencies = -1;  // queued
-    ready.push_back(number);
-    std::push_heap(ready.begin(), ready.end(), later_first);
+    return number;
   };
-  // Roots with no incoming edges start the walk; other roots are reached through the graph.
-  for (int number : root_numbers)
-    if (graph[number].needed && graph[number].dependencies == 0) push_ready(number);
-
-  SmallVector<Tensor, 4> grads;
-  SmallVector<int, 4> children;
-  while (!ready.empty()) {
-    std::pop_heap(ready.begin(), ready.end(), later_first);
-    const int number = ready.back();
-    ready.pop_back();
-    GraphState::Entry& s = graph[number];  // stays valid: nothing is inserted after the walk
-    Node* node = s.node;
-    Tensor g = std::move(s.buffer);
-
-    if (g.defined()) {
-      const HookList& hooks = node->leaf ? node->leaf->hooks : node->pre_hooks;
-      if (!hooks.empty()) g = run_hooks(hooks, std::move(g), *node, api);
-      if (auto retained = batched ? nullptr : node->retained.lock()) {
-        AutoGradMode mode(create_graph);
-        accumulate_into(*retained, g, create_graph);
-      }
-      if (s.is_target) s.captured = g;
-      // backward(inputs=...) may name non-leaves; they get .grad like leaves do.
-      if (s.is_target && accumulate_into_grad && !node->leaf) {
-        AutoGradMode mode(create_graph);
-        for (size_t j = 0; j < inputs.size(); ++j) {
-          bool repeated = false;  // backward(inputs={y, y}) accumulates once, as in PyTorch
-          for (size_t k = 0; k < j; ++k) repeated = repeated || inputs[k].impl() == inputs[j].impl();
-          if (target_of_input[j] == node && !inputs[j].retains_grad() && !repeated)  // retain_grad already stored it
-            accumulate_into(*inputs[j].impl(), g, create_graph);
-        }
-      }
-    }
-
-    if (node->leaf) {  // AccumulateGrad
-      if (g.defined() && accumulate_into_grad && (!prune || s.is_target)) {
-        AutoGradMode mode(create_graph);
-        accumulate_into(*node->leaf, std::move(g), create_graph);
+  for (auto& root : roots_) root_numbers_.push_back(visit(root.first.get()));
+  while (!stack.empty()) {
+    const auto [number, child] = stack.back();
+    Node* node = graph_[number].node;
+    if (child < node->next.size()) {
+      ++stack.back().second;
+      if (Node* next = node->next[child].get()) {
+        const int next_number = visit(next);
+        graph_.child(number, child) = next_number;
       }
       continue;
     }
-
-    // The children that need a gradient (-1 for the others). With pruning, a target's own rule
-    // runs only if it leads to further targets.
-    children.clear();
-    bool run = false;
+    stack.pop_back();
+    bool needed = !prune() || graph_[number].is_target;
     for (size_t k = 0; k < node->next.size(); ++k) {
-      int c = graph.child(number, k);
-      if (c >= 0 && !graph[c].needed) c = -1;
-      children.push_back(c);
-      run = run || c >= 0;
+      const int c = graph_.child(number, k);
+      needed = needed || (c >= 0 && graph_[c].needed);
     }
-    const bool apply = run && g.defined();
-    if (apply) {
-      grads.clear();
-      grads.resize(node->num_inputs());
-    }
-    if (apply || !keep_graph) {
-      // Threads may run backward through one shared graph: the lock keeps another thread from
-      // freeing the saved tensors while this rule reads them. Of several threads that backward
-      // without retain_graph, the first to get here frees them and the others' rules then raise
-      // "Trying to backward through the graph a second time", as in PyTorch.
-      std::lock_guard<NodeLock> hold(node->lock);
-      if (apply) {
-        AutoGradMode mode(create_graph);
-        node->op->vjp(*node, g, grads.data());
-      }
-      if (!keep_graph) {
-        recorded(*node).release_saved();
-      }
-    }
-    if (apply) {
-      AutoGradMode mode(create_graph);
-      if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(*node, g, grads.data());
-      for (size_t i = 0; i < node->num_inputs(); ++i) {
-        if (children[i] < 0 || !grads[i].defined()) continue;
-        add_into(graph[children[i]].buffer, reduce_to_input(std::move(grads[i]), node->inputs[i], batched ? 1 : 0));
-      }
-    }
-    if (run) {
-      for (int c : children)
-        if (c >= 0 && --graph[c].dependencies == 0) push_ready(c);
+    graph_[number].needed = needed;
+  }
+}
+
+// For each needed node, how many edges from needed nodes lead into it: it runs when all have delivered.
+void BackwardPass::count_dependencies() {
+  for (size_t i = 0; i < graph_.size(); ++i) {
+    const int number = static_cast<int>(i);
+    if (!graph_[number].needed) continue;
+    for (size_t k = 0; k < graph_[number].node->next.size(); ++k) {
+      const int c = graph_.child(number, k);
+      if (c >= 0 && graph_[c].needed) ++graph_[c].dependencies;
     }
   }
+}
 
-  TensorList result(inputs.size());
-  if (accumulate_into_grad) return result;
-  for (size_t j = 0; j < inputs.size(); ++j) {
-    const int number = graph.find(target_of_input[j]);
-    if (number >= 0) result[j] = graph[number].captured;
-    DYDX_CHECK(result[j].defined() || allow_unused, api,
+// The roots' gradients go into their buffers. Roots with no incoming edges start the run; other
+// roots are reached through the graph.
+void BackwardPass::queue_roots() {
+  for (size_t r = 0; r < roots_.size(); ++r) add_into(graph_[root_numbers_[r]].buffer, std::move(roots_[r].second));
+  for (int number : root_numbers_)
+    if (graph_[number].needed && graph_[number].dependencies == 0) push_ready(number);
+}
+
+void BackwardPass::push_ready(int number) {
+  graph_[number].dependencies = -1;  // queued
+  ready_.push_back(number);
+  std::push_heap(ready_.begin(), ready_.end(), [this](int a, int b) { return later_first(a, b); });
+}
+
+int BackwardPass::pop_ready() {
+  std::pop_heap(ready_.begin(), ready_.end(), [this](int a, int b) { return later_first(a, b); });
+  const int number = ready_.back();
+  ready_.pop_back();
+  return number;
+}
+
+void BackwardPass::run_ready_nodes() {
+  while (!ready_.empty()) run_node(pop_ready());
+}
+
+// A node whose incoming gradients are all summed: its gradient is finished (hooks, stores), then
+// a leaf's goes into .grad and any other node's rule passes it on to its children.
+void BackwardPass::run_node(int number) {
+  GraphState::Entry& entry = graph_[number];  // stays valid: nothing is inserted after the walk
+  Node* node = entry.node;
+  Tensor g = std::move(entry.buffer);
+  if (g.defined()) g = finish_gradient(entry, std::move(g));
+  if (node->leaf) {  // AccumulateGrad
+    accumulate_into_leaf(entry, std::move(g));
+    return;
+  }
+  // With pruning, a target's own rule runs only if it leads to further targets.
+  const bool run = select_children_that_need_grad(number);
+  const bool apply = run && g.defined();
+  apply_rule_and_release(node, g, apply);
+  if (apply) send_to_children(*node, g);
+  if (run) count_down_children();
+}
+
+// Hooks may replace the node's gradient; then it is stored where the user asked for it: in the
+// .grad of a tensor that retains grad, as grad()'s result, or in a non-leaf named by backward(inputs=...).
+Tensor BackwardPass::finish_gradient(GraphState::Entry& entry, Tensor g) {
+  Node* node = entry.node;
+  const bool create_graph = options_.create_graph;
+  const HookList& hooks = node->leaf ? node->leaf->hooks : node->pre_hooks;
+  if (!hooks.empty()) g = run_hooks(hooks, std::move(g), *node, api_);
+  if (auto retained = options_.batched ? nullptr : node->retained.lock()) {
+    AutoGradMode mode(create_graph);
+    accumulate_into(*retained, g, create_graph);
+  }
+  if (entry.is_target) entry.captured = g;
+  // backward(inputs=...) may name non-leaves; they get .grad like leaves do.
+  if (entry.is_target && options_.accumulate_into_grad && !node->leaf) {
+    AutoGradMode mode(create_graph);
+    for (size_t j = 0; j < inputs_.size(); ++j) {
+      bool repeated = false;  // backward(inputs={y, y}) accumulates once, as in PyTorch
+      for (size_t k = 0; k < j; ++k) repeated = repeated || inputs_[k].impl() == inputs_[j].impl();
+      if (target_of_input_[j] == node && !inputs_[j].retains_grad() && !repeated)  // retain_grad already stored it
+        accumulate_into(*inputs_[j].impl(), g, create_graph);
+    }
+  }
+  return g;
+}
+
+void BackwardPass::accumulate_into_leaf(const GraphState::Entry& entry, Tensor g) {
+  if (g.defined() && options_.accumulate_into_grad && (!prune() || entry.is_target)) {
+    AutoGradMode mode(options_.create_graph);
+    accumulate_into(*entry.node->leaf, std::move(g), options_.create_graph);
+  }
+}
+
+// Fills children_ with the numbers of the children that need a gradient (-1 for the others), and
+// says whether there is any.
+bool BackwardPass::select_children_that_need_grad(int number) {
+  Node* node = graph_[number].node;
+  children_.clear();
+  bool any = false;
+  for (size_t k = 0; k < node->next.size(); ++k) {
+    int c = graph_.child(number, k);
+    if (c >= 0 && !graph_[c].needed) c = -1;
+    children_.push_back(c);
+    any = any || c >= 0;
+  }
+  return any;
+}
+
+// Runs the node's rule into grads_ (when apply), then frees its saved tensors unless the graph is kept.
+void BackwardPass::apply_rule_and_release(Node* node, const Tensor& g, bool apply) {
+  if (apply) {
+    grads_.clear();
+    grads_.resize(node->num_inputs());
+  }
+  if (!apply && options_.keep_graph) return;
+  // Threads may run backward through one shared graph: the lock keeps another thread from
+  // freeing the saved tensors while this rule reads them. Of several threads that backward
+  // without retain_graph, the first to get here frees them and the others' rules then raise
+  // "Trying to backward through the graph a second time", as in PyTorch.
+  std::lock_guard<NodeLock> hold(node->lock);
+  if (apply) {
+    AutoGradMode mode(options_.create_graph);
+    node->op->vjp(*node, g, grads_.data());
+  }
+  if (!options_.keep_graph) recorded(*node).release_saved();
+}
+
+// Each input's gradient from the rule, summed down to the input's shape and cast to its dtype, is
+// added to the buffer of the node it goes to. In anomaly mode, a rule that made nan or inf from a
+// finite g is named first.
+void BackwardPass::send_to_children(const Node& node, const Tensor& g) {
+  AutoGradMode mode(options_.create_graph);
+  if (anomaly_detection.load(std::memory_order_relaxed)) check_anomaly(node, g, grads_.data());
+  for (size_t i = 0; i < node.num_inputs(); ++i) {
+    if (children_[i] < 0 || !grads_[i].defined()) continue;
+    add_into(graph_[children_[i]].buffer,
+             reduce_to_input(std::move(grads_[i]), node.inputs[i], options_.batched ? 1 : 0));
+  }
+}
+
+// Each selected child has one delivery fewer to wait for; those with none left are ready.
+void BackwardPass::count_down_children() {
+  for (int c : children_)
+    if (c >= 0 && --graph_[c].dependencies == 0) push_ready(c);
+}
+
+// grad()'s gradients, one per input (backward() returns none: they went into .grad).
+TensorList BackwardPass::results() {
+  TensorList result(inputs_.size());
+  if (options_.accumulate_into_grad) return result;
+  for (size_t j = 0; j < inputs_.size(); ++j) {
+    const int number = graph_.find(target_of_input_[j]);
+    if (number >= 0) result[j] = graph_[number].captured;
+    DYDX_CHECK(result[j].defined() || options_.allow_unused, api_,
                ": One of the differentiated Tensors appears to not have been used in the graph (input ", j,
-               " of shape ", inputs[j].sizes(), "). Set allow_unused=true if this is the desired behavior.");
+               " of shape ", inputs_[j].sizes(), "). Set allow_unused=true if this is the desired behavior.");
   }
   return result;
+}
+
+}  // namespace
+
+TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
+                        const BackwardPassOptions& options) {
+  BackwardPass pass(inputs, options);
+  pass.check_arguments(outputs, grad_outputs);
+  pass.seed_roots(outputs, grad_outputs);
+  pass.mark_targets();
+  pass.discover_graph();
+  pass.count_dependencies();
+  pass.queue_roots();
+  pass.run_ready_nodes();
+  return pass.results();
 }
 
 }  // namespace dydx::autograd
 
 namespace dydx {
 
+TensorList detail::grad_by_options(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
+                                   const GradOptions& options) {
+  DYDX_CHECK(!inputs.empty(), "grad: expected at least one input tensor");
+  return autograd::run_backward(outputs, grad_outputs, inputs,
+                                {.keep_graph = options.retain_graph.value_or(options.create_graph),
+                                 .create_graph = options.create_graph,
+                                 .accumulate_into_grad = false,
+                                 .allow_unused = options.allow_unused,
+                                 .batched = options.is_grads_batched});
+}
+
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
                 std::optional<bool> retain_graph, bool create_graph, bool allow_unused, bool is_grads_batched) {
-  DYDX_CHECK(!inputs.empty(), "grad: expected at least one input tensor");
-  return autograd::run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, inputs,
-                                false, allow_unused, is_grads_batched);
+  return detail::grad_by_options(outputs, inputs, grad_outputs,
+                                 GradOptions{.retain_graph = retain_graph,
+                          .create_graph = create_graph,
+                          .allow_unused = allow_unused,
+                          .is_grads_batched = is_grads_batched});
+}
+
+void detail::backward_by_options(const TensorList& outputs, const TensorList& grad_outputs,
+                                 const BackwardOptions& options) {
+  autograd::run_backward(outputs, grad_outputs, options.inputs,
+                         {.keep_graph = options.retain_graph.value_or(options.create_graph),
+                          .create_graph = options.create_graph,
+                          .accumulate_into_grad = true});
 }
 
 void backward(const TensorList& outputs, const TensorList& grad_outputs, std::optional<bool> retain_graph,
               bool create_graph, const TensorList& inputs) {
-  autograd::run_backward(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, inputs, true,
-                         false);
+  // Not through BackwardOptions, whose inputs member would copy the list.
+  autograd::run_backward(outputs, grad_outputs, inputs,
+                         {.keep_graph = retain_graph.value_or(create_graph),
+                          .create_graph = create_graph,
+                          .accumulate_into_grad = true});
 }
 
 }  // namespace dydx

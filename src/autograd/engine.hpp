@@ -39,11 +39,18 @@ NodeType* record(const OpInfo& op, std::span<const Tensor* const> inputs, const 
   return raw;
 }
 
+/// How one run of the engine goes, and where its gradients end up.
+struct BackwardPassOptions {
+  bool keep_graph = false;            // keep saved tensors for another pass (retain_graph, resolved)
+  bool create_graph = false;          // record the pass, so its gradients can be differentiated again
+  bool accumulate_into_grad = false;  // backward(): sum into .grad; grad(): hand the gradients back
+  bool allow_unused = false;          // grad(): an input the outputs do not reach gives an undefined tensor
+  bool batched = false;               // every grad_output has one extra leading dim, which every rule carries through
+};
+
 /// The engine behind backward() and grad(). With inputs given, gradients are captured for exactly
 /// those (grad) or accumulated only into them (backward); otherwise into every leaf.
-/// With batched, every grad_output has one extra leading dim, which every rule carries through.
-TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, bool keep_graph,
-                        bool create_graph, const TensorList& inputs, bool accumulate_into_grad,
-                        bool allow_unused, bool batched = false);
+TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
+                        const BackwardPassOptions& options);
 
 }  // namespace dydx::autograd

@@ -216,7 +216,11 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
   const bool create_graph = forward::active() || outside;
   Tensor cotangents = row_basis_batch(out, 0, out_size);
   Tensor rows = out.requires_grad()
-                    ? dydx::grad({out}, {input}, {cotangents}, true, create_graph, true, true)[0]
+                    ? dydx::grad({out}, {input}, {cotangents},
+                                 {.retain_graph = true,
+                                  .create_graph = create_graph,
+                                  .allow_unused = true,
+                                  .is_grads_batched = true})[0]
                     : Tensor();
   if (!rows.defined()) return zeros(result_shape, y.dtype());
   // [out_size, B, ...in] -> [B, ...out, ...in]

@@ -65,8 +65,11 @@ TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool cr
   // An output that does not require grad depends on no input: its rows are zeros, without a pass.
   const int64_t n = output.requires_grad() ? output.numel() : 0;
   for_each_chunk(n, chunk_size, op, [&](int64_t start, int64_t count) {
-    TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)}, /*retain_graph=*/true,
-                                  create_graph, /*allow_unused=*/true, /*is_grads_batched=*/true);
+    TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)},
+                                  GradOptions{.retain_graph = true,
+                                              .create_graph = create_graph,
+                                              .allow_unused = true,
+                                              .is_grads_batched = true});
     // An input this chunk's outputs do not reach gets no gradient: its rows are zeros.
     for (size_t i = 0; i < inputs.size(); ++i)
       chunks[i].push_back(grads[i].defined() ? grads[i] : zeros(concat({count}, inputs[i].sizes()), inputs[i].dtype()));
@@ -139,8 +142,8 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
       }
     TensorList grads(wrt.size());
     if (!used_outputs.empty())
-      grads = dydx::grad(used_outputs, wrt, used_cotangents, /*retain_graph=*/true, create_graph,
-                         /*allow_unused=*/true);
+      grads = dydx::grad(used_outputs, wrt, used_cotangents,
+                         {.retain_graph = true, .create_graph = create_graph, .allow_unused = true});
     for (size_t i = 0; i < grads.size(); ++i)
       if (!grads[i].defined()) grads[i] = zeros_like(wrt[i]);
     // Only history through f's outer inputs, the cotangents or (under an enclosing forward-mode
