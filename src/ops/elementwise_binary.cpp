@@ -9,53 +9,13 @@
 namespace dydx {
 namespace ops {
 
-ScalarType result_type(const Tensor& a, const Tensor& b) {
-  const bool a0 = a.dim() == 0, b0 = b.dim() == 0;
-  if (a0 == b0) return promote_types(a.dtype(), b.dtype());
-  const Tensor& dimensioned = a0 ? b : a;
-  const Tensor& zero_dim = a0 ? a : b;
-  if (!dimensioned.is_floating_point() && zero_dim.is_floating_point()) return zero_dim.dtype();
-  return dimensioned.dtype();
-}
+namespace {
 
-ScalarType result_type(const Tensor& t, Scalar s) {
-  if (!t.is_floating_point() && !s.is_integral()) return kDefaultDtype;
-  return t.dtype();
-}
-
-Tensor scalar_tensor(Scalar s, ScalarType dtype) { return full({}, s, dtype); }
-
-Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined()) return {};
-  // Dense directions that carry no derivatives of their own (the usual case: no outer level, no
-  // reverse pass through the Laplacian) are reduced in one pass rather than a product and a sum.
-  if (a.sizes() == b.sizes() && a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() &&
-      a.is_floating_point() && !forward::carries_derivatives(a) && !forward::carries_derivatives(b)) {
-    const int64_t d = a.size(0), n = d == 0 ? 0 : a.numel() / d;
-    Tensor out = detail::make_empty(Dims(a.sizes().begin() + 1, a.sizes().end()), a.dtype());
-    cpu::dispatch_floating(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* pa = a.data_ptr<T>();
-      const T* pb = b.data_ptr<T>();
-      T* po = out.data_ptr<T>();
-      // In double, as float32 sums across rows are (see sum_values), in blocks that stay in L1.
-      constexpr int64_t kBlock = 256;
-      double sums[kBlock];
-      for (int64_t start = 0; start < n; start += kBlock) {
-        const int64_t m = std::min(kBlock, n - start);
-        std::fill_n(sums, m, 0.0);
-        for (int64_t k = 0; k < d; ++k)
-          for (int64_t i = 0; i < m; ++i) sums[i] += static_cast<double>(pa[k * n + start + i] * pb[k * n + start + i]);
-        for (int64_t i = 0; i < m; ++i) po[start + i] = static_cast<T>(sums[i]);
-      }
-    });
-    return out;
-  }
-  return (a * b).sum({0});
-}
-
-// d/dx x^y = y x^(y-1), taken as 0 where y == 0 (x^0 is constant, even at x == 0), as PyTorch does.
-Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g) {
+// d/dx x^y = y x^(y-1), taken as 0 where y == 0 (x^0 is constant, even at x == 0), as PyTorch does;
+// times g when g is given (a cotangent or tangent), the exact zeros applied after that product as
+// PyTorch's pow_backward_self does, so that a nan in g (a double backward's log x at x < 0) stays
+// out of them.
+Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g = {}) {
   Tensor derivative = y * x.pow(y - 1.0);
   if (g.defined()) derivative = g * derivative;
   return where(eq(y, zeros({}, y.dtype())), zeros_like(derivative), derivative);
@@ -67,8 +27,9 @@ Tensor nonnegative(const Tensor& y) {
   return gt(y, zero) + eq(y, zero);
 }
 
-// d/dy x^y = x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch does; a nan y
-// is not >= 0, so there it stays nan.
+// d/dy x^y = x^y log x given out = x^y, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch
+// does; a nan y is not >= 0, so there it stays nan. Callers multiply by g afterwards, as PyTorch's
+// pow_backward_exponent does (there, unlike above, a nan in g does reach the zeros).
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out) {
   Tensor at_zero = eq(x, zeros({}, x.dtype())) * nonnegative(y);
   return where(at_zero, zeros_like(out), out * log(x));
@@ -81,8 +42,6 @@ Tensor pow_scalar_base_derivative(double b, const Tensor& y, const Tensor& out) 
   return b == 0 ? where(nonnegative(y), zeros_like(derivative), derivative) : derivative;
 }
 
-
-namespace {
 
 // A partial derivative d out/d input as an edge weight (the one number per edge that both modes
 // multiply by, as in Dr.Jit): a tensor, a constant, or zero.

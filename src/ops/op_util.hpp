@@ -18,13 +18,6 @@ ScalarType result_type(const Tensor& a, const Tensor& b);
 /// The dtype of t op s for a C++ scalar s: the tensor's, except an integer tensor with a
 /// floating scalar gives the default float dtype.
 ScalarType result_type(const Tensor& t, Scalar s);
-/// d(x^y)/dx, with PyTorch's convention at y == 0; times g when g is given (a cotangent or tangent),
-/// the exact zeros applied after that product as PyTorch's pow_backward_self does, so that a nan in g
-/// (a double backward's log x at x < 0) stays out of them.
-Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g = {});
-/// d(x^y)/dy given out = x^y, with PyTorch's convention at x == 0. Callers multiply by g afterwards,
-/// as PyTorch's pow_backward_exponent does (there, unlike above, a nan in g does reach the zeros).
-Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out);
 /// A fill value must fit the dtype: a floating value for an int64 tensor must lie in int64's range.
 inline void check_fill_value(Scalar value, ScalarType dtype, const char* op) {
   DYDX_CHECK(is_floating_point(dtype) || value.is_integral() || detail::fits_int64(value.to_double()), op,
