@@ -147,25 +147,25 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   return refreshed_gradient_edge(t);
 }
 
-bool needs_node(std::span<const Tensor* const> inputs) {
-  if (!is_grad_enabled()) return false;
+Node* record(const OpInfo& op, std::span<const Tensor* const> inputs, const Tensor& out, NodeFactory make) {
+  if (!is_grad_enabled()) return nullptr;
   bool any = false;
   for (const Tensor* t : inputs) {
     if (!t->defined()) continue;
     refresh_view_history(*t);
     any = any || t->impl()->needs_grad();
   }
-  return any;
-}
-
-void connect(std::shared_ptr<Node> node, std::span<const Tensor* const> inputs, const Tensor& out) {
+  if (!any) return nullptr;
+  std::shared_ptr<Node> node = make(&op);
   for (const Tensor* t : inputs) {
     node->next.push_back(refreshed_gradient_edge(*t));
     node->inputs.push_back(t->defined() ? InputMeta{t->impl()->sizes, t->dtype()} : InputMeta{});
   }
   node->out_rank = out.dim();
+  Node* raw = node.get();
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = false;
+  return raw;
 }
 
 

@@ -22,21 +22,21 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 /// Where gradient for t goes: its grad_fn, its accumulator if it is a leaf requiring grad, else null.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
 
-/// Whether an op over these inputs must be recorded: grad mode is on and some input requires grad.
-/// (Refreshes the inputs' view histories first, which the edges then point into.)
-bool needs_node(std::span<const Tensor* const> inputs);
-/// Makes node the grad_fn of out, with one edge per input.
-void connect(std::shared_ptr<Node> node, std::span<const Tensor* const> inputs, const Tensor& out);
+/// Makes a node of one type (an op's record chooses it by its attributes), from the pool.
+using NodeFactory = std::shared_ptr<Node> (*)(const OpInfo* op);
+template <class NodeType>
+std::shared_ptr<Node> make_node(const OpInfo* op) {
+  return detail::make_pooled<NodeType>(op);
+}
 
-/// Makes out the result of op applied to inputs when needs_node(inputs), and returns the new node
-/// (a NodeType, which holds what the op's rule reads) so the op can save it; otherwise null.
+/// Makes out the result of op applied to inputs when grad mode is on and any input requires grad,
+/// with a node from make (which holds what the op's rule reads), and returns that node so the op
+/// can save into it; otherwise null. One function, not a template, since every op runs it.
+Node* record(const OpInfo& op, std::span<const Tensor* const> inputs, const Tensor& out, NodeFactory make);
+
 template <class NodeType>
 NodeType* record(const OpInfo& op, std::span<const Tensor* const> inputs, const Tensor& out) {
-  if (!needs_node(inputs)) return nullptr;
-  auto node = detail::make_pooled<NodeType>(&op);
-  NodeType* raw = node.get();
-  connect(std::move(node), inputs, out);
-  return raw;
+  return static_cast<NodeType*>(record(op, inputs, out, &make_node<NodeType>));
 }
 
 /// How one run of the engine goes, and where its gradients end up.

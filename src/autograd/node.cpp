@@ -63,6 +63,7 @@ const char* Node::name() const { return op->node_name; }
 // The saved tensors go first, by the same rule as the edges below: deferred when this release is
 // already deep, released here otherwise (Node's destructor runs after this one and handles the rest).
 RecordedNode::~RecordedNode() {
+  if (saved_values.empty()) return;  // the usual case: a backward without retain_graph freed them
   if (release_depth >= kMaxNestedReleases) {
     if (deferred == nullptr) deferred = new DeferredRelease;
     for (auto& sv : saved_values) deferred->tensors.push_back(std::move(sv.data));
