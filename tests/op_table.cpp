@@ -1,4 +1,4 @@
-// The op table's rows. How to add an op: register its OpInfo in src/ops/, then add one row here
+// The op table's rows. How to add an op: declare its record in src/ops/ (op_record.hpp), then add one row here
 // with its sample shapes, its input domain, the op itself and a naive reference; the generic tests
 // in test_op_table.cpp then check its forward, its gradient and its second derivative.
 #include "op_table.hpp"

@@ -1,10 +1,11 @@
 // The reverse-mode engine.
 //
 // How autograd works here, and where to start reading:
-// - Every op that sees an input requiring grad calls record() (below), which makes a Node: the
-//   op's OpInfo (its name and VJP rule), one edge per input to the node that receives that input's
-//   gradient (the input's own grad_fn, or the AccumulateGrad node of a leaf), each input's shape
-//   and dtype, and whatever tensors the rule asked to save. The output's grad_fn is the node.
+// - Every op ends in its record's finish() (src/ops/op_record.hpp), which calls record() (below)
+//   when an input requires grad. That makes a Node: the op's OpInfo (its name and VJP rule), one
+//   edge per input to the node that receives that input's gradient (the input's own grad_fn, or
+//   the AccumulateGrad node of a leaf), each input's shape and dtype, and (in the node type the
+//   record chose) the op's attributes and the tensors its record saves. The output's grad_fn is the node.
 //   Every node has exactly one differentiable output, which keeps the engine simple.
 // - run_backward() (at the end) walks the graph from the outputs, counts for each node how many
 //   edges lead into it, and then runs nodes in topological order (latest sequence number first

@@ -1,30 +1,31 @@
 // The op record: one struct per op holds everything about it, and one generic path applies it.
 //
 // How to add an op
-//   1. Declare its record: a struct with
-//        name, node                the op table's name ("mul") and grad_fn()->name() ("MulBackward0");
-//        using Attrs = ...;        its non-tensor arguments as a struct of its own (NoAttrs if none);
-//        saves                     what its rules read at backward time: inputs by index, its output,
-//                                  and `extras` tensors its forward computed alongside (an argmax);
-//        vjp(b, g, grads)          its VJP, reading b.input(i), b.output(), b.extra(k), b.attrs();
-//        jvp(p, t)                 its JVP, reading the same names from the primal call p
-//                                  (or `jvp_kind = JvpKind::zero`: its tangent is zero; or
-//                                  JvpKind::in_place: forward::commit_inplace gives it);
-//        curvature(p, g)           its second-order rule for the forward Laplacian, sum_k D2f[g_k, g_k]
-//                                  (or `second_order = SecondOrderKind::linear`: linear or piecewise linear);
-//        broadcasts                (optional) tangents line up with the output like broadcast inputs do;
-//        fused_laplacian(p, t, d)  (optional) the forward Laplacian in one pass.
-//      Elementwise ops need less: a unary op declares f(x) and f'(x) (and f''), a binary op f(a, b)
-//      and its partials d_a, d_b (and d_aa, d_ab, d_bb), and elementwise.hpp makes the record.
+//   1. Declare its record (src/ops/README.md has the table), e.g.
+//        struct Mm : Named<"mm", "MmBackward0"> {
+//          static constexpr Saves saves{.inputs = input_bits(0, 1)};   // what vjp reads
+//          static void vjp(const Backward<Mm>& b, const Tensor& g, Tensor* grads);  // b.input(1), ...
+//          static Tensor jvp(const Primal<Mm>& p, const TensorList& t);            // p.input(1), ...
+//          static Tensor curvature(const Primal<Mm>& p, const TensorList& g);      // sum_k D2f[g_k, g_k]
+//        };
+//      with `using Attrs = SomeStruct;` for non-tensor arguments (typed, one struct per op), the
+//      `Linear` mark as a base instead of curvature() for a linear or piecewise linear op,
+//      `jvp_kind = JvpKind::zero` instead of jvp() for an op whose tangent is zero, `broadcasts` for
+//      broadcasting tangents, and fused_laplacian(p, t, d) for a one-pass forward Laplacian.
+//      Elementwise ops declare less: a unary op its f, f' and f'' (UnaryRecord in
+//      elementwise_unary.cpp makes the record), a binary op its f and partials d_a, d_b (and d_aa,
+//      d_ab, d_bb, or `linear`; BinaryRecord in elementwise_binary.cpp makes the record).
 //   2. Compute the result, then call finish<Record>(inputs, out, attrs): it records the node with the
 //      typed attributes, saves what `saves` says and propagates tangents through jvp and curvature.
 //   3. Add one row to tests/op_table.cpp (and edge cases for arithmetic ops, tests/data/make_edge_cases.py).
 //      The op-table tests check every registered op's forward, VJP, JVP and second order against
-//      finite differences, and that it declares each rule or a mark from which the rule follows.
+//      finite differences. A record that leaves out a rule without its mark does not compile, and
+//      OpTable.EveryRegisteredOpDeclaresEveryRule checks what the op table was told.
 // How to add a rule kind (vmap's batching rule, a Taylor coefficient rule, a fusion description)
 //   Add one optional member to the records (batch(p, bdims), taylor(p, series), ...), a field for
-//   its presence in autograd::OpInfo (filled in by op_info<Record> below), a default derived for
-//   the families in elementwise.hpp, and a test that every op has it. No op's code changes.
+//   its presence in autograd::OpInfo (filled in by op_info<Record> below), its default for the
+//   families (UnaryRecord, BinaryRecord derive it from the partials), a use in finish() or in the
+//   transform, and a test that every op has it. No op's own code changes.
 // How to add a transform
 //   A transform that needs a new rule reads it through the record (finish<Record> sees every op);
 //   one that composes the existing modes (jacfwd, hessian, laplacian) needs no op changes at all.
