@@ -270,8 +270,12 @@ struct Minimum : Extremum<false>, Named<"minimum", "MinimumBackward0"> {
 struct Fmod : Named<"fmod", "FmodBackward1"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool linear = true;  // piecewise linear
-  static void check(const Tensor&, const Tensor& b, ScalarType dtype) {
+  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) {
     if (is_floating_point(dtype)) return;
+    // PyTorch raises in the kernel, after broadcasting: a shape mismatch is reported as such, and
+    // a result with no elements divides by nothing (a nonempty one uses every element of b).
+    const Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), name);
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
     DYDX_CHECK(!any_zero(b), "fmod: ZeroDivisionError (an integer divisor of ", b.dtype(), " ", b.sizes(),
                " is zero)");
   }
