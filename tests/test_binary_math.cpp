@@ -99,6 +99,10 @@ TEST(BinaryMathDtypes, FollowPyTorchsResultType) {
       {kFloat64, {}, kInt64, {2}, kFloat64, kFloat64},
       {kInt64, {}, kFloat32, {2}, kFloat32, kFloat32},
       {kInt64, {}, kInt64, {2}, kInt64, kFloat32},
+      {kFloat32, {}, kFloat64, {}, kFloat64, kFloat64},  // all 0-d: plain promotion
+      {kInt64, {}, kFloat64, {}, kFloat64, kFloat64},
+      {kInt64, {}, kInt64, {}, kInt64, kFloat32},
+      {kFloat64, {}, kInt64, {}, kFloat64, kFloat64},
   };
   for (const DtypeCase& c : cases) {
     Tensor a = full(c.a_shape, 3, c.a), b = full(c.b_shape, 2, c.b);
@@ -115,6 +119,16 @@ TEST(BinaryMathDtypes, FollowPyTorchsResultType) {
       EXPECT_EQ(out.to_vector<double>()[0], out.dtype() == kFloat32 ? static_cast<float>(want) : want);
     }
   }
+}
+
+TEST(BinaryMathDtypes, MethodsAreTheFunctions) {
+  Tensor a = f64({3, -0.0, 1}), b = f32({-2, 0.0, 1});
+  EXPECT_TRUE(SameTensor(a.atan2(b), atan2(a, b)));
+  EXPECT_TRUE(SameTensor(a.hypot(b), hypot(a, b)));
+  EXPECT_TRUE(SameTensor(a.maximum(b), maximum(a, b)));
+  EXPECT_TRUE(SameTensor(a.minimum(b), minimum(a, b)));
+  EXPECT_TRUE(SameTensor(a.fmod(b), fmod(a, b)));
+  EXPECT_TRUE(SameTensor(a.fmod(-2), fmod(a, -2)));
 }
 
 TEST(BinaryMathDtypes, Int64StaysExact) {
@@ -462,6 +476,9 @@ TEST(BinaryMathErrors, HypotOfIntegersNamesHypot) {
   EXPECT_DYDX_ERROR(hypot(i64({3}), i64({4})), "hypot", "int64");
   EXPECT_DYDX_ERROR(i64({3}).hypot(zeros({}, kInt64)), "hypot");
   EXPECT_TRUE(HasExactly(hypot(i64({3}), f32({4})), {5}));
+  // PyTorch 1.13 checks the shapes first, and raises for int64 even when there are no elements.
+  EXPECT_DYDX_ERROR(hypot(ones({2}, kInt64), ones({3}, kInt64)), "hypot", "[2]", "[3]", "broadcast");
+  EXPECT_DYDX_ERROR(hypot(zeros({0}, kInt64), zeros({0}, kInt64)), "hypot", "int64");
 }
 
 }  // namespace
