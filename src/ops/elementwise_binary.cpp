@@ -226,7 +226,9 @@ struct Atan2 : Named<"atan2", "Atan2Backward0"> {
 // hypot(a, b) = sqrt(a^2 + b^2): d/da = a / out, d/db = b / out, as PyTorch has them (t * a / out).
 struct Hypot : Named<"hypot", "HypotBackward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1), .output = true};
-  static void check(const Tensor&, const Tensor&, ScalarType dtype) {
+  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) {
+    if (is_floating_point(dtype)) return;
+    detail::broadcast_shapes(a.sizes(), b.sizes(), name);  // a shape mismatch is reported first, as in PyTorch
     DYDX_CHECK(is_floating_point(dtype), "hypot: not implemented for ", dtype, " tensors");
   }
   static auto forward(auto x, auto y) { return std::hypot(x, y); }
@@ -270,8 +272,12 @@ struct Minimum : Extremum<false>, Named<"minimum", "MinimumBackward0"> {
 struct Fmod : Named<"fmod", "FmodBackward1"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool linear = true;  // piecewise linear
-  static void check(const Tensor&, const Tensor& b, ScalarType dtype) {
+  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) {
     if (is_floating_point(dtype)) return;
+    // PyTorch raises in the kernel, after broadcasting: a shape mismatch is reported as such, and
+    // a result with no elements divides by nothing (a nonempty one uses every element of b).
+    const Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), name);
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
     DYDX_CHECK(!any_zero(b), "fmod: ZeroDivisionError (an integer divisor of ", b.dtype(), " ", b.sizes(),
                " is zero)");
   }
