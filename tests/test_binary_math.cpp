@@ -463,6 +463,32 @@ TEST(BinaryMathGrad, HypotAtTheOriginIsNan) {
 
 // ---- errors ------------------------------------------------------------------------------------
 
+// A partial that is the constant 0 (add's alpha = 0) still multiplies, as PyTorch's grad * alpha
+// does: a nan or inf cotangent reaches b as nan in both modes, not as a structural zero.
+TEST(BinaryMathGrad, AlphaZeroStillMultipliesTheCotangent) {
+  Tensor a = tensor({1.0, 2.0}).requires_grad_(), b = tensor({3.0, 4.0}).requires_grad_();
+  Tensor out = add(a, b, 0);
+  TensorList grads = grad({out}, {a, b}, {tensor({kNan, kInf})});
+  EXPECT_TRUE(std::isnan(grads[1][0].item<double>()));
+  EXPECT_TRUE(std::isnan(grads[1][1].item<double>()));
+  EXPECT_TRUE(std::isnan(grads[0][0].item<double>()));
+  EXPECT_EQ(grads[0][1].item<double>(), kInf);
+  forward_ad::DualLevel level;
+  Tensor tangent = forward_ad::unpack_dual(add(tensor({1.0}), forward_ad::make_dual(tensor({2.0}), tensor({kInf})), 0)).tangent;
+  ASSERT_TRUE(tangent.defined());
+  EXPECT_TRUE(std::isnan(tangent.item<double>()));
+}
+
+// Records save inputs by bit; an op of many inputs (cat of 40) saves none and must not shift past
+// the mask (undefined behaviour that UBSan reports in the sanitizer build).
+TEST(BinaryMathGrad, CatOfManyInputsRecordsAndDifferentiates) {
+  TensorList parts;
+  for (int i = 0; i < 40; ++i) parts.push_back(full({2}, static_cast<double>(i), kFloat64).requires_grad_());
+  Tensor y = (cat(parts) * cat(parts)).sum();
+  TensorList grads = grad({y}, parts);
+  for (int i = 0; i < 40; ++i) EXPECT_TRUE(equal(grads[i], full({2}, 2.0 * i, kFloat64))) << i;
+}
+
 TEST(BinaryMathErrors, ShapeMismatchNamesTheOpAndBothShapes) {
   for (const NamedOp& op : all_ops()) {
     EXPECT_DYDX_ERROR(op.f(ones({2, 3}, kFloat64), ones({4}, kFloat64)), op.name, "[2,3]", "[4]");

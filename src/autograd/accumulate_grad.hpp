@@ -1,11 +1,16 @@
-// Where a leaf's gradient ends: the sum into its .grad, safe when threads share the leaf.
-// (grad_accumulator(), which makes a leaf's AccumulateGrad node, is declared in engine.hpp next to
-// gradient_edge() and defined in accumulate_grad.cpp.)
+// Where a leaf's gradient ends: its AccumulateGrad node, and the sum into its .grad, safe when
+// threads share the leaf.
 #pragma once
 
+#include <memory>
+
+#include "dydx/detail/node.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx::autograd {
+
+/// The AccumulateGrad node of a leaf that requires grad, created on first use.
+std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 
 /// Stores g into leaf's .grad, summing with what is there. Without create_graph the sum is done in
 /// place, as PyTorch does, and a gradient nobody else holds is stored without a copy.

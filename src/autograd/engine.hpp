@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/accumulate_grad.hpp"
 #include "autograd/recorded_node.hpp"
 #include "core/object_pool.hpp"
 #include "dydx/tensor.hpp"
@@ -17,8 +18,6 @@ namespace dydx::autograd {
 /// This does that for t when it is a view whose base changed since t's grad_fn was made.
 void refresh_view_history(const Tensor& t);
 
-/// The AccumulateGrad node of a leaf that requires grad, created on first use.
-std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 /// Where gradient for t goes: its grad_fn, its accumulator if it is a leaf requiring grad, else null.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
 

@@ -1,3 +1,4 @@
+// GraphState's slow path: growing the per-backward node table when it fills up.
 #include "autograd/graph_state.hpp"
 
 namespace dydx::autograd {

@@ -17,4 +17,11 @@ inline Tensor align_to_rank(const Tensor& g, int64_t nb, int64_t rank) {
   return g.reshape(shape);
 }
 
+/// g's first nb sizes followed by shape: a shape with g's batch dims in front.
+inline Dims with_batch(const Tensor& g, int64_t nb, IntArrayRef shape) {
+  Dims out(g.sizes().begin(), g.sizes().begin() + nb);
+  for (int64_t s : shape) out.push_back(s);
+  return out;
+}
+
 }  // namespace dydx::detail

@@ -9,11 +9,11 @@ namespace {
 using CloneNames = Named<"clone", "CloneBackward0">;
 using ToNames = Named<"to", "ToCopyBackward0">;
 template <class Names>
-struct CopyRecord : Names, Linear {
+struct CloneOrToRecord : Names, Linear {
   // The engine casts the gradient back to the input's dtype, so the rule passes g through.
-  static void vjp(const Backward<CopyRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
+  static void vjp(const Backward<CloneOrToRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
   // A copy's tangent is a copy too, so that an in-place write to one never reaches the other.
-  static Tensor jvp(const Primal<CopyRecord>& p, const TensorList& t) {
+  static Tensor jvp(const Primal<CloneOrToRecord>& p, const TensorList& t) {
     const ScalarType dtype = p.output().dtype();
     return t[0].dtype() == dtype ? t[0].clone() : t[0].to(dtype);
   }
@@ -24,7 +24,7 @@ Tensor copy_as(const Tensor& x, ScalarType dtype) {
   Tensor out = detail::make_empty(x.sizes(), dtype);
   detail::copy_values(out, x);
   // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.
-  if (is_floating_point(dtype)) finish<CopyRecord<Names>>({&x}, out);
+  if (is_floating_point(dtype)) finish<CloneOrToRecord<Names>>({&x}, out);
   return out;
 }
 

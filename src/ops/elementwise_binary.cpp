@@ -2,6 +2,7 @@
 // once, and both modes and the second order derive from them. Also where, the scalar forms and comparisons.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -44,21 +45,23 @@ Tensor pow_scalar_base_derivative(double b, const Tensor& y, const Tensor& out) 
 
 
 // A partial derivative d out/d input as an edge weight (the one number per edge that both modes
-// multiply by, as in Dr.Jit): a tensor, a constant, or zero.
+// multiply by, as in Dr.Jit): a tensor, a constant, or none at all (a partial that is zero by
+// construction, which no product needs). A constant 0 is a value like any other: add's alpha = 0
+// still multiplies, so that a nan or inf cotangent reaches b as nan, as in PyTorch.
 struct Weight {
   Tensor tensor;
-  double constant = 0;
+  std::optional<double> constant;
   Weight() = default;
   Weight(Tensor t) : tensor(std::move(t)) {}
   Weight(double c) : constant(c) {}
-  bool is_zero() const { return !tensor.defined() && constant == 0; }
+  bool is_zero() const { return !tensor.defined() && !constant; }
 };
 
 // t times w, undefined (zero) when either is; a constant +-1 costs no pass.
 Tensor weighted(const Tensor& t, const Weight& w) {
   if (!t.defined() || w.is_zero()) return {};
   if (w.tensor.defined()) return t * w.tensor;
-  return w.constant == 1 ? t : w.constant == -1 ? -t : t * w.constant;
+  return *w.constant == 1 ? t : *w.constant == -1 ? -t : t * *w.constant;
 }
 
 // A call as the partials see it, for asking which partials a declaration gives.
@@ -96,7 +99,7 @@ struct BinaryRecord {
   static constexpr bool broadcasts = true;
   static constexpr JvpKind jvp_kind = JvpKind::partials;
   static constexpr bool has_second_partials = requires(const AnyCall<Op>& c) { Op::d_ab(c); };
-  static_assert(has_second_partials || requires { Op::linear; },
+  static_assert(has_second_partials || requires { requires Op::linear; },
                 "a binary op declares its second partials d_aa, d_ab, d_bb, or that it is linear");
   static constexpr SecondOrderKind second_order =
       has_second_partials ? SecondOrderKind::partials : SecondOrderKind::linear;
@@ -229,7 +232,7 @@ struct Hypot : Named<"hypot", "HypotBackward0"> {
   static void check(const Tensor& a, const Tensor& b, ScalarType dtype) {
     if (is_floating_point(dtype)) return;
     detail::broadcast_shapes(a.sizes(), b.sizes(), name);  // a shape mismatch is reported first, as in PyTorch
-    DYDX_CHECK(is_floating_point(dtype), "hypot: not implemented for ", dtype, " tensors");
+    detail::fail("hypot: not implemented for ", dtype, " tensors");
   }
   static auto forward(auto x, auto y) { return std::hypot(x, y); }
   static Tensor times_d_a(const Tensor& t, const auto& c) { return t * c.input(0) / c.output(); }
@@ -301,43 +304,43 @@ struct Fmod : Named<"fmod", "FmodBackward1"> {
 
 // The scalar forms with their own nodes in PyTorch: s - x (RsubBackward1), x^p (PowBackward0) and
 // s^x (PowBackward2) for a C++ scalar s or p.
-struct Rsub : Named<"rsub", "RsubBackward1">, Linear {
-  static void vjp(const Backward<Rsub>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
-  static Tensor jvp(const Primal<Rsub>&, const TensorList& t) { return -t[0]; }
+struct RsubRecord : Named<"rsub", "RsubBackward1">, Linear {
+  static void vjp(const Backward<RsubRecord>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
+  static Tensor jvp(const Primal<RsubRecord>&, const TensorList& t) { return -t[0]; }
 };
 
 // d/dx x^p = p x^(p-1); p == 0 is special-cased so that 0^-1 never turns a zero gradient into nan.
-struct PowScalar : Named<"pow.Scalar", "PowBackward0"> {
+struct PowScalarRecord : Named<"pow.Scalar", "PowBackward0"> {
   struct Attrs {
     double exponent;
   };
   static constexpr Saves saves{.inputs = input_bits(0)};
-  static void vjp(const Backward<PowScalar>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<PowScalarRecord>& b, const Tensor& g, Tensor* grads) {
     const double p = b.attrs().exponent;
     grads[0] = p == 0 ? zeros_like(g) : g * (p * b.input(0).pow(p - 1));
   }
-  static Tensor jvp(const Primal<PowScalar>& c, const TensorList& t) {
+  static Tensor jvp(const Primal<PowScalarRecord>& c, const TensorList& t) {
     const double p = c.attrs().exponent;
     return p == 0 ? Tensor() : t[0] * (p * c.input(0).pow(p - 1));
   }
-  static Tensor curvature(const Primal<PowScalar>& c, const TensorList& g) {
+  static Tensor curvature(const Primal<PowScalarRecord>& c, const TensorList& g) {
     const double p = c.attrs().exponent;
     return p == 0 || p == 1 ? Tensor() : (p * (p - 1)) * c.input(0).pow(p - 2) * sum_over_directions(g[0], g[0]);
   }
 };
 
-struct PowScalarBase : Named<"pow.ScalarBase", "PowBackward2"> {
+struct PowScalarBaseRecord : Named<"pow.ScalarBase", "PowBackward2"> {
   struct Attrs {
     double base;
   };
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
-  static void vjp(const Backward<PowScalarBase>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<PowScalarBaseRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = g * pow_scalar_base_derivative(b.attrs().base, b.input(0), b.output());
   }
-  static Tensor jvp(const Primal<PowScalarBase>& c, const TensorList& t) {
+  static Tensor jvp(const Primal<PowScalarBaseRecord>& c, const TensorList& t) {
     return t[0] * pow_scalar_base_derivative(c.attrs().base, c.input(0), c.output());
   }
-  static Tensor curvature(const Primal<PowScalarBase>& c, const TensorList& g) {
+  static Tensor curvature(const Primal<PowScalarBaseRecord>& c, const TensorList& g) {
     const double b = c.attrs().base;
     return b == 0 ? Tensor() : c.output() * (std::log(b) * std::log(b)) * sum_over_directions(g[0], g[0]);
   }
@@ -345,16 +348,16 @@ struct PowScalarBase : Named<"pow.ScalarBase", "PowBackward2"> {
 
 // where is linear in a and b; the condition (saved, not an input) only routes the gradient, with
 // masked zeros rather than products, so that an inf or nan never leaks into the other branch.
-struct Where : Named<"where", "WhereBackward0">, Linear {
+struct WhereRecord : Named<"where", "WhereBackward0">, Linear {
   static constexpr Saves saves{.extras = 1};
   static constexpr bool broadcasts = true;
-  static void vjp(const Backward<Where>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<WhereRecord>& b, const Tensor& g, Tensor* grads) {
     Tensor cond = b.extra(0);
     Tensor zero = zeros({}, g.dtype());
     if (b.needs_grad(0)) grads[0] = where(cond, g, zero);
     if (b.needs_grad(1)) grads[1] = where(cond, zero, g);
   }
-  static Tensor jvp(const Primal<Where>& p, const TensorList& t) {
+  static Tensor jvp(const Primal<WhereRecord>& p, const TensorList& t) {
     return where(p.extra(0), or_zeros(t[0], p.input(0)), or_zeros(t[1], p.input(1)));
   }
 };
@@ -413,7 +416,7 @@ Tensor pow(const Tensor& base, Scalar exponent) {
       cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
     }
   });
-  ops::finish<ops::PowScalar>({&x}, out, {p});
+  ops::finish<ops::PowScalarRecord>({&x}, out, {p});
   return out;
 }
 
@@ -430,7 +433,7 @@ Tensor pow(Scalar base, const Tensor& exponent) {
   const ScalarType dtype = ops::result_type(exponent, base);
   const double b = base.to_double();
   Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow", ops::element_pow);
-  ops::finish<ops::PowScalarBase>({&exponent}, out, {b});
+  ops::finish<ops::PowScalarBaseRecord>({&exponent}, out, {b});
   return out;
 }
 
@@ -444,7 +447,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     using T = decltype(tag);
     cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
   });
-  ops::finish<ops::Where>({&a, &b}, out, {}, {&c});
+  ops::finish<ops::WhereRecord>({&a, &b}, out, {}, {&c});
   return out;
 }
 
@@ -465,7 +468,7 @@ Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b
 Tensor operator-(Scalar a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return cpu::wrapping_sub(x, y); });
-  ops::finish<ops::Rsub>({&b}, out);
+  ops::finish<ops::RsubRecord>({&b}, out);
   return out;
 }
 Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

@@ -28,14 +28,14 @@ struct FillRecord : Names, Linear {
 
 // copy_ overwrites self with src: nothing flows to the old self, everything to src, whose values
 // (and tangent) broadcast to self's shape.
-struct CopyRecord : Named<"copy", "CopyBackwards">, Linear {
+struct CopyIntoRecord : Named<"copy", "CopyBackwards">, Linear {
   static constexpr bool broadcasts = true;
-  static void vjp(const Backward<CopyRecord>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<CopyIntoRecord>& b, const Tensor& g, Tensor* grads) {
     if (b.needs_grad(0)) grads[0] = zeros_like(g);
     if (b.needs_grad(1)) grads[1] = g;
   }
   // Nothing of the old self survives: the tangent is src's.
-  static Tensor jvp(const Primal<CopyRecord>&, const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); }
+  static Tensor jvp(const Primal<CopyIntoRecord>&, const TensorList& t) { return t[1].defined() ? t[1] : zeros_like(t[0]); }
 };
 
 // The base after writing result into the region of a view: the region's gradient goes to result,
@@ -283,7 +283,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (needs_history(*this, {&src})) {
     Tensor result = detail::make_empty(sizes(), dtype());
     detail::copy_values(result, src);
-    ops::finish<ops::CopyRecord>({this, &src}, result);
+    ops::finish<ops::CopyIntoRecord>({this, &src}, result);
     commit(*this, result, "copy_");
   } else {
     detail::copy_values(*this, src);

@@ -51,32 +51,32 @@ struct MatrixProduct {
   }
   static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
 };
-struct Mm : MatrixProduct<Mm, decltype(plain_mm), 2>, Named<"mm", "MmBackward0"> {
+struct MmRecord : MatrixProduct<MmRecord, decltype(plain_mm), 2>, Named<"mm", "MmBackward0"> {
 };
-struct Bmm : MatrixProduct<Bmm, decltype(plain_bmm), 3>, Named<"bmm", "BmmBackward0"> {
+struct BmmRecord : MatrixProduct<BmmRecord, decltype(plain_bmm), 3>, Named<"bmm", "BmmBackward0"> {
 };
 
 // out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
-struct Addmm : Named<"addmm", "AddmmBackward0"> {
+struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
   struct Attrs {
     double beta, alpha;
   };
   static constexpr Saves saves{.inputs = input_bits(1, 2)};
   static Tensor scaled(const Tensor& t, double c) { return !t.defined() || c == 1 ? t : t * c; }
-  static void vjp(const Backward<Addmm>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<AddmmRecord>& b, const Tensor& g, Tensor* grads) {
     const bool batched = b.batch_dims(g) > 0;
     if (b.needs_grad(0)) grads[0] = scaled(g, b.attrs().beta);
     if (b.needs_grad(1)) grads[1] = scaled(product(g, b.input(2).t(), batched, plain_mm), b.attrs().alpha);
     if (b.needs_grad(2)) grads[2] = scaled(product(b.input(1).t(), g, batched, plain_mm), b.attrs().alpha);
   }
-  static Tensor jvp(const Primal<Addmm>& p, const TensorList& t) {
+  static Tensor jvp(const Primal<AddmmRecord>& p, const TensorList& t) {
     const int64_t nb = p.batch_dims();
     // The input's tangent lines up with the result's trailing dims, after the batch dims.
     Tensor from_input = t[0].defined() ? align_to_rank(scaled(t[0], p.attrs().beta), nb, 2) : Tensor();
     Tensor from_product = sum_terms(product(t[1], p.input(2), nb > 0, plain_mm), product(p.input(1), t[2], nb > 0, plain_mm));
     return sum_terms(from_input, scaled(from_product, p.attrs().alpha));
   }
-  static Tensor curvature(const Primal<Addmm>& p, const TensorList& g) {
+  static Tensor curvature(const Primal<AddmmRecord>& p, const TensorList& g) {
     return scaled(bilinear_curvature(g[1], g[2]), p.attrs().alpha);
   }
 };
@@ -91,7 +91,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor out = detail::make_empty({a.size(0), b.size(1)}, a.dtype());
   cpu::batched_gemm(out, detail::make_alias(a, {1, a.size(0), a.size(1)}, {0, a.stride(0), a.stride(1)}, a.storage_offset()),
                     detail::make_alias(b, {1, b.size(0), b.size(1)}, {0, b.stride(0), b.stride(1)}, b.storage_offset()));
-  ops::finish<ops::Mm>({&a, &b}, out);
+  ops::finish<ops::MmRecord>({&a, &b}, out);
   return out;
 }
 
@@ -102,7 +102,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   ops::check_same_dtype("bmm", a, b);
   Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, a.dtype());
   cpu::batched_gemm(out, a, b);
-  ops::finish<ops::Bmm>({&a, &b}, out);
+  ops::finish<ops::BmmRecord>({&a, &b}, out);
   return out;
 }
 
@@ -139,7 +139,7 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
       if (beta != 0) out.add_(c, beta_scalar);  // beta = 0 ignores input, nan and inf included, as PyTorch does
     }
   }
-  ops::finish<ops::Addmm>({&input, &mat1, &mat2}, out, {beta, alpha});
+  ops::finish<ops::AddmmRecord>({&input, &mat1, &mat2}, out, {beta, alpha});
   return out;
 }
 

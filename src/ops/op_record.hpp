@@ -31,7 +31,8 @@
 //   one that composes the existing modes (jacfwd, hessian, laplacian) needs no op changes at all.
 //
 // Rules are written with differentiable dydx ops, never raw kernels, so create_graph (double
-// backward) and nested forward levels work for every op without extra code. Gradients come back in
+// backward) and nested forward levels work for every op without extra code. (A piecewise-constant
+// factor, such as fmod's trunc(a / b), may be a plain value: its derivative is zero.) Gradients come back in
 // the output's broadcast shape; the engine sums them down to each input. Cotangents and tangents may
 // carry leading batch dims (b.batch_dims(g), p.batch_dims()), which rules keep in front.
 #pragma once
@@ -129,7 +130,10 @@ class Backward {
     assert(saves_of<Op>().output);
     return node_.saved(std::popcount(saves_of<Op>().inputs));
   }
-  Tensor extra(size_t k) const { return node_.saved(std::popcount(saves_of<Op>().inputs) + saves_of<Op>().output + k); }
+  Tensor extra(size_t k) const {
+    assert(k < saves_of<Op>().extras);
+    return node_.saved(std::popcount(saves_of<Op>().inputs) + saves_of<Op>().output + k);
+  }
   const AttrsOf<Op>& attrs() const {
     if constexpr (std::is_empty_v<AttrsOf<Op>>) {
       static const AttrsOf<Op> none{};
@@ -249,8 +253,10 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const Attr
   assert(extras.size() == saves_of<Op>().extras);
   if (auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out)) {
     if constexpr (!std::is_empty_v<AttrsOf<Op>>) node->attrs = attrs;
-    for (size_t i = 0; i < inputs.size(); ++i)
-      if (saves_of<Op>().inputs >> i & 1u) node->save(*inputs[i]);
+    // Only the first 32 inputs can be saved (cat and stack, with any number, save none).
+    if constexpr (saves_of<Op>().inputs != 0)
+      for (size_t i = 0; i < std::min<size_t>(inputs.size(), 32); ++i)
+        if (saves_of<Op>().inputs >> i & 1u) node->save(*inputs[i]);
     if constexpr (saves_of<Op>().output) node->save_output(out);
     for (const Tensor* extra : extras) node->save(*extra);
   }

@@ -31,14 +31,8 @@ inline void check_alpha(ScalarType dtype, Scalar alpha, const char* op) {
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
 
-/// g's first nb sizes followed by shape.
-inline Dims with_batch(const Tensor& g, int64_t nb, IntArrayRef shape) {
-  Dims out(g.sizes().begin(), g.sizes().begin() + nb);
-  for (int64_t s : shape) out.push_back(s);
-  return out;
-}
-
 using detail::align_to_rank;
+using detail::with_batch;
 
 /// a + b where an undefined tensor stands for zero, as tangents and gradients do.
 inline Tensor sum_terms(const Tensor& a, const Tensor& b) {

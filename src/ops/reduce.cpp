@@ -98,11 +98,11 @@ Tensor expand_back(const Tensor& g, int64_t nb, const Dims& in) {
 }
 
 // sum and mean are linear: their transposes broadcast g back over the reduced dims.
-struct SumAll : Named<"sum", "SumBackward0">, Linear {
-  static void vjp(const Backward<SumAll>& b, const Tensor& g, Tensor* grads) {
+struct SumRecord : Named<"sum", "SumBackward0">, Linear {
+  static void vjp(const Backward<SumRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0));
   }
-  static Tensor jvp(const Primal<SumAll>& p, const TensorList& t) { return sum_over(t[0], own_dims(t[0], p.batch_dims())); }
+  static Tensor jvp(const Primal<SumRecord>& p, const TensorList& t) { return sum_over(t[0], own_dims(t[0], p.batch_dims())); }
 };
 
 // The reduced dims (non-negative, in order) and whether they were kept.
@@ -111,40 +111,40 @@ struct ReducedDims {
   bool keepdim = false;
 };
 
-struct SumDim : Named<"sum.dim", "SumBackward1">, Linear {
+struct SumDimRecord : Named<"sum.dim", "SumBackward1">, Linear {
   using Attrs = ReducedDims;
-  static void vjp(const Backward<SumDim>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<SumDimRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     grads[0] = unsqueeze_reduced(g, b.attrs().dims, b.attrs().keepdim, nb).expand(with_batch(g, nb, b.input_sizes(0)));
   }
-  static Tensor jvp(const Primal<SumDim>& p, const TensorList& t) {
+  static Tensor jvp(const Primal<SumDimRecord>& p, const TensorList& t) {
     return sum_over(t[0], shift_dims(p.attrs().dims, p.input(0).dim(), p.batch_dims()), p.attrs().keepdim);
   }
 };
 
-struct MeanAll : Named<"mean", "MeanBackward0">, Linear {
+struct MeanRecord : Named<"mean", "MeanBackward0">, Linear {
   struct Attrs {
     double count;  // of the elements averaged
   };
-  static void vjp(const Backward<MeanAll>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<MeanRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0)) / b.attrs().count;
   }
-  static Tensor jvp(const Primal<MeanAll>& p, const TensorList& t) {
+  static Tensor jvp(const Primal<MeanRecord>& p, const TensorList& t) {
     return mean_over(t[0], own_dims(t[0], p.batch_dims()));
   }
 };
 
-struct MeanDim : Named<"mean.dim", "MeanBackward1">, Linear {
+struct MeanDimRecord : Named<"mean.dim", "MeanBackward1">, Linear {
   struct Attrs {
     ReducedDims reduced;
     double count;  // of the elements averaged into each result
   };
-  static void vjp(const Backward<MeanDim>& b, const Tensor& g, Tensor* grads) {
+  static void vjp(const Backward<MeanDimRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     const ReducedDims& r = b.attrs().reduced;
     grads[0] = unsqueeze_reduced(g, r.dims, r.keepdim, nb).expand(with_batch(g, nb, b.input_sizes(0))) / b.attrs().count;
   }
-  static Tensor jvp(const Primal<MeanDim>& p, const TensorList& t) {
+  static Tensor jvp(const Primal<MeanDimRecord>& p, const TensorList& t) {
     const ReducedDims& r = p.attrs().reduced;
     return mean_over(t[0], shift_dims(r.dims, p.input(0).dim(), p.batch_dims()), r.keepdim);
   }
@@ -171,9 +171,9 @@ struct ExtremeAll : Linear {
     return sum_over(t[0] * ties, own_dims(t[0], p.batch_dims())) / ties.sum();
   }
 };
-struct MaxAll : ExtremeAll, Named<"max", "MaxBackward1"> {
+struct MaxRecord : ExtremeAll, Named<"max", "MaxBackward1"> {
 };
-struct MinAll : ExtremeAll, Named<"min", "MinBackward1"> {
+struct MinRecord : ExtremeAll, Named<"min", "MinBackward1"> {
 };
 
 // 1 at the chosen index along dim, 0 elsewhere, in the input's shape.
@@ -211,9 +211,9 @@ struct ExtremeDim : Linear {
     return (t[0] * onehot).sum({a.dim + p.batch_dims()}, a.keepdim);
   }
 };
-struct MaxDim : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
+struct MaxDimRecord : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
 };
-struct MinDim : ExtremeDim, Named<"min.dim", "MinBackward0"> {
+struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {
 };
 
 // Index of the largest (or smallest) of n strided values; the first nan wins, so nan propagates.
@@ -233,7 +233,7 @@ int64_t extreme_index(const T* p, int64_t n, int64_t stride) {
   return best;
 }
 
-template <class Record, bool IsMax = std::is_same_v<Record, MaxAll>>
+template <class Record, bool IsMax = std::is_same_v<Record, MaxRecord>>
 Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
   Tensor flat = x.contiguous();
@@ -247,7 +247,7 @@ Tensor extreme_all(const Tensor& x, const char* op) {
   return out;
 }
 
-template <class Record, bool IsMax = std::is_same_v<Record, MaxDim>>
+template <class Record, bool IsMax = std::is_same_v<Record, MaxDimRecord>>
 std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, const char* op) {
   dim = detail::wrap_dim(dim, x.dim(), op);
   const int64_t n = x.dim() == 0 ? 1 : x.size(dim);
@@ -293,14 +293,14 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
 Tensor sum(const Tensor& x) {
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
-  ops::finish<ops::SumAll>({&x}, out);
+  ops::finish<ops::SumRecord>({&x}, out);
   return out;
 }
 
 Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
   auto mask = ops::reduced_mask(x, dims, "sum");
   Tensor out = ops::sum_values(x, mask, keepdim);
-  ops::finish<ops::SumDim>({&x}, out, {ops::mask_to_dims(mask), keepdim});
+  ops::finish<ops::SumDimRecord>({&x}, out, {ops::mask_to_dims(mask), keepdim});
   return out;
 }
 
@@ -315,7 +315,7 @@ Tensor mean(const Tensor& x) {
     NoGradGuard no_grad;
     out = total / n;
   }
-  ops::finish<ops::MeanAll>({&x}, out, {n});
+  ops::finish<ops::MeanRecord>({&x}, out, {n});
   return out;
 }
 
@@ -332,17 +332,17 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
     NoGradGuard no_grad;
     out = total / n;
   }
-  ops::finish<ops::MeanDim>({&x}, out, {{ops::mask_to_dims(mask), keepdim}, n});
+  ops::finish<ops::MeanDimRecord>({&x}, out, {{ops::mask_to_dims(mask), keepdim}, n});
   return out;
 }
 
-Tensor max(const Tensor& x) { return ops::extreme_all<ops::MaxAll>(x, "max"); }
-Tensor min(const Tensor& x) { return ops::extreme_all<ops::MinAll>(x, "min"); }
+Tensor max(const Tensor& x) { return ops::extreme_all<ops::MaxRecord>(x, "max"); }
+Tensor min(const Tensor& x) { return ops::extreme_all<ops::MinRecord>(x, "min"); }
 std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
-  return ops::extreme_dim<ops::MaxDim>(x, dim, keepdim, "max");
+  return ops::extreme_dim<ops::MaxDimRecord>(x, dim, keepdim, "max");
 }
 std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
-  return ops::extreme_dim<ops::MinDim>(x, dim, keepdim, "min");
+  return ops::extreme_dim<ops::MinDimRecord>(x, dim, keepdim, "min");
 }
 
 Tensor sum_to(const Tensor& x, IntArrayRef shape) {

@@ -37,6 +37,7 @@ struct RegionOfBase {
   Dims base_strides;
 
   Strided base(const Dims& base_sizes) const { return {base_sizes, base_strides, 0}; }
+  Strided base(Dims&&) const = delete;  // a Strided refers to its sizes: they must outlive it
   Strided region() const { return {sizes, strides, offset}; }
 };
 
