@@ -716,6 +716,7 @@ TEST(BackwardOptions, CreateGraphMakesGradDifferentiable) {
   EXPECT_TRUE(HasValues(x.grad(), {3, 12}));
   Tensor second = grad({x.grad().sum()}, {x})[0];
   EXPECT_TRUE(HasValues(second, {6, 12}));
+  x.set_grad(Tensor());  // as PyTorch advises: the grad's graph refers back to x, a reference cycle
 }
 
 TEST(BackwardOptions, InputsRestrictWhichTensorsGetGrad) {
