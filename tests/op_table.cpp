@@ -52,6 +52,39 @@ std::vector<OpRow> build_table() {
   row(unary("sign", Domain::AwayFromZero, [](const auto& in) { return sign(in[0]); },
             [](double x) { return x > 0 ? 1.0 : -1.0; }));
   row(unary("neg", Domain::Real, [](const auto& in) { return -in[0]; }, [](double x) { return -x; }));
+  row(unary("log1p", Domain::Positive, [](const auto& in) { return log1p(in[0]); }, [](double x) { return std::log1p(x); }));
+  row(unary("expm1", Domain::Real, [](const auto& in) { return expm1(in[0]); }, [](double x) { return std::expm1(x); }));
+  row(unary("erf", Domain::Real, [](const auto& in) { return erf(in[0]); }, [](double x) { return std::erf(x); }));
+  row(unary("silu", Domain::Real, [](const auto& in) { return silu(in[0]); },
+            [](double x) { return x / (1 + std::exp(-x)); }));
+  row(unary("softplus", Domain::Real, [](const auto& in) { return softplus(in[0]); },
+            [](double x) { return std::log1p(std::exp(x)); }));
+  // beta = 2 and a threshold of 5 that normal draws almost never reach (the cut-off at x = 2.5 is a
+  // jump of 1e-3 / 2, which finite differences across it would see).
+  row(unary("softplus", Domain::Real, [](const auto& in) { return softplus(in[0], 2.0, 5.0); },
+            [](double x) { return 2 * x > 5 ? x : std::log1p(std::exp(2 * x)) / 2; }));
+  row(unary("gelu", Domain::Real, [](const auto& in) { return gelu(in[0]); },
+            [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }));
+  row(unary("gelu", Domain::Real, [](const auto& in) { return gelu(in[0], "tanh"); }, [](double x) {
+    return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  }));
+  // Away from the kink at 0, where the second derivative jumps (and, for alpha != 1, the first).
+  row(unary("elu", Domain::AwayFromZero, [](const auto& in) { return elu(in[0]); },
+            [](double x) { return x > 0 ? x : std::expm1(x); }));
+  row(unary("elu", Domain::AwayFromZero, [](const auto& in) { return elu(in[0], 0.5); },
+            [](double x) { return x > 0 ? x : 0.5 * std::expm1(x); }));
+  row(unary("leaky_relu", Domain::AwayFromZero, [](const auto& in) { return leaky_relu(in[0], 0.2); },
+            [](double x) { return x > 0 ? x : 0.2 * x; }));
+  // clamp's kinks are its bounds: one bound at 0 away from zero (both sides), then bounds no
+  // draw crosses, with every element inside or every element outside.
+  row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], 0); },
+            [](double x) { return std::max(x, 0.0); }));
+  row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return in[0].clamp(std::nullopt, 0); },
+            [](double x) { return std::min(x, 0.0); }));
+  row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clip(in[0], -1.5, 1.5); },
+            [](double x) { return x; }));
+  row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], -0.25, 0.25); },
+            [](double x) { return x > 0 ? 0.25 : -0.25; }));
   row({"pow.Scalar", kUnaryShapes, Domain::Positive, [](const auto& in) { return in[0].pow(2.5); },
        [](const auto& in) { return map(in[0], [](double x) { return std::pow(x, 2.5); }); }, 1e-5});
   row({"pow.Scalar", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].pow(3); },
@@ -236,9 +269,6 @@ std::vector<OpRow> build_table() {
 }  // namespace
 
 std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
-  const size_t colon = key.find(':');
-  const std::string name = key.substr(0, colon);
-  const double c = colon == std::string::npos ? 0.0 : std::stod(key.substr(colon + 1));
   auto matrix = [](const Tensor& t) { return t.reshape({1, 1}); };
   static const std::map<std::string, Fn> fixed = {
       {"exp", [](const auto& in) { return exp(in[0]); }},
@@ -253,6 +283,24 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"abs", [](const auto& in) { return abs(in[0]); }},
       {"sign", [](const auto& in) { return sign(in[0]); }},
       {"neg", [](const auto& in) { return -in[0]; }},
+      {"log1p", [](const auto& in) { return log1p(in[0]); }},
+      {"expm1", [](const auto& in) { return expm1(in[0]); }},
+      {"erf", [](const auto& in) { return erf(in[0]); }},
+      {"silu", [](const auto& in) { return silu(in[0]); }},
+      {"softplus", [](const auto& in) { return softplus(in[0]); }},
+      {"softplus:beta=2,threshold=1", [](const auto& in) { return softplus(in[0], 2.0, 1.0); }},
+      {"gelu", [](const auto& in) { return gelu(in[0]); }},
+      {"gelu:tanh", [](const auto& in) { return gelu(in[0], "tanh"); }},
+      {"elu", [](const auto& in) { return elu(in[0]); }},
+      {"elu:alpha=0.5", [](const auto& in) { return elu(in[0], 0.5); }},
+      {"leaky_relu", [](const auto& in) { return leaky_relu(in[0]); }},
+      {"leaky_relu:negative_slope=0.2", [](const auto& in) { return leaky_relu(in[0], 0.2); }},
+      {"clamp:-2.5,2.5", [](const auto& in) { return clamp(in[0], -2.5, 2.5); }},
+      {"clamp:-2.5,None", [](const auto& in) { return clamp(in[0], -2.5); }},
+      {"clamp:None,2.5", [](const auto& in) { return clamp(in[0], std::nullopt, 2.5); }},
+      {"clamp:1,-1", [](const auto& in) { return clamp(in[0], 1, -1); }},
+      {"clamp:nan,nan", [](const auto& in) { return clamp(in[0], NAN, NAN); }},
+      {"clamp:nan,None", [](const auto& in) { return clamp(in[0], NAN); }},
       {"add", [](const auto& in) { return add(in[0], in[1], 2.0); }},
       {"sub", [](const auto& in) { return in[0] - in[1]; }},
       {"mul", [](const auto& in) { return in[0] * in[1]; }},
@@ -269,6 +317,9 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
   };
   if (auto it = fixed.find(key); it != fixed.end()) return it->second;
+  const size_t colon = key.find(':');
+  const std::string name = key.substr(0, colon);
+  const double c = colon == std::string::npos ? 0.0 : std::stod(key.substr(colon + 1));
   if (name == "rsub") return [c](const auto& in) { return c - in[0]; };
   if (name == "pow.Scalar") return [c](const auto& in) { return in[0].pow(c); };
   if (name == "pow.ScalarBase") return [c](const auto& in) { return pow(c, in[0]); };
@@ -316,7 +367,21 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kCancellation =
       "the second derivative at a == b is (b^2 - a^2) / r^2 = 0 exactly in dydx; PyTorch's float32 "
       "rounding of the same difference leaves 3.6e-12";
+  static const std::string kSubnormalInside =
+      "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 (subnormal, the true value) inside silu's derivative "
+      "and softplus's second derivative; PyTorch's 1 / (1 + exp(100)) overflows exp and gives 0";
+  static const std::string kGeluTanhRounding =
+      "float32 rounding: gelu's tanh form has the second derivative -0.0762453921 at +-2.5, a sum of terms of "
+      "both signs; dydx's differentiated formula and PyTorch's gelu_double_backward round it to within 2.1e-6 and "
+      "1.6e-6 of that, differently";
   static const std::vector<EdgeDeviation> deviations = {
+      {"silu", "vjp", "-0", "-3.745670795140236e-42", kSubnormalInside},
+      {"silu", "jvp", "-0", "-3.745670795140236e-42", kSubnormalInside},
+      {"silu", "vjp2", "0", "-3.707835736603466e-42", kSubnormalInside},
+      {"softplus", "vjp2", "0", "3.7835058536770061e-44", kSubnormalInside},
+      {"softplus", "fwr", "0", "3.7835058536770061e-44", kSubnormalInside},
+      {"gelu:tanh", "vjp2", "-0.076245270669460297", "-0.076245531439781189", kGeluTanhRounding},
+      {"gelu:tanh", "fwr", "-0.076245270669460297", "-0.076245546340942383", kGeluTanhRounding},
       {"maximum", "jvp", "0", "1", kNanPair},
       {"minimum", "jvp", "0", "1", kNanPair},
       {"fmod", "fwr", "-0", "0", kSecondOrderZeroSign},

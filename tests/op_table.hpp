@@ -26,7 +26,8 @@ struct OpRow {
 const std::vector<OpRow>& op_table();
 
 /// An op as tests/data/edge_cases.txt names it (its OpInfo name, then ":" and a scalar argument for
-/// pow.Scalar, pow.ScalarBase and rsub), applied to inputs of the special values that
+/// pow.Scalar, pow.ScalarBase and rsub, or the attributes that differ from the defaults, as in
+/// "gelu:tanh" and "clamp:-2.5,2.5"), applied to inputs of the special values that
 /// make_edge_cases.py feeds PyTorch: 1-element tensors, or one 2-element tensor for reductions.
 /// Undefined for a key that has no edge-value form.
 std::function<Tensor(const TensorList&)> edge_op(const std::string& key);

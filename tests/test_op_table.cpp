@@ -782,6 +782,9 @@ TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
       ++failed;
       continue;
     }
+    // A line without fwr is one PyTorch 1.13 cannot take forward over reverse (silu_backward has no
+    // forward AD there); dydx's is then checked by the op table's finite differences alone.
+    if (c.fwr.empty()) std::erase_if(got, [](const auto& field) { return field.first.rfind("fwr", 0) == 0; });
     std::vector<std::pair<std::string, std::vector<double>>> want = {{"out", c.out[0]}};
     for (size_t i = 0; i < c.vjp.size(); ++i) want.emplace_back("vjp" + std::to_string(i), c.vjp[i]);
     for (size_t i = 0; i < c.jvp.size(); ++i) want.emplace_back("jvp" + std::to_string(i), c.jvp[i]);

@@ -1,6 +1,8 @@
 // Free-function ops and operators, spelled as in libtorch (torch::matmul -> dydx::matmul).
 #pragma once
 
+#include <optional>
+#include <string_view>
 #include <tuple>
 
 #include "dydx/tensor.hpp"
@@ -38,6 +40,27 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor abs(const Tensor& x);
+/// log(1 + x) and e^x - 1, accurate near 0.
+Tensor log1p(const Tensor& x);
+Tensor expm1(const Tensor& x);
+Tensor erf(const Tensor& x);
+/// torch.clamp: min(max(x, min), max) with either bound optional (not both); a nan stays nan, and
+/// the gradient passes where min <= x <= max. Integer tensors stay integer unless a bound is floating.
+Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+/// An alias of clamp.
+Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+
+// Activations (torch::nn::functional's, also in torch:: as here); floating dtypes only.
+/// x * sigmoid(x).
+Tensor silu(const Tensor& x);
+/// log(1 + e^(beta x)) / beta, and x where beta x > threshold.
+Tensor softplus(const Tensor& x, Scalar beta = 1, Scalar threshold = 20);
+/// x Phi(x); approximate = "tanh" for PyTorch's tanh approximation.
+Tensor gelu(const Tensor& x, std::string_view approximate = "none");
+/// x for x > 0, alpha (e^x - 1) elsewhere.
+Tensor elu(const Tensor& x, Scalar alpha = 1);
+/// x for x > 0, negative_slope * x elsewhere.
+Tensor leaky_relu(const Tensor& x, Scalar negative_slope = 0.01);
 /// Picks a where cond is nonzero and b elsewhere; differentiable in a and b, not in cond.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 

@@ -142,6 +142,11 @@ class Tensor {
   Tensor sigmoid() const;
   Tensor relu() const;
   Tensor abs() const;
+  Tensor log1p() const;
+  Tensor expm1() const;
+  Tensor erf() const;
+  Tensor clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
+  Tensor clip(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
   Tensor matmul(const Tensor& other) const;
   Tensor mm(const Tensor& other) const;
   Tensor sum() const;
@@ -163,6 +168,24 @@ class Tensor {
   Tensor& zero_();
   Tensor& fill_(Scalar value);
   Tensor& copy_(const Tensor& src);
+  // Elementwise functions in place: the out-of-place result written into self, with PyTorch's
+  // checks (a leaf that requires grad raises; an integer tensor takes no floating result).
+  Tensor& exp_();
+  Tensor& log_();
+  Tensor& sqrt_();
+  Tensor& sin_();
+  Tensor& cos_();
+  Tensor& tan_();
+  Tensor& tanh_();
+  Tensor& sigmoid_();
+  Tensor& relu_();
+  Tensor& abs_();
+  Tensor& neg_();
+  Tensor& log1p_();
+  Tensor& expm1_();
+  Tensor& erf_();
+  Tensor& clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+  Tensor& clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
 
   Tensor& operator+=(const Tensor& other) { return add_(other); }
   Tensor& operator+=(Scalar other) { return add_(other); }

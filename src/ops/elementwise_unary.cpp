@@ -1,6 +1,8 @@
 // Elementwise functions: each gives its value on one element and its local derivative f'(x).
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <utility>
 
 #include "cpu/unary_kernels.hpp"
@@ -20,17 +22,26 @@ struct SignRecord : Named<"sign", "SignBackward0">, Linear {
   static void vjp(const Backward<SignRecord>&, const Tensor& g, Tensor* grads) { grads[0] = zeros_like(g); }
 };
 
+// A piecewise-constant function of x, such as a derivative that is a step (relu's 0/1, leaky_relu's
+// slope/1): value(v) on each element, recorded with sign's rule (zero derivative) in one pass. Being
+// an op of x keeps double backward connected to x, so grad of such a gradient is zeros rather than
+// an error, as in PyTorch.
+template <class F>
+Tensor piecewise_constant(const Tensor& x, F value) {
+  Tensor out = detail::make_empty(x.sizes(), x.dtype());
+  cpu::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map1<T, T>(out, x, [value](T v) { return static_cast<T>(value(v)); });
+  });
+  finish<SignRecord>({&x}, out);
+  return out;
+}
+
 // relu's derivative from its result: 0 where out is 0 (or -0) and 1 elsewhere, nan included, as
 // PyTorch 1.13's threshold_backward (out <= 0 ? 0 : g) has it, and 2.5 still does (its edge table,
-// tests/data/edge_cases.txt, is identical there). sign(out) gave 0 at nan. A step function like sign, so it records sign's rule (zero derivative) in one pass.
+// tests/data/edge_cases.txt, is identical there). sign(out) gave 0 at nan.
 Tensor relu_step(const Tensor& out) {
-  Tensor mask = detail::make_empty(out.sizes(), out.dtype());
-  cpu::dispatch(out.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    cpu::map1<T, T>(mask, out, [](T v) { return static_cast<T>(v == 0 ? 0 : 1); });
-  });
-  finish<SignRecord>({&out}, mask);
-  return mask;
+  return piecewise_constant(out, [](auto v) { return v == 0 ? 0 : 1; });
 }
 
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
@@ -128,6 +139,208 @@ struct Abs : Named<"abs", "AbsBackward0"> {
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
 
+struct Log1p : Named<"log1p", "Log1PBackward0"> {
+  static constexpr Reads reads = Reads::Input;
+  static auto forward(auto x) { return std::log1p(x); }
+  static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x + 1.0); }
+  // t / (x + 1), as PyTorch's log1p_backward divides (see Log).
+  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (x + 1.0); }
+  static Tensor second_derivative(const Tensor& x, const Tensor&) {
+    const Tensor y = x + 1.0;
+    return -1.0 / (y * y);
+  }
+};
+struct Expm1 : Named<"expm1", "Expm1Backward0"> {
+  static constexpr Reads reads = Reads::Output;
+  static auto forward(auto x) { return std::expm1(x); }
+  static Tensor derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
+  static Tensor second_derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
+};
+struct Erf : Named<"erf", "ErfBackward0"> {
+  static constexpr Reads reads = Reads::Input;
+  static auto forward(auto x) { return std::erf(x); }
+  // 2 / sqrt(pi) e^(-x^2), as PyTorch writes it: pow's gradient 2 x g rounds once where x * x's
+  // g x + g x rounds twice, which a float32 subnormal x shows.
+  static Tensor derivative(const Tensor& x, const Tensor&) { return (2.0 / std::sqrt(M_PI)) * exp(-x.pow(2)); }
+  static Tensor second_derivative(const Tensor& x, const Tensor& out) { return -2.0 * x * derivative(x, out); }
+};
+
+// The activations below are floating only: PyTorch has no integer kernels for them.
+struct Silu : Named<"silu", "SiluBackward0"> {
+  static constexpr Reads reads = Reads::Input;
+  static constexpr bool floating_only = true;
+  static auto forward(auto x) { return x / (1 + std::exp(-x)); }
+  static Tensor derivative(const Tensor& x, const Tensor&) {
+    const Tensor s = sigmoid(x);
+    return s * (1.0 + x * (1.0 - s));
+  }
+  static Tensor second_derivative(const Tensor& x, const Tensor&) {
+    const Tensor s = sigmoid(x);
+    return s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s));
+  }
+};
+
+// A 0/1 mask of where pred(v) holds, in x's dtype: a condition for where(), which carries no gradient.
+template <class Pred>
+Tensor mask(const Tensor& x, Pred pred) {
+  Tensor out = detail::make_empty(x.sizes(), x.dtype());
+  cpu::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map1<T, T>(out, x, [pred](T v) { return static_cast<T>(pred(v) ? 1 : 0); });
+  });
+  return out;
+}
+
+struct SoftplusAttrs {
+  double beta = 1, threshold = 20;
+};
+// log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's cut-off, which keeps
+// e^(beta x) from overflowing).
+struct Softplus : Named<"softplus", "SoftplusBackward0"> {
+  using Attrs = SoftplusAttrs;
+  static constexpr Reads reads = Reads::Input;
+  static constexpr bool floating_only = true;
+  static auto forward(auto x, const Attrs& a) {
+    using T = decltype(x);
+    const T beta = static_cast<T>(a.beta);
+    return x * beta > static_cast<T>(a.threshold) ? x : static_cast<T>(std::log1p(std::exp(x * beta))) / beta;
+  }
+  static Tensor above_threshold(const Tensor& x, const Attrs& a) {
+    return mask(x, [beta = a.beta, threshold = a.threshold](auto v) {
+      using T = decltype(v);
+      return v * static_cast<T>(beta) > static_cast<T>(threshold);
+    });
+  }
+  // sigmoid(beta x) below the threshold, 1 above it.
+  static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    return where(above_threshold(x, a), ones_like(x), sigmoid(x * a.beta));
+  }
+  static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    const Tensor s = sigmoid(x * a.beta);
+    return where(above_threshold(x, a), zeros_like(x), a.beta * s * (1.0 - s));
+  }
+};
+
+enum class GeluApproximation { none, tanh };
+struct GeluAttrs {
+  GeluApproximation approximate = GeluApproximation::none;
+};
+// x Phi(x), Phi the standard normal CDF; or PyTorch's tanh approximation of it. The constants and
+// the order of operations are PyTorch 1.13's.
+struct Gelu : Named<"gelu", "GeluBackward0"> {
+  using Attrs = GeluAttrs;
+  static constexpr Reads reads = Reads::Input;
+  static constexpr bool floating_only = true;
+  static constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;  // sqrt(2 / pi)
+  static constexpr double kKappa = 0.044715;
+  static constexpr double kPdf = M_2_SQRTPI * M_SQRT1_2 * 0.5;  // 1 / sqrt(2 pi)
+  static auto forward(auto x, const Attrs& a) {
+    using T = decltype(x);
+    if (a.approximate == GeluApproximation::tanh) {
+      const T inner = static_cast<T>(kBeta) * (x + static_cast<T>(kKappa) * (x * x * x));
+      return static_cast<T>(0.5 * x * (1 + std::tanh(inner)));
+    }
+    return x * T(0.5) * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
+  }
+  static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    if (a.approximate == GeluApproximation::tanh) {
+      const Tensor x_sq = x * x;
+      const Tensor t = tanh(kBeta * (x + kKappa * (x_sq * x)));
+      return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (kBeta * (1.0 + 3.0 * kKappa * x_sq));
+    }
+    const Tensor cdf = 0.5 * (1.0 + erf(x * M_SQRT1_2));
+    return cdf + x * (exp(-0.5 * (x * x)) * kPdf);
+  }
+  static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    const Tensor x_sq = x * x;
+    if (a.approximate == GeluApproximation::tanh) {
+      // f = x (1 + t) / 2 with t = tanh(u), u = kBeta (x + kKappa x^3):
+      // f'' = (1 - t^2) (u' + x (u'' - 2 t u'^2) / 2).
+      const Tensor t = tanh(kBeta * (x + kKappa * (x_sq * x)));
+      const Tensor du = kBeta * (1.0 + 3.0 * kKappa * x_sq);
+      const Tensor d2u = (6.0 * kBeta * kKappa) * x;
+      return (1.0 - t * t) * (du + 0.5 * x * (d2u - 2.0 * t * du * du));
+    }
+    return exp(-0.5 * x_sq) * kPdf * (2.0 - x_sq);
+  }
+};
+
+struct EluAttrs {
+  double alpha = 1;
+};
+// alpha (e^x - 1) for x <= 0, x above. e^x - 1 rather than expm1, as PyTorch computes it.
+struct Elu : Named<"elu", "EluBackward0"> {
+  using Attrs = EluAttrs;
+  static constexpr Reads reads = Reads::Input;
+  static constexpr bool floating_only = true;
+  static auto forward(auto x, const Attrs& a) {
+    using T = decltype(x);
+    return x <= 0 ? (std::exp(x) - T(1)) * static_cast<T>(a.alpha) : x;
+  }
+  // alpha e^x for x < 0, alpha at 0 with derivative 0, as PyTorch's elu_double_backward (which
+  // masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
+  // overflow or carry a nan: its zero gradient times e^inf would make double backward nan.
+  static Tensor negative_part(const Tensor& x, const Attrs& a) {
+    return a.alpha * exp(where(mask(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
+  }
+  // alpha e^x for x <= 0, 1 above (and at nan), as PyTorch's elu_backward.
+  static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    return where(mask(x, [](auto v) { return v <= 0; }), negative_part(x, a), ones_like(x));
+  }
+  static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    return where(mask(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
+  }
+};
+
+struct LeakyReluAttrs {
+  double negative_slope = 0.01;
+};
+struct LeakyRelu : Named<"leaky_relu", "LeakyReluBackward0"> {
+  using Attrs = LeakyReluAttrs;
+  static constexpr Reads reads = Reads::Input;
+  static constexpr bool floating_only = true;
+  static auto forward(auto x, const Attrs& a) { return x > 0 ? x : x * static_cast<decltype(x)>(a.negative_slope); }
+  // 1 for x > 0, the slope elsewhere (nan included), as PyTorch's leaky_relu_backward.
+  static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
+    return piecewise_constant(x, [slope = a.negative_slope](auto v) {
+      using T = decltype(v);
+      return v > 0 ? T(1) : static_cast<T>(slope);
+    });
+  }
+  static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
+};
+
+struct ClampAttrs {
+  std::optional<Scalar> min, max;
+};
+// min(max(x, min), max), as PyTorch 1.13: a nan stays nan, and min > max gives max. A nan bound
+// makes every element nan when both bounds are given, and changes nothing when one is (std::max(x,
+// nan) is x); the gradient is 0 either way.
+struct Clamp : Named<"clamp", "ClampBackward1"> {
+  using Attrs = ClampAttrs;
+  static constexpr Reads reads = Reads::Input;
+  static constexpr bool keeps_integers = true;
+  static auto forward(auto x, const Attrs& a) {
+    using T = decltype(x);
+    if constexpr (std::is_floating_point_v<T>)
+      if (a.min && a.max && (std::isnan(a.min->to<T>()) || std::isnan(a.max->to<T>())))
+        return std::numeric_limits<T>::quiet_NaN();
+    if (a.min) x = std::max(x, a.min->to<T>());
+    if (a.max) x = std::min(x, a.max->to<T>());
+    return x;
+  }
+  // The gradient passes where min <= x <= max, bounds included, and nowhere else (nan included),
+  // as PyTorch's clamp_backward: where(mask, t, 0), so an infinite t outside gives 0, not nan.
+  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&, const Attrs& a) {
+    Tensor inside = mask(x, [&a](auto v) {
+      using T = decltype(v);
+      return (!a.min || v >= a.min->to<T>()) && (!a.max || v <= a.max->to<T>());
+    });
+    return where(inside, t, zeros({}, t.dtype()));
+  }
+  static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
+};
+
 // t * f'(out) in one pass, for activations whose derivative is a function of their result (tanh,
 // sigmoid): t is a gradient or tangent shaped like out, possibly with batch dims in front. The
 // composed rule, t * (1 - out * out), makes three passes and two temporaries over tensors that the
@@ -159,11 +372,34 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
   }
 }
 
+// An op with attributes (softplus's beta and threshold, clamp's bounds) declares `using Attrs` and
+// takes them as the last argument of forward, derivative, times_derivative and second_derivative;
+// the others declare neither. These call each member with the attributes where it has them.
+template <class Op>
+constexpr bool has_attrs = !std::is_empty_v<AttrsOf<Op>>;
+
+template <class Op, class T>
+auto value_of(T x, const AttrsOf<Op>& a) {
+  if constexpr (has_attrs<Op>) return Op::forward(x, a);
+  else return Op::forward(x);
+}
+
+template <class Op>
+Tensor second_derivative_of(const Tensor& x, const Tensor& out, const AttrsOf<Op>& a) {
+  if constexpr (has_attrs<Op>) return Op::second_derivative(x, out, a);
+  else return Op::second_derivative(x, out);
+}
+
 // t * f'(x, out), or the op's own form of that product where it gives one.
 template <class Op>
-Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor& out) {
-  if constexpr (requires { Op::times_derivative(t, x, out); }) return Op::times_derivative(t, x, out);
-  else return t * Op::derivative(x, out);
+Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor& out, const AttrsOf<Op>& a) {
+  if constexpr (has_attrs<Op>) {
+    if constexpr (requires { Op::times_derivative(t, x, out, a); }) return Op::times_derivative(t, x, out, a);
+    else return t * Op::derivative(x, out, a);
+  } else {
+    if constexpr (requires { Op::times_derivative(t, x, out); }) return Op::times_derivative(t, x, out);
+    else return t * Op::derivative(x, out);
+  }
 }
 
 // Functions such as exp promote integers to the default float dtype; relu and abs keep them.
@@ -229,6 +465,7 @@ Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int6
 // The record of an elementwise function Op: every rule follows from its f' and f''.
 template <class Op>
 struct UnaryRecord {
+  using Attrs = AttrsOf<Op>;
   static constexpr const char* name = Op::name;
   static constexpr const char* node = Op::node;
   static constexpr Saves saves{.inputs = Op::reads == Reads::Input ? input_bits(0) : 0u,
@@ -240,14 +477,14 @@ struct UnaryRecord {
     const Tensor x = Op::reads == Reads::Input ? b.input(0) : Tensor();
     const Tensor out = Op::reads == Reads::Output ? b.output() : Tensor();
     grads[0] = fused_derivative_product<Op>(g, out);
-    if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out);
+    if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out, b.attrs());
   }
   static Tensor jvp(const Primal<UnaryRecord>& p, const TensorList& t) {
     Tensor fused = fused_derivative_product<Op>(t[0], p.output());
-    return fused.defined() ? fused : times_derivative<Op>(t[0], p.input(0), p.output());
+    return fused.defined() ? fused : times_derivative<Op>(t[0], p.input(0), p.output(), p.attrs());
   }
   static Tensor curvature(const Primal<UnaryRecord>& p, const TensorList& g) {
-    Tensor f2 = Op::second_derivative(p.input(0), p.output());
+    Tensor f2 = second_derivative_of<Op>(p.input(0), p.output(), p.attrs());
     return f2.defined() ? f2 * sum_over_directions(g[0], g[0]) : Tensor();
   }
   static Tensor fused_laplacian(const Primal<UnaryRecord>& p, const TensorList& t, int64_t d) {
@@ -264,8 +501,17 @@ void array_forward(const T* x, T* y, int64_t n) {
   Op::forward_array(x, y, n);
 }
 
+// silu, softplus, gelu, elu and leaky_relu have no integer kernels in PyTorch, which raises.
 template <class Op>
-Tensor unary(const Tensor& input) {
+constexpr bool floating_only() {
+  if constexpr (requires { Op::floating_only; }) return Op::floating_only;
+  return false;
+}
+
+template <class Op>
+Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {}) {
+  DYDX_CHECK(!floating_only<Op>() || !input.defined() || input.is_floating_point(), Op::name, ": not implemented for ",
+             input.dtype(), " tensors (shape ", input.sizes(), "); convert the input to a floating dtype");
   Tensor promoted;  // a handle copy costs two atomic operations, which tiny tensors feel
   const Tensor& x = keeps_integers<Op>() || input.is_floating_point() ? input : (promoted = to_floating(input));
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
@@ -274,9 +520,9 @@ Tensor unary(const Tensor& input) {
     if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
       cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); }, &array_forward<Op, T>);
     else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
-      cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>(Op::forward(v)); });
+      cpu::map1<T, T>(out, x, [&attrs](T v) { return static_cast<T>(value_of<Op>(v, attrs)); });
   });
-  finish<UnaryRecord<Op>>({&x}, out);
+  finish<UnaryRecord<Op>>({&x}, out, attrs);
   return out;
 }
 
@@ -300,6 +546,32 @@ Tensor tanh(const Tensor& x) { return ops::unary<ops::Tanh>(x); }
 Tensor sigmoid(const Tensor& x) { return ops::unary<ops::Sigmoid>(x); }
 Tensor relu(const Tensor& x) { return ops::unary<ops::Relu>(x); }
 Tensor abs(const Tensor& x) { return ops::unary<ops::Abs>(x); }
+Tensor log1p(const Tensor& x) { return ops::unary<ops::Log1p>(x); }
+Tensor expm1(const Tensor& x) { return ops::unary<ops::Expm1>(x); }
+Tensor erf(const Tensor& x) { return ops::unary<ops::Erf>(x); }
+Tensor silu(const Tensor& x) { return ops::unary<ops::Silu>(x); }
+Tensor softplus(const Tensor& x, Scalar beta, Scalar threshold) {
+  return ops::unary<ops::Softplus>(x, {beta.to_double(), threshold.to_double()});
+}
+Tensor gelu(const Tensor& x, std::string_view approximate) {
+  DYDX_CHECK(approximate == "none" || approximate == "tanh", "gelu: approximate argument must be either none or tanh, not '",
+             approximate, "'");
+  return ops::unary<ops::Gelu>(x, {approximate == "tanh" ? ops::GeluApproximation::tanh : ops::GeluApproximation::none});
+}
+Tensor elu(const Tensor& x, Scalar alpha) { return ops::unary<ops::Elu>(x, {alpha.to_double()}); }
+Tensor leaky_relu(const Tensor& x, Scalar negative_slope) {
+  return ops::unary<ops::LeakyRelu>(x, {negative_slope.to_double()});
+}
+
+Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
+  DYDX_CHECK(min || max, "clamp: At least one of 'min' or 'max' must not be None (shape ", x.sizes(), ")");
+  // An integer tensor keeps its dtype with integer bounds and takes the default float dtype with a
+  // floating one, as PyTorch's result_type of a tensor and scalars.
+  const bool floating_bound = (min && !min->is_integral()) || (max && !max->is_integral());
+  if (x.defined() && !x.is_floating_point() && floating_bound) return ops::unary<ops::Clamp>(x.to(kDefaultDtype), {min, max});
+  return ops::unary<ops::Clamp>(x, {min, max});
+}
+Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp(x, min, max); }
 
 Tensor neg(const Tensor& x) {
   Tensor out = detail::make_empty(x.sizes(), x.dtype());

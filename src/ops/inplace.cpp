@@ -292,4 +292,34 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+// self = f(self). Every check raises before anything is written: the usual in-place ones, then f
+// itself (computed out of place) and commit's (an integer self cannot take a floating result).
+// With history to record, f reads a snapshot of self, so that what its rule saves survives the write.
+template <class F>
+static Tensor& unary_in_place(Tensor& self, const char* op, F f) {
+  check_inplace(self, op);
+  ops::check_overlap(self, {}, op);
+  commit(self, f(needs_history(self, {}) ? ops::snapshot(self) : self), op);
+  return self;
+}
+
+Tensor& Tensor::exp_() { return unary_in_place(*this, "exp_", [](const Tensor& x) { return dydx::exp(x); }); }
+Tensor& Tensor::log_() { return unary_in_place(*this, "log_", [](const Tensor& x) { return dydx::log(x); }); }
+Tensor& Tensor::sqrt_() { return unary_in_place(*this, "sqrt_", [](const Tensor& x) { return dydx::sqrt(x); }); }
+Tensor& Tensor::sin_() { return unary_in_place(*this, "sin_", [](const Tensor& x) { return dydx::sin(x); }); }
+Tensor& Tensor::cos_() { return unary_in_place(*this, "cos_", [](const Tensor& x) { return dydx::cos(x); }); }
+Tensor& Tensor::tan_() { return unary_in_place(*this, "tan_", [](const Tensor& x) { return dydx::tan(x); }); }
+Tensor& Tensor::tanh_() { return unary_in_place(*this, "tanh_", [](const Tensor& x) { return dydx::tanh(x); }); }
+Tensor& Tensor::sigmoid_() { return unary_in_place(*this, "sigmoid_", [](const Tensor& x) { return dydx::sigmoid(x); }); }
+Tensor& Tensor::relu_() { return unary_in_place(*this, "relu_", [](const Tensor& x) { return dydx::relu(x); }); }
+Tensor& Tensor::abs_() { return unary_in_place(*this, "abs_", [](const Tensor& x) { return dydx::abs(x); }); }
+Tensor& Tensor::neg_() { return unary_in_place(*this, "neg_", [](const Tensor& x) { return dydx::neg(x); }); }
+Tensor& Tensor::log1p_() { return unary_in_place(*this, "log1p_", [](const Tensor& x) { return dydx::log1p(x); }); }
+Tensor& Tensor::expm1_() { return unary_in_place(*this, "expm1_", [](const Tensor& x) { return dydx::expm1(x); }); }
+Tensor& Tensor::erf_() { return unary_in_place(*this, "erf_", [](const Tensor& x) { return dydx::erf(x); }); }
+Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
+  return unary_in_place(*this, "clamp_", [&](const Tensor& x) { return dydx::clamp(x, min, max); });
+}
+Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
+
 }  // namespace dydx

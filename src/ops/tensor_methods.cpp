@@ -26,6 +26,15 @@ Tensor Tensor::tanh() const { return dydx::tanh(*this); }
 Tensor Tensor::sigmoid() const { return dydx::sigmoid(*this); }
 Tensor Tensor::relu() const { return dydx::relu(*this); }
 Tensor Tensor::abs() const { return dydx::abs(*this); }
+Tensor Tensor::log1p() const { return dydx::log1p(*this); }
+Tensor Tensor::expm1() const { return dydx::expm1(*this); }
+Tensor Tensor::erf() const { return dydx::erf(*this); }
+Tensor Tensor::clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max) const {
+  return dydx::clamp(*this, min, max);
+}
+Tensor Tensor::clip(const std::optional<Scalar>& min, const std::optional<Scalar>& max) const {
+  return dydx::clamp(*this, min, max);
+}
 Tensor Tensor::matmul(const Tensor& other) const { return dydx::matmul(*this, other); }
 Tensor Tensor::mm(const Tensor& other) const { return dydx::mm(*this, other); }
 Tensor Tensor::sum() const { return dydx::sum(*this); }

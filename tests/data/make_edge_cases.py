@@ -4,7 +4,8 @@
 # PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
 # Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
 #   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
-# test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them.
+# test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
+# the op's name, then after ":" its arguments where they are not the defaults.
 #
 # Line format, one case per line:
 #   <key> <dtype> in <v,...> [<v,...>] out <v,...> vjp <v,...> [<v,...>] jvp <v,...> [<v,...>]
@@ -13,12 +14,13 @@
 # i alone has an all-ones tangent; vjp2: the gradient of each input of the sum of the vjp gradients
 # (double backward, create_graph); fwr: forward over reverse, the tangent of gradient j when input i
 # alone has an all-ones tangent, for (i, j) = (0, 0), (0, 1), (1, 0), (1, 1). A gradient or tangent
-# that PyTorch leaves undefined is zeros.
+# that PyTorch leaves undefined is zeros. A line has no fwr where PyTorch 1.13 cannot compute it.
 import math
 import sys
 
 import torch
 import torch.autograd.forward_ad as fwAD
+import torch.nn.functional as F
 
 VALUES = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 100.0, -100.0, 1e-40, math.inf, -math.inf, math.nan]
 
@@ -48,6 +50,25 @@ OPS = {
     "abs": unary(torch.abs),
     "sign": unary(torch.sign),
     "neg": unary(torch.neg),
+    "log1p": unary(torch.log1p),
+    "expm1": unary(torch.expm1),
+    "erf": unary(torch.erf),
+    "silu": unary(F.silu),
+    "softplus": unary(F.softplus),
+    "softplus:beta=2,threshold=1": unary(lambda x: F.softplus(x, beta=2, threshold=1)),
+    "gelu": unary(F.gelu),
+    "gelu:tanh": unary(lambda x: F.gelu(x, approximate="tanh")),
+    "elu": unary(F.elu),
+    "elu:alpha=0.5": unary(lambda x: F.elu(x, alpha=0.5)),
+    "leaky_relu": unary(F.leaky_relu),
+    "leaky_relu:negative_slope=0.2": unary(lambda x: F.leaky_relu(x, negative_slope=0.2)),
+    # clamp's bounds at +-2.5, which are edge values too: the gradient passes at a bound.
+    "clamp:-2.5,2.5": unary(lambda x: torch.clamp(x, -2.5, 2.5)),
+    "clamp:-2.5,None": unary(lambda x: torch.clamp(x, min=-2.5)),
+    "clamp:None,2.5": unary(lambda x: torch.clamp(x, max=2.5)),
+    "clamp:1,-1": unary(lambda x: torch.clamp(x, 1, -1)),
+    "clamp:nan,nan": unary(lambda x: torch.clamp(x, math.nan, math.nan)),
+    "clamp:nan,None": unary(lambda x: torch.clamp(x, min=math.nan)),
     "rsub:1.5": unary(lambda x: 1.5 - x),
     "add": binary(lambda x, y: torch.add(x, y, alpha=2.0)),
     "sub": binary(torch.sub),
@@ -126,8 +147,16 @@ def evaluate(key, values, dtype):
             tangents.append(torch.zeros_like(out) if t is None else t)
     # Forward over reverse: the tangent of each gradient when input i alone has an all-ones tangent
     # (a Hessian-vector product), for i = 0, 1, ...: grad 0's, grad 1's, ...
+    try:
+        hvp = forward_over_reverse(f, values, dtype)
+    except NotImplementedError:  # PyTorch 1.13 has no forward AD for some backward ops (silu_backward)
+        hvp = None
+    return out, grads, second, tangents, hvp
+
+
+def forward_over_reverse(f, values, dtype):
     hvp = []
-    for i in range(len(inputs)):
+    for i in range(len(values)):
         with fwAD.dual_level():
             leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
             duals = list(leaves)
@@ -137,7 +166,7 @@ def evaluate(key, values, dtype):
             for g, x in zip(gs, leaves):
                 t = None if g is None else fwAD.unpack_dual(g).tangent
                 hvp.append(torch.zeros_like(x) if t is None else t)
-    return out, grads, second, tangents, hvp
+    return hvp
 
 
 def main():
@@ -151,7 +180,8 @@ def main():
                 fields += ["out", fmt_tensor(out), "vjp"] + [fmt_tensor(g) for g in grads]
                 fields += ["jvp"] + [fmt_tensor(t) for t in tangents]
                 fields += ["vjp2"] + [fmt_tensor(g) for g in second]
-                fields += ["fwr"] + [fmt_tensor(g) for g in hvp]
+                if hvp is not None:
+                    fields += ["fwr"] + [fmt_tensor(g) for g in hvp]
                 lines.append(" ".join(fields))
     path = sys.argv[1] if len(sys.argv) > 1 else __file__.replace("make_edge_cases.py", "edge_cases.txt")
     with open(path, "w") as out:
