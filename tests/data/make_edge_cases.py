@@ -77,8 +77,12 @@ for p in [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, 2.5, -2.0, math.inf, -math.inf, m
     OPS[f"pow.Scalar:{p:g}"] = unary(lambda x, p=p: torch.pow(x, p))
 for b in [2.5, 0.0, -0.0, 1.0, 0.5, -2.0, math.inf, -math.inf, math.nan]:
     OPS[f"pow.ScalarBase:{b:g}"] = unary(lambda x, b=b: torch.pow(b, x))
+# Ops added later come last, so that the lines before them stay where they were.
+OPS["softmax"] = unary(lambda x: torch.softmax(x, 0))
+OPS["log_softmax"] = unary(lambda x: torch.log_softmax(x, 0))
+OPS["logsumexp"] = unary(lambda x: torch.logsumexp(x, 0))
 
-PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim"}
+PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
 
 
 def fmt(v):
@@ -128,16 +132,38 @@ def evaluate(key, values, dtype):
     # (a Hessian-vector product), for i = 0, 1, ...: grad 0's, grad 1's, ...
     hvp = []
     for i in range(len(inputs)):
-        with fwAD.dual_level():
-            leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
-            duals = list(leaves)
-            duals[i] = fwAD.make_dual(leaves[i], torch.ones_like(leaves[i]))
-            y = f(duals)
-            gs = torch.autograd.grad(y, duals, torch.ones_like(y), allow_unused=True)
-            for g, x in zip(gs, leaves):
-                t = None if g is None else fwAD.unpack_dual(g).tangent
-                hvp.append(torch.zeros_like(x) if t is None else t)
+        try:
+            hvp += forward_over_reverse(f, values, dtype, i)
+        except NotImplementedError:
+            hvp += reverse_over_reverse(f, values, dtype, i)
     return out, grads, second, tangents, hvp
+
+
+def forward_over_reverse(f, values, dtype, i):
+    hvp = []
+    with fwAD.dual_level():
+        leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+        duals = list(leaves)
+        duals[i] = fwAD.make_dual(leaves[i], torch.ones_like(leaves[i]))
+        y = f(duals)
+        gs = torch.autograd.grad(y, duals, torch.ones_like(y), allow_unused=True)
+        for g, x in zip(gs, leaves):
+            t = None if g is None else fwAD.unpack_dual(g).tangent
+            hvp.append(torch.zeros_like(x) if t is None else t)
+    return hvp
+
+
+# PyTorch 1.13 has no forward-mode rule for softmax's and log_softmax's backward; there the same
+# Hessian-vector product comes from reverse over reverse: the tangent of gradient j along input i
+# (all ones) is the gradient with respect to input j of the sum of gradient i.
+def reverse_over_reverse(f, values, dtype, i):
+    leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+    y = f(leaves)
+    gs = torch.autograd.grad(y, leaves, torch.ones_like(y), allow_unused=True, create_graph=True)
+    if gs[i] is None or not gs[i].requires_grad:
+        return [torch.zeros_like(x) for x in leaves]
+    second = torch.autograd.grad(gs[i].sum(), leaves, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for g, x in zip(second, leaves)]
 
 
 def main():
