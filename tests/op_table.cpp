@@ -166,6 +166,31 @@ std::vector<OpRow> build_table() {
        [](const auto& in) { return std::get<0>(in[0].min(-1, true)); },
        [=](const auto& in) { return reduce(in[0], {-1}, true, min_of); }, 1e-6});
 
+  // Normalising exponentials: log(e^a + e^b) folded along the dims, as a max plus a log1p.
+  auto log_add_exp = [](double a, double b) {
+    const double m = std::max(a, b);
+    return m + std::log1p(std::exp(std::min(a, b) - m));
+  };
+  auto softmax_ref = [=](int64_t dim, bool log) {
+    return [=](const std::vector<Naive>& in) {
+      Naive lse = in[0].shape.empty() ? in[0] : reduce(in[0], {dim}, true, log_add_exp);
+      return zip(in[0], lse, [log](double x, double l) { return log ? x - l : std::exp(x - l); });
+    };
+  };
+  row({"softmax", kUnaryShapes, Domain::Real, [](const auto& in) { return softmax(in[0], -1); }, softmax_ref(-1, false), 1e-5});
+  row({"softmax", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].softmax(0); },
+       softmax_ref(0, false), 1e-5});
+  row({"log_softmax", kUnaryShapes, Domain::Real, [](const auto& in) { return log_softmax(in[0], -1); },
+       softmax_ref(-1, true), 1e-5});
+  row({"log_softmax", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].log_softmax(1); },
+       softmax_ref(1, true), 1e-5});
+  row({"logsumexp", kUnaryShapes, Domain::Real, [](const auto& in) { return logsumexp(in[0], {}); },
+       [=](const auto& in) { return reduce(in[0], {}, false, log_add_exp); }, 1e-5});
+  row({"logsumexp", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].logsumexp({0, -1}, true); },
+       [=](const auto& in) { return reduce(in[0], {0, -1}, true, log_add_exp); }, 1e-5});
+  row({"logsumexp", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].logsumexp({1}); },
+       [=](const auto& in) { return reduce(in[0], {1}, false, log_add_exp); }, 1e-5});
+
   // Joining.
   row({"cat", {{{2, 3}, {4, 3}}}, Domain::Real, [](const auto& in) { return cat({in[0], in[1]}, 0); },
        [](const auto& in) {
@@ -315,6 +340,9 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"min", [](const auto& in) { return in[0].min(); }},
       {"max.dim", [](const auto& in) { return std::get<0>(in[0].max(0)); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
+      {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
+      {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},
+      {"logsumexp", [](const auto& in) { return logsumexp(in[0], {0}); }},
   };
   if (auto it = fixed.find(key); it != fixed.end()) return it->second;
   const size_t colon = key.find(':');
@@ -378,6 +406,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"silu", "vjp", "-0", "-3.745670795140236e-42", kSubnormalInside},
       {"silu", "jvp", "-0", "-3.745670795140236e-42", kSubnormalInside},
       {"silu", "vjp2", "0", "-3.707835736603466e-42", kSubnormalInside},
+      {"silu", "fwr", "0", "-3.707835736603466e-42", kSubnormalInside},
       {"softplus", "vjp2", "0", "3.7835058536770061e-44", kSubnormalInside},
       {"softplus", "fwr", "0", "3.7835058536770061e-44", kSubnormalInside},
       {"gelu:tanh", "vjp2", "-0.076245270669460297", "-0.076245531439781189", kGeluTanhRounding},
@@ -407,6 +436,11 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"min", "out", "0", "-0", kZeroTie},
   };
   return deviations;
+}
+
+double edge_residue_floor(const std::string& key, ScalarType dtype) {
+  if (key != "softmax" && key != "log_softmax" && key != "logsumexp") return 0;
+  return dtype == kFloat32 ? 0x1p-22 : 0x1p-51;  // two ulps of 1: PyTorch's residues reach 1.05e-7 (float32)
 }
 
 const std::vector<OpRow>& op_table() {

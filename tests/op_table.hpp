@@ -40,4 +40,10 @@ struct EdgeDeviation {
 };
 const std::vector<EdgeDeviation>& edge_deviations();
 
+/// Below this magnitude (0 for none), a value of op `key` at edge values is rounding residue: where the
+/// exact derivative is zero by cancellation (softmax's outputs sum to 1 only to rounding), each library
+/// leaves a residue of an ulp or two of 1, or a zero of either sign, that follows its own rounding.
+/// EdgeValues counts two such residues as equal.
+double edge_residue_floor(const std::string& key, ScalarType dtype);
+
 }  // namespace dydx::testing

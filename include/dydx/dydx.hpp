@@ -10,6 +10,7 @@
 #include "dydx/func.hpp"
 #include "dydx/indexing.hpp"
 #include "dydx/memory.hpp"
+#include "dydx/nn/functional.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/print.hpp"
 #include "dydx/threads.hpp"

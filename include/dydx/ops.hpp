@@ -87,6 +87,13 @@ Tensor max(const Tensor& x);
 std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor min(const Tensor& x);
 std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+/// exp(x) / sum(exp(x)) along dim, computed stably (the row's maximum subtracted first); floating dtypes only.
+Tensor softmax(const Tensor& x, int64_t dim);
+/// log(softmax(x, dim)), computed as x - max - log(sum(exp(x - max))) without forming softmax.
+Tensor log_softmax(const Tensor& x, int64_t dim);
+/// log(sum(exp(x))) over dims (every dim when empty), stably: all -inf gives -inf, a +inf gives inf,
+/// a nan gives nan. Integers compute in the default float dtype.
+Tensor logsumexp(const Tensor& x, IntArrayRef dims, bool keepdim = false);
 /// Sums x down to a shape it broadcasts from; the inverse of expand.
 Tensor sum_to(const Tensor& x, IntArrayRef shape);
 

@@ -157,6 +157,9 @@ class Tensor {
   std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
   Tensor min() const;
   std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
+  Tensor softmax(int64_t dim) const;
+  Tensor log_softmax(int64_t dim) const;
+  Tensor logsumexp(IntArrayRef dims, bool keepdim = false) const;
 
   // ---- in place -------------------------------------------------------------------------
   Tensor& add_(const Tensor& other, Scalar alpha = 1);

@@ -45,5 +45,8 @@ Tensor Tensor::max() const { return dydx::max(*this); }
 std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const { return dydx::max(*this, dim, keepdim); }
 Tensor Tensor::min() const { return dydx::min(*this); }
 std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const { return dydx::min(*this, dim, keepdim); }
+Tensor Tensor::softmax(int64_t dim) const { return dydx::softmax(*this, dim); }
+Tensor Tensor::log_softmax(int64_t dim) const { return dydx::log_softmax(*this, dim); }
+Tensor Tensor::logsumexp(IntArrayRef dims, bool keepdim) const { return dydx::logsumexp(*this, dims, keepdim); }
 
 }  // namespace dydx

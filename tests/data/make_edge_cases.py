@@ -14,7 +14,8 @@
 # i alone has an all-ones tangent; vjp2: the gradient of each input of the sum of the vjp gradients
 # (double backward, create_graph); fwr: forward over reverse, the tangent of gradient j when input i
 # alone has an all-ones tangent, for (i, j) = (0, 0), (0, 1), (1, 0), (1, 1). A gradient or tangent
-# that PyTorch leaves undefined is zeros. A line has no fwr where PyTorch 1.13 cannot compute it.
+# that PyTorch leaves undefined is zeros. Where PyTorch 1.13 has no forward-mode rule for an op's backward
+# (softmax, log_softmax, silu), fwr is the same Hessian-vector product by reverse over reverse.
 import math
 import sys
 
@@ -98,8 +99,12 @@ for p in [0.0, 0.5, 1.0, 2.0, 3.0, -1.0, -0.5, 2.5, -2.0, math.inf, -math.inf, m
     OPS[f"pow.Scalar:{p:g}"] = unary(lambda x, p=p: torch.pow(x, p))
 for b in [2.5, 0.0, -0.0, 1.0, 0.5, -2.0, math.inf, -math.inf, math.nan]:
     OPS[f"pow.ScalarBase:{b:g}"] = unary(lambda x, b=b: torch.pow(b, x))
+# Ops added later come last, so that the lines before them stay where they were.
+OPS["softmax"] = unary(lambda x: torch.softmax(x, 0))
+OPS["log_softmax"] = unary(lambda x: torch.log_softmax(x, 0))
+OPS["logsumexp"] = unary(lambda x: torch.logsumexp(x, 0))
 
-PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim"}
+PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
 
 
 def fmt(v):
@@ -147,26 +152,40 @@ def evaluate(key, values, dtype):
             tangents.append(torch.zeros_like(out) if t is None else t)
     # Forward over reverse: the tangent of each gradient when input i alone has an all-ones tangent
     # (a Hessian-vector product), for i = 0, 1, ...: grad 0's, grad 1's, ...
-    try:
-        hvp = forward_over_reverse(f, values, dtype)
-    except NotImplementedError:  # PyTorch 1.13 has no forward AD for some backward ops (silu_backward)
-        hvp = None
+    hvp = []
+    for i in range(len(inputs)):
+        try:
+            hvp += forward_over_reverse(f, values, dtype, i)
+        except NotImplementedError:
+            hvp += reverse_over_reverse(f, values, dtype, i)
     return out, grads, second, tangents, hvp
 
 
-def forward_over_reverse(f, values, dtype):
+def forward_over_reverse(f, values, dtype, i):
     hvp = []
-    for i in range(len(values)):
-        with fwAD.dual_level():
-            leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
-            duals = list(leaves)
-            duals[i] = fwAD.make_dual(leaves[i], torch.ones_like(leaves[i]))
-            y = f(duals)
-            gs = torch.autograd.grad(y, duals, torch.ones_like(y), allow_unused=True)
-            for g, x in zip(gs, leaves):
-                t = None if g is None else fwAD.unpack_dual(g).tangent
-                hvp.append(torch.zeros_like(x) if t is None else t)
+    with fwAD.dual_level():
+        leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+        duals = list(leaves)
+        duals[i] = fwAD.make_dual(leaves[i], torch.ones_like(leaves[i]))
+        y = f(duals)
+        gs = torch.autograd.grad(y, duals, torch.ones_like(y), allow_unused=True)
+        for g, x in zip(gs, leaves):
+            t = None if g is None else fwAD.unpack_dual(g).tangent
+            hvp.append(torch.zeros_like(x) if t is None else t)
     return hvp
+
+
+# PyTorch 1.13 has no forward-mode rule for some backward ops (softmax's, log_softmax's, silu's); there the same
+# Hessian-vector product comes from reverse over reverse: the tangent of gradient j along input i
+# (all ones) is the gradient with respect to input j of the sum of gradient i.
+def reverse_over_reverse(f, values, dtype, i):
+    leaves = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+    y = f(leaves)
+    gs = torch.autograd.grad(y, leaves, torch.ones_like(y), allow_unused=True, create_graph=True)
+    if gs[i] is None or not gs[i].requires_grad:
+        return [torch.zeros_like(x) for x in leaves]
+    second = torch.autograd.grad(gs[i].sum(), leaves, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for g, x in zip(second, leaves)]
 
 
 def main():
@@ -180,8 +199,7 @@ def main():
                 fields += ["out", fmt_tensor(out), "vjp"] + [fmt_tensor(g) for g in grads]
                 fields += ["jvp"] + [fmt_tensor(t) for t in tangents]
                 fields += ["vjp2"] + [fmt_tensor(g) for g in second]
-                if hvp is not None:
-                    fields += ["fwr"] + [fmt_tensor(g) for g in hvp]
+                fields += ["fwr"] + [fmt_tensor(g) for g in hvp]
                 lines.append(" ".join(fields))
     path = sys.argv[1] if len(sys.argv) > 1 else __file__.replace("make_edge_cases.py", "edge_cases.txt")
     with open(path, "w") as out:

@@ -1,0 +1,240 @@
+// The losses of dydx::nn::functional, composed of differentiable dydx ops (so every mode and order
+// of differentiation works through them), with PyTorch 1.13's formulas, reductions and checks.
+#include <cmath>
+#include <sstream>
+
+#include "core/shape.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/error.hpp"
+#include "dydx/nn/functional.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::nn::functional {
+namespace {
+
+template <class Options>
+Tensor reduce(const Tensor& loss, const Options& options) {
+  return std::visit(
+      [&](auto r) -> Tensor {
+        using R = decltype(r);
+        if constexpr (std::is_same_v<R, enumtype::kNone>) return loss;
+        else if constexpr (std::is_same_v<R, enumtype::kSum>) return loss.sum();
+        else return loss.mean();
+      },
+      options.reduction());
+}
+
+bool is_mean(const auto& options) { return std::holds_alternative<enumtype::kMean>(options.reduction()); }
+bool is_sum(const auto& options) { return std::holds_alternative<enumtype::kSum>(options.reduction()); }
+
+Tensor scalar_like(const Tensor& like, double value) { return full({}, value, like.dtype()); }
+
+void check_floating(const Tensor& t, const char* loss, const char* what) {
+  DYDX_CHECK(t.defined(), loss, ": ", what, " is undefined");
+  DYDX_CHECK(t.is_floating_point(), loss, ": expected a floating point ", what, ", got ", t.dtype(), " (shape ",
+             t.sizes(), ")");
+}
+
+// Input and target of an elementwise loss, which broadcast as PyTorch's do.
+void check_pair(const Tensor& input, const Tensor& target, const char* loss) {
+  check_floating(input, loss, "input");
+  check_floating(target, loss, "target");
+  detail::broadcast_shapes(input.sizes(), target.sizes(), loss);
+}
+
+void check_same_shape(const Tensor& input, const Tensor& target, const char* loss) {
+  check_floating(input, loss, "input");
+  check_floating(target, loss, "target");
+  DYDX_CHECK(input.sizes() == target.sizes(), loss, ": target shape ", target.sizes(),
+             " must be the same as input shape ", input.sizes());
+}
+
+// The class dim (1, or 0 for an unbatched [C] input) and the number of classes.
+int64_t class_dim_of(const Tensor& input) { return input.dim() == 1 ? 0 : 1; }
+
+// weight (one per class) shaped to broadcast along the class dim of input.
+Tensor along_classes(const Tensor& weight, const Tensor& input) {
+  Dims shape(input.dim(), 1);
+  shape[class_dim_of(input)] = weight.numel();
+  return weight.reshape(shape);
+}
+
+void check_class_weight(const Tensor& weight, int64_t classes, const char* loss) {
+  if (!weight.defined()) return;
+  check_floating(weight, loss, "weight");
+  DYDX_CHECK(weight.dim() == 1 && weight.size(0) == classes, loss, ": weight must have one element per class, [",
+             classes, "], got shape ", weight.sizes());
+}
+
+// Class-index targets: int64, the input's shape without its class dim, each in [0, C) or ignored.
+void check_class_indices(const Tensor& input, const Tensor& target, int64_t ignore_index, const char* loss) {
+  check_floating(input, loss, "input");
+  DYDX_CHECK(input.dim() >= 1, loss, ": expected an input of at least 1 dim ([C] or [N, C, ...]), got shape ",
+             input.sizes());
+  DYDX_CHECK(target.defined() && target.dtype() == kInt64, loss, ": expected an int64 target of class indices, got ",
+             target.defined() ? dtype_name(target.dtype()) : "undefined");
+  Dims expected;
+  for (int64_t d = 0; d < input.dim(); ++d)
+    if (d != class_dim_of(input)) expected.push_back(input.size(d));
+  DYDX_CHECK(target.sizes() == IntArrayRef(expected), loss, ": expected a target of shape ", IntArrayRef(expected),
+             " for input shape ", input.sizes(), ", got ", target.sizes());
+  const int64_t classes = input.size(class_dim_of(input));
+  for (int64_t c : target.contiguous().to_vector<int64_t>())
+    DYDX_CHECK(c == ignore_index || (c >= 0 && c < classes), loss, ": target ", c, " is out of bounds for ", classes,
+               " classes (input shape ", input.sizes(), ", target shape ", target.sizes(), ")");
+}
+
+// 1 where target names the class (and is not ignored), 0 elsewhere: input's shape, as a 0/1 mask
+// in input's dtype. It selects input's entry at each target class; see nll_loss.
+Tensor class_mask(const Tensor& input, const Tensor& target, int64_t ignore_index) {
+  const int64_t cd = class_dim_of(input);
+  Dims class_shape(input.dim(), 1);
+  class_shape[cd] = input.size(cd);
+  Tensor classes = arange(input.size(cd), kInt64).reshape(class_shape);
+  Tensor targets = target.unsqueeze(cd);
+  Tensor kept = 1 - eq(targets, full({}, ignore_index, kInt64));
+  return (eq(classes, targets) * kept).to(input.dtype());
+}
+
+}  // namespace
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options) {
+  check_pair(input, target, "mse_loss");
+  Tensor d = input - target;
+  return reduce(d * d, options);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& options) {
+  check_pair(input, target, "l1_loss");
+  return reduce(abs(input - target), options);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossFuncOptions& options) {
+  check_pair(input, target, "smooth_l1_loss");
+  const double beta = options.beta();
+  DYDX_CHECK(beta >= 0, "smooth_l1_loss: beta must not be negative, got ", beta);
+  if (beta == 0) return l1_loss(input, target, L1LossFuncOptions().reduction(options.reduction()));
+  // With m = min(d, beta): 0.5 m^2 / beta + (d - m) is 0.5 d^2 / beta below beta and d - 0.5 beta
+  // above, and unlike where() of the two branches it has no inf * 0 in its gradient at d = inf.
+  Tensor d = abs(input - target);
+  Tensor m = minimum(d, scalar_like(d, beta));
+  return reduce(m * m * (0.5 / beta) + (d - m), options);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFuncOptions& options) {
+  check_pair(input, target, "huber_loss");
+  const double delta = options.delta();
+  DYDX_CHECK(delta > 0, "huber_loss: delta must be positive, got ", delta);
+  // 0.5 m^2 + delta (d - m) with m = min(d, delta), as smooth_l1_loss.
+  Tensor d = abs(input - target);
+  Tensor m = minimum(d, scalar_like(d, delta));
+  return reduce(m * m * 0.5 + (d - m) * delta, options);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyFuncOptions& options) {
+  check_same_shape(input, target, "binary_cross_entropy");
+  for (double v : input.contiguous().to(kFloat64).to_vector<double>())
+    DYDX_CHECK(v >= 0 && v <= 1, "binary_cross_entropy: every element of input must lie in [0, 1], got ", v,
+               " (input shape ", input.sizes(), ")");
+  if (options.weight().defined()) {
+    check_floating(options.weight(), "binary_cross_entropy", "weight");
+    detail::broadcast_shapes(options.weight().sizes(), input.sizes(), "binary_cross_entropy (weight)");
+  }
+  // PyTorch clamps each log at -100, so that a probability of exactly 0 or 1 gives a finite loss.
+  // The clamp goes on the probability (at e^-100), so that the gradient there is 0 rather than
+  // 0 * inf. (PyTorch's own gradient, (input - target) / max(input (1 - input), 1e-12), is not the
+  // derivative of its loss within e^-100 of 0 or 1; dydx's is.)
+  const Tensor least = scalar_like(input, std::exp(-100.0));
+  Tensor loss = -(target * log(maximum(input, least)) + (1 - target) * log(maximum(1 - input, least)));
+  if (options.weight().defined()) loss = loss * options.weight();
+  return reduce(loss, options);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BinaryCrossEntropyWithLogitsFuncOptions& options) {
+  const char* loss_name = "binary_cross_entropy_with_logits";
+  check_same_shape(input, target, loss_name);
+  if (options.weight().defined()) {
+    check_floating(options.weight(), loss_name, "weight");
+    detail::broadcast_shapes(options.weight().sizes(), input.sizes(), "binary_cross_entropy_with_logits (weight)");
+  }
+  if (options.pos_weight().defined()) {
+    check_floating(options.pos_weight(), loss_name, "pos_weight");
+    detail::broadcast_shapes(options.pos_weight().sizes(), input.sizes(), "binary_cross_entropy_with_logits (pos_weight)");
+  }
+  // softplus(-x) = log(1 + exp(-x)), as m + log(exp(-m) + exp(-x - m)) with m = max(-x, 0), which
+  // never overflows (PyTorch 1.13's formula).
+  Tensor m = relu(-input);
+  Tensor softplus_neg = m + log(exp(-m) + exp(-input - m));
+  Tensor log_weight = options.pos_weight().defined() ? (options.pos_weight() - 1) * target + 1 : Tensor();
+  Tensor loss = (1 - target) * input + (log_weight.defined() ? log_weight * softplus_neg : softplus_neg);
+  if (options.weight().defined()) loss = loss * options.weight();
+  return reduce(loss, options);
+}
+
+// The selection of input[n, target[n]] is a product with a 0/1 class mask summed over the class
+// dim: made of differentiable ops, so that its gradient (the mask times the cotangent) and every
+// higher derivative follow. where() rather than a product, so that -inf at classes not chosen (a
+// log-probability of 0) passes no nan on.
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options) {
+  check_class_indices(input, target, options.ignore_index(), "nll_loss");
+  const int64_t cd = class_dim_of(input);
+  check_class_weight(options.weight(), input.size(cd), "nll_loss");
+  Tensor mask = class_mask(input, target, options.ignore_index());
+  Tensor picked = where(mask, input, zeros({}, input.dtype())).sum({cd});
+  // Each sample's weight: its class's, or 1; 0 where ignored.
+  Tensor weights = options.weight().defined() ? (mask * along_classes(options.weight(), input)).sum({cd}) : mask.sum({cd});
+  Tensor loss = -picked * weights;
+  if (is_mean(options)) return loss.sum() / weights.sum();
+  if (is_sum(options)) return loss.sum();
+  return loss;
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyFuncOptions& options) {
+  const char* name = "cross_entropy";
+  const double smoothing = options.label_smoothing();
+  DYDX_CHECK(smoothing >= 0 && smoothing <= 1, name, ": label_smoothing must lie in [0, 1], got ", smoothing);
+  check_floating(input, name, "input");
+  DYDX_CHECK(input.dim() >= 1, name, ": expected an input of at least 1 dim ([C] or [N, C, ...]), got shape ",
+             input.sizes());
+  const int64_t cd = class_dim_of(input);
+  const int64_t classes = input.size(cd);
+  check_class_weight(options.weight(), classes, name);
+  if (target.defined() && target.is_floating_point()) {
+    // Class probabilities, one per class, in the input's shape.
+    DYDX_CHECK(target.sizes() == input.sizes(), name, ": a target of class probabilities must have the input's shape ",
+               input.sizes(), ", got ", target.sizes());
+    Tensor probabilities = smoothing > 0 ? target * (1 - smoothing) + smoothing / static_cast<double>(classes) : target;
+    Tensor terms = log_softmax(input, cd) * probabilities;
+    if (options.weight().defined()) terms = terms * along_classes(options.weight(), input);
+    Tensor loss = -terms.sum({cd});
+    if (is_mean(options)) return loss.sum() / (static_cast<double>(input.numel()) / static_cast<double>(classes));
+    return is_sum(options) ? loss.sum() : loss;
+  }
+  check_class_indices(input, target, options.ignore_index(), name);
+  Tensor log_p = log_softmax(input, cd);
+  Tensor nll = nll_loss(log_p, target, NLLLossFuncOptions()
+                                           .weight(options.weight())
+                                           .ignore_index(options.ignore_index())
+                                           .reduction(options.reduction()));
+  if (smoothing == 0) return nll;
+  // The smoothing term: -sum over classes of (weighted) log-probabilities, zero where ignored,
+  // reduced as nll_loss's (PyTorch 1.13's formula).
+  Tensor terms = options.weight().defined() ? log_p * along_classes(options.weight(), input) : log_p;
+  Tensor kept = (1 - eq(target, full({}, options.ignore_index(), kInt64))).to(input.dtype());
+  Tensor smooth = -terms.sum({cd}) * kept;
+  Tensor reduced;
+  if (is_mean(options)) {
+    if (options.weight().defined()) {
+      Tensor mask = class_mask(input, target, options.ignore_index());
+      reduced = smooth.sum() / (mask * along_classes(options.weight(), input)).sum();
+    } else {
+      reduced = smooth.sum() / kept.sum();  // over the targets not ignored
+    }
+  } else {
+    reduced = is_sum(options) ? smooth.sum() : smooth;
+  }
+  return nll * (1 - smoothing) + reduced * (smoothing / static_cast<double>(classes));
+}
+
+}  // namespace dydx::nn::functional

@@ -1,0 +1,286 @@
+// dydx::nn::functional's losses: values and input gradients against PyTorch 1.13 (loss_goldens.txt,
+// from make_loss_goldens.py), every loss's first and second derivatives in both modes against
+// finite differences (float64), the options' libtorch spelling, and the errors on bad input.
+#include <dydx/dydx.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "test_util.hpp"
+
+namespace F = dydx::nn::functional;
+
+namespace dydx::testing {
+namespace {
+
+// ---- goldens ----
+
+struct LossCase {
+  std::string key, loss, reduction;
+  std::map<std::string, double> options;  // beta, delta, ignore_index, label_smoothing
+  std::map<std::string, Tensor> tensors;  // input, target (float64 or int64), weight, pos_weight, out, grad
+};
+
+double parse_value(const std::string& text) {
+  if (text == "nan") return std::nan("");
+  if (text == "inf") return INFINITY;
+  if (text == "-inf") return -INFINITY;
+  return std::stod(text);
+}
+
+Tensor parse_tensor(const std::string& shape_text, const std::string& values_text, bool integer) {
+  std::vector<int64_t> shape;
+  if (shape_text != "scalar") {
+    std::stringstream s(shape_text);
+    for (std::string size; std::getline(s, size, 'x');) shape.push_back(std::stoll(size));
+  }
+  std::vector<double> values;
+  std::stringstream s(values_text == "-" ? "" : values_text);
+  for (std::string v; std::getline(s, v, ',');) values.push_back(parse_value(v));
+  Tensor flat = tensor(values, kFloat64);
+  if (integer) flat = flat.to(kInt64);
+  return flat.reshape(shape);
+}
+
+std::vector<LossCase> loss_cases() {
+  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/loss_goldens.txt";
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  std::vector<LossCase> cases;
+  for (std::string line; std::getline(file, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::stringstream words(line);
+    LossCase c;
+    words >> c.key;
+    std::stringstream parts(c.key);
+    std::getline(parts, c.loss, ':');
+    std::getline(parts, c.reduction, ':');
+    for (std::string option; std::getline(parts, option, ':');)
+      c.options[option.substr(0, option.find('='))] = std::stod(option.substr(option.find('=') + 1));
+    for (std::string field, shape, values; words >> field >> shape >> values;) {
+      const bool integer = field == "target_int64";
+      c.tensors[integer ? "target" : field] = parse_tensor(shape, values, integer);
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+using Reduction = F::MSELossFuncOptions::reduction_t;
+Reduction reduction_of(const std::string& name) {
+  if (name == "none") return kNone;
+  if (name == "sum") return kSum;
+  return kMean;
+}
+
+Tensor optional(const LossCase& c, const std::string& name) {
+  auto it = c.tensors.find(name);
+  return it == c.tensors.end() ? Tensor() : it->second;
+}
+
+// The case's loss of input, with the case's target and options, through dydx.
+Tensor apply(const LossCase& c, const Tensor& input) {
+  const Tensor& target = c.tensors.at("target");
+  const Reduction r = reduction_of(c.reduction);
+  auto option = [&](const std::string& name, double fallback) {
+    auto it = c.options.find(name);
+    return it == c.options.end() ? fallback : it->second;
+  };
+  if (c.loss == "mse_loss") return F::mse_loss(input, target, F::MSELossFuncOptions().reduction(r));
+  if (c.loss == "l1_loss") return F::l1_loss(input, target, F::L1LossFuncOptions().reduction(r));
+  if (c.loss == "smooth_l1_loss")
+    return F::smooth_l1_loss(input, target, F::SmoothL1LossFuncOptions().reduction(r).beta(option("beta", 1)));
+  if (c.loss == "huber_loss")
+    return F::huber_loss(input, target, F::HuberLossFuncOptions().reduction(r).delta(option("delta", 1)));
+  if (c.loss == "binary_cross_entropy")
+    return F::binary_cross_entropy(input, target, F::BinaryCrossEntropyFuncOptions().reduction(r).weight(optional(c, "weight")));
+  if (c.loss == "binary_cross_entropy_with_logits")
+    return F::binary_cross_entropy_with_logits(
+        input, target,
+        F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(r).weight(optional(c, "weight")).pos_weight(optional(c, "pos_weight")));
+  const auto ignore = static_cast<int64_t>(option("ignore_index", -100));
+  if (c.loss == "nll_loss")
+    return F::nll_loss(input, target, F::NLLLossFuncOptions().reduction(r).weight(optional(c, "weight")).ignore_index(ignore));
+  if (c.loss == "cross_entropy")
+    return F::cross_entropy(input, target,
+                            F::CrossEntropyFuncOptions()
+                                .reduction(r)
+                                .weight(optional(c, "weight"))
+                                .ignore_index(ignore)
+                                .label_smoothing(option("label_smoothing", 0)));
+  throw std::runtime_error("loss_goldens.txt names an unknown loss: " + c.loss);
+}
+
+// Where dydx's gradient deliberately differs from PyTorch's, at input element x:
+// - binary_cross_entropy within e^-100 of 0 or 1 (where PyTorch clamps its logs): PyTorch's gradient
+//   is (x - y) / max(x (1 - x), 1e-12), which is not the derivative of its loss there (0 at x = y = 0,
+//   where the loss is -log(1 - x), of slope 1); dydx's is the derivative of the loss;
+// - smooth_l1_loss with beta = 0 where input - target is 0 or nan: PyTorch 1.13's backward gives -1
+//   and nan there; dydx's is l1_loss's (0 at the kink, as abs, and 0 at a nan: l1_loss's in both libraries).
+bool deliberate_gradient_deviation(const LossCase& c, size_t i) {
+  const double x = c.tensors.at("input").to_vector<double>()[i];
+  if (c.loss == "binary_cross_entropy") return x <= std::exp(-100.0) || x >= 1 - 1e-16;
+  if (c.loss == "smooth_l1_loss" && c.options.at("beta") == 0) {
+    const Tensor& target = c.tensors.at("target");
+    const double d = x - target.expand(c.tensors.at("input").sizes()).contiguous().to_vector<double>()[i];
+    return d == 0 || std::isnan(d);
+  }
+  return false;
+}
+
+// nan matches nan, infinities match exactly, finite values to rounding (zeros of either sign);
+// elements where skip(i) are not compared.
+::testing::AssertionResult SameValues(const Tensor& got, const Tensor& want,
+                                      const std::function<bool(size_t)>& skip = [](size_t) { return false; }) {
+  if (got.sizes() != want.sizes())
+    return ::testing::AssertionFailure() << "shape " << got.sizes() << ", PyTorch's " << want.sizes();
+  std::vector<double> g = got.to(kFloat64).to_vector<double>(), w = want.to_vector<double>();
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (skip(i)) continue;
+    const bool same = std::isnan(w[i]) ? std::isnan(g[i])
+                      : std::isinf(w[i]) ? g[i] == w[i]
+                                         : std::abs(g[i] - w[i]) <= 1e-12 * std::max(1.0, std::abs(w[i]));
+    if (!same) return ::testing::AssertionFailure() << "element " << i << " is " << g[i] << ", PyTorch's " << w[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(LossGoldens, EveryLossAndReductionMatchesPyTorch) {
+  const std::vector<LossCase> cases = loss_cases();
+  ASSERT_GT(cases.size(), 100u);
+  std::set<std::string> losses;
+  for (const LossCase& c : cases) {
+    SCOPED_TRACE(c.key + " on input " + c.tensors.at("input").shape_string());
+    losses.insert(c.loss);
+    Tensor input = c.tensors.at("input").clone().requires_grad_();
+    Tensor out = apply(c, input);
+    EXPECT_TRUE(SameValues(out, c.tensors.at("out"))) << "value";
+    Tensor g = grad({out}, {input}, {ones_like(out)})[0];
+    EXPECT_TRUE(SameValues(g, c.tensors.at("grad"), [&](size_t i) { return deliberate_gradient_deviation(c, i); }))
+        << "gradient";
+  }
+  EXPECT_EQ(losses.size(), 8u);
+}
+
+// ---- derivatives against finite differences ----
+
+double dot(const Tensor& a, const Tensor& b) { return (a.to(kFloat64) * b.to(kFloat64)).sum().item<double>(); }
+
+// First and second derivatives of <c, loss(x)> for a random cotangent c: reverse mode, forward
+// mode, double backward and forward over reverse, each against central differences along v.
+void check_derivatives(const std::function<Tensor(const Tensor&)>& loss, const Tensor& x0, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  auto random_like = [&](const Tensor& t) {
+    std::vector<double> values(t.numel());
+    for (double& v : values) v = normal(rng);
+    return tensor(values, kFloat64).reshape(t.sizes());
+  };
+  const Tensor out0 = loss(x0);
+  const Tensor c = random_like(out0), v = random_like(x0);
+  auto scalar = [&](const Tensor& x) { return dot(c, loss(x)); };
+  const double h = 1e-5;
+  const double fd = (scalar(x0 + v * h) - scalar(x0 - v * h)) / (2 * h);
+  auto gradient = [&](const Tensor& x, bool create) {
+    Tensor leaf = x.detach().requires_grad_();
+    Tensor g = grad({(loss(leaf) * c).sum()}, {leaf}, {}, std::nullopt, create)[0];
+    return std::make_pair(leaf, g);
+  };
+  // Reverse mode.
+  EXPECT_NEAR(dot(gradient(x0, false).second, v), fd, 1e-7 * (1 + std::abs(fd))) << "VJP";
+  // Forward mode.
+  {
+    forward_ad::DualLevel level;
+    Tensor t = forward_ad::unpack_dual(loss(forward_ad::make_dual(x0, v))).tangent;
+    EXPECT_NEAR(dot(c, t), fd, 1e-7 * (1 + std::abs(fd))) << "JVP";
+  }
+  // Second order: H v by differences of the gradient, by double backward, and by forward over reverse.
+  const Tensor hv_fd = (gradient(x0 + v * h, false).second - gradient(x0 - v * h, false).second) / (2 * h);
+  auto [leaf, g] = gradient(x0, true);
+  // A gradient that does not depend on x (a loss linear in it) has no graph: H = 0.
+  Tensor hv = g.requires_grad() ? grad({(g * v).sum()}, {leaf}, {}, std::nullopt, false, true)[0] : Tensor();
+  if (!hv.defined()) hv = zeros_like(x0);
+  EXPECT_TRUE(allclose(hv, hv_fd, 1e-5, 1e-6)) << "double backward\n" << hv << "\n" << hv_fd;
+  {
+    forward_ad::DualLevel level;
+    Tensor primal = x0.detach().requires_grad_();
+    Tensor dual = forward_ad::make_dual(primal, v);
+    Tensor gd = grad({(loss(dual) * c).sum()}, {dual})[0];
+    Tensor t = forward_ad::unpack_dual(gd).tangent;
+    if (!t.defined()) t = zeros_like(x0);
+    EXPECT_TRUE(allclose(t, hv_fd, 1e-5, 1e-6)) << "forward over reverse\n" << t << "\n" << hv_fd;
+  }
+}
+
+TEST(LossDerivatives, EveryLossMatchesFiniteDifferencesInBothModesToSecondOrder) {
+  std::set<std::string> checked, losses;
+  for (const LossCase& c : loss_cases()) {
+    const Tensor& x = c.tensors.at("input");
+    const std::vector<double> values = x.to_vector<double>();
+    // Smooth points only: no edge values, and (for the piecewise losses) no kinks within reach of the differences.
+    bool smooth = true;
+    for (double value : values) smooth = smooth && std::isfinite(value) && std::abs(value) < 50;
+    if (c.loss == "binary_cross_entropy")
+      for (double value : values) smooth = smooth && value > 1e-3 && value < 1 - 1e-3;
+    if (!smooth) continue;
+    SCOPED_TRACE(c.key + " on input " + x.shape_string());
+    check_derivatives([&](const Tensor& in) { return apply(c, in); }, x, std::hash<std::string>{}(c.key));
+    checked.insert(c.key);
+    losses.insert(c.loss);
+  }
+  EXPECT_GE(checked.size(), 45u);  // every loss, reduction and option
+  EXPECT_EQ(losses.size(), 8u);
+}
+
+// ---- spelling, edge values and errors ----
+
+TEST(Losses, OptionsTakeLibtorchsSpelling) {
+  Tensor x = tensor({0.5, -1.0, 2.0}, kFloat64), y = tensor({0.0, 1.0, 1.0}, kFloat64);
+  EXPECT_TRUE(HasValues(F::mse_loss(x, y, dydx::kSum), {0.25 + 4 + 1}, 1e-15));
+  EXPECT_TRUE(HasValues(F::mse_loss(x, y, F::MSELossFuncOptions(dydx::kNone)), {0.25, 4, 1}, 1e-15));
+  EXPECT_TRUE(HasValues(F::l1_loss(x, y), {(0.5 + 2 + 1) / 3}, 1e-15));
+  auto options = F::CrossEntropyFuncOptions().label_smoothing(0.1).ignore_index(-100);
+  EXPECT_EQ(options.label_smoothing(), 0.1);
+  EXPECT_EQ(options.ignore_index(), -100);
+  EXPECT_TRUE(std::holds_alternative<enumtype::kMean>(options.reduction()));
+}
+
+TEST(Losses, AllTargetsIgnoredGiveNanMeanAsPyTorch) {
+  Tensor logits = tensor({1.0, 2.0, 3.0, 0.0, 0.0, 0.0}, kFloat64).reshape({2, 3});
+  Tensor ignored = full({2}, -100, kInt64);
+  EXPECT_TRUE(std::isnan(F::cross_entropy(logits, ignored).item<double>()));
+  EXPECT_EQ(F::cross_entropy(logits, ignored, F::CrossEntropyFuncOptions().reduction(kSum)).item<double>(), 0.0);
+}
+
+TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {
+  Tensor logits = zeros({4, 3}, kFloat64);
+  EXPECT_DYDX_ERROR(F::nll_loss(logits, tensor({0, 1, 3, 2}, kInt64).reshape({4})), "nll_loss", "target 3",
+                    "out of bounds", "3 classes");
+  EXPECT_DYDX_ERROR(F::cross_entropy(logits, full({4}, -1, kInt64)), "cross_entropy", "target -1");
+  EXPECT_DYDX_ERROR(F::cross_entropy(logits, zeros({3}, kInt64)), "cross_entropy", "[4]", "[3]");
+  EXPECT_DYDX_ERROR(F::cross_entropy(logits, zeros({4, 2}, kFloat64)), "cross_entropy", "probabilities", "[4,3]",
+                    "[4,2]");
+  EXPECT_DYDX_ERROR(F::nll_loss(logits, zeros({4}, kFloat64)), "nll_loss", "int64");
+  EXPECT_DYDX_ERROR(F::nll_loss(logits, zeros({4}, kInt64), F::NLLLossFuncOptions().weight(ones({2}, kFloat64))),
+                    "nll_loss", "weight", "[2]");
+  EXPECT_DYDX_ERROR(F::mse_loss(zeros({3}, kFloat64), zeros({4}, kFloat64)), "mse_loss", "[3]", "[4]");
+  EXPECT_DYDX_ERROR(F::binary_cross_entropy(tensor({0.5, 1.5}, kFloat64), zeros({2}, kFloat64)),
+                    "binary_cross_entropy", "[0, 1]", "1.5");
+  EXPECT_DYDX_ERROR(F::binary_cross_entropy(zeros({2}, kFloat64), zeros({3}, kFloat64)), "binary_cross_entropy",
+                    "[3]", "[2]");
+  EXPECT_DYDX_ERROR(F::binary_cross_entropy_with_logits(zeros({2}, kFloat64), zeros({2, 1}, kFloat64)),
+                    "binary_cross_entropy_with_logits", "[2,1]", "[2]");
+  EXPECT_DYDX_ERROR(F::smooth_l1_loss(zeros({2}), zeros({2}), F::SmoothL1LossFuncOptions().beta(-1)), "smooth_l1_loss",
+                    "beta");
+  EXPECT_DYDX_ERROR(F::huber_loss(zeros({2}), zeros({2}), F::HuberLossFuncOptions().delta(0)), "huber_loss", "delta");
+  EXPECT_DYDX_ERROR(F::cross_entropy(logits, zeros({4}, kInt64), F::CrossEntropyFuncOptions().label_smoothing(1.5)),
+                    "cross_entropy", "label_smoothing");
+}
+
+}  // namespace
+}  // namespace dydx::testing
