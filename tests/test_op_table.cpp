@@ -775,7 +775,11 @@ TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
   int failed = 0;
   for (const EdgeCase& c : cases) {
     ASSERT_TRUE(edge_op(c.key)) << "edge_cases.txt names op '" << c.key << "', which edge_op() lacks";
-    const double rtol = c.dtype == "float32" ? 2e-6 : 1e-13;
+    // Second-order fields (vjp2, fwr) come out of several float32 roundings in each library, whose
+    // order differs (and, within a kernel, with the compiler's contraction into fused multiply-adds:
+    // clang's build gave atan2's vjp2 3e-6 from PyTorch's where GCC's matched), so they get 1e-5.
+    const double first_order_rtol = c.dtype == "float32" ? 2e-6 : 1e-13;
+    const double second_order_rtol = c.dtype == "float32" ? 1e-5 : 1e-13;
     const double floor = edge_residue_floor(c.key, c.dtype == "float32" ? kFloat32 : kFloat64);
     std::vector<std::pair<std::string, std::vector<double>>> got;
     try {
@@ -795,6 +799,8 @@ TEST(EdgeValues, EveryOpMatchesPyTorchAtSpecialValues) {
     for (size_t f = 0; f < want.size(); ++f) {
       const auto& [field, expected] = want[f];
       const std::vector<double>& actual = got[f].second;
+      const bool second_order = field.rfind("vjp2", 0) == 0 || field.rfind("fwr", 0) == 0;
+      const double rtol = second_order ? second_order_rtol : first_order_rtol;
       bool same = actual.size() == expected.size();
       for (size_t k = 0; same && k < expected.size(); ++k) same = same_value(actual[k], expected[k], rtol, floor);
       if (same) continue;
