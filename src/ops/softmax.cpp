@@ -143,13 +143,15 @@ struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
     int64_t dim;  // non-negative (0 for a 0-D input)
   };
   static constexpr Saves saves{.output = true};
+  // softmax's Jacobian, diag(y) - y y^T along the dim, is symmetric: one product serves both modes.
+  static Tensor jacobian_times(const Tensor& y, const Tensor& v, int64_t dim, int64_t nb) {
+    return y * (v - weighted_mean(y, v, along(dim, y.dim(), nb)));
+  }
   static void vjp(const Backward<SoftmaxRecord>& b, const Tensor& g, Tensor* grads) {
-    const Tensor y = b.output();
-    grads[0] = y * (g - weighted_mean(y, g, along(b.attrs().dim, y.dim(), b.batch_dims(g))));
+    grads[0] = jacobian_times(b.output(), g, b.attrs().dim, b.batch_dims(g));
   }
   static Tensor jvp(const Primal<SoftmaxRecord>& p, const TensorList& t) {
-    const Tensor& y = p.output();
-    return y * (t[0] - weighted_mean(y, t[0], along(p.attrs().dim, y.dim(), p.batch_dims())));
+    return jacobian_times(p.output(), t[0], p.attrs().dim, p.batch_dims());
   }
   static Tensor curvature(const Primal<SoftmaxRecord>& p, const TensorList& g) {
     if (!g[0].defined()) return {};
