@@ -12,6 +12,7 @@
 #include "dydx/memory.hpp"
 #include "dydx/nn/functional.hpp"
 #include "dydx/ops.hpp"
+#include "dydx/optim.hpp"
 #include "dydx/print.hpp"
 #include "dydx/threads.hpp"
 #include "dydx/tensor.hpp"

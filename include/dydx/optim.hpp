@@ -1,0 +1,148 @@
+// Optimizers spelled as libtorch's torch::optim, with libtorch's options objects and chained setters:
+//   dydx::optim::SGD opt(params, dydx::optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
+//   dydx::optim::Adam opt(params, dydx::optim::AdamOptions(1e-3).betas({0.9, 0.999}));
+//   opt.zero_grad(); loss.backward(); opt.step();
+// Each step computes what PyTorch 1.13's single-tensor (foreach=False) torch.optim step computes,
+// to the last bit on the CPU: the same operations in the same order, each rounded to the
+// parameter's dtype, with the fused multiply-adds where PyTorch's kernels fuse (add with alpha,
+// addcmul). Parameters whose .grad is undefined are skipped, and their state does not advance.
+// A step runs with grad mode off and writes each parameter in place (it stays the same leaf, over
+// the same storage, and its version counter moves as after any in-place op). Bad options raise
+// dydx::Error in the constructor with PyTorch's messages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <tuple>
+#include <vector>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx::optim {
+
+/// An option with libtorch's accessors: name(value) sets it and returns the options (to chain),
+/// name() reads it.
+#define DYDX_OPTIM_ARG(T, name)              \
+ public:                                     \
+  auto& name(const T& value) {               \
+    name##_ = value;                         \
+    return *this;                            \
+  }                                          \
+  const T& name() const { return name##_; }  \
+                                             \
+ private:                                    \
+  T name##_
+
+/// What every optimizer shares: its parameters and zero_grad(), as torch::optim::Optimizer.
+class Optimizer {
+ public:
+  /// Re-evaluates the model and returns the loss; step() calls it first when given.
+  using LossClosure = std::function<Tensor()>;
+
+  Optimizer(const Optimizer&) = delete;
+  Optimizer(Optimizer&&) = default;
+  virtual ~Optimizer() = default;
+
+  /// One update of every parameter that has a gradient; returns the closure's loss (undefined
+  /// without a closure).
+  virtual Tensor step(LossClosure closure = nullptr) = 0;
+
+  /// Zeroes every defined .grad in place, detached from any graph, as libtorch 1.13's
+  /// Optimizer::zero_grad (Python's zero_grad(set_to_none=False)); an undefined .grad stays
+  /// undefined. So a parameter keeps being updated, with a zero gradient, until its .grad is reset.
+  void zero_grad();
+
+  const std::vector<Tensor>& parameters() const noexcept { return parameters_; }
+  std::vector<Tensor>& parameters() noexcept { return parameters_; }
+  /// The number of parameters.
+  size_t size() const noexcept { return parameters_.size(); }
+
+ protected:
+  /// Errors (naming the optimizer) unless every parameter is a defined floating-point leaf.
+  Optimizer(std::vector<Tensor> parameters, const char* name);
+
+  std::vector<Tensor> parameters_;
+};
+
+/// The options of SGD, as torch::optim::SGDOptions.
+struct SGDOptions {
+  SGDOptions(double lr) : lr_(lr) {}
+  DYDX_OPTIM_ARG(double, lr);
+  DYDX_OPTIM_ARG(double, momentum) = 0;
+  DYDX_OPTIM_ARG(double, dampening) = 0;
+  DYDX_OPTIM_ARG(double, weight_decay) = 0;
+  DYDX_OPTIM_ARG(bool, nesterov) = false;
+};
+
+/// Stochastic gradient descent with optional momentum (Nesterov's too) and L2 weight decay,
+/// as torch.optim.SGD.
+class SGD : public Optimizer {
+ public:
+  explicit SGD(std::vector<Tensor> params, SGDOptions defaults);
+  Tensor step(LossClosure closure = nullptr) override;
+  const SGDOptions& options() const noexcept { return options_; }
+
+ private:
+  SGDOptions options_;
+  /// One per parameter; undefined until the parameter's first step with momentum.
+  std::vector<Tensor> momentum_buffers_;
+};
+
+/// The options of Adam, as torch::optim::AdamOptions.
+struct AdamOptions {
+  using betas_t = std::tuple<double, double>;
+  AdamOptions(double lr = 1e-3) : lr_(lr) {}
+  DYDX_OPTIM_ARG(double, lr);
+  DYDX_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  DYDX_OPTIM_ARG(double, eps) = 1e-8;
+  DYDX_OPTIM_ARG(double, weight_decay) = 0;
+  DYDX_OPTIM_ARG(bool, amsgrad) = false;
+};
+
+/// The options of AdamW, as torch::optim::AdamWOptions (weight_decay defaults to 1e-2).
+struct AdamWOptions {
+  using betas_t = std::tuple<double, double>;
+  AdamWOptions(double lr = 1e-3) : lr_(lr) {}
+  DYDX_OPTIM_ARG(double, lr);
+  DYDX_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  DYDX_OPTIM_ARG(double, eps) = 1e-8;
+  DYDX_OPTIM_ARG(double, weight_decay) = 1e-2;
+  DYDX_OPTIM_ARG(bool, amsgrad) = false;
+};
+
+#undef DYDX_OPTIM_ARG
+
+namespace detail {
+/// Adam's running moments for one parameter; step counts the steps that parameter took.
+struct AdamState {
+  int64_t step = 0;
+  Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
+};
+}  // namespace detail
+
+/// Adam, as torch.optim.Adam: weight decay is added to the gradient (L2), amsgrad optional.
+class Adam : public Optimizer {
+ public:
+  explicit Adam(std::vector<Tensor> params, AdamOptions defaults = {});
+  Tensor step(LossClosure closure = nullptr) override;
+  const AdamOptions& options() const noexcept { return options_; }
+
+ private:
+  AdamOptions options_;
+  std::vector<detail::AdamState> state_;
+};
+
+/// AdamW, as torch.optim.AdamW: weight decay shrinks the parameter directly (decoupled).
+class AdamW : public Optimizer {
+ public:
+  explicit AdamW(std::vector<Tensor> params, AdamWOptions defaults = {});
+  Tensor step(LossClosure closure = nullptr) override;
+  const AdamWOptions& options() const noexcept { return options_; }
+
+ private:
+  AdamWOptions options_;
+  std::vector<detail::AdamState> state_;
+};
+
+}  // namespace dydx::optim

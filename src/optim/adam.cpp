@@ -1,0 +1,120 @@
+// Adam's and AdamW's steps, element by element as PyTorch 1.13's _single_tensor_adam and
+// _single_tensor_adamw (foreach=False, capturable=False):
+//   param.mul_(1 - lr * weight_decay)                           (AdamW only)
+//   grad = grad.add(param, alpha=weight_decay)                  (Adam only, when weight_decay != 0)
+//   exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+//   exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+//   max_exp_avg_sq = maximum(max_exp_avg_sq, exp_avg_sq)        (amsgrad)
+//   denom = (sqrt(exp_avg_sq or max_exp_avg_sq) / sqrt(1 - beta2 ** step)).add_(eps)
+//   param.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1 ** step))
+// The scalars are computed in double, as Python computes them, then rounded to the parameter's
+// dtype. PyTorch's CPU kernels fuse a.add(b, alpha) into fma(b, alpha, a) and
+// a.addcmul(b, c, value) into fma(value * b, c, a); a.addcdiv(b, c, value) is a + value * b / c.
+#include <cmath>
+#include <tuple>
+
+#include "dydx/autograd.hpp"
+#include "dydx/error.hpp"
+#include "dydx/optim.hpp"
+#include "optim/parameter_step.hpp"
+
+namespace dydx::optim {
+namespace {
+
+/// The hyperparameters of one step of either optimizer.
+struct AdamStepOptions {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool amsgrad, decoupled_weight_decay;
+};
+
+template <class Options>
+void check_adam_options(const Options& o, const char* name) {
+  const auto [beta1, beta2] = o.betas();
+  DYDX_CHECK(o.lr() >= 0, name, ": Invalid learning rate: ", o.lr());
+  DYDX_CHECK(o.eps() >= 0, name, ": Invalid epsilon value: ", o.eps());
+  DYDX_CHECK(0 <= beta1 && beta1 < 1.0, name, ": Invalid beta parameter at index 0: ", beta1);
+  DYDX_CHECK(0 <= beta2 && beta2 < 1.0, name, ": Invalid beta parameter at index 1: ", beta2);
+  DYDX_CHECK(o.weight_decay() >= 0, name, ": Invalid weight_decay value: ", o.weight_decay());
+}
+
+template <class T>
+void adam_update(const Tensor& param, const Tensor& grad, detail::AdamState& s, const AdamStepOptions& o) {
+  s.step += 1;
+  const double bias_correction1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
+  const double bias_correction2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
+  const T neg_step_size = T(-(o.lr / bias_correction1));
+  const T bias_correction2_sqrt = T(std::sqrt(bias_correction2));
+  const T decay = T(1 - o.lr * o.weight_decay), weight_decay = T(o.weight_decay);
+  const T beta1 = T(o.beta1), beta2 = T(o.beta2), one_minus_beta1 = T(1 - o.beta1);
+  const T one_minus_beta2 = T(1 - o.beta2), eps = T(o.eps);
+  const bool l2 = !o.decoupled_weight_decay && o.weight_decay != 0;
+
+  const T* g = grad.data_ptr<T>();
+  T* m = s.exp_avg.data_ptr<T>();
+  T* v = s.exp_avg_sq.data_ptr<T>();
+  T* v_max = o.amsgrad ? s.max_exp_avg_sq.data_ptr<T>() : nullptr;
+  const int64_t n = param.numel();
+  detail::update_in_place<T>(param, [&](T* p) {
+    for (int64_t k = 0; k < n; ++k) {
+      if (o.decoupled_weight_decay) p[k] = p[k] * decay;
+      const T gk = l2 ? std::fma(p[k], weight_decay, g[k]) : g[k];
+      m[k] = std::fma(gk, one_minus_beta1, m[k] * beta1);
+      v[k] = std::fma(one_minus_beta2 * gk, gk, v[k] * beta2);
+      T second_moment = v[k];
+      if (v_max) second_moment = v_max[k] = detail::maximum(v_max[k], v[k]);
+      const T denom = std::sqrt(second_moment) / bias_correction2_sqrt + eps;
+      p[k] = p[k] + neg_step_size * m[k] / denom;
+    }
+  });
+}
+
+Tensor adam_step(std::vector<Tensor>& parameters, std::vector<detail::AdamState>& state, const AdamStepOptions& o,
+                 const char* name, const Optimizer::LossClosure& closure) {
+  Tensor loss;
+  if (closure) {
+    AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const Tensor& param = parameters[i];
+    const Tensor grad = detail::step_gradient(param, name);
+    if (!grad.defined()) continue;
+    detail::AdamState& s = state[i];
+    if (s.step == 0) {
+      s.exp_avg = detail::zero_state(param);
+      s.exp_avg_sq = detail::zero_state(param);
+      if (o.amsgrad) s.max_exp_avg_sq = detail::zero_state(param);
+    }
+    detail::dispatch_floating(param.dtype(), [&]<class T>(T) { adam_update<T>(param, grad, s, o); });
+  }
+  return loss;
+}
+
+}  // namespace
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions defaults)
+    : Optimizer(std::move(params), "Adam"), options_(defaults), state_(parameters_.size()) {
+  check_adam_options(defaults, "Adam");
+}
+
+Tensor Adam::step(LossClosure closure) {
+  const auto [beta1, beta2] = options_.betas();
+  const AdamStepOptions o{options_.lr(), beta1, beta2, options_.eps(), options_.weight_decay(), options_.amsgrad(),
+                          /*decoupled_weight_decay=*/false};
+  return adam_step(parameters_, state_, o, "Adam", closure);
+}
+
+AdamW::AdamW(std::vector<Tensor> params, AdamWOptions defaults)
+    : Optimizer(std::move(params), "AdamW"), options_(defaults), state_(parameters_.size()) {
+  check_adam_options(defaults, "AdamW");
+}
+
+Tensor AdamW::step(LossClosure closure) {
+  const auto [beta1, beta2] = options_.betas();
+  const AdamStepOptions o{options_.lr(), beta1, beta2, options_.eps(), options_.weight_decay(), options_.amsgrad(),
+                          /*decoupled_weight_decay=*/true};
+  return adam_step(parameters_, state_, o, "AdamW", closure);
+}
+
+}  // namespace dydx::optim
