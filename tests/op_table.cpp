@@ -260,6 +260,66 @@ std::vector<OpRow> build_table() {
        },
        1e-6});
 
+  // Indexing: fixed int64 indices, duplicates included (their gradients add up), captured by each row.
+  const Tensor gather_cols = tensor({{0, 3, 3}, {2, 0, 1}}, dtype(kInt64));        // dim 1 of [3, 4]
+  const Tensor gather_rows = tensor({{2, 0, 1, 1}, {0, 0, 2, 1}}, dtype(kInt64));  // dim 0 of [3, 4]
+  auto index_at = [](const Tensor& index, int64_t i, int64_t j) { return index.select(0, i).select(0, j).item<int64_t>(); };
+  row({"gather", {{{3, 4}}}, Domain::Real, [=](const auto& in) { return in[0].gather(1, gather_cols); },
+       [=](const auto& in) {
+         return Naive::build({2, 3}, [&](const Index& i) { return in[0].at({i[0], index_at(gather_cols, i[0], i[1])}); });
+       },
+       0});
+  row({"gather", {{{3, 4}}}, Domain::Real, [=](const auto& in) { return gather(in[0], -2, gather_rows); },
+       [=](const auto& in) {
+         return Naive::build({2, 4}, [&](const Index& i) { return in[0].at({index_at(gather_rows, i[0], i[1]), i[1]}); });
+       },
+       0});
+  // src as large as the index, and larger (its elements past the index get no gradient).
+  row({"scatter_add", {{{3, 4}, {2, 3}}, {{3, 4}, {3, 5}}}, Domain::Real,
+       [=](const auto& in) { return in[0].scatter_add(1, gather_cols, in[1]); },
+       [=](const auto& in) {
+         return Naive::build({3, 4}, [&](const Index& i) {
+           double v = in[0].at(i);
+           for (int64_t j = 0; j < 3 && i[0] < 2; ++j)
+             if (index_at(gather_cols, i[0], j) == i[1]) v += in[1].at({i[0], j});
+           return v;
+         });
+       },
+       1e-6});
+  row({"scatter_add", {{{3, 4}, {2, 4}}}, Domain::Real,
+       [=](const auto& in) { return scatter_add(in[0], 0, gather_rows, in[1]); },
+       [=](const auto& in) {
+         return Naive::build({3, 4}, [&](const Index& i) {
+           double v = in[0].at(i);
+           for (int64_t r = 0; r < 2; ++r)
+             if (index_at(gather_rows, r, i[1]) == i[0]) v += in[1].at({r, i[1]});
+           return v;
+         });
+       },
+       1e-6});
+  const std::vector<int64_t> picks = {3, 0, 3};
+  row({"index_select", {{{3, 4}}, {{2, 4, 2}}}, Domain::Real,
+       [=](const auto& in) { return in[0].index_select(1, tensor(picks, dtype(kInt64))); },
+       [=](const auto& in) {
+         Index shape = in[0].shape;
+         shape[1] = 3;
+         return Naive::build(shape, [&](const Index& i) {
+           Index source = i;
+           source[1] = picks[i[1]];
+           return in[0].at(source);
+         });
+       },
+       0});
+  // The mask [3, 1] broadcasts with each input, and over a smaller one (whose gradient sums down).
+  const Tensor fill_mask = tensor({{1}, {0}, {1}}, dtype(kInt64));
+  row({"masked_fill", {{{3, 4}}, {{4}}, {{}}}, Domain::Real, [=](const auto& in) { return in[0].masked_fill(fill_mask, 2.5); },
+       [](const auto& in) {
+         return Naive::build(broadcast(in[0].shape, {3, 1}), [&](const Index& i) {
+           return i[i.size() - 2] != 1 ? 2.5 : in[0].broadcast_at(i);
+         });
+       },
+       0});
+
   // Copies.
   row({"clone", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].clone(); },
        [](const auto& in) { return in[0]; }, 0});
@@ -343,6 +403,7 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},
       {"logsumexp", [](const auto& in) { return logsumexp(in[0], {0}); }},
+      {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},
   };
   if (auto it = fixed.find(key); it != fixed.end()) return it->second;
   const size_t colon = key.find(':');

@@ -101,6 +101,20 @@ Tensor sum_to(const Tensor& x, IntArrayRef shape);
 Tensor cat(const TensorList& tensors, int64_t dim = 0);
 Tensor stack(const TensorList& tensors, int64_t dim = 0);
 
+// Indexing. Indices are int64 tensors; an index out of range (negative ones included) raises.
+/// out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): index has input's rank, and
+/// index.size(d) <= input.size(d) for d != dim; the result has index's shape.
+Tensor gather(const Tensor& input, int64_t dim, const Tensor& index);
+/// A copy of self with src[i][j][k] added at [index[i][j][k]][j][k] for dim 0 (and so on); duplicate
+/// indices add up. index has self's and src's rank, index.size(d) <= src.size(d) for every d and
+/// <= self.size(d) for d != dim. gather's transpose.
+Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+/// The slices of input along dim at a 1-D index, in its order (repeats allowed).
+Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index);
+/// input with value wherever mask (broadcast with it, any dtype, nonzero = true) is set;
+/// differentiable in input, with zero gradient where filled.
+Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value);
+
 // Comparisons give 0/1 tensors of the operands' dtype; they carry no gradient.
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, const Tensor& b);

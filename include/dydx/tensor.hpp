@@ -160,6 +160,10 @@ class Tensor {
   Tensor softmax(int64_t dim) const;
   Tensor log_softmax(int64_t dim) const;
   Tensor logsumexp(IntArrayRef dims, bool keepdim = false) const;
+  Tensor gather(int64_t dim, const Tensor& index) const;
+  Tensor scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  Tensor masked_fill(const Tensor& mask, Scalar value) const;
 
   // ---- in place -------------------------------------------------------------------------
   Tensor& add_(const Tensor& other, Scalar alpha = 1);

@@ -48,5 +48,11 @@ std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const { return
 Tensor Tensor::softmax(int64_t dim) const { return dydx::softmax(*this, dim); }
 Tensor Tensor::log_softmax(int64_t dim) const { return dydx::log_softmax(*this, dim); }
 Tensor Tensor::logsumexp(IntArrayRef dims, bool keepdim) const { return dydx::logsumexp(*this, dims, keepdim); }
+Tensor Tensor::gather(int64_t dim, const Tensor& index) const { return dydx::gather(*this, dim, index); }
+Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const {
+  return dydx::scatter_add(*this, dim, index, src);
+}
+Tensor Tensor::index_select(int64_t dim, const Tensor& index) const { return dydx::index_select(*this, dim, index); }
+Tensor Tensor::masked_fill(const Tensor& mask, Scalar value) const { return dydx::masked_fill(*this, mask, value); }
 
 }  // namespace dydx

@@ -103,6 +103,7 @@ for b in [2.5, 0.0, -0.0, 1.0, 0.5, -2.0, math.inf, -math.inf, math.nan]:
 OPS["softmax"] = unary(lambda x: torch.softmax(x, 0))
 OPS["log_softmax"] = unary(lambda x: torch.log_softmax(x, 0))
 OPS["logsumexp"] = unary(lambda x: torch.logsumexp(x, 0))
+OPS["scatter_add"] = binary(lambda x, y: torch.scatter_add(x, 0, torch.tensor([0]), y))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
 

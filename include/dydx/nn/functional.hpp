@@ -131,6 +131,10 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
 /// (input's shape), with label_smoothing and class weights as PyTorch's.
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyFuncOptions& options = {});
 
+/// torch.nn.functional.one_hot: int64 class indices in, int64 out with a last dim of num_classes
+/// (-1: the largest class + 1) holding 1 at each class. Not differentiable.
+Tensor one_hot(const Tensor& tensor, int64_t num_classes = -1);
+
 }  // namespace functional
 }  // namespace nn
 }  // namespace dydx

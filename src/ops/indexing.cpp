@@ -1,0 +1,291 @@
+// Ops that pick or place values by an int64 index: gather and scatter_add (each other's transposes),
+// index_select, masked_fill, and nn::functional::one_hot.
+//
+// The kernels walk the index line by line along `dim`: a line is every position of the index that
+// shares the coordinates outside dim. scatter_add's writes from one line land in one line of the
+// result, so lines split across threads never write the same element, and duplicate indices add up
+// in index order whatever the thread count. Every index is checked before anything is written.
+#include <array>
+#include <string>
+
+#include "dydx/nn/functional.hpp"
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+int64_t size_along(const Tensor& t, int64_t dim) { return t.dim() == 0 ? 1 : t.size(dim); }
+int64_t stride_along(const Tensor& t, int64_t dim) { return t.dim() == 0 ? 0 : t.stride(dim); }
+
+/// Calls f(offsets) for each line of `shape` along dim, where offsets[n] is the element offset of
+/// the line's start in tensors[n] (by its strides); lines run in parallel.
+template <size_t N, class F>
+void for_each_line(IntArrayRef shape, int64_t dim, const std::array<const Tensor*, N>& tensors, F f) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const int64_t k = rank == 0 ? 1 : shape[dim];
+  int64_t numel = 1;
+  for (int64_t s : shape) numel *= s;
+  if (numel == 0) return;
+  const int64_t lines = numel / k;
+  std::array<Dims, N> strides;
+  for (size_t n = 0; n < N; ++n) strides[n].assign(tensors[n]->strides().begin(), tensors[n]->strides().end());
+  cpu::parallel_for(lines, std::max<int64_t>(1, cpu::kElementwiseGrain / k), [&](int64_t begin, int64_t end) {
+    for (int64_t line = begin; line < end; ++line) {
+      std::array<int64_t, N> offsets{};
+      int64_t rest = line;
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (d == dim) continue;
+        const int64_t c = rest % shape[d];
+        rest /= shape[d];
+        for (size_t n = 0; n < N; ++n) offsets[n] += c * strides[n][d];
+      }
+      f(offsets);
+    }
+  });
+}
+
+void check_index_dtype(const Tensor& index, const char* op) {
+  DYDX_CHECK(index.dtype() == kInt64, op, ": Expected dtype int64 for index (got ", index.dtype(), ")");
+}
+
+/// Raises unless every element of index lies in [0, size): PyTorch's gather and scatter_add take
+/// no negative indices either.
+void check_index_range(const Tensor& index, int64_t dim, int64_t size, const char* op) {
+  const int64_t* p = index.data_ptr<int64_t>();
+  const int64_t step = stride_along(index, dim);
+  const int64_t k = size_along(index, dim);
+  for_each_line<1>(index.sizes(), dim, {&index}, [&](const std::array<int64_t, 1>& off) {
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t v = p[off[0] + j * step];
+      DYDX_CHECK(v >= 0 && v < size, op, ": index ", v, " is out of bounds for dimension ", dim, " with size ", size);
+    }
+  });
+}
+
+/// PyTorch's shape rule: index has x's rank, and index.size(d) <= x.size(d) for every d except
+/// `except` (-1 for none).
+void check_index_fits(const Tensor& index, const Tensor& x, int64_t except, const char* what, const char* op) {
+  DYDX_CHECK(index.dim() == x.dim(), op, ": Index tensor must have the same number of dimensions as ", what,
+             " tensor (index ", index.sizes(), ", ", what, " ", x.sizes(), ")");
+  for (int64_t d = 0; d < x.dim(); ++d)
+    DYDX_CHECK(d == except || index.size(d) <= x.size(d), op, ": Size does not match at dimension ", d,
+               " expected index ", index.sizes(), " to be smaller than ", what, " ", x.sizes(),
+               except >= 0 ? " apart from dimension " + std::to_string(except) : std::string());
+}
+
+/// out[i] = x[i with i_dim replaced by index[i]], for an index already checked.
+Tensor gather_values(const Tensor& x, int64_t dim, const Tensor& index) {
+  Tensor out = detail::make_empty(index.sizes(), x.dtype());
+  const int64_t k = size_along(index, dim), index_step = stride_along(index, dim);
+  const int64_t out_step = stride_along(out, dim), x_step = stride_along(x, dim);
+  cpu::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data_ptr<T>();
+    const int64_t* ip = index.data_ptr<int64_t>();
+    T* op = out.data_ptr<T>();
+    for_each_line<3>(index.sizes(), dim, {&out, &index, &x}, [&](const std::array<int64_t, 3>& off) {
+      for (int64_t j = 0; j < k; ++j) op[off[0] + j * out_step] = xp[off[2] + ip[off[1] + j * index_step] * x_step];
+    });
+  });
+  return out;
+}
+
+/// A copy of self with src[i] added at i with i_dim replaced by index[i], for an index already checked.
+Tensor scatter_add_values(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor out = detail::make_empty(self.sizes(), self.dtype());
+  {
+    NoGradGuard no_grad;
+    out.copy_(self);
+  }
+  const int64_t k = size_along(index, dim), index_step = stride_along(index, dim);
+  const int64_t out_step = stride_along(out, dim), src_step = stride_along(src, dim);
+  cpu::dispatch(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* sp = src.data_ptr<T>();
+    const int64_t* ip = index.data_ptr<int64_t>();
+    T* op = out.data_ptr<T>();
+    // One line of the index writes one line of out (the same coordinates outside dim), serially.
+    for_each_line<3>(index.sizes(), dim, {&out, &index, &src}, [&](const std::array<int64_t, 3>& off) {
+      for (int64_t j = 0; j < k; ++j) {
+        T& target = op[off[0] + ip[off[1] + j * index_step] * out_step];
+        target = static_cast<T>(target + sp[off[2] + j * src_step]);
+      }
+    });
+  });
+  return out;
+}
+
+/// index with nb leading dims of size 1, expanded over like's first nb sizes: the index of a rule
+/// whose cotangent or tangent `like` carries nb batch dims.
+Tensor batched_index(const Tensor& index, const Tensor& like, int64_t nb) {
+  if (nb == 0) return index;
+  Dims shape(nb, 1);
+  for (int64_t s : index.sizes()) shape.push_back(s);
+  return index.reshape(shape).expand(with_batch(like, nb, index.sizes()));
+}
+
+/// g (nb batch dims, then the index's shape) padded with zeros at the end of each dim to `sizes`
+/// (after the batch dims): scatter_add's gradient for a src larger than its index.
+Tensor pad_to(Tensor g, int64_t nb, const Dims& sizes) {
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    const int64_t missing = sizes[d] - g.size(static_cast<int64_t>(d) + nb);
+    if (missing == 0) continue;
+    Dims zero_shape(g.sizes().begin(), g.sizes().end());
+    zero_shape[d + nb] = missing;
+    g = cat({g, zeros(zero_shape, g.dtype())}, static_cast<int64_t>(d) + nb);
+  }
+  return g;
+}
+
+struct DimAttrs {
+  int64_t dim;  // non-negative (0 for a 0-d input)
+};
+
+// gather and scatter_add are linear in their tensor inputs and each other's transposes; the index
+// (saved, not an input) only routes values.
+struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
+  using Attrs = DimAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<GatherRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
+    grads[0] = scatter_add(zero, b.attrs().dim + nb, batched_index(b.extra(0), g, nb), g);
+  }
+  static Tensor jvp(const Primal<GatherRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    return gather(t[0], p.attrs().dim + nb, batched_index(p.extra(0), t[0], nb));
+  }
+};
+
+struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
+  using Attrs = DimAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<ScatterAddRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    if (b.needs_grad(0)) grads[0] = g;
+    if (b.needs_grad(1))
+      grads[1] = pad_to(gather(g, b.attrs().dim + nb, batched_index(b.extra(0), g, nb)), nb, b.input_sizes(1));
+  }
+  static Tensor jvp(const Primal<ScatterAddRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    Tensor self = tangent_or_zeros(t, 0, p.input(0)), src = tangent_or_zeros(t, 1, p.input(1));
+    return scatter_add(self, p.attrs().dim + nb, batched_index(p.extra(0), src, nb), src);
+  }
+};
+
+// index_select's transpose adds each row of g back at its index (index_add into zeros): a
+// scatter_add along dim with the index broadcast over the other dims.
+struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear {
+  using Attrs = DimAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<IndexSelectRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g), dim = b.attrs().dim + nb;
+    Tensor index = b.extra(0);
+    Dims shape(g.dim(), 1);
+    shape[dim] = index.numel();
+    Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
+    grads[0] = scatter_add(zero, dim, index.reshape(shape).expand(g.sizes()), g);
+  }
+  static Tensor jvp(const Primal<IndexSelectRecord>& p, const TensorList& t) {
+    return index_select(t[0], p.attrs().dim + p.batch_dims(), p.extra(0));
+  }
+};
+
+// masked_fill is linear in its input; the mask (saved as 0/1 in the result's dtype) zeroes the
+// gradient where the value was filled in, with masked zeros so that no inf or nan leaks through.
+struct MaskedFillRecord : Named<"masked_fill", "MaskedFillBackward0">, Linear {
+  static constexpr Saves saves{.extras = 1};
+  static constexpr bool broadcasts = true;
+  static void vjp(const Backward<MaskedFillRecord>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = where(b.extra(0), zeros({}, g.dtype()), g);
+  }
+  static Tensor jvp(const Primal<MaskedFillRecord>& p, const TensorList& t) {
+    return where(p.extra(0), zeros({}, t[0].dtype()), t[0]);
+  }
+};
+
+}  // namespace
+}  // namespace ops
+
+Tensor gather(const Tensor& input, int64_t dim, const Tensor& index) {
+  dim = detail::wrap_dim(dim, input.dim(), "gather");
+  ops::check_index_dtype(index, "gather");
+  ops::check_index_fits(index, input, dim, "input", "gather");
+  ops::check_index_range(index, dim, ops::size_along(input, dim), "gather");
+  Tensor out = ops::gather_values(input, dim, index);
+  ops::finish<ops::GatherRecord>({&input}, out, {dim}, {&index});
+  return out;
+}
+
+Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  dim = detail::wrap_dim(dim, self.dim(), "scatter_add");
+  ops::check_index_dtype(index, "scatter_add");
+  DYDX_CHECK(self.dtype() == src.dtype(), "scatter_add: Expected self.dtype to be equal to src.dtype (got ",
+             self.dtype(), " and ", src.dtype(), ")");
+  ops::check_index_fits(index, self, dim, "self", "scatter_add");
+  ops::check_index_fits(index, src, -1, "src", "scatter_add");
+  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter_add");
+  Tensor out = ops::scatter_add_values(self, dim, index, src);
+  ops::finish<ops::ScatterAddRecord>({&self, &src}, out, {dim}, {&index});
+  return out;
+}
+
+Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
+  dim = detail::wrap_dim(dim, input.dim(), "index_select");
+  ops::check_index_dtype(index, "index_select");
+  DYDX_CHECK(index.dim() <= 1, "index_select: Index is supposed to be a vector (got shape ", index.sizes(), ")");
+  DYDX_CHECK(input.dim() > 0, "index_select: expected an input of at least one dim (got a 0-d tensor)");
+  Tensor flat = index.reshape({index.numel()});
+  ops::check_index_range(flat, 0, input.size(dim), "index_select");
+  // A gather whose index is the vector broadcast over the other dims (stride 0, never materialised).
+  Dims shape(input.sizes().begin(), input.sizes().end()), index_shape(input.dim(), 1);
+  shape[dim] = index_shape[dim] = flat.numel();
+  Tensor out = ops::gather_values(input, dim, flat.view(index_shape).expand(shape));
+  ops::finish<ops::IndexSelectRecord>({&input}, out, {dim}, {&flat});
+  return out;
+}
+
+Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
+  ops::check_fill_value(value, input.dtype(), "masked_fill");
+  Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_fill");
+  Tensor out = detail::make_empty(shape, input.dtype());
+  // Nonzero is decided in the mask's own dtype, as where's condition is.
+  Tensor filled = ops::cast(1.0 - eq(mask, zeros({}, mask.dtype())), input.dtype());
+  cpu::dispatch(input.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T v = value.to<T>();
+    cpu::map2<T>(out, filled, input, [v](T m, T x) { return m != 0 ? v : x; });
+  });
+  ops::finish<ops::MaskedFillRecord>({&input}, out, {}, {&filled});
+  return out;
+}
+
+namespace nn::functional {
+
+Tensor one_hot(const Tensor& tensor, int64_t num_classes) {
+  DYDX_CHECK(tensor.dtype() == kInt64, "one_hot is only applicable to index tensor (got dtype ", tensor.dtype(), ")");
+  Tensor classes = tensor.contiguous();
+  const int64_t* p = classes.data_ptr<int64_t>();
+  const int64_t n = classes.numel();
+  DYDX_CHECK(num_classes >= -1, "one_hot: num_classes should be -1 or non-negative (got ", num_classes, ")");
+  DYDX_CHECK(n > 0 || num_classes != -1, "one_hot: Can not infer total number of classes from empty tensor.");
+  int64_t largest = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    DYDX_CHECK(p[i] >= 0, "one_hot: Class values must be non-negative (got ", p[i], ")");
+    largest = std::max(largest, p[i]);
+  }
+  if (num_classes == -1) num_classes = largest + 1;
+  DYDX_CHECK(largest < num_classes, "one_hot: Class values must be smaller than num_classes (got ", largest,
+             " for num_classes ", num_classes, ")");
+  Dims shape(tensor.sizes().begin(), tensor.sizes().end());
+  shape.push_back(num_classes);
+  Tensor out = zeros(shape, kInt64);
+  int64_t* o = out.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) o[i * num_classes + p[i]] = 1;
+  return out;
+}
+
+}  // namespace nn::functional
+}  // namespace dydx
