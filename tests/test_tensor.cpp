@@ -463,6 +463,54 @@ TEST_F(Views, ViewAndReshapeOfContiguous) {
   EXPECT_EQ(x.index({2, 3}).item<float>(), -5.0f);
 }
 
+// Shapes, views and errors as PyTorch 1.13 gives them (torch.zeros(2, 3, 4).flatten(1) etc.).
+TEST(Reshaping, FlattenUnflattenAndMovedimFollowPyTorch) {
+  Tensor x = arange(24).to(kFloat64).view({2, 3, 4});
+  EXPECT_EQ(Shape(x.flatten(1)), (Ints{2, 12}));
+  EXPECT_EQ(Shape(x.flatten(0, 1)), (Ints{6, 4}));
+  EXPECT_EQ(Shape(x.flatten(-2, -1)), (Ints{2, 12}));
+  EXPECT_EQ(Shape(tensor(3.0).flatten()), Ints{1});
+  EXPECT_EQ(Shape(tensor(3.0).flatten(-1, -1)), Ints{1});
+  EXPECT_EQ(Shape(x.unflatten(1, {3, 1})), (Ints{2, 3, 1, 4}));
+  EXPECT_EQ(Shape(x.unflatten(-1, {2, -1})), (Ints{2, 3, 2, 2}));
+  EXPECT_EQ(Shape(zeros({0, 3}).unflatten(0, {0, 5})), (Ints{0, 5, 3}));
+  EXPECT_EQ(Shape(x.movedim(0, -1)), (Ints{3, 4, 2}));
+  EXPECT_EQ(Shape(x.movedim({0, 1}, {2, 0})), (Ints{3, 4, 2}));
+  EXPECT_EQ(Shape(x.movedim({2, 0}, {0, 1})), (Ints{4, 2, 3}));
+  // Values: movedim is the permutation that puts each moved dim at its destination.
+  EXPECT_TRUE(equal(x.movedim({2, 0}, {0, 1}), x.permute({2, 0, 1})));
+  EXPECT_TRUE(equal(x.flatten(1).unflatten(1, {3, 4}), x));
+  EXPECT_TRUE(equal(flatten(x, 1), x.flatten(1)) && equal(unflatten(x, 2, {2, 2}), x.unflatten(2, {2, 2})));
+  EXPECT_TRUE(equal(movedim(x, 0, 1), x.movedim(0, 1)) && equal(movedim(x, {0, 1}, {1, 0}), x.movedim({0, 1}, {1, 0})));
+  // Views where PyTorch's are: unflatten and movedim always, flatten of a contiguous range.
+  EXPECT_TRUE(x.unflatten(2, {2, 2}).impl()->storage == x.impl()->storage);
+  EXPECT_TRUE(x.movedim(0, 2).impl()->storage == x.impl()->storage);
+  EXPECT_TRUE(x.flatten(1).impl()->storage == x.impl()->storage);
+  EXPECT_DYDX_ERROR(x.flatten(2, 1), "flatten", "start_dim cannot come after end_dim");
+  EXPECT_DYDX_ERROR(x.flatten(0, 3), "flatten", "out of range");
+  EXPECT_DYDX_ERROR(x.unflatten(1, {2, 2}), "unflatten", "don't multiply up to the size of dim 1 (3)");
+  EXPECT_DYDX_ERROR(x.unflatten(1, {-1, -1}), "unflatten", "only one size can be inferred");
+  EXPECT_DYDX_ERROR(x.unflatten(1, {}), "unflatten", "sizes must be non-empty");
+  EXPECT_DYDX_ERROR(tensor(3.0).unflatten(0, {1}), "unflatten", "no dimensions");
+  EXPECT_DYDX_ERROR(x.movedim({0, 0}, {1, 2}), "movedim", "repeated dim in source");
+  EXPECT_DYDX_ERROR(x.movedim({0, 1}, {1}), "movedim", "same number of dims");
+  EXPECT_DYDX_ERROR(x.movedim(3, 0), "movedim", "out of range");
+}
+
+// Their derivatives are their parts' (view, permute), in both modes.
+TEST(Reshaping, FlattenUnflattenAndMovedimDifferentiate) {
+  Tensor x = arange(24).to(kFloat64).view({2, 3, 4}).requires_grad_();
+  Tensor w = arange(24).to(kFloat64).view({3, 4, 2}) * 0.5;
+  Tensor y = (x.movedim(0, 2) * w).flatten(1).unflatten(1, {2, 2, 2}).sum();
+  Tensor g = grad({y}, {x})[0];
+  EXPECT_TRUE(equal(g, w.movedim(2, 0)));
+  EXPECT_STREQ(x.movedim(0, 2).grad_fn()->name(), "PermuteBackward0");
+  forward_ad::DualLevel level;
+  Tensor t = arange(24).to(kFloat64).view({2, 3, 4});
+  Tensor dual = forward_ad::make_dual(x.detach(), t);
+  EXPECT_TRUE(equal(forward_ad::unpack_dual(dual.flatten(0, 1).movedim(1, 0)).tangent, t.flatten(0, 1).movedim(1, 0)));
+}
+
 TEST_F(Views, ReshapeOfNonContiguousCopiesAndViewThrows) {
   Tensor t = x.t();
   Tensor r = t.reshape({12});

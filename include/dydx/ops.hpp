@@ -67,6 +67,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 // Linear algebra.
 /// torch.matmul: 1-D, 2-D and batched N-D products with broadcast batch dims.
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// torch::flatten, torch::unflatten and torch::movedim: the Tensor methods of the same names.
+inline Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1) { return x.flatten(start_dim, end_dim); }
+inline Tensor unflatten(const Tensor& x, int64_t dim, IntArrayRef sizes) { return x.unflatten(dim, sizes); }
+inline Tensor movedim(const Tensor& x, IntArrayRef source, IntArrayRef destination) { return x.movedim(source, destination); }
+inline Tensor movedim(const Tensor& x, int64_t source, int64_t destination) { return x.movedim(source, destination); }
 /// A 2-D matrix product.
 Tensor mm(const Tensor& a, const Tensor& b);
 /// A batched product of [B,n,k] by [B,k,m].

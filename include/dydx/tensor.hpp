@@ -112,7 +112,14 @@ class Tensor {
   Tensor view(IntArrayRef sizes) const;
   /// A view when the strides allow one, otherwise a copy. One size may be -1.
   Tensor reshape(IntArrayRef sizes) const;
-  Tensor flatten() const { return reshape({-1}); }
+  /// Dims start_dim..end_dim merged into one (a view where the strides allow, as reshape); a 0-D
+  /// tensor becomes 1-D.
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
+  /// Dim `dim` split into `sizes` (one of them may be -1, inferred), always a view.
+  Tensor unflatten(int64_t dim, IntArrayRef sizes) const;
+  /// The dims in source moved to the positions in destination, the others keeping their order (a view).
+  Tensor movedim(IntArrayRef source, IntArrayRef destination) const;
+  Tensor movedim(int64_t source, int64_t destination) const { return movedim(IntArrayRef({source}), IntArrayRef({destination})); }
   Tensor as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> storage_offset = std::nullopt) const;
   Tensor contiguous() const;
   Tensor clone() const;

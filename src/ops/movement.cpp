@@ -446,6 +446,78 @@ Tensor Tensor::reshape(IntArrayRef new_sizes) const {
   return clone().view(shape);
 }
 
+// flatten, unflatten and movedim are compositions of reshape, view and permute, whose records give
+// them every rule (their grad_fn is that op's, as PyTorch's is ViewBackward0 / PermuteBackward0).
+Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  const int64_t start = detail::wrap_dim(start_dim, dim(), "flatten");
+  const int64_t end = detail::wrap_dim(end_dim, dim(), "flatten");
+  if (dim() == 0) return reshape({1});
+  DYDX_CHECK(start <= end, "flatten: start_dim cannot come after end_dim (got start_dim ", start_dim, " and end_dim ",
+             end_dim, " for a tensor of shape ", sizes(), ")");
+  if (start == end) return *this;
+  Dims shape(sizes().begin(), sizes().begin() + start);
+  shape.push_back(detail::product(IntArrayRef(sizes().data() + start, end - start + 1)));
+  for (int64_t d = end + 1; d < dim(); ++d) shape.push_back(size(d));
+  return reshape(shape);
+}
+
+Tensor Tensor::unflatten(int64_t dim_to_split, IntArrayRef split_sizes) const {
+  DYDX_CHECK(dim() > 0, "unflatten: dim ", dim_to_split, " was given but the tensor has no dimensions");
+  const int64_t d = detail::wrap_dim(dim_to_split, dim(), "unflatten");
+  DYDX_CHECK(!split_sizes.empty(), "unflatten: sizes must be non-empty");
+  int64_t inferred = -1, known = 1;
+  for (size_t i = 0; i < split_sizes.size(); ++i) {
+    const int64_t s = split_sizes[i];
+    DYDX_CHECK(s >= -1, "unflatten: invalid size ", s, " in ", split_sizes);
+    if (s == -1) {
+      DYDX_CHECK(inferred < 0, "unflatten: only one size can be inferred (-1), got ", split_sizes);
+      inferred = static_cast<int64_t>(i);
+    } else {
+      known *= s;
+    }
+  }
+  Dims pieces = split_sizes.dims();
+  const bool fits = inferred >= 0 ? known != 0 && size(d) % known == 0 : known == size(d);
+  DYDX_CHECK(fits, "unflatten: provided sizes ", split_sizes, " don't multiply up to the size of dim ", d, " (",
+             size(d), ") in the input tensor of shape ", sizes());
+  if (inferred >= 0) pieces[inferred] = size(d) / known;
+  Dims shape(sizes().begin(), sizes().begin() + d);
+  for (int64_t s : pieces) shape.push_back(s);
+  for (int64_t k = d + 1; k < dim(); ++k) shape.push_back(size(k));
+  return view(shape);  // splitting one dim always has strides
+}
+
+Tensor Tensor::movedim(IntArrayRef source, IntArrayRef destination) const {
+  DYDX_CHECK(source.size() == destination.size(), "movedim: source ", source, " and destination ", destination,
+             " must name the same number of dims");
+  const int64_t rank = dim();
+  std::vector<int64_t> from, to;
+  for (int64_t s : source) from.push_back(detail::wrap_dim(s, rank, "movedim"));
+  for (int64_t t : destination) to.push_back(detail::wrap_dim(t, rank, "movedim"));
+  auto check_unique = [](const std::vector<int64_t>& dims, IntArrayRef given, const char* which) {
+    for (size_t i = 0; i < dims.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        DYDX_CHECK(dims[i] != dims[j], "movedim: repeated dim in ", which, " ", given);
+  };
+  check_unique(from, source, "source");
+  check_unique(to, destination, "destination");
+  if (rank == 0) return *this;
+  // Moved dims take their destinations; the others fill the remaining positions in their order.
+  Dims order(rank, -1);
+  std::vector<char> moved(rank, false);
+  for (size_t i = 0; i < from.size(); ++i) {
+    order[to[i]] = from[i];
+    moved[from[i]] = true;
+  }
+  int64_t next = 0;
+  for (int64_t& slot : order) {
+    if (slot >= 0) continue;
+    while (moved[next]) ++next;
+    slot = next++;
+  }
+  return permute(order);
+}
+
 Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::optional<int64_t> storage_offset) const {
   DYDX_CHECK(new_sizes.size() == new_strides.size(), "as_strided: mismatch in length of strides and shape (",
              new_sizes, " and ", new_strides, ")");
