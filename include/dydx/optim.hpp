@@ -17,22 +17,10 @@
 #include <tuple>
 #include <vector>
 
+#include "dydx/detail/option.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx::optim {
-
-/// An option with libtorch's accessors: name(value) sets it and returns the options (to chain),
-/// name() reads it.
-#define DYDX_OPTIM_ARG(T, name)              \
- public:                                     \
-  auto& name(const T& value) {               \
-    name##_ = value;                         \
-    return *this;                            \
-  }                                          \
-  const T& name() const { return name##_; }  \
-                                             \
- private:                                    \
-  T name##_
 
 /// What every optimizer shares: its parameters and zero_grad(), as torch::optim::Optimizer.
 class Optimizer {
@@ -68,11 +56,11 @@ class Optimizer {
 /// The options of SGD, as torch::optim::SGDOptions.
 struct SGDOptions {
   SGDOptions(double lr) : lr_(lr) {}
-  DYDX_OPTIM_ARG(double, lr);
-  DYDX_OPTIM_ARG(double, momentum) = 0;
-  DYDX_OPTIM_ARG(double, dampening) = 0;
-  DYDX_OPTIM_ARG(double, weight_decay) = 0;
-  DYDX_OPTIM_ARG(bool, nesterov) = false;
+  DYDX_ARG(double, lr);
+  DYDX_ARG(double, momentum) = 0;
+  DYDX_ARG(double, dampening) = 0;
+  DYDX_ARG(double, weight_decay) = 0;
+  DYDX_ARG(bool, nesterov) = false;
 };
 
 /// Stochastic gradient descent with optional momentum (Nesterov's too) and L2 weight decay,
@@ -93,25 +81,24 @@ class SGD : public Optimizer {
 struct AdamOptions {
   using betas_t = std::tuple<double, double>;
   AdamOptions(double lr = 1e-3) : lr_(lr) {}
-  DYDX_OPTIM_ARG(double, lr);
-  DYDX_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
-  DYDX_OPTIM_ARG(double, eps) = 1e-8;
-  DYDX_OPTIM_ARG(double, weight_decay) = 0;
-  DYDX_OPTIM_ARG(bool, amsgrad) = false;
+  DYDX_ARG(double, lr);
+  DYDX_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  DYDX_ARG(double, eps) = 1e-8;
+  DYDX_ARG(double, weight_decay) = 0;
+  DYDX_ARG(bool, amsgrad) = false;
 };
 
 /// The options of AdamW, as torch::optim::AdamWOptions (weight_decay defaults to 1e-2).
 struct AdamWOptions {
   using betas_t = std::tuple<double, double>;
   AdamWOptions(double lr = 1e-3) : lr_(lr) {}
-  DYDX_OPTIM_ARG(double, lr);
-  DYDX_OPTIM_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
-  DYDX_OPTIM_ARG(double, eps) = 1e-8;
-  DYDX_OPTIM_ARG(double, weight_decay) = 1e-2;
-  DYDX_OPTIM_ARG(bool, amsgrad) = false;
+  DYDX_ARG(double, lr);
+  DYDX_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  DYDX_ARG(double, eps) = 1e-8;
+  DYDX_ARG(double, weight_decay) = 1e-2;
+  DYDX_ARG(bool, amsgrad) = false;
 };
 
-#undef DYDX_OPTIM_ARG
 
 namespace detail {
 /// Adam's running moments for one parameter; step counts the steps that parameter took.

@@ -16,17 +16,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from make_edge_cases import fmt  # one spelling of values for every golden file (nan, inf, -0)
+
 REDUCTIONS = ["none", "mean", "sum"]
-
-
-def fmt(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v == 0:
-        return "-0" if math.copysign(1, v) < 0 else "0"
-    return repr(v)
 
 
 def fmt_tensor(t):

@@ -12,6 +12,7 @@
 
 #include <variant>
 
+#include "dydx/detail/option.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {
@@ -28,18 +29,6 @@ inline constexpr enumtype::kSum kSum{};
 
 namespace nn {
 
-/// An option with libtorch's accessors: name(value) sets it and returns the options (to chain),
-/// name() reads it.
-#define DYDX_OPTION(T, name)                  \
- public:                                      \
-  auto& name(const T& value) {                \
-    name##_ = value;                          \
-    return *this;                             \
-  }                                           \
-  const T& name() const { return name##_; }   \
-                                              \
- private:                                     \
-  T name##_
 
 /// The reduction option, also accepted on its own where the options are (F::mse_loss(a, b, dydx::kSum)).
 #define DYDX_REDUCTION_OPTION(Options)                                                    \
@@ -49,7 +38,7 @@ namespace nn {
   Options(enumtype::kNone r) : reduction_(r) {}                                           \
   Options(enumtype::kMean r) : reduction_(r) {}                                           \
   Options(enumtype::kSum r) : reduction_(r) {}                                            \
-  DYDX_OPTION(reduction_t, reduction) = kMean
+  DYDX_ARG(reduction_t, reduction) = kMean
 
 struct MSELossOptions {
   DYDX_REDUCTION_OPTION(MSELossOptions);
@@ -60,41 +49,40 @@ struct L1LossOptions {
 struct SmoothL1LossOptions {
   DYDX_REDUCTION_OPTION(SmoothL1LossOptions);
   /// Where the loss turns from quadratic to linear; 0 makes it l1_loss, and it must not be negative.
-  DYDX_OPTION(double, beta) = 1.0;
+  DYDX_ARG(double, beta) = 1.0;
 };
 struct HuberLossOptions {
   DYDX_REDUCTION_OPTION(HuberLossOptions);
   /// Where the loss turns from quadratic to linear; must be positive.
-  DYDX_OPTION(double, delta) = 1.0;
+  DYDX_ARG(double, delta) = 1.0;
 };
 struct BCELossOptions {
   DYDX_REDUCTION_OPTION(BCELossOptions);
   /// Rescales each element's loss; broadcasts to the input's shape (undefined: none).
-  DYDX_OPTION(Tensor, weight) = {};
+  DYDX_ARG(Tensor, weight) = {};
 };
 struct BCEWithLogitsLossOptions {
   DYDX_REDUCTION_OPTION(BCEWithLogitsLossOptions);
-  DYDX_OPTION(Tensor, weight) = {};
+  DYDX_ARG(Tensor, weight) = {};
   /// The weight of positive examples, per class (broadcast along the last dim); undefined: 1.
-  DYDX_OPTION(Tensor, pos_weight) = {};
+  DYDX_ARG(Tensor, pos_weight) = {};
 };
 struct NLLLossOptions {
   DYDX_REDUCTION_OPTION(NLLLossOptions);
   /// One weight per class, [C] (undefined: all 1).
-  DYDX_OPTION(Tensor, weight) = {};
+  DYDX_ARG(Tensor, weight) = {};
   /// A target with this class index contributes nothing, to the loss or to the mean's denominator.
-  DYDX_OPTION(int64_t, ignore_index) = -100;
+  DYDX_ARG(int64_t, ignore_index) = -100;
 };
 struct CrossEntropyLossOptions {
   DYDX_REDUCTION_OPTION(CrossEntropyLossOptions);
-  DYDX_OPTION(Tensor, weight) = {};
-  DYDX_OPTION(int64_t, ignore_index) = -100;
+  DYDX_ARG(Tensor, weight) = {};
+  DYDX_ARG(int64_t, ignore_index) = -100;
   /// In [0, 1]: the target becomes (1 - label_smoothing) of itself plus label_smoothing spread evenly over the classes.
-  DYDX_OPTION(double, label_smoothing) = 0.0;
+  DYDX_ARG(double, label_smoothing) = 0.0;
 };
 
 #undef DYDX_REDUCTION_OPTION
-#undef DYDX_OPTION
 
 namespace functional {
 
