@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "dydx/detail/option.hpp"
+#include "dydx/nn/conv.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {
