@@ -104,8 +104,13 @@ OPS["softmax"] = unary(lambda x: torch.softmax(x, 0))
 OPS["log_softmax"] = unary(lambda x: torch.log_softmax(x, 0))
 OPS["logsumexp"] = unary(lambda x: torch.logsumexp(x, 0))
 OPS["scatter_add"] = binary(lambda x, y: torch.scatter_add(x, 0, torch.tensor([0]), y))
+OPS["var"] = unary(torch.var)
+OPS["std"] = unary(torch.std)
+OPS["norm"] = unary(torch.norm)
+OPS["linalg_vector_norm"] = unary(torch.linalg.vector_norm)
 
-PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
+PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
+          "linalg_vector_norm"}
 
 
 def fmt(v):

@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "dydx/detail/option.hpp"
+#include "dydx/nn/normalization.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {
