@@ -231,8 +231,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
                          ops::pair_of(dilation, "dilation", op), groups, input, weight);
 }
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              std::string_view padding, IntArrayRef dilation, int64_t groups) {
+Tensor detail::conv2d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                                   std::string_view padding, IntArrayRef dilation, int64_t groups) {
   const char* op = "conv2d";
   return ops::conv2d_any(op, input, weight, bias, ops::pair_of(stride, "stride", op), {0, 0},
                          ops::pad_mode(padding, op), ops::pair_of(dilation, "dilation", op), groups, input, weight);
@@ -251,8 +251,8 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
                          ops::PadMode::explicit_, single(dilation, "dilation"), groups);
 }
 
-Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              std::string_view padding, IntArrayRef dilation, int64_t groups) {
+Tensor detail::conv1d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                                   std::string_view padding, IntArrayRef dilation, int64_t groups) {
   return ops::conv1d_any(input, weight, bias, single(stride, "stride"), 0, ops::pad_mode(padding, "conv1d"),
                          single(dilation, "dilation"), groups);
 }
