@@ -10,6 +10,7 @@
 //   grad_x = fold(W^T g),  grad_W = sum_n g cols(x)^T,  grad_b = sum_{n, h, w} g
 //   JVP = conv(t_x, W) + conv(x, t_W) + t_b,   curvature = 2 sum_k conv(g_x_k, g_W_k)
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -106,15 +107,16 @@ Tensor conv_values(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     const T* bp = b.defined() ? b.data_ptr<T>() : nullptr;
     T* op = out.data_ptr<T>();
     cpu::parallel_for(n, 1, [&](int64_t first, int64_t last) {
-      std::vector<T> buffer(identity_cols ? 0 : c * kk * l);
+      // Uninitialised: im2col writes every element, padding zeros included.
+      const std::unique_ptr<T[]> buffer(identity_cols ? nullptr : new T[c * kk * l]);
       for (int64_t i = first; i < last; ++i) {
         const T* sample = xp + i * x.stride(0);
         const T* cols = sample;
         if (!identity_cols) {
           for (int64_t ch = 0; ch < c; ++ch)
             im2col_plane(sample + ch * x.stride(1), x.stride(2), x.stride(3), h, wd, win, oh, ow,
-                         buffer.data() + ch * kk * l);
-          cols = buffer.data();
+                         buffer.get() + ch * kk * l);
+          cols = buffer.get();
         }
         T* y = op + i * oc * l;
         if (bp != nullptr)
