@@ -391,6 +391,46 @@ std::vector<OpRow> build_table() {
   row({"logsumexp", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].logsumexp({1}); },
        [=](const auto& in) { return reduce(in[0], {1}, false, log_add_exp); }, 1e-5});
 
+  // Moments and norms: the reference folds sums, then finishes the statistic.
+  auto naive_var = [=](const Naive& x, std::vector<int64_t> dims, bool keepdim, double correction) {
+    const Naive total = reduce(x, dims, true, sum_of);
+    const double n = static_cast<double>(x.values.size()) / static_cast<double>(total.values.size());
+    const Naive deviations = zip(x, map(total, [n](double t) { return t / n; }), [](double a, double m) { return (a - m) * (a - m); });
+    return map(reduce(deviations, dims, keepdim, sum_of), [=](double s) { return s / (n - correction); });
+  };
+  auto naive_norm = [=](const Naive& x, std::vector<int64_t> dims, bool keepdim, double p) {
+    if (std::isinf(p)) return reduce(map(x, [](double a) { return std::abs(a); }), dims, keepdim, p > 0 ? max_of : min_of);
+    const Naive powers = map(x, [p](double a) { return p == 0 ? double(a != 0) : std::pow(std::abs(a), p); });
+    return map(reduce(powers, dims, keepdim, sum_of), [p](double s) { return p == 0 ? s : std::pow(s, 1 / p); });
+  };
+  row({"var", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].var(false); },
+       [=](const auto& in) { return naive_var(in[0], {}, false, 0); }, 1e-5});
+  row({"var", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].var({0, -1}, true, true); },
+       [=](const auto& in) { return naive_var(in[0], {0, -1}, true, 1); }, 1e-5});
+  row({"var", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return var(in[0], {1}, std::optional<int64_t>(2)); },
+       [=](const auto& in) { return naive_var(in[0], {1}, false, 2); }, 1e-5});
+  auto naive_sqrt = [](const Naive& v) { return map(v, [](double a) { return std::sqrt(a); }); };
+  // Not 0-D: the std of one element is 0, where (as in PyTorch) the masked first derivative has nan derivatives.
+  row({"std", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].std(false); },
+       [=](const auto& in) { return naive_sqrt(naive_var(in[0], {}, false, 0)); }, 1e-5});
+  row({"std", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].std({-1}, true, true); },
+       [=](const auto& in) { return naive_sqrt(naive_var(in[0], {-1}, true, 1)); }, 1e-5});
+  row({"std", {{{3, 4}}}, Domain::Real, [](const auto& in) { return dydx::std(in[0], {0, 1}, std::optional<int64_t>(0)); },
+       [=](const auto& in) { return naive_sqrt(naive_var(in[0], {0, 1}, false, 0)); }, 1e-5});
+  // Away from zero: the p-norms' kinks (p <= 1) and poles (p < 2 in the second derivative) lie there.
+  row({"norm", kUnaryShapes, Domain::AwayFromZero, [](const auto& in) { return in[0].norm(); },
+       [=](const auto& in) { return naive_norm(in[0], {}, false, 2); }, 1e-5});
+  for (double p : {1.0, 3.0, 0.5, -1.5, 1.5, 0.0, double(INFINITY), -double(INFINITY)})
+    row({"norm", {{{3, 4}}, {{2, 3, 2}}}, Domain::AwayFromZero, [p](const auto& in) { return in[0].norm(p, {1}, p > 1); },
+         [=](const auto& in) { return naive_norm(in[0], {1}, p > 1, p); }, 1e-5});
+  row({"norm", {{{3, 4}}}, Domain::AwayFromZero, [](const auto& in) { return norm(in[0], 2, {0, 1}, true); },
+       [=](const auto& in) { return naive_norm(in[0], {0, 1}, true, 2); }, 1e-5});
+  row({"linalg_vector_norm", {{{3, 4}}, {{2, 3, 2}}}, Domain::AwayFromZero,
+       [](const auto& in) { return linalg::vector_norm(in[0], 2.5, {-1}); },
+       [=](const auto& in) { return naive_norm(in[0], {-1}, false, 2.5); }, 1e-5});
+  row({"linalg_vector_norm", kUnaryShapes, Domain::AwayFromZero, [](const auto& in) { return linalg::vector_norm(in[0]); },
+       [=](const auto& in) { return naive_norm(in[0], {}, false, 2); }, 1e-5});
+
   // Joining.
   row({"cat", {{{2, 3}, {4, 3}}}, Domain::Real, [](const auto& in) { return cat({in[0], in[1]}, 0); },
        [](const auto& in) {
@@ -603,6 +643,10 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},
       {"logsumexp", [](const auto& in) { return logsumexp(in[0], {0}); }},
+      {"var", [](const auto& in) { return in[0].var(); }},
+      {"std", [](const auto& in) { return in[0].std(); }},
+      {"norm", [](const auto& in) { return in[0].norm(); }},
+      {"linalg_vector_norm", [](const auto& in) { return linalg::vector_norm(in[0]); }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},
       {"convolution", [](const auto& in) { return conv2d(in[0].reshape({1, 1, 1, 1}), in[1].reshape({1, 1, 1, 1})); }},
       {"col2im", [](const auto& in) { return nn::functional::fold(in[0].reshape({1, 1, -1}), nn::functional::FoldFuncOptions({1, in[0].numel()}, 1)); }},
@@ -669,6 +713,26 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kSubnormalInside =
       "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 (subnormal, the true value) inside silu's derivative "
       "and softplus's second derivative; PyTorch's 1 / (1 + exp(100)) overflows exp and gives 0";
+  static const std::string kFloat32Norm =
+      "dydx's float32 norms square in double, so the 2-norm of 1e-40 (subnormal) is 1e-40 with gradient x / norm; "
+      "PyTorch 1.13 squares in float32, underflows to a norm of 0 and masks the gradient to 0. dydx's second "
+      "derivative there, of order 1 / norm, overflows float32";
+  static const std::string kNormHessianRounding =
+      "at x = (1e-40, 1e-40) the second derivative (|t|^2 - (x.t)^2 / f^2) / f is a difference of two terms near "
+      "7e39 that cancel exactly; each library keeps a different rounding residue of them (1 ulp of 7e39 is 1e24)";
+  static const std::vector<EdgeDeviation> norm_deviations = [] {
+    std::vector<EdgeDeviation> out;
+    const std::vector<std::array<std::string, 3>> fields = {
+        {"vjp", "0,0", "0,1"}, {"vjp", "0,0", "-0,1"}, {"vjp", "0,0", "1,0"}, {"vjp", "0,0", "1,-0"},
+        {"vjp", "0,0", "0.7071075439453125,0.7071075439453125"}, {"jvp", "0", "1"}, {"jvp", "0", "1.414215087890625"},
+        {"fwr", "0,0", "inf,nan"}, {"fwr", "0,0", "nan,inf"}, {"fwr", "0,0", "nan,nan"}};
+    for (const std::string key : {"norm", "linalg_vector_norm"}) {
+      for (const auto& [field, pytorch, dydx] : fields) out.push_back({key, field, pytorch, dydx, kFloat32Norm});
+      out.push_back({key, "fwr", "-1.5700924586837751e+24,-1.5700924586837751e+24",
+                     "-2.4178516392292583e+24,-2.4178516392292583e+24", kNormHessianRounding});
+    }
+    return out;
+  }();
   static const std::vector<EdgeDeviation> deviations = {
       {"silu", "vjp", "-0", "-3.745670795140236e-42", kSubnormalInside},
       {"silu", "jvp", "-0", "-3.745670795140236e-42", kSubnormalInside},
@@ -702,11 +766,18 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"max", "out", "0", "-0", kZeroTie},      {"min", "out", "-0", "0", kZeroTie},
       {"min", "out", "0", "-0", kZeroTie},
   };
-  return deviations;
+  static const std::vector<EdgeDeviation> all = [] {
+    std::vector<EdgeDeviation> out = deviations;
+    out.insert(out.end(), norm_deviations.begin(), norm_deviations.end());
+    return out;
+  }();
+  return all;
 }
 
 double edge_residue_floor(const std::string& key, ScalarType dtype) {
-  if (key != "softmax" && key != "log_softmax" && key != "logsumexp") return 0;
+  // The 2-norm's second derivative along x itself is zero by cancellation ((|x|^2 - (x.x)^2 / f^2) / f).
+  if (key != "softmax" && key != "log_softmax" && key != "logsumexp" && key != "norm" && key != "linalg_vector_norm")
+    return 0;
   return dtype == kFloat32 ? 0x1p-22 : 0x1p-51;  // two ulps of 1: PyTorch's residues reach 1.05e-7 (float32)
 }
 

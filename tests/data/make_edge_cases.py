@@ -118,8 +118,13 @@ def avg_pool2d_backward(g):
 
 
 OPS["avg_pool2d_backward"] = unary(avg_pool2d_backward)
+OPS["var"] = unary(torch.var)
+OPS["std"] = unary(torch.std)
+OPS["norm"] = unary(torch.norm)
+OPS["linalg_vector_norm"] = unary(torch.linalg.vector_norm)
 
-PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
+PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
+          "linalg_vector_norm"}
 
 
 def fmt(v):

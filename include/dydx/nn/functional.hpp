@@ -14,6 +14,7 @@
 
 #include "dydx/detail/option.hpp"
 #include "dydx/nn/conv.hpp"
+#include "dydx/nn/normalization.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {
