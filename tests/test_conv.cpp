@@ -206,6 +206,28 @@ TEST(Conv, ZeroSizeBatchGivesEmptyResultsAndGradients) {
   EXPECT_EQ(adaptive_avg_pool2d(x.detach(), 0).sizes(), IntArrayRef({0, 3, 0, 0}));
 }
 
+// The forward runs samples in chunks (their columns side by side, one product per group); each
+// sample must come out as it does alone, at every thread count, grouped, strided and with a bias.
+TEST(Conv, SamplesInChunksMatchSamplesAlone) {
+  manual_seed(6);
+  const int threads = get_num_threads();
+  for (int t : {1, 2, 3}) {
+    set_num_threads(t);
+    for (ScalarType dtype : {kFloat32, kFloat64}) {
+      Tensor x = randn({7, 4, 9, 8}, dtype), w = randn({6, 2, 3, 2}, dtype), b = randn({6}, dtype);
+      Tensor all = conv2d(x, w, b, {2, 1}, 1, {1, 2}, 2);
+      for (int64_t i = 0; i < 7; ++i)
+        EXPECT_TRUE(close(all.slice(0, i, i + 1), conv2d(x.slice(0, i, i + 1), w, b, {2, 1}, 1, {1, 2}, 2),
+                          dtype == kFloat32 ? 1e-5 : 1e-12, dtype == kFloat32 ? 1e-5 : 1e-12))
+            << "sample " << i << " at " << t << " threads";
+      Tensor no_bias = conv2d(x, w.slice(1, 0, 1).expand({6, 4, 3, 2}).contiguous(), {}, 1, 0);
+      EXPECT_TRUE(close(no_bias.slice(0, 3, 4), conv2d(x.slice(0, 3, 4), w.slice(1, 0, 1).expand({6, 4, 3, 2}).contiguous()),
+                        1e-5, 1e-5));
+    }
+  }
+  set_num_threads(threads);
+}
+
 // ---- spellings ----
 
 TEST(Conv, TorchAndFunctionalSpellingsAgree) {
