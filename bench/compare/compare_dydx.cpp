@@ -1,5 +1,5 @@
 // dydx on the bench/compare workloads; compare_libtorch.cpp, peers_torch.py and peers_jax.py run the same cases
-// under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels; prints JSON.
+// under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv; prints JSON.
 #include <dydx/dydx.hpp>
 
 #include <cstdlib>
@@ -169,6 +169,25 @@ void kernels(Report& r) {
   }
 }
 
+// A small CNN's two convolutions, forward and backward (loss = sum of the output): batch 32, 1 -> 16 channels
+// on 28 x 28 and 16 -> 32 on 14 x 14, kernel 3, padding 1, f32; the second layer's input needs its gradient too.
+void conv(Report& r) {
+  for (const auto& [c, oc, hw] : harness::kConvLayers) {
+    const std::string key = "conv/" + std::to_string(c) + "x" + std::to_string(oc) + "x" + std::to_string(hw);
+    if (!r.wants(key)) continue;
+    Tensor x = det({harness::kConvBatch, c, hw, hw}, 0).requires_grad_(c > 1);
+    Tensor w = (det({oc, c, 3, 3}, 1) * 0.3).requires_grad_(), b = (det({oc}, 2) * 0.1).requires_grad_();
+    r.run(key, "fwd_bwd", [&](bool check) {
+      x.set_grad(Tensor());
+      w.set_grad(Tensor());
+      b.set_grad(Tensor());
+      conv2d(x, w, b, 1, 1).sum().backward();
+      sink = w.grad().impl().get();
+      return check ? checksum(w.grad()) + checksum(b.grad()) + (c > 1 ? checksum(x.grad()) : 0.0) : 0.0;
+    });
+  }
+}
+
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return harness::quoted(v ? v : "");
@@ -178,7 +197,7 @@ std::string env(const char* name) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels [KEY_REGEX]\n";
+    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv [KEY_REGEX]\n";
     return 2;
   }
   const std::string family = argv[1];
@@ -189,6 +208,7 @@ int main(int argc, char** argv) {
   else if (family == "seed") seed(report);
   else if (family == "mlp") mlp(report);
   else if (family == "kernels") kernels(report);
+  else if (family == "conv") conv(report);
   else {
     std::cerr << "unknown family " << family << "\n";
     return 2;

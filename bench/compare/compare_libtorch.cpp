@@ -1,5 +1,5 @@
 // libtorch (C++) on the bench/compare workloads, under the keys of compare_dydx.cpp.
-// Usage: compare_libtorch FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels; prints JSON.
+// Usage: compare_libtorch FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv; prints JSON.
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -218,11 +218,28 @@ void kernels(Report& r) {
   }
 }
 
+void conv(Report& r) {
+  for (const auto& [c, oc, hw] : harness::kConvLayers) {
+    const std::string key = "conv/" + std::to_string(c) + "x" + std::to_string(oc) + "x" + std::to_string(hw);
+    if (!r.wants(key)) continue;
+    Tensor x = det({harness::kConvBatch, c, hw, hw}, 0).requires_grad_(c > 1);
+    Tensor w = (det({oc, c, 3, 3}, 1) * 0.3).requires_grad_(), b = (det({oc}, 2) * 0.1).requires_grad_();
+    r.run(key, "fwd_bwd", [&](bool check) {
+      x.mutable_grad().reset();
+      w.mutable_grad().reset();
+      b.mutable_grad().reset();
+      torch::conv2d(x, w, b, 1, 1).sum().backward();
+      sink = w.grad().data_ptr();
+      return check ? checksum(w.grad()) + checksum(b.grad()) + (c > 1 ? checksum(x.grad()) : 0.0) : 0.0;
+    });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: compare_libtorch perop|seed|mlp|kernels [KEY_REGEX]\n";
+    std::cerr << "usage: compare_libtorch perop|seed|mlp|kernels|conv [KEY_REGEX]\n";
     return 2;
   }
   const std::string family = argv[1];
@@ -234,6 +251,7 @@ int main(int argc, char** argv) {
   else if (family == "seed") seed(report);
   else if (family == "mlp") mlp(report);
   else if (family == "kernels") kernels(report);
+  else if (family == "conv") conv(report);
   else {
     std::cerr << "unknown family " << family << "\n";
     return 2;

@@ -135,6 +135,12 @@ inline constexpr long kChainNumel = 1L << 24;
 inline constexpr long kReduceN = 4096;
 inline constexpr long kGemmN = 2048;
 inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};
+// A small CNN's convolutions (conv family): batch 32, kernel 3, padding 1; in -> out channels on size x size.
+struct ConvLayer {
+  long channels, out_channels, size;
+};
+inline constexpr long kConvBatch = 32;
+inline constexpr ConvLayer kConvLayers[] = {{1, 16, 28}, {16, 32, 14}};
 // m values of the seed at which the loop of one grad per column would take more than ~5 s per call.
 inline constexpr long kSeedGradLoopMaxM = 100000;
 

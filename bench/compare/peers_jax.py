@@ -112,10 +112,26 @@ def kernels(r):
                   jitted_case(jax.jit(jnp.matmul), det((2048, 2048), 0, dtype), det((2048, 2048), 1, dtype)))
 
 
+def conv(r):
+    """A small CNN's two convolutions forward and backward (the gradients of sum(conv) by jax.grad, jitted)."""
+    for c, oc, hw in ((1, 16, 28), (16, 32, 14)):
+        key = f"conv/{c}x{oc}x{hw}"
+        if not r.wants(key):
+            continue
+
+        def loss(x, w, b):
+            y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+            return jnp.sum(y + b[None, :, None, None])
+
+        argnums = (0, 1, 2) if c > 1 else (1, 2)
+        r.run(key, "jit", jitted_case(jax.jit(jax.grad(loss, argnums=argnums)), det((32, c, hw, hw), 0),
+                                      det((oc, c, 3, 3), 1) * jnp.float32(0.3), det((oc,), 2) * jnp.float32(0.1)))
+
+
 def main():
     family = sys.argv[1]
     r = Report("jax", sys.argv[2] if len(sys.argv) > 2 else ".")
-    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
+    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels, "conv": conv}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -1,5 +1,5 @@
 # PyTorch 1.13 + functorch on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
-"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels (Debian's
+"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv (Debian's
 python3-torch). Threads: torch's defaults (torch.get_num_threads() is recorded, not set). Timing: measure(), the
 rule of harness.hpp."""
 import json
@@ -185,10 +185,31 @@ def kernels(r):
             r.run(f"gemm/{name}", "matmul", lambda check: checksum(A @ B) if check else A @ B)
 
 
+def conv(r):
+    """A small CNN's two convolutions forward and backward, as conv() in compare_dydx.cpp."""
+    for c, oc, hw in ((1, 16, 28), (16, 32, 14)):
+        key = f"conv/{c}x{oc}x{hw}"
+        if not r.wants(key):
+            continue
+        x = det((32, c, hw, hw), 0).requires_grad_(c > 1)
+        w = (det((oc, c, 3, 3), 1) * 0.3).requires_grad_()
+        b = (det((oc,), 2) * 0.1).requires_grad_()
+
+        def fwd_bwd(check, x=x, w=w, b=b, c=c):
+            for t in (x, w, b):
+                t.grad = None
+            torch.conv2d(x, w, b, 1, 1).sum().backward()
+            if not check:
+                return 0
+            return checksum(w.grad) + checksum(b.grad) + (checksum(x.grad) if c > 1 else 0)
+
+        r.run(key, "fwd_bwd", fwd_bwd)
+
+
 def main():
     family = sys.argv[1]
     r = Report("torch", sys.argv[2] if len(sys.argv) > 2 else ".")
-    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels}[family](r)
+    {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels, "conv": conv}[family](r)
     json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
                "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -11,7 +11,7 @@ import statistics
 import sys
 
 TOOLS = [("libtorch", "libtorch (C++)"), ("torch", "PyTorch"), ("jax", "JAX (jit)")]
-FAMILIES = ["perop", "seed", "mlp", "kernels"]
+FAMILIES = ["perop", "seed", "mlp", "kernels", "conv"]
 SEED_SHAPES = [(2, 2), (1000, 16), (100000, 64), (1000000, 64)]
 MLP_WHAT = [("forward", "forward"), ("jacobian", "per-sample jacobian [B,3,2]"), ("laplacian", "Laplacian [B,3]"),
             ("train", "training step: grad of mean((lap-target)^2) w.r.t. weights")]
@@ -21,7 +21,9 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
              + [(f"mlp/{w}/{B}", f"MLP 2-64-64-64-3 tanh {label}, B={B}") for B in (10000, 100000) for w, label in MLP_WHAT]
              + [("chain", "10-op elementwise chain, 2^24 f32")]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
-             + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")])
+             + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")]
+             + [(f"conv/{c}x{oc}x{hw}", f"conv2d fwd+bwd f32, batch 32, {c}->{oc} ch, {hw}x{hw}, k3 pad1")
+                for c, oc, hw in ((1, 16, 28), (16, 32, 14))])
 ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
 
 # MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
@@ -91,7 +93,7 @@ def load_tool(out, name):
 
 
 def family_of(key):
-    return {"perop": "perop", "seed": "seed", "mlp": "mlp"}.get(key.split("/")[0], "kernels")
+    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "conv": "conv"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):

@@ -112,8 +112,18 @@ void gemm_each(const Tensor& out, const Tensor& a_in, const Tensor& b_in, const 
   const T* pa = reinterpret_cast<const T*>(a.impl()->data_bytes());
   const T* pb = reinterpret_cast<const T*>(b.impl()->data_bytes());
   T* c = out.data_ptr<T>();
-  for (int64_t i = 0; i < batch; ++i)
-    gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, bias);
+  auto products = [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i)
+      gemm<T>(la, lb, n, m, k, pa + i * a.stride(0), pb + i * b.stride(0), c + i * n * m, bias);
+  };
+  // Many products of few rows each (a convolution's per-sample ones, attention's heads): whole
+  // products split across threads, each on one thread (gemm's own row split runs inline there),
+  // since splitting a few rows would leave threads idle.
+  const int64_t work = std::max<int64_t>(1, n * m * k);
+  if (rows_split_by_dydx() && batch >= get_num_threads() && n < 64 * get_num_threads() && batch * work >= 2 * kGemmGrain)
+    parallel_for(batch, std::max<int64_t>(1, kGemmGrain / work), products);
+  else
+    products(0, batch);
 }
 
 // Outputs larger than this go around the caches: an ordinary store first reads the line it writes

@@ -10,11 +10,13 @@
 //   grad_x = fold(W^T g),  grad_W = sum_n g cols(x)^T,  grad_b = sum_{n, h, w} g
 //   JVP = conv(t_x, W) + conv(x, t_W) + t_b,   curvature = 2 sum_k conv(g_x_k, g_W_k)
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cpu/cpu_blas.hpp"
 #include "dydx/nn/conv.hpp"
+#include "dydx/threads.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/window2d.hpp"
@@ -105,23 +107,50 @@ Tensor conv_values(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     const T* wp = w.data_ptr<T>();
     const T* bp = b.defined() ? b.data_ptr<T>() : nullptr;
     T* op = out.data_ptr<T>();
-    cpu::parallel_for(n, 1, [&](int64_t first, int64_t last) {
-      std::vector<T> buffer(identity_cols ? 0 : c * kk * l);
-      for (int64_t i = first; i < last; ++i) {
-        const T* sample = xp + i * x.stride(0);
-        const T* cols = sample;
+    // Samples go in chunks: their columns side by side make one wider product per group, which BLAS
+    // runs far faster than one narrow product per sample; a chunk's columns stay near 4 MB, and
+    // each thread gets one chunk or more.
+    const int64_t per_sample = c * kk * l, threads = get_num_threads();
+    const int64_t chunk = identity_cols ? 1
+                                        : std::clamp<int64_t>((int64_t{1} << 22) / static_cast<int64_t>(sizeof(T) * per_sample),
+                                                              1, (n + threads - 1) / threads);
+    cpu::parallel_for((n + chunk - 1) / chunk, 1, [&](int64_t first, int64_t last) {
+      // Uninitialised: im2col writes every element, padding zeros included.
+      const std::unique_ptr<T[]> buffer(identity_cols ? nullptr : new T[chunk * per_sample]);
+      const std::unique_ptr<T[]> product(chunk > 1 ? new T[chunk * oc * l] : nullptr);
+      for (int64_t piece = first; piece < last; ++piece) {
+        const int64_t s0 = piece * chunk, samples = std::min(chunk, n - s0), ld = samples * l;
+        const T* cols = xp + s0 * x.stride(0);
         if (!identity_cols) {
-          for (int64_t ch = 0; ch < c; ++ch)
-            im2col_plane(sample + ch * x.stride(1), x.stride(2), x.stride(3), h, wd, win, oh, ow,
-                         buffer.data() + ch * kk * l);
-          cols = buffer.data();
+          for (int64_t i = 0; i < samples; ++i)
+            for (int64_t ch = 0; ch < c; ++ch)
+              im2col_plane(xp + (s0 + i) * x.stride(0) + ch * x.stride(1), x.stride(2), x.stride(3), h, wd, win, oh,
+                           ow, buffer.get() + ch * kk * ld + i * l, ld);
+          cols = buffer.get();
         }
-        T* y = op + i * oc * l;
-        if (bp != nullptr)
-          for (int64_t o = 0; o < oc; ++o) std::fill(y + o * l, y + (o + 1) * l, bp[o]);
+        if (samples == 1) {  // straight into the result, onto rows that start from the bias
+          T* y = op + s0 * oc * l;
+          if (bp != nullptr)
+            for (int64_t o = 0; o < oc; ++o) std::fill(y + o * l, y + (o + 1) * l, bp[o]);
+          for (int64_t gr = 0; gr < groups; ++gr)
+            cpu::gemm_on_this_thread<T>(ocg, l, ckg, wp + gr * ocg * ckg, ckg, cols + gr * ckg * l, l,
+                                        y + gr * ocg * l, l, bp != nullptr);
+          continue;
+        }
         for (int64_t gr = 0; gr < groups; ++gr)
-          cpu::gemm_on_this_thread<T>(ocg, l, ckg, wp + gr * ocg * ckg, ckg, cols + gr * ckg * l, l, y + gr * ocg * l,
-                                      l, bp != nullptr);
+          cpu::gemm_on_this_thread<T>(ocg, ld, ckg, wp + gr * ocg * ckg, ckg, cols + gr * ckg * ld, ld,
+                                      product.get() + gr * ocg * ld, ld, false);
+        // [OC, samples L] to each sample's [OC, L], adding the bias.
+        for (int64_t i = 0; i < samples; ++i)
+          for (int64_t o = 0; o < oc; ++o) {
+            const T* p = product.get() + o * ld + i * l;
+            T* y = op + (s0 + i) * oc * l + o * l;
+            const T bias_o = bp != nullptr ? bp[o] : T(0);
+            if (bp != nullptr)
+              for (int64_t j = 0; j < l; ++j) y[j] = p[j] + bias_o;
+            else
+              std::copy(p, p + l, y);
+          }
       }
     });
   });
@@ -231,8 +260,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
                          ops::pair_of(dilation, "dilation", op), groups, input, weight);
 }
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              std::string_view padding, IntArrayRef dilation, int64_t groups) {
+Tensor detail::conv2d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                                   std::string_view padding, IntArrayRef dilation, int64_t groups) {
   const char* op = "conv2d";
   return ops::conv2d_any(op, input, weight, bias, ops::pair_of(stride, "stride", op), {0, 0},
                          ops::pad_mode(padding, op), ops::pair_of(dilation, "dilation", op), groups, input, weight);
@@ -251,8 +280,8 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
                          ops::PadMode::explicit_, single(dilation, "dilation"), groups);
 }
 
-Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              std::string_view padding, IntArrayRef dilation, int64_t groups) {
+Tensor detail::conv1d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                                   std::string_view padding, IntArrayRef dilation, int64_t groups) {
   return ops::conv1d_any(input, weight, bias, single(stride, "stride"), 0, ops::pad_mode(padding, "conv1d"),
                          single(dilation, "dilation"), groups);
 }

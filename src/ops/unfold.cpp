@@ -84,10 +84,10 @@ struct Col2ImRecord : Named<"col2im", "Col2ImBackward0">, Linear {
 
 template <class T>
 void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_t width, const Window2d& w,
-                  int64_t out_h, int64_t out_w, T* cols) {
+                  int64_t out_h, int64_t out_w, T* cols, int64_t row_stride) {
   for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
     for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
-      T* row = cols + (ki * w.kernel[1] + kj) * out_h * out_w;
+      T* row = cols + (ki * w.kernel[1] + kj) * row_stride;
       const int64_t offset = kj * w.dilation[1] - w.padding[1];
       int64_t first, last;
       valid_positions(width, out_w, offset, w.stride[1], first, last);
@@ -110,9 +110,9 @@ void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_
     }
 }
 template void im2col_plane<float>(const float*, int64_t, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t,
-                                  float*);
+                                  float*, int64_t);
 template void im2col_plane<double>(const double*, int64_t, int64_t, int64_t, int64_t, const Window2d&, int64_t,
-                                   int64_t, double*);
+                                   int64_t, double*, int64_t);
 
 Tensor unfold_planes(const Tensor& x, const Window2d& window) {
   const int64_t m = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
@@ -128,7 +128,7 @@ Tensor unfold_planes(const Tensor& x, const Window2d& window) {
         for (int64_t plane = first; plane < last; ++plane) {
           const int64_t i = plane / c, ch = plane % c;
           im2col_plane(xp + i * x.stride(0) + ch * x.stride(1), x.stride(2), x.stride(3), height, width, window, out_h,
-                       out_w, op + plane * kk * l);
+                       out_w, op + plane * kk * l, l);
         }
       });
     });

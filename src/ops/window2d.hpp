@@ -34,9 +34,11 @@ Tensor unfold_planes(const Tensor& x, const Window2d& window);
 /// (its VJP is unfold_planes).
 Tensor fold_planes(const Tensor& cols, int64_t height, int64_t width, const Window2d& window);
 
-/// Writes the im2col of one plane (strides sx_h, sx_w) into rows [kh kw, OH OW] starting at `cols`.
+/// Writes the im2col of one plane (strides sx_h, sx_w) into kh kw rows of OH OW values starting at
+/// `cols`, row_stride apart (OH OW for a plane's own block; more when several samples' columns sit
+/// side by side).
 template <class T>
 void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_t width, const Window2d& w,
-                  int64_t out_h, int64_t out_w, T* cols);
+                  int64_t out_h, int64_t out_w, T* cols, int64_t row_stride);
 
 }  // namespace dydx::ops

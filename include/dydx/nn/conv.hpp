@@ -10,9 +10,11 @@
 // the op, before anything is computed.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <variant>
 
 #include "dydx/detail/option.hpp"
@@ -34,14 +36,30 @@ inline constexpr enumtype::kSame kSame{};
 /// undefined. stride, padding and dilation take one value for both dims or two.
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, IntArrayRef stride = 1,
               IntArrayRef padding = 0, IntArrayRef dilation = 1, int64_t groups = 1);
+namespace detail {
+Tensor conv2d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                           std::string_view padding, IntArrayRef dilation, int64_t groups);
+Tensor conv1d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                           std::string_view padding, IntArrayRef dilation, int64_t groups);
+/// A padding mode's string ("same", "valid"), and not the integer 0 (a null pointer constant).
+template <class S>
+concept PaddingString = std::is_convertible_v<const S&, std::string_view> && !std::is_arithmetic_v<S>;
+}  // namespace detail
+
 /// The same with padding "valid" or "same".
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              std::string_view padding, IntArrayRef dilation = 1, int64_t groups = 1);
+template <detail::PaddingString S>
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride, const S& padding,
+              IntArrayRef dilation = 1, int64_t groups = 1) {
+  return detail::conv2d_padding_mode(input, weight, bias, stride, padding, dilation, groups);
+}
 /// torch::conv1d: input [N, C, L] or [C, L], weight [OC, C / groups, k].
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, IntArrayRef stride = 1,
               IntArrayRef padding = 0, IntArrayRef dilation = 1, int64_t groups = 1);
-Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              std::string_view padding, IntArrayRef dilation = 1, int64_t groups = 1);
+template <detail::PaddingString S>
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride, const S& padding,
+              IntArrayRef dilation = 1, int64_t groups = 1) {
+  return detail::conv1d_padding_mode(input, weight, bias, stride, padding, dilation, groups);
+}
 
 /// torch::max_pool2d: the largest value in each window (nan if the window holds one); stride empty
 /// means the kernel size, padding pads with -inf.
@@ -67,6 +85,10 @@ struct ConvFuncOptions {
   DYDX_ARG(Tensor, bias) = {};
   DYDX_ARG(ExpandingArray<D>, stride) = 1;
   DYDX_ARG(padding_t, padding) = ExpandingArray<D>(0);
+
+ public:
+  /// padding({1, 0}): a braced list cannot pick the variant's alternative by itself.
+  auto& padding(std::initializer_list<int64_t> list) { return padding(padding_t(ExpandingArray<D>(list))); }
   DYDX_ARG(ExpandingArray<D>, dilation) = 1;
   DYDX_ARG(int64_t, groups) = 1;
 };
