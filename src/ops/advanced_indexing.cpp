@@ -409,6 +409,12 @@ Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::Tensor
 
 Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
                  bool accumulate) {
+  bool tensors_only = !indices.empty();
+  for (const auto& i : indices) tensors_only = tensors_only && i.is_tensor();
+  if (tensors_only) {  // torch.index_put's form: one IndexPutBackward0 node, no copy into a clone
+    ops::Resolved r = ops::resolve(self, indices, "index_put");
+    return ops::index_put_by_plan(self, ops::make_plan(self, r.tensors, "index_put"), values, accumulate);
+  }
   Tensor out = self.clone();
   out.index_put_(indices, values, accumulate);
   return out;

@@ -104,6 +104,7 @@ OPS["softmax"] = unary(lambda x: torch.softmax(x, 0))
 OPS["log_softmax"] = unary(lambda x: torch.log_softmax(x, 0))
 OPS["logsumexp"] = unary(lambda x: torch.logsumexp(x, 0))
 OPS["scatter_add"] = binary(lambda x, y: torch.scatter_add(x, 0, torch.tensor([0]), y))
+OPS["index_put"] = binary(lambda x, y: torch.index_put(x, (torch.tensor([0]),), y, accumulate=True))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
 

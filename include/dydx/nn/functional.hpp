@@ -84,16 +84,6 @@ struct CrossEntropyLossOptions {
 
 #undef DYDX_REDUCTION_OPTION
 
-/// Options of dropout, as libtorch's DropoutFuncOptions (p, training, inplace).
-struct DropoutFuncOptions {
-  /// The probability of zeroing an element, in [0, 1].
-  DYDX_ARG(double, p) = 0.5;
-  /// Off: dropout returns its input unchanged.
-  DYDX_ARG(bool, training) = true;
-  /// On: the input itself is scaled in place (and returned).
-  DYDX_ARG(bool, inplace) = false;
-};
-
 namespace functional {
 
 using MSELossFuncOptions = MSELossOptions;
@@ -104,6 +94,16 @@ using BinaryCrossEntropyFuncOptions = BCELossOptions;
 using BinaryCrossEntropyWithLogitsFuncOptions = BCEWithLogitsLossOptions;
 using NLLLossFuncOptions = NLLLossOptions;
 using CrossEntropyFuncOptions = CrossEntropyLossOptions;
+
+/// Options of dropout, as libtorch's DropoutFuncOptions (p, training, inplace).
+struct DropoutFuncOptions {
+  /// The probability of zeroing an element, in [0, 1].
+  DYDX_ARG(double, p) = 0.5;
+  /// Off: dropout returns its input unchanged.
+  DYDX_ARG(bool, training) = true;
+  /// On: the input itself is scaled in place (and returned).
+  DYDX_ARG(bool, inplace) = false;
+};
 
 /// (input - target)^2; input and target broadcast.
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options = {});
