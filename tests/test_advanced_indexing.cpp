@@ -250,6 +250,33 @@ TEST(IndexPut, AccumulateIsTheSameOnEveryThreadCount) {
   }
 }
 
+TEST(AdvancedIndex, HostileLayoutsAndValues) {
+  // An expanded (stride 0) and a transposed input, nan and inf passing through untouched.
+  Tensor base = tensor({1.0, NAN, INFINITY}, kFloat64);
+  Tensor e = base.expand({4, 3});
+  Tensor picked = e.index({longs({3, 0}), longs({1, 2})});
+  std::vector<double> v = picked.to_vector<double>();
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], INFINITY);
+  Tensor t = arange(6).to(kFloat64).reshape({2, 3}).t();  // [3, 2], strides (1, 3)
+  EXPECT_TRUE(HasValues(t.index({longs({2, 0}), Slice()}), {2, 5, 0, 3}));
+  // index_put out of place on an expanded self writes into a fresh tensor.
+  Tensor put = index_put(e, {longs({1}), longs({0})}, full({}, 7.0, kFloat64));
+  EXPECT_EQ(put.to_vector<double>()[3], 7.0);
+  EXPECT_EQ(e.to_vector<double>()[3], 1.0);
+  // In place on an expanded tensor would write one element through several places: refused.
+  Tensor shared = zeros({3}).expand({2, 3});
+  EXPECT_DYDX_ERROR(shared.index_put_({longs({0}), longs({1})}, 1.0), "more than one element of the written-to tensor");
+  // int64 tensors accumulate exactly, beyond 2^53.
+  Tensor big = full({2}, int64_t(1) << 60, kInt64);
+  big.index_put_({longs({1, 1})}, full({2}, int64_t(3), kInt64), true);
+  EXPECT_EQ(big.to_vector<int64_t>()[1], (int64_t(1) << 60) + 6);
+  // Values that are a view of self are read before anything is written.
+  Tensor x = arange(4).to(kFloat32);
+  x.index_put_({longs({1, 2, 3, 0})}, x.index({Slice()}));
+  EXPECT_TRUE(HasValues(x, {3, 0, 1, 2}));
+}
+
 TEST(NonzeroAndMaskedSelect, EdgeShapes) {
   EXPECT_EQ(nonzero(zeros({0, 3})).sizes(), IntArrayRef({0, 2}));
   EXPECT_EQ(nonzero(full({}, 2.0)).sizes(), IntArrayRef({1, 0}));
