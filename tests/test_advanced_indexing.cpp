@@ -247,6 +247,10 @@ TEST(IndexPut, AccumulateIsTheSameOnEveryThreadCount) {
     if (!reference.defined()) reference = y;
     EXPECT_TRUE(equal(y, reference)) << threads << " threads";
     EXPECT_TRUE(equal(r, index_select(x, 0, index)));
+    Tensor columns = randint(300, {500}, Generator(8));
+    EXPECT_TRUE(equal(x.index({Slice(), columns}), index_select(x, 1, columns)));  // positions innermost
+    Tensor mask = gt(x, zeros({}, kFloat64));
+    EXPECT_TRUE(equal(x.index({mask}), masked_select(x, mask)));
   }
 }
 

@@ -71,17 +71,31 @@ struct Side {
 /// The side of x itself: position b is where lin[b] points, over the indexed dims' strides.
 Side indexed_side(const Tensor& x, const IndexPlan& plan) {
   Side side;
-  const int64_t n = plan.lin.numel();
+  const int64_t n = plan.lin.numel(), k = static_cast<int64_t>(plan.dims.size());
   side.block.resize(n);
+  Dims sizes, strides;
+  for (int64_t d : plan.dims) {
+    sizes.push_back(x.size(d));
+    strides.push_back(x.stride(d));
+  }
   const int64_t* lin = plan.lin.data_ptr<int64_t>();
-  for (int64_t b = 0; b < n; ++b) {
-    int64_t rest = lin[b], offset = 0;
-    for (int64_t j = static_cast<int64_t>(plan.dims.size()) - 1; j >= 0; --j) {
-      const int64_t size = x.size(plan.dims[j]);
-      offset += (rest % size) * x.stride(plan.dims[j]);
-      rest /= size;
+  int64_t* block = side.block.data();
+  // Indexed dims laid out row-major among themselves (a contiguous x, adjacent indices, a mask)
+  // need no division: the offset is lin times the innermost stride.
+  bool row_major = true;
+  for (int64_t j = 0; j + 1 < k; ++j) row_major = row_major && strides[j] == strides[j + 1] * sizes[j + 1];
+  if (row_major) {
+    const int64_t step = strides[k - 1];
+    for (int64_t b = 0; b < n; ++b) block[b] = lin[b] * step;
+  } else {
+    for (int64_t b = 0; b < n; ++b) {
+      int64_t rest = lin[b], offset = 0;
+      for (int64_t j = k - 1; j >= 0; --j) {
+        offset += (rest % sizes[j]) * strides[j];
+        rest /= sizes[j];
+      }
+      block[b] = offset;
     }
-    side.block[b] = offset;
   }
   for (int64_t d = 0; d < x.dim(); ++d)
     if (!is_indexed(plan, d)) side.rest_strides.push_back(x.stride(d));
@@ -93,14 +107,22 @@ Side result_side(const Tensor& r, const IndexPlan& plan) {
   Side side;
   const int64_t rank_b = plan.lin.dim(), n = plan.lin.numel();
   side.block.resize(n);
-  for (int64_t b = 0; b < n; ++b) {
+  Dims sizes, strides;
+  for (int64_t i = 0; i < rank_b; ++i) {
+    sizes.push_back(plan.lin.size(i));
+    strides.push_back(r.stride(plan.out_pos + i));
+  }
+  int64_t* block = side.block.data();
+  bool row_major = true;
+  for (int64_t i = 0; i + 1 < rank_b; ++i) row_major = row_major && strides[i] == strides[i + 1] * sizes[i + 1];
+  for (int64_t b = 0; b < n && row_major; ++b) block[b] = b * strides[rank_b - 1];
+  for (int64_t b = 0; b < n && !row_major; ++b) {
     int64_t rest = b, offset = 0;
     for (int64_t i = rank_b - 1; i >= 0; --i) {
-      const int64_t size = plan.lin.size(i);
-      offset += (rest % size) * r.stride(plan.out_pos + i);
-      rest /= size;
+      offset += (rest % sizes[i]) * strides[i];
+      rest /= sizes[i];
     }
-    side.block[b] = offset;
+    block[b] = offset;
   }
   for (int64_t d = 0; d < r.dim(); ++d)
     if (d < plan.out_pos || d >= plan.out_pos + rank_b) side.rest_strides.push_back(r.stride(d));
@@ -118,6 +140,10 @@ Dims rest_sizes(IntArrayRef x_sizes, const IndexPlan& plan) {
 template <class F>
 void walk_rest(const Dims& sizes, const Dims& sa, const Dims& sb, int64_t begin, int64_t end, F f) {
   const int64_t k = static_cast<int64_t>(sizes.size());
+  if (k == 0) {  // no rest dims: one element per position
+    if (begin < end) f(0, 0);
+    return;
+  }
   Dims coord(k, 0);
   int64_t oa = 0, ob = 0, rest = begin;
   for (int64_t d = k - 1; d >= 0; --d) {
@@ -154,12 +180,30 @@ Tensor index_values(const Tensor& x, const IndexPlan& plan) {
   const Side src = indexed_side(x, plan), dst = result_side(out, plan);
   const Dims sizes = rest_sizes(x.sizes(), plan);
   const int64_t rest = product(sizes), n = plan.lin.numel();
+  // The positions b innermost when B is the result's last dims (x[:, idx]: the output is written
+  // in order, rest by rest), outermost otherwise (x[idx]: whole rows copied per position).
+  const bool positions_inner = plan.out_pos == static_cast<int64_t>(sizes.size()) && !sizes.empty();
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data_ptr<T>();
     T* op = out.data_ptr<T>();
+    if (positions_inner) {
+      cpu::parallel_for(rest, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(n, 1)),
+                        [&](int64_t begin, int64_t end) {
+                          walk_rest(sizes, dst.rest_strides, src.rest_strides, begin, end, [&](int64_t oo, int64_t so) {
+                            T* o = op + oo;
+                            const T* s = xp + so;
+                            for (int64_t b = 0; b < n; ++b) o[dst.block[b]] = s[src.block[b]];
+                          });
+                        });
+      return;
+    }
     cpu::parallel_for(n, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(rest, 1)),
                       [&](int64_t begin, int64_t end) {
+                        if (sizes.empty()) {
+                          for (int64_t b = begin; b < end; ++b) op[dst.block[b]] = xp[src.block[b]];
+                          return;
+                        }
                         for (int64_t b = begin; b < end; ++b) {
                           T* o = op + dst.block[b];
                           const T* s = xp + src.block[b];
@@ -271,28 +315,32 @@ Tensor index_put_by_plan(const Tensor& self, const IndexPlan& plan, const Tensor
   return out;
 }
 
-/// The coordinates of mask's nonzero elements, [count, mask.dim()], in row-major order.
+/// The coordinates of mask's nonzero elements, [count, mask.dim()], in row-major order: one pass
+/// counts, a second writes coordinates kept by an odometer (no division per element).
 Tensor nonzero_positions(const Tensor& mask) {
   Tensor dense = mask.detach().contiguous();
   const int64_t n = dense.numel(), rank = dense.dim();
-  std::vector<int64_t> hits;
-  cpu::dispatch(dense.dtype(), [&](auto tag) {
+  const Dims sizes(dense.sizes().begin(), dense.sizes().end());
+  return cpu::dispatch(dense.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = dense.data_ptr<T>();
-    for (int64_t i = 0; i < n; ++i)
-      if (p[i] != T(0)) hits.push_back(i);
-  });
-  const int64_t count = static_cast<int64_t>(hits.size());
-  Tensor out = detail::make_empty({count, rank}, kInt64);
-  int64_t* o = out.data_ptr<int64_t>();
-  for (int64_t h = 0; h < count; ++h) {
-    int64_t rest = hits[h];
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      o[h * rank + d] = rest % dense.size(d);
-      rest /= dense.size(d);
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; ++i) count += p[i] != T(0);
+    Tensor out = detail::make_empty({count, rank}, kInt64);
+    int64_t* o = out.data_ptr<int64_t>();
+    Dims coord(rank, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (p[i] != T(0)) {
+        std::copy(coord.begin(), coord.end(), o);
+        o += rank;
+      }
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (++coord[d] < sizes[d]) break;
+        coord[d] = 0;
+      }
     }
-  }
-  return out;
+    return out;
+  });
 }
 
 /// What the indices leave: the view after the basic indices, and each tensor index as int64
@@ -375,19 +423,19 @@ IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Ten
     dense.push_back(t.expand(shape).contiguous());
     const int64_t size = view.size(d);
     const int64_t* p = dense.back().data_ptr<int64_t>();
-    for (int64_t i = 0; i < dense.back().numel(); ++i)
+    const int64_t count = dense.back().numel();
+    for (int64_t i = 0; i < count; ++i)
       DYDX_CHECK(p[i] >= -size && p[i] < size, op, ": index ", p[i], " is out of bounds for dimension ", d,
                  " with size ", size);
   }
   plan.lin = detail::make_empty(shape, kInt64);
   int64_t* lin = plan.lin.data_ptr<int64_t>();
-  for (int64_t i = 0; i < plan.lin.numel(); ++i) {
-    int64_t offset = 0;
-    for (size_t j = 0; j < tensors.size(); ++j) {
-      const int64_t size = view.size(tensors[j].first), v = dense[j].data_ptr<int64_t>()[i];
-      offset = offset * size + (v < 0 ? v + size : v);
-    }
-    lin[i] = offset;
+  const int64_t count = plan.lin.numel();
+  std::fill(lin, lin + count, 0);
+  for (size_t j = 0; j < tensors.size(); ++j) {
+    const int64_t size = view.size(tensors[j].first);
+    const int64_t* p = dense[j].data_ptr<int64_t>();
+    for (int64_t i = 0; i < count; ++i) lin[i] = lin[i] * size + (p[i] < 0 ? p[i] + size : p[i]);
   }
   return plan;
 }

@@ -94,16 +94,23 @@ Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, defau
 
 Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   Tensor out = floating_result(sizes, options, "randn");
-  // Box-Muller: elements 2k and 2k+1 are the cosine and sine halves of counters 2k and 2k+1, each
-  // element computing its own half so that chunks may split a pair.
-  const uint64_t pairs = (static_cast<uint64_t>(out.numel()) + 1) / 2;
-  fill_random(out, generator, 2 * pairs, [](auto tag, uint64_t key, uint64_t first, int64_t i) {
+  // Box-Muller: elements 2k and 2k+1 are the cosine and sine halves of counters 2k and 2k+1, so
+  // pairs are filled in parallel and no element depends on how the pairs are split.
+  const int64_t n = out.numel(), pairs = (n + 1) / 2;
+  const Generator::Block block = generator.reserve(2 * static_cast<uint64_t>(pairs));
+  cpu::dispatch_floating(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const uint64_t k = static_cast<uint64_t>(i) / 2;
-    const double u1 = 1.0 - detail::bits_to_double(detail::random_bits(key, first + 2 * k));  // (0, 1]: log is finite
-    const double u2 = detail::bits_to_double(detail::random_bits(key, first + 2 * k + 1));
-    const double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * std::numbers::pi * u2;
-    return static_cast<T>(radius * (i % 2 == 0 ? std::cos(angle) : std::sin(angle)));
+    T* p = out.data_ptr<T>();
+    cpu::parallel_for(pairs, cpu::kElementwiseGrain / 2, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const uint64_t c = block.first + 2 * static_cast<uint64_t>(k);
+        const double u1 = 1.0 - detail::bits_to_double(detail::random_bits(block.key, c));  // (0, 1]: log is finite
+        const double u2 = detail::bits_to_double(detail::random_bits(block.key, c + 1));
+        const double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * std::numbers::pi * u2;
+        p[2 * k] = static_cast<T>(radius * std::cos(angle));
+        if (2 * k + 1 < n) p[2 * k + 1] = static_cast<T>(radius * std::sin(angle));
+      }
+    });
   });
   return finish(out, options);
 }
