@@ -56,8 +56,8 @@ Tensor finish(Tensor t, const TensorOptions& options) {
   return t;
 }
 
-// Calls value(key, counter of element i, i) for every element of a new contiguous tensor, in
-// parallel; `per_element` counters are reserved for each element.
+// Sets element i of the new contiguous tensor out to value(T{}, key, first, i) in parallel, after
+// reserving `reserved` counters of the generator (first .. first + reserved - 1) for the call.
 template <class Value>
 void fill_random(Tensor& out, const Generator& generator, uint64_t reserved, Value value) {
   const Generator::Block block = generator.reserve(reserved);
