@@ -238,5 +238,22 @@ TEST(Dropout, GradientIsTheMaskInBothModesAndSecondOrder) {
   EXPECT_TRUE(allclose(out, x.detach() * mask));
 }
 
+TEST(Dropout, Dropout2dDropsWholeChannels) {
+  Tensor x = ones({8, 50, 3, 4}, kFloat64).requires_grad_(true);
+  Tensor y = F::dropout2d(x, F::Dropout2dFuncOptions().p(0.25), Generator(12));
+  // Each [n, c] channel is all zeros or all 4/3.
+  Tensor per_channel_max = std::get<0>(y.detach().reshape({400, 12}).max(1));
+  Tensor per_channel_min = std::get<0>(y.detach().reshape({400, 12}).min(1));
+  EXPECT_TRUE(equal(per_channel_max, per_channel_min));
+  const double kept = mean_of(nonzero_mask(per_channel_max));
+  EXPECT_NEAR(kept, 0.75, 0.07);
+  EXPECT_TRUE(allclose(per_channel_max.masked_select(nonzero_mask(per_channel_max)), full({}, 4.0 / 3, kFloat64)));
+  y.sum().backward();
+  EXPECT_TRUE(equal(x.grad(), y.detach()));  // d/dx sum(x * noise) = noise, and x is all ones
+  EXPECT_EQ(F::dropout2d(ones({2, 3, 5}), F::Dropout2dFuncOptions().p(1.0)).abs().sum().item<double>(), 0.0);
+  EXPECT_DYDX_ERROR(F::dropout2d(ones({5})), "Feature dropout requires at least 2 dimensions");
+  EXPECT_DYDX_ERROR(F::dropout2d(ones({2, 5}), F::Dropout2dFuncOptions().p(2.0)), "dropout probability");
+}
+
 }  // namespace
 }  // namespace dydx::testing

@@ -104,6 +104,7 @@ struct DropoutFuncOptions {
   /// On: the input itself is scaled in place (and returned).
   DYDX_ARG(bool, inplace) = false;
 };
+using Dropout2dFuncOptions = DropoutFuncOptions;
 
 /// (input - target)^2; input and target broadcast.
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options = {});
@@ -139,6 +140,10 @@ Tensor one_hot(const Tensor& tensor, int64_t num_classes = -1);
 /// (a dydx addition; libtorch has none) draws the noise from that generator instead of the default.
 Tensor dropout(const Tensor& input, const DropoutFuncOptions& options = {});
 Tensor dropout(const Tensor& input, const DropoutFuncOptions& options, const Generator& generator);
+/// Zeroes whole channels: input [N, C, ...] (at least 2 dims, as PyTorch 1.13's feature dropout,
+/// which also reads a 3-D input as [N, C, L]) times noise of shape [N, C, 1, ...].
+Tensor dropout2d(const Tensor& input, const Dropout2dFuncOptions& options = {});
+Tensor dropout2d(const Tensor& input, const Dropout2dFuncOptions& options, const Generator& generator);
 
 
 }  // namespace functional
