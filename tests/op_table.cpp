@@ -560,6 +560,68 @@ std::vector<OpRow> build_table() {
        },
        0});
 
+  // scatter: no index repeats within a line, so every written value survives and its gradient is exact.
+  const Tensor scatter_cols = tensor({{3, 0, 1}, {2, 1, 0}}, dtype(kInt64));  // dim 1 of [3, 4]
+  auto scattered = [=](const Naive& self, std::function<double(int64_t, int64_t)> src) {
+    return Naive::build({3, 4}, [&](const Index& i) {
+      for (int64_t j = 0; j < 3 && i[0] < 2; ++j)
+        if (index_at(scatter_cols, i[0], j) == i[1]) return src(i[0], j);
+      return self.at(i);
+    });
+  };
+  // src as large as the index, and larger (its elements past the index get no gradient).
+  row({"scatter", {{{3, 4}, {2, 3}}, {{3, 4}, {3, 5}}}, Domain::Real,
+       [=](const auto& in) { return in[0].scatter(1, scatter_cols, in[1]); },
+       [=](const auto& in) { return scattered(in[0], [&](int64_t r, int64_t j) { return in[1].at({r, j}); }); }, 0});
+  row({"scatter.value", {{{3, 4}}}, Domain::Real, [=](const auto& in) { return scatter(in[0], -1, scatter_cols, -1.5); },
+       [=](const auto& in) { return scattered(in[0], [](int64_t, int64_t) { return -1.5; }); }, 0});
+
+  // Advanced indexing: a repeated and a negative index (gradients add up), tensor indices split by a
+  // slice (the indexed dim goes first), and a mask.
+  const std::vector<int64_t> cols = {4, 0, 4, -1};
+  row({"index", {{{4, 5}}}, Domain::Real,
+       [=](const auto& in) { return in[0].index({indexing::Slice(), tensor(cols, dtype(kInt64))}); },
+       [=](const auto& in) {
+         return Naive::build({4, 4}, [&](const Index& i) { return in[0].at({i[0], (cols[i[1]] + 5) % 5}); });
+       },
+       0});
+  row({"index", {{{2, 3, 4}}}, Domain::Real,
+       [=](const auto& in) {
+         return in[0].index({tensor({1, 0}, dtype(kInt64)), indexing::Slice(), tensor({3, 3}, dtype(kInt64))});
+       },
+       [=](const auto& in) {
+         return Naive::build({2, 3}, [&](const Index& i) { return in[0].at({1 - i[0], i[1], 3}); });
+       },
+       0});
+  const Tensor row_mask = tensor({0.0, 1.0, 1.0, 0.0});
+  row({"index", {{{4, 2}}}, Domain::Real, [=](const auto& in) { return in[0].index({row_mask}); },
+       [=](const auto& in) { return Naive::build({2, 2}, [&](const Index& i) { return in[0].at({i[0] + 1, i[1]}); }); },
+       0});
+  // index_put: written without repeats (the values survive), and accumulated with a repeat; values
+  // of the indexed shape and broadcast ones (whose gradients sum down).
+  row({"index_put", {{{4, 5}, {2, 5}}, {{4, 5}, {5}}}, Domain::Real,
+       [=](const auto& in) { return index_put(in[0], {tensor({3, -3}, dtype(kInt64))}, in[1]); },
+       [=](const auto& in) {
+         return Naive::build({4, 5}, [&](const Index& i) {
+           if (i[0] == 3) return in[1].broadcast_at({0, i[1]});
+           if (i[0] == 1) return in[1].broadcast_at({1, i[1]});
+           return in[0].at(i);
+         });
+       },
+       0});
+  row({"index_put", {{{4, 5}, {3, 5}}, {{4, 5}, {1}}}, Domain::Real,
+       [=](const auto& in) { return index_put(in[0], {tensor({3, 1, 3}, dtype(kInt64))}, in[1], true); },
+       [=](const auto& in) {
+         return Naive::build({4, 5}, [&](const Index& i) {
+           double v = in[0].at(i);
+           const int64_t picks[3] = {3, 1, 3};
+           for (int64_t r = 0; r < 3; ++r)
+             if (picks[r] == i[0]) v += in[1].broadcast_at({r, i[1]});
+           return v;
+         });
+       },
+       1e-6});
+
   // Copies.
   row({"clone", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].clone(); },
        [](const auto& in) { return in[0]; }, 0});
@@ -658,6 +720,7 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
          Tensor x = zeros({1, 1, in[0].numel()}, in[0].dtype()).requires_grad_();
          return dydx::grad({avg_pool2d(x, 1)}, {x}, {in[0].reshape({1, 1, -1})}, {.create_graph = true})[0];
        }},
+      {"index_put", [](const auto& in) { return index_put(in[0], {tensor({0}, dtype(kInt64))}, in[1], true); }},
   };
   if (auto it = fixed.find(key); it != fixed.end()) return it->second;
   const size_t colon = key.find(':');

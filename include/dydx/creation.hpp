@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "dydx/generator.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {
@@ -53,12 +54,30 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options =
 Tensor eye(int64_t n, TensorOptions options = {});
 Tensor eye(int64_t n, int64_t m, TensorOptions options = {});
 
-/// Seeds the default generator used by rand and randn.
+/// Seeds the default generator, which every random function without a Generator argument draws from.
 void manual_seed(uint64_t seed);
 /// Uniform on [0, 1).
 Tensor rand(IntArrayRef sizes, TensorOptions options = {});
+Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options = {});
 /// Standard normal.
 Tensor randn(IntArrayRef sizes, TensorOptions options = {});
+Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options = {});
+/// Integers uniform on [low, high) (low 0 in the first form), without modulo bias; int64 unless
+/// options name a dtype. low >= high raises, as PyTorch's random_.
+Tensor randint(int64_t high, IntArrayRef sizes, TensorOptions options = {});
+Tensor randint(int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options = {});
+Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, TensorOptions options = {});
+Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options = {});
+/// A uniformly random permutation of 0 .. n-1 (int64 unless options name a dtype).
+Tensor randperm(int64_t n, TensorOptions options = {});
+Tensor randperm(int64_t n, const Generator& generator, TensorOptions options = {});
+/// 1 with probability p[i] and 0 otherwise, in p's (floating) dtype; every p[i] must lie in [0, 1].
+/// Not differentiable (its result does not require grad).
+Tensor bernoulli(const Tensor& p);
+Tensor bernoulli(const Tensor& p, const Generator& generator);
+/// input's shape and dtype, 1 with probability p.
+Tensor bernoulli(const Tensor& input, double p);
+Tensor bernoulli(const Tensor& input, double p, const Generator& generator);
 
 /// Wraps user memory without a copy; the memory must outlive every tensor that uses it.
 Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options = {});

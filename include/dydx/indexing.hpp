@@ -1,9 +1,26 @@
-// Index arguments for Tensor::index: integers, Slice, None and Ellipsis, as torch::indexing.
+// Index arguments for Tensor::index and index_put_: integers, Slice, None, Ellipsis and tensors, as
+// torch::indexing.
+//
+// Tensor indices (advanced indexing). dydx has no bool dtype, and its comparisons return 0/1 in
+// their operands' dtype, so a tensor index means what its dtype says:
+//   - int64: positions along one dim (negative ones count from the end), broadcast with the other
+//     tensor indices;
+//   - floating (a comparison's result, such as x > 0): a mask over as many dims as it has, nonzero
+//     meaning true, standing for the positions nonzero(mask) gives.
+// An int64 mask (from comparing int64 tensors) is read as positions, so convert it first:
+// x.index({mask.to(kFloat32)}). PyTorch rejects floating indices, so no valid PyTorch program changes
+// meaning. The indexed dims go where PyTorch puts them: in place of the indexed dims when the tensor
+// indices are adjacent, otherwise first.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <variant>
+
+namespace dydx {
+class Tensor;
+}
 
 namespace dydx::indexing {
 
@@ -27,6 +44,7 @@ class TensorIndex {
   TensorIndex(Slice s) : value_(s) {}
   TensorIndex(std::nullopt_t) : value_(std::monostate{}) {}
   TensorIndex(EllipsisIndexType e) : value_(e) {}
+  TensorIndex(const Tensor& t);  // defined where Tensor is complete (src/ops/advanced_indexing.cpp)
 
   bool is_integer() const { return std::holds_alternative<int64_t>(value_); }
   bool is_slice() const { return std::holds_alternative<Slice>(value_); }
@@ -34,9 +52,11 @@ class TensorIndex {
   bool is_ellipsis() const { return std::holds_alternative<EllipsisIndexType>(value_); }
   int64_t integer() const { return std::get<int64_t>(value_); }
   const Slice& slice() const { return std::get<Slice>(value_); }
+  bool is_tensor() const { return std::holds_alternative<std::shared_ptr<const Tensor>>(value_); }
+  const Tensor& tensor() const { return *std::get<std::shared_ptr<const Tensor>>(value_); }
 
  private:
-  std::variant<int64_t, Slice, std::monostate, EllipsisIndexType> value_;
+  std::variant<int64_t, Slice, std::monostate, EllipsisIndexType, std::shared_ptr<const Tensor>> value_;
 };
 
 }  // namespace dydx::indexing

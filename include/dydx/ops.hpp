@@ -165,6 +165,19 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index);
 /// input with value wherever mask (broadcast with it, any dtype, nonzero = true) is set;
 /// differentiable in input, with zero gradient where filled.
 Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value);
+/// A copy of self with src[i][j][k] (or value) written at [index[i][j][k]][j][k] for dim 0 (and so
+/// on); shape rules as scatter_add's. Where an index repeats, the last write in index order wins
+/// (PyTorch leaves that unspecified). Gradients: self's is zero where written, src's is gather.
+Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, Scalar value);
+/// self with values (broadcast to the indexed shape) written, or added with accumulate, at
+/// self[indices] (see Tensor::index); duplicates add up with accumulate.
+Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
+                 bool accumulate = false);
+/// The coordinates of the nonzero elements, [count, input.dim()] int64, in row-major order.
+Tensor nonzero(const Tensor& input);
+/// The elements of input where mask (broadcast with it; nonzero = true) is set, as a 1-D tensor.
+Tensor masked_select(const Tensor& input, const Tensor& mask);
 
 // Comparisons give 0/1 tensors of the operands' dtype; they carry no gradient.
 Tensor gt(const Tensor& a, const Tensor& b);
@@ -197,5 +210,10 @@ bool equal(const Tensor& a, const Tensor& b);
 Tensor isclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false);
 /// torch.allclose: whether isclose holds everywhere over the broadcast shape.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false);
+
+
+/// torch::dropout: F::dropout with training = train (see nn/functional.hpp).
+Tensor dropout(const Tensor& input, double p, bool train);
+Tensor dropout(const Tensor& input, double p, bool train, const Generator& generator);
 
 }  // namespace dydx

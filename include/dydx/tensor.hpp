@@ -12,6 +12,7 @@
 #include "dydx/detail/tensor_impl.hpp"
 #include "dydx/dtype.hpp"
 #include "dydx/error.hpp"
+#include "dydx/generator.hpp"
 #include "dydx/indexing.hpp"
 #include "dydx/small_vector.hpp"
 
@@ -98,7 +99,8 @@ class Tensor {
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
   Tensor slice(int64_t dim = 0, std::optional<int64_t> start = std::nullopt,
                std::optional<int64_t> end = std::nullopt, int64_t step = 1) const;
-  /// Basic indexing as x[...] in Python: integers, Slice, None and Ellipsis.
+  /// Indexing as x[...] in Python: integers, Slice, None, Ellipsis, and tensors (advanced indexing:
+  /// int64 tensors are positions, broadcast together; floating tensors are masks, see indexing.hpp).
   Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
   Tensor operator[](int64_t index) const { return select(0, index); }
   Tensor t() const;
@@ -188,6 +190,12 @@ class Tensor {
   Tensor scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const;
   Tensor index_select(int64_t dim, const Tensor& index) const;
   Tensor masked_fill(const Tensor& mask, Scalar value) const;
+  Tensor scatter(int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor scatter(int64_t dim, const Tensor& index, Scalar value) const;
+  /// self with values written (or added, accumulate) at the indexed positions; see index().
+  Tensor index_put(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate = false) const;
+  Tensor masked_select(const Tensor& mask) const;
+  Tensor nonzero() const;
 
   // ---- in place -------------------------------------------------------------------------
   Tensor& add_(const Tensor& other, Scalar alpha = 1);
@@ -199,6 +207,14 @@ class Tensor {
   Tensor& zero_();
   Tensor& fill_(Scalar value);
   Tensor& copy_(const Tensor& src);
+  Tensor& scatter_(int64_t dim, const Tensor& index, const Tensor& src);
+  Tensor& scatter_(int64_t dim, const Tensor& index, Scalar value);
+  /// self[indices] = values (or += with accumulate, duplicates adding up), as x[mask] = v in Python.
+  Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate = false);
+  Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, Scalar value);
+  /// Fills self with 1 (probability p) or 0; not differentiable.
+  Tensor& bernoulli_(double p = 0.5);
+  Tensor& bernoulli_(double p, const Generator& generator);
   /// self += value * tensor1 * tensor2 (addcmul_) or value * tensor1 / tensor2 (addcdiv_, floating only),
   /// in place; the product broadcasts to self's shape.
   Tensor& addcmul_(const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1);

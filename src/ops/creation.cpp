@@ -1,8 +1,7 @@
-// Creation functions: tensor(), zeros/ones/full, ranges, eye, random tensors and from_blob.
+// Creation functions: tensor(), zeros/ones/full, ranges, eye and from_blob (random tensors: random.cpp).
 #include <cmath>
 #include <cstdint>
 #include <mutex>
-#include <random>
 
 #include "core/object_pool.hpp"
 #include "ops/op_util.hpp"
@@ -68,27 +67,6 @@ Tensor integer_arange(int64_t start, int64_t end, int64_t step) {
   int64_t* p = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) p[i] = static_cast<int64_t>(start + static_cast<__int128>(i) * step);
   return out;
-}
-
-std::mt19937_64& generator() {
-  static std::mt19937_64 engine(0);
-  return engine;
-}
-std::mutex generator_mutex;
-
-template <class Fill>
-Tensor random_tensor(IntArrayRef sizes, const TensorOptions& options, const char* op, Fill fill) {
-  detail::check_sizes(sizes, op);
-  const ScalarType dtype = options.dtype_or(kDefaultDtype);
-  DYDX_CHECK(is_floating_point(dtype), op, ": expected a floating point dtype, got ", dtype);
-  Tensor out = detail::make_empty(sizes, dtype);
-  std::lock_guard<std::mutex> lock(generator_mutex);
-  cpu::dispatch_floating(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    T* p = out.data_ptr<T>();
-    for (int64_t i = 0; i < out.numel(); ++i) p[i] = static_cast<T>(fill(generator()));
-  });
-  return finish(out, options);
 }
 
 }  // namespace
@@ -222,21 +200,6 @@ Tensor eye(int64_t n, int64_t m, TensorOptions options) {
     for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);
   });
   return finish(out, options);
-}
-
-void manual_seed(uint64_t seed) {
-  std::lock_guard<std::mutex> lock(generator_mutex);
-  generator().seed(seed);
-}
-
-Tensor rand(IntArrayRef sizes, TensorOptions options) {
-  return random_tensor(sizes, options, "rand", [](std::mt19937_64& g) {
-    return std::uniform_real_distribution<double>(0.0, 1.0)(g);
-  });
-}
-
-Tensor randn(IntArrayRef sizes, TensorOptions options) {
-  return random_tensor(sizes, options, "randn", [](std::mt19937_64& g) { return std::normal_distribution<double>(0.0, 1.0)(g); });
 }
 
 Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptions options) {

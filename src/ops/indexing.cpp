@@ -1,5 +1,5 @@
 // Ops that pick or place values by an int64 index: gather and scatter_add (each other's transposes),
-// index_select, masked_fill, and nn::functional::one_hot.
+// scatter, index_select, masked_fill, and nn::functional::one_hot.
 //
 // The kernels walk the index line by line along `dim`: a line is every position of the index that
 // shares the coordinates outside dim. scatter_add's writes from one line land in one line of the
@@ -92,8 +92,10 @@ Tensor gather_values(const Tensor& x, int64_t dim, const Tensor& index) {
   return out;
 }
 
-/// A copy of self with src[i] added at i with i_dim replaced by index[i], for an index already checked.
-Tensor scatter_add_values(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+/// A copy of self with src[i] written (Add: added) at i with i_dim replaced by index[i], for an index
+/// already checked. src may be a 0-stride expanded scalar.
+template <bool Add>
+Tensor scatter_values(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
   Tensor out = detail::make_empty(self.sizes(), self.dtype());
   {
     NoGradGuard no_grad;
@@ -106,15 +108,20 @@ Tensor scatter_add_values(const Tensor& self, int64_t dim, const Tensor& index, 
     const T* sp = src.data_ptr<T>();
     const int64_t* ip = index.data_ptr<int64_t>();
     T* op = out.data_ptr<T>();
-    // One line of the index writes one line of out (the same coordinates outside dim), serially.
+    // One line of the index writes one line of out (the same coordinates outside dim), serially, so
+    // that duplicates add up (or the last one wins) in index order whatever the thread count.
     for_each_line<3>(index.sizes(), dim, {&out, &index, &src}, [&](const std::array<int64_t, 3>& off) {
       for (int64_t j = 0; j < k; ++j) {
         T& target = op[off[0] + ip[off[1] + j * index_step] * out_step];
-        target = static_cast<T>(target + sp[off[2] + j * src_step]);
+        if constexpr (Add) target = static_cast<T>(target + sp[off[2] + j * src_step]);
+        else target = sp[off[2] + j * src_step];
       }
     });
   });
   return out;
+}
+Tensor scatter_add_values(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  return scatter_values<true>(self, dim, index, src);
 }
 
 /// index with nb leading dims of size 1, expanded over like's first nb sizes: the index of a rule
@@ -175,6 +182,39 @@ struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
   }
 };
 
+// scatter is linear in self and src: self's gradient is g with the written places zeroed, src's the
+// values read back from there (gather), as PyTorch's; where an index repeats, every duplicate gets
+// the gradient though only the last write survives, as in PyTorch.
+struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
+  using Attrs = DimAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<ScatterRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g), dim = b.attrs().dim + nb;
+    Tensor index = batched_index(b.extra(0), g, nb);
+    if (b.needs_grad(0)) grads[0] = scatter(g, dim, index, 0.0);
+    if (b.needs_grad(1)) grads[1] = pad_to(gather(g, dim, index), nb, b.input_sizes(1));
+  }
+  static Tensor jvp(const Primal<ScatterRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    Tensor self = tangent_or_zeros(t, 0, p.input(0)), src = tangent_or_zeros(t, 1, p.input(1));
+    return scatter(self, p.attrs().dim + nb, batched_index(p.extra(0), src, nb), src);
+  }
+};
+
+// scatter of a scalar: linear in self, zero gradient where written.
+struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
+  using Attrs = DimAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<ScatterValueRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    grads[0] = scatter(g, b.attrs().dim + nb, batched_index(b.extra(0), g, nb), 0.0);
+  }
+  static Tensor jvp(const Primal<ScatterValueRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    return scatter(t[0], p.attrs().dim + nb, batched_index(p.extra(0), t[0], nb), 0.0);
+  }
+};
+
 // index_select's transpose adds each row of g back at its index (index_add into zeros): a
 // scatter_add along dim with the index broadcast over the other dims.
 struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear {
@@ -229,6 +269,32 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter_add");
   Tensor out = ops::scatter_add_values(self, dim, index, src);
   ops::finish<ops::ScatterAddRecord>({&self, &src}, out, {dim}, {&index});
+  return out;
+}
+
+Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  dim = detail::wrap_dim(dim, self.dim(), "scatter");
+  ops::check_index_dtype(index, "scatter");
+  DYDX_CHECK(self.dtype() == src.dtype(), "scatter: Expected self.dtype to be equal to src.dtype (got ", self.dtype(),
+             " and ", src.dtype(), ")");
+  ops::check_index_fits(index, self, dim, "self", "scatter");
+  ops::check_index_fits(index, src, -1, "src", "scatter");
+  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter");
+  Tensor out = ops::scatter_values<false>(self, dim, index, src);
+  ops::finish<ops::ScatterRecord>({&self, &src}, out, {dim}, {&index});
+  return out;
+}
+
+Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, Scalar value) {
+  dim = detail::wrap_dim(dim, self.dim(), "scatter");
+  ops::check_index_dtype(index, "scatter");
+  ops::check_fill_value(value, self.dtype(), "scatter");
+  ops::check_index_fits(index, self, dim, "self", "scatter");
+  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter");
+  // The value as a 0-stride tensor of index's shape: the kernel reads it as it reads src.
+  Tensor src = ops::scalar_tensor(value, self.dtype()).expand(index.sizes());
+  Tensor out = ops::scatter_values<false>(self, dim, index, src);
+  ops::finish<ops::ScatterValueRecord>({&self}, out, {dim}, {&index});
   return out;
 }
 

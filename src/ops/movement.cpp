@@ -1,6 +1,7 @@
 // View ops (select, slice, permute, expand, reshape, ...): new geometry over the same storage, no copy.
 #include <algorithm>
 
+#include "ops/advanced_indexing.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/strided_region.hpp"
@@ -319,6 +320,7 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
+  if (ops::has_tensor_index(indices)) return ops::index_with_tensors(*this, indices);
   int64_t consuming = 0, ellipses = 0;
   for (const auto& i : indices) {
     if (i.is_integer() || i.is_slice()) ++consuming;

@@ -54,5 +54,24 @@ Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src) 
 }
 Tensor Tensor::index_select(int64_t dim, const Tensor& index) const { return dydx::index_select(*this, dim, index); }
 Tensor Tensor::masked_fill(const Tensor& mask, Scalar value) const { return dydx::masked_fill(*this, mask, value); }
+Tensor Tensor::scatter(int64_t dim, const Tensor& index, const Tensor& src) const {
+  return dydx::scatter(*this, dim, index, src);
+}
+Tensor Tensor::scatter(int64_t dim, const Tensor& index, Scalar value) const {
+  return dydx::scatter(*this, dim, index, value);
+}
+// In place as the other in-place ops: the out-of-place result copied into self (copy_ checks leaves
+// and rebases views), computed before anything is written.
+Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, const Tensor& src) {
+  return copy_(dydx::scatter(*this, dim, index, src));
+}
+Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, Scalar value) {
+  return copy_(dydx::scatter(*this, dim, index, value));
+}
+Tensor Tensor::index_put(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) const {
+  return dydx::index_put(*this, indices, values, accumulate);
+}
+Tensor Tensor::masked_select(const Tensor& mask) const { return dydx::masked_select(*this, mask); }
+Tensor Tensor::nonzero() const { return dydx::nonzero(*this); }
 
 }  // namespace dydx

@@ -109,6 +109,7 @@ OPS["col2im"] = unary(lambda x: F.fold(x.reshape(1, 1, 1), (1, 1), (1, 1)))
 OPS["max_pool2d"] = unary(lambda x: F.max_pool2d(x.reshape(1, 1, 1), 1))
 OPS["avg_pool2d"] = unary(lambda x: F.avg_pool2d(x.reshape(1, 1, 1), 1))
 OPS["adaptive_avg_pool2d"] = unary(lambda x: F.adaptive_avg_pool2d(x.reshape(1, 1, 1), 1))
+OPS["index_put"] = binary(lambda x, y: torch.index_put(x, (torch.tensor([0]),), y, accumulate=True))
 
 
 # avg_pool2d's VJP as an op: the gradient of a 1x1 pool's input for cotangent g, kept differentiable.

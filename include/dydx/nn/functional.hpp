@@ -97,6 +97,17 @@ using BinaryCrossEntropyWithLogitsFuncOptions = BCEWithLogitsLossOptions;
 using NLLLossFuncOptions = NLLLossOptions;
 using CrossEntropyFuncOptions = CrossEntropyLossOptions;
 
+/// Options of dropout, as libtorch's DropoutFuncOptions (p, training, inplace).
+struct DropoutFuncOptions {
+  /// The probability of zeroing an element, in [0, 1].
+  DYDX_ARG(double, p) = 0.5;
+  /// Off: dropout returns its input unchanged.
+  DYDX_ARG(bool, training) = true;
+  /// On: the input itself is scaled in place (and returned).
+  DYDX_ARG(bool, inplace) = false;
+};
+using Dropout2dFuncOptions = DropoutFuncOptions;
+
 /// (input - target)^2; input and target broadcast.
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options = {});
 /// |input - target|; input and target broadcast.
@@ -124,6 +135,18 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 /// torch.nn.functional.one_hot: int64 class indices in, int64 out with a last dim of num_classes
 /// (-1: the largest class + 1) holding 1 at each class. Not differentiable.
 Tensor one_hot(const Tensor& tensor, int64_t num_classes = -1);
+
+/// Zeroes each element with probability p and scales the others by 1 / (1 - p), as input * noise
+/// (noise = bernoulli(1 - p) / (1 - p), saved by the product), so it is differentiable in every mode
+/// and order, and its grad_fn is MulBackward0 as in PyTorch. p = 1 gives input * 0. The third argument
+/// (a dydx addition; libtorch has none) draws the noise from that generator instead of the default.
+Tensor dropout(const Tensor& input, const DropoutFuncOptions& options = {});
+Tensor dropout(const Tensor& input, const DropoutFuncOptions& options, const Generator& generator);
+/// Zeroes whole channels: input [N, C, ...] (at least 2 dims, as PyTorch 1.13's feature dropout,
+/// which also reads a 3-D input as [N, C, L]) times noise of shape [N, C, 1, ...].
+Tensor dropout2d(const Tensor& input, const Dropout2dFuncOptions& options = {});
+Tensor dropout2d(const Tensor& input, const Dropout2dFuncOptions& options, const Generator& generator);
+
 
 }  // namespace functional
 }  // namespace nn

@@ -1,0 +1,505 @@
+// Advanced indexing: x.index({..., tensor, ...}) and index_put_, with nonzero and masked_select.
+//
+// The basic indices (integers, slices, None, Ellipsis) are applied first as views, exactly as
+// Tensor::index does without tensors; the tensor indices that remain (masks turned into their
+// nonzero positions) are broadcast together to a shape B and folded into one int64 tensor `lin`
+// (row-major over the indexed dims), an IndexPlan. Two records work on a plan and are each other's
+// transposes: index (read the indexed positions; VJP = index_put with accumulate into zeros) and
+// index_put (write or add values there; VJP = index of the cotangent). Both are linear.
+//
+// The result has x's other dims in order, with B in place of the indexed dims when those are
+// adjacent and in front otherwise (PyTorch's rule). Every index is checked before anything is written.
+#include "ops/advanced_indexing.hpp"
+
+#include <string>
+
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+
+namespace dydx {
+
+indexing::TensorIndex::TensorIndex(const Tensor& t) : value_(std::make_shared<const Tensor>(t)) {}
+
+namespace ops {
+namespace {
+
+/// Tensor indices folded into one: lin has the broadcast shape B of the indices, and holds each
+/// position's row-major offset over the indexed dims `dims` (ascending); the result puts B's dims
+/// at out_pos among x's other dims.
+struct IndexPlan {
+  Dims dims;
+  int64_t out_pos = 0;
+  Tensor lin;
+};
+
+struct IndexAttrs {
+  Dims dims;
+  int64_t out_pos = 0;
+  bool accumulate = false;
+};
+
+IndexPlan with_batch_dims(const IndexAttrs& attrs, const Tensor& lin, int64_t nb) {
+  IndexPlan plan{attrs.dims, attrs.out_pos + nb, lin};
+  for (int64_t& d : plan.dims) d += nb;
+  return plan;
+}
+
+bool is_indexed(const IndexPlan& plan, int64_t d) {
+  for (int64_t i : plan.dims)
+    if (i == d) return true;
+  return false;
+}
+
+/// The shape of x indexed by plan.
+Dims result_shape(IntArrayRef x_sizes, const IndexPlan& plan) {
+  Dims shape;
+  for (int64_t d = 0; d < static_cast<int64_t>(x_sizes.size()); ++d)
+    if (!is_indexed(plan, d)) shape.push_back(x_sizes[d]);
+  Dims out(shape.begin(), shape.begin() + plan.out_pos);
+  for (int64_t s : plan.lin.sizes()) out.push_back(s);
+  for (size_t d = plan.out_pos; d < shape.size(); ++d) out.push_back(shape[d]);
+  return out;
+}
+
+/// Where one side of a copy lives: the offset of each position b of B, and the strides and sizes of
+/// the other ("rest") dims, which both sides share.
+struct Side {
+  std::vector<int64_t> block;  // offset of position b
+  Dims rest_strides;
+};
+
+/// The side of x itself: position b is where lin[b] points, over the indexed dims' strides.
+Side indexed_side(const Tensor& x, const IndexPlan& plan) {
+  Side side;
+  const int64_t n = plan.lin.numel(), k = static_cast<int64_t>(plan.dims.size());
+  side.block.resize(n);
+  Dims sizes, strides;
+  for (int64_t d : plan.dims) {
+    sizes.push_back(x.size(d));
+    strides.push_back(x.stride(d));
+  }
+  const int64_t* lin = plan.lin.data_ptr<int64_t>();
+  int64_t* block = side.block.data();
+  // Indexed dims laid out row-major among themselves (a contiguous x, adjacent indices, a mask)
+  // need no division: the offset is lin times the innermost stride.
+  bool row_major = true;
+  for (int64_t j = 0; j + 1 < k; ++j) row_major = row_major && strides[j] == strides[j + 1] * sizes[j + 1];
+  if (row_major) {
+    const int64_t step = strides[k - 1];
+    for (int64_t b = 0; b < n; ++b) block[b] = lin[b] * step;
+  } else {
+    for (int64_t b = 0; b < n; ++b) {
+      int64_t rest = lin[b], offset = 0;
+      for (int64_t j = k - 1; j >= 0; --j) {
+        offset += (rest % sizes[j]) * strides[j];
+        rest /= sizes[j];
+      }
+      block[b] = offset;
+    }
+  }
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (!is_indexed(plan, d)) side.rest_strides.push_back(x.stride(d));
+  return side;
+}
+
+/// The side of a tensor of the result's shape: position b is B's row-major position b.
+Side result_side(const Tensor& r, const IndexPlan& plan) {
+  Side side;
+  const int64_t rank_b = plan.lin.dim(), n = plan.lin.numel();
+  side.block.resize(n);
+  Dims sizes, strides;
+  for (int64_t i = 0; i < rank_b; ++i) {
+    sizes.push_back(plan.lin.size(i));
+    strides.push_back(r.stride(plan.out_pos + i));
+  }
+  int64_t* block = side.block.data();
+  bool row_major = true;
+  for (int64_t i = 0; i + 1 < rank_b; ++i) row_major = row_major && strides[i] == strides[i + 1] * sizes[i + 1];
+  for (int64_t b = 0; b < n && row_major; ++b) block[b] = b * strides[rank_b - 1];
+  for (int64_t b = 0; b < n && !row_major; ++b) {
+    int64_t rest = b, offset = 0;
+    for (int64_t i = rank_b - 1; i >= 0; --i) {
+      offset += (rest % sizes[i]) * strides[i];
+      rest /= sizes[i];
+    }
+    block[b] = offset;
+  }
+  for (int64_t d = 0; d < r.dim(); ++d)
+    if (d < plan.out_pos || d >= plan.out_pos + rank_b) side.rest_strides.push_back(r.stride(d));
+  return side;
+}
+
+Dims rest_sizes(IntArrayRef x_sizes, const IndexPlan& plan) {
+  Dims sizes;
+  for (int64_t d = 0; d < static_cast<int64_t>(x_sizes.size()); ++d)
+    if (!is_indexed(plan, d)) sizes.push_back(x_sizes[d]);
+  return sizes;
+}
+
+/// Calls f(offset in a, offset in b) for rest positions [begin, end), in row-major order.
+template <class F>
+void walk_rest(const Dims& sizes, const Dims& sa, const Dims& sb, int64_t begin, int64_t end, F f) {
+  const int64_t k = static_cast<int64_t>(sizes.size());
+  if (k == 0) {  // no rest dims: one element per position
+    if (begin < end) f(0, 0);
+    return;
+  }
+  Dims coord(k, 0);
+  int64_t oa = 0, ob = 0, rest = begin;
+  for (int64_t d = k - 1; d >= 0; --d) {
+    coord[d] = rest % sizes[d];
+    rest /= sizes[d];
+    oa += coord[d] * sa[d];
+    ob += coord[d] * sb[d];
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    f(oa, ob);
+    for (int64_t d = k - 1; d >= 0; --d) {
+      if (++coord[d] < sizes[d]) {
+        oa += sa[d];
+        ob += sb[d];
+        break;
+      }
+      oa -= (sizes[d] - 1) * sa[d];
+      ob -= (sizes[d] - 1) * sb[d];
+      coord[d] = 0;
+    }
+  }
+}
+
+int64_t product(const Dims& sizes) {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
+
+/// x[plan] as a new contiguous tensor; positions run in parallel (each writes its own block).
+Tensor index_values(const Tensor& x, const IndexPlan& plan) {
+  Tensor out = detail::make_empty(result_shape(x.sizes(), plan), x.dtype());
+  if (out.numel() == 0) return out;
+  const Side src = indexed_side(x, plan), dst = result_side(out, plan);
+  const Dims sizes = rest_sizes(x.sizes(), plan);
+  const int64_t rest = product(sizes), n = plan.lin.numel();
+  // The positions b innermost when B is the result's last dims (x[:, idx]: the output is written
+  // in order, rest by rest), outermost otherwise (x[idx]: whole rows copied per position).
+  const bool positions_inner = plan.out_pos == static_cast<int64_t>(sizes.size()) && !sizes.empty();
+  cpu::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data_ptr<T>();
+    T* op = out.data_ptr<T>();
+    if (positions_inner) {
+      cpu::parallel_for(rest, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(n, 1)),
+                        [&](int64_t begin, int64_t end) {
+                          walk_rest(sizes, dst.rest_strides, src.rest_strides, begin, end, [&](int64_t oo, int64_t so) {
+                            T* o = op + oo;
+                            const T* s = xp + so;
+                            for (int64_t b = 0; b < n; ++b) o[dst.block[b]] = s[src.block[b]];
+                          });
+                        });
+      return;
+    }
+    cpu::parallel_for(n, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(rest, 1)),
+                      [&](int64_t begin, int64_t end) {
+                        if (sizes.empty()) {
+                          for (int64_t b = begin; b < end; ++b) op[dst.block[b]] = xp[src.block[b]];
+                          return;
+                        }
+                        for (int64_t b = begin; b < end; ++b) {
+                          T* o = op + dst.block[b];
+                          const T* s = xp + src.block[b];
+                          walk_rest(sizes, dst.rest_strides, src.rest_strides, 0, rest,
+                                    [&](int64_t oo, int64_t so) { o[oo] = s[so]; });
+                        }
+                      });
+  });
+  return out;
+}
+
+/// A copy of self with values (already of the result's shape, possibly expanded) written or added
+/// at self[plan]. Rest positions split across threads; each thread takes the positions b in order,
+/// so that duplicates add up (or the last one wins) in index order whatever the thread count.
+Tensor index_put_values(const Tensor& self, const IndexPlan& plan, const Tensor& values, bool accumulate) {
+  Tensor out = detail::make_empty(self.sizes(), self.dtype());
+  {
+    NoGradGuard no_grad;
+    out.copy_(self);
+  }
+  if (values.numel() == 0) return out;
+  const Side dst = indexed_side(out, plan), src = result_side(values, plan);
+  const Dims sizes = rest_sizes(self.sizes(), plan);
+  const int64_t rest = product(sizes), n = plan.lin.numel();
+  cpu::dispatch(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* vp = values.data_ptr<T>();
+    T* op = out.data_ptr<T>();
+    cpu::parallel_for(rest, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(n, 1)),
+                      [&](int64_t begin, int64_t end) {
+                        for (int64_t b = 0; b < n; ++b) {
+                          T* o = op + dst.block[b];
+                          const T* s = vp + src.block[b];
+                          walk_rest(sizes, dst.rest_strides, src.rest_strides, begin, end, [&](int64_t oo, int64_t so) {
+                            if (accumulate) o[oo] = static_cast<T>(o[oo] + s[so]);
+                            else o[oo] = s[so];
+                          });
+                        }
+                      });
+  });
+  return out;
+}
+
+Tensor index_by_plan(const Tensor& x, const IndexPlan& plan);
+Tensor index_put_by_plan(const Tensor& self, const IndexPlan& plan, const Tensor& values, bool accumulate);
+
+// index is linear in x; its transpose adds each cotangent element back at its position.
+struct IndexRecord : Named<"index", "IndexBackward0">, Linear {
+  using Attrs = IndexAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<IndexRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
+    grads[0] = index_put_by_plan(zero, with_batch_dims(b.attrs(), b.extra(0), nb), g, true);
+  }
+  static Tensor jvp(const Primal<IndexRecord>& p, const TensorList& t) {
+    return index_by_plan(t[0], with_batch_dims(p.attrs(), p.extra(0), p.batch_dims()));
+  }
+};
+
+/// values' tangent or cotangent (nb batch dims, then values' own) lined up with the result's rank,
+/// so that it broadcasts past the batch dims.
+Tensor align_values(const Tensor& v, int64_t nb, int64_t result_rank) {
+  if (nb == 0 || v.dim() - nb == result_rank) return v;
+  Dims shape(v.sizes().begin(), v.sizes().begin() + nb);
+  for (int64_t i = v.dim() - nb; i < result_rank; ++i) shape.push_back(1);
+  for (int64_t d = nb; d < v.dim(); ++d) shape.push_back(v.size(d));
+  return v.reshape(shape);
+}
+
+// index_put is linear in self and values: self's gradient passes where nothing was written (all of
+// it with accumulate), values' is the cotangent read back at the positions (summed over broadcast).
+struct IndexPutRecord : Named<"index_put", "IndexPutBackward0">, Linear {
+  using Attrs = IndexAttrs;
+  static constexpr Saves saves{.extras = 1};
+  static void vjp(const Backward<IndexPutRecord>& b, const Tensor& g, Tensor* grads) {
+    const IndexPlan plan = with_batch_dims(b.attrs(), b.extra(0), b.batch_dims(g));
+    if (b.needs_grad(0)) grads[0] = b.attrs().accumulate ? g : index_put_by_plan(g, plan, zeros({}, g.dtype()), false);
+    if (b.needs_grad(1)) grads[1] = index_by_plan(g, plan);
+  }
+  static Tensor jvp(const Primal<IndexPutRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    const IndexPlan plan = with_batch_dims(p.attrs(), p.extra(0), nb);
+    Tensor self = tangent_or_zeros(t, 0, p.input(0)), values = tangent_or_zeros(t, 1, p.input(1));
+    const int64_t rank = static_cast<int64_t>(result_shape(p.input(0).sizes(), with_batch_dims(p.attrs(), p.extra(0), 0)).size());
+    return index_put_by_plan(self, plan, align_values(values, nb, rank), p.attrs().accumulate);
+  }
+};
+
+Tensor index_by_plan(const Tensor& x, const IndexPlan& plan) {
+  Tensor out = index_values(x, plan);
+  finish<IndexRecord>({&x}, out, {plan.dims, plan.out_pos, false}, {&plan.lin});
+  return out;
+}
+
+Tensor index_put_by_plan(const Tensor& self, const IndexPlan& plan, const Tensor& values, bool accumulate) {
+  DYDX_CHECK(self.dtype() == values.dtype(), "index_put_: Index put requires the source and destination dtypes match, got ",
+             self.dtype(), " for the destination and ", values.dtype(), " for the source.");
+  const Dims shape = result_shape(self.sizes(), plan);
+  bool fits = values.dim() <= static_cast<int64_t>(shape.size());
+  for (int64_t i = 1; fits && i <= values.dim(); ++i) {
+    const int64_t have = values.size(values.dim() - i), want = shape[shape.size() - i];
+    fits = have == want || have == 1;
+  }
+  DYDX_CHECK(fits, "index_put_: shape mismatch: value tensor of shape ", values.sizes(),
+             " cannot be broadcast to indexing result of shape ", IntArrayRef(shape));
+  Tensor out = index_put_values(self, plan, values.expand(shape), accumulate);
+  finish<IndexPutRecord>({&self, &values}, out, {plan.dims, plan.out_pos, accumulate}, {&plan.lin});
+  return out;
+}
+
+/// The coordinates of mask's nonzero elements, [count, mask.dim()], in row-major order: one pass
+/// counts, a second writes coordinates kept by an odometer (no division per element).
+Tensor nonzero_positions(const Tensor& mask) {
+  Tensor dense = mask.detach().contiguous();
+  const int64_t n = dense.numel(), rank = dense.dim();
+  const Dims sizes(dense.sizes().begin(), dense.sizes().end());
+  return cpu::dispatch(dense.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = dense.data_ptr<T>();
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; ++i) count += p[i] != T(0);
+    Tensor out = detail::make_empty({count, rank}, kInt64);
+    int64_t* o = out.data_ptr<int64_t>();
+    Dims coord(rank, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (p[i] != T(0)) {
+        std::copy(coord.begin(), coord.end(), o);
+        o += rank;
+      }
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (++coord[d] < sizes[d]) break;
+        coord[d] = 0;
+      }
+    }
+    return out;
+  });
+}
+
+/// What the indices leave: the view after the basic indices, and each tensor index as int64
+/// positions for one of its dims (masks split into one per dim they cover), in dim order.
+struct Resolved {
+  Tensor view;
+  std::vector<std::pair<int64_t, Tensor>> tensors;
+};
+
+Resolved resolve(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const char* op) {
+  int64_t consuming = 0, ellipses = 0;
+  for (const auto& i : indices) {
+    if (i.is_integer() || i.is_slice()) ++consuming;
+    if (i.is_tensor()) consuming += is_floating_point(i.tensor().dtype()) ? i.tensor().dim() : 1;
+    if (i.is_ellipsis()) ++ellipses;
+  }
+  DYDX_CHECK(ellipses <= 1, op, ": an index can only have a single ellipsis ('...')");
+  DYDX_CHECK(consuming <= self.dim(), op, ": too many indices for tensor of dimension ", self.dim(), " (got ",
+             consuming, ")");
+  Resolved r{self, {}};
+  int64_t d = 0;
+  for (const auto& i : indices) {
+    if (i.is_integer()) {
+      r.view = r.view.select(d, i.integer());
+    } else if (i.is_slice()) {
+      const auto& s = i.slice();
+      r.view = r.view.slice(d++, s.start, s.stop, s.step.value_or(1));
+    } else if (i.is_none()) {
+      r.view = r.view.unsqueeze(d++);
+    } else if (i.is_ellipsis()) {
+      d += self.dim() - consuming;
+    } else if (const Tensor& t = i.tensor(); t.dtype() == kInt64) {
+      r.tensors.emplace_back(d++, t.detach());
+    } else if (t.dim() == 0) {
+      // A 0-d mask adds a dim of size 1, kept where the mask is true (PyTorch's x[True]).
+      r.view = r.view.unsqueeze(d);
+      const bool keep = t.detach().to(kFloat64).item<double>() != 0;
+      r.tensors.emplace_back(d++, keep ? zeros({1}, kInt64) : empty({0}, kInt64));
+    } else {
+      for (int64_t k = 0; k < t.dim(); ++k)
+        DYDX_CHECK(t.size(k) == r.view.size(d + k), op, ": The shape of the mask ", t.sizes(), " at index ", k,
+                   " does not match the shape of the indexed tensor ", r.view.sizes(), " at index ", d + k);
+      Tensor positions = nonzero_positions(t);
+      for (int64_t k = 0; k < t.dim(); ++k) r.tensors.emplace_back(d + k, positions.select(1, k));
+      d += t.dim();
+    }
+  }
+  return r;
+}
+
+IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Tensor>>& tensors, const char* op) {
+  Dims shape(tensors.front().second.sizes().begin(), tensors.front().second.sizes().end());
+  bool broadcastable = true;
+  for (const auto& [d, t] : tensors) {
+    const int64_t rank = std::max<int64_t>(static_cast<int64_t>(shape.size()), t.dim());
+    Dims merged(rank, 1);
+    for (int64_t i = 1; i <= rank; ++i) {
+      const int64_t a = i <= static_cast<int64_t>(shape.size()) ? shape[shape.size() - i] : 1;
+      const int64_t b = i <= t.dim() ? t.size(t.dim() - i) : 1;
+      broadcastable = broadcastable && (a == b || a == 1 || b == 1);
+      merged[rank - i] = a == 1 ? b : a;
+    }
+    shape = merged;
+  }
+  if (!broadcastable) {
+    std::string shapes;
+    for (const auto& [d, t] : tensors) shapes += (shapes.empty() ? "" : ", ") + t.shape_string();
+    DYDX_CHECK(false, op, ": shape mismatch: indexing tensors could not be broadcast together with shapes ", shapes);
+  }
+  IndexPlan plan;
+  bool adjacent = true;
+  for (const auto& [d, t] : tensors) {
+    adjacent = adjacent && (plan.dims.empty() || d == plan.dims.back() + 1);
+    plan.dims.push_back(d);
+  }
+  plan.out_pos = adjacent ? plan.dims[0] : 0;
+  // Every index checked (and negative ones wrapped) before lin is formed.
+  std::vector<Tensor> dense;
+  for (const auto& [d, t] : tensors) {
+    dense.push_back(t.expand(shape).contiguous());
+    const int64_t size = view.size(d);
+    const int64_t* p = dense.back().data_ptr<int64_t>();
+    const int64_t count = dense.back().numel();
+    for (int64_t i = 0; i < count; ++i)
+      DYDX_CHECK(p[i] >= -size && p[i] < size, op, ": index ", p[i], " is out of bounds for dimension ", d,
+                 " with size ", size);
+  }
+  plan.lin = detail::make_empty(shape, kInt64);
+  int64_t* lin = plan.lin.data_ptr<int64_t>();
+  const int64_t count = plan.lin.numel();
+  std::fill(lin, lin + count, 0);
+  for (size_t j = 0; j < tensors.size(); ++j) {
+    const int64_t size = view.size(tensors[j].first);
+    const int64_t* p = dense[j].data_ptr<int64_t>();
+    for (int64_t i = 0; i < count; ++i) lin[i] = lin[i] * size + (p[i] < 0 ? p[i] + size : p[i]);
+  }
+  return plan;
+}
+
+}  // namespace
+
+bool has_tensor_index(const std::vector<indexing::TensorIndex>& indices) {
+  for (const auto& i : indices)
+    if (i.is_tensor()) return true;
+  return false;
+}
+
+Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+  Resolved r = resolve(self, indices, "index");
+  return index_by_plan(r.view, make_plan(r.view, r.tensors, "index"));
+}
+
+}  // namespace ops
+
+Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
+                 bool accumulate) {
+  bool tensors_only = !indices.empty();
+  for (const auto& i : indices) tensors_only = tensors_only && i.is_tensor();
+  if (tensors_only) {  // torch.index_put's form: one IndexPutBackward0 node, no copy into a clone
+    ops::Resolved r = ops::resolve(self, indices, "index_put");
+    return ops::index_put_by_plan(self, ops::make_plan(self, r.tensors, "index_put"), values, accumulate);
+  }
+  Tensor out = self.clone();
+  out.index_put_(indices, values, accumulate);
+  return out;
+}
+
+Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) {
+  ops::Resolved r = ops::resolve(*this, indices, "index_put_");
+  if (r.tensors.empty()) {
+    // Basic indices only: a view of self, written through.
+    if (accumulate) r.view.add_(values);
+    else r.view.copy_(values);
+    return *this;
+  }
+  // Computed out of place, then copied into the view: every check runs before self changes.
+  Tensor written = ops::index_put_by_plan(r.view, ops::make_plan(r.view, r.tensors, "index_put_"), values, accumulate);
+  r.view.copy_(written);
+  return *this;
+}
+
+Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, Scalar value) {
+  ops::check_fill_value(value, dtype(), "index_put_");
+  return index_put_(indices, ops::scalar_tensor(value, dtype()));
+}
+
+Tensor nonzero(const Tensor& input) { return ops::nonzero_positions(input); }
+
+Tensor masked_select(const Tensor& input, const Tensor& mask) {
+  const Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_select");
+  Tensor positions = ops::nonzero_positions(mask.expand(shape));
+  Tensor x = input.expand(shape);
+  std::vector<std::pair<int64_t, Tensor>> tensors;
+  for (int64_t d = 0; d < x.dim(); ++d) tensors.emplace_back(d, positions.select(1, d));
+  if (x.dim() == 0) {  // one element, kept or not: index a 1-element view by [0] or by nothing
+    x = x.reshape({1});
+    tensors.emplace_back(0, zeros({positions.size(0)}, kInt64));
+  }
+  return ops::index_by_plan(x, ops::make_plan(x, tensors, "masked_select"));
+}
+
+}  // namespace dydx

@@ -1,0 +1,190 @@
+// Random tensors: the Generator's counter-based stream (dydx/generator.hpp says why it is one), and
+// rand, randn, randint, randperm and bernoulli drawing from it. Each call reserves its counters under
+// the generator's mutex, then fills elements in parallel, element i from counters first + i (randn:
+// a pair of counters per pair of elements), so that results never depend on the thread count.
+#include <cmath>
+#include <mutex>
+#include <numbers>
+#include <utility>
+
+#include "ops/op_util.hpp"
+
+namespace dydx {
+
+namespace detail {
+struct GeneratorState {
+  std::mutex mutex;
+  uint64_t seed = 0;
+  uint64_t key = 0;   // mix64(seed): nearby seeds give unrelated streams
+  uint64_t next = 0;  // the first counter not yet handed out
+};
+}  // namespace detail
+
+Generator::Generator(uint64_t seed) : state_(std::make_shared<detail::GeneratorState>()) { manual_seed(seed); }
+
+Generator& Generator::manual_seed(uint64_t seed) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->seed = seed;
+  state_->key = detail::mix64(seed ^ 0x6a09e667f3bcc909ull);
+  state_->next = 0;
+  return *this;
+}
+
+uint64_t Generator::current_seed() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->seed;
+}
+
+Generator::Block Generator::reserve(uint64_t n) const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  Block block{state_->key, state_->next};
+  state_->next += n;
+  return block;
+}
+
+Generator default_generator() {
+  static Generator generator(Generator::kDefaultSeed);
+  return generator;
+}
+
+void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+
+namespace {
+
+Tensor finish(Tensor t, const TensorOptions& options) {
+  if (options.requires_grad_value()) t.requires_grad_(true);
+  return t;
+}
+
+// Sets element i of the new contiguous tensor out to value(T{}, key, first, i) in parallel, after
+// reserving `reserved` counters of the generator (first .. first + reserved - 1) for the call.
+template <class Value>
+void fill_random(Tensor& out, const Generator& generator, uint64_t reserved, Value value) {
+  const Generator::Block block = generator.reserve(reserved);
+  const int64_t n = out.numel();
+  cpu::dispatch(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    cpu::parallel_for(n, cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) p[i] = value(T{}, block.key, block.first, i);
+    });
+  });
+}
+
+Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const char* op) {
+  detail::check_sizes(sizes, op);
+  const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  DYDX_CHECK(is_floating_point(dtype), op, ": expected a floating point dtype, got ", dtype);
+  return detail::make_empty(sizes, dtype);
+}
+
+}  // namespace
+
+Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  Tensor out = floating_result(sizes, options, "rand");
+  fill_random(out, generator, out.numel(), [](auto tag, uint64_t key, uint64_t first, int64_t i) {
+    using T = decltype(tag);
+    const uint64_t bits = detail::random_bits(key, first + i);
+    if constexpr (std::is_same_v<T, float>) return detail::bits_to_float(bits);
+    else return static_cast<T>(detail::bits_to_double(bits));
+  });
+  return finish(out, options);
+}
+Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, default_generator(), options); }
+
+Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  Tensor out = floating_result(sizes, options, "randn");
+  // Box-Muller: elements 2k and 2k+1 are the cosine and sine halves of counters 2k and 2k+1, so
+  // pairs are filled in parallel and no element depends on how the pairs are split.
+  const int64_t n = out.numel(), pairs = (n + 1) / 2;
+  const Generator::Block block = generator.reserve(2 * static_cast<uint64_t>(pairs));
+  cpu::dispatch_floating(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data_ptr<T>();
+    cpu::parallel_for(pairs, cpu::kElementwiseGrain / 2, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const uint64_t c = block.first + 2 * static_cast<uint64_t>(k);
+        const double u1 = 1.0 - detail::bits_to_double(detail::random_bits(block.key, c));  // (0, 1]: log is finite
+        const double u2 = detail::bits_to_double(detail::random_bits(block.key, c + 1));
+        const double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * std::numbers::pi * u2;
+        p[2 * k] = static_cast<T>(radius * std::cos(angle));
+        if (2 * k + 1 < n) p[2 * k + 1] = static_cast<T>(radius * std::sin(angle));
+      }
+    });
+  });
+  return finish(out, options);
+}
+Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, default_generator(), options); }
+
+Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  detail::check_sizes(sizes, "randint");
+  DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
+  Tensor out = detail::make_empty(sizes, options.dtype_or(kInt64));
+  // high - low may exceed INT64_MAX; in uint64 it is exact, and low + offset wraps back correctly.
+  const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+  fill_random(out, generator, out.numel(), [=](auto tag, uint64_t key, uint64_t first, int64_t i) {
+    using T = decltype(tag);
+    const uint64_t offset = detail::bounded_bits(key, first + i, range);
+    return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + offset));
+  });
+  return finish(out, options);
+}
+Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, TensorOptions options) {
+  return randint(low, high, sizes, default_generator(), options);
+}
+Tensor randint(int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  return randint(0, high, sizes, generator, options);
+}
+Tensor randint(int64_t high, IntArrayRef sizes, TensorOptions options) {
+  return randint(0, high, sizes, default_generator(), options);
+}
+
+Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
+  DYDX_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
+  const ScalarType result_dtype = options.dtype_or(kInt64);
+  Tensor perm = arange(n, TensorOptions(kInt64));
+  // Fisher-Yates, serial by nature; step i draws from counter first + i.
+  const Generator::Block block = generator.reserve(static_cast<uint64_t>(n));
+  int64_t* p = perm.data_ptr<int64_t>();
+  for (int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<int64_t>(detail::bounded_bits(block.key, block.first + i, static_cast<uint64_t>(i) + 1));
+    std::swap(p[i], p[j]);
+  }
+  return finish(result_dtype == kInt64 ? perm : perm.to(result_dtype), options);
+}
+Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_generator(), options); }
+
+Tensor bernoulli(const Tensor& p, const Generator& generator) {
+  DYDX_CHECK(is_floating_point(p.dtype()), "bernoulli: expected a floating point tensor of probabilities, got ", p.dtype());
+  Tensor probs = p.detach().contiguous();
+  cpu::dispatch_floating(probs.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* q = probs.data_ptr<T>();
+    for (int64_t i = 0; i < probs.numel(); ++i)
+      DYDX_CHECK(q[i] >= T(0) && q[i] <= T(1), "bernoulli: expects every p to be in [0, 1], but got p=", q[i]);
+  });
+  Tensor out = detail::make_empty(probs.sizes(), probs.dtype());
+  fill_random(out, generator, out.numel(), [&](auto tag, uint64_t key, uint64_t first, int64_t i) {
+    using T = decltype(tag);
+    const T* q = probs.data_ptr<T>();
+    return detail::bits_to_double(detail::random_bits(key, first + i)) < static_cast<double>(q[i]) ? T(1) : T(0);
+  });
+  return out;
+}
+Tensor bernoulli(const Tensor& p) { return bernoulli(p, default_generator()); }
+
+Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
+  DYDX_CHECK(p >= 0 && p <= 1, "bernoulli_ expects p to be in [0, 1], but got p=", p);
+  Tensor out = detail::make_empty(input.sizes(), input.dtype());
+  fill_random(out, generator, out.numel(), [=](auto tag, uint64_t key, uint64_t first, int64_t i) {
+    using T = decltype(tag);
+    return detail::bits_to_double(detail::random_bits(key, first + i)) < p ? T(1) : T(0);
+  });
+  return out;
+}
+Tensor bernoulli(const Tensor& input, double p) { return bernoulli(input, p, default_generator()); }
+
+Tensor& Tensor::bernoulli_(double p, const Generator& generator) { return copy_(bernoulli(*this, p, generator)); }
+Tensor& Tensor::bernoulli_(double p) { return bernoulli_(p, default_generator()); }
+
+}  // namespace dydx
