@@ -58,8 +58,6 @@ const std::vector<const OpInfo*>& registered_ops() { return mutable_registry(); 
 
 Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
 
-uint64_t next_node_sequence_nr() { return next_sequence_nr; }
-
 const char* Node::name() const { return op->node_name; }
 
 // The saved tensors go first, by the same rule as the edges below: deferred when this release is

@@ -47,10 +47,6 @@ class OpNode final : public RecordedNode {
   Attrs attrs;
 };
 
-/// The sequence_nr the next node made on this thread will get: every node made later has one at
-/// least this large (nn's functional_call finds the nodes a forward made by it).
-uint64_t next_node_sequence_nr();
-
 inline RecordedNode& recorded(Node& node) { return static_cast<RecordedNode&>(node); }
 
 }  // namespace dydx::autograd

@@ -8,14 +8,14 @@
 // place when the call returns or throws: every handle to them (a layer's `weight` member, an
 // optimizer's list) sees its old values, dtype and autograd state again.
 //
-// How: each replaced tensor's handle is pointed, for the duration of forward, at a differentiable
-// alias of the replacement (gradients and tangents flow to the replacement, never to the module's
-// parameter); afterwards the graph the forward recorded is rewritten to keep that alias, so a later
-// backward (jacrev, per-sample grad) reads the replacement's values.
+// How: each replaced tensor (the object every handle to it shares) is pointed, for the duration of
+// forward, at a differentiable alias (a view) of the replacement, so gradients and tangents flow to
+// the replacement, never to the module's parameter. An op saves such a non-leaf for backward as a
+// copy of its handle (autograd/node.cpp's RecordedNode::save), so a backward after the call
+// (jacrev, per-sample gradients) still reads the replacement, although the module's tensor is back
+// (tests/test_nn_functional_call.cpp: SavedTensorsKeepTheReplacement).
 // Thread compatibility: the module is modified during the call, so one module must not run
 // functional_call (or forward) on two threads at once; distinct modules may.
-// Limitation: results must be a Tensor, a std::vector<Tensor> or a std::tuple of Tensors; tensors the
-// forward stashes elsewhere (a member) keep the module's own tensors in their history.
 #pragma once
 
 #include <string>
@@ -35,8 +35,8 @@ class ModuleTensorSwap {
   ModuleTensorSwap(nn::Module& module, const std::unordered_map<std::string, Tensor>& replacements);
   ModuleTensorSwap(const ModuleTensorSwap&) = delete;
   ModuleTensorSwap& operator=(const ModuleTensorSwap&) = delete;
-  /// Repoints the forward's recorded history (reachable from outputs) at the replacements and restores.
-  void finish(const TensorList& outputs);
+  /// Restores the module's tensors after a forward that returned.
+  void finish();
   /// Restores the module's tensors (if finish() did not).
   ~ModuleTensorSwap();
 
@@ -44,11 +44,11 @@ class ModuleTensorSwap {
   struct Swapped;
   void restore() noexcept;
   std::vector<Swapped*> swapped_;
-  uint64_t first_sequence_nr_ = 0;
 };
 
+/// The module itself, typed (so that its own forward is called): an Impl, or what a holder or pointer holds.
 template <class M>
-nn::Module& module_of(M& module) {
+auto& module_of(M& module) {
   if constexpr (std::is_base_of_v<nn::Module, M>) {
     return module;
   } else if constexpr (requires { typename M::ContainedType; }) {
@@ -68,7 +68,7 @@ auto functional_call(M& module, const std::unordered_map<std::string, Tensor>& p
   auto& impl = detail::module_of(module);
   detail::ModuleTensorSwap swap(impl, parameters_and_buffers);
   auto result = impl.forward(std::forward<Inputs>(inputs)...);
-  swap.finish(detail::pack(result));
+  swap.finish();
   return result;
 }
 
