@@ -222,3 +222,25 @@ TEST(FunctionalCall, NeuralTangentKernelJacobian) {
   EXPECT_TRUE(allclose(ntk, ntk.t()));
   net->zero_grad(true);
 }
+
+TEST(FunctionalCall, HoldersImplsPointersAndTiedNames) {
+  manual_seed(13);
+  nn::Linear lin(2, 2);
+  Tensor x = randn({3, 2});
+  Tensor w = randn({2, 2});
+  const Tensor expected = linear(x, w, lin->bias);
+  nn::LinearImpl& impl = *lin;
+  std::shared_ptr<nn::LinearImpl> ptr = lin.ptr();
+  EXPECT_TRUE(allclose(func::functional_call(impl, {{"weight", w}}, x), expected));
+  EXPECT_TRUE(allclose(func::functional_call(ptr, {{"weight", w}}, x), expected));
+  // A Sequential whose two entries are one module lists its weight under two names; replacing
+  // both with different tensors is ambiguous.
+  nn::Sequential seq(lin, lin);
+  EXPECT_NE(error_of([&] { func::functional_call(seq, {{"0.weight", w}, {"1.weight", w * 2}}, x); })
+                .find("same tensor as another name"),
+            std::string::npos);
+  // One name replaces the shared tensor everywhere it is used (PyTorch's tie_weights).
+  const Tensor tied = func::functional_call(seq, {{"0.weight", w}}, x);
+  EXPECT_TRUE(allclose(tied, linear(linear(x, w, lin->bias), w, lin->bias)));
+  EXPECT_FALSE(equal(lin->weight, w));
+}

@@ -332,3 +332,33 @@ TEST(NnModule, OrderedDictAlone) {
   EXPECT_EQ(d[0].key(), "b");
   EXPECT_EQ(d.find("a"), nullptr);
 }
+
+TEST(NnModule, SharedParameterConvertedOnceAndViewsOwnTheirMemory) {
+  nn::Linear lin(2, 2);
+  nn::Sequential seq(lin, lin);  // one weight under "0.weight" and "1.weight"
+  seq->to(kFloat64);
+  EXPECT_EQ(lin->weight.dtype(), kFloat64);
+  EXPECT_EQ(seq->named_parameters()["1.weight"].impl(), lin->weight.impl());
+  EXPECT_EQ(seq(ones({1, 2}, kFloat64)).dtype(), kFloat64);
+  // apply() visits every module with its dotted name.
+  std::vector<std::string> names;
+  seq->apply([&](const std::string& name, nn::Module&) { names.push_back(name); });
+  EXPECT_EQ(names, (std::vector<std::string>{"", "0", "1"}));
+  // unregister_module and replace_module keep the order of the rest.
+  struct Holder : nn::Module {
+    Holder() {
+      register_module("a", nn::Linear(1, 1));
+      register_module("b", nn::Tanh());
+      register_module("c", nn::Linear(1, 2));
+    }
+    using nn::Module::replace_module;
+  };
+  auto h = std::make_shared<Holder>();
+  h->replace_module("b", nn::Linear(1, 3));
+  EXPECT_EQ(h->named_parameters().keys(),
+            (std::vector<std::string>{"a.weight", "a.bias", "b.weight", "b.bias", "c.weight", "c.bias"}));
+  h->unregister_module("a");
+  EXPECT_EQ(h->named_children().keys(), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(error_of([&] { h->unregister_module("a"); }), "No Module with name `a` is registered");
+  EXPECT_EQ(error_of([&] { h->replace_module("zz", nn::Tanh()); }), "Submodule 'zz' is not defined");
+}

@@ -42,6 +42,7 @@ void set_data(const Tensor& t, const Tensor& converted) {
   impl.offset = from.offset;
   impl.numel = from.numel;
   impl.dtype = from.dtype;
+  impl.base = nullptr;  // a registered view now owns converted memory of its own
 }
 
 void convert_in_place(const Tensor& t, ScalarType dtype) {
