@@ -244,3 +244,24 @@ TEST(FunctionalCall, HoldersImplsPointersAndTiedNames) {
   EXPECT_TRUE(allclose(tied, linear(linear(x, w, lin->bias), w, lin->bias)));
   EXPECT_FALSE(equal(lin->weight, w));
 }
+
+// The header's example, as written there.
+TEST(FunctionalCall, HeaderExample) {
+  manual_seed(15);
+  Mlp net;
+  net->to(kFloat64);
+  Tensor x = randn({2, 3}, kFloat64);
+  TensorList weights{net->fc1->weight.detach(), net->fc1->bias.detach()};
+  auto loss_of = [&](const TensorList& w) {
+    return TensorList{func::functional_call(net, {{"fc1.weight", w[0]}, {"fc1.bias", w[1]}}, x)};
+  };
+  TensorList jacobians = func::jacrev(loss_of, {0, 1})(weights);
+  ASSERT_EQ(jacobians.size(), 2u);
+  EXPECT_EQ(jacobians[0].sizes(), IntArrayRef({2, 2, 5, 3}));
+  EXPECT_EQ(jacobians[1].sizes(), IntArrayRef({2, 2, 5}));
+  // Row b of the output depends on row b of x only: the Jacobian of output row 0 w.r.t. the bias is
+  // fc2.weight * tanh'(pre-activation of row 0).
+  const Tensor pre = linear(x, weights[0], weights[1]);
+  const Tensor expected = net->fc2->weight.detach() * (1 - tanh(pre[0]) * tanh(pre[0]));
+  EXPECT_TRUE(allclose(jacobians[1][0], expected, 1e-12, 1e-14));
+}

@@ -2,8 +2,8 @@
 // by given tensors, as torch.func.functional_call, so that the transforms differentiate a network
 // with respect to its weights:
 //   auto loss_of = [&](const TensorList& w) {
-//     return func::functional_call(net, {{"fc1.weight", w[0]}, {"fc1.bias", w[1]}}, x); };
-//   TensorList grads = func::jacrev(loss_of, {0, 1})(weights);
+//     return TensorList{func::functional_call(net, {{"fc1.weight", w[0]}, {"fc1.bias", w[1]}}, x)}; };
+//   TensorList jacobians = func::jacrev(loss_of, {0, 1})(weights);
 // Names missing from the map keep the module's own tensors. The module's own tensors are back in
 // place when the call returns or throws: every handle to them (a layer's `weight` member, an
 // optimizer's list) sees its old values, dtype and autograd state again.
