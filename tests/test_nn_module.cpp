@@ -2,6 +2,7 @@
 // train/eval, to(dtype) keeping identity, zero_grad, printing, Sequential, ModuleList, Functional.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "dydx/dydx.hpp"
@@ -361,4 +362,27 @@ TEST(NnModule, SharedParameterConvertedOnceAndViewsOwnTheirMemory) {
   EXPECT_EQ(h->named_children().keys(), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(error_of([&] { h->unregister_module("a"); }), "No Module with name `a` is registered");
   EXPECT_EQ(error_of([&] { h->replace_module("zz", nn::Tanh()); }), "Submodule 'zz' is not defined");
+}
+
+TEST(NnModule, LayoutsAndDtypesOfInputs) {
+  manual_seed(16);
+  nn::Linear lin(4, 3);
+  Tensor base = randn({4, 5});
+  Tensor transposed = base.t();  // [5, 4], not contiguous
+  EXPECT_FALSE(transposed.is_contiguous());
+  EXPECT_TRUE(allclose(lin(transposed), lin(transposed.contiguous())));
+  Tensor row = randn({1, 4});
+  EXPECT_TRUE(allclose(lin(row.expand({6, 4})), lin(row).expand({6, 3})));
+  Tensor sliced = randn({8, 4}).slice(0, 1, 8, 3);  // rows 1, 4, 7
+  EXPECT_TRUE(allclose(lin(sliced), lin(sliced.contiguous())));
+  // Integer input: an error naming the mismatch, not a silent conversion.
+  EXPECT_NE(error_of([&] { lin(ones({2, 4}, kInt64)); }), "no error");
+  // A float64 input into float32 weights is an error as in PyTorch; after to(kFloat64) it works.
+  EXPECT_NE(error_of([&] { lin(ones({2, 4}, kFloat64)); }), "no error");
+  lin->to(kFloat64);
+  EXPECT_EQ(lin(ones({2, 4}, kFloat64)).dtype(), kFloat64);
+  // nan flows through, as in PyTorch.
+  Tensor with_nan = ones({1, 4}, kFloat64);
+  with_nan.index({0, 1}).fill_(std::nan(""));
+  EXPECT_TRUE(std::isnan(lin(with_nan).sum().item<double>()));
 }
