@@ -231,7 +231,12 @@ TEST(NnLayers, LayerErrors) {
   EXPECT_EQ(error_of([&] { bn1(ones({2, 3, 4, 5})); }), "nn::BatchNorm1d: expected 2D or 3D input (got 4D input)");
   EXPECT_NE(error_of([&] { bn1(ones({2, 4})); }).find("expected input with 3 channels"), std::string::npos);
   // A rejected input leaves the running stats and the batch count alone.
+  EXPECT_EQ(error_of([&] { bn1(ones({1, 3})); }),
+            "batch_norm: Expected more than 1 value per channel when training, got input size [1,3]");
   EXPECT_EQ(bn1->num_batches_tracked.item<int64_t>(), 0);
+  EXPECT_TRUE(equal(bn1->running_mean, zeros({3})));
+  bn1->eval();  // in eval mode one sample is fine
+  EXPECT_EQ(bn1(ones({1, 3})).sizes(), IntArrayRef({1, 3}));
   EXPECT_NE(error_of([] { nn::GELU(nn::GELUOptions().approximate("fast")); }).find("approximate"), std::string::npos);
   nn::LayerNorm ln(std::vector<int64_t>{4});
   EXPECT_NE(error_of([&] { ln(ones({2, 3})); }).find("layer_norm"), std::string::npos);

@@ -148,8 +148,9 @@ void Module::to(ScalarType dtype, bool /*non_blocking*/) {
     DYDX_CHECK(b.value().is_leaf(), "Module::to: buffer '", b.key(), "' is not a leaf");
   for (auto& child : children_) child.value()->to(dtype);
   NoGradGuard no_grad;
-  for (auto& p : parameters_) convert_in_place(p.value(), dtype);
-  // Integer buffers (a batch counter) keep their dtype, as PyTorch converts floating tensors only.
+  // Integer tensors (a batch counter) keep their dtype: PyTorch's Module.to converts floating ones only.
+  for (auto& p : parameters_)
+    if (p.value().defined() && p.value().is_floating_point()) convert_in_place(p.value(), dtype);
   for (auto& b : buffers_)
     if (b.value().defined() && b.value().is_floating_point()) convert_in_place(b.value(), dtype);
 }

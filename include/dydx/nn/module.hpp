@@ -80,7 +80,8 @@ class Module : public std::enable_shared_from_this<Module> {
   /// train(false).
   void eval();
   virtual bool is_training() const noexcept;
-  /// Converts every parameter and buffer, recursively, to dtype in place: each tensor keeps its
+  /// Converts every floating parameter and buffer, recursively, to dtype in place (integer ones, such
+  /// as BatchNorm's num_batches_tracked, keep theirs, as in PyTorch's Module.to): each tensor keeps its
   /// identity (handles held elsewhere, such as a layer's `weight` member or an optimizer's list, see
   /// the new values) as libtorch's set_data does, and stays a leaf with its requires_grad. A defined
   /// .grad is converted too, as PyTorch's Module._apply does.

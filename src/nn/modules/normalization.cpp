@@ -92,23 +92,23 @@ Tensor BatchNormImplBase::forward(const Tensor& input) {
   DYDX_CHECK(input.size(1) == options.num_features(), "nn::", kind_, ": expected input with ", options.num_features(),
              " channels (dim 1), got shape ", input.shape_string());
   // libtorch's BatchNormImplBase::forward: in training with running stats, count the batch and use
-  // momentum, or 1 / batches for a cumulative average when momentum is unset.
+  // momentum, or 1 / batches for a cumulative average when momentum is unset. The count moves only
+  // once batch_norm has accepted the input, so that a rejected call changes nothing.
   double factor = options.momentum().value_or(0.0);
-  const bool update = is_training() && options.track_running_stats();
-  if (update && num_batches_tracked.defined()) {
-    {
-      NoGradGuard no_grad;
-      num_batches_tracked.add_(1);
-    }
-    if (!options.momentum()) factor = 1.0 / num_batches_tracked.item<double>();
+  const bool count = is_training() && options.track_running_stats() && num_batches_tracked.defined();
+  if (count && !options.momentum()) factor = 1.0 / (num_batches_tracked.item<double>() + 1.0);
+  Tensor out = functional::batch_norm(input, running_mean, running_var,
+                                      BatchNormFuncOptions()
+                                          .weight(weight)
+                                          .bias(bias)
+                                          .training(is_training() || !options.track_running_stats())
+                                          .momentum(factor)
+                                          .eps(options.eps()));
+  if (count) {
+    NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
   }
-  return functional::batch_norm(input, running_mean, running_var,
-                                BatchNormFuncOptions()
-                                    .weight(weight)
-                                    .bias(bias)
-                                    .training(is_training() || !options.track_running_stats())
-                                    .momentum(factor)
-                                    .eps(options.eps()));
+  return out;
 }
 
 void BatchNorm1dImpl::check_input_dim(const Tensor& input) const {
