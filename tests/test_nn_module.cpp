@@ -386,3 +386,76 @@ TEST(NnModule, LayoutsAndDtypesOfInputs) {
   with_nan.index({0, 1}).fill_(std::nan(""));
   EXPECT_TRUE(std::isnan(lin(with_nan).sum().item<double>()));
 }
+
+namespace {
+struct TwinImpl : nn::Cloneable<TwinImpl> {
+  TwinImpl() { reset(); }
+  void reset() override {
+    fc = register_module("fc", nn::Linear(2, 2));
+    gain = register_parameter("gain", ones({2}));
+    seen = register_buffer("seen", zeros({1}));
+  }
+  Tensor forward(const Tensor& x) { return fc(x) * gain; }
+  nn::Linear fc{nullptr};
+  Tensor gain, seen;
+};
+DYDX_MODULE(Twin);
+}  // namespace
+
+TEST(NnModule, CloneIsDeep) {
+  manual_seed(17);
+  Twin twin;
+  {
+    NoGradGuard no_grad;
+    twin->gain.fill_(3.0);
+    twin->seen.fill_(5.0);
+  }
+  twin->fc->bias.set_requires_grad(false);  // frozen: stays frozen in the copy
+  twin->to(kFloat64);
+  auto copy = std::dynamic_pointer_cast<TwinImpl>(twin->clone());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->named_parameters().keys(), twin->named_parameters().keys());
+  for (const auto& p : twin->named_parameters()) {
+    const Tensor& c = copy->named_parameters()[p.key()];
+    EXPECT_NE(c.impl(), p.value().impl()) << p.key();
+    EXPECT_TRUE(equal(c, p.value())) << p.key();
+    EXPECT_EQ(c.dtype(), kFloat64);
+    EXPECT_EQ(c.requires_grad(), p.value().requires_grad()) << p.key();
+    EXPECT_TRUE(c.is_leaf());
+  }
+  EXPECT_NE(copy->fc.get(), twin->fc.get());
+  // The members of the copy are its registered tensors.
+  EXPECT_EQ(copy->fc->weight.impl(), copy->named_parameters()["fc.weight"].impl());
+  EXPECT_EQ(copy->gain.impl(), copy->named_parameters()["gain"].impl());
+  EXPECT_TRUE(equal(copy->seen, full({1}, 5.0, kFloat64)));
+  Tensor x = randn({3, 2}, kFloat64);
+  EXPECT_TRUE(equal(Twin(copy)(x), twin(x)));
+  {
+    NoGradGuard no_grad;
+    copy->fc->weight.zero_();
+  }
+  EXPECT_FALSE(equal(copy->fc->weight, twin->fc->weight));
+  // Containers and layers clone deeply too.
+  nn::Sequential seq(nn::Linear(3, 4), nn::BatchNorm1d(4), nn::Functional(dydx::relu), nn::Linear(4, 2), Twin());
+  seq(randn({5, 3}));  // one training batch: BatchNorm's running stats move
+  seq->eval();
+  auto seq_copy = nn::Sequential(std::dynamic_pointer_cast<nn::SequentialImpl>(seq->clone()));
+  EXPECT_EQ(seq_copy->named_parameters().keys(), seq->named_parameters().keys());
+  EXPECT_EQ(seq_copy->named_buffers().keys(), seq->named_buffers().keys());
+  EXPECT_FALSE(seq_copy->is_training());
+  EXPECT_NE(seq_copy[0].get(), seq[0].get());
+  EXPECT_EQ(seq_copy[1]->as<nn::BatchNorm1d>()->num_batches_tracked.item<int64_t>(), 1);
+  EXPECT_TRUE(equal(seq_copy[1]->as<nn::BatchNorm1d>()->running_mean, seq[1]->as<nn::BatchNorm1d>()->running_mean));
+  Tensor in = randn({2, 3});
+  EXPECT_TRUE(equal(seq_copy(in), seq(in)));
+  nn::ModuleList list(nn::Linear(1, 1), nn::Conv2d(1, 1, 1));
+  auto list_copy = std::dynamic_pointer_cast<nn::ModuleListImpl>(list->clone());
+  EXPECT_EQ(list_copy->size(), 2u);
+  EXPECT_NE(list_copy->ptr(1).get(), list->ptr(1).get());
+  EXPECT_TRUE(equal(list_copy->at<nn::Conv2dImpl>(1).weight, list->at<nn::Conv2dImpl>(1).weight));
+  // A module that is not Cloneable says so, as libtorch.
+  Net net;
+  EXPECT_NE(error_of([&] { net->clone(); }).find("clone() has not been implemented for (anonymous namespace)::NetImpl. "
+                                                "Subclass dydx::nn::Cloneable<"),
+            std::string::npos);
+}

@@ -31,35 +31,31 @@ void check_name(const std::string& name, const char* what) {
   DYDX_CHECK(name.find('.') == std::string::npos, what, " name must not contain a dot (got '", name, "')");
 }
 
-/// Points every handle of t at converted's data, as libtorch's set_data: the tensor keeps its
-/// identity and autograd state (leaf, requires_grad, hooks), only its values and dtype change.
-void set_data(const Tensor& t, const Tensor& converted) {
+}  // namespace
+
+Module::Module(std::string name) : name_(std::move(name)) {}
+
+void Module::set_data(const Tensor& t, const Tensor& data) {
   ::dydx::detail::TensorImpl& impl = t.impl_ref();
-  const ::dydx::detail::TensorImpl& from = converted.impl_ref();
+  const ::dydx::detail::TensorImpl& from = data.impl_ref();
   impl.storage = from.storage;
   impl.sizes = from.sizes;
   impl.strides = from.strides;
   impl.offset = from.offset;
   impl.numel = from.numel;
   impl.dtype = from.dtype;
-  impl.base = nullptr;  // a registered view now owns converted memory of its own
+  impl.base = nullptr;  // a registered view now owns memory of its own
 }
 
-void convert_in_place(const Tensor& t, ScalarType dtype) {
-  if (!t.defined()) return;
-  DYDX_CHECK(t.is_leaf(), "Module::to: the registered tensors must be leaves, but one has grad_fn ",
-             t.grad_fn()->name());
-  if (t.dtype() == dtype) return;
-  Tensor converted = t.detach().to(dtype);
-  if (converted.impl() == t.impl()) return;
-  Tensor grad = t.grad();
-  set_data(t, converted);
-  if (grad.defined()) t.set_grad(grad.detach().to(dtype));
+std::shared_ptr<Module> Module::clone() const {
+  ::dydx::detail::fail("clone() has not been implemented for ", name(), ". Subclass dydx::nn::Cloneable<", name(),
+                       "> instead of dydx::nn::Module to inherit the ability to clone.");
 }
 
-}  // namespace
-
-Module::Module(std::string name) : name_(std::move(name)) {}
+void Module::clone_(Module& other) {
+  ::dydx::detail::fail("clone_() has not been implemented for ", name(), " (cloning into it from ", other.name(),
+                       "). Subclass dydx::nn::Cloneable<", name(), "> instead of dydx::nn::Module.");
+}
 Module::Module() = default;
 
 const std::string& Module::name() const noexcept {
@@ -147,6 +143,18 @@ void Module::to(ScalarType dtype, bool /*non_blocking*/) {
   for (const auto& b : named_buffers(true))
     DYDX_CHECK(b.value().is_leaf(), "Module::to: buffer '", b.key(), "' is not a leaf");
   for (auto& child : children_) child.value()->to(dtype);
+  // In a lambda, so that it may call the protected set_data.
+  auto convert_in_place = [](const Tensor& t, ScalarType dtype) {
+    if (!t.defined()) return;
+    DYDX_CHECK(t.is_leaf(), "Module::to: the registered tensors must be leaves, but one has grad_fn ",
+               t.grad_fn()->name());
+    if (t.dtype() == dtype) return;
+    Tensor converted = t.detach().to(dtype);
+    if (converted.impl() == t.impl()) return;
+    Tensor grad = t.grad();
+    Module::set_data(t, converted);
+    if (grad.defined()) t.set_grad(grad.detach().to(dtype));
+  };
   NoGradGuard no_grad;
   // Integer tensors (a batch counter) keep their dtype: PyTorch's Module.to converts floating ones only.
   for (auto& p : parameters_)

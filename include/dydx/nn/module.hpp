@@ -18,6 +18,8 @@ namespace dydx::nn {
 
 template <class Contained>
 class ModuleHolder;
+template <class Derived>
+class Cloneable;
 
 namespace detail {
 /// The Impl behind a holder type, or the type itself.
@@ -90,6 +92,11 @@ class Module : public std::enable_shared_from_this<Module> {
   /// (libtorch 1.13's default) a defined .grad is detached and zeroed in place.
   virtual void zero_grad(bool set_to_none = false);
 
+  /// A deep copy: new parameters and buffers holding the same values (leaves, without history, with
+  /// the same requires_grad), new submodules. Modules derived from nn::Cloneable<Impl> (every layer
+  /// here) have it; others raise, as libtorch.
+  virtual std::shared_ptr<Module> clone() const;
+
   /// This module as a ModuleType (an Impl, or a holder type whose Impl is meant), or null.
   template <class ModuleType>
   typename detail::ImplOf<ModuleType>::type* as() noexcept;
@@ -117,12 +124,20 @@ class Module : public std::enable_shared_from_this<Module> {
   void unregister_module(const std::string& name);
 
  protected:
+  /// Points every handle of t at data's memory, shape and dtype, keeping t's autograd identity
+  /// (libtorch's set_data): how to() converts and clone() fills the copies.
+  static void set_data(const Tensor& t, const Tensor& data);
+
   /// The module's own entries, as libtorch's protected members of the same names.
   OrderedDict<std::string, Tensor> parameters_{"Parameter"};
   OrderedDict<std::string, Tensor> buffers_{"Buffer"};
   OrderedDict<std::string, std::shared_ptr<Module>> children_{"Submodule"};
 
  private:
+  template <class Derived>
+  friend class Cloneable;
+  /// Makes this module a deep copy of other, which must be of the same type (Cloneable's).
+  virtual void clone_(Module& other);
   friend std::ostream& operator<<(std::ostream& stream, const Module& module);
   void pretty_print_recursive(std::ostream& stream, const std::string& indentation) const;
   std::shared_ptr<Module> shared_from_this_checked() const;
@@ -171,4 +186,5 @@ std::shared_ptr<ModuleType> Module::replace_module(const std::string& name, Modu
 
 }  // namespace dydx::nn
 
+#include "dydx/nn/cloneable.hpp"
 #include "dydx/nn/pimpl.hpp"

@@ -31,6 +31,14 @@ std::shared_ptr<Module> SequentialImpl::ptr(size_t index) const {
   return modules_[index].ptr();
 }
 
+std::shared_ptr<Module> SequentialImpl::clone() const {
+  auto copy = std::make_shared<SequentialImpl>();
+  const std::vector<std::string> names = children_.keys();  // in the order of modules_
+  for (size_t i = 0; i < modules_.size(); ++i) copy->push_back(names[i], modules_[i].clone());
+  if (!is_training()) copy->eval();
+  return copy;
+}
+
 void SequentialImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::Sequential"; }
 
 void ModuleListImpl::push_back(std::shared_ptr<Module> module) {
@@ -58,6 +66,13 @@ void ModuleListImpl::extend(const ModuleListImpl& other) {
 std::shared_ptr<Module> ModuleListImpl::ptr(size_t index) const {
   DYDX_CHECK(index < size(), "Index out of range (nn::ModuleList index ", index, " of ", size(), ")");
   return modules_[index];
+}
+
+std::shared_ptr<Module> ModuleListImpl::clone() const {
+  auto copy = std::make_shared<ModuleListImpl>();
+  for (const auto& m : modules_) copy->push_back(m->clone());
+  if (!is_training()) copy->eval();
+  return copy;
 }
 
 void ModuleListImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::ModuleList"; }

@@ -18,8 +18,8 @@ std::ostream& print_array(std::ostream& stream, const ExpandingArray<D>& a) {
 
 }  // namespace
 
-template <size_t D>
-ConvNdImpl<D>::ConvNdImpl(const ConvOptions<D>& options) : options(options) {
+template <size_t D, class Derived>
+ConvNdImpl<D, Derived>::ConvNdImpl(const ConvOptions<D>& options) : options(options) {
   const char* name = D == 1 ? "nn::Conv1d" : "nn::Conv2d";
   DYDX_CHECK(options.in_channels() > 0 && options.out_channels() > 0, name,
              ": in_channels and out_channels must be positive, got ", options.in_channels(), " and ",
@@ -42,18 +42,18 @@ ConvNdImpl<D>::ConvNdImpl(const ConvOptions<D>& options) : options(options) {
   reset();
 }
 
-template <size_t D>
-void ConvNdImpl<D>::reset() {
+template <size_t D, class Derived>
+void ConvNdImpl<D, Derived>::reset() {
   std::vector<int64_t> shape{options.out_channels(), options.in_channels() / options.groups()};
   for (size_t i = 0; i < D; ++i) shape.push_back(options.kernel_size()[i]);
-  weight = register_parameter("weight", dydx::empty(shape));
-  bias = options.bias() ? register_parameter("bias", dydx::empty({options.out_channels()}))
-                        : register_parameter("bias", Tensor(), /*requires_grad=*/false);
+  weight = this->register_parameter("weight", dydx::empty(shape));
+  bias = options.bias() ? this->register_parameter("bias", dydx::empty({options.out_channels()}))
+                        : this->register_parameter("bias", Tensor(), /*requires_grad=*/false);
   reset_parameters();
 }
 
-template <size_t D>
-void ConvNdImpl<D>::reset_parameters() {
+template <size_t D, class Derived>
+void ConvNdImpl<D, Derived>::reset_parameters() {
   init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
     const auto [fan_in, fan_out] = init::_calculate_fan_in_and_fan_out(weight);
@@ -62,8 +62,8 @@ void ConvNdImpl<D>::reset_parameters() {
   }
 }
 
-template <size_t D>
-void ConvNdImpl<D>::pretty_print(std::ostream& stream) const {
+template <size_t D, class Derived>
+void ConvNdImpl<D, Derived>::pretty_print(std::ostream& stream) const {
   stream << "dydx::nn::Conv" << D << "d(" << options.in_channels() << ", " << options.out_channels()
          << ", kernel_size=";
   print_array(stream, options.kernel_size()) << ", stride=";
@@ -83,16 +83,16 @@ void ConvNdImpl<D>::pretty_print(std::ostream& stream) const {
   stream << ")";
 }
 
-template <size_t D>
-ConvFuncOptions<D> ConvNdImpl<D>::func_options() const {
+template <size_t D, class Derived>
+ConvFuncOptions<D> ConvNdImpl<D, Derived>::func_options() const {
   ConvFuncOptions<D> o;
   o.bias(bias).stride(options.stride()).dilation(options.dilation()).groups(options.groups());
   std::visit([&](const auto& p) { o.padding(p); }, options.padding());
   return o;
 }
 
-template class ConvNdImpl<1>;
-template class ConvNdImpl<2>;
+template class ConvNdImpl<1, Conv1dImpl>;
+template class ConvNdImpl<2, Conv2dImpl>;
 
 Tensor Conv1dImpl::forward(const Tensor& input) { return functional::conv1d(input, weight, func_options()); }
 Tensor Conv2dImpl::forward(const Tensor& input) { return functional::conv2d(input, weight, func_options()); }

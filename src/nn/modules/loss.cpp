@@ -24,7 +24,8 @@ Tensor HuberLossImpl::forward(const Tensor& input, const Tensor& target) {
   return F::huber_loss(input, target, options);
 }
 
-BCELossImpl::BCELossImpl(const BCELossOptions& options) : options(options) {
+BCELossImpl::BCELossImpl(const BCELossOptions& options) : options(options) { reset(); }
+void BCELossImpl::reset() {
   weight = register_buffer("weight", options.weight());
 }
 void BCELossImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::BCELoss()"; }
@@ -34,7 +35,8 @@ Tensor BCELossImpl::forward(const Tensor& input, const Tensor& target) {
   return F::binary_cross_entropy(input, target, o);
 }
 
-BCEWithLogitsLossImpl::BCEWithLogitsLossImpl(const BCEWithLogitsLossOptions& options) : options(options) {
+BCEWithLogitsLossImpl::BCEWithLogitsLossImpl(const BCEWithLogitsLossOptions& options) : options(options) { reset(); }
+void BCEWithLogitsLossImpl::reset() {
   weight = register_buffer("weight", options.weight());
   pos_weight = register_buffer("pos_weight", options.pos_weight());
 }
@@ -45,7 +47,8 @@ Tensor BCEWithLogitsLossImpl::forward(const Tensor& input, const Tensor& target)
   return F::binary_cross_entropy_with_logits(input, target, o);
 }
 
-NLLLossImpl::NLLLossImpl(const NLLLossOptions& options) : options(options) {
+NLLLossImpl::NLLLossImpl(const NLLLossOptions& options) : options(options) { reset(); }
+void NLLLossImpl::reset() {
   weight = register_buffer("weight", options.weight());
 }
 void NLLLossImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::NLLLoss()"; }
@@ -55,7 +58,8 @@ Tensor NLLLossImpl::forward(const Tensor& input, const Tensor& target) {
   return F::nll_loss(input, target, o);
 }
 
-CrossEntropyLossImpl::CrossEntropyLossImpl(const CrossEntropyLossOptions& options) : options(options) {
+CrossEntropyLossImpl::CrossEntropyLossImpl(const CrossEntropyLossOptions& options) : options(options) { reset(); }
+void CrossEntropyLossImpl::reset() {
   weight = register_buffer("weight", options.weight());
 }
 void CrossEntropyLossImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::CrossEntropyLoss()"; }

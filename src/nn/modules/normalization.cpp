@@ -39,47 +39,52 @@ Tensor LayerNormImpl::forward(const Tensor& input) {
       input, LayerNormFuncOptions(options.normalized_shape()).weight(weight).bias(bias).eps(options.eps()));
 }
 
-BatchNormImplBase::BatchNormImplBase(const BatchNormOptions& options, const char* name) : options(options), kind_(name) {
+template <class Derived>
+BatchNormImplBase<Derived>::BatchNormImplBase(const BatchNormOptions& options, const char* name) : options(options), kind_(name) {
   DYDX_CHECK(options.num_features() > 0, "nn::", name, ": num_features must be positive, got ", options.num_features());
   reset();
 }
 
-void BatchNormImplBase::reset() {
+template <class Derived>
+void BatchNormImplBase<Derived>::reset() {
   const int64_t n = options.num_features();
   if (options.affine()) {
-    weight = register_parameter("weight", dydx::empty({n}));
-    bias = register_parameter("bias", dydx::empty({n}));
+    weight = this->register_parameter("weight", dydx::empty({n}));
+    bias = this->register_parameter("bias", dydx::empty({n}));
   } else {
-    weight = register_parameter("weight", Tensor(), /*requires_grad=*/false);
-    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
+    weight = this->register_parameter("weight", Tensor(), /*requires_grad=*/false);
+    bias = this->register_parameter("bias", Tensor(), /*requires_grad=*/false);
   }
   if (options.track_running_stats()) {
-    running_mean = register_buffer("running_mean", zeros({n}));
-    running_var = register_buffer("running_var", ones({n}));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
+    running_mean = this->register_buffer("running_mean", zeros({n}));
+    running_var = this->register_buffer("running_var", ones({n}));
+    num_batches_tracked = this->register_buffer("num_batches_tracked", zeros({}, kInt64));
   } else {
-    running_mean = register_buffer("running_mean", Tensor());
-    running_var = register_buffer("running_var", Tensor());
-    num_batches_tracked = register_buffer("num_batches_tracked", Tensor());
+    running_mean = this->register_buffer("running_mean", Tensor());
+    running_var = this->register_buffer("running_var", Tensor());
+    num_batches_tracked = this->register_buffer("num_batches_tracked", Tensor());
   }
   reset_parameters();
 }
 
-void BatchNormImplBase::reset_running_stats() {
+template <class Derived>
+void BatchNormImplBase<Derived>::reset_running_stats() {
   if (!options.track_running_stats()) return;
   init::zeros_(running_mean);
   init::ones_(running_var);
   init::zeros_(num_batches_tracked);
 }
 
-void BatchNormImplBase::reset_parameters() {
+template <class Derived>
+void BatchNormImplBase<Derived>::reset_parameters() {
   reset_running_stats();
   if (!options.affine()) return;
   init::ones_(weight);
   init::zeros_(bias);
 }
 
-void BatchNormImplBase::pretty_print(std::ostream& stream) const {
+template <class Derived>
+void BatchNormImplBase<Derived>::pretty_print(std::ostream& stream) const {
   stream << std::boolalpha << "dydx::nn::" << kind_ << "(" << options.num_features() << ", eps=" << options.eps()
          << ", momentum=";
   if (options.momentum()) stream << *options.momentum();
@@ -87,7 +92,8 @@ void BatchNormImplBase::pretty_print(std::ostream& stream) const {
   stream << ", affine=" << options.affine() << ", track_running_stats=" << options.track_running_stats() << ")";
 }
 
-Tensor BatchNormImplBase::forward(const Tensor& input) {
+template <class Derived>
+Tensor BatchNormImplBase<Derived>::forward(const Tensor& input) {
   check_input_dim(input);
   DYDX_CHECK(input.size(1) == options.num_features(), "nn::", kind_, ": expected input with ", options.num_features(),
              " channels (dim 1), got shape ", input.shape_string());
@@ -95,13 +101,13 @@ Tensor BatchNormImplBase::forward(const Tensor& input) {
   // momentum, or 1 / batches for a cumulative average when momentum is unset. The count moves only
   // once batch_norm has accepted the input, so that a rejected call changes nothing.
   double factor = options.momentum().value_or(0.0);
-  const bool count = is_training() && options.track_running_stats() && num_batches_tracked.defined();
+  const bool count = this->is_training() && options.track_running_stats() && num_batches_tracked.defined();
   if (count && !options.momentum()) factor = 1.0 / (num_batches_tracked.item<double>() + 1.0);
   Tensor out = functional::batch_norm(input, running_mean, running_var,
                                       BatchNormFuncOptions()
                                           .weight(weight)
                                           .bias(bias)
-                                          .training(is_training() || !options.track_running_stats())
+                                          .training(this->is_training() || !options.track_running_stats())
                                           .momentum(factor)
                                           .eps(options.eps()));
   if (count) {
@@ -110,6 +116,9 @@ Tensor BatchNormImplBase::forward(const Tensor& input) {
   }
   return out;
 }
+
+template class BatchNormImplBase<BatchNorm1dImpl>;
+template class BatchNormImplBase<BatchNorm2dImpl>;
 
 void BatchNorm1dImpl::check_input_dim(const Tensor& input) const {
   DYDX_CHECK(input.dim() == 2 || input.dim() == 3, "nn::BatchNorm1d: expected 2D or 3D input (got ", input.dim(),

@@ -14,8 +14,9 @@ struct ReLUOptions {
   /// Writes the result into the input (which must then not be a leaf that requires grad).
   DYDX_ARG(bool, inplace);
 };
-class ReLUImpl : public Module {
+class ReLUImpl : public Cloneable<ReLUImpl> {
  public:
+  void reset() override {}
   explicit ReLUImpl(const ReLUOptions& options = {}) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(Tensor input);
@@ -23,22 +24,25 @@ class ReLUImpl : public Module {
 };
 DYDX_MODULE(ReLU);
 
-class TanhImpl : public Module {
+class TanhImpl : public Cloneable<TanhImpl> {
  public:
+  void reset() override {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
 };
 DYDX_MODULE(Tanh);
 
-class SigmoidImpl : public Module {
+class SigmoidImpl : public Cloneable<SigmoidImpl> {
  public:
+  void reset() override {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
 };
 DYDX_MODULE(Sigmoid);
 
-class SiLUImpl : public Module {
+class SiLUImpl : public Cloneable<SiLUImpl> {
  public:
+  void reset() override {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
 };
@@ -48,8 +52,9 @@ struct GELUOptions {
   /// "none" (the exact x Phi(x)) or "tanh" (PyTorch's tanh approximation).
   DYDX_ARG(std::string, approximate) = "none";
 };
-class GELUImpl : public Module {
+class GELUImpl : public Cloneable<GELUImpl> {
  public:
+  void reset() override {}
   explicit GELUImpl(GELUOptions options = {});
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -60,8 +65,9 @@ DYDX_MODULE(GELU);
 struct ELUOptions {
   DYDX_ARG(double, alpha) = 1.0;
 };
-class ELUImpl : public Module {
+class ELUImpl : public Cloneable<ELUImpl> {
  public:
+  void reset() override {}
   explicit ELUImpl(const ELUOptions& options = {}) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -72,8 +78,9 @@ DYDX_MODULE(ELU);
 struct LeakyReLUOptions {
   DYDX_ARG(double, negative_slope) = 1e-2;
 };
-class LeakyReLUImpl : public Module {
+class LeakyReLUImpl : public Cloneable<LeakyReLUImpl> {
  public:
+  void reset() override {}
   explicit LeakyReLUImpl(const LeakyReLUOptions& options = {}) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -85,8 +92,9 @@ struct SoftplusOptions {
   DYDX_ARG(double, beta) = 1.0;
   DYDX_ARG(double, threshold) = 20.0;
 };
-class SoftplusImpl : public Module {
+class SoftplusImpl : public Cloneable<SoftplusImpl> {
  public:
+  void reset() override {}
   explicit SoftplusImpl(const SoftplusOptions& options = {}) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -98,8 +106,9 @@ struct SoftmaxOptions {
   SoftmaxOptions(int64_t dim) : dim_(dim) {}
   DYDX_ARG(int64_t, dim);
 };
-class SoftmaxImpl : public Module {
+class SoftmaxImpl : public Cloneable<SoftmaxImpl> {
  public:
+  void reset() override {}
   explicit SoftmaxImpl(int64_t dim) : options(dim) {}
   explicit SoftmaxImpl(const SoftmaxOptions& options) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
@@ -112,8 +121,9 @@ struct LogSoftmaxOptions {
   LogSoftmaxOptions(int64_t dim) : dim_(dim) {}
   DYDX_ARG(int64_t, dim);
 };
-class LogSoftmaxImpl : public Module {
+class LogSoftmaxImpl : public Cloneable<LogSoftmaxImpl> {
  public:
+  void reset() override {}
   explicit LogSoftmaxImpl(int64_t dim) : options(dim) {}
   explicit LogSoftmaxImpl(const LogSoftmaxOptions& options) : options(options) {}
   void pretty_print(std::ostream& stream) const override;

@@ -33,6 +33,7 @@ class AnyModule {
     DYDX_CHECK(module != nullptr, "nn::Sequential/AnyModule: the module is null (an empty module holder)");
     M* raw = module.get();
     forward_ = [raw](const Tensor& x) -> Tensor { return raw->forward(x); };
+    clone_ = [raw]() { return AnyModule(std::dynamic_pointer_cast<M>(raw->clone())); };
     module_ = std::move(module);
   }
   /// A module given by value (an Impl) is moved into a new shared one.
@@ -41,17 +42,23 @@ class AnyModule {
       : AnyModule(std::make_shared<std::decay_t<M>>(std::forward<M>(module))) {}
 
   Tensor forward(const Tensor& x) const { return forward_(x); }
+  /// The same kind of entry around a deep copy of the module.
+  AnyModule clone() const { return clone_(); }
   const std::shared_ptr<Module>& ptr() const noexcept { return module_; }
 
  private:
   std::shared_ptr<Module> module_;
   std::function<Tensor(const Tensor&)> forward_;
+  std::function<AnyModule()> clone_;
 };
 }  // namespace detail
 
 /// Runs its modules one after another, each on the previous one's output.
-class SequentialImpl : public Module {
+class SequentialImpl : public Cloneable<SequentialImpl> {
  public:
+  void reset() override {}
+  /// A Sequential of deep copies of the modules, under the same names.
+  std::shared_ptr<Module> clone() const override;
   SequentialImpl() = default;
   template <class... Modules,
             class = std::enable_if_t<(sizeof...(Modules) > 0) &&
@@ -106,8 +113,11 @@ class Sequential : public ModuleHolder<SequentialImpl> {
 
 /// A list of modules, registered under "0", "1", ...; it has no forward (the user's forward
 /// iterates it).
-class ModuleListImpl : public Module {
+class ModuleListImpl : public Cloneable<ModuleListImpl> {
  public:
+  void reset() override {}
+  /// A ModuleList of deep copies of the modules.
+  std::shared_ptr<Module> clone() const override;
   ModuleListImpl() = default;
   template <class... Modules, class = std::enable_if_t<(sizeof...(Modules) > 0)>>
   explicit ModuleListImpl(Modules&&... modules) {
@@ -158,8 +168,9 @@ DYDX_MODULE(ModuleList);
 
 /// A module that calls a function: Functional(dydx::relu), Functional(dydx::softmax, 1) (further
 /// arguments are bound after the input), or a lambda.
-class FunctionalImpl : public Module {
+class FunctionalImpl : public Cloneable<FunctionalImpl> {
  public:
+  void reset() override {}
   using Function = std::function<Tensor(Tensor)>;
   explicit FunctionalImpl(Function function);
   template <class SomeFunction, class... Args, class = std::enable_if_t<(sizeof...(Args) > 0)>>

@@ -31,12 +31,12 @@ using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
 
 /// What Conv1d and Conv2d share: options, parameters, initialisation and printing.
-template <size_t D>
-class ConvNdImpl : public Module {
+template <size_t D, class Derived>
+class ConvNdImpl : public Cloneable<Derived> {
  public:
   explicit ConvNdImpl(const ConvOptions<D>& options);
   /// Registers fresh parameters, then reset_parameters().
-  void reset();
+  void reset() override;
   void reset_parameters();
   void pretty_print(std::ostream& stream) const override;
 
@@ -48,21 +48,21 @@ class ConvNdImpl : public Module {
   ConvFuncOptions<D> func_options() const;
 };
 
-class Conv1dImpl : public ConvNdImpl<1> {
+class Conv1dImpl : public ConvNdImpl<1, Conv1dImpl> {
  public:
   Conv1dImpl(int64_t in_channels, int64_t out_channels, ExpandingArray<1> kernel_size)
       : Conv1dImpl(Conv1dOptions(in_channels, out_channels, kernel_size)) {}
-  explicit Conv1dImpl(const Conv1dOptions& options) : ConvNdImpl<1>(options) {}
+  explicit Conv1dImpl(const Conv1dOptions& options) : ConvNdImpl<1, Conv1dImpl>(options) {}
   /// input [N, in, L] or [in, L].
   Tensor forward(const Tensor& input);
 };
 DYDX_MODULE(Conv1d);
 
-class Conv2dImpl : public ConvNdImpl<2> {
+class Conv2dImpl : public ConvNdImpl<2, Conv2dImpl> {
  public:
   Conv2dImpl(int64_t in_channels, int64_t out_channels, ExpandingArray<2> kernel_size)
       : Conv2dImpl(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
-  explicit Conv2dImpl(const Conv2dOptions& options) : ConvNdImpl<2>(options) {}
+  explicit Conv2dImpl(const Conv2dOptions& options) : ConvNdImpl<2, Conv2dImpl>(options) {}
   /// input [N, in, H, W] or [in, H, W].
   Tensor forward(const Tensor& input);
 };

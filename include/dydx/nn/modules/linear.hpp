@@ -20,13 +20,13 @@ struct LinearOptions {
 /// y = x W^T + b for x [*, in_features]: weight [out_features, in_features], bias [out_features].
 /// Initialised as PyTorch's: weight kaiming_uniform_ with a = sqrt(5), that is uniform on
 /// +-1/sqrt(in_features), and bias uniform on +-1/sqrt(in_features).
-class LinearImpl : public Module {
+class LinearImpl : public Cloneable<LinearImpl> {
  public:
   LinearImpl(int64_t in_features, int64_t out_features) : LinearImpl(LinearOptions(in_features, out_features)) {}
   explicit LinearImpl(const LinearOptions& options);
 
   /// Registers fresh parameters (all the constructor does), then reset_parameters().
-  void reset();
+  void reset() override;
   /// Draws the weight and bias again from PyTorch's default distributions.
   void reset_parameters();
   void pretty_print(std::ostream& stream) const override;
@@ -40,8 +40,9 @@ class LinearImpl : public Module {
 DYDX_MODULE(Linear);
 
 /// Returns its input.
-class IdentityImpl : public Module {
+class IdentityImpl : public Cloneable<IdentityImpl> {
  public:
+  void reset() override {}
   IdentityImpl() = default;
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -54,8 +55,9 @@ struct FlattenOptions {
 };
 
 /// input.flatten(start_dim, end_dim); by default every dim but the batch dim.
-class FlattenImpl : public Module {
+class FlattenImpl : public Cloneable<FlattenImpl> {
  public:
+  void reset() override {}
   explicit FlattenImpl(const FlattenOptions& options = {}) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -71,8 +73,9 @@ struct UnflattenOptions {
 };
 
 /// input.unflatten(dim, sizes).
-class UnflattenImpl : public Module {
+class UnflattenImpl : public Cloneable<UnflattenImpl> {
  public:
+  void reset() override {}
   UnflattenImpl(int64_t dim, std::vector<int64_t> sizes) : UnflattenImpl(UnflattenOptions(dim, std::move(sizes))) {}
   explicit UnflattenImpl(UnflattenOptions options) : options(std::move(options)) {}
   void pretty_print(std::ostream& stream) const override;

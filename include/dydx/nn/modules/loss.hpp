@@ -8,8 +8,9 @@
 namespace dydx::nn {
 
 #define DYDX_LOSS_MODULE(Name)                                           \
-  class Name##Impl : public Module {                                     \
+  class Name##Impl : public Cloneable<Name##Impl> {                      \
    public:                                                               \
+    void reset() override {}                                             \
     explicit Name##Impl(const Name##Options& options = {});              \
     void pretty_print(std::ostream& stream) const override;              \
     Tensor forward(const Tensor& input, const Tensor& target);           \
@@ -26,8 +27,10 @@ DYDX_LOSS_MODULE(HuberLoss);
 #undef DYDX_LOSS_MODULE
 
 /// Binary cross entropy of probabilities; options.weight() is the buffer "weight".
-class BCELossImpl : public Module {
+class BCELossImpl : public Cloneable<BCELossImpl> {
  public:
+  /// Registers the options' tensors as buffers.
+  void reset() override;
   explicit BCELossImpl(const BCELossOptions& options = {});
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input, const Tensor& target);
@@ -37,8 +40,10 @@ class BCELossImpl : public Module {
 DYDX_MODULE(BCELoss);
 
 /// Binary cross entropy of logits; buffers "weight" and "pos_weight".
-class BCEWithLogitsLossImpl : public Module {
+class BCEWithLogitsLossImpl : public Cloneable<BCEWithLogitsLossImpl> {
  public:
+  /// Registers the options' tensors as buffers.
+  void reset() override;
   explicit BCEWithLogitsLossImpl(const BCEWithLogitsLossOptions& options = {});
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input, const Tensor& target);
@@ -49,8 +54,10 @@ class BCEWithLogitsLossImpl : public Module {
 DYDX_MODULE(BCEWithLogitsLoss);
 
 /// Negative log likelihood of log-probabilities at int64 class targets; buffer "weight".
-class NLLLossImpl : public Module {
+class NLLLossImpl : public Cloneable<NLLLossImpl> {
  public:
+  /// Registers the options' tensors as buffers.
+  void reset() override;
   explicit NLLLossImpl(const NLLLossOptions& options = {});
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input, const Tensor& target);
@@ -60,8 +67,10 @@ class NLLLossImpl : public Module {
 DYDX_MODULE(NLLLoss);
 
 /// log_softmax then nll_loss (or class probabilities as the target); buffer "weight".
-class CrossEntropyLossImpl : public Module {
+class CrossEntropyLossImpl : public Cloneable<CrossEntropyLossImpl> {
  public:
+  /// Registers the options' tensors as buffers.
+  void reset() override;
   explicit CrossEntropyLossImpl(const CrossEntropyLossOptions& options = {});
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input, const Tensor& target);

@@ -21,11 +21,11 @@ struct LayerNormOptions {
   DYDX_ARG(bool, elementwise_affine) = true;
 };
 
-class LayerNormImpl : public Module {
+class LayerNormImpl : public Cloneable<LayerNormImpl> {
  public:
   LayerNormImpl(std::vector<int64_t> normalized_shape) : LayerNormImpl(LayerNormOptions(std::move(normalized_shape))) {}
   explicit LayerNormImpl(LayerNormOptions options);
-  void reset();
+  void reset() override;
   void reset_parameters();
   void pretty_print(std::ostream& stream) const override;
   Tensor forward(const Tensor& input);
@@ -44,10 +44,11 @@ struct BatchNormOptions {
   DYDX_ARG(bool, track_running_stats) = true;
 };
 
-/// What BatchNorm1d and BatchNorm2d share; D is the number of spatial dims they accept.
-class BatchNormImplBase : public Module {
+/// What BatchNorm1d and BatchNorm2d share.
+template <class Derived>
+class BatchNormImplBase : public Cloneable<Derived> {
  public:
-  void reset();
+  void reset() override;
   /// Running stats back to mean 0, variance 1, no batches.
   void reset_running_stats();
   void reset_parameters();
@@ -64,20 +65,20 @@ class BatchNormImplBase : public Module {
   const char* kind_;  // "BatchNorm1d" or "BatchNorm2d", for printing and messages
 };
 
-class BatchNorm1dImpl : public BatchNormImplBase {
+class BatchNorm1dImpl : public BatchNormImplBase<BatchNorm1dImpl> {
  public:
   BatchNorm1dImpl(int64_t num_features) : BatchNorm1dImpl(BatchNormOptions(num_features)) {}
-  explicit BatchNorm1dImpl(const BatchNormOptions& options) : BatchNormImplBase(options, "BatchNorm1d") {}
+  explicit BatchNorm1dImpl(const BatchNormOptions& options) : BatchNormImplBase<BatchNorm1dImpl>(options, "BatchNorm1d") {}
 
  protected:
   void check_input_dim(const Tensor& input) const override;
 };
 DYDX_MODULE(BatchNorm1d);
 
-class BatchNorm2dImpl : public BatchNormImplBase {
+class BatchNorm2dImpl : public BatchNormImplBase<BatchNorm2dImpl> {
  public:
   BatchNorm2dImpl(int64_t num_features) : BatchNorm2dImpl(BatchNormOptions(num_features)) {}
-  explicit BatchNorm2dImpl(const BatchNormOptions& options) : BatchNormImplBase(options, "BatchNorm2d") {}
+  explicit BatchNorm2dImpl(const BatchNormOptions& options) : BatchNormImplBase<BatchNorm2dImpl>(options, "BatchNorm2d") {}
 
  protected:
   void check_input_dim(const Tensor& input) const override;

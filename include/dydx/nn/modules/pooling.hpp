@@ -7,8 +7,9 @@
 
 namespace dydx::nn {
 
-class MaxPool2dImpl : public Module {
+class MaxPool2dImpl : public Cloneable<MaxPool2dImpl> {
  public:
+  void reset() override {}
   MaxPool2dImpl(ExpandingArray<2> kernel_size) : MaxPool2dImpl(MaxPool2dOptions(kernel_size)) {}
   explicit MaxPool2dImpl(const MaxPool2dOptions& options) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
@@ -17,8 +18,9 @@ class MaxPool2dImpl : public Module {
 };
 DYDX_MODULE(MaxPool2d);
 
-class AvgPool2dImpl : public Module {
+class AvgPool2dImpl : public Cloneable<AvgPool2dImpl> {
  public:
+  void reset() override {}
   AvgPool2dImpl(ExpandingArray<2> kernel_size) : AvgPool2dImpl(AvgPool2dOptions(kernel_size)) {}
   explicit AvgPool2dImpl(const AvgPool2dOptions& options) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
@@ -27,8 +29,9 @@ class AvgPool2dImpl : public Module {
 };
 DYDX_MODULE(AvgPool2d);
 
-class AdaptiveAvgPool2dImpl : public Module {
+class AdaptiveAvgPool2dImpl : public Cloneable<AdaptiveAvgPool2dImpl> {
  public:
+  void reset() override {}
   AdaptiveAvgPool2dImpl(ExpandingArray<2> output_size) : AdaptiveAvgPool2dImpl(AdaptiveAvgPool2dOptions(output_size)) {}
   explicit AdaptiveAvgPool2dImpl(const AdaptiveAvgPool2dOptions& options) : options(options) {}
   void pretty_print(std::ostream& stream) const override;
