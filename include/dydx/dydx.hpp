@@ -11,7 +11,7 @@
 #include "dydx/func.hpp"
 #include "dydx/indexing.hpp"
 #include "dydx/memory.hpp"
-#include "dydx/nn/functional.hpp"
+#include "dydx/nn.hpp"
 #include "dydx/ops.hpp"
 #include "dydx/optim.hpp"
 #include "dydx/print.hpp"
