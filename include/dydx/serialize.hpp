@@ -1,0 +1,41 @@
+// Tensors to and from files in the safetensors format (https://github.com/huggingface/safetensors),
+// which Python's safetensors, PyTorch and JAX users read and write:
+//   8 bytes   N, the header's length, an unsigned little-endian 64-bit integer
+//   N bytes   a JSON object {name: {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...}
+//             with an optional "__metadata__": {string: string}; padded with spaces
+//   the rest  the tensors' bytes, little-endian, row-major, at their offsets from the buffer's start
+//   dydx::save_safetensors({{"w", w}, {"b", b}}, "model.safetensors", {{"epoch", "3"}});
+//   std::map<std::string, dydx::Tensor> tensors = dydx::load_safetensors("model.safetensors");
+// dydx reads and writes the dtypes it has: F32, F64 and I64. A file is validated whole before
+// anything is returned: any fault (truncation, bad JSON, an unknown dtype, offsets that disagree
+// with a shape, overlap, leave holes or run past the end, a key given twice) raises dydx::Error
+// naming the file and the fault.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx {
+
+/// A safetensors file's tensors by name, and its "__metadata__" strings.
+struct SafetensorsFile {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+/// Writes the tensors (any layout; their values are saved, without autograd history) and the
+/// metadata to path, replacing it. The file is written beside path and renamed over it, so a
+/// failed save leaves an existing file as it was. Errors for an undefined tensor or the reserved
+/// name "__metadata__".
+void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
+                      const std::map<std::string, std::string>& metadata = {});
+
+/// The tensors of a safetensors file, each a new contiguous tensor that owns its memory.
+std::map<std::string, Tensor> load_safetensors(const std::string& path);
+
+/// The tensors and the metadata of a safetensors file.
+SafetensorsFile read_safetensors(const std::string& path);
+
+}  // namespace dydx
