@@ -250,3 +250,96 @@ TEST(Safetensors, ByteFlipsRaiseOrLoad) {
     load_or_error(file.path(), corrupt, "trial " + std::to_string(trial));
   }
 }
+
+// An optimizer's state in a safetensors file: its tensors under "state.<i>.<name>", its options in
+// the metadata; loaded into a fresh optimizer it continues bit for bit.
+TEST(OptimizerCheckpoint, SavedAndLoadedContinuesBitForBit) {
+  auto params = [] {
+    return std::vector<Tensor>{dydx::tensor({{0.5, -1.0}, {2.0, 0.25}}, dydx::dtype(dydx::kFloat64)).requires_grad_(true),
+                               dydx::tensor({0.3}, dydx::dtype(dydx::kFloat64)).requires_grad_(true)};
+  };
+  auto step = [](dydx::optim::Optimizer& opt, std::vector<Tensor>& p) {
+    opt.zero_grad();
+    ((p[0] * p[0] * p[0]).sum() + (p[1] * p[1]).sum() * 3).backward();
+    opt.step();
+  };
+  std::vector<Tensor> a = params();
+  dydx::optim::Adam opt_a(a, dydx::optim::AdamOptions(0.01).betas({0.8, 0.95}).amsgrad(true).eps(1e-7));
+  for (int i = 0; i < 3; ++i) step(opt_a, a);
+  TempFile file("adam_state");
+  dydx::save(opt_a, file.path());
+  const dydx::SafetensorsFile raw = dydx::read_safetensors(file.path());
+  EXPECT_TRUE(raw.tensors.count("state.0.exp_avg"));
+  EXPECT_TRUE(raw.tensors.count("state.1.max_exp_avg_sq"));
+  EXPECT_EQ(raw.tensors.at("state.0.step").item<int64_t>(), 3);
+  EXPECT_EQ(raw.metadata.at("optimizer"), "Adam");
+  EXPECT_EQ(raw.metadata.at("param_count"), "2");
+  EXPECT_EQ(std::stod(raw.metadata.at("option.beta1")), 0.8);
+
+  std::vector<Tensor> b;
+  for (const Tensor& t : a) b.push_back(t.detach().clone().requires_grad_(true));
+  dydx::optim::Adam opt_b(b);
+  dydx::load(opt_b, file.path());
+  EXPECT_EQ(opt_b.options().eps(), 1e-7);
+  EXPECT_TRUE(opt_b.options().amsgrad());
+  for (int i = 0; i < 3; ++i) {
+    step(opt_a, a);
+    step(opt_b, b);
+    EXPECT_EQ(a[0].to_vector<double>(), b[0].to_vector<double>());
+    EXPECT_EQ(a[1].to_vector<double>(), b[1].to_vector<double>());
+  }
+
+  // LBFGS, whose state is its history of curvature pairs.
+  Tensor x = dydx::tensor({-1.2, 1.0}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+  Tensor y = x.detach().clone().requires_grad_(true);
+  auto rosen = [](const Tensor& v) { return ((v[1] - v[0] * v[0]).pow(2) * 100 + (1 - v[0]).pow(2)); };
+  dydx::optim::LBFGS la({x}, dydx::optim::LBFGSOptions().max_iter(4).line_search_fn("strong_wolfe"));
+  auto closure = [&](dydx::optim::LBFGS& opt, const Tensor& v) {
+    return [&opt, v, rosen] {
+      opt.zero_grad();
+      Tensor loss = rosen(v);
+      loss.backward();
+      return loss;
+    };
+  };
+  la.step(closure(la, x));
+  y.data_ptr<double>()[0] = x.to_vector<double>()[0];
+  y.data_ptr<double>()[1] = x.to_vector<double>()[1];
+  TempFile lfile("lbfgs_state");
+  dydx::save(la, lfile.path());
+  dydx::optim::LBFGS lb({y});
+  dydx::load(lb, lfile.path());
+  EXPECT_TRUE(lb.options().line_search_fn().has_value());
+  for (int i = 0; i < 2; ++i) {
+    la.step(closure(la, x));
+    lb.step(closure(lb, y));
+    EXPECT_EQ(x.to_vector<double>(), y.to_vector<double>());
+  }
+}
+
+TEST(OptimizerCheckpoint, WrongFilesRaiseAndChangeNothing) {
+  Tensor w = dydx::tensor({1.0, 2.0}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+  dydx::optim::SGD sgd({w}, dydx::optim::SGDOptions(0.1).momentum(0.9));
+  w.set_grad(dydx::ones({2}, dydx::dtype(dydx::kFloat64)));
+  sgd.step();
+  TempFile file("sgd_state");
+  dydx::save(sgd, file.path());
+  dydx::optim::Adam adam({w}, dydx::optim::AdamOptions(0.5));
+  EXPECT_TRUE(ThrowsWith([&] { dydx::load(adam, file.path()); }, {"SGD optimizer, not Adam"}));
+  EXPECT_EQ(adam.options().lr(), 0.5);
+  Tensor v = dydx::tensor({1.0}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+  dydx::optim::SGD two({w, v}, dydx::optim::SGDOptions(0.5));
+  EXPECT_TRUE(ThrowsWith([&] { dydx::load(two, file.path()); }, {"state of 1 parameters", "has 2"}));
+  Tensor other = dydx::tensor({1.0, 2.0, 3.0}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+  dydx::optim::SGD wrong_shape({other}, dydx::optim::SGDOptions(0.5));
+  EXPECT_TRUE(ThrowsWith([&] { dydx::load(wrong_shape, file.path()); }, {"momentum_buffer", "[2]", "[3]"}));
+  EXPECT_EQ(wrong_shape.options().lr(), 0.5);
+  TempFile plain("plain");
+  dydx::save_safetensors({{"w", w}}, plain.path());
+  EXPECT_TRUE(ThrowsWith([&] { dydx::load(sgd, plain.path()); }, {"not an optimizer checkpoint"}));
+  dydx::save_safetensors({{"w", w}}, plain.path(), {{"optimizer", "SGD"}, {"param_count", "1"}});
+  EXPECT_TRUE(ThrowsWith([&] { dydx::load(sgd, plain.path()); }, {"\"w\" is not named state.<parameter below 1>"}));
+  dydx::save_safetensors({}, plain.path(), {{"optimizer", "SGD"}, {"param_count", "1"}, {"option.lr", "fast"}});
+  EXPECT_TRUE(ThrowsWith([&] { dydx::load(sgd, plain.path()); }, {"option \"lr\" is \"fast\""}));
+  EXPECT_EQ(sgd.options().lr(), 0.1);
+}

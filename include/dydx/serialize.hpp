@@ -19,6 +19,10 @@
 
 namespace dydx {
 
+namespace optim {
+class Optimizer;
+}
+
 /// A safetensors file's tensors by name, and its "__metadata__" strings.
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;
@@ -37,5 +41,16 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path);
 
 /// The tensors and the metadata of a safetensors file.
 SafetensorsFile read_safetensors(const std::string& path);
+
+/// Writes an optimizer's state_dict() as a safetensors file: each state tensor as
+/// "state.<parameter index>.<name>" (e.g. "state.0.exp_avg"), and in the metadata the optimizer's
+/// name ("optimizer"), its number of parameters ("param_count") and each option as
+/// "option.<name>" (doubles written with 17 significant digits, so they read back exactly).
+void save(const optim::Optimizer& optimizer, const std::string& path);
+
+/// Loads a file written by save(optimizer, path) into optimizer (load_state_dict): errors,
+/// changing nothing, for a file that is not an optimizer checkpoint, or is another optimizer's,
+/// or for another number of parameters, shapes or dtypes.
+void load(optim::Optimizer& optimizer, const std::string& path);
 
 }  // namespace dydx
