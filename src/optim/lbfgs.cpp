@@ -152,7 +152,10 @@ class Run {
     constexpr double c1 = 1e-4, c2 = 0.9, tolerance_change = 1e-9;
     constexpr int64_t max_ls = 25;
     const double d_norm = abs_max(d);
-    auto [f_new, g_new] = directional_evaluate(x, t, d);
+    // Plain variables, not a structured binding: set_pair captures them (clang 14 refuses bindings).
+    double f_new;
+    Tensor g_new;
+    std::tie(f_new, g_new) = directional_evaluate(x, t, d);
     int64_t evals = 1;
     double gtd_new = dot(g_new, d);
     double t_prev = 0, f_prev = f, gtd_prev = gtd;
