@@ -22,6 +22,11 @@ namespace dydx {
 namespace optim {
 class Optimizer;
 }
+namespace nn {
+class Module;
+template <class Contained>
+class ModuleHolder;
+}  // namespace nn
 
 /// A safetensors file's tensors by name, and its "__metadata__" strings.
 struct SafetensorsFile {
@@ -47,6 +52,26 @@ SafetensorsFile read_safetensors(const std::string& path);
 /// name ("optimizer"), its number of parameters ("param_count") and each option as
 /// "option.<name>" (doubles written with 17 significant digits, so they read back exactly).
 void save(const optim::Optimizer& optimizer, const std::string& path);
+
+/// Writes a module's parameters and buffers (recursively) to a safetensors file under their dotted
+/// names ("fc1.weight", "bn.running_mean"), as PyTorch's state_dict() keys them, with metadata
+/// and "format": "pt" (which Hugging Face's loaders look for).
+void save(const nn::Module& module, const std::string& path, const std::map<std::string, std::string>& metadata = {});
+/// Loads a file written by save(module, path) (or by Python's safetensors from a PyTorch
+/// state_dict) into the module, in place. Every key, shape and dtype is checked first: missing
+/// keys, unexpected keys and wrong shapes or dtypes raise one dydx::Error listing them all, and
+/// the module is left unchanged.
+void load(nn::Module& module, const std::string& path);
+/// The same for a module held by a holder (`Net net; dydx::save(net, path);`).
+template <class Contained>
+void save(const nn::ModuleHolder<Contained>& module, const std::string& path,
+          const std::map<std::string, std::string>& metadata = {}) {
+  save(static_cast<const nn::Module&>(*module), path, metadata);
+}
+template <class Contained>
+void load(nn::ModuleHolder<Contained>& module, const std::string& path) {
+  load(static_cast<nn::Module&>(*module), path);
+}
 
 /// Loads a file written by save(optimizer, path) into optimizer (load_state_dict): errors,
 /// changing nothing, for a file that is not an optimizer checkpoint, or is another optimizer's,
