@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -21,6 +23,25 @@
 #include "dydx/tensor.hpp"
 
 namespace dydx::optim {
+
+/// What every optimizer's options share, as torch::optim::OptimizerOptions: the learning rate,
+/// which the schedulers (dydx/optim/schedulers.hpp) read and set through an Optimizer's defaults().
+struct OptimizerOptions {
+  virtual ~OptimizerOptions() = default;
+  virtual double get_lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+};
+
+/// An optimizer's state, as PyTorch's optimizer.state_dict() holds it: which optimizer, its
+/// options by name (booleans as 0 or 1, Adam's betas as beta1 and beta2), and per parameter the
+/// state tensors by name ("step", "exp_avg", "momentum_buffer", ...; none before its first step).
+/// Saved and loaded into a like optimizer over like parameters, it continues the same trajectory
+/// bit for bit. dydx::save(optimizer, path) writes it as a safetensors file (dydx/serialize.hpp).
+struct OptimizerStateDict {
+  std::string optimizer;
+  std::map<std::string, double> options;
+  std::vector<std::map<std::string, Tensor>> state;
+};
 
 /// What every optimizer shares: its parameters and zero_grad(), as torch::optim::Optimizer.
 class Optimizer {
@@ -46,6 +67,18 @@ class Optimizer {
   /// The number of parameters.
   size_t size() const noexcept { return parameters_.size(); }
 
+  /// The options every parameter is stepped with (dydx has one parameter group), as libtorch's
+  /// defaults(); a scheduler changes the learning rate through it.
+  virtual OptimizerOptions& defaults() noexcept = 0;
+  virtual const OptimizerOptions& defaults() const noexcept = 0;
+
+  /// A copy of the options and of every state tensor (later steps do not change it).
+  virtual OptimizerStateDict state_dict() const = 0;
+  /// Replaces the options and the state with copies of state's. Errors, changing nothing, when
+  /// state is another optimizer's, or for another number of parameters, or holds a tensor of
+  /// another shape or dtype than its parameter's, a missing or unknown name, or invalid options.
+  virtual void load_state_dict(const OptimizerStateDict& state) = 0;
+
  protected:
   /// Errors (naming the optimizer) unless every parameter is a defined floating-point leaf.
   Optimizer(std::vector<Tensor> parameters, const char* name);
@@ -54,13 +87,17 @@ class Optimizer {
 };
 
 /// The options of SGD, as torch::optim::SGDOptions.
-struct SGDOptions {
+struct SGDOptions : OptimizerOptions {
   SGDOptions(double lr) : lr_(lr) {}
   DYDX_ARG(double, lr);
   DYDX_ARG(double, momentum) = 0;
   DYDX_ARG(double, dampening) = 0;
   DYDX_ARG(double, weight_decay) = 0;
   DYDX_ARG(bool, nesterov) = false;
+
+ public:
+  double get_lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
 };
 
 /// Stochastic gradient descent with optional momentum (Nesterov's too) and L2 weight decay,
@@ -70,6 +107,11 @@ class SGD : public Optimizer {
   explicit SGD(std::vector<Tensor> params, SGDOptions defaults);
   Tensor step(LossClosure closure = nullptr) override;
   const SGDOptions& options() const noexcept { return options_; }
+  SGDOptions& options() noexcept { return options_; }
+  OptimizerOptions& defaults() noexcept override { return options_; }
+  const OptimizerOptions& defaults() const noexcept override { return options_; }
+  OptimizerStateDict state_dict() const override;
+  void load_state_dict(const OptimizerStateDict& state) override;
 
  private:
   SGDOptions options_;
@@ -78,7 +120,7 @@ class SGD : public Optimizer {
 };
 
 /// The options of Adam, as torch::optim::AdamOptions.
-struct AdamOptions {
+struct AdamOptions : OptimizerOptions {
   using betas_t = std::tuple<double, double>;
   AdamOptions(double lr = 1e-3) : lr_(lr) {}
   DYDX_ARG(double, lr);
@@ -86,10 +128,14 @@ struct AdamOptions {
   DYDX_ARG(double, eps) = 1e-8;
   DYDX_ARG(double, weight_decay) = 0;
   DYDX_ARG(bool, amsgrad) = false;
+
+ public:
+  double get_lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
 };
 
 /// The options of AdamW, as torch::optim::AdamWOptions (weight_decay defaults to 1e-2).
-struct AdamWOptions {
+struct AdamWOptions : OptimizerOptions {
   using betas_t = std::tuple<double, double>;
   AdamWOptions(double lr = 1e-3) : lr_(lr) {}
   DYDX_ARG(double, lr);
@@ -97,6 +143,10 @@ struct AdamWOptions {
   DYDX_ARG(double, eps) = 1e-8;
   DYDX_ARG(double, weight_decay) = 1e-2;
   DYDX_ARG(bool, amsgrad) = false;
+
+ public:
+  double get_lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
 };
 
 
@@ -114,6 +164,11 @@ class Adam : public Optimizer {
   explicit Adam(std::vector<Tensor> params, AdamOptions defaults = {});
   Tensor step(LossClosure closure = nullptr) override;
   const AdamOptions& options() const noexcept { return options_; }
+  AdamOptions& options() noexcept { return options_; }
+  OptimizerOptions& defaults() noexcept override { return options_; }
+  const OptimizerOptions& defaults() const noexcept override { return options_; }
+  OptimizerStateDict state_dict() const override;
+  void load_state_dict(const OptimizerStateDict& state) override;
 
  private:
   AdamOptions options_;
@@ -126,6 +181,11 @@ class AdamW : public Optimizer {
   explicit AdamW(std::vector<Tensor> params, AdamWOptions defaults = {});
   Tensor step(LossClosure closure = nullptr) override;
   const AdamWOptions& options() const noexcept { return options_; }
+  AdamWOptions& options() noexcept { return options_; }
+  OptimizerOptions& defaults() noexcept override { return options_; }
+  const OptimizerOptions& defaults() const noexcept override { return options_; }
+  OptimizerStateDict state_dict() const override;
+  void load_state_dict(const OptimizerStateDict& state) override;
 
  private:
   AdamWOptions options_;
@@ -133,3 +193,7 @@ class AdamW : public Optimizer {
 };
 
 }  // namespace dydx::optim
+
+#include "dydx/optim/lbfgs.hpp"
+#include "dydx/optim/rmsprop.hpp"
+#include "dydx/optim/schedulers.hpp"

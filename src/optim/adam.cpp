@@ -17,6 +17,7 @@
 #include "dydx/error.hpp"
 #include "dydx/optim.hpp"
 #include "optim/parameter_step.hpp"
+#include "optim/state_dict.hpp"
 
 namespace dydx::optim {
 namespace {
@@ -84,14 +85,85 @@ Tensor adam_step(std::vector<Tensor>& parameters, std::vector<detail::AdamState>
     if (s.step == 0) {
       s.exp_avg = detail::zero_state(param);
       s.exp_avg_sq = detail::zero_state(param);
-      if (o.amsgrad) s.max_exp_avg_sq = detail::zero_state(param);
     }
+    // Also when amsgrad was turned on (through options()) after the first step.
+    if (o.amsgrad && !s.max_exp_avg_sq.defined()) s.max_exp_avg_sq = detail::zero_state(param);
     detail::dispatch_floating(param.dtype(), [&]<class T>(T) { adam_update<T>(param, grad, s, o); });
   }
   return loss;
 }
 
+/// The options of either optimizer by name, as their state dicts hold them.
+template <class Options>
+std::map<std::string, double> adam_option_map(const Options& o) {
+  const auto [beta1, beta2] = o.betas();
+  return {{"lr", o.lr()}, {"beta1", beta1}, {"beta2", beta2}, {"eps", o.eps()}, {"weight_decay", o.weight_decay()},
+          {"amsgrad", o.amsgrad() ? 1.0 : 0.0}};
+}
+
+template <class Options>
+Options adam_options_of(const OptimizerStateDict& state, const char* name) {
+  detail::OptionReader read(state.options, name);
+  Options o(read.get("lr"));
+  const double beta1 = read.get("beta1"), beta2 = read.get("beta2");
+  o.betas({beta1, beta2}).eps(read.get("eps")).weight_decay(read.get("weight_decay")).amsgrad(read.get_bool("amsgrad"));
+  read.finish();
+  check_adam_options(o, name);
+  return o;
+}
+
+OptimizerStateDict adam_state_dict(const char* name, std::map<std::string, double> options,
+                                   const std::vector<detail::AdamState>& state) {
+  OptimizerStateDict out{name, std::move(options), {}};
+  for (const detail::AdamState& s : state) {
+    auto& entry = out.state.emplace_back();
+    if (s.step == 0) continue;  // no state before the parameter's first step, as in PyTorch
+    entry["step"] = detail::count_tensor(s.step);
+    entry["exp_avg"] = detail::copy_of(s.exp_avg);
+    entry["exp_avg_sq"] = detail::copy_of(s.exp_avg_sq);
+    if (s.max_exp_avg_sq.defined()) entry["max_exp_avg_sq"] = detail::copy_of(s.max_exp_avg_sq);
+  }
+  return out;
+}
+
+/// The per-parameter states of a saved Adam or AdamW state, checked against the parameters.
+std::vector<detail::AdamState> adam_states_of(const OptimizerStateDict& state, const std::vector<Tensor>& params,
+                                              bool amsgrad, const char* name) {
+  std::vector<detail::AdamState> out(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& s = state.state[i];
+    detail::check_state_names(s, {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, name, i);
+    if (s.empty()) continue;
+    out[i].step = detail::state_count(s, "step", name, i);
+    DYDX_CHECK(out[i].step > 0, name, "::load_state_dict: parameter ", i, "'s \"step\" is 0 but it has moments");
+    out[i].exp_avg = detail::state_tensor(s, "exp_avg", params[i], name, i);
+    out[i].exp_avg_sq = detail::state_tensor(s, "exp_avg_sq", params[i], name, i);
+    out[i].max_exp_avg_sq = detail::state_tensor(s, "max_exp_avg_sq", params[i], name, i, /*required=*/amsgrad);
+  }
+  return out;
+}
+
 }  // namespace
+
+OptimizerStateDict Adam::state_dict() const { return adam_state_dict("Adam", adam_option_map(options_), state_); }
+
+void Adam::load_state_dict(const OptimizerStateDict& state) {
+  detail::check_state_kind(state, "Adam", parameters_.size());
+  AdamOptions o = adam_options_of<AdamOptions>(state, "Adam");
+  std::vector<detail::AdamState> s = adam_states_of(state, parameters_, o.amsgrad(), "Adam");
+  options_ = o;
+  state_ = std::move(s);
+}
+
+OptimizerStateDict AdamW::state_dict() const { return adam_state_dict("AdamW", adam_option_map(options_), state_); }
+
+void AdamW::load_state_dict(const OptimizerStateDict& state) {
+  detail::check_state_kind(state, "AdamW", parameters_.size());
+  AdamWOptions o = adam_options_of<AdamWOptions>(state, "AdamW");
+  std::vector<detail::AdamState> s = adam_states_of(state, parameters_, o.amsgrad(), "AdamW");
+  options_ = o;
+  state_ = std::move(s);
+}
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions defaults)
     : Optimizer(std::move(params), "Adam"), options_(defaults), state_(parameters_.size()) {

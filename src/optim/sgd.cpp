@@ -11,16 +11,55 @@
 #include "dydx/error.hpp"
 #include "dydx/optim.hpp"
 #include "optim/parameter_step.hpp"
+#include "optim/state_dict.hpp"
 
 namespace dydx::optim {
 
+namespace {
+void check_sgd_options(const SGDOptions& o) {
+  DYDX_CHECK(o.lr() >= 0, "SGD: Invalid learning rate: ", o.lr());
+  DYDX_CHECK(o.momentum() >= 0, "SGD: Invalid momentum value: ", o.momentum());
+  DYDX_CHECK(o.weight_decay() >= 0, "SGD: Invalid weight_decay value: ", o.weight_decay());
+  DYDX_CHECK(!o.nesterov() || (o.momentum() > 0 && o.dampening() == 0),
+             "SGD: Nesterov momentum requires a momentum and zero dampening");
+}
+}  // namespace
+
 SGD::SGD(std::vector<Tensor> params, SGDOptions defaults)
     : Optimizer(std::move(params), "SGD"), options_(defaults), momentum_buffers_(parameters_.size()) {
-  DYDX_CHECK(defaults.lr() >= 0, "SGD: Invalid learning rate: ", defaults.lr());
-  DYDX_CHECK(defaults.momentum() >= 0, "SGD: Invalid momentum value: ", defaults.momentum());
-  DYDX_CHECK(defaults.weight_decay() >= 0, "SGD: Invalid weight_decay value: ", defaults.weight_decay());
-  DYDX_CHECK(!defaults.nesterov() || (defaults.momentum() > 0 && defaults.dampening() == 0),
-             "SGD: Nesterov momentum requires a momentum and zero dampening");
+  check_sgd_options(defaults);
+}
+
+OptimizerStateDict SGD::state_dict() const {
+  OptimizerStateDict out{"SGD",
+                         {{"lr", options_.lr()},
+                          {"momentum", options_.momentum()},
+                          {"dampening", options_.dampening()},
+                          {"weight_decay", options_.weight_decay()},
+                          {"nesterov", options_.nesterov() ? 1.0 : 0.0}},
+                         {}};
+  for (const Tensor& buf : momentum_buffers_) {
+    out.state.emplace_back();
+    if (buf.defined()) out.state.back()["momentum_buffer"] = detail::copy_of(buf);
+  }
+  return out;
+}
+
+void SGD::load_state_dict(const OptimizerStateDict& state) {
+  detail::check_state_kind(state, "SGD", parameters_.size());
+  detail::OptionReader read(state.options, "SGD");
+  SGDOptions o(read.get("lr"));
+  o.momentum(read.get("momentum")).dampening(read.get("dampening")).weight_decay(read.get("weight_decay"));
+  o.nesterov(read.get_bool("nesterov"));
+  read.finish();
+  check_sgd_options(o);
+  std::vector<Tensor> buffers(parameters_.size());
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    detail::check_state_names(state.state[i], {"momentum_buffer"}, "SGD", i);
+    buffers[i] = detail::state_tensor(state.state[i], "momentum_buffer", parameters_[i], "SGD", i, false);
+  }
+  options_ = o;
+  momentum_buffers_ = std::move(buffers);
 }
 
 Tensor SGD::step(LossClosure closure) {

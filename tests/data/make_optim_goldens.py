@@ -1,12 +1,14 @@
-# Writes optim_goldens.txt: trajectories of torch.optim.SGD, Adam and AdamW (foreach=False, as
+# Writes optim_goldens.txt: trajectories of torch.optim.SGD, Adam, AdamW and RMSprop (foreach=False, as
 # PyTorch 1.13 computes them on the CPU) over 5 steps on a Rosenbrock-like loss, for each option
 # combination that changes the arithmetic, in float64 and float32.
 # Run with a Python that has torch 1.13:
 #   /usr/bin/python3 tests/data/make_optim_goldens.py
+# RMSprop's float32 cases are compared to a few ulps: PyTorch's float32 sqrt is MKL's vsSqrt,
+# which rounds some results one ulp off the correctly rounded root (float64 is bit for bit).
 # test_optim.cpp (OptimGoldens) reads it, sets the same gradients and steps dydx's optimizers.
 #
 # Format, one record per line:
-#   case <name> <SGD|Adam|AdamW> <float32|float64> <option>=<value> ...
+#   case <name> <SGD|Adam|AdamW|RMSprop> <float32|float64> <option>=<value> ...
 #   param <i> <shape> <v,...>        the initial values (shape as 4x5)
 #   grad <i> <v,...|none>            the gradient set before a step (none: .grad is None)
 #   after <i> <v,...>                the parameter after that step
@@ -61,12 +63,23 @@ def cases():
         ("no_weight_decay", {"lr": 1e-2, "weight_decay": 0.0}),
         ("betas_weight_decay", {"lr": 3e-2, "betas": (0.8, 0.99), "weight_decay": 0.5, "amsgrad": True}),
     ]
+    rmsprop = [
+        ("default", {"lr": 1e-2}),
+        ("momentum", {"lr": 1e-2, "momentum": 0.9}),
+        ("centered", {"lr": 1e-2, "centered": True}),
+        ("centered_momentum", {"lr": 1e-2, "momentum": 0.5, "centered": True}),
+        ("weight_decay", {"lr": 1e-2, "weight_decay": 0.1}),
+        ("everything", {"lr": 3e-2, "alpha": 0.9, "eps": 1e-3, "weight_decay": 0.05, "momentum": 0.8,
+                        "centered": True}),
+    ]
     for name, opts in sgd:
         yield "sgd_" + name, "SGD", torch.optim.SGD, opts
     for name, opts in adam:
         yield "adam_" + name, "Adam", torch.optim.Adam, opts
     for name, opts in adamw:
         yield "adamw_" + name, "AdamW", torch.optim.AdamW, opts
+    for name, opts in rmsprop:
+        yield "rmsprop_" + name, "RMSprop", torch.optim.RMSprop, opts
 
 
 def option_text(opts):
