@@ -36,6 +36,18 @@ void centred_text(Image& img, int cx, int y, const std::string& s, Rgb c, int sc
   img.text(cx - Image::text_width(s, scale) / 2, y, s, c, scale);
 }
 
+// viridis_like at 1024 evenly spaced points, computed on first use: each of its calls solves for the gamut's
+// edge, too slow to repeat for every pixel of a picture.
+Rgb colour_of(double t) {
+  static const std::vector<Rgb> table = [] {
+    std::vector<Rgb> colours(1024);
+    for (size_t k = 0; k < colours.size(); ++k) colours[k] = viridis_like(static_cast<double>(k) / (colours.size() - 1));
+    return colours;
+  }();
+  const double index = std::clamp(std::isnan(t) ? 0.0 : t, 0.0, 1.0) * (table.size() - 1);
+  return table[static_cast<size_t>(std::lround(index))];
+}
+
 }  // namespace
 
 Image heat_map(const std::vector<double>& values, int n, const std::string& title) {
@@ -55,7 +67,7 @@ Image heat_map(const std::vector<double>& values, int n, const std::string& titl
       const double fx = gx - i;
       auto at = [&](int ii, int jj) { return values[static_cast<size_t>(jj) * n + ii]; };
       const double v = (1 - fy) * ((1 - fx) * at(i, j) + fx * at(i + 1, j)) + fy * ((1 - fx) * at(i, j + 1) + fx * at(i + 1, j + 1));
-      img.set(left + px, top + py, viridis_like((v - lo) / span));
+      img.set(left + px, top + py, colour_of((v - lo) / span));
     }
   }
   img.rect_outline(left - 1, top - 1, left + size + 1, top + size + 1, kBlack);
@@ -72,7 +84,7 @@ Image heat_map(const std::vector<double>& values, int n, const std::string& titl
   img.text(8, top + size / 2 - 7, "y", kBlack);
   // The colour bar, value rising upwards, labelled at five evenly spaced values.
   for (int py = 0; py < size; ++py)
-    img.fill_rect(bar_x, top + py, bar_x + bar_w, top + py + 1, viridis_like(1 - (py + 0.5) / size));
+    img.fill_rect(bar_x, top + py, bar_x + bar_w, top + py + 1, colour_of(1 - (py + 0.5) / size));
   img.rect_outline(bar_x - 1, top - 1, bar_x + bar_w + 1, top + size + 1, kBlack);
   const bool small = std::max(std::abs(lo), std::abs(hi)) < 1e-2;
   for (int k = 0; k <= 4; ++k) {
