@@ -45,8 +45,19 @@ Config parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
       return argv[++i];
     };
-    if (arg == "--adam") c.adam_steps = std::stoll(value());
-    else if (arg == "--lbfgs") c.lbfgs_steps = std::stoll(value());
+    auto count = [&]() -> int64_t {
+      const std::string v = value();
+      size_t used = 0;
+      int64_t n = -1;
+      try {
+        n = std::stoll(v, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != v.size() || n < 0) throw std::invalid_argument(arg + " needs a count of steps (0 or more), not '" + v + "'");
+      return n;
+    };
+    if (arg == "--adam") c.adam_steps = count();
+    else if (arg == "--lbfgs") c.lbfgs_steps = count();
     else if (arg == "--out") c.out_dir = value();
     else if (arg == "--quick") c.quick = true, c.adam_steps = 30, c.lbfgs_steps = 2, c.interior_side = 16, c.test_side = 41;
     else throw std::invalid_argument("unknown argument " + arg + " (usage: pinn_poisson [--adam N] [--lbfgs N] [--out DIR] [--quick])");
@@ -78,7 +89,7 @@ int main(int argc, char** argv) try {
               static_cast<long long>(interior.size(0)), static_cast<long long>(boundary.size(0)), get_num_threads());
 
   std::vector<double> losses;  // one per loss evaluation (a forward and backward pass), Adam's then L-BFGS's
-  auto loss_and_grad = [&](optim::Optimizer& opt) {
+  auto loss_and_grad = [&](auto& opt) {
     opt.zero_grad();
     Tensor loss = pinn::pinn_loss(u, interior, boundary);
     loss.backward();

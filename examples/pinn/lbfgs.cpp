@@ -120,10 +120,14 @@ std::pair<Trial, int> strong_wolfe(const std::function<double(double, Vec&)>& ev
 
 }  // namespace
 
-Lbfgs::Lbfgs(std::vector<Tensor> params, LbfgsOptions options) : Optimizer(std::move(params), "LBFGS"), options_(options) {
+Lbfgs::Lbfgs(std::vector<Tensor> params, LbfgsOptions options) : parameters_(std::move(params)), options_(options) {
   for (const Tensor& p : parameters_)
-    if (p.scalar_type() != dydx::kFloat64 || !p.is_contiguous())
-      throw std::invalid_argument("pinn::Lbfgs: the example's fallback LBFGS takes contiguous float64 parameters only");
+    if (!p.defined() || p.scalar_type() != dydx::kFloat64 || !p.is_contiguous() || !p.is_leaf())
+      throw std::invalid_argument("pinn::Lbfgs: the example's fallback LBFGS takes contiguous float64 leaf tensors only");
+}
+
+void Lbfgs::zero_grad() {
+  for (Tensor& p : parameters_) p.set_grad(Tensor());
 }
 
 Lbfgs::Vec Lbfgs::gather_grad() const {

@@ -7,10 +7,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include <dydx/autograd.hpp>
-#include <dydx/optim.hpp>
+#include <dydx/tensor.hpp>
 
 namespace pinn {
 
@@ -24,12 +25,16 @@ struct LbfgsOptions {
   bool strong_wolfe = true;          // false: fixed steps of lr
 };
 
-class Lbfgs : public dydx::optim::Optimizer {
+// Not derived from dydx::optim::Optimizer, so that changes to that interface cannot break a stand-in.
+class Lbfgs {
  public:
+  using LossClosure = std::function<dydx::Tensor()>;
   Lbfgs(std::vector<dydx::Tensor> params, LbfgsOptions options);
   /// Up to max_iter iterations; closure must zero the gradients, compute the loss, call backward and return
   /// it. Returns the loss before the first iteration, as torch.optim.LBFGS does.
-  dydx::Tensor step(LossClosure closure) override;
+  dydx::Tensor step(LossClosure closure);
+  /// Drops every parameter's gradient (zero_grad(set_to_none=True)); the next backward makes a fresh one.
+  void zero_grad();
 
  private:
   using Vec = std::vector<double>;
@@ -38,6 +43,7 @@ class Lbfgs : public dydx::optim::Optimizer {
   Vec get_params() const;
   double evaluate(const LossClosure& closure, Vec& grad);  // loss at the current parameters, and its gradient
 
+  std::vector<dydx::Tensor> parameters_;
   LbfgsOptions options_;
   int64_t n_iter_ = 0;  // over every step() so far
   Vec direction_, prev_grad_;

@@ -36,6 +36,7 @@ void Progress::update(int64_t step, double loss) {
 }
 
 void Progress::draw() {
+  drawn_step_ = step_;
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * std::min(step_, total_) / total_);
@@ -53,12 +54,10 @@ void Progress::draw() {
 void Progress::finish() {
   if (done_) return;
   done_ = true;
+  if (drawn_step_ != step_) draw();  // the last step, unless the display shows it already
   if (tty_) {
-    draw();
     std::fputc('\n', out_);
     std::fflush(out_);
-  } else if (step_ % every_ != 0 && step_ != total_) {
-    draw();  // the last step, unless a periodic line showed it already
   }
 }
 

@@ -28,7 +28,7 @@ class Progress {
   void draw();
 
   std::string phase_;
-  int64_t total_, step_ = 0, every_;
+  int64_t total_, step_ = 0, every_, drawn_step_ = -1;
   double loss_ = 0;
   FILE* out_;
   bool tty_, done_ = false;
