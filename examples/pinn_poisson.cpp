@@ -4,9 +4,9 @@
 // is differentiated in reverse mode for the weights. Adam, then L-BFGS with a strong-Wolfe line search. Prints
 // progress, the relative L2 error on a 201 x 201 grid and the time per step, and draws three PNG figures.
 //
-// Usage: pinn_poisson [--adam N] [--lbfgs N] [--out DIR] [--quick]
+// Usage: pinn_poisson [--adam N] [--lbfgs N] [--interior N] [--out DIR] [--quick]
 //   --adam N   Adam steps (default 1000)          --lbfgs N  L-BFGS steps of up to 20 iterations each (default 50)
-//   --out DIR  where the PNGs go (default docs/pinn)
+//   --interior N  an N x N grid of interior points (default 32)   --out DIR  where the PNGs go (default docs/pinn)
 //   --quick    a short run for the tests: 30 Adam steps, 2 L-BFGS steps, a small grid; checks the loss fell
 // examples/pinn_poisson_torch.py runs the same problem, network, initial weights and schedule in PyTorch.
 #include <dydx/dydx.hpp>
@@ -58,9 +58,10 @@ Config parse(int argc, char** argv) {
     };
     if (arg == "--adam") c.adam_steps = count();
     else if (arg == "--lbfgs") c.lbfgs_steps = count();
+    else if (arg == "--interior") c.interior_side = std::max<int64_t>(count(), 1);
     else if (arg == "--out") c.out_dir = value();
     else if (arg == "--quick") c.quick = true, c.adam_steps = 30, c.lbfgs_steps = 2, c.interior_side = 16, c.test_side = 41;
-    else throw std::invalid_argument("unknown argument " + arg + " (usage: pinn_poisson [--adam N] [--lbfgs N] [--out DIR] [--quick])");
+    else throw std::invalid_argument("unknown argument " + arg + " (usage: pinn_poisson [--adam N] [--lbfgs N] [--interior N] [--out DIR] [--quick])");
   }
   return c;
 }

@@ -1,7 +1,7 @@
 # examples/pinn_poisson.cpp in PyTorch 1.13, for comparison: the same problem, points, network, initial weights,
 # loss and schedule (Adam, then torch.optim.LBFGS with line_search_fn="strong_wolfe"), the Laplacian by nested
 # torch.autograd.grad with create_graph=True, as PyTorch PINN code computes it.
-"""Usage: /usr/bin/python3 examples/pinn_poisson_torch.py [--adam N] [--lbfgs N]   (Debian's python3-torch)
+"""Usage: /usr/bin/python3 examples/pinn_poisson_torch.py [--adam N] [--lbfgs N] [--interior N]   (python3-torch)
 Prints the time per Adam step and per L-BFGS loss evaluation and the relative L2 error on a 201 x 201 grid."""
 import argparse
 import math
@@ -70,9 +70,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--adam", type=int, default=1000)
     parser.add_argument("--lbfgs", type=int, default=50)
+    parser.add_argument("--interior", type=int, default=32, help="an N x N grid of interior points")
     args = parser.parse_args()
     model = make_model()
-    interior, boundary = interior_points(32), boundary_points(32)
+    interior, boundary = interior_points(args.interior), boundary_points(32)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     losses = []
 

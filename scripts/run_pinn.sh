@@ -3,15 +3,15 @@
 # Poisson's equation, prints its progress and the error against the exact solution, and draws docs/pinn/*.png.
 # Arguments go to the example (e.g. --adam 2000 --lbfgs 100 --out /tmp/pinn). With --torch, the same run in
 # PyTorch 1.13 (examples/pinn_poisson_torch.py, Debian's python3-torch) follows, for comparison.
-# Usage: scripts/run_pinn.sh [--adam N] [--lbfgs N] [--out DIR] [--torch]
+# Usage: scripts/run_pinn.sh [--adam N] [--lbfgs N] [--interior N] [--out DIR] [--torch]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 torch=0
-args=() torch_args=()  # PyTorch's run takes the same --adam and --lbfgs
+args=() torch_args=()  # PyTorch's run takes the same --adam, --lbfgs and --interior
 while (($#)); do
   case $1 in
     --torch) torch=1 ;;
-    --adam | --lbfgs) args+=("$1" "$2") torch_args+=("$1" "$2"); shift ;;
+    --adam | --lbfgs | --interior) args+=("$1" "$2") torch_args+=("$1" "$2"); shift ;;
     *) args+=("$1") ;;
   esac
   shift
