@@ -85,6 +85,7 @@ int main(int argc, char** argv) try {
   const func::UnaryFunction u = [&](const Tensor& x) { return pinn::mlp(params, x); };
   const Tensor interior = pinn::interior_points(cfg.interior_side, dtype);
   const Tensor boundary = pinn::boundary_points(cfg.boundary_per_edge, dtype);
+  const Tensor f = pinn::source_term(interior);
   std::printf("PINN for -laplacian(u) = 2 pi^2 sin(pi x) sin(pi y) on [0,1]^2, u = 0 on the boundary\n");
   std::printf("MLP 2-32-32-1 tanh (float64), %lld interior + %lld boundary points, %d thread(s)\n",
               static_cast<long long>(interior.size(0)), static_cast<long long>(boundary.size(0)), get_num_threads());
@@ -92,7 +93,7 @@ int main(int argc, char** argv) try {
   std::vector<double> losses;  // one per loss evaluation (a forward and backward pass), Adam's then L-BFGS's
   auto loss_and_grad = [&](auto& opt) {
     opt.zero_grad();
-    Tensor loss = pinn::pinn_loss(u, interior, boundary);
+    Tensor loss = pinn::pinn_loss(u, interior, f, boundary);
     loss.backward();
     losses.push_back(loss.item<double>());
     return loss;

@@ -61,8 +61,12 @@ def laplacian(model, x):
     return sum(torch.autograd.grad(du[:, k].sum(), x, create_graph=True)[0][:, k:k + 1] for k in range(2))
 
 
-def pinn_loss(model, interior, boundary):
-    residual = laplacian(model, interior) + exact_solution(interior) * (2 * math.pi ** 2)
+def source_term(x):
+    return exact_solution(x) * (2 * math.pi ** 2)
+
+
+def pinn_loss(model, interior, f, boundary):
+    residual = laplacian(model, interior) + f
     return residual.pow(2).mean() + model(boundary).pow(2).mean() * BOUNDARY_WEIGHT
 
 
@@ -74,12 +78,13 @@ def main():
     args = parser.parse_args()
     model = make_model()
     interior, boundary = interior_points(args.interior), boundary_points(32)
+    f = source_term(interior)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     losses = []
 
     def closure(opt):
         opt.zero_grad()
-        loss = pinn_loss(model, interior, boundary)
+        loss = pinn_loss(model, interior, f, boundary)
         loss.backward()
         losses.append(loss.item())
         return loss

@@ -60,9 +60,10 @@ Tensor exact_solution(const Tensor& x) {
   return ((x.select(1, 0) * pi).sin() * (x.select(1, 1) * pi).sin()).unsqueeze(1);
 }
 
-Tensor pinn_loss(const func::UnaryFunction& u, const Tensor& interior, const Tensor& boundary) {
-  const double two_pi_squared = 2 * std::numbers::pi * std::numbers::pi;
-  Tensor residual = func::laplacian(u, interior) + exact_solution(interior) * two_pi_squared;
+Tensor source_term(const Tensor& x) { return exact_solution(x) * (2 * std::numbers::pi * std::numbers::pi); }
+
+Tensor pinn_loss(const func::UnaryFunction& u, const Tensor& interior, const Tensor& f, const Tensor& boundary) {
+  Tensor residual = func::laplacian(u, interior) + f;
   return residual.pow(2).mean() + u(boundary).pow(2).mean() * kBoundaryWeight;
 }
 

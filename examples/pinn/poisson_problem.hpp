@@ -37,8 +37,13 @@ dydx::Tensor exact_solution(const dydx::Tensor& x);
 /// would count (2 pi^2)^2 ~ 390 times less, and its error dominates the result.
 inline constexpr double kBoundaryWeight = 100;
 
+/// The source term f = 2 pi^2 sin(pi x) sin(pi y) at x [B, 2]: [B, 1].
+dydx::Tensor source_term(const dydx::Tensor& x);
+
 /// The loss: the mean squared residual laplacian(u) + f at the interior points (the Laplacian by
-/// func::laplacian, the forward Laplacian) plus kBoundaryWeight times the mean squared u at the boundary points.
-dydx::Tensor pinn_loss(const dydx::func::UnaryFunction& u, const dydx::Tensor& interior, const dydx::Tensor& boundary);
+/// func::laplacian, the forward Laplacian; f = source_term(interior), computed once by the caller) plus
+/// kBoundaryWeight times the mean squared u at the boundary points.
+dydx::Tensor pinn_loss(const dydx::func::UnaryFunction& u, const dydx::Tensor& interior, const dydx::Tensor& f,
+                       const dydx::Tensor& boundary);
 
 }  // namespace pinn
