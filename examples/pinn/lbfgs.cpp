@@ -177,6 +177,7 @@ Tensor Lbfgs::step(LossClosure closure) {
   double loss = first_loss.to(dydx::kFloat64).item<double>();
   g = gather_grad();
   if (max_abs(g) <= options_.tolerance_grad) return first_loss;
+  const int64_t max_eval = options_.max_eval > 0 ? options_.max_eval : options_.max_iter * 5 / 4;
   int64_t evals = 1;
   for (int64_t iter = 1; iter <= options_.max_iter; ++iter) {
     ++n_iter_;
@@ -248,7 +249,7 @@ Tensor Lbfgs::step(LossClosure closure) {
         ++evals;
       }
     }
-    if (iter == options_.max_iter || evals >= options_.max_eval) break;
+    if (iter == options_.max_iter || evals >= max_eval) break;
     if (max_abs(g) <= options_.tolerance_grad) break;
     if (max_abs(direction_) * std::abs(t_) <= options_.tolerance_change) break;
     if (std::abs(loss - prev_loss_) < options_.tolerance_change) break;

@@ -18,7 +18,7 @@ namespace pinn {
 struct LbfgsOptions {
   double lr = 1;
   int64_t max_iter = 20;             // iterations per step()
-  int64_t max_eval = 25;             // closure calls per step(), as PyTorch's max_iter * 5 / 4
+  int64_t max_eval = 0;              // closure calls per step(); 0: max_iter * 5 / 4, PyTorch's default
   double tolerance_grad = 1e-7;      // stop when max |gradient| falls to this
   double tolerance_change = 1e-9;    // stop when the loss or the step changes less
   int64_t history_size = 100;
