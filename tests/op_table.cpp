@@ -3,6 +3,7 @@
 // in test_op_table.cpp then check its forward, its gradient and its second derivative.
 #include "op_table.hpp"
 
+#include <array>
 #include <cmath>
 #include <map>
 
@@ -30,6 +31,128 @@ Ref gather(std::function<Index(const Naive&)> out_shape, std::function<Index(con
   return [=](const auto& in) {
     return Naive::build(out_shape(in[0]), [&](const Index& i) { return in[0].at(source(i)); });
   };
+}
+
+// Naive window arithmetic for the convolution and pooling rows: plain loops over every position.
+using Pair = std::array<int64_t, 2>;
+
+int64_t windows_along(int64_t in, int64_t k, int64_t d, int64_t p, int64_t s) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+/// x [N, C, H, W] (or [C, H, W]) unfolded into [N, C kh kw, L].
+Naive naive_unfold(const Naive& x_in, Pair k, Pair d, Pair p, Pair s) {
+  const bool batched = x_in.shape.size() == 4;
+  Naive x = x_in;
+  if (!batched) x.shape.insert(x.shape.begin(), 1);
+  const int64_t c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const int64_t oh = windows_along(h, k[0], d[0], p[0], s[0]), ow = windows_along(w, k[1], d[1], p[1], s[1]);
+  Naive out = Naive::build({x.shape[0], c * k[0] * k[1], oh * ow}, [&](const Index& i) {
+    const int64_t ch = i[1] / (k[0] * k[1]), ki = i[1] / k[1] % k[0], kj = i[1] % k[1];
+    const int64_t r = i[2] / ow * s[0] - p[0] + ki * d[0], q = i[2] % ow * s[1] - p[1] + kj * d[1];
+    return r < 0 || r >= h || q < 0 || q >= w ? 0.0 : x.at({i[0], ch, r, q});
+  });
+  if (!batched) out.shape.erase(out.shape.begin());
+  return out;
+}
+
+/// cols [N, C kh kw, L] (or unbatched) summed back into [N, C, size].
+Naive naive_fold(const Naive& cols_in, Pair size, Pair k, Pair d, Pair p, Pair s) {
+  const bool batched = cols_in.shape.size() == 3;
+  Naive cols = cols_in;
+  if (!batched) cols.shape.insert(cols.shape.begin(), 1);
+  const int64_t c = cols.shape[1] / (k[0] * k[1]), ow = windows_along(size[1], k[1], d[1], p[1], s[1]);
+  Naive out = Naive::build({cols.shape[0], c, size[0], size[1]}, [&](const Index& i) {
+    double v = 0;
+    for (int64_t row = i[1] * k[0] * k[1]; row < (i[1] + 1) * k[0] * k[1]; ++row)
+      for (int64_t l = 0; l < cols.shape[2]; ++l) {
+        const int64_t ki = row / k[1] % k[0], kj = row % k[1];
+        if (l / ow * s[0] - p[0] + ki * d[0] == i[2] && l % ow * s[1] - p[1] + kj * d[1] == i[3]) v += cols.at({i[0], row, l});
+      }
+    return v;
+  });
+  if (!batched) out.shape.erase(out.shape.begin());
+  return out;
+}
+
+/// conv2d of x [N, C, H, W] (or [C, H, W]) with w [OC, C / groups, kh, kw] and an optional bias.
+Naive naive_conv(const Naive& x_in, const Naive& w, const Naive* bias, Pair s, Pair p, Pair d, int64_t groups) {
+  const bool batched = x_in.shape.size() == 4;
+  Naive x = x_in;
+  if (!batched) x.shape.insert(x.shape.begin(), 1);
+  const int64_t h = x.shape[2], wd = x.shape[3], oc = w.shape[0], cg = w.shape[1];
+  const int64_t oh = windows_along(h, w.shape[2], d[0], p[0], s[0]), ow = windows_along(wd, w.shape[3], d[1], p[1], s[1]);
+  Naive out = Naive::build({x.shape[0], oc, oh, ow}, [&](const Index& i) {
+    double v = bias != nullptr ? bias->at({i[1]}) : 0.0;
+    const int64_t group = i[1] / (oc / groups);
+    for (int64_t c = 0; c < cg; ++c)
+      for (int64_t a = 0; a < w.shape[2]; ++a)
+        for (int64_t b = 0; b < w.shape[3]; ++b) {
+          const int64_t r = i[2] * s[0] - p[0] + a * d[0], q = i[3] * s[1] - p[1] + b * d[1];
+          if (r >= 0 && r < h && q >= 0 && q < wd) v += x.at({i[0], group * cg + c, r, q}) * w.at({i[1], c, a, b});
+        }
+    return v;
+  });
+  if (!batched) out.shape.erase(out.shape.begin());
+  return out;
+}
+
+enum class PoolKind { max, mean, mean_with_pad };
+
+/// max or average pooling of x [..., H, W] by PyTorch's rules (ceil_mode's last window starts inside
+/// the input or its left padding; mean_with_pad divides by the window clipped to the padded input).
+Naive naive_pool(const Naive& x, Pair k, Pair s, Pair p, Pair d, bool ceil_mode, PoolKind kind) {
+  const size_t rank = x.shape.size();
+  const int64_t h = x.shape[rank - 2], w = x.shape[rank - 1];
+  auto out_size = [&](int64_t in, int dim) {
+    const int64_t num = in + 2 * p[dim] - d[dim] * (k[dim] - 1) - 1 + (ceil_mode ? s[dim] - 1 : 0);
+    int64_t out = num / s[dim] + 1;
+    if (ceil_mode && (out - 1) * s[dim] >= in + p[dim]) --out;
+    return out;
+  };
+  Index shape = x.shape;
+  shape[rank - 2] = out_size(h, 0);
+  shape[rank - 1] = out_size(w, 1);
+  return Naive::build(shape, [&](const Index& i) {
+    double best = -INFINITY, sum = 0;
+    int64_t count = 0;
+    const int64_t r0 = i[rank - 2] * s[0] - p[0], q0 = i[rank - 1] * s[1] - p[1];
+    for (int64_t a = 0; a < k[0]; ++a)
+      for (int64_t b = 0; b < k[1]; ++b) {
+        const int64_t r = r0 + a * d[0], q = q0 + b * d[1];
+        if (r < 0 || r >= h || q < 0 || q >= w) continue;
+        Index at = i;
+        at[rank - 2] = r;
+        at[rank - 1] = q;
+        best = std::max(best, x.at(at));
+        sum += x.at(at);
+        ++count;
+      }
+    if (kind == PoolKind::max) return best;
+    if (kind == PoolKind::mean) return sum / static_cast<double>(count);
+    const int64_t rows = std::min(r0 + k[0], h + p[0]) - r0, cols = std::min(q0 + k[1], w + p[1]) - q0;
+    return sum / static_cast<double>(rows * cols);
+  });
+}
+
+/// adaptive average pooling of x [..., H, W] to [..., oh, ow].
+Naive naive_adaptive_mean(const Naive& x, int64_t oh, int64_t ow) {
+  const size_t rank = x.shape.size();
+  const int64_t h = x.shape[rank - 2], w = x.shape[rank - 1];
+  Index shape = x.shape;
+  shape[rank - 2] = oh;
+  shape[rank - 1] = ow;
+  return Naive::build(shape, [&](const Index& i) {
+    const int64_t r0 = i[rank - 2] * h / oh, r1 = ((i[rank - 2] + 1) * h + oh - 1) / oh;
+    const int64_t q0 = i[rank - 1] * w / ow, q1 = ((i[rank - 1] + 1) * w + ow - 1) / ow;
+    double sum = 0;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t q = q0; q < q1; ++q) {
+        Index at = i;
+        at[rank - 2] = r;
+        at[rank - 1] = q;
+        sum += x.at(at);
+      }
+    return sum / static_cast<double>((r1 - r0) * (q1 - q0));
+  });
 }
 
 std::vector<OpRow> build_table() {
@@ -134,6 +257,83 @@ std::vector<OpRow> build_table() {
        },
        1e-5});
 
+  // Convolution, im2col and pooling (src/ops/unfold.cpp, conv.cpp, pool.cpp), on small odd shapes
+  // with every window option off its default.
+  namespace F = nn::functional;
+  const auto unfold_options = F::UnfoldFuncOptions({2, 3}).dilation({1, 2}).padding({0, 1}).stride({2, 1});
+  row({"im2col", {{{2, 3, 5, 4}}, {{3, 4, 5}}}, Domain::Real, [=](const auto& in) { return F::unfold(in[0], unfold_options); },
+       [](const auto& in) { return naive_unfold(in[0], {2, 3}, {1, 2}, {0, 1}, {2, 1}); }, 1e-6});
+  // fold's input [N, C kh kw, L] for output 5 x 4 with unfold_options' window (L = 2 x 2).
+  const auto fold_options = F::FoldFuncOptions({5, 4}, {2, 3}).dilation({1, 2}).padding({0, 1}).stride({2, 1});
+  row({"col2im", {{{2, 12, 4}}, {{6, 4}}}, Domain::Real, [=](const auto& in) { return F::fold(in[0], fold_options); },
+       [](const auto& in) { return naive_fold(in[0], {5, 4}, {2, 3}, {1, 2}, {0, 1}, {2, 1}); }, 1e-6});
+  row({"convolution", {{{2, 4, 5, 5}, {6, 2, 3, 2}, {6}}, {{4, 5, 5}, {6, 2, 3, 2}, {6}}, {{2, 4, 5, 5}, {6, 2, 3, 2}}},
+       Domain::Real,
+       [](const auto& in) {
+         return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), {2, 1}, {1, 0}, {1, 2}, 2);
+       },
+       [](const auto& in) {
+         return naive_conv(in[0], in[1], in.size() > 2 ? &in[2] : nullptr, {2, 1}, {1, 0}, {1, 2}, 2);
+       },
+       1e-5});
+  row({"convolution", {{{2, 3, 7}, {4, 3, 3}, {4}}}, Domain::Real,
+       [](const auto& in) { return F::conv1d(in[0], in[1], F::Conv1dFuncOptions().bias(in[2]).stride(2).padding(1)); },
+       [](const auto& in) {
+         auto unsqueeze = [](Naive t, size_t at) {
+           t.shape.insert(t.shape.begin() + static_cast<int64_t>(at), 1);
+           return t;
+         };
+         Naive y = naive_conv(unsqueeze(in[0], 2), unsqueeze(in[1], 2), &in[2], {1, 2}, {0, 1}, {1, 1}, 1);
+         y.shape.erase(y.shape.begin() + 2);
+         return y;
+       },
+       1e-5});
+  row({"convolution", {{{1, 2, 4, 5}, {3, 2, 2, 2}}}, Domain::Real,
+       [](const auto& in) { return F::conv2d(in[0], in[1], F::Conv2dFuncOptions().padding(kSame)); },
+       [](const auto& in) {
+         Naive y = naive_conv(in[0], in[1], nullptr, {1, 1}, {1, 1}, {1, 1}, 1);  // then drop row 0 and column 0
+         return Naive::build({1, 3, 4, 5}, [&](const Index& i) { return y.at({i[0], i[1], i[2] + 1, i[3] + 1}); });
+       },
+       1e-5});
+  // Random normal inputs have no ties, so the maxima stay put under finite differences.
+  row({"max_pool2d", {{{2, 3, 5, 5}}, {{2, 6, 7}}}, Domain::Real,
+       [](const auto& in) { return F::max_pool2d(in[0], F::MaxPool2dFuncOptions(3).stride(2).padding(1).ceil_mode(true)); },
+       [](const auto& in) { return naive_pool(in[0], {3, 3}, {2, 2}, {1, 1}, {1, 1}, true, PoolKind::max); }, 0});
+  row({"max_pool2d", {{{1, 2, 6, 7}}}, Domain::Real,
+       [](const auto& in) { return max_pool2d(in[0], {2, 3}, {1, 2}, {1, 0}, {2, 1}); },
+       [](const auto& in) { return naive_pool(in[0], {2, 3}, {1, 2}, {1, 0}, {2, 1}, false, PoolKind::max); }, 0});
+  row({"avg_pool2d", {{{2, 3, 5, 5}}, {{2, 6, 7}}}, Domain::Real,
+       [](const auto& in) {
+         return F::avg_pool2d(in[0], F::AvgPool2dFuncOptions(3).stride(2).padding(1).ceil_mode(true));
+       },
+       [](const auto& in) { return naive_pool(in[0], {3, 3}, {2, 2}, {1, 1}, {1, 1}, true, PoolKind::mean_with_pad); },
+       1e-6});
+  row({"avg_pool2d", {{{1, 2, 6, 7}}}, Domain::Real,
+       [](const auto& in) { return avg_pool2d(in[0], {2, 3}, {2, 2}, {1, 1}, true, false); },
+       [](const auto& in) { return naive_pool(in[0], {2, 3}, {2, 2}, {1, 1}, {1, 1}, true, PoolKind::mean); }, 1e-6});
+  row({"adaptive_avg_pool2d", {{{2, 3, 5, 7}}, {{2, 4, 4}}}, Domain::Real,
+       [](const auto& in) { return F::adaptive_avg_pool2d(in[0], F::AdaptiveAvgPool2dFuncOptions({3, 2})); },
+       [](const auto& in) { return naive_adaptive_mean(in[0], 3, 2); }, 1e-6});
+  // avg_pool2d's VJP as an op of its own: what a double backward through the pool runs.
+  row({"avg_pool2d_backward", {{{2, 2, 3, 3}}}, Domain::Real,
+       [](const auto& in) {
+         Tensor x = zeros({2, 2, 5, 5}, in[0].dtype()).requires_grad_();
+         Tensor y = avg_pool2d(x, 3, 2, 1, true, false);
+         return dydx::grad({y}, {x}, {in[0]}, {.create_graph = true})[0];
+       },
+       [](const auto& in) {
+         // <adjoint(g), e_i> = <g, pool(e_i)>: the pool of each unit input, read against g.
+         return Naive::build({2, 2, 5, 5}, [&](const Index& i) {
+           Naive unit = Naive::build({1, 1, 5, 5}, [&](const Index& j) { return j[2] == i[2] && j[3] == i[3] ? 1.0 : 0.0; });
+           Naive pooled = naive_pool(unit, {3, 3}, {2, 2}, {1, 1}, {1, 1}, true, PoolKind::mean);
+           double v = 0;
+           for (int64_t a = 0; a < 3; ++a)
+             for (int64_t b = 0; b < 3; ++b) v += pooled.at({0, 0, a, b}) * in[0].at({i[0], i[1], a, b});
+           return v;
+         });
+       },
+       1e-6});
+
   // Reductions.
   auto sum_of = [](double a, double b) { return a + b; };
   auto max_of = [](double a, double b) { return std::max(a, b); };
@@ -190,6 +390,46 @@ std::vector<OpRow> build_table() {
        [=](const auto& in) { return reduce(in[0], {0, -1}, true, log_add_exp); }, 1e-5});
   row({"logsumexp", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].logsumexp({1}); },
        [=](const auto& in) { return reduce(in[0], {1}, false, log_add_exp); }, 1e-5});
+
+  // Moments and norms: the reference folds sums, then finishes the statistic.
+  auto naive_var = [=](const Naive& x, std::vector<int64_t> dims, bool keepdim, double correction) {
+    const Naive total = reduce(x, dims, true, sum_of);
+    const double n = static_cast<double>(x.values.size()) / static_cast<double>(total.values.size());
+    const Naive deviations = zip(x, map(total, [n](double t) { return t / n; }), [](double a, double m) { return (a - m) * (a - m); });
+    return map(reduce(deviations, dims, keepdim, sum_of), [=](double s) { return s / (n - correction); });
+  };
+  auto naive_norm = [=](const Naive& x, std::vector<int64_t> dims, bool keepdim, double p) {
+    if (std::isinf(p)) return reduce(map(x, [](double a) { return std::abs(a); }), dims, keepdim, p > 0 ? max_of : min_of);
+    const Naive powers = map(x, [p](double a) { return p == 0 ? double(a != 0) : std::pow(std::abs(a), p); });
+    return map(reduce(powers, dims, keepdim, sum_of), [p](double s) { return p == 0 ? s : std::pow(s, 1 / p); });
+  };
+  row({"var", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].var(false); },
+       [=](const auto& in) { return naive_var(in[0], {}, false, 0); }, 1e-5});
+  row({"var", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].var({0, -1}, true, true); },
+       [=](const auto& in) { return naive_var(in[0], {0, -1}, true, 1); }, 1e-5});
+  row({"var", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return var(in[0], {1}, std::optional<int64_t>(2)); },
+       [=](const auto& in) { return naive_var(in[0], {1}, false, 2); }, 1e-5});
+  auto naive_sqrt = [](const Naive& v) { return map(v, [](double a) { return std::sqrt(a); }); };
+  // Not 0-D: the std of one element is 0, where (as in PyTorch) the masked first derivative has nan derivatives.
+  row({"std", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].std(false); },
+       [=](const auto& in) { return naive_sqrt(naive_var(in[0], {}, false, 0)); }, 1e-5});
+  row({"std", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].std({-1}, true, true); },
+       [=](const auto& in) { return naive_sqrt(naive_var(in[0], {-1}, true, 1)); }, 1e-5});
+  row({"std", {{{3, 4}}}, Domain::Real, [](const auto& in) { return dydx::std(in[0], {0, 1}, std::optional<int64_t>(0)); },
+       [=](const auto& in) { return naive_sqrt(naive_var(in[0], {0, 1}, false, 0)); }, 1e-5});
+  // Away from zero: the p-norms' kinks (p <= 1) and poles (p < 2 in the second derivative) lie there.
+  row({"norm", kUnaryShapes, Domain::AwayFromZero, [](const auto& in) { return in[0].norm(); },
+       [=](const auto& in) { return naive_norm(in[0], {}, false, 2); }, 1e-5});
+  for (double p : {1.0, 3.0, 0.5, -1.5, 1.5, 0.0, double(INFINITY), -double(INFINITY)})
+    row({"norm", {{{3, 4}}, {{2, 3, 2}}}, Domain::AwayFromZero, [p](const auto& in) { return in[0].norm(p, {1}, p > 1); },
+         [=](const auto& in) { return naive_norm(in[0], {1}, p > 1, p); }, 1e-5});
+  row({"norm", {{{3, 4}}}, Domain::AwayFromZero, [](const auto& in) { return norm(in[0], 2, {0, 1}, true); },
+       [=](const auto& in) { return naive_norm(in[0], {0, 1}, true, 2); }, 1e-5});
+  row({"linalg_vector_norm", {{{3, 4}}, {{2, 3, 2}}}, Domain::AwayFromZero,
+       [](const auto& in) { return linalg::vector_norm(in[0], 2.5, {-1}); },
+       [=](const auto& in) { return naive_norm(in[0], {-1}, false, 2.5); }, 1e-5});
+  row({"linalg_vector_norm", kUnaryShapes, Domain::AwayFromZero, [](const auto& in) { return linalg::vector_norm(in[0]); },
+       [=](const auto& in) { return naive_norm(in[0], {}, false, 2); }, 1e-5});
 
   // Joining.
   row({"cat", {{{2, 3}, {4, 3}}}, Domain::Real, [](const auto& in) { return cat({in[0], in[1]}, 0); },
@@ -403,7 +643,21 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},
       {"logsumexp", [](const auto& in) { return logsumexp(in[0], {0}); }},
+      {"var", [](const auto& in) { return in[0].var(); }},
+      {"std", [](const auto& in) { return in[0].std(); }},
+      {"norm", [](const auto& in) { return in[0].norm(); }},
+      {"linalg_vector_norm", [](const auto& in) { return linalg::vector_norm(in[0]); }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},
+      {"convolution", [](const auto& in) { return conv2d(in[0].reshape({1, 1, 1, 1}), in[1].reshape({1, 1, 1, 1})); }},
+      {"col2im", [](const auto& in) { return nn::functional::fold(in[0].reshape({1, 1, -1}), nn::functional::FoldFuncOptions({1, in[0].numel()}, 1)); }},
+      {"max_pool2d", [](const auto& in) { return max_pool2d(in[0].reshape({1, 1, -1}), 1); }},
+      {"avg_pool2d", [](const auto& in) { return avg_pool2d(in[0].reshape({1, 1, -1}), 1); }},
+      {"adaptive_avg_pool2d", [](const auto& in) { return adaptive_avg_pool2d(in[0].reshape({1, 1, -1}), {1, in[0].numel()}); }},
+      {"avg_pool2d_backward",
+       [](const auto& in) {
+         Tensor x = zeros({1, 1, in[0].numel()}, in[0].dtype()).requires_grad_();
+         return dydx::grad({avg_pool2d(x, 1)}, {x}, {in[0].reshape({1, 1, -1})}, {.create_graph = true})[0];
+       }},
   };
   if (auto it = fixed.find(key); it != fixed.end()) return it->second;
   const size_t colon = key.find(':');
@@ -427,7 +681,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kZeroTangent =
       "an input without a tangent contributes nothing, as in PyTorch's own elementwise rules (mul's JVP "
       "at 0 * inf is 0 there too); PyTorch's mm/bmm/addmm JVPs multiply a materialised zero tangent by the "
-      "other operand's inf or nan";
+      "other operand's inf or nan (convolution's too)";
   static const std::string kNanMaximum =
       "at a nan maximum dydx's JVP follows the nan elements, as both libraries' VJPs do, so <u, J v> agrees "
       "both ways; PyTorch 1.13's evenly_read_jvp counts x == nan, finds none and divides by that 0";
@@ -459,6 +713,26 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kSubnormalInside =
       "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 (subnormal, the true value) inside silu's derivative "
       "and softplus's second derivative; PyTorch's 1 / (1 + exp(100)) overflows exp and gives 0";
+  static const std::string kFloat32Norm =
+      "dydx's float32 norms square in double, so the 2-norm of 1e-40 (subnormal) is 1e-40 with gradient x / norm; "
+      "PyTorch 1.13 squares in float32, underflows to a norm of 0 and masks the gradient to 0. dydx's second "
+      "derivative there, of order 1 / norm, overflows float32";
+  static const std::string kNormHessianRounding =
+      "at x = (1e-40, 1e-40) the second derivative (|t|^2 - (x.t)^2 / f^2) / f is a difference of two terms near "
+      "7e39 that cancel exactly; each library keeps a different rounding residue of them (1 ulp of 7e39 is 1e24)";
+  static const std::vector<EdgeDeviation> norm_deviations = [] {
+    std::vector<EdgeDeviation> out;
+    const std::vector<std::array<std::string, 3>> fields = {
+        {"vjp", "0,0", "0,1"}, {"vjp", "0,0", "-0,1"}, {"vjp", "0,0", "1,0"}, {"vjp", "0,0", "1,-0"},
+        {"vjp", "0,0", "0.7071075439453125,0.7071075439453125"}, {"jvp", "0", "1"}, {"jvp", "0", "1.414215087890625"},
+        {"fwr", "0,0", "inf,nan"}, {"fwr", "0,0", "nan,inf"}, {"fwr", "0,0", "nan,nan"}};
+    for (const std::string key : {"norm", "linalg_vector_norm"}) {
+      for (const auto& [field, pytorch, dydx] : fields) out.push_back({key, field, pytorch, dydx, kFloat32Norm});
+      out.push_back({key, "fwr", "-1.5700924586837751e+24,-1.5700924586837751e+24",
+                     "-2.4178516392292583e+24,-2.4178516392292583e+24", kNormHessianRounding});
+    }
+    return out;
+  }();
   static const std::vector<EdgeDeviation> deviations = {
       {"silu", "vjp", "-0", "-3.745670795140236e-42", kSubnormalInside},
       {"silu", "jvp", "-0", "-3.745670795140236e-42", kSubnormalInside},
@@ -478,6 +752,8 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"hypot", "fwr", "0", "nan", kQuotientTangent},
       {"hypot", "fwr", "inf", "nan", kQuotientTangent},
       {"mm", "fwr", "nan", "", kZeroTangent},
+      {"convolution", "fwr", "nan", "", kZeroTangent},
+      {"convolution", "jvp", "nan", "", kZeroTangent},
       {"bmm", "fwr", "nan", "", kZeroTangent},
       {"tanh", "fwr", "0", "-0", kSecondOrderZeroSign},
       {"pow.Tensor", "fwr", "-0", "0", kSecondOrderZeroSign},
@@ -490,11 +766,18 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"max", "out", "0", "-0", kZeroTie},      {"min", "out", "-0", "0", kZeroTie},
       {"min", "out", "0", "-0", kZeroTie},
   };
-  return deviations;
+  static const std::vector<EdgeDeviation> all = [] {
+    std::vector<EdgeDeviation> out = deviations;
+    out.insert(out.end(), norm_deviations.begin(), norm_deviations.end());
+    return out;
+  }();
+  return all;
 }
 
 double edge_residue_floor(const std::string& key, ScalarType dtype) {
-  if (key != "softmax" && key != "log_softmax" && key != "logsumexp") return 0;
+  // The 2-norm's second derivative along x itself is zero by cancellation ((|x|^2 - (x.x)^2 / f^2) / f).
+  if (key != "softmax" && key != "log_softmax" && key != "logsumexp" && key != "norm" && key != "linalg_vector_norm")
+    return 0;
   return dtype == kFloat32 ? 0x1p-22 : 0x1p-51;  // two ulps of 1: PyTorch's residues reach 1.05e-7 (float32)
 }
 

@@ -862,7 +862,7 @@ TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
 // edge value passes through unchanged; every other registered op must have edge cases.
 TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
   const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
-                                              "expand", "fill", "gather", "index_select", "masked_fill", "permute", "select", "slice", "squeeze",
+                                              "expand", "fill", "gather", "im2col", "index_select", "masked_fill", "permute", "select", "slice", "squeeze",
                                               "squeeze.dim", "stack", "t", "to", "transpose", "unsqueeze", "view",
                                               "zero", "AccumulateGrad"};
   std::set<std::string> covered;

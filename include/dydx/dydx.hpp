@@ -4,6 +4,7 @@
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/detail/node.hpp"
+#include "dydx/expanding_array.hpp"
 #include "dydx/dtype.hpp"
 #include "dydx/error.hpp"
 #include "dydx/forward_ad.hpp"

@@ -99,6 +99,52 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 /// log(sum(exp(x))) over dims (every dim when empty), stably: all -inf gives -inf, a +inf gives inf,
 /// a nan gives nan. Integers compute in the default float dtype.
 Tensor logsumexp(const Tensor& x, IntArrayRef dims, bool keepdim = false);
+/// torch.var / torch.std over every dim or along dims (an empty list means every dim), dividing the
+/// sum of squared deviations by n - 1 (unbiased) or n, or by max(0, n - correction) in the correction
+/// form; a literal correction must be spelled std::optional<int64_t>(2), as in libtorch (2 alone
+/// converts to bool). Floating dtypes only; corrected two-pass in double, so no catastrophic
+/// cancellation. std's gradient is 0 where std is 0, as PyTorch 1.13's.
+inline Tensor var(const Tensor& x) { return x.var(); }
+template <std::same_as<bool> B>  // exactly a bool: var(x, {1}) is dim 1
+Tensor var(const Tensor& x, B unbiased) { return x.var(unbiased); }
+Tensor var(const Tensor& x, IntArrayRef dims, bool unbiased = true, bool keepdim = false);
+Tensor var(const Tensor& x, IntArrayRef dims, std::optional<int64_t> correction, bool keepdim = false);
+inline Tensor std(const Tensor& x) { return x.std(); }
+template <std::same_as<bool> B>
+Tensor std(const Tensor& x, B unbiased) { return x.std(unbiased); }
+Tensor std(const Tensor& x, IntArrayRef dims, bool unbiased = true, bool keepdim = false);
+Tensor std(const Tensor& x, IntArrayRef dims, std::optional<int64_t> correction, bool keepdim = false);
+/// (var, mean) and (std, mean) over dims, as torch.var_mean and torch.std_mean.
+std::tuple<Tensor, Tensor> var_mean(const Tensor& x, IntArrayRef dims, bool unbiased = true, bool keepdim = false);
+std::tuple<Tensor, Tensor> std_mean(const Tensor& x, IntArrayRef dims, bool unbiased = true, bool keepdim = false);
+/// torch.norm for vectors: (sum |x|^p)^(1/p) over every dim or along dims; p = inf / -inf is the
+/// largest / smallest |x|, p = 0 counts the nonzeros. An empty reduction gives 0. The gradient is
+/// PyTorch's: 0 where the norm is 0 (p >= 1), split evenly among ties for +-inf.
+Tensor norm(const Tensor& x, Scalar p = 2);
+Tensor norm(const Tensor& x, Scalar p, IntArrayRef dims, bool keepdim = false);
+namespace linalg {
+/// torch.linalg.vector_norm: norm with ord and dims (empty: every dim), its own grad_fn name.
+Tensor vector_norm(const Tensor& x, Scalar ord = 2, IntArrayRef dims = {}, bool keepdim = false);
+}  // namespace linalg
+/// torch.einsum: sums of products of the operands' elements over the equation's subscripts
+/// ("ij,jk->ik", implicit output "ij,jk", "...", repeated subscripts for diagonals), contracted
+/// pairwise from left to right through bmm, so derivatives of every order come from views and bmm.
+Tensor einsum(std::string_view equation, const TensorList& operands);
+/// self + value * tensor1 * tensor2 and self + value * tensor1 / tensor2, all three broadcast.
+Tensor addcmul(const Tensor& self, const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1);
+Tensor addcdiv(const Tensor& self, const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1);
+
+// Normalisation (nn::functional's spellings are in dydx/nn/normalization.hpp).
+/// torch::layer_norm: (x - mean) / sqrt(var + eps) over the last normalized_shape.size() dims (which
+/// must be normalized_shape), var biased, then * weight + bias (each of normalized_shape, optional).
+Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5, bool cudnn_enable = true);
+/// torch::batch_norm over dim 1 (channels) of [N, C, *]: training normalises by the batch's mean and
+/// biased var and updates the running stats (when given) in place, without grad, with momentum and
+/// the unbiased var; evaluation normalises by the running stats.
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps, bool cudnn_enabled = true);
+
 /// Sums x down to a shape it broadcasts from; the inverse of expand.
 Tensor sum_to(const Tensor& x, IntArrayRef shape);
 

@@ -1,6 +1,7 @@
 // Tensor: a reference-counted handle to a strided, typed array that records autograd history.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -164,6 +165,22 @@ class Tensor {
   std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
   Tensor min() const;
   std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
+  /// var and std over every dim, or along dims (see dydx::var). The whole-tensor form takes exactly a
+  /// bool, so that x.var({1}) or x.var(1) means dim 1, never unbiased = true.
+  Tensor var() const { return var(IntArrayRef(), true, false); }
+  template <std::same_as<bool> B>
+  Tensor var(B unbiased) const { return var(IntArrayRef(), unbiased, false); }
+  Tensor var(IntArrayRef dims, bool unbiased = true, bool keepdim = false) const;
+  Tensor var(IntArrayRef dims, std::optional<int64_t> correction, bool keepdim = false) const;
+  Tensor std() const { return std(IntArrayRef(), true, false); }
+  template <std::same_as<bool> B>
+  Tensor std(B unbiased) const { return std(IntArrayRef(), unbiased, false); }
+  Tensor std(IntArrayRef dims, bool unbiased = true, bool keepdim = false) const;
+  Tensor std(IntArrayRef dims, std::optional<int64_t> correction, bool keepdim = false) const;
+  Tensor norm(Scalar p = 2) const;
+  Tensor norm(Scalar p, IntArrayRef dims, bool keepdim = false) const;
+  Tensor addcmul(const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1) const;
+  Tensor addcdiv(const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1) const;
   Tensor softmax(int64_t dim) const;
   Tensor log_softmax(int64_t dim) const;
   Tensor logsumexp(IntArrayRef dims, bool keepdim = false) const;
@@ -182,6 +199,10 @@ class Tensor {
   Tensor& zero_();
   Tensor& fill_(Scalar value);
   Tensor& copy_(const Tensor& src);
+  /// self += value * tensor1 * tensor2 (addcmul_) or value * tensor1 / tensor2 (addcdiv_, floating only),
+  /// in place; the product broadcasts to self's shape.
+  Tensor& addcmul_(const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1);
+  Tensor& addcdiv_(const Tensor& tensor1, const Tensor& tensor2, Scalar value = 1);
   // Elementwise functions in place: the out-of-place result written into self, with PyTorch's
   // checks (a leaf that requires grad raises; an integer tensor takes no floating result).
   Tensor& exp_();

@@ -254,6 +254,47 @@ Tensor& Tensor::div_(const Tensor& other) {
   return *this;
 }
 
+// addcmul_ and addcdiv_: self += value * (tensor1 op tensor2). The quotient or product is formed
+// first (differentiable, so the write records its history through add), then added as add_ adds.
+static Tensor& addc_impl(Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide, const char* op) {
+  check_inplace(self, op, &t1);
+  check_inplace(self, op, &t2);
+  DYDX_CHECK(!divide || t1.is_floating_point() || t2.is_floating_point(), op,
+             ": Integer division with addcdiv is no longer supported (tensor1 ", t1.dtype(), ", tensor2 ", t2.dtype(), ")");
+  ops::check_overlap(self, {&t1, &t2}, op);
+  detail::broadcast_shapes(t1.sizes(), t2.sizes(), op);
+  const Tensor term = divide ? dydx::div(t1, t2) : dydx::mul(t1, t2);
+  ops::check_binary_inplace(self, term, op, value);
+  if (needs_history(self, {&term})) {
+    commit(self, dydx::add(self, term, value), op);
+  } else {
+    ops::binary_in_place(self, term, ops::ScaledAdd::of(value, /*negate=*/false));
+  }
+  return self;
+}
+
+Tensor& Tensor::addcmul_(const Tensor& t1, const Tensor& t2, Scalar value) {
+  return addc_impl(*this, t1, t2, value, false, "addcmul_");
+}
+Tensor& Tensor::addcdiv_(const Tensor& t1, const Tensor& t2, Scalar value) {
+  return addc_impl(*this, t1, t2, value, true, "addcdiv_");
+}
+
+Tensor addcmul(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value) {
+  DYDX_CHECK(self.defined() && t1.defined() && t2.defined(), "addcmul: called with an undefined tensor");
+  detail::broadcast_shapes(detail::broadcast_shapes(self.sizes(), t1.sizes(), "addcmul"), t2.sizes(), "addcmul");
+  return add(self, mul(t1, t2), value);
+}
+Tensor addcdiv(const Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value) {
+  DYDX_CHECK(self.defined() && t1.defined() && t2.defined(), "addcdiv: called with an undefined tensor");
+  DYDX_CHECK(t1.is_floating_point() || t2.is_floating_point(),
+             "addcdiv: Integer division with addcdiv is no longer supported (tensor1 ", t1.dtype(), ", tensor2 ", t2.dtype(), ")");
+  detail::broadcast_shapes(detail::broadcast_shapes(self.sizes(), t1.sizes(), "addcdiv"), t2.sizes(), "addcdiv");
+  return add(self, div(t1, t2), value);
+}
+Tensor Tensor::addcmul(const Tensor& t1, const Tensor& t2, Scalar value) const { return dydx::addcmul(*this, t1, t2, value); }
+Tensor Tensor::addcdiv(const Tensor& t1, const Tensor& t2, Scalar value) const { return dydx::addcdiv(*this, t1, t2, value); }
+
 template <class Names>
 static Tensor& fill_impl(Tensor& self, Scalar value, const char* op) {
   check_inplace(self, op);

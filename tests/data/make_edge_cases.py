@@ -104,8 +104,27 @@ OPS["softmax"] = unary(lambda x: torch.softmax(x, 0))
 OPS["log_softmax"] = unary(lambda x: torch.log_softmax(x, 0))
 OPS["logsumexp"] = unary(lambda x: torch.logsumexp(x, 0))
 OPS["scatter_add"] = binary(lambda x, y: torch.scatter_add(x, 0, torch.tensor([0]), y))
+OPS["convolution"] = binary(lambda x, w: F.conv2d(x.reshape(1, 1, 1, 1), w.reshape(1, 1, 1, 1)))
+OPS["col2im"] = unary(lambda x: F.fold(x.reshape(1, 1, 1), (1, 1), (1, 1)))
+OPS["max_pool2d"] = unary(lambda x: F.max_pool2d(x.reshape(1, 1, 1), 1))
+OPS["avg_pool2d"] = unary(lambda x: F.avg_pool2d(x.reshape(1, 1, 1), 1))
+OPS["adaptive_avg_pool2d"] = unary(lambda x: F.adaptive_avg_pool2d(x.reshape(1, 1, 1), 1))
 
-PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp"}
+
+# avg_pool2d's VJP as an op: the gradient of a 1x1 pool's input for cotangent g, kept differentiable.
+def avg_pool2d_backward(g):
+    x = torch.zeros((1, 1, 1), dtype=g.dtype, requires_grad=True)
+    return torch.autograd.grad(F.avg_pool2d(x, 1), x, g.reshape(1, 1, 1), create_graph=True)[0]
+
+
+OPS["avg_pool2d_backward"] = unary(avg_pool2d_backward)
+OPS["var"] = unary(torch.var)
+OPS["std"] = unary(torch.std)
+OPS["norm"] = unary(torch.norm)
+OPS["linalg_vector_norm"] = unary(torch.linalg.vector_norm)
+
+PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
+          "linalg_vector_norm"}
 
 
 def fmt(v):

@@ -13,6 +13,8 @@
 #include <variant>
 
 #include "dydx/detail/option.hpp"
+#include "dydx/nn/conv.hpp"
+#include "dydx/nn/normalization.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {

@@ -1,0 +1,125 @@
+// layer_norm and batch_norm, composed of differentiable dydx ops (mean, var and arithmetic) with
+// PyTorch 1.13's checks and running-stat updates. Composed rather than fused: the statistics take two
+// reductions over the input (mean, then var's own two-pass kernel) and the affine part four
+// elementwise passes; the derivatives of every order come from those ops' rules.
+#include <cmath>
+#include <sstream>
+
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/error.hpp"
+#include "dydx/nn/functional.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx {
+namespace {
+
+std::string shape_text(IntArrayRef shape) {
+  std::ostringstream s;
+  s << '[';
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << ']';
+  return s.str();
+}
+
+// x normalised by mean and var (already shaped to broadcast against it), then scaled and shifted.
+Tensor normalise(const Tensor& x, const Tensor& mean, const Tensor& var, const Tensor& weight, const Tensor& bias,
+                 double eps) {
+  Tensor out = (x - mean) / sqrt(var + eps);
+  if (weight.defined()) out = out * weight;
+  if (bias.defined()) out = out + bias;
+  return out;
+}
+
+void check_channel_tensor(const Tensor& t, int64_t channels, const char* name) {
+  DYDX_CHECK(!t.defined() || t.numel() == channels, "batch_norm: ", name, " should contain ", channels,
+             " elements not ", t.numel(), " (shape ", t.sizes(), ")");
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps, bool) {
+  DYDX_CHECK(input.defined(), "layer_norm: called on an undefined tensor");
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  DYDX_CHECK(k >= 1, "layer_norm: Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
+                     "one element, but got normalized_shape = []");
+  bool matches = input.dim() >= k;
+  for (int64_t i = 0; matches && i < k; ++i) matches = input.size(input.dim() - k + i) == normalized_shape[i];
+  DYDX_CHECK(matches, "layer_norm: Given normalized_shape=", shape_text(normalized_shape),
+             ", expected input with shape [*, ", shape_text(normalized_shape).substr(1), ", but got input of size",
+             input.sizes());
+  DYDX_CHECK(input.is_floating_point(), "layer_norm: expected a floating point input, got ", input.dtype());
+  for (const auto& [t, name] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}})
+    DYDX_CHECK(!t->defined() || t->sizes() == normalized_shape, "layer_norm: Expected ", name,
+               " to be of same shape as normalized_shape, but got ", name, " of shape ", t->sizes(),
+               " and normalized_shape = ", shape_text(normalized_shape));
+  std::vector<int64_t> dims;
+  for (int64_t d = input.dim() - k; d < input.dim(); ++d) dims.push_back(d);
+  const Tensor mean = input.mean(dims, true);
+  const Tensor var = input.var(dims, std::optional<int64_t>(0), true);
+  return normalise(input, mean, var, weight, bias, eps);
+}
+
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps, bool) {
+  DYDX_CHECK(input.defined(), "batch_norm: called on an undefined tensor");
+  DYDX_CHECK(input.dim() >= 2, "batch_norm: expected an input of shape [N, C, *] (2-D or more), got shape ",
+             input.sizes());
+  DYDX_CHECK(input.is_floating_point(), "batch_norm: expected a floating point input, got ", input.dtype());
+  const int64_t channels = input.size(1);
+  check_channel_tensor(running_mean, channels, "running_mean");
+  check_channel_tensor(running_var, channels, "running_var");
+  check_channel_tensor(weight, channels, "weight");
+  check_channel_tensor(bias, channels, "bias");
+  for (const Tensor* t : {&running_mean, &running_var})
+    DYDX_CHECK(!t->defined() || t->is_floating_point(), "batch_norm: running stats must be floating point, got ",
+               t->dtype());
+  // Per-channel tensors broadcast as [C, 1, ..., 1] against [N, C, *].
+  Dims channel_shape(static_cast<size_t>(input.dim() - 1), 1);
+  channel_shape[0] = channels;
+  auto per_channel = [&](const Tensor& t) { return t.defined() ? t.reshape(channel_shape) : t; };
+  if (!training) {
+    DYDX_CHECK(running_mean.defined() && running_var.defined(),
+               "batch_norm: running_mean and running_var must be defined in evaluation mode");
+    return normalise(input, per_channel(running_mean), per_channel(running_var), per_channel(weight), per_channel(bias),
+                     eps);
+  }
+  const int64_t per_value = channels == 0 ? 0 : input.numel() / channels;
+  DYDX_CHECK(per_value > 1, "batch_norm: Expected more than 1 value per channel when training, got input size ",
+             input.sizes());
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < input.dim(); ++d) dims.push_back(d);
+  const Tensor mean = input.mean(dims, true);
+  const Tensor var = input.var(dims, std::optional<int64_t>(0), true);
+  Tensor out = normalise(input, mean, var, per_channel(weight), per_channel(bias), eps);
+  // The running stats are written last, once nothing else can raise.
+  NoGradGuard no_grad;
+  if (running_mean.defined()) {
+    Tensor r = running_mean;
+    r.mul_(1 - momentum).add_(mean.reshape({channels}).to(r.dtype()), momentum);
+  }
+  if (running_var.defined()) {
+    const double n = static_cast<double>(per_value);
+    Tensor r = running_var;
+    r.mul_(1 - momentum).add_((var.reshape({channels}) * (n / (n - 1))).to(r.dtype()), momentum);
+  }
+  return out;
+}
+
+namespace nn::functional {
+
+Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options) {
+  return dydx::layer_norm(input, options.normalized_shape(), options.weight(), options.bias(), options.eps());
+}
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const BatchNormFuncOptions& options) {
+  DYDX_CHECK(options.momentum().has_value() || !options.training(),
+             "batch_norm: momentum must be given (a cumulative average is the BatchNorm module's, not the function's)");
+  return dydx::batch_norm(input, options.weight(), options.bias(), running_mean, running_var, options.training(),
+                          options.momentum().value_or(0.1), options.eps());
+}
+
+}  // namespace nn::functional
+}  // namespace dydx

@@ -1,0 +1,281 @@
+// conv2d (and conv1d as conv2d over a height of 1): one record, ConvolutionBackward0, bilinear in
+// (input, weight) and linear in the bias.
+//
+// Forward: per sample, im2col into a contiguous buffer (one pass over the input), then one GEMM per
+// group, weight [OC/G, C/G kh kw] @ columns [C/G kh kw, L], onto rows that start from the bias.
+// Samples split across threads, each with its own buffer and a single-threaded BLAS call; a 1x1
+// kernel with stride 1 and no padding reads a contiguous sample as its own columns.
+// Rules, composed of unfold/fold (im2col/col2im) and matmul so that they differentiate again:
+//   y = W cols(x) + b                          (per group)
+//   grad_x = fold(W^T g),  grad_W = sum_n g cols(x)^T,  grad_b = sum_{n, h, w} g
+//   JVP = conv(t_x, W) + conv(x, t_W) + t_b,   curvature = 2 sum_k conv(g_x_k, g_W_k)
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_blas.hpp"
+#include "dydx/nn/conv.hpp"
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+#include "ops/window2d.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+struct ConvAttrs {
+  Window2d window;
+  int64_t groups;
+};
+
+/// The product of t's first `count` sizes (the batch dims in front of a rule's own).
+int64_t leading(const Tensor& t, int64_t count) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < count; ++d) n *= t.size(d);
+  return n;
+}
+
+/// conv(x, w) composed of differentiable ops, where x carries nbx leading batch dims and w nbw (a
+/// rule's cotangent or tangent directions; when both carry them they are the same dims).
+Tensor conv_composed(const Tensor& x, int64_t nbx, const Tensor& w, int64_t nbw, const ConvAttrs& a) {
+  const int64_t n = x.size(nbx), c = x.size(nbx + 1), h = x.size(nbx + 2), wd = x.size(nbx + 3);
+  const int64_t oc = w.size(nbw), kk = a.window.kernel_numel(), g = a.groups, cg = c / g, ocg = oc / g;
+  const int64_t oh = a.window.out_size(h, 0), ow = a.window.out_size(wd, 1), l = oh * ow;
+  Tensor cols = unfold_planes(x.reshape({leading(x, nbx) * n, c, h, wd}), a.window)
+                    .reshape(with_batch(x, nbx, {n, g, cg * kk, l}));
+  Tensor product = matmul(w.reshape(with_batch(w, nbw, {1, g, ocg, cg * kk})), cols);  // [..., N, G, OC/G, L]
+  const int64_t nb = product.dim() - 4;
+  return product.reshape(with_batch(product, nb, {n, oc, oh, ow}));
+}
+
+struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
+  using Attrs = ConvAttrs;
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static void vjp(const Backward<ConvolutionRecord>& b, const Tensor& g, Tensor* grads) {
+    const ConvAttrs& a = b.attrs();
+    const Tensor x = b.input(0), w = b.input(1);
+    const int64_t nb = b.batch_dims(g), n = x.size(0), c = x.size(1), oc = w.size(0);
+    const int64_t groups = a.groups, kk = a.window.kernel_numel(), ckg = c / groups * kk, ocg = oc / groups;
+    const int64_t l = g.size(-1) * g.size(-2);
+    Tensor gm = g.reshape(with_batch(g, nb, {n, groups, ocg, l}));
+    if (b.needs_grad(0)) {
+      Tensor cols = matmul(w.reshape({groups, ocg, ckg}).transpose(1, 2), gm);  // [..., N, G, C/G kk, L]
+      grads[0] = fold_planes(cols.reshape({leading(g, nb) * n, c * kk, l}), x.size(2), x.size(3), a.window)
+                     .reshape(with_batch(g, nb, x.sizes()));
+    }
+    if (b.needs_grad(1)) {
+      Tensor cols = unfold_planes(x, a.window).reshape({n, groups, ckg, l});
+      grads[1] = matmul(gm, cols.transpose(2, 3)).sum({nb}).reshape(with_batch(g, nb, w.sizes()));
+    }
+    if (b.num_inputs() > 2 && b.needs_grad(2)) grads[2] = g.sum({nb, nb + 2, nb + 3});
+  }
+  static Tensor jvp(const Primal<ConvolutionRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    const Tensor &x = p.input(0), &w = p.input(1);
+    Tensor out = sum_terms(t[0].defined() ? conv_composed(t[0], nb, w, 0, p.attrs()) : Tensor(),
+                           t[1].defined() ? conv_composed(x, 0, t[1], nb, p.attrs()) : Tensor());
+    if (t.size() > 2 && t[2].defined()) {
+      Tensor bias = t[2].reshape(with_batch(t[2], nb, {1, w.size(0), 1, 1}));
+      out = out.defined() ? out + bias : bias.expand(with_batch(t[2], nb, p.output().sizes())).contiguous();
+    }
+    return out;
+  }
+  static Tensor curvature(const Primal<ConvolutionRecord>& p, const TensorList& g) {
+    if (!g[0].defined() || !g[1].defined()) return {};
+    return conv_composed(g[0], 1, g[1], 1, p.attrs()).sum({0}) * 2.0;
+  }
+};
+
+/// The forward values: im2col per sample into a buffer of this thread's, then a GEMM per group.
+Tensor conv_values(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvAttrs& a) {
+  const Window2d& win = a.window;
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), oc = weight.size(0);
+  const int64_t oh = win.out_size(h, 0), ow = win.out_size(wd, 1), l = oh * ow, kk = win.kernel_numel();
+  const int64_t groups = a.groups, ocg = oc / groups, ckg = c / groups * kk;
+  Tensor out = detail::make_empty({n, oc, oh, ow}, x.dtype());
+  if (out.numel() == 0) return out;
+  const Tensor w = weight.contiguous();
+  const Tensor b = bias.defined() ? bias.contiguous() : bias;
+  // A 1x1 kernel at stride 1 without padding: a contiguous sample is its own column matrix.
+  const bool identity_cols = kk == 1 && win.stride[0] == 1 && win.stride[1] == 1 && win.padding[0] == 0 &&
+                             win.padding[1] == 0 && x.stride(3) == 1 && x.stride(2) == wd && x.stride(1) == h * wd;
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data_ptr<T>();
+    const T* wp = w.data_ptr<T>();
+    const T* bp = b.defined() ? b.data_ptr<T>() : nullptr;
+    T* op = out.data_ptr<T>();
+    cpu::parallel_for(n, 1, [&](int64_t first, int64_t last) {
+      std::vector<T> buffer(identity_cols ? 0 : c * kk * l);
+      for (int64_t i = first; i < last; ++i) {
+        const T* sample = xp + i * x.stride(0);
+        const T* cols = sample;
+        if (!identity_cols) {
+          for (int64_t ch = 0; ch < c; ++ch)
+            im2col_plane(sample + ch * x.stride(1), x.stride(2), x.stride(3), h, wd, win, oh, ow,
+                         buffer.data() + ch * kk * l);
+          cols = buffer.data();
+        }
+        T* y = op + i * oc * l;
+        if (bp != nullptr)
+          for (int64_t o = 0; o < oc; ++o) std::fill(y + o * l, y + (o + 1) * l, bp[o]);
+        for (int64_t gr = 0; gr < groups; ++gr)
+          cpu::gemm_on_this_thread<T>(ocg, l, ckg, wp + gr * ocg * ckg, ckg, cols + gr * ckg * l, l, y + gr * ocg * l,
+                                      l, bp != nullptr);
+      }
+    });
+  });
+  return out;
+}
+
+std::string shape_of(const Tensor& t) { return t.defined() ? t.shape_string() : std::string("(undefined)"); }
+
+/// Checks conv's arguments as PyTorch does, with the input and weight already 4-D, then computes.
+Tensor conv4d(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvAttrs& a,
+              const Tensor& user_input, const Tensor& user_weight) {
+  const Window2d& win = a.window;
+  DYDX_CHECK(x.is_floating_point() && x.dtype() == w.dtype() && (!bias.defined() || bias.dtype() == w.dtype()), op,
+             ": expected input, weight and bias to have the same floating dtype, but got ", x.dtype(), ", ",
+             w.dtype(), " and ", bias.defined() ? dtype_name(bias.dtype()) : "no bias");
+  DYDX_CHECK(a.groups > 0, op, ": non-positive groups is not supported (got groups=", a.groups, ")");
+  for (int d = 0; d < 2; ++d) {
+    DYDX_CHECK(win.stride[d] > 0, op, ": non-positive stride is not supported");
+    DYDX_CHECK(win.padding[d] >= 0, op, ": negative padding is not supported");
+    DYDX_CHECK(win.dilation[d] > 0, op, ": dilation should be greater than zero");
+  }
+  DYDX_CHECK(w.size(0) % a.groups == 0, op, ": Given groups=", a.groups, ", expected weight to be divisible by ",
+             a.groups, " at dimension 0, but got weight of size ", user_weight.sizes(), " instead");
+  DYDX_CHECK(x.size(1) == w.size(1) * a.groups, op, ": Given groups=", a.groups, ", weight of size ",
+             user_weight.sizes(), ", expected input", user_input.sizes(), " to have ", w.size(1) * a.groups,
+             " channels, but got ", x.size(1), " channels instead");
+  DYDX_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == w.size(0)), op, ": Given weight of size ",
+             user_weight.sizes(), ", expected bias to be 1-dimensional with ", w.size(0),
+             " elements, but got bias of size ", shape_of(bias), " instead");
+  for (int d = 0; d < 2; ++d) {
+    const int64_t padded = x.size(2 + d) + 2 * win.padding[d], span = win.dilation[d] * (w.size(2 + d) - 1) + 1;
+    DYDX_CHECK(span <= padded, op, ": Calculated padded input size per channel: (",
+               x.size(2) + 2 * win.padding[0], " x ", x.size(3) + 2 * win.padding[1], "). Kernel size: (",
+               win.dilation[0] * (w.size(2) - 1) + 1, " x ", win.dilation[1] * (w.size(3) - 1) + 1,
+               "). Kernel size can't be greater than actual input size");
+  }
+  Tensor out = conv_values(x, w, bias, a);
+  if (bias.defined()) finish<ConvolutionRecord>({&x, &w, &bias}, out, a);
+  else finish<ConvolutionRecord>({&x, &w}, out, a);
+  return out;
+}
+
+/// "int or pair" for the torch:: spelling: one value for both dims, or one per dim.
+std::array<int64_t, 2> pair_of(IntArrayRef v, const char* what, const char* op) {
+  DYDX_CHECK(v.size() == 1 || v.size() == 2, op, ": expected ", what, " to be a single integer value or a list of 2 values, got ",
+             v);
+  return {v[0], v[v.size() - 1]};
+}
+
+enum class PadMode { explicit_, valid, same };
+
+/// conv over 2-D planes: input [N, C, H, W] or [C, H, W]; padding "same" pads dilation (k - 1) in
+/// total per dim, the odd one on the right (as PyTorch), by padding symmetrically with the larger
+/// half and dropping the first output row or column.
+Tensor conv2d_any(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                  std::array<int64_t, 2> stride, std::array<int64_t, 2> padding, PadMode mode,
+                  std::array<int64_t, 2> dilation, int64_t groups, const Tensor& user_input, const Tensor& user_weight) {
+  DYDX_CHECK(input.dim() == 3 || input.dim() == 4, op, ": Expected 3D (unbatched) or 4D (batched) input to ", op,
+             ", but got input of size: ", user_input.sizes());
+  DYDX_CHECK(weight.dim() == 4, op, ": expected a 4-D weight [out_channels, in_channels / groups, kH, kW], but got weight of size ",
+             user_weight.sizes());
+  const bool batched = input.dim() == 4;
+  const Tensor x = batched ? input : input.unsqueeze(0);
+  ConvAttrs a{{{weight.size(2), weight.size(3)}, dilation, padding, stride}, groups};
+  std::array<bool, 2> shift{false, false};
+  if (mode == PadMode::valid) a.window.padding = {0, 0};
+  if (mode == PadMode::same) {
+    DYDX_CHECK(stride[0] == 1 && stride[1] == 1, op, ": padding='same' is not supported for strided convolutions");
+    for (int d = 0; d < 2; ++d) {
+      const int64_t total = dilation[d] * (weight.size(2 + d) - 1);
+      a.window.padding[d] = (total + 1) / 2;
+      shift[d] = total % 2 == 1;
+    }
+  }
+  Tensor out = conv4d(op, x, weight, bias, a, user_input, user_weight);
+  if (shift[0]) out = out.slice(2, 1, out.size(2));
+  if (shift[1]) out = out.slice(3, 1, out.size(3));
+  return batched ? out : out.squeeze(0);
+}
+
+PadMode pad_mode(std::string_view padding, const char* op) {
+  if (padding == "valid") return PadMode::valid;
+  if (padding == "same") return PadMode::same;
+  detail::fail(op, ": Invalid padding string: '", std::string(padding), "' (expected 'valid' or 'same')");
+}
+
+Tensor conv1d_any(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+                  PadMode mode, int64_t dilation, int64_t groups) {
+  const char* op = "conv1d";
+  DYDX_CHECK(input.dim() == 2 || input.dim() == 3, op,
+             ": Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: ", input.sizes());
+  DYDX_CHECK(weight.dim() == 3, op, ": expected weight to have 3 dims [out_channels, in_channels / groups, kernel], got ",
+             weight.sizes());
+  Tensor out = conv2d_any(op, input.unsqueeze(-2), weight.unsqueeze(2), bias, {1, stride}, {0, padding}, mode,
+                          {1, dilation}, groups, input, weight);
+  return out.squeeze(-2);
+}
+
+}  // namespace
+}  // namespace ops
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride, IntArrayRef padding,
+              IntArrayRef dilation, int64_t groups) {
+  const char* op = "conv2d";
+  return ops::conv2d_any(op, input, weight, bias, ops::pair_of(stride, "stride", op),
+                         ops::pair_of(padding, "padding", op), ops::PadMode::explicit_,
+                         ops::pair_of(dilation, "dilation", op), groups, input, weight);
+}
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+              std::string_view padding, IntArrayRef dilation, int64_t groups) {
+  const char* op = "conv2d";
+  return ops::conv2d_any(op, input, weight, bias, ops::pair_of(stride, "stride", op), {0, 0},
+                         ops::pad_mode(padding, op), ops::pair_of(dilation, "dilation", op), groups, input, weight);
+}
+
+namespace {
+int64_t single(IntArrayRef v, const char* what) {
+  DYDX_CHECK(v.size() == 1, "conv1d: expected ", what, " to be a single integer value, got ", v);
+  return v[0];
+}
+}  // namespace
+
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride, IntArrayRef padding,
+              IntArrayRef dilation, int64_t groups) {
+  return ops::conv1d_any(input, weight, bias, single(stride, "stride"), single(padding, "padding"),
+                         ops::PadMode::explicit_, single(dilation, "dilation"), groups);
+}
+
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+              std::string_view padding, IntArrayRef dilation, int64_t groups) {
+  return ops::conv1d_any(input, weight, bias, single(stride, "stride"), 0, ops::pad_mode(padding, "conv1d"),
+                         single(dilation, "dilation"), groups);
+}
+
+namespace nn::functional {
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Conv2dFuncOptions& o) {
+  const char* op = "conv2d";
+  std::array<int64_t, 2> padding{0, 0};
+  ops::PadMode mode = ops::PadMode::explicit_;
+  if (const auto* p = std::get_if<ExpandingArray<2>>(&o.padding())) padding = **p;
+  else mode = std::holds_alternative<enumtype::kSame>(o.padding()) ? ops::PadMode::same : ops::PadMode::valid;
+  return ops::conv2d_any(op, input, weight, o.bias(), *o.stride(), padding, mode, *o.dilation(), o.groups(), input,
+                         weight);
+}
+
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Conv1dFuncOptions& o) {
+  int64_t padding = 0;
+  ops::PadMode mode = ops::PadMode::explicit_;
+  if (const auto* p = std::get_if<ExpandingArray<1>>(&o.padding())) padding = (*p)[0];
+  else mode = std::holds_alternative<enumtype::kSame>(o.padding()) ? ops::PadMode::same : ops::PadMode::valid;
+  return ops::conv1d_any(input, weight, o.bias(), o.stride()[0], padding, mode, o.dilation()[0], o.groups());
+}
+
+}  // namespace nn::functional
+}  // namespace dydx

@@ -1,0 +1,399 @@
+// Pooling over 2-D planes: max_pool2d, avg_pool2d and adaptive_avg_pool2d.
+//
+// max_pool2d keeps, for each output, the flat index (h W + w) of its maximum in the input plane;
+// its VJP scatter-adds the cotangent to those indices and its JVP gathers the tangent from them, so
+// both are differentiable (gather and scatter_add are each other's transposes) and the op is
+// piecewise linear. The average pools are linear: each is one window average, whose windows and
+// divisors are the op's attributes, and its adjoint (avg_pool2d_backward, a record of its own)
+// spreads each cotangent over its window; each is the other's VJP.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "dydx/nn/conv.hpp"
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+/// PyTorch's pooling_output_shape: floor or ceil of the window positions, where with ceil_mode the
+/// last window must start inside the input or its left padding.
+int64_t pooled_size(int64_t in, int64_t kernel, int64_t pad, int64_t stride, int64_t dilation, bool ceil_mode) {
+  const int64_t num = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+/// The leading sizes of x (every dim but the last two) times the plane size: x as [planes, H, W].
+int64_t planes_of(const Tensor& x) { return x.numel() == 0 ? 0 : x.numel() / (x.size(-1) * x.size(-2)); }
+
+Dims with_plane(const Tensor& x, int64_t h, int64_t w) {
+  Dims shape(x.sizes().begin(), x.sizes().end() - 2);
+  shape.push_back(h);
+  shape.push_back(w);
+  return shape;
+}
+
+// ---- the window average and its adjoint ----
+
+/// For each output row (column): the input rows [start, end) it averages and its part of the divisor.
+struct AvgWindows {
+  Dims h_start, h_end, h_div, w_start, w_end, w_div;
+  int64_t height = 0, width = 0;   // the input's plane
+  int64_t divisor_override = 0;    // 0: none
+  bool divide_separately = false;  // adaptive pooling divides by the rows, then by the columns, as PyTorch
+  int64_t out_h() const { return static_cast<int64_t>(h_start.size()); }
+  int64_t out_w() const { return static_cast<int64_t>(w_start.size()); }
+  template <class T>
+  T average(T sum, int64_t oh, int64_t ow) const {
+    if (divisor_override != 0) return sum / static_cast<T>(divisor_override);
+    if (divide_separately) return sum / static_cast<T>(h_div[oh]) / static_cast<T>(w_div[ow]);
+    return sum / static_cast<T>(h_div[oh] * w_div[ow]);
+  }
+};
+
+template <class Record>
+Tensor window_mean(const Tensor& x, const AvgWindows& a);
+Tensor window_mean_adjoint(const Tensor& g, const AvgWindows& a);
+
+struct AvgPool2dRecord : Named<"avg_pool2d", "AvgPool2DBackward0">, Linear {
+  using Attrs = AvgWindows;
+  static void vjp(const Backward<AvgPool2dRecord>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = window_mean_adjoint(g, b.attrs());
+  }
+  static Tensor jvp(const Primal<AvgPool2dRecord>& p, const TensorList& t) {
+    return window_mean<AvgPool2dRecord>(t[0], p.attrs());
+  }
+};
+
+struct AdaptiveAvgPool2dRecord : Named<"adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0">, Linear {
+  using Attrs = AvgWindows;
+  static void vjp(const Backward<AdaptiveAvgPool2dRecord>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = window_mean_adjoint(g, b.attrs());
+  }
+  static Tensor jvp(const Primal<AdaptiveAvgPool2dRecord>& p, const TensorList& t) {
+    return window_mean<AdaptiveAvgPool2dRecord>(t[0], p.attrs());
+  }
+};
+
+/// The adjoint of both average pools, the VJP that differentiates again.
+struct AvgPoolAdjointRecord : Named<"avg_pool2d_backward", "AvgPool2DBackwardBackward0">, Linear {
+  using Attrs = AvgWindows;
+  static void vjp(const Backward<AvgPoolAdjointRecord>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = window_mean<AvgPool2dRecord>(g, b.attrs());
+  }
+  static Tensor jvp(const Primal<AvgPoolAdjointRecord>& p, const TensorList& t) {
+    return window_mean_adjoint(t[0], p.attrs());
+  }
+};
+
+/// x [..., H, W] averaged over the windows into [..., OH, OW].
+template <class Record>
+Tensor window_mean(const Tensor& x_in, const AvgWindows& a) {
+  const int64_t oh = a.out_h(), ow = a.out_w(), h = a.height, w = a.width;
+  Tensor out = detail::make_empty(with_plane(x_in, oh, ow), x_in.dtype());
+  const int64_t planes = planes_of(x_in);
+  if (out.numel() > 0) {
+    const Tensor x = x_in.contiguous();
+    cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* xp = x.data_ptr<T>();
+      T* op = out.data_ptr<T>();
+      cpu::parallel_for(planes, std::max<int64_t>(1, cpu::kElementwiseGrain / (h * w + 1)), [&](int64_t first, int64_t last) {
+        for (int64_t plane = first; plane < last; ++plane) {
+          const T* xq = xp + plane * h * w;
+          T* oq = op + plane * oh * ow;
+          for (int64_t i = 0; i < oh; ++i)
+            for (int64_t j = 0; j < ow; ++j) {
+              if (a.h_start[i] >= a.h_end[i] || a.w_start[j] >= a.w_end[j]) {
+                oq[i * ow + j] = T(0);  // a window wholly in the padding, as PyTorch
+                continue;
+              }
+              T sum = 0;
+              for (int64_t r = a.h_start[i]; r < a.h_end[i]; ++r)
+                for (int64_t c = a.w_start[j]; c < a.w_end[j]; ++c) sum += xq[r * w + c];
+              oq[i * ow + j] = a.average(sum, i, j);
+            }
+        }
+      });
+    });
+  }
+  finish<Record>({&x_in}, out, a);
+  return out;
+}
+
+/// g [..., OH, OW] spread back over the windows into [..., H, W]: each input gets the averages of
+/// the windows it is in.
+Tensor window_mean_adjoint(const Tensor& g_in, const AvgWindows& a) {
+  const int64_t oh = a.out_h(), ow = a.out_w(), h = a.height, w = a.width;
+  Tensor out = detail::make_empty(with_plane(g_in, h, w), g_in.dtype());
+  const int64_t planes = planes_of(out);
+  if (out.numel() > 0) {
+    const Tensor g = g_in.contiguous();
+    cpu::dispatch_floating(g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* gp = g.data_ptr<T>();
+      T* op = out.data_ptr<T>();
+      cpu::parallel_for(planes, std::max<int64_t>(1, cpu::kElementwiseGrain / (h * w + 1)), [&](int64_t first, int64_t last) {
+        for (int64_t plane = first; plane < last; ++plane) {
+          const T* gq = gp + plane * oh * ow;
+          T* oq = op + plane * h * w;
+          std::fill(oq, oq + h * w, T(0));
+          for (int64_t i = 0; i < oh; ++i)
+            for (int64_t j = 0; j < ow; ++j) {
+              const T share = a.average(gq[i * ow + j], i, j);
+              for (int64_t r = a.h_start[i]; r < a.h_end[i]; ++r)
+                for (int64_t c = a.w_start[j]; c < a.w_end[j]; ++c) oq[r * w + c] += share;
+            }
+        }
+      });
+    });
+  }
+  finish<AvgPoolAdjointRecord>({&g_in}, out, a);
+  return out;
+}
+
+// ---- max pooling ----
+
+struct MaxPool2dRecord : Named<"max_pool2d", "MaxPool2DWithIndicesBackward0">, Linear {
+  static constexpr Saves saves{.extras = 1};
+  /// The indices [N, C, OH, OW] as [nb ones, N, C, OH OW] expanded over like's batch dims.
+  static Tensor flat_index(const Tensor& index, const Tensor& like, int64_t nb) {
+    Dims shape(nb, 1), full(like.sizes().begin(), like.sizes().begin() + nb);
+    for (int64_t d = 0; d < 2; ++d) {
+      shape.push_back(index.size(d));
+      full.push_back(index.size(d));
+    }
+    shape.push_back(index.size(2) * index.size(3));
+    full.push_back(index.size(2) * index.size(3));
+    return index.reshape(shape).expand(full);
+  }
+  static void vjp(const Backward<MaxPool2dRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    const Dims& in = b.input_sizes(0);
+    const Tensor index = b.extra(0);
+    Tensor flat_g = g.reshape(with_batch(g, nb, {in[0], in[1], index.size(2) * index.size(3)}));
+    Tensor zero = zeros(with_batch(g, nb, {in[0], in[1], in[2] * in[3]}), g.dtype());
+    grads[0] = scatter_add(zero, nb + 2, flat_index(index, g, nb), flat_g).reshape(with_batch(g, nb, in));
+  }
+  static Tensor jvp(const Primal<MaxPool2dRecord>& p, const TensorList& t) {
+    const int64_t nb = p.batch_dims();
+    const Tensor& x = p.input(0);
+    Tensor flat_t = t[0].reshape(with_batch(t[0], nb, {x.size(0), x.size(1), x.size(2) * x.size(3)}));
+    return gather(flat_t, nb + 2, flat_index(p.extra(0), t[0], nb)).reshape(with_batch(t[0], nb, p.output().sizes()));
+  }
+};
+
+struct MaxPoolGeometry {
+  std::array<int64_t, 2> kernel, stride, padding, dilation;
+  bool ceil_mode;
+};
+
+/// max over each window of x [N, C, H, W] and the flat index of the maximum: PyTorch's scan (the
+/// first of equal maxima, and the last nan, which wins over everything).
+std::tuple<Tensor, Tensor> max_pool_values(const Tensor& x_in, const MaxPoolGeometry& geo, int64_t oh, int64_t ow) {
+  const int64_t n = x_in.size(0), c = x_in.size(1), h = x_in.size(2), w = x_in.size(3);
+  Tensor out = detail::make_empty({n, c, oh, ow}, x_in.dtype());
+  Tensor index = detail::make_empty({n, c, oh, ow}, kInt64);
+  if (out.numel() == 0) return {out, index};
+  const Tensor x = x_in.contiguous();
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data_ptr<T>();
+    T* op = out.data_ptr<T>();
+    int64_t* ip = index.data_ptr<int64_t>();
+    const auto [kh, kw] = geo.kernel;
+    const auto [sh, sw] = geo.stride;
+    const auto [ph, pw] = geo.padding;
+    const auto [dh, dw] = geo.dilation;
+    cpu::parallel_for(n * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (oh * ow * kh * kw)), [&](int64_t first, int64_t last) {
+      for (int64_t plane = first; plane < last; ++plane) {
+        const T* xq = xp + plane * h * w;
+        for (int64_t i = 0; i < oh; ++i) {
+          int64_t h0 = i * sh - ph;
+          const int64_t h1 = std::min(h0 + (kh - 1) * dh + 1, h);
+          while (h0 < 0) h0 += dh;
+          for (int64_t j = 0; j < ow; ++j) {
+            int64_t w0 = j * sw - pw;
+            const int64_t w1 = std::min(w0 + (kw - 1) * dw + 1, w);
+            while (w0 < 0) w0 += dw;
+            int64_t best = h0 * w + w0;
+            T best_value = -std::numeric_limits<T>::infinity();
+            for (int64_t r = h0; r < h1; r += dh)
+              for (int64_t col = w0; col < w1; col += dw) {
+                const T v = xq[r * w + col];
+                if (v > best_value || std::isnan(v)) {
+                  best_value = v;
+                  best = r * w + col;
+                }
+              }
+            op[plane * oh * ow + i * ow + j] = best_value;
+            ip[plane * oh * ow + i * ow + j] = best;
+          }
+        }
+      }
+    });
+  });
+  return {out, index};
+}
+
+// ---- argument checks, as PyTorch's pool2d_shape_check ----
+
+std::array<int64_t, 2> pair_of(IntArrayRef v, const char* what, const char* op) {
+  DYDX_CHECK(v.size() == 1 || v.size() == 2, op, ": ", what, " must either be a single int, or a tuple of two ints (got ",
+             v, ")");
+  return {v[0], v[v.size() - 1]};
+}
+
+void check_pool_input(const Tensor& input, const char* op) {
+  DYDX_CHECK(input.dim() == 3 || input.dim() == 4, op,
+             ": Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got: ",
+             input.sizes());
+  for (int64_t d = input.dim() - 3; d < input.dim(); ++d)
+    DYDX_CHECK(input.size(d) > 0, op, ": Expected input to have non-zero size for non-batch dimensions, but input has sizes ",
+               input.sizes(), " with dimension ", d, " being empty");
+  DYDX_CHECK(input.is_floating_point(), op, ": expected a floating point input, got dtype ", input.dtype());
+}
+
+void check_window(const MaxPoolGeometry& g, const char* op) {
+  DYDX_CHECK(g.kernel[0] > 0 && g.kernel[1] > 0, op, ": kernel size should be greater than zero, but got kH: ",
+             g.kernel[0], " kW: ", g.kernel[1]);
+  DYDX_CHECK(g.stride[0] > 0 && g.stride[1] > 0, op, ": stride should be greater than zero, but got dH: ", g.stride[0],
+             " dW: ", g.stride[1]);
+  DYDX_CHECK(g.dilation[0] > 0 && g.dilation[1] > 0, op, ": dilation should be greater than zero, but got dilationH: ",
+             g.dilation[0], " dilationW: ", g.dilation[1]);
+  DYDX_CHECK(g.padding[0] >= 0 && g.padding[1] >= 0, op, ": pad must be non-negative, but got padH: ", g.padding[0],
+             " padW: ", g.padding[1]);
+  DYDX_CHECK(g.kernel[1] / 2 >= g.padding[1] && g.kernel[0] / 2 >= g.padding[0], op,
+             ": pad should be smaller than or equal to half of kernel size, but got padW = ", g.padding[1],
+             ", padH = ", g.padding[0], ", kW = ", g.kernel[1], ", kH = ", g.kernel[0]);
+}
+
+/// The output plane of a pool, checked to be non-empty.
+std::array<int64_t, 2> pooled_plane(const Tensor& x, const MaxPoolGeometry& g, const char* op) {
+  const int64_t h = x.size(-2), w = x.size(-1);
+  const int64_t oh = pooled_size(h, g.kernel[0], g.padding[0], g.stride[0], g.dilation[0], g.ceil_mode);
+  const int64_t ow = pooled_size(w, g.kernel[1], g.padding[1], g.stride[1], g.dilation[1], g.ceil_mode);
+  DYDX_CHECK(oh >= 1 && ow >= 1, op, ": Given input size: (", x.size(-3), "x", h, "x", w,
+             "). Calculated output size: (", x.size(-3), "x", oh, "x", ow, "). Output size is too small");
+  return {oh, ow};
+}
+
+std::tuple<Tensor, Tensor> max_pool(const Tensor& input, const MaxPoolGeometry& g) {
+  const char* op = "max_pool2d";
+  check_pool_input(input, op);
+  check_window(g, op);
+  const auto [oh, ow] = pooled_plane(input, g, op);
+  const bool batched = input.dim() == 4;
+  const Tensor x = batched ? input : input.unsqueeze(0);
+  auto [out, index] = max_pool_values(x, g, oh, ow);
+  finish<MaxPool2dRecord>({&x}, out, {}, {&index});
+  if (batched) return {out, index};
+  return {out.squeeze(0), index.squeeze(0)};
+}
+
+Tensor avg_pool(const Tensor& input, const MaxPoolGeometry& g, bool count_include_pad,
+                std::optional<int64_t> divisor_override) {
+  const char* op = "avg_pool2d";
+  check_pool_input(input, op);
+  check_window(g, op);
+  DYDX_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor must be not zero");
+  const auto [oh, ow] = pooled_plane(input, g, op);
+  AvgWindows a;
+  a.height = input.size(-2);
+  a.width = input.size(-1);
+  a.divisor_override = divisor_override.value_or(0);
+  auto windows = [&](int64_t in, int64_t out, int d, Dims& start, Dims& end, Dims& div) {
+    for (int64_t o = 0; o < out; ++o) {
+      int64_t s = o * g.stride[d] - g.padding[d];
+      int64_t e = std::min(s + g.kernel[d], in + g.padding[d]);
+      const int64_t padded = e - s;
+      s = std::max<int64_t>(s, 0);
+      e = std::min(e, in);
+      start.push_back(s);
+      end.push_back(std::max(e, s));
+      div.push_back(count_include_pad ? padded : std::max<int64_t>(e - s, 1));
+    }
+  };
+  windows(a.height, oh, 0, a.h_start, a.h_end, a.h_div);
+  windows(a.width, ow, 1, a.w_start, a.w_end, a.w_div);
+  return window_mean<AvgPool2dRecord>(input, a);
+}
+
+Tensor adaptive_avg_pool(const Tensor& input, std::array<int64_t, 2> size) {
+  const char* op = "adaptive_avg_pool2d";
+  DYDX_CHECK(size[0] >= 0 && size[1] >= 0, op,
+             ": elements of output_size must be greater than or equal to 0 but received {", size[0], ", ", size[1], "}");
+  DYDX_CHECK(input.dim() == 3 || input.dim() == 4, op, ": Expected 3D or 4D tensor, but got ", input.sizes());
+  check_pool_input(input, op);
+  AvgWindows a;
+  a.height = input.size(-2);
+  a.width = input.size(-1);
+  a.divide_separately = true;
+  auto windows = [](int64_t in, int64_t out, Dims& start, Dims& end, Dims& div) {
+    for (int64_t o = 0; o < out; ++o) {
+      start.push_back(o * in / out);
+      end.push_back(((o + 1) * in + out - 1) / out);
+      div.push_back(end.back() - start.back());
+    }
+  };
+  windows(a.height, size[0], a.h_start, a.h_end, a.h_div);
+  windows(a.width, size[1], a.w_start, a.w_end, a.w_div);
+  return window_mean<AdaptiveAvgPool2dRecord>(input, a);
+}
+
+MaxPoolGeometry geometry(IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding, IntArrayRef dilation,
+                         bool ceil_mode, const char* op) {
+  const auto k = pair_of(kernel, "kernel_size", op);
+  return {k, stride.size() == 0 ? k : pair_of(stride, "stride", op), pair_of(padding, "padding", op),
+          pair_of(dilation, "dilation", op), ceil_mode};
+}
+
+}  // namespace
+}  // namespace ops
+
+Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
+                  IntArrayRef dilation, bool ceil_mode) {
+  return std::get<0>(max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode));
+}
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                                                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+  return ops::max_pool(input, ops::geometry(kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"));
+}
+
+Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
+                  bool ceil_mode, bool count_include_pad, std::optional<int64_t> divisor_override) {
+  return ops::avg_pool(input, ops::geometry(kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d"),
+                       count_include_pad, divisor_override);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
+  return ops::adaptive_avg_pool(input, ops::pair_of(output_size, "output_size", "adaptive_avg_pool2d"));
+}
+
+namespace nn::functional {
+
+Tensor max_pool2d(const Tensor& input, const MaxPool2dFuncOptions& o) {
+  return std::get<0>(max_pool2d_with_indices(input, o));
+}
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const MaxPool2dFuncOptions& o) {
+  return ops::max_pool(input, {*o.kernel_size(), *o.stride(), *o.padding(), *o.dilation(), o.ceil_mode()});
+}
+
+Tensor avg_pool2d(const Tensor& input, const AvgPool2dFuncOptions& o) {
+  return ops::avg_pool(input, {*o.kernel_size(), *o.stride(), *o.padding(), {1, 1}, o.ceil_mode()},
+                       o.count_include_pad(), o.divisor_override());
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, const AdaptiveAvgPool2dFuncOptions& o) {
+  return ops::adaptive_avg_pool(input, *o.output_size());
+}
+
+}  // namespace nn::functional
+}  // namespace dydx

@@ -1,0 +1,244 @@
+// im2col and col2im (torch.nn.functional.unfold and fold): linear maps that are each other's
+// adjoints, so each one's VJP is the other, and both are linear (no second-order term).
+//
+// unfold copies each window position's values into one column, with zeros for padding; fold sums
+// each column back into its window. The kernels work a plane (one sample's channel) at a time:
+// planes are independent, so they split across threads, and fold's overlapping adds stay in one
+// thread, in a fixed order, whatever the thread count.
+#include <algorithm>
+
+#include "dydx/nn/conv.hpp"
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+#include "ops/window2d.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+/// The window positions ow in [first, last) whose input column ow s - p + j d lies in [0, size).
+void valid_positions(int64_t size, int64_t out, int64_t offset, int64_t stride, int64_t& first, int64_t& last) {
+  // offset = j d - p; want 0 <= ow s + offset < size.
+  first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  last = size - offset <= 0 ? 0 : std::min(out, (size - offset - 1) / stride + 1);
+  first = std::min(first, last);
+}
+
+template <class T>
+void col2im_plane(const T* cols, int64_t height, int64_t width, const Window2d& w, int64_t out_h, int64_t out_w,
+                  T* x) {
+  std::fill(x, x + height * width, T(0));
+  for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
+    for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
+      const T* row = cols + (ki * w.kernel[1] + kj) * out_h * out_w;
+      int64_t first, last;
+      valid_positions(width, out_w, kj * w.dilation[1] - w.padding[1], w.stride[1], first, last);
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        const int64_t ih = oh * w.stride[0] - w.padding[0] + ki * w.dilation[0];
+        if (ih < 0 || ih >= height) continue;
+        if (first == last) continue;
+        T* xr = x + ih * width + first * w.stride[1] + kj * w.dilation[1] - w.padding[1];
+        const T* r = row + oh * out_w + first;
+        for (int64_t k = 0; k < last - first; ++k) xr[k * w.stride[1]] += r[k];
+      }
+    }
+}
+
+struct FoldAttrs {
+  Window2d window;
+  int64_t height, width;  // the spatial size of unfold's input, fold's output
+};
+
+struct Im2ColRecord : Named<"im2col", "Im2ColBackward0">, Linear {
+  using Attrs = FoldAttrs;
+  static void vjp(const Backward<Im2ColRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    const Dims& in = b.input_sizes(0);
+    Tensor planes = fold_planes(g.reshape({-1, g.size(-2), g.size(-1)}), b.attrs().height, b.attrs().width,
+                                b.attrs().window);
+    grads[0] = planes.reshape(with_batch(g, nb, in));
+  }
+  static Tensor jvp(const Primal<Im2ColRecord>& p, const TensorList& t) {
+    const Tensor& x = p.input(0);
+    Tensor cols = unfold_planes(t[0].reshape({-1, x.size(1), x.size(2), x.size(3)}), p.attrs().window);
+    return cols.reshape(with_batch(t[0], p.batch_dims(), p.output().sizes()));
+  }
+};
+
+struct Col2ImRecord : Named<"col2im", "Col2ImBackward0">, Linear {
+  using Attrs = FoldAttrs;
+  static void vjp(const Backward<Col2ImRecord>& b, const Tensor& g, Tensor* grads) {
+    const int64_t nb = b.batch_dims(g);
+    Tensor cols = unfold_planes(g.reshape({-1, g.size(-3), g.size(-2), g.size(-1)}), b.attrs().window);
+    grads[0] = cols.reshape(with_batch(g, nb, b.input_sizes(0)));
+  }
+  static Tensor jvp(const Primal<Col2ImRecord>& p, const TensorList& t) {
+    const Tensor& cols = p.input(0);
+    Tensor planes = fold_planes(t[0].reshape({-1, cols.size(1), cols.size(2)}), p.attrs().height, p.attrs().width,
+                                p.attrs().window);
+    return planes.reshape(with_batch(t[0], p.batch_dims(), p.output().sizes()));
+  }
+};
+
+}  // namespace
+
+template <class T>
+void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_t width, const Window2d& w,
+                  int64_t out_h, int64_t out_w, T* cols) {
+  for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
+    for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
+      T* row = cols + (ki * w.kernel[1] + kj) * out_h * out_w;
+      const int64_t offset = kj * w.dilation[1] - w.padding[1];
+      int64_t first, last;
+      valid_positions(width, out_w, offset, w.stride[1], first, last);
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        T* r = row + oh * out_w;
+        const int64_t ih = oh * w.stride[0] - w.padding[0] + ki * w.dilation[0];
+        if (ih < 0 || ih >= height) {
+          std::fill(r, r + out_w, T(0));
+          continue;
+        }
+        std::fill(r, r + first, T(0));
+        std::fill(r + last, r + out_w, T(0));
+        if (first == last) continue;
+        const T* xr = x + ih * sx_h + (first * w.stride[1] + offset) * sx_w;
+        const int64_t step = w.stride[1] * sx_w;
+        if (step == 1) std::copy(xr, xr + (last - first), r + first);
+        else
+          for (int64_t k = 0; k < last - first; ++k) r[first + k] = xr[k * step];
+      }
+    }
+}
+template void im2col_plane<float>(const float*, int64_t, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t,
+                                  float*);
+template void im2col_plane<double>(const double*, int64_t, int64_t, int64_t, int64_t, const Window2d&, int64_t,
+                                   int64_t, double*);
+
+Tensor unfold_planes(const Tensor& x, const Window2d& window) {
+  const int64_t m = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
+  const int64_t out_h = window.out_size(height, 0), out_w = window.out_size(width, 1), l = out_h * out_w;
+  const int64_t kk = window.kernel_numel();
+  Tensor out = detail::make_empty({m, c * kk, l}, x.dtype());
+  if (out.numel() > 0)
+    cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* xp = x.data_ptr<T>();
+      T* op = out.data_ptr<T>();
+      cpu::parallel_for(m * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (kk * l)), [&](int64_t first, int64_t last) {
+        for (int64_t plane = first; plane < last; ++plane) {
+          const int64_t i = plane / c, ch = plane % c;
+          im2col_plane(xp + i * x.stride(0) + ch * x.stride(1), x.stride(2), x.stride(3), height, width, window, out_h,
+                       out_w, op + plane * kk * l);
+        }
+      });
+    });
+  finish<Im2ColRecord>({&x}, out, {window, height, width});
+  return out;
+}
+
+Tensor fold_planes(const Tensor& cols_in, int64_t height, int64_t width, const Window2d& window) {
+  const int64_t kk = window.kernel_numel();
+  const int64_t m = cols_in.size(0), c = cols_in.size(1) / kk;
+  const int64_t out_h = window.out_size(height, 0), out_w = window.out_size(width, 1);
+  Tensor out = detail::make_empty({m, c, height, width}, cols_in.dtype());
+  if (out.numel() > 0) {
+    Tensor cols = cols_in.contiguous();
+    cpu::dispatch_floating(cols.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* cp = cols.data_ptr<T>();
+      T* op = out.data_ptr<T>();
+      cpu::parallel_for(m * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (kk * out_h * out_w + 1)),
+                        [&](int64_t first, int64_t last) {
+                          for (int64_t plane = first; plane < last; ++plane)
+                            col2im_plane(cp + plane * kk * out_h * out_w, height, width, window, out_h, out_w,
+                                         op + plane * height * width);
+                        });
+    });
+  }
+  finish<Col2ImRecord>({&cols_in}, out, {window, height, width});
+  return out;
+}
+
+namespace {
+
+Window2d window_of(const ExpandingArray<2>& kernel, const ExpandingArray<2>& dilation, const ExpandingArray<2>& padding,
+                   const ExpandingArray<2>& stride, const char* op) {
+  for (int d = 0; d < 2; ++d) {
+    DYDX_CHECK(kernel[d] > 0, op, ": kernel size should be greater than zero, but got kernel_height: ", kernel[0],
+               " kernel_width: ", kernel[1]);
+    DYDX_CHECK(dilation[d] > 0, op, ": dilation should be greater than zero, but got dilation_height: ", dilation[0],
+               " dilation_width: ", dilation[1]);
+    DYDX_CHECK(padding[d] >= 0, op, ": padding should be non-negative, but got pad_height: ", padding[0],
+               " pad_width: ", padding[1]);
+    DYDX_CHECK(stride[d] > 0, op, ": stride should be greater than zero, but got stride_height: ", stride[0],
+               " stride_width: ", stride[1]);
+  }
+  return {{kernel[0], kernel[1]}, {dilation[0], dilation[1]}, {padding[0], padding[1]}, {stride[0], stride[1]}};
+}
+
+void check_floating(const Tensor& t, const char* op) {
+  DYDX_CHECK(t.is_floating_point(), op, ": expected a floating point input, got dtype ", t.dtype());
+}
+
+}  // namespace
+}  // namespace ops
+
+namespace nn::functional {
+
+Tensor unfold(const Tensor& input, const UnfoldFuncOptions& o) {
+  const char* op = "unfold";
+  const ops::Window2d w = ops::window_of(o.kernel_size(), o.dilation(), o.padding(), o.stride(), op);
+  DYDX_CHECK(input.dim() == 3 || input.dim() == 4, op,
+             ": Expected 3D or 4D (batch mode) tensor for input with possibly 0 batch size and non-zero dimensions "
+             "for input, but got: ",
+             input.sizes());
+  ops::check_floating(input, op);
+  const bool batched = input.dim() == 4;
+  Tensor x = batched ? input : input.unsqueeze(0);
+  DYDX_CHECK(x.size(1) > 0 && x.size(2) > 0 && x.size(3) > 0, op,
+             ": Expected non-zero sizes for every dim but the batch dim, but got input of shape ", input.sizes());
+  const int64_t out_h = w.out_size(x.size(2), 0), out_w = w.out_size(x.size(3), 1);
+  DYDX_CHECK(w.fits(x.size(2), x.size(3)) && out_h >= 1 && out_w >= 1, op, ": Given input with spatial size (",
+             x.size(2), ", ", x.size(3), "), kernel_size=(", w.kernel[0], ", ", w.kernel[1], "), dilation=(",
+             w.dilation[0], ", ", w.dilation[1], "), padding=(", w.padding[0], ", ", w.padding[1],
+             "), calculated shape of the array of sliding blocks as (", out_h, ", ", out_w,
+             "), but its components must be at least one.");
+  Tensor out = ops::unfold_planes(x, w);
+  return batched ? out : out.squeeze(0);
+}
+
+Tensor fold(const Tensor& input, const FoldFuncOptions& o) {
+  const char* op = "fold";
+  const ops::Window2d w = ops::window_of(o.kernel_size(), o.dilation(), o.padding(), o.stride(), op);
+  const int64_t height = o.output_size()[0], width = o.output_size()[1];
+  DYDX_CHECK(height > 0 && width > 0, op, ": output size should be greater than zero, but got output_height: ", height,
+             " output_width: ", width);
+  DYDX_CHECK(input.dim() == 2 || input.dim() == 3, op,
+             ": Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero dimensions "
+             "for input, but got: ",
+             input.sizes());
+  ops::check_floating(input, op);
+  const bool batched = input.dim() == 3;
+  Tensor cols = batched ? input : input.unsqueeze(0);
+  const int64_t kk = w.kernel_numel();
+  DYDX_CHECK(cols.size(1) % kk == 0 && cols.size(1) > 0, op,
+             ": Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
+             "input.size(1)=",
+             cols.size(1), " and kernel_size=(", w.kernel[0], ", ", w.kernel[1], ")");
+  const int64_t out_h = w.out_size(height, 0), out_w = w.out_size(width, 1);
+  DYDX_CHECK(w.fits(height, width) && out_h >= 1 && out_w >= 1, op, ": Given output_size=(", height, ", ", width,
+             "), kernel_size=(", w.kernel[0], ", ", w.kernel[1], "), dilation=(", w.dilation[0], ", ", w.dilation[1],
+             "), padding=(", w.padding[0], ", ", w.padding[1], "), stride=(", w.stride[0], ", ", w.stride[1],
+             "), calculated shape of the array of sliding blocks as (", out_h, ", ", out_w,
+             "), which is too small (non-positive)");
+  DYDX_CHECK(cols.size(2) == out_h * out_w, op, ": Given output_size=(", height, ", ", width, "), kernel_size=(",
+             w.kernel[0], ", ", w.kernel[1], "), dilation=(", w.dilation[0], ", ", w.dilation[1], "), padding=(",
+             w.padding[0], ", ", w.padding[1], "), stride=(", w.stride[0], ", ", w.stride[1],
+             "), expected size of input's dimension 2 to match the calculated number of sliding blocks ", out_h,
+             " * ", out_w, " = ", out_h * out_w, ", but got input.size(2)=", cols.size(2), ".");
+  Tensor out = ops::fold_planes(cols, height, width, w);
+  return batched ? out : out.squeeze(0);
+}
+
+}  // namespace nn::functional
+}  // namespace dydx

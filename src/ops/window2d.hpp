@@ -1,0 +1,42 @@
+// The sliding window shared by unfold/fold (im2col/col2im), convolution and pooling: its kernel,
+// dilation, padding and stride along height and width, and the planes-level ops the rules of
+// conv2d are composed of.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "dydx/tensor.hpp"
+
+namespace dydx::ops {
+
+struct Window2d {
+  std::array<int64_t, 2> kernel{1, 1}, dilation{1, 1}, padding{0, 0}, stride{1, 1};
+
+  /// The number of window positions along dim d of an input of size `in`: PyTorch's
+  /// (in + 2 pad - dilation (kernel - 1) - 1) / stride + 1, which is <= 0 when the window does not fit.
+  int64_t out_size(int64_t in, int d) const {
+    const int64_t span = in + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1;
+    return span < 0 ? 0 : span / stride[d] + 1;
+  }
+  /// Whether the (dilated) kernel fits into the padded input along both dims.
+  bool fits(int64_t height, int64_t width) const {
+    return height + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1 >= 0 &&
+           width + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1 >= 0;
+  }
+  int64_t kernel_numel() const { return kernel[0] * kernel[1]; }
+};
+
+/// im2col of x [M, C, H, W] (any strides) into a fresh [M, C kh kw, L] (L the window positions);
+/// differentiable (its VJP is fold_planes). The window must fit (checked by the callers).
+Tensor unfold_planes(const Tensor& x, const Window2d& window);
+/// col2im: cols [M, C kh kw, L] summed back into a fresh [M, C, height, width]; differentiable
+/// (its VJP is unfold_planes).
+Tensor fold_planes(const Tensor& cols, int64_t height, int64_t width, const Window2d& window);
+
+/// Writes the im2col of one plane (strides sx_h, sx_w) into rows [kh kw, OH OW] starting at `cols`.
+template <class T>
+void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_t width, const Window2d& w,
+                  int64_t out_h, int64_t out_w, T* cols);
+
+}  // namespace dydx::ops
