@@ -1,5 +1,7 @@
 // dydx on the bench/compare workloads; compare_libtorch.cpp, peers_torch.py and peers_jax.py run the same cases
 // under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv; prints JSON.
+// under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp (with pinn/f64/step), kernels;
+// prints JSON.
 #include <dydx/dydx.hpp>
 
 #include <cstdlib>
@@ -121,6 +123,43 @@ void mlp(Report& r) {
   }
 }
 
+// One training step of examples/pinn_poisson.cpp's physics-informed network, 2 -> 32 -> 32 -> 1 tanh in float64
+// (weights [out, in] as Linear stores them, from det()): the loss mean((laplacian(u) + f)^2) over the 32 x 32 cell
+// centres of the unit square, f = 2 pi^2 sin(pi x) sin(pi y), plus 100 mean(u^2) over 32 points per edge; its
+// gradient; and an Adam update (lr 1e-3). The weights move with every call, as in training; the checksum is the
+// first call's loss, from the same weights in every tool.
+void pinn(Report& r) {
+  if (!r.wants("pinn/f64/step")) return;
+  const int64_t sizes[] = {2, 32, 32, 1}, n = 32;
+  TensorList params;
+  for (int l = 0; l < 3; ++l) {
+    params.push_back((det({sizes[l + 1], sizes[l]}, l + 1, kFloat64) / std::sqrt(static_cast<double>(sizes[l]))).requires_grad_(true));
+    params.push_back((det({sizes[l + 1]}, l + 11, kFloat64) * 0.1).requires_grad_(true));
+  }
+  auto u = [&](const Tensor& x) {
+    Tensor h = x;
+    for (int l = 0; l < 3; ++l) {
+      h = linear(h, params[2 * l], params[2 * l + 1]);
+      if (l < 2) h = tanh(h);
+    }
+    return h;
+  };
+  Tensor c = (arange(n, kFloat64) + 0.5) / static_cast<double>(n), zero = zeros({n}, kFloat64), one = ones({n}, kFloat64);
+  Tensor interior = stack({c.unsqueeze(1).expand({n, n}).reshape({-1}), c.unsqueeze(0).expand({n, n}).reshape({-1})}, 1);
+  Tensor boundary = cat({stack({c, zero}, 1), stack({c, one}, 1), stack({zero, c}, 1), stack({one, c}, 1)}, 0);
+  const double pi = 3.141592653589793;
+  Tensor f = ((interior.select(1, 0) * pi).sin() * (interior.select(1, 1) * pi).sin() * (2 * pi * pi)).unsqueeze(1);
+  optim::Adam adam(params, optim::AdamOptions(1e-3));
+  r.run("pinn/f64/step", "forward_laplacian_adam", [&](bool check) {
+    adam.zero_grad();
+    Tensor loss = (func::laplacian(u, interior) + f).pow(2).mean() + u(boundary).pow(2).mean() * 100.0;
+    loss.backward();
+    adam.step();
+    sink = params[0].impl().get();
+    return check ? loss.item<double>() : 0.0;
+  });
+}
+
 void kernels(Report& r) {
   NoGradGuard no_grad;
   if (r.wants("chain")) {
@@ -206,7 +245,10 @@ int main(int argc, char** argv) {
   report.meta("OPENBLAS_NUM_THREADS", env("OPENBLAS_NUM_THREADS"));
   if (family == "perop") perop(report);
   else if (family == "seed") seed(report);
-  else if (family == "mlp") mlp(report);
+  else if (family == "mlp") {
+    mlp(report);
+    pinn(report);
+  }
   else if (family == "kernels") kernels(report);
   else if (family == "conv") conv(report);
   else {

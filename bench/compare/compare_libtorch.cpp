@@ -170,6 +170,48 @@ void mlp(Report& r) {
   }
 }
 
+// One training step of the physics-informed network of examples/pinn_poisson.cpp, as compare_dydx.cpp's pinn():
+// the Laplacian by nested reverse passes (create_graph), as PINN code in PyTorch computes it.
+void pinn(Report& r) {
+  if (!r.wants("pinn/f64/step")) return;
+  const int64_t sizes[] = {2, 32, 32, 1}, n = 32;
+  std::vector<Tensor> params;
+  for (int l = 0; l < 3; ++l) {
+    params.push_back((det({sizes[l + 1], sizes[l]}, l + 1, torch::kFloat64) / std::sqrt(static_cast<double>(sizes[l]))).requires_grad_(true));
+    params.push_back((det({sizes[l + 1]}, l + 11, torch::kFloat64) * 0.1).requires_grad_(true));
+  }
+  auto u = [&](const Tensor& x) {
+    Tensor h = x;
+    for (int l = 0; l < 3; ++l) {
+      h = torch::linear(h, params[2 * l], params[2 * l + 1]);
+      if (l < 2) h = torch::tanh(h);
+    }
+    return h;
+  };
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  Tensor c = (torch::arange(n, f64) + 0.5) / static_cast<double>(n), zero = torch::zeros({n}, f64), one = torch::ones({n}, f64);
+  Tensor interior = torch::stack({c.unsqueeze(1).expand({n, n}).reshape({-1}), c.unsqueeze(0).expand({n, n}).reshape({-1})}, 1);
+  Tensor boundary = torch::cat({torch::stack({c, zero}, 1), torch::stack({c, one}, 1), torch::stack({zero, c}, 1), torch::stack({one, c}, 1)}, 0);
+  const double pi = 3.141592653589793;
+  Tensor f = ((interior.select(1, 0) * pi).sin() * (interior.select(1, 1) * pi).sin() * (2 * pi * pi)).unsqueeze(1);
+  torch::optim::Adam adam(params, torch::optim::AdamOptions(1e-3));
+  r.run("pinn/f64/step", "nested_grad_adam", [&](bool check) {
+    adam.zero_grad();
+    Tensor x = interior.detach().requires_grad_(true);
+    Tensor du = torch::autograd::grad({u(x).sum()}, {x}, {}, true, true)[0];
+    Tensor lap;
+    for (int64_t k = 0; k < 2; ++k) {
+      Tensor h = torch::autograd::grad({du.select(1, k).sum()}, {x}, {}, true, true)[0].select(1, k).unsqueeze(1);
+      lap = k == 0 ? h : lap + h;
+    }
+    Tensor loss = (lap + f).pow(2).mean() + u(boundary).pow(2).mean() * 100.0;
+    loss.backward();
+    adam.step();
+    sink = params[0].data_ptr();
+    return check ? loss.item<double>() : 0.0;
+  });
+}
+
 void kernels(Report& r) {
   torch::NoGradGuard no_grad;
   if (r.wants("chain")) {
@@ -249,7 +291,10 @@ int main(int argc, char** argv) {
   report.meta("num_threads", std::to_string(torch::get_num_threads()));
   if (family == "perop") perop(report);
   else if (family == "seed") seed(report);
-  else if (family == "mlp") mlp(report);
+  else if (family == "mlp") {
+    mlp(report);
+    pinn(report);
+  }
   else if (family == "kernels") kernels(report);
   else if (family == "conv") conv(report);
   else {

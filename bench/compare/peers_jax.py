@@ -86,6 +86,54 @@ def mlp(r):
         r.run(f"mlp/train/{B}", "grad_hessian_trace", jitted_case(train, params, x, target))
 
 
+def pinn(r):
+    """One training step of examples/pinn_poisson.cpp's physics-informed network, as pinn() in compare_dydx.cpp:
+    loss, gradient and Adam update (torch.optim.Adam's arithmetic, written out) in one jitted function; the
+    Laplacian as the trace of the per-point Hessian under vmap."""
+    if not r.wants("pinn/f64/step"):
+        return
+    sizes, n, f64 = [2, 32, 32, 1], 32, jnp.float64
+    params = []
+    for l in range(3):
+        params += [det((sizes[l + 1], sizes[l]), l + 1, f64) / math.sqrt(sizes[l]), det((sizes[l + 1],), l + 11, f64) * 0.1]
+
+    def u(ps, h):
+        for l in range(3):
+            h = h @ ps[2 * l].T + ps[2 * l + 1]
+            if l < 2:
+                h = jnp.tanh(h)
+        return h
+
+    c = (jnp.arange(n, dtype=f64) + 0.5) / n
+    zero, one = jnp.zeros(n, f64), jnp.ones(n, f64)
+    interior = jnp.stack([jnp.repeat(c, n), jnp.tile(c, n)], 1)
+    boundary = jnp.concatenate([jnp.stack(p, 1) for p in ((c, zero), (c, one), (zero, c), (one, c))], 0)
+    f = jnp.sin(interior[:, 0] * math.pi) * jnp.sin(interior[:, 1] * math.pi) * (2 * math.pi ** 2)
+
+    def loss_fn(ps):
+        lap = jax.vmap(lambda xi: jnp.trace(jax.hessian(lambda z: u(ps, z)[0])(xi)))(interior)
+        return jnp.mean((lap + f) ** 2) + jnp.mean(u(ps, boundary) ** 2) * 100
+
+    @jax.jit
+    def step(ps, m, v, t):
+        loss, g = jax.value_and_grad(loss_fn)(ps)
+        t = t + 1
+        m = [0.9 * mi + 0.1 * gi for mi, gi in zip(m, g)]
+        v = [0.999 * vi + 0.001 * gi * gi for vi, gi in zip(v, g)]
+        step_size = 1e-3 / (1 - 0.9 ** t)
+        ps = [p - step_size * mi / (jnp.sqrt(vi) / jnp.sqrt(1 - 0.999 ** t) + 1e-8) for p, mi, vi in zip(ps, m, v)]
+        return ps, m, v, t, loss
+
+    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], jnp.asarray(0.0, f64)]
+
+    def call(check):
+        out = jax.block_until_ready(step(*state))
+        state[:] = out[:4]
+        return float(out[4]) if check else 0
+
+    r.run("pinn/f64/step", "jit_vmap_hessian_trace_adam", call)
+
+
 def kernels(r):
     if r.wants("chain"):
         def chain(x):  # jit fuses the ten ops into one pass; see the README on the floor
@@ -132,6 +180,7 @@ def main():
     family = sys.argv[1]
     r = Report("jax", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels, "conv": conv}[family](r)
+    {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -155,6 +155,44 @@ def mlp(r):
         r.run(f"mlp/train/{B}", "nested_grad", train_nested)
 
 
+def pinn(r):
+    """One training step of examples/pinn_poisson.cpp's physics-informed network, as pinn() in compare_dydx.cpp; the
+    Laplacian by nested torch.autograd.grad with create_graph=True, as PINN code in PyTorch computes it."""
+    if not r.wants("pinn/f64/step"):
+        return
+    sizes, n, f64 = [2, 32, 32, 1], 32, torch.float64
+    params = []
+    for l in range(3):
+        params += [(det((sizes[l + 1], sizes[l]), l + 1, f64) / math.sqrt(sizes[l])).requires_grad_(True),
+                   (det((sizes[l + 1],), l + 11, f64) * 0.1).requires_grad_(True)]
+
+    def u(h):
+        for l in range(3):
+            h = torch.nn.functional.linear(h, params[2 * l], params[2 * l + 1])
+            if l < 2:
+                h = torch.tanh(h)
+        return h
+
+    c = (torch.arange(n, dtype=f64) + 0.5) / n
+    zero, one = torch.zeros(n, dtype=f64), torch.ones(n, dtype=f64)
+    interior = torch.stack([c.unsqueeze(1).expand(n, n).reshape(-1), c.unsqueeze(0).expand(n, n).reshape(-1)], 1)
+    boundary = torch.cat([torch.stack(p, 1) for p in ((c, zero), (c, one), (zero, c), (one, c))], 0)
+    f = ((interior[:, 0] * math.pi).sin() * (interior[:, 1] * math.pi).sin() * (2 * math.pi ** 2)).unsqueeze(1)
+    adam = torch.optim.Adam(params, lr=1e-3)
+
+    def step(check):
+        adam.zero_grad()
+        x = interior.detach().requires_grad_(True)
+        du = torch.autograd.grad(u(x).sum(), x, create_graph=True)[0]
+        lap = sum(torch.autograd.grad(du[:, k].sum(), x, create_graph=True)[0][:, k:k + 1] for k in range(2))
+        loss = (lap + f).pow(2).mean() + u(boundary).pow(2).mean() * 100
+        loss.backward()
+        adam.step()
+        return loss.item() if check else 0
+
+    r.run("pinn/f64/step", "nested_grad_adam", step)
+
+
 def kernels(r):
     torch.set_grad_enabled(False)
     if r.wants("chain"):
@@ -210,6 +248,7 @@ def main():
     family = sys.argv[1]
     r = Report("torch", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": mlp, "kernels": kernels, "conv": conv}[family](r)
+    {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels}[family](r)
     json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
                "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -89,7 +89,7 @@ done
 # one thread, as long as OPENBLAS_NUM_THREADS is unset, so that is left alone): the large workloads, which should
 # speed up, and the tiny ones, which should not slow down.
 large='chain|sum/dim[01]|mean/dim[01]|seed/f32/(100000|1000000)x64|mlp/(forward|jacobian|laplacian)/100000'
-tiny='perop|seed/f32/(2x2|1000x16)'
+tiny='perop|seed/f32/(2x2|1000x16)|pinn/f64/step'
 for family in perop seed mlp kernels; do  # 1 then 2 threads per family, so that drift in load hits both alike
   for threads in 1 2; do
     log "dydx $family, $threads thread(s)"

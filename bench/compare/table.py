@@ -19,6 +19,8 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
              + [(f"seed/{dt}/{m}x{n}", f"seed y=(x^3)W per-sample jacobian {dt}, m={m} n={n}")
                 for dt in ("f32", "f64") for m, n in SEED_SHAPES]
              + [(f"mlp/{w}/{B}", f"MLP 2-64-64-64-3 tanh {label}, B={B}") for B in (10000, 100000) for w, label in MLP_WHAT]
+             + [("pinn/f64/step", "PINN training step (examples/pinn_poisson): 2-32-32-1 tanh f64, 1024+128 points, "
+                                  "Laplacian loss, backward, Adam")]
              + [("chain", "10-op elementwise chain, 2^24 f32")]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
              + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")]
@@ -94,6 +96,7 @@ def load_tool(out, name):
 
 def family_of(key):
     return {"perop": "perop", "seed": "seed", "mlp": "mlp", "conv": "conv"}.get(key.split("/")[0], "kernels")
+    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):
