@@ -2,8 +2,7 @@
 # Installs the Debian packages dydx builds with, and any named as arguments, skipping those already present.
 set -euo pipefail
 # Extra packages a caller needs may be named as arguments (run_tests.sh: clang).
-packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev python3-venv "$@")
-packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev libpng-dev "$@")
+packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev libpng-dev python3-venv "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -95,8 +95,7 @@ def load_tool(out, name):
 
 
 def family_of(key):
-    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "conv": "conv"}.get(key.split("/")[0], "kernels")
-    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp"}.get(key.split("/")[0], "kernels")
+    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp", "conv": "conv"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):
