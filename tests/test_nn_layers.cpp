@@ -328,3 +328,24 @@ TEST(NnLayers, TrainingLoopAsLibtorch) {
   model->eval();
   EXPECT_EQ(model->forward(x).sizes(), IntArrayRef({12, 3}));
 }
+
+TEST(NnLayers, DropoutTrainAndEval) {
+  manual_seed(14);
+  nn::Dropout drop(0.25);
+  EXPECT_EQ(print(*drop), "dydx::nn::Dropout(p=0.25, inplace=false)");
+  Tensor x = ones({200, 100});
+  Tensor y = drop(x);
+  // Each element is 0 or 1 / (1 - p); about p of them are 0.
+  const double zeros_fraction = eq(y, zeros_like(y)).mean().item<double>();
+  EXPECT_NEAR(zeros_fraction, 0.25, 0.02);
+  EXPECT_TRUE(allclose(y.max(), full({}, 1.0 / 0.75)));
+  drop->eval();
+  EXPECT_TRUE(equal(drop(x), x));
+  EXPECT_NE(error_of([] { nn::Dropout(1.5); }).find("dropout probability has to be between 0 and 1, but got 1.5"),
+            std::string::npos);
+  nn::Sequential seq(nn::Linear(3, 3), nn::Dropout());
+  EXPECT_EQ(print(*seq[1]), "dydx::nn::Dropout(p=0.5, inplace=false)");
+  seq->eval();
+  Tensor in = ones({2, 3});
+  EXPECT_TRUE(equal(seq(in), seq[0]->as<nn::Linear>()->forward(in)));
+}

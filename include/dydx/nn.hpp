@@ -11,6 +11,7 @@
 #include "dydx/nn/modules/linear.hpp"
 #include "dydx/nn/modules/loss.hpp"
 #include "dydx/nn/modules/normalization.hpp"
+#include "dydx/nn/modules/dropout.hpp"
 #include "dydx/nn/modules/pooling.hpp"
 #include "dydx/nn/pimpl.hpp"
 #include "dydx/ordered_dict.hpp"
