@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "pinn/figures.hpp"
-#include "pinn/lbfgs.hpp"
 #include "pinn/png_writer.hpp"
 #include "pinn/poisson_problem.hpp"
 #include "pinn/progress.hpp"
@@ -112,7 +111,7 @@ int main(int argc, char** argv) try {
   const double adam_seconds = seconds_since(adam_start);
   const size_t adam_evals = losses.size();
 
-  pinn::Lbfgs lbfgs(params, pinn::LbfgsOptions{});
+  optim::LBFGS lbfgs(params, optim::LBFGSOptions(1).line_search_fn("strong_wolfe"));
   const auto lbfgs_start = std::chrono::steady_clock::now();
   {
     pinn::Progress bar("lbfgs", cfg.lbfgs_steps);
