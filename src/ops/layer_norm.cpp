@@ -16,6 +16,7 @@
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/row_moments.hpp"
 
 namespace dydx {
 namespace ops {
@@ -144,17 +145,8 @@ Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tenso
       for (int64_t row = begin; row < end; ++row) {
         const T* v = px + row * n;
         T* y = py + row * n;
-        double total = 0;
-        for (int64_t j = 0; j < n; ++j) total += v[j];
-        const double mu = total / static_cast<double>(n);
-        double m2 = 0, drift = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          const double d = v[j] - mu;
-          m2 += d * d;
-          drift += d;
-        }
-        const double var = (m2 - drift * drift / static_cast<double>(n)) / static_cast<double>(n);
-        const double r = 1 / std::sqrt(var + eps);
+        const ops::RowMoments m = ops::row_moments(v, n);
+        const double mu = m.mean, r = 1 / std::sqrt(m.m2 / static_cast<double>(n) + eps);
         pm[row] = static_cast<T>(mu);
         pr[row] = static_cast<T>(r);
         for (int64_t j = 0; j < n; ++j) {
