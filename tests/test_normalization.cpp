@@ -77,6 +77,16 @@ TEST(Normalization, LayerNormIsOneNodeAndItsBackwardsAgree) {
   EXPECT_TRUE(ThrowsWith([&] { layer_norm(x, {6}, ones({6})); }, {"layer_norm", "dtype"}));
 }
 
+TEST(Normalization, RunningStatsTakeNoTangentsInForwardMode) {
+  forward_ad::DualLevel level;
+  Tensor rm = zeros({3}, kFloat64), rv = ones({3}, kFloat64);
+  Tensor x = forward_ad::make_dual(randn({4, 3}, kFloat64), randn({4, 3}, kFloat64));
+  Tensor y = batch_norm(x, Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5);
+  EXPECT_TRUE(forward_ad::unpack_dual(y).tangent.defined());
+  EXPECT_FALSE(forward_ad::unpack_dual(rm).tangent.defined());
+  EXPECT_FALSE(forward_ad::unpack_dual(rv).tangent.defined());
+}
+
 TEST(Normalization, RunningStatsMayBeFloat32ForFloat64Input) {
   Tensor rm = zeros({3}), rv = ones({3});
   batch_norm(randn({4, 3}, kFloat64), Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5);

@@ -62,16 +62,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const Tensor mean = input.mean(dims, true);
   const Tensor var = input.var(dims, std::optional<int64_t>(0), true);
   Tensor out = normalise(input, mean, var, per_channel(weight), per_channel(bias), eps);
-  // The running stats are written last, once nothing else can raise.
+  // The running stats are written last, once nothing else can raise, from detached statistics: they
+  // carry neither history nor forward-mode tangents.
   NoGradGuard no_grad;
   if (running_mean.defined()) {
     Tensor r = running_mean;
-    r.mul_(1 - momentum).add_(mean.reshape({channels}).to(r.dtype()), momentum);
+    r.mul_(1 - momentum).add_(mean.detach().reshape({channels}).to(r.dtype()), momentum);
   }
   if (running_var.defined()) {
     const double n = static_cast<double>(per_value);
     Tensor r = running_var;
-    r.mul_(1 - momentum).add_((var.reshape({channels}) * (n / (n - 1))).to(r.dtype()), momentum);
+    r.mul_(1 - momentum).add_((var.detach().reshape({channels}) * (n / (n - 1))).to(r.dtype()), momentum);
   }
   return out;
 }
