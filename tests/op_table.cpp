@@ -431,6 +431,25 @@ std::vector<OpRow> build_table() {
   row({"linalg_vector_norm", kUnaryShapes, Domain::AwayFromZero, [](const auto& in) { return linalg::vector_norm(in[0]); },
        [=](const auto& in) { return naive_norm(in[0], {}, false, 2); }, 1e-5});
 
+  // layer_norm: (x - mean) / sqrt(var + 1e-5) over the trailing dims, then * weight + bias.
+  auto naive_layer_norm = [=](const std::vector<Naive>& in, std::vector<int64_t> dims) {
+    const Naive total = reduce(in[0], dims, true, sum_of);
+    const double n = static_cast<double>(in[0].values.size()) / static_cast<double>(total.values.size());
+    const Naive centered = zip(in[0], map(total, [n](double t) { return t / n; }), [](double a, double m) { return a - m; });
+    const Naive v = naive_var(in[0], dims, true, 0);
+    Naive out = zip(centered, v, [](double c, double var) { return c / std::sqrt(var + 1e-5); });
+    if (in.size() > 1) out = zip(out, in[1], [](double a, double w) { return a * w; });
+    if (in.size() > 2) out = zip(out, in[2], [](double a, double b) { return a + b; });
+    return out;
+  };
+  row({"layer_norm", {{{2, 3, 4}, {4}, {4}}, {{3, 5}, {5}, {5}}}, Domain::Real,
+       [](const auto& in) { return layer_norm(in[0], {in[0].size(-1)}, in[1], in[2]); },
+       [=](const auto& in) { return naive_layer_norm(in, {-1}); }, 1e-4});
+  row({"layer_norm", {{{2, 3, 4}, {3, 4}}}, Domain::Real, [](const auto& in) { return layer_norm(in[0], {3, 4}, in[1]); },
+       [=](const auto& in) { return naive_layer_norm(in, {-2, -1}); }, 1e-4});
+  row({"layer_norm", {{{3, 4}}, {{2, 2, 3}}}, Domain::Real, [](const auto& in) { return layer_norm(in[0], {in[0].size(-1)}); },
+       [=](const auto& in) { return naive_layer_norm(in, {-1}); }, 1e-4});
+
   // Joining.
   row({"cat", {{{2, 3}, {4, 3}}}, Domain::Real, [](const auto& in) { return cat({in[0], in[1]}, 0); },
        [](const auto& in) {
@@ -709,6 +728,7 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"std", [](const auto& in) { return in[0].std(); }},
       {"norm", [](const auto& in) { return in[0].norm(); }},
       {"linalg_vector_norm", [](const auto& in) { return linalg::vector_norm(in[0]); }},
+      {"layer_norm", [](const auto& in) { return layer_norm(in[0], {2}); }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},
       {"convolution", [](const auto& in) { return conv2d(in[0].reshape({1, 1, 1, 1}), in[1].reshape({1, 1, 1, 1})); }},
       {"col2im", [](const auto& in) { return nn::functional::fold(in[0].reshape({1, 1, -1}), nn::functional::FoldFuncOptions({1, in[0].numel()}, 1)); }},
@@ -794,6 +814,19 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       out.push_back({key, "fwr", "-1.5700924586837751e+24,-1.5700924586837751e+24",
                      "-2.4178516392292583e+24,-2.4178516392292583e+24", kNormHessianRounding});
     }
+    static const std::string kConstantRow =
+        "layer_norm of a row of equal values: dydx computes (x - mean) r, exactly 0 (keeping x - mean's sign of "
+        "zero); PyTorch computes x r + (-mean r), whose roundings leave a residue (1e-3 in float32 at 100)";
+    for (const std::string dydx : {"0,-0", "-0,0", "-0,-0"}) out.push_back({"layer_norm", "out", "0,0", dydx, kConstantRow});
+    for (const std::string pytorch : {"0.0009765625,0.0009765625", "-0.0009765625,-0.0009765625",
+                                      "-1.4012984643248171e-45,-1.4012984643248171e-45",
+                                      "-1.8189894035458565e-12,-1.8189894035458565e-12",
+                                      "1.8189894035458565e-12,1.8189894035458565e-12",
+                                      "2.4992223662305258e-54,2.4992223662305258e-54"})
+      out.push_back({"layer_norm", "out", pytorch, "0,0", kConstantRow});
+    out.push_back({"layer_norm", "fwr", "0,0", "-0,-0",
+                   "the sign of a zero forward-over-reverse product, which follows the order in which each library's "
+                   "rule adds its zero terms"});
     return out;
   }();
   static const std::vector<EdgeDeviation> deviations = {

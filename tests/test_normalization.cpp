@@ -61,6 +61,32 @@ TEST(Normalization, RunningStatsUpdateWithoutGradAndOnlyInTraining) {
   EXPECT_TRUE(allclose(y.var({0, 2}, false), ones({3}, kFloat64), 1e-9, 1e-12));
 }
 
+TEST(Normalization, LayerNormIsOneNodeAndItsBackwardsAgree) {
+  Tensor x = randn({4, 6}, kFloat64).requires_grad_(), w = randn({6}, kFloat64).requires_grad_();
+  Tensor y = layer_norm(x, {6}, w);
+  EXPECT_EQ(std::string(y.grad_fn()->name()), "NativeLayerNormBackward0");
+  // The plain backward reuses the forward's statistics; with create_graph it recomputes them.
+  const Tensor c = randn({4, 6}, kFloat64);
+  const TensorList plain = grad({(y * c).sum()}, {x, w}, {}, true);
+  const TensorList graphed = grad({(y * c).sum()}, {x, w}, {}, true, true);
+  EXPECT_TRUE(allclose(plain[0], graphed[0], 1e-12, 1e-14));
+  EXPECT_TRUE(allclose(plain[1], graphed[1], 1e-12, 1e-14));
+  // A float32 layer_norm matches the float64 one to float32 rounding, also through a transposed input.
+  Tensor xt = randn({6, 4}, kFloat64).t();
+  EXPECT_TRUE(allclose(layer_norm(xt.to(kFloat32), {6}).to(kFloat64), layer_norm(xt, {6}), 1e-5, 1e-5));
+  EXPECT_TRUE(ThrowsWith([&] { layer_norm(x, {6}, ones({6})); }, {"layer_norm", "dtype"}));
+}
+
+TEST(Normalization, RunningStatsTakeNoTangentsInForwardMode) {
+  forward_ad::DualLevel level;
+  Tensor rm = zeros({3}, kFloat64), rv = ones({3}, kFloat64);
+  Tensor x = forward_ad::make_dual(randn({4, 3}, kFloat64), randn({4, 3}, kFloat64));
+  Tensor y = batch_norm(x, Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5);
+  EXPECT_TRUE(forward_ad::unpack_dual(y).tangent.defined());
+  EXPECT_FALSE(forward_ad::unpack_dual(rm).tangent.defined());
+  EXPECT_FALSE(forward_ad::unpack_dual(rv).tangent.defined());
+}
+
 TEST(Normalization, RunningStatsMayBeFloat32ForFloat64Input) {
   Tensor rm = zeros({3}), rv = ones({3});
   batch_norm(randn({4, 3}, kFloat64), Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5);

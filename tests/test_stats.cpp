@@ -98,6 +98,18 @@ TEST(Stats, KeepdimAndDimLists) {
   EXPECT_TRUE(allclose(sd, x.std({1}, false, true)));
 }
 
+// The whole-tensor overload takes exactly a bool, so a dim written as {1} or 1 is never read as
+// unbiased = true (libtorch's var(bool) would take x.var({1})).
+TEST(Stats, ADimIsNeverReadAsUnbiased) {
+  Tensor x = randn({3, 4}, kFloat64);
+  EXPECT_EQ(x.var({1}).sizes(), IntArrayRef({3}));
+  EXPECT_EQ(x.var(1).sizes(), IntArrayRef({3}));
+  EXPECT_EQ(var(x, 0).sizes(), IntArrayRef({4}));
+  EXPECT_EQ(dydx::std(x, {0}).sizes(), IntArrayRef({4}));
+  EXPECT_EQ(x.std(true).dim(), 0);
+  EXPECT_NEAR(x.var(false).item<double>() * 12, x.var(true).item<double>() * 11, 1e-12);
+}
+
 TEST(Stats, ExpandedAndTransposedInputs) {
   Tensor base = randn({4, 1}, kFloat64);
   Tensor expanded = base.expand({4, 5});
@@ -156,6 +168,19 @@ TEST(Einsum, MatchesMatmulAndViews) {
   // Integer operands, as PyTorch's einsum takes them.
   Tensor ia = tensor({{1, 2}, {3, 4}}, kInt64);
   EXPECT_TRUE(HasValues(einsum("ij,jk->ik", {ia, ia}), {7, 10, 15, 22}, 0));
+}
+
+TEST(Einsum, DiagonalsOfExpandedAndTransposedInputs) {
+  Tensor base = randn({3, 1}, kFloat64).requires_grad_();
+  Tensor d = einsum("ii->i", {base.expand({3, 3})});
+  EXPECT_TRUE(allclose(d, base.squeeze(1)));
+  d.sum().backward();
+  EXPECT_TRUE(HasValues(base.grad(), {1, 1, 1}, 0));
+  Tensor m = randn({4, 4}, kFloat64).requires_grad_();
+  Tensor trace = einsum("ii", {m.t()});
+  EXPECT_NEAR(trace.item<double>(), (m * eye(4, kFloat64)).sum().item<double>(), 1e-12);
+  trace.backward();
+  EXPECT_TRUE(equal(m.grad(), eye(4, kFloat64)));
 }
 
 TEST(Einsum, ZeroDimAndZeroSize) {

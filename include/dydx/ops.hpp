@@ -136,7 +136,8 @@ Tensor addcdiv(const Tensor& self, const Tensor& tensor1, const Tensor& tensor2,
 
 // Normalisation (nn::functional's spellings are in dydx/nn/normalization.hpp).
 /// torch::layer_norm: (x - mean) / sqrt(var + eps) over the last normalized_shape.size() dims (which
-/// must be normalized_shape), var biased, then * weight + bias (each of normalized_shape, optional).
+/// must be normalized_shape), var biased, then * weight + bias (each of normalized_shape and the
+/// input's dtype, optional). One fused pass forward; grad_fn NativeLayerNormBackward0.
 Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5, bool cudnn_enable = true);
 /// torch::batch_norm over dim 1 (channels) of [N, C, *]: training normalises by the batch's mean and

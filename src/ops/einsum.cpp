@@ -6,7 +6,8 @@
 // the right across operands, as broadcasting aligns shapes). Contracting the running result A with
 // the next operand B puts the ids shared and still needed (by the output or a later operand) in the
 // batch, the shared ones not needed in the contraction, and the rest on the rows (A) or columns (B)
-// of one bmm: [batch, rows, k] x [batch, k, cols].
+// of one bmm: [batch, rows, k] x [batch, k, cols]. With nothing to contract, the product is a
+// broadcasting mul of the two (permuted, unsqueezed) views instead.
 #include <algorithm>
 #include <array>
 #include <string>
@@ -132,6 +133,19 @@ Labelled contract(const Labelled& a, const Labelled& b, const std::function<bool
   }
   for (int id : b.ids)
     if (!has(a.ids, id)) cols.push_back(id);
+  if (inner.empty()) {
+    // Nothing to sum: a broadcasting product of views (an outer or elementwise product), no copies.
+    Labelled out{a.t, a.ids};
+    for (int id : cols) out.ids.push_back(id), out.t = out.t.unsqueeze(-1);
+    std::vector<int64_t> order;
+    for (int id : out.ids)
+      if (has(b.ids, id)) order.push_back(position(b.ids, id));
+    Tensor right = b.t.permute(order);
+    for (size_t i = 0; i < out.ids.size(); ++i)
+      if (!has(b.ids, out.ids[i])) right = right.unsqueeze(static_cast<int64_t>(i));
+    out.t = out.t * right;
+    return out;
+  }
   auto join = [](std::vector<int> x, const std::vector<int>& y) {
     x.insert(x.end(), y.begin(), y.end());
     return x;

@@ -12,10 +12,12 @@
 //     piecewise-linear p = 0, 1, +-inf.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/row_moments.hpp"
 
 namespace dydx {
 namespace ops {
@@ -68,22 +70,6 @@ Tensor reduce_runs(const Tensor& x, const Dims& dims, bool keepdim, F f) {
   return out;
 }
 
-// The sum of squared deviations from the mean, by the corrected two-pass algorithm (the second
-// pass's sum of deviations, zero in exact arithmetic, removes the first pass's rounding).
-template <class T>
-double squared_deviations(const T* p, int64_t n) {
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) total += p[i];
-  const double mean = total / static_cast<double>(n);
-  double m2 = 0, drift = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = p[i] - mean;
-    m2 += d * d;
-    drift += d;
-  }
-  return m2 - drift * drift / static_cast<double>(n);
-}
-
 // The p-norm of a run, in double; an empty run's norm is 0 for every p, as PyTorch 1.13 gives.
 template <class T>
 double run_norm(const T* v, int64_t n, double p) {
@@ -126,6 +112,58 @@ double run_norm(const T* v, int64_t n, double p) {
   double total = 0;
   for (int64_t i = 0; i < n; ++i) total += std::pow(std::abs(static_cast<double>(v[i])), p);
   return std::pow(total, 1 / p);
+}
+
+// Whether x is contiguous and reduces exactly its leading dims, some but not all (a batch's
+// statistics per feature): then each result is a column, read in place rather than transposed.
+bool reduces_leading_dims(const Tensor& x, const Dims& dims) {
+  if (x.dim() < 2 || dims.empty() || static_cast<int64_t>(dims.size()) == x.dim() || !x.is_contiguous()) return false;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] != static_cast<int64_t>(i)) return false;
+  return x.numel() > 0;
+}
+
+// finish(m2) of every column of x seen as [rows, cols] (rows = the leading reduced dims), by the
+// corrected two-pass algorithm with a double accumulator per column; the inner loops run along a row.
+template <class F>
+Tensor reduce_columns(const Tensor& x, const Dims& dims, bool keepdim, F finish_value) {
+  Dims out_shape;
+  int64_t rows = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < static_cast<int64_t>(dims.size())) {
+      rows *= x.size(d);
+      if (keepdim) out_shape.push_back(1);
+    } else {
+      out_shape.push_back(x.size(d));
+    }
+  }
+  const int64_t cols = x.numel() / rows;
+  Tensor out = detail::make_empty(out_shape, x.dtype());
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data_ptr<T>();
+    T* py = out.data_ptr<T>();
+    cpu::parallel_for(cols, 256, [&](int64_t begin, int64_t end) {
+      const int64_t width = end - begin;
+      std::vector<double> mean(width, 0.0), m2(width, 0.0), drift(width, 0.0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = px + r * cols + begin;
+        for (int64_t c = 0; c < width; ++c) mean[c] += row[c];
+      }
+      for (int64_t c = 0; c < width; ++c) mean[c] /= static_cast<double>(rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = px + r * cols + begin;
+        for (int64_t c = 0; c < width; ++c) {
+          const double dev = row[c] - mean[c];
+          m2[c] += dev * dev;
+          drift[c] += dev;
+        }
+      }
+      for (int64_t c = 0; c < width; ++c)
+        py[begin + c] = static_cast<T>(finish_value(m2[c] - drift[c] * drift[c] / static_cast<double>(rows)));
+    });
+  });
+  return out;
 }
 
 // g (after nb batch dims) with the reduced dims re-inserted as size 1, when they were not kept.
@@ -282,10 +320,15 @@ Tensor moment(const Tensor& x, IntArrayRef dims, std::optional<int64_t> correcti
   a.divisor = std::max<double>(0, static_cast<double>(n - correction.value_or(1)));
   constexpr bool is_std = std::is_same_v<Record, StdRecord>;
   const double divisor = a.divisor;
-  Tensor out = reduce_runs(x, a.dims, keepdim, [divisor]<class T>(const T* p, int64_t len) {
-    const double v = squared_deviations(p, len) / divisor;
+  auto finish_value = [divisor](double m2) {
+    const double v = m2 / divisor;
     return is_std ? std::sqrt(v) : v;
-  });
+  };
+  Tensor out = reduces_leading_dims(x, a.dims)
+                   ? reduce_columns(x, a.dims, keepdim, finish_value)
+                   : reduce_runs(x, a.dims, keepdim, [&]<class T>(const T* p, int64_t len) {
+                       return finish_value(row_moments(p, len).m2);
+                     });
   finish<Record>({&x}, out, a);
   return out;
 }

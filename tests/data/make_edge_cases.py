@@ -123,9 +123,10 @@ OPS["var"] = unary(torch.var)
 OPS["std"] = unary(torch.std)
 OPS["norm"] = unary(torch.norm)
 OPS["linalg_vector_norm"] = unary(torch.linalg.vector_norm)
+OPS["layer_norm"] = unary(lambda x: F.layer_norm(x, [2]))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm"}
+          "linalg_vector_norm", "layer_norm"}
 
 
 def fmt(v):

@@ -1,8 +1,9 @@
 // Normalisation layers' functions as libtorch's torch::nn::functional spells them:
 //   F::layer_norm(x, F::LayerNormFuncOptions({4}).weight(w).bias(b).eps(1e-5));
 //   F::batch_norm(x, running_mean, running_var, F::BatchNormFuncOptions().weight(w).training(true));
-// Both are composed of differentiable dydx ops (mean, var, arithmetic), so every mode and order of
-// differentiation works through them; bad shapes raise dydx::Error before anything is computed or
+// layer_norm is one record (a fused forward, closed-form rules written with differentiable ops);
+// batch_norm is composed of differentiable ops (mean, var, arithmetic). Every mode and order of
+// differentiation works through both; bad shapes raise dydx::Error before anything is computed or
 // any running stat is written.
 #pragma once
 

@@ -1,9 +1,9 @@
-// layer_norm and batch_norm, composed of differentiable dydx ops (mean, var and arithmetic) with
-// PyTorch 1.13's checks and running-stat updates. Composed rather than fused: the statistics take two
-// reductions over the input (mean, then var's own two-pass kernel) and the affine part four
-// elementwise passes; the derivatives of every order come from those ops' rules.
+// batch_norm, composed of differentiable dydx ops (mean, var and arithmetic) with PyTorch 1.13's checks
+// and running-stat updates, and nn::functional's spellings of it and of layer_norm (src/ops/layer_norm.cpp).
+// Composed rather than fused: the statistics take two reductions over the input (mean, then var's
+// own two-pass kernel) and the affine part four elementwise passes; the derivatives of every order
+// come from those ops' rules.
 #include <cmath>
-#include <sstream>
 
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -13,14 +13,6 @@
 
 namespace dydx {
 namespace {
-
-std::string shape_text(IntArrayRef shape) {
-  std::ostringstream s;
-  s << '[';
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << ']';
-  return s.str();
-}
 
 // x normalised by mean and var (already shaped to broadcast against it), then scaled and shifted.
 Tensor normalise(const Tensor& x, const Tensor& mean, const Tensor& var, const Tensor& weight, const Tensor& bias,
@@ -37,29 +29,6 @@ void check_channel_tensor(const Tensor& t, int64_t channels, const char* name) {
 }
 
 }  // namespace
-
-Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias,
-                  double eps, bool) {
-  DYDX_CHECK(input.defined(), "layer_norm: called on an undefined tensor");
-  const int64_t k = static_cast<int64_t>(normalized_shape.size());
-  DYDX_CHECK(k >= 1, "layer_norm: Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
-                     "one element, but got normalized_shape = []");
-  bool matches = input.dim() >= k;
-  for (int64_t i = 0; matches && i < k; ++i) matches = input.size(input.dim() - k + i) == normalized_shape[i];
-  DYDX_CHECK(matches, "layer_norm: Given normalized_shape=", shape_text(normalized_shape),
-             ", expected input with shape [*, ", shape_text(normalized_shape).substr(1), ", but got input of size",
-             input.sizes());
-  DYDX_CHECK(input.is_floating_point(), "layer_norm: expected a floating point input, got ", input.dtype());
-  for (const auto& [t, name] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}})
-    DYDX_CHECK(!t->defined() || t->sizes() == normalized_shape, "layer_norm: Expected ", name,
-               " to be of same shape as normalized_shape, but got ", name, " of shape ", t->sizes(),
-               " and normalized_shape = ", shape_text(normalized_shape));
-  std::vector<int64_t> dims;
-  for (int64_t d = input.dim() - k; d < input.dim(); ++d) dims.push_back(d);
-  const Tensor mean = input.mean(dims, true);
-  const Tensor var = input.var(dims, std::optional<int64_t>(0), true);
-  return normalise(input, mean, var, weight, bias, eps);
-}
 
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps, bool) {
@@ -93,16 +62,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const Tensor mean = input.mean(dims, true);
   const Tensor var = input.var(dims, std::optional<int64_t>(0), true);
   Tensor out = normalise(input, mean, var, per_channel(weight), per_channel(bias), eps);
-  // The running stats are written last, once nothing else can raise.
+  // The running stats are written last, once nothing else can raise, from detached statistics: they
+  // carry neither history nor forward-mode tangents.
   NoGradGuard no_grad;
   if (running_mean.defined()) {
     Tensor r = running_mean;
-    r.mul_(1 - momentum).add_(mean.reshape({channels}).to(r.dtype()), momentum);
+    r.mul_(1 - momentum).add_(mean.detach().reshape({channels}).to(r.dtype()), momentum);
   }
   if (running_var.defined()) {
     const double n = static_cast<double>(per_value);
     Tensor r = running_var;
-    r.mul_(1 - momentum).add_((var.reshape({channels}) * (n / (n - 1))).to(r.dtype()), momentum);
+    r.mul_(1 - momentum).add_((var.detach().reshape({channels}) * (n / (n - 1))).to(r.dtype()), momentum);
   }
   return out;
 }

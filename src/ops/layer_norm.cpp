@@ -1,0 +1,171 @@
+// layer_norm: a fused forward (per row of the normalised dims: mean and variance by a corrected two
+// pass over the row while it is in cache, then the normalised, scaled and shifted values) and a record
+// whose rules are the closed forms, written with differentiable ops.
+//
+// With c = x - mean, r = 1 / sqrt(var + eps) (var biased), xhat = c r, out = xhat w + b, and means
+// <.> over the normalised dims:
+//   VJP: dx = r (gw - <gw> - xhat <gw xhat>) for gw = g w; dw = g xhat; db = g (summed down by the engine).
+//   JVP: dxhat[t] = r (tc - xhat <xhat tc>), tc = t - <t>; dout = w dxhat[t_x] + t_w xhat + t_b.
+//   Second order: with A = <c tc>, dr = -r^3 A and d2r = 3 r^5 A^2 - r^3 <tc^2>, so
+//   d2xhat[t, t] = 2 tc dr + c d2r, and d2out = w d2xhat[t_x, t_x] + 2 t_w dxhat[t_x].
+// The backward without create_graph (and without forward levels) reuses the forward's mean and r;
+// otherwise it recomputes them with differentiable ops, so that double backward sees their dependence on x.
+#include <cmath>
+#include <string>
+
+#include "cpu/parallel.hpp"
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+#include "ops/row_moments.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+struct LayerNormAttrs {
+  int64_t normalized_dims;  // how many trailing dims are normalised
+  double eps;
+  bool has_weight, has_bias;  // inputs: x, then weight and bias where given
+};
+
+std::vector<int64_t> trailing(int64_t k) {
+  std::vector<int64_t> dims;
+  for (int64_t d = -k; d < 0; ++d) dims.push_back(d);
+  return dims;
+}
+
+// mean and r = 1 / sqrt(var + eps) of x over its last k dims (kept), with differentiable ops.
+std::pair<Tensor, Tensor> row_stats(const Tensor& x, const LayerNormAttrs& a) {
+  const std::vector<int64_t> dims = trailing(a.normalized_dims);
+  return {x.mean(dims, true), 1.0 / sqrt(x.var(dims, std::optional<int64_t>(0), true) + a.eps)};
+}
+
+struct LayerNormRecord : Named<"layer_norm", "NativeLayerNormBackward0"> {
+  using Attrs = LayerNormAttrs;
+  static constexpr bool broadcasts = true;
+  // Extras: mean and r (kept dims), and the weight (mean again, unread, without one).
+  static constexpr Saves saves{.inputs = input_bits(0), .extras = 3};
+  static void vjp(const Backward<LayerNormRecord>& b, const Tensor& g, Tensor* grads) {
+    const LayerNormAttrs& a = b.attrs();
+    const Tensor x = b.input(0);
+    Tensor mean = b.extra(0), r = b.extra(1);
+    if (is_grad_enabled() || forward::active()) std::tie(mean, r) = row_stats(x, a);
+    const Tensor xhat = (x - mean) * r;
+    const std::vector<int64_t> dims = trailing(a.normalized_dims);
+    if (b.needs_grad(0)) {
+      const Tensor gw = a.has_weight ? g * b.extra(2) : g;
+      grads[0] = r * (gw - gw.mean(dims, true) - xhat * (gw * xhat).mean(dims, true));
+    }
+    if (a.has_weight && b.needs_grad(1)) grads[1] = g * xhat;
+    const size_t bias = a.has_weight ? 2 : 1;
+    if (a.has_bias && b.needs_grad(bias)) grads[bias] = g;
+  }
+  static Tensor jvp(const Primal<LayerNormRecord>& p, const TensorList& t) {
+    const LayerNormAttrs& a = p.attrs();
+    const Tensor& x = p.input(0);
+    const auto [mean, r] = row_stats(x, a);
+    const Tensor xhat = (x - mean) * r;
+    const std::vector<int64_t> dims = trailing(a.normalized_dims);
+    Tensor out;
+    if (t[0].defined()) {
+      const Tensor tc = t[0] - t[0].mean(dims, true);
+      const Tensor dxhat = r * (tc - xhat * (xhat * tc).mean(dims, true));
+      out = a.has_weight ? dxhat * p.input(1) : dxhat;
+    }
+    if (a.has_weight && t[1].defined()) out = sum_terms(out, t[1] * xhat);
+    const size_t bias = a.has_weight ? 2 : 1;
+    if (a.has_bias && t[bias].defined()) out = sum_terms(out, t[bias]);
+    return out;
+  }
+  static Tensor curvature(const Primal<LayerNormRecord>& p, const TensorList& g) {
+    if (!g[0].defined()) return {};  // out is linear in weight and bias for a fixed x
+    const LayerNormAttrs& a = p.attrs();
+    const Tensor& x = p.input(0);
+    const auto [mean, r] = row_stats(x, a);
+    const Tensor c = x - mean, r3 = r * r * r;
+    const std::vector<int64_t> dims = trailing(a.normalized_dims);
+    const Tensor tc = g[0] - g[0].mean(dims, true);
+    const Tensor along = (c * tc).mean(dims, true);
+    const Tensor d2 = -2.0 * tc * r3 * along + c * (3.0 * r3 * r * r * along * along - r3 * (tc * tc).mean(dims, true));
+    Tensor second = a.has_weight ? p.input(1) * d2.sum({0}) : d2.sum({0});
+    if (a.has_weight && g[1].defined()) {
+      const Tensor dxhat = r * tc - c * r3 * along;
+      second = second + 2.0 * (g[1] * dxhat).sum({0});
+    }
+    return second;
+  }
+};
+
+}  // namespace
+}  // namespace ops
+
+namespace {
+// A shape as PyTorch's messages write it: [3, 4].
+std::string shape_text(IntArrayRef shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+}  // namespace
+
+Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps, bool) {
+  DYDX_CHECK(input.defined(), "layer_norm: called on an undefined tensor");
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  DYDX_CHECK(k >= 1, "layer_norm: Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
+                     "one element, but got normalized_shape = []");
+  bool matches = input.dim() >= k;
+  for (int64_t i = 0; matches && i < k; ++i) matches = input.size(input.dim() - k + i) == normalized_shape[i];
+  DYDX_CHECK(matches, "layer_norm: Given normalized_shape=", shape_text(normalized_shape),
+             ", expected input with shape [*, ", shape_text(normalized_shape).substr(1), ", but got input of size",
+             input.sizes());
+  DYDX_CHECK(input.is_floating_point(), "layer_norm: expected a floating point input, got ", input.dtype());
+  for (const auto& [t, name] : {std::pair{&weight, "weight"}, std::pair{&bias, "bias"}}) {
+    DYDX_CHECK(!t->defined() || t->sizes() == normalized_shape, "layer_norm: Expected ", name,
+               " to be of same shape as normalized_shape, but got ", name, " of shape ", t->sizes(),
+               " and normalized_shape = ", shape_text(normalized_shape));
+    DYDX_CHECK(!t->defined() || t->dtype() == input.dtype(), "layer_norm: expected ", name, " of the input's dtype ",
+               input.dtype(), ", got ", t->dtype());
+  }
+  const Tensor x = input.contiguous();
+  const Tensor w = weight.defined() ? weight.contiguous() : weight, b = bias.defined() ? bias.contiguous() : bias;
+  int64_t n = 1, rows = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) (d < x.dim() - k ? rows : n) *= x.size(d);
+  Dims stats_shape(x.sizes().begin(), x.sizes().end());
+  for (int64_t d = x.dim() - k; d < x.dim(); ++d) stats_shape[d] = 1;
+  Tensor out = detail::make_empty(x.sizes(), x.dtype());
+  Tensor mean = detail::make_empty(stats_shape, x.dtype()), rstd = detail::make_empty(stats_shape, x.dtype());
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data_ptr<T>();
+    const T* pw = w.defined() ? w.data_ptr<T>() : nullptr;
+    const T* pb = b.defined() ? b.data_ptr<T>() : nullptr;
+    T *py = out.data_ptr<T>(), *pm = mean.data_ptr<T>(), *pr = rstd.data_ptr<T>();
+    cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const T* v = px + row * n;
+        T* y = py + row * n;
+        const ops::RowMoments m = ops::row_moments(v, n);
+        const double mu = m.mean, r = 1 / std::sqrt(m.m2 / static_cast<double>(n) + eps);
+        pm[row] = static_cast<T>(mu);
+        pr[row] = static_cast<T>(r);
+        for (int64_t j = 0; j < n; ++j) {
+          double value = (v[j] - mu) * r;
+          if (pw) value *= pw[j];
+          if (pb) value += pb[j];
+          y[j] = static_cast<T>(value);
+        }
+      }
+    });
+  });
+  SmallVector<const Tensor*, 3> inputs{&input};
+  if (weight.defined()) inputs.push_back(&weight);
+  if (bias.defined()) inputs.push_back(&bias);
+  const ops::LayerNormAttrs attrs{k, eps, weight.defined(), bias.defined()};
+  const Tensor* extras[] = {&mean, &rstd, weight.defined() ? &weight : &mean};
+  ops::finish<ops::LayerNormRecord>(std::span<const Tensor* const>(inputs.data(), inputs.size()), out, attrs,
+                                    std::span<const Tensor* const>(extras, 3));
+  return out;
+}
+
+}  // namespace dydx
