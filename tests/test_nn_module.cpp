@@ -416,7 +416,7 @@ TEST(NnModule, CloneIsDeep) {
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(copy->named_parameters().keys(), twin->named_parameters().keys());
   for (const auto& p : twin->named_parameters()) {
-    const Tensor& c = copy->named_parameters()[p.key()];
+    const Tensor c = copy->named_parameters()[p.key()];
     EXPECT_NE(c.impl(), p.value().impl()) << p.key();
     EXPECT_TRUE(equal(c, p.value())) << p.key();
     EXPECT_EQ(c.dtype(), kFloat64);
