@@ -17,6 +17,7 @@
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/reduce_runs.hpp"
 #include "ops/row_moments.hpp"
 
 namespace dydx {
@@ -43,31 +44,6 @@ int64_t count_of(const Tensor& x, const Dims& dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= x.size(d);
   return n;
-}
-
-// f(run, n) for each run of x over dims: the reduced dims go last (a copy unless they already are),
-// so that each result reads one contiguous run of n values.
-template <class F>
-Tensor reduce_runs(const Tensor& x, const Dims& dims, bool keepdim, F f) {
-  Dims order, out_shape;
-  int64_t n = 1;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    const bool reduced = std::find(dims.begin(), dims.end(), d) != dims.end();
-    if (!reduced) order.push_back(d), out_shape.push_back(x.size(d));
-    else if (keepdim) out_shape.push_back(1);
-  }
-  for (int64_t d : dims) order.push_back(d), n *= x.size(d);
-  const Tensor runs = x.dim() == 0 ? x.contiguous() : x.permute(order).contiguous();
-  Tensor out = detail::make_empty(out_shape, x.dtype());
-  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = runs.data_ptr<T>();
-    T* py = out.data_ptr<T>();
-    cpu::parallel_for(out.numel(), std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) py[i] = static_cast<T>(f(px + i * n, n));
-    });
-  });
-  return out;
 }
 
 // The p-norm of a run, in double; an empty run's norm is 0 for every p, as PyTorch 1.13 gives.
