@@ -14,6 +14,9 @@ template <class... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+// clang before 17 does not deduce an aggregate's template arguments by itself (P1816).
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 void check_fillable(const Tensor& tensor, const char* name) {
   DYDX_CHECK(tensor.defined(), "nn::init::", name, ": the tensor is undefined");

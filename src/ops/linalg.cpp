@@ -33,7 +33,8 @@ Tensor product(const Tensor& a, const Tensor& b, bool batched, Product op) {
   return batched ? matmul(a, b) : op(a, b);
 }
 const auto plain_mm = [](const Tensor& a, const Tensor& b) { return a.mm(b); };
-const auto plain_bmm = [](const Tensor& a, const Tensor& b) { return bmm(a, b); };
+// Named only through decltype below (clang would warn that the variable itself is never emitted).
+[[maybe_unused]] const auto plain_bmm = [](const Tensor& a, const Tensor& b) { return bmm(a, b); };
 
 // out = a @ b for matrices (mm) or batches of them (bmm).
 template <class Self, class Product, int64_t Rank>

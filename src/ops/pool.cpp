@@ -206,10 +206,11 @@ std::tuple<Tensor, Tensor> max_pool_values(const Tensor& x_in, const MaxPoolGeom
     const T* xp = x.data_ptr<T>();
     T* op = out.data_ptr<T>();
     int64_t* ip = index.data_ptr<int64_t>();
-    const auto [kh, kw] = geo.kernel;
-    const auto [sh, sw] = geo.stride;
-    const auto [ph, pw] = geo.padding;
-    const auto [dh, dw] = geo.dilation;
+    // Plain locals, not structured bindings: clang before 16 cannot capture bindings in a lambda.
+    const int64_t kh = geo.kernel[0], kw = geo.kernel[1];
+    const int64_t sh = geo.stride[0], sw = geo.stride[1];
+    const int64_t ph = geo.padding[0], pw = geo.padding[1];
+    const int64_t dh = geo.dilation[0], dw = geo.dilation[1];
     cpu::parallel_for(n * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (oh * ow * kh * kw)), [&](int64_t first, int64_t last) {
       for (int64_t plane = first; plane < last; ++plane) {
         const T* xq = xp + plane * h * w;
