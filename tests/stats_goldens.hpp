@@ -7,6 +7,8 @@
 
 #include <dydx/dydx.hpp>
 
+#include "golden_text.hpp"
+
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -22,33 +24,10 @@ struct StatsCase {
   Tensor out;
 };
 
-inline double parse_golden_value(const std::string& text) {
-  if (text == "nan") return std::nan("");
-  if (text == "inf") return INFINITY;
-  if (text == "-inf") return -INFINITY;
-  return std::stod(text);
-}
-
-inline Tensor parse_golden_tensor(const std::string& shape_text, const std::string& values_text) {
-  std::vector<int64_t> shape;
-  if (shape_text != "scalar") {
-    std::stringstream s(shape_text);
-    for (std::string size; std::getline(s, size, 'x');) shape.push_back(std::stoll(size));
-  }
-  std::vector<double> values;
-  std::stringstream s(values_text == "-" ? "" : values_text);
-  for (std::string v; std::getline(s, v, ',');) values.push_back(parse_golden_value(v));
-  return tensor(values, kFloat64).reshape(shape);
-}
-
 /// The cases whose key starts with one of prefixes.
 inline std::vector<StatsCase> stats_cases(const std::vector<std::string>& prefixes) {
-  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/stats_goldens.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
   std::vector<StatsCase> cases;
-  for (std::string line; std::getline(file, line);) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : golden_lines("stats_goldens.txt")) {
     std::stringstream words(line);
     StatsCase c;
     words >> c.key;
@@ -56,7 +35,7 @@ inline std::vector<StatsCase> stats_cases(const std::vector<std::string>& prefix
     for (const std::string& p : prefixes) wanted = wanted || c.key.rfind(p, 0) == 0;
     if (!wanted) continue;
     for (std::string field, shape, values; words >> field >> shape >> values;) {
-      Tensor t = parse_golden_tensor(shape, values);
+      Tensor t = golden_tensor(shape, values);
       if (field == "in") c.in.push_back(t);
       else if (field == "aux") c.aux.push_back(t);
       else if (field == "out") c.out = t;
@@ -103,7 +82,7 @@ inline Tensor apply_stats(const std::string& key, const TensorList& in, TensorLi
     if (v == "dimlast_c0_keep") return moment({-1}, 0, true);
   }
   if (op == "norm" || op == "vector_norm") {
-    const double p = parse_golden_value(k[1]);
+    const double p = golden_value(k[1]);
     const std::string& v = k[2];
     if (op == "vector_norm") return linalg::vector_norm(in[0], p, {1});
     if (v == "all") return p == 2 ? in[0].norm() : norm(in[0], p);

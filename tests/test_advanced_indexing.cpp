@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_text.hpp"
 #include "test_util.hpp"
 
 namespace dydx::testing {
@@ -25,41 +26,19 @@ Tensor longs(const NestedList& values) { return tensor(values, dtype(kInt64)); }
 
 // ---- goldens ----
 
-double parse_value(const std::string& text) {
-  if (text == "nan") return std::nan("");
-  if (text == "inf") return INFINITY;
-  if (text == "-inf") return -INFINITY;
-  return std::stod(text);
-}
-
-Tensor parse_tensor(const std::string& shape_text, const std::string& values_text) {
-  std::vector<int64_t> shape;
-  if (shape_text != "scalar") {
-    std::stringstream s(shape_text);
-    for (std::string size; std::getline(s, size, 'x');) shape.push_back(std::stoll(size));
-  }
-  std::vector<double> values;
-  std::stringstream s(values_text == "-" ? "" : values_text);
-  for (std::string v; std::getline(s, v, ',');) values.push_back(parse_value(v));
-  return tensor(values, kFloat64).reshape(shape);
-}
-
 struct IndexCase {
   std::string name;
   std::map<std::string, Tensor> fields;
 };
 
 std::vector<IndexCase> index_cases() {
-  std::ifstream file(std::string(DYDX_TEST_DATA_DIR) + "/index_goldens.txt");
-  EXPECT_TRUE(file.good()) << "cannot open index_goldens.txt";
   std::vector<IndexCase> cases;
-  for (std::string line; std::getline(file, line);) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : golden_lines("index_goldens.txt")) {
     std::stringstream s(line);
     IndexCase c;
     s >> c.name;
     for (std::string field, shape, values; s >> field >> shape >> values;) {
-      Tensor t = parse_tensor(shape, values);
+      Tensor t = golden_tensor(shape, values);
       // Indices as int64; masks stay floating (dydx's masks, see indexing.hpp).
       c.fields[field] = field[0] == 'i' ? t.to(kInt64) : t;
     }

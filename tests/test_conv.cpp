@@ -12,10 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "golden_text.hpp"
+
 namespace dydx {
 namespace {
 
 namespace F = nn::functional;
+using testing::golden_lines;
+using testing::golden_tensor;
 
 // ---- goldens ----
 
@@ -25,28 +29,9 @@ struct ConvCase {
   std::map<std::string, Tensor> tensors;       // x, w, b, gout, out, gx, gw, gb (float64)
 };
 
-double parse_value(const std::string& text) {
-  if (text == "nan") return std::nan("");
-  if (text == "inf") return INFINITY;
-  if (text == "-inf") return -INFINITY;
-  return std::stod(text);
-}
-
-Tensor parse_tensor(const std::string& shape_text, const std::string& values_text) {
-  std::vector<int64_t> shape;
-  std::stringstream s(shape_text);
-  for (std::string size; std::getline(s, size, 'x');) shape.push_back(std::stoll(size));
-  std::vector<double> values;
-  std::stringstream v(values_text == "-" ? "" : values_text);
-  for (std::string item; std::getline(v, item, ',');) values.push_back(parse_value(item));
-  return tensor(values, kFloat64).reshape(shape);
-}
-
 std::vector<ConvCase> conv_cases() {
-  std::ifstream file(std::string(DYDX_TEST_DATA_DIR) + "/conv_goldens.txt");
   std::vector<ConvCase> cases;
-  for (std::string line; std::getline(file, line);) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : golden_lines("conv_goldens.txt")) {
     ConvCase c;
     c.line = line.substr(0, line.find(' '));
     std::stringstream s(line);
@@ -56,7 +41,7 @@ std::vector<ConvCase> conv_cases() {
     std::getline(h, c.op, ';');
     for (std::string option; std::getline(h, option, ';');)
       c.options[option.substr(0, option.find('='))] = option.substr(option.find('=') + 1);
-    while (s >> field >> shape >> values) c.tensors[field] = parse_tensor(shape, values);
+    while (s >> field >> shape >> values) c.tensors[field] = golden_tensor(shape, values);
     cases.push_back(std::move(c));
   }
   return cases;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_text.hpp"
 #include "test_util.hpp"
 
 namespace optim = dydx::optim;
@@ -28,21 +29,6 @@ using dydx::Tensor;
 using dydx::testing::ThrowsWith;
 
 namespace {
-
-std::vector<double> parse_values(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::strtod(item.c_str(), nullptr));
-  return out;
-}
-
-std::vector<int64_t> parse_shape(const std::string& text) {
-  std::vector<int64_t> out;
-  if (text == "-") return out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, 'x');) out.push_back(std::stoll(item));
-  return out;
-}
 
 Tensor rosenbrock(const Tensor& x) {
   const int64_t n = x.size(0);
@@ -105,7 +91,7 @@ TEST(LBFGSGoldens, TrajectoriesMatchPyTorch) {
     } else if (tag == "param" || tag == "data") {
       std::string key, shape, values;
       in >> key >> shape >> values;
-      Tensor t = dydx::tensor(parse_values(values), dydx::dtype(dtype)).reshape(parse_shape(shape));
+      Tensor t = dydx::testing::golden_tensor(shape, values, dtype);
       if (tag == "param") {
         params.push_back(t.requires_grad_(true));
       } else {
@@ -138,7 +124,7 @@ TEST(LBFGSGoldens, TrajectoriesMatchPyTorch) {
       int i;
       std::string values;
       in >> i >> values;
-      const std::vector<double> expected = parse_values(values), got = params[i].to_vector<double>();
+      const std::vector<double> expected = dydx::testing::golden_values(values), got = params[i].to_vector<double>();
       ASSERT_EQ(got.size(), expected.size());
       for (size_t k = 0; k < got.size(); ++k)
         EXPECT_TRUE(Close(got[k], expected[k], rtol)) << name << " step " << step << " param " << i << " element " << k;

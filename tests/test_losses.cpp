@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "golden_text.hpp"
 #include "test_util.hpp"
 
 namespace F = dydx::nn::functional;
@@ -26,34 +27,9 @@ struct LossCase {
   std::map<std::string, Tensor> tensors;  // input, target (float64 or int64), weight, pos_weight, out, grad
 };
 
-double parse_value(const std::string& text) {
-  if (text == "nan") return std::nan("");
-  if (text == "inf") return INFINITY;
-  if (text == "-inf") return -INFINITY;
-  return std::stod(text);
-}
-
-Tensor parse_tensor(const std::string& shape_text, const std::string& values_text, bool integer) {
-  std::vector<int64_t> shape;
-  if (shape_text != "scalar") {
-    std::stringstream s(shape_text);
-    for (std::string size; std::getline(s, size, 'x');) shape.push_back(std::stoll(size));
-  }
-  std::vector<double> values;
-  std::stringstream s(values_text == "-" ? "" : values_text);
-  for (std::string v; std::getline(s, v, ',');) values.push_back(parse_value(v));
-  Tensor flat = tensor(values, kFloat64);
-  if (integer) flat = flat.to(kInt64);
-  return flat.reshape(shape);
-}
-
 std::vector<LossCase> loss_cases() {
-  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/loss_goldens.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
   std::vector<LossCase> cases;
-  for (std::string line; std::getline(file, line);) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : golden_lines("loss_goldens.txt")) {
     std::stringstream words(line);
     LossCase c;
     words >> c.key;
@@ -64,7 +40,7 @@ std::vector<LossCase> loss_cases() {
       c.options[option.substr(0, option.find('='))] = std::stod(option.substr(option.find('=') + 1));
     for (std::string field, shape, values; words >> field >> shape >> values;) {
       const bool integer = field == "target_int64";
-      c.tensors[integer ? "target" : field] = parse_tensor(shape, values, integer);
+      c.tensors[integer ? "target" : field] = golden_tensor(shape, values, integer ? kInt64 : kFloat64);
     }
     cases.push_back(std::move(c));
   }

@@ -12,9 +12,12 @@
 #include <sstream>
 
 #include "dydx/dydx.hpp"
+#include "golden_text.hpp"
 
 using namespace dydx;
 namespace F = dydx::nn::functional;
+using dydx::testing::golden_lines;
+using dydx::testing::golden_tensor;
 
 namespace {
 
@@ -54,19 +57,6 @@ nn::Sequential build(const std::string& name) {
   return Sequential();
 }
 
-Tensor parse_tensor(const std::string& shape, const std::string& text) {
-  std::vector<int64_t> sizes;
-  if (shape != "scalar") {
-    std::stringstream s(shape);
-    for (std::string part; std::getline(s, part, 'x');) sizes.push_back(std::stoll(part));
-  }
-  std::vector<double> values;
-  std::stringstream s(text);
-  for (std::string part; std::getline(s, part, ',');) values.push_back(std::stod(part));
-  Tensor flat = tensor(values, kFloat64);
-  return flat.reshape(sizes);
-}
-
 struct Record {
   std::string kind, name;
   Tensor value;
@@ -85,10 +75,8 @@ struct Case {
 };
 
 std::vector<Case> read_goldens() {
-  std::ifstream file(std::string(DYDX_TEST_DATA_DIR) + "/nn_goldens.txt");
-  EXPECT_TRUE(file.good()) << "nn_goldens.txt missing";
   std::vector<Case> cases;
-  for (std::string text; std::getline(file, text);) {
+  for (const std::string& text : golden_lines("nn_goldens.txt")) {
     std::stringstream line(text);
     std::string kind;
     line >> kind;
@@ -105,7 +93,7 @@ std::vector<Case> read_goldens() {
       if (kind == "param" || kind == "buffer" || kind == "grad" || kind == "buffer_after") line >> r.name;
       std::string shape, values;
       line >> shape >> values;
-      r.value = parse_tensor(shape, values);
+      r.value = golden_tensor(shape, values);
       cases.back().records.push_back(r);
     }
   }

@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "autograd/op_info.hpp"
+#include "golden_text.hpp"
 #include "op_table.hpp"
 // For make_batched_dual, which jacfwd uses and the public API does not expose.
 #include "autograd/forward_mode.hpp"
@@ -647,27 +648,9 @@ struct EdgeCase {
   std::vector<std::vector<double>> in, out, vjp, jvp, vjp2, fwr;
 };
 
-double parse_value(const std::string& text) {
-  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
-  if (text == "inf") return std::numeric_limits<double>::infinity();
-  if (text == "-inf") return -std::numeric_limits<double>::infinity();
-  return std::stod(text);  // "-0" included
-}
-
-std::vector<double> parse_values(const std::string& text) {
-  std::vector<double> values;
-  std::stringstream list(text);
-  for (std::string item; std::getline(list, item, ',');) values.push_back(parse_value(item));
-  return values;
-}
-
 std::vector<EdgeCase> edge_cases() {
-  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/edge_cases.txt";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open " + path);
   std::vector<EdgeCase> cases;
-  for (std::string line; std::getline(file, line);) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : golden_lines("edge_cases.txt")) {
     std::stringstream words(line);
     EdgeCase c;
     words >> c.key >> c.dtype;
@@ -681,7 +664,7 @@ std::vector<EdgeCase> edge_cases() {
       else if (word == "fwr") field = &c.fwr;
       else {
         if (field == &c.in) c.inputs += (c.inputs.empty() ? "" : " ") + word;
-        field->push_back(parse_values(word));
+        field->push_back(golden_values(word));
       }
     }
     cases.push_back(std::move(c));

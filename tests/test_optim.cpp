@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_text.hpp"
 #include "test_util.hpp"
 
 namespace optim = dydx::optim;
@@ -22,20 +23,6 @@ using dydx::Tensor;
 using dydx::testing::ThrowsWith;
 
 namespace {
-
-std::vector<double> parse_values(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::strtod(item.c_str(), nullptr));
-  return out;
-}
-
-std::vector<int64_t> parse_shape(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, 'x');) out.push_back(std::stoll(item));
-  return out;
-}
 
 /// The same bits, nan equal to nan.
 bool same_bits(double a, double b) { return std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b); }
@@ -101,7 +88,7 @@ TEST(OptimGoldens, TrajectoriesMatchPyTorch) {
       int i;
       std::string shape, values;
       in >> i >> shape >> values;
-      params.push_back(dydx::tensor(parse_values(values), dydx::dtype(dtype)).reshape(parse_shape(shape)));
+      params.push_back(dydx::testing::golden_tensor(shape, values, dtype));
       params.back().requires_grad_(true);
     } else if (tag == "grad") {
       if (!opt) opt = make_optimizer(kind, params, options);
@@ -109,7 +96,7 @@ TEST(OptimGoldens, TrajectoriesMatchPyTorch) {
       std::string values;
       in >> i >> values;
       params[i].set_grad(values == "none" ? Tensor()
-                                          : dydx::tensor(parse_values(values), dydx::dtype(dtype))
+                                          : dydx::tensor(dydx::testing::golden_values(values), dydx::dtype(dtype))
                                                 .reshape(params[i].sizes()));
       if (i + 1 == static_cast<int>(params.size())) {
         opt->step();
@@ -119,7 +106,7 @@ TEST(OptimGoldens, TrajectoriesMatchPyTorch) {
       int i;
       std::string values;
       in >> i >> values;
-      const std::vector<double> expected = parse_values(values), got = params[i].to_vector<double>();
+      const std::vector<double> expected = dydx::testing::golden_values(values), got = params[i].to_vector<double>();
       ASSERT_EQ(got.size(), expected.size());
       // PyTorch's float32 sqrt goes through MKL's vsSqrt, which rounds about 0.7% of its
       // results one ulp away from the correctly rounded root that dydx computes; Adam's steps
