@@ -81,7 +81,9 @@ std::vector<BadInput> table() {
          forward_ad::make_dual(ones({2}), ones({3}));
        }, {"make_dual", "[2]", "[3]"}},
       {"make_dual without level", [] { forward_ad::make_dual(ones({2}), ones({2})); }, {"make_dual", "level"}},
-      {"grad of non-scalar", [f] { func::grad(f)(ones({2})); }, {"grad", "one element", "[2]"}},
+      {"grad of non-scalar", [f] { func::grad(f)(ones({2})); }, {"grad", "scalar (0-d)", "[2]"}},
+      // One element is not enough: functorch and JAX refuse a [1] output too (it is a one-row Jacobian).
+      {"grad of one-element [1]", [f] { func::grad(f)(ones({1})); }, {"grad", "scalar (0-d)", "[1]", "jacrev"}},
       {"batched grad shape", [] {
          Tensor x = ones({3}).requires_grad_(true);
          grad({x * 2.0}, {x}, {ones({3})}, std::nullopt, false, false, /*is_grads_batched=*/true);

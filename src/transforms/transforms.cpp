@@ -317,10 +317,11 @@ namespace {
 std::pair<TensorList, Tensor> grad_and_value_on(const Function& f, const TensorList& primals,
                                                 const std::vector<size_t>& argnums) {
   auto [outputs, pullback] = vjp_on(f, primals, argnums, "grad");
-  DYDX_CHECK(outputs.size() == 1 && outputs[0].numel() == 1,
-             "grad: f must return one tensor with one element, but it returned ", outputs.size(), " tensors",
-             outputs.empty() ? "" : " (the first of shape ", outputs.empty() ? "" : outputs[0].shape_string(),
-             outputs.empty() ? "" : ")");
+  // A 0-d output only, as functorch's and JAX's grad: a [1] or [1, 1] output is a Jacobian of one
+  // row, which jacrev or vjp give with its shape.
+  DYDX_CHECK(outputs.size() == 1, "grad: f must return one tensor, but it returned ", outputs.size(), " tensors");
+  DYDX_CHECK(outputs[0].dim() == 0, "grad: f must return a scalar (0-d) tensor, but it returned a tensor of shape ",
+             outputs[0].shape_string(), "; use vjp or jacrev for other outputs");
   return {pullback({ones_like(outputs[0])}), outputs[0]};
 }
 
