@@ -182,6 +182,32 @@ TEST(SharedGraph, HooksRunOnEveryThread) {
   EXPECT_EQ(hidden_calls.load(), kThreads * kIterations);
 }
 
+// Hooks registered and removed on one thread while others backpropagate through the same tensors:
+// the list is never read while it is being changed (ThreadSanitizer runs this in CI), and every
+// pass sees the gradient doubled by the hook that stays for the whole run.
+TEST(SharedGraph, HooksChangedWhileOtherThreadsBackpropagate) {
+  Tensor x = randn({16, 16}, kFloat64).requires_grad_(true);
+  const Tensor expected = reference_grad(x);
+  Tensor hidden = tanh(matmul(x, x));
+  Tensor loss = exp(hidden * x).sum();
+  x.register_hook([](const Tensor& g) { return g * 2.0; });
+  constexpr int kThreads = 4, kIterations = 30;
+  std::atomic<int> wrong{0};
+  run_together(kThreads, [&](int id) {
+    for (int k = 0; k < kIterations; ++k) {
+      if (id == 0) {  // identity hooks come and go on the leaf and on the non-leaf
+        const unsigned a = x.register_hook([](const Tensor&) {});
+        const unsigned b = hidden.register_hook([](const Tensor&) {});
+        x.remove_hook(a);
+        hidden.remove_hook(b);
+      } else if (!allclose(grad({loss}, {x}, {}, true)[0], expected * 2.0, 1e-12, 1e-12)) {
+        ++wrong;
+      }
+    }
+  });
+  EXPECT_EQ(wrong.load(), 0);
+}
+
 // Separate graphs over one leaf: every thread's backward adds into its .grad, none is lost.
 TEST(SharedLeaf, GradAccumulatesFromManyGraphsAtOnce) {
   Tensor w = randn({8, 8}, kFloat64).requires_grad_(true);

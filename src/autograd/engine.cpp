@@ -378,7 +378,7 @@ Tensor BackwardPass::finish_gradient(GraphState::Entry& entry, Tensor g) {
   Node* node = entry.node;
   const bool create_graph = options_.create_graph;
   const HookList& hooks = node->leaf ? node->leaf->hooks : node->pre_hooks;
-  if (!hooks.empty()) g = run_hooks(hooks, std::move(g), *node, api_);
+  if (has_hooks(hooks)) g = run_hooks(hooks, std::move(g), *node, api_);
   if (auto retained = options_.batched ? nullptr : node->retained.lock()) {
     AutoGradMode mode(create_graph);
     accumulate_into(*retained, g, create_graph);

@@ -12,6 +12,8 @@ namespace dydx {
 
 namespace {
 std::atomic<unsigned> next_hook_handle{1};
+// Set by the first register_hook; until then no list can hold a hook and backward takes no lock.
+std::atomic<bool> any_hook_registered{false};
 std::mutex hook_mutex;
 
 // A non-leaf's hooks run on the gradient flowing into its grad_fn; a leaf keeps its own.
@@ -40,6 +42,7 @@ unsigned Tensor::register_hook(TensorHook hook) const {
   DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
   unsigned handle = next_hook_handle++;
   std::lock_guard<std::mutex> lock(hook_mutex);
+  any_hook_registered.store(true, std::memory_order_relaxed);
   hook_list(*this).emplace_back(handle, std::make_shared<TensorHook>(std::move(hook)));
   if (const auto& node = impl()->grad_fn) remember_hooked_node(handle, node);
   return handle;
@@ -59,6 +62,14 @@ void Tensor::remove_hook(unsigned handle) const {
 autograd::HookList autograd::snapshot_hooks(const HookList& hooks) {
   std::lock_guard<std::mutex> lock(hook_mutex);
   return hooks;
+}
+
+bool autograd::has_hooks(const HookList& hooks) {
+  // Relaxed suffices: a hook registered on another thread without synchronising with this
+  // backward may run from this pass or the next, and under the lock the list is read whole.
+  if (!any_hook_registered.load(std::memory_order_relaxed)) return false;
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  return !hooks.empty();
 }
 
 }  // namespace dydx
