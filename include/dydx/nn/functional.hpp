@@ -15,6 +15,7 @@
 #include "dydx/detail/option.hpp"
 #include "dydx/nn/conv.hpp"
 #include "dydx/nn/normalization.hpp"
+#include "dydx/nn/padding.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx {

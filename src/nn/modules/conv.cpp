@@ -80,6 +80,8 @@ void ConvNdImpl<D, Derived>::pretty_print(std::ostream& stream) const {
   }
   if (options.groups() != 1) stream << ", groups=" << options.groups();
   if (!options.bias()) stream << ", bias=false";
+  constexpr const char* kModeNames[] = {"kZeros", "kReflect", "kReplicate", "kCircular"};
+  if (options.padding_mode().index() != 0) stream << ", padding_mode=" << kModeNames[options.padding_mode().index()];
   stream << ")";
 }
 
@@ -87,14 +89,39 @@ template <size_t D, class Derived>
 ConvFuncOptions<D> ConvNdImpl<D, Derived>::func_options() const {
   ConvFuncOptions<D> o;
   o.bias(bias).stride(options.stride()).dilation(options.dilation()).groups(options.groups());
-  std::visit([&](const auto& p) { o.padding(p); }, options.padding());
+  if (options.padding_mode().index() != 0) o.padding(ExpandingArray<D>(0));
+  else std::visit([&](const auto& p) { o.padding(p); }, options.padding());
   return o;
+}
+
+template <size_t D, class Derived>
+Tensor ConvNdImpl<D, Derived>::padded(const Tensor& input) const {
+  if (options.padding_mode().index() == 0) return input;
+  // F::pad's list runs from the last dim; 'same' puts the odd one of dilation (k - 1) on the right.
+  std::vector<int64_t> pad;
+  for (size_t i = D; i-- > 0;) {
+    int64_t before = 0, after = 0;
+    if (const auto* p = std::get_if<ExpandingArray<D>>(&options.padding())) {
+      before = after = (*p)[i];
+    } else if (std::holds_alternative<enumtype::kSame>(options.padding())) {
+      const int64_t total = options.dilation()[i] * (options.kernel_size()[i] - 1);
+      before = total / 2;
+      after = total - before;
+    }
+    pad.push_back(before);
+    pad.push_back(after);
+  }
+  functional::PadFuncOptions::mode_t mode;
+  if (std::holds_alternative<enumtype::kReflect>(options.padding_mode())) mode = enumtype::kReflect{};
+  else if (std::holds_alternative<enumtype::kReplicate>(options.padding_mode())) mode = enumtype::kReplicate{};
+  else mode = enumtype::kCircular{};
+  return functional::pad(input, functional::PadFuncOptions(pad).mode(mode));
 }
 
 template class ConvNdImpl<1, Conv1dImpl>;
 template class ConvNdImpl<2, Conv2dImpl>;
 
-Tensor Conv1dImpl::forward(const Tensor& input) { return functional::conv1d(input, weight, func_options()); }
-Tensor Conv2dImpl::forward(const Tensor& input) { return functional::conv2d(input, weight, func_options()); }
+Tensor Conv1dImpl::forward(const Tensor& input) { return functional::conv1d(padded(input), weight, func_options()); }
+Tensor Conv2dImpl::forward(const Tensor& input) { return functional::conv2d(padded(input), weight, func_options()); }
 
 }  // namespace dydx::nn

@@ -1,6 +1,6 @@
 // nn::Conv1d and nn::Conv2d, as torch::nn's: weight [out, in / groups, k...] and bias [out],
 // initialised as PyTorch's (kaiming_uniform_ with a = sqrt(5), bias uniform on +-1/sqrt(fan_in)),
-// forward through F::conv1d / F::conv2d. Only padding_mode zeros.
+// forward through F::conv1d / F::conv2d; a padding_mode other than kZeros pads with F::pad first.
 #pragma once
 
 #include <variant>
@@ -9,6 +9,7 @@
 #include "dydx/expanding_array.hpp"
 #include "dydx/nn/conv.hpp"
 #include "dydx/nn/module.hpp"
+#include "dydx/nn/padding.hpp"
 
 namespace dydx::nn {
 
@@ -16,6 +17,7 @@ namespace dydx::nn {
 template <size_t D>
 struct ConvOptions {
   using padding_t = std::variant<ExpandingArray<D>, enumtype::kValid, enumtype::kSame>;
+  using padding_mode_t = std::variant<enumtype::kZeros, enumtype::kReflect, enumtype::kReplicate, enumtype::kCircular>;
   ConvOptions(int64_t in_channels, int64_t out_channels, ExpandingArray<D> kernel_size)
       : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
   DYDX_ARG(int64_t, in_channels);
@@ -26,6 +28,8 @@ struct ConvOptions {
   DYDX_ARG(ExpandingArray<D>, dilation) = 1;
   DYDX_ARG(int64_t, groups) = 1;
   DYDX_ARG(bool, bias) = true;
+  /// How the padding is filled: zeros, or the input reflected, replicated or wrapped around.
+  DYDX_ARG(padding_mode_t, padding_mode) = enumtype::kZeros{};
 };
 using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
@@ -46,6 +50,8 @@ class ConvNdImpl : public Cloneable<Derived> {
 
  protected:
   ConvFuncOptions<D> func_options() const;
+  /// input padded by F::pad for a padding_mode other than kZeros (func_options then pads nothing).
+  Tensor padded(const Tensor& input) const;
 };
 
 class Conv1dImpl : public ConvNdImpl<1, Conv1dImpl> {
