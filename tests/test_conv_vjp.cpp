@@ -37,6 +37,8 @@ const std::vector<Geometry>& geometries() {
       {"one_by_one_strided_padded", {3, 4, 5, 6}, {6, 2, 1, 1}, {2, 3}, {1, 0}, {1, 1}, 2},
       {"single_row", {4, 3, 1, 9}, {2, 3, 1, 3}, {1, 2}, {0, 1}, {1, 1}, 1},
       {"no_input_channels", {3, 0, 5, 4}, {2, 0, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+      {"no_output_channels", {3, 2, 5, 4}, {0, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+      {"empty_planes_all_padding", {3, 2, 0, 4}, {2, 2, 1, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
   };
   return g;
 }

@@ -65,7 +65,7 @@ struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
     const int64_t l = g.size(-1) * g.size(-2);
     // Without a graph of the gradient (no create_graph, no forward-mode levels) and without batched
     // cotangents, the dedicated kernels; the composed rules below are for everything else.
-    if (nb == 0 && !is_grad_enabled() && !forward::active() && x.numel() > 0 && w.numel() > 0) {
+    if (nb == 0 && !is_grad_enabled() && !forward::active() && n > 0) {
       const bool bias = b.num_inputs() > 2 && b.needs_grad(2);
       conv_vjp_direct(x, w, g, a.window, groups,
                       {b.needs_grad(0) ? &grads[0] : nullptr, b.needs_grad(1) ? &grads[1] : nullptr,

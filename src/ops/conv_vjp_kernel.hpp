@@ -16,7 +16,7 @@ struct ConvGrads {
 };
 
 /// The gradients of sum(g * conv2d(x, w) (+ b)) for x [N, C, H, W], w [OC, C/G, kh, kw] and g
-/// [N, OC, OH, OW] (any strides, one floating dtype, no size zero), each written as a fresh tensor.
+/// [N, OC, OH, OW] (any strides, one floating dtype, N > 0), each written as a fresh tensor.
 /// Sums run in an order fixed by the sizes and the thread count alone.
 void conv_vjp_direct(const Tensor& x, const Tensor& w, const Tensor& g, const Window2d& window, int64_t groups,
                      const ConvGrads& out);
