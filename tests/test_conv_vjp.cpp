@@ -25,7 +25,8 @@ struct Geometry {
 };
 
 // Each one takes a different path through im2col and col2im (whole runs under stride 1 with rows of
-// the plane's width; row by row otherwise) or through the products (groups, 1x1).
+// the plane's width; row by row otherwise) or through the products (groups, 1x1, BLAS or the skinny
+// kernel for grad_W).
 const std::vector<Geometry>& geometries() {
   static const std::vector<Geometry> g = {
       {"same_3x3", {5, 3, 7, 6}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
@@ -36,6 +37,9 @@ const std::vector<Geometry>& geometries() {
       {"one_by_one", {3, 4, 5, 5}, {6, 4, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
       {"one_by_one_strided_padded", {3, 4, 5, 6}, {6, 2, 1, 1}, {2, 3}, {1, 0}, {1, 1}, 2},
       {"single_row", {4, 3, 1, 9}, {2, 3, 1, 3}, {1, 2}, {0, 1}, {1, 1}, 1},
+      // 72 rows of columns per group: grad_W through the skinny kernel (partial vectors of outputs).
+      {"many_channels", {5, 8, 6, 6}, {10, 8, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+      {"many_channels_grouped_strided", {4, 16, 7, 6}, {6, 8, 3, 3}, {2, 1}, {1, 1}, {1, 1}, 2},
       {"no_input_channels", {3, 0, 5, 4}, {2, 0, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
       {"no_output_channels", {3, 2, 5, 4}, {0, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
       {"empty_planes_all_padding", {3, 2, 0, 4}, {2, 2, 1, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
