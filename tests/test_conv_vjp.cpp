@@ -115,11 +115,15 @@ TEST(ConvVjp, NonContiguousAndBroadcastOperandsGiveTheGradientsOfTheirCopies) {
       for (const Geometry& geo : geometries()) {
         const Inputs in = make_inputs(geo, 5, dtype);
         const std::vector<int64_t> gs = in.g.sizes().vec();
-        // x channels-last in memory; then a strided slice of a larger tensor.
+        // x channels-last in memory; a strided slice of a larger tensor.
         std::vector<int64_t> xs = geo.x;
         xs[0] = 5;
         Tensor x_last = randn({xs[0], xs[2], xs[3], xs[1]}, dtype).permute({0, 3, 1, 2}).requires_grad_();
         Tensor x_strided = randn({xs[0], xs[1], xs[2], 2 * xs[3]}, dtype).slice(3, 0, 2 * xs[3], 2).requires_grad_();
+        // The first columns of wider rows; when the rows are as wide as the output's, im2col copies
+        // whole runs that pass over the hidden columns, and must zero what it read there.
+        const int64_t wide = std::max(xs[3] + 1, gs[3]);
+        Tensor x_narrowed = randn({xs[0], xs[1], xs[2], wide}, dtype).slice(3, 0, xs[3]).requires_grad_();
         // Cotangents: transposed in their last two dims, broadcast along the width, broadcast whole
         // (as sum()'s backward gives), and one row of every other sample.
         const std::vector<Tensor> cotangents = {
@@ -129,7 +133,7 @@ TEST(ConvVjp, NonContiguousAndBroadcastOperandsGiveTheGradientsOfTheirCopies) {
             randn({2 * gs[0], gs[1], gs[2], gs[3]}, dtype).slice(0, 0, 2 * gs[0], 2),
         };
         const double rtol = dtype == kFloat64 ? 1e-12 : 2e-5;
-        for (const Tensor& x : {x_last, x_strided}) {
+        for (const Tensor& x : {x_last, x_strided, x_narrowed}) {
           ASSERT_TRUE(!x.is_contiguous() || x.numel() == 0);
           Tensor copy = x.detach().contiguous().requires_grad_();
           const TensorList a = vjp(x, in.w, in.b, in.g, geo, false), b = vjp(copy, in.w, in.b, in.g, geo, false);
