@@ -36,7 +36,7 @@ namespace {
 // the 16 -> 32 layer's step on one thread. The transpose costs as much as C/G kh kw rows of the
 // product, so the kernel needs kSkinnyMinRows of them: with 9 to 36 BLAS was faster (1 to 4 input
 // channels, 3 x 3), with 72 the skinny kernel.
-constexpr int64_t kSkinnyMaxOutputs = 256, kSkinnyMinRows = 64;
+constexpr int64_t kSkinnyMaxOutputs = 256, kSkinnyMinRows = 64, kSkinnyBlockBytes = 32 << 10;
 
 // The sum of row[0..l) in double, in eight interleaved partial sums: one running sum would be a chain
 // of dependent adds, several times slower than the rest of a sample's bias work.
@@ -58,6 +58,7 @@ void vjp_typed(const Tensor& x, const Tensor& w_in, const Tensor& g, const Windo
   const int64_t ocg = oc / groups, ckg = c / groups * kk, weight_numel = oc * ckg;
   const int64_t slots = std::min<int64_t>(n, 4 * get_num_threads());
   const bool skinny_weight = cpu::kSkinnyVectorBytes > 0 && ocg <= kSkinnyMaxOutputs && ckg >= kSkinnyMinRows;
+  const int64_t skinny_block = std::max<int64_t>(64, kSkinnyBlockBytes / static_cast<int64_t>(sizeof(T) * std::max<int64_t>(1, ocg)));
 
   const Tensor w = w_in.contiguous();
   const T* xp = x.data_ptr<T>();
@@ -105,8 +106,12 @@ void vjp_typed(const Tensor& x, const Tensor& w_in, const Tensor& g, const Windo
           for (int64_t gr = 0; gr < groups; ++gr) {
             const T* ga = gi + gr * ocg * ldg;
             if (skinny_weight) {
-              const cpu::SkinnyPackedB<T> gt(ga, l, ocg, 1, ldg);  // g_i^T, [L, OC/G]
-              cpu::skinny_gemm_rows(cols + gr * ckg * l, l, gt, part + gr * ckg * ocg, 0, ckg, s != begin);
+              // Blocks of positions, so that each block of g_i^T [positions, OC/G] stays in L1.
+              for (int64_t p0 = 0; p0 < l; p0 += skinny_block) {
+                const cpu::SkinnyPackedB<T> gt(ga + p0, std::min(skinny_block, l - p0), ocg, 1, ldg);
+                cpu::skinny_gemm_rows(cols + gr * ckg * l + p0, l, gt, part + gr * ckg * ocg, 0, ckg,
+                                      s != begin || p0 > 0);
+              }
             } else {
               cpu::gemm_on_this_thread<T>(false, true, ckg, ocg, l, cols + gr * ckg * l, l, ga, ldg,
                                           part + gr * ckg * ocg, ocg, s != begin);
