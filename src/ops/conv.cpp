@@ -131,8 +131,9 @@ Tensor conv_values(const Tensor& x, const Tensor& weight, const Tensor& bias, co
     const int64_t per_sample = c * kk * l, threads = get_num_threads();
     const int64_t chunk =
         identity_cols ? 1
-                      : std::clamp<int64_t>(kChunkBytes / static_cast<int64_t>(sizeof(T) * std::max<int64_t>(1, per_sample)),
-                                            1, (n + threads - 1) / threads);
+                      : std::clamp<int64_t>(
+                            kChunkBytes / static_cast<int64_t>(sizeof(T) * std::max<int64_t>(1, per_sample)), 1,
+                            (n + threads - 1) / threads);
     cpu::parallel_for((n + chunk - 1) / chunk, 1, [&](int64_t first, int64_t last) {
       // Uninitialised: im2col writes every element, padding zeros included.
       const int64_t buffer_size = identity_cols ? 0 : chunk * per_sample;

@@ -47,7 +47,8 @@ double row_sum(const T* row, int64_t l) {
   for (; j + 8 <= l; j += 8)
     for (int k = 0; k < 8; ++k) partial[k] += static_cast<double>(row[j + k]);
   for (; j < l; ++j) partial[0] += static_cast<double>(row[j]);
-  return ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+  return ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
+         ((partial[4] + partial[5]) + (partial[6] + partial[7]));
 }
 
 template <class T>
@@ -58,7 +59,8 @@ void vjp_typed(const Tensor& x, const Tensor& w_in, const Tensor& g, const Windo
   const int64_t ocg = oc / groups, ckg = c / groups * kk, weight_numel = oc * ckg;
   const int64_t slots = std::min<int64_t>(n, 4 * get_num_threads());
   const bool skinny_weight = cpu::kSkinnyVectorBytes > 0 && ocg <= kSkinnyMaxOutputs && ckg >= kSkinnyMinRows;
-  const int64_t skinny_block = std::max<int64_t>(64, kSkinnyBlockBytes / static_cast<int64_t>(sizeof(T) * std::max<int64_t>(1, ocg)));
+  const int64_t skinny_block =
+      std::max<int64_t>(64, kSkinnyBlockBytes / static_cast<int64_t>(sizeof(T) * std::max<int64_t>(1, ocg)));
 
   const Tensor w = w_in.contiguous();
   const T* xp = x.data_ptr<T>();
@@ -74,7 +76,8 @@ void vjp_typed(const Tensor& x, const Tensor& w_in, const Tensor& g, const Windo
   std::vector<double> bias_parts(out.bias != nullptr ? slots * oc : 0);
 
   cpu::parallel_for(slots, 1, [&](int64_t first, int64_t last) {
-    const int64_t cols_size = out.weight != nullptr ? c * kk * l : 0, gcols_size = out.input != nullptr ? c * kk * l : 0;
+    const int64_t cols_size = out.weight != nullptr ? c * kk * l : 0;
+    const int64_t gcols_size = out.input != nullptr ? c * kk * l : 0;
     const Scratch<T> scratch(static_cast<size_t>(cols_size + gcols_size + (g_in_place ? 0 : oc * l)));
     T* const cols = scratch.get();
     T* const gcols = cols + cols_size;
