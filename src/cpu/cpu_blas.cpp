@@ -244,8 +244,8 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
 }
 
 template <class T>
-void gemm_on_this_thread(int64_t n, int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
-                         int64_t ldc, bool accumulate) {
+void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const T* a, int64_t lda,
+                         const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate) {
   if (n == 0 || m == 0) return;
   if (k == 0) {
     if (!accumulate)
@@ -253,17 +253,26 @@ void gemm_on_this_thread(int64_t n, int64_t m, int64_t k, const T* a, int64_t ld
     return;
   }
   rows_split_by_dydx();  // OpenBLAS on one thread: the caller's own threads share the cores
+  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f,
-                c, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, n, m, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, k, 1.0, a, lda, b, ldb, accumulate ? 1.0 : 0.0, c,
-                ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, n, m, k, 1.0, a, lda, b, ldb, accumulate ? 1.0 : 0.0, c, ldc);
   }
+}
+
+template <class T>
+void gemm_on_this_thread(int64_t n, int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                         int64_t ldc, bool accumulate) {
+  gemm_on_this_thread<T>(false, false, n, m, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 template void gemm_on_this_thread<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
                                          float*, int64_t, bool);
 template void gemm_on_this_thread<double>(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t,
                                           double*, int64_t, bool);
+template void gemm_on_this_thread<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
+                                         int64_t, float*, int64_t, bool);
+template void gemm_on_this_thread<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                                          const double*, int64_t, double*, int64_t, bool);
 
 }  // namespace dydx::cpu

@@ -16,5 +16,10 @@ void batched_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
 template <class T>
 void gemm_on_this_thread(int64_t n, int64_t m, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
                          int64_t ldc, bool accumulate);
+/// The same with either operand stored transposed: a is [k, n] (row stride lda) when trans_a, b is
+/// [m, k] (row stride ldb) when trans_b; c is always row-major [n, m].
+template <class T>
+void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const T* a, int64_t lda,
+                         const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate);
 
 }  // namespace dydx::cpu

@@ -41,17 +41,24 @@ template <class T>
 constexpr int kLanes = kSkinnyVectorBytes / static_cast<int>(sizeof(T));
 
 // C[R rows, the panel's V vectors] = start + A[R rows, k] B[k, panel], start the panel's part of the
-// bias row (null: zero); `cols` of the panel's columns are kept.
+// bias row (null: zero), or C's own values with accumulate; `cols` of the panel's columns are kept.
 template <class T, int R, int V>
 void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
-           const T* start) {
+           const T* start, bool accumulate) {
   Vec<T> acc[R][V] = {};
-  if (start != nullptr)
+  if (accumulate) {
+    for (int r = 0; r < R; ++r) {
+      T row[V * kLanes<T>] = {};
+      std::memcpy(row, c + r * ldc, static_cast<size_t>(cols) * sizeof(T));
+      std::memcpy(acc[r], row, sizeof(row));
+    }
+  } else if (start != nullptr) {
     for (int v = 0; v < V; ++v) {
       Vec<T> s;
       std::memcpy(&s, start + v * kLanes<T>, sizeof(s));
       for (int r = 0; r < R; ++r) acc[r][v] = s;
     }
+  }
   for (int64_t p = 0; p < k; ++p) {
     Vec<T> bv[V];
     for (int v = 0; v < V; ++v) {
@@ -78,18 +85,19 @@ void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, in
 
 template <class T, int V>
 void panel_rows(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
-                const T* start, int64_t first, int64_t last) {
+                const T* start, bool accumulate, int64_t first, int64_t last) {
   constexpr int kRows = 6;
   int64_t i = first;
   for (; i + kRows <= last; i += kRows)
-    block<T, kRows, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start);
-  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start);
+    block<T, kRows, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start, accumulate);
+  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start, accumulate);
 }
 
 }  // namespace
 
 template <class T>
-void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last) {
+void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last,
+                      bool accumulate) {
   constexpr int64_t lanes = kLanes<T>;
   for (int64_t j = 0; j < b.width; j += lanes * kSkinnyMaxVectors) {
     const int64_t vectors = std::min<int64_t>(kSkinnyMaxVectors, (b.width - j) / lanes);
@@ -97,28 +105,29 @@ void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, 
     const T* pb = b.data.data() + j;
     const T* start = b.start.empty() ? nullptr : b.start.data() + j;
     switch (vectors) {
-      case 1: panel_rows<T, 1>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
-      case 2: panel_rows<T, 2>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
+      case 1: panel_rows<T, 1>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, accumulate, first, last); break;
+      case 2: panel_rows<T, 2>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, accumulate, first, last); break;
       case 3:
         if constexpr (kSkinnyMaxVectors >= 3)
-          panel_rows<T, 3>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
+          panel_rows<T, 3>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, accumulate, first, last);
         break;
       default:
         if constexpr (kSkinnyMaxVectors >= 4)
-          panel_rows<T, 4>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
+          panel_rows<T, 4>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, accumulate, first, last);
         break;
     }
   }
 }
 #else
 template <class T>
-void skinny_gemm_rows(const T*, int64_t, const SkinnyPackedB<T>&, T*, int64_t, int64_t) {}  // never chosen
+void skinny_gemm_rows(const T*, int64_t, const SkinnyPackedB<T>&, T*, int64_t, int64_t, bool) {}  // never chosen
 #endif
 
 template struct SkinnyPackedB<float>;
 template struct SkinnyPackedB<double>;
-template void skinny_gemm_rows<float>(const float*, int64_t, const SkinnyPackedB<float>&, float*, int64_t, int64_t);
+template void skinny_gemm_rows<float>(const float*, int64_t, const SkinnyPackedB<float>&, float*, int64_t, int64_t,
+                                      bool);
 template void skinny_gemm_rows<double>(const double*, int64_t, const SkinnyPackedB<double>&, double*, int64_t,
-                                       int64_t);
+                                       int64_t, bool);
 
 }  // namespace dydx::cpu

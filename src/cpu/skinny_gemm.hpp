@@ -46,8 +46,10 @@ struct SkinnyPackedB {
   std::vector<T> start;  // [width]: the bias, or empty for none
 };
 
-/// Rows [first, last) of C = bias + A B, for A row-major with row stride lda and C contiguous [n, m].
+/// Rows [first, last) of C = bias + A B, for A row-major with row stride lda and C contiguous [n, m];
+/// with accumulate, C += A B (the bias unread).
 template <class T>
-void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last);
+void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last,
+                      bool accumulate = false);
 
 }  // namespace dydx::cpu

@@ -24,26 +24,6 @@ void valid_positions(int64_t size, int64_t out, int64_t offset, int64_t stride, 
   first = std::min(first, last);
 }
 
-template <class T>
-void col2im_plane(const T* cols, int64_t height, int64_t width, const Window2d& w, int64_t out_h, int64_t out_w,
-                  T* x) {
-  std::fill(x, x + height * width, T(0));
-  for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
-    for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
-      const T* row = cols + (ki * w.kernel[1] + kj) * out_h * out_w;
-      int64_t first, last;
-      valid_positions(width, out_w, kj * w.dilation[1] - w.padding[1], w.stride[1], first, last);
-      for (int64_t oh = 0; oh < out_h; ++oh) {
-        const int64_t ih = oh * w.stride[0] - w.padding[0] + ki * w.dilation[0];
-        if (ih < 0 || ih >= height) continue;
-        if (first == last) continue;
-        T* xr = x + ih * width + first * w.stride[1] + kj * w.dilation[1] - w.padding[1];
-        const T* r = row + oh * out_w + first;
-        for (int64_t k = 0; k < last - first; ++k) xr[k * w.stride[1]] += r[k];
-      }
-    }
-}
-
 struct FoldAttrs {
   Window2d window;
   int64_t height, width;  // the spatial size of unfold's input, fold's output
@@ -82,9 +62,67 @@ struct Col2ImRecord : Named<"col2im", "Col2ImBackward0">, Linear {
 
 }  // namespace
 
+// Stride 1, a plane whose rows lie out_w apart, and rows of out_w columns (a "same" convolution of a
+// contiguous plane): window position (r, q) of kernel offset (ki, kj) reads the plane at index
+// r out_w + q + shift, one shift for the whole offset, so that each offset's valid positions
+// form one contiguous run of the plane, interrupted only by the columns that wrap around a row's end.
+// Copying (or adding) the run whole beats a short loop per output row.
+bool runs_whole(const Window2d& w, int64_t sx_h, int64_t sx_w, int64_t out_w) {
+  return w.stride[0] == 1 && w.stride[1] == 1 && sx_w == 1 && sx_h == out_w;
+}
+
+// Zeros over a run's wrapped-around columns: between rows r and r + 1 of the run, the positions
+// [r out_w + last, (r + 1) out_w + first), usually one or two (|col_offset|), written without a
+// memset call each.
+template <class T>
+void zero_wrapped(T* row, int64_t first_row, int64_t last_row, int64_t first, int64_t last, int64_t out_w) {
+  const int64_t gap = out_w - last + first;
+  for (int64_t r = first_row; r + 1 < last_row; ++r) {
+    T* p = row + r * out_w + last;
+    if (gap > 4) std::fill(p, p + gap, T(0));
+    else
+      for (int k = 0; k < 4; ++k)
+        if (k < gap) p[k] = T(0);
+  }
+}
+
+// Kernel offset (ki, kj)'s valid window positions under runs_whole(): rows [first_row, last_row),
+// columns [first, last) in each, and the run [begin, end) of position indices r out_w + q from the
+// first valid position to the last; position index i reads the plane at i + shift.
+struct RunOfOffset {
+  int64_t first_row, last_row, first, last, begin, end, shift;
+  RunOfOffset(const Window2d& w, int64_t ki, int64_t kj, int64_t height, int64_t width, int64_t out_h,
+              int64_t out_w) {
+    const int64_t row_offset = ki * w.dilation[0] - w.padding[0], col_offset = kj * w.dilation[1] - w.padding[1];
+    valid_positions(height, out_h, row_offset, 1, first_row, last_row);
+    valid_positions(width, out_w, col_offset, 1, first, last);
+    begin = first_row * out_w + first;
+    end = (last_row - 1) * out_w + last;
+    shift = row_offset * out_w + col_offset;
+  }
+  bool empty() const { return first_row == last_row || first == last; }
+};
+
 template <class T>
 void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_t width, const Window2d& w,
                   int64_t out_h, int64_t out_w, T* cols, int64_t row_stride) {
+  if (runs_whole(w, sx_h, sx_w, out_w)) {
+    for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
+      for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
+        T* row = cols + (ki * w.kernel[1] + kj) * row_stride;
+        const RunOfOffset run(w, ki, kj, height, width, out_h, out_w);
+        if (run.empty()) {
+          std::fill(row, row + out_h * out_w, T(0));
+          continue;
+        }
+        // The run, wrapped-around columns included (they read inside the plane), then zeros over those.
+        std::copy(x + run.begin + run.shift, x + run.end + run.shift, row + run.begin);
+        std::fill(row, row + run.begin, T(0));
+        std::fill(row + run.end, row + out_h * out_w, T(0));
+        zero_wrapped(row, run.first_row, run.last_row, run.first, run.last, out_w);
+      }
+    return;
+  }
   for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
     for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
       T* row = cols + (ki * w.kernel[1] + kj) * row_stride;
@@ -113,6 +151,56 @@ template void im2col_plane<float>(const float*, int64_t, int64_t, int64_t, int64
                                   float*, int64_t);
 template void im2col_plane<double>(const double*, int64_t, int64_t, int64_t, int64_t, const Window2d&, int64_t,
                                    int64_t, double*, int64_t);
+
+template <class T>
+void col2im_plane(const T* cols, int64_t row_stride, int64_t height, int64_t width, const Window2d& w, int64_t out_h,
+                  int64_t out_w, T* x) {
+  std::fill(x, x + height * width, T(0));
+  for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
+    for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
+      const T* row = cols + (ki * w.kernel[1] + kj) * row_stride;
+      int64_t first, last;
+      valid_positions(width, out_w, kj * w.dilation[1] - w.padding[1], w.stride[1], first, last);
+      if (first == last) continue;
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        const int64_t ih = oh * w.stride[0] - w.padding[0] + ki * w.dilation[0];
+        if (ih < 0 || ih >= height) continue;
+        T* xr = x + ih * width + first * w.stride[1] + kj * w.dilation[1] - w.padding[1];
+        const T* r = row + oh * out_w + first;
+        if (w.stride[1] == 1)
+          for (int64_t k = 0; k < last - first; ++k) xr[k] += r[k];
+        else
+          for (int64_t k = 0; k < last - first; ++k) xr[k * w.stride[1]] += r[k];
+      }
+    }
+}
+template <class T>
+void col2im_plane_consuming(T* cols, int64_t row_stride, int64_t height, int64_t width, const Window2d& w,
+                            int64_t out_h, int64_t out_w, T* x) {
+  if (!runs_whole(w, width, 1, out_w)) {
+    col2im_plane(cols, row_stride, height, width, w, out_h, out_w, x);
+    return;
+  }
+  std::fill(x, x + height * width, T(0));
+  for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
+    for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
+      T* row = cols + (ki * w.kernel[1] + kj) * row_stride;
+      const RunOfOffset run(w, ki, kj, height, width, out_h, out_w);
+      if (run.empty()) continue;
+      // Zeros over the wrapped-around columns, then the run added whole: each element of x gets the
+      // same terms in the same order as from col2im_plane (a wrapped column adds +0).
+      zero_wrapped(row, run.first_row, run.last_row, run.first, run.last, out_w);
+      T* xs = x + run.shift;
+      for (int64_t i = run.begin; i < run.end; ++i) xs[i] += row[i];
+    }
+}
+template void col2im_plane_consuming<float>(float*, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t,
+                                            float*);
+template void col2im_plane_consuming<double>(double*, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t,
+                                             double*);
+template void col2im_plane<float>(const float*, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t, float*);
+template void col2im_plane<double>(const double*, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t,
+                                   double*);
 
 Tensor unfold_planes(const Tensor& x, const Window2d& window) {
   const int64_t m = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
@@ -150,7 +238,7 @@ Tensor fold_planes(const Tensor& cols_in, int64_t height, int64_t width, const W
       cpu::parallel_for(m * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (kk * out_h * out_w + 1)),
                         [&](int64_t first, int64_t last) {
                           for (int64_t plane = first; plane < last; ++plane)
-                            col2im_plane(cp + plane * kk * out_h * out_w, height, width, window, out_h, out_w,
+                            col2im_plane(cp + plane * kk * out_h * out_w, out_h * out_w, height, width, window, out_h, out_w,
                                          op + plane * height * width);
                         });
     });

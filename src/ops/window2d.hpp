@@ -40,5 +40,17 @@ Tensor fold_planes(const Tensor& cols, int64_t height, int64_t width, const Wind
 template <class T>
 void im2col_plane(const T* x, int64_t sx_h, int64_t sx_w, int64_t height, int64_t width, const Window2d& w,
                   int64_t out_h, int64_t out_w, T* cols, int64_t row_stride);
+/// The adjoint of im2col_plane: sums kh kw rows of OH OW values (row_stride apart, from `cols`) back
+/// into one fresh plane [height, width] at x (overwritten, contiguous).
+template <class T>
+void col2im_plane(const T* cols, int64_t row_stride, int64_t height, int64_t width, const Window2d& w, int64_t out_h,
+                  int64_t out_w, T* x);
+/// col2im_plane for columns the caller no longer needs (a kernel's own scratch): it may overwrite
+/// them (with zeros where a window position falls outside the plane), which lets it add each kernel
+/// offset's rows as one run. The same values as col2im_plane, bit for bit (x starts from +0, so it
+/// never holds a -0 that an added +0 would flip).
+template <class T>
+void col2im_plane_consuming(T* cols, int64_t row_stride, int64_t height, int64_t width, const Window2d& w,
+                            int64_t out_h, int64_t out_w, T* x);
 
 }  // namespace dydx::ops
