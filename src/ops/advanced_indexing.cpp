@@ -85,7 +85,7 @@ Side indexed_side(const Tensor& x, const IndexPlan& plan) {
   bool row_major = true;
   for (int64_t j = 0; j + 1 < k; ++j) row_major = row_major && strides[j] == strides[j + 1] * sizes[j + 1];
   if (row_major) {
-    const int64_t step = strides[k - 1];
+    const int64_t step = k == 0 ? 0 : strides[k - 1];  // a 0-d mask indexes no dim
     for (int64_t b = 0; b < n; ++b) block[b] = lin[b] * step;
   } else {
     for (int64_t b = 0; b < n; ++b) {
@@ -115,7 +115,8 @@ Side result_side(const Tensor& r, const IndexPlan& plan) {
   int64_t* block = side.block.data();
   bool row_major = true;
   for (int64_t i = 0; i + 1 < rank_b; ++i) row_major = row_major && strides[i] == strides[i + 1] * sizes[i + 1];
-  for (int64_t b = 0; b < n && row_major; ++b) block[b] = b * strides[rank_b - 1];
+  // A 0-d B has one position, at offset 0 (it has no last stride to read).
+  for (int64_t b = 0; b < n && row_major; ++b) block[b] = rank_b == 0 ? 0 : b * strides[rank_b - 1];
   for (int64_t b = 0; b < n && !row_major; ++b) {
     int64_t rest = b, offset = 0;
     for (int64_t i = rank_b - 1; i >= 0; --i) {

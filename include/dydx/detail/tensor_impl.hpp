@@ -71,7 +71,12 @@ struct TensorImpl {
   // Forward-mode tangents, one per dual level that gave this tensor one.
   std::vector<std::pair<uint32_t, std::shared_ptr<TensorImpl>>> tangents;
 
-  char* data_bytes() const { return static_cast<char*>(storage->data) + offset * element_size(dtype); }
+  // An empty view may carry any offset (as_strided checks bounds only for elements it has), which
+  // could point far outside its storage, or wrap; it reads nothing, so it gets the storage's start.
+  char* data_bytes() const {
+    return numel == 0 ? static_cast<char*>(storage->data)
+                      : static_cast<char*>(storage->data) + offset * static_cast<int64_t>(element_size(dtype));
+  }
   bool needs_grad() const { return requires_grad || grad_fn != nullptr; }
 };
 
