@@ -40,22 +40,31 @@ using Vec = typename VectorOf<T>::type;
 template <class T>
 constexpr int kLanes = kSkinnyVectorBytes / static_cast<int>(sizeof(T));
 
+// One vector from memory, unaligned.
+template <class T>
+Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
 // C[R rows, the panel's V vectors] = start + A[R rows, k] B[k, panel], start the panel's part of the
-// bias row (null: zero); `cols` of the panel's columns are kept.
+// bias row (null: zero); `cols` of the panel's columns are kept. The accumulators and B's vectors are
+// never addressed as arrays (no memcpy from &acc[r], no pointer to them), so that GCC can keep them
+// in registers: with their address taken, GCC 12 kept all 24 accumulators on the stack and the
+// inner loop loaded and stored each one per multiply-add (25 GFLOP/s in float32 against OpenBLAS's 141).
 template <class T, int R, int V>
 void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
            const T* start) {
-  Vec<T> acc[R][V] = {};
-  if (start != nullptr)
-    for (int v = 0; v < V; ++v) {
-      Vec<T> s;
-      std::memcpy(&s, start + v * kLanes<T>, sizeof(s));
-      for (int r = 0; r < R; ++r) acc[r][v] = s;
-    }
+  Vec<T> acc[R][V];
+  for (int v = 0; v < V; ++v) {
+    const Vec<T> s = start != nullptr ? load(start + v * kLanes<T>) : Vec<T>{};
+    for (int r = 0; r < R; ++r) acc[r][v] = s;
+  }
   for (int64_t p = 0; p < k; ++p) {
     Vec<T> bv[V];
     for (int v = 0; v < V; ++v) {
-      std::memcpy(&bv[v], b + p * ldb + v * kLanes<T>, sizeof(Vec<T>));
+      bv[v] = load(b + p * ldb + v * kLanes<T>);
       // Held in registers: otherwise GCC folds the loads into each multiply-add and reloads every
       // B vector once per row, which halves the kernel's speed.
       asm("" : "+v"(bv[v]));
@@ -65,15 +74,16 @@ void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, in
       for (int v = 0; v < V; ++v) acc[r][v] += s * bv[v];
     }
   }
-  for (int r = 0; r < R; ++r) {
-    if (cols == V * kLanes<T>) {
-      std::memcpy(c + r * ldc, acc[r], sizeof(acc[r]));
-    } else {
-      T row[V * kLanes<T>];
-      std::memcpy(row, acc[r], sizeof(row));
-      std::memcpy(c + r * ldc, row, static_cast<size_t>(cols) * sizeof(T));
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) {
+      const Vec<T> value = acc[r][v];
+      T* out = c + r * ldc + v * kLanes<T>;
+      if (cols >= (v + 1) * kLanes<T>) {
+        std::memcpy(out, &value, sizeof(value));
+      } else {
+        for (int64_t lane = 0; lane < cols - v * kLanes<T>; ++lane) out[lane] = value[lane];
+      }
     }
-  }
 }
 
 template <class T, int V>
