@@ -66,11 +66,13 @@ constexpr int64_t kGemmGrain = int64_t{1} << 18;
 template <class T>
 void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
           const T* bias) {
-  if (la.trans == CblasNoTrans && skinny_gemm_fits<T>(k, m)) {
+  const bool a_rows = la.trans == CblasNoTrans;  // A row-major, else stored transposed
+  if (a_rows ? skinny_gemm_fits<T>(k, m) : skinny_gemm_transposed_a_fits<T>(n, k, m)) {
     const bool b_rows = lb.trans == CblasNoTrans;  // B row-major, else stored transposed
     const SkinnyPackedB<T> packed(b, k, m, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld, bias);
+    const int64_t lda = a_rows ? la.ld : 1, a_step = a_rows ? 1 : la.ld;
     parallel_for(n, kGemmGrain / (m * k) + 1,
-                 [&](int64_t first, int64_t last) { skinny_gemm_rows(a, la.ld, packed, c, first, last); });
+                 [&](int64_t first, int64_t last) { skinny_gemm_rows(a, lda, a_step, packed, c, first, last); });
     return;
   }
   const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1, ldc = std::max<int64_t>(1, m);

@@ -12,9 +12,14 @@ SkinnyPackedB<T>::SkinnyPackedB(const T* b, int64_t k, int64_t m, int64_t row_st
     : k(k), m(m) {
   const int64_t lanes = kSkinnyVectorBytes > 0 ? kSkinnyVectorBytes / static_cast<int64_t>(sizeof(T)) : 1;
   width = (m + lanes - 1) / lanes * lanes;
-  data.assign(static_cast<size_t>(k * width), T(0));
-  for (int64_t p = 0; p < k; ++p)
-    for (int64_t j = 0; j < m; ++j) data[static_cast<size_t>(p * width + j)] = b[p * row_stride + j * col_stride];
+  if (width == m && col_stride == 1 && (k == 1 || row_stride == m)) {
+    rows = b;  // already [k, width]: a long B (a weight gradient's) is not copied
+  } else {
+    data.assign(static_cast<size_t>(k * width), T(0));
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < m; ++j) data[static_cast<size_t>(p * width + j)] = b[p * row_stride + j * col_stride];
+    rows = data.data();
+  }
   if (bias != nullptr) {
     start.assign(static_cast<size_t>(width), T(0));
     std::copy(bias, bias + m, start.begin());
@@ -54,7 +59,7 @@ Vec<T> load(const T* p) {
 // in registers: with their address taken, GCC 12 kept all 24 accumulators on the stack and the
 // inner loop loaded and stored each one per multiply-add (25 GFLOP/s in float32 against OpenBLAS's 141).
 template <class T, int R, int V>
-void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
+void block(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
            const T* start) {
   Vec<T> acc[R][V];
   for (int v = 0; v < V; ++v) {
@@ -70,7 +75,7 @@ void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, in
       asm("" : "+v"(bv[v]));
     }
     for (int r = 0; r < R; ++r) {
-      const T s = a[r * lda + p];
+      const T s = a[r * lda + p * a_step];
       for (int v = 0; v < V; ++v) acc[r][v] += s * bv[v];
     }
   }
@@ -87,48 +92,60 @@ void block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, in
 }
 
 template <class T, int V>
-void panel_rows(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
-                const T* start, int64_t first, int64_t last) {
+void panel_rows(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc,
+                int64_t cols, const T* start, int64_t first, int64_t last) {
   constexpr int kRows = 6;
   int64_t i = first;
   for (; i + kRows <= last; i += kRows)
-    block<T, kRows, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start);
-  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, k, c + i * ldc, ldc, cols, start);
+    block<T, kRows, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
+  // The last rows in blocks of 3 and 2 where they can: each block streams all of B once, and a
+  // product with a long inner dimension (a weight gradient) reads B from L2, not registers.
+  if (i + 3 <= last) {
+    block<T, 3, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
+    i += 3;
+  }
+  if (i + 2 <= last) {
+    block<T, 2, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
+    i += 2;
+  }
+  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
 }
 
 }  // namespace
 
 template <class T>
-void skinny_gemm_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last) {
+void skinny_gemm_rows(const T* a, int64_t lda, int64_t a_step, const SkinnyPackedB<T>& b, T* c, int64_t first,
+                      int64_t last) {
   constexpr int64_t lanes = kLanes<T>;
   for (int64_t j = 0; j < b.width; j += lanes * kSkinnyMaxVectors) {
     const int64_t vectors = std::min<int64_t>(kSkinnyMaxVectors, (b.width - j) / lanes);
     const int64_t cols = std::min(b.m - j, vectors * lanes);
-    const T* pb = b.data.data() + j;
+    const T* pb = b.rows + j;
     const T* start = b.start.empty() ? nullptr : b.start.data() + j;
     switch (vectors) {
-      case 1: panel_rows<T, 1>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
-      case 2: panel_rows<T, 2>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
+      case 1: panel_rows<T, 1>(a, lda, a_step, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
+      case 2: panel_rows<T, 2>(a, lda, a_step, pb, b.width, b.k, c + j, b.m, cols, start, first, last); break;
       case 3:
         if constexpr (kSkinnyMaxVectors >= 3)
-          panel_rows<T, 3>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
+          panel_rows<T, 3>(a, lda, a_step, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
         break;
       default:
         if constexpr (kSkinnyMaxVectors >= 4)
-          panel_rows<T, 4>(a, lda, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
+          panel_rows<T, 4>(a, lda, a_step, pb, b.width, b.k, c + j, b.m, cols, start, first, last);
         break;
     }
   }
 }
 #else
 template <class T>
-void skinny_gemm_rows(const T*, int64_t, const SkinnyPackedB<T>&, T*, int64_t, int64_t) {}  // never chosen
+void skinny_gemm_rows(const T*, int64_t, int64_t, const SkinnyPackedB<T>&, T*, int64_t, int64_t) {}  // never chosen
 #endif
 
 template struct SkinnyPackedB<float>;
 template struct SkinnyPackedB<double>;
-template void skinny_gemm_rows<float>(const float*, int64_t, const SkinnyPackedB<float>&, float*, int64_t, int64_t);
-template void skinny_gemm_rows<double>(const double*, int64_t, const SkinnyPackedB<double>&, double*, int64_t,
+template void skinny_gemm_rows<float>(const float*, int64_t, int64_t, const SkinnyPackedB<float>&, float*, int64_t,
+                                      int64_t);
+template void skinny_gemm_rows<double>(const double*, int64_t, int64_t, const SkinnyPackedB<double>&, double*, int64_t,
                                        int64_t);
 
 }  // namespace dydx::cpu
