@@ -48,6 +48,13 @@ bool skinny_gemm_transposed_a_fits(int64_t n, int64_t k, int64_t m) {
          n <= 64 && m >= 1 && m <= 256 && k * ((m + 15) / 16 * 16) * static_cast<int64_t>(sizeof(T)) <= kMaxBBytes;
 }
 
+/// Whether one row of C, n wide, takes the kernel whatever the inner dimension: a row of a
+/// weight gradient's transpose (one output unit), streamed through once.
+template <class T>
+bool skinny_gemm_fits_one_row(int64_t n) {
+  return kSkinnyVectorBytes > 0 && (std::is_same_v<T, float> || std::is_same_v<T, double>) && n >= 1 && n <= 256;
+}
+
 /// B[k, m] (element (p, j) at b[p * row_stride + j * col_stride]) packed for skinny_gemm_rows, with
 /// the row that every row of C starts from (a layer's bias; zero when bias is null). B must outlive it.
 template <class T>
