@@ -120,17 +120,23 @@ void backward_kernel(const Tensor& g, const Tensor& t, const Tensor& v, const Te
           products[i] = 0;
         }
         for (int64_t k = 0; k < d; ++k) {
-          const T* gk = pg + k * n + start;
-          const T* tk = pt + k * n + start;
-          if (pgt) {
-            T* out = pgt + k * n + start;
+          const T* __restrict gk = pg + k * n + start;
+          const T* __restrict tk = pt + k * n + start;
+          T* __restrict out = pgt ? pgt + k * n + start : nullptr;
+          if (pgt && pgv) {
+            for (int64_t i = 0; i < m; ++i) {
+              out[i] = gk[i] * first[i] + twice_second_g[i] * tk[i];
+              squares[i] += static_cast<double>(tk[i] * tk[i]);
+              products[i] += static_cast<double>(gk[i] * tk[i]);
+            }
+          } else if (pgt) {
             for (int64_t i = 0; i < m; ++i) out[i] = gk[i] * first[i] + twice_second_g[i] * tk[i];
-          }
-          if (pgv)
+          } else {
             for (int64_t i = 0; i < m; ++i) {
               squares[i] += static_cast<double>(tk[i] * tk[i]);
               products[i] += static_cast<double>(gk[i] * tk[i]);
             }
+          }
         }
         const T* tl = pt + d * n + start;
         if (pgt) {
