@@ -235,7 +235,7 @@ std::vector<OpRow> build_table() {
   row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], -0.25, 0.25); },
             [](double x) { return x > 0 ? 0.25 : -0.25; }));
   // The forward Laplacian through activations as one op (laplacian_tangent.hpp): v is the result of
-  // tanh, sigmoid and exp, the input of sin and cos.
+  // tanh, sigmoid and exp, the input of sin, cos and silu.
   row(laplacian_tangent("tanh", Domain::Small, [](double y) { return 1 - y * y; },
                         [](double y) { return -2 * y * (1 - y * y); }));
   row(laplacian_tangent("sigmoid", Domain::Small, [](double y) { return y * (1 - y); },
@@ -243,6 +243,16 @@ std::vector<OpRow> build_table() {
   row(laplacian_tangent("exp", Domain::Positive, [](double y) { return y; }, [](double y) { return y; }));
   row(laplacian_tangent("sin", Domain::Real, [](double x) { return std::cos(x); }, [](double x) { return -std::sin(x); }));
   row(laplacian_tangent("cos", Domain::Real, [](double x) { return -std::sin(x); }, [](double x) { return -std::cos(x); }));
+  row(laplacian_tangent(
+      "silu", Domain::Real,
+      [](double x) {
+        const double s = 1 / (1 + std::exp(-x));
+        return s * (1 + x * (1 - s));
+      },
+      [](double x) {
+        const double s = 1 / (1 + std::exp(-x));
+        return s * (1 - s) * (2 + x * (1 - 2 * s));
+      }));
   row({"pow.Scalar", kUnaryShapes, Domain::Positive, [](const auto& in) { return in[0].pow(2.5); },
        [](const auto& in) { return map(in[0], [](double x) { return std::pow(x, 2.5); }); }, 1e-5});
   row({"pow.Scalar", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].pow(3); },

@@ -79,6 +79,7 @@ const Case kCases[] = {
     {"sin", [](const Tensor& h) { return sin(h); }},
     {"cos", [](const Tensor& h) { return cos(h); }},
     {"exp", [](const Tensor& h) { return exp(h); }},
+    {"silu", [](const Tensor& h) { return silu(h); }},
 };
 
 class FusedLaplacianTraining : public ::testing::TestWithParam<size_t> {

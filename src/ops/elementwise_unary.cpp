@@ -208,6 +208,22 @@ struct Silu : Named<"silu", "SiluBackward0"> {
     const Tensor s = sigmoid(x);
     return s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s));
   }
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.silu";
+  // f = x s with s = sigmoid(x): the n-th derivative is n s_(n-1) + x s_n, s_n the n-th of s, with
+  // s_1 = s (1 - s), s_2 = s_1 (1 - 2 s), s_3 = s_2 (1 - 2 s) - 2 s_1^2, s_4 = s_3 (1 - 2 s) - 6 s_1 s_2.
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& x) {
+    using S = ScalarOf<V>;
+    V s;
+    if constexpr (std::is_same_v<V, Tensor>) s = sigmoid(x);
+    else s = S(1) / (S(1) + std::exp(-x));
+    const V u = S(1) - S(2) * s;
+    const V s1 = s * (S(1) - s), s2 = s1 * u;
+    const V s3 = s2 * u - S(2) * (s1 * s1);
+    const V s4 = s3 * u - S(6) * (s1 * s2);
+    const V second = S(2) * s1 + x * s2, third = S(3) * s2 + x * s3;
+    return {s + x * s1, second, second, third, third, S(4) * s3 + x * s4};
+  }
 };
 
 // A 0/1 mask of where pred(v) holds, in x's dtype: a condition for where(), which carries no gradient.
@@ -537,6 +553,7 @@ Tensor laplacian_tangent_of(std::string_view activation, const Tensor& t, const 
   if (activation == "exp") return laplacian_tangent<Exp>(t, v);
   if (activation == "sin") return laplacian_tangent<Sin>(t, v);
   if (activation == "cos") return laplacian_tangent<Cos>(t, v);
+  if (activation == "silu") return laplacian_tangent<Silu>(t, v);
   detail::fail("laplacian_tangent: no fused rule for activation '", activation, "'");
 }
 

@@ -259,8 +259,8 @@ inline bool laplacian_tangent_applies(const Tensor& t, const Tensor& v, int64_t 
          !forward::has_tangent(t) && !forward::has_tangent(v);
 }
 
-/// The op by the activation's name ("tanh", "sigmoid", "exp": v is its result; "sin", "cos": v is
-/// its input), for t [d + 1, ...v's shape] of v's floating dtype, in any layout: for tests, which
+/// The op by the activation's name ("tanh", "sigmoid", "exp": v is its result; "sin", "cos", "silu":
+/// v is its input), for t [d + 1, ...v's shape] of v's floating dtype, in any layout: for tests, which
 /// call it directly. Raises otherwise.
 Tensor laplacian_tangent_of(std::string_view activation, const Tensor& t, const Tensor& v);
 
