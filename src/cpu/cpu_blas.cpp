@@ -79,8 +79,12 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     const bool b_rows = lb.trans == CblasNoTrans;  // B row-major, else stored transposed
     const SkinnyPackedB<T> packed(b, k, m, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld, bias);
     const int64_t lda = a_rows ? la.ld : 1, a_step = a_rows ? 1 : la.ld;
-    parallel_for(n, kGemmGrain / (m * k) + 1,
-                 [&](int64_t first, int64_t last) { skinny_gemm_rows(a, lda, a_step, packed, c, first, last); });
+    // Split into whole register blocks of rows: a product of few rows and a long inner dimension
+    // (a weight gradient, 32 rows) split at row 16 left blocks of 3 and 1 rows streaming all of B.
+    const int64_t blocks = (n + kSkinnyRows - 1) / kSkinnyRows;
+    parallel_for(blocks, kGemmGrain / (m * k * kSkinnyRows) + 1, [&](int64_t first, int64_t last) {
+      skinny_gemm_rows(a, lda, a_step, packed, c, first * kSkinnyRows, std::min(n, last * kSkinnyRows));
+    });
     return;
   }
   const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1, ldc = std::max<int64_t>(1, m);

@@ -94,21 +94,21 @@ void block(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int
 template <class T, int V>
 void panel_rows(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc,
                 int64_t cols, const T* start, int64_t first, int64_t last) {
-  constexpr int kRows = 6;
   int64_t i = first;
-  for (; i + kRows <= last; i += kRows)
-    block<T, kRows, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
-  // The last rows in blocks of 3 and 2 where they can: each block streams all of B once, and a
-  // product with a long inner dimension (a weight gradient) reads B from L2, not registers.
-  if (i + 3 <= last) {
-    block<T, 3, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
-    i += 3;
+  for (; i + kSkinnyRows <= last; i += kSkinnyRows)
+    block<T, kSkinnyRows, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
+  // The last rows in one block: each block streams all of B once, and a product with a long inner
+  // dimension (a weight gradient) reads B from L2, not registers.
+  const T* ai = a + i * lda;
+  T* ci = c + i * ldc;
+  switch (last - i) {
+    case 1: block<T, 1, V>(ai, lda, a_step, b, ldb, k, ci, ldc, cols, start); break;
+    case 2: block<T, 2, V>(ai, lda, a_step, b, ldb, k, ci, ldc, cols, start); break;
+    case 3: block<T, 3, V>(ai, lda, a_step, b, ldb, k, ci, ldc, cols, start); break;
+    case 4: block<T, 4, V>(ai, lda, a_step, b, ldb, k, ci, ldc, cols, start); break;
+    case 5: block<T, 5, V>(ai, lda, a_step, b, ldb, k, ci, ldc, cols, start); break;
+    default: break;
   }
-  if (i + 2 <= last) {
-    block<T, 2, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
-    i += 2;
-  }
-  for (; i < last; ++i) block<T, 1, V>(a + i * lda, lda, a_step, b, ldb, k, c + i * ldc, ldc, cols, start);
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ inline constexpr int kSkinnyVectorBytes = 0;  // no vector unit to block for: pr
 inline constexpr int kSkinnyMaxVectors = 0;
 #endif
 
+/// Rows of C per register block: splits of the rows into whole blocks leave no short ones.
+inline constexpr int64_t kSkinnyRows = 6;
+
 /// Whether C = A B with inner dimension k and m columns, of element type T, takes the skinny kernel.
 template <class T>
 bool skinny_gemm_fits(int64_t k, int64_t m) {
