@@ -7,6 +7,8 @@
 #include <cmath>
 #include <map>
 
+#include "ops/laplacian_tangent.hpp"
+
 namespace dydx::testing {
 
 namespace {
@@ -155,6 +157,30 @@ Naive naive_adaptive_mean(const Naive& x, int64_t oh, int64_t ow) {
   });
 }
 
+// The forward Laplacian's step through an activation whose derivatives at v are first(v) and
+// second(v): r_k = f' t_k for k < d, r_d = f' t_d + f'' sum_{k<d} t_k^2, for t [d + 1, ...v's shape].
+OpRow laplacian_tangent(const std::string& activation, Domain domain, double (*first)(double), double (*second)(double)) {
+  return {"laplacian_tangent." + activation,
+          {{{3, 4}, {4}}, {{4, 2, 3}, {2, 3}}, {{1, 2}, {2}}, {{2}, {}}},
+          domain,
+          [activation](const auto& in) { return ops::laplacian_tangent_of(activation, in[0], in[1]); },
+          [first, second](const auto& in) {
+            const Naive &t = in[0], &v = in[1];
+            const int64_t d = t.shape[0] - 1;
+            return Naive::build(t.shape, [&](const Index& i) {
+              const double x = v.at(Index(i.begin() + 1, i.end()));
+              double r = first(x) * t.at(i);
+              for (int64_t k = 0; i[0] == d && k < d; ++k) {
+                Index j = i;
+                j[0] = k;
+                r += second(x) * t.at(j) * t.at(j);
+              }
+              return r;
+            });
+          },
+          1e-5};
+}
+
 std::vector<OpRow> build_table() {
   std::vector<OpRow> rows;
   auto row = [&](OpRow r) { rows.push_back(std::move(r)); };
@@ -208,6 +234,25 @@ std::vector<OpRow> build_table() {
             [](double x) { return x; }));
   row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], -0.25, 0.25); },
             [](double x) { return x > 0 ? 0.25 : -0.25; }));
+  // The forward Laplacian through activations as one op (laplacian_tangent.hpp): v is the result of
+  // tanh, sigmoid and exp, the input of sin, cos and silu.
+  row(laplacian_tangent("tanh", Domain::Small, [](double y) { return 1 - y * y; },
+                        [](double y) { return -2 * y * (1 - y * y); }));
+  row(laplacian_tangent("sigmoid", Domain::Small, [](double y) { return y * (1 - y); },
+                        [](double y) { return y * (1 - y) * (1 - 2 * y); }));
+  row(laplacian_tangent("exp", Domain::Positive, [](double y) { return y; }, [](double y) { return y; }));
+  row(laplacian_tangent("sin", Domain::Real, [](double x) { return std::cos(x); }, [](double x) { return -std::sin(x); }));
+  row(laplacian_tangent("cos", Domain::Real, [](double x) { return -std::sin(x); }, [](double x) { return -std::cos(x); }));
+  row(laplacian_tangent(
+      "silu", Domain::Real,
+      [](double x) {
+        const double s = 1 / (1 + std::exp(-x));
+        return s * (1 + x * (1 - s));
+      },
+      [](double x) {
+        const double s = 1 / (1 + std::exp(-x));
+        return s * (1 - s) * (2 + x * (1 - 2 * s));
+      }));
   row({"pow.Scalar", kUnaryShapes, Domain::Positive, [](const auto& in) { return in[0].pow(2.5); },
        [](const auto& in) { return map(in[0], [](double x) { return std::pow(x, 2.5); }); }, 1e-5});
   row({"pow.Scalar", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].pow(3); },

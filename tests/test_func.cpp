@@ -276,8 +276,9 @@ TEST(Laplacian, Float32MatchesFloat64) {
 }
 
 TEST(Laplacian, FusedPathsMatchTheComposedRules) {
-  // With the weights requiring grad every rule runs as differentiable ops; without, the fused
-  // paths run (tanh's and sigmoid's one-pass rule, the sum over directions, the in-place add).
+  // With the weights requiring grad, tanh's and sigmoid's step is the differentiable op
+  // LaplacianTangentRecord and the other rules run as differentiable ops; without, the fused
+  // paths run (the same op, unrecorded, the sum over directions, the in-place add).
   manual_seed(9);
   Mlp f(kFloat32);
   Tensor x = randn({32, 2});

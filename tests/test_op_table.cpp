@@ -848,10 +848,15 @@ TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
                                               "expand", "fill", "gather", "im2col", "index", "index_select", "scatter", "scatter.value", "masked_fill", "permute", "select", "slice", "squeeze",
                                               "squeeze.dim", "stack", "t", "to", "transpose", "unsqueeze", "view",
                                               "zero", "AccumulateGrad"};
+  // The steps of transforms as ops of their own (the forward Laplacian through an activation,
+  // laplacian_tangent.hpp) have no PyTorch counterpart: a "PyTorch value" would be our own formula
+  // transcribed, and PyTorch's differentiation of it rearranges the terms, so signed zeros and
+  // inf against nan differ by construction. Their rows in the op table check their rules.
+  auto is_transform_step = [](const std::string& name) { return name.rfind("laplacian_tangent.", 0) == 0; };
   std::set<std::string> covered;
   for (const EdgeCase& c : edge_cases()) covered.insert(c.key.substr(0, c.key.find(':')));
   for (const autograd::OpInfo* op : autograd::registered_ops())
-    if (!moves_values.count(op->name))
+    if (!moves_values.count(op->name) && !is_transform_step(op->name))
       EXPECT_TRUE(covered.count(op->name)) << "op '" << op->name << "' has no cases in tests/data/edge_cases.txt";
 }
 

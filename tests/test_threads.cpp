@@ -73,6 +73,8 @@ const std::vector<Case>& cases() {
       {"outer product", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 1)}), y.index({Slice(0, 1)})); }},
       // Short inner dimension and narrow result: dydx's own kernel, whose rows do not depend on the split.
       {"skinny matmul", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 64)}), y.index({Slice(0, 64), Slice(0, 100)})); }, kSkinnyKernel},
+      // A weight gradient, x^T g with a long inner dimension: the same kernel, A read transposed.
+      {"skinny matmul of transposed", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 32)}).t(), y.index({Slice(), Slice(0, 40)})); }, kSkinnyKernel},
       {"in-place add through a transposed view",
        [](const Tensor& x, const Tensor& y) {
          Tensor z = x.clone();
@@ -194,38 +196,43 @@ TEST(FastPaths, StreamingOuterProductEqualsTheElementwiseProduct) {
 }
 
 // Products with a short inner dimension (k <= 128) and a narrow result (m <= 256) take dydx's own
-// register-blocked kernel; every layout, tail and panel count is checked against a float64 sum.
+// register-blocked kernel, and so do those of few rows with A stored transposed and any k (weight
+// gradients); every layout, tail, row remainder and panel count is checked against a float64 sum.
 TEST(FastPaths, SkinnyProductsMatchAFloat64Reference) {
   struct Shape {
     int64_t n, k, m;
   };
   const std::vector<Shape> shapes = {{1, 2, 1},    {5, 2, 64},  {6, 3, 3},     {7, 64, 64},  {13, 64, 15},
                                      {13, 64, 16}, {13, 17, 17}, {1000, 64, 64}, {997, 128, 65}, {301, 33, 100},
-                                     {50, 64, 256}, {50, 129, 64}, {50, 64, 257}};
+                                     {50, 64, 256}, {50, 129, 64}, {50, 64, 257}, {32, 3072, 32}, {2, 3072, 32},
+                                     {32, 3072, 1}, {13, 257, 1}, {11, 500, 9}, {64, 700, 17}, {65, 300, 8}};
   for (ScalarType dtype : {kFloat32, kFloat64}) {
     manual_seed(21);
     for (const Shape& s : shapes) {
       // A with a row stride wider than k; B as is and as the transpose of a row-major [m, k].
+      // A also stored transposed, as x^T in a weight gradient.
       Tensor a_wide = randn({s.n, s.k + 5}, dtype), b = randn({s.k, s.m}, dtype), bt = randn({s.m, s.k}, dtype);
-      Tensor a = a_wide.narrow(1, 2, s.k);
-      for (const Tensor& rhs : {b, bt.t()}) {
-        Tensor c = matmul(a, rhs);
-        ASSERT_EQ(c.sizes().vec(), (std::vector<int64_t>{s.n, s.m}));
-        const auto av = a.contiguous().to(kFloat64).to_vector<double>();
-        const auto bv = rhs.contiguous().to(kFloat64).to_vector<double>();
-        const auto cv = c.to(kFloat64).to_vector<double>();
-        const double eps = dtype == kFloat32 ? 1.2e-7 : 2.3e-16;
-        for (int64_t i = 0; i < s.n; ++i)
-          for (int64_t j = 0; j < s.m; ++j) {
-            double exact = 0, magnitude = 0;
-            for (int64_t p = 0; p < s.k; ++p) {
-              exact += av[i * s.k + p] * bv[p * s.m + j];
-              magnitude += std::abs(av[i * s.k + p] * bv[p * s.m + j]);
+      Tensor a_stored_transposed = randn({s.k, s.n}, dtype).t();
+      for (const Tensor& a : {a_wide.narrow(1, 2, s.k), a_stored_transposed}) {
+        for (const Tensor& rhs : {b, bt.t()}) {
+          Tensor c = matmul(a, rhs);
+          ASSERT_EQ(c.sizes().vec(), (std::vector<int64_t>{s.n, s.m}));
+          const auto av = a.contiguous().to(kFloat64).to_vector<double>();
+          const auto bv = rhs.contiguous().to(kFloat64).to_vector<double>();
+          const auto cv = c.to(kFloat64).to_vector<double>();
+          const double eps = dtype == kFloat32 ? 1.2e-7 : 2.3e-16;
+          for (int64_t i = 0; i < s.n; ++i)
+            for (int64_t j = 0; j < s.m; ++j) {
+              double exact = 0, magnitude = 0;
+              for (int64_t p = 0; p < s.k; ++p) {
+                exact += av[i * s.k + p] * bv[p * s.m + j];
+                magnitude += std::abs(av[i * s.k + p] * bv[p * s.m + j]);
+              }
+              // A sum of k products in this precision: error at most about k * eps * sum |a_p b_p|.
+              ASSERT_NEAR(cv[i * s.m + j], exact, 2 * s.k * eps * magnitude + 1e-300)
+                  << dtype << " n=" << s.n << " k=" << s.k << " m=" << s.m << " at (" << i << ", " << j << ")";
             }
-            // A sum of k products in this precision: error at most about k * eps * sum |a_p b_p|.
-            ASSERT_NEAR(cv[i * s.m + j], exact, 2 * s.k * eps * magnitude + 1e-300)
-                << dtype << " n=" << s.n << " k=" << s.k << " m=" << s.m << " at (" << i << ", " << j << ")";
-          }
+        }
       }
     }
     // Batched, with B broadcast across the batch (a tangent's directions against one weight): the

@@ -66,11 +66,25 @@ constexpr int64_t kGemmGrain = int64_t{1} << 18;
 template <class T>
 void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
           const T* bias) {
-  if (la.trans == CblasNoTrans && skinny_gemm_fits<T>(k, m)) {
+  const bool a_rows = la.trans == CblasNoTrans;  // A row-major, else stored transposed
+  if (!a_rows && m == 1 && bias == nullptr && skinny_gemm_fits_one_row<T>(n)) {
+    // A column of C from A stored transposed, x^T g for a layer of one output: C^T = g^T (A's
+    // storage, [k, n] row-major, read in place) is one row of the kernel, n wide, instead of n rows
+    // one vector wide of which one lane is kept.
+    const SkinnyPackedB<T> packed(a, k, n, la.ld, 1);
+    skinny_gemm_rows(b, 0, lb.trans == CblasNoTrans ? lb.ld : 1, packed, c, 0, 1);
+    return;
+  }
+  if (a_rows ? skinny_gemm_fits<T>(k, m) : skinny_gemm_transposed_a_fits<T>(n, k, m)) {
     const bool b_rows = lb.trans == CblasNoTrans;  // B row-major, else stored transposed
     const SkinnyPackedB<T> packed(b, k, m, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld, bias);
-    parallel_for(n, kGemmGrain / (m * k) + 1,
-                 [&](int64_t first, int64_t last) { skinny_gemm_rows(a, la.ld, packed, c, first, last); });
+    const int64_t lda = a_rows ? la.ld : 1, a_step = a_rows ? 1 : la.ld;
+    // Split into whole register blocks of rows: a product of few rows and a long inner dimension
+    // (a weight gradient, 32 rows) split at row 16 left blocks of 3 and 1 rows streaming all of B.
+    const int64_t blocks = (n + kSkinnyRows - 1) / kSkinnyRows;
+    parallel_for(blocks, kGemmGrain / (m * k * kSkinnyRows) + 1, [&](int64_t first, int64_t last) {
+      skinny_gemm_rows(a, lda, a_step, packed, c, first * kSkinnyRows, std::min(n, last * kSkinnyRows));
+    });
     return;
   }
   const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1, ldc = std::max<int64_t>(1, m);

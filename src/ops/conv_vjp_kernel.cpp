@@ -112,7 +112,7 @@ void vjp_typed(const Tensor& x, const Tensor& w_in, const Tensor& g, const Windo
               // Blocks of positions, so that each block of g_i^T [positions, OC/G] stays in L1.
               for (int64_t p0 = 0; p0 < l; p0 += skinny_block) {
                 const cpu::SkinnyPackedB<T> gt(ga + p0, std::min(skinny_block, l - p0), ocg, 1, ldg);
-                cpu::skinny_gemm_rows(cols + gr * ckg * l + p0, l, gt, part + gr * ckg * ocg, 0, ckg,
+                cpu::skinny_gemm_rows(cols + gr * ckg * l + p0, l, 1, gt, part + gr * ckg * ocg, 0, ckg,
                                       s != begin || p0 > 0);
               }
             } else {

@@ -7,6 +7,7 @@
 
 #include "cpu/unary_kernels.hpp"
 #include "cpu/vec_math.hpp"
+#include "ops/laplacian_tangent.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
@@ -46,8 +47,9 @@ Tensor relu_step(const Tensor& out) {
 
 // Each op reads either its input x or its result out in derivative(); the other is undefined.
 // second_derivative(x, out) is f'', for the forward Laplacian, which has both (undefined: zero).
-// Activations also give both_derivatives(x, out), f' and f'' of one element by the same formulas,
-// which lets the forward Laplacian through them in one pass (see fused_laplacian).
+// Activations also give laplacian_coefficients(v): f', f'' and their derivatives along the value v
+// they read (x or out), for one element or a tensor, which lets the forward Laplacian through them
+// as one op, LaplacianTangentRecord (see laplacian_tangent.hpp and fused_laplacian below).
 // Ops with SIMD math in cpu/vec_math.hpp also give forward_array, the same function on a contiguous
 // run, bit for bit.
 struct Exp : Named<"exp", "ExpBackward0"> {
@@ -56,6 +58,11 @@ struct Exp : Named<"exp", "ExpBackward0"> {
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::exp(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.exp";
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& y) {
+    return {y, y, constant_like(y, 1), constant_like(y, 1), constant_like(y, 0), constant_like(y, 0)};
+  }
 };
 struct Log : Named<"log", "LogBackward0"> {
   static constexpr Reads reads = Reads::Input;
@@ -79,6 +86,13 @@ struct Sin : Named<"sin", "SinBackward0"> {
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sin(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.sin";
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& x) {
+    using std::cos, std::sin;  // and dydx's, for tensors
+    const V c = cos(x), s = sin(x);
+    return {c, -s, -s, -c, -c, s};
+  }
 };
 struct Cos : Named<"cos", "CosBackward0"> {
   static constexpr Reads reads = Reads::Input;
@@ -86,6 +100,13 @@ struct Cos : Named<"cos", "CosBackward0"> {
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::cos(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -out; }
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.cos";
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& x) {
+    using std::cos, std::sin;  // and dydx's, for tensors
+    const V c = cos(x), s = sin(x);
+    return {-s, -c, -c, s, s, c};
+  }
 };
 struct Tan : Named<"tan", "TanBackward0"> {
   static constexpr Reads reads = Reads::Output;
@@ -99,9 +120,13 @@ struct Tanh : Named<"tanh", "TanhBackward0"> {
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
-  static auto both_derivatives(auto, auto out) {
-    const auto first = 1 - out * out;
-    return std::pair{first, -2 * out * first};
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.tanh";
+  // f' = 1 - y^2 and f'' = -2 y f' are polynomials in y = tanh(x).
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& y) {
+    using S = ScalarOf<V>;
+    const V first = S(1) - y * y;
+    return {first, S(-2) * y * first, S(-2) * y, S(6) * (y * y) - S(2), constant_like(y, -2), S(12) * y};
   }
 };
 struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
@@ -110,9 +135,14 @@ struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
-  static auto both_derivatives(auto, auto out) {
-    const auto first = out * (1 - out);
-    return std::pair{first, first * (1 - 2 * out)};
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.sigmoid";
+  // f' = y (1 - y) and f'' = f' (1 - 2 y) are polynomials in y = sigmoid(x).
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& y) {
+    using S = ScalarOf<V>;
+    const V first = y * (S(1) - y);
+    return {first, first * (S(1) - S(2) * y), S(1) - S(2) * y, S(1) - S(6) * y + S(6) * (y * y), constant_like(y, -2),
+            S(12) * y - S(6)};
   }
 };
 struct Relu : Named<"relu", "ReluBackward0"> {
@@ -177,6 +207,22 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   static Tensor second_derivative(const Tensor& x, const Tensor&) {
     const Tensor s = sigmoid(x);
     return s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s));
+  }
+  static constexpr const char* laplacian_tangent_name = "laplacian_tangent.silu";
+  // f = x s with s = sigmoid(x): the n-th derivative is n s_(n-1) + x s_n, s_n the n-th of s, with
+  // s_1 = s (1 - s), s_2 = s_1 (1 - 2 s), s_3 = s_2 (1 - 2 s) - 2 s_1^2, s_4 = s_3 (1 - 2 s) - 6 s_1 s_2.
+  template <class V>
+  static LaplacianCoefficients<V> laplacian_coefficients(const V& x) {
+    using S = ScalarOf<V>;
+    V s;
+    if constexpr (std::is_same_v<V, Tensor>) s = sigmoid(x);
+    else s = S(1) / (S(1) + std::exp(-x));
+    const V u = S(1) - S(2) * s;
+    const V s1 = s * (S(1) - s), s2 = s1 * u;
+    const V s3 = s2 * u - S(2) * (s1 * s1);
+    const V s4 = s3 * u - S(6) * (s1 * s2);
+    const V second = S(2) * s1 + x * s2, third = S(3) * s2 + x * s3;
+    return {s + x * s1, second, second, third, third, S(4) * s3 + x * s4};
   }
 };
 
@@ -348,7 +394,7 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
 // when the result itself needs derivatives, or for layouts this loop does not cover.
 template <class Op>
 Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
-  if constexpr (!requires { Op::both_derivatives(0.0, 0.0); } || Op::reads != Reads::Output) {
+  if constexpr (!HasLaplacianCoefficients<Op> || Op::reads != Reads::Output) {
     return {};
   } else {
     const int64_t n = out.numel();
@@ -365,7 +411,7 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
       T* pr = result.data_ptr<T>();
       cpu::parallel_for(n, cpu::kElementwiseGrain / copies + 1, [&](int64_t begin, int64_t end) {
         for (int64_t k = 0; k < copies; ++k)
-          for (int64_t i = begin; i < end; ++i) pr[k * n + i] = pt[k * n + i] * Op::both_derivatives(po[i], po[i]).first;
+          for (int64_t i = begin; i < end; ++i) pr[k * n + i] = pt[k * n + i] * Op::laplacian_coefficients(po[i]).first;
       });
     });
     return result;
@@ -409,57 +455,18 @@ constexpr bool keeps_integers() {
   return false;
 }
 
-// The forward Laplacian through an activation, in one pass over its d + 1 tangents t:
-// out_k = f' t_k for the d directions, and out_d = f' t_d + f'' sum_k t_k^2 for the Laplacian.
-// Undefined (the JVP and curvature rules then run) unless the op gives both_derivatives and
-// nothing needs derivatives of the result.
+// The forward Laplacian through an activation as one op, LaplacianTangentRecord<Op>, over its d + 1
+// tangents t: out_k = f' t_k for the d directions, and out_d = f' t_d + f'' sum_k t_k^2 for the
+// Laplacian. Undefined (the JVP and curvature rules then run) unless the op gives
+// laplacian_coefficients and the tangents are dense, of the op's dtype and free of outer levels.
 template <class Op>
 Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int64_t d) {
-  if constexpr (!requires { Op::both_derivatives(0.0, 0.0); }) {
+  if constexpr (!HasLaplacianCoefficients<Op>) {
     return {};
   } else {
-    if (!t.is_contiguous() || !x.is_contiguous() || t.dtype() != out.dtype() || forward::carries_derivatives(t) ||
-        forward::carries_derivatives(x) || forward::carries_derivatives(out))
-      return {};
-    Tensor result = detail::make_empty(t.sizes(), t.dtype());
-    const int64_t n = out.numel();
-    cpu::dispatch_floating(out.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* pt = t.data_ptr<T>();
-      const T* px = x.data_ptr<T>();
-      const T* po = out.data_ptr<T>();
-      T* pr = result.data_ptr<T>();
-      // Blocks small enough to stay in L1, with unit-stride inner loops the compiler vectorises.
-      // Squares accumulate in double, as float32 sums across rows do (see sum_values).
-      constexpr int64_t kBlock = 256;
-      const int64_t blocks = (n + kBlock - 1) / kBlock;
-      cpu::parallel_for(blocks, cpu::kElementwiseGrain / (kBlock * (d + 1)) + 1,
-                        [&](int64_t first_block, int64_t end_block) {
-        T first[kBlock], second[kBlock];
-        double squares[kBlock];
-        for (int64_t start = first_block * kBlock; start < std::min(n, end_block * kBlock); start += kBlock) {
-          const int64_t m = std::min(kBlock, n - start);
-          for (int64_t i = 0; i < m; ++i) {
-            const auto [f1, f2] = Op::both_derivatives(px[start + i], po[start + i]);
-            first[i] = f1;
-            second[i] = f2;
-            squares[i] = 0;
-          }
-          for (int64_t k = 0; k < d; ++k) {
-            const T* g = pt + k * n + start;
-            T* r = pr + k * n + start;
-            for (int64_t i = 0; i < m; ++i) {
-              r[i] = g[i] * first[i];
-              squares[i] += static_cast<double>(g[i] * g[i]);
-            }
-          }
-          const T* l = pt + d * n + start;
-          T* r = pr + d * n + start;
-          for (int64_t i = 0; i < m; ++i) r[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
-        }
-      });
-    });
-    return result;
+    const Tensor& v = Op::reads == Reads::Output ? out : x;
+    if (!laplacian_tangent_applies(t, v, d)) return {};
+    return laplacian_tangent<Op>(t, v);
   }
 }
 // The record of an elementwise function Op: every rule follows from its f' and f''.
@@ -534,6 +541,22 @@ struct NegRecord : Named<"neg", "NegBackward0">, Linear {
 
 
 }  // namespace
+
+Tensor laplacian_tangent_of(std::string_view activation, const Tensor& t, const Tensor& v) {
+  DYDX_CHECK(t.defined() && v.defined(), "laplacian_tangent: t and v must be defined");
+  DYDX_CHECK(t.dim() == v.dim() + 1 && t.size(0) >= 1 && IntArrayRef(t.sizes().data() + 1, v.dim()) == v.sizes(),
+             "laplacian_tangent: t must have shape [d + 1] + v's shape ", v.sizes(), ", got ", t.sizes());
+  DYDX_CHECK(v.is_floating_point() && t.dtype() == v.dtype(), "laplacian_tangent: expected t and v of one floating dtype, got ",
+             t.dtype(), " and ", v.dtype());
+  if (activation == "tanh") return laplacian_tangent<Tanh>(t, v);
+  if (activation == "sigmoid") return laplacian_tangent<Sigmoid>(t, v);
+  if (activation == "exp") return laplacian_tangent<Exp>(t, v);
+  if (activation == "sin") return laplacian_tangent<Sin>(t, v);
+  if (activation == "cos") return laplacian_tangent<Cos>(t, v);
+  if (activation == "silu") return laplacian_tangent<Silu>(t, v);
+  detail::fail("laplacian_tangent: no fused rule for activation '", activation, "'");
+}
+
 }  // namespace ops
 
 Tensor exp(const Tensor& x) { return ops::unary<ops::Exp>(x); }

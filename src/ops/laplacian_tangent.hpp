@@ -1,0 +1,278 @@
+// The forward Laplacian's step through an activation as one differentiable op (issue 12).
+//
+// At a forward-Laplacian level (func::laplacian), an activation f maps the d + 1 stacked tangents t
+// of its input (d directional derivatives, then the Laplacian) to those of its result:
+//   r_k = f'(x) t_k  (k < d),    r_d = f'(x) t_d + f''(x) S,    S = sum_{k<d} t_k^2.
+// Composed of the JVP and curvature rules this is about ten elementwise ops, and in training (the
+// weights need gradients, so every tangent carries derivatives) each is recorded and run backward
+// too. LaplacianTangentRecord<Op> is the same map as one op of (t, v), v being the value f's
+// derivatives are written in (the input x, or the result out for tanh, sigmoid and exp): one pass
+// forward, and one pass for its VJP when nothing needs a graph of the gradient. Its rules are
+// composed of differentiable ops otherwise (create_graph, forward over reverse), and it has JVP and
+// curvature rules like any op, checked by the op table.
+//
+// An activation takes part by giving laplacian_coefficients(v): f', f'' and their first and second
+// derivatives along v, written once for one element (float, double) and for tensors.
+#pragma once
+
+#include <algorithm>
+#include <string_view>
+#include <type_traits>
+
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+
+namespace dydx::ops {
+
+/// f' and f'' at v, and their first and second derivatives along v (d/dv, not d/dx, where v is
+/// the result: tanh's f' = 1 - v^2 has d f'/dv = -2 v).
+template <class V>
+struct LaplacianCoefficients {
+  V first, second;
+  V first_dv, second_dv;
+  V first_dv2, second_dv2;
+};
+
+/// The scalar type that multiplies a V: V itself for one element, double for a tensor.
+template <class V>
+using ScalarOf = std::conditional_t<std::is_same_v<V, Tensor>, double, V>;
+
+/// A coefficient that does not depend on v (tanh's d2 f'/dv2 = -2), as a V.
+template <class V>
+V constant_like(const V&, double c) {
+  return static_cast<V>(c);
+}
+inline Tensor constant_like(const Tensor& v, double c) { return scalar_tensor(c, v.dtype()); }
+
+template <class Op>
+concept HasLaplacianCoefficients = requires(double v) { Op::laplacian_coefficients(v); };
+
+namespace laplacian_detail {
+
+// Blocks small enough to stay in L1, with unit-stride inner loops the compiler vectorises.
+constexpr int64_t kBlock = 256;
+
+// r from t [d + 1, n] and v [n], all contiguous and of one dtype. Squares accumulate in double, as
+// float32 sums across rows do (see sum_values).
+template <class Op>
+void forward_kernel(const Tensor& t, const Tensor& v, const Tensor& r) {
+  const int64_t d = t.size(0) - 1, n = v.numel();
+  cpu::dispatch_floating(v.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pt = t.data_ptr<T>();
+    const T* pv = v.data_ptr<T>();
+    T* pr = r.data_ptr<T>();
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    cpu::parallel_for(blocks, cpu::kElementwiseGrain / (kBlock * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
+      T first[kBlock], second[kBlock];
+      double squares[kBlock];
+      for (int64_t start = first_block * kBlock; start < std::min(n, end_block * kBlock); start += kBlock) {
+        const int64_t m = std::min(kBlock, n - start);
+        for (int64_t i = 0; i < m; ++i) {
+          const auto c = Op::laplacian_coefficients(pv[start + i]);
+          first[i] = c.first;
+          second[i] = c.second;
+          squares[i] = 0;
+        }
+        for (int64_t k = 0; k < d; ++k) {
+          const T* g = pt + k * n + start;
+          T* out = pr + k * n + start;
+          for (int64_t i = 0; i < m; ++i) {
+            out[i] = g[i] * first[i];
+            squares[i] += static_cast<double>(g[i] * g[i]);
+          }
+        }
+        const T* l = pt + d * n + start;
+        T* out = pr + d * n + start;
+        for (int64_t i = 0; i < m; ++i) out[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
+      }
+    });
+  });
+}
+
+// The VJP in one pass, for a cotangent g shaped like t: grad_t (if wanted) and grad_v (if wanted):
+//   grad_t_k = g_k f' + 2 g_d f'' t_k (k < d),  grad_t_d = g_d f',
+//   grad_v = d f'/dv sum_{k<=d} g_k t_k + g_d d f''/dv S.
+template <class Op>
+void backward_kernel(const Tensor& g, const Tensor& t, const Tensor& v, const Tensor& grad_t, const Tensor& grad_v) {
+  const int64_t d = t.size(0) - 1, n = v.numel();
+  cpu::dispatch_floating(v.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pg = g.data_ptr<T>();
+    const T* pt = t.data_ptr<T>();
+    const T* pv = v.data_ptr<T>();
+    T* pgt = grad_t.defined() ? grad_t.data_ptr<T>() : nullptr;
+    T* pgv = grad_v.defined() ? grad_v.data_ptr<T>() : nullptr;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+    cpu::parallel_for(blocks, cpu::kElementwiseGrain / (kBlock * 2 * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
+      T first[kBlock], twice_second_g[kBlock], first_dv[kBlock], second_dv[kBlock];
+      double squares[kBlock], products[kBlock];
+      for (int64_t start = first_block * kBlock; start < std::min(n, end_block * kBlock); start += kBlock) {
+        const int64_t m = std::min(kBlock, n - start);
+        const T* gl = pg + d * n + start;
+        for (int64_t i = 0; i < m; ++i) {
+          const auto c = Op::laplacian_coefficients(pv[start + i]);
+          first[i] = c.first;
+          twice_second_g[i] = 2 * c.second * gl[i];
+          first_dv[i] = c.first_dv;
+          second_dv[i] = c.second_dv;
+          squares[i] = 0;
+          products[i] = 0;
+        }
+        for (int64_t k = 0; k < d; ++k) {
+          const T* __restrict gk = pg + k * n + start;
+          const T* __restrict tk = pt + k * n + start;
+          T* __restrict out = pgt ? pgt + k * n + start : nullptr;
+          if (pgt && pgv) {
+            for (int64_t i = 0; i < m; ++i) {
+              out[i] = gk[i] * first[i] + twice_second_g[i] * tk[i];
+              squares[i] += static_cast<double>(tk[i] * tk[i]);
+              products[i] += static_cast<double>(gk[i] * tk[i]);
+            }
+          } else if (pgt) {
+            for (int64_t i = 0; i < m; ++i) out[i] = gk[i] * first[i] + twice_second_g[i] * tk[i];
+          } else {
+            for (int64_t i = 0; i < m; ++i) {
+              squares[i] += static_cast<double>(tk[i] * tk[i]);
+              products[i] += static_cast<double>(gk[i] * tk[i]);
+            }
+          }
+        }
+        const T* tl = pt + d * n + start;
+        if (pgt) {
+          T* out = pgt + d * n + start;
+          for (int64_t i = 0; i < m; ++i) out[i] = gl[i] * first[i];
+        }
+        if (pgv) {
+          T* out = pgv + start;
+          for (int64_t i = 0; i < m; ++i)
+            out[i] = first_dv[i] * static_cast<T>(products[i] + static_cast<double>(gl[i] * tl[i])) +
+                     gl[i] * second_dv[i] * static_cast<T>(squares[i]);
+        }
+      }
+    });
+  });
+}
+
+// The d directions of x along axis, its last slice (the Laplacian's), and x with extra added to
+// that slice, for the composed rules.
+inline Tensor directions(const Tensor& x, int64_t axis, int64_t d) { return x.narrow(axis, 0, d); }
+inline Tensor laplacian_part(const Tensor& x, int64_t axis, int64_t d) { return x.select(axis, d); }
+inline Tensor add_to_laplacian_part(const Tensor& x, const Tensor& extra, int64_t axis, int64_t d) {
+  if (!extra.defined()) return x;
+  return cat({directions(x, axis, d), (laplacian_part(x, axis, d) + extra).unsqueeze(axis)}, axis);
+}
+
+}  // namespace laplacian_detail
+
+/// The record of the forward Laplacian's step through activation Op, as one op of (t, v).
+template <class Op>
+struct LaplacianTangentRecord {
+  static constexpr const char* name = Op::laplacian_tangent_name;
+  static constexpr const char* node = "LaplacianTangentBackward0";
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+
+  static void vjp(const Backward<LaplacianTangentRecord>& b, const Tensor& g, Tensor* grads) {
+    using namespace laplacian_detail;
+    const Tensor t = b.input(0), v = b.input(1);
+    const int64_t d = t.size(0) - 1, nb = b.batch_dims(g);
+    // One pass when the gradient needs no graph of its own.
+    if (nb == 0 && g.sizes() == t.sizes() && g.dtype() == t.dtype() && g.is_contiguous() && t.is_contiguous() &&
+        v.is_contiguous() && !forward::carries_derivatives(g) && !forward::carries_derivatives(t) &&
+        !forward::carries_derivatives(v)) {
+      if (b.needs_grad(0)) grads[0] = detail::make_empty(t.sizes(), t.dtype());
+      if (b.needs_grad(1)) grads[1] = detail::make_empty(v.sizes(), v.dtype());
+      backward_kernel<Op>(g, t, v, grads[0], grads[1]);
+      return;
+    }
+    const auto c = Op::laplacian_coefficients(v);
+    const Tensor g_last = laplacian_part(g, nb, d), t_dirs = directions(t, 0, d);
+    if (b.needs_grad(0))
+      grads[0] = cat({directions(g, nb, d) * c.first + 2.0 * (g_last * c.second).unsqueeze(nb) * t_dirs,
+                      (g_last * c.first).unsqueeze(nb)},
+                     nb);
+    if (b.needs_grad(1))
+      grads[1] = c.first_dv * (g * t).sum({nb}) + g_last * c.second_dv * (t_dirs * t_dirs).sum({0});
+  }
+
+  // Along dt (shaped like t) and dv: dr = f' dt + d f'/dv dv t, plus 2 f'' sum_k t_k dt_k + d f''/dv dv S
+  // in the Laplacian's slice.
+  static Tensor jvp(const Primal<LaplacianTangentRecord>& p, const TensorList& tangents) {
+    using namespace laplacian_detail;
+    const Tensor &t = p.input(0), &v = p.input(1), &dt = tangents[0], &dv = tangents[1];
+    const int64_t d = t.size(0) - 1, nb = p.batch_dims();
+    const auto c = Op::laplacian_coefficients(v);
+    const Tensor t_dirs = directions(t, 0, d);
+    Tensor out, extra;
+    if (dt.defined()) {
+      out = dt * c.first;
+      extra = 2.0 * c.second * (t_dirs * directions(dt, nb, d)).sum({nb});
+    }
+    if (dv.defined()) {
+      out = sum_terms(out, c.first_dv * dv.unsqueeze(nb) * t);
+      extra = sum_terms(extra, c.second_dv * dv * (t_dirs * t_dirs).sum({0}));
+    }
+    return add_to_laplacian_part(out, extra, nb, d);
+  }
+
+  // sum_j D2 r[(a_j, b_j), (a_j, b_j)] over the outer directions j (dim 0), a along t and b along v:
+  //   2 d f'/dv b a + d2 f'/dv2 b^2 t, plus in the Laplacian's slice
+  //   2 f'' sum_{k<d} a_k^2 + 4 d f''/dv b sum_{k<d} t_k a_k + d2 f''/dv2 b^2 S.
+  static Tensor curvature(const Primal<LaplacianTangentRecord>& p, const TensorList& g) {
+    using namespace laplacian_detail;
+    const Tensor &t = p.input(0), &v = p.input(1), &a = g[0], &b = g[1];
+    const int64_t d = t.size(0) - 1, axis = p.batch_dims();
+    const auto c = Op::laplacian_coefficients(v);
+    const Tensor t_dirs = directions(t, 0, d);
+    Tensor out, extra;
+    if (a.defined()) {
+      const Tensor a_dirs = directions(a, axis, d);
+      extra = 2.0 * c.second * (a_dirs * a_dirs).sum({0, axis});
+    }
+    if (b.defined()) {
+      const Tensor b_squared = (b * b).sum({0});
+      out = c.first_dv2 * b_squared.unsqueeze(axis - 1) * t;
+      extra = sum_terms(extra, c.second_dv2 * b_squared * (t_dirs * t_dirs).sum({0}));
+      if (a.defined()) {
+        out = out + 2.0 * c.first_dv * (b.unsqueeze(axis) * a).sum({0});
+        extra = extra + 4.0 * c.second_dv * (b.unsqueeze(axis) * directions(a, axis, d) * t_dirs).sum({0, axis});
+      }
+    }
+    if (!out.defined() && !extra.defined()) return {};
+    if (!out.defined()) {
+      // Shaped as the terms are: the outer directions' other batch dims, then t's shape.
+      const Tensor& any = a.defined() ? a : b;
+      Dims shape(any.sizes().begin() + 1, any.sizes().begin() + axis);
+      for (int64_t s : t.sizes()) shape.push_back(s);
+      out = zeros(shape, t.dtype());
+    }
+    return add_to_laplacian_part(out, extra, axis - 1, d);
+  }
+};
+
+/// Whether the record applies at a forward-Laplacian level with d directions: t is [d + 1, ...v's
+/// shape], both dense and of v's floating dtype, and neither has a tangent at an outer level
+/// (nested levels keep the JVP and curvature rules, whose outer tangents they carry).
+inline bool laplacian_tangent_applies(const Tensor& t, const Tensor& v, int64_t d) {
+  return t.dim() == v.dim() + 1 && t.size(0) == d + 1 && IntArrayRef(t.sizes().data() + 1, v.dim()) == v.sizes() &&
+         t.dtype() == v.dtype() && v.is_floating_point() && t.is_contiguous() && v.is_contiguous() &&
+         !forward::has_tangent(t) && !forward::has_tangent(v);
+}
+
+/// The op by the activation's name ("tanh", "sigmoid", "exp": v is its result; "sin", "cos", "silu":
+/// v is its input), for t [d + 1, ...v's shape] of v's floating dtype, in any layout: for tests, which
+/// call it directly. Raises otherwise.
+Tensor laplacian_tangent_of(std::string_view activation, const Tensor& t, const Tensor& v);
+
+/// r from t [d + 1, ...] and v (any layout, checked by the caller), recorded as the op.
+template <class Op>
+Tensor laplacian_tangent(const Tensor& t, const Tensor& v) {
+  Tensor dense_t = t.is_contiguous() ? t : t.detach().contiguous();
+  Tensor dense_v = v.is_contiguous() ? v : v.detach().contiguous();
+  Tensor out = detail::make_empty(t.sizes(), t.dtype());
+  laplacian_detail::forward_kernel<Op>(dense_t, dense_v, out);
+  finish<LaplacianTangentRecord<Op>>({&t, &v}, out);
+  return out;
+}
+
+}  // namespace dydx::ops
