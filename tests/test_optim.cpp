@@ -1,6 +1,7 @@
 // dydx::optim against PyTorch 1.13's torch.optim (foreach=False): whole trajectories from
 // optim_goldens.txt (make_optim_goldens.py), bit for bit; the skipping of parameters without a
-// gradient; zero_grad; the constructor's errors; parameters that stay the same leaves.
+// gradient; zero_grad; the constructor's errors; parameters that stay the same leaves; a large parameter, whose
+// step is split across threads, as its pieces.
 #include <gtest/gtest.h>
 
 #include <dydx/dydx.hpp>
@@ -227,6 +228,47 @@ TEST(Optim, StridedParameterMatchesContiguous) {
     b.step();
   }
   EXPECT_EQ(t.to_vector<double>(), c.to_vector<double>());
+}
+
+// A parameter large enough that Adam's step is split across threads (over twice the elementwise grain) ends with
+// the same bits as the same values stepped in pieces small enough to run on one thread each: every element is
+// stepped once, and the vectorised, split loop does each element's arithmetic as the plain one.
+TEST(Optim, LargeParameterStepsAsItsPieces) {
+  const int threads = dydx::get_num_threads();
+  dydx::set_num_threads(2);
+  const int64_t pieces[] = {10000, 30001, 32768, 25544}, n = 98313;
+  for (dydx::ScalarType dt : {dydx::kFloat32, dydx::kFloat64}) {
+    for (int kind = 0; kind < 3; ++kind) {
+      auto make = [&](const std::vector<Tensor>& params) -> std::unique_ptr<optim::Optimizer> {
+        if (kind == 0) return std::make_unique<optim::Adam>(params, optim::AdamOptions(0.01));
+        if (kind == 1)
+          return std::make_unique<optim::Adam>(params, optim::AdamOptions(0.01).weight_decay(0.1).amsgrad(true));
+        return std::make_unique<optim::AdamW>(params, optim::AdamWOptions(0.01).amsgrad(true));
+      };
+      const Tensor i = dydx::arange(n, dydx::dtype(dt));
+      Tensor whole = (i * 0.37).sin().detach().requires_grad_(true);
+      std::vector<Tensor> parts;
+      for (int64_t start = 0, p = 0; p < 4; start += pieces[p++])
+        parts.push_back(whole.detach().narrow(0, start, pieces[p]).clone().requires_grad_(true));
+      auto big = make({whole});
+      auto small = make(parts);
+      for (int step = 0; step < 3; ++step) {
+        const Tensor g = (i * 0.11 + step).cos() * (step + 1.0);
+        whole.set_grad(g);
+        for (int64_t start = 0, p = 0; p < 4; start += pieces[p++])
+          parts[p].set_grad(g.narrow(0, start, pieces[p]).clone());
+        big->step();
+        small->step();
+      }
+      const std::vector<double> got = whole.to_vector<double>(), want = dydx::cat(parts, 0).to_vector<double>();
+      ASSERT_EQ(got.size(), want.size());
+      int64_t differ = 0;
+      for (size_t k = 0; k < got.size(); ++k) differ += !same_bits(got[k], want[k]);
+      EXPECT_EQ(differ, 0) << "optimizer " << kind << (dt == dydx::kFloat32 ? " float32" : " float64");
+      EXPECT_NE(got, (i * 0.37).sin().to_vector<double>()) << "the parameter did not move";
+    }
+  }
+  dydx::set_num_threads(threads);
 }
 
 // A plain descent on a quadratic converges (the optimizers compose with backward()).

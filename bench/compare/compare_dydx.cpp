@@ -1,6 +1,6 @@
 // dydx on the bench/compare workloads; compare_libtorch.cpp, peers_torch.py and peers_jax.py run the same cases
 // under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp (with pinn/f64/step), kernels,
-// conv; prints JSON.
+// conv, train; prints JSON.
 #include <dydx/dydx.hpp>
 
 #include <cstdlib>
@@ -226,6 +226,57 @@ void conv(Report& r) {
   }
 }
 
+// The train family: one classification training step of a small CNN and of an MLP, written as a libtorch program
+// (nn::Sequential of nn modules, F::cross_entropy on class indices, backward, optim::Adam); compare_libtorch.cpp
+// is the same program in torch::. The weights are set from det() rather than the random initialisers, so that all
+// four tools start from the same numbers: parameter i (in parameters() order) is det(shape, 21 + i), scaled by
+// 1/sqrt(fan_in) for weights and by 0.1 for biases.
+void set_weights(nn::Module& model) {
+  NoGradGuard no_grad;
+  TensorList params = model.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& p = params[i];
+    const double scale = p.dim() > 1 ? 1.0 / std::sqrt(static_cast<double>(p.numel() / p.size(0))) : 0.1;
+    p.copy_(det(p.sizes(), 21.0 + static_cast<double>(i)) * scale);
+  }
+}
+
+// zero_grad, forward, cross_entropy, backward, Adam step (lr 1e-3); the weights move with every call, as in
+// training. The checksum is the first call's loss plus the sum of |gradient| over all parameters, both from the
+// weights every tool starts with.
+void train_step(Report& r, const std::string& key, nn::Sequential& model, const Tensor& x) {
+  set_weights(*model);
+  const Tensor labels = arange(x.size(0), kLong).fmod(harness::kClasses);
+  optim::Adam adam(model->parameters(), optim::AdamOptions(1e-3));
+  r.run(key, "module_adam", [&](bool check) {
+    adam.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(x), labels);
+    loss.backward();
+    double sum = 0;
+    if (check) {
+      sum = loss.item<double>();
+      for (const Tensor& p : model->parameters()) sum += checksum(p.grad());
+    }
+    adam.step();
+    sink = loss.impl().get();
+    return sum;
+  });
+}
+
+void train(Report& r) {
+  if (r.wants("train/cnn")) {
+    nn::Sequential cnn(nn::Conv2d(nn::Conv2dOptions(1, 16, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(nn::Conv2dOptions(16, 32, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Flatten(), nn::Linear(32 * 7 * 7, harness::kClasses));
+    train_step(r, "train/cnn", cnn, det({harness::kTrainCnnBatch, 1, 28, 28}, 0));
+  }
+  if (r.wants("train/mlp")) {
+    const auto& n = harness::kTrainMlpSizes;
+    nn::Sequential mlp(nn::Linear(n[0], n[1]), nn::ReLU(), nn::Linear(n[1], n[2]), nn::ReLU(), nn::Linear(n[2], n[3]));
+    train_step(r, "train/mlp", mlp, det({harness::kTrainMlpBatch, n[0]}, 0));
+  }
+}
+
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return harness::quoted(v ? v : "");
@@ -235,7 +286,7 @@ std::string env(const char* name) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv [KEY_REGEX]\n";
+    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv|train [KEY_REGEX]\n";
     return 2;
   }
   const std::string family = argv[1];
@@ -250,6 +301,7 @@ int main(int argc, char** argv) {
   }
   else if (family == "kernels") kernels(report);
   else if (family == "conv") conv(report);
+  else if (family == "train") train(report);
   else {
     std::cerr << "unknown family " << family << "\n";
     return 2;

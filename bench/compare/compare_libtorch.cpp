@@ -1,5 +1,6 @@
 // libtorch (C++) on the bench/compare workloads, under the keys of compare_dydx.cpp.
-// Usage: compare_libtorch FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv; prints JSON.
+// Usage: compare_libtorch FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train; prints
+// JSON.
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -277,11 +278,56 @@ void conv(Report& r) {
   }
 }
 
+// The train family, as compare_dydx.cpp's train(): the same program in torch::, weights from det().
+void set_weights(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<Tensor> params = model.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& p = params[i];
+    const double scale = p.dim() > 1 ? 1.0 / std::sqrt(static_cast<double>(p.numel() / p.size(0))) : 0.1;
+    p.copy_(det(p.sizes(), 21.0 + static_cast<double>(i)) * scale);
+  }
+}
+
+void train_step(Report& r, const std::string& key, torch::nn::Sequential& model, const Tensor& x) {
+  set_weights(*model);
+  const Tensor labels = torch::arange(x.size(0), torch::kLong).fmod(harness::kClasses);
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
+  r.run(key, "module_adam", [&](bool check) {
+    adam.zero_grad();
+    Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
+    loss.backward();
+    double sum = 0;
+    if (check) {
+      sum = loss.item<double>();
+      for (const Tensor& p : model->parameters()) sum += checksum(p.grad());
+    }
+    adam.step();
+    sink = loss.data_ptr();
+    return sum;
+  });
+}
+
+void train(Report& r) {
+  namespace nn = torch::nn;
+  if (r.wants("train/cnn")) {
+    nn::Sequential cnn(nn::Conv2d(nn::Conv2dOptions(1, 16, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(nn::Conv2dOptions(16, 32, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Flatten(), nn::Linear(32 * 7 * 7, harness::kClasses));
+    train_step(r, "train/cnn", cnn, det({harness::kTrainCnnBatch, 1, 28, 28}, 0));
+  }
+  if (r.wants("train/mlp")) {
+    const auto& n = harness::kTrainMlpSizes;
+    nn::Sequential mlp(nn::Linear(n[0], n[1]), nn::ReLU(), nn::Linear(n[1], n[2]), nn::ReLU(), nn::Linear(n[2], n[3]));
+    train_step(r, "train/mlp", mlp, det({harness::kTrainMlpBatch, n[0]}, 0));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: compare_libtorch perop|seed|mlp|kernels|conv [KEY_REGEX]\n";
+    std::cerr << "usage: compare_libtorch perop|seed|mlp|kernels|conv|train [KEY_REGEX]\n";
     return 2;
   }
   const std::string family = argv[1];
@@ -297,6 +343,7 @@ int main(int argc, char** argv) {
   }
   else if (family == "kernels") kernels(report);
   else if (family == "conv") conv(report);
+  else if (family == "train") train(report);
   else {
     std::cerr << "unknown family " << family << "\n";
     return 2;

@@ -141,6 +141,13 @@ struct ConvLayer {
 };
 inline constexpr long kConvBatch = 32;
 inline constexpr ConvLayer kConvLayers[] = {{1, 16, 28}, {16, 32, 14}};
+// The train family's classification steps (10 classes, labels i % 10): a small CNN on batch 32 of [1,28,28]
+// (conv 1->16 and 16->32 as in the conv family, each followed by ReLU and 2x2 max pooling, then Linear 32*7*7 -> 10),
+// and an MLP 784 -> 256 -> 256 -> 10 with ReLU on batch 128.
+inline constexpr long kClasses = 10;
+inline constexpr long kTrainCnnBatch = 32;
+inline constexpr long kTrainMlpBatch = 128;
+inline constexpr long kTrainMlpSizes[] = {784, 256, 256, 10};
 // m values of the seed at which the loop of one grad per column would take more than ~5 s per call.
 inline constexpr long kSeedGradLoopMaxM = 100000;
 

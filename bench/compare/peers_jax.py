@@ -1,6 +1,6 @@
 # JAX (CPU, every function under jax.jit) on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
-"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels (perop is
-recorded as skipped: jit would fuse the five ops into one kernel, which is not the overhead being measured).
+"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train
+(perop is recorded as skipped: jit would fuse the five ops into one kernel, which is not the overhead being measured).
 float64 is enabled so that the f64 seed and dgemm run in f64; every array's dtype is given explicitly. Each function
 is compiled by the checked call before timing (compile time excluded); every call ends in block_until_ready.
 Timing: measure(), the rule of harness.hpp."""
@@ -176,10 +176,78 @@ def conv(r):
                                       det((oc, c, 3, 3), 1) * jnp.float32(0.3), det((oc,), 2) * jnp.float32(0.1)))
 
 
+def train(r):
+    """One classification training step of a small CNN and of an MLP, as train() in compare_dydx.cpp, written
+    functionally: parameters [W, b, ...] in torch's layout (W [out, in], conv weights OIHW, activations NCHW) and
+    from the same det() values; cross_entropy as the mean of -log_softmax at the labels i % 10; loss, gradient and
+    Adam update (torch.optim.Adam's arithmetic, written out) in one jitted function. The checksum is the first
+    loss plus the sum of |gradient| over all parameters, from a separate jitted value_and_grad at the start."""
+    def conv(h, w, b):
+        y = jax.lax.conv_general_dilated(h, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        return y + b[None, :, None, None]
+
+    def max_pool(h):  # 2x2, stride 2
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def cnn(ps, h):
+        h = max_pool(jax.nn.relu(conv(h, ps[0], ps[1])))
+        h = max_pool(jax.nn.relu(conv(h, ps[2], ps[3])))
+        return h.reshape(h.shape[0], -1) @ ps[4].T + ps[5]
+
+    def mlp(ps, h):
+        for l in range(3):
+            h = h @ ps[2 * l].T + ps[2 * l + 1]
+            if l < 2:
+                h = jax.nn.relu(h)
+        return h
+
+    models = {
+        "train/cnn": (cnn, (32, 1, 28, 28), [(16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,), (10, 32 * 7 * 7), (10,)]),
+        "train/mlp": (mlp, (128, 784), [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]),
+    }
+    for key, (net, shape, shapes) in models.items():
+        if not r.wants(key):
+            continue
+        params = [det(s, 21 + i) * jnp.float32(1 / math.sqrt(math.prod(s[1:])) if len(s) > 1 else 0.1)
+                  for i, s in enumerate(shapes)]
+        x, labels = det(shape, 0), jnp.arange(shape[0]) % 10
+
+        def loss_fn(ps, x, labels, net=net):
+            logp = jax.nn.log_softmax(net(ps, x), axis=1)
+            return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=1))
+
+        value_and_grad = jax.jit(jax.value_and_grad(loss_fn))
+
+        @jax.jit
+        def step(ps, m, v, t, x, labels, value_and_grad=value_and_grad):
+            loss, g = value_and_grad(ps, x, labels)
+            t = t + 1
+            m = [0.9 * mi + 0.1 * gi for mi, gi in zip(m, g)]
+            v = [0.999 * vi + 0.001 * gi * gi for vi, gi in zip(v, g)]
+            step_size = 1e-3 / (1 - 0.9 ** t)
+            bias2 = jnp.sqrt(1 - 0.999 ** t)
+            ps = [p - step_size * mi / (jnp.sqrt(vi) / bias2 + 1e-8) for p, mi, vi in zip(ps, m, v)]
+            return ps, m, v, t, loss
+
+        state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params],
+                 jnp.asarray(0, jnp.float32)]  # f32 step count: 0.9 ** t stays f32 under x64
+
+        def call(check, state=state, x=x, labels=labels, value_and_grad=value_and_grad, step=step):
+            total = 0
+            if check:
+                loss, g = value_and_grad(state[0], x, labels)
+                total = float(loss) + sum(float(np.abs(np.asarray(gi, dtype=np.float64)).sum()) for gi in g)
+            state[:4] = jax.block_until_ready(step(*state, x, labels))[:4]
+            return total
+
+        r.run(key, "jit_adam", call)
+
+
 def main():
     family = sys.argv[1]
     r = Report("jax", sys.argv[2] if len(sys.argv) > 2 else ".")
-    {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv}[family](r)
+    {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv,
+     "train": train}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -1,7 +1,7 @@
 # PyTorch 1.13 + functorch on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
-"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv (Debian's
-python3-torch). Threads: torch's defaults (torch.get_num_threads() is recorded, not set). Timing: measure(), the
-rule of harness.hpp."""
+"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train
+(Debian's python3-torch). Threads: torch's defaults (torch.get_num_threads() is recorded, not set). Timing: measure(),
+the rule of harness.hpp."""
 import json
 import math
 import sys
@@ -244,10 +244,45 @@ def conv(r):
         r.run(key, "fwd_bwd", fwd_bwd)
 
 
+def train(r):
+    """One classification training step of a small CNN and of an MLP, as train() in compare_dydx.cpp: torch.nn
+    modules in nn.Sequential, weights from det() (parameter i: det(shape, 21 + i) times 1/sqrt(fan_in) for weights,
+    0.1 for biases), F.cross_entropy on labels i % 10, backward, torch.optim.Adam (lr 1e-3). The checksum is the
+    first call's loss plus the sum of |gradient| over all parameters."""
+    nn = torch.nn
+    models = {
+        "train/cnn": (lambda: nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                            nn.Flatten(), nn.Linear(32 * 7 * 7, 10)), (32, 1, 28, 28)),
+        "train/mlp": (lambda: nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                            nn.Linear(256, 10)), (128, 784)),
+    }
+    for key, (make, shape) in models.items():
+        if not r.wants(key):
+            continue
+        model, x = make(), det(shape, 0)
+        with torch.no_grad():
+            for i, p in enumerate(model.parameters()):
+                p.copy_(det(p.shape, 21 + i) * (1 / math.sqrt(p[0].numel()) if p.dim() > 1 else 0.1))
+        labels = torch.arange(shape[0]).fmod(10)
+        adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step(check, model=model, x=x, labels=labels, adam=adam):
+            adam.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), labels)
+            loss.backward()
+            total = loss.item() + sum(checksum(p.grad) for p in model.parameters()) if check else 0
+            adam.step()
+            return total
+
+        r.run(key, "module_adam", step)
+
+
 def main():
     family = sys.argv[1]
     r = Report("torch", sys.argv[2] if len(sys.argv) > 2 else ".")
-    {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv}[family](r)
+    {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv,
+     "train": train}[family](r)
     json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
                "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
 

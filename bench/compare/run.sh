@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One command for the speed comparison: dydx, libtorch, PyTorch (functorch) and JAX on the same workloads, the
 # machine's triad and gemm limits, dydx at 1 and 2 threads, and batch_jacobian's peak memory; prints markdown tables.
-# Usage: bench/compare/run.sh [FAMILY...]  (default: perop seed mlp kernels conv; the threads and memory sections always run)
+# Usage: bench/compare/run.sh [FAMILY...]  (default: perop seed mlp kernels conv train; the threads and memory sections
+# always run)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${DYDX_BENCH_BUILD_DIR:-$root/build-bench}
 out=$build/compare-results
 families=("$@")
-(( ${#families[@]} )) || families=(perop seed mlp kernels conv)
+(( ${#families[@]} )) || families=(perop seed mlp kernels conv train)
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.err "$out"/*.time
 log() { echo "[compare $(date -u +%H:%M:%S)] $*" >&2; }

@@ -11,7 +11,7 @@ import statistics
 import sys
 
 TOOLS = [("libtorch", "libtorch (C++)"), ("torch", "PyTorch"), ("jax", "JAX (jit)")]
-FAMILIES = ["perop", "seed", "mlp", "kernels", "conv"]
+FAMILIES = ["perop", "seed", "mlp", "kernels", "conv", "train"]
 SEED_SHAPES = [(2, 2), (1000, 16), (100000, 64), (1000000, 64)]
 MLP_WHAT = [("forward", "forward"), ("jacobian", "per-sample jacobian [B,3,2]"), ("laplacian", "Laplacian [B,3]"),
             ("train", "training step: grad of mean((lap-target)^2) w.r.t. weights")]
@@ -25,7 +25,11 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
              + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")]
              + [(f"conv/{c}x{oc}x{hw}", f"conv2d fwd+bwd f32, batch 32, {c}->{oc} ch, {hw}x{hw}, k3 pad1")
-                for c, oc, hw in ((1, 16, 28), (16, 32, 14))])
+                for c, oc, hw in ((1, 16, 28), (16, 32, 14))]
+             + [("train/cnn", "CNN training step f32: conv 1->16, relu, maxpool, conv 16->32, relu, maxpool, linear "
+                              "1568->10 on [32,1,28,28]; cross_entropy, backward, Adam"),
+                ("train/mlp", "MLP training step f32: 784-256-256-10 relu on [128,784]; cross_entropy, backward, "
+                              "Adam")])
 ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
 
 # MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
@@ -34,6 +38,9 @@ MLP_FLOPS_PER_SAMPLE = 2 * (2 * 64 + 64 * 64 + 64 * 64 + 64 * 3)
 MLP_PASSES = {"forward": 1, "jacobian": 3, "laplacian": 4, "train": 12}
 CHAIN_BYTES = (1 << 24) * (7 * 8 + 3 * 12)  # 7 unary ops read 4 B and write 4 B, 3 binary ops read 8 B, write 4 B
 REDUCE_BYTES = 4096 * 4096 * 4 + 4096 * 4  # read the matrix once, write one row or column
+# Forward FLOPs of each product of the train family's models (2 * batch * in * out * kernel area * output area).
+TRAIN_LAYER_FLOPS = {"train/cnn": [2 * 32 * 1 * 16 * 9 * 28 * 28, 2 * 32 * 16 * 32 * 9 * 14 * 14, 2 * 32 * 1568 * 10],
+                     "train/mlp": [2 * 128 * 784 * 256, 2 * 128 * 256 * 256, 2 * 128 * 256 * 10]}
 
 
 def floor(key, lim):
@@ -55,6 +62,9 @@ def floor(key, lim):
         return REDUCE_BYTES / bw, "bytes"
     if key.startswith("gemm/"):
         return 2 * 2048 ** 3 / (sg if key.endswith("f32") else dg), "flops"
+    if key in TRAIN_LAYER_FLOPS:  # forward, weight gradients, input gradients (none for the input itself)
+        layers = TRAIN_LAYER_FLOPS[key]
+        return (3 * sum(layers) - layers[0]) / sg, "flops"
     return None, "none"
 
 
@@ -95,7 +105,8 @@ def load_tool(out, name):
 
 
 def family_of(key):
-    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp", "conv": "conv"}.get(key.split("/")[0], "kernels")
+    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp", "conv": "conv",
+            "train": "train"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):
@@ -212,7 +223,8 @@ def main():
               f"GFLOP/s ({span('dgemm_gflops')}). "
               "Floors (bench/compare/README.md): seed = (m + n + m*n) elements / triad; MLP = k * 17024 * B flops / "
               "sgemm, k = 1 forward, 3 jacobian, 4 Laplacian, 12 training step; chain = 92 B per element / triad; "
-              "sum and mean = 64 MiB / triad; gemm = 2n^3 / gemm rate.")
+              "sum and mean = 64 MiB / triad; gemm = 2n^3 / gemm rate; "
+              "train = the products' flops (forward, weight gradients, input gradients but the first layer's) / sgemm.")
 
     print()
     print("dydx threads (DYDX_NUM_THREADS = 1, then 2, OPENBLAS_NUM_THREADS unset so that dydx splits products; target: speedup "

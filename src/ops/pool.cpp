@@ -193,6 +193,93 @@ struct MaxPoolGeometry {
   bool ceil_mode;
 };
 
+/// One step of PyTorch's scan for the outputs [0, count) of a row: output j compares the element src[j * stride]
+/// with its best so far and takes it if it is larger or nan, noting the window position pos it came from (the
+/// same for the whole row, so no index arithmetic per element). Selects, no branch, over a row of outputs at
+/// once: a loop the compiler vectorises. kStride: the stride when known at compile time (a strided load then
+/// becomes a shuffle), else 0 and stride.
+template <class T, int64_t kStride>
+void scan_step(T* __restrict best_value, int64_t* __restrict best_pos, const T* __restrict src, int64_t pos,
+               int64_t stride, int64_t count) {
+  const int64_t step = kStride != 0 ? kStride : stride;
+  for (int64_t j = 0; j < count; ++j) {
+    const T v = src[j * step];
+    const bool take = (v > best_value[j]) | std::isnan(v);
+    best_value[j] = take ? v : best_value[j];
+    best_pos[j] = take ? pos : best_pos[j];
+  }
+}
+
+/// The sizes max_pool_plane needs, passed by value: as locals, no store through the output pointers can alias
+/// them, so the compiler keeps them in registers.
+struct PoolPlane {
+  int64_t h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t j_lo, j_hi;  // the output columns whose windows lie wholly inside the plane's width
+};
+
+/// Output (i, j) of a plane: PyTorch's scan over its window.
+template <class T>
+void one_window(const T* xq, T* orow, int64_t* irow, const PoolPlane& g, int64_t h0, int64_t h1, int64_t j) {
+  int64_t w0 = j * g.sw - g.pw;
+  const int64_t w1 = std::min(w0 + (g.kw - 1) * g.dw + 1, g.w);
+  while (w0 < 0) w0 += g.dw;
+  int64_t best = h0 * g.w + w0;
+  T best_value = -std::numeric_limits<T>::infinity();
+  for (int64_t r = h0; r < h1; r += g.dh)
+    for (int64_t col = w0; col < w1; col += g.dw) {
+      const T v = xq[r * g.w + col];
+      if (v > best_value || std::isnan(v)) {
+        best_value = v;
+        best = r * g.w + col;
+      }
+    }
+  orow[j] = best_value;
+  irow[j] = best;
+}
+
+/// One plane [H, W] into its outputs [OH, OW] and their flat indices. The columns [j_lo, j_hi) are scanned window
+/// element by window element across the row (scan_step), the columns at the edges one window at a time.
+template <class T>
+void max_pool_plane(const T* __restrict xq, T* __restrict oq, int64_t* __restrict iq, const PoolPlane g) {
+  const int64_t count = g.j_hi - g.j_lo, first_col = g.j_lo * g.sw - g.pw;
+  for (int64_t i = 0; i < g.oh; ++i) {
+    int64_t h0 = i * g.sh - g.ph;
+    const int64_t h1 = std::min(h0 + (g.kh - 1) * g.dh + 1, g.h);
+    while (h0 < 0) h0 += g.dh;
+    T* orow = oq + i * g.ow;
+    int64_t* irow = iq + i * g.ow;
+    if (h0 >= h1 || count == 0) {  // no row of the window inside the plane, or no interior column
+      for (int64_t j = 0; j < g.ow; ++j) one_window(xq, orow, irow, g, h0, h1, j);
+      continue;
+    }
+    for (int64_t j = 0; j < g.j_lo; ++j) one_window(xq, orow, irow, g, h0, h1, j);
+    for (int64_t j = g.j_hi; j < g.ow; ++j) one_window(xq, orow, irow, g, h0, h1, j);
+    // The scan starts from each window's first element, which it would take over -inf anyway (or keep -inf at
+    // that index): the same outputs as starting from -inf. irow holds the winning element's position in its
+    // window, r * w + b * dw, until the column j * sw - pw is added at the end.
+    T* ob = orow + g.j_lo;
+    int64_t* ib = irow + g.j_lo;
+    const T* first = xq + h0 * g.w + first_col;
+    for (int64_t j = 0; j < count; ++j) {
+      ob[j] = first[j * g.sw];
+      ib[j] = h0 * g.w;
+    }
+    for (int64_t r = h0; r < h1; r += g.dh)
+      for (int64_t b = r == h0 ? 1 : 0; b < g.kw; ++b) {
+        const T* src = xq + r * g.w + first_col + b * g.dw;  // output j_lo + j's element is src[j * sw]
+        const int64_t pos = r * g.w + b * g.dw;
+        if (g.sw == 2) {
+          scan_step<T, 2>(ob, ib, src, pos, g.sw, count);
+        } else if (g.sw == 1) {
+          scan_step<T, 1>(ob, ib, src, pos, g.sw, count);
+        } else {
+          scan_step<T, 0>(ob, ib, src, pos, g.sw, count);
+        }
+      }
+    for (int64_t j = 0; j < count; ++j) ib[j] += first_col + j * g.sw;
+  }
+}
+
 /// max over each window of x [N, C, H, W] and the flat index of the maximum: PyTorch's scan (the
 /// first of equal maxima, and the last nan, which wins over everything).
 std::tuple<Tensor, Tensor> max_pool_values(const Tensor& x_in, const MaxPoolGeometry& geo, int64_t oh, int64_t ow) {
@@ -201,43 +288,21 @@ std::tuple<Tensor, Tensor> max_pool_values(const Tensor& x_in, const MaxPoolGeom
   Tensor index = detail::make_empty({n, c, oh, ow}, kInt64);
   if (out.numel() == 0) return {out, index};
   const Tensor x = x_in.contiguous();
+  PoolPlane g{h, w, oh, ow, geo.kernel[0], geo.kernel[1], geo.stride[0], geo.stride[1],
+              geo.padding[0], geo.padding[1], geo.dilation[0], geo.dilation[1], 0, 0};
+  g.j_lo = std::min((g.pw + g.sw - 1) / g.sw, ow);                 // the first j with j * sw - pw >= 0
+  const int64_t last_start = w - 1 + g.pw - (g.kw - 1) * g.dw;      // the largest j * sw whose window ends inside
+  g.j_hi = std::max(g.j_lo, last_start >= 0 ? std::min(last_start / g.sw + 1, ow) : int64_t{0});
   cpu::dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data_ptr<T>();
     T* op = out.data_ptr<T>();
     int64_t* ip = index.data_ptr<int64_t>();
-    // Plain locals, not structured bindings: clang before 16 cannot capture bindings in a lambda.
-    const int64_t kh = geo.kernel[0], kw = geo.kernel[1];
-    const int64_t sh = geo.stride[0], sw = geo.stride[1];
-    const int64_t ph = geo.padding[0], pw = geo.padding[1];
-    const int64_t dh = geo.dilation[0], dw = geo.dilation[1];
-    cpu::parallel_for(n * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (oh * ow * kh * kw)), [&](int64_t first, int64_t last) {
-      for (int64_t plane = first; plane < last; ++plane) {
-        const T* xq = xp + plane * h * w;
-        for (int64_t i = 0; i < oh; ++i) {
-          int64_t h0 = i * sh - ph;
-          const int64_t h1 = std::min(h0 + (kh - 1) * dh + 1, h);
-          while (h0 < 0) h0 += dh;
-          for (int64_t j = 0; j < ow; ++j) {
-            int64_t w0 = j * sw - pw;
-            const int64_t w1 = std::min(w0 + (kw - 1) * dw + 1, w);
-            while (w0 < 0) w0 += dw;
-            int64_t best = h0 * w + w0;
-            T best_value = -std::numeric_limits<T>::infinity();
-            for (int64_t r = h0; r < h1; r += dh)
-              for (int64_t col = w0; col < w1; col += dw) {
-                const T v = xq[r * w + col];
-                if (v > best_value || std::isnan(v)) {
-                  best_value = v;
-                  best = r * w + col;
-                }
-              }
-            op[plane * oh * ow + i * ow + j] = best_value;
-            ip[plane * oh * ow + i * ow + j] = best;
-          }
-        }
-      }
-    });
+    cpu::parallel_for(n * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (oh * ow * g.kh * g.kw)),
+                      [&](int64_t first, int64_t last) {
+                        for (int64_t plane = first; plane < last; ++plane)
+                          max_pool_plane<T>(xp + plane * h * w, op + plane * oh * ow, ip + plane * oh * ow, g);
+                      });
   });
   return {out, index};
 }

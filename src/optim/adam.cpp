@@ -16,6 +16,7 @@
 #include "dydx/autograd.hpp"
 #include "dydx/error.hpp"
 #include "dydx/optim.hpp"
+#include "cpu/parallel.hpp"
 #include "optim/parameter_step.hpp"
 #include "optim/state_dict.hpp"
 
@@ -38,16 +39,39 @@ void check_adam_options(const Options& o, const char* name) {
   DYDX_CHECK(o.weight_decay() >= 0, name, ": Invalid weight_decay value: ", o.weight_decay());
 }
 
+/// One step's scalars, computed in double as Python computes them, then rounded to the parameter's dtype.
+template <class T>
+struct AdamScalars {
+  T neg_step_size, bias_correction2_sqrt, decay, weight_decay, beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
+};
+
+/// The step of elements [begin, end). One instantiation per combination of options, so that the loop has no branch
+/// and the compiler vectorises it (the same IEEE operations lane by lane, so the same bits as one element at a
+/// time). __restrict holds: p is update_in_place's private copy of the parameter, m, v and v_max are this
+/// parameter's own state, and g is only read.
+template <class T, bool kDecoupled, bool kL2, bool kAmsgrad>
+void adam_elements(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, T* __restrict v_max,
+                   int64_t begin, int64_t end, const AdamScalars<T> c) {
+  for (int64_t k = begin; k < end; ++k) {
+    if constexpr (kDecoupled) p[k] = p[k] * c.decay;
+    T gk = g[k];
+    if constexpr (kL2) gk = std::fma(p[k], c.weight_decay, gk);
+    m[k] = std::fma(gk, c.one_minus_beta1, m[k] * c.beta1);
+    v[k] = std::fma(c.one_minus_beta2 * gk, gk, v[k] * c.beta2);
+    T second_moment = v[k];
+    if constexpr (kAmsgrad) second_moment = v_max[k] = detail::maximum(v_max[k], v[k]);
+    const T denom = std::sqrt(second_moment) / c.bias_correction2_sqrt + c.eps;
+    p[k] = p[k] + c.neg_step_size * m[k] / denom;
+  }
+}
+
 template <class T>
 void adam_update(const Tensor& param, const Tensor& grad, detail::AdamState& s, const AdamStepOptions& o) {
   s.step += 1;
   const double bias_correction1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
   const double bias_correction2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
-  const T neg_step_size = T(-(o.lr / bias_correction1));
-  const T bias_correction2_sqrt = T(std::sqrt(bias_correction2));
-  const T decay = T(1 - o.lr * o.weight_decay), weight_decay = T(o.weight_decay);
-  const T beta1 = T(o.beta1), beta2 = T(o.beta2), one_minus_beta1 = T(1 - o.beta1);
-  const T one_minus_beta2 = T(1 - o.beta2), eps = T(o.eps);
+  const AdamScalars<T> c{T(-(o.lr / bias_correction1)), T(std::sqrt(bias_correction2)), T(1 - o.lr * o.weight_decay),
+                         T(o.weight_decay), T(o.beta1), T(o.beta2), T(1 - o.beta1), T(1 - o.beta2), T(o.eps)};
   const bool l2 = !o.decoupled_weight_decay && o.weight_decay != 0;
 
   const T* g = grad.data_ptr<T>();
@@ -56,15 +80,17 @@ void adam_update(const Tensor& param, const Tensor& grad, detail::AdamState& s, 
   T* v_max = o.amsgrad ? s.max_exp_avg_sq.data_ptr<T>() : nullptr;
   const int64_t n = param.numel();
   detail::update_in_place<T>(param, [&](T* p) {
-    for (int64_t k = 0; k < n; ++k) {
-      if (o.decoupled_weight_decay) p[k] = p[k] * decay;
-      const T gk = l2 ? std::fma(p[k], weight_decay, g[k]) : g[k];
-      m[k] = std::fma(gk, one_minus_beta1, m[k] * beta1);
-      v[k] = std::fma(one_minus_beta2 * gk, gk, v[k] * beta2);
-      T second_moment = v[k];
-      if (v_max) second_moment = v_max[k] = detail::maximum(v_max[k], v[k]);
-      const T denom = std::sqrt(second_moment) / bias_correction2_sqrt + eps;
-      p[k] = p[k] + neg_step_size * m[k] / denom;
+    auto run = [&]<bool kDecoupled, bool kL2, bool kAmsgrad>() {
+      cpu::parallel_for(n, cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
+        adam_elements<T, kDecoupled, kL2, kAmsgrad>(p, g, m, v, v_max, begin, end, c);
+      });
+    };
+    if (o.decoupled_weight_decay) {
+      o.amsgrad ? run.template operator()<true, false, true>() : run.template operator()<true, false, false>();
+    } else if (l2) {
+      o.amsgrad ? run.template operator()<false, true, true>() : run.template operator()<false, true, false>();
+    } else {
+      o.amsgrad ? run.template operator()<false, false, true>() : run.template operator()<false, false, false>();
     }
   });
 }
