@@ -52,7 +52,8 @@ void perop(Report& r) {
 void seed(Report& r) {
   const int64_t shapes[][2] = {{2, 2}, {1000, 16}, {100000, 64}, {1000000, 64}};
   for (ScalarType dt : {kFloat32, kFloat64}) {
-    for (const auto& [m, n] : shapes) {
+    for (const auto& shape : shapes) {
+      const int64_t m = shape[0], n = shape[1];  // not a structured binding: clang 14 cannot capture one
       const std::string key = "seed/" + short_name(dt) + "/" + std::to_string(m) + "x" + std::to_string(n);
       if (!r.wants(key)) continue;
       Tensor x = det({m, 1}, 0, dt), W = det({1, n}, 1, dt);
@@ -210,7 +211,8 @@ void kernels(Report& r) {
 // A small CNN's two convolutions, forward and backward (loss = sum of the output): batch 32, 1 -> 16 channels
 // on 28 x 28 and 16 -> 32 on 14 x 14, kernel 3, padding 1, f32; the second layer's input needs its gradient too.
 void conv(Report& r) {
-  for (const auto& [c, oc, hw] : harness::kConvLayers) {
+  for (const harness::ConvLayer& layer : harness::kConvLayers) {
+    const int64_t c = layer.channels, oc = layer.out_channels, hw = layer.size;  // not a structured binding: clang 14 cannot capture one
     const std::string key = "conv/" + std::to_string(c) + "x" + std::to_string(oc) + "x" + std::to_string(hw);
     if (!r.wants(key)) continue;
     Tensor x = det({harness::kConvBatch, c, hw, hw}, 0).requires_grad_(c > 1);

@@ -47,7 +47,8 @@ void seed(Report& r) {
   const int64_t shapes[][2] = {{2, 2}, {1000, 16}, {100000, 64}, {1000000, 64}};
   for (torch::Dtype dt : {torch::kFloat32, torch::kFloat64}) {
     const double rtol = dt == torch::kFloat32 ? 1e-4 : 1e-10;
-    for (const auto& [m, n] : shapes) {
+    for (const auto& shape : shapes) {
+      const int64_t m = shape[0], n = shape[1];  // not a structured binding: clang 14 cannot capture one
       const std::string key = std::string("seed/") + (dt == torch::kFloat32 ? "f32/" : "f64/") + std::to_string(m) +
                               "x" + std::to_string(n);
       if (!r.wants(key)) continue;
@@ -262,7 +263,8 @@ void kernels(Report& r) {
 }
 
 void conv(Report& r) {
-  for (const auto& [c, oc, hw] : harness::kConvLayers) {
+  for (const harness::ConvLayer& layer : harness::kConvLayers) {
+    const int64_t c = layer.channels, oc = layer.out_channels, hw = layer.size;  // not a structured binding: clang 14 cannot capture one
     const std::string key = "conv/" + std::to_string(c) + "x" + std::to_string(oc) + "x" + std::to_string(hw);
     if (!r.wants(key)) continue;
     Tensor x = det({harness::kConvBatch, c, hw, hw}, 0).requires_grad_(c > 1);
