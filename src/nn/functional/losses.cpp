@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/error.hpp"
@@ -96,6 +97,43 @@ Tensor class_mask(const Tensor& input, const Tensor& target, int64_t ignore_inde
   return (eq(classes, targets) * kept).to(input.dtype());
 }
 
+// binary_cross_entropy's elementwise loss (weighted), with PyTorch 1.13's value and derivatives.
+// The value is PyTorch's kernel: (y - 1) max(log1p(-x), -100) - y max(log(x), -100), the clamp in
+// the input's dtype (so that float32 gives exactly 100 at 0 and 1). PyTorch's input gradient is
+// (x - y) / max(x (1 - x), eps = 1e-12), not the derivative of that value near 0 and 1 (where the clamp
+// makes it flat and a prediction of exactly 0 for a positive target would get no gradient). The
+// value is therefore taken without history, and a carrier c - detach(c) (exactly 0) adds the
+// derivatives: c is the unclamped loss where x (1 - x) > eps, whose derivative is PyTorch's
+// formula there, and (x - y)^2 / (2 eps) beyond, whose derivative is (x - y) / eps, so that
+// second order and forward mode follow from the same composition. Beyond eps the target's
+// gradient is that of the clamped value, log1p(-x) - log(x) clamped (PyTorch's -logit(x) is inf at
+// exactly 0 and 1, where the clamped loss has slope 100).
+Tensor binary_cross_entropy_elements(const Tensor& input, const Tensor& target, const Tensor& weight) {
+  // PyTorch's EPSILON is a float, 1e-12f (9.99999996e-13), in float64 as well.
+  const double epsilon = static_cast<double>(1e-12f);
+  const Tensor floor = scalar_like(input, -100.0), eps = scalar_like(input, epsilon);
+  auto clamped_logs = [&](const Tensor& x) {  // max(log(x), -100) and max(log1p(-x), -100)
+    return std::make_pair(maximum(log(x), floor), maximum(log1p(-x), floor));
+  };
+  Tensor value;
+  {
+    const Tensor x = input.detach(), y = target.detach();
+    auto logs = clamped_logs(x);
+    value = (y - 1) * logs.second - y * logs.first;
+  }
+  // The carrier only where a derivative can be taken.
+  if (forward::carries_derivatives(input) || forward::carries_derivatives(target)) {
+    const Tensor inner = gt((1 - input.detach()) * input.detach(), eps);
+    const Tensor safe_x = where(inner, input, scalar_like(input, 0.5));  // no log(0) in the unused branch
+    Tensor unclamped = -(target * log(safe_x) + (1 - target) * log1p(-safe_x));
+    auto logs = clamped_logs(input.detach());
+    Tensor beyond = (input - target.detach()).pow(2) * (0.5 / epsilon) + target * (logs.second - logs.first);
+    Tensor carrier = where(inner, unclamped, beyond);
+    value = value + (carrier - carrier.detach());
+  }
+  return weight.defined() ? value * weight : value;
+}
+
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options) {
@@ -140,14 +178,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Bin
     check_floating(options.weight(), "binary_cross_entropy", "weight");
     detail::broadcast_shapes(options.weight().sizes(), input.sizes(), "binary_cross_entropy (weight)");
   }
-  // PyTorch clamps each log at -100, so that a probability of exactly 0 or 1 gives a finite loss.
-  // The clamp goes on the probability (at e^-100), so that the gradient there is 0 rather than
-  // 0 * inf. (PyTorch's own gradient, (input - target) / max(input (1 - input), 1e-12), is not the
-  // derivative of its loss within e^-100 of 0 or 1; dydx's is.)
-  const Tensor least = scalar_like(input, std::exp(-100.0));
-  Tensor loss = -(target * log(maximum(input, least)) + (1 - target) * log(maximum(1 - input, least)));
-  if (options.weight().defined()) loss = loss * options.weight();
-  return reduce(loss, options);
+  return reduce(binary_cross_entropy_elements(input, target, options.weight()), options);
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
