@@ -312,6 +312,17 @@ TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {
   EXPECT_DYDX_ERROR(F::huber_loss(zeros({2}), zeros({2}), F::HuberLossFuncOptions().delta(0)), "huber_loss", "delta");
   EXPECT_DYDX_ERROR(F::cross_entropy(logits, zeros({4}, kInt64), F::CrossEntropyFuncOptions().label_smoothing(1.5)),
                     "cross_entropy", "label_smoothing");
+  // Mixed dtypes where PyTorch 1.13 raises: a class weight with class-index targets, a bce target.
+  EXPECT_DYDX_ERROR(F::cross_entropy(logits, zeros({4}, kInt64), F::CrossEntropyFuncOptions().weight(ones({3}))),
+                    "cross_entropy", "weight", "float64", "float32");
+  EXPECT_DYDX_ERROR(F::nll_loss(logits.to(kFloat32), zeros({4}, kInt64), F::NLLLossFuncOptions().weight(ones({3}, kFloat64))),
+                    "nll_loss", "weight", "float32", "float64");
+  EXPECT_DYDX_ERROR(F::binary_cross_entropy(full({2}, 0.5, kFloat64), zeros({2})), "binary_cross_entropy", "target",
+                    "float32");
+  // ... and where it promotes: a class weight with probability targets, a bce weight.
+  EXPECT_NO_THROW(F::cross_entropy(logits, full({4, 3}, 1.0 / 3, kFloat64), F::CrossEntropyFuncOptions().weight(ones({3}))));
+  EXPECT_NO_THROW(F::binary_cross_entropy(full({2}, 0.5, kFloat64), zeros({2}, kFloat64),
+                                          F::BinaryCrossEntropyFuncOptions().weight(ones({2}))));
 }
 
 }  // namespace

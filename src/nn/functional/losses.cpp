@@ -67,6 +67,13 @@ void check_class_weight(const Tensor& weight, int64_t classes, const char* loss)
              classes, "], got shape ", weight.sizes());
 }
 
+// With class-index targets PyTorch 1.13's kernels take the weight in the input's dtype and raise
+// otherwise ("expected scalar type Double but found Float"); with probabilities they promote.
+void check_weight_dtype(const Tensor& weight, const Tensor& input, const char* loss) {
+  DYDX_CHECK(!weight.defined() || weight.dtype() == input.dtype(), loss, ": expected a weight of the input's dtype ",
+             input.dtype(), ", got ", weight.dtype(), " (shape ", weight.sizes(), ")");
+}
+
 // Class-index targets: int64, the input's shape without its class dim, each in [0, C) or ignored.
 void check_class_indices(const Tensor& input, const Tensor& target, int64_t ignore_index, const char* loss) {
   check_floating(input, loss, "input");
@@ -171,6 +178,9 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFunc
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyFuncOptions& options) {
   check_same_shape(input, target, "binary_cross_entropy");
+  // PyTorch 1.13: "Found dtype Float but expected Double" (the weight may differ; it promotes).
+  DYDX_CHECK(target.dtype() == input.dtype(), "binary_cross_entropy: expected a target of the input's dtype ",
+             input.dtype(), ", got ", target.dtype());
   for (double v : input.contiguous().to(kFloat64).to_vector<double>())
     DYDX_CHECK(v >= 0 && v <= 1, "binary_cross_entropy: every element of input must lie in [0, 1], got ", v,
                " (input shape ", input.sizes(), ")");
@@ -211,6 +221,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
   check_class_indices(input, target, options.ignore_index(), "nll_loss");
   const int64_t cd = class_dim_of(input);
   check_class_weight(options.weight(), input.size(cd), "nll_loss");
+  check_weight_dtype(options.weight(), input, "nll_loss");
   Tensor mask = class_mask(input, target, options.ignore_index());
   Tensor picked = where(mask, input, zeros({}, input.dtype())).sum({cd});
   // Each sample's weight: its class's, or 1; 0 where ignored.
@@ -243,6 +254,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     return is_sum(options) ? loss.sum() : loss;
   }
   check_class_indices(input, target, options.ignore_index(), name);
+  check_weight_dtype(options.weight(), input, name);
   Tensor log_p = log_softmax(input, cd);
   Tensor nll = nll_loss(log_p, target, NLLLossFuncOptions()
                                            .weight(options.weight())
