@@ -252,6 +252,18 @@ TEST(Dropout, GradientIsTheMaskInBothModesAndSecondOrder) {
   EXPECT_TRUE(allclose(out, x.detach() * mask));
 }
 
+// bernoulli_ and in-place dropout into an expanded tensor raise naming themselves (not copy_ or
+// mul_), before drawing: the generator does not move.
+TEST(Dropout, InPlaceIntoAnExpandedTensorRaisesBeforeDrawing) {
+  Generator g(7), fresh(7);
+  Tensor expanded = ones({1}).expand({4});
+  EXPECT_TRUE(ThrowsWith([&] { expanded.bernoulli_(0.5, g); }, {"bernoulli_:", "single memory location"}));
+  EXPECT_TRUE(ThrowsWith([&] { F::dropout(expanded, F::DropoutFuncOptions().inplace(true), g); },
+                         {"dropout:", "single memory location"}));
+  EXPECT_TRUE(equal(rand({4}, g), rand({4}, fresh)));
+  EXPECT_TRUE(HasValues(expanded, {1, 1, 1, 1}, 0));
+}
+
 TEST(Dropout, Dropout2dDropsWholeChannels) {
   Tensor x = ones({8, 50, 3, 4}, kFloat64).requires_grad_(true);
   Tensor y = F::dropout2d(x, F::Dropout2dFuncOptions().p(0.25), Generator(12));

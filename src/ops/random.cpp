@@ -190,7 +190,10 @@ Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
 }
 Tensor bernoulli(const Tensor& input, double p) { return bernoulli(input, p, default_generator()); }
 
-Tensor& Tensor::bernoulli_(double p, const Generator& generator) { return copy_(bernoulli(*this, p, generator)); }
+Tensor& Tensor::bernoulli_(double p, const Generator& generator) {
+  ops::check_writable(*this, "bernoulli_");  // before the draw, which would move the generator
+  return copy_(bernoulli(*this, p, generator));
+}
 Tensor& Tensor::bernoulli_(double p) { return bernoulli_(p, default_generator()); }
 
 }  // namespace dydx
