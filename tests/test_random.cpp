@@ -177,6 +177,7 @@ TEST(Random, RandpermRaisesWhereTheDtypeCantHoldAPermutation) {
                     "n cannot be greater than 2^24+1 for Float type", "16777218");
   EXPECT_DYDX_ERROR(randperm((int64_t{1} << 53) + 2, g, dtype(kFloat64)), "randperm",
                     "n cannot be greater than 2^53+1 for Double type");
+  EXPECT_DYDX_ERROR(randperm(INT64_MAX, g), "randperm", "too large");
   EXPECT_TRUE(equal(rand({4}, g), rand({4}, fresh)));  // the generator did not move
   std::vector<float> p = randperm(1000, g, dtype(kFloat32)).to_vector<float>();
   std::sort(p.begin(), p.end());

@@ -148,6 +148,10 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
              "Float type, got n = ", n);
   DYDX_CHECK(result_dtype != kFloat64 || n <= (int64_t{1} << 53) + 1, "randperm: n cannot be greater than 2^53+1 for "
              "Double type, got n = ", n);
+  // The permutation is drawn as int64 first: its storage size must be representable (named here,
+  // rather than in the allocation).
+  DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
+             " is too large: the storage size of n int64 values overflows");
   Tensor perm = arange(n, TensorOptions(kInt64));
   // Fisher-Yates, serial by nature; step i draws from counter first + i.
   const Generator::Block block = generator.reserve(static_cast<uint64_t>(n));
