@@ -87,13 +87,6 @@ TEST(Normalization, RunningStatsTakeNoTangentsInForwardMode) {
   EXPECT_FALSE(forward_ad::unpack_dual(rv).tangent.defined());
 }
 
-TEST(Normalization, RunningStatsMayBeFloat32ForFloat64Input) {
-  Tensor rm = zeros({3}), rv = ones({3});
-  batch_norm(randn({4, 3}, kFloat64), Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5);
-  EXPECT_EQ(rm.dtype(), kFloat32);
-  EXPECT_NE(rm.abs().sum().item<double>(), 0.0);
-}
-
 TEST(Normalization, LayerNormOfConstantRowsIsZeroAndNanPropagates) {
   EXPECT_TRUE(HasValues(layer_norm(full({2, 4}, 3.0, kFloat64), {4}), {0, 0, 0, 0, 0, 0, 0, 0}, 0));
   Tensor x = tensor({{1.0, NAN, 2.0}, {1.0, 2.0, 3.0}}, kFloat64);
@@ -119,7 +112,20 @@ TEST(Normalization, BadInputRaisesBeforeWritingRunningStats) {
   EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(tensor({{1, 2, 3}, {4, 5, 6}}, kInt64), rm, rv, train); }, {"batch_norm", "floating point"}));
   EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({2, 3}), Tensor(), Tensor()); }, {"must be defined in evaluation mode"}));
   EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({2, 3}), rm, zeros({3}, kInt64), train); }, {"running stats must be floating point"}));
+  // A running_var that can't be written in place (expanded) raises before running_mean is updated.
+  EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({4, 3}), rm, ones({1}).expand({3}), train); },
+                         {"batch_norm", "running_var", "share memory"}));
+  EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({4, 3}), zeros({1}).expand({3}), rv, train); },
+                         {"batch_norm", "running_mean", "share memory"}));
+  // Mixed dtypes raise, as in PyTorch 1.13 ("mixed dtype (CPU)"), in training and evaluation.
+  EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({4, 3}, kFloat64), rm, rv, train); },
+                         {"batch_norm", "running_mean", "float32", "float64"}));
+  EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({4, 3}, kFloat64), rm, rv); }, {"batch_norm", "running_mean"}));
+  EXPECT_TRUE(ThrowsWith([&] { F::batch_norm(randn({4, 3}), rm, rv, F::BatchNormFuncOptions().training(true).weight(ones({3}, kFloat64))); },
+                         {"batch_norm", "weight", "float64"}));
   EXPECT_TRUE(unchanged());
+  // An expanded running_var is fine in evaluation, where nothing is written.
+  EXPECT_NO_THROW(F::batch_norm(randn({4, 3}), rm, ones({1}).expand({3})));
 
   Tensor x = randn({2, 3, 4});
   EXPECT_TRUE(ThrowsWith([&] { layer_norm(x, {3}); },

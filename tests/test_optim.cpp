@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -150,6 +151,42 @@ TEST(Optim, ParametersWithoutGradAreSkipped) {
   opt.step();
   reference.step();
   EXPECT_EQ(b.to_vector<double>(), fresh.to_vector<double>());
+}
+
+// A tensor listed twice shares one state, as libtorch 1.13 keys its state by TensorImpl: each step
+// updates it twice from that state (Adam's step count reaches 6 in 3 steps). The numbers are
+// libtorch 1.13's (Python's agree for Adam, AdamW and RMSprop; Python's SGD gives each occurrence
+// a fresh momentum buffer on the first step, libtorch's shares it at once).
+TEST(Optim, ATensorListedTwiceSharesOneStateAsInLibtorch) {
+  auto run = [](const std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>& make) {
+    Tensor a = dydx::tensor({0.5, 1.5}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+    std::unique_ptr<optim::Optimizer> opt = make({a, a});
+    for (int s = 0; s < 3; ++s) {
+      opt->zero_grad();
+      (a * a).sum().backward();
+      opt->step();
+    }
+    return a.to_vector<double>();
+  };
+  using P = std::vector<Tensor>;
+  EXPECT_EQ(run([](P p) { return std::make_unique<optim::Adam>(p, optim::AdamOptions(0.01)); }),
+            (std::vector<double>{0.44015076476204967, 1.44004605116104}));
+  EXPECT_EQ(run([](P p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions(0.01).amsgrad(true)); }),
+            (std::vector<double>{0.43986665563635546, 1.4391619856919757}));
+  EXPECT_EQ(run([](P p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions(0.1).momentum(0.9)); }),
+            (std::vector<double>{-0.49904100000000007, -1.497123}));
+  EXPECT_EQ(run([](P p) {
+              return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions(0.01).momentum(0.5).centered(true));
+            }),
+            (std::vector<double>{0.0014142255216789187, 0.89178766600728998}));
+  // The state is at the first index; the second's entry is empty.
+  Tensor b = dydx::tensor({0.5}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+  optim::Adam opt({b, b});
+  (b * b).sum().backward();
+  opt.step();
+  const optim::OptimizerStateDict state = opt.state_dict();
+  EXPECT_EQ(state.state[0].at("step").item<int64_t>(), 2);
+  EXPECT_TRUE(state.state[1].empty());
 }
 
 // zero_grad follows libtorch 1.13: a defined .grad is zeroed in place and detached (so the next

@@ -142,6 +142,18 @@ TEST(InPlaceOverlap, WritesIntoExpandedOrOverlappingTensorsRaiseAndChangeNothing
   EXPECT_TRUE(HasValues(y, {1, 1, 1, 1, 1}, 0));
 }
 
+// The in-place ops that compute their result first and copy_ it in name themselves, not copy_.
+TEST(InPlaceOverlap, ScatterAndIndexPutIntoAnExpandedTensorNameThemselves) {
+  Tensor base = zeros({1, 3}, kFloat64);
+  Tensor expanded = base.expand({2, 3});
+  Tensor index = tensor(std::vector<int64_t>{0, 1}, kInt64).view({2, 1});
+  EXPECT_TRUE(ThrowsWith([&] { expanded.scatter_(1, index, 5.0); }, {"scatter_:", "single memory location"}));
+  EXPECT_TRUE(ThrowsWith([&] { expanded.scatter_(1, index, ones({2, 1}, kFloat64)); }, {"scatter_:"}));
+  EXPECT_TRUE(ThrowsWith([&] { expanded.index_put_({tensor(std::vector<int64_t>{0}, kInt64)}, ones({3}, kFloat64)); },
+                         {"index_put_:", "single memory location"}));
+  EXPECT_TRUE(HasValues(base, {0, 0, 0}, 0));
+}
+
 TEST(InPlaceOverlap, IrregularLayoutsThatDoNotOverlapAreWritten) {
   // Offsets 2i + 3j of a [3, 2] view: 0 3 2 5 4 7, all distinct.
   Tensor base = zeros({8}, kFloat64);

@@ -169,6 +169,21 @@ TEST(Random, RandpermIsAPermutationAndUniform) {
   EXPECT_DYDX_ERROR(randperm(-1), "n must be non-negative");
 }
 
+// Past 2^24 + 1 (float32) or 2^53 + 1 (float64) neighbouring values round to one float, so the
+// result would repeat values: it raises as PyTorch 1.13 does, before drawing anything.
+TEST(Random, RandpermRaisesWhereTheDtypeCantHoldAPermutation) {
+  Generator g(5), fresh(5);
+  EXPECT_DYDX_ERROR(randperm((int64_t{1} << 24) + 2, g, dtype(kFloat32)), "randperm",
+                    "n cannot be greater than 2^24+1 for Float type", "16777218");
+  EXPECT_DYDX_ERROR(randperm((int64_t{1} << 53) + 2, g, dtype(kFloat64)), "randperm",
+                    "n cannot be greater than 2^53+1 for Double type");
+  EXPECT_DYDX_ERROR(randperm(INT64_MAX, g), "randperm", "too large");
+  EXPECT_TRUE(equal(rand({4}, g), rand({4}, fresh)));  // the generator did not move
+  std::vector<float> p = randperm(1000, g, dtype(kFloat32)).to_vector<float>();
+  std::sort(p.begin(), p.end());
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(p[i], static_cast<float>(i));
+}
+
 TEST(Random, Bernoulli) {
   Generator g(4);
   Tensor p = tensor({0.0, 0.25, 1.0}, kFloat64).expand({100000, 3});
@@ -236,6 +251,18 @@ TEST(Dropout, GradientIsTheMaskInBothModesAndSecondOrder) {
   auto [out, tangent] = func::jvp([](const Tensor& a) { return dropout(a, 0.4, true, Generator(3)); }, x.detach(), t);
   EXPECT_TRUE(allclose(tangent, t * mask));
   EXPECT_TRUE(allclose(out, x.detach() * mask));
+}
+
+// bernoulli_ and in-place dropout into an expanded tensor raise naming themselves (not copy_ or
+// mul_), before drawing: the generator does not move.
+TEST(Dropout, InPlaceIntoAnExpandedTensorRaisesBeforeDrawing) {
+  Generator g(7), fresh(7);
+  Tensor expanded = ones({1}).expand({4});
+  EXPECT_TRUE(ThrowsWith([&] { expanded.bernoulli_(0.5, g); }, {"bernoulli_:", "single memory location"}));
+  EXPECT_TRUE(ThrowsWith([&] { F::dropout(expanded, F::DropoutFuncOptions().inplace(true), g); },
+                         {"dropout:", "single memory location"}));
+  EXPECT_TRUE(equal(rand({4}, g), rand({4}, fresh)));
+  EXPECT_TRUE(HasValues(expanded, {1, 1, 1, 1}, 0));
 }
 
 TEST(Dropout, Dropout2dDropsWholeChannels) {

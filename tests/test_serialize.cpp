@@ -204,7 +204,23 @@ TEST(Safetensors, BadSavesRaiseAndLeaveTheOldFile) {
                          {"reserved"}));
   EXPECT_TRUE(ThrowsWith([&] { dydx::save_safetensors({{"a", dydx::ones({1})}}, "/nonexistent/dir/x.safetensors"); },
                          {"cannot open"}));
+  // JSON strings are UTF-8: a name, metadata key or value that is not raises a dydx::Error naming
+  // the file and the name (escaped), not nlohmann's type_error, and writes nothing.
+  const std::string bad = std::string("bad") + '\xFF' + "name";
+  EXPECT_TRUE(ThrowsWith([&] { dydx::save_safetensors({{"a", dydx::ones({1})}, {bad, dydx::ones({1})}}, file.path()); },
+                         {"save_safetensors", file.path(), "tensor name \"bad\\xFFname\"", "not valid UTF-8"}));
+  EXPECT_TRUE(ThrowsWith([&] { dydx::save_safetensors({{"a", dydx::ones({1})}}, file.path(), {{bad, "v"}}); },
+                         {"save_safetensors", "metadata key", "not valid UTF-8"}));
+  EXPECT_TRUE(ThrowsWith([&] { dydx::save_safetensors({{"a", dydx::ones({1})}}, file.path(), {{"k", "\xC0\x80"}}); },
+                         {"save_safetensors", "metadata value of \"k\"", "not valid UTF-8"}));
+  EXPECT_TRUE(ThrowsWith([&] { dydx::save_safetensors({{"\xED\xA0\x80", dydx::ones({1})}}, file.path()); },
+                         {"not valid UTF-8"}));  // a surrogate
   EXPECT_EQ(read_bytes(file.path()), before);
+  EXPECT_FALSE(std::filesystem::exists(file.path() + ".dydx-partial"));
+  // Valid multibyte names save and load.
+  const std::string accented = "caf\xC3\xA9 \xF0\x9F\x98\x80";
+  dydx::save_safetensors({{accented, dydx::ones({1})}}, file.path(), {{accented, accented}});
+  EXPECT_EQ(dydx::load_safetensors(file.path()).count(accented), 1u);
 }
 
 /// Loads bytes that may be corrupt: a dydx::Error is fine, and so is a result (whose tensors must

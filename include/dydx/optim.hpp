@@ -8,7 +8,9 @@
 // addcmul). Parameters whose .grad is undefined are skipped, and their state does not advance.
 // A step runs with grad mode off and writes each parameter in place (it stays the same leaf, over
 // the same storage, and its version counter moves as after any in-place op). Bad options raise
-// dydx::Error in the constructor with PyTorch's messages.
+// dydx::Error in the constructor with PyTorch's messages. A tensor listed twice shares one state
+// (libtorch keys state by TensorImpl): it is updated twice per step from that state, as in PyTorch,
+// and state_dict() holds the state at its first index (the later index's entry is empty).
 #pragma once
 
 #include <cstddef>

@@ -470,6 +470,7 @@ Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& i
 }
 
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) {
+  ops::check_writable(*this, "index_put_");
   ops::Resolved r = ops::resolve(*this, indices, "index_put_");
   if (r.tensors.empty()) {
     // Basic indices only: a view of self, written through.

@@ -2,6 +2,8 @@
 // sum over directions.
 #include "ops/op_util.hpp"
 
+#include "core/overlap.hpp"
+
 #include <algorithm>
 
 namespace dydx::ops {
@@ -49,6 +51,13 @@ Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
     return out;
   }
   return (a * b).sum({0});
+}
+
+void check_writable(const Tensor& self, const char* op) {
+  DYDX_CHECK(self.numel() <= 1 || self.is_contiguous() || !detail::has_internal_overlap(self.sizes(), self.strides()),
+             op, ": unsupported operation: more than one element of the written-to tensor refers to a single memory "
+             "location. Please clone() the tensor before performing the operation (shape ", self.sizes(),
+             ", strides ", self.strides(), ")");
 }
 
 }  // namespace dydx::ops

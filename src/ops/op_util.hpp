@@ -31,6 +31,12 @@ inline void check_alpha(ScalarType dtype, Scalar alpha, const char* op) {
 /// s as a 0-D tensor of the given dtype.
 Tensor scalar_tensor(Scalar s, ScalarType dtype);
 
+/// Raises, naming op, when self has two elements at one address (an expanded tensor). The in-place
+/// ops that compute their result first and copy_ it in (scatter_, index_put_, bernoulli_, dropout)
+/// check this before they compute or draw anything, so that the error names them, not copy_, and
+/// nothing changes (a generator included).
+void check_writable(const Tensor& self, const char* op);
+
 using detail::align_to_rank;
 using detail::with_batch;
 

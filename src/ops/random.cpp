@@ -142,6 +142,16 @@ Tensor randint(int64_t high, IntArrayRef sizes, TensorOptions options) {
 Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   DYDX_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
   const ScalarType result_dtype = options.dtype_or(kInt64);
+  // Beyond 2^p + 1 (p the significand's bits) neighbouring values round to one float, and the result
+  // would not be a permutation; PyTorch 1.13's checks and words.
+  DYDX_CHECK(result_dtype != kFloat32 || n <= (int64_t{1} << 24) + 1, "randperm: n cannot be greater than 2^24+1 for "
+             "Float type, got n = ", n);
+  DYDX_CHECK(result_dtype != kFloat64 || n <= (int64_t{1} << 53) + 1, "randperm: n cannot be greater than 2^53+1 for "
+             "Double type, got n = ", n);
+  // The permutation is drawn as int64 first: its storage size must be representable (named here,
+  // rather than in the allocation).
+  DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
+             " is too large: the storage size of n int64 values overflows");
   Tensor perm = arange(n, TensorOptions(kInt64));
   // Fisher-Yates, serial by nature; step i draws from counter first + i.
   const Generator::Block block = generator.reserve(static_cast<uint64_t>(n));
@@ -184,7 +194,10 @@ Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
 }
 Tensor bernoulli(const Tensor& input, double p) { return bernoulli(input, p, default_generator()); }
 
-Tensor& Tensor::bernoulli_(double p, const Generator& generator) { return copy_(bernoulli(*this, p, generator)); }
+Tensor& Tensor::bernoulli_(double p, const Generator& generator) {
+  ops::check_writable(*this, "bernoulli_");  // before the draw, which would move the generator
+  return copy_(bernoulli(*this, p, generator));
+}
 Tensor& Tensor::bernoulli_(double p) { return bernoulli_(p, default_generator()); }
 
 }  // namespace dydx

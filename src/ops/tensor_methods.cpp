@@ -1,5 +1,6 @@
 // Tensor member functions that forward to the free ops, so both spellings of libtorch work.
 #include "dydx/ops.hpp"
+#include "ops/op_util.hpp"
 
 namespace dydx {
 
@@ -63,9 +64,11 @@ Tensor Tensor::scatter(int64_t dim, const Tensor& index, Scalar value) const {
 // In place as the other in-place ops: the out-of-place result copied into self (copy_ checks leaves
 // and rebases views), computed before anything is written.
 Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, const Tensor& src) {
+  ops::check_writable(*this, "scatter_");
   return copy_(dydx::scatter(*this, dim, index, src));
 }
 Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, Scalar value) {
+  ops::check_writable(*this, "scatter_");
   return copy_(dydx::scatter(*this, dim, index, value));
 }
 Tensor Tensor::index_put(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) const {

@@ -103,11 +103,12 @@ Tensor adam_step(std::vector<Tensor>& parameters, std::vector<detail::AdamState>
     loss = closure();
   }
   NoGradGuard no_grad;
+  const std::vector<size_t> owner = detail::state_owners(parameters);
   for (size_t i = 0; i < parameters.size(); ++i) {
     const Tensor& param = parameters[i];
     const Tensor grad = detail::step_gradient(param, name);
     if (!grad.defined()) continue;
-    detail::AdamState& s = state[i];
+    detail::AdamState& s = state[owner[i]];
     if (s.step == 0) {
       s.exp_avg = detail::zero_state(param);
       s.exp_avg_sq = detail::zero_state(param);

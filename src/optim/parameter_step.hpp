@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <unordered_map>
+#include <vector>
 
 #include "dydx/creation.hpp"
 #include "dydx/error.hpp"
@@ -21,6 +23,16 @@ inline Tensor step_gradient(const Tensor& param, const char* optimizer) {
              ": a parameter's gradient has shape ", grad.sizes(), " and dtype ", grad.dtype(),
              ", the parameter shape ", param.sizes(), " and dtype ", param.dtype());
   return grad.detach().contiguous();
+}
+
+/// For each parameter, the index of its first occurrence in the list, whose state it uses: a tensor
+/// given twice (one TensorImpl) shares one state, as libtorch keys its state by TensorImpl, and so
+/// takes two updates per step from that one state, as in PyTorch.
+inline std::vector<size_t> state_owners(const std::vector<Tensor>& params) {
+  std::unordered_map<const void*, size_t> first;
+  std::vector<size_t> owner(params.size());
+  for (size_t i = 0; i < params.size(); ++i) owner[i] = first.emplace(params[i].impl().get(), i).first->second;
+  return owner;
 }
 
 /// A contiguous state tensor (a moment, a momentum buffer) of the parameter's shape and dtype.

@@ -75,11 +75,12 @@ Tensor RMSprop::step(LossClosure closure) {
     loss = closure();
   }
   NoGradGuard no_grad;
+  const std::vector<size_t> owner = detail::state_owners(parameters_);
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const Tensor& param = parameters_[i];
     const Tensor grad = detail::step_gradient(param, "RMSprop");
     if (!grad.defined()) continue;
-    detail::RMSpropState& s = state_[i];
+    detail::RMSpropState& s = state_[owner[i]];
     if (s.step == 0) s.square_avg = detail::zero_state(param);
     // Made when first needed, also when momentum or centered is turned on after the first step.
     if (options_.momentum() > 0 && !s.momentum_buffer.defined()) s.momentum_buffer = detail::zero_state(param);

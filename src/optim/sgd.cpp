@@ -70,11 +70,12 @@ Tensor SGD::step(LossClosure closure) {
   }
   NoGradGuard no_grad;
   const SGDOptions& o = options_;
+  const std::vector<size_t> owner = detail::state_owners(parameters_);
   for (size_t i = 0; i < parameters_.size(); ++i) {
     Tensor& param = parameters_[i];
     const Tensor grad = detail::step_gradient(param, "SGD");
     if (!grad.defined()) continue;
-    Tensor& buf = momentum_buffers_[i];
+    Tensor& buf = momentum_buffers_[owner[i]];
     const bool first_step = !buf.defined();
     if (o.momentum() != 0 && first_step) buf = detail::zero_state(param);
     detail::dispatch_floating(param.dtype(), [&]<class T>(T) {

@@ -166,10 +166,70 @@ const char* bytes_of(const Tensor& contiguous) {
 
 char* mutable_bytes_of(const Tensor& contiguous) { return const_cast<char*>(bytes_of(contiguous)); }
 
+/// Whether text is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+/// U+10FFFF), which JSON strings must be; nlohmann's dump() throws its own type_error otherwise.
+bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
+    if (lead < 0x80) length = 1;
+    else if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // overlong
+      if (lead == 0xED) high = 0x9F;  // surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;   // overlong
+      if (lead == 0xF4) high = 0x8F;  // past U+10FFFF
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xBF)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+/// text with every byte outside printable ASCII as \xHH, for an error message about a name that is
+/// not valid UTF-8.
+std::string escaped(std::string_view text) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7F && byte != '\\') {
+      out += c;
+    } else {
+      out += "\\x";
+      out += digits[byte >> 4];
+      out += digits[byte & 15];
+    }
+  }
+  return out;
+}
+
+void check_utf8(const std::string& text, const std::string& path, const char* what) {
+  DYDX_CHECK(is_utf8(text), "save_safetensors: ", path, ": ", what, " \"", escaped(text),
+             "\" is not valid UTF-8 (the header is JSON)");
+}
+
 }  // namespace
 
 void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
+  // Everything is checked before the file is opened, so that a bad name leaves no file behind.
+  for (const auto& entry : metadata) {
+    check_utf8(entry.first, path, "metadata key");
+    check_utf8(entry.second, path, ("metadata value of \"" + escaped(entry.first) + "\"").c_str());
+  }
+  for (const auto& entry : tensors) check_utf8(entry.first, path, "tensor name");
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<Tensor> values;

@@ -14,6 +14,8 @@ Tensor dropout_impl(const Tensor& input, double p, bool train, bool inplace, con
   DYDX_CHECK(!feature || input.dim() >= 2, "dropout2d: Feature dropout requires at least 2 dimensions in the input (got ",
              input.sizes(), ")");
   if (!train || p == 0) return input;
+  // Before the draw: an expanded input would otherwise fail in mul_, after moving the generator.
+  if (inplace) ops::check_writable(input, feature ? "dropout2d" : "dropout");
   Dims noise_shape(input.sizes().begin(), input.sizes().end());
   if (feature)
     for (size_t d = 2; d < noise_shape.size(); ++d) noise_shape[d] = 1;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/error.hpp"
@@ -66,6 +67,13 @@ void check_class_weight(const Tensor& weight, int64_t classes, const char* loss)
              classes, "], got shape ", weight.sizes());
 }
 
+// With class-index targets PyTorch 1.13's kernels take the weight in the input's dtype and raise
+// otherwise ("expected scalar type Double but found Float"); with probabilities they promote.
+void check_weight_dtype(const Tensor& weight, const Tensor& input, const char* loss) {
+  DYDX_CHECK(!weight.defined() || weight.dtype() == input.dtype(), loss, ": expected a weight of the input's dtype ",
+             input.dtype(), ", got ", weight.dtype(), " (shape ", weight.sizes(), ")");
+}
+
 // Class-index targets: int64, the input's shape without its class dim, each in [0, C) or ignored.
 void check_class_indices(const Tensor& input, const Tensor& target, int64_t ignore_index, const char* loss) {
   check_floating(input, loss, "input");
@@ -94,6 +102,43 @@ Tensor class_mask(const Tensor& input, const Tensor& target, int64_t ignore_inde
   Tensor targets = target.unsqueeze(cd);
   Tensor kept = 1 - eq(targets, full({}, ignore_index, kInt64));
   return (eq(classes, targets) * kept).to(input.dtype());
+}
+
+// binary_cross_entropy's elementwise loss (weighted), with PyTorch 1.13's value and derivatives.
+// The value is PyTorch's kernel: (y - 1) max(log1p(-x), -100) - y max(log(x), -100), the clamp in
+// the input's dtype (so that float32 gives exactly 100 at 0 and 1). PyTorch's input gradient is
+// (x - y) / max(x (1 - x), eps = 1e-12), not the derivative of that value near 0 and 1 (where the clamp
+// makes it flat and a prediction of exactly 0 for a positive target would get no gradient). The
+// value is therefore taken without history, and a carrier c - detach(c) (exactly 0) adds the
+// derivatives: c is the unclamped loss where x (1 - x) > eps, whose derivative is PyTorch's
+// formula there, and (x - y)^2 / (2 eps) beyond, whose derivative is (x - y) / eps, so that
+// second order and forward mode follow from the same composition. Beyond eps the target's
+// gradient is that of the clamped value, log1p(-x) - log(x) clamped (PyTorch's -logit(x) is inf at
+// exactly 0 and 1, where the clamped loss has slope 100).
+Tensor binary_cross_entropy_elements(const Tensor& input, const Tensor& target, const Tensor& weight) {
+  // PyTorch's EPSILON is a float, 1e-12f (9.99999996e-13), in float64 as well.
+  const double epsilon = static_cast<double>(1e-12f);
+  const Tensor floor = scalar_like(input, -100.0), eps = scalar_like(input, epsilon);
+  auto clamped_logs = [&](const Tensor& x) {  // max(log(x), -100) and max(log1p(-x), -100)
+    return std::make_pair(maximum(log(x), floor), maximum(log1p(-x), floor));
+  };
+  Tensor value;
+  {
+    const Tensor x = input.detach(), y = target.detach();
+    auto logs = clamped_logs(x);
+    value = (y - 1) * logs.second - y * logs.first;
+  }
+  // The carrier only where a derivative can be taken.
+  if (forward::carries_derivatives(input) || forward::carries_derivatives(target)) {
+    const Tensor inner = gt((1 - input.detach()) * input.detach(), eps);
+    const Tensor safe_x = where(inner, input, scalar_like(input, 0.5));  // no log(0) in the unused branch
+    Tensor unclamped = -(target * log(safe_x) + (1 - target) * log1p(-safe_x));
+    auto logs = clamped_logs(input.detach());
+    Tensor beyond = (input - target.detach()).pow(2) * (0.5 / epsilon) + target * (logs.second - logs.first);
+    Tensor carrier = where(inner, unclamped, beyond);
+    value = value + (carrier - carrier.detach());
+  }
+  return weight.defined() ? value * weight : value;
 }
 
 }  // namespace
@@ -133,6 +178,9 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFunc
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BinaryCrossEntropyFuncOptions& options) {
   check_same_shape(input, target, "binary_cross_entropy");
+  // PyTorch 1.13: "Found dtype Float but expected Double" (the weight may differ; it promotes).
+  DYDX_CHECK(target.dtype() == input.dtype(), "binary_cross_entropy: expected a target of the input's dtype ",
+             input.dtype(), ", got ", target.dtype());
   for (double v : input.contiguous().to(kFloat64).to_vector<double>())
     DYDX_CHECK(v >= 0 && v <= 1, "binary_cross_entropy: every element of input must lie in [0, 1], got ", v,
                " (input shape ", input.sizes(), ")");
@@ -140,14 +188,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Bin
     check_floating(options.weight(), "binary_cross_entropy", "weight");
     detail::broadcast_shapes(options.weight().sizes(), input.sizes(), "binary_cross_entropy (weight)");
   }
-  // PyTorch clamps each log at -100, so that a probability of exactly 0 or 1 gives a finite loss.
-  // The clamp goes on the probability (at e^-100), so that the gradient there is 0 rather than
-  // 0 * inf. (PyTorch's own gradient, (input - target) / max(input (1 - input), 1e-12), is not the
-  // derivative of its loss within e^-100 of 0 or 1; dydx's is.)
-  const Tensor least = scalar_like(input, std::exp(-100.0));
-  Tensor loss = -(target * log(maximum(input, least)) + (1 - target) * log(maximum(1 - input, least)));
-  if (options.weight().defined()) loss = loss * options.weight();
-  return reduce(loss, options);
+  return reduce(binary_cross_entropy_elements(input, target, options.weight()), options);
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
@@ -180,6 +221,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
   check_class_indices(input, target, options.ignore_index(), "nll_loss");
   const int64_t cd = class_dim_of(input);
   check_class_weight(options.weight(), input.size(cd), "nll_loss");
+  check_weight_dtype(options.weight(), input, "nll_loss");
   Tensor mask = class_mask(input, target, options.ignore_index());
   Tensor picked = where(mask, input, zeros({}, input.dtype())).sum({cd});
   // Each sample's weight: its class's, or 1; 0 where ignored.
@@ -212,6 +254,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     return is_sum(options) ? loss.sum() : loss;
   }
   check_class_indices(input, target, options.ignore_index(), name);
+  check_weight_dtype(options.weight(), input, name);
   Tensor log_p = log_softmax(input, cd);
   Tensor nll = nll_loss(log_p, target, NLLLossFuncOptions()
                                            .weight(options.weight())

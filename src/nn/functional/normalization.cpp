@@ -4,6 +4,9 @@
 // own two-pass kernel) and the affine part four elementwise passes; the derivatives of every order
 // come from those ops' rules.
 #include <cmath>
+#include <utility>
+
+#include "core/overlap.hpp"
 
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -44,6 +47,26 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   for (const Tensor* t : {&running_mean, &running_var})
     DYDX_CHECK(!t->defined() || t->is_floating_point(), "batch_norm: running stats must be floating point, got ",
                t->dtype());
+  // PyTorch 1.13 rejects mixed dtypes on CPU ("mixed dtype (CPU): expect parameter to have scalar
+  // type of Float"), in training and evaluation alike: a float32 running stat would take a float64
+  // batch's statistics rounded.
+  const std::pair<const Tensor*, const char*> per_channel_tensors[] = {
+      {&running_mean, "running_mean"}, {&running_var, "running_var"}, {&weight, "weight"}, {&bias, "bias"}};
+  for (const auto& named : per_channel_tensors)
+    DYDX_CHECK(!named.first->defined() || named.first->dtype() == input.dtype(), "batch_norm: ", named.second,
+               " has dtype ", named.first->dtype(), " but the input has ", input.dtype(),
+               " (mixed dtypes are not supported, as in PyTorch)");
+  // Training writes the running stats in place: each must be writable element by element, checked
+  // here so that nothing is written when one of them is not (an expanded running_var would
+  // otherwise raise in its own update, after running_mean's).
+  if (training)
+    for (int i = 0; i < 2; ++i) {
+      const Tensor& stat = *per_channel_tensors[i].first;
+      DYDX_CHECK(!stat.defined() || !detail::has_internal_overlap(stat.sizes(), stat.strides()), "batch_norm: ",
+                 per_channel_tensors[i].second, " (shape ", stat.sizes(), ", strides ", stat.strides(),
+                 ") has elements that share memory (an expanded tensor?), so the running stats can't be updated in "
+                 "place");
+    }
   // Per-channel tensors broadcast as [C, 1, ..., 1] against [N, C, *].
   Dims channel_shape(static_cast<size_t>(input.dim() - 1), 1);
   channel_shape[0] = channels;
