@@ -134,7 +134,9 @@ struct RunOfOffset {
     valid_positions(width, out_w, col_offset, 1, first, last);
     begin = first_row * out_w + first;
     end = (last_row - 1) * out_w + last;
-    shift = row_offset * out_w + col_offset;
+    // Only a run that reads the plane has a shift: an offset that never does may be near INT64_MAX
+    // (a huge padding or dilation), and one that does lies within the plane's rows and columns.
+    shift = empty() ? 0 : row_offset * out_w + col_offset;
   }
   bool empty() const { return first_row == last_row || first == last; }
 };

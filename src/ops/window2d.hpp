@@ -22,12 +22,6 @@ inline int64_t checked_mul(const char* op, const char* what, int64_t a, int64_t 
   DYDX_CHECK(!__builtin_mul_overflow(a, b, &r), op, ": ", what, " ", a, " * ", b, " overflows int64");
   return r;
 }
-/// a + b, or an error "<op>: <what> <a> + <b> overflows int64".
-inline int64_t checked_add(const char* op, const char* what, int64_t a, int64_t b) {
-  int64_t r = 0;
-  DYDX_CHECK(!__builtin_add_overflow(a, b, &r), op, ": ", what, " ", a, " + ", b, " overflows int64");
-  return r;
-}
 
 /// The padded input size (in + 2 pad) and the dilated kernel extent (dilation (kernel - 1) + 1)
 /// along one dim, for in >= 0, kernel >= 1, pad >= 0 and dilation >= 1, each checked (see above).
