@@ -105,13 +105,15 @@ struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
 constexpr int64_t kChunkBytes = int64_t{1} << 15;
 
 /// The forward values: im2col per sample into a buffer of this thread's, then a GEMM per group.
-Tensor conv_values(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvAttrs& a) {
+Tensor conv_values(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvAttrs& a) {
   const Window2d& win = a.window;
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), oc = weight.size(0);
   const int64_t oh = win.out_size(h, 0), ow = win.out_size(wd, 1), l = oh * ow, kk = win.kernel_numel();
   const int64_t groups = a.groups, ocg = oc / groups, ckg = c / groups * kk;
-  Tensor out = detail::make_empty({n, oc, oh, ow}, x.dtype());
+  Tensor out = make_window_output(op, {n, oc, oh, ow}, x.dtype());
   if (out.numel() == 0) return out;
+  // A sample's columns (C kh kw rows of L) may count more than the output does.
+  checked_mul(op, "the im2col buffer size", checked_mul(op, "the im2col buffer size", c, kk), l);
   const Tensor w = weight.contiguous();
   const Tensor b = bias.defined() ? bias.contiguous() : bias;
   // A 1x1 kernel at stride 1 without padding: a contiguous sample is its own column matrix.
@@ -202,14 +204,13 @@ Tensor conv4d(const char* op, const Tensor& x, const Tensor& w, const Tensor& bi
   DYDX_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == w.size(0)), op, ": Given weight of size ",
              user_weight.sizes(), ", expected bias to be 1-dimensional with ", w.size(0),
              " elements, but got bias of size ", shape_of(bias), " instead");
-  for (int d = 0; d < 2; ++d) {
-    const int64_t padded = x.size(2 + d) + 2 * win.padding[d], span = win.dilation[d] * (w.size(2 + d) - 1) + 1;
-    DYDX_CHECK(span <= padded, op, ": Calculated padded input size per channel: (",
-               x.size(2) + 2 * win.padding[0], " x ", x.size(3) + 2 * win.padding[1], "). Kernel size: (",
-               win.dilation[0] * (w.size(2) - 1) + 1, " x ", win.dilation[1] * (w.size(3) - 1) + 1,
-               "). Kernel size can't be greater than actual input size");
-  }
-  Tensor out = conv_values(x, w, bias, a);
+  win.check_extent(op, x.size(2), x.size(3));  // huge padding or dilation: an error, not a wrapped size
+  const WindowExtent eh = window_extent(op, x.size(2), w.size(2), win.padding[0], win.dilation[0]);
+  const WindowExtent ew = window_extent(op, x.size(3), w.size(3), win.padding[1], win.dilation[1]);
+  DYDX_CHECK(eh.dilated <= eh.padded && ew.dilated <= ew.padded, op, ": Calculated padded input size per channel: (",
+             eh.padded, " x ", ew.padded, "). Kernel size: (", eh.dilated, " x ", ew.dilated,
+             "). Kernel size can't be greater than actual input size");
+  Tensor out = conv_values(op, x, w, bias, a);
   if (bias.defined()) finish<ConvolutionRecord>({&x, &w, &bias}, out, a);
   else finish<ConvolutionRecord>({&x, &w}, out, a);
   return out;
@@ -234,6 +235,11 @@ Tensor conv2d_any(const char* op, const Tensor& input, const Tensor& weight, con
              ", but got input of size: ", user_input.sizes());
   DYDX_CHECK(weight.dim() == 4, op, ": expected a 4-D weight [out_channels, in_channels / groups, kH, kW], but got weight of size ",
              user_weight.sizes());
+  // PyTorch's check; an empty kernel would otherwise fit everywhere and divide by zero.
+  // (conv1d's kH is its own unsqueezed 1, so it names kW only.)
+  DYDX_CHECK(weight.size(2) > 0 && weight.size(3) > 0, op, ": kernel size should be greater than zero, but got ",
+             user_weight.dim() == 3 ? "" : "kH: " + std::to_string(weight.size(2)) + " ", "kW: ", weight.size(3),
+             " (weight of size ", user_weight.sizes(), ")");
   const bool batched = input.dim() == 4;
   const Tensor x = batched ? input : input.unsqueeze(0);
   ConvAttrs a{{{weight.size(2), weight.size(3)}, dilation, padding, stride}, groups};
@@ -242,8 +248,9 @@ Tensor conv2d_any(const char* op, const Tensor& input, const Tensor& weight, con
   if (mode == PadMode::same) {
     DYDX_CHECK(stride[0] == 1 && stride[1] == 1, op, ": padding='same' is not supported for strided convolutions");
     for (int d = 0; d < 2; ++d) {
-      const int64_t total = dilation[d] * (weight.size(2 + d) - 1);
-      a.window.padding[d] = (total + 1) / 2;
+      if (dilation[d] <= 0) continue;  // conv4d raises
+      const int64_t total = window_extent(op, 0, weight.size(2 + d), 0, dilation[d]).dilated - 1;
+      a.window.padding[d] = total / 2 + total % 2;  // (total + 1) / 2 without overflowing
       shift[d] = total % 2 == 1;
     }
   }

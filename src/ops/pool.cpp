@@ -14,17 +14,25 @@
 #include "dydx/nn/conv.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/window2d.hpp"
 
 namespace dydx {
 namespace ops {
 namespace {
 
 /// PyTorch's pooling_output_shape: floor or ceil of the window positions, where with ceil_mode the
-/// last window must start inside the input or its left padding.
-int64_t pooled_size(int64_t in, int64_t kernel, int64_t pad, int64_t stride, int64_t dilation, bool ceil_mode) {
-  const int64_t num = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+/// last window must start inside the input or its left padding. Overflow-checked: the padded input
+/// and the dilated kernel raise when they do not fit int64, and the rest is computed so that it
+/// cannot wrap (PyTorch's num + stride - 1 and (out - 1) stride can).
+int64_t pooled_size(const char* op, int64_t in, int64_t kernel, int64_t pad, int64_t stride, int64_t dilation,
+                    bool ceil_mode) {
+  const WindowExtent e = window_extent(op, in, kernel, pad, dilation);
+  const int64_t num = e.padded - e.dilated;  // both in [0, INT64_MAX]
+  const bool inexact = num % stride != 0;
+  // floor(num / stride), or ceil for ceil_mode, as C++'s division truncates toward zero.
+  int64_t out = num / stride + (ceil_mode ? (inexact && num > 0) : -(inexact && num < 0)) + 1;
+  int64_t last_start = 0;
+  if (ceil_mode && (__builtin_mul_overflow(out - 1, stride, &last_start) || last_start >= in + pad)) --out;
   return out;
 }
 
@@ -52,12 +60,16 @@ struct AvgWindows {
   T average(T sum, int64_t oh, int64_t ow) const {
     if (divisor_override != 0) return sum / static_cast<T>(divisor_override);
     if (divide_separately) return sum / static_cast<T>(h_div[oh]) / static_cast<T>(w_div[ow]);
-    return sum / static_cast<T>(h_div[oh] * w_div[ow]);
+    int64_t divisor = 0;  // a huge kernel with count_include_pad: h_div w_div may pass int64
+    if (__builtin_mul_overflow(h_div[oh], w_div[ow], &divisor))
+      return sum / (static_cast<T>(h_div[oh]) * static_cast<T>(w_div[ow]));
+    return sum / static_cast<T>(divisor);
   }
 };
 
+/// (out: the result's fresh tensor when the caller made it already; made here when undefined.)
 template <class Record>
-Tensor window_mean(const Tensor& x, const AvgWindows& a);
+Tensor window_mean(const Tensor& x, const AvgWindows& a, Tensor out = Tensor());
 Tensor window_mean_adjoint(const Tensor& g, const AvgWindows& a);
 
 struct AvgPool2dRecord : Named<"avg_pool2d", "AvgPool2DBackward0">, Linear {
@@ -93,9 +105,9 @@ struct AvgPoolAdjointRecord : Named<"avg_pool2d_backward", "AvgPool2DBackwardBac
 
 /// x [..., H, W] averaged over the windows into [..., OH, OW].
 template <class Record>
-Tensor window_mean(const Tensor& x_in, const AvgWindows& a) {
+Tensor window_mean(const Tensor& x_in, const AvgWindows& a, Tensor out) {
   const int64_t oh = a.out_h(), ow = a.out_w(), h = a.height, w = a.width;
-  Tensor out = detail::make_empty(with_plane(x_in, oh, ow), x_in.dtype());
+  if (!out.defined()) out = detail::make_empty(with_plane(x_in, oh, ow), x_in.dtype());
   const int64_t planes = planes_of(x_in);
   if (out.numel() > 0) {
     const Tensor x = x_in.contiguous();
@@ -222,7 +234,7 @@ template <class T>
 void one_window(const T* xq, T* orow, int64_t* irow, const PoolPlane& g, int64_t h0, int64_t h1, int64_t j) {
   int64_t w0 = j * g.sw - g.pw;
   const int64_t w1 = std::min(w0 + (g.kw - 1) * g.dw + 1, g.w);
-  while (w0 < 0) w0 += g.dw;
+  if (w0 < 0) w0 = (w0 % g.dw + g.dw) % g.dw;  // the first tap inside the plane, in one step
   int64_t best = h0 * g.w + w0;
   T best_value = -std::numeric_limits<T>::infinity();
   for (int64_t r = h0; r < h1; r += g.dh)
@@ -245,7 +257,8 @@ void max_pool_plane(const T* __restrict xq, T* __restrict oq, int64_t* __restric
   for (int64_t i = 0; i < g.oh; ++i) {
     int64_t h0 = i * g.sh - g.ph;
     const int64_t h1 = std::min(h0 + (g.kh - 1) * g.dh + 1, g.h);
-    while (h0 < 0) h0 += g.dh;
+    // The first tap inside the plane, h0 mod dh: one step per skipped tap took 2^61 of them.
+    if (h0 < 0) h0 = (h0 % g.dh + g.dh) % g.dh;
     T* orow = oq + i * g.ow;
     int64_t* irow = iq + i * g.ow;
     if (h0 >= h1 || count == 0) {  // no row of the window inside the plane, or no interior column
@@ -282,15 +295,17 @@ void max_pool_plane(const T* __restrict xq, T* __restrict oq, int64_t* __restric
 
 /// max over each window of x [N, C, H, W] and the flat index of the maximum: PyTorch's scan (the
 /// first of equal maxima, and the last nan, which wins over everything).
-std::tuple<Tensor, Tensor> max_pool_values(const Tensor& x_in, const MaxPoolGeometry& geo, int64_t oh, int64_t ow) {
+std::tuple<Tensor, Tensor> max_pool_values(const char* op, const Tensor& x_in, const MaxPoolGeometry& geo, int64_t oh,
+                                           int64_t ow) {
   const int64_t n = x_in.size(0), c = x_in.size(1), h = x_in.size(2), w = x_in.size(3);
-  Tensor out = detail::make_empty({n, c, oh, ow}, x_in.dtype());
-  Tensor index = detail::make_empty({n, c, oh, ow}, kInt64);
+  Tensor out = make_window_output(op, {n, c, oh, ow}, x_in.dtype());
+  Tensor index = make_window_output(op, {n, c, oh, ow}, kInt64);
   if (out.numel() == 0) return {out, index};
   const Tensor x = x_in.contiguous();
   PoolPlane g{h, w, oh, ow, geo.kernel[0], geo.kernel[1], geo.stride[0], geo.stride[1],
               geo.padding[0], geo.padding[1], geo.dilation[0], geo.dilation[1], 0, 0};
-  g.j_lo = std::min((g.pw + g.sw - 1) / g.sw, ow);                 // the first j with j * sw - pw >= 0
+  // The first j with j * sw - pw >= 0: ceil(pw / sw), without pw + sw - 1 (both may be near INT64_MAX / 2).
+  g.j_lo = std::min(g.pw == 0 ? 0 : (g.pw - 1) / g.sw + 1, ow);
   const int64_t last_start = w - 1 + g.pw - (g.kw - 1) * g.dw;      // the largest j * sw whose window ends inside
   g.j_hi = std::max(g.j_lo, last_start >= 0 ? std::min(last_start / g.sw + 1, ow) : int64_t{0});
   cpu::dispatch_floating(x.dtype(), [&](auto tag) {
@@ -298,11 +313,15 @@ std::tuple<Tensor, Tensor> max_pool_values(const Tensor& x_in, const MaxPoolGeom
     const T* xp = x.data_ptr<T>();
     T* op = out.data_ptr<T>();
     int64_t* ip = index.data_ptr<int64_t>();
-    cpu::parallel_for(n * c, std::max<int64_t>(1, cpu::kElementwiseGrain / (oh * ow * g.kh * g.kw)),
-                      [&](int64_t first, int64_t last) {
-                        for (int64_t plane = first; plane < last; ++plane)
-                          max_pool_plane<T>(xp + plane * h * w, op + plane * oh * ow, ip + plane * oh * ow, g);
-                      });
+    // A plane's work in taps; a window reads at most the plane's rows and columns (in double: a huge
+    // kernel's kh kw passes int64).
+    const double taps = static_cast<double>(oh) * static_cast<double>(ow) * static_cast<double>(std::min(g.kh, h)) *
+                        static_cast<double>(std::min(g.kw, w));
+    const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(cpu::kElementwiseGrain / std::max(1.0, taps)));
+    cpu::parallel_for(n * c, grain, [&](int64_t first, int64_t last) {
+      for (int64_t plane = first; plane < last; ++plane)
+        max_pool_plane<T>(xp + plane * h * w, op + plane * oh * ow, ip + plane * oh * ow, g);
+    });
   });
   return {out, index};
 }
@@ -342,8 +361,8 @@ void check_window(const MaxPoolGeometry& g, const char* op) {
 /// The output plane of a pool, checked to be non-empty.
 std::array<int64_t, 2> pooled_plane(const Tensor& x, const MaxPoolGeometry& g, const char* op) {
   const int64_t h = x.size(-2), w = x.size(-1);
-  const int64_t oh = pooled_size(h, g.kernel[0], g.padding[0], g.stride[0], g.dilation[0], g.ceil_mode);
-  const int64_t ow = pooled_size(w, g.kernel[1], g.padding[1], g.stride[1], g.dilation[1], g.ceil_mode);
+  const int64_t oh = pooled_size(op, h, g.kernel[0], g.padding[0], g.stride[0], g.dilation[0], g.ceil_mode);
+  const int64_t ow = pooled_size(op, w, g.kernel[1], g.padding[1], g.stride[1], g.dilation[1], g.ceil_mode);
   DYDX_CHECK(oh >= 1 && ow >= 1, op, ": Given input size: (", x.size(-3), "x", h, "x", w,
              "). Calculated output size: (", x.size(-3), "x", oh, "x", ow, "). Output size is too small");
   return {oh, ow};
@@ -356,7 +375,7 @@ std::tuple<Tensor, Tensor> max_pool(const Tensor& input, const MaxPoolGeometry& 
   const auto [oh, ow] = pooled_plane(input, g, op);
   const bool batched = input.dim() == 4;
   const Tensor x = batched ? input : input.unsqueeze(0);
-  auto [out, index] = max_pool_values(x, g, oh, ow);
+  auto [out, index] = max_pool_values(op, x, g, oh, ow);
   finish<MaxPool2dRecord>({&x}, out, {}, {&index});
   if (batched) return {out, index};
   return {out.squeeze(0), index.squeeze(0)};
@@ -369,6 +388,7 @@ Tensor avg_pool(const Tensor& input, const MaxPoolGeometry& g, bool count_includ
   check_window(g, op);
   DYDX_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor must be not zero");
   const auto [oh, ow] = pooled_plane(input, g, op);
+  Tensor out = make_window_output(op, with_plane(input, oh, ow), input.dtype());  // before the tables it sizes
   AvgWindows a;
   a.height = input.size(-2);
   a.width = input.size(-1);
@@ -387,7 +407,7 @@ Tensor avg_pool(const Tensor& input, const MaxPoolGeometry& g, bool count_includ
   };
   windows(a.height, oh, 0, a.h_start, a.h_end, a.h_div);
   windows(a.width, ow, 1, a.w_start, a.w_end, a.w_div);
-  return window_mean<AvgPool2dRecord>(input, a);
+  return window_mean<AvgPool2dRecord>(input, a, out);
 }
 
 Tensor adaptive_avg_pool(const Tensor& input, std::array<int64_t, 2> size) {
@@ -396,20 +416,24 @@ Tensor adaptive_avg_pool(const Tensor& input, std::array<int64_t, 2> size) {
              ": elements of output_size must be greater than or equal to 0 but received {", size[0], ", ", size[1], "}");
   DYDX_CHECK(input.dim() == 3 || input.dim() == 4, op, ": Expected 3D or 4D tensor, but got ", input.sizes());
   check_pool_input(input, op);
+  // The output first: one whose element count overflows, or that memory cannot hold, raises here
+  // instead of after tables of output_size entries.
+  Tensor out = make_window_output(op, with_plane(input, size[0], size[1]), input.dtype());
   AvgWindows a;
   a.height = input.size(-2);
   a.width = input.size(-1);
   a.divide_separately = true;
-  auto windows = [](int64_t in, int64_t out, Dims& start, Dims& end, Dims& div) {
-    for (int64_t o = 0; o < out; ++o) {
-      start.push_back(o * in / out);
-      end.push_back(((o + 1) * in + out - 1) / out);
+  // PyTorch's start_index and end_index, in 128 bits: o in and (o + 1) in can pass int64.
+  auto windows = [](int64_t in, int64_t out_size, Dims& start, Dims& end, Dims& div) {
+    for (int64_t o = 0; o < out_size; ++o) {
+      start.push_back(static_cast<int64_t>(static_cast<__int128>(o) * in / out_size));
+      end.push_back(static_cast<int64_t>(((static_cast<__int128>(o) + 1) * in + out_size - 1) / out_size));
       div.push_back(end.back() - start.back());
     }
   };
   windows(a.height, size[0], a.h_start, a.h_end, a.h_div);
   windows(a.width, size[1], a.w_start, a.w_end, a.w_div);
-  return window_mean<AdaptiveAvgPool2dRecord>(input, a);
+  return window_mean<AdaptiveAvgPool2dRecord>(input, a, out);
 }
 
 MaxPoolGeometry geometry(IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding, IntArrayRef dilation,

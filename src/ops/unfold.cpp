@@ -18,8 +18,9 @@ namespace {
 
 /// The window positions ow in [first, last) whose input column ow s - p + j d lies in [0, size).
 void valid_positions(int64_t size, int64_t out, int64_t offset, int64_t stride, int64_t& first, int64_t& last) {
-  // offset = j d - p; want 0 <= ow s + offset < size.
-  first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  // offset = j d - p; want 0 <= ow s + offset < size. ceil(-offset / s) as (-offset - 1) / s + 1:
+  // -offset + s - 1 can overflow when the padding and the stride are both near INT64_MAX / 2 and more.
+  first = offset >= 0 ? 0 : (-offset - 1) / stride + 1;
   last = size - offset <= 0 ? 0 : std::min(out, (size - offset - 1) / stride + 1);
   first = std::min(first, last);
 }
@@ -62,6 +63,41 @@ struct Col2ImRecord : Named<"col2im", "Col2ImBackward0">, Linear {
 
 }  // namespace
 
+WindowExtent window_extent(const char* op, int64_t in, int64_t kernel, int64_t pad, int64_t dilation) {
+  WindowExtent e{};
+  int64_t both_sides = 0;
+  DYDX_CHECK(!__builtin_mul_overflow(pad, 2, &both_sides) && !__builtin_add_overflow(in, both_sides, &e.padded), op,
+             ": the padded input size ", in, " + 2 * ", pad, " (padding ", pad, ") overflows int64");
+  int64_t reach = 0;
+  DYDX_CHECK(!__builtin_mul_overflow(dilation, kernel - 1, &reach) && !__builtin_add_overflow(reach, 1, &e.dilated), op,
+             ": the dilated kernel size ", dilation, " * (", kernel, " - 1) + 1 (dilation ", dilation, ", kernel size ",
+             kernel, ") overflows int64");
+  return e;
+}
+
+void Window2d::check_extent(const char* op, int64_t height, int64_t width) const {
+  window_extent(op, height, kernel[0], padding[0], dilation[0]);
+  window_extent(op, width, kernel[1], padding[1], dilation[1]);
+  checked_mul(op, "the kernel's element count", kernel[0], kernel[1]);
+}
+
+int64_t checked_numel(const char* op, IntArrayRef sizes) {
+  int64_t numel = 1;
+  for (const int64_t s : sizes)
+    DYDX_CHECK(!__builtin_mul_overflow(numel, s, &numel), op, ": the output's element count (sizes ", sizes,
+               ") overflows int64");
+  return numel;
+}
+
+Tensor make_window_output(const char* op, IntArrayRef sizes, ScalarType dtype) {
+  checked_numel(op, sizes);
+  try {
+    return detail::make_empty(sizes, dtype);
+  } catch (const Error& e) {  // out of memory, or a byte count past int64: say whose output it was
+    detail::fail(op, ": cannot allocate the output of sizes ", sizes, ": ", e.what());
+  }
+}
+
 // Stride 1, a plane whose rows lie out_w apart, and rows of out_w columns (a "same" convolution of a
 // contiguous plane): window position (r, q) of kernel offset (ki, kj) reads the plane at index
 // r out_w + q + shift, one shift for the whole offset, so that each offset's valid positions
@@ -98,7 +134,9 @@ struct RunOfOffset {
     valid_positions(width, out_w, col_offset, 1, first, last);
     begin = first_row * out_w + first;
     end = (last_row - 1) * out_w + last;
-    shift = row_offset * out_w + col_offset;
+    // Only a run that reads the plane has a shift: an offset that never does may be near INT64_MAX
+    // (a huge padding or dilation), and one that does lies within the plane's rows and columns.
+    shift = empty() ? 0 : row_offset * out_w + col_offset;
   }
   bool empty() const { return first_row == last_row || first == last; }
 };
@@ -285,12 +323,15 @@ Tensor unfold(const Tensor& input, const UnfoldFuncOptions& o) {
   Tensor x = batched ? input : input.unsqueeze(0);
   DYDX_CHECK(x.size(1) > 0 && x.size(2) > 0 && x.size(3) > 0, op,
              ": Expected non-zero sizes for every dim but the batch dim, but got input of shape ", input.sizes());
+  w.check_extent(op, x.size(2), x.size(3));  // huge padding, dilation or kernel: an error, not a wrapped size
   const int64_t out_h = w.out_size(x.size(2), 0), out_w = w.out_size(x.size(3), 1);
   DYDX_CHECK(w.fits(x.size(2), x.size(3)) && out_h >= 1 && out_w >= 1, op, ": Given input with spatial size (",
              x.size(2), ", ", x.size(3), "), kernel_size=(", w.kernel[0], ", ", w.kernel[1], "), dilation=(",
              w.dilation[0], ", ", w.dilation[1], "), padding=(", w.padding[0], ", ", w.padding[1],
              "), calculated shape of the array of sliding blocks as (", out_h, ", ", out_w,
              "), but its components must be at least one.");
+  ops::checked_numel(op, {x.size(0), ops::checked_mul(op, "the output's rows", x.size(1), w.kernel_numel()),
+                          ops::checked_mul(op, "the number of sliding blocks", out_h, out_w)});
   Tensor out = ops::unfold_planes(x, w);
   return batched ? out : out.squeeze(0);
 }
@@ -308,6 +349,7 @@ Tensor fold(const Tensor& input, const FoldFuncOptions& o) {
   ops::check_floating(input, op);
   const bool batched = input.dim() == 3;
   Tensor cols = batched ? input : input.unsqueeze(0);
+  w.check_extent(op, height, width);  // huge padding, dilation or kernel: an error, not a wrapped size
   const int64_t kk = w.kernel_numel();
   DYDX_CHECK(cols.size(1) % kk == 0 && cols.size(1) > 0, op,
              ": Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
@@ -319,11 +361,13 @@ Tensor fold(const Tensor& input, const FoldFuncOptions& o) {
              "), padding=(", w.padding[0], ", ", w.padding[1], "), stride=(", w.stride[0], ", ", w.stride[1],
              "), calculated shape of the array of sliding blocks as (", out_h, ", ", out_w,
              "), which is too small (non-positive)");
-  DYDX_CHECK(cols.size(2) == out_h * out_w, op, ": Given output_size=(", height, ", ", width, "), kernel_size=(",
+  const int64_t blocks = ops::checked_mul(op, "the number of sliding blocks", out_h, out_w);
+  DYDX_CHECK(cols.size(2) == blocks, op, ": Given output_size=(", height, ", ", width, "), kernel_size=(",
              w.kernel[0], ", ", w.kernel[1], "), dilation=(", w.dilation[0], ", ", w.dilation[1], "), padding=(",
              w.padding[0], ", ", w.padding[1], "), stride=(", w.stride[0], ", ", w.stride[1],
              "), expected size of input's dimension 2 to match the calculated number of sliding blocks ", out_h,
-             " * ", out_w, " = ", out_h * out_w, ", but got input.size(2)=", cols.size(2), ".");
+             " * ", out_w, " = ", blocks, ", but got input.size(2)=", cols.size(2), ".");
+  ops::checked_numel(op, {cols.size(0), cols.size(1) / kk, height, width});
   Tensor out = ops::fold_planes(cols, height, width, w);
   return batched ? out : out.squeeze(0);
 }

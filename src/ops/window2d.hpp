@@ -6,15 +6,47 @@
 #include <array>
 #include <cstdint>
 
+#include "dydx/error.hpp"
 #include "dydx/tensor.hpp"
 
 namespace dydx::ops {
 
+// Window geometry comes from the caller (kernel, padding, dilation and stride up to INT64_MAX, an
+// adaptive pool's output size), so the sizes computed from it are checked: a product or sum that
+// does not fit int64 raises a dydx::Error naming the op and the operands as given, rather than
+// wrapping around into a made-up shape, a division by zero or a loop of 2^62 steps.
+
+/// a * b, or an error "<op>: <what> <a> * <b> overflows int64".
+inline int64_t checked_mul(const char* op, const char* what, int64_t a, int64_t b) {
+  int64_t r = 0;
+  DYDX_CHECK(!__builtin_mul_overflow(a, b, &r), op, ": ", what, " ", a, " * ", b, " overflows int64");
+  return r;
+}
+
+/// The padded input size (in + 2 pad) and the dilated kernel extent (dilation (kernel - 1) + 1)
+/// along one dim, for in >= 0, kernel >= 1, pad >= 0 and dilation >= 1, each checked (see above).
+struct WindowExtent {
+  int64_t padded, dilated;
+};
+WindowExtent window_extent(const char* op, int64_t in, int64_t kernel, int64_t pad, int64_t dilation);
+
+/// The element count of a window op's output of the given sizes, or an error naming op and the
+/// sizes when it overflows int64.
+int64_t checked_numel(const char* op, IntArrayRef sizes);
+/// A fresh tensor of the given sizes for a window op's output, made before anything sized by it:
+/// an element count that overflows int64, or memory that cannot hold it, raises a dydx::Error
+/// naming op and the sizes.
+Tensor make_window_output(const char* op, IntArrayRef sizes, ScalarType dtype);
+
 struct Window2d {
   std::array<int64_t, 2> kernel{1, 1}, dilation{1, 1}, padding{0, 0}, stride{1, 1};
 
+  /// Raises (naming op) unless the padded plane and the dilated kernel fit int64 along both dims and
+  /// the kernel's element count does too; after it, out_size, fits and kernel_numel cannot overflow.
+  void check_extent(const char* op, int64_t height, int64_t width) const;
   /// The number of window positions along dim d of an input of size `in`: PyTorch's
   /// (in + 2 pad - dilation (kernel - 1) - 1) / stride + 1, which is <= 0 when the window does not fit.
+  /// Valid once check_extent has passed for `in`.
   int64_t out_size(int64_t in, int d) const {
     const int64_t span = in + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1;
     return span < 0 ? 0 : span / stride[d] + 1;
