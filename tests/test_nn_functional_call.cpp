@@ -7,8 +7,10 @@
 #include <unordered_map>
 
 #include "dydx/dydx.hpp"
+#include "test_util.hpp"
 
 using namespace dydx;
+using dydx::testing::error_of;
 
 namespace {
 
@@ -47,16 +49,6 @@ std::unordered_map<std::string, Tensor> as_map(const std::vector<std::string>& n
   std::unordered_map<std::string, Tensor> out;
   for (size_t i = 0; i < names.size(); ++i) out.emplace(names[i], values[i]);
   return out;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace

@@ -6,21 +6,13 @@
 #include <cmath>
 
 #include "dydx/dydx.hpp"
+#include "test_util.hpp"
 
 using namespace dydx;
+using dydx::testing::error_of;
 namespace init = dydx::nn::init;
 
 namespace {
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 double mean_of(const Tensor& t) { return t.to(kFloat64).mean().item<double>(); }
 double var_of(const Tensor& t) {

@@ -12,9 +12,11 @@
 #include <sstream>
 
 #include "dydx/dydx.hpp"
+#include "test_util.hpp"
 #include "golden_text.hpp"
 
 using namespace dydx;
+using dydx::testing::error_of;
 namespace F = dydx::nn::functional;
 using dydx::testing::golden_lines;
 using dydx::testing::golden_tensor;
@@ -98,16 +100,6 @@ std::vector<Case> read_goldens() {
     }
   }
   return cases;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 std::string print(const nn::Module& m) {

@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "dydx/dydx.hpp"
+#include "test_util.hpp"
 
 using namespace dydx;
+using dydx::testing::error_of;
 
 namespace {
 
@@ -39,16 +41,6 @@ std::string print(const nn::Module& m) {
   std::ostringstream s;
   s << m;
   return s.str();
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace

@@ -192,6 +192,21 @@ TEST(PadErrors, AsPyTorchNamingThePadAndTheInput) {
   EXPECT_DYDX_ERROR(F::pad(Tensor(), F::PadFuncOptions({1, 1})), "pad", "undefined");
 }
 
+// Pads at int64's extremes raise instead of wrapping into a plausible size; a pad too large to
+// allocate is a dydx::Error too (from the allocator), in every mode.
+TEST(PadErrors, Int64ExtremesAndHugePads) {
+  const int64_t max = std::numeric_limits<int64_t>::max(), min = std::numeric_limits<int64_t>::min();
+  const Tensor x = ones({1, 2, 3});
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({max, 0})), "pad", "overflows int64", "dimension 2");
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({1, max})), "pad", "overflows int64");
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({min, 0})), "pad", "overflows int64");
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({0, max}).mode(kReplicate)), "pad", "overflows int64");
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({min, 1}).mode(kCircular)), "pad", "overflows int64");
+  const int64_t huge = int64_t{1} << 45;  // 256 TiB of int64 positions, or of floats
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({huge, 0}).mode(kReplicate)), "out of memory");
+  EXPECT_DYDX_ERROR(F::pad(x, F::PadFuncOptions({huge, 0})), "out of memory");
+}
+
 // The module's forward equals F::pad then an unpadded convolution, and it prints its mode as libtorch.
 TEST(ConvPaddingMode, ModuleForwardPadsThenConvolvesAndPrintsTheMode) {
   nn::Conv2d conv(nn::Conv2dOptions(2, 3, 3).padding(1).padding_mode(kReflect));

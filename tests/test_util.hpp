@@ -44,6 +44,17 @@ inline ::testing::AssertionResult ThrowsWith(const std::function<void()>& f, con
   return ::testing::AssertionFailure() << "did not throw";
 }
 
+/// The message of the dydx::Error that f raises, or "no error": for tests that look at one message
+/// several ways. (Another exception type propagates and fails the test.)
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const dydx::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 /// Sets dydx's thread count for a scope and restores the previous one at its end.
 class ThreadCount {
  public:

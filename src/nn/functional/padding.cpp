@@ -9,6 +9,7 @@
 // of that kept run reads: reflect, |i| mirrored at both ends without repeating the edge; replicate,
 // i clamped to [0, m); circular, i modulo m.
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "dydx/creation.hpp"
@@ -22,20 +23,33 @@ namespace {
 enum class Mode { constant, reflect, replicate, circular };
 constexpr const char* kModeNames[] = {"constant", "reflect", "replicate", "circular"};
 
-/// The input position each output position of one padded dim reads (see the top of the file).
-std::vector<int64_t> source_positions(Mode mode, int64_t n, int64_t lo, int64_t hi) {
+/// The size of dim d of input padded by (lo, hi), checked: a pad of int64's extremes must raise, not
+/// wrap into a plausible size.
+int64_t padded_size(const Tensor& input, int64_t d, int64_t lo, int64_t hi) {
+  int64_t size = 0;
+  const bool overflows = lo == std::numeric_limits<int64_t>::min() || hi == std::numeric_limits<int64_t>::min() ||
+                         __builtin_add_overflow(input.size(d), lo, &size) || __builtin_add_overflow(size, hi, &size);
+  DYDX_CHECK(!overflows, "pad: the size ", input.size(d), " of dimension ", d, " padded by (", lo, ", ", hi,
+             ") overflows int64");
+  return size;
+}
+
+/// The input position each output position of one padded dim reads (see the top of the file), as the
+/// int64 index of index_select; allocated by dydx, so that a huge pad is a dydx::Error.
+Tensor source_positions(Mode mode, int64_t n, int64_t lo, int64_t hi, int64_t out_size) {
   const int64_t first = std::max<int64_t>(-lo, 0), m = n - first - std::max<int64_t>(-hi, 0);
-  const int64_t before = std::max<int64_t>(lo, 0), after = std::max<int64_t>(hi, 0);
-  std::vector<int64_t> positions;
-  positions.reserve(static_cast<size_t>(before + m + after));
-  for (int64_t i = -before; i < m + after; ++i) {
+  const int64_t before = std::max<int64_t>(lo, 0);
+  Tensor index = empty({out_size}, TensorOptions().dtype(kInt64));
+  int64_t* positions = index.data_ptr<int64_t>();
+  for (int64_t o = 0; o < out_size; ++o) {
+    const int64_t i = o - before;
     int64_t k = i;
     if (mode == Mode::reflect) k = i < 0 ? -i : i >= m ? 2 * (m - 1) - i : i;
     else if (mode == Mode::replicate) k = std::clamp<int64_t>(i, 0, m - 1);
     else if (mode == Mode::circular) k = ((i % m) + m) % m;
-    positions.push_back(first + k);
+    positions[o] = first + k;
   }
-  return positions;
+  return index;
 }
 
 /// The checks of the index modes, for the padded dim d (of the input's) with pads (lo, hi).
@@ -61,7 +75,7 @@ Tensor pad_constant(const Tensor& input, const std::vector<int64_t>& pad, double
   Dims out_shape(input.sizes().begin(), input.sizes().end());
   for (size_t p = 0; p < pad.size() / 2; ++p) {
     const int64_t d = dims - 1 - static_cast<int64_t>(p), lo = pad[2 * p], hi = pad[2 * p + 1];
-    out_shape[d] = input.size(d) + lo + hi;
+    out_shape[d] = padded_size(input, d, lo, hi);
     DYDX_CHECK(out_shape[d] >= 0, "pad: The input size ", input.size(d), ", plus negative padding ", lo, " and ", hi,
                " resulted in a negative output size, which is invalid. Check dimension ", d, " of your input.");
   }
@@ -96,12 +110,15 @@ Tensor pad(const Tensor& input, const PadFuncOptions& options) {
              "pad: Only 2D, 3D, 4D, 5D padding with non-constant padding are supported for now: ", name,
              " padding of the last ", padded, " dims needs an input of ", padded + 1, " or ", padded + 2,
              " dims, got ", input.sizes());
-  for (int64_t p = 0; p < padded; ++p) check_index_mode(mode, input, dims - 1 - p, pad[2 * p], pad[2 * p + 1]);
+  for (int64_t p = 0; p < padded; ++p) {
+    padded_size(input, dims - 1 - p, pad[2 * p], pad[2 * p + 1]);
+    check_index_mode(mode, input, dims - 1 - p, pad[2 * p], pad[2 * p + 1]);
+  }
   Tensor out = input;
   for (int64_t p = 0; p < padded; ++p) {
     const int64_t d = dims - 1 - p;
-    const std::vector<int64_t> positions = source_positions(mode, input.size(d), pad[2 * p], pad[2 * p + 1]);
-    out = out.index_select(d, tensor(positions, TensorOptions().dtype(kInt64)));
+    const int64_t lo = pad[2 * p], hi = pad[2 * p + 1];
+    out = out.index_select(d, source_positions(mode, input.size(d), lo, hi, padded_size(input, d, lo, hi)));
   }
   return out;
 }
