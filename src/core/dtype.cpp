@@ -1,6 +1,8 @@
 // Names of dtypes, as PyTorch prints them, and scalars as error messages write them.
 #include "dydx/dtype.hpp"
 
+#include <string>
+
 #include "dydx/error.hpp"
 
 namespace dydx {
@@ -27,5 +29,9 @@ std::ostream& operator<<(std::ostream& os, Scalar s) {
 namespace dydx::cpu {
 void throw_bool_not_implemented() {
   throw Error("not implemented for dtype bool: convert the tensor first, e.g. with .to(kInt64) or .to(kFloat32)");
+}
+void throw_not_floating(ScalarType dtype) {
+  throw Error(std::string("expected a floating point tensor, got ") + dtype_name(dtype) +
+              ": convert it first, e.g. with .to(kFloat32)");
 }
 }  // namespace dydx::cpu

@@ -36,10 +36,14 @@ decltype(auto) dispatch_with_bool(ScalarType dtype, F&& f) {
   return dispatch(dtype, std::forward<F>(f));
 }
 
-/// Same, for ops defined only on floating types.
+[[noreturn]] void throw_not_floating(ScalarType dtype);
+
+/// Same, for ops defined only on floating types (their callers check the dtype first; this guard
+/// keeps a missed check from reading int64 or bool elements as floats).
 template <class F>
 decltype(auto) dispatch_floating(ScalarType dtype, F&& f) {
   if (dtype == kFloat64) return f(double{});
+  if (dtype != kFloat32) throw_not_floating(dtype);
   return f(float{});
 }
 
