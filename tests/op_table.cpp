@@ -279,6 +279,8 @@ std::vector<OpRow> build_table() {
              [](double x, double y) { return std::min(x, y); }));
   row(binary("fmod", Domain::AwayFromZero, [](const auto& in) { return fmod(in[0], in[1]); },
              [](double x, double y) { return std::fmod(x, y); }));
+  row(binary("remainder", Domain::AwayFromZero, [](const auto& in) { return remainder(in[0], in[1]); },
+             [](double x, double y) { return x - std::floor(x / y) * y; }));
   row({"where", kBinaryShapes, Domain::Real,
        [](const auto& in) {
          Tensor cond = gt(in[0].detach(), in[1].detach());
@@ -884,6 +886,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"maximum", "jvp", "0", "1", kNanPair},
       {"minimum", "jvp", "0", "1", kNanPair},
       {"fmod", "fwr", "-0", "0", kSecondOrderZeroSign},
+      {"remainder", "fwr", "-0", "0", kSecondOrderZeroSign},
       {"atan2", "fwr", "-3.637978807091713e-12", "0", kCancellation},
       {"atan2", "fwr", "3.637978807091713e-12", "0", kCancellation},
       {"hypot", "fwr", "6.2434241954179015e-06", "6.243586540222168e-06", kQuotientTangent},

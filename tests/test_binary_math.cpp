@@ -31,6 +31,12 @@ struct NamedOp {
 
 double max_ref(double x, double y) { return std::isnan(x) || std::isnan(y) ? kNan : std::max(x, y); }
 double min_ref(double x, double y) { return std::isnan(x) || std::isnan(y) ? kNan : std::min(x, y); }
+// Python's %, from C's fmod as PyTorch's kernel computes it.
+double remainder_ref(double x, double y) {
+  double r = std::fmod(x, y);
+  if (r != 0 && (y < 0) != (r < 0)) r += y;
+  return r;
+}
 
 const std::vector<NamedOp>& all_ops() {
   static const std::vector<NamedOp> ops = {
@@ -39,6 +45,7 @@ const std::vector<NamedOp>& all_ops() {
       {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }, max_ref},
       {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }, min_ref},
       {"fmod", [](const Tensor& a, const Tensor& b) { return fmod(a, b); }, [](double x, double y) { return std::fmod(x, y); }},
+      {"remainder", [](const Tensor& a, const Tensor& b) { return remainder(a, b); }, remainder_ref},
   };
   return ops;
 }
@@ -129,6 +136,9 @@ TEST(BinaryMathDtypes, MethodsAreTheFunctions) {
   EXPECT_TRUE(SameTensor(a.minimum(b), minimum(a, b)));
   EXPECT_TRUE(SameTensor(a.fmod(b), fmod(a, b)));
   EXPECT_TRUE(SameTensor(a.fmod(-2), fmod(a, -2)));
+  EXPECT_TRUE(SameTensor(a.remainder(b), remainder(a, b)));
+  EXPECT_TRUE(SameTensor(a % b, remainder(a, b)));
+  EXPECT_TRUE(SameTensor(a % -2, remainder(a, -2)));
 }
 
 TEST(BinaryMathDtypes, Int64StaysExact) {
@@ -505,6 +515,38 @@ TEST(BinaryMathErrors, HypotOfIntegersNamesHypot) {
   // PyTorch 1.13 checks the shapes first, and raises for int64 even when there are no elements.
   EXPECT_DYDX_ERROR(hypot(ones({2}, kInt64), ones({3}, kInt64)), "hypot", "[2]", "[3]", "broadcast");
   EXPECT_DYDX_ERROR(hypot(zeros({0}, kInt64), zeros({0}, kInt64)), "hypot", "int64");
+}
+
+// Values, gradients and dtypes PyTorch 1.13 gives (printed by /usr/bin/python3 when written).
+TEST(BinaryMathRemainder, AsPyTorch) {
+  Tensor a = tensor({5.0, -5.0, 5.0, -5.0, 0.0, -0.0, 7.5, kInf, 1.0}, dtype(kFloat64).requires_grad(true));
+  Tensor b = tensor({3.0, 3.0, -3.0, -3.0, 3.0, -3.0, 2.0, 3.0, kInf}, dtype(kFloat64).requires_grad(true));
+  Tensor r = remainder(a, b);
+  EXPECT_TRUE(HasExactly(r, {2, 1, -1, -2, 0.0, -0.0, 1.5, kNan, 1}));
+  EXPECT_EQ(std::string(r.grad_fn()->name()), "RemainderBackward1");
+  r.sum().backward();
+  EXPECT_TRUE(HasExactly(a.grad(), {1, 1, 1, 1, 1, 1, 1, 1, 1}));
+  EXPECT_TRUE(HasExactly(b.grad(), {-1, 2, 2, -1, -0.0, -0.0, -3, kNan, -0.0}));
+  // Divisors of zero and infinities; a tiny negative value wraps to the divisor itself.
+  EXPECT_TRUE(HasExactly(remainder(f64({-1, 3, -7}), f64({kInf, 0, -kInf})), {kInf, kNan, -7}));
+  EXPECT_TRUE(HasExactly(remainder(f64({1e-320, -1e-320}), 1.0), {1e-320, 1.0}));
+  EXPECT_TRUE(HasExactly(remainder(f32({-1e-20}), 1.0), {1.0}));
+  // Integers: exact, Python's signs; INT64_MIN % -1 is 0 (PyTorch 1.13 dies of SIGFPE there).
+  EXPECT_EQ((i64({5, -5, 5, -5, 7}) % i64({3, 3, -3, -3, -1})).to_vector<int64_t>(), (std::vector<int64_t>{2, 1, -1, -2, 0}));
+  EXPECT_EQ(remainder(i64({kMin, kMax}), -1).to_vector<int64_t>(), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(remainder(i64({kMin}), kMax).to_vector<int64_t>(), (std::vector<int64_t>{kMax - 1}));
+  EXPECT_DYDX_ERROR(i64({1, 2}) % i64({0, 1}), "remainder", "ZeroDivisionError");
+  Tensor mixed = i64({5, 6}) % 2.5;
+  EXPECT_EQ(mixed.dtype(), kFloat32);
+  EXPECT_TRUE(HasExactly(mixed, {0, 1}));
+  Tensor from_bool = tensor({true, false}) % 2;
+  EXPECT_EQ(from_bool.dtype(), kInt64);
+  EXPECT_EQ(from_bool.to_vector<int64_t>(), (std::vector<int64_t>{1, 0}));
+  // Second order: the gradient is piecewise constant, and its own derivative is zero.
+  Tensor x = tensor({2.5, -1.25}, dtype(kFloat64).requires_grad(true)), y = tensor({0.7, 0.3}, dtype(kFloat64).requires_grad(true));
+  auto g = grad({remainder(x, y).sum()}, {x, y}, {}, std::nullopt, true);
+  EXPECT_TRUE(HasExactly(g[0], {1, 1}));
+  EXPECT_TRUE(HasExactly(g[1], {-3, 5}));
 }
 
 }  // namespace

@@ -196,6 +196,11 @@ TEST(BoolLogic, LogicalAndBitwiseOpsAsPyTorch) {
   EXPECT_EQ((i ^ i).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 0, 0}));
   EXPECT_EQ((~i).to_vector<int64_t>(), (std::vector<int64_t>{-7, 0, INT64_MAX, -1}));
   EXPECT_EQ((b & i).dtype(), kInt64);
+  // A scalar operand: a bool one keeps a mask bool, an integer one promotes it to int64.
+  EXPECT_EQ(bits(b & true), (std::vector<int64_t>{1, 0, 1, 0}));
+  EXPECT_EQ(bits(b ^ true), (std::vector<int64_t>{0, 1, 0, 1}));
+  EXPECT_EQ((b | 2).to_vector<int64_t>(), (std::vector<int64_t>{3, 2, 3, 2}));
+  EXPECT_EQ((i & 5).to_vector<int64_t>(), (std::vector<int64_t>{4, 5, 0, 0}));
   EXPECT_TRUE(ThrowsWith([&] { (void)(f & f); }, {"bitwise_and", "float32"}));
   EXPECT_TRUE(ThrowsWith([&] { (void)~f; }, {"bitwise_not", "float32"}));
 }

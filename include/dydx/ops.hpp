@@ -28,6 +28,10 @@ Tensor minimum(const Tensor& a, const Tensor& b);
 /// The remainder of a / b with the sign of a, as C's fmod; an integer divisor of zero is an error.
 Tensor fmod(const Tensor& a, const Tensor& b);
 Tensor fmod(const Tensor& a, Scalar b);
+/// The remainder of a / b with the sign of b (Python's %, libtorch's operator%): a - floor(a / b) b;
+/// an integer divisor of zero is an error.
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, Scalar b);
 
 // Elementwise functions.
 Tensor exp(const Tensor& x);
@@ -251,10 +255,15 @@ inline Tensor operator<(Scalar a, const Tensor& b) { return gt(b, a); }
 inline Tensor operator<=(Scalar a, const Tensor& b) { return ge(b, a); }
 inline Tensor operator>(Scalar a, const Tensor& b) { return lt(b, a); }
 inline Tensor operator>=(Scalar a, const Tensor& b) { return le(b, a); }
+inline Tensor operator%(const Tensor& a, const Tensor& b) { return remainder(a, b); }
+inline Tensor operator%(const Tensor& a, Scalar b) { return remainder(a, b); }
 inline Tensor operator~(const Tensor& x) { return bitwise_not(x); }
 inline Tensor operator&(const Tensor& a, const Tensor& b) { return bitwise_and(a, b); }
 inline Tensor operator|(const Tensor& a, const Tensor& b) { return bitwise_or(a, b); }
 inline Tensor operator^(const Tensor& a, const Tensor& b) { return bitwise_xor(a, b); }
+Tensor operator&(const Tensor& a, Scalar b);
+Tensor operator|(const Tensor& a, Scalar b);
+Tensor operator^(const Tensor& a, Scalar b);
 
 /// True when both have the same shape (no broadcasting) and every element is equal after type
 /// promotion, as torch.equal: nan equals nothing, and -0 equals 0.

@@ -142,6 +142,8 @@ class Tensor {
   Tensor minimum(const Tensor& other) const;
   Tensor fmod(const Tensor& other) const;
   Tensor fmod(Scalar other) const;
+  Tensor remainder(const Tensor& other) const;
+  Tensor remainder(Scalar other) const;
   Tensor exp() const;
   Tensor log() const;
   Tensor sqrt() const;

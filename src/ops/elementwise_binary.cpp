@@ -267,34 +267,72 @@ struct Maximum : Extremum<true>, Named<"maximum", "MaximumBackward0"> {
 struct Minimum : Extremum<false>, Named<"minimum", "MinimumBackward0"> {
 };
 
+// An integer division by zero raises, as PyTorch's kernel does, after broadcasting: a shape mismatch
+// is reported as such, and a result with no elements divides by nothing (a nonempty one uses every
+// element of b).
+void check_integer_divisor(const Tensor& a, const Tensor& b, ScalarType dtype, const char* op) {
+  if (is_floating_point(dtype)) return;
+  const Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
+  NoGradGuard no_grad;
+  DYDX_CHECK(!any(eq(b, 0)).item<bool>(), op, ": ZeroDivisionError (an integer divisor of ", b.dtype(), " ", b.sizes(),
+             " is zero)");
+}
+
 // fmod(a, b) = a - trunc(a / b) b, with the sign of a (C's fmod): d/da = 1, d/db = -trunc(a / b),
 // which is piecewise constant, so a plain value (no history) is its exact derivative.
 struct Fmod : Named<"fmod", "FmodBackward1"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool linear = true;  // piecewise linear
-  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) {
-    if (is_floating_point(dtype)) return;
-    // PyTorch raises in the kernel, after broadcasting: a shape mismatch is reported as such, and
-    // a result with no elements divides by nothing (a nonempty one uses every element of b).
-    const Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), name);
-    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
-    DYDX_CHECK(!any_zero(b), "fmod: ZeroDivisionError (an integer divisor of ", b.dtype(), " ", b.sizes(),
-               " is zero)");
-  }
+  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) { check_integer_divisor(a, b, dtype, name); }
   template <class T>
   static T forward(T x, T y) {
     if constexpr (std::is_floating_point_v<T>) return std::fmod(x, y);
     else return y == -1 ? T(0) : static_cast<T>(x % y);  // INT64_MIN % -1 overflows
-  }
-  static bool any_zero(const Tensor& b) {
-    NoGradGuard no_grad;
-    return any(eq(b, 0)).item<bool>();
   }
   static Weight d_a(const auto&) { return 1.0; }
   static Tensor times_d_b(const Tensor& t, const auto& c) {
     const Tensor &a = c.input(0), &b = c.input(1);
     // A raw kernel: it records nothing, which is right for a derivative that is piecewise constant.
     Tensor quotient = binary_kernel(a, b, t.dtype(), "fmod", [](auto x, auto y) { return std::trunc(x / y); });
+    return -t * quotient;
+  }
+};
+
+// floor(a / b) as PyTorch's div_floor computes it for floats: from fmod rather than from a rounded
+// quotient (which can round up across an integer), so that it agrees with remainder's values.
+template <class T>
+T floor_quotient(T a, T b) {
+  if (b == 0) return a / b;  // the IEEE inf or nan
+  const T mod = std::fmod(a, b);
+  T div = (a - mod) / b;
+  if (mod != 0 && (b < 0) != (mod < 0)) div -= 1;
+  if (div == 0) return std::copysign(T(0), a / b);
+  T floored = std::floor(div);
+  if (div - floored > T(0.5)) floored += 1;
+  return floored;
+}
+
+// remainder(a, b) = a - floor(a / b) b, with the sign of b (Python's %), computed as PyTorch's
+// kernel does (fmod, then b added where the signs differ) so that values agree to the bit. d/da = 1,
+// d/db = -floor(a / b), piecewise constant as fmod's.
+struct Remainder : Named<"remainder", "RemainderBackward1"> {
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool linear = true;  // piecewise linear
+  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) { check_integer_divisor(a, b, dtype, name); }
+  template <class T>
+  static T forward(T x, T y) {
+    T r;
+    if constexpr (std::is_floating_point_v<T>) r = std::fmod(x, y);
+    else if (y == -1) return T(0);  // INT64_MIN % -1 overflows (PyTorch 1.13 dies of SIGFPE there)
+    else r = static_cast<T>(x % y);
+    if (r != 0 && (y < 0) != (r < 0)) r += y;
+    return r;
+  }
+  static Weight d_a(const auto&) { return 1.0; }
+  static Tensor times_d_b(const Tensor& t, const auto& c) {
+    const Tensor &a = c.input(0), &b = c.input(1);
+    Tensor quotient = binary_kernel(a, b, t.dtype(), "remainder", [](auto x, auto y) { return floor_quotient(x, y); });
     return -t * quotient;
   }
 };
@@ -386,6 +424,8 @@ Tensor maximum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Maxim
 Tensor minimum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Minimum>(a, b); }
 Tensor fmod(const Tensor& a, const Tensor& b) { return ops::binary<ops::Fmod>(a, b); }
 Tensor fmod(const Tensor& a, Scalar b) { return fmod(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor remainder(const Tensor& a, const Tensor& b) { return ops::binary<ops::Remainder>(a, b); }
+Tensor remainder(const Tensor& a, Scalar b) { return remainder(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 
 Tensor pow(const Tensor& base, Scalar exponent) {
   const ScalarType dtype = ops::result_type(base, exponent);

@@ -138,6 +138,11 @@ Tensor bitwise_and(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b,
 Tensor bitwise_or(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_or", [](auto u, auto v) { return u | v; }); }
 Tensor bitwise_xor(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_xor", [](auto u, auto v) { return u ^ v; }); }
 
+// A scalar operand is a 0-d tensor of the result dtype, as arithmetic's: mask & true stays bool.
+Tensor operator&(const Tensor& a, Scalar b) { return bitwise_and(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor operator|(const Tensor& a, Scalar b) { return bitwise_or(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor operator^(const Tensor& a, Scalar b) { return bitwise_xor(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+
 Tensor any(const Tensor& x) {
   return full({}, ops::any_element(x, [](auto v) { return ops::nonzero_value(v); }), kBool);
 }

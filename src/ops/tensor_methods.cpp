@@ -17,6 +17,8 @@ Tensor Tensor::maximum(const Tensor& other) const { return dydx::maximum(*this, 
 Tensor Tensor::minimum(const Tensor& other) const { return dydx::minimum(*this, other); }
 Tensor Tensor::fmod(const Tensor& other) const { return dydx::fmod(*this, other); }
 Tensor Tensor::fmod(Scalar other) const { return dydx::fmod(*this, other); }
+Tensor Tensor::remainder(const Tensor& other) const { return dydx::remainder(*this, other); }
+Tensor Tensor::remainder(Scalar other) const { return dydx::remainder(*this, other); }
 Tensor Tensor::exp() const { return dydx::exp(*this); }
 Tensor Tensor::log() const { return dydx::log(*this); }
 Tensor Tensor::sqrt() const { return dydx::sqrt(*this); }

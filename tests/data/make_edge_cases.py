@@ -81,6 +81,7 @@ OPS = {
     "maximum": binary(torch.maximum),
     "minimum": binary(torch.minimum),
     "fmod": binary(torch.fmod),
+    "remainder": binary(torch.remainder),
     "where": binary(lambda x, y: torch.where(x.detach() > y.detach(), x, y)),
     # Reductions see the pair as one 2-element tensor.
     "sum": unary(torch.sum),
