@@ -6,7 +6,8 @@
 # clang for the sanitizers, since its UBSan checks pointer arithmetic that GCC's lets pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh clang
+# clang's sanitizer runtimes come in libclang-rt-14-dev, which clang only recommends.
+scripts/install_deps.sh clang libclang-rt-14-dev
 jobs=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDYDX_BUILD_BENCHMARKS=OFF >/dev/null
