@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dydx builds with, and any named as arguments, skipping those already present.
 set -euo pipefail
-# Extra packages a caller needs may be named as arguments (run_tests.sh: clang).
+# Extra packages a caller needs may be named as arguments (run_tests.sh: clang and its sanitizer runtimes).
 packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev libpng-dev python3-venv "$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -5,9 +5,12 @@
 
 #include "cpu/skinny_gemm.hpp"
 
+#include <cblas.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -269,10 +272,28 @@ uint64_t address_space_bytes() {
   return 0;
 }
 
+// OpenBLAS starts its worker threads when it is loaded, and each maps its 128 MiB buffer the first
+// time the scheduler runs it, whenever that is. Under a lowered address-space limit that mapping
+// fails and OpenBLAS aborts the process (under AddressSanitizer, its fallback malloc does). A product
+// that OpenBLAS splits across all of them returns only once every one has run, buffer mapped.
+void let_openblas_workers_map_their_buffers() {
+  // On one thread (OPENBLAS_NUM_THREADS=1, as under ThreadSanitizer) OpenBLAS starts no workers.
+  const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+  if (env != nullptr && std::string(env) == "1") return;
+  const int saved = openblas_get_num_threads();
+  openblas_set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  const int n = 1024;  // big enough that every worker gets rows, however many cores
+  std::vector<double> a(n * n, 1.0), b(n * n, 1.0), c(n * n);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
+  openblas_set_num_threads(saved);
+  ASSERT_EQ(c[0], n);
+}
+
 TEST(LargeBuffers, AFailedAllocationDoesNotPoisonTheCache) {
   // A 64 MiB request refused by the kernel (the address-space limit is lowered to what the process
   // already uses), then the same request once the limit is back: it must get real memory, not a
   // null block that the failed attempt left in the cache.
+  let_openblas_workers_map_their_buffers();
   empty_cache();
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_AS, &saved), 0);

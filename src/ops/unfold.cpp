@@ -197,13 +197,16 @@ void col2im_plane(const T* cols, int64_t row_stride, int64_t height, int64_t wid
   for (int64_t ki = 0; ki < w.kernel[0]; ++ki)
     for (int64_t kj = 0; kj < w.kernel[1]; ++kj) {
       const T* row = cols + (ki * w.kernel[1] + kj) * row_stride;
+      const int64_t offset = kj * w.dilation[1] - w.padding[1];
       int64_t first, last;
-      valid_positions(width, out_w, kj * w.dilation[1] - w.padding[1], w.stride[1], first, last);
+      valid_positions(width, out_w, offset, w.stride[1], first, last);
       if (first == last) continue;
       for (int64_t oh = 0; oh < out_h; ++oh) {
         const int64_t ih = oh * w.stride[0] - w.padding[0] + ki * w.dilation[0];
         if (ih < 0 || ih >= height) continue;
-        T* xr = x + ih * width + first * w.stride[1] + kj * w.dilation[1] - w.padding[1];
+        // The column summed as an integer first: added to the pointer term by term, a huge padding
+        // would take it far outside the plane (undefined, and caught by clang's pointer-overflow check).
+        T* xr = x + ih * width + (first * w.stride[1] + offset);
         const T* r = row + oh * out_w + first;
         if (w.stride[1] == 1)
           for (int64_t k = 0; k < last - first; ++k) xr[k] += r[k];
