@@ -1,7 +1,7 @@
 // Layers on an empty batch (N = 0) against PyTorch 1.13: BatchNorm (module and function, training
 // and evaluation) returns an empty output, leaves the running stats alone but counts the batch,
-// and gives its weight and bias zero gradients; LayerNorm, conv, pooling and Linear return their
-// empty outputs and zero parameter gradients.
+// and gives its weight and bias zero gradients; LayerNorm, conv (grouped too), pooling, Linear,
+// Flatten, Unflatten and LogSoftmax return their empty outputs and zero parameter gradients.
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
@@ -103,6 +103,11 @@ TEST(EmptyBatch, LayerNormConvPoolingAndLinearGiveEmptyOutputsAndZeroGradients) 
   nn::MaxPool2d mp(nn::MaxPool2dOptions(2));
   nn::AvgPool2d ap(nn::AvgPool2dOptions(2));
   nn::Linear lin(3, 2);
+  nn::AdaptiveAvgPool2d aap(nn::AdaptiveAvgPool2dOptions(2));
+  nn::Conv2d grouped(nn::Conv2dOptions(4, 2, 3).groups(2));
+  nn::Flatten flatten;
+  nn::Unflatten unflatten(nn::UnflattenOptions(1, {2, 2}));
+  nn::LogSoftmax log_softmax(1);
   const std::vector<Case> cases = {
       {ln.ptr(), [&](const Tensor& x) { return ln->forward(x); }, {0, 4}, {0, 4}},
       {c1.ptr(), [&](const Tensor& x) { return c1->forward(x); }, {0, 3, 5}, {0, 2, 3}},
@@ -110,6 +115,11 @@ TEST(EmptyBatch, LayerNormConvPoolingAndLinearGiveEmptyOutputsAndZeroGradients) 
       {mp.ptr(), [&](const Tensor& x) { return mp->forward(x); }, {0, 3, 4, 4}, {0, 3, 2, 2}},
       {ap.ptr(), [&](const Tensor& x) { return ap->forward(x); }, {0, 3, 4, 4}, {0, 3, 2, 2}},
       {lin.ptr(), [&](const Tensor& x) { return lin->forward(x); }, {0, 3}, {0, 2}},
+      {aap.ptr(), [&](const Tensor& x) { return aap->forward(x); }, {0, 3, 4, 4}, {0, 3, 2, 2}},
+      {grouped.ptr(), [&](const Tensor& x) { return grouped->forward(x); }, {0, 4, 5, 5}, {0, 2, 3, 3}},
+      {flatten.ptr(), [&](const Tensor& x) { return flatten->forward(x); }, {0, 3, 4}, {0, 12}},
+      {unflatten.ptr(), [&](const Tensor& x) { return unflatten->forward(x); }, {0, 4}, {0, 2, 2}},
+      {log_softmax.ptr(), [&](const Tensor& x) { return log_softmax->forward(x); }, {0, 3}, {0, 3}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.module->name());
