@@ -289,6 +289,43 @@ TEST(Losses, BinaryCrossEntropyDerivativesAtTheEdgesAreConsistent) {
   EXPECT_TRUE(HasValues(tangent, {-1 / eps, 1e-13 / eps, 0.1 / 0.21}, 1e-12));
 }
 
+// Second order at the clamp (x (1 - x) <= eps): the input gradient (x - y) / eps, PyTorch 1.13's
+// first-order value at x in {0, 1, 1e-30, 1 - 1e-16}, has y-slope -1 / eps; double backward gives
+// that mixed derivative in both orders (PyTorch: -1e12 for d(grad_x)/dy; -1 / (x (1 - x)) for
+// d(grad_y)/dx, a documented deviation), forward over reverse too, and a finite difference of the
+// input gradient in y agrees. (It was 0: the target was detached in the carrier's quadratic.)
+TEST(Losses, BinaryCrossEntropyMixedSecondDerivativeAtTheClampIsTheInputGradientsSlope) {
+  const double eps = static_cast<double>(1e-12f);
+  const std::vector<double> xs = {0.0, 1.0, 1e-30, 1 - 1e-16};
+  const std::vector<double> ys = {0.3, 0.7, 1.0, 0.0};
+  // PyTorch 1.13, float64, reduction sum: d loss / dx at (xs, ys).
+  const std::vector<double> torch_grad_x = {-300000001198.74084, 300000001198.74084, -1000000003995.8029,
+                                            1000000003995.8027};
+  Tensor x = tensor(xs, kFloat64).requires_grad_(), y = tensor(ys, kFloat64).requires_grad_();
+  auto loss = [](const Tensor& a, const Tensor& b) { return F::binary_cross_entropy(a, b, kSum); };
+  std::vector<Tensor> g = grad({loss(x, y)}, {x, y}, {}, std::nullopt, /*create_graph=*/true);
+  EXPECT_TRUE(HasValues(g[0], torch_grad_x, 1e-15));
+  EXPECT_TRUE(HasValues(g[1], {100.0, -100.0, -std::log(1e-30), std::log(1.1102230246251565e-16)}, 1e-14));
+  const std::vector<double> slope(4, -1 / eps);
+  EXPECT_TRUE(HasValues(grad({g[0].sum()}, {y}, {}, true)[0], slope, 1e-12));
+  EXPECT_TRUE(HasValues(grad({g[1].sum()}, {x}, {}, true)[0], slope, 1e-12));
+  EXPECT_TRUE(HasValues(grad({g[0].sum()}, {x}, {}, true)[0], std::vector<double>(4, 1 / eps), 1e-12));
+  // The input gradient's finite difference in y (it is linear in y there).
+  const double h = 1e-3;
+  Tensor up = grad({loss(x, (y + h).detach())}, {x})[0], down = grad({loss(x, (y - h).detach())}, {x})[0];
+  EXPECT_TRUE(HasValues((up - down) / (2 * h), slope, 1e-6));
+  // Forward over reverse: the tangent of grad_x along y.
+  {
+    forward_ad::DualLevel level;
+    Tensor xd = x.detach().requires_grad_();
+    Tensor yd = forward_ad::make_dual(y.detach(), ones({4}, kFloat64));
+    Tensor gx = grad({loss(xd, yd)}, {xd}, {}, std::nullopt, true)[0];
+    EXPECT_TRUE(HasValues(forward_ad::unpack_dual(gx).tangent, slope, 1e-12));
+  }
+  x.set_grad(Tensor());
+  y.set_grad(Tensor());
+}
+
 TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {
   Tensor logits = zeros({4, 3}, kFloat64);
   EXPECT_DYDX_ERROR(F::nll_loss(logits, tensor({0, 1, 3, 2}, kInt64).reshape({4})), "nll_loss", "target 3",
