@@ -98,6 +98,7 @@ TEST(EmptyBatch, LayerNormConvPoolingAndLinearGiveEmptyOutputsAndZeroGradients) 
     Dims in, out;
   };
   nn::LayerNorm ln(nn::LayerNormOptions({4}));
+  nn::LayerNorm ln_group(nn::LayerNormOptions({2, 3}));  // normalised over a group of dims
   nn::Conv1d c1(nn::Conv1dOptions(3, 2, 3));
   nn::Conv2d c2(nn::Conv2dOptions(3, 2, 3));
   nn::MaxPool2d mp(nn::MaxPool2dOptions(2));
@@ -110,6 +111,7 @@ TEST(EmptyBatch, LayerNormConvPoolingAndLinearGiveEmptyOutputsAndZeroGradients) 
   nn::LogSoftmax log_softmax(1);
   const std::vector<Case> cases = {
       {ln.ptr(), [&](const Tensor& x) { return ln->forward(x); }, {0, 4}, {0, 4}},
+      {ln_group.ptr(), [&](const Tensor& x) { return ln_group->forward(x); }, {0, 2, 3}, {0, 2, 3}},
       {c1.ptr(), [&](const Tensor& x) { return c1->forward(x); }, {0, 3, 5}, {0, 2, 3}},
       {c2.ptr(), [&](const Tensor& x) { return c2->forward(x); }, {0, 3, 5, 5}, {0, 2, 3, 3}},
       {mp.ptr(), [&](const Tensor& x) { return mp->forward(x); }, {0, 3, 4, 4}, {0, 3, 2, 2}},
@@ -130,8 +132,15 @@ TEST(EmptyBatch, LayerNormConvPoolingAndLinearGiveEmptyOutputsAndZeroGradients) 
     EXPECT_EQ(x.grad().sizes(), IntArrayRef(c.in));
     expect_zero_parameter_grads(*c.module);
   }
-  // layer_norm over an empty normalized shape, F.layer_norm(torch.zeros(2, 0), (0,)) in PyTorch.
+  // layer_norm over an empty normalized shape, F.layer_norm(torch.zeros(2, 0), (0,)) in PyTorch, and
+  // over (0, 3) with a [0, 3] weight, whose gradient is empty too.
   EXPECT_EQ(F::layer_norm(zeros({2, 0}), F::LayerNormFuncOptions({0})).sizes(), IntArrayRef({2, 0}));
+  Tensor x = zeros({2, 0, 3}).requires_grad_(), w = ones({0, 3}).requires_grad_();
+  Tensor y = F::layer_norm(x, F::LayerNormFuncOptions({0, 3}).weight(w));
+  EXPECT_EQ(y.sizes(), IntArrayRef({2, 0, 3}));
+  y.sum().backward();
+  EXPECT_EQ(x.grad().sizes(), IntArrayRef({2, 0, 3}));
+  EXPECT_EQ(w.grad().sizes(), IntArrayRef({0, 3}));
 }
 
 }  // namespace
