@@ -74,5 +74,19 @@ TEST(CreationErrors, LayerConstructorsNameTheLayerTheTensorAndItsShape) {
   EXPECT_TRUE(HasValues(nn::BatchNorm1d(2)->running_mean, {0, 0}));
 }
 
+// Ops whose result outgrows their inputs (expanded operands): cat's summed size was an unchecked
+// signed overflow (UBSan: 2^62 + 2^62), and their allocation failures said only "allocate".
+TEST(CreationErrors, OpsWhoseResultOutgrowsTheirInputsNameThemselves) {
+  const Tensor huge = ones({1}).expand({int64_t(1) << 62}), large = ones({1}).expand({int64_t(1) << 40});
+  expect_named([&] { cat({huge, huge}); }, "cat", {"overflows int64", "tensor 1", "[4611686018427387904]"});
+  expect_named([&] { cat({large, large}); }, "cat", {"[2199023255552]", "out of memory"});
+  expect_named([&] { stack({large, large}); }, "stack", {"[2,1099511627776]", "out of memory"});
+  const Tensor column = ones({1, 1}).expand({int64_t(1) << 40, 1});
+  expect_named([&] { mm(column, column.t()); }, "mm", {"[1099511627776,1099511627776]", "overflows int64"});
+  expect_named([&] { large.clone(); }, "clone", {"[1099511627776]", "out of memory"});
+  expect_named([&] { large.to(kFloat64); }, "to", {"[1099511627776]", "float64", "out of memory"});
+  EXPECT_TRUE(HasValues(cat({ones({1}).expand({2}), zeros({1})}), {1, 1, 0}));
+}
+
 }  // namespace
 }  // namespace dydx::testing
