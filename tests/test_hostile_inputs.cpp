@@ -657,6 +657,13 @@ std::vector<Row> huge_size_rows() {
       {c, "linspace int64 max steps", [] { return linspace(0, 1, kI64Max); }, raises({"linspace", "storage size", "[9223372036854775807]"})},
       {c, "expand to 2^62 x 2^62", [=] { return ones({1, 1}).expand({big, big}); }, raises({"expand", "[4611686018427387904,4611686018427387904]", "overflows int64"})},
       {c, "view int64 max x 2", [] { return ones({4}).view({kI64Max, 2}); }, raises({"view", "[9223372036854775807,2]", "4"})},
+      // The split sizes' product was a signed overflow (UBSan); PyTorch 1.13 words it so.
+      {c, "unflatten int64 max x 2", [] { return ones({3, 4}).unflatten(1, {kI64Max, 2}); },
+       raises({"unflatten", "[9223372036854775807,2]", "don't multiply up to the size of dim 1 (4)"})},
+      {c, "unflatten -1 x int64 max x 2", [] { return ones({3, 4}).unflatten(1, {-1, kI64Max, 2}); },
+       raises({"unflatten", "[-1,9223372036854775807,2]", "don't multiply up"})},
+      {c, "unflatten 2^62 x 2^62 x 0 of 0", [] { return zeros({2, 0}).unflatten(1, {int64_t(1) << 62, int64_t(1) << 62, 0}); },
+       raises({"4611686018427387904,4611686018427387904,0]", "overflows int64"})},  // as PyTorch, an error
       {c, "reshape of empty, strides overflow", [] { return zeros({0}).reshape({0, int64_t(1) << 62, 4}); },
        raises({"reshape", "[0,4611686018427387904,4]", "overflows int64"})},
       {c, "expand of empty, strides overflow", [=] { return zeros({1, 0}).expand({big, 0}).expand({4, big, 0}); },
