@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -324,6 +325,20 @@ TEST(Losses, BinaryCrossEntropyMixedSecondDerivativeAtTheClampIsTheInputGradient
   }
   x.set_grad(Tensor());
   y.set_grad(Tensor());
+}
+
+// An infinite delta (beta) leaves only the quadratic part: PyTorch 1.13 gives huber_loss(1, 0,
+// delta=inf) = 0.5 with gradient 1, and smooth_l1_loss(1, 0, beta=inf) = 0 (0.5 d^2 / inf).
+// huber_loss gave nan (its linear part (d - min(d, delta)) * delta was 0 * inf).
+TEST(Losses, HuberAndSmoothL1WithAnInfiniteThresholdMatchPyTorch) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor x = tensor({1.0, -3.0}, kFloat64).requires_grad_();
+  Tensor huber = F::huber_loss(x, zeros({2}, kFloat64), F::HuberLossFuncOptions().delta(inf).reduction(kSum));
+  EXPECT_TRUE(HasValues(huber, {0.5 + 4.5}, 0));
+  EXPECT_TRUE(HasValues(grad({huber}, {x})[0], {1.0, -3.0}, 0));
+  Tensor smooth = F::smooth_l1_loss(x, zeros({2}, kFloat64), F::SmoothL1LossFuncOptions().beta(inf).reduction(kSum));
+  EXPECT_TRUE(HasValues(smooth, {0.0}, 0));
+  EXPECT_TRUE(HasValues(grad({smooth}, {x})[0], {0.0, 0.0}, 0));
 }
 
 TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {

@@ -185,8 +185,10 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFunc
   check_pair(input, target, "huber_loss");
   const double delta = options.delta();
   DYDX_CHECK(delta > 0, "huber_loss: delta must be positive, got ", delta);
-  // 0.5 m^2 + delta (d - m) with m = min(d, delta), as smooth_l1_loss.
+  // 0.5 m^2 + delta (d - m) with m = min(d, delta), as smooth_l1_loss. An infinite delta never
+  // reaches the linear part: PyTorch 1.13 gives 0.5 d^2 (the product form would be 0 * inf = nan).
   Tensor d = abs(input - target);
+  if (std::isinf(delta)) return reduce(d * d * 0.5, options);
   Tensor m = minimum(d, scalar_like(d, delta));
   return reduce(m * m * 0.5 + (d - m) * delta, options);
 }
