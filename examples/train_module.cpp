@@ -22,7 +22,7 @@ int main() {
   std::cout << *net << "\n";
   const dydx::Tensor x = dydx::rand({256, 2}) * 2.4 - 1.2;
   // Class 1 inside the unit circle, 0 outside (int64 class indices, as cross_entropy takes them).
-  const dydx::Tensor inside = dydx::gt(dydx::ones({256}), (x * x).sum({1}));
+  const dydx::Tensor inside = (x * x).sum({1}) < 1;
   const dydx::Tensor labels = inside.to(dydx::kInt64);
 
   dydx::optim::Adam optimizer(net->parameters(), dydx::optim::AdamOptions(0.05));

@@ -26,6 +26,7 @@ def main():
         "i64": np.array([-(2**63), -1, 2**63 - 1], dtype=np.int64),
         "scalar": np.array(2.5, dtype=np.float64),
         "empty": np.zeros((2, 0), dtype=np.float32),
+        "mask_transposed": np.arange(12, dtype=np.float64).reshape(3, 4).T > 4,
     }
     assert sorted(t) == sorted(expected), sorted(t)
     for name, want in expected.items():

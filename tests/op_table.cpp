@@ -615,7 +615,7 @@ std::vector<OpRow> build_table() {
        },
        0});
   // The mask [3, 1] broadcasts with each input, and over a smaller one (whose gradient sums down).
-  const Tensor fill_mask = tensor({{1}, {0}, {1}}, dtype(kInt64));
+  const Tensor fill_mask = tensor({{true}, {false}, {true}});
   row({"masked_fill", {{{3, 4}}, {{4}}, {{}}}, Domain::Real, [=](const auto& in) { return in[0].masked_fill(fill_mask, 2.5); },
        [](const auto& in) {
          return Naive::build(broadcast(in[0].shape, {3, 1}), [&](const Index& i) {
@@ -657,7 +657,7 @@ std::vector<OpRow> build_table() {
          return Naive::build({2, 3}, [&](const Index& i) { return in[0].at({1 - i[0], i[1], 3}); });
        },
        0});
-  const Tensor row_mask = tensor({0.0, 1.0, 1.0, 0.0});
+  const Tensor row_mask = tensor({false, true, true, false});
   row({"index", {{{4, 2}}}, Domain::Real, [=](const auto& in) { return in[0].index({row_mask}); },
        [=](const auto& in) { return Naive::build({2, 2}, [&](const Index& i) { return in[0].at({i[0] + 1, i[1]}); }); },
        0});

@@ -39,8 +39,8 @@ std::vector<IndexCase> index_cases() {
     s >> c.name;
     for (std::string field, shape, values; s >> field >> shape >> values;) {
       Tensor t = golden_tensor(shape, values);
-      // Indices as int64; masks stay floating (dydx's masks, see indexing.hpp).
-      c.fields[field] = field[0] == 'i' ? t.to(kInt64) : t;
+      // Indices as int64, masks as bool (the goldens write both as numbers).
+      c.fields[field] = field[0] == 'i' ? t.to(kInt64) : field[0] == 'm' ? t.to(kBool) : t;
     }
     cases.push_back(std::move(c));
   }
@@ -148,20 +148,21 @@ TEST(AdvancedIndex, GradFnNamesAndFloat32) {
 TEST(AdvancedIndex, Int64TensorsAndMasksFromComparisons) {
   Tensor x = arange(10).reshape({2, 5});
   EXPECT_TRUE(HasValues(x.index({Slice(), longs({4, -5})}), {4, 0, 9, 5}));
-  // A comparison of float tensors gives a float 0/1 tensor: a mask.
+  // A comparison gives a bool tensor: a mask, whatever the dtype compared.
   Tensor f = x.to(kFloat64);
   EXPECT_TRUE(HasValues(f.index({gt(f, full({}, 6.5, kFloat64))}), {7, 8, 9}));
-  // x > 6 on int64 gives int64 0/1: positions, not a mask (indexing.hpp); as float it is a mask.
-  Tensor int_mask = gt(x, full({}, 6, kInt64));
-  EXPECT_EQ(int_mask.dtype(), kInt64);
-  EXPECT_TRUE(HasValues(x.index({int_mask.to(kFloat32)}), {7, 8, 9}));
-  EXPECT_EQ(x.index({int_mask.to(kFloat32)}).dtype(), kInt64);
+  Tensor int_mask = x > 6;
+  EXPECT_EQ(int_mask.dtype(), kBool);
+  EXPECT_TRUE(HasValues(x.index({int_mask}), {7, 8, 9}));
+  EXPECT_EQ(x.index({int_mask}).dtype(), kInt64);
+  // The same 0/1 values as int64 are positions: rows 0 and 1.
+  EXPECT_EQ(x.index({int_mask.to(kInt64)}).sizes(), IntArrayRef({2, 5, 5}));
 }
 
 TEST(AdvancedIndex, ZeroDimMaskAndNonContiguousIndex) {
   Tensor x = arange(6).to(kFloat64).reshape({2, 3});
-  EXPECT_EQ(x.index({ones({}, kFloat64)}).sizes(), IntArrayRef({1, 2, 3}));
-  EXPECT_EQ(x.index({zeros({}, kFloat64)}).sizes(), IntArrayRef({0, 2, 3}));
+  EXPECT_EQ(x.index({ones({}, kBool)}).sizes(), IntArrayRef({1, 2, 3}));
+  EXPECT_EQ(x.index({zeros({}, kBool)}).sizes(), IntArrayRef({0, 2, 3}));
   // An index that is itself a transposed view, and an expanded one.
   Tensor idx = longs({{0, 1}, {2, 2}}).t();
   EXPECT_TRUE(HasValues(x.index({Slice(), idx}), {0, 2, 1, 2, 3, 5, 4, 5}));
@@ -174,7 +175,7 @@ TEST(AdvancedIndex, ErrorsAsPyTorch) {
   EXPECT_DYDX_ERROR(x.index({longs({1, 7})}), "index 7 is out of bounds for dimension 0 with size 5");
   EXPECT_DYDX_ERROR(x.index({longs({-6})}), "index -6 is out of bounds for dimension 0 with size 5");
   EXPECT_DYDX_ERROR(x.index({Slice(), longs({4})}), "index 4 is out of bounds for dimension 1 with size 4");
-  EXPECT_DYDX_ERROR(x.index({ones({3})}),
+  EXPECT_DYDX_ERROR(x.index({ones({3}, kBool)}),
                     "The shape of the mask [3] at index 0 does not match the shape of the indexed tensor [5,4] at index 0");
   EXPECT_DYDX_ERROR(x.index({longs({0, 1}), longs({0, 1, 2})}),
                     "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
@@ -199,7 +200,7 @@ TEST(IndexPut, InPlaceSemantics) {
   EXPECT_TRUE(HasValues(x, {0, 5, 0, 2, 0, 5, 0, 2}));
   x.index_put_({1, longs({0, 0})}, tensor({7.0f, 8.0f}));  // non-accumulating: the last write wins
   EXPECT_TRUE(HasValues(x, {0, 5, 0, 2, 8, 5, 0, 2}));
-  Tensor m = tensor({{1.0f, 0.0f, 0.0f, 1.0f}, {0.0f, 0.0f, 0.0f, 0.0f}});
+  Tensor m = tensor({{true, false, false, true}, {false, false, false, false}});
   x.index_put_({m}, -1.0);  // x[mask] = -1
   EXPECT_TRUE(HasValues(x, {-1, 5, 0, -1, 8, 5, 0, 2}));
   // Through a view of a tensor that requires grad: the gradient sees the write.
@@ -266,12 +267,12 @@ TEST(NonzeroAndMaskedSelect, EdgeShapes) {
   EXPECT_EQ(nonzero(arange(4)).sizes(), IntArrayRef({3, 1}));
   EXPECT_EQ(arange(4).nonzero().dtype(), kInt64);
   Tensor s = full({}, 3.0).requires_grad_(true);
-  Tensor picked = masked_select(s, ones({}));
+  Tensor picked = masked_select(s, ones({}, kBool));
   EXPECT_TRUE(HasValues(picked, {3}));
   picked.sum().backward();
   EXPECT_TRUE(HasValues(s.grad(), {1}));
-  EXPECT_EQ(masked_select(s.detach(), zeros({})).sizes(), IntArrayRef({0}));
-  EXPECT_DYDX_ERROR(masked_select(zeros({3}), ones({4})), "masked_select");
+  EXPECT_EQ(masked_select(s.detach(), zeros({}, kBool)).sizes(), IntArrayRef({0}));
+  EXPECT_DYDX_ERROR(masked_select(zeros({3}), ones({4}, kBool)), "masked_select");
 }
 
 TEST(Scatter, InPlaceValuesAndErrors) {

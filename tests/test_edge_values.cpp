@@ -93,7 +93,7 @@ TEST(Allclose, RejectsMixedDtypesAndNegativeTolerances) {
 TEST(Isclose, GivesTheElementwiseMaskOverTheBroadcastShape) {
   Tensor mask = isclose(tensor({{1.0, kNan, kInf}, {2.0, 1.0, -kInf}}), tensor({1.0, kNan, kInf}));
   EXPECT_EQ(mask.sizes(), IntArrayRef({2, 3}));
-  EXPECT_EQ(mask.dtype(), kFloat32);
+  EXPECT_EQ(mask.dtype(), kBool);
   EXPECT_TRUE(HasValues(mask, {1, 0, 1, 0, 0, 0}, 0));
   EXPECT_TRUE(HasValues(isclose(tensor({kNan}), tensor({kNan}), 0.0, 0.0, true), {1}, 0));
   Tensor x = ones({2}).requires_grad_();

@@ -478,7 +478,7 @@ std::vector<Row> zero_size_rows() {
       {c, "exp", [] { return exp(zeros({0, 2})); }, gives({0, 2}, {})},
       {c, "broadcast with 1", [] { return ones({2, 0}) + ones({2, 1}); }, gives({2, 0}, {})},
       {c, "broadcast with 2", [] { return ones({2, 0}) + ones({2, 2}); }, raises({"add", "[2,0]", "[2,2]"})},
-      {c, "where", [] { return where(ones({0, 1}), ones({3}), ones({1})); }, gives({0, 3}, {})},
+      {c, "where", [] { return where(ones({0, 1}, kBool), ones({3}), ones({1})); }, gives({0, 3}, {})},
       {c, "item", [] { return number(ones({0}).item<float>()); }, raises({"item", "0 elements"})},
       {c, "view to -1", [] { return ones({0, 3}).view({-1}); }, gives({0}, {})},
       {c, "view ambiguous -1", [] { return ones({0}).view({0, -1}); }, raises({"view", "[0,-1]", "size 0"})},
@@ -504,7 +504,7 @@ std::vector<Row> zero_size_rows() {
       {c, "tensor of no values", [] { return tensor(std::vector<double>{}); }, gives({0}, {})},
       {c, "from_blob of null memory", [] { return from_blob(nullptr, {0, 4}).clone(); }, gives({0, 4}, {})},
       {c, "to_vector", [] { return number(ones({3, 0}).to_vector<double>().size()); }, gives({}, {0}, kFloat64)},
-      {c, "gt", [] { return gt(ones({0}), ones({1})); }, gives({0}, {})},
+      {c, "gt", [] { return gt(ones({0}), ones({1})); }, gives({0}, {}, kBool)},
   };
 }
 
@@ -718,10 +718,14 @@ std::vector<Row> non_finite_rows() {
       {c, "x * nan", [=] { return ones({2}) * kNan; }, gives({2}, {kNan, kNan})},
       {c, "int tensor * inf", [] { return tensor({1, -1, 0}) * kInf; }, gives({3}, {kInf, -kInf, kNan})},
       {c, "int / int zero", [] { return tensor({1, 0, -1}) / tensor({0, 0, 0}); }, gives({3}, {kInf, kNan, -kInf})},
-      {c, "gt", [] { return gt(tensor({kNan, 1.0, -0.0}), tensor({kNan, 0.0, 0.0})); }, gives({3}, {0, 1, 0})},
-      {c, "eq", [] { return eq(tensor({kNan, -0.0, kInf}), tensor({kNan, 0.0, kInf})); }, gives({3}, {0, 1, 1})},
-      {c, "where picks a where cond is nan", [] { return where(tensor({kNan, 0.0}), tensor({1.0, 2.0}), tensor({5.0, 6.0})); },
-       gives({2}, {1, 6})},
+      {c, "gt", [] { return gt(tensor({kNan, 1.0, -0.0}), tensor({kNan, 0.0, 0.0})); }, gives({3}, {0, 1, 0}, kBool)},
+      {c, "eq", [] { return eq(tensor({kNan, -0.0, kInf}), tensor({kNan, 0.0, kInf})); }, gives({3}, {0, 1, 1}, kBool)},
+      {c, "nan and -0 to bool", [] { return tensor({kNan, -0.0, kInf}).to(kBool); }, gives({3}, {1, 0, 1}, kBool)},
+      {c, "where picks a where cond is nan as bool", [] {
+         return where(tensor({kNan, 0.0}).to(kBool), tensor({1.0, 2.0}), tensor({5.0, 6.0}));
+       }, gives({2}, {1, 6})},
+      {c, "where of a float cond", [] { return where(tensor({kNan, 0.0}), tensor({1.0, 2.0}), tensor({5.0, 6.0})); },
+       raises({"where", "boolean", "float32"})},
       {c, "sum of inf and -inf", [] { return tensor({kInf, -kInf}).sum(); }, gives({}, {kNan})},
       {c, "mean with nan", [] { return tensor({1.0, kNan}).mean(); }, gives({}, {kNan})},
       {c, "max with nan", [] { return tensor({1.0, kNan, 3.0}).max(); }, gives({}, {kNan})},
@@ -799,7 +803,7 @@ std::vector<Row> dtype_rows() {
       {c, "pow int64 to 0.5", [=] { return pow(tensor({1, 4}), 0.5); }, gives({2}, {1, 2})},
       {c, "pow int64 to 0", [=] { return pow(tensor({0, 2}), 0); }, gives({2}, {1, 1}, kInt64)},
       {c, "pow 2 to int64", [=] { return pow(2, tensor({1, 3})); }, gives({2}, {2, 8}, kInt64)},
-      {c, "where int64 and float", [] { return where(tensor({1, 0}), tensor({1, 2}), tensor({0.5, 0.5})); },
+      {c, "where int64 and float", [] { return where(tensor({true, false}), tensor({1, 2}), tensor({0.5, 0.5})); },
        gives({2}, {1, 0.5})},
       {c, "cat int64 and float32", [] { return cat({tensor({1}), tensor({1.5})}); }, gives({2}, {1, 1.5})},
       {c, "cat float32 and float64", [] { return cat({tensor({1.0}), tensor({1.5}, dtype(kFloat64))}); },
@@ -839,12 +843,12 @@ std::vector<Row> shape_rows() {
   return {
       {c, "add [2,3] + [3,2]", [] { return ones({2, 3}) + ones({3, 2}); }, raises({"add", "[2,3]", "[3,2]"})},
       {c, "gt [2] vs [3]", [] { return gt(ones({2}), ones({3})); }, raises({"gt", "[2]", "[3]"})},
-      {c, "eq broadcast", [] { return eq(ones({2, 1}), ones({3})); }, gives({2, 3}, {1, 1, 1, 1, 1, 1})},
+      {c, "eq broadcast", [] { return eq(ones({2, 1}), ones({3})); }, gives({2, 3}, {1, 1, 1, 1, 1, 1}, kBool)},
       {c, "pow tensor shapes", [] { return pow(ones({2}), ones({3})); }, raises({"pow", "[2]", "[3]"})},
       {c, "div shapes", [] { return ones({4}) / ones({2, 3}); }, raises({"div", "[4]", "[2,3]"})},
-      {c, "where three-way broadcast", [] { return where(tensor({{1.0}, {0.0}}), tensor({{1.0, 2.0, 3.0}}), tensor(9.0)); },
+      {c, "where three-way broadcast", [] { return where(tensor({{true}, {false}}), tensor({{1.0, 2.0, 3.0}}), tensor(9.0)); },
        gives({2, 3}, {1, 2, 3, 9, 9, 9})},
-      {c, "where cond shape", [] { return where(ones({4}), ones({2}), ones({2})); }, raises({"where", "[4]", "[2]"})},
+      {c, "where cond shape", [] { return where(ones({4}, kBool), ones({2}), ones({2})); }, raises({"where", "[4]", "[2]"})},
       {c, "cat ranks differ", [] { return cat({zeros({2}), ones({2, 2})}); }, raises({"cat", "same number of dimensions", "[2,2]"})},
       {c, "stack ranks differ", [] { return stack({zeros({2}), ones({2, 1})}); }, raises({"stack", "[2]", "[2,1]"})},
       {c, "stack of one", [] { return stack({ones({2})}, 1); }, gives({2, 1}, {1, 1})},
@@ -942,7 +946,7 @@ std::vector<Row> view_rows() {
       {c, "addmm of expanded input", [] { return addmm(tensor(1.0).expand({2, 2}), eye(2), eye(2)); }, gives({2, 2}, {2, 1, 1, 2})},
       {c, "cat of expanded and transposed", [=] { return cat({col().slice(1, 0, 1), arange(3.0).view({1, 3}).t()}, 1); },
        gives({3, 2}, {1, 0, 2, 1, 3, 2})},
-      {c, "where of expanded", [=] { return where(col() - 2.0, col(), tensor(-1.0)).select(1, 0); }, gives({3}, {1, -1, 3})},
+      {c, "where of expanded", [=] { return where(col() != 2.0, col(), tensor(-1.0)).select(1, 0); }, gives({3}, {1, -1, 3})},
       {c, "max over expanded", [=] { return std::get<1>(col().max(1)); }, gives({3}, {0, 0, 0}, kInt64)},
       {c, "to_vector of strided", [] { return tensor(arange(10.0).slice(0, 1, 10, 3).to_vector<double>()); },
        gives({3}, {1, 4, 7})},
@@ -1178,7 +1182,7 @@ std::vector<Row> gradient_edge_rows() {
        }, gives({0}, {})},
       {c, "where gives cond no gradient", [=] {
          Tensor cond = leaf({1.0, 0.0}), a = leaf({1.0, 2.0});
-         where(cond, a, a * 2.0).sum().backward();
+         where(cond > 0.5, a, a * 2.0).sum().backward();
          return cat({a.grad(), defined(cond.grad()).to(kFloat32).unsqueeze(0)});
        }, gives({3}, {1, 2, 0})},
       {c, "batched grad_outputs of two sizes", [] {

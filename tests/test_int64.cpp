@@ -25,6 +25,12 @@ std::vector<int64_t> values(const Tensor& t) {
   return t.to_vector<int64_t>();
 }
 
+// A comparison's result (bool) as 0/1.
+std::vector<int64_t> truths(const Tensor& t) {
+  EXPECT_EQ(t.dtype(), kBool);
+  return t.to_vector<int64_t>();
+}
+
 using V = std::vector<int64_t>;
 
 // ---- scalars and creation ----------------------------------------------------------------------
@@ -236,17 +242,17 @@ TEST(Int64Arithmetic, DivisionIsTrueDivisionToFloat) {
 // ---- selection and comparison --------------------------------------------------------------------
 
 TEST(Int64Compare, ExactNearTheExtremes) {
-  EXPECT_EQ(values(eq(tensor({kOdd53}), tensor({int64_t{1} << 53}))), V{0});
-  EXPECT_EQ(values(gt(tensor({kOdd53}), tensor({int64_t{1} << 53}))), V{1});
-  EXPECT_EQ(values(gt(tensor({kMax}), tensor({kMax - 1}))), V{1});
-  EXPECT_EQ(values(eq(tensor({kMax}), full({}, kMax))), V{1});
+  EXPECT_EQ(truths(eq(tensor({kOdd53}), tensor({int64_t{1} << 53}))), V{0});
+  EXPECT_EQ(truths(gt(tensor({kOdd53}), tensor({int64_t{1} << 53}))), V{1});
+  EXPECT_EQ(truths(gt(tensor({kMax}), tensor({kMax - 1}))), V{1});
+  EXPECT_EQ(truths(eq(tensor({kMax}), full({}, kMax))), V{1});
   EXPECT_FALSE(equal(tensor({kOdd53}), tensor({int64_t{1} << 53})));
   EXPECT_TRUE(equal(tensor({kMax, kMin}), tensor({kMax, kMin})));
 }
 
 TEST(Int64Select, WhereMaxMinAreExact) {
-  EXPECT_EQ(values(where(tensor({1, 0}), tensor({kMax, kMax}), tensor({kMin, kMin}))), (V{kMax, kMin}));
-  EXPECT_EQ(values(where(tensor({0}), tensor({kMax}), tensor({kOdd53}))), V{kOdd53});
+  EXPECT_EQ(values(where(tensor({true, false}), tensor({kMax, kMax}), tensor({kMin, kMin}))), (V{kMax, kMin}));
+  EXPECT_EQ(values(where(tensor({false}), tensor({kMax}), tensor({kOdd53}))), V{kOdd53});
   Tensor x = tensor({kOdd53, kMax, kMin, int64_t{1} << 53});
   EXPECT_EQ(max(x).item<int64_t>(), kMax);
   EXPECT_EQ(min(x).item<int64_t>(), kMin);
@@ -380,8 +386,8 @@ TEST_F(Int64Pairs, ScalarOperandsMatchWrappedReference) {
 }
 
 TEST_F(Int64Pairs, ComparisonsAndSelectionAreExact) {
-  EXPECT_EQ(values(eq(column, row)), pair_table([](int64_t x, int64_t y) -> int64_t { return x == y; }));
-  EXPECT_EQ(values(gt(column, row)), pair_table([](int64_t x, int64_t y) -> int64_t { return x > y; }));
+  EXPECT_EQ(truths(eq(column, row)), pair_table([](int64_t x, int64_t y) -> int64_t { return x == y; }));
+  EXPECT_EQ(truths(gt(column, row)), pair_table([](int64_t x, int64_t y) -> int64_t { return x > y; }));
   EXPECT_EQ(values(where(gt(column, row), column, row)), pair_table([](int64_t x, int64_t y) { return std::max(x, y); }));
   for (int64_t i = 0; i < n; ++i) {
     Tensor pair = cat({column[i], row.select(1, i)});

@@ -248,7 +248,7 @@ TEST(NnLayers, BatchNormBuffersAndModes) {
 
 TEST(NnLayers, LossModulesAreTheirFunctions) {
   manual_seed(9);
-  Tensor a = randn({4, 3}), b = randn({4, 3}), p = rand({4, 3}), t = gt(rand({4, 3}), full({4, 3}, 0.5));
+  Tensor a = randn({4, 3}), b = randn({4, 3}), p = rand({4, 3}), t = gt(rand({4, 3}), full({4, 3}, 0.5)).to(kFloat32);
   Tensor cls = tensor({0, 2, 1, 2});
   Tensor w = tensor({0.5, 1.0, 2.0});
   EXPECT_TRUE(equal(nn::MSELoss()(a, b), F::mse_loss(a, b)));
@@ -316,7 +316,7 @@ TEST(NnLayers, DropoutTrainAndEval) {
   Tensor x = ones({200, 100});
   Tensor y = drop(x);
   // Each element is 0 or 1 / (1 - p); about p of them are 0.
-  const double zeros_fraction = eq(y, zeros_like(y)).mean().item<double>();
+  const double zeros_fraction = eq(y, zeros_like(y)).to(kFloat64).mean().item<double>();
   EXPECT_NEAR(zeros_fraction, 0.25, 0.02);
   EXPECT_TRUE(allclose(y.max(), full({}, 1.0 / 0.75)));
   drop->eval();

@@ -122,7 +122,7 @@ TEST(Safetensors, NonContiguousTensorsAreSavedByValue) {
 
 TEST(Safetensors, LoadsAFileWrittenByPython) {
   const dydx::SafetensorsFile f = dydx::read_safetensors(fixture_path());
-  ASSERT_EQ(f.tensors.size(), 6u);
+  ASSERT_EQ(f.tensors.size(), 7u);
   const Tensor& weight = f.tensors.at("weight");
   EXPECT_EQ(weight.dtype(), dydx::kFloat32);
   EXPECT_EQ(weight.sizes(), (std::vector<int64_t>{2, 3}));
@@ -139,6 +139,9 @@ TEST(Safetensors, LoadsAFileWrittenByPython) {
   EXPECT_EQ(special[1], -INFINITY);
   EXPECT_TRUE(std::isnan(special[2]));
   EXPECT_TRUE(std::signbit(special[3]));
+  EXPECT_EQ(f.tensors.at("mask").dtype(), dydx::kBool);
+  EXPECT_EQ(f.tensors.at("mask").sizes(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(f.tensors.at("mask").to_vector<int64_t>(), (std::vector<int64_t>{1, 0, 1, 0, 0, 1}));
   EXPECT_EQ(f.metadata.at("format"), "np");
   EXPECT_EQ(f.metadata.at("written_by"), "make_safetensors_fixture.py");
 }

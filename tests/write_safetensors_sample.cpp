@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
           {"i64", dydx::tensor(std::vector<int64_t>{INT64_MIN, -1, INT64_MAX})},
           {"scalar", dydx::tensor(2.5, dydx::dtype(dydx::kFloat64))},
           {"empty", dydx::zeros({2, 0}, dydx::dtype(dydx::kFloat32))},
+          {"mask_transposed", base.t() > 4},
       },
       argv[1], {{"written_by", "dydx"}});
   return 0;

@@ -20,11 +20,13 @@ class NestedList {
   NestedList(int v) : scalar_(v), is_scalar_(true) {}
   NestedList(long v) : scalar_(v), is_scalar_(true) {}
   NestedList(long long v) : scalar_(v), is_scalar_(true) {}
+  NestedList(bool v) : scalar_(v), is_scalar_(true) {}
   NestedList(std::initializer_list<NestedList> items) : items_(items) {}
 
   bool is_scalar() const { return is_scalar_; }
   Scalar scalar() const { return scalar_; }
   bool integral() const { return scalar_.is_integral(); }
+  bool boolean() const { return scalar_.is_boolean(); }
   const std::vector<NestedList>& items() const { return items_; }
 
  private:

@@ -8,12 +8,15 @@
 
 namespace dydx {
 
-/// The element types dydx stores. Only the floating types can require grad.
-enum class ScalarType : uint8_t { Float32, Float64, Int64 };
+/// The element types dydx stores. Only the floating types can require grad. Bool holds one byte per
+/// element, 0 or 1: comparisons give it, and it is what masks (where, masked_fill, x.index({mask}))
+/// are made of.
+enum class ScalarType : uint8_t { Float32, Float64, Int64, Bool };
 
 inline constexpr ScalarType kFloat32 = ScalarType::Float32;
 inline constexpr ScalarType kFloat64 = ScalarType::Float64;
 inline constexpr ScalarType kInt64 = ScalarType::Int64;
+inline constexpr ScalarType kBool = ScalarType::Bool;
 inline constexpr ScalarType kFloat = ScalarType::Float32;
 inline constexpr ScalarType kDouble = ScalarType::Float64;
 inline constexpr ScalarType kLong = ScalarType::Int64;
@@ -21,10 +24,10 @@ inline constexpr ScalarType kLong = ScalarType::Int64;
 /// The dtype of tensors created without one, as torch.get_default_dtype().
 inline constexpr ScalarType kDefaultDtype = kFloat32;
 
-inline constexpr size_t element_size(ScalarType t) { return t == kFloat32 ? 4 : 8; }
-inline constexpr bool is_floating_point(ScalarType t) { return t != kInt64; }
+inline constexpr size_t element_size(ScalarType t) { return t == kBool ? 1 : t == kFloat32 ? 4 : 8; }
+inline constexpr bool is_floating_point(ScalarType t) { return t == kFloat32 || t == kFloat64; }
 
-/// PyTorch's name for a dtype: "float32", "float64", "int64".
+/// PyTorch's name for a dtype: "float32", "float64", "int64", "bool".
 const char* dtype_name(ScalarType t);
 std::ostream& operator<<(std::ostream& os, ScalarType t);
 
@@ -46,17 +49,21 @@ class Scalar {
   Scalar(int v) : int_(v), integral_(true) {}
   Scalar(long v) : int_(static_cast<int64_t>(v)), integral_(true) {}
   Scalar(long long v) : int_(static_cast<int64_t>(v)), integral_(true) {}
+  /// true and false are the integers 1 and 0 in arithmetic; full() and tensor() make bool tensors of them.
+  Scalar(bool v) : int_(v), integral_(true), boolean_(true) {}
   /// The value as a double: an integer beyond 2^53 rounds to the nearest double.
   double to_double() const { return integral_ ? static_cast<double>(int_) : double_; }
   /// The value as int64: exact for an integer; a floating value converts as detail::float_to_int64.
   int64_t to_int64() const { return integral_ ? int_ : detail::float_to_int64(double_); }
-  /// The value as an element of type T (float, double or int64_t).
+  /// The value as an element of type T (float, double, int64_t or bool: nonzero, nan included, is true).
   template <class T>
   T to() const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(to_int64());
+    if constexpr (std::is_same_v<T, bool>) return integral_ ? int_ != 0 : double_ != 0;
+    else if constexpr (std::is_integral_v<T>) return static_cast<T>(to_int64());
     else return integral_ ? static_cast<T>(int_) : static_cast<T>(double_);
   }
   bool is_integral() const { return integral_; }
+  bool is_boolean() const { return boolean_; }
 
  private:
   union {
@@ -64,6 +71,7 @@ class Scalar {
     int64_t int_;
   };
   bool integral_;
+  bool boolean_ = false;
 };
 
 /// Writes an integer as an integer and a floating value as a double, for error messages.
@@ -95,9 +103,11 @@ struct TensorOptions {
 inline TensorOptions dtype(ScalarType t) { return TensorOptions(t); }
 inline TensorOptions requires_grad(bool r = true) { return TensorOptions().requires_grad(r); }
 
-/// The wider of two dtypes: float beats int, float64 beats float32.
+/// The wider of two dtypes: int beats bool, float beats int, float64 beats float32.
 inline constexpr ScalarType promote_types(ScalarType a, ScalarType b) {
   if (a == b) return a;
+  if (a == kBool) return b;
+  if (b == kBool) return a;
   if (a == kInt64) return b;
   if (b == kInt64) return a;
   return kFloat64;

@@ -1,16 +1,13 @@
 // Index arguments for Tensor::index and index_put_: integers, Slice, None, Ellipsis and tensors, as
 // torch::indexing.
 //
-// Tensor indices (advanced indexing). dydx has no bool dtype, and its comparisons return 0/1 in
-// their operands' dtype, so a tensor index means what its dtype says:
+// Tensor indices (advanced indexing), as PyTorch's:
 //   - int64: positions along one dim (negative ones count from the end), broadcast with the other
 //     tensor indices;
-//   - floating (a comparison's result, such as x > 0): a mask over as many dims as it has, nonzero
-//     meaning true, standing for the positions nonzero(mask) gives.
-// An int64 mask (from comparing int64 tensors) is read as positions, so convert it first:
-// x.index({mask.to(kFloat32)}). PyTorch rejects floating indices, so no valid PyTorch program changes
-// meaning. The indexed dims go where PyTorch puts them: in place of the indexed dims when the tensor
-// indices are adjacent, otherwise first.
+//   - bool (a comparison's result, such as x > 0): a mask over as many dims as it has, standing for
+//     the positions nonzero(mask) gives.
+// Any other dtype raises. The indexed dims go where PyTorch puts them: in place of the indexed dims
+// when the tensor indices are adjacent, otherwise first.
 #pragma once
 
 #include <cstdint>

@@ -61,7 +61,7 @@ Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 Tensor elu(const Tensor& x, Scalar alpha = 1);
 /// x for x > 0, negative_slope * x elsewhere.
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope = 0.01);
-/// Picks a where cond is nonzero and b elsewhere; differentiable in a and b, not in cond.
+/// Picks a where the bool cond is true and b elsewhere; differentiable in a and b, not in cond.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // Linear algebra.
@@ -163,7 +163,7 @@ Tensor gather(const Tensor& input, int64_t dim, const Tensor& index);
 Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
 /// The slices of input along dim at a 1-D index, in its order (repeats allowed).
 Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index);
-/// input with value wherever mask (broadcast with it, any dtype, nonzero = true) is set;
+/// input with value wherever mask (broadcast with it; bool, or any dtype with nonzero = true) is set;
 /// differentiable in input, with zero gradient where filled.
 Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value);
 /// A copy of self with src[i][j][k] (or value) written at [index[i][j][k]][j][k] for dim 0 (and so
@@ -177,12 +177,44 @@ Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& i
                  bool accumulate = false);
 /// The coordinates of the nonzero elements, [count, input.dim()] int64, in row-major order.
 Tensor nonzero(const Tensor& input);
-/// The elements of input where mask (broadcast with it; nonzero = true) is set, as a 1-D tensor.
+/// The elements of input where the bool mask (broadcast with it) is true, as a 1-D tensor.
 Tensor masked_select(const Tensor& input, const Tensor& mask);
 
-// Comparisons give 0/1 tensors of the operands' dtype; they carry no gradient.
-Tensor gt(const Tensor& a, const Tensor& b);
+// Comparisons: bool tensors of the broadcast shape, compared in the operands' promoted dtype (an
+// int64 tensor against a float32 one compares in float32, as PyTorch); nan is unequal to
+// everything. They carry no gradient.
 Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, Scalar b);
+Tensor ne(const Tensor& a, Scalar b);
+Tensor lt(const Tensor& a, Scalar b);
+Tensor le(const Tensor& a, Scalar b);
+Tensor gt(const Tensor& a, Scalar b);
+Tensor ge(const Tensor& a, Scalar b);
+/// torch.isnan, isinf and isfinite: bool; integer and bool tensors are never nan or infinite.
+Tensor isnan(const Tensor& x);
+Tensor isinf(const Tensor& x);
+Tensor isfinite(const Tensor& x);
+// Logical ops: any dtype, nonzero (nan included) meaning true; bool results.
+Tensor logical_not(const Tensor& x);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+// Bitwise ops on bool and int64 tensors (floating ones raise), in the promoted dtype: on bool they
+// are the logical ones.
+Tensor bitwise_not(const Tensor& x);
+Tensor bitwise_and(const Tensor& a, const Tensor& b);
+Tensor bitwise_or(const Tensor& a, const Tensor& b);
+Tensor bitwise_xor(const Tensor& a, const Tensor& b);
+/// Whether any (all) elements are nonzero: a 0-d bool tensor, or one per slice along dim.
+Tensor any(const Tensor& x);
+Tensor any(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor all(const Tensor& x);
+Tensor all(const Tensor& x, int64_t dim, bool keepdim = false);
 /// -1, 0 or 1 by the sign of each element; differentiable, with zero gradient.
 Tensor sign(const Tensor& x);
 
@@ -200,12 +232,35 @@ Tensor operator*(const Tensor& a, Scalar b);
 Tensor operator*(Scalar a, const Tensor& b);
 Tensor operator/(const Tensor& a, Scalar b);
 Tensor operator/(Scalar a, const Tensor& b);
+inline Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+inline Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+inline Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+inline Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+inline Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+inline Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+inline Tensor operator==(const Tensor& a, Scalar b) { return eq(a, b); }
+inline Tensor operator!=(const Tensor& a, Scalar b) { return ne(a, b); }
+inline Tensor operator<(const Tensor& a, Scalar b) { return lt(a, b); }
+inline Tensor operator<=(const Tensor& a, Scalar b) { return le(a, b); }
+inline Tensor operator>(const Tensor& a, Scalar b) { return gt(a, b); }
+inline Tensor operator>=(const Tensor& a, Scalar b) { return ge(a, b); }
+// A scalar on the left compares as the mirrored comparison: 0 < x is x > 0.
+inline Tensor operator==(Scalar a, const Tensor& b) { return eq(b, a); }
+inline Tensor operator!=(Scalar a, const Tensor& b) { return ne(b, a); }
+inline Tensor operator<(Scalar a, const Tensor& b) { return gt(b, a); }
+inline Tensor operator<=(Scalar a, const Tensor& b) { return ge(b, a); }
+inline Tensor operator>(Scalar a, const Tensor& b) { return lt(b, a); }
+inline Tensor operator>=(Scalar a, const Tensor& b) { return le(b, a); }
+inline Tensor operator~(const Tensor& x) { return bitwise_not(x); }
+inline Tensor operator&(const Tensor& a, const Tensor& b) { return bitwise_and(a, b); }
+inline Tensor operator|(const Tensor& a, const Tensor& b) { return bitwise_or(a, b); }
+inline Tensor operator^(const Tensor& a, const Tensor& b) { return bitwise_xor(a, b); }
 
 /// True when both have the same shape (no broadcasting) and every element is equal after type
 /// promotion, as torch.equal: nan equals nothing, and -0 equals 0.
 bool equal(const Tensor& a, const Tensor& b);
-/// torch.isclose: a 0/1 tensor of the broadcast shape (in the operands' dtype, which must be the
-/// same), 1 where a == b (equal infinities included) or |a - b| is finite and <= atol + rtol * |b|;
+/// torch.isclose: a bool tensor of the broadcast shape (the operands' dtypes must be the same), true
+/// where a == b (equal infinities included) or |a - b| is finite and <= atol + rtol * |b|;
 /// two nans are close only with equal_nan. Integers are compared in the default float dtype unless
 /// both tolerances are zero. rtol and atol must be >= 0.
 Tensor isclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false);

@@ -43,6 +43,7 @@ template <class T>
 constexpr ScalarType dtype_of() {
   if constexpr (std::is_same_v<T, float>) return kFloat32;
   if constexpr (std::is_same_v<T, double>) return kFloat64;
+  if constexpr (std::is_same_v<T, bool>) return kBool;
   return kInt64;
 }
 }  // namespace
@@ -59,12 +60,12 @@ template <class T>
 T Tensor::item() const {
   const auto& impl = impl_ref();
   DYDX_CHECK(impl.numel == 1, "item: a tensor with ", impl.numel, " elements cannot be converted to a scalar");
-  return cpu::dispatch(impl.dtype, [&](auto tag) {
+  return cpu::dispatch_with_bool(impl.dtype, [&](auto tag) {
     using S = decltype(tag);
     const S value = *reinterpret_cast<const S*>(impl.data_bytes());
     // As libtorch's item<int64_t>(): a floating value outside int64's range (nan, inf) is an error,
     // not the INT64_MIN that an elementwise cast to int64 gives.
-    if constexpr (std::is_integral_v<T> && std::is_floating_point_v<S>)
+    if constexpr (std::is_same_v<T, int64_t> && std::is_floating_point_v<S>)
       DYDX_CHECK(detail::fits_int64(static_cast<double>(value)), "item: value ", value,
                  " cannot be converted to type int64 without overflow");
     return cpu::convert<T>(value);
@@ -88,5 +89,8 @@ DYDX_INSTANTIATE(float)
 DYDX_INSTANTIATE(double)
 DYDX_INSTANTIATE(int64_t)
 #undef DYDX_INSTANTIATE
+// No to_vector<bool>: std::vector<bool> packs bits and has no data() to copy into.
+template bool* Tensor::data_ptr<bool>() const;
+template bool Tensor::item<bool>() const;
 
 }  // namespace dydx

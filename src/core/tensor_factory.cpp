@@ -58,9 +58,9 @@ Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
 }
 
 void copy_values(const Tensor& dst, const Tensor& src) {
-  cpu::dispatch(dst.dtype(), [&](auto out_tag) {
+  cpu::dispatch_with_bool(dst.dtype(), [&](auto out_tag) {
     using TOut = decltype(out_tag);
-    cpu::dispatch(src.dtype(), [&](auto in_tag) {
+    cpu::dispatch_with_bool(src.dtype(), [&](auto in_tag) {
       using TIn = decltype(in_tag);
       cpu::map1<TOut, TIn>(dst, src, [](TIn v) { return cpu::convert<TOut>(v); });
     });

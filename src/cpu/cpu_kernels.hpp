@@ -12,20 +12,38 @@
 
 namespace dydx::cpu {
 
-/// Runs f with a value of the C++ type that matches dtype (float, double or int64_t).
+/// Thrown by dispatch for a bool tensor that reached an arithmetic kernel. Every public op converts
+/// bool operands first (arithmetic to int64 or float, as PyTorch's type promotion), so this is a
+/// guard: a kernel must never read one-byte elements as eight-byte ones.
+[[noreturn]] void throw_bool_not_implemented();
+
+/// Runs f with a value of the C++ type that matches dtype (float, double or int64_t), for kernels
+/// that compute; a bool dtype raises (see throw_bool_not_implemented).
 template <class F>
 decltype(auto) dispatch(ScalarType dtype, F&& f) {
   switch (dtype) {
     case kFloat32: return f(float{});
     case kFloat64: return f(double{});
-    default: return f(int64_t{});
+    case kInt64: return f(int64_t{});
+    default: throw_bool_not_implemented();
   }
 }
 
-/// Same, for ops defined only on floating types.
+/// Same, bool included, for kernels that only move, compare or fill elements.
+template <class F>
+decltype(auto) dispatch_with_bool(ScalarType dtype, F&& f) {
+  if (dtype == kBool) return f(bool{});
+  return dispatch(dtype, std::forward<F>(f));
+}
+
+[[noreturn]] void throw_not_floating(ScalarType dtype);
+
+/// Same, for ops defined only on floating types (their callers check the dtype first; this guard
+/// keeps a missed check from reading int64 or bool elements as floats).
 template <class F>
 decltype(auto) dispatch_floating(ScalarType dtype, F&& f) {
   if (dtype == kFloat64) return f(double{});
+  if (dtype != kFloat32) throw_not_floating(dtype);
   return f(float{});
 }
 
@@ -103,15 +121,16 @@ void map1(const Tensor& out, const Tensor& a, F f) {
                   });
 }
 
-/// out[i] = f(a[i], b[i]); a and b broadcast to out.
-template <class T, class F>
-void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+/// out[i] = f(a[i], b[i]); a and b broadcast to out. The element types may differ (a comparison
+/// writes bool from two T, masked_fill reads a bool mask beside T values).
+template <class TOut, class TA, class TB, class F>
+void map2_typed(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   const auto& o = *out.impl();
   if (is_flat(o, o.sizes)) {
     const bool a_flat = is_flat(*a.impl(), o.sizes), b_flat = is_flat(*b.impl(), o.sizes);
-    T* po = flat_data<T>(out);
-    const T* pa = flat_data<const T>(a);
-    const T* pb = flat_data<const T>(b);
+    TOut* po = flat_data<TOut>(out);
+    const TA* pa = flat_data<const TA>(a);
+    const TB* pb = flat_data<const TB>(b);
     if (a_flat && b_flat) {
       parallel_for(o.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
@@ -119,7 +138,7 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
       return;
     }
     if (a_flat && b.impl()->numel == 1) {
-      const T y = pb[0];
+      const TB y = pb[0];
       parallel_for(o.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) po[i] = f(pa[i], y);
       });
@@ -128,21 +147,21 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   }
   auto geo = make_geometry<3>(out, {&a, &b});
   parallel_for_each_run<3>(geo, {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes()},
-                  {sizeof(T), sizeof(T), sizeof(T)}, kDisjointDim, kElementwiseGrain,
+                  {sizeof(TOut), sizeof(TA), sizeof(TB)}, kDisjointDim, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 3> p, std::array<int64_t, 3> s) {
-                    auto* o = reinterpret_cast<T*>(p[0]);
-                    const auto* x = reinterpret_cast<const T*>(p[1]);
-                    const auto* y = reinterpret_cast<const T*>(p[2]);
+                    auto* o = reinterpret_cast<TOut*>(p[0]);
+                    const auto* x = reinterpret_cast<const TA*>(p[1]);
+                    const auto* y = reinterpret_cast<const TB*>(p[2]);
                     // Outputs alias inputs only element for element (in-place ops, or the
                     // accumulation of as_strided_scatter), so these unit-stride loops are safe to
                     // vectorise; an output that overlaps itself is split by disjoint_split_dim.
                     if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
                       for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
                     } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
-                      const T yv = y[0];
+                      const TB yv = y[0];
                       for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
                     } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {
-                      const T xv = x[0];
+                      const TA xv = x[0];
                       for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
                     } else {
                       for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]]);
@@ -150,17 +169,24 @@ void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
                   });
 }
 
-/// out[i] = f(a[i], b[i], c[i]); all broadcast to out.
+/// out[i] = f(a[i], b[i]); a and b broadcast to out.
 template <class T, class F>
+void map2(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
+  map2_typed<T, T, T>(out, a, b, f);
+}
+
+/// out[i] = f(a[i], b[i], c[i]); all broadcast to out. a may have its own element type (where's
+/// bool condition).
+template <class T, class TA = T, class F>
 void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   auto geo = make_geometry<4>(out, {&a, &b, &c});
   parallel_for_each_run<4>(geo,
                   {out.impl()->data_bytes(), a.impl()->data_bytes(), b.impl()->data_bytes(),
                    c.impl()->data_bytes()},
-                  {sizeof(T), sizeof(T), sizeof(T), sizeof(T)}, kDisjointDim, kElementwiseGrain,
+                  {sizeof(T), sizeof(TA), sizeof(T), sizeof(T)}, kDisjointDim, kElementwiseGrain,
                   [&](int64_t n, std::array<char*, 4> p, std::array<int64_t, 4> s) {
                     auto* o = reinterpret_cast<T*>(p[0]);
-                    const auto* x = reinterpret_cast<const T*>(p[1]);
+                    const auto* x = reinterpret_cast<const TA*>(p[1]);
                     const auto* y = reinterpret_cast<const T*>(p[2]);
                     const auto* z = reinterpret_cast<const T*>(p[3]);
                     for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]], z[i * s[3]]);

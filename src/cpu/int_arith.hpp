@@ -56,9 +56,11 @@ inline int64_t integer_pow(int64_t base, int64_t exponent) {
 
 /// An element converted to another element type. Floating to int64 truncates toward zero, and an
 /// out-of-range or nan value gives INT64_MIN (PyTorch's result on x86) instead of undefined behaviour.
+/// To bool, anything nonzero is true: 0.5, -0.0 (false), nan (true), as PyTorch.
 template <class TOut, class TIn>
 [[gnu::always_inline]] inline TOut convert(TIn v) {
-  if constexpr (std::is_integral_v<TOut> && std::is_floating_point_v<TIn>) return detail::float_to_int64(v);
+  if constexpr (std::is_same_v<TOut, bool>) return v != TIn(0);
+  else if constexpr (std::is_integral_v<TOut> && std::is_floating_point_v<TIn>) return detail::float_to_int64(v);
   else return static_cast<TOut>(v);
 }
 

@@ -184,7 +184,7 @@ Tensor index_values(const Tensor& x, const IndexPlan& plan) {
   // The positions b innermost when B is the result's last dims (x[:, idx]: the output is written
   // in order, rest by rest), outermost otherwise (x[idx]: whole rows copied per position).
   const bool positions_inner = plan.out_pos == static_cast<int64_t>(sizes.size()) && !sizes.empty();
-  cpu::dispatch(x.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data_ptr<T>();
     T* op = out.data_ptr<T>();
@@ -229,7 +229,7 @@ Tensor index_put_values(const Tensor& self, const IndexPlan& plan, const Tensor&
   const Side dst = indexed_side(out, plan), src = result_side(values, plan);
   const Dims sizes = rest_sizes(self.sizes(), plan);
   const int64_t rest = product(sizes), n = plan.lin.numel();
-  cpu::dispatch(self.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* vp = values.data_ptr<T>();
     T* op = out.data_ptr<T>();
@@ -322,7 +322,7 @@ Tensor nonzero_positions(const Tensor& mask) {
   Tensor dense = mask.detach().contiguous();
   const int64_t n = dense.numel(), rank = dense.dim();
   const Dims sizes(dense.sizes().begin(), dense.sizes().end());
-  return cpu::dispatch(dense.dtype(), [&](auto tag) {
+  return cpu::dispatch_with_bool(dense.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = dense.data_ptr<T>();
     int64_t count = 0;
@@ -375,10 +375,13 @@ Resolved resolve(const Tensor& self, const std::vector<indexing::TensorIndex>& i
       d += self.dim() - consuming;
     } else if (const Tensor& t = i.tensor(); t.dtype() == kInt64) {
       r.tensors.emplace_back(d++, t.detach());
+    } else if (t.dtype() != kBool) {
+      detail::fail(op, ": tensors used as indices must be long or bool tensors (got ", t.dtype(), " of shape ",
+                   t.sizes(), ")");
     } else if (t.dim() == 0) {
       // A 0-d mask adds a dim of size 1, kept where the mask is true (PyTorch's x[True]).
       r.view = r.view.unsqueeze(d);
-      const bool keep = t.detach().to(kFloat64).item<double>() != 0;
+      const bool keep = t.detach().item<bool>();
       r.tensors.emplace_back(d++, keep ? zeros({1}, kInt64) : empty({0}, kInt64));
     } else {
       for (int64_t k = 0; k < t.dim(); ++k)
@@ -493,6 +496,7 @@ Tensor nonzero(const Tensor& input) { return ops::nonzero_positions(input); }
 
 Tensor masked_select(const Tensor& input, const Tensor& mask) {
   const Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_select");
+  DYDX_CHECK(mask.dtype() == kBool, "masked_select: expected a bool mask, got ", mask.dtype(), " (shape ", mask.sizes(), ")");
   Tensor positions = ops::nonzero_positions(mask.expand(shape));
   Tensor x = input.expand(shape);
   std::vector<std::pair<int64_t, Tensor>> tensors;

@@ -9,18 +9,6 @@ namespace dydx {
 namespace ops {
 namespace {
 
-// Whether every element is nonzero. It scans rather than counts: a count kept in the mask's own
-// dtype (float32 holds integers exactly only up to 2^24) once made equal() false for identical
-// tensors of 16,777,217 elements.
-bool all_nonzero(const Tensor& mask) {
-  Tensor dense = mask.contiguous();
-  return cpu::dispatch(dense.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = dense.data_ptr<T>();
-    return std::all_of(p, p + dense.numel(), [](T v) { return v != T(0); });
-  });
-}
-
 // One element of torch.isclose (1.13's at::isclose). Its tolerance arithmetic runs in the operands'
 // floating dtype, integers in the default float dtype, so results match PyTorch's bit for bit.
 template <class T>
@@ -41,7 +29,7 @@ bool close(T x, T y, double rtol, double atol, bool equal_nan) {
 bool equal(const Tensor& a, const Tensor& b) {
   if (!(a.sizes() == b.sizes())) return false;
   NoGradGuard no_grad;
-  return ops::all_nonzero(eq(a, b));
+  return all(eq(a, b)).item<bool>();
 }
 
 Tensor isclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
@@ -50,9 +38,7 @@ Tensor isclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool 
   DYDX_CHECK(rtol >= 0, "isclose: rtol must be greater than or equal to zero, but got ", rtol);
   DYDX_CHECK(atol >= 0, "isclose: atol must be greater than or equal to zero, but got ", atol);
   NoGradGuard no_grad;
-  return ops::binary_kernel(a, b, a.dtype(), "isclose", [=](auto x, auto y) {
-    return ops::close(x, y, rtol, atol, equal_nan) ? 1 : 0;
-  });
+  return ops::compare_kernel(a, b, "isclose", [=](auto x, auto y) { return ops::close(x, y, rtol, atol, equal_nan); });
 }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
@@ -60,7 +46,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool e
              " (both tensors must have the same dtype)");
   DYDX_CHECK(rtol >= 0, "allclose: rtol must be greater than or equal to zero, but got ", rtol);
   DYDX_CHECK(atol >= 0, "allclose: atol must be greater than or equal to zero, but got ", atol);
-  return ops::all_nonzero(isclose(a, b, rtol, atol, equal_nan));
+  return all(isclose(a, b, rtol, atol, equal_nan)).item<bool>();
 }
 
 }  // namespace dydx

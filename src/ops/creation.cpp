@@ -15,12 +15,14 @@ Tensor finish(Tensor t, const TensorOptions& options) {
   return t;
 }
 
-// Shape of a nested list, checked to be rectangular; also whether every scalar is an integer.
-void nested_shape(const NestedList& list, size_t depth, Dims& shape, bool& integral) {
+// Shape of a nested list, checked to be rectangular; also whether every scalar is an integer, and
+// whether every one is a bool.
+void nested_shape(const NestedList& list, size_t depth, Dims& shape, bool& integral, bool& boolean) {
   if (list.is_scalar()) {
     DYDX_CHECK(depth == shape.size(), "tensor: nested list is not rectangular (a scalar at depth ", depth,
                " where lists of depth ", shape.size(), " were seen)");
     integral = integral && list.integral();
+    boolean = boolean && list.boolean();
     return;
   }
   const int64_t n = static_cast<int64_t>(list.items().size());
@@ -30,7 +32,7 @@ void nested_shape(const NestedList& list, size_t depth, Dims& shape, bool& integ
     DYDX_CHECK(shape[depth] == n, "tensor: nested list is not rectangular (expected ", shape[depth],
                " items at depth ", depth, " but got ", n, ")");
   }
-  for (const NestedList& item : list.items()) nested_shape(item, depth + 1, shape, integral);
+  for (const NestedList& item : list.items()) nested_shape(item, depth + 1, shape, integral, boolean);
 }
 
 void flatten_into(const NestedList& list, std::vector<Scalar>& values) {
@@ -45,7 +47,7 @@ void flatten_into(const NestedList& list, std::vector<Scalar>& values) {
 Tensor from_scalars(const std::vector<Scalar>& values, IntArrayRef shape, ScalarType dtype) {
   for (const Scalar& v : values) ops::check_fill_value(v, dtype, "tensor");
   Tensor out = detail::make_empty(shape, dtype, "tensor");
-  cpu::dispatch(dtype, [&](auto tag) {
+  cpu::dispatch_with_bool(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();
     for (size_t i = 0; i < values.size(); ++i) p[i] = values[i].to<T>();
@@ -73,7 +75,7 @@ Tensor integer_arange(int64_t start, int64_t end, int64_t step) {
 
 template <class T>
 Tensor tensor(const std::vector<T>& values, TensorOptions options) {
-  const ScalarType inferred = std::is_integral_v<T> ? kInt64 : kDefaultDtype;
+  const ScalarType inferred = std::is_same_v<T, bool> ? kBool : std::is_integral_v<T> ? kInt64 : kDefaultDtype;
   const int64_t n = static_cast<int64_t>(values.size());
   // Integers are widened to int64 and floats kept as they are, then converted once, exactly where
   // the dtype can hold them.
@@ -90,16 +92,18 @@ template Tensor tensor<float>(const std::vector<float>&, TensorOptions);
 template Tensor tensor<double>(const std::vector<double>&, TensorOptions);
 template Tensor tensor<int>(const std::vector<int>&, TensorOptions);
 template Tensor tensor<int64_t>(const std::vector<int64_t>&, TensorOptions);
+template Tensor tensor<bool>(const std::vector<bool>&, TensorOptions);
 
 Tensor tensor(const NestedList& values, TensorOptions options) {
   Dims shape;
-  bool integral = true;
-  nested_shape(values, 0, shape, integral);
+  bool integral = true, boolean = true;
+  nested_shape(values, 0, shape, integral, boolean);
   std::vector<Scalar> flat;
   flatten_into(values, flat);
   // An empty list has no values to say it is integral; PyTorch makes it float32.
-  if (flat.empty()) integral = false;
-  return finish(from_scalars(flat, shape, options.dtype_or(integral ? kInt64 : kDefaultDtype)), options);
+  if (flat.empty()) integral = boolean = false;
+  const ScalarType inferred = boolean ? kBool : integral ? kInt64 : kDefaultDtype;
+  return finish(from_scalars(flat, shape, options.dtype_or(inferred)), options);
 }
 
 Tensor empty(IntArrayRef sizes, TensorOptions options) {
@@ -111,7 +115,7 @@ namespace {
 Tensor filled(IntArrayRef sizes, Scalar value, ScalarType dtype, const char* op) {
   ops::check_fill_value(value, dtype, op);
   Tensor out = detail::make_empty(sizes, dtype, op);
-  cpu::dispatch(dtype, [&](auto tag) {
+  cpu::dispatch_with_bool(dtype, [&](auto tag) {
     using T = decltype(tag);
     cpu::fill(out.data_ptr<T>(), out.numel(), value.to<T>());
   });
@@ -121,8 +125,9 @@ Tensor filled(IntArrayRef sizes, Scalar value, ScalarType dtype, const char* op)
 
 Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
   detail::check_sizes(sizes, "full");
-  // As torch.full: an integer fill value gives int64 unless a dtype is named.
-  const ScalarType dtype = options.dtype_or(value.is_integral() ? kInt64 : kDefaultDtype);
+  // As torch.full: an integer fill value gives int64 and a bool one bool, unless a dtype is named.
+  const ScalarType dtype =
+      options.dtype_or(value.is_boolean() ? kBool : value.is_integral() ? kInt64 : kDefaultDtype);
   return finish(filled(sizes, value, dtype, "full"), options);
 }
 
@@ -151,6 +156,7 @@ Tensor arange(Scalar end, TensorOptions options) { return arange(0, end, 1, opti
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   const bool integral = start.is_integral() && end.is_integral() && step.is_integral();
   const ScalarType dtype = options.dtype_or(integral ? kInt64 : kDefaultDtype);
+  DYDX_CHECK(dtype != kBool, "arange: not implemented for bool tensors (", start, " -> ", end, " with step ", step, ")");
   if (integral && dtype == kInt64) return finish(integer_arange(start.to_int64(), end.to_int64(), step.to_int64()), options);
   const double s = start.to_double(), e = end.to_double(), d = step.to_double();
   DYDX_CHECK(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: ", s, " -> ", e);
@@ -175,6 +181,7 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
 Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
   DYDX_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got ", steps);
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
+  DYDX_CHECK(dtype != kBool, "linspace: not implemented for bool tensors (", start, " -> ", end, " in ", steps, " steps)");
   DYDX_CHECK(is_floating_point(dtype) || (detail::fits_int64(start) && detail::fits_int64(end)), "linspace: ",
              start, " -> ", end, ": value cannot be converted to type int64 without overflow");
   Tensor out = detail::make_empty({steps}, dtype, "linspace");
@@ -198,7 +205,7 @@ Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   DYDX_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got ", n, " and ", m);
   detail::check_sizes({n, m}, "eye");
   Tensor out = filled({n, m}, 0, options.dtype_or(kDefaultDtype), "eye");
-  cpu::dispatch(out.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();
     for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = T(1);

@@ -171,6 +171,8 @@ Tensor einsum(std::string_view equation_in, const TensorList& operands) {
     DYDX_CHECK(operands[i].dtype() == operands[0].dtype(), "einsum(): expected all operands to have the same dtype, got ",
                operands[0].dtype(), " for operand 0 and ", operands[i].dtype(), " for operand ", i);
   }
+  DYDX_CHECK(operands[0].dtype() != kBool, "einsum(): not implemented for bool tensors; convert them first, e.g. with "
+             ".to(kFloat32)");
   // Spaces separate nothing; they are dropped, keeping the offsets of the rest for error messages.
   std::string equation;
   for (char c : equation_in)

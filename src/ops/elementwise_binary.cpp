@@ -19,20 +19,17 @@ namespace {
 Tensor pow_base_derivative(const Tensor& x, const Tensor& y, const Tensor& g = {}) {
   Tensor derivative = y * x.pow(y - 1.0);
   if (g.defined()) derivative = g * derivative;
-  return where(eq(y, zeros({}, y.dtype())), zeros_like(derivative), derivative);
+  return where(eq(y, 0), zeros_like(derivative), derivative);
 }
 
-// 1 where y >= 0, 0 elsewhere (nan included), in y's dtype.
-Tensor nonnegative(const Tensor& y) {
-  Tensor zero = zeros({}, y.dtype());
-  return gt(y, zero) + eq(y, zero);
-}
+// Where y >= 0 (nan is not).
+Tensor nonnegative(const Tensor& y) { return ge(y, 0); }
 
 // d/dy x^y = x^y log x given out = x^y, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch
 // does; a nan y is not >= 0, so there it stays nan. Callers multiply by g afterwards, as PyTorch's
 // pow_backward_exponent does (there, unlike above, a nan in g does reach the zeros).
 Tensor pow_exponent_derivative(const Tensor& x, const Tensor& y, const Tensor& out) {
-  Tensor at_zero = eq(x, zeros({}, x.dtype())) * nonnegative(y);
+  Tensor at_zero = logical_and(eq(x, 0), nonnegative(y));
   return where(at_zero, zeros_like(out), out * log(x));
 }
 
@@ -291,7 +288,7 @@ struct Fmod : Named<"fmod", "FmodBackward1"> {
   }
   static bool any_zero(const Tensor& b) {
     NoGradGuard no_grad;
-    return eq(b, zeros({}, b.dtype())).sum().item<double>() > 0;
+    return any(eq(b, 0)).item<bool>();
   }
   static Weight d_a(const auto&) { return 1.0; }
   static Tensor times_d_b(const Tensor& t, const auto& c) {
@@ -363,7 +360,9 @@ struct WhereRecord : Named<"where", "WhereBackward0">, Linear {
 };
 
 Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, const char* name) {
+  if (negate) check_sub_operands(a, b);
   const ScalarType dtype = result_type(a, b);
+  DYDX_CHECK(dtype != kBool || alpha.to_int64() == 1, name, ": alpha must be 1 for bool tensors (got ", alpha, ")");
   check_alpha(dtype, alpha, name);
   const ScaledAdd f = ScaledAdd::of(alpha, negate);
   Tensor out = f.is_add()   ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_add(x, y); })
@@ -441,24 +440,16 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const ScalarType dtype = ops::result_type(a, b);
   Dims shape = detail::broadcast_shapes(detail::broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
   Tensor out = detail::make_empty(shape, dtype);
-  // Nonzero is decided in cond's own dtype: a fractional condition must not truncate to 0.
-  Tensor c = ops::cast(1.0 - eq(cond, zeros({}, cond.dtype())), dtype), x = ops::cast(a, dtype), y = ops::cast(b, dtype);
-  cpu::dispatch(dtype, [&](auto tag) {
+  DYDX_CHECK(cond.dtype() == kBool, "where: expected condition to be a boolean tensor, but got a tensor with dtype ",
+             cond.dtype(), " (shape ", cond.sizes(), ")");
+  const Tensor& c = cond;
+  const Tensor x = ops::cast(a, dtype), y = ops::cast(b, dtype);
+  cpu::dispatch_with_bool(dtype, [&](auto tag) {
     using T = decltype(tag);
-    cpu::map3<T>(out, c, x, y, [](T m, T u, T v) { return m != 0 ? u : v; });
+    cpu::map3<T, bool>(out, c, x, y, [](bool m, T u, T v) { return m ? u : v; });
   });
   ops::finish<ops::WhereRecord>({&a, &b}, out, {}, {&c});
   return out;
-}
-
-Tensor gt(const Tensor& a, const Tensor& b) {
-  const ScalarType dtype = ops::result_type(a, b);
-  return ops::binary_kernel(a, b, dtype, "gt", [](auto x, auto y) { return x > y ? 1 : 0; });
-}
-
-Tensor eq(const Tensor& a, const Tensor& b) {
-  const ScalarType dtype = ops::result_type(a, b);
-  return ops::binary_kernel(a, b, dtype, "eq", [](auto x, auto y) { return x == y ? 1 : 0; });
 }
 
 // A C++ scalar becomes a 0-D tensor of the result dtype, so it never promotes the tensor.
@@ -466,6 +457,7 @@ Tensor operator+(const Tensor& a, Scalar b) { return add(a, ops::scalar_tensor(b
 Tensor operator+(Scalar a, const Tensor& b) { return add(b, ops::scalar_tensor(a, ops::result_type(b, a))); }
 Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator-(Scalar a, const Tensor& b) {
+  ops::check_sub_operands(Tensor(), b);
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return cpu::wrapping_sub(x, y); });
   ops::finish<ops::RsubRecord>({&b}, out);

@@ -226,13 +226,13 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   }
 };
 
-// A 0/1 mask of where pred(v) holds, in x's dtype: a condition for where(), which carries no gradient.
+// A bool mask of where pred(v) holds: a condition for where(), which carries no gradient.
 template <class Pred>
 Tensor mask(const Tensor& x, Pred pred) {
-  Tensor out = detail::make_empty(x.sizes(), x.dtype());
+  Tensor out = detail::make_empty(x.sizes(), kBool);
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::map1<T, T>(out, x, [pred](T v) { return static_cast<T>(pred(v) ? 1 : 0); });
+    cpu::map1<bool, T>(out, x, [pred](T v) { return static_cast<bool>(pred(v)); });
   });
   return out;
 }
@@ -520,7 +520,9 @@ Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {}) {
   DYDX_CHECK(!floating_only<Op>() || !input.defined() || input.is_floating_point(), Op::name, ": not implemented for ",
              input.dtype(), " tensors (shape ", input.sizes(), "); convert the input to a floating dtype");
   Tensor promoted;  // a handle copy costs two atomic operations, which tiny tensors feel
-  const Tensor& x = keeps_integers<Op>() || input.is_floating_point() ? input : (promoted = to_floating(input));
+  // Bool inputs compute as int64 where the op keeps integers (abs, relu, clamp), else as floats.
+  const Tensor& x = input.is_floating_point() || (keeps_integers<Op>() && input.dtype() == kInt64) ? input
+                    : (promoted = keeps_integers<Op>() ? input.to(kInt64) : to_floating(input));
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -597,6 +599,8 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optio
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp(x, min, max); }
 
 Tensor neg(const Tensor& x) {
+  DYDX_CHECK(x.dtype() != kBool, "neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+             "to invert a mask, use the `~` or `logical_not()` operator instead.");
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -607,6 +611,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
+  if (x.dtype() == kBool) return x.clone();  // the sign of a bool is itself, as PyTorch's
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -82,7 +82,7 @@ Tensor gather_values(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = detail::make_empty(index.sizes(), x.dtype());
   const int64_t k = size_along(index, dim), index_step = stride_along(index, dim);
   const int64_t out_step = stride_along(out, dim), x_step = stride_along(x, dim);
-  cpu::dispatch(x.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data_ptr<T>();
     const int64_t* ip = index.data_ptr<int64_t>();
@@ -105,7 +105,7 @@ Tensor scatter_values(const Tensor& self, int64_t dim, const Tensor& index, cons
   }
   const int64_t k = size_along(index, dim), index_step = stride_along(index, dim);
   const int64_t out_step = stride_along(out, dim), src_step = stride_along(src, dim);
-  cpu::dispatch(self.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* sp = src.data_ptr<T>();
     const int64_t* ip = index.data_ptr<int64_t>();
@@ -319,12 +319,13 @@ Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
   ops::check_fill_value(value, input.dtype(), "masked_fill");
   Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_fill");
   Tensor out = detail::make_empty(shape, input.dtype());
-  // Nonzero is decided in the mask's own dtype, as where's condition is.
-  Tensor filled = ops::cast(1.0 - eq(mask, zeros({}, mask.dtype())), input.dtype());
-  cpu::dispatch(input.dtype(), [&](auto tag) {
+  // A mask of another dtype (PyTorch takes only bool) means nonzero, decided in its own dtype, as
+  // where's condition.
+  Tensor filled = mask.dtype() == kBool ? mask : ne(mask, 0);
+  cpu::dispatch_with_bool(input.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T v = value.to<T>();
-    cpu::map2<T>(out, filled, input, [v](T m, T x) { return m != 0 ? v : x; });
+    cpu::map2_typed<T, bool, T>(out, filled, input, [v](bool m, T x) { return m ? v : x; });
   });
   ops::finish<ops::MaskedFillRecord>({&input}, out, {}, {&filled});
   return out;

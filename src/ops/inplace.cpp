@@ -94,9 +94,11 @@ void check_inplace(const Tensor& self, const char* op, const Tensor* other = nul
              self.sizes(), ")");
 }
 
+// PyTorch's can_cast: never to a lower category (floating > integer > bool).
 void check_castable(ScalarType from, ScalarType to, const char* op) {
-  DYDX_CHECK(is_floating_point(to) || !is_floating_point(from), op, ": result type ", from,
-             " can't be cast to the desired output type ", to);
+  auto category = [](ScalarType t) { return t == kBool ? 0 : t == kInt64 ? 1 : 2; };
+  DYDX_CHECK(category(from) <= category(to), op, ": result type ", from, " can't be cast to the desired output type ",
+             to);
 }
 
 // Whether the op must run out of place and commit: to record history, or to carry tangents.
@@ -183,6 +185,8 @@ void check_binary_inplace(const Tensor& self, const Tensor& other, const char* o
   const ScalarType type = result_type(self, other);
   check_alpha(type, alpha, op);
   check_castable(true_division && !is_floating_point(type) ? kDefaultDtype : type, self.dtype(), op);
+  DYDX_CHECK(self.dtype() != kBool, op, ": not implemented for bool tensors (shape ", self.sizes(),
+             "); use the out-of-place op, or logical_and / logical_or");
 }
 
 template <class F>

@@ -13,6 +13,8 @@ namespace {
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dtype() == b.dtype(), op, ": expected both operands to have the same dtype, but got ", a.dtype(), " ",
              a.sizes(), " and ", b.dtype(), " ", b.sizes());
+  DYDX_CHECK(a.dtype() != kBool, op, ": not implemented for bool tensors (", a.sizes(), " and ", b.sizes(),
+             "); convert them first, e.g. with .to(kFloat32)");
 }
 
 [[noreturn]] void mismatch(const char* op, const Tensor& a, const Tensor& b, int64_t ka, int64_t kb) {

@@ -8,17 +8,25 @@
 
 namespace dydx::ops {
 
+namespace {
+// PyTorch's categories for type promotion: a 0-d tensor or a C++ scalar promotes a dimensioned
+// tensor only when its category is higher (bool < integer < floating).
+int category(ScalarType t) { return t == kBool ? 0 : t == kInt64 ? 1 : 2; }
+}  // namespace
+
 ScalarType result_type(const Tensor& a, const Tensor& b) {
   const bool a0 = a.dim() == 0, b0 = b.dim() == 0;
   if (a0 == b0) return promote_types(a.dtype(), b.dtype());
   const Tensor& dimensioned = a0 ? b : a;
   const Tensor& zero_dim = a0 ? a : b;
-  if (!dimensioned.is_floating_point() && zero_dim.is_floating_point()) return zero_dim.dtype();
+  if (category(zero_dim.dtype()) > category(dimensioned.dtype())) return zero_dim.dtype();
   return dimensioned.dtype();
 }
 
 ScalarType result_type(const Tensor& t, Scalar s) {
-  if (!t.is_floating_point() && !s.is_integral()) return kDefaultDtype;
+  if (t.is_floating_point()) return t.dtype();
+  if (!s.is_integral()) return kDefaultDtype;
+  if (t.dtype() == kBool && !s.is_boolean()) return kInt64;
   return t.dtype();
 }
 

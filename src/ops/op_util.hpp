@@ -20,7 +20,7 @@ ScalarType result_type(const Tensor& a, const Tensor& b);
 ScalarType result_type(const Tensor& t, Scalar s);
 /// A fill value must fit the dtype: a floating value for an int64 tensor must lie in int64's range.
 inline void check_fill_value(Scalar value, ScalarType dtype, const char* op) {
-  DYDX_CHECK(is_floating_point(dtype) || value.is_integral() || detail::fits_int64(value.to_double()), op,
+  DYDX_CHECK(is_floating_point(dtype) || dtype == kBool || value.is_integral() || detail::fits_int64(value.to_double()), op,
              ": value ", value, " cannot be converted to type int64 without overflow");
 }
 /// add and sub on integer tensors take only an integer alpha, as in PyTorch.
@@ -124,9 +124,33 @@ inline constexpr auto element_pow = [](auto x, auto y) {
   else return std::pow(x, y);
 };
 
+/// out[i] = f(a[i], b[i]) as bool over the broadcast shape, both operands in their promoted dtype.
+template <class F>
+Tensor compare_kernel(const Tensor& a, const Tensor& b, const char* op, F f) {
+  Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
+  const ScalarType dtype = result_type(a, b);
+  Tensor out = detail::make_empty(shape, kBool);
+  Tensor a_cast, b_cast;
+  const Tensor& x = a.dtype() == dtype ? a : (a_cast = a.to(dtype));
+  const Tensor& y = b.dtype() == dtype ? b : (b_cast = b.to(dtype));
+  cpu::dispatch_with_bool(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map2_typed<bool, T, T>(out, x, y, [f](T u, T v) { return static_cast<bool>(f(u, v)); });
+  });
+  return out;
+}
+
+/// a op b for two operands that promote to bool, as PyTorch: add and maximum are or, mul and
+/// minimum are and; sub raises PyTorch's error and any other arithmetic op raises too.
+Tensor bool_binary(const Tensor& a, const Tensor& b, const char* op);
+
+/// Raises PyTorch's error when either operand of a subtraction is a bool tensor.
+void check_sub_operands(const Tensor& a, const Tensor& b);
+
 /// out = f(a, b) elementwise over the broadcast shape, in dtype.
 template <class F>
 Tensor binary_kernel(const Tensor& a, const Tensor& b, ScalarType dtype, const char* op, F f) {
+  if (dtype == kBool) return bool_binary(a, b, op);
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   Tensor out = detail::make_empty(shape, dtype);
   // Casts only when needed: copying a handle costs two atomic operations, which tiny tensors feel.

@@ -62,7 +62,7 @@ template <class Value>
 void fill_random(Tensor& out, const Generator& generator, uint64_t reserved, Value value) {
   const Generator::Block block = generator.reserve(reserved);
   const int64_t n = out.numel();
-  cpu::dispatch(out.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();
     cpu::parallel_for(n, cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
@@ -142,6 +142,7 @@ Tensor randint(int64_t high, IntArrayRef sizes, TensorOptions options) {
 Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   DYDX_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
   const ScalarType result_dtype = options.dtype_or(kInt64);
+  DYDX_CHECK(result_dtype != kBool, "randperm: not implemented for bool tensors (n = ", n, ")");
   // Beyond 2^p + 1 (p the significand's bits) neighbouring values round to one float, and the result
   // would not be a permutation; PyTorch 1.13's checks and words.
   DYDX_CHECK(result_dtype != kFloat32 || n <= (int64_t{1} << 24) + 1, "randperm: n cannot be greater than 2^24+1 for "

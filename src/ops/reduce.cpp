@@ -42,6 +42,7 @@ bool reduces_leading_dims(const Tensor& x, const SmallVector<char, 6>& mask) {
 }
 
 Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdim) {
+  if (x.dtype() == kBool) return sum_values(x.to(kInt64), mask, keepdim);  // counts, as PyTorch's int64 sum
   if (reduces_leading_dims(x, mask) && x.numel() > 0) {
     Tensor out = detail::make_empty(reduced_shape(x, mask, keepdim), x.dtype());
     const int64_t cols = out.numel();
@@ -150,10 +151,11 @@ struct MeanDimRecord : Named<"mean.dim", "MeanBackward1">, Linear {
   }
 };
 
-// The elements equal to the result (the nans, when the result is nan), as a 0/1 mask.
+// The elements equal to the result (the nans, when the result is nan), as 0/1 in x's dtype (whose
+// precision the tie count's reciprocal then keeps).
 Tensor ties_of(const Tensor& x, const Tensor& out) {
   const bool is_nan = out.item<double>() != out.item<double>();
-  return is_nan ? 1.0 - eq(x, x) : eq(x, out);
+  return (is_nan ? isnan(x) : eq(x, out)).to(x.dtype());
 }
 
 // The whole-tensor max and min share the gradient evenly between tied elements, as PyTorch does.
@@ -238,7 +240,7 @@ Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
   Tensor flat = x.contiguous();
   Tensor out = detail::make_empty({}, x.dtype());
-  cpu::dispatch(x.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = flat.data_ptr<T>();
     out.data_ptr<T>()[0] = p[extreme_index<IsMax>(p, flat.numel(), 1)];
@@ -266,7 +268,7 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
     }
   const int64_t stride = x.dim() == 0 ? 1 : x.stride(dim);
   const int64_t rows = detail::product(outer_sizes);
-  cpu::dispatch(x.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* base = reinterpret_cast<const T*>(x.impl()->data_bytes());
     T* vout = values.data_ptr<T>();

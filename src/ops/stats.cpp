@@ -156,7 +156,7 @@ std::vector<int64_t> shifted(const Dims& dims, int64_t nb) {
 }
 
 // A 0/1 mask of the zeros of t.
-Tensor zeros_of(const Tensor& t) { return eq(t, zeros({}, t.dtype())); }
+Tensor zeros_of(const Tensor& t) { return eq(t, 0); }
 
 struct MomentAttrs {
   Dims dims;       // reduced, non-negative, ascending
@@ -237,7 +237,7 @@ Tensor norm_weight(const Tensor& x, const Tensor& kept_out, const NormAttrs& a) 
   if (std::isinf(p)) {
     // The elements at the extreme, and the nans (where the norm is nan), share the gradient evenly.
     const Tensor ax = abs(x);
-    const Tensor at_extreme = eq(ax, kept_out) + (1.0 - eq(x, x));
+    const Tensor at_extreme = logical_or(eq(ax, kept_out), isnan(x)).to(x.dtype());
     return sign(x) * at_extreme / sum_over(at_extreme, shifted(a.dims, 0), true);
   }
   if (p == 2) return masked_fill(x / kept_out, zeros_of(kept_out), 0);

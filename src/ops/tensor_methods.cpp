@@ -77,4 +77,29 @@ Tensor Tensor::index_put(const std::vector<indexing::TensorIndex>& indices, cons
 Tensor Tensor::masked_select(const Tensor& mask) const { return dydx::masked_select(*this, mask); }
 Tensor Tensor::nonzero() const { return dydx::nonzero(*this); }
 
+Tensor Tensor::eq(const Tensor& other) const { return dydx::eq(*this, other); }
+Tensor Tensor::ne(const Tensor& other) const { return dydx::ne(*this, other); }
+Tensor Tensor::lt(const Tensor& other) const { return dydx::lt(*this, other); }
+Tensor Tensor::le(const Tensor& other) const { return dydx::le(*this, other); }
+Tensor Tensor::gt(const Tensor& other) const { return dydx::gt(*this, other); }
+Tensor Tensor::ge(const Tensor& other) const { return dydx::ge(*this, other); }
+Tensor Tensor::eq(Scalar other) const { return dydx::eq(*this, other); }
+Tensor Tensor::ne(Scalar other) const { return dydx::ne(*this, other); }
+Tensor Tensor::lt(Scalar other) const { return dydx::lt(*this, other); }
+Tensor Tensor::le(Scalar other) const { return dydx::le(*this, other); }
+Tensor Tensor::gt(Scalar other) const { return dydx::gt(*this, other); }
+Tensor Tensor::ge(Scalar other) const { return dydx::ge(*this, other); }
+Tensor Tensor::isnan() const { return dydx::isnan(*this); }
+Tensor Tensor::isinf() const { return dydx::isinf(*this); }
+Tensor Tensor::isfinite() const { return dydx::isfinite(*this); }
+Tensor Tensor::logical_not() const { return dydx::logical_not(*this); }
+Tensor Tensor::logical_and(const Tensor& other) const { return dydx::logical_and(*this, other); }
+Tensor Tensor::logical_or(const Tensor& other) const { return dydx::logical_or(*this, other); }
+Tensor Tensor::logical_xor(const Tensor& other) const { return dydx::logical_xor(*this, other); }
+Tensor Tensor::bitwise_not() const { return dydx::bitwise_not(*this); }
+Tensor Tensor::any() const { return dydx::any(*this); }
+Tensor Tensor::any(int64_t dim, bool keepdim) const { return dydx::any(*this, dim, keepdim); }
+Tensor Tensor::all() const { return dydx::all(*this); }
+Tensor Tensor::all(int64_t dim, bool keepdim) const { return dydx::all(*this, dim, keepdim); }
+
 }  // namespace dydx

@@ -17,7 +17,7 @@ constexpr const char* kPrefix = "tensor(";
 constexpr int64_t kPrefixWidth = 7;
 
 /// How every element of one tensor is written; PyTorch picks one style per tensor.
-enum class Style { integral_float, fixed, scientific, integer };
+enum class Style { integral_float, fixed, scientific, integer, boolean };
 
 /// One double through printf; glibc rounds exactly (ties to even), as Python's float formatting does.
 std::string printf_double(const char* fmt, double v) {
@@ -37,9 +37,11 @@ std::string spaces(int64_t n) { return std::string(static_cast<size_t>(std::max<
 /// Formats elements in one style and pads them to one common width, as torch._tensor_str._Formatter.
 class ElementFormatter {
  public:
-  /// For an int64 tensor: its elements are written exactly, as Python writes ints.
-  explicit ElementFormatter(const std::vector<int64_t>& shown) : style_(Style::integer) {
-    for (int64_t v : shown) width_ = std::max(width_, std::to_string(v).size());
+  /// For an int64 tensor: its elements are written exactly, as Python writes ints. For a bool one
+  /// (elements 0 and 1): True and False, padded to the widest shown, as Python writes bools.
+  ElementFormatter(const std::vector<int64_t>& shown, bool boolean)
+      : style_(boolean ? Style::boolean : Style::integer) {
+    for (int64_t v : shown) width_ = std::max(width_, text(v).size());
   }
 
   explicit ElementFormatter(const std::vector<double>& shown) {
@@ -58,7 +60,7 @@ class ElementFormatter {
 
   /// The element right-aligned to the common width (longer texts such as "-inf" are not cut).
   std::string format(double v) const { return padded(text(v)); }
-  std::string format(int64_t v) const { return padded(std::to_string(v)); }
+  std::string format(int64_t v) const { return padded(text(v)); }
 
  private:
   static Style pick_float_style(const std::vector<double>& nonzero_finite) {
@@ -80,10 +82,17 @@ class ElementFormatter {
     return s;
   }
 
+  /// The unpadded text of one int64 or bool element.
+  std::string text(int64_t v) const {
+    if (style_ == Style::boolean) return v != 0 ? "True" : "False";
+    return std::to_string(v);
+  }
+
   /// The unpadded text of one floating element.
   std::string text(double v) const {
     switch (style_) {
       case Style::integer:  // not chosen for floating elements
+      case Style::boolean:
       case Style::integral_float:
         // The trailing dot marks a floating tensor; non-finite values get none.
         return std::isfinite(v) ? printf_double("%.0f", v) + "." : non_finite_text(v);
@@ -154,7 +163,7 @@ void collect_shown(const Layout& l, const std::vector<T>& values, size_t dim, in
 /// The padded text of the element at an offset into whichever list holds the elements.
 std::string element_text(const Layout& l, const ElementFormatter& f, int64_t offset) {
   const size_t i = static_cast<size_t>(offset);
-  return l.in.is_int64 ? f.format(l.in.int_values[i]) : f.format(l.in.values[i]);
+  return l.in.is_int64 || l.in.is_bool ? f.format(l.in.int_values[i]) : f.format(l.in.values[i]);
 }
 
 /// The last dim: elements packed into lines of at most kLineWidth, as torch's _vector_str.
@@ -213,7 +222,7 @@ std::vector<int64_t> value_sizes_of(const PrintInput& in) {
     shown.push_back(shown_count(s, summarize));
     shown_numel *= shown.back();
   }
-  const int64_t given = static_cast<int64_t>(in.is_int64 ? in.int_values.size() : in.values.size());
+  const int64_t given = static_cast<int64_t>(in.is_int64 || in.is_bool ? in.int_values.size() : in.values.size());
   if (given == shown_numel) return shown;
   if (given == element_count(in.sizes)) return in.sizes;
   throw std::invalid_argument("format_tensor: " + std::to_string(given) + " values for " +
@@ -229,9 +238,10 @@ std::string body_text(const PrintInput& in) {
   auto formatter = [&]<class T>(const std::vector<T>& values) {
     std::vector<T> shown;
     collect_shown(l, values, 0, 0, shown);
-    return ElementFormatter(shown);
+    if constexpr (std::is_same_v<T, int64_t>) return ElementFormatter(shown, in.is_bool);
+    else return ElementFormatter(shown);
   };
-  const ElementFormatter f = in.is_int64 ? formatter(in.int_values) : formatter(in.values);
+  const ElementFormatter f = in.is_int64 || in.is_bool ? formatter(in.int_values) : formatter(in.values);
   if (in.sizes.empty()) return element_text(l, f, 0);
   return block_text(l, f, 0, 0, kPrefixWidth);
 }
@@ -252,6 +262,7 @@ std::vector<std::string> suffixes_of(const PrintInput& in, bool empty) {
   if (empty && in.sizes.size() != 1) out.push_back("size=" + tuple_text(in.sizes));
   if (in.is_float64) out.push_back("dtype=torch.float64");
   if (empty && in.is_int64) out.push_back("dtype=torch.int64");
+  if (empty && in.is_bool) out.push_back("dtype=torch.bool");
   if (!in.grad_fn.empty()) {
     out.push_back("grad_fn=<" + in.grad_fn + ">");
   } else if (in.requires_grad_leaf) {

@@ -21,13 +21,15 @@ struct PrintInput {
   /// order), so that a huge tensor is never read out whole. For a floating tensor; float32 elements
   /// are given as their exact double values.
   std::vector<double> values;
-  /// The same elements for an int64 tensor (is_int64; values is then unused): a double would hold
-  /// only 53 of their bits.
+  /// The same elements for an int64 or bool tensor (is_int64 or is_bool; values is then unused): a
+  /// double would hold only 53 of their bits.
   std::vector<int64_t> int_values;
   /// Adds the ", dtype=torch.float64" suffix.
   bool is_float64 = false;
   /// Formats elements as integers. PyTorch shows no dtype for int64 unless the tensor is empty.
   bool is_int64 = false;
+  /// Formats elements (held in int_values as 0 and 1) as True and False; no dtype unless empty.
+  bool is_bool = false;
   /// Non-empty: adds ", grad_fn=<grad_fn>".
   std::string grad_fn;
   /// Adds ", requires_grad=True" when grad_fn is empty.

@@ -41,9 +41,10 @@ detail::PrintInput print_input(const Tensor& t) {
   in.sizes.assign(sizes.begin(), sizes.end());
   in.is_float64 = t.dtype() == kFloat64;
   in.is_int64 = t.dtype() == kInt64;
+  in.is_bool = t.dtype() == kBool;
   // Float32 elements widen to double exactly, which is the value Python formats; int64 ones stay int64.
   const Tensor shown = shown_elements(t);
-  if (in.is_int64) in.int_values = shown.to_vector<int64_t>();
+  if (in.is_int64 || in.is_bool) in.int_values = shown.to_vector<int64_t>();
   else in.values = shown.to_vector<double>();
   if (!t.is_leaf()) {
     in.grad_fn = t.grad_fn()->name();

@@ -36,6 +36,7 @@ const char* safetensors_dtype(ScalarType t) {
     case kFloat32: return "F32";
     case kFloat64: return "F64";
     case kInt64: return "I64";
+    case kBool: return "BOOL";
   }
   return "?";
 }
@@ -46,10 +47,11 @@ ScalarType dydx_dtype(const std::string& name, const std::string& path, const st
   if (name == "F32") return kFloat32;
   if (name == "F64") return kFloat64;
   if (name == "I64") return kInt64;
-  static const std::set<std::string> known = {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16",
+  if (name == "BOOL") return kBool;
+  static const std::set<std::string> known = {"U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16",
                                               "F16",  "BF16", "I32", "U32", "U64"};
   DYDX_CHECK(!known.count(name), "load_safetensors: ", path, ": tensor \"", key, "\" has dtype ", name,
-             ", which dydx does not support (only F32, F64 and I64)");
+             ", which dydx does not support (only F32, F64, I64 and BOOL)");
   detail::fail("load_safetensors: ", path, ": tensor \"", key, "\" has unknown dtype \"", name, "\"");
 }
 
@@ -160,11 +162,21 @@ const char* bytes_of(const Tensor& contiguous) {
     case kFloat32: return reinterpret_cast<const char*>(contiguous.data_ptr<float>());
     case kFloat64: return reinterpret_cast<const char*>(contiguous.data_ptr<double>());
     case kInt64: return reinterpret_cast<const char*>(contiguous.data_ptr<int64_t>());
+    case kBool: return reinterpret_cast<const char*>(contiguous.data_ptr<bool>());
   }
   return nullptr;
 }
 
 char* mutable_bytes_of(const Tensor& contiguous) { return const_cast<char*>(bytes_of(contiguous)); }
+
+/// A C++ bool holding a byte other than 0 or 1 is undefined behaviour, so a BOOL tensor's bytes are
+/// checked as read.
+void check_bool_bytes(const Tensor& t, const std::string& path, const std::string& key) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(bytes_of(t));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    DYDX_CHECK(bytes[i] <= 1, "load_safetensors: ", path, ": tensor \"", key, "\" has dtype BOOL, but its element ", i,
+               " is the byte ", static_cast<int>(bytes[i]), " (only 0 and 1 are bools)");
+}
 
 /// Whether text is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
 /// U+10FFFF), which JSON strings must be; nlohmann's dump() throws its own type_error otherwise.
@@ -324,6 +336,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
     if (e.end > e.begin) {
       in.seekg(static_cast<std::streamoff>(buffer_start + e.begin));
       read_exactly(in, mutable_bytes_of(t), e.end - e.begin, path, ("tensor \"" + e.name + "\"").c_str());
+      if (e.dtype == kBool) check_bool_bytes(t, path, e.name);
     }
     file.tensors.emplace(e.name, std::move(t));
   }

@@ -16,6 +16,7 @@ def tensors():
         "index": np.array([[-1, 2**40], [3, -(2**62)]], dtype=np.int64),
         "empty": np.zeros((0, 4), dtype=np.float32),
         "special": np.array([np.inf, -np.inf, np.nan, -0.0], dtype=np.float32),
+        "mask": np.array([[True, False, True], [False, False, True]]),
     }
 
 

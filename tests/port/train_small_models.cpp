@@ -65,4 +65,22 @@ int main() {
   torch::nn::Sequential mlp(torch::nn::Flatten(), torch::nn::Linear(64, 32), torch::nn::Tanh(), torch::nn::Linear(32, 10));
   train("mlp", mlp, images, labels);
   std::cout << "parameters: cnn " << cnn->parameters().size() << ", mlp " << mlp->parameters().size() << "\n";
+
+  // Masks and comparisons, as a libtorch user writes them: bool tensors from comparisons, counted,
+  // combined, used to index, to select and to fill.
+  torch::NoGradGuard no_grad;
+  torch::Tensor logits = mlp->forward(images);
+  torch::Tensor positive = logits > 0;
+  torch::Tensor confident = logits.abs() >= 0.5;
+  torch::Tensor predicted_right = std::get<1>(logits.max(1)) == labels;
+  std::printf("masks: bool %d, positive %lld, confident and positive %lld, neither %lld, right %lld, any %d all %d\n",
+              positive.scalar_type() == torch::kBool ? 1 : 0, static_cast<long long>(positive.sum().item<int64_t>()),
+              static_cast<long long>((positive & confident).sum().item<int64_t>()),
+              static_cast<long long>((~positive).logical_and(confident.logical_not()).sum().item<int64_t>()),
+              static_cast<long long>(predicted_right.sum().item<int64_t>()), confident.any().item<bool>() ? 1 : 0,
+              confident.all().item<bool>() ? 1 : 0);
+  std::printf("masked: kept %.5f, where %.5f, filled %.5f, rows %lld\n", logits.index({positive}).sum().item<double>(),
+              torch::where(positive, logits, torch::zeros_like(logits)).sum().item<double>(),
+              logits.masked_fill(confident, 1.0).sum().item<double>(),
+              static_cast<long long>(logits.index({positive.any(1)}).size(0)));
 }

@@ -92,16 +92,15 @@ void check_class_indices(const Tensor& input, const Tensor& target, int64_t igno
                " classes (input shape ", input.sizes(), ", target shape ", target.sizes(), ")");
 }
 
-// 1 where target names the class (and is not ignored), 0 elsewhere: input's shape, as a 0/1 mask
-// in input's dtype. It selects input's entry at each target class; see nll_loss.
+// True where target names the class (and is not ignored): input's shape, as a bool mask. It selects
+// input's entry at each target class; see nll_loss.
 Tensor class_mask(const Tensor& input, const Tensor& target, int64_t ignore_index) {
   const int64_t cd = class_dim_of(input);
   Dims class_shape(input.dim(), 1);
   class_shape[cd] = input.size(cd);
   Tensor classes = arange(input.size(cd), kInt64).reshape(class_shape);
   Tensor targets = target.unsqueeze(cd);
-  Tensor kept = 1 - eq(targets, full({}, ignore_index, kInt64));
-  return (eq(classes, targets) * kept).to(input.dtype());
+  return logical_and(eq(classes, targets), ne(targets, ignore_index));
 }
 
 // binary_cross_entropy's elementwise loss (weighted), with PyTorch 1.13's value and derivatives
@@ -242,7 +241,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
   Tensor mask = class_mask(input, target, options.ignore_index());
   Tensor picked = where(mask, input, zeros({}, input.dtype())).sum({cd});
   // Each sample's weight: its class's, or 1; 0 where ignored.
-  Tensor weights = options.weight().defined() ? (mask * along_classes(options.weight(), input)).sum({cd}) : mask.sum({cd});
+  Tensor weights = options.weight().defined() ? (mask * along_classes(options.weight(), input)).sum({cd}) : mask.sum({cd}).to(input.dtype());
   Tensor loss = -picked * weights;
   if (is_mean(options)) return loss.sum() / weights.sum();
   if (is_sum(options)) return loss.sum();
@@ -281,7 +280,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   // The smoothing term: -sum over classes of (weighted) log-probabilities, zero where ignored,
   // reduced as nll_loss's (PyTorch 1.13's formula).
   Tensor terms = options.weight().defined() ? log_p * along_classes(options.weight(), input) : log_p;
-  Tensor kept = (1 - eq(target, full({}, options.ignore_index(), kInt64))).to(input.dtype());
+  Tensor kept = ne(target, options.ignore_index()).to(input.dtype());
   Tensor smooth = -terms.sum({cd}) * kept;
   Tensor reduced;
   if (is_mean(options)) {

@@ -1,0 +1,153 @@
+// The ops that make or combine bool tensors: comparisons, isnan/isinf/isfinite, logical and bitwise
+// ops, any/all, and the arithmetic PyTorch defines on two bool operands. None carries a gradient.
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+
+#include "ops/op_util.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+// out = f(x) as bool, x read in its own dtype.
+template <class F>
+Tensor test_each(const Tensor& x, F f) {
+  Tensor out = detail::make_empty(x.sizes(), kBool);
+  cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map1<bool, T>(out, x, [f](T v) { return static_cast<bool>(f(v)); });
+  });
+  return out;
+}
+
+template <class T>
+bool nonzero_value(T v) {
+  return v != T(0);  // nan is nonzero, as in PyTorch
+}
+
+// A logical op of two tensors of any dtypes: each operand is true where nonzero. Both are read in
+// their promoted dtype, which keeps every nonzero value nonzero (an int64 never rounds to a float 0).
+template <class F>
+Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
+  return compare_kernel(a, b, op, [f](auto u, auto v) { return f(nonzero_value(u), nonzero_value(v)); });
+}
+
+// A bitwise op in the promoted dtype, which must be bool or int64, as PyTorch's kernels.
+template <class F>
+Tensor bitwise(const Tensor& a, const Tensor& b, const char* op, F f) {
+  Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
+  const ScalarType dtype = result_type(a, b);
+  DYDX_CHECK(!is_floating_point(dtype), op, ": not implemented for ", dtype, " tensors (shapes ", a.sizes(), " and ",
+             b.sizes(), "); it takes bool and int64 tensors");
+  Tensor out = detail::make_empty(shape, dtype);
+  const Tensor x = cast(a, dtype), y = cast(b, dtype);
+  if (dtype == kBool) cpu::map2<bool>(out, x, y, [f](bool u, bool v) { return static_cast<bool>(f(u, v)); });
+  else cpu::map2<int64_t>(out, x, y, [f](int64_t u, int64_t v) { return static_cast<int64_t>(f(u, v)); });
+  return out;
+}
+
+// Whether pred holds for any element, scanning a dense copy and stopping at the first hit.
+template <class Pred>
+bool any_element(const Tensor& x, Pred pred) {
+  const Tensor dense = x.contiguous();
+  return cpu::dispatch_with_bool(dense.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = dense.data_ptr<T>();
+    return std::any_of(p, p + dense.numel(), [pred](T v) { return pred(v); });
+  });
+}
+
+// The number of nonzero elements per slice along dim, as int64 (any and all along a dim compare it).
+Tensor count_nonzero_along(const Tensor& x, int64_t dim, bool keepdim, const char* op) {
+  const int64_t d = detail::wrap_dim(dim, x.dim(), op);
+  return ne(x, 0).to(kInt64).sum(IntArrayRef({d}), keepdim);
+}
+
+}  // namespace
+
+void check_sub_operands(const Tensor& a, const Tensor& b) {
+  const bool a_bool = a.defined() && a.dtype() == kBool, b_bool = b.defined() && b.dtype() == kBool;
+  DYDX_CHECK(!(a_bool && b_bool), "sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+             "`^` or `logical_xor()` operator instead.");
+  DYDX_CHECK(!a_bool && !b_bool, "sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+             "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+}
+
+Tensor bool_binary(const Tensor& a, const Tensor& b, const char* op) {
+  const std::string_view name(op);
+  if (name == "sub") check_sub_operands(a, b);
+  // True + True is True in PyTorch: a sum of bools saturates, so add is or and mul is and.
+  if (name == "add" || name == "maximum") return logical_or(a, b);
+  if (name == "mul" || name == "minimum") return logical_and(a, b);
+  detail::fail(op, ": not implemented for bool tensors (shapes ", a.sizes(), " and ", b.sizes(),
+               "); convert them first, e.g. with .to(kInt64)");
+}
+
+}  // namespace ops
+
+Tensor eq(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "eq", [](auto x, auto y) { return x == y; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "ne", [](auto x, auto y) { return x != y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "lt", [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "le", [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "gt", [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+
+// The scalar becomes a 0-d tensor of the result dtype: an int64 tensor compares with 2 exactly and
+// with 2.5 in the default float dtype, as PyTorch.
+Tensor eq(const Tensor& a, Scalar b) { return eq(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor ne(const Tensor& a, Scalar b) { return ne(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor lt(const Tensor& a, Scalar b) { return lt(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor le(const Tensor& a, Scalar b) { return le(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor gt(const Tensor& a, Scalar b) { return gt(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor ge(const Tensor& a, Scalar b) { return ge(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+
+Tensor isnan(const Tensor& x) {
+  return ops::test_each(x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>) return std::isnan(v);
+    else return false;
+  });
+}
+Tensor isinf(const Tensor& x) {
+  return ops::test_each(x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>) return std::isinf(v);
+    else return false;
+  });
+}
+Tensor isfinite(const Tensor& x) {
+  return ops::test_each(x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>) return std::isfinite(v);
+    else return true;
+  });
+}
+
+Tensor logical_not(const Tensor& x) { return ops::test_each(x, [](auto v) { return !ops::nonzero_value(v); }); }
+Tensor logical_and(const Tensor& a, const Tensor& b) { return ops::logical(a, b, "logical_and", [](bool u, bool v) { return u && v; }); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return ops::logical(a, b, "logical_or", [](bool u, bool v) { return u || v; }); }
+Tensor logical_xor(const Tensor& a, const Tensor& b) { return ops::logical(a, b, "logical_xor", [](bool u, bool v) { return u != v; }); }
+
+Tensor bitwise_not(const Tensor& x) {
+  DYDX_CHECK(!x.is_floating_point(), "bitwise_not: not implemented for ", x.dtype(), " tensors (shape ", x.sizes(),
+             "); it takes bool and int64 tensors");
+  if (x.dtype() == kBool) return logical_not(x);
+  Tensor out = detail::make_empty(x.sizes(), kInt64);
+  cpu::map1<int64_t, int64_t>(out, x, [](int64_t v) { return ~v; });
+  return out;
+}
+Tensor bitwise_and(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_and", [](auto u, auto v) { return u & v; }); }
+Tensor bitwise_or(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_or", [](auto u, auto v) { return u | v; }); }
+Tensor bitwise_xor(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_xor", [](auto u, auto v) { return u ^ v; }); }
+
+Tensor any(const Tensor& x) {
+  return full({}, ops::any_element(x, [](auto v) { return ops::nonzero_value(v); }), kBool);
+}
+Tensor all(const Tensor& x) {
+  return full({}, !ops::any_element(x, [](auto v) { return !ops::nonzero_value(v); }), kBool);
+}
+Tensor any(const Tensor& x, int64_t dim, bool keepdim) { return gt(ops::count_nonzero_along(x, dim, keepdim, "any"), 0); }
+Tensor all(const Tensor& x, int64_t dim, bool keepdim) {
+  Tensor count = ops::count_nonzero_along(x, dim, keepdim, "all");  // checks dim first
+  return eq(count, x.dim() == 0 ? 1 : x.size(dim));
+}
+
+}  // namespace dydx
