@@ -309,10 +309,10 @@ TEST(HostileInputSweep, ShapesStridesAndOffsetsOverInt64Edges) {
       sweep.attempt("as_strided", [&] { return x.as_strided({a, b}, {c, d}, e); });
       sweep.attempt("as_strided", [&] { return x.as_strided({a}, {b}); });
       const int64_t rows = alloc_size(), cols = alloc_size();
-      const std::vector<std::string> bytes = {"storage size calculation overflowed"};
-      sweep.attempt("zeros", [&] { return zeros({rows, cols}); }, bytes);
-      sweep.attempt("full", [&] { return full({rows}, 1.0, kInt64); }, bytes);
-      sweep.attempt("eye", [&] { return eye(rows, cols); }, bytes);
+      // Each names itself, whether the element count or the byte count overflows.
+      sweep.attempt("zeros", [&] { return zeros({rows, cols}); });
+      sweep.attempt("full", [&] { return full({rows}, 1.0, kInt64); });
+      sweep.attempt("eye", [&] { return eye(rows, cols); });
       sweep.attempt("sum_to", [&] { return sum_to(x, {a, b}); });
     }
   }
@@ -641,22 +641,29 @@ std::vector<Row> huge_size_rows() {
   const std::string c = "huge sizes";
   const int64_t big = int64_t(1) << 62;
   return {
-      {c, "zeros int64 max", [] { return zeros({kI64Max}); }, raises({"storage size", "[9223372036854775807]"})},
-      {c, "zeros bytes overflow", [=] { return zeros({big}); }, raises({"storage size", "[4611686018427387904]"})},
-      {c, "ones 2^60 elements", [] { return ones({int64_t(1) << 60}); }, raises({"out of memory", "4611686018427387904 bytes"})},
+      {c, "zeros int64 max", [] { return zeros({kI64Max}); }, raises({"zeros", "storage size", "[9223372036854775807]"})},
+      {c, "zeros bytes overflow", [=] { return zeros({big}); }, raises({"zeros", "storage size", "[4611686018427387904]"})},
+      {c, "ones 2^60 elements", [] { return ones({int64_t(1) << 60}); }, raises({"ones", "out of memory", "4611686018427387904 bytes"})},
       {c, "empty of 2^62 x 0", [=] { return number(empty({kI64Max, 0}).size(0)); }, gives({}, {9.223372036854775807e18}, kFloat64)},
-      {c, "full 2^31 x 2^31", [] { return full({int64_t(1) << 31, int64_t(1) << 31}, 1.0); }, raises({"storage size", "[2147483648,2147483648]"})},
+      {c, "full 2^31 x 2^31", [] { return full({int64_t(1) << 31, int64_t(1) << 31}, 1.0); }, raises({"full", "storage size", "[2147483648,2147483648]"})},
       {c, "rand 2^40 x 2^40", [] { return rand({int64_t(1) << 40, int64_t(1) << 40}); }, raises({"rand", "[1099511627776,1099511627776]", "overflows int64"})},
       {c, "randn negative", [] { return randn({-1}); }, raises({"randn", "-1"})},
       {c, "eye int64 max", [] { return eye(kI64Max); }, raises({"eye", "[9223372036854775807,9223372036854775807]", "overflows int64"})},
       {c, "eye 2^32", [] { return eye(int64_t(1) << 32); }, raises({"eye", "[4294967296,4294967296]", "overflows int64"})},
       {c, "eye negative", [] { return eye(-1); }, raises({"eye", "-1"})},
       {c, "eye negative m", [] { return eye(2, -1); }, raises({"eye", "-1"})},
-      {c, "arange 1e18", [] { return arange(0.0, 1e18); }, raises({"out of memory", "4000000000000000000 bytes"})},
+      {c, "arange 1e18", [] { return arange(0.0, 1e18); }, raises({"arange", "out of memory", "4000000000000000000 bytes"})},
       {c, "arange tiny step", [] { return arange(0.0, 1.0, 1e-300); }, raises({"arange", "1e-300", "too many elements"})},
-      {c, "linspace int64 max steps", [] { return linspace(0, 1, kI64Max); }, raises({"storage size", "[9223372036854775807]"})},
+      {c, "linspace int64 max steps", [] { return linspace(0, 1, kI64Max); }, raises({"linspace", "storage size", "[9223372036854775807]"})},
       {c, "expand to 2^62 x 2^62", [=] { return ones({1, 1}).expand({big, big}); }, raises({"expand", "[4611686018427387904,4611686018427387904]", "overflows int64"})},
       {c, "view int64 max x 2", [] { return ones({4}).view({kI64Max, 2}); }, raises({"view", "[9223372036854775807,2]", "4"})},
+      // The split sizes' product was a signed overflow (UBSan); PyTorch 1.13 words it so.
+      {c, "unflatten int64 max x 2", [] { return ones({3, 4}).unflatten(1, {kI64Max, 2}); },
+       raises({"unflatten", "[9223372036854775807,2]", "don't multiply up to the size of dim 1 (4)"})},
+      {c, "unflatten -1 x int64 max x 2", [] { return ones({3, 4}).unflatten(1, {-1, kI64Max, 2}); },
+       raises({"unflatten", "[-1,9223372036854775807,2]", "don't multiply up"})},
+      {c, "unflatten 2^62 x 2^62 x 0 of 0", [] { return zeros({2, 0}).unflatten(1, {int64_t(1) << 62, int64_t(1) << 62, 0}); },
+       raises({"4611686018427387904,4611686018427387904,0]", "overflows int64"})},  // as PyTorch, an error
       {c, "reshape of empty, strides overflow", [] { return zeros({0}).reshape({0, int64_t(1) << 62, 4}); },
        raises({"reshape", "[0,4611686018427387904,4]", "overflows int64"})},
       {c, "expand of empty, strides overflow", [=] { return zeros({1, 0}).expand({big, 0}).expand({4, big, 0}); },

@@ -15,6 +15,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -206,6 +208,39 @@ TEST(LBFGS, StopsAtAStationaryPoint) {
   });
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(x.to_vector<double>(), (std::vector<double>{1.0, 1.0}));
+}
+
+// max_iter = INT64_MAX: PyTorch's default max_eval, max_iter * 5 // 4, was computed in int64 (a
+// signed overflow: UBSan stops the sanitizer build here; a Release build happened to wrap to a
+// large count). PyTorch 1.13, lr 0.1,
+// loss sum((x - 0.5)^2) from [1, -2], float64: 103 evaluations, 102 iterations, x =
+// [0.5000115542085161, 0.4999422289574195] (a tolerance stops it); with max_eval 10: 10 evaluations.
+TEST(LBFGS, AHugeMaxIterKeepsPyTorchsDefaultMaxEval) {
+  for (const std::optional<int64_t> max_eval : {std::optional<int64_t>(), std::optional<int64_t>(10)}) {
+    Tensor x = dydx::tensor({1.0, -2.0}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+    optim::LBFGSOptions options(0.1);
+    options.max_iter(std::numeric_limits<int64_t>::max());
+    if (max_eval) options.max_eval(*max_eval);
+    optim::LBFGS opt({x}, options);
+    int calls = 0;
+    opt.step([&] {
+      ++calls;
+      opt.zero_grad();
+      Tensor loss = ((x - 0.5) * (x - 0.5)).sum();
+      loss.backward();
+      return loss;
+    });
+    const optim::OptimizerStateDict state = opt.state_dict();
+    if (max_eval) {
+      EXPECT_EQ(calls, 10);
+      EXPECT_EQ(state.state[0].at("n_iter").item<int64_t>(), 9);
+      EXPECT_TRUE(allclose(x, dydx::tensor({0.7080591515, -0.5402957574999997}, dydx::dtype(dydx::kFloat64)), 1e-13, 0));
+    } else {
+      EXPECT_EQ(calls, 103);
+      EXPECT_EQ(state.state[0].at("n_iter").item<int64_t>(), 102);
+      EXPECT_TRUE(allclose(x, dydx::tensor({0.5000115542085161, 0.4999422289574195}, dydx::dtype(dydx::kFloat64)), 1e-13, 0));
+    }
+  }
 }
 
 // Saved after two steps and loaded into a fresh optimizer, LBFGS continues bit for bit.

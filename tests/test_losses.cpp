@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -287,6 +288,57 @@ TEST(Losses, BinaryCrossEntropyDerivativesAtTheEdgesAreConsistent) {
                                                forward_ad::make_dual(x.detach(), ones({3}, kFloat64)), y.detach(), kNone))
                        .tangent;
   EXPECT_TRUE(HasValues(tangent, {-1 / eps, 1e-13 / eps, 0.1 / 0.21}, 1e-12));
+}
+
+// Second order at the clamp (x (1 - x) <= eps): the input gradient (x - y) / eps, PyTorch 1.13's
+// first-order value at x in {0, 1, 1e-30, 1 - 1e-16}, has y-slope -1 / eps; double backward gives
+// that mixed derivative in both orders (PyTorch: -1e12 for d(grad_x)/dy; -1 / (x (1 - x)) for
+// d(grad_y)/dx, a documented deviation), forward over reverse too, and a finite difference of the
+// input gradient in y agrees. (It was 0: the target was detached in the carrier's quadratic.)
+TEST(Losses, BinaryCrossEntropyMixedSecondDerivativeAtTheClampIsTheInputGradientsSlope) {
+  const double eps = static_cast<double>(1e-12f);
+  const std::vector<double> xs = {0.0, 1.0, 1e-30, 1 - 1e-16};
+  const std::vector<double> ys = {0.3, 0.7, 1.0, 0.0};
+  // PyTorch 1.13, float64, reduction sum: d loss / dx at (xs, ys).
+  const std::vector<double> torch_grad_x = {-300000001198.74084, 300000001198.74084, -1000000003995.8029,
+                                            1000000003995.8027};
+  Tensor x = tensor(xs, kFloat64).requires_grad_(), y = tensor(ys, kFloat64).requires_grad_();
+  auto loss = [](const Tensor& a, const Tensor& b) { return F::binary_cross_entropy(a, b, kSum); };
+  std::vector<Tensor> g = grad({loss(x, y)}, {x, y}, {}, std::nullopt, /*create_graph=*/true);
+  EXPECT_TRUE(HasValues(g[0], torch_grad_x, 1e-15));
+  EXPECT_TRUE(HasValues(g[1], {100.0, -100.0, -std::log(1e-30), std::log(1.1102230246251565e-16)}, 1e-14));
+  const std::vector<double> slope(4, -1 / eps);
+  EXPECT_TRUE(HasValues(grad({g[0].sum()}, {y}, {}, true)[0], slope, 1e-12));
+  EXPECT_TRUE(HasValues(grad({g[1].sum()}, {x}, {}, true)[0], slope, 1e-12));
+  EXPECT_TRUE(HasValues(grad({g[0].sum()}, {x}, {}, true)[0], std::vector<double>(4, 1 / eps), 1e-12));
+  // The input gradient's finite difference in y (it is linear in y there).
+  const double h = 1e-3;
+  Tensor up = grad({loss(x, (y + h).detach())}, {x})[0], down = grad({loss(x, (y - h).detach())}, {x})[0];
+  EXPECT_TRUE(HasValues((up - down) / (2 * h), slope, 1e-6));
+  // Forward over reverse: the tangent of grad_x along y.
+  {
+    forward_ad::DualLevel level;
+    Tensor xd = x.detach().requires_grad_();
+    Tensor yd = forward_ad::make_dual(y.detach(), ones({4}, kFloat64));
+    Tensor gx = grad({loss(xd, yd)}, {xd}, {}, std::nullopt, true)[0];
+    EXPECT_TRUE(HasValues(forward_ad::unpack_dual(gx).tangent, slope, 1e-12));
+  }
+  x.set_grad(Tensor());
+  y.set_grad(Tensor());
+}
+
+// An infinite delta (beta) leaves only the quadratic part: PyTorch 1.13 gives huber_loss(1, 0,
+// delta=inf) = 0.5 with gradient 1, and smooth_l1_loss(1, 0, beta=inf) = 0 (0.5 d^2 / inf).
+// huber_loss gave nan (its linear part (d - min(d, delta)) * delta was 0 * inf).
+TEST(Losses, HuberAndSmoothL1WithAnInfiniteThresholdMatchPyTorch) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor x = tensor({1.0, -3.0}, kFloat64).requires_grad_();
+  Tensor huber = F::huber_loss(x, zeros({2}, kFloat64), F::HuberLossFuncOptions().delta(inf).reduction(kSum));
+  EXPECT_TRUE(HasValues(huber, {0.5 + 4.5}, 0));
+  EXPECT_TRUE(HasValues(grad({huber}, {x})[0], {1.0, -3.0}, 0));
+  Tensor smooth = F::smooth_l1_loss(x, zeros({2}, kFloat64), F::SmoothL1LossFuncOptions().beta(inf).reduction(kSum));
+  EXPECT_TRUE(HasValues(smooth, {0.0}, 0));
+  EXPECT_TRUE(HasValues(grad({smooth}, {x})[0], {0.0, 0.0}, 0));
 }
 
 TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "dydx/dydx.hpp"
 #include "test_util.hpp"
@@ -64,6 +65,26 @@ TEST(NnInit, UniformAndNormal) {
   Tensor ints = zeros({3}, kInt64);
   EXPECT_NE(error_of([&] { init::uniform_(ints); }).find("floating point"), std::string::npos);
   EXPECT_TRUE(equal(ints, zeros({3}, kInt64)));
+}
+
+// PyTorch 1.13's uniform_ bounds: each bound finite in the tensor's dtype ("to is out of bounds for
+// float" for inf, 3.5e38, or 1e300 in float32) and to - from no larger than its largest value
+// (-3e38, 3e38 in float32; -1e308, 1e308 in float64). dydx filled inf (or nan). A raise changes nothing.
+TEST(NnInit, UniformBoundsMustBeRepresentableInTheDtype) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor f = zeros({4}), d = zeros({4}, kFloat64);
+  EXPECT_DYDX_ERROR(init::uniform_(f, 0, inf), "uniform_", "b=inf", "out of bounds", "float32");
+  EXPECT_DYDX_ERROR(init::uniform_(d, -inf, 0), "uniform_", "a=-inf", "out of bounds", "float64");
+  EXPECT_DYDX_ERROR(init::uniform_(f, 0, 3.5e38), "uniform_", "b=3.5e+38", "out of bounds");
+  EXPECT_DYDX_ERROR(init::uniform_(f, -1e300, 1e300), "uniform_", "a=-1e+300", "out of bounds");
+  EXPECT_DYDX_ERROR(init::uniform_(f, -3e38, 3e38), "uniform_", "b - a", "a=-3e+38", "b=3e+38");
+  EXPECT_DYDX_ERROR(init::uniform_(d, -1e308, 1e308), "uniform_", "b - a", "float64");
+  EXPECT_DYDX_ERROR(init::uniform_(d, std::nan(""), 1), "uniform_");
+  EXPECT_TRUE(equal(f, zeros({4})));
+  EXPECT_TRUE(equal(d, zeros({4}, kFloat64)));
+  // The largest representable interval is fine, and the values stay inside it.
+  init::uniform_(f, -1.5e38, 1.5e38);
+  for (float v : f.to_vector<float>()) EXPECT_TRUE(std::isfinite(v) && std::abs(v) <= 1.5e38f) << v;
 }
 
 TEST(NnInit, ConstantsAndEye) {

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -101,6 +102,20 @@ TEST(SchedulerGoldens, RatesMatchPyTorch) {
     }
   }
   EXPECT_EQ(cases, 16);
+}
+
+// T_max past 2^62: the period 2 T_max overflowed int64 (UBSan stops the sanitizer build; Python's
+// integers don't). PyTorch 1.13, lr 0.1, T_max 2^62 + 1 and 2^63 - 1: 0.1 exactly for three steps.
+TEST(Schedulers, CosineAnnealingWithAHugeTMaxMatchesPyTorch) {
+  for (const int64_t t_max : {(int64_t{1} << 62) + 1, std::numeric_limits<int64_t>::max()}) {
+    Tensor w = dydx::ones({1}).requires_grad_();
+    optim::SGD opt({w}, optim::SGDOptions(0.1));
+    optim::CosineAnnealingLR sched(opt, t_max);
+    for (int i = 0; i < 3; ++i) {
+      sched.step();
+      EXPECT_EQ(sched.get_last_lr(), std::vector<double>{0.1}) << t_max << " step " << i;
+    }
+  }
 }
 
 // The rate the scheduler sets is the one the optimizer's next step uses.

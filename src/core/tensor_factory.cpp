@@ -7,18 +7,40 @@
 
 namespace dydx::detail {
 
-Tensor make_empty(IntArrayRef sizes, ScalarType dtype) {
+namespace {
+Tensor allocate_contiguous(IntArrayRef sizes, ScalarType dtype, const char* op) {
+  const int64_t numel = product(sizes);  // checked for overflow
+  int64_t nbytes = 0;
+  DYDX_CHECK(!__builtin_mul_overflow(numel, static_cast<int64_t>(element_size(dtype)), &nbytes), op,
+             ": cannot allocate a tensor of shape ", sizes, " and dtype ", dtype, ": its storage size (", numel, " elements of ",
+             element_size(dtype), " bytes) overflows int64");
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = Storage::allocate(static_cast<size_t>(nbytes));
+  } catch (const Error&) {
+    // allocate() knows only a byte count; the caller's name and shape say which request it was.
+    detail::fail(op, ": cannot allocate a tensor of shape ", sizes, " and dtype ", dtype, ": out of memory allocating ", nbytes,
+                 " bytes");
+  }
   auto impl = make_pooled<TensorImpl>();
-  impl->numel = product(sizes);  // checked for overflow first
+  impl->numel = numel;
   impl->sizes.assign(sizes.begin(), sizes.end());
   contiguous_strides(sizes, impl->strides);
   impl->dtype = dtype;
-  int64_t nbytes = 0;
-  DYDX_CHECK(!__builtin_mul_overflow(impl->numel, static_cast<int64_t>(element_size(dtype)), &nbytes),
-             "empty: storage size calculation overflowed for shape ", sizes);
-  impl->storage = Storage::allocate(static_cast<size_t>(nbytes));
+  impl->storage = std::move(storage);
   return Tensor(std::move(impl));
 }
+
+}  // namespace
+
+Tensor make_empty(IntArrayRef sizes, ScalarType dtype, const char* op) {
+  check_sizes(sizes, op);  // negative sizes and an element count past int64, named as op's
+  return allocate_contiguous(sizes, dtype, op);
+}
+
+// An op's result: its sizes are non-negative already, and the rare overflowing count is caught by
+// product(), so the per-op path skips check_sizes' extra pass.
+Tensor make_empty(IntArrayRef sizes, ScalarType dtype) { return allocate_contiguous(sizes, dtype, "allocate"); }
 
 Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   const auto& s = *src.impl();

@@ -5,7 +5,11 @@
 
 namespace dydx::detail {
 
-/// A contiguous tensor with uninitialised storage.
+/// A contiguous tensor with uninitialised storage. When its byte count overflows or the memory
+/// can't be had, the dydx::Error names op (the public function at fault), the shape and the dtype.
+Tensor make_empty(IntArrayRef sizes, ScalarType dtype, const char* op);
+/// make_empty for an op's result, whose shape comes from tensors that already exist: a failure
+/// there is named as the allocation's.
 Tensor make_empty(IntArrayRef sizes, ScalarType dtype);
 /// A tensor sharing src's storage with the given geometry; records src's base so in-place
 /// writes through the view can rewrite the base's history. Carries no autograd state: a view op

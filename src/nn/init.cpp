@@ -2,6 +2,7 @@
 #include "dydx/nn/init.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -71,6 +72,14 @@ std::tuple<int64_t, int64_t> _calculate_fan_in_and_fan_out(const Tensor& tensor)
 Tensor uniform_(Tensor tensor, double a, double b) {
   check_fillable(tensor, "uniform_");
   DYDX_CHECK(a <= b, "nn::init::uniform_: expects a <= b, but got a=", a, " and b=", b);
+  // PyTorch 1.13's uniform_ checks: both bounds (and their difference) representable in the
+  // tensor's dtype; an infinite bound would fill inf (or nan, inf - inf).
+  const double largest = tensor.dtype() == kFloat32 ? static_cast<double>(std::numeric_limits<float>::max())
+                                                     : std::numeric_limits<double>::max();
+  DYDX_CHECK(a >= -largest && a <= largest, "nn::init::uniform_: a=", a, " is out of bounds for ", tensor.dtype());
+  DYDX_CHECK(b >= -largest && b <= largest, "nn::init::uniform_: b=", b, " is out of bounds for ", tensor.dtype());
+  DYDX_CHECK(b - a <= largest, "nn::init::uniform_: expects b - a <= the largest ", tensor.dtype(), " (", largest,
+             "), but got a=", a, " and b=", b);
   return uniform_unchecked(std::move(tensor), a, b);
 }
 

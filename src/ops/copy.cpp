@@ -21,7 +21,7 @@ struct CloneOrToRecord : Names, Linear {
 
 template <class Names>
 Tensor copy_as(const Tensor& x, ScalarType dtype) {
-  Tensor out = detail::make_empty(x.sizes(), dtype);
+  Tensor out = detail::make_empty(x.sizes(), dtype, Names::name);  // an expanded x can be too large to copy
   detail::copy_values(out, x);
   // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.
   if (is_floating_point(dtype)) finish<CloneOrToRecord<Names>>({&x}, out);

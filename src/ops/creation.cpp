@@ -46,7 +46,7 @@ void flatten_into(const NestedList& list, std::vector<Scalar>& values) {
 // Each value converted on its own, so that integers reach an int64 tensor exactly.
 Tensor from_scalars(const std::vector<Scalar>& values, IntArrayRef shape, ScalarType dtype) {
   for (const Scalar& v : values) ops::check_fill_value(v, dtype, "tensor");
-  Tensor out = detail::make_empty(shape, dtype);
+  Tensor out = detail::make_empty(shape, dtype, "tensor");
   cpu::dispatch_with_bool(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();
@@ -65,7 +65,7 @@ Tensor integer_arange(int64_t start, int64_t end, int64_t step) {
   const __int128 span = static_cast<__int128>(end) - start;
   const __int128 n = span / step + (span % step != 0 ? 1 : 0);  // ceil: span and step share a sign
   DYDX_CHECK(n <= INT64_MAX, "arange: the range ", start, " -> ", end, " with step ", step, " has too many elements");
-  Tensor out = detail::make_empty({static_cast<int64_t>(n)}, kInt64);
+  Tensor out = detail::make_empty({static_cast<int64_t>(n)}, kInt64, "arange");
   int64_t* p = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) p[i] = static_cast<int64_t>(start + static_cast<__int128>(i) * step);
   return out;
@@ -84,7 +84,7 @@ Tensor tensor(const std::vector<T>& values, TensorOptions options) {
   if constexpr (std::is_floating_point_v<T>)
     for (T v : values) ops::check_fill_value(static_cast<double>(v), options.dtype_or(inferred), "tensor");
   constexpr ScalarType stored_dtype = std::is_same_v<Stored, float> ? kFloat32 : std::is_same_v<Stored, double> ? kFloat64 : kInt64;
-  Tensor out = detail::make_empty({n}, options.dtype_or(inferred));
+  Tensor out = detail::make_empty({n}, options.dtype_or(inferred), "tensor");
   detail::copy_values(out, from_blob(stored.data(), {n}, stored_dtype));
   return finish(out, options);
 }
@@ -107,31 +107,35 @@ Tensor tensor(const NestedList& values, TensorOptions options) {
 }
 
 Tensor empty(IntArrayRef sizes, TensorOptions options) {
-  detail::check_sizes(sizes, "empty");
-  return finish(detail::make_empty(sizes, options.dtype_or(kDefaultDtype)), options);
+  return finish(detail::make_empty(sizes, options.dtype_or(kDefaultDtype), "empty"), options);
 }
+
+namespace {
+// full, zeros, ones and eye: each names itself when its shape is too large or can't be allocated.
+Tensor filled(IntArrayRef sizes, Scalar value, ScalarType dtype, const char* op) {
+  ops::check_fill_value(value, dtype, op);
+  Tensor out = detail::make_empty(sizes, dtype, op);
+  cpu::dispatch_with_bool(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::fill(out.data_ptr<T>(), out.numel(), value.to<T>());
+  });
+  return out;
+}
+}  // namespace
 
 Tensor full(IntArrayRef sizes, Scalar value, TensorOptions options) {
   detail::check_sizes(sizes, "full");
   // As torch.full: an integer fill value gives int64 and a bool one bool, unless a dtype is named.
   const ScalarType dtype =
       options.dtype_or(value.is_boolean() ? kBool : value.is_integral() ? kInt64 : kDefaultDtype);
-  ops::check_fill_value(value, dtype, "full");
-  Tensor out = detail::make_empty(sizes, dtype);
-  cpu::dispatch_with_bool(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    cpu::fill(out.data_ptr<T>(), out.numel(), value.to<T>());
-  });
-  return finish(out, options);
+  return finish(filled(sizes, value, dtype, "full"), options);
 }
 
 Tensor zeros(IntArrayRef sizes, TensorOptions options) {
-  detail::check_sizes(sizes, "zeros");
-  return full(sizes, 0, options.dtype(options.dtype_or(kDefaultDtype)));
+  return finish(filled(sizes, 0, options.dtype_or(kDefaultDtype), "zeros"), options);
 }
 Tensor ones(IntArrayRef sizes, TensorOptions options) {
-  detail::check_sizes(sizes, "ones");
-  return full(sizes, 1, options.dtype(options.dtype_or(kDefaultDtype)));
+  return finish(filled(sizes, 1, options.dtype_or(kDefaultDtype), "ones"), options);
 }
 
 Tensor empty_like(const Tensor& other, TensorOptions options) {
@@ -165,7 +169,7 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   const double count = std::ceil((e - s) / d);
   DYDX_CHECK(count < 0x1p63, "arange: the range ", s, " -> ", e, " with step ", d, " has too many elements (", count, ")");
   const int64_t n = static_cast<int64_t>(count);
-  Tensor out = detail::make_empty({n}, dtype);
+  Tensor out = detail::make_empty({n}, dtype, "arange");
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();
@@ -180,7 +184,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options) 
   DYDX_CHECK(dtype != kBool, "linspace: not implemented for bool tensors (", start, " -> ", end, " in ", steps, " steps)");
   DYDX_CHECK(is_floating_point(dtype) || (detail::fits_int64(start) && detail::fits_int64(end)), "linspace: ",
              start, " -> ", end, ": value cannot be converted to type int64 without overflow");
-  Tensor out = detail::make_empty({steps}, dtype);
+  Tensor out = detail::make_empty({steps}, dtype, "linspace");
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
   if (steps == 1) return full({1}, start, options.dtype(dtype));  // one step is the start, as in PyTorch
   cpu::dispatch(dtype, [&](auto tag) {
@@ -200,7 +204,7 @@ Tensor eye(int64_t n, TensorOptions options) { return eye(n, n, options); }
 Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   DYDX_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got ", n, " and ", m);
   detail::check_sizes({n, m}, "eye");
-  Tensor out = zeros({n, m}, options.dtype(options.dtype_or(kDefaultDtype)).requires_grad(false));
+  Tensor out = filled({n, m}, 0, options.dtype_or(kDefaultDtype), "eye");
   cpu::dispatch_with_bool(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data_ptr<T>();

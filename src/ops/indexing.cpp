@@ -51,15 +51,17 @@ void check_index_dtype(const Tensor& index, const char* op) {
 }
 
 /// Raises unless every element of index lies in [0, size): PyTorch's gather and scatter_add take
-/// no negative indices either.
-void check_index_range(const Tensor& index, int64_t dim, int64_t size, const char* op) {
+/// no negative indices either. The message names input_dim, the dim of the tensor indexed (not
+/// always index's dim: index_select walks a flat index).
+void check_index_range(const Tensor& index, int64_t dim, int64_t size, const char* op, int64_t input_dim) {
   const int64_t* p = index.data_ptr<int64_t>();
   const int64_t step = stride_along(index, dim);
   const int64_t k = size_along(index, dim);
   for_each_line<1>(index.sizes(), dim, {&index}, [&](const std::array<int64_t, 1>& off) {
     for (int64_t j = 0; j < k; ++j) {
       const int64_t v = p[off[0] + j * step];
-      DYDX_CHECK(v >= 0 && v < size, op, ": index ", v, " is out of bounds for dimension ", dim, " with size ", size);
+      DYDX_CHECK(v >= 0 && v < size, op, ": index ", v, " is out of bounds for dimension ", input_dim, " with size ",
+                 size);
     }
   });
 }
@@ -253,7 +255,7 @@ Tensor gather(const Tensor& input, int64_t dim, const Tensor& index) {
   dim = detail::wrap_dim(dim, input.dim(), "gather");
   ops::check_index_dtype(index, "gather");
   ops::check_index_fits(index, input, dim, "input", "gather");
-  ops::check_index_range(index, dim, ops::size_along(input, dim), "gather");
+  ops::check_index_range(index, dim, ops::size_along(input, dim), "gather", dim);
   Tensor out = ops::gather_values(input, dim, index);
   ops::finish<ops::GatherRecord>({&input}, out, {dim}, {&index});
   return out;
@@ -266,7 +268,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
              self.dtype(), " and ", src.dtype(), ")");
   ops::check_index_fits(index, self, dim, "self", "scatter_add");
   ops::check_index_fits(index, src, -1, "src", "scatter_add");
-  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter_add");
+  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter_add", dim);
   Tensor out = ops::scatter_add_values(self, dim, index, src);
   ops::finish<ops::ScatterAddRecord>({&self, &src}, out, {dim}, {&index});
   return out;
@@ -279,7 +281,7 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tenso
              " and ", src.dtype(), ")");
   ops::check_index_fits(index, self, dim, "self", "scatter");
   ops::check_index_fits(index, src, -1, "src", "scatter");
-  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter");
+  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter", dim);
   Tensor out = ops::scatter_values<false>(self, dim, index, src);
   ops::finish<ops::ScatterRecord>({&self, &src}, out, {dim}, {&index});
   return out;
@@ -290,7 +292,7 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, Scalar valu
   ops::check_index_dtype(index, "scatter");
   ops::check_fill_value(value, self.dtype(), "scatter");
   ops::check_index_fits(index, self, dim, "self", "scatter");
-  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter");
+  ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter", dim);
   // The value as a 0-stride tensor of index's shape: the kernel reads it as it reads src.
   Tensor src = ops::scalar_tensor(value, self.dtype()).expand(index.sizes());
   Tensor out = ops::scatter_values<false>(self, dim, index, src);
@@ -304,7 +306,7 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
   DYDX_CHECK(index.dim() <= 1, "index_select: Index is supposed to be a vector (got shape ", index.sizes(), ")");
   DYDX_CHECK(input.dim() > 0, "index_select: expected an input of at least one dim (got a 0-d tensor)");
   Tensor flat = index.reshape({index.numel()});
-  ops::check_index_range(flat, 0, input.size(dim), "index_select");
+  ops::check_index_range(flat, 0, input.size(dim), "index_select", dim);
   // A gather whose index is the vector broadcast over the other dims (stride 0, never materialised).
   Dims shape(input.sizes().begin(), input.sizes().end()), index_shape(input.dim(), 1);
   shape[dim] = index_shape[dim] = flat.numel();
@@ -343,12 +345,17 @@ Tensor one_hot(const Tensor& tensor, int64_t num_classes) {
     DYDX_CHECK(p[i] >= 0, "one_hot: Class values must be non-negative (got ", p[i], ")");
     largest = std::max(largest, p[i]);
   }
+  // The inferred count is largest + 1, which has no int64 when largest is INT64_MAX (PyTorch 1.13
+  // wraps it and reports -9223372036854775808): said in words, with the true count.
+  DYDX_CHECK(num_classes != -1 || largest < INT64_MAX, "one_hot: cannot infer num_classes from the largest class value ",
+             largest, ": the count, 9223372036854775808, does not fit in int64");
   if (num_classes == -1) num_classes = largest + 1;
   DYDX_CHECK(largest < num_classes, "one_hot: Class values must be smaller than num_classes (got ", largest,
              " for num_classes ", num_classes, ")");
   Dims shape(tensor.sizes().begin(), tensor.sizes().end());
   shape.push_back(num_classes);
-  Tensor out = zeros(shape, kInt64);
+  Tensor out = detail::make_empty(shape, kInt64, "one_hot");  // a huge count fails naming one_hot
+  cpu::fill(out.data_ptr<int64_t>(), out.numel(), int64_t{0});
   int64_t* o = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) o[i * num_classes + p[i]] = 1;
   return out;

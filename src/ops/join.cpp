@@ -73,10 +73,12 @@ Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
       DYDX_CHECK(d == dim || t.size(d) == shape[d], op, ": Sizes of tensors must match except in dimension ", dim,
                  ". Expected size ", shape[d], " but got size ", t.size(d), " for tensor number ", i,
                  " in the list (shapes ", reference->sizes(), " and ", t.sizes(), ")");
-    total += t.size(dim);
+    // Checked: sizes near int64's limit (expanded tensors) would overflow the sum.
+    DYDX_CHECK(!__builtin_add_overflow(total, t.size(dim), &total), op, ": the concatenated size in dimension ", dim,
+               " overflows int64 (adding tensor ", i, " of shape ", t.sizes(), ")");
   }
   shape[dim] = total;
-  Tensor out = detail::make_empty(shape, dtype);
+  Tensor out = detail::make_empty(shape, dtype, op);
   int64_t start = 0;
   for (const Tensor& t : tensors) {
     if (t.dim() == 1 && t.numel() == 0 && &t != reference) continue;

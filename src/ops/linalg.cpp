@@ -91,7 +91,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   if (a.size(1) != b.size(0)) ops::mismatch("mm", a, b, a.size(1), b.size(0));
   ops::check_same_dtype("mm", a, b);
-  Tensor out = detail::make_empty({a.size(0), b.size(1)}, a.dtype());
+  Tensor out = detail::make_empty({a.size(0), b.size(1)}, a.dtype(), "mm");
   cpu::batched_gemm(out, detail::make_alias(a, {1, a.size(0), a.size(1)}, {0, a.stride(0), a.stride(1)}, a.storage_offset()),
                     detail::make_alias(b, {1, b.size(0), b.size(1)}, {0, b.stride(0), b.stride(1)}, b.storage_offset()));
   ops::finish<ops::MmRecord>({&a, &b}, out);
@@ -103,7 +103,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in ", a.sizes(), " and ", b.sizes());
   if (a.size(2) != b.size(1)) ops::mismatch("bmm", a, b, a.size(2), b.size(1));
   ops::check_same_dtype("bmm", a, b);
-  Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, a.dtype());
+  Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, a.dtype(), "bmm");
   cpu::batched_gemm(out, a, b);
   ops::finish<ops::BmmRecord>({&a, &b}, out);
   return out;
@@ -125,7 +125,7 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
              "addmm: for integral input tensors, beta and alpha must be integers, not floating point numbers (got ",
              beta_scalar, " and ", alpha_scalar, ")");
   const Tensor &x = mat1, &y = mat2, &c = input;
-  Tensor out = detail::make_empty({n, m}, dtype);
+  Tensor out = detail::make_empty({n, m}, dtype, "addmm");
   auto as_batch = [](const Tensor& t) {
     return detail::make_alias(t, {1, t.size(0), t.size(1)}, {0, t.stride(0), t.stride(1)}, t.storage_offset());
   };

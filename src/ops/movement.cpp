@@ -468,18 +468,23 @@ Tensor Tensor::unflatten(int64_t dim_to_split, IntArrayRef split_sizes) const {
   const int64_t d = detail::wrap_dim(dim_to_split, dim(), "unflatten");
   DYDX_CHECK(!split_sizes.empty(), "unflatten: sizes must be non-empty");
   int64_t inferred = -1, known = 1;
+  bool too_large = false;  // the known sizes' product passed int64 (and no size is 0)
   for (size_t i = 0; i < split_sizes.size(); ++i) {
     const int64_t s = split_sizes[i];
     DYDX_CHECK(s >= -1, "unflatten: invalid size ", s, " in ", split_sizes);
     if (s == -1) {
       DYDX_CHECK(inferred < 0, "unflatten: only one size can be inferred (-1), got ", split_sizes);
       inferred = static_cast<int64_t>(i);
-    } else {
-      known *= s;
+    } else if (__builtin_mul_overflow(known, s, &known)) {
+      too_large = true;  // was a signed overflow (UBSan: [INT64_MAX, 2])
     }
   }
+  for (int64_t s : split_sizes)
+    if (s == 0) known = 0, too_large = false;  // a zero size makes the product 0 whatever came before
   Dims pieces = split_sizes.dims();
-  const bool fits = inferred >= 0 ? known != 0 && size(d) % known == 0 : known == size(d);
+  // A product past int64 is larger than any size, so it can't match.
+  const bool fits =
+      !too_large && (inferred >= 0 ? known != 0 && size(d) % known == 0 : known == size(d));
   DYDX_CHECK(fits, "unflatten: provided sizes ", split_sizes, " don't multiply up to the size of dim ", d, " (",
              size(d), ") in the input tensor of shape ", sizes());
   if (inferred >= 0) pieces[inferred] = size(d) / known;

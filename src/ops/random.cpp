@@ -75,7 +75,7 @@ Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const ch
   detail::check_sizes(sizes, op);
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
   DYDX_CHECK(is_floating_point(dtype), op, ": expected a floating point dtype, got ", dtype);
-  return detail::make_empty(sizes, dtype);
+  return detail::make_empty(sizes, dtype, op);
 }
 
 }  // namespace
@@ -119,7 +119,7 @@ Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, def
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   detail::check_sizes(sizes, "randint");
   DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  Tensor out = detail::make_empty(sizes, options.dtype_or(kInt64));
+  Tensor out = detail::make_empty(sizes, options.dtype_or(kInt64), "randint");
   // high - low may exceed INT64_MAX; in uint64 it is exact, and low + offset wraps back correctly.
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
   fill_random(out, generator, out.numel(), [=](auto tag, uint64_t key, uint64_t first, int64_t i) {
@@ -153,10 +153,11 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   // rather than in the allocation).
   DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
              " is too large: the storage size of n int64 values overflows");
-  Tensor perm = arange(n, TensorOptions(kInt64));
+  Tensor perm = detail::make_empty({n}, kInt64, "randperm");  // a failure names randperm, not a helper
+  int64_t* p = perm.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
   // Fisher-Yates, serial by nature; step i draws from counter first + i.
   const Generator::Block block = generator.reserve(static_cast<uint64_t>(n));
-  int64_t* p = perm.data_ptr<int64_t>();
   for (int64_t i = n - 1; i > 0; --i) {
     const auto j = static_cast<int64_t>(detail::bounded_bits(block.key, block.first + i, static_cast<uint64_t>(i) + 1));
     std::swap(p[i], p[j]);

@@ -20,6 +20,15 @@
 namespace dydx::optim {
 namespace {
 
+// PyTorch's default max_eval, max_iter * 5 // 4: in 128 bits, since max_iter * 5 overflows int64
+// from max_iter ~ 1.8e18 (Python's integers don't), and capped at INT64_MAX, which no count of
+// evaluations reaches.
+int64_t max_eval_of(const LBFGSOptions& o) {
+  if (o.max_eval()) return *o.max_eval();
+  const __int128 by_default = static_cast<__int128>(o.max_iter()) * 5 / 4;
+  return static_cast<int64_t>(std::min<__int128>(by_default, std::numeric_limits<int64_t>::max()));
+}
+
 // Python's max(a, b) and min(a, b): the first argument unless the second is strictly beyond it.
 double py_max(double a, double b) { return b > a ? b : a; }
 double py_min(double a, double b) { return b < a ? b : a; }
@@ -246,7 +255,7 @@ class Run {
 
   /// PyTorch's LBFGS.step on the state s; returns the first loss.
   Tensor step(detail::LBFGSState& s, const LBFGSOptions& o) {
-    const int64_t max_iter = o.max_iter(), max_eval = o.max_eval().value_or(o.max_iter() * 5 / 4);
+    const int64_t max_iter = o.max_iter(), max_eval = max_eval_of(o);
     const bool line_search = o.line_search_fn().has_value();
     Tensor orig_loss;
     double loss = evaluate(&orig_loss);
@@ -415,7 +424,7 @@ OptimizerStateDict LBFGS::state_dict() const {
   OptimizerStateDict out{"LBFGS",
                          {{"lr", o.lr()},
                           {"max_iter", static_cast<double>(o.max_iter())},
-                          {"max_eval", static_cast<double>(o.max_eval().value_or(o.max_iter() * 5 / 4))},
+                          {"max_eval", static_cast<double>(max_eval_of(o))},
                           {"tolerance_grad", o.tolerance_grad()},
                           {"tolerance_change", o.tolerance_change()},
                           {"history_size", static_cast<double>(o.history_size())},

@@ -44,9 +44,11 @@ double CosineAnnealingLR::get_lr() const {
   const int64_t epoch = last_epoch();
   const double pi = std::numbers::pi, T = static_cast<double>(T_max_), lr = current_lr();
   if (epoch == 0) return lr;
-  // Python's %, whose result takes the divisor's sign: the epochs just past each trough.
-  int64_t phase = (epoch - 1 - T_max_) % (2 * T_max_);
-  if (phase < 0) phase += 2 * T_max_;
+  // Python's %, whose result takes the divisor's sign: the epochs just past each trough. In 128
+  // bits: 2 T_max overflows int64 for T_max past 2^62 (Python's integers don't).
+  const __int128 period = 2 * static_cast<__int128>(T_max_);
+  __int128 phase = (static_cast<__int128>(epoch) - 1 - T_max_) % period;
+  if (phase < 0) phase += period;
   if (phase == 0) return lr + (base_lr_ - eta_min_) * (1 - std::cos(pi / T)) / 2;
   return (1 + std::cos(pi * static_cast<double>(epoch) / T)) / (1 + std::cos(pi * static_cast<double>(epoch - 1) / T)) *
              (lr - eta_min_) +

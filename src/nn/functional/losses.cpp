@@ -103,17 +103,27 @@ Tensor class_mask(const Tensor& input, const Tensor& target, int64_t ignore_inde
   return logical_and(eq(classes, targets), ne(targets, ignore_index));
 }
 
-// binary_cross_entropy's elementwise loss (weighted), with PyTorch 1.13's value and derivatives.
-// The value is PyTorch's kernel: (y - 1) max(log1p(-x), -100) - y max(log(x), -100), the clamp in
-// the input's dtype (so that float32 gives exactly 100 at 0 and 1). PyTorch's input gradient is
-// (x - y) / max(x (1 - x), eps = 1e-12), not the derivative of that value near 0 and 1 (where the clamp
-// makes it flat and a prediction of exactly 0 for a positive target would get no gradient). The
-// value is therefore taken without history, and a carrier c - detach(c) (exactly 0) adds the
-// derivatives: c is the unclamped loss where x (1 - x) > eps, whose derivative is PyTorch's
-// formula there, and (x - y)^2 / (2 eps) beyond, whose derivative is (x - y) / eps, so that
-// second order and forward mode follow from the same composition. Beyond eps the target's
-// gradient is that of the clamped value, log1p(-x) - log(x) clamped (PyTorch's -logit(x) is inf at
-// exactly 0 and 1, where the clamped loss has slope 100).
+// binary_cross_entropy's elementwise loss (weighted), with PyTorch 1.13's value and derivatives
+// except where noted. The value is (y - 1) max(log1p(-x), -100) - y max(log(x), -100), the clamp in
+// the input's dtype (so that float32 gives exactly 100 at 0 and 1). Deliberate deviation: PyTorch
+// 1.13's kernel takes log(1 - x), which rounds 1 - x first (x = 1e-10: 1.0000000828e-10 where
+// log1p gives 1.00000000005e-10; x = 1e-30: 0 where log1p gives 1e-30); the two differ by about
+// the rounding of 1 - x, at most ~2^-52 in absolute terms in float64 (2^-23 in float32). PyTorch's input gradient is (x - y) / max(x (1 - x), eps = 1e-12),
+// not the derivative of that value near 0 and 1 (where the clamp makes it flat and a prediction of
+// exactly 0 for a positive target would get no gradient). The value is therefore taken without
+// history, and a carrier c - detach(c) (exactly 0) adds the derivatives: c is the unclamped loss
+// where x (1 - x) > eps, whose derivative is PyTorch's formula there, and beyond it a quadratic in
+// x whose x-derivative is (x - y) / eps, so that second order and forward mode follow from the same
+// composition. Deliberate deviations beyond eps (PyTorch 1.13's numbers for x = 0, 1e-30, 1 - 1e-16):
+// - the target's gradient is that of the clamped value, log1p(-x) - log(x) with each log clamped at
+//   -100: 100 at x = 0 and -100 at x = 1 (PyTorch: the unclamped log1p(-x) - log(x), +-inf there,
+//   and 115.1 at x = 1e-50, where the y-slope of the loss it returns is 100);
+// - d2/dx2 is 1 / eps, the slope of the input gradient dydx and PyTorch return (PyTorch's double
+//   backward: (x^2 - 2xy + y) / ((x + 1e-12)^2 (1 - x + 1e-12)^2), the unclamped curvature);
+// - the mixed derivative is -1 / eps in both orders, the y-slope of the input gradient (PyTorch:
+//   -1 / ((x + 1e-12) (1 - x + 1e-12)) for d(grad_x)/dy, but -1 / (x (1 - x)) for d(grad_y)/dx,
+//   -inf at 0 and 1: a composition has one mixed derivative, and -1 / eps keeps it finite and
+//   continuous with -1 / (x (1 - x)) inside).
 Tensor binary_cross_entropy_elements(const Tensor& input, const Tensor& target, const Tensor& weight) {
   // PyTorch's EPSILON is a float, 1e-12f (9.99999996e-13), in float64 as well.
   const double epsilon = static_cast<double>(1e-12f);
@@ -133,7 +143,12 @@ Tensor binary_cross_entropy_elements(const Tensor& input, const Tensor& target, 
     const Tensor safe_x = where(inner, input, scalar_like(input, 0.5));  // no log(0) in the unused branch
     Tensor unclamped = -(target * log(safe_x) + (1 - target) * log1p(-safe_x));
     auto logs = clamped_logs(input.detach());
-    Tensor beyond = (input - target.detach()).pow(2) * (0.5 / epsilon) + target * (logs.second - logs.first);
+    // Beyond eps: (x - y^)^2 / (2 eps) gives d/dx = (x - y) / eps; y (clamped log1p(-x^) - log(x^))
+    // gives d/dy; -(x - x^)(y - y^) / eps, 0 with zero first derivatives, gives the mixed second
+    // derivative -1 / eps (x^, y^ the detached values).
+    const Tensor x_hat = input.detach(), y_hat = target.detach();
+    Tensor beyond = (input - y_hat).pow(2) * (0.5 / epsilon) - (input - x_hat) * (target - y_hat) * (1 / epsilon) +
+                    target * (logs.second - logs.first);
     Tensor carrier = where(inner, unclamped, beyond);
     value = value + (carrier - carrier.detach());
   }
@@ -169,8 +184,10 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFunc
   check_pair(input, target, "huber_loss");
   const double delta = options.delta();
   DYDX_CHECK(delta > 0, "huber_loss: delta must be positive, got ", delta);
-  // 0.5 m^2 + delta (d - m) with m = min(d, delta), as smooth_l1_loss.
+  // 0.5 m^2 + delta (d - m) with m = min(d, delta), as smooth_l1_loss. An infinite delta never
+  // reaches the linear part: PyTorch 1.13 gives 0.5 d^2 (the product form would be 0 * inf = nan).
   Tensor d = abs(input - target);
+  if (std::isinf(delta)) return reduce(d * d * 0.5, options);
   Tensor m = minimum(d, scalar_like(d, delta));
   return reduce(m * m * 0.5 + (d - m) * delta, options);
 }

@@ -77,7 +77,20 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     return normalise(input, per_channel(running_mean), per_channel(running_var), per_channel(weight), per_channel(bias),
                      eps);
   }
-  const int64_t per_value = channels == 0 ? 0 : input.numel() / channels;
+  if (input.numel() == 0) {
+    // PyTorch 1.13 (_batch_norm_impl_index): an empty batch has no statistics, so it returns the
+    // empty input scaled and shifted (a fresh tensor with history, so that weight and bias get zero
+    // gradients) and leaves the running stats alone; the module still counts the batch. PyTorch
+    // also skips every check on this path (wrong channel counts, integer or mixed dtypes pass);
+    // dydx checks an empty batch as it does any other, above.
+    Tensor out = input.clone();
+    if (weight.defined()) out = out * per_channel(weight);
+    if (bias.defined()) out = out + per_channel(bias);
+    return out;
+  }
+  // PyTorch's check is on this count being exactly 1 (torch/nn/functional.py _verify_batch_size);
+  // an empty batch (0) was handled above.
+  const int64_t per_value = input.numel() / channels;
   DYDX_CHECK(per_value > 1, "batch_norm: Expected more than 1 value per channel when training, got input size ",
              input.sizes());
   std::vector<int64_t> dims{0};

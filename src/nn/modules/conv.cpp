@@ -5,6 +5,7 @@
 
 #include "dydx/creation.hpp"
 #include "dydx/nn/init.hpp"
+#include "layer_tensor.hpp"
 
 namespace dydx::nn {
 namespace {
@@ -46,8 +47,8 @@ template <size_t D, class Derived>
 void ConvNdImpl<D, Derived>::reset() {
   std::vector<int64_t> shape{options.out_channels(), options.in_channels() / options.groups()};
   for (size_t i = 0; i < D; ++i) shape.push_back(options.kernel_size()[i]);
-  weight = this->register_parameter("weight", dydx::empty(shape));
-  bias = options.bias() ? this->register_parameter("bias", dydx::empty({options.out_channels()}))
+  weight = this->register_parameter("weight", detail::layer_tensor(D == 1 ? "Conv1d" : "Conv2d", "weight", shape));
+  bias = options.bias() ? this->register_parameter("bias", detail::layer_tensor(D == 1 ? "Conv1d" : "Conv2d", "bias", {options.out_channels()}))
                         : this->register_parameter("bias", Tensor(), /*requires_grad=*/false);
   reset_parameters();
 }

@@ -7,6 +7,7 @@
 #include "dydx/creation.hpp"
 #include "dydx/nn/init.hpp"
 #include "dydx/ops.hpp"
+#include "layer_tensor.hpp"
 
 namespace dydx::nn {
 
@@ -18,8 +19,9 @@ LinearImpl::LinearImpl(const LinearOptions& options) : options(options) {
 }
 
 void LinearImpl::reset() {
-  weight = register_parameter("weight", empty({options.out_features(), options.in_features()}));
-  bias = register_parameter("bias", options.bias() ? empty({options.out_features()}) : Tensor(), /*requires_grad=*/options.bias());
+  weight = register_parameter("weight", detail::layer_tensor("Linear", "weight", {options.out_features(), options.in_features()}));
+  bias = register_parameter("bias", options.bias() ? detail::layer_tensor("Linear", "bias", {options.out_features()}) : Tensor(),
+                            /*requires_grad=*/options.bias());
   reset_parameters();
 }
 

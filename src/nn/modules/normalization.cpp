@@ -4,6 +4,7 @@
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/nn/init.hpp"
+#include "layer_tensor.hpp"
 
 namespace dydx::nn {
 
@@ -13,8 +14,8 @@ void LayerNormImpl::reset() {
   for (int64_t s : options.normalized_shape())
     DYDX_CHECK(s >= 0, "nn::LayerNorm: normalized_shape must not have negative sizes");
   if (options.elementwise_affine()) {
-    weight = register_parameter("weight", dydx::empty(options.normalized_shape()));
-    bias = register_parameter("bias", dydx::empty(options.normalized_shape()));
+    weight = register_parameter("weight", detail::layer_tensor("LayerNorm", "weight", options.normalized_shape()));
+    bias = register_parameter("bias", detail::layer_tensor("LayerNorm", "bias", options.normalized_shape()));
   } else {
     weight = register_parameter("weight", Tensor(), /*requires_grad=*/false);
     bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
@@ -49,15 +50,16 @@ template <class Derived>
 void BatchNormImplBase<Derived>::reset() {
   const int64_t n = options.num_features();
   if (options.affine()) {
-    weight = this->register_parameter("weight", dydx::empty({n}));
-    bias = this->register_parameter("bias", dydx::empty({n}));
+    weight = this->register_parameter("weight", detail::layer_tensor(kind_, "weight", {n}));
+    bias = this->register_parameter("bias", detail::layer_tensor(kind_, "bias", {n}));
   } else {
     weight = this->register_parameter("weight", Tensor(), /*requires_grad=*/false);
     bias = this->register_parameter("bias", Tensor(), /*requires_grad=*/false);
   }
   if (options.track_running_stats()) {
-    running_mean = this->register_buffer("running_mean", zeros({n}));
-    running_var = this->register_buffer("running_var", ones({n}));
+    // Filled by reset_parameters() below (reset_running_stats).
+    running_mean = this->register_buffer("running_mean", detail::layer_tensor(kind_, "running_mean", {n}));
+    running_var = this->register_buffer("running_var", detail::layer_tensor(kind_, "running_var", {n}));
     num_batches_tracked = this->register_buffer("num_batches_tracked", zeros({}, kInt64));
   } else {
     running_mean = this->register_buffer("running_mean", Tensor());
