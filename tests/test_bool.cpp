@@ -289,7 +289,8 @@ TEST(BoolArithmetic, ErrorsAsPyTorch) {
   // In place: a result of a higher category cannot be written into bool, and nothing changes.
   Tensor target = tensor({true, false});
   EXPECT_TRUE(ThrowsWith([&] { target.add_(1); }, {"add_", "int64", "bool"}));
-  EXPECT_TRUE(ThrowsWith([&] { target.mul_(tensor({true, true})); }, {"mul_", "bool"}));
+  EXPECT_TRUE(ThrowsWith([&] { target.mul_(2.5); }, {"mul_", "float32", "bool"}));
+  EXPECT_TRUE(ThrowsWith([&] { target.div_(tensor({true, true})); }, {"div_", "float32", "bool"}));
   EXPECT_TRUE(ThrowsWith([&] { target.exp_(); }, {"bool"}));
   EXPECT_EQ(bits(target), (std::vector<int64_t>{1, 0}));
   // An int64 or float tensor takes a bool operand in place.
@@ -303,6 +304,43 @@ TEST(BoolArithmetic, ErrorsAsPyTorch) {
   EXPECT_EQ(bits(target), (std::vector<int64_t>{0, 1}));
   target.zero_();
   EXPECT_EQ(bits(target), (std::vector<int64_t>{0, 0}));
+}
+
+// PyTorch 1.13: a = tensor([True, False, True, False]); a.add_(tensor([True, True, False, False]))
+// gives [True, True, True, False] (or), and mul_ gives [True, False, False, False] (and).
+TEST(BoolArithmetic, InPlaceAddIsOrAndMulIsAnd) {
+  const Tensor other = tensor({true, true, false, false});
+  Tensor a = tensor({true, false, true, false});
+  a.add_(other);
+  EXPECT_EQ(bits(a), (std::vector<int64_t>{1, 1, 1, 0}));
+  Tensor m = tensor({true, false, true, false});
+  m.mul_(other);
+  EXPECT_EQ(bits(m), (std::vector<int64_t>{1, 0, 0, 0}));
+  // A strided self and a broadcast 0-d operand or scalar, as t[:, ::2].add_(tensor(True)).
+  Tensor grid = zeros({2, 4}, kBool);
+  grid.index({indexing::Slice(), indexing::Slice(0, 4, 2)}).add_(full({}, true));
+  EXPECT_EQ(bits(grid), (std::vector<int64_t>{1, 0, 1, 0, 1, 0, 1, 0}));
+  grid.mul_(false);
+  EXPECT_EQ(bits(grid), (std::vector<int64_t>(8, 0)));
+  // alpha must be 1, as for add on bools; a failed add_ leaves self as it was.
+  Tensor kept = tensor({false, true});
+  EXPECT_TRUE(ThrowsWith([&] { kept.add_(tensor({true, true}), 2); }, {"add_", "alpha", "bool"}));
+  EXPECT_EQ(bits(kept), (std::vector<int64_t>{0, 1}));
+}
+
+// PyTorch 1.13 refuses a bool operand of sub_ whatever self's dtype, as it refuses b - x and x - b:
+// tensor([1, 2]).sub_(tensor([True, False])) raises rather than giving [0, 2].
+TEST(BoolArithmetic, InPlaceSubRefusesBoolOperands) {
+  const Tensor mask = tensor({true, false});
+  Tensor i = tensor({1LL, 2LL});
+  EXPECT_TRUE(ThrowsWith([&] { i.sub_(mask); }, {"sub_", "with a bool tensor is not supported", "logical_not()"}));
+  EXPECT_TRUE(HasValues(i, {1, 2}));
+  Tensor f = tensor({1.0, 2.0});
+  EXPECT_TRUE(ThrowsWith([&] { f.sub_(full({}, true)); }, {"sub_", "with a bool tensor is not supported"}));
+  EXPECT_TRUE(HasValues(f, {1, 2}));
+  Tensor b = tensor({true, false});
+  EXPECT_TRUE(ThrowsWith([&] { b.sub_(mask); }, {"sub_", "with two bool tensors is not supported", "logical_xor()"}));
+  EXPECT_EQ(bits(b), (std::vector<int64_t>{1, 0}));
 }
 
 TEST(BoolMasks, WhereTakesOnlyBool) {
