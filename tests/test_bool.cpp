@@ -328,6 +328,19 @@ TEST(BoolArithmetic, InPlaceAddIsOrAndMulIsAnd) {
   EXPECT_EQ(bits(kept), (std::vector<int64_t>{0, 1}));
 }
 
+// PyTorch 1.13 has no bool kernel for relu or abs: torch.relu(tensor([True, False])) raises "Boolean
+// inputs not supported for relu", and torch.abs raises '"abs_cpu" not implemented for 'Bool''. (They
+// gave int64 [1, 0] here.) clamp with integer bounds promotes to int64, as PyTorch's.
+TEST(BoolArithmetic, ReluAndAbsRefuseBoolAsPyTorch) {
+  const Tensor b = tensor({true, false});
+  EXPECT_TRUE(ThrowsWith([&] { relu(b); }, {"relu", "Boolean inputs not supported"}));
+  EXPECT_TRUE(ThrowsWith([&] { abs(b); }, {"abs", "not implemented for 'Bool'"}));
+  EXPECT_TRUE(ThrowsWith([&] { b.relu(); }, {"relu", "Boolean"}));
+  Tensor clamped = clamp(b, 0, 0);
+  EXPECT_EQ(clamped.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(clamped, {0, 0}));
+}
+
 // PyTorch 1.13 refuses a bool operand of sub_ whatever self's dtype, as it refuses b - x and x - b:
 // tensor([1, 2]).sub_(tensor([True, False])) raises rather than giving [0, 2].
 TEST(BoolArithmetic, InPlaceSubRefusesBoolOperands) {
