@@ -356,6 +356,43 @@ TEST(BoolArithmetic, InPlaceSubRefusesBoolOperands) {
   EXPECT_EQ(bits(b), (std::vector<int64_t>{1, 0}));
 }
 
+// PyTorch 1.13's index_put_ writes a one-element value through a single bool mask as masked_fill_,
+// converting it to self's dtype; every other index_put_ requires the dtypes to match. From
+// PyTorch: torch.zeros(3, dtype=torch.int64).index_put_((mask,), tensor(2.7)) is [2, 0, 2], and
+// the gradient of (zeros(3).index_put_((mask,), v) * [3, 5, 7]).sum() for a float64 v is 10.
+TEST(BoolMasks, IndexPutOfOneValueThroughAMaskConvertsIt) {
+  const Tensor mask = tensor({true, false, true});
+  Tensor i = zeros({3}, kInt64);
+  i.index_put_({mask}, full({}, 2.7));
+  EXPECT_TRUE(HasValues(i, {2, 0, 2}));
+  EXPECT_EQ(i.dtype(), kInt64);
+  Tensor b = zeros({3}, kBool);
+  b.index_put_({mask}, full({}, 2.0));
+  EXPECT_EQ(bits(b), (std::vector<int64_t>{1, 0, 1}));
+  Tensor rows = zeros({2, 3}, kInt64);
+  rows.index_put_({tensor({false, true})}, full({1}, 2.9));
+  EXPECT_TRUE(HasValues(rows, {0, 0, 0, 2, 2, 2}));
+  Tensor f = zeros({2, 3});
+  f.index_put_({indexing::Slice(), mask}, full({}, int64_t{4}));
+  EXPECT_TRUE(HasValues(f, {4, 0, 4, 4, 0, 4}));
+  // The gradient flows through the conversion, in the value's dtype.
+  Tensor v = full({}, 1.5, kFloat64).requires_grad_(true);
+  Tensor y = zeros({3});
+  y.index_put_({mask}, v);
+  EXPECT_TRUE(HasValues(y, {1.5, 0, 1.5}));
+  (y * tensor({3.0f, 5.0f, 7.0f})).sum().backward();
+  EXPECT_EQ(v.grad().dtype(), kFloat64);
+  EXPECT_TRUE(HasValues(v.grad(), {10}));
+  // Anything else still needs matching dtypes, and a value that int64 cannot hold is refused as
+  // masked_fill refuses it; nothing changes.
+  Tensor kept = zeros({3}, kInt64);
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({mask}, full({}, 1e19)); }, {"index_put_", "1e+19", "int64"}));
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({mask}, tensor({2.5, 3.5})); }, {"index_put_", "dtypes match"}));
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({mask}, full({}, 2.5), true); }, {"index_put_", "dtypes match"}));
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({tensor({int64_t{0}})}, full({}, 2.5)); }, {"index_put_", "dtypes match"}));
+  EXPECT_TRUE(HasValues(kept, {0, 0, 0}));
+}
+
 TEST(BoolMasks, WhereTakesOnlyBool) {
   Tensor x = tensor({1.0, -2.0, 3.0}, dtype(kFloat64).requires_grad(true));
   Tensor y = where(x > 0, x * x, -x);
