@@ -289,7 +289,8 @@ TEST(BoolArithmetic, ErrorsAsPyTorch) {
   // In place: a result of a higher category cannot be written into bool, and nothing changes.
   Tensor target = tensor({true, false});
   EXPECT_TRUE(ThrowsWith([&] { target.add_(1); }, {"add_", "int64", "bool"}));
-  EXPECT_TRUE(ThrowsWith([&] { target.mul_(tensor({true, true})); }, {"mul_", "bool"}));
+  EXPECT_TRUE(ThrowsWith([&] { target.mul_(2.5); }, {"mul_", "float32", "bool"}));
+  EXPECT_TRUE(ThrowsWith([&] { target.div_(tensor({true, true})); }, {"div_", "float32", "bool"}));
   EXPECT_TRUE(ThrowsWith([&] { target.exp_(); }, {"bool"}));
   EXPECT_EQ(bits(target), (std::vector<int64_t>{1, 0}));
   // An int64 or float tensor takes a bool operand in place.
@@ -303,6 +304,93 @@ TEST(BoolArithmetic, ErrorsAsPyTorch) {
   EXPECT_EQ(bits(target), (std::vector<int64_t>{0, 1}));
   target.zero_();
   EXPECT_EQ(bits(target), (std::vector<int64_t>{0, 0}));
+}
+
+// PyTorch 1.13: a = tensor([True, False, True, False]); a.add_(tensor([True, True, False, False]))
+// gives [True, True, True, False] (or), and mul_ gives [True, False, False, False] (and).
+TEST(BoolArithmetic, InPlaceAddIsOrAndMulIsAnd) {
+  const Tensor other = tensor({true, true, false, false});
+  Tensor a = tensor({true, false, true, false});
+  a.add_(other);
+  EXPECT_EQ(bits(a), (std::vector<int64_t>{1, 1, 1, 0}));
+  Tensor m = tensor({true, false, true, false});
+  m.mul_(other);
+  EXPECT_EQ(bits(m), (std::vector<int64_t>{1, 0, 0, 0}));
+  // A strided self and a broadcast 0-d operand or scalar, as t[:, ::2].add_(tensor(True)).
+  Tensor grid = zeros({2, 4}, kBool);
+  grid.index({indexing::Slice(), indexing::Slice(0, 4, 2)}).add_(full({}, true));
+  EXPECT_EQ(bits(grid), (std::vector<int64_t>{1, 0, 1, 0, 1, 0, 1, 0}));
+  grid.mul_(false);
+  EXPECT_EQ(bits(grid), (std::vector<int64_t>(8, 0)));
+  // alpha must be 1, as for add on bools; a failed add_ leaves self as it was.
+  Tensor kept = tensor({false, true});
+  EXPECT_TRUE(ThrowsWith([&] { kept.add_(tensor({true, true}), 2); }, {"add_", "alpha", "bool"}));
+  EXPECT_EQ(bits(kept), (std::vector<int64_t>{0, 1}));
+}
+
+// PyTorch 1.13 has no bool kernel for relu or abs: torch.relu(tensor([True, False])) raises "Boolean
+// inputs not supported for relu", and torch.abs raises '"abs_cpu" not implemented for 'Bool''. (They
+// gave int64 [1, 0] here.) clamp with integer bounds promotes to int64, as PyTorch's.
+TEST(BoolArithmetic, ReluAndAbsRefuseBoolAsPyTorch) {
+  const Tensor b = tensor({true, false});
+  EXPECT_TRUE(ThrowsWith([&] { relu(b); }, {"relu", "Boolean inputs not supported"}));
+  EXPECT_TRUE(ThrowsWith([&] { abs(b); }, {"abs", "not implemented for 'Bool'"}));
+  EXPECT_TRUE(ThrowsWith([&] { b.relu(); }, {"relu", "Boolean"}));
+  Tensor clamped = clamp(b, 0, 0);
+  EXPECT_EQ(clamped.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(clamped, {0, 0}));
+}
+
+// PyTorch 1.13 refuses a bool operand of sub_ whatever self's dtype, as it refuses b - x and x - b:
+// tensor([1, 2]).sub_(tensor([True, False])) raises rather than giving [0, 2].
+TEST(BoolArithmetic, InPlaceSubRefusesBoolOperands) {
+  const Tensor mask = tensor({true, false});
+  Tensor i = tensor({1LL, 2LL});
+  EXPECT_TRUE(ThrowsWith([&] { i.sub_(mask); }, {"sub_", "with a bool tensor is not supported", "logical_not()"}));
+  EXPECT_TRUE(HasValues(i, {1, 2}));
+  Tensor f = tensor({1.0, 2.0});
+  EXPECT_TRUE(ThrowsWith([&] { f.sub_(full({}, true)); }, {"sub_", "with a bool tensor is not supported"}));
+  EXPECT_TRUE(HasValues(f, {1, 2}));
+  Tensor b = tensor({true, false});
+  EXPECT_TRUE(ThrowsWith([&] { b.sub_(mask); }, {"sub_", "with two bool tensors is not supported", "logical_xor()"}));
+  EXPECT_EQ(bits(b), (std::vector<int64_t>{1, 0}));
+}
+
+// PyTorch 1.13's index_put_ writes a one-element value through a single bool mask as masked_fill_,
+// converting it to self's dtype; every other index_put_ requires the dtypes to match. From
+// PyTorch: torch.zeros(3, dtype=torch.int64).index_put_((mask,), tensor(2.7)) is [2, 0, 2], and
+// the gradient of (zeros(3).index_put_((mask,), v) * [3, 5, 7]).sum() for a float64 v is 10.
+TEST(BoolMasks, IndexPutOfOneValueThroughAMaskConvertsIt) {
+  const Tensor mask = tensor({true, false, true});
+  Tensor i = zeros({3}, kInt64);
+  i.index_put_({mask}, full({}, 2.7));
+  EXPECT_TRUE(HasValues(i, {2, 0, 2}));
+  EXPECT_EQ(i.dtype(), kInt64);
+  Tensor b = zeros({3}, kBool);
+  b.index_put_({mask}, full({}, 2.0));
+  EXPECT_EQ(bits(b), (std::vector<int64_t>{1, 0, 1}));
+  Tensor rows = zeros({2, 3}, kInt64);
+  rows.index_put_({tensor({false, true})}, full({1}, 2.9));
+  EXPECT_TRUE(HasValues(rows, {0, 0, 0, 2, 2, 2}));
+  Tensor f = zeros({2, 3});
+  f.index_put_({indexing::Slice(), mask}, full({}, int64_t{4}));
+  EXPECT_TRUE(HasValues(f, {4, 0, 4, 4, 0, 4}));
+  // The gradient flows through the conversion, in the value's dtype.
+  Tensor v = full({}, 1.5, kFloat64).requires_grad_(true);
+  Tensor y = zeros({3});
+  y.index_put_({mask}, v);
+  EXPECT_TRUE(HasValues(y, {1.5, 0, 1.5}));
+  (y * tensor({3.0f, 5.0f, 7.0f})).sum().backward();
+  EXPECT_EQ(v.grad().dtype(), kFloat64);
+  EXPECT_TRUE(HasValues(v.grad(), {10}));
+  // Anything else still needs matching dtypes, and a value that int64 cannot hold is refused as
+  // masked_fill refuses it; nothing changes.
+  Tensor kept = zeros({3}, kInt64);
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({mask}, full({}, 1e19)); }, {"index_put_", "1e+19", "int64"}));
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({mask}, tensor({2.5, 3.5})); }, {"index_put_", "dtypes match"}));
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({mask}, full({}, 2.5), true); }, {"index_put_", "dtypes match"}));
+  EXPECT_TRUE(ThrowsWith([&] { kept.index_put_({tensor({int64_t{0}})}, full({}, 2.5)); }, {"index_put_", "dtypes match"}));
+  EXPECT_TRUE(HasValues(kept, {0, 0, 0}));
 }
 
 TEST(BoolMasks, WhereTakesOnlyBool) {

@@ -472,8 +472,40 @@ Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& i
   return out;
 }
 
+namespace ops {
+namespace {
+// Whether the only tensor among indices is one bool mask: the case PyTorch 1.13's index_put_ hands
+// to masked_fill_ when it writes one value (canDispatchToMaskedFill).
+bool single_bool_mask(const std::vector<indexing::TensorIndex>& indices) {
+  int tensors = 0;
+  bool mask = false;
+  for (const indexing::TensorIndex& i : indices)
+    if (i.is_tensor()) {
+      ++tensors;
+      mask = i.tensor().defined() && i.tensor().dtype() == kBool;
+    }
+  return tensors == 1 && mask;
+}
+
+// One value as a Scalar of its own kind, for the fill-value check.
+Scalar scalar_of(const Tensor& value) {
+  if (value.is_floating_point()) return value.to(kFloat64).item<double>();
+  if (value.dtype() == kBool) return value.item<bool>();
+  return value.item<int64_t>();
+}
+}  // namespace
+}  // namespace ops
+
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) {
   ops::check_writable(*this, "index_put_");
+  // PyTorch 1.13 writes a one-element value through a single bool mask as masked_fill_, converting it
+  // to self's dtype where other index_put_ calls require the dtypes to match: x[mask] = 2.5 on an
+  // int64 x. The conversion is differentiable, so a floating value still gets its gradient.
+  if (!accumulate && values.defined() && values.numel() == 1 && values.dtype() != dtype() &&
+      ops::single_bool_mask(indices)) {
+    ops::check_fill_value(ops::scalar_of(values), dtype(), "index_put_");
+    return index_put_(indices, values.to(dtype()), accumulate);
+  }
   ops::Resolved r = ops::resolve(*this, indices, "index_put_");
   if (r.tensors.empty()) {
     // Basic indices only: a view of self, written through.

@@ -520,7 +520,8 @@ Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {}) {
   DYDX_CHECK(!floating_only<Op>() || !input.defined() || input.is_floating_point(), Op::name, ": not implemented for ",
              input.dtype(), " tensors (shape ", input.sizes(), "); convert the input to a floating dtype");
   Tensor promoted;  // a handle copy costs two atomic operations, which tiny tensors feel
-  // Bool inputs compute as int64 where the op keeps integers (abs, relu, clamp), else as floats.
+  // Bool inputs compute as int64 where the op keeps integers (clamp; relu and abs refuse them), else
+  // as floats.
   const Tensor& x = input.is_floating_point() || (keeps_integers<Op>() && input.dtype() == kInt64) ? input
                     : (promoted = keeps_integers<Op>() ? input.to(kInt64) : to_floating(input));
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
@@ -569,8 +570,16 @@ Tensor cos(const Tensor& x) { return ops::unary<ops::Cos>(x); }
 Tensor tan(const Tensor& x) { return ops::unary<ops::Tan>(x); }
 Tensor tanh(const Tensor& x) { return ops::unary<ops::Tanh>(x); }
 Tensor sigmoid(const Tensor& x) { return ops::unary<ops::Sigmoid>(x); }
-Tensor relu(const Tensor& x) { return ops::unary<ops::Relu>(x); }
-Tensor abs(const Tensor& x) { return ops::unary<ops::Abs>(x); }
+// PyTorch 1.13 has no bool kernel for relu or abs (clamp's is reached through its bounds' promotion,
+// which clamp keeps): a bool input raises its errors rather than giving an int64 result.
+Tensor relu(const Tensor& x) {
+  DYDX_CHECK(!x.defined() || x.dtype() != kBool, "relu: Boolean inputs not supported for relu (shape ", x.sizes(), ")");
+  return ops::unary<ops::Relu>(x);
+}
+Tensor abs(const Tensor& x) {
+  DYDX_CHECK(!x.defined() || x.dtype() != kBool, "abs: \"abs_cpu\" not implemented for 'Bool' (shape ", x.sizes(), ")");
+  return ops::unary<ops::Abs>(x);
+}
 Tensor log1p(const Tensor& x) { return ops::unary<ops::Log1p>(x); }
 Tensor expm1(const Tensor& x) { return ops::unary<ops::Expm1>(x); }
 Tensor erf(const Tensor& x) { return ops::unary<ops::Erf>(x); }

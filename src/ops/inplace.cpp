@@ -5,6 +5,7 @@
 // is a view, its base's history is rewritten instead: the base becomes CopySlices(old base, result),
 // and self becomes an as_strided view of that new base.
 #include <cmath>
+#include <string_view>
 
 #include "core/overlap.hpp"
 #include "ops/op_record.hpp"
@@ -182,11 +183,26 @@ void check_binary_inplace(const Tensor& self, const Tensor& other, const char* o
   const Dims shape = detail::broadcast_shapes(self.sizes(), other.sizes(), op);
   DYDX_CHECK(shape == self.impl()->sizes, op, ": output with shape ", self.sizes(), " doesn't match the broadcast shape ",
              shape);
+  const std::string_view name(op);
+  // A bool operand of sub_ raises as sub's does: writing self - mask into an int64 or float self
+  // would compute what PyTorch refuses.
+  if (name == "sub_") check_sub_operands(self, other, op);
   const ScalarType type = result_type(self, other);
   check_alpha(type, alpha, op);
   check_castable(true_division && !is_floating_point(type) ? kDefaultDtype : type, self.dtype(), op);
-  DYDX_CHECK(self.dtype() != kBool, op, ": not implemented for bool tensors (shape ", self.sizes(),
-             "); use the out-of-place op, or logical_and / logical_or");
+  // Into a bool self (so other is bool too, by the cast check): add_ is or and mul_ is and, as the
+  // out-of-place ops and PyTorch's kernels; alpha must be 1, as add's for bools.
+  DYDX_CHECK(self.dtype() != kBool || name == "add_" || name == "mul_", op, ": not implemented for bool tensors (shape ",
+             self.sizes(), "); use the out-of-place op, or logical_and / logical_or");
+  DYDX_CHECK(self.dtype() != kBool || alpha.to_int64() == 1, op, ": alpha must be 1 for bool tensors (got ", alpha,
+             ")");
+}
+
+// self = self or other (add_) or self and other (mul_), for a bool self and a bool other.
+void bool_in_place(const Tensor& self, const Tensor& other, bool is_add) {
+  if (is_add) cpu::map2<bool>(self, self, other, [](bool a, bool b) { return a || b; });
+  else cpu::map2<bool>(self, self, other, [](bool a, bool b) { return a && b; });
+  bump_version(self);
 }
 
 template <class F>
@@ -213,7 +229,8 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::add(*this, other, alpha), "add_");
   } else {
-    ops::binary_in_place(*this, other, ops::ScaledAdd::of(alpha, /*negate=*/false));
+    if (dtype() == kBool) ops::bool_in_place(*this, other, /*is_add=*/true);
+    else ops::binary_in_place(*this, other, ops::ScaledAdd::of(alpha, /*negate=*/false));
   }
   return *this;
 }
@@ -239,7 +256,8 @@ Tensor& Tensor::mul_(const Tensor& other) {
   if (needs_history(*this, {&other})) {
     commit(*this, dydx::mul(ops::snapshot(*this), other), "mul_");
   } else {
-    ops::binary_in_place(*this, other, [](auto a, auto b) { return cpu::wrapping_mul(a, b); });
+    if (dtype() == kBool) ops::bool_in_place(*this, other, /*is_add=*/false);
+    else ops::binary_in_place(*this, other, [](auto a, auto b) { return cpu::wrapping_mul(a, b); });
   }
   return *this;
 }

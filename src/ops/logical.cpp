@@ -66,11 +66,11 @@ Tensor count_nonzero_along(const Tensor& x, int64_t dim, bool keepdim, const cha
 
 }  // namespace
 
-void check_sub_operands(const Tensor& a, const Tensor& b) {
+void check_sub_operands(const Tensor& a, const Tensor& b, const char* op) {
   const bool a_bool = a.defined() && a.dtype() == kBool, b_bool = b.defined() && b.dtype() == kBool;
-  DYDX_CHECK(!(a_bool && b_bool), "sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
+  DYDX_CHECK(!(a_bool && b_bool), op, ": Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
              "`^` or `logical_xor()` operator instead.");
-  DYDX_CHECK(!a_bool && !b_bool, "sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+  DYDX_CHECK(!a_bool && !b_bool, op, ": Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
              "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
 }
 

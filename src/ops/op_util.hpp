@@ -145,7 +145,7 @@ Tensor compare_kernel(const Tensor& a, const Tensor& b, const char* op, F f) {
 Tensor bool_binary(const Tensor& a, const Tensor& b, const char* op);
 
 /// Raises PyTorch's error when either operand of a subtraction is a bool tensor.
-void check_sub_operands(const Tensor& a, const Tensor& b);
+void check_sub_operands(const Tensor& a, const Tensor& b, const char* op = "sub");
 
 /// out = f(a, b) elementwise over the broadcast shape, in dtype.
 template <class F>
