@@ -539,6 +539,16 @@ TEST(BinaryMathRemainder, AsPyTorch) {
   Tensor mixed = i64({5, 6}) % 2.5;
   EXPECT_EQ(mixed.dtype(), kFloat32);
   EXPECT_TRUE(HasExactly(mixed, {0, 1}));
+  // A scalar dividend: the divisor's dtype, and its gradient.
+  Tensor divisor = tensor({2.0, -2.0}, dtype(kFloat64).requires_grad(true));
+  Tensor scalar_first = 2.5 % divisor;
+  EXPECT_TRUE(HasExactly(scalar_first, {0.5, -1.5}));
+  scalar_first.sum().backward();
+  EXPECT_TRUE(HasExactly(divisor.grad(), {-1, 2}));
+  EXPECT_EQ((5 % i64({3, -3})).to_vector<int64_t>(), (std::vector<int64_t>{2, -1}));
+  Tensor promoted = remainder(5.5, i64({2, 3}));
+  EXPECT_EQ(promoted.dtype(), kFloat32);
+  EXPECT_TRUE(HasExactly(promoted, {1.5, 2.5}));
   Tensor from_bool = tensor({true, false}) % 2;
   EXPECT_EQ(from_bool.dtype(), kInt64);
   EXPECT_EQ(from_bool.to_vector<int64_t>(), (std::vector<int64_t>{1, 0}));

@@ -273,6 +273,9 @@ TEST(BoolArithmetic, PromotionAndPyTorchsRules) {
   EXPECT_EQ(std::get<1>(b.min(0)).item<int64_t>(), 1);
   EXPECT_EQ(bits(sign(b)), (std::vector<int64_t>{1, 0, 1}));
   EXPECT_EQ(clamp(b, 0, 1).dtype(), kInt64);
+  EXPECT_EQ(clamp(b, 0, true).dtype(), kInt64);
+  EXPECT_TRUE(ThrowsWith([&] { clamp(b, false, false); }, {"clamp", "bool bounds"}));
+  EXPECT_TRUE(ThrowsWith([&] { clamp(b, true); }, {"clamp", "bool bounds"}));
 }
 
 TEST(BoolArithmetic, ErrorsAsPyTorch) {

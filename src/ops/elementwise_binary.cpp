@@ -426,6 +426,7 @@ Tensor fmod(const Tensor& a, const Tensor& b) { return ops::binary<ops::Fmod>(a,
 Tensor fmod(const Tensor& a, Scalar b) { return fmod(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor remainder(const Tensor& a, const Tensor& b) { return ops::binary<ops::Remainder>(a, b); }
 Tensor remainder(const Tensor& a, Scalar b) { return remainder(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor remainder(Scalar a, const Tensor& b) { return remainder(ops::scalar_tensor(a, ops::result_type(b, a)), b); }
 
 Tensor pow(const Tensor& base, Scalar exponent) {
   const ScalarType dtype = ops::result_type(base, exponent);

@@ -602,6 +602,10 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optio
   // An integer tensor keeps its dtype with integer bounds and takes the default float dtype with a
   // floating one, as PyTorch's result_type of a tensor and scalars.
   const bool floating_bound = (min && !min->is_integral()) || (max && !max->is_integral());
+  // A bool tensor clamps as int64 between integer bounds; with only bool bounds PyTorch's result
+  // type stays bool, for which it has no kernel.
+  DYDX_CHECK(!x.defined() || x.dtype() != kBool || (min && !min->is_boolean()) || (max && !max->is_boolean()),
+             "clamp: not implemented for a bool tensor with bool bounds (shape ", x.sizes(), ")");
   if (x.defined() && !x.is_floating_point() && floating_bound) return ops::unary<ops::Clamp>(x.to(kDefaultDtype), {min, max});
   return ops::unary<ops::Clamp>(x, {min, max});
 }
