@@ -226,17 +226,6 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   }
 };
 
-// A bool mask of where pred(v) holds: a condition for where(), which carries no gradient.
-template <class Pred>
-Tensor mask(const Tensor& x, Pred pred) {
-  Tensor out = detail::make_empty(x.sizes(), kBool);
-  cpu::dispatch(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    cpu::map1<bool, T>(out, x, [pred](T v) { return static_cast<bool>(pred(v)); });
-  });
-  return out;
-}
-
 struct SoftplusAttrs {
   double beta = 1, threshold = 20;
 };
@@ -252,7 +241,7 @@ struct Softplus : Named<"softplus", "SoftplusBackward0"> {
     return x * beta > static_cast<T>(a.threshold) ? x : static_cast<T>(std::log1p(std::exp(x * beta))) / beta;
   }
   static Tensor above_threshold(const Tensor& x, const Attrs& a) {
-    return mask(x, [beta = a.beta, threshold = a.threshold](auto v) {
+    return bool_mask</*TakesBool=*/false>(x, [beta = a.beta, threshold = a.threshold](auto v) {
       using T = decltype(v);
       return v * static_cast<T>(beta) > static_cast<T>(threshold);
     });
@@ -327,14 +316,14 @@ struct Elu : Named<"elu", "EluBackward0"> {
   // masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
   // overflow or carry a nan: its zero gradient times e^inf would make double backward nan.
   static Tensor negative_part(const Tensor& x, const Attrs& a) {
-    return a.alpha * exp(where(mask(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
+    return a.alpha * exp(where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
   }
   // alpha e^x for x <= 0, 1 above (and at nan), as PyTorch's elu_backward.
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
-    return where(mask(x, [](auto v) { return v <= 0; }), negative_part(x, a), ones_like(x));
+    return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v <= 0; }), negative_part(x, a), ones_like(x));
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
-    return where(mask(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
+    return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
   }
 };
 
@@ -378,7 +367,7 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   // The gradient passes where min <= x <= max, bounds included, and nowhere else (nan included),
   // as PyTorch's clamp_backward: where(mask, t, 0), so an infinite t outside gives 0, not nan.
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&, const Attrs& a) {
-    Tensor inside = mask(x, [&a](auto v) {
+    Tensor inside = bool_mask</*TakesBool=*/false>(x, [&a](auto v) {
       using T = decltype(v);
       return (!a.min || v >= a.min->to<T>()) && (!a.max || v <= a.max->to<T>());
     });

@@ -10,17 +10,6 @@ namespace dydx {
 namespace ops {
 namespace {
 
-// out = f(x) as bool, x read in its own dtype.
-template <class F>
-Tensor test_each(const Tensor& x, F f) {
-  Tensor out = detail::make_empty(x.sizes(), kBool);
-  cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    cpu::map1<bool, T>(out, x, [f](T v) { return static_cast<bool>(f(v)); });
-  });
-  return out;
-}
-
 template <class T>
 bool nonzero_value(T v) {
   return v != T(0);  // nan is nonzero, as in PyTorch
@@ -103,25 +92,25 @@ Tensor gt(const Tensor& a, Scalar b) { return gt(a, ops::scalar_tensor(b, ops::r
 Tensor ge(const Tensor& a, Scalar b) { return ge(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 
 Tensor isnan(const Tensor& x) {
-  return ops::test_each(x, [](auto v) {
+  return ops::bool_mask(x, [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return std::isnan(v);
     else return false;
   });
 }
 Tensor isinf(const Tensor& x) {
-  return ops::test_each(x, [](auto v) {
+  return ops::bool_mask(x, [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return std::isinf(v);
     else return false;
   });
 }
 Tensor isfinite(const Tensor& x) {
-  return ops::test_each(x, [](auto v) {
+  return ops::bool_mask(x, [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return std::isfinite(v);
     else return true;
   });
 }
 
-Tensor logical_not(const Tensor& x) { return ops::test_each(x, [](auto v) { return !ops::nonzero_value(v); }); }
+Tensor logical_not(const Tensor& x) { return ops::bool_mask(x, [](auto v) { return !ops::nonzero_value(v); }); }
 Tensor logical_and(const Tensor& a, const Tensor& b) { return ops::logical(a, b, "logical_and", [](bool u, bool v) { return u && v; }); }
 Tensor logical_or(const Tensor& a, const Tensor& b) { return ops::logical(a, b, "logical_or", [](bool u, bool v) { return u || v; }); }
 Tensor logical_xor(const Tensor& a, const Tensor& b) { return ops::logical(a, b, "logical_xor", [](bool u, bool v) { return u != v; }); }

@@ -124,6 +124,21 @@ inline constexpr auto element_pow = [](auto x, auto y) {
   else return std::pow(x, y);
 };
 
+/// out[i] = pred(x[i]) as bool, x read in its own dtype: comparisons with zero, isnan, and the
+/// conditions derivative rules pass to where(). Carries no gradient. Rules whose x is never bool
+/// pass TakesBool = false, so that pred is not instantiated (and warned about) for bool.
+template <bool TakesBool = true, class Pred>
+Tensor bool_mask(const Tensor& x, Pred pred) {
+  Tensor out = detail::make_empty(x.sizes(), kBool);
+  auto kernel = [&](auto tag) {
+    using T = decltype(tag);
+    cpu::map1<bool, T>(out, x, [pred](T v) { return static_cast<bool>(pred(v)); });
+  };
+  if constexpr (TakesBool) cpu::dispatch_with_bool(x.dtype(), kernel);
+  else cpu::dispatch(x.dtype(), kernel);
+  return out;
+}
+
 /// out[i] = f(a[i], b[i]) as bool over the broadcast shape, both operands in their promoted dtype.
 template <class F>
 Tensor compare_kernel(const Tensor& a, const Tensor& b, const char* op, F f) {
