@@ -1,6 +1,7 @@
 // Tensor's autograd members: requires_grad, the gradient slot, detaching and backward. Hooks are
 // in tensor_hooks.cpp.
 #include "dydx/tensor.hpp"
+#include "vmap/batched.hpp"
 
 #include "autograd/engine.hpp"
 #include "core/object_pool.hpp"
@@ -62,6 +63,8 @@ void Tensor::retain_grad() const {
 
 Tensor Tensor::detach() const {
   const auto& impl = impl_ref();
+  if (impl.batched) [[unlikely]]
+    return vmap::elementwise(*this, [](const Tensor& v) { return v.detach(); });
   auto out = detail::make_pooled<detail::TensorImpl>();
   out->storage = impl.storage;
   out->sizes = impl.sizes;

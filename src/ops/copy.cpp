@@ -1,6 +1,7 @@
 // Copies: clone, contiguous and dtype conversion, each with an identity VJP.
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 namespace ops {
@@ -21,6 +22,8 @@ struct CloneOrToRecord : Names, Linear {
 
 template <class Names>
 Tensor copy_as(const Tensor& x, ScalarType dtype) {
+  if (vmap::takes_rule(x)) [[unlikely]]
+    return vmap::elementwise(x, [dtype](const Tensor& v) { return copy_as<Names>(v, dtype); });
   Tensor out = detail::make_empty(x.sizes(), dtype, Names::name);  // an expanded x can be too large to copy
   detail::copy_values(out, x);
   // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.

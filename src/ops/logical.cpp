@@ -25,6 +25,8 @@ Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
 // A bitwise op in the promoted dtype, which must be bool or int64, as PyTorch's kernels.
 template <class F>
 Tensor bitwise(const Tensor& a, const Tensor& b, const char* op, F f) {
+  if (vmap::takes_rule({&a, &b})) [[unlikely]]
+    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return bitwise(x, y, op, f); });
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   const ScalarType dtype = result_type(a, b);
   DYDX_CHECK(!is_floating_point(dtype), op, ": not implemented for ", dtype, " tensors (shapes ", a.sizes(), " and ",
