@@ -57,5 +57,75 @@ TEST(Vmap, UnaryFormAndOutDims) {
   expect_same(moved, out.movedim(0, 2));
 }
 
+// A per-sample loss of weights w [3, 2] and bias b [2] on one sample x [3], target y [2].
+Tensor sample_loss(const Tensor& w, const Tensor& b, const Tensor& x, const Tensor& y) {
+  Tensor h = tanh(matmul(x, w) + b);
+  return ((h - y) * (h - y)).sum();
+}
+
+TEST(VmapComposition, PerSampleGradientsOfSharedWeights) {
+  manual_seed(3);
+  Tensor w = randn({3, 2}, kFloat64), b = randn({2}, kFloat64);
+  Tensor xs = randn({5, 3}, kFloat64), ys = randn({5, 2}, kFloat64);
+  Function loss = [](const TensorList& in) { return TensorList{sample_loss(in[0], in[1], in[2], in[3])}; };
+  Function per_sample = func::vmap(func::grad(loss, {0, 1}), {std::nullopt, std::nullopt, 0, 0});
+  TensorList grads = per_sample({w, b, xs, ys});
+  ASSERT_EQ(grads.size(), 2u);
+  TensorList expected = loop(func::grad(loss, {0, 1}), {w, b, xs, ys}, {std::nullopt, std::nullopt, 0, 0});
+  expect_same(grads[0], expected[0]);
+  expect_same(grads[1], expected[1]);
+  EXPECT_EQ(grads[0].sizes().vec(), std::vector<int64_t>({5, 3, 2}));
+}
+
+TEST(VmapComposition, GradOfCapturedBatchedTensor) {
+  // grad inside vmap of a function that closes over the batched sample: per-sample, as functorch.
+  manual_seed(4);
+  Tensor xs = randn({4, 3}, kFloat64), w = randn({3}, kFloat64);
+  auto per_sample = func::vmap([w](const Tensor& x) {
+    return func::grad([x](const Tensor& v) { return (v * x).sin().sum(); })(w);
+  });
+  Tensor expected = stack({cos(w * xs[0]) * xs[0], cos(w * xs[1]) * xs[1], cos(w * xs[2]) * xs[2], cos(w * xs[3]) * xs[3]});
+  expect_same(per_sample(xs), expected);
+}
+
+// Functions of one sample x [3] built from elementwise ops and views only.
+Tensor coupled(const Tensor& x) { return sin(x) * x.select(0, 1) + x.pow(2) * x.select(0, 2); }
+Tensor coupled_scalar(const Tensor& x) { return x.select(0, 0) * sin(x.select(0, 1)) * x.select(0, 2).exp(); }
+
+TEST(VmapComposition, ElementwiseOnlyGradJacobiansHessians) {
+  manual_seed(5);
+  Tensor xs = randn({4, 3}, kFloat64);
+  auto per_row = [&](func::UnaryFunction t) {
+    TensorList rows;
+    for (int64_t b = 0; b < 4; ++b) rows.push_back(t(xs[b]));
+    return stack(rows);
+  };
+  expect_same(func::vmap(func::grad(coupled_scalar))(xs), per_row(func::grad(coupled_scalar)));
+  expect_same(func::vmap(func::jacrev(coupled))(xs), per_row(func::jacrev(coupled)));
+  expect_same(func::vmap(func::jacfwd(coupled))(xs), per_row(func::jacfwd(coupled)));
+  expect_same(func::vmap(func::hessian(coupled_scalar))(xs), per_row(func::hessian(coupled_scalar)));
+  expect_same(func::vmap(func::jacrev(coupled, 2))(xs), per_row(func::jacrev(coupled)));
+  // In the other order the batch is a plain dim: the Jacobian of the batch is block diagonal.
+  Tensor full = func::jacrev(func::vmap(coupled))(xs);
+  EXPECT_EQ(full.sizes().vec(), std::vector<int64_t>({4, 3, 4, 3}));
+  for (int64_t b = 0; b < 4; ++b) expect_same(full.select(0, b).select(1, b), func::jacrev(coupled)(xs[b]));
+  // vjp and jvp inside vmap, with batched cotangents and tangents.
+  Tensor vs = randn({4, 3}, kFloat64);
+  Tensor vjps = func::vmap([](const TensorList& in) { return TensorList{func::vjp(coupled, in[0]).second(in[1])}; },
+                           {0, 0})({xs, vs})[0];
+  Tensor jvps = func::vmap([](const TensorList& in) { return TensorList{func::jvp(coupled, in[0], in[1]).second}; },
+                           {0, 0})({xs, vs})[0];
+  for (int64_t b = 0; b < 4; ++b) {
+    Tensor j = func::jacrev(coupled)(xs[b]);
+    expect_same(vjps[b], (j * vs[b].unsqueeze(1)).sum({0}));
+    expect_same(jvps[b], (j * vs[b].unsqueeze(0)).sum({1}));
+  }
+  // Nested: vmap(vmap(grad)).
+  Tensor xss = randn({2, 4, 3}, kFloat64);
+  Tensor nested = func::vmap(func::vmap(func::grad(coupled_scalar)))(xss);
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 4; ++b) expect_same(nested[a][b], func::grad(coupled_scalar)(xss[a][b]));
+}
+
 }  // namespace
 }  // namespace dydx
