@@ -142,6 +142,44 @@ TEST_P(VmapOpTable, NestedEqualsTheDoubleLoop) {
   }
 }
 
+// Per-sample VJPs and JVPs: vmap(vjp(op)) with a batched cotangent and vmap(jvp(op)) with batched
+// tangents, against each sample's own.
+TEST_P(VmapOpTable, UnderVjpAndJvpEqualsTheLoop) {
+  std::mt19937_64 rng(GetParam() * 977 + 7);
+  const func::Function op = fn();
+  for (const Shapes& shapes : row().samples) {
+    Placement front(shapes.size(), 0);
+    SCOPED_TRACE(describe(shapes, front));
+    TensorList inputs = batched_inputs(row(), shapes, front, rng);
+    const Tensor out = func::vmap(op, front)(inputs)[0];
+    if (!out.is_floating_point()) continue;
+    const size_t n = inputs.size();
+    Tensor cotangent = random_tensor(out.sizes().vec(), Domain::Real, rng);
+    TensorList tangents;
+    for (const Tensor& t : inputs) tangents.push_back(random_tensor(t.sizes().vec(), Domain::Real, rng));
+    // [inputs..., cotangent] -> the VJP with respect to every input.
+    func::Function pull = [op, n](const TensorList& in) {
+      TensorList primals(in.begin(), in.begin() + n);
+      return func::vjp(op, primals).second({in[n]});
+    };
+    // [inputs..., tangents...] -> the JVP.
+    func::Function push = [op, n](const TensorList& in) {
+      TensorList primals(in.begin(), in.begin() + n), t(in.begin() + n, in.end());
+      return func::jvp(op, primals, t).second;
+    };
+    TensorList pull_in = inputs, push_in = inputs;
+    pull_in.push_back(cotangent);
+    for (const Tensor& t : tangents) push_in.push_back(t);
+    const Placement all_front(n + 1, 0), push_front(2 * n, 0);
+    TensorList vjps = func::vmap(pull, all_front)(pull_in);
+    for (size_t i = 0; i < n; ++i) {
+      func::Function pull_i = [pull, i](const TensorList& in) { return TensorList{pull(in)[i]}; };
+      expect_close(vjps[i], loop(pull_i, pull_in, all_front));
+    }
+    expect_close(func::vmap(push, push_front)(push_in)[0], loop(push, push_in, push_front));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Rows, VmapOpTable, ::testing::Range<size_t>(0, op_table().size()),
                          [](const auto& info) {
                            std::string name = op_table()[info.param].name;

@@ -127,5 +127,98 @@ TEST(VmapComposition, ElementwiseOnlyGradJacobiansHessians) {
     for (int64_t b = 0; b < 4; ++b) expect_same(nested[a][b], func::grad(coupled_scalar)(xss[a][b]));
 }
 
+// The message of the dydx::Error that call raises ("" if none).
+template <class F>
+std::string error_of(F&& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(VmapErrors, BadDimsAndSizesNameVmapAndTheArgument) {
+  Tensor x = ones({3, 2}), y = ones({4, 2});
+  Function add2 = [](const TensorList& in) { return TensorList{in[0] + in[1]}; };
+  EXPECT_NE(error_of([&] { func::vmap(add2)({x, y}); }).find("vmap: Expected all tensors to have the same size in the "
+                                                              "mapped dimension, got sizes [3,4]"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2, {0, 2})({x, x}); }).find("Got in_dim=2 for input 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2, {0, -3})({x, x}); }).find("-2 <= in_dim < 2"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2, {0, 0, 0})({x, x}); }).find("in_dims has 3 entries but f was given 2"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2, {std::nullopt})({x, x}); }).find("at least one input must be batched"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2)({}); }).find("vmap"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2, {0})({x, Tensor()}); }).find("input 1 is undefined"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap(add2, {0}, {0}, {.chunk_size = -1}); }).find("chunk_size"), std::string::npos);
+  // A 0-d input has no dim to map over.
+  EXPECT_NE(error_of([&] { func::vmap([](const Tensor& t) { return t; })(tensor(1.0)); }).find("dimensionality 0"),
+            std::string::npos);
+}
+
+TEST(VmapErrors, OutDims) {
+  Tensor x = ones({3, 2});
+  // A batched output promised to be the same for every sample.
+  EXPECT_NE(error_of([&] { func::vmap([](const Tensor& t) { return t * 2; }, 0, std::nullopt)(x); })
+                .find("output 0 is batched (it depends on a batched input) but its out_dim is std::nullopt"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap([](const Tensor& t) { return t * 2; }, 0, 2)(x); }).find("out_dim 2 for output 0"),
+            std::string::npos);
+  Function two = [](const TensorList& in) { return TensorList{in[0], in[0] * 2}; };
+  EXPECT_NE(error_of([&] { func::vmap(two, {0}, {0, 1, 0})({x}); }).find("f returned 2 tensors but out_dims has 3"),
+            std::string::npos);
+  // An unbatched output with out_dims std::nullopt is returned as it is; with an out_dim it is
+  // broadcast over the batch, as functorch.
+  Tensor c = ones({2});
+  Function shared = [c](const TensorList&) { return TensorList{c}; };
+  EXPECT_EQ(func::vmap(shared, {0}, {std::nullopt})({x})[0].impl(), c.impl());
+  Tensor broadcast = func::vmap(shared, {0}, {1})({x})[0];
+  EXPECT_EQ(broadcast.sizes().vec(), std::vector<int64_t>({2, 3}));
+}
+
+TEST(VmapErrors, FailuresInsideLeaveNoLevelBehind) {
+  Tensor x = ones({3, 2});
+  EXPECT_NE(error_of([&] {
+              func::vmap([](const Tensor& t) -> Tensor { throw Error("from f"); })(x);
+            }).find("from f"),
+            std::string::npos);
+  // A batched tensor that escapes its call cannot be used afterwards.
+  Tensor escaped;
+  func::vmap([&escaped](const Tensor& t) {
+    escaped = t;
+    return t;
+  })(x);
+  EXPECT_NE(error_of([&] { (void)(escaped + 1); }).find("escaped"), std::string::npos);
+  EXPECT_NE(error_of([&] { (void)escaped.to_vector<float>(); }).find("vmap"), std::string::npos);
+  // vmap works again afterwards.
+  expect_same(func::vmap([](const Tensor& t) { return t * 3; })(x), x * 3);
+}
+
+TEST(Vmap, ChunkSizeGivesTheSameResult) {
+  manual_seed(7);
+  Tensor x = randn({7, 3}, kFloat64);
+  auto f = [](const Tensor& v) { return sin(v) * v.select(0, 2); };
+  Tensor whole = func::vmap(f)(x);
+  for (int64_t chunk : {1, 2, 3, 7, 100}) expect_same(func::vmap(f, 0, 0, {.chunk_size = chunk})(x), whole);
+  expect_same(func::vmap(f, 1, 1, {.chunk_size = 2})(x.t()), whole.t());
+}
+
+TEST(Vmap, EmptyBatchAndZeroSizeSamples) {
+  Tensor none = ones({0, 3});
+  EXPECT_EQ(func::vmap([](const Tensor& v) { return v * 2; })(none).sizes().vec(), std::vector<int64_t>({0, 3}));
+  Tensor empty_samples = ones({4, 0});
+  EXPECT_EQ(func::vmap([](const Tensor& v) { return exp(v); })(empty_samples).sizes().vec(),
+            std::vector<int64_t>({4, 0}));
+}
+
+TEST(Vmap, IntegerAndBoolInputs) {
+  Tensor i = arange(6).reshape({2, 3});
+  expect_same(func::vmap([](const Tensor& v) { return v * 2 + 1; })(i), i * 2 + 1);
+  expect_same(func::vmap([](const Tensor& v) { return v > 2; })(i), i > 2);
+  expect_same(func::vmap([](const Tensor& v) { return logical_not(v > 2); })(i), logical_not(i > 2));
+}
+
 }  // namespace
 }  // namespace dydx

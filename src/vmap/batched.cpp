@@ -13,6 +13,9 @@ namespace dydx {
 namespace detail {
 
 void throw_batched_data() {
+  if (!vmap::active())
+    fail("vmap: a tensor batched by a vmap call that has returned was used (it escaped f, for example through a "
+         "captured variable); return it from f instead");
   fail("vmap: an op without a batching rule read the data of a tensor inside vmap; "
        "the op needs a batching rule (src/vmap/README.md)");
 }
