@@ -220,5 +220,19 @@ TEST(Vmap, IntegerAndBoolInputs) {
   expect_same(func::vmap([](const Tensor& v) { return logical_not(v > 2); })(i), logical_not(i > 2));
 }
 
+TEST(Vmap, ItemAndPrintingInside) {
+  Tensor x = arange(6, kFloat64).reshape({3, 2});
+  EXPECT_NE(error_of([&] { func::vmap([](const Tensor& v) { return v * v.select(0, 0).item<double>(); })(x); })
+                .find("vmap: item() was called on a tensor inside vmap (shape [])"),
+            std::string::npos);
+  std::string printed;
+  func::vmap([&printed](const Tensor& v) {
+    printed = to_string(v);
+    return v;
+  })(x);
+  EXPECT_EQ(printed.rfind("BatchedTensor(lvl=", 0), 0u) << printed;
+  EXPECT_NE(printed.find("bdim=0, value=\ntensor([[0., 1.],"), std::string::npos) << printed;
+}
+
 }  // namespace
 }  // namespace dydx
