@@ -234,5 +234,34 @@ TEST(Vmap, ItemAndPrintingInside) {
   EXPECT_NE(printed.find("bdim=0, value=\ntensor([[0., 1.],"), std::string::npos) << printed;
 }
 
+TEST(Vmap, DualTensorsInsideVmapCarryPerSampleTangents) {
+  manual_seed(8);
+  Tensor xs = randn({4, 3}, kFloat64), ts = randn({4, 3}, kFloat64);
+  // forward_ad used directly inside f: the tangent travels with the batch.
+  Function f = [](const TensorList& in) {
+    forward_ad::DualLevel level;
+    Tensor dual = forward_ad::make_dual(in[0], in[1]);
+    Tensor out = coupled(dual);
+    return TensorList{forward_ad::unpack_dual(out).tangent};
+  };
+  Tensor tangents = func::vmap(f, {0, 0})({xs, ts})[0];
+  for (int64_t b = 0; b < 4; ++b) expect_same(tangents[b], func::jvp(coupled, xs[b], ts[b]).second);
+  // A shared tangent for every sample.
+  Tensor shared = func::vmap(f, {0, std::nullopt})({xs, ts[0]})[0];
+  for (int64_t b = 0; b < 4; ++b) expect_same(shared[b], func::jvp(coupled, xs[b], ts[0]).second);
+}
+
+TEST(VmapErrors, EagerAutogradInsideVmapRaises) {
+  Tensor x = ones({3, 2});
+  EXPECT_NE(error_of([&] { func::vmap([](const Tensor& v) { return v.detach().requires_grad_(); })(x); })
+                .find("vmap: requires_grad_() is not supported on a tensor inside vmap"),
+            std::string::npos);
+  Tensor w = ones({2}, kFloat32).requires_grad_();
+  EXPECT_NE(error_of([&] {
+              func::vmap([&w](const Tensor& v) { return grad({(v * w).select(0, 0)}, {w})[0]; })(x);
+            }).find("vmap: dydx::grad and backward() are not supported on tensors inside vmap"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace dydx

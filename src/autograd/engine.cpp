@@ -19,6 +19,7 @@
 // sums into a leaf's .grad are in accumulate_grad.cpp.
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
+#include "vmap/batched.hpp"
 
 #include <algorithm>
 #include <array>
@@ -475,6 +476,11 @@ TensorList BackwardPass::results() {
 
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
                         const BackwardPassOptions& options) {
+  // Inside vmap, gradients are per sample only through the transforms, which run on the batches.
+  if (vmap::active()) [[unlikely]]
+    DYDX_CHECK(!vmap::any_batched(outputs) && !vmap::any_batched(grad_outputs) && !vmap::any_batched(inputs),
+               "vmap: dydx::grad and backward() are not supported on tensors inside vmap; use func::grad, func::vjp "
+               "or func::jacrev inside vmap, which differentiate each sample");
   BackwardPass pass(inputs, options);
   pass.check_arguments(outputs, grad_outputs);
   pass.seed_roots(outputs, grad_outputs);

@@ -14,6 +14,8 @@ using detail::TensorImpl;
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   auto& impl = impl_ref();
+  DYDX_CHECK(!impl.batched, "vmap: requires_grad_() is not supported on a tensor inside vmap; use func::grad or "
+             "func::vjp inside vmap, which differentiate each sample");
   if (impl.grad_fn && requires_grad) return *this;  // a non-leaf already requires grad, as in PyTorch
   DYDX_CHECK(impl.grad_fn == nullptr, "requires_grad_: you can only change requires_grad flags of leaf variables."
              " If you want to use a computed variable in a subgraph that doesn't require differentiation use"
