@@ -26,6 +26,7 @@ namespace vmap {
 
 namespace detail {
 thread_local uint32_t depth = 0;
+std::atomic<uint32_t> running_anywhere{0};
 }
 
 namespace {
@@ -44,10 +45,12 @@ const std::vector<Level>& levels() { return running; }
 void push_level(const Level& level) {
   running.push_back(level);
   ++detail::depth;
+  detail::running_anywhere.fetch_add(1, std::memory_order_relaxed);
 }
 void pop_level() {
   running.pop_back();
   --detail::depth;
+  detail::running_anywhere.fetch_sub(1, std::memory_order_relaxed);
 }
 
 const Level& level_info(uint32_t level) {
