@@ -1,0 +1,156 @@
+// func::vmap composed with grad, jacrev, jacfwd, hessian and with itself, against functorch (PyTorch
+// 1.13's functorch.vmap) on the cases of tests/data/vmap_goldens.txt (make_vmap_goldens.py): per-sample
+// gradients of an MLP's and a convolution's loss with respect to shared weights, per-sample Jacobians
+// and Hessians, nested vmap with in_dims 0, 1, -1 and None and out_dims other than 0, and the Jacobian
+// of a whole vmapped batch. Each case's functions, in_dims and out_dims are spelled here as there.
+#include <dydx/dydx.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "golden_text.hpp"
+
+namespace F = dydx::nn::functional;
+
+namespace dydx::testing {
+namespace {
+
+using func::BatchDims;
+using func::Function;
+constexpr std::nullopt_t shared = std::nullopt;  // an in_dim: every sample takes the input whole
+
+// ---- the per-sample functions, as make_vmap_goldens.py writes them ----
+
+Tensor mlp_loss(const TensorList& in) {  // w1, b1, w2, b2, x [3], y [2]
+  return F::mse_loss(matmul(tanh(matmul(in[4], in[0]) + in[1]), in[2]) + in[3], in[5]);
+}
+Tensor row_map(const Tensor& x, const Tensor& a) { return softmax(tanh(matmul(x, a)), -1) * exp(sin(x).sum()); }
+Tensor row_scalar(const Tensor& x, const Tensor& a) { return exp(matmul(sin(x), a)).sum() + (tanh(x) * x).sum(); }
+Tensor softmax_scalar(const Tensor& x, const Tensor& a) {
+  return (softmax(matmul(x, a), -1) * log_softmax(matmul(sin(x), a), -1)).sum();
+}
+Tensor elementwise_map(const Tensor& x) { return log_softmax(tanh(x) * sin(x), -1) * exp(x).sum(); }
+Tensor elementwise_scalar(const Tensor& x) { return (tanh(x) * exp(sin(x))).sum() * (x * x).sum(); }
+Tensor pair_scalar(const Tensor& x, const Tensor& w) {
+  return (tanh(x * w) * sin(w)).sum() + log_softmax(x + w, -1).pow(2).sum();
+}
+Tensor pair_map(const Tensor& a, const Tensor& b) { return tanh(a) * sin(b) + softmax(a * b, -1); }
+Tensor conv_loss(const Tensor& w, const Tensor& b, const Tensor& x) {
+  return relu(F::conv2d(x.unsqueeze(0), w, F::Conv2dFuncOptions().bias(b))).mean();
+}
+
+Function listed(Tensor (*f)(const TensorList&)) {
+  return [f](const TensorList& in) { return TensorList{f(in)}; };
+}
+Function listed(Tensor (*f)(const Tensor&, const Tensor&)) {
+  return [f](const TensorList& in) { return TensorList{f(in[0], in[1])}; };
+}
+Function listed(Tensor (*f)(const Tensor&)) {
+  return [f](const TensorList& in) { return TensorList{f(in[0])}; };
+}
+Function listed(Tensor (*f)(const Tensor&, const Tensor&, const Tensor&)) {
+  return [f](const TensorList& in) { return TensorList{f(in[0], in[1], in[2])}; };
+}
+
+// Each case of the golden file as the same composition of dydx's transforms.
+std::map<std::string, Function> compositions() {
+  using func::grad;
+  using func::hessian;
+  using func::jacfwd;
+  using func::jacrev;
+  using func::vmap;
+  std::map<std::string, Function> c;
+  const Function mlp_grads = grad(listed(mlp_loss), {0, 1, 2, 3});
+  c["mlp_per_sample_grad"] = vmap(mlp_grads, {shared, shared, shared, shared, 0, 0});
+  c["mlp_per_sample_grad_moved"] = vmap(mlp_grads, {shared, shared, shared, shared, 1, -1}, {1, 0, -1, 0});
+
+  const Function rows = listed(row_map);
+  c["jacrev_row_map"] = vmap(jacrev(rows, {0}), {0, shared});
+  c["jacfwd_row_map"] = vmap(jacfwd(rows, {0}), {0, shared});
+  c["jacrev_row_map_both"] = vmap(jacrev(rows, {0, 1}), {0, shared});
+  c["jacfwd_row_map_both"] = vmap(jacfwd(rows, {0, 1}), {0, shared});
+  c["jacfwd_row_map_dim1"] = vmap(jacfwd(rows, {0}), {1, shared}, {-1});
+  c["jacrev_row_map_dim1"] = vmap(jacrev(rows, {0}), {1, shared}, {1});
+  c["hessian_row_scalar"] = vmap(hessian(listed(row_scalar), {0}), {0, shared});
+  c["hessian_softmax_scalar"] = vmap(hessian(listed(softmax_scalar), {0}), {0, shared});
+  c["grad_row_scalar_both"] = vmap(grad(listed(row_scalar), {0, 1}), {0, shared});
+
+  const Function elementwise = listed(elementwise_map);
+  c["jacrev_elementwise_map"] = vmap(jacrev(elementwise, {0}));
+  c["jacfwd_elementwise_map"] = vmap(jacfwd(elementwise, {0}));
+  c["hessian_elementwise_scalar"] = vmap(hessian(listed(elementwise_scalar), {0}));
+  c["grad_elementwise_scalar_last"] = vmap(grad(listed(elementwise_scalar), {0}), {-1});
+
+  c["nested_row_map"] = vmap(vmap(rows, {1, shared}, {1}), {-1, shared}, {0});
+  c["nested_elementwise_map"] = vmap(vmap(elementwise, {1}, {-1}), {-1}, {1});
+  c["nested_grad_pair"] = vmap(vmap(grad(listed(pair_scalar), {0, 1}), {0, shared}), {1, 0}, {0, -1});
+  c["nested_pair_map_outer"] = vmap(vmap(listed(pair_map), {shared, 0}), {0, shared});
+  c["nested_hessian_elementwise"] = vmap(vmap(hessian(listed(elementwise_scalar), {0})));
+
+  c["jacrev_of_vmap_row_map"] = jacrev(vmap(rows, {0, shared}), {0});
+  c["jacfwd_of_vmap_elementwise_map"] = jacfwd(vmap(elementwise), {0});
+
+  c["conv_per_sample_grad"] = vmap(grad(listed(conv_loss), {0, 1}), {shared, shared, 0});
+  return c;
+}
+
+struct VmapCase {
+  std::string name;
+  TensorList inputs, outputs;
+};
+
+std::vector<VmapCase> vmap_cases() {
+  std::vector<VmapCase> cases;
+  for (const std::string& line : golden_lines("vmap_goldens.txt")) {
+    std::stringstream words(line);
+    VmapCase c;
+    words >> c.name;
+    for (std::string field, shape, values; words >> field >> shape >> values;) {
+      if (field != "in" && field != "out") throw std::runtime_error("vmap_goldens.txt: unknown field " + field);
+      (field == "in" ? c.inputs : c.outputs).push_back(golden_tensor(shape, values));
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+// To 1e-10 of each element, or of a thousandth of the largest element where the element is smaller
+// (a zero of the block-diagonal Jacobian, a sum whose terms cancel: rounding there is the size of the
+// larger terms').
+::testing::AssertionResult Close(const Tensor& got, const Tensor& want) {
+  if (got.dtype() != kFloat64) return ::testing::AssertionFailure() << "dtype " << got.dtype() << ", functorch's Float64";
+  if (got.sizes() != want.sizes()) return ::testing::AssertionFailure() << "shape " << got.sizes() << ", functorch's " << want.sizes();
+  const std::vector<double> g = got.contiguous().to_vector<double>(), w = want.to_vector<double>();
+  double largest = 0;
+  for (double v : w) largest = std::max(largest, std::abs(v));
+  for (size_t i = 0; i < g.size(); ++i)
+    if (!(std::abs(g[i] - w[i]) <= 1e-10 * std::max(std::abs(w[i]), 1e-3 * largest)))
+      return ::testing::AssertionFailure() << "element " << i << ": " << g[i] << ", functorch's " << w[i];
+  return ::testing::AssertionSuccess();
+}
+
+TEST(VmapGoldens, EveryCaseMatchesFunctorch) {
+  const std::map<std::string, Function> composed = compositions();
+  const std::vector<VmapCase> cases = vmap_cases();
+  EXPECT_EQ(cases.size(), composed.size()) << "a case of vmap_goldens.txt or of this file is missing in the other";
+  for (const VmapCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto it = composed.find(c.name);
+    ASSERT_NE(it, composed.end()) << "no composition for " << c.name;
+    TensorList got;
+    try {
+      got = it->second(c.inputs);
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.what();
+      continue;
+    }
+    ASSERT_EQ(got.size(), c.outputs.size());
+    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(Close(got[k], c.outputs[k])) << "output " << k;
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
