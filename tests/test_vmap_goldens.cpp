@@ -6,6 +6,7 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -162,35 +163,45 @@ std::vector<VmapCase> vmap_cases() {
   return ::testing::AssertionSuccess();
 }
 
-void expect_every_case_matches(const Vmap& vmap_of) {
-  const std::map<std::string, Function> composed = compositions(vmap_of);
-  const std::vector<VmapCase> cases = vmap_cases();
-  EXPECT_EQ(cases.size(), composed.size()) << "a case of vmap_goldens.txt or of this file is missing in the other";
-  for (const VmapCase& c : cases) {
-    SCOPED_TRACE(c.name);
-    auto it = composed.find(c.name);
-    ASSERT_NE(it, composed.end()) << "no composition for " << c.name;
-    TensorList got;
-    try {
-      got = it->second(c.inputs);
-    } catch (const Error& e) {
-      ADD_FAILURE() << e.what();
-      continue;
-    }
-    ASSERT_EQ(got.size(), c.outputs.size());
-    for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(Close(got[k], c.outputs[k])) << "output " << k;
-  }
+Function vmap_of_dydx(const Function& f, BatchDims in_dims, BatchDims out_dims) {
+  return func::vmap(f, std::move(in_dims), std::move(out_dims));
 }
 
-TEST(VmapGoldens, EveryCaseMatchesFunctorch) {
-  expect_every_case_matches([](const Function& f, BatchDims in_dims, BatchDims out_dims) {
-    return func::vmap(f, std::move(in_dims), std::move(out_dims));
-  });
+// The case of the golden file named name, through the compositions that vmap_of makes.
+void expect_matches(const std::string& name, const Vmap& vmap_of) {
+  std::optional<VmapCase> golden;
+  for (VmapCase& c : vmap_cases())
+    if (c.name == name) golden = std::move(c);
+  ASSERT_TRUE(golden) << "vmap_goldens.txt has no case " << name << ": run make_vmap_goldens.py";
+  const TensorList got = compositions(vmap_of).at(name)(golden->inputs);
+  ASSERT_EQ(got.size(), golden->outputs.size());
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_TRUE(Close(got[k], golden->outputs[k])) << "output " << k;
 }
 
-// The same compositions with vmap replaced by a loop over the samples: checks that the functions
+class VmapGoldens : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VmapGoldens, MatchesFunctorch) { expect_matches(GetParam(), vmap_of_dydx); }
+
+// The same composition with vmap replaced by a loop over the samples: checks that the functions
 // here are functorch's, so that where only the test above fails, a batching rule is wrong.
-TEST(VmapGoldens, EveryCaseMatchesFunctorchSampleBySample) { expect_every_case_matches(vmap_by_loop); }
+TEST_P(VmapGoldens, MatchesFunctorchSampleBySample) { expect_matches(GetParam(), vmap_by_loop); }
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> names;
+  for (const auto& named : compositions(vmap_of_dydx)) names.push_back(named.first);
+  return names;
+}
+
+// One test per case composed here (read from this file, so that listing the tests reads no data).
+INSTANTIATE_TEST_SUITE_P(Cases, VmapGoldens, ::testing::ValuesIn(case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// And no case of the golden file without its composition here.
+TEST(VmapGoldensFile, EveryCaseIsComposedHere) {
+  const std::vector<std::string> names = case_names();
+  for (const VmapCase& c : vmap_cases())
+    EXPECT_NE(std::find(names.begin(), names.end(), c.name), names.end()) << "no composition for " << c.name;
+}
 
 }  // namespace
 }  // namespace dydx::testing
