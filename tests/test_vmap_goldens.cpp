@@ -106,6 +106,8 @@ std::map<std::string, Function> compositions(const Vmap& vmap_of) {
   c["jacfwd_row_map_dim1"] = vmap(jacfwd(rows, {0}), {1, shared}, {-1});
   c["jacrev_row_map_dim1"] = vmap(jacrev(rows, {0}), {1, shared}, {1});
   c["hessian_row_scalar"] = vmap(hessian(listed(row_scalar), {0}), {0, shared});
+  // functorch 1.13's hessian has no forward derivative of softmax's backward: its golden is
+  // vmap(jacrev(jacrev)), the same matrix as dydx's hessian (jacfwd of jacrev).
   c["hessian_softmax_scalar"] = vmap(hessian(listed(softmax_scalar), {0}), {0, shared});
   c["grad_row_scalar_both"] = vmap(grad(listed(row_scalar), {0, 1}), {0, shared});
 
