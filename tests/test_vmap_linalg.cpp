@@ -265,6 +265,44 @@ TEST(VmapLinalg, Einsum) {
   }
 }
 
+// vmap of vmap: each rule runs once per level, the inner level's on values batched at the outer one.
+TEST(VmapLinalg, NestedEqualsTheDoubleLoop) {
+  manual_seed(8);
+  struct Case {
+    std::string name;
+    Function f;
+    std::vector<Dims> shapes;
+  };
+  const std::vector<Case> cases = {
+      {"linear", [](const TensorList& in) { return TensorList{linear(in[0], in[1], in[2])}; }, {{2, 3}, {4, 3}, {4}}},
+      {"matmul", [](const TensorList& in) { return TensorList{matmul(in[0], in[1])}; }, {{3}, {2, 3, 4}}},
+      {"conv2d",
+       [](const TensorList& in) { return TensorList{conv2d(in[0], in[1], in[2], 1, 1, 1, 2)}; },
+       {{1, 4, 4, 5}, {6, 2, 3, 3}, {6}}},
+      {"einsum", [](const TensorList& in) { return TensorList{einsum("ii,ij->j", in)}; }, {{3, 3}, {3, 2}}},
+      {"max_pool2d", [](const TensorList& in) { return TensorList{max_pool2d(in[0], 2)}; }, {{2, 4, 4}}}};
+  for (const Case& c : cases) {
+    // The outer batch (2) in front of every input; the inner one (kBatch) last on the first input,
+    // in front on the others, none on the last when there are three.
+    BatchDims inner, outer(c.shapes.size(), 0);
+    for (size_t i = 0; i < c.shapes.size(); ++i)
+      inner.push_back(i == 0 ? std::optional<int64_t>(c.shapes[0].size()) : i == 2 ? std::nullopt : std::optional<int64_t>(0));
+    TensorList inputs;
+    for (size_t i = 0; i < c.shapes.size(); ++i) {
+      Dims shape = c.shapes[i];
+      if (inner[i]) shape.insert_at(static_cast<size_t>(*inner[i]), kBatch);
+      shape.insert_at(0, 2);
+      inputs.push_back(randn(shape, kFloat64));
+    }
+    SCOPED_TRACE(c.name);
+    const Function f = c.f;
+    Tensor expected = loop([&](const TensorList& in) { return TensorList{loop(f, in, inner)}; }, inputs, outer, 2);
+    Tensor actual = func::vmap(func::vmap(f, inner), outer)(inputs)[0];
+    ASSERT_EQ(actual.sizes(), expected.sizes());
+    EXPECT_TRUE(allclose(actual, expected, 1e-12, 1e-12));
+  }
+}
+
 TEST(VmapLinalg, EmptyBatches) {
   const Function mf = [](const TensorList& in) { return TensorList{matmul(in[0], in[1])}; };
   Tensor out = func::vmap(mf, {0, 0})({zeros({0, 2, 3}, kFloat64), zeros({0, 3, 4}, kFloat64)})[0];
