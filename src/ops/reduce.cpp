@@ -4,6 +4,7 @@
 
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/reduction.hpp"
 
 namespace dydx {
 namespace ops {
@@ -238,6 +239,11 @@ int64_t extreme_index(const T* p, int64_t n, int64_t stride) {
 template <class Record, bool IsMax = std::is_same_v<Record, MaxRecord>>
 Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    // Every sample's elements in one row of the batch, reduced along the rows at once.
+    const Tensor rows = vmap::batch_rows(x);
+    return vmap::wrap(std::get<0>(IsMax ? dydx::max(rows, 1) : dydx::min(rows, 1)), 0, vmap::batched(x)->level);
+  }
   Tensor flat = x.contiguous();
   Tensor out = detail::make_empty({}, x.dtype());
   cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
@@ -254,6 +260,11 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
   dim = detail::wrap_dim(dim, x.dim(), op);
   const int64_t n = x.dim() == 0 ? 1 : x.size(dim);
   DYDX_CHECK(n > 0, op, ": Expected reduction dim ", dim, " to have non-zero size (input shape ", x.sizes(), ")");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, {dim}, keepdim);
+    auto [values, indices] = IsMax ? dydx::max(r.value, r.dims[0], r.keepdim) : dydx::min(r.value, r.dims[0], r.keepdim);
+    return {vmap::wrap(values, r.bdim, r.level), vmap::wrap(indices, r.bdim, r.level)};
+  }
   SmallVector<char, 6> mask(x.dim(), false);
   if (x.dim() > 0) mask[dim] = true;
   Dims out_shape = reduced_shape(x, mask, keepdim);
@@ -293,6 +304,7 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
 
 
 Tensor sum(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return sum(x, {}, false);  // every sample dim, through sum.dim's rule
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
   ops::finish<ops::SumRecord>({&x}, out);
@@ -301,6 +313,10 @@ Tensor sum(const Tensor& x) {
 
 Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
   auto mask = ops::reduced_mask(x, dims, "sum");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, ops::mask_to_dims(mask), keepdim);
+    return vmap::wrap(sum(r.value, r.dims, r.keepdim), r.bdim, r.level);
+  }
   Tensor out = ops::sum_values(x, mask, keepdim);
   ops::finish<ops::SumDimRecord>({&x}, out, {ops::mask_to_dims(mask), keepdim});
   return out;
@@ -309,6 +325,7 @@ Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
 Tensor mean(const Tensor& x) {
   DYDX_CHECK(x.is_floating_point(), "mean: could not infer output dtype. Input dtype must be a floating point dtype, got ",
              x.dtype());
+  if (vmap::takes_rule(x)) [[unlikely]] return mean(x, {}, false);  // every sample dim, through mean.dim's rule
   SmallVector<char, 6> all(x.dim(), true);
   const double n = static_cast<double>(x.numel());
   Tensor total = ops::sum_values(x, all, false);
@@ -325,6 +342,10 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
   DYDX_CHECK(x.is_floating_point(), "mean: could not infer output dtype. Input dtype must be a floating point dtype, got ",
              x.dtype());
   auto mask = ops::reduced_mask(x, dims, "mean");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, ops::mask_to_dims(mask), keepdim);
+    return vmap::wrap(mean(r.value, r.dims, r.keepdim), r.bdim, r.level);
+  }
   double n = 1;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (mask[d]) n *= static_cast<double>(x.size(d));
