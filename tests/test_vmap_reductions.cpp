@@ -235,6 +235,29 @@ TEST(VmapReductions, GradientsAndTangentsThroughTheBatch) {
   EXPECT_TRUE(allclose(tangent, loop(each_jvp, {x, t}, {1, 1})[0], 1e-12, 1e-12));
 }
 
+TEST(VmapReductions, WholeSampleMaxAndMinShareTheGradientAmongTies) {
+  // As each sample's max and min (and PyTorch's): tied extremes share the gradient evenly, in both
+  // modes; the values stay exact, the sign of a zero included, with and without a derivative.
+  Tensor x = tensor({{1.0, 3.0, 3.0, -2.0}, {2.0, 2.0, 2.0, -1.0}, {-0.0, -5.0, -0.0, -5.0}}, kFloat64);  // ties for max in every sample, for min in the last
+  for (bool is_max : {true, false}) {
+    SCOPED_TRACE(is_max ? "max" : "min");
+    auto extreme = [is_max](const Tensor& s) { return is_max ? s.max() : s.min(); };
+    Tensor g = func::grad([&](const Tensor& b) { return (func::vmap(extreme)(b) * tensor({1.0, 2.0, 3.0}, kFloat64)).sum(); })(x);
+    Tensor want = stack({func::grad(extreme)(x[0]), func::grad(extreme)(x[1]) * 2, func::grad(extreme)(x[2]) * 3}, 0);
+    EXPECT_TRUE(equal(g, want)) << g << want;
+    Tensor t = tensor({{0.5, -1.0, 2.0, 0.25}, {1.5, 3.0, -2.0, 1.0}, {-1.0, 4.0, 0.5, -3.0}}, kFloat64);
+    Tensor tangent = func::jvp(func::vmap(extreme), x, t).second;
+    Tensor each = stack({func::jvp(extreme, x[0], t[0]).second, func::jvp(extreme, x[1], t[1]).second,
+                         func::jvp(extreme, x[2], t[2]).second}, 0);
+    EXPECT_TRUE(allclose(tangent, each, 1e-15, 1e-15)) << tangent << each;
+    Tensor plain = func::vmap(extreme)(x), tracked = func::vmap(extreme)(x.detach().requires_grad_(true));
+    EXPECT_TRUE(equal(plain, tracked.detach()));
+    EXPECT_TRUE(equal(plain, loop([&](const TensorList& in) { return TensorList{extreme(in[0])}; }, {x}, {0})[0]));
+  }
+  Tensor zero_max = func::vmap([](const Tensor& s) { return s.max(); })(tensor({{-0.0, -1.0}}, kFloat64).requires_grad_(true));
+  EXPECT_TRUE(std::signbit(zero_max.item<double>()));
+}
+
 TEST(VmapReductions, LossesUnderVmap) {
   manual_seed(7);
   namespace F = nn::functional;
@@ -270,6 +293,25 @@ TEST(VmapReductions, LossesUnderVmap) {
   bad_probs.select(0, 4).select(0, 1).select(0, 0).fill_(1.5);
   Function bce = [](const TensorList& in) { return TensorList{F::binary_cross_entropy(in[0], in[1])}; };
   EXPECT_THROW(func::vmap(bce, {0, std::nullopt})({bad_probs, probs[0]}), Error);
+}
+
+TEST(VmapReductions, BatchNormOfEachSample) {
+  manual_seed(8);
+  // Each sample is a whole [N, C, L] input: training statistics over its own N and L, or given
+  // running statistics (shared, or one set per sample) in evaluation.
+  Tensor x = randn({4, 3, 2, 5}, kFloat64), w = randn({2}, kFloat64), b = randn({2}, kFloat64);
+  Tensor mean = randn({2}, kFloat64), var = rand({2}, kFloat64) + 0.5;
+  Function train = [](const TensorList& in) {
+    return TensorList{batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true, 0.1, 1e-5)};
+  };
+  expect_vmap_equals_loop(train, {x, w, b}, {1, std::nullopt, std::nullopt});
+  expect_vmap_equals_loop(train, {x, randn({3, 2}, kFloat64), b}, {1, 0, std::nullopt});
+  Function eval = [](const TensorList& in) {
+    return TensorList{batch_norm(in[0], in[1], in[2], in[3], in[4], false, 0.1, 1e-5)};
+  };
+  expect_vmap_equals_loop(eval, {x, w, b, mean, var}, {0, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  expect_vmap_equals_loop(eval, {x, w, b, randn({2, 3}, kFloat64), rand({3, 2}, kFloat64) + 0.5},
+                          {1, std::nullopt, std::nullopt, 1, 0});
 }
 
 // The message of the dydx::Error f raises under vmap (and checks one was raised).

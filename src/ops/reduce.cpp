@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/forward_mode.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "vmap/reduction.hpp"
@@ -236,14 +237,29 @@ int64_t extreme_index(const T* p, int64_t n, int64_t stride) {
   return best;
 }
 
+// The batching rule of the whole-sample max and min: every sample's elements in one row of the
+// batch, reduced along the rows at once. Along a dim the gradient goes to one chosen index, but a
+// sample's max shares it evenly among its ties (as ExtremeAll, so as the loop over samples does);
+// so where a derivative may be taken, the result carries the rows' change at the ties over their
+// count, in a term whose value is exactly +0 (x - (+0) is x, -0 included). Ties that are infinite
+// or nan are left out of that term (x - x is nan there): those samples get a zero derivative.
+template <bool IsMax>
+Tensor batched_extreme_all(const Tensor& x) {
+  const Tensor rows = vmap::batch_rows(x);
+  Tensor out = std::get<0>(IsMax ? dydx::max(rows, 1, true) : dydx::min(rows, 1, true));
+  if (rows.is_floating_point() && (rows.requires_grad() || forward::active())) {
+    const Tensor m = out.detach(), values = rows.detach();
+    const Tensor ties = logical_and(eq(values, m), isfinite(values));
+    const Tensor count = ties.sum({1}, true).clamp(1).to(rows.dtype());  // no ties: a term of 0 / 1
+    out = m - where(ties, values - rows, zeros({}, rows.dtype())).sum({1}, true) / count;
+  }
+  return vmap::wrap(out.squeeze(1), 0, vmap::batched(x)->level);
+}
+
 template <class Record, bool IsMax = std::is_same_v<Record, MaxRecord>>
 Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
-  if (vmap::takes_rule(x)) [[unlikely]] {
-    // Every sample's elements in one row of the batch, reduced along the rows at once.
-    const Tensor rows = vmap::batch_rows(x);
-    return vmap::wrap(std::get<0>(IsMax ? dydx::max(rows, 1) : dydx::min(rows, 1)), 0, vmap::batched(x)->level);
-  }
+  if (vmap::takes_rule(x)) [[unlikely]] return batched_extreme_all<IsMax>(x);
   Tensor flat = x.contiguous();
   Tensor out = detail::make_empty({}, x.dtype());
   cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
