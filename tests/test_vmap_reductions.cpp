@@ -242,7 +242,8 @@ TEST(VmapReductions, WholeSampleMaxAndMinShareTheGradientAmongTies) {
   for (bool is_max : {true, false}) {
     SCOPED_TRACE(is_max ? "max" : "min");
     auto extreme = [is_max](const Tensor& s) { return is_max ? s.max() : s.min(); };
-    Tensor g = func::grad([&](const Tensor& b) { return (func::vmap(extreme)(b) * tensor({1.0, 2.0, 3.0}, kFloat64)).sum(); })(x);
+    const Tensor weights = tensor({1.0, 2.0, 3.0}, kFloat64);
+    Tensor g = func::grad([&](const Tensor& b) { return (func::vmap(extreme)(b) * weights).sum(); })(x);
     Tensor want = stack({func::grad(extreme)(x[0]), func::grad(extreme)(x[1]) * 2, func::grad(extreme)(x[2]) * 3}, 0);
     EXPECT_TRUE(equal(g, want)) << g << want;
     Tensor t = tensor({{0.5, -1.0, 2.0, 0.25}, {1.5, 3.0, -2.0, 1.0}, {-1.0, 4.0, 0.5, -3.0}}, kFloat64);

@@ -18,8 +18,8 @@
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
-#include "vmap/reduction.hpp"
 #include "ops/reduce_runs.hpp"
+#include "vmap/reduction.hpp"
 
 namespace dydx {
 namespace ops {
