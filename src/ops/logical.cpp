@@ -134,10 +134,13 @@ Tensor operator&(const Tensor& a, Scalar b) { return bitwise_and(a, ops::scalar_
 Tensor operator|(const Tensor& a, Scalar b) { return bitwise_or(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator^(const Tensor& a, Scalar b) { return bitwise_xor(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 
+// Under vmap, any and all count each sample's nonzeros with one sum over the batch (sum's rule).
 Tensor any(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return gt(ne(x, 0).sum(), 0);
   return full({}, ops::any_element(x, [](auto v) { return ops::nonzero_value(v); }), kBool);
 }
 Tensor all(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return eq(ne(x, 0).sum(), x.numel());
   return full({}, !ops::any_element(x, [](auto v) { return !ops::nonzero_value(v); }), kBool);
 }
 Tensor any(const Tensor& x, int64_t dim, bool keepdim) { return gt(ops::count_nonzero_along(x, dim, keepdim, "any"), 0); }
