@@ -251,16 +251,44 @@ TEST(Vmap, DualTensorsInsideVmapCarryPerSampleTangents) {
   for (int64_t b = 0; b < 4; ++b) expect_same(shared[b], func::jvp(coupled, xs[b], ts[0]).second);
 }
 
-TEST(VmapErrors, EagerAutogradInsideVmapRaises) {
+TEST(VmapErrors, EagerAutogradInsideVmap) {
   Tensor x = ones({3, 2});
   EXPECT_NE(error_of([&] { func::vmap([](const Tensor& v) { return v.detach().requires_grad_(); })(x); })
                 .find("vmap: requires_grad_() is not supported on a tensor inside vmap"),
             std::string::npos);
+  // A gradient with respect to a tensor every sample shares would be the sum of the samples'.
   Tensor w = ones({2}, kFloat32).requires_grad_();
   EXPECT_NE(error_of([&] {
-              func::vmap([&w](const Tensor& v) { return grad({(v * w).select(0, 0)}, {w})[0]; })(x);
-            }).find("vmap: dydx::grad and backward() are not supported on tensors inside vmap"),
+              func::vmap([&w](const Tensor& v) { return grad({(v * w).select(0, 0)}, {w}, {tensor(1.0f)})[0]; })(x);
+            }).find("inputs[0] (shape [2]) is shared by every sample"),
             std::string::npos);
+  EXPECT_NE(error_of([&] {
+              func::vmap([&w](const Tensor& v) {
+                backward({(v * w).select(0, 0)}, {tensor(1.0f)});
+                return v;
+              })(x);
+            }).find("vmap: backward() is not supported on tensors inside vmap"),
+            std::string::npos);
+}
+
+TEST(Vmap, EagerGradInsideVmapIsPerSample) {
+  manual_seed(9);
+  // Outputs and inputs batched: the gradient of each sample's output with respect to its input.
+  Tensor xs = randn({4, 3}, kFloat64).requires_grad_();
+  Tensor per_sample = func::vmap([](const Tensor& x) {
+    return grad({coupled_scalar(x)}, {x}, {tensor(1.0, kFloat64)}, std::nullopt, /*create_graph=*/true)[0];
+  })(xs);
+  for (int64_t b = 0; b < 4; ++b) expect_same(per_sample[b], func::grad(coupled_scalar)(xs[b].detach()));
+  // Differentiable: the sum of per-sample gradients differentiated again is each sample's Hessian row sum.
+  Tensor second = grad({per_sample.sum()}, {xs})[0];
+  for (int64_t b = 0; b < 4; ++b) expect_same(second[b], func::hessian(coupled_scalar)(xs[b].detach()).sum({0}), 1e-10);
+  // Only the cotangents batched: a batch of vector-Jacobian products of one shared graph.
+  Tensor w = randn({3}, kFloat64).requires_grad_();
+  Tensor y = coupled(w);
+  Tensor cots = randn({5, 3}, kFloat64);
+  Tensor vjps = func::vmap([&](const Tensor& c) { return grad({y}, {w}, {c}, /*retain_graph=*/true)[0]; })(cots);
+  Tensor j = func::jacrev(coupled)(w.detach());
+  for (int64_t b = 0; b < 5; ++b) expect_same(vjps[b], matmul(cots[b], j));
 }
 
 }  // namespace
