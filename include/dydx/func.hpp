@@ -148,6 +148,12 @@ struct BatchOptions {
   int64_t chunk_size = 0;
 };
 
+// These take a row-wise f that is written for the whole batch: f sees x itself, and each basis
+// direction is pushed for every row at once. vmap(jacfwd(f)) and vmap(jacrev(f)) run the same passes
+// for an f written for one sample (they lower to the batch, src/transforms/lowering.hpp), through
+// the ops' batching rules; batch_jacobian skips those and picks the mode by min(in, out), so it is
+// the one to use when f already takes a batch (BENCHMARKS.md compares the two).
+
 /// For f mapping x [B, ...in] to y [B, ...out] row by row: dy[b]/dx[b] for every b, [B, ...out, ...in].
 /// Pushes min(numel(in), numel(out)) basis directions, each for the whole batch at once, in forward
 /// mode when the input is the smaller and reverse mode otherwise. Never forms the [B, .., B, ..] Jacobian.
