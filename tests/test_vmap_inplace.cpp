@@ -126,6 +126,8 @@ TEST(VmapInplace, ViewsWriteThroughToTheBatch) {
       [](Tensor& y, const Tensor& o) { y.transpose(0, 1).select(1, 0).copy_(o); },
       [](Tensor& y, const Tensor&) { y.select(1, 3).zero_(); },
       [](Tensor& y, const Tensor& o) { y.narrow(0, 1, 2).index_put_({tensor({0}, dtype(kInt64))}, o); },
+      [](Tensor& y, const Tensor& o) { y.select(1, 1).scatter_(0, tensor({3, 0}, dtype(kInt64)), o.narrow(0, 1, 2)); },
+      [](Tensor& y, const Tensor&) { y.select(1, 4).scatter_(0, tensor({1, 2}, dtype(kInt64)), -1.5); },
   };
   for (size_t k = 0; k < writes.size(); ++k) {
     SCOPED_TRACE("write " + std::to_string(k));
@@ -168,6 +170,7 @@ TEST(VmapInplace, BatchedIntoUnbatchedRaises) {
       {"copy_", [](Tensor& s, const Tensor& o) { s.copy_(o); }},
       {"addcmul_", [](Tensor& s, const Tensor& o) { s.addcmul_(o, o); }},
       {"index_put_", [](Tensor& s, const Tensor& o) { s.index_put_({tensor({1}, dtype(kInt64))}, o); }},
+      {"scatter_", [](Tensor& s, const Tensor& o) { s.scatter_(0, tensor({2, 0}, dtype(kInt64)), o); }},
   };
   for (const auto& [name, write] : writes) {
     SCOPED_TRACE(name);

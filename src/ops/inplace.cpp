@@ -416,10 +416,10 @@ template <class F>
 static Tensor& unary_in_place(Tensor& self, const char* op, F f) {
   check_inplace(self, op);
   if (vmap::takes_rule(self)) [[unlikely]] {
-    // f's batching rule on a copy of self (what f saves must survive the write), copied back in.
-    const Tensor result = f(self.clone());
-    ops::check_castable(result.dtype(), self.dtype(), op);
-    return self.copy_(result);
+    // The same write once on the batch (f is elementwise: one sample's result is f of that sample).
+    Tensor batch = vmap::batched(self)->value;
+    unary_in_place(batch, op, f);
+    return self;
   }
   ops::check_overlap(self, {}, op);
   commit(self, f(needs_history(self, {}) ? ops::snapshot(self) : self), op);
