@@ -185,6 +185,10 @@ TEST(VmapIndexing, AdvancedIndexEveryPattern) {
         return x.index({tensor({true, false, true}), Slice(), j});
       },
       [](const Tensor& x, const Tensor& i, const Tensor& j) { return x.index({1, i.unsqueeze(1), j}); },
+      // A 2-D mask after an ellipsis covers the last two dims (it counts as two consumed dims).
+      [](const Tensor& x, const Tensor&, const Tensor&) {
+        return x.index({Ellipsis, tensor({{true, false, true}, {false, false, true}, {true, true, false}})});
+      },
   };
   for (size_t k = 0; k < patterns.size(); ++k) {
     SCOPED_TRACE("pattern " + std::to_string(k));
@@ -192,6 +196,12 @@ TEST(VmapIndexing, AdvancedIndexEveryPattern) {
     const Function f = [&](const TensorList& in) { return TensorList{pattern(in[0], in[1], in[2])}; };
     check_all_placements(f, {{batch_of({3, 3, 3}, 1)}, {indices_of({2}, 3, 2)}, {indices_of({2}, 3, 3) - 3}});
   }
+  // As PyTorch: x[..., mask] with a [3, 4] mask of a [2, 3, 4] x has shape [2, number of trues].
+  Tensor mask = tensor({{true, false, true, true}, {true, false, true, true}, {true, false, true, true}});
+  Tensor masked = zeros({2, 3, 4}).index({Ellipsis, mask});
+  EXPECT_EQ(masked.dim(), 2);
+  EXPECT_EQ(masked.size(0), 2);
+  EXPECT_EQ(masked.size(1), 9);
   // 2-D and 0-d indices, and a 0-d mask.
   const Function two = [](const TensorList& in) { return TensorList{in[0].index({in[1], Slice(), in[2]})}; };
   check_all_placements(two, {{batch_of({4, 2, 5}, 4)}, {indices_of({2, 3}, 4, 5)}, {indices_of({}, 5, 6)}});

@@ -356,7 +356,7 @@ Resolved resolve(const Tensor& self, const std::vector<indexing::TensorIndex>& i
   int64_t consuming = 0, ellipses = 0;
   for (const auto& i : indices) {
     if (i.is_integer() || i.is_slice()) ++consuming;
-    if (i.is_tensor()) consuming += is_floating_point(i.tensor().dtype()) ? i.tensor().dim() : 1;
+    if (i.is_tensor()) consuming += i.tensor().dtype() == kBool ? i.tensor().dim() : 1;  // a mask covers its dims
     if (i.is_ellipsis()) ++ellipses;
   }
   DYDX_CHECK(ellipses <= 1, op, ": an index can only have a single ellipsis ('...')");
