@@ -149,7 +149,13 @@ TEST(VmapIndexing, GatherAndScatterEveryPlacement) {
     func::vmap([](const TensorList& in) { return TensorList{gather(in[0], 0, in[1])}; })(
         {zeros({2, 3}), tensor({{0}, {3}}, dtype(kInt64))});
   });
-  EXPECT_NE(message.find("gather"), std::string::npos) << message;
+  EXPECT_NE(message.find("gather: index 3 is out of bounds for dimension 0 with size 3"), std::string::npos) << message;
+  const std::string selected = error_of([] {
+    func::vmap([](const TensorList& in) { return TensorList{index_select(in[0], 1, in[1])}; })(
+        {zeros({2, 4, 3}), tensor({{0}, {3}}, dtype(kInt64))});
+  });
+  EXPECT_NE(selected.find("index_select: index 3 is out of bounds for dimension 1 with size 3"), std::string::npos)
+      << selected;
 }
 
 TEST(VmapIndexing, IndexSelectMaskedFillOneHot) {

@@ -268,6 +268,11 @@ BatchFirst batch_first_all(std::initializer_list<const Tensor*> ts) {
   }
   return out;
 }
+// The batch-first index checked here when it is plain data (not batched at an outer vmap), so that
+// a bad index names the sample's dim rather than the batch's, as outside vmap.
+void check_batch_index_range(const Tensor& index, int64_t dim, int64_t size, const char* op) {
+  if (!vmap::batched(index)) check_index_range(index, dim + 1, size, op, dim);
+}
 Tensor wrap_batch_first(const Tensor& out, const BatchFirst& b) {
   return vmap::wrap(b.scalar ? out.reshape({out.size(0)}) : out, 0, b.level);
 }
@@ -281,6 +286,7 @@ Tensor gather(const Tensor& input, int64_t dim, const Tensor& index) {
   ops::check_index_fits(index, input, dim, "input", "gather");
   if (vmap::takes_rule({&input, &index})) [[unlikely]] {
     ops::BatchFirst b = ops::batch_first_all({&input, &index});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(input, dim), "gather");
     return ops::wrap_batch_first(gather(b.values[0], dim + 1, b.values[1]), b);
   }
   ops::check_index_range(index, dim, ops::size_along(input, dim), "gather", dim);
@@ -298,6 +304,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
   ops::check_index_fits(index, src, -1, "src", "scatter_add");
   if (vmap::takes_rule({&self, &index, &src})) [[unlikely]] {
     ops::BatchFirst b = ops::batch_first_all({&self, &index, &src});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(self, dim), "scatter_add");
     return ops::wrap_batch_first(scatter_add(b.values[0], dim + 1, b.values[1], b.values[2]), b);
   }
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter_add", dim);
@@ -315,6 +322,7 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tenso
   ops::check_index_fits(index, src, -1, "src", "scatter");
   if (vmap::takes_rule({&self, &index, &src})) [[unlikely]] {
     ops::BatchFirst b = ops::batch_first_all({&self, &index, &src});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(self, dim), "scatter");
     return ops::wrap_batch_first(scatter(b.values[0], dim + 1, b.values[1], b.values[2]), b);
   }
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter", dim);
@@ -330,6 +338,7 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, Scalar valu
   ops::check_index_fits(index, self, dim, "self", "scatter");
   if (vmap::takes_rule({&self, &index})) [[unlikely]] {
     ops::BatchFirst b = ops::batch_first_all({&self, &index});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(self, dim), "scatter");
     return ops::wrap_batch_first(scatter(b.values[0], dim + 1, b.values[1], value), b);
   }
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter", dim);
@@ -355,6 +364,7 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
     Tensor values = vmap::batch_first_expanded(x, size);
     Dims shape(values.sizes().begin(), values.sizes().end()), index_shape(values.dim(), 1);
     const Tensor picks = vmap::batch_first(i).reshape({size, index.numel()});
+    if (!vmap::batched(picks)) ops::check_index_range(picks, 1, input.size(dim), "index_select", dim);
     shape[dim + 1] = index_shape[dim + 1] = picks.size(1);
     index_shape[0] = size;
     return vmap::wrap(gather(values, dim + 1, picks.view(index_shape).expand(shape)), 0, level);
