@@ -36,7 +36,16 @@ Tensor copy_as(const Tensor& x, ScalarType dtype) {
 
 Tensor Tensor::clone() const { return ops::copy_as<ops::CloneNames>(*this, dtype()); }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  // Under vmap each sample must be contiguous in the batch's memory (as_strided and data
+  // pointers read it so): the batch moved to the front and made contiguous, as functorch.
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    const auto* b = vmap::batched(*this);
+    if (is_contiguous() && b->bdim == 0) return *this;
+    return vmap::wrap(vmap::batch_first({b->value, b->bdim}).contiguous(), 0, b->level);
+  }
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::to(ScalarType target) const {
   if (target == dtype()) return *this;

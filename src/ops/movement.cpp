@@ -279,6 +279,22 @@ int64_t wrap_index(int64_t index, int64_t size, int64_t dim, const char* op, con
 namespace detail {
 Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef sizes, IntArrayRef strides,
                           int64_t offset) {
+  if (vmap::takes_rule(g)) [[unlikely]] {
+    // Each sample scatters into a fresh base of its own: the batch of bases is [B, base_sizes],
+    // contiguous, so sample i's region starts numel(base) elements after sample i - 1's.
+    const auto* b = vmap::batched(g);
+    int64_t numel = 1;
+    for (int64_t s : base_sizes) numel *= s;
+    Dims batch_base{b->value.size(b->bdim)}, batch_sizes{b->value.size(b->bdim)}, batch_strides{numel};
+    for (int64_t s : base_sizes) batch_base.push_back(s);
+    for (size_t d = 0; d < sizes.size(); ++d) {
+      batch_sizes.push_back(sizes[d]);
+      batch_strides.push_back(strides[d]);
+    }
+    return vmap::wrap(as_strided_scatter(vmap::batch_first({b->value, b->bdim}), batch_base, batch_sizes, batch_strides,
+                                         offset),
+                      0, b->level);
+  }
   Tensor out = zeros(base_sizes, g.dtype());
   Tensor region = make_alias(out, sizes.dims(), strides.dims(), offset);
   // Accumulates, so overlapping views (expand, sliding windows) sum their gradients. The region
@@ -584,11 +600,37 @@ Tensor Tensor::movedim(IntArrayRef source, IntArrayRef destination) const {
 }
 
 Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::optional<int64_t> storage_offset) const {
-  // A sample's storage offsets mean nothing for a batch laid out around it, as in functorch.
-  DYDX_CHECK(!vmap::takes_rule(*this), "vmap: as_strided is not supported on a tensor inside vmap (it addresses "
-             "storage, which the batch lays out differently); use view, reshape or the indexing ops");
   DYDX_CHECK(new_sizes.size() == new_strides.size(), "as_strided: mismatch in length of strides and shape (",
              new_sizes, " and ", new_strides, ")");
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    // functorch's semantics: sample i's view is as_strided(sizes, strides, offset) with offsets counted
+    // from sample i's own storage offset (the batch's, storage_offset(), plus i times the batch
+    // stride), which is what a loop over the samples computes from x.storage_offset() and x.stride().
+    // Sound only while each sample's view stays inside the memory that sample spans; beyond it the
+    // view would read other samples' elements, which a loop over samples could not, so that raises.
+    const auto* b = vmap::batched(*this);
+    const int64_t relative = storage_offset.value_or(this->storage_offset()) - this->storage_offset();
+    int64_t reach = 0, span = 0;
+    bool empty_view = false;
+    for (size_t d = 0; d < new_sizes.size(); ++d) {
+      DYDX_CHECK(new_sizes[d] >= 0 && new_strides[d] >= 0, "as_strided: negative size or stride in ", new_sizes,
+                 " and ", new_strides);
+      empty_view = empty_view || new_sizes[d] == 0;
+      if (new_sizes[d] > 0) reach += (new_sizes[d] - 1) * new_strides[d];
+    }
+    for (int64_t d = 0; d < dim(); ++d) span += (size(d) - 1) * stride(d);
+    DYDX_CHECK(empty_view || (numel() > 0 && relative >= 0 && relative + reach <= span), "vmap: as_strided: the view "
+               "with sizes ", new_sizes, ", strides ", new_strides, " and offset ", relative,
+               " from the sample's start reaches outside the sample's memory (a sample of shape ", sizes(),
+               " and strides ", strides(), " spans ", numel() > 0 ? span + 1 : 0, " elements); under vmap as_strided "
+               "may only address elements of its own sample, as in functorch");
+    Dims sizes{b->value.size(b->bdim)}, strides{b->value.stride(b->bdim)};
+    for (size_t d = 0; d < new_sizes.size(); ++d) {
+      sizes.push_back(new_sizes[d]);
+      strides.push_back(new_strides[d]);
+    }
+    return vmap::wrap(b->value.as_strided(sizes, strides, b->value.storage_offset() + relative), 0, b->level);
+  }
   detail::check_sizes(new_sizes, "as_strided");
   const int64_t offset = storage_offset.value_or(this->storage_offset());
   DYDX_CHECK(offset >= 0, "as_strided: negative storage offset ", offset);

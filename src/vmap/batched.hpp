@@ -147,3 +147,13 @@ Dims random_shape(const char* name, IntArrayRef sizes);
 Tensor wrap_random(const Tensor& draw);
 
 }  // namespace dydx::vmap
+
+namespace dydx::vmap {
+
+/// other at level laid out against a batch of samples of rank `rank` whose batch dim is at `bdim`
+/// (an in-place op's self, or an index_put's indexed result): other's sample dims broadcast
+/// against the sample's from the right, and its batch dim (if batched at level) lands at bdim; an
+/// unbatched other gets a size-1 dim there only where its dims reach past bdim. A view, no copy.
+Tensor align_to(const Tensor& other, uint32_t level, int64_t rank, int64_t bdim);
+
+}  // namespace dydx::vmap
