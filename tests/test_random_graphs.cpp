@@ -180,6 +180,71 @@ void check_all(const Check& check) {
   }
 }
 
+// vmap: the program mapped over a batch of 3 samples of every input, each batched along a dim that
+// depends on its position, equals the program run on each sample; and so do per-sample gradients.
+struct Batch {
+  TensorList inputs;
+  func::BatchDims in_dims;
+};
+
+Batch batch_of(const TensorList& x, const TensorList& v) {
+  Batch b;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const int64_t dim = static_cast<int64_t>(i) % (x[i].dim() + 1);
+    b.inputs.push_back(stack({x[i], x[i] + 0.1 * v[i], x[i] - 0.2 * v[i]}, dim));
+    b.in_dims.push_back(dim);
+  }
+  return b;
+}
+
+Tensor sample_of(const Batch& b, size_t i, int64_t s) { return b.inputs[i].select(*b.in_dims[i], s); }
+
+std::string vmapped(const RandomGraph& g, const TensorList& x, const TensorList& v) {
+  const Batch b = batch_of(x, v);
+  func::Function run = [&g](const TensorList& in) { return TensorList{g.run(in)}; };
+  Tensor actual = func::vmap(run, b.in_dims)(b.inputs)[0];
+  for (int64_t s = 0; s < 3; ++s) {
+    TensorList sample;
+    for (size_t i = 0; i < x.size(); ++i) sample.push_back(sample_of(b, i, s));
+    Tensor expected = g.run(sample);
+    if (actual.select(0, s).sizes() != expected.sizes() || !allclose(actual.select(0, s), expected, 1e-12, 1e-14))
+      return "vmap differs from the loop at sample " + std::to_string(s);
+  }
+  return "";
+}
+
+std::string vmapped_grad(const RandomGraph& g, const TensorList& x, const TensorList& v) {
+  const Batch b = batch_of(x, v);
+  std::vector<int64_t> all;
+  for (size_t i = 0; i < x.size(); ++i) all.push_back(static_cast<int64_t>(i));
+  func::Function loss = [&g](const TensorList& in) { return TensorList{(g.run(in) * g.run(in)).sum()}; };
+  TensorList actual = func::vmap(func::grad(loss, all), b.in_dims)(b.inputs);
+  for (int64_t s = 0; s < 3; ++s) {
+    TensorList sample;
+    for (size_t i = 0; i < x.size(); ++i) sample.push_back(sample_of(b, i, s));
+    TensorList expected = func::grad(loss, all)(sample);
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!allclose(actual[i].select(0, s), expected[i], 1e-10, 1e-12))
+        return "vmap(grad) differs from the loop at sample " + std::to_string(s) + ", input " + std::to_string(i);
+  }
+  return "";
+}
+
+// A check whose errors are failures too, so that check_all finds the shortest program that raises.
+Check raising_as_failure(const Check& check) {
+  return [check](const RandomGraph& g, const TensorList& x, const TensorList& v) {
+    try {
+      return check(g, x, v);
+    } catch (const Error& e) {
+      return std::string("raised: ") + e.what();
+    }
+  };
+}
+
+TEST(RandomGraphs, VmapEqualsTheLoopOverSamples) { check_all(raising_as_failure(vmapped)); }
+
+TEST(RandomGraphs, VmapOfGradEqualsTheLoopOverSamples) { check_all(raising_as_failure(vmapped_grad)); }
+
 TEST(RandomGraphs, ReverseForwardAndFiniteDifferencesAgree) { check_all(first_order); }
 
 TEST(RandomGraphs, SecondDerivativeThroughCreateGraphMatchesFiniteDifferences) { check_all(second_order); }

@@ -1,6 +1,6 @@
 // dydx on the bench/compare workloads; compare_libtorch.cpp, peers_torch.py and peers_jax.py run the same cases
-// under the same keys. Usage: compare_dydx FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp (with pinn/f64/step), kernels,
-// conv, train; prints JSON.
+// under the same keys (compare_libtorch.cpp has no vmap family: libtorch's C++ API has no vmap). Usage: compare_dydx
+// FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp (with pinn/f64/step), kernels, conv, train, vmap; prints JSON.
 #include <dydx/dydx.hpp>
 
 #include <cstdlib>
@@ -279,6 +279,157 @@ void train(Report& r) {
   }
 }
 
+// ---- the vmap family: per-sample gradients, the empirical NTK, vmap(jacrev) against batch_jacobian ----------------
+
+// Parameters [W, b, ...] in torch's layout from det(), as the train family sets them: parameter i is
+// det(shape, 21 + i), times 1/sqrt(fan_in) for weights and 0.1 for biases.
+TensorList det_params(const std::vector<std::vector<int64_t>>& shapes) {
+  TensorList params;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::vector<int64_t>& shape = shapes[i];
+    double fan_in = 1;
+    for (size_t d = 1; d < shape.size(); ++d) fan_in *= static_cast<double>(shape[d]);
+    params.push_back(det(shape, 21.0 + static_cast<double>(i)) * (shape.size() > 1 ? 1.0 / std::sqrt(fan_in) : 0.1));
+  }
+  return params;
+}
+
+// Labels i % 10 as one-hot rows [B, 10] (float): the per-sample loss -sum(onehot * log_softmax(logits)) is the
+// cross-entropy at the label, written without an index op so that every tool computes the same arithmetic.
+Tensor one_hot_labels(int64_t B) {
+  const Tensor labels = arange(B, kLong).fmod(harness::kClasses);
+  return (arange(harness::kClasses, kLong).unsqueeze(0) == labels.unsqueeze(1)).to(kFloat32);
+}
+
+// One sample's logits [10]: the MLP on x [784], the CNN on x [1, 28, 28]; p = {W0, b0, W1, b1}.
+Tensor persample_mlp(const TensorList& p, const Tensor& x) { return linear(relu(linear(x, p[0], p[1])), p[2], p[3]); }
+Tensor persample_cnn(const TensorList& p, const Tensor& x) {
+  const Tensor h = max_pool2d(relu(conv2d(x, p[0], p[1], 1, 1)), 2);  // [8, 14, 14]
+  return linear(h.reshape({-1}), p[2], p[3]);
+}
+
+// Per-sample gradients of the loss w.r.t. every parameter: vmap(grad(loss, params), in_dims (None x 4, 0, 0)),
+// [B, ...parameter shape] for each parameter. The checked call also computes the first and the last sample's
+// gradients alone (grad without vmap) and throws unless they match rows 0 and B-1.
+void persample_case(Report& r, const std::string& net, const std::vector<std::vector<int64_t>>& shapes,
+                    Tensor (*logits)(const TensorList&, const Tensor&), const std::vector<int64_t>& sample_shape) {
+  for (int64_t B : harness::kPerSampleBatches) {
+    const std::string key = "persample/" + net + "/B" + std::to_string(B);
+    if (!r.wants(key)) continue;
+    std::vector<int64_t> x_shape = {B};
+    x_shape.insert(x_shape.end(), sample_shape.begin(), sample_shape.end());
+    TensorList inputs = det_params(shapes);  // W0, b0, W1, b1, x, onehot
+    inputs.push_back(det(x_shape, 0));
+    inputs.push_back(one_hot_labels(B));
+    const func::Function loss = [logits](const TensorList& in) {
+      return TensorList{-(log_softmax(logits(in, in[4]), -1) * in[5]).sum()};
+    };
+    const std::vector<int64_t> params = {0, 1, 2, 3};
+    const func::Function per_sample =
+        func::vmap(func::grad(loss, params), {std::nullopt, std::nullopt, std::nullopt, std::nullopt, 0, 0});
+    r.run(key, "vmap_grad", [&](bool check) {
+      const TensorList g = per_sample(inputs);
+      sink = g[0].impl().get();
+      if (!check) return 0.0;
+      for (int64_t s : {int64_t{0}, B - 1}) {
+        TensorList one(inputs.begin(), inputs.begin() + 4);
+        one.push_back(inputs[4][s]);
+        one.push_back(inputs[5][s]);
+        const TensorList want = func::grad(loss, params)(one);
+        for (size_t i = 0; i < want.size(); ++i) checked(g[i][s], want[i], 1e-4);
+      }
+      double sum = 0;
+      for (const Tensor& gi : g) sum += checksum(gi);
+      return sum;
+    });
+  }
+}
+
+void persample(Report& r) {
+  const auto& m = harness::kPerSampleMlpSizes;
+  persample_case(r, "mlp", {{m[1], m[0]}, {m[1]}, {m[2], m[1]}, {m[2]}}, persample_mlp, {m[0]});
+  const int64_t c = harness::kPerSampleCnnChannels;
+  persample_case(r, "cnn", {{c, 1, 3, 3}, {c}, {harness::kClasses, c * 14 * 14}, {harness::kClasses}}, persample_cnn,
+                 {1, 28, 28});
+}
+
+// The empirical NTK of an MLP between x1 [N, 16] and x2 [M, 16], as functorch's NTK tutorial computes it: the
+// per-sample Jacobians of the logits w.r.t. every parameter, vmap(jacrev(f, params), in_dims (None x 6, 0)), each
+// flattened to [N * 10, numel] and contracted with the other batch's: sum over parameters of J1 J2^T, as
+// [N, M, 10, 10]. The checked call compares K[0, 0] with the same contraction of two plain jacrev calls.
+void ntk(Report& r) {
+  if (!r.wants("ntk/mlp")) return;
+  const auto& n = harness::kNtkSizes;
+  TensorList params = det_params({{n[1], n[0]}, {n[1]}, {n[2], n[1]}, {n[2]}, {n[3], n[2]}, {n[3]}});
+  const int64_t N = harness::kNtkBatch1, M = harness::kNtkBatch2, out = n[3];
+  const Tensor x1 = det({N, n[0]}, 0), x2 = det({M, n[0]}, 1);
+  const func::Function f = [](const TensorList& in) {
+    Tensor h = in[6];
+    for (int l = 0; l < 3; ++l) {
+      h = linear(h, in[2 * l], in[2 * l + 1]);
+      if (l < 2) h = tanh(h);
+    }
+    return TensorList{h};
+  };
+  const std::vector<int64_t> argnums = {0, 1, 2, 3, 4, 5};
+  const func::Function jac = func::vmap(func::jacrev(f, argnums), {std::nullopt, std::nullopt, std::nullopt,
+                                                                   std::nullopt, std::nullopt, std::nullopt, 0});
+  auto with = [&](const Tensor& x) {
+    TensorList in = params;
+    in.push_back(x);
+    return in;
+  };
+  // sum over parameters of a [rows1, numel] @ b [rows2, numel]^T
+  auto contract = [](const TensorList& a, const TensorList& b, int64_t rows1, int64_t rows2) {
+    Tensor K;
+    for (size_t p = 0; p < a.size(); ++p) {
+      const Tensor term = matmul(a[p].reshape({rows1, -1}), b[p].reshape({rows2, -1}).t());
+      K = K.defined() ? K + term : term;
+    }
+    return K;
+  };
+  r.run("ntk/mlp", "vmap_jacrev", [&](bool check) {
+    const Tensor K = contract(jac(with(x1)), jac(with(x2)), N * out, M * out).reshape({N, out, M, out}).permute({0, 2, 1, 3});
+    sink = K.impl().get();
+    if (!check) return 0.0;
+    const Tensor want = contract(func::jacrev(f, argnums)(with(x1[0])), func::jacrev(f, argnums)(with(x2[0])), out, out);
+    checked(K[0][0], want, 1e-4);
+    return checksum(K);
+  });
+}
+
+// dydx only: the same per-sample Jacobian of a row-wise f by vmap(jacrev(f)), vmap(jacfwd(f)) and
+// func::batch_jacobian(f, x), on the mlp family's MLP (x [B, 2]) and on the seed (x [m, 1], y = x^3 W).
+void vmap_vs_batch_jacobian(Report& r, const std::string& key, const func::UnaryFunction& f, const Tensor& x) {
+  if (!r.wants(key)) return;
+  const Tensor want = func::batch_jacobian(f, x);
+  r.run(key, "batch_jacobian", [&](bool check) {
+    const Tensor J = func::batch_jacobian(f, x);
+    sink = J.impl().get();
+    return check ? checksum(J) : 0.0;
+  });
+  for (bool reverse : {true, false}) {
+    const func::UnaryFunction jac = func::vmap(reverse ? func::jacrev(f) : func::jacfwd(f));
+    r.run(key, reverse ? "vmap_jacrev" : "vmap_jacfwd", [&](bool check) {
+      const Tensor J = jac(x);
+      sink = J.impl().get();
+      return check ? checked(J, want, 1e-4) : 0.0;
+    });
+  }
+}
+
+void vmap_family(Report& r) {
+  persample(r);
+  ntk(r);
+  const Mlp mlp(false);
+  for (int64_t B : {10000, 100000})
+    vmap_vs_batch_jacobian(r, "vmap_vs_batch_jacobian/mlp/" + std::to_string(B), mlp, det({B, 2}, 0));
+  const int64_t m = 100000, n = 64;
+  const Tensor W = det({1, n}, 1);
+  vmap_vs_batch_jacobian(r, "vmap_vs_batch_jacobian/seed/100000x64",
+                         [&](const Tensor& xi) { return matmul(xi.pow(3), W); }, det({m, 1}, 0));
+}
+
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return harness::quoted(v ? v : "");
@@ -288,7 +439,7 @@ std::string env(const char* name) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv|train [KEY_REGEX]\n";
+    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv|train|vmap [KEY_REGEX]\n";
     return 2;
   }
   const std::string family = argv[1];
@@ -304,6 +455,7 @@ int main(int argc, char** argv) {
   else if (family == "kernels") kernels(report);
   else if (family == "conv") conv(report);
   else if (family == "train") train(report);
+  else if (family == "vmap") vmap_family(report);
   else {
     std::cerr << "unknown family " << family << "\n";
     return 2;

@@ -1,5 +1,5 @@
 # JAX (CPU, every function under jax.jit) on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
-"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train
+"""Usage: JAX_VENV/bin/python peers_jax.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train, vmap
 (perop is recorded as skipped: jit would fuse the five ops into one kernel, which is not the overhead being measured).
 float64 is enabled so that the f64 seed and dgemm run in f64; every array's dtype is given explicitly. Each function
 is compiled by the checked call before timing (compile time excluded); every call ends in block_until_ready.
@@ -243,11 +243,69 @@ def train(r):
         r.run(key, "jit_adam", call)
 
 
+def vmap_family(r):
+    """As vmap_family() in compare_dydx.cpp: per-sample gradients by jit(vmap(grad(loss), in_axes=(None x 4, 0, 0))),
+    the empirical NTK by vmap(jacrev) and a contraction (functorch's NTK tutorial, in one jit). Parameters in torch's
+    layout (W [out, in], conv weights OIHW) from the same det() values; the per-sample loss -sum(onehot *
+    log_softmax(logits)). vmap_vs_batch_jacobian is dydx's own comparison and has no peer."""
+    def det_params(shapes):
+        return [det(s, 21 + i) * jnp.float32(1 / math.sqrt(math.prod(s[1:])) if len(s) > 1 else 0.1)
+                for i, s in enumerate(shapes)]
+
+    def persample_mlp(p, x):  # one sample [784] -> logits [10]
+        return jax.nn.relu(x @ p[0].T + p[1]) @ p[2].T + p[3]
+
+    def persample_cnn(p, x):  # one sample [1, 28, 28] -> logits [10]; lax's convolution takes a batch dim
+        y = jax.lax.conv_general_dilated(x[None], p[0], (1, 1), ((1, 1), (1, 1)),
+                                         dimension_numbers=("NCHW", "OIHW", "NCHW"))[0]
+        h = jax.nn.relu(y + p[1][:, None, None])
+        h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2), (1, 2, 2), "VALID")  # 2x2 max pool
+        return h.reshape(-1) @ p[2].T + p[3]
+
+    for net, logits, shapes, sample in (
+            ("mlp", persample_mlp, [(128, 784), (128,), (10, 128), (10,)], (784,)),
+            ("cnn", persample_cnn, [(8, 1, 3, 3), (8,), (10, 8 * 14 * 14), (10,)], (1, 28, 28))):
+        for B in (64, 1024):
+            key = f"persample/{net}/B{B}"
+            if not r.wants(key):
+                continue
+            params, x = det_params(shapes), det((B,) + sample, 0)
+            t = (jnp.arange(10)[None, :] == (jnp.arange(B) % 10)[:, None]).astype(jnp.float32)
+
+            def loss(w0, b0, w1, b1, x, t, logits=logits):
+                return -jnp.sum(jax.nn.log_softmax(logits((w0, b0, w1, b1), x), axis=-1) * t)
+
+            per_sample = jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1, 2, 3)), in_axes=(None,) * 4 + (0, 0)))
+            r.run(key, "jit_vmap_grad", jitted_case(per_sample, *params, x, t))
+
+    if r.wants("ntk/mlp"):
+        params = det_params([(64, 16), (64,), (64, 64), (64,), (10, 64), (10,)])
+        N, M, out = 32, 16, 10
+
+        def f(*args):
+            h = args[6]
+            for l in range(3):
+                h = h @ args[2 * l].T + args[2 * l + 1]
+                if l < 2:
+                    h = jnp.tanh(h)
+            return h
+
+        jac = jax.vmap(jax.jacrev(f, argnums=tuple(range(6))), in_axes=(None,) * 6 + (0,))
+
+        @jax.jit
+        def ntk(params, x1, x2):
+            j1, j2 = jac(*params, x1), jac(*params, x2)
+            K = sum(a.reshape(N * out, -1) @ b.reshape(M * out, -1).T for a, b in zip(j1, j2))
+            return K.reshape(N, out, M, out).transpose(0, 2, 1, 3)
+
+        r.run("ntk/mlp", "jit_vmap_jacrev", jitted_case(ntk, params, det((N, 16), 0), det((M, 16), 1)))
+
+
 def main():
     family = sys.argv[1]
     r = Report("jax", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv,
-     "train": train}[family](r)
+     "train": train, "vmap": vmap_family}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 

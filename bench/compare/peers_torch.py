@@ -1,5 +1,5 @@
 # PyTorch 1.13 + functorch on the bench/compare workloads, under the keys of compare_dydx.cpp; prints JSON.
-"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train
+"""Usage: /usr/bin/python3 peers_torch.py FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp, kernels, conv, train, vmap
 (Debian's python3-torch). Threads: torch's defaults (torch.get_num_threads() is recorded, not set). Timing: measure(),
 the rule of harness.hpp."""
 import json
@@ -278,11 +278,81 @@ def train(r):
         r.run(key, "module_adam", step)
 
 
+def det_params(shapes):
+    """[W, b, ...] in torch's layout, as the train family sets them: det(shape, 21 + i) times 1/sqrt(fan_in) for
+    weights, 0.1 for biases."""
+    return [det(s, 21 + i) * (1 / math.sqrt(math.prod(s[1:])) if len(s) > 1 else 0.1) for i, s in enumerate(shapes)]
+
+
+def one_hot_labels(B):
+    """Labels i % 10 as one-hot float rows [B, 10]: -sum(onehot * log_softmax) is the cross-entropy at the label."""
+    return (torch.arange(10).unsqueeze(0) == torch.arange(B).fmod(10).unsqueeze(1)).float()
+
+
+def persample_mlp(p, x):  # one sample [784] -> logits [10]
+    F = torch.nn.functional
+    return F.linear(F.relu(F.linear(x, p[0], p[1])), p[2], p[3])
+
+
+def persample_cnn(p, x):  # one sample [1, 28, 28] -> logits [10]
+    F = torch.nn.functional
+    h = F.max_pool2d(F.relu(F.conv2d(x, p[0], p[1], 1, 1)), 2)
+    return F.linear(h.reshape(-1), p[2], p[3])
+
+
+def vmap_family(r):
+    """As vmap_family() in compare_dydx.cpp: per-sample gradients by functorch.vmap(functorch.grad(loss)), the
+    empirical NTK by vmap(jacrev) and a contraction (functorch's NTK tutorial). vmap_vs_batch_jacobian is dydx's
+    own comparison and has no peer."""
+    for net, logits, shapes, sample in (
+            ("mlp", persample_mlp, [(128, 784), (128,), (10, 128), (10,)], (784,)),
+            ("cnn", persample_cnn, [(8, 1, 3, 3), (8,), (10, 8 * 14 * 14), (10,)], (1, 28, 28))):
+        for B in (64, 1024):
+            key = f"persample/{net}/B{B}"
+            if not r.wants(key):
+                continue
+            params, x, t = det_params(shapes), det((B,) + sample, 0), one_hot_labels(B)
+
+            def loss(w0, b0, w1, b1, x, t, logits=logits):
+                return -(torch.log_softmax(logits((w0, b0, w1, b1), x), -1) * t).sum()
+
+            per_sample = functorch.vmap(functorch.grad(loss, argnums=(0, 1, 2, 3)), in_dims=(None,) * 4 + (0, 0))
+
+            def call(check, per_sample=per_sample, params=params, x=x, t=t):
+                g = per_sample(*params, x, t)
+                return sum(checksum(gi) for gi in g) if check else 0
+
+            r.run(key, "vmap_grad", call)
+
+    if r.wants("ntk/mlp"):
+        params = det_params([(64, 16), (64,), (64, 64), (64,), (10, 64), (10,)])
+        N, M, out = 32, 16, 10
+        x1, x2 = det((N, 16), 0), det((M, 16), 1)
+
+        def f(*args):
+            h = args[6]
+            for l in range(3):
+                h = torch.nn.functional.linear(h, args[2 * l], args[2 * l + 1])
+                if l < 2:
+                    h = torch.tanh(h)
+            return h
+
+        jac = functorch.vmap(functorch.jacrev(f, argnums=tuple(range(6))), in_dims=(None,) * 6 + (0,))
+
+        def ntk(check):
+            j1, j2 = jac(*params, x1), jac(*params, x2)
+            K = sum(a.reshape(N * out, -1) @ b.reshape(M * out, -1).T for a, b in zip(j1, j2))
+            K = K.reshape(N, out, M, out).permute(0, 2, 1, 3)
+            return checksum(K) if check else 0
+
+        r.run("ntk/mlp", "vmap_jacrev", ntk)
+
+
 def main():
     family = sys.argv[1]
     r = Report("torch", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv,
-     "train": train}[family](r)
+     "train": train, "vmap": vmap_family}[family](r)
     json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
                "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
 

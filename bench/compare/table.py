@@ -11,7 +11,7 @@ import statistics
 import sys
 
 TOOLS = [("libtorch", "libtorch (C++)"), ("torch", "PyTorch"), ("jax", "JAX (jit)")]
-FAMILIES = ["perop", "seed", "mlp", "kernels", "conv", "train"]
+FAMILIES = ["perop", "seed", "mlp", "kernels", "conv", "train", "vmap"]
 SEED_SHAPES = [(2, 2), (1000, 16), (100000, 64), (1000000, 64)]
 MLP_WHAT = [("forward", "forward"), ("jacobian", "per-sample jacobian [B,3,2]"), ("laplacian", "Laplacian [B,3]"),
             ("train", "training step: grad of mean((lap-target)^2) w.r.t. weights")]
@@ -29,7 +29,19 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
              + [("train/cnn", "CNN training step f32: conv 1->16, relu, maxpool, conv 16->32, relu, maxpool, linear "
                               "1568->10 on [32,1,28,28]; cross_entropy, backward, Adam"),
                 ("train/mlp", "MLP training step f32: 784-256-256-10 relu on [128,784]; cross_entropy, backward, "
-                              "Adam")])
+                              "Adam")]
+             + [(f"persample/{net}/B{B}", f"per-sample gradients f32, vmap(grad(loss)) w.r.t. all parameters: {what}, "
+                                          f"B={B}")
+                for net, what in (("mlp", "MLP 784-128-relu-10"),
+                                  ("cnn", "CNN conv 1->8 3x3 pad 1, relu, maxpool 2, linear 1568->10 on [1,28,28]"))
+                for B in (64, 1024)]
+             + [("ntk/mlp", "empirical NTK f32, vmap(jacrev) w.r.t. all parameters + contraction: MLP 16-64-64-10 "
+                            "tanh, [32,16] x [16,16] -> [32,16,10,10]")]
+             + [(f"vmap_vs_batch_jacobian/{f}", f"dydx only: vmap(jacrev(f)), vmap(jacfwd(f)) and batch_jacobian(f, x), "
+                                                f"{what}")
+                for f, what in (("mlp/10000", "MLP 2-64-64-64-3 tanh, B=10000"),
+                                ("mlp/100000", "MLP 2-64-64-64-3 tanh, B=100000"),
+                                ("seed/100000x64", "seed y=(x^3)W f32, m=100000 n=64"))])
 ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
 
 # MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
@@ -105,8 +117,8 @@ def load_tool(out, name):
 
 
 def family_of(key):
-    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp", "conv": "conv",
-            "train": "train"}.get(key.split("/")[0], "kernels")
+    return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp", "conv": "conv", "train": "train",
+            "persample": "vmap", "ntk": "vmap", "vmap_vs_batch_jacobian": "vmap"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):
@@ -147,6 +159,40 @@ def check_cell(r, ref, key):
     return f"{rel:.0e} {'ok' if rel <= tol else 'DIFFERS'}"
 
 
+def vmap_targets(dydx, peers):
+    """Issue 13's targets, from this run: per-sample gradients and the NTK at least 1.5x faster than functorch and
+    at least as fast as JAX; vmap(jacrev or jacfwd) of a row-wise f within 10% of batch_jacobian's time."""
+    print()
+    print("vmap targets (same run; ratio = peer median / dydx median, target >= 1.5x against PyTorch (functorch) and "
+          ">= 1.0x against JAX):")
+    print()
+    print("| workload | dydx | PyTorch/dydx | JAX/dydx |")
+    print("|---|---:|---:|---:|")
+    for key, _ in WORKLOADS:
+        if not key.startswith(("persample/", "ntk/")):
+            continue
+        d, _, dcell = best(dydx, key)
+        cells = []
+        for name in ("torch", "jax"):
+            t, _, cell = best(peers[name], key)
+            cells.append(ratio(t, d) if t is not None and d is not None else cell if t is None else "dydx n/a")
+        print(f"| {key} | {fmt(d) if d is not None else dcell} | " + " | ".join(cells) + " |")
+    print()
+    print("vmap against batch_jacobian, the same Jacobian of the same row-wise f and x (dydx; target: vmap within 10% "
+          "of batch_jacobian, ratio <= 1.10x):")
+    print()
+    print("| workload | batch_jacobian | vmap(jacrev) | vmap(jacfwd) | jacrev/batch_jacobian | jacfwd/batch_jacobian |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key, _ in WORKLOADS:
+        if not key.startswith("vmap_vs_batch_jacobian/"):
+            continue
+        methods = dydx["cases"].get(key, {})
+        t = {m: methods.get(m, {}).get("median_s") for m in ("batch_jacobian", "vmap_jacrev", "vmap_jacfwd")}
+        cell = lambda m: fmt(t[m]) if t[m] is not None else ("FAILED" if "failed" in methods.get(m, {}) else "missing")
+        print(f"| {key} | {cell('batch_jacobian')} | {cell('vmap_jacrev')} | {cell('vmap_jacfwd')} | "
+              f"{ratio(t['vmap_jacrev'], t['batch_jacobian'])} | {ratio(t['vmap_jacfwd'], t['batch_jacobian'])} |")
+
+
 def main():
     out = sys.argv[1]
     elapsed = sys.argv[2] if len(sys.argv) > 2 else None
@@ -176,7 +222,7 @@ def main():
         cells, ratios = [], []
         for name, _ in TOOLS:
             t, _, cell = best(peers[name], key)
-            cells.append(cell)
+            cells.append("dydx only" if key.startswith("vmap_vs_batch_jacobian/") and t is None else cell)
             ratios.append(ratio(t, d) if t is not None else ("missing" if cell == "missing" else "n/a"))
         dshow = fmt(d) if d is not None else dcell
         print(f"| {label} | {dshow} | {ratio(d, f) if f else 'n/a'} | " + " | ".join(cells) + " | " +
@@ -209,6 +255,9 @@ def main():
                 print(f"| {key} | {label} | {m} | {fmt(r['median_s'])} | {fmt(r['min_s'])}..{fmt(r['max_s'])} | "
                       f"{r['reps']} x {r['calls_per_rep']} | {ratio(r['median_s'], dydx_median[key])} | "
                       f"{check_cell(r, dref, key)} |")
+
+    if "vmap" in ran:
+        vmap_targets(dydx, peers)
 
     print()
     if "missing" in lim:

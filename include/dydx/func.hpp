@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -104,6 +105,33 @@ UnaryFunction hessian(const UnaryFunction& f);
 /// argnums), argnums) as in torch.func: for argnums {a, b}, [d2f/da da, d2f/da db, d2f/db da, d2f/db db].
 Function hessian(const Function& f, const std::vector<int64_t>& argnums);
 
+// ---- vmap ---------------------------------------------------------------------------------------
+
+/// What a random op does under vmap (torch.func.vmap's randomness): raise, draw independently for
+/// each sample, or draw once for the whole batch.
+enum class Randomness { error, different, same };
+
+struct VmapOptions {
+  Randomness randomness = Randomness::error;
+  /// When positive, f runs on pieces of the batch of at most this many samples, one after another.
+  int64_t chunk_size = 0;
+};
+
+/// One dim per input or output: the batch dim's position, or std::nullopt for an input every sample
+/// shares (an output the same for every sample). One entry applies to every input (output).
+using BatchDims = std::vector<std::optional<int64_t>>;
+
+/// f mapped over a batch dim of its inputs (torch.func.vmap): vmap(f, in_dims, out_dims)(inputs)
+/// equals stacking f(one sample of each batched input, the unbatched inputs whole) over the samples,
+/// along out_dims. f runs once, on tensors of one sample's shape that stand for the whole batch;
+/// each op inside it computes every sample in one call. Composes with itself and with every
+/// transform here: vmap(grad(f)) gives per-sample gradients, also with respect to inputs shared by
+/// all samples (in_dim std::nullopt).
+Function vmap(const Function& f, BatchDims in_dims = {0}, BatchDims out_dims = {0}, VmapOptions options = {});
+/// The same for one tensor in and out: vmap(f)(x) maps f over x's dim 0.
+UnaryFunction vmap(const UnaryFunction& f, std::optional<int64_t> in_dim = 0, std::optional<int64_t> out_dim = 0,
+                   VmapOptions options = {});
+
 // ---- per-sample derivatives ---------------------------------------------------------------------
 
 struct BatchOptions {
@@ -119,6 +147,12 @@ struct BatchOptions {
   /// A negative chunk_size is an error.
   int64_t chunk_size = 0;
 };
+
+// These take a row-wise f that is written for the whole batch: f sees x itself, and each basis
+// direction is pushed for every row at once. vmap(jacfwd(f)) and vmap(jacrev(f)) run the same passes
+// for an f written for one sample (they lower to the batch, src/transforms/lowering.hpp), through
+// the ops' batching rules; batch_jacobian skips those and picks the mode by min(in, out), so it is
+// the one to use when f already takes a batch (BENCHMARKS.md compares the two).
 
 /// For f mapping x [B, ...in] to y [B, ...out] row by row: dy[b]/dx[b] for every b, [B, ...out, ...in].
 /// Pushes min(numel(in), numel(out)) basis directions, each for the whole batch at once, in forward

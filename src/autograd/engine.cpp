@@ -19,6 +19,8 @@
 // sums into a leaf's .grad are in accumulate_grad.cpp.
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
+#include "vmap/batched.hpp"
+#include "vmap/grad.hpp"
 
 #include <algorithm>
 #include <array>
@@ -475,6 +477,11 @@ TensorList BackwardPass::results() {
 
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
                         const BackwardPassOptions& options) {
+  // Inside vmap, gradients are per sample only through the transforms, which run on the batches.
+  if (vmap::active()) [[unlikely]]
+    DYDX_CHECK(!vmap::any_batched(outputs) && !vmap::any_batched(grad_outputs) && !vmap::any_batched(inputs),
+               "vmap: backward() is not supported on tensors inside vmap (it would add every sample's gradient into "
+               "one .grad); use func::grad, func::vjp or dydx::grad inside vmap, which give each sample's");
   BackwardPass pass(inputs, options);
   pass.check_arguments(outputs, grad_outputs);
   pass.seed_roots(outputs, grad_outputs);
@@ -493,6 +500,8 @@ namespace dydx {
 TensorList detail::grad_by_options(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
                                    const GradOptions& options) {
   DYDX_CHECK(!inputs.empty(), "grad: expected at least one input tensor");
+  if (vmap::active() && (vmap::any_batched(outputs) || vmap::any_batched(inputs) || vmap::any_batched(grad_outputs)))
+    [[unlikely]] return vmap::grad(outputs, inputs, grad_outputs, options);
   return autograd::run_backward(outputs, grad_outputs, inputs,
                                 {.keep_graph = options.retain_graph.value_or(options.create_graph),
                                  .create_graph = options.create_graph,

@@ -14,6 +14,7 @@
 // a level pay nothing. A tangent at a level this thread has not opened is never dropped silently:
 // ops raise, and so does closing a level on another thread.
 #include "autograd/forward_mode.hpp"
+#include "vmap/batched.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -404,6 +405,14 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint32_t level) {
              " (the primal's) but got ", tangent.sizes());
   DYDX_CHECK(!forward::tangent_of(primal, level).defined(), "make_dual: the primal already has a tangent at level ",
              level, "; unpack it first");
+  if (vmap::takes_rule({&primal, &tangent})) [[unlikely]] {
+    // The dual of the batches: a tangent lives on the tensor that ops compute with.
+    const uint32_t batch_level = vmap::top_level({&primal, &tangent});
+    const int64_t size = vmap::level_info(batch_level).size;
+    return vmap::wrap(make_dual(vmap::batch_first_expanded(vmap::unwrap(primal, batch_level), size),
+                                vmap::batch_first_expanded(vmap::unwrap(tangent, batch_level), size), level),
+                      0, batch_level);
+  }
   // An alias, so gradients flow back to primal and its other levels' tangents carry over. It is its
   // own base: writes through its views update its tangent, never the caller's primal's.
   Tensor dual = primal.view(primal.sizes());
@@ -416,6 +425,13 @@ UnpackedDual unpack_dual(const Tensor& t) { return unpack_dual(t, innermost("unp
 
 UnpackedDual unpack_dual(const Tensor& t, uint32_t level) {
   DYDX_CHECK(t.defined(), "unpack_dual: the tensor is undefined");
+  if (const auto* b = vmap::batched(t)) [[unlikely]] {
+    UnpackedDual batch = unpack_dual(b->value, level);
+    if (!batch.tangent.defined()) return {vmap::wrap(batch.primal, b->bdim, b->level), {}};
+    // A batched tangent (jacfwd's) has its directions in front of the value's dims.
+    const int64_t directions = batch.tangent.dim() - b->value.dim();
+    return {vmap::wrap(batch.primal, b->bdim, b->level), vmap::wrap(batch.tangent, b->bdim + directions, b->level)};
+  }
   if (!forward::is_open(level))
     for (const auto& entry : t.impl()->tangents)
       if (entry.first == level) forward::raise_foreign_level(level);

@@ -1,6 +1,7 @@
 // Tensor's autograd members: requires_grad, the gradient slot, detaching and backward. Hooks are
 // in tensor_hooks.cpp.
 #include "dydx/tensor.hpp"
+#include "vmap/batched.hpp"
 
 #include "autograd/engine.hpp"
 #include "core/object_pool.hpp"
@@ -13,6 +14,8 @@ using detail::TensorImpl;
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   auto& impl = impl_ref();
+  DYDX_CHECK(!impl.batched, "vmap: requires_grad_() is not supported on a tensor inside vmap; use func::grad or "
+             "func::vjp inside vmap, which differentiate each sample");
   if (impl.grad_fn && requires_grad) return *this;  // a non-leaf already requires grad, as in PyTorch
   DYDX_CHECK(impl.grad_fn == nullptr, "requires_grad_: you can only change requires_grad flags of leaf variables."
              " If you want to use a computed variable in a subgraph that doesn't require differentiation use"
@@ -62,6 +65,8 @@ void Tensor::retain_grad() const {
 
 Tensor Tensor::detach() const {
   const auto& impl = impl_ref();
+  if (impl.batched) [[unlikely]]
+    return vmap::elementwise(*this, [](const Tensor& v) { return v.detach(); });
   auto out = detail::make_pooled<detail::TensorImpl>();
   out->storage = impl.storage;
   out->sizes = impl.sizes;

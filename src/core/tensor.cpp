@@ -59,6 +59,10 @@ T* Tensor::data_ptr() const {
 template <class T>
 T Tensor::item() const {
   const auto& impl = impl_ref();
+  // As functorch: a sample's value is not one number of the batch, so control flow on it can't be vmapped.
+  DYDX_CHECK(!impl.batched, "vmap: item() was called on a tensor inside vmap (shape ", impl.sizes,
+             "); each sample has its own value, so data-dependent control flow cannot be vmapped. Use where() "
+             "instead, or call item() outside vmap");
   DYDX_CHECK(impl.numel == 1, "item: a tensor with ", impl.numel, " elements cannot be converted to a scalar");
   return cpu::dispatch_with_bool(impl.dtype, [&](auto tag) {
     using S = decltype(tag);
@@ -75,6 +79,8 @@ T Tensor::item() const {
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   const auto& impl = impl_ref();
+  DYDX_CHECK(!impl.batched, "vmap: to_vector() was called on a tensor inside vmap (shape ", impl.sizes,
+             "); its values differ per sample. Return it from f instead");
   std::vector<T> out(impl.numel);
   Tensor dst = from_blob(out.data(), impl.sizes, dtype_of<T>());
   detail::copy_values(dst, *this);

@@ -44,6 +44,9 @@ Tensor make_empty(IntArrayRef sizes, ScalarType dtype) { return allocate_contigu
 
 Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   const auto& s = *src.impl();
+  // A view of a tensor inside vmap must come from a batching rule: this one would see one sample's
+  // geometry over the whole batch's storage.
+  if (s.batched) [[unlikely]] throw_batched_data();
   auto impl = make_pooled<TensorImpl>();
   impl->storage = s.storage;
   impl->numel = product(sizes);

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/skinny_gemm.hpp"
 #include "dydx/threads.hpp"
@@ -196,6 +197,17 @@ void integer_gemm(int64_t n, int64_t m, int64_t k, const int64_t* a, int64_t sa0
 void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, const Tensor& row_bias) {
   const int64_t batch = a_in.size(0), n = a_in.size(1), k = a_in.size(2), m = b_in.size(2);
   if (out.numel() == 0) return;
+  // One b for the whole batch (batch stride 0: an expanded weight, which is what vmap's per-sample
+  // products with a shared weight hand bmm) and a's batch and rows one run of rows: ONE product of
+  // batch n rows, as matmul gives a shared weight, instead of batch small ones that each read b again.
+  if (batch > 1 && b_in.stride(0) == 0 && (n == 1 || a_in.stride(0) == n * a_in.stride(1))) {
+    const int64_t rows = batch * n, row_stride = n == 1 ? a_in.stride(0) : a_in.stride(1);
+    batched_gemm(detail::make_alias(out, {1, rows, m}, {0, m, 1}, out.storage_offset()),
+                 detail::make_alias(a_in, {1, rows, k}, {0, row_stride, a_in.stride(2)}, a_in.storage_offset()),
+                 detail::make_alias(b_in, {1, k, m}, {0, b_in.stride(1), b_in.stride(2)}, b_in.storage_offset()),
+                 row_bias);
+    return;
+  }
   if (row_bias.defined()) {
     // Floating point only (checked by the caller): the bias rides in the product's accumulators.
     dispatch_floating(out.dtype(), [&](auto tag) {

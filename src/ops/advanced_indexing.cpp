@@ -15,6 +15,7 @@
 
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 
@@ -355,7 +356,7 @@ Resolved resolve(const Tensor& self, const std::vector<indexing::TensorIndex>& i
   int64_t consuming = 0, ellipses = 0;
   for (const auto& i : indices) {
     if (i.is_integer() || i.is_slice()) ++consuming;
-    if (i.is_tensor()) consuming += is_floating_point(i.tensor().dtype()) ? i.tensor().dim() : 1;
+    if (i.is_tensor()) consuming += i.tensor().dtype() == kBool ? i.tensor().dim() : 1;  // a mask covers its dims
     if (i.is_ellipsis()) ++ellipses;
   }
   DYDX_CHECK(ellipses <= 1, op, ": an index can only have a single ellipsis ('...')");
@@ -444,7 +445,110 @@ IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Ten
   return plan;
 }
 
+
+// Advanced indexing under vmap, as functorch: the batch becomes one more tensor index, arange(B)
+// shaped [B, 1, ...] to broadcast against the samples' indices (batched ones batch-first and padded
+// to the samples' common index rank), placed just before the first tensor index, with self's batch
+// dim moved to the dim that index reads. The physical tensor indices are then adjacent exactly when
+// the sample's are, so the batch lands where the samples' indexed dims go (PyTorch's rule: in place
+// when adjacent, in front otherwise), followed by the samples' indexed dims: one index call for all.
+struct BatchedIndices {
+  std::vector<indexing::TensorIndex> indices;  // for self_value
+  Tensor self_value;                           // batched at dim `self_bdim`
+  int64_t self_bdim = 0;
+  int64_t out_bdim = 0;  // of the indexed result
+  int64_t rank = 0;      // of a sample's indexed result
+  uint32_t level = 0;
+};
+
+// The innermost level self or a tensor index is batched at (0: none).
+uint32_t index_level(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+  uint32_t level = vmap::top_level({&self});
+  for (const auto& i : indices)
+    if (i.is_tensor()) level = std::max(level, vmap::top_level({&i.tensor()}));
+  return level;
+}
+
+BatchedIndices batch_indices(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const char* op,
+                             bool dense_self, uint32_t level) {
+  BatchedIndices b;
+  b.level = level;
+  int64_t consuming = 0;
+  for (const auto& i : indices) {
+    if (i.is_integer() || i.is_slice()) ++consuming;
+    if (i.is_tensor()) consuming += i.tensor().dtype() == kBool ? i.tensor().dim() : 1;
+    if (i.is_tensor() && i.tensor().dtype() == kBool)
+      DYDX_CHECK(!vmap::unwrap(i.tensor(), b.level).bdim, "vmap: ", op, ": We do not support batching operators that "
+                 "can output dynamic shape. Attempting to batch over indexing with a boolean mask (a mask of shape ",
+                 i.tensor().sizes(), " indexing a tensor of shape ", self.sizes(), ")");
+  }
+  DYDX_CHECK(consuming <= self.dim(), op, ": too many indices for tensor of dimension ", self.dim(), " (got ",
+             consuming, ")");
+  // Walk the indices as resolve() does: d counts the view's dims, s self's; dims are the view's
+  // dims the tensors index, m the samples' index rank, view_rank the view's.
+  int64_t d = 0, s = 0, m = 0, view_rank = self.dim(), first_d = -1, first_s = 0;
+  std::vector<int64_t> dims;
+  size_t first = indices.size();
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const auto& i = indices[k];
+    if (i.is_tensor() && first == indices.size()) {
+      first = k;
+      first_d = d;
+      first_s = s;
+    }
+    if (i.is_integer()) {
+      ++s;
+      --view_rank;
+    } else if (i.is_slice()) {
+      ++s;
+      ++d;
+    } else if (i.is_none()) {
+      ++d;
+      ++view_rank;
+    } else if (i.is_ellipsis()) {
+      d += self.dim() - consuming;
+      s += self.dim() - consuming;
+    } else if (i.tensor().dtype() != kBool) {
+      dims.push_back(d++);
+      ++s;
+      m = std::max(m, i.tensor().dim());
+    } else if (i.tensor().dim() == 0) {
+      dims.push_back(d++);
+      ++view_rank;
+      m = std::max<int64_t>(m, 1);
+    } else {
+      for (int64_t j = 0; j < i.tensor().dim(); ++j) dims.push_back(d++);
+      s += i.tensor().dim();
+      m = std::max<int64_t>(m, 1);
+    }
+  }
+  bool adjacent = true;
+  for (size_t j = 1; j < dims.size(); ++j) adjacent = adjacent && dims[j] == dims[j - 1] + 1;
+  b.rank = view_rank - static_cast<int64_t>(dims.size()) + m;
+  b.out_bdim = adjacent ? first_d : 0;
+  b.self_bdim = first_s;
+  const int64_t size = vmap::level_info(b.level).size;
+  const vmap::Arg x = vmap::unwrap(self, b.level);
+  Tensor value = vmap::batch_first_expanded(x, size);
+  if (!x.bdim && dense_self) value = value.contiguous();  // index_put writes into it
+  b.self_value = value.movedim(0, first_s);
+  Dims batch_shape(static_cast<size_t>(m + 1), 1);
+  batch_shape[0] = size;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    if (k == first) b.indices.emplace_back(arange(size).view(batch_shape));
+    const auto& i = indices[k];
+    const vmap::Arg t = i.is_tensor() ? vmap::unwrap(i.tensor(), b.level) : vmap::Arg{};
+    if (t.bdim) b.indices.emplace_back(vmap::pad_sample_rank(vmap::batch_first(t), m));
+    else b.indices.push_back(i);
+  }
+  return b;
+}
+
 }  // namespace
+
+static bool any_batched(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+  return index_level(self, indices) != 0;
+}
 
 bool has_tensor_index(const std::vector<indexing::TensorIndex>& indices) {
   for (const auto& i : indices)
@@ -453,6 +557,10 @@ bool has_tensor_index(const std::vector<indexing::TensorIndex>& indices) {
 }
 
 Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+  if (vmap::active() && any_batched(self, indices)) [[unlikely]] {
+    BatchedIndices b = batch_indices(self, indices, "index", false, index_level(self, indices));
+    return vmap::wrap(b.self_value.index(b.indices), b.out_bdim, b.level);
+  }
   Resolved r = resolve(self, indices, "index");
   return index_by_plan(r.view, make_plan(r.view, r.tensors, "index"));
 }
@@ -461,6 +569,18 @@ Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::Tensor
 
 Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
                  bool accumulate) {
+  if (vmap::active() && (ops::any_batched(self, indices) || vmap::batched(values))) [[unlikely]] {
+    const uint32_t level = std::max(ops::index_level(self, indices), vmap::top_level({&values}));
+    if (ops::index_level(self, indices) < level) {
+      // Only the values batched at the innermost level: self becomes a batch of copies of itself.
+      const int64_t size = vmap::level_info(level).size;
+      Tensor copies = vmap::batch_first_expanded({self, std::nullopt}, size).contiguous();
+      return index_put(vmap::wrap(copies, 0, level), indices, values, accumulate);
+    }
+    ops::BatchedIndices b = ops::batch_indices(self, indices, "index_put", true, level);
+    const Tensor v = vmap::align_to(values, b.level, b.rank, b.out_bdim);
+    return vmap::wrap(index_put(b.self_value, b.indices, v, accumulate), b.self_bdim, b.level);
+  }
   bool tensors_only = !indices.empty();
   for (const auto& i : indices) tensors_only = tensors_only && i.is_tensor();
   if (tensors_only) {  // torch.index_put's form: one IndexPutBackward0 node, no copy into a clone
@@ -498,6 +618,23 @@ Scalar scalar_of(const Tensor& value) {
 
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) {
   ops::check_writable(*this, "index_put_");
+  if (vmap::active() && (ops::any_batched(*this, indices) || vmap::batched(values))) [[unlikely]] {
+    std::vector<const Tensor*> others{&values};
+    for (const auto& i : indices)
+      if (i.is_tensor()) others.push_back(&i.tensor());
+    TensorList list;
+    for (const Tensor* t : others) list.push_back(*t);
+    list.push_back(*this);
+    // Written out of place by index_put's rule, then copied in by copy_'s: self must be batched
+    // wherever the values or indices are (vmap::check_inplace, as functorch).
+    const uint32_t top = vmap::top_level(list);
+    const uint32_t self_level = vmap::batched(*this) ? vmap::batched(*this)->level : 0;
+    DYDX_CHECK(self_level >= top, "vmap: index_put_: cannot write a batched value into a tensor that is not batched (",
+               self_level == 0 ? "self is not batched" : "self is batched only at an outer vmap",
+               " but the values or indices are); a tensor f closes over or was given with in_dims std::nullopt is "
+               "the same for every sample. Use the out-of-place index_put instead");
+    return copy_(dydx::index_put(*this, indices, values, accumulate));
+  }
   // PyTorch 1.13 writes a one-element value through a single bool mask as masked_fill_, converting it
   // to self's dtype where other index_put_ calls require the dtypes to match: x[mask] = 2.5 on an
   // int64 x. The conversion is differentiable, so a floating value still gets its gradient.
@@ -524,11 +661,31 @@ Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, Sc
   return index_put_(indices, ops::scalar_tensor(value, dtype()));
 }
 
-Tensor nonzero(const Tensor& input) { return ops::nonzero_positions(input); }
+Tensor nonzero(const Tensor& input) {
+  DYDX_CHECK(!vmap::takes_rule(input), "vmap: We do not support batching operators that can output dynamic shape. "
+             "Attempted to vmap over nonzero (of a tensor of shape ", input.sizes(), "): each sample could have a "
+             "different number of nonzero elements");
+  return ops::nonzero_positions(input);
+}
 
 Tensor masked_select(const Tensor& input, const Tensor& mask) {
   const Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_select");
   DYDX_CHECK(mask.dtype() == kBool, "masked_select: expected a bool mask, got ", mask.dtype(), " (shape ", mask.sizes(), ")");
+  if (vmap::takes_rule({&input, &mask})) [[unlikely]] {
+    const uint32_t level = vmap::top_level({&input, &mask});
+    const vmap::Arg x = vmap::unwrap(input, level), m = vmap::unwrap(mask, level);
+    DYDX_CHECK(!m.bdim, "vmap: masked_select: Attempted to vmap over `mask` in masked_select(self, mask) (mask of "
+               "shape ", mask.sizes(), "). We cannot support this because for each batch this would return a "
+               "differently shaped Tensor");
+    // One mask for every sample: select from the batch-first input, broadcast, and split the
+    // selection (batch-major, as masked_select walks row-major) into one row per sample.
+    const int64_t size = vmap::level_info(level).size;
+    Dims batch_shape{size};
+    for (int64_t k : shape) batch_shape.push_back(k);
+    const Tensor values = vmap::pad_sample_rank(vmap::batch_first(x), static_cast<int64_t>(shape.size()));
+    Tensor picked = masked_select(values.expand(batch_shape), mask.expand(shape));
+    return vmap::wrap(picked.reshape({size, size == 0 ? 0 : picked.numel() / size}), 0, level);
+  }
   Tensor positions = ops::nonzero_positions(mask.expand(shape));
   Tensor x = input.expand(shape);
   std::vector<std::pair<int64_t, Tensor>> tensors;

@@ -183,6 +183,50 @@ Tensor conv_values(const char* op, const Tensor& x, const Tensor& weight, const 
 
 std::string shape_of(const Tensor& t) { return t.defined() ? t.shape_string() : std::string("(undefined)"); }
 
+Tensor conv4d(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvAttrs& a,
+              const Tensor& user_input, const Tensor& user_weight);
+
+/// conv4d's batching rule (vmap), for samples checked already: ONE convolution of the values. A batch
+/// of inputs only is a batch of more images (folded into N, a view where the layout allows); a batch
+/// of weights is a batch of groups (functorch's trick): sample b's channels and filters become the
+/// groups b G .. b G + G - 1 of one convolution of [N, B C, H, W] by [B OC, C / G, kh, kw]. That
+/// copies a batch of weights (an expanded one too: each sample's weight must get its own gradient)
+/// and, where only the weights are batched and G > 1, the input B times.
+Tensor conv_rule(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvAttrs& a) {
+  const uint32_t level = vmap::top_level({&x, &w, &bias});
+  const vmap::Arg xb = vmap::unwrap(x, level), wb = vmap::unwrap(w, level), bb = vmap::unwrap(bias, level);
+  const int64_t size = vmap::level_info(level).size, n = x.size(0), oc = w.size(0);
+  const int64_t oh = a.window.out_size(x.size(2), 0), ow = a.window.out_size(x.size(3), 1);
+  if (!wb.bdim && bb.bdim)  // a batch of biases: added to the convolution without them
+    return conv4d(op, x, w, Tensor(), a, x, w) + bias.reshape({oc, 1, 1});
+  if (!wb.bdim) {
+    const Tensor v = *xb.bdim <= 1 ? xb.value : vmap::batch_first(xb);
+    const int64_t d = *xb.bdim <= 1 ? *xb.bdim : 0;
+    Tensor images = v.reshape({v.size(0) * v.size(1), v.size(2), v.size(3), v.size(4)});
+    Tensor out = conv4d(op, images, w, bias, a, images, w);
+    return vmap::wrap(out.reshape({v.size(0), v.size(1), oc, oh, ow}), d, level);
+  }
+  if (size == 0) return vmap::wrap(zeros({0, n, oc, oh, ow}, x.dtype()), 0, level);
+  const Tensor weights = vmap::batch_first(wb);
+  const Tensor all_weights = weights.reshape({size * oc, weights.size(2), weights.size(3), weights.size(4)});
+  Tensor biases;
+  if (bb.bdim) biases = vmap::batch_first(bb).reshape({size * oc});
+  else if (bias.defined()) biases = bias.unsqueeze(0).expand({size, oc}).reshape({size * oc});
+  Tensor images;
+  int64_t groups = a.groups * size;
+  if (xb.bdim) {
+    const Tensor v = *xb.bdim == 1 ? xb.value : xb.value.movedim(*xb.bdim, 1);  // [N, B, C, H, W]
+    images = v.reshape({n, size * x.size(1), x.size(2), x.size(3)});
+  } else if (a.groups == 1) {
+    images = x;  // every sample's filters read the same channels: B OC filters of one group
+    groups = 1;
+  } else {
+    images = x.unsqueeze(1).expand({n, size, x.size(1), x.size(2), x.size(3)}).reshape({n, size * x.size(1), x.size(2), x.size(3)});
+  }
+  Tensor out = conv4d(op, images, all_weights, biases, {a.window, groups}, images, all_weights);
+  return vmap::wrap(out.reshape({n, size, oc, oh, ow}), 1, level);
+}
+
 /// Checks conv's arguments as PyTorch does, with the input and weight already 4-D, then computes.
 Tensor conv4d(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvAttrs& a,
               const Tensor& user_input, const Tensor& user_weight) {
@@ -210,6 +254,7 @@ Tensor conv4d(const char* op, const Tensor& x, const Tensor& w, const Tensor& bi
   DYDX_CHECK(eh.dilated <= eh.padded && ew.dilated <= ew.padded, op, ": Calculated padded input size per channel: (",
              eh.padded, " x ", ew.padded, "). Kernel size: (", eh.dilated, " x ", ew.dilated,
              "). Kernel size can't be greater than actual input size");
+  if (vmap::takes_rule({&x, &w, &bias})) [[unlikely]] return conv_rule(op, x, w, bias, a);
   Tensor out = conv_values(op, x, w, bias, a);
   if (bias.defined()) finish<ConvolutionRecord>({&x, &w, &bias}, out, a);
   else finish<ConvolutionRecord>({&x, &w}, out, a);

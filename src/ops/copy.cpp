@@ -1,6 +1,7 @@
 // Copies: clone, contiguous and dtype conversion, each with an identity VJP.
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 namespace ops {
@@ -21,6 +22,8 @@ struct CloneOrToRecord : Names, Linear {
 
 template <class Names>
 Tensor copy_as(const Tensor& x, ScalarType dtype) {
+  if (vmap::takes_rule(x)) [[unlikely]]
+    return vmap::elementwise(x, [dtype](const Tensor& v) { return copy_as<Names>(v, dtype); });
   Tensor out = detail::make_empty(x.sizes(), dtype, Names::name);  // an expanded x can be too large to copy
   detail::copy_values(out, x);
   // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.
@@ -33,7 +36,16 @@ Tensor copy_as(const Tensor& x, ScalarType dtype) {
 
 Tensor Tensor::clone() const { return ops::copy_as<ops::CloneNames>(*this, dtype()); }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  // Under vmap each sample must be contiguous in the batch's memory (as_strided and data
+  // pointers read it so): the batch moved to the front and made contiguous, as functorch.
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    const auto* b = vmap::batched(*this);
+    if (is_contiguous() && b->bdim == 0) return *this;
+    return vmap::wrap(vmap::batch_first({b->value, b->bdim}).contiguous(), 0, b->level);
+  }
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::to(ScalarType target) const {
   if (target == dtype()) return *this;

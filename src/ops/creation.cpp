@@ -5,6 +5,7 @@
 
 #include "core/object_pool.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 
@@ -139,15 +140,23 @@ Tensor ones(IntArrayRef sizes, TensorOptions options) {
 }
 
 Tensor empty_like(const Tensor& other, TensorOptions options) {
+  if (vmap::takes_rule(other)) [[unlikely]]  // batched as other, as functorch: in-place writes of batches fit
+    return vmap::elementwise(other, [&](const Tensor& v) { return empty_like(v, options); });
   return empty(other.sizes(), options.dtype(options.dtype_or(other.dtype())));
 }
 Tensor zeros_like(const Tensor& other, TensorOptions options) {
+  if (vmap::takes_rule(other)) [[unlikely]]  // batched as other, as functorch: in-place writes of batches fit
+    return vmap::elementwise(other, [&](const Tensor& v) { return zeros_like(v, options); });
   return zeros(other.sizes(), options.dtype(options.dtype_or(other.dtype())));
 }
 Tensor ones_like(const Tensor& other, TensorOptions options) {
+  if (vmap::takes_rule(other)) [[unlikely]]  // batched as other, as functorch: in-place writes of batches fit
+    return vmap::elementwise(other, [&](const Tensor& v) { return ones_like(v, options); });
   return ones(other.sizes(), options.dtype(options.dtype_or(other.dtype())));
 }
 Tensor full_like(const Tensor& other, Scalar value, TensorOptions options) {
+  if (vmap::takes_rule(other)) [[unlikely]]  // batched as other, as functorch: in-place writes of batches fit
+    return vmap::elementwise(other, [&](const Tensor& v) { return full_like(v, value, options); });
   return full(other.sizes(), value, options.dtype(options.dtype_or(other.dtype())));
 }
 

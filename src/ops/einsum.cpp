@@ -162,6 +162,36 @@ Labelled contract(const Labelled& a, const Labelled& b, const std::function<bool
   return out;
 }
 
+// einsum's batching rule (vmap): ONE einsum of the values, the batch a subscript of its own in front
+// of each batched operand and of the output. Runs once the terms have parsed and matched the ranks;
+// the einsum of the values checks the sizes, with the messages of the samples' (the batch's subscript
+// is none of theirs). output_text: the output's subscripts as written, or as implicit mode makes them.
+Tensor einsum_rule(const std::vector<Term>& terms, const std::vector<std::string>& texts, const std::string& output_text,
+                   const TensorList& operands) {
+  std::array<bool, kLetters> used{};
+  for (const Term& t : terms)
+    for (int s : t.subscripts)
+      if (s != kEllipsis) used[s] = true;
+  int batch = 0;
+  while (batch < kLetters && used[batch]) ++batch;
+  DYDX_CHECK(batch < kLetters, "einsum(): under vmap the batch needs a subscript of its own, but the equation uses "
+             "all 52 letters");
+  const uint32_t level = vmap::top_level(operands);
+  std::string equation;
+  TensorList values;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    const vmap::Arg a = vmap::unwrap(operands[i], level);
+    if (i > 0) equation.push_back(',');
+    if (a.bdim) equation.push_back(letter_of(batch));
+    equation.append(texts[i]);
+    values.push_back(vmap::batch_first(a));
+  }
+  equation.append("->");
+  equation.push_back(letter_of(batch));
+  equation.append(output_text);
+  return vmap::wrap(einsum(equation, values), 0, level);
+}
+
 }  // namespace
 
 Tensor einsum(std::string_view equation_in, const TensorList& operands) {
@@ -180,6 +210,7 @@ Tensor einsum(std::string_view equation_in, const TensorList& operands) {
   const size_t arrow = equation.find("->");
   const std::string lhs = equation.substr(0, arrow);
   std::vector<Term> terms;
+  std::vector<std::string> term_texts;  // as written, for the batching rule's equation
   size_t begin = 0;
   while (true) {
     const size_t comma = lhs.find(',', begin);
@@ -187,6 +218,7 @@ Tensor einsum(std::string_view equation_in, const TensorList& operands) {
     DYDX_CHECK(terms.size() < operands.size(), "einsum(): fewer operands were provided than specified in the equation");
     const std::string what = "operand " + std::to_string(terms.size());
     terms.push_back(parse_term(std::string_view(lhs).substr(begin, end - begin), begin, what.c_str()));
+    term_texts.push_back(lhs.substr(begin, end - begin));
     if (comma == std::string::npos) break;
     begin = comma + 1;
   }
@@ -208,6 +240,25 @@ Tensor einsum(std::string_view equation_in, const TensorList& operands) {
     max_ellipsis = std::max(max_ellipsis, ellipsis_dims[i]);
   }
   DYDX_CHECK(max_ellipsis <= 128 - kLetters, "einsum(): too many dims under the ellipsis (", max_ellipsis, ")");
+  if (vmap::active() && vmap::any_batched(operands)) [[unlikely]] {
+    std::string output_text;
+    if (arrow != std::string::npos) {
+      output_text = equation.substr(arrow + 2);
+      parse_term(output_text, arrow + 2, "the output");  // its characters' errors, at their offsets here
+    } else {
+      std::array<int, kLetters> count{};
+      bool ellipsis = false;
+      for (const Term& t : terms)
+        for (int s : t.subscripts) {
+          if (s == kEllipsis) ellipsis = true;
+          else ++count[s];
+        }
+      if (ellipsis) output_text = "...";
+      for (int id = 0; id < kLetters; ++id)
+        if (count[id] == 1) output_text.push_back(letter_of(id));
+    }
+    return einsum_rule(terms, term_texts, output_text, operands);
+  }
 
   std::vector<Labelled> labelled;
   std::array<int64_t, 128> sizes;

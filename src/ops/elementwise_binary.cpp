@@ -4,6 +4,7 @@
 #include <cmath>
 #include <optional>
 
+#include "vmap/batched.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 
@@ -140,6 +141,8 @@ ScalarType binary_dtype(const Tensor& a, const Tensor& b) {
 // out = Op::forward(a, b) over the broadcast shape, then its record.
 template <class Op>
 Tensor binary(const Tensor& a, const Tensor& b) {
+  if (vmap::takes_rule({&a, &b})) [[unlikely]]
+    return vmap::broadcasting(a, b, [](const Tensor& x, const Tensor& y) { return binary<Op>(x, y); });
   const ScalarType dtype = binary_dtype<Op>(a, b);
   if constexpr (requires { Op::check(a, b, dtype); }) Op::check(a, b, dtype);
   Tensor out = binary_kernel(a, b, dtype, Op::name, [](auto x, auto y) { return Op::forward(x, y); });
@@ -398,6 +401,8 @@ struct WhereRecord : Named<"where", "WhereBackward0">, Linear {
 };
 
 Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, const char* name) {
+  if (vmap::takes_rule({&a, &b})) [[unlikely]]
+    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return add_impl(x, y, alpha, negate, name); });
   if (negate) check_sub_operands(a, b);
   const ScalarType dtype = result_type(a, b);
   DYDX_CHECK(dtype != kBool || alpha.to_int64() == 1, name, ": alpha must be 1 for bool tensors (got ", alpha, ")");
@@ -429,6 +434,7 @@ Tensor remainder(const Tensor& a, Scalar b) { return remainder(a, ops::scalar_te
 Tensor remainder(Scalar a, const Tensor& b) { return remainder(ops::scalar_tensor(a, ops::result_type(b, a)), b); }
 
 Tensor pow(const Tensor& base, Scalar exponent) {
+  if (vmap::takes_rule(base)) [[unlikely]] return vmap::elementwise(base, [&](const Tensor& v) { return pow(v, exponent); });
   const ScalarType dtype = ops::result_type(base, exponent);
   const double p = exponent.to_double();
   // An integer result needs an integer exponent (result_type gives float otherwise), taken exactly.
@@ -461,6 +467,8 @@ Tensor pow(const Tensor& base, Scalar exponent) {
 }
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
+  if (vmap::takes_rule({&base, &exponent})) [[unlikely]]
+    return vmap::broadcasting(base, exponent, [](const Tensor& x, const Tensor& y) { return pow(x, y); });
   // Integer tensors to negative integer tensor powers give powi's values (0, or +-1 for bases +-1),
   // as in PyTorch; only a negative C++ scalar exponent is an error.
   const ScalarType dtype = ops::result_type(base, exponent);
@@ -470,6 +478,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor pow(Scalar base, const Tensor& exponent) {
+  if (vmap::takes_rule(exponent)) [[unlikely]] return vmap::elementwise(exponent, [&](const Tensor& v) { return pow(base, v); });
   const ScalarType dtype = ops::result_type(exponent, base);
   const double b = base.to_double();
   Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow", ops::element_pow);
@@ -478,6 +487,8 @@ Tensor pow(Scalar base, const Tensor& exponent) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  if (vmap::takes_rule({&cond, &a, &b})) [[unlikely]]
+    return vmap::broadcasting(cond, a, b, [](const Tensor& c, const Tensor& x, const Tensor& y) { return where(c, x, y); });
   const ScalarType dtype = ops::result_type(a, b);
   Dims shape = detail::broadcast_shapes(detail::broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
   Tensor out = detail::make_empty(shape, dtype);
@@ -498,6 +509,7 @@ Tensor operator+(const Tensor& a, Scalar b) { return add(a, ops::scalar_tensor(b
 Tensor operator+(Scalar a, const Tensor& b) { return add(b, ops::scalar_tensor(a, ops::result_type(b, a))); }
 Tensor operator-(const Tensor& a, Scalar b) { return sub(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator-(Scalar a, const Tensor& b) {
+  if (vmap::takes_rule(b)) [[unlikely]] return vmap::elementwise(b, [&](const Tensor& v) { return a - v; });
   ops::check_sub_operands(Tensor(), b);
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return cpu::wrapping_sub(x, y); });

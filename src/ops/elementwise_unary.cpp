@@ -7,6 +7,7 @@
 
 #include "cpu/unary_kernels.hpp"
 #include "cpu/vec_math.hpp"
+#include "vmap/batched.hpp"
 #include "ops/laplacian_tangent.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -506,6 +507,8 @@ constexpr bool floating_only() {
 
 template <class Op>
 Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {}) {
+  if (vmap::takes_rule(input)) [[unlikely]]
+    return vmap::elementwise(input, [&](const Tensor& v) { return unary<Op>(v, attrs); });
   DYDX_CHECK(!floating_only<Op>() || !input.defined() || input.is_floating_point(), Op::name, ": not implemented for ",
              input.dtype(), " tensors (shape ", input.sizes(), "); convert the input to a floating dtype");
   Tensor promoted;  // a handle copy costs two atomic operations, which tiny tensors feel
@@ -601,6 +604,7 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optio
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp(x, min, max); }
 
 Tensor neg(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return vmap::elementwise(x, [](const Tensor& v) { return neg(v); });
   DYDX_CHECK(x.dtype() != kBool, "neg: Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
              "to invert a mask, use the `~` or `logical_not()` operator instead.");
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
@@ -613,6 +617,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return vmap::elementwise(x, [](const Tensor& v) { return sign(v); });
   if (x.dtype() == kBool) return x.clone();  // the sign of a bool is itself, as PyTorch's
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   cpu::dispatch(x.dtype(), [&](auto tag) {

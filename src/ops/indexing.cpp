@@ -10,6 +10,7 @@
 
 #include "dydx/nn/functional.hpp"
 #include "ops/op_record.hpp"
+#include "vmap/batched.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -248,6 +249,34 @@ struct MaskedFillRecord : Named<"masked_fill", "MaskedFillBackward0">, Linear {
   }
 };
 
+
+// Under vmap: the values of gather/scatter's tensors batch-first (unbatched ones expanded, no
+// copy) and, for 0-d samples, given the one dim a 0-d gather indexes, so that one call of the op
+// along dim + 1 gives every sample's result; the result is batched at 0 (squeezed back for 0-d).
+struct BatchFirst {
+  SmallVector<Tensor, 3> values;
+  uint32_t level;
+  bool scalar;
+};
+BatchFirst batch_first_all(std::initializer_list<const Tensor*> ts) {
+  BatchFirst out{{}, vmap::top_level(ts), false};
+  const int64_t size = vmap::level_info(out.level).size;
+  out.scalar = (*ts.begin())->dim() == 0;
+  for (const Tensor* t : ts) {
+    Tensor v = vmap::batch_first_expanded(vmap::unwrap(*t, out.level), size);
+    out.values.push_back(out.scalar ? v.reshape({size, 1}) : v);
+  }
+  return out;
+}
+// The batch-first index checked here when it is plain data (not batched at an outer vmap), so that
+// a bad index names the sample's dim rather than the batch's, as outside vmap.
+void check_batch_index_range(const Tensor& index, int64_t dim, int64_t size, const char* op) {
+  if (!vmap::batched(index)) check_index_range(index, dim + 1, size, op, dim);
+}
+Tensor wrap_batch_first(const Tensor& out, const BatchFirst& b) {
+  return vmap::wrap(b.scalar ? out.reshape({out.size(0)}) : out, 0, b.level);
+}
+
 }  // namespace
 }  // namespace ops
 
@@ -255,6 +284,11 @@ Tensor gather(const Tensor& input, int64_t dim, const Tensor& index) {
   dim = detail::wrap_dim(dim, input.dim(), "gather");
   ops::check_index_dtype(index, "gather");
   ops::check_index_fits(index, input, dim, "input", "gather");
+  if (vmap::takes_rule({&input, &index})) [[unlikely]] {
+    ops::BatchFirst b = ops::batch_first_all({&input, &index});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(input, dim), "gather");
+    return ops::wrap_batch_first(gather(b.values[0], dim + 1, b.values[1]), b);
+  }
   ops::check_index_range(index, dim, ops::size_along(input, dim), "gather", dim);
   Tensor out = ops::gather_values(input, dim, index);
   ops::finish<ops::GatherRecord>({&input}, out, {dim}, {&index});
@@ -268,6 +302,11 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
              self.dtype(), " and ", src.dtype(), ")");
   ops::check_index_fits(index, self, dim, "self", "scatter_add");
   ops::check_index_fits(index, src, -1, "src", "scatter_add");
+  if (vmap::takes_rule({&self, &index, &src})) [[unlikely]] {
+    ops::BatchFirst b = ops::batch_first_all({&self, &index, &src});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(self, dim), "scatter_add");
+    return ops::wrap_batch_first(scatter_add(b.values[0], dim + 1, b.values[1], b.values[2]), b);
+  }
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter_add", dim);
   Tensor out = ops::scatter_add_values(self, dim, index, src);
   ops::finish<ops::ScatterAddRecord>({&self, &src}, out, {dim}, {&index});
@@ -281,6 +320,11 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tenso
              " and ", src.dtype(), ")");
   ops::check_index_fits(index, self, dim, "self", "scatter");
   ops::check_index_fits(index, src, -1, "src", "scatter");
+  if (vmap::takes_rule({&self, &index, &src})) [[unlikely]] {
+    ops::BatchFirst b = ops::batch_first_all({&self, &index, &src});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(self, dim), "scatter");
+    return ops::wrap_batch_first(scatter(b.values[0], dim + 1, b.values[1], b.values[2]), b);
+  }
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter", dim);
   Tensor out = ops::scatter_values<false>(self, dim, index, src);
   ops::finish<ops::ScatterRecord>({&self, &src}, out, {dim}, {&index});
@@ -292,6 +336,11 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, Scalar valu
   ops::check_index_dtype(index, "scatter");
   ops::check_fill_value(value, self.dtype(), "scatter");
   ops::check_index_fits(index, self, dim, "self", "scatter");
+  if (vmap::takes_rule({&self, &index})) [[unlikely]] {
+    ops::BatchFirst b = ops::batch_first_all({&self, &index});
+    ops::check_batch_index_range(b.values[1], dim, ops::size_along(self, dim), "scatter");
+    return ops::wrap_batch_first(scatter(b.values[0], dim + 1, b.values[1], value), b);
+  }
   ops::check_index_range(index, dim, ops::size_along(self, dim), "scatter", dim);
   // The value as a 0-stride tensor of index's shape: the kernel reads it as it reads src.
   Tensor src = ops::scalar_tensor(value, self.dtype()).expand(index.sizes());
@@ -305,6 +354,21 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
   ops::check_index_dtype(index, "index_select");
   DYDX_CHECK(index.dim() <= 1, "index_select: Index is supposed to be a vector (got shape ", index.sizes(), ")");
   DYDX_CHECK(input.dim() > 0, "index_select: expected an input of at least one dim (got a 0-d tensor)");
+  if (vmap::takes_rule({&input, &index})) [[unlikely]] {
+    const uint32_t level = vmap::top_level({&input, &index});
+    const vmap::Arg x = vmap::unwrap(input, level), i = vmap::unwrap(index, level);
+    // One index for every sample: index_select along the mapped dim, the batch dim stays put.
+    if (!i.bdim) return vmap::wrap(x.value.index_select(vmap::physical_dim(dim, *x.bdim), index), *x.bdim, level);
+    // An index per sample: a gather whose index is each sample's vector broadcast over the other dims.
+    const int64_t size = vmap::level_info(level).size;
+    Tensor values = vmap::batch_first_expanded(x, size);
+    Dims shape(values.sizes().begin(), values.sizes().end()), index_shape(values.dim(), 1);
+    const Tensor picks = vmap::batch_first(i).reshape({size, index.numel()});
+    if (!vmap::batched(picks)) ops::check_index_range(picks, 1, input.size(dim), "index_select", dim);
+    shape[dim + 1] = index_shape[dim + 1] = picks.size(1);
+    index_shape[0] = size;
+    return vmap::wrap(gather(values, dim + 1, picks.view(index_shape).expand(shape)), 0, level);
+  }
   Tensor flat = index.reshape({index.numel()});
   ops::check_index_range(flat, 0, input.size(dim), "index_select", dim);
   // A gather whose index is the vector broadcast over the other dims (stride 0, never materialised).
@@ -318,6 +382,8 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
 Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
   ops::check_fill_value(value, input.dtype(), "masked_fill");
   Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_fill");
+  if (vmap::takes_rule({&input, &mask})) [[unlikely]]
+    return vmap::broadcasting(input, mask, [&](const Tensor& x, const Tensor& m) { return masked_fill(x, m, value); });
   Tensor out = detail::make_empty(shape, input.dtype());
   // A mask of another dtype (PyTorch takes only bool) means nonzero, decided in its own dtype, as
   // where's condition.
@@ -335,6 +401,13 @@ namespace nn::functional {
 
 Tensor one_hot(const Tensor& tensor, int64_t num_classes) {
   DYDX_CHECK(tensor.dtype() == kInt64, "one_hot is only applicable to index tensor (got dtype ", tensor.dtype(), ")");
+  if (vmap::takes_rule(tensor)) [[unlikely]] {
+    // The count inferred from the data could differ between samples, as functorch says.
+    DYDX_CHECK(num_classes > 0, "vmap: one_hot: when vmap-ing one_hot, please provide an explicit positive num_classes "
+               "argument (got ", num_classes, ")");
+    // The class dim goes last, after the batch dim wherever that is.
+    return vmap::elementwise(tensor, [&](const Tensor& v) { return one_hot(v, num_classes); });
+  }
   Tensor classes = tensor.contiguous();
   const int64_t* p = classes.data_ptr<int64_t>();
   const int64_t n = classes.numel();

@@ -10,6 +10,7 @@
 #include "core/overlap.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 #include "ops/strided_region.hpp"
 
 namespace dydx {
@@ -215,6 +216,21 @@ void binary_in_place(const Tensor& self, const Tensor& other, F f) {
   bump_version(self);
 }
 
+// An in-place op under vmap writes into self's batch: the others laid out as self's value (batch
+// dim at self's, vmap::align_to), then the same in-place op once on the value, which records its
+// history and writes through to the value's base as any in-place op does. functorch's rule first:
+// a batched value cannot be written into a tensor that is not batched at its level.
+template <class F>
+Tensor& batched_write(Tensor& self, const char* op, std::initializer_list<const Tensor*> others, F write) {
+  vmap::check_inplace(op, self, others);
+  const auto* b = vmap::batched(self);
+  Tensor value = b->value;
+  SmallVector<Tensor, 3> aligned;
+  for (const Tensor* t : others) aligned.push_back(vmap::align_to(*t, b->level, self.dim(), b->bdim));
+  write(value, aligned);
+  return self;
+}
+
 }  // namespace
 }  // namespace ops
 
@@ -224,6 +240,11 @@ using ops::needs_history;
 
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "add_", &other);
+  if (vmap::takes_rule({this, &other})) [[unlikely]] {
+    vmap::check_inplace("add_", *this, {&other});
+    ops::check_binary_inplace(*this, other, "add_", alpha);
+    return ops::batched_write(*this, "add_", {&other}, [&](Tensor& v, const auto& o) { v.add_(o[0], alpha); });
+  }
   ops::check_overlap(*this, {&other}, "add_");
   ops::check_binary_inplace(*this, other, "add_", alpha);
   if (needs_history(*this, {&other})) {
@@ -239,6 +260,11 @@ Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::
 
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   check_inplace(*this, "sub_", &other);
+  if (vmap::takes_rule({this, &other})) [[unlikely]] {
+    vmap::check_inplace("sub_", *this, {&other});
+    ops::check_binary_inplace(*this, other, "sub_", alpha);
+    return ops::batched_write(*this, "sub_", {&other}, [&](Tensor& v, const auto& o) { v.sub_(o[0], alpha); });
+  }
   ops::check_overlap(*this, {&other}, "sub_");
   ops::check_binary_inplace(*this, other, "sub_", alpha);
   if (needs_history(*this, {&other})) {
@@ -251,6 +277,11 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
 
 Tensor& Tensor::mul_(const Tensor& other) {
   check_inplace(*this, "mul_", &other);
+  if (vmap::takes_rule({this, &other})) [[unlikely]] {
+    vmap::check_inplace("mul_", *this, {&other});
+    ops::check_binary_inplace(*this, other, "mul_");
+    return ops::batched_write(*this, "mul_", {&other}, [&](Tensor& v, const auto& o) { v.mul_(o[0]); });
+  }
   ops::check_overlap(*this, {&other}, "mul_");
   ops::check_binary_inplace(*this, other, "mul_");
   if (needs_history(*this, {&other})) {
@@ -266,6 +297,11 @@ Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::
 
 Tensor& Tensor::div_(const Tensor& other) {
   check_inplace(*this, "div_", &other);
+  if (vmap::takes_rule({this, &other})) [[unlikely]] {
+    vmap::check_inplace("div_", *this, {&other});
+    ops::check_binary_inplace(*this, other, "div_", 1, true);
+    return ops::batched_write(*this, "div_", {&other}, [&](Tensor& v, const auto& o) { v.div_(o[0]); });
+  }
   ops::check_overlap(*this, {&other}, "div_");
   ops::check_binary_inplace(*this, other, "div_", 1, true);
   if (needs_history(*this, {&other})) {
@@ -283,6 +319,13 @@ static Tensor& addc_impl(Tensor& self, const Tensor& t1, const Tensor& t2, Scala
   check_inplace(self, op, &t2);
   DYDX_CHECK(!divide || t1.is_floating_point() || t2.is_floating_point(), op,
              ": Integer division with addcdiv is no longer supported (tensor1 ", t1.dtype(), ", tensor2 ", t2.dtype(), ")");
+  if (vmap::takes_rule({&self, &t1, &t2})) [[unlikely]] {
+    vmap::check_inplace(op, self, {&t1, &t2});
+    detail::broadcast_shapes(t1.sizes(), t2.sizes(), op);
+    const Tensor term = divide ? dydx::div(t1, t2) : dydx::mul(t1, t2);
+    ops::check_binary_inplace(self, term, op, value);
+    return ops::batched_write(self, op, {&term}, [&](Tensor& v, const auto& o) { v.add_(o[0], value); });
+  }
   ops::check_overlap(self, {&t1, &t2}, op);
   detail::broadcast_shapes(t1.sizes(), t2.sizes(), op);
   const Tensor term = divide ? dydx::div(t1, t2) : dydx::mul(t1, t2);
@@ -321,6 +364,11 @@ template <class Names>
 static Tensor& fill_impl(Tensor& self, Scalar value, const char* op) {
   check_inplace(self, op);
   ops::check_fill_value(value, self.dtype(), op);
+  if (vmap::takes_rule(self)) [[unlikely]] {
+    Tensor batch = vmap::batched(self)->value;
+    fill_impl<Names>(batch, value, op);
+    return self;
+  }
   ops::check_overlap(self, {}, op);
   Tensor filled = full({}, value, self.dtype());
   if (needs_history(self, {})) {
@@ -339,6 +387,12 @@ Tensor& Tensor::zero_() { return fill_impl<ops::ZeroNames>(*this, 0, "zero_"); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_", &src);
+  if (vmap::takes_rule({this, &src})) [[unlikely]] {
+    vmap::check_inplace("copy_", *this, {&src});
+    DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",
+               src.sizes(), " cannot be broadcast to the destination shape ", sizes());
+    return ops::batched_write(*this, "copy_", {&src}, [](Tensor& v, const auto& o) { v.copy_(o[0]); });
+  }
   ops::check_overlap(*this, {&src}, "copy_");
   detail::broadcast_shapes(sizes(), src.sizes(), "copy_");
   DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",
@@ -361,6 +415,12 @@ Tensor& Tensor::copy_(const Tensor& src) {
 template <class F>
 static Tensor& unary_in_place(Tensor& self, const char* op, F f) {
   check_inplace(self, op);
+  if (vmap::takes_rule(self)) [[unlikely]] {
+    // The same write once on the batch (f is elementwise: one sample's result is f of that sample).
+    Tensor batch = vmap::batched(self)->value;
+    unary_in_place(batch, op, f);
+    return self;
+  }
   ops::check_overlap(self, {}, op);
   commit(self, f(needs_history(self, {}) ? ops::snapshot(self) : self), op);
   return self;

@@ -1,6 +1,7 @@
 // Joining tensors: cat and stack, whose VJPs hand each input its slice of the gradient.
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 namespace ops {
@@ -92,10 +93,40 @@ Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
   return out;
 }
 
+// cat and stack under vmap: every member batch-first (unbatched ones expanded, no copy: the join
+// copies them anyway), joined once along the sample's dim + 1.
+TensorList batch_first_members(const TensorList& tensors, uint32_t level, bool skip_legacy_empty) {
+  const int64_t size = vmap::level_info(level).size;
+  TensorList out;
+  for (const Tensor& t : tensors) {
+    // cat's legacy 1-D empty members add nothing; batched, they would be [B, 0] and refuse to join.
+    if (skip_legacy_empty && t.dim() == 1 && t.numel() == 0) continue;
+    out.push_back(vmap::batch_first_expanded(vmap::unwrap(t, level), size));
+  }
+  return out;
+}
+
+Tensor batched_cat(const TensorList& tensors, int64_t dim) {
+  const uint32_t level = vmap::top_level(tensors);
+  const Tensor* reference = nullptr;
+  for (const Tensor& t : tensors)
+    if (!reference && !(t.dim() == 1 && t.numel() == 0)) reference = &t;
+  if (!reference) reference = &tensors[0];
+  DYDX_CHECK(reference->dim() > 0, "cat: zero-dimensional tensor (at position 0) cannot be concatenated");
+  dim = detail::wrap_dim(dim, reference->dim(), "cat");
+  TensorList members = batch_first_members(tensors, level, reference->dim() != 1 || reference->numel() != 0);
+  return vmap::wrap(cat(members, dim + 1), 0, level);
+}
+
 }  // namespace
 }  // namespace ops
 
 Tensor cat(const TensorList& tensors, int64_t dim) {
+  if (vmap::active() && vmap::any_batched(tensors)) [[unlikely]] {
+    DYDX_CHECK(!tensors.empty(), "cat: expected a non-empty list of Tensors");
+    for (const Tensor& t : tensors) DYDX_CHECK(t.defined(), "cat: got an undefined tensor in the list");
+    return ops::batched_cat(tensors, dim);
+  }
   Tensor out = ops::concatenate(tensors, dim, "cat");
   ops::finish<ops::CatRecord>(tensors, out, {detail::wrap_dim(dim, out.dim(), "cat")});
   return out;
@@ -109,6 +140,10 @@ Tensor stack(const TensorList& tensors, int64_t dim) {
     DYDX_CHECK(tensors[i].sizes() == tensors[0].sizes(), "stack: expects each tensor to be equal size, but got ",
                tensors[0].sizes(), " at entry 0 and ", tensors[i].sizes(), " at entry ", i);
   dim = detail::wrap_dim(dim, tensors[0].dim() + 1, "stack");
+  if (vmap::active() && vmap::any_batched(tensors)) [[unlikely]] {
+    const uint32_t level = vmap::top_level(tensors);
+    return vmap::wrap(stack(ops::batch_first_members(tensors, level, false), dim + 1), 0, level);
+  }
   TensorList unsqueezed;
   for (const Tensor& t : tensors) unsqueezed.push_back(t.detach().unsqueeze(dim));  // stack records one node of its own
   Tensor out = ops::concatenate(unsqueezed, dim, "stack");

@@ -267,6 +267,20 @@ Tensor laplacian_tangent_of(std::string_view activation, const Tensor& t, const 
 /// r from t [d + 1, ...] and v (any layout, checked by the caller), recorded as the op.
 template <class Op>
 Tensor laplacian_tangent(const Tensor& t, const Tensor& v) {
+  if (vmap::takes_rule({&t, &v})) [[unlikely]] {
+    // Elementwise over v, t's dim 0 the directions: one call on the values once v's batch dim and
+    // t's (one further on, past the directions) line up; an unbatched one is expanded, no copy.
+    const uint32_t level = vmap::top_level({&t, &v});
+    const vmap::Arg tb = vmap::unwrap(t, level), vb = vmap::unwrap(v, level);
+    const int64_t vdim = vb.bdim ? *vb.bdim : (tb.bdim && *tb.bdim > 0 ? *tb.bdim - 1 : 0);
+    auto batched_at = [&](const vmap::Arg& a, const Tensor& sample, int64_t d) {
+      if (a.bdim) return *a.bdim == d ? a.value : a.value.movedim(*a.bdim, d);
+      Dims sizes(sample.sizes().begin(), sample.sizes().end());
+      sizes.insert_at(static_cast<size_t>(d), vmap::level_info(level).size);
+      return sample.unsqueeze(d).expand(sizes);
+    };
+    return vmap::wrap(laplacian_tangent<Op>(batched_at(tb, t, vdim + 1), batched_at(vb, v, vdim)), vdim + 1, level);
+  }
   Tensor dense_t = t.is_contiguous() ? t : t.detach().contiguous();
   Tensor dense_v = v.is_contiguous() ? v : v.detach().contiguous();
   Tensor out = detail::make_empty(t.sizes(), t.dtype());

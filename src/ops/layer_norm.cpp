@@ -106,6 +106,32 @@ std::string shape_text(IntArrayRef shape) {
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
   return text + "]";
 }
+
+// layer_norm's batching rule, once the sample's shapes are checked. The statistics are one call on the
+// input's batch, where the batch dim stays unless it lies among the normalised (trailing) dims. A
+// weight or bias batched at this level differs per sample, so it is applied after, by the
+// broadcasting rules of mul and add on the samples (the same products as the kernel's affine step).
+Tensor batched_layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias,
+                          double eps) {
+  const uint32_t level = vmap::top_level({&input, &weight, &bias});
+  const vmap::Arg in = vmap::unwrap(input, level);
+  const bool per_sample_affine = vmap::unwrap(weight, level).bdim || vmap::unwrap(bias, level).bdim;
+  const Tensor shared_weight = per_sample_affine ? Tensor() : weight;
+  const Tensor shared_bias = per_sample_affine ? Tensor() : bias;
+  Tensor out;
+  if (!in.bdim) {
+    out = layer_norm(input, normalized_shape, shared_weight, shared_bias, eps);
+  } else {
+    const int64_t k = static_cast<int64_t>(normalized_shape.size());
+    const bool stays = *in.bdim <= input.dim() - k;
+    out = vmap::wrap(layer_norm(stays ? in.value : vmap::batch_first(in), normalized_shape, shared_weight, shared_bias,
+                                eps),
+                     stays ? *in.bdim : 0, level);
+  }
+  if (per_sample_affine && weight.defined()) out = out * weight;
+  if (per_sample_affine && bias.defined()) out = out + bias;
+  return out;
+}
 }  // namespace
 
 Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias,
@@ -127,6 +153,8 @@ Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tenso
     DYDX_CHECK(!t->defined() || t->dtype() == input.dtype(), "layer_norm: expected ", name, " of the input's dtype ",
                input.dtype(), ", got ", t->dtype());
   }
+  if (vmap::takes_rule({&input, &weight, &bias})) [[unlikely]]
+    return batched_layer_norm(input, normalized_shape, weight, bias, eps);
   const Tensor x = input.contiguous();
   const Tensor w = weight.defined() ? weight.contiguous() : weight, b = bias.defined() ? bias.contiguous() : bias;
   int64_t n = 1, rows = 1;

@@ -84,6 +84,67 @@ struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
   }
 };
 
+
+// ---- batching rules (vmap): each product of the samples is one product of the values ----
+
+/// matmul of the samples a and b (sample ranks da, db; at least one batched at the innermost level)
+/// as ONE matmul of the values, so one mm (the batch folded into the rows) or one bmm.
+Tensor matmul_rule(const Tensor& a, const Tensor& b) {
+  const uint32_t level = vmap::top_level({&a, &b});
+  const vmap::Arg x = vmap::unwrap(a, level), y = vmap::unwrap(b, level);
+  const int64_t da = a.dim(), db = b.dim();
+  // A batch of a times a shared matrix (or vector): the batch is one more leading dim of a (wherever
+  // it is, but for a's last, the contracted one), and matmul folds leading dims into the rows of ONE
+  // gemm: a layer's input batch times its shared weight.
+  if (!y.bdim && db <= 2 && *x.bdim < x.value.dim() - 1) return vmap::wrap(matmul(x.value, b), *x.bdim, level);
+  // A shared matrix (or vector) times a batch of vectors: the vectors are the columns of one matrix.
+  if (!x.bdim && da <= 2 && db == 1) {
+    const Tensor columns = *y.bdim == 0 ? y.value.t() : y.value;  // [k, B]
+    return vmap::wrap(matmul(a, columns), da - 1, level);
+  }
+  // A shared matrix (or vector) times a batch of matrices batched after their rows: one matrix of
+  // B m columns (a reshape, a view where the layout allows).
+  if (!x.bdim && da <= 2 && db == 2 && *y.bdim > 0) {
+    const int64_t k = y.value.size(0), wide = y.value.size(1) * y.value.size(2);
+    Dims shape;
+    if (da == 2) shape.push_back(a.size(0));
+    shape.push_back(y.value.size(1));
+    shape.push_back(y.value.size(2));
+    return vmap::wrap(matmul(a, y.value.reshape({k, wide})).reshape(shape), da - 2 + *y.bdim, level);
+  }
+  // Otherwise the batch in front of both, vectors made matrices and ranks padded so that the
+  // samples' batch dims broadcast as they do in each sample's product: one matmul (one bmm). An
+  // expanded batch (stride 0, a weight shared by every sample) stays expanded: bmm reads it as is.
+  const int64_t rank = std::max<int64_t>({da, db, 2});
+  Tensor lhs, rhs;
+  if (x.bdim) lhs = vmap::pad_sample_rank(da == 1 ? vmap::batch_first(x).unsqueeze(1) : vmap::batch_first(x), rank);
+  else lhs = da == 1 ? a.unsqueeze(0) : a;
+  if (y.bdim) rhs = vmap::pad_sample_rank(db == 1 ? vmap::batch_first(y).unsqueeze(2) : vmap::batch_first(y), rank);
+  else rhs = db == 1 ? b.unsqueeze(1) : b;
+  Tensor out = matmul(lhs, rhs);
+  if (db == 1) out = out.squeeze(-1);
+  if (da == 1) out = out.squeeze(db == 1 ? -1 : -2);
+  return vmap::wrap(out, 0, level);
+}
+
+/// addmm of the samples: the rows of a batch of mat1 folded into one addmm where the input is one
+/// row for all; otherwise beta input + alpha mat1 @ mat2 of batched ops (as functorch).
+Tensor addmm_rule(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar beta, Scalar alpha) {
+  const uint32_t level = vmap::top_level({&input, &mat1, &mat2});
+  const vmap::Arg c = vmap::unwrap(input, level), x = vmap::unwrap(mat1, level), y = vmap::unwrap(mat2, level);
+  if (x.bdim && !y.bdim && !c.bdim && *x.bdim < 2 && (input.dim() < 2 || input.size(0) == 1)) {
+    const int64_t rows = x.value.size(0) * x.value.size(1);
+    Tensor out = addmm(input, x.value.reshape({rows, x.value.size(2)}), mat2, beta, alpha);
+    return vmap::wrap(out.reshape({x.value.size(0), x.value.size(1), mat2.size(1)}), *x.bdim, level);
+  }
+  Tensor product = matmul(mat1, mat2);
+  if (alpha.to_double() != 1) product = product * alpha;
+  // beta = 0 ignores input, nan and inf included, as the op does (the product, batched or the same
+  // for every sample).
+  if (beta.to_double() == 0) return product;
+  return add(product, beta.to_double() == 1 ? input : input * beta);
+}
+
 }  // namespace
 }  // namespace ops
 
@@ -91,6 +152,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   if (a.size(1) != b.size(0)) ops::mismatch("mm", a, b, a.size(1), b.size(0));
   ops::check_same_dtype("mm", a, b);
+  if (vmap::takes_rule({&a, &b})) [[unlikely]] return ops::matmul_rule(a, b);
   Tensor out = detail::make_empty({a.size(0), b.size(1)}, a.dtype(), "mm");
   cpu::batched_gemm(out, detail::make_alias(a, {1, a.size(0), a.size(1)}, {0, a.stride(0), a.stride(1)}, a.storage_offset()),
                     detail::make_alias(b, {1, b.size(0), b.size(1)}, {0, b.stride(0), b.stride(1)}, b.storage_offset()));
@@ -103,6 +165,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in ", a.sizes(), " and ", b.sizes());
   if (a.size(2) != b.size(1)) ops::mismatch("bmm", a, b, a.size(2), b.size(1));
   ops::check_same_dtype("bmm", a, b);
+  if (vmap::takes_rule({&a, &b})) [[unlikely]] return ops::matmul_rule(a, b);
   Tensor out = detail::make_empty({a.size(0), a.size(1), b.size(2)}, a.dtype(), "bmm");
   cpu::batched_gemm(out, a, b);
   ops::finish<ops::BmmRecord>({&a, &b}, out);
@@ -124,6 +187,8 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, Scalar
   DYDX_CHECK(is_floating_point(dtype) || (beta_scalar.is_integral() && alpha_scalar.is_integral()),
              "addmm: for integral input tensors, beta and alpha must be integers, not floating point numbers (got ",
              beta_scalar, " and ", alpha_scalar, ")");
+  if (vmap::takes_rule({&input, &mat1, &mat2})) [[unlikely]]
+    return ops::addmm_rule(input, mat1, mat2, beta_scalar, alpha_scalar);
   const Tensor &x = mat1, &y = mat2, &c = input;
   Tensor out = detail::make_empty({n, m}, dtype, "addmm");
   auto as_batch = [](const Tensor& t) {
@@ -156,6 +221,20 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   DYDX_CHECK(input.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == weight.dtype()),
              "linear: expected input, weight and bias to have the same dtype, but got ", input.dtype(), ", ",
              weight.dtype(), " and ", bias.defined() ? dtype_name(bias.dtype()) : "no bias");
+  if (vmap::takes_rule({&input, &weight, &bias})) [[unlikely]] {
+    const uint32_t level = vmap::top_level({&input, &weight, &bias});
+    const vmap::Arg x = vmap::unwrap(input, level);
+    // A batch of inputs through a shared layer: the batch is one more leading dim of the input,
+    // folded into the rows of the layer's one gemm (a view where the layout allows).
+    if (x.bdim && !vmap::unwrap(weight, level).bdim && !vmap::unwrap(bias, level).bdim) {
+      const bool last = *x.bdim == x.value.dim() - 1;
+      return vmap::wrap(linear(last ? vmap::batch_first(x) : x.value, weight, bias), last ? 0 : *x.bdim, level);
+    }
+    // A batched weight or bias (per-sample weights, or a shared one expanded): a bmm that reads an
+    // expanded weight as it is, then the bias, through the batched ops' own rules.
+    Tensor out = matmul(input, weight.t());
+    return bias.defined() ? out + bias : out;
+  }
   if (!bias.defined()) return matmul(input, weight.t());
   if (input.dim() == 2) return addmm(bias, input, weight.t());
   // Other ranks fold their leading dims into rows, as torch does.
@@ -171,6 +250,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t ka = a.size(-1), kb = db == 1 ? b.size(0) : b.size(-2);
   if (ka != kb) ops::mismatch("matmul", a, b, ka, kb);
   ops::check_same_dtype("matmul", a, b);
+  if (vmap::takes_rule({&a, &b})) [[unlikely]] return ops::matmul_rule(a, b);
   if (da == 1 && db == 1) return mm(a.unsqueeze(0), b.unsqueeze(1)).squeeze();
   if (da == 2 && db == 1) return mm(a, b.unsqueeze(1)).squeeze(1);
   if (da == 1 && db == 2) return mm(a.unsqueeze(0), b).squeeze(0);

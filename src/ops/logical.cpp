@@ -25,6 +25,8 @@ Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
 // A bitwise op in the promoted dtype, which must be bool or int64, as PyTorch's kernels.
 template <class F>
 Tensor bitwise(const Tensor& a, const Tensor& b, const char* op, F f) {
+  if (vmap::takes_rule({&a, &b})) [[unlikely]]
+    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return bitwise(x, y, op, f); });
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   const ScalarType dtype = result_type(a, b);
   DYDX_CHECK(!is_floating_point(dtype), op, ": not implemented for ", dtype, " tensors (shapes ", a.sizes(), " and ",
@@ -132,10 +134,13 @@ Tensor operator&(const Tensor& a, Scalar b) { return bitwise_and(a, ops::scalar_
 Tensor operator|(const Tensor& a, Scalar b) { return bitwise_or(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator^(const Tensor& a, Scalar b) { return bitwise_xor(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 
+// Under vmap, any and all count each sample's nonzeros with one sum over the batch (sum's rule).
 Tensor any(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return gt(ne(x, 0).sum(), 0);
   return full({}, ops::any_element(x, [](auto v) { return ops::nonzero_value(v); }), kBool);
 }
 Tensor all(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return eq(ne(x, 0).sum(), x.numel());
   return full({}, !ops::any_element(x, [](auto v) { return !ops::nonzero_value(v); }), kBool);
 }
 Tensor any(const Tensor& x, int64_t dim, bool keepdim) { return gt(ops::count_nonzero_along(x, dim, keepdim, "any"), 0); }

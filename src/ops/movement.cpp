@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "ops/advanced_indexing.hpp"
+#include "vmap/batched.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/strided_region.hpp"
@@ -251,6 +252,13 @@ Tensor transpose_view(const Tensor& x, int64_t dim0, int64_t dim1) {
   // Checked first: a 0-D tensor accepts only dims 0 and -1, as in PyTorch.
   dim0 = detail::wrap_dim(dim0, x.dim(), "transpose");
   dim1 = detail::wrap_dim(dim1, x.dim(), "transpose");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const int64_t k = vmap::batched(x)->bdim;
+    if (x.dim() == 0) return x;
+    return vmap::elementwise(x, [&](const Tensor& v) {
+      return v.transpose(vmap::physical_dim(dim0, k), vmap::physical_dim(dim1, k));
+    });
+  }
   Geometry geo = geometry_of(x);
   if (x.dim() > 0) {
     std::swap(geo.sizes[dim0], geo.sizes[dim1]);
@@ -271,6 +279,22 @@ int64_t wrap_index(int64_t index, int64_t size, int64_t dim, const char* op, con
 namespace detail {
 Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef sizes, IntArrayRef strides,
                           int64_t offset) {
+  if (vmap::takes_rule(g)) [[unlikely]] {
+    // Each sample scatters into a fresh base of its own: the batch of bases is [B, base_sizes],
+    // contiguous, so sample i's region starts numel(base) elements after sample i - 1's.
+    const auto* b = vmap::batched(g);
+    int64_t numel = 1;
+    for (int64_t s : base_sizes) numel *= s;
+    Dims batch_base{b->value.size(b->bdim)}, batch_sizes{b->value.size(b->bdim)}, batch_strides{numel};
+    for (int64_t s : base_sizes) batch_base.push_back(s);
+    for (size_t d = 0; d < sizes.size(); ++d) {
+      batch_sizes.push_back(sizes[d]);
+      batch_strides.push_back(strides[d]);
+    }
+    return vmap::wrap(as_strided_scatter(vmap::batch_first({b->value, b->bdim}), batch_base, batch_sizes, batch_strides,
+                                         offset),
+                      0, b->level);
+  }
   Tensor out = zeros(base_sizes, g.dtype());
   Tensor region = make_alias(out, sizes.dims(), strides.dims(), offset);
   // Accumulates, so overlapping views (expand, sliding windows) sum their gradients. The region
@@ -290,6 +314,11 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
   DYDX_CHECK(this->dim() > 0, "select: cannot be applied to a 0-D tensor");
   dim = detail::wrap_dim(dim, this->dim(), "select");
   index = ops::wrap_index(index, size(dim), dim, "select", *this);
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    const auto* b = vmap::batched(*this);
+    return vmap::wrap(b->value.select(vmap::physical_dim(dim, b->bdim), index), dim < b->bdim ? b->bdim - 1 : b->bdim,
+                      b->level);
+  }
   return ops::make_view<ops::SelectRecord>(*this, ops::select_geometry(ops::geometry_of(*this), dim, index),
                                           {dim, index});
 }
@@ -304,6 +333,10 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   const int64_t s = clamp(start.value_or(0));
   const int64_t e = std::max(s, clamp(end.value_or(n)));
   const int64_t length = e > s ? (e - s - 1) / step + 1 : 0;  // no overflow for huge steps
+  if (vmap::takes_rule(*this)) [[unlikely]]
+    return vmap::elementwise(*this, [&](const Tensor& v) {
+      return v.slice(vmap::physical_dim(dim, vmap::batched(*this)->bdim), s, e, step);
+    });
   return ops::make_view<ops::SliceRecord>(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step),
                                          {dim, s, length, step});
 }
@@ -362,6 +395,13 @@ Tensor Tensor::permute(IntArrayRef dims) const {
     geo.sizes.push_back(impl_ref().sizes[w]);
     geo.strides.push_back(impl_ref().strides[w]);
   }
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    // The batch dim stays where it is; the sample's dims move around it.
+    const int64_t k = vmap::batched(*this)->bdim;
+    Dims order(static_cast<size_t>(dim() + 1), k);
+    for (int64_t i = 0; i < dim(); ++i) order[vmap::physical_dim(i, k)] = vmap::physical_dim(attrs.dims[i], k);
+    return vmap::elementwise(*this, [&](const Tensor& v) { return v.permute(order); });
+  }
   geo.offset = storage_offset();
   return ops::make_view<ops::PermuteRecord>(*this, geo, attrs);
 }
@@ -400,11 +440,22 @@ Tensor Tensor::expand(IntArrayRef new_sizes) const {
     geo.strides.push_back(have == target ? impl_ref().strides[d - lead] : 0);
   }
   detail::check_sizes(geo.sizes, "expand");
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    const auto* b = vmap::batched(*this);
+    Dims sizes{b->value.size(b->bdim)};
+    for (int64_t s : geo.sizes) sizes.push_back(s);
+    return vmap::wrap(vmap::pad_sample_rank(vmap::batch_first({b->value, b->bdim}), rank).expand(sizes), 0, b->level);
+  }
   return ops::make_view<ops::ExpandRecord>(*this, geo);
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
   dim = detail::wrap_dim(dim, this->dim() + 1, "unsqueeze");
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    const auto* b = vmap::batched(*this);
+    const bool before = dim <= b->bdim;
+    return vmap::wrap(b->value.unsqueeze(before ? dim : dim + 1), before ? b->bdim + 1 : b->bdim, b->level);
+  }
   Geometry geo = ops::geometry_of(*this);
   int64_t stride = dim < this->dim() ? geo.sizes[dim] * geo.strides[dim] : 1;
   geo.sizes.insert_at(dim, 1);
@@ -413,6 +464,12 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
 }
 
 Tensor Tensor::squeeze() const {
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    Tensor out = *this;
+    for (int64_t d = dim() - 1; d >= 0; --d)
+      if (size(d) == 1) out = out.squeeze(d);
+    return out;
+  }
   Geometry geo;
   geo.offset = storage_offset();
   for (int64_t d = 0; d < dim(); ++d)
@@ -426,6 +483,12 @@ Tensor Tensor::squeeze() const {
 Tensor Tensor::squeeze(int64_t dim) const {
   Geometry geo = ops::geometry_of(*this);
   dim = detail::wrap_dim(dim, this->dim(), "squeeze");  // before the 0-D case, which accepts only 0 and -1
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    if (this->dim() == 0 || size(dim) != 1) return *this;
+    const auto* b = vmap::batched(*this);
+    return vmap::wrap(b->value.squeeze(vmap::physical_dim(dim, b->bdim)), dim < b->bdim ? b->bdim - 1 : b->bdim,
+                      b->level);
+  }
   if (this->dim() > 0 && geo.sizes[dim] == 1) {
     geo.sizes.erase_at(dim);
     geo.strides.erase_at(dim);
@@ -435,6 +498,12 @@ Tensor Tensor::squeeze(int64_t dim) const {
 
 Tensor Tensor::view(IntArrayRef new_sizes) const {
   Dims shape = detail::infer_size(new_sizes, numel(), "view");
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    // The sample's view, with the batch dim first: a view exactly where the sample's is.
+    const auto* b = vmap::batched(*this);
+    shape.insert_at(0, b->value.size(b->bdim));
+    return vmap::wrap(vmap::batch_first({b->value, b->bdim}).view(shape), 0, b->level);
+  }
   auto strides = detail::view_strides(impl_ref().sizes, impl_ref().strides, shape);
   DYDX_CHECK(strides.has_value(), "view: view size ", new_sizes, " is not compatible with input tensor's size ",
              sizes(), " and stride ", this->strides(),
@@ -444,6 +513,11 @@ Tensor Tensor::view(IntArrayRef new_sizes) const {
 
 Tensor Tensor::reshape(IntArrayRef new_sizes) const {
   Dims shape = detail::infer_size(new_sizes, numel(), "reshape");
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    const auto* b = vmap::batched(*this);
+    shape.insert_at(0, b->value.size(b->bdim));
+    return vmap::wrap(vmap::batch_first({b->value, b->bdim}).reshape(shape), 0, b->level);
+  }
   if (detail::view_strides(impl_ref().sizes, impl_ref().strides, shape)) return view(shape);
   return clone().view(shape);
 }
@@ -528,6 +602,35 @@ Tensor Tensor::movedim(IntArrayRef source, IntArrayRef destination) const {
 Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::optional<int64_t> storage_offset) const {
   DYDX_CHECK(new_sizes.size() == new_strides.size(), "as_strided: mismatch in length of strides and shape (",
              new_sizes, " and ", new_strides, ")");
+  if (vmap::takes_rule(*this)) [[unlikely]] {
+    // functorch's semantics: sample i's view is as_strided(sizes, strides, offset) with offsets counted
+    // from sample i's own storage offset (the batch's, storage_offset(), plus i times the batch
+    // stride), which is what a loop over the samples computes from x.storage_offset() and x.stride().
+    // Sound only while each sample's view stays inside the memory that sample spans; beyond it the
+    // view would read other samples' elements, which a loop over samples could not, so that raises.
+    const auto* b = vmap::batched(*this);
+    const int64_t relative = storage_offset.value_or(this->storage_offset()) - this->storage_offset();
+    int64_t reach = 0, span = 0;
+    bool empty_view = false;
+    for (size_t d = 0; d < new_sizes.size(); ++d) {
+      DYDX_CHECK(new_sizes[d] >= 0 && new_strides[d] >= 0, "as_strided: negative size or stride in ", new_sizes,
+                 " and ", new_strides);
+      empty_view = empty_view || new_sizes[d] == 0;
+      if (new_sizes[d] > 0) reach += (new_sizes[d] - 1) * new_strides[d];
+    }
+    for (int64_t d = 0; d < dim(); ++d) span += (size(d) - 1) * stride(d);
+    DYDX_CHECK(empty_view || (numel() > 0 && relative >= 0 && relative + reach <= span), "vmap: as_strided: the view "
+               "with sizes ", new_sizes, ", strides ", new_strides, " and offset ", relative,
+               " from the sample's start reaches outside the sample's memory (a sample of shape ", sizes(),
+               " and strides ", strides(), " spans ", numel() > 0 ? span + 1 : 0, " elements); under vmap as_strided "
+               "may only address elements of its own sample, as in functorch");
+    Dims sizes{b->value.size(b->bdim)}, strides{b->value.stride(b->bdim)};
+    for (size_t d = 0; d < new_sizes.size(); ++d) {
+      sizes.push_back(new_sizes[d]);
+      strides.push_back(new_strides[d]);
+    }
+    return vmap::wrap(b->value.as_strided(sizes, strides, b->value.storage_offset() + relative), 0, b->level);
+  }
   detail::check_sizes(new_sizes, "as_strided");
   const int64_t offset = storage_offset.value_or(this->storage_offset());
   DYDX_CHECK(offset >= 0, "as_strided: negative storage offset ", offset);

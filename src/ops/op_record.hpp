@@ -21,7 +21,10 @@
 //      The op-table tests check every registered op's forward, VJP, JVP and second order against
 //      finite differences. A record that leaves out a rule without its mark does not compile, and
 //      OpTable.EveryRegisteredOpDeclaresEveryRule checks what the op table was told.
-// How to add a rule kind (vmap's batching rule, a Taylor coefficient rule, a fusion description)
+// vmap's batching rule is the one rule that is not here: it replaces the op's computation rather than
+// following it, so it is the first line of the op's public function (src/vmap/README.md), and
+// tests/test_op_table_vmap.cpp checks that every op in the table has one.
+// How to add a rule kind (a Taylor coefficient rule, a fusion description)
 //   Add one optional member to the records (batch(p, bdims), taylor(p, series), ...), a field for
 //   its presence in autograd::OpInfo (filled in by op_info<Record> below), its default for the
 //   families (UnaryRecord, BinaryRecord derive it from the partials), a use in finish() or in the

@@ -9,6 +9,7 @@
 #include "dydx/creation.hpp"
 #include "dydx/ops.hpp"
 #include "ops/batch_dims.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx::ops {
 
@@ -129,6 +130,7 @@ inline constexpr auto element_pow = [](auto x, auto y) {
 /// pass TakesBool = false, so that pred is not instantiated (and warned about) for bool.
 template <bool TakesBool = true, class Pred>
 Tensor bool_mask(const Tensor& x, Pred pred) {
+  if (vmap::takes_rule(x)) [[unlikely]] return vmap::elementwise(x, [&](const Tensor& v) { return bool_mask<TakesBool>(v, pred); });
   Tensor out = detail::make_empty(x.sizes(), kBool);
   auto kernel = [&](auto tag) {
     using T = decltype(tag);
@@ -142,6 +144,8 @@ Tensor bool_mask(const Tensor& x, Pred pred) {
 /// out[i] = f(a[i], b[i]) as bool over the broadcast shape, both operands in their promoted dtype.
 template <class F>
 Tensor compare_kernel(const Tensor& a, const Tensor& b, const char* op, F f) {
+  if (vmap::takes_rule({&a, &b})) [[unlikely]]
+    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return compare_kernel(x, y, op, f); });
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   const ScalarType dtype = result_type(a, b);
   Tensor out = detail::make_empty(shape, kBool);

@@ -46,6 +46,23 @@ Dims with_plane(const Tensor& x, int64_t h, int64_t w) {
   return shape;
 }
 
+// ---- batching rules (vmap) ----
+
+/// A batch of x [..., H, W] as the value op takes it: planes are independent, so the batch is one more
+/// leading dim wherever it is but among the plane's two (then it moves in front). {value, bdim}.
+std::pair<Tensor, int64_t> planes_value(const Tensor& x) {
+  const auto* b = vmap::batched(x);
+  if (b->bdim < b->value.dim() - 2) return {b->value, b->bdim};
+  return {vmap::batch_first({b->value, b->bdim}), 0};
+}
+
+/// The rule of an op on [..., H, W] of any rank: op once on the value, the batch where it was.
+template <class F>
+Tensor planes_rule(const Tensor& x, F&& op) {
+  const auto [value, bdim] = planes_value(x);
+  return vmap::wrap(op(value), bdim, vmap::batched(x)->level);
+}
+
 // ---- the window average and its adjoint ----
 
 /// For each output row (column): the input rows [start, end) it averages and its part of the divisor.
@@ -106,6 +123,8 @@ struct AvgPoolAdjointRecord : Named<"avg_pool2d_backward", "AvgPool2DBackwardBac
 /// x [..., H, W] averaged over the windows into [..., OH, OW].
 template <class Record>
 Tensor window_mean(const Tensor& x_in, const AvgWindows& a, Tensor out) {
+  if (vmap::takes_rule(x_in)) [[unlikely]]
+    return planes_rule(x_in, [&a](const Tensor& v) { return window_mean<Record>(v, a); });
   const int64_t oh = a.out_h(), ow = a.out_w(), h = a.height, w = a.width;
   if (!out.defined()) out = detail::make_empty(with_plane(x_in, oh, ow), x_in.dtype());
   const int64_t planes = planes_of(x_in);
@@ -141,6 +160,8 @@ Tensor window_mean(const Tensor& x_in, const AvgWindows& a, Tensor out) {
 /// g [..., OH, OW] spread back over the windows into [..., H, W]: each input gets the averages of
 /// the windows it is in.
 Tensor window_mean_adjoint(const Tensor& g_in, const AvgWindows& a) {
+  if (vmap::takes_rule(g_in)) [[unlikely]]
+    return planes_rule(g_in, [&a](const Tensor& v) { return window_mean_adjoint(v, a); });
   const int64_t oh = a.out_h(), ow = a.out_w(), h = a.height, w = a.width;
   Tensor out = detail::make_empty(with_plane(g_in, h, w), g_in.dtype());
   const int64_t planes = planes_of(out);
@@ -373,6 +394,18 @@ std::tuple<Tensor, Tensor> max_pool(const Tensor& input, const MaxPoolGeometry& 
   check_pool_input(input, op);
   check_window(g, op);
   const auto [oh, ow] = pooled_plane(input, g, op);
+  if (vmap::takes_rule(input)) [[unlikely]] {
+    // Every plane of the batch as one pool over [planes, 1, H, W] (a view where the layout allows).
+    const auto [value, bdim] = planes_value(input);
+    Dims lead(value.sizes().begin(), value.sizes().end() - 2);
+    const int64_t planes = detail::product(lead);
+    auto pooled = max_pool(value.reshape({planes, 1, value.size(-2), value.size(-1)}), g);
+    lead.push_back(oh);
+    lead.push_back(ow);
+    const uint32_t level = vmap::batched(input)->level;
+    return {vmap::wrap(std::get<0>(pooled).reshape(lead), bdim, level),
+            vmap::wrap(std::get<1>(pooled).reshape(lead), bdim, level)};
+  }
   const bool batched = input.dim() == 4;
   const Tensor x = batched ? input : input.unsqueeze(0);
   auto [out, index] = max_pool_values(op, x, g, oh, ow);

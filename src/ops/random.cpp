@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 
@@ -71,6 +72,47 @@ void fill_random(Tensor& out, const Generator& generator, uint64_t reserved, Val
   });
 }
 
+// Random ops under vmap (vmap::random_shape says how): the draw itself runs with this set, so that
+// it is the plain op on the physical shape rather than the rule again.
+thread_local bool drawing = false;
+struct Drawing {
+  Drawing() { drawing = true; }
+  ~Drawing() { drawing = false; }
+  Drawing(const Drawing&) = delete;
+  Drawing& operator=(const Drawing&) = delete;
+};
+bool under_vmap() { return vmap::active() && !drawing; }
+
+bool batched_at(const Tensor& t, uint32_t level) {
+  for (const auto* b = vmap::batched(t); b; b = vmap::batched(b->value))
+    if (b->level == level) return true;
+  return false;
+}
+
+// functorch's checks for a random op reading a tensor: no error mode, and no batched input under
+// 'same' randomness (the samples would need one draw each for their own inputs).
+void check_random_input(const char* name, const Tensor& t) {
+  vmap::random_shape(name, {});  // raises in error mode
+  for (const vmap::Level& l : vmap::levels())
+    DYDX_CHECK(!(l.randomness == vmap::Randomness::same && batched_at(t, l.level)), "vmap: ", name,
+               ": Vmap does not currently support same randomness with a batched tensor input (shape ", t.sizes(),
+               "); use randomness 'different', or draw outside vmap");
+}
+
+// t's batch with a dim in front for each level of 'different' randomness, outermost first (t
+// expanded where it is the same for every sample): the shape vmap::random_shape draws, holding
+// each sample's own values.
+Tensor physical_input(const Tensor& t) {
+  Tensor phys = t;
+  const auto& levels = vmap::levels();
+  for (auto it = levels.rbegin(); it != levels.rend(); ++it) {  // the innermost wrapper first
+    const vmap::Arg a = vmap::unwrap(phys, it->level);
+    if (a.bdim) phys = vmap::batch_first(a);
+    else if (it->randomness == vmap::Randomness::different) phys = vmap::batch_first_expanded(a, it->size);
+  }
+  return phys;
+}
+
 Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const char* op) {
   detail::check_sizes(sizes, op);
   const ScalarType dtype = options.dtype_or(kDefaultDtype);
@@ -81,6 +123,11 @@ Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const ch
 }  // namespace
 
 Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  if (under_vmap()) [[unlikely]] {
+    const Dims shape = vmap::random_shape("rand", sizes);
+    Drawing d;
+    return vmap::wrap_random(rand(shape, generator, options));
+  }
   Tensor out = floating_result(sizes, options, "rand");
   fill_random(out, generator, out.numel(), [](auto tag, uint64_t key, uint64_t first, int64_t i) {
     using T = decltype(tag);
@@ -93,6 +140,11 @@ Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options
 Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, default_generator(), options); }
 
 Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  if (under_vmap()) [[unlikely]] {
+    const Dims shape = vmap::random_shape("randn", sizes);
+    Drawing d;
+    return vmap::wrap_random(randn(shape, generator, options));
+  }
   Tensor out = floating_result(sizes, options, "randn");
   // Box-Muller: elements 2k and 2k+1 are the cosine and sine halves of counters 2k and 2k+1, so
   // pairs are filled in parallel and no element depends on how the pairs are split.
@@ -119,6 +171,11 @@ Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, def
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   detail::check_sizes(sizes, "randint");
   DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
+  if (under_vmap()) [[unlikely]] {
+    const Dims shape = vmap::random_shape("randint", sizes);
+    Drawing d;
+    return vmap::wrap_random(randint(low, high, shape, generator, options));
+  }
   Tensor out = detail::make_empty(sizes, options.dtype_or(kInt64), "randint");
   // high - low may exceed INT64_MAX; in uint64 it is exact, and low + offset wraps back correctly.
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
@@ -153,6 +210,19 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   // rather than in the allocation).
   DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
              " is too large: the storage size of n int64 values overflows");
+  if (under_vmap()) [[unlikely]] {
+    // One permutation per sample of 'different' levels: Fisher-Yates is serial per permutation, so
+    // this draws them one after another (as functorch does), stacked into the batch.
+    const Dims shape = vmap::random_shape("randperm", {n});
+    Drawing d;
+    int64_t count = 1;
+    for (size_t k = 0; k + 1 < shape.size(); ++k) count *= shape[k];
+    if (shape.size() == 1) return randperm(n, generator, options);
+    TensorList perms;
+    for (int64_t k = 0; k < count; ++k) perms.push_back(randperm(n, generator, options));
+    Tensor all = count == 0 ? empty({0, n}, options.dtype(result_dtype)) : stack(perms, 0);
+    return vmap::wrap_random(all.reshape(shape));
+  }
   Tensor perm = detail::make_empty({n}, kInt64, "randperm");  // a failure names randperm, not a helper
   int64_t* p = perm.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) p[i] = i;
@@ -168,6 +238,12 @@ Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_g
 
 Tensor bernoulli(const Tensor& p, const Generator& generator) {
   DYDX_CHECK(is_floating_point(p.dtype()), "bernoulli: expected a floating point tensor of probabilities, got ", p.dtype());
+  if (under_vmap()) [[unlikely]] {
+    check_random_input("bernoulli", p);
+    const Tensor phys = physical_input(p);
+    Drawing d;
+    return vmap::wrap_random(bernoulli(phys, generator));
+  }
   Tensor probs = p.detach().contiguous();
   cpu::dispatch_floating(probs.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -187,6 +263,12 @@ Tensor bernoulli(const Tensor& p) { return bernoulli(p, default_generator()); }
 
 Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
   DYDX_CHECK(p >= 0 && p <= 1, "bernoulli_ expects p to be in [0, 1], but got p=", p);
+  if (under_vmap()) [[unlikely]] {
+    check_random_input("bernoulli", input);
+    const Dims shape = vmap::random_shape("bernoulli", input.sizes());
+    Drawing d;
+    return vmap::wrap_random(bernoulli(empty(shape, input.dtype()), p, generator));
+  }
   Tensor out = detail::make_empty(input.sizes(), input.dtype());
   fill_random(out, generator, out.numel(), [=](auto tag, uint64_t key, uint64_t first, int64_t i) {
     using T = decltype(tag);
@@ -198,6 +280,22 @@ Tensor bernoulli(const Tensor& input, double p) { return bernoulli(input, p, def
 
 Tensor& Tensor::bernoulli_(double p, const Generator& generator) {
   ops::check_writable(*this, "bernoulli_");  // before the draw, which would move the generator
+  if (under_vmap()) [[unlikely]] {
+    // functorch's rules: 'different' needs self batched at that level (else every sample would get
+    // the same draw); under 'same' one draw is copied into every sample.
+    vmap::random_shape("bernoulli_", {});
+    for (const vmap::Level& l : vmap::levels())
+      DYDX_CHECK(l.randomness != vmap::Randomness::different || batched_at(*this, l.level), "vmap: bernoulli_: Cannot ask "
+                 "for different inplace randomness on an unbatched tensor (shape ", sizes(), "). This will appear like "
+                 "same randomness");
+    const Dims shape = vmap::random_shape("bernoulli_", sizes());
+    Tensor draw;
+    {
+      Drawing d;
+      draw = bernoulli(empty(shape, dtype()), p, generator);
+    }
+    return copy_(vmap::wrap_random(draw));
+  }
   return copy_(bernoulli(*this, p, generator));
 }
 Tensor& Tensor::bernoulli_(double p) { return bernoulli_(p, default_generator()); }

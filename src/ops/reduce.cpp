@@ -2,8 +2,10 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/forward_mode.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/reduction.hpp"
 
 namespace dydx {
 namespace ops {
@@ -235,9 +237,29 @@ int64_t extreme_index(const T* p, int64_t n, int64_t stride) {
   return best;
 }
 
+// The batching rule of the whole-sample max and min: every sample's elements in one row of the
+// batch, reduced along the rows at once. Along a dim the gradient goes to one chosen index, but a
+// sample's max shares it evenly among its ties (as ExtremeAll, so as the loop over samples does);
+// so where a derivative may be taken, the result carries the rows' change at the ties over their
+// count, in a term whose value is exactly +0 (x - (+0) is x, -0 included). Ties that are infinite
+// or nan are left out of that term (x - x is nan there): those samples get a zero derivative.
+template <bool IsMax>
+Tensor batched_extreme_all(const Tensor& x) {
+  const Tensor rows = vmap::batch_rows(x);
+  Tensor out = std::get<0>(IsMax ? dydx::max(rows, 1, true) : dydx::min(rows, 1, true));
+  if (rows.is_floating_point() && (rows.requires_grad() || forward::active())) {
+    const Tensor m = out.detach(), values = rows.detach();
+    const Tensor ties = logical_and(eq(values, m), isfinite(values));
+    const Tensor count = ties.sum({1}, true).clamp(1).to(rows.dtype());  // no ties: a term of 0 / 1
+    out = m - where(ties, values - rows, zeros({}, rows.dtype())).sum({1}, true) / count;
+  }
+  return vmap::wrap(out.squeeze(1), 0, vmap::batched(x)->level);
+}
+
 template <class Record, bool IsMax = std::is_same_v<Record, MaxRecord>>
 Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
+  if (vmap::takes_rule(x)) [[unlikely]] return batched_extreme_all<IsMax>(x);
   Tensor flat = x.contiguous();
   Tensor out = detail::make_empty({}, x.dtype());
   cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
@@ -254,6 +276,11 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
   dim = detail::wrap_dim(dim, x.dim(), op);
   const int64_t n = x.dim() == 0 ? 1 : x.size(dim);
   DYDX_CHECK(n > 0, op, ": Expected reduction dim ", dim, " to have non-zero size (input shape ", x.sizes(), ")");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, {dim}, keepdim);
+    auto [values, indices] = IsMax ? dydx::max(r.value, r.dims[0], r.keepdim) : dydx::min(r.value, r.dims[0], r.keepdim);
+    return {vmap::wrap(values, r.bdim, r.level), vmap::wrap(indices, r.bdim, r.level)};
+  }
   SmallVector<char, 6> mask(x.dim(), false);
   if (x.dim() > 0) mask[dim] = true;
   Dims out_shape = reduced_shape(x, mask, keepdim);
@@ -293,6 +320,7 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
 
 
 Tensor sum(const Tensor& x) {
+  if (vmap::takes_rule(x)) [[unlikely]] return sum(x, {}, false);  // every sample dim, through sum.dim's rule
   SmallVector<char, 6> all(x.dim(), true);
   Tensor out = ops::sum_values(x, all, false);
   ops::finish<ops::SumRecord>({&x}, out);
@@ -301,6 +329,10 @@ Tensor sum(const Tensor& x) {
 
 Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
   auto mask = ops::reduced_mask(x, dims, "sum");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, ops::mask_to_dims(mask), keepdim);
+    return vmap::wrap(sum(r.value, r.dims, r.keepdim), r.bdim, r.level);
+  }
   Tensor out = ops::sum_values(x, mask, keepdim);
   ops::finish<ops::SumDimRecord>({&x}, out, {ops::mask_to_dims(mask), keepdim});
   return out;
@@ -309,6 +341,7 @@ Tensor sum(const Tensor& x, IntArrayRef dims, bool keepdim) {
 Tensor mean(const Tensor& x) {
   DYDX_CHECK(x.is_floating_point(), "mean: could not infer output dtype. Input dtype must be a floating point dtype, got ",
              x.dtype());
+  if (vmap::takes_rule(x)) [[unlikely]] return mean(x, {}, false);  // every sample dim, through mean.dim's rule
   SmallVector<char, 6> all(x.dim(), true);
   const double n = static_cast<double>(x.numel());
   Tensor total = ops::sum_values(x, all, false);
@@ -325,6 +358,10 @@ Tensor mean(const Tensor& x, IntArrayRef dims, bool keepdim) {
   DYDX_CHECK(x.is_floating_point(), "mean: could not infer output dtype. Input dtype must be a floating point dtype, got ",
              x.dtype());
   auto mask = ops::reduced_mask(x, dims, "mean");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, ops::mask_to_dims(mask), keepdim);
+    return vmap::wrap(mean(r.value, r.dims, r.keepdim), r.bdim, r.level);
+  }
   double n = 1;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (mask[d]) n *= static_cast<double>(x.size(d));

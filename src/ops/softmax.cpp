@@ -19,6 +19,7 @@
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
+#include "vmap/reduction.hpp"
 
 namespace dydx {
 namespace ops {
@@ -210,6 +211,13 @@ Tensor normalise(const Tensor& x, int64_t dim, bool log, const char* op) {
   check_floating(x, op);
   dim = detail::wrap_dim(dim, x.dim(), op);
   if (x.dim() == 0) dim = 0;
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    // Along the sample's dim in the batch; a 0-d sample normalises alone, as a sample of shape [1].
+    const auto* b = vmap::batched(x);
+    auto op = [log](const Tensor& v, int64_t d) { return log ? log_softmax(v, d) : softmax(v, d); };
+    if (x.dim() == 0) return vmap::wrap(op(b->value.unsqueeze(1), 1).squeeze(1), 0, b->level);
+    return vmap::elementwise(x, [&](const Tensor& v) { return op(v, vmap::physical_dim(dim, b->bdim)); });
+  }
   Tensor out = normalise_along(x, dim, log);
   finish<Record>({&x}, out, {dim});
   return out;
@@ -238,6 +246,10 @@ Tensor logsumexp(const Tensor& input, IntArrayRef dims, bool keepdim) {
   if (dims.empty())  // every dim, as sum's empty list means
     for (int64_t d = 0; d < x.dim(); ++d) wrapped.push_back(d);
   std::sort(wrapped.begin(), wrapped.end());
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, wrapped, keepdim);
+    return vmap::wrap(logsumexp(r.value, r.dims, r.keepdim), r.bdim, r.level);
+  }
   Tensor out = ops::logsumexp_values(x, wrapped, keepdim);
   ops::finish<ops::LogsumexpRecord>({&x}, out, {wrapped, keepdim});
   return out;

@@ -19,6 +19,7 @@
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
 #include "ops/row_moments.hpp"
+#include "vmap/reduction.hpp"
 
 namespace dydx {
 namespace ops {
@@ -292,6 +293,12 @@ template <class Record>
 Tensor moment(const Tensor& x, IntArrayRef dims, std::optional<int64_t> correction, bool keepdim, const char* op) {
   check_floating(x, op, "std and var only support floating point dtypes");
   MomentAttrs a{reduced_dims(x, dims, op), keepdim, 0};
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, a.dims, keepdim);
+    const Tensor out = std::is_same_v<Record, StdRecord> ? dydx::std(r.value, r.dims, correction, r.keepdim)
+                                                         : dydx::var(r.value, r.dims, correction, r.keepdim);
+    return vmap::wrap(out, r.bdim, r.level);
+  }
   const int64_t n = count_of(x, a.dims);
   a.divisor = std::max<double>(0, static_cast<double>(n - correction.value_or(1)));
   constexpr bool is_std = std::is_same_v<Record, StdRecord>;
@@ -314,6 +321,12 @@ Tensor vector_norm(const Tensor& x, double p, IntArrayRef dims, bool keepdim, co
   check_floating(x, op, "expected a floating point input");
   DYDX_CHECK(!std::isnan(p), op, ": the order p must not be nan");
   NormAttrs a{p, reduced_dims(x, dims, op), keepdim};
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, a.dims, keepdim);
+    const Tensor out = std::is_same_v<Record, NormRecord> ? dydx::norm(r.value, p, r.dims, r.keepdim)
+                                                          : dydx::linalg::vector_norm(r.value, p, r.dims, r.keepdim);
+    return vmap::wrap(out, r.bdim, r.level);
+  }
   Tensor out = reduce_runs(x, a.dims, keepdim, [p]<class T>(const T* v, int64_t n) { return run_norm(v, n, p); });
   finish<Record>({&x}, out, a);
   return out;

@@ -1,6 +1,7 @@
 // Tensor member functions that forward to the free ops, so both spellings of libtorch work.
 #include "dydx/ops.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 
@@ -67,10 +68,12 @@ Tensor Tensor::scatter(int64_t dim, const Tensor& index, Scalar value) const {
 // and rebases views), computed before anything is written.
 Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, const Tensor& src) {
   ops::check_writable(*this, "scatter_");
+  if (vmap::active()) vmap::check_inplace("scatter_", *this, {&index, &src});  // naming scatter_, not copy_
   return copy_(dydx::scatter(*this, dim, index, src));
 }
 Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, Scalar value) {
   ops::check_writable(*this, "scatter_");
+  if (vmap::active()) vmap::check_inplace("scatter_", *this, {&index});
   return copy_(dydx::scatter(*this, dim, index, value));
 }
 Tensor Tensor::index_put(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) const {

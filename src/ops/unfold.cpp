@@ -243,7 +243,40 @@ template void col2im_plane<float>(const float*, int64_t, int64_t, int64_t, const
 template void col2im_plane<double>(const double*, int64_t, int64_t, int64_t, const Window2d&, int64_t, int64_t,
                                    double*);
 
+namespace {
+
+/// A batch of [M, C, ...] samples as one [M', C', ...] for unfold_planes and fold_planes, whose
+/// samples and channels are independent planes: a batch dim just before the sample's first or second
+/// dim is merged into it (a view where the layout allows); one elsewhere moves in front first.
+/// {merged value, the sample dim the batch went into}.
+std::pair<Tensor, int64_t> merged_batch(const Tensor& x) {
+  const auto* b = vmap::batched(x);
+  const Tensor v = b->bdim <= 1 ? b->value : vmap::batch_first({b->value, b->bdim});
+  const int64_t d = b->bdim <= 1 ? b->bdim : 0;
+  Dims sizes;
+  for (int64_t i = 0; i < v.dim(); ++i) {
+    if (i == d + 1) sizes.back() *= v.size(i);
+    else sizes.push_back(v.size(i));
+  }
+  return {v.reshape(sizes), d};
+}
+
+/// out of a merged_batch value back to a batch: its dim d split into the batch and the sample
+/// result's size there.
+Tensor split_batch(const Tensor& out, int64_t d, int64_t sample_size, const Tensor& x) {
+  Dims sizes(out.sizes().begin(), out.sizes().end());
+  sizes[static_cast<size_t>(d)] = sample_size;
+  sizes.insert_at(static_cast<size_t>(d), vmap::level_info(vmap::batched(x)->level).size);
+  return vmap::wrap(out.reshape(sizes), d, vmap::batched(x)->level);
+}
+
+}  // namespace
+
 Tensor unfold_planes(const Tensor& x, const Window2d& window) {
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const auto [value, d] = merged_batch(x);
+    return split_batch(unfold_planes(value, window), d, d == 0 ? x.size(0) : x.size(1) * window.kernel_numel(), x);
+  }
   const int64_t m = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
   const int64_t out_h = window.out_size(height, 0), out_w = window.out_size(width, 1), l = out_h * out_w;
   const int64_t kk = window.kernel_numel();
@@ -266,6 +299,11 @@ Tensor unfold_planes(const Tensor& x, const Window2d& window) {
 }
 
 Tensor fold_planes(const Tensor& cols_in, int64_t height, int64_t width, const Window2d& window) {
+  if (vmap::takes_rule(cols_in)) [[unlikely]] {
+    const auto [value, d] = merged_batch(cols_in);
+    return split_batch(fold_planes(value, height, width, window), d,
+                       d == 0 ? cols_in.size(0) : cols_in.size(1) / window.kernel_numel(), cols_in);
+  }
   const int64_t kk = window.kernel_numel();
   const int64_t m = cols_in.size(0), c = cols_in.size(1) / kk;
   const int64_t out_h = window.out_size(height, 0), out_w = window.out_size(width, 1);

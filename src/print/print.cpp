@@ -1,6 +1,8 @@
 // dydx::to_string and operator<< for Tensor: reads a tensor out and hands it to format_tensor.
 #include "dydx/print.hpp"
 
+#include "vmap/batched.hpp"
+
 #include "dydx/autograd.hpp"
 #include "dydx/detail/node.hpp"
 #include "print/format.hpp"
@@ -57,6 +59,10 @@ detail::PrintInput print_input(const Tensor& t) {
 }  // namespace
 
 std::string to_string(const Tensor& t) {
+  // Inside vmap: the batch it stands for, as functorch prints a BatchedTensor.
+  if (const auto* b = t.defined() ? t.impl()->batched.get() : nullptr)
+    return "BatchedTensor(lvl=" + std::to_string(b->level) + ", bdim=" + std::to_string(b->bdim) +
+           ", value=\n" + to_string(b->value) + "\n)";
   if (!t.defined()) return "[ Tensor (undefined) ]";
   return detail::format_tensor(print_input(t));
 }

@@ -6,12 +6,14 @@
 #include "transforms/basis.hpp"
 #include "transforms/checks.hpp"
 #include "transforms/history.hpp"
+#include "transforms/lowering.hpp"
 #include "transforms/reverse_input.hpp"
 
 #include "autograd/forward_mode.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/forward_ad.hpp"
+#include "core/shape.hpp"
 #include "dydx/ops.hpp"
 
 namespace dydx::func {
@@ -36,6 +38,7 @@ using detail::check_differentiable;
 using detail::check_outputs;
 using detail::concat;
 using detail::for_each_chunk;
+using detail::Lowering;
 using detail::normalize_argnums;
 using detail::reaches_outside;
 using detail::release;
@@ -57,15 +60,33 @@ Function as_function(const UnaryFunction& f) {
   return [f](const TensorList& in) { return TensorList{f(in.at(0))}; };
 }
 
+// The dims of t after its k leading batch dims (transforms inside vmap, lowering.hpp): one sample's.
+IntArrayRef sample_sizes(const Tensor& t, int64_t k) { return IntArrayRef(t.sizes().data() + k, t.dim() - k); }
+
+// Basis directions [start, start + count) over the elements of one sample of t (t's dims after its
+// k leading batch dims), each set in every sample at once: [count] + t.shape.
+Tensor sample_basis(const Tensor& t, int64_t k, int64_t start, int64_t count) {
+  if (k == 0) return basis_batch(t, start, count);
+  const IntArrayRef sample = sample_sizes(t, k);
+  Tensor basis = basis_batch(empty(sample, t.dtype()), start, count);
+  Dims shape{count};
+  for (int64_t i = 0; i < k; ++i) shape.push_back(1);
+  for (int64_t s : sample) shape.push_back(s);
+  return basis.view(shape).expand(concat({count}, t.sizes()));
+}
+
 // Rows of the Jacobian of output with respect to each of inputs, from batched backward passes of
 // chunk_size cotangents each (all of them at once when chunk_size is 0): [numel(out)] + in.shape.
+// With k leading batch dims shared by output and inputs (inside vmap), the rows are per sample:
+// [numel(one sample of out)] + in.shape.
 TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool create_graph, int64_t chunk_size,
-                         const char* op) {
+                         const char* op, int64_t k = 0) {
   std::vector<TensorList> chunks(inputs.size());
+  const int64_t sample_numel = dydx::detail::product(sample_sizes(output, k));
   // An output that does not require grad depends on no input: its rows are zeros, without a pass.
-  const int64_t n = output.requires_grad() ? output.numel() : 0;
+  const int64_t n = output.requires_grad() ? sample_numel : 0;
   for_each_chunk(n, chunk_size, op, [&](int64_t start, int64_t count) {
-    TensorList grads = dydx::grad({output}, inputs, {basis_batch(output, start, count)},
+    TensorList grads = dydx::grad({output}, inputs, {sample_basis(output, k, start, count)},
                                   GradOptions{.retain_graph = true,
                                               .create_graph = create_graph,
                                               .allow_unused = true,
@@ -77,7 +98,7 @@ TensorList jacobian_rows(const Tensor& output, const TensorList& inputs, bool cr
   TensorList rows;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (chunks[i].empty())
-      rows.push_back(zeros(concat({output.numel()}, inputs[i].sizes()), inputs[i].dtype()));
+      rows.push_back(zeros(concat({sample_numel}, inputs[i].sizes()), inputs[i].dtype()));
     else
       rows.push_back(chunks[i].size() == 1 ? chunks[i][0] : cat(chunks[i], 0));
   }
@@ -109,9 +130,8 @@ ReverseInputs make_reverse_inputs(const TensorList& primals, const std::vector<s
 
 // vjp with respect to the primals in argnums only: the others are passed to f as they are, so
 // that no gradient is computed for them.
-std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& primals,
-                                          const std::vector<size_t>& argnums, const char* op) {
-  check_differentiable(primals, argnums, op);
+std::pair<TensorList, VjpFunction> vjp_on_batches(const Function& f, const TensorList& primals,
+                                                  const std::vector<size_t>& argnums, const char* op) {
   const bool caller_records = is_grad_enabled();
   // A transform's own reverse pass needs grad mode, whatever the caller's (as in torch.func).
   AutoGradMode enable(true);
@@ -153,12 +173,21 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
   return {release(outputs, r.own, outside || (caller_records && forward::active())), pullback};
 }
 
-}  // namespace
+std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& primals,
+                                          const std::vector<size_t>& argnums, const char* op) {
+  check_differentiable(primals, argnums, op);
+  if (!vmap::active()) return vjp_on_batches(f, primals, argnums, op);
+  // Inside vmap: on the batches (lowering.hpp), so that every gradient is per sample.
+  const Lowering low;
+  const std::vector<bool> mask = low.lowers(primals, argnums);
+  auto [outputs, pullback] = vjp_on_batches(low.lowered(f, mask), low.lower(primals, mask), argnums, op);
+  VjpFunction per_sample = [low, pullback = pullback](const TensorList& cotangents) {
+    return low.raise(pullback(low.lower(cotangents)));
+  };
+  return {low.raise(outputs), per_sample};
+}
 
-std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents) {
-  // As torch.func: with nothing to push a tangent through, every output tangent would be a silent zero.
-  DYDX_CHECK(!primals.empty(), "jvp(f, primals, tangents): expected primals to contain at least one tensor");
-  check_same_shapes(primals, tangents, "jvp", "tangent");
+std::pair<TensorList, TensorList> jvp_on_batches(const Function& f, const TensorList& primals, const TensorList& tangents) {
   const bool caller_records = is_grad_enabled();
   forward_ad::DualLevel level;
   TensorList duals;
@@ -171,6 +200,19 @@ std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& prima
     tangents_out.push_back(tangent.defined() ? tangent : zeros_like(primal));
   }
   return {release(values, {}, caller_records), release(tangents_out, {}, caller_records)};
+}
+
+}  // namespace
+
+std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& primals, const TensorList& tangents) {
+  // As torch.func: with nothing to push a tangent through, every output tangent would be a silent zero.
+  DYDX_CHECK(!primals.empty(), "jvp(f, primals, tangents): expected primals to contain at least one tensor");
+  check_same_shapes(primals, tangents, "jvp", "tangent");
+  if (!vmap::active()) return jvp_on_batches(f, primals, tangents);
+  const Lowering low;
+  auto [values, tangents_out] =
+      jvp_on_batches(low.lowered(f, std::vector<bool>(primals.size(), true)), low.lower(primals), low.lower(tangents));
+  return {low.raise(values), low.raise(tangents_out)};
 }
 
 std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& primals) {
@@ -204,9 +246,11 @@ std::vector<size_t> checked_argnums(const TensorList& primals, const std::vector
 
 }  // namespace
 
-TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
-                  int64_t chunk_size) {
-  const std::vector<size_t> wrt_index = checked_argnums(primals, argnums, chunk_size, "jacrev");
+namespace {
+
+// jacrev on batches with k leading batch dims (k = 0 outside vmap; lowering.hpp inside).
+TensorList jacrev_on_batches(const Function& f, const TensorList& primals, const std::vector<size_t>& wrt_index,
+                             int64_t chunk_size, int64_t k) {
   const bool caller_records = is_grad_enabled();
   AutoGradMode enable(true);
   // Only the argnums primals become reverse inputs: a Jacobian for the others is never built.
@@ -217,16 +261,33 @@ TensorList jacrev(const Function& f, const TensorList& primals, const std::vecto
   const bool outside = caller_records && reaches_outside(outputs, r.own);
   const bool create_graph = forward::active() || outside;
   for (const Tensor& out : outputs) {
-    TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size, "jacrev");
-    for (size_t a = 0; a < r.wrt.size(); ++a)
-      result.push_back(rows[a].reshape(concat(out.sizes(), r.wrt[a].sizes())));
+    TensorList rows = jacobian_rows(out, r.wrt, create_graph, chunk_size, "jacrev", k);
+    for (size_t a = 0; a < r.wrt.size(); ++a) {
+      // Rows [n] + batch + in's sample shape: the batch dims go first.
+      const Tensor per_sample = k == 0 ? rows[a] : rows[a].movedim(0, k);
+      result.push_back(per_sample.reshape(concat(out.sizes(), sample_sizes(r.wrt[a], k))));
+    }
   }
   return release(result, r.own, outside || (caller_records && forward::active()));
 }
 
-TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
+}  // namespace
+
+TensorList jacrev(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
                   int64_t chunk_size) {
-  const std::vector<size_t> wrt_index = checked_argnums(primals, argnums, chunk_size, "jacfwd");
+  const std::vector<size_t> wrt_index = checked_argnums(primals, argnums, chunk_size, "jacrev");
+  if (!vmap::active()) return jacrev_on_batches(f, primals, wrt_index, chunk_size, 0);
+  const Lowering low;
+  const std::vector<bool> mask = low.lowers(primals, wrt_index);
+  return low.raise(
+      jacrev_on_batches(low.lowered(f, mask), low.lower(primals, mask), wrt_index, chunk_size, low.batch_dims()));
+}
+
+namespace {
+
+// jacfwd on batches with k leading batch dims (k = 0 outside vmap; lowering.hpp inside).
+TensorList jacfwd_on_batches(const Function& f, const TensorList& primals, const std::vector<size_t>& wrt_index,
+                             int64_t chunk_size, int64_t k) {
   const bool caller_records = is_grad_enabled();
   // columns[a][o]: the chunks of d output o / d primal argnums[a], each [count] + out.shape.
   std::vector<std::vector<TensorList>> columns(wrt_index.size());
@@ -234,11 +295,11 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
   std::optional<detail::OutputSignature> signature;
   for (size_t a = 0; a < wrt_index.size(); ++a) {
     const Tensor& in = primals[wrt_index[a]];
-    for_each_chunk(in.numel(), chunk_size, "jacfwd", [&](int64_t start, int64_t count) {
+    for_each_chunk(dydx::detail::product(sample_sizes(in, k)), chunk_size, "jacfwd", [&](int64_t start, int64_t count) {
       // One forward pass carries `count` basis tangents at once, as a batch in front of each tangent.
       forward_ad::DualLevel level;
       TensorList duals = primals;
-      duals[wrt_index[a]] = forward::make_batched_dual(in, basis_batch(in, start, count));
+      duals[wrt_index[a]] = forward::make_batched_dual(in, sample_basis(in, k, start, count));
       TensorList out = f(duals);
       // Every pass's tangents are written into one result: they must all have the same shapes.
       if (signature)
@@ -262,7 +323,7 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
   for (size_t o = 0; o < outputs.size(); ++o)
     for (size_t a = 0; a < wrt_index.size(); ++a) {
       const Tensor& in = primals[wrt_index[a]];
-      Dims shape = concat(outputs[o].sizes(), in.sizes());
+      Dims shape = concat(outputs[o].sizes(), sample_sizes(in, k));
       if (in.numel() == 0) {
         result.push_back(zeros(shape, outputs[o].dtype()));
         continue;
@@ -276,6 +337,18 @@ TensorList jacfwd(const Function& f, const TensorList& primals, const std::vecto
       result.push_back(stacked.permute(order).reshape(shape));
     }
   return release(result, {}, caller_records);
+}
+
+}  // namespace
+
+TensorList jacfwd(const Function& f, const TensorList& primals, const std::vector<int64_t>& argnums,
+                  int64_t chunk_size) {
+  const std::vector<size_t> wrt_index = checked_argnums(primals, argnums, chunk_size, "jacfwd");
+  if (!vmap::active()) return jacfwd_on_batches(f, primals, wrt_index, chunk_size, 0);
+  const Lowering low;
+  const std::vector<bool> mask = low.lowers(primals, wrt_index);
+  return low.raise(
+      jacfwd_on_batches(low.lowered(f, mask), low.lower(primals, mask), wrt_index, chunk_size, low.batch_dims()));
 }
 
 Function jacrev(const Function& f, const std::vector<int64_t>& argnums, int64_t chunk_size) {
@@ -358,6 +431,8 @@ UnaryFunction jacfwd(const UnaryFunction& f, int64_t chunk_size) {
 Tensor jacobian(const UnaryFunction& f, const Tensor& x) {
   DYDX_CHECK(x.defined(), "jacobian: x is undefined");
   check_differentiable({x}, {0}, "jacobian");
+  // Inside vmap the output's size is a sample's, known only after a call: reverse mode.
+  if (vmap::active()) return jacrev(f)(x);
   // The output size is only known after one evaluation; that evaluation then serves reverse mode.
   const bool caller_records = is_grad_enabled();
   AutoGradMode enable(true);

@@ -20,6 +20,12 @@ class Node;
 
 namespace dydx::detail {
 
+/// What a tensor inside vmap stands for (src/vmap/batched.hpp): one sample of `value`, batched
+/// along one of its dims at one vmap level. Such a tensor has its per-sample shape and no data.
+struct BatchedValue;
+/// A batched tensor's data was read by an op without a batching rule: raises, naming it.
+[[noreturn]] void throw_batched_data();
+
 /// A reference-counted block of memory shared by a tensor and all its views.
 /// The version counter lives here because PyTorch shares it between a tensor and its views:
 /// an in-place write through any alias invalidates tensors saved for backward through all of them.
@@ -70,10 +76,13 @@ struct TensorImpl {
   std::vector<std::pair<unsigned, std::shared_ptr<std::function<Tensor(const Tensor&)>>>> hooks;
   // Forward-mode tangents, one per dual level that gave this tensor one.
   std::vector<std::pair<uint32_t, std::shared_ptr<TensorImpl>>> tangents;
+  // Inside vmap: the batched value this tensor is one sample of (it then has no data of its own).
+  std::shared_ptr<const BatchedValue> batched;
 
   // An empty view may carry any offset (as_strided checks bounds only for elements it has), which
   // could point far outside its storage, or wrap; it reads nothing, so it gets the storage's start.
   char* data_bytes() const {
+    if (batched) [[unlikely]] throw_batched_data();
     return numel == 0 ? static_cast<char*>(storage->data)
                       : static_cast<char*>(storage->data) + offset * static_cast<int64_t>(element_size(dtype));
   }

@@ -9,6 +9,7 @@
 #include "dydx/error.hpp"
 #include "dydx/nn/functional.hpp"
 #include "dydx/ops.hpp"
+#include "vmap/samples.hpp"
 
 namespace dydx::nn::functional {
 namespace {
@@ -87,7 +88,8 @@ void check_class_indices(const Tensor& input, const Tensor& target, int64_t igno
   DYDX_CHECK(target.sizes() == IntArrayRef(expected), loss, ": expected a target of shape ", IntArrayRef(expected),
              " for input shape ", input.sizes(), ", got ", target.sizes());
   const int64_t classes = input.size(class_dim_of(input));
-  for (int64_t c : target.contiguous().to_vector<int64_t>())
+  // Under vmap, every sample's targets at once.
+  for (int64_t c : vmap::every_sample(target).contiguous().to_vector<int64_t>())
     DYDX_CHECK(c == ignore_index || (c >= 0 && c < classes), loss, ": target ", c, " is out of bounds for ", classes,
                " classes (input shape ", input.sizes(), ", target shape ", target.sizes(), ")");
 }
@@ -197,7 +199,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Bin
   // PyTorch 1.13: "Found dtype Float but expected Double" (the weight may differ; it promotes).
   DYDX_CHECK(target.dtype() == input.dtype(), "binary_cross_entropy: expected a target of the input's dtype ",
              input.dtype(), ", got ", target.dtype());
-  for (double v : input.contiguous().to(kFloat64).to_vector<double>())
+  for (double v : vmap::every_sample(input).contiguous().to(kFloat64).to_vector<double>())
     DYDX_CHECK(v >= 0 && v <= 1, "binary_cross_entropy: every element of input must lie in [0, 1], got ", v,
                " (input shape ", input.sizes(), ")");
   if (options.weight().defined()) {
