@@ -36,7 +36,8 @@ Tensor random_tensor(std::vector<int64_t> shape, Domain domain, std::mt19937_64&
 using Placement = func::BatchDims;
 
 // The placements checked for a sample of `ranks`: every input batched in front, every input batched
-// last, each input alone batched in the middle of its dims (the others shared).
+// last, each input batched at every position of its dims with the others in front, and each input
+// alone batched in the middle of its dims (the others shared).
 std::vector<Placement> placements(const std::vector<int64_t>& ranks) {
   std::vector<Placement> out;
   Placement front, back;
@@ -46,6 +47,12 @@ std::vector<Placement> placements(const std::vector<int64_t>& ranks) {
   }
   out.push_back(front);
   out.push_back(back);
+  for (size_t i = 0; i < ranks.size(); ++i)
+    for (int64_t d = 1; d < ranks[i]; ++d) {
+      Placement moved = front;
+      moved[i] = d;
+      out.push_back(moved);
+    }
   if (ranks.size() > 1)
     for (size_t i = 0; i < ranks.size(); ++i) {
       Placement alone(ranks.size(), std::nullopt);
