@@ -322,5 +322,22 @@ TEST(VmapIndexing, NestedEmptyAndGradients) {
   }
 }
 
+TEST(VmapIndexing, OutOfRangeTensorIndicesNameTheSamplesDim) {
+  const Tensor x = ones({4, 3});
+  const std::string shared = error_of([&] {
+    func::vmap([](const Tensor& v) { return v.index({tensor({int64_t(1), int64_t(5)})}); })(x);
+  });
+  EXPECT_NE(shared.find("index: index 5 is out of bounds for dimension 0 with size 3"), std::string::npos) << shared;
+  const std::string batched = error_of([&] {
+    func::vmap([](const TensorList& in) { return TensorList{in[0].index({Slice(), in[1]})}; }, {0, 0})(
+        {ones({2, 3, 4}), tensor({{int64_t(0)}, {int64_t(-5)}})});
+  });
+  EXPECT_NE(batched.find("index: index -5 is out of bounds for dimension 1 with size 4"), std::string::npos) << batched;
+  const std::string put = error_of([&] {
+    func::vmap([](const Tensor& v) { return index_put(v, {tensor({int64_t(3)})}, tensor(1.0f)); })(x);
+  });
+  EXPECT_NE(put.find("index_put: index 3 is out of bounds for dimension 0 with size 3"), std::string::npos) << put;
+}
+
 }  // namespace
 }  // namespace dydx
