@@ -291,5 +291,26 @@ TEST(Vmap, EagerGradInsideVmapIsPerSample) {
   for (int64_t b = 0; b < 5; ++b) expect_same(vjps[b], matmul(cots[b], j));
 }
 
+// batch_jacobian and its kin inside vmap: each sample's rows, as outside.
+TEST(VmapComposition, PerSampleTransformsOfRowsInsideVmap) {
+  manual_seed(10);
+  Tensor xs = randn({3, 4, 2}, kFloat64);  // 3 samples of 4 rows of 2
+  auto f = [](const Tensor& r) { return cat({sin(r) * r.sum(-1, true), r.pow(3)}, -1); };  // [R, 2] -> [R, 4]
+  auto g = [](const Tensor& r) { return tanh(r) * r.select(-1, 0).unsqueeze(-1); };          // [R, 2] -> [R, 2]
+  for (int64_t b = 0; b < 3; ++b) {
+    expect_same(func::vmap([&](const Tensor& x) { return func::batch_jacobian(f, x); })(xs)[b],
+                func::batch_jacobian(f, xs[b]));
+    expect_same(func::vmap([&](const Tensor& x) { return func::batch_hessian(g, x); })(xs)[b],
+                func::batch_hessian(g, xs[b]));
+    expect_same(func::vmap([&](const Tensor& x) { return func::batch_hessian_diagonal(g, x); })(xs)[b],
+                func::batch_hessian_diagonal(g, xs[b]));
+    expect_same(func::vmap([&](const Tensor& x) { return func::laplacian(g, x); })(xs)[b], func::laplacian(g, xs[b]));
+  }
+  EXPECT_NE(error_of([&] {
+              func::vmap([&](const Tensor& x) { return func::batch_jacobian(f, x, {.check_independence = true}); })(xs);
+            }).find("check_independence is not supported inside vmap"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace dydx

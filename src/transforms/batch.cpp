@@ -13,6 +13,7 @@
 #include "dydx/forward_ad.hpp"
 #include "dydx/func.hpp"
 #include "dydx/ops.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx::func {
 
@@ -75,6 +76,11 @@ void check_independence(const UnaryFunction& f, const Tensor& x, const Tensor& j
 
 // dy[b]/dx[b] for every b; batch_jacobian without its optional check.
 Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x);
+
+// With this few inputs per row, forward mode pushes all of them in one pass whatever the output's
+// size: the primal is computed once and each direction costs about one tangent. Wider rows first
+// learn the output's size, which picks between forward and reverse mode.
+constexpr int64_t kAllDirectionsAtOnce = 8;
 
 }  // namespace
 
@@ -143,8 +149,32 @@ void check_batch_call(const UnaryFunction& f, const Tensor& x, const BatchOption
 
 }  // namespace
 
+namespace {
+
+// Inside vmap, x is one sample's rows, standing for every sample's, and the passes below would read
+// requires_grad and tangents that only the batch carries. There each row goes through f alone, as a
+// nested vmap over the rows (f is row-wise, so a row's derivatives are the same alone), and the
+// transforms take the batch dims in their stride: correct, without the one-pass fast paths.
+// check_independence has nothing to check there (no row ever meets another), so it is refused.
+UnaryFunction one_row(const UnaryFunction& f) {
+  return [f](const Tensor& row) { return f(row.unsqueeze(0)).squeeze(0); };
+}
+
+Tensor over_rows(const UnaryFunction& per_row, const Tensor& x, const BatchOptions& options, const char* op) {
+  DYDX_CHECK(!options.check_independence, op, ": check_independence is not supported inside vmap (each row goes "
+             "through f alone there, so rows never meet); check f outside vmap");
+  return vmap(per_row, 0, 0, {.chunk_size = options.chunk_size})(x);
+}
+
+}  // namespace
+
 Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   check_batched(x, "batch_jacobian");
+  if (vmap::active()) [[unlikely]] {
+    detail::check_chunk_size(options.chunk_size, "batch_jacobian");
+    const bool forward = dydx::detail::product(row_shape(x)) <= kAllDirectionsAtOnce;
+    return over_rows(forward ? jacfwd(one_row(f)) : jacrev(one_row(f)), x, options, "batch_jacobian");
+  }
   detail::check_chunk_size(options.chunk_size, "batch_jacobian");
   Tensor result = per_row_jacobian_in_chunks(f, x, options.chunk_size, "batch_jacobian");
   if (options.check_independence) check_independence(f, x, result, "batch_jacobian");
@@ -152,11 +182,6 @@ Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions opti
 }
 
 namespace {
-
-// With this few inputs per row, forward mode pushes all of them in one pass whatever the output's
-// size: the primal is computed once and each direction costs about one tangent. Wider rows first
-// learn the output's size, which picks between forward and reverse mode.
-constexpr int64_t kAllDirectionsAtOnce = 8;
 
 Tensor forward_jacobian_in_one_pass(const UnaryFunction& f, const Tensor& x, int64_t in_size) {
   const int64_t batch = x.size(0);
@@ -231,6 +256,11 @@ Tensor per_row_jacobian(const UnaryFunction& f, const Tensor& x) {
 }  // namespace
 
 Tensor batch_hessian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  if (vmap::active()) [[unlikely]] {
+    check_batched(x, "batch_hessian");
+    detail::check_chunk_size(options.chunk_size, "batch_hessian");
+    return over_rows(hessian(one_row(f)), x, options, "batch_hessian");
+  }
   check_batch_call(f, x, options, "batch_hessian");
   // The per-row Jacobian is itself a row-wise function of x, and differentiable.
   return in_row_chunks(f, x, options.chunk_size, "batch_hessian", [&](const Tensor& z) {
@@ -272,7 +302,26 @@ Tensor hessian_diagonal_of_rows(const UnaryFunction& f, const Tensor& x) {
 
 }  // namespace
 
+namespace {
+
+// The diagonal of per-row Hessians [B, ...out, ...in, ...in] (inside vmap): [B, ...out, ...in].
+Tensor hessian_diagonal_inside_vmap(const UnaryFunction& f, const Tensor& x, const BatchOptions& options,
+                                    const char* op) {
+  check_batched(x, op);
+  detail::check_chunk_size(options.chunk_size, op);
+  const int64_t in_rank = x.dim() - 1, in_size = dydx::detail::product(row_shape(x));
+  Tensor h = over_rows(hessian(one_row(f)), x, options, op);
+  Dims square(h.sizes().begin(), h.sizes().end() - 2 * in_rank);
+  square.push_back(in_size);
+  square.push_back(in_size);
+  Dims result(h.sizes().begin(), h.sizes().end() - in_rank);
+  return einsum("...ii->...i", {h.reshape(square)}).reshape(result);
+}
+
+}  // namespace
+
 Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  if (vmap::active()) [[unlikely]] return hessian_diagonal_inside_vmap(f, x, options, "batch_hessian_diagonal");
   check_batch_call(f, x, options, "batch_hessian_diagonal");
   return in_row_chunks(f, x, options.chunk_size, "batch_hessian_diagonal",
                        [&](const Tensor& z) { return hessian_diagonal_of_rows(f, z); });
@@ -300,6 +349,13 @@ Tensor laplacian_of_rows(const UnaryFunction& f, const Tensor& x) {
 }  // namespace
 
 Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  if (vmap::active()) [[unlikely]] {
+    // Inside vmap, from each row's Hessian diagonal: a Hessian per row, not the forward Laplacian's one pass.
+    const Tensor diagonal = hessian_diagonal_inside_vmap(f, x, options, "laplacian");
+    std::vector<int64_t> in_dims;
+    for (int64_t d = 0; d < x.dim() - 1; ++d) in_dims.push_back(diagonal.dim() - 1 - d);
+    return in_dims.empty() ? diagonal : diagonal.sum(in_dims);
+  }
   check_batch_call(f, x, options, "laplacian");
   return in_row_chunks(f, x, options.chunk_size, "laplacian", [&](const Tensor& z) { return laplacian_of_rows(f, z); });
 }
