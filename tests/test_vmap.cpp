@@ -312,5 +312,33 @@ TEST(VmapComposition, PerSampleTransformsOfRowsInsideVmap) {
             std::string::npos);
 }
 
+// A 0-d sample promotes as a 0-d tensor does, not as its batch (which has a dim) would.
+TEST(Vmap, ZeroDimSamplesPromoteAsZeroDimTensors) {
+  Tensor s = tensor({0.1, 2.5}, kFloat64);  // samples of shape []
+  Tensor y = tensor({0.1f, 1.0f, 2.5f});
+  Function times = [](const TensorList& in) { return TensorList{in[0] * in[1]}; };
+  Function equal = [](const TensorList& in) { return TensorList{eq(in[0], in[1])}; };
+  Function choose = [](const TensorList& in) { return TensorList{where(in[1] > 1.0f, in[0], in[1])}; };
+  for (const Function& f : {times, equal, choose}) {
+    Tensor batched = func::vmap(f, {0, std::nullopt})({s, y})[0];
+    Tensor looped = loop(f, {s, y}, {0, std::nullopt})[0];
+    EXPECT_EQ(batched.dtype(), looped.dtype());
+    expect_same(batched, looped);
+  }
+  EXPECT_EQ(func::vmap(times, {0, std::nullopt})({s, y})[0].dtype(), kFloat32);
+  // An int64 0-d sample against float32 samples: float32, both ways.
+  expect_same(func::vmap(times, {0, std::nullopt})({arange(2), y})[0], loop(times, {arange(2), y}, {0, std::nullopt})[0]);
+}
+
+TEST(VmapErrors, BroadcastErrorsNameTheSamplesShapes) {
+  Tensor x = ones({2, 3}), z = ones({4});
+  EXPECT_NE(error_of([&] { func::vmap([&z](const Tensor& v) { return v + z; })(x); }).find("[3] and [4]"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap([&z](const Tensor& v) { return where(v > 0, v, z); })(x); }).find("[4]"),
+            std::string::npos);
+  const std::string message = error_of([&] { func::vmap([&z](const Tensor& v) { return v + z; })(x); });
+  EXPECT_EQ(message.find("[2,3]"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace dydx

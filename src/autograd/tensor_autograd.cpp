@@ -29,6 +29,8 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
 // Both check for an undefined tensor before refresh_view_history reads through it.
 bool Tensor::requires_grad() const {
   const TensorImpl& impl = impl_ref();
+  // A tensor inside vmap requires grad where its batch does (inside vmap(grad(f)), f's input does).
+  if (impl.batched) [[unlikely]] return impl.batched->value.requires_grad();
   autograd::refresh_view_history(*this);
   return impl.needs_grad();
 }
@@ -57,6 +59,8 @@ void Tensor::set_grad(const Tensor& grad) const {
 
 void Tensor::retain_grad() const {
   auto& impl = impl_ref();
+  DYDX_CHECK(!impl.batched, "vmap: retain_grad() is not supported on a tensor inside vmap; return the tensor from "
+             "f, or use func::vjp inside vmap");
   DYDX_CHECK(impl.needs_grad(), "retain_grad: can't retain_grad on a tensor that has requires_grad=False");
   if (impl.grad_fn == nullptr) return;  // leaves keep their grad anyway
   impl.retains_grad = true;

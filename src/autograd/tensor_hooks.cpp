@@ -39,6 +39,9 @@ void remember_hooked_node(unsigned handle, const std::shared_ptr<autograd::Node>
 }  // namespace
 
 unsigned Tensor::register_hook(TensorHook hook) const {
+  // The hook would sit on a tensor that no backward pass visits (the batch's graph is the one that runs).
+  DYDX_CHECK(!impl_ref().batched, "vmap: register_hook is not supported on a tensor inside vmap; register it on "
+             "the tensor outside vmap");
   DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
   unsigned handle = next_hook_handle++;
   std::lock_guard<std::mutex> lock(hook_mutex);

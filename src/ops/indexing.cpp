@@ -383,7 +383,7 @@ Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
   ops::check_fill_value(value, input.dtype(), "masked_fill");
   Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_fill");
   if (vmap::takes_rule({&input, &mask})) [[unlikely]]
-    return vmap::broadcasting(input, mask, [&](const Tensor& x, const Tensor& m) { return masked_fill(x, m, value); });
+    return vmap::broadcasting("masked_fill", input, mask, [&](const Tensor& x, const Tensor& m) { return masked_fill(x, m, value); });
   Tensor out = detail::make_empty(shape, input.dtype());
   // A mask of another dtype (PyTorch takes only bool) means nonzero, decided in its own dtype, as
   // where's condition.

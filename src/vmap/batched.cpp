@@ -6,7 +6,9 @@
 #include <mutex>
 #include <set>
 
+#include "core/shape.hpp"
 #include "dydx/ops.hpp"
+#include "ops/op_util.hpp"
 
 namespace dydx {
 
@@ -134,11 +136,22 @@ Tensor pad_sample_rank(const Tensor& batch_first, int64_t rank) {
   return batch_first.reshape(sizes);
 }
 
-Aligned align_broadcast(std::initializer_list<const Tensor*> inputs) {
+Aligned align_broadcast(const char* op, std::initializer_list<const Tensor*> inputs, size_t first_promoted) {
   Aligned out;
   out.level = top_level(inputs);
   int64_t rank = 0;
-  for (const Tensor* t : inputs) rank = std::max(rank, t->dim());
+  Dims shape;
+  for (const Tensor* t : inputs) {
+    rank = std::max(rank, t->dim());
+    shape = dydx::detail::broadcast_shapes(shape, t->sizes(), op);
+  }
+  // The samples' promoted dtype, for the batches of 0-d samples (see batched.hpp).
+  SmallVector<const Tensor*, 3> promoting(inputs.begin() + first_promoted, inputs.end());
+  bool zero_dim_batch = false;
+  for (const Tensor* t : promoting) zero_dim_batch = zero_dim_batch || (t->dim() == 0 && unwrap(*t, out.level).bdim);
+  const ScalarType promoted = !zero_dim_batch        ? ScalarType{}
+                              : promoting.size() == 2 ? ops::result_type(*promoting[0], *promoting[1])
+                                                      : promoting[0]->dtype();
   // Nothing moves when every batched input has the common rank and one bdim, and the unbatched ones
   // broadcast against the dims after it only.
   std::optional<int64_t> shared;
@@ -152,8 +165,12 @@ Aligned align_broadcast(std::initializer_list<const Tensor*> inputs) {
   for (const Tensor* t : inputs)
     if (!unwrap(*t, out.level).bdim && t->dim() > rank - *shared) stays = false;
   out.bdim = stays ? *shared : 0;
+  size_t i = 0;
   for (const Tensor* t : inputs) {
     Arg a = unwrap(*t, out.level);
+    if (zero_dim_batch && i++ >= first_promoted && a.bdim && t->dim() == 0 && a.value.dtype() != promoted &&
+        a.value.dtype() != kBool)
+      a.value = a.value.to(promoted);
     out.values.push_back(!a.bdim || stays ? a.value : pad_sample_rank(batch_first(a), rank));
   }
   return out;

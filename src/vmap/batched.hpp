@@ -97,12 +97,16 @@ Tensor pad_sample_rank(const Tensor& batch_first, int64_t rank);
 /// on them gives every sample's result with the batch at `bdim`: batched inputs batch-first and
 /// padded to the samples' common rank, unbatched ones as they are. When the batched inputs share a
 /// bdim and rank and the others have no more dims than the sample has after it, nothing moves.
+/// The samples' shapes are checked first (errors name op and the samples' shapes), and the batch of
+/// a 0-d sample is cast to the samples' promoted dtype (of the inputs from `first_promoted` on): as a
+/// 0-d tensor it promotes less than its batch, which has a dim (float64 0-d samples times a float32
+/// [3] tensor give float32, as in the loop over samples).
 struct Aligned {
   SmallVector<Tensor, 3> values;
   int64_t bdim;
   uint32_t level;
 };
-Aligned align_broadcast(std::initializer_list<const Tensor*> inputs);
+Aligned align_broadcast(const char* op, std::initializer_list<const Tensor*> inputs, size_t first_promoted = 0);
 
 /// Whether an op must take its batching rule: a vmap runs and one of its inputs is batched.
 inline bool takes_rule(const Tensor& x) { return active() && batched(x); }
@@ -116,13 +120,14 @@ Tensor elementwise(const Tensor& x, F&& op) {
 }
 /// The rule of a broadcasting op of two inputs: op once on the aligned values (align_broadcast).
 template <class F>
-Tensor broadcasting(const Tensor& a, const Tensor& b, F&& op) {
-  Aligned v = align_broadcast({&a, &b});
+Tensor broadcasting(const char* name, const Tensor& a, const Tensor& b, F&& op) {
+  Aligned v = align_broadcast(name, {&a, &b});
   return wrap(op(v.values[0], v.values[1]), v.bdim, v.level);
 }
+/// where(cond, a, b): cond takes no part in the promotion.
 template <class F>
-Tensor broadcasting(const Tensor& a, const Tensor& b, const Tensor& c, F&& op) {
-  Aligned v = align_broadcast({&a, &b, &c});
+Tensor broadcasting_where(const char* name, const Tensor& cond, const Tensor& a, const Tensor& b, F&& op) {
+  Aligned v = align_broadcast(name, {&cond, &a, &b}, 1);
   return wrap(op(v.values[0], v.values[1], v.values[2]), v.bdim, v.level);
 }
 
