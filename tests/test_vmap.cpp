@@ -2,6 +2,8 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 
 namespace dydx {
 namespace {
@@ -338,6 +340,58 @@ TEST(VmapErrors, BroadcastErrorsNameTheSamplesShapes) {
             std::string::npos);
   const std::string message = error_of([&] { func::vmap([&z](const Tensor& v) { return v + z; })(x); });
   EXPECT_EQ(message.find("[2,3]"), std::string::npos) << message;
+}
+
+TEST(Vmap, ChunkedSameRandomnessSharesOneDraw) {
+  manual_seed(11);
+  Tensor x = zeros({5, 3});
+  Tensor out = func::vmap([](const Tensor& v) { return v + randn({3}); }, 0, 0,
+                          {.randomness = func::Randomness::same, .chunk_size = 2})(x);
+  for (int64_t b = 1; b < 5; ++b) expect_same(out[b], out[0]);
+  Tensor different = func::vmap([](const Tensor& v) { return v + randn({3}); }, 0, 0,
+                                {.randomness = func::Randomness::different, .chunk_size = 2})(x);
+  EXPECT_FALSE(allclose(different[0], different[1]));
+  EXPECT_FALSE(allclose(different[1], different[2]));
+}
+
+TEST(VmapComposition, VmapOverAPullbackInsideVmap) {
+  // functorch's per-sample Jacobian: vmap over the pullback of each sample's vjp.
+  manual_seed(12);
+  Tensor xs = randn({4, 3}, kFloat64);
+  Tensor basis = eye(3, kFloat64);
+  Tensor jac = func::vmap([&basis](const Tensor& x) {
+    auto pullback = func::vjp(coupled, x).second;
+    return func::vmap(pullback)(basis);
+  })(xs);
+  for (int64_t b = 0; b < 4; ++b) expect_same(jac[b], func::jacrev(coupled)(xs[b]));
+}
+
+TEST(VmapErrors, AnEscapedTensorRaisesInsideALaterVmap) {
+  Tensor x = ones({2, 3});
+  Tensor leaked;
+  func::vmap([&leaked](const Tensor& v) {
+    leaked = v;
+    return v;
+  })(x);
+  EXPECT_NE(error_of([&] { func::vmap([&leaked](const Tensor& v) { return v + leaked.sin(); })(ones({5, 3})); })
+                .find("escaped"),
+            std::string::npos);
+}
+
+TEST(Vmap, ConcurrentCallsKeepTheirOwnLevels) {
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &ok] {
+      Tensor x = full({3, 2}, static_cast<double>(t), kFloat64);
+      for (int i = 0; i < 50; ++i) {
+        Tensor y = func::vmap(func::vmap([](const Tensor& v) { return v * 2 + 1; }))(x.unsqueeze(0).expand({2, 3, 2}));
+        if (!allclose(y, full({2, 3, 2}, 2.0 * t + 1, kFloat64))) return;
+      }
+      ok[t] = 1;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, std::vector<int>(4, 1));
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ Module::Module(std::string name) : name_(std::move(name)) {}
 void Module::set_data(const Tensor& t, const Tensor& data) {
   ::dydx::detail::TensorImpl& impl = t.impl_ref();
   const ::dydx::detail::TensorImpl& from = data.impl_ref();
+  // Only plain tensors: a tensor inside vmap has no data of its own to share.
+  DYDX_CHECK(!impl.batched && !from.batched, "set_data: not supported on a tensor inside vmap");
   impl.storage = from.storage;
   impl.sizes = from.sizes;
   impl.strides = from.strides;

@@ -24,6 +24,9 @@ class Lowering {
  public:
   /// The levels running now.
   Lowering();
+  /// The innermost level it lowers (0 outside vmap): a tensor batched at a later one comes from a
+  /// vmap inside the call that made it (vmap over a pullback).
+  uint32_t innermost_level() const { return levels_.empty() ? 0 : levels_.back().level; }
   /// How many leading batch dims lowered tensors have.
   int64_t batch_dims() const { return static_cast<int64_t>(levels_.size()); }
   /// t with one leading dim per level, expanded where t is not batched at a level.

@@ -181,10 +181,15 @@ std::pair<TensorList, VjpFunction> vjp_on(const Function& f, const TensorList& p
   const Lowering low;
   const std::vector<bool> mask = low.lowers(primals, argnums);
   auto [outputs, pullback] = vjp_on_batches(low.lowered(f, mask), low.lower(primals, mask), argnums, op);
-  VjpFunction per_sample = [low, pullback = pullback](const TensorList& cotangents) {
+  auto per_sample = std::make_shared<VjpFunction>();
+  *per_sample = [low, pullback = pullback, self = std::weak_ptr<VjpFunction>(per_sample)](const TensorList& cotangents) {
+    // Cotangents batched by a vmap inside this one (vmap(pullback)(basis), functorch's way to a
+    // Jacobian): one pullback per cotangent of that level. jacrev pushes them in one pass instead.
+    if (vmap::top_level(cotangents) > low.innermost_level())
+      return vmap::fallback("vjp pullback", cotangents, [self](const TensorList& c) { return (*self.lock())(c); });
     return low.raise(pullback(low.lower(cotangents)));
   };
-  return {low.raise(outputs), per_sample};
+  return {low.raise(outputs), [per_sample](const TensorList& cotangents) { return (*per_sample)(cotangents); }};
 }
 
 std::pair<TensorList, TensorList> jvp_on_batches(const Function& f, const TensorList& primals, const TensorList& tangents) {
@@ -209,9 +214,12 @@ std::pair<TensorList, TensorList> jvp(const Function& f, const TensorList& prima
   DYDX_CHECK(!primals.empty(), "jvp(f, primals, tangents): expected primals to contain at least one tensor");
   check_same_shapes(primals, tangents, "jvp", "tangent");
   if (!vmap::active()) return jvp_on_batches(f, primals, tangents);
+  // Only primals batched themselves or through their tangents are lowered: a shared primal with a
+  // shared tangent keeps its unbatched form in f (a shared weight stays one matrix).
   const Lowering low;
-  auto [values, tangents_out] =
-      jvp_on_batches(low.lowered(f, std::vector<bool>(primals.size(), true)), low.lower(primals), low.lower(tangents));
+  std::vector<bool> mask(primals.size());
+  for (size_t i = 0; i < primals.size(); ++i) mask[i] = vmap::batched(primals[i]) || vmap::batched(tangents[i]);
+  auto [values, tangents_out] = jvp_on_batches(low.lowered(f, mask), low.lower(primals, mask), low.lower(tangents, mask));
   return {low.raise(values), low.raise(tangents_out)};
 }
 

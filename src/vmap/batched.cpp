@@ -28,7 +28,6 @@ namespace vmap {
 
 namespace detail {
 thread_local uint32_t depth = 0;
-std::atomic<uint32_t> running_anywhere{0};
 }
 
 namespace {
@@ -47,12 +46,10 @@ const std::vector<Level>& levels() { return running; }
 void push_level(const Level& level) {
   running.push_back(level);
   ++detail::depth;
-  detail::running_anywhere.fetch_add(1, std::memory_order_relaxed);
 }
 void pop_level() {
   running.pop_back();
   --detail::depth;
-  detail::running_anywhere.fetch_sub(1, std::memory_order_relaxed);
 }
 
 const Level& level_info(uint32_t level) {
@@ -94,6 +91,7 @@ Arg unwrap(const Tensor& t, uint32_t level) {
 }
 
 Tensor wrap(const Tensor& value, int64_t bdim, uint32_t level) {
+  (void)level_info(level);  // a tensor of a vmap call that has returned (it escaped f) raises here
   auto impl = std::make_shared<dydx::detail::TensorImpl>();
   const auto& v = *value.impl();
   DYDX_CHECK(bdim >= 0 && bdim < value.dim(), "vmap: internal: batch dim ", bdim, " of a value of shape ",

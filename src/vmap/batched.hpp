@@ -12,7 +12,6 @@
 // instead of computing one sample's result.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -44,17 +43,13 @@ struct Level {
 };
 
 namespace detail {
-/// vmap calls running on this thread.
+/// vmap calls running on this thread (one instruction to read: the library's thread-locals are
+/// initial-exec, CMakeLists.txt).
 extern thread_local uint32_t depth;
-/// vmap calls running on any thread: read first, since a thread_local of a shared library costs a
-/// call (__tls_get_addr) on every op, where a global costs a load.
-extern std::atomic<uint32_t> running_anywhere;
 }  // namespace detail
 
 /// Whether a vmap is running on this thread: the one check an op makes before it looks at its inputs.
-inline bool active() noexcept {
-  return detail::running_anywhere.load(std::memory_order_relaxed) != 0 && detail::depth != 0;
-}
+inline bool active() noexcept { return detail::depth != 0; }
 
 /// What t stands for, if it is batched.
 inline const dydx::detail::BatchedValue* batched(const Tensor& t) {

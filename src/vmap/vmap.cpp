@@ -1,5 +1,6 @@
 // func::vmap: runs f once on batched tensors (batched.hpp) and moves each result's batch dim to out_dims.
 #include <algorithm>
+#include <atomic>
 
 #include "dydx/func.hpp"
 #include "dydx/ops.hpp"
@@ -29,8 +30,10 @@ std::string dims_string(const BatchDims& dims) {
 class LevelScope {
  public:
   LevelScope(int64_t size, Randomness randomness) {
-    static thread_local uint32_t next_level = 0;
-    level_ = ++next_level;
+    // Unique across threads, so that a batched tensor handed to another thread never matches a
+    // running level there.
+    static std::atomic<uint32_t> next_level{0};
+    level_ = next_level.fetch_add(1, std::memory_order_relaxed) + 1;
     vmap::push_level({level_, size, randomness});
   }
   ~LevelScope() { vmap::pop_level(); }
@@ -128,15 +131,23 @@ TensorList run(const Function& f, const TensorList& inputs, const BatchDims& in_
   const std::vector<std::optional<int64_t>> dims = resolve_in_dims(in_dims, inputs, size);
   const int64_t chunk = options.chunk_size;
   if (chunk == 0 || chunk >= size) return run_once(f, inputs, dims, out_dims, size, options.randomness);
-  // Pieces of the batch one after another, their results joined along out_dims.
+  // Pieces of the batch one after another, their results joined along out_dims. Under
+  // Randomness::same every piece draws what the first drew (the default generator rewound, as
+  // PyTorch's chunked vmap restores the RNG state), so that all samples share one draw.
+  Generator generator = default_generator();
+  const uint64_t first_draw = generator.get_offset();
+  uint64_t after_first = first_draw;
   std::vector<TensorList> pieces;
   for (int64_t start = 0; start < size; start += chunk) {
     const int64_t count = std::min(chunk, size - start);
     TensorList piece(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i)
       piece[i] = dims[i] ? inputs[i].narrow(*dims[i], start, count) : inputs[i];
+    if (options.randomness == Randomness::same && start > 0) generator.set_offset(first_draw);
     pieces.push_back(run_once(f, piece, dims, out_dims, count, options.randomness));
+    if (start == 0) after_first = generator.get_offset();
   }
+  if (options.randomness == Randomness::same) generator.set_offset(after_first);
   TensorList outputs;
   for (size_t i = 0; i < pieces[0].size(); ++i) {
     std::optional<int64_t> out_dim = out_dim_of(out_dims, i, pieces[0].size());
