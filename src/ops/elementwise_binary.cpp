@@ -142,7 +142,7 @@ ScalarType binary_dtype(const Tensor& a, const Tensor& b) {
 template <class Op>
 Tensor binary(const Tensor& a, const Tensor& b) {
   if (vmap::takes_rule({&a, &b})) [[unlikely]]
-    return vmap::broadcasting(a, b, [](const Tensor& x, const Tensor& y) { return binary<Op>(x, y); });
+    return vmap::broadcasting(Op::name, a, b, [](const Tensor& x, const Tensor& y) { return binary<Op>(x, y); });
   const ScalarType dtype = binary_dtype<Op>(a, b);
   if constexpr (requires { Op::check(a, b, dtype); }) Op::check(a, b, dtype);
   Tensor out = binary_kernel(a, b, dtype, Op::name, [](auto x, auto y) { return Op::forward(x, y); });
@@ -402,7 +402,7 @@ struct WhereRecord : Named<"where", "WhereBackward0">, Linear {
 
 Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, const char* name) {
   if (vmap::takes_rule({&a, &b})) [[unlikely]]
-    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return add_impl(x, y, alpha, negate, name); });
+    return vmap::broadcasting(name, a, b, [&](const Tensor& x, const Tensor& y) { return add_impl(x, y, alpha, negate, name); });
   if (negate) check_sub_operands(a, b);
   const ScalarType dtype = result_type(a, b);
   DYDX_CHECK(dtype != kBool || alpha.to_int64() == 1, name, ": alpha must be 1 for bool tensors (got ", alpha, ")");
@@ -468,7 +468,7 @@ Tensor pow(const Tensor& base, Scalar exponent) {
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   if (vmap::takes_rule({&base, &exponent})) [[unlikely]]
-    return vmap::broadcasting(base, exponent, [](const Tensor& x, const Tensor& y) { return pow(x, y); });
+    return vmap::broadcasting("pow", base, exponent, [](const Tensor& x, const Tensor& y) { return pow(x, y); });
   // Integer tensors to negative integer tensor powers give powi's values (0, or +-1 for bases +-1),
   // as in PyTorch; only a negative C++ scalar exponent is an error.
   const ScalarType dtype = ops::result_type(base, exponent);
@@ -488,7 +488,7 @@ Tensor pow(Scalar base, const Tensor& exponent) {
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (vmap::takes_rule({&cond, &a, &b})) [[unlikely]]
-    return vmap::broadcasting(cond, a, b, [](const Tensor& c, const Tensor& x, const Tensor& y) { return where(c, x, y); });
+    return vmap::broadcasting("where", cond, a, b, [](const Tensor& c, const Tensor& x, const Tensor& y) { return where(c, x, y); });
   const ScalarType dtype = ops::result_type(a, b);
   Dims shape = detail::broadcast_shapes(detail::broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
   Tensor out = detail::make_empty(shape, dtype);

@@ -357,6 +357,9 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
   if (vmap::takes_rule({&input, &index})) [[unlikely]] {
     const uint32_t level = vmap::top_level({&input, &index});
     const vmap::Arg x = vmap::unwrap(input, level), i = vmap::unwrap(index, level);
+    // An index shared by every sample is checked against the sample's dim here: the batch's
+    // index_select would report the dim it maps to.
+    if (!vmap::batched(index)) ops::check_index_range(index.reshape({index.numel()}), 0, input.size(dim), "index_select", dim);
     // One index for every sample: index_select along the mapped dim, the batch dim stays put.
     if (!i.bdim) return vmap::wrap(x.value.index_select(vmap::physical_dim(dim, *x.bdim), index), *x.bdim, level);
     // An index per sample: a gather whose index is each sample's vector broadcast over the other dims.
@@ -383,7 +386,7 @@ Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
   ops::check_fill_value(value, input.dtype(), "masked_fill");
   Dims shape = detail::broadcast_shapes(input.sizes(), mask.sizes(), "masked_fill");
   if (vmap::takes_rule({&input, &mask})) [[unlikely]]
-    return vmap::broadcasting(input, mask, [&](const Tensor& x, const Tensor& m) { return masked_fill(x, m, value); });
+    return vmap::broadcasting("masked_fill", input, mask, [&](const Tensor& x, const Tensor& m) { return masked_fill(x, m, value); });
   Tensor out = detail::make_empty(shape, input.dtype());
   // A mask of another dtype (PyTorch takes only bool) means nonzero, decided in its own dtype, as
   // where's condition.

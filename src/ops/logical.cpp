@@ -26,7 +26,7 @@ Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
 template <class F>
 Tensor bitwise(const Tensor& a, const Tensor& b, const char* op, F f) {
   if (vmap::takes_rule({&a, &b})) [[unlikely]]
-    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return bitwise(x, y, op, f); });
+    return vmap::broadcasting(op, a, b, [&](const Tensor& x, const Tensor& y) { return bitwise(x, y, op, f); });
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   const ScalarType dtype = result_type(a, b);
   DYDX_CHECK(!is_floating_point(dtype), op, ": not implemented for ", dtype, " tensors (shapes ", a.sizes(), " and ",

@@ -145,7 +145,7 @@ Tensor bool_mask(const Tensor& x, Pred pred) {
 template <class F>
 Tensor compare_kernel(const Tensor& a, const Tensor& b, const char* op, F f) {
   if (vmap::takes_rule({&a, &b})) [[unlikely]]
-    return vmap::broadcasting(a, b, [&](const Tensor& x, const Tensor& y) { return compare_kernel(x, y, op, f); });
+    return vmap::broadcasting(op, a, b, [&](const Tensor& x, const Tensor& y) { return compare_kernel(x, y, op, f); });
   Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   const ScalarType dtype = result_type(a, b);
   Tensor out = detail::make_empty(shape, kBool);

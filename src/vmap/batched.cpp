@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/shape.hpp"
 #include "dydx/ops.hpp"
 
 namespace dydx {
@@ -56,8 +57,8 @@ void pop_level() {
 const Level& level_info(uint32_t level) {
   for (const Level& l : running)
     if (l.level == level) return l;
-  dydx::detail::fail("vmap: a tensor batched by a vmap call that has returned was used (it escaped f, for example "
-                     "through a captured variable); return it from f instead");
+  dydx::detail::fail("vmap: a tensor batched by a vmap call that has returned, or that runs on another thread, was "
+                     "used (it escaped f, for example through a captured variable); return it from f instead");
 }
 
 bool any_batched(std::initializer_list<const Tensor*> ts) {
@@ -96,6 +97,10 @@ Tensor wrap(const Tensor& value, int64_t bdim, uint32_t level) {
   const auto& v = *value.impl();
   DYDX_CHECK(bdim >= 0 && bdim < value.dim(), "vmap: internal: batch dim ", bdim, " of a value of shape ",
              value.sizes());
+  // Every rule wraps its result at the level of its inputs: one not running on this thread means an
+  // input escaped its vmap (captured by f, or from another thread's vmap). Raise here, at the first op
+  // that uses it, instead of returning a tensor batched at a dead level that only fails when read.
+  (void)level_info(level);
   for (int64_t d = 0; d < value.dim(); ++d) {
     if (d == bdim) continue;
     impl->sizes.push_back(v.sizes[d]);
@@ -134,7 +139,11 @@ Tensor pad_sample_rank(const Tensor& batch_first, int64_t rank) {
   return batch_first.reshape(sizes);
 }
 
-Aligned align_broadcast(std::initializer_list<const Tensor*> inputs) {
+Aligned align_broadcast(const char* name, std::initializer_list<const Tensor*> inputs) {
+  // The batches would broadcast with their batch dims lined up, and a mismatch would then be reported
+  // in the batches' shapes and dims: check the samples' shapes (the tensors' own sizes) first.
+  Dims shape;
+  for (const Tensor* t : inputs) shape = dydx::detail::broadcast_shapes(shape, t->sizes(), name);
   Aligned out;
   out.level = top_level(inputs);
   int64_t rank = 0;

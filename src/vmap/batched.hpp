@@ -102,7 +102,8 @@ struct Aligned {
   int64_t bdim;
   uint32_t level;
 };
-Aligned align_broadcast(std::initializer_list<const Tensor*> inputs);
+/// Checks first that the samples' shapes broadcast, so that op `name`'s error names them, not the batches'.
+Aligned align_broadcast(const char* name, std::initializer_list<const Tensor*> inputs);
 
 /// Whether an op must take its batching rule: a vmap runs and one of its inputs is batched.
 inline bool takes_rule(const Tensor& x) { return active() && batched(x); }
@@ -116,13 +117,13 @@ Tensor elementwise(const Tensor& x, F&& op) {
 }
 /// The rule of a broadcasting op of two inputs: op once on the aligned values (align_broadcast).
 template <class F>
-Tensor broadcasting(const Tensor& a, const Tensor& b, F&& op) {
-  Aligned v = align_broadcast({&a, &b});
+Tensor broadcasting(const char* name, const Tensor& a, const Tensor& b, F&& op) {
+  Aligned v = align_broadcast(name, {&a, &b});
   return wrap(op(v.values[0], v.values[1]), v.bdim, v.level);
 }
 template <class F>
-Tensor broadcasting(const Tensor& a, const Tensor& b, const Tensor& c, F&& op) {
-  Aligned v = align_broadcast({&a, &b, &c});
+Tensor broadcasting(const char* name, const Tensor& a, const Tensor& b, const Tensor& c, F&& op) {
+  Aligned v = align_broadcast(name, {&a, &b, &c});
   return wrap(op(v.values[0], v.values[1], v.values[2]), v.bdim, v.level);
 }
 

@@ -1,5 +1,6 @@
 // func::vmap: runs f once on batched tensors (batched.hpp) and moves each result's batch dim to out_dims.
 #include <algorithm>
+#include <atomic>
 
 #include "dydx/func.hpp"
 #include "dydx/ops.hpp"
@@ -29,8 +30,10 @@ std::string dims_string(const BatchDims& dims) {
 class LevelScope {
  public:
   LevelScope(int64_t size, Randomness randomness) {
-    static thread_local uint32_t next_level = 0;
-    level_ = ++next_level;
+    // Levels are unique across threads (not per thread): a tensor batched by a vmap running on
+    // another thread, captured by f, must not pass for one of this thread's batches of the same level.
+    static std::atomic<uint32_t> next_level{0};
+    level_ = next_level.fetch_add(1, std::memory_order_relaxed) + 1;
     vmap::push_level({level_, size, randomness});
   }
   ~LevelScope() { vmap::pop_level(); }
