@@ -196,5 +196,23 @@ TEST(VmapAdversarial, ConcurrentVmapsOnSeveralThreads) {
   EXPECT_EQ(ok, std::vector<int>(4, 50));
 }
 
+// Randomness::same is one draw for the whole batch, also when chunk_size splits it: each chunk used
+// to draw afresh, so samples in different chunks got different numbers.
+TEST(VmapAdversarial, RandomnessSameIsOneDrawAcrossChunks) {
+  const Tensor x = arange(20, kFloat64).reshape({5, 4});
+  const auto noisy = [](const Tensor& s) { return s + randn({4}, kFloat64); };
+  manual_seed(3);
+  const Tensor whole = func::vmap(noisy, 0, 0, {.randomness = func::Randomness::same})(x);
+  const Tensor after_whole = randn({2}, kFloat64);
+  manual_seed(3);
+  const Tensor chunked = func::vmap(noisy, 0, 0, {.randomness = func::Randomness::same, .chunk_size = 2})(x);
+  const Tensor after_chunked = randn({2}, kFloat64);
+  EXPECT_TRUE(equal(chunked, whole));
+  EXPECT_TRUE(equal(after_chunked, after_whole));  // the stream moved on by one draw, as unchunked
+  // Randomness::different still draws per sample in every chunk.
+  const Tensor different = func::vmap(noisy, 0, 0, {.randomness = func::Randomness::different, .chunk_size = 2})(x) - x;
+  EXPECT_FALSE(equal(different.select(0, 0), different.select(0, 2)));
+}
+
 }  // namespace
 }  // namespace dydx

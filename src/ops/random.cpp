@@ -36,6 +36,16 @@ uint64_t Generator::current_seed() const {
   return state_->seed;
 }
 
+uint64_t Generator::get_offset() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->next;
+}
+
+void Generator::set_offset(uint64_t offset) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->next = offset;
+}
+
 Generator::Block Generator::reserve(uint64_t n) const {
   std::lock_guard<std::mutex> lock(state_->mutex);
   Block block{state_->key, state_->next};

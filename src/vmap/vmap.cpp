@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "dydx/func.hpp"
+#include "dydx/generator.hpp"
 #include "dydx/ops.hpp"
 #include "vmap/batched.hpp"
 
@@ -133,8 +134,13 @@ TensorList run(const Function& f, const TensorList& inputs, const BatchDims& in_
   if (chunk == 0 || chunk >= size) return run_once(f, inputs, dims, out_dims, size, options.randomness);
   // Pieces of the batch one after another, their results joined along out_dims.
   std::vector<TensorList> pieces;
+  // Randomness::same promises one draw for the whole batch: every chunk replays the first chunk's
+  // numbers from the default generator (functorch's chunk_vmap restores the RNG state likewise).
+  const bool replay = options.randomness == Randomness::same;
+  const uint64_t offset = replay ? default_generator().get_offset() : 0;
   for (int64_t start = 0; start < size; start += chunk) {
     const int64_t count = std::min(chunk, size - start);
+    if (replay) default_generator().set_offset(offset);
     TensorList piece(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i)
       piece[i] = dims[i] ? inputs[i].narrow(*dims[i], start, count) : inputs[i];
