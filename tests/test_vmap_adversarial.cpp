@@ -96,6 +96,24 @@ TEST(VmapAdversarial, CatViewAndIndexSelectErrorsNameTheSample) {
     func::vmap([](const Tensor& s) { return s.index_select(0, tensor(std::vector<int64_t>{5})); })(x);
   });
   EXPECT_NE(error.find("dimension 0 with size 2"), std::string::npos) << error;
+  // Advanced indexing and index_put, with shared and per-sample indices.
+  const Tensor five = tensor(std::vector<int64_t>{5});
+  for (const BatchDims& dims : {BatchDims{0, std::nullopt}, BatchDims{0, 0}}) {
+    const Tensor index = dims[1] ? five.expand({4, 1}) : five;
+    error = error_of([&] {
+      func::vmap([](const TensorList& in) { return TensorList{in[0].index({in[1]})}; }, dims)({x, index});
+    });
+    EXPECT_NE(error.find("index: index 5 is out of bounds for dimension 0 with size 2"), std::string::npos) << error;
+    error = error_of([&] {
+      func::vmap([](const TensorList& in) { return TensorList{in[0].index({indexing::Slice(), in[1]})}; }, dims)({x, index});
+    });
+    EXPECT_NE(error.find("dimension 1 with size 3"), std::string::npos) << error;
+    error = error_of([&] {
+      func::vmap([](const TensorList& in) { return TensorList{in[0].index_put({in[1]}, zeros({3}, kFloat64))}; }, dims)(
+          {x, index});
+    });
+    EXPECT_NE(error.find("dimension 0 with size 2"), std::string::npos) << error;
+  }
   // In range, the rules still give the loop's results.
   const Tensor picked = func::vmap([](const Tensor& s) { return s.index_select(1, tensor(std::vector<int64_t>{2, 0})); })(x);
   EXPECT_TRUE(equal(picked, x.index_select(2, tensor(std::vector<int64_t>{2, 0}))));

@@ -509,6 +509,16 @@ BatchedIndices batch_indices(const Tensor& self, const std::vector<indexing::Ten
       d += self.dim() - consuming;
       s += self.dim() - consuming;
     } else if (i.tensor().dtype() != kBool) {
+      // Checked against the sample's dim here: the batch's plan would name the dim after the batch dim.
+      const Tensor values = vmap::unwrap(i.tensor(), b.level).value;
+      if (!vmap::batched(values) && values.dtype() == kInt64) {
+        const Tensor dense = values.contiguous();
+        const int64_t* p = dense.data_ptr<int64_t>();
+        const int64_t extent = self.size(s);
+        for (int64_t j = 0; j < dense.numel(); ++j)
+          DYDX_CHECK(p[j] >= -extent && p[j] < extent, op, ": index ", p[j], " is out of bounds for dimension ", d,
+                     " with size ", extent);
+      }
       dims.push_back(d++);
       ++s;
       m = std::max(m, i.tensor().dim());
