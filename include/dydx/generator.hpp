@@ -34,11 +34,11 @@ class Generator {
   void set_current_seed(uint64_t seed) { manual_seed(seed); }
   /// The seed the stream last started from.
   uint64_t current_seed() const;
-
-  /// Where the stream is: how many draws it has handed out since its seed (libtorch's get_offset).
+  /// The counter of the next draw, and a move of the stream to one (libtorch's get_offset and
+  /// set_offset): set_offset(get_offset()) replays the same numbers. Thread-safe.
   uint64_t get_offset() const;
-  /// Moves the stream to a position get_offset() gave, so that the draws from there repeat.
   void set_offset(uint64_t offset);
+
 
   /// Reserves n consecutive draws and returns the key and the first counter of the block; the
   /// draws are then detail::random_bits(key, counter + i). Thread-safe.

@@ -469,17 +469,6 @@ uint32_t index_level(const Tensor& self, const std::vector<indexing::TensorIndex
   return level;
 }
 
-// An index out of range for the sample's dim `dim` of `size`, named as the sample sees it: the one
-// call on the batch indexes dims shifted by the batch's, which its own check would name. An index
-// batched at an outer level too is checked there.
-void check_sample_index(const Tensor& index, int64_t size, int64_t dim, const char* op, uint32_t level) {
-  const Tensor value = vmap::unwrap(index, level).value;
-  if (vmap::batched(value) || value.numel() == 0) return;
-  const int64_t low = value.min().item<int64_t>(), high = value.max().item<int64_t>();
-  DYDX_CHECK(low >= -size && high < size, op, ": index ", low < -size ? low : high, " is out of bounds for dimension ",
-             dim, " with size ", size);
-}
-
 BatchedIndices batch_indices(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const char* op,
                              bool dense_self, uint32_t level) {
   BatchedIndices b;
@@ -520,7 +509,16 @@ BatchedIndices batch_indices(const Tensor& self, const std::vector<indexing::Ten
       d += self.dim() - consuming;
       s += self.dim() - consuming;
     } else if (i.tensor().dtype() != kBool) {
-      check_sample_index(i.tensor(), self.size(s), s, op, level);
+      // Checked against the sample's dim here: the batch's plan would name the dim after the batch dim.
+      const Tensor values = vmap::unwrap(i.tensor(), b.level).value;
+      if (!vmap::batched(values) && values.dtype() == kInt64) {
+        const Tensor dense = values.contiguous();
+        const int64_t* p = dense.data_ptr<int64_t>();
+        const int64_t extent = self.size(s);
+        for (int64_t j = 0; j < dense.numel(); ++j)
+          DYDX_CHECK(p[j] >= -extent && p[j] < extent, op, ": index ", p[j], " is out of bounds for dimension ", d,
+                     " with size ", extent);
+      }
       dims.push_back(d++);
       ++s;
       m = std::max(m, i.tensor().dim());

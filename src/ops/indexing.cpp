@@ -357,6 +357,9 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
   if (vmap::takes_rule({&input, &index})) [[unlikely]] {
     const uint32_t level = vmap::top_level({&input, &index});
     const vmap::Arg x = vmap::unwrap(input, level), i = vmap::unwrap(index, level);
+    // An index shared by every sample is checked against the sample's dim here: the batch's
+    // index_select would report the dim it maps to.
+    if (!vmap::batched(index)) ops::check_index_range(index.reshape({index.numel()}), 0, input.size(dim), "index_select", dim);
     // One index for every sample: index_select along the mapped dim, the batch dim stays put.
     if (!i.bdim) return vmap::wrap(x.value.index_select(vmap::physical_dim(dim, *x.bdim), index), *x.bdim, level);
     // An index per sample: a gather whose index is each sample's vector broadcast over the other dims.

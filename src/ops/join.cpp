@@ -49,6 +49,20 @@ struct StackRecord : Named<"stack", "StackBackward0">, Linear {
   }
 };
 
+// Every member has the reference's rank and sizes except along dim (1-D empty ones aside).
+void check_cat_shapes(const TensorList& tensors, const Tensor* reference, int64_t dim, const char* op) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    if (t.dim() == 1 && t.numel() == 0 && &t != reference) continue;
+    DYDX_CHECK(t.dim() == reference->dim(), op, ": Tensors must have same number of dimensions: got ",
+               reference->dim(), " and ", t.dim(), " (tensor ", i, " has shape ", t.sizes(), ")");
+    for (int64_t d = 0; d < t.dim(); ++d)
+      DYDX_CHECK(d == dim || t.size(d) == reference->size(d), op, ": Sizes of tensors must match except in dimension ",
+                 dim, ". Expected size ", reference->size(d), " but got size ", t.size(d), " for tensor number ", i,
+                 " in the list (shapes ", reference->sizes(), " and ", t.sizes(), ")");
+  }
+}
+
 // Concatenates into a fresh tensor without recording; cat and stack record their own nodes.
 Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
   DYDX_CHECK(!tensors.empty(), op, ": expected a non-empty list of Tensors");
@@ -65,15 +79,10 @@ Tensor concatenate(const TensorList& tensors, int64_t dim, const char* op) {
   dim = detail::wrap_dim(dim, reference->dim(), op);
   Dims shape = reference->impl()->sizes;
   int64_t total = 0;
+  check_cat_shapes(tensors, reference, dim, op);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     if (t.dim() == 1 && t.numel() == 0 && &t != reference) continue;
-    DYDX_CHECK(t.dim() == reference->dim(), op, ": Tensors must have same number of dimensions: got ",
-               reference->dim(), " and ", t.dim(), " (tensor ", i, " has shape ", t.sizes(), ")");
-    for (int64_t d = 0; d < t.dim(); ++d)
-      DYDX_CHECK(d == dim || t.size(d) == shape[d], op, ": Sizes of tensors must match except in dimension ", dim,
-                 ". Expected size ", shape[d], " but got size ", t.size(d), " for tensor number ", i,
-                 " in the list (shapes ", reference->sizes(), " and ", t.sizes(), ")");
     // Checked: sizes near int64's limit (expanded tensors) would overflow the sum.
     DYDX_CHECK(!__builtin_add_overflow(total, t.size(dim), &total), op, ": the concatenated size in dimension ", dim,
                " overflows int64 (adding tensor ", i, " of shape ", t.sizes(), ")");
@@ -114,6 +123,8 @@ Tensor batched_cat(const TensorList& tensors, int64_t dim) {
   if (!reference) reference = &tensors[0];
   DYDX_CHECK(reference->dim() > 0, "cat: zero-dimensional tensor (at position 0) cannot be concatenated");
   dim = detail::wrap_dim(dim, reference->dim(), "cat");
+  // The samples' shapes, checked here: the join of the batches would name the batches' shapes and dim + 1.
+  check_cat_shapes(tensors, reference, dim, "cat");
   TensorList members = batch_first_members(tensors, level, reference->dim() != 1 || reference->numel() != 0);
   return vmap::wrap(cat(members, dim + 1), 0, level);
 }

@@ -498,16 +498,18 @@ Tensor Tensor::squeeze(int64_t dim) const {
 
 Tensor Tensor::view(IntArrayRef new_sizes) const {
   Dims shape = detail::infer_size(new_sizes, numel(), "view");
+  // Checked before the rule: a batched tensor's sizes and strides are its sample's (its batch dim left
+  // out), and the batch-first value is viewable exactly when the sample is, so the error names the sample.
+  auto strides = detail::view_strides(impl_ref().sizes, impl_ref().strides, shape);
+  DYDX_CHECK(strides.has_value(), "view: view size ", new_sizes, " is not compatible with input tensor's size ",
+             sizes(), " and stride ", this->strides(),
+             " (at least one dimension spans across two contiguous subspaces). Use reshape(...) instead.");
   if (vmap::takes_rule(*this)) [[unlikely]] {
     // The sample's view, with the batch dim first: a view exactly where the sample's is.
     const auto* b = vmap::batched(*this);
     shape.insert_at(0, b->value.size(b->bdim));
     return vmap::wrap(vmap::batch_first({b->value, b->bdim}).view(shape), 0, b->level);
   }
-  auto strides = detail::view_strides(impl_ref().sizes, impl_ref().strides, shape);
-  DYDX_CHECK(strides.has_value(), "view: view size ", new_sizes, " is not compatible with input tensor's size ",
-             sizes(), " and stride ", this->strides(),
-             " (at least one dimension spans across two contiguous subspaces). Use reshape(...) instead.");
   return ops::make_view<ops::ReshapeRecord<ops::ViewNames>>(*this, {shape, *strides, storage_offset()});
 }
 

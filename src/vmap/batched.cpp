@@ -55,8 +55,8 @@ void pop_level() {
 const Level& level_info(uint32_t level) {
   for (const Level& l : running)
     if (l.level == level) return l;
-  dydx::detail::fail("vmap: a tensor batched by a vmap call that has returned was used (it escaped f, for example "
-                     "through a captured variable); return it from f instead");
+  dydx::detail::fail("vmap: a tensor batched by a vmap call that has returned, or that runs on another thread, was "
+                     "used (it escaped f, for example through a captured variable); return it from f instead");
 }
 
 bool any_batched(std::initializer_list<const Tensor*> ts) {
@@ -91,11 +91,14 @@ Arg unwrap(const Tensor& t, uint32_t level) {
 }
 
 Tensor wrap(const Tensor& value, int64_t bdim, uint32_t level) {
-  (void)level_info(level);  // a tensor of a vmap call that has returned (it escaped f) raises here
   auto impl = std::make_shared<dydx::detail::TensorImpl>();
   const auto& v = *value.impl();
   DYDX_CHECK(bdim >= 0 && bdim < value.dim(), "vmap: internal: batch dim ", bdim, " of a value of shape ",
              value.sizes());
+  // Every rule wraps its result at the level of its inputs: one not running on this thread means an
+  // input escaped its vmap (captured by f, or from another thread's vmap). Raise here, at the first op
+  // that uses it, instead of returning a tensor batched at a dead level that only fails when read.
+  (void)level_info(level);
   for (int64_t d = 0; d < value.dim(); ++d) {
     if (d == bdim) continue;
     impl->sizes.push_back(v.sizes[d]);

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "dydx/func.hpp"
+#include "dydx/generator.hpp"
 #include "dydx/ops.hpp"
 #include "vmap/batched.hpp"
 
