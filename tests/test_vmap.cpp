@@ -2,40 +2,22 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "vmap_test_util.hpp"
+
 #include <thread>
 
 
 namespace dydx {
 namespace {
 
+using vmap_test::error_of;
+using vmap_test::expect_same;
+using vmap_test::loop_all;
+
 using func::BatchDims;
 using func::Function;
 
-// f applied to each sample (slices along in_dims; std::nullopt inputs whole), stacked along out_dim.
-TensorList loop(const Function& f, const TensorList& inputs, const BatchDims& in_dims, int64_t out_dim = 0) {
-  int64_t size = -1;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (in_dims[i]) size = inputs[i].size(*in_dims[i]);
-  std::vector<TensorList> per_output;
-  for (int64_t b = 0; b < size; ++b) {
-    TensorList sample;
-    for (size_t i = 0; i < inputs.size(); ++i) sample.push_back(in_dims[i] ? inputs[i].select(*in_dims[i], b) : inputs[i]);
-    TensorList outs = f(sample);
-    per_output.resize(outs.size());
-    for (size_t k = 0; k < outs.size(); ++k) per_output[k].push_back(outs[k]);
-  }
-  TensorList out;
-  for (auto& samples : per_output) out.push_back(stack(samples, out_dim));
-  return out;
-}
 
-void expect_same(const Tensor& a, const Tensor& b, double tol = 1e-12) {
-  ASSERT_EQ(a.sizes(), b.sizes());
-  ASSERT_EQ(a.dtype(), b.dtype());
-  if (a.numel() == 0) return;
-  if (a.is_floating_point()) EXPECT_TRUE(allclose(a, b, tol, tol)) << a << "\n" << b;
-  else EXPECT_TRUE(equal(a, b)) << a << "\n" << b;
-}
 
 TEST(Vmap, ElementwiseAndBroadcasting) {
   manual_seed(0);
@@ -43,10 +25,10 @@ TEST(Vmap, ElementwiseAndBroadcasting) {
   Function f = [](const TensorList& in) { return TensorList{tanh(in[0]) * in[1] + exp(in[0]).pow(2) - 1.5}; };
   for (int64_t d = 0; d < 3; ++d) {
     Tensor xd = x.movedim(0, d);
-    expect_same(func::vmap(f, {d, std::nullopt})({xd, w})[0], loop(f, {xd, w}, {d, std::nullopt})[0]);
+    expect_same(func::vmap(f, {d, std::nullopt})({xd, w})[0], loop_all(f, {xd, w}, {d, std::nullopt})[0]);
   }
   Tensor y = randn({4, 5}, kFloat64);  // samples of shape [4], batched along dim 1
-  expect_same(func::vmap(f, {0, 1})({x, y})[0], loop(f, {x, y}, {0, 1})[0]);
+  expect_same(func::vmap(f, {0, 1})({x, y})[0], loop_all(f, {x, y}, {0, 1})[0]);
 }
 
 TEST(Vmap, UnaryFormAndOutDims) {
@@ -54,7 +36,7 @@ TEST(Vmap, UnaryFormAndOutDims) {
   Tensor x = randn({4, 3}, kFloat64);
   auto f = [](const Tensor& v) { return v.unsqueeze(0) * v.unsqueeze(1); };  // outer product, [3, 3]
   Tensor out = func::vmap(f)(x);
-  expect_same(out, loop([&](const TensorList& in) { return TensorList{f(in[0])}; }, {x}, {0})[0]);
+  expect_same(out, loop_all([&](const TensorList& in) { return TensorList{f(in[0])}; }, {x}, {0})[0]);
   Tensor moved = func::vmap(f, 0, 2)(x);
   expect_same(moved, out.movedim(0, 2));
 }
@@ -73,7 +55,7 @@ TEST(VmapComposition, PerSampleGradientsOfSharedWeights) {
   Function per_sample = func::vmap(func::grad(loss, {0, 1}), {std::nullopt, std::nullopt, 0, 0});
   TensorList grads = per_sample({w, b, xs, ys});
   ASSERT_EQ(grads.size(), 2u);
-  TensorList expected = loop(func::grad(loss, {0, 1}), {w, b, xs, ys}, {std::nullopt, std::nullopt, 0, 0});
+  TensorList expected = loop_all(func::grad(loss, {0, 1}), {w, b, xs, ys}, {std::nullopt, std::nullopt, 0, 0});
   expect_same(grads[0], expected[0]);
   expect_same(grads[1], expected[1]);
   EXPECT_EQ(grads[0].sizes().vec(), std::vector<int64_t>({5, 3, 2}));
@@ -129,16 +111,6 @@ TEST(VmapComposition, ElementwiseOnlyGradJacobiansHessians) {
     for (int64_t b = 0; b < 4; ++b) expect_same(nested[a][b], func::grad(coupled_scalar)(xss[a][b]));
 }
 
-// The message of the dydx::Error that call raises ("" if none).
-template <class F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(VmapErrors, BadDimsAndSizesNameVmapAndTheArgument) {
   Tensor x = ones({3, 2}), y = ones({4, 2});
@@ -323,13 +295,13 @@ TEST(Vmap, ZeroDimSamplesPromoteAsZeroDimTensors) {
   Function choose = [](const TensorList& in) { return TensorList{where(in[1] > 1.0f, in[0], in[1])}; };
   for (const Function& f : {times, equal, choose}) {
     Tensor batched = func::vmap(f, {0, std::nullopt})({s, y})[0];
-    Tensor looped = loop(f, {s, y}, {0, std::nullopt})[0];
+    Tensor looped = loop_all(f, {s, y}, {0, std::nullopt})[0];
     EXPECT_EQ(batched.dtype(), looped.dtype());
     expect_same(batched, looped);
   }
   EXPECT_EQ(func::vmap(times, {0, std::nullopt})({s, y})[0].dtype(), kFloat32);
   // An int64 0-d sample against float32 samples: float32, both ways.
-  expect_same(func::vmap(times, {0, std::nullopt})({arange(2), y})[0], loop(times, {arange(2), y}, {0, std::nullopt})[0]);
+  expect_same(func::vmap(times, {0, std::nullopt})({arange(2), y})[0], loop_all(times, {arange(2), y}, {0, std::nullopt})[0]);
 }
 
 TEST(VmapErrors, BroadcastErrorsNameTheSamplesShapes) {

@@ -6,6 +6,8 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "vmap_test_util.hpp"
+
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,17 +15,11 @@
 namespace dydx {
 namespace {
 
+using vmap_test::error_of;
+
 using func::BatchDims;
 using func::Function;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 Function binary(Tensor (*op)(const Tensor&, const Tensor&)) {
   return [op](const TensorList& in) { return TensorList{op(in[0], in[1])}; };

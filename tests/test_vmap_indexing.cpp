@@ -6,35 +6,23 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "vmap_test_util.hpp"
+
 #include <string>
 
 namespace dydx {
 namespace {
+
+using vmap_test::error_of;
+using vmap_test::expect_same;
+using vmap_test::loop;
 
 using func::BatchDims;
 using func::Function;
 using indexing::Ellipsis;
 using indexing::Slice;
 
-Tensor loop(const Function& f, const TensorList& inputs, const BatchDims& in_dims) {
-  int64_t size = -1;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (in_dims[i]) size = inputs[i].size(*in_dims[i]);
-  TensorList out;
-  for (int64_t b = 0; b < size; ++b) {
-    TensorList sample;
-    for (size_t i = 0; i < inputs.size(); ++i) sample.push_back(in_dims[i] ? inputs[i].select(*in_dims[i], b) : inputs[i]);
-    out.push_back(f(sample)[0]);
-  }
-  return stack(out, 0);
-}
 
-void expect_same(const Tensor& a, const Tensor& b) {
-  ASSERT_EQ(a.sizes(), b.sizes());
-  ASSERT_EQ(a.dtype(), b.dtype());
-  if (a.is_floating_point()) EXPECT_TRUE(allclose(a, b, 1e-12, 1e-14)) << a << "\n" << b;
-  else EXPECT_TRUE(equal(a, b)) << a << "\n" << b;
-}
 
 // A sample input: a generator of one sample (the same every call), and whether it may be batched.
 struct Input {
@@ -91,14 +79,6 @@ Tensor indices_of(std::vector<int64_t> sample, int64_t high, uint64_t seed) {
   return randint(high, sample);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(VmapIndexing, CatAndStack) {
   const Function cat_rows = [](const TensorList& in) { return TensorList{cat({in[0], in[1], in[0]}, -2)}; };

@@ -6,6 +6,8 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "vmap_test_util.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -14,40 +16,20 @@
 namespace dydx {
 namespace {
 
+using vmap_test::expect_same;
+using vmap_test::loop_all;
+
 using func::BatchDims;
 using func::Function;
 
-// f applied to each sample (slices along in_dims; std::nullopt inputs whole), each output stacked at 0.
-TensorList loop(const Function& f, const TensorList& inputs, const BatchDims& in_dims) {
-  int64_t size = -1;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (in_dims[i]) size = inputs[i].size(*in_dims[i]);
-  std::vector<TensorList> per_output;
-  for (int64_t b = 0; b < size; ++b) {
-    TensorList sample;
-    for (size_t i = 0; i < inputs.size(); ++i) sample.push_back(in_dims[i] ? inputs[i].select(*in_dims[i], b) : inputs[i]);
-    TensorList outs = f(sample);
-    per_output.resize(outs.size());
-    for (size_t k = 0; k < outs.size(); ++k) per_output[k].push_back(outs[k]);
-  }
-  TensorList out;
-  for (auto& samples : per_output) out.push_back(stack(samples, 0));
-  return out;
-}
 
-void expect_same(const Tensor& a, const Tensor& b) {
-  ASSERT_EQ(a.sizes(), b.sizes());
-  ASSERT_EQ(a.dtype(), b.dtype());
-  if (a.is_floating_point()) EXPECT_TRUE(allclose(a, b, 1e-12, 1e-12, /*equal_nan=*/true)) << a << "\n" << b;
-  else EXPECT_TRUE(equal(a, b)) << a << "\n" << b;
-}
 
 // vmap(f) equals the loop over samples, output by output, and no op ran once per sample.
 void expect_vmap_equals_loop(const Function& f, const TensorList& inputs, const BatchDims& in_dims) {
   vmap::clear_fallback_ops();
   TensorList got = func::vmap(f, in_dims)(inputs);
   EXPECT_TRUE(vmap::fallback_ops().empty()) << ::testing::PrintToString(vmap::fallback_ops());
-  TensorList want = loop(f, inputs, in_dims);
+  TensorList want = loop_all(f, inputs, in_dims);
   ASSERT_EQ(got.size(), want.size());
   for (size_t k = 0; k < got.size(); ++k) {
     SCOPED_TRACE("output " + std::to_string(k));
@@ -211,7 +193,7 @@ TEST(VmapReductions, NestedWithTheInnerBatchAnywhere) {
   vmap::clear_fallback_ops();
   TensorList got = func::vmap(inner, {2})({y});
   EXPECT_TRUE(vmap::fallback_ops().empty());
-  TensorList want = loop([&](const TensorList& in) { return loop(rank3_reductions(), in, {1}); }, {y}, {2});
+  TensorList want = loop_all([&](const TensorList& in) { return loop_all(rank3_reductions(), in, {1}); }, {y}, {2});
   ASSERT_EQ(got.size(), want.size());
   for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k]);
 }
@@ -229,10 +211,10 @@ TEST(VmapReductions, GradientsAndTangentsThroughTheBatch) {
   Tensor x = randn({3, 5, 4}, kFloat64), t = randn({3, 5, 4}, kFloat64);  // samples [3, 4] batched at 1
   Tensor whole = func::grad([&](const Tensor& b) { return func::vmap(loss, 1)(b).sum(); })(x);
   Function each_grad = [&](const TensorList& in) { return TensorList{func::grad(loss)(in[0])}; };
-  EXPECT_TRUE(allclose(whole, loop(each_grad, {x}, {1})[0].movedim(0, 1), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(whole, loop_all(each_grad, {x}, {1})[0].movedim(0, 1), 1e-12, 1e-12));
   Tensor tangent = func::jvp(func::vmap(loss, 1), x, t).second;
   Function each_jvp = [&](const TensorList& in) { return TensorList{func::jvp(loss, in[0], in[1]).second}; };
-  EXPECT_TRUE(allclose(tangent, loop(each_jvp, {x, t}, {1, 1})[0], 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(tangent, loop_all(each_jvp, {x, t}, {1, 1})[0], 1e-12, 1e-12));
 }
 
 TEST(VmapReductions, WholeSampleMaxAndMinShareTheGradientAmongTies) {
@@ -253,7 +235,7 @@ TEST(VmapReductions, WholeSampleMaxAndMinShareTheGradientAmongTies) {
     EXPECT_TRUE(allclose(tangent, each, 1e-15, 1e-15)) << tangent << each;
     Tensor plain = func::vmap(extreme)(x), tracked = func::vmap(extreme)(x.detach().requires_grad_(true));
     EXPECT_TRUE(equal(plain, tracked.detach()));
-    EXPECT_TRUE(equal(plain, loop([&](const TensorList& in) { return TensorList{extreme(in[0])}; }, {x}, {0})[0]));
+    EXPECT_TRUE(equal(plain, loop_all([&](const TensorList& in) { return TensorList{extreme(in[0])}; }, {x}, {0})[0]));
   }
   Tensor zero_max = func::vmap([](const Tensor& s) { return s.max(); })(tensor({{-0.0, -1.0}}, kFloat64).requires_grad_(true));
   EXPECT_TRUE(std::signbit(zero_max.item<double>()));
