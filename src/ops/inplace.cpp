@@ -218,11 +218,11 @@ void binary_in_place(const Tensor& self, const Tensor& other, F f) {
 
 // An in-place op under vmap writes into self's batch: the others laid out as self's value (batch
 // dim at self's, vmap::align_to), then the same in-place op once on the value, which records its
-// history and writes through to the value's base as any in-place op does. functorch's rule first:
-// a batched value cannot be written into a tensor that is not batched at its level.
+// history and writes through to the value's base as any in-place op does. Callers check functorch's
+// rule first (vmap::check_inplace: a batched value cannot be written into a tensor that is not
+// batched at its level), before their own checks, so that it is the error a bad write gets.
 template <class F>
-Tensor& batched_write(Tensor& self, const char* op, std::initializer_list<const Tensor*> others, F write) {
-  vmap::check_inplace(op, self, others);
+Tensor& batched_write(Tensor& self, std::initializer_list<const Tensor*> others, F write) {
   const auto* b = vmap::batched(self);
   Tensor value = b->value;
   SmallVector<Tensor, 3> aligned;
@@ -243,7 +243,7 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("add_", *this, {&other});
     ops::check_binary_inplace(*this, other, "add_", alpha);
-    return ops::batched_write(*this, "add_", {&other}, [&](Tensor& v, const auto& o) { v.add_(o[0], alpha); });
+    return ops::batched_write(*this, {&other}, [&](Tensor& v, const auto& o) { v.add_(o[0], alpha); });
   }
   ops::check_overlap(*this, {&other}, "add_");
   ops::check_binary_inplace(*this, other, "add_", alpha);
@@ -263,7 +263,7 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("sub_", *this, {&other});
     ops::check_binary_inplace(*this, other, "sub_", alpha);
-    return ops::batched_write(*this, "sub_", {&other}, [&](Tensor& v, const auto& o) { v.sub_(o[0], alpha); });
+    return ops::batched_write(*this, {&other}, [&](Tensor& v, const auto& o) { v.sub_(o[0], alpha); });
   }
   ops::check_overlap(*this, {&other}, "sub_");
   ops::check_binary_inplace(*this, other, "sub_", alpha);
@@ -280,7 +280,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("mul_", *this, {&other});
     ops::check_binary_inplace(*this, other, "mul_");
-    return ops::batched_write(*this, "mul_", {&other}, [&](Tensor& v, const auto& o) { v.mul_(o[0]); });
+    return ops::batched_write(*this, {&other}, [&](Tensor& v, const auto& o) { v.mul_(o[0]); });
   }
   ops::check_overlap(*this, {&other}, "mul_");
   ops::check_binary_inplace(*this, other, "mul_");
@@ -300,7 +300,7 @@ Tensor& Tensor::div_(const Tensor& other) {
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("div_", *this, {&other});
     ops::check_binary_inplace(*this, other, "div_", 1, true);
-    return ops::batched_write(*this, "div_", {&other}, [&](Tensor& v, const auto& o) { v.div_(o[0]); });
+    return ops::batched_write(*this, {&other}, [&](Tensor& v, const auto& o) { v.div_(o[0]); });
   }
   ops::check_overlap(*this, {&other}, "div_");
   ops::check_binary_inplace(*this, other, "div_", 1, true);
@@ -324,7 +324,7 @@ static Tensor& addc_impl(Tensor& self, const Tensor& t1, const Tensor& t2, Scala
     detail::broadcast_shapes(t1.sizes(), t2.sizes(), op);
     const Tensor term = divide ? dydx::div(t1, t2) : dydx::mul(t1, t2);
     ops::check_binary_inplace(self, term, op, value);
-    return ops::batched_write(self, op, {&term}, [&](Tensor& v, const auto& o) { v.add_(o[0], value); });
+    return ops::batched_write(self, {&term}, [&](Tensor& v, const auto& o) { v.add_(o[0], value); });
   }
   ops::check_overlap(self, {&t1, &t2}, op);
   detail::broadcast_shapes(t1.sizes(), t2.sizes(), op);
@@ -391,7 +391,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     vmap::check_inplace("copy_", *this, {&src});
     DYDX_CHECK(detail::broadcast_shapes(sizes(), src.sizes(), "copy_") == impl_ref().sizes, "copy_: source of shape ",
                src.sizes(), " cannot be broadcast to the destination shape ", sizes());
-    return ops::batched_write(*this, "copy_", {&src}, [](Tensor& v, const auto& o) { v.copy_(o[0]); });
+    return ops::batched_write(*this, {&src}, [](Tensor& v, const auto& o) { v.copy_(o[0]); });
   }
   ops::check_overlap(*this, {&src}, "copy_");
   detail::broadcast_shapes(sizes(), src.sizes(), "copy_");
