@@ -25,7 +25,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # OpenBLAS's own threads are not instrumented, so the products run on the calling thread here.
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDYDX_SANITIZE_THREAD=ON -DDYDX_BUILD_BENCHMARKS=OFF \
   -DDYDX_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-tsan -j "$jobs" --target test_reliability test_threads test_overlap test_concurrency
+cmake --build build-tsan -j "$jobs" --target test_reliability test_threads test_overlap test_concurrency test_vmap \
+  test_vmap_adversarial
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_reliability --gtest_filter='Threads.*'
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 # Overlapping writes on 2, 4 and 8 threads: the short stress and the short differential test
@@ -34,3 +35,7 @@ OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_overla
 # Less the test that forks and starts threads in the child, which TSan does not support.
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_concurrency \
   --gtest_filter=-ThreadPool.FailingToStartWorkersDegradesToFewerThreads
+# vmap on several threads at once: each thread its own levels, batched tensors of another thread refused.
+OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_vmap --gtest_filter='*Concurrent*'
+OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_vmap_adversarial \
+  --gtest_filter='*Thread*:*Concurrent*'
