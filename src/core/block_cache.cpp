@@ -31,10 +31,10 @@ constexpr size_t kHugePage = size_t{2} << 20;
 
 constexpr size_t kGranule = size_t{64} << 10;
 
-// Coarse sizes let a cached block serve tensors of nearby shapes; the waste stays under 1/4 (64 KiB
-// granules from 256 KiB, huge pages from 2 MiB).
+// Coarse sizes let a cached block serve tensors of nearby shapes; the waste stays under 1/4 (16 KiB
+// granules from 64 KiB, 64 KiB granules from 256 KiB, huge pages from 2 MiB).
 size_t rounded(size_t nbytes) {
-  const size_t unit = nbytes < kHugePage ? kGranule : kHugePage;
+  const size_t unit = nbytes < 4 * kGranule ? kGranule / 4 : nbytes < kHugePage ? kGranule : kHugePage;
   return (nbytes + unit - 1) / unit * unit;
 }
 

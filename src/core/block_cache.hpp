@@ -6,11 +6,15 @@
 
 namespace dydx::detail {
 
-/// Buffers of at least this many bytes come from large_allocate.
-constexpr size_t kLargeBlockBytes = size_t{256} << 10;
+/// Buffers of at least this many bytes come from large_allocate. Not higher: glibc gives the top of
+/// its heap back to the kernel whenever a free leaves 128 KiB there, so a loop that allocates and
+/// frees buffers of 64-256 KiB (a vmap(jacrev)'s cotangent rows, a small product's result) paid a
+/// brk, TLB shootdowns on the other cores and the page faults to refill it, every iteration: 30% of
+/// a per-sample Jacobian of an MLP's weights at batch 32 (perf).
+constexpr size_t kLargeBlockBytes = size_t{64} << 10;
 
-/// A page-aligned buffer of at least nbytes (rounded up to 64 KiB, or to whole 2 MiB pages, 2 MiB
-/// aligned, from 2 MiB up), from the cache when one of that rounded size is free, else fresh from
+/// A page-aligned buffer of at least nbytes (rounded up to 16 KiB below 256 KiB, to 64 KiB below
+/// 2 MiB, or to whole 2 MiB pages, 2 MiB aligned, from 2 MiB up), from the cache when one of that rounded size is free, else fresh from
 /// the kernel. Null when out of memory.
 void* large_allocate(size_t nbytes);
 /// Returns a buffer from large_allocate (of the same nbytes) to the cache, which gives back blocks of
