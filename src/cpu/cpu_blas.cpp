@@ -101,9 +101,11 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     return;
   }
   // One piece per thread: each piece packs all of B again, so more pieces cost more. Pieces start on
-  // multiples of 64 rows, whole BLAS tiles. OpenBLAS picks its kernels by shape, so a row's last bits
-  // can still depend on the split, as they did when OpenBLAS split the rows itself.
-  const int64_t rows = ((n + threads - 1) / threads + 63) / 64 * 64;
+  // multiples of 16 rows, whole register tiles of every OpenBLAS x86-64 kernel; multiples of 64 split
+  // 320 rows (an NTK's contraction) 192 + 128, one thread a fifth late. OpenBLAS picks its kernels
+  // by shape, so a row's last bits can still depend on the split, as they did when OpenBLAS split
+  // the rows itself.
+  const int64_t rows = ((n + threads - 1) / threads + 15) / 16 * 16;
   parallel_for((n + rows - 1) / rows, 1, [&](int64_t first_piece, int64_t end_piece) {
     rows_of_c(first_piece * rows, std::min(n, end_piece * rows));
   });
