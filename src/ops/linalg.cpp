@@ -38,15 +38,48 @@ const auto plain_mm = [](const Tensor& a, const Tensor& b) { return a.mm(b); };
 // Named only through decltype below (clang would warn that the variable itself is never emitted).
 [[maybe_unused]] const auto plain_bmm = [](const Tensor& a, const Tensor& b) { return bmm(a, b); };
 
+// bmm's gradient for b when every a[i] is one row [1, k] and the cotangent g [G..., B, 1, m] carries nb
+// leading batch dims G (jacrev's rows): the outer products a[i]^T g[..., i, :], one [k, m] each. They
+// are written sample-major, [B, G..., k, m] in memory (returned as the [G..., B, k, m] view), and in
+// b's own layout when b is a transposed view (an expanded weight's .t(), which is how vmap's linear
+// reads a shared weight), as PyTorch's mm backward keeps a transposed input's layout. Then the rows
+// of a per-sample Jacobian (vmap of jacrev w.r.t. a weight) are one contiguous block per sample,
+// which reading it as [B * rows, numel] (the NTK's contraction) needs; the default order would make
+// that reshape copy the whole Jacobian. Only the small operands a and g are reordered.
+Tensor per_sample_outer_products(const Tensor& a, const Tensor& g, const Tensor& b, int64_t nb) {
+  std::vector<int64_t> grad_dims, after_sample;
+  for (int64_t d = 0; d < nb; ++d) {
+    grad_dims.push_back(d);
+    after_sample.push_back(d + 1);
+  }
+  const Tensor rows = g.movedim(grad_dims, after_sample);  // [B, G..., 1, m]
+  Dims shape = {a.size(0)};
+  for (int64_t d = 0; d <= nb; ++d) shape.push_back(1);
+  shape.push_back(a.size(2));
+  const Tensor columns = a.reshape(shape);  // [B, 1..., 1, k]
+  const bool b_transposed = b.size(1) > 1 && b.size(2) > 1 && b.stride(1) == 1 && b.stride(2) == b.size(1);
+  const Tensor out = b_transposed ? matmul(rows.transpose(-1, -2), columns)   // [B, G..., m, k]
+                                  : matmul(columns.transpose(-1, -2), rows);  // [B, G..., k, m]
+  const Tensor grad = out.movedim(after_sample, grad_dims);
+  return b_transposed ? grad.transpose(-1, -2) : grad;
+}
+
 // out = a @ b for matrices (mm) or batches of them (bmm).
 template <class Self, class Product, int64_t Rank>
 struct MatrixProduct {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static Tensor transposed(const Tensor& t) { return Rank == 2 ? t.t() : t.transpose(1, 2); }
   static void vjp(const Backward<Self>& b, const Tensor& g, Tensor* grads) {
-    const bool batched = b.batch_dims(g) > 0;
+    const int64_t nb = b.batch_dims(g);
+    const bool batched = nb > 0;
     if (b.needs_grad(0)) grads[0] = product(g, transposed(b.input(1)), batched, Product{});
-    if (b.needs_grad(1)) grads[1] = product(transposed(b.input(0)), g, batched, Product{});
+    if (b.needs_grad(1)) {
+      const Tensor& a = b.input(0);
+      if (Rank == 3 && batched && a.size(0) > 1 && a.size(1) == 1 && g.defined())
+        grads[1] = per_sample_outer_products(a, g, b.input(1), nb);
+      else
+        grads[1] = product(transposed(a), g, batched, Product{});
+    }
   }
   static Tensor jvp(const Primal<Self>& p, const TensorList& t) {
     const bool batched = p.batch_dims() > 0;
