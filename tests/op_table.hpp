@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,27 @@ namespace dydx::testing {
 
 /// Where inputs are drawn from, keeping each op away from its poles and kinks.
 enum class Domain { Real, Positive, AwayFromZero, Small };
+
+/// One value from the domain.
+inline double draw(Domain domain, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  switch (domain) {
+    case Domain::Real: return normal(rng);
+    case Domain::Positive: return 0.5 + 1.5 * uniform(rng);
+    case Domain::AwayFromZero: return (uniform(rng) < 0.5 ? -1 : 1) * (0.5 + uniform(rng));
+    case Domain::Small: return 1.2 * (2 * uniform(rng) - 1);
+  }
+  return 0;
+}
+
+/// A tensor of the shape, its values drawn from the domain in float64 and then cast to dtype.
+inline Tensor random_tensor(const std::vector<int64_t>& shape, Domain domain, ScalarType dtype, std::mt19937_64& rng) {
+  Tensor t = zeros(shape, kFloat64);
+  double* p = t.data_ptr<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = draw(domain, rng);
+  return t.to(dtype);
+}
 
 using Shapes = std::vector<std::vector<int64_t>>;
 

@@ -13,25 +13,6 @@ namespace {
 
 constexpr int64_t kBatch = 3;
 
-double draw(Domain domain, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  switch (domain) {
-    case Domain::Real: return normal(rng);
-    case Domain::Positive: return 0.5 + 1.5 * uniform(rng);
-    case Domain::AwayFromZero: return (uniform(rng) < 0.5 ? -1 : 1) * (0.5 + uniform(rng));
-    case Domain::Small: return 1.2 * (2 * uniform(rng) - 1);
-  }
-  return 0;
-}
-
-Tensor random_tensor(std::vector<int64_t> shape, Domain domain, std::mt19937_64& rng) {
-  Tensor t = zeros(shape, kFloat64);
-  double* p = t.data_ptr<double>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = draw(domain, rng);
-  return t;
-}
-
 // One way of batching a row's inputs: each input's batch dim, or none.
 using Placement = func::BatchDims;
 
@@ -79,7 +60,7 @@ TensorList batched_inputs(const OpRow& row, const Shapes& shapes, const Placemen
   for (size_t i = 0; i < shapes.size(); ++i) {
     std::vector<int64_t> shape = shapes[i];
     if (p[i]) shape.insert(shape.begin() + *p[i], batch);
-    out.push_back(random_tensor(shape, row.domain, rng));
+    out.push_back(random_tensor(shape, row.domain, kFloat64, rng));
   }
   return out;
 }
@@ -182,9 +163,9 @@ TEST_P(VmapOpTable, UnderVjpAndJvpEqualsTheLoop) {
     const Tensor out = func::vmap(op, front)(inputs)[0];
     if (!out.is_floating_point()) continue;
     const size_t n = inputs.size();
-    Tensor cotangent = random_tensor(out.sizes().vec(), Domain::Real, rng);
+    Tensor cotangent = random_tensor(out.sizes().vec(), Domain::Real, kFloat64, rng);
     TensorList tangents;
-    for (const Tensor& t : inputs) tangents.push_back(random_tensor(t.sizes().vec(), Domain::Real, rng));
+    for (const Tensor& t : inputs) tangents.push_back(random_tensor(t.sizes().vec(), Domain::Real, kFloat64, rng));
     // [inputs..., cotangent] -> the VJP with respect to every input.
     func::Function pull = [op, n](const TensorList& in) {
       TensorList primals(in.begin(), in.begin() + n);
