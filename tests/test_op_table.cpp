@@ -576,6 +576,107 @@ TEST_P(OpTableTest, ForwardLaplacianEqualsNestedForwardDiagonal) {
   }
 }
 
+// Ops whose records have no Taylor rule yet (func::jet raises on them, naming the op). Each entry is
+// checked to raise; adding a rule to an op means taking it off this list, and an op added without a
+// rule must be put on it.
+const std::set<std::string>& ops_without_taylor_rule() {
+  static const std::set<std::string> names = {
+      "pow.Tensor", "atan2", "hypot", "softplus", "gelu", "elu", "logsumexp", "softmax", "log_softmax", "var",
+      "std", "norm", "linalg_vector_norm", "layer_norm", "convolution", "laplacian_tangent.tanh",
+      "laplacian_tangent.sigmoid", "laplacian_tangent.exp", "laplacian_tangent.sin", "laplacian_tangent.cos",
+      "laplacian_tangent.silu"};
+  return names;
+}
+
+const autograd::OpInfo* registered(const std::string& name) {
+  for (const autograd::OpInfo* op : autograd::registered_ops())
+    if (name == op->name) return op;
+  return nullptr;
+}
+
+constexpr int64_t kTaylorOrder = 4;
+
+// d^k/dt^k of the row along x(t) = leaves + sum_k series[k-1] t^k / k!, at t = 0, for k = 1..K, by k
+// nested jacfwd over the scalar t: what func::jet must give, computed without any Taylor rule.
+TensorList nested_curve_derivatives(const Case& c, const TensorList& leaves, const std::vector<TensorList>& series) {
+  const func::Function curve = [&c, &leaves, &series](const TensorList& in) {
+    const Tensor& t = in[0];
+    TensorList moved;
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      Tensor x = leaves[i], power;
+      double factorial = 1;
+      for (int64_t k = 1; k <= kTaylorOrder; ++k) {
+        factorial *= static_cast<double>(k);
+        power = k == 1 ? t : power * t;
+        x = x + series[i][k - 1] * (power / factorial);
+      }
+      moved.push_back(x);
+    }
+    return TensorList{c.row->fn(inputs_from(c, moved))};
+  };
+  TensorList derivatives;
+  func::Function d = curve;
+  for (int64_t k = 1; k <= kTaylorOrder; ++k) {
+    d = func::jacfwd(d, {0});
+    derivatives.push_back(d({zeros({}, kFloat64)})[0]);
+  }
+  return derivatives;
+}
+
+// func::jet to order 4 through the row, in both dtypes and over every layout, against nested forward
+// mode in float64; an op without a Taylor rule must raise naming it.
+TEST_P(OpTableTest, TaylorCoefficientsMatchNestedForwardMode) {
+  const autograd::OpInfo* info = registered(row().name);
+  ASSERT_NE(info, nullptr);
+  const bool listed = ops_without_taylor_rule().count(row().name) > 0;
+  EXPECT_EQ(listed, info->taylor == autograd::TaylorKind::none)
+      << row().name << (listed ? " has a Taylor rule: take it off ops_without_taylor_rule()"
+                               : " has no Taylor rule: give it one, or list it in ops_without_taylor_rule()");
+  for (const Case& c : cases_of(row())) {
+    for (ScalarType dtype : {kFloat64, kFloat32}) {
+      SCOPED_TRACE(case_name(c, dtype));
+      std::mt19937_64 rng(GetParam() * 7919 + 3);
+      const TensorList leaves = make_leaves(c, dtype, rng);
+      std::vector<TensorList> series(leaves.size());
+      for (size_t i = 0; i < leaves.size(); ++i)
+        for (int64_t k = 0; k < kTaylorOrder; ++k)
+          series[i].push_back(random_tensor(leaves[i].sizes().vec(), Domain::Real, dtype, rng) * 0.3);
+      const func::Function f = as_function(c);
+      if (info->taylor == autograd::TaylorKind::none) {
+        try {
+          func::jet(f, leaves, series);
+          ADD_FAILURE() << "jet through " << row().name << " did not raise";
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find(row().name), std::string::npos) << e.what();
+        }
+        return;
+      }
+      const func::JetResult got = func::jet(f, leaves, series);
+      ASSERT_EQ(got.series_out.size(), 1u);
+      ASSERT_EQ(got.series_out[0].size(), static_cast<size_t>(kTaylorOrder));
+      const Tensor value = row().fn(inputs_from(c, leaves));
+      EXPECT_TRUE(allclose(got.primals_out[0].to(kFloat64), value.to(kFloat64), 0, 0, true));
+      if (!value.is_floating_point()) {
+        for (const Tensor& term : got.series_out[0]) EXPECT_FALSE(term.to(kFloat64).ne(0).any().item<bool>());
+        continue;
+      }
+      TensorList leaves64;
+      std::vector<TensorList> series64(leaves.size());
+      for (size_t i = 0; i < leaves.size(); ++i) {
+        leaves64.push_back(leaves[i].to(kFloat64));
+        for (const Tensor& term : series[i]) series64[i].push_back(term.to(kFloat64));
+      }
+      const TensorList want = nested_curve_derivatives(c, leaves64, series64);
+      for (int64_t k = 0; k < kTaylorOrder; ++k) {
+        const Tensor term = got.series_out[0][k];
+        EXPECT_EQ(term.dtype(), dtype);
+        const double tol = dtype == kFloat64 ? 1e-9 : std::max(row().tolerance, 1e-4) * 10;
+        EXPECT_TRUE(allclose(term.to(kFloat64), want[k], tol, tol, true)) << "order " << k + 1 << "\n" << term << "\n" << want[k];
+      }
+    }
+  }
+}
+
 std::string row_test_name(const ::testing::TestParamInfo<size_t>& info) {
   std::string name = op_table()[info.param].name + "_" + std::to_string(info.param);
   for (char& ch : name)

@@ -61,6 +61,19 @@ std::pair<TensorList, VjpFunction> vjp(const Function& f, const TensorList& prim
 /// f(primals) and the linear map t -> J t at primals.
 std::pair<TensorList, JvpFunction> linearize(const Function& f, const TensorList& primals);
 
+/// Taylor mode, as jax.experimental.jet: f along the curve x_i(t) = primals[i] + sum_k series[i][k-1]
+/// t^k / k!, returning f's outputs at t = 0 and their derivatives d^k f(x(t)) / dt^k at t = 0 for
+/// k = 1..K, each output's K terms in a list (series_out[o][k-1]). series[i] holds K tensors of
+/// primals[i]'s shape, the same K >= 1 for every input (an empty list: that input does not move). One
+/// forward pass carries all K coefficients through each op by its Taylor rule, O(K^2) work per op
+/// where K nested jvps would take 2^K passes. Differentiable: reverse mode runs through the results
+/// (a loss on higher derivatives trains), and jet nests in the other transforms.
+struct JetResult {
+  TensorList primals_out;
+  std::vector<TensorList> series_out;
+};
+JetResult jet(const Function& f, const TensorList& primals, const std::vector<TensorList>& series);
+
 /// Jacobian of each output with respect to each argument in argnums, out.shape + in.shape, listed
 /// output-major (output 0 w.r.t. every argnum, then output 1, ...). Reverse mode: one backward pass per
 /// chunk of chunk_size basis cotangents (0: every output element in one chunk). Negative argnums

@@ -7,7 +7,9 @@
 //
 // A forward-Laplacian level (func::laplacian's) is an ordinary level whose tangents are d + 1
 // stacked ones, d directional derivatives and a Laplacian; propagate adds the op's curvature term
-// to the last. The rules run as at any level, so it nests with the others both ways.
+// to the last. The rules run as at any level, so it nests with the others both ways. A Taylor level
+// (func::jet's) is one whose tangents are K stacked Taylor coefficients; propagate runs the op's
+// Taylor rule there, or its JVP where that is the Taylor rule (linear ops).
 //
 // Levels belong to the thread that opened them: each thread keeps one list of level records, and
 // everything forward mode knows about its levels is read from that list, so that threads without
@@ -38,6 +40,7 @@ namespace dydx::forward {
 namespace detail {
 thread_local int open_levels = 0;
 thread_local int64_t rule_batch_dims = 0;
+thread_local int64_t rule_taylor_order = 0;
 std::atomic<int> levels_open_anywhere{0};
 }
 
@@ -48,6 +51,8 @@ struct LevelRecord {
   uint32_t id;  // unique across threads; an inner level has a larger id
   // d at a forward-Laplacian level (make_laplacian_level), whose tangents are d + 1 stacked ones; -1 at others.
   int64_t laplacian_directions = -1;
+  // K at a Taylor level (make_taylor_level), whose tangents are K stacked Taylor coefficients; 0 at others.
+  int64_t taylor_order = 0;
   // Every tensor given a tangent at this level. Closing the level takes the tangents back, as
   // PyTorch does: a tangent's history often holds its own primal (the tangent of exp(x) is t * out),
   // so without this, primal -> tangent -> node -> primal would be a reference cycle.
@@ -102,6 +107,12 @@ int64_t laplacian_directions(uint32_t level) {
   return record ? record->laplacian_directions : -1;
 }
 
+// The order K if level is a Taylor level, else 0.
+int64_t level_taylor_order(uint32_t level) {
+  const LevelRecord* record = find_level(level);
+  return record ? record->taylor_order : 0;
+}
+
 [[noreturn]] void raise_foreign_level(uint32_t level) {
   DYDX_CHECK(false, "forward AD: a dual tensor with a tangent at dual level ", level,
              " is used on a thread where that level is not open. A dual level belongs to the thread that "
@@ -116,14 +127,18 @@ thread_local uint32_t visible_below = UINT32_MAX;  // levels >= this are hidden
 // says how many batch dims the rule's tangents carry.
 class RuleScope {
  public:
-  RuleScope(uint32_t level, int64_t batch_dims)
-      : previous_visible_below_(visible_below), previous_batch_dims_(detail::rule_batch_dims) {
+  RuleScope(uint32_t level, int64_t batch_dims, int64_t taylor_order = 0)
+      : previous_visible_below_(visible_below),
+        previous_batch_dims_(detail::rule_batch_dims),
+        previous_taylor_order_(detail::rule_taylor_order) {
     visible_below = std::min(visible_below, level);
     detail::rule_batch_dims = batch_dims;
+    detail::rule_taylor_order = taylor_order;
   }
   ~RuleScope() {
     visible_below = previous_visible_below_;
     detail::rule_batch_dims = previous_batch_dims_;
+    detail::rule_taylor_order = previous_taylor_order_;
   }
   RuleScope(const RuleScope&) = delete;
   RuleScope& operator=(const RuleScope&) = delete;
@@ -131,6 +146,7 @@ class RuleScope {
  private:
   uint32_t previous_visible_below_;
   int64_t previous_batch_dims_;
+  int64_t previous_taylor_order_;
 };
 
 }  // namespace
@@ -228,8 +244,11 @@ Tensor add_to_laplacian(const Tensor& tangent, const Tensor& second, int64_t d) 
 }
 }  // namespace
 
-void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp,
-                       const Rule* curvature, bool broadcasting, const FusedRule* fused) {
+void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rules& rules,
+                       bool broadcasting) {
+  const Rule& jvp = rules.jvp;
+  const Rule* curvature = rules.curvature;
+  const FusedRule* fused = rules.fused;
   check_no_foreign_tangents(inputs, count);
   // Outer levels first: a level's rule reads the output's outer tangents through the ops it runs.
   for (uint32_t level : open_level_ids()) {
@@ -244,7 +263,21 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     if (broadcasting)
       for (Tensor& ti : t)
         if (ti.defined()) ti = dydx::detail::align_to_rank(ti, nb, out.dim());
-    RuleScope scope(level, nb);
+    const int64_t order = level_taylor_order(level);
+    RuleScope scope(level, nb, order);
+    if (order > 0 && !rules.jvp_is_taylor) {
+      DYDX_CHECK(rules.taylor != nullptr, "jet: ", rules.op, " has no Taylor rule yet, so func::jet cannot carry "
+                 "Taylor coefficients through it (src/ops/README.md lists the ops that have one)");
+      Tensor coefficients = (*rules.taylor)(t);
+      if (!coefficients.defined()) continue;
+      if (coefficients.dtype() != out.dtype()) coefficients = coefficients.to(out.dtype());
+      Dims shape(coefficients.sizes().begin(), coefficients.sizes().begin() + nb);
+      for (int64_t s : out.sizes()) shape.push_back(s);
+      if (!(coefficients.sizes() == IntArrayRef(shape)))
+        coefficients = dydx::detail::align_to_rank(coefficients, nb, out.dim()).expand(shape);
+      set_tangent(out, level, coefficients);
+      continue;
+    }
     const int64_t d = laplacian_directions(level);
     if (d >= 0 && fused) {
       Tensor together = (*fused)(t, d);
@@ -292,6 +325,13 @@ void make_laplacian_level(uint32_t level, int64_t directions) {
              " is not the innermost open level");
   DYDX_CHECK(directions >= 0, "make_laplacian_level: expected a number of directions >= 0, got ", directions);
   levels.back().laplacian_directions = directions;
+}
+
+void make_taylor_level(uint32_t level, int64_t order) {
+  DYDX_CHECK(!levels.empty() && levels.back().id == level, "make_taylor_level: level ", level,
+             " is not the innermost open level");
+  DYDX_CHECK(order >= 1, "make_taylor_level: expected an order >= 1, got ", order);
+  levels.back().taylor_order = order;
 }
 
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
@@ -399,6 +439,8 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint32_t level) {
   DYDX_CHECK(forward::is_open(level), "make_dual: dual level ", level, " is not open");
   DYDX_CHECK(forward::laplacian_directions(level) < 0, "make_dual: dual level ", level,
              " belongs to func::laplacian; open a forward_ad::DualLevel inside f for tangents of your own");
+  DYDX_CHECK(forward::level_taylor_order(level) == 0, "make_dual: dual level ", level,
+             " belongs to func::jet; open a forward_ad::DualLevel inside f for tangents of your own");
   DYDX_CHECK(primal.defined() && tangent.defined(), "make_dual: primal and tangent must be defined");
   DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
   DYDX_CHECK(primal.sizes() == tangent.sizes(), "make_dual: expected tangent of shape ", primal.sizes(),

@@ -16,13 +16,22 @@ namespace dydx::forward {
 namespace detail {
 extern thread_local int open_levels;  // the length of this thread's list of open levels
 extern thread_local int64_t rule_batch_dims;  // what batch_dims() says
+extern thread_local int64_t rule_taylor_order;  // what taylor_order() says
 extern std::atomic<int> levels_open_anywhere;  // on all threads together; changed only where open_levels is
 /// Raises if an input has a tangent at a level that is not open on this thread.
 void check_no_foreign_tangents(const Tensor* const* inputs, size_t count);
 using Rule = std::function<Tensor(const TensorList&)>;
 using FusedRule = std::function<Tensor(const TensorList&, int64_t)>;
-void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rule& jvp, const Rule* curvature,
-               bool broadcasting, const FusedRule* fused = nullptr);
+/// The op's rules for detail::propagate; the pointers are null where the op has no such rule.
+struct Rules {
+  const char* op;  // the op's name, for errors
+  const Rule& jvp;
+  const Rule* curvature = nullptr;
+  const FusedRule* fused = nullptr;
+  const Rule* taylor = nullptr;
+  bool jvp_is_taylor = false;  // linear or piecewise linear: the JVP carries every Taylor coefficient
+};
+void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rules& rules, bool broadcasting);
 }  // namespace detail
 
 /// Whether any dual level is open on this thread; ops skip all forward work otherwise.
@@ -38,6 +47,9 @@ inline void check_no_foreign_tangents(std::span<const Tensor* const> inputs) {
 inline void check_no_foreign_tangents(std::initializer_list<const Tensor*> inputs) {
   check_no_foreign_tangents(std::span<const Tensor* const>(inputs.begin(), inputs.size()));
 }
+
+/// Inside a Taylor rule: the order K of the coefficients it gets (make_taylor_level), 0 elsewhere.
+inline int64_t taylor_order() { return detail::rule_taylor_order; }
 
 /// Inside a JVP rule: how many leading batch dims the tangents carry (jacfwd pushes a batch of
 /// tangents through one pass), 0 for ordinary tangents. Rules keep them in front.
@@ -71,6 +83,20 @@ using FusedLaplacianRule = detail::FusedRule;
 /// second derivatives along them, L. The JVP rule, being linear, carries all d + 1 through an op at
 /// once; L then also takes the curvature rule's sum_k D2f[g_k, g_k]. func::laplacian uses it.
 void make_laplacian_level(uint32_t level, int64_t directions);
+
+/// Makes level (open, innermost, no tangents yet) a Taylor level of order K >= 1 (func::jet). A
+/// tangent there is [K, ...shape], or [K, batch..., shape]: the normalised Taylor coefficients x_1 ..
+/// x_K of the tensor along a curve x(t) = x_0 + x_1 t + ... + x_K t^K + O(t^(K+1)), x_0 being the
+/// primal. An op whose JVP is its Taylor rule (linear and piecewise linear ones: their derivatives
+/// beyond the first are zero) carries all K at once through its JVP, the coefficient index being one
+/// more batch dim; any other runs its Taylor rule (a TaylorRule), and one without raises.
+void make_taylor_level(uint32_t level, int64_t order);
+
+/// A Taylor rule gets each input's coefficients [K, batch..., input] (undefined for an input that
+/// does not move) and returns the output's [K, batch..., out] (undefined for zero). batch_dims()
+/// counts the coefficient dim with the others; taylor_order() is K. Written with differentiable ops,
+/// like every rule, so that a jet nests in reverse mode (a loss on Taylor coefficients trains).
+using TaylorRule = detail::Rule;
 
 /// A dual of primal whose tangent is a batch of tangents, [N] + primal's shape, at the innermost level.
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents);

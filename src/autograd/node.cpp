@@ -49,8 +49,9 @@ struct DeferredRelease {
 thread_local DeferredRelease* deferred = nullptr;
 }  // namespace
 
-OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp, SecondOrderKind second_order)
-    : name(name), node_name(node_name), vjp(vjp), jvp(jvp), second_order(second_order) {
+OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp, SecondOrderKind second_order,
+               TaylorKind taylor)
+    : name(name), node_name(node_name), vjp(vjp), jvp(jvp), second_order(second_order), taylor(taylor) {
   mutable_registry().push_back(this);
 }
 

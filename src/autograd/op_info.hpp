@@ -25,17 +25,22 @@ enum class JvpKind : uint8_t { none, rule, partials, zero, in_place };
 /// a rule of its own, its declared second partial derivatives, or nothing because the op is linear
 /// or piecewise linear, so its second derivative is zero wherever it exists.
 enum class SecondOrderKind : uint8_t { none, rule, partials, linear };
+/// Where its Taylor rule (func::jet's coefficients to any order) comes from: a rule of its own, or its
+/// JVP, which is the whole Taylor rule of a linear or piecewise linear op; `none` for an op that has
+/// none yet (jet raises on it).
+enum class TaylorKind : uint8_t { none, rule, jvp };
 
 /// Made once per op from its record (src/ops/op_record.hpp); constructing one registers it, so
 /// tests can check that every op has a row in the op table and declares all its rules.
 struct OpInfo {
   OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp = JvpKind::none,
-         SecondOrderKind second_order = SecondOrderKind::none);
+         SecondOrderKind second_order = SecondOrderKind::none, TaylorKind taylor = TaylorKind::none);
   const char* name;       // unique, PyTorch-style: "mul", "sum.dim", "pow.Tensor"
   const char* node_name;  // what grad_fn()->name() says: "MulBackward0"
   VjpRule vjp;
   JvpKind jvp;
   SecondOrderKind second_order;
+  TaylorKind taylor;
 };
 
 /// Every op registered so far.

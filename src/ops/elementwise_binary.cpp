@@ -7,6 +7,7 @@
 #include "vmap/batched.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/taylor.hpp"
 
 namespace dydx {
 namespace ops {
@@ -126,6 +127,11 @@ struct BinaryRecord {
     Tensor bb = term(g[1], g[1], [&] { return Op::d_bb(p); });
     return sum_terms(sum_terms(aa, ab.defined() ? ab * 2.0 : ab), bb);
   }
+  static Tensor taylor(const Primal<BinaryRecord>& p, const TensorList& x)
+    requires requires { Op::taylor(p, x); }
+  {
+    return Op::taylor(p, x);
+  }
 };
 
 // The dtype a binary op computes in: the promoted one, or the default float dtype for integers
@@ -172,6 +178,10 @@ struct Mul : Named<"mul", "MulBackward0"> {
   static Weight d_aa(const auto&) { return {}; }
   static Weight d_ab(const auto&) { return 1.0; }
   static Weight d_bb(const auto&) { return {}; }
+  // Bilinear: y_k = sum_j a_j b_(k-j).
+  static Tensor taylor(const auto& c, const TensorList& x) {
+    return taylor::cauchy_product(c.input(0), x[0], c.input(1), x[1], [](const Tensor& a, const Tensor& b) { return a * b; });
+  }
 };
 
 struct Div : Named<"div", "DivBackward0"> {
@@ -185,6 +195,21 @@ struct Div : Named<"div", "DivBackward0"> {
   static Weight d_aa(const auto&) { return {}; }
   static Weight d_ab(const auto& c) { return -1.0 / c.input(1) / c.input(1); }
   static Weight d_bb(const auto& c) { return 2.0 * (c.input(0) / c.input(1)) / c.input(1) / c.input(1); }
+  // y b = a, so y_k = (a_k - sum_(j=1..k) b_j y_(k-j)) / b_0, y_0 being the quotient.
+  static Tensor taylor(const auto& c, const TensorList& x) {
+    const int64_t order = forward::taylor_order();
+    TensorList y(static_cast<size_t>(order));
+    for (int64_t k = 1; k <= order; ++k) {
+      Tensor numerator = taylor::coefficient(x[0], k);
+      for (int64_t j = 1; j <= k; ++j) {
+        const Tensor bj = taylor::coefficient(x[1], j);
+        const Tensor& previous = j == k ? c.output() : y[k - j - 1];
+        if (bj.defined() && previous.defined()) numerator = taylor::plus(numerator, -(bj * previous));
+      }
+      if (numerator.defined()) y[k - 1] = numerator / c.input(1);
+    }
+    return taylor::stacked(y);
+  }
 };
 
 // The Hessian of x^y comes from the first derivatives' own helpers, so that their conventions at
@@ -365,6 +390,17 @@ struct PowScalarRecord : Named<"pow.Scalar", "PowBackward0"> {
     const double p = c.attrs().exponent;
     return p == 0 || p == 1 ? Tensor() : (p * (p - 1)) * c.input(0).pow(p - 2) * sum_over_directions(g[0], g[0]);
   }
+  // f^(j) = p (p - 1) ... (p - j + 1) x^(p - j), zero from j = p + 1 on for a whole p >= 0.
+  static Tensor taylor(const Primal<PowScalarRecord>& c, const TensorList& x) {
+    const double p = c.attrs().exponent;
+    TensorList derivatives;
+    double falling = 1;
+    for (int64_t j = 1; j <= forward::taylor_order(); ++j) {
+      falling *= p - static_cast<double>(j - 1);
+      derivatives.push_back(falling == 0 ? Tensor() : c.input(0).pow(p - static_cast<double>(j)) * falling);
+    }
+    return taylor::compose(x[0], derivatives);
+  }
 };
 
 struct PowScalarBaseRecord : Named<"pow.ScalarBase", "PowBackward2"> {
@@ -381,6 +417,13 @@ struct PowScalarBaseRecord : Named<"pow.ScalarBase", "PowBackward2"> {
   static Tensor curvature(const Primal<PowScalarBaseRecord>& c, const TensorList& g) {
     const double b = c.attrs().base;
     return b == 0 ? Tensor() : c.output() * (std::log(b) * std::log(b)) * sum_over_directions(g[0], g[0]);
+  }  // f^(j) = log(b)^j b^x, as the first derivative's helper has it at b == 0.
+  static Tensor taylor(const Primal<PowScalarBaseRecord>& c, const TensorList& x) {
+    const double b = c.attrs().base;
+    TensorList derivatives{pow_scalar_base_derivative(b, c.input(0), c.output())};
+    for (int64_t j = 2; j <= forward::taylor_order(); ++j)
+      derivatives.push_back(b == 0 ? Tensor() : c.output() * std::pow(std::log(b), static_cast<double>(j)));
+    return taylor::compose(x[0], derivatives);
   }
 };
 

@@ -11,6 +11,7 @@
 #include "ops/laplacian_tangent.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/taylor.hpp"
 
 namespace dydx {
 namespace ops {
@@ -53,6 +54,18 @@ Tensor relu_step(const Tensor& out) {
 // as one op, LaplacianTangentRecord (see laplacian_tangent.hpp and fused_laplacian below).
 // Ops with SIMD math in cpu/vec_math.hpp also give forward_array, the same function on a contiguous
 // run, bit for bit.
+// f^(j)(x) = (-1)^(j-1) (j-1)! (x + shift)^-j: log's (shift 0) and log1p's (shift 1).
+inline TensorList log_derivatives(const Tensor& x, double shift, int64_t order) {
+  const Tensor base = shift == 0 ? x : x + shift;
+  TensorList out;
+  double c = 1;
+  for (int64_t j = 1; j <= order; ++j) {
+    out.push_back(j == 1 ? 1.0 / base : base.pow(-static_cast<double>(j)) * c);
+    c *= -static_cast<double>(j);
+  }
+  return out;
+}
+
 struct Exp : Named<"exp", "ExpBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return cpu::vec::exp(x); }
@@ -60,6 +73,9 @@ struct Exp : Named<"exp", "ExpBackward0"> {
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.exp";
+  static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
+    return TensorList(static_cast<size_t>(order), out);
+  }
   template <class V>
   static LaplacianCoefficients<V> laplacian_coefficients(const V& y) {
     return {y, y, constant_like(y, 1), constant_like(y, 1), constant_like(y, 0), constant_like(y, 0)};
@@ -67,6 +83,9 @@ struct Exp : Named<"exp", "ExpBackward0"> {
 };
 struct Log : Named<"log", "LogBackward0"> {
   static constexpr Reads reads = Reads::Input;
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
+    return log_derivatives(x, 0, order);
+  }
   static auto forward(auto x) { return cpu::vec::log(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / x; }
@@ -75,14 +94,37 @@ struct Log : Named<"log", "LogBackward0"> {
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / x; }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x); }
 };
+
 struct Sqrt : Named<"sqrt", "SqrtBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::sqrt(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 0.5 / out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -0.25 / (out * out * out); }
+  // f^(j) = c_j x^(1/2 - j) = c_j out^(1 - 2 j), c_j = (1/2)(1/2 - 1)...(1/2 - j + 1).
+  static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
+    TensorList d;
+    double c = 1;
+    for (int64_t j = 1; j <= order; ++j) {
+      c *= 0.5 - static_cast<double>(j - 1);
+      d.push_back(out.pow(1.0 - 2.0 * static_cast<double>(j)) * c);
+    }
+    return d;
+  }
 };
+// sin's derivatives cycle through cos, -sin, -cos, sin; cos's start one step later.
+inline TensorList trig_derivatives(const Tensor& x, int64_t start, int64_t order) {
+  const Tensor c = cos(x), s = sin(x);
+  const Tensor cycle[4] = {s, c, -s, -c};
+  TensorList out;
+  for (int64_t j = 1; j <= order; ++j) out.push_back(cycle[(start + j) % 4]);
+  return out;
+}
+
 struct Sin : Named<"sin", "SinBackward0"> {
   static constexpr Reads reads = Reads::Input;
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
+    return trig_derivatives(x, 0, order);
+  }
   static auto forward(auto x) { return cpu::vec::sin(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sin(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cos(x); }
@@ -97,6 +139,9 @@ struct Sin : Named<"sin", "SinBackward0"> {
 };
 struct Cos : Named<"cos", "CosBackward0"> {
   static constexpr Reads reads = Reads::Input;
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
+    return trig_derivatives(x, 1, order);
+  }
   static auto forward(auto x) { return cpu::vec::cos(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::cos(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return -sin(x); }
@@ -113,6 +158,9 @@ struct Tan : Named<"tan", "TanBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::tan(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 + out * out; }
+  static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
+    return taylor::value_derivatives({1, 0, 1}, out, order);  // f' = 1 + y^2
+  }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return 2.0 * out * (1.0 + out * out); }
 };
 struct Tanh : Named<"tanh", "TanhBackward0"> {
@@ -120,6 +168,9 @@ struct Tanh : Named<"tanh", "TanhBackward0"> {
   static auto forward(auto x) { return cpu::vec::tanh(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
+  static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
+    return taylor::value_derivatives({1, 0, -1}, out, order);  // f' = 1 - y^2
+  }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.tanh";
   // f' = 1 - y^2 and f'' = -2 y f' are polynomials in y = tanh(x).
@@ -135,6 +186,9 @@ struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   static auto forward(auto x) { return cpu::vec::sigmoid(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
+  static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
+    return taylor::value_derivatives({0, 1, -1}, out, order);  // f' = y - y^2
+  }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.sigmoid";
   // f' = y (1 - y) and f'' = f' (1 - 2 y) are polynomials in y = sigmoid(x).
@@ -147,6 +201,7 @@ struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   }
 };
 struct Relu : Named<"relu", "ReluBackward0"> {
+  static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   static constexpr Reads reads = Reads::Output;
   static constexpr bool keeps_integers = true;
   // PyTorch's clamp_min(x, 0): a nan stays nan, and so does -0 (it is not below 0).
@@ -158,6 +213,7 @@ struct Relu : Named<"relu", "ReluBackward0"> {
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
 struct Abs : Named<"abs", "AbsBackward0"> {
+  static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
   // std::abs for floats: abs(-0) is +0, as in PyTorch (x < 0 ? -x : x would keep -0); abs(INT64_MIN)
@@ -172,6 +228,9 @@ struct Abs : Named<"abs", "AbsBackward0"> {
 
 struct Log1p : Named<"log1p", "Log1PBackward0"> {
   static constexpr Reads reads = Reads::Input;
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
+    return log_derivatives(x, 1, order);
+  }
   static auto forward(auto x) { return std::log1p(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x + 1.0); }
   // t / (x + 1), as PyTorch's log1p_backward divides (see Log).
@@ -186,6 +245,9 @@ struct Expm1 : Named<"expm1", "Expm1Backward0"> {
   static auto forward(auto x) { return std::expm1(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
+  static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
+    return TensorList(static_cast<size_t>(order), out + 1.0);
+  }
 };
 struct Erf : Named<"erf", "ErfBackward0"> {
   static constexpr Reads reads = Reads::Input;
@@ -194,6 +256,20 @@ struct Erf : Named<"erf", "ErfBackward0"> {
   // g x + g x rounds twice, which a float32 subnormal x shows.
   static Tensor derivative(const Tensor& x, const Tensor&) { return (2.0 / std::sqrt(M_PI)) * exp(-x.pow(2)); }
   static Tensor second_derivative(const Tensor& x, const Tensor& out) { return -2.0 * x * derivative(x, out); }
+  // f^(n+1) = (-1)^n H_n(x) f', H the physicists' Hermite polynomials: H_0 = 1, H_1 = 2 x,
+  // H_(n+1) = 2 x H_n - 2 n H_(n-1).
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order) {
+    const Tensor first = derivative(x, out);
+    TensorList d{first};
+    Tensor older = ones_like(x), hermite = 2.0 * x;  // H_(n-1), H_n
+    for (int64_t n = 1; n < order; ++n) {
+      d.push_back(n % 2 == 1 ? -(hermite * first) : hermite * first);
+      const Tensor next = 2.0 * x * hermite - older * (2.0 * static_cast<double>(n));
+      older = hermite;
+      hermite = next;
+    }
+    return d;
+  }
 };
 
 // The activations below are floating only: PyTorch has no integer kernels for them.
@@ -210,6 +286,15 @@ struct Silu : Named<"silu", "SiluBackward0"> {
     return s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s));
   }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.silu";
+  // f^(n) = n s^(n-1) + x s^(n), s = sigmoid(x) and s^(n) a polynomial in s.
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
+    const Tensor s = sigmoid(x);
+    const TensorList ds = taylor::value_derivatives({0, 1, -1}, s, order);
+    TensorList d;
+    for (int64_t n = 1; n <= order; ++n)
+      d.push_back((n == 1 ? s : ds[n - 2] * static_cast<double>(n)) + x * ds[n - 1]);
+    return d;
+  }
   // f = x s with s = sigmoid(x): the n-th derivative is n s_(n-1) + x s_n, s_n the n-th of s, with
   // s_1 = s (1 - s), s_2 = s_1 (1 - 2 s), s_3 = s_2 (1 - 2 s) - 2 s_1^2, s_4 = s_3 (1 - 2 s) - 6 s_1 s_2.
   template <class V>
@@ -332,6 +417,7 @@ struct LeakyReluAttrs {
   double negative_slope = 0.01;
 };
 struct LeakyRelu : Named<"leaky_relu", "LeakyReluBackward0"> {
+  static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   using Attrs = LeakyReluAttrs;
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
@@ -353,6 +439,7 @@ struct ClampAttrs {
 // makes every element nan when both bounds are given, and changes nothing when one is (std::max(x,
 // nan) is x); the gradient is 0 either way.
 struct Clamp : Named<"clamp", "ClampBackward1"> {
+  static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   using Attrs = ClampAttrs;
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
@@ -438,6 +525,26 @@ Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor& out, con
   }
 }
 
+// An op's Taylor rule (func::jet) composes its derivatives f^(1..K), from taylor_derivatives(x, out,
+// K) (with the attributes where it has them); a piecewise linear op (`piecewise_linear`) needs only
+// f', its higher derivatives being zero wherever they exist.
+template <class Op>
+concept HasTaylorDerivatives =
+    requires(const Tensor& x, int64_t k) { Op::taylor_derivatives(x, x, k); } ||
+    requires(const Tensor& x, int64_t k, const AttrsOf<Op>& a) { Op::taylor_derivatives(x, x, k, a); };
+
+template <class Op>
+constexpr bool piecewise_linear() {
+  if constexpr (requires { Op::piecewise_linear; }) return Op::piecewise_linear;
+  return false;
+}
+
+template <class Op>
+TensorList taylor_derivatives_of(const Tensor& x, const Tensor& out, const AttrsOf<Op>& a, int64_t order) {
+  if constexpr (has_attrs<Op>) return Op::taylor_derivatives(x, out, order, a);
+  else return Op::taylor_derivatives(x, out, order);
+}
+
 // Functions such as exp promote integers to the default float dtype; relu and abs keep them.
 template <class Op>
 constexpr bool keeps_integers() {
@@ -486,6 +593,14 @@ struct UnaryRecord {
   }
   static Tensor fused_laplacian(const Primal<UnaryRecord>& p, const TensorList& t, int64_t d) {
     return ops::fused_laplacian<Op>(t[0], p.input(0), p.output(), d);
+  }
+  static Tensor taylor(const Primal<UnaryRecord>& p, const TensorList& x)
+    requires(piecewise_linear<Op>() || HasTaylorDerivatives<Op>)
+  {
+    if constexpr (piecewise_linear<Op>())
+      return times_derivative<Op>(x[0], p.input(0), p.output(), p.attrs());
+    else
+      return taylor::compose(x[0], taylor_derivatives_of<Op>(p.input(0), p.output(), p.attrs(), forward::taylor_order()));
   }
 };
 

@@ -2,6 +2,7 @@
 #include "cpu/cpu_blas.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/taylor.hpp"
 
 namespace dydx {
 namespace ops {
@@ -86,6 +87,9 @@ struct MatrixProduct {
     return sum_terms(product(t[0], p.input(1), batched, Product{}), product(p.input(0), t[1], batched, Product{}));
   }
   static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
+  static Tensor taylor(const Primal<Self>& p, const TensorList& x) {
+    return taylor::cauchy_product(p.input(0), x[0], p.input(1), x[1], [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
+  }
 };
 struct MmRecord : MatrixProduct<MmRecord, decltype(plain_mm), 2>, Named<"mm", "MmBackward0"> {
 };
@@ -114,6 +118,13 @@ struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
   }
   static Tensor curvature(const Primal<AddmmRecord>& p, const TensorList& g) {
     return scaled(bilinear_curvature(g[1], g[2]), p.attrs().alpha);
+  }
+  static Tensor taylor(const Primal<AddmmRecord>& p, const TensorList& x) {
+    const int64_t nb = p.batch_dims();
+    Tensor from_input = x[0].defined() ? align_to_rank(scaled(x[0], p.attrs().beta), nb, 2) : Tensor();
+    Tensor from_product = taylor::cauchy_product(p.input(1), x[1], p.input(2), x[2],
+                                                 [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
+    return taylor::plus(from_input, scaled(from_product, p.attrs().alpha));
   }
 };
 

@@ -7,11 +7,13 @@
 //          static void vjp(const Backward<Mm>& b, const Tensor& g, Tensor* grads);  // b.input(1), ...
 //          static Tensor jvp(const Primal<Mm>& p, const TensorList& t);            // p.input(1), ...
 //          static Tensor curvature(const Primal<Mm>& p, const TensorList& g);      // sum_k D2f[g_k, g_k]
+//          static Tensor taylor(const Primal<Mm>& p, const TensorList& x);         // jet's coefficients
 //        };
 //      with `using Attrs = SomeStruct;` for non-tensor arguments (typed, one struct per op), the
 //      `Linear` mark as a base instead of curvature() for a linear or piecewise linear op,
 //      `jvp_kind = JvpKind::zero` instead of jvp() for an op whose tangent is zero, `broadcasts` for
-//      broadcasting tangents, and fused_laplacian(p, t, d) for a one-pass forward Laplacian.
+//      broadcasting tangents, fused_laplacian(p, t, d) for a one-pass forward Laplacian, and taylor(p,
+//      x) for func::jet's coefficients (ops/taylor.hpp; a Linear op's JVP already is its Taylor rule).
 //      Elementwise ops declare less: a unary op its f, f' and f'' (UnaryRecord in
 //      elementwise_unary.cpp makes the record), a binary op its f and partials d_a, d_b (and d_aa,
 //      d_ab, d_bb, or `linear`; BinaryRecord in elementwise_binary.cpp makes the record).
@@ -57,6 +59,7 @@ namespace dydx::ops {
 
 using autograd::JvpKind;
 using autograd::SecondOrderKind;
+using autograd::TaylorKind;
 
 /// The attributes of an op with none (a record that declares no Attrs has these).
 struct NoAttrs {};
@@ -185,6 +188,8 @@ concept HasJvp = requires(const Primal<Op>& p, const TensorList& t) { Op::jvp(p,
 template <class Op>
 concept HasCurvature = requires(const Primal<Op>& p, const TensorList& g) { Op::curvature(p, g); };
 template <class Op>
+concept HasTaylor = requires(const Primal<Op>& p, const TensorList& x) { Op::taylor(p, x); };
+template <class Op>
 concept HasFusedLaplacian = requires(const Primal<Op>& p, const TensorList& t, int64_t d) { Op::fused_laplacian(p, t, d); };
 
 template <class Op>
@@ -222,9 +227,20 @@ void vjp_of(autograd::Node& node, const Tensor& g, Tensor* grads) {
   Op::vjp(Backward<Op>(node), g, grads);
 }
 
+/// Where the op's Taylor coefficients come from (func::jet): its own rule, or its JVP where that is
+/// the whole Taylor rule (a linear or piecewise linear op, or one whose tangent is zero).
+template <class Op>
+constexpr TaylorKind taylor_kind_of() {
+  if constexpr (HasTaylor<Op>) return TaylorKind::rule;
+  else if constexpr (jvp_kind_of<Op>() == JvpKind::zero || second_order_of<Op>() == SecondOrderKind::linear)
+    return TaylorKind::jvp;
+  else return TaylorKind::none;
+}
+
 /// The op's entry in the op table, made from its record.
 template <class Op>
-inline const autograd::OpInfo op_info{Op::name, Op::node, &vjp_of<Op>, jvp_kind_of<Op>(), second_order_of<Op>()};
+inline const autograd::OpInfo op_info{Op::name, Op::node, &vjp_of<Op>, jvp_kind_of<Op>(), second_order_of<Op>(),
+                                      taylor_kind_of<Op>()};
 
 /// Runs the record's forward rules at every open level where an input has a tangent.
 template <class Op>
@@ -242,8 +258,15 @@ void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out
     forward::FusedLaplacianRule fused;
     if constexpr (HasFusedLaplacian<Op>)
       fused = [&p](const TensorList& t, int64_t d) { return Op::fused_laplacian(p, t, d); };
-    forward::detail::propagate(inputs.data(), inputs.size(), out, jvp, curvature ? &curvature : nullptr,
-                               broadcasts<Op>(), fused ? &fused : nullptr);
+    forward::TaylorRule taylor;
+    if constexpr (HasTaylor<Op>) taylor = [&p](const TensorList& x) { return Op::taylor(p, x); };
+    const forward::detail::Rules rules{.op = Op::name,
+                                       .jvp = jvp,
+                                       .curvature = curvature ? &curvature : nullptr,
+                                       .fused = fused ? &fused : nullptr,
+                                       .taylor = taylor ? &taylor : nullptr,
+                                       .jvp_is_taylor = taylor_kind_of<Op>() == TaylorKind::jvp};
+    forward::detail::propagate(inputs.data(), inputs.size(), out, rules, broadcasts<Op>());
   }
 }
 

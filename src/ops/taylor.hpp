@@ -1,0 +1,119 @@
+// The building blocks of the ops' Taylor rules (func::jet, forward::make_taylor_level).
+//
+// A rule gets each input's normalised Taylor coefficients x_1 .. x_K stacked as [K, batch..., shape]
+// (x(t) = x_0 + x_1 t + ... + x_K t^K, x_0 the primal) and returns the output's. Three shapes of rule
+// cover most ops:
+//   - a composition with a scalar function f (elementwise unary ops): Faa di Bruno's formula,
+//     y_k = sum_{j=1..k} f^(j)(x_0) / j! [t^k] (x(t) - x_0)^j, from the op's derivatives f^(1..K);
+//   - a bilinear op B (mul, mm, bmm): the Cauchy product y_k = sum_{j=0..k} B(a_j, b_{k-j});
+//   - a linear op: its JVP on the stack (op_record.hpp does that without a rule).
+// Everything is written with differentiable ops, so that a loss on the coefficients trains.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "autograd/forward_mode.hpp"
+#include "core/shape.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::ops::taylor {
+
+/// Coefficient k (1..K) of a stack [K, ...], or undefined for an undefined stack.
+inline Tensor coefficient(const Tensor& stack, int64_t k) { return stack.defined() ? stack.select(0, k - 1) : Tensor(); }
+
+/// a + b where either may be undefined (zero).
+inline Tensor plus(const Tensor& a, const Tensor& b) {
+  if (!a.defined()) return b;
+  if (!b.defined()) return a;
+  return a + b;
+}
+
+/// The stack [K, ...] of coefficients 1..K, undefined if every one is (zero); the others broadcast
+/// to one shape, undefined ones as zeros.
+inline Tensor stacked(TensorList coefficients) {
+  Tensor like;
+  Dims shape;
+  for (const Tensor& c : coefficients) {
+    if (!c.defined()) continue;
+    shape = like.defined() ? dydx::detail::broadcast_shapes(shape, c.sizes(), "jet") : Dims(c.sizes().begin(), c.sizes().end());
+    like = c;
+  }
+  if (!like.defined()) return {};
+  for (Tensor& c : coefficients) c = c.defined() ? c.expand(shape) : zeros(shape, like.dtype());
+  return stack(coefficients);
+}
+
+/// Faa di Bruno's formula: the coefficients of f(x(t)) from x's stack [K, ...] and f's derivatives
+/// f^(1..K) at x_0 (undefined: zero), each broadcasting against a coefficient.
+inline Tensor compose(const Tensor& x, const TensorList& derivatives) {
+  if (!x.defined()) return {};
+  const int64_t order = x.size(0);
+  // powers[j][k]: [t^k] (x(t) - x_0)^j for j <= k <= K, from powers[j - 1] by one Cauchy product.
+  std::vector<TensorList> powers(static_cast<size_t>(order) + 1, TensorList(static_cast<size_t>(order) + 1));
+  for (int64_t k = 1; k <= order; ++k) powers[1][k] = coefficient(x, k);
+  for (int64_t j = 2; j <= order; ++j)
+    for (int64_t k = j; k <= order; ++k)
+      for (int64_t i = 1; i <= k - j + 1; ++i) powers[j][k] = plus(powers[j][k], powers[1][i] * powers[j - 1][k - i]);
+  TensorList out(static_cast<size_t>(order));
+  double factorial = 1;
+  for (int64_t j = 1; j <= order; ++j) {
+    factorial *= static_cast<double>(j);
+    const Tensor& fj = derivatives[j - 1];
+    if (!fj.defined()) continue;
+    const Tensor scaled = j == 1 ? fj : fj / factorial;
+    for (int64_t k = j; k <= order; ++k) out[k - 1] = plus(out[k - 1], scaled * powers[j][k]);
+  }
+  return stacked(out);
+}
+
+/// The Cauchy product of a bilinear op B: y_k = sum_{j=0..k} B(a_j, b_{k-j}), with a_0 and b_0 the
+/// primals and a, b the stacks (undefined: that input does not move).
+inline Tensor cauchy_product(const Tensor& a0, const Tensor& a, const Tensor& b0, const Tensor& b,
+                             const std::function<Tensor(const Tensor&, const Tensor&)>& product) {
+  const int64_t order = forward::taylor_order();
+  TensorList out(static_cast<size_t>(order));
+  for (int64_t k = 1; k <= order; ++k)
+    for (int64_t j = 0; j <= k; ++j) {
+      const Tensor left = j == 0 ? a0 : coefficient(a, j);
+      const Tensor right = j == k ? b0 : coefficient(b, k - j);
+      if (left.defined() && right.defined()) out[k - 1] = plus(out[k - 1], product(left, right));
+    }
+  return stacked(out);
+}
+
+/// The derivatives f^(1..order) of an f whose derivative is a polynomial in its value y,
+/// f' = q(y) (tanh: 1 - y^2, sigmoid: y - y^2, exp: y, tan: 1 + y^2), each a polynomial in y:
+/// P_1 = q, P_(n+1) = P_n'(y) q(y). Coefficients in ascending powers.
+inline std::vector<std::vector<double>> value_polynomials(const std::vector<double>& q, int64_t order) {
+  std::vector<std::vector<double>> p{q};
+  for (int64_t n = 1; n < order; ++n) {
+    const std::vector<double>& last = p.back();
+    std::vector<double> next(last.size() + q.size(), 0.0);
+    for (size_t i = 1; i < last.size(); ++i)
+      for (size_t j = 0; j < q.size(); ++j) next[i - 1 + j] += static_cast<double>(i) * last[i] * q[j];
+    while (next.size() > 1 && next.back() == 0) next.pop_back();
+    p.push_back(next);
+  }
+  return p;
+}
+
+/// The polynomial (ascending coefficients) at y, by Horner's rule.
+inline Tensor evaluate(const std::vector<double>& coefficients, const Tensor& y) {
+  Tensor value;
+  for (size_t i = coefficients.size(); i-- > 0;) {
+    if (!value.defined()) value = full_like(y, coefficients[i]);
+    else value = coefficients[i] == 0 ? value * y : value * y + coefficients[i];
+  }
+  return value;
+}
+
+/// f^(1..order) at y for f' = q(y).
+inline TensorList value_derivatives(const std::vector<double>& q, const Tensor& y, int64_t order) {
+  TensorList out;
+  for (const auto& p : value_polynomials(q, order)) out.push_back(evaluate(p, y));
+  return out;
+}
+
+}  // namespace dydx::ops::taylor
