@@ -181,4 +181,32 @@ Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOpti
 /// result is differentiable, so reverse mode (physics-informed losses) works through it.
 Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options = {});
 
+// ---- differential operators from Taylor coefficients (func::jet's level), row by row ---------------
+//
+// Each pushes, for a row-wise f of x [B, ...in], R directions v_r through f at once, carrying every
+// tensor's Taylor coefficients along x_b + t v_r to the operator's order, and combines the highest
+// coefficients: no Hessian, nor any derivative tensor of f beyond the result, is formed. Results are
+// differentiable (reverse mode through them trains a physics-informed loss). Not inside vmap yet.
+
+/// Exact (samples = 0), or an unbiased estimate from `samples` random directions drawn from a
+/// generator seeded with `seed`: the same seed gives the same estimate.
+struct Estimate {
+  int64_t samples = 0;
+  uint64_t seed = 0;
+};
+
+/// The order-th derivatives of each output along each input element, d^k y[b, j] / dx[b, i]^k:
+/// [B, ...out, ...in]. Order 2 is hessian_diagonal (as batch_hessian_diagonal, in one pass).
+Tensor derivative_diagonal(const UnaryFunction& f, const Tensor& x, int64_t order, BatchOptions options = {});
+Tensor hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options = {});
+/// tr(sigma sigma^T Hess y[b, j]) for each output: [B, ...out]. sigma is [d, r] (d = numel of one row
+/// of x; any r, rank-deficient or not) or [d] for a diagonal sigma. The stochastic estimate is
+/// Hutchinson's, with Rademacher v: mean over samples of (sigma v)^T Hess (sigma v).
+Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor& sigma, BatchOptions options = {},
+                          Estimate estimate = {});
+/// The biharmonic Delta^2 y[b, j] = sum_(i,k) d^4 y / dx_i^2 dx_k^2 for each output: [B, ...out].
+/// Exact: the fourth derivatives along the d axes and the d (d - 1) directions e_i +- e_k, combined
+/// by polarisation. Estimated: a third of the mean of d^4/dt^4 y(x + t v) over Gaussian v.
+Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options = {}, Estimate estimate = {});
+
 }  // namespace dydx::func

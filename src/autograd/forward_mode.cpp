@@ -336,8 +336,9 @@ void make_taylor_level(uint32_t level, int64_t order) {
 
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {
   DYDX_CHECK(!levels.empty(), "make_dual: no dual level is open");
-  DYDX_CHECK(tangents.dim() == primal.dim() + 1 && IntArrayRef(tangents.sizes().data() + 1, primal.dim()) == primal.sizes(),
-             "make_dual: a batch of tangents for a primal of shape ", primal.sizes(), " must have shape [N] + ",
+  const int64_t batch = tangents.dim() - primal.dim();
+  DYDX_CHECK(batch >= 1 && IntArrayRef(tangents.sizes().data() + batch, primal.dim()) == primal.sizes(),
+             "make_dual: a batch of tangents for a primal of shape ", primal.sizes(), " must have shape [N, ...] + ",
              primal.sizes(), ", got ", tangents.sizes());
   DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
   Tensor dual = primal.view(primal.sizes());

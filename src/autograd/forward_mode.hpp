@@ -98,7 +98,8 @@ void make_taylor_level(uint32_t level, int64_t order);
 /// like every rule, so that a jet nests in reverse mode (a loss on Taylor coefficients trains).
 using TaylorRule = detail::Rule;
 
-/// A dual of primal whose tangent is a batch of tangents, [N] + primal's shape, at the innermost level.
+/// A dual of primal whose tangent is a batch of tangents, [N, ...] + primal's shape (one or more
+/// batch dims: a Taylor level's [K, directions...]), at the innermost level.
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents);
 
 

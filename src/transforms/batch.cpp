@@ -8,6 +8,7 @@
 #include "transforms/basis.hpp"
 #include "transforms/history.hpp"
 #include "transforms/reverse_input.hpp"
+#include "transforms/rows.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/forward_ad.hpp"
@@ -319,6 +320,19 @@ Tensor hessian_diagonal_inside_vmap(const UnaryFunction& f, const Tensor& x, con
 }
 
 }  // namespace
+
+namespace detail {
+
+void check_row_wise_call(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op) {
+  check_batch_call(f, x, options, op);
+}
+void check_row_wise_output(const Tensor& x, const Tensor& y, const char* op) { check_output(x, y, op); }
+Tensor over_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
+                       const std::function<Tensor(const Tensor&)>& compute) {
+  return in_row_chunks(f, x, chunk_size, op, compute);
+}
+
+}  // namespace detail
 
 Tensor batch_hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   if (vmap::active()) [[unlikely]] return hessian_diagonal_inside_vmap(f, x, options, "batch_hessian_diagonal");

@@ -1,0 +1,20 @@
+// What the per-row operators share with batch_jacobian and laplacian (src/transforms/batch.cpp): the
+// checks on x, f and the options, and running a computation over slices of chunk_size rows.
+#pragma once
+
+#include <functional>
+
+#include "dydx/func.hpp"
+
+namespace dydx::func::detail {
+
+/// The checks every per-row operator makes before it computes: x has a batch dim and a floating
+/// dtype, chunk_size is valid and, with check_independence, f maps each row by itself.
+void check_row_wise_call(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op);
+/// f(x) keeps x's batch dim.
+void check_row_wise_output(const Tensor& x, const Tensor& y, const char* op);
+/// compute(x), or compute over slices of at most chunk_size rows written into one result.
+Tensor over_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
+                       const std::function<Tensor(const Tensor&)>& compute);
+
+}  // namespace dydx::func::detail

@@ -1,0 +1,173 @@
+// Differential operators of row-wise functions from Taylor coefficients: derivative_diagonal,
+// hessian_diagonal, weighted_laplacian and biharmonic.
+//
+// One pass of f at a Taylor level (forward::make_taylor_level) of order K carries each tensor's
+// coefficients along x_b + t v_r for R directions at once, [K, R, B, ...]; the K-th coefficient times
+// K! is the K-th directional derivative D_v^K f. Every operator here is a weighted sum of those:
+//   - the diagonal of the order-K derivatives: D^K along each axis e_i;
+//   - tr(sigma sigma^T H) = sum_j D^2 along column j of sigma (Hutchinson: E[D^2 along sigma v] for
+//     Rademacher v, whose E[v v^T] = I);
+//   - Delta^2 = sum_i D^4(e_i) + 2 sum_(i<k) d_i^2 d_k^2, where polarisation gives
+//     D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i) + 12 d_i^2 d_k^2 + 2 D^4(e_k), so
+//     Delta^2 = (1 - (d - 1) / 3) sum_i D^4(e_i) + 1/6 sum_(i<k) [D^4(e_i + e_k) + D^4(e_i - e_k)];
+//     estimated, E[D^4(v)] = 3 Delta^2 for Gaussian v (Isserlis).
+// The coefficients below the K-th are carried per direction; summing the K-th over directions as it
+// goes (collapsed Taylor mode, Dangel et al. 2025) is the next step for speed.
+#include "dydx/func.hpp"
+
+#include "autograd/forward_mode.hpp"
+#include "core/shape.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/forward_ad.hpp"
+#include "dydx/generator.hpp"
+#include "dydx/ops.hpp"
+#include "transforms/rows.hpp"
+#include "vmap/batched.hpp"
+
+namespace dydx::func {
+
+namespace {
+
+Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
+
+double factorial(int64_t k) {
+  double out = 1;
+  for (int64_t i = 2; i <= k; ++i) out *= static_cast<double>(i);
+  return out;
+}
+
+// D^order f(x_b) along each direction: directions [R, ...in] (the same for every row) give
+// [R, B, ...out], from one pass of f at a Taylor level.
+Tensor directional_derivatives(const UnaryFunction& f, const Tensor& x, const Tensor& directions, int64_t order,
+                               const char* op) {
+  const int64_t count = directions.size(0);
+  Dims seed_shape = {count, x.size(0)};
+  for (int64_t s : row_shape(x)) seed_shape.push_back(s);
+  // Coefficient 1 is the direction in every row; the higher ones of a straight line are zero.
+  const Tensor first = directions.unsqueeze(1).expand(seed_shape).unsqueeze(0);
+  Dims rest_shape = seed_shape;
+  rest_shape.insert_at(0, order - 1);
+  const Tensor seed = order == 1 ? first.contiguous() : cat({first, zeros(rest_shape, x.dtype())});
+  forward_ad::DualLevel level;
+  forward::make_taylor_level(level.level(), order);
+  const Tensor out = f(forward::make_batched_dual(x, seed));
+  detail::check_row_wise_output(x, out, op);
+  auto [y, coefficients] = forward_ad::unpack_dual(out, level.level());
+  Dims result_shape = {count};
+  for (int64_t s : y.sizes()) result_shape.push_back(s);
+  if (!coefficients.defined()) return zeros(result_shape, y.dtype());
+  return coefficients.select(0, order - 1) * factorial(order);
+}
+
+// sum_r weights[r] * values[r] over the leading dim of values [R, ...].
+Tensor weighted_sum(const Tensor& weights, const Tensor& values) {
+  const Tensor flat = values.reshape({values.size(0), -1});
+  Dims shape(values.sizes().begin() + 1, values.sizes().end());
+  return matmul(weights.unsqueeze(0), flat).reshape(shape);
+}
+
+void check_outside_vmap(const char* op) {
+  DYDX_CHECK(!vmap::active(), op, ": not supported inside vmap yet; f already runs on a batch of rows, so call ", op,
+             " on the batch itself");
+}
+
+void check_estimate(const Estimate& estimate, const char* op) {
+  DYDX_CHECK(estimate.samples >= 0, op, ": expected a number of samples >= 0 (0: exact), got ", estimate.samples);
+}
+
+// The operator over the rows of x, in slices of chunk_size rows when that is set.
+Tensor per_row(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op,
+               const std::function<Tensor(const Tensor&)>& compute) {
+  check_outside_vmap(op);
+  detail::check_row_wise_call(f, x, options, op);
+  return detail::over_row_chunks(f, x, options.chunk_size, op, compute);
+}
+
+// The d axes of one row of x, [d, ...in].
+Tensor axes_of_row(const Tensor& x) {
+  const Dims row = row_shape(x);
+  const int64_t d = dydx::detail::product(row);
+  Dims shape = {d};
+  for (int64_t s : row) shape.push_back(s);
+  return eye(d, x.dtype()).reshape(shape);
+}
+
+}  // namespace
+
+Tensor derivative_diagonal(const UnaryFunction& f, const Tensor& x, int64_t order, BatchOptions options) {
+  DYDX_CHECK(order >= 1, "derivative_diagonal: expected an order >= 1, got ", order);
+  return per_row(f, x, options, "derivative_diagonal", [&](const Tensor& rows) {
+    const Tensor along_axes = directional_derivatives(f, rows, axes_of_row(rows), order, "derivative_diagonal");
+    // [d, B, ...out] -> [B, ...out, ...in]
+    Dims shape(along_axes.sizes().begin() + 1, along_axes.sizes().end());
+    for (int64_t s : row_shape(rows)) shape.push_back(s);
+    return along_axes.movedim(0, -1).reshape(shape);
+  });
+}
+
+Tensor hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
+  return derivative_diagonal(f, x, 2, options);
+}
+
+Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor& sigma, BatchOptions options,
+                          Estimate estimate) {
+  const char* op = "weighted_laplacian";
+  check_estimate(estimate, op);
+  DYDX_CHECK(x.defined() && x.dim() >= 1, op, ": x must have a leading batch dim");
+  const int64_t d_row = dydx::detail::product(row_shape(x));
+  DYDX_CHECK(sigma.defined() && (sigma.dim() == 1 || sigma.dim() == 2) && sigma.size(0) == d_row, op,
+             ": sigma must have shape [d, r] or [d] with d = ", d_row, " (the elements of one row of x ", x.sizes(),
+             "), got ", sigma.defined() ? sigma.sizes() : IntArrayRef{});
+  DYDX_CHECK(sigma.dtype() == x.dtype(), op, ": sigma has dtype ", sigma.dtype(), " but x has ", x.dtype());
+  // A diagonal sigma as its d columns sigma_i e_i.
+  const Tensor columns = sigma.dim() == 1 ? eye(d_row, x.dtype()) * sigma.unsqueeze(0) : sigma;  // [d, r]
+  return per_row(f, x, options, op, [&](const Tensor& rows) {
+    Tensor directions = columns.t();  // [r, d]
+    double scale = 1;
+    if (estimate.samples > 0) {
+      // Hutchinson: sigma v for Rademacher v [r], E[v v^T] = I.
+      Generator generator(estimate.seed);
+      const Tensor signs = randint(0, 2, {estimate.samples, columns.size(1)}, generator).to(x.dtype()) * 2.0 - 1.0;
+      directions = matmul(signs, columns.t());
+      scale = 1.0 / static_cast<double>(estimate.samples);
+    }
+    Dims shape = {directions.size(0)};
+    for (int64_t s : row_shape(rows)) shape.push_back(s);
+    const Tensor second = directional_derivatives(f, rows, directions.reshape(shape), 2, op);
+    return scale == 1 ? second.sum({0}) : second.sum({0}) * scale;
+  });
+}
+
+Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options, Estimate estimate) {
+  const char* op = "biharmonic";
+  check_estimate(estimate, op);
+  return per_row(f, x, options, op, [&](const Tensor& rows) {
+    const Dims row = row_shape(rows);
+    const int64_t d = dydx::detail::product(row);
+    Tensor directions, weights;
+    if (estimate.samples > 0) {
+      Generator generator(estimate.seed);
+      directions = randn({estimate.samples, d}, generator, rows.dtype());
+      weights = full({estimate.samples}, 1.0 / (3.0 * static_cast<double>(estimate.samples)), rows.dtype());
+    } else {
+      // The d axes, then e_i + e_k and e_i - e_k for i < k.
+      const Tensor axes = eye(d, rows.dtype());
+      TensorList list{axes};
+      std::vector<double> w(static_cast<size_t>(d), 1.0 - static_cast<double>(d - 1) / 3.0);
+      for (int64_t i = 0; i < d; ++i)
+        for (int64_t k = i + 1; k < d; ++k) {
+          list.push_back((axes[i] + axes[k]).unsqueeze(0));
+          list.push_back((axes[i] - axes[k]).unsqueeze(0));
+          w.push_back(1.0 / 6.0);
+          w.push_back(1.0 / 6.0);
+        }
+      directions = cat(list);
+      weights = tensor(w, rows.dtype());
+    }
+    Dims shape = {directions.size(0)};
+    for (int64_t s : row) shape.push_back(s);
+    return weighted_sum(weights, directional_derivatives(f, rows, directions.reshape(shape), 4, op));
+  });
+}
+
+}  // namespace dydx::func

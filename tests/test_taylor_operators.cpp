@@ -1,0 +1,189 @@
+// derivative_diagonal, hessian_diagonal, weighted_laplacian and biharmonic (Taylor coefficients)
+// against nested-AD references on MLPs, on a function with a known biharmonic, in both dtypes, with
+// chunks, through reverse mode; the stochastic estimators' means against the exact values within a
+// statistical bound; bad input.
+#include <dydx/dydx.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+namespace dydx {
+namespace {
+
+// A row-wise MLP d -> 12 -> 12 -> 2 with smooth activations.
+struct Mlp {
+  Tensor w1, b1, w2, b2, w3;
+  Mlp(int64_t d, ScalarType dtype = kFloat64)
+      : w1(randn({12, d}, kFloat64).to(dtype) * 0.6),
+        b1(randn({12}, kFloat64).to(dtype) * 0.2),
+        w2(randn({12, 12}, kFloat64).to(dtype) * 0.3),
+        b2(randn({12}, kFloat64).to(dtype) * 0.2),
+        w3(randn({2, 12}, kFloat64).to(dtype) * 0.4) {}
+  Tensor operator()(const Tensor& x) const {
+    return linear(sin(linear(tanh(linear(x, w1, b1)), w2, b2)) * 1.5, w3);
+  }
+};
+
+// The Hessian of each output, [B, out, d, d], by nested reverse mode.
+Tensor hessians(const func::UnaryFunction& f, const Tensor& x) { return func::batch_hessian(f, x); }
+
+TEST(DerivativeDiagonal, OrderTwoIsTheHessianDiagonal) {
+  manual_seed(0);
+  const Mlp f(4);
+  const Tensor x = randn({5, 4}, kFloat64);
+  EXPECT_TRUE(allclose(func::hessian_diagonal(f, x), func::batch_hessian_diagonal(f, x), 1e-10, 1e-10));
+}
+
+TEST(DerivativeDiagonal, HigherOrdersMatchNestedForwardMode) {
+  manual_seed(1);
+  const Mlp f(3);
+  const Tensor x = randn({4, 3}, kFloat64);
+  for (int64_t order : {1, 3, 4}) {
+    const Tensor got = func::derivative_diagonal(f, x, order);  // [B, 2, 3]
+    for (int64_t i = 0; i < 3; ++i) {
+      const Tensor axis = eye(3, kFloat64)[i].expand(x.sizes());
+      func::Function d = [&](const TensorList& t) { return TensorList{f(x + axis * t[0])}; };
+      for (int64_t k = 0; k < order; ++k) d = func::jacfwd(d, {0});
+      const Tensor want = d({zeros({}, kFloat64)})[0];  // [B, 2]
+      EXPECT_TRUE(allclose(got.select(2, i), want, 1e-9, 1e-9)) << "order " << order << " axis " << i;
+    }
+  }
+}
+
+TEST(WeightedLaplacian, MatchesTheTraceOfSigmaSigmaTransposedTimesTheHessian) {
+  manual_seed(2);
+  const Mlp f(4);
+  const Tensor x = randn({6, 4}, kFloat64);
+  const Tensor h = hessians(f, x);
+  for (const Tensor& sigma : {randn({4, 4}, kFloat64), randn({4, 2}, kFloat64), randn({4, 1}, kFloat64)}) {
+    const Tensor want = einsum("bjik,ik->bj", {h, matmul(sigma, sigma.t())});
+    EXPECT_TRUE(allclose(func::weighted_laplacian(f, x, sigma), want, 1e-9, 1e-9)) << sigma.sizes();
+  }
+  // A diagonal sigma, and the identity (the Laplacian).
+  const Tensor s = randn({4}, kFloat64);
+  EXPECT_TRUE(allclose(func::weighted_laplacian(f, x, s), einsum("bjik,ik->bj", {h, eye(4, kFloat64) * (s * s).unsqueeze(0)}), 1e-9, 1e-9));
+  EXPECT_TRUE(allclose(func::weighted_laplacian(f, x, ones({4}, kFloat64)), func::laplacian(f, x), 1e-9, 1e-9));
+}
+
+// Delta^2 |x|^4 = 8 d (d + 2) in d dimensions.
+TEST(Biharmonic, OfTheFourthPowerOfTheNormIsKnown) {
+  for (int64_t d : {1, 2, 3, 5, 7}) {
+    const Tensor x = randn({3, d}, kFloat64);
+    const func::UnaryFunction f = [](const Tensor& z) { return (z * z).sum({1}, true).pow(2); };
+    const Tensor got = func::biharmonic(f, x);
+    EXPECT_TRUE(allclose(got, full({3, 1}, 8.0 * d * (d + 2), kFloat64), 1e-9, 1e-9)) << "d = " << d << "\n" << got;
+  }
+}
+
+TEST(Biharmonic, MatchesTheLaplacianOfTheLaplacianOnMlps) {
+  manual_seed(3);
+  for (int64_t d : {2, 5}) {
+    const Mlp f(d);
+    const Tensor x = randn({4, d}, kFloat64);
+    const func::UnaryFunction lap = [&f](const Tensor& z) { return func::laplacian(f, z); };
+    const Tensor want = einsum("bjii->bj", {hessians(lap, x)});
+    EXPECT_TRUE(allclose(func::biharmonic(f, x), want, 1e-8, 1e-8)) << "d = " << d;
+  }
+}
+
+TEST(Biharmonic, Float32AgreesWithFloat64AndChunksAgreeWithTheWholeBatch) {
+  manual_seed(4);
+  const Mlp f64(3);
+  Mlp f32 = f64;
+  for (Tensor* p : {&f32.w1, &f32.b1, &f32.w2, &f32.b2, &f32.w3}) *p = p->to(kFloat32);
+  const Tensor x = randn({7, 3}, kFloat64);
+  const Tensor want = func::biharmonic(f64, x);
+  const Tensor got = func::biharmonic(f32, x.to(kFloat32));
+  EXPECT_EQ(got.dtype(), kFloat32);
+  EXPECT_TRUE(allclose(got.to(kFloat64), want, 1e-3, 1e-3)) << got << "\n" << want;
+  EXPECT_TRUE(allclose(func::biharmonic(f64, x, {.chunk_size = 3}), want, 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(func::weighted_laplacian(f64, x, eye(3, kFloat64), {.chunk_size = 2}), func::laplacian(f64, x),
+                       1e-10, 1e-10));
+}
+
+// A physics-informed loss on the biharmonic trains: its gradient w.r.t. a weight matches central
+// differences.
+TEST(Biharmonic, IsDifferentiableWithRespectToParameters) {
+  manual_seed(5);
+  Mlp f(2);
+  const Tensor x = randn({5, 2}, kFloat64);
+  auto loss = [&](const Tensor& w3) {
+    Mlp g = f;
+    g.w3 = w3;
+    return func::biharmonic(g, x).pow(2).sum();
+  };
+  const Tensor w3 = f.w3.detach().clone().requires_grad_(true);
+  const Tensor g = dydx::grad({loss(w3)}, {w3})[0];
+  const double h = 1e-6;
+  for (int64_t i = 0; i < 3; ++i) {
+    const Tensor e = eye(f.w3.numel(), kFloat64)[i].view(f.w3.sizes());
+    const double fd = (loss(f.w3 + e * h).item<double>() - loss(f.w3 - e * h).item<double>()) / (2 * h);
+    EXPECT_NEAR(g.reshape({-1})[i].item<double>(), fd, 1e-5 * std::max(1.0, std::abs(fd))) << i;
+  }
+}
+
+// Mean and standard error over n single-sample estimates (seeds 1..n).
+struct Sampled {
+  Tensor mean, stderr_;
+};
+template <class Estimate1>
+Sampled sample(Estimate1 estimate_with_seed, int64_t n) {
+  TensorList draws;
+  for (int64_t s = 1; s <= n; ++s) draws.push_back(estimate_with_seed(static_cast<uint64_t>(s)));
+  const Tensor all = stack(draws);
+  return {all.mean({0}), all.std({0}) / std::sqrt(static_cast<double>(n))};
+}
+
+TEST(StochasticEstimates, AreUnbiasedWithinFiveStandardErrorsAndSeeded) {
+  manual_seed(6);
+  const Mlp f(4);
+  const Tensor x = randn({3, 4}, kFloat64), sigma = randn({4, 3}, kFloat64);
+  const Tensor exact_lap = func::weighted_laplacian(f, x, sigma);
+  const Sampled lap = sample([&](uint64_t s) { return func::weighted_laplacian(f, x, sigma, {}, {.samples = 1, .seed = s}); }, 400);
+  EXPECT_TRUE(((lap.mean - exact_lap).abs() <= lap.stderr_ * 5 + 1e-12).all().item<bool>())
+      << lap.mean << "\n" << exact_lap << "\n" << lap.stderr_;
+  const Tensor exact_bih = func::biharmonic(f, x);
+  const Sampled bih = sample([&](uint64_t s) { return func::biharmonic(f, x, {}, {.samples = 1, .seed = s}); }, 2000);
+  EXPECT_TRUE(((bih.mean - exact_bih).abs() <= bih.stderr_ * 5 + 1e-12).all().item<bool>())
+      << bih.mean << "\n" << exact_bih << "\n" << bih.stderr_;
+  // The variance per sample, reported for BENCHMARKS.md's discussion of estimators.
+  RecordProperty("laplacian_stderr_400", std::to_string(lap.stderr_.max().item<double>()));
+  RecordProperty("biharmonic_stderr_2000", std::to_string(bih.stderr_.max().item<double>()));
+  // Many samples in one call is the mean of their estimates; the same seed gives the same estimate.
+  const Tensor many = func::biharmonic(f, x, {}, {.samples = 64, .seed = 9});
+  EXPECT_TRUE(equal(many, func::biharmonic(f, x, {}, {.samples = 64, .seed = 9})));
+  EXPECT_FALSE(equal(many, func::biharmonic(f, x, {}, {.samples = 64, .seed = 10})));
+}
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TaylorOperators, BadInputRaisesClearErrors) {
+  const Mlp f(3);
+  const Tensor x = randn({2, 3}, kFloat64);
+  EXPECT_NE(error_of([&] { func::weighted_laplacian(f, x, randn({4, 2}, kFloat64)); })
+                .find("weighted_laplacian: sigma must have shape [d, r] or [d] with d = 3"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::weighted_laplacian(f, x, randn({3, 2}, kFloat32)); }).find("dtype"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::derivative_diagonal(f, x, 0); }).find("order >= 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::biharmonic(f, x, {}, {.samples = -1}); }).find("samples >= 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::biharmonic([](const Tensor& z) { return z.sum(); }, x); }).find("batch dim"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::biharmonic(f, x, {.chunk_size = -1}); }).find("chunk_size"), std::string::npos);
+  const func::UnaryFunction mixes = [](const Tensor& z) { return z * z.sum(); };
+  EXPECT_NE(error_of([&] { func::biharmonic(mixes, x, {.check_independence = true}); }).find("depends on other rows"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::vmap([&](const Tensor& z) { return func::biharmonic(f, z); })(randn({2, 2, 3}, kFloat64)); })
+                .find("not supported inside vmap"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace dydx
