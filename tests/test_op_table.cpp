@@ -588,6 +588,11 @@ const std::set<std::string>& ops_without_taylor_rule() {
   return names;
 }
 
+std::vector<int64_t> concat_shape(std::vector<int64_t> front, const std::vector<int64_t>& back) {
+  front.insert(front.end(), back.begin(), back.end());
+  return front;
+}
+
 const autograd::OpInfo* registered(const std::string& name) {
   for (const autograd::OpInfo* op : autograd::registered_ops())
     if (name == op->name) return op;
@@ -674,6 +679,54 @@ TEST_P(OpTableTest, TaylorCoefficientsMatchNestedForwardMode) {
         EXPECT_TRUE(allclose(term.to(kFloat64), want[k], tol, tol, true)) << "order " << k + 1 << "\n" << term << "\n" << want[k];
       }
     }
+  }
+}
+
+// A collapsed Taylor level (forward::make_collapsed_taylor_level) gives each direction's lower
+// coefficients and the weighted sum of their K-th, as an ordinary Taylor level with every direction
+// does: checked for every op with a Taylor rule, order 3, two directions, over every layout.
+TEST_P(OpTableTest, CollapsedTaylorEqualsTheWeightedSumOfEveryDirection) {
+  const autograd::OpInfo* info = registered(row().name);
+  ASSERT_NE(info, nullptr);
+  if (info->taylor == autograd::TaylorKind::none) return;  // TaylorCoefficientsMatchNestedForwardMode checks it raises
+  constexpr int64_t order = 3, directions = 2;
+  const Tensor weights = tensor(std::vector<double>{0.7, -1.3}, kFloat64);
+  for (const Case& c : cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 4241 + 5);
+    const TensorList leaves = make_leaves(c, kFloat64, rng);
+    TensorList full, collapsed;  // per leaf: [K, R, ...] and [(K - 1) R + 1, ...]
+    for (const Tensor& leaf : leaves) {
+      const Tensor coefficients =
+          random_tensor(concat_shape({order, directions}, leaf.sizes().vec()), Domain::Real, kFloat64, rng) * 0.3;
+      full.push_back(coefficients);
+      const Tensor top = (coefficients.select(0, order - 1) *
+                          weights.reshape(concat_shape({directions}, std::vector<int64_t>(leaf.dim(), 1))))
+                             .sum({0}, true);
+      collapsed.push_back(cat({coefficients.narrow(0, 0, order - 1).reshape(concat_shape({(order - 1) * directions}, leaf.sizes().vec())), top}));
+    }
+    auto run = [&](const TensorList& tangents, bool collapse) {
+      forward_ad::DualLevel level;
+      if (collapse) forward::make_collapsed_taylor_level(level.level(), order, weights);
+      else forward::make_taylor_level(level.level(), order);
+      TensorList duals;
+      for (size_t i = 0; i < leaves.size(); ++i) duals.push_back(forward::make_batched_dual(leaves[i], tangents[i]));
+      const Tensor out = row().fn(inputs_from(c, duals));
+      return forward_ad::unpack_dual(out, level.level()).tangent;
+    };
+    const Tensor want = run(full, false), got = run(collapsed, true);
+    if (!want.defined()) {
+      EXPECT_TRUE(!got.defined() || !got.ne(0).any().item<bool>());
+      continue;
+    }
+    ASSERT_TRUE(got.defined());
+    const Tensor want_lower = want.narrow(0, 0, order - 1).reshape(got.narrow(0, 0, (order - 1) * directions).sizes());
+    const Tensor want_top = (want.select(0, order - 1) *
+                             weights.reshape(concat_shape({directions}, std::vector<int64_t>(want.dim() - 2, 1))))
+                                .sum({0});
+    EXPECT_TRUE(allclose(got.narrow(0, 0, (order - 1) * directions), want_lower, 1e-10, 1e-10));
+    EXPECT_TRUE(allclose(got.select(0, (order - 1) * directions), want_top, 1e-10, 1e-10))
+        << got.select(0, (order - 1) * directions) << "\n" << want_top;
   }
 }
 

@@ -53,6 +53,9 @@ struct LevelRecord {
   int64_t laplacian_directions = -1;
   // K at a Taylor level (make_taylor_level), whose tangents are K stacked Taylor coefficients; 0 at others.
   int64_t taylor_order = 0;
+  // At a collapsed Taylor level (make_collapsed_taylor_level): the weights of its R directions in the
+  // sum that replaces their K-th coefficients; undefined at others.
+  Tensor collapse_weights;
   // Every tensor given a tangent at this level. Closing the level takes the tangents back, as
   // PyTorch does: a tangent's history often holds its own primal (the tangent of exp(x) is t * out),
   // so without this, primal -> tangent -> node -> primal would be a reference cycle.
@@ -111,6 +114,12 @@ int64_t laplacian_directions(uint32_t level) {
 int64_t level_taylor_order(uint32_t level) {
   const LevelRecord* record = find_level(level);
   return record ? record->taylor_order : 0;
+}
+
+// The collapse weights if level is a collapsed Taylor level, else undefined.
+Tensor level_collapse_weights(uint32_t level) {
+  const LevelRecord* record = find_level(level);
+  return record ? record->collapse_weights : Tensor();
 }
 
 [[noreturn]] void raise_foreign_level(uint32_t level) {
@@ -244,6 +253,74 @@ Tensor add_to_laplacian(const Tensor& tangent, const Tensor& second, int64_t d) 
 }
 }  // namespace
 
+namespace {
+
+// An op's step at a collapsed Taylor level of order K with R directions, whose tangents are
+// [(K - 1) R + 1, batch..., shape]: coefficients 1..K-1 for each direction (coefficient-major), then
+// the weighted sum over directions of the K-th. A Taylor rule's K-th coefficient is the JVP of the
+// inputs' K-th plus terms in the lower ones only, y_K = J x_K + N(x_1..x_(K-1)); so the rule runs on
+// the lower coefficients with a zero K-th (giving each direction's N), the weighted sum of those
+// joins J applied to the collapsed K-th, and the lower coefficients come out as the rule gives them.
+Tensor propagate_collapsed(const TensorList& t, const Tensor& out, const detail::Rule& jvp, const detail::Rule& taylor,
+                           const Tensor& weights, int64_t order, uint32_t level, int64_t nb) {
+  const int64_t directions = weights.size(0), lower = (order - 1) * directions;
+  TensorList padded(t.size()), top(t.size());
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (!t[i].defined()) continue;
+    Dims shape = {order - 1, directions};
+    for (int64_t d = 1; d < t[i].dim(); ++d) shape.push_back(t[i].size(d));
+    const Tensor per_direction = t[i].narrow(0, 0, lower).reshape(shape);
+    shape[0] = 1;
+    padded[i] = cat({per_direction, zeros(shape, per_direction.dtype())});
+    top[i] = t[i].select(0, lower);
+  }
+  Tensor rule_out, from_top;
+  {
+    RuleScope scope(level, nb + 1, order);
+    rule_out = taylor(padded);
+  }
+  {
+    RuleScope scope(level, nb - 1);
+    from_top = jvp(top);
+  }
+  if (!rule_out.defined() && !from_top.defined()) return {};
+  // The output's shape after the stack dim: the inputs' batch dims, then out's.
+  const int64_t extra = nb - 1;
+  Dims rest;
+  for (const Tensor& ti : t)
+    if (ti.defined()) {
+      for (int64_t d = 1; d < nb; ++d) rest.push_back(ti.size(d));
+      break;
+    }
+  for (int64_t s : out.sizes()) rest.push_back(s);
+  Tensor lower_out, summed;
+  if (rule_out.defined()) {
+    Dims full = {order, directions};
+    for (int64_t s : rest) full.push_back(s);
+    const Tensor y = dydx::detail::align_to_rank(rule_out, 2 + extra, out.dim()).expand(full);
+    Dims flat = {lower};
+    for (int64_t s : rest) flat.push_back(s);
+    lower_out = y.narrow(0, 0, order - 1).reshape(flat);
+    Dims w_shape = {directions};
+    for (size_t d = 0; d < rest.size(); ++d) w_shape.push_back(1);
+    summed = (y.select(0, order - 1) * weights.to(y.dtype()).reshape(w_shape)).sum({0});
+  }
+  if (from_top.defined()) {
+    if (from_top.dtype() != out.dtype()) from_top = from_top.to(out.dtype());
+    from_top = dydx::detail::align_to_rank(from_top, extra, out.dim()).expand(rest);
+    summed = summed.defined() ? summed + from_top : from_top;
+  }
+  if (!lower_out.defined()) {
+    Dims flat = {lower};
+    for (int64_t s : rest) flat.push_back(s);
+    lower_out = zeros(flat, out.dtype());
+  }
+  Tensor result = cat({lower_out, summed.unsqueeze(0)});
+  return result.dtype() == out.dtype() ? result : result.to(out.dtype());
+}
+
+}  // namespace
+
 void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rules& rules,
                        bool broadcasting) {
   const Rule& jvp = rules.jvp;
@@ -268,6 +345,12 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     if (order > 0 && !rules.jvp_is_taylor) {
       DYDX_CHECK(rules.taylor != nullptr, "jet: ", rules.op, " has no Taylor rule yet, so func::jet cannot carry "
                  "Taylor coefficients through it (src/ops/README.md lists the ops that have one)");
+      const Tensor weights = level_collapse_weights(level);
+      if (weights.defined()) {
+        const Tensor collapsed = propagate_collapsed(t, out, jvp, *rules.taylor, weights, order, level, nb);
+        if (collapsed.defined()) set_tangent(out, level, collapsed);
+        continue;
+      }
       Tensor coefficients = (*rules.taylor)(t);
       if (!coefficients.defined()) continue;
       if (coefficients.dtype() != out.dtype()) coefficients = coefficients.to(out.dtype());
@@ -332,6 +415,15 @@ void make_taylor_level(uint32_t level, int64_t order) {
              " is not the innermost open level");
   DYDX_CHECK(order >= 1, "make_taylor_level: expected an order >= 1, got ", order);
   levels.back().taylor_order = order;
+}
+
+void make_collapsed_taylor_level(uint32_t level, int64_t order, const Tensor& weights) {
+  make_taylor_level(level, order);
+  DYDX_CHECK(order >= 2, "make_collapsed_taylor_level: expected an order >= 2, got ", order);
+  DYDX_CHECK(weights.defined() && weights.dim() == 1 && weights.is_floating_point(),
+             "make_collapsed_taylor_level: expected floating weights of shape [R], got ",
+             weights.defined() ? weights.sizes() : IntArrayRef{});
+  levels.back().collapse_weights = weights.detach();
 }
 
 Tensor make_batched_dual(const Tensor& primal, const Tensor& tangents) {

@@ -92,6 +92,14 @@ void make_laplacian_level(uint32_t level, int64_t directions);
 /// more batch dim; any other runs its Taylor rule (a TaylorRule), and one without raises.
 void make_taylor_level(uint32_t level, int64_t order);
 
+/// Makes level a collapsed Taylor level of order K >= 2 with R = weights.size(0) directions
+/// (collapsed Taylor mode, Dangel et al. 2025): a tangent there is [(K - 1) R + 1, ...shape], the
+/// coefficients 1..K-1 along each direction (coefficient-major), then sum_r weights[r] x_K^(r) in
+/// place of the R K-th coefficients. Ops run their Taylor rules on the lower coefficients and their
+/// JVP on the sum (a linear op its JVP on the whole stack), so a weighted sum of K-th directional
+/// derivatives (a Laplacian, a biharmonic) costs (K - 1) R + 1 slices, not K R.
+void make_collapsed_taylor_level(uint32_t level, int64_t order, const Tensor& weights);
+
 /// A Taylor rule gets each input's coefficients [K, batch..., input] (undefined for an input that
 /// does not move) and returns the output's [K, batch..., out] (undefined for zero). batch_dims()
 /// counts the coefficient dim with the others; taylor_order() is K. Written with differentiable ops,

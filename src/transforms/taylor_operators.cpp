@@ -11,8 +11,9 @@
 //     D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i) + 12 d_i^2 d_k^2 + 2 D^4(e_k), so
 //     Delta^2 = (1 - (d - 1) / 3) sum_i D^4(e_i) + 1/6 sum_(i<k) [D^4(e_i + e_k) + D^4(e_i - e_k)];
 //     estimated, E[D^4(v)] = 3 Delta^2 for Gaussian v (Isserlis).
-// The coefficients below the K-th are carried per direction; summing the K-th over directions as it
-// goes (collapsed Taylor mode, Dangel et al. 2025) is the next step for speed.
+// The sums run collapsed (forward::make_collapsed_taylor_level; Dangel et al. 2025): the coefficients
+// below the K-th per direction, the K-th only as the weighted sum; derivative_diagonal keeps every
+// direction's.
 #include "dydx/func.hpp"
 
 #include "autograd/forward_mode.hpp"
@@ -29,6 +30,11 @@ namespace dydx::func {
 namespace {
 
 Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
+
+Dims concat_dims(Dims front, IntArrayRef back) {
+  for (int64_t s : back) front.push_back(s);
+  return front;
+}
 
 double factorial(int64_t k) {
   double out = 1;
@@ -59,11 +65,27 @@ Tensor directional_derivatives(const UnaryFunction& f, const Tensor& x, const Te
   return coefficients.select(0, order - 1) * factorial(order);
 }
 
-// sum_r weights[r] * values[r] over the leading dim of values [R, ...].
-Tensor weighted_sum(const Tensor& weights, const Tensor& values) {
-  const Tensor flat = values.reshape({values.size(0), -1});
-  Dims shape(values.sizes().begin() + 1, values.sizes().end());
-  return matmul(weights.unsqueeze(0), flat).reshape(shape);
+// sum_r weights[r] D^order f(x_b) along directions[r] ([R, ...in]): [B, ...out], from one pass of f
+// at a collapsed Taylor level, which carries the lower coefficients per direction and the K-th
+// only as that weighted sum.
+Tensor weighted_directional_sum(const UnaryFunction& f, const Tensor& x, const Tensor& directions,
+                                const Tensor& weights, int64_t order, const char* op) {
+  const int64_t count = directions.size(0);
+  Dims per_direction = {count, x.size(0)};
+  for (int64_t s : row_shape(x)) per_direction.push_back(s);
+  // Coefficient 1 is the direction in every row; the higher ones of a straight line are zero, their
+  // weighted sum too.
+  TensorList parts{directions.unsqueeze(1).expand(per_direction).reshape(concat_dims({count}, x.sizes()))};
+  if (order > 2) parts.push_back(zeros(concat_dims({(order - 2) * count}, x.sizes()), x.dtype()));
+  parts.push_back(zeros(concat_dims({1}, x.sizes()), x.dtype()));
+  const Tensor seed = cat(parts);
+  forward_ad::DualLevel level;
+  forward::make_collapsed_taylor_level(level.level(), order, weights);
+  const Tensor out = f(forward::make_batched_dual(x, seed));
+  detail::check_row_wise_output(x, out, op);
+  auto [y, coefficients] = forward_ad::unpack_dual(out, level.level());
+  if (!coefficients.defined()) return zeros_like(y);
+  return coefficients.select(0, (order - 1) * count) * factorial(order);
 }
 
 void check_outside_vmap(const char* op) {
@@ -131,10 +153,9 @@ Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor&
       directions = matmul(signs, columns.t());
       scale = 1.0 / static_cast<double>(estimate.samples);
     }
-    Dims shape = {directions.size(0)};
-    for (int64_t s : row_shape(rows)) shape.push_back(s);
-    const Tensor second = directional_derivatives(f, rows, directions.reshape(shape), 2, op);
-    return scale == 1 ? second.sum({0}) : second.sum({0}) * scale;
+    const Tensor weights = full({directions.size(0)}, scale, x.dtype());
+    return weighted_directional_sum(f, rows, directions.reshape(concat_dims({directions.size(0)}, row_shape(rows))),
+                                    weights, 2, op);
   });
 }
 
@@ -164,9 +185,7 @@ Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options,
       directions = cat(list);
       weights = tensor(w, rows.dtype());
     }
-    Dims shape = {directions.size(0)};
-    for (int64_t s : row) shape.push_back(s);
-    return weighted_sum(weights, directional_derivatives(f, rows, directions.reshape(shape), 4, op));
+    return weighted_directional_sum(f, rows, directions.reshape(concat_dims({directions.size(0)}, row)), weights, 4, op);
   });
 }
 
