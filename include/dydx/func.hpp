@@ -205,8 +205,9 @@ Tensor hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions op
 Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor& sigma, BatchOptions options = {},
                           Estimate estimate = {});
 /// The biharmonic Delta^2 y[b, j] = sum_(i,k) d^4 y / dx_i^2 dx_k^2 for each output: [B, ...out].
-/// Exact: the fourth derivatives along the d axes and the d (d - 1) directions e_i +- e_k, combined
-/// by polarisation. Estimated: a third of the mean of d^4/dt^4 y(x + t v) over Gaussian v.
+/// Exact: the Laplacian of the Laplacian, two nested forward-Laplacian passes ((d + 1)^2 slices per
+/// tensor). Estimated: a third of the mean of d^4/dt^4 y(x + t v) over Gaussian v, from fourth-order
+/// Taylor coefficients summed over the samples as they go (3 S + 1 slices).
 Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options = {}, Estimate estimate = {});
 
 }  // namespace dydx::func

@@ -349,7 +349,16 @@ namespace {
 Tensor laplacian_of_rows(const UnaryFunction& f, const Tensor& x) {
   const int64_t d = dydx::detail::product(row_shape(x));
   // Every row starts along e_1 .. e_d with a zero Laplacian: tangents [d + 1, B, ...in].
-  Tensor seed = cat({row_basis_batch(x, 0, d), zeros_like(x).unsqueeze(0)});
+  return detail::sum_of_second_derivatives(f, x, row_basis_batch(x, 0, d));
+}
+
+}  // namespace
+
+namespace detail {
+
+Tensor sum_of_second_derivatives(const UnaryFunction& f, const Tensor& x, const Tensor& directions) {
+  const int64_t d = directions.size(0);
+  Tensor seed = cat({directions, zeros_like(x).unsqueeze(0)});
   forward_ad::DualLevel level;
   forward::make_laplacian_level(level.level(), d);
   Tensor out = f(forward::make_batched_dual(x, seed));
@@ -360,7 +369,7 @@ Tensor laplacian_of_rows(const UnaryFunction& f, const Tensor& x) {
   return tangents.select(0, d).clone();
 }
 
-}  // namespace
+}  // namespace detail
 
 Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
   if (vmap::active()) [[unlikely]] {

@@ -13,6 +13,9 @@ namespace dydx::func::detail {
 void check_row_wise_call(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op);
 /// f(x) keeps x's batch dim.
 void check_row_wise_output(const Tensor& x, const Tensor& y, const char* op);
+/// sum_j D^2 f(x_b) along directions[j] ([r, B, ...in], one per row or expanded), each row's [B, ...out],
+/// from one pass of f at a forward-Laplacian level with those r directions (laplacian's, with e_1..e_d).
+Tensor sum_of_second_derivatives(const UnaryFunction& f, const Tensor& x, const Tensor& directions);
 /// compute(x), or compute over slices of at most chunk_size rows written into one result.
 Tensor over_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
                        const std::function<Tensor(const Tensor&)>& compute);

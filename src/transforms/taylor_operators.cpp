@@ -7,13 +7,13 @@
 //   - the diagonal of the order-K derivatives: D^K along each axis e_i;
 //   - tr(sigma sigma^T H) = sum_j D^2 along column j of sigma (Hutchinson: E[D^2 along sigma v] for
 //     Rademacher v, whose E[v v^T] = I);
-//   - Delta^2 = sum_i D^4(e_i) + 2 sum_(i<k) d_i^2 d_k^2, where polarisation gives
-//     D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i) + 12 d_i^2 d_k^2 + 2 D^4(e_k), so
-//     Delta^2 = (1 - (d - 1) / 3) sum_i D^4(e_i) + 1/6 sum_(i<k) [D^4(e_i + e_k) + D^4(e_i - e_k)];
-//     estimated, E[D^4(v)] = 3 Delta^2 for Gaussian v (Isserlis).
-// The sums run collapsed (forward::make_collapsed_taylor_level; Dangel et al. 2025): the coefficients
-// below the K-th per direction, the K-th only as the weighted sum; derivative_diagonal keeps every
-// direction's.
+//   - Delta^2 = Delta(Delta): exactly, two nested forward-Laplacian levels (the collapsed Taylor mode
+//     of order 2, with its fused activation steps); estimated, E[D^4(v)] = 3 Delta^2 for Gaussian v
+//     (Isserlis), the fourth coefficients summed at a collapsed Taylor level of order 4
+//     (forward::make_collapsed_taylor_level; Dangel et al. 2025): the coefficients below the 4th per
+//     direction, the 4th only as the sum.
+// Sums of second derivatives run at a forward-Laplacian level (func::laplacian's) seeded with the
+// directions; derivative_diagonal keeps every direction's coefficients.
 #include "dydx/func.hpp"
 
 #include "autograd/forward_mode.hpp"
@@ -153,9 +153,13 @@ Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor&
       directions = matmul(signs, columns.t());
       scale = 1.0 / static_cast<double>(estimate.samples);
     }
-    const Tensor weights = full({directions.size(0)}, scale, x.dtype());
-    return weighted_directional_sum(f, rows, directions.reshape(concat_dims({directions.size(0)}, row_shape(rows))),
-                                    weights, 2, op);
+    // A forward-Laplacian level seeded with these directions instead of the axes: the collapsed
+    // Taylor mode of order 2, with the fused activation steps of func::laplacian.
+    const int64_t count = directions.size(0);
+    const Tensor seeds = directions.reshape(concat_dims({count}, row_shape(rows))).unsqueeze(1).expand(
+        concat_dims({count}, rows.sizes()));
+    const Tensor sum = detail::sum_of_second_derivatives(f, rows, seeds);
+    return scale == 1 ? sum : sum * scale;
   });
 }
 
@@ -171,19 +175,12 @@ Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options,
       directions = randn({estimate.samples, d}, generator, rows.dtype());
       weights = full({estimate.samples}, 1.0 / (3.0 * static_cast<double>(estimate.samples)), rows.dtype());
     } else {
-      // The d axes, then e_i + e_k and e_i - e_k for i < k.
-      const Tensor axes = eye(d, rows.dtype());
-      TensorList list{axes};
-      std::vector<double> w(static_cast<size_t>(d), 1.0 - static_cast<double>(d - 1) / 3.0);
-      for (int64_t i = 0; i < d; ++i)
-        for (int64_t k = i + 1; k < d; ++k) {
-          list.push_back((axes[i] + axes[k]).unsqueeze(0));
-          list.push_back((axes[i] - axes[k]).unsqueeze(0));
-          w.push_back(1.0 / 6.0);
-          w.push_back(1.0 / 6.0);
-        }
-      directions = cat(list);
-      weights = tensor(w, rows.dtype());
+      // The Laplacian of the Laplacian, each a forward-Laplacian level (collapsed Taylor mode of
+      // order 2): (d + 1)^2 slices per tensor, where fourth-order coefficients along the d^2 axes and
+      // diagonals that polarisation needs (D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i) + 12 d_i^2
+      // d_k^2 + 2 D^4(e_k)) would carry 3 d^2 + 1, and nested first-order AD a Hessian of a Hessian.
+      const UnaryFunction inner = [&f](const Tensor& z) { return laplacian(f, z); };
+      return laplacian(inner, rows);
     }
     return weighted_directional_sum(f, rows, directions.reshape(concat_dims({directions.size(0)}, row)), weights, 4, op);
   });
