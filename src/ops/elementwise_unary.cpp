@@ -73,6 +73,7 @@ struct Exp : Named<"exp", "ExpBackward0"> {
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.exp";
+  static std::vector<double> value_derivative() { return {0, 1}; }  // f' = y, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
     return TensorList(static_cast<size_t>(order), out);
   }
@@ -168,8 +169,9 @@ struct Tanh : Named<"tanh", "TanhBackward0"> {
   static auto forward(auto x) { return cpu::vec::tanh(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
+  static std::vector<double> value_derivative() { return {1, 0, -1}; }  // f' = 1 - y^2, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
-    return taylor::value_derivatives({1, 0, -1}, out, order);  // f' = 1 - y^2
+    return taylor::value_derivatives(value_derivative(), out, order);
   }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.tanh";
@@ -186,8 +188,9 @@ struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   static auto forward(auto x) { return cpu::vec::sigmoid(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
+  static std::vector<double> value_derivative() { return {0, 1, -1}; }  // f' = y - y^2, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
-    return taylor::value_derivatives({0, 1, -1}, out, order);  // f' = y - y^2
+    return taylor::value_derivatives(value_derivative(), out, order);
   }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.sigmoid";
