@@ -1,10 +1,13 @@
-// func::jet beyond the op table (which checks every op's Taylor rule to order 4): an MLP against
-// nested forward mode to order 6, derivatives through the coefficients (reverse over Taylor), jet
-// inside vmap, inputs that do not move, bad input, and state after an error.
+// func::jet beyond the op table (which checks every op's Taylor rule to order 4): an MLP, and the ops
+// whose rules are recurrences, against nested forward mode to order 6, derivatives through the
+// coefficients (reverse over Taylor), jet inside vmap, inputs that do not move, bad input, and state
+// after an error.
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "ops/op_record.hpp"  // the test's own op without a Taylor rule
 
 namespace dydx {
 namespace {
@@ -42,6 +45,29 @@ TEST(Jet, MlpMatchesNestedForwardModeToOrderSix) {
   EXPECT_TRUE(allclose(got.primals_out[0], mlp(x), 0, 0));
   for (int64_t k = 0; k < order; ++k)
     EXPECT_TRUE(allclose(got.series_out[0][k], want[k], 1e-9, 1e-9)) << "order " << k + 1;
+}
+
+// The rules written as recurrences (exp's and log's in softmax, log_softmax, logsumexp and pow; the
+// power in layer_norm and the p-norm; sqrt in std and hypot; the quotient in atan2), and the
+// activations' derivatives, to order 6, beyond the op table's 4.
+TEST(Jet, RecurrencesMatchNestedForwardModeToOrderSix) {
+  manual_seed(2);
+  const Tensor w = randn({4}, kFloat64) * 0.3 + 1.0, b = randn({4}, kFloat64) * 0.1;
+  const func::UnaryFunction f = [&](const Tensor& x) {
+    const Tensor h = gelu(layer_norm(x, {4}, w, b), "tanh") + elu(x) * 0.5 + softplus(x, 2) * 0.5 + gelu(x) * 0.3;
+    const Tensor mixed = softmax(h, 1) + log_softmax(h, 0) * 0.1 + logsumexp(h, {1}, true) * 0.1;
+    return mixed * x.std({1}, true, true) + pow(x * x + 1.0, h) * 0.1 + atan2(x, h + 3.0) + hypot(x, h) * 0.2 +
+           x.norm(3, {1}, true) * 0.1 + x.norm(2.5, {0}, true) * 0.1;
+  };
+  const Tensor x = randn({3, 4}, kFloat64), v = randn({3, 4}, kFloat64) * 0.5;
+  const int64_t order = 6;
+  TensorList series{v};
+  for (int64_t k = 1; k < order; ++k) series.push_back(zeros_like(x));
+  const func::JetResult got = func::jet([&](const TensorList& in) { return TensorList{f(in[0])}; }, {x}, {series});
+  const TensorList want = nested_directional(f, x, v, order);
+  EXPECT_TRUE(allclose(got.primals_out[0], f(x), 0, 0));
+  for (int64_t k = 0; k < order; ++k)
+    EXPECT_TRUE(allclose(got.series_out[0][k], want[k], 1e-8, 1e-8)) << "order " << k + 1 << "\n" << got.series_out[0][k] << "\n" << want[k];
 }
 
 // A curve with every term: jet composes as JAX's does, jet(f, x, [x1, x2]) of f = g o h equals
@@ -122,11 +148,33 @@ TEST(Jet, BadInputRaisesClearErrors) {
   EXPECT_NE(error_of([&] { func::jet(f, {arange(3)}, {{arange(3)}}); }).find("floating"), std::string::npos);
 }
 
+// Every op of the library has a Taylor rule, so the test records one of its own without: x^2 with
+// the JVP and curvature rules a nonlinear op needs, and no taylor().
+struct SquareWithoutTaylorRule : ops::Named<"test.square_without_taylor_rule", "SquareWithoutTaylorRuleBackward0"> {
+  static constexpr ops::Saves saves{.inputs = ops::input_bits(0)};
+  static void vjp(const ops::Backward<SquareWithoutTaylorRule>& b, const Tensor& g, Tensor* grads) {
+    grads[0] = 2.0 * g * b.input(0);
+  }
+  static Tensor jvp(const ops::Primal<SquareWithoutTaylorRule>& p, const TensorList& t) { return 2.0 * t[0] * p.input(0); }
+  static Tensor curvature(const ops::Primal<SquareWithoutTaylorRule>&, const TensorList& g) {
+    return g[0].defined() ? 2.0 * (g[0] * g[0]).sum({0}) : Tensor();
+  }
+};
+
+Tensor square_without_taylor_rule(const Tensor& x) {
+  const Tensor value = x.detach();
+  Tensor out = value * value;
+  ops::finish<SquareWithoutTaylorRule>({&x}, out);
+  return out;
+}
+
 TEST(Jet, AnOpWithoutATaylorRuleRaisesAndLeavesNoLevelOpen) {
   const Tensor x = randn({2, 3}, kFloat64);
-  const func::Function f = [](const TensorList& in) { return TensorList{softmax(in[0], 1)}; };
+  const func::Function f = [](const TensorList& in) { return TensorList{square_without_taylor_rule(in[0])}; };
+  // Forward mode goes through it.
+  EXPECT_TRUE(allclose(func::jvp(f, {x}, {ones_like(x)}).second[0], 2.0 * x, 1e-12, 1e-12));
   const std::string message = error_of([&] { func::jet(f, {x}, {{x}}); });
-  EXPECT_NE(message.find("jet: softmax has no Taylor rule"), std::string::npos) << message;
+  EXPECT_NE(message.find("jet: test.square_without_taylor_rule has no Taylor rule"), std::string::npos) << message;
   // The level closed with the error: ordinary forward mode works after it.
   auto [value, tangent] = func::jvp([](const TensorList& in) { return TensorList{exp(in[0])}; }, {x}, {ones_like(x)});
   EXPECT_TRUE(allclose(tangent[0], exp(x), 0, 0));

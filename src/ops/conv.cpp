@@ -23,6 +23,7 @@
 #include "ops/conv_vjp_kernel.hpp"
 #include "ops/op_util.hpp"
 #include "ops/scratch.hpp"
+#include "ops/taylor.hpp"
 #include "ops/window2d.hpp"
 
 namespace dydx {
@@ -98,6 +99,21 @@ struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
   static Tensor curvature(const Primal<ConvolutionRecord>& p, const TensorList& g) {
     if (!g[0].defined() || !g[1].defined()) return {};
     return conv_composed(g[0], 1, g[1], 1, p.attrs()).sum({0}) * 2.0;
+  }
+  // Bilinear in input and weight: the Cauchy product of the convolution itself, each factor a primal
+  // (no batch dims) or a coefficient (the stack's batch dims less K's); the bias adds its own
+  // coefficients, as it enters linearly.
+  static Tensor taylor(const Primal<ConvolutionRecord>& p, const TensorList& x) {
+    const ConvAttrs& a = p.attrs();
+    Tensor out = taylor::cauchy_product(p.input(0), x[0], p.input(1), x[1], [&a](const Tensor& in, const Tensor& w) {
+      return conv_composed(in, in.dim() - 4, w, w.dim() - 4, a);
+    });
+    if (x.size() > 2 && x[2].defined()) {
+      const int64_t nb = forward::batch_dims();
+      const Tensor bias = x[2].reshape(with_batch(x[2], nb, {1, p.input(1).size(0), 1, 1}));
+      out = out.defined() ? out + bias : bias.expand(with_batch(x[2], nb, p.output().sizes())).contiguous();
+    }
+    return out;
   }
 };
 

@@ -231,6 +231,14 @@ struct Pow : Named<"pow.Tensor", "PowBackward1"> {
     const Tensor &x = c.input(0), &y = c.input(1);
     return pow_exponent_derivative(x, y, pow_exponent_derivative(x, y, c.output()));
   }
+  // a^b = exp(u) with u = b log a: log's recurrence for log a, a Cauchy product with b, exp's
+  // recurrence from the output.
+  static Tensor taylor(const auto& c, const TensorList& x) {
+    const TensorList a = taylor::terms(c.input(0), x[0]);
+    const TensorList u = taylor::product_terms(taylor::terms(c.input(1), x[1]), taylor::log_terms(log(c.input(0)), a),
+                                               [](const Tensor& l, const Tensor& r) { return l * r; });
+    return taylor::stacked_terms(taylor::exp_terms(c.output(), u));
+  }
 };
 
 // atan2(a, b), the angle of the point (b, a): d/da = b / r, d/db = -a / r with r = a^2 + b^2,
@@ -249,6 +257,34 @@ struct Atan2 : Named<"atan2", "Atan2Backward0"> {
     return (c.input(1) * c.input(1) - c.input(0) * c.input(0)) * reciprocal_radius2(c).pow(2) * -1.0;
   }
   static Weight d_bb(const auto& c) { return 2.0 * c.input(0) * c.input(1) * reciprocal_radius2(c).pow(2); }
+  // theta' = (b a' - a b') / (a^2 + b^2): the series of theta' to order K - 1 by products and the
+  // quotient's recurrence, then theta_k = theta'_(k-1) / k.
+  static Tensor taylor(const auto& c, const TensorList& x) {
+    const auto times = [](const Tensor& l, const Tensor& r) { return l * r; };
+    const TensorList a = taylor::terms(c.input(0), x[0]), b = taylor::terms(c.input(1), x[1]);
+    const TensorList da = derivative_terms(a), db = derivative_terms(b);
+    const TensorList a_low(a.begin(), a.end() - 1), b_low(b.begin(), b.end() - 1);
+    const TensorList left = taylor::product_terms(b_low, da, times), right = taylor::product_terms(a_low, db, times);
+    const TensorList aa = taylor::product_terms(a_low, a_low, times), bb = taylor::product_terms(b_low, b_low, times);
+    TensorList numerator, radius2;
+    for (size_t i = 0; i < a_low.size(); ++i) {
+      numerator.push_back(taylor::plus(left[i], right[i].defined() ? -right[i] : Tensor()));
+      radius2.push_back(taylor::plus(aa[i], bb[i]));
+    }
+    const Tensor first = numerator[0].defined() ? numerator[0] / radius2[0] : Tensor();
+    const TensorList slope = taylor::quotient_terms(first, numerator, radius2);
+    TensorList theta{c.output()};
+    for (size_t k = 1; k < a.size(); ++k)
+      theta.push_back(slope[k - 1].defined() ? slope[k - 1] / static_cast<double>(k) : Tensor());
+    return taylor::stacked_terms(theta);
+  }
+  // The terms of x'(t) from x's: (x')_i = (i + 1) x_(i+1), one fewer.
+  static TensorList derivative_terms(const TensorList& x) {
+    TensorList out;
+    for (size_t i = 0; i + 1 < x.size(); ++i)
+      out.push_back(x[i + 1].defined() ? x[i + 1] * static_cast<double>(i + 1) : Tensor());
+    return out;
+  }
 };
 
 // hypot(a, b) = sqrt(a^2 + b^2): d/da = a / out, d/db = b / out, as PyTorch has them (t * a / out).
@@ -266,6 +302,15 @@ struct Hypot : Named<"hypot", "HypotBackward0"> {
   static Weight d_aa(const auto& c) { return c.input(1) * c.input(1) / cubed(c); }
   static Weight d_ab(const auto& c) { return -(c.input(0) * c.input(1)) / cubed(c); }
   static Weight d_bb(const auto& c) { return c.input(0) * c.input(0) / cubed(c); }
+  // sqrt(r) of r = a^2 + b^2, two Cauchy products, by sqrt's recurrence from the output.
+  static Tensor taylor(const auto& c, const TensorList& x) {
+    const auto times = [](const Tensor& l, const Tensor& r) { return l * r; };
+    const TensorList a = taylor::terms(c.input(0), x[0]), b = taylor::terms(c.input(1), x[1]);
+    const TensorList aa = taylor::product_terms(a, a, times), bb = taylor::product_terms(b, b, times);
+    TensorList radius2;
+    for (size_t k = 0; k < a.size(); ++k) radius2.push_back(taylor::plus(aa[k], bb[k]));
+    return taylor::stacked_terms(taylor::sqrt_terms(c.output(), radius2));
+  }
 };
 
 // maximum and minimum propagate nan, and at a tie split the gradient in halves, as PyTorch does:

@@ -73,6 +73,7 @@ struct Exp : Named<"exp", "ExpBackward0"> {
   static Tensor derivative(const Tensor&, const Tensor& out) { return out; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out; }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.exp";
+  static std::vector<double> value_derivative() { return {0, 1}; }  // f' = y, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
     return TensorList(static_cast<size_t>(order), out);
   }
@@ -168,8 +169,9 @@ struct Tanh : Named<"tanh", "TanhBackward0"> {
   static auto forward(auto x) { return cpu::vec::tanh(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tanh(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
+  static std::vector<double> value_derivative() { return {1, 0, -1}; }  // f' = 1 - y^2, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
-    return taylor::value_derivatives({1, 0, -1}, out, order);  // f' = 1 - y^2
+    return taylor::value_derivatives(value_derivative(), out, order);
   }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.tanh";
@@ -186,8 +188,9 @@ struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   static auto forward(auto x) { return cpu::vec::sigmoid(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::sigmoid(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
+  static std::vector<double> value_derivative() { return {0, 1, -1}; }  // f' = y - y^2, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
-    return taylor::value_derivatives({0, 1, -1}, out, order);  // f' = y - y^2
+    return taylor::value_derivatives(value_derivative(), out, order);
   }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.sigmoid";
@@ -340,6 +343,19 @@ struct Softplus : Named<"softplus", "SoftplusBackward0"> {
     const Tensor s = sigmoid(x * a.beta);
     return where(above_threshold(x, a), zeros_like(x), a.beta * s * (1.0 - s));
   }
+  // f' = sigmoid(beta x), so f^(n) = beta^(n-1) sigmoid^(n-1)(beta x), a polynomial in s =
+  // sigmoid(beta x); above the threshold f is x, and every derivative past the first is 0.
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order, const Attrs& a) {
+    const Tensor above = above_threshold(x, a), s = sigmoid(x * a.beta);
+    const TensorList ds = taylor::value_derivatives({0, 1, -1}, s, order);
+    TensorList d{derivative(x, out, a)};
+    double scale = 1;
+    for (int64_t n = 2; n <= order; ++n) {
+      scale *= a.beta;
+      d.push_back(where(above, zeros_like(x), ds[n - 2] * scale));
+    }
+    return d;
+  }
 };
 
 enum class GeluApproximation { none, tanh };
@@ -384,6 +400,45 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
     }
     return exp(-0.5 * x_sq) * kPdf * (2.0 - x_sq);
   }
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order, const Attrs& a) {
+    return a.approximate == GeluApproximation::tanh ? tanh_derivatives(x, order) : erf_derivatives(x, out, order);
+  }
+  // f = x Phi(x): f^(n) = n Phi^(n-1) + x Phi^(n) (Leibniz), with Phi' = phi the normal density and
+  // phi^(m) = (-1)^m He_m(x) phi, He the probabilists' Hermite polynomials: He_0 = 1, He_1 = x,
+  // He_(m+1) = x He_m - m He_(m-1).
+  static TensorList erf_derivatives(const Tensor& x, const Tensor& out, int64_t order) {
+    const Tensor pdf = exp(-0.5 * (x * x)) * kPdf;
+    TensorList phi{pdf};  // Phi^(1), Phi^(2), ...: phi^(m) for m = 0 .. order - 1
+    Tensor older = ones_like(x), hermite = x;  // He_(m-1), He_m
+    for (int64_t m = 1; m < order; ++m) {
+      phi.push_back(m % 2 == 1 ? -(hermite * pdf) : hermite * pdf);
+      const Tensor next = x * hermite - older * static_cast<double>(m);
+      older = hermite;
+      hermite = next;
+    }
+    TensorList d{derivative(x, out, Attrs{})};
+    for (int64_t n = 2; n <= order; ++n) d.push_back(phi[n - 2] * static_cast<double>(n) + x * phi[n - 1]);
+    return d;
+  }
+  // The tanh form: f = x (1 + tanh(u)) / 2 with u = kBeta (x + kKappa x^3) a cubic. Its derivatives
+  // at x are n! times the Taylor coefficients of f(x + t): u's are read off the cubic, tanh(u)'s
+  // follow by Faa di Bruno, and the product with x + t shifts them.
+  static TensorList tanh_derivatives(const Tensor& x, int64_t order) {
+    const Tensor x_sq = x * x;
+    const Tensor t0 = tanh(kBeta * (x + kKappa * (x_sq * x)));
+    TensorList u{kBeta * (1.0 + 3.0 * kKappa * x_sq), (3.0 * kBeta * kKappa) * x, full_like(x, kBeta * kKappa)};
+    u.resize(static_cast<size_t>(order));
+    const Tensor ts = taylor::compose(taylor::stacked(u), taylor::value_derivatives({1, 0, -1}, t0, order));
+    TensorList d;
+    double factorial = 1;
+    for (int64_t n = 1; n <= order; ++n) {
+      factorial *= static_cast<double>(n);
+      // [t^n] (x + t)(1 + tanh(u(x + t))) / 2 = (x T_n + T_(n-1)) / 2, with T_0 = tanh(u(x)) and 1 + T_0 for n = 1.
+      const Tensor previous = n == 1 ? 1.0 + t0 : taylor::coefficient(ts, n - 1);
+      d.push_back((x * taylor::coefficient(ts, n) + previous) * (0.5 * factorial));
+    }
+    return d;
+  }
 };
 
 struct EluAttrs {
@@ -410,6 +465,12 @@ struct Elu : Named<"elu", "EluBackward0"> {
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
+  }
+  // Every derivative past the first is alpha e^x below 0 and 0 elsewhere, as the second.
+  static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order, const Attrs& a) {
+    TensorList d{derivative(x, out, a)};
+    if (order > 1) d.resize(static_cast<size_t>(order), second_derivative(x, out, a));
+    return d;
   }
 };
 

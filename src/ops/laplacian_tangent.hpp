@@ -16,11 +16,13 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <string_view>
 #include <type_traits>
 
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/taylor.hpp"
 
 namespace dydx::ops {
 
@@ -247,6 +249,72 @@ struct LaplacianTangentRecord {
       out = zeros(shape, t.dtype());
     }
     return add_to_laplacian_part(out, extra, axis - 1, d);
+  }
+
+  // F1 = f' and F2 = f'' as functions of v, and their derivatives along v to the given order. Where v
+  // is the result (tanh, sigmoid, exp), f' = q(v) and f'' = q'(v) q(v) are polynomials in v
+  // (taylor::value_polynomials), differentiated as such; where v is the input (sin, cos, silu), they
+  // are f's own: F1^(j) = f^(j+1), F2^(j) = f^(j+2).
+  static std::array<TensorList, 2> derivatives_along_v(const Tensor& v, int64_t order) {
+    std::array<TensorList, 2> out;
+    if constexpr (requires { Op::value_derivative(); }) {
+      const std::vector<std::vector<double>> p = taylor::value_polynomials(Op::value_derivative(), 2);
+      for (size_t i = 0; i < 2; ++i) {
+        std::vector<double> polynomial = p[i];
+        for (int64_t j = 1; j <= order; ++j) {
+          std::vector<double> next;
+          for (size_t n = 1; n < polynomial.size(); ++n) next.push_back(static_cast<double>(n) * polynomial[n]);
+          polynomial = next;
+          out[i].push_back(taylor::evaluate(polynomial, v));  // undefined (zero) once the polynomial is
+        }
+      }
+    } else {
+      const TensorList f = Op::taylor_derivatives(v, v, order + 2);
+      for (int64_t j = 1; j <= order; ++j) {
+        out[0].push_back(f[j]);
+        out[1].push_back(f[j + 1]);
+      }
+    }
+    return out;
+  }
+
+  // func::jet through the step: r = F1(v) t, plus F2(v) S in the Laplacian's slice. F1's and F2's
+  // terms come by Faa di Bruno from their derivatives along v, S = sum_{k<d} t_k^2 by a Cauchy
+  // product, and r by two more. A term k >= 1 carries the stack's batch dims (nb) in front, where
+  // t's directions dim is nb rather than 0, so v's terms are lifted past it to multiply t's.
+  static Tensor taylor(const Primal<LaplacianTangentRecord>& p, const TensorList& x) {
+    using namespace laplacian_detail;
+    const Tensor &t = p.input(0), &v = p.input(1);
+    const int64_t d = t.size(0) - 1, nb = forward::batch_dims() - 1, order = forward::taylor_order();
+    const auto c = Op::laplacian_coefficients(v);
+    const std::array<TensorList, 2> along_v = derivatives_along_v(v, order);
+    const TensorList first = taylor::terms(c.first, taylor::compose(x[1], along_v[0]));
+    const TensorList second = taylor::terms(c.second, taylor::compose(x[1], along_v[1]));
+    const TensorList ts = taylor::terms(t, x[0]);
+    const auto axis = [nb](size_t k) { return k == 0 ? int64_t{0} : nb; };
+    const auto times = [](const Tensor& l, const Tensor& r) { return l * r; };
+    TensorList lifted(first.size()), dirs(ts.size());
+    for (size_t k = 0; k < first.size(); ++k) {
+      if (first[k].defined()) lifted[k] = k == 0 ? first[k] : first[k].unsqueeze(nb);
+      if (ts[k].defined()) dirs[k] = directions(ts[k], axis(k), d);
+    }
+    const TensorList r = taylor::product_terms(lifted, ts, times);
+    TensorList squares = taylor::product_terms(dirs, dirs, times);
+    for (size_t k = 0; k < squares.size(); ++k)
+      if (squares[k].defined()) squares[k] = squares[k].sum({axis(k)});
+    const TensorList extra = taylor::product_terms(second, squares, times);
+    TensorList out(r.size());
+    for (size_t k = 1; k < r.size(); ++k) {
+      Tensor rk = r[k];
+      if (!rk.defined() && !extra[k].defined()) continue;
+      if (!rk.defined()) {
+        Dims shape(extra[k].sizes().begin(), extra[k].sizes().end());
+        shape.insert_at(static_cast<size_t>(nb), d + 1);
+        rk = zeros(shape, t.dtype());
+      }
+      out[k] = add_to_laplacian_part(rk, extra[k], nb, d);
+    }
+    return taylor::stacked_terms(out);
   }
 };
 

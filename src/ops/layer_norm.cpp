@@ -17,6 +17,7 @@
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/row_moments.hpp"
+#include "ops/taylor.hpp"
 
 namespace dydx {
 namespace ops {
@@ -93,6 +94,37 @@ struct LayerNormRecord : Named<"layer_norm", "NativeLayerNormBackward0"> {
       second = second + 2.0 * (g[1] * dxhat).sum({0});
     }
     return second;
+  }
+  // xhat = c r with c = x - <x> linear in x, v = <c^2> + eps a Cauchy product, r = v^(-1/2) by the
+  // power recurrence and xhat by one more Cauchy product; out = xhat w (a Cauchy product when the
+  // weight moves) plus the bias's own coefficients.
+  static Tensor taylor(const Primal<LayerNormRecord>& p, const TensorList& x) {
+    const LayerNormAttrs& a = p.attrs();
+    const auto times = [](const Tensor& l, const Tensor& r) { return l * r; };
+    const std::vector<int64_t> dims = trailing(a.normalized_dims);
+    const Tensor& x0 = p.input(0);
+    const std::pair<Tensor, Tensor> stats = row_stats(x0, a);
+    const Tensor c0 = x0 - stats.first, &r0 = stats.second;
+    TensorList xhat;
+    if (x[0].defined()) {
+      TensorList c{c0};
+      for (int64_t k = 1; k <= forward::taylor_order(); ++k) {
+        const Tensor xk = taylor::coefficient(x[0], k);
+        c.push_back(xk - xk.mean(dims, true));
+      }
+      TensorList v = taylor::product_terms(c, c, times);
+      for (Tensor& term : v) term = term.mean(dims, true);
+      v[0] = v[0] + a.eps;
+      xhat = taylor::product_terms(c, taylor::power_terms(r0, v, -0.5), times);
+    } else {
+      xhat = TensorList(static_cast<size_t>(forward::taylor_order()) + 1);
+      xhat[0] = c0 * r0;
+    }
+    TensorList out = a.has_weight ? taylor::product_terms(xhat, taylor::terms(p.input(1), x[1]), times) : xhat;
+    const size_t bias = a.has_weight ? 2 : 1;
+    if (a.has_bias && x[bias].defined())
+      for (size_t k = 1; k < out.size(); ++k) out[k] = taylor::plus(out[k], taylor::coefficient(x[bias], static_cast<int64_t>(k)));
+    return taylor::stacked_terms(out);
   }
 };
 

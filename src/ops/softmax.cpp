@@ -19,6 +19,7 @@
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
+#include "ops/taylor.hpp"
 #include "vmap/reduction.hpp"
 
 namespace dydx {
@@ -115,6 +116,19 @@ Tensor weighted_mean(const Tensor& s, const Tensor& a, const std::vector<int64_t
   return sum_over(s * a, dims, true);
 }
 
+// logsumexp's Taylor terms 1..K (term 0 left undefined) from the input's terms x and s_0 = exp(x_0 -
+// shift), for any shift constant in t (the rules pass a normalised s_0): s(t) = exp(x(t) - shift) by
+// exp's recurrence, its sum along the dims (primal_dims for s_0, coefficient_dims for the others) is
+// linear, and lse = log(sum) + shift by log's.
+TensorList lse_terms(const TensorList& x, const Tensor& s0, const std::vector<int64_t>& primal_dims,
+                     const std::vector<int64_t>& coefficient_dims, bool keepdim) {
+  const TensorList s = taylor::exp_terms(s0, x);
+  TensorList total{sum_over(s0, primal_dims, keepdim)};
+  for (size_t k = 1; k < s.size(); ++k)
+    total.push_back(s[k].defined() ? sum_over(s[k], coefficient_dims, keepdim) : Tensor());
+  return taylor::log_terms(Tensor(), total);
+}
+
 struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
   struct Attrs {
     int64_t dim;  // non-negative (0 for a 0-D input)
@@ -137,6 +151,17 @@ struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
     const Tensor u2 = (u * u).sum({0});
     return y * (u2 - weighted_mean(y, u2, along(p.attrs().dim, y.dim(), 0)));
   }
+  // softmax = exp(log_softmax), log_softmax's terms being x_k - lse_k: exp's recurrence from y.
+  static Tensor taylor(const Primal<SoftmaxRecord>& p, const TensorList& x) {
+    if (!x[0].defined()) return {};
+    const Tensor& y = p.output();
+    const int64_t dim = p.attrs().dim, nb = forward::batch_dims() - 1;  // a coefficient's batch dims
+    const TensorList xs = taylor::terms(p.input(0), x[0]);
+    const TensorList lse = lse_terms(xs, y, along(dim, y.dim(), 0), along(dim, y.dim(), nb), true);
+    TensorList log_y(xs.size());
+    for (size_t k = 1; k < xs.size(); ++k) log_y[k] = taylor::plus(xs[k], lse[k].defined() ? -lse[k] : Tensor());
+    return taylor::stacked_terms(taylor::exp_terms(y, log_y));
+  }
 };
 
 struct LogSoftmaxRecord : Named<"log_softmax", "LogSoftmaxBackward0"> {
@@ -157,6 +182,17 @@ struct LogSoftmaxRecord : Named<"log_softmax", "LogSoftmaxBackward0"> {
     const Tensor s = exp(p.output());
     const Tensor u = g[0] - weighted_mean(s, g[0], along(p.attrs().dim, s.dim(), 1));
     return -weighted_mean(s, (u * u).sum({0}), along(p.attrs().dim, s.dim(), 0));
+  }
+  // x - lse(x): the input's terms less logsumexp's.
+  static Tensor taylor(const Primal<LogSoftmaxRecord>& p, const TensorList& x) {
+    if (!x[0].defined()) return {};
+    const Tensor& y = p.output();
+    const int64_t dim = p.attrs().dim, nb = forward::batch_dims() - 1;  // a coefficient's batch dims
+    const TensorList xs = taylor::terms(p.input(0), x[0]);
+    const TensorList lse = lse_terms(xs, exp(y), along(dim, y.dim(), 0), along(dim, y.dim(), nb), true);
+    TensorList out(xs.size());
+    for (size_t k = 1; k < xs.size(); ++k) out[k] = taylor::plus(xs[k], lse[k].defined() ? -lse[k] : Tensor());
+    return taylor::stacked_terms(out);
   }
 };
 
@@ -198,6 +234,12 @@ struct LogsumexpRecord : Named<"logsumexp", "LogsumexpBackward0"> {
     const Tensor s = weights(p);
     const Tensor u = g[0] - weighted_mean(s, g[0], shifted(p.attrs().dims, 1));
     return sum_over(s * (u * u).sum({0}), shifted(p.attrs().dims, 0), p.attrs().keepdim);
+  }
+  static Tensor taylor(const Primal<LogsumexpRecord>& p, const TensorList& x) {
+    if (!x[0].defined()) return {};
+    const Dims& dims = p.attrs().dims;
+    return taylor::stacked_terms(lse_terms(taylor::terms(p.input(0), x[0]), weights(p), shifted(dims, 0),
+                                           shifted(dims, forward::batch_dims() - 1), p.attrs().keepdim));
   }
 };
 

@@ -19,6 +19,7 @@
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
 #include "ops/row_moments.hpp"
+#include "ops/taylor.hpp"
 #include "vmap/reduction.hpp"
 
 namespace dydx {
@@ -181,6 +182,21 @@ Tensor var_curvature(const Tensor& g, const MomentAttrs& a) {
   return sum_over((u * u).sum({0}), shifted(a.dims, 0), a.keepdim) * (2 / a.divisor);
 }
 
+// var's Taylor terms 1..K (term 0 left undefined): c = x - mean is linear in x, and var = sum(c^2) /
+// divisor a Cauchy product of c with itself, summed.
+TensorList var_terms(const Tensor& x0, const Tensor& stack, const MomentAttrs& a) {
+  const std::vector<int64_t> dims = shifted(a.dims, forward::batch_dims() - 1);  // a coefficient's
+  TensorList c{centered(x0, a.dims)};
+  for (int64_t k = 1; k <= forward::taylor_order(); ++k) {
+    const Tensor xk = taylor::coefficient(stack, k);
+    c.push_back(xk - mean_over(xk, dims, true));
+  }
+  TensorList squares = taylor::product_terms(c, c, [](const Tensor& l, const Tensor& r) { return l * r; });
+  squares[0] = Tensor();
+  for (size_t k = 1; k < squares.size(); ++k) squares[k] = sum_over(squares[k], dims, a.keepdim) * (1 / a.divisor);
+  return squares;
+}
+
 struct VarRecord : Named<"var", "VarBackward0"> {
   using Attrs = MomentAttrs;
   static constexpr Saves saves{.inputs = input_bits(0)};
@@ -194,6 +210,10 @@ struct VarRecord : Named<"var", "VarBackward0"> {
   static Tensor curvature(const Primal<VarRecord>& p, const TensorList& g) {
     if (!g[0].defined()) return {};
     return var_curvature(g[0], p.attrs());
+  }
+  static Tensor taylor(const Primal<VarRecord>& p, const TensorList& x) {
+    if (!x[0].defined()) return {};
+    return taylor::stacked_terms(var_terms(p.input(0), x[0], p.attrs()));
   }
 };
 
@@ -221,6 +241,14 @@ struct StdRecord : Named<"std", "StdBackward0"> {
     const Tensor dv = var_jvp(p.input(0), g[0], a, 1);
     const Tensor second = var_curvature(g[0], a) / (2 * s) - (dv * dv).sum({0}) / (4 * s * s * s);
     return masked_fill(second, zeros_of(s), 0);
+  }
+  // sqrt's recurrence on var's terms; zero where std is, as the JVP.
+  static Tensor taylor(const Primal<StdRecord>& p, const TensorList& x) {
+    if (!x[0].defined()) return {};
+    const Tensor& s = p.output();
+    TensorList out = taylor::sqrt_terms(s, var_terms(p.input(0), x[0], p.attrs()));
+    for (size_t k = 1; k < out.size(); ++k) out[k] = masked_fill(out[k], zeros_of(s), 0);
+    return taylor::stacked_terms(out);
   }
 };
 
@@ -279,6 +307,25 @@ struct NormRules {
     const Tensor along = sum_over(weight * x * g[0], shifted(a.dims, 1), a.keepdim);
     const Tensor across = sum_over(weight * (g[0] * g[0]).sum({0}), shifted(a.dims, 0), a.keepdim);
     return (p - 1) * (f.pow(1 - p) * across - f.pow(1 - 2 * p) * (along * along).sum({0}));
+  }
+  // The 0-, 1- and inf-norms are piecewise linear (or constant): their JVP carries every
+  // coefficient. Otherwise (sum |x|^p)^(1/p): |x| takes x's terms times sign(x_0), and both powers
+  // come by the power recurrence, around a sum that is linear.
+  template <class Call>
+  static Tensor taylor(const Call& c, const TensorList& x) {
+    const NormAttrs& a = c.attrs();
+    const double p = a.p;
+    if (!x[0].defined() || p == 0) return {};
+    if (p == 1 || std::isinf(p)) return jvp(c, x);
+    const Tensor& x0 = c.input(0);
+    const Tensor sign0 = sign(x0), abs0 = abs(x0);
+    const std::vector<int64_t> dims = shifted(a.dims, forward::batch_dims() - 1);  // a coefficient's
+    TensorList magnitude{abs0};
+    for (int64_t k = 1; k <= forward::taylor_order(); ++k) magnitude.push_back(sign0 * taylor::coefficient(x[0], k));
+    const TensorList powered = taylor::power_terms(abs0.pow(p), magnitude, p);
+    TensorList total{sum_over(powered[0], shifted(a.dims, 0), a.keepdim)};
+    for (size_t k = 1; k < powered.size(); ++k) total.push_back(sum_over(powered[k], dims, a.keepdim));
+    return taylor::stacked_terms(taylor::power_terms(c.output(), total, 1 / p));
   }
 };
 struct NormRecord : NormRules, Named<"norm", "NormBackward1"> {};

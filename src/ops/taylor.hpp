@@ -83,6 +83,96 @@ inline Tensor cauchy_product(const Tensor& a0, const Tensor& a, const Tensor& b0
   return stacked(out);
 }
 
+// Series as term lists: terms[0] the primal value, terms[k] the coefficient k (undefined: zero).
+// The recurrences below give each coefficient from the lower ones, as the ODE of the function does
+// (exp: y' = u' y; log: a u' = a'; a power: a y' = p a' y), so they hold for any order.
+
+/// The product of two terms, undefined where either is (zero).
+inline Tensor times(const Tensor& a, const Tensor& b) { return a.defined() && b.defined() ? a * b : Tensor(); }
+
+/// {x_0, x_1, ..., x_K} from the primal and the stack [K, ...].
+inline TensorList terms(const Tensor& x0, const Tensor& stack) {
+  TensorList out{x0};
+  for (int64_t k = 1; k <= forward::taylor_order(); ++k) out.push_back(coefficient(stack, k));
+  return out;
+}
+
+/// The stack [K, ...] of terms 1..K (undefined if every one is zero).
+inline Tensor stacked_terms(const TensorList& terms) { return stacked(TensorList(terms.begin() + 1, terms.end())); }
+
+/// The terms of a bilinear op's product: y_k = sum_{j=0..k} B(a_j, b_{k-j}), y_0 = B(a_0, b_0).
+inline TensorList product_terms(const TensorList& a, const TensorList& b,
+                                const std::function<Tensor(const Tensor&, const Tensor&)>& product) {
+  TensorList out(a.size());
+  for (size_t k = 0; k < a.size(); ++k)
+    for (size_t j = 0; j <= k; ++j)
+      if (a[j].defined() && b[k - j].defined()) out[k] = plus(out[k], product(a[j], b[k - j]));
+  return out;
+}
+
+/// exp(u(t)) from u's terms (u_0 unread) and y_0 = exp(u_0): y_k = sum_{j=1..k} (j / k) u_j y_(k-j).
+inline TensorList exp_terms(const Tensor& y0, const TensorList& u) {
+  TensorList y{y0};
+  for (size_t k = 1; k < u.size(); ++k) {
+    Tensor yk;
+    for (size_t j = 1; j <= k; ++j)
+      if (u[j].defined() && y[k - j].defined())
+        yk = plus(yk, u[j] * y[k - j] * (static_cast<double>(j) / static_cast<double>(k)));
+    y.push_back(yk);
+  }
+  return y;
+}
+
+/// log(a(t)) from a's terms, u_0 = log(a_0) given: u_k = (a_k - sum_{j=1..k-1} (j / k) u_j a_(k-j)) / a_0.
+inline TensorList log_terms(const Tensor& u0, const TensorList& a) {
+  TensorList u{u0};
+  for (size_t k = 1; k < a.size(); ++k) {
+    Tensor numerator = a[k];
+    for (size_t j = 1; j < k; ++j)
+      if (u[j].defined() && a[k - j].defined())
+        numerator = plus(numerator, -(u[j] * a[k - j] * (static_cast<double>(j) / static_cast<double>(k))));
+    u.push_back(numerator.defined() ? numerator / a[0] : Tensor());
+  }
+  return u;
+}
+
+/// a(t)^p from a's terms, y_0 = a_0^p given: k a_0 y_k = sum_{j=1..k} (p j - (k - j)) a_j y_(k-j).
+inline TensorList power_terms(const Tensor& y0, const TensorList& a, double p) {
+  TensorList y{y0};
+  for (size_t k = 1; k < a.size(); ++k) {
+    Tensor sum;
+    for (size_t j = 1; j <= k; ++j)
+      if (a[j].defined() && y[k - j].defined())
+        sum = plus(sum, a[j] * y[k - j] * (p * static_cast<double>(j) - static_cast<double>(k - j)));
+    y.push_back(sum.defined() ? sum / (a[0] * static_cast<double>(k)) : Tensor());
+  }
+  return y;
+}
+
+/// a(t) / b(t) from both terms, y_0 = a_0 / b_0 given: y_k = (a_k - sum_{j=1..k} b_j y_(k-j)) / b_0.
+inline TensorList quotient_terms(const Tensor& y0, const TensorList& a, const TensorList& b) {
+  TensorList y{y0};
+  for (size_t k = 1; k < a.size(); ++k) {
+    Tensor numerator = a[k];
+    for (size_t j = 1; j <= k; ++j)
+      if (b[j].defined() && y[k - j].defined()) numerator = plus(numerator, -(b[j] * y[k - j]));
+    y.push_back(numerator.defined() ? numerator / b[0] : Tensor());
+  }
+  return y;
+}
+
+/// sqrt(a(t)) from a's terms, y_0 = sqrt(a_0) given: y_k = (a_k - sum_{j=1..k-1} y_j y_(k-j)) / (2 y_0).
+inline TensorList sqrt_terms(const Tensor& y0, const TensorList& a) {
+  TensorList y{y0};
+  for (size_t k = 1; k < a.size(); ++k) {
+    Tensor numerator = a[k];
+    for (size_t j = 1; j < k; ++j)
+      if (y[j].defined() && y[k - j].defined()) numerator = plus(numerator, -(y[j] * y[k - j]));
+    y.push_back(numerator.defined() ? numerator / (2.0 * y0) : Tensor());
+  }
+  return y;
+}
+
 /// The derivatives f^(1..order) of an f whose derivative is a polynomial in its value y,
 /// f' = q(y) (tanh: 1 - y^2, sigmoid: y - y^2, exp: y, tan: 1 + y^2), each a polynomial in y:
 /// P_1 = q, P_(n+1) = P_n'(y) q(y). Coefficients in ascending powers.
