@@ -156,6 +156,53 @@ TEST(StochasticEstimates, AreUnbiasedWithinFiveStandardErrorsAndSeeded) {
   EXPECT_FALSE(equal(many, func::biharmonic(f, x, {}, {.samples = 64, .seed = 10})));
 }
 
+// d^|alpha| f(x)[j] / dx^alpha of one row's function by |alpha| nested jacfwd, read off the full
+// derivative tensor: the reference for linear_operator.
+double mixed_partial(const func::UnaryFunction& row_f, const Tensor& row, const std::vector<int64_t>& alpha, int64_t out) {
+  func::Function d = [row_f](const TensorList& in) { return TensorList{row_f(in[0])}; };
+  int64_t order = 0;
+  for (int64_t a : alpha) order += a;
+  for (int64_t k = 0; k < order; ++k) d = func::jacfwd(d, {0});
+  Tensor t = d({row})[0][out];  // [d] * order
+  for (size_t i = 0; i < alpha.size(); ++i)
+    for (int64_t a = 0; a < alpha[i]; ++a) t = t.select(0, static_cast<int64_t>(i));
+  return t.item<double>();
+}
+
+TEST(LinearOperator, MatchesNestedForwardModeMixedPartials) {
+  manual_seed(7);
+  const Mlp f(3);
+  const Tensor x = randn({3, 3}, kFloat64);
+  const std::vector<func::PartialTerm> terms = {
+      {2.0, {0, 0, 0}},  {-1.5, {1, 0, 0}}, {0.5, {0, 0, 1}},  {3.0, {2, 0, 0}}, {-2.0, {1, 1, 0}},
+      {0.7, {0, 1, 1}},  {1.1, {2, 1, 0}},  {-0.4, {1, 1, 1}}, {0.3, {0, 0, 3}}, {0.25, {2, 0, 2}},
+      {-0.6, {1, 2, 1}}, {0.2, {0, 4, 0}}};
+  const Tensor got = func::linear_operator(f, x, terms);  // [3, 2]
+  ASSERT_EQ(got.sizes(), IntArrayRef({3, 2}));
+  const func::UnaryFunction row_f = [&f](const Tensor& r) { return f(r.unsqueeze(0)).squeeze(0); };
+  for (int64_t b = 0; b < 3; ++b)
+    for (int64_t j = 0; j < 2; ++j) {
+      double want = 0;
+      for (const auto& term : terms)
+        want += term.coefficient *
+                (term.alpha == std::vector<int64_t>{0, 0, 0} ? row_f(x[b])[j].item<double>()
+                                                             : mixed_partial(row_f, x[b], term.alpha, j));
+      EXPECT_NEAR(got[b][j].item<double>(), want, 1e-8 * std::max(1.0, std::abs(want))) << b << " " << j;
+    }
+  // The Laplacian and the biharmonic written as terms.
+  EXPECT_TRUE(allclose(func::linear_operator(f, x, {{1, {2, 0, 0}}, {1, {0, 2, 0}}, {1, {0, 0, 2}}}),
+                       func::laplacian(f, x), 1e-10, 1e-10));
+  std::vector<func::PartialTerm> bih;
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t k = 0; k < 3; ++k) {
+      std::vector<int64_t> alpha(3, 0);
+      alpha[i] += 2;
+      alpha[k] += 2;
+      bih.push_back({1.0, alpha});
+    }
+  EXPECT_TRUE(allclose(func::linear_operator(f, x, bih), func::biharmonic(f, x), 1e-8, 1e-8));
+}
+
 std::string error_of(const std::function<void()>& call) {
   try {
     call();
@@ -173,6 +220,10 @@ TEST(TaylorOperators, BadInputRaisesClearErrors) {
             std::string::npos);
   EXPECT_NE(error_of([&] { func::weighted_laplacian(f, x, randn({3, 2}, kFloat32)); }).find("dtype"), std::string::npos);
   EXPECT_NE(error_of([&] { func::derivative_diagonal(f, x, 0); }).find("order >= 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { func::linear_operator(f, x, {{1.0, {1, 0}}}); }).find("a multi-index of 2 entries"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { func::linear_operator(f, x, {{1.0, {1, -1, 0}}}); }).find("negative order"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { func::biharmonic(f, x, {}, {.samples = -1}); }).find("samples >= 0"), std::string::npos);
   EXPECT_NE(error_of([&] { func::biharmonic([](const Tensor& z) { return z.sum(); }, x); }).find("batch dim"),
             std::string::npos);

@@ -210,4 +210,18 @@ Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor&
 /// Taylor coefficients summed over the samples as they go (3 S + 1 slices).
 Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options = {}, Estimate estimate = {});
 
+/// One term of a linear differential operator: coefficient * d^|alpha| / dx^alpha, alpha giving the
+/// order of the derivative along each element of a row of x (numel of a row entries, |alpha| their sum;
+/// all zero: the coefficient times f itself).
+struct PartialTerm {
+  double coefficient = 1;
+  std::vector<int64_t> alpha;
+};
+/// sum over terms of coefficient * d^|alpha| y[b, j] / dx[b]^alpha for each output: [B, ...out]. Each
+/// order k's terms become one weighted sum of k-th directional derivatives along the directions
+/// sum_i beta_i e_i, |beta| = k, over the elements the terms involve (Griewank, Utke and Walther's
+/// interpolation of univariate Taylor series), carried at one collapsed Taylor level per order.
+Tensor linear_operator(const UnaryFunction& f, const Tensor& x, const std::vector<PartialTerm>& terms,
+                       BatchOptions options = {});
+
 }  // namespace dydx::func

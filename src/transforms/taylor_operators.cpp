@@ -16,14 +16,24 @@
 // directions; derivative_diagonal keeps every direction's coefficients.
 #include "dydx/func.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <vector>
+
 #include "autograd/forward_mode.hpp"
 #include "core/shape.hpp"
+#include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/forward_ad.hpp"
 #include "dydx/generator.hpp"
 #include "dydx/ops.hpp"
 #include "transforms/rows.hpp"
 #include "vmap/batched.hpp"
+
+// LAPACK's dense solve, which the OpenBLAS dydx links provides.
+extern "C" void dgesv_(const int* n, const int* nrhs, double* a, const int* lda, int* ipiv, double* b, const int* ldb,
+                       int* info);
 
 namespace dydx::func {
 
@@ -114,7 +124,120 @@ Tensor axes_of_row(const Tensor& x) {
   return eye(d, x.dtype()).reshape(shape);
 }
 
+// Every multi-index over `count` variables with entries summing to order, in lexicographic order.
+void lattice(int64_t count, int64_t order, std::vector<int64_t>& current, std::vector<std::vector<int64_t>>& out) {
+  if (static_cast<int64_t>(current.size()) == count - 1) {
+    current.push_back(order);
+    out.push_back(current);
+    current.pop_back();
+    return;
+  }
+  for (int64_t first = order; first >= 0; --first) {
+    current.push_back(first);
+    lattice(count, order - first, current, out);
+    current.pop_back();
+  }
+}
+
+// For multi-indices gamma of order k over the support: D^k along v = sum_i beta_i e_i is
+// sum_gamma k! / gamma! beta^gamma d^gamma f (the multinomial expansion of the k-th derivative
+// tensor), and the lattice |beta| = k is unisolvent for the monomials of degree k, so M[beta][gamma] =
+// k! / gamma! beta^gamma is invertible. sum_gamma c_gamma d^gamma f is then sum_beta w_beta D^k_beta f
+// with M^T w = c: weights for the directions beta.
+std::vector<double> interpolation_weights(const std::vector<std::vector<int64_t>>& betas, const std::vector<double>& c,
+                                          int64_t order) {
+  const int n = static_cast<int>(betas.size());
+  std::vector<double> transposed(static_cast<size_t>(n) * n);  // column-major M^T: element (gamma, beta) at [beta * n + gamma]
+  for (int b = 0; b < n; ++b)
+    for (int g = 0; g < n; ++g) {
+      double term = factorial(order);
+      for (size_t i = 0; i < betas[g].size(); ++i) {
+        term /= factorial(betas[g][i]);
+        term *= std::pow(static_cast<double>(betas[b][i]), static_cast<double>(betas[g][i]));
+      }
+      transposed[static_cast<size_t>(b) * n + g] = term;  // M[b][g], stored so that the solve sees M^T
+    }
+  std::vector<double> w = c;
+  std::vector<int> pivots(static_cast<size_t>(n));
+  const int one = 1;
+  int info = 0;
+  dgesv_(&n, &one, transposed.data(), &n, pivots.data(), w.data(), &n, &info);
+  DYDX_CHECK(info == 0, "linear_operator: the interpolation system of order ", order, " is singular (LAPACK dgesv info ",
+             info, ")");
+  return w;
+}
+
 }  // namespace
+
+Tensor linear_operator(const UnaryFunction& f, const Tensor& x, const std::vector<PartialTerm>& terms,
+                       BatchOptions options) {
+  const char* op = "linear_operator";
+  DYDX_CHECK(x.defined() && x.dim() >= 1, op, ": x must have a leading batch dim");
+  const int64_t d = dydx::detail::product(row_shape(x));
+  // The terms by order; within an order, by the variables they involve.
+  std::map<int64_t, std::vector<const PartialTerm*>> by_order;
+  for (size_t t = 0; t < terms.size(); ++t) {
+    const PartialTerm& term = terms[t];
+    DYDX_CHECK(static_cast<int64_t>(term.alpha.size()) == d, op, ": term ", t, " has a multi-index of ",
+               term.alpha.size(), " entries, but a row of x ", x.sizes(), " has ", d, " elements");
+    int64_t order = 0;
+    for (int64_t a : term.alpha) {
+      DYDX_CHECK(a >= 0, op, ": term ", t, " has a negative order ", a, " in its multi-index");
+      order += a;
+    }
+    by_order[order].push_back(&term);
+  }
+  return per_row(f, x, options, op, [&](const Tensor& rows) {
+    Tensor total;
+    auto add = [&total](const Tensor& part) { total = total.defined() ? total + part : part; };
+    for (const auto& [order, group] : by_order) {
+      if (order == 0) {
+        double c = 0;
+        for (const PartialTerm* term : group) c += term->coefficient;
+        add(f(rows) * c);
+        continue;
+      }
+      // The variables this order's terms involve, and each term's multi-index over them.
+      std::vector<int64_t> support;
+      for (int64_t i = 0; i < d; ++i)
+        for (const PartialTerm* term : group)
+          if (term->alpha[i] > 0) {
+            support.push_back(i);
+            break;
+          }
+      std::vector<std::vector<int64_t>> betas;
+      std::vector<int64_t> current;
+      lattice(static_cast<int64_t>(support.size()), order, current, betas);
+      std::vector<double> c(betas.size(), 0.0);
+      for (const PartialTerm* term : group) {
+        std::vector<int64_t> gamma;
+        for (int64_t i : support) gamma.push_back(term->alpha[i]);
+        const size_t at = std::find(betas.begin(), betas.end(), gamma) - betas.begin();
+        c[at] += term->coefficient;
+      }
+      const std::vector<double> w = order == 1 ? c : interpolation_weights(betas, c, order);
+      // The directions sum_i beta_i e_i, as rows of [R, d].
+      std::vector<double> v(betas.size() * static_cast<size_t>(d), 0.0);
+      for (size_t b = 0; b < betas.size(); ++b)
+        for (size_t i = 0; i < support.size(); ++i) v[b * d + support[i]] = static_cast<double>(betas[b][i]);
+      const Tensor directions =
+          tensor(v, rows.dtype()).reshape(concat_dims({static_cast<int64_t>(betas.size())}, row_shape(rows)));
+      const Tensor weights = tensor(w, rows.dtype());
+      if (order == 1) {
+        // First order is linear in the direction: one JVP along sum_beta w_beta v_beta.
+        const Tensor along = (directions * weights.reshape(concat_dims({-1}, Dims(rows.dim() - 1, 1)))).sum({0});
+        add(jvp(f, rows, along.unsqueeze(0).expand(rows.sizes()).contiguous()).second);
+      } else {
+        add(weighted_directional_sum(f, rows, directions, weights, order, op));
+      }
+    }
+    if (!total.defined()) {
+      NoGradGuard no_grad;
+      total = zeros_like(f(rows));
+    }
+    return total;
+  });
+}
 
 Tensor derivative_diagonal(const UnaryFunction& f, const Tensor& x, int64_t order, BatchOptions options) {
   DYDX_CHECK(order >= 1, "derivative_diagonal: expected an order >= 1, got ", order);
