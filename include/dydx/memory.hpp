@@ -10,7 +10,7 @@ struct MemoryStats {
   int64_t peak_bytes = 0;         // the most live_bytes has been since the last reset_peak_memory()
   int64_t live_allocations = 0;   // storages alive (user memory wrapped by from_blob is not counted)
   int64_t total_allocations = 0;  // storages ever allocated
-  int64_t cached_bytes = 0;       // freed large buffers (256 KiB and up) kept for reuse, see empty_cache()
+  int64_t cached_bytes = 0;       // freed large buffers (64 KiB and up) kept for reuse, see empty_cache()
   int64_t cache_limit_bytes = 0;  // the most cached_bytes may reach, see set_cache_limit()
 };
 
@@ -21,7 +21,7 @@ struct MemoryStats {
 MemoryStats memory_stats();
 /// Sets peak_bytes to the current live_bytes.
 void reset_peak_memory();
-/// Returns the cached large buffers to the operating system. dydx keeps freed buffers of 256 KiB and
+/// Returns the cached large buffers to the operating system. dydx keeps freed buffers of 64 KiB and
 /// more, up to cache_limit() bytes, because reusing one is much cheaper than faulting in fresh
 /// pages; call this when a phase that used large tensors is over. The cache is also emptied when an
 /// allocation fails, before it is retried.
