@@ -1,6 +1,7 @@
 // dydx on the bench/compare workloads; compare_libtorch.cpp, peers_torch.py and peers_jax.py run the same cases
 // under the same keys (compare_libtorch.cpp has no vmap family: libtorch's C++ API has no vmap). Usage: compare_dydx
-// FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp (with pinn/f64/step), kernels, conv, train, vmap; prints JSON.
+// FAMILY [KEY_REGEX], FAMILY one of perop, seed, mlp (with pinn/f64/step), kernels, conv, train, vmap, taylor;
+// prints JSON.
 #include <dydx/dydx.hpp>
 
 #include <cstdlib>
@@ -435,11 +436,75 @@ std::string env(const char* name) {
   return harness::quoted(v ? v : "");
 }
 
+// ---- the taylor family: PDE operators of the collapsed-Taylor paper's MLP (Dangel et al. 2025) ----------------
+
+// tanh D -> 768 -> 768 -> 512 -> 512 -> 1 in float32, [W, b] x 5 from det_params, applied to rows x [B, D].
+struct TaylorMlp {
+  TensorList p;
+  explicit TaylorMlp(int64_t d) {
+    const int64_t sizes[] = {d, 768, 768, 512, 512, 1};
+    std::vector<std::vector<int64_t>> shapes;
+    for (int l = 0; l < 5; ++l) {
+      shapes.push_back({sizes[l + 1], sizes[l]});
+      shapes.push_back({sizes[l + 1]});
+    }
+    p = det_params(shapes);
+  }
+  Tensor operator()(const Tensor& x) const {
+    Tensor h = x;
+    for (int l = 0; l < 5; ++l) {
+      h = linear(h, p[2 * l], p[2 * l + 1]);
+      if (l < 4) h = tanh(h);
+    }
+    return h;
+  }
+};
+
+// The trace of each row's Hessian by nested first-order AD (reverse over forward, batch_hessian): [B, 1].
+Tensor hessian_trace(const func::UnaryFunction& f, const Tensor& x) {
+  return einsum("bjii->bj", {func::batch_hessian(f, x)});
+}
+
+void taylor_family(Report& r) {
+  const int64_t B = harness::kTaylorBatch;
+  if (r.wants("taylor/laplacian/D50")) {
+    const TaylorMlp f(50);
+    const Tensor x = det({B, 50}, 3);
+    const Tensor want = hessian_trace(f, x);
+    r.run("taylor/laplacian/D50", "laplacian", [&](bool check) {
+      const Tensor L = func::laplacian(f, x);
+      sink = L.impl().get();
+      return check ? checked(L, want, 1e-3) : 0.0;
+    });
+    r.run("taylor/laplacian/D50", "nested_hessian_trace", [&](bool check) {
+      const Tensor L = hessian_trace(f, x);
+      sink = L.impl().get();
+      return check ? checksum(L) : 0.0;
+    });
+  }
+  if (r.wants("taylor/biharmonic/D5")) {
+    const TaylorMlp f(5);
+    const Tensor x = det({B, 5}, 3);
+    const func::UnaryFunction nested_laplacian = [&f](const Tensor& z) { return hessian_trace(f, z); };
+    const Tensor want = hessian_trace(nested_laplacian, x);
+    r.run("taylor/biharmonic/D5", "biharmonic", [&](bool check) {
+      const Tensor L = func::biharmonic(f, x);
+      sink = L.impl().get();
+      return check ? checked(L, want, 1e-2) : 0.0;
+    });
+    r.run("taylor/biharmonic/D5", "nested_hessian_trace", [&](bool check) {
+      const Tensor L = hessian_trace(nested_laplacian, x);
+      sink = L.impl().get();
+      return check ? checksum(L) : 0.0;
+    });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv|train|vmap [KEY_REGEX]\n";
+    std::cerr << "usage: compare_dydx perop|seed|mlp|kernels|conv|train|vmap|taylor [KEY_REGEX]\n";
     return 2;
   }
   const std::string family = argv[1];
@@ -456,6 +521,7 @@ int main(int argc, char** argv) {
   else if (family == "conv") conv(report);
   else if (family == "train") train(report);
   else if (family == "vmap") vmap_family(report);
+  else if (family == "taylor") taylor_family(report);
   else {
     std::cerr << "unknown family " << family << "\n";
     return 2;

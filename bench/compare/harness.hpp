@@ -135,6 +135,8 @@ inline constexpr long kChainNumel = 1L << 24;
 inline constexpr long kReduceN = 4096;
 inline constexpr long kGemmN = 2048;
 inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};
+// The taylor family's batch: rows of x for the collapsed-Taylor paper's MLP (D -> 768 -> 768 -> 512 -> 512 -> 1).
+inline constexpr long kTaylorBatch = 64;
 // A small CNN's convolutions (conv family): batch 32, kernel 3, padding 1; in -> out channels on size x size.
 struct ConvLayer {
   long channels, out_channels, size;

@@ -301,11 +301,63 @@ def vmap_family(r):
         r.run("ntk/mlp", "jit_vmap_jacrev", jitted_case(ntk, params, det((N, 16), 0), det((M, 16), 1)))
 
 
+def taylor_family(r):
+    """As taylor_family() in compare_dydx.cpp: the Laplacian (D = 50) and the biharmonic (D = 5) of the MLP tanh
+    D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [64, D], each under jit(vmap) over rows: the Laplacian as the
+    Hessian's trace, as the trace of vmap(jvp(grad)) over the basis, and by jax.experimental.jet over the basis; the
+    biharmonic as the trace of the Hessian of the Hessian's trace."""
+    from jax.experimental import jet
+
+    def mlp_params(d):
+        sizes = [d, 768, 768, 512, 512, 1]
+        out = []
+        for l in range(5):
+            for i, shape in enumerate([(sizes[l + 1], sizes[l]), (sizes[l + 1],)]):
+                k = 2 * l + i
+                out.append(det(shape, 21 + k) * jnp.float32(1 / math.sqrt(math.prod(shape[1:])) if len(shape) > 1
+                                                             else 0.1))
+        return out
+
+    def row_fn(ps):
+        def f(u):  # one row [D] -> scalar
+            h = u
+            for l in range(5):
+                h = ps[2 * l] @ h + ps[2 * l + 1]
+                if l < 4:
+                    h = jnp.tanh(h)
+            return h[0]
+        return f
+
+    def trace_of_hessian(g):
+        return lambda u: jnp.trace(jax.hessian(g)(u))
+
+    if r.wants("taylor/laplacian/D50"):
+        f = row_fn(mlp_params(50))
+        x = det((64, 50), 3)
+        basis = jnp.eye(50, dtype=jnp.float32)
+
+        def hvp_trace(u):
+            return jnp.sum(jax.vmap(lambda e: jnp.dot(e, jax.jvp(jax.grad(f), (u,), (e,))[1]))(basis))
+
+        def jet_trace(u):
+            def second(e):
+                _, (_, y2) = jet.jet(f, (u,), ((e, jnp.zeros_like(e)),))
+                return y2
+            return jnp.sum(jax.vmap(second)(basis))
+        for name, fn in (("hessian_trace", trace_of_hessian(f)), ("hvp_trace", hvp_trace), ("jet", jet_trace)):
+            r.run("taylor/laplacian/D50", name, jitted_case(jax.jit(jax.vmap(fn)), x))
+    if r.wants("taylor/biharmonic/D5"):
+        f = row_fn(mlp_params(5))
+        x = det((64, 5), 3)
+        r.run("taylor/biharmonic/D5", "nested_hessian_trace",
+              jitted_case(jax.jit(jax.vmap(trace_of_hessian(trace_of_hessian(f)))), x))
+
+
 def main():
     family = sys.argv[1]
     r = Report("jax", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv,
-     "train": train, "vmap": vmap_family}[family](r)
+     "train": train, "vmap": vmap_family, "taylor": taylor_family}[family](r)
     json.dump({"library": "jax", "version": jax.__version__, "devices": [str(d) for d in jax.devices()],
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": r.cases}, sys.stdout, indent=1)
 

@@ -348,11 +348,55 @@ def vmap_family(r):
         r.run("ntk/mlp", "vmap_jacrev", ntk)
 
 
+def taylor_family(r):
+    """As taylor_family() in compare_dydx.cpp: the Laplacian (D = 50) and the biharmonic (D = 5) of the MLP tanh
+    D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [64, D], by functorch's nested first-order AD: vmap over rows
+    of the trace of hessian(f), and of hessian of that."""
+    def mlp_params(d):
+        sizes = [d, 768, 768, 512, 512, 1]
+        shapes = []
+        for l in range(5):
+            shapes += [(sizes[l + 1], sizes[l]), (sizes[l + 1],)]
+        return det_params(shapes)
+
+    def row_fn(ps):
+        def f(u):  # one row [D] -> [1]
+            h = u
+            for l in range(5):
+                h = torch.nn.functional.linear(h, ps[2 * l], ps[2 * l + 1])
+                if l < 4:
+                    h = torch.tanh(h)
+            return h
+        return f
+
+    def trace_of_hessian(g):
+        return lambda u: functorch.hessian(g)(u).diagonal(dim1=-2, dim2=-1).sum(-1)
+
+    if r.wants("taylor/laplacian/D50"):
+        f = row_fn(mlp_params(50))
+        x = det((64, 50), 3)
+        lap = functorch.vmap(trace_of_hessian(f))
+
+        def laplacian(check):
+            out = lap(x)
+            return checksum(out) if check else 0
+        r.run("taylor/laplacian/D50", "vmap_hessian_trace", laplacian)
+    if r.wants("taylor/biharmonic/D5"):
+        f = row_fn(mlp_params(5))
+        x = det((64, 5), 3)
+        bih = functorch.vmap(trace_of_hessian(trace_of_hessian(f)))
+
+        def biharmonic(check):
+            out = bih(x)
+            return checksum(out) if check else 0
+        r.run("taylor/biharmonic/D5", "vmap_nested_hessian_trace", biharmonic)
+
+
 def main():
     family = sys.argv[1]
     r = Report("torch", sys.argv[2] if len(sys.argv) > 2 else ".")
     {"perop": perop, "seed": seed, "mlp": lambda r: (mlp(r), pinn(r)), "kernels": kernels, "conv": conv,
-     "train": train, "vmap": vmap_family}[family](r)
+     "train": train, "vmap": vmap_family, "taylor": taylor_family}[family](r)
     json.dump({"library": "torch", "version": torch.__version__, "functorch": functorch.__version__,
                "num_threads": torch.get_num_threads(), "cases": r.cases}, sys.stdout, indent=1)
 

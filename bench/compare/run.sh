@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the speed comparison: dydx, libtorch, PyTorch (functorch) and JAX on the same workloads, the
 # machine's triad and gemm limits, dydx at 1 and 2 threads, and batch_jacobian's peak memory; prints markdown tables.
-# Usage: bench/compare/run.sh [FAMILY...]  (default: perop seed mlp kernels conv train vmap; the threads and memory
+# Usage: bench/compare/run.sh [FAMILY...]  (default: perop seed mlp kernels conv train vmap taylor; the threads and memory
 # sections always run)
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -9,7 +9,7 @@ root=$(cd "$here/../.." && pwd)
 build=${DYDX_BENCH_BUILD_DIR:-$root/build-bench}
 out=$build/compare-results
 families=("$@")
-(( ${#families[@]} )) || families=(perop seed mlp kernels conv train vmap)
+(( ${#families[@]} )) || families=(perop seed mlp kernels conv train vmap taylor)
 mkdir -p "$out"
 rm -f "$out"/*.json "$out"/*.err "$out"/*.time
 log() { echo "[compare $(date -u +%H:%M:%S)] $*" >&2; }
@@ -65,8 +65,9 @@ run_tool() {  # run_tool NAME FAMILY COMMAND...
 }
 for family in "${families[@]}"; do
   run_tool dydx "$family" "$build/bench/compare_dydx"
-  if [[ $family == vmap ]]; then  # vmap, grad and jacrev as transforms exist only in Python (functorch)
-    missing "libtorch 1.13's C++ API has no vmap (functorch is Python only)" "$out/libtorch.$family.json"
+  if [[ $family == vmap || $family == taylor ]]; then  # vmap and the transforms exist only in Python (functorch)
+    missing "libtorch 1.13's C++ API has no vmap or function transforms (functorch is Python only)" \
+      "$out/libtorch.$family.json"
   elif [[ -x $build/bench/compare_libtorch ]]; then
     run_tool libtorch "$family" "$build/bench/compare_libtorch"
   else

@@ -11,7 +11,7 @@ import statistics
 import sys
 
 TOOLS = [("libtorch", "libtorch (C++)"), ("torch", "PyTorch"), ("jax", "JAX (jit)")]
-FAMILIES = ["perop", "seed", "mlp", "kernels", "conv", "train", "vmap"]
+FAMILIES = ["perop", "seed", "mlp", "kernels", "conv", "train", "vmap", "taylor"]
 SEED_SHAPES = [(2, 2), (1000, 16), (100000, 64), (1000000, 64)]
 MLP_WHAT = [("forward", "forward"), ("jacobian", "per-sample jacobian [B,3,2]"), ("laplacian", "Laplacian [B,3]"),
             ("train", "training step: grad of mean((lap-target)^2) w.r.t. weights")]
@@ -41,7 +41,10 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
                                                 f"{what}")
                 for f, what in (("mlp/10000", "MLP 2-64-64-64-3 tanh, B=10000"),
                                 ("mlp/100000", "MLP 2-64-64-64-3 tanh, B=100000"),
-                                ("seed/100000x64", "seed y=(x^3)W f32, m=100000 n=64"))])
+                                ("seed/100000x64", "seed y=(x^3)W f32, m=100000 n=64"))]
+             + [("taylor/laplacian/D50", "Laplacian per row, MLP tanh 50-768-768-512-512-1 f32 (Dangel et al. 2025), "
+                                         "x [64,50]"),
+                ("taylor/biharmonic/D5", "biharmonic per row, MLP tanh 5-768-768-512-512-1 f32, x [64,5]")])
 ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
 
 # MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
@@ -118,7 +121,8 @@ def load_tool(out, name):
 
 def family_of(key):
     return {"perop": "perop", "seed": "seed", "mlp": "mlp", "pinn": "mlp", "conv": "conv", "train": "train",
-            "persample": "vmap", "ntk": "vmap", "vmap_vs_batch_jacobian": "vmap"}.get(key.split("/")[0], "kernels")
+            "persample": "vmap", "ntk": "vmap", "vmap_vs_batch_jacobian": "vmap",
+            "taylor": "taylor"}.get(key.split("/")[0], "kernels")
 
 
 def fmt(s):
@@ -193,6 +197,34 @@ def vmap_targets(dydx, peers):
               f"{ratio(t['vmap_jacrev'], t['batch_jacobian'])} | {ratio(t['vmap_jacfwd'], t['batch_jacobian'])} |")
 
 
+# The methods of the taylor family that are nested first-order AD (the others are Taylor mode: dydx's operators,
+# JAX's jet).
+NESTED_AD = {"nested_hessian_trace", "vmap_hessian_trace", "vmap_nested_hessian_trace", "hessian_trace", "hvp_trace"}
+
+
+def taylor_targets(dydx, peers):
+    """Issue 14's targets, from this run: the exact operators at most 0.5x the time of the best nested first-order
+    AD method of any tool (dydx's own included) and at least 2x faster than the best JAX method (jet included)."""
+    print()
+    print("Taylor-mode targets (same run; dydx's operator against the best nested-AD method of any tool, target <= 0.5x; "
+          "the best JAX method (jet included) against dydx, target >= 2x):")
+    print()
+    print("| workload | dydx operator | best nested AD | operator / nested AD | best JAX | JAX / dydx |")
+    print("|---|---:|---:|---:|---:|---:|")
+    tools = {"dydx": dydx, **peers}
+    for key, _ in WORKLOADS:
+        if not key.startswith("taylor/"):
+            continue
+        operator = {"laplacian", "biharmonic"}
+        d = [r["median_s"] for m, r in dydx["cases"].get(key, {}).items() if m in operator and "median_s" in r]
+        nested = [(r["median_s"], f"{name} {m}") for name, tool in tools.items()
+                  for m, r in tool["cases"].get(key, {}).items() if m in NESTED_AD and "median_s" in r]
+        j, jm, jcell = best(peers["jax"], key)
+        dt = d[0] if d else None
+        nt, nm = min(nested) if nested else (None, "missing")
+        print(f"| {key} | {fmt(dt)} | {fmt(nt)} ({nm}) | {ratio(dt, nt)} | {jcell} | {ratio(j, dt)} |")
+
+
 def main():
     out = sys.argv[1]
     elapsed = sys.argv[2] if len(sys.argv) > 2 else None
@@ -258,6 +290,8 @@ def main():
 
     if "vmap" in ran:
         vmap_targets(dydx, peers)
+    if "taylor" in ran:
+        taylor_targets(dydx, peers)
 
     print()
     if "missing" in lim:

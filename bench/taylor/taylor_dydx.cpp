@@ -1,7 +1,7 @@
-// Taylor mode's first figures (issue 14), before a bench/compare family: the collapsed-Taylor paper's MLP (tanh
-// D -> 768 -> 768 -> 512 -> 512 -> 1, float32), per row of x [64, D]: the exact Laplacian at D = 50 and the exact
-// biharmonic at D = 5 by dydx's Taylor operators and by nested AD in dydx, best of 5 (2 for the slow ones).
-// bench/taylor/taylor_jax.py times JAX's methods on the same network; BENCHMARKS.md has both.
+// Within dydx: the Taylor operators against nested AD on the collapsed-Taylor paper's MLP (tanh D -> 768 -> 768
+// -> 512 -> 512 -> 1, float32, random weights), per row of x [64, D], in time (best of 5, 2 for the slow ones) and
+// in peak tensor memory; the estimators too. bench/compare's taylor family times the same operators against
+// functorch and JAX side by side.
 #include <dydx/dydx.hpp>
 #include <algorithm>
 #include <cmath>
