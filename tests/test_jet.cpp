@@ -5,6 +5,8 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <string>
 
 #include "ops/op_record.hpp"  // the test's own op without a Taylor rule
@@ -127,14 +129,7 @@ TEST(Jet, InsideVmapEqualsTheLoop) {
     EXPECT_TRUE(allclose(got[b], per_sample({xs[b], vs[b]})[0], 1e-12, 1e-12)) << b;
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(Jet, BadInputRaisesClearErrors) {
   const Tensor x = randn({3}, kFloat64);

@@ -5,6 +5,8 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -203,14 +205,7 @@ TEST(LinearOperator, MatchesNestedForwardModeMixedPartials) {
   EXPECT_TRUE(allclose(func::linear_operator(f, x, bih), func::biharmonic(f, x), 1e-8, 1e-8));
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(TaylorOperators, BadInputRaisesClearErrors) {
   const Mlp f(3);
