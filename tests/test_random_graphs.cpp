@@ -1,5 +1,6 @@
 // Randomised differential testing: reverse mode against forward mode against finite differences,
-// one order up through create_graph, the forward Laplacian against nested forward mode, and layouts,
+// one order up through create_graph, the forward Laplacian and the Taylor operators against nested
+// derivatives, and layouts,
 // on random graphs of dydx ops (tests/random_graph.hpp).
 #include <gtest/gtest.h>
 
@@ -157,6 +158,55 @@ std::string forward_laplacian(const RandomGraph& g, const TensorList& inputs, co
          std::to_string((actual - expected).abs().max().item<double>());
 }
 
+// Taylor mode on the program as a function of one row x [1, 3]: each input moves by z + z^2 / 2 along
+// its slice of z = x m (m [3, n] random), so that every op carries coefficients of every order. jet to
+// order 3 along a random curve, derivative_diagonal of order 3, weighted_laplacian, biharmonic and a
+// linear_operator of random terms against nested forward and reverse mode.
+std::string taylor_operators(const RandomGraph& g, const TensorList& inputs, const TensorList&) {
+  int64_t n = 0;
+  for (const Tensor& t : inputs) n += t.numel();
+  manual_seed(29);
+  const Tensor m = randn({3, n}, kFloat64) / std::sqrt(3.0);
+  const func::UnaryFunction f = [&](const Tensor& x) {
+    Tensor z = matmul(x.select(0, 0), m);
+    TensorList at;
+    int64_t offset = 0;
+    for (const Tensor& t : inputs) {
+      Tensor part = z.narrow(0, offset, t.numel()).reshape(t.sizes());
+      at.push_back(t + part + part.pow(2) * 0.5);
+      offset += t.numel();
+    }
+    return g.run(at).reshape({1, -1});
+  };
+  const Tensor x = zeros({1, 3}, kFloat64);
+  // The derivative tensors of the row by nested jacfwd: d[k] is [out, 3 x k].
+  const func::UnaryFunction row = [&f](const Tensor& u) { return f(u.unsqueeze(0)).squeeze(0); };
+  TensorList d;
+  func::Function nested = [&row](const TensorList& in) { return TensorList{row(in[0])}; };
+  for (int k = 1; k <= 4; ++k) {
+    nested = func::jacfwd(nested, {0});
+    d.push_back(nested({x[0]})[0]);
+  }
+  auto differs = [](const Tensor& a, const Tensor& b) { return a.sizes() != b.sizes() || !allclose(a, b, 1e-8, 1e-8); };
+  // jet along x(t) = x + t v + t^2 w / 2 + t^3 u / 6: its third derivative by the chain rule on d.
+  const Tensor v = randn({3}, kFloat64), w = randn({3}, kFloat64), u = randn({3}, kFloat64);
+  const func::JetResult jet = func::jet([&row](const TensorList& in) { return TensorList{row(in[0])}; }, {x[0]}, {{v, w, u}});
+  const Tensor third = einsum("oijk,i,j,k->o", {d[2], v, v, v}) + 3.0 * einsum("oij,i,j->o", {d[1], v, w}) +
+                       einsum("oi,i->o", {d[0], u});
+  if (differs(jet.series_out[0][2], third)) return "jet's third derivative differs from nested forward mode";
+  const Tensor diagonal3 = einsum("oiii->oi", {d[2]}).unsqueeze(0);
+  if (differs(func::derivative_diagonal(f, x, 3), diagonal3)) return "derivative_diagonal(3) differs";
+  const Tensor sigma = randn({3, 2}, kFloat64);
+  const Tensor weighted = einsum("oij,ij->o", {d[1], matmul(sigma, sigma.t())}).unsqueeze(0);
+  if (differs(func::weighted_laplacian(f, x, sigma), weighted)) return "weighted_laplacian differs";
+  if (differs(func::biharmonic(f, x), einsum("oiijj->o", {d[3]}).unsqueeze(0))) return "biharmonic differs";
+  const std::vector<func::PartialTerm> terms = {{0.5, {1, 0, 0}}, {-1.0, {0, 1, 1}}, {2.0, {2, 0, 1}}, {0.3, {0, 3, 0}}};
+  const Tensor want = 0.5 * d[0].select(1, 0) - d[1].select(1, 1).select(1, 2) +
+                      2.0 * d[2].select(1, 0).select(1, 0).select(1, 2) + 0.3 * d[2].select(1, 1).select(1, 1).select(1, 1);
+  if (differs(func::linear_operator(f, x, terms), want.unsqueeze(0))) return "linear_operator differs";
+  return "";
+}
+
 // Runs check on every graph; a failing graph is reported with its seed and its shortest failing prefix.
 void check_all(const Check& check) {
   for (int i = 0; i < kGraphs; ++i) {
@@ -250,6 +300,8 @@ TEST(RandomGraphs, ReverseForwardAndFiniteDifferencesAgree) { check_all(first_or
 TEST(RandomGraphs, SecondDerivativeThroughCreateGraphMatchesFiniteDifferences) { check_all(second_order); }
 
 TEST(RandomGraphs, ForwardLaplacianMatchesNestedForwardDiagonal) { check_all(forward_laplacian); }
+
+TEST(RandomGraphs, TaylorOperatorsMatchNestedDerivatives) { check_all(raising_as_failure(taylor_operators)); }
 
 std::string trace(uint64_t seed, const RandomGraph& g) {
   return "seed " + std::to_string(seed) + "; reproduce with make_probe(" + std::to_string(seed) + "):\n" + g.describe();
