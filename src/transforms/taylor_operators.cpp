@@ -1,5 +1,5 @@
 // Differential operators of row-wise functions from Taylor coefficients: derivative_diagonal,
-// hessian_diagonal, weighted_laplacian and biharmonic.
+// hessian_diagonal, weighted_laplacian, biharmonic and linear_operator.
 //
 // One pass of f at a Taylor level (forward::make_taylor_level) of order K carries each tensor's
 // coefficients along x_b + t v_r for R directions at once, [K, R, B, ...]; the K-th coefficient times
@@ -12,6 +12,8 @@
 //     (Isserlis), the fourth coefficients summed at a collapsed Taylor level of order 4
 //     (forward::make_collapsed_taylor_level; Dangel et al. 2025): the coefficients below the 4th per
 //     direction, the 4th only as the sum.
+//   - any sum of mixed partials of order k: a weighted sum of D^k along the lattice directions
+//     sum_i beta_i e_i, |beta| = k (interpolation, see interpolation_weights), collapsed.
 // Sums of second derivatives run at a forward-Laplacian level (func::laplacian's) seeded with the
 // directions; derivative_diagonal keeps every direction's coefficients.
 #include "dydx/func.hpp"
