@@ -482,6 +482,24 @@ void taylor_family(Report& r) {
       return check ? checksum(L) : 0.0;
     });
   }
+  // tr(sigma sigma^T H) for sigma [50, 25] (rank 25 of 50), in every tool the Laplacian of z -> f(x + sigma z)
+  // at z = 0 for the references.
+  if (r.wants("taylor/weighted_laplacian/D50")) {
+    const TaylorMlp f(50);
+    const Tensor x = det({B, 50}, 3), sigma = det({50, 25}, 7) * 0.2;
+    const func::UnaryFunction along = [&f, &x, &sigma](const Tensor& z) { return f(x + matmul(z, sigma.t())); };
+    const Tensor want = hessian_trace(along, zeros({B, 25}));
+    r.run("taylor/weighted_laplacian/D50", "weighted_laplacian", [&](bool check) {
+      const Tensor L = func::weighted_laplacian(f, x, sigma);
+      sink = L.impl().get();
+      return check ? checked(L, want, 1e-3) : 0.0;
+    });
+    r.run("taylor/weighted_laplacian/D50", "nested_hessian_trace", [&](bool check) {
+      const Tensor L = hessian_trace(along, zeros({B, 25}));
+      sink = L.impl().get();
+      return check ? checksum(L) : 0.0;
+    });
+  }
   if (r.wants("taylor/biharmonic/D5")) {
     const TaylorMlp f(5);
     const Tensor x = det({B, 5}, 3);

@@ -304,9 +304,19 @@ def vmap_family(r):
 def taylor_family(r):
     """As taylor_family() in compare_dydx.cpp: the Laplacian (D = 50) and the biharmonic (D = 5) of the MLP tanh
     D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [64, D], each under jit(vmap) over rows: the Laplacian as the
-    Hessian's trace, as the trace of vmap(jvp(grad)) over the basis, and by jax.experimental.jet over the basis; the
-    biharmonic as the trace of the Hessian of the Hessian's trace."""
+    Hessian's trace, as the trace of vmap(jvp(grad)) over the basis, by jax.experimental.jet over the basis and by
+    folx's forward Laplacian; the biharmonic as the trace of the Hessian of the Hessian's trace and as folx's forward
+    Laplacian of its forward Laplacian."""
     from jax.experimental import jet
+    # folx (PyPI), JAX's forward Laplacian, where it installs (run.sh installs it with --no-deps, keeping jax).
+    try:
+        from folx import forward_laplacian
+
+        def folx_laplacian(g):
+            return lambda u: forward_laplacian(g)(u).laplacian
+        folx_missing = None
+    except ImportError as e:
+        folx_laplacian, folx_missing = None, f"folx is not installed: {e}"
 
     def mlp_params(d):
         sizes = [d, 768, 768, 512, 512, 1]
@@ -346,11 +356,34 @@ def taylor_family(r):
             return jnp.sum(jax.vmap(second)(basis))
         for name, fn in (("hessian_trace", trace_of_hessian(f)), ("hvp_trace", hvp_trace), ("jet", jet_trace)):
             r.run("taylor/laplacian/D50", name, jitted_case(jax.jit(jax.vmap(fn)), x))
+        if folx_laplacian is None:
+            r.skip("taylor/laplacian/D50", "folx", folx_missing)
+        else:
+            r.run("taylor/laplacian/D50", "folx", jitted_case(jax.jit(jax.vmap(folx_laplacian(f))), x))
+    if r.wants("taylor/weighted_laplacian/D50"):
+        f = row_fn(mlp_params(50))
+        x, sigma = det((64, 50), 3), det((50, 25), 7) * jnp.float32(0.2)
+
+        def weighted_hvp(u):  # sum over sigma's columns s of s^T H s
+            return jnp.sum(jax.vmap(lambda c: jnp.dot(c, jax.jvp(jax.grad(f), (u,), (c,))[1]))(sigma.T))
+        r.run("taylor/weighted_laplacian/D50", "hvp_trace", jitted_case(jax.jit(jax.vmap(weighted_hvp)), x))
+        z0 = jnp.zeros(25, jnp.float32)
+        r.run("taylor/weighted_laplacian/D50", "hessian_trace",
+              jitted_case(jax.jit(jax.vmap(lambda u: trace_of_hessian(lambda z: f(u + sigma @ z))(z0))), x))
+        if folx_laplacian is None:
+            r.skip("taylor/weighted_laplacian/D50", "folx", folx_missing)
+        else:
+            r.run("taylor/weighted_laplacian/D50", "folx",
+                  jitted_case(jax.jit(jax.vmap(lambda u: folx_laplacian(lambda z: f(u + sigma @ z))(z0))), x))
     if r.wants("taylor/biharmonic/D5"):
         f = row_fn(mlp_params(5))
         x = det((64, 5), 3)
         r.run("taylor/biharmonic/D5", "nested_hessian_trace",
               jitted_case(jax.jit(jax.vmap(trace_of_hessian(trace_of_hessian(f)))), x))
+        if folx_laplacian is None:
+            r.skip("taylor/biharmonic/D5", "folx", folx_missing)
+        else:  # folx's forward Laplacian of its forward Laplacian
+            r.run("taylor/biharmonic/D5", "folx", jitted_case(jax.jit(jax.vmap(folx_laplacian(folx_laplacian(f)))), x))
 
 
 def main():

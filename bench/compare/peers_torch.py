@@ -381,6 +381,15 @@ def taylor_family(r):
             out = lap(x)
             return checksum(out) if check else 0
         r.run("taylor/laplacian/D50", "vmap_hessian_trace", laplacian)
+    if r.wants("taylor/weighted_laplacian/D50"):
+        f = row_fn(mlp_params(50))
+        x, sigma = det((64, 50), 3), det((50, 25), 7) * 0.2
+        weighted = functorch.vmap(lambda u: trace_of_hessian(lambda z: f(u + sigma @ z))(torch.zeros(25)))
+
+        def weighted_laplacian(check):
+            out = weighted(x)
+            return checksum(out) if check else 0
+        r.run("taylor/weighted_laplacian/D50", "vmap_hessian_trace", weighted_laplacian)
     if r.wants("taylor/biharmonic/D5"):
         f = row_fn(mlp_params(5))
         x = det((64, 5), 3)

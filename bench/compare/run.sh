@@ -53,6 +53,14 @@ if ! "$venv/bin/python" -c 'import jax' 2>/dev/null; then
   { python3 -m venv "$venv" && "$venv/bin/pip" install -q "jax[cpu]"; } > "$out/jax-install.log" 2>&1 \
     || log "jax install failed, see $out/jax-install.log"
 fi
+# folx (JAX's forward Laplacian, a peer of the taylor family): without its dependencies, which would pin another
+# jax; jaxtyping is the one it imports.
+if [[ -x $venv/bin/python ]] && ! "$venv/bin/python" -c 'import folx' 2>/dev/null; then
+  log "installing folx into $venv"
+  "$venv/bin/pip" install -q --no-deps folx >> "$out/jax-install.log" 2>&1 \
+    && "$venv/bin/pip" install -q jaxtyping >> "$out/jax-install.log" 2>&1 \
+    || log "folx install failed, see $out/jax-install.log (the taylor family records folx as skipped)"
+fi
 
 # Each tool and family runs in a fresh process (a process's heap history changes large-buffer timings), the
 # tools one after another per family so that slow drift in machine load hits all of them alike.
