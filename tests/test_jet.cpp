@@ -131,6 +131,22 @@ TEST(Jet, InsideVmapEqualsTheLoop) {
 
 using testing::error_of;
 
+// 0-d, empty and expanded primals: the same coefficients as their plain or contiguous forms.
+TEST(Jet, ZeroDimEmptyAndExpandedPrimals) {
+  const func::Function f = [](const TensorList& in) { return TensorList{sin(in[0]) * exp(in[0])}; };
+  const Tensor s = full({}, 0.3, kFloat64);
+  const func::JetResult scalar = func::jet(f, {s}, {{ones_like(s), zeros_like(s)}});
+  const TensorList want = nested_directional([&f](const Tensor& x) { return f({x})[0]; }, s, ones_like(s), 2);
+  EXPECT_TRUE(allclose(scalar.series_out[0][1], want[1], 1e-12, 1e-12));
+  const Tensor empty = zeros({0, 3}, kFloat64);
+  EXPECT_EQ(func::jet(f, {empty}, {{empty, empty}}).series_out[0][1].sizes(), IntArrayRef({0, 3}));
+  const Tensor row = randn({3}, kFloat64), expanded = row.expand({4, 3});
+  const func::Function total = [](const TensorList& in) { return TensorList{(sin(in[0]) * in[0]).sum()}; };
+  const func::JetResult from_view = func::jet(total, {expanded}, {{expanded, expanded}});
+  const func::JetResult from_copy = func::jet(total, {expanded.contiguous()}, {{expanded.contiguous(), expanded.contiguous()}});
+  EXPECT_TRUE(allclose(from_view.series_out[0][1], from_copy.series_out[0][1], 1e-12, 1e-12));
+}
+
 TEST(Jet, BadInputRaisesClearErrors) {
   const Tensor x = randn({3}, kFloat64);
   const func::Function f = [](const TensorList& in) { return TensorList{exp(in[0])}; };

@@ -130,25 +130,30 @@ std::string second_order(const RandomGraph& g, const TensorList& inputs, const T
   return near("double backward vs finite differences", second, numeric, 1e-4);
 }
 
-// The forward Laplacian against the nested forward-over-forward diagonal. The program becomes a
-// function of one row x [1, n], n being the inputs' total size: each input moves by z + z^2 / 2
-// along its slice of z = x m (m random), so that directions mix and inputs carry Laplacians.
-std::string forward_laplacian(const RandomGraph& g, const TensorList& inputs, const TensorList&) {
-  int64_t n = 0;
-  for (const Tensor& t : inputs) n += t.numel();
-  manual_seed(23);
-  Tensor m = randn({n, n}, kFloat64) / std::sqrt(static_cast<double>(n));
-  auto f = [&](const Tensor& x) {
-    Tensor z = matmul(x.select(0, 0), m);
+// The program as a function of one row x [1, k]: each input moves by z + z^2 / 2 along its slice of
+// z = x m (m [k, n], n the inputs' total size), so that directions mix and every input carries
+// derivatives of every order.
+func::UnaryFunction as_row_function(const RandomGraph& g, const TensorList& inputs, const Tensor& m) {
+  return [&g, inputs, m](const Tensor& x) {
+    const Tensor z = matmul(x.select(0, 0), m);
     TensorList at;
     int64_t offset = 0;
     for (const Tensor& t : inputs) {
-      Tensor part = z.narrow(0, offset, t.numel()).reshape(t.sizes());
+      const Tensor part = z.narrow(0, offset, t.numel()).reshape(t.sizes());
       at.push_back(t + part + part.pow(2) * 0.5);
       offset += t.numel();
     }
     return g.run(at).reshape({1, -1});
   };
+}
+
+// The forward Laplacian against the nested forward-over-forward diagonal, on the program as a function
+// of one row x [1, n] (as_row_function, m [n, n]).
+std::string forward_laplacian(const RandomGraph& g, const TensorList& inputs, const TensorList&) {
+  int64_t n = 0;
+  for (const Tensor& t : inputs) n += t.numel();
+  manual_seed(23);
+  const func::UnaryFunction f = as_row_function(g, inputs, randn({n, n}, kFloat64) / std::sqrt(static_cast<double>(n)));
   Tensor x = zeros({1, n}, kFloat64);  // where the inputs are the probe's own
   Tensor actual = func::laplacian(f, x);
   Tensor expected = func::batch_hessian_diagonal(f, x).sum({-1});
@@ -158,26 +163,14 @@ std::string forward_laplacian(const RandomGraph& g, const TensorList& inputs, co
          std::to_string((actual - expected).abs().max().item<double>());
 }
 
-// Taylor mode on the program as a function of one row x [1, 3]: each input moves by z + z^2 / 2 along
-// its slice of z = x m (m [3, n] random), so that every op carries coefficients of every order. jet to
-// order 3 along a random curve, derivative_diagonal of order 3, weighted_laplacian, biharmonic and a
-// linear_operator of random terms against nested forward and reverse mode.
+// Taylor mode on the program as a function of one row x [1, 3] (as_row_function): jet to order 3 along a
+// random curve, derivative_diagonal of order 3, weighted_laplacian, biharmonic and a linear_operator of
+// terms of orders 1 to 3 against the derivative tensors of nested forward mode.
 std::string taylor_operators(const RandomGraph& g, const TensorList& inputs, const TensorList&) {
   int64_t n = 0;
   for (const Tensor& t : inputs) n += t.numel();
   manual_seed(29);
-  const Tensor m = randn({3, n}, kFloat64) / std::sqrt(3.0);
-  const func::UnaryFunction f = [&](const Tensor& x) {
-    Tensor z = matmul(x.select(0, 0), m);
-    TensorList at;
-    int64_t offset = 0;
-    for (const Tensor& t : inputs) {
-      Tensor part = z.narrow(0, offset, t.numel()).reshape(t.sizes());
-      at.push_back(t + part + part.pow(2) * 0.5);
-      offset += t.numel();
-    }
-    return g.run(at).reshape({1, -1});
-  };
+  const func::UnaryFunction f = as_row_function(g, inputs, randn({3, n}, kFloat64) / std::sqrt(3.0));
   const Tensor x = zeros({1, 3}, kFloat64);
   // The derivative tensors of the row by nested jacfwd: d[k] is [out, 3 x k].
   const func::UnaryFunction row = [&f](const Tensor& u) { return f(u.unsqueeze(0)).squeeze(0); };

@@ -207,6 +207,24 @@ TEST(LinearOperator, MatchesNestedForwardModeMixedPartials) {
 
 using testing::error_of;
 
+// No rows, and rows of no elements: every operator gives the empty or zero result of the right shape.
+TEST(TaylorOperators, EmptyBatchesAndEmptyRows) {
+  const func::UnaryFunction f = [](const Tensor& z) { return tanh(z).sum({1}, true) * 2.0; };
+  for (const Dims& shape : {Dims{0, 3}, Dims{4, 0}}) {
+    const Tensor x = randn(shape, kFloat64);
+    const int64_t d = shape[1];
+    const Dims per_element = {shape[0], 1, d}, per_row = {shape[0], 1};
+    EXPECT_EQ(func::hessian_diagonal(f, x).sizes(), IntArrayRef(per_element));
+    EXPECT_EQ(func::derivative_diagonal(f, x, 3).sizes(), IntArrayRef(per_element));
+    for (const Tensor& result :
+         {func::weighted_laplacian(f, x, ones({d, 2}, kFloat64)), func::weighted_laplacian(f, x, ones({d}, kFloat64), {}, {.samples = 3}),
+          func::biharmonic(f, x), func::biharmonic(f, x, {}, {.samples = 3}), func::linear_operator(f, x, {})}) {
+      EXPECT_EQ(result.sizes(), IntArrayRef(per_row));
+      if (result.numel() > 0) EXPECT_FALSE(result.ne(0).any().item<bool>()) << result;
+    }
+  }
+}
+
 TEST(TaylorOperators, BadInputRaisesClearErrors) {
   const Mlp f(3);
   const Tensor x = randn({2, 3}, kFloat64);

@@ -1,12 +1,13 @@
 // Within dydx: the Taylor operators against nested AD on the collapsed-Taylor paper's MLP (tanh D -> 768 -> 768
 // -> 512 -> 512 -> 1, float32, random weights), per row of x [64, D], in time (best of 5, 2 for the slow ones) and
 // in peak tensor memory; the estimators too. bench/compare's taylor family times the same operators against
-// functorch and JAX side by side.
+// functorch and JAX side by side. Usage: taylor_dydx [profile]
 #include <dydx/dydx.hpp>
 #include <algorithm>
 #include <cmath>
 #include <chrono>
 #include <cstdio>
+#include <string>
 using namespace dydx;
 struct Mlp {
   TensorList w, b;
@@ -20,8 +21,15 @@ struct Mlp {
 // Peak tensor memory of one call beyond what was live before it, in MiB.
 template <class F> double peak_mib(F f) { reset_peak_memory(); const int64_t before = memory_stats().live_bytes; f(); return double(memory_stats().peak_bytes - before) / (1 << 20); }
 template <class F> double ms(F f, int reps = 5) { f(); double best = 1e9; for (int r = 0; r < reps; ++r) { auto t0 = std::chrono::steady_clock::now(); f(); best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); } return best * 1e3; }
-int main() {
+int main(int argc, char** argv) {
   const int64_t B = 64;
+  // `taylor_dydx profile`: only the Laplacian at D = 50, 60 calls, for perf.
+  if (argc > 1 && std::string(argv[1]) == "profile") {
+    const Mlp f(50);
+    const Tensor x = randn({B, 50});
+    for (int i = 0; i < 60; ++i) func::laplacian(f, x);
+    return 0;
+  }
   { const Mlp f(50); const Tensor x = randn({B, 50});
     printf("laplacian D=50 B=%lld\n", (long long)B);
     printf("  forward Laplacian (func::laplacian)      %8.1f ms\n", ms([&] { func::laplacian(f, x); }));
