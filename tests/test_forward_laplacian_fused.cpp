@@ -10,6 +10,8 @@
 
 #include <dydx/dydx.hpp>
 
+#include "ops/laplacian_tangent.hpp"
+
 namespace dydx {
 namespace {
 
@@ -211,6 +213,62 @@ TEST(FusedLaplacian, Float32GradientMatchesFloat64) {
   EXPECT_TRUE(graph_has(loss32, "LaplacianTangentBackward0"));
   TensorList g32 = grad({loss32}, p32);
   for (size_t i = 0; i < g64.size(); ++i) EXPECT_TRUE(allclose(g32[i].to(kFloat64), g64[i], 1e-4, 1e-5)) << i;
+}
+
+// func::laplacian seeds every row with the same directions and keeps them one row repeated (stride
+// 0), and a first layer's product keeps its tangents so; the fused step reads such tangents in
+// place. Its result and gradients are the dense tangents' to the bit, for repeats along every
+// leading dim of the value, along some, and along a later dim only (which is copied dense first).
+TEST(FusedLaplacian, TangentsRepeatedAcrossRowsGiveTheDenseResultExactly) {
+  struct Layout {
+    std::vector<int64_t> once;
+  };
+  const Layout layouts[] = {{{4, 1, 3, 5}}, {{4, 1, 1, 5}}, {{4, 6, 1, 5}}, {{4, 1, 3, 1}}};
+  const char* activations[] = {"tanh", "sigmoid", "exp", "sin", "cos", "silu"};
+  for (ScalarType dtype : {kFloat32, kFloat64})
+    for (const Layout& layout : layouts)
+      for (const char* activation : activations) {
+        manual_seed(3);
+        const Tensor once = randn(layout.once, dtype).requires_grad_(true);
+        const Tensor v = randn({6, 3, 5}, dtype).requires_grad_(true);
+        const Tensor repeated = once.expand({4, 6, 3, 5});
+        ASSERT_FALSE(repeated.is_contiguous());
+        const Tensor r = ops::laplacian_tangent_of(activation, repeated, v);
+        const Tensor dense_once = once.detach().clone().requires_grad_(true);
+        const Tensor dense_v = v.detach().clone().requires_grad_(true);
+        const Tensor r_dense = ops::laplacian_tangent_of(activation, dense_once.expand({4, 6, 3, 5}).contiguous(), dense_v);
+        const std::string where = std::string(activation) + " " + dtype_name(dtype) + " " + once.shape_string();
+        EXPECT_TRUE(equal(r, r_dense)) << where;
+        const Tensor weights = randn({4, 6, 3, 5}, dtype);
+        const TensorList g = grad({(r * weights).sum()}, {once, v});
+        const TensorList g_dense = grad({(r_dense * weights).sum()}, {dense_once, dense_v});
+        EXPECT_TRUE(allclose(g[0], g_dense[0], 1e-12, 1e-12)) << where;
+        EXPECT_TRUE(equal(g[1], g_dense[1])) << where;
+      }
+}
+
+// The first layer's tangents stay repeated until an op writes them: an in-place write to the
+// layer's result, a second use of x, and a row-mixing op (which must not see the rows as one)
+// all give the Laplacian that the Hessians' traces give.
+TEST(FusedLaplacian, RepeatedFirstLayerTangentsSurviveWritesAndMixing) {
+  manual_seed(12);
+  const Tensor w0 = randn({4, 3}, kFloat64), b0 = randn({4}, kFloat64), w1 = randn({1, 4}, kFloat64);
+  const Tensor x = randn({5, 3}, kFloat64);
+  const std::vector<std::pair<const char*, func::UnaryFunction>> functions = {
+      {"in-place", [&](const Tensor& z) {
+         Tensor h = linear(z, w0, b0);
+         h.mul_(1.5);
+         h.slice(1, 0, 2).add_(z.slice(1, 0, 2).pow(2));
+         return linear(tanh(h), w1);
+       }},
+      {"x twice", [&](const Tensor& z) { return linear(tanh(linear(z, w0, b0)) * sin(z).sum(-1, true), w1); }},
+      {"no product", [&](const Tensor& z) { return tanh(z).pow(3).sum(-1, true); }},
+  };
+  for (const auto& [name, f] : functions) {
+    const Tensor lap = func::laplacian(f, x);
+    const Tensor reference = (func::batch_hessian(f, x) * eye(3, kFloat64)).sum({-2, -1});
+    EXPECT_TRUE(allclose(lap, reference, 1e-10, 1e-10)) << name << "\n" << lap << reference;
+  }
 }
 
 }  // namespace

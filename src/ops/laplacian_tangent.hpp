@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
@@ -54,22 +55,45 @@ namespace laplacian_detail {
 // Blocks small enough to stay in L1, with unit-stride inner loops the compiler vectorises.
 constexpr int64_t kBlock = 256;
 
-// r from t [d + 1, n] and v [n], all contiguous and of one dtype. Squares accumulate in double, as
-// float32 sums across rows do (see sum_values).
+// How the step reads t [d + 1, ...v's shape]: as [d + 1, rows, row_numel] with unit stride within a
+// row, slice k at k * slice_stride. Dense t has one row of v.numel(); t that repeats one row
+// across v's leading dims (stride 0 there: a first layer's tangents at func::laplacian, see
+// tangent_product) is read as that row, rows times over, never copied.
+struct StepLayout {
+  int64_t rows, row_numel, slice_stride, row_stride;
+};
+
+inline std::optional<StepLayout> step_layout(const Tensor& t, const Tensor& v) {
+  if (!v.is_contiguous()) return std::nullopt;
+  if (t.is_contiguous()) return StepLayout{1, v.numel(), v.numel(), 0};
+  int64_t repeated = 0;  // v's leading dims along which t repeats
+  while (repeated < v.dim() && (t.stride(repeated + 1) == 0 || t.size(repeated + 1) == 1)) ++repeated;
+  Tensor once = t;
+  for (int64_t i = 1; i <= repeated; ++i) once = once.narrow(i, 0, 1);
+  if (repeated == 0 || !once.is_contiguous()) return std::nullopt;
+  const int64_t row_numel = dydx::detail::product(IntArrayRef(v.sizes().data() + repeated, v.dim() - repeated));
+  return StepLayout{v.numel() / std::max<int64_t>(row_numel, 1), row_numel, row_numel, 0};
+}
+
+// r [d + 1, n] (dense) from t (read as `layout` says) and v [n], of one dtype. Squares accumulate
+// in double, as float32 sums across rows do (see sum_values).
 template <class Op>
-void forward_kernel(const Tensor& t, const Tensor& v, const Tensor& r) {
-  const int64_t d = t.size(0) - 1, n = v.numel();
+void forward_kernel(const Tensor& t, const StepLayout& layout, const Tensor& v, const Tensor& r) {
+  const int64_t d = t.size(0) - 1, n = v.numel(), row_numel = layout.row_numel;
+  if (n == 0) return;
   cpu::dispatch_floating(v.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* pt = t.data_ptr<T>();
     const T* pv = v.data_ptr<T>();
     T* pr = r.data_ptr<T>();
-    const int64_t blocks = (n + kBlock - 1) / kBlock;
-    cpu::parallel_for(blocks, cpu::kElementwiseGrain / (kBlock * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
+    const int64_t per_row = (row_numel + kBlock - 1) / kBlock;
+    cpu::parallel_for(layout.rows * per_row, cpu::kElementwiseGrain / (kBlock * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
       T first[kBlock], second[kBlock];
       double squares[kBlock];
-      for (int64_t start = first_block * kBlock; start < std::min(n, end_block * kBlock); start += kBlock) {
-        const int64_t m = std::min(kBlock, n - start);
+      for (int64_t block = first_block; block < end_block; ++block) {
+        const int64_t row = block / per_row, column = (block % per_row) * kBlock;
+        const int64_t start = row * row_numel + column, m = std::min(kBlock, row_numel - column);
+        const T* in = pt + row * layout.row_stride + column;
         for (int64_t i = 0; i < m; ++i) {
           const auto c = Op::laplacian_coefficients(pv[start + i]);
           first[i] = c.first;
@@ -77,14 +101,14 @@ void forward_kernel(const Tensor& t, const Tensor& v, const Tensor& r) {
           squares[i] = 0;
         }
         for (int64_t k = 0; k < d; ++k) {
-          const T* g = pt + k * n + start;
+          const T* g = in + k * layout.slice_stride;
           T* out = pr + k * n + start;
           for (int64_t i = 0; i < m; ++i) {
             out[i] = g[i] * first[i];
             squares[i] += static_cast<double>(g[i] * g[i]);
           }
         }
-        const T* l = pt + d * n + start;
+        const T* l = in + d * layout.slice_stride;
         T* out = pr + d * n + start;
         for (int64_t i = 0; i < m; ++i) out[i] = l[i] * first[i] + second[i] * static_cast<T>(squares[i]);
       }
@@ -179,12 +203,12 @@ struct LaplacianTangentRecord {
     const Tensor t = b.input(0), v = b.input(1);
     const int64_t d = t.size(0) - 1, nb = b.batch_dims(g);
     // One pass when the gradient needs no graph of its own.
-    if (nb == 0 && g.sizes() == t.sizes() && g.dtype() == t.dtype() && g.is_contiguous() && t.is_contiguous() &&
-        v.is_contiguous() && !forward::carries_derivatives(g) && !forward::carries_derivatives(t) &&
-        !forward::carries_derivatives(v)) {
+    if (nb == 0 && g.sizes() == t.sizes() && g.dtype() == t.dtype() && g.is_contiguous() && v.is_contiguous() &&
+        !forward::carries_derivatives(g) && !forward::carries_derivatives(t) && !forward::carries_derivatives(v)) {
       if (b.needs_grad(0)) grads[0] = detail::make_empty(t.sizes(), t.dtype());
       if (b.needs_grad(1)) grads[1] = detail::make_empty(v.sizes(), v.dtype());
-      backward_kernel<Op>(g, t, v, grads[0], grads[1]);
+      // A t that repeats a row (see step_layout) is read dense here; the pass writes grads that size anyway.
+      backward_kernel<Op>(g, t.is_contiguous() ? t : t.contiguous(), v, grads[0], grads[1]);
       return;
     }
     const auto c = Op::laplacian_coefficients(v);
@@ -323,7 +347,7 @@ struct LaplacianTangentRecord {
 /// (nested levels keep the JVP and curvature rules, whose outer tangents they carry).
 inline bool laplacian_tangent_applies(const Tensor& t, const Tensor& v, int64_t d) {
   return t.dim() == v.dim() + 1 && t.size(0) == d + 1 && IntArrayRef(t.sizes().data() + 1, v.dim()) == v.sizes() &&
-         t.dtype() == v.dtype() && v.is_floating_point() && t.is_contiguous() && v.is_contiguous() &&
+         t.dtype() == v.dtype() && v.is_floating_point() && laplacian_detail::step_layout(t, v).has_value() &&
          !forward::has_tangent(t) && !forward::has_tangent(v);
 }
 
@@ -349,10 +373,12 @@ Tensor laplacian_tangent(const Tensor& t, const Tensor& v) {
     };
     return vmap::wrap(laplacian_tangent<Op>(batched_at(tb, t, vdim + 1), batched_at(vb, v, vdim)), vdim + 1, level);
   }
-  Tensor dense_t = t.is_contiguous() ? t : t.detach().contiguous();
-  Tensor dense_v = v.is_contiguous() ? v : v.detach().contiguous();
+  const Tensor dense_v = v.is_contiguous() ? v : v.detach().contiguous();
+  std::optional<laplacian_detail::StepLayout> layout = laplacian_detail::step_layout(t, dense_v);
+  const Tensor read_t = layout ? t : t.detach().contiguous();
+  if (!layout) layout = laplacian_detail::step_layout(read_t, dense_v);
   Tensor out = detail::make_empty(t.sizes(), t.dtype());
-  laplacian_detail::forward_kernel<Op>(dense_t, dense_v, out);
+  laplacian_detail::forward_kernel<Op>(read_t, *layout, dense_v, out);
   finish<LaplacianTangentRecord<Op>>({&t, &v}, out);
   return out;
 }

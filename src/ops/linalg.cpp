@@ -36,6 +36,26 @@ Tensor product(const Tensor& a, const Tensor& b, bool batched, Product op) {
   return batched ? matmul(a, b) : op(a, b);
 }
 const auto plain_mm = [](const Tensor& a, const Tensor& b) { return a.mm(b); };
+// A tangent a times b in a JVP rule. Tangents that repeat along a dim (stride 0: the same direction
+// seeded in every row by func::laplacian and the batch_* transforms) are multiplied once and the
+// product repeated the same way, which is free, where folding them into rows would first copy them
+// and then multiply every copy: a network's first layer costs one small product instead of one per
+// row. Only tangents: results of ops and gradients stay dense, as PyTorch's are.
+Tensor tangent_product(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return {};
+  Tensor once = a;
+  bool repeats = false;
+  for (int64_t d = 0; d + 1 < a.dim(); ++d)
+    if (a.stride(d) == 0 && a.size(d) > 1) {
+      once = once.narrow(d, 0, 1);
+      repeats = true;
+    }
+  if (!repeats || b.dim() != 2) return matmul(a, b);
+  Dims shape(a.sizes().begin(), a.sizes().end() - 1);
+  shape.push_back(b.size(1));
+  return matmul(once, b).expand(shape);
+}
+
 // Named only through decltype below (clang would warn that the variable itself is never emitted).
 [[maybe_unused]] const auto plain_bmm = [](const Tensor& a, const Tensor& b) { return bmm(a, b); };
 
@@ -84,7 +104,8 @@ struct MatrixProduct {
   }
   static Tensor jvp(const Primal<Self>& p, const TensorList& t) {
     const bool batched = p.batch_dims() > 0;
-    return sum_terms(product(t[0], p.input(1), batched, Product{}), product(p.input(0), t[1], batched, Product{}));
+    return sum_terms(Rank == 2 && batched ? tangent_product(t[0], p.input(1)) : product(t[0], p.input(1), batched, Product{}),
+                     product(p.input(0), t[1], batched, Product{}));
   }
   static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
   static Tensor taylor(const Primal<Self>& p, const TensorList& x) {
@@ -113,7 +134,8 @@ struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
     const int64_t nb = p.batch_dims();
     // The input's tangent lines up with the result's trailing dims, after the batch dims.
     Tensor from_input = t[0].defined() ? align_to_rank(scaled(t[0], p.attrs().beta), nb, 2) : Tensor();
-    Tensor from_product = sum_terms(product(t[1], p.input(2), nb > 0, plain_mm), product(p.input(1), t[2], nb > 0, plain_mm));
+    Tensor from_product = sum_terms(nb > 0 ? tangent_product(t[1], p.input(2)) : product(t[1], p.input(2), false, plain_mm),
+                                    product(p.input(1), t[2], nb > 0, plain_mm));
     return sum_terms(from_input, scaled(from_product, p.attrs().alpha));
   }
   static Tensor curvature(const Primal<AddmmRecord>& p, const TensorList& g) {

@@ -358,7 +358,12 @@ namespace detail {
 
 Tensor sum_of_second_derivatives(const UnaryFunction& f, const Tensor& x, const Tensor& directions) {
   const int64_t d = directions.size(0);
-  Tensor seed = cat({directions, zeros_like(x).unsqueeze(0)});
+  // Directions that are the same in every row (the axes, sigma's columns) stay one row repeated,
+  // with the zero Laplacian: the first layer's products then run once (see tangent_product).
+  const bool repeated = x.dim() >= 1 && x.size(0) > 1 && directions.stride(1) == 0;
+  const Tensor rows = repeated ? x.narrow(0, 0, 1) : x;
+  Tensor seed = cat({repeated ? directions.narrow(1, 0, 1) : directions, zeros_like(rows).unsqueeze(0)});
+  if (repeated) seed = seed.expand(concat({d + 1}, x.sizes()));
   forward_ad::DualLevel level;
   forward::make_laplacian_level(level.level(), d);
   Tensor out = f(forward::make_batched_dual(x, seed));
