@@ -31,6 +31,7 @@
 #include "op_table.hpp"
 // For make_batched_dual, which jacfwd uses and the public API does not expose.
 #include "autograd/forward_mode.hpp"
+#include "transforms/rows.hpp"
 
 namespace dydx::testing {
 namespace {
@@ -574,6 +575,86 @@ TEST_P(OpTableTest, ForwardLaplacianEqualsNestedForwardDiagonal) {
       EXPECT_TRUE(allclose(actual, expected, 1e-10, 1e-10)) << actual << "\n" << expected;
     }
   }
+}
+
+// A row-wise f of x [2, 3] for the biharmonic level: each moving input is leaf + p(z) with p(z) =
+// z + z^2/2 + z^3/6 + z^4/24 and z = x_b m reshaped like the leaf, so that every input carries
+// nonzero derivatives of all four orders along the 3 axes; the op's floating result then goes
+// through sin, whose step reads every slice of the op's stack (g, H, T and Q), not only Q.
+func::UnaryFunction quartic_row_wise(const Case& c, const TensorList& leaves, const Tensor& m, std::vector<bool> moving) {
+  return [&c, leaves, m, moving](const Tensor& x) {
+    TensorList rows;
+    for (int64_t b = 0; b < x.size(0); ++b) {
+      const Tensor z = matmul(x.select(0, b), m);
+      TensorList moved;
+      int64_t offset = 0;
+      for (size_t i = 0; i < leaves.size(); ++i) {
+        const Tensor& leaf = leaves[i];
+        const Tensor part = z.narrow(0, offset, leaf.numel()).reshape(leaf.sizes());
+        const Tensor square = part * part;
+        moved.push_back(moving[i] ? leaf + part + square * 0.5 + square * part * (1.0 / 6) + square * square * (1.0 / 24) : leaf);
+        offset += leaf.numel();
+      }
+      const Tensor out = c.row->fn(inputs_from(c, moved)).reshape({-1});
+      rows.push_back(out.is_floating_point() ? sin(out) : out);
+    }
+    return stack(rows, 0);
+  };
+}
+
+// Ops with a second derivative but no rule at a biharmonic level (func::biharmonic takes two nested
+// forward-Laplacian levels where f has one); each is checked to raise forward::NoBiharmonicRule there.
+const std::set<std::string>& ops_without_biharmonic_rule() {
+  static const std::set<std::string> names = {
+      "atan2", "hypot", "pow.Tensor", "softmax", "log_softmax", "logsumexp", "var", "std", "norm", "linalg_vector_norm",
+      "layer_norm",
+      // The forward Laplacian's own steps, which only its level makes.
+      "laplacian_tangent.tanh", "laplacian_tangent.sigmoid", "laplacian_tangent.exp", "laplacian_tangent.sin",
+      "laplacian_tangent.cos", "laplacian_tangent.silu"};
+  return names;
+}
+
+// One pass at a biharmonic level (forward::make_biharmonic_level) gives the Laplacian of the
+// Laplacian that two nested forward-Laplacian levels give, for every op, with every input moving and
+// each alone; or it raises NoBiharmonicRule, for the listed ops only.
+TEST_P(OpTableTest, BiharmonicLevelMatchesNestedForwardLaplacians) {
+  const bool listed = ops_without_biharmonic_rule().count(row().name) > 0;
+  bool raised = false;
+  for (const Case& c : transform_cases_of(row())) {
+    SCOPED_TRACE(case_name(c, kFloat64));
+    std::mt19937_64 rng(GetParam() * 4463 + 11);
+    const TensorList leaves = make_leaves(c, kFloat64, rng);
+    int64_t n = 0;
+    for (const Tensor& leaf : leaves) n += leaf.numel();
+    const Tensor m = random_tensor({3, n}, Domain::Real, kFloat64, rng) * 0.5;
+    const Tensor x = random_tensor({2, 3}, Domain::Real, kFloat64, rng) * 0.2;
+    std::vector<std::vector<bool>> movings = {std::vector<bool>(leaves.size(), true)};
+    for (size_t i = 0; leaves.size() > 1 && i < leaves.size(); ++i) {
+      movings.emplace_back(leaves.size(), false);
+      movings.back()[i] = true;
+    }
+    for (const auto& moving : movings) {
+      const func::UnaryFunction f = quartic_row_wise(c, leaves, m, moving);
+      const func::UnaryFunction laplacian_of_f = [&f](const Tensor& z) { return func::laplacian(f, z); };
+      const Tensor want = func::laplacian(laplacian_of_f, x);
+      Tensor got;
+      try {
+        got = func::detail::biharmonic_in_one_pass(f, x);
+      } catch (const forward::NoBiharmonicRule& e) {
+        raised = true;
+        EXPECT_NE(std::string(e.what()).find(row().name), std::string::npos) << e.what();
+        continue;
+      }
+      ASSERT_EQ(got.sizes().vec(), want.sizes().vec());
+      EXPECT_TRUE(allclose(got, want, 1e-9, 1e-9, true)) << got << "\n" << want;
+      // With x needing grad every stack carries derivatives: the composed steps, not the kernels.
+      const Tensor composed = func::detail::biharmonic_in_one_pass(f, x.detach().requires_grad_(true));
+      EXPECT_TRUE(allclose(composed.detach(), want, 1e-9, 1e-9, true)) << "composed steps\n" << composed << "\n" << want;
+    }
+  }
+  EXPECT_EQ(raised, listed) << row().name
+                            << (listed ? " has a biharmonic rule: take it off ops_without_biharmonic_rule()"
+                                       : " raised NoBiharmonicRule: give it a rule, or list it in ops_without_biharmonic_rule()");
 }
 
 // Ops whose records have no Taylor rule yet (func::jet raises on them, naming the op). Each entry is

@@ -207,6 +207,54 @@ TEST(LinearOperator, MatchesNestedForwardModeMixedPartials) {
 
 using testing::error_of;
 
+// func::biharmonic runs f once at a biharmonic level; where an op of f has no rule there (softmax,
+// atan2 of two moving inputs) it runs the nested forward Laplacians instead, with the same result,
+// and an exception of f's own is never taken for that.
+TEST(Biharmonic, FallsBackToNestedLaplaciansForOpsWithoutARule) {
+  manual_seed(6);
+  const Mlp f(3);
+  const Tensor x = randn({4, 3}, kFloat64);
+  int calls = 0;
+  const func::UnaryFunction g = [&](const Tensor& z) {
+    ++calls;
+    const Tensor y = f(z);
+    return softmax(y, 1) + atan2(y, tanh(z).sum({1}, true) + 2.0);
+  };
+  const func::UnaryFunction lap = [&g](const Tensor& z) { return func::laplacian(g, z); };
+  const Tensor want = func::laplacian(lap, x);
+  calls = 0;
+  EXPECT_TRUE(allclose(func::biharmonic(g, x), want, 1e-10, 1e-10));
+  EXPECT_EQ(calls, 2);  // the one pass that raised, then the nested levels' one pass
+  calls = 0;
+  EXPECT_TRUE(allclose(func::biharmonic(f, x), einsum("bjii->bj", {hessians([&f](const Tensor& z) { return func::laplacian(f, z); }, x)}), 1e-9, 1e-9));
+  const func::UnaryFunction throws = [&](const Tensor& z) -> Tensor {
+    ++calls;
+    throw Error("f: my own error");
+  };
+  calls = 0;
+  EXPECT_NE(error_of([&] { func::biharmonic(throws, x); }).find("my own error"), std::string::npos);
+  EXPECT_EQ(calls, 1);
+}
+
+// Under an outer forward level (jvp with respect to a weight) the biharmonic level's steps carry the
+// outer tangents: d/ds biharmonic(f with w1 + s v) matches central differences.
+TEST(Biharmonic, NestsUnderAnOuterForwardLevel) {
+  manual_seed(7);
+  const Mlp f(2);
+  const Tensor x = randn({3, 2}, kFloat64), v = randn(f.w1.sizes(), kFloat64);
+  auto at = [&](const Tensor& w1) {
+    Mlp g = f;
+    g.w1 = w1;
+    return func::biharmonic(g, x);
+  };
+  const auto [value, tangent] = func::jvp([&](const TensorList& w) { return TensorList{at(w[0])}; }, {f.w1}, {v});
+  const double h = 1e-5;
+  const Tensor fd = (at(f.w1 + v * h) - at(f.w1 - v * h)) / (2 * h);
+  EXPECT_TRUE(allclose(value[0], at(f.w1), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(tangent[0], fd, 1e-5, 1e-6)) << tangent[0] << "\n" << fd;
+}
+
+
 // No rows, and rows of no elements: every operator gives the empty or zero result of the right shape.
 TEST(TaylorOperators, EmptyBatchesAndEmptyRows) {
   const func::UnaryFunction f = [](const Tensor& z) { return tanh(z).sum({1}, true) * 2.0; };

@@ -205,8 +205,10 @@ Tensor hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions op
 Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor& sigma, BatchOptions options = {},
                           Estimate estimate = {});
 /// The biharmonic Delta^2 y[b, j] = sum_(i,k) d^4 y / dx_i^2 dx_k^2 for each output: [B, ...out].
-/// Exact: the Laplacian of the Laplacian, two nested forward-Laplacian passes ((d + 1)^2 slices per
-/// tensor). Estimated: a third of the mean of d^4/dt^4 y(x + t v) over Gaussian v, from fourth-order
+/// Exact: one pass of f carrying each tensor's first and second derivatives, its Laplacian's
+/// derivatives and its biharmonic (2d + d(d+1)/2 + 1 slices per tensor); where an op of f has no rule
+/// for that (softmax, norms, atan2 of two moving inputs...), f runs again as the Laplacian of the
+/// Laplacian, two nested forward-Laplacian passes ((d + 1)^2 + 2(d + 1) slices). Estimated: a third of the mean of d^4/dt^4 y(x + t v) over Gaussian v, from fourth-order
 /// Taylor coefficients summed over the samples as they go (3 S + 1 slices).
 Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options = {}, Estimate estimate = {});
 

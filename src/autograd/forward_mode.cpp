@@ -51,6 +51,8 @@ struct LevelRecord {
   uint32_t id;  // unique across threads; an inner level has a larger id
   // d at a forward-Laplacian level (make_laplacian_level), whose tangents are d + 1 stacked ones; -1 at others.
   int64_t laplacian_directions = -1;
+  // d at a biharmonic level (make_biharmonic_level); -1 at others.
+  int64_t biharmonic_directions = -1;
   // K at a Taylor level (make_taylor_level), whose tangents are K stacked Taylor coefficients; 0 at others.
   int64_t taylor_order = 0;
   // At a collapsed Taylor level (make_collapsed_taylor_level): the weights of its R directions in the
@@ -108,6 +110,12 @@ SmallVector<uint32_t, 4> open_level_ids() {
 int64_t laplacian_directions(uint32_t level) {
   const LevelRecord* record = find_level(level);
   return record ? record->laplacian_directions : -1;
+}
+
+// The number of directions d if level is a biharmonic level, else -1.
+int64_t biharmonic_directions(uint32_t level) {
+  const LevelRecord* record = find_level(level);
+  return record ? record->biharmonic_directions : -1;
 }
 
 // The order K if level is a Taylor level, else 0.
@@ -361,6 +369,19 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
       set_tangent(out, level, coefficients);
       continue;
     }
+    if (const int64_t directions = biharmonic_directions(level); directions >= 0 && curvature) {
+      // An op with a second derivative needs its biharmonic rule, which may decline for some inputs
+      // (div has one for a moving numerator only).
+      Tensor stack = rules.biharmonic ? (*rules.biharmonic)(t, directions) : Tensor();
+      if (!stack.defined())
+        throw NoBiharmonicRule(std::string("biharmonic: ") + rules.op + " has no rule at a biharmonic level");
+      if (stack.dtype() != out.dtype()) stack = stack.to(out.dtype());
+      Dims shape{biharmonic_slices(directions)};
+      for (int64_t s : out.sizes()) shape.push_back(s);
+      if (!(stack.sizes() == IntArrayRef(shape))) stack = dydx::detail::align_to_rank(stack, 1, out.dim()).expand(shape);
+      set_tangent(out, level, stack);
+      continue;
+    }
     const int64_t d = laplacian_directions(level);
     if (d >= 0 && fused) {
       Tensor together = (*fused)(t, d);
@@ -408,6 +429,13 @@ void make_laplacian_level(uint32_t level, int64_t directions) {
              " is not the innermost open level");
   DYDX_CHECK(directions >= 0, "make_laplacian_level: expected a number of directions >= 0, got ", directions);
   levels.back().laplacian_directions = directions;
+}
+
+void make_biharmonic_level(uint32_t level, int64_t directions) {
+  DYDX_CHECK(!levels.empty() && levels.back().id == level, "make_biharmonic_level: level ", level,
+             " is not the innermost open level");
+  DYDX_CHECK(directions >= 0, "make_biharmonic_level: expected a number of directions >= 0, got ", directions);
+  levels.back().biharmonic_directions = directions;
 }
 
 void make_taylor_level(uint32_t level, int64_t order) {
@@ -534,6 +562,8 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, uint32_t level) {
              " belongs to func::laplacian; open a forward_ad::DualLevel inside f for tangents of your own");
   DYDX_CHECK(forward::level_taylor_order(level) == 0, "make_dual: dual level ", level,
              " belongs to func::jet; open a forward_ad::DualLevel inside f for tangents of your own");
+  DYDX_CHECK(forward::biharmonic_directions(level) < 0, "make_dual: dual level ", level,
+             " belongs to func::biharmonic; open a forward_ad::DualLevel inside f for tangents of your own");
   DYDX_CHECK(primal.defined() && tangent.defined(), "make_dual: primal and tangent must be defined");
   DYDX_CHECK(primal.is_floating_point(), "make_dual: expected a floating point primal, got ", primal.dtype());
   DYDX_CHECK(primal.sizes() == tangent.sizes(), "make_dual: expected tangent of shape ", primal.sizes(),

@@ -29,6 +29,7 @@ struct Rules {
   const Rule* curvature = nullptr;
   const FusedRule* fused = nullptr;
   const Rule* taylor = nullptr;
+  const FusedRule* biharmonic = nullptr;
   bool jvp_is_taylor = false;  // linear or piecewise linear: the JVP carries every Taylor coefficient
 };
 void propagate(const Tensor* const* inputs, size_t count, const Tensor& out, const Rules& rules, bool broadcasting);
@@ -99,6 +100,25 @@ void make_taylor_level(uint32_t level, int64_t order);
 /// JVP on the sum (a linear op its JVP on the whole stack), so a weighted sum of K-th directional
 /// derivatives (a Laplacian, a biharmonic) costs (K - 1) R + 1 slices, not K R.
 void make_collapsed_taylor_level(uint32_t level, int64_t order, const Tensor& weights);
+
+/// Makes level (open, innermost, no tangents yet) a biharmonic level with d directions (func::biharmonic).
+/// A tangent there is [biharmonic_slices(d), ...shape]: along the d directions, the tensor's first
+/// derivatives g_i, its second derivatives H_ij for i <= j (row-major), the derivatives T_k of its
+/// Laplacian, and its biharmonic Q; 2d + d(d+1)/2 + 1 slices, where the Laplacian of the Laplacian
+/// as two nested forward-Laplacian levels carries (d + 1)^2 + 2(d + 1) (its H and its two copies of g
+/// and of the Laplacian's derivatives are the same numbers). An op without a second derivative
+/// carries the whole stack by its JVP; any other needs a BiharmonicRule that gives a result, and
+/// raises NoBiharmonicRule otherwise, on which func::biharmonic takes the nested levels instead.
+void make_biharmonic_level(uint32_t level, int64_t directions);
+inline int64_t biharmonic_slices(int64_t d) { return 2 * d + d * (d + 1) / 2 + 1; }
+/// An op's step at a biharmonic level: the inputs' stacks and d, to the output's stack, or undefined
+/// where the op has no such rule for these inputs (mul has one when both move, for instance).
+using BiharmonicRule = detail::FusedRule;
+/// Raised at a biharmonic level by an op with no BiharmonicRule for its inputs.
+class NoBiharmonicRule : public Error {
+ public:
+  using Error::Error;
+};
 
 /// A Taylor rule gets each input's coefficients [K, batch..., input] (undefined for an input that
 /// does not move) and returns the output's [K, batch..., out] (undefined for zero). batch_dims()

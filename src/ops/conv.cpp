@@ -19,6 +19,7 @@
 #include "cpu/cpu_blas.hpp"
 #include "dydx/nn/conv.hpp"
 #include "dydx/threads.hpp"
+#include "ops/biharmonic_step.hpp"
 #include "ops/op_record.hpp"
 #include "ops/conv_vjp_kernel.hpp"
 #include "ops/op_util.hpp"
@@ -99,6 +100,16 @@ struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
   static Tensor curvature(const Primal<ConvolutionRecord>& p, const TensorList& g) {
     if (!g[0].defined() || !g[1].defined()) return {};
     return conv_composed(g[0], 1, g[1], 1, p.attrs()).sum({0}) * 2.0;
+  }
+  // Linear in input and in weight alone; Leibniz's rule when both move, the bias entering linearly.
+  static Tensor biharmonic(const Primal<ConvolutionRecord>& p, const TensorList& t, int64_t d) {
+    if (!t[0].defined() || !t[1].defined()) return jvp(p, t);
+    const ConvAttrs& a = p.attrs();
+    Tensor out = biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, [&a](const Tensor& in, const Tensor& w) {
+      return conv_composed(in, in.dim() - 4, w, w.dim() - 4, a);
+    });
+    if (t.size() > 2 && t[2].defined()) out = out + t[2].reshape(with_batch(t[2], 1, {1, p.input(1).size(0), 1, 1}));
+    return out;
   }
   // Bilinear in input and weight: the Cauchy product of the convolution itself, each factor a primal
   // (no batch dims) or a coefficient (the stack's batch dims less K's); the bias adds its own

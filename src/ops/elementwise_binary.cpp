@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "vmap/batched.hpp"
+#include "ops/biharmonic_step.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/taylor.hpp"
@@ -127,6 +128,24 @@ struct BinaryRecord {
     Tensor bb = term(g[1], g[1], [&] { return Op::d_bb(p); });
     return sum_terms(sum_terms(aa, ab.defined() ? ab * 2.0 : ab), bb);
   }
+  // At a biharmonic level: an input the op is linear in (d_aa or d_bb zero: a product, a quotient's
+  // numerator) moves alone through the JVP; otherwise mul is Leibniz's rule and div the product of
+  // a and 1 / b, and other ops have none.
+  static Tensor biharmonic(const Primal<BinaryRecord>& p, const TensorList& t, int64_t d)
+    requires has_second_partials
+  {
+    const bool linear_in_moving = !t[0].defined() ? Op::d_bb(p).is_zero() : !t[1].defined() && Op::d_aa(p).is_zero();
+    if (linear_in_moving) return jvp(p, t);
+    if constexpr (requires { requires Op::is_product; })
+      return biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, biharmonic::elementwise_times);
+    if constexpr (requires { requires Op::is_quotient; }) {
+      // a (1 / b), with 1 / b's derivatives -1/b^2, 2/b^3, -6/b^4, 24/b^5.
+      const Tensor reciprocal = 1.0 / p.input(1), r2 = reciprocal * reciprocal;
+      const Tensor moved = biharmonic::unary_step(t[1], p.input(1), {-r2, 2.0 * r2 * reciprocal, -6.0 * r2 * r2, 24.0 * r2 * r2 * reciprocal}, d);
+      return biharmonic::product_composed(p.input(0), t[0], reciprocal, moved, d, biharmonic::elementwise_times);
+    }
+    return {};
+  }
   static Tensor taylor(const Primal<BinaryRecord>& p, const TensorList& x)
     requires requires { Op::taylor(p, x); }
   {
@@ -172,6 +191,7 @@ using Sub = AddScaled<Named<"sub", "SubBackward0">>;
 
 struct Mul : Named<"mul", "MulBackward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool is_product = true;  // a biharmonic level's Leibniz rule
   static auto forward(auto x, auto y) { return cpu::wrapping_mul(x, y); }
   static Weight d_a(const auto& c) { return c.input(1); }
   static Weight d_b(const auto& c) { return c.input(0); }
@@ -187,6 +207,7 @@ struct Mul : Named<"mul", "MulBackward0"> {
 struct Div : Named<"div", "DivBackward0"> {
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
   static constexpr bool floating = true;  // true division, as torch.div
+  static constexpr bool is_quotient = true;  // a biharmonic level's rule
   static auto forward(auto x, auto y) { return x / y; }
   // t / b, not t * (1 / b), whose reciprocal overflows for a subnormal b.
   static Tensor times_d_a(const Tensor& t, const auto& c) { return t / c.input(1); }
@@ -435,16 +456,22 @@ struct PowScalarRecord : Named<"pow.Scalar", "PowBackward0"> {
     const double p = c.attrs().exponent;
     return p == 0 || p == 1 ? Tensor() : (p * (p - 1)) * c.input(0).pow(p - 2) * sum_over_directions(g[0], g[0]);
   }
-  // f^(j) = p (p - 1) ... (p - j + 1) x^(p - j), zero from j = p + 1 on for a whole p >= 0.
-  static Tensor taylor(const Primal<PowScalarRecord>& c, const TensorList& x) {
+  // f^(j) = p (p - 1) ... (p - j + 1) x^(p - j), zero (undefined) from j = p + 1 on for a whole p >= 0.
+  static TensorList derivatives(const Primal<PowScalarRecord>& c, int64_t order) {
     const double p = c.attrs().exponent;
-    TensorList derivatives;
+    TensorList out;
     double falling = 1;
-    for (int64_t j = 1; j <= forward::taylor_order(); ++j) {
+    for (int64_t j = 1; j <= order; ++j) {
       falling *= p - static_cast<double>(j - 1);
-      derivatives.push_back(falling == 0 ? Tensor() : c.input(0).pow(p - static_cast<double>(j)) * falling);
+      out.push_back(falling == 0 ? Tensor() : c.input(0).pow(p - static_cast<double>(j)) * falling);
     }
-    return taylor::compose(x[0], derivatives);
+    return out;
+  }
+  static Tensor taylor(const Primal<PowScalarRecord>& c, const TensorList& x) {
+    return taylor::compose(x[0], derivatives(c, forward::taylor_order()));
+  }
+  static Tensor biharmonic(const Primal<PowScalarRecord>& c, const TensorList& t, int64_t d) {
+    return biharmonic::unary_step(t[0], c.input(0), derivatives(c, 4), d);
   }
 };
 
@@ -463,12 +490,18 @@ struct PowScalarBaseRecord : Named<"pow.ScalarBase", "PowBackward2"> {
     const double b = c.attrs().base;
     return b == 0 ? Tensor() : c.output() * (std::log(b) * std::log(b)) * sum_over_directions(g[0], g[0]);
   }  // f^(j) = log(b)^j b^x, as the first derivative's helper has it at b == 0.
-  static Tensor taylor(const Primal<PowScalarBaseRecord>& c, const TensorList& x) {
+  static TensorList derivatives(const Primal<PowScalarBaseRecord>& c, int64_t order) {
     const double b = c.attrs().base;
-    TensorList derivatives{pow_scalar_base_derivative(b, c.input(0), c.output())};
-    for (int64_t j = 2; j <= forward::taylor_order(); ++j)
-      derivatives.push_back(b == 0 ? Tensor() : c.output() * std::pow(std::log(b), static_cast<double>(j)));
-    return taylor::compose(x[0], derivatives);
+    TensorList out{pow_scalar_base_derivative(b, c.input(0), c.output())};
+    for (int64_t j = 2; j <= order; ++j)
+      out.push_back(b == 0 ? Tensor() : c.output() * std::pow(std::log(b), static_cast<double>(j)));
+    return out;
+  }
+  static Tensor taylor(const Primal<PowScalarBaseRecord>& c, const TensorList& x) {
+    return taylor::compose(x[0], derivatives(c, forward::taylor_order()));
+  }
+  static Tensor biharmonic(const Primal<PowScalarBaseRecord>& c, const TensorList& t, int64_t d) {
+    return biharmonic::unary_step(t[0], c.input(0), derivatives(c, 4), d);
   }
 };
 

@@ -8,6 +8,7 @@
 #include "cpu/unary_kernels.hpp"
 #include "cpu/vec_math.hpp"
 #include "vmap/batched.hpp"
+#include "ops/biharmonic_step.hpp"
 #include "ops/laplacian_tangent.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -654,6 +655,14 @@ struct UnaryRecord {
   }
   static Tensor fused_laplacian(const Primal<UnaryRecord>& p, const TensorList& t, int64_t d) {
     return ops::fused_laplacian<Op>(t[0], p.input(0), p.output(), d);
+  }
+  // At a biharmonic level: a piecewise linear op's JVP carries the whole stack, any other op steps
+  // with its first four derivatives.
+  static Tensor biharmonic(const Primal<UnaryRecord>& p, const TensorList& t, int64_t d)
+    requires(piecewise_linear<Op>() || HasTaylorDerivatives<Op>)
+  {
+    if constexpr (piecewise_linear<Op>()) return times_derivative<Op>(t[0], p.input(0), p.output(), p.attrs());
+    else return biharmonic::unary_step(t[0], p.input(0), taylor_derivatives_of<Op>(p.input(0), p.output(), p.attrs(), 4), d);
   }
   static Tensor taylor(const Primal<UnaryRecord>& p, const TensorList& x)
     requires(piecewise_linear<Op>() || HasTaylorDerivatives<Op>)

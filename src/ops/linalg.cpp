@@ -1,5 +1,6 @@
 // Matrix products: mm and bmm as primitives with VJP rules, and matmul composed from them.
 #include "cpu/cpu_blas.hpp"
+#include "ops/biharmonic_step.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/taylor.hpp"
@@ -108,6 +109,11 @@ struct MatrixProduct {
                      product(p.input(0), t[1], batched, Product{}));
   }
   static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
+  // Linear in each factor alone; Leibniz's rule when both move.
+  static Tensor biharmonic(const Primal<Self>& p, const TensorList& t, int64_t d) {
+    if (!t[0].defined() || !t[1].defined()) return jvp(p, t);
+    return biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
+  }
   static Tensor taylor(const Primal<Self>& p, const TensorList& x) {
     return taylor::cauchy_product(p.input(0), x[0], p.input(1), x[1], [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
   }
@@ -140,6 +146,13 @@ struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
   }
   static Tensor curvature(const Primal<AddmmRecord>& p, const TensorList& g) {
     return scaled(bilinear_curvature(g[1], g[2]), p.attrs().alpha);
+  }
+  static Tensor biharmonic(const Primal<AddmmRecord>& p, const TensorList& t, int64_t d) {
+    if (!t[1].defined() || !t[2].defined()) return jvp(p, t);
+    const Tensor from_input = t[0].defined() ? align_to_rank(scaled(t[0], p.attrs().beta), 1, 2) : Tensor();
+    const Tensor from_product = biharmonic::product_composed(p.input(1), t[1], p.input(2), t[2], d,
+                                                             [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
+    return sum_terms(from_input, scaled(from_product, p.attrs().alpha));
   }
   static Tensor taylor(const Primal<AddmmRecord>& p, const TensorList& x) {
     const int64_t nb = p.batch_dims();

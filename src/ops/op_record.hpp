@@ -12,8 +12,10 @@
 //      with `using Attrs = SomeStruct;` for non-tensor arguments (typed, one struct per op), the
 //      `Linear` mark as a base instead of curvature() for a linear or piecewise linear op,
 //      `jvp_kind = JvpKind::zero` instead of jvp() for an op whose tangent is zero, `broadcasts` for
-//      broadcasting tangents, fused_laplacian(p, t, d) for a one-pass forward Laplacian, and taylor(p,
-//      x) for func::jet's coefficients (ops/taylor.hpp; a Linear op's JVP already is its Taylor rule).
+//      broadcasting tangents, fused_laplacian(p, t, d) for a one-pass forward Laplacian, taylor(p, x)
+//      for func::jet's coefficients (ops/taylor.hpp; a Linear op's JVP already is its Taylor rule),
+//      and biharmonic(p, t, d) for func::biharmonic's level (ops/biharmonic_step.hpp; a Linear op
+//      needs none).
 //      Elementwise ops declare less: a unary op its f, f' and f'' (UnaryRecord in
 //      elementwise_unary.cpp makes the record), a binary op its f and partials d_a, d_b (and d_aa,
 //      d_ab, d_bb, or `linear`; BinaryRecord in elementwise_binary.cpp makes the record).
@@ -191,6 +193,8 @@ template <class Op>
 concept HasTaylor = requires(const Primal<Op>& p, const TensorList& x) { Op::taylor(p, x); };
 template <class Op>
 concept HasFusedLaplacian = requires(const Primal<Op>& p, const TensorList& t, int64_t d) { Op::fused_laplacian(p, t, d); };
+template <class Op>
+concept HasBiharmonic = requires(const Primal<Op>& p, const TensorList& t, int64_t d) { Op::biharmonic(p, t, d); };
 
 template <class Op>
 constexpr JvpKind jvp_kind_of() {
@@ -260,11 +264,14 @@ void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out
       fused = [&p](const TensorList& t, int64_t d) { return Op::fused_laplacian(p, t, d); };
     forward::TaylorRule taylor;
     if constexpr (HasTaylor<Op>) taylor = [&p](const TensorList& x) { return Op::taylor(p, x); };
+    forward::BiharmonicRule biharmonic;
+    if constexpr (HasBiharmonic<Op>) biharmonic = [&p](const TensorList& t, int64_t d) { return Op::biharmonic(p, t, d); };
     const forward::detail::Rules rules{.op = Op::name,
                                        .jvp = jvp,
                                        .curvature = curvature ? &curvature : nullptr,
                                        .fused = fused ? &fused : nullptr,
                                        .taylor = taylor ? &taylor : nullptr,
+                                       .biharmonic = biharmonic ? &biharmonic : nullptr,
                                        .jvp_is_taylor = taylor_kind_of<Op>() == TaylorKind::jvp};
     forward::detail::propagate(inputs.data(), inputs.size(), out, rules, broadcasts<Op>());
   }

@@ -300,15 +300,43 @@ Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options,
       directions = randn({estimate.samples, d}, generator, rows.dtype());
       weights = full({estimate.samples}, 1.0 / (3.0 * static_cast<double>(estimate.samples)), rows.dtype());
     } else {
-      // The Laplacian of the Laplacian, each a forward-Laplacian level (collapsed Taylor mode of
-      // order 2): (d + 1)^2 slices per tensor, where fourth-order coefficients along the d^2 axes and
-      // diagonals that polarisation needs (D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i) + 12 d_i^2
-      // d_k^2 + 2 D^4(e_k)) would carry 3 d^2 + 1, and nested first-order AD a Hessian of a Hessian.
+      // One pass at a biharmonic level: 2d + d(d+1)/2 + 1 slices per tensor. Where an op of f has
+      // no rule there, the Laplacian of the Laplacian, two nested forward-Laplacian levels:
+      // (d + 1)^2 + 2(d + 1) slices, the same numbers repeated. Fourth-order coefficients along the
+      // d^2 axes and diagonals that polarisation needs (D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i)
+      // + 12 d_i^2 d_k^2 + 2 D^4(e_k)) would carry 3 d^2 + 1, and nested first-order AD a Hessian of
+      // a Hessian.
+      try {
+        return detail::biharmonic_in_one_pass(f, rows);
+      } catch (const forward::NoBiharmonicRule&) {
+      }
       const UnaryFunction inner = [&f](const Tensor& z) { return laplacian(f, z); };
       return laplacian(inner, rows);
     }
     return weighted_directional_sum(f, rows, directions.reshape(concat_dims({directions.size(0)}, row)), weights, 4, op);
   });
 }
+
+namespace detail {
+
+// Each tensor carries g, the upper triangle of H, the Laplacian's derivatives and the biharmonic,
+// 2d + d(d+1)/2 + 1 slices, seeded with the axes in every row (one row repeated, as func::laplacian's).
+Tensor biharmonic_in_one_pass(const UnaryFunction& f, const Tensor& x) {
+  const Dims row = row_shape(x);
+  const int64_t d = dydx::detail::product(row);
+  const int64_t slices = forward::biharmonic_slices(d);
+  const Tensor axes = eye(d, x.dtype()).reshape(concat_dims({d, 1}, row));
+  const Tensor seed = cat({axes, zeros(concat_dims({slices - d, 1}, row), x.dtype())})
+                          .expand(concat_dims({slices}, x.sizes()));
+  forward_ad::DualLevel level;
+  forward::make_biharmonic_level(level.level(), d);
+  const Tensor out = f(forward::make_batched_dual(x, seed));
+  detail::check_row_wise_output(x, out, "biharmonic");
+  auto [y, stack] = forward_ad::unpack_dual(out, level.level());
+  if (!stack.defined()) return zeros_like(y);
+  return stack.select(0, slices - 1).clone();
+}
+
+}  // namespace detail
 
 }  // namespace dydx::func
