@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   }
   { const Mlp f(5); const Tensor x = randn({B, 5});
     printf("biharmonic D=5 B=%lld\n", (long long)B);
-    printf("  collapsed Taylor (func::biharmonic)     %8.1f ms\n", ms([&] { func::biharmonic(f, x); }));
+    printf("  biharmonic level (func::biharmonic)     %8.1f ms\n", ms([&] { func::biharmonic(f, x); }));
     const func::UnaryFunction lap = [&](const Tensor& z) { return func::laplacian(f, z); };
     printf("  nested: laplacian of forward Laplacian  %8.1f ms\n", ms([&] { func::laplacian(lap, x); }, 2));
     printf("  nested: trace of batch_hessian(lap)     %8.1f ms\n", ms([&] { func::batch_hessian(lap, x); }, 2));
