@@ -16,4 +16,5 @@
 #include "dydx/optim.hpp"
 #include "dydx/print.hpp"
 #include "dydx/threads.hpp"
+#include "dydx/blas.hpp"
 #include "dydx/tensor.hpp"

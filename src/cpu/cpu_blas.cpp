@@ -1,5 +1,6 @@
 // Matrix products through CBLAS; operands that BLAS cannot read in place are copied once.
 #include "cpu/cpu_blas.hpp"
+#include "cpu/blas_core.hpp"
 
 #include <cblas.h>
 #if defined(__SSE2__)
@@ -53,6 +54,7 @@ void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, 
 // loop after each product, and took 18% of an MLP's forward pass at B = 10^5 from dydx's workers.
 bool rows_split_by_dydx() {
   static const bool split = [] {
+    choose_blas_core();  // done at load already; here too in case a static initialiser multiplies first
     if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return false;
     openblas_set_num_threads(1);
     return true;

@@ -1,0 +1,116 @@
+// OpenBLAS's kernels chosen by the CPU's features (see blas_core.hpp).
+#include "cpu/blas_core.hpp"
+
+#include <cblas.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "dydx/blas.hpp"
+
+// OpenBLAS's DYNAMIC_ARCH entry points, exported but in no header: the first drops the kernel table
+// it chose, the second chooses again, reading OPENBLAS_CORETYPE. Weak, so that a build against an
+// OpenBLAS without them (one target only) links and keeps its kernels.
+extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
+extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
+
+namespace dydx::cpu {
+
+namespace {
+
+// How wide the kernels of an OpenBLAS core are: 3 for AVX-512, 2 for AVX2 with FMA, 1 for AVX,
+// 0 for SSE-only and unknown ones (OpenBLAS 0.3.21's names, as openblas_get_corename() gives them).
+int width_rank(std::string_view core) {
+  for (std::string_view name : {"SkylakeX", "Cooperlake", "SapphireRapids"})
+    if (core == name) return 3;
+  for (std::string_view name : {"Haswell", "Zen", "Excavator"})
+    if (core == name) return 2;
+  for (std::string_view name : {"Sandybridge", "Bulldozer", "Piledriver", "Steamroller"})
+    if (core == name) return 1;
+  return 0;
+}
+
+// The widest core the CPU (and the OS, which must save the wide registers) supports, or "".
+std::string_view widest_supported_core() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  if (__builtin_cpu_supports("avx")) return "Sandybridge";
+  return "";
+}
+
+std::string current_core() {
+  const char* name = openblas_get_corename();
+  return name != nullptr ? name : "";
+}
+
+// OpenBLAS chooses again with OPENBLAS_CORETYPE = core; the variable is put back as it was.
+void reinitialise_with(const std::string& core) {
+  const char* previous = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = previous != nullptr ? previous : "";
+  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  if (previous != nullptr) setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  else unsetenv("OPENBLAS_CORETYPE");
+}
+
+std::once_flag chosen;
+std::string report;
+
+void choose() {
+  const std::string picked = current_core();
+  const char* setting = std::getenv("DYDX_BLAS_CORE");
+  const std::string_view mode = setting != nullptr ? setting : "";
+  const bool can_switch = gotoblas_dynamic_quit != nullptr && gotoblas_dynamic_init != nullptr;
+  std::string target;
+  if (mode == "keep") {
+    report = "OpenBLAS " + picked + " (OpenBLAS's choice, kept: DYDX_BLAS_CORE=keep)";
+    return;
+  }
+  if (!mode.empty() && mode != "auto") {
+    target = std::string(mode);
+  } else if (mode.empty() && std::getenv("OPENBLAS_CORETYPE") != nullptr) {
+    report = "OpenBLAS " + picked + " (OPENBLAS_CORETYPE's choice)";
+    return;
+  } else {
+    const std::string_view widest = widest_supported_core();
+    if (widest.empty() || width_rank(picked) >= width_rank(widest)) {
+      report = "OpenBLAS " + picked + " (OpenBLAS's choice, as wide as the CPU allows)";
+      return;
+    }
+    target = std::string(widest);
+  }
+  if (!can_switch) {
+    report = "OpenBLAS " + picked + " (this OpenBLAS cannot change its kernels; " + target + " wanted)";
+    return;
+  }
+  reinitialise_with(target);
+  const std::string now = current_core();
+  report = "OpenBLAS " + now + " (chosen by dydx from the CPU's features; OpenBLAS had picked " + picked + ")";
+  if (now != target) report += "; " + target + " was asked for";
+}
+
+}  // namespace
+
+void choose_blas_core() { std::call_once(chosen, choose); }
+
+namespace {
+// At load, before any thread of dydx's can be inside OpenBLAS while its kernel table changes.
+[[maybe_unused]] const bool chosen_at_load = (choose_blas_core(), true);
+}  // namespace
+
+std::string blas_core_report() {
+  choose_blas_core();
+  return report;
+}
+
+}  // namespace dydx::cpu
+
+namespace dydx {
+std::string blas_kernel() { return cpu::blas_core_report(); }
+}  // namespace dydx

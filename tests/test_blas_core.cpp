@@ -1,0 +1,66 @@
+// dydx chooses OpenBLAS's kernels by the CPU's features (src/cpu/blas_core.hpp). Each test runs in
+// a process of its own (tests/CMakeLists.txt), with OPENBLAS_CORETYPE=Prescott standing for an
+// OpenBLAS older than the CPU, which falls back to its SSE3 kernels: DYDX_BLAS_CORE decides what dydx
+// does about it. Every product must still be right.
+#include <gtest/gtest.h>
+
+#include <cblas.h>
+
+#include <string>
+
+#include <dydx/dydx.hpp>
+
+namespace dydx {
+namespace {
+
+// The widest OpenBLAS core this CPU allows, as blas_core.cpp decides it.
+std::string widest_core() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  if (__builtin_cpu_supports("avx")) return "Sandybridge";
+  return "Prescott";
+}
+
+// Products of every dtype and of a size that takes BLAS (not dydx's own small-product kernel),
+// against float64 sums of exact small integers.
+void expect_products_right() {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const Tensor a = randint(-3, 4, {200, 150}).to(dtype), b = randint(-3, 4, {150, 170}).to(dtype);
+    const Tensor want = (a.to(kFloat64).unsqueeze(2) * b.to(kFloat64).unsqueeze(0)).sum({1});
+    EXPECT_TRUE(equal(matmul(a, b).to(kFloat64), want)) << dtype;
+  }
+}
+
+TEST(BlasCore, AnOpenBlasThatFellBackIsGivenTheCpusWidestKernels) {
+  const std::string report = blas_kernel();
+  const std::string widest = widest_core();
+  EXPECT_EQ(std::string(openblas_get_corename()), widest) << report;
+  if (widest != "Prescott")
+    EXPECT_NE(report.find("chosen by dydx from the CPU's features; OpenBLAS had picked Prescott"), std::string::npos)
+        << report;
+  expect_products_right();
+}
+
+TEST(BlasCore, KeepLeavesOpenBlassChoice) {
+  EXPECT_EQ(std::string(openblas_get_corename()), "Prescott");
+  EXPECT_NE(blas_kernel().find("DYDX_BLAS_CORE=keep"), std::string::npos) << blas_kernel();
+  expect_products_right();
+}
+
+TEST(BlasCore, ByDefaultAnExplicitOpenBlasCoretypeIsRespected) {
+  EXPECT_EQ(std::string(openblas_get_corename()), "Prescott");
+  EXPECT_NE(blas_kernel().find("OPENBLAS_CORETYPE's choice"), std::string::npos) << blas_kernel();
+}
+
+TEST(BlasCore, WithoutSettingsTheKernelsAreAsWideAsTheCpuAllows) {
+  const std::string report = blas_kernel();
+  EXPECT_NE(report.find("OpenBLAS " + std::string(openblas_get_corename())), std::string::npos) << report;
+  EXPECT_EQ(std::string(openblas_get_corename()), widest_core()) << report;
+  expect_products_right();
+}
+
+}  // namespace
+}  // namespace dydx
