@@ -117,6 +117,9 @@ class Report {
 
   void meta(const std::string& name, const std::string& json_value) { meta_.emplace_back(name, json_value); }
 
+  // Whether this is memory mode (one call per method is measured, so slow methods need not be skipped).
+  bool memory_mode() const { return !memory_method_.empty(); }
+
   // Whether any method of a key would run, so that callers can skip building large inputs for nothing.
   bool wants(const std::string& key) const { return std::regex_search(key, only_); }
 
@@ -218,6 +221,10 @@ inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};
 // DYDX_TAYLOR_BATCHES="1,228,2048" replaces both lists (the python peers read it too).
 inline constexpr long kTaylorLaplacianBatches[] = {1, 228, 455};
 inline constexpr long kTaylorBiharmonicBatches[] = {1, 114, 228};
+
+// Batches above which dydx's nested biharmonic (batch_hessian of the trace of batch_hessian, never the fastest
+// nested method: 5-8x functorch's) is skipped: 7.5 s a call at 114 rows, 15.6 s at 228 on the 2-core VM.
+inline constexpr long kTaylorNestedBiharmonicMaxB = 114;
 
 inline std::vector<long> taylor_batches(bool biharmonic) {
   if (const char* env = std::getenv("DYDX_TAYLOR_BATCHES")) {
