@@ -216,14 +216,14 @@ inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};
 // The taylor family's batches: rows of x for the collapsed-Taylor paper's MLP (D -> 768 -> 768 -> 512 -> 512 -> 1).
 // The paper's figures vary the batch over linspace(1, 2048, 10) for the Laplacians (1, 228, 455, ..., 2048) and
 // over linspace(1, 1024, 10) for the biharmonic (1, 114, 228, ..., 1024) (f-dangel/torch-jet,
-// jet/exp/exp01_benchmark_laplacian/run.py). run.sh times the first three of each: on a 2-core machine the nested
-// methods take 5-10 s a call at 2048 rows, and all of them together several minutes.
+// jet/exp/exp01_benchmark_laplacian/run.py). run.sh times the first three of each: on the 2-core VM the nested
+// methods take 6-20 s a call at 2048 rows, and all of them together several minutes.
 // DYDX_TAYLOR_BATCHES="1,228,2048" replaces both lists (the python peers read it too).
 inline constexpr long kTaylorLaplacianBatches[] = {1, 228, 455};
 inline constexpr long kTaylorBiharmonicBatches[] = {1, 114, 228};
 
 // Batches above which dydx's nested biharmonic (batch_hessian of the trace of batch_hessian, never the fastest
-// nested method: 5-8x functorch's) is skipped: 7.5 s a call at 114 rows, 15.6 s at 228 on the 2-core VM.
+// nested method: 5-8x functorch's) is skipped: 3.4-7.5 s a call at 114 rows, 12.6-15.6 s at 228 on the 2-core VM.
 inline constexpr long kTaylorNestedBiharmonicMaxB = 114;
 
 inline std::vector<long> taylor_batches(bool biharmonic) {
