@@ -2,14 +2,20 @@
 // measure() in peers_torch.py and peers_jax.py, so that all four tools are timed the same way.
 #pragma once
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <map>
 #include <regex>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -50,6 +56,27 @@ inline Timing measure(const Case& fn) {
   return {per_call[per_call.size() / 2], per_call.front(), per_call.back(), reps, calls};
 }
 
+// A field of /proc/self/status in bytes (VmRSS, VmHWM: given there in kB), or -1 where it cannot be read.
+inline long long proc_status_bytes(const char* field) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long long kib = -1;
+  const size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') kib = std::atoll(line + n + 1);
+  std::fclose(f);
+  return kib < 0 ? -1 : kib * 1024;
+}
+
+// Resets VmHWM (the peak resident set size) to the current VmRSS: Linux's "echo 5 > /proc/PID/clear_refs".
+inline bool reset_peak_rss() {
+  FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
 inline std::string quoted(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -68,18 +95,37 @@ inline std::string number(double v) {
 
 // Collects the cases of one process and prints them as the python peers do:
 // {"library": ..., <meta>, "cases": {key: {method: {median_s, ...} | {"failed": why} | {"skipped": why}}}}.
+//
+// Memory mode, for bench/taylor/memory.py: with COMPARE_MEMORY_METHOD=NAME in the environment, only the methods named
+// NAME run, each once as the warm-up (checked) and once measured: before the measured call every allocator gives back
+// what it keeps (the release hook, then glibc's malloc_trim), VmRSS is read and VmHWM reset; after it, VmHWM is
+// read. The entry holds both, and their difference: the peak resident memory of one call beyond what was resident
+// before it. COMPARE_MEMORY_METHOD=? lists the methods that would run, running none.
 class Report {
  public:
   // only: a regular expression; cases whose key does not match it are not run.
-  Report(std::string library, std::string only) : library_(std::move(library)), only_(std::move(only)) {}
+  Report(std::string library, std::string only) : library_(std::move(library)), only_(std::move(only)) {
+    if (const char* m = std::getenv("COMPARE_MEMORY_METHOD")) memory_method_ = m;
+  }
+
+  // Memory mode's hooks: release() runs before the measured call (a library's own cache, its peak counter);
+  // extra() after it returns more JSON fields, each starting with ", ".
+  void memory_hooks(std::function<void()> release, std::function<std::string()> extra) {
+    release_ = std::move(release);
+    extra_ = std::move(extra);
+  }
 
   void meta(const std::string& name, const std::string& json_value) { meta_.emplace_back(name, json_value); }
+
+  // Whether this is memory mode (one call per method is measured, so slow methods need not be skipped).
+  bool memory_mode() const { return !memory_method_.empty(); }
 
   // Whether any method of a key would run, so that callers can skip building large inputs for nothing.
   bool wants(const std::string& key) const { return std::regex_search(key, only_); }
 
   void run(const std::string& key, const std::string& method, const Case& fn) {
     if (!wants(key)) return;
+    if (!memory_method_.empty()) return run_memory(key, method, fn);
     std::fprintf(stderr, "  %s %s %s ... ", library_.c_str(), key.c_str(), method.c_str());
     std::string entry;
     try {
@@ -120,8 +166,40 @@ class Report {
   }
 
  private:
+  void run_memory(const std::string& key, const std::string& method, const Case& fn) {
+    if (memory_method_ == "?") {
+      cases_[key].emplace_back(method, "{\"listed\": true}");
+      return;
+    }
+    if (method != memory_method_) return;
+    std::fprintf(stderr, "  memory: %s %s %s ... ", library_.c_str(), key.c_str(), method.c_str());
+    std::string entry;
+    try {
+      const double check = fn(true);
+      if (release_) release_();
+      malloc_trim(0);
+      const long long before = proc_status_bytes("VmRSS");
+      if (!reset_peak_rss()) throw std::runtime_error("cannot write /proc/self/clear_refs");
+      const double t0 = now();
+      fn(false);
+      const double seconds = now() - t0;
+      const long long peak = proc_status_bytes("VmHWM");
+      entry = "{\"rss_before_bytes\": " + std::to_string(before) + ", \"peak_rss_bytes\": " + std::to_string(peak) +
+              ", \"peak_over_before_bytes\": " + std::to_string(peak - before) + ", \"call_s\": " +
+              number(seconds) + ", \"check\": " + number(check) + (extra_ ? extra_() : "") + "}";
+      std::fprintf(stderr, "%.1f MiB over %.1f MiB\n", double(peak - before) / (1 << 20), double(before) / (1 << 20));
+    } catch (const std::exception& e) {
+      entry = "{\"failed\": " + quoted(e.what()) + "}";
+      std::fprintf(stderr, "FAILED: %s\n", e.what());
+    }
+    cases_[key].emplace_back(method, entry);
+  }
+
   std::string library_;
   std::regex only_;
+  std::string memory_method_;
+  std::function<void()> release_;
+  std::function<std::string()> extra_;
   std::vector<std::pair<std::string, std::string>> meta_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> cases_;
 };
@@ -135,8 +213,30 @@ inline constexpr long kChainNumel = 1L << 24;
 inline constexpr long kReduceN = 4096;
 inline constexpr long kGemmN = 2048;
 inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};
-// The taylor family's batch: rows of x for the collapsed-Taylor paper's MLP (D -> 768 -> 768 -> 512 -> 512 -> 1).
-inline constexpr long kTaylorBatch = 64;
+// The taylor family's batches: rows of x for the collapsed-Taylor paper's MLP (D -> 768 -> 768 -> 512 -> 512 -> 1).
+// The paper's figures vary the batch over linspace(1, 2048, 10) for the Laplacians (1, 228, 455, ..., 2048) and
+// over linspace(1, 1024, 10) for the biharmonic (1, 114, 228, ..., 1024) (f-dangel/torch-jet,
+// jet/exp/exp01_benchmark_laplacian/run.py). run.sh times the first three of each: on the 2-core VM the nested
+// methods take 6-20 s a call at 2048 rows, and all of them together several minutes.
+// DYDX_TAYLOR_BATCHES="1,228,2048" replaces both lists (the python peers read it too).
+inline constexpr long kTaylorLaplacianBatches[] = {1, 228, 455};
+inline constexpr long kTaylorBiharmonicBatches[] = {1, 114, 228};
+
+// Batches above which dydx's nested biharmonic (batch_hessian of the trace of batch_hessian, never the fastest
+// nested method: 5-8x functorch's) is skipped: 3.4-7.5 s a call at 114 rows, 12.6-15.6 s at 228 on the 2-core VM.
+inline constexpr long kTaylorNestedBiharmonicMaxB = 114;
+
+inline std::vector<long> taylor_batches(bool biharmonic) {
+  if (const char* env = std::getenv("DYDX_TAYLOR_BATCHES")) {
+    std::vector<long> out;
+    std::stringstream in(env);
+    for (std::string item; std::getline(in, item, ',');)
+      if (!item.empty()) out.push_back(std::stol(item));
+    return out;
+  }
+  if (biharmonic) return {std::begin(kTaylorBiharmonicBatches), std::end(kTaylorBiharmonicBatches)};
+  return {std::begin(kTaylorLaplacianBatches), std::end(kTaylorLaplacianBatches)};
+}
 // A small CNN's convolutions (conv family): batch 32, kernel 3, padding 1; in -> out channels on size x size.
 struct ConvLayer {
   long channels, out_channels, size;

@@ -15,7 +15,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402  (after the x64 switch)
 import numpy as np  # noqa: E402
 
-from peer_report import Report  # noqa: E402
+from peer_report import Report, taylor_batches  # noqa: E402
 
 DET_STEP = 0.37
 MLP_SIZES = [2, 64, 64, 64, 3]
@@ -31,6 +31,15 @@ def jitted_case(jitted, *args, want=None, rtol=None):
         if want is not None:
             np.testing.assert_allclose(np.asarray(out).reshape(want.shape), want, rtol=rtol, atol=rtol)
         return sum(np.abs(np.asarray(leaf, dtype=np.float64)).sum() for leaf in jax.tree_util.tree_leaves(out))
+
+    def memory_extra():
+        """For the memory mode (peer_report.py): XLA's own account of the compiled call's buffers."""
+        m = jitted.lower(*args).compile().memory_analysis()
+        if m is None:
+            return {"xla_memory_analysis": None}
+        return {"xla_temp_bytes": m.temp_size_in_bytes, "xla_output_bytes": m.output_size_in_bytes,
+                "xla_argument_bytes": m.argument_size_in_bytes}
+    call.memory_extra = memory_extra
     return call
 
 
@@ -303,10 +312,10 @@ def vmap_family(r):
 
 def taylor_family(r):
     """As taylor_family() in compare_dydx.cpp: the Laplacian (D = 50) and the biharmonic (D = 5) of the MLP tanh
-    D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [64, D], each under jit(vmap) over rows: the Laplacian as the
-    Hessian's trace, as the trace of vmap(jvp(grad)) over the basis, by jax.experimental.jet over the basis and by
-    folx's forward Laplacian; the biharmonic as the trace of the Hessian of the Hessian's trace and as folx's forward
-    Laplacian of its forward Laplacian."""
+    D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [B, D] for each batch of taylor_batches(), each under jit(vmap)
+    over rows: the Laplacian as the Hessian's trace, as the trace of vmap(jvp(grad)) over the basis, by
+    jax.experimental.jet over the basis and by folx's forward Laplacian; the biharmonic as the trace of the Hessian
+    of the Hessian's trace and as folx's forward Laplacian of its forward Laplacian."""
     from jax.experimental import jet
     # folx (PyPI), JAX's forward Laplacian, where it installs (run.sh installs it with --no-deps, keeping jax).
     try:
@@ -341,49 +350,44 @@ def taylor_family(r):
     def trace_of_hessian(g):
         return lambda u: jnp.trace(jax.hessian(g)(u))
 
-    if r.wants("taylor/laplacian/D50"):
-        f = row_fn(mlp_params(50))
-        x = det((64, 50), 3)
-        basis = jnp.eye(50, dtype=jnp.float32)
+    f50, f5 = row_fn(mlp_params(50)), row_fn(mlp_params(5))
+    basis = jnp.eye(50, dtype=jnp.float32)
+    sigma = det((50, 25), 7) * jnp.float32(0.2)
+    z0 = jnp.zeros(25, jnp.float32)
 
-        def hvp_trace(u):
-            return jnp.sum(jax.vmap(lambda e: jnp.dot(e, jax.jvp(jax.grad(f), (u,), (e,))[1]))(basis))
+    def hvp_trace(u):
+        return jnp.sum(jax.vmap(lambda e: jnp.dot(e, jax.jvp(jax.grad(f50), (u,), (e,))[1]))(basis))
 
-        def jet_trace(u):
-            def second(e):
-                _, (_, y2) = jet.jet(f, (u,), ((e, jnp.zeros_like(e)),))
-                return y2
-            return jnp.sum(jax.vmap(second)(basis))
-        for name, fn in (("hessian_trace", trace_of_hessian(f)), ("hvp_trace", hvp_trace), ("jet", jet_trace)):
-            r.run("taylor/laplacian/D50", name, jitted_case(jax.jit(jax.vmap(fn)), x))
-        if folx_laplacian is None:
-            r.skip("taylor/laplacian/D50", "folx", folx_missing)
-        else:
-            r.run("taylor/laplacian/D50", "folx", jitted_case(jax.jit(jax.vmap(folx_laplacian(f))), x))
-    if r.wants("taylor/weighted_laplacian/D50"):
-        f = row_fn(mlp_params(50))
-        x, sigma = det((64, 50), 3), det((50, 25), 7) * jnp.float32(0.2)
+    def jet_trace(u):
+        def second(e):
+            _, (_, y2) = jet.jet(f50, (u,), ((e, jnp.zeros_like(e)),))
+            return y2
+        return jnp.sum(jax.vmap(second)(basis))
 
-        def weighted_hvp(u):  # sum over sigma's columns s of s^T H s
-            return jnp.sum(jax.vmap(lambda c: jnp.dot(c, jax.jvp(jax.grad(f), (u,), (c,))[1]))(sigma.T))
-        r.run("taylor/weighted_laplacian/D50", "hvp_trace", jitted_case(jax.jit(jax.vmap(weighted_hvp)), x))
-        z0 = jnp.zeros(25, jnp.float32)
-        r.run("taylor/weighted_laplacian/D50", "hessian_trace",
-              jitted_case(jax.jit(jax.vmap(lambda u: trace_of_hessian(lambda z: f(u + sigma @ z))(z0))), x))
+    def weighted_hvp(u):  # sum over sigma's columns s of s^T H s
+        return jnp.sum(jax.vmap(lambda c: jnp.dot(c, jax.jvp(jax.grad(f50), (u,), (c,))[1]))(sigma.T))
+
+    laplacian = [("hessian_trace", trace_of_hessian(f50)), ("hvp_trace", hvp_trace), ("jet", jet_trace)]
+    weighted = [("hvp_trace", weighted_hvp),
+                ("hessian_trace", lambda u: trace_of_hessian(lambda z: f50(u + sigma @ z))(z0))]
+    biharmonic = [("nested_hessian_trace", trace_of_hessian(trace_of_hessian(f5)))]
+    if folx_laplacian is not None:
+        laplacian.append(("folx", folx_laplacian(f50)))
+        weighted.append(("folx", lambda u: folx_laplacian(lambda z: f50(u + sigma @ z))(z0)))
+        biharmonic.append(("folx", folx_laplacian(folx_laplacian(f5))))  # its forward Laplacian of its own
+
+    def rows(key, methods, x):
+        if not r.wants(key):
+            return
+        for name, fn in methods:
+            r.run(key, name, jitted_case(jax.jit(jax.vmap(fn)), x))
         if folx_laplacian is None:
-            r.skip("taylor/weighted_laplacian/D50", "folx", folx_missing)
-        else:
-            r.run("taylor/weighted_laplacian/D50", "folx",
-                  jitted_case(jax.jit(jax.vmap(lambda u: folx_laplacian(lambda z: f(u + sigma @ z))(z0))), x))
-    if r.wants("taylor/biharmonic/D5"):
-        f = row_fn(mlp_params(5))
-        x = det((64, 5), 3)
-        r.run("taylor/biharmonic/D5", "nested_hessian_trace",
-              jitted_case(jax.jit(jax.vmap(trace_of_hessian(trace_of_hessian(f)))), x))
-        if folx_laplacian is None:
-            r.skip("taylor/biharmonic/D5", "folx", folx_missing)
-        else:  # folx's forward Laplacian of its forward Laplacian
-            r.run("taylor/biharmonic/D5", "folx", jitted_case(jax.jit(jax.vmap(folx_laplacian(folx_laplacian(f)))), x))
+            r.skip(key, "folx", folx_missing)
+    for B in taylor_batches(False):
+        rows(f"taylor/laplacian/D50/B{B}", laplacian, det((B, 50), 3))
+        rows(f"taylor/weighted_laplacian/D50/B{B}", weighted, det((B, 50), 3))
+    for B in taylor_batches(True):
+        rows(f"taylor/biharmonic/D5/B{B}", biharmonic, det((B, 5), 3))
 
 
 def main():

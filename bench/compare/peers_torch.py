@@ -10,7 +10,7 @@ import torch
 import functorch
 import torch.autograd.forward_ad as fwAD
 
-from peer_report import Report
+from peer_report import Report, taylor_batches
 
 DET_STEP = 0.37
 MLP_SIZES = [2, 64, 64, 64, 3]
@@ -350,8 +350,8 @@ def vmap_family(r):
 
 def taylor_family(r):
     """As taylor_family() in compare_dydx.cpp: the Laplacian (D = 50) and the biharmonic (D = 5) of the MLP tanh
-    D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [64, D], by functorch's nested first-order AD: vmap over rows
-    of the trace of hessian(f), and of hessian of that."""
+    D -> 768 -> 768 -> 512 -> 512 -> 1 per row of x [B, D] for each batch of taylor_batches(), by functorch's nested
+    first-order AD: vmap over rows of the trace of hessian(f), and of hessian of that."""
     def mlp_params(d):
         sizes = [d, 768, 768, 512, 512, 1]
         shapes = []
@@ -372,33 +372,25 @@ def taylor_family(r):
     def trace_of_hessian(g):
         return lambda u: functorch.hessian(g)(u).diagonal(dim1=-2, dim2=-1).sum(-1)
 
-    if r.wants("taylor/laplacian/D50"):
-        f = row_fn(mlp_params(50))
-        x = det((64, 50), 3)
-        lap = functorch.vmap(trace_of_hessian(f))
-
-        def laplacian(check):
-            out = lap(x)
+    def case(fn, x):
+        def call(check):
+            out = fn(x)
             return checksum(out) if check else 0
-        r.run("taylor/laplacian/D50", "vmap_hessian_trace", laplacian)
-    if r.wants("taylor/weighted_laplacian/D50"):
-        f = row_fn(mlp_params(50))
-        x, sigma = det((64, 50), 3), det((50, 25), 7) * 0.2
-        weighted = functorch.vmap(lambda u: trace_of_hessian(lambda z: f(u + sigma @ z))(torch.zeros(25)))
+        return call
 
-        def weighted_laplacian(check):
-            out = weighted(x)
-            return checksum(out) if check else 0
-        r.run("taylor/weighted_laplacian/D50", "vmap_hessian_trace", weighted_laplacian)
-    if r.wants("taylor/biharmonic/D5"):
-        f = row_fn(mlp_params(5))
-        x = det((64, 5), 3)
-        bih = functorch.vmap(trace_of_hessian(trace_of_hessian(f)))
-
-        def biharmonic(check):
-            out = bih(x)
-            return checksum(out) if check else 0
-        r.run("taylor/biharmonic/D5", "vmap_nested_hessian_trace", biharmonic)
+    f50, f5 = row_fn(mlp_params(50)), row_fn(mlp_params(5))
+    sigma = det((50, 25), 7) * 0.2
+    lap = functorch.vmap(trace_of_hessian(f50))
+    weighted = functorch.vmap(lambda u: trace_of_hessian(lambda z: f50(u + sigma @ z))(torch.zeros(25)))
+    bih = functorch.vmap(trace_of_hessian(trace_of_hessian(f5)))
+    for B in taylor_batches(False):
+        if r.wants(f"taylor/laplacian/D50/B{B}"):
+            r.run(f"taylor/laplacian/D50/B{B}", "vmap_hessian_trace", case(lap, det((B, 50), 3)))
+        if r.wants(f"taylor/weighted_laplacian/D50/B{B}"):
+            r.run(f"taylor/weighted_laplacian/D50/B{B}", "vmap_hessian_trace", case(weighted, det((B, 50), 3)))
+    for B in taylor_batches(True):
+        if r.wants(f"taylor/biharmonic/D5/B{B}"):
+            r.run(f"taylor/biharmonic/D5/B{B}", "vmap_nested_hessian_trace", case(bih, det((B, 5), 3)))
 
 
 def main():

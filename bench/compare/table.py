@@ -41,11 +41,13 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
                                                 f"{what}")
                 for f, what in (("mlp/10000", "MLP 2-64-64-64-3 tanh, B=10000"),
                                 ("mlp/100000", "MLP 2-64-64-64-3 tanh, B=100000"),
-                                ("seed/100000x64", "seed y=(x^3)W f32, m=100000 n=64"))]
-             + [("taylor/laplacian/D50", "Laplacian per row, MLP tanh 50-768-768-512-512-1 f32 (Dangel et al. 2025), "
-                                         "x [64,50]"),
-                ("taylor/weighted_laplacian/D50", "tr(sigma sigma^T Hessian) per row, sigma [50,25], same MLP, x [64,50]"),
-                ("taylor/biharmonic/D5", "biharmonic per row, MLP tanh 5-768-768-512-512-1 f32, x [64,5]")])
+                                ("seed/100000x64", "seed y=(x^3)W f32, m=100000 n=64"))])
+# The taylor family's operators; its keys add the batch, taylor/OP/B<rows> (the batches are harness.hpp's
+# kTaylor*Batches or DYDX_TAYLOR_BATCHES), so its rows are the keys found in the results (taylor_workloads).
+TAYLOR_OPS = [("laplacian/D50",
+               "Laplacian per row, MLP tanh 50-768-768-512-512-1 f32 (Dangel et al. 2025), x [{B},50]"),
+              ("weighted_laplacian/D50", "tr(sigma sigma^T Hessian) per row, sigma [50,25], same MLP, x [{B},50]"),
+              ("biharmonic/D5", "biharmonic per row, MLP tanh 5-768-768-512-512-1 f32, x [{B},5]")]
 ALL_WORKLOADS = list(WORKLOADS)  # the threads section's rows, whichever families the main table ran
 
 # MLP matmul FLOPs per sample in the forward pass: 2 * (2*64 + 64*64 + 64*64 + 64*3).
@@ -203,6 +205,16 @@ def vmap_targets(dydx, peers):
 NESTED_AD = {"nested_hessian_trace", "vmap_hessian_trace", "vmap_nested_hessian_trace", "hessian_trace", "hvp_trace"}
 
 
+def taylor_workloads(tools):
+    """(key, label) of every taylor key in any tool's results, by operator, then batch."""
+    keys = {key for tool in tools for key in tool["cases"] if key.startswith("taylor/")}
+    rows = []
+    for op, label in TAYLOR_OPS:
+        batches = sorted(int(k.rsplit("/B", 1)[1]) for k in keys if k.startswith(f"taylor/{op}/B"))
+        rows += [(f"taylor/{op}/B{B}", label.format(B=B)) for B in batches]
+    return rows
+
+
 def taylor_targets(dydx, peers):
     """Issue 14's targets, from this run: the exact operators at most 0.5x the time of the best nested first-order
     AD method of any tool (dydx's own included) and at least 2x faster than the best JAX method (jet and folx
@@ -237,6 +249,8 @@ def main():
     WORKLOADS[:] = [(key, label) for key, label in WORKLOADS if family_of(key) in ran]
     dydx = load_tool(out, "dydx")
     peers = {name: load_tool(out, name) for name, _ in TOOLS}
+    if "taylor" in ran:
+        WORKLOADS.extend(taylor_workloads([dydx, *peers.values()]))
 
     print(f"Run {meta.get('date', '?')}, dydx at {meta.get('commit', '?')}{' (uncommitted changes)' if meta.get('dirty') else ''}"
           f" (\"{meta.get('subject', '')}\"); {meta.get('cpu', '?')}, {meta.get('cpus', '?')} CPUs"
