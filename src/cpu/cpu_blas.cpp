@@ -36,16 +36,14 @@ BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t 
   return {CblasNoTrans, 0, false};
 }
 
-// C = A B, or C += A B with accumulate.
+// C = A B, or C += A B with accumulate; C's rows are ldc apart.
 template <class T>
 void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
-               bool accumulate) {
+               int64_t ldc, bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, accumulate ? 1.0f : 0.0f, c,
-                std::max<int64_t>(1, m));
+    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, accumulate ? 1.0f : 0.0f, c, ldc);
   } else if constexpr (std::is_same_v<T, double>) {
-    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0, a, la.ld, b, lb.ld, accumulate ? 1.0 : 0.0, c,
-                std::max<int64_t>(1, m));
+    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0, a, la.ld, b, lb.ld, accumulate ? 1.0 : 0.0, c, ldc);
   }
 }
 
@@ -95,11 +93,26 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
   auto rows_of_c = [&](int64_t first, int64_t last) {
     if (bias != nullptr)
       for (int64_t r = first; r < last; ++r) std::copy(bias, bias + m, c + r * ldc);
-    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * ldc, bias != nullptr);
+    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * ldc, ldc, bias != nullptr);
   };
   const int threads = get_num_threads();
   if (!rows_split_by_dydx() || threads == 1 || n < 2 || n * m * k < 2 * kGemmGrain) {
     rows_of_c(0, n);
+    return;
+  }
+  // Each piece packs the operand it does not split whole, so the split goes along the larger of n
+  // and m: with fewer rows than columns (a layer's weight [768, 768] times 51 rows, a Laplacian's
+  // stack for one sample), pieces of columns pack A's few rows twice instead of all of B; 30% of
+  // such a Laplacian was OpenBLAS packing B. Pieces of 64 columns keep its register tiles whole.
+  if (n < m && m >= 128) {
+    const int64_t b_column_step = lb.trans == CblasNoTrans ? 1 : lb.ld;
+    const int64_t columns = ((m + threads - 1) / threads + 63) / 64 * 64;
+    parallel_for((m + columns - 1) / columns, 1, [&](int64_t first_piece, int64_t end_piece) {
+      const int64_t first = first_piece * columns, last = std::min(m, end_piece * columns);
+      if (bias != nullptr)
+        for (int64_t r = 0; r < n; ++r) std::copy(bias + first, bias + last, c + r * ldc + first);
+      blas_gemm(la, lb, n, last - first, k, a, b + first * b_column_step, c + first, ldc, bias != nullptr);
+    });
     return;
   }
   // One piece per thread: each piece packs all of B again, so more pieces cost more. Pieces start on
