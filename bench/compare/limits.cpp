@@ -64,8 +64,9 @@ int main() {
   std::printf(
       "{\"triad_n\": %ld, \"triad_median_s\": %.6g, \"triad_gbs\": %.4g, \"triad_best_gbs\": %.4g, "
       "\"omp_threads\": %d, \"gemm_n\": %d, \"sgemm_median_s\": %.6g, \"sgemm_gflops\": %.4g, "
-      "\"dgemm_median_s\": %.6g, \"dgemm_gflops\": %.4g, \"openblas_threads\": %d}\n",
+      "\"dgemm_median_s\": %.6g, \"dgemm_gflops\": %.4g, \"openblas_threads\": %d, \"openblas_core\": \"%s\"}\n",
       N, triad_s, 12.0 * N / triad_s / 1e9, 12.0 * N / triad_best / 1e9, omp_get_max_threads(), n, sgemm_s,
-      2.0 * n * n * n / sgemm_s / 1e9, dgemm_s, 2.0 * n * n * n / dgemm_s / 1e9, openblas_get_num_threads());
+      2.0 * n * n * n / sgemm_s / 1e9, dgemm_s, 2.0 * n * n * n / dgemm_s / 1e9, openblas_get_num_threads(),
+      openblas_get_corename());
   return 0;
 }
