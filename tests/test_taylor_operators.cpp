@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "test_util.hpp"
+#include "transforms/rows.hpp"
 
 #include <cmath>
 #include <string>
@@ -234,6 +235,42 @@ TEST(Biharmonic, FallsBackToNestedLaplaciansForOpsWithoutARule) {
   calls = 0;
   EXPECT_NE(error_of([&] { func::biharmonic(throws, x); }).find("my own error"), std::string::npos);
   EXPECT_EQ(calls, 1);
+}
+
+// Stacks that repeat one row (the seed, a first layer's product) reach every kind of step at once:
+// elementwise ops on x itself (rows too short to read in place), products and quotients of two
+// moving inputs, a product with a weight, and a bias; against the nested forward Laplacians.
+TEST(Biharmonic, OnePassOverWholeBatchesMatchesNestedLaplacians) {
+  manual_seed(8);
+  const Tensor w = randn({16, 3}, kFloat64) * 0.5, b = randn({16}, kFloat64) * 0.3, v = randn({2, 16}, kFloat64) * 0.4;
+  const std::vector<std::pair<const char*, func::UnaryFunction>> functions = {
+      {"elementwise on x", [](const Tensor& z) { return (exp(z * 0.3) * sin(z)).sum({1}, true) / (1.0 + (z * z).sum({1}, true)); }},
+      {"layer, then products", [&](const Tensor& z) {
+         const Tensor h = tanh(linear(z, w, b));
+         return linear(h * sigmoid(h) / (2.0 + cos(h)), v) * z.select(1, 0).unsqueeze(1);
+       }},
+      {"pow and relu", [&](const Tensor& z) { return linear(relu(linear(z, w, b)).pow(3.0) + linear(z, w).pow(2.0), v); }},
+  };
+  const Tensor x = randn({6, 3}, kFloat64);
+  for (const auto& [name, f] : functions) {
+    const func::UnaryFunction lap = [&f](const Tensor& z) { return func::laplacian(f, z); };
+    const Tensor want = func::laplacian(lap, x);
+    EXPECT_TRUE(allclose(func::detail::biharmonic_in_one_pass(f, x), want, 1e-9, 1e-9)) << name;
+  }
+}
+
+// A quotient by a denominator of 1e-8 in float32: its stack divides by b, never by b^5 (which is
+// inf in float32 there, and inf * 0 where b does not move), so the biharmonic stays finite.
+TEST(Biharmonic, QuotientsByTinyDenominatorsStayFinite) {
+  const func::UnaryFunction f = [](const Tensor& z) {
+    const Tensor x0 = z.select(1, 0).unsqueeze(1), x1 = z.select(1, 1).unsqueeze(1);
+    return x0 / (x1 * x1 * 1e-3 + 1e-8);
+  };
+  const Tensor x = tensor({{0.5, 0.0}, {1.0, 0.0}}, kFloat32);
+  const Tensor got = func::detail::biharmonic_in_one_pass(f, x);
+  // d^4/dx1^4 of x0 / (c x1^2 + e) at x1 = 0 is 24 c^2 x0 / e^3.
+  const Tensor want = tensor({{24 * 1e-6 * 0.5 / 1e-24}, {24 * 1e-6 * 1.0 / 1e-24}}, kFloat64);
+  EXPECT_TRUE(allclose(got.to(kFloat64), want, 1e-5, 0)) << got;
 }
 
 // Under an outer forward level (jvp with respect to a weight) the biharmonic level's steps carry the

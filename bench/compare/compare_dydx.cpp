@@ -541,7 +541,7 @@ int main(int argc, char** argv) {
   Report report("dydx", argc > 2 ? argv[2] : ".");
   report.meta("DYDX_NUM_THREADS", env("DYDX_NUM_THREADS"));
   report.meta("OPENBLAS_NUM_THREADS", env("OPENBLAS_NUM_THREADS"));
-  report.meta("blas_kernel", blas_kernel());  // which OpenBLAS kernels dydx's products ran, and who chose them
+  report.meta("blas_kernel", harness::quoted(blas_kernel()));  // which OpenBLAS kernels dydx's products ran, and who chose them
   if (family == "perop") perop(report);
   else if (family == "seed") seed(report);
   else if (family == "mlp") {

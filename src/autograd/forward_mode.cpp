@@ -51,8 +51,10 @@ struct LevelRecord {
   uint32_t id;  // unique across threads; an inner level has a larger id
   // d at a forward-Laplacian level (make_laplacian_level), whose tangents are d + 1 stacked ones; -1 at others.
   int64_t laplacian_directions = -1;
-  // d at a biharmonic level (make_biharmonic_level); -1 at others.
+  // d at a biharmonic level (make_biharmonic_level); -1 at others. The first op there without a rule
+  // for its inputs, if any: its tangents stop there (see biharmonic_missing_rule).
   int64_t biharmonic_directions = -1;
+  const char* biharmonic_missing = nullptr;
   // K at a Taylor level (make_taylor_level), whose tangents are K stacked Taylor coefficients; 0 at others.
   int64_t taylor_order = 0;
   // At a collapsed Taylor level (make_collapsed_taylor_level): the weights of its R directions in the
@@ -371,10 +373,13 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
     }
     if (const int64_t directions = biharmonic_directions(level); directions >= 0 && curvature) {
       // An op with a second derivative needs its biharmonic rule, which may decline for some inputs
-      // (div has one for a moving numerator only).
+      // (atan2 and hypot have none; mul and div have one). Declining is noted, not thrown: f runs
+      // on undisturbed (its own try blocks never see it), and the caller reads the note after.
       Tensor stack = rules.biharmonic ? (*rules.biharmonic)(t, directions) : Tensor();
-      if (!stack.defined())
-        throw NoBiharmonicRule(std::string("biharmonic: ") + rules.op + " has no rule at a biharmonic level");
+      if (!stack.defined()) {
+        if (LevelRecord* record = find_level(level); record && !record->biharmonic_missing) record->biharmonic_missing = rules.op;
+        continue;
+      }
       if (stack.dtype() != out.dtype()) stack = stack.to(out.dtype());
       Dims shape{biharmonic_slices(directions)};
       for (int64_t s : out.sizes()) shape.push_back(s);
@@ -436,6 +441,11 @@ void make_biharmonic_level(uint32_t level, int64_t directions) {
              " is not the innermost open level");
   DYDX_CHECK(directions >= 0, "make_biharmonic_level: expected a number of directions >= 0, got ", directions);
   levels.back().biharmonic_directions = directions;
+}
+
+const char* biharmonic_missing_rule(uint32_t level) {
+  const LevelRecord* record = find_level(level);
+  return record ? record->biharmonic_missing : nullptr;
 }
 
 void make_taylor_level(uint32_t level, int64_t order) {

@@ -107,14 +107,17 @@ void make_collapsed_taylor_level(uint32_t level, int64_t order, const Tensor& we
 /// Laplacian, and its biharmonic Q; 2d + d(d+1)/2 + 1 slices, where the Laplacian of the Laplacian
 /// as two nested forward-Laplacian levels carries (d + 1)^2 + 2(d + 1) (its H and its two copies of g
 /// and of the Laplacian's derivatives are the same numbers). An op without a second derivative
-/// carries the whole stack by its JVP; any other needs a BiharmonicRule that gives a result, and
-/// raises NoBiharmonicRule otherwise, on which func::biharmonic takes the nested levels instead.
+/// carries the whole stack by its JVP; any other needs a BiharmonicRule that gives a result. Where
+/// none does, the op's result gets no stack and the level notes the op (biharmonic_missing_rule), on
+/// which func::biharmonic takes two nested forward-Laplacian levels instead.
 void make_biharmonic_level(uint32_t level, int64_t directions);
 inline int64_t biharmonic_slices(int64_t d) { return 2 * d + d * (d + 1) / 2 + 1; }
-/// An op's step at a biharmonic level: the inputs' stacks and d, to the output's stack, or undefined
-/// where the op has no such rule for these inputs (mul has one when both move, for instance).
+/// An op's step at a biharmonic level: the inputs' stacks and d, to the output's stack (zeros for a
+/// zero one), or undefined where the op has no rule for these inputs (atan2 of two moving inputs).
 using BiharmonicRule = detail::FusedRule;
-/// Raised at a biharmonic level by an op with no BiharmonicRule for its inputs.
+/// The name of the first op at biharmonic level `level` that had no rule for its inputs, or null.
+const char* biharmonic_missing_rule(uint32_t level);
+/// Raised by func::detail::biharmonic_in_one_pass when an op of f had no rule at its level.
 class NoBiharmonicRule : public Error {
  public:
   using Error::Error;

@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -20,16 +22,27 @@ namespace dydx::cpu {
 
 namespace {
 
-// How wide the kernels of an OpenBLAS core are: 3 for AVX-512, 2 for AVX2 with FMA, 1 for AVX,
-// 0 for SSE-only and unknown ones (OpenBLAS 0.3.21's names, as openblas_get_corename() gives them).
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// How wide the kernels of an OpenBLAS core are: 3 for AVX-512, 2 for AVX2 with FMA, 1 for AVX, 0 for
+// the SSE-only ones (OpenBLAS 0.3.21's names, as openblas_get_corename() gives them, in any case:
+// single-target builds spell them in capitals). -1 for a name not listed, a newer OpenBLAS's, which
+// is kept: dydx only replaces choices it knows to be narrower.
 int width_rank(std::string_view core) {
   for (std::string_view name : {"SkylakeX", "Cooperlake", "SapphireRapids"})
-    if (core == name) return 3;
+    if (same_name(core, name)) return 3;
   for (std::string_view name : {"Haswell", "Zen", "Excavator"})
-    if (core == name) return 2;
+    if (same_name(core, name)) return 2;
   for (std::string_view name : {"Sandybridge", "Bulldozer", "Piledriver", "Steamroller"})
-    if (core == name) return 1;
-  return 0;
+    if (same_name(core, name)) return 1;
+  for (std::string_view name : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Nano", "Opteron",
+                                "Opteron(SSE3)", "Barcelona", "Bobcat", "Athlon", "Katmai", "Coppermine", "Northwood", "Banias"})
+    if (same_name(core, name)) return 0;
+  return -1;
 }
 
 // The widest core the CPU (and the OS, which must save the wide registers) supports, or "".
@@ -48,7 +61,10 @@ std::string current_core() {
   return name != nullptr ? name : "";
 }
 
-// OpenBLAS chooses again with OPENBLAS_CORETYPE = core; the variable is put back as it was.
+// OpenBLAS chooses again with OPENBLAS_CORETYPE = core; the variable is put back as it was. Between
+// the two calls OpenBLAS has no kernel table: this runs when dydx loads, before any thread of dydx's
+// exists, but another library's thread inside OpenBLAS at that moment, or one reading the
+// environment, would race; DYDX_BLAS_CORE=keep is the way out for such a host.
 void reinitialise_with(const std::string& core) {
   const char* previous = std::getenv("OPENBLAS_CORETYPE");
   const std::string saved = previous != nullptr ? previous : "";
@@ -60,9 +76,14 @@ void reinitialise_with(const std::string& core) {
 }
 
 std::once_flag chosen;
-std::string report;
+// What was found and done; a function's static, so that no initialiser of another file can run first.
+std::string& report() {
+  static std::string text;
+  return text;
+}
 
 void choose() {
+  std::string& report = dydx::cpu::report();
   const std::string picked = current_core();
   const char* setting = std::getenv("DYDX_BLAS_CORE");
   const std::string_view mode = setting != nullptr ? setting : "";
@@ -79,7 +100,7 @@ void choose() {
     return;
   } else {
     const std::string_view widest = widest_supported_core();
-    if (widest.empty() || width_rank(picked) >= width_rank(widest)) {
+    if (widest.empty() || width_rank(picked) < 0 || width_rank(picked) >= width_rank(widest)) {
       report = "OpenBLAS " + picked + " (OpenBLAS's choice, as wide as the CPU allows)";
       return;
     }
@@ -106,7 +127,7 @@ namespace {
 
 std::string blas_core_report() {
   choose_blas_core();
-  return report;
+  return report();
 }
 
 }  // namespace dydx::cpu

@@ -8,7 +8,7 @@
 //   H'_ij = phi1 H_ij + phi2 g_i g_j
 //   T'_k  = phi1 T_k + phi2 (g_k L + 2 (H g)_k) + phi3 g_k |g|^2
 //   Q'    = phi1 Q + phi2 (4 g.T + L^2 + 2 |H|_F^2) + phi3 (2 |g|^2 L + 4 g^T H g) + phi4 |g|^4
-// and through y = a b (Leibniz):
+// and through y = a b (Leibniz; a quotient y = a / b solves a = y b for y's stack order by order):
 //   g' = a g^b + b g^a,  H'_ij = a H^b_ij + b H^a_ij + g^a_i g^b_j + g^a_j g^b_i,
 //   T'_k = a T^b_k + b T^a_k + g^a_k L^b + g^b_k L^a + 2 ((H^a g^b)_k + (H^b g^a)_k),
 //   Q' = a Q^b + b Q^a + 4 (g^a.T^b + g^b.T^a) + 2 L^a L^b + 4 <H^a, H^b>_F.
@@ -17,6 +17,8 @@
 // the elementwise one also has a one-pass kernel for when nothing needs derivatives of it.
 #pragma once
 
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "ops/laplacian_tangent.hpp"
@@ -38,7 +40,7 @@ struct Stack {
   }
 };
 
-// The H block as a full symmetric [d, d, ...], the diagonal's sum L, and the pairs' g_i g_j.
+// A stack's parts, with the H block also as a full symmetric [d, d, ...] and its trace L.
 struct Parts {
   Tensor g, h, t, q;  // [d, ...], [pairs, ...], [d, ...], [...]
   Tensor h_full, laplacian;
@@ -46,18 +48,22 @@ struct Parts {
 
 inline Tensor indices(const std::vector<int64_t>& values) { return tensor(values, kInt64); }
 
-inline Parts parts_of(const Tensor& stack, const Stack& s) {
-  Parts p{stack.narrow(0, 0, s.d), stack.narrow(0, s.d, s.pairs()), stack.narrow(0, s.first_t(), s.d),
-          stack.select(0, s.q()), {}, {}};
+// An H block [pairs, ...] as the full symmetric [d, d, ...], and its trace.
+inline std::pair<Tensor, Tensor> full_and_trace(const Tensor& h, const Stack& s) {
   std::vector<int64_t> full, diagonal;
   for (int64_t i = 0; i < s.d; ++i) {
     diagonal.push_back(s.pair(i, i));
     for (int64_t j = 0; j < s.d; ++j) full.push_back(s.pair(i, j));
   }
   Dims shape{s.d, s.d};
-  for (int64_t k = 1; k < p.h.dim(); ++k) shape.push_back(p.h.size(k));
-  p.h_full = p.h.index_select(0, indices(full)).reshape(shape);
-  p.laplacian = p.h.index_select(0, indices(diagonal)).sum({0});
+  for (int64_t k = 1; k < h.dim(); ++k) shape.push_back(h.size(k));
+  return {h.index_select(0, indices(full)).reshape(shape), h.index_select(0, indices(diagonal)).sum({0})};
+}
+
+inline Parts parts_of(const Tensor& stack, const Stack& s) {
+  Parts p{stack.narrow(0, 0, s.d), stack.narrow(0, s.d, s.pairs()), stack.narrow(0, s.first_t(), s.d),
+          stack.select(0, s.q()), {}, {}};
+  std::tie(p.h_full, p.laplacian) = full_and_trace(p.h, s);
   return p;
 }
 
@@ -76,6 +82,15 @@ inline Tensor elementwise_times(const Tensor& a, const Tensor& b) { return a * b
 
 inline Tensor stacked(const Tensor& g, const Tensor& h, const Tensor& t, const Tensor& q) {
   return cat({g, h, t, q.unsqueeze(0)});
+}
+
+/// The step of an op through an input it is linear in: its JVP, or a zero stack where that gives
+/// none (undefined means "no rule" to the level).
+inline Tensor linear_step(const Tensor& jvp, const Tensor& out, int64_t d) {
+  if (jvp.defined()) return jvp;
+  Dims shape{Stack{d}.slices()};
+  for (int64_t s : out.sizes()) shape.push_back(s);
+  return zeros(shape, out.dtype());
 }
 
 /// y = phi(z) from z's stack and phi1..phi4 (shaped like z, or broadcasting to it), composed.
@@ -112,6 +127,27 @@ Tensor product_composed(const Tensor& a, const Tensor& sa, const Tensor& b, cons
   return stacked(g, h, t, q);
 }
 
+/// y = a / b from a's and b's stacks (a's undefined for a constant a), y being the quotient: from
+/// a = y b by Leibniz's rule solved order by order, dividing by b only, as div's own rules do; the
+/// product a (1 / b) would need 1 / b^5, which overflows in float32 for |b| < 1e-8 and gives inf * 0.
+inline Tensor quotient_composed(const Tensor& sa, const Tensor& b, const Tensor& sb, const Tensor& y, int64_t d) {
+  const Stack s{d};
+  const Parts w = parts_of(sb, s);
+  auto part = [&](int64_t start, int64_t length) { return sa.defined() ? sa.narrow(0, start, length) : Tensor(); };
+  auto minus = [](const Tensor& x, const Tensor& v) { return x.defined() ? x - v : -v; };
+  const Tensor g = minus(part(0, d), y * w.g) / b;
+  const Tensor h = minus(part(d, s.pairs()), y * w.h + pair_products(g, w.g, s, elementwise_times) +
+                                                 pair_products(g, w.g, s, elementwise_times, true)) / b;
+  // The quotient's own H in full, and its trace, for the third and fourth orders.
+  const auto [h_full, laplacian] = full_and_trace(h, s);
+  const Tensor t = minus(part(s.first_t(), d), y * w.t + g * w.laplacian + w.g * laplacian +
+                                                  2.0 * ((h_full * w.g.unsqueeze(1)).sum({0}) + (w.h_full * g.unsqueeze(1)).sum({0}))) / b;
+  const Tensor qa = sa.defined() ? sa.select(0, s.q()) : Tensor();
+  const Tensor q = minus(qa, y * w.q + 4.0 * ((g * w.t).sum({0}) + (w.g * t).sum({0})) + 2.0 * laplacian * w.laplacian +
+                                 4.0 * (h_full * w.h_full).sum({0, 1})) / b;
+  return stacked(g, h, t, q);
+}
+
 // The elementwise step in one pass, for when nothing needs derivatives of it: z's stack read as
 // `layout` says (dense, or one row repeated), phi1..phi4 dense and shaped like z, into a dense
 // result. Sums in double, as the forward Laplacian's kernel does.
@@ -136,7 +172,7 @@ void unary_kernel(const Tensor& stack, const laplacian_detail::StepLayout& layou
       const T* in = pt + row * layout.row_stride + column;
       auto slice = [&](int64_t k) { return in + k * layout.slice_stride; };
       auto out = [&](int64_t k) { return pr + k * n + start; };
-      std::fill(scratch.begin(), scratch.end(), 0.0);
+      for (int64_t part = 0; part < 5 + d; ++part) std::fill_n(scratch.data() + part * kBlock, m, 0.0);
       for (int64_t i = 0; i < d; ++i) {
         const T *g = slice(i), *t = slice(s.first_t() + i);
         for (int64_t e = 0; e < m; ++e) {
@@ -205,8 +241,9 @@ inline Tensor unary_step(const Tensor& stack, const Tensor& z, TensorList phi, i
   }
   if (!one_pass) return unary_composed(stack, phi, d);
   auto layout = laplacian_detail::step_layout(stack, phi[0]);
-  const Tensor read = layout ? stack : stack.contiguous();
-  if (!layout) layout = laplacian_detail::step_layout(read, phi[0]);
+  const bool as_is = laplacian_detail::reads_well(layout);
+  const Tensor read = as_is ? stack : stack.contiguous();
+  if (!as_is) layout = laplacian_detail::step_layout(read, phi[0]);
   Tensor result = detail::make_empty(stack.sizes(), stack.dtype());
   cpu::dispatch_floating(stack.dtype(), [&](auto tag) { unary_kernel<decltype(tag)>(read, *layout, phi, result, d); });
   return result;

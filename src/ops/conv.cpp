@@ -103,7 +103,7 @@ struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
   }
   // Linear in input and in weight alone; Leibniz's rule when both move, the bias entering linearly.
   static Tensor biharmonic(const Primal<ConvolutionRecord>& p, const TensorList& t, int64_t d) {
-    if (!t[0].defined() || !t[1].defined()) return jvp(p, t);
+    if (!t[0].defined() || !t[1].defined()) return biharmonic::linear_step(jvp(p, t), p.output(), d);
     const ConvAttrs& a = p.attrs();
     Tensor out = biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, [&a](const Tensor& in, const Tensor& w) {
       return conv_composed(in, in.dim() - 4, w, w.dim() - 4, a);

@@ -129,21 +129,17 @@ struct BinaryRecord {
     return sum_terms(sum_terms(aa, ab.defined() ? ab * 2.0 : ab), bb);
   }
   // At a biharmonic level: an input the op is linear in (d_aa or d_bb zero: a product, a quotient's
-  // numerator) moves alone through the JVP; otherwise mul is Leibniz's rule and div the product of
-  // a and 1 / b, and other ops have none.
+  // numerator) moves alone through the JVP; otherwise mul is Leibniz's rule and div solves a = y b
+  // for the quotient's stack, and other ops have none.
   static Tensor biharmonic(const Primal<BinaryRecord>& p, const TensorList& t, int64_t d)
     requires has_second_partials
   {
     const bool linear_in_moving = !t[0].defined() ? Op::d_bb(p).is_zero() : !t[1].defined() && Op::d_aa(p).is_zero();
-    if (linear_in_moving) return jvp(p, t);
+    if (linear_in_moving) return biharmonic::linear_step(jvp(p, t), p.output(), d);
     if constexpr (requires { requires Op::is_product; })
       return biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, biharmonic::elementwise_times);
-    if constexpr (requires { requires Op::is_quotient; }) {
-      // a (1 / b), with 1 / b's derivatives -1/b^2, 2/b^3, -6/b^4, 24/b^5.
-      const Tensor reciprocal = 1.0 / p.input(1), r2 = reciprocal * reciprocal;
-      const Tensor moved = biharmonic::unary_step(t[1], p.input(1), {-r2, 2.0 * r2 * reciprocal, -6.0 * r2 * r2, 24.0 * r2 * r2 * reciprocal}, d);
-      return biharmonic::product_composed(p.input(0), t[0], reciprocal, moved, d, biharmonic::elementwise_times);
-    }
+    if constexpr (requires { requires Op::is_quotient; })
+      return biharmonic::quotient_composed(t[0], p.input(1), t[1], p.output(), d);
     return {};
   }
   static Tensor taylor(const Primal<BinaryRecord>& p, const TensorList& x)

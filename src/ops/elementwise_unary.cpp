@@ -661,7 +661,8 @@ struct UnaryRecord {
   static Tensor biharmonic(const Primal<UnaryRecord>& p, const TensorList& t, int64_t d)
     requires(piecewise_linear<Op>() || HasTaylorDerivatives<Op>)
   {
-    if constexpr (piecewise_linear<Op>()) return times_derivative<Op>(t[0], p.input(0), p.output(), p.attrs());
+    if constexpr (piecewise_linear<Op>())
+      return biharmonic::linear_step(times_derivative<Op>(t[0], p.input(0), p.output(), p.attrs()), p.output(), d);
     else return biharmonic::unary_step(t[0], p.input(0), taylor_derivatives_of<Op>(p.input(0), p.output(), p.attrs(), 4), d);
   }
   static Tensor taylor(const Primal<UnaryRecord>& p, const TensorList& x)

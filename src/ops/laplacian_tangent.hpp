@@ -75,6 +75,13 @@ inline std::optional<StepLayout> step_layout(const Tensor& t, const Tensor& v) {
   return StepLayout{v.numel() / std::max<int64_t>(row_numel, 1), row_numel, row_numel, 0};
 }
 
+// Whether a kernel reads t well as `layout` says: rows repeated only when they are at least a block
+// long, since each row is read in blocks of its own (x [B, 1] through an activation would take
+// B blocks of one element; its stack is better copied dense).
+inline bool reads_well(const std::optional<StepLayout>& layout) {
+  return layout && (layout->rows == 1 || layout->row_numel >= kBlock);
+}
+
 // r [d + 1, n] (dense) from t (read as `layout` says) and v [n], of one dtype. Squares accumulate
 // in double, as float32 sums across rows do (see sum_values).
 template <class Op>
@@ -375,8 +382,9 @@ Tensor laplacian_tangent(const Tensor& t, const Tensor& v) {
   }
   const Tensor dense_v = v.is_contiguous() ? v : v.detach().contiguous();
   std::optional<laplacian_detail::StepLayout> layout = laplacian_detail::step_layout(t, dense_v);
-  const Tensor read_t = layout ? t : t.detach().contiguous();
-  if (!layout) layout = laplacian_detail::step_layout(read_t, dense_v);
+  const bool as_is = laplacian_detail::reads_well(layout);
+  const Tensor read_t = as_is ? t : t.detach().contiguous();
+  if (!as_is) layout = laplacian_detail::step_layout(read_t, dense_v);
   Tensor out = detail::make_empty(t.sizes(), t.dtype());
   laplacian_detail::forward_kernel<Op>(read_t, *layout, dense_v, out);
   finish<LaplacianTangentRecord<Op>>({&t, &v}, out);

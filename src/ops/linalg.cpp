@@ -51,7 +51,7 @@ Tensor tangent_product(const Tensor& a, const Tensor& b) {
       once = once.narrow(d, 0, 1);
       repeats = true;
     }
-  if (!repeats || b.dim() != 2) return matmul(a, b);
+  if (!repeats) return matmul(a, b);
   Dims shape(a.sizes().begin(), a.sizes().end() - 1);
   shape.push_back(b.size(1));
   return matmul(once, b).expand(shape);
@@ -111,7 +111,7 @@ struct MatrixProduct {
   static Tensor curvature(const Primal<Self>&, const TensorList& g) { return bilinear_curvature(g[0], g[1]); }
   // Linear in each factor alone; Leibniz's rule when both move.
   static Tensor biharmonic(const Primal<Self>& p, const TensorList& t, int64_t d) {
-    if (!t[0].defined() || !t[1].defined()) return jvp(p, t);
+    if (!t[0].defined() || !t[1].defined()) return biharmonic::linear_step(jvp(p, t), p.output(), d);
     return biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
   }
   static Tensor taylor(const Primal<Self>& p, const TensorList& x) {
@@ -148,7 +148,7 @@ struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
     return scaled(bilinear_curvature(g[1], g[2]), p.attrs().alpha);
   }
   static Tensor biharmonic(const Primal<AddmmRecord>& p, const TensorList& t, int64_t d) {
-    if (!t[1].defined() || !t[2].defined()) return jvp(p, t);
+    if (!t[1].defined() || !t[2].defined()) return biharmonic::linear_step(jvp(p, t), p.output(), d);
     const Tensor from_input = t[0].defined() ? align_to_rank(scaled(t[0], p.attrs().beta), 1, 2) : Tensor();
     const Tensor from_product = biharmonic::product_composed(p.input(1), t[1], p.input(2), t[2], d,
                                                              [](const Tensor& a, const Tensor& b) { return matmul(a, b); });

@@ -291,6 +291,7 @@ Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor&
 Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options, Estimate estimate) {
   const char* op = "biharmonic";
   check_estimate(estimate, op);
+  bool one_pass_failed = false;
   return per_row(f, x, options, op, [&](const Tensor& rows) {
     const Dims row = row_shape(rows);
     const int64_t d = dydx::detail::product(row);
@@ -306,9 +307,13 @@ Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options,
       // d^2 axes and diagonals that polarisation needs (D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i)
       // + 12 d_i^2 d_k^2 + 2 D^4(e_k)) would carry 3 d^2 + 1, and nested first-order AD a Hessian of
       // a Hessian.
-      try {
-        return detail::biharmonic_in_one_pass(f, rows);
-      } catch (const forward::NoBiharmonicRule&) {
+      // f has no one pass if its first chunk had none.
+      if (!one_pass_failed) {
+        try {
+          return detail::biharmonic_in_one_pass(f, rows);
+        } catch (const forward::NoBiharmonicRule&) {
+          one_pass_failed = true;
+        }
       }
       const UnaryFunction inner = [&f](const Tensor& z) { return laplacian(f, z); };
       return laplacian(inner, rows);
@@ -331,6 +336,8 @@ Tensor biharmonic_in_one_pass(const UnaryFunction& f, const Tensor& x) {
   forward_ad::DualLevel level;
   forward::make_biharmonic_level(level.level(), d);
   const Tensor out = f(forward::make_batched_dual(x, seed));
+  if (const char* op = forward::biharmonic_missing_rule(level.level()))
+    throw forward::NoBiharmonicRule(std::string("biharmonic: ") + op + " has no rule at a biharmonic level");
   detail::check_row_wise_output(x, out, "biharmonic");
   auto [y, stack] = forward_ad::unpack_dual(out, level.level());
   if (!stack.defined()) return zeros_like(y);
