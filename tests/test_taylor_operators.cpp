@@ -273,6 +273,22 @@ TEST(Biharmonic, QuotientsByTinyDenominatorsStayFinite) {
   EXPECT_TRUE(allclose(got.to(kFloat64), want, 1e-5, 0)) << got;
 }
 
+// With chunk_size 0 the stacking operators take slices of 8192 / S rows (S tangents per row): the
+// same numbers as the whole batch at once, here 160 rows per slice at d = 50 and 315 at d = 5.
+TEST(TaylorOperators, DefaultSlicesOfLargeBatchesGiveTheWholeBatchsResult) {
+  manual_seed(9);
+  const Tensor w = randn({8, 50}, kFloat64) * 0.2, v = randn({1, 8}, kFloat64);
+  const func::UnaryFunction f = [&](const Tensor& z) { return linear(tanh(linear(z, w)), v); };
+  const Tensor x = randn({350, 50}, kFloat64);
+  EXPECT_TRUE(allclose(func::laplacian(f, x), func::laplacian(f, x, {.chunk_size = 350}), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(func::weighted_laplacian(f, x, ones({50}, kFloat64)), func::laplacian(f, x, {.chunk_size = 350}), 1e-12, 1e-12));
+  const Tensor w5 = randn({8, 5}, kFloat64) * 0.5;
+  const func::UnaryFunction g = [&](const Tensor& z) { return linear(tanh(linear(z, w5)), v); };
+  const Tensor x5 = randn({700, 5}, kFloat64);
+  EXPECT_TRUE(allclose(func::biharmonic(g, x5), func::biharmonic(g, x5, {.chunk_size = 700}), 1e-12, 1e-12));
+  EXPECT_NE(testing::error_of([&] { func::biharmonic(g, tensor(1.0, kFloat64)); }).find("batch dim"), std::string::npos);
+}
+
 // Under an outer forward level (jvp with respect to a weight) the biharmonic level's steps carry the
 // outer tangents: d/ds biharmonic(f with w1 + s v) matches central differences.
 TEST(Biharmonic, NestsUnderAnOuterForwardLevel) {

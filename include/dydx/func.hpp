@@ -157,7 +157,9 @@ struct BatchOptions {
   /// plus one slice's intermediates, where the whole batch would hold f's full output beside the
   /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows; one whose output rows change shape with the number of
   /// rows is rejected (f is called once more, without derivatives, on 1 and on 2 rows to check).
-  /// A negative chunk_size is an error.
+  /// A negative chunk_size is an error. 0 means the whole batch at once, except for laplacian,
+  /// weighted_laplacian and biharmonic, which carry a stack of S tangents per row (d + 1, r + 1,
+  /// 2d + d(d+1)/2 + 1) and then take slices of 8192 / S rows: their stacks stay cache-sized.
   int64_t chunk_size = 0;
 };
 

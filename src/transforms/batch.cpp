@@ -385,7 +385,9 @@ Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) 
     return in_dims.empty() ? diagonal : diagonal.sum(in_dims);
   }
   check_batch_call(f, x, options, "laplacian");
-  return in_row_chunks(f, x, options.chunk_size, "laplacian", [&](const Tensor& z) { return laplacian_of_rows(f, z); });
+  const int64_t slices = dydx::detail::product(row_shape(x)) + 1;
+  return in_row_chunks(f, x, detail::stacked_chunk_size(options.chunk_size, slices), "laplacian",
+                       [&](const Tensor& z) { return laplacian_of_rows(f, z); });
 }
 
 }  // namespace dydx::func

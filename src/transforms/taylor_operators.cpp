@@ -110,11 +110,14 @@ void check_estimate(const Estimate& estimate, const char* op) {
 }
 
 // The operator over the rows of x, in slices of chunk_size rows when that is set.
+// compute over x's rows, in chunks of options.chunk_size, or, for an operator that stacks `slices`
+// tangents per row and a chunk_size of 0, in chunks of detail::stacked_chunk_size.
 Tensor per_row(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op,
-               const std::function<Tensor(const Tensor&)>& compute) {
+               const std::function<Tensor(const Tensor&)>& compute, int64_t slices = 0) {
   check_outside_vmap(op);
   detail::check_row_wise_call(f, x, options, op);
-  return detail::over_row_chunks(f, x, options.chunk_size, op, compute);
+  const int64_t chunk_size = slices > 0 ? detail::stacked_chunk_size(options.chunk_size, slices) : options.chunk_size;
+  return detail::over_row_chunks(f, x, chunk_size, op, compute);
 }
 
 // The d axes of one row of x, [d, ...in].
@@ -285,7 +288,7 @@ Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor&
         concat_dims({count}, rows.sizes()));
     const Tensor sum = detail::sum_of_second_derivatives(f, rows, seeds);
     return scale == 1 ? sum : sum * scale;
-  });
+  }, (estimate.samples > 0 ? estimate.samples : columns.size(1)) + 1);
 }
 
 Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options, Estimate estimate) {
@@ -319,7 +322,9 @@ Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options,
       return laplacian(inner, rows);
     }
     return weighted_directional_sum(f, rows, directions.reshape(concat_dims({directions.size(0)}, row)), weights, 4, op);
-  });
+  }, estimate.samples > 0                     ? 3 * estimate.samples + 1
+     : x.defined() && x.dim() >= 1 ? forward::biharmonic_slices(dydx::detail::product(row_shape(x)))
+                                   : 0);  // per_row rejects such an x
 }
 
 namespace detail {
