@@ -273,8 +273,8 @@ TEST(Biharmonic, QuotientsByTinyDenominatorsStayFinite) {
   EXPECT_TRUE(allclose(got.to(kFloat64), want, 1e-5, 0)) << got;
 }
 
-// With chunk_size 0 the stacking operators take slices of 8192 / S rows (S tangents per row): the
-// same numbers as the whole batch at once, here 160 rows per slice at d = 50 and 315 at d = 5.
+// With chunk_size 0 the stacking operators take equal slices of at most 4096 / S rows (S tangents
+// per row): the same numbers as the whole batch at once, here 70 rows a slice at d = 50, 140 at d = 5.
 TEST(TaylorOperators, DefaultSlicesOfLargeBatchesGiveTheWholeBatchsResult) {
   manual_seed(9);
   const Tensor w = randn({8, 50}, kFloat64) * 0.2, v = randn({1, 8}, kFloat64);

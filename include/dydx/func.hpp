@@ -159,7 +159,8 @@ struct BatchOptions {
   /// rows is rejected (f is called once more, without derivatives, on 1 and on 2 rows to check).
   /// A negative chunk_size is an error. 0 means the whole batch at once, except for laplacian,
   /// weighted_laplacian and biharmonic, which carry a stack of S tangents per row (d + 1, r + 1,
-  /// 2d + d(d+1)/2 + 1) and then take slices of 8192 / S rows: their stacks stay cache-sized.
+  /// 2d + d(d+1)/2 + 1) and then take equal slices of at most 4096 / S rows: their stacks stay
+  /// cache-sized.
   int64_t chunk_size = 0;
 };
 

@@ -386,7 +386,7 @@ Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) 
   }
   check_batch_call(f, x, options, "laplacian");
   const int64_t slices = dydx::detail::product(row_shape(x)) + 1;
-  return in_row_chunks(f, x, detail::stacked_chunk_size(options.chunk_size, slices), "laplacian",
+  return in_row_chunks(f, x, detail::stacked_chunk_size(options.chunk_size, slices, x.size(0)), "laplacian",
                        [&](const Tensor& z) { return laplacian_of_rows(f, z); });
 }
 

@@ -23,12 +23,19 @@ Tensor sum_of_second_derivatives(const UnaryFunction& f, const Tensor& x, const 
 Tensor biharmonic_in_one_pass(const UnaryFunction& f, const Tensor& x);
 /// The chunk_size the operators that stack `slices` tangents per row (laplacian's d + 1, weighted_
 /// laplacian's r + 1, biharmonic's) take when the caller gives 0: rows whose stacks together hold
-/// at most kStackedRows rows. Their stacks are memory-bound between products, and at 455 rows of
-/// x [B, 50] through a layer of 768 (71 MB a stack) a row of the forward Laplacian took a quarter
-/// longer than at 228 rows (36 MB); slices also bound the peak memory.
-constexpr int64_t kStackedRows = 8192;
-inline int64_t stacked_chunk_size(int64_t chunk_size, int64_t slices) {
-  return chunk_size != 0 ? chunk_size : std::max<int64_t>(1, kStackedRows / std::max<int64_t>(1, slices));
+/// at most kStackedRows rows. Their stacks are memory-bound between products: at 455 rows of x [B, 50]
+/// through a layer of 768 (71 MB a stack) a row of the forward Laplacian took a quarter longer than
+/// at 228 rows (36 MB); in slices of 80 rows the whole took 277 -> 233 ms, and the Laplacian of an
+/// MLP 2-64-64-64-3 at 10^5 rows (bench/compare mlp) 99 -> 59 ms. Slices also bound the peak memory.
+/// The slices are of equal size (to a row), so that each slice's buffers are the sizes the block
+/// cache kept from the one before: slices of 160, 160 and 135 rows held the first ones' buffers
+/// while the last allocated its own, 100 MiB of resident memory beyond the tensors.
+constexpr int64_t kStackedRows = 4096;
+inline int64_t stacked_chunk_size(int64_t chunk_size, int64_t slices, int64_t rows) {
+  if (chunk_size != 0) return chunk_size;
+  const int64_t most = std::max<int64_t>(1, kStackedRows / std::max<int64_t>(1, slices));
+  const int64_t pieces = (rows + most - 1) / most;
+  return pieces <= 1 ? most : (rows + pieces - 1) / pieces;
 }
 /// compute(x), or compute over slices of at most chunk_size rows written into one result.
 Tensor over_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,

@@ -116,7 +116,8 @@ Tensor per_row(const UnaryFunction& f, const Tensor& x, const BatchOptions& opti
                const std::function<Tensor(const Tensor&)>& compute, int64_t slices = 0) {
   check_outside_vmap(op);
   detail::check_row_wise_call(f, x, options, op);
-  const int64_t chunk_size = slices > 0 ? detail::stacked_chunk_size(options.chunk_size, slices) : options.chunk_size;
+  const int64_t chunk_size =
+      slices > 0 && x.defined() && x.dim() >= 1 ? detail::stacked_chunk_size(options.chunk_size, slices, x.size(0)) : options.chunk_size;
   return detail::over_row_chunks(f, x, chunk_size, op, compute);
 }
 
