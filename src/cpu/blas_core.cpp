@@ -88,19 +88,24 @@ void choose() {
   const char* setting = std::getenv("DYDX_BLAS_CORE");
   const std::string_view mode = setting != nullptr ? setting : "";
   const bool can_switch = gotoblas_dynamic_quit != nullptr && gotoblas_dynamic_init != nullptr;
-  std::string target;
+  std::string target, why = "chosen by dydx from the CPU's features";
   if (mode == "keep") {
     report = "OpenBLAS " + picked + " (OpenBLAS's choice, kept: DYDX_BLAS_CORE=keep)";
     return;
   }
   if (!mode.empty() && mode != "auto") {
     target = std::string(mode);
-  } else if (mode.empty() && std::getenv("OPENBLAS_CORETYPE") != nullptr) {
+    why = "DYDX_BLAS_CORE's choice";
+  } else if (const char* coretype = std::getenv("OPENBLAS_CORETYPE"); mode.empty() && coretype != nullptr && *coretype) {
     report = "OpenBLAS " + picked + " (OPENBLAS_CORETYPE's choice)";
     return;
   } else {
     const std::string_view widest = widest_supported_core();
-    if (widest.empty() || width_rank(picked) < 0 || width_rank(picked) >= width_rank(widest)) {
+    if (width_rank(picked) < 0) {
+      report = "OpenBLAS " + picked + " (OpenBLAS's choice, of a width dydx does not know, kept)";
+      return;
+    }
+    if (widest.empty() || width_rank(picked) >= width_rank(widest)) {
       report = "OpenBLAS " + picked + " (OpenBLAS's choice, as wide as the CPU allows)";
       return;
     }
@@ -112,8 +117,8 @@ void choose() {
   }
   reinitialise_with(target);
   const std::string now = current_core();
-  report = "OpenBLAS " + now + " (chosen by dydx from the CPU's features; OpenBLAS had picked " + picked + ")";
-  if (now != target) report += "; " + target + " was asked for";
+  report = "OpenBLAS " + now + " (" + why + "; OpenBLAS had picked " + picked + ")";
+  if (!same_name(now, target)) report += "; " + target + " was asked for";
 }
 
 }  // namespace
