@@ -252,10 +252,11 @@ TEST(Biharmonic, OnePassOverWholeBatchesMatchesNestedLaplacians) {
       {"pow and relu", [&](const Tensor& z) { return linear(relu(linear(z, w, b)).pow(3.0) + linear(z, w).pow(2.0), v); }},
   };
   const Tensor x = randn({6, 3}, kFloat64);
-  for (const auto& [name, f] : functions) {
+  for (const auto& named : functions) {  // not a structured binding: clang 14 cannot capture one
+    const func::UnaryFunction& f = named.second;
     const func::UnaryFunction lap = [&f](const Tensor& z) { return func::laplacian(f, z); };
     const Tensor want = func::laplacian(lap, x);
-    EXPECT_TRUE(allclose(func::detail::biharmonic_in_one_pass(f, x), want, 1e-9, 1e-9)) << name;
+    EXPECT_TRUE(allclose(func::detail::biharmonic_in_one_pass(f, x), want, 1e-9, 1e-9)) << named.first;
   }
 }
 
