@@ -10,18 +10,15 @@
 
 #include <dydx/dydx.hpp>
 
+#include "cpu/blas_core.hpp"
+
 namespace dydx {
 namespace {
 
-// The widest OpenBLAS core this CPU allows, as blas_core.cpp decides it.
+// The widest OpenBLAS core this CPU allows, as dydx decides it; Prescott (SSE3) where none is wider.
 std::string widest_core() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-  if (__builtin_cpu_supports("avx")) return "Sandybridge";
-  return "Prescott";
+  const std::string_view widest = cpu::widest_supported_core();
+  return widest.empty() ? "Prescott" : std::string(widest);
 }
 
 // Products of every dtype and of a size that takes BLAS (not dydx's own small-product kernel),

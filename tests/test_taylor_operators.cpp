@@ -9,6 +9,8 @@
 #include "transforms/rows.hpp"
 
 #include <cmath>
+#include <tuple>
+#include <limits>
 #include <string>
 
 namespace dydx {
@@ -288,6 +290,33 @@ TEST(TaylorOperators, DefaultSlicesOfLargeBatchesGiveTheWholeBatchsResult) {
   const Tensor x5 = randn({700, 5}, kFloat64);
   EXPECT_TRUE(allclose(func::biharmonic(g, x5), func::biharmonic(g, x5, {.chunk_size = 700}), 1e-12, 1e-12));
   EXPECT_NE(testing::error_of([&] { func::biharmonic(g, tensor(1.0, kFloat64)); }).find("batch dim"), std::string::npos);
+}
+
+// Rows stay apart in the stacking operators' fast paths (repeated seeds, shared first-layer products,
+// default slices): a NaN or inf in one row of x touches that row's result only, and an x whose rows
+// are one row expanded (stride 0) gives what its dense copy gives.
+TEST(TaylorOperators, BadRowsStayInTheirRowsAndExpandedInputsReadAsDense) {
+  manual_seed(10);
+  const Mlp f(3);
+  Tensor x = randn({200, 3}, kFloat64);
+  const Tensor sigma = randn({3, 2}, kFloat64);
+  const Tensor clean_lap = func::laplacian(f, x), clean_bih = func::biharmonic(f, x);
+  const Tensor clean_weighted = func::weighted_laplacian(f, x, sigma);
+  x.index_put_({1, 2}, tensor(std::numeric_limits<double>::quiet_NaN(), kFloat64));
+  x.index_put_({150, 0}, tensor(std::numeric_limits<double>::infinity(), kFloat64));
+  for (const auto& [name, got, clean] :
+       {std::tuple{"laplacian", func::laplacian(f, x), clean_lap}, std::tuple{"biharmonic", func::biharmonic(f, x), clean_bih},
+        std::tuple{"weighted_laplacian", func::weighted_laplacian(f, x, sigma), clean_weighted}}) {
+    // Row 150 saturates every tanh (its derivatives vanish, so may its result); only row 1 is NaN.
+    const Tensor bad = got.isnan().any(1);
+    EXPECT_TRUE(bad[1].item<bool>()) << name;
+    EXPECT_EQ(bad.sum().item<int64_t>() - bad[150].item<int64_t>(), 1) << name;
+    const Tensor keep = ones({200}, kBool).index_put_({1}, tensor(false)).index_put_({150}, tensor(false));
+    EXPECT_TRUE(allclose(got.index({keep}), clean.index({keep}), 1e-12, 1e-12)) << name;
+  }
+  const Tensor row = randn({1, 3}, kFloat64), expanded = row.expand({50, 3});
+  EXPECT_TRUE(equal(func::laplacian(f, expanded), func::laplacian(f, expanded.contiguous())));
+  EXPECT_TRUE(equal(func::biharmonic(f, expanded), func::biharmonic(f, expanded.contiguous())));
 }
 
 // Under an outer forward level (jvp with respect to a weight) the biharmonic level's steps carry the

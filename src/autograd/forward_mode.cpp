@@ -371,7 +371,7 @@ void detail::propagate(const Tensor* const* inputs, size_t count, const Tensor& 
       set_tangent(out, level, coefficients);
       continue;
     }
-    if (const int64_t directions = biharmonic_directions(level); directions >= 0 && curvature) {
+    if (const int64_t directions = curvature ? biharmonic_directions(level) : -1; directions >= 0) {
       // An op with a second derivative needs its biharmonic rule, which may decline for some inputs
       // (atan2 and hypot have none; mul and div have one). Declining is noted, not thrown: f runs
       // on undisturbed (its own try blocks never see it), and the caller reads the note after.

@@ -45,17 +45,6 @@ int width_rank(std::string_view core) {
   return -1;
 }
 
-// The widest core the CPU (and the OS, which must save the wide registers) supports, or "".
-std::string_view widest_supported_core() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-  if (__builtin_cpu_supports("avx")) return "Sandybridge";
-  return "";
-}
-
 std::string current_core() {
   const char* name = openblas_get_corename();
   return name != nullptr ? name : "";
@@ -122,6 +111,16 @@ void choose() {
 }
 
 }  // namespace
+
+std::string_view widest_supported_core() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  if (__builtin_cpu_supports("avx")) return "Sandybridge";
+  return "";
+}
 
 void choose_blas_core() { std::call_once(chosen, choose); }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace dydx::cpu {
 
@@ -15,6 +16,10 @@ namespace dydx::cpu {
 /// (which is otherwise respected). The choice is OpenBLAS's own global state, so it also holds for
 /// other users of OpenBLAS in the process.
 void choose_blas_core();
+
+/// The OpenBLAS core of the widest kernels this CPU (and the OS, which must save the wide registers)
+/// supports: "SkylakeX" (AVX-512 F, BW, DQ, VL), "Haswell" (AVX2, FMA), "Sandybridge" (AVX), or "".
+std::string_view widest_supported_core();
 
 /// What choose_blas_core found and did, for dydx::blas_kernel().
 std::string blas_core_report();

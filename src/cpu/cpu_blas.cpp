@@ -102,8 +102,9 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
   }
   // Each piece packs the operand it does not split whole, so the split goes along the larger of n
   // and m: with fewer rows than columns (a layer's weight [768, 768] times 51 rows, a Laplacian's
-  // stack for one sample), pieces of columns pack A's few rows twice instead of all of B; 30% of
-  // such a Laplacian was OpenBLAS packing B. Pieces of 64 columns keep its register tiles whole.
+  // stack for one sample), pieces of columns pack A's few rows twice instead of all of B, where over a
+  // quarter of such a Laplacian went to packing B (BENCHMARKS.md). Pieces of 64 columns keep its register
+  // tiles whole.
   if (n < m && m >= 128) {
     const int64_t b_column_step = lb.trans == CblasNoTrans ? 1 : lb.ld;
     const int64_t columns = ((m + threads - 1) / threads + 63) / 64 * 64;

@@ -25,8 +25,9 @@ Tensor biharmonic_in_one_pass(const UnaryFunction& f, const Tensor& x);
 /// laplacian's r + 1, biharmonic's) take when the caller gives 0: rows whose stacks together hold
 /// at most kStackedRows rows. Their stacks are memory-bound between products: at 455 rows of x [B, 50]
 /// through a layer of 768 (71 MB a stack) a row of the forward Laplacian took a quarter longer than
-/// at 228 rows (36 MB); in slices of 80 rows the whole took 277 -> 233 ms, and the Laplacian of an
-/// MLP 2-64-64-64-3 at 10^5 rows (bench/compare mlp) 99 -> 59 ms. Slices also bound the peak memory.
+/// at 228 rows (36 MB); in slices of 80 rows the whole took 277 -> 205 ms (bench/compare taylor), and
+/// the Laplacian of an MLP 2-64-64-64-3 at 10^5 rows (bench/compare mlp) 99 -> 59 ms. Slices also
+/// bound the peak memory (BENCHMARKS.md).
 /// The slices are of equal size (to a row), so that each slice's buffers are the sizes the block
 /// cache kept from the one before: slices of 160, 160 and 135 rows held the first ones' buffers
 /// while the last allocated its own, 100 MiB of resident memory beyond the tensors.
