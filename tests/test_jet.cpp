@@ -74,6 +74,43 @@ TEST(Jet, RecurrencesMatchNestedForwardModeToOrderSix) {
 
 // A curve with every term: jet composes as JAX's does, jet(f, x, [x1, x2]) of f = g o h equals
 // jet(g, h(x), jet(h, x, [x1, x2])).
+// Near saturation an activation's derivatives are all of the order of its slope. Written as
+// polynomials in its value y alone they summed terms of order 1 that cancel: the fourth derivative of
+// sigmoid, y - 15y^2 + 50y^3 - 60y^4 + 24y^5, came out 15x too large at sigmoid(16) in float32, and
+// func::biharmonic steps every activation with these derivatives. float32 against float64, relative:
+// what is left is y's own rounding, which the slope 1 - y carries too (under 2e-3 at these points).
+TEST(Jet, SaturatingActivationsKeepTheirDerivativesInFloat32) {
+  struct Case {
+    const char* name;
+    func::UnaryFunction f;
+    std::vector<double> points;
+  };
+  const std::vector<Case> cases = {
+      {"tanh", [](const Tensor& x) { return tanh(x); }, {-4, -2.5, -1, 1, 2.5, 4}},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, {-8, -5, -2, 2, 5, 8}},
+      {"silu", [](const Tensor& x) { return silu(x); }, {-8, -5, -2, 2, 5, 8}},
+      {"softplus", [](const Tensor& x) { return softplus(x); }, {-8, -5, -2, 2, 5, 8}},
+      {"gelu (tanh)", [](const Tensor& x) { return gelu(x, "tanh"); }, {-3, -2, -1, 1, 2, 3}},
+  };
+  constexpr int64_t kOrder = 4;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto coefficients = [&](ScalarType dtype) {
+      const Tensor x = tensor(c.points, kFloat64).to(dtype);
+      std::vector<TensorList> series{{ones_like(x)}};
+      for (int64_t k = 1; k < kOrder; ++k) series[0].push_back(zeros_like(x));
+      return func::jet([&](const TensorList& in) { return TensorList{c.f(in[0])}; }, {x}, series).series_out[0];
+    };
+    const TensorList single = coefficients(kFloat32), exact = coefficients(kFloat64);
+    ASSERT_EQ(single.size(), static_cast<size_t>(kOrder));
+    for (int64_t k = 0; k < kOrder; ++k) {
+      const std::vector<double> got = single[k].to(kFloat64).to_vector<double>(), want = exact[k].to_vector<double>();
+      for (size_t i = 0; i < want.size(); ++i)
+        EXPECT_NEAR(got[i], want[i], 2e-3 * std::abs(want[i])) << "derivative " << k + 1 << " at " << c.points[i];
+    }
+  }
+}
+
 TEST(Jet, ComposesLikeTheChainRule) {
   manual_seed(1);
   const Tensor x = randn({4}, kFloat64);

@@ -172,7 +172,7 @@ struct Tanh : Named<"tanh", "TanhBackward0"> {
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 - out * out; }
   static std::vector<double> value_derivative() { return {1, 0, -1}; }  // f' = 1 - y^2, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
-    return taylor::value_derivatives(value_derivative(), out, order);
+    return taylor::tanh_derivatives(out, order);
   }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -2.0 * out * (1.0 - out * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.tanh";
@@ -191,7 +191,7 @@ struct Sigmoid : Named<"sigmoid", "SigmoidBackward0"> {
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out); }
   static std::vector<double> value_derivative() { return {0, 1, -1}; }  // f' = y - y^2, in ascending powers of y
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
-    return taylor::value_derivatives(value_derivative(), out, order);
+    return taylor::sigmoid_derivatives(out, order);
   }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
   static constexpr const char* laplacian_tangent_name = "laplacian_tangent.sigmoid";
@@ -293,7 +293,7 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   // f^(n) = n s^(n-1) + x s^(n), s = sigmoid(x) and s^(n) a polynomial in s.
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
     const Tensor s = sigmoid(x);
-    const TensorList ds = taylor::value_derivatives({0, 1, -1}, s, order);
+    const TensorList ds = taylor::sigmoid_derivatives(s, order);
     TensorList d;
     for (int64_t n = 1; n <= order; ++n)
       d.push_back((n == 1 ? s : ds[n - 2] * static_cast<double>(n)) + x * ds[n - 1]);
@@ -348,7 +348,7 @@ struct Softplus : Named<"softplus", "SoftplusBackward0"> {
   // sigmoid(beta x); above the threshold f is x, and every derivative past the first is 0.
   static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order, const Attrs& a) {
     const Tensor above = above_threshold(x, a), s = sigmoid(x * a.beta);
-    const TensorList ds = taylor::value_derivatives({0, 1, -1}, s, order);
+    const TensorList ds = taylor::sigmoid_derivatives(s, order);
     TensorList d{derivative(x, out, a)};
     double scale = 1;
     for (int64_t n = 2; n <= order; ++n) {
@@ -429,7 +429,7 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
     const Tensor t0 = tanh(kBeta * (x + kKappa * (x_sq * x)));
     TensorList u{kBeta * (1.0 + 3.0 * kKappa * x_sq), (3.0 * kBeta * kKappa) * x, full_like(x, kBeta * kKappa)};
     u.resize(static_cast<size_t>(order));
-    const Tensor ts = taylor::compose(taylor::stacked(u), taylor::value_derivatives({1, 0, -1}, t0, order));
+    const Tensor ts = taylor::compose(taylor::stacked(u), taylor::tanh_derivatives(t0, order));
     TensorList d;
     double factorial = 1;
     for (int64_t n = 1; n <= order; ++n) {
