@@ -38,8 +38,10 @@ Tensor sum_over_directions(const Tensor& a, const Tensor& b) {
   // reverse pass through the Laplacian) are reduced in one pass rather than a product and a sum.
   if (a.sizes() == b.sizes() && a.dtype() == b.dtype() && a.is_contiguous() && b.is_contiguous() &&
       a.is_floating_point() && !forward::carries_derivatives(a) && !forward::carries_derivatives(b)) {
-    const int64_t d = a.size(0), n = d == 0 ? 0 : a.numel() / d;
+    // n from the output's own shape: with no directions (d = 0) the sums are zeros, still written.
+    const int64_t d = a.size(0);
     Tensor out = detail::make_empty(Dims(a.sizes().begin() + 1, a.sizes().end()), a.dtype());
+    const int64_t n = out.numel();
     cpu::dispatch_floating(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* pa = a.data_ptr<T>();
