@@ -446,6 +446,23 @@ TEST(TransformOutputs, OutputsNotDependingOnTheInputGiveZeros) {
   EXPECT_EQ(func::laplacian(rows_constant, ones({3, 10}, kFloat64)).abs().sum().item<double>(), 0.0);
 }
 
+// f linear in x has the same Jacobian in every row, which the repeated tangents of the first product
+// carry as one row expanded (stride 0). The caller gets its own dense result, as from PyTorch: one
+// expanded over the batch raised on any in-place write, and read past its memory through data_ptr.
+TEST(TransformOutputs, JacobiansOfAffineFunctionsAreDenseAndWritable) {
+  const Tensor w = randn({4, 3}, kFloat64), b = randn({4}, kFloat64), x = randn({5, 3}, kFloat64);
+  const func::UnaryFunction affine[] = {[&](const Tensor& z) { return linear(z, w); },
+                                        [&](const Tensor& z) { return linear(z, w, b); },
+                                        [&](const Tensor& z) { return addmm(b, z, w.t()); }};
+  for (const auto& f : affine) {
+    Tensor j = func::batch_jacobian(f, x);
+    EXPECT_TRUE(j.is_contiguous()) << j.strides();
+    EXPECT_TRUE(equal(j, w.expand({5, 4, 3})));
+    j.index_put_({0, 0, 0}, 1234.0);
+    EXPECT_EQ(j.ne(w.expand({5, 4, 3})).sum().item<int64_t>(), 1);  // that element alone
+  }
+}
+
 TEST(TransformOutputs, IntegerOutputsAndPrimals) {
   // As torch.func: reverse mode rejects integer outputs, forward mode gives them zero tangents.
   auto to_int = [](const Tensor& x) { return (x * 10).to(kInt64); };

@@ -4,6 +4,7 @@
 // direction per element of a row (not of the batch) suffices: a tangent (or cotangent) set to e_k
 // in every row is pushed once for the whole batch, and row b of the result is row b's derivative.
 #include "autograd/forward_mode.hpp"
+#include "core/overlap.hpp"
 #include "core/shape.hpp"
 #include "transforms/basis.hpp"
 #include "transforms/history.hpp"
@@ -179,6 +180,9 @@ Tensor batch_jacobian(const UnaryFunction& f, const Tensor& x, BatchOptions opti
   detail::check_chunk_size(options.chunk_size, "batch_jacobian");
   Tensor result = per_row_jacobian_in_chunks(f, x, options.chunk_size, "batch_jacobian");
   if (options.check_independence) check_independence(f, x, result, "batch_jacobian");
+  // An f linear in x has one Jacobian for every row, which the repeated tangents of its first product
+  // carry as one row expanded (stride 0); the caller gets a dense result it may write into, as from PyTorch.
+  if (dydx::detail::has_internal_overlap(result.sizes(), result.strides())) result = result.contiguous();
   return result;
 }
 
