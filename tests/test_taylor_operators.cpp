@@ -293,6 +293,38 @@ TEST(TaylorOperators, DefaultSlicesOfLargeBatchesGiveTheWholeBatchsResult) {
   EXPECT_NE(testing::error_of([&] { func::biharmonic(g, tensor(1.0, kFloat64)); }).find("batch dim"), std::string::npos);
 }
 
+// Default slices are the operators' own choice, so they change nothing an f can see: an f that
+// squeezes its output (rows of [1] at one row) still runs, on the whole batch, where the probe of
+// one row fails; an f that writes into its input in place gives what one call on the whole batch
+// gives (the probe and the biharmonic's one-pass attempt, which may be dropped, run on copies).
+TEST(TaylorOperators, DefaultSlicesChangeNothingFCanSee) {
+  manual_seed(11);
+  const Tensor w = randn({6, 3}, kFloat64) * 0.5, v = randn({1, 6}, kFloat64);
+  const func::UnaryFunction squeezed = [&](const Tensor& z) { return linear(tanh(linear(z, w)), v).squeeze(); };
+  const func::UnaryFunction in_place = [&](const Tensor& z) {
+    z.select(1, 0).mul_(0.5);
+    return linear(tanh(linear(z, w)), v);
+  };
+  const Tensor x = randn({3000, 3}, kFloat64);  // past 4096 / 4 rows: the Laplacian slices by default
+  for (const func::UnaryFunction& f : {squeezed, in_place}) {
+    const Tensor whole = func::laplacian(f, x.clone(), {.chunk_size = 3000});
+    EXPECT_TRUE(allclose(func::laplacian(f, x.clone()), whole, 1e-12, 1e-12));
+    const Tensor whole_bih = func::biharmonic(f, x.clone(), {.chunk_size = 3000});
+    EXPECT_TRUE(allclose(func::biharmonic(f, x.clone()), whole_bih, 1e-12, 1e-12));
+  }
+  // Without a biharmonic rule (softmax) the nested Laplacians run after the one-pass attempt.
+  const func::UnaryFunction in_place_softmax = [&](const Tensor& z) {
+    z.select(1, 0).mul_(0.5);
+    return linear(softmax(linear(z, w), 1), v);
+  };
+  const Tensor small = randn({4, 3}, kFloat64);
+  const func::UnaryFunction lap = [&](const Tensor& z) { return func::laplacian(in_place_softmax, z); };
+  EXPECT_TRUE(allclose(func::biharmonic(in_place_softmax, small.clone()), func::laplacian(lap, small.clone()), 1e-10, 1e-12));
+  // A caller who asks for slices gets the check of rows standing alone.
+  EXPECT_NE(testing::error_of([&] { func::laplacian(squeezed, x, {.chunk_size = 1000}); }).find("batch dim"),
+            std::string::npos);
+}
+
 // Rows stay apart in the stacking operators' fast paths (repeated seeds, shared first-layer products,
 // default slices): a NaN or inf in one row of x touches that row's result only, and an x whose rows
 // are one row expanded (stride 0) gives what its dense copy gives.

@@ -91,9 +91,11 @@ namespace {
 // Chunks write every slice's result into one tensor, which is only right when f maps each row by
 // itself. An f whose rows' shape depends on how many rows it is given (x @ x.T) cannot be: a probe
 // of f on one row and on two, outside any derivative, catches it for the cost of two tiny calls.
+// The probe runs on copies: an f that writes into its input in place must not change the rows that
+// the slices then read (their results came out halved twice).
 void check_rows_independent_of_batch_size(const UnaryFunction& f, const Tensor& x, const char* op) {
   NoGradGuard no_grad;
-  const Tensor one = f(x.narrow(0, 0, 1).detach()), two = f(x.narrow(0, 0, 2).detach());
+  const Tensor one = f(x.narrow(0, 0, 1).clone()), two = f(x.narrow(0, 0, 2).clone());
   check_output(x.narrow(0, 0, 1), one, op);
   check_output(x.narrow(0, 0, 2), two, op);
   DYDX_CHECK(row_shape(one) == row_shape(two), op, ": with chunk_size, f must map each row by itself, but its "
@@ -101,12 +103,23 @@ void check_rows_independent_of_batch_size(const UnaryFunction& f, const Tensor& 
 }
 
 // compute(x), or, when chunk_size is set and smaller than the batch, compute of slices of at most
-// chunk_size rows, one after another, written into one result.
+// chunk_size rows, one after another, written into one result. Slices the caller did not ask for
+// (sliced_by_default: the stacking operators' default, detail::stacked_chunk_size) are only a way to
+// run faster: an f that does not map one or two rows by themselves (one that squeezes its output,
+// say) runs on the whole batch instead, as it did below the size where the default slices start.
 Tensor in_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
-                     const std::function<Tensor(const Tensor&)>& compute) {
+                     const std::function<Tensor(const Tensor&)>& compute, bool sliced_by_default = false) {
   const int64_t batch = x.size(0);
   if (chunk_size == 0 || batch <= chunk_size) return compute(x);
-  check_rows_independent_of_batch_size(f, x, op);
+  if (sliced_by_default) {
+    try {
+      check_rows_independent_of_batch_size(f, x, op);
+    } catch (const Error&) {
+      return compute(x);
+    }
+  } else {
+    check_rows_independent_of_batch_size(f, x, op);
+  }
   Dims first_shape;
   ScalarType dtype = x.dtype();
   bool differentiable = false;
@@ -332,8 +345,8 @@ void check_row_wise_call(const UnaryFunction& f, const Tensor& x, const BatchOpt
 }
 void check_row_wise_output(const Tensor& x, const Tensor& y, const char* op) { check_output(x, y, op); }
 Tensor over_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
-                       const std::function<Tensor(const Tensor&)>& compute) {
-  return in_row_chunks(f, x, chunk_size, op, compute);
+                       const std::function<Tensor(const Tensor&)>& compute, bool sliced_by_default) {
+  return in_row_chunks(f, x, chunk_size, op, compute, sliced_by_default);
 }
 
 }  // namespace detail
@@ -391,7 +404,7 @@ Tensor laplacian(const UnaryFunction& f, const Tensor& x, BatchOptions options) 
   check_batch_call(f, x, options, "laplacian");
   const int64_t slices = dydx::detail::product(row_shape(x)) + 1;
   return in_row_chunks(f, x, detail::stacked_chunk_size(options.chunk_size, slices, x.size(0)), "laplacian",
-                       [&](const Tensor& z) { return laplacian_of_rows(f, z); });
+                       [&](const Tensor& z) { return laplacian_of_rows(f, z); }, options.chunk_size == 0);
 }
 
 }  // namespace dydx::func

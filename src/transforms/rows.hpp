@@ -38,8 +38,9 @@ inline int64_t stacked_chunk_size(int64_t chunk_size, int64_t slices, int64_t ro
   const int64_t pieces = (rows + most - 1) / most;
   return pieces <= 1 ? most : (rows + pieces - 1) / pieces;
 }
-/// compute(x), or compute over slices of at most chunk_size rows written into one result.
+/// compute(x), or compute over slices of at most chunk_size rows written into one result;
+/// sliced_by_default: slices the caller did not ask for, dropped where f does not map rows by themselves.
 Tensor over_row_chunks(const UnaryFunction& f, const Tensor& x, int64_t chunk_size, const char* op,
-                       const std::function<Tensor(const Tensor&)>& compute);
+                       const std::function<Tensor(const Tensor&)>& compute, bool sliced_by_default = false);
 
 }  // namespace dydx::func::detail

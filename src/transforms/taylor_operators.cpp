@@ -118,7 +118,7 @@ Tensor per_row(const UnaryFunction& f, const Tensor& x, const BatchOptions& opti
   detail::check_row_wise_call(f, x, options, op);
   const int64_t chunk_size =
       slices > 0 && x.defined() && x.dim() >= 1 ? detail::stacked_chunk_size(options.chunk_size, slices, x.size(0)) : options.chunk_size;
-  return detail::over_row_chunks(f, x, chunk_size, op, compute);
+  return detail::over_row_chunks(f, x, chunk_size, op, compute, slices > 0 && options.chunk_size == 0);
 }
 
 // The d axes of one row of x, [d, ...in].
@@ -295,7 +295,7 @@ Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor&
 Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options, Estimate estimate) {
   const char* op = "biharmonic";
   check_estimate(estimate, op);
-  bool one_pass_failed = false;
+  bool one_pass_failed = false, one_pass_worked = false;
   return per_row(f, x, options, op, [&](const Tensor& rows) {
     const Dims row = row_shape(rows);
     const int64_t d = dydx::detail::product(row);
@@ -311,10 +311,14 @@ Tensor biharmonic(const UnaryFunction& f, const Tensor& x, BatchOptions options,
       // d^2 axes and diagonals that polarisation needs (D^4(e_i + e_k) + D^4(e_i - e_k) = 2 D^4(e_i)
       // + 12 d_i^2 d_k^2 + 2 D^4(e_k)) would carry 3 d^2 + 1, and nested first-order AD a Hessian of
       // a Hessian.
-      // f has no one pass if its first chunk had none.
+      // f has no one pass if its first chunk had none. Until a pass has gone through, it runs on a
+      // copy of the rows: an f that writes into its input would otherwise hand the nested
+      // Laplacians rows it had already changed.
       if (!one_pass_failed) {
         try {
-          return detail::biharmonic_in_one_pass(f, rows);
+          Tensor out = detail::biharmonic_in_one_pass(f, one_pass_worked ? rows : rows.clone());
+          one_pass_worked = true;
+          return out;
         } catch (const forward::NoBiharmonicRule&) {
           one_pass_failed = true;
         }
