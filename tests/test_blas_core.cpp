@@ -64,5 +64,23 @@ TEST(BlasCore, WithoutSettingsTheKernelsAreAsWideAsTheCpuAllows) {
   expect_products_right();
 }
 
+// Core names are OpenBLAS's, in any case; so are keep and auto.
+TEST(BlasCore, SettingsAreReadInAnyCase) {
+  EXPECT_EQ(std::string(openblas_get_corename()), "Prescott");
+  EXPECT_NE(blas_kernel().find("DYDX_BLAS_CORE=keep"), std::string::npos) << blas_kernel();
+}
+
+// OpenBLAS detects the CPU where OPENBLAS_CORETYPE names none of its cores, and dydx chooses as if it
+// were unset, saying so (it had reported OpenBLAS's detected core as OPENBLAS_CORETYPE's choice).
+TEST(BlasCore, AnOpenBlasCoretypeOpenBlasDoesNotKnowCountsAsUnset) {
+  const std::string report = blas_kernel();
+  EXPECT_EQ(report.find("OPENBLAS_CORETYPE's choice"), std::string::npos) << report;
+  EXPECT_NE(report.find("OPENBLAS_CORETYPE=NoSuchCore names no core OpenBLAS knows"), std::string::npos) << report;
+  const bool kept = report.find("OpenBLAS's choice, as wide as the CPU allows") != std::string::npos;
+  const bool replaced = report.find("chosen by dydx from the CPU's features") != std::string::npos;
+  EXPECT_TRUE(kept || replaced) << report;
+  expect_products_right();
+}
+
 }  // namespace
 }  // namespace dydx

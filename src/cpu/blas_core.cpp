@@ -78,27 +78,34 @@ void choose() {
   const std::string_view mode = setting != nullptr ? setting : "";
   const bool can_switch = gotoblas_dynamic_quit != nullptr && gotoblas_dynamic_init != nullptr;
   std::string target, why = "chosen by dydx from the CPU's features";
-  if (mode == "keep") {
-    report = "OpenBLAS " + picked + " (OpenBLAS's choice, kept: DYDX_BLAS_CORE=keep)";
+  // OpenBLAS ignores an OPENBLAS_CORETYPE that names none of its cores and detects the CPU as if
+  // it were unset; then so does dydx, and the report says why.
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::string unknown_coretype;
+  if (coretype != nullptr && *coretype && !same_name(coretype, picked))
+    unknown_coretype = std::string("; OPENBLAS_CORETYPE=") + coretype + " names no core OpenBLAS knows";
+  if (same_name(mode, "keep")) {
+    report = "OpenBLAS " + picked + " (OpenBLAS's choice, kept: DYDX_BLAS_CORE=keep" + unknown_coretype + ")";
     return;
   }
-  if (!mode.empty() && mode != "auto") {
+  if (!mode.empty() && !same_name(mode, "auto")) {
     target = std::string(mode);
     why = "DYDX_BLAS_CORE's choice";
-  } else if (const char* coretype = std::getenv("OPENBLAS_CORETYPE"); mode.empty() && coretype != nullptr && *coretype) {
+  } else if (mode.empty() && coretype != nullptr && *coretype && unknown_coretype.empty()) {
     report = "OpenBLAS " + picked + " (OPENBLAS_CORETYPE's choice)";
     return;
   } else {
     const std::string_view widest = widest_supported_core();
     if (width_rank(picked) < 0) {
-      report = "OpenBLAS " + picked + " (OpenBLAS's choice, of a width dydx does not know, kept)";
+      report = "OpenBLAS " + picked + " (OpenBLAS's choice, of a width dydx does not know, kept" + unknown_coretype + ")";
       return;
     }
     if (widest.empty() || width_rank(picked) >= width_rank(widest)) {
-      report = "OpenBLAS " + picked + " (OpenBLAS's choice, as wide as the CPU allows)";
+      report = "OpenBLAS " + picked + " (OpenBLAS's choice, as wide as the CPU allows" + unknown_coretype + ")";
       return;
     }
     target = std::string(widest);
+    why += unknown_coretype;
   }
   if (!can_switch) {
     report = "OpenBLAS " + picked + " (this OpenBLAS cannot change its kernels; " + target + " wanted)";
