@@ -144,7 +144,10 @@ std::vector<Tensor> all_gather(const Tensor& t) {
 Tensor all_gather_concat(const Tensor& t) {
   const auto shapes = detail::agree(Call{Collective::all_gather_concat, ReduceOp::sum, 0, &t});
   const int world = world_size();
-  const int64_t row = t.size(0) == 0 ? 0 : t.numel() / t.size(0);
+  // Elements per row, from the sizes (which agree past dim 0): a rank without rows must still compute what
+  // the others do, or it would skip the transfer they start.
+  int64_t row = 1;
+  for (int64_t d = 1; d < t.dim(); ++d) row *= t.size(d);
   int64_t rows = 0;
   std::vector<int> counts(world), offsets(world);
   for (int r = 0; r < world; ++r) {

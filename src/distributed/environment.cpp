@@ -76,14 +76,14 @@ bool is_initialized() {
 }
 
 int rank() {
-  detail::require_usable("distributed::rank");
+  detail::require_started("distributed::rank");
   int r = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &r);
   return r;
 }
 
 int world_size() {
-  detail::require_usable("distributed::world_size");
+  detail::require_started("distributed::world_size");
   int n = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &n);
   return n;
@@ -115,9 +115,13 @@ std::mutex& mpi_mutex() {
   return m;
 }
 
-void require_usable(const char* api) {
+void require_started(const char* api) {
   DYDX_CHECK(is_initialized(), api, ": MPI is not started; call dydx::distributed::init() (or construct a "
              "dydx::distributed::Environment) first");
+}
+
+void require_usable(const char* api) {
+  require_started(api);
   DYDX_CHECK(!broken.load(), api, ": an earlier collective timed out, so the ranks can no longer be trusted to "
              "agree; end the job");
 }

@@ -18,6 +18,8 @@ namespace dydx::distributed::detail {
 /// collectives from the autograd engine's threads while another thread waits on one.
 std::mutex& mpi_mutex();
 
+/// Throws unless MPI is started (rank and size stay readable after a timeout, for the error report).
+void require_started(const char* api);
 /// Throws unless MPI is started and no collective has timed out (after which nothing can be trusted).
 void require_usable(const char* api);
 
