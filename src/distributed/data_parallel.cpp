@@ -34,7 +34,6 @@ struct Bucket {
   std::vector<size_t> slots;
   size_t ready = 0;
   MPI_Request request = MPI_REQUEST_NULL;
-  bool started = false;
 };
 
 }  // namespace
@@ -82,8 +81,18 @@ struct DataParallel::State {
       detail::check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data_of(b.buffer), static_cast<int>(b.buffer.numel()),
                                        detail::mpi_type(b.buffer.dtype()), MPI_SUM, MPI_COMM_WORLD, &b.request),
                         "DataParallel");
-      b.started = true;
       if (in_backward) ++started_in_backward;
+    }
+  }
+
+  // Open MPI moves a nonblocking collective's data only inside MPI calls: testing the buckets already out
+  // lets them progress while backward goes on, instead of all at once in synchronize().
+  void progress_started_buckets() {
+    std::lock_guard<std::mutex> lock(detail::mpi_mutex());
+    for (size_t k = 0; k < next_to_start; ++k) {
+      if (buckets[k].request == MPI_REQUEST_NULL) continue;
+      int done = 0;
+      detail::check_mpi(MPI_Test(&buckets[k].request, &done, MPI_STATUS_IGNORE), "DataParallel");
     }
   }
 
@@ -91,6 +100,7 @@ struct DataParallel::State {
     std::lock_guard<std::mutex> lock(mutex);
     fill(index, g);
     start_full_buckets(true);
+    progress_started_buckets();
   }
 };
 
@@ -194,7 +204,6 @@ void DataParallel::synchronize() {
     b.request = MPI_REQUEST_NULL;
     if (s.options.reduction == ReduceOp::mean) detail::divide_by_world(b.buffer, world);
     b.ready = 0;
-    b.started = false;
   }
   for (Slot& slot : s.slots) {
     Tensor reduced = s.view_of(slot);
