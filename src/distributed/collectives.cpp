@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "distributed/agreement.hpp"
+#include "distributed/all_reduce_in_flight.hpp"
 #include "distributed/mpi_state.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -60,7 +61,7 @@ void divide(const Tensor& buffer, int world) {
   for (int64_t i = 0, n = buffer.numel(); i < n; ++i) p[i] /= static_cast<T>(world);
 }
 
-// all_reduce and broadcast send any number of elements, in pieces whose counts fit MPI's int.
+// broadcast sends any number of elements, in pieces whose counts fit MPI's int.
 constexpr int64_t kMaxCount = int64_t{1} << 30;
 
 template <class Start>
@@ -100,10 +101,9 @@ void all_reduce(Tensor& t, ReduceOp op) {
   detail::agree(Call{Collective::all_reduce, op, 0, &t});
   if (t.numel() == 0) return;
   Tensor buffer = contiguous_data(t);
-  const MPI_Datatype type = detail::mpi_type(t.dtype());
-  in_pieces(buffer, "all_reduce", [&](void* p, int count, MPI_Request* r) {
-    return MPI_Iallreduce(MPI_IN_PLACE, p, count, type, mpi_op(op), MPI_COMM_WORLD, r);
-  });
+  detail::AllReduceInFlight transfer;
+  transfer.start(data_of(buffer), buffer.numel(), t.dtype(), mpi_op(op), "all_reduce");
+  detail::wait({&transfer}, "all_reduce");
   if (op == ReduceOp::mean) detail::divide_by_world(buffer, world_size());
   write_back(t, buffer);
 }

@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "distributed/all_reduce_in_flight.hpp"
 #include "distributed/mpi_state.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/creation.hpp"
@@ -33,7 +34,7 @@ struct Bucket {
   Tensor buffer;  // contiguous, one dtype
   std::vector<size_t> slots;
   size_t ready = 0;
-  MPI_Request request = MPI_REQUEST_NULL;
+  detail::AllReduceInFlight transfer;
 };
 
 }  // namespace
@@ -77,10 +78,7 @@ struct DataParallel::State {
   void start_full_buckets(bool in_backward) {
     while (next_to_start < buckets.size() && buckets[next_to_start].ready == buckets[next_to_start].slots.size()) {
       Bucket& b = buckets[next_to_start++];
-      std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-      detail::check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data_of(b.buffer), static_cast<int>(b.buffer.numel()),
-                                       detail::mpi_type(b.buffer.dtype()), MPI_SUM, MPI_COMM_WORLD, &b.request),
-                        "DataParallel");
+      b.transfer.start(data_of(b.buffer), b.buffer.numel(), b.buffer.dtype(), MPI_SUM, "DataParallel");
       if (in_backward) ++started_in_backward;
     }
   }
@@ -88,12 +86,7 @@ struct DataParallel::State {
   // Open MPI moves a nonblocking collective's data only inside MPI calls: testing the buckets already out
   // lets them progress while backward goes on, instead of all at once in synchronize().
   void progress_started_buckets() {
-    std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-    for (size_t k = 0; k < next_to_start; ++k) {
-      if (buckets[k].request == MPI_REQUEST_NULL) continue;
-      int done = 0;
-      detail::check_mpi(MPI_Test(&buckets[k].request, &done, MPI_STATUS_IGNORE), "DataParallel");
-    }
+    for (size_t k = 0; k < next_to_start; ++k) buckets[k].transfer.test("DataParallel");
   }
 
   void on_gradient(size_t index, const Tensor& g) {
@@ -185,7 +178,7 @@ DataParallel::~DataParallel() {
 
 void DataParallel::synchronize() {
   State& s = *state_;
-  std::vector<MPI_Request> requests;
+  std::vector<detail::AllReduceInFlight*> transfers;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     detail::require_usable("DataParallel::synchronize");
@@ -194,14 +187,13 @@ void DataParallel::synchronize() {
     for (size_t i = 0; i < s.slots.size(); ++i)
       if (!s.slots[i].ready) s.fill(i, Tensor());
     s.start_full_buckets(false);
-    for (Bucket& b : s.buckets) requests.push_back(b.request);
+    for (Bucket& b : s.buckets) transfers.push_back(&b.transfer);
   }
-  detail::wait_all(requests.data(), static_cast<int>(requests.size()), "DataParallel::synchronize");
+  detail::wait(transfers, "DataParallel::synchronize");
   std::lock_guard<std::mutex> lock(s.mutex);
   const int world = world_size();
   NoGradGuard no_grad;
   for (Bucket& b : s.buckets) {
-    b.request = MPI_REQUEST_NULL;
     if (s.options.reduction == ReduceOp::mean) detail::divide_by_world(b.buffer, world);
     b.ready = 0;
   }

@@ -32,6 +32,20 @@ std::chrono::milliseconds timeout_from_environment() {
 
 std::atomic<int64_t> timeout_ms{-1};  // -1: not read from the environment yet
 
+// Open MPI 4.1's nonblocking MPI_Iallreduce (its libnbc component, the one dydx's deadline needs) reduces
+// to one rank and broadcasts back on fewer than 4 ranks, which takes twice as long as its blocking
+// MPI_Allreduce for large buffers (2 ranks, 256 MiB: 572 against 247 ms); its ring algorithm moves the
+// same data as the blocking one (121 against 121 ms) and is as fast for small buffers there. From 4 ranks
+// on, its default choice already matches the blocking one. So a job of 2 or 3 ranks (mpirun's
+// OMPI_COMM_WORLD_SIZE, read before MPI starts) gets the ring, unless the user chose an algorithm.
+// BENCHMARKS.md, "Distributed (MPI)", has the figures.
+void choose_ring_all_reduce_for_small_jobs() {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (!size || std::getenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm")) return;
+  const int world = std::atoi(size);
+  if (world >= 2 && world < 4) setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);  // 1: ring
+}
+
 }  // namespace
 
 void init(int* argc, char*** argv) {
@@ -42,6 +56,7 @@ void init(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
+    choose_ring_all_reduce_for_small_jobs();
     int provided = 0;
     detail::check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "distributed::init");
     started_here = true;
@@ -134,11 +149,9 @@ void check_mpi(int code, const char* api) {
   ::dydx::detail::fail(api, ": MPI error: ", std::string(text, length));
 }
 
-namespace {
-// Spins on MPI_Test (Open MPI progresses its transfers inside it) and yields the core now and then, so
-// ranks that share cores (mpirun --oversubscribe) still get to run.
-template <class Done>
-void poll_until(Done done, const char* api) {
+// Spins on done (an MPI_Test: Open MPI progresses its transfers inside it) and yields the core now and
+// then, so that ranks sharing cores (mpirun --oversubscribe) still get to run.
+void wait_until(const std::function<bool()>& done, const char* api) {
   const auto limit = timeout();
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (unsigned spins = 0;; ++spins) {
@@ -152,7 +165,6 @@ void poll_until(Done done, const char* api) {
     if (spins % 64 == 63) std::this_thread::yield();
   }
 }
-}  // namespace
 
 bool test(MPI_Request& request, const char* api) {
   std::lock_guard<std::mutex> lock(mpi_mutex());
@@ -162,11 +174,11 @@ bool test(MPI_Request& request, const char* api) {
 }
 
 void wait(MPI_Request& request, const char* api) {
-  poll_until([&] { return test(request, api); }, api);
+  wait_until([&] { return test(request, api); }, api);
 }
 
 void wait_all(MPI_Request* requests, int count, const char* api) {
-  poll_until(
+  wait_until(
       [&] {
         std::lock_guard<std::mutex> lock(mpi_mutex());
         int done = 0;

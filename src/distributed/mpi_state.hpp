@@ -7,6 +7,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <functional>
 #include <mutex>
 
 #include "dydx/dtype.hpp"
@@ -26,6 +27,8 @@ void require_usable(const char* api);
 /// Throws dydx::Error naming api and MPI's own message when code is not MPI_SUCCESS.
 void check_mpi(int code, const char* api);
 
+/// Calls done until it returns true; past timeout() marks the communicator broken and throws dydx::Error.
+void wait_until(const std::function<bool()>& done, const char* api);
 /// Polls request until it completes; past timeout() marks the communicator broken and throws dydx::Error.
 void wait(MPI_Request& request, const char* api);
 /// Same, for several requests.

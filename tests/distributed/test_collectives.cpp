@@ -56,6 +56,20 @@ TEST(Collectives, AllReduceEveryOpAndDtype) {
     }
 }
 
+TEST(Collectives, LargeBuffersEveryOp) {
+  // Beyond Open MPI's small-message algorithms (on 2 and 3 ranks dydx asks for its ring), with counts that
+  // do not divide by the ranks.
+  for (auto dtype : kDtypes)
+    for (auto op : {dist::ReduceOp::sum, dist::ReduceOp::max, dist::ReduceOp::mean}) {
+      if (op == dist::ReduceOp::mean && dtype == dydx::kInt64) continue;
+      for (int64_t n : {int64_t{4096}, int64_t{20011}}) {
+        Tensor t = input_of(dist::rank(), {n}, dtype);
+        dist::all_reduce(t, op);
+        EXPECT_TRUE(same(t, reference_reduce({n}, dtype, op))) << dydx::dtype_name(dtype) << " " << n;
+      }
+    }
+}
+
 TEST(Collectives, Int64SumsAreExactBeyondDoublePrecision) {
   const int64_t big = (int64_t{1} << 53) + 1;  // not a double
   Tensor t = dydx::tensor(std::vector<int64_t>{big + dist::rank()});
