@@ -174,6 +174,13 @@ DataParallel::DataParallel(const std::vector<Tensor>& parameters, DataParallelOp
 
 DataParallel::~DataParallel() {
   for (const Slot& slot : state_->slots) slot.parameter.remove_hook(slot.hook);
+  std::vector<detail::AllReduceInFlight*> transfers;
+  for (Bucket& b : state_->buckets) transfers.push_back(&b.transfer);
+  try {
+    detail::wait(transfers, "DataParallel");
+  } catch (const Error&) {
+    // Timed out: the job is already marked unusable and ends at finalize; nothing more to do here.
+  }
 }
 
 void DataParallel::synchronize() {

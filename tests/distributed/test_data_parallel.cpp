@@ -130,6 +130,25 @@ TEST(DataParallel, TakesAModulesParameters) {
   dydx::nn::Linear layer(4, 3);
   dist::DataParallel ddp(*layer);
   for (const Tensor& p : layer->parameters()) EXPECT_TRUE(equal_on_every_rank(p));
+  // The holder itself, as DDP(model) takes it.
+  dydx::manual_seed(10 + dist::rank());
+  dydx::nn::Linear other(2, 2);
+  dist::DataParallel from_holder(other);
+  for (const Tensor& p : other->parameters()) EXPECT_TRUE(equal_on_every_rank(p));
+}
+
+TEST(DataParallel, DestroyedWithBucketsInFlightWaitsForThem) {
+  Mlp model(4);
+  const auto [x, y] = global_batch(8);
+  {
+    dist::DataParallel ddp(model.p, {.bucket_bytes = 256});
+    mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
+    EXPECT_GE(ddp.bucket_count(), 2);
+  }  // no synchronize(): the buckets out in MPI are waited for before their memory goes
+  // The ranks still agree on what comes next.
+  Tensor t = dydx::ones({3});
+  dist::all_reduce(t);
+  EXPECT_TRUE(dydx::equal(t, dydx::full({3}, static_cast<double>(dist::world_size()), dydx::kFloat32)));
 }
 
 TEST(DataParallel, DifferentParametersOnOneRankAreReported) {

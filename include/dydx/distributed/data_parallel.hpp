@@ -29,7 +29,7 @@ struct DataParallelOptions {
 /// into a bucket as backward produces it, each full bucket is all-reduced without waiting, and
 /// synchronize() waits for them all and writes the averaged gradients into .grad.
 ///
-///   distributed::DataParallel ddp(model);
+///   distributed::DataParallel ddp(model);   // a module, a module holder, or a list of parameters
 ///   loss.backward();
 ///   ddp.synchronize();   // every rank now holds the same, averaged .grad
 ///   optimizer.step();
@@ -41,6 +41,13 @@ class DataParallel {
  public:
   explicit DataParallel(const std::vector<Tensor>& parameters, DataParallelOptions options = {});
   explicit DataParallel(const nn::Module& module, DataParallelOptions options = {});
+  /// A module holder (nn::Linear, a DYDX_MODULE): its module's parameters.
+  template <class Holder>
+    requires requires(const Holder& h) { h->parameters(); }
+  explicit DataParallel(const Holder& holder, DataParallelOptions options = {})
+      : DataParallel(holder->parameters(), options) {}
+  /// Removes the hooks; buckets still in flight (a backward without synchronize()) are waited for first,
+  /// since MPI writes into them.
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
