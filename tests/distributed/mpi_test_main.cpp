@@ -1,7 +1,9 @@
-// main() for the distributed tests, run under mpirun: MPI for the whole run, GoogleTest's output from
+// main() for the distributed tests, run under mpirun: MPI for the whole run (started here, as an application
+// would, so that dydx's Environment is checked to leave an MPI it did not start alone), GoogleTest's output from
 // rank 0 only (the other ranks print their failures, prefixed by their rank), and an exit code that is
 // nonzero on every rank when any rank failed.
 #include <gtest/gtest.h>
+#include <mpi.h>
 
 #include <iostream>
 
@@ -24,10 +26,10 @@ class FailurePrinter : public testing::EmptyTestEventListener {
   int rank_;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_tests(int argc, char** argv) {
+  // The application started MPI: dydx's Environment must take it as it is, and leave it running.
   dydx::distributed::Environment mpi(&argc, &argv);
+  dydx::distributed::init();  // a second init is harmless too
   testing::InitGoogleTest(&argc, argv);
   const int rank = dydx::distributed::rank();
   if (rank != 0) {
@@ -40,4 +42,18 @@ int main(int argc, char** argv) {
   dydx::distributed::all_reduce(any_failed, dydx::distributed::ReduceOp::max);
   if (rank == 0 && any_failed.item<int64_t>() && !failed) std::cerr << "another rank failed (see above)" << std::endl;
   return any_failed.item<int64_t>() ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+  const int status = run_tests(argc, argv);
+  if (!dydx::distributed::is_initialized()) {
+    std::cerr << "dydx::distributed::Environment finalized an MPI it did not start" << std::endl;
+    return 1;
+  }
+  MPI_Finalize();
+  return status;
 }
