@@ -69,16 +69,15 @@ void init(int* argc, char*** argv) {
 
 void finalize() {
   std::unique_lock<std::mutex> lock(detail::mpi_mutex());
-  if (!started_here) return;
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (finalized) return;
+  if (!is_initialized()) return;
+  // After a timeout, even an MPI that the application started would hang in its own MPI_Finalize.
   if (broken.load()) {
     lock.unlock();
     std::cerr << "dydx::distributed: a collective timed out on rank " << rank()
               << "; aborting the job instead of finalizing MPI" << std::endl;
     abort(1);
   }
+  if (!started_here) return;
   MPI_Finalize();
   started_here = false;
 }

@@ -14,7 +14,7 @@ namespace dydx::distributed {
 void init(int* argc = nullptr, char*** argv = nullptr);
 /// Stops MPI if init() started it; a no-op otherwise, and when already finalized. After a collective has
 /// timed out the communicator can no longer be trusted, so this aborts the whole job (MPI_Abort) instead
-/// of risking a hang in MPI_Finalize.
+/// of risking a hang in MPI_Finalize, whoever started MPI.
 void finalize();
 /// Whether MPI is started and not yet finalized.
 bool is_initialized();
