@@ -116,12 +116,13 @@ std::vector<Tensor> trained(const std::vector<Tensor>& parameters) {
 
 // Every rank must have built the same buckets: a hash of the parameters' dtypes and shapes is compared.
 void check_same_parameters(const std::vector<Tensor>& parameters) {
-  int64_t hash = static_cast<int64_t>(parameters.size());
+  // Unsigned: the products wrap, which signed integers must not.
+  uint64_t hash = parameters.size();
   for (const Tensor& p : parameters) {
-    hash = hash * 1000003 + static_cast<int64_t>(p.dtype());
-    for (int64_t s : p.sizes()) hash = hash * 1000003 + s;
+    hash = hash * 1000003 + static_cast<uint64_t>(p.dtype());
+    for (int64_t s : p.sizes()) hash = hash * 1000003 + static_cast<uint64_t>(s);
   }
-  const std::vector<Tensor> all = all_gather(tensor(std::vector<int64_t>{hash}));
+  const std::vector<Tensor> all = all_gather(tensor(std::vector<int64_t>{static_cast<int64_t>(hash)}));
   for (int r = 1; r < static_cast<int>(all.size()); ++r)
     DYDX_CHECK(all[r].item<int64_t>() == all[0].item<int64_t>(), "DataParallel: rank ", r,
                " has other parameters (count, dtypes or shapes) than rank 0");
