@@ -6,16 +6,23 @@
 # clang for the sanitizers, since its UBSan checks pointer arithmetic that GCC's lets pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# clang's sanitizer runtimes come in libclang-rt-14-dev, which clang only recommends.
-scripts/install_deps.sh clang libclang-rt-14-dev
+# clang's sanitizer runtimes come in libclang-rt-14-dev, which clang only recommends. Open MPI
+# (libopenmpi-dev, and mpirun from openmpi-bin) for dydx::distributed, whose tests ctest runs under
+# mpirun -np 2 and -np 4 --oversubscribe on shared memory (tests/distributed/CMakeLists.txt).
+scripts/install_deps.sh clang libclang-rt-14-dev libopenmpi-dev openmpi-bin
 jobs=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDYDX_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
+# MPI is installed above, so the distributed tests must have been among them.
+ctest --test-dir build -N -L distributed | grep -q "Total Tests: [1-9]" ||
+  { echo "dydx::distributed was not built: is MPI installed?" >&2; exit 1; }
 
 # Debug (assertions on) at -O1: the heaviest tests run 2.5 to 3 times faster than at -O0, and the stacks
 # still name every frame (frame pointers kept; inlined frames come from the debug info).
+# dydx::distributed's tests run here too, under mpirun; Open MPI's own leaks are suppressed for them
+# (tests/distributed/lsan_open_mpi.supp, set in tests/distributed/CMakeLists.txt).
 CXX=clang++ cmake -S . -B build-asan-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
   -DDYDX_SANITIZE=ON -DDYDX_BUILD_BENCHMARKS=OFF -DDYDX_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-asan-clang -j "$jobs"

@@ -8,4 +8,12 @@ trap 'rm -rf "$scratch"' EXIT
 cmake --install "$build_dir" --prefix "$scratch/prefix" >/dev/null
 cmake -S "$source_dir" -B "$scratch/build" -G Ninja -DCMAKE_PREFIX_PATH="$scratch/prefix" >/dev/null
 cmake --build "$scratch/build"
-LD_LIBRARY_PATH="$scratch/prefix/lib:$scratch/prefix/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}" "$scratch/build/consumer"
+export LD_LIBRARY_PATH="$scratch/prefix/lib:$scratch/prefix/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+"$scratch/build/consumer"
+# Built where the installed package has dydx::distributed (MPI was found when dydx was built).
+if [[ -x "$scratch/build/consumer_distributed" ]]; then
+  "$scratch/build/consumer_distributed"
+elif grep -q "dydx::distributed" "$scratch"/prefix/lib*/cmake/dydx/dydxTargets.cmake "$scratch"/prefix/lib/*/cmake/dydx/dydxTargets.cmake 2>/dev/null; then
+  echo "the installed package has dydx::distributed but the consumer did not build against it" >&2
+  exit 1
+fi

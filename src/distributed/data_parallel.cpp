@@ -1,0 +1,222 @@
+// DataParallel: gradient buckets filled by hooks during backward and all-reduced as each fills.
+#include "dydx/distributed/data_parallel.hpp"
+
+#include <mutex>
+
+#include "distributed/all_reduce_in_flight.hpp"
+#include "distributed/mpi_state.hpp"
+#include "dydx/autograd.hpp"
+#include "dydx/creation.hpp"
+#include "dydx/distributed/environment.hpp"
+#include "dydx/error.hpp"
+#include "dydx/nn/module.hpp"
+#include "dydx/ops.hpp"
+
+namespace dydx::distributed {
+
+namespace {
+
+void* data_of(const Tensor& buffer) {
+  return buffer.dtype() == kFloat32 ? static_cast<void*>(buffer.data_ptr<float>())
+                                    : static_cast<void*>(buffer.data_ptr<double>());
+}
+
+// Where one parameter's gradient sits in its bucket.
+struct Slot {
+  Tensor parameter;
+  int64_t bucket = 0;
+  int64_t offset = 0;  // in elements, within the bucket's buffer
+  unsigned hook = 0;
+  bool ready = false;  // its gradient for this backward is in the bucket
+};
+
+struct Bucket {
+  Tensor buffer;  // contiguous, one dtype
+  std::vector<size_t> slots;
+  size_t ready = 0;
+  detail::AllReduceInFlight transfer;
+};
+
+}  // namespace
+
+struct DataParallel::State {
+  DataParallelOptions options;
+  std::vector<Slot> slots;
+  std::vector<Bucket> buckets;
+  size_t next_to_start = 0;  // buckets go out in index order, the same on every rank
+  int64_t started_in_backward = 0;  // in the backward now running
+  int64_t started_in_last_backward = 0;
+  std::mutex mutex;          // hooks may run on the autograd engine's threads
+
+  // The slot's part of its bucket, shaped as the parameter.
+  Tensor view_of(const Slot& slot) {
+    const Tensor& p = slot.parameter;
+    return buckets[slot.bucket].buffer.narrow(0, slot.offset, p.numel()).view(p.sizes());
+  }
+
+  // Puts what the parameter's .grad will hold after this backward (its current .grad plus g, as the
+  // engine accumulates it just after this hook) into the bucket: DDP reduces the accumulated gradient.
+  void fill(size_t index, const Tensor& g) {
+    Slot& slot = slots[index];
+    DYDX_CHECK(!slot.ready, "DataParallel: parameter ", index, " got a second gradient before synchronize(); "
+               "call synchronize() after each backward");
+    NoGradGuard no_grad;
+    Tensor target = view_of(slot);
+    const Tensor current = slot.parameter.grad();
+    if (!g.defined()) {
+      if (current.defined()) target.copy_(current);
+      else target.zero_();
+    } else if (current.defined()) {
+      target.copy_(current.detach() + g.detach());
+    } else {
+      target.copy_(g.detach());
+    }
+    slot.ready = true;
+    ++buckets[slot.bucket].ready;
+  }
+
+  void start_full_buckets(bool in_backward) {
+    while (next_to_start < buckets.size() && buckets[next_to_start].ready == buckets[next_to_start].slots.size()) {
+      Bucket& b = buckets[next_to_start++];
+      b.transfer.start(data_of(b.buffer), b.buffer.numel(), b.buffer.dtype(), MPI_SUM, "DataParallel");
+      if (in_backward) ++started_in_backward;
+    }
+  }
+
+  // Open MPI moves a nonblocking collective's data only inside MPI calls: testing the buckets already out
+  // lets them progress while backward goes on, instead of all at once in synchronize().
+  void progress_started_buckets() {
+    for (size_t k = 0; k < next_to_start; ++k) buckets[k].transfer.test("DataParallel");
+  }
+
+  void on_gradient(size_t index, const Tensor& g) {
+    std::lock_guard<std::mutex> lock(mutex);
+    fill(index, g);
+    start_full_buckets(true);
+    progress_started_buckets();
+  }
+};
+
+namespace {
+
+std::vector<Tensor> trained(const std::vector<Tensor>& parameters) {
+  std::vector<Tensor> kept;
+  for (const Tensor& p : parameters) {
+    DYDX_CHECK(p.defined(), "DataParallel: parameter ", kept.size(), " is undefined");
+    if (!p.requires_grad()) continue;  // frozen: nothing to synchronise
+    DYDX_CHECK(p.is_leaf(), "DataParallel: parameters must be leaves; one of shape ", p.sizes(), " is not");
+    DYDX_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, "DataParallel: a parameter has dtype ", p.dtype(),
+               "; gradients are float32 or float64");
+    for (const Tensor& q : kept)
+      DYDX_CHECK(q.impl() != p.impl(), "DataParallel: a parameter of shape ", p.sizes(), " is listed twice");
+    kept.push_back(p);
+  }
+  return kept;
+}
+
+// Every rank must have built the same buckets: a hash of the parameters' dtypes and shapes is compared.
+void check_same_parameters(const std::vector<Tensor>& parameters) {
+  // Unsigned: the products wrap, which signed integers must not.
+  uint64_t hash = parameters.size();
+  for (const Tensor& p : parameters) {
+    hash = hash * 1000003 + static_cast<uint64_t>(p.dtype());
+    for (int64_t s : p.sizes()) hash = hash * 1000003 + static_cast<uint64_t>(s);
+  }
+  const std::vector<Tensor> all = all_gather(tensor(std::vector<int64_t>{static_cast<int64_t>(hash)}));
+  for (int r = 1; r < static_cast<int>(all.size()); ++r)
+    DYDX_CHECK(all[r].item<int64_t>() == all[0].item<int64_t>(), "DataParallel: rank ", r,
+               " has other parameters (count, dtypes or shapes) than rank 0");
+}
+
+}  // namespace
+
+DataParallel::DataParallel(const nn::Module& module, DataParallelOptions options)
+    : DataParallel(module.parameters(), options) {}
+
+DataParallel::DataParallel(const std::vector<Tensor>& parameters, DataParallelOptions options)
+    : state_(std::make_shared<State>()) {
+  DYDX_CHECK(options.bucket_bytes > 0, "DataParallel: bucket_bytes must be positive, got ", options.bucket_bytes);
+  DYDX_CHECK(options.reduction == ReduceOp::mean || options.reduction == ReduceOp::sum,
+             "DataParallel: gradients are reduced by mean or sum, not ", to_string(options.reduction));
+  state_->options = options;
+  const std::vector<Tensor> kept = trained(parameters);
+  check_same_parameters(kept);
+  if (options.broadcast_parameters) {
+    for (Tensor p : kept) broadcast(p, 0);
+  }
+  // Reverse order of registration: backward reaches the last layers first. A bucket takes parameters of
+  // one dtype up to bucket_bytes (and at least one, however large).
+  std::vector<std::pair<ScalarType, int64_t>> layout;  // per bucket: dtype, elements
+  for (size_t k = kept.size(); k-- > 0;) {
+    const Tensor& p = kept[k];
+    const int64_t bytes = p.numel() * (p.dtype() == kFloat32 ? 4 : 8);
+    const bool fits = !layout.empty() && layout.back().first == p.dtype() &&
+                      (layout.back().second * (p.dtype() == kFloat32 ? 4 : 8) + bytes <= options.bucket_bytes);
+    if (!fits) layout.emplace_back(p.dtype(), 0);
+    state_->slots.push_back(Slot{p, static_cast<int64_t>(layout.size() - 1), layout.back().second});
+    layout.back().second += p.numel();
+  }
+  for (auto [dtype, elements] : layout) {
+    DYDX_CHECK(elements <= INT32_MAX, "DataParallel: a bucket of ", elements, " elements is too large for MPI; "
+               "lower bucket_bytes");
+    Bucket bucket;
+    bucket.buffer = zeros({elements}, dtype);
+    state_->buckets.push_back(std::move(bucket));
+  }
+  for (size_t i = 0; i < state_->slots.size(); ++i) {
+    Slot& slot = state_->slots[i];
+    state_->buckets[slot.bucket].slots.push_back(i);
+    std::weak_ptr<State> weak = state_;
+    slot.hook = slot.parameter.register_hook([weak, i](const Tensor& g) {
+      if (auto state = weak.lock()) state->on_gradient(i, g);
+    });
+  }
+}
+
+DataParallel::~DataParallel() {
+  for (const Slot& slot : state_->slots) slot.parameter.remove_hook(slot.hook);
+  std::vector<detail::AllReduceInFlight*> transfers;
+  for (Bucket& b : state_->buckets) transfers.push_back(&b.transfer);
+  try {
+    detail::wait(transfers, "DataParallel");
+  } catch (const Error&) {
+    // Timed out: the job is already marked unusable and ends at finalize; nothing more to do here.
+  }
+}
+
+void DataParallel::synchronize() {
+  State& s = *state_;
+  std::vector<detail::AllReduceInFlight*> transfers;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    detail::require_usable("DataParallel::synchronize");
+    s.started_in_last_backward = s.started_in_backward;
+    s.started_in_backward = 0;
+    for (size_t i = 0; i < s.slots.size(); ++i)
+      if (!s.slots[i].ready) s.fill(i, Tensor());
+    s.start_full_buckets(false);
+    for (Bucket& b : s.buckets) transfers.push_back(&b.transfer);
+  }
+  detail::wait(transfers, "DataParallel::synchronize");
+  std::lock_guard<std::mutex> lock(s.mutex);
+  const int world = world_size();
+  NoGradGuard no_grad;
+  for (Bucket& b : s.buckets) {
+    if (s.options.reduction == ReduceOp::mean) detail::divide_by_world(b.buffer, world);
+    b.ready = 0;
+  }
+  for (Slot& slot : s.slots) {
+    Tensor reduced = s.view_of(slot);
+    const Tensor current = slot.parameter.grad();
+    if (current.defined() && !current.requires_grad()) current.detach().copy_(reduced);
+    else slot.parameter.set_grad(reduced.clone());
+    slot.ready = false;
+  }
+  s.next_to_start = 0;
+}
+
+int64_t DataParallel::bucket_count() const { return static_cast<int64_t>(state_->buckets.size()); }
+
+int64_t DataParallel::buckets_started_in_backward() const { return state_->started_in_last_backward; }
+
+}  // namespace dydx::distributed
