@@ -359,6 +359,63 @@ TEST(Hooks, ObservingHookOnLeafSeesItsGradient) {
   EXPECT_TRUE(HasValues(x.grad(), {2, 4, 6}));
 }
 
+// register_post_accumulate_grad_hook (torch >= 2.1): the hook sees the leaf after its .grad holds the
+// sum, in passes that accumulate only; removed by remove_hook; refused on non-leaves.
+TEST(Hooks, PostAccumulateGradHookSeesTheSummedGrad) {
+  Tensor x = Leaf({1.0, 2.0, 3.0});
+  x.set_grad(Leaf({10.0, 10.0, 10.0}).detach());
+  std::vector<Tensor> seen;
+  const unsigned handle = x.register_post_accumulate_grad_hook([&](const Tensor& t) {
+    EXPECT_EQ(t.impl(), x.impl());
+    seen.push_back(t.grad().clone());
+  });
+  (x * x).sum().backward();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(HasValues(seen[0], {12, 14, 16}));
+  grad({(x * x).sum()}, {x});  // grad() accumulates nothing: no call
+  EXPECT_EQ(seen.size(), 1u);
+  x.remove_hook(handle);
+  (x * x).sum().backward();
+  EXPECT_EQ(seen.size(), 1u);
+  EXPECT_THROW((x * 2.0).register_post_accumulate_grad_hook([](const Tensor&) {}), dydx::Error);
+  EXPECT_THROW(Tensor(zeros({2})).register_post_accumulate_grad_hook([](const Tensor&) {}), dydx::Error);
+}
+
+// autograd::queue_callback: callbacks run after every node of the pass, in order, may queue more,
+// see a nested pass's callbacks run at the end of that pass, and are dropped by a pass that raises.
+TEST(Hooks, QueuedCallbacksRunWhenThePassEnds) {
+  Tensor x = Leaf({1.0, 2.0}), w = Leaf({3.0, 4.0});
+  std::vector<std::string> order;
+  w.register_hook([&](const Tensor&) {
+    order.push_back("hook w");
+    autograd::queue_callback([&] {
+      order.push_back("first callback, x.grad set: " + std::to_string(x.grad().defined()));
+      autograd::queue_callback([&] { order.push_back("queued by a callback"); });
+    });
+    autograd::queue_callback([&] {
+      Tensor z = Leaf({5.0});
+      z.register_hook([&](const Tensor&) { autograd::queue_callback([&] { order.push_back("nested pass"); }); });
+      (z * z).sum().backward();
+      order.push_back("after nested backward");
+    });
+  });
+  (x * w).sum().backward();
+  const std::vector<std::string> want = {"hook w", "first callback, x.grad set: 1", "nested pass",
+                                         "after nested backward", "queued by a callback"};
+  EXPECT_EQ(order, want);
+  EXPECT_THROW(autograd::queue_callback([] {}), dydx::Error);  // no pass running
+  // A pass that raises drops what it queued; the next pass starts clean.
+  Tensor y = Leaf({1.0});
+  bool ran = false;
+  y.register_hook([&](const Tensor&) -> Tensor {
+    autograd::queue_callback([&] { ran = true; });
+    throw std::runtime_error("hook fails");
+  });
+  EXPECT_THROW((y * 2.0).sum().backward(), std::runtime_error);
+  (x * 2.0).sum().backward();
+  EXPECT_FALSE(ran);
+}
+
 TEST(Hooks, ObservingHookOnLeafRegisteredAfterUse) {
   Tensor x = Leaf({1.0, 2.0, 3.0});
   Tensor loss = (x * x).sum();

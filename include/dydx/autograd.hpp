@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,14 @@ void backward(const TensorList& outputs, const TensorList& grad_outputs, const B
 void backward(const TensorList& outputs, const TensorList& grad_outputs = {},
               std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
               const TensorList& inputs = {});
+
+namespace autograd {
+/// Runs callback once the backward pass now running on this thread has run every node (every .grad
+/// written), after the callbacks queued before it, as PyTorch's engine queue_callback: a hook's way to
+/// act on a whole pass's gradients (distributed::DataParallel waits for its all-reduces there).
+/// Callbacks may queue more; a pass that raises drops its callbacks. Raises outside a backward pass.
+void queue_callback(std::function<void()> callback);
+}  // namespace autograd
 
 /// Anomaly mode, as torch.autograd.set_detect_anomaly: when on, a backward whose rule first produces
 /// a nan or inf gradient from finite ones throws, naming the node and the op that created it.

@@ -92,6 +92,12 @@ class Tensor {
       return Tensor();
     }));
   }
+  /// Registers a hook called with this leaf once backward has accumulated its gradient into .grad,
+  /// as torch.Tensor.register_post_accumulate_grad_hook: it sees the whole .grad, where register_hook
+  /// sees the incoming gradient before the sum. Runs in passes that accumulate (backward, not grad()).
+  /// Returns a handle for remove_hook.
+  unsigned register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
+  /// Removes a hook registered by either function.
   void remove_hook(unsigned handle) const;
 
   // ---- views (no copy) ------------------------------------------------------------------

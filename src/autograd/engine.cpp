@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <mutex>
 
 #include "autograd/accumulate_grad.hpp"
@@ -401,8 +402,15 @@ Tensor BackwardPass::finish_gradient(GraphState::Entry& entry, Tensor g) {
 
 void BackwardPass::accumulate_into_leaf(const GraphState::Entry& entry, Tensor g) {
   if (g.defined() && options_.accumulate_into_grad && (!prune() || entry.is_target)) {
-    AutoGradMode mode(options_.create_graph);
-    accumulate_into(*entry.node->leaf, std::move(g), options_.create_graph);
+    {
+      AutoGradMode mode(options_.create_graph);
+      accumulate_into(*entry.node->leaf, std::move(g), options_.create_graph);
+    }
+    const std::shared_ptr<detail::TensorImpl>& leaf = entry.node->leaf;
+    if (has_hooks(leaf->post_accumulate_grad_hooks)) [[unlikely]] {
+      const Tensor tensor(leaf);
+      for (const auto& [handle, hook] : snapshot_hooks(leaf->post_accumulate_grad_hooks)) (*hook)(tensor);
+    }
   }
 }
 
@@ -475,6 +483,34 @@ TensorList BackwardPass::results() {
 
 }  // namespace
 
+namespace {
+
+// The callbacks queued by each backward pass running on this thread, innermost last: a hook or a
+// callback may run a backward of its own. Read by index, since a nested pass may grow the outer vector.
+thread_local std::vector<std::vector<std::function<void()>>> queued_callbacks;
+
+// A pass's list of callbacks, dropped with the pass when it raises.
+struct CallbackScope {
+  size_t depth = queued_callbacks.size();
+  CallbackScope() { queued_callbacks.emplace_back(); }
+  ~CallbackScope() { queued_callbacks.resize(depth); }
+  void run() const {
+    for (size_t i = 0; i < queued_callbacks[depth].size(); ++i) {
+      const std::function<void()> callback = std::move(queued_callbacks[depth][i]);
+      callback();
+    }
+  }
+};
+
+}  // namespace
+
+void queue_callback(std::function<void()> callback) {
+  DYDX_CHECK(!queued_callbacks.empty(), "queue_callback: no backward pass is running on this thread; call it from a "
+             "hook during backward");
+  DYDX_CHECK(callback != nullptr, "queue_callback: the callback is empty");
+  queued_callbacks.back().push_back(std::move(callback));
+}
+
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
                         const BackwardPassOptions& options) {
   // Inside vmap, gradients are per sample only through the transforms, which run on the batches.
@@ -483,6 +519,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
                "vmap: backward() is not supported on tensors inside vmap (it would add every sample's gradient into "
                "one .grad); use func::grad, func::vjp or dydx::grad inside vmap, which give each sample's");
   BackwardPass pass(inputs, options);
+  const CallbackScope callbacks;
   pass.check_arguments(outputs, grad_outputs);
   pass.seed_roots(outputs, grad_outputs);
   pass.mark_targets();
@@ -490,6 +527,7 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
   pass.count_dependencies();
   pass.queue_roots();
   pass.run_ready_nodes();
+  callbacks.run();
   return pass.results();
 }
 

@@ -51,11 +51,25 @@ unsigned Tensor::register_hook(TensorHook hook) const {
   return handle;
 }
 
+unsigned Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+  DYDX_CHECK(!impl_ref().batched, "vmap: register_post_accumulate_grad_hook is not supported on a tensor inside "
+             "vmap; register it on the tensor outside vmap");
+  DYDX_CHECK(requires_grad(), "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't "
+             "require gradient");
+  DYDX_CHECK(is_leaf(), "post accumulate grad hooks cannot be registered on non-leaf tensors");
+  unsigned handle = next_hook_handle++;
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  any_hook_registered.store(true, std::memory_order_relaxed);
+  impl()->post_accumulate_grad_hooks.emplace_back(handle, std::make_shared<std::function<void(const Tensor&)>>(std::move(hook)));
+  return handle;
+}
+
 void Tensor::remove_hook(unsigned handle) const {
   impl_ref();
   std::lock_guard<std::mutex> lock(hook_mutex);
   auto is_it = [handle](const auto& entry) { return entry.first == handle; };
   std::erase_if(hook_list(*this), is_it);
+  std::erase_if(impl()->post_accumulate_grad_hooks, is_it);
   if (auto it = hooked_nodes.find(handle); it != hooked_nodes.end()) {
     if (auto node = it->second.lock()) std::erase_if(node->pre_hooks, is_it);
     hooked_nodes.erase(it);
@@ -65,6 +79,17 @@ void Tensor::remove_hook(unsigned handle) const {
 autograd::HookList autograd::snapshot_hooks(const HookList& hooks) {
   std::lock_guard<std::mutex> lock(hook_mutex);
   return hooks;
+}
+
+autograd::PostAccumulateHookList autograd::snapshot_hooks(const PostAccumulateHookList& hooks) {
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  return hooks;
+}
+
+bool autograd::has_hooks(const PostAccumulateHookList& hooks) {
+  if (!any_hook_registered.load(std::memory_order_relaxed)) return false;
+  std::lock_guard<std::mutex> lock(hook_mutex);
+  return !hooks.empty();
 }
 
 bool autograd::has_hooks(const HookList& hooks) {

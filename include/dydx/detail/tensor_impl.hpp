@@ -74,6 +74,8 @@ struct TensorImpl {
   // Each hook is shared, so that a backward runs the registered object itself (its state persists)
   // from a snapshot of the list that only copies pointers.
   std::vector<std::pair<unsigned, std::shared_ptr<std::function<Tensor(const Tensor&)>>>> hooks;
+  // A leaf's hooks that run after backward has accumulated into its grad (register_post_accumulate_grad_hook).
+  std::vector<std::pair<unsigned, std::shared_ptr<std::function<void(const Tensor&)>>>> post_accumulate_grad_hooks;
   // Forward-mode tangents, one per dual level that gave this tensor one.
   std::vector<std::pair<uint32_t, std::shared_ptr<TensorImpl>>> tangents;
   // Inside vmap: the batched value this tensor is one sample of (it then has no data of its own).
