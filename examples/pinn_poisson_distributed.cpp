@@ -96,7 +96,6 @@ int main(int argc, char** argv) try {
     Tensor residual = func::laplacian(u, interior) + f;
     Tensor local = residual.pow(2).sum() * interior_weight + u(boundary).pow(2).sum() * boundary_weight;
     local.backward();
-    ddp.synchronize();
     Tensor total = local.detach().clone();
     dist::all_reduce(total);
     losses.push_back(total.item<double>());

@@ -46,6 +46,7 @@ struct DataParallel::State {
   size_t next_to_start = 0;  // buckets go out in index order, the same on every rank
   int64_t started_in_backward = 0;  // in the backward now running
   int64_t started_in_last_backward = 0;
+  bool pending = false;      // a backward has filled buckets that finish() has not reduced yet
   std::mutex mutex;          // hooks may run on the autograd engine's threads
 
   // The slot's part of its bucket, shaped as the parameter.
@@ -54,23 +55,18 @@ struct DataParallel::State {
     return buckets[slot.bucket].buffer.narrow(0, slot.offset, p.numel()).view(p.sizes());
   }
 
-  // Puts what the parameter's .grad will hold after this backward (its current .grad plus g, as the
-  // engine accumulates it just after this hook) into the bucket: DDP reduces the accumulated gradient.
-  void fill(size_t index, const Tensor& g) {
+  // Puts the parameter's .grad, as backward has accumulated it (DDP reduces the accumulated gradient),
+  // into its bucket; zeros where it has none.
+  void fill(size_t index) {
     Slot& slot = slots[index];
-    DYDX_CHECK(!slot.ready, "DataParallel: parameter ", index, " got a second gradient before synchronize(); "
-               "call synchronize() after each backward");
+    // One pass calls each parameter's hook once; a filled slot is a pass that raised before its end.
+    DYDX_CHECK(!slot.ready, "DataParallel: parameter ", index, " still holds the gradient of a backward that raised "
+               "before its end; call synchronize() on every rank before the next backward");
     NoGradGuard no_grad;
     Tensor target = view_of(slot);
     const Tensor current = slot.parameter.grad();
-    if (!g.defined()) {
-      if (current.defined()) target.copy_(current);
-      else target.zero_();
-    } else if (current.defined()) {
-      target.copy_(current.detach() + g.detach());
-    } else {
-      target.copy_(g.detach());
-    }
+    if (current.defined()) target.copy_(current.detach());
+    else target.zero_();
     slot.ready = true;
     ++buckets[slot.bucket].ready;
   }
@@ -89,11 +85,51 @@ struct DataParallel::State {
     for (size_t k = 0; k < next_to_start; ++k) buckets[k].transfer.test("DataParallel");
   }
 
-  void on_gradient(size_t index, const Tensor& g) {
+  // Called once a parameter's .grad holds this backward's sum. Returns whether it is the pass's first,
+  // which queues finish() for the end of the pass.
+  bool on_gradient(size_t index) {
     std::lock_guard<std::mutex> lock(mutex);
-    fill(index, g);
+    const bool first = !pending;
+    pending = true;
+    fill(index);
     start_full_buckets(true);
     progress_started_buckets();
+    return first;
+  }
+
+  // Starts the buckets backward left (parameters it gave no gradient contribute their .grad or zeros),
+  // waits for every bucket and writes the reduced gradients into .grad. Nothing to do unless a
+  // backward has filled a bucket since the last time.
+  void finish() {
+    std::vector<detail::AllReduceInFlight*> transfers;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!pending) return;
+      detail::require_usable("DataParallel");
+      started_in_last_backward = started_in_backward;
+      started_in_backward = 0;
+      for (size_t i = 0; i < slots.size(); ++i)
+        if (!slots[i].ready) fill(i);
+      start_full_buckets(false);
+      for (Bucket& b : buckets) transfers.push_back(&b.transfer);
+    }
+    detail::wait(transfers, "DataParallel");
+    std::lock_guard<std::mutex> lock(mutex);
+    const int world = world_size();
+    NoGradGuard no_grad;
+    for (Bucket& b : buckets) {
+      if (options.reduction == ReduceOp::mean) detail::divide_by_world(b.buffer, world);
+      b.ready = 0;
+    }
+    for (Slot& slot : slots) {
+      Tensor reduced = view_of(slot);
+      const Tensor current = slot.parameter.grad();
+      if (current.defined() && !current.requires_grad()) current.detach().copy_(reduced);
+      else slot.parameter.set_grad(reduced.clone());
+      slot.ready = false;
+    }
+    next_to_start = 0;
+    pending = false;
   }
 };
 
@@ -166,9 +202,15 @@ DataParallel::DataParallel(const std::vector<Tensor>& parameters, DataParallelOp
   for (size_t i = 0; i < state_->slots.size(); ++i) {
     Slot& slot = state_->slots[i];
     state_->buckets[slot.bucket].slots.push_back(i);
+    // After accumulation, as DDP's hook on AccumulateGrad: only passes that write .grad (backward, not
+    // grad()) take part, and the pass's first gradient queues the reduction for the pass's end.
     std::weak_ptr<State> weak = state_;
-    slot.hook = slot.parameter.register_hook([weak, i](const Tensor& g) {
-      if (auto state = weak.lock()) state->on_gradient(i, g);
+    slot.hook = slot.parameter.register_post_accumulate_grad_hook([weak, i](const Tensor&) {
+      const auto state = weak.lock();
+      if (state && state->on_gradient(i))
+        autograd::queue_callback([weak] {
+          if (const auto s = weak.lock()) s->finish();
+        });
     });
   }
 }
@@ -184,36 +226,7 @@ DataParallel::~DataParallel() {
   }
 }
 
-void DataParallel::synchronize() {
-  State& s = *state_;
-  std::vector<detail::AllReduceInFlight*> transfers;
-  {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    detail::require_usable("DataParallel::synchronize");
-    s.started_in_last_backward = s.started_in_backward;
-    s.started_in_backward = 0;
-    for (size_t i = 0; i < s.slots.size(); ++i)
-      if (!s.slots[i].ready) s.fill(i, Tensor());
-    s.start_full_buckets(false);
-    for (Bucket& b : s.buckets) transfers.push_back(&b.transfer);
-  }
-  detail::wait(transfers, "DataParallel::synchronize");
-  std::lock_guard<std::mutex> lock(s.mutex);
-  const int world = world_size();
-  NoGradGuard no_grad;
-  for (Bucket& b : s.buckets) {
-    if (s.options.reduction == ReduceOp::mean) detail::divide_by_world(b.buffer, world);
-    b.ready = 0;
-  }
-  for (Slot& slot : s.slots) {
-    Tensor reduced = s.view_of(slot);
-    const Tensor current = slot.parameter.grad();
-    if (current.defined() && !current.requires_grad()) current.detach().copy_(reduced);
-    else slot.parameter.set_grad(reduced.clone());
-    slot.ready = false;
-  }
-  s.next_to_start = 0;
-}
+void DataParallel::synchronize() { state_->finish(); }
 
 int64_t DataParallel::bucket_count() const { return static_cast<int64_t>(state_->buckets.size()); }
 

@@ -83,6 +83,29 @@ TEST(DataParallel, StepsOverShardsMatchOneProcessOverTheWholeBatch) {
   }
 }
 
+// As DDP: the end of backward leaves the averaged .grad, with no call after it (a callback that the
+// first gradient hook queues); dydx::grad(), which writes no .grad, takes no part.
+TEST(DataParallel, GradientsAreReducedByTheEndOfBackward) {
+  Mlp model(11);
+  dist::DataParallel ddp(model.p, {.bucket_bytes = 512});
+  Mlp reference(model);
+  const auto [x, y] = global_batch(16);
+  mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
+  mse(reference.forward(x), y).backward();
+  for (size_t k = 0; k < model.p.size(); ++k) {
+    EXPECT_TRUE(dydx::allclose(model.p[k].grad(), reference.p[k].grad(), 1e-12, 1e-14)) << k;
+    EXPECT_TRUE(equal_on_every_rank(model.p[k].grad())) << k;
+  }
+  ddp.synchronize();  // nothing left to do: .grad stays as it is
+  for (size_t k = 0; k < model.p.size(); ++k)
+    EXPECT_TRUE(dydx::allclose(model.p[k].grad(), reference.p[k].grad(), 1e-12, 1e-14)) << k;
+  // Each rank's own gradient, untouched by the other ranks.
+  const Tensor local = dydx::grad({mse(model.forward(dist::shard(x)), dist::shard(y))}, {model.p[3]})[0];
+  Mlp alone(model);
+  mse(alone.forward(dist::shard(x)), dist::shard(y)).backward();
+  EXPECT_TRUE(dydx::allclose(local, alone.p[3].grad(), 1e-12, 1e-14));
+}
+
 TEST(DataParallel, OneLargeBucketAndSumReduction) {
   Mlp model(3);
   dist::DataParallel ddp(model.p, {.reduction = dist::ReduceOp::sum});

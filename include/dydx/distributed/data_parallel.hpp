@@ -25,18 +25,20 @@ struct DataParallelOptions {
   ReduceOp reduction = ReduceOp::mean;
 };
 
-/// Keeps the .grad of the parameters equal on every rank: a hook on each parameter copies its gradient
-/// into a bucket as backward produces it, each full bucket is all-reduced without waiting, and
-/// synchronize() waits for them all and writes the averaged gradients into .grad.
+/// Keeps the .grad of the parameters equal on every rank: a hook on each parameter
+/// (register_post_accumulate_grad_hook) copies its accumulated .grad into a bucket as backward produces
+/// it, each full bucket is all-reduced without waiting, and at the end of the backward pass (a callback
+/// the first hook queues, autograd::queue_callback) every bucket is waited for and the averaged gradients
+/// are written into .grad, as DDP does:
 ///
 ///   distributed::DataParallel ddp(model);   // a module, a module holder, or a list of parameters
-///   loss.backward();
-///   ddp.synchronize();   // every rank now holds the same, averaged .grad
+///   loss.backward();                        // every rank now holds the same, averaged .grad
 ///   optimizer.step();
 ///
 /// Buckets hold parameters in reverse order of registration (the order backward tends to reach them) and go
 /// out in that order, the same on every rank. A parameter that gets no gradient in a backward contributes
-/// its current .grad (or zeros). Every rank must call synchronize() after each backward.
+/// its current .grad (or zeros). Every rank must run the same backward passes; dydx::grad(), which writes
+/// no .grad, takes no part.
 class DataParallel {
  public:
   explicit DataParallel(const std::vector<Tensor>& parameters, DataParallelOptions options = {});
@@ -46,17 +48,18 @@ class DataParallel {
     requires requires(const Holder& h) { h->parameters(); }
   explicit DataParallel(const Holder& holder, DataParallelOptions options = {})
       : DataParallel(holder->parameters(), options) {}
-  /// Removes the hooks; buckets still in flight (a backward without synchronize()) are waited for first,
+  /// Removes the hooks; buckets still in flight (from a backward that raised) are waited for first,
   /// since MPI writes into them.
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
 
-  /// Waits for every bucket (starting those backward did not fill) and writes the reduced gradients into .grad.
+  /// What the end of each backward does already: waits for every bucket and writes the reduced gradients
+  /// into .grad. A no-op unless a backward that raised left buckets behind.
   void synchronize();
   /// How many buckets the parameters were split into.
   int64_t bucket_count() const;
-  /// How many buckets went out during the last backward, before synchronize() (those that overlapped it).
+  /// How many buckets went out during the last backward before its end (those that overlapped it).
   int64_t buckets_started_in_backward() const;
 
  private:
