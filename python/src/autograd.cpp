@@ -68,7 +68,8 @@ void bind_autograd(nb::module_& m) {
       .def("requires_grad_", [](Tensor& t, bool r) -> Tensor& { return t.requires_grad_(r); }, "requires_grad"_a = true,
            nb::rv_policy::reference_internal)
       .def_prop_rw("grad", [](const Tensor& t) { return tensor_or_none(t.grad()); },
-                   [](const Tensor& t, nb::handle g) { t.set_grad(g.is_none() ? Tensor() : nb::cast<Tensor>(g)); })
+                   [](const Tensor& t, nb::handle g) { t.set_grad(g.is_none() ? Tensor() : nb::cast<Tensor>(g)); },
+                   nb::for_setter(nb::arg("value").none()))
       .def_prop_ro("grad_fn", [](const Tensor& t) -> nb::object {
         if (!t.grad_fn()) return nb::none();
         return nb::cast(t.grad_fn());

@@ -74,7 +74,7 @@ Tensor tensor_from(nb::handle data, nb::handle dtype, bool requires_grad) {
     t = source.detach().to(type.value_or(source.dtype())).clone();
   } else if (nb::hasattr(data, "__array_interface__") || nb::hasattr(data, "__dlpack__")) {
     // A NumPy array (or any array): shared first, then copied, so the result owns its memory.
-    const Tensor shared = nb::cast<Tensor>(nb::module_::import_("dydx").attr("from_dlpack_or_numpy")(data));
+    const Tensor shared = nb::cast<Tensor>(nb::module_::import_("dydx._core").attr("from_dlpack_or_numpy")(data));
     t = shared.to(type.value_or(shared.dtype())).clone();
   } else {
     t = from_nested(data, type);
