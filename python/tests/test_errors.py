@@ -63,8 +63,8 @@ def test_blas_kernel_is_the_one_the_cpp_library_reports():
         pytest.skip("no C++ Release build in build/ to compare with")
     program = root / "build" / "print_blas_kernel"
     source = '#include <dydx/blas.hpp>\n#include <iostream>\nint main() { std::cout << dydx::blas_kernel(); }\n'
-    subprocess.run(["g++", "-std=c++20", "-x", "c++", "-", "-I", str(root / "include"), str(library),
-                    f"-Wl,-rpath,{library.parent}", "-o", str(program)], input=source, text=True, check=True)
+    subprocess.run(["g++", "-std=c++20", "-I", str(root / "include"), "-x", "c++", "-", "-x", "none", str(library),
+                    f"-Wl,-rpath,{library.parent}", "-o", str(program)], input=source, text=True, check=True, timeout=120)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DYDX_BLAS", "OPENBLAS_CORETYPE"))}
     cpp = subprocess.run([str(program)], capture_output=True, text=True, check=True, env=env).stdout
     python = subprocess.run([os.sys.executable, "-c", "import dydx; print(dydx.blas_kernel(), end='')"],
