@@ -7,6 +7,7 @@
 # with --no-deps so that pip never swaps that NumPy 1.x (which torch 1.13 needs) for a 2.x.
 # scikit-build-core keeps its build folder (python/build/) between runs, so a rerun recompiles only
 # what changed; a fresh clone compiles the library once more, static and without tests or examples.
+# --install-only stops after the install (bench/compare/run.sh uses it for its Python column).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=build-python/venv
@@ -15,6 +16,7 @@ if ! "$venv/bin/python" -c "import scikit_build_core, nanobind, pytest" 2>/dev/n
   "$venv/bin/pip" install -q "scikit-build-core>=0.10" "nanobind>=2.4" pytest
 fi
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$venv/bin/pip" install -q --no-deps --no-build-isolation ./python
+[[ ${1:-} == --install-only ]] && exit 0
 # From the repository root, so that python/dydx (the sources, without the compiled module) is not
 # what `import dydx` finds.
 "$venv/bin/python" -m pytest -q python/tests
