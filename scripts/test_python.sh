@@ -15,6 +15,13 @@ if ! "$venv/bin/python" -c "import scikit_build_core, nanobind, pytest" 2>/dev/n
   /usr/bin/python3 -m venv --system-site-packages "$venv"
   "$venv/bin/pip" install -q "scikit-build-core>=0.10" "nanobind>=2.4" pytest
 fi
+# JAX for the DLPack tests with JAX, in a venv of its own: it needs NumPy 2, which torch 1.13 cannot
+# import. Without network the JAX test is skipped (it says so), so a failure here only warns.
+jax_venv=build-python/jax-venv
+if ! "$jax_venv/bin/python" -c "import jax" 2>/dev/null; then
+  { /usr/bin/python3 -m venv "$jax_venv" && "$jax_venv/bin/pip" install -q "jax[cpu]"; } \
+    || echo "warning: could not install jax into $jax_venv; the JAX DLPack test will be skipped" >&2
+fi
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$venv/bin/pip" install -q --no-deps --no-build-isolation ./python
 [[ ${1:-} == --install-only ]] && exit 0
 # From the repository root, so that python/dydx (the sources, without the compiled module) is not

@@ -145,3 +145,29 @@ def test_backward_on_many_threads_with_python_hooks():
     for t in threads:
         t.join()
     assert results == [True] * 4
+
+
+def test_heavy_calls_release_the_gil():
+    # While another thread is inside one long matrix product, this thread keeps running Python: the
+    # longest pause it sees is far shorter than the product. With the GIL held, it would wait it out.
+    import time
+    a = dydx.randn(1500, 1500, dtype=dydx.float64)
+    start = time.perf_counter()
+    a @ a
+    product_s = time.perf_counter() - start
+    n = max(1, int(0.4 / product_s))  # about 0.4 s of products, each one call that could hold the GIL
+    done = threading.Event()
+
+    def work():
+        for _ in range(n):
+            a @ a
+        done.set()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    longest, last = 0.0, time.perf_counter()
+    while not done.is_set():
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    thread.join()
+    assert longest < 0.5 * product_s, (longest, product_s)

@@ -137,3 +137,47 @@ def test_tensor_from_an_array_copies():
     t = dydx.tensor(a)
     t[0] = 5
     assert a[0] == 1 and t.dtype is dydx.float64
+
+
+JAX_PROGRAM = """
+import gc
+import jax.numpy as jnp
+import numpy as np
+import dydx
+
+# dydx -> JAX: a large tensor (its storage 64-byte aligned, as XLA requires to share rather than copy).
+t = dydx.arange(100000.0)
+j = jnp.from_dlpack(t)
+assert j.unsafe_buffer_pointer() == np.asarray(t).ctypes.data, "JAX copied dydx's memory"
+t[0] = 9.0
+assert float(j[0]) == 9.0
+del t
+gc.collect()
+assert float(j[-1]) == 99999.0
+
+# JAX -> dydx.
+j = jnp.arange(100000.0, dtype=jnp.float32).reshape(1000, 100)
+t = dydx.from_dlpack(j)
+assert np.asarray(t).ctypes.data == j.unsafe_buffer_pointer(), "dydx copied JAX's memory"
+assert t.shape == (1000, 100) and t.dtype is dydx.float32
+del j
+gc.collect()
+assert t[999, 99].item() == 99999.0
+print("ok")
+"""
+
+
+def test_dlpack_with_jax_both_ways(tmp_path):
+    # JAX needs NumPy 2 and torch 1.13 NumPy 1, so JAX lives in its own venv (scripts/test_python.sh makes it);
+    # this installed dydx package is imported there by path.
+    import os
+    import pathlib
+    import subprocess
+    root = pathlib.Path(__file__).resolve().parents[2]
+    jax_python = root / "build-python" / "jax-venv" / "bin" / "python"
+    if subprocess.run([str(jax_python), "-c", "import jax"], capture_output=True).returncode != 0:
+        pytest.skip(f"no JAX in {jax_python.parent.parent} (scripts/test_python.sh installs it)")
+    (tmp_path / "dydx").symlink_to(pathlib.Path(dydx.__file__).parent)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run([str(jax_python), "-c", JAX_PROGRAM], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
