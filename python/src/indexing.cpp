@@ -50,8 +50,12 @@ void bind_indexing(nb::class_<Tensor>& cls) {
     const auto where = indices(index);
     if (nb::isinstance<Tensor>(value)) {
       t.index_put_(where, nb::cast<const Tensor&>(value));
-    } else {
+    } else if (is_number(value)) {
       t.index_put_(where, to_scalar(value));
+    } else {
+      // A nested list or an array: made a tensor of t's dtype first, as PyTorch does.
+      const Tensor values = nb::cast<Tensor>(nb::module_::import_("dydx._core").attr("tensor")(value, dtype_object(t.dtype())));
+      t.index_put_(where, values);
     }
   });
 }

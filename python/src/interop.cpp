@@ -88,7 +88,10 @@ void bind_interop(nb::class_<Tensor>& cls, nb::module_& m) {
   cls.def("numpy", [](const Tensor& t) { return as_ndarray<nb::numpy>(t); }, nb::rv_policy::reference)
       .def("__array__", [](const Tensor& t, nb::handle dtype, nb::handle copy) -> nb::object {
         nb::object array = nb::cast(as_ndarray<nb::numpy>(t), nb::rv_policy::reference);
-        return dtype.is_none() ? array : array.attr("astype")(dtype, "copy"_a = false);
+        // NumPy 2 passes copy: True asks for a copy, None and False for the shared memory.
+        const bool wants_copy = !copy.is_none() && nb::cast<bool>(copy);
+        if (dtype.is_none()) return wants_copy ? array.attr("copy")() : array;
+        return array.attr("astype")(dtype, "copy"_a = wants_copy);
       }, "dtype"_a = nb::none(), "copy"_a = nb::none())
       .def("__dlpack__", [](const Tensor& t, nb::kwargs kwargs) {
         // nanobind's own array object implements the DLPack protocol (versions, read-only flag); the

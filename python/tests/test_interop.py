@@ -21,6 +21,14 @@ def test_numpy_asarray_shares_memory_both_ways():
     assert np.shares_memory(a, t.numpy())
 
 
+def test_array_with_a_dtype_or_copy_is_a_copy():
+    t = dydx.arange(3.0)
+    converted = t.__array__(np.float64)
+    copied = t.__array__(copy=True)
+    converted[0] = copied[1] = 7
+    assert converted.dtype == np.float64 and t.tolist() == [0.0, 1.0, 2.0]
+
+
 def test_numpy_view_of_a_strided_tensor_has_its_strides():
     t = dydx.arange(12.0, dtype=dydx.float64).reshape(3, 4).t()
     a = np.asarray(t)

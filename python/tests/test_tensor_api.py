@@ -125,6 +125,8 @@ def test_setitem_matches_torch():
         target[target > 5] = -1
     x[2] = dydx.tensor([1.0, 2.0, 3.0, 4.0])
     tx[2] = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    x[0, :2] = [5, 6]
+    tx[0, :2] = torch.tensor([5, 6])
     assert_matches(x, tx)
 
 
