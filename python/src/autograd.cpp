@@ -15,29 +15,44 @@ namespace {
 
 using namespace nb::literals;
 
-/// A registered hook, removable as PyTorch's RemovableHandle.
+/// A registered hook, removable as PyTorch's RemovableHandle. It does not keep the tensor alive.
 struct HookHandle {
-  Tensor tensor;
+  std::weak_ptr<detail::TensorImpl> tensor;
   unsigned id;
-  bool removed = false;
   void remove() {
-    if (!removed) tensor.remove_hook(id);
-    removed = true;
+    if (auto impl = tensor.lock()) Tensor(impl).remove_hook(id);
+    tensor.reset();
   }
 };
 
 /// A Python callable as a tensor hook: called with the gradient under the GIL; a Tensor it returns
-/// replaces the gradient, None keeps it.
-TensorHook python_hook(nb::object callable) {
-  auto fn = hold(std::move(callable));
-  return [fn](const Tensor& grad) {
+/// replaces the gradient, None keeps it. A named type, so that the garbage collector's traversal
+/// can find the callable inside the std::function (tensor_traverse).
+struct PythonHook {
+  std::shared_ptr<PyRef> fn;
+  Tensor operator()(const Tensor& grad) const {
     nb::gil_scoped_acquire gil;
     nb::object result = fn->get()(grad);
     if (result.is_none()) return Tensor();
     if (!nb::isinstance<Tensor>(result))
       throw nb::type_error(("a hook must return None or a Tensor, not " + std::string(nb::type_name(result.type()).c_str())).c_str());
     return nb::cast<Tensor>(result);
-  };
+  }
+};
+
+/// The Python hooks of a leaf that only this Python object reaches: the tensor's data is held by no
+/// one else (no view, graph or other handle), and neither is the hook. Only those may be reported
+/// to the cycle collector as this object's references, and only those may it clear.
+template <class Visit>
+void each_owned_python_hook(PyObject* self, Visit visit) {
+  if (!nb::inst_ready(self)) return;
+  const Tensor* t = nb::inst_ptr<Tensor>(self);
+  if (!t->defined() || t->impl().use_count() != 1 || t->impl()->grad_fn) return;
+  for (const auto& [id, hook] : t->impl()->hooks) {
+    if (hook.use_count() != 1) continue;
+    const auto* python = hook->template target<PythonHook>();
+    if (python && python->fn.use_count() == 1) visit(id, python->fn->get());
+  }
 }
 
 std::optional<bool> optional_bool(nb::handle h) {
@@ -54,6 +69,22 @@ std::string node_repr(const autograd::Node& node) {
 }
 
 }  // namespace
+
+int tensor_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  int status = 0;
+  each_owned_python_hook(self, [&](unsigned, const nb::object& fn) {
+    if (status == 0) status = visit(fn.ptr(), arg);
+  });
+  return status;
+}
+
+int tensor_clear(PyObject* self) {
+  std::vector<unsigned> ids;
+  each_owned_python_hook(self, [&](unsigned id, const nb::object&) { ids.push_back(id); });
+  for (unsigned id : ids) nb::inst_ptr<Tensor>(self)->remove_hook(id);
+  return 0;
+}
 
 void bind_autograd(nb::module_& m) {
   nb::class_<autograd::Node>(m, "Node")
@@ -88,7 +119,7 @@ void bind_autograd(nb::module_& m) {
       }, "gradient"_a = nb::none(), "retain_graph"_a = nb::none(), "create_graph"_a = false, "inputs"_a = nb::none())
       .def("register_hook", [](const Tensor& t, nb::object hook) {
         if (!PyCallable_Check(hook.ptr())) throw nb::type_error("register_hook: the hook must be callable");
-        return HookHandle{t, t.register_hook(python_hook(std::move(hook)))};
+        return HookHandle{t.impl(), t.register_hook(TensorHook(PythonHook{hold(std::move(hook))}))};
       }, "hook"_a);
 
   nb::module_ autograd = m.def_submodule("autograd", "Reverse-mode automatic differentiation, as torch.autograd");

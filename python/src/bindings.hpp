@@ -19,6 +19,9 @@ void bind_tensor_operators(nb::class_<Tensor>& cls);
 void bind_indexing(nb::class_<Tensor>& cls);
 void bind_creation(nb::module_& m);
 void bind_autograd(nb::module_& m);
+/// The cycle collector's view of a Tensor: the Python hooks it alone owns (autograd.cpp).
+int tensor_traverse(PyObject* self, visitproc visit, void* arg);
+int tensor_clear(PyObject* self);
 void bind_interop(nb::class_<Tensor>& cls, nb::module_& m);
 void bind_func(nb::module_& m);
 void bind_free_ops(nb::module_& m);

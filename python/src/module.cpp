@@ -10,7 +10,12 @@ NB_MODULE(_core, m) {
   nb::exception<dydx::Error>(m, "Error", PyExc_RuntimeError);
 
   bind_dtypes(m);
-  nb::class_<dydx::Tensor> tensor(m, "Tensor", "A strided, typed array that records autograd history (torch.Tensor)");
+  // A hook that refers to its tensor makes a cycle through C++; these slots let Python's cycle collector see it.
+  static PyType_Slot gc_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(&tensor_traverse)},
+                                   {Py_tp_clear, reinterpret_cast<void*>(&tensor_clear)},
+                                   {0, nullptr}};
+  nb::class_<dydx::Tensor> tensor(m, "Tensor", "A strided, typed array that records autograd history (torch.Tensor)",
+                                  nb::type_slots(gc_slots));
   tensor.def("__repr__", [](const dydx::Tensor& t) { return dydx::to_string(t); });
   bind_tensor_methods(tensor);
   bind_tensor_operators(tensor);

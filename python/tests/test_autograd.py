@@ -171,3 +171,20 @@ def test_heavy_calls_release_the_gil():
         longest, last = max(longest, now - last), now
     thread.join()
     assert longest < 0.5 * product_s, (longest, product_s)
+
+
+def test_a_hook_that_refers_to_its_tensor_is_collected():
+    # tensor -> hook -> closure -> tensor: a cycle through C++ that Python's cycle collector must see.
+    import gc
+    import weakref
+    x = dydx.zeros(1000, requires_grad=True)
+
+    def hook(g):
+        return g * x.sum()
+
+    handle = x.register_hook(hook)
+    collected = weakref.ref(hook)
+    del x, hook
+    gc.collect()
+    assert collected() is None
+    handle.remove()  # the tensor is gone: nothing to do, and no error
