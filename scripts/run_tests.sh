@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the Release suite built by GCC (with an install-and-consume check),
+# the Python package's pytest suite,
 # then the whole suite again built by clang under AddressSanitizer and UndefinedBehaviorSanitizer in
 # build-asan-clang/, then the concurrency tests (and dydx's thread pool) under ThreadSanitizer in
 # build-tsan/. Two compilers, since GCC accepts code that clang rejects and users build with both;
@@ -18,6 +19,10 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 # MPI is installed above, so the distributed tests must have been among them.
 ctest --test-dir build -N -L distributed | grep -q "Total Tests: [1-9]" ||
   { echo "dydx::distributed was not built: is MPI installed?" >&2; exit 1; }
+
+# The Python package, built into a venv and tested against PyTorch (its test of the BLAS kernel
+# choice compares with build/libdydx.so, built just above).
+scripts/test_python.sh
 
 # Debug (assertions on) at -O1: the heaviest tests run 2.5 to 3 times faster than at -O0, and the stacks
 # still name every frame (frame pointers kept; inlined frames come from the debug info).

@@ -62,6 +62,15 @@ if [[ -x $venv/bin/python ]] && ! "$venv/bin/python" -c 'import folx' 2>/dev/nul
     || log "folx install failed, see $out/jax-install.log (the taylor family records folx as skipped)"
 fi
 
+# dydx from Python (the perop and seed families): the package in build-python/venv, installed there by
+# scripts/test_python.sh when missing.
+pyvenv=$root/build-python/venv
+if ! "$pyvenv/bin/python" -c 'import dydx' 2>/dev/null; then
+  log "installing the dydx Python package into $pyvenv"
+  "$root/scripts/test_python.sh" --install-only > "$out/python-install.log" 2>&1 \
+    || log "the Python package did not install, see $out/python-install.log"
+fi
+
 # Each tool and family runs in a fresh process (a process's heap history changes large-buffer timings), the
 # tools one after another per family so that slow drift in machine load hits all of them alike.
 run_tool() {  # run_tool NAME FAMILY COMMAND...
@@ -87,6 +96,14 @@ for family in "${families[@]}"; do
   else
     missing "/usr/bin/python3 cannot import torch and functorch (Debian: apt-get install python3-torch)" \
       "$out/torch.$family.json"
+  fi
+  if [[ $family == perop || $family == seed ]]; then
+    if "$pyvenv/bin/python" -c 'import dydx' 2>/dev/null; then
+      run_tool dydx_py "$family" "$pyvenv/bin/python" "$here/peers_dydx_python.py"
+    else
+      missing "the dydx Python package is not installed in $pyvenv (see $out/python-install.log)" \
+        "$out/dydx_py.$family.json"
+    fi
   fi
   if "$venv/bin/python" -c 'import jax' 2>/dev/null; then
     run_tool jax "$family" "$venv/bin/python" "$here/peers_jax.py"

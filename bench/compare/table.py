@@ -166,6 +166,44 @@ def check_cell(r, ref, key):
     return f"{rel:.0e} {'ok' if rel <= tol else 'DIFFERS'}"
 
 
+def same_method(tool, key, method):
+    """(median, cell text) of one method of a workload."""
+    if family_of(key) in tool["missing"]:
+        return None, "missing"
+    r = tool["cases"].get(key, {}).get(method)
+    if r is None:
+        return None, "not measured"
+    return (r["median_s"], "") if "median_s" in r else (None, "FAILED" if "failed" in r else "skipped")
+
+
+def python_targets(out, dydx, peers):
+    """Issue 15's targets, from this run: the per-op overhead of dydx called from Python at least 1.5x lower than
+    PyTorch's from Python, and batch_jacobian on the seed at (10^5, 64) from Python within 10% of the C++ call."""
+    py = load_tool(out, "dydx_py")
+    if not py["cases"] and not py["missing"]:
+        return
+    print()
+    print("dydx from Python (the package in build-python/venv; same keys as the C++ program; targets: PyTorch/dydx "
+          "(Python) >= 1.5x on perop, dydx (Python)/dydx (C++) <= 1.10x on seed/f32/100000x64):")
+    print()
+    print("| workload | dydx (C++) | dydx (Python) | PyTorch | PyTorch/dydx (Python) | dydx (Python)/dydx (C++) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key, _ in WORKLOADS:
+        if family_of(key) not in ("perop", "seed"):
+            continue
+        # The same method in both of dydx's columns (C++ runs more methods on the seed than Python does).
+        method = "fwd_bwd" if key == "perop" else "batch_jacobian"
+        d, dcell = same_method(dydx, key, method)
+        p, pcell = same_method(py, key, method)
+        t, _, tcell = best(peers["torch"], key)
+        show = lambda v, cell: fmt(v) if v is not None else cell  # noqa: E731
+        print(f"| {key} | {show(d, dcell)} | {show(p, pcell)} | {show(t, tcell)} | "
+              f"{ratio(t, p) if t is not None and p is not None else 'n/a'} | "
+              f"{ratio(p, d) if p is not None and d is not None else 'n/a'} |")
+    for family, why in py["missing"].items():
+        print(f"- dydx (Python) missing for {family}: {why}")
+
+
 def vmap_targets(dydx, peers):
     """Issue 13's targets, from this run: per-sample gradients and the NTK at least 1.5x faster than functorch and
     at least as fast as JAX; vmap(jacrev or jacfwd) of a row-wise f within 10% of batch_jacobian's time."""
@@ -306,6 +344,8 @@ def main():
 
     if "vmap" in ran:
         vmap_targets(dydx, peers)
+    if "perop" in ran or "seed" in ran:
+        python_targets(out, dydx, peers)
     if "taylor" in ran:
         taylor_targets(dydx, peers)
 

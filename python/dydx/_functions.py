@@ -1,0 +1,35 @@
+"""The free-function spellings of ops: dydx.exp(x) is x.exp(), as torch.exp(x) is x.exp().
+Ops with no method (cat, stack, where, einsum, ...) come from the module itself."""
+
+from . import _core
+
+_METHODS = [
+    "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "neg", "negative", "log1p", "expm1",
+    "erf", "sign", "square", "clamp", "clip", "pow", "atan2", "hypot", "maximum", "minimum", "fmod", "remainder",
+    "addcmul", "addcdiv", "matmul", "mm", "softmax", "log_softmax", "sum", "mean", "max", "min", "var", "std", "norm",
+    "logsumexp", "any", "all", "gather", "scatter_add", "index_select", "masked_fill", "scatter", "masked_select",
+    "nonzero", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+    "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "div", "reshape", "flatten", "unflatten", "movedim",
+    "transpose", "permute", "squeeze", "unsqueeze", "narrow", "select", "t", "clone", "detach", "numel",
+]
+
+
+def _free_function(name):
+    method = getattr(_core.Tensor, name)
+
+    def function(input, *args, **kwargs):
+        return method(input, *args, **kwargs)
+
+    function.__name__ = name
+    function.__qualname__ = name
+    function.__doc__ = f"dydx.{name}(input, ...) is input.{name}(...)."
+    return function
+
+
+for _name in _METHODS:
+    globals()[_name] = _free_function(_name)
+
+from ._core import cat, stack, where, einsum, bmm, addmm, linear, allclose, equal, isclose, silu, softplus, gelu, elu, leaky_relu  # noqa: E402,F401
+
+__all__ = _METHODS + ["cat", "stack", "where", "einsum", "bmm", "addmm", "linear", "allclose", "equal", "isclose",
+                      "silu", "softplus", "gelu", "elu", "leaky_relu"]

@@ -1,0 +1,51 @@
+// Ops that are module functions only (no Tensor method): joining, where, einsum, the batched and
+// fused products, activations and the closeness tests.
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
+
+#include "bindings.hpp"
+
+namespace dydx::python {
+
+using namespace nb::literals;
+
+void bind_free_ops(nb::module_& m) {
+  m.def("cat", [](nb::handle tensors, int64_t dim) {
+    const TensorList list = tensor_list(tensors);
+    return without_gil([&] { return dydx::cat(list, dim); });
+  }, "tensors"_a, "dim"_a = 0);
+  m.def("stack", [](nb::handle tensors, int64_t dim) {
+    const TensorList list = tensor_list(tensors);
+    return without_gil([&] { return dydx::stack(list, dim); });
+  }, "tensors"_a, "dim"_a = 0);
+  m.def("where", [](const Tensor& cond, nb::handle a, nb::handle b) {
+    const Tensor& like = nb::isinstance<Tensor>(a) ? nb::cast<const Tensor&>(a) : nb::isinstance<Tensor>(b) ? nb::cast<const Tensor&>(b) : cond;
+    return dydx::where(cond, tensor_operand(a, like), tensor_operand(b, like));
+  }, "condition"_a, "input"_a, "other"_a);
+  m.def("einsum", [](std::string_view equation, nb::args operands) {
+    const TensorList list = operands.size() == 1 && !nb::isinstance<Tensor>(operands[0]) ? tensor_list(operands[0]) : tensor_list(operands);
+    return without_gil([&] { return dydx::einsum(equation, list); });
+  }, "equation"_a, "operands"_a);
+  m.def("bmm", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return dydx::bmm(a, b); }); }, "input"_a, "mat2"_a);
+  m.def("addmm", [](const Tensor& input, const Tensor& a, const Tensor& b, nb::handle beta, nb::handle alpha) {
+    return without_gil([&] { return dydx::addmm(input, a, b, to_scalar(beta), to_scalar(alpha)); });
+  }, "input"_a, "mat1"_a, "mat2"_a, "beta"_a = 1, "alpha"_a = 1);
+  m.def("linear", [](const Tensor& input, const Tensor& weight, nb::handle bias) {
+    const Tensor b = bias.is_none() ? Tensor() : nb::cast<Tensor>(bias);
+    return without_gil([&] { return dydx::linear(input, weight, b); });
+  }, "input"_a, "weight"_a, "bias"_a = nb::none());
+  m.def("allclose", &dydx::allclose, "input"_a, "other"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, "equal_nan"_a = false);
+  m.def("isclose", &dydx::isclose, "input"_a, "other"_a, "rtol"_a = 1e-5, "atol"_a = 1e-8, "equal_nan"_a = false);
+  m.def("equal", &dydx::equal, "input"_a, "other"_a);
+  m.def("silu", &dydx::silu, "input"_a);
+  m.def("softplus", [](const Tensor& x, nb::handle beta, nb::handle threshold) {
+    return dydx::softplus(x, to_scalar(beta), to_scalar(threshold));
+  }, "input"_a, "beta"_a = 1, "threshold"_a = 20);
+  m.def("gelu", [](const Tensor& x, std::string_view approximate) { return dydx::gelu(x, approximate); }, "input"_a,
+        "approximate"_a = "none");
+  m.def("elu", [](const Tensor& x, nb::handle alpha) { return dydx::elu(x, to_scalar(alpha)); }, "input"_a, "alpha"_a = 1.0);
+  m.def("leaky_relu", [](const Tensor& x, nb::handle slope) { return dydx::leaky_relu(x, to_scalar(slope)); }, "input"_a,
+        "negative_slope"_a = 0.01);
+}
+
+}  // namespace dydx::python

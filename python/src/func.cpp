@@ -1,0 +1,213 @@
+// dydx.func: the function transforms (torch.func's names and arguments) taking Python callables.
+// A transform runs without the GIL and takes it back each time it calls the callable, so a
+// callable that raises propagates its own exception, traceback included, through the transform
+// (whose guards restore grad mode and close its levels on the way out).
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include <memory>
+#include <string>
+
+#include "bindings.hpp"
+#include "py_ref.hpp"
+
+namespace dydx::python {
+namespace {
+
+using namespace nb::literals;
+
+/// A Python callable as func::Function: called with the tensors as positional arguments; it may
+/// return one Tensor or a tuple (or list) of them, and `returns_tuple` remembers which, so that the
+/// transform's results are given back in the same form.
+struct PythonFunction {
+  std::shared_ptr<PyRef> callable;
+  std::shared_ptr<bool> returns_tuple = std::make_shared<bool>(false);
+
+  TensorList operator()(const TensorList& inputs) const {
+    nb::gil_scoped_acquire gil;
+    nb::list args;
+    for (const Tensor& t : inputs) args.append(nb::cast(t));
+    nb::object result = callable->get()(*nb::tuple(args));
+    if (nb::isinstance<Tensor>(result)) {
+      *returns_tuple = false;
+      return {nb::cast<Tensor>(result)};
+    }
+    if (PyTuple_Check(result.ptr()) || PyList_Check(result.ptr())) {
+      *returns_tuple = true;
+      return tensor_list(result);
+    }
+    throw nb::type_error(("dydx.func: the function must return a Tensor or a tuple of Tensors, not " +
+                          std::string(nb::type_name(result.type()).c_str()))
+                             .c_str());
+  }
+};
+
+PythonFunction wrap(nb::object f) {
+  if (!PyCallable_Check(f.ptr()))
+    throw nb::type_error(("dydx.func: expected a callable, not " + std::string(nb::type_name(f.type()).c_str())).c_str());
+  return PythonFunction{hold(std::move(f))};
+}
+
+/// One tensor or a tuple, as the callable returned.
+nb::object shaped(const TensorList& values, bool as_tuple) {
+  if (!as_tuple && values.size() == 1) return tensor_or_none(values[0]);
+  return tensor_tuple(values);
+}
+
+TensorList arguments(const nb::args& args) {
+  TensorList out;
+  for (nb::handle a : args) {
+    if (!nb::isinstance<Tensor>(a))
+      throw nb::type_error(("dydx.func: arguments must be Tensors, not " + std::string(nb::type_name(a.type()).c_str())).c_str());
+    out.push_back(nb::cast<Tensor>(a));
+  }
+  return out;
+}
+
+/// argnums as an int or a tuple of ints: the list, and whether results come as a tuple.
+std::pair<std::vector<int64_t>, bool> argnums_of(nb::handle argnums) {
+  if (PyTuple_Check(argnums.ptr()) || PyList_Check(argnums.ptr())) return {int_list(argnums), true};
+  return {{nb::cast<int64_t>(argnums)}, false};
+}
+
+/// jacrev / jacfwd / hessian results, listed output-major, grouped as torch.func groups them: one
+/// entry per output (a tuple when f returns one), each a tensor or a tuple over argnums.
+nb::object grouped(const TensorList& flat, size_t outputs, bool outputs_tuple, size_t per_output, bool argnums_tuple) {
+  nb::list by_output;
+  for (size_t o = 0; o < outputs; ++o) {
+    TensorList part(flat.begin() + o * per_output, flat.begin() + (o + 1) * per_output);
+    by_output.append(argnums_tuple ? nb::object(tensor_tuple(part)) : tensor_or_none(part[0]));
+  }
+  if (!outputs_tuple && outputs == 1) return by_output[0];
+  return nb::tuple(by_output);
+}
+
+func::BatchDims batch_dims(nb::handle dims) {
+  func::BatchDims out;
+  auto one = [](nb::handle d) -> std::optional<int64_t> {
+    if (d.is_none()) return std::nullopt;
+    return nb::cast<int64_t>(d);
+  };
+  if (PyTuple_Check(dims.ptr()) || PyList_Check(dims.ptr())) {
+    for (nb::handle d : nb::iter(dims)) out.push_back(one(d));
+  } else {
+    out.push_back(one(dims));
+  }
+  return out;
+}
+
+func::BatchOptions batch_options(int64_t chunk_size, bool check_independence) {
+  func::BatchOptions options;
+  options.chunk_size = chunk_size;
+  options.check_independence = check_independence;
+  return options;
+}
+
+/// A C++ function of tensors as a Python callable taking them positionally.
+nb::object callable(std::function<TensorList(const TensorList&)> fn, std::function<nb::object(const TensorList&)> shape) {
+  return nb::cpp_function([fn = std::move(fn), shape = std::move(shape)](nb::args args) {
+    const TensorList in = arguments(args);
+    const TensorList out = without_gil([&] { return fn(in); });
+    return shape(out);
+  });
+}
+
+}  // namespace
+
+void bind_func(nb::module_& m) {
+  nb::module_ func = m.def_submodule("func", "Function transforms, as torch.func");
+
+  func.def("vjp", [](nb::object f, nb::args primals) {
+    const PythonFunction fn = wrap(std::move(f));
+    const TensorList in = arguments(primals);
+    auto [out, vjp_fn] = without_gil([&] { return func::vjp(fn, in); });
+    nb::object vjp_callable = callable(vjp_fn, [](const TensorList& g) { return nb::object(tensor_tuple(g)); });
+    return nb::make_tuple(shaped(out, *fn.returns_tuple), vjp_callable);
+  }, "func"_a, "primals"_a);
+
+  func.def("jvp", [](nb::object f, nb::handle primals, nb::handle tangents) {
+    const PythonFunction fn = wrap(std::move(f));
+    const TensorList p = tensor_list(primals), t = tensor_list(tangents);
+    auto [out, tangent_out] = without_gil([&] { return func::jvp(fn, p, t); });
+    return nb::make_tuple(shaped(out, *fn.returns_tuple), shaped(tangent_out, *fn.returns_tuple));
+  }, "func"_a, "primals"_a, "tangents"_a);
+
+  func.def("linearize", [](nb::object f, nb::args primals) {
+    const PythonFunction fn = wrap(std::move(f));
+    const TensorList in = arguments(primals);
+    auto [out, jvp_fn] = without_gil([&] { return func::linearize(fn, in); });
+    const bool as_tuple = *fn.returns_tuple;
+    nb::object jvp_callable = callable(jvp_fn, [as_tuple](const TensorList& t) { return shaped(t, as_tuple); });
+    return nb::make_tuple(shaped(out, as_tuple), jvp_callable);
+  }, "func"_a, "primals"_a);
+
+  func.def("grad", [](nb::object f, nb::handle argnums) {
+    const PythonFunction fn = wrap(std::move(f));
+    auto [nums, as_tuple] = argnums_of(argnums);
+    return callable(func::grad(fn, nums), [as_tuple = as_tuple](const TensorList& g) { return shaped(g, as_tuple); });
+  }, "func"_a, "argnums"_a = 0);
+
+  auto jacobian_transform = [](bool reverse) {
+    return [reverse](nb::object f, nb::handle argnums, std::optional<int64_t> chunk_size) {
+      const PythonFunction fn = wrap(std::move(f));
+      auto [nums, argnums_tuple] = argnums_of(argnums);
+      const func::Function jac = reverse ? func::jacrev(fn, nums, chunk_size.value_or(0))
+                                         : func::jacfwd(fn, nums, chunk_size.value_or(0));
+      const size_t per_output = nums.size();
+      return callable(jac, [fn, per_output, argnums_tuple = argnums_tuple](const TensorList& flat) {
+        return grouped(flat, flat.size() / per_output, *fn.returns_tuple, per_output, argnums_tuple);
+      });
+    };
+  };
+  func.def("jacrev", jacobian_transform(true), "func"_a, "argnums"_a = 0, "chunk_size"_a = nb::none());
+  func.def("jacfwd", jacobian_transform(false), "func"_a, "argnums"_a = 0, "chunk_size"_a = nb::none());
+
+  func.def("hessian", [](nb::object f, nb::handle argnums) {
+    const PythonFunction fn = wrap(std::move(f));
+    auto [nums, as_tuple] = argnums_of(argnums);
+    const size_t n = nums.size();
+    return callable(func::hessian(fn, nums), [n, as_tuple = as_tuple](const TensorList& flat) {
+      return grouped(flat, n, as_tuple, n, as_tuple);
+    });
+  }, "func"_a, "argnums"_a = 0);
+
+  func.def("vmap", [](nb::object f, nb::handle in_dims, nb::handle out_dims, const std::string& randomness,
+                      std::optional<int64_t> chunk_size) {
+    const PythonFunction fn = wrap(std::move(f));
+    func::VmapOptions options;
+    if (randomness == "error") options.randomness = func::Randomness::error;
+    else if (randomness == "different") options.randomness = func::Randomness::different;
+    else if (randomness == "same") options.randomness = func::Randomness::same;
+    else throw nb::value_error(("vmap: randomness must be 'error', 'different' or 'same', not '" + randomness + "'").c_str());
+    options.chunk_size = chunk_size.value_or(0);
+    const func::Function mapped = func::vmap(fn, batch_dims(in_dims), batch_dims(out_dims), options);
+    return callable(mapped, [fn](const TensorList& out) { return shaped(out, *fn.returns_tuple); });
+  }, "func"_a, "in_dims"_a = 0, "out_dims"_a = 0, "randomness"_a = "error", "chunk_size"_a = nb::none());
+
+  // Per-sample derivatives of a function written for the whole batch: these take x and return the result.
+  auto unary = [](nb::object f) {
+    const PythonFunction fn = wrap(std::move(f));
+    return func::UnaryFunction([fn](const Tensor& x) {
+      TensorList out = fn({x});
+      if (out.size() != 1) throw nb::type_error("dydx.func: the function must return one Tensor");
+      return out[0];
+    });
+  };
+#define DYDX_BATCH(name)                                                                                     \
+  func.def(#name, [unary](nb::object f, const Tensor& x, int64_t chunk_size, bool check_independence) {      \
+    const func::UnaryFunction fn = unary(std::move(f));                                                      \
+    return without_gil([&] { return func::name(fn, x, batch_options(chunk_size, check_independence)); });    \
+  }, "func"_a, "x"_a, "chunk_size"_a = 0, "check_independence"_a = false)
+  DYDX_BATCH(batch_jacobian);
+  DYDX_BATCH(batch_hessian);
+  DYDX_BATCH(batch_hessian_diagonal);
+  DYDX_BATCH(hessian_diagonal);
+  DYDX_BATCH(laplacian);
+#undef DYDX_BATCH
+  func.def("jacobian", [unary](nb::object f, const Tensor& x) {
+    const func::UnaryFunction fn = unary(std::move(f));
+    return without_gil([&] { return func::jacobian(fn, x); });
+  }, "func"_a, "x"_a);
+}
+
+}  // namespace dydx::python

@@ -1,0 +1,63 @@
+// t[index] and t[index] = value: ints, slices, None, Ellipsis, tensors (int64 positions, bool masks)
+// and lists of ints, alone or in a tuple, as in PyTorch.
+#include <string>
+
+#include "bindings.hpp"
+
+namespace dydx::python {
+namespace {
+
+std::optional<int64_t> slice_bound(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())));
+}
+
+indexing::TensorIndex one_index(nb::handle h) {
+  if (h.is_none()) return indexing::None;
+  if (h.ptr() == Py_Ellipsis) return indexing::Ellipsis;
+  if (PySlice_Check(h.ptr()))
+    return indexing::Slice(slice_bound(h.attr("start")), slice_bound(h.attr("stop")), slice_bound(h.attr("step")));
+  if (nb::isinstance<Tensor>(h)) return nb::cast<Tensor>(h);
+  if (PyBool_Check(h.ptr()))
+    throw nb::type_error("dydx does not index with a Python bool; use a bool tensor as a mask");
+  if (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && !PyFloat_Check(h.ptr())))
+    return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())));
+  if (PyList_Check(h.ptr())) return tensor(int_list(h), kInt64);
+  throw nb::type_error(("only integers, slices (`:`), ellipsis (`...`), None and int64 or bool tensors are valid "
+                        "indices, not " + std::string(nb::type_name(h.type()).c_str()))
+                           .c_str());
+}
+
+std::vector<indexing::TensorIndex> indices(nb::handle index) {
+  std::vector<indexing::TensorIndex> out;
+  if (PyTuple_Check(index.ptr())) {
+    for (nb::handle item : nb::iter(index)) out.push_back(one_index(item));
+  } else {
+    out.push_back(one_index(index));
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_indexing(nb::class_<Tensor>& cls) {
+  cls.def("__getitem__", [](const Tensor& t, nb::handle index) {
+    // The common case, x[i], as a plain select.
+    if (PyLong_Check(index.ptr()) && !PyBool_Check(index.ptr())) return t.select(0, nb::cast<int64_t>(index));
+    return t.index(indices(index));
+  });
+  cls.def("__setitem__", [](Tensor& t, nb::handle index, nb::handle value) {
+    const auto where = indices(index);
+    if (nb::isinstance<Tensor>(value)) {
+      t.index_put_(where, nb::cast<const Tensor&>(value));
+    } else if (is_number(value)) {
+      t.index_put_(where, to_scalar(value));
+    } else {
+      // A nested list or an array: made a tensor of t's dtype first, as PyTorch does.
+      const Tensor values = nb::cast<Tensor>(nb::module_::import_("dydx._core").attr("tensor")(value, dtype_object(t.dtype())));
+      t.index_put_(where, values);
+    }
+  });
+}
+
+}  // namespace dydx::python

@@ -1,0 +1,255 @@
+// Tensor's methods with PyTorch's Python names and arguments: geometry, views, math, reductions,
+// comparisons and the in-place forms. Large elementwise work runs without the GIL.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.hpp"
+
+namespace dydx::python {
+namespace {
+
+using namespace nb::literals;
+
+std::optional<Scalar> optional_scalar(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return to_scalar(h);
+}
+
+/// Sizes from *args as view(2, 3), or dims from *args as permute(1, 0).
+Tensor reshaped(const Tensor& t, const nb::args& args, bool view) {
+  const auto sizes = sizes_from_args(args);
+  return view ? t.view(sizes) : t.reshape(sizes);
+}
+
+/// max(), max(dim, keepdim) and max(other) in one method, as PyTorch's overloads.
+nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
+  if (dim.is_none()) return nb::cast(is_max ? t.max() : t.min());
+  if (nb::isinstance<Tensor>(dim)) {
+    const auto& other = nb::cast<const Tensor&>(dim);
+    return nb::cast(is_max ? t.maximum(other) : t.minimum(other));
+  }
+  auto [values, indices] = is_max ? t.max(nb::cast<int64_t>(dim), keepdim) : t.min(nb::cast<int64_t>(dim), keepdim);
+  return nb::make_tuple(values, indices);
+}
+
+nb::object item(const Tensor& t) {
+  DYDX_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+  switch (t.dtype()) {
+    case kFloat32:
+    case kFloat64: return nb::float_(t.item<double>());
+    case kInt64: return nb::int_(t.item<int64_t>());
+    case kBool: return nb::bool_(t.item<bool>());
+  }
+  return nb::none();
+}
+
+nb::object nested_list(const Tensor& t) {
+  if (t.dim() == 0) return item(t);
+  nb::list out;
+  for (int64_t i = 0; i < t.size(0); ++i) out.append(nested_list(t.select(0, i)));
+  return out;
+}
+
+}  // namespace
+
+#define DYDX_UNARY(name)                                                                         \
+  cls.def(#name, [](const Tensor& t) { return maybe_without_gil(t.numel(), [&] { return t.name(); }); }); \
+  cls.def(#name "_", [](Tensor& t) -> Tensor& {                                                  \
+    maybe_without_gil(t.numel(), [&] { t.name##_(); return 0; });                                 \
+    return t;                                                                                     \
+  }, nb::rv_policy::reference_internal)
+
+void bind_tensor_methods(nb::class_<Tensor>& cls) {
+  // ---- geometry ----
+  cls.def_prop_ro("shape", [](const Tensor& t) { return nb::module_::import_("dydx").attr("Size")(nb::cast(t.sizes().vec())); })
+      .def("size", [](const Tensor& t, std::optional<int64_t> dim) -> nb::object {
+        if (dim) return nb::int_(t.size(*dim));
+        return nb::module_::import_("dydx").attr("Size")(nb::cast(t.sizes().vec()));
+      }, "dim"_a = nb::none())
+      .def("stride", [](const Tensor& t, std::optional<int64_t> dim) -> nb::object {
+        if (dim) return nb::int_(t.stride(*dim));
+        return nb::tuple(nb::cast(t.strides().vec()));
+      }, "dim"_a = nb::none())
+      .def("dim", &Tensor::dim)
+      .def("ndimension", &Tensor::dim)
+      .def_prop_ro("ndim", &Tensor::dim)
+      .def("numel", &Tensor::numel)
+      .def("nelement", &Tensor::numel)
+      .def("element_size", [](const Tensor& t) { return element_size(t.dtype()); })
+      .def("storage_offset", &Tensor::storage_offset)
+      .def("is_contiguous", &Tensor::is_contiguous)
+      .def("is_floating_point", &Tensor::is_floating_point)
+      .def_prop_ro("dtype", [](const Tensor& t) { return dtype_object(t.dtype()); })
+      .def_prop_ro("_version", &Tensor::_version)
+      .def("item", &item)
+      .def("tolist", &nested_list)
+      .def("__len__", [](const Tensor& t) {
+        DYDX_CHECK(t.dim() > 0, "len() of a 0-d tensor");
+        return t.size(0);
+      })
+      .def("__bool__", [](const Tensor& t) { return nb::cast<bool>(item(t.to(kBool))); })
+      .def("__float__", [](const Tensor& t) { return nb::cast<double>(item(t.to(kFloat64))); })
+      .def("__int__", [](const Tensor& t) { return nb::cast<int64_t>(item(t.to(kInt64))); })
+      .def("__hash__", [](nb::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); });
+
+  // ---- views and copies ----
+  cls.def("view", [](const Tensor& t, nb::args s) { return reshaped(t, s, true); })
+      .def("reshape", [](const Tensor& t, nb::args s) { return reshaped(t, s, false); })
+      .def("view_as", [](const Tensor& t, const Tensor& o) { return t.view(o.sizes()); })
+      .def("reshape_as", [](const Tensor& t, const Tensor& o) { return t.reshape(o.sizes()); })
+      .def("expand", [](const Tensor& t, nb::args s) { return t.expand(sizes_from_args(s)); })
+      .def("expand_as", &Tensor::expand_as)
+      .def("permute", [](const Tensor& t, nb::args dims) { return t.permute(sizes_from_args(dims)); })
+      .def("t", &Tensor::t)
+      .def_prop_ro("T", [](const Tensor& t) {
+        std::vector<int64_t> dims(t.dim());
+        for (int64_t d = 0; d < t.dim(); ++d) dims[d] = t.dim() - 1 - d;
+        return t.permute(dims);
+      })
+      .def("transpose", &Tensor::transpose, "dim0"_a, "dim1"_a)
+      .def("unsqueeze", &Tensor::unsqueeze, "dim"_a)
+      .def("squeeze", [](const Tensor& t, std::optional<int64_t> dim) { return dim ? t.squeeze(*dim) : t.squeeze(); },
+           "dim"_a = nb::none())
+      .def("flatten", &Tensor::flatten, "start_dim"_a = 0, "end_dim"_a = -1)
+      .def("unflatten", [](const Tensor& t, int64_t dim, nb::handle sizes) { return t.unflatten(dim, int_list(sizes)); },
+           "dim"_a, "sizes"_a)
+      .def("movedim", [](const Tensor& t, nb::handle source, nb::handle destination) {
+        return t.movedim(int_list(source), int_list(destination));
+      }, "source"_a, "destination"_a)
+      .def("select", &Tensor::select, "dim"_a, "index"_a)
+      .def("narrow", &Tensor::narrow, "dim"_a, "start"_a, "length"_a)
+      .def("as_strided", [](const Tensor& t, nb::handle size, nb::handle stride, std::optional<int64_t> offset) {
+        return t.as_strided(int_list(size), int_list(stride), offset);
+      }, "size"_a, "stride"_a, "storage_offset"_a = nb::none())
+      .def("contiguous", &Tensor::contiguous)
+      .def("clone", [](const Tensor& t) { return maybe_without_gil(t.numel(), [&] { return t.clone(); }); })
+      .def("detach", &Tensor::detach)
+      .def("detach_", &Tensor::detach_, nb::rv_policy::reference_internal)
+      .def("to", [](const Tensor& t, nb::handle dtype) { return t.to(*dtype_argument(dtype)); }, "dtype"_a)
+      .def("type", [](const Tensor& t, nb::handle dtype) { return t.to(*dtype_argument(dtype)); }, "dtype"_a)
+      .def("float", [](const Tensor& t) { return t.to(kFloat32); })
+      .def("double", [](const Tensor& t) { return t.to(kFloat64); })
+      .def("long", [](const Tensor& t) { return t.to(kInt64); })
+      .def("bool", [](const Tensor& t) { return t.to(kBool); });
+
+  // ---- elementwise functions and their in-place forms ----
+  DYDX_UNARY(exp);
+  DYDX_UNARY(log);
+  DYDX_UNARY(sqrt);
+  DYDX_UNARY(sin);
+  DYDX_UNARY(cos);
+  DYDX_UNARY(tan);
+  DYDX_UNARY(tanh);
+  DYDX_UNARY(sigmoid);
+  DYDX_UNARY(relu);
+  DYDX_UNARY(abs);
+  DYDX_UNARY(neg);
+  DYDX_UNARY(log1p);
+  DYDX_UNARY(expm1);
+  DYDX_UNARY(erf);
+  cls.def("negative", &Tensor::neg)
+      .def("sign", [](const Tensor& t) { return dydx::sign(t); })
+      .def("square", [](const Tensor& t) { return t.pow(2); })
+      .def("clamp", [](const Tensor& t, nb::handle min, nb::handle max) { return t.clamp(optional_scalar(min), optional_scalar(max)); },
+           "min"_a = nb::none(), "max"_a = nb::none())
+      .def("clip", [](const Tensor& t, nb::handle min, nb::handle max) { return t.clip(optional_scalar(min), optional_scalar(max)); },
+           "min"_a = nb::none(), "max"_a = nb::none())
+      .def("clamp_", [](Tensor& t, nb::handle min, nb::handle max) -> Tensor& { return t.clamp_(optional_scalar(min), optional_scalar(max)); },
+           "min"_a = nb::none(), "max"_a = nb::none(), nb::rv_policy::reference_internal)
+      .def("pow", [](const Tensor& t, nb::handle e) {
+        return nb::isinstance<Tensor>(e) ? t.pow(nb::cast<const Tensor&>(e)) : t.pow(to_scalar(e));
+      }, "exponent"_a)
+      .def("atan2", [](const Tensor& t, nb::handle o) { return t.atan2(tensor_operand(o, t)); }, "other"_a)
+      .def("hypot", [](const Tensor& t, nb::handle o) { return t.hypot(tensor_operand(o, t)); }, "other"_a)
+      .def("maximum", [](const Tensor& t, nb::handle o) { return t.maximum(tensor_operand(o, t)); }, "other"_a)
+      .def("minimum", [](const Tensor& t, nb::handle o) { return t.minimum(tensor_operand(o, t)); }, "other"_a)
+      .def("fmod", [](const Tensor& t, nb::handle o) {
+        return nb::isinstance<Tensor>(o) ? t.fmod(nb::cast<const Tensor&>(o)) : t.fmod(to_scalar(o));
+      }, "other"_a)
+      .def("remainder", [](const Tensor& t, nb::handle o) {
+        return nb::isinstance<Tensor>(o) ? t.remainder(nb::cast<const Tensor&>(o)) : t.remainder(to_scalar(o));
+      }, "other"_a)
+      .def("addcmul", [](const Tensor& t, const Tensor& a, const Tensor& b, nb::handle v) { return t.addcmul(a, b, to_scalar(v)); },
+           "tensor1"_a, "tensor2"_a, "value"_a = 1)
+      .def("addcdiv", [](const Tensor& t, const Tensor& a, const Tensor& b, nb::handle v) { return t.addcdiv(a, b, to_scalar(v)); },
+           "tensor1"_a, "tensor2"_a, "value"_a = 1)
+      .def("matmul", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.matmul(b); }); }, "other"_a)
+      .def("mm", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.mm(b); }); }, "mat2"_a)
+      .def("softmax", &Tensor::softmax, "dim"_a)
+      .def("log_softmax", &Tensor::log_softmax, "dim"_a);
+
+  // ---- reductions ----
+  cls.def("sum", [](const Tensor& t, nb::handle dim, bool keepdim) {
+        return maybe_without_gil(t.numel(), [&] { return dim.is_none() ? t.sum() : t.sum(int_list(dim), keepdim); });
+      }, "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("mean", [](const Tensor& t, nb::handle dim, bool keepdim) {
+        return maybe_without_gil(t.numel(), [&] { return dim.is_none() ? t.mean() : t.mean(int_list(dim), keepdim); });
+      }, "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("max", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, true); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("min", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, false); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
+        return t.var(dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased, keepdim);
+      }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
+      .def("std", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
+        return t.std(dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased, keepdim);
+      }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
+      .def("norm", [](const Tensor& t, nb::handle p, nb::handle dim, bool keepdim) {
+        const Scalar order = p.is_none() ? Scalar(2) : to_scalar(p);
+        return dim.is_none() ? t.norm(order) : t.norm(order, int_list(dim), keepdim);
+      }, "p"_a = 2, "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("logsumexp", [](const Tensor& t, nb::handle dim, bool keepdim) { return t.logsumexp(int_list(dim), keepdim); },
+           "dim"_a, "keepdim"_a = false)
+      .def("any", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return dim ? t.any(*dim, keepdim) : t.any(); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("all", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return dim ? t.all(*dim, keepdim) : t.all(); },
+           "dim"_a = nb::none(), "keepdim"_a = false);
+
+  // ---- gathering and scattering ----
+  cls.def("gather", &Tensor::gather, "dim"_a, "index"_a)
+      .def("scatter_add", &Tensor::scatter_add, "dim"_a, "index"_a, "src"_a)
+      .def("index_select", &Tensor::index_select, "dim"_a, "index"_a)
+      .def("masked_fill", [](const Tensor& t, const Tensor& mask, nb::handle v) { return t.masked_fill(mask, to_scalar(v)); },
+           "mask"_a, "value"_a)
+      .def("scatter", [](const Tensor& t, int64_t dim, const Tensor& index, nb::handle src) {
+        return nb::isinstance<Tensor>(src) ? t.scatter(dim, index, nb::cast<const Tensor&>(src)) : t.scatter(dim, index, to_scalar(src));
+      }, "dim"_a, "index"_a, "src"_a)
+      .def("masked_select", &Tensor::masked_select, "mask"_a)
+      .def("nonzero", &Tensor::nonzero);
+
+  // ---- comparisons and logic ----
+  cls.def("isnan", &Tensor::isnan)
+      .def("isinf", &Tensor::isinf)
+      .def("isfinite", &Tensor::isfinite)
+      .def("logical_not", &Tensor::logical_not)
+      .def("logical_and", &Tensor::logical_and, "other"_a)
+      .def("logical_or", &Tensor::logical_or, "other"_a)
+      .def("logical_xor", &Tensor::logical_xor, "other"_a)
+      .def("bitwise_not", &Tensor::bitwise_not);
+
+  // ---- in place ----
+  cls.def("add_", [](Tensor& t, nb::handle o, nb::handle alpha) -> Tensor& {
+        return t.add_(tensor_operand(o, t), to_scalar(alpha));
+      }, "other"_a, "alpha"_a = 1, nb::rv_policy::reference_internal)
+      .def("sub_", [](Tensor& t, nb::handle o, nb::handle alpha) -> Tensor& {
+        return t.sub_(tensor_operand(o, t), to_scalar(alpha));
+      }, "other"_a, "alpha"_a = 1, nb::rv_policy::reference_internal)
+      .def("mul_", [](Tensor& t, nb::handle o) -> Tensor& { return t.mul_(tensor_operand(o, t)); }, "other"_a,
+           nb::rv_policy::reference_internal)
+      .def("div_", [](Tensor& t, nb::handle o) -> Tensor& { return t.div_(tensor_operand(o, t)); }, "other"_a,
+           nb::rv_policy::reference_internal)
+      .def("zero_", &Tensor::zero_, nb::rv_policy::reference_internal)
+      .def("fill_", [](Tensor& t, nb::handle v) -> Tensor& { return t.fill_(to_scalar(v)); }, "value"_a,
+           nb::rv_policy::reference_internal)
+      .def("copy_", [](Tensor& t, const Tensor& src) -> Tensor& { return t.copy_(src); }, "src"_a,
+           nb::rv_policy::reference_internal)
+      .def("addcmul_", [](Tensor& t, const Tensor& a, const Tensor& b, nb::handle v) -> Tensor& { return t.addcmul_(a, b, to_scalar(v)); },
+           "tensor1"_a, "tensor2"_a, "value"_a = 1, nb::rv_policy::reference_internal)
+      .def("addcdiv_", [](Tensor& t, const Tensor& a, const Tensor& b, nb::handle v) -> Tensor& { return t.addcdiv_(a, b, to_scalar(v)); },
+           "tensor1"_a, "tensor2"_a, "value"_a = 1, nb::rv_policy::reference_internal);
+}
+
+}  // namespace dydx::python

@@ -1,0 +1,160 @@
+"""Tensor's Python surface against PyTorch: creation, dtypes, operators, methods, indexing and repr."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import dydx
+from conftest import assert_matches
+
+VALUES = [[0.5, -1.25, 2.0], [3.0, -0.75, 1.5]]
+
+
+def both(values=VALUES, **kwargs):
+    return dydx.tensor(values, **kwargs), torch.tensor(values, **{k: v for k, v in kwargs.items() if k != "dtype"})
+
+
+@pytest.mark.parametrize("data", [VALUES, [1, 2, 3], [True, False], 2.5, 7, [[1, 2.5]], []])
+def test_tensor_infers_dtype_and_shape_as_torch(data):
+    assert_matches(dydx.tensor(data), torch.tensor(data))
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "int64", "bool"])
+def test_dtype_argument(name):
+    t = dydx.tensor([1, 0, 2], dtype=getattr(dydx, name))
+    assert t.dtype is getattr(dydx, name)
+    assert_matches(t, torch.tensor([1, 0, 2], dtype=getattr(torch, name)))
+    assert repr(t.dtype) == f"dydx.{name}"
+
+
+def test_creation_functions_match_torch():
+    assert_matches(dydx.zeros(2, 3), torch.zeros(2, 3))
+    assert_matches(dydx.ones((2, 3), dtype=dydx.float64), torch.ones((2, 3), dtype=torch.float64))
+    assert_matches(dydx.full([2], 7), torch.full([2], 7))
+    assert_matches(dydx.arange(5), torch.arange(5))
+    assert_matches(dydx.arange(1.0, 2.0, 0.25), torch.arange(1.0, 2.0, 0.25))
+    assert_matches(dydx.linspace(0, 1, 5), torch.linspace(0, 1, 5))
+    assert_matches(dydx.eye(3, 2), torch.eye(3, 2))
+    x = dydx.zeros(2, 2)
+    assert_matches(dydx.ones_like(x), torch.ones(2, 2))
+    assert dydx.randn(3, 4).shape == (3, 4)
+    assert dydx.randint(0, 5, (100,)).max().item() < 5
+    assert dydx.zeros(2, requires_grad=True).requires_grad
+
+
+def test_shape_is_a_size_printed_with_the_package_name():
+    t = dydx.zeros(2, 3)
+    assert t.shape == (2, 3) and t.size() == (2, 3) and t.size(1) == 3 and t.size(-1) == 3
+    assert repr(t.shape) == repr(torch.zeros(2, 3).shape).replace("torch", "dydx")
+
+
+@pytest.mark.parametrize("expr", [
+    "a + b", "a - b", "a * b", "a / b", "a ** 2", "2 ** a", "a % 1.5", "-a", "abs(a)", "a + 1", "1 - a", "3 * a", "1 / a",
+    "a @ b.t()", "a.t() @ b", "a > b", "a == 0.5", "a <= 1", "(a > 0) & (b > 0)", "(a > 0) | (b > 0)", "~(a > 0)",
+    "a.exp()", "a.abs().log()", "a.abs().sqrt()", "a.sin()", "a.cos()", "a.tanh()", "a.sigmoid()", "a.relu()",
+    "a.clamp(min=-0.5, max=1)", "a.pow(3)", "a.maximum(b)", "a.sum()", "a.sum(1)", "a.sum((0, 1), keepdim=True)",
+    "a.mean(0)", "a.max()", "a.min()", "a.var()", "a.std(1)", "a.norm()", "a.softmax(1)", "a.log_softmax(0)",
+    "a.logsumexp(1)", "a.reshape(3, 2)", "a.view(-1)", "a.transpose(0, 1)", "a.permute(1, 0)", "a.unsqueeze(1)",
+    "a.flatten()", "a.T", "a.expand(2, 2, 3)", "a.clone()", "a.to(dtype)", "a.double()", "a.long()", "a.isnan()",
+    "a.masked_fill(a > 1, 0)", "a.gather(1, idx)", "a.index_select(1, idx[0])", "a.any()", "a.all(1)",
+    "cat([a, b], 1)", "stack([a, b])", "where(a > 0, a, b)", "a.addcmul(a, b, value=2)", "a.square()",
+])
+def test_operators_and_methods_match_torch(expr):
+    a, ta = both()
+    b, tb = both([[1.0, 2.0, -3.0], [0.25, 4.0, -1.0]])
+    env = dict(a=a, b=b, idx=dydx.tensor([[2, 0], [1, 1]]), cat=dydx.cat, stack=dydx.stack, where=dydx.where,
+               dtype=dydx.float64)
+    tenv = dict(a=ta, b=tb, idx=torch.tensor([[2, 0], [1, 1]]), cat=torch.cat, stack=torch.stack, where=torch.where,
+                dtype=torch.float64)
+    assert_matches(eval(expr, env), eval(expr, tenv), rtol=1e-5, atol=1e-6)
+
+
+def test_max_along_a_dim_gives_values_and_indices():
+    a, ta = both()
+    values, indices = a.max(1)
+    tvalues, tindices = ta.max(1)
+    assert_matches(values, tvalues)
+    assert_matches(indices, tindices)
+
+
+def test_free_functions_are_the_methods():
+    a, ta = both()
+    assert_matches(dydx.exp(a), torch.exp(ta))
+    assert_matches(dydx.sum(a, 0), torch.sum(ta, 0))
+    assert_matches(dydx.matmul(a, a.t()), torch.matmul(ta, ta.t()))
+
+
+def test_in_place_operators_modify_the_same_object():
+    a, ta = both()
+    alias = a
+    a += 1
+    a *= 2
+    a -= dydx.ones(3)
+    a /= 4
+    ta += 1
+    ta *= 2
+    ta -= torch.ones(3)
+    ta /= 4
+    assert alias is a
+    assert_matches(a, ta)
+    assert a.add_(1) is a and a.zero_() is a
+    assert a.sum().item() == 0
+
+
+@pytest.mark.parametrize("index", [
+    "1", "-1", "(0, 2)", "slice(None, None, 2)", "(slice(None), 1)", "(Ellipsis, 0)", "(None, 1)",
+    "(slice(0, 1), None, slice(1, None))", "dydx_or_torch.tensor([1, 0, 1])", "(slice(None), dydx_or_torch.tensor([2, 0]))",
+    "[0, 1]", "x > 10", "(0, x[0] > 2)", "(Ellipsis, None)",
+])
+def test_indexing_matches_torch(index):
+    x = dydx.arange(24.0).reshape(2, 3, 4)
+    tx = torch.arange(24.0).reshape(2, 3, 4)
+    got = x[eval(index, dict(x=x, dydx_or_torch=dydx, Ellipsis=Ellipsis))]
+    expected = tx[eval(index, dict(x=tx, dydx_or_torch=torch, Ellipsis=Ellipsis))]
+    assert_matches(got, expected)
+
+
+def test_setitem_matches_torch():
+    x, tx = dydx.zeros(3, 4), torch.zeros(3, 4)
+    for target in (x, tx):
+        target[0] = 1
+        target[1, 1:3] = 2.5
+        target[:, -1] = 7
+        target[target > 5] = -1
+    x[2] = dydx.tensor([1.0, 2.0, 3.0, 4.0])
+    tx[2] = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    x[0, :2] = [5, 6]
+    tx[0, :2] = torch.tensor([5, 6])
+    assert_matches(x, tx)
+
+
+def test_python_scalars_conversions():
+    t = dydx.tensor([[2.5]])
+    assert float(t) == 2.5 and int(t) == 2 and bool(t) and t.item() == 2.5
+    assert dydx.tensor(3).item() == 3 and isinstance(dydx.tensor(3).item(), int)
+    assert dydx.tensor(VALUES).tolist() == torch.tensor(VALUES).tolist()
+    assert len(dydx.zeros(4, 2)) == 4
+    assert [r.tolist() for r in dydx.tensor([[1, 2], [3, 4]])] == [[1, 2], [3, 4]]
+    with pytest.raises(TypeError):
+        iter(dydx.tensor(1.0)).__next__()
+
+
+@pytest.mark.parametrize("make", [
+    "tensor(VALUES)", "tensor(VALUES, requires_grad=True)", "tensor([1, 2, 3])", "tensor([True, False])",
+    "tensor(VALUES, dtype=float64)", "zeros(0)", "tensor(3.5)", "arange(1000.0)", "tensor([1e-8, 1e8])",
+    "tensor([[1.0, nan], [inf, -2.0]])", "arange(60.0).reshape(3, 4, 5)",
+])
+def test_repr_is_torchs_text(make):
+    constants = dict(VALUES=VALUES, nan=math.nan, inf=math.inf)
+    t = eval(make, dict(vars(dydx), **constants))
+    tt = eval(make, dict(vars(torch), **constants))
+    assert repr(t) == repr(tt)
+    assert str(t) == str(tt)
+
+
+def test_repr_shows_the_grad_fn():
+    x, tx = dydx.tensor(VALUES, requires_grad=True), torch.tensor(VALUES, requires_grad=True)
+    assert repr((x * 2).sum(1)) == repr((tx * 2).sum(1))
+    assert repr(x @ x.t()) == repr(tx @ tx.t())
