@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dydx builds with, and any named as arguments, skipping those already present.
-# python3-dev and python3-torch are for the Python package (scripts/test_python.sh): its headers, and
-# PyTorch 1.13 (with NumPy 1.24) as the oracle its tests compare with.
 set -euo pipefail
 # Extra packages a caller needs may be named as arguments (run_tests.sh: clang and its sanitizer runtimes).
-packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev libpng-dev python3-venv
-  python3-dev python3-torch "$@")
+packages=(cmake ninja-build g++ libopenblas-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev libpng-dev python3-venv "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

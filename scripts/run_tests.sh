@@ -9,8 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # clang's sanitizer runtimes come in libclang-rt-14-dev, which clang only recommends. Open MPI
 # (libopenmpi-dev, and mpirun from openmpi-bin) for dydx::distributed, whose tests ctest runs under
-# mpirun -np 2 and -np 4 --oversubscribe on shared memory (tests/distributed/CMakeLists.txt).
-scripts/install_deps.sh clang libclang-rt-14-dev libopenmpi-dev openmpi-bin
+# mpirun -np 2 and -np 4 --oversubscribe on shared memory (tests/distributed/CMakeLists.txt). python3-dev
+# and python3-torch for the Python package (scripts/test_python.sh): its headers, and PyTorch 1.13 (with
+# NumPy 1.24) as the oracle its tests compare with.
+scripts/install_deps.sh clang libclang-rt-14-dev libopenmpi-dev openmpi-bin python3-dev python3-torch
 jobs=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDYDX_BUILD_BENCHMARKS=OFF >/dev/null
