@@ -850,6 +850,32 @@ TEST(InPlace, OnViewOfLeafRequiringGradThrows) {
   EXPECT_TRUE(HasValues(x, {1, 2, 3, 4}));
 }
 
+// A leaf that is itself a view (reshape of a tensor that does not require grad): a write through a
+// view of it is refused as PyTorch refuses it. Its views had the root as their base, so the write
+// passed for a write into the root and rewrote the leaf's history (grad [[0,200],[0,0],[0,0]] for 2w).
+TEST(InPlace, OnViewOfALeafThatIsItselfAViewThrows) {
+  Tensor w = arange(6, kFloat64).reshape({3, 2}).requires_grad_(true);
+  for (const auto& write : std::vector<std::function<void()>>{
+           [&] { w.select(0, 0).mul_(10); }, [&] { w.t().select(0, 1).add_(1); }, [&] { w.index({Slice(), 1}).zero_(); },
+           [&] { w.view({6}).narrow(0, 2, 2).fill_(3); }}) {
+    const std::string message = ErrorMessage(write);
+    EXPECT_NE(message.find("view of a leaf Variable"), std::string::npos) << message;
+  }
+  EXPECT_TRUE(w.is_leaf());
+  EXPECT_TRUE(HasValues(w, {0, 1, 2, 3, 4, 5}));
+  (w * w).sum().backward();
+  EXPECT_TRUE(HasValues(w.grad(), {0, 2, 4, 6, 8, 10}));
+  // Under no_grad the write is allowed, as in PyTorch, and reaches the shared memory.
+  Tensor root = zeros({4}, kFloat64);
+  Tensor v = root.view({2, 2}).requires_grad_(true);
+  {
+    NoGradGuard no_grad;
+    v.select(0, 1).fill_(7);
+  }
+  EXPECT_TRUE(HasValues(root, {0, 0, 7, 7}));
+  EXPECT_TRUE(v.is_leaf());
+}
+
 TEST(InPlace, MulOnNonLeafGivesPyTorchGradient) {
   Tensor x = Leaf({1.0, 2.0, 3.0});
   Tensor y = x * 2;

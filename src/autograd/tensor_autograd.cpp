@@ -23,6 +23,11 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   DYDX_CHECK(!requires_grad || dydx::is_floating_point(impl.dtype),
              "requires_grad_: only tensors of floating point dtype can require gradients (got ", impl.dtype, ")");
   impl.requires_grad = requires_grad;
+  // A view (of a tensor that does not require grad, or it would have history) made a leaf that requires
+  // grad is the base of the views taken of it from now on, as a registered parameter is (nn::Module):
+  // an in-place write through one of them is then refused as a write through a view of a leaf. With
+  // the root as their base, it passed for a write into the root and rewrote this leaf's history.
+  if (requires_grad) impl.base = nullptr;
   return *this;
 }
 
