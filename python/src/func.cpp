@@ -166,8 +166,23 @@ void bind_func(nb::module_& m) {
     const PythonFunction fn = wrap(std::move(f));
     auto [nums, as_tuple] = argnums_of(argnums);
     const size_t n = nums.size();
-    return callable(func::hessian(fn, nums), [n, as_tuple = as_tuple](const TensorList& flat) {
-      return grouped(flat, n, as_tuple, n, as_tuple);
+    // func::hessian lists d2f/di dj for each output, each i, each j: grouped as torch.func groups them,
+    // one entry per output (a tuple when f returns one), each a tensor or rows over argnums.
+    return callable(func::hessian(fn, nums), [fn, n, as_tuple = as_tuple](const TensorList& flat) {
+      const size_t outputs = flat.size() / (n * n);
+      nb::list by_output;
+      for (size_t o = 0; o < outputs; ++o) {
+        if (!as_tuple) {
+          by_output.append(tensor_or_none(flat[o]));
+          continue;
+        }
+        nb::list rows;
+        for (size_t i = 0; i < n; ++i)
+          rows.append(tensor_tuple(TensorList(flat.begin() + (o * n + i) * n, flat.begin() + (o * n + i + 1) * n)));
+        by_output.append(nb::tuple(rows));
+      }
+      if (!*fn.returns_tuple && outputs == 1) return nb::object(by_output[0]);
+      return nb::object(nb::tuple(by_output));
     });
   }, "func"_a, "argnums"_a = 0);
 

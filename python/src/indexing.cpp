@@ -7,9 +7,21 @@
 namespace dydx::python {
 namespace {
 
+// Clamped to the int64 range, as Python clamps slice bounds (x[10**30:] is empty, not an error).
 std::optional<int64_t> slice_bound(nb::handle h) {
   if (h.is_none()) return std::nullopt;
-  return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())));
+  const Py_ssize_t bound = PyNumber_AsSsize_t(h.ptr(), nullptr);
+  if (bound == -1 && PyErr_Occurred()) throw nb::python_error();
+  return static_cast<int64_t>(bound);
+}
+
+// A list of Python bools is a mask, as in PyTorch (x[[True, False, True]] takes rows 0 and 2); bools
+// are ints to Python, so int_list would have taken them as positions 1 and 0.
+bool all_bools(nb::handle list) {
+  if (PyList_Size(list.ptr()) == 0) return false;
+  for (nb::handle item : nb::iter(list))
+    if (!PyBool_Check(item.ptr())) return false;
+  return true;
 }
 
 indexing::TensorIndex one_index(nb::handle h) {
@@ -22,6 +34,11 @@ indexing::TensorIndex one_index(nb::handle h) {
     throw nb::type_error("dydx does not index with a Python bool; use a bool tensor as a mask");
   if (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && !PyFloat_Check(h.ptr())))
     return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())));
+  if (PyList_Check(h.ptr()) && all_bools(h)) {
+    std::vector<int64_t> mask;
+    for (nb::handle item : nb::iter(h)) mask.push_back(item.ptr() == Py_True);
+    return tensor(mask, kInt64).to(kBool);
+  }
   if (PyList_Check(h.ptr())) return tensor(int_list(h), kInt64);
   throw nb::type_error(("only integers, slices (`:`), ellipsis (`...`), None and int64 or bool tensors are valid "
                         "indices, not " + std::string(nb::type_name(h.type()).c_str()))

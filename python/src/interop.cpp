@@ -54,7 +54,24 @@ nb::ndarray<Framework> as_ndarray(const Tensor& t) {
                                 nb::device::cpu::value, 0);
 }
 
-/// A tensor over an array's memory; `keep_alive` (the array) is released when the storage is.
+/// What keeps an imported array's memory: nanobind's ndarray (it holds the producer's DLPack export,
+/// which a producer like torch or JAX may be the only one to keep: the source object alone let a
+/// torch tensor's set_() or a JAX array's delete() free the memory under the dydx tensor) and the
+/// source object. Dropped under the GIL, since a producer's DLPack deleter may call into Python.
+struct ImportedArray {
+  std::unique_ptr<nb::ndarray<nb::ro>> array;
+  std::shared_ptr<PyRef> source;
+  ~ImportedArray() {
+    if (!Py_IsInitialized()) {
+      (void)array.release();  // at exit the process frees it; dropping it now would call into a dead interpreter
+      return;
+    }
+    nb::gil_scoped_acquire gil;
+    array.reset();
+  }
+};
+
+/// A tensor over an array's memory; the array and `keep_alive` (its source) are released when the storage is.
 Tensor tensor_over(nb::ndarray<nb::ro> array, nb::object keep_alive) {
   const auto type = scalar_type(array.dtype());
   if (!type)
@@ -71,14 +88,17 @@ Tensor tensor_over(nb::ndarray<nb::ro> array, nb::object keep_alive) {
                             "pass a copy (numpy.ascontiguousarray)");
   }
   Tensor t = from_blob(const_cast<void*>(array.data()), sizes, strides, *type);
-  // The storage owns a reference to the array, released (under the GIL) with the last tensor or view.
-  auto owner = hold(std::move(keep_alive));
+  // The storage owns the array, released (under the GIL) with the last tensor or view.
+  auto owner = std::make_shared<ImportedArray>();
+  owner->array = std::make_unique<nb::ndarray<nb::ro>>(std::move(array));
+  owner->source = hold(std::move(keep_alive));
   t.impl()->storage->deleter = [owner](void*) mutable { owner.reset(); };
   return t;
 }
 
 bool writeable(nb::handle array) {
-  if (nb::hasattr(array, "flags")) return nb::cast<bool>(array.attr("flags").attr("writeable"));
+  if (nb::hasattr(array, "flags") && nb::hasattr(array.attr("flags"), "writeable"))
+    return nb::cast<bool>(array.attr("flags").attr("writeable"));
   return true;
 }
 
@@ -91,7 +111,11 @@ void bind_interop(nb::class_<Tensor>& cls, nb::module_& m) {
         // NumPy 2 passes copy: True asks for a copy, None and False for the shared memory.
         const bool wants_copy = !copy.is_none() && nb::cast<bool>(copy);
         if (dtype.is_none()) return wants_copy ? array.attr("copy")() : array;
-        return array.attr("astype")(dtype, "copy"_a = wants_copy);
+        // NumPy 2's copy=False promises no copy: a dtype that needs a conversion cannot keep it.
+        nb::object converted = array.attr("astype")(dtype, "copy"_a = wants_copy);
+        if (!copy.is_none() && !nb::cast<bool>(copy) && !converted.is(array))
+          throw nb::value_error("Unable to avoid copy while creating an array as requested (the dtype differs)");
+        return converted;
       }, "dtype"_a = nb::none(), "copy"_a = nb::none())
       .def("__dlpack__", [](const Tensor& t, nb::kwargs kwargs) {
         // nanobind's own array object implements the DLPack protocol (versions, read-only flag); the
@@ -117,6 +141,15 @@ void bind_interop(nb::class_<Tensor>& cls, nb::module_& m) {
     if (!nb::hasattr(source, "__dlpack__"))
       throw nb::type_error(("dydx.from_dlpack: expected an object with __dlpack__, not " +
                             std::string(nb::type_name(source.type()).c_str())).c_str());
+    // As from_numpy: a tensor over memory that may not be written would let an in-place op write it
+    // (a read-only or memory-mapped NumPy array, the bytes under np.frombuffer). A torch tensor that
+    // requires grad is refused as torch's own __dlpack__ refuses it: writes through dydx would change
+    // a leaf behind autograd's back.
+    if (!writeable(source))
+      throw nb::value_error("dydx.from_dlpack: the array is read-only, and a dydx tensor over it could be written "
+                            "to; pass a writeable array (array.copy())");
+    if (nb::hasattr(source, "requires_grad") && nb::cast<bool>(source.attr("requires_grad")))
+      throw nb::value_error("dydx.from_dlpack: Can't export tensors that require gradient, use tensor.detach()");
     nb::ndarray<nb::ro> view;
     if (!nb::try_cast(source, view, false))
       throw nb::type_error("dydx.from_dlpack: the object's DLPack export failed or is not a CPU array");

@@ -91,7 +91,12 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       })
       .def("__bool__", [](const Tensor& t) { return nb::cast<bool>(item(t.to(kBool))); })
       .def("__float__", [](const Tensor& t) { return nb::cast<double>(item(t.to(kFloat64))); })
-      .def("__int__", [](const Tensor& t) { return nb::cast<int64_t>(item(t.to(kInt64))); })
+      // A float tensor converts as Python's int(float) does: exact, ValueError for nan, OverflowError
+      // for inf (a cast to int64 gave INT64_MIN for all of 1e20, nan, inf and -1e19).
+      .def("__int__", [](const Tensor& t) {
+        if (!t.is_floating_point()) return nb::object(item(t.to(kInt64)));
+        return nb::steal(PyNumber_Long(item(t.to(kFloat64)).ptr()));
+      })
       .def("__hash__", [](nb::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); });
 
   // ---- views and copies ----

@@ -109,6 +109,32 @@ def test_no_grad_context_manager_and_decorator():
             raise ValueError("restored on the way out")
 
 
+def test_grad_mode_decorators_on_generators_as_torch():
+    # Each step of the generator runs in the decorator's mode, the caller's mode between steps.
+    def steps(lib, decorator):
+        x = lib.tensor([1.0], requires_grad=True)
+
+        @decorator
+        def gen():
+            seen = yield (x * 2).requires_grad
+            yield (x * seen).requires_grad
+            return "done"
+
+        g = gen()
+        first = next(g)
+        between = (x * 2).requires_grad
+        second = g.send(3.0)
+        with pytest.raises(StopIteration) as stop:
+            next(g)
+        return first, between, second, stop.value.value
+
+    assert steps(dydx, dydx.no_grad()) == steps(torch, torch.no_grad()) == (False, True, False, "done")
+    # set_grad_enabled as a decorator: torch 1.13 leaves grad mode off after decorating (later versions
+    # restore it, as dydx does), so it is checked on dydx alone.
+    assert steps(dydx, dydx.set_grad_enabled(False)) == (False, True, False, "done")
+    assert dydx.is_grad_enabled()
+
+
 def test_grad_mode_is_per_thread_as_in_torch():
     seen = []
     with dydx.no_grad():

@@ -129,3 +129,28 @@ def test_a_callable_returning_a_non_tensor_is_a_type_error():
 def test_transform_errors_from_dydx_are_dydx_errors():
     with pytest.raises(dydx.Error):
         dydx.func.grad(lambda x: x * 2)(dydx.ones(3))  # not a scalar
+
+
+def test_hessian_of_several_outputs_and_of_none_as_torch_func():
+    def two(x):
+        return (x * x).sum(), (x ** 3).sum()
+
+    def one_in_a_list(x):
+        return [(x * x).sum()]
+
+    x, tx = dydx.tensor([1.0, 2.0], dtype=dydx.float64), torch.tensor([1.0, 2.0], dtype=torch.float64)
+    mine, theirs = dydx.func.hessian(two)(x), functorch.hessian(two)(tx)
+    assert isinstance(mine, tuple) and len(mine) == len(theirs) == 2
+    for m, t in zip(mine, theirs):
+        assert_matches(m, t)
+    mine, theirs = dydx.func.hessian(one_in_a_list)(x), functorch.hessian(one_in_a_list)(tx)
+    assert isinstance(mine, tuple) and len(mine) == 1
+    assert_matches(mine[0], theirs[0])
+    # Two argnums and two outputs: per output, rows over the argnums.
+    mine = dydx.func.hessian(lambda a, b: ((a * b).sum(), (a * a * b).sum()), argnums=(0, 1))(x, x)
+    theirs = functorch.hessian(lambda a, b: ((a * b).sum(), (a * a * b).sum()), argnums=(0, 1))(tx, tx)
+    for o in range(2):
+        for i in range(2):
+            for j in range(2):
+                assert_matches(mine[o][i][j], theirs[o][i][j])
+    assert dydx.func.hessian(lambda x: ())(x) == ()

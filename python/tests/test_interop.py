@@ -121,6 +121,41 @@ def test_read_only_arrays_are_refused():
     a.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         dydx.from_numpy(a)
+    # Through DLPack too: a memory-mapped file opened read-only, the bytes under np.frombuffer.
+    with pytest.raises(ValueError, match="read-only"):
+        dydx.from_dlpack(a)
+    with pytest.raises(ValueError, match="read-only"):
+        dydx.from_dlpack(np.frombuffer(b"01234567", dtype=np.float64))
+
+
+def test_from_dlpack_refuses_a_torch_tensor_that_requires_grad_as_torch_does():
+    leaf = torch.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match="require gradient"):
+        dydx.from_dlpack(leaf)
+    assert dydx.from_dlpack(leaf.detach()).tolist() == [1.0, 1.0]
+
+
+def test_from_dlpack_keeps_the_exported_memory_alive():
+    # A producer whose __dlpack__ exports a temporary: only the export keeps its memory, not the producer.
+    class Producer:
+        def __dlpack__(self, **kwargs):
+            return np.arange(1000, dtype=np.float64).__dlpack__()
+
+        def __dlpack_device__(self):
+            return (1, 0)
+
+    t = dydx.from_dlpack(Producer())
+    gc.collect()
+    junk = [np.full(1000, 7.0) for _ in range(200)]
+    assert t[:3].tolist() == [0.0, 1.0, 2.0]
+    # A torch tensor whose storage is replaced after the export: the export still holds the old one.
+    x = torch.arange(5.0)
+    t = dydx.from_dlpack(x)
+    x.set_(torch.full((3,), 9.0))
+    gc.collect()
+    junk = [torch.full((5,), 7.0) for _ in range(200)]
+    assert t.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    del junk
 
 
 @pytest.mark.parametrize("np_dtype", [np.float16, np.int32, np.uint8, np.complex64])

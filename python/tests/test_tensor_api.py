@@ -158,3 +158,27 @@ def test_repr_shows_the_grad_fn():
     x, tx = dydx.tensor(VALUES, requires_grad=True), torch.tensor(VALUES, requires_grad=True)
     assert repr((x * 2).sum(1)) == repr((tx * 2).sum(1))
     assert repr(x @ x.t()) == repr(tx @ tx.t())
+
+
+def test_a_list_of_bools_indexes_as_a_mask_as_in_torch():
+    x, tx = dydx.arange(6).reshape(3, 2), torch.arange(6).reshape(3, 2)
+    assert x[[True, False, True]].tolist() == tx[[True, False, True]].tolist()
+    y, ty = dydx.zeros(3), torch.zeros(3)
+    y[[True, False, False]] = 5
+    ty[[True, False, False]] = 5
+    assert y.tolist() == ty.tolist()
+
+
+def test_slice_bounds_beyond_int64_clamp_as_python_does():
+    x = dydx.arange(4)
+    assert x[10**30:].tolist() == [] and x[-(10**30):2].tolist() == [0, 1]
+
+
+def test_int_of_a_float_tensor_as_torch():
+    for value in (1e20, -1e19, 2.7, -2.7):
+        assert int(dydx.tensor(value, dtype=dydx.float64)) == int(torch.tensor(value, dtype=torch.float64))
+    with pytest.raises(ValueError):
+        int(dydx.tensor(float("nan")))
+    with pytest.raises(OverflowError):
+        int(dydx.tensor(float("inf")))
+    assert int(dydx.tensor(2**62)) == 2**62
