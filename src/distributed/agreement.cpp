@@ -142,15 +142,24 @@ std::vector<std::vector<int64_t>> agree(const Call& call) {
   const char* api = name(call.collective);
   require_usable(api);
   const int world = world_size();
-  const std::vector<int64_t> mine = header_of(call, world);
-  std::vector<int64_t> all(static_cast<size_t>(kFields) * world);
+  // Shared, so that a failed exchange can leave them to MPI for good (keep_forever).
+  const auto mine_owned = std::make_shared<std::vector<int64_t>>(header_of(call, world));
+  const auto all_owned = std::make_shared<std::vector<int64_t>>(static_cast<size_t>(kFields) * world);
+  const std::vector<int64_t>& mine = *mine_owned;
+  std::vector<int64_t>& all = *all_owned;
   MPI_Request request = MPI_REQUEST_NULL;
-  {
-    std::lock_guard<std::mutex> lock(mpi_mutex());
-    check_mpi(MPI_Iallgather(mine.data(), kFields, MPI_INT64_T, all.data(), kFields, MPI_INT64_T, MPI_COMM_WORLD,
-                             &request), api);
+  try {
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      check_mpi(MPI_Iallgather(mine.data(), kFields, MPI_INT64_T, all.data(), kFields, MPI_INT64_T, comm(), &request),
+                api);
+    }
+    wait(request, api);
+  } catch (...) {
+    keep_forever(mine_owned);
+    keep_forever(all_owned);
+    throw;
   }
-  wait(request, api);
 
   auto header = [&](int r) { return all.data() + static_cast<size_t>(r) * kFields; };
   const int64_t* first = header(0);

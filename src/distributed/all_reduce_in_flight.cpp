@@ -18,7 +18,7 @@ void AllReduceInFlight::start(void* data, int64_t count, ScalarType dtype, MPI_O
   for (int64_t first = 0; first < count; first += kMaxCount) {
     requests_.push_back(MPI_REQUEST_NULL);
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bytes + first * element, static_cast<int>(std::min(kMaxCount, count - first)),
-                             mpi_type(dtype), op, MPI_COMM_WORLD, &requests_.back()), api);
+                             mpi_type(dtype), op, comm(), &requests_.back()), api);
   }
 }
 

@@ -69,15 +69,18 @@ void in_pieces(const Tensor& buffer, const char* api, Start start) {
   std::vector<MPI_Request> requests;
   const size_t element = buffer.dtype() == kFloat32 ? 4 : 8;
   char* base = static_cast<char*>(data_of(buffer));
-  {
-    std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-    for (int64_t first = 0; first < buffer.numel(); first += kMaxCount) {
-      const int count = static_cast<int>(std::min(kMaxCount, buffer.numel() - first));
-      requests.push_back(MPI_REQUEST_NULL);
-      detail::check_mpi(start(base + first * element, count, &requests.back()), api);
+  requests.reserve(static_cast<size_t>((buffer.numel() + kMaxCount - 1) / kMaxCount));  // no reallocation under MPI
+  detail::wait_keeping([&] {
+    {
+      std::lock_guard<std::mutex> lock(detail::mpi_mutex());
+      for (int64_t first = 0; first < buffer.numel(); first += kMaxCount) {
+        const int count = static_cast<int>(std::min(kMaxCount, buffer.numel() - first));
+        requests.push_back(MPI_REQUEST_NULL);
+        detail::check_mpi(start(base + first * element, count, &requests.back()), api);
+      }
     }
-  }
-  detail::wait_all(requests.data(), static_cast<int>(requests.size()), api);
+    detail::wait_all(requests.data(), static_cast<int>(requests.size()), api);
+  }, {buffer});
 }
 
 }  // namespace
@@ -97,24 +100,26 @@ const char* to_string(ReduceOp op) {
   return "?";
 }
 
-void all_reduce(Tensor& t, ReduceOp op) {
+void all_reduce(const Tensor& t, ReduceOp op) {
   detail::agree(Call{Collective::all_reduce, op, 0, &t});
   if (t.numel() == 0) return;
   Tensor buffer = contiguous_data(t);
   detail::AllReduceInFlight transfer;
-  transfer.start(data_of(buffer), buffer.numel(), t.dtype(), mpi_op(op), "all_reduce");
-  detail::wait({&transfer}, "all_reduce");
+  detail::wait_keeping([&] {
+    transfer.start(data_of(buffer), buffer.numel(), t.dtype(), mpi_op(op), "all_reduce");
+    detail::wait({&transfer}, "all_reduce");
+  }, {buffer});
   if (op == ReduceOp::mean) detail::divide_by_world(buffer, world_size());
   write_back(t, buffer);
 }
 
-void broadcast(Tensor& t, int root) {
+void broadcast(const Tensor& t, int root) {
   detail::agree(Call{Collective::broadcast, ReduceOp::sum, root, &t});
   if (t.numel() == 0) return;
   Tensor buffer = contiguous_data(t);
   const MPI_Datatype type = detail::mpi_type(t.dtype());
   in_pieces(buffer, "broadcast",
-            [&](void* p, int count, MPI_Request* r) { return MPI_Ibcast(p, count, type, root, MPI_COMM_WORLD, r); });
+            [&](void* p, int count, MPI_Request* r) { return MPI_Ibcast(p, count, type, root, detail::comm(), r); });
   if (rank() != root) write_back(t, buffer);
 }
 
@@ -129,12 +134,14 @@ std::vector<Tensor> all_gather(const Tensor& t) {
     const MPI_Datatype type = detail::mpi_type(t.dtype());
     const int count = static_cast<int>(t.numel());
     MPI_Request request = MPI_REQUEST_NULL;
-    {
-      std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-      detail::check_mpi(MPI_Iallgather(data_of(mine), count, type, data_of(gathered), count, type, MPI_COMM_WORLD,
-                                       &request), "all_gather");
-    }
-    detail::wait(request, "all_gather");
+    detail::wait_keeping([&] {
+      {
+        std::lock_guard<std::mutex> lock(detail::mpi_mutex());
+        detail::check_mpi(MPI_Iallgather(data_of(mine), count, type, data_of(gathered), count, type, detail::comm(),
+                                         &request), "all_gather");
+      }
+      detail::wait(request, "all_gather");
+    }, {mine, gathered});
   }
   std::vector<Tensor> each;
   for (int r = 0; r < world; ++r) each.push_back(gathered.select(0, r));
@@ -149,7 +156,10 @@ Tensor all_gather_concat(const Tensor& t) {
   int64_t row = 1;
   for (int64_t d = 1; d < t.dim(); ++d) row *= t.size(d);
   int64_t rows = 0;
-  std::vector<int> counts(world), offsets(world);
+  // Shared, as MPI reads them until the transfer completes: a failed one leaves them to MPI for good.
+  const auto counts_owned = std::make_shared<std::vector<int>>(world), offsets_owned = std::make_shared<std::vector<int>>(world);
+  std::vector<int>& counts = *counts_owned;
+  std::vector<int>& offsets = *offsets_owned;
   for (int r = 0; r < world; ++r) {
     offsets[r] = static_cast<int>(rows * row);
     counts[r] = static_cast<int>(shapes[r][0] * row);
@@ -164,13 +174,21 @@ Tensor all_gather_concat(const Tensor& t) {
     Tensor mine = contiguous_data(t);
     const MPI_Datatype type = detail::mpi_type(t.dtype());
     MPI_Request request = MPI_REQUEST_NULL;
-    {
-      std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-      detail::check_mpi(MPI_Iallgatherv(data_of(mine), static_cast<int>(t.numel()), type, data_of(gathered),
-                                        counts.data(), offsets.data(), type, MPI_COMM_WORLD, &request),
-                        "all_gather_concat");
+    try {
+      detail::wait_keeping([&] {
+        {
+          std::lock_guard<std::mutex> lock(detail::mpi_mutex());
+          detail::check_mpi(MPI_Iallgatherv(data_of(mine), static_cast<int>(t.numel()), type, data_of(gathered),
+                                            counts.data(), offsets.data(), type, detail::comm(), &request),
+                            "all_gather_concat");
+        }
+        detail::wait(request, "all_gather_concat");
+      }, {mine, gathered});
+    } catch (...) {
+      detail::keep_forever(counts_owned);
+      detail::keep_forever(offsets_owned);
+      throw;
     }
-    detail::wait(request, "all_gather_concat");
   }
   return gathered;
 }
@@ -185,12 +203,14 @@ Tensor reduce_scatter(const Tensor& input, ReduceOp op) {
   Tensor all = contiguous_data(input);
   const MPI_Datatype type = detail::mpi_type(input.dtype());
   MPI_Request request = MPI_REQUEST_NULL;
-  {
-    std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-    detail::check_mpi(MPI_Ireduce_scatter_block(data_of(all), data_of(chunk), static_cast<int>(chunk.numel()), type,
-                                                mpi_op(op), MPI_COMM_WORLD, &request), "reduce_scatter");
-  }
-  detail::wait(request, "reduce_scatter");
+  detail::wait_keeping([&] {
+    {
+      std::lock_guard<std::mutex> lock(detail::mpi_mutex());
+      detail::check_mpi(MPI_Ireduce_scatter_block(data_of(all), data_of(chunk), static_cast<int>(chunk.numel()), type,
+                                                  mpi_op(op), detail::comm(), &request), "reduce_scatter");
+    }
+    detail::wait(request, "reduce_scatter");
+  }, {all, chunk});
   if (op == ReduceOp::mean) detail::divide_by_world(chunk, world);
   return chunk;
 }

@@ -26,12 +26,14 @@ struct Slot {
   Tensor parameter;
   int64_t bucket = 0;
   int64_t offset = 0;  // in elements, within the bucket's buffer
+  int64_t flag = 0;    // the element, past the gradients, that says whether this rank has a .grad for it
   unsigned hook = 0;
   bool ready = false;  // its gradient for this backward is in the bucket
 };
 
 struct Bucket {
-  Tensor buffer;  // contiguous, one dtype
+  Tensor buffer;  // contiguous, one dtype: the gradients, then one flag per slot
+  int64_t elements = 0;  // of the gradients
   std::vector<size_t> slots;
   size_t ready = 0;
   detail::AllReduceInFlight transfer;
@@ -61,12 +63,15 @@ struct DataParallel::State {
     Slot& slot = slots[index];
     // One pass calls each parameter's hook once; a filled slot is a pass that raised before its end.
     DYDX_CHECK(!slot.ready, "DataParallel: parameter ", index, " still holds the gradient of a backward that raised "
-               "before its end; call synchronize() on every rank before the next backward");
+               "before its end; call synchronize() on every rank, then zero the gradients, before the next backward");
     NoGradGuard no_grad;
     Tensor target = view_of(slot);
     const Tensor current = slot.parameter.grad();
     if (current.defined()) target.copy_(current.detach());
     else target.zero_();
+    // Whether any rank has a .grad for it is reduced with the gradients: where none has, .grad stays
+    // undefined (as DDP leaves an unused parameter's), for optimizers that skip such parameters.
+    buckets[slot.bucket].buffer.narrow(0, slot.flag, 1).fill_(current.defined() ? 1.0 : 0.0);
     slot.ready = true;
     ++buckets[slot.bucket].ready;
   }
@@ -106,6 +111,14 @@ struct DataParallel::State {
       std::lock_guard<std::mutex> lock(mutex);
       if (!pending) return;
       detail::require_usable("DataParallel");
+      // The reduced gradients are plain numbers: a .grad with a graph (backward with create_graph=True)
+      // would silently lose it, so a gradient penalty through .grad would become a constant.
+      for (const Slot& slot : slots) {
+        const Tensor current = slot.parameter.grad();
+        DYDX_CHECK(!current.defined() || !current.requires_grad(), "DataParallel: a parameter of shape ",
+                   slot.parameter.sizes(), " has a .grad that requires grad (backward with create_graph=True); "
+                   "DataParallel reduces plain gradients, and this graph would be lost");
+      }
       started_in_last_backward = started_in_backward;
       started_in_backward = 0;
       for (size_t i = 0; i < slots.size(); ++i)
@@ -122,11 +135,12 @@ struct DataParallel::State {
       b.ready = 0;
     }
     for (Slot& slot : slots) {
+      slot.ready = false;
+      if (buckets[slot.bucket].buffer.narrow(0, slot.flag, 1).item<double>() == 0) continue;  // no rank has one
       Tensor reduced = view_of(slot);
       const Tensor current = slot.parameter.grad();
-      if (current.defined() && !current.requires_grad()) current.detach().copy_(reduced);
+      if (current.defined()) current.detach().copy_(reduced);
       else slot.parameter.set_grad(reduced.clone());
-      slot.ready = false;
     }
     next_to_start = 0;
     pending = false;
@@ -150,10 +164,14 @@ std::vector<Tensor> trained(const std::vector<Tensor>& parameters) {
   return kept;
 }
 
-// Every rank must have built the same buckets: a hash of the parameters' dtypes and shapes is compared.
-void check_same_parameters(const std::vector<Tensor>& parameters) {
+// Every rank must have built the same buckets and reduce them alike: a hash of the parameters' dtypes
+// and shapes, the bucket size and the reduction is compared (a bucket size of one rank's own made
+// buckets of other sizes, whose all-reduces MPI would match against each other).
+void check_same_parameters(const std::vector<Tensor>& parameters, const DataParallelOptions& options) {
   // Unsigned: the products wrap, which signed integers must not.
   uint64_t hash = parameters.size();
+  hash = hash * 1000003 + static_cast<uint64_t>(options.bucket_bytes);
+  hash = hash * 1000003 + static_cast<uint64_t>(options.reduction);
   for (const Tensor& p : parameters) {
     hash = hash * 1000003 + static_cast<uint64_t>(p.dtype());
     for (int64_t s : p.sizes()) hash = hash * 1000003 + static_cast<uint64_t>(s);
@@ -161,7 +179,7 @@ void check_same_parameters(const std::vector<Tensor>& parameters) {
   const std::vector<Tensor> all = all_gather(tensor(std::vector<int64_t>{static_cast<int64_t>(hash)}));
   for (int r = 1; r < static_cast<int>(all.size()); ++r)
     DYDX_CHECK(all[r].item<int64_t>() == all[0].item<int64_t>(), "DataParallel: rank ", r,
-               " has other parameters (count, dtypes or shapes) than rank 0");
+               " has other parameters (count, dtypes or shapes) or options (bucket_bytes, reduction) than rank 0");
 }
 
 }  // namespace
@@ -176,32 +194,40 @@ DataParallel::DataParallel(const std::vector<Tensor>& parameters, DataParallelOp
              "DataParallel: gradients are reduced by mean or sum, not ", to_string(options.reduction));
   state_->options = options;
   const std::vector<Tensor> kept = trained(parameters);
-  check_same_parameters(kept);
+  check_same_parameters(kept, options);
   if (options.broadcast_parameters) {
     for (Tensor p : kept) broadcast(p, 0);
   }
   // Reverse order of registration: backward reaches the last layers first. A bucket takes parameters of
   // one dtype up to bucket_bytes (and at least one, however large).
-  std::vector<std::pair<ScalarType, int64_t>> layout;  // per bucket: dtype, elements
+  struct Layout {
+    ScalarType dtype;
+    int64_t elements = 0, slots = 0;
+  };
+  std::vector<Layout> layout;  // per bucket
   for (size_t k = kept.size(); k-- > 0;) {
     const Tensor& p = kept[k];
     const int64_t bytes = p.numel() * (p.dtype() == kFloat32 ? 4 : 8);
-    const bool fits = !layout.empty() && layout.back().first == p.dtype() &&
-                      (layout.back().second * (p.dtype() == kFloat32 ? 4 : 8) + bytes <= options.bucket_bytes);
-    if (!fits) layout.emplace_back(p.dtype(), 0);
-    state_->slots.push_back(Slot{p, static_cast<int64_t>(layout.size() - 1), layout.back().second});
-    layout.back().second += p.numel();
+    const bool fits = !layout.empty() && layout.back().dtype == p.dtype() &&
+                      (layout.back().elements * (p.dtype() == kFloat32 ? 4 : 8) + bytes <= options.bucket_bytes);
+    if (!fits) layout.push_back({p.dtype()});
+    state_->slots.push_back(Slot{p, static_cast<int64_t>(layout.size() - 1), layout.back().elements});
+    layout.back().elements += p.numel();
+    ++layout.back().slots;
   }
-  for (auto [dtype, elements] : layout) {
-    DYDX_CHECK(elements <= INT32_MAX, "DataParallel: a bucket of ", elements, " elements is too large for MPI; "
-               "lower bucket_bytes");
+  for (const Layout& l : layout) {
+    DYDX_CHECK(l.elements + l.slots <= INT32_MAX, "DataParallel: a bucket of ", l.elements,
+               " elements is too large for MPI; lower bucket_bytes");
     Bucket bucket;
-    bucket.buffer = zeros({elements}, dtype);
+    bucket.buffer = zeros({l.elements + l.slots}, l.dtype);
+    bucket.elements = l.elements;
     state_->buckets.push_back(std::move(bucket));
   }
   for (size_t i = 0; i < state_->slots.size(); ++i) {
     Slot& slot = state_->slots[i];
-    state_->buckets[slot.bucket].slots.push_back(i);
+    Bucket& bucket = state_->buckets[slot.bucket];
+    slot.flag = bucket.elements + static_cast<int64_t>(bucket.slots.size());
+    bucket.slots.push_back(i);
     // After accumulation, as DDP's hook on AccumulateGrad: only passes that write .grad (backward, not
     // grad()) take part, and the pass's first gradient queues the reduction for the pass's end.
     std::weak_ptr<State> weak = state_;
@@ -217,6 +243,12 @@ DataParallel::DataParallel(const std::vector<Tensor>& parameters, DataParallelOp
 
 DataParallel::~DataParallel() {
   for (const Slot& slot : state_->slots) slot.parameter.remove_hook(slot.hook);
+  // After a failed collective the buckets' requests may never complete: waiting would take a second
+  // timeout, and freeing the buckets would let MPI write into freed memory, so they are kept.
+  if (detail::is_broken()) {
+    detail::keep_forever(state_);
+    return;
+  }
   std::vector<detail::AllReduceInFlight*> transfers;
   for (Bucket& b : state_->buckets) transfers.push_back(&b.transfer);
   try {

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
+#include <vector>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -49,23 +51,54 @@ void choose_ring_all_reduce_for_small_jobs() {
 }  // namespace
 
 void init(int* argc, char*** argv) {
-  std::lock_guard<std::mutex> lock(detail::mpi_mutex());
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  DYDX_CHECK(!finalized, "distributed::init: MPI was already finalized and cannot be started again");
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) {
-    choose_ring_all_reduce_for_small_jobs();
+  {
+    std::lock_guard<std::mutex> lock(detail::mpi_mutex());
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    DYDX_CHECK(!finalized, "distributed::init: MPI was already finalized and cannot be started again");
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      choose_ring_all_reduce_for_small_jobs();
+      int provided = 0;
+      detail::check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "distributed::init");
+      started_here = true;
+    }
+    // Whoever started MPI: gradient hooks may call it from the autograd engine's threads.
     int provided = 0;
-    detail::check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), "distributed::init");
-    started_here = true;
-    DYDX_CHECK(provided >= MPI_THREAD_SERIALIZED, "distributed::init: this MPI provides thread level ", provided,
-               ", below MPI_THREAD_SERIALIZED, which gradient hooks on the autograd engine's threads need");
+    MPI_Query_thread(&provided);
+    DYDX_CHECK(provided >= MPI_THREAD_SERIALIZED, "distributed::init: MPI runs at thread level ", provided,
+               ", below MPI_THREAD_SERIALIZED, which gradient hooks on the autograd engine's threads need; start it "
+               "with MPI_Init_thread(..., MPI_THREAD_SERIALIZED, ...)");
   }
-  // Errors come back as codes, which dydx turns into dydx::Error, instead of aborting the job.
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  detail::comm();
 }
+
+namespace detail {
+
+// dydx's own copy of MPI_COMM_WORLD, made at the first use (init(), or the first collective when the
+// application started MPI): its collectives never match the application's own, and its error handler
+// (MPI_ERRORS_RETURN: errors come back as codes, which dydx turns into dydx::Error) leaves the
+// application's MPI_COMM_WORLD as it was. Rank and size are read once, here, so that reading them
+// later needs no MPI call (and so no lock).
+namespace {
+MPI_Comm own_comm = MPI_COMM_NULL;
+int own_rank = 0, own_size = 1;
+std::once_flag comm_made;
+}  // namespace
+
+MPI_Comm comm() {
+  std::call_once(comm_made, [] {
+    std::lock_guard<std::mutex> lock(mpi_mutex());
+    check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &own_comm), "distributed::init");
+    MPI_Comm_set_errhandler(own_comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(own_comm, &own_rank);
+    MPI_Comm_size(own_comm, &own_size);
+  });
+  return own_comm;
+}
+
+}  // namespace detail
 
 void finalize() {
   std::unique_lock<std::mutex> lock(detail::mpi_mutex());
@@ -78,6 +111,7 @@ void finalize() {
     abort(1);
   }
   if (!started_here) return;
+  if (detail::own_comm != MPI_COMM_NULL) MPI_Comm_free(&detail::own_comm);
   MPI_Finalize();
   started_here = false;
 }
@@ -91,16 +125,14 @@ bool is_initialized() {
 
 int rank() {
   detail::require_started("distributed::rank");
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
+  detail::comm();
+  return detail::own_rank;
 }
 
 int world_size() {
   detail::require_started("distributed::world_size");
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
+  detail::comm();
+  return detail::own_size;
 }
 
 std::chrono::milliseconds timeout() {
@@ -140,12 +172,26 @@ void require_usable(const char* api) {
              "agree; end the job");
 }
 
+// An MPI error leaves requests pending and the ranks out of step (one rank's agreement matched against
+// another's bucket gave MPI_ERR_TRUNCATE), so it breaks the communicator as a timeout does.
 void check_mpi(int code, const char* api) {
   if (code == MPI_SUCCESS) return;
+  broken.store(true);
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  ::dydx::detail::fail(api, ": MPI error: ", std::string(text, length));
+  ::dydx::detail::fail(api, ": MPI error: ", std::string(text, length),
+                       "; the ranks are out of step (a collective called on some ranks only, or a DataParallel "
+                       "backward that raised on some), so the job cannot go on");
+}
+
+bool is_broken() { return broken.load(); }
+
+void keep_forever(std::shared_ptr<void> object) {
+  static std::mutex m;
+  static auto* kept = new std::vector<std::shared_ptr<void>>;  // never destroyed: reachable, so no leak report
+  std::lock_guard<std::mutex> lock(m);
+  kept->push_back(std::move(object));
 }
 
 // Spins on done (an MPI_Test: Open MPI progresses its transfers inside it) and yields the core now and

@@ -8,6 +8,8 @@
 #include <mpi.h>
 
 #include <functional>
+#include <memory>
+#include <initializer_list>
 #include <mutex>
 
 #include "dydx/dtype.hpp"
@@ -18,6 +20,26 @@ namespace dydx::distributed::detail {
 /// Held around every MPI call: MPI is started with MPI_THREAD_SERIALIZED, and gradient hooks may start
 /// collectives from the autograd engine's threads while another thread waits on one.
 std::mutex& mpi_mutex();
+
+/// dydx's own communicator, a copy of MPI_COMM_WORLD made at the first use (environment.cpp says why).
+MPI_Comm comm();
+
+/// Whether a collective has failed (timed out, or an MPI error): its requests may still be pending.
+bool is_broken();
+/// Keeps object alive for the rest of the process: a failed collective's pending request may still write
+/// into it, and freeing it would let MPI write into memory that has become someone else's.
+void keep_forever(std::shared_ptr<void> object);
+/// Runs wait (a callable that throws when a collective fails); if it throws, keeps the tensors' memory
+/// forever before the exception goes on.
+template <class Wait>
+void wait_keeping(Wait&& wait, std::initializer_list<Tensor> buffers) {
+  try {
+    wait();
+  } catch (...) {
+    for (const Tensor& b : buffers) keep_forever(std::make_shared<Tensor>(b));
+    throw;
+  }
+}
 
 /// Throws unless MPI is started (rank and size stay readable after a timeout, for the error report).
 void require_started(const char* api);

@@ -2,6 +2,7 @@
 // strided, 0-size and 0-d tensors, leaves that require grad, and the errors that mismatched or invalid
 // calls raise on every rank without changing any tensor.
 #include <gtest/gtest.h>
+#include <mpi.h>
 
 #include "distributed_test_util.hpp"
 
@@ -125,6 +126,21 @@ TEST(Collectives, ALeafThatRequiresGradIsReducedAsDataOutsideAutograd) {
   EXPECT_TRUE(w.is_leaf());
   EXPECT_GT(w._version(), version);  // an in-place write, as autograd must see it
   EXPECT_TRUE(same(w.detach(), reference_reduce({2, 2}, dydx::kFloat64, dist::ReduceOp::sum)));
+}
+
+// dydx runs its collectives on a communicator of its own: the application's MPI_COMM_WORLD keeps its
+// error handler (dydx had set MPI_ERRORS_RETURN on it, so the application's unchecked calls stopped
+// aborting). A view made in the call is reduced where it lies.
+TEST(Collectives, OwnCommunicatorAndViewsAsArguments) {
+  MPI_Errhandler handler;
+  MPI_Comm_get_errhandler(MPI_COMM_WORLD, &handler);
+  EXPECT_EQ(handler, MPI_ERRORS_ARE_FATAL);
+  MPI_Errhandler_free(&handler);
+  Tensor x = dydx::zeros({4}, dydx::kFloat64) + static_cast<double>(dist::rank());
+  dist::all_reduce(x.narrow(0, 1, 2));
+  const double sum = dist::world_size() * (dist::world_size() - 1) / 2.0;
+  const double r = dist::rank();
+  EXPECT_EQ(x.to_vector<double>(), (std::vector<double>{r, sum, sum, r}));
 }
 
 TEST(Collectives, BroadcastFromEachRoot) {

@@ -66,8 +66,8 @@ TEST(DataParallel, StepsOverShardsMatchOneProcessOverTheWholeBatch) {
   dist::DataParallel ddp(model.p, {.bucket_bytes = 512});
   Mlp reference(model);  // rank 0's parameters after the broadcast
   EXPECT_GT(ddp.bucket_count(), 2);
-  // 16 rows split evenly over 2 or 4 ranks: the mean of the ranks' mean losses is the whole batch's mean.
-  const auto [x, y] = global_batch(16);
+  // 12 rows split evenly over 2, 3 or 4 ranks: the mean of the ranks' mean losses is the whole batch's mean.
+  const auto [x, y] = global_batch(12);
   for (int step = 0; step < 5; ++step) {
     mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
     ddp.synchronize();
@@ -89,7 +89,7 @@ TEST(DataParallel, GradientsAreReducedByTheEndOfBackward) {
   Mlp model(11);
   dist::DataParallel ddp(model.p, {.bucket_bytes = 512});
   Mlp reference(model);
-  const auto [x, y] = global_batch(16);
+  const auto [x, y] = global_batch(12);
   mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
   mse(reference.forward(x), y).backward();
   for (size_t k = 0; k < model.p.size(); ++k) {
@@ -110,7 +110,7 @@ TEST(DataParallel, OneLargeBucketAndSumReduction) {
   Mlp model(3);
   dist::DataParallel ddp(model.p, {.reduction = dist::ReduceOp::sum});
   EXPECT_EQ(ddp.bucket_count(), 1);
-  const auto [x, y] = global_batch(8);
+  const auto [x, y] = global_batch(12);
   // Each rank's loss is its share of the whole batch's sum, so the summed gradients are the whole batch's.
   (model.forward(dist::shard(x)) - dist::shard(y)).pow(2).sum().backward();
   ddp.synchronize();
@@ -125,7 +125,7 @@ TEST(DataParallel, AccumulatesOverBackwardsAsDdpDoes) {
   Mlp model(5);
   dist::DataParallel ddp(model.p, {.bucket_bytes = 256});
   Mlp reference(model);
-  const auto [x, y] = global_batch(8);
+  const auto [x, y] = global_batch(12);
   for (int k = 0; k < 2; ++k) {
     mse(model.forward(dist::shard(x)) * (k + 1), dist::shard(y)).backward();
     ddp.synchronize();
@@ -141,11 +141,29 @@ TEST(DataParallel, AParameterWithoutGradientStillTakesPart) {
   std::vector<Tensor> parameters = model.p;
   parameters.push_back(unused);
   dist::DataParallel ddp(parameters, {.bucket_bytes = 256});
-  const auto [x, y] = global_batch(8);
+  const auto [x, y] = global_batch(12);
   mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
-  ddp.synchronize();
-  EXPECT_TRUE(dydx::equal(unused.grad(), dydx::zeros({4}, dydx::kFloat64)));
+  // No rank gave it a gradient: its .grad stays undefined, as DDP leaves an unused parameter's.
+  EXPECT_FALSE(unused.grad().defined());
   EXPECT_TRUE(equal_on_every_rank(model.p[0].grad()));
+  // Used on rank 0 alone: every rank gets the mean, rank 0's gradient over the world size.
+  (unused * (dist::rank() == 0 ? 2.0 : 0.0)).sum().backward();
+  ASSERT_TRUE(unused.grad().defined());
+  EXPECT_TRUE(dydx::allclose(unused.grad(), dydx::full({4}, 2.0 / dist::world_size(), dydx::kFloat64)));
+}
+
+// A backward with create_graph=True gives .grad a graph that the reduced (plain) gradients would lose:
+// refused with a clear error on every rank, not silently made constant.
+TEST(DataParallel, RefusesGradientsWithAGraph) {
+  Mlp model(13);
+  dist::DataParallel ddp(model.p);
+  const auto [x, y] = global_batch(12);
+  try {
+    mse(model.forward(dist::shard(x)), dist::shard(y)).backward({}, std::nullopt, /*create_graph=*/true);
+    ADD_FAILURE() << "no error";
+  } catch (const dydx::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("create_graph=True"), std::string::npos) << e.what();
+  }
 }
 
 TEST(DataParallel, TakesAModulesParameters) {
@@ -160,14 +178,33 @@ TEST(DataParallel, TakesAModulesParameters) {
   for (const Tensor& p : other->parameters()) EXPECT_TRUE(equal_on_every_rank(p));
 }
 
-TEST(DataParallel, DestroyedWithBucketsInFlightWaitsForThem) {
+// A backward that raises (a hook of the user's, on every rank) after buckets went out leaves them in
+// flight: the next backward is refused until synchronize(), and a DataParallel destroyed then waits for
+// them before their memory goes.
+TEST(DataParallel, ABackwardThatRaisesLeavesBucketsThatSynchronizeOrTheDestructorFinish) {
   Mlp model(4);
-  const auto [x, y] = global_batch(8);
+  const auto [x, y] = global_batch(12);
   {
     dist::DataParallel ddp(model.p, {.bucket_bytes = 256});
-    mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
     EXPECT_GE(ddp.bucket_count(), 2);
-  }  // no synchronize(): the buckets out in MPI are waited for before their memory goes
+    // The first parameter is reached last: by then the later parameters' buckets are out.
+    const unsigned hook = model.p[0].register_hook([](const Tensor&) -> Tensor { throw std::runtime_error("stop"); });
+    EXPECT_THROW(mse(model.forward(dist::shard(x)), dist::shard(y)).backward(), std::runtime_error);
+    model.p[0].remove_hook(hook);
+    try {
+      mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
+      ADD_FAILURE() << "a second backward before synchronize() went through";
+    } catch (const dydx::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("call synchronize()"), std::string::npos) << e.what();
+    }
+    ddp.synchronize();
+    for (Tensor& p : model.p) p.set_grad(Tensor());
+    mse(model.forward(dist::shard(x)), dist::shard(y)).backward();
+    EXPECT_TRUE(equal_on_every_rank(model.p[2].grad()));
+    model.p[0].register_hook([](const Tensor&) -> Tensor { throw std::runtime_error("stop"); });
+    for (Tensor& p : model.p) p.set_grad(Tensor());
+    EXPECT_THROW(mse(model.forward(dist::shard(x)), dist::shard(y)).backward(), std::runtime_error);
+  }  // buckets of the raised backward still out in MPI: waited for before their memory goes
   // The ranks still agree on what comes next.
   Tensor t = dydx::ones({3});
   dist::all_reduce(t);
@@ -180,6 +217,15 @@ TEST(DataParallel, DifferentParametersOnOneRankAreReported) {
     dist::DataParallel ddp(parameters);
     ADD_FAILURE() << "no error";
   } catch (const dydx::Error& e) {
-    EXPECT_STREQ(e.what(), "DataParallel: rank 1 has other parameters (count, dtypes or shapes) than rank 0");
+    EXPECT_STREQ(e.what(), "DataParallel: rank 1 has other parameters (count, dtypes or shapes) or options "
+                           "(bucket_bytes, reduction) than rank 0");
+  }
+  // The same parameters with another bucket size on one rank would make buckets of other sizes.
+  std::vector<Tensor> same{dydx::zeros({64}).requires_grad_(), dydx::zeros({64}).requires_grad_()};
+  try {
+    dist::DataParallel ddp(same, {.bucket_bytes = dist::rank() == 1 ? 256 : 512});
+    ADD_FAILURE() << "no error";
+  } catch (const dydx::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1 has other parameters"), std::string::npos) << e.what();
   }
 }

@@ -19,9 +19,9 @@ namespace dydx::distributed {
 enum class ReduceOp { sum, mean, max, min };
 
 /// Replaces t, on every rank, with the element-wise reduction of all ranks' t.
-void all_reduce(Tensor& t, ReduceOp op = ReduceOp::sum);
+void all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum);
 /// Replaces t, on every rank, with root's t.
-void broadcast(Tensor& t, int root = 0);
+void broadcast(const Tensor& t, int root = 0);
 /// Every rank's t (all of one shape), in rank order.
 std::vector<Tensor> all_gather(const Tensor& t);
 /// Every rank's t concatenated along dim 0, in rank order; their sizes in dim 0 may differ (a batch split

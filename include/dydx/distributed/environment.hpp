@@ -7,8 +7,10 @@ namespace dydx::distributed {
 
 /// Starts MPI unless someone else (the application, another library) already has; safe to call twice.
 /// argc/argv may be null. MPI is asked for MPI_THREAD_SERIALIZED: dydx serialises its own MPI calls,
-/// which may come from the autograd engine's threads (DataParallel's gradient hooks). Either way it sets
-/// MPI_ERRORS_RETURN on MPI_COMM_WORLD, so that MPI's errors reach dydx (as dydx::Error) instead of aborting.
+/// which may come from the autograd engine's threads (DataParallel's gradient hooks); an MPI started by
+/// someone else at a lower level is refused. dydx's collectives run on its own copy of MPI_COMM_WORLD
+/// (MPI_Comm_dup), with MPI_ERRORS_RETURN so that MPI's errors reach dydx (as dydx::Error) instead of
+/// aborting; the application's MPI_COMM_WORLD keeps its own handler.
 /// On 2 or 3 ranks, when it starts MPI itself, it asks Open MPI for its ring MPI_Iallreduce unless
 /// OMPI_MCA_coll_libnbc_iallreduce_algorithm is set (why: environment.cpp).
 void init(int* argc = nullptr, char*** argv = nullptr);
