@@ -2,7 +2,10 @@
 dropout and padding are dydx's C++ nn::functional (bound in python/src/nn.cpp); the activations,
 softmax and linear are the ops dydx already has, given torch.nn.functional's signatures here."""
 
+from typing import Optional
+
 from .. import _core
+from .._core import Tensor, dtype
 
 _compiled = _core.nn.functional
 mse_loss = _compiled.mse_loss
@@ -25,57 +28,57 @@ pad = _compiled.pad
 linear = _core.linear
 
 
-def _in_place(input, result, inplace):
+def _in_place(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
     """torch's inplace=True: the result is written into input, which is returned."""
     return input.copy_(result) if inplace else result
 
 
-def relu(input, inplace=False):
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return _in_place(input, input.relu(), inplace)
 
 
-def tanh(input):
+def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
 
-def sigmoid(input):
+def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
-def gelu(input, approximate="none"):
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return _core.gelu(input, approximate)
 
 
-def silu(input, inplace=False):
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return _in_place(input, _core.silu(input), inplace)
 
 
-def softplus(input, beta=1, threshold=20):
+def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
     return _core.softplus(input, beta, threshold)
 
 
-def elu(input, alpha=1.0, inplace=False):
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _in_place(input, _core.elu(input, alpha), inplace)
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     return _in_place(input, _core.leaky_relu(input, negative_slope), inplace)
 
 
-def _softmax_dim(name, dim, dtype):
+def _softmax_dim(name: str, dim: Optional[int]) -> int:
     # torch 1.13 guesses a dim when none is given (with a deprecation warning); here it must be named.
     if dim is None:
         raise TypeError(f"{name}(): the dim argument is required")
     return dim
 
 
-def softmax(input, dim=None, dtype=None):
-    dim = _softmax_dim("softmax", dim, dtype)
+def softmax(input: Tensor, dim: Optional[int] = None, dtype: Optional[dtype] = None) -> Tensor:
+    dim = _softmax_dim("softmax", dim)
     return (input if dtype is None else input.to(dtype)).softmax(dim)
 
 
-def log_softmax(input, dim=None, dtype=None):
-    dim = _softmax_dim("log_softmax", dim, dtype)
+def log_softmax(input: Tensor, dim: Optional[int] = None, dtype: Optional[dtype] = None) -> Tensor:
+    dim = _softmax_dim("log_softmax", dim)
     return (input if dtype is None else input.to(dtype)).log_softmax(dim)
 
 

@@ -1,11 +1,13 @@
 """dydx.nn.Parameter, as torch.nn.Parameter: a Tensor that a Module registers when it is assigned
 as an attribute. It shares its storage with the tensor it is made from, detached from its history."""
 
+from typing import Optional
+
 from .. import _core
 
 
 class Parameter(_core.Tensor):
-    def __init__(self, data=None, requires_grad=True):
+    def __init__(self, data: Optional[_core.Tensor] = None, requires_grad: bool = True) -> None:
         if data is None:
             data = _core.empty(0)
         if not isinstance(data, _core.Tensor):

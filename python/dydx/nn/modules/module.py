@@ -2,6 +2,7 @@
 registers it, so that parameters(), state_dict(), train()/eval() and repr() find it."""
 
 from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from ... import _core
 from ..._grad_mode import no_grad
@@ -10,14 +11,14 @@ from ..parameter import Parameter
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-def _indent_after_first_line(text, spaces):
+def _indent_after_first_line(text: str, spaces: int) -> str:
     """A child's repr nested in its parent's: its lines after the first indented by `spaces`."""
     first, *rest = text.split("\n")
     return "\n".join([first] + [" " * spaces + line for line in rest])
 
 
 class Module:
-    def __init__(self):
+    def __init__(self) -> None:
         # object.__setattr__: the registries must exist before __setattr__ can consult them.
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -25,10 +26,10 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     # ---- registration ---------------------------------------------------------------------------
@@ -45,7 +46,7 @@ class Module:
         self.__dict__.pop(name, None)
         self._non_persistent_buffers.discard(name)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Parameter):
             self.register_parameter(name, value)
         elif isinstance(value, Module):
@@ -68,7 +69,7 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: the registered names live in the registries.
         for registry in ("_parameters", "_buffers", "_modules"):
             entries = self.__dict__.get(registry)
@@ -90,7 +91,7 @@ class Module:
         if name == "" or "." in name:
             raise KeyError(f'{kind} name can\'t be empty or contain ".", got: {name!r}')
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
@@ -98,7 +99,7 @@ class Module:
         self._forget(name)
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Optional[_core.Tensor], persistent: bool = True) -> None:
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, _core.Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
@@ -108,7 +109,7 @@ class Module:
         if not persistent:
             self._non_persistent_buffers.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Optional["Module"]) -> None:
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
@@ -129,18 +130,18 @@ class Module:
             if module is not None:
                 yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
-    def modules(self):
+    def modules(self) -> Iterator["Module"]:
         for _, module in self.named_modules():
             yield module
 
-    def named_children(self):
+    def named_children(self) -> Iterator[Tuple[str, "Module"]]:
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self):
+    def children(self) -> Iterator["Module"]:
         for _, module in self.named_children():
             yield module
 
@@ -155,43 +156,43 @@ class Module:
                 seen.add(id(tensor))
                 yield owner_prefix + ("." if owner_prefix else "") + name, tensor
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, Parameter]]:
         return self._named_members("_parameters", prefix, recurse)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix="", recurse=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, _core.Tensor]]:
         return self._named_members("_buffers", prefix, recurse)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[_core.Tensor]:
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[["Module"], None]) -> "Module":
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
     # ---- modes and gradients --------------------------------------------------------------------
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> "Module":
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
-    def eval(self):
+    def eval(self) -> "Module":
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.parameters():
             if param.grad is None:
                 continue
@@ -202,7 +203,8 @@ class Module:
                     param.grad.zero_()
 
     # ---- state ----------------------------------------------------------------------------------
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
+    def state_dict(self, destination: Optional[Dict[str, _core.Tensor]] = None, prefix: str = "",
+                   keep_vars: bool = False) -> Dict[str, _core.Tensor]:
         destination = OrderedDict() if destination is None else destination
         for name, param in self._parameters.items():
             if param is not None:
@@ -215,7 +217,7 @@ class Module:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, _core.Tensor], strict: bool = True) -> _IncompatibleKeys:
         """Copies state_dict's tensors into this module's parameters and buffers, in place."""
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
@@ -243,7 +245,7 @@ class Module:
                     target.copy_(state_dict[key])
         return _IncompatibleKeys(missing, unexpected)
 
-    def to(self, dtype):
+    def to(self, dtype: _core.dtype) -> "Module":
         """The parameters and floating buffers converted to dtype (new Parameter objects: an optimizer
         made before the conversion still holds the old ones, so make it after)."""
         for module in self.modules():
@@ -255,20 +257,20 @@ class Module:
                     module._buffers[name] = buffer.to(dtype)
         return self
 
-    def double(self):
+    def double(self) -> "Module":
         return self.to(_core.float64)
 
-    def float(self):
+    def float(self) -> "Module":
         return self.to(_core.float32)
 
     # ---- repr, as torch prints modules ----------------------------------------------------------
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
     def _get_name(self):
         return type(self).__name__
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra_lines = self.extra_repr().split("\n") if self.extra_repr() else []
         child_lines = [f"({name}): " + _indent_after_first_line(repr(module), 2)
                        for name, module in self._modules.items()]
