@@ -3,5 +3,4 @@ classes over dydx.nn.functional, which is dydx's C++ nn::functional), and nn.ini
 
 from . import functional, init  # noqa: F401
 from .modules import *  # noqa: F401,F403
-from .modules import Module  # noqa: F401
 from .parameter import Parameter  # noqa: F401

@@ -10,3 +10,10 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 from .module import Module  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from .pooling import AvgPool2d, MaxPool2d  # noqa: F401
+
+__all__ = [
+    "Module", "Linear", "Identity", "Flatten", "Sequential", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d",
+    "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "Tanh", "Sigmoid", "GELU", "SiLU", "Softplus", "ELU",
+    "LeakyReLU", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss",
+    "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
+]
