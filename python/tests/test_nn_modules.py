@@ -264,3 +264,25 @@ def test_sequential_indexing_and_ordered_dict():
     assert isinstance(seq[-1], nn.ReLU) and len(seq) == 2 and len(seq[:1]) == 1
     with pytest.raises(IndexError):
         seq[2]  # noqa: B018
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.Conv2d(3, 4, 3, groups=2),
+    lambda lib: lib.Conv2d(4, 4, 3, padding_mode="mirror"),
+    lambda lib: lib.Conv1d(2, 2, 3, stride=2, padding="same"),
+    lambda lib: lib.Dropout(p=1.5),
+])
+def test_bad_module_arguments_are_value_errors_as_in_torch(make):
+    with pytest.raises(ValueError):
+        make(torch.nn)
+    with pytest.raises(ValueError):
+        make(nn)
+
+
+def test_what_the_library_rejects_is_a_dydx_error():
+    with pytest.raises(dydx.Error):
+        nn.Linear(3, 2)(dydx.randn(4, 5))
+    with pytest.raises(dydx.Error):
+        nn.Conv2d(3, 4, 3)(dydx.randn(1, 2, 5, 5))
+    with pytest.raises(dydx.Error):
+        nn.CrossEntropyLoss()(dydx.randn(2, 3), dydx.tensor([0, 3]))
