@@ -15,6 +15,7 @@ from ._core import (  # noqa: F401
 )
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled  # noqa: F401
 from ._functions import *  # noqa: F401,F403
+from . import nn  # noqa: E402,F401
 
 
 class Size(tuple):

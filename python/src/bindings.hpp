@@ -26,6 +26,7 @@ void bind_interop(nb::class_<Tensor>& cls, nb::module_& m);
 void bind_func(nb::module_& m);
 void bind_free_ops(nb::module_& m);
 void bind_optim(nb::module_& m);
+void bind_nn(nb::class_<Tensor>& cls, nb::module_& m);
 
 // ---- dtypes (dtypes.cpp) ------------------------------------------------------------------------
 /// The Python object for a dtype: one object per dtype, so that `t.dtype is dydx.float32` holds.

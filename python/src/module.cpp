@@ -26,6 +26,7 @@ NB_MODULE(_core, m) {
   bind_func(m);
   bind_free_ops(m);
   bind_optim(m);
+  bind_nn(tensor, m);
 
   m.def("blas_kernel", &dydx::blas_kernel, "The BLAS kernels dydx's matrix products run, and who chose them");
   m.def("get_num_threads", &dydx::get_num_threads);

@@ -1,0 +1,90 @@
+"""dydx.nn.functional, as torch.nn.functional: the losses, convolutions, pooling, normalisation,
+dropout and padding are dydx's C++ nn::functional (bound in python/src/nn.cpp); the activations,
+softmax and linear are the ops dydx already has, given torch.nn.functional's signatures here."""
+
+from typing import Optional
+
+from .. import _core
+from .._core import Tensor, dtype
+
+_compiled = _core.nn.functional
+mse_loss = _compiled.mse_loss
+l1_loss = _compiled.l1_loss
+smooth_l1_loss = _compiled.smooth_l1_loss
+huber_loss = _compiled.huber_loss
+binary_cross_entropy = _compiled.binary_cross_entropy
+binary_cross_entropy_with_logits = _compiled.binary_cross_entropy_with_logits
+nll_loss = _compiled.nll_loss
+cross_entropy = _compiled.cross_entropy
+one_hot = _compiled.one_hot
+dropout = _compiled.dropout
+conv1d = _compiled.conv1d
+conv2d = _compiled.conv2d
+max_pool2d = _compiled.max_pool2d
+avg_pool2d = _compiled.avg_pool2d
+layer_norm = _compiled.layer_norm
+batch_norm = _compiled.batch_norm
+pad = _compiled.pad
+linear = _core.linear
+
+
+def _in_place(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
+    """torch's inplace=True: the result is written into input, which is returned."""
+    return input.copy_(result) if inplace else result
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _in_place(input, input.relu(), inplace)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    return _core.gelu(input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _in_place(input, _core.silu(input), inplace)
+
+
+def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
+    return _core.softplus(input, beta, threshold)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _in_place(input, _core.elu(input, alpha), inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return _in_place(input, _core.leaky_relu(input, negative_slope), inplace)
+
+
+def _softmax_dim(name: str, dim: Optional[int]) -> int:
+    # torch 1.13 guesses a dim when none is given (with a deprecation warning); here it must be named.
+    if dim is None:
+        raise TypeError(f"{name}(): the dim argument is required")
+    return dim
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, dtype: Optional[dtype] = None) -> Tensor:
+    dim = _softmax_dim("softmax", dim)
+    return (input if dtype is None else input.to(dtype)).softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: Optional[int] = None, dtype: Optional[dtype] = None) -> Tensor:
+    dim = _softmax_dim("log_softmax", dim)
+    return (input if dtype is None else input.to(dtype)).log_softmax(dim)
+
+
+__all__ = [
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "nll_loss", "cross_entropy", "one_hot", "dropout", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "layer_norm",
+    "batch_norm", "pad", "linear", "relu", "tanh", "sigmoid", "gelu", "silu", "softplus", "elu", "leaky_relu",
+    "softmax", "log_softmax",
+]

@@ -1,0 +1,223 @@
+"""dydx.nn.functional against torch.nn.functional: the same values and gradients (float64) from the
+same inputs and keyword arguments, and the same kinds of errors for bad arguments."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import dydx
+import dydx.nn.functional as F
+from conftest import assert_matches
+
+rng = np.random.default_rng(0)
+
+
+def floats(*shape, low=-2.0, high=2.0):
+    return rng.uniform(low, high, size=shape)
+
+
+def classes(n, *shape):
+    return rng.integers(0, n, size=shape).astype(np.int64)
+
+
+class Fixed:
+    """An input that does not require grad (class weights: torch refuses to differentiate those)."""
+
+    def __init__(self, array):
+        self.array = array
+
+
+def both(array):
+    """A dydx and a torch tensor of the same values; floating ones require grad unless Fixed."""
+    fixed = isinstance(array, Fixed)
+    array = array.array if fixed else array
+    d, t = dydx.from_numpy(array.copy()), torch.from_numpy(array.copy())
+    if array.dtype == np.float64 and not fixed:
+        d.requires_grad_()
+        t.requires_grad_()
+    return d, t
+
+
+def check(name, arrays, kwargs=None, rtol=1e-10, atol=1e-10):
+    """F.name(*arrays, **kwargs) matches torch's, and so do the gradients of every floating input."""
+    kwargs = kwargs or {}
+    pairs = [both(a) for a in arrays]
+    out = getattr(F, name)(*[d for d, _ in pairs], **kwargs)
+    # torch 1.13 deprecates F.tanh and F.sigmoid (with a warning) for torch.tanh and torch.sigmoid.
+    torch_function = getattr(torch, name) if name in ("tanh", "sigmoid") else getattr(TF, name)
+    expected = torch_function(*[t for _, t in pairs], **kwargs)
+    assert_matches(out, expected, rtol=rtol, atol=atol)
+    if not expected.requires_grad:
+        return
+    cotangent = floats(*expected.shape)
+    (out * dydx.from_numpy(cotangent.copy())).sum().backward()
+    (expected * torch.from_numpy(cotangent)).sum().backward()
+    for d, t in pairs:
+        if d.requires_grad:
+            assert_matches(d.grad, t.grad, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("relu", {}), ("tanh", {}), ("sigmoid", {}), ("gelu", {}), ("gelu", dict(approximate="tanh")), ("silu", {}),
+    ("softplus", {}), ("softplus", dict(beta=2, threshold=1)), ("elu", {}), ("elu", dict(alpha=0.5)),
+    ("leaky_relu", {}), ("leaky_relu", dict(negative_slope=0.2)), ("softmax", dict(dim=1)),
+    ("log_softmax", dict(dim=0)),
+])
+def test_activations(name, kwargs):
+    check(name, [floats(4, 5)], kwargs)
+
+
+def test_linear_with_and_without_bias():
+    check("linear", [floats(3, 4), floats(2, 4), floats(2)])
+    check("linear", [floats(5, 3, 4), floats(2, 4)])
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_regression_losses(name, reduction):
+    check(name, [floats(4, 3), floats(4, 3)], dict(reduction=reduction))
+
+
+def test_regression_loss_options():
+    check("smooth_l1_loss", [floats(6), floats(6)], dict(beta=0.5))
+    check("huber_loss", [floats(6), floats(6)], dict(delta=0.3))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, dict(reduction="sum"), dict(reduction="none"), dict(label_smoothing=0.2), dict(ignore_index=1),
+])
+def test_cross_entropy_with_class_indices(kwargs):
+    check("cross_entropy", [floats(6, 4), classes(4, 6)], kwargs)
+
+
+def test_cross_entropy_with_weights_probabilities_and_spatial_dims():
+    check("cross_entropy", [floats(6, 4), classes(4, 6), Fixed(floats(4, low=0.1, high=2))], dict(label_smoothing=0.1))
+    probabilities = rng.dirichlet(np.ones(4), size=5)
+    check("cross_entropy", [floats(5, 4), probabilities])
+    check("cross_entropy", [floats(2, 3, 4, 5), classes(3, 2, 4, 5)])
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(reduction="sum"), dict(ignore_index=2), dict(reduction="none")])
+def test_nll_loss(kwargs):
+    check("nll_loss", [floats(5, 3), classes(3, 5)], kwargs)
+    check("nll_loss", [floats(5, 3), classes(3, 5), Fixed(floats(3, low=0.1, high=1))], kwargs)
+
+
+def test_binary_cross_entropies():
+    check("binary_cross_entropy", [floats(4, 3, low=0.05, high=0.95), floats(4, 3, low=0, high=1)])
+    check("binary_cross_entropy", [floats(4, 3, low=0.05, high=0.95), floats(4, 3, low=0, high=1), Fixed(floats(3))],
+          dict(reduction="sum"))
+    check("binary_cross_entropy_with_logits", [floats(4, 3), floats(4, 3, low=0, high=1)])
+    check("binary_cross_entropy_with_logits", [floats(4, 3), floats(4, 3, low=0, high=1), Fixed(floats(4, 3))],
+          dict(reduction="none"))
+
+
+def test_binary_cross_entropy_with_logits_pos_weight():
+    x, t, w = floats(4, 3), floats(4, 3, low=0, high=1), floats(3, low=0.5, high=2)
+    dx, tx = both(x)
+    out = F.binary_cross_entropy_with_logits(dx, dydx.from_numpy(t.copy()), pos_weight=dydx.from_numpy(w.copy()))
+    expected = TF.binary_cross_entropy_with_logits(tx, torch.from_numpy(t), pos_weight=torch.from_numpy(w))
+    assert_matches(out, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(stride=2), dict(padding=1, dilation=2), dict(padding="same")])
+def test_conv1d(kwargs):
+    check("conv1d", [floats(2, 4, 9), floats(6, 4, 3), floats(6)], kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, dict(stride=2), dict(padding=(1, 2)), dict(dilation=2, padding=2), dict(groups=2), dict(padding="valid"),
+])
+def test_conv2d(kwargs):
+    check("conv2d", [floats(2, 4, 7, 8), floats(6, 4 // kwargs.get("groups", 1), 3, 3), floats(6)], kwargs)
+    check("conv2d", [floats(4, 7, 8), floats(6, 4 // kwargs.get("groups", 1), 3, 3)], kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                    dict(kernel_size=(2, 3), ceil_mode=True)])
+def test_pooling(kwargs):
+    check("max_pool2d", [floats(2, 3, 7, 8)], kwargs)
+    check("avg_pool2d", [floats(2, 3, 7, 8)], kwargs)
+
+
+def test_avg_pool2d_options_and_max_pool2d_indices():
+    check("avg_pool2d", [floats(1, 2, 6, 6)], dict(kernel_size=3, padding=1, count_include_pad=False))
+    check("avg_pool2d", [floats(1, 2, 6, 6)], dict(kernel_size=2, divisor_override=3))
+    dx, tx = both(floats(1, 2, 6, 6))
+    values, indices = F.max_pool2d(dx, 2, return_indices=True)
+    expected_values, expected_indices = TF.max_pool2d(tx, 2, return_indices=True)
+    assert_matches(values, expected_values)
+    assert_matches(indices, expected_indices)
+
+
+def test_layer_norm():
+    check("layer_norm", [floats(3, 4, 5)], dict(normalized_shape=(4, 5)))
+    x, w, b = floats(3, 5), floats(5), floats(5)
+    pairs = [both(a) for a in (x, w, b)]
+    out = F.layer_norm(pairs[0][0], [5], pairs[1][0], pairs[2][0], eps=1e-3)
+    expected = TF.layer_norm(pairs[0][1], [5], pairs[1][1], pairs[2][1], eps=1e-3)
+    assert_matches(out, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_and_its_running_stats(training):
+    x, w, b = floats(6, 3, 4), floats(3), floats(3)
+    mean, var = floats(3), floats(3, low=0.5, high=2)
+    dmean, dvar = dydx.from_numpy(mean.copy()), dydx.from_numpy(var.copy())
+    tmean, tvar = torch.from_numpy(mean.copy()), torch.from_numpy(var.copy())
+    (dx, tx), (dw, tw), (db, tb) = both(x), both(w), both(b)
+    out = F.batch_norm(dx, dmean, dvar, dw, db, training=training, momentum=0.3, eps=1e-4)
+    expected = TF.batch_norm(tx, tmean, tvar, tw, tb, training=training, momentum=0.3, eps=1e-4)
+    assert_matches(out, expected, rtol=1e-10, atol=1e-10)
+    assert_matches(dmean, tmean, rtol=1e-12, atol=1e-12)
+    assert_matches(dvar, tvar, rtol=1e-12, atol=1e-12)
+    (out * out).sum().backward()
+    (expected * expected).sum().backward()
+    for d, t in ((dx, tx), (dw, tw), (db, tb)):
+        assert_matches(d.grad, t.grad, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("pad,kwargs", [
+    ((1, 2), {}), ((1, 0, 2, 1), dict(value=3.5)), ((2, 1, 1, 2), dict(mode="reflect")),
+    ((1, 1, 2, 0), dict(mode="replicate")), ((1, 2, 2, 1), dict(mode="circular")),
+])
+def test_pad(pad, kwargs):
+    check("pad", [floats(2, 3, 4, 5)], dict(pad=pad, **kwargs))
+
+
+def test_dropout_keeps_or_zeroes_and_rescales():
+    x = dydx.ones(1000, dtype=dydx.float64)
+    assert dydx.equal(F.dropout(x, 0.3, training=False), x)
+    assert dydx.equal(F.dropout(x, 0.0), x)
+    dydx.manual_seed(3)
+    y = F.dropout(x, 0.25)
+    kept = y.ne(0)
+    assert dydx.allclose(y.masked_select(kept), dydx.full([int(kept.sum())], 1 / 0.75, dtype=dydx.float64))
+    assert 650 < int(kept.sum()) < 850
+    dydx.manual_seed(3)
+    assert dydx.equal(F.dropout(x, 0.25), y), "the mask comes from dydx's generator"
+
+
+def test_one_hot():
+    t = classes(5, 7)
+    assert_matches(F.one_hot(dydx.from_numpy(t.copy())), TF.one_hot(torch.from_numpy(t)))
+    assert_matches(F.one_hot(dydx.from_numpy(t.copy()), 6), TF.one_hot(torch.from_numpy(t), 6))
+
+
+def test_bad_arguments_raise_as_torch_does():
+    x = dydx.randn(3, 4)
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(x, x, reduction="average")
+    with pytest.raises(ValueError, match="dropout probability"):
+        F.dropout(x, 1.5)
+    with pytest.raises(ValueError, match="padding mode"):
+        F.pad(x, (1, 1), mode="mirror")
+    with pytest.raises(TypeError, match="dim"):
+        F.softmax(x)
+    with pytest.raises(dydx.Error):
+        F.mse_loss(x, dydx.randn(2, 4))
+    with pytest.raises(dydx.Error):
+        F.cross_entropy(x, dydx.tensor([0, 1, 7]))
+    with pytest.raises(dydx.Error):
+        F.conv2d(dydx.randn(1, 3, 5, 5), dydx.randn(2, 4, 3, 3))
