@@ -154,3 +154,28 @@ def test_hessian_of_several_outputs_and_of_none_as_torch_func():
             for j in range(2):
                 assert_matches(mine[o][i][j], theirs[o][i][j])
     assert dydx.func.hessian(lambda x: ())(x) == ()
+
+
+def test_a_transform_kept_where_its_function_reaches_it_is_collected():
+    # model -> g (the transform's result) -> model.energy (a bound method) -> model: a cycle that
+    # Python's cycle collector must see, as it sees torch.func's closures.
+    import gc
+    import weakref
+
+    class Model:
+        def __init__(self):
+            self.w = dydx.ones(3)
+            self.force = dydx.func.grad(self.energy)
+            self.jac = dydx.func.jacrev(self.energy)
+
+        def energy(self, x):
+            return (self.w * x * x).sum()
+
+    model = Model()
+    assert model.force(dydx.tensor([1.0, 2.0, 3.0])).tolist() == [2.0, 4.0, 6.0]
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None
+    with pytest.raises(TypeError, match="callable"):
+        dydx.func.grad(3)  # bad arguments still raise where the transform is made
