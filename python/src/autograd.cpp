@@ -99,7 +99,12 @@ void bind_autograd(nb::module_& m) {
       .def("requires_grad_", [](Tensor& t, bool r) -> Tensor& { return t.requires_grad_(r); }, "requires_grad"_a = true,
            nb::rv_policy::reference_internal)
       .def_prop_rw("grad", [](const Tensor& t) { return tensor_or_none(t.grad()); },
-                   [](const Tensor& t, nb::handle g) { t.set_grad(g.is_none() ? Tensor() : nb::cast<Tensor>(g)); },
+                   [](const Tensor& t, nb::handle g) {
+                     if (!g.is_none() && !nb::isinstance<Tensor>(g))
+                       throw nb::type_error(("assigned grad expected to be a Tensor or None but got grad of type" +
+                                             std::string(nb::type_name(g.type()).c_str())).c_str());
+                     t.set_grad(g.is_none() ? Tensor() : nb::cast<Tensor>(g));
+                   },
                    nb::for_setter(nb::arg("value").none()))
       .def_prop_ro("grad_fn", [](const Tensor& t) -> nb::object {
         if (!t.grad_fn()) return nb::none();

@@ -1,6 +1,7 @@
 // t[index] and t[index] = value: ints, slices, None, Ellipsis, tensors (int64 positions, bool masks)
 // and lists of ints, alone or in a tuple, as in PyTorch.
 #include <string>
+#include <string_view>
 
 #include "bindings.hpp"
 
@@ -55,26 +56,46 @@ std::vector<indexing::TensorIndex> indices(nb::handle index) {
   return out;
 }
 
+// t[index] = value: a tensor, a number, or a nested list or array made a tensor of t's dtype first.
+void set_item(Tensor& t, nb::handle index, nb::handle value) {
+  const auto where = indices(index);
+  if (nb::isinstance<Tensor>(value)) {
+    t.index_put_(where, nb::cast<const Tensor&>(value));
+  } else if (is_number(value)) {
+    t.index_put_(where, to_scalar(value));
+  } else {
+    // A nested list or an array: made a tensor of t's dtype first, as PyTorch does.
+    const Tensor values = nb::cast<Tensor>(nb::module_::import_("dydx._core").attr("tensor")(value, dtype_object(t.dtype())));
+    t.index_put_(where, values);
+  }
+}
+
+// An index out of range is an IndexError, as in PyTorch (and as Python's sequence protocols expect);
+// other refusals stay dydx.Error.
+template <class F>
+auto as_index_error(F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).find("out of bounds") != std::string_view::npos) throw nb::index_error(e.what());
+    throw;
+  }
+}
+
 }  // namespace
 
 void bind_indexing(nb::class_<Tensor>& cls) {
+  // The index may be None (t[None] adds a dim); nanobind refuses None unless told.
   cls.def("__getitem__", [](const Tensor& t, nb::handle index) {
-    // The common case, x[i], as a plain select.
-    if (PyLong_Check(index.ptr()) && !PyBool_Check(index.ptr())) return t.select(0, nb::cast<int64_t>(index));
-    return t.index(indices(index));
-  });
+    return as_index_error([&] {
+      // The common case, x[i], as a plain select.
+      if (PyLong_Check(index.ptr()) && !PyBool_Check(index.ptr())) return t.select(0, nb::cast<int64_t>(index));
+      return t.index(indices(index));
+    });
+  }, nb::arg("index").none());
   cls.def("__setitem__", [](Tensor& t, nb::handle index, nb::handle value) {
-    const auto where = indices(index);
-    if (nb::isinstance<Tensor>(value)) {
-      t.index_put_(where, nb::cast<const Tensor&>(value));
-    } else if (is_number(value)) {
-      t.index_put_(where, to_scalar(value));
-    } else {
-      // A nested list or an array: made a tensor of t's dtype first, as PyTorch does.
-      const Tensor values = nb::cast<Tensor>(nb::module_::import_("dydx._core").attr("tensor")(value, dtype_object(t.dtype())));
-      t.index_put_(where, values);
-    }
-  });
+    as_index_error([&] { set_item(t, index, value); });
+  }, nb::arg("index").none(), nb::arg("value").none());
 }
 
 }  // namespace dydx::python

@@ -35,7 +35,7 @@ nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
 }
 
 nb::object item(const Tensor& t) {
-  DYDX_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+  if (t.numel() != 1) throw nb::value_error("only one element tensors can be converted to Python scalars");
   switch (t.dtype()) {
     case kFloat32:
     case kFloat64: return nb::float_(t.item<double>());
@@ -86,7 +86,7 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("item", &item)
       .def("tolist", &nested_list)
       .def("__len__", [](const Tensor& t) {
-        DYDX_CHECK(t.dim() > 0, "len() of a 0-d tensor");
+        if (t.dim() == 0) throw nb::type_error("len() of a 0-d tensor");
         return t.size(0);
       })
       .def("__bool__", [](const Tensor& t) { return nb::cast<bool>(item(t.to(kBool))); })

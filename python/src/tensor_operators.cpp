@@ -32,11 +32,13 @@ nb::object in_place(nb::handle self, nb::handle b, Op op) {
 
 }  // namespace
 
+// The operand may be None (nanobind refuses None unless told): t == None is then False, as in Python
+// and PyTorch, and t + None a TypeError from Python itself.
 #define DYDX_BINARY(py, expr)                                                                                \
   cls.def(py, [](const Tensor& a, nb::handle b) {                                                            \
     return binary(a, b, [](const Tensor& x, const Tensor& y) { return expr; },                               \
                   [](const Tensor& x, Scalar y) { return expr; });                                           \
-  })
+  }, nb::arg("other").none())
 // The reflected form: a number on the left of the operator (2 - t calls t.__rsub__(2)).
 #define DYDX_REFLECTED(py, expr)                                                                             \
   cls.def(py, [](const Tensor& y, nb::handle b) -> nb::object {                                              \

@@ -70,3 +70,25 @@ def test_blas_kernel_is_the_one_the_cpp_library_reports():
     python = subprocess.run([os.sys.executable, "-c", "import dydx; print(dydx.blas_kernel(), end='')"],
                             capture_output=True, text=True, check=True, env=env).stdout
     assert python == cpp and cpp.startswith("OpenBLAS")
+
+
+def test_python_exception_types_as_torch():
+    # The types Python's own protocols and torch's users rely on: IndexError for an index out of range,
+    # ValueError for item() of several elements, TypeError for len() of a 0-d tensor or a .grad of
+    # another type; comparing with None is False, not an error.
+    for lib in (dydx, torch):
+        t = lib.ones(3)
+        with pytest.raises(IndexError, match="out of bounds"):
+            t[5]
+        with pytest.raises(IndexError, match="out of bounds"):
+            t[-4] = 1.0
+        with pytest.raises(ValueError, match="only one element tensors"):
+            t.item()
+        with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+            len(lib.tensor(1.0))
+        with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None"):
+            t.grad = 3
+        with pytest.raises(TypeError):
+            t + None
+        assert (t == None) is False and (t != None) is True  # noqa: E711
+        assert tuple(t[None].shape) == (1, 3)
