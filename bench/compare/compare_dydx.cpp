@@ -101,6 +101,14 @@ void mlp(Report& r) {
       sink = y.impl().get();
       return check ? checksum(y) : 0.0;
     });
+    // func::compile: each layer's bias and tanh computed with its product, a block of rows at a time.
+    const func::Compiled compiled_f = func::compile([&f](const Tensor& in) { return f(in); });
+    r.run("mlp/forward" + b, "compiled", [&](bool check) {
+      NoGradGuard no_grad;
+      Tensor y = compiled_f(x);
+      sink = y.impl().get();
+      return check ? checksum(y) : 0.0;
+    });
     r.run("mlp/jacobian" + b, "batch_jacobian", [&](bool check) {
       Tensor J = func::batch_jacobian(f, x);  // [B, 3, 2]
       sink = J.impl().get();
@@ -166,6 +174,25 @@ void kernels(Report& r) {
   NoGradGuard no_grad;
   if (r.wants("chain")) {
     Tensor x = (det({harness::kChainNumel}, 0) + 1.0) * 0.5;
+    auto chain = [](const Tensor& x) {
+      Tensor t = x.exp();
+      t = t.sin();
+      t = t * x;
+      t = t + x;
+      t = t.tanh();
+      t = t.sigmoid();
+      t = t.cos();
+      t = t - x;
+      t = t.abs();
+      return t.sqrt();
+    };
+    // func::compile: the ten ops in one pass over tiles that stay in cache.
+    const func::Compiled compiled_chain = func::compile(chain);
+    r.run("chain", "compiled", [&](bool check) {
+      Tensor t = compiled_chain(x);
+      sink = t.impl().get();
+      return check ? checksum(t) : 0.0;
+    });
     r.run("chain", "eager", [&](bool check) {
       Tensor t = x.exp();
       t = t.sin();

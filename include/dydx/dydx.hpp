@@ -17,4 +17,5 @@
 #include "dydx/print.hpp"
 #include "dydx/threads.hpp"
 #include "dydx/blas.hpp"
+#include "dydx/compile.hpp"
 #include "dydx/tensor.hpp"

@@ -1,5 +1,6 @@
 // Tensor's autograd members: requires_grad, the gradient slot, detaching and backward. Hooks are
 // in tensor_hooks.cpp.
+#include "compile/trace.hpp"
 #include "dydx/tensor.hpp"
 #include "vmap/batched.hpp"
 
@@ -83,7 +84,9 @@ Tensor Tensor::detach() const {
   out->offset = impl.offset;
   out->numel = impl.numel;
   out->dtype = impl.dtype;
-  return Tensor(std::move(out));
+  Tensor result(std::move(out));
+  if (compile::detail::recording()) [[unlikely]] compile::detail::note_alias(result, *this);
+  return result;
 }
 
 Tensor& Tensor::detach_() {

@@ -319,4 +319,54 @@ template void gemm_on_this_thread<float>(bool, bool, int64_t, int64_t, int64_t, 
 template void gemm_on_this_thread<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
                                           const double*, int64_t, double*, int64_t, bool);
 
+template <class T>
+struct RowBlockProduct<T>::Packed {
+  SkinnyPackedB<T> b;
+};
+
+template <class T>
+RowBlockProduct<T>::RowBlockProduct(const Tensor& a, const Tensor& b, const Tensor& bias)
+    : a_(a.data_ptr<T>()),
+      b_(b.data_ptr<T>()),
+      bias_(bias.defined() ? bias.data_ptr<T>() : nullptr),
+      k_(a.size(1)),
+      m_(b.size(1)),
+      a_row_step_(a.stride(0)),
+      a_col_step_(a.stride(1)),
+      b_row_step_(b.stride(0)),
+      b_col_step_(b.stride(1)) {
+  const int64_t n = a.size(0);
+  const BlasOperand la = blas_layout(n, k_, a_row_step_, a_col_step_);
+  const bool a_rows = la.usable && la.trans == CblasNoTrans;
+  a_rows_ = a_rows;
+  if (k_ > 0 && (a_rows ? skinny_gemm_fits<T>(k_, m_) : skinny_gemm_transposed_a_fits<T>(n, k_, m_)))
+    packed_.reset(new Packed{SkinnyPackedB<T>(b_, k_, m_, b_row_step_, b_col_step_, bias_)});
+}
+
+template <class T>
+RowBlockProduct<T>::~RowBlockProduct() = default;
+
+template <class T>
+void RowBlockProduct<T>::rows(int64_t first, int64_t last, T* c) const {
+  const int64_t rows = last - first;
+  if (rows <= 0 || m_ == 0) return;
+  if (packed_) {
+    skinny_gemm_rows(a_ + first * a_row_step_, a_rows_ ? a_row_step_ : 1, a_rows_ ? 1 : a_col_step_, packed_->b, c, 0, rows);
+    return;
+  }
+  if (bias_ != nullptr)
+    for (int64_t r = 0; r < rows; ++r) std::copy(bias_, bias_ + m_, c + r * m_);
+  const BlasOperand la = blas_layout(rows, k_, a_row_step_, a_col_step_);
+  const BlasOperand lb = blas_layout(k_, m_, b_row_step_, b_col_step_);
+  if (k_ == 0) {
+    if (bias_ == nullptr) std::fill(c, c + rows * m_, T(0));
+    return;
+  }
+  rows_split_by_dydx();  // OpenBLAS on one thread: the caller splits the rows
+  blas_gemm(la, lb, rows, m_, k_, a_ + first * a_row_step_, b_, c, m_, bias_ != nullptr);
+}
+
+template class RowBlockProduct<float>;
+template class RowBlockProduct<double>;
+
 }  // namespace dydx::cpu

@@ -1,6 +1,8 @@
 // Matrix products through CBLAS (OpenBLAS), reading strided operands without copies where BLAS allows.
 #pragma once
 
+#include <memory>
+
 #include "dydx/tensor.hpp"
 
 namespace dydx::cpu {
@@ -21,5 +23,31 @@ void gemm_on_this_thread(int64_t n, int64_t m, int64_t k, const T* a, int64_t ld
 template <class T>
 void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64_t k, const T* a, int64_t lda,
                          const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate);
+
+/// C = bias + A B a block of rows at a time, into memory the caller gives: func::compile's products
+/// whose epilogue (an activation) runs on each block while it is in cache. It takes the skinny kernel,
+/// B packed once, where batched_gemm does (each row then has the same bits as there), else BLAS on
+/// each block. a [n, k] and b [k, m] of float or double, each with a unit stride in one dim; bias
+/// undefined or m contiguous values.
+template <class T>
+class RowBlockProduct {
+ public:
+  RowBlockProduct(const Tensor& a, const Tensor& b, const Tensor& bias);
+  ~RowBlockProduct();
+  RowBlockProduct(const RowBlockProduct&) = delete;
+  RowBlockProduct& operator=(const RowBlockProduct&) = delete;
+  /// Rows [first, last) of C into c, contiguous with m columns.
+  void rows(int64_t first, int64_t last, T* c) const;
+
+ private:
+  struct Packed;
+  const T* a_;
+  const T* b_;
+  const T* bias_;
+  int64_t k_, m_;
+  int64_t a_row_step_, a_col_step_, b_row_step_, b_col_step_;
+  bool a_rows_ = true;              // A row-major, else stored transposed
+  std::unique_ptr<Packed> packed_;  // the skinny kernel's B, or null for BLAS
+};
 
 }  // namespace dydx::cpu

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "compile/trace.hpp"
 #include "core/object_pool.hpp"
 #include "ops/op_util.hpp"
 #include "vmap/batched.hpp"
@@ -13,6 +14,8 @@ namespace {
 
 Tensor finish(Tensor t, const TensorOptions& options) {
   if (options.requires_grad_value()) t.requires_grad_(true);
+  // Made from no values: func::compile replays it as it is (a tensor requiring grad is refused at its first op).
+  if (compile::detail::recording()) [[unlikely]] compile::detail::note_constant(t);
   return t;
 }
 
@@ -250,7 +253,9 @@ Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, TensorOptio
   impl->strides = strides.dims();
   impl->numel = detail::product(sizes);
   impl->dtype = dtype;
-  return finish(Tensor(std::move(impl)), options);
+  Tensor out = finish(Tensor(std::move(impl)), options);
+  if (compile::detail::recording()) [[unlikely]] compile::detail::note_foreign(out);
+  return out;
 }
 
 Tensor from_blob(void* data, IntArrayRef sizes, TensorOptions options) {

@@ -89,6 +89,11 @@ Tensor times_partial(const Tensor& t, const auto& c) {
   }
 }
 
+template <class Op>
+Tensor replay_binary(const Tensor& a, const Tensor& b, const AttrsOf<Op>& attrs);
+template <class Op, class T>
+compile::ElementwiseLoop<T> binary_loop(const AttrsOf<Op>& attrs);
+
 // The record of a binary elementwise op Op: every rule follows from its partials.
 template <class Op>
 struct BinaryRecord {
@@ -103,6 +108,12 @@ struct BinaryRecord {
                 "a binary op declares its second partials d_aa, d_ab, d_bb, or that it is linear");
   static constexpr SecondOrderKind second_order =
       has_second_partials ? SecondOrderKind::partials : SecondOrderKind::linear;
+
+  // func::compile: the op again, and its loop over contiguous runs for the fused passes.
+  static Tensor replay(const TensorList& in, const Attrs& attrs) { return replay_binary<Op>(in[0], in[1], attrs); }
+  static compile::Elementwise elementwise(const Attrs& attrs) {
+    return {.arity = 2, .f32 = binary_loop<Op, float>(attrs), .f64 = binary_loop<Op, double>(attrs)};
+  }
 
   static void vjp(const Backward<BinaryRecord>& b, const Tensor& g, Tensor* grads) {
     for (int i = 0; i < 2; ++i) {
@@ -174,6 +185,7 @@ Tensor binary(const Tensor& a, const Tensor& b) {
 // add and sub: out = a + c b, with c = alpha for add and -alpha for sub.
 struct ScaleOfB {
   double c = 1;
+  int64_t integer_c = 1;  // c exactly, for integer tensors
 };
 template <class Names>
 struct AddScaled : Names {
@@ -438,7 +450,25 @@ struct RsubRecord : Named<"rsub", "RsubBackward1">, Linear {
 struct PowScalarRecord : Named<"pow.Scalar", "PowBackward0"> {
   struct Attrs {
     double exponent;
+    int64_t integer_exponent = 0;  // exactly, for integer tensors
   };
+  // func::compile: pow again (its input already has the result's dtype), and pow's loop for floats.
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return pow(in[0], is_floating_point(in[0].dtype()) ? Scalar(a.exponent) : Scalar(a.integer_exponent));
+  }
+  template <class T>
+  static compile::ElementwiseLoop<T> loop(double p) {
+    if (p == 2) return [](const T* x, const T*, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i]; };
+    if (p == 3) return [](const T* x, const T*, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i] * x[i]; };
+    if (p == 0.5) return [](const T* x, const T*, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); };
+    if (p == -0.5) return [](const T* x, const T*, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = 1 / std::sqrt(x[i]); };
+    return [p](const T* x, const T*, T* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(std::pow(x[i], static_cast<T>(p)));
+    };
+  }
+  static compile::Elementwise elementwise(const Attrs& a) {
+    return {.arity = 1, .f32 = loop<float>(a.exponent), .f64 = loop<double>(a.exponent)};
+  }
   static constexpr Saves saves{.inputs = input_bits(0)};
   static void vjp(const Backward<PowScalarRecord>& b, const Tensor& g, Tensor* grads) {
     const double p = b.attrs().exponent;
@@ -505,6 +535,7 @@ struct PowScalarBaseRecord : Named<"pow.ScalarBase", "PowBackward2"> {
 // masked zeros rather than products, so that an inf or nan never leaks into the other branch.
 struct WhereRecord : Named<"where", "WhereBackward0">, Linear {
   static constexpr Saves saves{.extras = 1};
+  static Tensor replay(const TensorList& in, NoAttrs) { return where(in[2], in[0], in[1]); }  // the condition is the extra
   static constexpr bool broadcasts = true;
   static void vjp(const Backward<WhereRecord>& b, const Tensor& g, Tensor* grads) {
     Tensor cond = b.extra(0);
@@ -528,9 +559,43 @@ Tensor add_impl(const Tensor& a, const Tensor& b, Scalar alpha, bool negate, con
   Tensor out = f.is_add()   ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_add(x, y); })
                : f.is_sub() ? binary_kernel(a, b, dtype, name, [](auto x, auto y) { return cpu::wrapping_sub(x, y); })
                             : binary_kernel(a, b, dtype, name, [f](auto x, auto y) { return f(x, y); });
-  if (negate) finish<BinaryRecord<Sub>>({&a, &b}, out, {f.c});
-  else finish<BinaryRecord<Add>>({&a, &b}, out, {f.c});
+  if (negate) finish<BinaryRecord<Sub>>({&a, &b}, out, {f.c, f.integer_c});
+  else finish<BinaryRecord<Add>>({&a, &b}, out, {f.c, f.integer_c});
   return out;
+}
+
+template <class Op>
+Tensor replay_binary(const Tensor& a, const Tensor& b, const AttrsOf<Op>& attrs) {
+  if constexpr (std::is_same_v<AttrsOf<Op>, ScaleOfB>) {
+    constexpr bool negate = std::is_same_v<Op, Sub>;
+    // add_impl makes c = alpha (add) or -alpha (sub) again, exactly for either kind of tensor.
+    const Scalar alpha = is_floating_point(result_type(a, b)) ? Scalar(negate ? -attrs.c : attrs.c)
+                                                              : Scalar(negate ? cpu::wrapping_neg(attrs.integer_c) : attrs.integer_c);
+    return add_impl(a, b, alpha, negate, Op::name);
+  } else if constexpr (std::is_same_v<Op, Pow>) {
+    return pow(a, b);
+  } else {
+    return binary<Op>(a, b);
+  }
+}
+
+// The loop binary<Op> (or add_impl) runs on each pair of floats, for func::compile's fused passes.
+template <class Op, class T>
+compile::ElementwiseLoop<T> binary_loop(const AttrsOf<Op>& attrs) {
+  if constexpr (std::is_same_v<AttrsOf<Op>, ScaleOfB>) {
+    const ScaledAdd f{attrs.c, attrs.integer_c};
+    if (f.is_add()) return [](const T* a, const T* b, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; };
+    if (f.is_sub()) return [](const T* a, const T* b, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; };
+    return [f](const T* a, const T* b, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]); };
+  } else if constexpr (std::is_same_v<Op, Pow>) {
+    return [](const T* a, const T* b, T* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(element_pow(a[i], b[i]));
+    };
+  } else {
+    return [](const T* a, const T* b, T* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(Op::forward(a[i], b[i]));
+    };
+  }
 }
 
 }  // namespace
@@ -579,7 +644,7 @@ Tensor pow(const Tensor& base, Scalar exponent) {
       cpu::map1<T, T>(out, x, [p](T v) { return static_cast<T>(std::pow(v, static_cast<T>(p))); });
     }
   });
-  ops::finish<ops::PowScalarRecord>({&x}, out, {p});
+  ops::finish<ops::PowScalarRecord>({&x}, out, {p, integer_p});
   return out;
 }
 

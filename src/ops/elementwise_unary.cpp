@@ -628,6 +628,11 @@ Tensor fused_laplacian(const Tensor& t, const Tensor& x, const Tensor& out, int6
     return laplacian_tangent<Op>(t, v);
   }
 }
+template <class Op>
+Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {});
+template <class Op, class T>
+compile::ElementwiseLoop<T> unary_loop(const AttrsOf<Op>& attrs);
+
 // The record of an elementwise function Op: every rule follows from its f' and f''.
 template <class Op>
 struct UnaryRecord {
@@ -638,6 +643,12 @@ struct UnaryRecord {
                                .output = Op::reads == Reads::Output};
   static constexpr JvpKind jvp_kind = JvpKind::partials;
   static constexpr SecondOrderKind second_order = SecondOrderKind::partials;
+
+  // func::compile: the op again, and its loop over a contiguous run for the fused passes.
+  static Tensor replay(const TensorList& in, const Attrs& attrs) { return unary<Op>(in[0], attrs); }
+  static compile::Elementwise elementwise(const Attrs& attrs) {
+    return {.arity = 1, .f32 = unary_loop<Op, float>(attrs), .f64 = unary_loop<Op, double>(attrs)};
+  }
 
   static void vjp(const Backward<UnaryRecord>& b, const Tensor& g, Tensor* grads) {
     const Tensor x = Op::reads == Reads::Input ? b.input(0) : Tensor();
@@ -684,6 +695,17 @@ void array_forward(const T* x, T* y, int64_t n) {
   Op::forward_array(x, y, n);
 }
 
+// The loop unary<Op> runs on a contiguous run of floats, for func::compile's fused passes.
+template <class Op, class T>
+compile::ElementwiseLoop<T> unary_loop(const AttrsOf<Op>& attrs) {
+  if constexpr (has_array_forward<Op, T>)
+    return [](const T* a, const T*, T* y, int64_t n) { array_forward<Op, T>(a, y, n); };
+  else
+    return [attrs](const T* a, const T*, T* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(value_of<Op>(a[i], attrs));
+    };
+}
+
 // silu, softplus, gelu, elu and leaky_relu have no integer kernels in PyTorch, which raises.
 template <class Op>
 constexpr bool floating_only() {
@@ -692,7 +714,7 @@ constexpr bool floating_only() {
 }
 
 template <class Op>
-Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {}) {
+Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs) {
   if (vmap::takes_rule(input)) [[unlikely]]
     return vmap::elementwise(input, [&](const Tensor& v) { return unary<Op>(v, attrs); });
   DYDX_CHECK(!floating_only<Op>() || !input.defined() || input.is_floating_point(), Op::name, ": not implemented for ",
@@ -716,6 +738,12 @@ Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs = {}) {
 
 // neg is linear: its transpose and its JVP are itself.
 struct NegRecord : Named<"neg", "NegBackward0">, Linear {
+  static Tensor replay(const TensorList& in, NoAttrs) { return neg(in[0]); }
+  static compile::Elementwise elementwise(NoAttrs) {
+    return {.arity = 1,
+            .f32 = [](const float* a, const float*, float* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = -a[i]; },
+            .f64 = [](const double* a, const double*, double* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = -a[i]; }};
+  }
   static void vjp(const Backward<NegRecord>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
   static Tensor jvp(const Primal<NegRecord>&, const TensorList& t) { return -t[0]; }
 };

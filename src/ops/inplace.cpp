@@ -122,7 +122,11 @@ bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> othe
   return false;
 }
 
-void bump_version(const Tensor& self) { ++self.impl()->storage->version; }
+void bump_version(const Tensor& self) {
+  ++self.impl()->storage->version;
+  // A write func::compile's steps cannot replay: the recording is refused and f runs eagerly.
+  if (compile::detail::recording()) [[unlikely]] compile::detail::note_write(self);
+}
 
 // Rules that read self (mul_, div_) must see its value from before the write; PyTorch saves
 // such an "original self" too. The copy carries self's history and tangents, so derivatives
@@ -377,7 +381,7 @@ static Tensor& fill_impl(Tensor& self, Scalar value, const char* op) {
     commit(self, result, op);
   } else {
     detail::copy_values(self, filled);
-    ++self.impl()->storage->version;
+    ops::bump_version(self);
   }
   return self;
 }
@@ -404,7 +408,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     commit(*this, result, "copy_");
   } else {
     detail::copy_values(*this, src);
-    ++impl_ref().storage->version;
+    ops::bump_version(*this);
   }
   return *this;
 }

@@ -119,8 +119,11 @@ struct MatrixProduct {
   }
 };
 struct MmRecord : MatrixProduct<MmRecord, decltype(plain_mm), 2>, Named<"mm", "MmBackward0"> {
+  static Tensor replay(const TensorList& in, NoAttrs) { return mm(in[0], in[1]); }
+  static compile::Product compile_product(NoAttrs) { return {.present = true, .has_bias = false}; }
 };
 struct BmmRecord : MatrixProduct<BmmRecord, decltype(plain_bmm), 3>, Named<"bmm", "BmmBackward0"> {
+  static Tensor replay(const TensorList& in, NoAttrs) { return bmm(in[0], in[1]); }
 };
 
 // out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
@@ -129,6 +132,12 @@ struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
     double beta, alpha;
   };
   static constexpr Saves saves{.inputs = input_bits(1, 2)};
+  // func::compile: beta and alpha are integers for integer tensors (addmm checked that when it ran).
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    auto scalar = [&](double v) { return is_floating_point(in[1].dtype()) ? Scalar(v) : Scalar(static_cast<int64_t>(v)); };
+    return addmm(in[0], in[1], in[2], scalar(a.beta), scalar(a.alpha));
+  }
+  static compile::Product compile_product(const Attrs& a) { return {.present = a.beta == 1 && a.alpha == 1, .has_bias = true}; }
   static Tensor scaled(const Tensor& t, double c) { return !t.defined() || c == 1 ? t : t * c; }
   static void vjp(const Backward<AddmmRecord>& b, const Tensor& g, Tensor* grads) {
     const bool batched = b.batch_dims(g) > 0;

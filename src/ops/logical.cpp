@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "compile/trace.hpp"
 #include "ops/op_util.hpp"
 
 namespace dydx {
@@ -65,6 +66,18 @@ void check_sub_operands(const Tensor& a, const Tensor& b, const char* op) {
              "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
 }
 
+// Comparisons record no autograd node; func::compile is told of them here, so that a mask (where's
+// condition) is a step it replays rather than a value it cannot explain.
+Tensor noted(Tensor out, const Tensor& a, const Tensor& b, const char* op, Tensor (*again)(const Tensor&, const Tensor&)) {
+  if (compile::detail::recording()) [[unlikely]] {
+    const Tensor* inputs[] = {&a, &b};
+    compile::StepRules rules;
+    rules.replay = [again](const TensorList& in) { return again(in[0], in[1]); };
+    compile::detail::record_step(op, inputs, {}, out, std::move(rules), false);
+  }
+  return out;
+}
+
 Tensor bool_binary(const Tensor& a, const Tensor& b, const char* op) {
   const std::string_view name(op);
   if (name == "sub") check_sub_operands(a, b);
@@ -77,12 +90,30 @@ Tensor bool_binary(const Tensor& a, const Tensor& b, const char* op) {
 
 }  // namespace ops
 
-Tensor eq(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "eq", [](auto x, auto y) { return x == y; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "ne", [](auto x, auto y) { return x != y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "lt", [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "le", [](auto x, auto y) { return x <= y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "gt", [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return ops::compare_kernel(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return ops::noted(ops::compare_kernel(a, b, "eq", [](auto x, auto y) { return x == y; }), a, b, "eq",
+                    [](const Tensor& x, const Tensor& y) { return eq(x, y); });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return ops::noted(ops::compare_kernel(a, b, "ne", [](auto x, auto y) { return x != y; }), a, b, "ne",
+                    [](const Tensor& x, const Tensor& y) { return ne(x, y); });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return ops::noted(ops::compare_kernel(a, b, "lt", [](auto x, auto y) { return x < y; }), a, b, "lt",
+                    [](const Tensor& x, const Tensor& y) { return lt(x, y); });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return ops::noted(ops::compare_kernel(a, b, "le", [](auto x, auto y) { return x <= y; }), a, b, "le",
+                    [](const Tensor& x, const Tensor& y) { return le(x, y); });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return ops::noted(ops::compare_kernel(a, b, "gt", [](auto x, auto y) { return x > y; }), a, b, "gt",
+                    [](const Tensor& x, const Tensor& y) { return gt(x, y); });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return ops::noted(ops::compare_kernel(a, b, "ge", [](auto x, auto y) { return x >= y; }), a, b, "ge",
+                    [](const Tensor& x, const Tensor& y) { return ge(x, y); });
+}
 
 // The scalar becomes a 0-d tensor of the result dtype: an int64 tensor compares with 2 exactly and
 // with 2.5 in the default float dtype, as PyTorch.

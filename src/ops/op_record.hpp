@@ -55,6 +55,7 @@
 #include "autograd/forward_mode.hpp"
 #include "autograd/op_info.hpp"
 #include "autograd/recorded_node.hpp"
+#include "compile/trace.hpp"
 #include "dydx/small_vector.hpp"
 
 namespace dydx::ops {
@@ -277,6 +278,23 @@ void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out
   }
 }
 
+/// func::compile's step for the op (src/compile/trace.hpp): how to compute it again (`replay`), and
+/// its elementwise kernel (`elementwise`) or product form (`compile_product`) for the fused passes.
+template <class Op>
+void record_for_compile(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs,
+                        std::span<const Tensor* const> extras, bool made_history) {
+  if constexpr (jvp_kind_of<Op>() == JvpKind::in_place) {
+    compile::detail::refuse(std::string(Op::name) + ": an in-place write inside f");
+  } else {
+    compile::StepRules rules;
+    if constexpr (requires(const TensorList& in) { Op::replay(in, attrs); })
+      rules.replay = [attrs](const TensorList& in) { return Op::replay(in, attrs); };
+    if constexpr (requires { Op::elementwise(attrs); }) rules.elementwise = Op::elementwise(attrs);
+    if constexpr (requires { Op::compile_product(attrs); }) rules.product = Op::compile_product(attrs);
+    compile::detail::record_step(Op::name, inputs, extras, out, std::move(rules), made_history);
+  }
+}
+
 /// The one path every op ends in, after computing out from inputs: records its node (with its typed
 /// attributes and what its record saves) when grad mode needs one, and gives out its tangents when
 /// a dual level is open. Ops differ only in their records.
@@ -284,7 +302,8 @@ template <class Op>
 void finish(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs = {},
             std::span<const Tensor* const> extras = {}) {
   assert(extras.size() == saves_of<Op>().extras);
-  if (auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out)) {
+  auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out);
+  if (node) {
     if constexpr (!std::is_empty_v<AttrsOf<Op>>) node->attrs = attrs;
     // Only the first 32 inputs can be saved (cat and stack, with any number, save none).
     if constexpr (saves_of<Op>().inputs != 0)
@@ -298,6 +317,8 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const Attr
     if (forward::active()) propagate_tangents<Op>(inputs, out, attrs, extras);
     else forward::check_no_foreign_tangents(inputs);
   }
+  if (compile::detail::recording()) [[unlikely]]
+    record_for_compile<Op>(inputs, out, attrs, extras, node != nullptr || forward::active());
 }
 
 template <class Op>

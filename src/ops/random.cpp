@@ -7,6 +7,7 @@
 #include <numbers>
 #include <utility>
 
+#include "compile/trace.hpp"
 #include "ops/op_util.hpp"
 #include "vmap/batched.hpp"
 
@@ -47,6 +48,8 @@ void Generator::set_offset(uint64_t offset) {
 }
 
 Generator::Block Generator::reserve(uint64_t n) const {
+  // Replaying a recording would repeat this draw's numbers: func::compile runs f eagerly instead.
+  if (compile::detail::recording()) [[unlikely]] compile::detail::refuse("f draws random numbers");
   std::lock_guard<std::mutex> lock(state_->mutex);
   Block block{state_->key, state_->next};
   state_->next += n;

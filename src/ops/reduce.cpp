@@ -102,6 +102,7 @@ Tensor expand_back(const Tensor& g, int64_t nb, const Dims& in) {
 
 // sum and mean are linear: their transposes broadcast g back over the reduced dims.
 struct SumRecord : Named<"sum", "SumBackward0">, Linear {
+  static Tensor replay(const TensorList& in, NoAttrs) { return in[0].sum(); }
   static void vjp(const Backward<SumRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0));
   }
@@ -116,6 +117,7 @@ struct ReducedDims {
 
 struct SumDimRecord : Named<"sum.dim", "SumBackward1">, Linear {
   using Attrs = ReducedDims;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return in[0].sum(a.dims, a.keepdim); }
   static void vjp(const Backward<SumDimRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     grads[0] = unsqueeze_reduced(g, b.attrs().dims, b.attrs().keepdim, nb).expand(with_batch(g, nb, b.input_sizes(0)));
@@ -129,6 +131,7 @@ struct MeanRecord : Named<"mean", "MeanBackward0">, Linear {
   struct Attrs {
     double count;  // of the elements averaged
   };
+  static Tensor replay(const TensorList& in, const Attrs&) { return in[0].mean(); }
   static void vjp(const Backward<MeanRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = expand_back(g, b.batch_dims(g), b.input_sizes(0)) / b.attrs().count;
   }
@@ -142,6 +145,7 @@ struct MeanDimRecord : Named<"mean.dim", "MeanBackward1">, Linear {
     ReducedDims reduced;
     double count;  // of the elements averaged into each result
   };
+  static Tensor replay(const TensorList& in, const Attrs& a) { return in[0].mean(a.reduced.dims, a.reduced.keepdim); }
   static void vjp(const Backward<MeanDimRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     const ReducedDims& r = b.attrs().reduced;

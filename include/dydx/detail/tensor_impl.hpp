@@ -26,6 +26,11 @@ struct BatchedValue;
 /// A batched tensor's data was read by an op without a batching rule: raises, naming it.
 [[noreturn]] void throw_batched_data();
 
+/// The func::compile recording running on this thread (0: none). Every tensor made while one runs
+/// carries its number, so that a value f made through an op the recording did not see is told
+/// apart from a tensor f captured from outside (src/compile/trace.hpp).
+extern thread_local uint32_t recording_id;
+
 /// A reference-counted block of memory shared by a tensor and all its views.
 /// The version counter lives here because PyTorch shares it between a tensor and its views:
 /// an in-place write through any alias invalidates tensors saved for backward through all of them.
@@ -69,6 +74,7 @@ struct TensorImpl {
   uint32_t view_version = 0;         // views: the storage version their grad_fn was made at
   bool view_made_without_grad = false;  // views: made under no_grad, so with no history to rewrite
   uint32_t tangent_version = 0;         // views: the storage version their tangents were taken at
+  uint32_t made_in_recording = recording_id;  // the func::compile recording that made it, 0 for none
   // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
   // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
   // Each hook is shared, so that a backward runs the registered object itself (its state persists)

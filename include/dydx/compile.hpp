@@ -1,0 +1,75 @@
+// func::compile: f recorded once per input signature, then replayed with its elementwise chains
+// fused into single passes over cache-sized tiles and activations fused into the products before
+// them (bias + x @ W, then tanh, computed a block of rows at a time while the block is in cache).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "dydx/func.hpp"
+
+namespace dydx::func {
+
+/// What a compiled function has done so far.
+struct CompileStats {
+  int64_t recordings = 0;   // calls that recorded f (a new input signature)
+  int64_t replays = 0;      // calls that ran a recording instead of f
+  int64_t eager_calls = 0;  // calls that ran f itself (see `eager_reason`)
+  std::string eager_reason;  // why the last call that ran f itself could not replay
+  // The last plan made: its live ops, its fused elementwise passes (two or more ops, or after a
+  // product), the ops inside them, and the products whose epilogue was fused.
+  int64_t planned_ops = 0, fused_passes = 0, fused_ops = 0, fused_products = 0;
+};
+
+/// A function compiled by func::compile; copies share the recordings.
+///
+/// A call records f the first time it sees an input signature (each input's dtype, shape, strides
+/// and requires_grad, which inputs are the same tensor, and whether grad mode is on): f runs once,
+/// eagerly, and every op it calls is noted. Later calls with that signature replay the notes
+/// without calling f. A call runs f itself when autograd would record history (grad mode on and an
+/// input or a captured tensor requires grad), inside forward mode or vmap (jvp, jacfwd,
+/// batch_jacobian, laplacian, vmap: these compose with a compiled f through f itself), when called
+/// while another recording runs, and when f's recording cannot be replayed: f writes in place,
+/// draws random numbers, uses an op that has no replay rule yet, or reads a value made by code the
+/// recording does not see. `stats().eager_reason` says which.
+///
+/// As with jax.jit, f must compute its outputs from its inputs through dydx ops: control flow on
+/// values (`if (x.item<float>() > 0)`) and non-tensor values f reads (a double in a closure) are
+/// fixed at recording. Tensors f captures are held by the recording and read at every call, so
+/// in-place updates to them (an optimiser's step) are seen, but rebinding the variable is not: pass
+/// such tensors as inputs. Results equal f's to rounding: a fused pass computes every element with
+/// the op's own kernel, and a fused product's blocks may round differently from the whole product.
+class Compiled {
+ public:
+  TensorList operator()(const TensorList& inputs) const;
+  /// For an f of one tensor to one tensor.
+  Tensor operator()(const Tensor& x) const;
+  CompileStats stats() const;
+  /// Forgets every recording, releasing the tensors they hold.
+  void reset() const;
+
+  struct State;
+  explicit Compiled(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+/// Compiles f (see Compiled). Up to `max_signatures` recordings are kept; calls with further
+/// signatures run f itself.
+Compiled compile(Function f, int64_t max_signatures = 64);
+
+/// The same for a callable of one tensor to one tensor.
+template <class F>
+  requires(std::is_invocable_r_v<Tensor, F, const Tensor&> && !std::is_convertible_v<F, Function>)
+Compiled compile(F f, int64_t max_signatures = 64) {
+  return compile(Function([f = std::move(f)](const TensorList& in) {
+                   DYDX_CHECK(in.size() == 1, "compile: f takes one tensor but was given ", in.size());
+                   return TensorList{f(in[0])};
+                 }),
+                 max_signatures);
+}
+
+}  // namespace dydx::func

@@ -1,0 +1,30 @@
+// A recording made ready to run: steps no output needs dropped, runs of elementwise ops fused into
+// single passes over cache-sized tiles, and a product followed by such a run computed a block of
+// rows at a time with the run applied while the block is in cache (bias, activation, anything
+// elementwise). Every other step runs as its op again.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "compile/trace.hpp"
+
+namespace dydx::compile {
+
+struct Program;
+
+/// What a plan found, for func::CompileStats.
+struct PlanStats {
+  int64_t steps = 0;           // live steps
+  int64_t fused_passes = 0;    // elementwise passes of two or more ops, or after a product
+  int64_t fused_ops = 0;       // elementwise ops inside those passes
+  int64_t fused_products = 0;  // products with a fused epilogue
+};
+
+/// The program for a tape, or null with `refusal` saying why the tape cannot be replayed.
+std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& stats);
+
+/// Runs the program on inputs of the signature it was recorded with.
+TensorList run(const Program& program, const TensorList& inputs);
+
+}  // namespace dydx::compile

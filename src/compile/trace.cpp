@@ -1,0 +1,210 @@
+// The recording: values by the identity of their TensorImpl, steps as finish() reports them.
+#include "compile/trace.hpp"
+
+#include <atomic>
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dydx/error.hpp"
+
+namespace dydx::detail {
+thread_local uint32_t recording_id = 0;
+}
+
+namespace dydx::compile {
+namespace detail {
+
+struct Recorder {
+  uint32_t id = 0;
+  Tape tape;
+  std::unordered_map<const dydx::detail::TensorImpl*, int32_t> ids;
+  std::unordered_map<int32_t, size_t> step_of;  // value id -> the step that made it
+  std::unordered_set<const dydx::detail::Storage*> storages;  // of every value
+  // Every value's tensor stays alive until the recording ends, so that no address is reused by a
+  // later tensor and mistaken for it.
+  std::vector<Tensor> alive;
+
+  int32_t add(const Tensor& t, Source source) {
+    const auto id = static_cast<int32_t>(tape.values.size());
+    ValueInfo info;
+    info.source = source;
+    info.sizes = t.sizes().dims();
+    info.strides = t.strides().dims();
+    info.dtype = t.dtype();
+    info.contiguous = t.is_contiguous();
+    tape.values.push_back(std::move(info));
+    tape.held.push_back(source == Source::captured || source == Source::constant ? t : Tensor());
+    ids.emplace(t.impl().get(), id);
+    storages.insert(t.impl()->storage.get());
+    alive.push_back(t);
+    return id;
+  }
+
+  /// The id of a value an op reads: one the recording knows, a tensor f captured (made before f
+  /// ran), or one made inside f by code the recording does not see.
+  int32_t id_of(const Tensor& t) {
+    if (const auto it = ids.find(t.impl().get()); it != ids.end()) return it->second;
+    return add(t, t.impl()->made_in_recording == id ? Source::unexplained : Source::captured);
+  }
+};
+
+thread_local Recorder* active_recorder = nullptr;
+
+void refuse(const std::string& reason) {
+  Recorder* r = active_recorder;
+  if (r != nullptr && r->tape.refusal.empty()) r->tape.refusal = reason;
+}
+
+void record_step(const char* op, std::span<const Tensor* const> inputs, std::span<const Tensor* const> extras,
+                 const Tensor& out, StepRules rules, bool made_history) {
+  Recorder& r = *active_recorder;
+  if (!r.tape.refusal.empty()) return;
+  if (made_history)
+    return refuse(std::string(op) + " recorded autograd history or forward-mode tangents inside f (a tensor made "
+                                     "inside f requires grad, or f runs a transform)");
+  Step step;
+  step.op = op;
+  for (auto list : {inputs, extras})
+    for (const Tensor* t : list) {
+      if (!t->defined()) {
+        step.args.push_back(-1);
+        continue;
+      }
+      step.args.push_back(r.id_of(*t));
+    }
+  int32_t known = -1;
+  if (const auto it = r.ids.find(out.impl().get()); it != r.ids.end()) known = it->second;
+  if (known >= 0 && std::find(step.args.begin(), step.args.end(), known) != step.args.end())
+    return;  // the op gave back one of its inputs: the same value
+  if (known >= 0 && !r.step_of.contains(known)) return;  // an input, captured or constant value given back
+  if (known >= 0) {
+    // An op computed with public ops (mean as sum, then a division) reports its result after them:
+    // the op's own step makes the value, and the inner step's result becomes a value nothing reads.
+    Step& inner = r.tape.steps[r.step_of.at(known)];
+    inner.out = static_cast<int32_t>(r.tape.values.size());
+    r.tape.values.push_back(r.tape.values[known]);
+    r.tape.held.emplace_back();
+    r.step_of.erase(known);
+  }
+  const bool is_view = inputs.size() == 1 && extras.empty() && inputs[0]->defined() &&
+                       out.impl()->storage == inputs[0]->impl()->storage;
+  if (is_view) {
+    step.is_view = true;
+    step.view_sizes = out.sizes().dims();
+    step.view_strides = out.strides().dims();
+    step.view_offset_delta = out.storage_offset() - inputs[0]->storage_offset();
+  }
+  step.rules = std::move(rules);
+  step.out = known >= 0 ? known : r.add(out, Source::step);
+  r.step_of[step.out] = r.tape.steps.size();
+  r.tape.steps.push_back(std::move(step));
+}
+
+void note_write(const Tensor& t) {
+  Recorder* r = active_recorder;
+  if (r == nullptr || !r->tape.refusal.empty()) return;
+  // A temporary an op made for itself (mul_ on its own result before finish) changes no value of
+  // the recording; a write into anything else does.
+  const bool temporary = t.impl()->made_in_recording == r->id && !r->ids.contains(t.impl().get()) &&
+                         !r->storages.contains(t.impl()->storage.get());
+  if (!temporary) refuse("an in-place write inside f");
+}
+
+void note_constant(const Tensor& t) {
+  Recorder* r = active_recorder;
+  if (r == nullptr || !t.defined() || r->ids.contains(t.impl().get())) return;
+  const int32_t id = r->add(t, Source::constant);
+  active_recorder = nullptr;  // the copy is the recording's own business, not a step of f
+  Tensor copy;
+  try {
+    copy = t.clone();
+  } catch (...) {
+    active_recorder = r;
+    throw;
+  }
+  active_recorder = r;
+  r->tape.constant_copies.emplace_back(id, std::move(copy));
+}
+
+void note_foreign(const Tensor& t) {
+  Recorder* r = active_recorder;
+  if (r == nullptr) return;
+  const auto it = r->ids.find(t.impl().get());
+  const int32_t id = it != r->ids.end() ? it->second : r->add(t, Source::unexplained);
+  r->tape.values[id].source = Source::unexplained;
+  r->tape.held[id] = Tensor();
+  std::erase_if(r->tape.constant_copies, [id](const auto& c) { return c.first == id; });
+}
+
+void note_alias(const Tensor& alias, const Tensor& of) {
+  Recorder* r = active_recorder;
+  if (r == nullptr) return;
+  if (const auto it = r->ids.find(of.impl().get()); it != r->ids.end()) {
+    r->ids.emplace(alias.impl().get(), it->second);
+    r->alive.push_back(alias);
+  }
+  // An alias of a tensor the recording has not seen is itself seen as captured when read.
+  else if (of.impl()->made_in_recording != r->id) {
+    alias.impl()->made_in_recording = 0;
+  }
+}
+
+namespace {
+std::atomic<uint32_t> next_recording{1};
+
+
+/// Makes the recorder this thread's for its lifetime, and puts back what was there.
+class RecordingScope {
+ public:
+  explicit RecordingScope(Recorder& r)
+      : previous_(active_recorder), previous_id_(dydx::detail::recording_id) {
+    active_recorder = &r;
+    dydx::detail::recording_id = r.id;
+  }
+  ~RecordingScope() { end(); }
+  void end() {
+    if (ended_) return;
+    ended_ = true;
+    active_recorder = previous_;
+    dydx::detail::recording_id = previous_id_;
+  }
+
+ private:
+  Recorder* previous_;
+  uint32_t previous_id_;
+  bool ended_ = false;
+};
+}  // namespace
+
+}  // namespace detail
+
+std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& inputs) {
+  detail::Recorder r;
+  r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);
+  if (r.id == 0) r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);  // 0 means none
+  for (const Tensor& t : inputs) {
+    DYDX_CHECK(t.defined(), "compile: inputs must be defined tensors");
+    if (!r.ids.contains(t.impl().get())) r.add(t, Source::input);
+    else r.tape.values.push_back(r.tape.values[r.ids.at(t.impl().get())]);  // keeps ids = input positions
+    r.tape.held.resize(r.tape.values.size());
+  }
+  r.tape.num_inputs = inputs.size();
+  TensorList outputs;
+  {
+    detail::RecordingScope scope(r);
+    outputs = f(inputs);
+    scope.end();
+  }
+  Tape& tape = r.tape;
+  for (const Tensor& out : outputs) {
+    if (!out.defined()) {
+      tape.outputs.push_back(-1);
+      continue;
+    }
+    tape.outputs.push_back(r.id_of(out));
+  }
+  return {std::move(outputs), std::move(tape)};
+}
+
+}  // namespace dydx::compile
