@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "autograd/op_info.hpp"
 #include "op_table.hpp"
 #include "random_graph.hpp"
 
@@ -428,6 +429,89 @@ TEST(Compile, MaxSignaturesAndBadArguments) {
   EXPECT_THROW(compile(func::Function()), Error);
   EXPECT_THROW(compiled(TensorList{Tensor()}), Error);
   EXPECT_THROW(compile([](const TensorList&) { return TensorList{}; })(randn({2})), Error);
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// The ops func::compile computes again without a rule of their own: views, replayed by their
+// geometry (as_strided on the replayed input).
+const std::set<std::string> kViews = {"as_strided", "expand",  "permute", "select",    "slice", "squeeze",
+                                      "squeeze.dim", "t",      "transpose", "unsqueeze", "view"};
+// The ops it cannot compute again yet: a recording that needs one runs f itself. In-place writes
+// (copy, copy_slices, fill, zero, index_put, scatter*) refuse the recording anyway. The lists are
+// exact both ways, so that an op added without a rule, or given one, updates them.
+const std::set<std::string>& ops_without_replay_rule() {
+  static const std::set<std::string> ops = [] {
+    std::set<std::string> s = {"adaptive_avg_pool2d", "as_strided_scatter", "avg_pool2d", "avg_pool2d_backward", "col2im",
+                               "convolution", "copy", "copy_slices", "fill", "im2col", "index", "index_put",
+                               "laplacian_tangent.cos", "laplacian_tangent.exp", "laplacian_tangent.sigmoid",
+                               "laplacian_tangent.silu", "laplacian_tangent.sin", "laplacian_tangent.tanh", "layer_norm",
+                               "linalg_vector_norm", "logsumexp", "masked_fill", "max_pool2d", "norm", "pow.ScalarBase",
+                               "rsub", "scatter", "scatter.value", "scatter_add", "sign", "std", "var", "zero"};
+    s.insert(kViews.begin(), kViews.end());
+    return s;
+  }();
+  return ops;
+}
+
+TEST(CompileRules, EveryOpHasAReplayRuleOrIsListed) {
+  std::set<std::string> missing;
+  for (const autograd::OpInfo* op : autograd::registered_ops()) {
+    if (std::string(op->name) == "AccumulateGrad") continue;
+    const bool listed = ops_without_replay_rule().contains(op->name);
+    if (op->compile == autograd::CompileKind::none) missing.insert(op->name);
+    EXPECT_EQ(listed, op->compile == autograd::CompileKind::none)
+        << op->name << (listed ? " has a replay rule: take it off the list" : " has no replay rule: give it one or list it");
+  }
+  std::string names;
+  for (const auto& m : missing) names += " \"" + m + "\",";
+  std::cout << "ops without a replay rule:" << names << "\n";
+}
+
+// Every elementwise op with a loop for the fused passes computes, in a pass of several ops, the
+// same bits as the op itself, on both float dtypes and on values around its edges.
+TEST(CompileRules, EveryFusedLoopIsTheOpsOwnKernel) {
+  NoGradGuard no_grad;
+  std::mt19937_64 rng(5);
+  int checked = 0;
+  for (const OpRow& row : op_table()) {
+    const autograd::OpInfo* info = nullptr;
+    for (const autograd::OpInfo* op : autograd::registered_ops())
+      if (row.name == op->name) info = op;
+    if (info == nullptr || info->compile != autograd::CompileKind::fused) continue;
+    for (const Shapes& shapes : row.samples)
+      for (ScalarType dt : {kFloat32, kFloat64}) {
+        // The op between two others, so that it runs inside a pass; then its input holds edge values.
+        auto f = [&](const TensorList& in) {
+          TensorList moved;
+          for (const Tensor& t : in) moved.push_back(t * 1.0);
+          return TensorList{row.fn(moved) + 0.0};
+        };
+        auto compiled = compile(f);
+        for (int call = 0; call < 3; ++call) {
+          TensorList in;
+          for (const auto& s : shapes) in.push_back(random_tensor(s, row.domain, dt, rng));
+          if (call == 2)
+            for (Tensor& t : in) {
+              Tensor flat = t.reshape({-1});
+              const double edges[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1e30, -1e-30};
+              for (int64_t i = 0; i < flat.numel(); ++i) flat.index_put_({i}, edges[i % 7]);
+            }
+          const TensorList want = f(in);
+          const TensorList got = compiled(in);
+          expect_same(got[0], want[0], true, row.name + " " + dtype_name(dt));
+        }
+        ++checked;
+        bool same_shapes = true;
+        for (const auto& shape : shapes) same_shapes = same_shapes && shape == shapes[0];
+        if (same_shapes) EXPECT_GE(compiled.stats().fused_ops, 2) << row.name;
+      }
+  }
+  EXPECT_GT(checked, 40);
 }
 
 }  // namespace

@@ -50,8 +50,8 @@ thread_local DeferredRelease* deferred = nullptr;
 }  // namespace
 
 OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp, SecondOrderKind second_order,
-               TaylorKind taylor)
-    : name(name), node_name(node_name), vjp(vjp), jvp(jvp), second_order(second_order), taylor(taylor) {
+               TaylorKind taylor, CompileKind compile)
+    : name(name), node_name(node_name), vjp(vjp), jvp(jvp), second_order(second_order), taylor(taylor), compile(compile) {
   mutable_registry().push_back(this);
 }
 

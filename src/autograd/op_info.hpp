@@ -30,17 +30,24 @@ enum class SecondOrderKind : uint8_t { none, rule, partials, linear };
 /// none yet (jet raises on it).
 enum class TaylorKind : uint8_t { none, rule, jvp };
 
+/// How func::compile computes the op again (src/compile/): its replay rule, that rule plus an
+/// elementwise loop for the fused passes, or nothing (a view is replayed by its geometry; any other op
+/// without a rule makes a recording that needs it run f itself).
+enum class CompileKind : uint8_t { none, replay, fused };
+
 /// Made once per op from its record (src/ops/op_record.hpp); constructing one registers it, so
 /// tests can check that every op has a row in the op table and declares all its rules.
 struct OpInfo {
   OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp = JvpKind::none,
-         SecondOrderKind second_order = SecondOrderKind::none, TaylorKind taylor = TaylorKind::none);
+         SecondOrderKind second_order = SecondOrderKind::none, TaylorKind taylor = TaylorKind::none,
+         CompileKind compile = CompileKind::none);
   const char* name;       // unique, PyTorch-style: "mul", "sum.dim", "pow.Tensor"
   const char* node_name;  // what grad_fn()->name() says: "MulBackward0"
   VjpRule vjp;
   JvpKind jvp;
   SecondOrderKind second_order;
   TaylorKind taylor;
+  CompileKind compile;
 };
 
 /// Every op registered so far.

@@ -11,6 +11,12 @@ using CloneNames = Named<"clone", "CloneBackward0">;
 using ToNames = Named<"to", "ToCopyBackward0">;
 template <class Names>
 struct CloneOrToRecord : Names, Linear {
+  struct Attrs {
+    ScalarType dtype;  // the copy's
+  };
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return std::is_same_v<Names, CloneNames> ? in[0].clone() : in[0].to(a.dtype);
+  }
   // The engine casts the gradient back to the input's dtype, so the rule passes g through.
   static void vjp(const Backward<CloneOrToRecord>&, const Tensor& g, Tensor* grads) { grads[0] = g; }
   // A copy's tangent is a copy too, so that an in-place write to one never reaches the other.
@@ -27,7 +33,7 @@ Tensor copy_as(const Tensor& x, ScalarType dtype) {
   Tensor out = detail::make_empty(x.sizes(), dtype, Names::name);  // an expanded x can be too large to copy
   detail::copy_values(out, x);
   // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.
-  if (is_floating_point(dtype)) finish<CloneOrToRecord<Names>>({&x}, out);
+  if (is_floating_point(dtype)) finish<CloneOrToRecord<Names>>({&x}, out, {dtype});
   return out;
 }
 

@@ -157,6 +157,7 @@ struct DimAttrs {
 // (saved, not an input) only routes values.
 struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
   using Attrs = DimAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return gather(in[0], a.dim, in[1]); }  // the index is the extra
   static constexpr Saves saves{.extras = 1};
   static void vjp(const Backward<GatherRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
@@ -222,6 +223,7 @@ struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
 // scatter_add along dim with the index broadcast over the other dims.
 struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear {
   using Attrs = DimAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return index_select(in[0], a.dim, in[1]); }
   static constexpr Saves saves{.extras = 1};
   static void vjp(const Backward<IndexSelectRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g), dim = b.attrs().dim + nb;

@@ -22,6 +22,7 @@ TensorList tangents_or_zeros(const Primal<Record>& p, const TensorList& t) {
 
 struct CatRecord : Named<"cat", "CatBackward0">, Linear {
   using Attrs = JoinAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return cat(in, a.dim); }
   static void vjp(const Backward<CatRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     const int64_t dim = b.attrs().dim;
@@ -40,6 +41,7 @@ struct CatRecord : Named<"cat", "CatBackward0">, Linear {
 
 struct StackRecord : Named<"stack", "StackBackward0">, Linear {
   using Attrs = JoinAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return stack(in, a.dim); }
   static void vjp(const Backward<StackRecord>& b, const Tensor& g, Tensor* grads) {
     for (size_t i = 0; i < b.num_inputs(); ++i)
       if (b.needs_grad(i)) grads[i] = g.select(b.attrs().dim + b.batch_dims(g), static_cast<int64_t>(i));

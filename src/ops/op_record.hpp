@@ -242,10 +242,23 @@ constexpr TaylorKind taylor_kind_of() {
   else return TaylorKind::none;
 }
 
+template <class Op>
+concept HasReplay = requires(const TensorList& in, const AttrsOf<Op>& attrs) { Op::replay(in, attrs); };
+template <class Op>
+concept HasElementwiseLoop = requires(const AttrsOf<Op>& attrs) { Op::elementwise(attrs); };
+
+/// How func::compile computes the op again: its replay rule, with an elementwise loop or without.
+template <class Op>
+constexpr autograd::CompileKind compile_kind_of() {
+  if constexpr (HasReplay<Op> && HasElementwiseLoop<Op>) return autograd::CompileKind::fused;
+  else if constexpr (HasReplay<Op>) return autograd::CompileKind::replay;
+  else return autograd::CompileKind::none;
+}
+
 /// The op's entry in the op table, made from its record.
 template <class Op>
 inline const autograd::OpInfo op_info{Op::name, Op::node, &vjp_of<Op>, jvp_kind_of<Op>(), second_order_of<Op>(),
-                                      taylor_kind_of<Op>()};
+                                      taylor_kind_of<Op>(), compile_kind_of<Op>()};
 
 /// Runs the record's forward rules at every open level where an input has a tangent.
 template <class Op>
@@ -287,9 +300,8 @@ void record_for_compile(std::span<const Tensor* const> inputs, const Tensor& out
     compile::detail::refuse(std::string(Op::name) + ": an in-place write inside f");
   } else {
     compile::StepRules rules;
-    if constexpr (requires(const TensorList& in) { Op::replay(in, attrs); })
-      rules.replay = [attrs](const TensorList& in) { return Op::replay(in, attrs); };
-    if constexpr (requires { Op::elementwise(attrs); }) rules.elementwise = Op::elementwise(attrs);
+    if constexpr (HasReplay<Op>) rules.replay = [attrs](const TensorList& in) { return Op::replay(in, attrs); };
+    if constexpr (HasElementwiseLoop<Op>) rules.elementwise = Op::elementwise(attrs);
     if constexpr (requires { Op::compile_product(attrs); }) rules.product = Op::compile_product(attrs);
     compile::detail::record_step(Op::name, inputs, extras, out, std::move(rules), made_history);
   }

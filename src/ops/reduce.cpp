@@ -180,8 +180,10 @@ struct ExtremeAll : Linear {
   }
 };
 struct MaxRecord : ExtremeAll, Named<"max", "MaxBackward1"> {
+  static Tensor replay(const TensorList& in, NoAttrs) { return max(in[0]); }
 };
 struct MinRecord : ExtremeAll, Named<"min", "MinBackward1"> {
+  static Tensor replay(const TensorList& in, NoAttrs) { return min(in[0]); }
 };
 
 // 1 at the chosen index along dim, 0 elsewhere, in the input's shape.
@@ -219,9 +221,12 @@ struct ExtremeDim : Linear {
     return (t[0] * onehot).sum({a.dim + p.batch_dims()}, a.keepdim);
   }
 };
+// func::compile replays the values; the indices are the op's own (a recording that reads them runs f).
 struct MaxDimRecord : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
+  static Tensor replay(const TensorList& in, const Attrs& a) { return std::get<0>(max(in[0], a.dim, a.keepdim)); }
 };
 struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {
+  static Tensor replay(const TensorList& in, const Attrs& a) { return std::get<0>(min(in[0], a.dim, a.keepdim)); }
 };
 
 // Index of the largest (or smallest) of n strided values; the first nan wins, so nan propagates.

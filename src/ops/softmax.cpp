@@ -133,6 +133,7 @@ struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
   struct Attrs {
     int64_t dim;  // non-negative (0 for a 0-D input)
   };
+  static Tensor replay(const TensorList& in, const Attrs& a) { return softmax(in[0], a.dim); }
   static constexpr Saves saves{.output = true};
   // softmax's Jacobian, diag(y) - y y^T along the dim, is symmetric: one product serves both modes.
   static Tensor jacobian_times(const Tensor& y, const Tensor& v, int64_t dim, int64_t nb) {
@@ -168,6 +169,7 @@ struct LogSoftmaxRecord : Named<"log_softmax", "LogSoftmaxBackward0"> {
   struct Attrs {
     int64_t dim;  // non-negative (0 for a 0-D input)
   };
+  static Tensor replay(const TensorList& in, const Attrs& a) { return log_softmax(in[0], a.dim); }
   static constexpr Saves saves{.output = true};
   static void vjp(const Backward<LogSoftmaxRecord>& b, const Tensor& g, Tensor* grads) {
     const Tensor y = b.output();
