@@ -261,6 +261,18 @@ TEST(Compile, SameTensorTwiceIsPartOfTheSignature) {
   EXPECT_EQ(compiled.stats().recordings, 2);
 }
 
+// A tensor f captures and is also passed: the replay reads the captured one where f reads it.
+TEST(Compile, ACapturedTensorPassedAsInputStaysCaptured) {
+  NoGradGuard no_grad;
+  Tensor W = randn({3});
+  auto f = [&](const Tensor& x) { return x * 2.0 + W; };
+  auto compiled = compile(f);
+  expect_same(compiled(W), f(W), true, "W as input");
+  Tensor other = randn({3});
+  expect_same(compiled(other), f(other), true, "another input");
+  EXPECT_EQ(compiled.stats().replays, 1);
+}
+
 TEST(Compile, AnExceptionWhileRecordingLeavesNothingBehind) {
   NoGradGuard no_grad;
   bool fail = true;

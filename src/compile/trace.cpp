@@ -183,26 +183,43 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
   detail::Recorder r;
   r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);
   if (r.id == 0) r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);  // 0 means none
-  for (const Tensor& t : inputs) {
+  // f runs on stand-ins for its inputs (new tensors over the same memory), so that a tensor f also
+  // captures from outside is told apart from the input it was passed as: a replay with other inputs
+  // must still read the captured one.
+  TensorList stand_ins;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
     DYDX_CHECK(t.defined(), "compile: inputs must be defined tensors");
-    if (!r.ids.contains(t.impl().get())) r.add(t, Source::input);
-    else r.tape.values.push_back(r.tape.values[r.ids.at(t.impl().get())]);  // keeps ids = input positions
-    r.tape.held.resize(r.tape.values.size());
+    size_t same = i;
+    for (size_t j = 0; j < i; ++j)
+      if (inputs[j].impl() == t.impl()) same = j;
+    if (same != i) {
+      stand_ins.push_back(stand_ins[same]);
+      r.tape.values.push_back(r.tape.values[same]);  // ids stay input positions
+      r.tape.held.emplace_back();
+      continue;
+    }
+    Tensor stand_in = t.detach();
+    if (t.requires_grad()) stand_in.requires_grad_(true);  // as f would see it (grad mode is off here)
+    r.add(stand_in, Source::input);
+    stand_ins.push_back(std::move(stand_in));
   }
   r.tape.num_inputs = inputs.size();
   TensorList outputs;
   {
     detail::RecordingScope scope(r);
-    outputs = f(inputs);
+    outputs = f(stand_ins);
     scope.end();
   }
   Tape& tape = r.tape;
-  for (const Tensor& out : outputs) {
+  for (Tensor& out : outputs) {
     if (!out.defined()) {
       tape.outputs.push_back(-1);
       continue;
     }
     tape.outputs.push_back(r.id_of(out));
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (out.impl() == stand_ins[i].impl()) out = inputs[i];  // f gave back its input itself
   }
   return {std::move(outputs), std::move(tape)};
 }
