@@ -65,6 +65,12 @@ void seed(Report& r) {
         sink = J.impl().get();
         return check ? checked(J.reshape({m, n}), x.pow(2) * W * 3.0, dt == kFloat32 ? 1e-4 : 1e-10) : 0.0;
       });
+      const func::Compiled compiled = func::compile([&](const Tensor& xs) { return func::batch_jacobian(f, xs); });
+      r.run(key, "compiled", [&](bool check) {
+        Tensor J = compiled(x);
+        sink = J.impl().get();
+        return check ? checked(J.reshape({m, n}), x.pow(2) * W * 3.0, dt == kFloat32 ? 1e-4 : 1e-10) : 0.0;
+      });
     }
   }
 }
@@ -114,8 +120,21 @@ void mlp(Report& r) {
       sink = J.impl().get();
       return check ? checksum(J) : 0.0;
     });
+    // func::compile of the whole transform: its forward-mode steps replayed, elementwise runs fused.
+    const func::Compiled compiled_jacobian = func::compile([&f](const Tensor& in) { return func::batch_jacobian(f, in); });
+    r.run("mlp/jacobian" + b, "compiled", [&](bool check) {
+      Tensor J = compiled_jacobian(x);
+      sink = J.impl().get();
+      return check ? checksum(J) : 0.0;
+    });
     r.run("mlp/laplacian" + b, "laplacian", [&](bool check) {
       Tensor L = func::laplacian(f, x);  // [B, 3]
+      sink = L.impl().get();
+      return check ? checksum(L) : 0.0;
+    });
+    const func::Compiled compiled_laplacian = func::compile([&f](const Tensor& in) { return func::laplacian(f, in); });
+    r.run("mlp/laplacian" + b, "compiled", [&](bool check) {
+      Tensor L = compiled_laplacian(x);
       sink = L.impl().get();
       return check ? checksum(L) : 0.0;
     });

@@ -112,6 +112,9 @@ class Planner {
  private:
   /// Marks the steps an output needs, and says why the tape cannot be replayed if one of them cannot.
   std::string mark_live() {
+    const std::string unexplained =
+        " reads a value made inside f by code the recording does not see (an op without a record: isnan, "
+        "indices, a raw kernel; or memory from from_blob)";
     const size_t nv = tape_.values.size();
     producer_.assign(nv, -1);
     for (size_t i = 0; i < tape_.steps.size(); ++i) producer_[tape_.steps[i].out] = static_cast<int32_t>(i);
@@ -124,13 +127,14 @@ class Planner {
       if (!needed[s.out]) continue;
       live_step_[i] = true;
       if (!s.is_view && !s.rules.replay) return std::string(s.op) + " has no replay rule yet";
-      for (int32_t a : s.args)
-        if (a >= 0) needed[a] = true;
+      for (int32_t a : s.args) {
+        if (a < 0) continue;
+        needed[a] = true;
+        if (tape_.values[a].source == Source::unexplained) return std::string(s.op) + unexplained;
+      }
     }
-    for (size_t v = 0; v < nv; ++v)
-      if (needed[v] && tape_.values[v].source == Source::unexplained)
-        return "f uses a value made inside it by code the recording does not see (an op without a record: "
-               "isnan, indices, a raw kernel; or memory from from_blob)";
+    for (int32_t id : tape_.outputs)
+      if (id >= 0 && tape_.values[id].source == Source::unexplained) return "an output of f" + unexplained;
     for (const auto& [id, copy] : tape_.constant_copies)
       if (needed[id] && !same_bytes(tape_.held[id], copy))
         return "a tensor f made from no values (zeros, empty, a scalar) was written after it was made";

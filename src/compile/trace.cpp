@@ -77,8 +77,13 @@ void record_step(const char* op, std::span<const Tensor* const> inputs, std::spa
   if (const auto it = r.ids.find(out.impl().get()); it != r.ids.end()) known = it->second;
   if (known >= 0 && std::find(step.args.begin(), step.args.end(), known) != step.args.end())
     return;  // the op gave back one of its inputs: the same value
-  if (known >= 0 && !r.step_of.contains(known)) return;  // an input, captured or constant value given back
-  if (known >= 0) {
+  if (known >= 0 && r.tape.values[known].source == Source::unexplained) {
+    // Read before this report (by code between the kernel and finish()): this step explains it.
+    r.tape.values[known].source = Source::step;
+  } else if (known >= 0 && !r.step_of.contains(known)) {
+    return;  // an input, captured or constant value given back
+  }
+  if (known >= 0 && r.step_of.contains(known)) {
     // An op computed with public ops (mean as sum, then a division) reports its result after them:
     // the op's own step makes the value, and the inner step's result becomes a value nothing reads.
     Step& inner = r.tape.steps[r.step_of.at(known)];

@@ -442,6 +442,18 @@ struct Remainder : Named<"remainder", "RemainderBackward1"> {
 // The scalar forms with their own nodes in PyTorch: s - x (RsubBackward1), x^p (PowBackward0) and
 // s^x (PowBackward2) for a C++ scalar s or p.
 struct RsubRecord : Named<"rsub", "RsubBackward1">, Linear {
+  struct Attrs {
+    Scalar a = 0;  // a - b
+  };
+  // func::compile: the op again, and its loop (a converted to the result's dtype, as the eager op does).
+  static Tensor replay(const TensorList& in, const Attrs& attrs) { return attrs.a - in[0]; }
+  template <class T>
+  static compile::ElementwiseLoop<T> loop(T a) {
+    return [a](const T* b, const T*, T* y, int64_t n) { for (int64_t i = 0; i < n; ++i) y[i] = a - b[i]; };
+  }
+  static compile::Elementwise elementwise(const Attrs& attrs) {
+    return {.arity = 1, .f32 = loop<float>(attrs.a.to<float>()), .f64 = loop<double>(attrs.a.to<double>())};
+  }
   static void vjp(const Backward<RsubRecord>&, const Tensor& g, Tensor* grads) { grads[0] = -g; }
   static Tensor jvp(const Primal<RsubRecord>&, const TensorList& t) { return -t[0]; }
 };
@@ -695,7 +707,7 @@ Tensor operator-(Scalar a, const Tensor& b) {
   ops::check_sub_operands(Tensor(), b);
   const ScalarType dtype = ops::result_type(b, a);
   Tensor out = ops::binary_kernel(ops::scalar_tensor(a, dtype), b, dtype, "sub", [](auto x, auto y) { return cpu::wrapping_sub(x, y); });
-  ops::finish<ops::RsubRecord>({&b}, out);
+  ops::finish<ops::RsubRecord>({&b}, out, {a});
   return out;
 }
 Tensor operator*(const Tensor& a, Scalar b) { return mul(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

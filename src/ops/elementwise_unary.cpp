@@ -553,6 +553,20 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
           for (int64_t i = begin; i < end; ++i) pr[k * n + i] = pt[k * n + i] * Op::laplacian_coefficients(po[i]).first;
       });
     });
+    if (compile::detail::recording()) [[unlikely]] {
+      // No record of its own (it is a JVP rule's step): func::compile is told of it here, with its loop,
+      // in which out repeats along t's leading copies.
+      const Tensor* inputs[] = {&t, &out};
+      compile::StepRules rules;
+      rules.replay = [](const TensorList& in) { return fused_derivative_product<Op>(in[0], in[1]); };
+      auto loop = []<class T>(T) -> compile::ElementwiseLoop<T> {
+        return [](const T* a, const T* b, T* y, int64_t m) {
+          for (int64_t i = 0; i < m; ++i) y[i] = a[i] * Op::laplacian_coefficients(b[i]).first;
+        };
+      };
+      rules.elementwise = {.arity = 2, .f32 = loop(float{}), .f64 = loop(double{})};
+      compile::detail::record_step(Op::name, inputs, {}, result, std::move(rules), false);
+    }
     return result;
   }
 }

@@ -200,10 +200,14 @@ inline Tensor add_to_laplacian_part(const Tensor& x, const Tensor& extra, int64_
 
 /// The record of the forward Laplacian's step through activation Op, as one op of (t, v).
 template <class Op>
+Tensor laplacian_tangent(const Tensor& t, const Tensor& v);
+
+template <class Op>
 struct LaplacianTangentRecord {
   static constexpr const char* name = Op::laplacian_tangent_name;
   static constexpr const char* node = "LaplacianTangentBackward0";
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static Tensor replay(const TensorList& in, NoAttrs) { return laplacian_tangent<Op>(in[0], in[1]); }
 
   static void vjp(const Backward<LaplacianTangentRecord>& b, const Tensor& g, Tensor* grads) {
     using namespace laplacian_detail;

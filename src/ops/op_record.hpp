@@ -324,13 +324,13 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const Attr
     if constexpr (saves_of<Op>().output) node->save_output(out);
     for (const Tensor* extra : extras) node->save(*extra);
   }
+  // Before the tangents: their rules read out, which the recording must know as this op's result.
+  if (compile::detail::recording()) [[unlikely]] record_for_compile<Op>(inputs, out, attrs, extras, node != nullptr);
   // An in-place write's record: forward::commit_inplace gave out its tangents when the write committed.
   if constexpr (jvp_kind_of<Op>() != JvpKind::in_place) {
     if (forward::active()) propagate_tangents<Op>(inputs, out, attrs, extras);
     else forward::check_no_foreign_tangents(inputs);
   }
-  if (compile::detail::recording()) [[unlikely]]
-    record_for_compile<Op>(inputs, out, attrs, extras, node != nullptr || forward::active());
 }
 
 template <class Op>
