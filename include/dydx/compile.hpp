@@ -28,16 +28,17 @@ struct CompileStats {
 /// A call records f the first time it sees an input signature (each input's dtype, shape, strides
 /// and requires_grad, which inputs are the same tensor, and whether grad mode is on): f runs once,
 /// eagerly, and every op it calls is noted. Later calls with that signature replay the notes
-/// without calling f. A call runs f itself when autograd would record history (grad mode on and an
-/// input or a captured tensor requires grad), inside forward mode or vmap (jvp, jacfwd,
-/// batch_jacobian, laplacian, vmap: these compose with a compiled f through f itself), when called
-/// while another recording runs, and when f's recording cannot be replayed: f writes in place,
-/// draws random numbers, uses an op that has no replay rule yet, or reads a value made by code the
-/// recording does not see. `stats().eager_reason` says which.
+/// without calling f. Transforms inside f (batch_jacobian, laplacian, jvp, vmap) are recorded like
+/// any ops, their forward-mode steps included. A call runs f itself when autograd would record
+/// history (grad mode on and an input or a captured tensor requires grad), under a forward-mode
+/// level or vmap opened outside it (a compiled f passed to a transform runs through f itself), when
+/// called while another recording runs, and when f's recording cannot be replayed: f writes in
+/// place, draws random numbers, takes a gradient, uses an op that has no replay rule yet, or reads a
+/// value made by code the recording does not see. `stats().eager_reason` says which.
 ///
-/// As with jax.jit, f must compute its outputs from its inputs through dydx ops: control flow on
-/// values (`if (x.item<float>() > 0)`) and non-tensor values f reads (a double in a closure) are
-/// fixed at recording. Tensors f captures are held by the recording and read at every call, so
+/// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
+/// thread: control flow on values (`if (x.item<float>() > 0)`), non-tensor values f reads (a double
+/// in a closure) and data f writes through raw pointers are fixed at recording. Tensors f captures are held by the recording and read at every call, so
 /// in-place updates to them (an optimiser's step) are seen, but rebinding the variable is not: pass
 /// such tensors as inputs. Results equal f's to rounding: a fused pass computes every element with
 /// the op's own kernel, and a fused product's blocks may round differently from the whole product.

@@ -61,8 +61,8 @@ void record_step(const char* op, std::span<const Tensor* const> inputs, std::spa
   Recorder& r = *active_recorder;
   if (!r.tape.refusal.empty()) return;
   if (made_history)
-    return refuse(std::string(op) + " recorded autograd history or forward-mode tangents inside f (a tensor made "
-                                     "inside f requires grad, or f runs a transform)");
+    return refuse(std::string(op) + " recorded autograd history inside f (a tensor made inside f requires grad, or "
+                                     "f takes a gradient)");
   Step step;
   step.op = op;
   for (auto list : {inputs, extras})
@@ -86,7 +86,12 @@ void record_step(const char* op, std::span<const Tensor* const> inputs, std::spa
   if (known >= 0 && r.step_of.contains(known)) {
     // An op computed with public ops (mean as sum, then a division) reports its result after them:
     // the op's own step makes the value, and the inner step's result becomes a value nothing reads.
-    Step& inner = r.tape.steps[r.step_of.at(known)];
+    // Unless a step after the inner one read it already: that one must keep a producer before it.
+    const size_t inner_index = r.step_of.at(known);
+    for (size_t k = inner_index + 1; k < r.tape.steps.size(); ++k)
+      if (std::find(r.tape.steps[k].args.begin(), r.tape.steps[k].args.end(), known) != r.tape.steps[k].args.end())
+        return;
+    Step& inner = r.tape.steps[inner_index];
     inner.out = static_cast<int32_t>(r.tape.values.size());
     r.tape.values.push_back(r.tape.values[known]);
     r.tape.held.emplace_back();

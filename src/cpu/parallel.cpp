@@ -8,6 +8,8 @@
 // takes pieces itself, so a job finishes even with no worker at all.
 #include "cpu/parallel.hpp"
 
+#include "dydx/detail/tensor_impl.hpp"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -75,7 +77,7 @@ class ThreadPool {
     if (!job_lock.owns_lock()) return false;
     // A few pieces per thread even out a core that is busy with something else.
     const int64_t threads = static_cast<int64_t>(workers_.size()) + 1;
-    Job job{f, n, 0, std::max<int64_t>(1, std::min(n / grain, threads * 4))};
+    Job job{f, n, 0, std::max<int64_t>(1, std::min(n / grain, threads * 4)), dydx::detail::recording_id};
     job.piece_size = (n + job.pieces - 1) / job.pieces;
     job.pieces = (n + job.piece_size - 1) / job.piece_size;
     {
@@ -107,12 +109,15 @@ class ThreadPool {
   struct Job {
     RangeFunction f;
     int64_t n, piece_size, pieces;
+    uint32_t recording;  // the caller's func::compile recording, which tensors made in the pieces belong to
   };
   static constexpr int kSpins = 4000;  // pause takes about 23 ns here: some 90 microseconds
 
   void take_pieces(const Job& job) {
     const bool was_inside = in_parallel_region;
     in_parallel_region = true;
+    const uint32_t was_recording = dydx::detail::recording_id;
+    dydx::detail::recording_id = job.recording;
     int64_t piece;
     while ((piece = next_piece_.fetch_add(1, std::memory_order_relaxed)) < job.pieces) {
       const int64_t begin = piece * job.piece_size;
@@ -128,6 +133,7 @@ class ThreadPool {
       }
     }
     in_parallel_region = was_inside;
+    dydx::detail::recording_id = was_recording;
   }
 
   void work() {
