@@ -354,6 +354,22 @@ TEST(Compile, CapturedTensorsAreReadAtEveryCall) {
   EXPECT_EQ(compiled.stats().replays, 1);
 }
 
+// A captured tensor that starts requiring grad after the recording: grad mode calls run f, so the
+// gradient reaches it.
+TEST(Compile, ACapturedTensorThatStartsRequiringGradGetsItsGradient) {
+  Tensor W = randn({3});
+  auto compiled = compile([&](const Tensor& x) { return (x * W).tanh().sum(); });
+  Tensor x = randn({3});
+  compiled(x);
+  compiled(x);
+  EXPECT_EQ(compiled.stats().replays, 1);
+  W.requires_grad_(true);
+  compiled(x).backward();
+  ASSERT_TRUE(W.grad().defined());
+  expect_same(W.grad(), x * (1.0 - (x * W).tanh().pow(2)), false, "grad");
+  EXPECT_EQ(compiled.stats().replays, 1);
+}
+
 TEST(Compile, OutputsAreFreshOrTheTensorsFGives) {
   NoGradGuard no_grad;
   auto made = compile([](const TensorList& in) { return TensorList{zeros({3}), in[0], in[0].exp()}; });

@@ -93,8 +93,15 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
     std::lock_guard lock(st.mutex);
     if (const auto it = st.entries.find(key); it != st.entries.end()) {
       program = it->second.program;
-      if (program) ++st.stats.replays;
-      else why = it->second.refusal;
+      if (!program) {
+        why = it->second.refusal;
+      } else if (is_grad_enabled() && compile::captures_tensor_requiring_grad(*program)) {
+        // It did not when f was recorded: f's ops record the history a replay would not.
+        program = nullptr;
+        why = "a tensor f captures requires grad: f records the autograd history";
+      } else {
+        ++st.stats.replays;
+      }
     } else if (static_cast<int64_t>(st.entries.size()) >= st.max_signatures) {
       why = "more input signatures than max_signatures (" + std::to_string(st.max_signatures) + ")";
     }

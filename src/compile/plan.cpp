@@ -421,12 +421,19 @@ void run_pass(const Pass& pass, std::vector<Tensor>& v) {
           case SlotKind::full: at[k] = const_cast<T*>(outside[k] + t); break;
           case SlotKind::scalar: at[k] = buf + buffer_of[k] * pitch; break;
           case SlotKind::periodic: {
+            // Read in place when the tile lies within one period (a bias row longer than a tile, the
+            // primal under a tangent's directions); else copied a period's run at a time.
+            const int64_t period = s.period, start = t % period;
+            if (start + n <= period) {
+              at[k] = const_cast<T*>(outside[k] + start);
+              break;
+            }
             T* dst = buf + buffer_of[k] * pitch;
-            const int64_t period = s.period;
-            int64_t j = t % period;
-            for (int64_t i = 0; i < n; ++i) {
-              dst[i] = outside[k][j];
-              if (++j == period) j = 0;
+            for (int64_t i = 0, j = start; i < n;) {
+              const int64_t run = std::min(n - i, period - j);
+              std::copy(outside[k] + j, outside[k] + j + run, dst + i);
+              i += run;
+              j = 0;
             }
             at[k] = dst;
             break;
@@ -456,6 +463,12 @@ std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& 
   refusal = Planner(*program, stats).make();
   if (!refusal.empty()) return nullptr;
   return program;
+}
+
+bool captures_tensor_requiring_grad(const Program& p) {
+  for (const Tensor& t : p.tape.held)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
 }
 
 TensorList run(const Program& p, const TensorList& inputs) {

@@ -24,6 +24,10 @@ struct PlanStats {
 /// The program for a tape, or null with `refusal` saying why the tape cannot be replayed.
 std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& stats);
 
+/// Whether a tensor the program captured requires grad now (it did not when recorded): then a call in
+/// grad mode must run f, whose ops record the history the replay would not.
+bool captures_tensor_requiring_grad(const Program& program);
+
 /// Runs the program on inputs of the signature it was recorded with.
 TensorList run(const Program& program, const TensorList& inputs);
 
