@@ -36,3 +36,30 @@ jacrev = _returns_a_function(_core_func.jacrev)
 jacfwd = _returns_a_function(_core_func.jacfwd)
 hessian = _returns_a_function(_core_func.hessian)
 vmap = _returns_a_function(_core_func.vmap)
+
+
+class compile:  # noqa: N801 (torch.compile's name)
+    """func::compile for a Python function of tensors: recorded once per input signature, then replayed
+    without calling it (no interpreter per op), with elementwise runs fused into single passes and
+    activations fused into the products before them. The same contract as jax.jit: value-dependent
+    control flow and non-tensor values are fixed at recording; calls that need autograd history, and
+    functions whose recording cannot be replayed (in-place writes, random draws, ...), run the
+    function itself; ``stats()`` says which and why. Transforms called inside the function
+    (``dydx.func.batch_jacobian``, ``laplacian``, ``vmap``) are recorded too.
+    """
+
+    def __init__(self, func, max_signatures=64):
+        if not callable(func):
+            raise TypeError(f"dydx.func.compile: expected a callable, not {type(func).__name__}")
+        self._func = func  # held here, where the cycle collector sees it
+        self._compiled = _core_func.Compiled(max_signatures)
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *inputs):
+        return self._compiled(self._func, *inputs)
+
+    def stats(self):
+        return self._compiled.stats()
+
+    def reset(self):
+        self._compiled.reset()

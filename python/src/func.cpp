@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "dydx/compile.hpp"
 #include "py_ref.hpp"
 
 namespace dydx::python {
@@ -110,6 +111,22 @@ nb::object callable(std::function<TensorList(const TensorList&)> fn, std::functi
     const TensorList out = without_gil([&] { return fn(in); });
     return shape(out);
   });
+}
+
+/// dydx.func.compile's engine. The C++ compiled function calls, when it records, the Python function
+/// given with that call, which the Python object holds (where the cycle collector sees it): this
+/// object holds no reference to it.
+struct CompiledFunction {
+  func::Compiled compiled;
+  std::shared_ptr<bool> returns_tuple = std::make_shared<bool>(false);
+};
+thread_local const PythonFunction* function_being_called = nullptr;
+
+func::Compiled make_compiled(int64_t max_signatures) {
+  return func::compile(func::Function([](const TensorList& in) {
+    if (function_being_called == nullptr) throw nb::type_error("dydx.func.compile: called without its function");
+    return (*function_being_called)(in);
+  }), max_signatures);
 }
 
 }  // namespace
@@ -219,6 +236,38 @@ void bind_func(nb::module_& m) {
   DYDX_BATCH(hessian_diagonal);
   DYDX_BATCH(laplacian);
 #undef DYDX_BATCH
+  nb::class_<CompiledFunction>(func, "Compiled", "func::compile's recordings of one function (dydx.func.compile holds it)")
+      .def("__init__", [](CompiledFunction* self, int64_t max_signatures) {
+        new (self) CompiledFunction{make_compiled(max_signatures)};
+      }, "max_signatures"_a = 64)
+      .def("__call__", [](const CompiledFunction& self, nb::object f, nb::args args) {
+        PythonFunction fn = wrap(std::move(f));
+        fn.returns_tuple = self.returns_tuple;  // remembered from the recording for replays
+        const TensorList in = arguments(args);
+        const PythonFunction* outer = function_being_called;
+        function_being_called = &fn;
+        struct Restore {
+          const PythonFunction* outer;
+          ~Restore() { function_being_called = outer; }
+        } restore{outer};
+        const TensorList out = without_gil([&] { return self.compiled(in); });
+        return shaped(out, *self.returns_tuple);
+      }, "func"_a, "args"_a)
+      .def("stats", [](const CompiledFunction& self) {
+        const func::CompileStats s = self.compiled.stats();
+        nb::dict d;
+        d["recordings"] = s.recordings;
+        d["replays"] = s.replays;
+        d["eager_calls"] = s.eager_calls;
+        d["eager_reason"] = s.eager_reason;
+        d["planned_ops"] = s.planned_ops;
+        d["fused_passes"] = s.fused_passes;
+        d["fused_ops"] = s.fused_ops;
+        d["fused_products"] = s.fused_products;
+        return d;
+      })
+      .def("reset", [](const CompiledFunction& self) { self.compiled.reset(); });
+
   func.def("jacobian", [unary](nb::object f, const Tensor& x) {
     const func::UnaryFunction fn = unary(std::move(f));
     return without_gil([&] { return func::jacobian(fn, x); });
