@@ -1,0 +1,280 @@
+// func::compile against eager on programs chosen to break it: tensors passed and captured, views of
+// constants, captured tensors that start requiring grad, broadcasting and scalars in fused passes,
+// products of every shape, and state left after exceptions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "dydx/dydx.hpp"
+
+namespace dydx::testing {
+namespace {
+
+using func::compile;
+
+/// a and b hold the same numbers, bit for bit where `exact`, else to rounding; NaNs match NaNs.
+void expect_same(const Tensor& a, const Tensor& b, bool exact, const std::string& what) {
+  ASSERT_EQ(a.defined(), b.defined()) << what;
+  if (!a.defined()) return;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  ASSERT_EQ(a.dtype(), b.dtype()) << what;
+  if (a.numel() == 0) return;
+  const Tensor x = a.to(kFloat64).contiguous(), y = b.to(kFloat64).contiguous();
+  const double* px = x.data_ptr<double>();
+  const double* py = y.data_ptr<double>();
+  double scale = 0;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    if (std::isfinite(py[i])) scale = std::max(scale, std::abs(py[i]));
+  const double tol = exact ? 0 : (a.dtype() == kFloat32 ? 2e-6 : 1e-14) * std::max(scale, 1.0);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (std::isnan(px[i]) && std::isnan(py[i])) continue;
+    if (exact) {
+      ASSERT_EQ(std::memcmp(&px[i], &py[i], sizeof(double)), 0) << what << " at " << i << ": " << px[i] << " vs " << py[i];
+    } else {
+      ASSERT_LE(std::abs(px[i] - py[i]), tol) << what << " at " << i << ": " << px[i] << " vs " << py[i];
+    }
+  }
+}
+
+TEST(CompileAdversarial, CapturedTensorAlsoPassedAsInput) {
+  NoGradGuard no_grad;
+  Tensor w = randn({4});
+  auto f = [&](const Tensor& x) { return x * 2.0 + w; };
+  auto compiled = compile(f);
+  expect_same(compiled(w), f(w), true, "recording with w itself");
+  Tensor x = randn({4});
+  expect_same(compiled(x), f(x), true, "another tensor");
+}
+
+TEST(CompileAdversarial, CapturedTensorThatStartsRequiringGradRunsF) {
+  Tensor w = randn({4});
+  auto f = [&](const Tensor& x) { return (x * w).sum(); };
+  auto compiled = compile(f);
+  Tensor x = randn({4});
+  compiled(x);
+  compiled(x);
+  w.requires_grad_(true);
+  Tensor out = compiled(x);
+  ASSERT_TRUE(out.requires_grad());
+  out.backward();
+  expect_same(w.grad(), x, true, "grad of the captured tensor");
+}
+
+TEST(CompileAdversarial, ViewOfAConstantIsFreshAtEveryCall) {
+  NoGradGuard no_grad;
+  auto compiled = compile([](const TensorList& in) { return TensorList{zeros({2, 3}).t(), in[0] + 1.0}; });
+  Tensor x = randn({3});
+  for (int i = 0; i < 3; ++i) {
+    TensorList out = compiled(TensorList{x});
+    expect_same(out[0], zeros({3, 2}), true, "call " + std::to_string(i));
+    out[0].add_(1.0);
+  }
+  auto twice = compile([](const TensorList&) {
+    Tensor z = zeros({3});
+    return TensorList{z, z, z.view({3, 1})};
+  });
+  for (int i = 0; i < 2; ++i) {
+    TensorList out = twice(TensorList{});
+    EXPECT_EQ(out[0].impl(), out[1].impl()) << "f returns one tensor twice";
+    out[0].add_(1.0);
+    expect_same(out[2], ones({3, 1}), true, "a view of an output sees its writes");
+  }
+}
+
+TEST(CompileAdversarial, BroadcastingInFusedPasses) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    Tensor col = randn({7, 1}, dt), row = randn({5}, dt), row2 = randn({1, 5}, dt), s = randn({}, dt), s2 = randn({1, 1}, dt);
+    auto f = [&](const Tensor& x) {
+      Tensor a = (x * row).exp() - row2;
+      Tensor b = (a + col).tanh() * s;
+      Tensor c = (b / s2).sigmoid() + x;
+      return c * c - 0.25;
+    };
+    auto compiled = compile(f);
+    for (int i = 0; i < 3; ++i) {
+      Tensor x = randn({7, 5}, dt);
+      expect_same(compiled(x), f(x), true, "fused broadcast");
+    }
+  }
+}
+
+TEST(CompileAdversarial, SpecialValuesAndOddShapes) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) { return ((x * -1.0).exp() + x.abs()).sqrt() / (x + 0.0); };
+  auto compiled = compile(f);
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  for (int i = 0; i < 2; ++i) {
+    Tensor x = tensor({0.0, -0.0, inf, -inf, nan, 1e-310, -3.5});
+    expect_same(compiled(x), f(x), true, "special values");
+  }
+  for (const Dims& shape : {Dims{}, Dims{0}, Dims{3, 0}, Dims{0, 3}, Dims{1}, Dims{1, 1, 1}}) {
+    for (int i = 0; i < 2; ++i) {
+      Tensor x = randn(shape);
+      expect_same(compiled(x), f(x), true, "shape");
+    }
+  }
+  // Expanded and overlapping inputs, views of views of an input.
+  auto g = [](const Tensor& x) { return (x.t()[1] * 2.0).unsqueeze(0).expand({3, -1}).exp() + x.t()[0]; };
+  auto cg = compile(g);
+  for (int i = 0; i < 3; ++i) {
+    Tensor base = randn({4, 5});
+    Tensor x = base.narrow(1, 1, 3).narrow(0, i % 2, 3);
+    expect_same(cg(x), g(x), true, "views of views");
+    Tensor e = randn({3}).unsqueeze(0).expand({4, -1}).contiguous().narrow(0, 0, 3);
+    expect_same(cg(e), g(e), true, "narrowed");
+  }
+  Tensor ex = randn({1, 3}).expand({3, 3});
+  expect_same(cg(ex), g(ex), true, "expanded");
+  expect_same(cg(ex), g(ex), true, "expanded replay");
+}
+
+TEST(CompileAdversarial, IntegerAndBoolTensors) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) {
+    Tensor a = in[0] * 3 + in[1];
+    Tensor b = (a - 7) * a;
+    return TensorList{b, b.sum(), (in[0] > 2).sum(), in[0] / 2, in[0].to(kFloat32) * 0.1, where(in[0] > 1, in[0], in[1])};
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randint(0, 5, {6}, kInt64), y = randint(-3, 3, {6}, kInt64);
+    TensorList got = compiled({x, y}), want = f({x, y});
+    for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, "output " + std::to_string(k));
+  }
+}
+
+TEST(CompileAdversarial, ProductsOfEveryShape) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    for (int64_t K : {0, 1, 3, 17}) {
+      for (int64_t n : {1, 5, 10, 33}) {
+        Tensor W = randn({K, n}, dt), bias_n = randn({n}, dt), bias_1n = randn({1, n}, dt), Wt = randn({n, K}, dt).t();
+        Tensor bias_1 = randn({1}, dt);
+        auto f = [&](const TensorList& in) {
+          const Tensor& x = in[0];
+          Tensor a = addmm(bias_n, x, W).tanh();
+          Tensor b = addmm(bias_1n, x, Wt).sigmoid() * a;
+          Tensor c = (mm(x, W) + 1.0).exp();
+          Tensor d = addmm(in[1], x, W).relu();
+          Tensor e = (addmm(bias_1, x, W) * 0.5).neg();
+          return TensorList{a, b, c, d, e};
+        };
+        auto compiled = compile(f);
+        for (int64_t B : {0, 1, 3, 1000}) {
+          for (int i = 0; i < 2; ++i) {
+            Tensor x = randn({B, K}, dt), bias_bn = randn({B, n}, dt);
+            if (i == 1) x = randn({K, B}, dt).t();
+            TensorList got = compiled({x, bias_bn}), want = f({x, bias_bn});
+            for (size_t k = 0; k < got.size(); ++k)
+              expect_same(got[k], want[k], false, "K=" + std::to_string(K) + " n=" + std::to_string(n) + " B=" + std::to_string(B) + " out " + std::to_string(k));
+          }
+        }
+      }
+    }
+  }
+}
+
+// The epilogue of a product with exact values (K = 1, no bias): the fused activation must give the
+// eager kernel's bits, whatever the block's length.
+TEST(CompileAdversarial, FusedEpilogueIsBitExact) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64})
+    for (int64_t n : {3, 10, 13, 100}) {
+      Tensor W = randn({1, n}, dt);
+      auto f = [&](const Tensor& x) { return mm(x, W).tanh().exp().sigmoid(); };
+      auto compiled = compile(f);
+      for (int i = 0; i < 2; ++i) {
+        Tensor x = randn({5003, 1}, dt);
+        expect_same(compiled(x), f(x), true, "n=" + std::to_string(n));
+      }
+      EXPECT_EQ(compiled.stats().fused_products, 1);
+    }
+}
+
+TEST(CompileAdversarial, ExceptionAtReplayLeavesNothingBehind) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) { return TensorList{remainder(in[0], in[1]) * 2}; };
+  auto compiled = compile(f);
+  Tensor a = randint(1, 5, {4}, kInt64), b = randint(1, 5, {4}, kInt64);
+  compiled({a, b});
+  EXPECT_THROW(f({a, zeros({4}, kInt64)}), Error);
+  EXPECT_THROW(compiled({a, zeros({4}, kInt64)}), Error);
+  expect_same(compiled({a, b})[0], f({a, b})[0], true, "after");
+}
+
+TEST(CompileAdversarial, RecursionAndNesting) {
+  NoGradGuard no_grad;
+  std::function<Tensor(const Tensor&)> self;
+  int depth = 0;
+  auto rec = compile([&](const Tensor& x) {
+    if (depth >= 2) return x.exp();
+    ++depth;
+    Tensor y = self(x + 1.0) * 2.0;
+    --depth;
+    return y;
+  });
+  self = [&](const Tensor& x) { return rec(x); };
+  auto eager = [](const Tensor& x) { return ((x + 1.0) + 1.0).exp() * 2.0 * 2.0; };
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({5});
+    expect_same(rec(x), eager(x), true, "recursion");
+  }
+}
+
+TEST(CompileAdversarial, TransformsInsideFRunEagerly) {
+  auto f = [](const Tensor& x) {
+    Tensor g = func::grad([](const Tensor& y) { return (y * y * y).sum(); })(x);
+    return g * 2.0;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    NoGradGuard no_grad;
+    Tensor x = randn({4});
+    expect_same(compiled(x), f(x), true, "grad inside f");
+  }
+  auto v = [](const Tensor& x) { return func::vmap([](const Tensor& r) { return r.exp().sum(); })(x) + 1.0; };
+  auto cv = compile(v);
+  for (int i = 0; i < 3; ++i) {
+    NoGradGuard no_grad;
+    Tensor x = randn({3, 4});
+    expect_same(cv(x), v(x), true, "vmap inside f");
+  }
+  auto b = [](const Tensor& x) {
+    Tensor y = x.detach().clone().requires_grad_(true);
+    { AutoGradMode on(true); (y * y).sum().backward(); }
+    return y.grad() + x;
+  };
+  auto cb = compile(b);
+  for (int i = 0; i < 3; ++i) {
+    NoGradGuard no_grad;
+    Tensor x = randn({4});
+    expect_same(cb(x), b(x), true, "backward inside f");
+  }
+}
+
+TEST(CompileAdversarial, NoGradGuardInsideF) {
+  Tensor w = randn({3}).requires_grad_(true);
+  auto f = [&](const Tensor& x) {
+    Tensor a;
+    {
+      NoGradGuard off;
+      a = (x * w).exp();
+    }
+    return a + x;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({3});
+    Tensor got = compiled(x), want = f(x);
+    EXPECT_EQ(got.requires_grad(), want.requires_grad());
+    expect_same(got.detach(), want.detach(), true, "no_grad inside");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
