@@ -48,6 +48,11 @@ TEST(CompileAdversarial, CapturedTensorAlsoPassedAsInput) {
   expect_same(compiled(w), f(w), true, "recording with w itself");
   Tensor x = randn({4});
   expect_same(compiled(x), f(x), true, "another tensor");
+  // f returning its input returns the caller's tensor, at the recording too.
+  auto same = compile([](const TensorList& in) { return TensorList{in[0], in[1].exp()}; });
+  Tensor a = randn({2});
+  EXPECT_EQ(same(TensorList{a, a})[0].impl(), a.impl());
+  EXPECT_EQ(same(TensorList{a, a})[0].impl(), a.impl());
 }
 
 TEST(CompileAdversarial, CapturedTensorThatStartsRequiringGradRunsF) {

@@ -183,26 +183,50 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
   detail::Recorder r;
   r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);
   if (r.id == 0) r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);  // 0 means none
-  for (const Tensor& t : inputs) {
+  // f is given aliases of its inputs (new tensors over the same memory): a tensor f captures and is
+  // also passed (x = w, with f reading w from its closure) is then two values, the input and a
+  // captured tensor, as at a later call with another x. Given w itself, the recording would take
+  // f's reads of w for reads of the input. An input that requires grad is given as itself (a leaf
+  // alias would take the gradients if f enables grad inside): for it, that case stays ambiguous.
+  TensorList given;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
     DYDX_CHECK(t.defined(), "compile: inputs must be defined tensors");
-    if (!r.ids.contains(t.impl().get())) r.add(t, Source::input);
-    else r.tape.values.push_back(r.tape.values[r.ids.at(t.impl().get())]);  // keeps ids = input positions
+    size_t same = i;
+    for (size_t j = 0; j < i; ++j)
+      if (inputs[j].impl() == t.impl()) {
+        same = j;
+        break;
+      }
+    if (same == i) {
+      given.push_back(t.requires_grad() ? t : t.detach());
+      r.add(given.back(), Source::input);
+    } else {
+      given.push_back(given[same]);
+      r.tape.values.push_back(r.tape.values[same]);  // keeps ids = input positions
+    }
     r.tape.held.resize(r.tape.values.size());
   }
   r.tape.num_inputs = inputs.size();
   TensorList outputs;
   {
     detail::RecordingScope scope(r);
-    outputs = f(inputs);
+    outputs = f(given);
     scope.end();
   }
   Tape& tape = r.tape;
-  for (const Tensor& out : outputs) {
+  for (Tensor& out : outputs) {
     if (!out.defined()) {
       tape.outputs.push_back(-1);
       continue;
     }
     tape.outputs.push_back(r.id_of(out));
+    // f returning its input returns the caller's tensor itself, not the alias.
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (out.impl() == given[i].impl()) {
+        out = inputs[i];
+        break;
+      }
   }
   return {std::move(outputs), std::move(tape)};
 }
