@@ -93,8 +93,14 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
     std::lock_guard lock(st.mutex);
     if (const auto it = st.entries.find(key); it != st.entries.end()) {
       program = it->second.program;
+      // A captured tensor that has come to require grad since the recording (a parameter whose
+      // requires_grad was turned on): f records the history.
+      if (program && is_grad_enabled() && compile::holds_tensor_requiring_grad(*program)) {
+        program.reset();
+        why = "a tensor f captures requires grad: f records the autograd history";
+      }
       if (program) ++st.stats.replays;
-      else why = it->second.refusal;
+      else if (why.empty()) why = it->second.refusal;
     } else if (static_cast<int64_t>(st.entries.size()) >= st.max_signatures) {
       why = "more input signatures than max_signatures (" + std::to_string(st.max_signatures) + ")";
     }

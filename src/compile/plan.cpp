@@ -466,6 +466,12 @@ std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& 
   return program;
 }
 
+bool holds_tensor_requiring_grad(const Program& p) {
+  for (const Tensor& t : p.tape.held)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
 TensorList run(const Program& p, const TensorList& inputs) {
   const Tape& tape = p.tape;
   std::vector<Tensor> v(tape.values.size());

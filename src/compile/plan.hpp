@@ -24,6 +24,10 @@ struct PlanStats {
 /// The program for a tape, or null with `refusal` saying why the tape cannot be replayed.
 std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& stats);
 
+/// Whether a tensor the program holds (one f captured) requires grad now: with grad mode on, f must
+/// then run itself to record the history, as when an input requires grad.
+bool holds_tensor_requiring_grad(const Program& program);
+
 /// Runs the program on inputs of the signature it was recorded with.
 TensorList run(const Program& program, const TensorList& inputs);
 
