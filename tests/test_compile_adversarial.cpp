@@ -8,8 +8,10 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "dydx/dydx.hpp"
+#include "op_table.hpp"
 
 namespace dydx::testing {
 namespace {
@@ -278,6 +280,123 @@ TEST(CompileAdversarial, NoGradGuardInsideF) {
     Tensor got = compiled(x), want = f(x);
     EXPECT_EQ(got.requires_grad(), want.requires_grad());
     expect_same(got.detach(), want.detach(), true, "no_grad inside");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// Every op-table row replayed on inputs holding zeros of both signs, infinities, NaNs, huge and tiny
+// values: a replay (a fused pass, or the op again) gives f's bits.
+TEST(CompileAdversarial, EveryOpTableRowOnSpecialValues) {
+  NoGradGuard no_grad;
+  std::mt19937_64 rng(5);
+  const double specials[] = {0.0, -0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN(), 1e30, -1e30, 1e-40, 1.0, -1.0, 0.5, 100.0, -100.0};
+  for (const OpRow& row : op_table()) {
+    for (const Shapes& shapes : row.samples) {
+      for (ScalarType dt : {kFloat32, kFloat64}) {
+        auto f = [&](const TensorList& in) { return TensorList{row.fn(in)}; };
+        auto compiled = compile(f);
+        const std::string what = row.name + " " + dtype_name(dt);
+        for (int call = 0; call < 3; ++call) {
+          TensorList in;
+          for (const auto& s : shapes) {
+            Tensor t = random_tensor(s, row.domain, kFloat64, rng);
+            if (call > 0) {
+              double* p = t.data_ptr<double>();
+              for (int64_t i = 0; i < t.numel(); ++i)
+                if (rng() % 2) p[i] = specials[rng() % std::size(specials)];
+            }
+            in.push_back(t.to(dt));
+          }
+          TensorList got, want;
+          try {
+            want = f(in);
+          } catch (const Error&) {
+            EXPECT_THROW(compiled(in), Error) << what;
+            continue;
+          }
+          got = compiled(in);
+          expect_same(got[0], want[0], true, what + " call " + std::to_string(call));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// Module::to converts a parameter in place (same tensor, new dtype and memory): a recording that
+// holds it must not read the new memory as the old dtype.
+TEST(CompileAdversarial, CapturedParameterConvertedInPlace) {
+  NoGradGuard no_grad;
+  nn::Linear lin(3, 4);
+  auto f = [&](const Tensor& x) { return lin->forward(x).tanh() * 2.0; };
+  auto compiled = compile(f);
+  Tensor x = randn({5, 3});
+  compiled(x);
+  compiled(x);
+  lin->to(kFloat64);
+  Tensor want, got;
+  bool threw = false;
+  try {
+    want = f(x);
+  } catch (const Error&) {
+    threw = true;
+  }
+  if (threw) {
+    EXPECT_THROW(compiled(x), Error);
+  } else {
+    got = compiled(x);
+    expect_same(got, want, false, "after Module::to");
+  }
+  Tensor x64 = randn({5, 3}, kFloat64);
+  expect_same(compiled(x64), f(x64), false, "f64 input");
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A value f computes on a thread of its own is made inside the recording, not captured before it.
+TEST(CompileAdversarial, ValuesComputedOnAnotherThreadInsideF) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) {
+    Tensor y;
+    std::thread([&] {
+      NoGradGuard inner;
+      y = x * 2.0;
+    }).join();
+    return y + 1.0;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({4});
+    expect_same(compiled(x), f(x), true, "call " + std::to_string(i));
+  }
+}
+
+// A tensor f makes that requires grad is a new leaf at every call, as f's.
+TEST(CompileAdversarial, MadeTensorThatRequiresGrad) {
+  for (bool grad_mode : {false, true}) {
+    AutoGradMode mode(grad_mode);
+    auto f = [](const TensorList& in) { return TensorList{zeros({3}, TensorOptions().requires_grad(true)), in[0] * 2.0}; };
+    auto compiled = compile(f);
+    for (int i = 0; i < 3; ++i) {
+      TensorList got = compiled(TensorList{randn({3})});
+      EXPECT_TRUE(got[0].requires_grad()) << grad_mode;
+      EXPECT_TRUE(got[0].is_leaf()) << grad_mode;
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 
 namespace dydx::detail {
 thread_local uint32_t recording_id = 0;
+std::atomic<uint32_t> last_recording_started{0};
 }
 
 namespace dydx::compile {
@@ -42,10 +43,11 @@ struct Recorder {
   }
 
   /// The id of a value an op reads: one the recording knows, a tensor f captured (made before f
-  /// ran), or one made inside f by code the recording does not see.
+  /// ran), or one made inside f by code the recording does not see: on this thread, or on another
+  /// after the recording began (f computing a part on a thread of its own; its steps are not seen).
   int32_t id_of(const Tensor& t) {
     if (const auto it = ids.find(t.impl().get()); it != ids.end()) return it->second;
-    return add(t, t.impl()->made_in_recording == id ? Source::unexplained : Source::captured);
+    return add(t, t.impl()->made_in_recording >= id ? Source::unexplained : Source::captured);
   }
 };
 
@@ -144,9 +146,10 @@ void note_alias(const Tensor& alias, const Tensor& of) {
     r->ids.emplace(alias.impl().get(), it->second);
     r->alive.push_back(alias);
   }
-  // An alias of a tensor the recording has not seen is itself seen as captured when read.
-  else if (of.impl()->made_in_recording != r->id) {
-    alias.impl()->made_in_recording = 0;
+  // An alias of a tensor the recording has not seen is what that tensor is when read: captured, or
+  // made by code the recording does not see.
+  else {
+    alias.impl()->made_in_recording = of.impl()->made_in_recording;
   }
 }
 
@@ -183,6 +186,11 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
   detail::Recorder r;
   r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);
   if (r.id == 0) r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);  // 0 means none
+  // Tensors made from now on, on any thread, carry a stamp of at least r.id (the maximum keeps a
+  // later recording's number when two start at once).
+  uint32_t last = dydx::detail::last_recording_started.load(std::memory_order_relaxed);
+  while (last < r.id && !dydx::detail::last_recording_started.compare_exchange_weak(last, r.id, std::memory_order_relaxed)) {
+  }
   // f is given aliases of its inputs (new tensors over the same memory): a tensor f captures and is
   // also passed (x = w, with f reading w from its closure) is then two values, the input and a
   // captured tensor, as at a later call with another x. Given w itself, the recording would take
