@@ -116,6 +116,9 @@ void note_write(const Tensor& t) {
 void note_constant(const Tensor& t) {
   Recorder* r = active_recorder;
   if (r == nullptr || !t.defined() || r->ids.contains(t.impl().get())) return;
+  // zeros(..., requires_grad): f makes a new leaf at every call, whose .grad is its own. A copy of
+  // the recording's would be no leaf under grad mode, and would not require grad under no_grad.
+  if (t.requires_grad()) return refuse("f makes a tensor that requires grad (a new leaf at every call)");
   const int32_t id = r->add(t, Source::constant);
   active_recorder = nullptr;  // the copy is the recording's own business, not a step of f
   Tensor copy;
