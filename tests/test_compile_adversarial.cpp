@@ -402,3 +402,31 @@ TEST(CompileAdversarial, MadeTensorThatRequiresGrad) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// The recording holds what f would free: a long chain over large tensors must not keep every
+// intermediate alive until f returns.
+TEST(CompileAdversarial, RecordingFreesIntermediatesAsFDoes) {
+  NoGradGuard no_grad;
+  constexpr int64_t n = 1 << 18;  // 1 MiB of floats
+  auto f = [](const Tensor& x) {
+    Tensor t = x;
+    for (int i = 0; i < 60; ++i) t = (t * 0.5 + 1.0).tanh();
+    return t;
+  };
+  auto compiled = compile(f);
+  Tensor x = randn({n});
+  for (int call = 0; call < 2; ++call) {
+    const int64_t before = memory_stats().live_bytes;
+    reset_peak_memory();
+    Tensor got = compiled(x);
+    const int64_t used = memory_stats().peak_bytes - before;
+    EXPECT_LT(used, 16 * n * 4) << "call " << call << " peaked at " << used << " bytes";
+    expect_same(got, f(x), true, "chain");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing

@@ -22,9 +22,16 @@ struct Recorder {
   std::unordered_map<const dydx::detail::TensorImpl*, int32_t> ids;
   std::unordered_map<int32_t, size_t> step_of;  // value id -> the step that made it
   std::unordered_set<const dydx::detail::Storage*> storages;  // of every value
-  // Every value's tensor stays alive until the recording ends, so that no address is reused by a
-  // later tensor and mistaken for it.
-  std::vector<Tensor> alive;
+  // Every value's TensorImpl and Storage keeps its address until the recording ends, so that no
+  // later tensor is mistaken for it. A weak reference does that without keeping the tensor: both are
+  // made by allocate_shared / make_shared (make_pooled), one allocation with the control block, which
+  // is freed only when the last weak reference goes. Holding the tensors themselves kept every
+  // intermediate's memory until f returned (a loop of 60 steps over 1 MiB peaked at 180 MiB).
+  std::vector<std::weak_ptr<const void>> alive;
+  void keep_address(const Tensor& t) {
+    alive.emplace_back(t.impl());
+    alive.emplace_back(t.impl()->storage);
+  }
 
   int32_t add(const Tensor& t, Source source) {
     const auto id = static_cast<int32_t>(tape.values.size());
@@ -38,7 +45,7 @@ struct Recorder {
     tape.held.push_back(source == Source::captured || source == Source::constant ? t : Tensor());
     ids.emplace(t.impl().get(), id);
     storages.insert(t.impl()->storage.get());
-    alive.push_back(t);
+    keep_address(t);
     return id;
   }
 
@@ -147,7 +154,7 @@ void note_alias(const Tensor& alias, const Tensor& of) {
   if (r == nullptr) return;
   if (const auto it = r->ids.find(of.impl().get()); it != r->ids.end()) {
     r->ids.emplace(alias.impl().get(), it->second);
-    r->alive.push_back(alias);
+    r->keep_address(alias);
   }
   // An alias of a tensor the recording has not seen is what that tensor is when read: captured, or
   // made by code the recording does not see.
