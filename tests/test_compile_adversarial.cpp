@@ -430,3 +430,22 @@ TEST(CompileAdversarial, RecordingFreesIntermediatesAsFDoes) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// as_strided's storage offset is absolute: an input at another offset in its storage (same
+// signature) gets the view at the offset given, as f gives it; views without one stay relative.
+TEST(CompileAdversarial, AsStridedWithAnExplicitOffset) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) { return TensorList{x.as_strided({2}, {1}, 1) * 1.0, x.as_strided({2}, {2}) + 0.0, einsum("ii->i", {x.view({2, 2})})}; };
+  auto compiled = compile([&](const TensorList& in) { return f(in[0]); });
+  for (int64_t start : {2, 0, 4, 1}) {
+    Tensor x = randn({10}).narrow(0, start, 4);
+    TensorList got = compiled(TensorList{x}), want = f(x);
+    for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, "offset " + std::to_string(start) + " out " + std::to_string(k));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing

@@ -488,7 +488,8 @@ TensorList run(const Program& p, const TensorList& inputs) {
       const Step& s = tape.steps[in.index];
       if (s.is_view) {
         const Tensor& x = v[s.args[0]];
-        v[s.out] = x.as_strided(s.view_sizes, s.view_strides, x.storage_offset() + s.view_offset_delta);
+        v[s.out] = x.as_strided(s.view_sizes, s.view_strides,
+                                s.view_absolute_offset >= 0 ? s.view_absolute_offset : x.storage_offset() + s.view_offset_delta);
       } else {
         args.clear();
         for (int32_t a : s.args) args.push_back(a >= 0 ? v[a] : Tensor());

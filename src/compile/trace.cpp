@@ -149,6 +149,15 @@ void note_foreign(const Tensor& t) {
   std::erase_if(r->tape.constant_copies, [id](const auto& c) { return c.first == id; });
 }
 
+void note_absolute_view(const Tensor& view) {
+  Recorder* r = active_recorder;
+  if (r == nullptr) return;
+  const auto it = r->ids.find(view.impl().get());
+  if (it == r->ids.end()) return;
+  if (const auto step = r->step_of.find(it->second); step != r->step_of.end() && r->tape.steps[step->second].is_view)
+    r->tape.steps[step->second].view_absolute_offset = view.storage_offset();
+}
+
 void note_alias(const Tensor& alias, const Tensor& of) {
   Recorder* r = active_recorder;
   if (r == nullptr) return;
