@@ -449,3 +449,29 @@ TEST(CompileAdversarial, AsStridedWithAnExplicitOffset) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// detach gives a new tensor that does not require grad, at every call: of an input, of a captured
+// tensor, of a value f computes.
+TEST(CompileAdversarial, DetachIsANewTensorAtEveryCall) {
+  NoGradGuard no_grad;
+  Tensor w = randn({3}).requires_grad_(true);
+  auto f = [&](const TensorList& in) { return TensorList{in[0].detach(), w.detach(), (in[0] * 2.0).detach()}; };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({3}).requires_grad_(true);
+    TensorList got = compiled(TensorList{x}), want = f(TensorList{x});
+    for (size_t k = 0; k < got.size(); ++k) {
+      expect_same(got[k], want[k], true, "out " + std::to_string(k));
+      EXPECT_EQ(got[k].requires_grad(), want[k].requires_grad()) << "call " << i << " out " << k;
+    }
+    EXPECT_NE(got[0].impl(), x.impl()) << "call " << i;
+    EXPECT_NE(got[1].impl(), w.impl()) << "call " << i;
+  }
+  EXPECT_EQ(compiled.stats().replays, 2);
+}
+
+}  // namespace
+}  // namespace dydx::testing

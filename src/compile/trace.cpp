@@ -161,13 +161,15 @@ void note_absolute_view(const Tensor& view) {
 void note_alias(const Tensor& alias, const Tensor& of) {
   Recorder* r = active_recorder;
   if (r == nullptr) return;
-  if (const auto it = r->ids.find(of.impl().get()); it != r->ids.end()) {
-    r->ids.emplace(alias.impl().get(), it->second);
-    r->keep_address(alias);
-  }
-  // An alias of a tensor the recording has not seen is what that tensor is when read: captured, or
-  // made by code the recording does not see.
-  else {
+  if (r->ids.contains(of.impl().get()) || of.impl()->made_in_recording < r->id) {
+    // A new tensor over of's memory, like a view: replayed as one (as_strided), so that each call's
+    // is a new tensor that does not require grad, as detach's is. (Taken for `of` itself, a replay
+    // gave back an input or a captured tensor, requires_grad and all, where f gives a new alias.)
+    const Tensor* in[] = {&of};
+    record_step("detach", in, {}, alias, {}, false);
+  } else {
+    // Of a tensor made inside f that the recording has not seen (an op's temporary): as unexplained
+    // as it when read, and as much a temporary when written.
     alias.impl()->made_in_recording = of.impl()->made_in_recording;
   }
 }

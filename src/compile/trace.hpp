@@ -107,7 +107,7 @@ void note_constant(const Tensor& t);
 void note_foreign(const Tensor& t);
 /// `view`, just made by as_strided with an explicit storage offset, is at that offset at every call.
 void note_absolute_view(const Tensor& view);
-/// `alias` stands for the same value as `of` (detach).
+/// `alias` is a new tensor over `of`'s memory (detach): a view step.
 void note_alias(const Tensor& alias, const Tensor& of);
 }  // namespace detail
 
