@@ -475,3 +475,30 @@ TEST(CompileAdversarial, DetachIsANewTensorAtEveryCall) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// f that runs backward over a graph built before it (accumulating into .grad at every call) or asks
+// for gradients of one runs itself at every call.
+TEST(CompileAdversarial, BackwardOverACapturedGraphRunsF) {
+  Tensor w = randn({3}).requires_grad_(true);
+  Tensor loss = (w * w).sum();
+  auto f = [&](const Tensor& x) {
+    loss.backward({}, /*retain_graph=*/true);
+    return x * w.grad();
+  };
+  auto compiled = compile(f);
+  NoGradGuard no_grad;
+  Tensor x = ones({3});
+  for (int i = 1; i <= 3; ++i) expect_same(compiled(x), w.detach() * 2.0 * i, true, "call " + std::to_string(i));
+  auto g = [&](const Tensor& x) { return x * dydx::grad({loss}, {w}, {}, true)[0]; };
+  auto cg = compile(g);
+  for (int i = 0; i < 3; ++i) {
+    Tensor y = randn({3});
+    expect_same(cg(y), y * w.detach() * 2.0, false, "grad");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
