@@ -502,3 +502,23 @@ TEST(CompileAdversarial, BackwardOverACapturedGraphRunsF) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// An optimiser's step compiled: f reads p.grad(), which a backward after zero_grad(set_to_none)
+// replaces by a new tensor. Every call reads the gradient p has then.
+TEST(CompileAdversarial, ReadsOfGradSeeTheCurrentGradient) {
+  Tensor p = randn({4}).requires_grad_(true);
+  auto step = [](const Tensor& q) { return q - 0.1 * q.grad(); };
+  auto compiled = compile(step);
+  for (int i = 0; i < 3; ++i) {
+    p.set_grad(Tensor());  // zero_grad(set_to_none)
+    ((p * p).sum() * static_cast<double>(i + 1)).backward();
+    NoGradGuard no_grad;
+    expect_same(compiled(p), step(p), true, "step " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
