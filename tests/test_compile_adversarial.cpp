@@ -522,3 +522,27 @@ TEST(CompileAdversarial, ReadsOfGradSeeTheCurrentGradient) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A physics-informed loss compiled: f marks its input as requiring grad and differentiates in it.
+// The caller's tensor is marked, as when f runs on it, and the values are f's.
+TEST(CompileAdversarial, FMarksItsInputAsRequiringGrad) {
+  auto f = [](const Tensor& in) {
+    Tensor x = in;
+    x.requires_grad_(true);
+    Tensor u = (x * x * x).sum();
+    return dydx::grad({u}, {x}, {}, true, true)[0];
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({4}), y = x.clone();
+    Tensor got = compiled(x), want = f(y);
+    EXPECT_TRUE(x.requires_grad()) << "call " << i;
+    expect_same(got.detach(), want.detach(), true, "call " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing

@@ -237,11 +237,27 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
     r.tape.held.resize(r.tape.values.size());
   }
   r.tape.num_inputs = inputs.size();
+  // f marking an input as requiring grad (x.requires_grad_() before it takes derivatives in x)
+  // marks the caller's tensor, as when f runs on it. (The history f records then starts at the
+  // alias, which refuses the recording; only this call's gradients stop at the alias.)
+  auto mark_inputs = [&] {
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (given[i].impl() != inputs[i].impl() && given[i].requires_grad() && !inputs[i].requires_grad() &&
+          inputs[i].is_leaf())
+        Tensor(inputs[i]).requires_grad_(true);
+  };
   TensorList outputs;
   {
     detail::RecordingScope scope(r);
-    outputs = f(given);
+    try {
+      outputs = f(given);
+    } catch (...) {
+      scope.end();
+      mark_inputs();
+      throw;
+    }
     scope.end();
+    mark_inputs();
   }
   Tape& tape = r.tape;
   for (Tensor& out : outputs) {
