@@ -546,3 +546,29 @@ TEST(CompileAdversarial, FMarksItsInputAsRequiringGrad) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A tensor made inside f on its first call and kept by f (a lazily made parameter) is f's state:
+// later calls read it, updated in place by an optimiser, as f does.
+TEST(CompileAdversarial, LazilyMadeStateIsReadAtEveryCall) {
+  NoGradGuard no_grad;
+  Tensor b, v;
+  auto f = [&](const Tensor& x) {
+    if (!b.defined()) b = zeros({3});
+    if (!v.defined()) v = ones({2, 3}).select(0, 1);
+    return x + b * v;
+  };
+  auto compiled = compile(f);
+  Tensor x = randn({3});
+  compiled(x);
+  for (int i = 0; i < 2; ++i) {
+    b.add_(1.0);
+    v.mul_(2.0);
+    expect_same(compiled(x), x + b * v, true, "after an update " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing

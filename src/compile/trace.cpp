@@ -273,6 +273,31 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
         break;
       }
   }
+  // A constant that outlives f other than as an output (a lazily made parameter f keeps in its
+  // closure: `if (!b.defined()) b = zeros({n})`, or a view of one) is f's state: later calls read
+  // it as it is then (an optimiser updates it in place), so the replay reads the tensor itself, as
+  // a captured one, rather than a copy of what it held at the recording.
+  for (auto it = tape.constant_copies.begin(); it != tape.constant_copies.end();) {
+    const Tensor& t = tape.held[it->first];
+    long impl_uses = 1;     // tape.held's
+    long storage_uses = 1;  // t's own
+    std::vector<const dydx::detail::TensorImpl*> views;
+    for (const Tensor& out : outputs) {
+      if (!out.defined()) continue;
+      if (out.impl() == t.impl()) ++impl_uses;
+      else if (out.impl()->storage == t.impl()->storage &&
+               std::find(views.begin(), views.end(), out.impl().get()) == views.end())
+        views.push_back(out.impl().get());
+    }
+    storage_uses += static_cast<long>(views.size());
+    for (const dydx::detail::TensorImpl* view : views) impl_uses += view->base == t.impl();  // a view holds its base
+    if (t.impl().use_count() > impl_uses || t.impl()->storage.use_count() > storage_uses) {
+      tape.values[it->first].source = Source::captured;
+      it = tape.constant_copies.erase(it);
+    } else {
+      ++it;
+    }
+  }
   return {std::move(outputs), std::move(tape)};
 }
 
