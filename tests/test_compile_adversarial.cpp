@@ -390,12 +390,18 @@ TEST(CompileAdversarial, ValuesComputedOnAnotherThreadInsideF) {
 TEST(CompileAdversarial, MadeTensorThatRequiresGrad) {
   for (bool grad_mode : {false, true}) {
     AutoGradMode mode(grad_mode);
-    auto f = [](const TensorList& in) { return TensorList{zeros({3}, TensorOptions().requires_grad(true)), in[0] * 2.0}; };
+    auto f = [](const TensorList& in) {
+      Tensor later = ones({2});
+      later.requires_grad_(true);
+      return TensorList{zeros({3}, TensorOptions().requires_grad(true)), in[0] * 2.0, later};
+    };
     auto compiled = compile(f);
     for (int i = 0; i < 3; ++i) {
       TensorList got = compiled(TensorList{randn({3})});
-      EXPECT_TRUE(got[0].requires_grad()) << grad_mode;
-      EXPECT_TRUE(got[0].is_leaf()) << grad_mode;
+      for (int k : {0, 2}) {
+        EXPECT_TRUE(got[k].requires_grad()) << grad_mode << " " << k;
+        EXPECT_TRUE(got[k].is_leaf()) << grad_mode << " " << k;
+      }
     }
   }
 }
@@ -549,6 +555,22 @@ TEST(CompileAdversarial, FMarksItsInputAsRequiringGrad) {
 
 namespace dydx::testing {
 namespace {
+
+// A tensor f makes, fills through its memory and keeps: the recording sees no step for the filling.
+TEST(CompileAdversarial, KeptTensorFilledThroughItsMemory) {
+  NoGradGuard no_grad;
+  Tensor kept;
+  auto f = [&](const Tensor& x) {
+    kept = zeros({3});
+    for (int64_t i = 0; i < 3; ++i) kept.data_ptr<float>()[i] = x.data_ptr<float>()[i] * 2.0f;
+    return kept + 1.0;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({3});
+    expect_same(compiled(x), x * 2.0 + 1.0, true, "call " + std::to_string(i));
+  }
+}
 
 // A tensor made inside f on its first call and kept by f (a lazily made parameter) is f's state:
 // later calls read it, updated in place by an optimiser, as f does.

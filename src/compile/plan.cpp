@@ -139,7 +139,9 @@ class Planner {
         return "a tensor f made from no values (zeros, empty, a scalar) was written after it was made";
     // The replay reads the copies: the constants themselves go to the recording call's caller (as
     // outputs or views of them), who may write into them.
-    for (const auto& [id, copy] : tape_.constant_copies) tape_.held[id] = copy;
+    // (A constant f keeps beyond the call is captured instead: the tensor itself is read.)
+    for (const auto& [id, copy] : tape_.constant_copies)
+      if (tape_.values[id].source == Source::constant) tape_.held[id] = copy;
     uses_.assign(nv, 0);
     for (size_t i = 0; i < tape_.steps.size(); ++i)
       if (live_step_[i])

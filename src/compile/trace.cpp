@@ -291,12 +291,13 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
     }
     storage_uses += static_cast<long>(views.size());
     for (const dydx::detail::TensorImpl* view : views) impl_uses += view->base == t.impl();  // a view holds its base
-    if (t.impl().use_count() > impl_uses || t.impl()->storage.use_count() > storage_uses) {
+    // (Its copy stays, so that the plan still refuses one written after it was made.)
+    if (t.impl().use_count() > impl_uses || t.impl()->storage.use_count() > storage_uses)
       tape.values[it->first].source = Source::captured;
-      it = tape.constant_copies.erase(it);
-    } else {
-      ++it;
-    }
+    // One marked requires_grad_() after it was made is, like zeros(..., requires_grad), a new leaf
+    // at every call.
+    if (t.requires_grad() && tape.refusal.empty()) tape.refusal = "f makes a tensor that requires grad (a new leaf at every call)";
+    ++it;
   }
   return {std::move(outputs), std::move(tape)};
 }
