@@ -8,7 +8,9 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "dydx/dydx.hpp"
 #include "op_table.hpp"
@@ -590,6 +592,36 @@ TEST(CompileAdversarial, LazilyMadeStateIsReadAtEveryCall) {
     v.mul_(2.0);
     expect_same(compiled(x), x + b * v, true, "after an update " + std::to_string(i));
   }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// Threads that make their own parameters and record their own functions while the others record:
+// each one's parameters were made before its recording, so each replays, with f's values.
+TEST(CompileAdversarial, ThreadsRecordingWhileOthersMakeTensors) {
+  std::atomic<int> failures{0}, replays{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      NoGradGuard no_grad;
+      for (int round = 0; round < 20; ++round) {
+        Tensor W = randn({5, 5}), b = randn({5});
+        auto f = [&](const Tensor& x) { return (addmm(b, x, W).tanh() * 2.0).sum(0); };
+        auto compiled = compile(f);
+        for (int call = 0; call < 3; ++call) {
+          Tensor x = randn({7, 5});
+          if (!allclose(compiled(x), f(x), 1e-5, 1e-6)) ++failures;
+        }
+        replays += static_cast<int>(compiled.stats().replays);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(replays.load(), 4 * 20 * 2);
 }
 
 }  // namespace
