@@ -32,14 +32,16 @@ struct CompileStats {
 /// input or a captured tensor requires grad), inside forward mode or vmap (jvp, jacfwd,
 /// batch_jacobian, laplacian, vmap: these compose with a compiled f through f itself), when called
 /// while another recording runs, and when f's recording cannot be replayed: f writes in place,
-/// draws random numbers, uses an op that has no replay rule yet, or reads a value made by code the
-/// recording does not see. `stats().eager_reason` says which.
+/// draws random numbers, uses an op that has no replay rule yet, reads a value made by code the
+/// recording does not see (on f's thread or another), runs a backward pass, reads a .grad, or makes
+/// a tensor that requires grad. `stats().eager_reason` says which.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops: control flow on
 /// values (`if (x.item<float>() > 0)`) and non-tensor values f reads (a double in a closure) are
 /// fixed at recording. Tensors f captures are held by the recording and read at every call, so
 /// in-place updates to them (an optimiser's step) are seen, but rebinding the variable is not: pass
-/// such tensors as inputs. Results equal f's to rounding: a fused pass computes every element with
+/// such tensors as inputs. A tensor f makes and keeps beyond the call (a lazily made parameter) is
+/// held and read in the same way. Results equal f's to rounding: a fused pass computes every element with
 /// the op's own kernel, and a fused product's blocks may round differently from the whole product.
 class Compiled {
  public:
