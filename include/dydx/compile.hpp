@@ -33,14 +33,16 @@ struct CompileStats {
 /// history (grad mode on and an input or a captured tensor requires grad), under a forward-mode
 /// level or vmap opened outside it (a compiled f passed to a transform runs through f itself), when
 /// called while another recording runs, and when f's recording cannot be replayed: f writes in
-/// place, draws random numbers, takes a gradient, uses an op that has no replay rule yet, or reads a
-/// value made by code the recording does not see. `stats().eager_reason` says which.
+/// place, draws random numbers, uses an op that has no replay rule yet, reads a value made by code
+/// the recording does not see (on f's thread or another), runs a backward pass, reads a .grad, or
+/// makes a tensor that requires grad. `stats().eager_reason` says which.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
 /// thread: control flow on values (`if (x.item<float>() > 0)`), non-tensor values f reads (a double
 /// in a closure) and data f writes through raw pointers are fixed at recording. Tensors f captures are held by the recording and read at every call, so
 /// in-place updates to them (an optimiser's step) are seen, but rebinding the variable is not: pass
-/// such tensors as inputs. Results equal f's to rounding: a fused pass computes every element with
+/// such tensors as inputs. A tensor f makes and keeps beyond the call (a lazily made parameter) is
+/// held and read in the same way. Results equal f's to rounding: a fused pass computes every element with
 /// the op's own kernel, and a fused product's blocks may round differently from the whole product.
 class Compiled {
  public:

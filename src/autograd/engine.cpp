@@ -19,6 +19,7 @@
 // sums into a leaf's .grad are in accumulate_grad.cpp.
 // The op rules live in src/ops/, one file per op family; src/ops/README.md lists their names.
 #include "autograd/engine.hpp"
+#include "compile/trace.hpp"
 #include "vmap/batched.hpp"
 #include "vmap/grad.hpp"
 
@@ -513,6 +514,10 @@ void queue_callback(std::function<void()> callback) {
 
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
                         const BackwardPassOptions& options) {
+  // A backward pass inside a func::compile recording runs a graph the recording did not see being
+  // built, fills .grad and runs hooks: f must run itself at every call.
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f runs a backward pass (its graph, hooks and .grad writes are not steps)");
   // Inside vmap, gradients are per sample only through the transforms, which run on the batches.
   if (vmap::active()) [[unlikely]]
     DYDX_CHECK(!vmap::any_batched(outputs) && !vmap::any_batched(grad_outputs) && !vmap::any_batched(inputs),

@@ -49,6 +49,10 @@ const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
 
 Tensor Tensor::grad() const {
   const auto& impl = impl_ref();
+  // Backward may give a tensor a new .grad between calls (zero_grad(set_to_none)): a recording that
+  // took the one read now for a captured tensor would replay it, stale.
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f reads a .grad (backward may replace it between calls)");
   return Tensor(impl.grad);
 }
 

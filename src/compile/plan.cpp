@@ -91,6 +91,9 @@ struct Program {
   std::vector<Pass> passes;
   std::vector<std::vector<int32_t>> release_after;  // per instruction: values no later instruction reads
   std::vector<bool> is_output;
+  // The constants an output is or views: copied at every call, so that each call's outputs are new
+  // tensors (as f's are) and no write into one reaches the recording's constant or a later call.
+  std::vector<int32_t> fresh_constants;
 };
 
 namespace {
@@ -138,6 +141,11 @@ class Planner {
     for (const auto& [id, copy] : tape_.constant_copies)
       if (needed[id] && !same_bytes(tape_.held[id], copy))
         return "a tensor f made from no values (zeros, empty, a scalar) was written after it was made";
+    // The replay reads the copies: the constants themselves go to the recording call's caller (as
+    // outputs or views of them), who may write into them.
+    // (A constant f keeps beyond the call is captured instead: the tensor itself is read.)
+    for (const auto& [id, copy] : tape_.constant_copies)
+      if (tape_.values[id].source == Source::constant) tape_.held[id] = copy;
     uses_.assign(nv, 0);
     for (size_t i = 0; i < tape_.steps.size(); ++i)
       if (live_step_[i])
@@ -147,6 +155,12 @@ class Planner {
     for (int32_t id : tape_.outputs)
       if (id >= 0) p_.is_output[id] = true;
     stats_.steps = std::count(live_step_.begin(), live_step_.end(), true);
+    for (int32_t id : tape_.outputs) {
+      while (id >= 0 && producer_[id] >= 0 && tape_.steps[producer_[id]].is_view) id = tape_.steps[producer_[id]].args[0];
+      if (id >= 0 && tape_.values[id].source == Source::constant &&
+          std::find(p_.fresh_constants.begin(), p_.fresh_constants.end(), id) == p_.fresh_constants.end())
+        p_.fresh_constants.push_back(id);
+    }
     return {};
   }
 
@@ -477,6 +491,9 @@ TensorList run(const Program& p, const TensorList& inputs) {
   for (size_t i = 0; i < tape.num_inputs; ++i) v[i] = inputs[i];
   for (size_t id = 0; id < tape.values.size(); ++id)
     if (tape.held[id].defined()) v[id] = tape.held[id];
+  // A constant's copy has its layout (creation functions make contiguous tensors), so the views of
+  // it are replayed onto the copy as they were onto the constant.
+  for (int32_t id : p.fresh_constants) v[id] = v[id].clone();
   TensorList args;
   for (size_t k = 0; k < p.code.size(); ++k) {
     const Instruction& in = p.code[k];
@@ -484,7 +501,8 @@ TensorList run(const Program& p, const TensorList& inputs) {
       const Step& s = tape.steps[in.index];
       if (s.is_view) {
         const Tensor& x = v[s.args[0]];
-        v[s.out] = x.as_strided(s.view_sizes, s.view_strides, x.storage_offset() + s.view_offset_delta);
+        v[s.out] = x.as_strided(s.view_sizes, s.view_strides,
+                                s.view_absolute_offset >= 0 ? s.view_absolute_offset : x.storage_offset() + s.view_offset_delta);
       } else {
         args.clear();
         for (int32_t a : s.args) args.push_back(a >= 0 ? v[a] : Tensor());
@@ -500,9 +518,7 @@ TensorList run(const Program& p, const TensorList& inputs) {
   TensorList outputs;
   for (int32_t id : tape.outputs) {
     if (id < 0) outputs.emplace_back();
-    // A tensor f made from no values is a new one at every call, as when f runs.
-    else if (tape.values[id].source == Source::constant) outputs.push_back(v[id].clone());
-    else outputs.push_back(v[id]);
+    else outputs.push_back(v[id]);  // a constant's is the copy above
   }
   return outputs;
 }

@@ -10,6 +10,7 @@
 
 namespace dydx::detail {
 thread_local uint32_t recording_id = 0;
+std::atomic<uint32_t> last_recording_started{0};
 }
 
 namespace dydx::compile {
@@ -21,9 +22,16 @@ struct Recorder {
   std::unordered_map<const dydx::detail::TensorImpl*, int32_t> ids;
   std::unordered_map<int32_t, size_t> step_of;  // value id -> the step that made it
   std::unordered_set<const dydx::detail::Storage*> storages;  // of every value
-  // Every value's tensor stays alive until the recording ends, so that no address is reused by a
-  // later tensor and mistaken for it.
-  std::vector<Tensor> alive;
+  // Every value's TensorImpl and Storage keeps its address until the recording ends, so that no
+  // later tensor is mistaken for it. A weak reference does that without keeping the tensor: both are
+  // made by allocate_shared / make_shared (make_pooled), one allocation with the control block, which
+  // is freed only when the last weak reference goes. Holding the tensors themselves kept every
+  // intermediate's memory until f returned (a loop of 60 steps over 1 MiB peaked at 180 MiB).
+  std::vector<std::weak_ptr<const void>> alive;
+  void keep_address(const Tensor& t) {
+    alive.emplace_back(t.impl());
+    alive.emplace_back(t.impl()->storage);
+  }
 
   int32_t add(const Tensor& t, Source source) {
     const auto id = static_cast<int32_t>(tape.values.size());
@@ -37,15 +45,16 @@ struct Recorder {
     tape.held.push_back(source == Source::captured || source == Source::constant ? t : Tensor());
     ids.emplace(t.impl().get(), id);
     storages.insert(t.impl()->storage.get());
-    alive.push_back(t);
+    keep_address(t);
     return id;
   }
 
   /// The id of a value an op reads: one the recording knows, a tensor f captured (made before f
-  /// ran), or one made inside f by code the recording does not see.
+  /// ran), or one made inside f by code the recording does not see: on this thread, or on another
+  /// after the recording began (f computing a part on a thread of its own; its steps are not seen).
   int32_t id_of(const Tensor& t) {
     if (const auto it = ids.find(t.impl().get()); it != ids.end()) return it->second;
-    return add(t, t.impl()->made_in_recording == id ? Source::unexplained : Source::captured);
+    return add(t, t.impl()->made_in_recording >= id ? Source::unexplained : Source::captured);
   }
 };
 
@@ -124,6 +133,9 @@ void note_write(const Tensor& t) {
 void note_constant(const Tensor& t) {
   Recorder* r = active_recorder;
   if (r == nullptr || !t.defined() || r->ids.contains(t.impl().get())) return;
+  // zeros(..., requires_grad): f makes a new leaf at every call, whose .grad is its own. A copy of
+  // the recording's would be no leaf under grad mode, and would not require grad under no_grad.
+  if (t.requires_grad()) return refuse("f makes a tensor that requires grad (a new leaf at every call)");
   const int32_t id = r->add(t, Source::constant);
   active_recorder = nullptr;  // the copy is the recording's own business, not a step of f
   Tensor copy;
@@ -147,16 +159,28 @@ void note_foreign(const Tensor& t) {
   std::erase_if(r->tape.constant_copies, [id](const auto& c) { return c.first == id; });
 }
 
+void note_absolute_view(const Tensor& view) {
+  Recorder* r = active_recorder;
+  if (r == nullptr) return;
+  const auto it = r->ids.find(view.impl().get());
+  if (it == r->ids.end()) return;
+  if (const auto step = r->step_of.find(it->second); step != r->step_of.end() && r->tape.steps[step->second].is_view)
+    r->tape.steps[step->second].view_absolute_offset = view.storage_offset();
+}
+
 void note_alias(const Tensor& alias, const Tensor& of) {
   Recorder* r = active_recorder;
   if (r == nullptr) return;
-  if (const auto it = r->ids.find(of.impl().get()); it != r->ids.end()) {
-    r->ids.emplace(alias.impl().get(), it->second);
-    r->alive.push_back(alias);
-  }
-  // An alias of a tensor the recording has not seen is itself seen as captured when read.
-  else if (of.impl()->made_in_recording != r->id) {
-    alias.impl()->made_in_recording = 0;
+  if (r->ids.contains(of.impl().get()) || of.impl()->made_in_recording < r->id) {
+    // A new tensor over of's memory, like a view: replayed as one (as_strided), so that each call's
+    // is a new tensor that does not require grad, as detach's is. (Taken for `of` itself, a replay
+    // gave back an input or a captured tensor, requires_grad and all, where f gives a new alias.)
+    const Tensor* in[] = {&of};
+    record_step("detach", in, {}, alias, {}, false);
+  } else {
+    // Of a tensor made inside f that the recording has not seen (an op's temporary): as unexplained
+    // as it when read, and as much a temporary when written.
+    alias.impl()->made_in_recording = of.impl()->made_in_recording;
   }
 }
 
@@ -193,33 +217,57 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
   detail::Recorder r;
   r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);
   if (r.id == 0) r.id = detail::next_recording.fetch_add(1, std::memory_order_relaxed);  // 0 means none
-  // f runs on stand-ins for its inputs (new tensors over the same memory), so that a tensor f also
-  // captures from outside is told apart from the input it was passed as: a replay with other inputs
-  // must still read the captured one.
-  TensorList stand_ins;
+  // Tensors made from now on, on any thread, carry a stamp of at least r.id (the maximum keeps a
+  // later recording's number when two start at once).
+  uint32_t last = dydx::detail::last_recording_started.load(std::memory_order_relaxed);
+  while (last < r.id && !dydx::detail::last_recording_started.compare_exchange_weak(last, r.id, std::memory_order_relaxed)) {
+  }
+  // f is given aliases of its inputs (new tensors over the same memory): a tensor f captures and is
+  // also passed (x = w, with f reading w from its closure) is then two values, the input and a
+  // captured tensor, as at a later call with another x. Given w itself, the recording would take
+  // f's reads of w for reads of the input. An input that requires grad is given as itself (a leaf
+  // alias would take the gradients if f enables grad inside): for it, that case stays ambiguous.
+  TensorList given;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& t = inputs[i];
     DYDX_CHECK(t.defined(), "compile: inputs must be defined tensors");
     size_t same = i;
     for (size_t j = 0; j < i; ++j)
-      if (inputs[j].impl() == t.impl()) same = j;
-    if (same != i) {
-      stand_ins.push_back(stand_ins[same]);
-      r.tape.values.push_back(r.tape.values[same]);  // ids stay input positions
-      r.tape.held.emplace_back();
-      continue;
+      if (inputs[j].impl() == t.impl()) {
+        same = j;
+        break;
+      }
+    if (same == i) {
+      given.push_back(t.requires_grad() ? t : t.detach());
+      r.add(given.back(), Source::input);
+    } else {
+      given.push_back(given[same]);
+      r.tape.values.push_back(r.tape.values[same]);  // keeps ids = input positions
     }
-    Tensor stand_in = t.detach();
-    if (t.requires_grad()) stand_in.requires_grad_(true);  // as f would see it (grad mode is off here)
-    r.add(stand_in, Source::input);
-    stand_ins.push_back(std::move(stand_in));
+    r.tape.held.resize(r.tape.values.size());
   }
   r.tape.num_inputs = inputs.size();
+  // f marking an input as requiring grad (x.requires_grad_() before it takes derivatives in x)
+  // marks the caller's tensor, as when f runs on it. (The history f records then starts at the
+  // alias, which refuses the recording; only this call's gradients stop at the alias.)
+  auto mark_inputs = [&] {
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (given[i].impl() != inputs[i].impl() && given[i].requires_grad() && !inputs[i].requires_grad() &&
+          inputs[i].is_leaf())
+        Tensor(inputs[i]).requires_grad_(true);
+  };
   TensorList outputs;
   {
     detail::RecordingScope scope(r);
-    outputs = f(stand_ins);
+    try {
+      outputs = f(given);
+    } catch (...) {
+      scope.end();
+      mark_inputs();
+      throw;
+    }
     scope.end();
+    mark_inputs();
   }
   Tape& tape = r.tape;
   for (Tensor& out : outputs) {
@@ -228,8 +276,38 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
       continue;
     }
     tape.outputs.push_back(r.id_of(out));
+    // f returning its input returns the caller's tensor itself, not the alias.
     for (size_t i = 0; i < inputs.size(); ++i)
-      if (out.impl() == stand_ins[i].impl()) out = inputs[i];  // f gave back its input itself
+      if (out.impl() == given[i].impl()) {
+        out = inputs[i];
+        break;
+      }
+  }
+  // A constant that outlives f other than as an output (a lazily made parameter f keeps in its
+  // closure: `if (!b.defined()) b = zeros({n})`, or a view of one) is f's state: later calls read
+  // it as it is then (an optimiser updates it in place), so the replay reads the tensor itself, as
+  // a captured one, rather than a copy of what it held at the recording.
+  for (auto it = tape.constant_copies.begin(); it != tape.constant_copies.end();) {
+    const Tensor& t = tape.held[it->first];
+    long impl_uses = 1;     // tape.held's
+    long storage_uses = 1;  // t's own
+    std::vector<const dydx::detail::TensorImpl*> views;
+    for (const Tensor& out : outputs) {
+      if (!out.defined()) continue;
+      if (out.impl() == t.impl()) ++impl_uses;
+      else if (out.impl()->storage == t.impl()->storage &&
+               std::find(views.begin(), views.end(), out.impl().get()) == views.end())
+        views.push_back(out.impl().get());
+    }
+    storage_uses += static_cast<long>(views.size());
+    for (const dydx::detail::TensorImpl* view : views) impl_uses += view->base == t.impl();  // a view holds its base
+    // (Its copy stays, so that the plan still refuses one written after it was made.)
+    if (t.impl().use_count() > impl_uses || t.impl()->storage.use_count() > storage_uses)
+      tape.values[it->first].source = Source::captured;
+    // One marked requires_grad_() after it was made is, like zeros(..., requires_grad), a new leaf
+    // at every call.
+    if (t.requires_grad() && tape.refusal.empty()) tape.refusal = "f makes a tensor that requires grad (a new leaf at every call)";
+    ++it;
   }
   return {std::move(outputs), std::move(tape)};
 }

@@ -54,6 +54,9 @@ struct Step {
   bool is_view = false;
   Dims view_sizes, view_strides;
   int64_t view_offset_delta = 0;
+  // as_strided given a storage offset: that offset is absolute in the storage, whatever the input's
+  // own offset at a later call, and is replayed as given (-1: relative, as above).
+  int64_t view_absolute_offset = -1;
 };
 
 /// Where a value of a recording comes from. `unexplained`: made inside f by code that has no record
@@ -102,7 +105,9 @@ void note_constant(const Tensor& t);
 /// A tensor over memory dydx does not own (from_blob): f's next call may pass other memory, so a
 /// recording that needs it is not replayed.
 void note_foreign(const Tensor& t);
-/// `alias` stands for the same value as `of` (detach).
+/// `view`, just made by as_strided with an explicit storage offset, is at that offset at every call.
+void note_absolute_view(const Tensor& view);
+/// `alias` is a new tensor over `of`'s memory (detach): a view step.
 void note_alias(const Tensor& alias, const Tensor& of);
 }  // namespace detail
 

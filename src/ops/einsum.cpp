@@ -88,7 +88,8 @@ Labelled label_operand(const Tensor& x, const Term& term, size_t index, int64_t 
     strides.push_back(x.stride(d));
   }
   const bool diagonal = out.ids.size() != dim_ids.size();
-  out.t = diagonal ? x.as_strided(sizes, strides, x.storage_offset()) : x;
+  // No explicit offset: the view starts at x's own, which func::compile replays relative to x.
+  out.t = diagonal ? x.as_strided(sizes, strides) : x;
   return out;
 }
 

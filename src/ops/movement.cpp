@@ -4,6 +4,7 @@
 #include "ops/advanced_indexing.hpp"
 #include "vmap/batched.hpp"
 #include "ops/op_record.hpp"
+#include "compile/trace.hpp"
 #include "ops/op_util.hpp"
 #include "ops/strided_region.hpp"
 #include "ops/view_region.hpp"
@@ -653,8 +654,11 @@ Tensor Tensor::as_strided(IntArrayRef new_sizes, IntArrayRef new_strides, std::o
              " requires a storage of at least ", static_cast<uint64_t>(offset) + static_cast<uint64_t>(reach) + 1,
              " elements");  // in uint64: an offset near int64's maximum must not overflow the message
   const int64_t relative = offset - this->storage_offset();
-  return ops::make_view<ops::AsStridedRecord>(*this, {new_sizes.dims(), new_strides.dims(), offset},
-                                              {new_sizes.dims(), new_strides.dims(), relative, impl_ref().strides});
+  Tensor view = ops::make_view<ops::AsStridedRecord>(*this, {new_sizes.dims(), new_strides.dims(), offset},
+                                                     {new_sizes.dims(), new_strides.dims(), relative, impl_ref().strides});
+  // An explicit offset is absolute: func::compile replays it as given, not relative to the input's.
+  if (storage_offset && compile::detail::recording()) [[unlikely]] compile::detail::note_absolute_view(view);
+  return view;
 }
 
 }  // namespace dydx

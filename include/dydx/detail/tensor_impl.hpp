@@ -30,6 +30,13 @@ struct BatchedValue;
 /// carries its number, so that a value f made through an op the recording did not see is told
 /// apart from a tensor f captured from outside (src/compile/trace.hpp).
 extern thread_local uint32_t recording_id;
+/// The number of the last func::compile recording started on any thread (0: none yet). A tensor made
+/// on a thread that is not recording carries it, so that one made by f on a thread of its own, after
+/// its recording started, is told apart from a tensor made before it (which f may capture).
+extern std::atomic<uint32_t> last_recording_started;
+inline uint32_t recording_stamp() {
+  return recording_id != 0 ? recording_id : last_recording_started.load(std::memory_order_relaxed);
+}
 
 /// A reference-counted block of memory shared by a tensor and all its views.
 /// The version counter lives here because PyTorch shares it between a tensor and its views:
@@ -74,7 +81,9 @@ struct TensorImpl {
   uint32_t view_version = 0;         // views: the storage version their grad_fn was made at
   bool view_made_without_grad = false;  // views: made under no_grad, so with no history to rewrite
   uint32_t tangent_version = 0;         // views: the storage version their tangents were taken at
-  uint32_t made_in_recording = recording_id;  // the func::compile recording that made it, 0 for none
+  // The func::compile recording that made it, or the last one started when it was made (see
+  // recording_stamp): a tensor with a stamp below a recording's number existed before it began.
+  uint32_t made_in_recording = recording_stamp();
   // Hooks of a leaf live here rather than on its AccumulateGrad node, which exists only while
   // some graph uses the leaf. Hooks of a non-leaf live on its grad_fn.
   // Each hook is shared, so that a backward runs the registered object itself (its state persists)

@@ -1,0 +1,628 @@
+// func::compile against eager on programs chosen to break it: tensors passed and captured, views of
+// constants, captured tensors that start requiring grad, broadcasting and scalars in fused passes,
+// products of every shape, and state left after exceptions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "dydx/dydx.hpp"
+#include "op_table.hpp"
+
+namespace dydx::testing {
+namespace {
+
+using func::compile;
+
+/// a and b hold the same numbers, bit for bit where `exact`, else to rounding; NaNs match NaNs.
+void expect_same(const Tensor& a, const Tensor& b, bool exact, const std::string& what) {
+  ASSERT_EQ(a.defined(), b.defined()) << what;
+  if (!a.defined()) return;
+  ASSERT_EQ(a.sizes(), b.sizes()) << what;
+  ASSERT_EQ(a.dtype(), b.dtype()) << what;
+  if (a.numel() == 0) return;
+  const Tensor x = a.to(kFloat64).contiguous(), y = b.to(kFloat64).contiguous();
+  const double* px = x.data_ptr<double>();
+  const double* py = y.data_ptr<double>();
+  double scale = 0;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    if (std::isfinite(py[i])) scale = std::max(scale, std::abs(py[i]));
+  const double tol = exact ? 0 : (a.dtype() == kFloat32 ? 2e-6 : 1e-14) * std::max(scale, 1.0);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (std::isnan(px[i]) && std::isnan(py[i])) continue;
+    if (exact) {
+      ASSERT_EQ(std::memcmp(&px[i], &py[i], sizeof(double)), 0) << what << " at " << i << ": " << px[i] << " vs " << py[i];
+    } else {
+      ASSERT_LE(std::abs(px[i] - py[i]), tol) << what << " at " << i << ": " << px[i] << " vs " << py[i];
+    }
+  }
+}
+
+TEST(CompileAdversarial, CapturedTensorAlsoPassedAsInput) {
+  NoGradGuard no_grad;
+  Tensor w = randn({4});
+  auto f = [&](const Tensor& x) { return x * 2.0 + w; };
+  auto compiled = compile(f);
+  expect_same(compiled(w), f(w), true, "recording with w itself");
+  Tensor x = randn({4});
+  expect_same(compiled(x), f(x), true, "another tensor");
+  // f returning its input returns the caller's tensor, at the recording too.
+  auto same = compile([](const TensorList& in) { return TensorList{in[0], in[1].exp()}; });
+  Tensor a = randn({2});
+  EXPECT_EQ(same(TensorList{a, a})[0].impl(), a.impl());
+  EXPECT_EQ(same(TensorList{a, a})[0].impl(), a.impl());
+}
+
+TEST(CompileAdversarial, CapturedTensorThatStartsRequiringGradRunsF) {
+  Tensor w = randn({4});
+  auto f = [&](const Tensor& x) { return (x * w).sum(); };
+  auto compiled = compile(f);
+  Tensor x = randn({4});
+  compiled(x);
+  compiled(x);
+  w.requires_grad_(true);
+  Tensor out = compiled(x);
+  ASSERT_TRUE(out.requires_grad());
+  out.backward();
+  expect_same(w.grad(), x, true, "grad of the captured tensor");
+}
+
+TEST(CompileAdversarial, ViewOfAConstantIsFreshAtEveryCall) {
+  NoGradGuard no_grad;
+  auto compiled = compile([](const TensorList& in) { return TensorList{zeros({2, 3}).t(), in[0] + 1.0}; });
+  Tensor x = randn({3});
+  for (int i = 0; i < 3; ++i) {
+    TensorList out = compiled(TensorList{x});
+    expect_same(out[0], zeros({3, 2}), true, "call " + std::to_string(i));
+    out[0].add_(1.0);
+  }
+  auto twice = compile([](const TensorList&) {
+    Tensor z = zeros({3});
+    return TensorList{z, z, z.view({3, 1})};
+  });
+  for (int i = 0; i < 2; ++i) {
+    TensorList out = twice(TensorList{});
+    EXPECT_EQ(out[0].impl(), out[1].impl()) << "f returns one tensor twice";
+    out[0].add_(1.0);
+    expect_same(out[2], ones({3, 1}), true, "a view of an output sees its writes");
+  }
+}
+
+TEST(CompileAdversarial, BroadcastingInFusedPasses) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    Tensor col = randn({7, 1}, dt), row = randn({5}, dt), row2 = randn({1, 5}, dt), s = randn({}, dt), s2 = randn({1, 1}, dt);
+    auto f = [&](const Tensor& x) {
+      Tensor a = (x * row).exp() - row2;
+      Tensor b = (a + col).tanh() * s;
+      Tensor c = (b / s2).sigmoid() + x;
+      return c * c - 0.25;
+    };
+    auto compiled = compile(f);
+    for (int i = 0; i < 3; ++i) {
+      Tensor x = randn({7, 5}, dt);
+      expect_same(compiled(x), f(x), true, "fused broadcast");
+    }
+  }
+}
+
+TEST(CompileAdversarial, SpecialValuesAndOddShapes) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) { return ((x * -1.0).exp() + x.abs()).sqrt() / (x + 0.0); };
+  auto compiled = compile(f);
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  for (int i = 0; i < 2; ++i) {
+    Tensor x = tensor({0.0, -0.0, inf, -inf, nan, 1e-310, -3.5});
+    expect_same(compiled(x), f(x), true, "special values");
+  }
+  for (const Dims& shape : {Dims{}, Dims{0}, Dims{3, 0}, Dims{0, 3}, Dims{1}, Dims{1, 1, 1}}) {
+    for (int i = 0; i < 2; ++i) {
+      Tensor x = randn(shape);
+      expect_same(compiled(x), f(x), true, "shape");
+    }
+  }
+  // Expanded and overlapping inputs, views of views of an input.
+  auto g = [](const Tensor& x) { return (x.t()[1] * 2.0).unsqueeze(0).expand({3, -1}).exp() + x.t()[0]; };
+  auto cg = compile(g);
+  for (int i = 0; i < 3; ++i) {
+    Tensor base = randn({4, 5});
+    Tensor x = base.narrow(1, 1, 3).narrow(0, i % 2, 3);
+    expect_same(cg(x), g(x), true, "views of views");
+    Tensor e = randn({3}).unsqueeze(0).expand({4, -1}).contiguous().narrow(0, 0, 3);
+    expect_same(cg(e), g(e), true, "narrowed");
+  }
+  Tensor ex = randn({1, 3}).expand({3, 3});
+  expect_same(cg(ex), g(ex), true, "expanded");
+  expect_same(cg(ex), g(ex), true, "expanded replay");
+}
+
+TEST(CompileAdversarial, IntegerAndBoolTensors) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) {
+    Tensor a = in[0] * 3 + in[1];
+    Tensor b = (a - 7) * a;
+    return TensorList{b, b.sum(), (in[0] > 2).sum(), in[0] / 2, in[0].to(kFloat32) * 0.1, where(in[0] > 1, in[0], in[1])};
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randint(0, 5, {6}, kInt64), y = randint(-3, 3, {6}, kInt64);
+    TensorList got = compiled({x, y}), want = f({x, y});
+    for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, "output " + std::to_string(k));
+  }
+}
+
+TEST(CompileAdversarial, ProductsOfEveryShape) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    for (int64_t K : {0, 1, 3, 17}) {
+      for (int64_t n : {1, 5, 10, 33}) {
+        Tensor W = randn({K, n}, dt), bias_n = randn({n}, dt), bias_1n = randn({1, n}, dt), Wt = randn({n, K}, dt).t();
+        Tensor bias_1 = randn({1}, dt);
+        auto f = [&](const TensorList& in) {
+          const Tensor& x = in[0];
+          Tensor a = addmm(bias_n, x, W).tanh();
+          Tensor b = addmm(bias_1n, x, Wt).sigmoid() * a;
+          Tensor c = (mm(x, W) + 1.0).exp();
+          Tensor d = addmm(in[1], x, W).relu();
+          Tensor e = (addmm(bias_1, x, W) * 0.5).neg();
+          return TensorList{a, b, c, d, e};
+        };
+        auto compiled = compile(f);
+        for (int64_t B : {0, 1, 3, 1000}) {
+          for (int i = 0; i < 2; ++i) {
+            Tensor x = randn({B, K}, dt), bias_bn = randn({B, n}, dt);
+            if (i == 1) x = randn({K, B}, dt).t();
+            TensorList got = compiled({x, bias_bn}), want = f({x, bias_bn});
+            for (size_t k = 0; k < got.size(); ++k)
+              expect_same(got[k], want[k], false, "K=" + std::to_string(K) + " n=" + std::to_string(n) + " B=" + std::to_string(B) + " out " + std::to_string(k));
+          }
+        }
+      }
+    }
+  }
+}
+
+// The epilogue of a product with exact values (K = 1, no bias): the fused activation must give the
+// eager kernel's bits, whatever the block's length.
+TEST(CompileAdversarial, FusedEpilogueIsBitExact) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64})
+    for (int64_t n : {3, 10, 13, 100}) {
+      Tensor W = randn({1, n}, dt);
+      auto f = [&](const Tensor& x) { return mm(x, W).tanh().exp().sigmoid(); };
+      auto compiled = compile(f);
+      for (int i = 0; i < 2; ++i) {
+        Tensor x = randn({5003, 1}, dt);
+        expect_same(compiled(x), f(x), true, "n=" + std::to_string(n));
+      }
+      EXPECT_EQ(compiled.stats().fused_products, 1);
+    }
+}
+
+TEST(CompileAdversarial, ExceptionAtReplayLeavesNothingBehind) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) { return TensorList{remainder(in[0], in[1]) * 2}; };
+  auto compiled = compile(f);
+  Tensor a = randint(1, 5, {4}, kInt64), b = randint(1, 5, {4}, kInt64);
+  compiled({a, b});
+  EXPECT_THROW(f({a, zeros({4}, kInt64)}), Error);
+  EXPECT_THROW(compiled({a, zeros({4}, kInt64)}), Error);
+  expect_same(compiled({a, b})[0], f({a, b})[0], true, "after");
+}
+
+TEST(CompileAdversarial, RecursionAndNesting) {
+  NoGradGuard no_grad;
+  std::function<Tensor(const Tensor&)> self;
+  int depth = 0;
+  auto rec = compile([&](const Tensor& x) {
+    if (depth >= 2) return x.exp();
+    ++depth;
+    Tensor y = self(x + 1.0) * 2.0;
+    --depth;
+    return y;
+  });
+  self = [&](const Tensor& x) { return rec(x); };
+  auto eager = [](const Tensor& x) { return ((x + 1.0) + 1.0).exp() * 2.0 * 2.0; };
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({5});
+    expect_same(rec(x), eager(x), true, "recursion");
+  }
+}
+
+TEST(CompileAdversarial, TransformsInsideFRunEagerly) {
+  auto f = [](const Tensor& x) {
+    Tensor g = func::grad([](const Tensor& y) { return (y * y * y).sum(); })(x);
+    return g * 2.0;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    NoGradGuard no_grad;
+    Tensor x = randn({4});
+    expect_same(compiled(x), f(x), true, "grad inside f");
+  }
+  auto v = [](const Tensor& x) { return func::vmap([](const Tensor& r) { return r.exp().sum(); })(x) + 1.0; };
+  auto cv = compile(v);
+  for (int i = 0; i < 3; ++i) {
+    NoGradGuard no_grad;
+    Tensor x = randn({3, 4});
+    expect_same(cv(x), v(x), true, "vmap inside f");
+  }
+  auto b = [](const Tensor& x) {
+    Tensor y = x.detach().clone().requires_grad_(true);
+    { AutoGradMode on(true); (y * y).sum().backward(); }
+    return y.grad() + x;
+  };
+  auto cb = compile(b);
+  for (int i = 0; i < 3; ++i) {
+    NoGradGuard no_grad;
+    Tensor x = randn({4});
+    expect_same(cb(x), b(x), true, "backward inside f");
+  }
+}
+
+TEST(CompileAdversarial, NoGradGuardInsideF) {
+  Tensor w = randn({3}).requires_grad_(true);
+  auto f = [&](const Tensor& x) {
+    Tensor a;
+    {
+      NoGradGuard off;
+      a = (x * w).exp();
+    }
+    return a + x;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({3});
+    Tensor got = compiled(x), want = f(x);
+    EXPECT_EQ(got.requires_grad(), want.requires_grad());
+    expect_same(got.detach(), want.detach(), true, "no_grad inside");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// Every op-table row replayed on inputs holding zeros of both signs, infinities, NaNs, huge and tiny
+// values: a replay (a fused pass, or the op again) gives f's bits.
+TEST(CompileAdversarial, EveryOpTableRowOnSpecialValues) {
+  NoGradGuard no_grad;
+  std::mt19937_64 rng(5);
+  const double specials[] = {0.0, -0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN(), 1e30, -1e30, 1e-40, 1.0, -1.0, 0.5, 100.0, -100.0};
+  for (const OpRow& row : op_table()) {
+    for (const Shapes& shapes : row.samples) {
+      for (ScalarType dt : {kFloat32, kFloat64}) {
+        auto f = [&](const TensorList& in) { return TensorList{row.fn(in)}; };
+        auto compiled = compile(f);
+        const std::string what = row.name + " " + dtype_name(dt);
+        for (int call = 0; call < 3; ++call) {
+          TensorList in;
+          for (const auto& s : shapes) {
+            Tensor t = random_tensor(s, row.domain, kFloat64, rng);
+            if (call > 0) {
+              double* p = t.data_ptr<double>();
+              for (int64_t i = 0; i < t.numel(); ++i)
+                if (rng() % 2) p[i] = specials[rng() % std::size(specials)];
+            }
+            in.push_back(t.to(dt));
+          }
+          TensorList got, want;
+          try {
+            want = f(in);
+          } catch (const Error&) {
+            EXPECT_THROW(compiled(in), Error) << what;
+            continue;
+          }
+          got = compiled(in);
+          expect_same(got[0], want[0], true, what + " call " + std::to_string(call));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// Module::to converts a parameter in place (same tensor, new dtype and memory): a recording that
+// holds it must not read the new memory as the old dtype.
+TEST(CompileAdversarial, CapturedParameterConvertedInPlace) {
+  NoGradGuard no_grad;
+  nn::Linear lin(3, 4);
+  auto f = [&](const Tensor& x) { return lin->forward(x).tanh() * 2.0; };
+  auto compiled = compile(f);
+  Tensor x = randn({5, 3});
+  compiled(x);
+  compiled(x);
+  lin->to(kFloat64);
+  Tensor want, got;
+  bool threw = false;
+  try {
+    want = f(x);
+  } catch (const Error&) {
+    threw = true;
+  }
+  if (threw) {
+    EXPECT_THROW(compiled(x), Error);
+  } else {
+    got = compiled(x);
+    expect_same(got, want, false, "after Module::to");
+  }
+  Tensor x64 = randn({5, 3}, kFloat64);
+  expect_same(compiled(x64), f(x64), false, "f64 input");
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A value f computes on a thread of its own is made inside the recording, not captured before it.
+TEST(CompileAdversarial, ValuesComputedOnAnotherThreadInsideF) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) {
+    Tensor y;
+    std::thread([&] {
+      NoGradGuard inner;
+      y = x * 2.0;
+    }).join();
+    return y + 1.0;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({4});
+    expect_same(compiled(x), f(x), true, "call " + std::to_string(i));
+  }
+}
+
+// A tensor f makes that requires grad is a new leaf at every call, as f's.
+TEST(CompileAdversarial, MadeTensorThatRequiresGrad) {
+  for (bool grad_mode : {false, true}) {
+    AutoGradMode mode(grad_mode);
+    auto f = [](const TensorList& in) {
+      Tensor later = ones({2});
+      later.requires_grad_(true);
+      return TensorList{zeros({3}, TensorOptions().requires_grad(true)), in[0] * 2.0, later};
+    };
+    auto compiled = compile(f);
+    for (int i = 0; i < 3; ++i) {
+      TensorList got = compiled(TensorList{randn({3})});
+      for (int k : {0, 2}) {
+        EXPECT_TRUE(got[k].requires_grad()) << grad_mode << " " << k;
+        EXPECT_TRUE(got[k].is_leaf()) << grad_mode << " " << k;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// The recording holds what f would free: a long chain over large tensors must not keep every
+// intermediate alive until f returns.
+TEST(CompileAdversarial, RecordingFreesIntermediatesAsFDoes) {
+  NoGradGuard no_grad;
+  constexpr int64_t n = 1 << 18;  // 1 MiB of floats
+  auto f = [](const Tensor& x) {
+    Tensor t = x;
+    for (int i = 0; i < 60; ++i) t = (t * 0.5 + 1.0).tanh();
+    return t;
+  };
+  auto compiled = compile(f);
+  Tensor x = randn({n});
+  for (int call = 0; call < 2; ++call) {
+    const int64_t before = memory_stats().live_bytes;
+    reset_peak_memory();
+    Tensor got = compiled(x);
+    const int64_t used = memory_stats().peak_bytes - before;
+    EXPECT_LT(used, 16 * n * 4) << "call " << call << " peaked at " << used << " bytes";
+    expect_same(got, f(x), true, "chain");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// as_strided's storage offset is absolute: an input at another offset in its storage (same
+// signature) gets the view at the offset given, as f gives it; views without one stay relative.
+TEST(CompileAdversarial, AsStridedWithAnExplicitOffset) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) { return TensorList{x.as_strided({2}, {1}, 1) * 1.0, x.as_strided({2}, {2}) + 0.0, einsum("ii->i", {x.view({2, 2})})}; };
+  auto compiled = compile([&](const TensorList& in) { return f(in[0]); });
+  for (int64_t start : {2, 0, 4, 1}) {
+    Tensor x = randn({10}).narrow(0, start, 4);
+    TensorList got = compiled(TensorList{x}), want = f(x);
+    for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, "offset " + std::to_string(start) + " out " + std::to_string(k));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// detach gives a new tensor that does not require grad, at every call: of an input, of a captured
+// tensor, of a value f computes.
+TEST(CompileAdversarial, DetachIsANewTensorAtEveryCall) {
+  NoGradGuard no_grad;
+  Tensor w = randn({3}).requires_grad_(true);
+  auto f = [&](const TensorList& in) { return TensorList{in[0].detach(), w.detach(), (in[0] * 2.0).detach()}; };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({3}).requires_grad_(true);
+    TensorList got = compiled(TensorList{x}), want = f(TensorList{x});
+    for (size_t k = 0; k < got.size(); ++k) {
+      expect_same(got[k], want[k], true, "out " + std::to_string(k));
+      EXPECT_EQ(got[k].requires_grad(), want[k].requires_grad()) << "call " << i << " out " << k;
+    }
+    EXPECT_NE(got[0].impl(), x.impl()) << "call " << i;
+    EXPECT_NE(got[1].impl(), w.impl()) << "call " << i;
+  }
+  EXPECT_EQ(compiled.stats().replays, 2);
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// f that runs backward over a graph built before it (accumulating into .grad at every call) or asks
+// for gradients of one runs itself at every call.
+TEST(CompileAdversarial, BackwardOverACapturedGraphRunsF) {
+  Tensor w = randn({3}).requires_grad_(true);
+  Tensor loss = (w * w).sum();
+  auto f = [&](const Tensor& x) {
+    loss.backward({}, /*retain_graph=*/true);
+    return x * w.grad();
+  };
+  auto compiled = compile(f);
+  NoGradGuard no_grad;
+  Tensor x = ones({3});
+  for (int i = 1; i <= 3; ++i) expect_same(compiled(x), w.detach() * 2.0 * i, true, "call " + std::to_string(i));
+  auto g = [&](const Tensor& x) { return x * dydx::grad({loss}, {w}, {}, true)[0]; };
+  auto cg = compile(g);
+  for (int i = 0; i < 3; ++i) {
+    Tensor y = randn({3});
+    expect_same(cg(y), y * w.detach() * 2.0, false, "grad");
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// An optimiser's step compiled: f reads p.grad(), which a backward after zero_grad(set_to_none)
+// replaces by a new tensor. Every call reads the gradient p has then.
+TEST(CompileAdversarial, ReadsOfGradSeeTheCurrentGradient) {
+  Tensor p = randn({4}).requires_grad_(true);
+  auto step = [](const Tensor& q) { return q - 0.1 * q.grad(); };
+  auto compiled = compile(step);
+  for (int i = 0; i < 3; ++i) {
+    p.set_grad(Tensor());  // zero_grad(set_to_none)
+    ((p * p).sum() * static_cast<double>(i + 1)).backward();
+    NoGradGuard no_grad;
+    expect_same(compiled(p), step(p), true, "step " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A physics-informed loss compiled: f marks its input as requiring grad and differentiates in it.
+// The caller's tensor is marked, as when f runs on it, and the values are f's.
+TEST(CompileAdversarial, FMarksItsInputAsRequiringGrad) {
+  auto f = [](const Tensor& in) {
+    Tensor x = in;
+    x.requires_grad_(true);
+    Tensor u = (x * x * x).sum();
+    return dydx::grad({u}, {x}, {}, true, true)[0];
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({4}), y = x.clone();
+    Tensor got = compiled(x), want = f(y);
+    EXPECT_TRUE(x.requires_grad()) << "call " << i;
+    expect_same(got.detach(), want.detach(), true, "call " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A tensor f makes, fills through its memory and keeps: the recording sees no step for the filling.
+TEST(CompileAdversarial, KeptTensorFilledThroughItsMemory) {
+  NoGradGuard no_grad;
+  Tensor kept;
+  auto f = [&](const Tensor& x) {
+    kept = zeros({3});
+    for (int64_t i = 0; i < 3; ++i) kept.data_ptr<float>()[i] = x.data_ptr<float>()[i] * 2.0f;
+    return kept + 1.0;
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    Tensor x = randn({3});
+    expect_same(compiled(x), x * 2.0 + 1.0, true, "call " + std::to_string(i));
+  }
+}
+
+// A tensor made inside f on its first call and kept by f (a lazily made parameter) is f's state:
+// later calls read it, updated in place by an optimiser, as f does.
+TEST(CompileAdversarial, LazilyMadeStateIsReadAtEveryCall) {
+  NoGradGuard no_grad;
+  Tensor b, v;
+  auto f = [&](const Tensor& x) {
+    if (!b.defined()) b = zeros({3});
+    if (!v.defined()) v = ones({2, 3}).select(0, 1);
+    return x + b * v;
+  };
+  auto compiled = compile(f);
+  Tensor x = randn({3});
+  compiled(x);
+  for (int i = 0; i < 2; ++i) {
+    b.add_(1.0);
+    v.mul_(2.0);
+    expect_same(compiled(x), x + b * v, true, "after an update " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// Threads that make their own parameters and record their own functions while the others record:
+// each one's parameters were made before its recording, so each replays, with f's values.
+TEST(CompileAdversarial, ThreadsRecordingWhileOthersMakeTensors) {
+  std::atomic<int> failures{0}, replays{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      NoGradGuard no_grad;
+      for (int round = 0; round < 20; ++round) {
+        Tensor W = randn({5, 5}), b = randn({5});
+        auto f = [&](const Tensor& x) { return (addmm(b, x, W).tanh() * 2.0).sum(0); };
+        auto compiled = compile(f);
+        for (int call = 0; call < 3; ++call) {
+          Tensor x = randn({7, 5});
+          if (!allclose(compiled(x), f(x), 1e-5, 1e-6)) ++failures;
+        }
+        replays += static_cast<int>(compiled.stats().replays);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(replays.load(), 4 * 20 * 2);
+}
+
+}  // namespace
+}  // namespace dydx::testing
