@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dydx/dydx.hpp"
+#include "compile_testing.hpp"
 #include "op_table.hpp"
 
 namespace dydx::testing {
@@ -20,29 +21,6 @@ namespace {
 
 using func::compile;
 
-/// a and b hold the same numbers, bit for bit where `exact`, else to rounding; NaNs match NaNs.
-void expect_same(const Tensor& a, const Tensor& b, bool exact, const std::string& what) {
-  ASSERT_EQ(a.defined(), b.defined()) << what;
-  if (!a.defined()) return;
-  ASSERT_EQ(a.sizes(), b.sizes()) << what;
-  ASSERT_EQ(a.dtype(), b.dtype()) << what;
-  if (a.numel() == 0) return;
-  const Tensor x = a.to(kFloat64).contiguous(), y = b.to(kFloat64).contiguous();
-  const double* px = x.data_ptr<double>();
-  const double* py = y.data_ptr<double>();
-  double scale = 0;
-  for (int64_t i = 0; i < x.numel(); ++i)
-    if (std::isfinite(py[i])) scale = std::max(scale, std::abs(py[i]));
-  const double tol = exact ? 0 : (a.dtype() == kFloat32 ? 2e-6 : 1e-14) * std::max(scale, 1.0);
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    if (std::isnan(px[i]) && std::isnan(py[i])) continue;
-    if (exact) {
-      ASSERT_EQ(std::memcmp(&px[i], &py[i], sizeof(double)), 0) << what << " at " << i << ": " << px[i] << " vs " << py[i];
-    } else {
-      ASSERT_LE(std::abs(px[i] - py[i]), tol) << what << " at " << i << ": " << px[i] << " vs " << py[i];
-    }
-  }
-}
 
 TEST(CompileAdversarial, CapturedTensorAlsoPassedAsInput) {
   NoGradGuard no_grad;
