@@ -42,7 +42,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DDYDX_SANITIZE_THREAD=ON \
   -DDYDX_BUILD_BENCHMARKS=OFF -DDYDX_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j "$jobs" --target test_reliability test_threads test_overlap test_concurrency test_vmap \
-  test_vmap_adversarial
+  test_vmap_adversarial test_compile test_compile_adversarial
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_reliability --gtest_filter='Threads.*'
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 # Overlapping writes on 2, 4 and 8 threads: the short stress and the short differential test
@@ -54,4 +54,9 @@ OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_concur
 # vmap on several threads at once: each thread its own levels, batched tensors of another thread refused.
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_vmap --gtest_filter='*Concurrent*'
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_vmap_adversarial \
+  --gtest_filter='*Thread*:*Concurrent*'
+# func::compile called from six threads at once (one cache of recordings, shared programs), and
+# recordings while other threads make tensors.
+OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_compile --gtest_filter='*Concurrent*'
+OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_compile_adversarial \
   --gtest_filter='*Thread*:*Concurrent*'

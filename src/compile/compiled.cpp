@@ -69,7 +69,9 @@ namespace {
 /// Why this call must run f itself, whatever the recording: empty when it may replay.
 const char* must_call_f(const TensorList& inputs) {
   if (compile::detail::recording()) return "called while another recording runs (its steps are recorded instead)";
-  if (forward::active()) return "forward mode is on (jvp, jacfwd, batch_jacobian, laplacian): f carries the tangents";
+  if (forward::active())
+    return "a forward-mode level is open around the call (jvp, jacfwd, batch_jacobian, laplacian of the compiled "
+           "function): f carries the tangents";
   if (vmap::active()) return "inside vmap: f computes the batch";
   if (is_grad_enabled())
     for (const Tensor& t : inputs)
@@ -85,7 +87,8 @@ const char* must_call_f(const TensorList& inputs) {
 
 TensorList Compiled::operator()(const TensorList& inputs) const {
   State& st = *state_;
-  std::string why = must_call_f(inputs) ? must_call_f(inputs) : "";
+  const char* must = must_call_f(inputs);
+  std::string why = must != nullptr ? must : "";
   Signature key;
   std::shared_ptr<const compile::Program> program;
   if (why.empty()) {
