@@ -39,11 +39,12 @@ struct CompileStats {
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
 /// thread: control flow on values (`if (x.item<float>() > 0)`), non-tensor values f reads (a double
-/// in a closure) and data f writes through raw pointers are fixed at recording. Tensors f captures are held by the recording and read at every call, so
-/// in-place updates to them (an optimiser's step) are seen, but rebinding the variable is not: pass
-/// such tensors as inputs. A tensor f makes and keeps beyond the call (a lazily made parameter) is
-/// held and read in the same way. Results equal f's to rounding: a fused pass computes every element with
-/// the op's own kernel, and a fused product's blocks may round differently from the whole product.
+/// in a closure) and data f writes through raw pointers are fixed at recording. Tensors f captures
+/// are held by the recording and read at every call, so in-place updates to them (an optimiser's
+/// step) are seen, but rebinding the variable is not: pass such tensors as inputs. A tensor f makes
+/// and keeps beyond the call (a lazily made parameter) is held and read in the same way. Results
+/// equal f's to rounding: a fused pass computes every element with the op's own kernel, and a fused
+/// product's blocks may round differently from the whole product.
 class Compiled {
  public:
   TensorList operator()(const TensorList& inputs) const;

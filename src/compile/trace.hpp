@@ -60,7 +60,8 @@ struct Step {
 };
 
 /// Where a value of a recording comes from. `unexplained`: made inside f by code that has no record
-/// (a comparison, indices, a raw kernel); a recording whose result needs one is not replayed.
+/// (isnan, indices, a raw kernel, from_blob, another thread); a recording whose result needs one is
+/// not replayed.
 enum class Source : uint8_t { input, step, captured, constant, unexplained };
 
 /// What the plan knows of a value: the recording's tensor's layout.
@@ -93,7 +94,8 @@ struct Recorder;
 extern thread_local Recorder* active_recorder;
 inline bool recording() { return active_recorder != nullptr; }
 
-/// finish()'s report of one op. made_history: it recorded an autograd node or propagated tangents.
+/// finish()'s report of one op (or a kernel's, for steps with no record: comparisons, the fused
+/// derivative product). made_history: it recorded an autograd node, which a replay would not.
 void record_step(const char* op, std::span<const Tensor* const> inputs, std::span<const Tensor* const> extras,
                  const Tensor& out, StepRules rules, bool made_history);
 /// Marks the recording as one that cannot be replayed, and why.
