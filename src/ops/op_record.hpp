@@ -15,7 +15,8 @@
 //      broadcasting tangents, fused_laplacian(p, t, d) for a one-pass forward Laplacian, taylor(p, x)
 //      for func::jet's coefficients (ops/taylor.hpp; a Linear op's JVP already is its Taylor rule),
 //      and biharmonic(p, t, d) for func::biharmonic's level (ops/biharmonic_step.hpp; a Linear op
-//      needs none).
+//      needs none); replay(in, attrs), elementwise(attrs) and compile_product(attrs) for func::compile
+//      (src/compile/; src/ops/README.md's table says what each is).
 //      Elementwise ops declare less: a unary op its f, f' and f'' (UnaryRecord in
 //      elementwise_unary.cpp makes the record), a binary op its f and partials d_a, d_b (and d_aa,
 //      d_ab, d_bb, or `linear`; BinaryRecord in elementwise_binary.cpp makes the record).
