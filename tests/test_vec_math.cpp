@@ -29,8 +29,8 @@ constexpr int64_t kScale = 1;
 template <class T>
 using Wide = std::conditional_t<std::is_same_v<T, float>, double, long double>;
 
-// Float results are the double algorithm rounded once: within half an ulp of the reference
-// except for the double algorithm's own error, a few 2^-29 ulp.
+// Float results but tanh's are the double algorithm rounded once: within half an ulp of the
+// reference except for the double algorithm's own error, a few 2^-29 ulp.
 constexpr double kMaxUlpFloat = 0.5 + 1e-6;
 
 template <class T>
@@ -116,9 +116,13 @@ double max_ulp_double(Fn f) {
   return 0;
 }
 
+// Float tanh runs in float lanes (the others in double, rounded once): its maximum over all 2^32
+// floats is 0.773 ulp with FMA contraction and 0.828 without (this test's own build has none).
+double max_ulp_float(Fn f) { return f == Fn::Tanh ? 0.83 : kMaxUlpFloat; }
+
 template <class T>
 double max_ulp(Fn f) {
-  return std::is_same_v<T, float> ? kMaxUlpFloat : max_ulp_double(f);
+  return std::is_same_v<T, float> ? max_ulp_float(f) : max_ulp_double(f);
 }
 
 // Runs the array form over xs and checks each result's error against bound; reports the worst.
@@ -208,8 +212,9 @@ std::vector<T> edge_cases() {
                        L::max(), -L::max(), L::min(), -L::min(), L::denorm_min(), -L::denorm_min(),
                        L::epsilon(), 1, -1, 2, 0.5};
   const T tanh_switch = static_cast<T>(vec::detail::kTanhSmall);
+  const T tanh_switch_float = static_cast<T>(vec::detail::kTanhSmallF32);
   const T trig_bound = static_cast<T>(vec::detail::kTrigBound);
-  for (T x : {tanh_switch, -tanh_switch, T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72),
+  for (T x : {tanh_switch, -tanh_switch, tanh_switch_float, -tanh_switch_float, T(9.5), T(-9.5), T(0.5239), T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72),
               T(-87.33), T(-103.97), T(104), T(-104), trig_bound, -trig_bound, T(1), T(0x1p-1022),
               T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20), T(19.1), T(10), T(-10), T(9.01)})
     push_around(xs, x);
