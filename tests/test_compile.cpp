@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "autograd/op_info.hpp"
 #include "compile_testing.hpp"
@@ -139,6 +140,50 @@ TEST(Compile, ProductReadTwiceIsNotFused) {
     expect_same(a[1], b[1], true, "product");
   }
   EXPECT_EQ(compiled.stats().fused_products, 0);
+}
+
+// Forward mode's tangent of a layer is one product of [k B, n] seen as [k, B, n]: the product is
+// computed by the activation rule's pass through that reshape. Reshapes that change the row length,
+// and products read twice, are not fused.
+TEST(Compile, ProductsFuseThroughAWholeReshape) {
+  NoGradGuard no_grad;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    const Mlp mlp(dt);
+    auto jacobian = compile([&](const Tensor& x) { return func::batch_jacobian(mlp, x); });
+    for (int64_t B : {1, 7, 3001}) {
+      Tensor x = randn({B, 2}, dt);
+      expect_same(jacobian(x), func::batch_jacobian(mlp, x), false, "record");
+      x = randn({B, 2}, dt);
+      expect_same(jacobian(x), func::batch_jacobian(mlp, x), false, "replay");
+    }
+    // Three layers' primal products and the two hidden layers' tangent products.
+    EXPECT_EQ(jacobian.stats().fused_products, 5);
+  }
+  Tensor W = randn({5, 6});
+  const std::vector<std::tuple<std::string, std::function<TensorList(const TensorList&)>, int>> cases = {
+      {"rows split", [&](const TensorList& in) { return TensorList{mm(in[0], W).view({2, 10, 6}).tanh()}; }, 1},
+      {"row length changed", [&](const TensorList& in) { return TensorList{mm(in[0], W).view({10, 12}).tanh()}; }, 0},
+      {"narrowed", [&](const TensorList& in) { return TensorList{mm(in[0], W).narrow(0, 2, 10).tanh()}; }, 0},
+      {"transposed", [&](const TensorList& in) { return TensorList{mm(in[0], W).t().tanh()}; }, 0},
+      {"read twice", [&](const TensorList& in) {
+         Tensor p = mm(in[0], W);
+         return TensorList{p.view({2, 10, 6}).tanh(), p};
+       }, 0},
+      {"reshape read twice", [&](const TensorList& in) {
+         Tensor p = mm(in[0], W).view({2, 10, 6});
+         return TensorList{p.tanh(), p.sum()};
+       }, 0}};
+  for (const auto& [name, f, fused] : cases) {
+    auto compiled = compile(f);
+    for (int call = 0; call < 3; ++call) {
+      Tensor x = randn({20, 5});
+      TensorList got = compiled(TensorList{x}), want = f({x});
+      ASSERT_EQ(got.size(), want.size()) << name;
+      for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, name);
+    }
+    EXPECT_EQ(compiled.stats().fused_products, fused) << name;
+    EXPECT_EQ(compiled.stats().replays, 2) << name << ": " << compiled.stats().eager_reason;
+  }
 }
 
 // Every op-table row, both dtypes: the recording's call and a replay on new inputs equal f's.

@@ -279,20 +279,29 @@ class Planner {
       if (p_.code[k].kind == Instruction::step) position[p_.code[k].index] = k;
     std::vector<bool> drop(p_.code.size(), false);
     for (Pass& pass : p_.passes) {
-      if (pass.shape.size() != 2) continue;
+      if (pass.shape.empty()) continue;
       for (Slot& slot : pass.slots) {
-        if (slot.kind != SlotKind::full) continue;
-        const int32_t producer = producer_[slot.value];
+        if (slot.kind != SlotKind::full || p_.is_output[slot.value]) continue;
+        int32_t producer = producer_[slot.value];
         if (producer < 0 || position[producer] == SIZE_MAX) continue;
+        // Through a contiguous reshape of the product's whole result: forward mode's tangent of a
+        // layer, [k B, n] multiplied as one matrix, then seen as [k, B, n] by the activation's rule.
+        int32_t reshape = -1;
+        if (tape_.steps[producer].is_view) {
+          reshape = producer;
+          producer = whole_reshape_of_product(tape_.steps[reshape]);
+          if (producer < 0 || position[producer] == SIZE_MAX) continue;
+        }
         const Step& s = tape_.steps[producer];
-        if (!s.rules.product.present || p_.is_output[slot.value] || !product_layout_ok(s, pass)) continue;
+        if (!s.rules.product.present || p_.is_output[s.out] || !product_layout_ok(s, pass)) continue;
         int inside = 0;
         for (const FusedOp& op : pass.ops) inside += (op.a >= 0 && pass.slots[op.a].value == slot.value) +
                                                      (op.b >= 0 && pass.slots[op.b].value == slot.value);
-        if (inside != uses_[slot.value]) continue;
+        if (inside != uses_[slot.value] || (reshape >= 0 && uses_[s.out] != 1)) continue;
         slot.kind = SlotKind::product;
         pass.product = &s;
         drop[position[producer]] = true;
+        if (reshape >= 0) drop[position[reshape]] = true;
         ++stats_.fused_products;
         break;
       }
@@ -309,9 +318,25 @@ class Planner {
       }
   }
 
+  /// The step whose result the view `v` reshapes as a whole, contiguous in both shapes (so that
+  /// element i of either is element i of the other), or -1.
+  int32_t whole_reshape_of_product(const Step& v) const {
+    if (v.view_offset_delta != 0 || v.view_absolute_offset >= 0 || v.args.size() != 1 || v.args[0] < 0) return -1;
+    const ValueInfo& in = tape_.values[v.args[0]];
+    const ValueInfo& out = tape_.values[v.out];
+    if (!in.contiguous || !out.contiguous || !is_contiguous(in.sizes, in.strides) || !is_contiguous(out.sizes, out.strides) ||
+        numel_of(in.sizes) != numel_of(out.sizes))
+      return -1;
+    const int32_t producer = producer_[v.args[0]];
+    return producer >= 0 && tape_.steps[producer].rules.product.present ? producer : -1;
+  }
+
   /// mat1 and mat2 each with a unit stride (BLAS reads either orientation), a contiguous bias of one
-  /// row, and the pass's dtype and shape.
+  /// row, the pass's dtype, and a result of [rows, n] with the pass's elements, n its last dim (the
+  /// pass goes by whole rows).
   bool product_layout_ok(const Step& s, const Pass& pass) const {
+    const ValueInfo& out = tape_.values[s.out];
+    if (out.sizes.size() != 2 || out.sizes[1] != pass.shape.back() || numel_of(out.sizes) != pass.numel) return false;
     const size_t first = s.rules.product.has_bias ? 1 : 0;
     if (s.args.size() != first + 2) return false;
     for (size_t k = 0; k < s.args.size(); ++k)
@@ -327,7 +352,7 @@ class Planner {
     }
     if (s.rules.product.has_bias) {
       const ValueInfo& bias = tape_.values[s.args[0]];
-      const int64_t n = pass.shape[1];
+      const int64_t n = pass.shape.back();
       const bool row = bias.sizes.size() >= 1 && bias.sizes.size() <= 2 && numel_of(bias.sizes) == n &&
                        bias.sizes.back() == n && (n == 1 || bias.strides.back() == 1);
       if (!row) return false;
