@@ -214,9 +214,11 @@ std::vector<T> edge_cases() {
   const T tanh_switch = static_cast<T>(vec::detail::kTanhSmall);
   const T tanh_switch_float = static_cast<T>(vec::detail::kTanhSmallF32);
   const T trig_bound = static_cast<T>(vec::detail::kTrigBound);
-  for (T x : {tanh_switch, -tanh_switch, tanh_switch_float, -tanh_switch_float, T(9.5), T(-9.5), T(0.5239), T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72),
-              T(-87.33), T(-103.97), T(104), T(-104), trig_bound, -trig_bound, T(1), T(0x1p-1022),
-              T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20), T(19.1), T(10), T(-10), T(9.01)})
+  // 0x1.0c68c2p-1: float tanh's worst input without FMA contraction.
+  for (T x : {tanh_switch, -tanh_switch, tanh_switch_float, -tanh_switch_float, T(9.5), T(-9.5), T(0x1.0c68c2p-1),
+              T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72), T(-87.33), T(-103.97), T(104), T(-104),
+              trig_bound, -trig_bound, T(1), T(0x1p-1022), T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20),
+              T(19.1), T(10), T(-10), T(9.01)})
     push_around(xs, x);
   for (int q = 1; q < 2000; ++q) push_around(xs, static_cast<T>(q * 1.5707963267948966192313216916397514L));
   for (int e = -1074; e < 1024; e += 7) xs.push_back(static_cast<T>(std::ldexp(1.0L, e)));

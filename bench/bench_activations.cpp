@@ -1,0 +1,47 @@
+// Google Benchmark timings of the elementwise activations through the library, one thread, on the MLP
+// benchmark's hidden-layer size ([10^4, 64], in L2) and on 2^22 elements (in memory): tanh,
+// sigmoid, exp, silu in float32 and float64. Items per second are elements.
+//
+// Run: ninja -C build-bench bench_activations && DYDX_NUM_THREADS=1 build-bench/bench/bench_activations --benchmark_min_time=0.2
+#include <dydx/dydx.hpp>
+
+#include <benchmark/benchmark.h>
+
+using namespace dydx;
+
+namespace {
+
+using Activation = Tensor (*)(const Tensor&);
+
+template <Activation f>
+void BM_Activation(benchmark::State& state) {
+  NoGradGuard no_grad;
+  manual_seed(0);
+  // Pre-activations of a tanh MLP's hidden layers mostly lie within a few units of 0.
+  const Tensor x = randn({state.range(0)}, state.range(1) == 32 ? kFloat32 : kFloat64) * 2.0;
+  for (auto _ : state) {
+    Tensor y = f(x);
+    benchmark::DoNotOptimize(y.impl().get());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void sizes(benchmark::internal::Benchmark* b) {
+  for (int64_t bits : {32, 64})
+    for (int64_t n : {int64_t{640000}, int64_t{1} << 22}) b->Args({n, bits});
+  b->ArgNames({"n", "bits"});
+}
+
+Tensor tanh_op(const Tensor& x) { return tanh(x); }
+Tensor sigmoid_op(const Tensor& x) { return sigmoid(x); }
+Tensor exp_op(const Tensor& x) { return exp(x); }
+Tensor silu_op(const Tensor& x) { return silu(x); }
+
+BENCHMARK(BM_Activation<tanh_op>)->Name("tanh")->Apply(sizes);
+BENCHMARK(BM_Activation<sigmoid_op>)->Name("sigmoid")->Apply(sizes);
+BENCHMARK(BM_Activation<exp_op>)->Name("exp")->Apply(sizes);
+BENCHMARK(BM_Activation<silu_op>)->Name("silu")->Apply(sizes);
+
+}  // namespace
+
+BENCHMARK_MAIN();
