@@ -455,9 +455,13 @@ struct Elu : Named<"elu", "EluBackward0"> {
   using Attrs = EluAttrs;
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
-  static auto forward(auto x, const Attrs& a) {
+  // Both sides computed and selected by bit mask, so that the loop vectorises rather than branching
+  // per element around a libm call (5.2 ns an element here); e^x's overflow on the discarded side
+  // is harmless. (A ternary let GCC sink vec::exp into a branch again.)
+  [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
     using T = decltype(x);
-    return x <= 0 ? (std::exp(x) - T(1)) * static_cast<T>(a.alpha) : x;
+    const T negative = (cpu::vec::exp(x) - T(1)) * static_cast<T>(a.alpha);
+    return cpu::vec::detail::select(x <= 0, negative, x);
   }
   // alpha e^x for x < 0, alpha at 0 with derivative 0, as PyTorch's elu_double_backward (which
   // masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
@@ -488,7 +492,12 @@ struct LeakyRelu : Named<"leaky_relu", "LeakyReluBackward0"> {
   using Attrs = LeakyReluAttrs;
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
-  static auto forward(auto x, const Attrs& a) { return x > 0 ? x : x * static_cast<decltype(x)>(a.negative_slope); }
+  // The product computed on both sides, so that GCC selects rather than branches (the slope's load
+  // inside a branch kept the loop scalar and mispredicted: 3.9 ns an element against relu's 0.27).
+  [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
+    const auto negative = x * static_cast<decltype(x)>(a.negative_slope);
+    return x > 0 ? x : negative;
+  }
   // 1 for x > 0, the slope elsewhere (nan included), as PyTorch's leaky_relu_backward.
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return piecewise_constant(x, [slope = a.negative_slope](auto v) {
@@ -582,8 +591,9 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
 template <class Op>
 constexpr bool has_attrs = !std::is_empty_v<AttrsOf<Op>>;
 
+// Always inlined: a per-element call from the kernels' loops would keep them scalar.
 template <class Op, class T>
-auto value_of(T x, const AttrsOf<Op>& a) {
+[[gnu::always_inline]] inline auto value_of(T x, const AttrsOf<Op>& a) {
   if constexpr (has_attrs<Op>) return Op::forward(x, a);
   else return Op::forward(x);
 }
@@ -749,7 +759,8 @@ Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs) {
     if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
       cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); }, &array_forward<Op, T>);
     else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
-      cpu::map1<T, T>(out, x, [&attrs](T v) { return static_cast<T>(value_of<Op>(v, attrs)); });
+      // Always inlined into map1's loops (GCC otherwise called it per element for elu).
+      cpu::map1<T, T>(out, x, [&attrs](T v) __attribute__((always_inline)) { return static_cast<T>(value_of<Op>(v, attrs)); });
   });
   finish<UnaryRecord<Op>>({&x}, out, attrs);
   return out;
