@@ -519,15 +519,22 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   using Attrs = ClampAttrs;
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
-  static auto forward(auto x, const Attrs& a) {
-    using T = decltype(x);
+  // The bounds converted once per call: read from the Scalars and optionals per element, they kept
+  // the loop scalar (1.6 ns an element against relu's 0.27). A missing bound is the type's extreme,
+  // which max and min leave every value (nan, -0) unchanged against.
+  template <class T>
+  static auto prepare(const Attrs& a) {
+    bool nan_bound = false;
     if constexpr (std::is_floating_point_v<T>)
-      if (a.min && a.max && (std::isnan(a.min->to<T>()) || std::isnan(a.max->to<T>())))
-        return std::numeric_limits<T>::quiet_NaN();
-    if (a.min) x = std::max(x, a.min->to<T>());
-    if (a.max) x = std::min(x, a.max->to<T>());
-    return x;
+      nan_bound = a.min && a.max && (std::isnan(a.min->to<T>()) || std::isnan(a.max->to<T>()));
+    using L = std::numeric_limits<T>;
+    const T lo = a.min ? a.min->to<T>() : L::has_infinity ? -L::infinity() : L::lowest();
+    const T hi = a.max ? a.max->to<T>() : L::has_infinity ? L::infinity() : L::max();
+    return [nan_bound, lo, hi](T x) __attribute__((always_inline)) {
+      return nan_bound ? L::quiet_NaN() : std::min(std::max(x, lo), hi);
+    };
   }
+  static auto forward(auto x, const Attrs& a) { return prepare<decltype(x)>(a)(x); }
   // The gradient passes where min <= x <= max, bounds included, and nowhere else (nan included),
   // as PyTorch's clamp_backward: where(mask, t, 0), so an infinite t outside gives 0, not nan.
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&, const Attrs& a) {
@@ -717,6 +724,14 @@ struct UnaryRecord {
 
 template <class Op, class T>
 constexpr bool has_array_forward = requires(const T* x, T* y) { Op::forward_array(x, y, int64_t{}); };
+// An op with attributes may give prepare<T>(attrs): forward with the attributes read once, for loops.
+template <class Op, class T>
+constexpr bool has_prepare = requires(const AttrsOf<Op>& a) { Op::template prepare<T>(a); };
+// Behind a template for clang, as array_forward below.
+template <class Op, class T>
+auto prepared(const AttrsOf<Op>& a) {
+  return Op::template prepare<T>(a);
+}
 // Op::forward_array behind a template, so that only ops that have it instantiate the call: clang
 // looks the name up even in a discarded branch when Op is already known there.
 template <class Op, class T>
@@ -729,6 +744,10 @@ template <class Op, class T>
 compile::ElementwiseLoop<T> unary_loop(const AttrsOf<Op>& attrs) {
   if constexpr (has_array_forward<Op, T>)
     return [](const T* a, const T*, T* y, int64_t n) { array_forward<Op, T>(a, y, n); };
+  else if constexpr (has_prepare<Op, T>)
+    return [f = prepared<Op, T>(attrs)](const T* a, const T*, T* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] = f(a[i]);
+    };
   else
     return [attrs](const T* a, const T*, T* y, int64_t n) {
       for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(value_of<Op>(a[i], attrs));
@@ -758,6 +777,8 @@ Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
       cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); }, &array_forward<Op, T>);
+    else if constexpr ((std::is_floating_point_v<T> || keeps_integers<Op>()) && has_prepare<Op, T>)
+      cpu::map1<T, T>(out, x, prepared<Op, T>(attrs));
     else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
       // Always inlined into map1's loops (GCC otherwise called it per element for elu).
       cpu::map1<T, T>(out, x, [&attrs](T v) __attribute__((always_inline)) { return static_cast<T>(value_of<Op>(v, attrs)); });
