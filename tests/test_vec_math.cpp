@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <dydx/dydx.hpp>
@@ -344,6 +346,16 @@ void expect_kernels_agree(dydx::ScalarType dtype) {
   Tensor strided = from_blob(interleaved.data(), {n}, {2}, dydx::dtype(dtype));
   for (UnaryFn f : {&dydx::exp, &dydx::log, &dydx::sin, &dydx::cos, &dydx::tanh, &dydx::sigmoid})
     EXPECT_TRUE(same_bytes(f(contiguous), f(strided)));
+  // The activations built on vec:: or on selecting between both sides (elu, leaky_relu), and clamp's
+  // bounds converted once per call: their vectorised loops and the strided ones agree too.
+  const std::pair<const char*, UnaryFn> activations[] = {
+      {"silu", [](const Tensor& x) { return silu(x); }},
+      {"elu", [](const Tensor& x) { return elu(x, 0.7); }},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }},
+      {"clamp", [](const Tensor& x) { return clamp(x, -1.5, 2.5); }},
+      {"clamp max", [](const Tensor& x) { return clamp(x, std::nullopt, -0.0); }},
+      {"clamp nan", [](const Tensor& x) { return clamp(x, NAN, 1.0); }}};
+  for (const auto& [name, f] : activations) EXPECT_TRUE(same_bytes(f(contiguous), f(strided))) << name;
 }
 TEST(VecMath, FloatKernelsAgreeOnEdges) { expect_kernels_agree<float>(dydx::kFloat32); }
 TEST(VecMath, DoubleKernelsAgreeOnEdges) { expect_kernels_agree<double>(dydx::kFloat64); }
