@@ -1,6 +1,6 @@
 // Google Benchmark timings of the elementwise activations through the library, one thread, on the MLP
 // benchmark's hidden-layer size ([10^4, 64], in L2) and on 2^22 elements (in memory): tanh,
-// sigmoid, exp, silu, elu, leaky_relu in float32 and float64. Items per second are elements.
+// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu in float32 and float64. Items per second are elements.
 //
 // Run: ninja -C build-bench bench_activations && DYDX_NUM_THREADS=1 build-bench/bench/bench_activations --benchmark_min_time=0.2
 #include <dydx/dydx.hpp>
@@ -38,6 +38,9 @@ Tensor exp_op(const Tensor& x) { return exp(x); }
 Tensor silu_op(const Tensor& x) { return silu(x); }
 Tensor elu_op(const Tensor& x) { return elu(x); }
 Tensor leaky_relu_op(const Tensor& x) { return leaky_relu(x); }
+Tensor clamp_op(const Tensor& x) { return clamp(x, -1.0, 1.0); }
+Tensor softplus_op(const Tensor& x) { return softplus(x); }
+Tensor gelu_op(const Tensor& x) { return gelu(x); }
 
 BENCHMARK(BM_Activation<tanh_op>)->Name("tanh")->Apply(sizes);
 BENCHMARK(BM_Activation<sigmoid_op>)->Name("sigmoid")->Apply(sizes);
@@ -45,6 +48,9 @@ BENCHMARK(BM_Activation<exp_op>)->Name("exp")->Apply(sizes);
 BENCHMARK(BM_Activation<silu_op>)->Name("silu")->Apply(sizes);
 BENCHMARK(BM_Activation<elu_op>)->Name("elu")->Apply(sizes);
 BENCHMARK(BM_Activation<leaky_relu_op>)->Name("leaky_relu")->Apply(sizes);
+BENCHMARK(BM_Activation<clamp_op>)->Name("clamp")->Apply(sizes);
+BENCHMARK(BM_Activation<softplus_op>)->Name("softplus")->Apply(sizes);
+BENCHMARK(BM_Activation<gelu_op>)->Name("gelu")->Apply(sizes);
 
 }  // namespace
 

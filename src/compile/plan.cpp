@@ -324,8 +324,7 @@ class Planner {
     if (v.view_offset_delta != 0 || v.view_absolute_offset >= 0 || v.args.size() != 1 || v.args[0] < 0) return -1;
     const ValueInfo& in = tape_.values[v.args[0]];
     const ValueInfo& out = tape_.values[v.out];
-    if (!in.contiguous || !out.contiguous || !is_contiguous(in.sizes, in.strides) || !is_contiguous(out.sizes, out.strides) ||
-        numel_of(in.sizes) != numel_of(out.sizes))
+    if (!is_contiguous(in.sizes, in.strides) || !is_contiguous(out.sizes, out.strides) || numel_of(in.sizes) != numel_of(out.sizes))
       return -1;
     const int32_t producer = producer_[v.args[0]];
     return producer >= 0 && tape_.steps[producer].rules.product.present ? producer : -1;

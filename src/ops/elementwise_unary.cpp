@@ -281,7 +281,7 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
   // vec::exp vectorises where std::exp, a libm call per element, does not. Always inlined: GCC
-  // otherwise called it per element from some loops (a single thread's), 9x slower than the others.
+  // otherwise called it per element from some loops (the one-thread one), which then stayed scalar.
   [[gnu::always_inline]] static auto forward(auto x) { return x / (1 + cpu::vec::exp(-x)); }
   static void forward_array(const auto* __restrict x, auto* __restrict y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = forward(x[i]);
@@ -456,7 +456,7 @@ struct Elu : Named<"elu", "EluBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
   // Both sides computed and selected by bit mask, so that the loop vectorises rather than branching
-  // per element around a libm call (5.2 ns an element here); e^x's overflow on the discarded side
+  // per element around a libm call (bench/bench_activations.cpp); e^x's overflow on the discarded side
   // is harmless. (A ternary let GCC sink vec::exp into a branch again.)
   [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
     using T = decltype(x);
@@ -493,7 +493,7 @@ struct LeakyRelu : Named<"leaky_relu", "LeakyReluBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
   // The product computed on both sides, so that GCC selects rather than branches (the slope's load
-  // inside a branch kept the loop scalar and mispredicted: 3.9 ns an element against relu's 0.27).
+  // inside a branch kept the loop scalar and mispredicted; bench/bench_activations.cpp times it).
   [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
     const auto negative = x * static_cast<decltype(x)>(a.negative_slope);
     return x > 0 ? x : negative;
@@ -520,7 +520,7 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   static constexpr Reads reads = Reads::Input;
   static constexpr bool keeps_integers = true;
   // The bounds converted once per call: read from the Scalars and optionals per element, they kept
-  // the loop scalar (1.6 ns an element against relu's 0.27). A missing bound is the type's extreme,
+  // the loop scalar (bench/bench_activations.cpp times it). A missing bound is the type's extreme,
   // which max and min leave every value (nan, -0) unchanged against.
   template <class T>
   static auto prepare(const Attrs& a) {
