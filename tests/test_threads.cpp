@@ -76,9 +76,11 @@ const std::vector<Case>& cases() {
       {"outer product", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 1)}), y.index({Slice(0, 1)})); }},
       // Fewer rows than columns: pieces of columns, each packing all of A's few rows, with B read
       // transposed, as it is, and under a layer's bias.
-      {"few rows by transposed", [](const Tensor& x, const Tensor& y) { return matmul(x.narrow(0, 0, 40), y.t()); }, false},
+      {"fewer rows by transposed", [](const Tensor& x, const Tensor& y) { return matmul(x.narrow(0, 0, 100), y.t()); }, false},
       {"few rows by row-major", [](const Tensor& x, const Tensor& y) { return matmul(x.narrow(0, 0, 40), y.narrow(0, 0, 307)); }, false},
-      {"few rows through a layer", [](const Tensor& x, const Tensor& y) { return linear(x.narrow(0, 0, 51), y.narrow(0, 0, 300), y.select(1, 0).narrow(0, 0, 300)); }, false},
+      // At most 64 rows against B stored transposed: dydx's dot kernel, whose entries do not depend on the split.
+      {"few rows by transposed", [](const Tensor& x, const Tensor& y) { return matmul(x.narrow(0, 0, 40), y.t()); }, kSkinnyKernel},
+      {"few rows through a layer", [](const Tensor& x, const Tensor& y) { return linear(x.narrow(0, 0, 51), y.narrow(0, 0, 300), y.select(1, 0).narrow(0, 0, 300)); }, kSkinnyKernel},
       // Short inner dimension and narrow result: dydx's own kernel, whose rows do not depend on the split.
       {"skinny matmul", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 64)}), y.index({Slice(0, 64), Slice(0, 100)})); }, kSkinnyKernel},
       // A weight gradient, x^T g with a long inner dimension: the same kernel, A read transposed.

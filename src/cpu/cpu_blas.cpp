@@ -14,6 +14,7 @@
 
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
+#include "cpu/dot_gemm.hpp"
 #include "cpu/skinny_gemm.hpp"
 #include "dydx/threads.hpp"
 
@@ -85,6 +86,16 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     const int64_t blocks = (n + kSkinnyRows - 1) / kSkinnyRows;
     parallel_for(blocks, kGemmGrain / (m * k * kSkinnyRows) + 1, [&](int64_t first, int64_t last) {
       skinny_gemm_rows(a, lda, a_step, packed, c, first * kSkinnyRows, std::min(n, last * kSkinnyRows));
+    });
+    return;
+  }
+  if (a_rows && lb.trans == CblasTrans && dot_gemm_fits<T>(n, k, m)) {
+    // Few rows against a weight stored as rows (x W^T): dot products that read W in place, its
+    // columns split across threads in whole register blocks.
+    const int64_t blocks = (m + kDotColumns - 1) / kDotColumns;
+    parallel_for(blocks, kGemmGrain / (n * k * kDotColumns) + 1, [&](int64_t first, int64_t last) {
+      dot_gemm_columns(a, la.ld, b, lb.ld, n, k, c, m, bias, first * kDotColumns,
+                       std::min(m, last * kDotColumns));
     });
     return;
   }
@@ -339,8 +350,12 @@ RowBlockProduct<T>::RowBlockProduct(const Tensor& a, const Tensor& b, const Tens
   const BlasOperand la = blas_layout(n, k_, a_row_step_, a_col_step_);
   const bool a_rows = la.usable && la.trans == CblasNoTrans;
   a_rows_ = a_rows;
-  if (k_ > 0 && (a_rows ? skinny_gemm_fits<T>(k_, m_) : skinny_gemm_transposed_a_fits<T>(n, k_, m_)))
+  if (k_ > 0 && (a_rows ? skinny_gemm_fits<T>(k_, m_) : skinny_gemm_transposed_a_fits<T>(n, k_, m_))) {
     packed_.reset(new Packed{SkinnyPackedB<T>(b_, k_, m_, b_row_step_, b_col_step_, bias_)});
+  } else if (a_rows && blas_layout(k_, m_, b_row_step_, b_col_step_).trans == CblasTrans && dot_gemm_fits<T>(n, k_, m_)) {
+    dot_ = true;  // as batched_gemm chooses for the whole product, so that each row has the same bits
+    b_ld_ = blas_layout(k_, m_, b_row_step_, b_col_step_).ld;
+  }
 }
 
 template <class T>
@@ -352,6 +367,10 @@ void RowBlockProduct<T>::rows(int64_t first, int64_t last, T* c) const {
   if (rows <= 0 || m_ == 0) return;
   if (packed_) {
     skinny_gemm_rows(a_ + first * a_row_step_, a_rows_ ? a_row_step_ : 1, a_rows_ ? 1 : a_col_step_, packed_->b, c, 0, rows);
+    return;
+  }
+  if (dot_) {
+    dot_gemm_columns(a_ + first * a_row_step_, a_row_step_, b_, b_ld_, rows, k_, c, m_, bias_, 0, m_);
     return;
   }
   if (bias_ != nullptr)

@@ -26,8 +26,8 @@ void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64
 
 /// C = bias + A B a block of rows at a time, into memory the caller gives: func::compile's products
 /// whose epilogue (an activation) runs on each block while it is in cache. It takes the skinny kernel,
-/// B packed once, where batched_gemm does (each row then has the same bits as there), else BLAS on
-/// each block. a [n, k] and b [k, m] of float or double, each with a unit stride in one dim; bias
+/// B packed once, or the dot kernel where batched_gemm does (each row then has the same bits as
+/// there), else BLAS on each block. a [n, k] and b [k, m] of float or double, each with a unit stride in one dim; bias
 /// undefined or m contiguous values.
 template <class T>
 class RowBlockProduct {
@@ -48,6 +48,8 @@ class RowBlockProduct {
   int64_t a_row_step_, a_col_step_, b_row_step_, b_col_step_;
   bool a_rows_ = true;              // A row-major, else stored transposed
   std::unique_ptr<Packed> packed_;  // the skinny kernel's B, or null for BLAS
+  bool dot_ = false;                // the dot kernel, reading B (stored transposed, rows b_ld_ apart) in place
+  int64_t b_ld_ = 0;
 };
 
 }  // namespace dydx::cpu

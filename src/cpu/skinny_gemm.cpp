@@ -64,7 +64,7 @@ Vec<T> load_first(const T* p, int64_t n) {
 }
 
 // C[R rows, the panel's V vectors] = start + A[R rows, k] B[k, panel], start the panel's part of the
-// bias row (null: zero), or C's own values with accumulate; `cols` of the panel's columns are kept. The accumulators and B's vectors are
+// bias row (null: zero), or C += A B with accumulate; `cols` of the panel's columns are kept. The accumulators and B's vectors are
 // never addressed as arrays (no memcpy from &acc[r], no pointer to them), so that GCC can keep them
 // in registers: with their address taken, GCC 12 kept all 24 accumulators on the stack and the
 // inner loop loaded and stored each one per multiply-add (25 GFLOP/s in float32 against OpenBLAS's 141).
@@ -72,11 +72,9 @@ template <class T, int R, int V>
 void block(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
            const T* start, bool accumulate) {
   Vec<T> acc[R][V];
-  for (int v = 0; v < V; ++v) {
-    const Vec<T> s = start != nullptr && !accumulate ? load(start + v * kLanes<T>) : Vec<T>{};
+  for (int v = 0; v < V; ++v)
     for (int r = 0; r < R; ++r)
-      acc[r][v] = accumulate ? load_first(c + r * ldc + v * kLanes<T>, cols - v * kLanes<T>) : s;
-  }
+      acc[r][v] = accumulate ? load_first(c + r * ldc + v * kLanes<T>, cols - v * kLanes<T>) : Vec<T>{};
   for (int64_t p = 0; p < k; ++p) {
     Vec<T> bv[V];
     for (int v = 0; v < V; ++v) {
@@ -90,9 +88,12 @@ void block(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int
       for (int v = 0; v < V; ++v) acc[r][v] += s * bv[v];
     }
   }
+  // The bias joins the finished sum, as BLAS's beta does (bias + A B): a sum of -0 products is +0 from
+  // the +0 it starts at, and a -0 bias then leaves it +0, as in PyTorch, where a bias the sum started
+  // from would stay -0.
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) {
-      const Vec<T> value = acc[r][v];
+      const Vec<T> value = start != nullptr && !accumulate ? load(start + v * kLanes<T>) + acc[r][v] : acc[r][v];
       T* out = c + r * ldc + v * kLanes<T>;
       if (cols >= (v + 1) * kLanes<T>) {
         std::memcpy(out, &value, sizeof(value));

@@ -1,0 +1,166 @@
+// Products of few rows against a weight stored as rows, x W^T, which take dydx's dot kernel (src/cpu/dot_gemm.hpp):
+// every register block shape and its tails, strided operands, the bias, edge values, thread counts and
+// func::compile's fused products.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <dydx/dydx.hpp>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cpu/dot_gemm.hpp"
+#include "test_util.hpp"
+
+namespace dydx {
+namespace {
+
+constexpr bool kDotKernel = cpu::kSkinnyVectorBytes > 0;
+
+std::vector<char> bytes_of(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  std::vector<char> out(static_cast<size_t>(c.numel()) * element_size(c.dtype()));
+  if (!out.empty())
+    std::memcpy(out.data(),
+                c.dtype() == kFloat32 ? static_cast<const void*>(c.data_ptr<float>())
+                                      : static_cast<const void*>(c.data_ptr<double>()),
+                out.size());
+  return out;
+}
+
+// x [n, k] as a view whose rows are k + 3 apart, and w [m, k] as the columns 2..k+1 of [m, k + 5]: neither operand
+// is contiguous, and each is read in place.
+struct Operands {
+  Tensor x, w, bias;
+};
+Operands strided_operands(int64_t n, int64_t k, int64_t m, ScalarType dtype, bool integers) {
+  auto values = [&](std::vector<int64_t> shape) {
+    return integers ? randint(-3, 4, shape).to(dtype) : randn(shape, dtype);
+  };
+  return {values({n, k + 3}).narrow(1, 0, k), values({m, k + 5}).narrow(1, 2, k), values({m})};
+}
+
+std::string label(int64_t n, int64_t k, int64_t m, ScalarType dtype) {
+  return "n=" + std::to_string(n) + " k=" + std::to_string(k) + " m=" + std::to_string(m) + " " +
+         std::string(dtype == kFloat32 ? "float32" : "float64");
+}
+
+// Rows 4..64 (whole blocks of rows and each shorter last block), columns with each shorter last block, inner
+// dimensions with and without a partial last vector.
+struct Shape3 {
+  int64_t n, k, m;
+};
+std::vector<Shape3> dot_shapes() {
+  std::vector<Shape3> shapes;
+  for (int64_t n : {4, 5, 6, 7, 9, 13, 32, 51, 64})
+    for (int64_t k : {std::max<int64_t>(64, 4 * n), 4 * n + 1, 4 * n + 15, int64_t{300}})
+      for (int64_t m : {1, 5, 6, 7, 11, 12, 13, 37}) shapes.push_back({n, k, m});
+  return shapes;
+}
+
+// Small integers make every product and sum exact in both dtypes: the kernel must give the float64 product's value
+// exactly, bias included, on every shape.
+TEST(FewRowProducts, ExactOnSmallIntegersForEveryBlockShape) {
+  for (ScalarType dtype : {kFloat32, kFloat64})
+    for (const Shape3& s : dot_shapes()) {
+      // (Without a vector unit these products go to BLAS, and must be as exact.)
+      if (kDotKernel) ASSERT_TRUE(cpu::dot_gemm_fits<float>(s.n, s.k, s.m)) << label(s.n, s.k, s.m, dtype);
+      manual_seed(s.n * 1000 + s.k + s.m);
+      const Operands o = strided_operands(s.n, s.k, s.m, dtype, true);
+      const Tensor want = matmul(o.x.to(kFloat64), o.w.to(kFloat64).t());
+      EXPECT_TRUE(equal(linear(o.x, o.w).to(kFloat64), want)) << label(s.n, s.k, s.m, dtype);
+      EXPECT_TRUE(equal(linear(o.x, o.w, o.bias).to(kFloat64), want + o.bias.to(kFloat64)))
+          << label(s.n, s.k, s.m, dtype) << ", bias";
+    }
+}
+
+// Normal values: within rounding of the float64 product, through matmul, mm, addmm and a batch.
+TEST(FewRowProducts, WithinRoundingOfTheFloat64Product) {
+  for (ScalarType dtype : {kFloat32, kFloat64})
+    for (const Shape3& s : {Shape3{4, 768, 768}, Shape3{51, 768, 512}, Shape3{64, 257, 100}, Shape3{7, 64, 1000}}) {
+      manual_seed(5);
+      const Operands o = strided_operands(s.n, s.k, s.m, dtype, false);
+      const Tensor want = matmul(o.x.to(kFloat64), o.w.to(kFloat64).t());
+      const double tol = dtype == kFloat32 ? 1e-4 * std::sqrt(double(s.k)) : 1e-12 * std::sqrt(double(s.k));
+      const std::string what = label(s.n, s.k, s.m, dtype);
+      EXPECT_TRUE(allclose(matmul(o.x, o.w.t()).to(kFloat64), want, tol, tol)) << what;
+      EXPECT_TRUE(allclose(mm(o.x, o.w.t()).to(kFloat64), want, tol, tol)) << what;
+      EXPECT_TRUE(allclose(addmm(o.bias, o.x, o.w.t()).to(kFloat64), want + o.bias.to(kFloat64), tol, tol)) << what;
+      // Three samples against one weight: one product of their rows, or three, as matmul folds them.
+      const Tensor batch = randn({3, s.n, s.k}, dtype);
+      const Tensor batch_want = matmul(batch.to(kFloat64), o.w.to(kFloat64).t());
+      EXPECT_TRUE(allclose(matmul(batch, o.w.t()).to(kFloat64), batch_want, tol, tol)) << what << ", batch";
+    }
+}
+
+// NaN and infinity reach exactly the entries whose rows hold them; inf times 0 is NaN; a row of -0 gives +0 as BLAS
+// and PyTorch do (the sum starts from +0), and -0 + that +0 is +0 under a -0 bias. k = 70 takes the skinny kernel
+// (src/cpu/skinny_gemm.hpp), 140 the dot kernel, 600 rows BLAS.
+TEST(FewRowProducts, EdgeValuesReachOnlyTheirEntries) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  for (ScalarType dtype : {kFloat32, kFloat64})
+    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{6, 70}, {6, 140}, {600, 140}}) {
+      const int64_t m = 8;
+      Tensor x = ones({n, k}, dtype), w = ones({m, k}, dtype);
+      x.index_put_({0, 5}, full({}, std::nan(""), dtype));
+      x.index_put_({1, k - 1}, full({}, inf, dtype));  // in the partial last vector of the dot kernel
+      w.index_put_({3, k - 1}, full({}, 0.0, dtype));  // so row 1 against column 3 is ... + inf * 0
+      x.index_put_({2}, full({}, -0.0, dtype));
+      Tensor bias = full({m}, -0.0, dtype);
+      const Tensor y = linear(x, w, bias).to(kFloat64);
+      for (int64_t j = 0; j < m; ++j) {
+        EXPECT_TRUE(std::isnan(y.index({0, j}).item<double>())) << j;
+        const double row1 = y.index({1, j}).item<double>();
+        if (j == 3)
+          EXPECT_TRUE(std::isnan(row1));
+        else
+          EXPECT_EQ(row1, inf) << j;
+        const double zero = y.index({2, j}).item<double>();
+        EXPECT_EQ(zero, 0.0);
+        EXPECT_FALSE(std::signbit(zero)) << j;
+        EXPECT_EQ(y.index({3, j}).item<double>(), j == 3 ? k - 1 : k) << j;
+      }
+    }
+}
+
+// Each entry is one dot product whose order depends on k alone: the same bits on any number of threads, for a
+// product big enough to be split.
+TEST(FewRowProducts, SameBitsOnAnyThreadCount) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    manual_seed(9);
+    const Operands o = strided_operands(51, 768, 768, dtype, false);
+    Tensor serial;
+    {
+      testing::ThreadCount one(1);
+      serial = linear(o.x, o.w, o.bias);
+    }
+    for (int threads : {2, 3, 5}) {
+      testing::ThreadCount many(threads);
+      const Tensor parallel = linear(o.x, o.w, o.bias);
+      EXPECT_EQ(bytes_of(parallel), bytes_of(serial)) << dtype << ", " << threads << " threads";
+    }
+  }
+}
+
+// func::compile computes a fused product a block of rows at a time with the kernel eager chose for the whole
+// product, so that the compiled layer gives eager's bits.
+TEST(FewRowProducts, CompiledLayersGiveEagersBits) {
+  NoGradGuard no_grad;
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    manual_seed(13);
+    const Tensor w = randn({200, 300}, dtype), b = randn({200}, dtype);
+    auto layer = [&](const Tensor& x) { return tanh(linear(x, w, b)); };
+    auto compiled = func::compile(layer);
+    for (int64_t n : {4, 7, 51, 64, 65}) {
+      for (int call = 0; call < 2; ++call) {
+        const Tensor x = randn({n, 300}, dtype);
+        EXPECT_EQ(bytes_of(compiled(x)), bytes_of(layer(x))) << n << " rows, " << dtype << ", call " << call;
+      }
+    }
+    EXPECT_GE(compiled.stats().fused_products, 1) << compiled.stats().eager_reason;
+  }
+}
+
+}  // namespace
+}  // namespace dydx
