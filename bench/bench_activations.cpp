@@ -1,6 +1,7 @@
 // Google Benchmark timings of the elementwise activations through the library, one thread, on the MLP
 // benchmark's hidden-layer size ([10^4, 64], in L2) and on 2^22 elements (in memory): tanh,
-// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu in float32 and float64. Items per second are elements.
+// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1 and erf in float32 and
+// float64. Items per second are elements.
 //
 // Run: ninja -C build-bench bench_activations && DYDX_NUM_THREADS=1 build-bench/bench/bench_activations --benchmark_min_time=0.2
 #include <dydx/dydx.hpp>
@@ -13,12 +14,14 @@ namespace {
 
 using Activation = Tensor (*)(const Tensor&);
 
-template <Activation f>
+// positive: inputs in log1p's domain.
+template <Activation f, bool positive = false>
 void BM_Activation(benchmark::State& state) {
   NoGradGuard no_grad;
   manual_seed(0);
   // Pre-activations of a tanh MLP's hidden layers mostly lie within a few units of 0.
-  const Tensor x = randn({state.range(0)}, state.range(1) == 32 ? kFloat32 : kFloat64) * 2.0;
+  Tensor x = randn({state.range(0)}, state.range(1) == 32 ? kFloat32 : kFloat64) * 2.0;
+  if (positive) x = x.abs();
   for (auto _ : state) {
     Tensor y = f(x);
     benchmark::DoNotOptimize(y.impl().get());
@@ -41,6 +44,10 @@ Tensor leaky_relu_op(const Tensor& x) { return leaky_relu(x); }
 Tensor clamp_op(const Tensor& x) { return clamp(x, -1.0, 1.0); }
 Tensor softplus_op(const Tensor& x) { return softplus(x); }
 Tensor gelu_op(const Tensor& x) { return gelu(x); }
+Tensor gelu_tanh_op(const Tensor& x) { return gelu(x, "tanh"); }
+Tensor log1p_op(const Tensor& x) { return log1p(x); }
+Tensor expm1_op(const Tensor& x) { return expm1(x); }
+Tensor erf_op(const Tensor& x) { return erf(x); }
 
 BENCHMARK(BM_Activation<tanh_op>)->Name("tanh")->Apply(sizes);
 BENCHMARK(BM_Activation<sigmoid_op>)->Name("sigmoid")->Apply(sizes);
@@ -51,6 +58,10 @@ BENCHMARK(BM_Activation<leaky_relu_op>)->Name("leaky_relu")->Apply(sizes);
 BENCHMARK(BM_Activation<clamp_op>)->Name("clamp")->Apply(sizes);
 BENCHMARK(BM_Activation<softplus_op>)->Name("softplus")->Apply(sizes);
 BENCHMARK(BM_Activation<gelu_op>)->Name("gelu")->Apply(sizes);
+BENCHMARK(BM_Activation<gelu_tanh_op>)->Name("gelu_tanh")->Apply(sizes);
+BENCHMARK(BM_Activation<log1p_op, true>)->Name("log1p")->Apply(sizes);
+BENCHMARK(BM_Activation<expm1_op>)->Name("expm1")->Apply(sizes);
+BENCHMARK(BM_Activation<erf_op>)->Name("erf")->Apply(sizes);
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 // SIMD math (src/cpu/vec_math.hpp): error in ulps against std::, special values, array == scalar.
+// (softplus's reference is max(x, 0) + log1p(e^-|x|) in the wider type.)
 //
 // References: for float, std:: in double, rounded; for double, std:: in long double. An error is
 // |result - reference| in ulps of the reference rounded to the result's type.
@@ -51,7 +52,8 @@ double ulp_error(T y, Wide<T> ref) {
 }
 
 // One function under test: the vec:: scalar and array forms and the std:: reference.
-enum class Fn { Exp, Log, Sin, Cos, Tanh, Sigmoid };
+enum class Fn { Exp, Log, Sin, Cos, Tanh, Sigmoid, Log1p, Expm1, Softplus };
+constexpr Fn kAllFns[] = {Fn::Exp, Fn::Log, Fn::Sin, Fn::Cos, Fn::Tanh, Fn::Sigmoid, Fn::Log1p, Fn::Expm1, Fn::Softplus};
 const char* name(Fn f) {
   switch (f) {
     case Fn::Exp: return "exp";
@@ -60,6 +62,9 @@ const char* name(Fn f) {
     case Fn::Cos: return "cos";
     case Fn::Tanh: return "tanh";
     case Fn::Sigmoid: return "sigmoid";
+    case Fn::Log1p: return "log1p";
+    case Fn::Expm1: return "expm1";
+    case Fn::Softplus: return "softplus";
   }
   return "";
 }
@@ -73,6 +78,9 @@ T scalar(Fn f, T x) {
     case Fn::Cos: return vec::cos(x);
     case Fn::Tanh: return vec::tanh(x);
     case Fn::Sigmoid: return vec::sigmoid(x);
+    case Fn::Log1p: return vec::log1p(x);
+    case Fn::Expm1: return vec::expm1(x);
+    case Fn::Softplus: return vec::softplus(x);
   }
   return 0;
 }
@@ -86,6 +94,9 @@ void array(Fn f, const T* x, T* y, int64_t n) {
     case Fn::Cos: return vec::cos(x, y, n);
     case Fn::Tanh: return vec::tanh(x, y, n);
     case Fn::Sigmoid: return vec::sigmoid(x, y, n);
+    case Fn::Log1p: return vec::log1p(x, y, n);
+    case Fn::Expm1: return vec::expm1(x, y, n);
+    case Fn::Softplus: return vec::softplus(x, y, n);
   }
 }
 
@@ -98,6 +109,9 @@ W reference(Fn f, W x) {
     case Fn::Cos: return std::cos(x);
     case Fn::Tanh: return std::tanh(x);
     case Fn::Sigmoid: return W(1) / (W(1) + std::exp(-x));
+    case Fn::Log1p: return std::log1p(x);
+    case Fn::Expm1: return std::expm1(x);
+    case Fn::Softplus: return (x > 0 ? x : W(0)) + std::log1p(std::exp(-std::fabs(x)));
   }
   return 0;
 }
@@ -114,6 +128,9 @@ double max_ulp_double(Fn f) {
     case Fn::Cos: return 0.78;
     case Fn::Tanh: return 0.61;
     case Fn::Sigmoid: return 0.63;
+    case Fn::Log1p: return 0.67;
+    case Fn::Expm1: return 1.07;
+    case Fn::Softplus: return 1.03;
   }
   return 0;
 }
@@ -179,6 +196,10 @@ TEST(VecMath, FloatSweeps) {
   expect_accurate(Fn::Cos, float_sweep(-kFloatMax, kFloatMax));
   expect_accurate(Fn::Tanh, float_sweep(-kFloatMax, kFloatMax));
   expect_accurate(Fn::Sigmoid, float_sweep(-kFloatMax, kFloatMax));
+  // Below -1 log1p is NaN; expm1 overflows past 88.7.
+  expect_accurate(Fn::Log1p, float_sweep(-kFloatMax, kFloatMax));
+  expect_accurate(Fn::Expm1, float_sweep(-kFloatMax, kFloatMax));
+  expect_accurate(Fn::Softplus, float_sweep(-kFloatMax, kFloatMax));
 }
 
 TEST(VecMath, DoubleSweeps) {
@@ -191,6 +212,10 @@ TEST(VecMath, DoubleSweeps) {
   expect_accurate(Fn::Cos, double_sweep(-20, 30, -140000, 140000));
   expect_accurate(Fn::Tanh, double_sweep(-1074, 6, -3, 3));
   expect_accurate(Fn::Sigmoid, double_sweep(-1074, 10, -50, 50));
+  expect_accurate(Fn::Log1p, double_sweep(-1074, 1023, -1, 4));
+  expect_accurate(Fn::Expm1, double_sweep(-1074, 10, -50, 50));
+  expect_accurate(Fn::Expm1, double_sweep(-1074, 0, -1.1, 1.1));
+  expect_accurate(Fn::Softplus, double_sweep(-1074, 10, -50, 50));
 }
 
 // x and its neighbours k ulps away, k in [-3, 3].
@@ -220,7 +245,8 @@ std::vector<T> edge_cases() {
   for (T x : {tanh_switch, -tanh_switch, tanh_switch_float, -tanh_switch_float, T(9.5), T(-9.5), T(0x1.0c68c2p-1),
               T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72), T(-87.33), T(-103.97), T(104), T(-104),
               trig_bound, -trig_bound, T(1), T(0x1p-1022), T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20),
-              T(19.1), T(10), T(-10), T(9.01)})
+              T(19.1), T(10), T(-10), T(9.01), T(-0.75), T(-0.999), T(0.3465), T(-0.3465), T(0x1p-54), T(-0x1p-54),
+              T(36), T(-36), T(-37.5), T(0x1.6711f963e213cp-2), T(-0x1.243b6c024eb56p+5)})
     push_around(xs, x);
   for (int q = 1; q < 2000; ++q) push_around(xs, static_cast<T>(q * 1.5707963267948966192313216916397514L));
   for (int e = -1074; e < 1024; e += 7) xs.push_back(static_cast<T>(std::ldexp(1.0L, e)));
@@ -231,7 +257,7 @@ std::vector<T> edge_cases() {
 template <class T>
 void expect_edges_accurate() {
   const std::vector<T> xs = edge_cases<T>();
-  for (Fn f : {Fn::Exp, Fn::Log, Fn::Sin, Fn::Cos, Fn::Tanh, Fn::Sigmoid}) expect_accurate(f, xs);
+  for (Fn f : kAllFns) expect_accurate(f, xs);
 }
 TEST(VecMath, FloatEdges) { expect_edges_accurate<float>(); }
 TEST(VecMath, DoubleEdges) { expect_edges_accurate<double>(); }
@@ -241,8 +267,7 @@ template <class T>
 void expect_special_values() {
   using L = std::numeric_limits<T>;
   const T inf = L::infinity(), nan = L::quiet_NaN();
-  for (Fn f : {Fn::Exp, Fn::Log, Fn::Sin, Fn::Cos, Fn::Tanh, Fn::Sigmoid})
-    EXPECT_TRUE(std::isnan(scalar(f, nan))) << name(f);
+  for (Fn f : kAllFns) EXPECT_TRUE(std::isnan(scalar(f, nan))) << name(f);
   EXPECT_TRUE(same_bits(vec::exp(inf), inf));
   EXPECT_TRUE(same_bits(vec::exp(-inf), T(0)));
   EXPECT_TRUE(same_bits(vec::exp(T(0)), T(1)));
@@ -279,6 +304,28 @@ void expect_special_values() {
   EXPECT_TRUE(same_bits(vec::sigmoid(T(0)), T(0.5)));
   EXPECT_TRUE(same_bits(vec::sigmoid(-T(0)), T(0.5)));
   EXPECT_TRUE(same_bits(vec::sigmoid(T(40)), T(1)));
+  EXPECT_TRUE(same_bits(vec::log1p(T(-1)), -inf));
+  EXPECT_TRUE(same_bits(vec::log1p(inf), inf));
+  EXPECT_TRUE(std::isnan(vec::log1p(-inf)));
+  EXPECT_TRUE(std::isnan(vec::log1p(T(-2))));
+  EXPECT_TRUE(std::isnan(vec::log1p(-L::max())));
+  EXPECT_TRUE(same_bits(vec::log1p(L::max()), static_cast<T>(std::log1p(static_cast<Wide<T>>(L::max())))));
+  EXPECT_TRUE(same_bits(vec::expm1(inf), inf));
+  EXPECT_TRUE(same_bits(vec::expm1(-inf), T(-1)));
+  EXPECT_TRUE(same_bits(vec::expm1(L::max()), inf));
+  EXPECT_TRUE(same_bits(vec::expm1(-L::max()), T(-1)));
+  EXPECT_TRUE(same_bits(vec::softplus(inf), inf));
+  EXPECT_TRUE(same_bits(vec::softplus(-inf), T(0)));
+  EXPECT_TRUE(same_bits(vec::softplus(L::max()), L::max()));
+  EXPECT_TRUE(same_bits(vec::softplus(-L::max()), T(0)));
+  EXPECT_TRUE(same_bits(vec::softplus(T(0)), static_cast<T>(std::log(Wide<T>(2)))));
+  EXPECT_TRUE(same_bits(vec::softplus(-T(0)), static_cast<T>(std::log(Wide<T>(2)))));
+  for (Fn f : {Fn::Log1p, Fn::Expm1}) {
+    EXPECT_TRUE(same_bits(scalar(f, T(0)), T(0))) << name(f);
+    EXPECT_TRUE(same_bits(scalar(f, -T(0)), -T(0))) << name(f);
+    EXPECT_TRUE(same_bits(scalar(f, L::denorm_min()), L::denorm_min())) << name(f);
+    EXPECT_TRUE(same_bits(scalar(f, -L::denorm_min()), -L::denorm_min())) << name(f);
+  }
   // Beyond the reduction's bound sin and cos are std::'s.
   for (T x : {T(1e10), T(-1e10), T(1e30), std::nextafter(T(vec::detail::kTrigBound), inf)}) {
     EXPECT_TRUE(same_bits(vec::sin(x), static_cast<T>(std::sin(static_cast<double>(x)))));
@@ -295,10 +342,12 @@ TEST(VecMath, SubnormalResults) {
   for (double x = -745.0; x < -708.0; x += 0.0137) xs.push_back(x);
   expect_accurate(Fn::Exp, xs, 0.75);
   expect_accurate(Fn::Sigmoid, xs, 0.75);
+  expect_accurate(Fn::Softplus, xs, max_ulp_double(Fn::Softplus));
   std::vector<float> xf;
   for (float x = -103.9f; x < -87.0f; x += 0.00731f) xf.push_back(x);
   expect_accurate(Fn::Exp, xf);
   expect_accurate(Fn::Sigmoid, xf);
+  expect_accurate(Fn::Softplus, xf);
 }
 
 // The array forms equal the scalar forms bit for bit at every length and alignment, whatever
@@ -311,7 +360,7 @@ void expect_array_matches_scalar() {
   for (int i = 0; i < 3000; ++i) pool.push_back(static_cast<T>(u(gen)));
   std::shuffle(pool.begin(), pool.end(), gen);
   std::vector<T> y(pool.size());
-  for (Fn f : {Fn::Exp, Fn::Log, Fn::Sin, Fn::Cos, Fn::Tanh, Fn::Sigmoid}) {
+  for (Fn f : kAllFns) {
     for (int64_t offset = 0; offset < 9; ++offset)
       for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{3}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{17},
                         int64_t{33}, int64_t{1023}, int64_t{1025}, static_cast<int64_t>(pool.size()) - 9}) {
@@ -346,15 +395,22 @@ void expect_kernels_agree(dydx::ScalarType dtype) {
   Tensor strided = from_blob(interleaved.data(), {n}, {2}, dydx::dtype(dtype));
   for (UnaryFn f : {&dydx::exp, &dydx::log, &dydx::sin, &dydx::cos, &dydx::tanh, &dydx::sigmoid})
     EXPECT_TRUE(same_bytes(f(contiguous), f(strided)));
-  // The activations built on vec:: or on selecting between both sides (elu, leaky_relu), and clamp's
-  // bounds converted once per call: their vectorised loops and the strided ones agree too.
+  // The activations built on vec:: or on selecting between both sides (elu, leaky_relu, softplus),
+  // clamp's bounds converted once per call and gelu's form chosen once: their vectorised loops and the
+  // strided ones agree too.
   const std::pair<const char*, UnaryFn> activations[] = {
       {"silu", [](const Tensor& x) { return silu(x); }},
       {"elu", [](const Tensor& x) { return elu(x, 0.7); }},
       {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }},
       {"clamp", [](const Tensor& x) { return clamp(x, -1.5, 2.5); }},
       {"clamp max", [](const Tensor& x) { return clamp(x, std::nullopt, -0.0); }},
-      {"clamp nan", [](const Tensor& x) { return clamp(x, NAN, 1.0); }}};
+      {"clamp nan", [](const Tensor& x) { return clamp(x, NAN, 1.0); }},
+      {"log1p", [](const Tensor& x) { return log1p(x); }},
+      {"expm1", [](const Tensor& x) { return expm1(x); }},
+      {"softplus", [](const Tensor& x) { return softplus(x); }},
+      {"softplus beta 2 threshold 5", [](const Tensor& x) { return softplus(x, 2.0, 5.0); }},
+      {"gelu", [](const Tensor& x) { return gelu(x); }},
+      {"gelu tanh", [](const Tensor& x) { return gelu(x, "tanh"); }}};
   for (const auto& [name, f] : activations) EXPECT_TRUE(same_bytes(f(contiguous), f(strided))) << name;
 }
 TEST(VecMath, FloatKernelsAgreeOnEdges) { expect_kernels_agree<float>(dydx::kFloat32); }

@@ -1,4 +1,5 @@
-// exp, log, sin, cos, tanh and sigmoid in a form GCC vectorises: `for (i) y[i] = vec::tanh(x[i]);`.
+// exp, log, sin, cos, tanh, sigmoid, log1p, expm1 and softplus in a form GCC vectorises:
+// `for (i) y[i] = vec::tanh(x[i]);`.
 //
 // Every function is branch-free (bit-mask selects, integer bit tricks for 2^k and rounding) and
 // always inlined, so a plain loop over it compiles to SIMD code under -O3 -march=native. The array
@@ -16,7 +17,9 @@
 // the quotients of tanh and sigmoid). Their maximum errors measured against long double, with GCC
 // contracting a*b+c into FMAs (Release, -march=native) and, in brackets, without (-O0, or no FMA):
 // exp 0.64 ulp (0.62), 0.75 for subnormal results; log 0.67 (0.66); sin 0.76 (0.77); cos 0.76
-// (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63). tests/test_vec_math.cpp asserts the larger of each.
+// (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63); log1p 0.66 (0.66); expm1 1.07 (1.04), where 2^k e^r - 1
+// rounds a sum that e^r's own error already shifted; softplus 1.02 (1.03), where x + log1p(e^-x)
+// rounds twice. tests/test_vec_math.cpp asserts the larger of each.
 #pragma once
 
 #include <bit>
@@ -205,9 +208,11 @@ struct Reduced {
   return select(x > 710.0, std::numeric_limits<double>::infinity(), select(x < -746.0, 0.0, y));
 }
 
-/// Natural logarithm: -inf at 0, NaN below, subnormals exact in their exponent.
-[[gnu::always_inline]] inline double log(double x) {
-  using namespace detail;
+namespace detail {
+// log(x + tail) for a tail far below an ulp of x (the rounding error of a sum that made x), with
+// log(x)'s special values: log x + tail / x, the second term joining the small ones below.
+template <bool kTail>
+[[gnu::always_inline]] inline double log_with_tail(double x, double tail) {
   const bool subnormal = x < 0x1p-1022;
   const uint64_t ix = bits(select(subnormal, x * 0x1p52, x));
   // x = 2^e * m with m in [sqrt(2)/2, sqrt(2)): offset the bits by those of sqrt(2)/2.
@@ -222,7 +227,8 @@ struct Reduced {
   const double s = f / (2.0 + f);
   const double z = s * s;
   const Sum hfsq = two_product(0.5 * f, f);
-  const double small = s * (hfsq.s + z * horner(z, kLogPoly)) + k * kLn2Lo;
+  double small = s * (hfsq.s + z * horner(z, kLogPoly)) + k * kLn2Lo;
+  if constexpr (kTail) small += tail / x;
   const Sum a = two_sum(k * kLn2Hi, f);
   const Sum b = two_sum(a.s, -hfsq.s);
   double y = b.s + (((a.e + b.e) - hfsq.e) + small);
@@ -230,6 +236,50 @@ struct Reduced {
   y = select(x < 0.0, std::numeric_limits<double>::quiet_NaN(), y);
   y = select(x == 0.0, -std::numeric_limits<double>::infinity(), y);
   return select(x != x, x, y);
+}
+}  // namespace detail
+
+/// Natural logarithm: -inf at 0, NaN below, subnormals exact in their exponent.
+[[gnu::always_inline]] inline double log(double x) { return detail::log_with_tail<false>(x, 0.0); }
+
+/// log(1 + x): 1 + x as an exact pair (a sum and its rounding error), whose logarithm is log of
+/// the sum plus the error over it; so accurate where 1 + x rounds away most of x. -0 stays -0.
+[[gnu::always_inline]] inline double log1p(double x) {
+  using namespace detail;
+  const Sum u = two_sum(1.0, x);
+  return select(x == 0.0, x, log_with_tail<true>(u.s, u.e));
+}
+
+/// e^x - 1: e^x = 2^k (hi + lo) as exp's pair, 2^k hi - 1 as an exact pair, lo added last; for
+/// |x| < ln2 / 2 (k = 0) hi - 1 is exact, so small x lose nothing to cancellation. Beyond 40 it is
+/// e^x (the 1 is below its last bit) and below -40 it is -1.
+[[gnu::always_inline]] inline double expm1(double x) {
+  using namespace detail;
+  const ExpParts e = exp_parts(select(x > 40.0, 40.0, select(x < -40.0, -40.0, x)));  // NaN passes
+  const double scale = pow2(e.k);
+  const Sum d = two_sum(e.hi * scale, -1.0);
+  double y = d.s + (d.e + e.lo * scale);
+  y = select(x > 40.0, exp(x), select(x < -40.0, -1.0, y));
+  // Below 2^-54 e^x - 1 rounds to x; taking x keeps -0 too.
+  return select(std::fabs(x) < 0x1p-54, x, y);
+}
+
+/// log(1 + e^x) as max(x, 0) + log1p(e^-|x|): e^-|x| never overflows, and for x < 0 the result is
+/// the log1p alone, with no cancellation. t = e^-|x| stays exp's pair. Up to |x| = 11, 1 + t is an
+/// exact pair around it, so that neither rounds before the logarithm; beyond, t < 2^-15.8 and
+/// log1p(t) = t - t^2/2 + t^3/3 - t^4/4 to 2^-66, the terms after t far below its last bit (where
+/// the logarithm's own rounding of 1 + t's few bits cost an ulp); beyond 40 it is e^-|x| to 2^-57.
+[[gnu::always_inline]] inline double softplus(double x) {
+  using namespace detail;
+  const double a = std::fabs(x);
+  const ExpParts e = exp_parts(-select(a > 40.0, 40.0, a));  // NaN passes
+  const double scale = pow2(e.k);
+  const double t = e.hi * scale, t_lo = e.lo * scale;
+  const Sum u = two_sum(1.0, t);
+  const double series = t + (t_lo - (t * t) * (0.5 - t * (1.0 / 3.0 - 0.25 * t)));
+  double l = select(a > 11.0, series, log_with_tail<true>(u.s, u.e + t_lo));
+  l = select(a > 40.0, exp(-a), l);
+  return select(x > 0.0, x + l, l);
 }
 
 /// sin(x) for |x| <= kTrigBound (and NaN); larger x go through sin(x) below.
@@ -444,6 +494,12 @@ constexpr float kExpPolyF32[] = {0.0013934545f, 0.00836377684f, 0.0416664556f, 0
   return static_cast<float>(1.0 / (1.0 + exp_float(clamp104(-double{x}))));
 }
 
+// The double functions, rounded once: within 2^-51 relative before it, so correctly rounded except
+// within ~2^-28 ulp of a midpoint. They already vectorise, in double lanes.
+[[gnu::always_inline]] inline float log1p(float x) { return static_cast<float>(log1p(double{x})); }
+[[gnu::always_inline]] inline float expm1(float x) { return static_cast<float>(expm1(double{x})); }
+[[gnu::always_inline]] inline float softplus(float x) { return static_cast<float>(softplus(double{x})); }
+
 // Array entry points. x and y must not overlap.
 namespace detail {
 // Sin and cos go block by block, so that the fix-up pass reads x while it is still in cache.
@@ -478,6 +534,21 @@ void tanh(const T* __restrict x, T* __restrict y, int64_t n) {
 template <class T>
 void sigmoid(const T* __restrict x, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+}
+
+template <class T>
+void log1p(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = log1p(x[i]);
+}
+
+template <class T>
+void expm1(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = expm1(x[i]);
+}
+
+template <class T>
+void softplus(const T* __restrict x, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]);
 }
 template <class T>
 void sin(const T* __restrict x, T* __restrict y, int64_t n) {

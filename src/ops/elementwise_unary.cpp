@@ -235,7 +235,8 @@ struct Log1p : Named<"log1p", "Log1PBackward0"> {
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
     return log_derivatives(x, 1, order);
   }
-  static auto forward(auto x) { return std::log1p(x); }
+  static auto forward(auto x) { return cpu::vec::log1p(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::log1p(x, y, n); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x + 1.0); }
   // t / (x + 1), as PyTorch's log1p_backward divides (see Log).
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (x + 1.0); }
@@ -246,7 +247,8 @@ struct Log1p : Named<"log1p", "Log1PBackward0"> {
 };
 struct Expm1 : Named<"expm1", "Expm1Backward0"> {
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return std::expm1(x); }
+  static auto forward(auto x) { return cpu::vec::expm1(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::expm1(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
@@ -330,10 +332,12 @@ struct Softplus : Named<"softplus", "SoftplusBackward0"> {
   using Attrs = SoftplusAttrs;
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
-  static auto forward(auto x, const Attrs& a) {
+  // Both sides computed and selected, as Elu's, so that the loop vectorises; vec::softplus is
+  // log(1 + e^y) without overflow, so the discarded side is harmless.
+  [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
     using T = decltype(x);
     const T beta = static_cast<T>(a.beta);
-    return x * beta > static_cast<T>(a.threshold) ? x : static_cast<T>(std::log1p(std::exp(x * beta))) / beta;
+    return cpu::vec::detail::select(x * beta > static_cast<T>(a.threshold), x, cpu::vec::softplus(x * beta) / beta);
   }
   static Tensor above_threshold(const Tensor& x, const Attrs& a) {
     return bool_mask</*TakesBool=*/false>(x, [beta = a.beta, threshold = a.threshold](auto v) {
@@ -377,13 +381,28 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
   static constexpr double kBeta = M_SQRT2 * M_2_SQRTPI * 0.5;  // sqrt(2 / pi)
   static constexpr double kKappa = 0.044715;
   static constexpr double kPdf = M_2_SQRTPI * M_SQRT1_2 * 0.5;  // 1 / sqrt(2 pi)
-  static auto forward(auto x, const Attrs& a) {
+  // The tanh form through vec::tanh, so that its loop vectorises (std::tanh is a libm call per
+  // element); always inlined for the same reason as Silu's.
+  [[gnu::always_inline]] static auto tanh_form(auto x) {
     using T = decltype(x);
-    if (a.approximate == GeluApproximation::tanh) {
-      const T inner = static_cast<T>(kBeta) * (x + static_cast<T>(kKappa) * (x * x * x));
-      return static_cast<T>(0.5 * x * (1 + std::tanh(inner)));
-    }
+    const T inner = static_cast<T>(kBeta) * (x + static_cast<T>(kKappa) * (x * x * x));
+    return static_cast<T>(0.5 * x * (1 + cpu::vec::tanh(inner)));
+  }
+  static auto erf_form(auto x) {
+    using T = decltype(x);
     return x * T(0.5) * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
+  }
+  static auto forward(auto x, const Attrs& a) {
+    return a.approximate == GeluApproximation::tanh ? tanh_form(x) : erf_form(x);
+  }
+  // The loops take the form chosen once per call: with both in one loop body, erf's libm call kept
+  // the tanh form's loop scalar too.
+  template <class T, class F>
+  static void with_form(const Attrs& a, F&& f) {
+    if (a.approximate == GeluApproximation::tanh)
+      f([](T x) __attribute__((always_inline)) { return tanh_form(x); });
+    else
+      f([](T x) { return erf_form(x); });
   }
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     if (a.approximate == GeluApproximation::tanh) {
@@ -732,6 +751,18 @@ template <class Op, class T>
 auto prepared(const AttrsOf<Op>& a) {
   return Op::template prepare<T>(a);
 }
+// An op whose attributes choose between forms of different cost (gelu's) may give with_form<T>(attrs,
+// f), which calls f with the chosen form's per-element function, so that each form has a loop of its own.
+struct AnyForm {
+  template <class T>
+  T operator()(T x) const { return x; }
+};
+template <class Op, class T>
+constexpr bool has_forms = requires(const AttrsOf<Op>& a) { Op::template with_form<T>(a, AnyForm{}); };
+template <class Op, class T, class F>
+void with_form(const AttrsOf<Op>& a, F&& f) {
+  Op::template with_form<T>(a, std::forward<F>(f));
+}
 // Op::forward_array behind a template, so that only ops that have it instantiate the call: clang
 // looks the name up even in a discarded branch when Op is already known there.
 template <class Op, class T>
@@ -742,9 +773,17 @@ void array_forward(const T* x, T* y, int64_t n) {
 // The loop unary<Op> runs on a contiguous run of floats, for func::compile's fused passes.
 template <class Op, class T>
 compile::ElementwiseLoop<T> unary_loop(const AttrsOf<Op>& attrs) {
-  if constexpr (has_array_forward<Op, T>)
+  if constexpr (has_array_forward<Op, T>) {
     return [](const T* a, const T*, T* y, int64_t n) { array_forward<Op, T>(a, y, n); };
-  else if constexpr (has_prepare<Op, T>)
+  } else if constexpr (has_forms<Op, T>) {
+    compile::ElementwiseLoop<T> loop;
+    with_form<Op, T>(attrs, [&](auto g) {
+      loop = [g](const T* a, const T*, T* y, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) y[i] = g(a[i]);
+      };
+    });
+    return loop;
+  } else if constexpr (has_prepare<Op, T>)
     return [f = prepared<Op, T>(attrs)](const T* a, const T*, T* y, int64_t n) {
       for (int64_t i = 0; i < n; ++i) y[i] = f(a[i]);
     };
@@ -777,6 +816,8 @@ Tensor unary(const Tensor& input, const AttrsOf<Op>& attrs) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T> && has_array_forward<Op, T>)
       cpu::map1_array<T>(out, x, [](T v) { return Op::forward(v); }, &array_forward<Op, T>);
+    else if constexpr ((std::is_floating_point_v<T> || keeps_integers<Op>()) && has_forms<Op, T>)
+      with_form<Op, T>(attrs, [&](auto g) { cpu::map1<T, T>(out, x, g); });
     else if constexpr ((std::is_floating_point_v<T> || keeps_integers<Op>()) && has_prepare<Op, T>)
       cpu::map1<T, T>(out, x, prepared<Op, T>(attrs));
     else if constexpr (std::is_floating_point_v<T> || keeps_integers<Op>())
