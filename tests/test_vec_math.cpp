@@ -52,8 +52,9 @@ double ulp_error(T y, Wide<T> ref) {
 }
 
 // One function under test: the vec:: scalar and array forms and the std:: reference.
-enum class Fn { Exp, Log, Sin, Cos, Tanh, Sigmoid, Log1p, Expm1, Softplus };
-constexpr Fn kAllFns[] = {Fn::Exp, Fn::Log, Fn::Sin, Fn::Cos, Fn::Tanh, Fn::Sigmoid, Fn::Log1p, Fn::Expm1, Fn::Softplus};
+enum class Fn { Exp, Log, Sin, Cos, Tanh, Sigmoid, Log1p, Expm1, Softplus, Erf };
+constexpr Fn kAllFns[] = {Fn::Exp,   Fn::Log,   Fn::Sin,      Fn::Cos, Fn::Tanh,
+                          Fn::Sigmoid, Fn::Log1p, Fn::Expm1, Fn::Softplus, Fn::Erf};
 const char* name(Fn f) {
   switch (f) {
     case Fn::Exp: return "exp";
@@ -65,6 +66,7 @@ const char* name(Fn f) {
     case Fn::Log1p: return "log1p";
     case Fn::Expm1: return "expm1";
     case Fn::Softplus: return "softplus";
+    case Fn::Erf: return "erf";
   }
   return "";
 }
@@ -81,6 +83,7 @@ T scalar(Fn f, T x) {
     case Fn::Log1p: return vec::log1p(x);
     case Fn::Expm1: return vec::expm1(x);
     case Fn::Softplus: return vec::softplus(x);
+    case Fn::Erf: return vec::erf(x);
   }
   return 0;
 }
@@ -97,6 +100,7 @@ void array(Fn f, const T* x, T* y, int64_t n) {
     case Fn::Log1p: return vec::log1p(x, y, n);
     case Fn::Expm1: return vec::expm1(x, y, n);
     case Fn::Softplus: return vec::softplus(x, y, n);
+    case Fn::Erf: return vec::erf(x, y, n);
   }
 }
 
@@ -112,6 +116,7 @@ W reference(Fn f, W x) {
     case Fn::Log1p: return std::log1p(x);
     case Fn::Expm1: return std::expm1(x);
     case Fn::Softplus: return (x > 0 ? x : W(0)) + std::log1p(std::exp(-std::fabs(x)));
+    case Fn::Erf: return std::erf(x);
   }
   return 0;
 }
@@ -131,6 +136,7 @@ double max_ulp_double(Fn f) {
     case Fn::Log1p: return 0.67;
     case Fn::Expm1: return 1.07;
     case Fn::Softplus: return 1.03;
+    case Fn::Erf: return 1.02;  // std::erf itself (glibc 2.36: 1.017 on the sweep)
   }
   return 0;
 }
@@ -200,6 +206,7 @@ TEST(VecMath, FloatSweeps) {
   expect_accurate(Fn::Log1p, float_sweep(-kFloatMax, kFloatMax));
   expect_accurate(Fn::Expm1, float_sweep(-kFloatMax, kFloatMax));
   expect_accurate(Fn::Softplus, float_sweep(-kFloatMax, kFloatMax));
+  expect_accurate(Fn::Erf, float_sweep(-kFloatMax, kFloatMax));
 }
 
 TEST(VecMath, DoubleSweeps) {
@@ -216,6 +223,7 @@ TEST(VecMath, DoubleSweeps) {
   expect_accurate(Fn::Expm1, double_sweep(-1074, 10, -50, 50));
   expect_accurate(Fn::Expm1, double_sweep(-1074, 0, -1.1, 1.1));
   expect_accurate(Fn::Softplus, double_sweep(-1074, 10, -50, 50));
+  expect_accurate(Fn::Erf, double_sweep(-1074, 3, -6, 6));
 }
 
 // x and its neighbours k ulps away, k in [-3, 3].
@@ -246,7 +254,8 @@ std::vector<T> edge_cases() {
               T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72), T(-87.33), T(-103.97), T(104), T(-104),
               trig_bound, -trig_bound, T(1), T(0x1p-1022), T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20),
               T(19.1), T(10), T(-10), T(9.01), T(-0.75), T(-0.999), T(0.3465), T(-0.3465), T(0x1p-54), T(-0x1p-54),
-              T(36), T(-36), T(-37.5), T(0x1.6711f963e213cp-2), T(-0x1.243b6c024eb56p+5)})
+              T(36), T(-36), T(-37.5), T(0x1.6711f963e213cp-2), T(-0x1.243b6c024eb56p+5), T(3.92), T(4),
+              T(-4), T(2.5)})
     push_around(xs, x);
   for (int q = 1; q < 2000; ++q) push_around(xs, static_cast<T>(q * 1.5707963267948966192313216916397514L));
   for (int e = -1074; e < 1024; e += 7) xs.push_back(static_cast<T>(std::ldexp(1.0L, e)));
@@ -320,7 +329,10 @@ void expect_special_values() {
   EXPECT_TRUE(same_bits(vec::softplus(-L::max()), T(0)));
   EXPECT_TRUE(same_bits(vec::softplus(T(0)), static_cast<T>(std::log(Wide<T>(2)))));
   EXPECT_TRUE(same_bits(vec::softplus(-T(0)), static_cast<T>(std::log(Wide<T>(2)))));
-  for (Fn f : {Fn::Log1p, Fn::Expm1}) {
+  EXPECT_TRUE(same_bits(vec::erf(inf), T(1)));
+  EXPECT_TRUE(same_bits(vec::erf(-inf), T(-1)));
+  EXPECT_TRUE(same_bits(vec::erf(L::max()), T(1)));
+  for (Fn f : {Fn::Log1p, Fn::Expm1, Fn::Erf}) {
     EXPECT_TRUE(same_bits(scalar(f, T(0)), T(0))) << name(f);
     EXPECT_TRUE(same_bits(scalar(f, -T(0)), -T(0))) << name(f);
     EXPECT_TRUE(same_bits(scalar(f, L::denorm_min()), L::denorm_min())) << name(f);
@@ -409,6 +421,7 @@ void expect_kernels_agree(dydx::ScalarType dtype) {
       {"expm1", [](const Tensor& x) { return expm1(x); }},
       {"softplus", [](const Tensor& x) { return softplus(x); }},
       {"softplus beta 2 threshold 5", [](const Tensor& x) { return softplus(x, 2.0, 5.0); }},
+      {"erf", [](const Tensor& x) { return erf(x); }},
       {"gelu", [](const Tensor& x) { return gelu(x); }},
       {"gelu tanh", [](const Tensor& x) { return gelu(x, "tanh"); }}};
   for (const auto& [name, f] : activations) EXPECT_TRUE(same_bytes(f(contiguous), f(strided))) << name;

@@ -257,7 +257,8 @@ struct Expm1 : Named<"expm1", "Expm1Backward0"> {
 };
 struct Erf : Named<"erf", "ErfBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::erf(x); }
+  // Float erf vectorises (vec::erf); double erf is libm's.
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::erf(x); }
   // 2 / sqrt(pi) e^(-x^2), as PyTorch writes it: pow's gradient 2 x g rounds once where x * x's
   // g x + g x rounds twice, which a float32 subnormal x shows.
   static Tensor derivative(const Tensor& x, const Tensor&) { return (2.0 / std::sqrt(M_PI)) * exp(-x.pow(2)); }
@@ -388,21 +389,21 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
     const T inner = static_cast<T>(kBeta) * (x + static_cast<T>(kKappa) * (x * x * x));
     return static_cast<T>(0.5 * x * (1 + cpu::vec::tanh(inner)));
   }
-  static auto erf_form(auto x) {
+  [[gnu::always_inline]] static auto erf_form(auto x) {
     using T = decltype(x);
-    return x * T(0.5) * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
+    return x * T(0.5) * (T(1) + cpu::vec::erf(x * static_cast<T>(M_SQRT1_2)));
   }
   static auto forward(auto x, const Attrs& a) {
     return a.approximate == GeluApproximation::tanh ? tanh_form(x) : erf_form(x);
   }
-  // The loops take the form chosen once per call: with both in one loop body, erf's libm call kept
-  // the tanh form's loop scalar too.
+  // The loops take the form chosen once per call: with both in one loop body, double erf's libm call
+  // kept the tanh form's loop scalar too.
   template <class T, class F>
   static void with_form(const Attrs& a, F&& f) {
     if (a.approximate == GeluApproximation::tanh)
       f([](T x) __attribute__((always_inline)) { return tanh_form(x); });
     else
-      f([](T x) { return erf_form(x); });
+      f([](T x) __attribute__((always_inline)) { return erf_form(x); });
   }
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     if (a.approximate == GeluApproximation::tanh) {
