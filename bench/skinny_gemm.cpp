@@ -1,7 +1,8 @@
 // dydx's own product kernels against OpenBLAS on one thread (build-bench/bench/skinny_gemm; BENCHMARKS.md
 // quotes its GFLOP/s): the skinny kernel on an MLP layer's shape, C[rows, 64] = A[rows, 64] B[64, 64] in
 // float32, and the dot kernel on few rows against a weight, x W^T for x [n, k] and W [m, k] (a linear
-// layer on a small batch; 51 rows are one sample's Laplacian stack), both dtypes.
+// layer on a small batch; 51 rows are one sample's Laplacian stack), both dtypes. dydx's side is the library call,
+// which allocates its result each time; OpenBLAS's writes into one allocated once.
 #include <dydx/dydx.hpp>
 
 #include <cblas.h>

@@ -133,10 +133,10 @@ double max_ulp_double(Fn f) {
     case Fn::Cos: return 0.78;
     case Fn::Tanh: return 0.61;
     case Fn::Sigmoid: return 0.63;
-    case Fn::Log1p: return 0.67;
-    case Fn::Expm1: return 1.07;
-    case Fn::Softplus: return 1.03;
-    case Fn::Erf: return 1.02;  // std::erf itself (glibc 2.36: 1.017 on the sweep)
+    case Fn::Log1p: return 0.69;
+    case Fn::Expm1: return 0.86;
+    case Fn::Softplus: return 0.75;
+    case Fn::Erf: return 1.5;  // std::erf itself, libm's (glibc 2.36: up to 1.03 on sweeps of other seeds)
   }
   return 0;
 }
@@ -254,7 +254,8 @@ std::vector<T> edge_cases() {
               T(-40), T(40), T(709.78), T(-745.13), T(-708.39), T(88.72), T(-87.33), T(-103.97), T(104), T(-104),
               trig_bound, -trig_bound, T(1), T(0x1p-1022), T(0x1p-126), T(0x1p-26), T(-0x1p-26), T(20), T(-20),
               T(19.1), T(10), T(-10), T(9.01), T(-0.75), T(-0.999), T(0.3465), T(-0.3465), T(0x1p-54), T(-0x1p-54),
-              T(36), T(-36), T(-37.5), T(0x1.6711f963e213cp-2), T(-0x1.243b6c024eb56p+5), T(3.92), T(4),
+              T(36), T(-36), T(-37.5), T(0x1.6711f963e213cp-2), T(-0x1.243b6c024eb56p+5), T(3.92), T(4), T(0.75),
+              T(-0.75), T(11), T(-11), T(-0x1.512844e5d6314p-1), T(0x1.9edc935efeba4p-2),
               T(-4), T(2.5)})
     push_around(xs, x);
   for (int q = 1; q < 2000; ++q) push_around(xs, static_cast<T>(q * 1.5707963267948966192313216916397514L));

@@ -107,7 +107,7 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * ldc, ldc, bias != nullptr);
   };
   const int threads = get_num_threads();
-  if (!rows_split_by_dydx() || threads == 1 || n * m * k < 2 * kGemmGrain) {
+  if (!rows_split_by_dydx() || threads == 1 || n < 2 || n * m * k < 2 * kGemmGrain) {
     rows_of_c(0, n);
     return;
   }
@@ -115,8 +115,8 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
   // and m: with fewer rows than columns (a layer's weight [768, 768] times 51 rows, a Laplacian's
   // stack for one sample), pieces of columns pack A's few rows twice instead of all of B, where over a
   // quarter of such a Laplacian went to packing B (BENCHMARKS.md). Pieces of 64 columns keep its register
-  // tiles whole. One row is split too: a sample's primal through a wide layer reads all of the weight
-  // from memory for few multiply-adds, and two cores read it faster than one.
+  // tiles whole. (One row is not split: OpenBLAS's pieces could round it differently on different
+  // thread counts. One row against a weight stored transposed is the dot kernel's, above.)
   if (n < m && m >= 128) {
     const int64_t b_column_step = lb.trans == CblasNoTrans ? 1 : lb.ld;
     const int64_t columns = ((m + threads - 1) / threads + 63) / 64 * 64;

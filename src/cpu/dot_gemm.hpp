@@ -26,18 +26,22 @@ inline constexpr int kDotRows = 3;  // 3 x 4 accumulators, 3 rows of A and one o
 inline constexpr int kDotColumns = 4;
 #endif
 
-/// Whether C[n, m] = A B, A row-major [n, k] and B stored transposed, takes the dot kernel: where it beat OpenBLAS
-/// in bench/skinny_gemm.cpp. From 4 rows (OpenBLAS's own small-matrix kernel reads one or two rows well), and up to
-/// k / 4 rows but at most 64: each dot product ends in a sum of one vector's lanes, which a short inner dimension
-/// pays for in few multiply-adds, and beyond 64 rows the copy of W is shared by enough rows to pay for itself. A's
-/// rows stay in L2.
+/// Whether C[n, m] = A B, A row-major [n, k] and B stored transposed, takes the dot kernel: where it beat
+/// OpenBLAS in bench/skinny_gemm.cpp. Up to k / 4 rows but at most 64: each dot product ends in a sum of
+/// one vector's lanes, which a short inner dimension pays for in few multiply-adds, and beyond 64 rows
+/// the copy of W is shared by enough rows to pay for itself. From 4 rows, or from one where the product
+/// is large enough to split across threads: OpenBLAS's own small-matrix kernel reads one to three rows
+/// against a W in cache faster, but from memory the dot kernel is as fast or faster, and its entries do
+/// not depend on how the columns are split (OpenBLAS's pieces do). A's rows stay in L2.
 inline constexpr int64_t kDotMinRows = 4;
 inline constexpr int64_t kDotMaxRows = 64;
+inline constexpr int64_t kDotMinWorkFewRows = int64_t{1} << 19;  // multiply-adds: twice gemm()'s grain
 inline constexpr int64_t kDotMaxABytes = int64_t{1} << 20;
 template <class T>
 bool dot_gemm_fits(int64_t n, int64_t k, int64_t m) {
-  return kSkinnyVectorBytes > 0 && (std::is_same_v<T, float> || std::is_same_v<T, double>) && n >= kDotMinRows &&
-         n <= std::min(kDotMaxRows, k / 4) && m >= 1 && n * k * static_cast<int64_t>(sizeof(T)) <= kDotMaxABytes;
+  return kSkinnyVectorBytes > 0 && (std::is_same_v<T, float> || std::is_same_v<T, double>) && n >= 1 &&
+         n <= std::min(kDotMaxRows, k / 4) && m >= 1 && (n >= kDotMinRows || n * k * m >= kDotMinWorkFewRows) &&
+         n * k * static_cast<int64_t>(sizeof(T)) <= kDotMaxABytes;
 }
 
 /// Columns [first, last) of C[n, m] = bias + A B, for A's element (i, p) at a[i * lda + p], B's (p, j) at b[j * ldb
