@@ -5,10 +5,11 @@
 
 #include <cmath>
 #include <cstring>
-#include <dydx/dydx.hpp>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <dydx/dydx.hpp>
 
 #include "cpu/dot_gemm.hpp"
 #include "test_util.hpp"

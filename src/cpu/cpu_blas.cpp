@@ -353,9 +353,10 @@ RowBlockProduct<T>::RowBlockProduct(const Tensor& a, const Tensor& b, const Tens
   a_rows_ = a_rows;
   if (k_ > 0 && (a_rows ? skinny_gemm_fits<T>(k_, m_) : skinny_gemm_transposed_a_fits<T>(n, k_, m_))) {
     packed_.reset(new Packed{SkinnyPackedB<T>(b_, k_, m_, b_row_step_, b_col_step_, bias_)});
-  } else if (a_rows && blas_layout(k_, m_, b_row_step_, b_col_step_).trans == CblasTrans && dot_gemm_fits<T>(n, k_, m_)) {
+  } else if (const BlasOperand lb = blas_layout(k_, m_, b_row_step_, b_col_step_);
+             a_rows && lb.usable && lb.trans == CblasTrans && dot_gemm_fits<T>(n, k_, m_)) {
     dot_ = true;  // as batched_gemm chooses for the whole product, so that each row has the same bits
-    b_ld_ = blas_layout(k_, m_, b_row_step_, b_col_step_).ld;
+    b_ld_ = lb.ld;
   }
 }
 

@@ -27,8 +27,8 @@ void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64
 /// C = bias + A B a block of rows at a time, into memory the caller gives: func::compile's products
 /// whose epilogue (an activation) runs on each block while it is in cache. It takes the skinny kernel,
 /// B packed once, or the dot kernel where batched_gemm does (each row then has the same bits as
-/// there), else BLAS on each block. a [n, k] and b [k, m] of float or double, each with a unit stride in one dim; bias
-/// undefined or m contiguous values.
+/// there), else BLAS on each block. a [n, k] and b [k, m] of float or double, each with a unit stride
+/// in one dim; bias undefined or m contiguous values.
 template <class T>
 class RowBlockProduct {
  public:

@@ -1,5 +1,6 @@
 // The dot-product kernel for products of few rows; see dot_gemm.hpp for when and why it replaces BLAS.
 #include "cpu/dot_gemm.hpp"
+#include "cpu/kernel_vectors.hpp"
 
 #include <cstring>
 
@@ -12,36 +13,7 @@ namespace dydx::cpu {
 #ifdef DYDX_SKINNY_GEMM
 namespace {
 
-// GCC's vector extensions, one machine vector of T, as in skinny_gemm.cpp.
-template <class T>
-struct VectorOf;
-template <>
-struct VectorOf<float> {
-  typedef float type __attribute__((vector_size(kSkinnyVectorBytes)));
-};
-template <>
-struct VectorOf<double> {
-  typedef double type __attribute__((vector_size(kSkinnyVectorBytes)));
-};
-template <class T>
-using Vec = typename VectorOf<T>::type;
-template <class T>
-constexpr int kLanes = kSkinnyVectorBytes / static_cast<int>(sizeof(T));
-
-template <class T>
-Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// The first n < kLanes values from memory, the rest zero: the inner dimension's last partial vector.
-template <class T>
-Vec<T> load_part(const T* p, int64_t n) {
-  T part[kLanes<T>] = {};
-  std::memcpy(part, p, static_cast<size_t>(n) * sizeof(T));
-  return load(part);
-}
+using namespace kernel_vectors;
 
 // The sum of a vector's lanes, halves first. (Halves by copy: GCC 12's own _mm512_extractf64x4_pd and
 // _mm512_reduce_add_ps warn of an uninitialised variable in its header.)
@@ -87,7 +59,7 @@ void block(const T* a, int64_t lda, const T* w, int64_t ldw, int64_t k, T* c, in
   };
   int64_t p = 0;
   for (; p + kLanes<T> <= k; p += kLanes<T>) step([](const T* at) { return load(at); }, p);
-  if (p < k) step([rest = k - p](const T* at) { return load_part(at, rest); }, p);
+  if (p < k) step([rest = k - p](const T* at) { return load_first(at, rest); }, p);
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) {
       const T sum = lane_sum(acc[r][v]);

@@ -1,5 +1,6 @@
 // The skinny-product kernel; see skinny_gemm.hpp for when and why it replaces BLAS.
 #include "cpu/skinny_gemm.hpp"
+#include "cpu/kernel_vectors.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -29,45 +30,14 @@ SkinnyPackedB<T>::SkinnyPackedB(const T* b, int64_t k, int64_t m, int64_t row_st
 #ifdef DYDX_SKINNY_GEMM
 namespace {
 
-// GCC's vector extensions: one machine vector of T (the attribute cannot apply to a template parameter).
-template <class T>
-struct VectorOf;
-template <>
-struct VectorOf<float> {
-  typedef float type __attribute__((vector_size(kSkinnyVectorBytes)));
-};
-template <>
-struct VectorOf<double> {
-  typedef double type __attribute__((vector_size(kSkinnyVectorBytes)));
-};
-template <class T>
-using Vec = typename VectorOf<T>::type;
-template <class T>
-constexpr int kLanes = kSkinnyVectorBytes / static_cast<int>(sizeof(T));
-
-// One vector from memory, unaligned.
-template <class T>
-Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// The first n lanes from memory (all of them for n >= the vector's lanes), the rest zero: a panel's
-// last columns, which may end before its last vector does.
-template <class T>
-Vec<T> load_first(const T* p, int64_t n) {
-  if (n >= kLanes<T>) return load(p);
-  T part[kLanes<T>] = {};
-  if (n > 0) std::memcpy(part, p, static_cast<size_t>(n) * sizeof(T));
-  return load(part);
-}
+using namespace kernel_vectors;
 
 // C[R rows, the panel's V vectors] = start + A[R rows, k] B[k, panel], start the panel's part of the
-// bias row (null: zero), or C += A B with accumulate; `cols` of the panel's columns are kept. The accumulators and B's vectors are
-// never addressed as arrays (no memcpy from &acc[r], no pointer to them), so that GCC can keep them
-// in registers: with their address taken, GCC 12 kept all 24 accumulators on the stack and the
-// inner loop loaded and stored each one per multiply-add (25 GFLOP/s in float32 against OpenBLAS's 141).
+// bias row (null: zero), or C += A B with accumulate; `cols` of the panel's columns are kept. The
+// accumulators and B's vectors are never addressed as arrays (no memcpy from &acc[r], no pointer to
+// them), so that GCC can keep them in registers: with their address taken, GCC 12 kept all 24
+// accumulators on the stack and the inner loop loaded and stored each one per multiply-add (25
+// GFLOP/s in float32 against OpenBLAS's 141).
 template <class T, int R, int V>
 void block(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, int64_t cols,
            const T* start, bool accumulate) {

@@ -602,6 +602,7 @@ template <class T>
 void erf(const T* __restrict x, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = erf(x[i]);
 }
+
 template <class T>
 void log1p(const T* __restrict x, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = log1p(x[i]);
@@ -616,6 +617,7 @@ template <class T>
 void softplus(const T* __restrict x, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]);
 }
+
 template <class T>
 void sin(const T* __restrict x, T* __restrict y, int64_t n) {
   detail::trig_array(x, y, n, [](T v) { return sin_reduced(v); }, [](T v) { return sin(v); });
