@@ -109,6 +109,22 @@ TEST(FewRowProducts, WithinRoundingOfTheFloat64Product) {
     }
 }
 
+// Operands BLAS cannot read as they lie (a row repeated by expand, stride 0; a weight whose rows overlap) are
+// copied first, and the kernel then sees ordinary rows: every repeated row of x gives the same row of the result.
+TEST(FewRowProducts, ExpandedAndOverlappingOperands) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    manual_seed(17);
+    const Tensor row = randn({1, 300}, dtype), x = row.expand({8, 300});
+    const Tensor storage = randn({600}, dtype), w = storage.as_strided({50, 300}, {3, 1});  // rows overlap
+    if (kDotKernel) ASSERT_TRUE(takes_dot_kernel(8, 300, 50));
+    const Tensor want = matmul(row.to(kFloat64), w.to(kFloat64).t());
+    const Tensor got = linear(x, w).to(kFloat64);
+    const double tol = dtype == kFloat32 ? 1e-3 : 1e-11;
+    EXPECT_TRUE(allclose(got, want.expand({8, 50}), tol, tol)) << dtype;
+    for (int64_t i = 1; i < 8; ++i) EXPECT_TRUE(equal(got.index({i}), got.index({0}))) << dtype << " row " << i;
+  }
+}
+
 // NaN and infinity reach exactly the entries whose rows hold them; inf times 0 is NaN; a row of -0 gives +0 as BLAS
 // and PyTorch do (the sum starts from +0), and -0 + that +0 is +0 under a -0 bias. k = 70 takes the skinny kernel
 // (src/cpu/skinny_gemm.hpp), 140 the dot kernel, 600 rows BLAS.

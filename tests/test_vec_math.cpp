@@ -435,7 +435,8 @@ TEST(VecMath, DoubleKernelsAgreeOnEdges) { expect_kernels_agree<double>(dydx::kF
 TEST(VecMath, TensorLayoutsAgree) {
   using namespace dydx;
   using UnaryFn = Tensor (*)(const Tensor&);
-  const UnaryFn fns[] = {&dydx::exp, &dydx::log, &dydx::sin, &dydx::cos, &dydx::tanh, &dydx::sigmoid};
+  const UnaryFn fns[] = {&dydx::exp,     &dydx::log,   &dydx::sin,   &dydx::cos, &dydx::tanh,
+                         &dydx::sigmoid, &dydx::log1p, &dydx::expm1, &dydx::erf};
   for (ScalarType dtype : {kFloat32, kFloat64}) {
     manual_seed(3);
     Tensor x = (randn({37, 53}) * 40.0).to(dtype);

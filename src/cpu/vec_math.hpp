@@ -9,17 +9,18 @@
 //
 // Float functions but tanh evaluate in double (shorter polynomials, see below) and round once: they
 // are correctly rounded except within ~2^-24 ulp of a midpoint; over all 2^32 floats none differs
-// from the double std:: value rounded (checked once by a throwaway program; the tests sample).
-// Float tanh, the activation that dominates an MLP's forward pass, runs in float lanes instead, at
-// most 0.83 ulp (0.773 with FMA contraction; see it below).
+// from the double std:: value rounded (checked once by a throwaway program for the older ones, and by
+// bench/vec_math_accuracy.cpp for log1p, expm1, softplus and erf; the tests sample). Float tanh, the
+// activation that dominates an MLP's forward pass, runs in float lanes instead, at most 0.83 ulp
+// (0.773 with FMA contraction; see it below).
 //
 // Double functions carry the critical sums in two parts (reduced argument, e^r, log's large terms,
 // the quotients of tanh and sigmoid). Their maximum errors measured against long double, with GCC
 // contracting a*b+c into FMAs (Release, -march=native) and, in brackets, without (-O0, or no FMA):
 // exp 0.64 ulp (0.62), 0.75 for subnormal results; log 0.67 (0.66); sin 0.76 (0.77); cos 0.76
 // (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63); log1p 0.68 (0.68); expm1 0.80 (0.85); softplus 0.74
-// (0.69), near -709 where e^x turns subnormal (24 million random inputs each, weighted to [-2, 2]).
-// tests/test_vec_math.cpp asserts the larger of each.
+// (0.69), near -709 where e^x turns subnormal (the last three by bench/vec_math_accuracy.cpp, 48 million
+// random inputs each). tests/test_vec_math.cpp asserts the larger of each.
 #pragma once
 
 #include <bit>
@@ -581,43 +582,38 @@ void trig_array(const T* __restrict x, T* __restrict y, int64_t n, Reduced reduc
 }
 }  // namespace detail
 
-template <class T>
-void exp(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = exp(x[i]);
+namespace detail {
+// y[i] = f(x[i]): the loop of every entry point below but sin's and cos's, vectorised where f is.
+template <class T, class F>
+[[gnu::always_inline]] inline void each(const T* __restrict x, T* __restrict y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
+}  // namespace detail
+
 template <class T>
-void log(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = log(x[i]);
-}
+void exp(const T* __restrict x, T* __restrict y, int64_t n) { detail::each(x, y, n, [](T v) { return exp(v); }); }
 template <class T>
-void tanh(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = tanh(x[i]);
-}
+void log(const T* __restrict x, T* __restrict y, int64_t n) { detail::each(x, y, n, [](T v) { return log(v); }); }
+template <class T>
+void tanh(const T* __restrict x, T* __restrict y, int64_t n) { detail::each(x, y, n, [](T v) { return tanh(v); }); }
 template <class T>
 void sigmoid(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+  detail::each(x, y, n, [](T v) { return sigmoid(v); });
 }
-
 template <class T>
-void erf(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = erf(x[i]);
-}
-
+void erf(const T* __restrict x, T* __restrict y, int64_t n) { detail::each(x, y, n, [](T v) { return erf(v); }); }
 template <class T>
 void log1p(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = log1p(x[i]);
+  detail::each(x, y, n, [](T v) { return log1p(v); });
 }
-
 template <class T>
 void expm1(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = expm1(x[i]);
+  detail::each(x, y, n, [](T v) { return expm1(v); });
 }
-
 template <class T>
 void softplus(const T* __restrict x, T* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]);
+  detail::each(x, y, n, [](T v) { return softplus(v); });
 }
-
 template <class T>
 void sin(const T* __restrict x, T* __restrict y, int64_t n) {
   detail::trig_array(x, y, n, [](T v) { return sin_reduced(v); }, [](T v) { return sin(v); });

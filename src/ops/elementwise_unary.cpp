@@ -286,8 +286,8 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   // vec::exp vectorises where std::exp, a libm call per element, does not. Always inlined: GCC
   // otherwise called it per element from some loops (the one-thread one), which then stayed scalar.
   [[gnu::always_inline]] static auto forward(auto x) { return x / (1 + cpu::vec::exp(-x)); }
-  static void forward_array(const auto* __restrict x, auto* __restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = forward(x[i]);
+  static void forward_array(const auto* x, auto* y, int64_t n) {
+    cpu::vec::detail::each(x, y, n, [](auto v) __attribute__((always_inline)) { return forward(v); });
   }
   static Tensor derivative(const Tensor& x, const Tensor&) {
     const Tensor s = sigmoid(x);
