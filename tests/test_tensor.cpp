@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -781,6 +782,35 @@ TEST(Reductions, SumAndMeanOverAllAndDims) {
   EXPECT_TRUE(HasValues(mk, {2.5, 3.5, 4.5}));
   EXPECT_EQ(y.sum({0}).dtype(), kFloat32);
   EXPECT_TRUE(HasValues(sum(Iota({2, 3, 4}), {0, 2}), {60, 92, 124}));
+}
+
+// A sum along the last dim runs 32 accumulators side by side (cpu_kernels.hpp, sum_into), each float32
+// one in double: every length, the tail included, and a large value in any of the accumulators, must
+// still give the exactly rounded sum. One 2^24 beside n - 1 ones loses every one in float32 arithmetic;
+// int64 wraps past its maximum as PyTorch's sum does.
+TEST(Reductions, SumAlongTheLastDimAddsEveryElementOfEveryLength) {
+  for (int64_t n : {0, 1, 7, 31, 32, 33, 63, 64, 65, 100, 1031}) {
+    for (int64_t big : {int64_t{0}, n / 2, n - 1}) {
+      if (n == 0 && big > 0) continue;
+      std::vector<float> f(static_cast<size_t>(n), 1.0f);
+      std::vector<double> d(static_cast<size_t>(n), 0.5);
+      std::vector<int64_t> i(static_cast<size_t>(n), 3);
+      if (n > 0) {
+        f[static_cast<size_t>(big)] = 16777216.0f;
+        d[static_cast<size_t>(big)] = 1099511627776.0;  // 2^40: every partial sum is exact
+        i[static_cast<size_t>(big)] = std::numeric_limits<int64_t>::max();
+      }
+      const Tensor rows = tensor(f).view({1, n});
+      const double want_f = n == 0 ? 0.0 : 16777216.0 + static_cast<double>(n - 1);
+      EXPECT_EQ(rows.sum({1}).item<float>(), static_cast<float>(want_f)) << "float32, n = " << n << ", big at " << big;
+      EXPECT_EQ(tensor(d, kFloat64).view({1, n}).sum({1}).item<double>(),
+                n == 0 ? 0.0 : 1099511627776.0 + 0.5 * static_cast<double>(n - 1))
+          << "float64, n = " << n;
+      uint64_t want_i = 0;  // int64 sums wrap, as PyTorch's do
+      for (int64_t v : i) want_i += static_cast<uint64_t>(v);
+      EXPECT_EQ(tensor(i).view({1, n}).sum({1}).item<int64_t>(), static_cast<int64_t>(want_i)) << "int64, n = " << n;
+    }
+  }
 }
 
 TEST(Reductions, IntegerSumStaysInt64) {

@@ -211,18 +211,22 @@ void sum_into(const Tensor& out, const Tensor& in) {
                              auto* o = reinterpret_cast<TOut*>(p[0]);
                              const auto* x = reinterpret_cast<const T*>(p[1]);
                              if (s[0] == 0) {
-                               // Eight accumulators break the add dependency chain and fill a vector.
-                               Acc acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                               // 32 accumulators: four vectors of them even at AVX-512's eight doubles,
+                               // so that four adds are in flight; with one vector, each add waited
+                               // for the last and [4096, 4096] over dim 1 ran below memory speed.
+                               constexpr int kAccumulators = 32;
+                               Acc acc[kAccumulators] = {};
                                int64_t i = 0;
                                if (s[1] == 1) {
-                                 for (; i + 8 <= n; i += 8)
-                                   for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+                                 for (; i + kAccumulators <= n; i += kAccumulators)
+                                   for (int k = 0; k < kAccumulators; ++k) acc[k] += x[i + k];
                                  for (; i < n; ++i) acc[0] += x[i];
                                } else {
                                  for (; i < n; ++i) acc[0] += x[i * s[1]];
                                }
-                               const Acc total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-                               o[0] = wrapping_add(o[0], static_cast<TOut>(total));
+                               for (int width = kAccumulators / 2; width >= 1; width /= 2)
+                                 for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+                               o[0] = wrapping_add(o[0], static_cast<TOut>(acc[0]));
                              } else if (s[0] == 1 && s[1] == 1) {
                                for (int64_t i = 0; i < n; ++i) o[i] = wrapping_add(o[i], static_cast<TOut>(x[i]));
                              } else {
