@@ -46,8 +46,15 @@ cmake --build build-tsan -j "$jobs" --target test_reliability test_threads test_
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_reliability --gtest_filter='Threads.*'
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 # Overlapping writes on 2, 4 and 8 threads: the short stress and the short differential test
-# (DYDX_LONG_STRESS=1 runs the long ones; see tests/test_overlap.cpp).
-OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_overlap
+# (DYDX_LONG_STRESS=1 runs the long ones; see tests/test_overlap.cpp). The differential's parts take
+# most of this run's time, each mostly on one core, so they go two at a time (xargs -P 2), the rest
+# of test_overlap beside them.
+tsan_overlap() { OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_overlap "$@"; }
+export -f tsan_overlap
+parts=$(build-tsan/tests/test_overlap --gtest_list_tests --gtest_filter='RowsInParts/*' | grep -c EveryOp) ||
+  { echo "test_overlap lists no parts of its differential test" >&2; exit 1; }
+{ echo "-RowsInParts/*"; seq -f "RowsInParts/*/%g" 0 $((parts - 1)); } |
+  xargs -P 2 -I{} bash -c 'tsan_overlap --gtest_filter="$1"' _ {}
 # Less the test that forks and starts threads in the child, which TSan does not support.
 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_concurrency \
   --gtest_filter=-ThreadPool.FailingToStartWorkersDegradesToFewerThreads
