@@ -219,27 +219,33 @@ TEST(FusedLaplacian, Float32GradientMatchesFloat64) {
 // 0), and a first layer's product keeps its tangents so; the fused step reads such tangents in
 // place. Its result and gradients are the dense tangents' to the bit, for repeats along every
 // leading dim of the value, along some, and along a later dim only (which is copied dense first).
+// Repeated rows shorter than 64 elements are copied dense; those of 64 and more are read in place, in
+// blocks of 256 (two blocks and a part for rows of 600).
 TEST(FusedLaplacian, TangentsRepeatedAcrossRowsGiveTheDenseResultExactly) {
   struct Layout {
-    std::vector<int64_t> once;
+    std::vector<int64_t> once, value;
   };
-  const Layout layouts[] = {{{4, 1, 3, 5}}, {{4, 1, 1, 5}}, {{4, 6, 1, 5}}, {{4, 1, 3, 1}}};
+  const Layout layouts[] = {{{4, 1, 3, 5}, {6, 3, 5}},    {{4, 1, 1, 5}, {6, 3, 5}},   {{4, 6, 1, 5}, {6, 3, 5}},
+                            {{4, 1, 3, 1}, {6, 3, 5}},    {{4, 1, 64}, {5, 64}},       {{4, 1, 2, 40}, {3, 2, 40}},
+                            {{4, 1, 600}, {3, 600}},      {{4, 1, 63}, {5, 63}}};
   const char* activations[] = {"tanh", "sigmoid", "exp", "sin", "cos", "silu"};
   for (ScalarType dtype : {kFloat32, kFloat64})
     for (const Layout& layout : layouts)
       for (const char* activation : activations) {
         manual_seed(3);
         const Tensor once = randn(layout.once, dtype).requires_grad_(true);
-        const Tensor v = randn({6, 3, 5}, dtype).requires_grad_(true);
-        const Tensor repeated = once.expand({4, 6, 3, 5});
+        const Tensor v = randn(layout.value, dtype).requires_grad_(true);
+        std::vector<int64_t> stacked = layout.value;
+        stacked.insert(stacked.begin(), 4);
+        const Tensor repeated = once.expand(stacked);
         ASSERT_FALSE(repeated.is_contiguous());
         const Tensor r = ops::laplacian_tangent_of(activation, repeated, v);
         const Tensor dense_once = once.detach().clone().requires_grad_(true);
         const Tensor dense_v = v.detach().clone().requires_grad_(true);
-        const Tensor r_dense = ops::laplacian_tangent_of(activation, dense_once.expand({4, 6, 3, 5}).contiguous(), dense_v);
+        const Tensor r_dense = ops::laplacian_tangent_of(activation, dense_once.expand(stacked).contiguous(), dense_v);
         const std::string where = std::string(activation) + " " + dtype_name(dtype) + " " + once.shape_string();
         EXPECT_TRUE(equal(r, r_dense)) << where;
-        const Tensor weights = randn({4, 6, 3, 5}, dtype);
+        const Tensor weights = randn(stacked, dtype);
         const TensorList g = grad({(r * weights).sum()}, {once, v});
         const TensorList g_dense = grad({(r_dense * weights).sum()}, {dense_once, dense_v});
         EXPECT_TRUE(allclose(g[0], g_dense[0], 1e-12, 1e-12)) << where;

@@ -75,11 +75,14 @@ inline std::optional<StepLayout> step_layout(const Tensor& t, const Tensor& v) {
   return StepLayout{v.numel() / std::max<int64_t>(row_numel, 1), row_numel, row_numel, 0};
 }
 
-// Whether a kernel reads t well as `layout` says: rows repeated only when they are at least a block
-// long, since each row is read in blocks of its own (x [B, 1] through an activation would take
-// B blocks of one element; its stack is better copied dense).
+// Whether a kernel reads t well as `layout` says: rows repeated only when they are a few vectors
+// long, since each row is read in blocks of its own (x [B, 1] through an activation would take B
+// blocks of one element; its stack is better copied dense). A layer of 64 reads well as it is: the
+// copy of its repeated stack ([3, B, 64] for x [B, 2]) ran on one thread and was a tenth of what
+// kept the Laplacian of bench/compare's MLP from scaling to two.
+constexpr int64_t kShortestRepeatedRow = 64;
 inline bool reads_well(const std::optional<StepLayout>& layout) {
-  return layout && (layout->rows == 1 || layout->row_numel >= kBlock);
+  return layout && (layout->rows == 1 || layout->row_numel >= kShortestRepeatedRow);
 }
 
 // r [d + 1, n] (dense) from t (read as `layout` says) and v [n], of one dtype. Squares accumulate
@@ -93,8 +96,8 @@ void forward_kernel(const Tensor& t, const StepLayout& layout, const Tensor& v, 
     const T* pt = t.data_ptr<T>();
     const T* pv = v.data_ptr<T>();
     T* pr = r.data_ptr<T>();
-    const int64_t per_row = (row_numel + kBlock - 1) / kBlock;
-    cpu::parallel_for(layout.rows * per_row, cpu::kElementwiseGrain / (kBlock * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
+    const int64_t per_row = (row_numel + kBlock - 1) / kBlock, block_numel = std::min(kBlock, row_numel);
+    cpu::parallel_for(layout.rows * per_row, cpu::kElementwiseGrain / (block_numel * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
       T first[kBlock], second[kBlock];
       double squares[kBlock];
       for (int64_t block = first_block; block < end_block; ++block) {
