@@ -97,7 +97,8 @@ void forward_kernel(const Tensor& t, const StepLayout& layout, const Tensor& v, 
     const T* pv = v.data_ptr<T>();
     T* pr = r.data_ptr<T>();
     const int64_t per_row = (row_numel + kBlock - 1) / kBlock, block_numel = std::min(kBlock, row_numel);
-    cpu::parallel_for(layout.rows * per_row, cpu::kElementwiseGrain / (block_numel * (d + 1)) + 1, [&](int64_t first_block, int64_t end_block) {
+    const int64_t grain = cpu::kElementwiseGrain / (block_numel * (d + 1)) + 1;
+    cpu::parallel_for(layout.rows * per_row, grain, [&](int64_t first_block, int64_t end_block) {
       T first[kBlock], second[kBlock];
       double squares[kBlock];
       for (int64_t block = first_block; block < end_block; ++block) {
