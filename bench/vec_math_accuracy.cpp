@@ -1,6 +1,6 @@
 // Maximum errors of src/cpu/vec_math.hpp's functions, the figures its header and BENCHMARKS.md quote (the
 // tests sample them; this measures them in full):
-//   vec_math_accuracy double [iterations]  log1p, expm1 and softplus on 4 x iterations random doubles
+//   vec_math_accuracy double [iterations]  log1p, expm1, softplus and erf on 4 x iterations random doubles
 //                                          (default 12 million: log-uniform magnitudes, and uniform in
 //                                          [-50, 50], [-1, 1] and [-0.8, 0.8]) against long double
 //   vec_math_accuracy float [name]         tanh, log1p, expm1, softplus and erf (or only the one named) on
@@ -60,7 +60,8 @@ const Function kFunctions[] = {
      [](long double x) { return std::expm1(x); }},
     {"softplus", vec::softplus<float>, vec::softplus<double>, softplus_reference<double>,
      softplus_reference<long double>},
-    {"erf", vec::erf<float>, vec::erf<double>, [](double x) { return std::erf(x); }, nullptr},
+    {"erf", vec::erf<float>, vec::erf<double>, [](double x) { return std::erf(x); },
+     [](long double x) { return std::erf(x); }},
 };
 
 void measure_double(int64_t iterations) {

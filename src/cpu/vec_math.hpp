@@ -1,4 +1,4 @@
-// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus and (float) erf in a form GCC vectorises:
+// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus and erf in a form GCC vectorises:
 // `for (i) y[i] = vec::tanh(x[i]);`.
 //
 // Every function is branch-free (bit-mask selects, integer bit tricks for 2^k and rounding) and
@@ -19,8 +19,9 @@
 // contracting a*b+c into FMAs (Release, -march=native) and, in brackets, without (-O0, or no FMA):
 // exp 0.64 ulp (0.62), 0.75 for subnormal results; log 0.67 (0.66); sin 0.76 (0.77); cos 0.76
 // (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63); log1p 0.68 (0.68); expm1 0.80 (0.85); softplus 0.74
-// (0.69), near -709 where e^x turns subnormal (the last three by bench/vec_math_accuracy.cpp, 48 million
-// random inputs each). tests/test_vec_math.cpp asserts the larger of each.
+// (0.69), near -709 where e^x turns subnormal; erf 0.84 (0.90), near 0.7 (the last four by
+// bench/vec_math_accuracy.cpp, 48 million random inputs each). tests/test_vec_math.cpp asserts the
+// larger of each.
 #pragma once
 
 #include <bit>
@@ -554,8 +555,61 @@ constexpr double kErfcScaled[] = {
   const double y = select(a >= 4.0, 1.0, select(a < 1.0, below1, up_to4));
   return static_cast<float>(std::copysign(y, double{x}));
 }
-/// Double erf: std::'s, a libm call per element (vectorised double erf is not written yet).
-[[gnu::always_inline]] inline double erf(double x) { return std::erf(x); }
+namespace detail {
+// Double erf in four pieces, fitted with mpmath's chebyfit (relative errors below 2e-18 before
+// rounding, 1.5e-15 in the last, where erfc is below 4e-4 of erf and the error is damped as much):
+// (erf(x) / x - 2 / sqrt(pi)) / x^2 as a polynomial in z = x^2 below 0.7, (erf(x) - erf(1)) / (x - 1)
+// in s = x - 1 below 1.25, and e^(x^2) erfc(x) in s = x - 1.875 below 2.5 and s = x - 4.25 below 6.
+constexpr double kErfNearZero[] = {-1.0008162209584207e-09, 1.4551100686777855e-08, -1.6349304867580175e-07,
+                                   1.646144610002406e-06, -1.4925632948854318e-05, 0.00012055332689889041,
+                                   -0.0008548327020395562, 0.0052239776254235145, -0.026866170645130666,
+                                   0.11283791670955125, -0.37612638903183754};
+constexpr double kErfNearOne[] = {-4.416845607232735e-06, 2.3259548501363126e-05, 1.850156371423956e-05,
+                                  -0.00020001666871970699, 8.554251168588121e-05, 0.0012262858926882269,
+                                  -0.0018851891801323424, -0.004777030684046476, 0.015154718178194046,
+                                  0.004612305526383384, -0.06918458290363257, 0.06918458290343554,
+                                  0.13836916580686573, -0.4151074974205947, 0.4151074974205947};
+constexpr double kErfcScaledBelow2_5[] = {
+    -6.647966938535859e-10, 2.7050371773727344e-09, -9.621911740181652e-09, 3.74039551448257e-08,
+    -1.430533964239295e-07, 5.315112138349538e-07,  -1.9261513332129753e-06, 6.800107734552959e-06,
+    -2.334409411797306e-05, 7.777080967477999e-05,  -0.0002508686841953935, 0.0007814620113518968,
+    -0.0023432816664903998, 0.006738039159306205,   -0.018492027589907034,  0.04814863004967338,
+    -0.11801672272799837,   0.2694299851646704};
+constexpr double kErfcScaledBelow6[] = {
+    -4.468448672963503e-15, 2.670890640370474e-14,   -8.951517882296557e-14, 5.147060299059555e-13,
+    -3.3679875481133544e-12, 1.9043820520800624e-11, -1.0473038751142829e-10, 5.764865097795361e-10,
+    -3.133906547477162e-09, 1.6781601158816573e-08,  -8.855425944253482e-08, 4.6025960457877927e-07,
+    -2.3546006845863016e-06, 1.1848093943733695e-05, -5.859550020157721e-05, 0.00028457515676828387,
+    -0.0013559331671051938, 0.006331866273879434,    -0.028944331414615315, 0.1293452747859878};
+// 2 / sqrt(pi) and erf(1), each as the nearest double and the rest.
+constexpr double kTwoOverSqrtPi = 1.1283791670955126, kTwoOverSqrtPiLo = 1.533545961316588e-17;
+constexpr double kErfOne = 0.8427007929497149, kErfOneLo = -2.4801011789118602e-17;
+}  // namespace detail
+
+/// Double erf, every piece computed and the right one selected (so that it vectorises): the constant
+/// term of the first two is added last, with the rest of its digits, so that each result is rounded
+/// about once; 1 - e^(-x^2) Q(x) from 1.25, x^2's rounding error folded into e^(-x^2); 1 from 6
+/// (erfc(5.93) is below half an ulp of 1). Odd, so -0 stays -0; NaN passes.
+[[gnu::always_inline]] inline double erf(double x) {
+  using namespace detail;
+  const double a = std::fabs(x);
+  const double z = a * a;
+  // Tiny x scaled up first, so that the split product is exact (it is not among subnormals) and the
+  // result is rounded to double precision before its last rounding onto the subnormals' grid.
+  const double up = select(a < 0x1p-1000, 0x1p100, 1.0), scaled_a = a * up;
+  const Sum scaled = two_product(scaled_a, kTwoOverSqrtPi);
+  const double near_zero =
+      (scaled.s + (scaled.e + scaled_a * (kTwoOverSqrtPiLo + z * horner(z, kErfNearZero)))) * (1.0 / up);
+  const double s = a - 1.0;
+  const double near_one = kErfOne + (kErfOneLo + s * horner(s, kErfNearOne));
+  // Clamped, so that the discarded side stays finite for large or infinite x.
+  const double c = select(a > 6.0, 6.0, a);
+  const double q = select(c < 2.5, horner(c - 1.875, kErfcScaledBelow2_5), horner(c - 4.25, kErfcScaledBelow6));
+  const Sum square = two_product(c, c);  // e^(-c^2) = e^(-s) e^(-e) = e^(-s) (1 - e)
+  const double beyond = 1.0 - (exp(-square.s) * (1.0 - square.e)) * q;
+  const double y = select(a >= 6.0, 1.0, select(a < 0.7, near_zero, select(a < 1.25, near_one, beyond)));
+  return std::copysign(y, x);
+}
 
 // The double functions, rounded once: within 2^-51 relative before it, so correctly rounded except
 // within ~2^-28 ulp of a midpoint. They already vectorise, in double lanes.

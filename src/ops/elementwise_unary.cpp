@@ -257,7 +257,7 @@ struct Expm1 : Named<"expm1", "Expm1Backward0"> {
 };
 struct Erf : Named<"erf", "ErfBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  // Float erf vectorises (vec::erf); double erf is libm's.
+  // vec::erf vectorises, in both dtypes.
   [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::erf(x); }
   // 2 / sqrt(pi) e^(-x^2), as PyTorch writes it: pow's gradient 2 x g rounds once where x * x's
   // g x + g x rounds twice, which a float32 subnormal x shows.
@@ -396,8 +396,8 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
   static auto forward(auto x, const Attrs& a) {
     return a.approximate == GeluApproximation::tanh ? tanh_form(x) : erf_form(x);
   }
-  // The loops take the form chosen once per call: with both in one loop body, double erf's libm call
-  // kept the tanh form's loop scalar too.
+  // The loops take the form chosen once per call, so that each loop body holds one form: with both in
+  // it, double erf's libm call (before vec::erf had a double version) kept the tanh form's loop scalar.
   template <class T, class F>
   static void with_form(const Attrs& a, F&& f) {
     if (a.approximate == GeluApproximation::tanh)
