@@ -605,7 +605,8 @@ constexpr double kErfOne = 0.8427007929497149, kErfOneLo = -2.4801011789118602e-
   // Clamped, so that the discarded side stays finite for large or infinite x.
   const double c = select(a > 6.0, 6.0, a);
   const double q = select(c < 2.5, horner(c - 1.875, kErfcScaledBelow2_5), horner(c - 4.25, kErfcScaledBelow6));
-  const Sum square = two_product(c, c);  // e^(-c^2) = e^(-s) e^(-e) = e^(-s) (1 - e)
+  // c^2 = square.s + square.e exactly, so e^(-c^2) = e^(-square.s) (1 - square.e) to within square.e^2.
+  const Sum square = two_product(c, c);
   const double beyond = 1.0 - (exp(-square.s) * (1.0 - square.e)) * q;
   const double y = select(a >= 6.0, 1.0, select(a < 0.7, near_zero, select(a < 1.25, near_one, beyond)));
   return std::copysign(y, x);
