@@ -263,6 +263,21 @@ TEST(Biharmonic, OnePassOverWholeBatchesMatchesNestedLaplacians) {
   }
 }
 
+// The first layer's stack repeats one row across the batch: the one-pass step reads rows of 64 elements
+// and more in place and copies shorter ones dense (laplacian_detail::reads_well), in blocks of 128.
+TEST(Biharmonic, FirstLayersOfEveryWidthMatchNestedLaplacians) {
+  manual_seed(9);
+  for (int64_t width : {63, 64, 80, 300}) {
+    const Tensor w1 = randn({width, 3}, kFloat64) * 0.5, b1 = randn({width}, kFloat64) * 0.3;
+    const Tensor w2 = randn({2, width}, kFloat64) * (1.0 / std::sqrt(double(width)));
+    const func::UnaryFunction f = [&](const Tensor& z) { return linear(tanh(linear(z, w1, b1)), w2); };
+    const func::UnaryFunction lap = [&f](const Tensor& z) { return func::laplacian(f, z); };
+    const Tensor x = randn({5, 3}, kFloat64);
+    EXPECT_TRUE(allclose(func::detail::biharmonic_in_one_pass(f, x), func::laplacian(lap, x), 1e-9, 1e-9))
+        << "width " << width;
+  }
+}
+
 // A quotient by a denominator of 1e-8 in float32: its stack divides by b, never by b^5 (which is
 // inf in float32 there, and inf * 0 where b does not move), so the biharmonic stays finite.
 TEST(Biharmonic, QuotientsByTinyDenominatorsStayFinite) {

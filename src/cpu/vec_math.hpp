@@ -19,9 +19,9 @@
 // contracting a*b+c into FMAs (Release, -march=native) and, in brackets, without (-O0, or no FMA):
 // exp 0.64 ulp (0.62), 0.75 for subnormal results; log 0.67 (0.66); sin 0.76 (0.77); cos 0.76
 // (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63); log1p 0.68 (0.68); expm1 0.80 (0.85); softplus 0.74
-// (0.69), near -709 where e^x turns subnormal; erf 0.84 (0.90), near 0.7 (the last four by
-// bench/vec_math_accuracy.cpp, 48 million random inputs each). tests/test_vec_math.cpp asserts the
-// larger of each.
+// (0.69), near -709 where e^x turns subnormal; erf 0.76 (0.81), near its pieces' joins (the last four
+// by bench/vec_math_accuracy.cpp, 48 million random inputs each, erf's 96 million). tests/test_vec_math.cpp
+// asserts the larger of each.
 #pragma once
 
 #include <bit>
@@ -597,11 +597,18 @@ constexpr double kErfOne = 0.8427007929497149, kErfOneLo = -2.4801011789118602e-
   // Tiny x scaled up first, so that the split product is exact (it is not among subnormals) and the
   // result is rounded to double precision before its last rounding onto the subnormals' grid.
   const double up = select(a < 0x1p-1000, 0x1p100, 1.0), scaled_a = a * up;
+  // 2x / sqrt(pi) + x z P(z), compensated as erf(1) + s Q(s) is below: near 0.7, x z P(z) is a fifth of it.
   const Sum scaled = two_product(scaled_a, kTwoOverSqrtPi);
+  const Sum correction_a = two_product(scaled_a, z * horner(z, kErfNearZero));
+  const Sum near_zero_sum = two_sum(scaled.s, correction_a.s);
   const double near_zero =
-      (scaled.s + (scaled.e + scaled_a * (kTwoOverSqrtPiLo + z * horner(z, kErfNearZero)))) * (1.0 / up);
+      (near_zero_sum.s + (near_zero_sum.e + ((scaled.e + correction_a.e) + scaled_a * kTwoOverSqrtPiLo))) *
+      (1.0 / up);
   const double s = a - 1.0;
-  const double near_one = kErfOne + (kErfOneLo + s * horner(s, kErfNearOne));
+  // erf(1) + s Q(s) as a compensated sum: near 0.7, s Q(s) is a fifth of the result.
+  const Sum correction = two_product(s, horner(s, kErfNearOne));
+  const Sum near_one_sum = two_sum(kErfOne, correction.s);
+  const double near_one = near_one_sum.s + (near_one_sum.e + (correction.e + kErfOneLo));
   // Clamped, so that the discarded side stays finite for large or infinite x.
   const double c = select(a > 6.0, 6.0, a);
   const double q = select(c < 2.5, horner(c - 1.875, kErfcScaledBelow2_5), horner(c - 4.25, kErfcScaledBelow6));

@@ -161,8 +161,9 @@ void unary_kernel(const Tensor& stack, const laplacian_detail::StepLayout& layou
   const T* pt = stack.data_ptr<T>();
   T* pr = result.data_ptr<T>();
   const T *f1 = phi[0].data_ptr<T>(), *f2 = phi[1].data_ptr<T>(), *f3 = phi[2].data_ptr<T>(), *f4 = phi[3].data_ptr<T>();
-  const int64_t per_row = (row_numel + kBlock - 1) / kBlock;
-  cpu::parallel_for(layout.rows * per_row, cpu::kElementwiseGrain / (kBlock * 2 * s.slices()) + 1, [&](int64_t first, int64_t end) {
+  const int64_t per_row = (row_numel + kBlock - 1) / kBlock, block_numel = std::min(kBlock, row_numel);
+  const int64_t grain = cpu::kElementwiseGrain / (block_numel * 2 * s.slices()) + 1;
+  cpu::parallel_for(layout.rows * per_row, grain, [&](int64_t first, int64_t end) {
     std::vector<double> scratch(static_cast<size_t>((5 + d) * kBlock));
     double *laplacian = scratch.data(), *squares = laplacian + kBlock, *g_t = squares + kBlock;
     double *frobenius = g_t + kBlock, *g_h_g = frobenius + kBlock, *h_g = g_h_g + kBlock;  // h_g: d blocks

@@ -75,11 +75,11 @@ inline std::optional<StepLayout> step_layout(const Tensor& t, const Tensor& v) {
   return StepLayout{v.numel() / std::max<int64_t>(row_numel, 1), row_numel, row_numel, 0};
 }
 
-// Whether a kernel reads t well as `layout` says: rows repeated only when they are a few vectors
-// long, since each row is read in blocks of its own (x [B, 1] through an activation would take B
-// blocks of one element; its stack is better copied dense). A layer of 64 reads well as it is: the
-// copy of its repeated stack ([3, B, 64] for x [B, 2]) ran on one thread and was a tenth of what
-// kept the Laplacian of bench/compare's MLP from scaling to two.
+// Whether a kernel (this step's, and the biharmonic step's) reads t well as `layout` says: rows
+// repeated only when they are a few vectors long, since each row is read in blocks of its own (x [B, 1]
+// through an activation would take B blocks of one element; its stack is better copied dense). A layer
+// of 64 reads well as it is: the copy of its repeated stack ([3, B, 64] for x [B, 2]) ran on one thread
+// and was a tenth of what kept the Laplacian of bench/compare's MLP from scaling to two.
 constexpr int64_t kShortestRepeatedRow = 64;
 inline bool reads_well(const std::optional<StepLayout>& layout) {
   return layout && (layout->rows == 1 || layout->row_numel >= kShortestRepeatedRow);
