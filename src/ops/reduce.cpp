@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "autograd/forward_mode.hpp"
+#include "cpu/extreme_kernels.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "vmap/reduction.hpp"
@@ -229,23 +230,6 @@ struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {
   static Tensor replay(const TensorList& in, const Attrs& a) { return std::get<0>(min(in[0], a.dim, a.keepdim)); }
 };
 
-// Index of the largest (or smallest) of n strided values; the first nan wins, so nan propagates.
-template <bool IsMax, class T>
-int64_t extreme_index(const T* p, int64_t n, int64_t stride) {
-  int64_t best = 0;
-  T best_value = p[0];
-  if (best_value != best_value) return 0;
-  for (int64_t i = 1; i < n; ++i) {
-    T v = p[i * stride];
-    if (v != v) return i;
-    if (IsMax ? v > best_value : v < best_value) {
-      best_value = v;
-      best = i;
-    }
-  }
-  return best;
-}
-
 // The batching rule of the whole-sample max and min: every sample's elements in one row of the
 // batch, reduced along the rows at once. Along a dim the gradient goes to one chosen index, but a
 // sample's max shares it evenly among its ties (as ExtremeAll, so as the loop over samples does);
@@ -269,12 +253,12 @@ template <class Record, bool IsMax = std::is_same_v<Record, MaxRecord>>
 Tensor extreme_all(const Tensor& x, const char* op) {
   DYDX_CHECK(x.numel() > 0, op, ": Expected reduction dim to be specified for input.numel() == 0");
   if (vmap::takes_rule(x)) [[unlikely]] return batched_extreme_all<IsMax>(x);
-  Tensor flat = x.contiguous();
+  const Tensor flat = x.is_contiguous() ? x : x.detach().contiguous();
   Tensor out = detail::make_empty({}, x.dtype());
   cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = flat.data_ptr<T>();
-    out.data_ptr<T>()[0] = p[extreme_index<IsMax>(p, flat.numel(), 1)];
+    int64_t index = 0;
+    cpu::extreme_along<IsMax>(flat.data_ptr<T>(), 1, flat.numel(), 1, out.data_ptr<T>(), &index);
   });
   finish<Record>({&x}, out);
   return out;
@@ -295,30 +279,15 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
   Dims out_shape = reduced_shape(x, mask, keepdim);
   Tensor values = detail::make_empty(out_shape, x.dtype());
   Tensor indices = detail::make_empty(out_shape, kInt64);
-  // Rows along dim: outer index over the other dims, stride of dim within each row.
-  Dims outer_sizes, outer_strides;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (d != dim) {
-      outer_sizes.push_back(x.size(d));
-      outer_strides.push_back(x.stride(d));
-    }
-  const int64_t stride = x.dim() == 0 ? 1 : x.stride(dim);
-  const int64_t rows = detail::product(outer_sizes);
+  // x read as [outer, n, inner], dense; values and indices [outer, inner] in that order.
+  const Tensor dense = x.is_contiguous() ? x : x.detach().contiguous();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
   cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* base = reinterpret_cast<const T*>(x.impl()->data_bytes());
-    T* vout = values.data_ptr<T>();
-    int64_t* iout = indices.data_ptr<int64_t>();
-    for (int64_t r = 0; r < rows; ++r) {
-      int64_t rem = r, offset = 0;
-      for (size_t d = outer_sizes.size(); d-- > 0;) {
-        offset += (rem % outer_sizes[d]) * outer_strides[d];
-        rem /= outer_sizes[d];
-      }
-      int64_t i = extreme_index<IsMax>(base + offset, n, stride);
-      vout[r] = base[offset + i * stride];
-      iout[r] = i;
-    }
+    cpu::extreme_along<IsMax>(dense.data_ptr<T>(), outer, n, inner, values.data_ptr<T>(),
+                              indices.data_ptr<int64_t>());
   });
   finish<Record>({&x}, values, {dim, keepdim || x.dim() == 0}, {&indices});
   return {values, indices};
