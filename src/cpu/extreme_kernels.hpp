@@ -91,13 +91,14 @@ Extreme<T> extreme_of_run(const T* p, int64_t n) {
 }
 
 // For x dense [outer, n, inner] (n >= 1): values and indices [outer, inner] of the first extreme
-// along the middle dim. Rows (inner == 1) go one per task, or, for one long row, in fixed chunks
-// merged in order; columns (inner > 1) go in blocks updated row by row.
+// along the middle dim. Rows (inner == 1) go one per task, or, for one row longer than a chunk, in
+// fixed chunks merged in order (a short one, the common whole-tensor max, allocates nothing); columns
+// (inner > 1) go in blocks updated row by row.
 template <bool IsMax, class T>
 void extreme_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* values, int64_t* indices) {
   if (outer == 0 || inner == 0) return;
-  if (inner == 1 && outer == 1) {
-    constexpr int64_t kChunk = int64_t{1} << 16;
+  constexpr int64_t kChunk = int64_t{1} << 16;
+  if (inner == 1 && outer == 1 && n > kChunk) {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<Extreme<T>> parts(static_cast<size_t>(chunks), Extreme<T>{x[0], 0});
     parallel_for(chunks, 1, [&](int64_t first, int64_t last) {
