@@ -407,7 +407,7 @@ Results run_row(const OpRow& row, const Shapes& shapes, const Layout& layout, co
 }
 
 // The op table's rows in parts (row r in part r % kDifferentialParts), each part a test of its own, so that
-// ctest, and the TSan run in scripts/run_tests.sh (two gtest shards side by side), take them on both
+// ctest, and the TSan run in scripts/run_tests.sh (two parts at a time, xargs -P 2), take them on both
 // cores: as one test on one core it took three of CI's minutes under TSan.
 constexpr int kDifferentialParts = 8;
 
