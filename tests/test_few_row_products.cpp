@@ -125,9 +125,11 @@ TEST(FewRowProducts, ExpandedAndOverlappingOperands) {
   }
 }
 
-// NaN and infinity reach exactly the entries whose rows hold them; inf times 0 is NaN; a row of -0 gives +0 as BLAS
-// and PyTorch do (the sum starts from +0), and -0 + that +0 is +0 under a -0 bias. k = 70 takes the skinny kernel
-// (src/cpu/skinny_gemm.hpp), 140 the dot kernel, 600 rows BLAS.
+// NaN and infinity reach exactly the entries whose rows hold them; inf times 0 is NaN; in dydx's kernels a row of -0
+// gives +0 (the sum starts from +0), and -0 + that +0 is +0 under a -0 bias. k = 70 takes the skinny kernel
+// (src/cpu/skinny_gemm.hpp), 140 the dot kernel, 600 rows BLAS, where the zero's sign is the BLAS kernel's: OpenBLAS's
+// Haswell dgemm gives -0 under a -0 bias where its SkylakeX kernel gives +0, and PyTorch's linear does the same on
+// either.
 TEST(FewRowProducts, EdgeValuesReachOnlyTheirEntries) {
   constexpr double inf = std::numeric_limits<double>::infinity();
   for (ScalarType dtype : {kFloat32, kFloat64})
@@ -149,7 +151,7 @@ TEST(FewRowProducts, EdgeValuesReachOnlyTheirEntries) {
           EXPECT_EQ(row1, inf) << j;
         const double zero = y.index({2, j}).item<double>();
         EXPECT_EQ(zero, 0.0);
-        EXPECT_FALSE(std::signbit(zero)) << j;
+        if (n < 600) EXPECT_FALSE(std::signbit(zero)) << j;
         EXPECT_EQ(y.index({3, j}).item<double>(), j == 3 ? k - 1 : k) << j;
       }
     }
@@ -192,11 +194,14 @@ TEST(FewRowProducts, CompiledLayersGiveEagersBits) {
         for (int call = 0; call < 2; ++call) {
           const Tensor x = randn({n, k}, dtype);
           const Tensor got = compiled(x), want = layer(x);
-          // OpenBLAS's blocks of rows there, and its pieces of columns here, may round differently.
+          // OpenBLAS's blocks of rows there, and its pieces of columns here, may round differently: two orders of
+          // k products of randn values differ by about k * eps (4.5e-5 seen at k = 1000 in float32 with OpenBLAS's
+          // Haswell kernels), and tanh does not magnify a difference.
+          const double eps = dtype == kFloat32 ? 1.2e-7 : 2.3e-16;
           if (takes_dot_kernel(n, k, m) || n < 4)
             EXPECT_EQ(bytes_of(got), bytes_of(want)) << label(n, k, m, dtype) << ", call " << call;
           else
-            EXPECT_TRUE(allclose(got, want, 1e-5, 1e-6)) << label(n, k, m, dtype) << ", call " << call;
+            EXPECT_TRUE(allclose(got, want, 0.0, static_cast<double>(k) * eps)) << label(n, k, m, dtype) << ", call " << call;
         }
       }
       EXPECT_GE(compiled.stats().fused_products, 1) << compiled.stats().eager_reason;
