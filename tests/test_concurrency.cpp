@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -342,6 +343,50 @@ TEST(ThreadPool, NestedParallelForVisitsEveryIndexOnce) {
       });
   });
   for (const auto& s : seen) ASSERT_EQ(s.load(), 1);
+}
+
+// Each thread owns a share of a job's pieces and takes others' only once its own are done: whatever
+// the sizes and however slow one thread is, every index is visited exactly once.
+TEST(ThreadPool, EveryIndexOnceWhenSharesAreTaken) {
+  for (int threads : {2, 3, 4, 7}) {
+    ThreadCount count(threads);
+    for (const auto& [n, grain] : {std::pair<int64_t, int64_t>{2, 1}, {5, 2}, {1000, 1}, {1000, 333}, {4097, 64}}) {
+      for (int slow : {-1, 0, 1}) {  // no thread slowed, the caller (it runs piece 0), or the thread that runs the last piece
+        std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+        const std::thread::id caller = std::this_thread::get_id();
+        cpu::parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+          const bool is_caller = std::this_thread::get_id() == caller;
+          if ((slow == 0 && is_caller && begin == 0) || (slow == 1 && end == n))
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          for (int64_t i = begin; i < end; ++i) ++seen[static_cast<size_t>(i)];
+        });
+        for (const auto& s : seen) ASSERT_EQ(s.load(), 1) << threads << " threads, n " << n << ", grain " << grain << ", slow " << slow;
+      }
+    }
+  }
+}
+
+// On two threads the calling thread's share is the first half of the range, which it takes from the
+// start, and the worker's the second: consecutive ops over one shape give each thread the same part of
+// the data (where pieces went to whichever thread asked first, the two alternated). A piece goes to the
+// other thread only when its owner comes to it late (descheduled, or a worker asleep), which on a loaded
+// machine may happen in a few of the jobs, never in most.
+TEST(ThreadPool, EachThreadTakesItsOwnHalfOfTheRange) {
+  ThreadCount two(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  int caller_took_its_start = 0, worker_took_its_start = 0;
+  constexpr int kJobs = 100;
+  for (int job = 0; job < kJobs; ++job) {
+    std::atomic<bool> on_caller[8];
+    cpu::parallel_for(8, 1, [&](int64_t begin, int64_t) {
+      on_caller[begin] = std::this_thread::get_id() == caller;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    });
+    caller_took_its_start += on_caller[0] && on_caller[1];
+    worker_took_its_start += !on_caller[4];
+  }
+  EXPECT_GE(caller_took_its_start, kJobs * 9 / 10);
+  EXPECT_GE(worker_took_its_start, kJobs / 2);
 }
 
 // Changing the thread count while other threads run ops: every result keeps the bits of one

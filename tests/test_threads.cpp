@@ -83,6 +83,10 @@ const std::vector<Case>& cases() {
       {"few rows through a layer", [](const Tensor& x, const Tensor& y) { return linear(x.narrow(0, 0, 51), y.narrow(0, 0, 300), y.select(1, 0).narrow(0, 0, 300)); }, kSkinnyKernel},
       // Short inner dimension and narrow result: dydx's own kernel, whose rows do not depend on the split.
       {"skinny matmul", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 64)}), y.index({Slice(0, 64), Slice(0, 100)})); }, kSkinnyKernel},
+      // A stack [S, R, k] folded into rows by matmul: the same kernel, each thread taking the same rows of
+      // every stack (cpu::StackedRows), R a multiple of its 6-row blocks and not.
+      {"skinny matmul of a stack", [](const Tensor& x, const Tensor& y) { return matmul(x.narrow(0, 0, 600).narrow(1, 0, 64).reshape({3, 200, 64}), y.index({Slice(0, 64), Slice(0, 100)})); }, kSkinnyKernel},
+      {"skinny matmul of a stack of 199 rows", [](const Tensor& x, const Tensor& y) { return matmul(x.narrow(0, 0, 597).narrow(1, 0, 64).reshape({3, 199, 64}), y.index({Slice(0, 64), Slice(0, 100)})); }, kSkinnyKernel},
       // A weight gradient, x^T g with a long inner dimension: the same kernel, A read transposed.
       {"skinny matmul of transposed", [](const Tensor& x, const Tensor& y) { return matmul(x.index({Slice(), Slice(0, 32)}).t(), y.index({Slice(), Slice(0, 40)})); }, kSkinnyKernel},
       {"in-place add through a transposed view",
@@ -110,7 +114,7 @@ TEST(Threads, KernelsGiveTheSameBitsOnAnyThreadCount) {
         ThreadCount one(1);
         serial = c.f(x, y);
       }
-      for (int n : {2, 3}) {
+      for (int n : {2, 3, 5}) {
         ThreadCount many(n);
         Tensor parallel = c.f(x, y);
         if (c.bit_exact) {

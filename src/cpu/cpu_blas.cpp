@@ -64,6 +64,8 @@ bool rows_split_by_dydx() {
 // Below this many multiply-adds per thread, a product runs on the calling thread.
 constexpr int64_t kGemmGrain = int64_t{1} << 18;
 
+thread_local int64_t rows_per_stack = 0;  // set by StackedRows; 0: rows are not stacks
+
 // C = bias + A B, with every row of C starting from the bias row (null: zero).
 template <class T>
 void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
@@ -83,6 +85,17 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     const int64_t lda = a_rows ? la.ld : 1, a_step = a_rows ? 1 : la.ld;
     // Split into whole register blocks of rows: a product of few rows and a long inner dimension
     // (a weight gradient, 32 rows) split at row 16 left blocks of 3 and 1 rows streaming all of B.
+    const int64_t per_stack = rows_per_stack, threads = get_num_threads();
+    if (per_stack > 0 && n > per_stack && n % per_stack == 0 && per_stack >= 4 * kSkinnyRows * threads) {
+      // Pieces of every stack's rows, the same rows of each: see StackedRows.
+      const int64_t stacks = n / per_stack, blocks = (per_stack + kSkinnyRows - 1) / kSkinnyRows;
+      parallel_for(blocks, kGemmGrain / (m * k * kSkinnyRows * stacks) + 1, [&](int64_t first, int64_t last) {
+        const int64_t begin = first * kSkinnyRows, end = std::min(per_stack, last * kSkinnyRows);
+        for (int64_t s = 0; s < stacks; ++s)
+          skinny_gemm_rows(a, lda, a_step, packed, c, s * per_stack + begin, s * per_stack + end);
+      });
+      return;
+    }
     const int64_t blocks = (n + kSkinnyRows - 1) / kSkinnyRows;
     parallel_for(blocks, kGemmGrain / (m * k * kSkinnyRows) + 1, [&](int64_t first, int64_t last) {
       skinny_gemm_rows(a, lda, a_step, packed, c, first * kSkinnyRows, std::min(n, last * kSkinnyRows));
@@ -223,6 +236,9 @@ void integer_gemm(int64_t n, int64_t m, int64_t k, const int64_t* a, int64_t sa0
 }
 
 }  // namespace
+
+StackedRows::StackedRows(int64_t rows) : previous_(rows_per_stack) { rows_per_stack = rows; }
+StackedRows::~StackedRows() { rows_per_stack = previous_; }
 
 void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, const Tensor& row_bias) {
   const int64_t batch = a_in.size(0), n = a_in.size(1), k = a_in.size(2), m = b_in.size(2);

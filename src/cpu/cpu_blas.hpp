@@ -12,6 +12,22 @@ namespace dydx::cpu {
 /// contiguous [m] of that (floating) dtype, every row of out starts from it: out[b] = bias + a[b] @ b[b].
 void batched_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& row_bias = Tensor());
 
+/// Tells the products run on this thread while it lives that their rows are stacks of
+/// `rows_per_stack` rows (matmul folding a [S, R, k] operand into S R rows): those the skinny kernel
+/// takes then give each thread the same rows of every stack, which is how the elementwise kernels
+/// that come between them (a forward Laplacian's steps, an op broadcast over the stacks) split the
+/// same data, so that it stays in one core's caches instead of crossing to the other.
+class StackedRows {
+ public:
+  explicit StackedRows(int64_t rows_per_stack);
+  ~StackedRows();
+  StackedRows(const StackedRows&) = delete;
+  StackedRows& operator=(const StackedRows&) = delete;
+
+ private:
+  int64_t previous_;
+};
+
 /// c = a @ b, or c += a @ b with accumulate, for row-major [n, k] a and [k, m] b with the given row
 /// strides (leading dims), on the calling thread (float and double): for kernels that split their own
 /// work across threads, such as a convolution's one product per sample.

@@ -1,5 +1,12 @@
 // The thread pool behind parallel_for: fork-join, one job at a time, the caller works too.
 //
+// Each thread owns a contiguous share of every job's pieces (the caller the first) and takes the
+// pieces of others, from their far end, only when its own are done. Consecutive ops over tensors of
+// one shape then give each thread the same part of the data, which stays in its core's caches: where
+// the pieces went to whichever thread asked first, the next op read half of its input from the
+// other core, and on a Zen 5 VM whose cores are some 160 ns apart an MLP's forward Laplacian on two
+// threads was slower than on one (BENCHMARKS.md).
+//
 // Workers spin briefly after a job before sleeping, because ops come in bursts (a forward pass is
 // many kernels microseconds apart) and a condition-variable wake-up costs more than a short op.
 //
@@ -51,11 +58,11 @@ int default_num_threads() {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) {
+  explicit ThreadPool(int threads) : shares_(static_cast<size_t>(threads)) {
     workers_.reserve(static_cast<size_t>(threads - 1));
     for (int i = 1; i < threads; ++i) {
       try {
-        workers_.emplace_back([this] { work(); });
+        workers_.emplace_back([this, i] { work(static_cast<size_t>(i)); });
       } catch (const std::system_error&) {
         break;  // out of tasks or memory for stacks: run with the workers started so far
       }
@@ -77,21 +84,26 @@ class ThreadPool {
     if (!job_lock.owns_lock()) return false;
     // A few pieces per thread even out a core that is busy with something else.
     const int64_t threads = static_cast<int64_t>(workers_.size()) + 1;
-    Job job{f, n, 0, std::max<int64_t>(1, std::min(n / grain, threads * 4)), dydx::detail::recording_id};
+    // A whole number of pieces per thread, so that every thread's share is the same part of the range.
+    // (Fewer pieces than threads where the range holds fewer than `threads` grains.)
+    const int64_t grains = n / grain;
+    Job job{f, n, 0, grains < threads ? grains : threads * std::min<int64_t>(grains / threads, 4), dydx::detail::recording_id};
     job.piece_size = (n + job.pieces - 1) / job.pieces;
     job.pieces = (n + job.piece_size - 1) / job.piece_size;
     {
       std::unique_lock lock(mutex_);
-      // A worker that woke late for the previous job may still be leaving it.
+      // A worker that woke late for the previous job may still be leaving it (and taking pieces).
       done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
+      for (int64_t t = 0; t < threads; ++t)
+        shares_[static_cast<size_t>(t)].pieces.store(
+            Share::pack(t * job.pieces / threads, (t + 1) * job.pieces / threads), std::memory_order_relaxed);
       job_ = job;
       error_ = nullptr;
-      next_piece_.store(0, std::memory_order_relaxed);
       unfinished_.store(job.pieces, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    take_pieces(job);
+    take_pieces(job, 0);
     // Wait until every piece is done and no worker is still inside this job.
     auto finished = [&] {
       return unfinished_.load(std::memory_order_acquire) == 0 && active_.load(std::memory_order_acquire) == 0;
@@ -113,13 +125,43 @@ class ThreadPool {
   };
   static constexpr int kSpins = 4000;  // pause takes about 23 ns here: some 90 microseconds
 
-  void take_pieces(const Job& job) {
+  // A thread's share of the job's pieces, [first, end), packed in one word so that its owner (taking
+  // from the front) and a thief (from the back) never take the same piece.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> pieces{0};
+    static uint64_t pack(int64_t first, int64_t end) {
+      return static_cast<uint64_t>(first) | (static_cast<uint64_t>(end) << 32);
+    }
+    // The next piece from the front (the owner) or the back (a thief), or -1 when none is left.
+    int64_t take(bool from_back) {
+      uint64_t word = pieces.load(std::memory_order_relaxed);
+      while (true) {
+        const int64_t first = static_cast<int64_t>(word & 0xffffffffu), end = static_cast<int64_t>(word >> 32);
+        if (first >= end) return -1;
+        const uint64_t rest = from_back ? pack(first, end - 1) : pack(first + 1, end);
+        if (pieces.compare_exchange_weak(word, rest, std::memory_order_relaxed)) return from_back ? end - 1 : first;
+      }
+    }
+  };
+
+  // The next piece for thread `self`: its own share's first, else the last of another's.
+  int64_t next_piece(size_t self) {
+    const size_t threads = shares_.size();
+    for (size_t i = 0; i < threads; ++i) {
+      const size_t owner = (self + i) % threads;
+      const int64_t piece = shares_[owner].take(/*from_back=*/i != 0);
+      if (piece >= 0) return piece;
+    }
+    return -1;
+  }
+
+  void take_pieces(const Job& job, size_t self) {
     const bool was_inside = in_parallel_region;
     in_parallel_region = true;
     const uint32_t was_recording = dydx::detail::recording_id;
     dydx::detail::recording_id = job.recording;
     int64_t piece;
-    while ((piece = next_piece_.fetch_add(1, std::memory_order_relaxed)) < job.pieces) {
+    while ((piece = next_piece(self)) >= 0) {
       const int64_t begin = piece * job.piece_size;
       try {
         job.f.call(job.f.object, begin, std::min(job.n, begin + job.piece_size));
@@ -136,7 +178,7 @@ class ThreadPool {
     dydx::detail::recording_id = was_recording;
   }
 
-  void work() {
+  void work(size_t self) {
     uint64_t seen = 0;
     while (true) {
       for (int spin = 0; generation_.load(std::memory_order_acquire) == seen && spin < kSpins; ++spin)
@@ -150,7 +192,7 @@ class ThreadPool {
         job = job_;
         active_.fetch_add(1, std::memory_order_acq_rel);
       }
-      take_pieces(job);
+      take_pieces(job, self);
       {
         std::lock_guard lock(mutex_);
         active_.fetch_sub(1, std::memory_order_acq_rel);
@@ -166,7 +208,8 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   bool stop_ = false;
   Job job_{};
-  std::atomic<int64_t> next_piece_{0}, unfinished_{0};
+  std::vector<Share> shares_;  // one per thread, the caller's first; sized before any worker starts
+  std::atomic<int64_t> unfinished_{0};
   std::atomic<int> active_{0};
   std::exception_ptr error_;
 };

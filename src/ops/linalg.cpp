@@ -347,7 +347,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // Fold a's batch dims into its rows: one large mm instead of many small ones.
     Dims out_shape(a.sizes().begin(), a.sizes().end() - 1);
     Tensor rhs = db == 1 ? b.unsqueeze(1) : b;
-    Tensor product = mm(a.reshape({-1, ka}), rhs);
+    Tensor product;
+    {
+      const cpu::StackedRows stacks(a.size(-2));
+      product = mm(a.reshape({-1, ka}), rhs);
+    }
     if (db == 2) out_shape.push_back(b.size(1));
     return product.reshape(out_shape);
   }
