@@ -8,13 +8,16 @@ namespace dydx::cpu {
 
 /// Once per process, before the first product: OpenBLAS (a DYNAMIC_ARCH build, as Debian's) picks
 /// its kernels by CPU model, and one older than the CPU falls back to kernels far below what the
-/// CPU can do (Debian's 0.3.21 runs SSE3 "Prescott" kernels on an AVX-512 Xeon of model 207, AVX2
-/// ones on AMD Zen 5). Where the CPU's features allow a better set than the one picked, dydx has
-/// OpenBLAS initialise again with it: SkylakeX for AVX-512 (F, BW, DQ, VL), Haswell for AVX2 with
-/// FMA, Sandybridge for AVX. DYDX_BLAS_CORE=keep leaves OpenBLAS's choice, DYDX_BLAS_CORE=<name>
-/// forces an OpenBLAS core name, DYDX_BLAS_CORE=auto chooses even where OPENBLAS_CORETYPE is set
-/// (which is otherwise respected). The choice is OpenBLAS's own global state, so it also holds for
-/// other users of OpenBLAS in the process.
+/// CPU can do (Debian's 0.3.21 runs SSE3 "Prescott" kernels on an AVX-512 Xeon of model 207; on AMD
+/// Zen 5 it picks its AVX-512 "Cooperlake" ones). Where the CPU's features allow a better set than
+/// the one picked, dydx has OpenBLAS initialise again with it: SkylakeX for AVX-512 (F, BW, DQ, VL),
+/// Haswell for AVX2 with FMA, Sandybridge for AVX. DYDX_BLAS_CORE=keep leaves OpenBLAS's choice,
+/// DYDX_BLAS_CORE=<name> forces an OpenBLAS core name, DYDX_BLAS_CORE=auto chooses even where
+/// OPENBLAS_CORETYPE is set. Otherwise OPENBLAS_CORETYPE is respected, even where it names narrower
+/// kernels than the CPU allows (a Zen 5 VM seen here sets OPENBLAS_CORETYPE=Haswell for every
+/// process, half its sgemm speed): it is how a host avoids a kernel it does not trust, or gets the
+/// same bits on all of its machines, and numbers come before speed. The choice is OpenBLAS's own
+/// global state, so it also holds for other users of OpenBLAS in the process.
 void choose_blas_core();
 
 /// The OpenBLAS core of the widest kernels this CPU (and the OS, which must save the wide registers)
