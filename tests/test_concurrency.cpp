@@ -350,17 +350,22 @@ TEST(ThreadPool, NestedParallelForVisitsEveryIndexOnce) {
 TEST(ThreadPool, EveryIndexOnceWhenSharesAreTaken) {
   for (int threads : {2, 3, 4, 7}) {
     ThreadCount count(threads);
-    for (const auto& [n, grain] : {std::pair<int64_t, int64_t>{2, 1}, {5, 2}, {1000, 1}, {1000, 333}, {4097, 64}}) {
+    for (const auto& [n, grain] : {std::pair<int64_t, int64_t>{2, 1}, {5, 2}, {10, 1}, {1000, 1}, {1000, 333}, {4097, 64}}) {
       for (int slow : {-1, 0, 1}) {  // no thread slowed, the caller (it runs piece 0), or the thread that runs the last piece
         std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+        std::atomic<int64_t> shortest{n};
         const std::thread::id caller = std::this_thread::get_id();
         cpu::parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+          int64_t was = shortest.load();
+          while (end - begin < was && !shortest.compare_exchange_weak(was, end - begin)) {
+          }
           const bool is_caller = std::this_thread::get_id() == caller;
           if ((slow == 0 && is_caller && begin == 0) || (slow == 1 && end == n))
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
           for (int64_t i = begin; i < end; ++i) ++seen[static_cast<size_t>(i)];
         });
         for (const auto& s : seen) ASSERT_EQ(s.load(), 1) << threads << " threads, n " << n << ", grain " << grain << ", slow " << slow;
+        EXPECT_GE(shortest.load(), grain) << threads << " threads, n " << n << ": every piece is at least a grain";
       }
     }
   }

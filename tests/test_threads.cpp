@@ -130,6 +130,32 @@ TEST(Threads, KernelsGiveTheSameBitsOnAnyThreadCount) {
   }
 }
 
+// A stack [S, R, k] times [k, m] through matmul splits R's rows across threads, the same rows of every stack
+// (cpu::StackedRows); mm of the same rows as one [S R, k] matrix splits them flat. Each row's bits are its own in
+// dydx's skinny kernel, so the two agree on any thread count, R a multiple of its 6-row blocks or not, and
+// R below and above the least that the stacked split takes.
+TEST(Threads, StackedProductsGiveTheFlatProductsBits) {
+  for (ScalarType dtype : {kFloat32, kFloat64})
+    for (int64_t stacks : {2, 3, 7})
+      for (int64_t rows : {24, 25, 199, 200, 203}) {
+        manual_seed(11);
+        const Tensor a = randn({stacks, rows, 40}, dtype), b = randn({40, 56}, dtype);
+        Tensor flat;
+        {
+          ThreadCount one(1);
+          flat = mm(a.reshape({stacks * rows, 40}), b).reshape({stacks, rows, 56});
+        }
+        for (int threads : {1, 2, 3, 5}) {
+          ThreadCount count(threads);
+          const Tensor stacked = matmul(a, b);
+          if (kSkinnyKernel)
+            EXPECT_EQ(bytes_of(stacked), bytes_of(flat)) << stacks << " x " << rows << ", " << dtype << ", " << threads << " threads";
+          else
+            EXPECT_TRUE(allclose(stacked, flat, 1e-5, 1e-5)) << stacks << " x " << rows << ", " << dtype;
+        }
+      }
+}
+
 TEST(Threads, UserThreadsShareThePool) {
   ThreadCount two(2);
   manual_seed(3);

@@ -82,21 +82,22 @@ class ThreadPool {
   bool run(int64_t n, int64_t grain, RangeFunction f) {
     std::unique_lock job_lock(job_mutex_, std::try_to_lock);
     if (!job_lock.owns_lock()) return false;
-    // A few pieces per thread even out a core that is busy with something else.
+    // A few pieces per thread even out a core that is busy with something else; a whole number of them per
+    // thread, of sizes that differ by one at most, so that every thread's share is the same part of the
+    // range. (Fewer pieces than threads where the range holds fewer than `threads` grains; the caller's
+    // share is never the empty one.)
     const int64_t threads = static_cast<int64_t>(workers_.size()) + 1;
-    // A whole number of pieces per thread, so that every thread's share is the same part of the range.
-    // (Fewer pieces than threads where the range holds fewer than `threads` grains.)
-    const int64_t grains = n / grain;
-    Job job{f, n, 0, grains < threads ? grains : threads * std::min<int64_t>(grains / threads, 4), dydx::detail::recording_id};
-    job.piece_size = (n + job.pieces - 1) / job.pieces;
-    job.pieces = (n + job.piece_size - 1) / job.piece_size;
+    const int64_t grains = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+    const Job job{f, n, grains < threads ? grains : threads * std::min<int64_t>(grains / threads, 4),
+                  dydx::detail::recording_id};
     {
       std::unique_lock lock(mutex_);
       // A worker that woke late for the previous job may still be leaving it (and taking pieces).
       done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
+      auto share_start = [&](int64_t t) { return (t * job.pieces + threads - 1) / threads; };
       for (int64_t t = 0; t < threads; ++t)
-        shares_[static_cast<size_t>(t)].pieces.store(
-            Share::pack(t * job.pieces / threads, (t + 1) * job.pieces / threads), std::memory_order_relaxed);
+        shares_[static_cast<size_t>(t)].pieces.store(Share::pack(share_start(t), share_start(t + 1)),
+                                                     std::memory_order_relaxed);
       job_ = job;
       error_ = nullptr;
       unfinished_.store(job.pieces, std::memory_order_relaxed);
@@ -120,8 +121,10 @@ class ThreadPool {
  private:
   struct Job {
     RangeFunction f;
-    int64_t n, piece_size, pieces;
+    int64_t n, pieces;
     uint32_t recording;  // the caller's func::compile recording, which tensors made in the pieces belong to
+    // Piece p: [start(p), start(p + 1)), n / pieces long or one more.
+    int64_t start(int64_t p) const { return p * (n / pieces) + std::min(p, n % pieces); }
   };
   static constexpr int kSpins = 4000;  // pause takes about 23 ns here: some 90 microseconds
 
@@ -162,9 +165,8 @@ class ThreadPool {
     dydx::detail::recording_id = job.recording;
     int64_t piece;
     while ((piece = next_piece(self)) >= 0) {
-      const int64_t begin = piece * job.piece_size;
       try {
-        job.f.call(job.f.object, begin, std::min(job.n, begin + job.piece_size));
+        job.f.call(job.f.object, job.start(piece), job.start(piece + 1));
       } catch (...) {
         std::lock_guard lock(mutex_);
         if (!error_) error_ = std::current_exception();
