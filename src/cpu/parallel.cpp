@@ -4,8 +4,8 @@
 // pieces of others, from their far end, only when its own are done. Consecutive ops over tensors of
 // one shape then give each thread the same part of the data, which stays in its core's caches: where
 // the pieces went to whichever thread asked first, the next op read half of its input from the
-// other core, and on a Zen 5 VM whose cores are some 160 ns apart an MLP's forward Laplacian on two
-// threads was slower than on one (BENCHMARKS.md).
+// other core, and on a Zen 5 VM, where that is dear, an MLP's forward Laplacian on two threads was
+// slower than on one (BENCHMARKS.md, 2026-12-05).
 //
 // Workers spin briefly after a job before sleeping, because ops come in bursts (a forward pass is
 // many kernels microseconds apart) and a condition-variable wake-up costs more than a short op.
