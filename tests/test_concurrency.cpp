@@ -350,7 +350,8 @@ TEST(ThreadPool, NestedParallelForVisitsEveryIndexOnce) {
 TEST(ThreadPool, EveryIndexOnceWhenSharesAreTaken) {
   for (int threads : {2, 3, 4, 7}) {
     ThreadCount count(threads);
-    for (const auto& [n, grain] : {std::pair<int64_t, int64_t>{2, 1}, {5, 2}, {10, 1}, {1000, 1}, {1000, 333}, {4097, 64}}) {
+    for (const auto& [range, range_grain] : {std::pair<int64_t, int64_t>{2, 1}, {5, 2}, {10, 1}, {1000, 1}, {1000, 333}, {4097, 64}}) {
+      const int64_t n = range, grain = range_grain;  // (clang 14 captures no structured binding)
       for (int slow : {-1, 0, 1}) {  // no thread slowed, the caller (it runs piece 0), or the thread that runs the last piece
         std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
         std::atomic<int64_t> shortest{n};
