@@ -85,8 +85,8 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     const int64_t lda = a_rows ? la.ld : 1, a_step = a_rows ? 1 : la.ld;
     // Split into whole register blocks of rows: a product of few rows and a long inner dimension
     // (a weight gradient, 32 rows) split at row 16 left blocks of 3 and 1 rows streaming all of B.
-    const int64_t per_stack = rows_per_stack, threads = get_num_threads();
-    if (per_stack > 0 && n > per_stack && n % per_stack == 0 && per_stack >= 4 * kSkinnyRows * threads) {
+    const int64_t per_stack = rows_per_stack;
+    if (per_stack > 0 && n > per_stack && n % per_stack == 0 && per_stack >= 4 * kSkinnyRows * get_num_threads()) {
       // Pieces of every stack's rows, the same rows of each: see StackedRows.
       const int64_t stacks = n / per_stack, blocks = (per_stack + kSkinnyRows - 1) / kSkinnyRows;
       parallel_for(blocks, kGemmGrain / (m * k * kSkinnyRows * stacks) + 1, [&](int64_t first, int64_t last) {
