@@ -45,6 +45,27 @@ int main() {
     std::printf("[%ld, 64] x [64, 64], 1 thread: OpenBLAS %.0f GFLOP/s, dydx mm %.0f GFLOP/s (%.2fx)\n",
                 static_cast<long>(rows), flops / blas * 1e-9, flops / dydx * 1e-9, blas / dydx);
   }
+  std::printf("\nNarrow results, [10^4, k] x [k, m] (an MLP's last layer), 1 thread, GFLOP/s\n");
+  for (int64_t k : {32, 64, 128})
+    for (int64_t m : {1, 2, 3, 4, 8})
+      for (ScalarType dtype : {kFloat, kDouble}) {
+        manual_seed(3);
+        const int64_t rows = 10000;
+        Tensor a = randn({rows, k}, dtype), b = randn({k, m}, dtype), c = empty({rows, m}, dtype);
+        const double flops = 2.0 * rows * m * k;
+        const double blas = median_seconds([&] {
+          if (dtype == kFloat)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m, k, 1.0f, a.data_ptr<float>(), k,
+                        b.data_ptr<float>(), m, 0.0f, c.data_ptr<float>(), m);
+          else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, m, k, 1.0, a.data_ptr<double>(), k,
+                        b.data_ptr<double>(), m, 0.0, c.data_ptr<double>(), m);
+        });
+        const double dydx = median_seconds([&] { c = mm(a, b); });
+        std::printf("  k %4ld  m %2ld  %s: OpenBLAS %5.1f, dydx mm %5.1f (%.2fx)\n", static_cast<long>(k),
+                    static_cast<long>(m), dtype == kFloat ? "f32" : "f64", flops / blas * 1e-9, flops / dydx * 1e-9,
+                    blas / dydx);
+      }
   std::printf("\nx [n, k] times W^T for W [m, k], 1 thread: OpenBLAS (cblas_?gemm NT), dydx linear, GFLOP/s\n");
   for (const auto& [k, m] : {std::pair<int64_t, int64_t>{768, 768}, {256, 1024}, {1024, 256}, {64, 1024}, {128, 1024}, {192, 512}, {4096, 256}})
     for (int64_t n : {1, 2, 4, 8, 16, 32, 51, 64, 96, 128})

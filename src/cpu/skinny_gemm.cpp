@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace dydx::cpu {
 
@@ -93,12 +94,106 @@ void panel_rows(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb
   }
 }
 
+// Narrow results (a layer of few outputs: an MLP's last, 64 -> 3, or a network's one output) with the
+// vectors along A's rows instead of C's columns. The blocks above hold one vector of C per row, of
+// which 3 of 16 lanes are kept at m = 3, so they do a full vector's multiply-adds per useful one. Here
+// a block is one vector's worth of rows, transposed in registers a vector of A's columns at a time, and
+// each of the m columns of C keeps one vector of sums: element (i, j) is summed over p = 0..k-1 in the
+// same order, with the same fused multiply-adds, as in block(), so both give the same bits and a
+// product does not change its result with its layout or its row count.
+// Up to a quarter of a vector's lanes: at m = 3 and k = 64 in float32 with AVX-512 on Zen 5, 57 against 36
+// GFLOP/s on one thread (bench/skinny_gemm.cpp), with AVX2 at m = 1 and 2 1.5-2x; at m = 8 (float32) and m = 4
+// (float64) with AVX-512 the transposes cost more than they save, and with 4 lanes (AVX2's float64) as much.
+template <class T>
+inline constexpr int kNarrowColumns = kLanes<T> >= 8 ? kLanes<T> / 4 : 0;
+
+// Lane i of the first from x, or from y where bit H of i is set (the second's halves swapped likewise).
+template <class T, int H, size_t... I>
+Vec<T> mix_low(Vec<T> x, Vec<T> y, std::index_sequence<I...>) {
+  return __builtin_shufflevector(x, y, ((I & H) == 0 ? I : I - H + kLanes<T>)...);
+}
+template <class T, int H, size_t... I>
+Vec<T> mix_high(Vec<T> x, Vec<T> y, std::index_sequence<I...>) {
+  return __builtin_shufflevector(x, y, ((I & H) == 0 ? I + H : I + kLanes<T>)...);
+}
+// One butterfly stage of a transpose: rows i and i + H exchange their lanes' blocks of H.
+template <class T, int H>
+[[gnu::always_inline]] inline void transpose_stage(Vec<T> (&v)[kLanes<T>]) {
+  if constexpr (H >= 1) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kLanes<T>; ++i)
+      if ((i & H) == 0) {
+        const Vec<T> x = v[i], y = v[i + H];
+        v[i] = mix_low<T, H>(x, y, std::make_index_sequence<kLanes<T>>{});
+        v[i + H] = mix_high<T, H>(x, y, std::make_index_sequence<kLanes<T>>{});
+      }
+    transpose_stage<T, H / 2>(v);
+  }
+}
+
+// C[L rows, M columns] for L = kLanes<T> rows of A, row-major, against B packed as in block() (ldb apart).
+template <class T, int M>
+void narrow_block(const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, T* c, int64_t ldc, const T* start,
+                  bool accumulate) {
+  constexpr int L = kLanes<T>;
+  Vec<T> acc[M];
+  T lanes[L];
+  for (int j = 0; j < M; ++j) {
+    if (accumulate) {
+      for (int r = 0; r < L; ++r) lanes[r] = c[r * ldc + j];
+      acc[j] = load(lanes);
+    } else {
+      acc[j] = Vec<T>{};
+    }
+  }
+  // L columns of A from p on, rows transposed into vectors, each multiplied into every column of C. (The accumulators
+  // and columns are never addressed, as in block(), and whole steps are apart from the last partial one: with
+  // both in one loop GCC kept the columns on the stack.)
+  auto step = [&](auto&& load_row, int64_t p, int64_t count) __attribute__((always_inline)) {
+    Vec<T> column[L];
+#pragma GCC unroll 16
+    for (int r = 0; r < L; ++r) column[r] = load_row(a + r * lda + p);
+    transpose_stage<T, L / 2>(column);
+#pragma GCC unroll 16
+    for (int q = 0; q < L; ++q) {
+      if (q >= count) break;
+      const T* bq = b + (p + q) * ldb;
+      for (int j = 0; j < M; ++j) acc[j] += column[q] * bq[j];
+    }
+  };
+  int64_t p = 0;
+  for (; p + L <= k; p += L) step([](const T* at) { return load(at); }, p, L);
+  // The last columns, zero beyond k in the lanes that no multiply-add reads.
+  if (p < k) step([rest = k - p](const T* at) { return load_first(at, rest); }, p, k - p);
+  for (int j = 0; j < M; ++j) {
+    const Vec<T> sum = acc[j];
+    std::memcpy(lanes, &sum, sizeof(lanes));
+    for (int r = 0; r < L; ++r) c[r * ldc + j] = start != nullptr && !accumulate ? start[j] + lanes[r] : lanes[r];
+  }
+}
+
+// Rows [first, last) of C in narrow blocks, while whole ones fit; returns the first row left.
+template <class T, int M>
+int64_t narrow_rows(const T* a, int64_t lda, const SkinnyPackedB<T>& b, T* c, int64_t first, int64_t last,
+                    bool accumulate) {
+  if constexpr (M >= 1) {
+    if (b.m < M) return narrow_rows<T, M - 1>(a, lda, b, c, first, last, accumulate);
+    const T* start = b.start.empty() ? nullptr : b.start.data();
+    for (; first + kLanes<T> <= last; first += kLanes<T>)
+      narrow_block<T, M>(a + first * lda, lda, b.rows, b.width, b.k, c + first * b.m, b.m, start, accumulate);
+  }
+  return first;
+}
+
 }  // namespace
 
 template <class T>
 void skinny_gemm_rows(const T* a, int64_t lda, int64_t a_step, const SkinnyPackedB<T>& b, T* c, int64_t first,
                       int64_t last, bool accumulate) {
   constexpr int64_t lanes = kLanes<T>;
+  // A long enough to fill a transposed block's columns (k >= L / 2), read along its rows.
+  if (kNarrowColumns<T> > 0 && a_step == 1 && b.m <= kNarrowColumns<T> && 2 * b.k >= lanes)
+    first = narrow_rows<T, kNarrowColumns<T>>(a, lda, b, c, first, last, accumulate);
   for (int64_t j = 0; j < b.width; j += lanes * kSkinnyMaxVectors) {
     const int64_t vectors = std::min<int64_t>(kSkinnyMaxVectors, (b.width - j) / lanes);
     const int64_t cols = std::min(b.m - j, vectors * lanes);
