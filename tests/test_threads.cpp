@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -324,6 +325,44 @@ void let_openblas_workers_map_their_buffers() {
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
   openblas_set_num_threads(saved);
   ASSERT_EQ(c[0], n);
+}
+
+// The CPU time this process has used, all threads, in milliseconds.
+double process_cpu_ms() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
+// OpenBLAS starts its workers when it loads, and each spins in sched_yield for about 0.1 s before it sleeps,
+// taking a core from dydx's threads. Where dydx splits products itself (OPENBLAS_NUM_THREADS unset), it stops
+// them at load: this process (ctest runs each case in its own) then uses no CPU while it sleeps, where one
+// spinning worker used all of the 80 ms. Where OPENBLAS_NUM_THREADS is set, dydx leaves OpenBLAS alone.
+TEST(OpenBlasWorkers, NoneSpinsAfterLoadWhereDydxSplitsProducts) {
+  const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+  if (env != nullptr) {
+    EXPECT_EQ(openblas_get_num_threads(), std::max(1, std::atoi(env)));
+    return;
+  }
+  EXPECT_EQ(openblas_get_num_threads(), 1);
+  const double before = process_cpu_ms();
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  EXPECT_LT(process_cpu_ms() - before, 20.0);
+}
+
+// A program that asks OpenBLAS for more threads after dydx stopped its workers gets them back, and right products.
+TEST(OpenBlasWorkers, StartAgainWhenAProgramAsksForThem) {
+  const int saved = openblas_get_num_threads();
+  const int want = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  openblas_set_num_threads(want);
+  const int n = 512;
+  std::vector<double> a(n * n, 1.0), b(n * n, 2.0), c(n * n, -1.0);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
+  openblas_set_num_threads(saved);
+  EXPECT_TRUE(std::all_of(c.begin(), c.end(), [&](double v) { return v == 2.0 * n; }));
+  // And dydx's own products are unchanged.
+  const Tensor x = ones({300, 200}, kFloat64), w = full({200, 300}, 2.0, kFloat64);
+  EXPECT_TRUE(equal(mm(x, w), full({300, 300}, 400.0, kFloat64)));
 }
 
 TEST(LargeBuffers, AFailedAllocationDoesNotPoisonTheCache) {

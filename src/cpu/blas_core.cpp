@@ -2,6 +2,7 @@
 #include "cpu/blas_core.hpp"
 
 #include <cblas.h>
+#include <dirent.h>
 
 #include <algorithm>
 #include <cctype>
@@ -17,6 +18,10 @@
 // OpenBLAS without them (one target only) links and keeps its kernels.
 extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
 extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
+// Its thread server's: stops the workers (OpenBLAS starts them again when a product next wants them), and how
+// many threads it runs products on, its workers and the caller.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+extern "C" int blas_num_threads __attribute__((weak));
 
 namespace dydx::cpu {
 
@@ -135,6 +140,28 @@ namespace {
 // At load, before any thread of dydx's can be inside OpenBLAS while its kernel table changes.
 [[maybe_unused]] const bool chosen_at_load = (choose_blas_core(), true);
 }  // namespace
+
+namespace {
+// Threads in this process, from /proc/self/task; 0 where that cannot be read.
+int threads_in_process() {
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return 0;
+  int count = 0;
+  while (const dirent* entry = readdir(tasks))
+    if (entry->d_name[0] != '.') ++count;
+  closedir(tasks);
+  return count;
+}
+}  // namespace
+
+bool stop_idle_blas_workers() {
+  if (blas_thread_shutdown_ == nullptr || &blas_num_threads == nullptr || blas_num_threads <= 1) return false;
+  // Only where every thread of the process is this one or one of OpenBLAS's workers: another thread could be
+  // inside OpenBLAS, and stopping the workers under its product could lose the product's pieces.
+  if (threads_in_process() != blas_num_threads) return false;
+  blas_thread_shutdown_();
+  return true;
+}
 
 std::string blas_core_report() {
   choose_blas_core();

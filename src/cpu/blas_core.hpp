@@ -24,6 +24,14 @@ void choose_blas_core();
 /// supports: "SkylakeX" (AVX-512 F, BW, DQ, VL), "Haswell" (AVX2, FMA), "Sandybridge" (AVX), or "".
 std::string_view widest_supported_core();
 
+/// Stops OpenBLAS's worker threads, for a process whose products dydx splits with OpenBLAS on one thread.
+/// OpenBLAS starts them when it loads, and each spins in sched_yield for about 0.1 s (2^28 TSC ticks) before
+/// it sleeps: over the first 0.1 s of every process they took a core from dydx's threads, and an MLP's
+/// forward pass at 10^4 rows took 1.7-1.9 ms there against 0.76 ms after (Zen 5 VM, 2 cores). OpenBLAS
+/// starts them again if a product later runs on more than one of its threads. Done only where no thread
+/// but the caller and OpenBLAS's own exists (at load, in a program linked with dydx); returns whether it was.
+bool stop_idle_blas_workers();
+
 /// What choose_blas_core found and did, for dydx::blas_kernel().
 std::string blas_core_report();
 

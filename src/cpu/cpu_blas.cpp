@@ -56,10 +56,13 @@ bool rows_split_by_dydx() {
     choose_blas_core();  // done at load already; here too in case a static initialiser multiplies first
     if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return false;
     openblas_set_num_threads(1);
+    stop_idle_blas_workers();
     return true;
   }();
   return split;
 }
+// At load, while OpenBLAS's workers are the process's only other threads (see stop_idle_blas_workers).
+[[maybe_unused]] const bool split_at_load = rows_split_by_dydx();
 
 // Below this many multiply-adds per thread, a product runs on the calling thread.
 constexpr int64_t kGemmGrain = int64_t{1} << 18;
