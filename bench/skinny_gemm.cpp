@@ -47,7 +47,7 @@ int main() {
   }
   std::printf("\nNarrow results, [10^4, k] x [k, m] (an MLP's last layer), 1 thread, GFLOP/s\n");
   for (int64_t k : {32, 64, 128})
-    for (int64_t m : {1, 2, 3, 4, 8})
+    for (int64_t m : {1, 2, 3, 4, 5, 6, 8})
       for (ScalarType dtype : {kFloat, kDouble}) {
         manual_seed(3);
         const int64_t rows = 10000;

@@ -1,4 +1,4 @@
-// Products with a narrow result, C[n, m] = A[n, k] B[k, m] for m up to a quarter of a vector's lanes (an MLP's
+// Products with a narrow result, C[n, m] = A[n, k] B[k, m] for m up to half a vector's lanes (an MLP's
 // last layer, a network's one output), which take the skinny kernel's narrow blocks (src/cpu/skinny_gemm.cpp):
 // a vector's worth of A's rows transposed in registers. Each element must be the same sum, in the same order,
 // as the skinny kernel's ordinary blocks give it, so a row's bits may not depend on how many rows share its
@@ -44,7 +44,7 @@ std::string label(int64_t n, int64_t k, int64_t m, ScalarType dtype) {
 // Inner dimensions below, at and past the narrow blocks' least (half a vector), with partial last columns,
 // up to the skinny kernel's largest (128); results from 1 column to one past the narrow blocks' widest.
 std::vector<int64_t> inner_dims() { return {3, 7, 8, 9, 16, 17, 31, 64, 100, 128}; }
-int64_t widest(ScalarType dtype) { return lanes(dtype) / 4 + 1; }
+int64_t widest(ScalarType dtype) { return lanes(dtype) / 2 + 1; }
 
 // Every row of a product of several narrow blocks and a tail of ordinary ones has the bits of the same row's
 // product alone (one row: an ordinary block), with a bias and without.

@@ -102,11 +102,11 @@ void panel_rows(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb
 // same order, with the same fused multiply-adds, as in block(), so both give the same bits and a
 // product does not change its result with its layout or its row count. (Where a nan of A meets a nan of
 // B, which of the two comes out is the multiply instruction's operand order, the compiler's choice.)
-// Up to a quarter of a vector's lanes: at m = 3 and k = 64 in float32 with AVX-512 on Zen 5, 57 against 36
-// GFLOP/s on one thread (bench/skinny_gemm.cpp), with AVX2 at m = 1 and 2 1.5-2x; at m = 8 (float32) and m = 4
-// (float64) with AVX-512 the transposes cost more than they save, and with 4 lanes (AVX2's float64) as much.
+// Up to half a vector's lanes, on vectors of 8 lanes or more (bench/skinny_gemm.cpp, [10^4, k] x [k, m], one
+// thread, Zen 5): with AVX-512 at k = 64, float32 m = 3 57 against 36 GFLOP/s, m = 8 104 against 86, float64 m = 4
+// 54 against 39; with AVX2, float32 m = 3 1.5-1.6x faster, m = 4 1.1-1.3x; float64 on AVX2's 4 lanes no faster.
 template <class T>
-inline constexpr int kNarrowColumns = kLanes<T> >= 8 ? kLanes<T> / 4 : 0;
+inline constexpr int kNarrowColumns = kLanes<T> >= 8 ? kLanes<T> / 2 : 0;
 
 // Lane i of the first from x, or from y where bit H of i is set (the second's halves swapped likewise).
 template <class T, int H, size_t... I>
