@@ -1,9 +1,11 @@
-// How many threads dydx's own kernels use (OpenBLAS keeps its own setting, OPENBLAS_NUM_THREADS).
+// How many threads dydx's own kernels use. Matrix products split their rows across the same threads, with
+// OpenBLAS on one thread (set when dydx loads), unless OPENBLAS_NUM_THREADS is set: then OpenBLAS threads as
+// told and dydx does not split its products.
 #pragma once
 
 namespace dydx {
 
-/// The number of threads large elementwise kernels and reductions split across (the calling
+/// The number of threads large elementwise kernels, reductions and products split across (the calling
 /// thread included). Defaults to the environment variable DYDX_NUM_THREADS, else to the number of
 /// cores this process may run on. If the system refuses to start some of them (a limit on tasks
 /// such as RLIMIT_NPROC), dydx runs with those it could start and this returns that smaller count.
