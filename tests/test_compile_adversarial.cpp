@@ -604,3 +604,104 @@ TEST(CompileAdversarial, ThreadsRecordingWhileOthersMakeTensors) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A tensor f computes on its first call and keeps (a lazily made parameter, a statistic of the first batch, as an
+// ActNorm layer takes) is f's state: later calls read it, updates in place included. A replay would compute it
+// again from the new inputs, so f runs itself, and says why.
+TEST(CompileAdversarial, TensorsFComputesAndKeepsAreReadNotRecomputed) {
+  NoGradGuard no_grad;
+  Tensor b, s;
+  auto f = [&](const Tensor& x) {
+    if (!b.defined()) b = ones({3}) * 0.1;
+    if (!s.defined()) s = x.abs().mean();
+    return x * s + b;
+  };
+  auto compiled = compile(f);
+  compiled(tensor({1.0f, 2.0f, 3.0f}));
+  b.add_(1.0);
+  const Tensor x = tensor({10.0f, 20.0f, 30.0f});
+  expect_same(compiled(x), f(x), true, "after the state was kept and updated");
+  EXPECT_TRUE(equal(compiled(x), tensor({21.1f, 41.1f, 61.1f})));
+  EXPECT_EQ(compiled.stats().replays, 0);
+  EXPECT_NE(compiled.stats().eager_reason.find("keeps a tensor it computed"), std::string::npos)
+      << compiled.stats().eager_reason;
+}
+
+// The same kept parameter, trained after the first call: the gradient reaches it, as when f runs.
+TEST(CompileAdversarial, AKeptParameterTrainedLaterGetsItsGradient) {
+  Tensor b;
+  auto f = [&](const Tensor& x) {
+    if (!b.defined()) b = ones({3}) * 0.1;
+    return (x * b).sum();
+  };
+  auto compiled = compile(f);
+  const Tensor x = tensor({1.0f, 2.0f, 3.0f});
+  compiled(x);
+  b.requires_grad_(true);
+  Tensor loss = compiled(x);
+  ASSERT_TRUE(loss.requires_grad());
+  loss.backward();
+  EXPECT_TRUE(equal(b.grad(), x));
+}
+
+// An intermediate f stores for later (to inspect or log it) is this call's at every call, as with f.
+TEST(CompileAdversarial, AnIntermediateStoredForLaterIsEveryCallsOwn) {
+  NoGradGuard no_grad;
+  Tensor hidden;
+  auto f = [&](const Tensor& x) {
+    hidden = (x * 2.0).tanh();
+    return hidden.sum();
+  };
+  auto compiled = compile(f);
+  for (float v : {0.1f, 0.2f, 0.3f}) {
+    const Tensor x = full({4}, v);
+    compiled(x);
+    EXPECT_TRUE(equal(hidden, (x * 2.0).tanh())) << v;
+  }
+}
+
+// A captured tensor whose layout changes in place (Module::to to another dtype and back turns a transposed
+// parameter contiguous): the recorded views of it would read the wrong elements, so f is recorded again.
+TEST(CompileAdversarial, ACapturedTensorWhoseLayoutChangesIsRecordedAgain) {
+  NoGradGuard no_grad;
+  struct Holder : nn::Module {
+    Tensor w;
+    Holder() { w = register_parameter("w", arange(12, kFloat32).view({4, 3}).t(), false); }
+  };
+  auto m = std::make_shared<Holder>();
+  auto f = [&](const Tensor& x) { return x + m->w.t(); };
+  auto compiled = compile(f);
+  const Tensor x = zeros({4, 3});
+  compiled(x);
+  compiled(x);
+  ASSERT_EQ(m->w.stride(0), 1);
+  m->to(kFloat64);
+  m->to(kFloat32);
+  ASSERT_EQ(m->w.stride(1), 1);  // contiguous now
+  expect_same(compiled(x), f(x), true, "after Module::to changed the parameter's layout");
+  EXPECT_EQ(compiled.stats().recordings, 2);
+  expect_same(compiled(x), f(x), true, "replayed from the new recording");
+  EXPECT_EQ(compiled.stats().replays, 2);
+}
+
+// A value read with item() steers f as it is at each call (a scale, a branch): f runs itself, and says why.
+TEST(CompileAdversarial, ValuesReadWithItemAreReadAtEveryCall) {
+  NoGradGuard no_grad;
+  auto f = [](const Tensor& x) { return x / x.max().item<double>(); };
+  auto compiled = compile(f);
+  compiled(tensor({1.0f, 2.0f}));
+  const Tensor x = tensor({10.0f, 40.0f});
+  EXPECT_TRUE(equal(compiled(x), tensor({0.25f, 1.0f})));
+  EXPECT_EQ(compiled.stats().replays, 0);
+  EXPECT_NE(compiled.stats().eager_reason.find("item()"), std::string::npos) << compiled.stats().eager_reason;
+  auto branch = [](const Tensor& x) { return x.sum().item<double>() > 0 ? x * 2.0 : x * -1.0; };
+  auto compiled_branch = compile(branch);
+  compiled_branch(ones({3}));
+  EXPECT_TRUE(equal(compiled_branch(-ones({3})), ones({3})));
+}
+
+}  // namespace
+}  // namespace dydx::testing

@@ -34,15 +34,18 @@ struct CompileStats {
 /// level or vmap opened outside it (a compiled f passed to a transform runs through f itself), when
 /// called while another recording runs, and when f's recording cannot be replayed: f writes in
 /// place, draws random numbers, uses an op that has no replay rule yet, reads a value made by code
-/// the recording does not see (on f's thread or another), runs a backward pass, reads a .grad, or
-/// makes a tensor that requires grad. `stats().eager_reason` says which.
+/// the recording does not see (on f's thread or another), runs a backward pass, reads a .grad,
+/// makes a tensor that requires grad, reads a tensor's value with item() (control flow or a scalar
+/// taken from a value), or keeps a tensor it computed beyond the call (a lazily computed parameter,
+/// an intermediate stored for later). `stats().eager_reason` says which.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
-/// thread: control flow on values (`if (x.item<float>() > 0)`), non-tensor values f reads (a double
-/// in a closure) and data f writes through raw pointers are fixed at recording. Tensors f captures
-/// are held by the recording and read at every call, so in-place updates to them (an optimiser's
-/// step) are seen, but rebinding the variable is not: pass such tensors as inputs. A tensor f makes
-/// and keeps beyond the call (a lazily made parameter) is held and read in the same way. Results
+/// thread: non-tensor values f reads (a double in a closure, a module's training flag) and data f
+/// reads or writes through raw pointers are fixed at recording. Tensors f captures are held by the
+/// recording and read at every call, so in-place updates to them (an optimiser's step) are seen, but
+/// rebinding the variable is not: pass such tensors as inputs; one whose dtype, shape or strides
+/// change (Module::to) makes the next call record f again. A constant f makes and keeps beyond the
+/// call (`if (!b.defined()) b = zeros({n})`) is held and read in the same way. Results
 /// equal f's to rounding: a fused pass computes every element with the op's own kernel, and a fused
 /// product's blocks may round differently from the whole product.
 class Compiled {

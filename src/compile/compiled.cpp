@@ -98,6 +98,9 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
       program = it->second.program;
       if (!program) {
         why = it->second.refusal;
+      } else if (compile::holds_tensor_of_another_layout(*program)) {
+        program = nullptr;  // recorded again below, in place of this one
+        st.entries.erase(it);
       } else if (is_grad_enabled() && compile::captures_tensor_requiring_grad(*program)) {
         // It did not when f was recorded: f's ops record the history a replay would not.
         program = nullptr;

@@ -509,6 +509,17 @@ bool captures_tensor_requiring_grad(const Program& p) {
   return false;
 }
 
+bool holds_tensor_of_another_layout(const Program& p) {
+  for (size_t id = 0; id < p.tape.held.size(); ++id) {
+    const Tensor& t = p.tape.held[id];
+    const ValueInfo& info = p.tape.values[id];
+    if (t.defined() && (t.dtype() != info.dtype || !(t.sizes() == IntArrayRef(info.sizes)) ||
+                        !(t.strides() == IntArrayRef(info.strides))))
+      return true;
+  }
+  return false;
+}
+
 TensorList run(const Program& p, const TensorList& inputs) {
   const Tape& tape = p.tape;
   std::vector<Tensor> v(tape.values.size());

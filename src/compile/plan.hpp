@@ -28,6 +28,11 @@ std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& 
 /// grad mode must run f, whose ops record the history the replay would not.
 bool captures_tensor_requiring_grad(const Program& program);
 
+/// Whether a tensor the program holds (captured, or a constant f keeps) has another dtype, shape or strides
+/// than at the recording (Module::to, set_data): the recorded views of it would read the wrong elements, so the
+/// program is recorded again.
+bool holds_tensor_of_another_layout(const Program& program);
+
 /// Runs the program on inputs of the signature it was recorded with.
 TensorList run(const Program& program, const TensorList& inputs);
 

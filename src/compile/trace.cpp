@@ -28,6 +28,8 @@ struct Recorder {
   // is freed only when the last weak reference goes. Holding the tensors themselves kept every
   // intermediate's memory until f returned (a loop of 60 steps over 1 MiB peaked at 180 MiB).
   std::vector<std::weak_ptr<const void>> alive;
+  // The steps' results, to find those f keeps beyond the call.
+  std::vector<std::pair<int32_t, std::weak_ptr<dydx::detail::TensorImpl>>> results;
   void keep_address(const Tensor& t) {
     alive.emplace_back(t.impl());
     alive.emplace_back(t.impl()->storage);
@@ -89,6 +91,7 @@ void record_step(const char* op, std::span<const Tensor* const> inputs, std::spa
   if (known >= 0 && r.tape.values[known].source == Source::unexplained) {
     // Read before this report (by code between the kernel and finish()): this step explains it.
     r.tape.values[known].source = Source::step;
+    r.results.emplace_back(known, out.impl());
   } else if (known >= 0 && !r.step_of.contains(known)) {
     return;  // an input, captured or constant value given back
   }
@@ -116,6 +119,7 @@ void record_step(const char* op, std::span<const Tensor* const> inputs, std::spa
   }
   step.rules = std::move(rules);
   step.out = known >= 0 ? known : r.add(out, Source::step);
+  if (known < 0) r.results.emplace_back(step.out, out.impl());
   r.step_of[step.out] = r.tape.steps.size();
   r.tape.steps.push_back(std::move(step));
 }
@@ -283,6 +287,28 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
         break;
       }
   }
+  // A tensor a step made that outlives f other than as an output or an output's base: f keeps it (a lazily
+  // made parameter, `if (!s.defined()) s = x.abs().mean()`, or an intermediate stored for later). A replay would
+  // compute it again from the call's inputs where f reads the kept one, and would not store this call's.
+  if (tape.refusal.empty())
+    for (const auto& [id, result] : r.results) {
+      const std::shared_ptr<dydx::detail::TensorImpl> t = result.lock();
+      if (!t || !r.step_of.contains(id)) continue;
+      long expected = 1;  // this one
+      std::vector<const dydx::detail::TensorImpl*> views;  // outputs that view it hold it once each
+      for (const Tensor& out : outputs) {
+        if (!out.defined()) continue;
+        if (out.impl() == t) ++expected;
+        else if (out.impl()->base == t && std::find(views.begin(), views.end(), out.impl().get()) == views.end())
+          views.push_back(out.impl().get());
+      }
+      expected += static_cast<long>(views.size());
+      if (t.use_count() > expected) {
+        tape.refusal = "f keeps a tensor it computed beyond the call (a lazily made parameter, or an intermediate "
+                       "stored for later): a replay would compute it again, or not store it";
+        break;
+      }
+    }
   // A constant that outlives f other than as an output (a lazily made parameter f keeps in its
   // closure: `if (!b.defined()) b = zeros({n})`, or a view of one) is f's state: later calls read
   // it as it is then (an optimiser updates it in place), so the replay reads the tensor itself, as

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/shape.hpp"
+#include "compile/trace.hpp"
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "dydx/creation.hpp"
@@ -64,6 +65,11 @@ T Tensor::item() const {
              "); each sample has its own value, so data-dependent control flow cannot be vmapped. Use where() "
              "instead, or call item() outside vmap");
   DYDX_CHECK(impl.numel == 1, "item: a tensor with ", impl.numel, " elements cannot be converted to a scalar");
+  // Under func::compile, a value read here steers f (control flow, a scalar operand, a check) as it was at the
+  // recording; a replay would not read it again.
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f reads a tensor's value with item() (control flow or a scalar taken from a value would "
+                            "stay as it was at the recording)");
   return cpu::dispatch_with_bool(impl.dtype, [&](auto tag) {
     using S = decltype(tag);
     const S value = *reinterpret_cast<const S*>(impl.data_bytes());
