@@ -59,7 +59,7 @@ void check_independence(const UnaryFunction& f, const Tensor& x, const Tensor& j
   if (in_size == 0) return;  // no direction to move
   NoGradGuard no_grad;
   Tensor direction = randn(x.sizes(), x.dtype());
-  Tensor tangent = jvp(f, x, direction).second;
+  const auto [primal, tangent] = jvp(f, x, direction);
   // The probe calls f once more: it must return what the Jacobian was taken of.
   const int64_t out_elements = jacobian.numel() / in_size;
   DYDX_CHECK(tangent.numel() == out_elements, op, ": f returned shape ", tangent.sizes(),
@@ -67,13 +67,46 @@ void check_independence(const UnaryFunction& f, const Tensor& x, const Tensor& j
              " elements per row before; f must return the same shape every time");
   Tensor actual = tangent.reshape({batch, -1});
   Tensor predicted = matmul(jacobian.reshape({batch, -1, in_size}), direction.reshape({batch, in_size, 1})).reshape({batch, -1});
-  std::vector<double> error = (actual - predicted).abs().sum({1}).to(kFloat64).to_vector<double>();
-  std::vector<double> size = actual.abs().sum({1}).to(kFloat64).to_vector<double>();
+  // Equal non-finite values (a row whose own nan or inf runs through both) count as agreeing: a nan of row b
+  // that reaches row c shows as a nan on one side only.
+  auto row_error = [](const Tensor& a, const Tensor& b) {
+    return where(isclose(a, b, 0.0, 0.0, /*equal_nan=*/true), zeros({}, a.dtype()), (a - b).abs())
+        .sum({1})
+        .to(kFloat64)
+        .to_vector<double>();
+  };
+  auto row_size = [](const Tensor& a) {
+    return where(isfinite(a), a.abs(), zeros({}, a.dtype())).sum({1}).to(kFloat64).to_vector<double>();
+  };
+  const std::vector<double> error = row_error(actual, predicted), size = row_size(actual);
+  // A row holding an infinity gets nans in its Jacobian that its JVP need not have (inf * 0 along the other axes):
+  // only the finite step below judges it.
+  const std::vector<int64_t> non_finite =
+      eq(isfinite(x), false).to(kInt64).reshape({batch, -1}).sum({1}).to_vector<int64_t>();
   const double tolerance = x.dtype() == kFloat64 ? 1e-9 : 1e-4;
   for (int64_t b = 0; b < batch; ++b)
-    DYDX_CHECK(error[b] <= tolerance * (1 + size[b]), op, ": row ", b,
+    DYDX_CHECK(non_finite[b] > 0 || error[b] <= tolerance * (1 + size[b]), op, ": row ", b,
                " of f(x) depends on other rows of x (a random change of every row moved it by ", error[b],
                " more than its own row accounts for); f must map each row of its batch independently");
+  // Coupling that no first derivative shows at this x (a term of second order in the other rows, whose first
+  // derivatives vanish here, as |mean over rows|^2 at a zero mean): a random half of the rows (row 0 stays, row 1
+  // moves) moved by a finite step must leave the other rows of f(x) as they were. One more call of f on the batch.
+  Tensor moves = randint(0, 2, {batch}, kInt64);
+  moves.narrow(0, 0, 1).fill_(0);
+  moves.narrow(0, 1, 1).fill_(1);
+  Dims column(x.dim(), 1);
+  column[0] = batch;
+  const std::vector<int64_t> moved_rows = moves.to_vector<int64_t>();
+  const Tensor step = randn(x.sizes(), x.dtype()) * (x.abs() + 1.0) * moves.to(x.dtype()).reshape(column);
+  const Tensor moved = f(x + step).reshape({batch, -1});
+  const Tensor y = primal.reshape({batch, -1});
+  DYDX_CHECK(moved.sizes() == y.sizes(), op, ": f returned shape ", moved.sizes(),
+             " on the independence check's call but ", y.sizes(), " before; f must return the same shape every time");
+  const std::vector<double> change = row_error(moved, y), scale = row_size(y);
+  for (int64_t b = 0; b < batch; ++b)
+    DYDX_CHECK(moved_rows[b] == 1 || change[b] <= tolerance * (1 + scale[b]), op, ": row ", b,
+               " of f(x) depends on other rows of x (moving some other rows by a finite step moved it by ", change[b],
+               "); f must map each row of its batch independently");
 }
 
 // dy[b]/dx[b] for every b; batch_jacobian without its optional check.

@@ -48,6 +48,13 @@ Dims concat_dims(Dims front, IntArrayRef back) {
   return front;
 }
 
+// The number of multi-indices of order k over n variables, C(n + k - 1, k).
+int64_t multi_indices(int64_t n, int64_t k) {
+  double count = 1;
+  for (int64_t i = 1; i <= k; ++i) count = count * static_cast<double>(n - 1 + i) / static_cast<double>(i);
+  return static_cast<int64_t>(std::llround(count));
+}
+
 double factorial(int64_t k) {
   double out = 1;
   for (int64_t i = 2; i <= k; ++i) out *= static_cast<double>(i);
@@ -193,9 +200,25 @@ Tensor linear_operator(const UnaryFunction& f, const Tensor& x, const std::vecto
     }
     by_order[order].push_back(&term);
   }
+  // Slices per row of the widest pass (an order k over s variables: the k - 1 lower coefficients of its C(s + k - 1,
+  // k) directions and their collapsed sum), for the default slicing of large batches that func::laplacian has.
+  int64_t slices = 1;
+  for (const auto& [order, group] : by_order) {
+    int64_t support = 0;
+    for (int64_t i = 0; i < d; ++i)
+      support += std::any_of(group.begin(), group.end(), [i](const PartialTerm* term) { return term->alpha[i] > 0; });
+    if (order >= 2) slices = std::max(slices, (order - 1) * multi_indices(support, order) + 1);
+  }
   return per_row(f, x, options, op, [&](const Tensor& rows) {
     Tensor total;
-    auto add = [&total](const Tensor& part) { total = total.defined() ? total + part : part; };
+    // Each order's pass calls f once; all must give one shape (broadcasting would hide an f that changes it).
+    auto add = [&total](const Tensor& part) {
+      if (total.defined())
+        DYDX_CHECK(part.sizes() == total.sizes(), "linear_operator: f gave a result of shape ", total.sizes(),
+                   " for one order of derivatives and ", part.sizes(),
+                   " for another, on the same x; f must return the same shape every time");
+      total = total.defined() ? total + part : part;
+    };
     for (const auto& [order, group] : by_order) {
       if (order == 0) {
         double c = 0;
@@ -242,22 +265,32 @@ Tensor linear_operator(const UnaryFunction& f, const Tensor& x, const std::vecto
       total = zeros_like(f(rows));
     }
     return total;
-  });
+  }, slices + 1);
 }
 
-Tensor derivative_diagonal(const UnaryFunction& f, const Tensor& x, int64_t order, BatchOptions options) {
-  DYDX_CHECK(order >= 1, "derivative_diagonal: expected an order >= 1, got ", order);
-  return per_row(f, x, options, "derivative_diagonal", [&](const Tensor& rows) {
-    const Tensor along_axes = directional_derivatives(f, rows, axes_of_row(rows), order, "derivative_diagonal");
+namespace {
+// derivative_diagonal under the name of the operator the user called (hessian_diagonal's errors say so).
+Tensor diagonal_of_derivatives(const UnaryFunction& f, const Tensor& x, int64_t order, const BatchOptions& options,
+                               const char* op) {
+  DYDX_CHECK(order >= 1, op, ": expected an order >= 1, got ", order);
+  // Slices per row: the order coefficients along each of the d axes, and the value.
+  const int64_t slices = x.defined() && x.dim() >= 1 ? order * dydx::detail::product(row_shape(x)) + 1 : 0;
+  return per_row(f, x, options, op, [&](const Tensor& rows) {
+    const Tensor along_axes = directional_derivatives(f, rows, axes_of_row(rows), order, op);
     // [d, B, ...out] -> [B, ...out, ...in]
     Dims shape(along_axes.sizes().begin() + 1, along_axes.sizes().end());
     for (int64_t s : row_shape(rows)) shape.push_back(s);
     return along_axes.movedim(0, -1).reshape(shape);
-  });
+  }, slices);
+}
+}  // namespace
+
+Tensor derivative_diagonal(const UnaryFunction& f, const Tensor& x, int64_t order, BatchOptions options) {
+  return diagonal_of_derivatives(f, x, order, options, "derivative_diagonal");
 }
 
 Tensor hessian_diagonal(const UnaryFunction& f, const Tensor& x, BatchOptions options) {
-  return derivative_diagonal(f, x, 2, options);
+  return diagonal_of_derivatives(f, x, 2, options, "hessian_diagonal");
 }
 
 Tensor weighted_laplacian(const UnaryFunction& f, const Tensor& x, const Tensor& sigma, BatchOptions options,
