@@ -148,9 +148,11 @@ UnaryFunction vmap(const UnaryFunction& f, std::optional<int64_t> in_dim = 0, st
 // ---- per-sample derivatives ---------------------------------------------------------------------
 
 struct BatchOptions {
-  /// Checks on a random probe that row b of f(x) depends on row b of x only, and throws if not.
-  /// The probe runs f once on the whole batch (coupling between slices would escape slices); the
-  /// Jacobian it is compared with is taken in slices of chunk_size rows like the result.
+  /// Checks on two random probes that row b of f(x) depends on row b of x only, and throws if not:
+  /// a JVP along a random direction against each row's own Jacobian, and a finite random step of a
+  /// random half of the rows, which must leave the other rows of f(x) as they were (coupling whose
+  /// first derivatives vanish at x). Each runs f once on the whole batch (coupling between slices
+  /// would escape slices); the Jacobian is taken in slices of chunk_size rows like the result.
   bool check_independence = false;
   /// When positive, f runs on slices of at most this many rows, one after another, each slice's
   /// derivative written into the one result (every function here takes it). Peak memory is then the result
@@ -158,9 +160,9 @@ struct BatchOptions {
   /// Jacobian, and a slice's intermediates can stay in cache. f must accept any number of rows; one whose output rows change shape with the number of
   /// rows is rejected (f is called once more, without derivatives, on 1 and on 2 rows to check).
   /// A negative chunk_size is an error. 0 means the whole batch at once, except for laplacian,
-  /// weighted_laplacian and biharmonic, which carry a stack of S tangents per row (d + 1, r + 1,
-  /// 2d + d(d+1)/2 + 1) and then take equal slices of at most 4096 / S rows: their stacks stay
-  /// cache-sized.
+  /// weighted_laplacian, biharmonic, derivative_diagonal, hessian_diagonal and linear_operator, which
+  /// carry a stack of S tangents per row (d + 1, r + 1, 2d + d(d+1)/2 + 1, K d + 1, ...) and then take
+  /// equal slices of at most 4096 / S rows: their stacks stay cache-sized.
   int64_t chunk_size = 0;
 };
 
