@@ -705,3 +705,43 @@ TEST(CompileAdversarial, ValuesReadWithItemAreReadAtEveryCall) {
 
 }  // namespace
 }  // namespace dydx::testing
+
+namespace dydx::testing {
+namespace {
+
+// A module's training mode steers what f computes (dropout, batch norm's statistics, a module's own branch): a call
+// after train() or eval() must compute what f computes in the new mode, not replay the old one.
+TEST(CompileAdversarial, AModulesTrainingModeChangedBetweenCallsIsSeen) {
+  NoGradGuard no_grad;
+  manual_seed(3);
+  nn::Dropout drop(nn::DropoutOptions(0.5));
+  nn::BatchNorm1d norm(4);
+  norm->running_mean.fill_(2.0);
+  struct Branch : nn::Module {
+    Tensor forward(const Tensor& x) { return is_training() ? x * 2.0 : x * 3.0; }
+  };
+  auto branch = std::make_shared<Branch>();
+  auto f = [&](const Tensor& x) { return branch->forward(norm->forward(drop->forward(x))); };
+  drop->eval();
+  norm->eval();
+  branch->eval();
+  auto compiled = compile(f);
+  const Tensor x = randn({64, 4});
+  compiled(x);
+  expect_same(compiled(x), f(x), true, "eval, replayed");
+  EXPECT_EQ(compiled.stats().replays, 1);
+  branch->train();
+  expect_same(compiled(x), f(x), true, "the module's own branch in training");
+  EXPECT_EQ(compiled.stats().recordings, 2);
+  norm->train();
+  const Tensor trained = compiled(x);  // batch norm takes the batch's statistics: each column's mean is 0
+  EXPECT_LT(trained.mean({0}).abs().max().item<double>(), 1e-5);
+  auto dropped = compile([&](const Tensor& in) { return drop->forward(in) * 1.0; });
+  dropped(ones({256}));
+  dropped(ones({256}));
+  drop->train();
+  EXPECT_GT(eq(dropped(ones({256})), 0.0).sum().item<int64_t>(), 0);  // a mask drawn, where eval replayed identity
+}
+
+}  // namespace
+}  // namespace dydx::testing

@@ -40,8 +40,9 @@ struct CompileStats {
 /// an intermediate stored for later). `stats().eager_reason` says which.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
-/// thread: non-tensor values f reads (a double in a closure, a module's training flag) and data f
-/// reads or writes through raw pointers are fixed at recording. Tensors f captures are held by the
+/// thread: non-tensor values f reads (a double in a closure, an option) and data f reads or writes
+/// through raw pointers are fixed at recording; a module's training mode is watched (a call after
+/// train() or eval() records f again). Tensors f captures are held by the
 /// recording and read at every call, so in-place updates to them (an optimiser's step) are seen, but
 /// rebinding the variable is not: pass such tensors as inputs; one whose dtype, shape or strides
 /// change (Module::to) makes the next call record f again. A constant f makes and keeps beyond the

@@ -98,7 +98,7 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
       program = it->second.program;
       if (!program) {
         why = it->second.refusal;
-      } else if (compile::holds_tensor_of_another_layout(*program)) {
+      } else if (compile::holds_tensor_of_another_layout(*program) || !compile::guards_hold(*program)) {
         program = nullptr;  // recorded again below, in place of this one
         st.entries.erase(it);
       } else if (is_grad_enabled() && compile::captures_tensor_requiring_grad(*program)) {

@@ -33,6 +33,9 @@ bool captures_tensor_requiring_grad(const Program& program);
 /// program is recorded again.
 bool holds_tensor_of_another_layout(const Program& program);
 
+/// Whether every non-tensor value the recording read (a module's training mode) is as it was then.
+bool guards_hold(const Program& program);
+
 /// Runs the program on inputs of the signature it was recorded with.
 TensorList run(const Program& program, const TensorList& inputs);
 

@@ -188,6 +188,14 @@ void note_alias(const Tensor& alias, const Tensor& of) {
   }
 }
 
+void note_guard(const void* key, std::function<bool()> holds) {
+  Recorder* r = active_recorder;
+  if (r == nullptr || !r->tape.refusal.empty()) return;
+  for (const auto& guard : r->tape.guards)
+    if (guard.first == key) return;
+  r->tape.guards.emplace_back(key, std::move(holds));
+}
+
 namespace {
 std::atomic<uint32_t> next_recording{1};
 

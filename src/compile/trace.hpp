@@ -82,6 +82,9 @@ struct Tape {
   // Each constant's contents when it was made: one read by the replay that changed by the end of the
   // recording was written by code the recording does not see, and the tape is not replayed.
   std::vector<std::pair<int32_t, Tensor>> constant_copies;
+  // Non-tensor values f read that a replay must find unchanged (a module's training mode), each under the
+  // address it was read from: whether it still holds.
+  std::vector<std::pair<const void*, std::function<bool()>>> guards;
   std::string refusal;           // why it cannot be replayed; empty when it can
 };
 
@@ -111,6 +114,9 @@ void note_foreign(const Tensor& t);
 void note_absolute_view(const Tensor& view);
 /// `alias` is a new tensor over `of`'s memory (detach): a view step.
 void note_alias(const Tensor& alias, const Tensor& of);
+/// f read a non-tensor value at `key` (a module's training mode) that steers what it computes: `holds` says
+/// whether it still has the value read now. A call that finds it changed records f again.
+void note_guard(const void* key, std::function<bool()> holds);
 }  // namespace detail
 
 }  // namespace dydx::compile

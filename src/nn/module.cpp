@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <typeinfo>
 
+#include "compile/trace.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/detail/node.hpp"
 
@@ -134,7 +135,26 @@ void Module::train(bool on) {
 
 void Module::eval() { train(false); }
 
-bool Module::is_training() const noexcept { return is_training_; }
+bool Module::is_training() const noexcept {
+  if (compile::detail::recording()) [[unlikely]] {
+    // Under func::compile the mode steers what f computes (dropout, batch norm's statistics): a call that finds it
+    // changed records f again. A module no shared_ptr holds cannot be watched, so f then runs itself.
+    try {
+      const std::weak_ptr<const Module> self = weak_from_this();
+      if (self.expired())
+        compile::detail::refuse("f reads the training mode of a module that no shared_ptr holds (a later call could "
+                                "not tell whether it changed)");
+      else
+        compile::detail::note_guard(this, [self, mode = is_training_] {
+          const std::shared_ptr<const Module> module = self.lock();
+          return module != nullptr && module->is_training_ == mode;
+        });
+    } catch (...) {
+      compile::detail::refuse("f reads a module's training mode, and watching it failed (out of memory)");
+    }
+  }
+  return is_training_;
+}
 
 void Module::to(ScalarType dtype, bool /*non_blocking*/) {
   DYDX_CHECK(is_floating_point(dtype), "Module::to: nn.Module.to only accepts floating point dtypes, but got ",
