@@ -741,6 +741,13 @@ TEST(CompileAdversarial, AModulesTrainingModeChangedBetweenCallsIsSeen) {
   dropped(ones({256}));
   drop->train();
   EXPECT_GT(eq(dropped(ones({256})), 0.0).sum().item<int64_t>(), 0);  // a mask drawn, where eval replayed identity
+  EXPECT_NE(dropped.stats().eager_reason.find("random"), std::string::npos) << dropped.stats().eager_reason;
+  // Back in eval mode, the training mode's refusal does not stick: f is recorded again and replays.
+  drop->eval();
+  const int64_t replays = dropped.stats().replays;
+  expect_same(dropped(ones({256})), ones({256}), true, "eval again, recorded");
+  expect_same(dropped(ones({256})), ones({256}), true, "eval again, replayed");
+  EXPECT_EQ(dropped.stats().replays, replays + 1);
 }
 
 }  // namespace

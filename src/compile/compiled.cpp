@@ -4,6 +4,8 @@
 
 #include "dydx/autograd.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -52,6 +54,9 @@ Signature signature_of(const TensorList& inputs) {
 struct Entry {
   std::shared_ptr<const compile::Program> program;  // null: f runs itself, for `refusal`
   std::string refusal;
+  // A refused recording's guards (the program keeps its own): a module put in training mode draws dropout's
+  // random numbers, which refuses the recording; back in eval mode, f is recorded again and replays.
+  std::vector<std::pair<const void*, std::function<bool()>>> guards;
 };
 
 }  // namespace
@@ -97,7 +102,11 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
     if (const auto it = st.entries.find(key); it != st.entries.end()) {
       program = it->second.program;
       if (!program) {
-        why = it->second.refusal;
+        const auto& guards = it->second.guards;
+        if (std::all_of(guards.begin(), guards.end(), [](const auto& guard) { return guard.second(); }))
+          why = it->second.refusal;
+        else
+          st.entries.erase(it);  // recorded again below
       } else if (compile::holds_tensor_of_another_layout(*program) || !compile::guards_hold(*program)) {
         program = nullptr;  // recorded again below, in place of this one
         st.entries.erase(it);
@@ -125,7 +134,9 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
   auto [outputs, tape] = compile::record(st.f, inputs);
   std::string refusal;
   compile::PlanStats plan_stats;
+  auto guards = tape.guards;
   auto made = compile::plan(std::move(tape), refusal, plan_stats);
+  if (made) guards.clear();
   std::lock_guard lock(st.mutex);
   ++st.stats.recordings;
   st.stats.planned_ops = plan_stats.steps;
@@ -133,7 +144,7 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
   st.stats.fused_ops = plan_stats.fused_ops;
   st.stats.fused_products = plan_stats.fused_products;
   if (!made) st.stats.eager_reason = refusal;
-  st.entries.emplace(std::move(key), Entry{std::move(made), std::move(refusal)});
+  st.entries.emplace(std::move(key), Entry{std::move(made), std::move(refusal), std::move(guards)});
   return outputs;
 }
 

@@ -190,7 +190,7 @@ void note_alias(const Tensor& alias, const Tensor& of) {
 
 void note_guard(const void* key, std::function<bool()> holds) {
   Recorder* r = active_recorder;
-  if (r == nullptr || !r->tape.refusal.empty()) return;
+  if (r == nullptr) return;  // noted after a refusal too: a refused recording is made again when one changes
   for (const auto& guard : r->tape.guards)
     if (guard.first == key) return;
   r->tape.guards.emplace_back(key, std::move(holds));
