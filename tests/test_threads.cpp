@@ -350,7 +350,8 @@ TEST(OpenBlasWorkers, NoneSpinsAfterLoadWhereDydxSplitsProducts) {
   EXPECT_LT(process_cpu_ms() - before, 20.0);
 }
 
-// A program that asks OpenBLAS for more threads after dydx stopped its workers gets them back, and right products.
+// A program that asks OpenBLAS for more threads after dydx stopped its workers (OpenBLAS starts them again itself)
+// gets right products from OpenBLAS and from dydx.
 TEST(OpenBlasWorkers, StartAgainWhenAProgramAsksForThem) {
   const int saved = openblas_get_num_threads();
   const int want = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));

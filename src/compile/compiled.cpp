@@ -4,8 +4,6 @@
 
 #include "dydx/autograd.hpp"
 
-#include <algorithm>
-#include <functional>
 #include <map>
 #include <mutex>
 
@@ -56,7 +54,7 @@ struct Entry {
   std::string refusal;
   // A refused recording's guards (the program keeps its own): a module put in training mode draws dropout's
   // random numbers, which refuses the recording; back in eval mode, f is recorded again and replays.
-  std::vector<std::pair<const void*, std::function<bool()>>> guards;
+  std::vector<compile::Guard> guards;
 };
 
 }  // namespace
@@ -102,8 +100,7 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
     if (const auto it = st.entries.find(key); it != st.entries.end()) {
       program = it->second.program;
       if (!program) {
-        const auto& guards = it->second.guards;
-        if (std::all_of(guards.begin(), guards.end(), [](const auto& guard) { return guard.second(); }))
+        if (compile::all_hold(it->second.guards))
           why = it->second.refusal;
         else
           st.entries.erase(it);  // recorded again below

@@ -520,9 +520,7 @@ bool holds_tensor_of_another_layout(const Program& p) {
   return false;
 }
 
-bool guards_hold(const Program& p) {
-  return std::all_of(p.tape.guards.begin(), p.tape.guards.end(), [](const auto& guard) { return guard.second(); });
-}
+bool guards_hold(const Program& p) { return all_hold(p.tape.guards); }
 
 TensorList run(const Program& p, const TensorList& inputs) {
   const Tape& tape = p.tape;

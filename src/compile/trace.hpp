@@ -72,6 +72,15 @@ struct ValueInfo {
   bool contiguous = true;
 };
 
+/// A non-tensor value f read (under the address it was read from) and whether it still holds.
+using Guard = std::pair<const void*, std::function<bool()>>;
+/// Whether every guard still holds: a replay needs them all.
+inline bool all_hold(const std::vector<Guard>& guards) {
+  for (const Guard& guard : guards)
+    if (!guard.second()) return false;
+  return true;
+}
+
 /// A finished recording of f on one input signature.
 struct Tape {
   size_t num_inputs = 0;
@@ -84,7 +93,7 @@ struct Tape {
   std::vector<std::pair<int32_t, Tensor>> constant_copies;
   // Non-tensor values f read that a replay must find unchanged (a module's training mode), each under the
   // address it was read from: whether it still holds.
-  std::vector<std::pair<const void*, std::function<bool()>>> guards;
+  std::vector<Guard> guards;
   std::string refusal;           // why it cannot be replayed; empty when it can
 };
 

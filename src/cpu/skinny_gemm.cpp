@@ -103,8 +103,8 @@ void panel_rows(const T* a, int64_t lda, int64_t a_step, const T* b, int64_t ldb
 // product does not change its result with its layout or its row count. (Where a nan of A meets a nan of
 // B, which of the two comes out is the multiply instruction's operand order, the compiler's choice.)
 // Up to half a vector's lanes, on vectors of 8 lanes or more (bench/skinny_gemm.cpp, [10^4, k] x [k, m], one
-// thread, Zen 5): with AVX-512 at k = 64, float32 m = 3 57 against 36 GFLOP/s, m = 8 104 against 86, float64 m = 4
-// 54 against 39; with AVX2, float32 m = 3 1.5-1.6x faster, m = 4 1.1-1.3x; float64 on AVX2's 4 lanes no faster.
+// thread, Zen 5, AVX-512, k = 64): float32 m = 3 59 against 35 GFLOP/s, m = 8 103 against 84; float64 (8 lanes,
+// as AVX2's float32) m = 4 52 against 38. On 4 lanes (AVX2's float64) a trial was no faster: off there.
 template <class T>
 inline constexpr int kNarrowColumns = kLanes<T> >= 8 ? kLanes<T> / 2 : 0;
 
