@@ -9,10 +9,12 @@
 //
 // Float functions but tanh evaluate in double (shorter polynomials, see below) and round once: they
 // are correctly rounded except within ~2^-24 ulp of a midpoint; over all 2^32 floats none differs
-// from the double std:: value rounded (checked once by a throwaway program for the older ones, and by
-// bench/vec_math_accuracy.cpp for log1p, expm1, softplus and erf; the tests sample). Float tanh, the
-// activation that dominates an MLP's forward pass, runs in float lanes instead, at most 0.83 ulp
-// (0.773 with FMA contraction; see it below).
+// from the double std:: value rounded but softplus's, of which 4 floats are, each within 1e-6 ulp of
+// the midpoint it falls on the wrong side of (bench/vec_math_accuracy.cpp; the tests sample). Float
+// tanh, the activation that dominates an MLP's forward pass, runs in float lanes instead, at most
+// 0.83 ulp (0.773 with FMA contraction; see it below). A comparison of a float (a clamp, a special
+// value) drives selects in float lanes, before or after the double part: a select in double lanes
+// on a float comparison costs GCC a dozen instructions to widen the mask.
 //
 // Double functions carry the critical sums in two parts (reduced argument, e^r, log's large terms,
 // the quotients of tanh and sigmoid). Their maximum errors measured against long double, with GCC
@@ -444,34 +446,57 @@ constexpr float kExpPolyF32[] = {0.0013934545f, 0.00836377684f, 0.0416664556f, 0
   const double v = select(quadrant & 1, cos_r, sin_r);
   return from_bits(bits(v) ^ ((quadrant & 2) << 62));
 }
+// The same clamp in float lanes, before the widening to double: a select in double lanes on a float
+// comparison costs GCC a dozen instructions to widen the mask (exp 82 -> 51 vector instructions per
+// 16 floats). 104 is a float, so the value is the same. NaN passes.
+[[gnu::always_inline]] inline float clamp104(float x) {
+  return select(x > 104.0f, 104.0f, select(x < -104.0f, -104.0f, x));
+}
 }  // namespace detail
 
 [[gnu::always_inline]] inline float exp(float x) {
   return static_cast<float>(detail::exp_float(detail::clamp104(x)));
 }
 
-[[gnu::always_inline]] inline float log(float x) {
-  using namespace detail;
-  // Every float is a normal double, so no subnormal scaling.
-  const double xd = x;
-  const uint64_t ix = bits(xd);
-  const uint64_t sqrt_half = 0x3fe6a09e667f3bcd;
-  const int64_t e = static_cast<int64_t>(ix - sqrt_half) >> 52;
-  const double f = from_bits(ix - (static_cast<uint64_t>(e) << 52)) - 1.0;
+namespace detail {
+// log(2^k (1 + f)) for f in [sqrt(2)/2 - 1, sqrt(2) - 1], to float's needs: 1 + f is never formed,
+// so f may carry more bits than 1 + f could hold (softplus's e^-|x|).
+[[gnu::always_inline]] inline double log_reduced_float(double k, double f) {
   const double s = f / (2.0 + f);
   const double z = s * s;
   const double hfsq = 0.5 * f * f;
-  const double y = to_double(e) * kLn2 + (f - (hfsq - s * (hfsq + z * horner(z, kLogPolyF))));
-  double out = select(x == std::numeric_limits<float>::infinity(), xd, y);
-  out = select(x < 0.0f, std::numeric_limits<double>::quiet_NaN(), out);
-  out = select(x == 0.0f, -std::numeric_limits<double>::infinity(), out);
-  return static_cast<float>(select(x != x, xd, out));
+  return k * kLn2 + (f - (hfsq - s * (hfsq + z * horner(z, kLogPolyF))));
+}
+
+// log u for a positive normal double u: u = 2^e m with m in [sqrt(2)/2, sqrt(2)), the bits offset
+// by those of sqrt(2)/2.
+[[gnu::always_inline]] inline double log_float(double u) {
+  const uint64_t iu = bits(u);
+  const uint64_t sqrt_half = 0x3fe6a09e667f3bcd;
+  const int64_t e = static_cast<int64_t>(iu - sqrt_half) >> 52;
+  return log_reduced_float(to_double(e), from_bits(iu - (static_cast<uint64_t>(e) << 52)) - 1.0);
+}
+
+// The special values of log at u (a float) and log1p at u - 1: +inf at +inf, NaN below 0 and at
+// NaN, -inf at 0, y elsewhere. In float lanes, after the rounding (their values are floats): selects
+// in double lanes on float comparisons cost GCC a dozen instructions each to widen the masks.
+[[gnu::always_inline]] inline float log_special_values(float u, float x, float y) {
+  y = select(u == std::numeric_limits<float>::infinity(), u, y);
+  y = select(u < 0.0f, std::numeric_limits<float>::quiet_NaN(), y);
+  y = select(u == 0.0f, -std::numeric_limits<float>::infinity(), y);
+  return select(x != x, x + x, y);
+}
+}  // namespace detail
+
+[[gnu::always_inline]] inline float log(float x) {
+  using namespace detail;
+  // Every float is a normal double, so no subnormal scaling.
+  return log_special_values(x, x, static_cast<float>(log_float(x)));
 }
 
 [[gnu::always_inline]] inline float sin_reduced(float x) {
   // Below 2^-26 sin x rounds to x, which also keeps the sign of -0.
-  const double xd = x;
-  return static_cast<float>(detail::select(std::fabs(xd) < 0x1p-26, xd, detail::trig_float(xd, false)));
+  return detail::select(std::fabs(x) < 0x1p-26f, x, static_cast<float>(detail::trig_float(x, false)));
 }
 [[gnu::always_inline]] inline float cos_reduced(float x) {
   return static_cast<float>(detail::trig_float(x, true));
@@ -522,7 +547,7 @@ constexpr float kExpPolyF32[] = {0.0013934545f, 0.00836377684f, 0.0416664556f, 0
 
 [[gnu::always_inline]] inline float sigmoid(float x) {
   using namespace detail;
-  return static_cast<float>(1.0 / (1.0 + exp_float(clamp104(-double{x}))));
+  return static_cast<float>(1.0 / (1.0 + exp_float(clamp104(-x))));
 }
 
 namespace detail {
@@ -546,14 +571,17 @@ constexpr double kErfcScaled[] = {
 /// half an ulp of 1); odd, so -0 stays -0.
 [[gnu::always_inline]] inline float erf(float x) {
   using namespace detail;
-  const double a = std::fabs(double{x});
-  const double z = a * a;  // exact: a has 24 bits
-  const double below1 = a * horner(z, kErfSmall);
-  // The clamps keep the discarded side finite for large or infinite x; NaN passes.
-  const double q = horner(select(a > 4.0, 4.0, a) - 2.5, kErfcScaled);
-  const double up_to4 = 1.0 - exp_float(-select(z > 16.0, 16.0, z)) * q;
-  const double y = select(a >= 4.0, 1.0, select(a < 1.0, below1, up_to4));
-  return static_cast<float>(std::copysign(y, double{x}));
+  // The clamp keeps the discarded side finite for large or infinite x; NaN passes. Selects on float
+  // comparisons stay in float lanes (widening their masks to double lanes costs GCC a dozen
+  // instructions each); 4 is a float, so the values are the same.
+  const float a = std::fabs(x);
+  const double c = select(a > 4.0f, 4.0f, a);
+  const double z = c * c;  // exact: c has 24 bits
+  const double below1 = c * horner(z, kErfSmall);
+  const double up_to4 = 1.0 - exp_float(-z) * horner(c - 2.5, kErfcScaled);
+  const float y =
+      select(a >= 4.0f, 1.0f, select(a < 1.0f, static_cast<float>(below1), static_cast<float>(up_to4)));
+  return std::copysign(y, x);
 }
 namespace detail {
 // Double erf in four pieces, fitted with mpmath's chebyfit (relative errors below 2e-18 before
@@ -619,11 +647,39 @@ constexpr double kErfOne = 0.8427007929497149, kErfOneLo = -2.4801011789118602e-
   return std::copysign(y, x);
 }
 
-// The double functions, rounded once: within 2^-51 relative before it, so correctly rounded except
-// within ~2^-28 ulp of a midpoint. They already vectorise, in double lanes.
-[[gnu::always_inline]] inline float log1p(float x) { return static_cast<float>(log1p(double{x})); }
-[[gnu::always_inline]] inline float expm1(float x) { return static_cast<float>(expm1(double{x})); }
-[[gnu::always_inline]] inline float softplus(float x) { return static_cast<float>(softplus(double{x})); }
+/// Float log1p in double: 1 + x is exact for 2^-29 <= |x| < 2^29 (beyond, its rounding moves the
+/// logarithm by less than 2^-53 of itself), and below 2^-29 log1p(x) rounds to x, which also keeps
+/// -0 and the subnormals.
+[[gnu::always_inline]] inline float log1p(float x) {
+  using namespace detail;
+  const float u = x + 1.0f;  // only for the special values: -1 -> 0, below -1 -> negative, inf, NaN
+  const float y = static_cast<float>(log_float(1.0 + double{x}));
+  return select(std::fabs(x) < 0x1p-29f, x, log_special_values(u, x, y));
+}
+
+/// Float e^x - 1 in double: x + x^2 P(x) with exp's float polynomial below 0.34 in magnitude (no
+/// cancellation), e^x - 1 beyond (where it magnifies e^x's relative error at most 2.4 times); below
+/// 2^-25 e^x - 1 rounds to x, which also keeps -0.
+[[gnu::always_inline]] inline float expm1(float x) {
+  using namespace detail;
+  const double xd = x;
+  const float near0 = static_cast<float>(xd + (xd * xd) * horner(xd, kExpPolyF));
+  const float far = static_cast<float>(exp_float(clamp104(x)) - 1.0);
+  return select(std::fabs(x) < 0x1p-25f, x, select(std::fabs(x) < 0.34f, near0, far));
+}
+
+/// Float log(1 + e^x) in double as max(x, 0) + log1p(t), t = e^-|x| in (0, 1]: log1p(t) straight
+/// from t where t <= sqrt(2) - 1, so that 1 + t never rounds away t's low bits; above, 1 + t rounds
+/// by 2^-53 against a logarithm of at least 0.34. Beyond |x| = 104 t is clamped and the result is x or
+/// (e^-104 rounding to) 0.
+[[gnu::always_inline]] inline float softplus(float x) {
+  using namespace detail;
+  const float a = std::fabs(x);
+  const double t = exp_float(-double{select(a > 104.0f, 104.0f, a)});  // NaN passes
+  const bool large = t > 0x1.6a09e667f3bcdp-2;
+  const double l = log_reduced_float(select(large, 1.0, 0.0), select(large, 0.5 * (1.0 + t) - 1.0, t));
+  return select(x > 0.0f, static_cast<float>(double{x} + l), static_cast<float>(l));
+}
 
 // Array entry points. x and y must not overlap.
 namespace detail {
