@@ -218,6 +218,31 @@ void kernels(Report& r) {
       return check ? checksum(t) : 0.0;
     });
   }
+  // One elementwise function on an MLP hidden layer's worth of values (harness::kActivationShape).
+  for (const harness::Activation& a : harness::kActivations) {
+    const std::string key = std::string("act/") + a.name;
+    if (!r.wants(key)) continue;
+    Tensor x = det({harness::kActivationShape[0], harness::kActivationShape[1]}, 0) * harness::kActivationScale;
+    if (a.positive) x = x.abs();
+    const std::string name = a.name;
+    const auto f = [name](const Tensor& t) -> Tensor {
+      if (name == "exp") return t.exp();
+      if (name == "expm1") return t.expm1();
+      if (name == "log1p") return t.log1p();
+      if (name == "sin") return t.sin();
+      if (name == "tanh") return t.tanh();
+      if (name == "sigmoid") return t.sigmoid();
+      if (name == "softplus") return softplus(t);
+      if (name == "silu") return silu(t);
+      if (name == "gelu") return gelu(t);
+      return t.erf();
+    };
+    r.run(key, "eager", [&, f](bool check) {
+      Tensor y = f(x);
+      sink = y.impl().get();
+      return check ? checksum(y) : 0.0;
+    });
+  }
   if (r.wants("sum/dim0") || r.wants("sum/dim1") || r.wants("mean/dim0") || r.wants("mean/dim1")) {
     Tensor A = det({harness::kReduceN, harness::kReduceN}, 0);
     for (int64_t dim : {0, 1}) {

@@ -210,6 +210,18 @@ inline constexpr double kDetStep = 0.37;
 
 // Sizes of the workloads, as in the python peers.
 inline constexpr long kChainNumel = 1L << 24;
+// The act/ cases: one elementwise function on det(kActivationShape, 0) * kActivationScale (an MLP hidden
+// layer's pre-activations at B = 10^4, values in [-3, 3]), its absolute value where positive is set.
+inline constexpr int64_t kActivationShape[] = {10000, 64};
+inline constexpr double kActivationScale = 3.0;
+struct Activation {
+  const char* name;
+  bool positive;
+};
+inline constexpr Activation kActivations[] = {{"exp", false},  {"expm1", false},    {"log1p", true},
+                                              {"sin", false},  {"tanh", false},     {"sigmoid", false},
+                                              {"silu", false}, {"softplus", false}, {"gelu", false},
+                                              {"erf", false}};
 inline constexpr long kReduceN = 4096;
 inline constexpr long kGemmN = 2048;
 inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};

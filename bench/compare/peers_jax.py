@@ -13,6 +13,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402  (after the x64 switch)
+import jax.scipy.special  # noqa: E402,F401  (jax.scipy.special.erf below)
 import numpy as np  # noqa: E402
 
 from peer_report import Report, taylor_batches  # noqa: E402
@@ -143,6 +144,13 @@ def pinn(r):
     r.run("pinn/f64/step", "jit_vmap_hessian_trace_adam", call)
 
 
+# The act/ cases (harness.hpp's kActivations): name, whether the input is |x|, the function.
+ACTIVATIONS = [("exp", False, jnp.exp), ("expm1", False, jnp.expm1), ("log1p", True, jnp.log1p),
+               ("sin", False, jnp.sin), ("tanh", False, jnp.tanh), ("sigmoid", False, jax.nn.sigmoid),
+               ("silu", False, jax.nn.silu), ("softplus", False, jax.nn.softplus),
+               ("gelu", False, lambda x: jax.nn.gelu(x, approximate=False)), ("erf", False, jax.scipy.special.erf)]
+
+
 def kernels(r):
     if r.wants("chain"):
         def chain(x):  # jit fuses the ten ops into one pass; see the README on the floor
@@ -158,6 +166,10 @@ def kernels(r):
             return jnp.sqrt(t)
 
         r.run("chain", "jit", jitted_case(jax.jit(chain), (det((1 << 24,), 0) + 1) * jnp.float32(0.5)))
+    for name, positive, f in ACTIVATIONS:
+        if r.wants(f"act/{name}"):
+            x = det((10000, 64), 0) * jnp.float32(3.0)  # harness.hpp's kActivationShape and kActivationScale
+            r.run(f"act/{name}", "jit", jitted_case(jax.jit(f), jnp.abs(x) if positive else x))
     if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
         A = det((4096, 4096), 0)
         for dim in (0, 1):

@@ -193,6 +193,13 @@ def pinn(r):
     r.run("pinn/f64/step", "nested_grad_adam", step)
 
 
+# The act/ cases (harness.hpp's kActivations): name, whether the input is |x|, the function.
+ACTIVATIONS = [("exp", False, torch.exp), ("expm1", False, torch.expm1), ("log1p", True, torch.log1p),
+               ("sin", False, torch.sin), ("tanh", False, torch.tanh), ("sigmoid", False, torch.sigmoid),
+               ("silu", False, torch.nn.functional.silu), ("softplus", False, torch.nn.functional.softplus),
+               ("gelu", False, torch.nn.functional.gelu), ("erf", False, torch.erf)]
+
+
 def kernels(r):
     torch.set_grad_enabled(False)
     if r.wants("chain"):
@@ -212,6 +219,16 @@ def kernels(r):
             return checksum(t) if check else 0
 
         r.run("chain", "eager", chain)
+    for name, positive, f in ACTIVATIONS:
+        if r.wants(f"act/{name}"):
+            x = det((10000, 64), 0) * 3.0  # harness.hpp's kActivationShape and kActivationScale
+            x = x.abs() if positive else x
+
+            def act(check, f=f, x=x):
+                y = f(x)
+                return checksum(y) if check else 0
+
+            r.run(f"act/{name}", "eager", act)
     if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
         A = det((4096, 4096), 0)
         for dim in (0, 1):
