@@ -22,7 +22,7 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
              + [("pinn/f64/step", "PINN training step (examples/pinn_poisson): 2-32-32-1 tanh f64, 1024+128 points, "
                                   "Laplacian loss, backward, Adam")]
              + [("chain", "10-op elementwise chain, 2^24 f32")]
-             + [(f"act/{f}", f"{f}{' of |x|' if f == 'log1p' else ''} on [10^4, 64] f32, x in [-3, 3]")
+             + [(f"act/{f}", f"{f}{' of abs(x)' if f == 'log1p' else ''} on [10^4, 64] f32, x in [-3, 3]")
                 for f in ("exp", "expm1", "log1p", "sin", "tanh", "sigmoid", "silu", "softplus", "gelu", "erf")]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
              + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")]
