@@ -235,6 +235,9 @@ void kernels(Report& r) {
       if (name == "softplus") return softplus(t);
       if (name == "silu") return silu(t);
       if (name == "gelu") return gelu(t);
+      if (name == "softmax") return softmax(t, 1);
+      if (name == "log_softmax") return log_softmax(t, 1);
+      if (name == "logsumexp") return logsumexp(t, {1});
       return t.erf();
     };
     r.run(key, "eager", [&, f](bool check) {

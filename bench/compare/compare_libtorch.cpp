@@ -249,6 +249,9 @@ void kernels(Report& r) {
       if (name == "softplus") return torch::nn::functional::softplus(t);
       if (name == "silu") return torch::nn::functional::silu(t);
       if (name == "gelu") return torch::gelu(t);
+      if (name == "softmax") return torch::softmax(t, 1);
+      if (name == "log_softmax") return torch::log_softmax(t, 1);
+      if (name == "logsumexp") return torch::logsumexp(t, {1});
       return t.erf();
     };
     r.run(key, "eager", [&, f](bool check) {

@@ -210,8 +210,9 @@ inline constexpr double kDetStep = 0.37;
 
 // Sizes of the workloads, as in the python peers.
 inline constexpr long kChainNumel = 1L << 24;
-// The act/ cases: one elementwise function on det(kActivationShape, 0) * kActivationScale (an MLP hidden
-// layer's pre-activations at B = 10^4, values in [-3, 3]), its absolute value where positive is set.
+// The act/ cases: one elementwise function, or softmax, log_softmax or logsumexp along dim 1, on
+// det(kActivationShape, 0) * kActivationScale (an MLP hidden layer's pre-activations at B = 10^4, values in
+// [-3, 3]), its absolute value where positive is set.
 inline constexpr int64_t kActivationShape[] = {10000, 64};
 inline constexpr double kActivationScale = 3.0;
 struct Activation {
@@ -221,7 +222,8 @@ struct Activation {
 inline constexpr Activation kActivations[] = {{"exp", false},  {"expm1", false},    {"log1p", true},
                                               {"sin", false},  {"tanh", false},     {"sigmoid", false},
                                               {"silu", false}, {"softplus", false}, {"gelu", false},
-                                              {"erf", false}};
+                                              {"erf", false},  {"softmax", false},  {"log_softmax", false},
+                                              {"logsumexp", false}};
 inline constexpr long kReduceN = 4096;
 inline constexpr long kGemmN = 2048;
 inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};

@@ -148,7 +148,10 @@ def pinn(r):
 ACTIVATIONS = [("exp", False, jnp.exp), ("expm1", False, jnp.expm1), ("log1p", True, jnp.log1p),
                ("sin", False, jnp.sin), ("tanh", False, jnp.tanh), ("sigmoid", False, jax.nn.sigmoid),
                ("silu", False, jax.nn.silu), ("softplus", False, jax.nn.softplus),
-               ("gelu", False, lambda x: jax.nn.gelu(x, approximate=False)), ("erf", False, jax.scipy.special.erf)]
+               ("gelu", False, lambda x: jax.nn.gelu(x, approximate=False)), ("erf", False, jax.scipy.special.erf),
+               ("softmax", False, lambda x: jax.nn.softmax(x, axis=1)),
+               ("log_softmax", False, lambda x: jax.nn.log_softmax(x, axis=1)),
+               ("logsumexp", False, lambda x: jax.scipy.special.logsumexp(x, axis=1))]
 
 
 def kernels(r):

@@ -197,7 +197,9 @@ def pinn(r):
 ACTIVATIONS = [("exp", False, torch.exp), ("expm1", False, torch.expm1), ("log1p", True, torch.log1p),
                ("sin", False, torch.sin), ("tanh", False, torch.tanh), ("sigmoid", False, torch.sigmoid),
                ("silu", False, torch.nn.functional.silu), ("softplus", False, torch.nn.functional.softplus),
-               ("gelu", False, torch.nn.functional.gelu), ("erf", False, torch.erf)]
+               ("gelu", False, torch.nn.functional.gelu), ("erf", False, torch.erf),
+               ("softmax", False, lambda x: torch.softmax(x, 1)), ("log_softmax", False, lambda x: torch.log_softmax(x, 1)),
+               ("logsumexp", False, lambda x: torch.logsumexp(x, 1))]
 
 
 def kernels(r):

@@ -13,9 +13,13 @@
 //   softmax = exp(log_softmax): Ds[t] = s * u, and differentiating s * (t - <t>) once more along t
 //   gives s * u^2 - s * <u * t> = s * (u^2 - <u^2>) (as <u> = 0, <u * t> = <u^2>).
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "cpu/parallel.hpp"
+#include "cpu/vec_math.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
@@ -41,24 +45,120 @@ Rows rows_along(const Tensor& x, int64_t dim) {
   return r;
 }
 
-// The largest of n strided values, nan if any is.
+// Row kernels, vectorised across a row (inner == 1) or across the inner dim (rows inner apart): the
+// exponentials are vec::exp's in double lanes (SIMD; libm's std::exp kept each loop scalar, 5x slower
+// than PyTorch's softmax), and sums and maxima go through kLanes partial results, which GCC keeps in
+// vector registers where a single running value would stay scalar (the order of a double sum is not
+// its to change). Sums accumulate in double.
+constexpr int64_t kLanes = 16;
+
+// v if it is larger than m or nan, else m: a running maximum that keeps the first nan it meets.
+// (A bit-mask select: with || or a ternary GCC branches, and the loops stay scalar.)
 template <class T>
-T row_max(const T* p, int64_t n, int64_t stride) {
+[[gnu::always_inline]] inline T larger_or_nan(T v, T m) {
+  return cpu::vec::detail::select((v > m) | (v != v), v, m);
+}
+
+// The largest of n contiguous values, nan if any is: a vector of running maxima (GCC does not
+// vectorise a maximum reduction over floats by itself, nan and -0 being order-dependent), then its
+// lanes and the tail.
+template <class T>
+T row_max(const T* p, int64_t n) {
+  using Vector [[gnu::vector_size(64)]] = T;
+  constexpr int64_t kWidth = 64 / sizeof(T);
   T m = -std::numeric_limits<T>::infinity();
-  for (int64_t k = 0; k < n; ++k) {
-    const T v = p[k * stride];
-    if (v != v) return v;
-    if (v > m) m = v;
+  int64_t k = 0;
+  if (n >= kWidth) {
+    Vector lanes;
+    std::memcpy(&lanes, p, sizeof(Vector));
+    for (k = kWidth; k + kWidth <= n; k += kWidth) {
+      Vector v;
+      std::memcpy(&v, p + k, sizeof(Vector));
+      lanes = (v > lanes) | (v != v) ? v : lanes;
+    }
+    // Halves folded onto each other: log2(kWidth) vector steps instead of kWidth scalar ones.
+    const auto fold = [](Vector a, Vector b) { return (b > a) | (b != b) ? b : a; };
+    if constexpr (kWidth == 16) {
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+    } else {
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3));
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1));
+      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0));
+    }
+    m = lanes[0];
   }
+  for (; k < n; ++k) m = larger_or_nan(p[k], m);
   return m;
 }
 
-// sum_k exp(p_k - shift), in double.
+// exp(x) in double for a result in T: for double, vec::exp; for float, the float exponential's double
+// core (within about 2^-48, shorter than double's) on x clamped to [-104, 104], 0 below and inf above
+// (e^-104 rounds to a float 0 however it is divided and adds nothing to a sum of at least 1; a sum of
+// zeros is logsumexp's -inf row; x exceeds 104 only in logsumexp of a row holding +inf, whose result is
+// inf; a nan passes).
 template <class T>
-double row_sum_exp(const T* p, int64_t n, int64_t stride, T shift) {
+[[gnu::always_inline]] inline double exp_for(double x) {
+  if constexpr (std::is_same_v<T, float>) {
+    using cpu::vec::detail::select;
+    const double e = cpu::vec::detail::exp_float(select(x > 104.0, 104.0, select(x < -104.0, -104.0, x)));
+    return select(x > 104.0, std::numeric_limits<double>::infinity(), select(x < -104.0, 0.0, e));
+  } else {
+    return cpu::vec::exp(x);
+  }
+}
+
+// e[k] = exp(p[k] - shift) in double (the difference taken in T, as PyTorch's), and their sum.
+template <class T>
+double exp_shifted(const T* p, int64_t n, T shift, double* e) {
+  for (int64_t k = 0; k < n; ++k) e[k] = exp_for<T>(static_cast<double>(p[k] - shift));
+  double lanes[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) lanes[j] += e[k + j];
   double total = 0;
-  for (int64_t k = 0; k < n; ++k) total += std::exp(static_cast<double>(p[k * stride] - shift));
+  for (; k < n; ++k) total += e[k];
+  for (double v : lanes) total += v;
   return total;
+}
+
+// softmax or log_softmax of one contiguous row; e holds n doubles.
+template <class T>
+void normalise_row(const T* p, T* q, int64_t n, bool log, double* e) {
+  const T m = row_max(p, n);
+  const double total = exp_shifted(p, n, m, e);
+  if (log) {
+    const double log_total = std::log(total);
+    for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>((p[k] - m) - log_total);
+  } else {
+    for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(e[k] / total);
+  }
+}
+
+// The same for `width` rows side by side, inner apart (x [n, inner] seen from column c), each step
+// across the columns; m and total hold width values each.
+template <class T>
+void normalise_columns(const T* p, T* q, int64_t n, int64_t inner, int64_t width, bool log, T* m, double* total) {
+  for (int64_t j = 0; j < width; ++j) m[j] = -std::numeric_limits<T>::infinity(), total[j] = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const T* row = p + k * inner;
+    for (int64_t j = 0; j < width; ++j) m[j] = larger_or_nan(row[j], m[j]);
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    const T* row = p + k * inner;
+    for (int64_t j = 0; j < width; ++j) total[j] += exp_for<T>(static_cast<double>(row[j] - m[j]));
+  }
+  if (log) {
+    for (int64_t j = 0; j < width; ++j) total[j] = std::log(total[j]);
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t j = 0; j < width; ++j) q[k * inner + j] = static_cast<T>((p[k * inner + j] - m[j]) - total[j]);
+  } else {
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t j = 0; j < width; ++j)
+        q[k * inner + j] = static_cast<T>(exp_for<T>(static_cast<double>(p[k * inner + j] - m[j])) / total[j]);
+  }
 }
 
 // softmax (or log_softmax) of every row of a floating tensor along dim.
@@ -66,24 +166,28 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
   const Tensor x = input.contiguous();
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
   const Rows r = rows_along(x, dim);
+  if (x.numel() == 0) return out;
   cpu::dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data_ptr<T>();
     T* py = out.data_ptr<T>();
-    cpu::parallel_for(r.outer * r.inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(r.n, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t base = (row / r.inner) * r.n * r.inner + row % r.inner;
-        const T* p = px + base;
-        T* q = py + base;
-        const T m = row_max(p, r.n, r.inner);
-        const double total = row_sum_exp(p, r.n, r.inner, m);
-        if (log) {
-          const double log_total = std::log(total);
-          for (int64_t k = 0; k < r.n; ++k) q[k * r.inner] = static_cast<T>((p[k * r.inner] - m) - log_total);
-        } else {
-          for (int64_t k = 0; k < r.n; ++k)
-            q[k * r.inner] = static_cast<T>(std::exp(static_cast<double>(p[k * r.inner] - m)) / total);
-        }
+    if (r.inner == 1) {
+      cpu::parallel_for(r.outer, std::max<int64_t>(1, 4096 / r.n), [&](int64_t begin, int64_t end) {
+        std::vector<double> e(static_cast<size_t>(r.n));
+        for (int64_t row = begin; row < end; ++row) normalise_row(px + row * r.n, py + row * r.n, r.n, log, e.data());
+      });
+      return;
+    }
+    // Rows inner apart: blocks of up to kBlock columns of one outer slice at a time.
+    constexpr int64_t kBlock = 256;
+    const int64_t blocks = (r.inner + kBlock - 1) / kBlock;
+    cpu::parallel_for(r.outer * blocks, std::max<int64_t>(1, 16 / std::max<int64_t>(r.n / 256, 1)), [&](int64_t begin, int64_t end) {
+      T m[kBlock];
+      double total[kBlock];
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t o = b / blocks, c = (b % blocks) * kBlock;
+        const int64_t offset = o * r.n * r.inner + c;
+        normalise_columns(px + offset, py + offset, r.n, r.inner, std::min(kBlock, r.inner - c), log, m, total);
       }
     });
   });
@@ -92,16 +196,18 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
 
 Tensor logsumexp_values(const Tensor& x, const Dims& dims, bool keepdim) {
   return reduce_runs(x, dims, keepdim, []<class T>(const T* p, int64_t n) {
-    T m = row_max(p, n, 1);
+    T m = row_max(p, n);
     if (std::isinf(m)) m = 0;  // all -inf stays -inf, and a +inf gives inf, rather than inf - inf
-    return static_cast<T>(std::log(row_sum_exp(p, n, 1, m)) + m);
+    thread_local std::vector<double> e;
+    if (static_cast<int64_t>(e.size()) < n) e.resize(static_cast<size_t>(n));
+    return static_cast<T>(std::log(exp_shifted(p, n, m, e.data())) + m);
   });
 }
 
 // The maximum over dims, kept, as a plain value (no derivatives: the rules use it as a shift that
 // cancels).
 Tensor max_kept(const Tensor& x, const Dims& dims) {
-  return reduce_runs(x, dims, true, []<class T>(const T* p, int64_t n) { return row_max(p, n, 1); });
+  return reduce_runs(x, dims, true, []<class T>(const T* p, int64_t n) { return row_max(p, n); });
 }
 
 // The dims a rule reduces along: {dim} moved past nb batch dims, none for a 0-D input (whose one
