@@ -46,11 +46,10 @@ Rows rows_along(const Tensor& x, int64_t dim) {
 }
 
 // Row kernels, vectorised across a row (inner == 1) or across the inner dim (rows inner apart): the
-// exponentials are vec::exp's in double lanes (SIMD; libm's std::exp kept each loop scalar, 5x slower
-// than PyTorch's softmax), and sums and maxima go through kLanes partial results, which GCC keeps in
-// vector registers where a single running value would stay scalar (the order of a double sum is not
-// its to change). Sums accumulate in double.
-constexpr int64_t kLanes = 16;
+// exponentials are vec_math's in double lanes (SIMD; libm's std::exp kept each loop scalar, 5x slower
+// than PyTorch's softmax); a row's sum and maximum go through vectors of partial results, folded by
+// halves at the end (GCC does not vectorise a floating-point reduction itself: its order is not
+// GCC's to change, and nan and -0 make a maximum's order matter). Sums accumulate in double.
 
 // v if it is larger than m or nan, else m: a running maximum that keeps the first nan it meets.
 // (A bit-mask select: with || or a ternary GCC branches, and the loops stay scalar.)
@@ -59,9 +58,7 @@ template <class T>
   return cpu::vec::detail::select((v > m) | (v != v), v, m);
 }
 
-// The largest of n contiguous values, nan if any is: a vector of running maxima (GCC does not
-// vectorise a maximum reduction over floats by itself, nan and -0 being order-dependent), then its
-// lanes and the tail.
+// The largest of n contiguous values, nan if any is: a vector of running maxima, then the tail.
 template <class T>
 T row_max(const T* p, int64_t n) {
   using Vector [[gnu::vector_size(64)]] = T;
@@ -74,19 +71,21 @@ T row_max(const T* p, int64_t n) {
     for (k = kWidth; k + kWidth <= n; k += kWidth) {
       Vector v;
       std::memcpy(&v, p + k, sizeof(Vector));
-      lanes = (v > lanes) | (v != v) ? v : lanes;
+      lanes = ((v > lanes) | (v != v)) ? v : lanes;
     }
     // Halves folded onto each other: log2(kWidth) vector steps instead of kWidth scalar ones.
-    const auto fold = [](Vector a, Vector b) { return (b > a) | (b != b) ? b : a; };
+    // (In place, by reference: a 64-byte vector passed or returned by value changes the ABI where
+    // AVX-512 is off.)
+    const auto fold = [](Vector& a, const Vector& b) { a = ((b > a) | (b != b)) ? b : a; };
     if constexpr (kWidth == 16) {
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
     } else {
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3));
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1));
-      lanes = fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1));
+      fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0));
     }
     m = lanes[0];
   }
@@ -94,46 +93,67 @@ T row_max(const T* p, int64_t n) {
   return m;
 }
 
-// exp(x) in double for a result in T: for double, vec::exp; for float, the float exponential's double
-// core (within about 2^-48, shorter than double's) on x clamped to [-104, 104], 0 below and inf above
-// (e^-104 rounds to a float 0 however it is divided and adds nothing to a sum of at least 1; a sum of
-// zeros is logsumexp's -inf row; x exceeds 104 only in logsumexp of a row holding +inf, whose result is
-// inf; a nan passes).
+// e^d in double for a difference d = x - shift <= 0 (or nan) taken in T: for double, vec::exp; for
+// float, the float exponential's double core (within about 2^-48, shorter than double's), d clamped
+// to -708 where 2^k stays a normal double (e^-708 rounds to a float 0 however it is divided and adds
+// nothing to a sum of at least 1). The clamp is a float select, before the widening: on a float
+// comparison, a select in double lanes costs GCC a dozen instructions to widen its mask.
 template <class T>
-[[gnu::always_inline]] inline double exp_for(double x) {
+[[gnu::always_inline]] inline double exp_of_difference(T d) {
   if constexpr (std::is_same_v<T, float>) {
-    using cpu::vec::detail::select;
-    const double e = cpu::vec::detail::exp_float(select(x > 104.0, 104.0, select(x < -104.0, -104.0, x)));
-    return select(x > 104.0, std::numeric_limits<double>::infinity(), select(x < -104.0, 0.0, e));
+    return cpu::vec::detail::exp_float(cpu::vec::detail::select(d < -708.0f, -708.0f, d));
   } else {
-    return cpu::vec::exp(x);
+    return cpu::vec::exp(d);
   }
 }
 
-// e[k] = exp(p[k] - shift) in double (the difference taken in T, as PyTorch's), and their sum.
+// e[k] = exp(p[k] - shift) in double (the difference taken in T, as PyTorch's), for shift the row's
+// maximum, and their sum.
 template <class T>
 double exp_shifted(const T* p, int64_t n, T shift, double* e) {
-  for (int64_t k = 0; k < n; ++k) e[k] = exp_for<T>(static_cast<double>(p[k] - shift));
-  double lanes[kLanes] = {};
+  for (int64_t k = 0; k < n; ++k) e[k] = exp_of_difference<T>(p[k] - shift);
+  // A vector of partial sums, its halves folded onto each other at the end.
+  using Vector [[gnu::vector_size(64)]] = double;
+  Vector lanes = {};
   int64_t k = 0;
-  for (; k + kLanes <= n; k += kLanes)
-    for (int64_t j = 0; j < kLanes; ++j) lanes[j] += e[k + j];
-  double total = 0;
+  for (; k + 8 <= n; k += 8) {
+    Vector v;
+    std::memcpy(&v, e + k, sizeof(Vector));
+    lanes += v;
+  }
+  lanes += __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3);
+  lanes += __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1);
+  lanes += __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0);
+  double total = lanes[0];
   for (; k < n; ++k) total += e[k];
-  for (double v : lanes) total += v;
   return total;
 }
 
-// softmax or log_softmax of one contiguous row; e holds n doubles.
+// softmax or log_softmax of `count` (at most kGroup) contiguous rows of n; e holds count * n doubles.
+// The rows' logarithms (or reciprocals) are taken together, in vector lanes.
+constexpr int64_t kGroup = 8;
 template <class T>
-void normalise_row(const T* p, T* q, int64_t n, bool log, double* e) {
-  const T m = row_max(p, n);
-  const double total = exp_shifted(p, n, m, e);
+void normalise_rows(const T* p, T* q, int64_t n, int64_t count, bool log, double* e) {
+  T m[kGroup];
+  double total[kGroup];
+  for (int64_t j = 0; j < kGroup; ++j) total[j] = 1;
+  for (int64_t j = 0; j < count; ++j) {
+    m[j] = row_max(p + j * n, n);
+    total[j] = exp_shifted(p + j * n, n, m[j], e + j * n);
+  }
   if (log) {
-    const double log_total = std::log(total);
-    for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>((p[k] - m) - log_total);
+    for (int64_t j = 0; j < kGroup; ++j) total[j] = cpu::vec::log(total[j]);
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>((p[j * n + k] - m[j]) - total[j]);
+  } else if constexpr (std::is_same_v<T, float>) {
+    // e / total to within 2^-52 before a float rounding: the same float but where it lies that close to
+    // a midpoint. A product instead of a division per element.
+    for (int64_t j = 0; j < kGroup; ++j) total[j] = 1.0 / total[j];
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>(e[j * n + k] * total[j]);
   } else {
-    for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(e[k] / total);
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>(e[j * n + k] / total[j]);
   }
 }
 
@@ -148,7 +168,7 @@ void normalise_columns(const T* p, T* q, int64_t n, int64_t inner, int64_t width
   }
   for (int64_t k = 0; k < n; ++k) {
     const T* row = p + k * inner;
-    for (int64_t j = 0; j < width; ++j) total[j] += exp_for<T>(static_cast<double>(row[j] - m[j]));
+    for (int64_t j = 0; j < width; ++j) total[j] += exp_of_difference<T>(row[j] - m[j]);
   }
   if (log) {
     for (int64_t j = 0; j < width; ++j) total[j] = std::log(total[j]);
@@ -157,7 +177,7 @@ void normalise_columns(const T* p, T* q, int64_t n, int64_t inner, int64_t width
   } else {
     for (int64_t k = 0; k < n; ++k)
       for (int64_t j = 0; j < width; ++j)
-        q[k * inner + j] = static_cast<T>(exp_for<T>(static_cast<double>(p[k * inner + j] - m[j])) / total[j]);
+        q[k * inner + j] = static_cast<T>(exp_of_difference<T>(p[k * inner + j] - m[j]) / total[j]);
   }
 }
 
@@ -172,9 +192,12 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
     const T* px = x.data_ptr<T>();
     T* py = out.data_ptr<T>();
     if (r.inner == 1) {
+      // Rows of up to 512 go in groups (their exponentials, 32 KiB, stay in L1); longer ones alone.
+      const int64_t group = r.n <= 512 ? kGroup : 1;
       cpu::parallel_for(r.outer, std::max<int64_t>(1, 4096 / r.n), [&](int64_t begin, int64_t end) {
-        std::vector<double> e(static_cast<size_t>(r.n));
-        for (int64_t row = begin; row < end; ++row) normalise_row(px + row * r.n, py + row * r.n, r.n, log, e.data());
+        std::vector<double> e(static_cast<size_t>(group * r.n));
+        for (int64_t row = begin; row < end; row += group)
+          normalise_rows(px + row * r.n, py + row * r.n, r.n, std::min(group, end - row), log, e.data());
       });
       return;
     }
@@ -196,8 +219,9 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
 
 Tensor logsumexp_values(const Tensor& x, const Dims& dims, bool keepdim) {
   return reduce_runs(x, dims, keepdim, []<class T>(const T* p, int64_t n) {
-    T m = row_max(p, n);
-    if (std::isinf(m)) m = 0;  // all -inf stays -inf, and a +inf gives inf, rather than inf - inf
+    // A row of -infs gives -inf, and one holding +inf gives inf (rather than inf - inf); a nan, nan.
+    const T m = row_max(p, n);
+    if (std::isinf(m)) return m;
     thread_local std::vector<double> e;
     if (static_cast<int64_t>(e.size()) < n) e.resize(static_cast<size_t>(n));
     return static_cast<T>(std::log(exp_shifted(p, n, m, e.data())) + m);
