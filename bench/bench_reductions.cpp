@@ -1,5 +1,6 @@
 // Reductions of a [4096, 4096] float32 matrix (64 MiB, read once): sum, max and min over each dim and over
-// everything, the 1- and 2-norms, and softmax, log_softmax and logsumexp along rows, on dydx's default threads. `build-bench/bench/bench_reductions`; BENCHMARKS.md compares
+// everything, the 1- and 2-norms, and softmax, log_softmax and logsumexp along rows, on dydx's default
+// threads. `build-bench/bench/bench_reductions`; BENCHMARKS.md compares
 // builds through LD_LIBRARY_PATH.
 #include <dydx/dydx.hpp>
 

@@ -98,12 +98,14 @@ void expect_rows(ScalarType dtype, int64_t n, double rtol) {
     EXPECT_TRUE(close(lse[i].item<double>(), want_lse, rtol, true)) << "logsumexp n=" << n << " row " << i;
     for (int64_t k = 0; k < n; ++k) {
       EXPECT_TRUE(close(s[i][k].item<double>(), want_s[k], rtol))
-          << "softmax n=" << n << " row " << i << " k " << k << ": " << s[i][k].item<double>() << " against " << want_s[k];
+          << "softmax n=" << n << " row " << i << " k " << k << ": " << s[i][k].item<double>() << " against "
+          << want_s[k];
       EXPECT_TRUE(close(ls[i][k].item<double>(), want_ls[k], rtol, true))
           << "log_softmax n=" << n << " row " << i << " k " << k << ": " << ls[i][k].item<double>() << " against "
           << want_ls[k];
       EXPECT_TRUE(close(s0[i][k].item<double>(), want_s[k], rtol)) << "softmax dim 0 n=" << n << " row " << i;
-      EXPECT_TRUE(close(ls0[i][k].item<double>(), want_ls[k], rtol, true)) << "log_softmax dim 0 n=" << n << " row " << i;
+      EXPECT_TRUE(close(ls0[i][k].item<double>(), want_ls[k], rtol, true))
+          << "log_softmax dim 0 n=" << n << " row " << i;
     }
   }
 }

@@ -204,7 +204,8 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
     // Rows inner apart: blocks of up to kBlock columns of one outer slice at a time.
     constexpr int64_t kBlock = 256;
     const int64_t blocks = (r.inner + kBlock - 1) / kBlock;
-    cpu::parallel_for(r.outer * blocks, std::max<int64_t>(1, 16 / std::max<int64_t>(r.n / 256, 1)), [&](int64_t begin, int64_t end) {
+    const int64_t grain = std::max<int64_t>(1, 16 / std::max<int64_t>(r.n / 256, 1));
+    cpu::parallel_for(r.outer * blocks, grain, [&](int64_t begin, int64_t end) {
       T m[kBlock];
       double total[kBlock];
       for (int64_t b = begin; b < end; ++b) {
