@@ -61,7 +61,9 @@ nb::tuple tensor_tuple(const TensorList& tensors);
 nb::object tensor_or_none(const Tensor& t);
 
 /// Runs f without the GIL when the work is large enough to be worth handing the interpreter to other
-/// threads; below that, releasing and re-taking the GIL would cost more than the op itself.
+/// threads; below that, releasing and re-taking the GIL would cost more than the op itself. f must not
+/// touch a Python object (convert arguments first): without the GIL that crashes, and only for large
+/// tensors.
 inline constexpr int64_t kReleaseGilAbove = 1 << 15;
 template <class F>
 auto maybe_without_gil(int64_t numel, F&& f) {

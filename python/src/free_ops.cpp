@@ -28,7 +28,8 @@ void bind_free_ops(nb::module_& m) {
   }, "equation"_a, "operands"_a);
   m.def("bmm", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return dydx::bmm(a, b); }); }, "input"_a, "mat2"_a);
   m.def("addmm", [](const Tensor& input, const Tensor& a, const Tensor& b, nb::handle beta, nb::handle alpha) {
-    return without_gil([&] { return dydx::addmm(input, a, b, to_scalar(beta), to_scalar(alpha)); });
+    const Scalar beta_value = to_scalar(beta), alpha_value = to_scalar(alpha);  // Python objects: under the GIL
+    return without_gil([&] { return dydx::addmm(input, a, b, beta_value, alpha_value); });
   }, "input"_a, "mat1"_a, "mat2"_a, "beta"_a = 1, "alpha"_a = 1);
   m.def("linear", [](const Tensor& input, const Tensor& weight, nb::handle bias) {
     const Tensor b = bias.is_none() ? Tensor() : nb::cast<Tensor>(bias);

@@ -186,11 +186,16 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("log_softmax", &Tensor::log_softmax, "dim"_a);
 
   // ---- reductions ----
+  // The dims are read from Python before the GIL is let go: int_list iterates a Python object.
   cls.def("sum", [](const Tensor& t, nb::handle dim, bool keepdim) {
-        return maybe_without_gil(t.numel(), [&] { return dim.is_none() ? t.sum() : t.sum(int_list(dim), keepdim); });
+        const bool all = dim.is_none();
+        const std::vector<int64_t> dims = all ? std::vector<int64_t>{} : int_list(dim);
+        return maybe_without_gil(t.numel(), [&] { return all ? t.sum() : t.sum(dims, keepdim); });
       }, "dim"_a = nb::none(), "keepdim"_a = false)
       .def("mean", [](const Tensor& t, nb::handle dim, bool keepdim) {
-        return maybe_without_gil(t.numel(), [&] { return dim.is_none() ? t.mean() : t.mean(int_list(dim), keepdim); });
+        const bool all = dim.is_none();
+        const std::vector<int64_t> dims = all ? std::vector<int64_t>{} : int_list(dim);
+        return maybe_without_gil(t.numel(), [&] { return all ? t.mean() : t.mean(dims, keepdim); });
       }, "dim"_a = nb::none(), "keepdim"_a = false)
       .def("max", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, true); },
            "dim"_a = nb::none(), "keepdim"_a = false)

@@ -199,6 +199,24 @@ def test_heavy_calls_release_the_gil():
     assert longest < 0.5 * product_s, (longest, product_s)
 
 
+def test_calls_that_release_the_gil_read_their_python_arguments_first():
+    # Above 2^15 elements sum, mean and addmm let the GIL go; their dims, beta and alpha are Python
+    # objects, read before that (reading a list without the GIL crashed the interpreter).
+    import numpy as np
+    x = dydx.randn(1000, 64)
+    t = torch.tensor(x.numpy())
+    for dims in ([0], (0, 1), [1], 0, [-1]):
+        for keepdim in (False, True):
+            np.testing.assert_allclose(x.sum(dims, keepdim).numpy(), t.sum(dims, keepdim).numpy(), 1e-4, 1e-3)
+            np.testing.assert_allclose(x.mean(dims, keepdim).numpy(), t.mean(dims, keepdim).numpy(), 1e-5, 1e-5)
+            np.testing.assert_allclose(dydx.sum(x, dims, keepdim).numpy(), t.sum(dims, keepdim).numpy(), 1e-4, 1e-3)
+    with pytest.raises((TypeError, dydx.Error)):
+        x.sum(["a"])
+    a = dydx.randn(200, 200)
+    out = dydx.addmm(a, a, a, beta=0.5, alpha=2)
+    assert dydx.allclose(out, a * 0.5 + (a @ a) * 2, 1e-4, 1e-3)
+
+
 def test_a_hook_that_refers_to_its_tensor_is_collected():
     # tensor -> hook -> closure -> tensor: a cycle through C++ that Python's cycle collector must see.
     import gc
