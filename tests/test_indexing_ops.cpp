@@ -151,6 +151,32 @@ TEST(IndexingOps, NonContiguousAndExpandedInputs) {
                         xt.contiguous().masked_fill(longs({1, 0, 1}), -3.0).to_vector<double>(), 0));
 }
 
+// index_select copies whole slices; it equals a gather by the index broadcast over the other dims, for
+// every dim of a 3-D input, repeated and unordered picks, every dtype.
+TEST(IndexingOps, IndexSelectEqualsTheGatherOfItsBroadcastIndex) {
+  manual_seed(11);
+  const Tensor base = randn({3, 5, 4}) * 10.0;
+  for (ScalarType type : {kFloat32, kFloat64, kInt64, kBool}) {
+    const Tensor x = type == kBool ? gt(base, zeros({})) : base.to(type);
+    for (int64_t dim : {0, 1, 2, -1}) {
+      const int64_t d = dim < 0 ? dim + 3 : dim;
+      const Tensor picks = longs({x.size(d) - 1, 0, 1, 0});
+      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end()), index_shape{1, 1, 1};
+      shape[d] = index_shape[d] = 4;
+      const Tensor want = x.gather(d, picks.view(index_shape).expand(shape));
+      EXPECT_TRUE(equal(x.index_select(dim, picks), want)) << type << " dim " << dim;
+      const Tensor xt = x.transpose(0, 2);
+      const Tensor xt_picks = longs({xt.size(d) - 1, 0, 1, 0});
+      EXPECT_TRUE(equal(xt.index_select(dim, xt_picks), xt.contiguous().index_select(dim, xt_picks)))
+          << type << " dim " << dim << " through a transposed view";
+    }
+  }
+  // Empty slices (a trailing dim of 0) and no picks.
+  EXPECT_EQ(zeros({3, 0}).index_select(0, longs({2, 2})).sizes(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(zeros({3, 4, 0}).index_select(1, longs({3})).sizes(), (std::vector<int64_t>{3, 1, 0}));
+  EXPECT_EQ(zeros({3, 4}).index_select(1, zeros({0}, kInt64)).sizes(), (std::vector<int64_t>{3, 0}));
+}
+
 // Large inputs split across threads give the bits of one thread; scatter_add's duplicate indices
 // (every line has many) add up in index order whatever the thread count.
 TEST(IndexingOps, ManyThreadsEqualOne) {
