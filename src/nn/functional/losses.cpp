@@ -240,11 +240,17 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
   const int64_t cd = class_dim_of(input);
   check_class_weight(options.weight(), input.size(cd), "nll_loss");
   check_weight_dtype(options.weight(), input, "nll_loss");
-  Tensor mask = class_mask(input, target, options.ignore_index());
-  Tensor picked = where(mask, input, zeros({}, input.dtype())).sum({cd});
+  // Each sample's log-probability at its class, gathered (a mask over every class cost four passes over
+  // [N, C]); ignored samples gather class 0 and weigh 0, so their inputs never reach the loss.
+  const Tensor kept = ne(target, options.ignore_index());
+  const Tensor safe_target = where(kept, target, zeros({}, kInt64));
+  const Tensor picked = input.gather(cd, safe_target.unsqueeze(cd)).squeeze(cd);
   // Each sample's weight: its class's, or 1; 0 where ignored.
-  Tensor weights = options.weight().defined() ? (mask * along_classes(options.weight(), input)).sum({cd}) : mask.sum({cd}).to(input.dtype());
-  Tensor loss = -picked * weights;
+  const Tensor weights = options.weight().defined()
+                             ? where(kept, options.weight().index_select(0, safe_target.reshape({-1})).view(target.sizes()),
+                                     zeros({}, input.dtype()))
+                             : kept.to(input.dtype());
+  Tensor loss = -where(kept, picked, zeros({}, input.dtype())) * weights;
   if (is_mean(options)) return loss.sum() / weights.sum();
   if (is_sum(options)) return loss.sum();
   return loss;
