@@ -1,7 +1,8 @@
 // softmax, log_softmax and logsumexp's vectorised row kernels (src/ops/softmax.cpp) against a plain
 // long double reference: rows of every length around the vector widths (the tails and the folded
-// maxima), nan, +-inf and -0 in the vector part and in the tail, dims with rows inner apart (partial
-// column blocks), and any thread count.
+// maxima) and around 512 (beyond, exponentials are computed again rather than kept), nan, +-inf and -0
+// in the vector part and in the tail, dims with rows inner apart (partial column blocks), and any
+// thread count.
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
@@ -111,7 +112,7 @@ void expect_rows(ScalarType dtype, int64_t n, double rtol) {
 }
 
 TEST(SoftmaxKernels, EveryRowLengthAroundTheVectorWidths) {
-  for (int64_t n : {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100}) {
+  for (int64_t n : {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 512, 513, 1000}) {
     expect_rows(kFloat32, n, 2e-6);
     expect_rows(kFloat64, n, 1e-13);
   }

@@ -129,8 +129,20 @@ double exp_shifted(const T* p, int64_t n, T shift, double* e) {
   return total;
 }
 
-// softmax or log_softmax of `count` (at most kGroup) contiguous rows of n; e holds count * n doubles.
-// The rows' logarithms (or reciprocals) are taken together, in vector lanes.
+// sum_k exp(p[k] - shift) in double without keeping the exponentials: blocks of kBlockExp through
+// exp_shifted, on the stack (no allocation, whatever n).
+constexpr int64_t kBlockExp = 256;
+template <class T>
+double sum_exp_shifted(const T* p, int64_t n, T shift) {
+  double e[kBlockExp];
+  double total = 0;
+  for (int64_t k = 0; k < n; k += kBlockExp) total += exp_shifted(p + k, std::min(kBlockExp, n - k), shift, e);
+  return total;
+}
+
+// softmax or log_softmax of `count` (at most kGroup) contiguous rows of n. e holds count * n doubles, the
+// exponentials kept for softmax's quotients; null for long rows, whose exponentials are computed again
+// rather than held. The rows' logarithms (or reciprocals) are taken together, in vector lanes.
 constexpr int64_t kGroup = 8;
 template <class T>
 void normalise_rows(const T* p, T* q, int64_t n, int64_t count, bool log, double* e) {
@@ -139,7 +151,13 @@ void normalise_rows(const T* p, T* q, int64_t n, int64_t count, bool log, double
   for (int64_t j = 0; j < kGroup; ++j) total[j] = 1;
   for (int64_t j = 0; j < count; ++j) {
     m[j] = row_max(p + j * n, n);
-    total[j] = exp_shifted(p + j * n, n, m[j], e + j * n);
+    total[j] = e ? exp_shifted(p + j * n, n, m[j], e + j * n) : sum_exp_shifted(p + j * n, n, m[j]);
+  }
+  if (!e && !log) {
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t k = 0; k < n; ++k)
+        q[j * n + k] = static_cast<T>(exp_of_difference<T>(p[j * n + k] - m[j]) / total[j]);
+    return;
   }
   if (log) {
     for (int64_t j = 0; j < kGroup; ++j) total[j] = cpu::vec::log(total[j]);
@@ -192,12 +210,16 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
     const T* px = x.data_ptr<T>();
     T* py = out.data_ptr<T>();
     if (r.inner == 1) {
-      // Rows of up to 512 go in groups (their exponentials, 32 KiB, stay in L1); longer ones alone.
-      const int64_t group = r.n <= 512 ? kGroup : 1;
+      // Rows of up to 512 go in groups whose exponentials (32 KiB at most) are kept in L1 for the
+      // quotients; longer ones alone, their exponentials computed again (a buffer the row's size, as large
+      // as the input, would be memory that memory_stats() does not see).
+      const bool short_rows = r.n <= 512;
+      const int64_t group = short_rows ? kGroup : 1;
       cpu::parallel_for(r.outer, std::max<int64_t>(1, 4096 / r.n), [&](int64_t begin, int64_t end) {
-        std::vector<double> e(static_cast<size_t>(group * r.n));
+        std::vector<double> e(short_rows ? static_cast<size_t>(group * r.n) : 0);
         for (int64_t row = begin; row < end; row += group)
-          normalise_rows(px + row * r.n, py + row * r.n, r.n, std::min(group, end - row), log, e.data());
+          normalise_rows(px + row * r.n, py + row * r.n, r.n, std::min(group, end - row), log,
+                         short_rows ? e.data() : nullptr);
       });
       return;
     }
@@ -223,9 +245,7 @@ Tensor logsumexp_values(const Tensor& x, const Dims& dims, bool keepdim) {
     // A row of -infs gives -inf, and one holding +inf gives inf (rather than inf - inf); a nan, nan.
     const T m = row_max(p, n);
     if (std::isinf(m)) return m;
-    thread_local std::vector<double> e;
-    if (static_cast<int64_t>(e.size()) < n) e.resize(static_cast<size_t>(n));
-    return static_cast<T>(std::log(exp_shifted(p, n, m, e.data())) + m);
+    return static_cast<T>(std::log(sum_exp_shifted(p, n, m)) + m);
   });
 }
 
