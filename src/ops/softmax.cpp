@@ -141,8 +141,8 @@ double sum_exp_shifted(const T* p, int64_t n, T shift) {
 }
 
 // softmax or log_softmax of `count` (at most kGroup) contiguous rows of n. e holds count * n doubles, the
-// exponentials kept for softmax's quotients; null for long rows, whose exponentials are computed again
-// rather than held. The rows' logarithms (or reciprocals) are taken together, in vector lanes.
+// exponentials kept for softmax's quotients, or is null: then they are computed again. The rows'
+// logarithms (or reciprocals) are taken together, in vector lanes.
 constexpr int64_t kGroup = 8;
 template <class T>
 void normalise_rows(const T* p, T* q, int64_t n, int64_t count, bool log, double* e) {
@@ -211,15 +211,23 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
     T* py = out.data_ptr<T>();
     if (r.inner == 1) {
       // Rows of up to 512 go in groups whose exponentials (32 KiB at most) are kept in L1 for the
-      // quotients; longer ones alone, their exponentials computed again (a buffer the row's size, as large
-      // as the input, would be memory that memory_stats() does not see).
+      // quotients. Longer ones go alone: log_softmax keeps none, softmax keeps a row's in a buffer of
+      // dydx's allocator (seen by memory_stats(), given back to its cache), or computes them again
+      // where that buffer cannot be had.
       const bool short_rows = r.n <= 512;
       const int64_t group = short_rows ? kGroup : 1;
       cpu::parallel_for(r.outer, std::max<int64_t>(1, 4096 / r.n), [&](int64_t begin, int64_t end) {
-        std::vector<double> e(short_rows ? static_cast<size_t>(group * r.n) : 0);
+        std::vector<double> kept(short_rows ? static_cast<size_t>(group * r.n) : 0);
+        Tensor long_row;
+        if (!short_rows && !log) {
+          try {
+            long_row = detail::make_empty({r.n}, kFloat64);
+          } catch (const std::exception&) {  // out of memory: compute the exponentials again
+          }
+        }
+        double* e = short_rows ? kept.data() : long_row.defined() ? long_row.data_ptr<double>() : nullptr;
         for (int64_t row = begin; row < end; row += group)
-          normalise_rows(px + row * r.n, py + row * r.n, r.n, std::min(group, end - row), log,
-                         short_rows ? e.data() : nullptr);
+          normalise_rows(px + row * r.n, py + row * r.n, r.n, std::min(group, end - row), log, e);
       });
       return;
     }
