@@ -377,10 +377,19 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
   }
   Tensor flat = index.reshape({index.numel()});
   ops::check_index_range(flat, 0, input.size(dim), "index_select", dim);
+  if (!input.is_contiguous()) {
+    // Read through the view's strides (a contiguous copy would cost the whole input for a few picks):
+    // a gather whose index is the vector broadcast over the other dims (stride 0, never materialised).
+    Dims shape(input.sizes().begin(), input.sizes().end()), index_shape(input.dim(), 1);
+    shape[dim] = index_shape[dim] = flat.numel();
+    Tensor out = ops::gather_values(input, dim, flat.view(index_shape).expand(shape));
+    ops::finish<ops::IndexSelectRecord>({&input}, out, {dim}, {&flat});
+    return out;
+  }
   // x seen as [outer, n, inner]: out[o, j, :] = x[o, index[j], :], one copy of inner contiguous values
-  // per selected slice (a gather along dim walked each column with x's stride, 10x slower), the slices
+  // per selected slice (the gather above walks each column with x's stride, 10x slower), the slices
   // split across threads.
-  const Tensor x = input.contiguous();
+  const Tensor& x = input;
   const Tensor picks = flat.contiguous();
   Dims shape(x.sizes().begin(), x.sizes().end());
   shape[dim] = picks.numel();

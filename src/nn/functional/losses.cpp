@@ -246,10 +246,11 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
   const Tensor safe_target = where(kept, target, zeros({}, kInt64));
   const Tensor picked = input.gather(cd, safe_target.unsqueeze(cd)).squeeze(cd);
   // Each sample's weight: its class's, or 1; 0 where ignored.
-  const Tensor weights = options.weight().defined()
-                             ? where(kept, options.weight().index_select(0, safe_target.reshape({-1})).view(target.sizes()),
-                                     zeros({}, input.dtype()))
-                             : kept.to(input.dtype());
+  Tensor weights = kept.to(input.dtype());
+  if (options.weight().defined()) {
+    const Tensor class_weights = options.weight().index_select(0, safe_target.reshape({-1})).view(target.sizes());
+    weights = where(kept, class_weights, zeros({}, input.dtype()));
+  }
   Tensor loss = -where(kept, picked, zeros({}, input.dtype())) * weights;
   if (is_mean(options)) return loss.sum() / weights.sum();
   if (is_sum(options)) return loss.sum();
