@@ -230,6 +230,7 @@ void kernels(Report& r) {
       if (name == "expm1") return t.expm1();
       if (name == "log1p") return t.log1p();
       if (name == "sin") return t.sin();
+      if (name == "tan") return t.tan();
       if (name == "tanh") return t.tanh();
       if (name == "sigmoid") return t.sigmoid();
       if (name == "softplus") return softplus(t);

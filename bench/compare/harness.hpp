@@ -220,7 +220,8 @@ struct Activation {
   bool positive;
 };
 inline constexpr Activation kActivations[] = {{"exp", false},  {"expm1", false},    {"log1p", true},
-                                              {"sin", false},  {"tanh", false},     {"sigmoid", false},
+                                              {"sin", false},  {"tan", false},      {"tanh", false},
+                                              {"sigmoid", false},
                                               {"silu", false}, {"softplus", false}, {"gelu", false},
                                               {"erf", false},  {"softmax", false},  {"log_softmax", false},
                                               {"logsumexp", false}};

@@ -146,7 +146,7 @@ def pinn(r):
 
 # The act/ cases (harness.hpp's kActivations): name, whether the input is |x|, the function.
 ACTIVATIONS = [("exp", False, jnp.exp), ("expm1", False, jnp.expm1), ("log1p", True, jnp.log1p),
-               ("sin", False, jnp.sin), ("tanh", False, jnp.tanh), ("sigmoid", False, jax.nn.sigmoid),
+               ("sin", False, jnp.sin), ("tan", False, jnp.tan), ("tanh", False, jnp.tanh), ("sigmoid", False, jax.nn.sigmoid),
                ("silu", False, jax.nn.silu), ("softplus", False, jax.nn.softplus),
                ("gelu", False, lambda x: jax.nn.gelu(x, approximate=False)), ("erf", False, jax.scipy.special.erf),
                ("softmax", False, lambda x: jax.nn.softmax(x, axis=1)),

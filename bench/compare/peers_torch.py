@@ -195,7 +195,7 @@ def pinn(r):
 
 # The act/ cases (harness.hpp's kActivations): name, whether the input is |x|, the function.
 ACTIVATIONS = [("exp", False, torch.exp), ("expm1", False, torch.expm1), ("log1p", True, torch.log1p),
-               ("sin", False, torch.sin), ("tanh", False, torch.tanh), ("sigmoid", False, torch.sigmoid),
+               ("sin", False, torch.sin), ("tan", False, torch.tan), ("tanh", False, torch.tanh), ("sigmoid", False, torch.sigmoid),
                ("silu", False, torch.nn.functional.silu), ("softplus", False, torch.nn.functional.softplus),
                ("gelu", False, torch.nn.functional.gelu), ("erf", False, torch.erf),
                ("softmax", False, lambda x: torch.softmax(x, 1)), ("log_softmax", False, lambda x: torch.log_softmax(x, 1)),

@@ -23,7 +23,7 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
                                   "Laplacian loss, backward, Adam")]
              + [("chain", "10-op elementwise chain, 2^24 f32")]
              + [(f"act/{f}", f"{f}{' of abs(x)' if f == 'log1p' else ''} on [10^4, 64] f32, x in [-3, 3]")
-                for f in ("exp", "expm1", "log1p", "sin", "tanh", "sigmoid", "silu", "softplus", "gelu", "erf")]
+                for f in ("exp", "expm1", "log1p", "sin", "tan", "tanh", "sigmoid", "silu", "softplus", "gelu", "erf")]
              + [(f"act/{f}", f"{f} along dim 1 of [10^4, 64] f32, x in [-3, 3]")
                 for f in ("softmax", "log_softmax", "logsumexp")]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]

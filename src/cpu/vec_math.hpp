@@ -1,4 +1,4 @@
-// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus and erf in a form GCC vectorises:
+// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus, erf and float tan in a form GCC vectorises:
 // `for (i) y[i] = vec::tanh(x[i]);`.
 //
 // Every function is branch-free (bit-mask selects, integer bit tricks for 2^k and rounding) and
@@ -9,8 +9,8 @@
 //
 // Float functions but tanh evaluate in double (shorter polynomials, see below) and round once: they
 // are correctly rounded except within ~2^-24 ulp of a midpoint; over all 2^32 floats none differs
-// from the double std:: value rounded but softplus's, of which one float is, 2e-9 ulp from the
-// midpoint it falls on the wrong side of (bench/vec_math_accuracy.cpp; the tests sample). Float
+// from the double std:: value rounded but one of softplus's and two of tan's, each within 3e-9 ulp of
+// the midpoint it falls on the wrong side of (bench/vec_math_accuracy.cpp; the tests sample). Float
 // tanh, the activation that dominates an MLP's forward pass, runs in float lanes instead, at most
 // 0.83 ulp (0.773 with FMA contraction; see it below). A comparison of a float (a clamp, a special
 // value) drives selects in float lanes, before or after the double part: a select in double lanes
@@ -509,6 +509,29 @@ namespace detail {
   return trig_in_range(x) ? cos_reduced(x) : static_cast<float>(std::cos(double{x}));
 }
 
+/// Float tan for |x| <= kTrigBound (and NaN), in double: sin r / cos r, or -cos r / sin r in odd quadrants,
+/// from sin's and cos's reduction and polynomials (each within about 2^-48, so the quotient within 2^-46
+/// before its rounding to float: over all 2^32 floats, +-0x1.02e9bap+2 round the wrong way, 3e-9 ulp from a
+/// midpoint). cos r >= 0.7 on [-pi/4, pi/4], and sin r is 0 only at x = 0 (no other float is a multiple of
+/// pi/2). Below 2^-26 tan x rounds to x, which also keeps the sign of -0.
+[[gnu::always_inline]] inline float tan_reduced(float x) {
+  using namespace detail;
+  const double xd = x;
+  const double t = xd * kTwoOverPi + kShift;
+  const double q = t - kShift;
+  const double r = ((xd - q * kPio2[0]) - q * kPio2[1]) - q * kPio2[2];
+  const double z = r * r;
+  const double sin_r = r + (r * z) * horner(z, kSinPolyF);
+  const double cos_r = 1.0 - 0.5 * z + (z * z) * horner(z, kCosPolyF);
+  const bool odd = bits(t) & 1;
+  const float quotient = static_cast<float>(select(odd, -cos_r, sin_r) / select(odd, sin_r, cos_r));
+  return select(std::fabs(x) < 0x1p-26f, x, quotient);
+}
+/// Float tan; beyond kTrigBound, std::'s in double.
+[[gnu::always_inline]] inline float tan(float x) {
+  return trig_in_range(x) ? tan_reduced(x) : static_cast<float>(std::tan(double{x}));
+}
+
 /// Float tanh in float lanes, twice as many per vector as double's: the cost of the double-lane
 /// form (its division above all) was most of a tanh MLP's forward pass. Below atanh(1/2) an odd
 /// polynomial whose correction to x is at most a tenth of the result; above, (1 - t) / (1 + t) with
@@ -739,6 +762,10 @@ void sin(const T* __restrict x, T* __restrict y, int64_t n) {
 template <class T>
 void cos(const T* __restrict x, T* __restrict y, int64_t n) {
   detail::trig_array(x, y, n, [](T v) { return cos_reduced(v); }, [](T v) { return cos(v); });
+}
+// Float only: double tan stays std::'s.
+inline void tan(const float* __restrict x, float* __restrict y, int64_t n) {
+  detail::trig_array(x, y, n, [](float v) { return tan_reduced(v); }, [](float v) { return tan(v); });
 }
 
 }  // namespace vec
