@@ -13,11 +13,12 @@
 //   softmax = exp(log_softmax): Ds[t] = s * u, and differentiating s * (t - <t>) once more along t
 //   gives s * u^2 - s * <u * t> = s * (u^2 - <u^2>) (as <u> = 0, <u * t> = <u^2>).
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
+#include "cpu/extreme_kernels.hpp"
+#include "cpu/lane_sums.hpp"
 #include "cpu/parallel.hpp"
 #include "cpu/vec_math.hpp"
 #include "ops/op_record.hpp"
@@ -47,9 +48,9 @@ Rows rows_along(const Tensor& x, int64_t dim) {
 
 // Row kernels, vectorised across a row (inner == 1) or across the inner dim (rows inner apart): the
 // exponentials are vec_math's in double lanes (SIMD; libm's std::exp kept each loop scalar, 5x slower
-// than PyTorch's softmax); a row's sum and maximum go through vectors of partial results, folded by
-// halves at the end (GCC does not vectorise a floating-point reduction itself: its order is not
-// GCC's to change, and nan and -0 make a maximum's order matter). Sums accumulate in double.
+// than PyTorch's softmax); a row's sum and maximum go through vectors of partial results
+// (cpu::sum_in_lanes, cpu::extreme_in_vectors), as GCC does not vectorise a floating-point reduction
+// itself. Sums accumulate in double.
 
 // v if it is larger than m or nan, else m: a running maximum that keeps the first nan it meets.
 // (A bit-mask select: with || or a ternary GCC branches, and the loops stay scalar.)
@@ -58,39 +59,14 @@ template <class T>
   return cpu::vec::detail::select((v > m) | (v != v), v, m);
 }
 
-// The largest of n contiguous values, nan if any is: a vector of running maxima, then the tail.
+// The largest of n contiguous values, nan if any is: machine vectors of running maxima (max's own
+// kernel), then the tail.
 template <class T>
 T row_max(const T* p, int64_t n) {
-  using Vector [[gnu::vector_size(64)]] = T;
-  constexpr int64_t kWidth = 64 / sizeof(T);
   T m = -std::numeric_limits<T>::infinity();
-  int64_t k = 0;
-  if (n >= kWidth) {
-    Vector lanes;
-    std::memcpy(&lanes, p, sizeof(Vector));
-    for (k = kWidth; k + kWidth <= n; k += kWidth) {
-      Vector v;
-      std::memcpy(&v, p + k, sizeof(Vector));
-      lanes = ((v > lanes) | (v != v)) ? v : lanes;
-    }
-    // Halves folded onto each other: log2(kWidth) vector steps instead of kWidth scalar ones.
-    // (In place, by reference: a 64-byte vector passed or returned by value changes the ABI where
-    // AVX-512 is off.)
-    const auto fold = [](Vector& a, const Vector& b) { a = ((b > a) | (b != b)) ? b : a; };
-    if constexpr (kWidth == 16) {
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
-    } else {
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3));
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1));
-      fold(lanes, __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0));
-    }
-    m = lanes[0];
-  }
-  for (; k < n; ++k) m = larger_or_nan(p[k], m);
-  return m;
+  bool any_nan = false;
+  for (int64_t k = cpu::extreme_in_vectors<true>(p, n, m, any_nan); k < n; ++k) m = larger_or_nan(p[k], m);
+  return any_nan ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
 // e^d in double for a difference d = x - shift <= 0 (or nan) taken in T: for double, vec::exp; for
@@ -112,21 +88,7 @@ template <class T>
 template <class T>
 double exp_shifted(const T* p, int64_t n, T shift, double* e) {
   for (int64_t k = 0; k < n; ++k) e[k] = exp_of_difference<T>(p[k] - shift);
-  // A vector of partial sums, its halves folded onto each other at the end.
-  using Vector [[gnu::vector_size(64)]] = double;
-  Vector lanes = {};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    Vector v;
-    std::memcpy(&v, e + k, sizeof(Vector));
-    lanes += v;
-  }
-  lanes += __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3);
-  lanes += __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1);
-  lanes += __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0);
-  double total = lanes[0];
-  for (; k < n; ++k) total += e[k];
-  return total;
+  return cpu::sum_in_lanes<cpu::LaneTerm::Value>(e, n);
 }
 
 // sum_k exp(p[k] - shift) in double without keeping the exponentials: blocks of kBlockExp through

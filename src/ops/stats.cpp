@@ -11,10 +11,10 @@
 //     D2 f[t, t] = (p - 1) (f^(1-p) sum |x|^(p-2) t^2 - f^(1-2p) (sum |x|^(p-2) x t)^2), zero for the
 //     piecewise-linear p = 0, 1, +-inf.
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "cpu/lane_sums.hpp"
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -49,30 +49,6 @@ int64_t count_of(const Tensor& x, const Dims& dims) {
   return n;
 }
 
-// sum f(v[i]) in double for f = |x| or x^2, through a vector of 8 partial sums folded by halves at
-// the end: GCC keeps a single running double sum scalar (its order is not GCC's to change), one add's
-// latency per element.
-template <bool kSquares, class T>
-double sum_in_lanes(const T* v, int64_t n) {
-  using Vector [[gnu::vector_size(64)]] = double;
-  using Loaded [[gnu::vector_size(8 * sizeof(T))]] = T;
-  Vector lanes = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    Loaded loaded;
-    std::memcpy(&loaded, v + i, sizeof(Loaded));
-    const Vector x = __builtin_convertvector(loaded, Vector);
-    if constexpr (kSquares) lanes += x * x;
-    else lanes += x < 0 ? -x : x;
-  }
-  lanes += __builtin_shufflevector(lanes, lanes, 4, 5, 6, 7, 0, 1, 2, 3);
-  lanes += __builtin_shufflevector(lanes, lanes, 2, 3, 0, 1, 2, 3, 0, 1);
-  lanes += __builtin_shufflevector(lanes, lanes, 1, 0, 1, 0, 1, 0, 1, 0);
-  double total = lanes[0];
-  for (; i < n; ++i) total += kSquares ? static_cast<double>(v[i]) * v[i] : std::abs(static_cast<double>(v[i]));
-  return total;
-}
-
 // The p-norm of a run, in double; an empty run's norm is 0 for every p, as PyTorch 1.13 gives.
 template <class T>
 double run_norm(const T* v, int64_t n, double p) {
@@ -91,9 +67,9 @@ double run_norm(const T* v, int64_t n, double p) {
     for (int64_t i = 0; i < n; ++i) nonzero += v[i] != T(0);
     return nonzero;
   }
-  if (p == 1) return sum_in_lanes<false>(v, n);
+  if (p == 1) return cpu::sum_in_lanes<cpu::LaneTerm::Magnitude>(v, n);
   if (p == 2) {
-    const double total = sum_in_lanes<true>(v, n);
+    const double total = cpu::sum_in_lanes<cpu::LaneTerm::Square>(v, n);
     if (std::isfinite(total) && total > 0x1p-900) return std::sqrt(total);
     // The squares overflowed or underflowed double (float64 data beyond 1e154 or below 1e-154):
     // again, scaled by the largest magnitude.
