@@ -4,6 +4,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/cpu_loops.hpp"
@@ -163,6 +164,10 @@ void map2_typed(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
                     } else if (s[0] == 1 && s[1] == 0 && s[2] == 1) {
                       const TA xv = x[0];
                       for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                    } else if (s[0] == 1 && s[1] == 0 && s[2] == 0) {
+                      // Both broadcast along the run (an expanded gradient of a sum or mean, scaled):
+                      // one value, filled in.
+                      std::fill(o, o + n, static_cast<TOut>(f(x[0], y[0])));
                     } else {
                       for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]]);
                     }
@@ -189,7 +194,25 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
                     const auto* x = reinterpret_cast<const TA*>(p[1]);
                     const auto* y = reinterpret_cast<const T*>(p[2]);
                     const auto* z = reinterpret_cast<const T*>(p[3]);
-                    for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]], z[i * s[3]]);
+                    // Unit-stride runs, with b or c possibly one broadcast value (where(mask, t, 0)
+                    // with the expanded gradient of a sum), get loops that GCC vectorises; the
+                    // strided loop kept them scalar and branching at a tenth of memory speed. The
+                    // broadcast values are read once: a store through o may alias them as far as
+                    // GCC knows, and an invariant load it cannot hoist keeps the loop scalar.
+                    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i], z[i]);
+                    } else if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 0) {
+                      const T zv = z[0];
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i], zv);
+                    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 1) {
+                      const T yv = y[0];
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv, z[i]);
+                    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 0) {
+                      const T yv = y[0], zv = z[0];
+                      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv, zv);
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]], z[i * s[3]]);
+                    }
                   });
 }
 

@@ -101,6 +101,7 @@ struct Sqrt : Named<"sqrt", "SqrtBackward0"> {
   static constexpr Reads reads = Reads::Output;
   static auto forward(auto x) { return std::sqrt(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 0.5 / out; }
+  static auto derivative_value(auto y) { return decltype(y)(0.5) / y; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return -0.25 / (out * out * out); }
   // f^(j) = c_j x^(1/2 - j) = c_j out^(1 - 2 j), c_j = (1/2)(1/2 - 1)...(1/2 - j + 1).
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
@@ -172,6 +173,7 @@ struct Tan : Named<"tan", "TanBackward0"> {
     }
   }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 + out * out; }
+  static auto derivative_value(auto y) { return decltype(y)(1) + y * y; }
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
     return taylor::value_derivatives({1, 0, 1}, out, order);  // f' = 1 + y^2
   }
@@ -262,6 +264,7 @@ struct Expm1 : Named<"expm1", "Expm1Backward0"> {
   static auto forward(auto x) { return cpu::vec::expm1(x); }
   static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::expm1(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
+  static auto derivative_value(auto y) { return y + decltype(y)(1); }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out + 1.0; }
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
     return TensorList(static_cast<size_t>(order), out + 1.0);
@@ -274,6 +277,10 @@ struct Erf : Named<"erf", "ErfBackward0"> {
   // 2 / sqrt(pi) e^(-x^2), as PyTorch writes it: pow's gradient 2 x g rounds once where x * x's
   // g x + g x rounds twice, which a float32 subnormal x shows.
   static Tensor derivative(const Tensor& x, const Tensor&) { return (2.0 / std::sqrt(M_PI)) * exp(-x.pow(2)); }
+  [[gnu::always_inline]] static auto derivative_value(auto x) {
+    using T = decltype(x);
+    return static_cast<T>(2.0 / std::sqrt(M_PI)) * cpu::vec::exp(-(x * x));
+  }
   static Tensor second_derivative(const Tensor& x, const Tensor& out) { return -2.0 * x * derivative(x, out); }
   // f^(n+1) = (-1)^n H_n(x) f', H the physicists' Hermite polynomials: H_0 = 1, H_1 = 2 x,
   // H_(n+1) = 2 x H_n - 2 n H_(n-1).
@@ -304,6 +311,11 @@ struct Silu : Named<"silu", "SiluBackward0"> {
   static Tensor derivative(const Tensor& x, const Tensor&) {
     const Tensor s = sigmoid(x);
     return s * (1.0 + x * (1.0 - s));
+  }
+  [[gnu::always_inline]] static auto derivative_value(auto x) {
+    using T = decltype(x);
+    const T s = cpu::vec::sigmoid(x);
+    return s * (T(1) + x * (T(1) - s));
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&) {
     const Tensor s = sigmoid(x);
@@ -361,6 +373,11 @@ struct Softplus : Named<"softplus", "SoftplusBackward0"> {
   // sigmoid(beta x) below the threshold, 1 above it.
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return where(above_threshold(x, a), ones_like(x), sigmoid(x * a.beta));
+  }
+  [[gnu::always_inline]] static auto derivative_value(auto x, const Attrs& a) {
+    using T = decltype(x);
+    const T beta_x = x * static_cast<T>(a.beta);
+    return cpu::vec::detail::select(beta_x > static_cast<T>(a.threshold), T(1), cpu::vec::sigmoid(beta_x));
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     const Tensor s = sigmoid(x * a.beta);
@@ -425,6 +442,27 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
     }
     const Tensor cdf = 0.5 * (1.0 + erf(x * M_SQRT1_2));
     return cdf + x * (exp(-0.5 * (x * x)) * kPdf);
+  }
+  // f' of one element in each form; derivative_value_form gives the chosen one to the fused loop, so
+  // that each form has a loop of its own (GCC does not take the form's test out of the loop).
+  [[gnu::always_inline]] static auto tanh_form_derivative(auto x) {
+    using T = decltype(x);
+    const T x_sq = x * x;
+    const T t = cpu::vec::tanh(static_cast<T>(kBeta) * (x + static_cast<T>(kKappa) * (x_sq * x)));
+    return T(0.5) * (T(1) + t) +
+           T(0.5) * x * (T(1) - t * t) * (static_cast<T>(kBeta) * (T(1) + static_cast<T>(3.0 * kKappa) * x_sq));
+  }
+  [[gnu::always_inline]] static auto erf_form_derivative(auto x) {
+    using T = decltype(x);
+    const T cdf = T(0.5) * (T(1) + cpu::vec::erf(x * static_cast<T>(M_SQRT1_2)));
+    return cdf + x * (cpu::vec::exp(T(-0.5) * (x * x)) * static_cast<T>(kPdf));
+  }
+  template <class T, class F>
+  static void with_derivative_form(const Attrs& a, F&& f) {
+    if (a.approximate == GeluApproximation::tanh)
+      f([](T x) __attribute__((always_inline)) { return tanh_form_derivative(x); });
+    else
+      f([](T x) __attribute__((always_inline)) { return erf_form_derivative(x); });
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     const Tensor x_sq = x * x;
@@ -505,6 +543,11 @@ struct Elu : Named<"elu", "EluBackward0"> {
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v <= 0; }), negative_part(x, a), ones_like(x));
   }
+  [[gnu::always_inline]] static auto derivative_value(auto x, const Attrs& a) {
+    using T = decltype(x);
+    const T negative = static_cast<T>(a.alpha) * cpu::vec::exp(cpu::vec::detail::select(x < 0, x, T(0)));
+    return cpu::vec::detail::select(x <= 0, negative, T(1));
+  }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
   }
@@ -570,52 +613,128 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   // The gradient passes where min <= x <= max, bounds included, and nowhere else (nan included),
   // as PyTorch's clamp_backward: where(mask, t, 0), so an infinite t outside gives 0, not nan.
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&, const Attrs& a) {
-    Tensor inside = bool_mask</*TakesBool=*/false>(x, [&a](auto v) {
-      using T = decltype(v);
-      return (!a.min || v >= a.min->to<T>()) && (!a.max || v <= a.max->to<T>());
+    // The bounds converted once per element type, as in prepare: a missing one is the type's
+    // extreme, which every value but nan passes (and clamp always has one bound, which nan fails).
+    Tensor inside = cpu::dispatch(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      using L = std::numeric_limits<T>;
+      const T lo = a.min ? a.min->to<T>() : L::has_infinity ? -L::infinity() : L::lowest();
+      const T hi = a.max ? a.max->to<T>() : L::has_infinity ? L::infinity() : L::max();
+      // bool_mask dispatches on x's dtype again, so only its T instance of the predicate runs.
+      return bool_mask</*TakesBool=*/false>(x, [lo, hi](auto v) {
+        // & rather than &&: the short circuit made a branch per element, and kept the loop scalar.
+        if constexpr (std::is_same_v<decltype(v), T>) return (v >= lo) & (v <= hi);
+        else return false;
+      });
     });
     return where(inside, t, zeros({}, t.dtype()));
   }
   static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
 };
 
-// t * f'(out) in one pass, for activations whose derivative is a function of their result (tanh,
-// sigmoid): t is a gradient or tangent shaped like out, possibly with batch dims in front. The
-// composed rule, t * (1 - out * out), makes three passes and two temporaries over tensors that the
-// per-sample Jacobian of an MLP streams through memory. Undefined (the composed rule then runs)
-// when the result itself needs derivatives, or for layouts this loop does not cover.
+// A per-element function of any type, to ask whether an op's with_form or with_derivative_form takes one.
+struct AnyForm {
+  template <class T>
+  T operator()(T x) const { return x; }
+};
+
+// f' of one element, from x or from out as Op::reads says: the op's derivative_value (the composed
+// derivative rule's arithmetic, on one element), or the chosen form's from with_derivative_form (an
+// op whose attributes choose between forms, as with_form), or for an op that reads its result the
+// first of its Laplacian coefficients. (sin's and cos's coefficients read x, but their one-element
+// forms do not vectorise: a libm call beyond the reduction's range.) An op with its own
+// times_derivative (a division, a mask) keeps it.
+template <class Op, class T>
+concept HasDerivativeForms = requires(const AttrsOf<Op>& a) { Op::template with_derivative_form<T>(a, AnyForm{}); };
 template <class Op>
-Tensor fused_derivative_product(const Tensor& t, const Tensor& out) {
-  if constexpr (!HasLaplacianCoefficients<Op> || Op::reads != Reads::Output) {
+concept HasDerivativeValue =
+    (requires(double v, const AttrsOf<Op>& a) { Op::derivative_value(v, a); } ||
+     requires(double v) { Op::derivative_value(v); } || HasDerivativeForms<Op, double> ||
+     (HasLaplacianCoefficients<Op> && Op::reads == Reads::Output)) &&
+    !requires(const Tensor& t) { Op::times_derivative(t, t, t); } &&
+    !requires(const Tensor& t, const AttrsOf<Op>& a) { Op::times_derivative(t, t, t, a); };
+
+// Calls f with the one-element f' to use for T (always inlined, so that f's loops vectorise).
+template <class Op, class T, class F>
+void with_derivative_value(const AttrsOf<Op>& attrs, F&& f) {
+  if constexpr (HasDerivativeForms<Op, T>) {
+    Op::template with_derivative_form<T>(attrs, std::forward<F>(f));
+  } else if constexpr (requires(T v) { Op::derivative_value(v, attrs); }) {
+    f([attrs](T v) __attribute__((always_inline)) { return Op::derivative_value(v, attrs); });
+  } else if constexpr (requires(T v) { Op::derivative_value(v); }) {
+    f([](T v) __attribute__((always_inline)) { return Op::derivative_value(v); });
+  } else {
+    f([](T v) __attribute__((always_inline)) { return Op::laplacian_coefficients(v).first; });
+  }
+}
+
+// r[i] = t[i * t_step] * derivative(v[i]), t_step 0 (one value) or 1. A function of its own, not
+// inlined, with restrict parameters: inlined into the caller's loops GCC dropped the restrict and
+// ran the loop's scalar version (the vector one sat behind an overlap test, which failed).
+template <class T, class D>
+[[gnu::noinline]] void times_each_derivative(const T* __restrict t, int64_t t_step, const T* __restrict v,
+                                                         T* __restrict r, int64_t n, D derivative) {
+  if (t_step == 0) {
+    const T t_value = t[0];
+    for (int64_t i = 0; i < n; ++i) r[i] = t_value * derivative(v[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) r[i] = t[i] * derivative(v[i]);
+  }
+}
+
+// t * f'(v) in one pass, v being x or out as Op::reads says: t is a gradient or tangent shaped like
+// v, possibly with batch dims in front. The composed rules make a pass and a temporary per step
+// (tanh's t * (1 - out * out) three, silu's six), over tensors that a backward pass or the
+// per-sample Jacobian of an MLP streams through memory. Undefined (the composed rule then runs)
+// when the result itself needs derivatives (it has no record), or for layouts this loop does not
+// cover. Its bits may differ from the composed rule's in the last place (GCC contracts a * b + c).
+template <class Op>
+Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<Op>& attrs) {
+  if constexpr (!HasDerivativeValue<Op>) {
     return {};
   } else {
-    const int64_t n = out.numel();
-    if (n == 0 || !t.is_contiguous() || !out.is_contiguous() || t.dtype() != out.dtype() || t.numel() % n != 0 ||
-        t.dim() < out.dim() || !(IntArrayRef(t.sizes().data() + (t.dim() - out.dim()), out.dim()) == out.sizes()) ||
-        forward::carries_derivatives(t) || forward::carries_derivatives(out))
+    const int64_t n = v.numel();
+    // t one value broadcast (the gradient of a sum or mean), or laid out densely.
+    // (Under func::compile's recording only the dense layout: its fused loops read t densely.)
+    const bool t_broadcast = t.sizes() == v.sizes() && !compile::detail::recording() &&
+                             std::ranges::all_of(t.strides(), [](int64_t s) { return s == 0; });
+    if (n == 0 || !(t_broadcast || t.is_contiguous()) || !v.is_contiguous() || t.dtype() != v.dtype() || !is_floating_point(v.dtype()) ||
+        t.numel() % n != 0 || t.dim() < v.dim() ||
+        !(IntArrayRef(t.sizes().data() + (t.dim() - v.dim()), v.dim()) == v.sizes()) ||
+        forward::carries_derivatives(t) || forward::carries_derivatives(v))
       return {};
     Tensor result = detail::make_empty(t.sizes(), t.dtype());
     const int64_t copies = t.numel() / n;
-    cpu::dispatch_floating(out.dtype(), [&](auto tag) {
+    cpu::dispatch_floating(v.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* pt = t.data_ptr<T>();
-      const T* po = out.data_ptr<T>();
+      const T* pv = v.data_ptr<T>();
       T* pr = result.data_ptr<T>();
-      cpu::parallel_for(n, cpu::kElementwiseGrain / copies + 1, [&](int64_t begin, int64_t end) {
-        for (int64_t k = 0; k < copies; ++k)
-          for (int64_t i = begin; i < end; ++i) pr[k * n + i] = pt[k * n + i] * Op::laplacian_coefficients(po[i]).first;
+      with_derivative_value<Op, T>(attrs, [&](auto derivative) {
+        cpu::parallel_for(n, cpu::kElementwiseGrain / copies + 1, [&](int64_t begin, int64_t end) {
+          if (t_broadcast) {
+            times_each_derivative(pt, 0, pv + begin, pr + begin, end - begin, derivative);
+            return;
+          }
+          for (int64_t k = 0; k < copies; ++k)
+            times_each_derivative(pt + k * n + begin, 1, pv + begin, pr + k * n + begin, end - begin, derivative);
+        });
       });
     });
     if (compile::detail::recording()) [[unlikely]] {
-      // No record of its own (it is a JVP rule's step): func::compile is told of it here, with its loop,
-      // in which out repeats along t's leading copies.
-      const Tensor* inputs[] = {&t, &out};
+      // No record of its own (it is a rule's step): func::compile is told of it here, with its loop,
+      // in which v repeats along t's leading copies.
+      const Tensor* inputs[] = {&t, &v};
       compile::StepRules rules;
-      rules.replay = [](const TensorList& in) { return fused_derivative_product<Op>(in[0], in[1]); };
-      auto loop = []<class T>(T) -> compile::ElementwiseLoop<T> {
-        return [](const T* a, const T* b, T* y, int64_t m) {
-          for (int64_t i = 0; i < m; ++i) y[i] = a[i] * Op::laplacian_coefficients(b[i]).first;
-        };
+      rules.replay = [attrs](const TensorList& in) { return fused_derivative_product<Op>(in[0], in[1], attrs); };
+      auto loop = [attrs]<class T>(T) -> compile::ElementwiseLoop<T> {
+        compile::ElementwiseLoop<T> loop;
+        with_derivative_value<Op, T>(attrs, [&](auto derivative) {
+          loop = [derivative](const T* a, const T* b, T* y, int64_t m) {
+            for (int64_t i = 0; i < m; ++i) y[i] = a[i] * derivative(b[i]);
+          };
+        });
+        return loop;
       };
       rules.elementwise = {.arity = 2, .f32 = loop(float{}), .f64 = loop(double{})};
       compile::detail::record_step(Op::name, inputs, {}, result, std::move(rules), false);
@@ -721,11 +840,11 @@ struct UnaryRecord {
   static void vjp(const Backward<UnaryRecord>& b, const Tensor& g, Tensor* grads) {
     const Tensor x = Op::reads == Reads::Input ? b.input(0) : Tensor();
     const Tensor out = Op::reads == Reads::Output ? b.output() : Tensor();
-    grads[0] = fused_derivative_product<Op>(g, out);
+    grads[0] = fused_derivative_product<Op>(g, Op::reads == Reads::Output ? out : x, b.attrs());
     if (!grads[0].defined()) grads[0] = times_derivative<Op>(g, x, out, b.attrs());
   }
   static Tensor jvp(const Primal<UnaryRecord>& p, const TensorList& t) {
-    Tensor fused = fused_derivative_product<Op>(t[0], p.output());
+    Tensor fused = fused_derivative_product<Op>(t[0], Op::reads == Reads::Output ? p.output() : p.input(0), p.attrs());
     return fused.defined() ? fused : times_derivative<Op>(t[0], p.input(0), p.output(), p.attrs());
   }
   static Tensor curvature(const Primal<UnaryRecord>& p, const TensorList& g) {
@@ -766,10 +885,6 @@ auto prepared(const AttrsOf<Op>& a) {
 }
 // An op whose attributes choose between forms of different cost (gelu's) may give with_form<T>(attrs,
 // f), which calls f with the chosen form's per-element function, so that each form has a loop of its own.
-struct AnyForm {
-  template <class T>
-  T operator()(T x) const { return x; }
-};
 template <class Op, class T>
 constexpr bool has_forms = requires(const AttrsOf<Op>& a) { Op::template with_form<T>(a, AnyForm{}); };
 template <class Op, class T, class F>

@@ -435,7 +435,8 @@ Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
   cpu::dispatch_with_bool(input.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T v = value.to<T>();
-    cpu::map2_typed<T, bool, T>(out, filled, input, [v](bool m, T x) { return m ? v : x; });
+    // The mask read as bytes: GCC vectorises a select on uint8_t but not on bool.
+    cpu::map2_typed<T, uint8_t, T>(out, filled, input, [v](uint8_t m, T x) { return m ? v : x; });
   });
   ops::finish<ops::MaskedFillRecord>({&input}, out, {}, {&filled});
   return out;
