@@ -1,8 +1,9 @@
 // The one-pass kernels of backward passes: an elementwise function's t * f'(v) (src/ops/
 // elementwise_unary.cpp, fused_derivative_product) against its composed rule, which runs where the
 // gradient itself needs derivatives; where() and masked_fill over every layout of their operands
-// (the unit-stride and broadcast loops of cpu::map3 and map2_typed) against a plain loop; and the
-// clamp gradient's mask. Special values everywhere, both float dtypes, several thread counts.
+// (the unit-stride and broadcast loops of cpu::map3 and map2_typed) against a plain loop; the clamp
+// gradient's mask; layer_norm's fused backward against its composed rule. Special values everywhere,
+// both float dtypes, several thread counts.
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
@@ -222,6 +223,66 @@ TEST(BinaryKernels, BothOperandsBroadcastAlongTheRun) {
   for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], -0.5 * static_cast<double>(1 + i / 70)) << i;
   Tensor x = tensor({1.0, 2.0, 3.0}, kFloat64).requires_grad_();
   EXPECT_EQ(grad({x.mean() * 6.0}, {x})[0].to_vector<double>(), (std::vector<double>{2, 2, 2}));
+}
+
+}  // namespace
+
+namespace {
+
+// layer_norm's backward without create_graph (one fused pass per row, in double) against its composed
+// rule (create_graph), for the input, the weight and the bias, with and without the affine
+// parameters, over one and two normalised dims, a transposed input, an expanded gradient, nan and
+// inf in a row, both dtypes and several thread counts.
+TEST(LayerNormBackward, FusedEqualsTheComposedRule) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const double eps = dtype == kFloat32 ? 0x1p-24 : 0x1p-53;
+    for (int64_t k : {1, 2}) {
+      for (bool affine : {false, true}) {
+        for (bool transposed : {false, true}) {
+          // (The special values make the weight's and bias's gradients nan or inf throughout: the plain
+          // input checks those.)
+          for (bool special : {false, true}) {
+            for (int threads : {1, 3}) {
+              set_num_threads(threads);
+              SCOPED_TRACE(std::string(dtype == kFloat32 ? "float32" : "float64") + " dims " + std::to_string(k) +
+                           (affine ? " affine" : "") + (transposed ? " transposed" : "") +
+                           (special ? " nan, inf" : "") + " threads " + std::to_string(threads));
+              Tensor base = (sin(arange(7 * 6 * 37, kFloat64) * 0.37) * 3.0 + 0.5).reshape({7, 6, 37}).to(dtype);
+              if (special) {
+                base.select(0, 2).select(0, 1).narrow(0, 3, 1).fill_(kNan);  // in one row (k = 1) or slab (k = 2)
+                base.select(0, 4).select(0, 5).narrow(0, 0, 1).fill_(kInf);
+              }
+              Tensor x =
+                  (transposed ? base.transpose(0, 1).contiguous().transpose(0, 1) : base).detach().requires_grad_();
+              const Dims normalized = k == 1 ? Dims{37} : Dims{6, 37};
+              Tensor w =
+                  affine
+                      ? (cos(arange(k == 1 ? 37 : 222, kFloat64)) + 1.5).reshape(normalized).to(dtype).requires_grad_()
+                      : Tensor();
+              Tensor b = affine
+                             ? sin(arange(k == 1 ? 37 : 222, kFloat64)).reshape(normalized).to(dtype).requires_grad_()
+                             : Tensor();
+              const Tensor weights = cos(arange(7 * 6 * 37, kFloat64) * 0.91).reshape({7, 6, 37}).to(dtype);
+              TensorList inputs{x};
+              if (affine) inputs.push_back(w), inputs.push_back(b);
+              auto loss = [&] { return (layer_norm(x, normalized, w, b, 1e-5) * weights).sum(); };
+              const TensorList fused = grad({loss()}, inputs);
+              const TensorList composed = grad({loss()}, inputs, {}, true, /*create_graph=*/true);
+              for (size_t i = 0; i < inputs.size(); ++i) {
+                EXPECT_FALSE(fused[i].requires_grad());
+                EXPECT_TRUE(Agree(fused[i], composed[i], ones({1}, dtype), 4 * eps)) << "input " << i;
+              }
+              // An expanded gradient (a plain sum's) reaches the same kernel.
+              const Tensor fused_sum = grad({layer_norm(x, normalized, w, b, 1e-5).sum()}, {x})[0];
+              const Tensor composed_sum = grad({layer_norm(x, normalized, w, b, 1e-5).sum()}, {x}, {}, true, true)[0];
+              EXPECT_TRUE(Agree(fused_sum, composed_sum, ones({1}, dtype), 4 * eps));
+            }
+          }
+        }
+      }
+    }
+  }
+  set_num_threads(2);
 }
 
 }  // namespace

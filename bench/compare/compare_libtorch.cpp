@@ -261,6 +261,35 @@ void kernels(Report& r) {
       return check ? checksum(y) : 0.0;
     });
   }
+  // The gradient of a loss with respect to its input (harness::kGradients).
+  for (const char* g : harness::kGradients) {
+    const std::string key = std::string("grad/") + g;
+    if (!r.wants(key)) continue;
+    const Tensor x = (det({harness::kActivationShape[0], harness::kActivationShape[1]}, 0) * harness::kActivationScale)
+                         .requires_grad_();
+    torch::AutoGradMode grad_mode(true);
+    const Tensor target = det({harness::kActivationShape[0], harness::kActivationShape[1]}, 1);
+    const Tensor labels = torch::arange(harness::kActivationShape[0], torch::kLong).fmod(harness::kActivationShape[1]);
+    const std::string name = g;
+    const auto loss = [name, target, labels](const Tensor& t) -> Tensor {
+      namespace F = torch::nn::functional;
+      if (name == "silu") return F::silu(t).sum();
+      if (name == "gelu") return torch::gelu(t).sum();
+      if (name == "tanh") return t.tanh().sum();
+      if (name == "sigmoid") return t.sigmoid().sum();
+      if (name == "softplus") return F::softplus(t).sum();
+      if (name == "clamp") return t.clamp(-1.0, 1.0).sum();
+      if (name == "square") return t.pow(2).sum();
+      if (name == "mse_loss") return F::mse_loss(t, target);
+      if (name == "cross_entropy") return F::cross_entropy(t, labels);
+      return (F::layer_norm(t, F::LayerNormFuncOptions({harness::kActivationShape[1]})) * target).sum();
+    };
+    r.run(key, "backward", [&, loss](bool check) {
+      Tensor dx = torch::autograd::grad({loss(x)}, {x})[0];
+      sink = dx.data_ptr();
+      return check ? checksum(dx) : 0.0;
+    });
+  }
   if (r.wants("sum/dim0") || r.wants("sum/dim1") || r.wants("mean/dim0") || r.wants("mean/dim1")) {
     Tensor A = det({harness::kReduceN, harness::kReduceN}, 0);
     for (int64_t dim : {0, 1}) {

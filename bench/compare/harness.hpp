@@ -225,6 +225,12 @@ inline constexpr Activation kActivations[] = {{"exp", false},  {"expm1", false},
                                               {"silu", false}, {"softplus", false}, {"gelu", false},
                                               {"erf", false},  {"softmax", false},  {"log_softmax", false},
                                               {"logsumexp", false}};
+// The grad/ cases: the gradient of a scalar loss of x = det(kActivationShape, 0) * kActivationScale with respect
+// to x, forward and backward (a network's last steps): F(x).sum() for the elementwise F (clamp to [-1, 1], the
+// square as pow(x, 2)); mse_loss(x, target); cross_entropy(x, labels i % 64); (layer_norm(x, [64]) * target).sum()
+// (a layer norm's plain sum has no gradient), with target = det(kActivationShape, 1).
+inline constexpr const char* kGradients[] = {"silu", "gelu",     "tanh",          "sigmoid",   "softplus",
+                                             "clamp", "square", "mse_loss", "cross_entropy", "layer_norm"};
 inline constexpr long kReduceN = 4096;
 inline constexpr long kGemmN = 2048;
 inline constexpr long kMlpSizes[] = {2, 64, 64, 64, 3};

@@ -4,6 +4,7 @@
 float64 is enabled so that the f64 seed and dgemm run in f64; every array's dtype is given explicitly. Each function
 is compiled by the checked call before timing (compile time excluded); every call ends in block_until_ready.
 Timing: measure(), the rule of harness.hpp."""
+import functools
 import json
 import math
 import os
@@ -154,6 +155,27 @@ ACTIVATIONS = [("exp", False, jnp.exp), ("expm1", False, jnp.expm1), ("log1p", T
                ("logsumexp", False, lambda x: jax.scipy.special.logsumexp(x, axis=1))]
 
 
+# The grad/ cases (harness.hpp's kGradients): the loss whose gradient with respect to x is timed, written as
+# PyTorch computes each (mean of squares; cross_entropy as the mean of -log_softmax at the label; layer_norm
+# without affine parameters, eps 1e-5, the biased variance).
+GRADIENTS = ["silu", "gelu", "tanh", "sigmoid", "softplus", "clamp", "square", "mse_loss", "cross_entropy", "layer_norm"]
+
+
+def gradient_loss(name, x, target, labels):
+    elementwise = {"silu": jax.nn.silu, "gelu": lambda t: jax.nn.gelu(t, approximate=False), "tanh": jnp.tanh,
+                   "sigmoid": jax.nn.sigmoid, "softplus": jax.nn.softplus, "clamp": lambda t: jnp.clip(t, -1.0, 1.0),
+                   "square": lambda t: t ** 2}
+    if name in elementwise:
+        return jnp.sum(elementwise[name](x))
+    if name == "mse_loss":
+        return jnp.mean((x - target) ** 2)
+    if name == "cross_entropy":
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(x, axis=1), labels[:, None], axis=1))
+    mean = jnp.mean(x, axis=1, keepdims=True)
+    var = jnp.mean((x - mean) ** 2, axis=1, keepdims=True)
+    return jnp.sum((x - mean) / jnp.sqrt(var + 1e-5) * target)
+
+
 def kernels(r):
     if r.wants("chain"):
         def chain(x):  # jit fuses the ten ops into one pass; see the README on the floor
@@ -173,6 +195,13 @@ def kernels(r):
         if r.wants(f"act/{name}"):
             x = det((10000, 64), 0) * jnp.float32(3.0)  # harness.hpp's kActivationShape and kActivationScale
             r.run(f"act/{name}", "jit", jitted_case(jax.jit(f), jnp.abs(x) if positive else x))
+    for name in GRADIENTS:
+        if r.wants(f"grad/{name}"):
+            x = det((10000, 64), 0) * jnp.float32(3.0)  # harness.hpp's kGradients
+            target = det((10000, 64), 1)
+            labels = jnp.arange(10000) % 64
+            loss = functools.partial(gradient_loss, name, target=target, labels=labels)
+            r.run(f"grad/{name}", "jit_grad", jitted_case(jax.jit(jax.grad(loss)), x))
     if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
         A = det((4096, 4096), 0)
         for dim in (0, 1):

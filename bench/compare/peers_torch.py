@@ -202,6 +202,23 @@ ACTIVATIONS = [("exp", False, torch.exp), ("expm1", False, torch.expm1), ("log1p
                ("logsumexp", False, lambda x: torch.logsumexp(x, 1))]
 
 
+# The grad/ cases (harness.hpp's kGradients): the loss whose gradient with respect to x is timed.
+GRADIENTS = ["silu", "gelu", "tanh", "sigmoid", "softplus", "clamp", "square", "mse_loss", "cross_entropy", "layer_norm"]
+
+
+def gradient_loss(name, x, target, labels):
+    F = torch.nn.functional
+    elementwise = {"silu": F.silu, "gelu": F.gelu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "softplus": F.softplus,
+                   "clamp": lambda t: t.clamp(-1.0, 1.0), "square": lambda t: t.pow(2)}
+    if name in elementwise:
+        return elementwise[name](x).sum()
+    if name == "mse_loss":
+        return F.mse_loss(x, target)
+    if name == "cross_entropy":
+        return F.cross_entropy(x, labels)
+    return (F.layer_norm(x, [64]) * target).sum()
+
+
 def kernels(r):
     torch.set_grad_enabled(False)
     if r.wants("chain"):
@@ -231,6 +248,18 @@ def kernels(r):
                 return checksum(y) if check else 0
 
             r.run(f"act/{name}", "eager", act)
+    for name in GRADIENTS:
+        if r.wants(f"grad/{name}"):
+            x = (det((10000, 64), 0) * 3.0).requires_grad_()  # harness.hpp's kGradients
+            target = det((10000, 64), 1)
+            labels = torch.arange(10000) % 64
+
+            def backward(check, name=name, x=x, target=target, labels=labels):
+                with torch.enable_grad():
+                    dx = torch.autograd.grad(gradient_loss(name, x, target, labels), x)[0]
+                return checksum(dx) if check else 0
+
+            r.run(f"grad/{name}", "backward", backward)
     if any(r.wants(f"{op}/dim{d}") for op in ("sum", "mean") for d in (0, 1)):
         A = det((4096, 4096), 0)
         for dim in (0, 1):

@@ -26,6 +26,12 @@ WORKLOADS = ([("perop", "per-op: ((a*b+a).sin()*b).sum() fwd+bwd, 1 elem")]
                 for f in ("exp", "expm1", "log1p", "sin", "tan", "tanh", "sigmoid", "silu", "softplus", "gelu", "erf")]
              + [(f"act/{f}", f"{f} along dim 1 of [10^4, 64] f32, x in [-3, 3]")
                 for f in ("softmax", "log_softmax", "logsumexp")]
+             + [(f"grad/{g}", f"d/dx of {label}, x [10^4, 64] f32 in [-3, 3], fwd+bwd")
+                for g, label in (("silu", "silu(x).sum()"), ("gelu", "gelu(x).sum()"), ("tanh", "tanh(x).sum()"),
+                                 ("sigmoid", "sigmoid(x).sum()"), ("softplus", "softplus(x).sum()"),
+                                 ("clamp", "clamp(x, -1, 1).sum()"), ("square", "pow(x, 2).sum()"),
+                                 ("mse_loss", "mse_loss(x, target)"), ("cross_entropy", "cross_entropy(x, labels)"),
+                                 ("layer_norm", "(layer_norm(x, [64]) * target).sum()"))]
              + [(f"{op}/dim{d}", f"{op} over dim {d} of [4096,4096] f32") for op in ("sum", "mean") for d in (0, 1)]
              + [("gemm/f32", "sgemm 2048^3"), ("gemm/f64", "dgemm 2048^3")]
              + [(f"conv/{c}x{oc}x{hw}", f"conv2d fwd+bwd f32, batch 32, {c}->{oc} ch, {hw}x{hw}, k3 pad1")
