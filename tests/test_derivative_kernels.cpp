@@ -286,3 +286,46 @@ TEST(LayerNormBackward, FusedEqualsTheComposedRule) {
 }
 
 }  // namespace
+
+namespace {
+
+// softmax's and log_softmax's backward along the last dim (one fused pass per row) against their
+// composed rules: rows shorter and longer than the kernel's block of 256 products, rows with nan,
+// +-inf and -inf throughout, an expanded gradient, both dtypes and several thread counts.
+TEST(SoftmaxBackward, FusedEqualsTheComposedRule) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const double eps = dtype == kFloat32 ? 0x1p-24 : 0x1p-53;
+    for (int64_t n : {1, 7, 64, 300, 513}) {
+      for (bool log : {false, true}) {
+        for (int threads : {1, 3}) {
+          set_num_threads(threads);
+          SCOPED_TRACE(std::string(dtype == kFloat32 ? "float32" : "float64") + " n " + std::to_string(n) +
+                       (log ? " log_softmax" : " softmax") + " threads " + std::to_string(threads));
+          const int64_t rows = 9;
+          Tensor base = (sin(arange(rows * n, kFloat64) * 0.37) * 6.0).reshape({rows, n}).to(dtype);
+          base.select(0, 2).narrow(0, n / 2, 1).fill_(kNan);
+          base.select(0, 4).narrow(0, 0, 1).fill_(kInf);
+          base.select(0, 5).narrow(0, n - 1, 1).fill_(-kInf);
+          base.select(0, 6).fill_(-kInf);
+          Tensor x = base.detach().requires_grad_();
+          const Tensor weights = cos(arange(rows * n, kFloat64) * 0.91).reshape({rows, n}).to(dtype);
+          auto f = [&](const Tensor& t) { return log ? log_softmax(t, 1) : softmax(t, 1); };
+          const Tensor fused = grad({(f(x) * weights).sum()}, {x})[0];
+          const Tensor composed = grad({(f(x) * weights).sum()}, {x}, {}, true, /*create_graph=*/true)[0];
+          EXPECT_FALSE(fused.requires_grad());
+          EXPECT_TRUE(Agree(fused, composed, ones({1}, dtype), 4 * eps));
+          const Tensor fused_sum = grad({f(x).sum()}, {x})[0];  // an expanded gradient
+          const Tensor composed_sum = grad({f(x).sum()}, {x}, {}, true, true)[0];
+          EXPECT_TRUE(Agree(fused_sum, composed_sum, ones({1}, dtype), 4 * eps));
+          // Along dim 0 of the transpose (the same rows) the composed rule runs: the same gradient.
+          auto f0 = [&](const Tensor& t) { return log ? log_softmax(t, 0) : softmax(t, 0); };
+          const Tensor along_rows = grad({(f0(x.t()) * weights.t()).sum()}, {x})[0];
+          EXPECT_TRUE(Agree(along_rows, composed, ones({1}, dtype), 4 * eps));
+        }
+      }
+    }
+  }
+  set_num_threads(2);
+}
+
+}  // namespace

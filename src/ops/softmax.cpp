@@ -25,6 +25,7 @@
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
 #include "ops/taylor.hpp"
+#include "vmap/batched.hpp"
 #include "vmap/reduction.hpp"
 
 namespace dydx {
@@ -250,6 +251,51 @@ TensorList lse_terms(const TensorList& x, const Tensor& s0, const std::vector<in
   return taylor::log_terms(Tensor(), total);
 }
 
+// The backward of softmax (dx = y (g - sum(y g))) or log_softmax (dx = g - e^y sum(g)) along the last
+// dim, one row at a time while it is in cache: a row's sum in double lanes, then the row. The
+// composed rules make four passes over the whole tensor with a temporary each. Undefined (the
+// composed rule runs) where the gradient itself needs derivatives, under vmap, with batch dims in
+// front of g, or along another dim.
+Tensor fused_row_vjp(const Tensor& y, const Tensor& g, int64_t dim, int64_t batch_dims, bool log) {
+  if (batch_dims != 0 || y.dim() == 0 || dim != y.dim() - 1 || !y.is_contiguous() || g.sizes() != y.sizes() ||
+      g.dtype() != y.dtype() || forward::carries_derivatives(g) || forward::carries_derivatives(y) ||
+      vmap::takes_rule({&g, &y}))
+    return {};
+  const Tensor gc = g.contiguous();
+  Tensor dx = detail::make_empty(y.sizes(), y.dtype());
+  const int64_t n = y.size(-1), rows = n == 0 ? 0 : y.numel() / n;
+  cpu::dispatch_floating(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* py = y.data_ptr<T>();
+    const T* pg = gc.data_ptr<T>();
+    T* pd = dx.data_ptr<T>();
+    cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
+      constexpr int64_t kBlock = 256;
+      T products[kBlock];
+      for (int64_t row = begin; row < end; ++row) {
+        const T* yr = py + row * n;
+        const T* gr = pg + row * n;
+        T* out = pd + row * n;
+        if (log) {
+          const T total = static_cast<T>(cpu::sum_in_lanes<cpu::LaneTerm::Value>(gr, n));
+          for (int64_t k = 0; k < n; ++k) out[k] = gr[k] - cpu::vec::exp(yr[k]) * total;
+        } else {
+          // sum(y g) of the products in T, as the composed rule's (y * g).sum(), in blocks on the stack.
+          double sum = 0;
+          for (int64_t k = 0; k < n; k += kBlock) {
+            const int64_t m = std::min(kBlock, n - k);
+            for (int64_t j = 0; j < m; ++j) products[j] = yr[k + j] * gr[k + j];
+            sum += cpu::sum_in_lanes<cpu::LaneTerm::Value>(products, m);
+          }
+          const T total = static_cast<T>(sum);
+          for (int64_t k = 0; k < n; ++k) out[k] = yr[k] * (gr[k] - total);
+        }
+      }
+    });
+  });
+  return dx;
+}
+
 struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
   struct Attrs {
     int64_t dim;  // non-negative (0 for a 0-D input)
@@ -261,7 +307,8 @@ struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
     return y * (v - weighted_mean(y, v, along(dim, y.dim(), nb)));
   }
   static void vjp(const Backward<SoftmaxRecord>& b, const Tensor& g, Tensor* grads) {
-    grads[0] = jacobian_times(b.output(), g, b.attrs().dim, b.batch_dims(g));
+    grads[0] = fused_row_vjp(b.output(), g, b.attrs().dim, b.batch_dims(g), /*log=*/false);
+    if (!grads[0].defined()) grads[0] = jacobian_times(b.output(), g, b.attrs().dim, b.batch_dims(g));
   }
   static Tensor jvp(const Primal<SoftmaxRecord>& p, const TensorList& t) {
     return jacobian_times(p.output(), t[0], p.attrs().dim, p.batch_dims());
@@ -294,7 +341,8 @@ struct LogSoftmaxRecord : Named<"log_softmax", "LogSoftmaxBackward0"> {
   static constexpr Saves saves{.output = true};
   static void vjp(const Backward<LogSoftmaxRecord>& b, const Tensor& g, Tensor* grads) {
     const Tensor y = b.output();
-    grads[0] = g - exp(y) * sum_over(g, along(b.attrs().dim, y.dim(), b.batch_dims(g)), true);
+    grads[0] = fused_row_vjp(y, g, b.attrs().dim, b.batch_dims(g), /*log=*/true);
+    if (!grads[0].defined()) grads[0] = g - exp(y) * sum_over(g, along(b.attrs().dim, y.dim(), b.batch_dims(g)), true);
   }
   static Tensor jvp(const Primal<LogSoftmaxRecord>& p, const TensorList& t) {
     const Tensor& y = p.output();
