@@ -329,3 +329,71 @@ TEST(SoftmaxBackward, FusedEqualsTheComposedRule) {
 }
 
 }  // namespace
+
+namespace {
+
+// gather's and index_select's backward without create_graph (zeros with g added at the index, by
+// the plain kernels) against create_graph's (scatter_add), along every dim, with repeated indices
+// (which add up in index order), an empty index, a 0-d gather, both dtypes and several thread counts.
+TEST(IndexBackward, PlainKernelsEqualTheComposedRule) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const Tensor base = (sin(arange(5 * 6 * 70, kFloat64) * 0.37) * 3.0).reshape({5, 6, 70}).to(dtype);
+    for (int64_t dim : {0, 1, 2}) {
+      for (int threads : {1, 3}) {
+        set_num_threads(threads);
+        SCOPED_TRACE(std::string(dtype == kFloat32 ? "float32" : "float64") + " dim " + std::to_string(dim) +
+                     " threads " + std::to_string(threads));
+        const int64_t size = base.size(dim);
+        Tensor x = base.detach().requires_grad_();
+        // index_select: every position, some twice, in a scrambled order; and an empty index.
+        for (const Tensor& index : {tensor(std::vector<int64_t>{3 % size, 0, size - 1, 0, 1 % size, size - 1, 0}),
+                                    tensor(std::vector<int64_t>{}, kInt64)}) {
+          const Tensor weights = cos(arange(x.index_select(dim, index).numel(), kFloat64)).to(dtype).reshape(
+              x.index_select(dim, index).sizes());
+          const Tensor plain = grad({(x.index_select(dim, index) * weights).sum()}, {x})[0];
+          const Tensor composed = grad({(x.index_select(dim, index) * weights).sum()}, {x}, {}, true, true)[0];
+          EXPECT_FALSE(plain.requires_grad());
+          EXPECT_TRUE(Agree(plain, composed, ones({1}, dtype), 0));  // the same adds in the same order
+        }
+        // gather: an index of x's shape but 2 along dim, drawn with repeats.
+        Dims shape(base.sizes().begin(), base.sizes().end());
+        shape[dim] = 2;
+        int64_t count = 1;
+        for (int64_t s : shape) count *= s;
+        const Tensor index = (arange(count, kInt64) * 7).fmod(size).reshape(shape);
+        const Tensor weights = cos(arange(count, kFloat64)).to(dtype).reshape(shape);
+        const Tensor plain = grad({(x.gather(dim, index) * weights).sum()}, {x})[0];
+        const Tensor composed = grad({(x.gather(dim, index) * weights).sum()}, {x}, {}, true, true)[0];
+        EXPECT_TRUE(Agree(plain, composed, ones({1}, dtype), 0));
+      }
+    }
+  }
+  set_num_threads(2);
+  Tensor scalar = tensor({2.5}, kFloat64).reshape({}).requires_grad_();
+  EXPECT_EQ(grad({scalar.gather(0, zeros({}, kInt64)) * 3.0}, {scalar})[0].item<double>(), 3.0);
+}
+
+// A saved index written out of bounds after the forward: the backward raises (the version check, or
+// for a write through the tensor's memory the kernels' own range check), never writes out of bounds.
+TEST(IndexBackward, AnIndexWrittenAfterTheForwardRaises) {
+  Tensor x = ones({4, 5}, kFloat64).requires_grad_();
+  Tensor index = tensor(std::vector<int64_t>{0, 2, 3});
+  Tensor y = x.index_select(0, index).sum();
+  index.fill_(100);
+  EXPECT_THROW(grad({y}, {x}), Error);
+  Tensor gather_index = zeros({4, 2}, kInt64);
+  Tensor z = x.gather(1, gather_index).sum();
+  gather_index.fill_(-1);
+  EXPECT_THROW(grad({z}, {x}), Error);
+  // Written through its memory, which bumps no version: the kernels' range check raises.
+  Tensor raw_index = tensor(std::vector<int64_t>{0, 2, 3});
+  Tensor w = x.index_select(0, raw_index).sum();
+  raw_index.data_ptr<int64_t>()[1] = 4;
+  EXPECT_THROW(grad({w}, {x}), Error);
+  Tensor raw_gather = zeros({4, 2}, kInt64);
+  Tensor v = x.gather(1, raw_gather).sum();
+  raw_gather.data_ptr<int64_t>()[3] = -1;
+  EXPECT_THROW(grad({v}, {x}), Error);
+}
+
+}  // namespace

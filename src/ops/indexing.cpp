@@ -60,6 +60,18 @@ void check_index_range(const Tensor& index, int64_t dim, int64_t size, const cha
   const int64_t step = stride_along(index, dim);
   const int64_t k = size_along(index, dim);
   for_each_line<1>(index.sizes(), dim, {&index}, [&](const std::array<int64_t, 1>& off) {
+    // The line's largest index as unsigned (a negative one is then out of bounds too), in a loop of
+    // its own for a contiguous line, which GCC vectorises: a check per element kept the loop scalar
+    // and cost as much as the gather it guards. Only a line that has one looks for the first index
+    // out of bounds, to name it.
+    const int64_t* line = p + off[0];
+    uint64_t largest = 0;
+    if (step == 1) {
+      for (int64_t j = 0; j < k; ++j) largest = std::max(largest, static_cast<uint64_t>(line[j]));
+    } else {
+      for (int64_t j = 0; j < k; ++j) largest = std::max(largest, static_cast<uint64_t>(line[j * step]));
+    }
+    if (largest < static_cast<uint64_t>(size)) [[likely]] return;
     for (int64_t j = 0; j < k; ++j) {
       const int64_t v = p[off[0] + j * step];
       DYDX_CHECK(v >= 0 && v < size, op, ": index ", v, " is out of bounds for dimension ", input_dim, " with size ",
@@ -96,18 +108,13 @@ Tensor gather_values(const Tensor& x, int64_t dim, const Tensor& index) {
   return out;
 }
 
-/// A copy of self with src[i] written (Add: added) at i with i_dim replaced by index[i], for an index
-/// already checked. src may be a 0-stride expanded scalar.
+/// src[i] written (Add: added) into out at i with i_dim replaced by index[i], for an index already
+/// checked. src may be a 0-stride expanded scalar.
 template <bool Add>
-Tensor scatter_values(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
-  Tensor out = detail::make_empty(self.sizes(), self.dtype());
-  {
-    NoGradGuard no_grad;
-    out.copy_(self);
-  }
+void scatter_into(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   const int64_t k = size_along(index, dim), index_step = stride_along(index, dim);
   const int64_t out_step = stride_along(out, dim), src_step = stride_along(src, dim);
-  cpu::dispatch_with_bool(self.dtype(), [&](auto tag) {
+  cpu::dispatch_with_bool(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* sp = src.data_ptr<T>();
     const int64_t* ip = index.data_ptr<int64_t>();
@@ -119,6 +126,70 @@ Tensor scatter_values(const Tensor& self, int64_t dim, const Tensor& index, cons
         T& target = op[off[0] + ip[off[1] + j * index_step] * out_step];
         if constexpr (Add) target = static_cast<T>(target + sp[off[2] + j * src_step]);
         else target = sp[off[2] + j * src_step];
+      }
+    });
+  });
+}
+
+/// A copy of self with src scattered (Add: added) in, as scatter_into.
+template <bool Add>
+Tensor scatter_values(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor out = detail::make_empty(self.sizes(), self.dtype());
+  {
+    NoGradGuard no_grad;
+    out.copy_(self);
+  }
+  scatter_into<Add>(out, dim, index, src);
+  return out;
+}
+
+/// Whether a transpose rule (gather's, index_select's) may take the plain kernels below: a gradient
+/// that needs no derivatives of its own (no create_graph, no forward levels), no batch dims, no
+/// vmap, no func::compile recording (the kernels report no step).
+bool plain_transpose(const Tensor& g, int64_t nb) {
+  return nb == 0 && !forward::carries_derivatives(g) && !vmap::takes_rule(g) && !compile::detail::recording();
+}
+
+/// gather's transpose: src added at the index into zeros of `sizes`, without scatter_add's copy of
+/// its self. The index is checked again: a saved index written in place since the forward must
+/// not send a write out of bounds.
+Tensor scatter_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor out = zeros(sizes, src.dtype());
+  check_index_range(index, dim, size_along(out, dim), "gather (backward)", dim);
+  scatter_into<true>(out, dim, index, src);
+  return out;
+}
+
+/// index_select's transpose: row kk of g (the slice at kk along dim) added to row index[kk] of zeros
+/// of `sizes`, contiguous slices at a time. Split across the dims before dim and blocks of the dims
+/// after it, never across kk, so that rows an index repeats add up in index order whatever the
+/// thread count. (Through scatter_add with the index expanded, each line ran along dim, a single
+/// element per row, inner apart.)
+Tensor index_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& index, const Tensor& g) {
+  Tensor out = zeros(sizes, g.dtype());
+  const Tensor flat_index = index.reshape({index.numel()}).contiguous();
+  check_index_range(flat_index, 0, size_along(out, dim), "index_select (backward)", dim);
+  const Tensor gc = g.contiguous();
+  int64_t outer = 1, inner = 1;  // the sizes before dim, and after it
+  for (int64_t d = 0; d < dim; ++d) outer *= sizes[d];
+  for (int64_t d = dim + 1; d < static_cast<int64_t>(sizes.size()); ++d) inner *= sizes[d];
+  const int64_t size = sizes[dim], k = flat_index.numel();
+  constexpr int64_t kBlock = 1024;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  cpu::dispatch(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = gc.data_ptr<T>();
+    const int64_t* ip = flat_index.data_ptr<int64_t>();
+    T* op = out.data_ptr<T>();
+    cpu::parallel_for(outer * blocks, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, k * std::min(kBlock, inner))),
+                      [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t o = item / blocks, j0 = (item % blocks) * kBlock, m = std::min(kBlock, inner - j0);
+        for (int64_t kk = 0; kk < k; ++kk) {
+          T* __restrict dst = op + (o * size + ip[kk]) * inner + j0;
+          const T* __restrict src = gp + (o * k + kk) * inner + j0;
+          for (int64_t j = 0; j < m; ++j) dst[j] = cpu::wrapping_add(dst[j], src[j]);
+        }
       }
     });
   });
@@ -162,6 +233,10 @@ struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
   static constexpr Saves saves{.extras = 1};
   static void vjp(const Backward<GatherRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
+    if (plain_transpose(g, nb)) {
+      grads[0] = scatter_add_into_zeros(b.input_sizes(0), b.attrs().dim, b.extra(0), g);
+      return;
+    }
     Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
     grads[0] = scatter_add(zero, b.attrs().dim + nb, batched_index(b.extra(0), g, nb), g);
   }
@@ -229,6 +304,10 @@ struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear
   static void vjp(const Backward<IndexSelectRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g), dim = b.attrs().dim + nb;
     Tensor index = b.extra(0);
+    if (plain_transpose(g, nb)) {
+      grads[0] = index_add_into_zeros(b.input_sizes(0), dim, index, g);
+      return;
+    }
     Dims shape(g.dim(), 1);
     shape[dim] = index.numel();
     Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
