@@ -1,7 +1,7 @@
 // Google Benchmark timings of the elementwise activations through the library, one thread, on the MLP
 // benchmark's hidden-layer size ([10^4, 64], in L2) and on 2^22 elements (in memory): tanh,
-// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1 and erf in float32 and
-// float64. Items per second are elements.
+// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1, erf and atan2 in float32
+// and float64. Items per second are elements.
 //
 // Run: ninja -C build-bench bench_activations && DYDX_NUM_THREADS=1 build-bench/bench/bench_activations --benchmark_min_time=0.2
 #include <dydx/dydx.hpp>
@@ -25,6 +25,19 @@ void BM_Activation(benchmark::State& state) {
   for (auto _ : state) {
     Tensor y = f(x);
     benchmark::DoNotOptimize(y.impl().get());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+// atan2(y, x) of two such tensors (an angle from two coordinates).
+void BM_Atan2(benchmark::State& state) {
+  NoGradGuard no_grad;
+  manual_seed(0);
+  const ScalarType dtype = state.range(1) == 32 ? kFloat32 : kFloat64;
+  Tensor y = randn({state.range(0)}, dtype) * 2.0, x = randn({state.range(0)}, dtype) * 2.0;
+  for (auto _ : state) {
+    Tensor angle = atan2(y, x);
+    benchmark::DoNotOptimize(angle.impl().get());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
@@ -62,6 +75,7 @@ BENCHMARK(BM_Activation<gelu_tanh_op>)->Name("gelu_tanh")->Apply(sizes);
 BENCHMARK(BM_Activation<log1p_op, true>)->Name("log1p")->Apply(sizes);
 BENCHMARK(BM_Activation<expm1_op>)->Name("expm1")->Apply(sizes);
 BENCHMARK(BM_Activation<erf_op>)->Name("erf")->Apply(sizes);
+BENCHMARK(BM_Atan2)->Name("atan2")->Apply(sizes);
 
 }  // namespace
 

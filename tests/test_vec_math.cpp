@@ -340,6 +340,48 @@ TEST(VecMath, FloatTan) {
   EXPECT_TRUE(std::isnan(vec::tan(std::numeric_limits<float>::quiet_NaN())));
 }
 
+// Float atan2 against std::atan2 in double: random float pairs of every magnitude, pairs whose ratio
+// is near 1 and near tan(pi/8) (where the reduction switches), every special value against every
+// other (C's table: +-0, +-inf, nan, signs), and the array loop through the op (dydx::atan2).
+TEST(VecMath, FloatAtan2) {
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  std::uniform_real_distribution<float> near_one(0.99f, 1.01f), near_tan(0.41f, 0.42f);
+  std::vector<std::pair<float, float>> pairs;
+  for (int i = 0; i < 400000 / kScale; ++i) {
+    pairs.emplace_back(std::bit_cast<float>(any_bits(gen)), std::bit_cast<float>(any_bits(gen)));
+    const float x = std::bit_cast<float>(any_bits(gen) & 0x7fffffffu) * (i % 2 ? -1.0f : 1.0f);
+    pairs.emplace_back(x * near_one(gen), x);
+    pairs.emplace_back(x * near_tan(gen), x);
+    pairs.emplace_back(x, x * near_tan(gen));
+  }
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[] = {0.0f, -0.0f, inf, -inf, nan, 1.0f, -1.0f, 0x1p-149f, -0x1p-149f, 3.4e38f, -3.4e38f};
+  for (float y : specials)
+    for (float x : specials) pairs.emplace_back(y, x);
+  double worst = 0;
+  for (const auto& [y, x] : pairs) {
+    const float got = vec::atan2(y, x);
+    const double ref = std::atan2(double{y}, double{x});
+    if (std::isnan(ref)) {
+      EXPECT_TRUE(std::isnan(got)) << std::hexfloat << y << ", " << x;
+      continue;
+    }
+    EXPECT_EQ(std::signbit(got), std::signbit(ref)) << std::hexfloat << y << ", " << x;
+    worst = std::max(worst, ulp_error<float>(got, ref));
+  }
+  EXPECT_LE(worst, kMaxUlpFloat);
+  // The op's loop (the binary kernel, vectorised) gives the scalar form's bits.
+  std::vector<float> ys, xs;
+  for (const auto& [y, x] : pairs) ys.push_back(y), xs.push_back(x);
+  const int64_t n = static_cast<int64_t>(pairs.size());
+  const std::vector<float> out = dydx::atan2(dydx::tensor(ys).reshape({n}), dydx::tensor(xs).reshape({n})).to_vector<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float scalar = vec::atan2(ys[i], xs[i]);  // (a nan's payload may come from either operand)
+    ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << i;
+  }
+}
+
 TEST(VecMath, FloatEdges) { expect_edges_accurate<float>(); }
 TEST(VecMath, DoubleEdges) { expect_edges_accurate<double>(); }
 

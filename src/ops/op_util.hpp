@@ -178,7 +178,7 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, ScalarType dtype, const c
   const Tensor& y = b.dtype() == dtype ? b : (b_cast = b.to(dtype));
   cpu::dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
-    cpu::map2<T>(out, x, y, [f](T u, T v) { return static_cast<T>(f(u, v)); });
+    cpu::map2<T>(out, x, y, [f](T u, T v) __attribute__((always_inline)) { return static_cast<T>(f(u, v)); });
   });
   return out;
 }
