@@ -1,7 +1,7 @@
 // Google Benchmark timings of the elementwise activations through the library, one thread, on the MLP
 // benchmark's hidden-layer size ([10^4, 64], in L2) and on 2^22 elements (in memory): tanh,
-// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1, erf and atan2 in float32
-// and float64. Items per second are elements.
+// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1, erf, atan2 and hypot in
+// float32 and float64. Items per second are elements.
 //
 // Run: ninja -C build-bench bench_activations && DYDX_NUM_THREADS=1 build-bench/bench/bench_activations --benchmark_min_time=0.2
 #include <dydx/dydx.hpp>
@@ -29,15 +29,17 @@ void BM_Activation(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
-// atan2(y, x) of two such tensors (an angle from two coordinates).
-void BM_Atan2(benchmark::State& state) {
+// f(y, x) of two such tensors: atan2 (an angle from two coordinates), hypot.
+using Binary = Tensor (*)(const Tensor&, const Tensor&);
+template <Binary f>
+void BM_Binary(benchmark::State& state) {
   NoGradGuard no_grad;
   manual_seed(0);
   const ScalarType dtype = state.range(1) == 32 ? kFloat32 : kFloat64;
   Tensor y = randn({state.range(0)}, dtype) * 2.0, x = randn({state.range(0)}, dtype) * 2.0;
   for (auto _ : state) {
-    Tensor angle = atan2(y, x);
-    benchmark::DoNotOptimize(angle.impl().get());
+    Tensor out = f(y, x);
+    benchmark::DoNotOptimize(out.impl().get());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
@@ -61,6 +63,8 @@ Tensor gelu_tanh_op(const Tensor& x) { return gelu(x, "tanh"); }
 Tensor log1p_op(const Tensor& x) { return log1p(x); }
 Tensor expm1_op(const Tensor& x) { return expm1(x); }
 Tensor erf_op(const Tensor& x) { return erf(x); }
+Tensor atan2_op(const Tensor& y, const Tensor& x) { return atan2(y, x); }
+Tensor hypot_op(const Tensor& y, const Tensor& x) { return hypot(y, x); }
 
 BENCHMARK(BM_Activation<tanh_op>)->Name("tanh")->Apply(sizes);
 BENCHMARK(BM_Activation<sigmoid_op>)->Name("sigmoid")->Apply(sizes);
@@ -75,7 +79,8 @@ BENCHMARK(BM_Activation<gelu_tanh_op>)->Name("gelu_tanh")->Apply(sizes);
 BENCHMARK(BM_Activation<log1p_op, true>)->Name("log1p")->Apply(sizes);
 BENCHMARK(BM_Activation<expm1_op>)->Name("expm1")->Apply(sizes);
 BENCHMARK(BM_Activation<erf_op>)->Name("erf")->Apply(sizes);
-BENCHMARK(BM_Atan2)->Name("atan2")->Apply(sizes);
+BENCHMARK(BM_Binary<atan2_op>)->Name("atan2")->Apply(sizes);
+BENCHMARK(BM_Binary<hypot_op>)->Name("hypot")->Apply(sizes);
 
 }  // namespace
 

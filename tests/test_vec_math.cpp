@@ -382,6 +382,43 @@ TEST(VecMath, FloatAtan2) {
   }
 }
 
+// Float hypot against the sum of squares in long double, rounded: random pairs of every magnitude
+// (squares that would overflow or underflow float), C's special values (an infinity wins over nan),
+// and the op's loop.
+TEST(VecMath, FloatHypot) {
+  std::mt19937 gen(9);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  std::vector<std::pair<float, float>> pairs;
+  for (int i = 0; i < 400000 / kScale; ++i) {
+    const float a = std::bit_cast<float>(any_bits(gen)), b = std::bit_cast<float>(any_bits(gen));
+    pairs.emplace_back(a, b);
+    pairs.emplace_back(a, a * 0.75f);
+  }
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[] = {0.0f, -0.0f, inf, -inf, nan, 3.0f, -4.0f, 0x1p-149f, 3.4e38f, -3.4e38f};
+  for (float y : specials)
+    for (float x : specials) pairs.emplace_back(y, x);
+  for (const auto& [x, y] : pairs) {
+    const float got = vec::hypot(x, y);
+    if (std::isinf(x) || std::isinf(y)) {
+      EXPECT_EQ(got, inf) << std::hexfloat << x << ", " << y;
+    } else if (std::isnan(x) || std::isnan(y)) {
+      EXPECT_TRUE(std::isnan(got)) << std::hexfloat << x << ", " << y;
+    } else {
+      const long double xl = x, yl = y;
+      EXPECT_TRUE(same_bits(got, static_cast<float>(std::sqrt(xl * xl + yl * yl)))) << std::hexfloat << x << ", " << y;
+    }
+  }
+  std::vector<float> xs, ys;
+  for (const auto& [x, y] : pairs) xs.push_back(x), ys.push_back(y);
+  const int64_t n = static_cast<int64_t>(pairs.size());
+  const std::vector<float> out = dydx::hypot(dydx::tensor(xs).reshape({n}), dydx::tensor(ys).reshape({n})).to_vector<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float scalar = vec::hypot(xs[i], ys[i]);
+    ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << i;
+  }
+}
+
 TEST(VecMath, FloatEdges) { expect_edges_accurate<float>(); }
 TEST(VecMath, DoubleEdges) { expect_edges_accurate<double>(); }
 

