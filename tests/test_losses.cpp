@@ -341,6 +341,50 @@ TEST(Losses, HuberAndSmoothL1WithAnInfiniteThresholdMatchPyTorch) {
   EXPECT_TRUE(HasValues(grad({smooth}, {x})[0], {0.0, 0.0}, 0));
 }
 
+// binary_cross_entropy_with_logits at extreme logits, against the loss and its gradient in long
+// double: (1 - t) softplus(x) + p t softplus(-x) and sigmoid(x) (1 - t) - sigmoid(-x) p t. Tiny losses
+// and gradients (x = -30, t = 0: 9.4e-14) keep their digits in float32, where 1 - sigmoid(-x) gave 0
+// (and PyTorch's loss gives 0 for x = 20, t = 1); a logit of -inf with a positive target costs inf.
+TEST(Losses, BinaryCrossEntropyWithLogitsKeepsTinyLossesAndGradients) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> xs = {-1e4, -100, -30, -20, -1, -1e-8, 0, 1e-8, 1, 20, 30, 100, 1e4};
+  auto softplus_ld = [](long double v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); };
+  auto sigmoid_ld = [](long double v) { return 1 / (1 + std::exp(-v)); };
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const double tol = dtype == kFloat32 ? 4e-7 : 1e-15;
+    // Subnormal results (e^-100 in float32) round to a multiple of the smallest subnormal, before
+    // pos_weight multiplies them.
+    const double spacing = dtype == kFloat32 ? 0x1p-149 : 0x1p-1074;
+    for (double t : {0.0, 0.3, 1.0}) {
+      for (double p : {1.0, 2.5}) {
+        Tensor x = tensor(xs).to(dtype).requires_grad_();
+        const Tensor target = full({static_cast<int64_t>(xs.size())}, t, dtype);
+        auto options = F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(kNone);
+        if (p != 1.0) options.pos_weight(full({1}, p, dtype));
+        const Tensor loss = F::binary_cross_entropy_with_logits(x, target, options);
+        const auto values = loss.to(kFloat64).to_vector<double>();
+        const auto gradient = grad({loss.sum()}, {x})[0].to(kFloat64).to_vector<double>();
+        for (size_t i = 0; i < xs.size(); ++i) {
+          const long double v = dtype == kFloat32 ? static_cast<float>(xs[i]) : xs[i];
+          const long double want = (1 - t) * softplus_ld(v) + p * t * softplus_ld(-v);
+          const long double slope = sigmoid_ld(v) * (1 - t) - sigmoid_ld(-v) * p * t;
+          EXPECT_NEAR(values[i], static_cast<double>(want), tol * static_cast<double>(std::abs(want)) + (1 + p) * spacing)
+              << "x " << xs[i] << " t " << t << " p " << p;
+          // (Where sigmoid(x) (1 - t) and sigmoid(-x) p t nearly cancel, the gradient is only as good
+          // as each term: tolerance relative to the larger.)
+          const double scale = static_cast<double>(std::max(sigmoid_ld(v) * (1 - t), sigmoid_ld(-v) * p * t));
+          EXPECT_NEAR(gradient[i], static_cast<double>(slope), 2 * tol * scale + (1 + p) * spacing)
+              << "x " << xs[i] << " t " << t << " p " << p;
+        }
+      }
+    }
+    Tensor x = tensor({-inf, inf}, dtype).requires_grad_();
+    const Tensor loss = F::binary_cross_entropy_with_logits(x, full({2}, 0.5, dtype), F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(kNone));
+    EXPECT_EQ(loss.to_vector<double>(), (std::vector<double>{inf, inf}));
+    EXPECT_EQ(grad({loss.sum()}, {x})[0].to_vector<double>(), (std::vector<double>{-0.5, 0.5}));
+  }
+}
+
 TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {
   Tensor logits = zeros({4, 3}, kFloat64);
   EXPECT_DYDX_ERROR(F::nll_loss(logits, tensor({0, 1, 3, 2}, kInt64).reshape({4})), "nll_loss", "target 3",

@@ -1,6 +1,7 @@
 // The losses of dydx::nn::functional, composed of differentiable dydx ops (so every mode and order
 // of differentiation works through them), with PyTorch 1.13's formulas, reductions and checks.
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "autograd/forward_mode.hpp"
@@ -222,12 +223,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
     check_floating(options.pos_weight(), loss_name, "pos_weight");
     detail::broadcast_shapes(options.pos_weight().sizes(), input.sizes(), "binary_cross_entropy_with_logits (pos_weight)");
   }
-  // softplus(-x) = log(1 + exp(-x)), as m + log(exp(-m) + exp(-x - m)) with m = max(-x, 0), which
-  // never overflows (PyTorch 1.13's formula).
-  Tensor m = relu(-input);
-  Tensor softplus_neg = m + log(exp(-m) + exp(-input - m));
-  Tensor log_weight = options.pos_weight().defined() ? (options.pos_weight() - 1) * target + 1 : Tensor();
-  Tensor loss = (1 - target) * input + (log_weight.defined() ? log_weight * softplus_neg : softplus_neg);
+  // PyTorch 1.13's (1 - t) x + w log(1 + e^-x), w = (p - 1) t + 1 for pos_weight p (1 without), is
+  // (1 - t) softplus(x) + p t softplus(-x) (as softplus(x) - softplus(-x) = x): two terms of one
+  // sign, so neither the loss nor its gradient, sigmoid(x) (1 - t) - sigmoid(-x) p t, cancels where
+  // the first form did (1 - sigmoid(-x) gave 0 for x = -30, t = 0 in float32, where the gradient is
+  // 9.4e-14; -inf gave nan). softplus without a threshold is log(1 + e^x) without overflow, one pass,
+  // with a one-pass gradient.
+  const double no_threshold = std::numeric_limits<double>::infinity();
+  const Tensor positive_weight = options.pos_weight().defined() ? options.pos_weight() * target : target;
+  Tensor loss = (1 - target) * softplus(input, 1, no_threshold) + positive_weight * softplus(-input, 1, no_threshold);
   if (options.weight().defined()) loss = loss * options.weight();
   return reduce(loss, options);
 }
