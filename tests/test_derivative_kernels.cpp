@@ -397,3 +397,46 @@ TEST(IndexBackward, AnIndexWrittenAfterTheForwardRaises) {
 }
 
 }  // namespace
+
+namespace {
+
+// Rules that route a cotangent or tangent to some elements and zero to the others select it (as
+// PyTorch's threshold_backward, scatter and gather do) rather than multiply by a 0/1 mask: an
+// infinite or nan cotangent stays where it goes, and the others get 0 (the product gave inf * 0 = nan).
+// Values from PyTorch 1.13.
+TEST(MaskedRules, InfiniteAndNanCotangentsStayWhereTheyGo) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    Tensor x = tensor({-2.0, -0.5, 0.0, 0.5, 2.0, 3.0}, kFloat64).to(dtype).requires_grad_();
+    const auto relu_inf = grad({relu(x)}, {x}, {full({6}, inf, dtype)})[0].to_vector<double>();
+    EXPECT_EQ(relu_inf, (std::vector<double>{0, 0, 0, inf, inf, inf}));
+    const auto relu_nan = grad({relu(x)}, {x}, {full({6}, kNan, dtype)})[0].to_vector<double>();
+    for (size_t i = 0; i < 6; ++i) EXPECT_TRUE(i < 3 ? relu_nan[i] == 0 : std::isnan(relu_nan[i])) << i;
+    // The composed form (create_graph) selects too.
+    const auto relu_graph = grad({relu(x)}, {x}, {full({6}, inf, dtype)}, true, true)[0].to_vector<double>();
+    EXPECT_EQ(relu_graph, (std::vector<double>{0, 0, 0, inf, inf, inf}));
+
+    Tensor m = tensor({1.0, 3.0, 2.0, 5.0, 4.0, 0.0}, kFloat64).to(dtype).reshape({2, 3}).requires_grad_();
+    const Tensor cotangent = tensor({inf, kNan}, kFloat64).to(dtype);
+    const auto max_grad = grad({std::get<0>(m.max(1))}, {m}, {cotangent})[0].to(kFloat64).to_vector<double>();
+    EXPECT_EQ(max_grad[0], 0);
+    EXPECT_EQ(max_grad[1], inf);
+    EXPECT_EQ(max_grad[2], 0);
+    EXPECT_TRUE(std::isnan(max_grad[3]));
+    EXPECT_EQ(max_grad[4], 0);
+    EXPECT_EQ(max_grad[5], 0);
+    const auto min_grad = grad({std::get<0>(m.min(1, true))}, {m}, {cotangent.reshape({2, 1})})[0].to(kFloat64).to_vector<double>();
+    EXPECT_EQ(min_grad[0], inf);
+    EXPECT_EQ(min_grad[1], 0);
+    EXPECT_TRUE(std::isnan(min_grad[5]));
+    // Forward mode: the chosen tangent, exactly (-0 kept), whatever the others are.
+    Tensor tangent = tensor({kNan, -0.0, inf, inf, kNan, -inf}, kFloat64).to(dtype).reshape({2, 3});
+    const auto [value, max_tangent] =
+        func::jvp([](const Tensor& t) { return std::get<0>(t.max(1)); }, m.detach(), tangent);
+    const auto mt = max_tangent.to(kFloat64).to_vector<double>();
+    EXPECT_TRUE(mt[0] == 0 && std::signbit(mt[0])) << mt[0];
+    EXPECT_EQ(mt[1], inf);
+  }
+}
+
+}  // namespace

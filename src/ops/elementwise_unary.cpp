@@ -227,6 +227,21 @@ struct Relu : Named<"relu", "ReluBackward0"> {
   // The 0/1 step mask of out; being an op of out (with zero derivative) keeps double backward
   // connected to x, so grad of this gradient is zeros rather than an error, as in PyTorch.
   static Tensor derivative(const Tensor&, const Tensor& out) { return relu_step(out); }
+  // where(out == 0, 0, t), as PyTorch's threshold_backward: an infinite or nan t gives 0 where the
+  // step is 0 (t times the step made it nan). The zeros are relu_step's, so that double backward stays
+  // connected to x. Without derivatives to carry (or vmap), one pass.
+  static Tensor times_derivative(const Tensor& t, const Tensor&, const Tensor& out) {
+    if (!forward::carries_derivatives(t) && !forward::carries_derivatives(out) && !vmap::takes_rule({&t, &out}) &&
+        t.dtype() == out.dtype() && is_floating_point(t.dtype()) && !compile::detail::recording()) {
+      Tensor result = detail::make_empty(detail::broadcast_shapes(t.sizes(), out.sizes(), "relu (backward)"), t.dtype());
+      cpu::dispatch_floating(t.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        cpu::map2_typed<T, T, T>(result, out, t, [](T o, T g) { return cpu::vec::detail::select(o == 0, T(0), g); });
+      });
+      return result;
+    }
+    return where(bool_mask</*TakesBool=*/false>(out, [](auto v) { return v == 0; }), relu_step(out), t);
+  }
   // Piecewise linear: zero (no term at all) wherever the derivative exists.
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };

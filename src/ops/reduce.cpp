@@ -187,16 +187,18 @@ struct MinRecord : ExtremeAll, Named<"min", "MinBackward1"> {
   static Tensor replay(const TensorList& in, NoAttrs) { return min(in[0]); }
 };
 
-// 1 at the chosen index along dim, 0 elsewhere, in the input's shape.
-Tensor onehot_of(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim, ScalarType dtype) {
+// True at the chosen index along dim, false elsewhere, in the input's shape.
+Tensor chosen_mask(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepdim) {
   if (!keepdim) indices = indices.unsqueeze(dim);
   Dims position_shape(in_sizes.size(), 1);
   position_shape[dim] = in_sizes[dim];
   Tensor positions = arange(in_sizes[dim]).view(position_shape);
-  return eq(positions, indices).to(dtype);
+  return eq(positions, indices);
 }
 
-// Along a dim, the gradient goes to the chosen index only (saved: the indices).
+// Along a dim, the gradient goes to the chosen index only (saved: the indices), selected with
+// where() rather than multiplied by a 0/1 mask, so that an infinite or nan cotangent or tangent stays
+// at its index (as PyTorch's scatter and gather): the product made inf * 0 = nan everywhere else.
 struct ExtremeDim : Linear {
   struct Attrs {
     int64_t dim;
@@ -210,16 +212,25 @@ struct ExtremeDim : Linear {
       return;
     }
     const auto& a = b.attrs();
-    Tensor onehot = onehot_of(b.extra(0), b.input_sizes(0), a.dim, a.keepdim, g.dtype());
-    grads[0] = unsqueeze_reduced(g, {a.dim}, a.keepdim, b.batch_dims(g)) * onehot;
+    const Tensor chosen = chosen_mask(b.extra(0), b.input_sizes(0), a.dim, a.keepdim);
+    grads[0] = where(chosen, unsqueeze_reduced(g, {a.dim}, a.keepdim, b.batch_dims(g)), zeros({}, g.dtype()));
   }
   template <class Call>
   static Tensor jvp(const Call& p, const TensorList& t) {
     const Tensor& x = p.input(0);
     if (x.dim() == 0) return t[0];
+    // The chosen tangents, gathered (exactly, -0 included), the index expanded over the batch dims.
     const auto& a = p.attrs();
-    Tensor onehot = onehot_of(p.extra(0), x.impl()->sizes, a.dim, a.keepdim, t[0].dtype());
-    return (t[0] * onehot).sum({a.dim + p.batch_dims()}, a.keepdim);
+    const int64_t nb = p.batch_dims();
+    Tensor index = a.keepdim ? p.extra(0) : p.extra(0).unsqueeze(a.dim);
+    if (nb > 0) {
+      Dims batched(t[0].sizes().begin(), t[0].sizes().begin() + nb);
+      Dims ones(static_cast<size_t>(nb), 1);
+      for (int64_t s : index.sizes()) batched.push_back(s), ones.push_back(s);
+      index = index.reshape(ones).expand(batched);
+    }
+    const Tensor picked = t[0].gather(a.dim + nb, index);
+    return a.keepdim ? picked : picked.squeeze(a.dim + nb);
   }
 };
 // func::compile replays the values; the indices are the op's own (a recording that reads them runs f).
