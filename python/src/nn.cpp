@@ -147,7 +147,7 @@ void bind_functional(nb::module_& f) {
     return F::batch_norm(input, optional_tensor(running_mean), optional_tensor(running_var),
                          F::BatchNormFuncOptions().weight(optional_tensor(weight)).bias(optional_tensor(bias))
                              .training(training).momentum(momentum).eps(eps));
-  }, "input"_a, "running_mean"_a, "running_var"_a, "weight"_a = nb::none(), "bias"_a = nb::none(),
+  }, "input"_a, "running_mean"_a.none(), "running_var"_a.none(), "weight"_a = nb::none(), "bias"_a = nb::none(),
      "training"_a = false, "momentum"_a = 0.1, "eps"_a = 1e-5);
   f.def("pad", [](const Tensor& input, nb::handle pad, std::string_view mode, std::optional<double> value) {
     return F::pad(input, F::PadFuncOptions(int_list(pad)).mode(pad_mode(mode)).value(value.value_or(0.0)));

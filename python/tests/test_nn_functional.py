@@ -178,6 +178,20 @@ def test_batch_norm_and_its_running_stats(training):
         assert_matches(d.grad, t.grad, rtol=1e-9, atol=1e-9)
 
 
+def test_batch_norm_without_running_stats_takes_none():
+    # F.batch_norm(x, None, None, w, b, True): batch statistics only, as PyTorch allows (the binding
+    # rejected None for running_mean and running_var).
+    x, w, b = floats(6, 3, 4), floats(3), floats(3)
+    (dx, tx), (dw, tw), (db, tb) = both(x), both(w), both(b)
+    out = F.batch_norm(dx, None, None, dw, db, True)
+    expected = TF.batch_norm(tx, None, None, tw, tb, True)
+    assert_matches(out, expected, rtol=1e-10, atol=1e-10)
+    (out * out).sum().backward()
+    (expected * expected).sum().backward()
+    for d, t in ((dx, tx), (dw, tw), (db, tb)):
+        assert_matches(d.grad, t.grad, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("pad,kwargs", [
     ((1, 2), {}), ((1, 0, 2, 1), dict(value=3.5)), ((2, 1, 1, 2), dict(mode="reflect")),
     ((1, 1, 2, 0), dict(mode="replicate")), ((1, 2, 2, 1), dict(mode="circular")),
