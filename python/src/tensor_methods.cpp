@@ -182,8 +182,15 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "tensor1"_a, "tensor2"_a, "value"_a = 1)
       .def("matmul", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.matmul(b); }); }, "other"_a)
       .def("mm", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.mm(b); }); }, "mat2"_a)
-      .def("softmax", &Tensor::softmax, "dim"_a)
-      .def("log_softmax", &Tensor::log_softmax, "dim"_a);
+      // dtype: the input converted first, as torch's softmax(dim, dtype=...).
+      .def("softmax", [](const Tensor& t, int64_t dim, nb::handle dtype) {
+        const auto type = dtype_argument(dtype);
+        return (type ? t.to(*type) : t).softmax(dim);
+      }, "dim"_a, "dtype"_a = nb::none())
+      .def("log_softmax", [](const Tensor& t, int64_t dim, nb::handle dtype) {
+        const auto type = dtype_argument(dtype);
+        return (type ? t.to(*type) : t).log_softmax(dim);
+      }, "dim"_a, "dtype"_a = nb::none());
 
   // ---- reductions ----
   // The dims are read from Python before the GIL is let go: int_list iterates a Python object.
@@ -210,7 +217,7 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("norm", [](const Tensor& t, nb::handle p, nb::handle dim, bool keepdim) {
         const Scalar order = p.is_none() ? Scalar(2) : to_scalar(p);
         return dim.is_none() ? t.norm(order) : t.norm(order, int_list(dim), keepdim);
-      }, "p"_a = 2, "dim"_a = nb::none(), "keepdim"_a = false)
+      }, "p"_a.none() = 2, "dim"_a = nb::none(), "keepdim"_a = false)  // p=None: 2, as torch's
       .def("logsumexp", [](const Tensor& t, nb::handle dim, bool keepdim) { return t.logsumexp(int_list(dim), keepdim); },
            "dim"_a, "keepdim"_a = false)
       .def("any", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return dim ? t.any(*dim, keepdim) : t.any(); },

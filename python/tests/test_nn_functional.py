@@ -178,6 +178,18 @@ def test_batch_norm_and_its_running_stats(training):
         assert_matches(d.grad, t.grad, rtol=1e-9, atol=1e-9)
 
 
+def test_none_and_dtype_arguments_as_torch():
+    x = floats(4, 3)
+    dx, tx = both(x)
+    assert_matches(dydx.norm(dx, p=None), torch.norm(tx, p=None), rtol=1e-12, atol=0)
+    for name in ("softmax", "log_softmax"):
+        out = getattr(dydx, name)(dx, 1, dtype=dydx.float32)
+        expected = getattr(torch, name)(tx, 1, dtype=torch.float32)
+        assert out.dtype == dydx.float32
+        assert_matches(out, expected, rtol=1e-6, atol=1e-6)
+        assert_matches(getattr(dx, name)(1, dtype=None), getattr(tx, name)(1, dtype=None), rtol=1e-12, atol=1e-12)
+
+
 def test_batch_norm_without_running_stats_takes_none():
     # F.batch_norm(x, None, None, w, b, True): batch statistics only, as PyTorch allows (the binding
     # rejected None for running_mean and running_var).
