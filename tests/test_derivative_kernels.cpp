@@ -4,10 +4,10 @@
 // (the unit-stride and broadcast loops of cpu::map3 and map2_typed) against a plain loop; the clamp
 // gradient's mask; layer_norm's fused backward against its composed rule. Special values everywhere,
 // both float dtypes, several thread counts.
-#include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <dydx/dydx.hpp>
 #include <functional>
 #include <limits>
 #include <string>
@@ -23,9 +23,9 @@ constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 // Ordinary values, each function's interesting points (gelu's and silu's zeros of f', softplus's
 // threshold, tan's poles) and the special values, in a length that leaves vector tails.
 std::vector<double> sample_values() {
-  std::vector<double> v = {kNan, kInf, -kInf, 0.0, -0.0, 1e-30, -1e-30, 4e-320, 1e30, -1e30, 3.0, -3.0,
-                           -0.7517915,  -1.2784645, 20.0, 19.999, 10.0, 10.001, 1.5707963, -1.5707963, 88.0, -88.0,
-                           700.0, -700.0, 1e-8, 0.5};
+  std::vector<double> v = {kNan,      kInf,       -kInf, 0.0,        -0.0,       1e-30,  -1e-30, 4e-320, 1e30,
+                           -1e30,     3.0,        -3.0,  -0.7517915, -1.2784645, 20.0,   19.999, 10.0,   10.001,
+                           1.5707963, -1.5707963, 88.0,  -88.0,      700.0,      -700.0, 1e-8,   0.5};
   for (int k = 0; v.size() < 203; ++k) v.push_back(std::sin(0.37 * k) * (k % 5 == 0 ? 30.0 : 4.0));
   return v;
 }
@@ -62,8 +62,9 @@ std::vector<UnaryCase> fused_cases() {
   if (a.size() != b.size()) return ::testing::AssertionFailure() << "sizes " << a.size() << " and " << b.size();
   for (size_t i = 0; i < a.size(); ++i) {
     const bool same = std::isnan(a[i]) ? std::isnan(b[i])
-                      : std::isinf(b[i]) ? a[i] == b[i]
-                                         : std::abs(a[i] - b[i]) <= 16 * eps * (1 + std::abs(b[i])) * (1 + std::abs(w[i % w.size()]));
+                      : std::isinf(b[i])
+                          ? a[i] == b[i]
+                          : std::abs(a[i] - b[i]) <= 16 * eps * (1 + std::abs(b[i])) * (1 + std::abs(w[i % w.size()]));
     if (!same) return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " against " << b[i];
   }
   return ::testing::AssertionSuccess();
@@ -139,9 +140,15 @@ std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> layout
   return {
       {"dense", [](const Tensor& t) { return t.contiguous(); }},
       {"transposed", [](const Tensor& t) { return t.t().contiguous().t(); }},
-      {"strided", [](const Tensor& t) { return stack({t, t}, 2).select(2, 1); }},
+      {"strided",
+       [](const Tensor& t) {
+         return stack({t, t}, 2).select(2, 1);
+       }},
       {"row_expanded", [](const Tensor& t) { return t.narrow(0, 0, 1).expand(t.sizes()); }},
-      {"one_value", [](const Tensor& t) { return t.reshape({-1}).narrow(0, 1, 1).reshape({1, 1}).expand(t.sizes()); }},
+      {"one_value",
+       [](const Tensor& t) {
+         return t.reshape({-1}).narrow(0, 1, 1).reshape({1, 1}).expand(t.sizes());
+       }},
       {"zero_d", [](const Tensor& t) { return t.reshape({-1}).select(0, 2); }},
   };
 }
@@ -150,7 +157,9 @@ std::vector<double> plain(const Tensor& t, IntArrayRef shape) {
   return t.expand(shape).contiguous().to(kFloat64).to_vector<double>();
 }
 
-bool same_value(double a, double b) { return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b)); }
+bool same_value(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b));
+}
 
 TEST(WhereKernels, EveryLayoutOfEveryOperandAsAPlainLoop) {
   const int64_t rows = 5, cols = 67;  // a tail past every vector width
@@ -162,7 +171,9 @@ TEST(WhereKernels, EveryLayoutOfEveryOperandAsAPlainLoop) {
   const Tensor base_cond = sin(arange(rows * cols, kFloat64) * 1.3).reshape({rows, cols}) > 0.1;
   for (ScalarType dtype : {kFloat32, kFloat64, kInt64, kBool}) {
     // (nan and inf have no int64 value: the integers take the ordinary values, scaled.)
-    const Tensor x = dtype == kBool ? special_x > 0 : dtype == kInt64 ? (base_x * 100.0).to(dtype) : special_x.to(dtype);
+    const Tensor x = dtype == kBool    ? special_x > 0
+                     : dtype == kInt64 ? (base_x * 100.0).to(dtype)
+                                       : special_x.to(dtype);
     const Tensor y = dtype == kBool ? base_y > 0 : base_y.to(dtype);
     for (const auto& [cond_name, cond_layout] : layouts()) {
       for (const auto& [x_name, x_layout] : layouts()) {
@@ -348,8 +359,9 @@ TEST(IndexBackward, PlainKernelsEqualTheComposedRule) {
         // index_select: every position, some twice, in a scrambled order; and an empty index.
         for (const Tensor& index : {tensor(std::vector<int64_t>{3 % size, 0, size - 1, 0, 1 % size, size - 1, 0}),
                                     tensor(std::vector<int64_t>{}, kInt64)}) {
-          const Tensor weights = cos(arange(x.index_select(dim, index).numel(), kFloat64)).to(dtype).reshape(
-              x.index_select(dim, index).sizes());
+          const Tensor weights = cos(arange(x.index_select(dim, index).numel(), kFloat64))
+                                     .to(dtype)
+                                     .reshape(x.index_select(dim, index).sizes());
           const Tensor plain = grad({(x.index_select(dim, index) * weights).sum()}, {x})[0];
           const Tensor composed = grad({(x.index_select(dim, index) * weights).sum()}, {x}, {}, true, true)[0];
           EXPECT_FALSE(plain.requires_grad());
@@ -425,7 +437,8 @@ TEST(MaskedRules, InfiniteAndNanCotangentsStayWhereTheyGo) {
     EXPECT_TRUE(std::isnan(max_grad[3]));
     EXPECT_EQ(max_grad[4], 0);
     EXPECT_EQ(max_grad[5], 0);
-    const auto min_grad = grad({std::get<0>(m.min(1, true))}, {m}, {cotangent.reshape({2, 1})})[0].to(kFloat64).to_vector<double>();
+    const auto min_grad =
+        grad({std::get<0>(m.min(1, true))}, {m}, {cotangent.reshape({2, 1})})[0].to(kFloat64).to_vector<double>();
     EXPECT_EQ(min_grad[0], inf);
     EXPECT_EQ(min_grad[1], 0);
     EXPECT_TRUE(std::isnan(min_grad[5]));

@@ -180,7 +180,8 @@ Tensor binary(const Tensor& a, const Tensor& b) {
   if constexpr (requires { Op::check(a, b, dtype); }) Op::check(a, b, dtype);
   // Always inlined, so that the loop vectorises where the op's forward does (a call per element
   // otherwise, once the forward is large: atan2's).
-  Tensor out = binary_kernel(a, b, dtype, Op::name, [](auto x, auto y) __attribute__((always_inline)) { return Op::forward(x, y); });
+  Tensor out = binary_kernel(a, b, dtype, Op::name,
+                             [](auto x, auto y) __attribute__((always_inline)) { return Op::forward(x, y); });
   finish<BinaryRecord<Op>>({&a, &b}, out);
   return out;
 }
@@ -281,8 +282,10 @@ struct Atan2 : Named<"atan2", "Atan2Backward0"> {
   // Float through vec::atan2 (vectorised, in double lanes; libm's, a call per element, was 7x slower
   // than PyTorch's); double stays std::atan2.
   [[gnu::always_inline]] static auto forward(auto x, auto y) {
-    if constexpr (std::is_same_v<decltype(x), float> && std::is_same_v<decltype(y), float>) return cpu::vec::atan2(x, y);
-    else return std::atan2(x, y);
+    if constexpr (std::is_same_v<decltype(x), float> && std::is_same_v<decltype(y), float>)
+      return cpu::vec::atan2(x, y);
+    else
+      return std::atan2(x, y);
   }
   static Tensor reciprocal_radius2(const auto& c) {
     return 1.0 / (c.input(0) * c.input(0) + c.input(1) * c.input(1));
@@ -334,8 +337,10 @@ struct Hypot : Named<"hypot", "HypotBackward0"> {
   }
   // Float through vec::hypot (vectorised; libm's, a call per element, was slower than PyTorch's).
   [[gnu::always_inline]] static auto forward(auto x, auto y) {
-    if constexpr (std::is_same_v<decltype(x), float> && std::is_same_v<decltype(y), float>) return cpu::vec::hypot(x, y);
-    else return std::hypot(x, y);
+    if constexpr (std::is_same_v<decltype(x), float> && std::is_same_v<decltype(y), float>)
+      return cpu::vec::hypot(x, y);
+    else
+      return std::hypot(x, y);
   }
   static Tensor times_d_a(const Tensor& t, const auto& c) { return t * c.input(0) / c.output(); }
   static Tensor times_d_b(const Tensor& t, const auto& c) { return t * c.input(1) / c.output(); }

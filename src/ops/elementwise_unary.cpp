@@ -233,7 +233,8 @@ struct Relu : Named<"relu", "ReluBackward0"> {
   static Tensor times_derivative(const Tensor& t, const Tensor&, const Tensor& out) {
     if (!forward::carries_derivatives(t) && !forward::carries_derivatives(out) && !vmap::takes_rule({&t, &out}) &&
         t.dtype() == out.dtype() && is_floating_point(t.dtype()) && !compile::detail::recording()) {
-      Tensor result = detail::make_empty(detail::broadcast_shapes(t.sizes(), out.sizes(), "relu (backward)"), t.dtype());
+      const Dims shape = detail::broadcast_shapes(t.sizes(), out.sizes(), "relu (backward)");
+      Tensor result = detail::make_empty(shape, t.dtype());
       cpu::dispatch_floating(t.dtype(), [&](auto tag) {
         using T = decltype(tag);
         cpu::map2_typed<T, T, T>(result, out, t, [](T o, T g) { return cpu::vec::detail::select(o == 0, T(0), g); });
@@ -458,7 +459,7 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
     const Tensor cdf = 0.5 * (1.0 + erf(x * M_SQRT1_2));
     return cdf + x * (exp(-0.5 * (x * x)) * kPdf);
   }
-  // f' of one element in each form; derivative_value_form gives the chosen one to the fused loop, so
+  // f' of one element in each form; with_derivative_form gives the chosen one to the fused loop, so
   // that each form has a loop of its own (GCC does not take the form's test out of the loop).
   [[gnu::always_inline]] static auto tanh_form_derivative(auto x) {
     using T = decltype(x);
@@ -688,7 +689,7 @@ void with_derivative_value(const AttrsOf<Op>& attrs, F&& f) {
 // ran the loop's scalar version (the vector one sat behind an overlap test, which failed).
 template <class T, class D>
 [[gnu::noinline]] void times_each_derivative(const T* __restrict t, int64_t t_step, const T* __restrict v,
-                                                         T* __restrict r, int64_t n, D derivative) {
+                                             T* __restrict r, int64_t n, D derivative) {
   if (t_step == 0) {
     const T t_value = t[0];
     for (int64_t i = 0; i < n; ++i) r[i] = t_value * derivative(v[i]);
@@ -713,8 +714,8 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<
     // (Under func::compile's recording only the dense layout: its fused loops read t densely.)
     const bool t_broadcast = t.sizes() == v.sizes() && !compile::detail::recording() &&
                              std::ranges::all_of(t.strides(), [](int64_t s) { return s == 0; });
-    if (n == 0 || !(t_broadcast || t.is_contiguous()) || !v.is_contiguous() || t.dtype() != v.dtype() || !is_floating_point(v.dtype()) ||
-        t.numel() % n != 0 || t.dim() < v.dim() ||
+    if (n == 0 || !(t_broadcast || t.is_contiguous()) || !v.is_contiguous() || t.dtype() != v.dtype() ||
+        !is_floating_point(v.dtype()) || t.numel() % n != 0 || t.dim() < v.dim() ||
         !(IntArrayRef(t.sizes().data() + (t.dim() - v.dim()), v.dim()) == v.sizes()) ||
         forward::carries_derivatives(t) || forward::carries_derivatives(v))
       return {};

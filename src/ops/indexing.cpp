@@ -181,8 +181,9 @@ Tensor index_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& index,
     const T* gp = gc.data_ptr<T>();
     const int64_t* ip = flat_index.data_ptr<int64_t>();
     T* op = out.data_ptr<T>();
-    cpu::parallel_for(outer * blocks, std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(1, k * std::min(kBlock, inner))),
-                      [&](int64_t begin, int64_t end) {
+    const int64_t work_per_item = std::max<int64_t>(1, k * std::min(kBlock, inner));  // elements added
+    const int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / work_per_item);
+    cpu::parallel_for(outer * blocks, grain, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const int64_t o = item / blocks, j0 = (item % blocks) * kBlock, m = std::min(kBlock, inner - j0);
         for (int64_t kk = 0; kk < k; ++kk) {
