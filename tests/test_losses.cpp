@@ -403,6 +403,16 @@ TEST(Losses, BadInputNamesTheLossAndWhatIsWrong) {
                     "[3]", "[2]");
   EXPECT_DYDX_ERROR(F::binary_cross_entropy_with_logits(zeros({2}, kFloat64), zeros({2, 1}, kFloat64)),
                     "binary_cross_entropy_with_logits", "[2,1]", "[2]");
+  // A weight that broadcasts beyond the input's shape (PyTorch: "output with shape [3] doesn't match
+  // the broadcast shape [2, 3]").
+  EXPECT_DYDX_ERROR(F::binary_cross_entropy_with_logits(
+                        zeros({3}, kFloat64), zeros({3}, kFloat64),
+                        F::BinaryCrossEntropyWithLogitsFuncOptions().weight(ones({2, 3}, kFloat64)).reduction(kNone)),
+                    "binary_cross_entropy_with_logits", "[3]", "[2,3]", "weight");
+  EXPECT_DYDX_ERROR(F::binary_cross_entropy_with_logits(
+                        zeros({3}, kFloat64), zeros({3}, kFloat64),
+                        F::BinaryCrossEntropyWithLogitsFuncOptions().pos_weight(ones({2, 3}, kFloat64))),
+                    "binary_cross_entropy_with_logits", "[3]", "[2,3]", "pos_weight");
   EXPECT_DYDX_ERROR(F::smooth_l1_loss(zeros({2}), zeros({2}), F::SmoothL1LossFuncOptions().beta(-1)), "smooth_l1_loss",
                     "beta");
   EXPECT_DYDX_ERROR(F::huber_loss(zeros({2}), zeros({2}), F::HuberLossFuncOptions().delta(0)), "huber_loss", "delta");

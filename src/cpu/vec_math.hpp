@@ -576,9 +576,8 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
 [[gnu::always_inline]] inline float hypot(float x, float y) {
   const double xd = x, yd = y;
   const float root = static_cast<float>(std::sqrt(xd * xd + yd * yd));
-  return detail::select((std::fabs(x) == std::numeric_limits<float>::infinity()) |
-                            (std::fabs(y) == std::numeric_limits<float>::infinity()),
-                        std::numeric_limits<float>::infinity(), root);
+  const float ax = std::fabs(x), ay = std::fabs(y), inf = std::numeric_limits<float>::infinity();
+  return detail::select((ax == inf) | (ay == inf), inf, root);
 }
 
 /// Float tanh in float lanes, twice as many per vector as double's: the cost of the double-lane

@@ -215,13 +215,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
                                         const BinaryCrossEntropyWithLogitsFuncOptions& options) {
   const char* loss_name = "binary_cross_entropy_with_logits";
   check_same_shape(input, target, loss_name);
-  if (options.weight().defined()) {
-    check_floating(options.weight(), loss_name, "weight");
-    detail::broadcast_shapes(options.weight().sizes(), input.sizes(), "binary_cross_entropy_with_logits (weight)");
-  }
-  if (options.pos_weight().defined()) {
-    check_floating(options.pos_weight(), loss_name, "pos_weight");
-    detail::broadcast_shapes(options.pos_weight().sizes(), input.sizes(), "binary_cross_entropy_with_logits (pos_weight)");
+  // weight and pos_weight broadcast to the input's shape, not beyond it (PyTorch's in-place formula
+  // cannot grow its output).
+  for (const auto& [t, what] : {std::pair{&options.weight(), "weight"}, std::pair{&options.pos_weight(), "pos_weight"}}) {
+    if (!t->defined()) continue;
+    check_floating(*t, loss_name, what);
+    const std::string op = std::string(loss_name) + " (" + what + ")";
+    const Dims shape = detail::broadcast_shapes(t->sizes(), input.sizes(), op.c_str());
+    DYDX_CHECK(shape == input.sizes(), loss_name, ": output with shape ", input.sizes(),
+               " doesn't match the broadcast shape ", shape, " (", what, " of shape ", t->sizes(), ")");
   }
   // PyTorch 1.13's (1 - t) x + w log(1 + e^-x), w = (p - 1) t + 1 for pos_weight p (1 without), is
   // (1 - t) softplus(x) + p t softplus(-x) (as softplus(x) - softplus(-x) = x): two terms of one
