@@ -215,7 +215,10 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
         return t.std(dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased, keepdim);
       }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
       .def("norm", [](const Tensor& t, nb::handle p, nb::handle dim, bool keepdim) {
-        const Scalar order = p.is_none() ? Scalar(2) : to_scalar(p);
+        // p='fro' is the 2-norm over the dims (Frobenius over a matrix's two); 'nuc' needs singular values.
+        if (nb::isinstance<nb::str>(p) && nb::cast<std::string>(p) != "fro")
+          throw nb::value_error(("norm: p=" + nb::cast<std::string>(p) + " is not supported (p='fro' or a number)").c_str());
+        const Scalar order = p.is_none() || nb::isinstance<nb::str>(p) ? Scalar(2) : to_scalar(p);
         return dim.is_none() ? t.norm(order) : t.norm(order, int_list(dim), keepdim);
       }, "p"_a.none() = 2, "dim"_a = nb::none(), "keepdim"_a = false)  // p=None: 2, as torch's
       .def("logsumexp", [](const Tensor& t, nb::handle dim, bool keepdim) { return t.logsumexp(int_list(dim), keepdim); },

@@ -182,6 +182,10 @@ def test_none_and_dtype_arguments_as_torch():
     x = floats(4, 3)
     dx, tx = both(x)
     assert_matches(dydx.norm(dx, p=None), torch.norm(tx, p=None), rtol=1e-12, atol=0)
+    assert_matches(dx.norm(p="fro"), tx.norm(p="fro"), rtol=1e-12, atol=0)
+    assert_matches(dx.norm(p="fro", dim=(0, 1)), tx.norm(p="fro", dim=(0, 1)), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="nuc"):
+        dx.norm(p="nuc")
     for name in ("softmax", "log_softmax"):
         out = getattr(dydx, name)(dx, 1, dtype=dydx.float32)
         expected = getattr(torch, name)(tx, 1, dtype=torch.float32)
