@@ -1,7 +1,7 @@
 // Google Benchmark timings of the elementwise activations through the library, one thread, on the MLP
 // benchmark's hidden-layer size ([10^4, 64], in L2) and on 2^22 elements (in memory): tanh,
-// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1, erf, atan2 and hypot in
-// float32 and float64. Items per second are elements.
+// sigmoid, exp, silu, elu, leaky_relu, clamp, softplus, gelu (both forms), log1p, expm1, erf, atan2, hypot, fmod and
+// remainder in float32 and float64. Items per second are elements.
 //
 // Run: ninja -C build-bench bench_activations && DYDX_NUM_THREADS=1 build-bench/bench/bench_activations --benchmark_min_time=0.2
 #include <dydx/dydx.hpp>
@@ -29,7 +29,7 @@ void BM_Activation(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
-// f(y, x) of two such tensors: atan2 (an angle from two coordinates), hypot.
+// f(y, x) of two such tensors: atan2 (an angle from two coordinates), hypot, fmod, remainder.
 using Binary = Tensor (*)(const Tensor&, const Tensor&);
 template <Binary f>
 void BM_Binary(benchmark::State& state) {
@@ -65,6 +65,8 @@ Tensor expm1_op(const Tensor& x) { return expm1(x); }
 Tensor erf_op(const Tensor& x) { return erf(x); }
 Tensor atan2_op(const Tensor& y, const Tensor& x) { return atan2(y, x); }
 Tensor hypot_op(const Tensor& y, const Tensor& x) { return hypot(y, x); }
+Tensor fmod_op(const Tensor& y, const Tensor& x) { return fmod(y, x); }
+Tensor remainder_op(const Tensor& y, const Tensor& x) { return remainder(y, x); }
 
 BENCHMARK(BM_Activation<tanh_op>)->Name("tanh")->Apply(sizes);
 BENCHMARK(BM_Activation<sigmoid_op>)->Name("sigmoid")->Apply(sizes);
@@ -81,6 +83,8 @@ BENCHMARK(BM_Activation<expm1_op>)->Name("expm1")->Apply(sizes);
 BENCHMARK(BM_Activation<erf_op>)->Name("erf")->Apply(sizes);
 BENCHMARK(BM_Binary<atan2_op>)->Name("atan2")->Apply(sizes);
 BENCHMARK(BM_Binary<hypot_op>)->Name("hypot")->Apply(sizes);
+BENCHMARK(BM_Binary<fmod_op>)->Name("fmod")->Apply(sizes);
+BENCHMARK(BM_Binary<remainder_op>)->Name("remainder")->Apply(sizes);
 
 }  // namespace
 

@@ -419,6 +419,63 @@ TEST(VecMath, FloatHypot) {
   }
 }
 
+// Float fmod is exact: the same bits as std::fmod on random pairs of every magnitude (huge quotients
+// take the libm pass), quotients near integers, every special value against every other, and a single
+// divisor; through the ops, fmod and remainder (fmod's sign moved to the divisor's, as PyTorch's)
+// equal their per-element forms on 1 and 3 threads.
+TEST(VecMath, FloatFmodIsExact) {
+  std::mt19937 gen(5);
+  std::uniform_int_distribution<uint32_t> any_bits;
+  std::uniform_real_distribution<float> uniform(-10.0f, 10.0f);
+  std::vector<float> as, bs;
+  for (int i = 0; i < 400000 / kScale; ++i) {
+    if (i % 8 == 0) {  // (libm's fmod takes a step per bit of a huge quotient: these are slow)
+      as.push_back(std::bit_cast<float>(any_bits(gen)));
+      bs.push_back(std::bit_cast<float>(any_bits(gen)));
+    }
+    const float b = uniform(gen);
+    as.push_back(b * static_cast<float>(static_cast<int>(uniform(gen) * 1000)));  // near a multiple
+    bs.push_back(b);
+    as.push_back(uniform(gen) * 100);
+    bs.push_back(uniform(gen));
+  }
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[] = {0.0f, -0.0f, inf, -inf, nan, 1.0f, -1.0f, 0x1p-149f, 3.4e38f, -2.0f, 4.0f, -4.0f, 0.7f};
+  for (float a : specials)
+    for (float b : specials) as.push_back(a), bs.push_back(b);
+  const int64_t n = static_cast<int64_t>(as.size());
+  std::vector<float> ys(as.size());
+  vec::fmod(as.data(), bs.data(), 1, ys.data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float want = std::fmod(as[i], bs[i]);
+    ASSERT_TRUE(same_bits(ys[i], want) || (std::isnan(ys[i]) && std::isnan(want)))
+        << std::hexfloat << as[i] << " fmod " << bs[i] << ": " << ys[i] << " against " << want;
+  }
+  const float divisor = 0.7f;
+  vec::fmod(as.data(), &divisor, 0, ys.data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float want = std::fmod(as[i], divisor);
+    ASSERT_TRUE(same_bits(ys[i], want) || (std::isnan(ys[i]) && std::isnan(want))) << std::hexfloat << as[i];
+  }
+  const dydx::Tensor a = dydx::tensor(as).reshape({n}), b = dydx::tensor(bs).reshape({n});
+  for (int threads : {1, 3}) {
+    dydx::set_num_threads(threads);
+    const std::vector<float> f = dydx::fmod(a, b).to_vector<float>(), r = dydx::remainder(a, b).to_vector<float>();
+    const std::vector<float> r_scalar = dydx::remainder(a, -1.5).to_vector<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      float want_r = std::fmod(as[i], bs[i]);
+      if (want_r != 0 && (bs[i] < 0) != (want_r < 0)) want_r += bs[i];
+      float want_s = std::fmod(as[i], -1.5f);
+      if (want_s != 0 && want_s > 0) want_s += -1.5f;
+      const float want_f = std::fmod(as[i], bs[i]);
+      ASSERT_TRUE(same_bits(f[i], want_f) || (std::isnan(f[i]) && std::isnan(want_f))) << i;
+      ASSERT_TRUE(same_bits(r[i], want_r) || (std::isnan(r[i]) && std::isnan(want_r))) << i;
+      ASSERT_TRUE(same_bits(r_scalar[i], want_s) || (std::isnan(r_scalar[i]) && std::isnan(want_s))) << i;
+    }
+  }
+  dydx::set_num_threads(2);
+}
+
 TEST(VecMath, FloatEdges) { expect_edges_accurate<float>(); }
 TEST(VecMath, DoubleEdges) { expect_edges_accurate<double>(); }
 

@@ -580,6 +580,51 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
   return detail::select((ax == inf) | (ay == inf), inf, root);
 }
 
+/// Float fmod where the quotient is small (`fmod_reduces`: |a / b| < 2^29, both finite, b not 0), exactly:
+/// n = a / b in double rounded to the nearest integer (by kShift: GCC does not vectorise std::trunc), r =
+/// a - n b (n b has at most 53 bits and r is a float's multiple below 2 |b|, so both are exact), and
+/// where n went past trunc(a / b) (r is then on the other side of 0 from a), one |b| back toward a. The
+/// sign is a's, zeros included (fmod(-4, 2) = -0).
+[[gnu::always_inline]] inline bool fmod_reduces(float a, float b) {
+  const float ratio_bound = 0x1p29f;
+  const float abs_a = std::fabs(a), abs_b = std::fabs(b), inf = std::numeric_limits<float>::infinity();
+  return (abs_a < ratio_bound * abs_b) & (abs_b != 0.0f) & (abs_a < inf) & (abs_b < inf);
+}
+[[gnu::always_inline]] inline float fmod_reduced(float a, float b) {
+  const double ad = a, bd = b;
+  const double n = (ad / bd + detail::kShift) - detail::kShift;
+  double r = ad - n * bd;
+  // (Signs compared by their bits: GCC does not vectorise a comparison of two bools.)
+  const bool overshot = (r != 0.0) & (((detail::bits(r) ^ detail::bits(ad)) >> 63) != 0);
+  r = detail::select(overshot, r + std::copysign(std::fabs(bd), ad), r);
+  return std::copysign(static_cast<float>(std::fabs(r)), a);
+}
+namespace detail {
+// The first pass of fmod below, for a divisor per element (kStep 1) or one for all (0): a loop of its
+// own for each, so that GCC vectorises both. Whether every element reduced.
+template <int kStep>
+bool fmod_first_pass(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+  uint32_t misses = 0;  // (an integer: GCC does not vectorise a bool reduction)
+  for (int64_t i = 0; i < n; ++i) {
+    const float u = a[i], v = b[i * kStep];
+    const bool reduces = fmod_reduces(u, v);
+    misses |= static_cast<uint32_t>(!reduces);
+    y[i] = fmod_reduced(u, select(reduces, v, 1.0f));
+  }
+  return misses == 0;
+}
+}  // namespace detail
+
+/// y[i] = fmod(a[i], b[i * b_step]) (b_step 0: one divisor), vectorised where the quotient is small,
+/// std::fmod for the rest (huge quotients, zeros, infinities, nan), in a second pass as sin's.
+inline void fmod(const float* __restrict a, const float* __restrict b, int64_t b_step, float* __restrict y,
+                 int64_t n) {
+  const bool all_reduce = b_step == 0 ? detail::fmod_first_pass<0>(a, b, y, n) : detail::fmod_first_pass<1>(a, b, y, n);
+  if (all_reduce) [[likely]] return;
+  for (int64_t i = 0; i < n; ++i)
+    if (!fmod_reduces(a[i], b[i * b_step])) y[i] = std::fmod(a[i], b[i * b_step]);
+}
+
 /// Float tanh in float lanes, twice as many per vector as double's: the cost of the double-lane
 /// form (its division above all) was most of a tanh MLP's forward pass. Below atanh(1/2) an odd
 /// polynomial whose correction to x is at most a tenth of the result; above, (1 - t) / (1 + t) with
