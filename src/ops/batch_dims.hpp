@@ -24,4 +24,13 @@ inline Dims with_batch(const Tensor& g, int64_t nb, IntArrayRef shape) {
   return out;
 }
 
+/// index with nb leading dims of size 1, expanded over like's first nb sizes: the index of a rule
+/// whose cotangent or tangent `like` carries nb batch dims (gather's, scatter's, max's along a dim).
+inline Tensor batched_index(const Tensor& index, const Tensor& like, int64_t nb) {
+  if (nb == 0) return index;
+  Dims shape(static_cast<size_t>(nb), 1);
+  for (int64_t s : index.sizes()) shape.push_back(s);
+  return index.reshape(shape).expand(with_batch(like, nb, index.sizes()));
+}
+
 }  // namespace dydx::detail

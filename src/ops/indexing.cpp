@@ -200,15 +200,6 @@ Tensor scatter_add_values(const Tensor& self, int64_t dim, const Tensor& index, 
   return scatter_values<true>(self, dim, index, src);
 }
 
-/// index with nb leading dims of size 1, expanded over like's first nb sizes: the index of a rule
-/// whose cotangent or tangent `like` carries nb batch dims.
-Tensor batched_index(const Tensor& index, const Tensor& like, int64_t nb) {
-  if (nb == 0) return index;
-  Dims shape(nb, 1);
-  for (int64_t s : index.sizes()) shape.push_back(s);
-  return index.reshape(shape).expand(with_batch(like, nb, index.sizes()));
-}
-
 /// g (nb batch dims, then the index's shape) padded with zeros at the end of each dim to `sizes`
 /// (after the batch dims): scatter_add's gradient for a src larger than its index.
 Tensor pad_to(Tensor g, int64_t nb, const Dims& sizes) {

@@ -40,6 +40,7 @@ void check_writable(const Tensor& self, const char* op);
 
 using detail::align_to_rank;
 using detail::with_batch;
+using detail::batched_index;
 
 /// a + b where an undefined tensor stands for zero, as tangents and gradients do.
 inline Tensor sum_terms(const Tensor& a, const Tensor& b) {

@@ -222,13 +222,7 @@ struct ExtremeDim : Linear {
     // The chosen tangents, gathered (exactly, -0 included), the index expanded over the batch dims.
     const auto& a = p.attrs();
     const int64_t nb = p.batch_dims();
-    Tensor index = a.keepdim ? p.extra(0) : p.extra(0).unsqueeze(a.dim);
-    if (nb > 0) {
-      Dims batched(t[0].sizes().begin(), t[0].sizes().begin() + nb);
-      Dims ones(static_cast<size_t>(nb), 1);
-      for (int64_t s : index.sizes()) batched.push_back(s), ones.push_back(s);
-      index = index.reshape(ones).expand(batched);
-    }
+    const Tensor index = batched_index(a.keepdim ? p.extra(0) : p.extra(0).unsqueeze(a.dim), t[0], nb);
     const Tensor picked = t[0].gather(a.dim + nb, index);
     return a.keepdim ? picked : picked.squeeze(a.dim + nb);
   }
