@@ -29,15 +29,21 @@ struct CompileStats {
 /// and requires_grad, which inputs are the same tensor, and whether grad mode is on): f runs once,
 /// eagerly, and every op it calls is noted. Later calls with that signature replay the notes
 /// without calling f. Transforms inside f (batch_jacobian, laplacian, jvp, vmap) are recorded like
-/// any ops, their forward-mode steps included. A call runs f itself when autograd would record
-/// history (grad mode on and an input or a captured tensor requires grad), under a forward-mode
+/// any ops, their forward-mode steps included, and so are backward passes inside f (dydx::grad,
+/// func::grad, vjp, jacrev, hessian, a training step's gradients in captured parameters, double
+/// backward): their rules' steps replay with the forward's, and steps no output needs (the loss's
+/// value, when only its gradient is returned) are dropped. A call runs f itself when an input
+/// requires grad in grad mode (autograd records the history through f), under a forward-mode
 /// level or vmap opened outside it (a compiled f passed to a transform runs through f itself), when
 /// called while another recording runs, and when f's recording cannot be replayed: f writes in
 /// place, draws random numbers, uses an op that has no replay rule yet, reads a value made by code
-/// the recording does not see (on f's thread or another), runs a backward pass, reads a .grad,
-/// makes a tensor that requires grad, reads a tensor's value with item() (control flow or a scalar
-/// taken from a value), or keeps a tensor it computed beyond the call (a lazily computed parameter,
-/// an intermediate stored for later). `stats().eager_reason` says which.
+/// the recording does not see (on f's thread or another), returns a tensor with autograd history
+/// it recorded (a replay records none: return it detached), runs backward() (which adds into
+/// .grad), reads or sets a .grad, runs a backward pass with hooks, retain_grad or anomaly mode, or
+/// through history made before f was called, registers a hook, makes a new leaf that requires grad
+/// (zeros(..., requires_grad); x.detach().requires_grad_() is fine), reads a tensor's value with
+/// item() (control flow or a scalar taken from a value), or keeps a tensor it computed beyond the call (a lazily computed parameter, an
+/// intermediate stored for later). `stats().eager_reason` says which.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
 /// thread: non-tensor values f reads (a double in a closure, an option) and data f reads or writes
@@ -45,7 +51,7 @@ struct CompileStats {
 /// train() or eval() records f again). Tensors f captures are held by the
 /// recording and read at every call, so in-place updates to them (an optimiser's step) are seen, but
 /// rebinding the variable is not: pass such tensors as inputs; one whose dtype, shape or strides
-/// change (Module::to) makes the next call record f again. A constant f makes and keeps beyond the
+/// change (Module::to), or that starts or stops requiring grad, makes the next call record f again. A constant f makes and keeps beyond the
 /// call (`if (!b.defined()) b = zeros({n})`) is held and read in the same way. Results
 /// equal f's to rounding: a fused pass computes every element with the op's own kernel, and a fused
 /// product's blocks may round differently from the whole product.

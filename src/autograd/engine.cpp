@@ -205,6 +205,7 @@ class BackwardPass {
   void push_ready(int number);
   int pop_ready();
   void run_node(int number);
+  void check_recordable(const Node& node) const;
   Tensor finish_gradient(GraphState::Entry& entry, Tensor g);
   void accumulate_into_leaf(const GraphState::Entry& entry, Tensor g);
   bool select_children_that_need_grad(int number);
@@ -362,6 +363,7 @@ void BackwardPass::run_ready_nodes() {
 void BackwardPass::run_node(int number) {
   GraphState::Entry& entry = graph_[number];  // stays valid: nothing is inserted after the walk
   Node* node = entry.node;
+  if (compile::detail::recording()) [[unlikely]] check_recordable(*node);
   Tensor g = std::move(entry.buffer);
   if (g.defined()) g = finish_gradient(entry, std::move(g));
   if (node->leaf) {  // AccumulateGrad
@@ -374,6 +376,20 @@ void BackwardPass::run_node(int number) {
   apply_rule_and_release(node, g, apply);
   if (apply) send_to_children(*node, g);
   if (run) count_down_children();
+}
+
+// Inside a func::compile recording: what a replay of the node's rule would not do refuses it. A node
+// made before f ran (through an input's or a captured tensor's history) holds saved tensors of that
+// time, which the recording would take for constants.
+void BackwardPass::check_recordable(const Node& node) const {
+  const HookList& hooks = node.leaf ? node.leaf->hooks : node.pre_hooks;
+  if (has_hooks(hooks))
+    compile::detail::refuse("f's backward pass runs hooks (a replay would not call them)");
+  else if (!node.retained.expired())
+    compile::detail::refuse("f's backward pass stores a .grad (retain_grad)");
+  else if (!node.leaf && node.made_in_recording != dydx::detail::recording_id)
+    compile::detail::refuse(std::string("f's backward pass runs through autograd history made outside f (") +
+                            node.name() + "): its saved tensors are not values f computes");
 }
 
 // Hooks may replace the node's gradient; then it is stored where the user asked for it: in the
@@ -514,10 +530,16 @@ void queue_callback(std::function<void()> callback) {
 
 TensorList run_backward(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
                         const BackwardPassOptions& options) {
-  // A backward pass inside a func::compile recording runs a graph the recording did not see being
-  // built, fills .grad and runs hooks: f must run itself at every call.
-  if (compile::detail::recording()) [[unlikely]]
-    compile::detail::refuse("f runs a backward pass (its graph, hooks and .grad writes are not steps)");
+  // Inside a func::compile recording the rules' ops are steps like any (they read what the forward
+  // steps made and the nodes saved); what is not a step refuses the recording: writes into .grad,
+  // and (in run_node) hooks, retain_grad and nodes that f did not make.
+  if (compile::detail::recording()) [[unlikely]] {
+    if (options.accumulate_into_grad)
+      compile::detail::refuse("f runs backward(), which adds into .grad (dydx::grad or func::grad inside f give the "
+                              "gradients as values)");
+    if (anomaly_detection.load(std::memory_order_relaxed))
+      compile::detail::refuse("f runs a backward pass in anomaly mode (its checks read values)");
+  }
   // Inside vmap, gradients are per sample only through the transforms, which run on the batches.
   if (vmap::active()) [[unlikely]]
     DYDX_CHECK(!vmap::any_batched(outputs) && !vmap::any_batched(grad_outputs) && !vmap::any_batched(inputs),

@@ -57,7 +57,8 @@ OpInfo::OpInfo(const char* name, const char* node_name, VjpRule vjp, JvpKind jvp
 
 const std::vector<const OpInfo*>& registered_ops() { return mutable_registry(); }
 
-Node::Node(const OpInfo* op) : op(op), sequence_nr(next_sequence_nr++) {}
+Node::Node(const OpInfo* op)
+    : op(op), sequence_nr(next_sequence_nr++), made_in_recording(dydx::detail::recording_id) {}
 
 const char* Node::name() const { return op->node_name; }
 

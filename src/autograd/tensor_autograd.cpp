@@ -58,6 +58,8 @@ Tensor Tensor::grad() const {
 
 void Tensor::set_grad(const Tensor& grad) const {
   auto& impl = impl_ref();
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f sets a .grad (a replay would not)");
   if (grad.defined()) {
     DYDX_CHECK(grad.sizes() == sizes(), "set_grad: assigned grad has shape ", grad.sizes(),
                " but the tensor has shape ", sizes());
@@ -73,6 +75,8 @@ void Tensor::retain_grad() const {
              "f, or use func::vjp inside vmap");
   DYDX_CHECK(impl.needs_grad(), "retain_grad: can't retain_grad on a tensor that has requires_grad=False");
   if (impl.grad_fn == nullptr) return;  // leaves keep their grad anyway
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f calls retain_grad (a replay would not mark the tensor)");
   impl.retains_grad = true;
   impl.grad_fn->retained = impl_;
 }

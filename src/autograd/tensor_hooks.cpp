@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "compile/trace.hpp"
 #include "dydx/detail/node.hpp"
 
 namespace dydx {
@@ -36,6 +37,11 @@ void remember_hooked_node(unsigned handle, const std::shared_ptr<autograd::Node>
   }
   hooked_nodes.emplace(handle, node);
 }
+
+// Hooks are autograd state that outlives a call of f: a func::compile replay would not add or remove them.
+void refuse_recording_of_hook_change() {
+  if (compile::detail::recording()) [[unlikely]] compile::detail::refuse("f registers or removes a hook (a replay would not)");
+}
 }  // namespace
 
 unsigned Tensor::register_hook(TensorHook hook) const {
@@ -43,6 +49,7 @@ unsigned Tensor::register_hook(TensorHook hook) const {
   DYDX_CHECK(!impl_ref().batched, "vmap: register_hook is not supported on a tensor inside vmap; register it on "
              "the tensor outside vmap");
   DYDX_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that doesn't require gradient");
+  refuse_recording_of_hook_change();
   unsigned handle = next_hook_handle++;
   std::lock_guard<std::mutex> lock(hook_mutex);
   any_hook_registered.store(true, std::memory_order_relaxed);
@@ -57,6 +64,7 @@ unsigned Tensor::register_post_accumulate_grad_hook(std::function<void(const Ten
   DYDX_CHECK(requires_grad(), "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't "
              "require gradient");
   DYDX_CHECK(is_leaf(), "post accumulate grad hooks cannot be registered on non-leaf tensors");
+  refuse_recording_of_hook_change();
   unsigned handle = next_hook_handle++;
   std::lock_guard<std::mutex> lock(hook_mutex);
   any_hook_registered.store(true, std::memory_order_relaxed);
@@ -66,6 +74,7 @@ unsigned Tensor::register_post_accumulate_grad_hook(std::function<void(const Ten
 
 void Tensor::remove_hook(unsigned handle) const {
   impl_ref();
+  refuse_recording_of_hook_change();
   std::lock_guard<std::mutex> lock(hook_mutex);
   auto is_it = [handle](const auto& entry) { return entry.first == handle; };
   std::erase_if(hook_list(*this), is_it);

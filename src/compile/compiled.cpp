@@ -107,10 +107,6 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
       } else if (compile::holds_tensor_of_another_layout(*program) || !compile::guards_hold(*program)) {
         program = nullptr;  // recorded again below, in place of this one
         st.entries.erase(it);
-      } else if (is_grad_enabled() && compile::captures_tensor_requiring_grad(*program)) {
-        // It did not when f was recorded: f's ops record the history a replay would not.
-        program = nullptr;
-        why = "a tensor f captures requires grad: f records the autograd history";
       } else {
         ++st.stats.replays;
       }

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "core/tensor_factory.hpp"
+#include "dydx/autograd.hpp"
 #include "cpu/cpu_blas.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/parallel.hpp"
@@ -116,8 +117,8 @@ class Planner {
   /// Marks the steps an output needs, and says why the tape cannot be replayed if one of them cannot.
   std::string mark_live() {
     const std::string unexplained =
-        " reads a value made inside f by code the recording does not see (an op without a record: isnan, "
-        "indices, a raw kernel; or memory from from_blob)";
+        " reads a value made inside f by code the recording does not see (an op without a record: a raw "
+        "kernel, bitwise ops, nonzero; or memory from from_blob)";
     const size_t nv = tape_.values.size();
     producer_.assign(nv, -1);
     for (size_t i = 0; i < tape_.steps.size(); ++i) producer_[tape_.steps[i].out] = static_cast<int32_t>(i);
@@ -503,12 +504,6 @@ std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& 
   return program;
 }
 
-bool captures_tensor_requiring_grad(const Program& p) {
-  for (const Tensor& t : p.tape.held)
-    if (t.defined() && t.requires_grad()) return true;
-  return false;
-}
-
 bool holds_tensor_of_another_layout(const Program& p) {
   for (size_t id = 0; id < p.tape.held.size(); ++id) {
     const Tensor& t = p.tape.held[id];
@@ -523,6 +518,9 @@ bool holds_tensor_of_another_layout(const Program& p) {
 bool guards_hold(const Program& p) { return all_hold(p.tape.guards); }
 
 TensorList run(const Program& p, const TensorList& inputs) {
+  // f's outputs had no history it recorded (record() refuses those), and a backward pass inside f ran
+  // its rules without grad mode: the replay records none either, whoever requires grad.
+  const AutoGradMode no_history(false);
   const Tape& tape = p.tape;
   std::vector<Tensor> v(tape.values.size());
   for (size_t i = 0; i < tape.num_inputs; ++i) v[i] = inputs[i];

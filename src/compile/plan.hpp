@@ -24,16 +24,13 @@ struct PlanStats {
 /// The program for a tape, or null with `refusal` saying why the tape cannot be replayed.
 std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& stats);
 
-/// Whether a tensor the program captured requires grad now (it did not when recorded): then a call in
-/// grad mode must run f, whose ops record the history the replay would not.
-bool captures_tensor_requiring_grad(const Program& program);
-
 /// Whether a tensor the program holds (captured, or a constant f keeps) has another dtype, shape or strides
 /// than at the recording (Module::to, set_data): the recorded views of it would read the wrong elements, so the
 /// program is recorded again.
 bool holds_tensor_of_another_layout(const Program& program);
 
-/// Whether every non-tensor value the recording read (a module's training mode) is as it was then.
+/// Whether every non-tensor value the recording read (a module's training mode, whether a captured tensor requires
+/// grad) is as it was then.
 bool guards_hold(const Program& program);
 
 /// Runs the program on inputs of the signature it was recorded with.

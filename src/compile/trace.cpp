@@ -68,12 +68,9 @@ void refuse(const std::string& reason) {
 }
 
 void record_step(const char* op, std::span<const Tensor* const> inputs, std::span<const Tensor* const> extras,
-                 const Tensor& out, StepRules rules, bool made_history) {
+                 const Tensor& out, StepRules rules) {
   Recorder& r = *active_recorder;
   if (!r.tape.refusal.empty()) return;
-  if (made_history)
-    return refuse(std::string(op) + " recorded autograd history inside f (a tensor made inside f requires grad, or "
-                                     "f takes a gradient)");
   Step step;
   step.op = op;
   for (auto list : {inputs, extras})
@@ -134,6 +131,13 @@ void note_write(const Tensor& t) {
   if (!temporary) refuse("an in-place write inside f");
 }
 
+void note_saved(const Tensor& saved, const Tensor& of) {
+  Recorder* r = active_recorder;
+  if (r == nullptr || !r->tape.refusal.empty() || !of.defined() || saved.impl() == of.impl()) return;
+  r->ids.emplace(saved.impl().get(), r->id_of(of));
+  r->keep_address(saved);
+}
+
 void note_constant(const Tensor& t) {
   Recorder* r = active_recorder;
   if (r == nullptr || !t.defined() || r->ids.contains(t.impl().get())) return;
@@ -180,7 +184,7 @@ void note_alias(const Tensor& alias, const Tensor& of) {
     // is a new tensor that does not require grad, as detach's is. (Taken for `of` itself, a replay
     // gave back an input or a captured tensor, requires_grad and all, where f gives a new alias.)
     const Tensor* in[] = {&of};
-    record_step("detach", in, {}, alias, {}, false);
+    record_step("detach", in, {}, alias, {});
   } else {
     // Of a tensor made inside f that the recording has not seen (an op's temporary): as unexplained
     // as it when read, and as much a temporary when written.
@@ -295,6 +299,22 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
         break;
       }
   }
+  // f may use the autograd history it made (a backward pass inside f), but not return it: a replay
+  // makes none. (An input or a captured tensor given back is the caller's, history and all.)
+  for (size_t k = 0; k < outputs.size() && tape.refusal.empty(); ++k)
+    if (tape.outputs[k] >= 0 && tape.values[tape.outputs[k]].source == Source::step && outputs[k].requires_grad())
+      tape.refusal = "f returns a tensor with autograd history it recorded (a replay records none): return it "
+                     "detached, or call the compiled function with inputs that require grad, which runs f itself";
+  // Whether a captured tensor requires grad decides what f records, and whether f's backward passes can
+  // take gradients in it: a call that finds it changed records f again.
+  for (size_t id = 0; id < tape.values.size(); ++id)
+    if (tape.values[id].source == Source::captured && tape.held[id].defined()) {
+      const Tensor& t = tape.held[id];
+      tape.guards.emplace_back(t.impl().get(), [held = std::weak_ptr(t.impl()), requires_grad = t.requires_grad()] {
+        const std::shared_ptr<dydx::detail::TensorImpl> now = held.lock();
+        return now != nullptr && Tensor(now).requires_grad() == requires_grad;
+      });
+    }
   // A tensor a step made that outlives f other than as an output or an output's base: f keeps it (a lazily
   // made parameter, `if (!s.defined()) s = x.abs().mean()`, or an intermediate stored for later). A replay would
   // compute it again from the call's inputs where f reads the kept one, and would not store this call's.

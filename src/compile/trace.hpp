@@ -3,10 +3,12 @@
 // recording is refused, and f then runs eagerly for that signature, whenever a value could escape
 // what the steps say: an in-place write, a random draw, a value made inside f by code that has no
 // record (a comparison, an index), a constant that changed after it was made, or autograd history
-// or forward-mode tangents recorded inside f.
+// that f returns. A backward pass inside f (grad, vjp, a training step's gradients) is recorded
+// like any ops: its rules' steps read the values the forward steps made and the nodes saved.
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <utility>
@@ -60,7 +62,7 @@ struct Step {
 };
 
 /// Where a value of a recording comes from. `unexplained`: made inside f by code that has no record
-/// (isnan, indices, a raw kernel, from_blob, another thread); a recording whose result needs one is
+/// (a raw kernel, bitwise ops, from_blob, another thread); a recording whose result needs one is
 /// not replayed.
 enum class Source : uint8_t { input, step, captured, constant, unexplained };
 
@@ -107,13 +109,17 @@ extern thread_local Recorder* active_recorder;
 inline bool recording() { return active_recorder != nullptr; }
 
 /// finish()'s report of one op (or a kernel's, for steps with no record: comparisons, the fused
-/// derivative product). made_history: it recorded an autograd node, which a replay would not.
+/// derivative product). Any autograd node the op made is f's own business: f may use that history
+/// (a backward pass inside f) but not return it, which record() checks.
 void record_step(const char* op, std::span<const Tensor* const> inputs, std::span<const Tensor* const> extras,
-                 const Tensor& out, StepRules rules, bool made_history);
+                 const Tensor& out, StepRules rules);
 /// Marks the recording as one that cannot be replayed, and why.
 void refuse(const std::string& reason);
 /// An in-place write into t: refuses the recording unless t is a temporary of the op writing it.
 void note_write(const Tensor& t);
+/// `saved`, an alias an autograd node keeps of `of` (an op's input or output), is `of`'s value: a
+/// backward pass inside f reads it.
+void note_saved(const Tensor& saved, const Tensor& of);
 /// A tensor made inside f from no values (zeros, a scalar operand, arange): replayed as it was.
 void note_constant(const Tensor& t);
 /// A tensor over memory dydx does not own (from_blob): f's next call may pass other memory, so a
@@ -126,6 +132,30 @@ void note_alias(const Tensor& alias, const Tensor& of);
 /// f read a non-tensor value at `key` (a module's training mode) that steers what it computes: `holds` says
 /// whether it still has the value read now. A call that finds it changed records f again.
 void note_guard(const void* key, std::function<bool()> holds);
+
+/// A kernel's result that no op record reports (a mask, a rule's one-pass gradient): under a
+/// recording, a step that `again(inputs)` computes at a replay. The kernel's temporaries are made
+/// with the recording set aside (PauseRecording), so that none is taken for a constant f made.
+template <class Again>
+void note_kernel(const char* name, std::initializer_list<const Tensor*> inputs, const Tensor& out, Again&& again) {
+  if (!recording()) [[likely]] return;
+  StepRules rules;
+  rules.replay = std::forward<Again>(again);
+  record_step(name, std::span<const Tensor* const>(inputs.begin(), inputs.size()), {}, out, std::move(rules));
+}
+
+/// Sets this thread's recording aside for its lifetime: what runs meanwhile (an op saving tensors for
+/// backward) is not f's step.
+class PauseRecording {
+ public:
+  PauseRecording() : previous_(active_recorder) { active_recorder = nullptr; }
+  ~PauseRecording() { active_recorder = previous_; }
+  PauseRecording(const PauseRecording&) = delete;
+  PauseRecording& operator=(const PauseRecording&) = delete;
+
+ private:
+  Recorder* previous_;
+};
 }  // namespace detail
 
 }  // namespace dydx::compile

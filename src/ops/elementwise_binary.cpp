@@ -434,10 +434,14 @@ struct Fmod : Named<"fmod", "FmodBackward1"> {
   }
   static Weight d_a(const auto&) { return 1.0; }
   static Tensor times_d_b(const Tensor& t, const auto& c) {
-    const Tensor &a = c.input(0), &b = c.input(1);
-    // A raw kernel: it records nothing, which is right for a derivative that is piecewise constant.
-    Tensor quotient = binary_kernel(a, b, t.dtype(), "fmod", [](auto x, auto y) { return std::trunc(x / y); });
-    return -t * quotient;
+    return -t * quotient(c.input(0), c.input(1), t.dtype());
+  }
+  // trunc(a / b) by a raw kernel: it records no node, which is right for a derivative that is
+  // piecewise constant; func::compile is told of it.
+  static Tensor quotient(const Tensor& a, const Tensor& b, ScalarType dtype) {
+    Tensor q = binary_kernel(a, b, dtype, "fmod", [](auto x, auto y) { return std::trunc(x / y); });
+    compile::detail::note_kernel("fmod_quotient", {&a, &b}, q, [dtype](const TensorList& in) { return quotient(in[0], in[1], dtype); });
+    return q;
   }
 };
 
@@ -481,9 +485,14 @@ struct Remainder : Named<"remainder", "RemainderBackward1"> {
   }
   static Weight d_a(const auto&) { return 1.0; }
   static Tensor times_d_b(const Tensor& t, const auto& c) {
-    const Tensor &a = c.input(0), &b = c.input(1);
-    Tensor quotient = binary_kernel(a, b, t.dtype(), "remainder", [](auto x, auto y) { return floor_quotient(x, y); });
-    return -t * quotient;
+    return -t * quotient(c.input(0), c.input(1), t.dtype());
+  }
+  // floor(a / b) by a raw kernel, as fmod's.
+  static Tensor quotient(const Tensor& a, const Tensor& b, ScalarType dtype) {
+    Tensor q = binary_kernel(a, b, dtype, "remainder", [](auto x, auto y) { return floor_quotient(x, y); });
+    compile::detail::note_kernel("remainder_quotient", {&a, &b}, q,
+                                 [dtype](const TensorList& in) { return quotient(in[0], in[1], dtype); });
+    return q;
   }
 };
 

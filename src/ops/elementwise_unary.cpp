@@ -38,6 +38,10 @@ Tensor piecewise_constant(const Tensor& x, F value) {
     cpu::map1<T, T>(out, x, [value](T v) { return static_cast<T>(value(v)); });
   });
   finish<SignRecord>({&x}, out);
+  // sign's record has no replay rule (it stands for every such function): this step replaces its.
+  compile::detail::note_kernel("piecewise_constant", {&x}, out, [value](const TensorList& in) {
+    return piecewise_constant(in[0], value);
+  });
   return out;
 }
 
@@ -753,7 +757,7 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<
         return loop;
       };
       rules.elementwise = {.arity = 2, .f32 = loop(float{}), .f64 = loop(double{})};
-      compile::detail::record_step(Op::name, inputs, {}, result, std::move(rules), false);
+      compile::detail::record_step(Op::name, inputs, {}, result, std::move(rules));
     }
     return result;
   }
@@ -1075,6 +1079,7 @@ Tensor sign(const Tensor& x) {
     cpu::map1<T, T>(out, x, [](T v) { return static_cast<T>((v > 0) - (v < 0)); });
   });
   ops::finish<ops::SignRecord>({&x}, out);
+  compile::detail::note_kernel("sign", {&x}, out, [](const TensorList& in) { return sign(in[0]); });
   return out;
 }
 

@@ -145,18 +145,21 @@ Tensor scatter_values(const Tensor& self, int64_t dim, const Tensor& index, cons
 
 /// Whether a transpose rule (gather's, index_select's) may take the plain kernels below: a gradient
 /// that needs no derivatives of its own (no create_graph, no forward levels), no batch dims, no
-/// vmap, no func::compile recording (the kernels report no step).
+/// vmap.
 bool plain_transpose(const Tensor& g, int64_t nb) {
-  return nb == 0 && !forward::carries_derivatives(g) && !vmap::takes_rule(g) && !compile::detail::recording();
+  return nb == 0 && !forward::carries_derivatives(g) && !vmap::takes_rule(g);
 }
 
 /// gather's transpose: src added at the index into zeros of `sizes`, without scatter_add's copy of
 /// its self. The index is checked again: a saved index written in place since the forward must
 /// not send a write out of bounds.
 Tensor scatter_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& index, const Tensor& src) {
-  Tensor out = zeros(sizes, src.dtype());
+  Tensor out = zeros_to_write(sizes, src.dtype());
   check_index_range(index, dim, size_along(out, dim), "gather (backward)", dim);
   scatter_into<true>(out, dim, index, src);
+  compile::detail::note_kernel("gather_backward", {&index, &src}, out, [sizes, dim](const TensorList& in) {
+    return scatter_add_into_zeros(sizes, dim, in[0], in[1]);
+  });
   return out;
 }
 
@@ -166,7 +169,7 @@ Tensor scatter_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& inde
 /// thread count. (Through scatter_add with the index expanded, each line ran along dim, a single
 /// element per row, inner apart.)
 Tensor index_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& index, const Tensor& g) {
-  Tensor out = zeros(sizes, g.dtype());
+  Tensor out = zeros_to_write(sizes, g.dtype());
   const Tensor flat_index = index.reshape({index.numel()}).contiguous();
   check_index_range(flat_index, 0, size_along(out, dim), "index_select (backward)", dim);
   const Tensor gc = g.contiguous();
@@ -193,6 +196,9 @@ Tensor index_add_into_zeros(const Dims& sizes, int64_t dim, const Tensor& index,
         }
       }
     });
+  });
+  compile::detail::note_kernel("index_select_backward", {&index, &g}, out, [sizes, dim](const TensorList& in) {
+    return index_add_into_zeros(sizes, dim, in[0], in[1]);
   });
   return out;
 }
@@ -240,6 +246,8 @@ struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
 
 struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
   using Attrs = DimAttrs;
+  // Its inputs self and src, then the index.
+  static Tensor replay(const TensorList& in, const Attrs& a) { return scatter_add(in[0], a.dim, in[2], in[1]); }
   static constexpr Saves saves{.extras = 1};
   static void vjp(const Backward<ScatterAddRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
@@ -259,6 +267,7 @@ struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
 // the gradient though only the last write survives, as in PyTorch.
 struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
   using Attrs = DimAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return scatter(in[0], a.dim, in[2], in[1]); }
   static constexpr Saves saves{.extras = 1};
   static void vjp(const Backward<ScatterRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g), dim = b.attrs().dim + nb;

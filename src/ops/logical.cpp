@@ -20,7 +20,9 @@ bool nonzero_value(T v) {
 // their promoted dtype, which keeps every nonzero value nonzero (an int64 never rounds to a float 0).
 template <class F>
 Tensor logical(const Tensor& a, const Tensor& b, const char* op, F f) {
-  return compare_kernel(a, b, op, [f](auto u, auto v) { return f(nonzero_value(u), nonzero_value(v)); });
+  Tensor out = compare_kernel(a, b, op, [f](auto u, auto v) { return f(nonzero_value(u), nonzero_value(v)); });
+  compile::detail::note_kernel(op, {&a, &b}, out, [op, f](const TensorList& in) { return logical(in[0], in[1], op, f); });
+  return out;
 }
 
 // A bitwise op in the promoted dtype, which must be bool or int64, as PyTorch's kernels.
@@ -73,7 +75,7 @@ Tensor noted(Tensor out, const Tensor& a, const Tensor& b, const char* op, Tenso
     const Tensor* inputs[] = {&a, &b};
     compile::StepRules rules;
     rules.replay = [again](const TensorList& in) { return again(in[0], in[1]); };
-    compile::detail::record_step(op, inputs, {}, out, std::move(rules), false);
+    compile::detail::record_step(op, inputs, {}, out, std::move(rules));
   }
   return out;
 }

@@ -104,9 +104,13 @@ struct RegionAttrs {
   Dims sizes;
   Dims strides;
   int64_t offset = 0;
+  Dims base_sizes;
 };
 struct AsStridedScatterRecord : Named<"as_strided_scatter", "AsStridedScatterBackward0">, Linear {
   using Attrs = RegionAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return detail::as_strided_scatter(in[0], a.base_sizes, a.sizes, a.strides, a.offset);
+  }
   static void vjp(const Backward<AsStridedScatterRecord>& b, const Tensor& g, Tensor* grads) {
     const auto& a = b.attrs();
     grads[0] = detail::view_region(g, b.batch_dims(g), a.sizes, a.strides, a.offset);
@@ -296,7 +300,7 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
                                          offset),
                       0, b->level);
   }
-  Tensor out = zeros(base_sizes, g.dtype());
+  Tensor out = ops::zeros_to_write(base_sizes, g.dtype());
   Tensor region = make_alias(out, sizes.dims(), strides.dims(), offset);
   // Accumulates, so overlapping views (expand, sliding windows) sum their gradients. The region
   // then overlaps itself, and map2 splits it across threads only where the pieces are disjoint.
@@ -304,7 +308,7 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
     using T = decltype(tag);
     cpu::map2<T>(region, region, g, [](T a, T b) { return a + b; });
   });
-  ops::finish<ops::AsStridedScatterRecord>({&g}, out, {sizes.dims(), strides.dims(), offset});
+  ops::finish<ops::AsStridedScatterRecord>({&g}, out, {sizes.dims(), strides.dims(), offset, base_sizes.dims()});
   return out;
 }
 }  // namespace detail

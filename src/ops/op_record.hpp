@@ -296,7 +296,7 @@ void propagate_tangents(std::span<const Tensor* const> inputs, const Tensor& out
 /// its elementwise kernel (`elementwise`) or product form (`compile_product`) for the fused passes.
 template <class Op>
 void record_for_compile(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs,
-                        std::span<const Tensor* const> extras, bool made_history) {
+                        std::span<const Tensor* const> extras) {
   if constexpr (jvp_kind_of<Op>() == JvpKind::in_place) {
     compile::detail::refuse(std::string(Op::name) + ": an in-place write inside f");
   } else {
@@ -304,8 +304,20 @@ void record_for_compile(std::span<const Tensor* const> inputs, const Tensor& out
     if constexpr (HasReplay<Op>) rules.replay = [attrs](const TensorList& in) { return Op::replay(in, attrs); };
     if constexpr (HasElementwiseLoop<Op>) rules.elementwise = Op::elementwise(attrs);
     if constexpr (requires { Op::compile_product(attrs); }) rules.product = Op::compile_product(attrs);
-    compile::detail::record_step(Op::name, inputs, extras, out, std::move(rules), made_history);
+    compile::detail::record_step(Op::name, inputs, extras, out, std::move(rules));
   }
+}
+
+/// Calls save(t, is_output) for each tensor the op's record saves, in the order its node keeps them.
+/// Only the first 32 inputs can be saved (cat and stack, with any number, save none).
+template <class Op, class Save>
+void for_each_saved(std::span<const Tensor* const> inputs, const Tensor& out, std::span<const Tensor* const> extras,
+                    Save&& save) {
+  if constexpr (saves_of<Op>().inputs != 0)
+    for (size_t i = 0; i < std::min<size_t>(inputs.size(), 32); ++i)
+      if (saves_of<Op>().inputs >> i & 1u) save(*inputs[i], false);
+  if constexpr (saves_of<Op>().output) save(out, true);
+  for (const Tensor* extra : extras) save(*extra, false);
 }
 
 /// The one path every op ends in, after computing out from inputs: records its node (with its typed
@@ -318,15 +330,25 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const Attr
   auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out);
   if (node) {
     if constexpr (!std::is_empty_v<AttrsOf<Op>>) node->attrs = attrs;
-    // Only the first 32 inputs can be saved (cat and stack, with any number, save none).
-    if constexpr (saves_of<Op>().inputs != 0)
-      for (size_t i = 0; i < std::min<size_t>(inputs.size(), 32); ++i)
-        if (saves_of<Op>().inputs >> i & 1u) node->save(*inputs[i]);
-    if constexpr (saves_of<Op>().output) node->save_output(out);
-    for (const Tensor* extra : extras) node->save(*extra);
+    // A saved tensor is an alias of the value it saves; a recording learns it as that value below,
+    // once out is one, rather than as a step of its own.
+    const compile::detail::PauseRecording pause;
+    for_each_saved<Op>(inputs, out, extras, [&node](const Tensor& t, bool is_output) {
+      if (is_output) node->save_output(t);
+      else node->save(t);
+    });
   }
   // Before the tangents: their rules read out, which the recording must know as this op's result.
-  if (compile::detail::recording()) [[unlikely]] record_for_compile<Op>(inputs, out, attrs, extras, node != nullptr);
+  if (compile::detail::recording()) [[unlikely]] {
+    record_for_compile<Op>(inputs, out, attrs, extras);
+    // A backward pass inside f reads the node's saved tensors, which are then the values they alias.
+    if (node) {
+      size_t k = 0;
+      for_each_saved<Op>(inputs, out, extras, [&](const Tensor& t, bool) {
+        compile::detail::note_saved(node->saved_values[k++].data, t);
+      });
+    }
+  }
   // An in-place write's record: forward::commit_inplace gave out its tangents when the write committed.
   if constexpr (jvp_kind_of<Op>() != JvpKind::in_place) {
     if (forward::active()) propagate_tangents<Op>(inputs, out, attrs, extras);

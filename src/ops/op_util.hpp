@@ -2,6 +2,7 @@
 #pragma once
 
 #include "autograd/forward_mode.hpp"
+#include "compile/trace.hpp"
 #include "core/shape.hpp"
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
@@ -126,6 +127,14 @@ inline constexpr auto element_pow = [](auto x, auto y) {
   else return std::pow(x, y);
 };
 
+/// Zeros that a kernel then writes into, its result: made with a func::compile recording set aside,
+/// since they are no constant of f's but a step's result, which the op's finish() or the kernel's
+/// note_kernel reports.
+inline Tensor zeros_to_write(IntArrayRef sizes, ScalarType dtype) {
+  const compile::detail::PauseRecording pause;
+  return zeros(sizes, dtype);
+}
+
 /// out[i] = pred(x[i]) as bool, x read in its own dtype: comparisons with zero, isnan, and the
 /// conditions derivative rules pass to where(). Carries no gradient. Rules whose x is never bool
 /// pass TakesBool = false, so that pred is not instantiated (and warned about) for bool.
@@ -139,6 +148,7 @@ Tensor bool_mask(const Tensor& x, Pred pred) {
   };
   if constexpr (TakesBool) cpu::dispatch_with_bool(x.dtype(), kernel);
   else cpu::dispatch(x.dtype(), kernel);
+  compile::detail::note_kernel("bool_mask", {&x}, out, [pred](const TensorList& in) { return bool_mask<TakesBool>(in[0], pred); });
   return out;
 }
 

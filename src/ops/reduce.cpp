@@ -161,8 +161,8 @@ struct MeanDimRecord : Named<"mean.dim", "MeanBackward1">, Linear {
 // The elements equal to the result (the nans, when the result is nan), as 0/1 in x's dtype (whose
 // precision the tie count's reciprocal then keeps).
 Tensor ties_of(const Tensor& x, const Tensor& out) {
-  const bool is_nan = out.item<double>() != out.item<double>();
-  return (is_nan ? isnan(x) : eq(x, out)).to(x.dtype());
+  // Without reading out's value (item()), which would keep func::compile from replaying the rule.
+  return logical_or(eq(x, out), logical_and(isnan(x), isnan(out))).to(x.dtype());
 }
 
 // The whole-tensor max and min share the gradient evenly between tied elements, as PyTorch does.
@@ -227,7 +227,7 @@ struct ExtremeDim : Linear {
     return a.keepdim ? picked : picked.squeeze(a.dim + nb);
   }
 };
-// func::compile replays the values; the indices are the op's own (a recording that reads them runs f).
+// func::compile replays the values; the indices are a step of their own (extreme_dim).
 struct MaxDimRecord : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
   static Tensor replay(const TensorList& in, const Attrs& a) { return std::get<0>(max(in[0], a.dim, a.keepdim)); }
 };
@@ -293,6 +293,11 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
     using T = decltype(tag);
     cpu::extreme_along<IsMax>(dense.data_ptr<T>(), outer, n, inner, values.data_ptr<T>(),
                               indices.data_ptr<int64_t>());
+  });
+  // The indices have no record of their own; func::compile replays them as a step of theirs, before
+  // the values' step that saves them.
+  compile::detail::note_kernel(op, {&x}, indices, [dim, keepdim](const TensorList& in) {
+    return std::get<1>(IsMax ? dydx::max(in[0], dim, keepdim) : dydx::min(in[0], dim, keepdim));
   });
   finish<Record>({&x}, values, {dim, keepdim || x.dim() == 0}, {&indices});
   return {values, indices};

@@ -296,6 +296,20 @@ Tensor fused_row_vjp(const Tensor& y, const Tensor& g, int64_t dim, int64_t batc
   return dx;
 }
 
+// The gradient of softmax (log = false) or log_softmax in y along dim: fused_row_vjp where it
+// applies (noted for func::compile, whose replay takes this again), the composed rule elsewhere.
+Tensor row_vjp(const Tensor& y, const Tensor& g, int64_t dim, int64_t batch_dims, bool log) {
+  Tensor dx = fused_row_vjp(y, g, dim, batch_dims, log);
+  if (dx.defined()) {
+    compile::detail::note_kernel(log ? "log_softmax_backward" : "softmax_backward", {&y, &g}, dx,
+                                 [dim, log](const TensorList& in) { return row_vjp(in[0], in[1], dim, 0, log); });
+    return dx;
+  }
+  const std::vector<int64_t> dims = along(dim, y.dim(), batch_dims);
+  if (log) return g - exp(y) * sum_over(g, dims, true);
+  return y * (g - weighted_mean(y, g, dims));
+}
+
 struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
   struct Attrs {
     int64_t dim;  // non-negative (0 for a 0-D input)
@@ -307,8 +321,7 @@ struct SoftmaxRecord : Named<"softmax", "SoftmaxBackward0"> {
     return y * (v - weighted_mean(y, v, along(dim, y.dim(), nb)));
   }
   static void vjp(const Backward<SoftmaxRecord>& b, const Tensor& g, Tensor* grads) {
-    grads[0] = fused_row_vjp(b.output(), g, b.attrs().dim, b.batch_dims(g), /*log=*/false);
-    if (!grads[0].defined()) grads[0] = jacobian_times(b.output(), g, b.attrs().dim, b.batch_dims(g));
+    grads[0] = row_vjp(b.output(), g, b.attrs().dim, b.batch_dims(g), /*log=*/false);
   }
   static Tensor jvp(const Primal<SoftmaxRecord>& p, const TensorList& t) {
     return jacobian_times(p.output(), t[0], p.attrs().dim, p.batch_dims());
@@ -340,9 +353,7 @@ struct LogSoftmaxRecord : Named<"log_softmax", "LogSoftmaxBackward0"> {
   static Tensor replay(const TensorList& in, const Attrs& a) { return log_softmax(in[0], a.dim); }
   static constexpr Saves saves{.output = true};
   static void vjp(const Backward<LogSoftmaxRecord>& b, const Tensor& g, Tensor* grads) {
-    const Tensor y = b.output();
-    grads[0] = fused_row_vjp(y, g, b.attrs().dim, b.batch_dims(g), /*log=*/true);
-    if (!grads[0].defined()) grads[0] = g - exp(y) * sum_over(g, along(b.attrs().dim, y.dim(), b.batch_dims(g)), true);
+    grads[0] = row_vjp(b.output(), g, b.attrs().dim, b.batch_dims(g), /*log=*/true);
   }
   static Tensor jvp(const Primal<LogSoftmaxRecord>& p, const TensorList& t) {
     const Tensor& y = p.output();
@@ -385,6 +396,7 @@ struct LogsumexpRecord : Named<"logsumexp", "LogsumexpBackward0"> {
     Dims dims;  // non-negative, ascending; none for a 0-D input
     bool keepdim;
   };
+  static Tensor replay(const TensorList& in, const Attrs& a) { return logsumexp(in[0], a.dims, a.keepdim); }
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
   // softmax of the input over the reduced dims, in the input's shape. The VJP takes it as
   // exp(x - out), as PyTorch does; the forward rules shift by the maximum instead (as PyTorch's

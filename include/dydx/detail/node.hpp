@@ -70,6 +70,9 @@ class Node : public std::enable_shared_from_this<Node> {
   std::shared_ptr<detail::TensorImpl> leaf;                 // AccumulateGrad: the leaf it feeds
   /// Set when a backward without retain_graph has freed the saved tensors; rules then find them gone.
   std::atomic<bool> released{false};
+  // The func::compile recording running on the creating thread (0: none). A recording replays a
+  // backward pass only through nodes f made: another node's saved tensors are not values of it.
+  uint32_t made_in_recording;
   NodeLock lock;  // held by the engine while it runs this node's rule and releases its saved tensors
 
  protected:

@@ -1,0 +1,301 @@
+// func::compile of functions that take gradients inside: a backward pass in f (grad, vjp, jacrev, a
+// training step's gradients in captured parameters, double backward) is recorded and replayed like
+// any ops. Compiled against eager over the op table, and each way a backward pass can reach what a
+// replay would not do (.grad writes, hooks, retain_grad, history made before f, history f returns).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include "compile_testing.hpp"
+#include "op_table.hpp"
+
+namespace dydx::testing {
+namespace {
+
+using func::compile;
+
+/// f(x) = sum(w * op(x)) differentiated in its first input, the others passed through.
+std::function<TensorList(const TensorList&)> gradient_of(const OpRow& row, const Tensor& w_seed) {
+  return [&row, w_seed](const TensorList& in) {
+    auto loss = [&row, &w_seed](const TensorList& args) {
+      const Tensor y = row.fn(args);
+      return TensorList{(y * (w_seed.numel() == 1 ? w_seed : w_seed.reshape(y.sizes())).to(y.dtype())).sum()};
+    };
+    auto [out, pullback] = func::vjp(loss, in);
+    return pullback({ones_like(out[0])});
+  };
+}
+
+// Every op-table row, both dtypes, with and without grad mode: the gradient compiled equals the
+// gradient eager (to rounding: a product computed block by block may round differently), at the
+// recording and at replays on new inputs.
+TEST(CompileBackward, EveryOpTableRowsGradientEqualsEager) {
+  std::mt19937_64 rng(23);
+  std::set<std::string> replayed, eager;
+  for (const OpRow& row : op_table()) {
+    for (const Shapes& shapes : row.samples) {
+      for (ScalarType dt : {kFloat32, kFloat64}) {
+        TensorList probe;
+        for (const auto& s : shapes) probe.push_back(random_tensor(s, row.domain, dt, rng));
+        Tensor y;
+        try {
+          y = row.fn(probe);
+        } catch (const Error&) {
+          continue;
+        }
+        if (!y.is_floating_point()) continue;
+        const Tensor w = random_tensor(std::vector<int64_t>(y.sizes().begin(), y.sizes().end()), Domain::Real, kFloat64, rng);
+        const auto f = gradient_of(row, w);
+        for (bool grad_mode : {false, true}) {
+          const AutoGradMode mode(grad_mode);
+          auto compiled = compile(f);
+          const std::string what = row.name + " " + std::to_string(shapes.size()) + " inputs, " + dtype_name(dt) +
+                                   (grad_mode ? ", grad mode" : ", no_grad");
+          for (int call = 0; call < 3; ++call) {
+            TensorList in;
+            for (const auto& s : shapes) in.push_back(random_tensor(s, row.domain, dt, rng));
+            TensorList want;
+            try {
+              want = f(in);
+            } catch (const Error&) {
+              EXPECT_THROW(compiled(in), Error) << what;
+              continue;
+            }
+            const TensorList got = compiled(in);
+            ASSERT_EQ(got.size(), want.size()) << what;
+            for (size_t k = 0; k < got.size(); ++k) {
+              expect_same(got[k], want[k], false, what + " gradient " + std::to_string(k));
+              EXPECT_FALSE(got[k].requires_grad()) << what;
+            }
+          }
+          const auto s = compiled.stats();
+          (s.replays > 0 ? replayed : eager).insert(row.name + (s.replays > 0 ? "" : " (" + s.eager_reason + ")"));
+        }
+      }
+    }
+  }
+  std::string eager_list;
+  for (const auto& e : eager) eager_list += "\n  " + e;
+  std::cout << "op-table gradients replayed: " << replayed.size() << "; run by f itself: " << eager.size()
+            << eager_list << "\n";
+  for (const char* name : {"exp", "tanh", "sigmoid", "relu", "mul", "add", "sub", "div", "mm", "addmm", "sum",
+                           "mean", "neg", "maximum", "silu", "softplus", "gelu", "log_softmax", "softmax", "clamp",
+                           "pow.Scalar", "where"})
+    EXPECT_TRUE(replayed.contains(name)) << name << " did not replay";
+}
+
+/// A small MLP's loss in parameters the test owns.
+struct Model {
+  Tensor W1, b1, W2, b2;
+  explicit Model(ScalarType dt) {
+    W1 = randn({16, 4}, dt).mul_(0.5).requires_grad_(true);
+    b1 = randn({16}, dt).mul_(0.1).requires_grad_(true);
+    W2 = randn({3, 16}, dt).mul_(0.5).requires_grad_(true);
+    b2 = randn({3}, dt).mul_(0.1).requires_grad_(true);
+  }
+  TensorList params() const { return {W1, b1, W2, b2}; }
+  Tensor loss(const Tensor& x, const Tensor& target) const {
+    const Tensor h = linear(x, W1, b1).tanh();
+    return nn::functional::mse_loss(linear(h, W2, b2), target);
+  }
+};
+
+// A training step's gradients compiled: the loss is detached, the gradients in the captured
+// parameters are values; an optimiser's in-place update outside f is seen by the next call.
+TEST(CompileBackward, TrainingStepGradientsInCapturedParameters) {
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    Model m(dt);
+    auto step = [&m](const TensorList& in) {
+      const Tensor loss = m.loss(in[0], in[1]);
+      TensorList out = dydx::grad({loss}, m.params());
+      out.insert(out.begin(), loss.detach());
+      return out;
+    };
+    auto compiled = compile(step);
+    for (int i = 0; i < 4; ++i) {
+      const Tensor x = randn({32, 4}, dt), target = randn({32, 3}, dt);
+      const TensorList got = compiled({x, target});
+      const TensorList want = step({x, target});
+      ASSERT_EQ(got.size(), 5u);
+      for (size_t k = 0; k < got.size(); ++k) {
+        expect_same(got[k], want[k], false, "step " + std::to_string(i) + " output " + std::to_string(k));
+        EXPECT_FALSE(got[k].requires_grad());
+      }
+      NoGradGuard no_grad;
+      for (size_t k = 0; k < 4; ++k) m.params()[k].sub_(0.1 * got[k + 1]);
+    }
+    EXPECT_EQ(compiled.stats().recordings, 1);
+    EXPECT_EQ(compiled.stats().replays, 3) << compiled.stats().eager_reason;
+    EXPECT_FALSE(m.W1.grad().defined());  // grad() gives values; no .grad was written
+    // A parameter that stops requiring grad: f raises (no gradient to take), and so does the call,
+    // which records f again; requiring grad again replays.
+    m.b2.requires_grad_(false);
+    const Tensor x = randn({32, 4}, dt), target = randn({32, 3}, dt);
+    EXPECT_THROW(step({x, target}), Error);
+    EXPECT_THROW(compiled({x, target}), Error);
+    m.b2.requires_grad_(true);
+    expect_same(compiled({x, target})[4], step({x, target})[4], false, "requires grad again");
+    expect_same(compiled({x, target})[1], step({x, target})[1], false, "requires grad again");
+  }
+}
+
+// Transforms that take gradients inside f replay: grad, jacrev, hessian (reverse over reverse), and
+// a gradient with create_graph differentiated again.
+TEST(CompileBackward, ReverseModeTransformsReplay) {
+  Tensor W = randn({5, 3}, kFloat64);
+  const auto energy = [W](const Tensor& x) { return matmul(x, W).tanh().pow(2).sum(); };
+  std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> cases = {
+      {"grad", [energy](const Tensor& x) { return func::grad(energy)(x); }},
+      {"jacrev", [W](const Tensor& x) { return func::jacrev([W](const Tensor& v) { return matmul(v, W).sin(); })(x); }},
+      {"hessian", [energy](const Tensor& x) { return func::hessian(energy)(x); }},
+      {"double backward", [energy](const Tensor& x) {
+         const Tensor v = x.detach().requires_grad_(true);
+         const AutoGradMode on(true);
+         const Tensor g = dydx::grad({energy(v)}, {v}, {}, true, true)[0];
+         return dydx::grad({(g * g).sum()}, {v})[0];
+       }}};
+  for (bool grad_mode : {false, true}) {
+    const AutoGradMode mode(grad_mode);
+    for (const auto& [name, g] : cases) {
+      auto compiled = compile(g);
+      for (int call = 0; call < 3; ++call) {
+        const Tensor x = randn({5}, kFloat64);
+        expect_same(compiled(x), g(x), false, name);
+      }
+      EXPECT_EQ(compiled.stats().replays, 2) << name << ": " << compiled.stats().eager_reason;
+    }
+  }
+}
+
+// A gradient that is the seed itself, a seed passed as an input, unused inputs and several outputs:
+// the engine's own steps (ones for the seed, sums of incoming gradients, reductions to an input's
+// broadcast shape, casts to its dtype) are recorded too.
+TEST(CompileBackward, TheEnginesOwnStepsAreRecorded) {
+  auto f = [](const TensorList& in) {
+    const Tensor a = in[0].detach().requires_grad_(true);       // float32 [4, 3]
+    const Tensor b = in[1].detach().requires_grad_(true);       // float64 [3], broadcast against a
+    const Tensor c = in[2].detach().requires_grad_(true);       // unused
+    const AutoGradMode on(true);
+    const Tensor y = a * b + a.exp() * b;                       // two paths into a and b
+    const Tensor z = (y * y).sum(1);
+    return dydx::grad({z, y.sum()}, {a, b, c, z}, {in[3], Tensor()}, std::nullopt, false, true);
+  };
+  auto compiled = compile(f);
+  for (int call = 0; call < 3; ++call) {
+    const TensorList in = {randn({4, 3}), randn({3}, kFloat64), randn({2}), randn({4}, kFloat64)};
+    const TensorList got = compiled(in), want = f(in);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], false, "gradient " + std::to_string(k));
+    EXPECT_FALSE(got[2].defined());
+  }
+  EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
+}
+
+/// The compiled g equals g at every call, and never replays, for the reason given.
+void expect_runs_itself(const std::function<TensorList(const TensorList&)>& g, const std::function<TensorList()>& inputs,
+                        const std::string& reason) {
+  auto compiled = compile(g);
+  for (int call = 0; call < 3; ++call) {
+    const TensorList in = inputs();
+    const TensorList got = compiled(in);
+    const TensorList want = g(in);
+    ASSERT_EQ(got.size(), want.size()) << reason;
+    for (size_t k = 0; k < got.size(); ++k) {
+      expect_same(got[k].detach(), want[k].detach(), false, reason);
+      EXPECT_EQ(got[k].requires_grad(), want[k].requires_grad()) << reason;
+    }
+  }
+  EXPECT_EQ(compiled.stats().replays, 0) << reason;
+  EXPECT_NE(compiled.stats().eager_reason.find(reason), std::string::npos)
+      << "expected \"" << reason << "\", got \"" << compiled.stats().eager_reason << "\"";
+}
+
+// What a backward pass does that a replay would not: each refuses the recording, and f runs itself.
+TEST(CompileBackward, WhatAReplayWouldNotDoRunsF) {
+  const auto one = [] { return TensorList{randn({4})}; };
+  // backward() adds into .grad, which f then reads.
+  expect_runs_itself([](const TensorList& in) {
+    const Tensor v = in[0].detach().requires_grad_(true);
+    const AutoGradMode on(true);
+    (v * v).sum().backward();
+    return TensorList{in[0] * 2.0};
+  }, one, "backward()");
+  // A hook on a tensor made inside f: it runs at every call.
+  int hook_calls = 0;
+  expect_runs_itself([&hook_calls](const TensorList& in) {
+    const Tensor v = in[0].detach().requires_grad_(true);
+    const AutoGradMode on(true);
+    const Tensor y = v.exp();
+    y.register_hook([&hook_calls](const Tensor& g) {
+      ++hook_calls;
+      return g * 2.0;
+    });
+    return dydx::grad({y.sum()}, {v});
+  }, one, "hook");
+  EXPECT_EQ(hook_calls, 6);
+  // A hook registered outside f, on a captured parameter.
+  Tensor w = randn({4}).requires_grad_(true);
+  w.register_hook([](const Tensor& g) { return g * 3.0; });
+  expect_runs_itself([&w](const TensorList& in) {
+    const AutoGradMode on(true);
+    return dydx::grad({(w * in[0]).sum()}, {w});
+  }, one, "hook");
+  // retain_grad inside f.
+  expect_runs_itself([](const TensorList& in) {
+    const Tensor v = in[0].detach().requires_grad_(true);
+    const AutoGradMode on(true);
+    const Tensor y = v.exp();
+    y.retain_grad();
+    return dydx::grad({y.sum()}, {v});
+  }, one, "retain_grad");
+  // A graph built before f: its saved tensors are not values f computes.
+  Tensor p = randn({4}).requires_grad_(true);
+  Tensor outside;
+  {
+    const AutoGradMode on(true);
+    outside = (p * p).sin();
+  }
+  expect_runs_itself([&](const TensorList& in) {
+    const AutoGradMode on(true);
+    return dydx::grad({(outside * in[0]).sum()}, {p}, {}, true);
+  }, one, "history made outside f");
+  // f returning a tensor with the history it recorded (a replay would give one without).
+  expect_runs_itself([&](const TensorList& in) {
+    const Tensor v = in[0].detach().requires_grad_(true);
+    const AutoGradMode on(true);
+    return TensorList{v.exp()};
+  }, one, "autograd history it recorded");
+  // Anomaly mode: its checks read values.
+  set_detect_anomaly(true);
+  expect_runs_itself([](const TensorList& in) { return TensorList{func::grad([](const Tensor& v) { return v.exp().sum(); })(in[0])}; },
+                     one, "anomaly mode");
+  set_detect_anomaly(false);
+}
+
+// An exception from a rule inside f's backward pass (a shape the engine refuses) while recording:
+// it reaches the caller, and the compiled function and the thread are as before.
+TEST(CompileBackward, AnExceptionInsideTheBackwardPassLeavesNothingBehind) {
+  auto f = [](const TensorList& in) {
+    const Tensor v = in[0].detach().requires_grad_(true);
+    const AutoGradMode on(true);
+    const Tensor y = v.exp();
+    return dydx::grad({y}, {v}, {in[1]});
+  };
+  auto compiled = compile(f);
+  EXPECT_THROW(compiled({randn({3}), randn({4})}), Error);
+  EXPECT_EQ(compiled.stats().recordings, 0);
+  for (int call = 0; call < 3; ++call) {
+    const TensorList in = {randn({3}), randn({3})};
+    expect_same(compiled(in)[0], f(in)[0], false, "after the exception");
+  }
+  EXPECT_EQ(compiled.stats().replays, 2);
+  // Nothing of the failed recording is left on this thread: an op outside any compiled function
+  // records history as usual.
+  const Tensor v = randn({2}).requires_grad_(true);
+  EXPECT_TRUE(v.exp().requires_grad());
+}
+
+}  // namespace
+}  // namespace dydx::testing
