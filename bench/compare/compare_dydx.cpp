@@ -275,6 +275,15 @@ void kernels(Report& r) {
       sink = dx.impl().get();
       return check ? checksum(dx) : 0.0;
     });
+    // func::compile of the gradient: the backward pass's steps replayed with the forward's, the loss's
+    // value (which no output needs) never computed, elementwise runs fused.
+    const Tensor x_value = x.detach();
+    const func::Compiled compiled = func::compile([loss](const Tensor& in) { return func::grad(loss)(in); });
+    r.run(key, "compiled", [&](bool check) {
+      Tensor dx = compiled(x_value);
+      sink = dx.impl().get();
+      return check ? checksum(dx) : 0.0;
+    });
   }
   if (r.wants("sum/dim0") || r.wants("sum/dim1") || r.wants("mean/dim0") || r.wants("mean/dim1")) {
     Tensor A = det({harness::kReduceN, harness::kReduceN}, 0);

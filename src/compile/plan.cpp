@@ -165,12 +165,24 @@ class Planner {
     return {};
   }
 
+  /// Whether sizes broadcast to shape (aligned at the last dim).
+  static bool broadcasts_to(const Dims& sizes, const Dims& shape) {
+    const size_t lead = shape.size() - sizes.size();
+    for (size_t d = 0; d < sizes.size(); ++d)
+      if (sizes[d] != 1 && sizes[d] != shape[lead + d]) return false;
+    return true;
+  }
+
   /// How a pass of this shape and dtype reads value v from outside, if it can.
   std::optional<Slot> outside_slot(int32_t v, const Dims& shape, ScalarType dtype) const {
     const ValueInfo& info = tape_.values[v];
     if (info.dtype != dtype) return std::nullopt;
     const int64_t n = numel_of(info.sizes);
     if (n == 1 && info.sizes.size() <= shape.size()) return Slot{SlotKind::scalar, v};
+    // One element expanded (a backward pass's seed, the gradient of a sum or a mean): read as one.
+    if (n > 0 && info.sizes.size() <= shape.size() &&
+        std::ranges::all_of(info.strides, [](int64_t s) { return s == 0; }) && broadcasts_to(info.sizes, shape))
+      return Slot{SlotKind::scalar, v};
     if (!is_contiguous(info.sizes, info.strides) || info.sizes.size() > shape.size()) return std::nullopt;
     if (info.sizes == shape) return Slot{SlotKind::full, v};
     // Broadcast over leading dims only: the value's dims, past leading ones, are the shape's last dims.
