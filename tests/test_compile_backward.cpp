@@ -169,6 +169,31 @@ TEST(CompileBackward, ReverseModeTransformsReplay) {
   }
 }
 
+// A physics-informed loss's gradients in the parameters: the forward Laplacian's steps (its one-pass
+// tangent rules) and the backward pass through them (their one-pass backward kernel) replay.
+TEST(CompileBackward, PhysicsInformedLossGradientsReplay) {
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    TensorList params = {randn({16, 2}, dt).requires_grad_(true), randn({16}, dt).requires_grad_(true),
+                         randn({1, 16}, dt).requires_grad_(true), randn({1}, dt).requires_grad_(true)};
+    const auto u = [&params](const Tensor& x) {
+      return linear(linear(x, params[0], params[1]).tanh(), params[2], params[3]);
+    };
+    const auto step = [&](const TensorList& in) {
+      const Tensor loss = (func::laplacian(u, in[0]) + in[0].sum(1, true)).pow(2).mean() + u(in[1]).pow(2).mean();
+      return grad({loss}, params);
+    };
+    auto compiled = compile(step);
+    for (int call = 0; call < 3; ++call) {
+      const TensorList in = {rand({64, 2}, dt), rand({8, 2}, dt)};
+      const TensorList got = compiled(in), want = step(in);
+      for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], false, "parameter " + std::to_string(k));
+      NoGradGuard no_grad;
+      for (size_t k = 0; k < params.size(); ++k) params[k].sub_(0.01 * got[k]);
+    }
+    EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
+  }
+}
+
 // A gradient that is the seed itself, a seed passed as an input, unused inputs and several outputs:
 // the engine's own steps (ones for the seed, sums of incoming gradients, reductions to an input's
 // broadcast shape, casts to its dtype) are recorded too.

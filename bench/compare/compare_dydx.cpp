@@ -187,6 +187,35 @@ void pinn(Report& r) {
     sink = params[0].impl().get();
     return check ? loss.item<double>() : 0.0;
   });
+  // func::compile of the loss and its gradients: the forward Laplacian's steps and the backward pass through them
+  // replayed as one program; Adam outside, from the same starting weights.
+  const TensorList start = [&] {
+    TensorList copies;
+    for (int l = 0; l < 3; ++l) {
+      copies.push_back(det({sizes[l + 1], sizes[l]}, l + 1, kFloat64) / std::sqrt(static_cast<double>(sizes[l])));
+      copies.push_back(det({sizes[l + 1]}, l + 11, kFloat64) * 0.1);
+    }
+    return copies;
+  }();
+  {
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(start[i]);
+  }
+  optim::Adam compiled_adam(params, optim::AdamOptions(1e-3));
+  const func::Compiled loss_and_gradients = func::compile([&](const TensorList&) {
+    const Tensor loss = (func::laplacian(u, interior) + f).pow(2).mean() + u(boundary).pow(2).mean() * 100.0;
+    TensorList out = grad({loss}, params);
+    out.insert(out.begin(), loss.detach());
+    return out;
+  });
+  r.run("pinn/f64/step", "compiled", [&](bool check) {
+    const TensorList out = loss_and_gradients(TensorList{interior});
+    for (size_t i = 0; i < params.size(); ++i) params[i].set_grad(out[i + 1]);
+    compiled_adam.step();
+    sink = params[0].impl().get();
+    return check ? out[0].item<double>() : 0.0;
+  });
+  if (loss_and_gradients.stats().replays == 0) std::cerr << "pinn compiled ran eagerly: " << loss_and_gradients.stats().eager_reason << "\n";
 }
 
 void kernels(Report& r) {
@@ -369,6 +398,31 @@ void train_step(Report& r, const std::string& key, nn::Sequential& model, const 
     sink = loss.impl().get();
     return sum;
   });
+  // func::compile of the loss and its gradients in the parameters (the backward pass replayed with the forward,
+  // bias and activation fused into the products); the gradients go to .grad and Adam steps outside, from the
+  // same starting weights.
+  set_weights(*model);
+  const TensorList params = model->parameters();
+  optim::Adam compiled_adam(params, optim::AdamOptions(1e-3));
+  const func::Compiled loss_and_gradients = func::compile([&model, &params, &labels](const TensorList& in) {
+    const Tensor loss = nn::functional::cross_entropy(model->forward(in[0]), labels);
+    TensorList out = grad({loss}, params);
+    out.insert(out.begin(), loss.detach());
+    return out;
+  });
+  r.run(key, "compiled", [&](bool check) {
+    const TensorList out = loss_and_gradients(TensorList{x});
+    for (size_t i = 0; i < params.size(); ++i) params[i].set_grad(out[i + 1]);
+    double sum = 0;
+    if (check) {
+      sum = out[0].item<double>();
+      for (size_t i = 1; i < out.size(); ++i) sum += checksum(out[i]);
+    }
+    compiled_adam.step();
+    sink = out[0].impl().get();
+    return sum;
+  });
+  if (loss_and_gradients.stats().replays == 0) std::cerr << key << " compiled ran eagerly: " << loss_and_gradients.stats().eager_reason << "\n";
 }
 
 void train(Report& r) {

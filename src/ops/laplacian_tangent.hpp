@@ -191,6 +191,25 @@ void backward_kernel(const Tensor& g, const Tensor& t, const Tensor& v, const Te
   });
 }
 
+/// backward_kernel's gradients (those wanted) one after the other in one buffer, t's then v's: under
+/// a func::compile recording, a step whose replay runs the kernel once for both.
+template <class Op>
+Tensor backward_buffer(const Tensor& g, const Tensor& t, const Tensor& v, bool want_t, bool want_v) {
+  const int64_t nt = want_t ? t.numel() : 0, nv = want_v ? v.numel() : 0;
+  const Tensor buffer = detail::make_empty({nt + nv}, v.dtype());
+  Tensor grad_t, grad_v;
+  {
+    const compile::detail::PauseRecording pause;  // the views the kernel writes through are not f's steps
+    if (want_t) grad_t = buffer.narrow(0, 0, nt).view(t.sizes());
+    if (want_v) grad_v = buffer.narrow(0, nt, nv).view(v.sizes());
+  }
+  backward_kernel<Op>(g, t, v, grad_t, grad_v);
+  compile::detail::note_kernel(Op::name, {&g, &t, &v}, buffer, [want_t, want_v](const TensorList& in) {
+    return backward_buffer<Op>(in[0].contiguous(), in[1].contiguous(), in[2].contiguous(), want_t, want_v);
+  });
+  return buffer;
+}
+
 // The d directions of x along axis, its last slice (the Laplacian's), and x with extra added to
 // that slice, for the composed rules.
 inline Tensor directions(const Tensor& x, int64_t axis, int64_t d) { return x.narrow(axis, 0, d); }
@@ -220,10 +239,20 @@ struct LaplacianTangentRecord {
     // One pass when the gradient needs no graph of its own.
     if (nb == 0 && g.sizes() == t.sizes() && g.dtype() == t.dtype() && g.is_contiguous() && v.is_contiguous() &&
         !forward::carries_derivatives(g) && !forward::carries_derivatives(t) && !forward::carries_derivatives(v)) {
+      // A t that repeats a row (see step_layout) is read dense here; the pass writes grads that size anyway.
+      const Tensor dense_t = t.is_contiguous() ? t : t.contiguous();
+      if (compile::detail::recording()) [[unlikely]] {
+        // func::compile replays the kernel as one step, the gradients being views of its buffer.
+        const bool want_t = b.needs_grad(0), want_v = b.needs_grad(1);
+        const Tensor buffer = backward_buffer<Op>(g, dense_t, v, want_t, want_v);
+        const int64_t nt = want_t ? t.numel() : 0;
+        if (want_t) grads[0] = buffer.narrow(0, 0, nt).view(t.sizes());
+        if (want_v) grads[1] = buffer.narrow(0, nt, v.numel()).view(v.sizes());
+        return;
+      }
       if (b.needs_grad(0)) grads[0] = detail::make_empty(t.sizes(), t.dtype());
       if (b.needs_grad(1)) grads[1] = detail::make_empty(v.sizes(), v.dtype());
-      // A t that repeats a row (see step_layout) is read dense here; the pass writes grads that size anyway.
-      backward_kernel<Op>(g, t.is_contiguous() ? t : t.contiguous(), v, grads[0], grads[1]);
+      backward_kernel<Op>(g, dense_t, v, grads[0], grads[1]);
       return;
     }
     const auto c = Op::laplacian_coefficients(v);
