@@ -218,21 +218,25 @@ TEST(CompileBackward, TheEnginesOwnStepsAreRecorded) {
   EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
 }
 
-// The gradient of sum(tanh(x)): tanh and its rule, t (1 - y y) with t the seed expanded, in one pass
-// that reads x and writes the gradient (the loss's value is never computed).
+// The gradient of sum(f(x)) for an f whose rule reads its result: f and its one-pass rule (tanh's
+// t (1 - y y), relu's t where y != 0) in one pass that reads x and writes the gradient, t being the
+// seed expanded (the loss's value is never computed).
 TEST(CompileBackward, TheGradientOfASumIsOnePass) {
-  for (ScalarType dt : {kFloat32, kFloat64}) {
-    auto g = [](const Tensor& x) { return func::grad([](const Tensor& v) { return v.tanh().sum(); })(x); };
-    auto compiled = compile(g);
-    for (int call = 0; call < 3; ++call) {
-      const Tensor x = randn({300, 7}, dt);
-      expect_same(compiled(x), g(x), false, "grad of sum(tanh)");
+  for (ScalarType dt : {kFloat32, kFloat64})
+    for (const bool relu : {false, true}) {
+      auto g = [relu](const Tensor& x) {
+        return func::grad([relu](const Tensor& v) { return (relu ? v.relu() : v.tanh()).sum(); })(x);
+      };
+      auto compiled = compile(g);
+      for (int call = 0; call < 3; ++call) {
+        const Tensor x = randn({300, 7}, dt);
+        expect_same(compiled(x), g(x), true, relu ? "grad of sum(relu)" : "grad of sum(tanh)");
+      }
+      const auto s = compiled.stats();
+      EXPECT_EQ(s.replays, 2) << s.eager_reason;
+      EXPECT_EQ(s.fused_passes, 1);
+      EXPECT_EQ(s.fused_ops, 2);
     }
-    const auto s = compiled.stats();
-    EXPECT_EQ(s.replays, 2) << s.eager_reason;
-    EXPECT_EQ(s.fused_passes, 1);
-    EXPECT_EQ(s.fused_ops, 4);  // tanh, y y, 1 - y y, t (1 - y y)
-  }
 }
 
 /// The compiled g equals g at every call, and never replays, for the reason given.

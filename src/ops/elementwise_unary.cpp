@@ -236,16 +236,31 @@ struct Relu : Named<"relu", "ReluBackward0"> {
   // connected to x. Without derivatives to carry (or vmap), one pass.
   static Tensor times_derivative(const Tensor& t, const Tensor&, const Tensor& out) {
     if (!forward::carries_derivatives(t) && !forward::carries_derivatives(out) && !vmap::takes_rule({&t, &out}) &&
-        t.dtype() == out.dtype() && is_floating_point(t.dtype()) && !compile::detail::recording()) {
-      const Dims shape = detail::broadcast_shapes(t.sizes(), out.sizes(), "relu (backward)");
-      Tensor result = detail::make_empty(shape, t.dtype());
-      cpu::dispatch_floating(t.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        cpu::map2_typed<T, T, T>(result, out, t, [](T o, T g) { return cpu::vec::detail::select(o == 0, T(0), g); });
-      });
-      return result;
-    }
+        t.dtype() == out.dtype() && is_floating_point(t.dtype()))
+      return gradient_kernel(t, out);
     return where(bool_mask</*TakesBool=*/false>(out, [](auto v) { return v == 0; }), relu_step(out), t);
+  }
+  static Tensor gradient_kernel(const Tensor& t, const Tensor& out) {
+    const Dims shape = detail::broadcast_shapes(t.sizes(), out.sizes(), "relu (backward)");
+    Tensor result = detail::make_empty(shape, t.dtype());
+    cpu::dispatch_floating(t.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::map2_typed<T, T, T>(result, out, t, [](T o, T g) { return cpu::vec::detail::select(o == 0, T(0), g); });
+    });
+    if (compile::detail::recording()) [[unlikely]] {
+      // No record of its own: func::compile is told of it, with its loop for the fused passes.
+      const Tensor* inputs[] = {&out, &t};
+      compile::StepRules rules;
+      rules.replay = [](const TensorList& in) { return gradient_kernel(in[1], in[0]); };
+      auto loop = []<class T>(T) -> compile::ElementwiseLoop<T> {
+        return [](const T* o, const T* g, T* y, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) y[i] = cpu::vec::detail::select(o[i] == 0, T(0), g[i]);
+        };
+      };
+      rules.elementwise = {.arity = 2, .f32 = loop(float{}), .f64 = loop(double{})};
+      compile::detail::record_step("relu_backward", inputs, {}, result, std::move(rules));
+    }
+    return result;
   }
   // Piecewise linear: zero (no term at all) wherever the derivative exists.
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
@@ -714,10 +729,9 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<
     return {};
   } else {
     const int64_t n = v.numel();
-    // t one value broadcast (the gradient of a sum or mean), or laid out densely.
-    // (Under func::compile's recording only the dense layout: its fused loops read t densely.)
-    const bool t_broadcast = t.sizes() == v.sizes() && !compile::detail::recording() &&
-                             std::ranges::all_of(t.strides(), [](int64_t s) { return s == 0; });
+    // t one value broadcast (the gradient of a sum or mean; a func::compile pass reads it as one
+    // value, a scalar slot), or laid out densely.
+    const bool t_broadcast = t.sizes() == v.sizes() && std::ranges::all_of(t.strides(), [](int64_t s) { return s == 0; });
     if (n == 0 || !(t_broadcast || t.is_contiguous()) || !v.is_contiguous() || t.dtype() != v.dtype() ||
         !is_floating_point(v.dtype()) || t.numel() % n != 0 || t.dim() < v.dim() ||
         !(IntArrayRef(t.sizes().data() + (t.dim() - v.dim()), v.dim()) == v.sizes()) ||
