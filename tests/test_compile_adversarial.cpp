@@ -446,8 +446,12 @@ TEST(CompileAdversarial, DetachIsANewTensorAtEveryCall) {
   Tensor w = randn({3}).requires_grad_(true);
   auto f = [&](const TensorList& in) { return TensorList{in[0].detach(), w.detach(), (in[0] * 2.0).detach()}; };
   auto compiled = compile(f);
-  for (int i = 0; i < 3; ++i) {
-    Tensor x = randn({3}).requires_grad_(true);
+  // An input that requires grad is given to f as itself: replays take the same tensor (another runs f,
+  // while the recording's lives).
+  Tensor x = randn({3}).requires_grad_(true);
+  const Tensor first = x;
+  for (int i = 0; i < 4; ++i) {
+    if (i == 3) x = randn({3}).requires_grad_(true);
     TensorList got = compiled(TensorList{x}), want = f(TensorList{x});
     for (size_t k = 0; k < got.size(); ++k) {
       expect_same(got[k], want[k], true, "out " + std::to_string(k));
@@ -457,6 +461,7 @@ TEST(CompileAdversarial, DetachIsANewTensorAtEveryCall) {
     EXPECT_NE(got[1].impl(), w.impl()) << "call " << i;
   }
   EXPECT_EQ(compiled.stats().replays, 2);
+  EXPECT_NE(compiled.stats().eager_reason.find("another tensor"), std::string::npos) << compiled.stats().eager_reason;
 }
 
 }  // namespace

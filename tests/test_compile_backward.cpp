@@ -320,6 +320,119 @@ TEST(CompileBackward, WhatAReplayWouldNotDoRunsF) {
   set_detect_anomaly(false);
 }
 
+/// Calls compiled and f on the same inputs and expects the same values and requires_grad.
+void expect_call_same(const func::Compiled& compiled, const std::function<TensorList(const TensorList&)>& f,
+                      const TensorList& in, const std::string& what) {
+  TensorList got, want;
+  try {
+    want = f(in);
+  } catch (const Error&) {
+    EXPECT_THROW(compiled(in), Error) << what;
+    return;
+  }
+  got = compiled(in);
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t k = 0; k < got.size(); ++k) {
+    expect_same(got[k].detach(), want[k].detach(), false, what);
+    EXPECT_EQ(got[k].requires_grad(), want[k].requires_grad()) << what;
+  }
+}
+
+// What changes after the recording in the autograd state of the tensors f reads as they are (captured
+// ones, inputs given as themselves), or in anomaly mode, changes what f computes: the next call runs f or
+// records it again. (Each was a silently different replay, found by an adversarial review.)
+TEST(CompileBackward, AutogradStateChangedAfterTheRecordingIsSeen) {
+  const auto x = [] { return randn({4}, kFloat64); };
+  {  // A hook on a captured parameter, registered after the recording.
+    Tensor w = randn({4}, kFloat64).requires_grad_(true);
+    auto f = [&w](const TensorList& in) {
+      const AutoGradMode on(true);
+      return grad({(in[0] * w).sum()}, {w});
+    };
+    auto compiled = compile(f);
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x()}, "before the hook");
+    w.register_hook([](const Tensor& g) { return g * 3.0; });
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x()}, "with the hook");
+  }
+  {  // A hook on an input that requires grad (a call without grad mode), and another input tensor.
+    auto f = [](const TensorList& in) {
+      const AutoGradMode on(true);
+      return grad({in[0].exp().sum()}, {in[0]});
+    };
+    auto compiled = compile(f);
+    const NoGradGuard no_grad;
+    const Tensor a = x().requires_grad_(true);
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {a}, "the recording's input");
+    a.register_hook([](const Tensor& g) { return g * 10.0; });
+    expect_call_same(compiled, f, {a}, "the input with a hook");
+    Tensor b;
+    {
+      const AutoGradMode on(true);
+      b = a * 2.0;  // history through a, whose hook runs
+    }
+    expect_call_same(compiled, f, {b}, "an input with history");
+  }
+  {  // Anomaly mode switched on after the recording: f raises on a nan gradient.
+    auto f = [](const TensorList& in) { return TensorList{func::grad([](const Tensor& v) { return v.sqrt().sum(); })(in[0])}; };
+    auto compiled = compile(f);
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x().abs() + 1.0}, "anomaly mode off");
+    set_detect_anomaly(true);
+    expect_call_same(compiled, f, {-x().abs() - 1.0}, "anomaly mode on");
+    set_detect_anomaly(false);
+    expect_call_same(compiled, f, {x().abs() + 1.0}, "anomaly mode off again");
+  }
+  {  // A captured non-leaf that gains history through the parameter, and a captured leaf that becomes one.
+    Tensor p = randn({4}, kFloat64).requires_grad_(true), q = randn({4}, kFloat64).requires_grad_(true);
+    Tensor c, w = randn({4}, kFloat64);
+    {
+      const AutoGradMode on(true);
+      c = q * 2.0;
+    }
+    auto f = [&](const TensorList& in) {
+      const AutoGradMode on(true);
+      return grad({(c * p * in[0]).sum() + (w * p).exp().sum()}, {p}, {}, true);
+    };
+    auto compiled = compile(f);
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x()}, "before");
+    {
+      const AutoGradMode on(true);
+      c.mul_(p);
+    }
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x()}, "c with history through p");
+    {
+      const AutoGradMode on(true);
+      w.mul_(p);
+    }
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x()}, "w with history through p");
+  }
+  {  // An input that is also the captured tensor, at the recording or at a later call.
+    Tensor w = randn({4}, kFloat64).requires_grad_(true);
+    auto f = [&w](const TensorList& in) {
+      const AutoGradMode on(true);
+      return grad({(in[0] * w).sum()}, {w});
+    };
+    for (const bool w_first : {false, true}) {
+      auto compiled = compile(f);
+      const NoGradGuard no_grad;
+      const Tensor other = x().requires_grad_(true);
+      for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {w_first ? w : other}, "the recording's input");
+      expect_call_same(compiled, f, {w_first ? other : w}, "the other input");
+    }
+  }
+  {  // A constant f makes and keeps, that requires grad after the recording.
+    Tensor b;
+    auto f = [&b](const TensorList& in) {
+      if (!b.defined()) b = ones({4}, kFloat64);
+      return TensorList{in[0] * b};
+    };
+    auto compiled = compile(f);
+    const AutoGradMode on(true);
+    for (int i = 0; i < 2; ++i) expect_call_same(compiled, f, {x()}, "before");
+    b.requires_grad_(true);
+    expect_call_same(compiled, f, {x()}, "the kept constant requires grad");
+  }
+}
+
 // An exception from a rule inside f's backward pass (a shape the engine refuses) while recording:
 // it reaches the caller, and the compiled function and the thread are as before.
 TEST(CompileBackward, AnExceptionInsideTheBackwardPassLeavesNothingBehind) {

@@ -42,19 +42,23 @@ struct CompileStats {
 /// .grad), reads or sets a .grad, runs a backward pass with hooks, retain_grad or anomaly mode, or
 /// through history made before f was called, registers a hook, makes a new leaf that requires grad
 /// (zeros(..., requires_grad); x.detach().requires_grad_() is fine), reads a tensor's value with
-/// item() (control flow or a scalar taken from a value), or keeps a tensor it computed beyond the call (a lazily computed parameter, an
-/// intermediate stored for later). `stats().eager_reason` says which.
+/// item() (control flow or a scalar taken from a value), or keeps a tensor it computed beyond the
+/// call (a lazily computed parameter, an intermediate stored for later). `stats().eager_reason`
+/// says which. An input that requires grad (in a call without grad mode) is given to f as itself,
+/// which f may also capture: a recording replays only for that same tensor there.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
 /// thread: non-tensor values f reads (a double in a closure, an option) and data f reads or writes
 /// through raw pointers are fixed at recording; a module's training mode is watched (a call after
-/// train() or eval() records f again). Tensors f captures are held by the
-/// recording and read at every call, so in-place updates to them (an optimiser's step) are seen, but
-/// rebinding the variable is not: pass such tensors as inputs; one whose dtype, shape or strides
-/// change (Module::to), or that starts or stops requiring grad, makes the next call record f again. A constant f makes and keeps beyond the
-/// call (`if (!b.defined()) b = zeros({n})`) is held and read in the same way. Results
-/// equal f's to rounding: a fused pass computes every element with the op's own kernel, and a fused
-/// product's blocks may round differently from the whole product.
+/// train() or eval() records f again). Tensors f captures are held by the recording and read at
+/// every call, so in-place updates to them (an optimiser's step) are seen, but rebinding the
+/// variable is not: pass such tensors as inputs. One whose dtype, shape or strides change
+/// (Module::to), or whose autograd state changes (it starts or stops requiring grad, gains history,
+/// a hook or retain_grad), makes the next call record f again, and so does anomaly mode switched on
+/// or off where f runs a backward pass. A constant f makes and keeps beyond the call
+/// (`if (!b.defined()) b = zeros({n})`) is held and read in the same way. Results equal f's to
+/// rounding: a fused pass computes every element with the op's own kernel, and a fused product's
+/// blocks may round differently from the whole product.
 class Compiled {
  public:
   TensorList operator()(const TensorList& inputs) const;

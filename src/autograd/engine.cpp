@@ -537,8 +537,10 @@ TensorList run_backward(const TensorList& outputs, const TensorList& grad_output
     if (options.accumulate_into_grad)
       compile::detail::refuse("f runs backward(), which adds into .grad (dydx::grad or func::grad inside f give the "
                               "gradients as values)");
-    if (anomaly_detection.load(std::memory_order_relaxed))
-      compile::detail::refuse("f runs a backward pass in anomaly mode (its checks read values)");
+    const bool anomaly = anomaly_detection.load(std::memory_order_relaxed);
+    if (anomaly) compile::detail::refuse("f runs a backward pass in anomaly mode (its checks read values)");
+    // Anomaly mode switched on (or off) later changes what the pass does: the next call records f again.
+    compile::detail::note_guard(&anomaly_detection, [anomaly] { return anomaly_detection.load() == anomaly; });
   }
   // Inside vmap, gradients are per sample only through the transforms, which run on the batches.
   if (vmap::active()) [[unlikely]]

@@ -107,6 +107,10 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
       } else if (compile::holds_tensor_of_another_layout(*program) || !compile::guards_hold(*program)) {
         program = nullptr;  // recorded again below, in place of this one
         st.entries.erase(it);
+      } else if (!compile::same_inputs_as_themselves(*program, inputs)) {
+        program = nullptr;
+        why = "an input that requires grad is another tensor than at the recording (f is given such an input as "
+              "itself, and may also capture it)";
       } else {
         ++st.stats.replays;
       }

@@ -529,6 +529,12 @@ bool holds_tensor_of_another_layout(const Program& p) {
 
 bool guards_hold(const Program& p) { return all_hold(p.tape.guards); }
 
+bool same_inputs_as_themselves(const Program& p, const TensorList& inputs) {
+  for (const auto& [i, recorded] : p.tape.inputs_as_themselves)
+    if (inputs[i].impl() != recorded.lock()) return false;
+  return true;
+}
+
 TensorList run(const Program& p, const TensorList& inputs) {
   // f's outputs had no history it recorded (record() refuses those), and a backward pass inside f ran
   // its rules without grad mode: the replay records none either, whoever requires grad.

@@ -33,6 +33,10 @@ bool holds_tensor_of_another_layout(const Program& program);
 /// grad) is as it was then.
 bool guards_hold(const Program& program);
 
+/// Whether the inputs f was given as themselves at the recording (those that require grad) are the same
+/// tensors now: f may also capture such a tensor, which the recording cannot tell from reading the input.
+bool same_inputs_as_themselves(const Program& program, const TensorList& inputs);
+
 /// Runs the program on inputs of the signature it was recorded with.
 TensorList run(const Program& program, const TensorList& inputs);
 

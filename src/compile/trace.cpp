@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/tensor_hooks.hpp"
+#include "dydx/detail/node.hpp"
 #include "dydx/error.hpp"
 
 namespace dydx::detail {
@@ -203,6 +205,38 @@ void note_guard(const void* key, std::function<bool()> holds) {
 namespace {
 std::atomic<uint32_t> next_recording{1};
 
+/// What of a tensor's autograd state decides what f records with it, and what a backward pass inside f
+/// reaches through it: whether it requires grad, its history (grad_fn), its hooks and retain_grad.
+struct AutogradState {
+  bool requires_grad = false, has_history = false, hooks = false, retains_grad = false;
+  std::weak_ptr<autograd::Node> history;
+
+  explicit AutogradState(const Tensor& t) {
+    const std::shared_ptr<autograd::Node>& fn = t.grad_fn();  // a view's, refreshed
+    requires_grad = t.requires_grad();
+    has_history = fn != nullptr;
+    history = fn;
+    hooks = fn ? autograd::has_hooks(fn->pre_hooks) : autograd::has_hooks(t.impl()->hooks);
+    retains_grad = t.impl()->retains_grad;
+  }
+  bool still_of(const Tensor& t) const {
+    const std::shared_ptr<autograd::Node>& fn = t.grad_fn();
+    if (t.requires_grad() != requires_grad || (fn != nullptr) != has_history || (fn && fn != history.lock())) return false;
+    return (fn ? autograd::has_hooks(fn->pre_hooks) : autograd::has_hooks(t.impl()->hooks)) == hooks &&
+           t.impl()->retains_grad == retains_grad;
+  }
+};
+}  // namespace
+
+void guard_autograd_state(Tape& tape, const Tensor& t) {
+  tape.guards.emplace_back(t.impl().get(), [held = std::weak_ptr(t.impl()), state = AutogradState(t)] {
+    const std::shared_ptr<dydx::detail::TensorImpl> now = held.lock();
+    return now != nullptr && state.still_of(Tensor(now));
+  });
+}
+
+namespace {
+
 
 /// Makes the recorder this thread's for its lifetime, and puts back what was there.
 class RecordingScope {
@@ -305,16 +339,6 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
     if (tape.outputs[k] >= 0 && tape.values[tape.outputs[k]].source == Source::step && outputs[k].requires_grad())
       tape.refusal = "f returns a tensor with autograd history it recorded (a replay records none): return it "
                      "detached, or call the compiled function with inputs that require grad, which runs f itself";
-  // Whether a captured tensor requires grad decides what f records, and whether f's backward passes can
-  // take gradients in it: a call that finds it changed records f again.
-  for (size_t id = 0; id < tape.values.size(); ++id)
-    if (tape.values[id].source == Source::captured && tape.held[id].defined()) {
-      const Tensor& t = tape.held[id];
-      tape.guards.emplace_back(t.impl().get(), [held = std::weak_ptr(t.impl()), requires_grad = t.requires_grad()] {
-        const std::shared_ptr<dydx::detail::TensorImpl> now = held.lock();
-        return now != nullptr && Tensor(now).requires_grad() == requires_grad;
-      });
-    }
   // A tensor a step made that outlives f other than as an output or an output's base: f keeps it (a lazily
   // made parameter, `if (!s.defined()) s = x.abs().mean()`, or an intermediate stored for later). A replay would
   // compute it again from the call's inputs where f reads the kept one, and would not store this call's.
@@ -363,6 +387,18 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
     if (t.requires_grad() && tape.refusal.empty()) tape.refusal = "f makes a tensor that requires grad (a new leaf at every call)";
     ++it;
   }
+  // The tensors a replay reads as they are, whatever the call: those f captures (and the constants it
+  // keeps, captured above), and inputs that require grad, which f is given as themselves. Their
+  // autograd state decides what f records and what a backward pass inside f reaches through them: a
+  // call that finds it changed records f again. An input given as itself is that tensor at a replay
+  // (f may capture it as well, which the recording cannot tell apart); another tensor runs f.
+  for (size_t id = 0; id < tape.values.size(); ++id)
+    if (tape.values[id].source == Source::captured && tape.held[id].defined()) detail::guard_autograd_state(tape, tape.held[id]);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (given[i].impl() == inputs[i].impl()) {
+      tape.inputs_as_themselves.emplace_back(i, inputs[i].impl());
+      detail::guard_autograd_state(tape, inputs[i]);
+    }
   return {std::move(outputs), std::move(tape)};
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -96,6 +97,9 @@ struct Tape {
   // Non-tensor values f read that a replay must find unchanged (a module's training mode), each under the
   // address it was read from: whether it still holds.
   std::vector<Guard> guards;
+  // Inputs that require grad, which f was given as themselves (by position): a replay needs the same
+  // tensors there.
+  std::vector<std::pair<size_t, std::weak_ptr<dydx::detail::TensorImpl>>> inputs_as_themselves;
   std::string refusal;           // why it cannot be replayed; empty when it can
 };
 
@@ -113,6 +117,8 @@ inline bool recording() { return active_recorder != nullptr; }
 /// (a backward pass inside f) but not return it, which record() checks.
 void record_step(const char* op, std::span<const Tensor* const> inputs, std::span<const Tensor* const> extras,
                  const Tensor& out, StepRules rules);
+/// Guards the tape on t's autograd state (requires_grad, history, hooks, retain_grad) as it is now.
+void guard_autograd_state(Tape& tape, const Tensor& t);
 /// Marks the recording as one that cannot be replayed, and why.
 void refuse(const std::string& reason);
 /// An in-place write into t: refuses the recording unless t is a temporary of the op writing it.
