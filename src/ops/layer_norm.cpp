@@ -82,26 +82,55 @@ void layer_norm_input_gradient(const T* g, const T* x, const T* w, const T* mean
   });
 }
 
+// layer_norm_input_gradient on g, x, w (or undefined), mean and rstd, into dx (and dw_terms where
+// not null), all of x's dtype; the tensors are read densely.
+void input_gradient(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                    void* dx, void* dw_terms) {
+  const Tensor gc = g.contiguous(), xc = x.contiguous(), wc = weight.defined() ? weight.contiguous() : weight;
+  const Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  const int64_t rows = mc.numel(), n = rows == 0 ? 0 : x.numel() / rows;
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(dx);
+    T* dw = static_cast<T*>(dw_terms);
+    if (wc.defined())
+      layer_norm_input_gradient<true>(gc.data_ptr<T>(), xc.data_ptr<T>(), wc.data_ptr<T>(), mc.data_ptr<T>(),
+                                      rc.data_ptr<T>(), out, dw, rows, n);
+    else
+      layer_norm_input_gradient<false>(gc.data_ptr<T>(), xc.data_ptr<T>(), static_cast<const T*>(nullptr),
+                                       mc.data_ptr<T>(), rc.data_ptr<T>(), out, dw, rows, n);
+  });
+}
+
+// Under a func::compile recording: the input's gradient, and the weight's terms after it where
+// wanted, in one buffer, a step whose replay runs the kernel once.
+Tensor recorded_gradients(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                          bool with_weight_terms) {
+  const int64_t numel = x.numel();
+  const Tensor buffer = detail::make_empty({with_weight_terms ? 2 * numel : numel}, x.dtype());
+  char* start = static_cast<char*>(buffer.impl()->data_bytes());
+  input_gradient(g, x, weight, mean, rstd, start, with_weight_terms ? start + numel * element_size(x.dtype()) : nullptr);
+  compile::detail::note_kernel("layer_norm_backward", {&g, &x, &weight, &mean, &rstd}, buffer,
+                               [with_weight_terms](const TensorList& in) {
+                                 return recorded_gradients(in[0], in[1], in[2], in[3], in[4], with_weight_terms);
+                               });
+  return buffer;
+}
+
 // The input's gradient by layer_norm_input_gradient (and the weight's terms where dw_terms is given),
 // or false where the composed rule must run (under vmap, whose batched tensors it cannot read).
 bool fused_gradients(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
                      Tensor& dx, Tensor* dw_terms) {
   if (vmap::takes_rule({&g, &x, &weight}) || g.dtype() != x.dtype() || g.sizes() != x.sizes()) return false;
-  const Tensor gc = g.contiguous(), xc = x.contiguous(), wc = weight.defined() ? weight.contiguous() : weight;
-  const Tensor mc = mean.contiguous(), rc = rstd.contiguous();
+  if (compile::detail::recording()) [[unlikely]] {
+    const Tensor buffer = recorded_gradients(g, x, weight, mean, rstd, dw_terms != nullptr);
+    dx = buffer.narrow(0, 0, x.numel()).view(x.sizes());
+    if (dw_terms) *dw_terms = buffer.narrow(0, x.numel(), x.numel()).view(x.sizes());
+    return true;
+  }
   dx = detail::make_empty(x.sizes(), x.dtype());
   if (dw_terms) *dw_terms = detail::make_empty(x.sizes(), x.dtype());
-  const int64_t rows = mc.numel(), n = rows == 0 ? 0 : x.numel() / rows;
-  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* dw = dw_terms ? dw_terms->data_ptr<T>() : nullptr;
-    if (wc.defined())
-      layer_norm_input_gradient<true>(gc.data_ptr<T>(), xc.data_ptr<T>(), wc.data_ptr<T>(), mc.data_ptr<T>(),
-                                      rc.data_ptr<T>(), dx.data_ptr<T>(), dw, rows, n);
-    else
-      layer_norm_input_gradient<false>(gc.data_ptr<T>(), xc.data_ptr<T>(), static_cast<const T*>(nullptr),
-                                       mc.data_ptr<T>(), rc.data_ptr<T>(), dx.data_ptr<T>(), dw, rows, n);
-  });
+  input_gradient(g, x, weight, mean, rstd, dx.impl()->data_bytes(), dw_terms ? dw_terms->impl()->data_bytes() : nullptr);
   return true;
 }
 
@@ -110,6 +139,11 @@ struct LayerNormRecord : Named<"layer_norm", "NativeLayerNormBackward0"> {
   static constexpr bool broadcasts = true;
   // Extras: mean and r (kept dims), and the weight (mean again, unread, without one).
   static constexpr Saves saves{.inputs = input_bits(0), .extras = 3};
+  // Inputs x, then the weight and the bias where given.
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    const Dims shape(in[0].sizes().end() - a.normalized_dims, in[0].sizes().end());
+    return layer_norm(in[0], shape, a.has_weight ? in[1] : Tensor(), a.has_bias ? in[1 + a.has_weight] : Tensor(), a.eps);
+  }
   static void vjp(const Backward<LayerNormRecord>& b, const Tensor& g, Tensor* grads) {
     const LayerNormAttrs& a = b.attrs();
     const Tensor x = b.input(0);
@@ -236,6 +270,31 @@ Tensor batched_layer_norm(const Tensor& input, IntArrayRef normalized_shape, con
   if (per_sample_affine && bias.defined()) out = out + bias;
   return out;
 }
+// The mean and r = 1 / sqrt(var + eps) of each row of x's last k dims, as the forward computes them,
+// [2, rows]: a step of a func::compile recording (see layer_norm).
+Tensor row_statistics(const Tensor& input, int64_t k, double eps) {
+  const Tensor x = input.contiguous();
+  int64_t n = 1, rows = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) (d < x.dim() - k ? rows : n) *= x.size(d);
+  Tensor stats = detail::make_empty({2, rows}, x.dtype());
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data_ptr<T>();
+    T* pm = stats.data_ptr<T>();
+    T* pr = pm + rows;
+    cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const ops::RowMoments m = ops::row_moments(px + row * n, n);
+        pm[row] = static_cast<T>(m.mean);
+        pr[row] = static_cast<T>(1 / std::sqrt(m.m2 / static_cast<double>(n) + eps));
+      }
+    });
+  });
+  compile::detail::note_kernel("layer_norm_statistics", {&input}, stats,
+                               [k, eps](const TensorList& in) { return row_statistics(in[0], k, eps); });
+  return stats;
+}
+
 }  // namespace
 
 Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight, const Tensor& bias,
@@ -266,7 +325,17 @@ Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tenso
   Dims stats_shape(x.sizes().begin(), x.sizes().end());
   for (int64_t d = x.dim() - k; d < x.dim(); ++d) stats_shape[d] = 1;
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
-  Tensor mean = detail::make_empty(stats_shape, x.dtype()), rstd = detail::make_empty(stats_shape, x.dtype());
+  Tensor mean, rstd;
+  if (compile::detail::recording()) [[unlikely]] {
+    // mean and r are values the backward reads: under func::compile, views of one step's result that
+    // computes both (the forward's own step then replays without them).
+    const Tensor stats = row_statistics(x, k, eps);
+    mean = stats.select(0, 0).view(stats_shape);
+    rstd = stats.select(0, 1).view(stats_shape);
+  } else {
+    mean = detail::make_empty(stats_shape, x.dtype());
+    rstd = detail::make_empty(stats_shape, x.dtype());
+  }
   cpu::dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data_ptr<T>();
