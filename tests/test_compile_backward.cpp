@@ -82,7 +82,8 @@ TEST(CompileBackward, EveryOpTableRowsGradientEqualsEager) {
             << eager_list << "\n";
   for (const char* name : {"exp", "tanh", "sigmoid", "relu", "mul", "add", "sub", "div", "mm", "addmm", "sum",
                            "mean", "neg", "maximum", "silu", "softplus", "gelu", "log_softmax", "softmax", "clamp",
-                           "layer_norm", "pow.Scalar", "where", "gather", "index_select", "max.dim", "fmod", "abs"})
+                           "layer_norm", "pow.Scalar", "where", "gather", "index_select", "max.dim", "fmod", "abs",
+                           "convolution", "max_pool2d"})
     EXPECT_TRUE(replayed.contains(name)) << name << " did not replay";
 }
 
@@ -318,6 +319,33 @@ TEST(CompileBackward, WhatAReplayWouldNotDoRunsF) {
   expect_runs_itself([](const TensorList& in) { return TensorList{func::grad([](const Tensor& v) { return v.exp().sum(); })(in[0])}; },
                      one, "anomaly mode");
   set_detect_anomaly(false);
+}
+
+// max and min along a dim, and max_pool2d, replay their values by reading x at the indices (a step of
+// their own): bit for bit f's, with ties, nans, infinities and -0 in the rows and windows.
+TEST(CompileBackward, ExtremesReplayAtTheirIndices) {
+  const double specials[] = {0.0, -0.0, 1.0, 1.0, NAN, INFINITY, -INFINITY, -1.0};
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    auto f = [](const TensorList& in) {
+      auto [mx, ix] = max(in[0], 1);
+      auto [mn, in_] = min(in[0], 0, true);
+      auto [pooled, where_] = max_pool2d_with_indices(in[0].reshape({1, 2, 4, 4}), {2, 2}, {1, 1});
+      return TensorList{mx, ix, mn, in_, pooled, where_};
+    };
+    auto compiled = compile(f);
+    std::mt19937_64 rng(3);
+    for (int call = 0; call < 4; ++call) {
+      Tensor x = randn({4, 8}, kFloat64);
+      if (call >= 2) {
+        double* p = x.data_ptr<double>();
+        for (int64_t i = 0; i < x.numel(); ++i) p[i] = specials[rng() % 8];
+      }
+      const TensorList in = {x.to(dt)};
+      const TensorList got = compiled(in), want = f(in);
+      for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, "output " + std::to_string(k));
+    }
+    EXPECT_EQ(compiled.stats().replays, 3) << compiled.stats().eager_reason;
+  }
 }
 
 /// Calls compiled and f on the same inputs and expects the same values and requires_grad.

@@ -56,9 +56,24 @@ Tensor conv_composed(const Tensor& x, int64_t nbx, const Tensor& w, int64_t nbw,
   return product.reshape(with_batch(product, nb, {n, oc, oh, ow}));
 }
 
+Tensor conv_values(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvAttrs& a);
+
+/// conv_vjp_direct's gradient `which` (0 input, 1 weight, 2 bias) alone: a func::compile replay of one
+/// of the rule's results (each is a product or a sum of its own, so computing them apart costs nothing).
+Tensor conv_gradient(const Tensor& x, const Tensor& w, const Tensor& g, const ConvAttrs& a, int which) {
+  Tensor out;
+  conv_vjp_direct(x, w, g, a.window, a.groups,
+                  {which == 0 ? &out : nullptr, which == 1 ? &out : nullptr, which == 2 ? &out : nullptr});
+  return out;
+}
+
 struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
   using Attrs = ConvAttrs;
   static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  // Inputs x, the weight, and the bias where given.
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return conv_values("conv2d", in[0], in[1], in.size() > 2 ? in[2] : Tensor(), a);
+  }
   static void vjp(const Backward<ConvolutionRecord>& b, const Tensor& g, Tensor* grads) {
     const ConvAttrs& a = b.attrs();
     const Tensor x = b.input(0), w = b.input(1);
@@ -72,6 +87,11 @@ struct ConvolutionRecord : Named<"convolution", "ConvolutionBackward0"> {
       conv_vjp_direct(x, w, g, a.window, groups,
                       {b.needs_grad(0) ? &grads[0] : nullptr, b.needs_grad(1) ? &grads[1] : nullptr,
                        bias ? &grads[2] : nullptr});
+      for (int k = 0; k < 3; ++k)
+        if (k < static_cast<int>(b.num_inputs()) && grads[k].defined())
+          compile::detail::note_kernel("convolution_backward", {&x, &w, &g}, grads[k], [a, k](const TensorList& in) {
+            return conv_gradient(in[0], in[1], in[2], a, k);
+          });
       return;
     }
     Tensor gm = g.reshape(with_batch(g, nb, {n, groups, ocg, l}));

@@ -192,8 +192,25 @@ Tensor window_mean_adjoint(const Tensor& g_in, const AvgWindows& a) {
 
 // ---- max pooling ----
 
+struct MaxPoolGeometry {
+  std::array<int64_t, 2> kernel, stride, padding, dilation;
+  bool ceil_mode;
+};
+
+std::tuple<Tensor, Tensor> max_pool(const Tensor& input, const MaxPoolGeometry& g);
+
 struct MaxPool2dRecord : Named<"max_pool2d", "MaxPool2DWithIndicesBackward0">, Linear {
+  using Attrs = MaxPoolGeometry;
   static constexpr Saves saves{.extras = 1};
+  // The values again, read at the indices (a step of their own, see max_pool; in[1]): the maxima
+  // themselves, a nan where a window holds one, without a second scan.
+  static Tensor replay(const TensorList& in, const Attrs&) {
+    const Tensor &x = in[0], &index = in[1];
+    const int64_t n = x.size(0), c = x.size(1);
+    return x.reshape({n, c, x.size(2) * x.size(3)})
+        .gather(2, index.reshape({n, c, index.size(2) * index.size(3)}))
+        .reshape(index.sizes());
+  }
   /// The indices [N, C, OH, OW] as [nb ones, N, C, OH OW] expanded over like's batch dims.
   static Tensor flat_index(const Tensor& index, const Tensor& like, int64_t nb) {
     Dims shape(nb, 1), full(like.sizes().begin(), like.sizes().begin() + nb);
@@ -221,10 +238,6 @@ struct MaxPool2dRecord : Named<"max_pool2d", "MaxPool2DWithIndicesBackward0">, L
   }
 };
 
-struct MaxPoolGeometry {
-  std::array<int64_t, 2> kernel, stride, padding, dilation;
-  bool ceil_mode;
-};
 
 /// One step of PyTorch's scan for the outputs [0, count) of a row: output j compares the element src[j * stride]
 /// with its best so far and takes it if it is larger or nan, noting the window position pos it came from (the
@@ -409,7 +422,11 @@ std::tuple<Tensor, Tensor> max_pool(const Tensor& input, const MaxPoolGeometry& 
   const bool batched = input.dim() == 4;
   const Tensor x = batched ? input : input.unsqueeze(0);
   auto [out, index] = max_pool_values(op, x, g, oh, ow);
-  finish<MaxPool2dRecord>({&x}, out, {}, {&index});
+  // The indices have no record of their own; func::compile replays them as a step of theirs, before
+  // the values' step that saves them.
+  compile::detail::note_kernel("max_pool2d_indices", {&x}, index,
+                               [g](const TensorList& in) { return std::get<1>(max_pool(in[0], g)); });
+  finish<MaxPool2dRecord>({&x}, out, g, {&index});
   if (batched) return {out, index};
   return {out.squeeze(0), index.squeeze(0)};
 }

@@ -227,12 +227,19 @@ struct ExtremeDim : Linear {
     return a.keepdim ? picked : picked.squeeze(a.dim + nb);
   }
 };
-// func::compile replays the values; the indices are a step of their own (extreme_dim).
+// func::compile replays the values by reading x at the indices (a step of their own, see
+// extreme_dim; in[1]): the extremes themselves, a nan where the row holds one, without a second scan.
+inline Tensor values_at(const TensorList& in, const ExtremeDim::Attrs& a) {
+  const Tensor &x = in[0], &indices = in[1];
+  if (x.dim() == 0) return x.clone();
+  const Tensor picked = x.gather(a.dim, a.keepdim ? indices : indices.unsqueeze(a.dim));
+  return a.keepdim ? picked : picked.squeeze(a.dim);
+}
 struct MaxDimRecord : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
-  static Tensor replay(const TensorList& in, const Attrs& a) { return std::get<0>(max(in[0], a.dim, a.keepdim)); }
+  static Tensor replay(const TensorList& in, const Attrs& a) { return values_at(in, a); }
 };
 struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {
-  static Tensor replay(const TensorList& in, const Attrs& a) { return std::get<0>(min(in[0], a.dim, a.keepdim)); }
+  static Tensor replay(const TensorList& in, const Attrs& a) { return values_at(in, a); }
 };
 
 // The batching rule of the whole-sample max and min: every sample's elements in one row of the
