@@ -528,8 +528,7 @@ const std::set<std::string>& ops_without_replay_rule() {
   static const std::set<std::string> ops = [] {
     std::set<std::string> s = {"adaptive_avg_pool2d", "avg_pool2d", "avg_pool2d_backward", "col2im",
                                "copy", "copy_slices", "fill", "im2col", "index", "index_put",
-                               "linalg_vector_norm", "masked_fill", "norm", "pow.ScalarBase",
-                               "scatter.value", "sign", "std", "var", "zero"};
+                               "pow.ScalarBase", "scatter.value", "sign", "zero"};
     s.insert(kViews.begin(), kViews.end());
     return s;
   }();

@@ -83,7 +83,7 @@ TEST(CompileBackward, EveryOpTableRowsGradientEqualsEager) {
   for (const char* name : {"exp", "tanh", "sigmoid", "relu", "mul", "add", "sub", "div", "mm", "addmm", "sum",
                            "mean", "neg", "maximum", "silu", "softplus", "gelu", "log_softmax", "softmax", "clamp",
                            "layer_norm", "pow.Scalar", "where", "gather", "index_select", "max.dim", "fmod", "abs",
-                           "convolution", "max_pool2d"})
+                           "convolution", "max_pool2d", "var", "std", "linalg_vector_norm", "masked_fill"})
     EXPECT_TRUE(replayed.contains(name)) << name << " did not replay";
 }
 
@@ -151,6 +151,11 @@ TEST(CompileBackward, ReverseModeTransformsReplay) {
       {"grad", [energy](const Tensor& x) { return func::grad(energy)(x); }},
       {"jacrev", [W](const Tensor& x) { return func::jacrev([W](const Tensor& v) { return matmul(v, W).sin(); })(x); }},
       {"hessian", [energy](const Tensor& x) { return func::hessian(energy)(x); }},
+      {"hessian of layer_norm", [](const Tensor& x) {
+         return func::hessian([](const Tensor& v) {
+           return nn::functional::layer_norm(v.unsqueeze(0), nn::functional::LayerNormFuncOptions({5})).pow(3).sum();
+         })(x);
+       }},
       {"double backward", [energy](const Tensor& x) {
          const Tensor v = x.detach().requires_grad_(true);
          const AutoGradMode on(true);

@@ -322,7 +322,12 @@ struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear
 // masked_fill is linear in its input; the mask (saved as 0/1 in the result's dtype) zeroes the
 // gradient where the value was filled in, with masked zeros so that no inf or nan leaks through.
 struct MaskedFillRecord : Named<"masked_fill", "MaskedFillBackward0">, Linear {
+  struct Attrs {
+    Scalar value = 0;
+  };
   static constexpr Saves saves{.extras = 1};
+  // The input, then the mask as a bool tensor.
+  static Tensor replay(const TensorList& in, const Attrs& a) { return masked_fill(in[0], in[1], a.value); }
   static constexpr bool broadcasts = true;
   static void vjp(const Backward<MaskedFillRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = where(b.extra(0), zeros({}, g.dtype()), g);
@@ -518,7 +523,7 @@ Tensor masked_fill(const Tensor& input, const Tensor& mask, Scalar value) {
     // The mask read as bytes: GCC vectorises a select on uint8_t but not on bool.
     cpu::map2_typed<T, uint8_t, T>(out, filled, input, [v](uint8_t m, T x) { return m ? v : x; });
   });
-  ops::finish<ops::MaskedFillRecord>({&input}, out, {}, {&filled});
+  ops::finish<ops::MaskedFillRecord>({&input}, out, {value}, {&filled});
   return out;
 }
 

@@ -193,9 +193,17 @@ TensorList var_terms(const Tensor& x0, const Tensor& stack, const MomentAttrs& a
   return squares;
 }
 
+// The correction that gives a.divisor for x (divisor = max(0, n - correction)): a func::compile replay
+// calls var or std with it.
+std::optional<int64_t> correction_of(const Tensor& x, const MomentAttrs& a) {
+  const int64_t n = count_of(x, a.dims);
+  return a.divisor > 0 ? n - static_cast<int64_t>(a.divisor) : n;
+}
+
 struct VarRecord : Named<"var", "VarBackward0"> {
   using Attrs = MomentAttrs;
   static constexpr Saves saves{.inputs = input_bits(0)};
+  static Tensor replay(const TensorList& in, const Attrs& a) { return var(in[0], a.dims, correction_of(in[0], a), a.keepdim); }
   static void vjp(const Backward<VarRecord>& b, const Tensor& g, Tensor* grads) {
     const MomentAttrs& a = b.attrs();
     grads[0] = unsqueeze_reduced(g, a.dims, a.keepdim, b.batch_dims(g)) * centered(b.input(0), a.dims) * (2 / a.divisor);
@@ -221,6 +229,9 @@ Tensor over_twice_std(const Tensor& v, const Tensor& std_value) {
 struct StdRecord : Named<"std", "StdBackward0"> {
   using Attrs = MomentAttrs;
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return dydx::std(in[0], a.dims, correction_of(in[0], a), a.keepdim);
+  }
   static void vjp(const Backward<StdRecord>& b, const Tensor& g, Tensor* grads) {
     const MomentAttrs& a = b.attrs();
     const Tensor out = unsqueeze_reduced(b.output(), a.dims, a.keepdim, 0);
@@ -324,8 +335,14 @@ struct NormRules {
     return taylor::stacked_terms(taylor::power_terms(c.output(), total, 1 / p));
   }
 };
-struct NormRecord : NormRules, Named<"norm", "NormBackward1"> {};
-struct VectorNormRecord : NormRules, Named<"linalg_vector_norm", "LinalgVectorNormBackward0"> {};
+struct NormRecord : NormRules, Named<"norm", "NormBackward1"> {
+  static Tensor replay(const TensorList& in, const Attrs& a) { return norm(in[0], a.p, a.dims, a.keepdim); }
+};
+struct VectorNormRecord : NormRules, Named<"linalg_vector_norm", "LinalgVectorNormBackward0"> {
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return linalg::vector_norm(in[0], a.p, a.dims, a.keepdim);
+  }
+};
 
 void check_floating(const Tensor& x, const char* op, const char* what) {
   DYDX_CHECK(x.defined(), op, ": called on an undefined tensor");
