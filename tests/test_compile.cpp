@@ -104,6 +104,22 @@ TEST(Compile, ProductsCarryTheirActivation) {
   }
 }
 
+// A product of several blocks of rows whose right-hand matrix outgrows L2 is not fused (each block
+// would read and pack all of it again): it runs as itself, its epilogue as a pass.
+TEST(Compile, ProductsWithALargeMatrixOfManyBlocksStayWhole) {
+  NoGradGuard no_grad;
+  const Tensor W = randn({256, 784}) * 0.03, b = randn({256});
+  auto layer = [&](const Tensor& x) { return relu(linear(x, W, b)); };
+  auto compiled = compile(layer);
+  for (int64_t B : {8, 128}) {
+    for (int call = 0; call < 2; ++call) {
+      const Tensor x = randn({B, 784});
+      expect_same(compiled(x), layer(x), false, "B = " + std::to_string(B));
+    }
+    EXPECT_EQ(compiled.stats().fused_products, B == 8 ? 1 : 0) << "B = " << B;  // 8 rows: one block
+  }
+}
+
 TEST(Compile, ProductOperandsInEveryOrientation) {
   NoGradGuard no_grad;
   Tensor W = randn({6, 4}, kFloat64), b = randn({4}, kFloat64);

@@ -190,6 +190,7 @@ TEST(FewRowProducts, CompiledLayersGiveEagersBits) {
       const Tensor w = randn({m, k}, dtype), b = randn({m}, dtype);
       auto layer = [&](const Tensor& x) { return tanh(linear(x, w, b)); };
       auto compiled = func::compile(layer);
+      int64_t fused = 0;  // products fused at some batch (a product of many blocks and a large W is not)
       for (int64_t n : {1, 2, 3, 4, 7, 51, 64, 65}) {
         for (int call = 0; call < 2; ++call) {
           const Tensor x = randn({n, k}, dtype);
@@ -204,8 +205,9 @@ TEST(FewRowProducts, CompiledLayersGiveEagersBits) {
           else
             EXPECT_TRUE(allclose(got, want, 0.0, 4.0 * static_cast<double>(k) * eps)) << label(n, k, m, dtype) << ", call " << call;
         }
+        fused = std::max(fused, compiled.stats().fused_products);
       }
-      EXPECT_GE(compiled.stats().fused_products, 1) << compiled.stats().eager_reason;
+      EXPECT_GE(fused, 1) << compiled.stats().eager_reason;
     }
   }
 }
