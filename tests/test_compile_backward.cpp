@@ -327,7 +327,8 @@ TEST(CompileBackward, WhatAReplayWouldNotDoRunsF) {
 }
 
 // max and min along a dim, and max_pool2d, replay their values by reading x at the indices (a step of
-// their own): bit for bit f's, with ties, nans, infinities and -0 in the rows and windows.
+// their own): bit for bit f's, with ties, nans, infinities and -0 in the rows and windows; and the
+// whole tensor's max shares its gradient among its ties without reading its value.
 TEST(CompileBackward, ExtremesReplayAtTheirIndices) {
   const double specials[] = {0.0, -0.0, 1.0, 1.0, NAN, INFINITY, -INFINITY, -1.0};
   for (ScalarType dt : {kFloat32, kFloat64}) {
@@ -335,7 +336,9 @@ TEST(CompileBackward, ExtremesReplayAtTheirIndices) {
       auto [mx, ix] = max(in[0], 1);
       auto [mn, in_] = min(in[0], 0, true);
       auto [pooled, where_] = max_pool2d_with_indices(in[0].reshape({1, 2, 4, 4}), {2, 2}, {1, 1});
-      return TensorList{mx, ix, mn, in_, pooled, where_};
+      // The whole tensor's max shares its gradient among the ties (the nans, where it is nan).
+      const Tensor shared = func::grad([](const Tensor& v) { return v.max(); })(in[0]);
+      return TensorList{mx, ix, mn, in_, pooled, where_, shared};
     };
     auto compiled = compile(f);
     std::mt19937_64 rng(3);

@@ -161,8 +161,12 @@ struct MeanDimRecord : Named<"mean.dim", "MeanBackward1">, Linear {
 // The elements equal to the result (the nans, when the result is nan), as 0/1 in x's dtype (whose
 // precision the tie count's reciprocal then keeps).
 Tensor ties_of(const Tensor& x, const Tensor& out) {
-  // Without reading out's value (item()), which would keep func::compile from replaying the rule.
-  return logical_or(eq(x, out), logical_and(isnan(x), isnan(out))).to(x.dtype());
+  // Under a func::compile recording without reading out's value (item() would keep the rule from
+  // replaying): the nans are ties wherever out is nan, in three more passes.
+  if (compile::detail::recording()) [[unlikely]]
+    return logical_or(eq(x, out), logical_and(isnan(x), isnan(out))).to(x.dtype());
+  const bool is_nan = out.item<double>() != out.item<double>();
+  return (is_nan ? isnan(x) : eq(x, out)).to(x.dtype());
 }
 
 // The whole-tensor max and min share the gradient evenly between tied elements, as PyTorch does.
