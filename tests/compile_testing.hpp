@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 
 namespace dydx::testing {
@@ -34,6 +35,25 @@ inline void expect_same(const Tensor& a, const Tensor& b, bool exact, const std:
     } else {
       ASSERT_LE(std::abs(px[i] - py[i]), tol) << what << " at " << i << ": " << px[i] << " vs " << py[i];
     }
+  }
+}
+
+/// Calls compiled and f on the same inputs: both raise a dydx::Error, or both give the same values (to
+/// rounding) with the same requires_grad.
+inline void expect_call_same(const func::Compiled& compiled, const std::function<TensorList(const TensorList&)>& f,
+                             const TensorList& in, const std::string& what) {
+  TensorList want;
+  try {
+    want = f(in);
+  } catch (const Error&) {
+    EXPECT_THROW(compiled(in), Error) << what;
+    return;
+  }
+  const TensorList got = compiled(in);
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t k = 0; k < got.size(); ++k) {
+    expect_same(got[k].detach(), want[k].detach(), false, what + ", output " + std::to_string(k));
+    EXPECT_EQ(got[k].requires_grad(), want[k].requires_grad()) << what << ", output " << k;
   }
 }
 

@@ -56,19 +56,7 @@ TEST(CompileBackward, EveryOpTableRowsGradientEqualsEager) {
           for (int call = 0; call < 3; ++call) {
             TensorList in;
             for (const auto& s : shapes) in.push_back(random_tensor(s, row.domain, dt, rng));
-            TensorList want;
-            try {
-              want = f(in);
-            } catch (const Error&) {
-              EXPECT_THROW(compiled(in), Error) << what;
-              continue;
-            }
-            const TensorList got = compiled(in);
-            ASSERT_EQ(got.size(), want.size()) << what;
-            for (size_t k = 0; k < got.size(); ++k) {
-              expect_same(got[k], want[k], false, what + " gradient " + std::to_string(k));
-              EXPECT_FALSE(got[k].requires_grad()) << what;
-            }
+            expect_call_same(compiled, f, in, what);
           }
           const auto s = compiled.stats();
           (s.replays > 0 ? replayed : eager).insert(row.name + (s.replays > 0 ? "" : " (" + s.eager_reason + ")"));
@@ -353,24 +341,6 @@ TEST(CompileBackward, ExtremesReplayAtTheirIndices) {
       for (size_t k = 0; k < got.size(); ++k) expect_same(got[k], want[k], true, "output " + std::to_string(k));
     }
     EXPECT_EQ(compiled.stats().replays, 3) << compiled.stats().eager_reason;
-  }
-}
-
-/// Calls compiled and f on the same inputs and expects the same values and requires_grad.
-void expect_call_same(const func::Compiled& compiled, const std::function<TensorList(const TensorList&)>& f,
-                      const TensorList& in, const std::string& what) {
-  TensorList got, want;
-  try {
-    want = f(in);
-  } catch (const Error&) {
-    EXPECT_THROW(compiled(in), Error) << what;
-    return;
-  }
-  got = compiled(in);
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t k = 0; k < got.size(); ++k) {
-    expect_same(got[k].detach(), want[k].detach(), false, what);
-    EXPECT_EQ(got[k].requires_grad(), want[k].requires_grad()) << what;
   }
 }
 
