@@ -29,8 +29,8 @@ std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& 
 /// program is recorded again.
 bool holds_tensor_of_another_layout(const Program& program);
 
-/// Whether every non-tensor value the recording read (a module's training mode, whether a captured tensor requires
-/// grad) is as it was then.
+/// Whether every guard of the recording holds: the non-tensor values it read (a module's training mode,
+/// anomaly mode where f runs a backward pass) and the autograd state of the tensors it reads as they are.
 bool guards_hold(const Program& program);
 
 /// Whether the inputs f was given as themselves at the recording (those that require grad) are the same

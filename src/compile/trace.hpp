@@ -8,8 +8,8 @@
 #pragma once
 
 #include <functional>
-#include <memory>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>

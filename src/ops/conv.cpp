@@ -59,7 +59,8 @@ Tensor conv_composed(const Tensor& x, int64_t nbx, const Tensor& w, int64_t nbw,
 Tensor conv_values(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvAttrs& a);
 
 /// conv_vjp_direct's gradient `which` (0 input, 1 weight, 2 bias) alone: a func::compile replay of one
-/// of the rule's results (each is a product or a sum of its own, so computing them apart costs nothing).
+/// of the rule's results. Each is a product or a sum of its own; computed apart, only the packing of a
+/// g that is not a dense [OC, L] per sample is repeated.
 Tensor conv_gradient(const Tensor& x, const Tensor& w, const Tensor& g, const ConvAttrs& a, int which) {
   Tensor out;
   conv_vjp_direct(x, w, g, a.window, a.groups,

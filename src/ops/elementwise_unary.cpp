@@ -38,7 +38,8 @@ Tensor piecewise_constant(const Tensor& x, F value) {
     cpu::map1<T, T>(out, x, [value](T v) { return static_cast<T>(value(v)); });
   });
   finish<SignRecord>({&x}, out);
-  // sign's record has no replay rule (it stands for every such function): this step replaces its.
+  // sign's record has no replay rule (it stands for every such function): this step takes the place
+  // of the one finish() reported.
   compile::detail::note_kernel("piecewise_constant", {&x}, out, [value](const TensorList& in) {
     return piecewise_constant(in[0], value);
   });
