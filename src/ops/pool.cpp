@@ -203,8 +203,10 @@ struct MaxPool2dRecord : Named<"max_pool2d", "MaxPool2DWithIndicesBackward0">, L
   using Attrs = MaxPoolGeometry;
   static constexpr Saves saves{.extras = 1};
   // The values again, read at the indices (a step of their own, see max_pool; in[1]): the maxima
-  // themselves, a nan where a window holds one, without a second scan.
-  static Tensor replay(const TensorList& in, const Attrs&) {
+  // themselves, a nan where a window holds one, without a second scan. With dilation a window may lie
+  // wholly in the padding (-inf, its index past its row, as PyTorch's): those scan again.
+  static Tensor replay(const TensorList& in, const Attrs& g) {
+    if (g.dilation[0] > 1 || g.dilation[1] > 1) return std::get<0>(max_pool(in[0], g));
     const Tensor &x = in[0], &index = in[1];
     const int64_t n = x.size(0), c = x.size(1);
     return x.reshape({n, c, x.size(2) * x.size(3)})
