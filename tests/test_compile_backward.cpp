@@ -344,13 +344,15 @@ TEST(CompileBackward, ExtremesReplayAtTheirIndices) {
   }
   // With dilation a window may lie wholly in the padding: -inf, and an index past its row (into the next
   // row, or out of the plane), as PyTorch gives. (A replay that read x there gave x's values or raised.)
-  for (const auto& [shape, pool] : std::vector<std::pair<std::vector<int64_t>, std::function<Tensor(const Tensor&)>>>{
+  using Pool = std::function<Tensor(const Tensor&)>;
+  for (const auto& pooling : std::vector<std::pair<std::vector<int64_t>, Pool>>{
            {{1, 1, 1, 1}, [](const Tensor& x) { return max_pool2d(x, {2}, {1}, {1}, {2}); }},
            {{1, 1, 4, 1}, [](const Tensor& x) { return max_pool2d(x, {1, 2}, {2, 1}, {0, 1}, {1, 2}); }}}) {
+    const Pool& pool = pooling.second;
     auto f = [&pool](const TensorList& in) { return TensorList{pool(in[0])}; };
     auto compiled = compile(f);
     for (int call = 0; call < 3; ++call) {
-      const TensorList in = {randn(shape)};
+      const TensorList in = {randn(pooling.first)};
       expect_same(compiled(in)[0], f(in)[0], true, "a window in the padding");
     }
     EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
