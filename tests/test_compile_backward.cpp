@@ -6,7 +6,6 @@
 
 #include <random>
 #include <set>
-#include <stdexcept>
 
 #include "compile_testing.hpp"
 #include "op_table.hpp"
@@ -16,7 +15,7 @@ namespace {
 
 using func::compile;
 
-/// f(x) = sum(w * op(x)) differentiated in its first input, the others passed through.
+/// The gradient of sum(w * op(inputs)) in every input, by func::vjp.
 std::function<TensorList(const TensorList&)> gradient_of(const OpRow& row, const Tensor& w_seed) {
   return [&row, w_seed](const TensorList& in) {
     auto loss = [&row, &w_seed](const TensorList& args) {
