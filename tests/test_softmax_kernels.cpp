@@ -1,6 +1,7 @@
 // softmax, log_softmax and logsumexp's vectorised row kernels (src/ops/softmax.cpp) against a plain
 // long double reference: rows of every length around the vector widths (the tails and the folded
-// maxima) and around 512 (beyond, exponentials are computed again rather than kept), nan, +-inf and -0
+// maxima) and around 512 (up to it, rows go in groups; beyond, alone, and their exponentials are
+// computed again rather than kept), nan, +-inf and -0
 // in the vector part and in the tail, dims with rows inner apart (partial column blocks), and any
 // thread count.
 #include <dydx/dydx.hpp>
@@ -118,20 +119,32 @@ TEST(SoftmaxKernels, EveryRowLengthAroundTheVectorWidths) {
   }
 }
 
-// Column blocks of 256: the dim-0 kernel's partial last block, and the same values on any thread count.
+// Column blocks of 256: the dim-0 kernel's partial last block, and the same values on any thread count,
+// which splits short rows' groups (up to 8 rows and 512 values) in other places.
 TEST(SoftmaxKernels, ColumnBlocksAndThreadsGiveTheSameBits) {
   manual_seed(3);
   const Tensor x = randn({37, 600}) * 4.0;
+  const Tensor short_rows = x.reshape({-1, 75}), shortest = x.reshape({-1, 3}).to(kFloat64);
   const int threads = get_num_threads();
   std::vector<Tensor> outs;
+  constexpr size_t kKinds = 7;
   for (int t : {1, 2, 3, 5}) {
     set_num_threads(t);
     outs.push_back(softmax(x, 0));
     outs.push_back(log_softmax(x, 1));
     outs.push_back(logsumexp(x, {0}));
+    outs.push_back(softmax(short_rows, 1));
+    outs.push_back(log_softmax(shortest, 1));
+    outs.push_back(logsumexp(short_rows, {1}));
+    outs.push_back(logsumexp(shortest, {1}));
   }
   set_num_threads(threads);
-  for (size_t i = 3; i < outs.size(); ++i) EXPECT_TRUE(equal(outs[i], outs[i % 3])) << i;
+  for (size_t i = kKinds; i < outs.size(); ++i) EXPECT_TRUE(equal(outs[i], outs[i % kKinds])) << i;
+  // A short row's values do not depend on the rows grouped with it.
+  for (int64_t row : {0, 1, 7, 295}) {
+    EXPECT_TRUE(equal(softmax(short_rows[row], 0), outs[3][row])) << row;
+    EXPECT_TRUE(equal(logsumexp(short_rows[row], {0}), outs[5][row])) << row;
+  }
   // Dim 0 against dim 1 of the transpose: one kernel across columns, the other along rows.
   EXPECT_TRUE(allclose(softmax(x, 0), softmax(x.t().contiguous(), 1).t(), 1e-6, 1e-7));
 }

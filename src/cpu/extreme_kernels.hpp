@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "cpu/kernel_vectors.hpp"
@@ -45,6 +46,28 @@ Extreme<T> first_of(const Extreme<T>& a, const Extreme<T>& b) {
 // lanes at a time (each lane sees every 2 kLanes-th element); a nan, once in a lane, stays. In GCC's
 // vector types: a scalar float ternary stays a branch (its compare might trap, so GCC does not
 // if-convert it).
+#ifdef DYDX_SKINNY_GEMM
+// Lane by lane, b if it is beyond a or nan, else a: a nan, once in a lane, stays.
+template <bool IsMax, class V>
+[[gnu::always_inline]] inline V keep_extreme(V a, V b) {
+  return ((IsMax ? b > a : b < a) | (b != b)) ? b : a;
+}
+
+// v's lanes [0, 2 Width) folded by keep_extreme into lane 0, halving: lane k takes lane k + Width.
+template <bool IsMax, int Width, class V>
+[[gnu::always_inline]] inline V fold_lanes(V v) {
+  if constexpr (Width == 0) {
+    return v;
+  } else {
+    constexpr int kCount = sizeof(V) / sizeof(v[0]);
+    const V moved = [&]<int... I>(std::integer_sequence<int, I...>) {
+      return __builtin_shufflevector(v, v, ((I + Width) % kCount)...);
+    }(std::make_integer_sequence<int, kCount>{});
+    return fold_lanes<IsMax, Width / 2>(keep_extreme<IsMax>(v, moved));
+  }
+}
+#endif
+
 template <bool IsMax, class T>
 int64_t extreme_in_vectors(const T* p, int64_t n, T& m, bool& any_nan) {
 #ifdef DYDX_SKINNY_GEMM
@@ -59,11 +82,11 @@ int64_t extreme_in_vectors(const T* p, int64_t n, T& m, bool& any_nan) {
       best0 = ((IsMax ? v0 > best0 : v0 < best0) | (v0 != v0)) ? v0 : best0;
       best1 = ((IsMax ? v1 > best1 : v1 < best1) | (v1 != v1)) ? v1 : best1;
     }
-    for (int k = 0; k < kLanes<T>; ++k)
-      for (const T b : {best0[k], best1[k]}) {
-        any_nan = any_nan || b != b;
-        m = (IsMax ? b > m : b < m) ? b : m;
-      }
+    // The lanes folded in halves, a nan kept wherever one was: a lane at a time, the compares of
+    // unpredictable values branched (a quarter of a short-row log_softmax went there).
+    const Vec<T> best = fold_lanes<IsMax, kLanes<T> / 2>(keep_extreme<IsMax>(best0, best1));
+    any_nan = any_nan || best[0] != best[0];
+    m = (IsMax ? best[0] > m : best[0] < m) ? best[0] : m;
     return i;
   }
 #endif

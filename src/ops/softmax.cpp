@@ -12,6 +12,7 @@
 //   log_softmax = x - lse(x): D2[t, t] = -<u^2> (the same along every element of the row);
 //   softmax = exp(log_softmax): Ds[t] = s * u, and differentiating s * (t - <t>) once more along t
 //   gives s * u^2 - s * <u * t> = s * (u^2 - <u^2>) (as <u> = 0, <u * t> = <u^2>).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -103,19 +104,41 @@ double sum_exp_shifted(const T* p, int64_t n, T shift) {
   return total;
 }
 
-// softmax or log_softmax of `count` (at most kGroup) contiguous rows of n. e holds count * n doubles, the
+// Rows are taken in groups of up to kGroup rows and kGroupValues values (or one longer row): a loop
+// per row of 64 values is 8 steps of exponentials, which spend as long setting up their constants and
+// filling the pipeline as computing, so a group's differences go through one loop.
+constexpr int64_t kGroup = 8;
+constexpr int64_t kGroupValues = 512;
+int64_t rows_per_group(int64_t n) { return n <= kGroupValues ? std::min(kGroup, kGroupValues / std::max<int64_t>(n, 1)) : 1; }
+
+// For a group of `count` contiguous rows of n: each row's maximum m[j] and total[j] = sum_k exp(p[j n
+// + k] - m[j]), the exponentials kept in e (count * n doubles) when it is given. The same values and
+// the same sums, in any grouping.
+template <class T>
+void shifted_exp_sums(const T* p, int64_t n, int64_t count, T* m, double* total, double* e) {
+  for (int64_t j = 0; j < count; ++j) m[j] = row_max(p + j * n, n);
+  if (count * n > kGroupValues) {  // one long row
+    total[0] = e ? exp_shifted(p, n, m[0], e) : sum_exp_shifted(p, n, m[0]);
+    return;
+  }
+  double kept[kGroupValues];
+  if (!e) e = kept;
+  T d[kGroupValues];
+  for (int64_t j = 0; j < count; ++j)
+    for (int64_t k = 0; k < n; ++k) d[j * n + k] = p[j * n + k] - m[j];
+  for (int64_t i = 0; i < count * n; ++i) e[i] = exp_of_difference<T>(d[i]);
+  for (int64_t j = 0; j < count; ++j) total[j] = cpu::sum_in_lanes<cpu::LaneTerm::Value>(e + j * n, n);
+}
+
+// softmax or log_softmax of a group of `count` contiguous rows of n. e holds count * n doubles, the
 // exponentials kept for softmax's quotients, or is null: then they are computed again. The rows'
 // logarithms (or reciprocals) are taken together, in vector lanes.
-constexpr int64_t kGroup = 8;
 template <class T>
 void normalise_rows(const T* p, T* q, int64_t n, int64_t count, bool log, double* e) {
   T m[kGroup];
   double total[kGroup];
   for (int64_t j = 0; j < kGroup; ++j) total[j] = 1;
-  for (int64_t j = 0; j < count; ++j) {
-    m[j] = row_max(p + j * n, n);
-    total[j] = e ? exp_shifted(p + j * n, n, m[j], e + j * n) : sum_exp_shifted(p + j * n, n, m[j]);
-  }
+  shifted_exp_sums(p, n, count, m, total, e);
   if (!e && !log) {
     for (int64_t j = 0; j < count; ++j)
       for (int64_t k = 0; k < n; ++k)
@@ -173,12 +196,12 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
     const T* px = x.data_ptr<T>();
     T* py = out.data_ptr<T>();
     if (r.inner == 1) {
-      // Rows of up to 512 go in groups whose exponentials (32 KiB at most) are kept in L1 for the
+      // Rows of up to kGroupValues go in groups whose exponentials (4 KiB) are kept in L1 for the
       // quotients. Longer ones go alone: log_softmax keeps none, softmax keeps a row's in a buffer of
       // dydx's allocator (seen by memory_stats(), given back to its cache), or computes them again
       // where that buffer cannot be had.
-      const bool short_rows = r.n <= 512;
-      const int64_t group = short_rows ? kGroup : 1;
+      const bool short_rows = r.n <= kGroupValues;
+      const int64_t group = rows_per_group(r.n);
       cpu::parallel_for(r.outer, std::max<int64_t>(1, 4096 / r.n), [&](int64_t begin, int64_t end) {
         std::vector<double> kept(short_rows ? static_cast<size_t>(group * r.n) : 0);
         Tensor long_row;
@@ -212,11 +235,17 @@ Tensor normalise_along(const Tensor& input, int64_t dim, bool log) {
 }
 
 Tensor logsumexp_values(const Tensor& x, const Dims& dims, bool keepdim) {
-  return reduce_runs(x, dims, keepdim, []<class T>(const T* p, int64_t n) {
-    // A row of -infs gives -inf, and one holding +inf gives inf (rather than inf - inf); a nan, nan.
-    const T m = row_max(p, n);
-    if (std::isinf(m)) return m;
-    return static_cast<T>(std::log(sum_exp_shifted(p, n, m)) + m);
+  return reduce_run_groups<kGroup>(x, dims, keepdim, []<class T>(const T* p, int64_t n, int64_t count, T* out) {
+    const int64_t group = rows_per_group(n);
+    for (int64_t first = 0; first < count; first += group) {
+      const int64_t rows = std::min(group, count - first);
+      T m[kGroup];
+      double total[kGroup];
+      shifted_exp_sums(p + first * n, n, rows, m, total, nullptr);
+      // A row of -infs gives -inf, and one holding +inf gives inf (rather than inf - inf); a nan, nan.
+      for (int64_t j = 0; j < rows; ++j)
+        out[first + j] = std::isinf(m[j]) ? m[j] : static_cast<T>(std::log(total[j]) + m[j]);
+    }
   });
 }
 
