@@ -538,13 +538,11 @@ namespace {
 const std::set<std::string> kViews = {"as_strided", "expand",  "permute", "select",    "slice", "squeeze",
                                       "squeeze.dim", "t",      "transpose", "unsqueeze", "view"};
 // The ops it cannot compute again yet: a recording that needs one runs f itself. In-place writes
-// (copy, copy_slices, fill, zero, index_put, scatter*) refuse the recording anyway. The lists are
+// (copy, copy_slices, fill, zero) refuse the recording anyway. The lists are
 // exact both ways, so that an op added without a rule, or given one, updates them.
 const std::set<std::string>& ops_without_replay_rule() {
   static const std::set<std::string> ops = [] {
-    std::set<std::string> s = {"adaptive_avg_pool2d", "avg_pool2d", "avg_pool2d_backward", "col2im",
-                               "copy", "copy_slices", "fill", "im2col", "index", "index_put",
-                               "pow.ScalarBase", "scatter.value", "sign", "zero"};
+    std::set<std::string> s = {"copy", "copy_slices", "fill", "sign", "zero"};
     s.insert(kViews.begin(), kViews.end());
     return s;
   }();

@@ -129,6 +129,137 @@ TEST(CompileBackward, TrainingStepGradientsInCapturedParameters) {
   }
 }
 
+// A convolutional classifier's gradients with the pools and windows that had no replay rule before
+// (avg_pool2d, adaptive_avg_pool2d and their adjoint, unfold and fold) replay, and equal f's.
+TEST(CompileBackward, PooledConvolutionGradientsReplay) {
+  namespace F = nn::functional;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    manual_seed(5);
+    const Tensor w = (randn({4, 2, 3, 3}, dt) * 0.3).requires_grad_();
+    const Tensor v = (randn({3, 4 * 4}, dt) * 0.3).requires_grad_();
+    auto step = [&](const TensorList& in) {
+      Tensor h = F::conv2d(in[0], w, F::Conv2dFuncOptions().padding(1)).tanh();
+      h = F::avg_pool2d(h, F::AvgPool2dFuncOptions(2).stride(1).padding(1).count_include_pad(false));
+      h = F::adaptive_avg_pool2d(h, F::AdaptiveAvgPool2dFuncOptions({2, 2}));
+      // unfold then fold with the same windows: each value times the windows it is in.
+      const Tensor cols = F::unfold(h, F::UnfoldFuncOptions({2, 2}).padding(1));
+      h = F::fold(cols.sin(), F::FoldFuncOptions({2, 2}, {2, 2}).padding(1));
+      const Tensor loss = F::cross_entropy(h.reshape({h.size(0), -1}).matmul(v.t()), in[1]);
+      return dydx::grad({loss}, {w, v});
+    };
+    auto compiled = compile(step);
+    for (int i = 0; i < 3; ++i) {
+      const Tensor x = randn({5, 2, 6, 7}, dt), labels = randint(0, 3, {5});
+      expect_call_same(compiled, step, {x, labels}, std::string(dtype_name(dt)) + " call " + std::to_string(i));
+    }
+    EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
+    // Double backward through the pools (their adjoints' adjoints): a gradient norm's gradient.
+    auto penalty = [&](const TensorList& in) {
+      const Tensor h = F::avg_pool2d(F::conv2d(in[0], w).tanh(), F::AvgPool2dFuncOptions(2));
+      const Tensor g = dydx::grad({h.pow(2).sum()}, {w}, {}, std::nullopt, /*create_graph=*/true)[0];
+      return dydx::grad({g.pow(2).sum()}, {w});
+    };
+    auto compiled_penalty = compile(penalty);
+    for (int i = 0; i < 3; ++i)
+      expect_call_same(compiled_penalty, penalty, {randn({2, 2, 6, 6}, dt)}, "penalty " + std::to_string(i));
+    EXPECT_EQ(compiled_penalty.stats().replays, 2) << compiled_penalty.stats().eager_reason;
+  }
+}
+
+// Scalar operands replay with their own types: an integer base keeps an integer power integral, and an
+// int64 fill value beyond 2^53 is not rounded through a double.
+TEST(CompileBackward, ScalarOperandsReplayWithTheirTypes) {
+  constexpr int64_t big = (int64_t{1} << 60) + 1;
+  auto f = [](const TensorList& in) {
+    return TensorList{pow(3, in[0]), pow(2.5, in[1]), in[0].scatter(0, in[2], big)};
+  };
+  auto compiled = compile(f);
+  for (int i = 0; i < 3; ++i) {
+    const Tensor n = randint(0, 20, {6}), x = randn({6}), index = randint(0, 6, {2});
+    const TensorList got = compiled({n, x, index}), want = f({n, x, index});
+    ASSERT_EQ(got[0].dtype(), kInt64);
+    EXPECT_TRUE(equal(got[0], want[0])) << i;
+    EXPECT_TRUE(equal(got[1], want[1])) << i;
+    ASSERT_EQ(got[2].dtype(), kInt64);
+    EXPECT_TRUE(equal(got[2], want[2])) << i;
+    EXPECT_EQ(got[2][index[0].item<int64_t>()].item<int64_t>(), big);
+  }
+  EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
+}
+
+// Indexing by tensors replays: the positions are formed again from the indices' values at each call,
+// so other indices (negative ones, repeated ones, out of range) give what f gives, an out-of-range
+// index raises as f does and the next call replays again; the gradient adds repeated positions. A
+// mask's positions have a data-dependent count: f runs itself.
+TEST(CompileBackward, TensorIndicesReplayWithTheirValuesAtEachCall) {
+  using namespace indexing;
+  for (ScalarType dt : {kFloat32, kFloat64}) {
+    const Tensor w = randn({5, 4, 3}, dt).requires_grad_();
+    const Tensor v = randn({6, 1, 4, 3}, dt).requires_grad_();
+    auto f = [&w, &v](const TensorList& in) {
+      const Tensor& rows = in[0];
+      const Tensor& cols = in[1];
+      const Tensor picked = w.index({rows, Slice(), cols});          // non-adjacent: B in front
+      const Tensor adjacent = w.index({Slice(), rows.remainder(4)});  // adjacent: B in place
+      const Tensor put = index_put(w, {rows}, v * in[2], /*accumulate=*/true);
+      const Tensor loss = picked.sin().sum() + adjacent.pow(2).sum() + put.tanh().sum();
+      TensorList out = dydx::grad({loss}, {w, v});
+      out.push_back(picked.detach());
+      return out;
+    };
+    auto compiled = compile(f);
+    auto values = [dt] { return randn({6, 1, 4, 3}, dt); };
+    const std::vector<std::vector<int64_t>> cases = {
+        {0, 4, 4, -1, 2, -5},  // repeated and negative
+        {1, 1, 1, 1, 1, 1},
+        {3, 0, -2, 2, 4, 1},
+    };
+    int calls = 0;
+    for (const auto& r : cases) {
+      const Tensor rows = tensor(r).reshape({6, 1}).to(kInt64);
+      const Tensor cols = tensor(std::vector<int64_t>{0, 2, -3}).reshape({1, 3});
+      expect_call_same(compiled, f, {rows, cols, values()}, std::string(dtype_name(dt)) + " call " + std::to_string(calls++));
+    }
+    // Out of range, either sign: the call raises as f does, naming the index; then it replays again.
+    for (int64_t bad : {5, -6}) {
+      const Tensor rows = tensor(std::vector<int64_t>{0, 1, bad, 2, 3, 4}).reshape({6, 1});
+      const Tensor cols = tensor(std::vector<int64_t>{0, 1, 2}).reshape({1, 3});
+      EXPECT_THROW(f({rows, cols, values()}), Error);
+      try {
+        compiled({rows, cols, values()});
+        ADD_FAILURE() << "index " << bad << " did not raise";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("index " + std::to_string(bad) + " is out of bounds"), std::string::npos)
+            << e.what();
+      }
+    }
+    const Tensor rows = tensor(std::vector<int64_t>{4, 3, 2, 1, 0, 0}).reshape({6, 1});
+    const Tensor cols = tensor(std::vector<int64_t>{2, 1, 0}).reshape({1, 3});
+    expect_call_same(compiled, f, {rows, cols, values()}, "after the errors");
+    EXPECT_EQ(compiled.stats().recordings, 1);
+    EXPECT_EQ(compiled.stats().replays, 5) << compiled.stats().eager_reason;  // the two that raised among them
+  }
+  // An integer division's check for a zero divisor reads a value, and runs again at each replay.
+  auto divide = [](const TensorList& in) { return TensorList{in[0].remainder(in[1]), in[0].fmod(3)}; };
+  auto compiled_divide = compile(divide);
+  for (int i = 0; i < 2; ++i) {
+    const TensorList in = {randint(-9, 9, {4}), randint(1, 5, {4})};
+    EXPECT_TRUE(equal(compiled_divide(in)[0], divide(in)[0]));
+  }
+  EXPECT_EQ(compiled_divide.stats().replays, 1) << compiled_divide.stats().eager_reason;
+  EXPECT_THROW(compiled_divide({randint(-9, 9, {4}), tensor(std::vector<int64_t>{1, 0, 2, 3})}), Error);
+  // A mask: as many positions as it has true elements, which a replay could not know.
+  auto masked = [](const TensorList& in) { return TensorList{in[0].index({in[1]}) * 2.0}; };
+  auto compiled = compile(masked);
+  for (int64_t keep : {3, 1, 5}) {
+    const Tensor x = randn({5, 2});
+    const Tensor mask = arange(5) < keep;
+    expect_call_same(compiled, masked, {x, mask}, "mask of " + std::to_string(keep));
+    EXPECT_EQ(compiled({x, mask})[0].size(0), keep);
+  }
+  EXPECT_EQ(compiled.stats().replays, 0);
+}
+
 // Transforms that take gradients inside f replay: grad, jacrev, hessian (reverse over reverse), and
 // a gradient with create_graph differentiated again.
 TEST(CompileBackward, ReverseModeTransformsReplay) {

@@ -36,14 +36,14 @@ struct CompileStats {
 /// requires grad in grad mode (autograd records the history through f), under a forward-mode
 /// level or vmap opened outside it (a compiled f passed to a transform runs through f itself), when
 /// called while another recording runs, and when f's recording cannot be replayed: f writes in
-/// place, draws random numbers, uses an op that has no replay rule yet, reads a value made by code
-/// the recording does not see (on f's thread or another), returns a tensor with autograd history
-/// it recorded (a replay records none: return it detached), runs backward() (which adds into
-/// .grad), reads or sets a .grad, runs a backward pass with hooks, retain_grad or anomaly mode, or
-/// through history made before f was called, registers a hook, makes a new leaf that requires grad
-/// (zeros(..., requires_grad); x.detach().requires_grad_() is fine), reads a tensor's value with
-/// item() (control flow or a scalar taken from a value), or keeps a tensor it computed beyond the
-/// call (a lazily computed parameter, an intermediate stored for later). `stats().eager_reason`
+/// place, draws random numbers, indexes by a bool mask (its count of positions is data), reads a
+/// value made by code the recording does not see (on f's thread or another), returns a tensor with
+/// autograd history it recorded (a replay records none: return it detached), runs backward()
+/// (which adds into .grad), reads or sets a .grad, runs a backward pass with hooks, retain_grad or
+/// anomaly mode, or through history made before f was called, registers a hook, makes a new leaf
+/// that requires grad (zeros(..., requires_grad); x.detach().requires_grad_() is fine), reads a
+/// tensor's value with item() (control flow or a scalar taken from a value), or keeps a tensor it
+/// computed beyond the call (a lazily computed parameter, an intermediate stored for later). `stats().eager_reason`
 /// says which. An input that requires grad (in a call without grad mode) is given to f as itself,
 /// which f may also capture: a recording replays only for that same tensor there.
 ///

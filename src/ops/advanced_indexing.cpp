@@ -12,6 +12,7 @@
 #include "ops/advanced_indexing.hpp"
 
 #include <string>
+#include <vector>
 
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -256,6 +257,8 @@ Tensor index_put_by_plan(const Tensor& self, const IndexPlan& plan, const Tensor
 struct IndexRecord : Named<"index", "IndexBackward0">, Linear {
   using Attrs = IndexAttrs;
   static constexpr Saves saves{.extras = 1};
+  // x, then the positions (a step of their own, see make_plan).
+  static Tensor replay(const TensorList& in, const Attrs& a) { return index_by_plan(in[0], with_batch_dims(a, in[1], 0)); }
   static void vjp(const Backward<IndexRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
@@ -281,6 +284,10 @@ Tensor align_values(const Tensor& v, int64_t nb, int64_t result_rank) {
 struct IndexPutRecord : Named<"index_put", "IndexPutBackward0">, Linear {
   using Attrs = IndexAttrs;
   static constexpr Saves saves{.extras = 1};
+  // self, values, then the positions.
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return index_put_by_plan(in[0], with_batch_dims(a, in[2], 0), in[1], a.accumulate);
+  }
   static void vjp(const Backward<IndexPutRecord>& b, const Tensor& g, Tensor* grads) {
     const IndexPlan plan = with_batch_dims(b.attrs(), b.extra(0), b.batch_dims(g));
     if (b.needs_grad(0)) grads[0] = b.attrs().accumulate ? g : index_put_by_plan(g, plan, zeros({}, g.dtype()), false);
@@ -396,6 +403,29 @@ Resolved resolve(const Tensor& self, const std::vector<indexing::TensorIndex>& i
   return r;
 }
 
+/// The row-major offset over the indexed dims (`dims`, of sizes `sizes`) of each position of the
+/// indices `dense` (int64, contiguous, one shape): every index checked, and negative ones wrapped,
+/// before any offset is formed.
+Tensor linear_positions(const TensorList& dense, const Dims& dims, const Dims& sizes, const char* op) {
+  for (size_t j = 0; j < dense.size(); ++j) {
+    const int64_t* p = dense[j].data_ptr<int64_t>();
+    const int64_t count = dense[j].numel(), size = sizes[j];
+    for (int64_t i = 0; i < count; ++i)
+      DYDX_CHECK(p[i] >= -size && p[i] < size, op, ": index ", p[i], " is out of bounds for dimension ", dims[j],
+                 " with size ", size);
+  }
+  Tensor lin = detail::make_empty(dense.front().sizes(), kInt64);
+  int64_t* out = lin.data_ptr<int64_t>();
+  const int64_t count = lin.numel();
+  std::fill(out, out + count, 0);
+  for (size_t j = 0; j < dense.size(); ++j) {
+    const int64_t size = sizes[j];
+    const int64_t* p = dense[j].data_ptr<int64_t>();
+    for (int64_t i = 0; i < count; ++i) out[i] = out[i] * size + (p[i] < 0 ? p[i] + size : p[i]);
+  }
+  return lin;
+}
+
 IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Tensor>>& tensors, const char* op) {
   Dims shape(tensors.front().second.sizes().begin(), tensors.front().second.sizes().end());
   bool broadcastable = true;
@@ -422,25 +452,21 @@ IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Ten
     plan.dims.push_back(d);
   }
   plan.out_pos = adjacent ? plan.dims[0] : 0;
-  // Every index checked (and negative ones wrapped) before lin is formed.
-  std::vector<Tensor> dense;
+  TensorList dense;
+  Dims sizes;
   for (const auto& [d, t] : tensors) {
     dense.push_back(t.expand(shape).contiguous());
-    const int64_t size = view.size(d);
-    const int64_t* p = dense.back().data_ptr<int64_t>();
-    const int64_t count = dense.back().numel();
-    for (int64_t i = 0; i < count; ++i)
-      DYDX_CHECK(p[i] >= -size && p[i] < size, op, ": index ", p[i], " is out of bounds for dimension ", d,
-                 " with size ", size);
+    sizes.push_back(view.size(d));
   }
-  plan.lin = detail::make_empty(shape, kInt64);
-  int64_t* lin = plan.lin.data_ptr<int64_t>();
-  const int64_t count = plan.lin.numel();
-  std::fill(lin, lin + count, 0);
-  for (size_t j = 0; j < tensors.size(); ++j) {
-    const int64_t size = view.size(tensors[j].first);
-    const int64_t* p = dense[j].data_ptr<int64_t>();
-    for (int64_t i = 0; i < count; ++i) lin[i] = lin[i] * size + (p[i] < 0 ? p[i] + size : p[i]);
+  plan.lin = linear_positions(dense, plan.dims, sizes, op);
+  if (compile::detail::recording()) [[unlikely]] {
+    // No record of its own: func::compile forms the positions again, checks included, from the
+    // indices' values at each call.
+    std::vector<const Tensor*> inputs;
+    for (const Tensor& t : dense) inputs.push_back(&t);
+    compile::StepRules rules;
+    rules.replay = [dims = plan.dims, sizes, op](const TensorList& in) { return linear_positions(in, dims, sizes, op); };
+    compile::detail::record_step("index_positions", inputs, {}, plan.lin, std::move(rules));
   }
   return plan;
 }

@@ -32,8 +32,15 @@ Tensor copy_as(const Tensor& x, ScalarType dtype) {
     return vmap::elementwise(x, [dtype](const Tensor& v) { return copy_as<Names>(v, dtype); });
   Tensor out = detail::make_empty(x.sizes(), dtype, Names::name);  // an expanded x can be too large to copy
   detail::copy_values(out, x);
-  // An integer copy carries no derivatives: x cannot require grad, or to() turned grad mode off.
-  if (is_floating_point(dtype)) finish<CloneOrToRecord<Names>>({&x}, out, {dtype});
+  // An integer copy carries no derivatives (x cannot require grad, or to() turned grad mode off; a
+  // tangent does not pass), but it is a step of func::compile's recording all the same (an index
+  // made contiguous).
+  if (is_floating_point(dtype)) {
+    finish<CloneOrToRecord<Names>>({&x}, out, {dtype});
+  } else if (compile::detail::recording()) [[unlikely]] {
+    compile::detail::note_kernel(Names::name, {&x}, out,
+                                 [dtype](const TensorList& in) { return CloneOrToRecord<Names>::replay(in, {dtype}); });
+  }
   return out;
 }
 

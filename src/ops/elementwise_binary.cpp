@@ -412,6 +412,9 @@ void check_integer_divisor(const Tensor& a, const Tensor& b, ScalarType dtype, c
   const Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
   if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return;
   NoGradGuard no_grad;
+  // Not a step of func::compile's recording: a replay runs the op again, this check included (integer
+  // results are never fused), so its item() steers nothing that a replay would keep.
+  compile::detail::PauseRecording not_recorded;
   DYDX_CHECK(!any(eq(b, 0)).item<bool>(), op, ": ZeroDivisionError (an integer divisor of ", b.dtype(), " ", b.sizes(),
              " is zero)");
 }
@@ -576,7 +579,9 @@ struct PowScalarRecord : Named<"pow.Scalar", "PowBackward0"> {
 struct PowScalarBaseRecord : Named<"pow.ScalarBase", "PowBackward2"> {
   struct Attrs {
     double base;
+    Scalar given = 0;  // as given (an integer base keeps an integer exponent's result integral)
   };
+  static Tensor replay(const TensorList& in, const Attrs& a) { return pow(a.given, in[0]); }
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
   static void vjp(const Backward<PowScalarBaseRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = g * pow_scalar_base_derivative(b.attrs().base, b.input(0), b.output());
@@ -739,7 +744,7 @@ Tensor pow(Scalar base, const Tensor& exponent) {
   const ScalarType dtype = ops::result_type(exponent, base);
   const double b = base.to_double();
   Tensor out = ops::binary_kernel(ops::scalar_tensor(base, dtype), exponent, dtype, "pow", ops::element_pow);
-  ops::finish<ops::PowScalarBaseRecord>({&exponent}, out, {b});
+  ops::finish<ops::PowScalarBaseRecord>({&exponent}, out, {b, base});
   return out;
 }
 

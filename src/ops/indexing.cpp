@@ -284,8 +284,13 @@ struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
 
 // scatter of a scalar: linear in self, zero gradient where written.
 struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
-  using Attrs = DimAttrs;
+  struct Attrs {
+    int64_t dim = 0;  // non-negative (0 for a 0-d input)
+    Scalar value = 0;
+  };
   static constexpr Saves saves{.extras = 1};
+  // self, then the index.
+  static Tensor replay(const TensorList& in, const Attrs& a) { return scatter(in[0], a.dim, in[1], a.value); }
   static void vjp(const Backward<ScatterValueRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     grads[0] = scatter(g, b.attrs().dim + nb, batched_index(b.extra(0), g, nb), 0.0);
@@ -433,7 +438,7 @@ Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, Scalar valu
   // The value as a 0-stride tensor of index's shape: the kernel reads it as it reads src.
   Tensor src = ops::scalar_tensor(value, self.dtype()).expand(index.sizes());
   Tensor out = ops::scatter_values<false>(self, dim, index, src);
-  ops::finish<ops::ScatterValueRecord>({&self}, out, {dim}, {&index});
+  ops::finish<ops::ScatterValueRecord>({&self}, out, {dim, value}, {&index});
   return out;
 }
 

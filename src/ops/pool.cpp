@@ -91,6 +91,7 @@ Tensor window_mean_adjoint(const Tensor& g, const AvgWindows& a);
 
 struct AvgPool2dRecord : Named<"avg_pool2d", "AvgPool2DBackward0">, Linear {
   using Attrs = AvgWindows;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return window_mean<AvgPool2dRecord>(in[0], a); }
   static void vjp(const Backward<AvgPool2dRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = window_mean_adjoint(g, b.attrs());
   }
@@ -101,6 +102,7 @@ struct AvgPool2dRecord : Named<"avg_pool2d", "AvgPool2DBackward0">, Linear {
 
 struct AdaptiveAvgPool2dRecord : Named<"adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0">, Linear {
   using Attrs = AvgWindows;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return window_mean<AdaptiveAvgPool2dRecord>(in[0], a); }
   static void vjp(const Backward<AdaptiveAvgPool2dRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = window_mean_adjoint(g, b.attrs());
   }
@@ -112,6 +114,7 @@ struct AdaptiveAvgPool2dRecord : Named<"adaptive_avg_pool2d", "AdaptiveAvgPool2D
 /// The adjoint of both average pools, the VJP that differentiates again.
 struct AvgPoolAdjointRecord : Named<"avg_pool2d_backward", "AvgPool2DBackwardBackward0">, Linear {
   using Attrs = AvgWindows;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return window_mean_adjoint(in[0], a); }
   static void vjp(const Backward<AvgPoolAdjointRecord>& b, const Tensor& g, Tensor* grads) {
     grads[0] = window_mean<AvgPool2dRecord>(g, b.attrs());
   }

@@ -32,6 +32,7 @@ struct FoldAttrs {
 
 struct Im2ColRecord : Named<"im2col", "Im2ColBackward0">, Linear {
   using Attrs = FoldAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return unfold_planes(in[0], a.window); }
   static void vjp(const Backward<Im2ColRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     const Dims& in = b.input_sizes(0);
@@ -48,6 +49,7 @@ struct Im2ColRecord : Named<"im2col", "Im2ColBackward0">, Linear {
 
 struct Col2ImRecord : Named<"col2im", "Col2ImBackward0">, Linear {
   using Attrs = FoldAttrs;
+  static Tensor replay(const TensorList& in, const Attrs& a) { return fold_planes(in[0], a.height, a.width, a.window); }
   static void vjp(const Backward<Col2ImRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     Tensor cols = unfold_planes(g.reshape({-1, g.size(-3), g.size(-2), g.size(-1)}), b.attrs().window);
