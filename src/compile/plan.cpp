@@ -130,6 +130,9 @@ class Planner {
     std::vector<bool> needed(nv, false);
     for (int32_t id : tape_.outputs)
       if (id >= 0) needed[id] = true;
+    // Every draw runs, read or not: the generator moves at each call as f moves it.
+    for (const Step& s : tape_.steps)
+      if (s.rules.draws) needed[s.out] = true;
     live_step_.assign(tape_.steps.size(), false);
     for (size_t i = tape_.steps.size(); i-- > 0;) {
       const Step& s = tape_.steps[i];

@@ -44,6 +44,9 @@ struct StepRules {
   Replay replay;  // empty: the op has no replay rule yet (a recording that needs it is not replayed)
   Elementwise elementwise;
   Product product;
+  // A random draw: replayed even where no output reads it, and in its order among the draws, so
+  // that the generator moves at each call as f would move it.
+  bool draws = false;
 };
 
 /// One op of a recording.
@@ -162,6 +165,30 @@ class PauseRecording {
  private:
   Recorder* previous_;
 };
+
+/// A random draw under a recording (recording() is true): `draw(inputs)` runs with the recording
+/// set aside (its ops are the draw's business), and its result is one step that draws again at each
+/// replay, from the generator `draw` holds: a compiled f gives, call after call, the numbers f
+/// would. A draw made requiring grad is a new leaf at every call, which a replay would not make.
+template <class Draw>
+Tensor record_draw(const char* name, std::initializer_list<const Tensor*> inputs, Draw draw) {
+  TensorList given;
+  for (const Tensor* t : inputs) given.push_back(*t);
+  Tensor out;
+  {
+    PauseRecording the_draw_itself;
+    out = draw(given);
+  }
+  if (out.requires_grad()) {
+    refuse("f makes a tensor that requires grad (a new leaf at every call)");
+    return out;
+  }
+  StepRules rules;
+  rules.replay = std::move(draw);
+  rules.draws = true;
+  record_step(name, std::span<const Tensor* const>(inputs.begin(), inputs.size()), {}, out, std::move(rules));
+  return out;
+}
 }  // namespace detail
 
 }  // namespace dydx::compile

@@ -48,7 +48,9 @@ void Generator::set_offset(uint64_t offset) {
 }
 
 Generator::Block Generator::reserve(uint64_t n) const {
-  // Replaying a recording would repeat this draw's numbers: func::compile runs f eagerly instead.
+  // A draw that is no step of its own (the ops below record theirs with compile::detail::record_draw,
+  // which sets the recording aside while they draw): a replay would repeat its numbers, so
+  // func::compile runs f eagerly instead.
   if (compile::detail::recording()) [[unlikely]] compile::detail::refuse("f draws random numbers");
   std::lock_guard<std::mutex> lock(state_->mutex);
   Block block{state_->key, state_->next};
@@ -96,6 +98,10 @@ struct Drawing {
 };
 bool under_vmap() { return vmap::active() && !drawing; }
 
+// Whether this draw is a step of func::compile's recording (record_draw). Under vmap it is not:
+// the draw's shape and its randomness mode belong to the batch, and f runs eagerly instead.
+bool recorded() { return compile::detail::recording() && !vmap::active(); }
+
 bool batched_at(const Tensor& t, uint32_t level) {
   for (const auto* b = vmap::batched(t); b; b = vmap::batched(b->value))
     if (b->level == level) return true;
@@ -136,6 +142,10 @@ Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const ch
 }  // namespace
 
 Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  if (recorded()) [[unlikely]]
+    return compile::detail::record_draw("rand", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+      return rand(shape, generator, options);
+    });
   if (under_vmap()) [[unlikely]] {
     const Dims shape = vmap::random_shape("rand", sizes);
     Drawing d;
@@ -153,6 +163,10 @@ Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options
 Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, default_generator(), options); }
 
 Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
+  if (recorded()) [[unlikely]]
+    return compile::detail::record_draw("randn", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+      return randn(shape, generator, options);
+    });
   if (under_vmap()) [[unlikely]] {
     const Dims shape = vmap::random_shape("randn", sizes);
     Drawing d;
@@ -184,6 +198,10 @@ Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, def
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   detail::check_sizes(sizes, "randint");
   DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
+  if (recorded()) [[unlikely]]
+    return compile::detail::record_draw("randint", {}, [low, high, shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+      return randint(low, high, shape, generator, options);
+    });
   if (under_vmap()) [[unlikely]] {
     const Dims shape = vmap::random_shape("randint", sizes);
     Drawing d;
@@ -223,6 +241,10 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   // rather than in the allocation).
   DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
              " is too large: the storage size of n int64 values overflows");
+  if (recorded()) [[unlikely]]
+    return compile::detail::record_draw("randperm", {}, [n, generator, options](const TensorList&) {
+      return randperm(n, generator, options);
+    });
   if (under_vmap()) [[unlikely]] {
     // One permutation per sample of 'different' levels: Fisher-Yates is serial per permutation, so
     // this draws them one after another (as functorch does), stacked into the batch.
@@ -251,6 +273,8 @@ Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_g
 
 Tensor bernoulli(const Tensor& p, const Generator& generator) {
   DYDX_CHECK(is_floating_point(p.dtype()), "bernoulli: expected a floating point tensor of probabilities, got ", p.dtype());
+  if (recorded()) [[unlikely]]
+    return compile::detail::record_draw("bernoulli", {&p}, [generator](const TensorList& in) { return bernoulli(in[0], generator); });
   if (under_vmap()) [[unlikely]] {
     check_random_input("bernoulli", p);
     const Tensor phys = physical_input(p);
@@ -276,6 +300,10 @@ Tensor bernoulli(const Tensor& p) { return bernoulli(p, default_generator()); }
 
 Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
   DYDX_CHECK(p >= 0 && p <= 1, "bernoulli_ expects p to be in [0, 1], but got p=", p);
+  if (recorded()) [[unlikely]]
+    return compile::detail::record_draw("bernoulli.p", {&input}, [p, generator](const TensorList& in) {
+      return bernoulli(in[0], p, generator);
+    });
   if (under_vmap()) [[unlikely]] {
     check_random_input("bernoulli", input);
     const Dims shape = vmap::random_shape("bernoulli", input.sizes());

@@ -2,6 +2,7 @@
 // make it differentiable in both modes and at any order, with the noise saved as the product's factor.
 #include "dydx/nn/functional.hpp"
 #include "ops/op_util.hpp"
+#include "vmap/batched.hpp"
 
 namespace dydx {
 namespace {
@@ -20,8 +21,14 @@ Tensor dropout_impl(const Tensor& input, double p, bool train, bool inplace, con
   if (feature)
     for (size_t d = 2; d < noise_shape.size(); ++d) noise_shape[d] = 1;
   // 1 - p rounds to 1 for p below 2^-54; the kept elements are then scaled by exactly 1.
+  auto draw_noise = [noise_shape, p, dtype = input.dtype(), generator](const TensorList&) {
+    return bernoulli(empty(noise_shape, dtype), 1 - p, generator).div_(full({}, 1 - p, dtype));
+  };
+  // Under func::compile the noise is one draw of the recording (its scaling in place is the draw's own).
   Tensor noise = p == 1 ? zeros(noise_shape, input.dtype())
-                        : bernoulli(empty(noise_shape, input.dtype()), 1 - p, generator).div_(full({}, 1 - p, input.dtype()));
+                 : compile::detail::recording() && !vmap::active()
+                     ? compile::detail::record_draw(feature ? "dropout2d_noise" : "dropout_noise", {}, draw_noise)
+                     : draw_noise({});
   if (inplace) {
     Tensor self = input;
     return self.mul_(noise);
