@@ -36,18 +36,20 @@ struct CompileStats {
 /// requires grad in grad mode (autograd records the history through f), under a forward-mode level
 /// or vmap opened outside it (a compiled f passed to a transform runs through f itself), when
 /// called while another recording runs, and when f's recording cannot be replayed: f writes in
-/// place, draws random numbers under vmap or requiring grad (other draws are steps that draw again
-/// at each call, from the same generator, in f's order), indexes by a bool mask (its count of
-/// positions is data), reads a value made by code the recording does not see (on f's thread or
-/// another), returns a tensor with autograd history it recorded (a replay records none: return it
-/// detached), runs backward() (which adds into .grad), reads or sets a .grad, runs a backward pass
-/// with hooks, retain_grad or anomaly mode, or through history made before f was called, registers
-/// a hook, makes a new leaf that requires grad (zeros(..., requires_grad);
-/// x.detach().requires_grad_() is fine), reads a tensor's value with item() (control flow or a
-/// scalar taken from a value), or keeps a tensor it computed beyond the call (a lazily computed
-/// parameter, an intermediate stored for later). `stats().eager_reason` says which. An input that
-/// requires grad (in a call without grad mode) is given to f as itself, which f may also capture: a
-/// recording replays only for that same tensor there.
+/// place into an input, a captured tensor, a view or a tensor another tensor shares, or with
+/// autograd history to record (a write into a tensor f made is a step: the same write on a copy of
+/// the old value at each replay), draws random numbers under vmap or requiring grad (other draws
+/// are steps that draw again at each call, from the same generator, in f's order), indexes by a
+/// bool mask (its count of positions is data), reads a value made by code the recording does not
+/// see (on f's thread or another), returns a tensor with autograd history it recorded (a replay
+/// records none: return it detached), runs backward() (which adds into .grad), reads or sets a
+/// .grad, runs a backward pass with hooks, retain_grad or anomaly mode, or through history made
+/// before f was called, registers a hook, makes a new leaf that requires grad (zeros(...,
+/// requires_grad); x.detach().requires_grad_() is fine), reads a tensor's value with item()
+/// (control flow or a scalar taken from a value), or keeps a tensor it computed beyond the call (a
+/// lazily computed parameter, an intermediate stored for later). `stats().eager_reason` says which.
+/// An input that requires grad (in a call without grad mode) is given to f as itself, which f may
+/// also capture: a recording replays only for that same tensor there.
 ///
 /// As with jax.jit, f must compute its outputs from its inputs through dydx ops, on the calling
 /// thread: non-tensor values f reads (a double in a closure, an option) and data f reads or writes

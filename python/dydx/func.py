@@ -43,7 +43,8 @@ class compile:  # noqa: N801 (torch.compile's name)
     without calling it (no interpreter per op), with elementwise runs fused into single passes and
     activations fused into the products before them. The same contract as jax.jit: value-dependent
     control flow and non-tensor values are fixed at recording; calls that need autograd history, and
-    functions whose recording cannot be replayed (in-place writes, ...), run the function itself;
+    functions whose recording cannot be replayed (in-place writes into inputs or views, ...), run the
+    function itself;
     random draws (``rand``, ``dropout``, ...) draw again at each call, as the function would; ``stats()`` says which and why. Transforms called inside the function
     (``dydx.func.batch_jacobian``, ``laplacian``, ``vmap``) are recorded too.
     """

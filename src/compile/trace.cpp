@@ -133,6 +133,50 @@ void note_write(const Tensor& t) {
   if (!temporary) refuse("an in-place write inside f");
 }
 
+bool can_rewrite(const Tensor& t) {
+  Recorder* r = active_recorder;
+  if (r == nullptr || !r->tape.refusal.empty()) return false;
+  const auto it = r->ids.find(t.impl().get());
+  if (it == r->ids.end()) return false;
+  const Source source = r->tape.values[it->second].source;
+  // An input's or a captured tensor's write is seen by f's caller, which a replay would not do.
+  if (source != Source::step && source != Source::constant) return false;
+  const auto& impl = *t.impl();
+  // The storage's one owner is t: no view, alias or saved tensor could read the old contents later.
+  return impl.base == nullptr && impl.offset == 0 && t.is_contiguous() && impl.storage.use_count() == 1;
+}
+
+void note_rewrite(const char* op, const Tensor& t, std::span<const Tensor* const> others, Replay replay) {
+  Recorder& r = *active_recorder;
+  if (!r.tape.refusal.empty()) return;
+  const int32_t old_value = r.ids.at(t.impl().get());
+  Step step;
+  step.op = op;
+  step.args.push_back(old_value);
+  for (const Tensor* o : others) step.args.push_back(o->defined() ? r.id_of(*o) : -1);
+  step.rules.replay = std::move(replay);
+  // A constant written in place: the steps before the write read what it was made with, its copy,
+  // which nothing checks any more against the tensor itself (now the new value's).
+  if (r.tape.values[old_value].source == Source::constant) {
+    auto& copies = r.tape.constant_copies;
+    const auto copy = std::find_if(copies.begin(), copies.end(), [&](const auto& c) { return c.first == old_value; });
+    if (copy != copies.end()) {
+      r.tape.held[old_value] = std::move(copy->second);
+      copies.erase(copy);
+    }
+  }
+  // The new value: t's identity from now on (add() would keep the old one's).
+  const auto new_value = static_cast<int32_t>(r.tape.values.size());
+  r.tape.values.push_back(r.tape.values[old_value]);
+  r.tape.values.back().source = Source::step;
+  r.tape.held.emplace_back();
+  r.ids[t.impl().get()] = new_value;
+  step.out = new_value;
+  r.results.emplace_back(new_value, t.impl());  // kept beyond the call: a replay would not write into it
+  r.step_of[new_value] = r.tape.steps.size();
+  r.tape.steps.push_back(std::move(step));
+}
+
 void note_saved(const Tensor& saved, const Tensor& of) {
   Recorder* r = active_recorder;
   if (r == nullptr || !r->tape.refusal.empty() || !of.defined() || saved.impl() == of.impl()) return;

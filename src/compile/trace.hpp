@@ -126,6 +126,13 @@ void guard_autograd_state(Tape& tape, const Tensor& t);
 void refuse(const std::string& reason);
 /// An in-place write into t: refuses the recording unless t is a temporary of the op writing it.
 void note_write(const Tensor& t);
+/// Whether an in-place write into t can be a step of the recording (note_rewrite): t holds a value f
+/// made (a step's or a constant's), is contiguous, no view, and no other tensor shares its memory, so
+/// that nothing could read its old contents through another tensor after the write.
+bool can_rewrite(const Tensor& t);
+/// t (can_rewrite) was just written in place by `op` from its old value and `others`: from now on t
+/// is a new value, which a replay computes with `replay({old value, others...})` into a new tensor.
+void note_rewrite(const char* op, const Tensor& t, std::span<const Tensor* const> others, Replay replay);
 /// `saved`, an alias an autograd node keeps of `of` (an op's input or output), is `of`'s value: a
 /// backward pass inside f reads it.
 void note_saved(const Tensor& saved, const Tensor& of);

@@ -124,8 +124,35 @@ bool needs_history(const Tensor& self, std::initializer_list<const Tensor*> othe
 
 void bump_version(const Tensor& self) {
   ++self.impl()->storage->version;
-  // A write func::compile's steps cannot replay: the recording is refused and f runs eagerly.
+  // A write func::compile's steps cannot replay (rewritten() did not take it): the recording is
+  // refused and f runs eagerly.
   if (compile::detail::recording()) [[unlikely]] compile::detail::note_write(self);
+}
+
+// Under func::compile's recording, an in-place write into a tensor f made, which nothing else
+// aliases (compile::detail::can_rewrite), with no autograd history or tangent to carry and outside
+// vmap, is a step of its own: `write(self, others)` runs with the recording set aside (the ops it
+// runs are its business), and a replay applies the same write to a copy of the old value, so that
+// the bits are the eager write's. Returns whether it took the write; the caller writes otherwise
+// (and a write into an input, a captured tensor or a view refuses the recording in bump_version).
+template <class Write>
+bool rewritten(Tensor& self, const char* op, std::initializer_list<const Tensor*> others, Write write) {
+  if (!compile::detail::recording()) [[likely]] return false;
+  if (vmap::active() || forward::active() || needs_history(self, others) || !compile::detail::can_rewrite(self))
+    return false;
+  TensorList given;
+  for (const Tensor* o : others) given.push_back(*o);
+  {
+    compile::detail::PauseRecording the_write_itself;
+    write(self, given);
+  }
+  compile::detail::note_rewrite(op, self, std::span<const Tensor* const>(others.begin(), others.size()),
+                                [write](const TensorList& in) {
+                                  Tensor value = in[0].clone();
+                                  write(value, TensorList(in.begin() + 1, in.end()));
+                                  return value;
+                                });
+  return true;
 }
 
 // Rules that read self (mul_, div_) must see its value from before the write; PyTorch saves
@@ -243,6 +270,8 @@ using ops::commit;
 using ops::needs_history;
 
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
+  if (ops::rewritten(*this, "add_", {&other}, [alpha](Tensor& t, const TensorList& o) { t.add_(o[0], alpha); }))
+    return *this;
   check_inplace(*this, "add_", &other);
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("add_", *this, {&other});
@@ -263,6 +292,8 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
 Tensor& Tensor::add_(Scalar other) { return add_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
 
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
+  if (ops::rewritten(*this, "sub_", {&other}, [alpha](Tensor& t, const TensorList& o) { t.sub_(o[0], alpha); }))
+    return *this;
   check_inplace(*this, "sub_", &other);
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("sub_", *this, {&other});
@@ -280,6 +311,7 @@ Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
+  if (ops::rewritten(*this, "mul_", {&other}, [](Tensor& t, const TensorList& o) { t.mul_(o[0]); })) return *this;
   check_inplace(*this, "mul_", &other);
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("mul_", *this, {&other});
@@ -300,6 +332,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
 Tensor& Tensor::mul_(Scalar other) { return mul_(ops::scalar_tensor(other, ops::result_type(*this, other))); }
 
 Tensor& Tensor::div_(const Tensor& other) {
+  if (ops::rewritten(*this, "div_", {&other}, [](Tensor& t, const TensorList& o) { t.div_(o[0]); })) return *this;
   check_inplace(*this, "div_", &other);
   if (vmap::takes_rule({this, &other})) [[unlikely]] {
     vmap::check_inplace("div_", *this, {&other});
@@ -319,6 +352,10 @@ Tensor& Tensor::div_(const Tensor& other) {
 // addcmul_ and addcdiv_: self += value * (tensor1 op tensor2). The quotient or product is formed
 // first (differentiable, so the write records its history through add), then added as add_ adds.
 static Tensor& addc_impl(Tensor& self, const Tensor& t1, const Tensor& t2, Scalar value, bool divide, const char* op) {
+  if (ops::rewritten(self, op, {&t1, &t2}, [value, divide, op](Tensor& t, const TensorList& o) {
+        addc_impl(t, o[0], o[1], value, divide, op);
+      }))
+    return self;
   check_inplace(self, op, &t1);
   check_inplace(self, op, &t2);
   DYDX_CHECK(!divide || t1.is_floating_point() || t2.is_floating_point(), op,
@@ -366,6 +403,8 @@ Tensor Tensor::addcdiv(const Tensor& t1, const Tensor& t2, Scalar value) const {
 
 template <class Names>
 static Tensor& fill_impl(Tensor& self, Scalar value, const char* op) {
+  if (ops::rewritten(self, op, {}, [value, op](Tensor& t, const TensorList&) { fill_impl<Names>(t, value, op); }))
+    return self;
   check_inplace(self, op);
   ops::check_fill_value(value, self.dtype(), op);
   if (vmap::takes_rule(self)) [[unlikely]] {
@@ -390,6 +429,7 @@ Tensor& Tensor::fill_(Scalar value) { return fill_impl<ops::FillNames>(*this, va
 Tensor& Tensor::zero_() { return fill_impl<ops::ZeroNames>(*this, 0, "zero_"); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  if (ops::rewritten(*this, "copy_", {&src}, [](Tensor& t, const TensorList& o) { t.copy_(o[0]); })) return *this;
   check_inplace(*this, "copy_", &src);
   if (vmap::takes_rule({this, &src})) [[unlikely]] {
     vmap::check_inplace("copy_", *this, {&src});
@@ -418,6 +458,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 // With history to record, f reads a snapshot of self, so that what its rule saves survives the write.
 template <class F>
 static Tensor& unary_in_place(Tensor& self, const char* op, F f) {
+  if (ops::rewritten(self, op, {}, [op, f](Tensor& t, const TensorList&) { unary_in_place(t, op, f); })) return self;
   check_inplace(self, op);
   if (vmap::takes_rule(self)) [[unlikely]] {
     // The same write once on the batch (f is elementwise: one sample's result is f of that sample).
@@ -445,7 +486,8 @@ Tensor& Tensor::log1p_() { return unary_in_place(*this, "log1p_", [](const Tenso
 Tensor& Tensor::expm1_() { return unary_in_place(*this, "expm1_", [](const Tensor& x) { return dydx::expm1(x); }); }
 Tensor& Tensor::erf_() { return unary_in_place(*this, "erf_", [](const Tensor& x) { return dydx::erf(x); }); }
 Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
-  return unary_in_place(*this, "clamp_", [&](const Tensor& x) { return dydx::clamp(x, min, max); });
+  // (min and max by value: a func::compile replay runs the write again.)
+  return unary_in_place(*this, "clamp_", [min, max](const Tensor& x) { return dydx::clamp(x, min, max); });
 }
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 
