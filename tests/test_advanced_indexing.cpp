@@ -145,6 +145,48 @@ TEST(AdvancedIndex, GradFnNamesAndFloat32) {
   EXPECT_TRUE(HasValues(x.grad(), {1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}));
 }
 
+// A 0-d int64 tensor is an integer index, as in libtorch and PyTorch 1.13 (TensorIndexing.h selects
+// with its item()): x[t(1), :, t([0, 2])] is [4, 2] for x [5, 4, 3] (a tensor index would give
+// [2, 4]); alone it selects a view (SelectBackward0); writes go through it; vmap agrees per sample.
+TEST(AdvancedIndex, ZeroDimIntegerTensorsAreIntegers) {
+  const Tensor one = longs({1}).reshape({}), cols = longs({0, 2});
+  const Tensor x = arange(60).reshape({5, 4, 3});
+  const Tensor y = x.index({one, Slice(), cols});
+  EXPECT_EQ(y.sizes(), IntArrayRef({4, 2}));
+  EXPECT_TRUE(equal(y, x.select(0, 1).index({Slice(), cols})));
+  const Tensor f = x.to(kFloat64).requires_grad_();
+  const Tensor picked = f.index({one});
+  EXPECT_EQ(std::string(picked.grad_fn()->name()), "SelectBackward0");
+  EXPECT_EQ(f.index({one, longs({2}).reshape({}), longs({0}).reshape({})}).dim(), 0);
+  Tensor w = zeros({5, 4});
+  w.index_put_({one}, full({}, 7.0));
+  EXPECT_EQ(w.sum().item<double>(), 28.0);
+  EXPECT_EQ(index_put(zeros({5, 4}), {one, longs({0, 3})}, full({2}, 2.0)).sum().item<double>(), 4.0);
+  const Tensor batch = arange(120).reshape({2, 5, 4, 3});
+  const Tensor mapped = func::vmap([&](const Tensor& s) { return s.index({one, Slice(), cols}); })(batch);
+  EXPECT_EQ(mapped.sizes(), IntArrayRef({2, 4, 2}));
+  EXPECT_TRUE(equal(mapped[1], batch[1].index({one, Slice(), cols})));
+  try {
+    x.index({longs({9}).reshape({})});
+    ADD_FAILURE() << "index 9 did not raise";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index 9 is out of bounds for dimension 0 with size 5"), std::string::npos)
+        << e.what();
+  }
+}
+
+// Adding into an int64 position past INT64_MAX wraps, as PyTorch's kernels (and dydx's sum) do, rather
+// than overflowing a signed integer (undefined behaviour, which UBSan reports).
+TEST(AdvancedIndex, AccumulatedInt64SumsWrap) {
+  const int64_t big = int64_t{1} << 62;
+  const Tensor values = full({2}, big, kInt64);
+  const Tensor put = index_put(zeros({3}, kInt64), {longs({1, 1})}, values, /*accumulate=*/true);
+  EXPECT_EQ(put[1].item<int64_t>(), INT64_MIN);
+  EXPECT_EQ(put[1].item<int64_t>(), values.sum().item<int64_t>());
+  const Tensor added = zeros({3}, kInt64).scatter_add(0, longs({2, 2}), values);
+  EXPECT_EQ(added[2].item<int64_t>(), INT64_MIN);
+}
+
 TEST(AdvancedIndex, Int64TensorsAndMasksFromComparisons) {
   Tensor x = arange(10).reshape({2, 5});
   EXPECT_TRUE(HasValues(x.index({Slice(), longs({4, -5})}), {4, 0, 9, 5}));

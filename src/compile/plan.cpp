@@ -130,9 +130,10 @@ class Planner {
     std::vector<bool> needed(nv, false);
     for (int32_t id : tape_.outputs)
       if (id >= 0) needed[id] = true;
-    // Every draw runs, read or not: the generator moves at each call as f moves it.
+    // Every draw and every check runs, read or not: the generator moves at each call as f moves it,
+    // and a call raises where f raises.
     for (const Step& s : tape_.steps)
-      if (s.rules.draws) needed[s.out] = true;
+      if (s.rules.draws || s.rules.checks) needed[s.out] = true;
     live_step_.assign(tape_.steps.size(), false);
     for (size_t i = tape_.steps.size(); i-- > 0;) {
       const Step& s = tape_.steps[i];

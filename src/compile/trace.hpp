@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "dydx/creation.hpp"
 #include "dydx/func.hpp"
 
 namespace dydx::compile {
@@ -47,6 +48,9 @@ struct StepRules {
   // A random draw: replayed even where no output reads it, and in its order among the draws, so
   // that the generator moves at each call as f would move it.
   bool draws = false;
+  // A step whose replay checks its inputs' values (an index's range, an integer divisor): replayed
+  // even where no output reads it, so that a call raises wherever f raises.
+  bool checks = false;
 };
 
 /// One op of a recording.
@@ -172,6 +176,28 @@ class PauseRecording {
  private:
   Recorder* previous_;
 };
+
+/// A check of values under a recording (recording() is true): `check(inputs)` runs now with the
+/// recording set aside, raising as it raises, and again at every replay, read or not (a check that
+/// reads values outside any op: a loss's class indices, a probability's range).
+template <class Check>
+void record_check(const char* name, std::initializer_list<const Tensor*> inputs, Check check) {
+  TensorList given;
+  for (const Tensor* t : inputs) given.push_back(*t);
+  Tensor mark;  // the step's result, which nothing reads
+  {
+    PauseRecording the_check_itself;
+    check(given);
+    mark = empty({0});
+  }
+  StepRules rules;
+  rules.replay = [check = std::move(check)](const TensorList& in) {
+    check(in);
+    return empty({0});
+  };
+  rules.checks = true;
+  record_step(name, std::span<const Tensor* const>(inputs.begin(), inputs.size()), {}, mark, std::move(rules));
+}
 
 /// A random draw under a recording (recording() is true): `draw(inputs)` runs with the recording
 /// set aside (its ops are the draw's business), and its result is one step that draws again at each

@@ -87,6 +87,10 @@ std::vector<T> Tensor::to_vector() const {
   const auto& impl = impl_ref();
   DYDX_CHECK(!impl.batched, "vmap: to_vector() was called on a tensor inside vmap (shape ", impl.sizes,
              "); its values differ per sample. Return it from f instead");
+  // As item(): values read here would stay as they were at func::compile's recording.
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f reads a tensor's values with to_vector() (what is computed from them would stay as it "
+                            "was at the recording)");
   std::vector<T> out(impl.numel);
   Tensor dst = from_blob(out.data(), impl.sizes, dtype_of<T>());
   detail::copy_values(dst, *this);

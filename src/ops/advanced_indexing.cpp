@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/int_arith.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "vmap/batched.hpp"
@@ -241,7 +242,7 @@ Tensor index_put_values(const Tensor& self, const IndexPlan& plan, const Tensor&
                           T* o = op + dst.block[b];
                           const T* s = vp + src.block[b];
                           walk_rest(sizes, dst.rest_strides, src.rest_strides, begin, end, [&](int64_t oo, int64_t so) {
-                            if (accumulate) o[oo] = static_cast<T>(o[oo] + s[so]);
+                            if (accumulate) o[oo] = cpu::wrapping_add(o[oo], s[so]);  // int64 wraps, as PyTorch's
                             else o[oo] = s[so];
                           });
                         }
@@ -466,6 +467,7 @@ IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Ten
     for (const Tensor& t : dense) inputs.push_back(&t);
     compile::StepRules rules;
     rules.replay = [dims = plan.dims, sizes, op](const TensorList& in) { return linear_positions(in, dims, sizes, op); };
+    rules.checks = true;
     compile::detail::record_step("index_positions", inputs, {}, plan.lin, std::move(rules));
   }
   return plan;
@@ -592,19 +594,36 @@ bool has_tensor_index(const std::vector<indexing::TensorIndex>& indices) {
   return false;
 }
 
-Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::TensorIndex>& indices) {
+// A 0-d int64 tensor index is an integer, as in libtorch and PyTorch (x[torch.tensor(1)] selects, a
+// view); one batched under vmap stays a tensor, each sample's own position.
+static std::vector<indexing::TensorIndex> integers_for_0d(const std::vector<indexing::TensorIndex>& indices) {
+  std::vector<indexing::TensorIndex> out;
+  out.reserve(indices.size());
+  for (const auto& i : indices) {
+    const bool integer = i.is_tensor() && i.tensor().defined() && i.tensor().dim() == 0 &&
+                         i.tensor().dtype() == kInt64 && !vmap::batched(i.tensor());
+    out.push_back(integer ? indexing::TensorIndex(i.tensor().item<int64_t>()) : i);
+  }
+  return out;
+}
+
+Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::TensorIndex>& given) {
+  const std::vector<indexing::TensorIndex> indices = integers_for_0d(given);
+  if (!has_tensor_index(indices)) return self.index(indices);
   if (vmap::active() && any_batched(self, indices)) [[unlikely]] {
     BatchedIndices b = batch_indices(self, indices, "index", false, index_level(self, indices));
     return vmap::wrap(b.self_value.index(b.indices), b.out_bdim, b.level);
   }
   Resolved r = resolve(self, indices, "index");
+  if (r.tensors.empty()) return r.view;  // 0-d integer tensors only: selects
   return index_by_plan(r.view, make_plan(r.view, r.tensors, "index"));
 }
 
 }  // namespace ops
 
-Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& indices, const Tensor& values,
+Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& given, const Tensor& values,
                  bool accumulate) {
+  const std::vector<indexing::TensorIndex> indices = ops::integers_for_0d(given);
   if (vmap::active() && (ops::any_batched(self, indices) || vmap::batched(values))) [[unlikely]] {
     const uint32_t level = std::max(ops::index_level(self, indices), vmap::top_level({&values}));
     if (ops::index_level(self, indices) < level) {
@@ -652,7 +671,8 @@ Scalar scalar_of(const Tensor& value) {
 }  // namespace
 }  // namespace ops
 
-Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate) {
+Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& given, const Tensor& values, bool accumulate) {
+  const std::vector<indexing::TensorIndex> indices = ops::integers_for_0d(given);
   ops::check_writable(*this, "index_put_");
   if (vmap::active() && (ops::any_batched(*this, indices) || vmap::batched(values))) [[unlikely]] {
     std::vector<const Tensor*> others{&values};

@@ -112,6 +112,11 @@ struct BinaryRecord {
 
   // func::compile: the op again, and its loop over contiguous runs for the fused passes.
   static Tensor replay(const TensorList& in, const Attrs& attrs) { return replay_binary<Op>(in[0], in[1], attrs); }
+  // An integer fmod or remainder checks its divisor for zeros at each replay.
+  static bool checks_values_of(const Tensor& out) {
+    if constexpr (requires(const Tensor& t, ScalarType d) { Op::check(t, t, d); }) return !is_floating_point(out.dtype());
+    else return false;
+  }
   static compile::Elementwise elementwise(const Attrs& attrs) {
     return {.arity = 2, .f32 = binary_loop<Op, float>(attrs), .f64 = binary_loop<Op, double>(attrs)};
   }

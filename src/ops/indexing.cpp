@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dydx/nn/functional.hpp"
+#include "cpu/int_arith.hpp"
 #include "ops/op_record.hpp"
 #include "vmap/batched.hpp"
 #include "ops/op_util.hpp"
@@ -124,7 +125,7 @@ void scatter_into(const Tensor& out, int64_t dim, const Tensor& index, const Ten
     for_each_line<3>(index.sizes(), dim, {&out, &index, &src}, [&](const std::array<int64_t, 3>& off) {
       for (int64_t j = 0; j < k; ++j) {
         T& target = op[off[0] + ip[off[1] + j * index_step] * out_step];
-        if constexpr (Add) target = static_cast<T>(target + sp[off[2] + j * src_step]);
+        if constexpr (Add) target = cpu::wrapping_add(target, sp[off[2] + j * src_step]);  // int64 wraps, as PyTorch's
         else target = sp[off[2] + j * src_step];
       }
     });
@@ -226,6 +227,7 @@ struct DimAttrs {
 // gather and scatter_add are linear in their tensor inputs and each other's transposes; the index
 // (saved, not an input) only routes values.
 struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
+  static constexpr bool checks_values = true;  // a replay checks the index's range
   using Attrs = DimAttrs;
   static Tensor replay(const TensorList& in, const Attrs& a) { return gather(in[0], a.dim, in[1]); }  // the index is the extra
   static constexpr Saves saves{.extras = 1};
@@ -245,6 +247,7 @@ struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
 };
 
 struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
+  static constexpr bool checks_values = true;  // a replay checks the index's range
   using Attrs = DimAttrs;
   // Its inputs self and src, then the index.
   static Tensor replay(const TensorList& in, const Attrs& a) { return scatter_add(in[0], a.dim, in[2], in[1]); }
@@ -266,6 +269,7 @@ struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
 // values read back from there (gather), as PyTorch's; where an index repeats, every duplicate gets
 // the gradient though only the last write survives, as in PyTorch.
 struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
+  static constexpr bool checks_values = true;  // a replay checks the index's range
   using Attrs = DimAttrs;
   static Tensor replay(const TensorList& in, const Attrs& a) { return scatter(in[0], a.dim, in[2], in[1]); }
   static constexpr Saves saves{.extras = 1};
@@ -284,6 +288,7 @@ struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
 
 // scatter of a scalar: linear in self, zero gradient where written.
 struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
+  static constexpr bool checks_values = true;  // a replay checks the index's range
   struct Attrs {
     int64_t dim = 0;  // non-negative (0 for a 0-d input)
     Scalar value = 0;
@@ -304,6 +309,7 @@ struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
 // index_select's transpose adds each row of g back at its index (index_add into zeros): a
 // scatter_add along dim with the index broadcast over the other dims.
 struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear {
+  static constexpr bool checks_values = true;  // a replay checks the index's range
   using Attrs = DimAttrs;
   static Tensor replay(const TensorList& in, const Attrs& a) { return index_select(in[0], a.dim, in[1]); }
   static constexpr Saves saves{.extras = 1};

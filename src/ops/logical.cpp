@@ -168,13 +168,27 @@ Tensor operator|(const Tensor& a, Scalar b) { return bitwise_or(a, ops::scalar_t
 Tensor operator^(const Tensor& a, Scalar b) { return bitwise_xor(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 
 // Under vmap, any and all count each sample's nonzeros with one sum over the batch (sum's rule).
+// The whole tensor's: a value read by a kernel, which func::compile is told of (full() alone would be
+// a constant, the recording's answer at every call).
 Tensor any(const Tensor& x) {
   if (vmap::takes_rule(x)) [[unlikely]] return gt(ne(x, 0).sum(), 0);
-  return full({}, ops::any_element(x, [](auto v) { return ops::nonzero_value(v); }), kBool);
+  Tensor out;
+  {
+    compile::detail::PauseRecording not_a_constant;
+    out = full({}, ops::any_element(x, [](auto v) { return ops::nonzero_value(v); }), kBool);
+  }
+  compile::detail::note_kernel("any", {&x}, out, [](const TensorList& in) { return any(in[0]); });
+  return out;
 }
 Tensor all(const Tensor& x) {
   if (vmap::takes_rule(x)) [[unlikely]] return eq(ne(x, 0).sum(), x.numel());
-  return full({}, !ops::any_element(x, [](auto v) { return !ops::nonzero_value(v); }), kBool);
+  Tensor out;
+  {
+    compile::detail::PauseRecording not_a_constant;
+    out = full({}, !ops::any_element(x, [](auto v) { return !ops::nonzero_value(v); }), kBool);
+  }
+  compile::detail::note_kernel("all", {&x}, out, [](const TensorList& in) { return all(in[0]); });
+  return out;
 }
 Tensor any(const Tensor& x, int64_t dim, bool keepdim) { return gt(ops::count_nonzero_along(x, dim, keepdim, "any"), 0); }
 Tensor all(const Tensor& x, int64_t dim, bool keepdim) {

@@ -304,6 +304,8 @@ void record_for_compile(std::span<const Tensor* const> inputs, const Tensor& out
     if constexpr (HasReplay<Op>) rules.replay = [attrs](const TensorList& in) { return Op::replay(in, attrs); };
     if constexpr (HasElementwiseLoop<Op>) rules.elementwise = Op::elementwise(attrs);
     if constexpr (requires { Op::compile_product(attrs); }) rules.product = Op::compile_product(attrs);
+    if constexpr (requires { Op::checks_values; }) rules.checks = Op::checks_values;
+    if constexpr (requires { Op::checks_values_of(out); }) rules.checks = Op::checks_values_of(out);
     compile::detail::record_step(Op::name, inputs, extras, out, std::move(rules));
   }
 }

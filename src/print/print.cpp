@@ -3,6 +3,7 @@
 
 #include "vmap/batched.hpp"
 
+#include "compile/trace.hpp"
 #include "dydx/autograd.hpp"
 #include "dydx/detail/node.hpp"
 #include "print/format.hpp"
@@ -38,6 +39,9 @@ Tensor shown_elements(const Tensor& t) {
 
 /// The parts of a tensor that its printed text depends on.
 detail::PrintInput print_input(const Tensor& t) {
+  // Printing inside a func::compile recording shows the recording's values; what it reads and the
+  // ops it runs to summarise are no steps of f (a replay prints nothing, as jax.jit's trace).
+  compile::detail::PauseRecording not_a_step;
   detail::PrintInput in;
   const IntArrayRef sizes = t.sizes();
   in.sizes.assign(sizes.begin(), sizes.end());

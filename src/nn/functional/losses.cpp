@@ -5,11 +5,13 @@
 #include <sstream>
 
 #include "autograd/forward_mode.hpp"
+#include "compile/trace.hpp"
 #include "core/shape.hpp"
 #include "dydx/creation.hpp"
 #include "dydx/error.hpp"
 #include "dydx/nn/functional.hpp"
 #include "dydx/ops.hpp"
+#include "vmap/batched.hpp"
 #include "vmap/samples.hpp"
 
 namespace dydx::nn::functional {
@@ -89,10 +91,18 @@ void check_class_indices(const Tensor& input, const Tensor& target, int64_t igno
   DYDX_CHECK(target.sizes() == IntArrayRef(expected), loss, ": expected a target of shape ", IntArrayRef(expected),
              " for input shape ", input.sizes(), ", got ", target.sizes());
   const int64_t classes = input.size(class_dim_of(input));
-  // Under vmap, every sample's targets at once.
-  for (int64_t c : vmap::every_sample(target).contiguous().to_vector<int64_t>())
-    DYDX_CHECK(c == ignore_index || (c >= 0 && c < classes), loss, ": target ", c, " is out of bounds for ", classes,
-               " classes (input shape ", input.sizes(), ", target shape ", target.sizes(), ")");
+  // Under vmap, every sample's targets at once; under func::compile, a step that checks them again at
+  // every call.
+  auto check_values = [classes, ignore_index, loss, input_shape = Dims(input.sizes().begin(), input.sizes().end())](
+                          const TensorList& t) {
+    for (int64_t c : vmap::every_sample(t[0]).contiguous().to_vector<int64_t>())
+      DYDX_CHECK(c == ignore_index || (c >= 0 && c < classes), loss, ": target ", c, " is out of bounds for ", classes,
+                 " classes (input shape ", IntArrayRef(input_shape), ", target shape ", t[0].sizes(), ")");
+  };
+  if (compile::detail::recording() && !vmap::active()) [[unlikely]]
+    compile::detail::record_check(loss, {&target}, check_values);
+  else
+    check_values({target});
 }
 
 // True where target names the class (and is not ignored): input's shape, as a bool mask. It selects
@@ -201,9 +211,16 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Bin
   // PyTorch 1.13: "Found dtype Float but expected Double" (the weight may differ; it promotes).
   DYDX_CHECK(target.dtype() == input.dtype(), "binary_cross_entropy: expected a target of the input's dtype ",
              input.dtype(), ", got ", target.dtype());
-  for (double v : vmap::every_sample(input).contiguous().to(kFloat64).to_vector<double>())
-    DYDX_CHECK(v >= 0 && v <= 1, "binary_cross_entropy: every element of input must lie in [0, 1], got ", v,
-               " (input shape ", input.sizes(), ")");
+  // (Under func::compile, a step that checks the values again at every call.)
+  auto check_values = [](const TensorList& in) {
+    for (double v : vmap::every_sample(in[0]).contiguous().to(kFloat64).to_vector<double>())
+      DYDX_CHECK(v >= 0 && v <= 1, "binary_cross_entropy: every element of input must lie in [0, 1], got ", v,
+                 " (input shape ", in[0].sizes(), ")");
+  };
+  if (compile::detail::recording() && !vmap::active()) [[unlikely]]
+    compile::detail::record_check("binary_cross_entropy", {&input}, check_values);
+  else
+    check_values({input});
   if (options.weight().defined()) {
     check_floating(options.weight(), "binary_cross_entropy", "weight");
     detail::broadcast_shapes(options.weight().sizes(), input.sizes(), "binary_cross_entropy (weight)");
