@@ -49,8 +49,10 @@ struct StepRules {
   // that the generator moves at each call as f would move it.
   bool draws = false;
   // A step whose replay checks its inputs' values (an index's range, an integer divisor): replayed
-  // even where no output reads it, so that a call raises wherever f raises.
+  // even where no output reads it, so that a call raises wherever f raises; there, `check_only`
+  // (where given) runs instead of the replay: the check without the op.
   bool checks = false;
+  std::function<void(const TensorList&)> check_only;
 };
 
 /// One op of a recording.

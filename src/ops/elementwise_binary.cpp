@@ -112,10 +112,14 @@ struct BinaryRecord {
 
   // func::compile: the op again, and its loop over contiguous runs for the fused passes.
   static Tensor replay(const TensorList& in, const Attrs& attrs) { return replay_binary<Op>(in[0], in[1], attrs); }
-  // An integer fmod or remainder checks its divisor for zeros at each replay.
+  // An integer fmod or remainder checks its divisor for zeros at each replay (where no output reads
+  // its result, the check alone runs).
   static bool checks_values_of(const Tensor& out) {
     if constexpr (requires(const Tensor& t, ScalarType d) { Op::check(t, t, d); }) return !is_floating_point(out.dtype());
     else return false;
+  }
+  static void check_values(const TensorList& in, const Attrs&, ScalarType dtype) {
+    if constexpr (requires(const Tensor& t, ScalarType d) { Op::check(t, t, d); }) Op::check(in[0], in[1], dtype);
   }
   static compile::Elementwise elementwise(const Attrs& attrs) {
     return {.arity = 2, .f32 = binary_loop<Op, float>(attrs), .f64 = binary_loop<Op, double>(attrs)};

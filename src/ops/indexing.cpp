@@ -227,7 +227,11 @@ struct DimAttrs {
 // gather and scatter_add are linear in their tensor inputs and each other's transposes; the index
 // (saved, not an input) only routes values.
 struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
-  static constexpr bool checks_values = true;  // a replay checks the index's range
+  // A replay checks the index's range; where no output reads the result, the check alone runs.
+  static constexpr bool checks_values = true;
+  static void check_values(const TensorList& in, const DimAttrs& a, ScalarType) {
+    check_index_range(in[1], a.dim, size_along(in[0], a.dim), "gather", a.dim);
+  }
   using Attrs = DimAttrs;
   static Tensor replay(const TensorList& in, const Attrs& a) { return gather(in[0], a.dim, in[1]); }  // the index is the extra
   static constexpr Saves saves{.extras = 1};
@@ -247,7 +251,10 @@ struct GatherRecord : Named<"gather", "GatherBackward0">, Linear {
 };
 
 struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
-  static constexpr bool checks_values = true;  // a replay checks the index's range
+  static constexpr bool checks_values = true;  // as gather's
+  static void check_values(const TensorList& in, const DimAttrs& a, ScalarType) {
+    check_index_range(in[2], a.dim, size_along(in[0], a.dim), "scatter_add", a.dim);
+  }
   using Attrs = DimAttrs;
   // Its inputs self and src, then the index.
   static Tensor replay(const TensorList& in, const Attrs& a) { return scatter_add(in[0], a.dim, in[2], in[1]); }
@@ -269,7 +276,10 @@ struct ScatterAddRecord : Named<"scatter_add", "ScatterAddBackward0">, Linear {
 // values read back from there (gather), as PyTorch's; where an index repeats, every duplicate gets
 // the gradient though only the last write survives, as in PyTorch.
 struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
-  static constexpr bool checks_values = true;  // a replay checks the index's range
+  static constexpr bool checks_values = true;  // as gather's
+  static void check_values(const TensorList& in, const DimAttrs& a, ScalarType) {
+    check_index_range(in[2], a.dim, size_along(in[0], a.dim), "scatter", a.dim);
+  }
   using Attrs = DimAttrs;
   static Tensor replay(const TensorList& in, const Attrs& a) { return scatter(in[0], a.dim, in[2], in[1]); }
   static constexpr Saves saves{.extras = 1};
@@ -288,7 +298,7 @@ struct ScatterRecord : Named<"scatter", "ScatterBackward0">, Linear {
 
 // scatter of a scalar: linear in self, zero gradient where written.
 struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
-  static constexpr bool checks_values = true;  // a replay checks the index's range
+  static constexpr bool checks_values = true;  // as gather's
   struct Attrs {
     int64_t dim = 0;  // non-negative (0 for a 0-d input)
     Scalar value = 0;
@@ -296,6 +306,9 @@ struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
   static constexpr Saves saves{.extras = 1};
   // self, then the index.
   static Tensor replay(const TensorList& in, const Attrs& a) { return scatter(in[0], a.dim, in[1], a.value); }
+  static void check_values(const TensorList& in, const Attrs& a, ScalarType) {
+    check_index_range(in[1], a.dim, size_along(in[0], a.dim), "scatter", a.dim);
+  }
   static void vjp(const Backward<ScatterValueRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     grads[0] = scatter(g, b.attrs().dim + nb, batched_index(b.extra(0), g, nb), 0.0);
@@ -309,7 +322,10 @@ struct ScatterValueRecord : Named<"scatter.value", "ScatterBackward1">, Linear {
 // index_select's transpose adds each row of g back at its index (index_add into zeros): a
 // scatter_add along dim with the index broadcast over the other dims.
 struct IndexSelectRecord : Named<"index_select", "IndexSelectBackward0">, Linear {
-  static constexpr bool checks_values = true;  // a replay checks the index's range
+  static constexpr bool checks_values = true;  // as gather's
+  static void check_values(const TensorList& in, const DimAttrs& a, ScalarType) {
+    check_index_range(in[1].reshape({in[1].numel()}), 0, in[0].size(a.dim), "index_select", a.dim);
+  }
   using Attrs = DimAttrs;
   static Tensor replay(const TensorList& in, const Attrs& a) { return index_select(in[0], a.dim, in[1]); }
   static constexpr Saves saves{.extras = 1};

@@ -306,6 +306,9 @@ void record_for_compile(std::span<const Tensor* const> inputs, const Tensor& out
     if constexpr (requires { Op::compile_product(attrs); }) rules.product = Op::compile_product(attrs);
     if constexpr (requires { Op::checks_values; }) rules.checks = Op::checks_values;
     if constexpr (requires { Op::checks_values_of(out); }) rules.checks = Op::checks_values_of(out);
+    if constexpr (requires(const TensorList& in) { Op::check_values(in, attrs, out.dtype()); })
+      if (rules.checks)
+        rules.check_only = [attrs, dtype = out.dtype()](const TensorList& in) { Op::check_values(in, attrs, dtype); };
     compile::detail::record_step(Op::name, inputs, extras, out, std::move(rules));
   }
 }

@@ -95,9 +95,18 @@ void check_class_indices(const Tensor& input, const Tensor& target, int64_t igno
   // every call.
   auto check_values = [classes, ignore_index, loss, input_shape = Dims(input.sizes().begin(), input.sizes().end())](
                           const TensorList& t) {
-    for (int64_t c : vmap::every_sample(t[0]).contiguous().to_vector<int64_t>())
-      DYDX_CHECK(c == ignore_index || (c >= 0 && c < classes), loss, ": target ", c, " is out of bounds for ", classes,
-                 " classes (input shape ", IntArrayRef(input_shape), ", target shape ", t[0].sizes(), ")");
+    const Tensor targets = vmap::every_sample(t[0]).contiguous();
+    const int64_t* p = targets.data_ptr<int64_t>();
+    const int64_t n = targets.numel();
+    // A pass GCC vectorises (a negative target is a huge unsigned one), then, only if one is out of
+    // bounds, the first such, named: the check runs at every compiled call too.
+    bool valid = true;
+    for (int64_t i = 0; i < n; ++i)
+      valid &= (p[i] == ignore_index) | (static_cast<uint64_t>(p[i]) < static_cast<uint64_t>(classes));
+    if (valid) [[likely]] return;
+    for (int64_t i = 0; i < n; ++i)
+      DYDX_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes), loss, ": target ", p[i], " is out of bounds for ",
+                 classes, " classes (input shape ", IntArrayRef(input_shape), ", target shape ", t[0].sizes(), ")");
   };
   if (compile::detail::recording() && !vmap::active()) [[unlikely]]
     compile::detail::record_check(loss, {&target}, check_values);
