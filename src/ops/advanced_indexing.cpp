@@ -259,7 +259,9 @@ struct IndexRecord : Named<"index", "IndexBackward0">, Linear {
   using Attrs = IndexAttrs;
   static constexpr Saves saves{.extras = 1};
   // x, then the positions (a step of their own, see make_plan).
-  static Tensor replay(const TensorList& in, const Attrs& a) { return index_by_plan(in[0], with_batch_dims(a, in[1], 0)); }
+  static Tensor replay(const TensorList& in, const Attrs& a) {
+    return index_by_plan(in[0], with_batch_dims(a, in[1], 0));
+  }
   static void vjp(const Backward<IndexRecord>& b, const Tensor& g, Tensor* grads) {
     const int64_t nb = b.batch_dims(g);
     Tensor zero = zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype());
@@ -466,7 +468,9 @@ IndexPlan make_plan(const Tensor& view, const std::vector<std::pair<int64_t, Ten
     std::vector<const Tensor*> inputs;
     for (const Tensor& t : dense) inputs.push_back(&t);
     compile::StepRules rules;
-    rules.replay = [dims = plan.dims, sizes, op](const TensorList& in) { return linear_positions(in, dims, sizes, op); };
+    rules.replay = [dims = plan.dims, sizes, op](const TensorList& in) {
+      return linear_positions(in, dims, sizes, op);
+    };
     rules.checks = true;
     compile::detail::record_step("index_positions", inputs, {}, plan.lin, std::move(rules));
   }

@@ -115,8 +115,10 @@ struct BinaryRecord {
   // An integer fmod or remainder checks its divisor for zeros at each replay (where no output reads
   // its result, the check alone runs).
   static bool checks_values_of(const Tensor& out) {
-    if constexpr (requires(const Tensor& t, ScalarType d) { Op::check(t, t, d); }) return !is_floating_point(out.dtype());
-    else return false;
+    if constexpr (requires(const Tensor& t, ScalarType d) { Op::check(t, t, d); })
+      return !is_floating_point(out.dtype());
+    else
+      return false;
   }
   static void check_values(const TensorList& in, const Attrs&, ScalarType dtype) {
     if constexpr (requires(const Tensor& t, ScalarType d) { Op::check(t, t, d); }) Op::check(in[0], in[1], dtype);

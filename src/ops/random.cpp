@@ -143,9 +143,10 @@ Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const ch
 
 Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("rand", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
-      return rand(shape, generator, options);
-    });
+    return compile::detail::record_draw(
+        "rand", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+          return rand(shape, generator, options);
+        });
   if (under_vmap()) [[unlikely]] {
     const Dims shape = vmap::random_shape("rand", sizes);
     Drawing d;
@@ -164,9 +165,10 @@ Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, defau
 
 Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("randn", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
-      return randn(shape, generator, options);
-    });
+    return compile::detail::record_draw(
+        "randn", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+          return randn(shape, generator, options);
+        });
   if (under_vmap()) [[unlikely]] {
     const Dims shape = vmap::random_shape("randn", sizes);
     Drawing d;
@@ -199,9 +201,10 @@ Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& ge
   detail::check_sizes(sizes, "randint");
   DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
   if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("randint", {}, [low, high, shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
-      return randint(low, high, shape, generator, options);
-    });
+    return compile::detail::record_draw(
+        "randint", {}, [low, high, shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+          return randint(low, high, shape, generator, options);
+        });
   if (under_vmap()) [[unlikely]] {
     const Dims shape = vmap::random_shape("randint", sizes);
     Drawing d;
@@ -274,7 +277,8 @@ Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_g
 Tensor bernoulli(const Tensor& p, const Generator& generator) {
   DYDX_CHECK(is_floating_point(p.dtype()), "bernoulli: expected a floating point tensor of probabilities, got ", p.dtype());
   if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("bernoulli", {&p}, [generator](const TensorList& in) { return bernoulli(in[0], generator); });
+    return compile::detail::record_draw("bernoulli", {&p},
+                                        [generator](const TensorList& in) { return bernoulli(in[0], generator); });
   if (under_vmap()) [[unlikely]] {
     check_random_input("bernoulli", p);
     const Tensor phys = physical_input(p);

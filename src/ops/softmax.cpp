@@ -109,7 +109,9 @@ double sum_exp_shifted(const T* p, int64_t n, T shift) {
 // filling the pipeline as computing, so a group's differences go through one loop.
 constexpr int64_t kGroup = 8;
 constexpr int64_t kGroupValues = 512;
-int64_t rows_per_group(int64_t n) { return n <= kGroupValues ? std::min(kGroup, kGroupValues / std::max<int64_t>(n, 1)) : 1; }
+int64_t rows_per_group(int64_t n) {
+  return n <= kGroupValues ? std::min(kGroup, kGroupValues / std::max<int64_t>(n, 1)) : 1;
+}
 
 // For a group of `count` contiguous rows of n: each row's maximum m[j] and total[j] = sum_k exp(p[j n
 // + k] - m[j]), the exponentials kept in e (count * n doubles) when it is given. The same values and
