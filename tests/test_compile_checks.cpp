@@ -74,6 +74,15 @@ TEST(CompileChecks, AChecksStepRunsWhenNoOutputNeedsIt) {
       {"nll_loss's class indices, negative",
        [x](const TensorList& in) { return TensorList{F::nll_loss(x.log_softmax(1), in[0])}; },
        {longs(good)}, {longs({0, -2, 1})}},
+      {"one_hot with a count of classes, unused",
+       [x](const TensorList& in) {
+         (void)F::one_hot(in[0], 4);
+         return TensorList{x * 2.0};
+       },
+       {longs(good)}, {longs({0, 4, 1})}},
+      {"one_hot with a count of classes, used",
+       [](const TensorList& in) { return TensorList{F::one_hot(in[0], 4).sum(0)}; },
+       {longs(good)}, {longs({0, -1, 1})}},
       {"binary_cross_entropy's input range, loss unused",
        [](const TensorList& in) {
          (void)F::binary_cross_entropy(in[0], in[0] * 0.0);
@@ -114,6 +123,14 @@ TEST(CompileChecks, ValuesReadIntoCppRunFAndPrintingDoesNot) {
     const std::vector<double> v = in[0].to_vector<double>();
     return TensorList{in[0] * (v[0] > 0 ? 2.0 : -2.0)};
   };
+  // one_hot that infers its count of classes: the result's shape is data.
+  auto inferred = [](const TensorList& in) { return TensorList{nn::functional::one_hot(in[0]) * 2}; };
+  auto compiled_inferred = compile(inferred);
+  for (int64_t top : {2, 5, 3}) {
+    const Tensor labels = tensor(std::vector<int64_t>{0, top, 1});
+    EXPECT_TRUE(equal(compiled_inferred(TensorList{labels})[0], inferred({labels})[0])) << top;
+  }
+  EXPECT_EQ(compiled_inferred.stats().replays, 0);
   auto compiled_read = compile(read);
   for (double first : {1.0, -1.0, 3.0}) {
     const Tensor x = tensor({first, 0.5});

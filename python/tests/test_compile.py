@@ -144,3 +144,26 @@ def test_gradients_inside_the_function_replay():
     gradient(x)
     assert np.allclose(np.asarray(gradient(x)), np.asarray(dydx.sigmoid(x)), rtol=1e-12, atol=1e-14)
     assert gradient.stats()["replays"] == 1
+
+
+def test_draws_and_in_place_writes_replay():
+    """A dropout mask and rand draw again at each call (the numbers the function draws from the same
+    seed), and in-place writes into tensors the function made are steps: the calls replay."""
+    F = dydx.nn.functional
+
+    def f(x):
+        h = x * 2.0
+        h += 1.0
+        h.mul_(0.5)
+        return F.dropout(h, 0.3, True) + dydx.rand(3)
+
+    compiled = func.compile(f)
+    for _ in range(3):
+        x = dydx.randn(4, 3)
+        dydx.manual_seed(5)
+        want = np.asarray(f(x))
+        dydx.manual_seed(5)
+        got = np.asarray(compiled(x))
+        assert np.array_equal(got, want)
+    s = compiled.stats()
+    assert s["recordings"] == 1 and s["replays"] == 2, s

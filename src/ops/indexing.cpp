@@ -579,7 +579,8 @@ Tensor one_hot(const Tensor& tensor, int64_t num_classes) {
   // wraps it and reports -9223372036854775808): said in words, with the true count.
   DYDX_CHECK(num_classes != -1 || largest < INT64_MAX, "one_hot: cannot infer num_classes from the largest class value ",
              largest, ": the count, 9223372036854775808, does not fit in int64");
-  if (num_classes == -1) num_classes = largest + 1;
+  const bool inferred = num_classes == -1;
+  if (inferred) num_classes = largest + 1;
   DYDX_CHECK(largest < num_classes, "one_hot: Class values must be smaller than num_classes (got ", largest,
              " for num_classes ", num_classes, ")");
   Dims shape(tensor.sizes().begin(), tensor.sizes().end());
@@ -588,6 +589,19 @@ Tensor one_hot(const Tensor& tensor, int64_t num_classes) {
   cpu::fill(out.data_ptr<int64_t>(), out.numel(), int64_t{0});
   int64_t* o = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) o[i * num_classes + p[i]] = 1;
+  if (compile::detail::recording()) [[unlikely]] {
+    // A count of classes inferred from the values is data (a replay's shape could differ): f runs
+    // itself. A given one is a step that checks the values again at every call, read or not.
+    if (inferred) {
+      compile::detail::refuse("one_hot infers its count of classes from the values");
+    } else {
+      const Tensor* inputs[] = {&tensor};
+      compile::StepRules rules;
+      rules.replay = [num_classes](const TensorList& in) { return one_hot(in[0], num_classes); };
+      rules.checks = true;
+      compile::detail::record_step("one_hot", inputs, {}, out, std::move(rules));
+    }
+  }
   return out;
 }
 
