@@ -258,6 +258,12 @@ TEST(CompileBackward, TensorIndicesReplayWithTheirValuesAtEachCall) {
     EXPECT_EQ(compiled({x, mask})[0].size(0), keep);
   }
   EXPECT_EQ(compiled.stats().replays, 0);
+  EXPECT_NE(compiled.stats().eager_reason.find("nonzero positions"), std::string::npos) << compiled.stats().eager_reason;
+  // nonzero and masked_select, the same.
+  auto selected = [](const TensorList& in) { return TensorList{masked_select(in[0], in[0] > 0), nonzero(in[0] > 0)}; };
+  auto compiled_selected = compile(selected);
+  for (int k = 0; k < 3; ++k) expect_call_same(compiled_selected, selected, {randn({6})}, "masked_select");
+  EXPECT_EQ(compiled_selected.stats().replays, 0);
 }
 
 // Transforms that take gradients inside f replay: grad, jacrev, hessian (reverse over reverse), and

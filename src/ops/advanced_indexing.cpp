@@ -330,6 +330,10 @@ Tensor index_put_by_plan(const Tensor& self, const IndexPlan& plan, const Tensor
 /// The coordinates of mask's nonzero elements, [count, mask.dim()], in row-major order: one pass
 /// counts, a second writes coordinates kept by an odometer (no division per element).
 Tensor nonzero_positions(const Tensor& mask) {
+  // How many there are is data: a func::compile replay's shapes could differ from the recording's.
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse("f takes a mask's nonzero positions (a bool mask index, nonzero, masked_select): their "
+                            "count is data");
   Tensor dense = mask.detach().contiguous();
   const int64_t n = dense.numel(), rank = dense.dim();
   const Dims sizes(dense.sizes().begin(), dense.sizes().end());
