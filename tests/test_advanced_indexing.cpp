@@ -166,6 +166,14 @@ TEST(AdvancedIndex, ZeroDimIntegerTensorsAreIntegers) {
   const Tensor mapped = func::vmap([&](const Tensor& s) { return s.index({one, Slice(), cols}); })(batch);
   EXPECT_EQ(mapped.sizes(), IntArrayRef({2, 4, 2}));
   EXPECT_TRUE(equal(mapped[1], batch[1].index({one, Slice(), cols})));
+  // The 0-d index itself batched: each sample's select where the tensor indices are adjacent; where
+  // they are not, the batch's positions would go first, so it raises.
+  const Tensor picks = longs({1, 3});
+  const Tensor adjacent = func::vmap([&](const Tensor& i) { return x.index({Slice(), i, cols.remainder(3)}); })(picks);
+  EXPECT_TRUE(equal(adjacent, stack({x.index({Slice(), picks[0], cols}), x.index({Slice(), picks[1], cols})})));
+  const Tensor alone = func::vmap([&](const Tensor& i) { return x.index({i}); })(picks);
+  EXPECT_TRUE(equal(alone, stack({x[1], x[3]})));
+  EXPECT_THROW(func::vmap([&](const Tensor& i) { return x.index({i, Slice(), cols}); })(picks), Error);
   try {
     x.index({longs({9}).reshape({})});
     ADD_FAILURE() << "index 9 did not raise";

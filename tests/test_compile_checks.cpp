@@ -102,6 +102,25 @@ TEST(CompileChecks, AChecksStepRunsWhenNoOutputNeedsIt) {
   }
 }
 
+// An error f catches and goes on from: its branch would be fixed in the recording (the catch at
+// every call, or never), so a recording during which one was raised is not replayed.
+TEST(CompileChecks, AnErrorFCatchesRunsF) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) {
+    try {
+      return TensorList{nn::functional::cross_entropy(in[0], in[1])};
+    } catch (const Error&) {
+      return TensorList{zeros({})};
+    }
+  };
+  const Tensor logits = randn({4, 3});
+  const Tensor good = tensor(std::vector<int64_t>{0, 1, 2, 2}), bad = tensor(std::vector<int64_t>{0, 1, 5, 2});
+  for (const auto& order : {std::vector<Tensor>{bad, good, good, bad}, std::vector<Tensor>{good, good, bad, good}}) {
+    auto compiled = compile(f);
+    for (const Tensor& target : order) expect_call_same(compiled, f, {logits, target}, "target");
+  }
+}
+
 // The whole tensor's any and all are steps: a replay computes them from its own input.
 TEST(CompileChecks, AnyAndAllOfTheWholeTensorReplay) {
   NoGradGuard no_grad;

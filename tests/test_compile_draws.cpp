@@ -141,6 +141,49 @@ TEST(CompileDraws, WhatAReplayCouldNotDrawRunsF) {
   }
 }
 
+// A replay that raises (a check fails at this call) where f catches the error: f runs in its place,
+// from the generator's state before the replay, so its draws are the ones f would make.
+TEST(CompileDraws, AReplayThatRaisesHandsTheCallToFWithTheGeneratorPutBack) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) {
+    const Tensor noise = rand({3});
+    try {
+      return TensorList{noise, nn::functional::cross_entropy(in[0], in[1])};
+    } catch (const Error&) {
+      return TensorList{noise, full({}, -1.0)};
+    }
+  };
+  const Tensor logits = randn({4, 3});
+  const Tensor good = tensor(std::vector<int64_t>{0, 1, 2, 2}), bad = tensor(std::vector<int64_t>{0, 1, 5, 2});
+  const func::CompileStats s = expect_same_draws(
+      f, [&, k = 0]() mutable { return TensorList{logits, ++k == 3 ? bad : good}; }, 4, "a check fails at call 3");
+  EXPECT_EQ(s.replays, 3) << s.eager_reason;
+  EXPECT_EQ(s.eager_calls, 1);
+}
+
+// A generator f makes at each call is a new stream each time (seeded alike): a replay could only go
+// on drawing from the recording's, so f runs itself; so do the seeded estimators, which make one.
+TEST(CompileDraws, AGeneratorFMakesRunsF) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) {
+    Generator mine(42);
+    return TensorList{in[0] + rand({4, 3}, mine, kFloat64), dropout(in[0], 0.5, true, mine)};
+  };
+  auto compiled = compile(f);
+  for (int k = 0; k < 3; ++k) expect_call_same(compiled, f, {randn({4, 3}, kFloat64)}, "call " + std::to_string(k));
+  EXPECT_EQ(compiled.stats().replays, 0);
+  EXPECT_NE(compiled.stats().eager_reason.find("generator it made"), std::string::npos) << compiled.stats().eager_reason;
+  const Tensor sigma = randn({3, 2}, kFloat64);
+  auto estimate = [&sigma](const TensorList& in) {
+    auto g = [](const Tensor& x) { return (x.sin() * x.pow(2)).sum({1}, true); };
+    return TensorList{func::weighted_laplacian(g, in[0], sigma, {}, {.samples = 3, .seed = 5})};
+  };
+  auto compiled_estimate = compile(estimate);
+  const Tensor x = randn({2, 3}, kFloat64);
+  for (int k = 0; k < 3; ++k) expect_call_same(compiled_estimate, estimate, {x}, "estimate " + std::to_string(k));
+  EXPECT_EQ(compiled_estimate.stats().replays, 0);
+}
+
 // A draw that raises at a replay (a probability out of [0, 1] in a later call's input) raises as f
 // does, and the next call replays again.
 TEST(CompileDraws, ADrawThatRaisesAtAReplayRaises) {

@@ -60,7 +60,12 @@ struct CompileStats {
 /// (Module::to), or whose autograd state changes (it starts or stops requiring grad, gains history,
 /// a hook or retain_grad), makes the next call record f again, and so does anomaly mode switched on
 /// or off where f runs a backward pass. A constant f makes and keeps beyond the call
-/// (`if (!b.defined()) b = zeros({n})`) is held and read in the same way. Results equal f's to
+/// (`if (!b.defined()) b = zeros({n})`) is held and read in the same way. A generator f captures is
+/// read the same way (reseeding it or moving its offset between calls is seen; rebinding the
+/// variable to another generator is not); one f makes inside makes f run itself. A dydx::Error raised
+/// inside f while it is recorded makes f run itself (f may catch it and branch); one first raised
+/// by a replay (a check of values failing at that call) hands the call to f, with the generators the
+/// replay drew from put back, so that the call raises, or goes on, as f does. Results equal f's to
 /// rounding: a fused pass computes every element with the op's own kernel, and a fused product's
 /// blocks may round differently from the whole product.
 class Compiled {

@@ -14,8 +14,14 @@ class Error : public std::runtime_error {
 };
 
 namespace detail {
+/// Tells a func::compile recording running on this thread that an error is being raised: f may catch
+/// it and go on along a branch that a replay would take whatever its inputs, so the recording is not
+/// replayed (src/compile/trace.cpp).
+void note_error() noexcept;
+
 template <class... Parts>
 [[noreturn]] void fail(const Parts&... parts) {
+  note_error();
   std::ostringstream message;
   (message << ... << parts);
   throw Error(message.str());

@@ -16,8 +16,12 @@
 
 namespace dydx {
 
+class Generator;
 namespace detail {
 struct GeneratorState;
+/// Whether g was made inside the func::compile recording running on this thread (f made it): a
+/// replay cannot draw from it, as f would from a new one at each call.
+bool made_in_recording(const Generator& g);
 }  // namespace detail
 
 class Generator {
@@ -38,6 +42,8 @@ class Generator {
   /// set_offset): set_offset(get_offset()) replays the same numbers. Thread-safe.
   uint64_t get_offset() const;
   void set_offset(uint64_t offset);
+  /// Whether both are copies of one generator (one stream).
+  bool same_stream(const Generator& other) const { return state_ == other.state_; }
 
 
   /// Reserves n consecutive draws and returns the key and the first counter of the block; the
@@ -48,6 +54,7 @@ class Generator {
   Block reserve(uint64_t n) const;
 
  private:
+  friend bool detail::made_in_recording(const Generator& g);
   std::shared_ptr<detail::GeneratorState> state_;
 };
 

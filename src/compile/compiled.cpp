@@ -118,7 +118,25 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
       why = "more input signatures than max_signatures (" + std::to_string(st.max_signatures) + ")";
     }
   }
-  if (program) return compile::run(*program, inputs);
+  if (program) {
+    // A replay raises where a check of values fails (an index out of range at this call). f may catch
+    // that error and go on (one raised at the recording refuses it, but not one first raised here): f
+    // runs in the replay's place, its generators put back where the replay found them, so that it
+    // draws what it would have drawn. (Another thread drawing from one of them meanwhile would draw
+    // its numbers again.)
+    const auto offsets = compile::draw_offsets(*program);
+    try {
+      return compile::run(*program, inputs);
+    } catch (const Error&) {
+      compile::restore_offsets(offsets);
+      {
+        std::lock_guard lock(st.mutex);
+        ++st.stats.eager_calls;
+        st.stats.eager_reason = "a replay raised an error: f ran in its place";
+      }
+      return st.f(inputs);
+    }
+  }
   if (!why.empty()) {
     {
       std::lock_guard lock(st.mutex);

@@ -532,6 +532,16 @@ std::shared_ptr<const Program> plan(Tape tape, std::string& refusal, PlanStats& 
   return program;
 }
 
+std::vector<std::pair<Generator, uint64_t>> draw_offsets(const Program& p) {
+  std::vector<std::pair<Generator, uint64_t>> offsets;
+  for (const Generator& g : p.tape.drawn_from) offsets.emplace_back(g, g.get_offset());
+  return offsets;
+}
+
+void restore_offsets(const std::vector<std::pair<Generator, uint64_t>>& offsets) {
+  for (const auto& [g, offset] : offsets) Generator(g).set_offset(offset);
+}
+
 bool holds_tensor_of_another_layout(const Program& p) {
   for (size_t id = 0; id < p.tape.held.size(); ++id) {
     const Tensor& t = p.tape.held[id];

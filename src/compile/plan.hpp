@@ -40,4 +40,8 @@ bool same_inputs_as_themselves(const Program& program, const TensorList& inputs)
 /// Runs the program on inputs of the signature it was recorded with.
 TensorList run(const Program& program, const TensorList& inputs);
 
+/// The offsets of the generators the program's draws draw from, now; and putting them back.
+std::vector<std::pair<Generator, uint64_t>> draw_offsets(const Program& program);
+void restore_offsets(const std::vector<std::pair<Generator, uint64_t>>& offsets);
+
 }  // namespace dydx::compile

@@ -63,6 +63,7 @@ struct Recorder {
 };
 
 thread_local Recorder* active_recorder = nullptr;
+thread_local Recorder* paused_recorder = nullptr;
 
 void refuse(const std::string& reason) {
   Recorder* r = active_recorder;
@@ -236,6 +237,14 @@ void note_alias(const Tensor& alias, const Tensor& of) {
     // as it when read, and as much a temporary when written.
     alias.impl()->made_in_recording = of.impl()->made_in_recording;
   }
+}
+
+void note_generator(const Generator& generator) {
+  Recorder* r = active_recorder;
+  if (r == nullptr) return;
+  for (const Generator& g : r->tape.drawn_from)
+    if (g.same_stream(generator)) return;
+  r->tape.drawn_from.push_back(generator);
 }
 
 void note_guard(const void* key, std::function<bool()> holds) {
@@ -447,3 +456,20 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
 }
 
 }  // namespace dydx::compile
+
+namespace dydx::detail {
+// An error raised inside f while it is recorded (or while a part of it runs with the recording set
+// aside): if f catches it and goes on, its branch is fixed in the recording, so the recording is not
+// replayed; if it leaves f, the recording is given up anyway.
+void note_error() noexcept {
+  compile::detail::Recorder* r =
+      compile::detail::active_recorder ? compile::detail::active_recorder : compile::detail::paused_recorder;
+  if (r != nullptr && r->tape.refusal.empty()) {
+    try {
+      r->tape.refusal = "f raised an error and went on (a replay would take the branch f took at the recording)";
+    } catch (...) {  // out of memory for the message: the recording stays refused by its emptiness below
+    }
+    if (r->tape.refusal.empty()) r->tape.refusal.assign(1, '!');
+  }
+}
+}  // namespace dydx::detail

@@ -17,6 +17,7 @@
 
 #include "dydx/creation.hpp"
 #include "dydx/func.hpp"
+#include "dydx/generator.hpp"
 
 namespace dydx::compile {
 
@@ -109,6 +110,9 @@ struct Tape {
   // Inputs that require grad, which f was given as themselves (by position): a replay needs the same
   // tensors there.
   std::vector<std::pair<size_t, std::weak_ptr<dydx::detail::TensorImpl>>> inputs_as_themselves;
+  // The generators its draws draw from: a replay that raises puts them back where they were before
+  // it, so that f, run in its place, draws the numbers it would have drawn.
+  std::vector<Generator> drawn_from;
   std::string refusal;           // why it cannot be replayed; empty when it can
 };
 
@@ -119,6 +123,8 @@ std::pair<TensorList, Tape> record(const func::Function& f, const TensorList& in
 namespace detail {
 struct Recorder;
 extern thread_local Recorder* active_recorder;
+// The recording a PauseRecording set aside on this thread (an error raised meanwhile still refuses it).
+extern thread_local Recorder* paused_recorder;
 inline bool recording() { return active_recorder != nullptr; }
 
 /// finish()'s report of one op (or a kernel's, for steps with no record: comparisons, the fused
@@ -154,6 +160,8 @@ void note_alias(const Tensor& alias, const Tensor& of);
 /// f read a non-tensor value at `key` (a module's training mode) that steers what it computes: `holds` says
 /// whether it still has the value read now. A call that finds it changed records f again.
 void note_guard(const void* key, std::function<bool()> holds);
+/// A draw of the recording draws from `generator` (record_draw).
+void note_generator(const Generator& generator);
 
 /// A kernel's result that no op record reports (a mask, a rule's one-pass gradient): under a
 /// recording, a step that `again(inputs)` computes at a replay. The kernel's temporaries are made
@@ -170,13 +178,20 @@ void note_kernel(const char* name, std::initializer_list<const Tensor*> inputs, 
 /// backward) is not f's step.
 class PauseRecording {
  public:
-  PauseRecording() : previous_(active_recorder) { active_recorder = nullptr; }
-  ~PauseRecording() { active_recorder = previous_; }
+  PauseRecording() : previous_(active_recorder), previous_paused_(paused_recorder) {
+    if (active_recorder != nullptr) paused_recorder = active_recorder;
+    active_recorder = nullptr;
+  }
+  ~PauseRecording() {
+    active_recorder = previous_;
+    paused_recorder = previous_paused_;
+  }
   PauseRecording(const PauseRecording&) = delete;
   PauseRecording& operator=(const PauseRecording&) = delete;
 
  private:
   Recorder* previous_;
+  Recorder* previous_paused_;
 };
 
 /// A check of values under a recording (recording() is true): `check(inputs)` runs now with the
@@ -203,10 +218,11 @@ void record_check(const char* name, std::initializer_list<const Tensor*> inputs,
 
 /// A random draw under a recording (recording() is true): `draw(inputs)` runs with the recording
 /// set aside (its ops are the draw's business), and its result is one step that draws again at each
-/// replay, from the generator `draw` holds: a compiled f gives, call after call, the numbers f
+/// replay, from `generator` (which `draw` holds): a compiled f gives, call after call, the numbers f
 /// would. A draw made requiring grad is a new leaf at every call, which a replay would not make.
 template <class Draw>
-Tensor record_draw(const char* name, std::initializer_list<const Tensor*> inputs, Draw draw) {
+Tensor record_draw(const char* name, const Generator& generator, std::initializer_list<const Tensor*> inputs,
+                   Draw draw) {
   TensorList given;
   for (const Tensor* t : inputs) given.push_back(*t);
   Tensor out;
@@ -218,6 +234,7 @@ Tensor record_draw(const char* name, std::initializer_list<const Tensor*> inputs
     refuse("f makes a tensor that requires grad (a new leaf at every call)");
     return out;
   }
+  note_generator(generator);
   StepRules rules;
   rules.replay = std::move(draw);
   rules.draws = true;

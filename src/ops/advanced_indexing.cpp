@@ -603,20 +603,60 @@ bool has_tensor_index(const std::vector<indexing::TensorIndex>& indices) {
 }
 
 // A 0-d int64 tensor index is an integer, as in libtorch and PyTorch (x[torch.tensor(1)] selects, a
-// view); one batched under vmap stays a tensor, each sample's own position.
-static std::vector<indexing::TensorIndex> integers_for_0d(const std::vector<indexing::TensorIndex>& indices) {
+// view). One batched under vmap stays a tensor, each sample's own position: the same result as each
+// sample's select wherever the other tensor indices' positions land in the same place either way
+// (the broadcast shape is theirs alone); where they would not (x[i, :, t]: first as tensors, after
+// the slice's dim as a select then t), it raises, as functorch does (its item() of a batched tensor).
+static std::vector<indexing::TensorIndex> integers_for_0d(const Tensor& self,
+                                                          const std::vector<indexing::TensorIndex>& indices) {
   std::vector<indexing::TensorIndex> out;
   out.reserve(indices.size());
+  bool batched_0d = false;
   for (const auto& i : indices) {
-    const bool integer = i.is_tensor() && i.tensor().defined() && i.tensor().dim() == 0 &&
-                         i.tensor().dtype() == kInt64 && !vmap::batched(i.tensor());
-    out.push_back(integer ? indexing::TensorIndex(i.tensor().item<int64_t>()) : i);
+    const bool is_0d = i.is_tensor() && i.tensor().defined() && i.tensor().dim() == 0 && i.tensor().dtype() == kInt64;
+    const bool batched = is_0d && vmap::batched(i.tensor());
+    batched_0d = batched_0d || batched;
+    out.push_back(is_0d && !batched ? indexing::TensorIndex(i.tensor().item<int64_t>()) : i);
   }
+  if (!batched_0d) return out;
+  // The dims the tensor indices take, walked as resolve() walks them.
+  int64_t consuming = 0, d = 0;
+  for (const auto& i : out) {
+    if (i.is_integer() || i.is_slice()) ++consuming;
+    if (i.is_tensor()) consuming += i.tensor().dtype() == kBool ? i.tensor().dim() : 1;
+  }
+  std::vector<int64_t> all, others;  // dims taken by every tensor index; by those but the batched 0-d ones
+  for (const auto& i : out) {
+    if (i.is_slice() || i.is_none()) {
+      ++d;
+    } else if (i.is_ellipsis()) {
+      d += self.dim() - consuming;
+    } else if (i.is_tensor()) {
+      const bool select = i.tensor().dim() == 0 && i.tensor().dtype() == kInt64;
+      for (int64_t k = 0; k < (i.tensor().dtype() == kBool ? i.tensor().dim() : 1); ++k) {
+        all.push_back(d);
+        if (!select) others.push_back(d);
+        ++d;
+      }
+    }
+  }
+  // Where the broadcast positions go, counted in the dims no tensor index takes before them: in place
+  // of adjacent indices, else first.
+  auto position = [&all](const std::vector<int64_t>& taken) -> int64_t {
+    if (taken.empty()) return 0;
+    for (size_t k = 1; k < taken.size(); ++k)
+      if (taken[k] != taken[k - 1] + 1) return 0;
+    return taken[0] - std::count_if(all.begin(), all.end(), [&](int64_t t) { return t < taken[0]; });
+  };
+  DYDX_CHECK(others.empty() || position(all) == position(others), "vmap: index: a 0-d int64 tensor index batched "
+             "under vmap is each sample's integer (a select), and with the other tensor indices of this index (of a "
+             "tensor of shape ", self.sizes(), ") the batch's positions would go elsewhere than a sample's; use "
+             "index_select, or make the tensor indices adjacent");
   return out;
 }
 
 Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::TensorIndex>& given) {
-  const std::vector<indexing::TensorIndex> indices = integers_for_0d(given);
+  const std::vector<indexing::TensorIndex> indices = integers_for_0d(self, given);
   if (!has_tensor_index(indices)) return self.index(indices);
   if (vmap::active() && any_batched(self, indices)) [[unlikely]] {
     BatchedIndices b = batch_indices(self, indices, "index", false, index_level(self, indices));
@@ -631,7 +671,7 @@ Tensor index_with_tensors(const Tensor& self, const std::vector<indexing::Tensor
 
 Tensor index_put(const Tensor& self, const std::vector<indexing::TensorIndex>& given, const Tensor& values,
                  bool accumulate) {
-  const std::vector<indexing::TensorIndex> indices = ops::integers_for_0d(given);
+  const std::vector<indexing::TensorIndex> indices = ops::integers_for_0d(self, given);
   if (vmap::active() && (ops::any_batched(self, indices) || vmap::batched(values))) [[unlikely]] {
     const uint32_t level = std::max(ops::index_level(self, indices), vmap::top_level({&values}));
     if (ops::index_level(self, indices) < level) {
@@ -680,7 +720,7 @@ Scalar scalar_of(const Tensor& value) {
 }  // namespace ops
 
 Tensor& Tensor::index_put_(const std::vector<indexing::TensorIndex>& given, const Tensor& values, bool accumulate) {
-  const std::vector<indexing::TensorIndex> indices = ops::integers_for_0d(given);
+  const std::vector<indexing::TensorIndex> indices = ops::integers_for_0d(*this, given);
   ops::check_writable(*this, "index_put_");
   if (vmap::active() && (ops::any_batched(*this, indices) || vmap::batched(values))) [[unlikely]] {
     std::vector<const Tensor*> others{&values};

@@ -19,7 +19,12 @@ struct GeneratorState {
   uint64_t seed = 0;
   uint64_t key = 0;   // mix64(seed): nearby seeds give unrelated streams
   uint64_t next = 0;  // the first counter not yet handed out
+  uint32_t made_in_recording = recording_stamp();  // as a tensor's (tensor_impl.hpp)
 };
+
+bool made_in_recording(const Generator& g) {
+  return recording_id != 0 && g.state_->made_in_recording >= recording_id;
+}
 }  // namespace detail
 
 Generator::Generator(uint64_t seed) : state_(std::make_shared<detail::GeneratorState>()) { manual_seed(seed); }
@@ -51,7 +56,10 @@ Generator::Block Generator::reserve(uint64_t n) const {
   // A draw that is no step of its own (the ops below record theirs with compile::detail::record_draw,
   // which sets the recording aside while they draw): a replay would repeat its numbers, so
   // func::compile runs f eagerly instead.
-  if (compile::detail::recording()) [[unlikely]] compile::detail::refuse("f draws random numbers");
+  if (compile::detail::recording()) [[unlikely]]
+    compile::detail::refuse(detail::made_in_recording(*this)
+                                ? "f draws from a generator it made (a replay would go on drawing from the recording's)"
+                                : "f draws random numbers under vmap or in a way a replay would not draw again");
   std::lock_guard<std::mutex> lock(state_->mutex);
   Block block{state_->key, state_->next};
   state_->next += n;
@@ -98,9 +106,12 @@ struct Drawing {
 };
 bool under_vmap() { return vmap::active() && !drawing; }
 
-// Whether this draw is a step of func::compile's recording (record_draw). Under vmap it is not:
-// the draw's shape and its randomness mode belong to the batch, and f runs eagerly instead.
-bool recorded() { return compile::detail::recording() && !vmap::active(); }
+// Whether this draw is a step of func::compile's recording (record_draw). Under vmap it is not (the
+// draw's shape and its randomness mode belong to the batch), nor from a generator f made (f draws
+// from a new one at each call, which a replay would not make): f runs eagerly instead.
+bool recorded(const Generator& generator) {
+  return compile::detail::recording() && !vmap::active() && !detail::made_in_recording(generator);
+}
 
 bool batched_at(const Tensor& t, uint32_t level) {
   for (const auto* b = vmap::batched(t); b; b = vmap::batched(b->value))
@@ -142,9 +153,9 @@ Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const ch
 }  // namespace
 
 Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
-  if (recorded()) [[unlikely]]
+  if (recorded(generator)) [[unlikely]]
     return compile::detail::record_draw(
-        "rand", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+        "rand", generator, {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
           return rand(shape, generator, options);
         });
   if (under_vmap()) [[unlikely]] {
@@ -164,9 +175,9 @@ Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options
 Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, default_generator(), options); }
 
 Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
-  if (recorded()) [[unlikely]]
+  if (recorded(generator)) [[unlikely]]
     return compile::detail::record_draw(
-        "randn", {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+        "randn", generator, {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
           return randn(shape, generator, options);
         });
   if (under_vmap()) [[unlikely]] {
@@ -200,9 +211,9 @@ Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, def
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   detail::check_sizes(sizes, "randint");
   DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  if (recorded()) [[unlikely]]
+  if (recorded(generator)) [[unlikely]]
     return compile::detail::record_draw(
-        "randint", {}, [low, high, shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
+        "randint", generator, {}, [low, high, shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
           return randint(low, high, shape, generator, options);
         });
   if (under_vmap()) [[unlikely]] {
@@ -244,8 +255,8 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   // rather than in the allocation).
   DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
              " is too large: the storage size of n int64 values overflows");
-  if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("randperm", {}, [n, generator, options](const TensorList&) {
+  if (recorded(generator)) [[unlikely]]
+    return compile::detail::record_draw("randperm", generator, {}, [n, generator, options](const TensorList&) {
       return randperm(n, generator, options);
     });
   if (under_vmap()) [[unlikely]] {
@@ -276,8 +287,8 @@ Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_g
 
 Tensor bernoulli(const Tensor& p, const Generator& generator) {
   DYDX_CHECK(is_floating_point(p.dtype()), "bernoulli: expected a floating point tensor of probabilities, got ", p.dtype());
-  if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("bernoulli", {&p},
+  if (recorded(generator)) [[unlikely]]
+    return compile::detail::record_draw("bernoulli", generator, {&p},
                                         [generator](const TensorList& in) { return bernoulli(in[0], generator); });
   if (under_vmap()) [[unlikely]] {
     check_random_input("bernoulli", p);
@@ -304,8 +315,8 @@ Tensor bernoulli(const Tensor& p) { return bernoulli(p, default_generator()); }
 
 Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
   DYDX_CHECK(p >= 0 && p <= 1, "bernoulli_ expects p to be in [0, 1], but got p=", p);
-  if (recorded()) [[unlikely]]
-    return compile::detail::record_draw("bernoulli.p", {&input}, [p, generator](const TensorList& in) {
+  if (recorded(generator)) [[unlikely]]
+    return compile::detail::record_draw("bernoulli.p", generator, {&input}, [p, generator](const TensorList& in) {
       return bernoulli(in[0], p, generator);
     });
   if (under_vmap()) [[unlikely]] {

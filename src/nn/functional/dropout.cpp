@@ -26,8 +26,8 @@ Tensor dropout_impl(const Tensor& input, double p, bool train, bool inplace, con
   };
   // Under func::compile the noise is one draw of the recording (its scaling in place is the draw's own).
   Tensor noise = p == 1 ? zeros(noise_shape, input.dtype())
-                 : compile::detail::recording() && !vmap::active()
-                     ? compile::detail::record_draw(feature ? "dropout2d_noise" : "dropout_noise", {}, draw_noise)
+                 : compile::detail::recording() && !vmap::active() && !detail::made_in_recording(generator)
+                     ? compile::detail::record_draw(feature ? "dropout2d_noise" : "dropout_noise", generator, {}, draw_noise)
                      : draw_noise({});
   if (inplace) {
     Tensor self = input;
