@@ -112,7 +112,11 @@ class ThreadPool {
     for (int spin = 0; !finished() && spin < kSpins; ++spin) __builtin_ia32_pause();
     std::unique_lock lock(mutex_);
     done_.wait(lock, finished);
-    if (error_) std::rethrow_exception(error_);
+    if (error_) {
+      // Raised on a worker, which no func::compile recording sees: told on the caller's thread.
+      dydx::detail::note_error();
+      std::rethrow_exception(error_);
+    }
     return true;
   }
 
