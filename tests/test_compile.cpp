@@ -540,8 +540,9 @@ namespace {
 // geometry (as_strided on the replayed input).
 const std::set<std::string> kViews = {"as_strided", "expand",  "permute", "select",    "slice", "squeeze",
                                       "squeeze.dim", "t",      "transpose", "unsqueeze", "view"};
-// The ops it cannot compute again yet: a recording that needs one runs f itself. In-place writes
-// (copy, copy_slices, fill, zero) refuse the recording anyway. The lists are
+// The ops it cannot compute again yet: a recording that needs one runs f itself. copy, copy_slices,
+// fill and zero are in-place writes' records (with history to record, which refuses the recording; a
+// write into a tensor f made without history is a step of its own, ops::rewritten). The lists are
 // exact both ways, so that an op added without a rule, or given one, updates them.
 const std::set<std::string>& ops_without_replay_rule() {
   static const std::set<std::string> ops = [] {
