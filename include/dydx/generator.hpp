@@ -22,6 +22,10 @@ struct GeneratorState;
 /// Whether g was made inside the func::compile recording running on this thread (f made it): a
 /// replay cannot draw from it, as f would from a new one at each call.
 bool made_in_recording(const Generator& g);
+/// Whether a draw from g now is a step of a func::compile recording (compile::detail::record_draw):
+/// a recording runs on this thread, outside vmap (the draw's shape and randomness mode are the
+/// batch's), and g was not made inside it. Otherwise the draw refuses a recording, if one runs.
+bool draw_is_recorded(const Generator& g);
 }  // namespace detail
 
 class Generator {

@@ -25,6 +25,10 @@ struct GeneratorState {
 bool made_in_recording(const Generator& g) {
   return recording_id != 0 && g.state_->made_in_recording >= recording_id;
 }
+
+bool draw_is_recorded(const Generator& g) {
+  return compile::detail::recording() && !vmap::active() && !made_in_recording(g);
+}
 }  // namespace detail
 
 Generator::Generator(uint64_t seed) : state_(std::make_shared<detail::GeneratorState>()) { manual_seed(seed); }
@@ -106,13 +110,6 @@ struct Drawing {
 };
 bool under_vmap() { return vmap::active() && !drawing; }
 
-// Whether this draw is a step of func::compile's recording (record_draw). Under vmap it is not (the
-// draw's shape and its randomness mode belong to the batch), nor from a generator f made (f draws
-// from a new one at each call, which a replay would not make): f runs eagerly instead.
-bool recorded(const Generator& generator) {
-  return compile::detail::recording() && !vmap::active() && !detail::made_in_recording(generator);
-}
-
 bool batched_at(const Tensor& t, uint32_t level) {
   for (const auto* b = vmap::batched(t); b; b = vmap::batched(b->value))
     if (b->level == level) return true;
@@ -153,7 +150,7 @@ Tensor floating_result(IntArrayRef sizes, const TensorOptions& options, const ch
 }  // namespace
 
 Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
-  if (recorded(generator)) [[unlikely]]
+  if (detail::draw_is_recorded(generator)) [[unlikely]]
     return compile::detail::record_draw(
         "rand", generator, {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
           return rand(shape, generator, options);
@@ -175,7 +172,7 @@ Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options
 Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, default_generator(), options); }
 
 Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions options) {
-  if (recorded(generator)) [[unlikely]]
+  if (detail::draw_is_recorded(generator)) [[unlikely]]
     return compile::detail::record_draw(
         "randn", generator, {}, [shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
           return randn(shape, generator, options);
@@ -211,7 +208,7 @@ Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, def
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& generator, TensorOptions options) {
   detail::check_sizes(sizes, "randint");
   DYDX_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  if (recorded(generator)) [[unlikely]]
+  if (detail::draw_is_recorded(generator)) [[unlikely]]
     return compile::detail::record_draw(
         "randint", generator, {}, [low, high, shape = Dims(sizes.begin(), sizes.end()), generator, options](const TensorList&) {
           return randint(low, high, shape, generator, options);
@@ -255,7 +252,7 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
   // rather than in the allocation).
   DYDX_CHECK(n <= INT64_MAX / static_cast<int64_t>(sizeof(int64_t)), "randperm: n = ", n,
              " is too large: the storage size of n int64 values overflows");
-  if (recorded(generator)) [[unlikely]]
+  if (detail::draw_is_recorded(generator)) [[unlikely]]
     return compile::detail::record_draw("randperm", generator, {}, [n, generator, options](const TensorList&) {
       return randperm(n, generator, options);
     });
@@ -287,7 +284,7 @@ Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_g
 
 Tensor bernoulli(const Tensor& p, const Generator& generator) {
   DYDX_CHECK(is_floating_point(p.dtype()), "bernoulli: expected a floating point tensor of probabilities, got ", p.dtype());
-  if (recorded(generator)) [[unlikely]]
+  if (detail::draw_is_recorded(generator)) [[unlikely]]
     return compile::detail::record_draw("bernoulli", generator, {&p},
                                         [generator](const TensorList& in) { return bernoulli(in[0], generator); });
   if (under_vmap()) [[unlikely]] {
@@ -315,7 +312,7 @@ Tensor bernoulli(const Tensor& p) { return bernoulli(p, default_generator()); }
 
 Tensor bernoulli(const Tensor& input, double p, const Generator& generator) {
   DYDX_CHECK(p >= 0 && p <= 1, "bernoulli_ expects p to be in [0, 1], but got p=", p);
-  if (recorded(generator)) [[unlikely]]
+  if (detail::draw_is_recorded(generator)) [[unlikely]]
     return compile::detail::record_draw("bernoulli.p", generator, {&input}, [p, generator](const TensorList& in) {
       return bernoulli(in[0], p, generator);
     });

@@ -2,7 +2,6 @@
 // make it differentiable in both modes and at any order, with the noise saved as the product's factor.
 #include "dydx/nn/functional.hpp"
 #include "ops/op_util.hpp"
-#include "vmap/batched.hpp"
 
 namespace dydx {
 namespace {
@@ -26,7 +25,7 @@ Tensor dropout_impl(const Tensor& input, double p, bool train, bool inplace, con
   };
   // Under func::compile the noise is one draw of the recording (its scaling in place is the draw's own).
   Tensor noise = p == 1 ? zeros(noise_shape, input.dtype())
-                 : compile::detail::recording() && !vmap::active() && !detail::made_in_recording(generator)
+                 : detail::draw_is_recorded(generator)
                      ? compile::detail::record_draw(feature ? "dropout2d_noise" : "dropout_noise", generator, {}, draw_noise)
                      : draw_noise({});
   if (inplace) {
