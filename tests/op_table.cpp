@@ -437,6 +437,30 @@ std::vector<OpRow> build_table() {
        [=](const auto& in) { return reduce(in[0], {0, -1}, true, log_add_exp); }, 1e-5});
   row({"logsumexp", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].logsumexp({1}); },
        [=](const auto& in) { return reduce(in[0], {1}, false, log_add_exp); }, 1e-5});
+  // cross_entropy with class indices, each row's loss: w[t] (logsumexp of the row - x[n, t]), 0 where t
+  // is ignored (-100). The weight is a constant: one that is differentiated takes the composed ops.
+  auto cross_entropy_ref = [=](std::vector<int64_t> target, std::vector<double> weight) {
+    return [=](const std::vector<Naive>& in) {
+      const Naive lse = reduce(in[0], {1}, false, log_add_exp);
+      return Naive::build({in[0].shape[0]}, [&](const Index& i) {
+        const int64_t t = target[i[0]];
+        return t < 0 ? 0.0 : weight[t] * (lse.at({i[0]}) - in[0].at({i[0], t}));
+      });
+    };
+  };
+  row({"cross_entropy", {{{3, 4}}}, Domain::Real,
+       [](const auto& in) {
+         return nn::functional::cross_entropy(in[0], tensor({2, 0, 3}, dtype(kInt64)),
+                                              nn::functional::CrossEntropyFuncOptions().reduction(kNone));
+       },
+       cross_entropy_ref({2, 0, 3}, {1, 1, 1, 1}), 1e-5});
+  row({"cross_entropy", {{{4, 3}}}, Domain::Real,
+       [](const auto& in) {
+         return nn::functional::cross_entropy(
+             in[0], tensor({1, -100, 2, 1}, dtype(kInt64)),
+             nn::functional::CrossEntropyFuncOptions().reduction(kNone).weight(tensor({0.5, 2.0, 1.5}, in[0].dtype())));
+       },
+       cross_entropy_ref({1, -100, 2, 1}, {0.5, 2.0, 1.5}), 1e-5});
 
   // Moments and norms: the reference folds sums, then finishes the statistic.
   auto naive_var = [=](const Naive& x, std::vector<int64_t> dims, bool keepdim, double correction) {
@@ -776,6 +800,11 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"norm", [](const auto& in) { return in[0].norm(); }},
       {"linalg_vector_norm", [](const auto& in) { return linalg::vector_norm(in[0]); }},
       {"layer_norm", [](const auto& in) { return layer_norm(in[0], {2}); }},
+      {"cross_entropy",
+       [](const auto& in) {
+         return nn::functional::cross_entropy(in[0].reshape({1, 2}), tensor({1}, dtype(kInt64)),
+                                              nn::functional::CrossEntropyFuncOptions().reduction(kNone));
+       }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},
       {"convolution", [](const auto& in) { return conv2d(in[0].reshape({1, 1, 1, 1}), in[1].reshape({1, 1, 1, 1})); }},
       {"col2im", [](const auto& in) { return nn::functional::fold(in[0].reshape({1, 1, -1}), nn::functional::FoldFuncOptions({1, in[0].numel()}, 1)); }},
@@ -920,7 +949,8 @@ const std::vector<EdgeDeviation>& edge_deviations() {
 
 double edge_residue_floor(const std::string& key, ScalarType dtype) {
   // The 2-norm's second derivative along x itself is zero by cancellation ((|x|^2 - (x.x)^2 / f^2) / f).
-  if (key != "softmax" && key != "log_softmax" && key != "logsumexp" && key != "norm" && key != "linalg_vector_norm")
+  if (key != "softmax" && key != "log_softmax" && key != "logsumexp" && key != "norm" && key != "linalg_vector_norm" &&
+      key != "cross_entropy")
     return 0;
   return dtype == kFloat32 ? 0x1p-22 : 0x1p-51;  // two ulps of 1: PyTorch's residues reach 1.05e-7 (float32)
 }

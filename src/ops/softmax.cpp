@@ -22,6 +22,7 @@
 #include "cpu/lane_sums.hpp"
 #include "cpu/parallel.hpp"
 #include "cpu/vec_math.hpp"
+#include "ops/cross_entropy_rows.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
 #include "ops/reduce_runs.hpp"
@@ -457,6 +458,168 @@ struct LogsumexpRecord : Named<"logsumexp", "LogsumexpBackward0"> {
   }
 };
 
+// ---- cross_entropy with class indices: log_softmax and each row's pick of its class, one op.
+//
+// For logits x [N, C], target t and weights w (w[n] = weight[t[n]], 1 without a weight, 0 where t[n]
+// is ignored), the row losses are l[n] = -w[n] y[n], y[n] = log_softmax(x)[n, t[n]] (0 where ignored).
+// The forward keeps softmax(x) where a gradient will be wanted, so that the backward,
+// dl/dx[n, c] = g[n] w[n] (softmax(x)[n, c] - [c = t[n]]), is one pass with no exponential: composed,
+// the backward took them again from log_softmax's output, and wrote a scatter into zeros between.
+
+// 1 where the row's target is c, in x's dtype ([N, C]); an ignored target's row is 0.
+Tensor class_mask(const Tensor& target, const Tensor& x) {
+  return eq(arange(x.size(-1), kInt64), target.unsqueeze(1)).to(x.dtype());
+}
+
+Tensor is_kept(const Tensor& target, int64_t ignore_index) { return ne(target, ignore_index); }
+
+// l[n] = -(y[n] where kept, else 0) w[n], as the composed nll_loss's -where(kept, picked, 0) * weights.
+template <class T>
+void row_losses(const int64_t* t, const T* y, const T* w, int64_t n, int64_t ignore_index, T* l) {
+  for (int64_t i = 0; i < n; ++i) l[i] = -(t[i] != ignore_index ? y[i] : T(0)) * w[i];
+}
+
+Tensor row_losses(const Tensor& target, const Tensor& picked, const Tensor& weights, int64_t ignore_index) {
+  Tensor out = detail::make_empty(picked.sizes(), picked.dtype());
+  cpu::dispatch_floating(picked.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    row_losses(target.data_ptr<int64_t>(), picked.data_ptr<T>(), weights.data_ptr<T>(), picked.numel(), ignore_index,
+               out.data_ptr<T>());
+  });
+  return out;
+}
+
+// The forward's values in one buffer of x's dtype: softmax(x) (N * C, where kept), then each row's
+// log-probability at its class (N), then each row's weight (N). Each value is the one softmax and
+// log_softmax give: the same maxima, sums and roundings.
+Tensor cross_entropy_values(const Tensor& x, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                            bool keep_probabilities) {
+  const int64_t rows = x.size(0), n = x.size(1);
+  const int64_t kept_values = keep_probabilities ? rows * n : 0;
+  Tensor buffer = detail::make_empty({kept_values + 2 * rows}, x.dtype());
+  cpu::dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data_ptr<T>();
+    const int64_t* pt = target.data_ptr<int64_t>();
+    const T* pw = weight.defined() ? weight.data_ptr<T>() : nullptr;
+    T* probabilities = keep_probabilities ? buffer.data_ptr<T>() : nullptr;
+    T* picked = buffer.data_ptr<T>() + kept_values;
+    T* weights = picked + rows;
+    const int64_t group = rows_per_group(n);
+    cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / n), [&](int64_t begin, int64_t end) {
+      // A group's exponentials, for the probabilities (a long row's alone).
+      std::vector<double> e(keep_probabilities ? static_cast<size_t>(group * n) : 0);
+      for (int64_t first = begin; first < end; first += group) {
+        const int64_t count = std::min(group, end - first);
+        T m[kGroup];
+        double total[kGroup];
+        shifted_exp_sums(px + first * n, n, count, m, total, keep_probabilities ? e.data() : nullptr);
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t row = first + j, t = pt[row];
+          const bool kept = t != ignore_index;
+          picked[row] = kept ? static_cast<T>((px[row * n + t] - m[j]) - cpu::vec::log(total[j])) : T(0);
+          weights[row] = kept ? (pw ? pw[t] : T(1)) : T(0);
+          if (!probabilities) continue;
+          const double* er = e.data() + j * n;
+          T* q = probabilities + row * n;
+          if constexpr (std::is_same_v<T, float>) {  // as normalise_rows: a product by the reciprocal
+            const double r = 1.0 / total[j];
+            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] * r);
+          } else {
+            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] / total[j]);
+          }
+        }
+      }
+    });
+  });
+  return buffer;
+}
+
+// dl/dx without create_graph: g[n] w[n] (p[n, c] - [c = t[n]]) in one pass, 0 where ignored; the
+// composed rule's values, bit for bit.
+Tensor cross_entropy_gradient(const Tensor& g, const Tensor& probabilities, const Tensor& target,
+                              const Tensor& weights, int64_t ignore_index) {
+  const Tensor gc = g.contiguous();
+  Tensor dx = detail::make_empty(probabilities.sizes(), probabilities.dtype());
+  const int64_t rows = dx.size(0), n = dx.size(1);
+  cpu::dispatch_floating(dx.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T *pg = gc.data_ptr<T>(), *pp = probabilities.data_ptr<T>(), *pw = weights.data_ptr<T>();
+    const int64_t* pt = target.data_ptr<int64_t>();
+    T* pd = dx.data_ptr<T>();
+    cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / n), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t t = pt[row];
+        const bool kept = t != ignore_index;
+        const T scale = kept ? pg[row] * pw[row] : T(0);
+        const T* p = pp + row * n;
+        T* out = pd + row * n;
+        for (int64_t k = 0; k < n; ++k) out[k] = scale * p[k];
+        if (kept) out[t] = scale * (p[t] - T(1));
+      }
+    });
+  });
+  compile::detail::note_kernel("cross_entropy_backward", {&g, &probabilities, &target, &weights}, dx,
+                               [ignore_index](const TensorList& in) {
+                                 return cross_entropy_gradient(in[0], in[1], in[2], in[3], ignore_index);
+                               });
+  return dx;
+}
+
+struct CrossEntropyRecord : Named<"cross_entropy", "NllLossBackward0"> {
+  struct Attrs {
+    int64_t ignore_index;
+    bool has_probabilities;  // extra 1 is softmax(x); otherwise a stand-in, unread
+  };
+  // Extras: the target, softmax(x), the picked log-probabilities, the weights.
+  static constexpr Saves saves{.inputs = input_bits(0), .extras = 4};
+  static Tensor replay(const TensorList& in, const Attrs& a) { return row_losses(in[1], in[3], in[4], a.ignore_index); }
+  static Tensor weighted(const Tensor& target, int64_t ignore_index, const Tensor& v, const Tensor& weights) {
+    return where(is_kept(target, ignore_index), v, zeros({}, v.dtype())) * weights;
+  }
+  static void vjp(const Backward<CrossEntropyRecord>& b, const Tensor& g, Tensor* grads) {
+    const Attrs& a = b.attrs();
+    const Tensor target = b.extra(0), weights = b.extra(3);
+    const bool differentiable = is_grad_enabled() || forward::active();
+    if (!differentiable && a.has_probabilities && b.batch_dims(g) == 0 && g.dtype() == weights.dtype() &&
+        !vmap::takes_rule({&g})) {
+      grads[0] = cross_entropy_gradient(g, b.extra(1), target, weights, a.ignore_index);
+      return;
+    }
+    const Tensor x = b.input(0);
+    grads[0] = weighted(target, a.ignore_index, g, weights).unsqueeze(-1) * (softmax(x, 1) - class_mask(target, x));
+  }
+  // dy[n] = sum_c ([c = t[n]] - softmax(x)[n, c]) t[n, c].
+  static Tensor jvp(const Primal<CrossEntropyRecord>& p, const TensorList& t) {
+    const Tensor& x = p.input(0);
+    const Tensor change = ((class_mask(p.extra(0), x) - softmax(x, 1)) * t[0]).sum({-1});
+    return -weighted(p.extra(0), p.attrs().ignore_index, change, p.extra(3));
+  }
+  // log_softmax's D2 y[u, u] = -<u^2> (the file's first comment), so D2 l[u, u] = w <u^2>.
+  static Tensor curvature(const Primal<CrossEntropyRecord>& p, const TensorList& g) {
+    if (!g[0].defined()) return {};
+    const Tensor s = softmax(p.input(0), 1);
+    const Tensor u = g[0] - weighted_mean(s, g[0], {2});
+    return weighted(p.extra(0), p.attrs().ignore_index, (s * (u * u).sum({0})).sum({1}), p.extra(3));
+  }
+  // y = x[t] - lse(x): the picked input terms less logsumexp's.
+  static Tensor taylor(const Primal<CrossEntropyRecord>& p, const TensorList& x) {
+    if (!x[0].defined()) return {};
+    const Tensor& x0 = p.input(0);
+    const int64_t nb = forward::batch_dims() - 1;  // a coefficient's batch dims
+    const TensorList xs = taylor::terms(x0, x[0]);
+    const TensorList lse = lse_terms(xs, softmax(x0, 1), {1}, {1 + nb}, false);
+    const Tensor mask = class_mask(p.extra(0), x0);
+    TensorList out(xs.size());
+    for (size_t k = 1; k < xs.size(); ++k) {
+      const Tensor y = taylor::plus(xs[k].defined() ? (xs[k] * mask).sum({-1}) : Tensor(),
+                                    lse[k].defined() ? -lse[k] : Tensor());
+      if (y.defined()) out[k] = -weighted(p.extra(0), p.attrs().ignore_index, y, p.extra(3));
+    }
+    return taylor::stacked_terms(out);
+  }
+};
+
 void check_floating(const Tensor& x, const char* op) {
   DYDX_CHECK(x.is_floating_point(), op, ": expected a floating point input, got ", x.dtype(), " (shape ", x.sizes(),
              ")");
@@ -480,6 +643,34 @@ Tensor normalise(const Tensor& x, int64_t dim, bool log, const char* op) {
 }
 
 }  // namespace
+
+CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                    int64_t ignore_index) {
+  const Tensor x = logits.contiguous(), t = target.contiguous();
+  const Tensor w = weight.defined() ? weight.contiguous() : weight;
+  const int64_t classes = x.size(1);
+  // (cross_entropy has checked them; the kernels read x at them.) A pass GCC vectorises, then the
+  // first target out of bounds, named.
+  const int64_t* pt = t.data_ptr<int64_t>();
+  bool valid = true;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    valid &= (pt[i] == ignore_index) | (static_cast<uint64_t>(pt[i]) < static_cast<uint64_t>(classes));
+  for (int64_t i = 0; !valid && i < t.numel(); ++i)
+    DYDX_CHECK(pt[i] == ignore_index || (pt[i] >= 0 && pt[i] < classes), "cross_entropy: target ", pt[i],
+               " is out of bounds for ", classes, " classes (input shape ", x.sizes(), ")");
+  // The probabilities are kept only for a backward.
+  const bool keep = is_grad_enabled() && logits.requires_grad();
+  const Tensor values = cross_entropy_values(x, t, w, ignore_index, keep);
+  compile::detail::note_kernel("cross_entropy_values", {&x, &t, &w}, values, [ignore_index, keep](const TensorList& in) {
+    return cross_entropy_values(in[0], in[1], in[2], ignore_index, keep);
+  });
+  const int64_t rows = x.size(0), kept_values = keep ? rows * classes : 0;
+  const Tensor picked = values.narrow(0, kept_values, rows), weights = values.narrow(0, kept_values + rows, rows);
+  const Tensor probabilities = keep ? values.narrow(0, 0, kept_values).view({rows, classes}) : picked;
+  Tensor losses = row_losses(t, picked, weights, ignore_index);
+  finish<CrossEntropyRecord>({&logits}, losses, {ignore_index, keep}, {&t, &probabilities, &picked, &weights});
+  return {losses, weights};
+}
 }  // namespace ops
 
 Tensor softmax(const Tensor& x, int64_t dim) { return ops::normalise<ops::SoftmaxRecord>(x, dim, false, "softmax"); }

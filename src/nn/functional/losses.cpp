@@ -11,6 +11,7 @@
 #include "dydx/error.hpp"
 #include "dydx/nn/functional.hpp"
 #include "dydx/ops.hpp"
+#include "ops/cross_entropy_rows.hpp"
 #include "vmap/batched.hpp"
 #include "vmap/samples.hpp"
 
@@ -314,6 +315,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   }
   check_class_indices(input, target, options.ignore_index(), name);
   check_weight_dtype(options.weight(), input, name);
+  const Tensor& weight = options.weight();
+  if (smoothing == 0 && input.dim() == 2 && input.numel() > 0 && !vmap::takes_rule({&input, &target, &weight}) &&
+      (!weight.defined() || (!weight.requires_grad() && !forward::carries_derivatives(weight)))) {
+    // The common case in one op (ops/cross_entropy_rows.hpp), reduced as nll_loss reduces.
+    const ops::CrossEntropyRows rows = ops::cross_entropy_rows(input, target, weight, options.ignore_index());
+    if (is_mean(options)) return rows.losses.sum() / rows.weights.sum();
+    return is_sum(options) ? rows.losses.sum() : rows.losses;
+  }
   Tensor log_p = log_softmax(input, cd);
   Tensor nll = nll_loss(log_p, target, NLLLossFuncOptions()
                                            .weight(options.weight())
