@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <set>
+#include <vector>
 
 #include "stats_goldens.hpp"
 #include "test_util.hpp"
@@ -55,6 +56,28 @@ TEST(Stats, VarianceIsStableForALargeMean) {
   EXPECT_TRUE(HasValues(x.var(), {5.0 / 3}, 1e-12));
   Tensor y = tensor({1e4f + 1, 1e4f + 2, 1e4f + 3, 1e4f + 4});  // float32 accumulates in double
   EXPECT_TRUE(HasValues(y.var(false), {1.25}, 1e-6));
+}
+
+// var and layer_norm sum each row in two vectors of eight lanes and a tail (src/ops/row_moments.hpp):
+// every row length from 1 to 70, a large mean over a small spread, against long double, and
+// layer_norm's statistics against the same.
+TEST(Stats, VarianceOfEveryRowLengthAgreesWithLongDouble) {
+  for (int64_t n = 1; n <= 70; ++n) {
+    std::vector<double> values(n);
+    for (int64_t i = 0; i < n; ++i) values[i] = 1e6 + std::sin(0.7 * static_cast<double>(i * i + n)) * 3;
+    long double mean = 0, squares = 0;
+    for (double v : values) mean += v;
+    mean /= n;
+    for (double v : values) squares += (v - mean) * (v - mean);
+    const double want = static_cast<double>(squares / n);
+    const Tensor x = tensor(values, kFloat64);
+    EXPECT_NEAR(x.var(false).item<double>(), want, 1e-9 * want + 1e-300) << "n = " << n;
+    const Tensor y = layer_norm(x.reshape({1, n}), {n}, {}, {}, 0.0);
+    if (n > 1) {
+      const double first = static_cast<double>((values[0] - mean) / std::sqrt(squares / n));
+      EXPECT_NEAR(y[0][0].item<double>(), first, 1e-9) << "n = " << n;  // x - mean loses 1e-10 / 3 of its digits
+    }
+  }
 }
 
 TEST(Stats, GradFnNamesAreLibtorchs) {

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <string>
 
+#include "cpu/lane_sums.hpp"
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -46,7 +47,8 @@ std::pair<Tensor, Tensor> row_stats(const Tensor& x, const LayerNormAttrs& a) {
 
 // dx = r (gw - <gw> - xhat <gw xhat>) for rows of n contiguous elements, in double from the forward's
 // mean and r and rounded once: two passes over each row while it is in cache, where the composed rule
-// makes nine over the whole tensor. Eight partial sums per mean, so that the adds vectorise.
+// makes nine over the whole tensor. Two vectors of eight partial sums per mean, so that the adds
+// pipeline (the order of the terms fixed by n alone).
 // Where dw_terms is given it also takes g xhat, the terms of the weight's gradient (the engine sums
 // them over the rows, as the composed rule's).
 template <bool kHasWeight, class T>
@@ -59,21 +61,29 @@ void layer_norm_input_gradient(const T* g, const T* x, const T* w, const T* mean
       const double mu = mean[row], r = rstd[row];
       auto gw = [&](int64_t j) { return kHasWeight ? static_cast<double>(gr[j] * w[j]) : static_cast<double>(gr[j]); };
       auto xhat = [&](int64_t j) { return (static_cast<double>(xr[j]) - mu) * r; };
-      constexpr int kLanes = 8;
-      double sum_g[kLanes] = {}, sum_gx[kLanes] = {};
+      // Eight at a time, as the scalar gw and xhat.
+      auto gw_lanes = [&](int64_t j) {
+        if constexpr (kHasWeight) return cpu::widen(cpu::load_eight(gr + j) * cpu::load_eight(w + j));
+        else return cpu::widen(cpu::load_eight(gr + j));
+      };
+      auto xhat_lanes = [&](int64_t j) { return (cpu::widen(cpu::load_eight(xr + j)) - mu) * r; };
+      cpu::DoubleLanes g0 = {}, g1 = {}, gx0 = {}, gx1 = {};
       int64_t j = 0;
-      for (; j + kLanes <= n; j += kLanes)
-        for (int k = 0; k < kLanes; ++k) {
-          sum_g[k] += gw(j + k);
-          sum_gx[k] += gw(j + k) * xhat(j + k);
-        }
-      for (; j < n; ++j) {
-        sum_g[0] += gw(j);
-        sum_gx[0] += gw(j) * xhat(j);
+      for (; j + 16 <= n; j += 16) {
+        const cpu::DoubleLanes a = gw_lanes(j), b = gw_lanes(j + 8);
+        g0 += a, g1 += b;
+        gx0 += a * xhat_lanes(j), gx1 += b * xhat_lanes(j + 8);
       }
-      for (int width = kLanes / 2; width >= 1; width /= 2)
-        for (int k = 0; k < width; ++k) sum_g[k] += sum_g[k + width], sum_gx[k] += sum_gx[k + width];
-      const double mean_g = sum_g[0] / static_cast<double>(n), mean_gx = sum_gx[0] / static_cast<double>(n);
+      if (j + 8 <= n) {
+        const cpu::DoubleLanes a = gw_lanes(j);
+        g0 += a, gx0 += a * xhat_lanes(j), j += 8;
+      }
+      double sum_g = cpu::fold_halves(g0 + g1), sum_gx = cpu::fold_halves(gx0 + gx1);
+      for (; j < n; ++j) {
+        sum_g += gw(j);
+        sum_gx += gw(j) * xhat(j);
+      }
+      const double mean_g = sum_g / static_cast<double>(n), mean_gx = sum_gx / static_cast<double>(n);
       T* out = dx + row * n;
       for (j = 0; j < n; ++j) out[j] = static_cast<T>(r * (gw(j) - mean_g - xhat(j) * mean_gx));
       if (dw_terms)

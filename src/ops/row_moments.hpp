@@ -1,10 +1,14 @@
 // The mean and the sum of squared deviations of a contiguous run, by the corrected two-pass algorithm
 // in double (the second pass's sum of deviations, zero in exact arithmetic, removes the first pass's
-// rounding), with four independent accumulators per pass so that the adds pipeline (and vectorise)
-// instead of waiting on one another. Shared by var/std (stats.cpp) and layer_norm's fused forward.
+// rounding). Each pass keeps two vectors of eight partial sums in double, folded by halves at the end,
+// then the tail: the adds of a pass pipeline instead of waiting on one another (with four scalar
+// partial sums, a row of 64 floats was 16 dependent adds per pass). The order of the terms is fixed by
+// n alone. Shared by var/std (stats.cpp) and layer_norm's fused forward.
 #pragma once
 
 #include <cstdint>
+
+#include "cpu/lane_sums.hpp"
 
 namespace dydx::ops {
 
@@ -15,26 +19,31 @@ struct RowMoments {
 
 template <class T>
 RowMoments row_moments(const T* p, int64_t n) {
-  double s[4] = {0, 0, 0, 0};
+  using cpu::DoubleLanes, cpu::fold_halves, cpu::load_eight, cpu::widen;
+  DoubleLanes s0 = {}, s1 = {};
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int k = 0; k < 4; ++k) s[k] += static_cast<double>(p[i + k]);
-  for (; i < n; ++i) s[0] += static_cast<double>(p[i]);
-  const double mean = ((s[0] + s[1]) + (s[2] + s[3])) / static_cast<double>(n);
-  double q[4] = {0, 0, 0, 0}, d[4] = {0, 0, 0, 0};
-  for (i = 0; i + 4 <= n; i += 4)
-    for (int k = 0; k < 4; ++k) {
-      const double dev = static_cast<double>(p[i + k]) - mean;
-      q[k] += dev * dev;
-      d[k] += dev;
-    }
+  for (; i + 16 <= n; i += 16) s0 += widen(load_eight(p + i)), s1 += widen(load_eight(p + i + 8));
+  if (i + 8 <= n) s0 += widen(load_eight(p + i)), i += 8;
+  double sum = fold_halves(s0 + s1);
+  for (; i < n; ++i) sum += static_cast<double>(p[i]);
+  const double mean = sum / static_cast<double>(n);
+  DoubleLanes q0 = {}, q1 = {}, d0 = {}, d1 = {};
+  for (i = 0; i + 16 <= n; i += 16) {
+    const DoubleLanes a = widen(load_eight(p + i)) - mean, b = widen(load_eight(p + i + 8)) - mean;
+    q0 += a * a, q1 += b * b;
+    d0 += a, d1 += b;
+  }
+  if (i + 8 <= n) {
+    const DoubleLanes a = widen(load_eight(p + i)) - mean;
+    q0 += a * a, d0 += a, i += 8;
+  }
+  double squares = fold_halves(q0 + q1), drift = fold_halves(d0 + d1);
   for (; i < n; ++i) {
     const double dev = static_cast<double>(p[i]) - mean;
-    q[0] += dev * dev;
-    d[0] += dev;
+    squares += dev * dev;
+    drift += dev;
   }
-  const double drift = (d[0] + d[1]) + (d[2] + d[3]);
-  return {mean, ((q[0] + q[1]) + (q[2] + q[3])) - drift * drift / static_cast<double>(n)};
+  return {mean, squares - drift * drift / static_cast<double>(n)};
 }
 
 }  // namespace dydx::ops
