@@ -118,6 +118,26 @@ TEST(CrossEntropyRows, OnePassBackwardEqualsItsComposedRule) {
   set_num_threads(2);
 }
 
+// Logits over 16 MiB keep no probabilities (the loss holds one [N, C] tensor, as PyTorch's): the
+// backward forms them again, with the same bits as the composed rule and as a small batch of the same
+// rows, whose probabilities were kept.
+TEST(CrossEntropyRows, LargeLogitsFormTheirProbabilitiesAgain) {
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const int64_t classes = 1000, rows = (int64_t{17} << 20) / (classes * static_cast<int64_t>(element_size(dtype)));
+    const Tensor values = sin(arange(rows * classes, kFloat64) * 0.37).reshape({rows, classes}).to(dtype) * 4.0;
+    const Tensor target = arange(rows, kInt64).fmod(classes);
+    const auto none = F::CrossEntropyFuncOptions().reduction(kNone);
+    const Tensor g = cos(arange(rows, kFloat64)).to(dtype);
+    const Tensor x = values.clone().requires_grad_();
+    const Tensor loss = F::cross_entropy(x, target, none);
+    const Tensor fused = grad({loss}, {x}, {g}, true)[0];
+    EXPECT_TRUE(same_values(fused, grad({loss}, {x}, {g}, true, true)[0]));
+    const Tensor few = values.narrow(0, 0, 7).clone().requires_grad_();
+    const Tensor few_grad = grad({F::cross_entropy(few, target.narrow(0, 0, 7), none)}, {few}, {g.narrow(0, 0, 7)})[0];
+    EXPECT_TRUE(same_values(fused.narrow(0, 0, 7), few_grad));
+  }
+}
+
 TEST(CrossEntropyRows, StridedLogitsGiveTheContiguousResult) {
   std::mt19937_64 rng(5);
   auto [x, t] = make_inputs({6, 9, true, false}, kFloat32, rng);

@@ -489,6 +489,15 @@ Tensor row_losses(const Tensor& target, const Tensor& picked, const Tensor& weig
   return out;
 }
 
+// softmax's value from a row's exponential e and the row's sum, rounded as normalise_rows rounds it:
+// for float, the product by the reciprocal (within 2^-52 of the quotient before the rounding); for
+// double, the quotient.
+template <class T>
+[[gnu::always_inline]] inline T normalised(double e, double total, double reciprocal) {
+  if constexpr (std::is_same_v<T, float>) return static_cast<T>(e * reciprocal);
+  else return static_cast<T>(e / total);
+}
+
 // The forward's values in one buffer of x's dtype: softmax(x) (N * C, where kept), then each row's
 // log-probability at its class (N), then each row's weight (N). Each value is the one softmax and
 // log_softmax give: the same maxima, sums and roundings.
@@ -521,13 +530,9 @@ Tensor cross_entropy_values(const Tensor& x, const Tensor& target, const Tensor&
           weights[row] = kept ? (pw ? pw[t] : T(1)) : T(0);
           if (!probabilities) continue;
           const double* er = e.data() + j * n;
+          const double sum = total[j], reciprocal = 1.0 / sum;
           T* q = probabilities + row * n;
-          if constexpr (std::is_same_v<T, float>) {  // as normalise_rows: a product by the reciprocal
-            const double r = 1.0 / total[j];
-            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] * r);
-          } else {
-            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] / total[j]);
-          }
+          for (int64_t k = 0; k < n; ++k) q[k] = normalised<T>(er[k], sum, reciprocal);
         }
       }
     });
@@ -535,41 +540,67 @@ Tensor cross_entropy_values(const Tensor& x, const Tensor& target, const Tensor&
   return buffer;
 }
 
-// dl/dx without create_graph: g[n] w[n] (p[n, c] - [c = t[n]]) in one pass, 0 where ignored; the
-// composed rule's values, bit for bit.
-Tensor cross_entropy_gradient(const Tensor& g, const Tensor& probabilities, const Tensor& target,
+// dl/dx without create_graph: g[n] w[n] (p[n, c] - [c = t[n]]), 0 where ignored, p read from the
+// probabilities the forward kept, or, where it kept none (undefined), formed again from x a group of
+// rows at a time as softmax forms them (one pass of exponentials). The composed rule's values, bit
+// for bit, either way.
+Tensor cross_entropy_gradient(const Tensor& g, const Tensor& probabilities, const Tensor& x, const Tensor& target,
                               const Tensor& weights, int64_t ignore_index) {
-  const Tensor gc = g.contiguous();
-  Tensor dx = detail::make_empty(probabilities.sizes(), probabilities.dtype());
+  const Tensor gc = g.contiguous(), xc = probabilities.defined() ? Tensor() : x.contiguous();
+  Tensor dx = detail::make_empty(x.sizes(), x.dtype());
   const int64_t rows = dx.size(0), n = dx.size(1);
   cpu::dispatch_floating(dx.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T *pg = gc.data_ptr<T>(), *pp = probabilities.data_ptr<T>(), *pw = weights.data_ptr<T>();
+    const T *pg = gc.data_ptr<T>(), *pw = weights.data_ptr<T>();
     const int64_t* pt = target.data_ptr<int64_t>();
     T* pd = dx.data_ptr<T>();
+    // Row `row`'s gradient from its probabilities, prob(k).
+    auto write_row = [&](int64_t row, auto&& prob) {
+      const int64_t t = pt[row];
+      const bool kept = t != ignore_index;
+      const T scale = kept ? pg[row] * pw[row] : T(0);
+      T* out = pd + row * n;
+      for (int64_t k = 0; k < n; ++k) out[k] = scale * prob(k);
+      if (kept) out[t] = scale * (prob(t) - T(1));
+    };
+    if (probabilities.defined()) {
+      const T* pp = probabilities.data_ptr<T>();
+      cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / n), [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) write_row(row, [p = pp + row * n](int64_t k) { return p[k]; });
+      });
+      return;
+    }
+    const T* px = xc.data_ptr<T>();
+    const int64_t group = rows_per_group(n);
     cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / n), [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t t = pt[row];
-        const bool kept = t != ignore_index;
-        const T scale = kept ? pg[row] * pw[row] : T(0);
-        const T* p = pp + row * n;
-        T* out = pd + row * n;
-        for (int64_t k = 0; k < n; ++k) out[k] = scale * p[k];
-        if (kept) out[t] = scale * (p[t] - T(1));
+      std::vector<double> e(static_cast<size_t>(group * n));
+      for (int64_t first = begin; first < end; first += group) {
+        const int64_t count = std::min(group, end - first);
+        T m[kGroup];
+        double total[kGroup];
+        shifted_exp_sums(px + first * n, n, count, m, total, e.data());
+        for (int64_t j = 0; j < count; ++j) {
+          const double* er = e.data() + j * n;
+          const double sum = total[j], reciprocal = 1.0 / sum;
+          write_row(first + j, [er, sum, reciprocal](int64_t k) { return normalised<T>(er[k], sum, reciprocal); });
+        }
       }
     });
   });
-  compile::detail::note_kernel("cross_entropy_backward", {&g, &probabilities, &target, &weights}, dx,
+  compile::detail::note_kernel("cross_entropy_backward", {&g, &probabilities, &x, &target, &weights}, dx,
                                [ignore_index](const TensorList& in) {
-                                 return cross_entropy_gradient(in[0], in[1], in[2], in[3], ignore_index);
+                                 return cross_entropy_gradient(in[0], in[1], in[2], in[3], in[4], ignore_index);
                                });
   return dx;
 }
 
+// The most memory the forward's kept probabilities may take (a tensor of the logits' size).
+constexpr int64_t kKeptProbabilityBytes = int64_t{16} << 20;
+
 struct CrossEntropyRecord : Named<"cross_entropy", "NllLossBackward0"> {
   struct Attrs {
     int64_t ignore_index;
-    bool has_probabilities;  // extra 1 is softmax(x); otherwise a stand-in, unread
+    bool has_probabilities;  // extra 1 is softmax(x); otherwise a stand-in, unread (the backward forms it again)
   };
   // Extras: the target, softmax(x), the picked log-probabilities, the weights.
   static constexpr Saves saves{.inputs = input_bits(0), .extras = 4};
@@ -581,12 +612,12 @@ struct CrossEntropyRecord : Named<"cross_entropy", "NllLossBackward0"> {
     const Attrs& a = b.attrs();
     const Tensor target = b.extra(0), weights = b.extra(3);
     const bool differentiable = is_grad_enabled() || forward::active();
-    if (!differentiable && a.has_probabilities && b.batch_dims(g) == 0 && g.dtype() == weights.dtype() &&
-        !vmap::takes_rule({&g})) {
-      grads[0] = cross_entropy_gradient(g, b.extra(1), target, weights, a.ignore_index);
+    const Tensor x = b.input(0);
+    if (!differentiable && b.batch_dims(g) == 0 && g.dtype() == weights.dtype() && !vmap::takes_rule({&g, &x})) {
+      grads[0] = cross_entropy_gradient(g, a.has_probabilities ? b.extra(1) : Tensor(), x, target, weights,
+                                        a.ignore_index);
       return;
     }
-    const Tensor x = b.input(0);
     grads[0] = weighted(target, a.ignore_index, g, weights).unsqueeze(-1) * (softmax(x, 1) - class_mask(target, x));
   }
   // dy[n] = sum_c ([c = t[n]] - softmax(x)[n, c]) t[n, c].
@@ -658,8 +689,10 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, 
   for (int64_t i = 0; !valid && i < t.numel(); ++i)
     DYDX_CHECK(pt[i] == ignore_index || (pt[i] >= 0 && pt[i] < classes), "cross_entropy: target ", pt[i],
                " is out of bounds for ", classes, " classes (input shape ", x.sizes(), ")");
-  // The probabilities are kept only for a backward.
-  const bool keep = is_grad_enabled() && logits.requires_grad();
+  // The probabilities are kept for a backward, up to kKeptProbabilityBytes: beyond it (a vocabulary's
+  // logits) the backward forms them again, and the loss holds what PyTorch's holds, one [N, C] tensor.
+  const bool keep = is_grad_enabled() && logits.requires_grad() &&
+                    x.numel() * static_cast<int64_t>(element_size(x.dtype())) <= kKeptProbabilityBytes;
   const Tensor values = cross_entropy_values(x, t, w, ignore_index, keep);
   compile::detail::note_kernel("cross_entropy_values", {&x, &t, &w}, values, [ignore_index, keep](const TensorList& in) {
     return cross_entropy_values(in[0], in[1], in[2], ignore_index, keep);
