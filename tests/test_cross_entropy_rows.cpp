@@ -118,10 +118,9 @@ TEST(CrossEntropyRows, OnePassBackwardEqualsItsComposedRule) {
   set_num_threads(2);
 }
 
-// Logits over 16 MiB keep no probabilities (the loss holds one [N, C] tensor, as PyTorch's): the
-// backward forms them again, with the same bits as the composed rule and as a small batch of the same
-// rows, whose probabilities were kept.
-TEST(CrossEntropyRows, LargeLogitsFormTheirProbabilitiesAgain) {
+// Rows of 1000 classes (long rows, one at a time) over 17 MiB of logits: the one-pass backward has
+// the composed rule's bits and those of a small batch of the same rows.
+TEST(CrossEntropyRows, LargeLogitsGiveTheBitsOfTheirRowsAlone) {
   for (ScalarType dtype : {kFloat32, kFloat64}) {
     const int64_t classes = 1000, rows = (int64_t{17} << 20) / (classes * static_cast<int64_t>(element_size(dtype)));
     const Tensor values = sin(arange(rows * classes, kFloat64) * 0.37).reshape({rows, classes}).to(dtype) * 4.0;
@@ -136,6 +135,50 @@ TEST(CrossEntropyRows, LargeLogitsFormTheirProbabilitiesAgain) {
     const Tensor few_grad = grad({F::cross_entropy(few, target.narrow(0, 0, 7), none)}, {few}, {g.narrow(0, 0, 7)})[0];
     EXPECT_TRUE(same_values(fused.narrow(0, 0, 7), few_grad));
   }
+}
+
+// The loss keeps softmax(x), not x (PyTorch's keeps log_softmax's output): logits written in place
+// after the forward change neither the gradient nor, through create_graph, the second derivative.
+TEST(CrossEntropyRows, LogitsWrittenInPlaceAfterTheForward) {
+  std::mt19937_64 rng(13);
+  auto [values, t] = make_inputs({5, 4, true, false}, kFloat64, rng);
+  const auto o = options_for({5, 4, true, false}, values, 2);
+  auto gradient_and_hvp = [&](bool write) {
+    const Tensor x = values.clone().requires_grad_();
+    Tensor y = x * 1;
+    const Tensor loss = F::cross_entropy(y, t, o);
+    if (write) y.mul_(2);
+    const Tensor g = grad({loss}, {x}, {}, true, true)[0];
+    const Tensor hvp = grad({(g * cos(values)).sum()}, {x})[0];
+    return std::pair{g.detach(), hvp};
+  };
+  const auto [g0, h0] = gradient_and_hvp(false);
+  const auto [g1, h1] = gradient_and_hvp(true);
+  EXPECT_TRUE(same_values(g0, g1));
+  EXPECT_TRUE(same_values(h0, h1));
+  const Tensor x = values.clone().requires_grad_();
+  Tensor y = x * 1;
+  const Tensor loss = F::cross_entropy(y, t, o);
+  y.mul_(2);
+  EXPECT_TRUE(same_values(grad({loss}, {x})[0], g0));
+}
+
+// A target (even a strided one, which the forward copied) or a class weight written in place after
+// the forward makes the backward raise, as PyTorch's; an ignored row's loss is +0, as PyTorch's.
+TEST(CrossEntropyRows, TargetOrWeightWrittenAfterTheForwardRaises) {
+  const Tensor x = sin(arange(12, kFloat64)).reshape({3, 4}).requires_grad_();
+  Tensor every = tensor({0, 9, 1, 9, -100, 9}, dtype(kInt64));
+  const Tensor strided = every.slice(0, 0, 6, 2);
+  const auto none = F::CrossEntropyFuncOptions().reduction(kNone);
+  const Tensor loss = F::cross_entropy(x, strided, none);
+  EXPECT_FALSE(std::signbit(loss[2].item<double>()));
+  EXPECT_EQ(loss[2].item<double>(), 0.0);
+  every.fill_(3);
+  EXPECT_THROW(grad({loss.sum()}, {x}), Error);
+  Tensor weight = ones({4}, kFloat64);
+  const Tensor weighted = F::cross_entropy(x, tensor({0, 1, 2}, dtype(kInt64)), F::CrossEntropyFuncOptions().weight(weight));
+  weight.mul_(2);
+  EXPECT_THROW(grad({weighted}, {x}), Error);
 }
 
 TEST(CrossEntropyRows, StridedLogitsGiveTheContiguousResult) {

@@ -1,4 +1,5 @@
-// softmax, log_softmax and logsumexp: normalising exponentials along dims, with their rules.
+// softmax, log_softmax and logsumexp: normalising exponentials along dims, with their rules; and
+// cross_entropy of logits [N, C] with class indices as one op (CrossEntropyRecord, below).
 //
 // Forwards subtract each row's maximum before exponentiating, so no finite input overflows; sums
 // accumulate in double. Edge values follow PyTorch 1.13: a nan anywhere in a row makes the row nan;
@@ -462,40 +463,36 @@ struct LogsumexpRecord : Named<"logsumexp", "LogsumexpBackward0"> {
 //
 // For logits x [N, C], target t and weights w (w[n] = weight[t[n]], 1 without a weight, 0 where t[n]
 // is ignored), the row losses are l[n] = -w[n] y[n], y[n] = log_softmax(x)[n, t[n]] (0 where ignored).
-// The forward keeps softmax(x) where a gradient will be wanted, so that the backward,
-// dl/dx[n, c] = g[n] w[n] (softmax(x)[n, c] - [c = t[n]]), is one pass with no exponential: composed,
-// the backward took them again from log_softmax's output, and wrote a scatter into zeros between.
+// Where a backward will follow, the forward also gives p = softmax(x) as the output of a softmax node of
+// x, and the loss's node saves p, not x (as PyTorch's saves log_softmax's output): the backward,
+// dl/dx[n, c] = g[n] w[n] (p[n, c] - [c = t[n]]), is then one pass with no exponential (composed, the
+// backward took them again from log_softmax's output, and wrote a scatter into zeros between), its
+// composed form under create_graph differentiates through p's node, and x may be written in place after
+// the forward.
 
-// 1 where the row's target is c, in x's dtype ([N, C]); an ignored target's row is 0.
-Tensor class_mask(const Tensor& target, const Tensor& x) {
-  return eq(arange(x.size(-1), kInt64), target.unsqueeze(1)).to(x.dtype());
+// 1 where the row's target is c, in like's dtype ([N, C]); an ignored target's row is 0.
+Tensor class_mask(const Tensor& target, const Tensor& like) {
+  return eq(arange(like.size(-1), kInt64), target.unsqueeze(1)).to(like.dtype());
 }
 
 Tensor is_kept(const Tensor& target, int64_t ignore_index) { return ne(target, ignore_index); }
 
-// l[n] = -(y[n] where kept, else 0) w[n], as the composed nll_loss's -where(kept, picked, 0) * weights.
+// l[n] = -y[n] w[n] where kept, else 0 (PyTorch's +0), as the composed nll_loss's where(kept, -picked *
+// weights, 0).
 template <class T>
 void row_losses(const int64_t* t, const T* y, const T* w, int64_t n, int64_t ignore_index, T* l) {
-  for (int64_t i = 0; i < n; ++i) l[i] = -(t[i] != ignore_index ? y[i] : T(0)) * w[i];
+  for (int64_t i = 0; i < n; ++i) l[i] = t[i] != ignore_index ? -y[i] * w[i] : T(0);
 }
 
 Tensor row_losses(const Tensor& target, const Tensor& picked, const Tensor& weights, int64_t ignore_index) {
+  const Tensor t = target.contiguous();
   Tensor out = detail::make_empty(picked.sizes(), picked.dtype());
   cpu::dispatch_floating(picked.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    row_losses(target.data_ptr<int64_t>(), picked.data_ptr<T>(), weights.data_ptr<T>(), picked.numel(), ignore_index,
+    row_losses(t.data_ptr<int64_t>(), picked.data_ptr<T>(), weights.data_ptr<T>(), picked.numel(), ignore_index,
                out.data_ptr<T>());
   });
   return out;
-}
-
-// softmax's value from a row's exponential e and the row's sum, rounded as normalise_rows rounds it:
-// for float, the product by the reciprocal (within 2^-52 of the quotient before the rounding); for
-// double, the quotient.
-template <class T>
-[[gnu::always_inline]] inline T normalised(double e, double total, double reciprocal) {
-  if constexpr (std::is_same_v<T, float>) return static_cast<T>(e * reciprocal);
-  else return static_cast<T>(e / total);
 }
 
 // The forward's values in one buffer of x's dtype: softmax(x) (N * C, where kept), then each row's
@@ -530,9 +527,13 @@ Tensor cross_entropy_values(const Tensor& x, const Tensor& target, const Tensor&
           weights[row] = kept ? (pw ? pw[t] : T(1)) : T(0);
           if (!probabilities) continue;
           const double* er = e.data() + j * n;
-          const double sum = total[j], reciprocal = 1.0 / sum;
           T* q = probabilities + row * n;
-          for (int64_t k = 0; k < n; ++k) q[k] = normalised<T>(er[k], sum, reciprocal);
+          if constexpr (std::is_same_v<T, float>) {  // as normalise_rows: a product by the reciprocal
+            const double r = 1.0 / total[j];
+            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] * r);
+          } else {
+            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] / total[j]);
+          }
         }
       }
     });
@@ -540,85 +541,61 @@ Tensor cross_entropy_values(const Tensor& x, const Tensor& target, const Tensor&
   return buffer;
 }
 
-// dl/dx without create_graph: g[n] w[n] (p[n, c] - [c = t[n]]), 0 where ignored, p read from the
-// probabilities the forward kept, or, where it kept none (undefined), formed again from x a group of
-// rows at a time as softmax forms them (one pass of exponentials). The composed rule's values, bit
-// for bit, either way.
-Tensor cross_entropy_gradient(const Tensor& g, const Tensor& probabilities, const Tensor& x, const Tensor& target,
+// dl/dx without create_graph: g[n] w[n] (p[n, c] - [c = t[n]]) in one pass, 0 where ignored; the
+// composed rule's values, bit for bit.
+Tensor cross_entropy_gradient(const Tensor& g, const Tensor& probabilities, const Tensor& target,
                               const Tensor& weights, int64_t ignore_index) {
-  const Tensor gc = g.contiguous(), xc = probabilities.defined() ? Tensor() : x.contiguous();
-  Tensor dx = detail::make_empty(x.sizes(), x.dtype());
+  const Tensor gc = g.contiguous(), pc = probabilities.contiguous(), tc = target.contiguous();
+  Tensor dx = detail::make_empty(pc.sizes(), pc.dtype());
   const int64_t rows = dx.size(0), n = dx.size(1);
   cpu::dispatch_floating(dx.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T *pg = gc.data_ptr<T>(), *pw = weights.data_ptr<T>();
-    const int64_t* pt = target.data_ptr<int64_t>();
+    const T *pg = gc.data_ptr<T>(), *pp = pc.data_ptr<T>(), *pw = weights.data_ptr<T>();
+    const int64_t* pt = tc.data_ptr<int64_t>();
     T* pd = dx.data_ptr<T>();
-    // Row `row`'s gradient from its probabilities, prob(k).
-    auto write_row = [&](int64_t row, auto&& prob) {
-      const int64_t t = pt[row];
-      const bool kept = t != ignore_index;
-      const T scale = kept ? pg[row] * pw[row] : T(0);
-      T* out = pd + row * n;
-      for (int64_t k = 0; k < n; ++k) out[k] = scale * prob(k);
-      if (kept) out[t] = scale * (prob(t) - T(1));
-    };
-    if (probabilities.defined()) {
-      const T* pp = probabilities.data_ptr<T>();
-      cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / n), [&](int64_t begin, int64_t end) {
-        for (int64_t row = begin; row < end; ++row) write_row(row, [p = pp + row * n](int64_t k) { return p[k]; });
-      });
-      return;
-    }
-    const T* px = xc.data_ptr<T>();
-    const int64_t group = rows_per_group(n);
     cpu::parallel_for(rows, std::max<int64_t>(1, 4096 / n), [&](int64_t begin, int64_t end) {
-      std::vector<double> e(static_cast<size_t>(group * n));
-      for (int64_t first = begin; first < end; first += group) {
-        const int64_t count = std::min(group, end - first);
-        T m[kGroup];
-        double total[kGroup];
-        shifted_exp_sums(px + first * n, n, count, m, total, e.data());
-        for (int64_t j = 0; j < count; ++j) {
-          const double* er = e.data() + j * n;
-          const double sum = total[j], reciprocal = 1.0 / sum;
-          write_row(first + j, [er, sum, reciprocal](int64_t k) { return normalised<T>(er[k], sum, reciprocal); });
-        }
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t t = pt[row];
+        const bool kept = t != ignore_index;
+        const T scale = kept ? pg[row] * pw[row] : T(0);
+        const T* p = pp + row * n;
+        T* out = pd + row * n;
+        for (int64_t k = 0; k < n; ++k) out[k] = scale * p[k];
+        if (kept) out[t] = scale * (p[t] - T(1));
       }
     });
   });
-  compile::detail::note_kernel("cross_entropy_backward", {&g, &probabilities, &x, &target, &weights}, dx,
+  compile::detail::note_kernel("cross_entropy_backward", {&g, &probabilities, &target, &weights}, dx,
                                [ignore_index](const TensorList& in) {
-                                 return cross_entropy_gradient(in[0], in[1], in[2], in[3], in[4], ignore_index);
+                                 return cross_entropy_gradient(in[0], in[1], in[2], in[3], ignore_index);
                                });
   return dx;
 }
 
-// The most memory the forward's kept probabilities may take (a tensor of the logits' size).
-constexpr int64_t kKeptProbabilityBytes = int64_t{16} << 20;
-
 struct CrossEntropyRecord : Named<"cross_entropy", "NllLossBackward0"> {
   struct Attrs {
     int64_t ignore_index;
-    bool has_probabilities;  // extra 1 is softmax(x); otherwise a stand-in, unread (the backward forms it again)
+    bool has_weight;  // extra 4 is the class weight (read so that a change to it is caught), else a stand-in
   };
-  // Extras: the target, softmax(x), the picked log-probabilities, the weights.
-  static constexpr Saves saves{.inputs = input_bits(0), .extras = 4};
+  // Extras: the target, p = softmax(x) (the output of p's softmax node; a stand-in where no backward
+  // follows), the picked log-probabilities, the row weights, the class weight. Not x itself.
+  static constexpr Saves saves{.extras = 5};
   static Tensor replay(const TensorList& in, const Attrs& a) { return row_losses(in[1], in[3], in[4], a.ignore_index); }
   static Tensor weighted(const Tensor& target, int64_t ignore_index, const Tensor& v, const Tensor& weights) {
     return where(is_kept(target, ignore_index), v, zeros({}, v.dtype())) * weights;
   }
   static void vjp(const Backward<CrossEntropyRecord>& b, const Tensor& g, Tensor* grads) {
     const Attrs& a = b.attrs();
-    const Tensor target = b.extra(0), weights = b.extra(3);
+    // Reading the target and the class weight checks that neither was written in place since the
+    // forward (the row weights are values the forward took from them).
+    const Tensor target = b.extra(0), p = b.extra(1), weights = b.extra(3);
+    if (a.has_weight) (void)b.extra(4);
     const bool differentiable = is_grad_enabled() || forward::active();
-    const Tensor x = b.input(0);
-    if (!differentiable && b.batch_dims(g) == 0 && g.dtype() == weights.dtype() && !vmap::takes_rule({&g, &x})) {
-      grads[0] = cross_entropy_gradient(g, a.has_probabilities ? b.extra(1) : Tensor(), x, target, weights,
-                                        a.ignore_index);
+    if (!differentiable && b.batch_dims(g) == 0 && g.dtype() == p.dtype() && !vmap::takes_rule({&g})) {
+      grads[0] = cross_entropy_gradient(g, p, target, weights, a.ignore_index);
       return;
     }
-    grads[0] = weighted(target, a.ignore_index, g, weights).unsqueeze(-1) * (softmax(x, 1) - class_mask(target, x));
+    grads[0] = weighted(target, a.ignore_index, g, weights).unsqueeze(-1) * (p - class_mask(target, p));
   }
   // dy[n] = sum_c ([c = t[n]] - softmax(x)[n, c]) t[n, c].
   static Tensor jvp(const Primal<CrossEntropyRecord>& p, const TensorList& t) {
@@ -689,10 +666,8 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, 
   for (int64_t i = 0; !valid && i < t.numel(); ++i)
     DYDX_CHECK(pt[i] == ignore_index || (pt[i] >= 0 && pt[i] < classes), "cross_entropy: target ", pt[i],
                " is out of bounds for ", classes, " classes (input shape ", x.sizes(), ")");
-  // The probabilities are kept for a backward, up to kKeptProbabilityBytes: beyond it (a vocabulary's
-  // logits) the backward forms them again, and the loss holds what PyTorch's holds, one [N, C] tensor.
-  const bool keep = is_grad_enabled() && logits.requires_grad() &&
-                    x.numel() * static_cast<int64_t>(element_size(x.dtype())) <= kKeptProbabilityBytes;
+  // softmax(x) only where a backward will follow: the one [N, C] tensor the loss's node keeps.
+  const bool keep = is_grad_enabled() && logits.requires_grad();
   const Tensor values = cross_entropy_values(x, t, w, ignore_index, keep);
   compile::detail::note_kernel("cross_entropy_values", {&x, &t, &w}, values, [ignore_index, keep](const TensorList& in) {
     return cross_entropy_values(in[0], in[1], in[2], ignore_index, keep);
@@ -700,8 +675,15 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, 
   const int64_t rows = x.size(0), kept_values = keep ? rows * classes : 0;
   const Tensor picked = values.narrow(0, kept_values, rows), weights = values.narrow(0, kept_values + rows, rows);
   const Tensor probabilities = keep ? values.narrow(0, 0, kept_values).view({rows, classes}) : picked;
+  if (keep) {
+    // p's own node, softmax of the logits (its values are the buffer's, which a func::compile recording
+    // already has as a view of the step above: the softmax is not recorded again).
+    const compile::detail::PauseRecording not_a_step;
+    finish<SoftmaxRecord>({&logits}, probabilities, {1});
+  }
   Tensor losses = row_losses(t, picked, weights, ignore_index);
-  finish<CrossEntropyRecord>({&logits}, losses, {ignore_index, keep}, {&t, &probabilities, &picked, &weights});
+  finish<CrossEntropyRecord>({&logits}, losses, {ignore_index, weight.defined()},
+                             {&target, &probabilities, &picked, &weights, weight.defined() ? &weight : &weights});
   return {losses, weights};
 }
 }  // namespace ops

@@ -130,7 +130,12 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options = {});
 /// nll_loss(log_softmax(input, class dim), target) for int64 class indices, or
 /// -sum(target * log_softmax(input)) over the class dim for a floating target of class probabilities
-/// (input's shape), with label_smoothing and class weights as PyTorch's.
+/// (input's shape), with label_smoothing and class weights as PyTorch's. Logits [N, C] with class
+/// indices (no smoothing, a weight nothing differentiates) are one op, grad_fn NllLossBackward0 (for
+/// reduction none; the mean and sum follow it): the same loss bit for bit, and a backward without
+/// create_graph of one pass, from softmax(input), which the forward keeps where a backward follows (the
+/// one [N, C] tensor the loss holds, as PyTorch's holds log_softmax's output; the logits may be
+/// written in place after the forward).
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyFuncOptions& options = {});
 
 /// torch.nn.functional.one_hot: int64 class indices in, int64 out with a last dim of num_classes

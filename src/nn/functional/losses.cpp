@@ -1,5 +1,7 @@
 // The losses of dydx::nn::functional, composed of differentiable dydx ops (so every mode and order
-// of differentiation works through them), with PyTorch 1.13's formulas, reductions and checks.
+// of differentiation works through them), with PyTorch 1.13's formulas, reductions and checks; the
+// common case of cross_entropy (2-D logits, class indices) is one op with its own rules
+// (ops/cross_entropy_rows.hpp).
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -286,7 +288,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
     const Tensor class_weights = options.weight().index_select(0, safe_target.reshape({-1})).view(target.sizes());
     weights = where(kept, class_weights, zeros({}, input.dtype()));
   }
-  Tensor loss = -where(kept, picked, zeros({}, input.dtype())) * weights;
+  // 0 where ignored: +0, as PyTorch's, and no nan from an ignored sample's values.
+  Tensor loss = where(kept, -picked * weights, zeros({}, input.dtype()));
   if (is_mean(options)) return loss.sum() / weights.sum();
   if (is_sum(options)) return loss.sum();
   return loss;
