@@ -11,6 +11,7 @@
 #include <dydx/dydx.hpp>
 
 #include "cpu/blas_core.hpp"
+#include "cpu/packed_gemm.hpp"
 
 namespace dydx {
 namespace {
@@ -79,6 +80,37 @@ TEST(BlasCore, AnOpenBlasCoretypeOpenBlasDoesNotKnowCountsAsUnset) {
   const bool kept = report.find("OpenBLAS's choice, as wide as the CPU allows") != std::string::npos;
   const bool replaced = report.find("chosen by dydx from the CPU's features") != std::string::npos;
   EXPECT_TRUE(kept || replaced) << report;
+  expect_products_right();
+}
+
+// dydx's packed kernel (src/cpu/packed_gemm.hpp) runs the products where dydx was built for AVX-512 on
+// a CPU that has it and OpenBLAS's kernels are narrower (here Haswell's, by OPENBLAS_CORETYPE), or
+// where DYDX_GEMM=dydx; DYDX_GEMM=openblas keeps OpenBLAS's. blas_kernel() says which.
+bool avx512_build_and_cpu() {
+#if defined(__AVX512F__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
+TEST(BlasCore, NarrowerOpenBlasKernelsGiveWayToThePackedKernel) {
+  EXPECT_EQ(std::string(openblas_get_corename()), "Haswell");
+  EXPECT_EQ(cpu::packed_gemm_in_use(), avx512_build_and_cpu());
+  EXPECT_EQ(blas_kernel().find("dydx's packed AVX-512 kernel") != std::string::npos, avx512_build_and_cpu())
+      << blas_kernel();
+  expect_products_right();
+}
+
+TEST(BlasCore, DydxGemmOpenblasKeepsOpenBlassProducts) {
+  EXPECT_FALSE(cpu::packed_gemm_in_use());
+  EXPECT_EQ(blas_kernel().find("packed"), std::string::npos) << blas_kernel();
+  expect_products_right();
+}
+
+TEST(BlasCore, DydxGemmDydxForcesThePackedKernel) {
+  EXPECT_EQ(cpu::packed_gemm_in_use(), avx512_build_and_cpu());
   expect_products_right();
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "cpu/packed_gemm.hpp"
 #include "dydx/blas.hpp"
 
 // OpenBLAS's DYNAMIC_ARCH entry points, exported but in no header: the first drops the kernel table
@@ -163,8 +164,16 @@ bool stop_idle_blas_workers() {
   return true;
 }
 
+bool openblas_narrower_than_avx512() {
+  choose_blas_core();
+  const int rank = width_rank(current_core());
+  return rank >= 0 && rank < 3;
+}
+
 std::string blas_core_report() {
   choose_blas_core();
+  if (packed_gemm_in_use())
+    return "dydx's packed AVX-512 kernel for large products (DYDX_GEMM=openblas for OpenBLAS's); " + report();
   return report();
 }
 

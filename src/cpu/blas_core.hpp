@@ -32,7 +32,12 @@ std::string_view widest_supported_core();
 /// but the caller and OpenBLAS's own exists (at load, in a program linked with dydx); returns whether it was.
 bool stop_idle_blas_workers();
 
-/// What choose_blas_core found and did, for dydx::blas_kernel().
+/// Whether OpenBLAS's kernels (after choose_blas_core) are narrower than AVX-512: a core of AVX2 or
+/// less that dydx knows; false for a name it does not know.
+bool openblas_narrower_than_avx512();
+
+/// What choose_blas_core found and did, and whether dydx's own kernel runs the large products, for
+/// dydx::blas_kernel().
 std::string blas_core_report();
 
 }  // namespace dydx::cpu

@@ -15,6 +15,7 @@
 #include "core/tensor_factory.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/dot_gemm.hpp"
+#include "cpu/packed_gemm.hpp"
 #include "cpu/skinny_gemm.hpp"
 #include "dydx/threads.hpp"
 
@@ -37,10 +38,17 @@ BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t 
   return {CblasNoTrans, 0, false};
 }
 
-// C = A B, or C += A B with accumulate; C's rows are ldc apart.
+// C = A B, or C += A B with accumulate; C's rows are ldc apart: dydx's packed kernel where OpenBLAS's
+// are narrower than the CPU (packed_gemm.hpp), else OpenBLAS.
 template <class T>
 void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
                int64_t ldc, bool accumulate) {
+  if (packed_gemm_in_use()) {
+    const bool a_rows = la.trans == CblasNoTrans, b_rows = lb.trans == CblasNoTrans;
+    packed_gemm(n, m, k, a, a_rows ? la.ld : 1, a_rows ? 1 : la.ld, b, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld, c, ldc,
+                accumulate);
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, la.trans, lb.trans, n, m, k, 1.0f, a, la.ld, b, lb.ld, accumulate ? 1.0f : 0.0f, c, ldc);
   } else if constexpr (std::is_same_v<T, double>) {
@@ -328,12 +336,9 @@ void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64
     return;
   }
   rows_split_by_dydx();  // OpenBLAS on one thread: the caller's own threads share the cores
-  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, n, m, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, n, m, k, 1.0, a, lda, b, ldb, accumulate ? 1.0 : 0.0, c, ldc);
-  }
+  const BlasOperand la{trans_a ? CblasTrans : CblasNoTrans, lda, true};
+  const BlasOperand lb{trans_b ? CblasTrans : CblasNoTrans, ldb, true};
+  blas_gemm(la, lb, n, m, k, a, b, c, ldc, accumulate);
 }
 
 template <class T>

@@ -1,0 +1,232 @@
+// The packed product of packed_gemm.hpp: Goto's and BLIS's loops. B is packed a block of kKc x kNc at
+// a time into panels of kNr columns (each panel stays in L1 while the kernel runs down A), A a block
+// of kMc x kKc at a time into panels of kMr rows (L2); the kernel multiplies a panel of each into a
+// kMr x kNr tile of C held in 24 of the 32 vector registers, one fused multiply-add per register per
+// step of k, its A values broadcast from memory. Partial tiles at C's edges go through a buffer.
+// On the Zen 5 VM (one thread, [2048]^3 float): 230-240 GFLOP/s, against OpenBLAS 0.3.21's Haswell
+// kernels' 126-132 and its SkylakeX kernels' 247 (BENCHMARKS.md).
+#include "cpu/packed_gemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string_view>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "cpu/blas_core.hpp"
+
+namespace dydx::cpu {
+
+#if defined(__AVX512F__)
+namespace {
+
+// The vector of T and its operations.
+template <class T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  using V = __m512;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V broadcast(float v) { return _mm512_set1_ps(v); }
+  static V load(const float* p) { return _mm512_load_ps(p); }
+  static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+};
+template <>
+struct Lanes<double> {
+  using V = __m512d;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V broadcast(double v) { return _mm512_set1_pd(v); }
+  static V load(const double* p) { return _mm512_load_pd(p); }
+  static V loadu(const double* p) { return _mm512_loadu_pd(p); }
+  static void storeu(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+};
+
+// The tile and block sizes, timed on the Zen 5 VM (48 KiB L1, 1 MiB L2 per core) for [2048]^3 float:
+// 14-row tiles (28 accumulators) were slower than 12; steps of k of 384 and 512, blocks of A of 144 to
+// 288 rows, were within a few percent of one another.
+constexpr int64_t kMr = 12;  // rows of a tile: 2 kMr accumulators, 2 B vectors
+template <class T>
+constexpr int64_t kNr = 2 * 64 / static_cast<int64_t>(sizeof(T));  // two vectors
+template <class T>
+constexpr int64_t kKc = 2048 / static_cast<int64_t>(sizeof(T));  // an A panel, kKc x kMr, is 24 KiB
+constexpr int64_t kMc = 144;                                      // an A block, kMc x kKc, is 288 KiB: L2
+constexpr int64_t kNcBytes = 9 << 20;                             // a B block, kKc x kNc: L3
+
+// Tile C[0..kMr, 0..kNr) (rows ldc apart) = its A panel (kc x kMr) times its B panel (kc x kNr), added
+// to C where add.
+template <class T>
+[[gnu::noinline]] void kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* c, int64_t ldc, bool add) {
+  using L = Lanes<T>;
+  constexpr int64_t half = kNr<T> / 2;
+  typename L::V low[kMr], high[kMr];
+#pragma GCC unroll 12
+  for (int64_t i = 0; i < kMr; ++i) {
+    // C's tile is read (or written) at the end: fetched while the products run (3% faster).
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + half), _MM_HINT_T0);
+    low[i] = L::zero(), high[i] = L::zero();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    const typename L::V b0 = L::load(b + p * kNr<T>), b1 = L::load(b + p * kNr<T> + half);
+#pragma GCC unroll 12
+    for (int64_t i = 0; i < kMr; ++i) {
+      const typename L::V ai = L::broadcast(a[p * kMr + i]);
+      low[i] = L::fma(ai, b0, low[i]);
+      high[i] = L::fma(ai, b1, high[i]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int64_t i = 0; i < kMr; ++i) {
+    T* row = c + i * ldc;
+    if (add) low[i] = L::add(low[i], L::loadu(row)), high[i] = L::add(high[i], L::loadu(row + half));
+    L::storeu(row, low[i]);
+    L::storeu(row + half, high[i]);
+  }
+}
+
+// rows x kc of A into panels of kMr rows, each kc steps of kMr values; rows past the end are zeros.
+template <class T>
+void pack_a(const T* a, int64_t row_step, int64_t col_step, int64_t rows, int64_t kc, T* out) {
+  for (int64_t first = 0; first < rows; first += kMr) {
+    const int64_t count = std::min(kMr, rows - first);
+    T* panel = out + first * kc;
+    for (int64_t i = 0; i < count; ++i) {
+      const T* source = a + (first + i) * row_step;
+      for (int64_t p = 0; p < kc; ++p) panel[p * kMr + i] = source[p * col_step];
+    }
+    for (int64_t i = count; i < kMr; ++i)
+      for (int64_t p = 0; p < kc; ++p) panel[p * kMr + i] = T(0);
+  }
+}
+
+// kc x cols of B into panels of kNr columns, each kc rows of kNr values; columns past the end are zeros.
+template <class T>
+void pack_b(const T* b, int64_t row_step, int64_t col_step, int64_t kc, int64_t cols, T* out) {
+  constexpr int64_t nr = kNr<T>;
+  for (int64_t first = 0; first < cols; first += nr) {
+    const int64_t count = std::min(nr, cols - first);
+    T* panel = out + first * kc;
+    for (int64_t p = 0; p < kc; ++p) {
+      T* dst = panel + p * nr;
+      const T* source = b + p * row_step + first * col_step;
+      if (col_step == 1 && count == nr) {
+        std::memcpy(dst, source, nr * sizeof(T));
+        continue;
+      }
+      for (int64_t j = 0; j < count; ++j) dst[j] = source[j * col_step];
+      for (int64_t j = count; j < nr; ++j) dst[j] = T(0);
+    }
+  }
+}
+
+// A buffer of this thread's, 64-byte aligned, kept between calls and grown as needed.
+template <class T, int kWhich>
+T* thread_buffer(int64_t count) {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<T, Free> buffer;
+  thread_local int64_t capacity = 0;
+  if (capacity < count) {
+    const size_t bytes = (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64;
+    buffer.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
+    if (!buffer) throw std::bad_alloc();
+    capacity = count;
+  }
+  return buffer.get();
+}
+
+}  // namespace
+
+template <class T>
+void packed_gemm(int64_t n, int64_t m, int64_t k, const T* a, int64_t a_row_step, int64_t a_col_step, const T* b,
+                 int64_t b_row_step, int64_t b_col_step, T* c, int64_t ldc, bool accumulate) {
+  if (n <= 0 || m <= 0) return;
+  if (k <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < n; ++i) std::fill(c + i * ldc, c + i * ldc + m, T(0));
+    return;
+  }
+  constexpr int64_t nr = kNr<T>, kc_step = kKc<T>;
+  const int64_t nc_max = std::max(nr, kNcBytes / static_cast<int64_t>(sizeof(T)) / kc_step / nr * nr);
+  const int64_t kc_max = std::min(kc_step, k), mc_max = std::min(kMc, (n + kMr - 1) / kMr * kMr);
+  const int64_t nc_cap = std::min(nc_max, (m + nr - 1) / nr * nr);
+  T* packed_a = thread_buffer<T, 0>(mc_max * kc_max);
+  T* packed_b = thread_buffer<T, 1>(nc_cap * kc_max);
+  alignas(64) T edge[kMr * nr];
+  for (int64_t jc = 0; jc < m; jc += nc_cap) {
+    const int64_t nc = std::min(nc_cap, m - jc);
+    for (int64_t pc = 0; pc < k; pc += kc_step) {
+      const int64_t kc = std::min(kc_step, k - pc);
+      const bool add = accumulate || pc > 0;
+      pack_b(b + pc * b_row_step + jc * b_col_step, b_row_step, b_col_step, kc, nc, packed_b);
+      for (int64_t ic = 0; ic < n; ic += kMc) {
+        const int64_t mc = std::min(kMc, n - ic);
+        pack_a(a + ic * a_row_step + pc * a_col_step, a_row_step, a_col_step, mc, kc, packed_a);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int64_t cols = std::min(nr, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += kMr) {
+            const int64_t rows = std::min(kMr, mc - ir);
+            T* tile = c + (ic + ir) * ldc + jc + jr;
+            const T* pa = packed_a + ir * kc;
+            const T* pb = packed_b + jr * kc;
+            if (rows == kMr && cols == nr) {
+              kernel<T>(kc, pa, pb, tile, ldc, add);
+              continue;
+            }
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < cols; ++j) edge[i * nr + j] = add ? tile[i * ldc + j] : T(0);
+            kernel<T>(kc, pa, pb, edge, nr, add);
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < cols; ++j) tile[i * ldc + j] = edge[i * nr + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+bool packed_gemm_in_use() {
+  static const bool in_use = [] {
+    const char* setting = std::getenv("DYDX_GEMM");
+    const std::string_view mode = setting != nullptr ? setting : "";
+    if (mode == "openblas") return false;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) return false;  // a build for AVX-512 on another CPU
+    if (mode == "dydx") return true;
+    return openblas_narrower_than_avx512();
+  }();
+  return in_use;
+}
+
+template void packed_gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
+                                 int64_t, float*, int64_t, bool);
+template void packed_gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t,
+                                  int64_t, double*, int64_t, bool);
+
+#else  // no AVX-512 in this build: OpenBLAS's products
+
+bool packed_gemm_in_use() { return false; }
+
+template <class T>
+void packed_gemm(int64_t, int64_t, int64_t, const T*, int64_t, int64_t, const T*, int64_t, int64_t, T*, int64_t, bool) {
+  std::abort();  // unreachable: packed_gemm_in_use() is false
+}
+template void packed_gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t,
+                                 int64_t, float*, int64_t, bool);
+template void packed_gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t,
+                                  int64_t, double*, int64_t, bool);
+
+#endif
+
+}  // namespace dydx::cpu

@@ -1,0 +1,132 @@
+// dydx's packed product (src/cpu/packed_gemm.cpp), which runs large products on AVX-512 CPUs whose
+// OpenBLAS kernels are narrower: every edge of its tiles and blocks (n around 12, m around one and two
+// vectors, k around its 384-step blocks), each operand row-major, transposed or with padded rows,
+// with and without accumulation, float and double, against long double; a block of C's rows or
+// columns computed alone has the bits of the whole product; C's nans are not read without
+// accumulation; nan and inf stay in their rows and columns.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cpu/packed_gemm.hpp"
+
+namespace dydx::cpu {
+namespace {
+
+bool available() {
+#if defined(__AVX512F__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
+// A matrix of rows x cols stored transposed or not, with rows `pad` longer than needed.
+template <class T>
+struct Operand {
+  int64_t rows, cols;
+  bool transposed;
+  int64_t pad;
+  std::vector<T> data;
+  int64_t ld() const { return (transposed ? rows : cols) + pad; }
+  int64_t row_step() const { return transposed ? 1 : ld(); }
+  int64_t col_step() const { return transposed ? ld() : 1; }
+  T& at(int64_t i, int64_t j) { return data[i * row_step() + j * col_step()]; }
+  Operand(int64_t r, int64_t c, bool t, int64_t p, uint64_t seed) : rows(r), cols(c), transposed(t), pad(p) {
+    data.assign(static_cast<size_t>((t ? c : r) * ld() + 1), T(0));
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < c; ++j) at(i, j) = static_cast<T>(std::sin(0.37 * static_cast<double>(i * 131 + j * 7 + seed)));
+  }
+};
+
+template <class T>
+void check_shape(int64_t n, int64_t m, int64_t k, bool ta, bool tb, bool accumulate) {
+  SCOPED_TRACE("n=" + std::to_string(n) + " m=" + std::to_string(m) + " k=" + std::to_string(k) + (ta ? " A^T" : "") +
+               (tb ? " B^T" : "") + (accumulate ? " accumulate" : "") + (sizeof(T) == 4 ? " float" : " double"));
+  Operand<T> a(n, k, ta, 3, 1), b(k, m, tb, 5, 2);
+  const int64_t ldc = m + 2;
+  std::vector<T> c(static_cast<size_t>(n * ldc), std::numeric_limits<T>::quiet_NaN());
+  if (accumulate)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < m; ++j) c[i * ldc + j] = static_cast<T>(0.25 * static_cast<double>(i - j));
+  const std::vector<T> before = c;
+  packed_gemm<T>(n, m, k, a.data.data(), a.row_step(), a.col_step(), b.data.data(), b.row_step(), b.col_step(), c.data(),
+                 ldc, accumulate);
+  const double eps = std::numeric_limits<T>::epsilon();
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < m; ++j) {
+      long double want = accumulate ? before[i * ldc + j] : 0, magnitude = std::abs(want);
+      for (int64_t p = 0; p < k; ++p) {
+        want += static_cast<long double>(a.at(i, p)) * b.at(p, j);
+        magnitude += std::abs(static_cast<long double>(a.at(i, p)) * b.at(p, j));
+      }
+      const double got = c[i * ldc + j];
+      if (!(std::abs(got - static_cast<double>(want)) <= 2 * (k + 1) * eps * static_cast<double>(magnitude))) ++wrong;
+    }
+    for (int64_t j = m; j < ldc; ++j)  // the padding of C's rows is never written
+      if (!std::isnan(c[i * ldc + j])) ++wrong;
+  }
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST(PackedProducts, EveryEdgeAgainstLongDouble) {
+  if (!available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
+  const std::vector<std::array<int64_t, 3>> shapes = {
+      {1, 1, 1},    {12, 32, 1},  {11, 31, 7},  {13, 33, 9},   {24, 64, 384}, {25, 17, 385},
+      {7, 100, 800}, {200, 15, 40}, {193, 65, 3}, {12, 16, 769}, {5, 3, 1000},  {37, 48, 0}};
+  for (const auto& [n, m, k] : shapes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (bool accumulate : {false, true}) {
+          check_shape<float>(n, m, k, ta, tb, accumulate);
+          check_shape<double>(n, m, k, ta, tb, accumulate);
+        }
+}
+
+// Rows [r0, r1) and columns [c0, c1) of C computed alone (as dydx's threads split a product) give the
+// bits the whole product gives there.
+template <class T>
+void check_blocks() {
+  const int64_t n = 150, m = 3200, k = 500;  // m beyond one 3072-column block of B
+  Operand<T> a(n, k, false, 0, 3), b(k, m, false, 0, 4);
+  std::vector<T> whole(static_cast<size_t>(n * m)), part(static_cast<size_t>(n * m), T(7));
+  packed_gemm<T>(n, m, k, a.data.data(), k, 1, b.data.data(), m, 1, whole.data(), m, false);
+  const int64_t r0 = 37, r1 = 101, c0 = 64, c1 = 3137;
+  packed_gemm<T>(r1 - r0, c1 - c0, k, a.data.data() + r0 * k, k, 1, b.data.data() + c0, m, 1, part.data() + r0 * m + c0,
+                 m, false);
+  int64_t differ = 0;
+  for (int64_t i = r0; i < r1; ++i)
+    differ += std::memcmp(&whole[i * m + c0], &part[i * m + c0], sizeof(T) * (c1 - c0)) != 0;
+  EXPECT_EQ(differ, 0);
+}
+
+TEST(PackedProducts, ABlockOfRowsOrColumnsHasTheWholeProductsBits) {
+  if (!available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
+  check_blocks<float>();
+  check_blocks<double>();
+}
+
+TEST(PackedProducts, NanAndInfStayInTheirRowsAndColumns) {
+  if (!available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
+  const int64_t n = 14, m = 35, k = 9;  // partial tiles in both directions, whose padding is zeros
+  Operand<float> a(n, k, false, 0, 5), b(k, m, false, 0, 6);
+  a.at(13, 4) = std::numeric_limits<float>::infinity();
+  b.at(2, 34) = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> c(static_cast<size_t>(n * m));
+  packed_gemm<float>(n, m, k, a.data.data(), k, 1, b.data.data(), m, 1, c.data(), m, false);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      const bool special = i == 13 || j == 34;
+      EXPECT_EQ(std::isfinite(c[i * m + j]), !special) << i << ", " << j;
+    }
+}
+
+}  // namespace
+}  // namespace dydx::cpu
