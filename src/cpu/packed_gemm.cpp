@@ -13,6 +13,7 @@
 #include <memory>
 #include <new>
 #include <string_view>
+#include <type_traits>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -95,11 +96,16 @@ template <class T>
 }
 
 // rows x kc of A into panels of kMr rows, each kc steps of kMr values; rows past the end are zeros.
+// The loops run along whichever of A's dims is contiguous, so that the reads are.
 template <class T>
 void pack_a(const T* a, int64_t row_step, int64_t col_step, int64_t rows, int64_t kc, T* out) {
   for (int64_t first = 0; first < rows; first += kMr) {
     const int64_t count = std::min(kMr, rows - first);
     T* panel = out + first * kc;
+    if (row_step == 1 && count == kMr) {  // A stored transposed: kMr contiguous values per step of k
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(panel + p * kMr, a + first + p * col_step, kMr * sizeof(T));
+      continue;
+    }
     for (int64_t i = 0; i < count; ++i) {
       const T* source = a + (first + i) * row_step;
       for (int64_t p = 0; p < kc; ++p) panel[p * kMr + i] = source[p * col_step];
@@ -109,23 +115,65 @@ void pack_a(const T* a, int64_t row_step, int64_t col_step, int64_t rows, int64_
   }
 }
 
-// kc x cols of B into panels of kNr columns, each kc rows of kNr values; columns past the end are zeros.
+// 16 rows of 16 floats, rows[i] at source + i * stride, transposed into 16 vectors: out[c] holds
+// element c of every row. Unpacks within 128-bit lanes, then moves of whole lanes.
+[[gnu::always_inline]] inline void transpose16(const float* source, int64_t stride, __m512* out) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    const __m512 a = _mm512_loadu_ps(source + i * stride), b = _mm512_loadu_ps(source + (i + 1) * stride);
+    t[i] = _mm512_unpacklo_ps(a, b);      // per lane: a0 b0 a1 b1
+    t[i + 1] = _mm512_unpackhi_ps(a, b);  // per lane: a2 b2 a3 b3
+  }
+  for (int g = 0; g < 16; g += 4) {  // rows g..g+3: u[g + q] holds them at column 4 L + q of lane L
+    u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+    u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __m512 a0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), a1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xDD);
+    const __m512 b0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88);
+    const __m512 b1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xDD);
+    out[q] = _mm512_shuffle_f32x4(a0, b0, 0x88);
+    out[8 + q] = _mm512_shuffle_f32x4(a0, b0, 0xDD);
+    out[4 + q] = _mm512_shuffle_f32x4(a1, b1, 0x88);
+    out[12 + q] = _mm512_shuffle_f32x4(a1, b1, 0xDD);
+  }
+}
+
+// kc x cols of B into panels of kNr columns, each kc rows of kNr values; columns past the end are
+// zeros. Along B's contiguous dim, as pack_a; B stored transposed (a layer's weight, [out, in]) goes
+// through 16 x 16 transposes in registers for float, in steps of 16 of k for double, so that neither
+// the reads nor the writes leave L1 (one column at a time, the writes swept a 64 KiB panel per column:
+// a one-row Laplacian's products took 2x OpenBLAS's time in this loop).
 template <class T>
 void pack_b(const T* b, int64_t row_step, int64_t col_step, int64_t kc, int64_t cols, T* out) {
-  constexpr int64_t nr = kNr<T>;
+  constexpr int64_t nr = kNr<T>, kStep = 16;
   for (int64_t first = 0; first < cols; first += nr) {
     const int64_t count = std::min(nr, cols - first);
     T* panel = out + first * kc;
-    for (int64_t p = 0; p < kc; ++p) {
-      T* dst = panel + p * nr;
-      const T* source = b + p * row_step + first * col_step;
-      if (col_step == 1 && count == nr) {
-        std::memcpy(dst, source, nr * sizeof(T));
-        continue;
-      }
-      for (int64_t j = 0; j < count; ++j) dst[j] = source[j * col_step];
-      for (int64_t j = count; j < nr; ++j) dst[j] = T(0);
+    if (col_step == 1 && count == nr) {  // B row-major: kNr contiguous values per step of k
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(panel + p * nr, b + p * row_step + first, nr * sizeof(T));
+      continue;
     }
+    if (count < nr)
+      for (int64_t p = 0; p < kc; ++p) std::fill(panel + p * nr + count, panel + (p + 1) * nr, T(0));
+    int64_t p0 = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      if (row_step == 1 && count == nr) {
+        __m512 columns[16];
+        for (; p0 + kStep <= kc; p0 += kStep)
+          for (int64_t half = 0; half < nr; half += 16) {
+            transpose16(b + (first + half) * col_step + p0, col_step, columns);
+            for (int64_t c = 0; c < kStep; ++c) _mm512_store_ps(panel + (p0 + c) * nr + half, columns[c]);
+          }
+      }
+    }
+    for (; p0 < kc; p0 += kStep)
+      for (int64_t j = 0; j < count; ++j) {
+        const T* source = b + (first + j) * col_step;
+        for (int64_t p = p0; p < std::min(kc, p0 + kStep); ++p) panel[p * nr + j] = source[p * row_step];
+      }
   }
 }
 
