@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <dydx/dydx.hpp>
+
 #include "cpu/packed_gemm.hpp"
 
 namespace dydx::cpu {
@@ -126,6 +128,28 @@ TEST(PackedProducts, NanAndInfStayInTheirRowsAndColumns) {
       const bool special = i == 13 || j == 34;
       EXPECT_EQ(std::isfinite(c[i * m + j]), !special) << i << ", " << j;
     }
+}
+
+// Where a product takes the packed kernel, every piece of dydx's thread split takes it (the choice is
+// the whole product's), so its bits do not depend on the thread count: pieces of 32 and 8 rows of a
+// 40-row product, say, where 8 rows alone would go to OpenBLAS.
+TEST(PackedProducts, TheThreadCountDoesNotChangeAProductsBits) {
+  for (const auto& [n, m, k] : std::vector<std::array<int64_t, 3>>{{24, 64, 64}, {40, 100, 200}, {47, 300, 90},
+                                                                  {100, 64, 500}, {333, 257, 129}}) {
+    if (!packed_gemm_suits(n, m, k)) continue;  // OpenBLAS's, whose kernels depend on the piece's shape
+    for (ScalarType dtype : {kFloat32, kFloat64}) {
+      const Tensor a = sin(arange(n * k, kFloat64) * 0.1).reshape({n, k}).to(dtype);
+      const Tensor b = cos(arange(k * m, kFloat64) * 0.3).reshape({k, m}).to(dtype);
+      set_num_threads(1);
+      const Tensor one = matmul(a, b), transposed = matmul(a, b.t().contiguous().t());
+      for (int threads : {2, 3}) {
+        set_num_threads(threads);
+        EXPECT_TRUE(equal(matmul(a, b), one)) << n << "x" << k << "x" << m << " on " << threads << " threads";
+        EXPECT_TRUE(equal(matmul(a, b.t().contiguous().t()), transposed)) << n << "x" << k << "x" << m;
+      }
+    }
+  }
+  set_num_threads(2);
 }
 
 }  // namespace

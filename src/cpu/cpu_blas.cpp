@@ -38,12 +38,13 @@ BlasOperand blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t 
   return {CblasNoTrans, 0, false};
 }
 
-// C = A B, or C += A B with accumulate; C's rows are ldc apart: dydx's packed kernel where OpenBLAS's
-// are narrower than the CPU (packed_gemm.hpp), else OpenBLAS.
+// C = A B, or C += A B with accumulate; C's rows are ldc apart: dydx's packed kernel where `packed`
+// (packed_gemm_suits, asked of the whole product, so that every piece of it takes the same kernel and
+// a row's bits do not depend on the split), else OpenBLAS.
 template <class T>
 void blas_gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const T* a, const T* b, T* c,
-               int64_t ldc, bool accumulate) {
-  if (packed_gemm_in_use()) {
+               int64_t ldc, bool accumulate, bool packed) {
+  if (packed) {
     const bool a_rows = la.trans == CblasNoTrans, b_rows = lb.trans == CblasNoTrans;
     packed_gemm(n, m, k, a, a_rows ? la.ld : 1, a_rows ? 1 : la.ld, b, b_rows ? lb.ld : 1, b_rows ? 1 : lb.ld, c, ldc,
                 accumulate);
@@ -124,11 +125,12 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
     return;
   }
   const int64_t a_row_step = la.trans == CblasNoTrans ? la.ld : 1, ldc = std::max<int64_t>(1, m);
+  const bool packed = packed_gemm_suits(n, m, k);
   // With a bias, BLAS accumulates onto rows that start as copies of it.
   auto rows_of_c = [&](int64_t first, int64_t last) {
     if (bias != nullptr)
       for (int64_t r = first; r < last; ++r) std::copy(bias, bias + m, c + r * ldc);
-    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * ldc, ldc, bias != nullptr);
+    blas_gemm(la, lb, last - first, m, k, a + first * a_row_step, b, c + first * ldc, ldc, bias != nullptr, packed);
   };
   const int threads = get_num_threads();
   if (!rows_split_by_dydx() || threads == 1 || n < 2 || n * m * k < 2 * kGemmGrain) {
@@ -148,7 +150,7 @@ void gemm(BlasOperand la, BlasOperand lb, int64_t n, int64_t m, int64_t k, const
       const int64_t first = first_piece * columns, last = std::min(m, end_piece * columns);
       if (bias != nullptr)
         for (int64_t r = 0; r < n; ++r) std::copy(bias + first, bias + last, c + r * ldc + first);
-      blas_gemm(la, lb, n, last - first, k, a, b + first * b_column_step, c + first, ldc, bias != nullptr);
+      blas_gemm(la, lb, n, last - first, k, a, b + first * b_column_step, c + first, ldc, bias != nullptr, packed);
     });
     return;
   }
@@ -338,7 +340,7 @@ void gemm_on_this_thread(bool trans_a, bool trans_b, int64_t n, int64_t m, int64
   rows_split_by_dydx();  // OpenBLAS on one thread: the caller's own threads share the cores
   const BlasOperand la{trans_a ? CblasTrans : CblasNoTrans, lda, true};
   const BlasOperand lb{trans_b ? CblasTrans : CblasNoTrans, ldb, true};
-  blas_gemm(la, lb, n, m, k, a, b, c, ldc, accumulate);
+  blas_gemm(la, lb, n, m, k, a, b, c, ldc, accumulate, packed_gemm_suits(n, m, k));
 }
 
 template <class T>
@@ -372,6 +374,7 @@ RowBlockProduct<T>::RowBlockProduct(const Tensor& a, const Tensor& b, const Tens
       b_row_step_(b.stride(0)),
       b_col_step_(b.stride(1)) {
   const int64_t n = a.size(0);
+  packed_product_ = packed_gemm_suits(n, m_, k_);  // the whole product's choice, for every block
   const BlasOperand la = blas_layout(n, k_, a_row_step_, a_col_step_);
   const bool a_rows = la.usable && la.trans == CblasNoTrans;
   a_rows_ = a_rows;
@@ -408,7 +411,7 @@ void RowBlockProduct<T>::rows(int64_t first, int64_t last, T* c) const {
     return;
   }
   rows_split_by_dydx();  // OpenBLAS on one thread: the caller splits the rows
-  blas_gemm(la, lb, rows, m_, k_, a_ + first * a_row_step_, b_, c, m_, bias_ != nullptr);
+  blas_gemm(la, lb, rows, m_, k_, a_ + first * a_row_step_, b_, c, m_, bias_ != nullptr, packed_product_);
 }
 
 template class RowBlockProduct<float>;

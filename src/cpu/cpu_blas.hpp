@@ -65,6 +65,7 @@ class RowBlockProduct {
   bool a_rows_ = true;              // A row-major, else stored transposed
   std::unique_ptr<Packed> packed_;  // the skinny kernel's B, or null for BLAS
   bool dot_ = false;                // the dot kernel, reading B (stored transposed, rows b_ld_ apart) in place
+  bool packed_product_ = false;     // BLAS's blocks through packed_gemm (packed_gemm_suits of the whole product)
   int64_t b_ld_ = 0;
 };
 

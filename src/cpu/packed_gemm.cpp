@@ -23,6 +23,9 @@
 
 namespace dydx::cpu {
 
+// packed_gemm_suits's bounds (see the header).
+constexpr int64_t kPackedMinRows = 24, kPackedMinColumns = 64, kPackedMinDepth = 64;
+
 #if defined(__AVX512F__)
 namespace {
 
@@ -276,5 +279,9 @@ template void packed_gemm<double>(int64_t, int64_t, int64_t, const double*, int6
                                   int64_t, double*, int64_t, bool);
 
 #endif
+
+bool packed_gemm_suits(int64_t n, int64_t m, int64_t k) {
+  return n >= kPackedMinRows && m >= kPackedMinColumns && k >= kPackedMinDepth && packed_gemm_in_use();
+}
 
 }  // namespace dydx::cpu

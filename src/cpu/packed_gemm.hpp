@@ -11,6 +11,12 @@ namespace dydx::cpu {
 /// kernels are narrower than that, or DYDX_GEMM=dydx. DYDX_GEMM=openblas keeps OpenBLAS's. Decided once.
 bool packed_gemm_in_use();
 
+/// Whether a product of [n, k] by [k, m] goes to packed_gemm: packed_gemm_in_use() and n >= 24, m >= 64,
+/// k >= 64, where its tiles (12 rows by two vectors' columns) and its packing pay. On the Zen 5 VM,
+/// OpenBLAS's Haswell kernels were faster on a convolution's per-sample products (16 output channels:
+/// 16 x 9 by 9 x 784, 144 x 16 by 16 x 784), slower from 24 rows on (BENCHMARKS.md).
+bool packed_gemm_suits(int64_t n, int64_t m, int64_t k);
+
 /// C = A B (or C += A B with accumulate) on the calling thread, for float or double: A(i, p) at
 /// a[i * a_row_step + p * a_col_step] for i < n, p < k; B(p, j) at b[p * b_row_step + j * b_col_step] for
 /// j < m; C row-major with rows ldc apart. Each element of C is the same sum in the same order (blocks
