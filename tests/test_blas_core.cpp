@@ -86,19 +86,10 @@ TEST(BlasCore, AnOpenBlasCoretypeOpenBlasDoesNotKnowCountsAsUnset) {
 // dydx's packed kernel (src/cpu/packed_gemm.hpp) runs the products where dydx was built for AVX-512 on
 // a CPU that has it and OpenBLAS's kernels are narrower (here Haswell's, by OPENBLAS_CORETYPE), or
 // where DYDX_GEMM=dydx; DYDX_GEMM=openblas keeps OpenBLAS's. blas_kernel() says which.
-bool avx512_build_and_cpu() {
-#if defined(__AVX512F__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
-}
-
 TEST(BlasCore, NarrowerOpenBlasKernelsGiveWayToThePackedKernel) {
   EXPECT_EQ(std::string(openblas_get_corename()), "Haswell");
-  EXPECT_EQ(cpu::packed_gemm_in_use(), avx512_build_and_cpu());
-  EXPECT_EQ(blas_kernel().find("dydx's packed AVX-512 kernel") != std::string::npos, avx512_build_and_cpu())
+  EXPECT_EQ(cpu::packed_gemm_in_use(), cpu::packed_gemm_available());
+  EXPECT_EQ(blas_kernel().find("dydx's packed AVX-512 kernel") != std::string::npos, cpu::packed_gemm_available())
       << blas_kernel();
   expect_products_right();
 }
@@ -110,7 +101,7 @@ TEST(BlasCore, DydxGemmOpenblasKeepsOpenBlassProducts) {
 }
 
 TEST(BlasCore, DydxGemmDydxForcesThePackedKernel) {
-  EXPECT_EQ(cpu::packed_gemm_in_use(), avx512_build_and_cpu());
+  EXPECT_EQ(cpu::packed_gemm_in_use(), cpu::packed_gemm_available());
   expect_products_right();
 }
 

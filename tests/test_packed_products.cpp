@@ -20,15 +20,6 @@
 namespace dydx::cpu {
 namespace {
 
-bool available() {
-#if defined(__AVX512F__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
-}
-
 // A matrix of rows x cols stored transposed or not, with rows `pad` longer than needed.
 template <class T>
 struct Operand {
@@ -79,7 +70,7 @@ void check_shape(int64_t n, int64_t m, int64_t k, bool ta, bool tb, bool accumul
 }
 
 TEST(PackedProducts, EveryEdgeAgainstLongDouble) {
-  if (!available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
+  if (!packed_gemm_available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
   const std::vector<std::array<int64_t, 3>> shapes = {
       {1, 1, 1},    {12, 32, 1},  {11, 31, 7},  {13, 33, 9},   {24, 64, 384}, {25, 17, 385},
       {7, 100, 800}, {200, 15, 40}, {193, 65, 3}, {12, 16, 769}, {5, 3, 1000},  {37, 48, 0}};
@@ -110,13 +101,13 @@ void check_blocks() {
 }
 
 TEST(PackedProducts, ABlockOfRowsOrColumnsHasTheWholeProductsBits) {
-  if (!available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
+  if (!packed_gemm_available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
   check_blocks<float>();
   check_blocks<double>();
 }
 
 TEST(PackedProducts, NanAndInfStayInTheirRowsAndColumns) {
-  if (!available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
+  if (!packed_gemm_available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
   const int64_t n = 14, m = 35, k = 9;  // partial tiles in both directions, whose padding is zeros
   Operand<float> a(n, k, false, 0, 5), b(k, m, false, 0, 6);
   a.at(13, 4) = std::numeric_limits<float>::infinity();

@@ -3,8 +3,8 @@
 // of kMc x kKc at a time into panels of kMr rows (L2); the kernel multiplies a panel of each into a
 // kMr x kNr tile of C held in 24 of the 32 vector registers, one fused multiply-add per register per
 // step of k, its A values broadcast from memory. Partial tiles at C's edges go through a buffer.
-// On the Zen 5 VM (one thread, [2048]^3 float): 230-240 GFLOP/s, against OpenBLAS 0.3.21's Haswell
-// kernels' 126-132 and its SkylakeX kernels' 247 (BENCHMARKS.md).
+// On the Zen 5 VM, [2048]^3 on two threads (compare_dydx kernels gemm): float 35-37 ms, against 66 ms
+// with OpenBLAS 0.3.21's Haswell kernels and 34 ms in JAX (BENCHMARKS.md).
 #include "cpu/packed_gemm.hpp"
 
 #include <algorithm>
@@ -247,15 +247,17 @@ void packed_gemm(int64_t n, int64_t m, int64_t k, const T* a, int64_t a_row_step
   }
 }
 
+bool packed_gemm_available() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");  // false for a build for AVX-512 run on another CPU
+}
+
 bool packed_gemm_in_use() {
   static const bool in_use = [] {
     const char* setting = std::getenv("DYDX_GEMM");
     const std::string_view mode = setting != nullptr ? setting : "";
-    if (mode == "openblas") return false;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) return false;  // a build for AVX-512 on another CPU
-    if (mode == "dydx") return true;
-    return openblas_narrower_than_avx512();
+    if (mode == "openblas" || !packed_gemm_available()) return false;
+    return mode == "dydx" || openblas_narrower_than_avx512();
   }();
   return in_use;
 }
@@ -267,6 +269,7 @@ template void packed_gemm<double>(int64_t, int64_t, int64_t, const double*, int6
 
 #else  // no AVX-512 in this build: OpenBLAS's products
 
+bool packed_gemm_available() { return false; }
 bool packed_gemm_in_use() { return false; }
 
 template <class T>

@@ -7,6 +7,9 @@
 
 namespace dydx::cpu {
 
+/// Whether packed_gemm can run: dydx was built for AVX-512 and the CPU has it.
+bool packed_gemm_available();
+
 /// Whether products go to packed_gemm rather than OpenBLAS: dydx was built for AVX-512 and OpenBLAS's
 /// kernels are narrower than that, or DYDX_GEMM=dydx. DYDX_GEMM=openblas keeps OpenBLAS's. Decided once.
 bool packed_gemm_in_use();
