@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <dydx/dydx.hpp>
+#include <functional>
 #include <limits>
 #include <random>
 #include <string>
@@ -209,6 +210,29 @@ TEST(CrossEntropyRows, CompiledLossAndGradientEqualEager) {
       x = x * 0.5 + 1;
     }
     EXPECT_EQ(compiled.stats().replays, 2) << compiled.stats().eager_reason;
+  }
+}
+
+// Second derivatives through the op under func::compile replay (p's node is known to the recording
+// through the forward's step: its saved value and its tangents), with eager's bits.
+TEST(CrossEntropyRows, CompiledSecondDerivativesReplay) {
+  std::mt19937_64 rng(17);
+  auto [x, t] = make_inputs({8, 10, true, false}, kFloat64, rng);
+  const Tensor v = cos(arange(80, kFloat64)).reshape({8, 10});
+  const auto o = options_for({8, 10, true, false}, x, 2);
+  auto loss = [t = t, o](const Tensor& y) { return F::cross_entropy(y, t, o); };
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> cases = {
+      {"jvp of grad", [&](const Tensor& y) { return func::jvp(func::grad(loss), y, v).second; }},
+      {"hessian", [&](const Tensor& y) { return func::hessian(loss)(y); }},
+      {"double backward", [&](const Tensor& y) {
+         const Tensor leaf = y.detach().requires_grad_();
+         const Tensor g = grad({loss(leaf)}, {leaf}, {}, true, true)[0];
+         return grad({(g * v).sum()}, {leaf})[0];
+       }}};
+  for (const auto& [name, f] : cases) {
+    const func::Compiled compiled = func::compile(f);
+    for (int call = 0; call < 3; ++call) EXPECT_TRUE(same_values(compiled(x), f(x))) << name;
+    EXPECT_EQ(compiled.stats().replays, 2) << name << ": " << compiled.stats().eager_reason;
   }
 }
 

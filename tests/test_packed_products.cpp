@@ -1,9 +1,9 @@
 // dydx's packed product (src/cpu/packed_gemm.cpp), which runs large products on AVX-512 CPUs whose
 // OpenBLAS kernels are narrower: every edge of its tiles and blocks (n around 12, m around one and two
-// vectors, k around its 384-step blocks), each operand row-major, transposed or with padded rows,
-// with and without accumulation, float and double, against long double; a block of C's rows or
-// columns computed alone has the bits of the whole product; C's nans are not read without
-// accumulation; nan and inf stay in their rows and columns.
+// vectors, k around its blocks of 512 (float) and 256 (double) steps and the transposes' 16), each
+// operand row-major, transposed or with padded rows, with and without accumulation, float and double,
+// against long double; a block of C's rows or columns computed alone has the bits of the whole
+// product; C's nans are not read without accumulation; nan and inf stay in their rows and columns.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -72,8 +72,8 @@ void check_shape(int64_t n, int64_t m, int64_t k, bool ta, bool tb, bool accumul
 TEST(PackedProducts, EveryEdgeAgainstLongDouble) {
   if (!packed_gemm_available()) GTEST_SKIP() << "no AVX-512 in this build or CPU: products are OpenBLAS's";
   const std::vector<std::array<int64_t, 3>> shapes = {
-      {1, 1, 1},    {12, 32, 1},  {11, 31, 7},  {13, 33, 9},   {24, 64, 384}, {25, 17, 385},
-      {7, 100, 800}, {200, 15, 40}, {193, 65, 3}, {12, 16, 769}, {5, 3, 1000},  {37, 48, 0}};
+      {1, 1, 1},     {12, 32, 1},   {11, 31, 7},   {13, 33, 9},  {24, 64, 384}, {25, 17, 385}, {7, 100, 800},
+      {200, 15, 40}, {193, 65, 3},  {12, 16, 769}, {5, 3, 1000}, {37, 48, 0},   {13, 40, 513}, {24, 64, 257}};
   for (const auto& [n, m, k] : shapes)
     for (bool ta : {false, true})
       for (bool tb : {false, true})

@@ -327,10 +327,12 @@ void for_each_saved(std::span<const Tensor* const> inputs, const Tensor& out, st
 
 /// The one path every op ends in, after computing out from inputs: records its node (with its typed
 /// attributes and what its record saves) when grad mode needs one, and gives out its tangents when
-/// a dual level is open. Ops differ only in their records.
+/// a dual level is open. Ops differ only in their records. With as_step false, a func::compile
+/// recording gets no step for out: for a value it already knows as another step's (a kernel that
+/// computed it alongside others), which a step of its own would compute again at every call.
 template <class Op>
 void finish(std::span<const Tensor* const> inputs, const Tensor& out, const AttrsOf<Op>& attrs = {},
-            std::span<const Tensor* const> extras = {}) {
+            std::span<const Tensor* const> extras = {}, bool as_step = true) {
   assert(extras.size() == saves_of<Op>().extras);
   auto* node = autograd::record<NodeOf<Op>>(op_info<Op>, inputs, out);
   if (node) {
@@ -345,7 +347,7 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const Attr
   }
   // Before the tangents: their rules read out, which the recording must know as this op's result.
   if (compile::detail::recording()) [[unlikely]] {
-    record_for_compile<Op>(inputs, out, attrs, extras);
+    if (as_step) record_for_compile<Op>(inputs, out, attrs, extras);
     // A backward pass inside f reads the node's saved tensors, which are then the values they alias.
     if (node) {
       size_t k = 0;

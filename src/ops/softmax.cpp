@@ -14,6 +14,7 @@
 //   softmax = exp(log_softmax): Ds[t] = s * u, and differentiating s * (t - <t>) once more along t
 //   gives s * u^2 - s * <u * t> = s * (u^2 - <u^2>) (as <u> = 0, <u * t> = <u^2>).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -675,12 +676,12 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, 
   const int64_t rows = x.size(0), kept_values = keep ? rows * classes : 0;
   const Tensor picked = values.narrow(0, kept_values, rows), weights = values.narrow(0, kept_values + rows, rows);
   const Tensor probabilities = keep ? values.narrow(0, 0, kept_values).view({rows, classes}) : picked;
-  if (keep) {
-    // p's own node, softmax of the logits (its values are the buffer's, which a func::compile recording
-    // already has as a view of the step above: the softmax is not recorded again).
-    const compile::detail::PauseRecording not_a_step;
-    finish<SoftmaxRecord>({&logits}, probabilities, {1});
-  }
+  // p's own node, softmax of the logits. A func::compile recording knows its values as a view of the
+  // step above: no step of its own (which would compute the softmax again), but its saved value and
+  // tangents are recorded as any op's.
+  if (keep)
+    finish<SoftmaxRecord>(std::span<const Tensor* const>(std::array{&logits}), probabilities, {1}, {},
+                          /*as_step=*/false);
   Tensor losses = row_losses(t, picked, weights, ignore_index);
   finish<CrossEntropyRecord>({&logits}, losses, {ignore_index, weight.defined()},
                              {&target, &probabilities, &picked, &weights, weight.defined() ? &weight : &weights});
