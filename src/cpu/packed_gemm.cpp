@@ -1,10 +1,10 @@
 // The packed product of packed_gemm.hpp: Goto's and BLIS's loops. B is packed a block of kKc x kNc at
-// a time into panels of kNr columns (each panel stays in L1 while the kernel runs down A), A a block
-// of kMc x kKc at a time into panels of kMr rows (L2); the kernel multiplies a panel of each into a
-// kMr x kNr tile of C held in 24 of the 32 vector registers, one fused multiply-add per register per
-// step of k, its A values broadcast from memory. Partial tiles at C's edges go through a buffer.
-// On the Zen 5 VM, [2048]^3 on two threads (compare_dydx kernels gemm): float 35-37 ms, against 66 ms
-// with OpenBLAS 0.3.21's Haswell kernels and 34 ms in JAX (BENCHMARKS.md).
+// a time into panels of kNr columns (each panel read from the nearest caches by every tile of A's
+// rows), A a block of kMc x kKc at a time into panels of kMr rows (L2); the kernel multiplies a panel
+// of each into a kMr x kNr tile of C held in 24 of the 32 vector registers, one fused multiply-add per
+// register per step of k, its A values broadcast from memory. Partial tiles at C's edges go through a
+// buffer. On the Zen 5 VM, [2048]^3 on two threads (compare_dydx kernels gemm): float 35-37 ms,
+// against 66 ms with OpenBLAS 0.3.21's Haswell kernels and 34-38 ms in JAX (BENCHMARKS.md).
 #include "cpu/packed_gemm.hpp"
 
 #include <algorithm>
