@@ -142,7 +142,8 @@ TEST(CrossEntropyRows, LargeLogitsGiveTheBitsOfTheirRowsAlone) {
 // after the forward change neither the gradient nor, through create_graph, the second derivative.
 TEST(CrossEntropyRows, LogitsWrittenInPlaceAfterTheForward) {
   std::mt19937_64 rng(13);
-  auto [values, t] = make_inputs({5, 4, true, false}, kFloat64, rng);
+  const auto inputs = make_inputs({5, 4, true, false}, kFloat64, rng);
+  const Tensor values = inputs.first, t = inputs.second;
   const auto o = options_for({5, 4, true, false}, values, 2);
   auto gradient_and_hvp = [&](bool write) {
     const Tensor x = values.clone().requires_grad_();
