@@ -119,11 +119,11 @@ TEST(CrossEntropyRows, OnePassBackwardEqualsItsComposedRule) {
   set_num_threads(2);
 }
 
-// Rows of 1000 classes (long rows, one at a time) over 17 MiB of logits: the one-pass backward has
-// the composed rule's bits and those of a small batch of the same rows.
-TEST(CrossEntropyRows, LargeLogitsGiveTheBitsOfTheirRowsAlone) {
+// Rows of 1000 classes (long rows, one at a time, past the groups of short ones): the one-pass
+// backward has the composed rule's bits and those of a small batch of the same rows.
+TEST(CrossEntropyRows, LongRowsGiveTheBitsOfTheirRowsAlone) {
   for (ScalarType dtype : {kFloat32, kFloat64}) {
-    const int64_t classes = 1000, rows = (int64_t{17} << 20) / (classes * static_cast<int64_t>(element_size(dtype)));
+    const int64_t classes = 1000, rows = 300;
     const Tensor values = sin(arange(rows * classes, kFloat64) * 0.37).reshape({rows, classes}).to(dtype) * 4.0;
     const Tensor target = arange(rows, kInt64).fmod(classes);
     const auto none = F::CrossEntropyFuncOptions().reduction(kNone);

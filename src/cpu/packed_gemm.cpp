@@ -75,7 +75,7 @@ template <class T>
   typename L::V low[kMr], high[kMr];
 #pragma GCC unroll 12
   for (int64_t i = 0; i < kMr; ++i) {
-    // C's tile is read (or written) at the end: fetched while the products run (3% faster).
+    // C's tile is read (or written) at the end: fetched while the products run.
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + half), _MM_HINT_T0);
     low[i] = L::zero(), high[i] = L::zero();

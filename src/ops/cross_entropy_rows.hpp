@@ -16,7 +16,9 @@ struct CrossEntropyRows {
 
 /// The rows' losses of logits [N, C] (floating, N * C > 0) with class indices target [N] (int64, each
 /// in [0, C) or ignore_index) and an optional weight [C] of the logits' dtype that nothing
-/// differentiates. Not under vmap. The caller checks the shapes and dtypes; the values are checked here.
+/// differentiates. Not under vmap. The caller checks the shapes, the dtypes and the targets' values
+/// (cross_entropy's check_class_indices, a step of its own at every compiled call): the kernels read
+/// the logits at the targets.
 CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, const Tensor& weight,
                                     int64_t ignore_index);
 

@@ -365,9 +365,9 @@ void finish(std::span<const Tensor* const> inputs, const Tensor& out, const Attr
 
 template <class Op>
 void finish(std::initializer_list<const Tensor*> inputs, const Tensor& out, const AttrsOf<Op>& attrs = {},
-            std::initializer_list<const Tensor*> extras = {}) {
+            std::initializer_list<const Tensor*> extras = {}, bool as_step = true) {
   finish<Op>(std::span<const Tensor* const>(inputs.begin(), inputs.size()), out, attrs,
-             std::span<const Tensor* const>(extras.begin(), extras.size()));
+             std::span<const Tensor* const>(extras.begin(), extras.size()), as_step);
 }
 
 template <class Op>

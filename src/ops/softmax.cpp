@@ -14,7 +14,6 @@
 //   softmax = exp(log_softmax): Ds[t] = s * u, and differentiating s * (t - <t>) once more along t
 //   gives s * u^2 - s * <u * t> = s * (u^2 - <u^2>) (as <u> = 0, <u * t> = <u^2>).
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -135,6 +134,22 @@ void shifted_exp_sums(const T* p, int64_t n, int64_t count, T* m, double* total,
   for (int64_t j = 0; j < count; ++j) total[j] = cpu::sum_in_lanes<cpu::LaneTerm::Value>(e + j * n, n);
 }
 
+// softmax's values q = e / total of `count` contiguous rows of n from their exponentials e and sums
+// total: for float the product by 1 / total (within 2^-52 of e / total before the float rounding: the
+// same float but where it lies that close to a midpoint; a product instead of a division per
+// element), for double the quotient. cross_entropy's kept probabilities are these too.
+template <class T>
+void quotients(const double* e, const double* total, int64_t n, int64_t count, T* q) {
+  for (int64_t j = 0; j < count; ++j) {
+    if constexpr (std::is_same_v<T, float>) {
+      const double reciprocal = 1.0 / total[j];
+      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>(e[j * n + k] * reciprocal);
+    } else {
+      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>(e[j * n + k] / total[j]);
+    }
+  }
+}
+
 // softmax or log_softmax of a group of `count` contiguous rows of n. e holds count * n doubles, the
 // exponentials kept for softmax's quotients, or is null: then they are computed again. The rows'
 // logarithms (or reciprocals) are taken together, in vector lanes.
@@ -154,15 +169,8 @@ void normalise_rows(const T* p, T* q, int64_t n, int64_t count, bool log, double
     for (int64_t j = 0; j < kGroup; ++j) total[j] = cpu::vec::log(total[j]);
     for (int64_t j = 0; j < count; ++j)
       for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>((p[j * n + k] - m[j]) - total[j]);
-  } else if constexpr (std::is_same_v<T, float>) {
-    // e / total to within 2^-52 before a float rounding: the same float but where it lies that close to
-    // a midpoint. A product instead of a division per element.
-    for (int64_t j = 0; j < kGroup; ++j) total[j] = 1.0 / total[j];
-    for (int64_t j = 0; j < count; ++j)
-      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>(e[j * n + k] * total[j]);
   } else {
-    for (int64_t j = 0; j < count; ++j)
-      for (int64_t k = 0; k < n; ++k) q[j * n + k] = static_cast<T>(e[j * n + k] / total[j]);
+    quotients(e, total, n, count, q);
   }
 }
 
@@ -526,15 +534,7 @@ Tensor cross_entropy_values(const Tensor& x, const Tensor& target, const Tensor&
           const bool kept = t != ignore_index;
           picked[row] = kept ? static_cast<T>((px[row * n + t] - m[j]) - cpu::vec::log(total[j])) : T(0);
           weights[row] = kept ? (pw ? pw[t] : T(1)) : T(0);
-          if (!probabilities) continue;
-          const double* er = e.data() + j * n;
-          T* q = probabilities + row * n;
-          if constexpr (std::is_same_v<T, float>) {  // as normalise_rows: a product by the reciprocal
-            const double r = 1.0 / total[j];
-            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] * r);
-          } else {
-            for (int64_t k = 0; k < n; ++k) q[k] = static_cast<T>(er[k] / total[j]);
-          }
+          if (probabilities) quotients(e.data() + j * n, total + j, n, 1, probabilities + row * n);
         }
       }
     });
@@ -658,15 +658,6 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, 
   const Tensor x = logits.contiguous(), t = target.contiguous();
   const Tensor w = weight.defined() ? weight.contiguous() : weight;
   const int64_t classes = x.size(1);
-  // (cross_entropy has checked them; the kernels read x at them.) A pass GCC vectorises, then the
-  // first target out of bounds, named.
-  const int64_t* pt = t.data_ptr<int64_t>();
-  bool valid = true;
-  for (int64_t i = 0; i < t.numel(); ++i)
-    valid &= (pt[i] == ignore_index) | (static_cast<uint64_t>(pt[i]) < static_cast<uint64_t>(classes));
-  for (int64_t i = 0; !valid && i < t.numel(); ++i)
-    DYDX_CHECK(pt[i] == ignore_index || (pt[i] >= 0 && pt[i] < classes), "cross_entropy: target ", pt[i],
-               " is out of bounds for ", classes, " classes (input shape ", x.sizes(), ")");
   // softmax(x) only where a backward will follow: the one [N, C] tensor the loss's node keeps.
   const bool keep = is_grad_enabled() && logits.requires_grad();
   const Tensor values = cross_entropy_values(x, t, w, ignore_index, keep);
@@ -679,9 +670,7 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target, 
   // p's own node, softmax of the logits. A func::compile recording knows its values as a view of the
   // step above: no step of its own (which would compute the softmax again), but its saved value and
   // tangents are recorded as any op's.
-  if (keep)
-    finish<SoftmaxRecord>(std::span<const Tensor* const>(std::array{&logits}), probabilities, {1}, {},
-                          /*as_step=*/false);
+  if (keep) finish<SoftmaxRecord>({&logits}, probabilities, {1}, {}, /*as_step=*/false);
   Tensor losses = row_losses(t, picked, weights, ignore_index);
   finish<CrossEntropyRecord>({&logits}, losses, {ignore_index, weight.defined()},
                              {&target, &probabilities, &picked, &weights, weight.defined() ? &weight : &weights});
