@@ -68,6 +68,54 @@ TEST(Compile, BroadcastOperandsAndScalarsJoinThePass) {
   EXPECT_EQ(compiled.stats().replays, 2);
 }
 
+// Ops whose inputs are single values broadcast run once per call, not once per element: every
+// element's bits as eager's, special values included, at every length (a tile's tail, several
+// threads); a result f returns is still written in full.
+TEST(Compile, OpsOfBroadcastScalarsRunOnce) {
+  NoGradGuard no_grad;
+  auto f = [](const TensorList& in) {
+    const Tensor& x = in[0];
+    const Tensor u = in[1].expand_as(x) / 7.0;
+    const Tensor v = u.exp();
+    return TensorList{x * v - u.sin(), v};
+  };
+  auto returns_first = [&](const TensorList& in) { return TensorList{f(in)[0]}; };
+  for (bool return_v : {false, true}) {
+    auto compiled = return_v ? compile(f) : compile(returns_first);
+    for (ScalarType dt : {kFloat32, kFloat64}) {
+      for (int64_t n : {0, 1, 1025, 100003}) {
+        for (double s : {0.3, -0.0, 1e4, -std::numeric_limits<double>::infinity(), std::nan("")}) {
+          const TensorList in{randn({n}, dt), full({}, s, dt)};
+          const TensorList got = compiled(in), want = return_v ? f(in) : returns_first(in);
+          ASSERT_EQ(got.size(), want.size());
+          for (size_t k = 0; k < got.size(); ++k)
+            expect_same(got[k], want[k], true, "n=" + std::to_string(n) + " s=" + std::to_string(s));
+        }
+      }
+    }
+    EXPECT_EQ(compiled.stats().replays, 2 * 4 * 5 - 8);
+    // The division and the sine; the exponential too where f does not return it.
+    EXPECT_EQ(compiled.stats().uniform_ops, return_v ? 2 : 3);
+  }
+}
+
+// A mean's gradient, g / n over every element, is one of them: mse_loss's gradient compiled is
+// eager's bit for bit.
+TEST(Compile, MeanLossGradientDividesOnce) {
+  NoGradGuard no_grad;
+  auto gradient = [](const TensorList& in) {
+    return func::grad([&](const Tensor& x) { return nn::functional::mse_loss(x, in[1]); })(in[0]);
+  };
+  auto compiled = compile([&](const TensorList& in) { return TensorList{gradient(in)}; });
+  for (ScalarType dt : {kFloat32, kFloat64})
+    for (int64_t rows : {1, 3, 777}) {
+      const TensorList in{randn({rows, 13}, dt), randn({rows, 13}, dt)};
+      for (int call = 0; call < 2; ++call) expect_same(compiled(in)[0], gradient(in), true, "rows=" + std::to_string(rows));
+    }
+  EXPECT_EQ(compiled.stats().replays, 6);
+  EXPECT_GE(compiled.stats().uniform_ops, 1);
+}
+
 // The physics-informed network's MLP: bias + x @ W^T, then tanh, a block of rows at a time.
 struct Mlp {
   TensorList params;

@@ -21,6 +21,9 @@ struct CompileStats {
   // The last plan made: its live ops, its fused elementwise passes (two or more ops, or after a
   // product), the ops inside them, and the products whose epilogue was fused.
   int64_t planned_ops = 0, fused_passes = 0, fused_ops = 0, fused_products = 0;
+  // Of fused_ops, those whose inputs are all single values broadcast (a mean's gradient, g / n): each
+  // computed once per call instead of once per element.
+  int64_t uniform_ops = 0;
 };
 
 /// A function compiled by func::compile; copies share the recordings.

@@ -264,6 +264,7 @@ void bind_func(nb::module_& m) {
         d["fused_passes"] = s.fused_passes;
         d["fused_ops"] = s.fused_ops;
         d["fused_products"] = s.fused_products;
+        d["uniform_ops"] = s.uniform_ops;
         return d;
       })
       .def("reset", [](const CompiledFunction& self) { self.compiled.reset(); });

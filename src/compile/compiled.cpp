@@ -158,6 +158,7 @@ TensorList Compiled::operator()(const TensorList& inputs) const {
   st.stats.fused_passes = plan_stats.fused_passes;
   st.stats.fused_ops = plan_stats.fused_ops;
   st.stats.fused_products = plan_stats.fused_products;
+  st.stats.uniform_ops = plan_stats.uniform_ops;
   if (!made) st.stats.eager_reason = refusal;
   st.entries.emplace(std::move(key), Entry{std::move(made), std::move(refusal), std::move(guards)});
   return outputs;

@@ -36,8 +36,14 @@ enum class SlotKind : uint8_t {
   scalar,    // an outside value of one element, broadcast
   periodic,  // an outside contiguous value broadcast over leading dims: element i is p[i % period]
   internal,  // computed by the pass: into the result's memory when stored, else into a tile buffer
+  uniform,   // computed by the pass once, from scalars alone, and broadcast as a scalar is
   product,   // the fused product's block
 };
+
+/// Whether a pass reads the slot's value from outside it.
+bool read_from_outside(SlotKind kind) {
+  return kind == SlotKind::full || kind == SlotKind::scalar || kind == SlotKind::periodic;
+}
 
 struct Slot {
   SlotKind kind;
@@ -59,6 +65,9 @@ struct Pass {
   int64_t numel = 0;
   std::vector<Slot> slots;
   std::vector<FusedOp> ops;
+  // Ops of scalars alone (a mean's gradient, g / n), run once per call on one element each, before
+  // `ops`: over a tile they would compute the same value a thousand times.
+  std::vector<FusedOp> uniform_ops;
   const Step* product = nullptr;  // its out is the slot of kind `product`
 };
 
@@ -233,7 +242,7 @@ class Planner {
     if (fusable(s)) {
       if (open_ && (open_->dtype != out.dtype || !(open_->shape == out.sizes) || !try_join(*open_, s))) close_pass();
       if (!open_) {
-        open_ = Pass{out.dtype, out.sizes, numel_of(out.sizes), {}, {}, nullptr};
+        open_ = Pass{out.dtype, out.sizes, numel_of(out.sizes), {}, {}, {}, nullptr};
         slot_of_.clear();
         if (!try_join(*open_, s)) {
           open_.reset();
@@ -336,11 +345,32 @@ class Planner {
       if (!drop[k]) code.push_back(p_.code[k]);
     p_.code = std::move(code);
     mark_stored();
+    for (Pass& pass : p_.passes) fold_uniform_ops(pass);
     for (const Pass& pass : p_.passes)
-      if (pass.ops.size() >= 2 || pass.product) {
+      if (pass.ops.size() + pass.uniform_ops.size() >= 2 || pass.product) {
         ++stats_.fused_passes;
-        stats_.fused_ops += static_cast<int64_t>(pass.ops.size());
+        stats_.fused_ops += static_cast<int64_t>(pass.ops.size() + pass.uniform_ops.size());
+        stats_.uniform_ops += static_cast<int64_t>(pass.uniform_ops.size());
       }
+  }
+
+  /// Moves the ops whose every input is a scalar or another such op's result, and whose result stays
+  /// inside the pass, to `uniform_ops`. The elementwise kernels give an element's bits whatever its
+  /// position, so one element computed once is every element of the tile.
+  static void fold_uniform_ops(Pass& pass) {
+    std::vector<FusedOp> per_tile;
+    for (const FusedOp& op : pass.ops) {
+      auto uniform = [&](int slot) {
+        return slot < 0 || pass.slots[slot].kind == SlotKind::scalar || pass.slots[slot].kind == SlotKind::uniform;
+      };
+      if (uniform(op.a) && uniform(op.b) && !pass.slots[op.y].stored) {
+        pass.slots[op.y].kind = SlotKind::uniform;
+        pass.uniform_ops.push_back(op);
+      } else {
+        per_tile.push_back(op);
+      }
+    }
+    pass.ops = std::move(per_tile);
   }
 
   /// The step whose result the view `v` reshapes as a whole, contiguous in both shapes (so that
@@ -400,7 +430,7 @@ class Planner {
       } else {
         const Pass& pass = p_.passes[in.index];
         for (const Slot& s : pass.slots)
-          if (s.kind != SlotKind::internal && s.kind != SlotKind::product) fn(s.value);
+          if (read_from_outside(s.kind)) fn(s.value);
         if (pass.product)
           for (int32_t a : pass.product->args) fn(a);
       }
@@ -454,9 +484,12 @@ void run_pass(const Pass& pass, std::vector<Tensor>& v) {
         if (s.stored) stored[k] = v[s.value].data_ptr<T>();
         else buffer_of[k] = buffers++;
         break;
+      case SlotKind::uniform:
       case SlotKind::product: buffer_of[k] = buffers++; break;
     }
   }
+  for (const FusedOp& op : pass.uniform_ops)
+    loop_of<T>(*op.kernel)(&scalars[op.a], op.b >= 0 ? &scalars[op.b] : nullptr, &scalars[op.y], 1);
   const int64_t cols = pass.shape.empty() ? 1 : pass.shape.back();
   // A product's pass goes by blocks of whole rows, split between threads by rows; others by tiles of
   // elements.
@@ -479,14 +512,15 @@ void run_pass(const Pass& pass, std::vector<Tensor>& v) {
     T* buf = scratch.get() + (kAlign - reinterpret_cast<uintptr_t>(scratch.get()) / sizeof(T) % kAlign) % kAlign;
     std::vector<T*> at(ns);
     for (size_t k = 0; k < ns; ++k)
-      if (pass.slots[k].kind == SlotKind::scalar) std::fill(buf + buffer_of[k] * pitch, buf + buffer_of[k] * pitch + tile, scalars[k]);
+      if (pass.slots[k].kind == SlotKind::scalar || pass.slots[k].kind == SlotKind::uniform) std::fill(buf + buffer_of[k] * pitch, buf + buffer_of[k] * pitch + tile, scalars[k]);
     for (int64_t t = begin; t < end; t += tile) {
       const int64_t n = std::min(tile, end - t);
       for (size_t k = 0; k < ns; ++k) {
         const Slot& s = pass.slots[k];
         switch (s.kind) {
           case SlotKind::full: at[k] = const_cast<T*>(outside[k] + t); break;
-          case SlotKind::scalar: at[k] = buf + buffer_of[k] * pitch; break;
+          case SlotKind::scalar:
+          case SlotKind::uniform: at[k] = buf + buffer_of[k] * pitch; break;
           case SlotKind::periodic: {
             // Read in place when the tile lies within one period (a bias row longer than a tile, the
             // primal under a tangent's directions); else copied a period's run at a time.

@@ -19,6 +19,7 @@ struct PlanStats {
   int64_t fused_passes = 0;    // elementwise passes of two or more ops, or after a product
   int64_t fused_ops = 0;       // elementwise ops inside those passes
   int64_t fused_products = 0;  // products with a fused epilogue
+  int64_t uniform_ops = 0;     // of fused_ops, those computed once per call (their inputs scalars alone)
 };
 
 /// The program for a tape, or null with `refusal` saying why the tape cannot be replayed.
