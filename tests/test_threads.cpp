@@ -3,6 +3,7 @@
 #include <dydx/dydx.hpp>
 #include <gtest/gtest.h>
 
+#include "cpu/cpu_blas.hpp"
 #include "cpu/skinny_gemm.hpp"
 
 #include <cblas.h>
@@ -222,11 +223,13 @@ TEST(LargeBuffers, AreCachedReusedAndReleased) {
 }
 
 TEST(FastPaths, StreamingOuterProductEqualsTheElementwiseProduct) {
-  // An outer product of 16 MiB or more is written with streaming stores; the broadcast elementwise
-  // product computes the same single rounding of each x[i] * w[j] through the ordinary kernels.
+  // An outer product larger than the last-level cache is written with streaming stores; the
+  // broadcast elementwise product computes the same single rounding of each x[i] * w[j] through the
+  // ordinary kernels.
   for (ScalarType dtype : {kFloat32, kFloat64}) {
     manual_seed(13);
-    const int64_t rows = dtype == kFloat32 ? 70000 : 35000;
+    const int64_t row_bytes = 64 * static_cast<int64_t>(element_size(dtype));
+    const int64_t rows = static_cast<int64_t>(cpu::streaming_store_bytes()) / row_bytes + 1000;
     Tensor x = randn({rows, 1}, dtype), w = randn({1, 64}, dtype);
     Tensor streamed = matmul(x, w);
     EXPECT_EQ(bytes_of(streamed), bytes_of(x * w)) << dtype;

@@ -12,6 +12,11 @@ namespace dydx::cpu {
 /// contiguous [m] of that (floating) dtype, every row of out starts from it: out[b] = bias + a[b] @ b[b].
 void batched_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& row_bias = Tensor());
 
+/// Results of a product that only writes (an outer product, k = 1) larger than this many bytes are
+/// written with streaming stores, around the caches: the last-level cache's size (16 MiB where the
+/// kernel does not report it).
+size_t streaming_store_bytes();
+
 /// Tells the products run on this thread while it lives that their rows are stacks of
 /// `rows_per_stack` rows (matmul folding a [S, R, k] operand into S R rows): those the skinny kernel
 /// takes then give each thread the same rows of every stack, which is how the elementwise kernels
