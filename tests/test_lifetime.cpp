@@ -459,6 +459,26 @@ TEST(BlockCache, OldSizesMakeRoomForTheCurrentPhase) {
   EXPECT_EQ(again.data_ptr<float>(), reused);
 }
 
+// When the cache is full, the least recently freed blocks go first: a loop's blocks of several
+// sizes stay cached while an earlier phase's give way, whatever their sizes.
+TEST(BlockCache, TheLeastRecentlyFreedBlocksGoFirst) {
+  empty_cache();
+  CacheLimit limit(32 * kMiB);
+  {
+    std::vector<Tensor> old_phase;
+    for (int i = 0; i < 2; ++i) old_phase.push_back(empty({2 * kMiB}));  // 2 x 8 MiB
+  }
+  EXPECT_EQ(memory_stats().cached_bytes, 16 * kMiB);
+  for (int step = 0; step < 3; ++step) {
+    // The loop's working set, 12 + 6 MiB: with the old phase's 16 MiB it is over the limit, so
+    // freeing it at the first step evicts one old 8 MiB block, and later steps reuse both.
+    Tensor a = empty({3 * kMiB}), b = empty({3 * kMiB / 2});
+    if (step > 0) EXPECT_EQ(memory_stats().cached_bytes, 8 * kMiB) << "step " << step;
+  }
+  EXPECT_EQ(memory_stats().cached_bytes, 26 * kMiB);
+  empty_cache();
+}
+
 TEST(BlockCache, LimitFromTheEnvironment) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process, whose cache reads the variable
   ::setenv("DYDX_CACHE_LIMIT_BYTES", "12345678", 1);

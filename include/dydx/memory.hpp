@@ -28,8 +28,8 @@ void reset_peak_memory();
 void empty_cache();
 /// The most bytes of freed buffers the cache keeps. By default 1 GiB (a quarter of physical memory
 /// where that is less), or the environment variable DYDX_CACHE_LIMIT_BYTES, a number of bytes, read
-/// when the first large buffer is allocated. When a freed buffer would exceed it, cached buffers of
-/// other sizes are released first, so an earlier phase's buffers give way to the current one's.
+/// when the first large buffer is allocated. When a freed buffer would exceed it, the least recently
+/// freed buffers are released, so an earlier phase's buffers give way to the current one's.
 int64_t cache_limit();
 /// Sets that bound (0 turns caching off) and releases cached buffers beyond it at once.
 /// Errors for a negative limit.
