@@ -223,20 +223,54 @@ TEST(LargeBuffers, AreCachedReusedAndReleased) {
 }
 
 TEST(FastPaths, StreamingOuterProductEqualsTheElementwiseProduct) {
-  // An outer product larger than the last-level cache is written with streaming stores; the
-  // broadcast elementwise product computes the same single rounding of each x[i] * w[j] through the
-  // ordinary kernels.
+  // An outer product larger than the last-level cache is written with streaming stores, a smaller
+  // one by a plain loop; the broadcast elementwise product computes the same single rounding of each
+  // x[i] * w[j] through the ordinary kernels. Some products underflow: a negative one is -0 in all
+  // three (0 + a b rounded once, as BLAS's fused multiply-adds give it), which a streaming loop that
+  // rounded a b and then added 0 made +0 (clang does not fuse intrinsics).
   for (ScalarType dtype : {kFloat32, kFloat64}) {
     manual_seed(13);
     const int64_t row_bytes = 64 * static_cast<int64_t>(element_size(dtype));
-    const int64_t rows = static_cast<int64_t>(cpu::streaming_store_bytes()) / row_bytes + 1000;
-    Tensor x = randn({rows, 1}, dtype), w = randn({1, 64}, dtype);
-    Tensor streamed = matmul(x, w);
-    EXPECT_EQ(bytes_of(streamed), bytes_of(x * w)) << dtype;
-    // Odd row lengths cannot stream (rows would not stay 16-byte aligned) and take the plain loop.
-    Tensor w_odd = randn({1, 61}, dtype);
-    EXPECT_EQ(bytes_of(matmul(x.narrow(0, 0, rows / 2), w_odd)), bytes_of(x.narrow(0, 0, rows / 2) * w_odd)) << dtype;
+    const double tiny = dtype == kFloat32 ? 1e-30 : 1e-170;
+    for (int64_t rows : {int64_t{1000}, static_cast<int64_t>(cpu::streaming_store_bytes()) / row_bytes + 1000}) {
+      Tensor x = randn({rows, 1}, dtype), w = randn({1, 64}, dtype);
+      x.narrow(0, 0, rows / 3).mul_(-tiny);
+      w.narrow(1, 0, 8).mul_(tiny);
+      const Tensor product = matmul(x, w);
+      ASSERT_TRUE(product.index({0, 0}).item<double>() == 0);
+      EXPECT_TRUE(std::signbit(product.index({0, 0}).item<double>()) == std::signbit(x.index({0, 0}).item<double>() * w.index({0, 0}).item<double>()));
+      EXPECT_EQ(bytes_of(product), bytes_of(x * w)) << dtype << ", " << rows << " rows";
+      // Odd row lengths cannot stream (rows would not stay 16-byte aligned) and take the plain loop.
+      Tensor w_odd = randn({1, 61}, dtype);
+      w_odd.narrow(1, 0, 8).mul_(tiny);
+      EXPECT_EQ(bytes_of(matmul(x.narrow(0, 0, rows / 2), w_odd)), bytes_of(x.narrow(0, 0, rows / 2) * w_odd)) << dtype;
+    }
   }
+}
+
+// add and sub with an alpha other than +-1 round x + alpha y once where the CPU fuses a multiply-add,
+// as PyTorch's kernels do, whether y is a tensor, a broadcast scalar or an expanded one, eager, in
+// place or replayed by func::compile (a scalar's alpha y was hoisted out of the loop and rounded on
+// its own, a tensor's fused).
+TEST(FastPaths, AddWithAlphaRoundsOnceWhateverTheLayout) {
+  manual_seed(7);
+  const Tensor x = randn({1027}, kFloat64) * 3.0;
+  const Tensor s = full({}, 3.1453551015956829, kFloat64);
+  const Tensor y = s.expand_as(x).contiguous();
+  const Tensor want = add(x, y, 0.75);
+#ifdef __FMA__
+  const double* px = x.data_ptr<double>();
+  const double* pw = want.data_ptr<double>();
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(pw[i], std::fma(0.75, 3.1453551015956829, px[i])) << i;
+#endif
+  EXPECT_EQ(bytes_of(add(x, s, 0.75)), bytes_of(want));
+  EXPECT_EQ(bytes_of(add(x, s.expand_as(x), 0.75)), bytes_of(want));
+  EXPECT_EQ(bytes_of(sub(x, s, -0.75)), bytes_of(want));
+  Tensor in_place = x.clone();
+  in_place.add_(s, 0.75);
+  EXPECT_EQ(bytes_of(in_place), bytes_of(want));
+  const auto compiled = func::compile([](const TensorList& in) { return TensorList{add(in[0], in[1].expand_as(in[0]), 0.75).neg()}; });
+  for (int call = 0; call < 2; ++call) EXPECT_EQ(bytes_of(compiled(TensorList{x, s})[0]), bytes_of(want.neg()));
 }
 
 // Products with a short inner dimension (k <= 128) and a narrow result (m <= 256) take dydx's own

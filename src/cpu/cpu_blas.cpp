@@ -8,6 +8,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -245,18 +246,40 @@ bool streams_past_cache(const void* out, size_t total_bytes, size_t row_bytes) {
 #endif
 }
 
-// out[j] = scale * row[j] with non-temporal stores; out is 16-byte aligned and m fills whole vectors.
+// An element of a k = 1 product as BLAS computes it, 0 + a b: one rounding where the CPU fuses a
+// multiply-add (so a negative product that underflows is -0, as in OpenBLAS and PyTorch, and an exact
+// -0 product is +0), two where it does not. Written out, not left to the compiler, so that the plain
+// and the streaming loops agree whichever compiler contracts what.
+template <class T>
+[[gnu::always_inline]] inline T outer_element(T a, T b) {
+#ifdef __FMA__
+  return std::fma(a, b, T(0));
+#else
+  return T(0) + a * b;
+#endif
+}
+
+// out[j] = outer_element(scale, row[j]) with non-temporal stores; out is 16-byte aligned and m fills
+// whole vectors.
 template <class T>
 void store_scaled_streaming(T* out, const T* row, T scale, int64_t m) {
 #if defined(__SSE2__)
   if constexpr (std::is_same_v<T, float>) {
     const __m128 s = _mm_set1_ps(scale);
     const __m128 zero = _mm_setzero_ps();
+#ifdef __FMA__
+    for (int64_t j = 0; j < m; j += 4) _mm_stream_ps(out + j, _mm_fmadd_ps(s, _mm_loadu_ps(row + j), zero));
+#else
     for (int64_t j = 0; j < m; j += 4) _mm_stream_ps(out + j, _mm_add_ps(zero, _mm_mul_ps(s, _mm_loadu_ps(row + j))));
+#endif
   } else {
     const __m128d s = _mm_set1_pd(scale);
     const __m128d zero = _mm_setzero_pd();
+#ifdef __FMA__
+    for (int64_t j = 0; j < m; j += 2) _mm_stream_pd(out + j, _mm_fmadd_pd(s, _mm_loadu_pd(row + j), zero));
+#else
     for (int64_t j = 0; j < m; j += 2) _mm_stream_pd(out + j, _mm_add_pd(zero, _mm_mul_pd(s, _mm_loadu_pd(row + j))));
+#endif
   }
 #endif
 }
@@ -333,7 +356,8 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
     } else if (k == 1) {
       // An outer product: one pass writing C. BLAS would zero C first and then accumulate into it,
       // twice the memory traffic on what is a bandwidth-bound product (the seed's x^3 W is one).
-      // Each element is 0 + a b, as BLAS's is, so that a -0 product gives +0 as in PyTorch.
+      // Each element is 0 + a b as BLAS's is (outer_element), so that a -0 product gives +0 as in
+      // PyTorch.
       const T* pa = reinterpret_cast<const T*>(a_in.impl()->data_bytes());
       const T* pb = reinterpret_cast<const T*>(b_in.impl()->data_bytes());
       const int64_t sa0 = a_in.stride(0), sa1 = a_in.stride(1), sb0 = b_in.stride(0), sb2 = b_in.stride(2);
@@ -348,9 +372,9 @@ void batched_gemm(const Tensor& out, const Tensor& a_in, const Tensor& b_in, con
           if (stream) {
             store_scaled_streaming(out_row, row, scale, m);
           } else if (sb2 == 1) {
-            for (int64_t j = 0; j < m; ++j) out_row[j] = T(0) + scale * row[j];
+            for (int64_t j = 0; j < m; ++j) out_row[j] = outer_element(scale, row[j]);
           } else {
-            for (int64_t j = 0; j < m; ++j) out_row[j] = T(0) + scale * row[j * sb2];
+            for (int64_t j = 0; j < m; ++j) out_row[j] = outer_element(scale, row[j * sb2]);
           }
         }
         if (stream) finish_streaming();

@@ -1,6 +1,8 @@
 // Helpers shared by the op families: dtype promotion, scalar wrapping and kernel launch.
 #pragma once
 
+#include <cmath>
+
 #include "autograd/forward_mode.hpp"
 #include "compile/trace.hpp"
 #include "core/shape.hpp"
@@ -101,7 +103,10 @@ inline Tensor cast(const Tensor& t, ScalarType dtype) { return t.dtype() == dtyp
 inline Tensor to_floating(const Tensor& t) { return t.is_floating_point() ? t : t.to(kDefaultDtype); }
 
 /// The element function of add and sub: x + alpha * y, with alpha negated for sub. Int64 elements
-/// use alpha exactly and wrap on overflow; floating ones compute in double, as they always have.
+/// use alpha exactly and wrap on overflow; floating ones compute in double, as they always have,
+/// with one rounding where the CPU fuses a multiply-add, as PyTorch's kernels (and so the same bits
+/// whether y is a tensor or a broadcast scalar: left to the compiler, c * y of a scalar was hoisted
+/// out of the loop and rounded on its own, while a tensor's was fused).
 struct ScaledAdd {
   double c;
   int64_t integer_c;
@@ -117,7 +122,13 @@ struct ScaledAdd {
   template <class T>
   T operator()(T x, T y) const {
     if constexpr (std::is_integral_v<T>) return cpu::wrapping_add(x, cpu::wrapping_mul(integer_c, y));
-    else return static_cast<T>(x + c * y);
+    else {
+#ifdef __FMA__
+      return static_cast<T>(std::fma(c, static_cast<double>(y), static_cast<double>(x)));
+#else
+      return static_cast<T>(x + c * y);
+#endif
+    }
   }
 };
 
