@@ -358,11 +358,11 @@ class Planner {
   /// inside the pass, to `uniform_ops`. The elementwise kernels give an element's bits whatever its
   /// position, so one element computed once is every element of the tile.
   static void fold_uniform_ops(Pass& pass) {
+    auto uniform = [&](int slot) {
+      return slot < 0 || pass.slots[slot].kind == SlotKind::scalar || pass.slots[slot].kind == SlotKind::uniform;
+    };
     std::vector<FusedOp> per_tile;
     for (const FusedOp& op : pass.ops) {
-      auto uniform = [&](int slot) {
-        return slot < 0 || pass.slots[slot].kind == SlotKind::scalar || pass.slots[slot].kind == SlotKind::uniform;
-      };
       if (uniform(op.a) && uniform(op.b) && !pass.slots[op.y].stored) {
         pass.slots[op.y].kind = SlotKind::uniform;
         pass.uniform_ops.push_back(op);

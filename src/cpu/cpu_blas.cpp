@@ -215,7 +215,11 @@ size_t last_level_cache_bytes() {
     size_file >> unit;  // "32768K"
     if (unit == "K") size <<= 10;
     else if (unit == "M") size <<= 20;
-    if (level > deepest) deepest = level, bytes = size;
+    else if (!unit.empty()) continue;  // a unit the kernel does not print: unknown
+    if (level > deepest) {
+      deepest = level;
+      bytes = size;
+    }
   }
   return bytes;
 }
