@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
-#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -96,8 +95,10 @@ struct Cached {
 
 struct Cache {
   std::mutex mutex;
-  // Rounded size -> its blocks, the least recently freed first.
-  std::unordered_map<size_t, std::deque<Cached>> free_blocks;
+  // Rounded size -> its blocks, the least recently freed first. A size's entry stays while its loop
+  // takes and frees its block (no allocation of the map's or a container's memory per call); the rare
+  // evictions drop the empty ones.
+  std::unordered_map<size_t, std::vector<Cached>> free_blocks;
   size_t cached = 0;
   uint64_t clock = 0;  // blocks freed into the cache so far
   size_t limit = initial_cache_limit();
@@ -112,13 +113,18 @@ struct Cache {
     std::vector<Block> out;
     while (cached + room > limit) {
       auto oldest = free_blocks.end();
-      for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it)
+      for (auto it = free_blocks.begin(); it != free_blocks.end();) {
+        if (it->second.empty()) {
+          it = free_blocks.erase(it);
+          continue;
+        }
         if (oldest == free_blocks.end() || it->second.front().freed_at < oldest->second.front().freed_at) oldest = it;
+        ++it;
+      }
       if (oldest == free_blocks.end()) break;
       out.push_back({oldest->second.front().data, oldest->first});
       cached -= oldest->first;
-      oldest->second.pop_front();
-      if (oldest->second.empty()) free_blocks.erase(oldest);
+      oldest->second.erase(oldest->second.begin());
     }
     return out;
   }
@@ -154,10 +160,9 @@ void* large_allocate(size_t nbytes) {
     std::lock_guard lock(c.mutex);
     // The most recently freed block of the size: the likeliest to be still in cache.
     auto it = c.free_blocks.find(size);
-    if (it != c.free_blocks.end()) {
+    if (it != c.free_blocks.end() && !it->second.empty()) {
       void* block = it->second.back().data;
       it->second.pop_back();
-      if (it->second.empty()) c.free_blocks.erase(it);
       c.cached -= size;
       return hand_out(block, nbytes, size);
     }
