@@ -55,7 +55,7 @@ AnyScheduler make_scheduler(const std::string& kind, optim::Optimizer& opt,
 }  // namespace
 
 TEST(SchedulerGoldens, RatesMatchPyTorch) {
-  const std::string path = std::string(DYDX_TEST_DATA_DIR) + "/scheduler_goldens.txt";
+  const std::string path = DYDX_TEST_DATA_DIR "/scheduler_goldens.txt";
   std::ifstream file(path);
   ASSERT_TRUE(file) << "cannot open " << path;
   Tensor w = dydx::zeros({1}, dydx::dtype(dydx::kFloat64).requires_grad(true));
