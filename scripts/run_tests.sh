@@ -27,7 +27,8 @@ ctest --test-dir build -N -L distributed | grep -q "Total Tests: [1-9]" ||
 scripts/test_python.sh
 
 # Debug (assertions on) at -O1: the heaviest tests run 2.5 to 3 times faster than at -O0, and the stacks
-# still name every frame (frame pointers kept; inlined frames come from the debug info).
+# still name every frame (frame pointers kept; inlined frames come from the debug info). The tests' own
+# code compiles at -O0 here, and each test program is one ctest test (tests/CMakeLists.txt says why).
 # dydx::distributed's tests run here too, under mpirun; Open MPI's own leaks are suppressed for them
 # (tests/distributed/lsan_open_mpi.supp, set in tests/distributed/CMakeLists.txt).
 CXX=clang++ cmake -S . -B build-asan-clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
