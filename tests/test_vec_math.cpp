@@ -419,62 +419,120 @@ TEST(VecMath, FloatHypot) {
   }
 }
 
-// Float fmod is exact: the same bits as std::fmod on random pairs of every magnitude (huge quotients
-// take the libm pass), quotients near integers, every special value against every other, and a single
-// divisor; through the ops, fmod and remainder (fmod's sign moved to the divisor's, as PyTorch's)
-// equal their per-element forms on 1 and 3 threads.
-TEST(VecMath, FloatFmodIsExact) {
-  std::mt19937 gen(5);
-  std::uniform_int_distribution<uint32_t> any_bits;
-  std::uniform_real_distribution<float> uniform(-10.0f, 10.0f);
-  std::vector<float> as, bs;
+// Double hypot against the sum of squares in long double: within 0.51 ulp where the result is normal
+// and 1 ulp where it is subnormal (rounded twice; 0.5005 and 0.7495 measured here), on random pairs of every magnitude, pairs of near
+// magnitudes from the subnormals to the overflow threshold, and C's special values; the op's loop gives
+// the scalar form's bits on 1 and 3 threads.
+TEST(VecMath, DoubleHypot) {
+  std::mt19937_64 gen(11);
+  std::uniform_real_distribution<double> mantissa(1.0, 2.0);
+  std::uniform_int_distribution<int> exponent(-1074, 1023), offset(-30, 1);
+  std::vector<double> xs, ys;
   for (int i = 0; i < 400000 / kScale; ++i) {
-    if (i % 8 == 0) {  // (libm's fmod takes a step per bit of a huge quotient: these are slow)
-      as.push_back(std::bit_cast<float>(any_bits(gen)));
-      bs.push_back(std::bit_cast<float>(any_bits(gen)));
+    xs.push_back(std::bit_cast<double>(gen()));
+    ys.push_back(std::bit_cast<double>(gen()));
+    const int e = exponent(gen);
+    xs.push_back(std::ldexp(gen() & 1 ? -mantissa(gen) : mantissa(gen), e));
+    ys.push_back(std::ldexp(mantissa(gen), e + offset(gen)));
+  }
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const double max = std::numeric_limits<double>::max();
+  const double specials[] = {0.0, -0.0, inf, -inf, nan, 3.0, -4.0, 0x1p-1074, 0x1p-1022, max, -max, 0x1p1023};
+  for (double y : specials)
+    for (double x : specials) xs.push_back(x), ys.push_back(y);
+  double worst_normal = 0, worst_subnormal = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = xs[i], y = ys[i], got = vec::hypot(x, y);
+    if (std::isinf(x) || std::isinf(y)) {
+      EXPECT_EQ(got, inf) << std::hexfloat << x << ", " << y;
+    } else if (std::isnan(x) || std::isnan(y)) {
+      EXPECT_TRUE(std::isnan(got)) << std::hexfloat << x << ", " << y;
+    } else {
+      const long double xl = x, yl = y, ref = std::sqrt(xl * xl + yl * yl);
+      const double e = ulp_error<double>(got, ref);
+      double& worst = ref < 0x1p-1022L ? worst_subnormal : worst_normal;
+      if (!(e <= worst)) worst = e;
+      ASSERT_LE(e, ref < 0x1p-1022L ? 1.0 : 0.51) << std::hexfloat << x << ", " << y;
     }
-    const float b = uniform(gen);
-    as.push_back(b * static_cast<float>(static_cast<int>(uniform(gen) * 1000)));  // near a multiple
-    bs.push_back(b);
-    as.push_back(uniform(gen) * 100);
-    bs.push_back(uniform(gen));
   }
-  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  const float specials[] = {0.0f, -0.0f, inf, -inf, nan, 1.0f, -1.0f, 0x1p-149f, 3.4e38f, -2.0f, 4.0f, -4.0f, 0.7f};
-  for (float a : specials)
-    for (float b : specials) as.push_back(a), bs.push_back(b);
-  const int64_t n = static_cast<int64_t>(as.size());
-  std::vector<float> ys(as.size());
-  vec::fmod(as.data(), bs.data(), 1, ys.data(), n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float want = std::fmod(as[i], bs[i]);
-    ASSERT_TRUE(same_bits(ys[i], want) || (std::isnan(ys[i]) && std::isnan(want)))
-        << std::hexfloat << as[i] << " fmod " << bs[i] << ": " << ys[i] << " against " << want;
-  }
-  const float divisor = 0.7f;
-  vec::fmod(as.data(), &divisor, 0, ys.data(), n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float want = std::fmod(as[i], divisor);
-    ASSERT_TRUE(same_bits(ys[i], want) || (std::isnan(ys[i]) && std::isnan(want))) << std::hexfloat << as[i];
-  }
-  const dydx::Tensor a = dydx::tensor(as).reshape({n}), b = dydx::tensor(bs).reshape({n});
+  EXPECT_GT(worst_normal, 0.4);  // the pairs reach results that round near a midpoint
+  const int64_t n = static_cast<int64_t>(xs.size());
+  const dydx::Tensor x = dydx::tensor(xs, dydx::kFloat64).reshape({n}), y = dydx::tensor(ys, dydx::kFloat64).reshape({n});
   for (int threads : {1, 3}) {
     dydx::set_num_threads(threads);
-    const std::vector<float> f = dydx::fmod(a, b).to_vector<float>(), r = dydx::remainder(a, b).to_vector<float>();
-    const std::vector<float> r_scalar = dydx::remainder(a, -1.5).to_vector<float>();
+    const std::vector<double> out = dydx::hypot(x, y).to_vector<double>();
     for (int64_t i = 0; i < n; ++i) {
-      float want_r = std::fmod(as[i], bs[i]);
-      if (want_r != 0 && (bs[i] < 0) != (want_r < 0)) want_r += bs[i];
-      float want_s = std::fmod(as[i], -1.5f);
-      if (want_s != 0 && want_s > 0) want_s += -1.5f;
-      const float want_f = std::fmod(as[i], bs[i]);
-      ASSERT_TRUE(same_bits(f[i], want_f) || (std::isnan(f[i]) && std::isnan(want_f))) << i;
-      ASSERT_TRUE(same_bits(r[i], want_r) || (std::isnan(r[i]) && std::isnan(want_r))) << i;
-      ASSERT_TRUE(same_bits(r_scalar[i], want_s) || (std::isnan(r_scalar[i]) && std::isnan(want_s))) << i;
+      const double scalar = vec::hypot(xs[i], ys[i]);
+      ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << i;
     }
   }
   dydx::set_num_threads(2);
 }
+
+// Random pairs for fmod: every bit pattern, multiples of a divisor (quotients next to integers),
+// ordinary quotients, and every special value against every other.
+template <class T>
+std::pair<std::vector<T>, std::vector<T>> fmod_pairs() {
+  using Bits = std::conditional_t<std::is_same_v<T, float>, uint32_t, uint64_t>;
+  std::mt19937_64 gen(5);
+  std::uniform_real_distribution<T> uniform(-10, 10);
+  std::vector<T> as, bs;
+  for (int i = 0; i < 400000 / kScale; ++i) {
+    if (i % 8 == 0) {  // (libm's fmod takes a step per bit of a huge quotient: these are slow)
+      as.push_back(std::bit_cast<T>(static_cast<Bits>(gen())));
+      bs.push_back(std::bit_cast<T>(static_cast<Bits>(gen())));
+    }
+    const T b = uniform(gen);
+    as.push_back(b * static_cast<T>(static_cast<int>(uniform(gen) * 1000)));  // near a multiple
+    bs.push_back(b);
+    as.push_back(uniform(gen) * 100);
+    bs.push_back(uniform(gen));
+  }
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  const T specials[] = {T(0), T(-0.0), inf, -inf, nan, T(1), T(-1), std::numeric_limits<T>::denorm_min(),
+                        std::numeric_limits<T>::max(), T(-2), T(4), T(-4), T(0.7)};
+  for (T a : specials)
+    for (T b : specials) as.push_back(a), bs.push_back(b);
+  return {as, bs};
+}
+
+// fmod is exact: the same bits as std::fmod (huge quotients take the libm pass), per element and with
+// a single divisor; through the ops, fmod and remainder (fmod's sign moved to the divisor's, as
+// PyTorch's) equal their per-element forms on 1 and 3 threads.
+template <class T>
+void expect_fmod_exact() {
+  const auto [as, bs] = fmod_pairs<T>();
+  const auto same = [](T got, T want) { return same_bits(got, want) || (std::isnan(got) && std::isnan(want)); };
+  const int64_t n = static_cast<int64_t>(as.size());
+  std::vector<T> ys(as.size());
+  vec::fmod(as.data(), bs.data(), 1, ys.data(), n);
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_TRUE(same(ys[i], std::fmod(as[i], bs[i])))
+        << std::hexfloat << as[i] << " fmod " << bs[i] << ": " << ys[i] << " against " << std::fmod(as[i], bs[i]);
+  const T divisor = T(0.7);
+  vec::fmod(as.data(), &divisor, 0, ys.data(), n);
+  for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same(ys[i], std::fmod(as[i], divisor))) << std::hexfloat << as[i];
+  const dydx::ScalarType dtype = std::is_same_v<T, float> ? dydx::kFloat32 : dydx::kFloat64;
+  const dydx::Tensor a = dydx::tensor(as, dtype).reshape({n}), b = dydx::tensor(bs, dtype).reshape({n});
+  ASSERT_EQ(a.dtype(), dtype);
+  for (int threads : {1, 3}) {
+    dydx::set_num_threads(threads);
+    const std::vector<T> f = dydx::fmod(a, b).template to_vector<T>(), r = dydx::remainder(a, b).template to_vector<T>();
+    const std::vector<T> r_scalar = dydx::remainder(a, -1.5).template to_vector<T>();
+    for (int64_t i = 0; i < n; ++i) {
+      T want_r = std::fmod(as[i], bs[i]);
+      if (want_r != 0 && (bs[i] < 0) != (want_r < 0)) want_r += bs[i];
+      T want_s = std::fmod(as[i], T(-1.5));
+      if (want_s != 0 && want_s > 0) want_s += T(-1.5);
+      ASSERT_TRUE(same(f[i], std::fmod(as[i], bs[i]))) << i;
+      ASSERT_TRUE(same(r[i], want_r)) << i;
+      ASSERT_TRUE(same(r_scalar[i], want_s)) << i;
+    }
+  }
+  dydx::set_num_threads(2);
+}
+TEST(VecMath, FloatFmodIsExact) { expect_fmod_exact<float>(); }
+TEST(VecMath, DoubleFmodIsExact) { expect_fmod_exact<double>(); }
 
 TEST(VecMath, FloatEdges) { expect_edges_accurate<float>(); }
 TEST(VecMath, DoubleEdges) { expect_edges_accurate<double>(); }

@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace dydx::cpu {
 // Hidden: a program that includes this header compiled with other flags (no FMA, say) must not
@@ -580,6 +581,38 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
   return detail::select((ax == inf) | (ay == inf), inf, root);
 }
 
+/// Double hypot, branch-free, within 0.501 ulp where the result is normal (tests/test_vec_math.cpp):
+/// both operands scaled by the power of 2 that brings the larger to [1, 2) (exactly, so no square
+/// overflows or underflows where it matters), the sum of squares carried in two parts (FMA gives each
+/// square's rounding error), its root, and one Newton step that adds back what the root's rounding and
+/// the sum's low part left out. A result below 2^-1022 rounds twice (the root, then the unscaling):
+/// within 1 ulp there. C's special values: an infinity wins over nan, hypot(0, 0) = 0. Without FMA,
+/// libm's (std::fma would be a call, four per element).
+[[gnu::always_inline]] inline double hypot(double x, double y) {
+#ifndef __FMA__
+  return std::hypot(x, y);
+#else
+  using namespace detail;
+  const double ax = std::fabs(x), ay = std::fabs(y);
+  const bool x_larger = ax > ay;
+  const double big = select(x_larger, ax, ay), small = select(x_larger, ay, ax);
+  // The larger's exponent, kept within [-1022, 1022] so that 2^-k and 2^k are both normal: zeros and
+  // subnormals scale by 2^1022 (into [2^-52, 1)), and infinities and nans stay what they are.
+  int64_t k = static_cast<int64_t>(bits(big) >> 52) - 1023;
+  k = k < -1022 ? -1022 : k;
+  k = k > 1022 ? 1022 : k;
+  const double down = pow2(-k);
+  const double b = big * down, s = small * down;
+  const double b2 = b * b, s2 = s * s;
+  const double sum = b2 + s2;
+  const double low = ((b2 - sum) + s2) + (std::fma(b, b, -b2) + std::fma(s, s, -s2));  // b2 >= s2: exact two-sum
+  const double root = std::sqrt(sum);
+  const double refined = root + (std::fma(-root, root, sum) + low) * (0.5 / root);
+  const double inf = std::numeric_limits<double>::infinity();
+  return select((ax == inf) | (ay == inf), inf, select(big == 0.0, small, refined * pow2(k)));  // (0, or a nan)
+#endif
+}
+
 /// Float fmod where the quotient is small (`fmod_reduces`: |a / b| < 2^29, both finite, b not 0), exactly:
 /// n = a / b in double rounded to the nearest integer (by kShift: GCC does not vectorise std::trunc), r =
 /// a - n b (n b has at most 53 bits and r is a float's multiple below 2 |b|, so both are exact), and
@@ -599,17 +632,35 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
   r = detail::select(overshot, r + std::copysign(std::fabs(bd), ad), r);
   return std::copysign(static_cast<float>(std::fabs(r)), a);
 }
+/// Double fmod where the quotient is below 2^50, exactly, by the same steps with the product taken
+/// out in one FMA: n is trunc(a / b) or one past it (a / b rounds monotonically, and trunc(a / b) is a
+/// double), so a - n b is the result or the result less |b|, a multiple of the smaller of a's and b's
+/// ulps below |b| in magnitude, which a double holds and the FMA's one rounding leaves exact. (Without
+/// FMA the array form below is libm's throughout.)
+[[gnu::always_inline]] inline bool fmod_reduces(double a, double b) {
+  const double ratio_bound = 0x1p50;  // (times |b|: exact, or inf only where |b| > 2^973 and the quotient is small)
+  const double abs_a = std::fabs(a), abs_b = std::fabs(b), inf = std::numeric_limits<double>::infinity();
+  return (abs_a < ratio_bound * abs_b) & (abs_b != 0.0) & (abs_a < inf) & (abs_b < inf);
+}
+[[gnu::always_inline]] inline double fmod_reduced(double a, double b) {
+  const double n = (a / b + detail::kShift) - detail::kShift;
+  double r = std::fma(-n, b, a);
+  const bool overshot = (r != 0.0) & (((detail::bits(r) ^ detail::bits(a)) >> 63) != 0);
+  r = detail::select(overshot, r + std::copysign(std::fabs(b), a), r);
+  return std::copysign(std::fabs(r), a);
+}
+
 namespace detail {
 // The first pass of fmod below, for a divisor per element (kStep 1) or one for all (0): a loop of its
 // own for each, so that GCC vectorises both. Whether every element reduced.
-template <int kStep>
-bool fmod_first_pass(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+template <int kStep, class T>
+bool fmod_first_pass(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
   uint32_t misses = 0;  // (an integer: GCC does not vectorise a bool reduction)
   for (int64_t i = 0; i < n; ++i) {
-    const float u = a[i], v = b[i * kStep];
+    const T u = a[i], v = b[i * kStep];
     const bool reduces = fmod_reduces(u, v);
     misses |= static_cast<uint32_t>(!reduces);
-    y[i] = fmod_reduced(u, select(reduces, v, 1.0f));
+    y[i] = fmod_reduced(u, select(reduces, v, T(1)));
   }
   return misses == 0;
 }
@@ -617,8 +668,14 @@ bool fmod_first_pass(const float* __restrict a, const float* __restrict b, float
 
 /// y[i] = fmod(a[i], b[i * b_step]) (b_step 0: one divisor), vectorised where the quotient is small,
 /// std::fmod for the rest (huge quotients, zeros, infinities, nan), in a second pass as sin's.
-inline void fmod(const float* __restrict a, const float* __restrict b, int64_t b_step, float* __restrict y,
-                 int64_t n) {
+template <class T>
+void fmod(const T* __restrict a, const T* __restrict b, int64_t b_step, T* __restrict y, int64_t n) {
+#ifndef __FMA__
+  if constexpr (std::is_same_v<T, double>) {  // (std::fma would be a libm call per element)
+    for (int64_t i = 0; i < n; ++i) y[i] = std::fmod(a[i], b[i * b_step]);
+    return;
+  }
+#endif
   const bool all_reduce = b_step == 0 ? detail::fmod_first_pass<0>(a, b, y, n) : detail::fmod_first_pass<1>(a, b, y, n);
   if (all_reduce) [[likely]] return;
   for (int64_t i = 0; i < n; ++i)
