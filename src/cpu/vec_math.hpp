@@ -570,6 +570,74 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
   return select((x != x) | (y != y), x + y, angle);  // a nan, quieted
 }
 
+namespace detail {
+// atan(u) = u + u^3 Q(u^2) for |u| <= 0.4143 (past tan(pi/8), for the rounding of the branch test): Q of
+// degree 11 in u^2, interpolated as kAtanPolyF's, within 3.4e-18 of atan relative. Highest degree first.
+constexpr double kAtanPoly[] = {0.01627999005782057,  -0.03456535729190067, 0.045513908032899016,
+                                -0.052304098866177415, 0.05878922970309668, -0.06666424361404927,
+                                0.07692296345833015,   -0.0909090875249078,  0.11111111105135144,
+                                -0.1428571428565962,   0.19999999999999804,  -0.3333333333333333};
+// pi/4 in two parts, the first with 49 significant bits so that m times it is exact for m <= 4.
+constexpr double kPiOver4Hi = 0x1.921fb54442d1p-1;
+constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
+}  // namespace detail
+
+/// Double atan2(y, x), branch-free, within 0.70 ulp where the result is normal (tests/test_vec_math.cpp;
+/// the most near pi/8, where atan u's cubic term is largest against a result in the lower binade).
+/// The float form's steps, with the parts that its double lanes made exact carried in two parts: the
+/// angle is m pi/4 +- atan u for an octant's m in 0..4, with u = n / d, where n and d are the smaller of
+/// |x| and |y| and the larger (then t = n / d <= tan(pi/8)) or their difference and sum, exactly as two
+/// doubles each (then u = (t - 1) / (t + 1), t above tan(pi/8)). Both are first scaled by the power of 2
+/// that brings the larger to [1, 4), so that nothing overflows and the quotient's remainder, taken by
+/// FMA, is exact; u's low part then carries that remainder, and atan u = u + (u_lo (1 - u^2) + u^3 Q(u^2)).
+/// m pi/4 + u's high part is summed exactly (two-sum), and the low parts added once. C's special values
+/// as the float form: both infinite count as 1 and 1, one infinite as 0 over 1, both zero as 0 over 1.
+/// Without FMA, libm's.
+[[gnu::always_inline]] inline double atan2(double y, double x) {
+#ifndef __FMA__
+  return std::atan2(y, x);
+#else
+  using namespace detail;
+  const double inf = std::numeric_limits<double>::infinity();
+  const double ax = std::fabs(x), ay = std::fabs(y);
+  const bool swap = ay > ax;
+  double num = select(swap, ax, ay), den = select(swap, ay, ax);
+  const bool both_infinite = num == inf, den_infinite = den == inf;
+  num = select(both_infinite, 1.0, select(den_infinite | (den == 0.0), 0.0, num));
+  den = select(both_infinite | den_infinite | (den == 0.0), 1.0, den);
+  int64_t k = static_cast<int64_t>(bits(den) >> 52) - 1023;  // den is finite and not 0 here
+  k = k < -1022 ? -1022 : k;
+  k = k > 1022 ? 1022 : k;  // (2^-1023 is not normal; den then scales into [2, 4))
+  const double down = pow2(-k);
+  num *= down;
+  den *= down;
+  // The octant's reduction: u = n / d with n and d exact as two parts each.
+  const bool upper = num > kTanPiOver8 * den;
+  const double diff = num - den, sum = num + den;  // den >= num >= 0: fast two-sums
+  const double n_hi = select(upper, diff, num), n_lo = select(upper, num - (diff + den), 0.0);
+  const double d_hi = select(upper, sum, den), d_lo = select(upper, num - (sum - den), 0.0);
+  const double u = n_hi / d_hi;
+  // (Below 2^-960 the remainder would underflow, and the quotient's rounding is atan's: no low part.)
+  const double u_lo = select(std::fabs(u) < 0x1p-960, 0.0, (std::fma(-u, d_hi, n_hi) + n_lo - u * d_lo) / d_hi);
+  const double s = u * u;
+  const double atan_lo = u_lo * (1.0 - s) + (u * s) * horner(s, kAtanPoly);
+  // The octant: m pi/4 + sign (u + atan_lo), from upper (m = 1), swap (m -> 2 - m, sign flips) and a
+  // negative x (m -> 4 - m, sign flips); -0 counts as negative.
+  const bool negative_x = bits(x) >> 63;
+  double m = select(upper, 1.0, 0.0);
+  m = select(swap, 2.0 - m, m);
+  m = select(negative_x, 4.0 - m, m);
+  const uint64_t flip = static_cast<uint64_t>(swap ^ negative_x) << 63;
+  const double a = from_bits(bits(u) ^ flip), a_lo = from_bits(bits(atan_lo) ^ flip);
+  const double offset = m * kPiOver4Hi;
+  const double head = offset + a;  // two-sum: either may be the larger
+  const double a_part = head - offset;
+  const double tail = (offset - (head - a_part)) + (a - a_part);
+  const double angle = std::copysign(head + (tail + (m * kPiOver4Lo + a_lo)), y);
+  return select((x != x) | (y != y), x + y, angle);  // a nan, quieted
+#endif
+}
+
 /// Float hypot: sqrt(x^2 + y^2) in double, where a float's square is exact and neither overflows nor
 /// underflows, so that one rounding of the sum and one of the root come before the float's (60M
 /// random pairs: the same floats as std::hypot in double and as the sum in long double, rounded). An
