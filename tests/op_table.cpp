@@ -204,6 +204,34 @@ std::vector<OpRow> build_table() {
   row(unary("log1p", Domain::Positive, [](const auto& in) { return log1p(in[0]); }, [](double x) { return std::log1p(x); }));
   row(unary("expm1", Domain::Real, [](const auto& in) { return expm1(in[0]); }, [](double x) { return std::expm1(x); }));
   row(unary("erf", Domain::Real, [](const auto& in) { return erf(in[0]); }, [](double x) { return std::erf(x); }));
+  // Inside each domain's open interval: the inverse sine and cosine and atanh on (-0.6, 0.6), acosh
+  // on (2, 3.5); the rounding functions scaled so that no draw sits next to a jump.
+  row(unary("asin", Domain::Small, [](const auto& in) { return asin(in[0] * 0.5); }, [](double x) { return std::asin(x * 0.5); }));
+  row(unary("acos", Domain::Small, [](const auto& in) { return acos(in[0] * 0.5); }, [](double x) { return std::acos(x * 0.5); }));
+  row(unary("atan", Domain::Real, [](const auto& in) { return atan(in[0]); }, [](double x) { return std::atan(x); }));
+  row(unary("sinh", Domain::Real, [](const auto& in) { return sinh(in[0]); }, [](double x) { return std::sinh(x); }));
+  row(unary("cosh", Domain::Real, [](const auto& in) { return cosh(in[0]); }, [](double x) { return std::cosh(x); }));
+  row(unary("asinh", Domain::Real, [](const auto& in) { return asinh(in[0]); }, [](double x) { return std::asinh(x); }));
+  row(unary("acosh", Domain::Positive, [](const auto& in) { return acosh(in[0] + 1.5); },
+            [](double x) { return std::acosh(x + 1.5); }));
+  row(unary("atanh", Domain::Small, [](const auto& in) { return atanh(in[0] * 0.5); }, [](double x) { return std::atanh(x * 0.5); }));
+  row(unary("reciprocal", Domain::AwayFromZero, [](const auto& in) { return reciprocal(in[0]); }, [](double x) { return 1 / x; }));
+  row(unary("rsqrt", Domain::Positive, [](const auto& in) { return rsqrt(in[0]); }, [](double x) { return 1 / std::sqrt(x); }));
+  row(unary("pow.Scalar", Domain::Real, [](const auto& in) { return square(in[0]); }, [](double x) { return x * x; }));
+  row(unary("log2", Domain::Positive, [](const auto& in) { return log2(in[0]); }, [](double x) { return std::log2(x); }));
+  row(unary("log10", Domain::Positive, [](const auto& in) { return log10(in[0]); }, [](double x) { return std::log10(x); }));
+  row(unary("exp2", Domain::Real, [](const auto& in) { return exp2(in[0]); }, [](double x) { return std::exp2(x); }));
+  row(unary("erfc", Domain::Real, [](const auto& in) { return erfc(in[0]); }, [](double x) { return std::erfc(x); }));
+  row(unary("floor", Domain::AwayFromZero, [](const auto& in) { return floor(in[0] * 0.4); },
+            [](double x) { return std::floor(x * 0.4); }));
+  row(unary("ceil", Domain::AwayFromZero, [](const auto& in) { return ceil(in[0] * 0.4); },
+            [](double x) { return std::ceil(x * 0.4); }));
+  row(unary("round", Domain::AwayFromZero, [](const auto& in) { return round(in[0] * 0.3); },
+            [](double x) { return std::nearbyint(x * 0.3); }));
+  row(unary("trunc", Domain::AwayFromZero, [](const auto& in) { return trunc(in[0] * 0.4); },
+            [](double x) { return std::trunc(x * 0.4); }));
+  row(unary("frac", Domain::AwayFromZero, [](const auto& in) { return frac(in[0] * 0.4); },
+            [](double x) { return x * 0.4 - std::trunc(x * 0.4); }));
   row(unary("silu", Domain::Real, [](const auto& in) { return silu(in[0]); },
             [](double x) { return x / (1 + std::exp(-x)); }));
   row(unary("softplus", Domain::Real, [](const auto& in) { return softplus(in[0]); },
@@ -763,6 +791,15 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"log1p", [](const auto& in) { return log1p(in[0]); }},
       {"expm1", [](const auto& in) { return expm1(in[0]); }},
       {"erf", [](const auto& in) { return erf(in[0]); }},
+      {"asin", [](const auto& in) { return asin(in[0]); }},
+      {"acos", [](const auto& in) { return acos(in[0]); }},
+      {"acosh", [](const auto& in) { return acosh(in[0]); }},
+      {"atanh", [](const auto& in) { return atanh(in[0]); }},
+      {"floor", [](const auto& in) { return floor(in[0]); }},
+      {"ceil", [](const auto& in) { return ceil(in[0]); }},
+      {"round", [](const auto& in) { return round(in[0]); }},
+      {"trunc", [](const auto& in) { return trunc(in[0]); }},
+      {"frac", [](const auto& in) { return frac(in[0]); }},
       {"silu", [](const auto& in) { return silu(in[0]); }},
       {"softplus", [](const auto& in) { return softplus(in[0]); }},
       {"softplus:beta=2,threshold=1", [](const auto& in) { return softplus(in[0], 2.0, 1.0); }},
@@ -929,6 +966,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"convolution", "jvp", "nan", "", kZeroTangent},
       {"bmm", "fwr", "nan", "", kZeroTangent},
       {"tanh", "fwr", "0", "-0", kSecondOrderZeroSign},
+      {"atanh", "fwr", "-0", "0", kSecondOrderZeroSign},
       {"pow.Tensor", "fwr", "-0", "0", kSecondOrderZeroSign},
       {"addmm", "out", "-0", "0", kBlasZero},
       {"pow.Tensor", "jvp", "0", "-0", kZeroTerm},

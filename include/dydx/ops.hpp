@@ -49,6 +49,34 @@ Tensor abs(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor expm1(const Tensor& x);
 Tensor erf(const Tensor& x);
+/// Inverse trigonometric and hyperbolic functions (libm's values; d/dx as PyTorch's).
+Tensor asin(const Tensor& x);
+Tensor acos(const Tensor& x);
+Tensor atan(const Tensor& x);
+Tensor sinh(const Tensor& x);
+Tensor cosh(const Tensor& x);
+Tensor asinh(const Tensor& x);
+Tensor acosh(const Tensor& x);
+Tensor atanh(const Tensor& x);
+/// 1 / x and 1 / sqrt(x).
+Tensor reciprocal(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+/// x^2, as pow(x, 2) (PowBackward0).
+Tensor square(const Tensor& x);
+Tensor log2(const Tensor& x);
+Tensor log10(const Tensor& x);
+/// 2^x.
+Tensor exp2(const Tensor& x);
+/// 1 - erf(x), accurate where erf(x) is near 1.
+Tensor erfc(const Tensor& x);
+/// Rounding to an integer (round: halves to even, as torch.round); integer tensors keep their values
+/// and dtype. Their gradient is zero.
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);
+Tensor trunc(const Tensor& x);
+/// x - trunc(x), floating dtypes only; its gradient passes through.
+Tensor frac(const Tensor& x);
 /// torch.clamp: min(max(x, min), max) with either bound optional (not both); a nan stays nan, and
 /// the gradient passes where min <= x <= max. Integer tensors stay integer unless a bound is floating.
 Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);

@@ -154,9 +154,28 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
   DYDX_UNARY(log1p);
   DYDX_UNARY(expm1);
   DYDX_UNARY(erf);
+  DYDX_UNARY(asin);
+  DYDX_UNARY(acos);
+  DYDX_UNARY(atan);
+  DYDX_UNARY(sinh);
+  DYDX_UNARY(cosh);
+  DYDX_UNARY(asinh);
+  DYDX_UNARY(acosh);
+  DYDX_UNARY(atanh);
+  DYDX_UNARY(reciprocal);
+  DYDX_UNARY(rsqrt);
+  DYDX_UNARY(log2);
+  DYDX_UNARY(log10);
+  DYDX_UNARY(exp2);
+  DYDX_UNARY(erfc);
+  DYDX_UNARY(floor);
+  DYDX_UNARY(ceil);
+  DYDX_UNARY(round);
+  DYDX_UNARY(trunc);
+  DYDX_UNARY(frac);
+  DYDX_UNARY(square);
   cls.def("negative", &Tensor::neg)
       .def("sign", [](const Tensor& t) { return dydx::sign(t); })
-      .def("square", [](const Tensor& t) { return t.pow(2); })
       .def("clamp", [](const Tensor& t, nb::handle min, nb::handle max) { return t.clamp(optional_scalar(min), optional_scalar(max)); },
            "min"_a = nb::none(), "max"_a = nb::none())
       .def("clip", [](const Tensor& t, nb::handle min, nb::handle max) { return t.clip(optional_scalar(min), optional_scalar(max)); },

@@ -199,3 +199,29 @@ def test_float64_erf_within_an_ulp_of_torch():
     assert np.array_equal(np.signbit(ours[finite]), np.signbit(ref[finite]))
     ulp = np.spacing(np.abs(ref[finite]))
     assert np.max(np.abs(ours[finite] - ref[finite]) / ulp) <= 1.0
+
+
+# The inverse trigonometric and hyperbolic functions, reciprocal, rsqrt, log2, log10, exp2, erfc and
+# rounding (src/ops/elementwise_math.cpp), as methods, free functions and in place, against PyTorch in
+# both float dtypes: values (libm's against PyTorch's: within two ulps) and gradients.
+@pytest.mark.parametrize("name,low,high", [
+    ("asin", -0.99, 0.99), ("acos", -0.99, 0.99), ("atan", -5, 5), ("sinh", -5, 5), ("cosh", -5, 5),
+    ("asinh", -5, 5), ("acosh", 1.01, 6), ("atanh", -0.99, 0.99), ("reciprocal", 0.1, 5), ("rsqrt", 0.1, 5),
+    ("log2", 0.1, 5), ("log10", 0.1, 5), ("exp2", -5, 5), ("erfc", -3, 3), ("floor", -5, 5), ("ceil", -5, 5),
+    ("round", -5, 5), ("trunc", -5, 5), ("frac", -5, 5), ("square", -5, 5)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elementwise_math_matches_torch(name, low, high, dtype):
+    xs = np.random.default_rng(3).uniform(low, high, 1000).astype(dtype)
+    x, ref = dydx.from_numpy(xs.copy()).requires_grad_(), torch.from_numpy(xs.copy()).requires_grad_()
+    ours, theirs = getattr(x, name)(), getattr(torch, name)(ref)
+    eps = np.finfo(dtype).eps
+    assert_matches(ours, theirs, rtol=2 * eps, atol=0)
+    assert_matches(getattr(dydx, name)(x), theirs, rtol=2 * eps, atol=0)
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    weights = np.random.default_rng(4).normal(size=1000).astype(dtype)
+    (ours * dydx.from_numpy(weights.copy())).sum().backward()
+    (theirs * torch.from_numpy(weights.copy())).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=8 * eps, atol=0)
+    in_place = dydx.from_numpy(xs.copy())
+    getattr(in_place, name + "_")()
+    assert_matches(in_place, theirs.detach(), rtol=2 * eps, atol=0)

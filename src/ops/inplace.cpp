@@ -485,6 +485,26 @@ Tensor& Tensor::neg_() { return unary_in_place(*this, "neg_", [](const Tensor& x
 Tensor& Tensor::log1p_() { return unary_in_place(*this, "log1p_", [](const Tensor& x) { return dydx::log1p(x); }); }
 Tensor& Tensor::expm1_() { return unary_in_place(*this, "expm1_", [](const Tensor& x) { return dydx::expm1(x); }); }
 Tensor& Tensor::erf_() { return unary_in_place(*this, "erf_", [](const Tensor& x) { return dydx::erf(x); }); }
+Tensor& Tensor::asin_() { return unary_in_place(*this, "asin_", [](const Tensor& x) { return dydx::asin(x); }); }
+Tensor& Tensor::acos_() { return unary_in_place(*this, "acos_", [](const Tensor& x) { return dydx::acos(x); }); }
+Tensor& Tensor::atan_() { return unary_in_place(*this, "atan_", [](const Tensor& x) { return dydx::atan(x); }); }
+Tensor& Tensor::sinh_() { return unary_in_place(*this, "sinh_", [](const Tensor& x) { return dydx::sinh(x); }); }
+Tensor& Tensor::cosh_() { return unary_in_place(*this, "cosh_", [](const Tensor& x) { return dydx::cosh(x); }); }
+Tensor& Tensor::asinh_() { return unary_in_place(*this, "asinh_", [](const Tensor& x) { return dydx::asinh(x); }); }
+Tensor& Tensor::acosh_() { return unary_in_place(*this, "acosh_", [](const Tensor& x) { return dydx::acosh(x); }); }
+Tensor& Tensor::atanh_() { return unary_in_place(*this, "atanh_", [](const Tensor& x) { return dydx::atanh(x); }); }
+Tensor& Tensor::reciprocal_() { return unary_in_place(*this, "reciprocal_", [](const Tensor& x) { return dydx::reciprocal(x); }); }
+Tensor& Tensor::rsqrt_() { return unary_in_place(*this, "rsqrt_", [](const Tensor& x) { return dydx::rsqrt(x); }); }
+Tensor& Tensor::log2_() { return unary_in_place(*this, "log2_", [](const Tensor& x) { return dydx::log2(x); }); }
+Tensor& Tensor::log10_() { return unary_in_place(*this, "log10_", [](const Tensor& x) { return dydx::log10(x); }); }
+Tensor& Tensor::exp2_() { return unary_in_place(*this, "exp2_", [](const Tensor& x) { return dydx::exp2(x); }); }
+Tensor& Tensor::erfc_() { return unary_in_place(*this, "erfc_", [](const Tensor& x) { return dydx::erfc(x); }); }
+Tensor& Tensor::floor_() { return unary_in_place(*this, "floor_", [](const Tensor& x) { return dydx::floor(x); }); }
+Tensor& Tensor::ceil_() { return unary_in_place(*this, "ceil_", [](const Tensor& x) { return dydx::ceil(x); }); }
+Tensor& Tensor::round_() { return unary_in_place(*this, "round_", [](const Tensor& x) { return dydx::round(x); }); }
+Tensor& Tensor::trunc_() { return unary_in_place(*this, "trunc_", [](const Tensor& x) { return dydx::trunc(x); }); }
+Tensor& Tensor::frac_() { return unary_in_place(*this, "frac_", [](const Tensor& x) { return dydx::frac(x); }); }
+Tensor& Tensor::square_() { return unary_in_place(*this, "square_", [](const Tensor& x) { return dydx::square(x); }); }
 Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
   // (min and max by value: a func::compile replay runs the write again.)
   return unary_in_place(*this, "clamp_", [min, max](const Tensor& x) { return dydx::clamp(x, min, max); });

@@ -243,6 +243,48 @@ inline TensorList saturating_derivatives(const Tensor& s, const Tensor& v, doubl
   return out;
 }
 
+/// f^(j)(x) = (-1)^(j-1) (j-1)! (x + shift)^-j, j = 1..order: log's (shift 0) and log1p's (shift 1).
+inline TensorList log_derivatives(const Tensor& x, double shift, int64_t order) {
+  const Tensor base = shift == 0 ? x : x + shift;
+  TensorList out;
+  double c = 1;
+  for (int64_t j = 1; j <= order; ++j) {
+    out.push_back(j == 1 ? 1.0 / base : base.pow(-static_cast<double>(j)) * c);
+    c *= -static_cast<double>(j);
+  }
+  return out;
+}
+
+/// f^(1..order) of an f whose f' solves q f'' = s x f' with q = a + b x^2 (asin's and acos's 1 - x^2
+/// with s = 1, asinh's 1 + x^2 and acosh's x^2 - 1 with s = -1), from f' and the equation
+/// differentiated n times: q f^(n+2) = s ((2n + 1) x f^(n+1) + n^2 f^(n)) (b = -s).
+inline TensorList root_quadratic_derivatives(const Tensor& x, const Tensor& first, const Tensor& q, double s,
+                                             int64_t order) {
+  TensorList d{first};
+  const Tensor inverse_q = 1.0 / q;
+  for (int64_t n = 0; n + 2 <= order; ++n) {
+    const double m = static_cast<double>(n);
+    Tensor next = x * d[n] * (2 * m + 1);
+    if (n >= 1) next = next + d[n - 1] * (m * m);
+    d.push_back(next * inverse_q * s);
+  }
+  return d;
+}
+
+/// f^(1..order) of an f with q f' = 1, q = 1 + s' x^2 (atan's 1 + x^2, atanh's 1 - x^2): the equation
+/// differentiated n times gives q f^(n+1) = s (2n x f^(n) + n (n - 1) f^(n-1)), s = -s'.
+inline TensorList inverse_quadratic_derivatives(const Tensor& x, const Tensor& q, double s, int64_t order) {
+  const Tensor inverse_q = 1.0 / q;
+  TensorList d{inverse_q};
+  for (int64_t n = 1; n < order; ++n) {
+    const double m = static_cast<double>(n);
+    Tensor next = x * d[n - 1] * (2 * m);
+    if (n >= 2) next = next + d[n - 2] * (m * (m - 1));
+    d.push_back(next * inverse_q * s);
+  }
+  return d;
+}
+
 /// tanh's derivatives at y = tanh(x): s = 1 - y^2 as (1 - y)(1 + y), exact where y is near 1.
 inline TensorList tanh_derivatives(const Tensor& y, int64_t order) {
   return saturating_derivatives((1.0 - y) * (1.0 + y), y, 1.0, -2.0, order);

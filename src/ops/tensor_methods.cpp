@@ -33,6 +33,26 @@ Tensor Tensor::abs() const { return dydx::abs(*this); }
 Tensor Tensor::log1p() const { return dydx::log1p(*this); }
 Tensor Tensor::expm1() const { return dydx::expm1(*this); }
 Tensor Tensor::erf() const { return dydx::erf(*this); }
+Tensor Tensor::asin() const { return dydx::asin(*this); }
+Tensor Tensor::acos() const { return dydx::acos(*this); }
+Tensor Tensor::atan() const { return dydx::atan(*this); }
+Tensor Tensor::sinh() const { return dydx::sinh(*this); }
+Tensor Tensor::cosh() const { return dydx::cosh(*this); }
+Tensor Tensor::asinh() const { return dydx::asinh(*this); }
+Tensor Tensor::acosh() const { return dydx::acosh(*this); }
+Tensor Tensor::atanh() const { return dydx::atanh(*this); }
+Tensor Tensor::reciprocal() const { return dydx::reciprocal(*this); }
+Tensor Tensor::rsqrt() const { return dydx::rsqrt(*this); }
+Tensor Tensor::log2() const { return dydx::log2(*this); }
+Tensor Tensor::log10() const { return dydx::log10(*this); }
+Tensor Tensor::exp2() const { return dydx::exp2(*this); }
+Tensor Tensor::erfc() const { return dydx::erfc(*this); }
+Tensor Tensor::floor() const { return dydx::floor(*this); }
+Tensor Tensor::ceil() const { return dydx::ceil(*this); }
+Tensor Tensor::round() const { return dydx::round(*this); }
+Tensor Tensor::trunc() const { return dydx::trunc(*this); }
+Tensor Tensor::frac() const { return dydx::frac(*this); }
+Tensor Tensor::square() const { return dydx::square(*this); }
 Tensor Tensor::clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max) const {
   return dydx::clamp(*this, min, max);
 }

@@ -4,6 +4,9 @@
 # PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
 # Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
 #   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
+# The cases of asin to frac were generated with Debian 12's python3-torch (1.13.0a0) and appended to the
+# file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
+# in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -54,6 +57,25 @@ OPS = {
     "log1p": unary(torch.log1p),
     "expm1": unary(torch.expm1),
     "erf": unary(torch.erf),
+    "asin": unary(torch.asin),
+    "acos": unary(torch.acos),
+    "atan": unary(torch.atan),
+    "sinh": unary(torch.sinh),
+    "cosh": unary(torch.cosh),
+    "asinh": unary(torch.asinh),
+    "acosh": unary(torch.acosh),
+    "atanh": unary(torch.atanh),
+    "reciprocal": unary(torch.reciprocal),
+    "rsqrt": unary(torch.rsqrt),
+    "log2": unary(torch.log2),
+    "log10": unary(torch.log10),
+    "exp2": unary(torch.exp2),
+    "erfc": unary(torch.erfc),
+    "floor": unary(torch.floor),
+    "ceil": unary(torch.ceil),
+    "round": unary(torch.round),
+    "trunc": unary(torch.trunc),
+    "frac": unary(torch.frac),
     "silu": unary(F.silu),
     "softplus": unary(F.softplus),
     "softplus:beta=2,threshold=1": unary(lambda x: F.softplus(x, beta=2, threshold=1)),
