@@ -938,6 +938,30 @@ TEST(Reductions, MaxAndMinAlongDimReturnValuesAndInt64Indices) {
   EXPECT_EQ(ii.to_vector<int64_t>(), (std::vector<int64_t>{1, 2}));
 }
 
+// argmax and argmin as PyTorch 1.13: the first extreme, a nan counting as the extreme; the flattened
+// index without a dim (keepdim keeps every dim); 0-d inputs; its errors for bools, empty dims and a
+// dim out of range, before anything is computed.
+TEST(Reductions, ArgmaxAndArgminAsPyTorch) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor x = tensor({{1.0, 3.0, 3.0}, {nan, 0.0, 2.0}});
+  EXPECT_EQ(argmax(x).item<int64_t>(), 3);
+  EXPECT_EQ(argmax(x, 1).to_vector<int64_t>(), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(argmin(x, 0, true).to_vector<int64_t>(), (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_EQ(Shape(argmin(x, 0, true)), (Ints{1, 3}));
+  EXPECT_EQ(Shape(x.argmax(std::nullopt, true)), (Ints{1, 1}));
+  EXPECT_EQ(argmin(tensor({{4.0, 2.0}, {2.0, 5.0}})).item<int64_t>(), 1);
+  EXPECT_EQ(argmax(tensor(5.0)).item<int64_t>(), 0);
+  EXPECT_EQ(argmax(tensor(5.0), -1).item<int64_t>(), 0);
+  EXPECT_EQ(argmax(tensor({int64_t{2}, int64_t{9}, int64_t{9}})).item<int64_t>(), 1);
+  EXPECT_EQ(argmax(zeros({0, 3}), 1).numel(), 0);
+  EXPECT_EQ(argmax(x, 1).dtype(), kInt64);
+  EXPECT_DYDX_ERROR(argmax(tensor({true, false})), "argmax", "Bool");
+  EXPECT_DYDX_ERROR(argmin(zeros({0})), "argmin", "numel() == 0");
+  EXPECT_DYDX_ERROR(argmax(zeros({2, 0}), 1), "argmax", "dim 1", "non-zero size");
+  EXPECT_DYDX_ERROR(argmax(x, 2), "argmax", "2");
+  EXPECT_DYDX_ERROR(argmax(tensor(5.0), 1), "argmax", "1");
+}
+
 TEST(Reductions, MaxGradientSplitsBetweenTies) {
   Tensor z = tensor({3.0, 1.0, 3.0}).requires_grad_();
   z.max().backward();

@@ -125,6 +125,10 @@ Tensor max(const Tensor& x);
 std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor min(const Tensor& x);
 std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+/// The index (int64) of the first maximum or minimum along dim (a nan counts as the extreme), or in the
+/// flattened tensor without a dim (keepdim then keeps every dim, of size 1). Not differentiable.
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
 /// exp(x) / sum(exp(x)) along dim, computed stably (the row's maximum subtracted first); floating dtypes only.
 Tensor softmax(const Tensor& x, int64_t dim);
 /// log(softmax(x, dim)), computed as x - max - log(sum(exp(x - max))) without forming softmax.

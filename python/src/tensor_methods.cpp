@@ -227,6 +227,10 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("min", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, false); },
            "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
       .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
         return t.var(dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased, keepdim);
       }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)

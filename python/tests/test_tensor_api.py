@@ -225,3 +225,13 @@ def test_elementwise_math_matches_torch(name, low, high, dtype):
     in_place = dydx.from_numpy(xs.copy())
     getattr(in_place, name + "_")()
     assert_matches(in_place, theirs.detach(), rtol=2 * eps, atol=0)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (0, False), (1, True), (-1, False)])
+def test_argmax_argmin_match_torch(name, dim, keepdim):
+    values = [[1.0, 3.0, 3.0], [float("nan"), 0.0, 2.0], [-1.0, -1.0, 7.0]]
+    x, ref = dydx.tensor(values), torch.tensor(values)
+    assert_matches(getattr(x, name)(dim, keepdim), getattr(torch, name)(ref, dim, keepdim), rtol=0, atol=0)
+    assert_matches(getattr(dydx, name)(x, dim=dim, keepdim=keepdim), getattr(ref, name)(dim=dim, keepdim=keepdim),
+                   rtol=0, atol=0)

@@ -127,4 +127,7 @@ Tensor Tensor::any(int64_t dim, bool keepdim) const { return dydx::any(*this, di
 Tensor Tensor::all() const { return dydx::all(*this); }
 Tensor Tensor::all(int64_t dim, bool keepdim) const { return dydx::all(*this, dim, keepdim); }
 
+Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return dydx::argmax(*this, dim, keepdim); }
+Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const { return dydx::argmin(*this, dim, keepdim); }
+
 }  // namespace dydx
