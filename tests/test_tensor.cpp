@@ -938,6 +938,50 @@ TEST(Reductions, MaxAndMinAlongDimReturnValuesAndInt64Indices) {
   EXPECT_EQ(ii.to_vector<int64_t>(), (std::vector<int64_t>{1, 2}));
 }
 
+// A column's sum over its rows ([n, 1] over dim 0, the blocks' runs summed in vectors of partial sums)
+// has the same bits on any number of threads, and float32's accumulates in double: within half an ulp
+// of the exact sum plus the double's own rounding.
+TEST(Reductions, ColumnSumOverRowsIsExactAndThreadFree) {
+  const int saved_threads = get_num_threads();
+  for (int64_t n : {int64_t{5}, int64_t{300}, int64_t{200003}}) {
+    std::vector<double> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = std::sin(0.37 * static_cast<double>(i)) * 3.0;
+    const Tensor x = tensor(v, kFloat64).to(kFloat32).view({n, 1});
+    long double exact = 0;
+    for (float f : x.reshape({-1}).to_vector<float>()) exact += f;
+    set_num_threads(1);
+    const Tensor one = x.sum({0});
+    set_num_threads(3);
+    const Tensor three = x.sum({0});
+    EXPECT_TRUE(equal(one, three)) << n;
+    EXPECT_EQ(one.sizes(), (Ints{1}));
+    EXPECT_NEAR(one.item<float>(), static_cast<double>(exact), std::abs(static_cast<double>(exact)) * 6e-8 + 1e-6) << n;
+  }
+  set_num_threads(saved_threads);
+}
+
+// The whole-tensor max and min of zeros give the first zero's sign (the value pass alone cannot tell
+// -0 from +0), in runs short and long (split into chunks) and on 1 and 3 threads.
+TEST(Reductions, WholeMaxOfZerosKeepsTheFirstSign) {
+  const int saved_threads = get_num_threads();
+  for (int64_t n : {int64_t{100}, int64_t{200000}})
+    for (int threads : {1, 3}) {
+      set_num_threads(threads);
+      for (double first : {-0.0, 0.0}) {
+        std::vector<double> v(static_cast<size_t>(n), -first);
+        v[static_cast<size_t>(n / 3)] = first;
+        v[0] = first;
+        for (ScalarType dtype : {kFloat32, kFloat64}) {
+          const Tensor x = tensor(v, kFloat64).to(dtype);
+          EXPECT_EQ(std::signbit(max(x).to(kFloat64).item<double>()), std::signbit(first)) << n << " " << threads;
+          EXPECT_EQ(std::signbit(min(x).to(kFloat64).item<double>()), std::signbit(first)) << n << " " << threads;
+          EXPECT_EQ(max(x.slice(0, 1, n)).to(kFloat64).item<double>(), 0.0);
+        }
+      }
+    }
+  set_num_threads(saved_threads);
+}
+
 // argmax and argmin as PyTorch 1.13: the first extreme, a nan counting as the extreme; the flattened
 // index without a dim (keepdim keeps every dim); 0-d inputs; its errors for bools, empty dims and a
 // dim out of range, before anything is computed.

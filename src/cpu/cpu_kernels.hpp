@@ -277,6 +277,21 @@ void add_rows_into(const T* x, int64_t cols, int64_t first, int64_t end, int64_t
   }
 }
 
+// The sum of a contiguous run in 32 partial sums (four vectors of eight doubles in flight even at
+// AVX-512), folded by halves: one running sum waits for each add.
+template <class Acc, class T>
+Acc sum_of_run(const T* x, int64_t n) {
+  constexpr int kAccumulators = 32;
+  Acc acc[kAccumulators] = {};
+  int64_t i = 0;
+  for (; i + kAccumulators <= n; i += kAccumulators)
+    for (int k = 0; k < kAccumulators; ++k) acc[k] += Acc(x[i + k]);
+  for (; i < n; ++i) acc[0] += Acc(x[i]);
+  for (int width = kAccumulators / 2; width >= 1; width /= 2)
+    for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+  return acc[0];
+}
+
 /// out[c] = the sum over r of x[r * cols + c], for a dense [rows, cols] x: a sum over leading dims.
 /// Rows go in blocks, each summed into its own partial row (the blocks in parallel), and the
 /// partials are added in block order. Block sizes depend only on the shape, so the result has the
@@ -287,6 +302,19 @@ void sum_leading_rows(const T* x, T* out, int64_t rows, int64_t cols) {
   // At most 64 blocks, so the partials stay a small fraction of the input.
   const int64_t block_rows = std::max<int64_t>(256, (rows + 63) / 64);
   const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  if (cols == 1) {
+    // A whole sum: each block in vectors of partial sums (added row after row, a single column
+    // waited for each add: 57 us for 640K floats where memory allows 30), the blocks in order.
+    Acc partial[64];
+    parallel_for(blocks, std::max<int64_t>(1, kElementwiseGrain / block_rows), [&](int64_t first, int64_t last) {
+      for (int64_t b = first; b < last; ++b)
+        partial[b] = sum_of_run<Acc>(x + b * block_rows, std::min(rows, (b + 1) * block_rows) - b * block_rows);
+    });
+    Acc total = partial[0];
+    for (int64_t b = 1; b < blocks; ++b) total += partial[b];
+    out[0] = static_cast<T>(total);
+    return;
+  }
   if (blocks == 1) {
     // Few rows (a sum over a handful of directions): one partial row would be as large as the
     // output, in double, freshly faulted in on every call. Tiles of columns are summed in L1

@@ -95,15 +95,19 @@ int64_t extreme_in_vectors(const T* p, int64_t n, T& m, bool& any_nan) {
 }
 
 // The first extreme of p[0, n), n >= 1, unit stride: the extreme value first (in vectors where it can),
-// then the first element equal to it, or the first nan.
+// then the first element equal to it, or the first nan. Without need_index that search (an element at
+// a time, half the run on average) is left out where it cannot change the value's bits: equal values
+// but zeros (-0 or +0: the first's sign) and nans (the first's payload) have the same bits. The index
+// is then -1.
 template <bool IsMax, class T>
-Extreme<T> extreme_of_run(const T* p, int64_t n) {
+Extreme<T> extreme_of_run(const T* p, int64_t n, bool need_index = true) {
   T m = p[0];
   bool any_nan = false;
   for (int64_t i = extreme_in_vectors<IsMax>(p, n, m, any_nan); i < n; ++i) {
     m = (IsMax ? p[i] > m : p[i] < m) ? p[i] : m;
     if constexpr (std::is_floating_point_v<T>) any_nan = any_nan || p[i] != p[i];
   }
+  if (!need_index && !any_nan && (!std::is_floating_point_v<T> || m != T(0))) return {m, -1};
   int64_t first = 0;
   if (any_nan) {
     while (p[first] == p[first]) ++first;
@@ -114,12 +118,13 @@ Extreme<T> extreme_of_run(const T* p, int64_t n) {
 }
 
 // For x dense [outer, n, inner] (n >= 1): values and indices [outer, inner] of the first extreme
-// along the middle dim. Rows (inner == 1) go one per task, or, for one row longer than a chunk, in
+// along the middle dim (indices null: the values alone, for the whole-tensor max and min). Rows (inner == 1) go one per task, or, for one row longer than a chunk, in
 // fixed chunks merged in order (a short one, the common whole-tensor max, allocates nothing); columns
 // (inner > 1) go in blocks updated row by row.
 template <bool IsMax, class T>
 void extreme_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* values, int64_t* indices) {
   if (outer == 0 || inner == 0) return;
+  const bool need_index = indices != nullptr;
   constexpr int64_t kChunk = int64_t{1} << 16;
   if (inner == 1 && outer == 1 && n > kChunk) {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
@@ -127,22 +132,22 @@ void extreme_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* value
     parallel_for(chunks, 1, [&](int64_t first, int64_t last) {
       for (int64_t c = first; c < last; ++c) {
         const int64_t start = c * kChunk;
-        Extreme<T> e = extreme_of_run<IsMax>(x + start, std::min(kChunk, n - start));
-        parts[static_cast<size_t>(c)] = {e.value, e.index + start};
+        Extreme<T> e = extreme_of_run<IsMax>(x + start, std::min(kChunk, n - start), need_index);
+        parts[static_cast<size_t>(c)] = {e.value, e.index < 0 ? e.index : e.index + start};
       }
     });
     Extreme<T> e = parts[0];
     for (size_t c = 1; c < parts.size(); ++c) e = first_of<IsMax>(e, parts[c]);
     values[0] = e.value;
-    indices[0] = e.index;
+    if (need_index) indices[0] = e.index;
     return;
   }
   if (inner == 1) {
     parallel_for(outer, kElementwiseGrain / n + 1, [&](int64_t first, int64_t last) {
       for (int64_t r = first; r < last; ++r) {
-        const Extreme<T> e = extreme_of_run<IsMax>(x + r * n, n);
+        const Extreme<T> e = extreme_of_run<IsMax>(x + r * n, n, need_index);
         values[r] = e.value;
-        indices[r] = e.index;
+        if (need_index) indices[r] = e.index;
       }
     });
     return;
@@ -165,7 +170,7 @@ void extreme_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* value
         }
       }
       std::copy(best, best + width, values + o * inner + c0);
-      std::copy(index, index + width, indices + o * inner + c0);
+      if (need_index) std::copy(index, index + width, indices + o * inner + c0);
     }
   });
 }

@@ -273,8 +273,7 @@ Tensor extreme_all(const Tensor& x, const char* op) {
   Tensor out = detail::make_empty({}, x.dtype());
   cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    int64_t index = 0;
-    cpu::extreme_along<IsMax>(flat.data_ptr<T>(), 1, flat.numel(), 1, out.data_ptr<T>(), &index);
+    cpu::extreme_along<IsMax>(flat.data_ptr<T>(), 1, flat.numel(), 1, out.data_ptr<T>(), nullptr);
   });
   finish<Record>({&x}, out);
   return out;
