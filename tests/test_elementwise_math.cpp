@@ -6,7 +6,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <bit>
 #include <functional>
+#include <random>
+#include <type_traits>
 #include <limits>
 #include <string>
 #include <vector>
@@ -111,6 +114,46 @@ TEST(ElementwiseMath, RoundHalvesToEven) {
     }
   }
 }
+
+// floor, ceil, trunc and frac (computed from the nearest integer, see elementwise_math.cpp) give
+// std::'s bits, signed zeros included, on every kind of value: halves, values just off integers, both
+// sides of 2^23 and 2^52, subnormals, infinities and nan, in contiguous (vectorised) and strided runs.
+template <class T>
+void expect_rounding_as_libm() {
+  using Bits = std::conditional_t<std::is_same_v<T, float>, uint32_t, uint64_t>;
+  std::mt19937_64 gen(21);
+  std::vector<T> xs;
+  for (int i = 0; i < 100000; ++i) {
+    xs.push_back(std::bit_cast<T>(static_cast<Bits>(gen())));
+    const T whole = static_cast<T>(static_cast<int64_t>(gen() % 2001) - 1000);
+    xs.push_back(whole + T(0.5));
+    xs.push_back(std::nextafter(whole, T(1e30)));
+    xs.push_back(std::nextafter(whole, T(-1e30)));
+    xs.push_back(std::ldexp(T(1) + T(gen() % 1000) / T(1000), static_cast<int>(gen() % 60)) * (gen() & 1 ? T(1) : T(-1)));
+  }
+  const T inf = std::numeric_limits<T>::infinity();
+  for (T v : {T(0), T(-0.0), inf, -inf, std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::denorm_min(),
+              -std::numeric_limits<T>::denorm_min(), T(-0.5), T(0.5), T(-1), std::numeric_limits<T>::max()})
+    xs.push_back(v);
+  const int64_t n = static_cast<int64_t>(xs.size());
+  const Tensor x = tensor(xs, std::is_same_v<T, float> ? kFloat32 : kFloat64);
+  const auto same = [](T a, T b) { return (a != a && b != b) || std::bit_cast<Bits>(a) == std::bit_cast<Bits>(b); };
+  for (bool strided : {false, true}) {
+    const Tensor input = strided ? x.slice(0, 0, n, 2) : x;  // every other element: a strided run
+    const std::vector<T> values = input.reshape({-1}).template to_vector<T>();
+    const std::vector<T> f = floor(input).reshape({-1}).template to_vector<T>(), c = ceil(input).reshape({-1}).template to_vector<T>();
+    const std::vector<T> t = trunc(input).reshape({-1}).template to_vector<T>(), r = frac(input).reshape({-1}).template to_vector<T>();
+    for (size_t i = 0; i < values.size(); ++i) {
+      const T v = values[i];
+      ASSERT_TRUE(same(f[i], std::floor(v))) << std::hexfloat << v << " floor " << f[i];
+      ASSERT_TRUE(same(c[i], std::ceil(v))) << std::hexfloat << v << " ceil " << c[i];
+      ASSERT_TRUE(same(t[i], std::trunc(v))) << std::hexfloat << v << " trunc " << t[i];
+      ASSERT_TRUE(same(r[i], v - std::trunc(v))) << std::hexfloat << v << " frac " << r[i];
+    }
+  }
+}
+TEST(ElementwiseMath, FloatRoundingAsLibm) { expect_rounding_as_libm<float>(); }
+TEST(ElementwiseMath, DoubleRoundingAsLibm) { expect_rounding_as_libm<double>(); }
 
 // Rounding's gradient is zeros shaped like the incoming one, an infinite or nan one included
 // (PyTorch's zeros_like(grad)); frac's is the incoming gradient.
