@@ -169,14 +169,14 @@ TEST(ElementwiseMath, RoundingGradients) {
   EXPECT_EQ(g.to_vector<double>(), (std::vector<double>{inf, 2.0}));
 }
 
-// The in-place forms give the out-of-place values, refuse a leaf that requires grad, and record their
-// node on a non-leaf.
+// The in-place forms give the out-of-place values, refuse a leaf that requires grad, and record the
+// function's node on a non-leaf.
 TEST(ElementwiseMath, InPlaceForms) {
   const std::vector<std::pair<const char*, std::function<Tensor&(Tensor&)>>> in_place = {
       {"asin_", [](Tensor& t) -> Tensor& { return t.asin_(); }},   {"acos_", [](Tensor& t) -> Tensor& { return t.acos_(); }},
       {"atan_", [](Tensor& t) -> Tensor& { return t.atan_(); }},   {"sinh_", [](Tensor& t) -> Tensor& { return t.sinh_(); }},
       {"cosh_", [](Tensor& t) -> Tensor& { return t.cosh_(); }},   {"asinh_", [](Tensor& t) -> Tensor& { return t.asinh_(); }},
-      {"atanh_", [](Tensor& t) -> Tensor& { return t.atanh_(); }}, {"reciprocal_", [](Tensor& t) -> Tensor& { return t.reciprocal_(); }},
+      {"acosh_", [](Tensor& t) -> Tensor& { return t.acosh_(); }}, {"atanh_", [](Tensor& t) -> Tensor& { return t.atanh_(); }}, {"reciprocal_", [](Tensor& t) -> Tensor& { return t.reciprocal_(); }},
       {"rsqrt_", [](Tensor& t) -> Tensor& { return t.rsqrt_(); }}, {"log2_", [](Tensor& t) -> Tensor& { return t.log2_(); }},
       {"log10_", [](Tensor& t) -> Tensor& { return t.log10_(); }}, {"exp2_", [](Tensor& t) -> Tensor& { return t.exp2_(); }},
       {"erfc_", [](Tensor& t) -> Tensor& { return t.erfc_(); }},   {"floor_", [](Tensor& t) -> Tensor& { return t.floor_(); }},
@@ -184,10 +184,10 @@ TEST(ElementwiseMath, InPlaceForms) {
       {"trunc_", [](Tensor& t) -> Tensor& { return t.trunc_(); }}, {"frac_", [](Tensor& t) -> Tensor& { return t.frac_(); }},
       {"square_", [](Tensor& t) -> Tensor& { return t.square_(); }},
   };
-  const Tensor values = tensor({0.25, 0.5, 0.75}, dtype(kFloat64));
   for (const auto& [name, in_place_op] : in_place) {
     const auto& op = in_place_op;
     const std::string out_of_place(name, std::string(name).size() - 1);
+    const Tensor values = tensor({0.25, 0.5, 0.75}, dtype(kFloat64)) + (out_of_place == "acosh" ? 1.0 : 0.0);
     Tensor copy = values.clone();
     op(copy);
     Tensor reference = values.clone();
@@ -199,6 +199,14 @@ TEST(ElementwiseMath, InPlaceForms) {
     EXPECT_TRUE(equal(copy, want)) << name;
     Tensor leaf = values.clone().requires_grad_();
     EXPECT_TRUE(testing::ThrowsWith([&] { op(leaf); }, {"leaf"})) << name;
+    Tensor non_leaf = leaf * 1.0;
+    op(non_leaf);
+    std::string node;
+    for (const auto& list : {smooth_functions(), rounding_functions()})
+      for (const auto& f : list)
+        if (out_of_place == f.name) node = f.node;
+    ASSERT_TRUE(non_leaf.grad_fn()) << name;
+    EXPECT_EQ(std::string(non_leaf.grad_fn()->name()), node) << name;
   }
 }
 

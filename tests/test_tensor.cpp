@@ -961,23 +961,27 @@ TEST(Reductions, ColumnSumOverRowsIsExactAndThreadFree) {
 }
 
 // The whole-tensor max and min of zeros give the first zero's sign (the value pass alone cannot tell
-// -0 from +0), in runs short and long (split into chunks) and on 1 and 3 threads.
+// -0 from +0: its vector lanes keep the first zero each saw, and folding them keeps the lower lane's),
+// in runs short and long (split into chunks) and on 1 and 3 threads: the first zero at index 1, the
+// other sign's at 8, in another lane, every other element beyond the extreme.
 TEST(Reductions, WholeMaxOfZerosKeepsTheFirstSign) {
   const int saved_threads = get_num_threads();
   for (int64_t n : {int64_t{100}, int64_t{200000}})
     for (int threads : {1, 3}) {
       set_num_threads(threads);
-      for (double first : {-0.0, 0.0}) {
-        std::vector<double> v(static_cast<size_t>(n), -first);
-        v[static_cast<size_t>(n / 3)] = first;
-        v[0] = first;
-        for (ScalarType dtype : {kFloat32, kFloat64}) {
-          const Tensor x = tensor(v, kFloat64).to(dtype);
-          EXPECT_EQ(std::signbit(max(x).to(kFloat64).item<double>()), std::signbit(first)) << n << " " << threads;
-          EXPECT_EQ(std::signbit(min(x).to(kFloat64).item<double>()), std::signbit(first)) << n << " " << threads;
-          EXPECT_EQ(max(x.slice(0, 1, n)).to(kFloat64).item<double>(), 0.0);
+      for (double first : {-0.0, 0.0})
+        for (bool is_max : {true, false}) {
+          std::vector<double> v(static_cast<size_t>(n), is_max ? -1.0 : 1.0);
+          v[1] = first;
+          v[8] = -first;
+          v[static_cast<size_t>(n / 3)] = -first;
+          for (ScalarType dtype : {kFloat32, kFloat64}) {
+            const Tensor x = tensor(v, kFloat64).to(dtype);
+            const double got = (is_max ? max(x) : min(x)).to(kFloat64).item<double>();
+            EXPECT_EQ(got, 0.0);
+            EXPECT_EQ(std::signbit(got), std::signbit(first)) << n << " " << threads << (is_max ? " max" : " min");
+          }
         }
-      }
     }
   set_num_threads(saved_threads);
 }

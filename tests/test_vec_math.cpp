@@ -340,6 +340,57 @@ TEST(VecMath, FloatTan) {
   EXPECT_TRUE(std::isnan(vec::tan(std::numeric_limits<float>::quiet_NaN())));
 }
 
+// Float log2, log10 and exp2 (double lanes, rounded once) against std:: in double, rounded: every
+// 1031st float of their domains within half an ulp (and a few 2^-29 ulp), whole results at powers
+// of the base, the special values as libm's, and the ops' loops (dydx::log2, ...) giving the scalar
+// forms' bits.
+TEST(VecMath, FloatLog2Log10Exp2) {
+  struct Case {
+    const char* name;
+    float (*ours)(float);
+    double (*reference)(double);
+    std::vector<float> xs;
+    dydx::Tensor (*op)(const dydx::Tensor&);
+  };
+  std::vector<Case> cases = {
+      {"log2", [](float x) { return vec::log2(x); }, [](double x) { return std::log2(x); }, float_sweep(0.0f, kFloatMax),
+       [](const dydx::Tensor& t) { return dydx::log2(t); }},
+      {"log10", [](float x) { return vec::log10(x); }, [](double x) { return std::log10(x); }, float_sweep(0.0f, kFloatMax),
+       [](const dydx::Tensor& t) { return dydx::log10(t); }},
+      {"exp2", [](float x) { return vec::exp2(x); }, [](double x) { return std::exp2(x); }, float_sweep(-170.0f, 170.0f),
+       [](const dydx::Tensor& t) { return dydx::exp2(t); }},
+  };
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (Case& c : cases) {
+    for (float v : {0.0f, -0.0f, inf, -inf, nan, -1.0f, 1.0f, 0x1p-149f, kFloatMax, 1e10f, 1000.0f, 0.001f, -150.5f, 128.0f})
+      c.xs.push_back(v);
+    for (int k = -149; k <= 127; ++k) c.xs.push_back(std::ldexp(1.0f, k));
+    double worst = 0;
+    for (float x : c.xs) {
+      const float got = c.ours(x);
+      const double ref = c.reference(double{x});
+      if (std::isnan(ref)) {
+        EXPECT_TRUE(std::isnan(got)) << c.name << " " << std::hexfloat << x;
+        continue;
+      }
+      EXPECT_TRUE(!std::isinf(ref) || got == static_cast<float>(ref)) << c.name << " " << std::hexfloat << x;
+      worst = std::max(worst, ulp_error<float>(got, ref));
+    }
+    EXPECT_LE(worst, kMaxUlpFloat) << c.name;
+    for (int k = 1; k <= 10; ++k) EXPECT_EQ(vec::log10(std::pow(10.0f, static_cast<float>(k))), static_cast<float>(k)) << k;
+    for (int k = -149; k <= 127; ++k) {
+      EXPECT_EQ(vec::log2(std::ldexp(1.0f, k)), static_cast<float>(k)) << k;
+      EXPECT_EQ(vec::exp2(static_cast<float>(k)), std::ldexp(1.0f, k)) << k;
+    }
+    const int64_t n = static_cast<int64_t>(c.xs.size());
+    const std::vector<float> out = c.op(dydx::tensor(c.xs).reshape({n})).to_vector<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      const float scalar = c.ours(c.xs[static_cast<size_t>(i)]);
+      ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << c.name << " " << i;
+    }
+  }
+}
+
 // Float atan2 against std::atan2 in double: random float pairs of every magnitude, pairs whose ratio
 // is near 1 and near tan(pi/8) (where the reduction switches), every special value against every
 // other (C's table: +-0, +-inf, nan, signs), and the array loop through the op (dydx::atan2).
@@ -546,6 +597,18 @@ std::pair<std::vector<T>, std::vector<T>> fmod_pairs() {
     bs.push_back(b);
     as.push_back(uniform(gen) * 100);
     bs.push_back(uniform(gen));
+  }
+  // Quotients at the vectorised pass's bound (2^29 for float, 2^50 for double): just below it, where n
+  // may overshoot trunc(a / b) by one, exactly at it (the libm pass), and just above.
+  const int bound = std::is_same_v<T, float> ? 29 : 50;
+  std::uniform_int_distribution<int> below(1, 1000);
+  for (int i = 0; i < 2000; ++i) {
+    const T b = uniform(gen);
+    const T at = std::ldexp(b, bound);
+    for (T a : {std::nextafter(at, T(0)), at, std::nextafter(at, at * 2), std::ldexp(b, bound) - b * T(below(gen)),
+                (std::ldexp(b, bound) - b * T(below(gen))) * (T(1) + std::numeric_limits<T>::epsilon()),
+                std::ldexp(b, bound - 1) + b * T(0.5)})
+      as.push_back(a), bs.push_back(b);
   }
   const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
   const T specials[] = {T(0), T(-0.0), inf, -inf, nan, T(1), T(-1), std::numeric_limits<T>::denorm_min(),

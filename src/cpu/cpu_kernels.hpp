@@ -302,7 +302,7 @@ void sum_leading_rows(const T* x, T* out, int64_t rows, int64_t cols) {
   // At most 64 blocks, so the partials stay a small fraction of the input.
   const int64_t block_rows = std::max<int64_t>(256, (rows + 63) / 64);
   const int64_t blocks = (rows + block_rows - 1) / block_rows;
-  if (cols == 1) {
+  if (cols == 1 && rows > 0) {
     // A whole sum: each block in vectors of partial sums (added row after row, a single column
     // waited for each add: 57 us for 640K floats where memory allows 30), the blocks in order.
     Acc partial[64];

@@ -1,4 +1,5 @@
-// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus, erf and float tan in a form GCC vectorises:
+// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus, erf, and float tan, log2, log10 and exp2 in a
+// form GCC vectorises:
 // `for (i) y[i] = vec::tanh(x[i]);`.
 //
 // Every function is branch-free (bit-mask selects, integer bit tricks for 2^k and rounding) and
@@ -495,6 +496,43 @@ namespace detail {
   return log_special_values(x, x, static_cast<float>(log_float(x)));
 }
 
+namespace detail {
+// log_b u for a float u (a normal double), b = 2 or 10: log_float's reduction u = 2^e (1 + f), then
+// e log_b 2 + log(1 + f) / ln b, so that log2's exponent adds exactly and powers of b come out whole.
+[[gnu::always_inline]] inline double log_base_float(double u, double log_b_2, double inverse_ln_b) {
+  const uint64_t iu = bits(u);
+  const uint64_t sqrt_half = 0x3fe6a09e667f3bcd;
+  const int64_t e = static_cast<int64_t>(iu - sqrt_half) >> 52;
+  const double f = from_bits(iu - (static_cast<uint64_t>(e) << 52)) - 1.0;
+  return to_double(e) * log_b_2 + log_reduced_float(0.0, f) * inverse_ln_b;
+}
+constexpr double kInverseLn2 = 0x1.71547652b82fep0, kInverseLn10 = 0x1.bcb7b1526e50ep-2, kLog10Of2 = 0x1.34413509f79ffp-2;
+}  // namespace detail
+
+/// Float log2 and log10 in double lanes, rounded once (the special values as log's).
+[[gnu::always_inline]] inline float log2(float x) {
+  using namespace detail;
+  return log_special_values(x, x, static_cast<float>(log_base_float(x, 1.0, kInverseLn2)));
+}
+[[gnu::always_inline]] inline float log10(float x) {
+  using namespace detail;
+  return log_special_values(x, x, static_cast<float>(log_base_float(x, kLog10Of2, kInverseLn10)));
+}
+
+/// Float 2^x in double lanes: x = k + r with k the nearest integer and |r| <= 1/2 (both exact), then
+/// exp's polynomial at r ln 2 (within ln 2 / 2) times 2^k, rounded once. x is first clamped to
+/// [-160, 160], where 2^x rounds to 0 or overflows a float long before; nan passes.
+[[gnu::always_inline]] inline float exp2(float x) {
+  using namespace detail;
+  const double xd = select(x > 160.0f, 160.0f, select(x < -160.0f, -160.0f, x));
+  const double t = xd + kShift;
+  const double k = t - kShift;
+  const double r = (xd - k) * kLn2;
+  const double p = 1.0 + r * (1.0 + r * horner(r, kExpPolyF));
+  const float y = static_cast<float>(p * pow2(static_cast<int64_t>(bits(t) - bits(kShift))));
+  return select(x != x, x + x, y);
+}
+
 [[gnu::always_inline]] inline float sin_reduced(float x) {
   // Below 2^-26 sin x rounds to x, which also keeps the sign of -0.
   return detail::select(std::fabs(x) < 0x1p-26f, x, static_cast<float>(detail::trig_float(x, false)));
@@ -588,7 +626,7 @@ constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
 /// angle is m pi/4 +- atan u for an octant's m in 0..4, with u = n / d, where n and d are the smaller of
 /// |x| and |y| and the larger (then t = n / d <= tan(pi/8)) or their difference and sum, exactly as two
 /// doubles each (then u = (t - 1) / (t + 1), t above tan(pi/8)). Both are first scaled by the power of 2
-/// that brings the larger to [1, 4), so that nothing overflows and the quotient's remainder, taken by
+/// that brings the larger to [1, 4) (a subnormal one to [2^-52, 1)), so that nothing overflows and the quotient's remainder, taken by
 /// FMA, is exact; u's low part then carries that remainder, and atan u = u + (u_lo (1 - u^2) + u^3 Q(u^2)).
 /// m pi/4 + u's high part is summed exactly (two-sum), and the low parts added once. C's special values
 /// as the float form: both infinite count as 1 and 1, one infinite as 0 over 1, both zero as 0 over 1.
@@ -650,7 +688,7 @@ constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
 }
 
 /// Double hypot, branch-free, within 0.501 ulp where the result is normal (tests/test_vec_math.cpp):
-/// both operands scaled by the power of 2 that brings the larger to [1, 2) (exactly, so no square
+/// both operands scaled by the power of 2 that brings the larger to [1, 4) (exactly, so no square
 /// overflows or underflows where it matters), the sum of squares carried in two parts (FMA gives each
 /// square's rounding error), its root, and one Newton step that adds back what the root's rounding and
 /// the sum's low part left out. A result below 2^-1022 rounds twice (the root, then the unscaling):
@@ -706,7 +744,7 @@ constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
 /// ulps below |b| in magnitude, which a double holds and the FMA's one rounding leaves exact. (Without
 /// FMA the array form below is libm's throughout.)
 [[gnu::always_inline]] inline bool fmod_reduces(double a, double b) {
-  const double ratio_bound = 0x1p50;  // (times |b|: exact, or inf only where |b| > 2^973 and the quotient is small)
+  const double ratio_bound = 0x1p50;  // (times |b|: exact, or inf only where |b| >= 2^974 and the quotient is small)
   const double abs_a = std::fabs(a), abs_b = std::fabs(b), inf = std::numeric_limits<double>::infinity();
   return (abs_a < ratio_bound * abs_b) & (abs_b != 0.0) & (abs_a < inf) & (abs_b < inf);
 }

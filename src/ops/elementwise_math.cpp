@@ -3,10 +3,12 @@
 // struct of its values and derivatives (unary_record.hpp makes every rule from them), as in
 // elementwise_unary.cpp; the node names, dtypes and first-derivative formulas (their order of
 // operations, which the rounding shows) are PyTorch 1.13's, and the asin family's 1 / sqrt is rsqrt.
-// The values are libm's (a call per element) but reciprocal's, rsqrt's and the rounding functions'.
+// The values are libm's (a call per element) but reciprocal's, rsqrt's, the rounding functions' and,
+// for floats, log2's, log10's and exp2's (cpu/vec_math.hpp).
 #include <cmath>
 #include <numbers>
 
+#include "cpu/vec_math.hpp"
 #include "ops/taylor.hpp"
 #include "ops/unary_record.hpp"
 
@@ -132,37 +134,43 @@ struct Rsqrt : Named<"rsqrt", "RsqrtBackward0"> {
   }
 };
 
-// log_b x = ln x / ln b: log's derivatives over ln b.
-TensorList scaled_log_derivatives(const Tensor& x, double log_base, int64_t order) {
-  TensorList d = taylor::log_derivatives(x, 0, order);
-  for (Tensor& t : d) t = t / log_base;
-  return d;
-}
-struct Log2 : Named<"log2", "Log2Backward0"> {
+// log_b x = ln x / ln b: log's derivatives over ln b (Self::kLnBase); the value is vec::log2's or
+// vec::log10's for floats (vectorised, in double lanes, rounded once) and libm's own log2 or log10 for
+// doubles (Self::value), which round once where ln x / ln b would round twice. t / (x ln b), as
+// PyTorch's backward divides.
+template <class Self>
+struct LogToBase {
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::log2(x); }
-  // t / (x ln 2), as PyTorch's log2 backward.
-  static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x * std::numbers::ln2); }
-  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (x * std::numbers::ln2); }
-  static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x * std::numbers::ln2); }
+  [[gnu::always_inline]] static auto forward(auto x) {
+    if constexpr (std::is_same_v<decltype(x), float>) return Self::float_value(x);
+    else return Self::value(x);
+  }
+  static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x * Self::kLnBase); }
+  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (x * Self::kLnBase); }
+  static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x * Self::kLnBase); }
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
-    return scaled_log_derivatives(x, std::numbers::ln2, order);
+    TensorList d = taylor::log_derivatives(x, 0, order);
+    for (Tensor& t : d) t = t / Self::kLnBase;
+    return d;
   }
 };
-struct Log10 : Named<"log10", "Log10Backward0"> {
-  static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::log10(x); }
-  static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x * std::numbers::ln10); }
-  static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (x * std::numbers::ln10); }
-  static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x * std::numbers::ln10); }
-  static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
-    return scaled_log_derivatives(x, std::numbers::ln10, order);
-  }
+struct Log2 : LogToBase<Log2>, Named<"log2", "Log2Backward0"> {
+  static constexpr double kLnBase = std::numbers::ln2;
+  static auto value(auto x) { return std::log2(x); }
+  [[gnu::always_inline]] static float float_value(float x) { return cpu::vec::log2(x); }
 };
-// 2^x: f^(j) = (ln 2)^j out.
+struct Log10 : LogToBase<Log10>, Named<"log10", "Log10Backward0"> {
+  static constexpr double kLnBase = std::numbers::ln10;
+  static auto value(auto x) { return std::log10(x); }
+  [[gnu::always_inline]] static float float_value(float x) { return cpu::vec::log10(x); }
+};
+// 2^x: f^(j) = (ln 2)^j out. Floats through vec::exp2 (vectorised), doubles libm's.
 struct Exp2 : Named<"exp2", "Exp2Backward0"> {
   static constexpr Reads reads = Reads::Output;
-  static auto forward(auto x) { return std::exp2(x); }
+  [[gnu::always_inline]] static auto forward(auto x) {
+    if constexpr (std::is_same_v<decltype(x), float>) return cpu::vec::exp2(x);
+    else return std::exp2(x);
+  }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * std::numbers::ln2; }
   static Tensor times_derivative(const Tensor& t, const Tensor&, const Tensor& out) { return t * out * std::numbers::ln2; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (std::numbers::ln2 * std::numbers::ln2); }
@@ -180,16 +188,7 @@ struct Erfc : Named<"erfc", "ErfcBackward0"> {
   static Tensor derivative(const Tensor& x, const Tensor&) { return (-2.0 / std::sqrt(std::numbers::pi)) * exp(-x.pow(2)); }
   static Tensor second_derivative(const Tensor& x, const Tensor& out) { return -2.0 * x * derivative(x, out); }
   static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order) {
-    const Tensor first = derivative(x, out);
-    TensorList d{first};
-    Tensor older = ones_like(x), hermite = 2.0 * x;  // H_(n-1), H_n
-    for (int64_t n = 1; n < order; ++n) {
-      d.push_back(n % 2 == 1 ? -(hermite * first) : hermite * first);
-      const Tensor next = 2.0 * x * hermite - older * (2.0 * static_cast<double>(n));
-      older = hermite;
-      hermite = next;
-    }
-    return d;
+    return taylor::gaussian_derivatives(x, derivative(x, out), order);
   }
 };
 
@@ -212,19 +211,32 @@ struct Rounding {
 // std::floor, std::ceil and std::trunc a libm call per element, 3.3x slower than PyTorch's), moved one
 // toward the side it should not have crossed, with x's sign, which is also the result's (ceil(-0.5) is
 // -0). Infinities and nans pass through; from 2^23 (2^52) every value is an integer and stays.
+// (Without SSE4.1 std::nearbyint is a libm call too, and std::'s own functions are the shorter way.)
 template <class T>
 T floor_of(T x) {
+#ifdef __SSE4_1__
   const T nearest = std::nearbyint(x);
   return std::copysign(nearest - static_cast<T>(nearest > x), x);
+#else
+  return std::floor(x);
+#endif
 }
 template <class T>
 T ceil_of(T x) {
+#ifdef __SSE4_1__
   const T nearest = std::nearbyint(x);
   return std::copysign(nearest + static_cast<T>(nearest < x), x);
+#else
+  return std::ceil(x);
+#endif
 }
 template <class T>
 T trunc_of(T x) {
+#ifdef __SSE4_1__
   return std::copysign(floor_of(std::fabs(x)), x);
+#else
+  return std::trunc(x);
+#endif
 }
 struct Floor : Rounding<Floor>, Named<"floor", "FloorBackward0"> {
   static auto round(auto x) { return floor_of(x); }

@@ -305,19 +305,8 @@ struct Erf : Named<"erf", "ErfBackward0"> {
     return static_cast<T>(2.0 / std::sqrt(M_PI)) * cpu::vec::exp(-(x * x));
   }
   static Tensor second_derivative(const Tensor& x, const Tensor& out) { return -2.0 * x * derivative(x, out); }
-  // f^(n+1) = (-1)^n H_n(x) f', H the physicists' Hermite polynomials: H_0 = 1, H_1 = 2 x,
-  // H_(n+1) = 2 x H_n - 2 n H_(n-1).
   static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order) {
-    const Tensor first = derivative(x, out);
-    TensorList d{first};
-    Tensor older = ones_like(x), hermite = 2.0 * x;  // H_(n-1), H_n
-    for (int64_t n = 1; n < order; ++n) {
-      d.push_back(n % 2 == 1 ? -(hermite * first) : hermite * first);
-      const Tensor next = 2.0 * x * hermite - older * (2.0 * static_cast<double>(n));
-      older = hermite;
-      hermite = next;
-    }
-    return d;
+    return taylor::gaussian_derivatives(x, derivative(x, out), order);
   }
 };
 

@@ -384,21 +384,29 @@ std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
 
 namespace {
 // argmax and argmin: max.dim's and min.dim's indices (the first extreme, a nan counting as one), over
-// one dim or, without a dim, over the flattened tensor; PyTorch's errors for bools and empty dims.
+// one dim or, without a dim, over the flattened tensor; PyTorch's errors, in its order (the shape's
+// before the dtype's). The values are taken from a detached x: an index has no derivative, so nothing
+// is recorded for it.
 template <bool IsMax>
 Tensor extreme_index(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   const char* name = IsMax ? "argmax" : "argmin";
-  DYDX_CHECK(x.dtype() != kBool, name, ": \"", name, "_cpu\" not implemented for 'Bool' (shape ", x.sizes(), ")");
+  int64_t d = 0;
   if (!dim) {
     DYDX_CHECK(x.numel() > 0, name, "(): Expected reduction dim to be specified for input.numel() == 0 (shape ", x.sizes(), ")");
-    const Tensor flat = x.reshape({-1});
+  } else if (x.dim() == 0) {
+    (void)detail::wrap_dim(*dim, 1, name);  // a 0-d tensor takes dim 0 or -1
+  } else {
+    d = detail::wrap_dim(*dim, x.dim(), name);
+    DYDX_CHECK(x.size(d) > 0, name, "(): Expected reduction dim ", d, " to have non-zero size (shape ", x.sizes(), ")");
+  }
+  DYDX_CHECK(x.dtype() != kBool, name, ": \"", name, "_cpu\" not implemented for 'Bool' (shape ", x.sizes(), ")");
+  const Tensor values = x.detach();
+  if (!dim) {
+    const Tensor flat = values.reshape({-1});
     const Tensor index = std::get<1>(IsMax ? max(flat, 0) : min(flat, 0));
     return keepdim ? index.reshape(Dims(static_cast<size_t>(x.dim()), 1)) : index;
   }
-  const int64_t d = x.dim() == 0 ? 0 * detail::wrap_dim(*dim, 1, name) : detail::wrap_dim(*dim, x.dim(), name);  // (a 0-d tensor: dim 0 or -1)
-  DYDX_CHECK(x.dim() == 0 || x.size(d) > 0, name, "(): Expected reduction dim ", d, " to have non-zero size (shape ", x.sizes(),
-             ")");
-  return std::get<1>(IsMax ? max(x, d, keepdim) : min(x, d, keepdim));
+  return std::get<1>(IsMax ? max(values, d, keepdim) : min(values, d, keepdim));
 }
 }  // namespace
 

@@ -255,6 +255,20 @@ inline TensorList log_derivatives(const Tensor& x, double shift, int64_t order) 
   return out;
 }
 
+/// f^(1..order) of an f whose f' is c e^(-x^2) (erf's and erfc's): f^(n+1) = (-1)^n H_n(x) f', H the
+/// physicists' Hermite polynomials, H_0 = 1, H_1 = 2 x, H_(n+1) = 2 x H_n - 2 n H_(n-1).
+inline TensorList gaussian_derivatives(const Tensor& x, const Tensor& first, int64_t order) {
+  TensorList d{first};
+  Tensor older = ones_like(x), hermite = 2.0 * x;  // H_(n-1), H_n
+  for (int64_t n = 1; n < order; ++n) {
+    d.push_back(n % 2 == 1 ? -(hermite * first) : hermite * first);
+    const Tensor next = 2.0 * x * hermite - older * (2.0 * static_cast<double>(n));
+    older = hermite;
+    hermite = next;
+  }
+  return d;
+}
+
 /// f^(1..order) of an f whose f' solves q f'' = s x f' with q = a + b x^2 (asin's and acos's 1 - x^2
 /// with s = 1, asinh's 1 + x^2 and acosh's x^2 - 1 with s = -1), from f' and the equation
 /// differentiated n times: q f^(n+2) = s ((2n + 1) x f^(n+1) + n^2 f^(n)) (b = -s).
