@@ -118,9 +118,10 @@ Extreme<T> extreme_of_run(const T* p, int64_t n, bool need_index = true) {
 }
 
 // For x dense [outer, n, inner] (n >= 1): values and indices [outer, inner] of the first extreme
-// along the middle dim (indices null: the values alone, for the whole-tensor max and min). Rows (inner == 1) go one per task, or, for one row longer than a chunk, in
-// fixed chunks merged in order (a short one, the common whole-tensor max, allocates nothing); columns
-// (inner > 1) go in blocks updated row by row.
+// along the middle dim (indices null: the values alone, for the whole-tensor max and min). Rows
+// (inner == 1) go one per task, or, for one row longer than a chunk, in fixed chunks merged in order
+// (a short one, the common whole-tensor max, allocates nothing); columns (inner > 1) go in blocks
+// updated row by row.
 template <bool IsMax, class T>
 void extreme_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* values, int64_t* indices) {
   if (outer == 0 || inner == 0) return;
