@@ -1,6 +1,6 @@
 """Every elementwise function and reduction that dydx and PyTorch both have, timed side by side in one
 process on one thread: 640,000 elements (reductions: [800, 800], along dim 1 for softmax, log_softmax,
-logsumexp and argmax), float32 and float64, inputs uniform in (0.05, 0.95) (acosh: 1.05 to 1.95).
+logsumexp and argmax; sum_column: [640000, 1] over dim 0), float32 and float64, inputs uniform in (0.05, 0.95) (acosh: 1.05 to 1.95).
 Prints PyTorch's time over dydx's, slowest first: a row below 1.00x is a workload where dydx is behind.
 
 Run with the Python package's venv, which sees Debian's python3-torch (scripts/test_python.sh builds it):
@@ -45,8 +45,11 @@ def main():
         ta, tb = torch.from_numpy(a.copy()), torch.from_numpy(b.copy())
         da, db = dydx.from_numpy(a.copy()), dydx.from_numpy(b.copy())
         ta2, da2 = ta.reshape(800, 800), da.reshape([800, 800])
-        for name in UNARY + BINARY + REDUCTIONS:
-            if name in BINARY:
+        for name in UNARY + BINARY + REDUCTIONS + ["sum_column"]:
+            if name == "sum_column":  # a [640000, 1] column summed over its rows
+                tc, dc = ta.reshape(N, 1), da.reshape([N, 1])
+                theirs, ours = (lambda: tc.sum(0)), (lambda: dc.sum(0))
+            elif name in BINARY:
                 theirs, ours = (lambda: getattr(torch, name)(ta, tb)), (lambda: getattr(da, name)(db))
             elif name in REDUCTIONS:
                 args = (1,) if name in ALONG_DIM_1 else ()
