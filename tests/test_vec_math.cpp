@@ -340,19 +340,49 @@ TEST(VecMath, FloatTan) {
   EXPECT_TRUE(std::isnan(vec::tan(std::numeric_limits<float>::quiet_NaN())));
 }
 
-// Float log2, log10 and exp2 (double lanes, rounded once) against std:: in double, rounded: every
-// 1031st float of their domains within half an ulp (and a few 2^-29 ulp), whole results at powers
-// of the base, the special values as libm's, and the ops' loops (dydx::log2, ...) giving the scalar
-// forms' bits.
+// A float function in double lanes, rounded once, against std:: in double, rounded: the floats xs
+// and the special values within half an ulp (and a few 2^-29 ulp), infinities and nans and zeros'
+// signs as libm's, and the op's loop (dydx::log2, ...: the unary kernel, vectorised) giving the
+// scalar form's bits.
+struct FloatFunction {
+  const char* name;
+  float (*ours)(float);
+  double (*reference)(double);
+  std::vector<float> xs;
+  dydx::Tensor (*op)(const dydx::Tensor&);
+};
+void expect_correctly_rounded(FloatFunction& c) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (float v : {0.0f, -0.0f, inf, -inf, nan, -1.0f, 1.0f, 0x1p-149f, -0x1p-149f, kFloatMax, -kFloatMax, 1e10f,
+                  1000.0f, 0.001f, -150.5f, 128.0f, 0.5f, -0.5f, 0x1.fffffep-2f, 0x1.fffffep-1f, -0x1.fffffep-1f,
+                  0x1.000002p0f})
+    c.xs.push_back(v);
+  for (int k = -149; k <= 127; ++k) c.xs.push_back(std::ldexp(1.0f, k));
+  double worst = 0;
+  for (float x : c.xs) {
+    const float got = c.ours(x);
+    const double ref = c.reference(double{x});
+    if (std::isnan(ref)) {
+      EXPECT_TRUE(std::isnan(got)) << c.name << " " << std::hexfloat << x;
+      continue;
+    }
+    EXPECT_TRUE(!std::isinf(ref) || got == static_cast<float>(ref)) << c.name << " " << std::hexfloat << x;
+    EXPECT_TRUE(ref != 0 || std::signbit(got) == std::signbit(ref)) << c.name << " " << std::hexfloat << x;
+    worst = std::max(worst, ulp_error<float>(got, ref));
+  }
+  EXPECT_LE(worst, kMaxUlpFloat) << c.name;
+  const int64_t n = static_cast<int64_t>(c.xs.size());
+  const std::vector<float> out = c.op(dydx::tensor(c.xs).reshape({n})).to_vector<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float scalar = c.ours(c.xs[static_cast<size_t>(i)]);
+    ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << c.name << " " << i;
+  }
+}
+
+// Float log2, log10 and exp2 (double lanes, rounded once): every 1031st float of their domains, and
+// whole results at powers of the base.
 TEST(VecMath, FloatLog2Log10Exp2) {
-  struct Case {
-    const char* name;
-    float (*ours)(float);
-    double (*reference)(double);
-    std::vector<float> xs;
-    dydx::Tensor (*op)(const dydx::Tensor&);
-  };
-  std::vector<Case> cases = {
+  std::vector<FloatFunction> cases = {
       {"log2", [](float x) { return vec::log2(x); }, [](double x) { return std::log2(x); }, float_sweep(0.0f, kFloatMax),
        [](const dydx::Tensor& t) { return dydx::log2(t); }},
       {"log10", [](float x) { return vec::log10(x); }, [](double x) { return std::log10(x); }, float_sweep(0.0f, kFloatMax),
@@ -360,35 +390,40 @@ TEST(VecMath, FloatLog2Log10Exp2) {
       {"exp2", [](float x) { return vec::exp2(x); }, [](double x) { return std::exp2(x); }, float_sweep(-170.0f, 170.0f),
        [](const dydx::Tensor& t) { return dydx::exp2(t); }},
   };
-  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  for (Case& c : cases) {
-    for (float v : {0.0f, -0.0f, inf, -inf, nan, -1.0f, 1.0f, 0x1p-149f, kFloatMax, 1e10f, 1000.0f, 0.001f, -150.5f, 128.0f})
-      c.xs.push_back(v);
-    for (int k = -149; k <= 127; ++k) c.xs.push_back(std::ldexp(1.0f, k));
-    double worst = 0;
-    for (float x : c.xs) {
-      const float got = c.ours(x);
-      const double ref = c.reference(double{x});
-      if (std::isnan(ref)) {
-        EXPECT_TRUE(std::isnan(got)) << c.name << " " << std::hexfloat << x;
-        continue;
-      }
-      EXPECT_TRUE(!std::isinf(ref) || got == static_cast<float>(ref)) << c.name << " " << std::hexfloat << x;
-      worst = std::max(worst, ulp_error<float>(got, ref));
-    }
-    EXPECT_LE(worst, kMaxUlpFloat) << c.name;
-    for (int k = 1; k <= 10; ++k) EXPECT_EQ(vec::log10(std::pow(10.0f, static_cast<float>(k))), static_cast<float>(k)) << k;
-    for (int k = -149; k <= 127; ++k) {
-      EXPECT_EQ(vec::log2(std::ldexp(1.0f, k)), static_cast<float>(k)) << k;
-      EXPECT_EQ(vec::exp2(static_cast<float>(k)), std::ldexp(1.0f, k)) << k;
-    }
-    const int64_t n = static_cast<int64_t>(c.xs.size());
-    const std::vector<float> out = c.op(dydx::tensor(c.xs).reshape({n})).to_vector<float>();
-    for (int64_t i = 0; i < n; ++i) {
-      const float scalar = c.ours(c.xs[static_cast<size_t>(i)]);
-      ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << c.name << " " << i;
-    }
+  for (FloatFunction& c : cases) expect_correctly_rounded(c);
+  for (int k = 1; k <= 10; ++k) EXPECT_EQ(vec::log10(std::pow(10.0f, static_cast<float>(k))), static_cast<float>(k)) << k;
+  for (int k = -149; k <= 127; ++k) {
+    EXPECT_EQ(vec::log2(std::ldexp(1.0f, k)), static_cast<float>(k)) << k;
+    EXPECT_EQ(vec::exp2(static_cast<float>(k)), std::ldexp(1.0f, k)) << k;
   }
+}
+
+// Float atan, asin, acos, sinh and cosh (double lanes, rounded once): every 1031st float (asin's and
+// acos's nan outside [-1, 1] included), with the floats just inside +-1 and around sinh's switch
+// from its series at 1/2, and the overflow thresholds of sinh and cosh.
+TEST(VecMath, FloatInverseTrigonometricAndHyperbolic) {
+  std::vector<float> near_switches;
+  for (float centre : {0.5f, -0.5f, 1.0f, -1.0f, 89.415985f, -89.415985f})
+    for (int k = -300; k <= 300; ++k)  // the 600 floats nearest the centre
+      near_switches.push_back(std::bit_cast<float>(std::bit_cast<uint32_t>(centre) + static_cast<uint32_t>(k)));
+  const auto sweep = [&] {
+    std::vector<float> xs = float_sweep(-kFloatMax, kFloatMax);
+    xs.insert(xs.end(), near_switches.begin(), near_switches.end());
+    return xs;
+  };
+  std::vector<FloatFunction> cases = {
+      {"atan", [](float x) { return vec::atan(x); }, [](double x) { return std::atan(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::atan(t); }},
+      {"asin", [](float x) { return vec::asin(x); }, [](double x) { return std::asin(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::asin(t); }},
+      {"acos", [](float x) { return vec::acos(x); }, [](double x) { return std::acos(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::acos(t); }},
+      {"sinh", [](float x) { return vec::sinh(x); }, [](double x) { return std::sinh(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::sinh(t); }},
+      {"cosh", [](float x) { return vec::cosh(x); }, [](double x) { return std::cosh(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::cosh(t); }},
+  };
+  for (FloatFunction& c : cases) expect_correctly_rounded(c);
 }
 
 // Float atan2 against std::atan2 in double: random float pairs of every magnitude, pairs whose ratio
@@ -527,6 +562,76 @@ TEST(VecMath, DoubleAtan2) {
     }
   }
   dydx::set_num_threads(2);
+}
+
+// Double atan, asin and acos against std:: in long double: within 0.72 ulp where the result is normal
+// (atan2's bound: asin and acos carry sqrt(1 - x^2) in two parts; 0.67 measured on 20M inputs) and
+// 1 ulp where it is subnormal, on uniform inputs, magnitudes from 2^-1074 up, and inputs 1 - 2^-k
+// from +-1 (where sqrt(1 - x^2) is small and acos's result too); libm's special values (nan outside
+// [-1, 1]); the ops' loops give the scalar forms' bits on 1 and 3 threads.
+TEST(VecMath, DoubleAtanAsinAcos) {
+  std::mt19937_64 gen(17);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0), exponent(-1074.0, 0.0), wide(-1074.0, 1023.0), steps(1.0, 54.0);
+  std::vector<double> inside, anywhere;
+  for (int i = 0; i < 200000 / kScale; ++i) {
+    inside.push_back(unit(gen));
+    inside.push_back(std::copysign(std::exp2(exponent(gen)), unit(gen)));
+    inside.push_back(std::copysign(1.0 - std::exp2(-steps(gen)), unit(gen)));
+    anywhere.push_back(std::copysign(std::exp2(wide(gen)), unit(gen)));
+  }
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const double max = std::numeric_limits<double>::max();
+  const double specials[] = {0.0, -0.0, 1.0, -1.0, inf, -inf, nan, 0x1p-1074, -0x1p-1074, max, -max, 0x1.0000000000001p0,
+                             -0x1.0000000000001p0, 0x1.fffffffffffffp-1, -0x1.fffffffffffffp-1, 2.0, 0.5, -0.5};
+  for (double x : specials) inside.push_back(x), anywhere.push_back(x);
+  anywhere.insert(anywhere.end(), inside.begin(), inside.end());
+  struct Case {
+    const char* name;
+    double (*ours)(double);
+    long double (*reference)(long double);
+    double (*libm)(double);
+    const std::vector<double>& xs;
+    dydx::Tensor (*op)(const dydx::Tensor&);
+  };
+  const Case cases[] = {
+      {"atan", [](double x) { return vec::atan(x); }, [](long double x) { return std::atan(x); },
+       [](double x) { return std::atan(x); }, anywhere, [](const dydx::Tensor& t) { return dydx::atan(t); }},
+      {"asin", [](double x) { return vec::asin(x); }, [](long double x) { return std::asin(x); },
+       [](double x) { return std::asin(x); }, inside, [](const dydx::Tensor& t) { return dydx::asin(t); }},
+      {"acos", [](double x) { return vec::acos(x); }, [](long double x) { return std::acos(x); },
+       [](double x) { return std::acos(x); }, inside, [](const dydx::Tensor& t) { return dydx::acos(t); }},
+  };
+  for (const Case& c : cases) {
+    double worst_normal = 0;
+    for (double x : c.xs) {
+      const double got = c.ours(x);
+      const long double ref = c.reference(static_cast<long double>(x));
+      if (std::isnan(ref)) {
+        ASSERT_TRUE(std::isnan(got)) << c.name << " " << std::hexfloat << x;
+        continue;
+      }
+      ASSERT_EQ(std::signbit(got), std::signbit(ref)) << c.name << " " << std::hexfloat << x;
+      const bool subnormal = std::fabs(ref) < 0x1p-1022L;
+      const double e = ulp_error<double>(got, ref);
+      if (!subnormal && !(e <= worst_normal)) worst_normal = e;
+      ASSERT_LE(e, subnormal ? 1.0 : 0.72) << c.name << " " << std::hexfloat << x << ": " << got;
+    }
+    EXPECT_GT(worst_normal, 0.4) << c.name;  // (the inputs reach the rounding's own half ulp)
+    for (double x : specials)
+      EXPECT_TRUE(same_bits(c.ours(x), c.libm(x)) || (std::isnan(c.ours(x)) && std::isnan(c.libm(x))))
+          << c.name << " " << std::hexfloat << x;
+    const int64_t n = static_cast<int64_t>(c.xs.size());
+    const dydx::Tensor t = dydx::tensor(c.xs, dydx::kFloat64).reshape({n});
+    for (int threads : {1, 3}) {
+      dydx::set_num_threads(threads);
+      const std::vector<double> out = c.op(t).to_vector<double>();
+      for (int64_t i = 0; i < n; ++i) {
+        const double scalar = c.ours(c.xs[static_cast<size_t>(i)]);
+        ASSERT_TRUE(same_bits(out[i], scalar) || (std::isnan(out[i]) && std::isnan(scalar))) << c.name << " " << i;
+      }
+    }
+    dydx::set_num_threads(2);
+  }
 }
 
 // Double hypot against the sum of squares in long double: within 0.51 ulp where the result is normal

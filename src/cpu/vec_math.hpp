@@ -582,17 +582,10 @@ constexpr double kTanPiOver8 = 0x1.a827999fcef32p-2;  // sqrt(2) - 1
 constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kPiOver4 = 0x1.921fb54442d18p-1;
 }  // namespace detail
 
-/// Float atan2(y, x), the angle of the point (x, y), in double lanes without a branch: t = the smaller
-/// of |x| and |y| over the larger (exact inputs, one rounding), atan t from pi/4 + atan((t - 1) /
-/// (t + 1)) above tan(pi/8), then the octant: pi/2 - r where |y| > |x|, pi - r where x is negative
-/// (-0 included), y's sign. Every special value of C's atan2 follows from the same steps: t is 0
-/// where both are 0 (+-0 or +-pi by x's sign) or where one is infinite and the other is not, 1 where
-/// both are (pi/4, 3pi/4); nan where either is. Within about 2^-52 of the true value, relative, so
-/// the float is the correctly rounded one but within ~2^-28 ulp of a midpoint (std::atan2 in double,
-/// rounded, on tests/test_vec_math.cpp's pairs).
-[[gnu::always_inline]] inline float atan2(float y, float x) {
-  using namespace detail;
-  const double xd = x, yd = y;
+namespace detail {
+// The float atan2's angle in [0, pi], from the magnitudes and x's sign (vec::atan2 below says how),
+// for operands given in double: float's asin and acos pass sqrt(1 - x^2), which a float cannot hold.
+[[gnu::always_inline]] inline double angle_in_double(double yd, double xd) {
   const double ax = std::fabs(xd), ay = std::fabs(yd);
   const bool swap = ay > ax;
   const double num = select(swap, ax, ay), den = select(swap, ay, ax);
@@ -603,9 +596,67 @@ constexpr double kPi = 0x1.921fb54442d18p+1, kPiOver2 = 0x1.921fb54442d18p+0, kP
   double r = u + (u * s) * horner(s, kAtanPolyF);
   r = select(upper, kPiOver4 + r, r);
   r = select(swap, kPiOver2 - r, r);
-  r = select(bits(xd) >> 63, kPi - r, r);
-  const float angle = std::copysign(static_cast<float>(r), y);
-  return select((x != x) | (y != y), x + y, angle);  // a nan, quieted
+  return select(bits(xd) >> 63, kPi - r, r);
+}
+}  // namespace detail
+
+/// Float atan2(y, x), the angle of the point (x, y), in double lanes without a branch: t = the smaller
+/// of |x| and |y| over the larger (exact inputs, one rounding), atan t from pi/4 + atan((t - 1) /
+/// (t + 1)) above tan(pi/8), then the octant: pi/2 - r where |y| > |x|, pi - r where x is negative
+/// (-0 included), y's sign. Every special value of C's atan2 follows from the same steps: t is 0
+/// where both are 0 (+-0 or +-pi by x's sign) or where one is infinite and the other is not, 1 where
+/// both are (pi/4, 3pi/4); nan where either is. Within about 2^-52 of the true value, relative, so
+/// the float is the correctly rounded one but within ~2^-28 ulp of a midpoint (std::atan2 in double,
+/// rounded, on tests/test_vec_math.cpp's pairs).
+[[gnu::always_inline]] inline float atan2(float y, float x) {
+  const float angle = std::copysign(static_cast<float>(detail::angle_in_double(y, x)), y);
+  return detail::select((x != x) | (y != y), x + y, angle);  // a nan, quieted
+}
+
+/// Float atan, asin and acos: atan2's angle of (x, 1), (x, sqrt(1 - x^2)) and (sqrt(1 - x^2), x), in
+/// double lanes, where (1 - x)(1 + x) is within an ulp of 1 - x^2 (the float x is exact, 1 +- x
+/// nearly so) and its root within an ulp of the true one, far below what the float's rounding can
+/// see: correctly rounded as atan2 is. Outside [-1, 1] nan (the root is nan, but the angle of an
+/// infinite y and a nan x would not be).
+[[gnu::always_inline]] inline float atan(float x) {
+  const float angle = std::copysign(static_cast<float>(detail::angle_in_double(x, 1.0)), x);
+  return detail::select(x != x, x + x, angle);
+}
+[[gnu::always_inline]] inline float asin(float x) {
+  const double xd = x;
+  const double root = std::sqrt((1.0 - xd) * (1.0 + xd));
+  const float angle = std::copysign(static_cast<float>(detail::angle_in_double(xd, root)), x);
+  return detail::select(std::fabs(x) <= 1.0f, angle, x + std::numeric_limits<float>::quiet_NaN());
+}
+[[gnu::always_inline]] inline float acos(float x) {
+  const double xd = x;
+  const double root = std::sqrt((1.0 - xd) * (1.0 + xd));
+  const float angle = static_cast<float>(detail::angle_in_double(root, xd));
+  return detail::select(std::fabs(x) <= 1.0f, angle, x + std::numeric_limits<float>::quiet_NaN());
+}
+
+namespace detail {
+// (sinh x / x - 1) / x^2 = sum_n x^2n / (2n + 3)!, Taylor's series to x^10 (the first term left out
+// is below 2^-54 of sinh x for |x| < 1/2). Highest degree first.
+constexpr double kSinhPolyF[] = {1.0 / 6227020800.0, 1.0 / 39916800.0, 1.0 / 362880.0,
+                                 1.0 / 5040.0,       1.0 / 120.0,      1.0 / 6.0};
+}  // namespace detail
+
+/// Float sinh and cosh in double lanes, rounded once: (e^|x| -+ e^-|x|) / 2 from exp's float form
+/// (|x| clamped to 104, where both overflow a float long before), and sinh below |x| = 1/2, where
+/// the difference would cancel, as its Taylor series.
+[[gnu::always_inline]] inline float sinh(float x) {
+  using namespace detail;
+  const double xd = x;
+  const double e = exp_float(clamp104(std::fabs(x)));
+  const float far = std::copysign(static_cast<float>(0.5 * (e - 1.0 / e)), x);
+  const double z = xd * xd;
+  const float near = static_cast<float>(xd + (xd * z) * horner(z, kSinhPolyF));
+  return select(std::fabs(x) < 0.5f, near, far);  // (-0 and nan from the side they fall on)
+}
+[[gnu::always_inline]] inline float cosh(float x) {
+  const double e = detail::exp_float(detail::clamp104(std::fabs(x)));
+  return static_cast<float>(0.5 * (e + 1.0 / e));
 }
 
 namespace detail {
@@ -620,29 +671,23 @@ constexpr double kPiOver4Hi = 0x1.921fb54442d1p-1;
 constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
 }  // namespace detail
 
-/// Double atan2(y, x), branch-free, within 0.70 ulp where the result is normal (tests/test_vec_math.cpp;
-/// the most near pi/8, where atan u's cubic term is largest against a result in the lower binade).
-/// The float form's steps, with the parts that its double lanes made exact carried in two parts: the
-/// angle is m pi/4 +- atan u for an octant's m in 0..4, with u = n / d, where n and d are the smaller of
-/// |x| and |y| and the larger (then t = n / d <= tan(pi/8)) or their difference and sum, exactly as two
-/// doubles each (then u = (t - 1) / (t + 1), t above tan(pi/8)). Both are first scaled by the power of 2
-/// that brings the larger to [1, 4) (a subnormal one to [2^-52, 1)), so that nothing overflows and the quotient's remainder, taken by
-/// FMA, is exact; u's low part then carries that remainder, and atan u = u + (u_lo (1 - u^2) + u^3 Q(u^2)).
-/// m pi/4 + u's high part is summed exactly (two-sum), and the low parts added once. C's special values
-/// as the float form: both infinite count as 1 and 1, one infinite as 0 over 1, both zero as 0 over 1.
-/// Without FMA, libm's.
-[[gnu::always_inline]] inline double atan2(double y, double x) {
+namespace detail {
+/// Double atan2's steps (vec::atan2 below says what they are), for an angle of operands that may carry
+/// low parts: |y| + ay_lo and |x| + ax_lo, each low part far below an ulp of its magnitude (kLows;
+/// asin's and acos's sqrt(1 - x^2)). Without FMA, libm's atan2 of the high parts.
+template <bool kLows>
+[[gnu::always_inline]] inline double atan2_parts(double y, double x, double ay_lo, double ax_lo) {
 #ifndef __FMA__
   return std::atan2(y, x);
 #else
-  using namespace detail;
   const double inf = std::numeric_limits<double>::infinity();
   const double ax = std::fabs(x), ay = std::fabs(y);
   const bool swap = ay > ax;
   double num = select(swap, ax, ay), den = select(swap, ay, ax);
   const bool both_infinite = num == inf, den_infinite = den == inf;
+  const bool special = both_infinite | den_infinite | (den == 0.0);
   num = select(both_infinite, 1.0, select(den_infinite | (den == 0.0), 0.0, num));
-  den = select(both_infinite | den_infinite | (den == 0.0), 1.0, den);
+  den = select(special, 1.0, den);
   int64_t k = static_cast<int64_t>(bits(den) >> 52) - 1023;  // den is finite and not 0 here
   k = k < -1022 ? -1022 : k;
   k = k > 1022 ? 1022 : k;  // (2^-1023 is not normal; den then scales into [2, 4))
@@ -652,8 +697,14 @@ constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
   // The octant's reduction: u = n / d with n and d exact as two parts each.
   const bool upper = num > kTanPiOver8 * den;
   const double diff = num - den, sum = num + den;  // den >= num >= 0: fast two-sums
-  const double n_hi = select(upper, diff, num), n_lo = select(upper, num - (diff + den), 0.0);
-  const double d_hi = select(upper, sum, den), d_lo = select(upper, num - (sum - den), 0.0);
+  const double n_hi = select(upper, diff, num), d_hi = select(upper, sum, den);
+  double n_lo = select(upper, num - (diff + den), 0.0), d_lo = select(upper, num - (sum - den), 0.0);
+  if constexpr (kLows) {
+    const double num_lo = select(special, 0.0, select(swap, ax_lo, ay_lo)) * down;
+    const double den_lo = select(special, 0.0, select(swap, ay_lo, ax_lo)) * down;
+    n_lo += select(upper, num_lo - den_lo, num_lo);
+    d_lo += select(upper, num_lo + den_lo, den_lo);
+  }
   const double u = n_hi / d_hi;
   // (Below 2^-960 the remainder would underflow, and the quotient's rounding is atan's: no low part.)
   const double u_lo = select(std::fabs(u) < 0x1p-960, 0.0, (std::fma(-u, d_hi, n_hi) + n_lo - u * d_lo) / d_hi);
@@ -673,6 +724,55 @@ constexpr double kPiOver4Lo = 0x1.08d313198a2ep-50;
   const double tail = (offset - (head - a_part)) + (a - a_part);
   const double angle = std::copysign(head + (tail + (m * kPiOver4Lo + a_lo)), y);
   return select((x != x) | (y != y), x + y, angle);  // a nan, quieted
+#endif
+}
+
+// sqrt(1 - x^2) as root + root_lo for |x| <= 1 (nan beyond): 1 - x^2 exactly as three parts (x^2 by
+// FMA, then 1 - x^2's rounding by a two-sum, 1 >= x^2), its root, and one Newton step for the rest.
+[[gnu::always_inline]] inline double cosine_of_arcsine(double x, double& root_lo) {
+  const double square = x * x, square_lo = std::fma(x, x, -square);
+  const double d = 1.0 - square;
+  const double d_lo = ((1.0 - d) - square) - square_lo;
+  const double root = std::sqrt(d);
+  root_lo = select(root == 0.0, 0.0, (std::fma(-root, root, d) + d_lo) / (2.0 * root));  // (|x| = 1: exact)
+  return root;
+}
+}  // namespace detail
+
+/// Double atan2(y, x), branch-free, within 0.70 ulp where the result is normal (tests/test_vec_math.cpp;
+/// the most near pi/8, where atan u's cubic term is largest against a result in the lower binade).
+/// The float form's steps, with the parts that its double lanes made exact carried in two parts: the
+/// angle is m pi/4 +- atan u for an octant's m in 0..4, with u = n / d, where n and d are the smaller of
+/// |x| and |y| and the larger (then t = n / d <= tan(pi/8)) or their difference and sum, exactly as two
+/// doubles each (then u = (t - 1) / (t + 1), t above tan(pi/8)). Both are first scaled by the power of 2
+/// that brings the larger to [1, 4) (a subnormal one to [2^-52, 1)), so that nothing overflows and the quotient's remainder, taken by
+/// FMA, is exact; u's low part then carries that remainder, and atan u = u + (u_lo (1 - u^2) + u^3 Q(u^2)).
+/// m pi/4 + u's high part is summed exactly (two-sum), and the low parts added once. C's special values
+/// as the float form: both infinite count as 1 and 1, one infinite as 0 over 1, both zero as 0 over 1.
+/// Without FMA, libm's.
+[[gnu::always_inline]] inline double atan2(double y, double x) { return detail::atan2_parts<false>(y, x, 0.0, 0.0); }
+
+/// Double atan, asin and acos: atan2's angle of (x, 1), (x, sqrt(1 - x^2)) and (sqrt(1 - x^2), x), the
+/// root carried in two parts (detail::cosine_of_arcsine), so that each is as accurate as atan2 (within
+/// 0.70 ulp; tests/test_vec_math.cpp). Outside [-1, 1] the root is nan, and so is the angle. Without
+/// FMA, libm's.
+[[gnu::always_inline]] inline double atan(double x) { return atan2(x, 1.0); }
+[[gnu::always_inline]] inline double asin(double x) {
+#ifndef __FMA__
+  return std::asin(x);
+#else
+  double root_lo;
+  const double root = detail::cosine_of_arcsine(x, root_lo);
+  return detail::atan2_parts<true>(x, root, 0.0, root_lo);
+#endif
+}
+[[gnu::always_inline]] inline double acos(double x) {
+#ifndef __FMA__
+  return std::acos(x);
+#else
+  double root_lo;
+  const double root = detail::cosine_of_arcsine(x, root_lo);
+  return detail::atan2_parts<true>(root, x, root_lo, 0.0);
 #endif
 }
 
