@@ -94,6 +94,7 @@ constexpr double kLogPoly[] = {0.1463003136412286,  0.15330617306743305, 0.18182
 constexpr double kSinPoly[] = {-7.585486485235938e-13, 1.6058510875319195e-10, -2.505210610025599e-08,
                                2.7557319218954762e-06, -0.00019841269841264567, 0.008333333333333331,
                                -0.16666666666666666};
+constexpr double kSinPolyAfterCubic[] = {kSinPoly[0], kSinPoly[1], kSinPoly[2], kSinPoly[3], kSinPoly[4], kSinPoly[5]};
 constexpr double kCosPoly[] = {-1.1380868171449914e-11, 2.0876121534608454e-09, -2.7557317151858866e-07,
                                2.480158729853226e-05,   -0.0013888888888887241, 0.041666666666666664};
 // (tanh x / x - 1) / x^2 as a polynomial in z = x^2, |x| <= kTanhSmall. Beyond, the exp form
@@ -267,6 +268,32 @@ template <bool kTail>
 }
 
 namespace detail {
+// 1 / ln 2 and 1 / ln 10, each as the nearest double and the rest.
+constexpr double kInverseLn2Hi = 0x1.71547652b82fep0, kInverseLn2Lo = 0x1.777d0ffda0d24p-56;
+constexpr double kInverseLn10Hi = 0x1.bcb7b1526e50ep-2, kInverseLn10Lo = 0x1.95355baaafad3p-57;
+// log x / ln b from log's unrounded pair, the product kept exact to its last addition; log's special
+// values.
+[[gnu::always_inline]] inline double log_to_base(double x, double inverse_hi, double inverse_lo) {
+  const Sum l = log_parts<false>(x, 0.0);
+  const Sum p = two_product(l.s, inverse_hi);
+  double y = p.s + (p.e + (l.s * inverse_lo + l.e * inverse_hi));
+  y = select(x == std::numeric_limits<double>::infinity(), x, y);
+  y = select(x < 0.0, std::numeric_limits<double>::quiet_NaN(), y);
+  y = select(x == 0.0, -std::numeric_limits<double>::infinity(), y);
+  return select(x != x, x, y);
+}
+}  // namespace detail
+
+/// Double log2 and log10: log's pair (within 2^-60 or so before its rounding) times 1 / ln b as two
+/// doubles, rounded once: within 0.6 ulp (tests/test_vec_math.cpp), whole at powers of the base.
+[[gnu::always_inline]] inline double log2(double x) {
+  return detail::log_to_base(x, detail::kInverseLn2Hi, detail::kInverseLn2Lo);
+}
+[[gnu::always_inline]] inline double log10(double x) {
+  return detail::log_to_base(x, detail::kInverseLn10Hi, detail::kInverseLn10Lo);
+}
+
+namespace detail {
 // (e^x - 1 - x - x^2/2) / x^3 on |x| <= 0.75 (mpmath chebyfit, relative error 2e-18).
 constexpr double kExpm1Poly[] = {7.698730115111424e-13,  1.1558442407797238e-11, 1.6058680873114e-10,
                                  2.087613963303394e-09,  2.5052109611065086e-08, 2.7557321308738546e-07,
@@ -292,6 +319,43 @@ constexpr double kExpm1Poly[] = {7.698730115111424e-13,  1.1558442407797238e-11,
   // Below 2^-54 e^x - 1 rounds to x; taking x keeps -0 too.
   return select(std::fabs(x) < 0x1p-54, x, y);
 }
+
+namespace detail {
+// (sinh x / x - 1) / x^2 = sum_n x^2n / (2n + 3)!, Taylor's series to x^14 (the first term left out
+// is below 2^-74 of sinh x for |x| < 1/2). Highest degree first.
+constexpr double kSinhPoly[] = {1.0 / 355687428096000.0, 1.0 / 1307674368000.0, 1.0 / 6227020800.0,
+                                1.0 / 39916800.0,        1.0 / 362880.0,        1.0 / 5040.0,
+                                1.0 / 120.0,             1.0 / 6.0};
+
+// (e^|x| + sign e^-|x|) / 2 for |x| <= 711 (beyond, clamped: both overflow from 710.5): e^|x| = 2^k
+// (hi + lo) as exp's pair, e^-|x| = 2^-k / (hi + lo) as a quotient and its remainder, their sum (or
+// difference: for |x| >= 1/2 it cancels at most 2.2-fold) exact to its last addition at the scale
+// 2^k, which then applies in two factors, as in exp, so that 2^k may pass 2^1023.
+[[gnu::always_inline]] inline double exp_plus_minus(double a, double sign) {
+  const ExpParts e = exp_parts(select(a > 711.0, 711.0, a));  // NaN passes
+  const Sum inverse = divide(1.0, e.hi, e.lo);
+  // 2^-2k, or 2^-1022 below (e^-|x| is then far under the last bit); unsigned, as k is any integer at a nan.
+  int64_t down = static_cast<int64_t>(uint64_t{0} - (static_cast<uint64_t>(e.k) << 1));
+  down = down < -1022 ? -1022 : down;
+  const double scale = pow2(down) * sign;
+  const Sum sum = two_sum(e.hi, inverse.s * scale);
+  const double half = (sum.s + (sum.e + (e.lo + inverse.e * scale))) * 0.5;
+  const int64_t k1 = e.k >> 1;
+  return half * pow2(k1) * pow2(e.k - k1);
+}
+}  // namespace detail
+
+/// Double sinh and cosh: (e^|x| -+ e^-|x|) / 2 from exp's pair (detail::exp_plus_minus), and sinh below
+/// |x| = 1/2 as its Taylor series, x + x^3 P(x^2) with the second term below 1/20 of the first: within
+/// 0.6 ulp (tests/test_vec_math.cpp). Overflow to inf from |x| = 710.5.
+[[gnu::always_inline]] inline double sinh(double x) {
+  using namespace detail;
+  const double z = x * x;
+  const double near = x + (x * z) * horner(z, kSinhPoly);
+  const double far = std::copysign(exp_plus_minus(std::fabs(x), -1.0), x);
+  return select(std::fabs(x) < 0.5, near, far);  // (-0 and nan from the side they fall on)
+}
+[[gnu::always_inline]] inline double cosh(double x) { return detail::exp_plus_minus(std::fabs(x), 1.0); }
 
 /// log(1 + e^x) as max(x, 0) + log1p(e^-|x|): e^-|x| never overflows, and for x < 0 the result is
 /// the log1p alone, with no cancellation. t = e^-|x| stays exp's pair. Up to |x| = 11, 1 + t is an
@@ -344,6 +408,37 @@ constexpr double kExpm1Poly[] = {7.698730115111424e-13,  1.1558442407797238e-11,
 }
 [[gnu::always_inline]] inline double cos(double x) {
   return trig_in_range(x) ? cos_reduced(x) : std::cos(x);
+}
+
+/// tan(x) for |x| <= kTrigBound (and NaN): sin r / cos r, or -cos r / sin r in odd quadrants, from sin's
+/// and cos's reduction and polynomials with neither rounded: each as a pair (the polynomial's large
+/// term and the rest, renormalised by a two-sum), and their quotient with its remainder (divide), so
+/// that only the last rounding is large (tests/test_vec_math.cpp: within 0.72 ulp). cos r >= 0.7 on
+/// [-pi/4, pi/4], and sin r is 0 only at x = 0. Below 2^-27 tan x rounds to x, which also keeps -0.
+[[gnu::always_inline]] inline double tan_reduced(double x) {
+  using namespace detail;
+  const Reduced red = reduce_pio2(x);
+  const double r = red.r;
+  // r^2 and sin's cubic term -r^3/6 exact as pairs: their roundings would cost tan near pi/4, where
+  // sin r and cos r are of a size and the quotient just below 1, 0.4 and 0.2 ulp.
+  const Sum z = two_product(r, r);
+  const Sum r3 = two_product(r, z.s);
+  const Sum cubic = two_product(r3.s, kSinPoly[6]);
+  const double sin_rest = cubic.e + (((r3.e + r * z.e) * kSinPoly[6] + (r3.s * z.s) * horner(z.s, kSinPolyAfterCubic)) +
+                                     red.r_lo * (1.0 - 0.5 * z.s));
+  const Sum sin_head = two_sum(r, cubic.s);  // |r| is the larger
+  const Sum sin_r = two_sum(sin_head.s, sin_head.e + sin_rest);
+  const double hz = 0.5 * z.s, w = 1.0 - hz;
+  const Sum cos_r = two_sum(w, (((1.0 - w) - hz) - (0.5 * z.e + r * red.r_lo)) + (z.s * z.s) * horner(z.s, kCosPoly));
+  const bool odd = red.q & 1;
+  const double n = select(odd, -cos_r.s, sin_r.s), n_lo = select(odd, -cos_r.e, sin_r.e);
+  const double d = select(odd, sin_r.s, cos_r.s), d_lo = select(odd, sin_r.e, cos_r.e);
+  const Sum q = divide(n, d, d_lo);
+  const double quotient = q.s + (q.e + n_lo / d);
+  return select(std::fabs(x) < 0x1p-27, x, quotient);
+}
+[[gnu::always_inline]] inline double tan(double x) {
+  return trig_in_range(x) ? tan_reduced(x) : std::tan(x);
 }
 
 /// tanh: an odd polynomial near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) beyond, that in
@@ -1119,9 +1214,9 @@ template <class T>
 void cos(const T* __restrict x, T* __restrict y, int64_t n) {
   detail::trig_array(x, y, n, [](T v) { return cos_reduced(v); }, [](T v) { return cos(v); });
 }
-// Float only: double tan stays std::'s.
-inline void tan(const float* __restrict x, float* __restrict y, int64_t n) {
-  detail::trig_array(x, y, n, [](float v) { return tan_reduced(v); }, [](float v) { return tan(v); });
+template <class T>
+void tan(const T* __restrict x, T* __restrict y, int64_t n) {
+  detail::trig_array(x, y, n, [](T v) { return tan_reduced(v); }, [](T v) { return tan(v); });
 }
 
 }  // namespace vec

@@ -3,9 +3,9 @@
 // struct of its values and derivatives (unary_record.hpp makes every rule from them), as in
 // elementwise_unary.cpp; the node names, dtypes and first-derivative formulas (their order of
 // operations, which the rounding shows) are PyTorch 1.13's, and the asin family's 1 / sqrt is rsqrt.
-// The values are libm's (a call per element) but asin's, acos's, atan's, reciprocal's, rsqrt's, the
-// rounding functions' and, for floats, sinh's, cosh's, log2's, log10's and exp2's (cpu/vec_math.hpp:
-// vectorised, floats correctly rounded but within ~2^-24 ulp of a midpoint, doubles within 0.70 ulp).
+// The values are libm's (a call per element) but asin's, acos's, atan's, sinh's, cosh's, log2's,
+// log10's, reciprocal's, rsqrt's, the rounding functions' and, for floats, exp2's (cpu/vec_math.hpp:
+// vectorised, floats correctly rounded but within ~2^-24 ulp of a midpoint, doubles within 0.72 ulp).
 #include <cmath>
 #include <numbers>
 
@@ -55,10 +55,7 @@ TensorList hyperbolic_derivatives(const Tensor& x, bool of_sinh, int64_t order) 
 }
 struct Sinh : Named<"sinh", "SinhBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  [[gnu::always_inline]] static auto forward(auto x) {
-    if constexpr (std::is_same_v<decltype(x), float>) return cpu::vec::sinh(x);
-    else return std::sinh(x);
-  }
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::sinh(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return cosh(x); }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return sinh(x); }
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
@@ -67,10 +64,7 @@ struct Sinh : Named<"sinh", "SinhBackward0"> {
 };
 struct Cosh : Named<"cosh", "CoshBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  [[gnu::always_inline]] static auto forward(auto x) {
-    if constexpr (std::is_same_v<decltype(x), float>) return cpu::vec::cosh(x);
-    else return std::cosh(x);
-  }
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::cosh(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return sinh(x); }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return cosh(x); }
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
@@ -142,16 +136,12 @@ struct Rsqrt : Named<"rsqrt", "RsqrtBackward0"> {
 };
 
 // log_b x = ln x / ln b: log's derivatives over ln b (Self::kLnBase); the value is vec::log2's or
-// vec::log10's for floats (vectorised, in double lanes, rounded once) and libm's own log2 or log10 for
-// doubles (Self::value), which round once where ln x / ln b would round twice. t / (x ln b), as
-// PyTorch's backward divides.
+// vec::log10's (vectorised: log's unrounded result times 1 / ln b, rounded once), which round once
+// where ln x / ln b would round twice. t / (x ln b), as PyTorch's backward divides.
 template <class Self>
 struct LogToBase {
   static constexpr Reads reads = Reads::Input;
-  [[gnu::always_inline]] static auto forward(auto x) {
-    if constexpr (std::is_same_v<decltype(x), float>) return Self::float_value(x);
-    else return Self::value(x);
-  }
+  [[gnu::always_inline]] static auto forward(auto x) { return Self::value(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (x * Self::kLnBase); }
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (x * Self::kLnBase); }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -1.0 / (x * x * Self::kLnBase); }
@@ -163,13 +153,11 @@ struct LogToBase {
 };
 struct Log2 : LogToBase<Log2>, Named<"log2", "Log2Backward0"> {
   static constexpr double kLnBase = std::numbers::ln2;
-  static auto value(auto x) { return std::log2(x); }
-  [[gnu::always_inline]] static float float_value(float x) { return cpu::vec::log2(x); }
+  [[gnu::always_inline]] static auto value(auto x) { return cpu::vec::log2(x); }
 };
 struct Log10 : LogToBase<Log10>, Named<"log10", "Log10Backward0"> {
   static constexpr double kLnBase = std::numbers::ln10;
-  static auto value(auto x) { return std::log10(x); }
-  [[gnu::always_inline]] static float float_value(float x) { return cpu::vec::log10(x); }
+  [[gnu::always_inline]] static auto value(auto x) { return cpu::vec::log10(x); }
 };
 // 2^x: f^(j) = (ln 2)^j out. Floats through vec::exp2 (vectorised), doubles libm's.
 struct Exp2 : Named<"exp2", "Exp2Backward0"> {

@@ -151,19 +151,9 @@ struct Cos : Named<"cos", "CosBackward0"> {
 };
 struct Tan : Named<"tan", "TanBackward0"> {
   static constexpr Reads reads = Reads::Output;
-  // Float through vec::tan (vectorised, in double lanes; a libm call per element was 5x slower than
-  // PyTorch's); double stays std::tan.
-  static auto forward(auto x) {
-    if constexpr (std::is_same_v<decltype(x), float>) return cpu::vec::tan(x);
-    else return std::tan(x);
-  }
-  static void forward_array(const auto* x, auto* y, int64_t n) {
-    if constexpr (std::is_same_v<std::remove_cv_t<std::remove_pointer_t<decltype(x)>>, float>) {
-      cpu::vec::tan(x, y, n);
-    } else {
-      for (int64_t i = 0; i < n; ++i) y[i] = forward(x[i]);
-    }
-  }
+  // vec::tan: vectorised (a libm call per element was 2.5x to 5x slower than PyTorch's).
+  static auto forward(auto x) { return cpu::vec::tan(x); }
+  static void forward_array(const auto* x, auto* y, int64_t n) { cpu::vec::tan(x, y, n); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return 1.0 + out * out; }
   static auto derivative_value(auto y) { return decltype(y)(1) + y * y; }
   static TensorList taylor_derivatives(const Tensor&, const Tensor& out, int64_t order) {
