@@ -399,9 +399,9 @@ TEST(VecMath, FloatLog2Log10Exp2) {
   }
 }
 
-// Float atan, asin, acos, sinh and cosh (double lanes, rounded once): every 1031st float (asin's and
-// acos's nan outside [-1, 1] included), with the floats just inside +-1 and around sinh's switch
-// from its series at 1/2, and the overflow thresholds of sinh and cosh.
+// Float atan, asin, acos, sinh, cosh, asinh, acosh and atanh (double lanes, rounded once): every 1031st
+// float (nan outside the domain included), with the floats nearest +-1 and sinh's switch from its
+// series at 1/2, and the overflow thresholds of sinh and cosh.
 TEST(VecMath, FloatInverseTrigonometricAndHyperbolic) {
   std::vector<float> near_switches;
   for (float centre : {0.5f, -0.5f, 1.0f, -1.0f, 89.415985f, -89.415985f})
@@ -423,6 +423,12 @@ TEST(VecMath, FloatInverseTrigonometricAndHyperbolic) {
        [](const dydx::Tensor& t) { return dydx::sinh(t); }},
       {"cosh", [](float x) { return vec::cosh(x); }, [](double x) { return std::cosh(x); }, sweep(),
        [](const dydx::Tensor& t) { return dydx::cosh(t); }},
+      {"asinh", [](float x) { return vec::asinh(x); }, [](double x) { return std::asinh(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::asinh(t); }},
+      {"acosh", [](float x) { return vec::acosh(x); }, [](double x) { return std::acosh(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::acosh(t); }},
+      {"atanh", [](float x) { return vec::atanh(x); }, [](double x) { return std::atanh(x); }, sweep(),
+       [](const dydx::Tensor& t) { return dydx::atanh(t); }},
   };
   for (FloatFunction& c : cases) expect_correctly_rounded(c);
 }
@@ -565,9 +571,10 @@ TEST(VecMath, DoubleAtan2) {
   dydx::set_num_threads(2);
 }
 
-// Double atan, asin, acos, tan, sinh, cosh, log2 and log10 against std:: in long double: within 0.72 ulp
-// where the result is normal (measured on 10-30M inputs: 0.67 asin and acos, 0.66 tan, 0.64 sinh and
-// cosh, 0.69 log2, 0.66 log10) and 1 ulp where it is subnormal. Inputs: uniform ones, magnitudes from
+// Double atan, asin, acos, tan, sinh, cosh, asinh, acosh, atanh, log2 and log10 against std:: in long
+// double: within 0.72 ulp where the result is normal (measured on 10-30M inputs: 0.67 asin and acos,
+// 0.66 tan, 0.64 sinh and cosh, 0.65 asinh and acosh, 0.64 atanh, 0.69 log2, 0.66 log10) and 1 ulp where
+// it is subnormal. Inputs: uniform ones, magnitudes from
 // 2^-1074 up, inputs 1 - 2^-k from +-1 (where sqrt(1 - x^2) is small, and acos's result too), tan's
 // near odd multiples of pi/4 (where sin and cos are of a size and the quotient near 1) and beyond
 // 2^17 (libm's), sinh's and cosh's up to and past their overflow; libm's special values (nan outside
@@ -585,9 +592,10 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
                                   -0x1.fffffffffffffp-1, 2.0, 0.5, -0.5, 0x1p17, -0x1p17, 1e300, 710.0, -710.5};
   for (int64_t k = -4; k <= 4; ++k)  // the doubles nearest sinh's and cosh's overflow
     specials.push_back(std::bit_cast<double>(std::bit_cast<uint64_t>(overflow) + static_cast<uint64_t>(k)));
-  // Where the result is exact or a limit: libm's bits.
-  const double exact[] = {0.0, -0.0, 1.0, -1.0, inf, -inf, nan, 0x1p-1074, -0x1p-1074, max, -max};
-  std::vector<double> inside, anywhere, trig, hyper, positive;
+  // libm's bits at the special values, and at +-1 (where asin, acos, atan, acosh, atanh and the logarithms
+  // are exact or a limit; the others' values there agree too).
+  const double exact[] = {0.0, -0.0, 1.0, -1.0, inf, -inf, nan, 0x1p-1074, -0x1p-1074};
+  std::vector<double> inside, anywhere, trig, hyper, positive, above_one;
   for (int i = 0; i < 200000 / kScale; ++i) {
     inside.push_back(unit(gen));
     inside.push_back(std::copysign(std::exp2(exponent(gen)), unit(gen)));
@@ -599,9 +607,11 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
     hyper.push_back(std::copysign(std::exp2(exponent(gen)), unit(gen)));
     positive.push_back(std::exp2(wide(gen)));
     positive.push_back(1.0 + near(gen));
+    above_one.push_back(1.0 + std::exp2(-steps(gen)));  // (acosh's result near 0)
+    above_one.push_back(std::exp2(wide(gen) / 2.0 + 511.5));  // 1 to 2^1023
   }
   for (double x : specials)
-    for (std::vector<double>* xs : {&inside, &anywhere, &trig, &hyper, &positive}) xs->push_back(x);
+    for (std::vector<double>* xs : {&inside, &anywhere, &trig, &hyper, &positive, &above_one}) xs->push_back(x);
   anywhere.insert(anywhere.end(), inside.begin(), inside.end());
   struct Case {
     const char* name;
@@ -624,6 +634,12 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
        [](double x) { return std::sinh(x); }, hyper, [](const dydx::Tensor& t) { return dydx::sinh(t); }},
       {"cosh", [](double x) { return vec::cosh(x); }, [](long double x) { return std::cosh(x); },
        [](double x) { return std::cosh(x); }, hyper, [](const dydx::Tensor& t) { return dydx::cosh(t); }},
+      {"asinh", [](double x) { return vec::asinh(x); }, [](long double x) { return std::asinh(x); },
+       [](double x) { return std::asinh(x); }, anywhere, [](const dydx::Tensor& t) { return dydx::asinh(t); }},
+      {"acosh", [](double x) { return vec::acosh(x); }, [](long double x) { return std::acosh(x); },
+       [](double x) { return std::acosh(x); }, above_one, [](const dydx::Tensor& t) { return dydx::acosh(t); }},
+      {"atanh", [](double x) { return vec::atanh(x); }, [](long double x) { return std::atanh(x); },
+       [](double x) { return std::atanh(x); }, inside, [](const dydx::Tensor& t) { return dydx::atanh(t); }},
       {"log2", [](double x) { return vec::log2(x); }, [](long double x) { return std::log2(x); },
        [](double x) { return std::log2(x); }, positive, [](const dydx::Tensor& t) { return dydx::log2(t); }},
       {"log10", [](double x) { return vec::log10(x); }, [](long double x) { return std::log10(x); },

@@ -4,9 +4,11 @@ logsumexp and argmax; sum_column: [640000, 1] over dim 0), float32 and float64, 
 Prints PyTorch's time over dydx's, slowest first: a row below 1.00x is a workload where dydx is behind.
 
 Run with the Python package's venv, which sees Debian's python3-torch (scripts/test_python.sh builds it):
-    build-python/venv/bin/python bench/compare/elementwise_sweep.py
+    build-python/venv/bin/python bench/compare/elementwise_sweep.py [name ...]
+(names: only those rows, e.g. `asin acos`).
 """
 
+import sys
 import time
 
 import numpy as np
@@ -46,6 +48,8 @@ def main():
         da, db = dydx.from_numpy(a.copy()), dydx.from_numpy(b.copy())
         ta2, da2 = ta.reshape(800, 800), da.reshape([800, 800])
         for name in UNARY + BINARY + REDUCTIONS + ["sum_column"]:
+            if sys.argv[1:] and name not in sys.argv[1:]:
+                continue
             if name == "sum_column":  # a [640000, 1] column summed over its rows
                 tc, dc = ta.reshape(N, 1), da.reshape([N, 1])
                 theirs, ours = (lambda: tc.sum(0)), (lambda: dc.sum(0))

@@ -294,6 +294,69 @@ constexpr double kInverseLn10Hi = 0x1.bcb7b1526e50ep-2, kInverseLn10Lo = 0x1.953
 }
 
 namespace detail {
+// sqrt(d + d_lo) as root + root_lo, for d + d_lo >= 0 with d_lo far below an ulp of d: d's root and
+// one Newton step for the rest (d - root^2 exactly, as residual takes it).
+[[gnu::always_inline]] inline double root_of_pair(double d, double d_lo, double& root_lo) {
+  const double root = std::sqrt(d);
+  root_lo = select(root == 0.0, 0.0, (residual(d, root, root) + d_lo) / (2.0 * root));
+  return root;
+}
+// log(w + w_lo) rounded once, for w positive and finite, and log(a) + ln 2 (asinh's and acosh's
+// value past 2^28, where 1 / a^2 is below their last bit).
+[[gnu::always_inline]] inline double log_of_pair(double w, double w_lo) {
+  const Sum l = log_parts<true>(w, w_lo);
+  return l.s + l.e;
+}
+[[gnu::always_inline]] inline double log_twice(double a) {
+  const Sum l = log_parts<false>(a, 0.0);
+  const Sum head = two_sum(l.s, kLn2Hi);
+  return head.s + (head.e + (l.e + kLn2Lo));
+}
+}  // namespace detail
+
+/// Double asinh, acosh and atanh: log(a + sqrt(a^2 + 1)), log(x + sqrt(x^2 - 1)) and log((1 + a) / (1 - a))
+/// / 2 for a = |x|, each argument carried exactly enough as a pair (squares by two_product, sums by
+/// two_sum, the root and the quotient with their remainders) that log's pair form (log_parts) sees it
+/// to far below an ulp; so accurate near 0 and 1, where the argument is near 1 and its logarithm
+/// small, with no log1p branch. Beyond 2^28, log(2a); below 2^-28 (asinh, atanh), x itself, -0 too.
+/// Within 0.72 ulp (tests/test_vec_math.cpp).
+[[gnu::always_inline]] inline double asinh(double x) {
+  using namespace detail;
+  const double a = std::fabs(x), inf = std::numeric_limits<double>::infinity();
+  const Sum square = two_product(a, a);
+  const Sum d = two_sum(1.0, square.s);
+  double root_lo;
+  const double root = root_of_pair(d.s, d.e + square.e, root_lo);
+  const Sum w = two_sum(a, root);
+  double y = select(a < 0x1p28, log_of_pair(w.s, w.e + root_lo), log_twice(a));
+  y = std::copysign(select(a == inf, inf, y), x);
+  return select(a < 0x1p-28, x, select(x != x, x + x, y));
+}
+[[gnu::always_inline]] inline double acosh(double x) {
+  using namespace detail;
+  const double inf = std::numeric_limits<double>::infinity();
+  const Sum square = two_product(x, x);
+  const Sum d = two_sum(square.s, -1.0);
+  double root_lo;
+  const double root = root_of_pair(d.s, d.e + square.e, root_lo);
+  const Sum w = two_sum(x, root);
+  double y = select(x < 0x1p28, log_of_pair(w.s, w.e + root_lo), log_twice(x));
+  y = select(x == inf, inf, y);
+  return select(x >= 1.0, y, x + std::numeric_limits<double>::quiet_NaN());  // (below 1, and nan)
+}
+[[gnu::always_inline]] inline double atanh(double x) {
+  using namespace detail;
+  const double a = std::fabs(x), inf = std::numeric_limits<double>::infinity();
+  const Sum n = two_sum(1.0, a), d = two_sum(1.0, -a);
+  const double q = n.s / d.s;
+  const double q_lo = (residual(n.s, q, d.s) + n.e - q * d.e) / d.s;
+  double y = std::copysign(0.5 * log_of_pair(q, q_lo), x);
+  y = select(a == 1.0, std::copysign(inf, x), y);
+  y = select(a < 0x1p-28, x, y);
+  return select(a <= 1.0, y, x + std::numeric_limits<double>::quiet_NaN());  // (beyond 1, and nan)
+}
+
+namespace detail {
 // (e^x - 1 - x - x^2/2) / x^3 on |x| <= 0.75 (mpmath chebyfit, relative error 2e-18).
 constexpr double kExpm1Poly[] = {7.698730115111424e-13,  1.1558442407797238e-11, 1.6058680873114e-10,
                                  2.087613963303394e-09,  2.5052109611065086e-08, 2.7557321308738546e-07,
@@ -683,10 +746,13 @@ namespace detail {
 [[gnu::always_inline]] inline double angle_in_double(double yd, double xd) {
   const double ax = std::fabs(xd), ay = std::fabs(yd);
   const bool swap = ay > ax;
-  const double num = select(swap, ax, ay), den = select(swap, ay, ax);
-  const double t = select(den == 0.0, 0.0, select(num == std::numeric_limits<double>::infinity(), 1.0, num / den));
-  const bool upper = t > kTanPiOver8;
-  const double u = select(upper, (t - 1.0) / (t + 1.0), t);
+  double num = select(swap, ax, ay), den = select(swap, ay, ax);
+  const bool both_infinite = num == std::numeric_limits<double>::infinity();
+  num = select(both_infinite, 1.0, select(den == 0.0, 0.0, num));  // (t = 1, or 0 over 0 as 0)
+  den = select(both_infinite | (den == 0.0), 1.0, den);
+  // One division: u = t or (t - 1) / (t + 1) for t = num / den, the latter as (num - den) / (num + den).
+  const bool upper = num > kTanPiOver8 * den;
+  const double u = select(upper, num - den, num) / select(upper, num + den, den);
   const double s = u * u;
   double r = u + (u * s) * horner(s, kAtanPolyF);
   r = select(upper, kPiOver4 + r, r);
@@ -696,8 +762,8 @@ namespace detail {
 }  // namespace detail
 
 /// Float atan2(y, x), the angle of the point (x, y), in double lanes without a branch: t = the smaller
-/// of |x| and |y| over the larger (exact inputs, one rounding), atan t from pi/4 + atan((t - 1) /
-/// (t + 1)) above tan(pi/8), then the octant: pi/2 - r where |y| > |x|, pi - r where x is negative
+/// of |x| and |y| over the larger, atan t from pi/4 + atan((t - 1) / (t + 1)) above tan(pi/8) (either
+/// quotient one division; num - den and num + den are exact for floats, whose ratio is within 4 here), then the octant: pi/2 - r where |y| > |x|, pi - r where x is negative
 /// (-0 included), y's sign. Every special value of C's atan2 follows from the same steps: t is 0
 /// where both are 0 (+-0 or +-pi by x's sign) or where one is infinite and the other is not, 1 where
 /// both are (pi/4, 3pi/4); nan where either is. Within about 2^-52 of the true value, relative, so
@@ -753,6 +819,12 @@ constexpr double kSinhPolyF[] = {1.0 / 6227020800.0, 1.0 / 39916800.0, 1.0 / 362
   const double e = detail::exp_float(detail::clamp104(std::fabs(x)));
   return static_cast<float>(0.5 * (e + 1.0 / e));
 }
+
+/// Float asinh, acosh and atanh: the double forms, rounded (within 0.72 ulp of double, so the float is the
+/// correctly rounded one but within ~2^-28 ulp of a midpoint).
+[[gnu::always_inline]] inline float asinh(float x) { return static_cast<float>(asinh(double{x})); }
+[[gnu::always_inline]] inline float acosh(float x) { return static_cast<float>(acosh(double{x})); }
+[[gnu::always_inline]] inline float atanh(float x) { return static_cast<float>(atanh(double{x})); }
 
 namespace detail {
 // atan(u) = u + u^3 Q(u^2) for |u| <= 0.4143 (past tan(pi/8), for the rounding of the branch test): Q of

@@ -3,9 +3,8 @@
 // struct of its values and derivatives (unary_record.hpp makes every rule from them), as in
 // elementwise_unary.cpp; the node names, dtypes and first-derivative formulas (their order of
 // operations, which the rounding shows) are PyTorch 1.13's, and the asin family's 1 / sqrt is rsqrt.
-// The values are libm's (a call per element) but asin's, acos's, atan's, sinh's, cosh's, log2's,
-// log10's, reciprocal's, rsqrt's, the rounding functions' and, for floats, exp2's (cpu/vec_math.hpp:
-// vectorised, floats correctly rounded but within ~2^-24 ulp of a midpoint, doubles within 0.72 ulp).
+// The values are cpu/vec_math.hpp's (vectorised; floats correctly rounded but within ~2^-24 ulp of a
+// midpoint, doubles within 0.72 ulp) but erfc's and double exp2's, which are libm's (a call per element).
 #include <cmath>
 #include <numbers>
 
@@ -73,7 +72,7 @@ struct Cosh : Named<"cosh", "CoshBackward0"> {
 };
 struct Asinh : Named<"asinh", "AsinhBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::asinh(x); }
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::asinh(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return rsqrt(x.pow(2) + 1.0); }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -x * rsqrt(x.pow(2) + 1.0).pow(3); }
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
@@ -82,7 +81,7 @@ struct Asinh : Named<"asinh", "AsinhBackward0"> {
 };
 struct Acosh : Named<"acosh", "AcoshBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::acosh(x); }
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::acosh(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return rsqrt(x.pow(2) - 1.0); }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return -x * rsqrt(x.pow(2) - 1.0).pow(3); }
   static TensorList taylor_derivatives(const Tensor& x, const Tensor&, int64_t order) {
@@ -91,7 +90,7 @@ struct Acosh : Named<"acosh", "AcoshBackward0"> {
 };
 struct Atanh : Named<"atanh", "AtanhBackward0"> {
   static constexpr Reads reads = Reads::Input;
-  static auto forward(auto x) { return std::atanh(x); }
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::atanh(x); }
   static Tensor derivative(const Tensor& x, const Tensor&) { return 1.0 / (1.0 - x.pow(2)); }
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) { return t / (1.0 - x.pow(2)); }
   static Tensor second_derivative(const Tensor& x, const Tensor&) { return 2.0 * x * derivative(x, {}).pow(2); }
