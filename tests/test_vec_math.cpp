@@ -572,14 +572,14 @@ TEST(VecMath, DoubleAtan2) {
 }
 
 // Double atan, asin, acos, tan, sinh, cosh, asinh, acosh, atanh, log2 and log10 against std:: in long
-// double: within 0.72 ulp where the result is normal (measured on 10-30M inputs: 0.67 asin and acos,
-// 0.66 tan, 0.64 sinh and cosh, 0.65 asinh and acosh, 0.64 atanh, 0.69 log2, 0.66 log10) and 1 ulp where
-// it is subnormal. Inputs: uniform ones, magnitudes from
-// 2^-1074 up, inputs 1 - 2^-k from +-1 (where sqrt(1 - x^2) is small, and acos's result too), tan's
-// near odd multiples of pi/4 (where sin and cos are of a size and the quotient near 1) and beyond
-// 2^17 (libm's), sinh's and cosh's up to and past their overflow; libm's special values (nan outside
-// the domain); whole results at powers of 2 and 10; the ops' loops give the scalar forms' bits on 1
-// and 3 threads.
+// double, and exp2: within 0.72 ulp where the result is normal (measured on 10-30M inputs: 0.67 asin
+// and acos, 0.66 tan, 0.64 sinh and cosh, 0.65 asinh and acosh, 0.64 atanh, 0.67 exp2, 0.69 log2, 0.66
+// log10) and 1 ulp where it is subnormal (0.79 exp2). Inputs: uniform ones, magnitudes from 2^-1074
+// up, inputs 1 -+ 2^-k from +-1 (where sqrt(1 - x^2) is small, and acos's and acosh's results too),
+// tan's near odd multiples of pi/4 (where sin and cos are of a size and the quotient near 1) and
+// beyond 2^17 (libm's), sinh's and cosh's up to and past their overflow, exp2's from 0 through the
+// subnormals to inf; libm's special values (nan outside the domain); whole results at powers of 2
+// and 10, and 2^k at integers; the ops' loops give the scalar forms' bits on 1 and 3 threads.
 TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
   std::mt19937_64 gen(17);
   std::uniform_real_distribution<double> unit(-1.0, 1.0), exponent(-1074.0, 0.0), wide(-1074.0, 1023.0),
@@ -595,7 +595,8 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
   // libm's bits at the special values, and at +-1 (where asin, acos, atan, acosh, atanh and the logarithms
   // are exact or a limit; the others' values there agree too).
   const double exact[] = {0.0, -0.0, 1.0, -1.0, inf, -inf, nan, 0x1p-1074, -0x1p-1074};
-  std::vector<double> inside, anywhere, trig, hyper, positive, above_one;
+  std::uniform_real_distribution<double> exponents(-1080.0, 1030.0);
+  std::vector<double> inside, anywhere, trig, hyper, positive, above_one, powers;
   for (int i = 0; i < 200000 / kScale; ++i) {
     inside.push_back(unit(gen));
     inside.push_back(std::copysign(std::exp2(exponent(gen)), unit(gen)));
@@ -609,9 +610,11 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
     positive.push_back(1.0 + near(gen));
     above_one.push_back(1.0 + std::exp2(-steps(gen)));  // (acosh's result near 0)
     above_one.push_back(std::exp2(wide(gen) / 2.0 + 511.5));  // 1 to 2^1023
+    powers.push_back(exponents(gen));  // (2^x from 0 through the subnormals to inf)
+    powers.push_back(unit(gen) * std::exp2(unit(gen) * 60.0));
   }
   for (double x : specials)
-    for (std::vector<double>* xs : {&inside, &anywhere, &trig, &hyper, &positive, &above_one}) xs->push_back(x);
+    for (std::vector<double>* xs : {&inside, &anywhere, &trig, &hyper, &positive, &above_one, &powers}) xs->push_back(x);
   anywhere.insert(anywhere.end(), inside.begin(), inside.end());
   struct Case {
     const char* name;
@@ -640,6 +643,8 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
        [](double x) { return std::acosh(x); }, above_one, [](const dydx::Tensor& t) { return dydx::acosh(t); }},
       {"atanh", [](double x) { return vec::atanh(x); }, [](long double x) { return std::atanh(x); },
        [](double x) { return std::atanh(x); }, inside, [](const dydx::Tensor& t) { return dydx::atanh(t); }},
+      {"exp2", [](double x) { return vec::exp2(x); }, [](long double x) { return std::exp2(x); },
+       [](double x) { return std::exp2(x); }, powers, [](const dydx::Tensor& t) { return dydx::exp2(t); }},
       {"log2", [](double x) { return vec::log2(x); }, [](long double x) { return std::log2(x); },
        [](double x) { return std::log2(x); }, positive, [](const dydx::Tensor& t) { return dydx::log2(t); }},
       {"log10", [](double x) { return vec::log10(x); }, [](long double x) { return std::log10(x); },
@@ -680,7 +685,10 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
     }
     dydx::set_num_threads(2);
   }
-  for (int k = -1074; k <= 1023; ++k) ASSERT_EQ(vec::log2(std::ldexp(1.0, k)), k) << k;
+  for (int k = -1074; k <= 1023; ++k) {
+    ASSERT_EQ(vec::log2(std::ldexp(1.0, k)), k) << k;
+    ASSERT_EQ(vec::exp2(static_cast<double>(k)), std::ldexp(1.0, k)) << k;
+  }
   for (int k = -22; k <= 22; ++k) ASSERT_EQ(vec::log10(std::pow(10.0, k)), k) << k;
 }
 

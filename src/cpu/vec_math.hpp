@@ -1,5 +1,5 @@
-// exp, log, sin, cos, tanh, sigmoid, log1p, expm1, softplus, erf, and float tan, log2, log10 and exp2 in a
-// form GCC vectorises:
+// exp, exp2, log, log2, log10, log1p, expm1, sin, cos, tan, atan, asin, acos, sinh, cosh, tanh, asinh,
+// acosh, atanh, sigmoid, softplus, erf, atan2, hypot and fmod in a form GCC vectorises:
 // `for (i) y[i] = vec::tanh(x[i]);`.
 //
 // Every function is branch-free (bit-mask selects, integer bit tricks for 2^k and rounding) and
@@ -24,7 +24,10 @@
 // (0.78); tanh 0.6 (0.61); sigmoid 0.62 (0.63); log1p 0.68 (0.68); expm1 0.80 (0.85); softplus 0.74
 // (0.69), near -709 where e^x turns subnormal; erf 0.76 (0.81), near its pieces' joins (the last four
 // by bench/vec_math_accuracy.cpp, 48 million random inputs each, erf's 96 million). tests/test_vec_math.cpp
-// asserts the larger of each.
+// asserts the larger of each. The later ones, measured with FMA only (10-60 million inputs each, and
+// tests/test_vec_math.cpp asserts 0.72 for all): atan2 0.70, atan 0.63, asin and acos 0.67, tan 0.66,
+// sinh and cosh 0.64, asinh and acosh 0.65, atanh 0.64, exp2 0.67, log2 0.69, log10 0.66, hypot 0.501;
+// fmod exact. Without FMA, atan2, asin, acos, hypot and fmod are libm's.
 #pragma once
 
 #include <bit>
@@ -216,6 +219,29 @@ struct Reduced {
   const double y = e.hi * pow2(k1) * pow2(e.k - k1);
   // Beyond these e^x is inf or 0 and k above is meaningless. NaN passes.
   return select(x > 710.0, std::numeric_limits<double>::infinity(), select(x < -746.0, 0.0, y));
+}
+
+namespace detail {
+// ln 2 - kLn2, so that r ln 2 for |r| <= 1/2 is a pair to 2^-106.
+constexpr double kLn2Tail = 0x1.abc9e3b39803fp-56;
+}  // namespace detail
+
+/// 2^x: x = k + r with k the nearest integer and r exact, e^(r ln 2) by exp's polynomial at r ln 2 taken
+/// as a pair (its low part joins the polynomial's tail), scaled by 2^k in two factors as exp is. Within
+/// 0.6 ulp where the result is normal (tests/test_vec_math.cpp), 2^k exactly at integers; x is first
+/// clamped to [-1100, 1100], beyond which 2^x is 0 or inf; nan passes.
+[[gnu::always_inline]] inline double exp2(double x) {
+  using namespace detail;
+  const double xc = select(x > 1100.0, 1100.0, select(x < -1100.0, -1100.0, x));
+  const double t = xc + kShift;
+  const double k = t - kShift;
+  const Sum y = two_product(xc - k, kLn2);
+  const double y_lo = y.e + (xc - k) * kLn2Tail;
+  const double one_y = 1.0 + y.s;
+  const double hi = one_y + (((1.0 - one_y) + y.s) + (y_lo + (y.s * y.s) * horner(y.s, kExpPoly)));
+  const int64_t kk = static_cast<int64_t>(bits(t) - bits(kShift));
+  const int64_t k1 = kk >> 1;
+  return hi * pow2(k1) * pow2(kk - k1);
 }
 
 namespace detail {

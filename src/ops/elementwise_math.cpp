@@ -4,7 +4,7 @@
 // elementwise_unary.cpp; the node names, dtypes and first-derivative formulas (their order of
 // operations, which the rounding shows) are PyTorch 1.13's, and the asin family's 1 / sqrt is rsqrt.
 // The values are cpu/vec_math.hpp's (vectorised; floats correctly rounded but within ~2^-24 ulp of a
-// midpoint, doubles within 0.72 ulp) but erfc's and double exp2's, which are libm's (a call per element).
+// midpoint, doubles within 0.72 ulp) but erfc's, which is libm's (a call per element).
 #include <cmath>
 #include <numbers>
 
@@ -158,13 +158,10 @@ struct Log10 : LogToBase<Log10>, Named<"log10", "Log10Backward0"> {
   static constexpr double kLnBase = std::numbers::ln10;
   [[gnu::always_inline]] static auto value(auto x) { return cpu::vec::log10(x); }
 };
-// 2^x: f^(j) = (ln 2)^j out. Floats through vec::exp2 (vectorised), doubles libm's.
+// 2^x: f^(j) = (ln 2)^j out.
 struct Exp2 : Named<"exp2", "Exp2Backward0"> {
   static constexpr Reads reads = Reads::Output;
-  [[gnu::always_inline]] static auto forward(auto x) {
-    if constexpr (std::is_same_v<decltype(x), float>) return cpu::vec::exp2(x);
-    else return std::exp2(x);
-  }
+  [[gnu::always_inline]] static auto forward(auto x) { return cpu::vec::exp2(x); }
   static Tensor derivative(const Tensor&, const Tensor& out) { return out * std::numbers::ln2; }
   static Tensor times_derivative(const Tensor& t, const Tensor&, const Tensor& out) { return t * out * std::numbers::ln2; }
   static Tensor second_derivative(const Tensor&, const Tensor& out) { return out * (std::numbers::ln2 * std::numbers::ln2); }
