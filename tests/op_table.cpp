@@ -568,6 +568,15 @@ std::vector<OpRow> build_table() {
        gather([](const Naive& x) { return Index{x.shape[0]}; }, [](const Index& i) { return Index{i[0], 2}; }), 0});
   row({"slice", {{{5, 4}}}, Domain::Real, [](const auto& in) { return in[0].slice(0, 1, 5, 2); },
        gather([](const Naive&) { return Index{2, 4}; }, [](const Index& i) { return Index{1 + 2 * i[0], i[1]}; }), 0});
+  // split, chunk and split_with_sizes: a middle piece and a last, shorter one; unbind: one piece.
+  row({"split", {{{7, 3}}}, Domain::Real, [](const auto& in) { return in[0].split(3, 0)[1]; },
+       gather([](const Naive&) { return Index{3, 3}; }, [](const Index& i) { return Index{3 + i[0], i[1]}; }), 0});
+  row({"split", {{{3, 7}}}, Domain::Real, [](const auto& in) { return in[0].chunk(3, -1)[2]; },
+       gather([](const Naive&) { return Index{3, 1}; }, [](const Index& i) { return Index{i[0], 6}; }), 0});
+  row({"split_with_sizes", {{{2, 6}}}, Domain::Real, [](const auto& in) { return in[0].split({1, 0, 4, 1}, 1)[2]; },
+       gather([](const Naive&) { return Index{2, 4}; }, [](const Index& i) { return Index{i[0], 1 + i[1]}; }), 0});
+  row({"unbind", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].unbind(1)[2]; },
+       gather([](const Naive& x) { return Index{x.shape[0]}; }, [](const Index& i) { return Index{i[0], 2}; }), 0});
   row({"permute", {{{2, 3, 4}}}, Domain::Real, [](const auto& in) { return in[0].permute({2, 0, 1}); },
        gather([](const Naive&) { return Index{4, 2, 3}; }, [](const Index& i) { return Index{i[1], i[2], i[0]}; }), 0});
   row({"transpose", {{{2, 3, 4}}}, Domain::Real, [](const auto& in) { return in[0].transpose(0, 2); },

@@ -1094,3 +1094,76 @@ TEST(Printing, DtypeNames) {
   os << kFloat64;
   EXPECT_NE(os.str().find("float64"), std::string::npos);
 }
+
+// split, chunk, split_with_sizes and unbind as PyTorch 1.13: the pieces' shapes (an empty dim, a split
+// size beyond the dim, chunks that cannot all be filled), views of the base (a write through a piece
+// reaches it), gradients to each piece's elements (and zeros where no piece is used), negative dims,
+// and its errors, checked before anything is made.
+TEST(Split, PiecesAsPyTorch) {
+  const auto sizes_of = [](const TensorList& pieces, int64_t dim) {
+    std::vector<int64_t> s;
+    for (const Tensor& p : pieces) s.push_back(p.size(dim));
+    return s;
+  };
+  const Tensor x = arange(35, kFloat64).reshape({7, 5});
+  EXPECT_EQ(sizes_of(x.split(3), 0), (std::vector<int64_t>{3, 3, 1}));
+  EXPECT_EQ(sizes_of(x.split(2, -1), 1), (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_EQ(sizes_of(x.split(std::numeric_limits<int64_t>::max()), 0), (std::vector<int64_t>{7}));
+  EXPECT_EQ(sizes_of(x.chunk(3, 1), 1), (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_EQ(sizes_of(x.chunk(4), 0), (std::vector<int64_t>{2, 2, 2, 1}));
+  EXPECT_EQ(sizes_of(x.chunk(6), 0), (std::vector<int64_t>{2, 2, 2, 1}));  // ceil(7 / 6) = 2: four pieces
+  EXPECT_EQ(sizes_of(x.chunk(10, 1), 1), (std::vector<int64_t>{1, 1, 1, 1, 1}));
+  EXPECT_EQ(sizes_of(x.split({2, 0, 5}), 0), (std::vector<int64_t>{2, 0, 5}));
+  EXPECT_EQ(sizes_of(split_with_sizes(x, {5}, 1), 1), (std::vector<int64_t>{5}));
+  const Tensor empty = zeros({0, 3});
+  EXPECT_EQ(sizes_of(empty.split(0), 0), (std::vector<int64_t>{0}));
+  EXPECT_EQ(sizes_of(empty.split(2), 0), (std::vector<int64_t>{0}));
+  EXPECT_EQ(sizes_of(empty.chunk(3), 0), (std::vector<int64_t>{0, 0, 0}));
+  EXPECT_TRUE(empty.unbind(0).empty());
+  const TensorList rows = x.unbind();
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows[6].sizes(), (std::vector<int64_t>{5}));
+  EXPECT_TRUE(allclose(rows[6], arange(30, 35, 1, kFloat64)));
+  const TensorList columns = unbind(x, -1);
+  ASSERT_EQ(columns.size(), 5u);
+  EXPECT_TRUE(allclose(columns[4], arange(4, 35, 5, kFloat64)));
+  EXPECT_TRUE(allclose(chunk(x, 2, 1)[1], x.narrow(1, 3, 2)));
+  EXPECT_TRUE(allclose(split(x, {3, 4})[1], x.narrow(0, 3, 4)));
+  // Views: a write through a piece is a write into the base.
+  Tensor base = zeros({4, 2});
+  base.split(2)[1].fill_(1.0);
+  base.unbind(1)[0].add_(2.0);
+  EXPECT_TRUE(allclose(base, tensor({{2.0, 0.0}, {2.0, 0.0}, {3.0, 1.0}, {3.0, 1.0}}, kFloat32)));
+}
+
+TEST(Split, GradientsReachEachPiecesElements) {
+  Tensor x = randn({6, 4}, TensorOptions().dtype(kFloat64).requires_grad(true));
+  const TensorList pieces = x.split({1, 3, 2});
+  const TensorList rows = x.unbind(0);
+  (pieces[1] * 2.0).sum().add(rows[5].pow(2).sum()).backward();
+  Tensor expected = zeros({6, 4}, kFloat64);
+  expected.narrow(0, 1, 3).fill_(2.0);
+  expected.select(0, 5).copy_(x.detach().select(0, 5) * 2.0);
+  EXPECT_TRUE(allclose(x.grad(), expected));
+  EXPECT_STREQ(pieces[0].grad_fn()->name(), "SplitWithSizesBackward0");
+  EXPECT_STREQ(x.chunk(2)[0].grad_fn()->name(), "SplitBackward0");
+  EXPECT_STREQ(rows[0].grad_fn()->name(), "UnbindBackward0");
+}
+
+TEST(Split, ErrorsAsPyTorch) {
+  const Tensor x = arange(5, kFloat32);
+  EXPECT_DYDX_ERROR(x.split(-1), "split expects split_size be non-negative, but got split_size=-1");
+  EXPECT_DYDX_ERROR(x.split(0), "split_size can only be 0 if dimension size is 0, but got dimension size of 5");
+  EXPECT_DYDX_ERROR(x.chunk(0), "chunk expects `chunks` to be greater than 0, got: 0");
+  EXPECT_DYDX_ERROR(x.split({1, 2}), "split_with_sizes expects split_sizes to sum exactly to 5 (input tensor's size at "
+                                     "dimension 0), but got split_sizes=[1, 2]");
+  EXPECT_DYDX_ERROR(x.split({6, -1}),
+                    "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=[6, -1]");
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  EXPECT_DYDX_ERROR(x.split({huge, huge, 3}), "split_with_sizes expects split_sizes to sum exactly to 5");
+  EXPECT_DYDX_ERROR(x.split(2, 1), "split", "out of range");
+  EXPECT_DYDX_ERROR(x.unbind(1), "unbind", "out of range");
+  EXPECT_DYDX_ERROR(tensor(1.0).split(1), "split expects at least a 1-dimensional tensor");
+  EXPECT_DYDX_ERROR(tensor(1.0).chunk(1), "chunk expects at least a 1-dimensional tensor");
+  EXPECT_DYDX_ERROR(tensor(1.0).unbind(0), "Dimension specified as 0 but tensor has no dimensions");
+}

@@ -189,6 +189,12 @@ Tensor sum_to(const Tensor& x, IntArrayRef shape);
 // Joining.
 Tensor cat(const TensorList& tensors, int64_t dim = 0);
 Tensor stack(const TensorList& tensors, int64_t dim = 0);
+/// Tensor::split, split_with_sizes, chunk and unbind as free functions (torch::split, ...).
+TensorList split(const Tensor& x, int64_t split_size, int64_t dim = 0);
+TensorList split(const Tensor& x, IntArrayRef split_sizes, int64_t dim = 0);
+TensorList split_with_sizes(const Tensor& x, IntArrayRef split_sizes, int64_t dim = 0);
+TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+TensorList unbind(const Tensor& x, int64_t dim = 0);
 
 // Indexing. Indices are int64 tensors; an index out of range (negative ones included) raises.
 /// out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): index has input's rank, and

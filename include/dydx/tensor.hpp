@@ -103,6 +103,14 @@ class Tensor {
   // ---- views (no copy) ------------------------------------------------------------------
   Tensor select(int64_t dim, int64_t index) const;
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+  /// Consecutive pieces along dim, views: of split_size (the last shorter), of the given sizes (which
+  /// sum to the dim's size), ceil(size / chunks) each (so possibly fewer than chunks), or each index
+  /// with the dim removed (unbind); as PyTorch's, with its errors.
+  std::vector<Tensor> split(int64_t split_size, int64_t dim = 0) const;
+  std::vector<Tensor> split(IntArrayRef split_sizes, int64_t dim = 0) const;
+  std::vector<Tensor> split_with_sizes(IntArrayRef split_sizes, int64_t dim = 0) const;
+  std::vector<Tensor> chunk(int64_t chunks, int64_t dim = 0) const;
+  std::vector<Tensor> unbind(int64_t dim = 0) const;
   Tensor slice(int64_t dim = 0, std::optional<int64_t> start = std::nullopt,
                std::optional<int64_t> end = std::nullopt, int64_t step = 1) const;
   /// Indexing as x[...] in Python: integers, Slice, None, Ellipsis, and tensors (advanced indexing:

@@ -17,6 +17,13 @@ std::optional<Scalar> optional_scalar(nb::handle h) {
   return to_scalar(h);
 }
 
+/// The pieces of split, chunk and unbind as PyTorch gives them: a tuple.
+nb::tuple as_tuple(const TensorList& pieces) {
+  nb::list list;
+  for (const Tensor& p : pieces) list.append(nb::cast(p));
+  return nb::tuple(list);
+}
+
 /// Sizes from *args as view(2, 3), or dims from *args as permute(1, 0).
 Tensor reshaped(const Tensor& t, const nb::args& args, bool view) {
   const auto sizes = sizes_from_args(args);
@@ -125,6 +132,17 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       }, "source"_a, "destination"_a)
       .def("select", &Tensor::select, "dim"_a, "index"_a)
       .def("narrow", &Tensor::narrow, "dim"_a, "start"_a, "length"_a)
+      .def("split", [](const Tensor& t, nb::handle split_size, int64_t dim) {
+        // An int, or a list of sizes (split_with_sizes), as torch.Tensor.split takes either.
+        if (nb::isinstance<nb::int_>(split_size)) return as_tuple(t.split(nb::cast<int64_t>(split_size), dim));
+        return as_tuple(t.split_with_sizes(int_list(split_size), dim));
+      }, "split_size"_a, "dim"_a = 0)
+      .def("split_with_sizes", [](const Tensor& t, nb::handle split_sizes, int64_t dim) {
+        return as_tuple(t.split_with_sizes(int_list(split_sizes), dim));
+      }, "split_sizes"_a, "dim"_a = 0)
+      .def("chunk", [](const Tensor& t, int64_t chunks, int64_t dim) { return as_tuple(t.chunk(chunks, dim)); },
+           "chunks"_a, "dim"_a = 0)
+      .def("unbind", [](const Tensor& t, int64_t dim) { return as_tuple(t.unbind(dim)); }, "dim"_a = 0)
       .def("as_strided", [](const Tensor& t, nb::handle size, nb::handle stride, std::optional<int64_t> offset) {
         return t.as_strided(int_list(size), int_list(stride), offset);
       }, "size"_a, "stride"_a, "storage_offset"_a = nb::none())

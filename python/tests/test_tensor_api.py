@@ -235,3 +235,33 @@ def test_argmax_argmin_match_torch(name, dim, keepdim):
     assert_matches(getattr(x, name)(dim, keepdim), getattr(torch, name)(ref, dim, keepdim), rtol=0, atol=0)
     assert_matches(getattr(dydx, name)(x, dim=dim, keepdim=keepdim), getattr(ref, name)(dim=dim, keepdim=keepdim),
                    rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.split(x, 3), lambda m, x: x.split(2, dim=1), lambda m, x: x.split([1, 0, 6]),
+    lambda m, x: x.split_with_sizes([4, 3], 0), lambda m, x: m.chunk(x, 3, 1), lambda m, x: x.chunk(10),
+    lambda m, x: x.unbind(1), lambda m, x: m.unbind(x, -1),
+])
+def test_split_chunk_unbind_match_torch(call):
+    values = np.arange(35.0).reshape(7, 5).tolist()
+    x, ref = dydx.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours, theirs = call(dydx, x), call(torch, ref)
+    assert isinstance(ours, tuple) and len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert_matches(a, b.detach(), rtol=0, atol=0)
+        assert a.grad_fn.name() == type(b.grad_fn).__name__
+    # Each piece's gradient lands on its own elements; a piece left out gives zeros.
+    weights = [float(i + 1) for i in range(len(ours))]
+    sum(w * p.sum() for w, p in zip(weights[1:], ours[1:])).backward()
+    sum(w * p.sum() for w, p in zip(weights[1:], theirs[1:])).backward()
+    assert_matches(x.grad, ref.grad, rtol=0, atol=0)
+
+
+def test_split_errors_match_torch():
+    x, ref = dydx.tensor([0.0, 1.0, 2.0]), torch.tensor([0.0, 1.0, 2.0])
+    for call in [lambda t: t.split(-1), lambda t: t.split(0), lambda t: t.chunk(0), lambda t: t.split([1, 1])]:
+        with pytest.raises(RuntimeError) as theirs:
+            call(ref)
+        with pytest.raises(RuntimeError) as ours:
+            call(x)
+        assert str(theirs.value) in str(ours.value)

@@ -27,7 +27,7 @@
 // asserts the larger of each. The later ones, measured with FMA only (10-60 million inputs each, and
 // tests/test_vec_math.cpp asserts 0.72 for all): atan2 0.70, atan 0.63, asin and acos 0.67, tan 0.66,
 // sinh and cosh 0.64, asinh and acosh 0.65, atanh 0.64, exp2 0.67, log2 0.69, log10 0.66, hypot 0.501;
-// fmod exact. Without FMA, atan2, asin, acos, hypot and fmod are libm's.
+// fmod exact. Without FMA, atan2, atan, asin, acos, hypot and fmod are libm's.
 #pragma once
 
 #include <bit>

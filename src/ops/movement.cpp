@@ -1,5 +1,6 @@
 // View ops (select, slice, permute, expand, reshape, ...): new geometry over the same storage, no copy.
 #include <algorithm>
+#include <string>
 
 #include "ops/advanced_indexing.hpp"
 #include "vmap/batched.hpp"
@@ -128,7 +129,11 @@ Tensor scatter_geometry(const Tensor& g, int64_t nb, const Dims& in_sizes, const
 struct SelectAttrs {
   int64_t dim, index;
 };
-struct SelectRecord : Named<"select", "SelectBackward0">, Linear {
+// select's rules, also unbind's (one select per piece, named as PyTorch names them).
+using SelectNames = Named<"select", "SelectBackward0">;
+using UnbindNames = Named<"unbind", "UnbindBackward0">;
+template <class Names>
+struct SelectRecord : Names, Linear {
   using Attrs = SelectAttrs;
   static void vjp(const Backward<SelectRecord>& b, const Tensor& g, Tensor* grads) {
     const Dims& in = b.input_sizes(0);
@@ -144,7 +149,12 @@ struct SelectRecord : Named<"select", "SelectBackward0">, Linear {
 struct SliceAttrs {
   int64_t dim, start, length, step;
 };
-struct SliceRecord : Named<"slice", "SliceBackward0">, Linear {
+// slice's rules, also split's, chunk's and split_with_sizes's (one slice per piece).
+using SliceNames = Named<"slice", "SliceBackward0">;
+using SplitNames = Named<"split", "SplitBackward0">;
+using SplitWithSizesNames = Named<"split_with_sizes", "SplitWithSizesBackward0">;
+template <class Names>
+struct SliceRecord : Names, Linear {
   using Attrs = SliceAttrs;
   static void vjp(const Backward<SliceRecord>& b, const Tensor& g, Tensor* grads) {
     const Dims& in = b.input_sizes(0);
@@ -272,6 +282,27 @@ Tensor transpose_view(const Tensor& x, int64_t dim0, int64_t dim1) {
   return make_view<TransposeRecord<Names>>(x, geo, {dim0, dim1});
 }
 
+// The slice [start, start + length) of x's (wrapped) dim, or its index'th element along it, as the op of
+// Names: validated by the callers.
+template <class Names>
+Tensor slice_view(const Tensor& x, int64_t dim, int64_t start, int64_t length, int64_t step) {
+  if (vmap::takes_rule(x)) [[unlikely]]
+    return vmap::elementwise(x, [&](const Tensor& v) {
+      return slice_view<Names>(v, vmap::physical_dim(dim, vmap::batched(x)->bdim), start, length, step);
+    });
+  return make_view<SliceRecord<Names>>(x, slice_geometry(geometry_of(x), dim, start, length, step),
+                                       {dim, start, length, step});
+}
+template <class Names>
+Tensor select_view(const Tensor& x, int64_t dim, int64_t index) {
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const auto* b = vmap::batched(x);
+    return vmap::wrap(select_view<Names>(b->value, vmap::physical_dim(dim, b->bdim), index),
+                      dim < b->bdim ? b->bdim - 1 : b->bdim, b->level);
+  }
+  return make_view<SelectRecord<Names>>(x, select_geometry(geometry_of(x), dim, index), {dim, index});
+}
+
 int64_t wrap_index(int64_t index, int64_t size, int64_t dim, const char* op, const Tensor& x) {
   DYDX_CHECK(index >= -size && index < size, op, ": index ", index, " is out of bounds for dimension ", dim,
              " with size ", size, " (tensor of shape ", x.sizes(), ")");
@@ -319,13 +350,7 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
   DYDX_CHECK(this->dim() > 0, "select: cannot be applied to a 0-D tensor");
   dim = detail::wrap_dim(dim, this->dim(), "select");
   index = ops::wrap_index(index, size(dim), dim, "select", *this);
-  if (vmap::takes_rule(*this)) [[unlikely]] {
-    const auto* b = vmap::batched(*this);
-    return vmap::wrap(b->value.select(vmap::physical_dim(dim, b->bdim), index), dim < b->bdim ? b->bdim - 1 : b->bdim,
-                      b->level);
-  }
-  return ops::make_view<ops::SelectRecord>(*this, ops::select_geometry(ops::geometry_of(*this), dim, index),
-                                          {dim, index});
+  return ops::select_view<ops::SelectNames>(*this, dim, index);
 }
 
 Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
@@ -338,12 +363,7 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   const int64_t s = clamp(start.value_or(0));
   const int64_t e = std::max(s, clamp(end.value_or(n)));
   const int64_t length = e > s ? (e - s - 1) / step + 1 : 0;  // no overflow for huge steps
-  if (vmap::takes_rule(*this)) [[unlikely]]
-    return vmap::elementwise(*this, [&](const Tensor& v) {
-      return v.slice(vmap::physical_dim(dim, vmap::batched(*this)->bdim), s, e, step);
-    });
-  return ops::make_view<ops::SliceRecord>(*this, ops::slice_geometry(ops::geometry_of(*this), dim, s, length, step),
-                                         {dim, s, length, step});
+  return ops::slice_view<ops::SliceNames>(*this, dim, s, length, step);
 }
 
 Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
@@ -356,6 +376,80 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
              ") exceeds dimension size (", n, ")");
   return slice(dim, start, start + length, 1);
 }
+
+// split, chunk, split_with_sizes and unbind: views of consecutive pieces, each its own node named as
+// PyTorch names the one node its pieces share (which gives the same gradients).
+TensorList Tensor::split(int64_t split_size, int64_t dim) const {
+  DYDX_CHECK(this->dim() > 0, "split expects at least a 1-dimensional tensor");
+  dim = detail::wrap_dim(dim, this->dim(), "split");
+  DYDX_CHECK(split_size >= 0, "split expects split_size be non-negative, but got split_size=", split_size);
+  const int64_t n = size(dim);
+  DYDX_CHECK(split_size > 0 || n == 0, "split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
+  // One piece at least (an empty dim gives one empty piece); the last may be shorter.
+  const int64_t count = split_size == 0 ? 1 : std::max<int64_t>(1, n / split_size + (n % split_size != 0));
+  TensorList pieces;
+  pieces.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0, start = 0; i < count; ++i, start += split_size)
+    pieces.push_back(ops::slice_view<ops::SplitNames>(*this, dim, start, std::min(split_size, n - start), 1));
+  return pieces;
+}
+
+TensorList Tensor::split(IntArrayRef split_sizes, int64_t dim) const { return split_with_sizes(split_sizes, dim); }
+
+TensorList Tensor::split_with_sizes(IntArrayRef split_sizes, int64_t dim) const {
+  DYDX_CHECK(this->dim() > 0, "split_with_sizes expects at least a 1-dimensional tensor");
+  dim = detail::wrap_dim(dim, this->dim(), "split_with_sizes");
+  const int64_t n = size(dim);
+  const auto listed = [&] {  // as PyTorch prints the list: [1, 2]
+    std::string text = "[";
+    for (size_t i = 0; i < split_sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(split_sizes[i]);
+    return text + "]";
+  };
+  int64_t total = 0;
+  bool overflow = false;
+  for (int64_t s : split_sizes) {
+    DYDX_CHECK(s >= 0, "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes=",
+               listed());
+    overflow |= __builtin_add_overflow(total, s, &total);
+  }
+  DYDX_CHECK(!overflow && total == n, "split_with_sizes expects split_sizes to sum exactly to ", n,
+             " (input tensor's size at dimension ", dim, "), but got split_sizes=", listed());
+  TensorList pieces;
+  pieces.reserve(split_sizes.size());
+  int64_t start = 0;
+  for (int64_t s : split_sizes) {
+    pieces.push_back(ops::slice_view<ops::SplitWithSizesNames>(*this, dim, start, s, 1));
+    start += s;
+  }
+  return pieces;
+}
+
+TensorList Tensor::chunk(int64_t chunks, int64_t dim) const {
+  DYDX_CHECK(this->dim() > 0, "chunk expects at least a 1-dimensional tensor");
+  DYDX_CHECK(chunks > 0, "chunk expects `chunks` to be greater than 0, got: ", chunks);
+  dim = detail::wrap_dim(dim, this->dim(), "chunk");
+  const int64_t n = size(dim);
+  // Pieces of ceil(n / chunks), so possibly fewer than chunks; an empty dim gives chunks empty pieces.
+  if (n == 0) return split_with_sizes(Dims(static_cast<size_t>(chunks), 0), dim);
+  return split(n / chunks + (n % chunks != 0), dim);
+}
+
+TensorList Tensor::unbind(int64_t dim) const {
+  DYDX_CHECK(this->dim() > 0, "unbind: Dimension specified as ", dim, " but tensor has no dimensions");
+  dim = detail::wrap_dim(dim, this->dim(), "unbind");
+  TensorList pieces;
+  pieces.reserve(static_cast<size_t>(size(dim)));
+  for (int64_t i = 0; i < size(dim); ++i) pieces.push_back(ops::select_view<ops::UnbindNames>(*this, dim, i));
+  return pieces;
+}
+
+TensorList split(const Tensor& x, int64_t split_size, int64_t dim) { return x.split(split_size, dim); }
+TensorList split(const Tensor& x, IntArrayRef split_sizes, int64_t dim) { return x.split_with_sizes(split_sizes, dim); }
+TensorList split_with_sizes(const Tensor& x, IntArrayRef split_sizes, int64_t dim) {
+  return x.split_with_sizes(split_sizes, dim);
+}
+TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim) { return x.chunk(chunks, dim); }
+TensorList unbind(const Tensor& x, int64_t dim) { return x.unbind(dim); }
 
 Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
   if (ops::has_tensor_index(indices)) return ops::index_with_tensors(*this, indices);
