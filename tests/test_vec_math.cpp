@@ -392,7 +392,8 @@ TEST(VecMath, FloatLog2Log10Exp2) {
        [](const dydx::Tensor& t) { return dydx::exp2(t); }},
   };
   for (FloatFunction& c : cases) expect_correctly_rounded(c);
-  for (int k = 1; k <= 10; ++k) EXPECT_EQ(vec::log10(std::pow(10.0f, static_cast<float>(k))), static_cast<float>(k)) << k;
+  for (int k = 1; k <= 10; ++k)
+    EXPECT_EQ(vec::log10(std::pow(10.0f, static_cast<float>(k))), static_cast<float>(k)) << k;
   for (int k = -149; k <= 127; ++k) {
     EXPECT_EQ(vec::log2(std::ldexp(1.0f, k)), static_cast<float>(k)) << k;
     EXPECT_EQ(vec::exp2(static_cast<float>(k)), std::ldexp(1.0f, k)) << k;
@@ -614,7 +615,8 @@ TEST(VecMath, DoubleTrigonometricHyperbolicAndLogarithms) {
     powers.push_back(unit(gen) * std::exp2(unit(gen) * 60.0));
   }
   for (double x : specials)
-    for (std::vector<double>* xs : {&inside, &anywhere, &trig, &hyper, &positive, &above_one, &powers}) xs->push_back(x);
+    for (std::vector<double>* xs : {&inside, &anywhere, &trig, &hyper, &positive, &above_one, &powers})
+      xs->push_back(x);
   anywhere.insert(anywhere.end(), inside.begin(), inside.end());
   struct Case {
     const char* name;

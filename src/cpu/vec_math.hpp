@@ -789,8 +789,9 @@ namespace detail {
 
 /// Float atan2(y, x), the angle of the point (x, y), in double lanes without a branch: t = the smaller
 /// of |x| and |y| over the larger, atan t from pi/4 + atan((t - 1) / (t + 1)) above tan(pi/8) (either
-/// quotient one division; num - den and num + den are exact for floats, whose ratio is within 4 here), then the octant: pi/2 - r where |y| > |x|, pi - r where x is negative
-/// (-0 included), y's sign. Every special value of C's atan2 follows from the same steps: t is 0
+/// quotient one division; num - den and num + den are exact for floats, whose ratio is within 4
+/// there), then the octant: pi/2 - r where |y| > |x|, pi - r where x is negative (-0 included), y's
+/// sign. Every special value of C's atan2 follows from the same steps: t is 0
 /// where both are 0 (+-0 or +-pi by x's sign) or where one is infinite and the other is not, 1 where
 /// both are (pi/4, 3pi/4); nan where either is. Within about 2^-52 of the true value, relative, so
 /// the float is the correctly rounded one but within ~2^-28 ulp of a midpoint (std::atan2 in double,
@@ -938,11 +939,11 @@ template <bool kLows>
 /// angle is m pi/4 +- atan u for an octant's m in 0..4, with u = n / d, where n and d are the smaller of
 /// |x| and |y| and the larger (then t = n / d <= tan(pi/8)) or their difference and sum, exactly as two
 /// doubles each (then u = (t - 1) / (t + 1), t above tan(pi/8)). Both are first scaled by the power of 2
-/// that brings the larger to [1, 4) (a subnormal one to [2^-52, 1)), so that nothing overflows and the quotient's remainder, taken by
-/// FMA, is exact; u's low part then carries that remainder, and atan u = u + (u_lo (1 - u^2) + u^3 Q(u^2)).
-/// m pi/4 + u's high part is summed exactly (two-sum), and the low parts added once. C's special values
-/// as the float form: both infinite count as 1 and 1, one infinite as 0 over 1, both zero as 0 over 1.
-/// Without FMA, libm's.
+/// that brings the larger to [1, 4) (a subnormal one to [2^-52, 1)), so that nothing overflows and the
+/// quotient's remainder, taken by FMA, is exact; u's low part then carries that remainder, and atan u =
+/// u + (u_lo (1 - u^2) + u^3 Q(u^2)). m pi/4 + u's high part is summed exactly (two-sum), and the low
+/// parts added once. C's special values as the float form: both infinite count as 1 and 1, one
+/// infinite as 0 over 1, both zero as 0 over 1. Without FMA, libm's.
 [[gnu::always_inline]] inline double atan2(double y, double x) { return detail::atan2_parts<false>(y, x, 0.0, 0.0); }
 
 /// Double atan, asin and acos: atan2's angle of (x, 1), (x, sqrt(1 - x^2)) and (sqrt(1 - x^2), x), the

@@ -384,7 +384,8 @@ TensorList Tensor::split(int64_t split_size, int64_t dim) const {
   dim = detail::wrap_dim(dim, this->dim(), "split");
   DYDX_CHECK(split_size >= 0, "split expects split_size be non-negative, but got split_size=", split_size);
   const int64_t n = size(dim);
-  DYDX_CHECK(split_size > 0 || n == 0, "split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
+  DYDX_CHECK(split_size > 0 || n == 0,
+             "split_size can only be 0 if dimension size is 0, but got dimension size of ", n);
   // One piece at least (an empty dim gives one empty piece); the last may be shorter.
   const int64_t count = split_size == 0 ? 1 : std::max<int64_t>(1, n / split_size + (n % split_size != 0));
   TensorList pieces;
