@@ -321,6 +321,25 @@ std::vector<OpRow> build_table() {
        [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
   row({"bmm", {{{2, 3, 4}, {2, 4, 2}}}, Domain::Real, [](const auto& in) { return bmm(in[0], in[1]); },
        [](const auto& in) { return matmul(in[0], in[1]); }, 1e-5});
+  // dot and mv: sums of products, element by element.
+  row({"dot", {{{5}, {5}}, {{1}, {1}}}, Domain::Real, [](const auto& in) { return dot(in[0], in[1]); },
+       [](const auto& in) {
+         return Naive::build({}, [&](const Index&) {
+           double acc = 0;
+           for (int64_t p = 0; p < in[0].shape[0]; ++p) acc += in[0].at({p}) * in[1].at({p});
+           return acc;
+         });
+       },
+       1e-5});
+  row({"mv", {{{3, 4}, {4}}, {{1, 2}, {2}}}, Domain::Real, [](const auto& in) { return mv(in[0], in[1]); },
+       [](const auto& in) {
+         return Naive::build({in[0].shape[0]}, [&](const Index& i) {
+           double acc = 0;
+           for (int64_t p = 0; p < in[0].shape[1]; ++p) acc += in[0].at({i[0], p}) * in[1].at({p});
+           return acc;
+         });
+       },
+       1e-5});
   // A bias row (the fused path), a full input, a column and a scalar; then beta and alpha.
   const std::vector<Shapes> addmm_shapes = {
       {{4}, {3, 5}, {5, 4}}, {{1, 4}, {3, 2}, {2, 4}}, {{3, 4}, {3, 5}, {5, 4}}, {{3, 1}, {3, 5}, {5, 4}}, {{}, {2, 3}, {3, 2}}};
@@ -873,6 +892,8 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
   if (name == "pow.ScalarBase") return [c](const auto& in) { return pow(c, in[0]); };
   if (name == "mm") return [matrix](const auto& in) { return mm(matrix(in[0]), matrix(in[1])); };
   if (name == "bmm") return [](const auto& in) { return bmm(in[0].reshape({1, 1, 1}), in[1].reshape({1, 1, 1})); };
+  if (name == "dot") return [](const auto& in) { return dot(in[0].reshape({1}), in[1].reshape({1})); };
+  if (name == "mv") return [matrix](const auto& in) { return mv(matrix(in[0]), in[1].reshape({1})); };
   if (name == "addmm")
     return [matrix](const auto& in) { return addmm(matrix(in[0]), matrix(in[1]), full({1, 1}, 2.0, in[1].dtype())); };
   // An op whose table row applies it to its inputs as they come (most binary ops) needs no entry.
@@ -886,7 +907,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
   static const std::string kZeroTangent =
       "an input without a tangent contributes nothing, as in PyTorch's own elementwise rules (mul's JVP "
       "at 0 * inf is 0 there too); PyTorch's mm/bmm/addmm JVPs multiply a materialised zero tangent by the "
-      "other operand's inf or nan (convolution's too)";
+      "other operand's inf or nan (convolution's and mv's too)";
   static const std::string kNanMaximum =
       "at a nan maximum dydx's JVP follows the nan elements, as both libraries' VJPs do, so <u, J v> agrees "
       "both ways; PyTorch 1.13's evenly_read_jvp counts x == nan, finds none and divides by that 0";
@@ -971,6 +992,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"hypot", "fwr", "0", "nan", kQuotientTangent},
       {"hypot", "fwr", "inf", "nan", kQuotientTangent},
       {"mm", "fwr", "nan", "", kZeroTangent},
+      {"mv", "fwr", "nan", "", kZeroTangent},
       {"convolution", "fwr", "nan", "", kZeroTangent},
       {"convolution", "jvp", "nan", "", kZeroTangent},
       {"bmm", "fwr", "nan", "", kZeroTangent},
@@ -981,7 +1003,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"pow.Tensor", "jvp", "0", "-0", kZeroTerm},
       {"sigmoid", "", "0", "3.7835058536770061e-44", kSubnormal},
       {"mm", "jvp", "nan", "", kZeroTangent},   {"bmm", "jvp", "nan", "", kZeroTangent},
-      {"addmm", "jvp", "nan", "", kZeroTangent}, {"max", "jvp", "nan", "1", kNanMaximum},
+      {"addmm", "jvp", "nan", "", kZeroTangent}, {"mv", "jvp", "nan", "", kZeroTangent}, {"max", "jvp", "nan", "1", kNanMaximum},
       {"min", "jvp", "nan", "1", kNanMaximum},  {"max", "out", "-0", "0", kZeroTie},
       {"max", "out", "0", "-0", kZeroTie},      {"min", "out", "-0", "0", kZeroTie},
       {"min", "out", "0", "-0", kZeroTie},

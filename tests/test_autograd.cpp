@@ -168,6 +168,10 @@ TEST(GradFnNames, MatchPyTorch) {
   const std::vector<NameCase> cases = {
       {"mm", [&] { return mm(x, x); }, "MmBackward0"},
       {"matmul 2-D", [&] { return matmul(x, x); }, "MmBackward0"},
+      {"matmul 1-D by 1-D", [&] { return matmul(v, v); }, "DotBackward0"},
+      {"matmul 2-D by 1-D", [&] { return matmul(x, v); }, "MvBackward0"},
+      {"dot", [&] { return dot(v, v); }, "DotBackward0"},
+      {"mv", [&] { return x.mv(v); }, "MvBackward0"},
       {"bmm", [&] { return bmm(b3, b3); }, "BmmBackward0"},
       {"pow scalar exponent", [&] { return x.pow(3); }, "PowBackward0"},
       {"pow tensor exponent", [&] { return x.pow(x); }, "PowBackward1"},

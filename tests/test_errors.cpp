@@ -168,6 +168,11 @@ TEST(ShapeErrors, MatmulInnerDimsDiffer) {
   EXPECT_DYDX_ERROR(matmul(zeros({2, 3}), zeros({4})), "matmul", "[2,3]", "[4]");
   EXPECT_DYDX_ERROR(matmul(zeros({2, 2, 3}), zeros({3, 3, 5})), "matmul", "[2]", "[3]");
   EXPECT_DYDX_ERROR(matmul(tensor(1.0), zeros({2, 3})), "matmul", "1-D");
+  EXPECT_DYDX_ERROR(dot(zeros({3}), zeros({4})), "dot: inconsistent tensor size, expected tensor [3] and src [4]");
+  EXPECT_DYDX_ERROR(dot(zeros({2, 3}), zeros({3})), "dot: 1D tensors expected, but got 2D and 1D tensors");
+  EXPECT_DYDX_ERROR(dot(zeros({3}), zeros({3}, kFloat64)), "dot", "same dtype");
+  EXPECT_DYDX_ERROR(mv(zeros({2, 3}), zeros({4})), "mv: cannot multiply [2,3] by [4] (3 != 4)");
+  EXPECT_DYDX_ERROR(mv(zeros({3}), zeros({3})), "mv: expected a 2-D matrix and a 1-D vector, got shapes [3] and [3]");
 }
 
 TEST(ShapeErrors, MmNeedsMatchingMatrices) {

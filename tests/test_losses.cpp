@@ -142,7 +142,7 @@ TEST(LossGoldens, EveryLossAndReductionMatchesPyTorch) {
 
 // ---- derivatives against finite differences ----
 
-double dot(const Tensor& a, const Tensor& b) { return (a.to(kFloat64) * b.to(kFloat64)).sum().item<double>(); }
+double inner_product(const Tensor& a, const Tensor& b) { return (a.to(kFloat64) * b.to(kFloat64)).sum().item<double>(); }
 
 // First and second derivatives of <c, loss(x)> for a random cotangent c: reverse mode, forward
 // mode, double backward and forward over reverse, each against central differences along v.
@@ -156,7 +156,7 @@ void check_derivatives(const std::function<Tensor(const Tensor&)>& loss, const T
   };
   const Tensor out0 = loss(x0);
   const Tensor c = random_like(out0), v = random_like(x0);
-  auto scalar = [&](const Tensor& x) { return dot(c, loss(x)); };
+  auto scalar = [&](const Tensor& x) { return inner_product(c, loss(x)); };
   const double h = 1e-5;
   const double fd = (scalar(x0 + v * h) - scalar(x0 - v * h)) / (2 * h);
   auto gradient = [&](const Tensor& x, bool create) {
@@ -165,12 +165,12 @@ void check_derivatives(const std::function<Tensor(const Tensor&)>& loss, const T
     return std::make_pair(leaf, g);
   };
   // Reverse mode.
-  EXPECT_NEAR(dot(gradient(x0, false).second, v), fd, 1e-7 * (1 + std::abs(fd))) << "VJP";
+  EXPECT_NEAR(inner_product(gradient(x0, false).second, v), fd, 1e-7 * (1 + std::abs(fd))) << "VJP";
   // Forward mode.
   {
     forward_ad::DualLevel level;
     Tensor t = forward_ad::unpack_dual(loss(forward_ad::make_dual(x0, v))).tangent;
-    EXPECT_NEAR(dot(c, t), fd, 1e-7 * (1 + std::abs(fd))) << "JVP";
+    EXPECT_NEAR(inner_product(c, t), fd, 1e-7 * (1 + std::abs(fd))) << "JVP";
   }
   // Second order: H v by differences of the gradient, by double backward, and by forward over reverse.
   const Tensor hv_fd = (gradient(x0 + v * h, false).second - gradient(x0 - v * h, false).second) / (2 * h);

@@ -97,7 +97,7 @@ TensorList make_leaves(const Case& c, ScalarType dtype, std::mt19937_64& rng) {
   return leaves;
 }
 
-double dot(const Tensor& a, const Tensor& b) {
+double inner_product(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return 0;
   NoGradGuard no_grad;
   return (a.to(kFloat64) * b.to(kFloat64)).sum().item<double>();
@@ -135,7 +135,7 @@ Tensor evaluate_at(const Case& c, const TensorList& leaves, const TensorList& di
 
 // The scalar <u, f(x)> where f is the row; its gradient is the VJP with u.
 double project(const Case& c, const TensorList& leaves, const TensorList& direction, double step, const Tensor& u) {
-  return dot(u, evaluate_at(c, leaves, direction, step));
+  return inner_product(u, evaluate_at(c, leaves, direction, step));
 }
 
 constexpr double kStep = 1e-6;
@@ -193,7 +193,7 @@ TEST_P(OpTableTest, GradientMatchesFiniteDifferences) {
       TensorList v = random_like(leaves, rng);
       TensorList vjp = grad({out}, leaves, {u}, /*retain_graph=*/true, false, /*allow_unused=*/true);
       double reverse = 0;
-      for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(vjp[i], v[i]);
+      for (size_t i = 0; i < leaves.size(); ++i) reverse += inner_product(vjp[i], v[i]);
       double numeric = (project(c, leaves, v, kStep, u) - project(c, leaves, v, -kStep, u)) / (2 * kStep);
       EXPECT_NEAR(reverse, numeric, 1e-5 * (1 + std::abs(numeric))) << "trial " << trial;
     }
@@ -221,7 +221,7 @@ TEST_P(OpTableTest, SecondDerivativeMatchesFiniteDifferences) {
     double reverse = 0;
     if (g.requires_grad()) {
       TensorList second = grad({g}, leaves, {}, true, false, true);
-      for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(second[i], v[i]);
+      for (size_t i = 0; i < leaves.size(); ++i) reverse += inner_product(second[i], v[i]);
     }
     auto g_at = [&](double step) {
       TensorList moved;
@@ -261,7 +261,7 @@ TEST_P(OpTableTest, Float32GradientMatchesFloat64) {
 double projected_jvp(const Case& c, const TensorList& leaves, const TensorList& v, const Tensor& u) {
   forward_ad::DualLevel level;
   TensorList duals = duals_of(leaves, v);
-  return dot(u, forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent);
+  return inner_product(u, forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent);
 }
 
 TEST_P(OpTableTest, ForwardModeMatchesFiniteDifferencesAndReverseMode) {
@@ -278,7 +278,7 @@ TEST_P(OpTableTest, ForwardModeMatchesFiniteDifferencesAndReverseMode) {
     // <u, J v> computed both ways.
     TensorList vjp = grad({out}, leaves, {u}, std::nullopt, false, true);
     double reverse = 0;
-    for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(vjp[i], v[i]);
+    for (size_t i = 0; i < leaves.size(); ++i) reverse += inner_product(vjp[i], v[i]);
     EXPECT_NEAR(forward, reverse, 1e-10 * (1 + std::abs(reverse)));
   }
 }
@@ -299,7 +299,7 @@ TEST_P(OpTableTest, ForwardOverForwardMatchesFiniteDifferences) {
       forward_ad::DualLevel inner;
       for (size_t i = 0; i < leaves.size(); ++i) duals[i] = forward_ad::make_dual(duals[i], w[i]);
       Tensor inner_tangent = forward_ad::unpack_dual(c.row->fn(inputs_from(c, duals))).tangent;
-      if (inner_tangent.defined()) nested = dot(u, forward_ad::unpack_dual(inner_tangent, outer.level()).tangent);
+      if (inner_tangent.defined()) nested = inner_product(u, forward_ad::unpack_dual(inner_tangent, outer.level()).tangent);
     }
     auto jvp_at = [&](double step) {
       TensorList moved;
@@ -366,7 +366,7 @@ TEST_P(OpTableTest, ReverseOverForwardMatchesFiniteDifferences) {
     double reverse = 0;
     if (s.defined() && s.requires_grad()) {
       TensorList g = grad({s}, leaves, {}, std::nullopt, false, true);
-      for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(g[i], w[i]);
+      for (size_t i = 0; i < leaves.size(); ++i) reverse += inner_product(g[i], w[i]);
     }
     auto s_at = [&](double step) {
       TensorList moved;
@@ -461,8 +461,8 @@ TEST_P(OpTableTest, FuncJvpAndVjpMatchFiniteDifferences) {
     auto [outputs, pullback] = func::vjp(as_function(c), leaves);
     TensorList cotangent_grads = pullback({u});
     double reverse = 0;
-    for (size_t i = 0; i < leaves.size(); ++i) reverse += dot(cotangent_grads[i], v[i]);
-    const double forward = dot(u, tangents[0]);
+    for (size_t i = 0; i < leaves.size(); ++i) reverse += inner_product(cotangent_grads[i], v[i]);
+    const double forward = inner_product(u, tangents[0]);
     const double numeric = (project(c, leaves, v, kStep, u) - project(c, leaves, v, -kStep, u)) / (2 * kStep);
     EXPECT_NEAR(forward, numeric, 1e-5 * (1 + std::abs(numeric)));
     EXPECT_NEAR(reverse, numeric, 1e-5 * (1 + std::abs(numeric)));

@@ -41,7 +41,7 @@ Tensor cotangent_for(const Tensor& out) {
   return randn(out.sizes(), kFloat64);
 }
 
-double dot(const Tensor& a, const Tensor& b) {
+double inner_product(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return 0;
   NoGradGuard no_grad;
   return (a * b).sum().item<double>();
@@ -95,11 +95,11 @@ std::string first_order(const RandomGraph& g, const TensorList& inputs, const Te
   Tensor u = cotangent_for(out);
   TensorList vjp = grad({out}, x, {u}, true, false, true);
   double reverse = 0;
-  for (size_t k = 0; k < x.size(); ++k) reverse += dot(vjp[k], v[k]);
+  for (size_t k = 0; k < x.size(); ++k) reverse += inner_product(vjp[k], v[k]);
   auto [value, tangent] = func::jvp([&](const TensorList& in) { return TensorList{g.run(in)}; }, inputs, v);
-  const double forward = dot(u, tangent[0]);
+  const double forward = inner_product(u, tangent[0]);
   const double numeric =
-      (dot(u, g.run(moved(inputs, v, kStep))) - dot(u, g.run(moved(inputs, v, -kStep)))) / (2 * kStep);
+      (inner_product(u, g.run(moved(inputs, v, kStep))) - inner_product(u, g.run(moved(inputs, v, -kStep)))) / (2 * kStep);
   for (std::string failure : {near("reverse vs finite differences", reverse, numeric, 1e-5),
                               near("forward vs finite differences", forward, numeric, 1e-5),
                               near("forward vs reverse", forward, reverse, 1e-10)})
@@ -122,7 +122,7 @@ std::string second_order(const RandomGraph& g, const TensorList& inputs, const T
   double second = 0;
   if (first.requires_grad()) {
     TensorList h = grad({first}, x, {}, true, false, true);
-    for (size_t k = 0; k < x.size(); ++k) second += dot(h[k], v[k]);
+    for (size_t k = 0; k < x.size(); ++k) second += inner_product(h[k], v[k]);
   }
   const double numeric = (g_of(with_grad(moved(inputs, v, kStep)), false).item<double>() -
                           g_of(with_grad(moved(inputs, v, -kStep)), false).item<double>()) /

@@ -107,6 +107,10 @@ inline Tensor movedim(const Tensor& x, IntArrayRef source, IntArrayRef destinati
 inline Tensor movedim(const Tensor& x, int64_t source, int64_t destination) { return x.movedim(source, destination); }
 /// A 2-D matrix product.
 Tensor mm(const Tensor& a, const Tensor& b);
+/// The dot product of two vectors (a 0-d result), and a matrix times a vector: matmul's 1-D by 1-D and
+/// 2-D by 1-D cases, with PyTorch's nodes (DotBackward0, MvBackward0).
+Tensor dot(const Tensor& a, const Tensor& b);
+Tensor mv(const Tensor& a, const Tensor& v);
 /// A batched product of [B,n,k] by [B,k,m].
 Tensor bmm(const Tensor& a, const Tensor& b);
 /// torch.addmm: beta * input + alpha * (mat1 @ mat2), for 2-D mat1 [n,k] and mat2 [k,m] and an input

@@ -219,6 +219,8 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "tensor1"_a, "tensor2"_a, "value"_a = 1)
       .def("matmul", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.matmul(b); }); }, "other"_a)
       .def("mm", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.mm(b); }); }, "mat2"_a)
+      .def("dot", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.dot(b); }); }, "other"_a)
+      .def("mv", [](const Tensor& a, const Tensor& v) { return without_gil([&] { return a.mv(v); }); }, "vec"_a)
       // dtype: the input converted first, as torch's softmax(dim, dtype=...).
       .def("softmax", [](const Tensor& t, int64_t dim, nb::handle dtype) {
         const auto type = dtype_argument(dtype);

@@ -265,3 +265,31 @@ def test_split_errors_match_torch():
         with pytest.raises(RuntimeError) as ours:
             call(x)
         assert str(theirs.value) in str(ours.value)
+
+
+@pytest.mark.parametrize("shapes", [((5,), (5,)), ((3, 4), (4,)), ((0,), (0,)), ((2, 0), (0,))])
+def test_dot_mv_and_matmul_of_vectors_match_torch(shapes):
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal(s).tolist() for s in shapes]
+    ours = [dydx.tensor(v, dtype=dydx.float64, requires_grad=True) for v in values]
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+    name = "dot" if len(shapes[0]) == 1 else "mv"
+    for call in (lambda m, a, b: getattr(m, name)(a, b), lambda m, a, b: m.matmul(a, b)):
+        a, b = call(dydx, *ours), call(torch, *theirs)
+        assert_matches(a, b.detach(), rtol=1e-12, atol=1e-12)
+        assert a.grad_fn.name() == type(b.grad_fn).__name__
+        grads = dydx.autograd.grad([a.sum()], ours)
+        expected = torch.autograd.grad(b.sum(), theirs)
+        for g, e in zip(grads, expected):
+            assert_matches(g, e, rtol=1e-12, atol=1e-12)
+
+
+def test_dot_mv_errors_match_torch():
+    for call in [lambda m: m.dot(m.ones(3), m.ones(4)), lambda m: m.dot(m.ones(2, 3), m.ones(3))]:
+        with pytest.raises(RuntimeError) as theirs:
+            call(torch)
+        with pytest.raises(RuntimeError) as ours:
+            call(dydx)
+        assert str(theirs.value) in str(ours.value)
+    with pytest.raises(RuntimeError, match=r"mv: cannot multiply \[2,3\] by \[4\]"):
+        dydx.mv(dydx.ones(2, 3), dydx.ones(4))

@@ -126,6 +126,60 @@ struct BmmRecord : MatrixProduct<BmmRecord, decltype(plain_bmm), 3>, Named<"bmm"
   static Tensor replay(const TensorList& in, NoAttrs) { return bmm(in[0], in[1]); }
 };
 
+// dot(a, b) of two vectors and mv(A, v) of a matrix and a vector: bilinear as mm is, with the rules
+// written through broadcasting products so that cotangents and tangents may carry leading batch dims.
+// Each record's `contract` is its product of operands of the inputs' shapes with leading dims in front
+// (Taylor's coefficients, the biharmonic step's stacks).
+struct DotRecord : Named<"dot", "DotBackward0"> {
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static Tensor contract(const Tensor& a, const Tensor& b) { return (a * b).sum(-1); }
+  static Tensor replay(const TensorList& in, NoAttrs) { return dot(in[0], in[1]); }
+  static void vjp(const Backward<DotRecord>& b, const Tensor& g, Tensor* grads) {
+    const Tensor column = g.unsqueeze(-1);  // [G..., 1] against the vectors' [n]
+    if (b.needs_grad(0)) grads[0] = column * b.input(1);
+    if (b.needs_grad(1)) grads[1] = column * b.input(0);
+  }
+  static Tensor jvp(const Primal<DotRecord>& p, const TensorList& t) {
+    return sum_terms(t[0].defined() ? matmul(t[0], p.input(1)) : Tensor(),
+                     t[1].defined() ? matmul(t[1], p.input(0)) : Tensor());
+  }
+  static Tensor curvature(const Primal<DotRecord>&, const TensorList& g) {
+    if (!g[0].defined() || !g[1].defined()) return {};
+    return contract(g[0], g[1]).sum({0}) * 2.0;  // 2 sum_k ga_k . gb_k
+  }
+  static Tensor biharmonic(const Primal<DotRecord>& p, const TensorList& t, int64_t d) {
+    if (!t[0].defined() || !t[1].defined()) return biharmonic::linear_step(jvp(p, t), p.output(), d);
+    return biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, contract);
+  }
+  static Tensor taylor(const Primal<DotRecord>& p, const TensorList& x) {
+    return taylor::cauchy_product(p.input(0), x[0], p.input(1), x[1], contract);
+  }
+};
+struct MvRecord : Named<"mv", "MvBackward0"> {
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static Tensor contract(const Tensor& a, const Tensor& v) { return matmul(a, v.unsqueeze(-1)).squeeze(-1); }
+  static Tensor replay(const TensorList& in, NoAttrs) { return mv(in[0], in[1]); }
+  static void vjp(const Backward<MvRecord>& b, const Tensor& g, Tensor* grads) {
+    if (b.needs_grad(0)) grads[0] = g.unsqueeze(-1) * b.input(1);  // outer products g v^T
+    if (b.needs_grad(1)) grads[1] = matmul(g, b.input(0));         // A^T g, each row of g
+  }
+  static Tensor jvp(const Primal<MvRecord>& p, const TensorList& t) {
+    return sum_terms(t[0].defined() ? matmul(t[0], p.input(1)) : Tensor(),
+                     t[1].defined() ? matmul(t[1], p.input(0).t()) : Tensor());
+  }
+  static Tensor curvature(const Primal<MvRecord>&, const TensorList& g) {
+    if (!g[0].defined() || !g[1].defined()) return {};
+    return contract(g[0], g[1]).sum({0}) * 2.0;  // 2 sum_k gA_k gv_k
+  }
+  static Tensor biharmonic(const Primal<MvRecord>& p, const TensorList& t, int64_t d) {
+    if (!t[0].defined() || !t[1].defined()) return biharmonic::linear_step(jvp(p, t), p.output(), d);
+    return biharmonic::product_composed(p.input(0), t[0], p.input(1), t[1], d, contract);
+  }
+  static Tensor taylor(const Primal<MvRecord>& p, const TensorList& x) {
+    return taylor::cauchy_product(p.input(0), x[0], p.input(1), x[1], contract);
+  }
+};
+
 // out = beta * input + alpha * mat1 @ mat2: linear in input, bilinear in (mat1, mat2).
 struct AddmmRecord : Named<"addmm", "AddmmBackward0"> {
   struct Attrs {
@@ -248,6 +302,37 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// dot and mv compute as matmul computed them before they were ops of their own (one product of the
+// vector as a [1, n] row, or the matrix, with the other as a column), so their values are the same.
+Tensor dot(const Tensor& a, const Tensor& b) {
+  DYDX_CHECK(a.dim() == 1 && b.dim() == 1, "dot: 1D tensors expected, but got ", a.dim(), "D and ", b.dim(), "D tensors");
+  DYDX_CHECK(a.size(0) == b.size(0), "dot: inconsistent tensor size, expected tensor [", a.size(0), "] and src [",
+             b.size(0), "] to have the same number of elements, but got ", a.size(0), " and ", b.size(0),
+             " elements respectively");
+  ops::check_same_dtype("dot", a, b);
+  if (vmap::takes_rule({&a, &b})) [[unlikely]] return ops::matmul_rule(a, b);
+  Tensor out = detail::make_empty({}, a.dtype(), "dot");
+  cpu::batched_gemm(detail::make_alias(out, {1, 1, 1}, {1, 1, 1}, out.storage_offset()),
+                    detail::make_alias(a, {1, 1, a.size(0)}, {0, 0, a.stride(0)}, a.storage_offset()),
+                    detail::make_alias(b, {1, b.size(0), 1}, {0, b.stride(0), 1}, b.storage_offset()));
+  ops::finish<ops::DotRecord>({&a, &b}, out);
+  return out;
+}
+
+Tensor mv(const Tensor& a, const Tensor& v) {
+  DYDX_CHECK(a.dim() == 2 && v.dim() == 1, "mv: expected a 2-D matrix and a 1-D vector, got shapes ", a.sizes(), " and ",
+             v.sizes());
+  if (a.size(1) != v.size(0)) ops::mismatch("mv", a, v, a.size(1), v.size(0));
+  ops::check_same_dtype("mv", a, v);
+  if (vmap::takes_rule({&a, &v})) [[unlikely]] return ops::matmul_rule(a, v);
+  Tensor out = detail::make_empty({a.size(0)}, a.dtype(), "mv");
+  cpu::batched_gemm(detail::make_alias(out, {1, a.size(0), 1}, {0, 1, 1}, out.storage_offset()),
+                    detail::make_alias(a, {1, a.size(0), a.size(1)}, {0, a.stride(0), a.stride(1)}, a.storage_offset()),
+                    detail::make_alias(v, {1, v.size(0), 1}, {0, v.stride(0), 1}, v.storage_offset()));
+  ops::finish<ops::MvRecord>({&a, &v}, out);
+  return out;
+}
+
 Tensor bmm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   DYDX_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in ", a.sizes(), " and ", b.sizes());
@@ -339,8 +424,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (ka != kb) ops::mismatch("matmul", a, b, ka, kb);
   ops::check_same_dtype("matmul", a, b);
   if (vmap::takes_rule({&a, &b})) [[unlikely]] return ops::matmul_rule(a, b);
-  if (da == 1 && db == 1) return mm(a.unsqueeze(0), b.unsqueeze(1)).squeeze();
-  if (da == 2 && db == 1) return mm(a, b.unsqueeze(1)).squeeze(1);
+  if (da == 1 && db == 1) return dot(a, b);
+  if (da == 2 && db == 1) return mv(a, b);
   if (da == 1 && db == 2) return mm(a.unsqueeze(0), b).squeeze(0);
   if (da == 2 && db == 2) return mm(a, b);
   if (db <= 2) {

@@ -61,6 +61,8 @@ Tensor Tensor::clip(const std::optional<Scalar>& min, const std::optional<Scalar
 }
 Tensor Tensor::matmul(const Tensor& other) const { return dydx::matmul(*this, other); }
 Tensor Tensor::mm(const Tensor& other) const { return dydx::mm(*this, other); }
+Tensor Tensor::dot(const Tensor& other) const { return dydx::dot(*this, other); }
+Tensor Tensor::mv(const Tensor& vec) const { return dydx::mv(*this, vec); }
 Tensor Tensor::sum() const { return dydx::sum(*this); }
 Tensor Tensor::sum(IntArrayRef dims, bool keepdim) const { return dydx::sum(*this, dims, keepdim); }
 Tensor Tensor::mean() const { return dydx::mean(*this); }

@@ -149,6 +149,8 @@ OPS["linalg_vector_norm"] = unary(torch.linalg.vector_norm)
 OPS["layer_norm"] = unary(lambda x: F.layer_norm(x, [2]))
 # cross_entropy of one row of two logits, class 1, each row's loss.
 OPS["cross_entropy"] = unary(lambda x: F.cross_entropy(x.reshape(1, 2), torch.tensor([1]), reduction="none"))
+OPS["dot"] = binary(lambda x, y: torch.dot(x.reshape(1), y.reshape(1)))
+OPS["mv"] = binary(lambda x, y: torch.mv(as_matrix(x), y.reshape(1)))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
           "linalg_vector_norm", "layer_norm", "cross_entropy"}
