@@ -12,6 +12,7 @@ _METHODS = [
     "nonzero", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
     "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "div", "reshape", "flatten", "unflatten", "movedim",
     "transpose", "permute", "squeeze", "unsqueeze", "narrow", "select", "t", "clone", "detach", "numel",
+    "diagonal", "diag", "trace", "tril", "triu",
 ]
 
 
