@@ -226,6 +226,10 @@ TEST(TrilTriu, BatchedLayoutsDtypesAndEmpty) {
   EXPECT_TRUE(HasValues(tril(t), {0, 0, 0, 0, 1, 4, 0, 0, 2, 5, 8, 0}));
   EXPECT_TRUE(HasValues(triu(b.slice(2, 1, 4)), {1, 2, 3, 0, 6, 7, 0, 0, 11, 13, 14, 15, 0, 18, 19, 0, 0, 23}));
   EXPECT_TRUE(HasValues(tril(arange_matrix({1, 3}).expand({2, 3, 3})), {0, 0, 0, 0, 1, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 0, 1, 2}));
+  // Leading dims out of order and every other one: the same band as of the dense copy.
+  const Tensor shuffled = arange_matrix({3, 4, 2, 5}).permute({2, 0, 1, 3}).slice(1, 0, 3, 2);
+  EXPECT_TRUE(equal(tril(shuffled, 1), tril(shuffled.contiguous(), 1)));
+  EXPECT_TRUE(equal(triu(shuffled, -2), triu(shuffled.contiguous(), -2)));
   const Tensor bools = tril(ones({2, 3}, dtype(kBool)));
   EXPECT_EQ(bools.dtype(), kBool);
   EXPECT_TRUE(HasValues(bools.to(kFloat32), {1, 0, 0, 1, 1, 0}));
@@ -241,7 +245,10 @@ TEST(TrilTriu, LargeBatchMatchesTheDefinitionRowByRow) {
   const Tensor x = arange_matrix({3, 130, 300}, kFloat64) + 1;
   for (int64_t d : {-7, 0, 11}) {
     const Tensor lo = tril(x, d), up = triu(x, d);
-    Tensor strided_lo = x.transpose(1, 2).contiguous().transpose(1, 2);  // same values, column-major
+    const Tensor column_major = x.transpose(1, 2).contiguous().transpose(1, 2);  // x's values, strided
+    EXPECT_TRUE(equal(tril(column_major, d), lo));
+    EXPECT_TRUE(equal(triu(column_major, d), up));
+    Tensor strided_lo = x.transpose(1, 2).contiguous().transpose(1, 2);  // written in place below
     strided_lo.tril_(d);
     const std::vector<double> xs = x.to_vector<double>(), ls = lo.to_vector<double>(), us = up.to_vector<double>(),
                               ss = strided_lo.to_vector<double>();

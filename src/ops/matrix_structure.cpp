@@ -152,25 +152,6 @@ int64_t clamp_diagonal(int64_t diagonal, int64_t rows, int64_t cols) {
 // Rows per piece of a parallel loop over rows of `cols` elements.
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(cols, 1)); }
 
-// out = the band of src, both dense [..., rows, cols]: each row is copied where the band keeps it
-// and zeroed elsewhere, so every element is read or written once, with no index arithmetic per
-// element.
-template <class T>
-void copy_band(const T* src, T* out, int64_t total_rows, int64_t rows, int64_t cols, int64_t diagonal, bool lower) {
-  cpu::parallel_for(total_rows, row_grain(cols), [&](int64_t begin, int64_t end) {
-    int64_t i = begin % rows;  // the row within its matrix
-    for (int64_t q = begin; q < end; ++q) {
-      const KeptColumns k = kept_columns(i, diagonal, cols, lower);
-      const T* s = src + q * cols;
-      T* o = out + q * cols;
-      std::fill(o, o + k.first, T{});
-      std::copy(s + k.first, s + k.last, o + k.first);
-      std::fill(o + k.last, o + cols, T{});
-      if (++i == rows) i = 0;
-    }
-  });
-}
-
 // The element offsets of the matrices of a layout, in row-major order of its leading dims: one
 // division per dim to start anywhere, then a carry per matrix.
 class MatrixWalk {
@@ -206,6 +187,38 @@ void zero_run(T* p, int64_t n, int64_t stride) {
   if (stride == 1) std::fill(p, p + n, T{});
   else
     for (int64_t j = 0; j < n; ++j) p[j * stride] = T{};
+}
+
+// out (dense [..., rows, cols]) = the band of x, read through x's own strides (transposed, sliced
+// or expanded alike): each row of out is zeroed outside the band and takes the kept elements of
+// x's row, so every element of out is written once and only the kept elements of x are read, with
+// no index arithmetic per element.
+template <class T>
+void copy_band(const Tensor& x, T* out, int64_t diagonal, bool lower) {
+  const Dims& sizes = x.impl()->sizes;
+  const Dims& strides = x.impl()->strides;
+  const int64_t rank = x.dim(), rows = sizes[rank - 2], cols = sizes[rank - 1];
+  const int64_t row_stride = strides[rank - 2], col_stride = strides[rank - 1];
+  diagonal = clamp_diagonal(diagonal, rows, cols);
+  const T* data = x.data_ptr<T>();
+  cpu::parallel_for(x.numel() / cols, row_grain(cols), [&](int64_t begin, int64_t end) {
+    MatrixWalk walk(sizes, strides, begin / rows);
+    int64_t i = begin % rows;  // the row within its matrix
+    for (int64_t q = begin; q < end; ++q) {
+      const KeptColumns k = kept_columns(i, diagonal, cols, lower);
+      const T* s = data + walk.offset() + i * row_stride;
+      T* o = out + q * cols;
+      std::fill(o, o + k.first, T{});
+      if (col_stride == 1) std::copy(s + k.first, s + k.last, o + k.first);
+      else
+        for (int64_t j = k.first; j < k.last; ++j) o[j] = s[j * col_stride];
+      std::fill(o + k.last, o + cols, T{});
+      if (++i == rows) {
+        i = 0;
+        walk.next();
+      }
+    }
+  });
 }
 
 template <class T>
@@ -250,8 +263,7 @@ void zero_outside_band(const Tensor& t, int64_t diagonal, bool lower) {
   cpu::dispatch_with_bool(t.dtype(), [&](auto tag) { zero_outside_band_typed<decltype(tag)>(t, diagonal, lower); });
 }
 
-// tril or triu of x into a fresh dense tensor: one pass over a dense x; any other layout is
-// copied whole and then zeroed outside the band.
+// tril or triu of x into a fresh dense tensor, in one pass whatever x's layout.
 template <class Names>
 Tensor band_op(const Tensor& x, int64_t diagonal) {
   using Record = BandRecord<Names>;
@@ -259,19 +271,11 @@ Tensor band_op(const Tensor& x, int64_t diagonal) {
   if (vmap::takes_rule(x)) [[unlikely]]
     return vmap::wrap(Record::band(batch_first_of(x), diagonal), 0, vmap::batched(x)->level);
   Tensor out = detail::make_empty(x.sizes(), x.dtype());
-  const int64_t rows = x.size(-2), cols = x.size(-1);
-  if (out.numel() > 0) {
-    if (x.is_contiguous()) {
-      const int64_t clamped = clamp_diagonal(diagonal, rows, cols);
-      cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        copy_band(x.data_ptr<T>(), out.data_ptr<T>(), out.numel() / cols, rows, cols, clamped, Record::lower);
-      });
-    } else {
-      detail::copy_values(out, x);
-      zero_outside_band(out, diagonal, Record::lower);
-    }
-  }
+  if (out.numel() > 0)
+    cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      copy_band(x, out.data_ptr<T>(), diagonal, Record::lower);
+    });
   finish<Record>({&x}, out, {diagonal});
   return out;
 }
