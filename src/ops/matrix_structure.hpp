@@ -1,4 +1,4 @@
-// The band kernel that tril_ and triu_ (inplace.cpp) share with tril and triu (matrix_structure.cpp).
+// What tril_ and triu_ (inplace.cpp) need of matrix_structure.cpp: the rank check and the in-place band kernel.
 #pragma once
 
 #include "dydx/tensor.hpp"
