@@ -193,6 +193,19 @@ TEST(Trace, ValuesDtypesAndGradient) {
   EXPECT_TRUE(HasValues(x.grad(), {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0}));
 }
 
+// The gradient of a tall matrix's trace is its main diagonal's pattern, as trace's JVP and the values
+// say. PyTorch 1.13's backward marks every flat index that is a multiple of cols + 1 instead, which
+// for a [3, 1] matrix is (0, 0) and (2, 0) (its JVP gives the diagonal, as here): a deliberate
+// difference.
+TEST(Trace, GradientOfATallMatrixIsItsDiagonal) {
+  Tensor x = zeros({3, 1}).requires_grad_(true);
+  trace(x).backward();
+  EXPECT_TRUE(HasValues(x.grad(), {1, 0, 0}));
+  Tensor y = zeros({5, 2}).requires_grad_(true);
+  trace(y).backward();
+  EXPECT_TRUE(HasValues(y.grad(), {1, 0, 0, 1, 0, 0, 0, 0, 0, 0}));
+}
+
 TEST(Trace, Errors) {
   EXPECT_DYDX_ERROR(trace(arange_matrix({3})), "trace", "expected a matrix", "dim 1");
   EXPECT_DYDX_ERROR(trace(zeros({2, 2, 2})), "trace", "expected a matrix", "dim 3");
@@ -208,7 +221,9 @@ TEST(TrilTriu, MatchTorchOnEveryOffset) {
   EXPECT_TRUE(HasValues(triu(a), {0, 1, 2, 3, 0, 5, 6, 7, 0, 0, 10, 11}));
   EXPECT_TRUE(HasValues(triu(a, 2), {0, 0, 2, 3, 0, 0, 0, 7, 0, 0, 0, 0}));
   EXPECT_TRUE(HasValues(a.triu(-1), {0, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11}));
-  // Beyond the matrix: all kept or all zero, up to int64's extremes.
+  // Beyond the matrix: all kept or all zero, up to int64's extremes. (PyTorch 1.13 agrees up to a few
+  // below int64's maximum, where its i + k + 1 overflows: tril(a, 2^63 - 1) is all zero there, triu
+  // keeps rows. dydx's band never overflows.)
   const std::vector<double> all = a.to_vector<double>(), none(12, 0.0);
   for (int64_t d : {int64_t{3}, int64_t{10}, std::numeric_limits<int64_t>::max()}) EXPECT_TRUE(HasValues(tril(a, d), all)) << d;
   for (int64_t d : {int64_t{4}, int64_t{10}, std::numeric_limits<int64_t>::max()}) EXPECT_TRUE(HasValues(triu(a, d), none)) << d;
