@@ -646,6 +646,51 @@ std::vector<OpRow> build_table() {
        },
        1e-6});
 
+  // Matrix structure: diagonal is a view (the diagonal becomes the last dim); diag, trace, tril and
+  // triu copy. Offsets above, below and beyond the matrix, batched and non-square shapes.
+  row({"diagonal", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].diagonal(1); },
+       gather([](const Naive&) { return Index{3}; }, [](const Index& i) { return Index{i[0], i[0] + 1}; }), 0});
+  // dims (2, 0) of [3, 2, 4] at offset -1: element i is x[i, k, i + 1], dim 1 (k) stays in front.
+  row({"diagonal", {{{3, 2, 4}}}, Domain::Real, [](const auto& in) { return diagonal(in[0], -1, 2, -3); },
+       gather([](const Naive&) { return Index{2, 3}; }, [](const Index& i) { return Index{i[1], i[0], i[1] + 1}; }), 0});
+  row({"diag", {{{4}}}, Domain::Real, [](const auto& in) { return diag(in[0], -1); },
+       [](const auto& in) {
+         return Naive::build({5, 5}, [&](const Index& i) { return i[0] - i[1] == 1 ? in[0].at({i[1]}) : 0.0; });
+       },
+       0});
+  row({"diag", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].diag(1); },
+       gather([](const Naive&) { return Index{3}; }, [](const Index& i) { return Index{i[0], i[0] + 1}; }), 0});
+  row({"diag", {{{4, 3}}}, Domain::Real, [](const auto& in) { return diag(in[0], -2); },
+       gather([](const Naive&) { return Index{2}; }, [](const Index& i) { return Index{i[0] + 2, i[0]}; }), 0});
+  auto naive_trace = [](const auto& in) {
+    double sum = 0;
+    for (int64_t i = 0; i < std::min(in[0].shape[0], in[0].shape[1]); ++i) sum += in[0].at({i, i});
+    return Naive{{}, {sum}};
+  };
+  row({"trace", {{{3, 4}}, {{4, 4}}, {{5, 2}}}, Domain::Real, [](const auto& in) { return trace(in[0]); }, naive_trace,
+       1e-6});
+  // The band of each matrix of x: kept where keep(row, col), zero elsewhere.
+  auto band = [](std::function<bool(int64_t, int64_t)> keep) {
+    return [=](const auto& in) {
+      return Naive::build(in[0].shape, [&](const Index& i) {
+        const size_t r = i.size();
+        return keep(i[r - 2], i[r - 1]) ? in[0].at(i) : 0.0;
+      });
+    };
+  };
+  row({"tril", {{{3, 4}}, {{2, 3, 4}}}, Domain::Real, [](const auto& in) { return tril(in[0]); },
+       band([](int64_t i, int64_t j) { return j <= i; }), 0});
+  row({"tril", {{{4, 3}}, {{2, 1, 3, 3}}}, Domain::Real, [](const auto& in) { return in[0].tril(-1); },
+       band([](int64_t i, int64_t j) { return j <= i - 1; }), 0});
+  row({"tril", {{{3, 4}}}, Domain::Real, [](const auto& in) { return tril(in[0], 2); },
+       band([](int64_t i, int64_t j) { return j <= i + 2; }), 0});
+  row({"triu", {{{3, 4}}, {{2, 3, 4}}}, Domain::Real, [](const auto& in) { return triu(in[0]); },
+       band([](int64_t i, int64_t j) { return j >= i; }), 0});
+  row({"triu", {{{4, 3}}, {{2, 1, 3, 3}}}, Domain::Real, [](const auto& in) { return in[0].triu(1); },
+       band([](int64_t i, int64_t j) { return j >= i + 1; }), 0});
+  row({"triu", {{{3, 4}}}, Domain::Real, [](const auto& in) { return triu(in[0], -2); },
+       band([](int64_t i, int64_t j) { return j >= i - 2; }), 0});
+
   // Indexing: fixed int64 indices, duplicates included (their gradients add up), captured by each row.
   const Tensor gather_cols = tensor({{0, 3, 3}, {2, 0, 1}}, dtype(kInt64));        // dim 1 of [3, 4]
   const Tensor gather_rows = tensor({{2, 0, 1, 1}, {0, 0, 2, 1}}, dtype(kInt64));  // dim 0 of [3, 4]
@@ -870,6 +915,7 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
          return nn::functional::cross_entropy(in[0].reshape({1, 2}), tensor({1}, dtype(kInt64)),
                                               nn::functional::CrossEntropyFuncOptions().reduction(kNone));
        }},
+      {"trace", [](const auto& in) { return trace(diag(in[0])); }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},
       {"convolution", [](const auto& in) { return conv2d(in[0].reshape({1, 1, 1, 1}), in[1].reshape({1, 1, 1, 1})); }},
       {"col2im", [](const auto& in) { return nn::functional::fold(in[0].reshape({1, 1, -1}), nn::functional::FoldFuncOptions({1, in[0].numel()}, 1)); }},

@@ -586,9 +586,9 @@ namespace {
 
 // The ops func::compile computes again without a rule of their own: views, replayed by their
 // geometry (as_strided on the replayed input).
-const std::set<std::string> kViews = {"as_strided", "expand",           "permute",   "select",    "slice",
-                                      "split",      "split_with_sizes", "squeeze",   "squeeze.dim", "t",
-                                      "transpose",  "unbind",           "unsqueeze", "view"};
+const std::set<std::string> kViews = {"as_strided", "diagonal", "expand", "permute",     "select", "slice",
+                                      "split",      "split_with_sizes", "squeeze", "squeeze.dim", "t",
+                                      "transpose",  "unbind",   "unsqueeze", "view"};
 // The ops it cannot compute again yet: a recording that needs one runs f itself. copy, copy_slices,
 // fill and zero are in-place writes' records (with history to record, which refuses the recording; a
 // write into a tensor f made without history is a step of its own, ops::rewritten). The lists are

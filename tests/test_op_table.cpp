@@ -1057,9 +1057,11 @@ TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
 // edge value passes through unchanged; every other registered op must have edge cases.
 TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
   const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
-                                              "expand", "fill", "gather", "im2col", "index", "index_select", "scatter", "scatter.value", "masked_fill", "permute", "select", "slice", "split", "split_with_sizes", "squeeze",
-                                              "squeeze.dim", "stack", "t", "to", "transpose", "unbind", "unsqueeze", "view",
-                                              "zero", "AccumulateGrad"};
+                                              "diag", "diagonal", "expand", "fill", "gather", "im2col", "index",
+                                              "index_select", "scatter", "scatter.value", "masked_fill", "permute",
+                                              "select", "slice", "split", "split_with_sizes", "squeeze", "squeeze.dim",
+                                              "stack", "t", "to", "transpose", "tril", "triu", "unbind", "unsqueeze",
+                                              "view", "zero", "AccumulateGrad"};
   // The steps of transforms as ops of their own (the forward Laplacian through an activation,
   // laplacian_tangent.hpp) have no PyTorch counterpart: a "PyTorch value" would be our own formula
   // transcribed, and PyTorch's differentiation of it rearranges the terms, so signed zeros and

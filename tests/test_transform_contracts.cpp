@@ -37,9 +37,6 @@ Dims concat(IntArrayRef a, IntArrayRef b) {
   return out;
 }
 
-// The square matrix with v on its diagonal.
-Tensor diag(const Tensor& v) { return eye(v.numel(), v.dtype()) * v.unsqueeze(0); }
-
 bool plain(const Tensor& t) { return t.defined() && !t.requires_grad() && t.grad_fn() == nullptr; }
 
 // A row-wise, non-linear f of x [B, n] (every transform's reverse pass builds a graph for it), that

@@ -190,6 +190,19 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
 /// Sums x down to a shape it broadcasts from; the inverse of expand.
 Tensor sum_to(const Tensor& x, IntArrayRef shape);
 
+// Matrix structure (the last two dims, or dim1 and dim2, are a matrix's rows and columns).
+/// The elements (i, i + offset) of dims dim1 and dim2 (i - offset rows down for a negative offset),
+/// as a view whose last dim is the diagonal; empty for an offset beyond the matrix.
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);
+/// A vector placed on `diagonal` of a square matrix of zeros, or a matrix's diagonal copied (1-D).
+Tensor diag(const Tensor& x, int64_t diagonal = 0);
+/// The sum of a matrix's main diagonal (any shape, not only square), of x's dtype; not bool.
+Tensor trace(const Tensor& x);
+/// A copy of x (at least 2-D, batched over leading dims) with the elements above `diagonal` (tril)
+/// or below it (triu) zeroed; diagonal 0 is the main one, positive ones lie above it.
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+
 // Joining.
 Tensor cat(const TensorList& tensors, int64_t dim = 0);
 Tensor stack(const TensorList& tensors, int64_t dim = 0);

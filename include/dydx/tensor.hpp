@@ -138,6 +138,8 @@ class Tensor {
   Tensor movedim(IntArrayRef source, IntArrayRef destination) const;
   Tensor movedim(int64_t source, int64_t destination) const { return movedim(IntArrayRef({source}), IntArrayRef({destination})); }
   Tensor as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> storage_offset = std::nullopt) const;
+  /// The diagonal of dims dim1 and dim2 as a view (see dydx::diagonal).
+  Tensor diagonal(int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1) const;
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(ScalarType dtype) const;
@@ -236,6 +238,10 @@ class Tensor {
   Tensor index_put(const std::vector<indexing::TensorIndex>& indices, const Tensor& values, bool accumulate = false) const;
   Tensor masked_select(const Tensor& mask) const;
   Tensor nonzero() const;
+  Tensor diag(int64_t diagonal = 0) const;
+  Tensor trace() const;
+  Tensor tril(int64_t diagonal = 0) const;
+  Tensor triu(int64_t diagonal = 0) const;
 
   // ---- comparisons and logic (bool results; see ops.hpp) ---------------------------------
   Tensor eq(const Tensor& other) const;
@@ -323,6 +329,9 @@ class Tensor {
   Tensor& square_();
   Tensor& clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
   Tensor& clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+  /// self = tril(self) or triu(self), zeroing the elements outside the band in place.
+  Tensor& tril_(int64_t diagonal = 0);
+  Tensor& triu_(int64_t diagonal = 0);
 
   Tensor& operator+=(const Tensor& other) { return add_(other); }
   Tensor& operator+=(Scalar other) { return add_(other); }

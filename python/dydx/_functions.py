@@ -13,6 +13,7 @@ _METHODS = [
     "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "div", "reshape", "flatten", "unflatten", "movedim",
     "transpose", "permute", "squeeze", "unsqueeze", "narrow", "select", "t", "clone", "detach", "numel",
     "split", "split_with_sizes", "chunk", "unbind",
+    "diagonal", "diag", "trace", "tril", "triu",
 ]
 
 

@@ -143,6 +143,13 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("chunk", [](const Tensor& t, int64_t chunks, int64_t dim) { return as_tuple(t.chunk(chunks, dim)); },
            "chunks"_a, "dim"_a = 0)
       .def("unbind", [](const Tensor& t, int64_t dim) { return as_tuple(t.unbind(dim)); }, "dim"_a = 0)
+      .def("diagonal", &Tensor::diagonal, "offset"_a = 0, "dim1"_a = 0, "dim2"_a = 1)
+      .def("diag", &Tensor::diag, "diagonal"_a = 0)
+      .def("trace", &Tensor::trace)
+      .def("tril", &Tensor::tril, "diagonal"_a = 0)
+      .def("triu", &Tensor::triu, "diagonal"_a = 0)
+      .def("tril_", &Tensor::tril_, "diagonal"_a = 0, nb::rv_policy::reference_internal)
+      .def("triu_", &Tensor::triu_, "diagonal"_a = 0, nb::rv_policy::reference_internal)
       .def("as_strided", [](const Tensor& t, nb::handle size, nb::handle stride, std::optional<int64_t> offset) {
         return t.as_strided(int_list(size), int_list(stride), offset);
       }, "size"_a, "stride"_a, "storage_offset"_a = nb::none())

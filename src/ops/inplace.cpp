@@ -9,6 +9,7 @@
 
 #include "core/overlap.hpp"
 #include "ops/op_record.hpp"
+#include "ops/matrix_structure.hpp"
 #include "ops/op_util.hpp"
 #include "vmap/batched.hpp"
 #include "ops/strided_region.hpp"
@@ -510,5 +511,35 @@ Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Sca
   return unary_in_place(*this, "clamp_", [min, max](const Tensor& x) { return dydx::clamp(x, min, max); });
 }
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
+
+// self = tril(self) or triu(self). With history or tangents to carry, the band is computed out of
+// place and committed, as every in-place op's result (tril's rule reads nothing of self, so self
+// needs no snapshot); otherwise only the elements outside the band are written, zeros, through
+// self's own strides. Under vmap the sample's matrix dims are the batch's last two once its batch
+// dim is moved in front, a view that the write goes through.
+static Tensor& band_in_place(Tensor& self, int64_t diagonal, bool lower) {
+  const char* op = lower ? "tril_" : "triu_";
+  if (ops::rewritten(self, op, {}, [diagonal, lower](Tensor& t, const TensorList&) { band_in_place(t, diagonal, lower); }))
+    return self;
+  check_inplace(self, op);
+  ops::check_band_rank(self, op);
+  if (vmap::takes_rule(self)) [[unlikely]] {
+    const auto* b = vmap::batched(self);
+    Tensor batch = vmap::batch_first({b->value, b->bdim});
+    band_in_place(batch, diagonal, lower);
+    return self;
+  }
+  ops::check_overlap(self, {}, op);
+  if (needs_history(self, {})) {
+    commit(self, lower ? dydx::tril(self, diagonal) : dydx::triu(self, diagonal), op);
+  } else {
+    ops::check_commit(self, self, op);  // the checks every in-place write makes, as commit's
+    ops::zero_outside_band(self, diagonal, lower);
+    ops::bump_version(self);
+  }
+  return self;
+}
+Tensor& Tensor::tril_(int64_t diagonal) { return band_in_place(*this, diagonal, true); }
+Tensor& Tensor::triu_(int64_t diagonal) { return band_in_place(*this, diagonal, false); }
 
 }  // namespace dydx
