@@ -607,7 +607,7 @@ func::UnaryFunction quartic_row_wise(const Case& c, const TensorList& leaves, co
 const std::set<std::string>& ops_without_biharmonic_rule() {
   static const std::set<std::string> names = {
       "atan2", "hypot", "pow.Tensor", "softmax", "log_softmax", "logsumexp", "var", "std", "norm", "linalg_vector_norm",
-      "layer_norm", "cross_entropy",
+      "layer_norm", "cross_entropy", "cumprod", "prod", "prod.dim_int",
       // The forward Laplacian's own steps, which only its level makes.
       "laplacian_tangent.tanh", "laplacian_tangent.sigmoid", "laplacian_tangent.exp", "laplacian_tangent.sin",
       "laplacian_tangent.cos", "laplacian_tangent.silu"};
@@ -1057,7 +1057,7 @@ TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
 // edge value passes through unchanged; every other registered op must have edge cases.
 TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
   const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
-                                              "expand", "fill", "gather", "im2col", "index", "index_select", "scatter", "scatter.value", "masked_fill", "permute", "select", "slice", "squeeze",
+                                              "expand", "fill", "flip", "gather", "im2col", "index", "index_select", "scatter", "scatter.value", "masked_fill", "permute", "select", "slice", "squeeze",
                                               "squeeze.dim", "stack", "t", "to", "transpose", "unsqueeze", "view",
                                               "zero", "AccumulateGrad"};
   // The steps of transforms as ops of their own (the forward Laplacian through an activation,

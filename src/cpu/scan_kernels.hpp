@@ -1,0 +1,134 @@
+// Kernels along one dim of a dense block read as [outer, n, inner]: the inclusive scans (cumsum,
+// cumprod), the product reduction (prod) and the reversal of dims (flip).
+//
+// A scan along the last dim (inner == 1) runs each row in order; along an outer dim it keeps a row
+// of running values across the inner dim, a block of columns at a time, so that the loop over
+// columns vectorises and the running row stays in L1. Both split their work over the thread pool.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "cpu/parallel.hpp"
+
+namespace dydx::cpu {
+
+/// The type a scan runs in: double for float (as PyTorch's CPU cumsum and cumprod accumulate, so a
+/// long float32 cumsum loses no more than its rounding of each result), uint64_t for int64 (a
+/// wrapping sum or product, as two's complement gives it, without signed overflow), T otherwise.
+template <class T>
+using ScanAccumulator = std::conditional_t<std::is_same_v<T, float>, double,
+                                           std::conditional_t<std::is_integral_v<T>, uint64_t, T>>;
+
+/// out[o, i, c] = step(... step(identity, in[o, 0, c]) ..., in[o, i, c]) for dense in and out.
+template <class T, class Step>
+void scan_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner, Step step, T identity) {
+  using Acc = ScanAccumulator<T>;
+  if (outer == 0 || n == 0 || inner == 0) return;
+  if (inner == 1) {
+    parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / n), [&](int64_t first, int64_t last) {
+      for (int64_t row = first; row < last; ++row) {
+        const T* x = in + row * n;
+        T* y = out + row * n;
+        Acc acc = static_cast<Acc>(identity);
+        for (int64_t i = 0; i < n; ++i) {
+          acc = step(acc, static_cast<Acc>(x[i]));
+          y[i] = static_cast<T>(acc);
+        }
+      }
+    });
+    return;
+  }
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  parallel_for(outer * blocks, std::max<int64_t>(1, kElementwiseGrain / (n * kBlock)), [&](int64_t first, int64_t last) {
+    Acc acc[kBlock];
+    for (int64_t task = first; task < last; ++task) {
+      const int64_t o = task / blocks, c0 = task % blocks * kBlock, width = std::min(kBlock, inner - c0);
+      std::fill(acc, acc + width, static_cast<Acc>(identity));
+      for (int64_t i = 0; i < n; ++i) {
+        const T* x = in + (o * n + i) * inner + c0;
+        T* y = out + (o * n + i) * inner + c0;
+        for (int64_t c = 0; c < width; ++c) {
+          acc[c] = step(acc[c], static_cast<Acc>(x[c]));
+          y[c] = static_cast<T>(acc[c]);
+        }
+      }
+    }
+  });
+}
+
+/// out[o, c] = the product of in[o, :, c], in T (as PyTorch's prod, so a float32 product overflows
+/// where PyTorch's does); an int64 product wraps. Along the last dim a row is multiplied in eight
+/// independent lanes (which the compiler vectorises) and the lanes at the end.
+template <class T>
+void product_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
+  using Acc = std::conditional_t<std::is_integral_v<T>, uint64_t, T>;
+  if (outer == 0 || inner == 0) return;
+  if (inner == 1) {
+    parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n, 1)), [&](int64_t first, int64_t last) {
+      for (int64_t row = first; row < last; ++row) {
+        const T* x = in + row * n;
+        constexpr int kLanes = 8;
+        Acc lanes[kLanes];
+        std::fill(lanes, lanes + kLanes, Acc(1));
+        int64_t i = 0;
+        for (; i + kLanes <= n; i += kLanes)
+          for (int l = 0; l < kLanes; ++l) lanes[l] *= static_cast<Acc>(x[i + l]);
+        Acc total = Acc(1);
+        for (int l = 0; l < kLanes; ++l) total *= lanes[l];
+        for (; i < n; ++i) total *= static_cast<Acc>(x[i]);
+        out[row] = static_cast<T>(total);
+      }
+    });
+    return;
+  }
+  parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * inner, 1)), [&](int64_t first, int64_t last) {
+    for (int64_t o = first; o < last; ++o) {
+      Acc* y = reinterpret_cast<Acc*>(out + o * inner);  // Acc has T's size and representation
+      static_assert(sizeof(Acc) == sizeof(T));
+      std::fill(out + o * inner, out + (o + 1) * inner, T(1));
+      for (int64_t i = 0; i < n; ++i) {
+        const T* x = in + (o * n + i) * inner;
+        for (int64_t c = 0; c < inner; ++c) y[c] *= static_cast<Acc>(x[c]);
+      }
+    }
+  });
+}
+
+/// Copies a dense block of the given sizes with the marked dims reversed, into a dense out. The
+/// caller merges neighbouring dims that are both flipped or both kept (and drops dims of size 1),
+/// so rows are as long as they can be: each output row (the last dim) is a plain or reversed copy
+/// of one input row.
+template <class T>
+void flip_copy(const T* in, T* out, const int64_t* sizes, const char* flipped, int64_t rank) {
+  if (rank == 0) {
+    out[0] = in[0];
+    return;
+  }
+  const int64_t row = sizes[rank - 1];
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d) rows *= sizes[d];
+  if (rows == 0 || row == 0) return;
+  const bool reverse_rows = flipped[rank - 1];
+  parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / row), [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      // The source row: r's index over the leading dims, reversed along the flipped ones.
+      int64_t rest = r, source = 0, stride = row;
+      for (int64_t d = rank - 2; d >= 0; --d) {
+        const int64_t i = rest % sizes[d];
+        rest /= sizes[d];
+        source += (flipped[d] ? sizes[d] - 1 - i : i) * stride;
+        stride *= sizes[d];
+      }
+      const T* x = in + source;
+      T* y = out + r * row;
+      if (reverse_rows) std::reverse_copy(x, x + row, y);
+      else std::memcpy(static_cast<void*>(y), static_cast<const void*>(x), sizeof(T) * row);
+    }
+  });
+}
+
+}  // namespace dydx::cpu
