@@ -235,3 +235,49 @@ def test_argmax_argmin_match_torch(name, dim, keepdim):
     assert_matches(getattr(x, name)(dim, keepdim), getattr(torch, name)(ref, dim, keepdim), rtol=0, atol=0)
     assert_matches(getattr(dydx, name)(x, dim=dim, keepdim=keepdim), getattr(ref, name)(dim=dim, keepdim=keepdim),
                    rtol=0, atol=0)
+
+
+SCAN_VALUES = [[2.0, 0.0, 3.0, 0.0], [1.5, -2.0, 0.0, 4.0], [0.5, 3.0, -1.0, 2.0]]
+
+
+@pytest.mark.parametrize("name,args", [("cumsum", (1,)), ("cumsum", (0,)), ("cumprod", (-1,)), ("cumprod", (0,)),
+                                       ("prod", ()), ("prod", (1,)), ("prod", (0, True)), ("flip", ([0, 1],)),
+                                       ("flip", (-1,))])
+def test_scans_products_and_flip_match_torch_with_gradients(name, args):
+    # Rows with zeros, one or two: the gradients of cumprod and prod are products of the other elements.
+    ours = dydx.tensor(SCAN_VALUES, dtype=dydx.float64, requires_grad=True)
+    theirs = torch.tensor(SCAN_VALUES, dtype=torch.float64, requires_grad=True)
+    out, ref = getattr(ours, name)(*args), getattr(theirs, name)(*args)
+    assert_matches(out, ref.detach(), rtol=1e-15, atol=0)
+    assert_matches(getattr(dydx, name)(ours.detach(), *args), ref.detach(), rtol=1e-15, atol=0)
+    weights = np.arange(1.0, 1.0 + ref.numel()).reshape(tuple(ref.shape))
+    (out * dydx.from_numpy(weights.copy())).sum().backward()
+    (ref * torch.from_numpy(weights.copy())).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("values", [[1, 2, 3], [True, False, True]])
+def test_scans_and_prod_promote_integers_as_torch(values):
+    x, ref = dydx.tensor(values), torch.tensor(values)
+    for name, args in [("cumsum", (0,)), ("cumprod", (0,)), ("prod", ()), ("prod", (0,))]:
+        assert_matches(getattr(x, name)(*args), getattr(ref, name)(*args))
+    assert_matches(x.cumsum(0, dtype=dydx.float64), ref.cumsum(0, dtype=torch.float64))
+    assert_matches(x.prod(dtype=dydx.float32), ref.prod(dtype=torch.float32))
+
+
+def test_scan_in_place_forms_and_errors_as_torch():
+    x, ref = dydx.tensor([1, 2, 3]), torch.tensor([1, 2, 3])
+    x.cumsum_(0)
+    ref.cumsum_(0)
+    assert_matches(x, ref)
+    y = dydx.tensor([1.0, 2.0, 3.0])
+    y.cumprod_(dim=0)
+    assert_matches(y, torch.tensor([1.0, 2.0, 6.0]))
+    with pytest.raises(RuntimeError, match="should match"):
+        y.cumsum_(0, dtype=dydx.float64)
+    assert_matches(y, torch.tensor([1.0, 2.0, 6.0]))
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        y.flip(0, -1)
+    assert_matches(dydx.flip(dydx.tensor(VALUES), dims=[1]), torch.flip(torch.tensor(VALUES), dims=[1]))
+    with pytest.raises(Exception, match="out of range"):
+        y.cumsum(1)
