@@ -1,9 +1,10 @@
 // Kernels along one dim of a dense block read as [outer, n, inner]: the inclusive scans (cumsum,
 // cumprod), the product reduction (prod) and the reversal of dims (flip).
 //
-// A scan along the last dim (inner == 1) runs each row in order; along an outer dim it keeps a row
-// of running values across the inner dim, a block of columns at a time, so that the loop over
-// columns vectorises and the running row stays in L1. Both split their work over the thread pool.
+// A scan along the last dim (inner == 1) runs each row in order, four rows side by side; along an
+// outer dim it keeps a row of running values across the inner dim, a block of columns at a time, so
+// that the loop over columns vectorises and the running row stays in L1. Both split their work over
+// the thread pool.
 #pragma once
 
 #include <algorithm>
@@ -29,7 +30,20 @@ void scan_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner, St
   if (outer == 0 || n == 0 || inner == 0) return;
   if (inner == 1) {
     parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / n), [&](int64_t first, int64_t last) {
-      for (int64_t row = first; row < last; ++row) {
+      // Four rows at a time, interleaved: each row's running value is a chain of dependent adds (or
+      // multiplies), so four independent chains keep the adder busy while each waits on its latency.
+      constexpr int64_t kRows = 4;
+      int64_t row = first;
+      for (; row + kRows <= last; row += kRows) {
+        Acc acc[kRows];
+        std::fill(acc, acc + kRows, static_cast<Acc>(identity));
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t r = 0; r < kRows; ++r) {
+            acc[r] = step(acc[r], static_cast<Acc>(in[(row + r) * n + i]));
+            out[(row + r) * n + i] = static_cast<T>(acc[r]);
+          }
+      }
+      for (; row < last; ++row) {
         const T* x = in + row * n;
         T* y = out + row * n;
         Acc acc = static_cast<Acc>(identity);
@@ -60,9 +74,11 @@ void scan_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner, St
   });
 }
 
-/// out[o, c] = the product of in[o, :, c], in T (as PyTorch's prod, so a float32 product overflows
-/// where PyTorch's does); an int64 product wraps. Along the last dim a row is multiplied in eight
-/// independent lanes (which the compiler vectorises) and the lanes at the end.
+/// out[o, c] = the product of in[o, :, c], in T (as PyTorch's prod; a float32 product whose partial
+/// products leave float32's range depends on the order, which differs from a left-to-right product
+/// as PyTorch's vectorised reduction does); an int64 product wraps. Along the last dim a row is multiplied in 256 bytes
+/// of independent lanes (which the compiler vectorises into several vectors, so that multiplies do
+/// not wait on each other's latency) and the lanes at the end.
 template <class T>
 void product_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
   using Acc = std::conditional_t<std::is_integral_v<T>, uint64_t, T>;
@@ -71,16 +87,16 @@ void product_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner)
     parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n, 1)), [&](int64_t first, int64_t last) {
       for (int64_t row = first; row < last; ++row) {
         const T* x = in + row * n;
-        constexpr int kLanes = 8;
+        constexpr int kLanes = 256 / sizeof(T);
         Acc lanes[kLanes];
         std::fill(lanes, lanes + kLanes, Acc(1));
         int64_t i = 0;
         for (; i + kLanes <= n; i += kLanes)
           for (int l = 0; l < kLanes; ++l) lanes[l] *= static_cast<Acc>(x[i + l]);
-        Acc total = Acc(1);
-        for (int l = 0; l < kLanes; ++l) total *= lanes[l];
-        for (; i < n; ++i) total *= static_cast<Acc>(x[i]);
-        out[row] = static_cast<T>(total);
+        for (int64_t l = 0; i + l < n; ++l) lanes[l] *= static_cast<Acc>(x[i + l]);  // the tail, into the lanes
+        for (int width = kLanes / 2; width > 0; width /= 2)  // the lanes folded in halves, not one by one
+          for (int l = 0; l < width; ++l) lanes[l] *= lanes[l + width];
+        out[row] = static_cast<T>(lanes[0]);
       }
     });
     return;
