@@ -982,38 +982,47 @@ const std::vector<EdgeDeviation>& edge_deviations() {
     // cumprod, prod and prod.dim_int: the derivatives are products of the other elements, which dydx
     // forms without dividing wherever an element is zero or subnormal (ops/scan.cpp, ops/prod.cpp).
     static const std::string kExactAtZeros =
-        "second derivatives at a zero: dydx's are the exact Hessian-vector products (e.g. 1,1 for x0 + x0 x1 "
-        "at x0 = 0), from gradients that are products of the other elements everywhere; PyTorch 1.13's forward "
-        "over reverse through cumprod's and prod's backward treats the positions at and after a zero as constant, "
-        "and its whole prod with two zeros returns a gradient with no graph (its double backward gives 0)";
+        "second derivatives at a zero: dydx's are the exact Hessian-vector products (1,1 for x0 + x0 x1 at "
+        "x0 = 0), from gradients that are products of the other elements; PyTorch 1.13's forward over reverse "
+        "through cumprod's and prod's backward treats the positions at and after a zero as constant, and its "
+        "whole prod with two zeros returns a gradient with no graph (its double backward gives 0)";
     static const std::string kZeroSign =
-        "the sign of a zero derivative: dydx's product of the other elements keeps the other element's -0 "
-        "(prod) or adds its two terms (cumprod's JVP), where PyTorch's zero path returns +0 or its quotient gives -0";
+        "the sign of a zero derivative: dydx's gradient at and after a zero is the product of the other "
+        "elements, which keeps a -0 element's sign, and cumprod's JVP adds two terms to +0; PyTorch writes +0 "
+        "there, or its quotient gives -0";
     static const std::string kSubnormalFactor =
         "a float32 subnormal element: PyTorch divides by it (result / x, t / x), which overflows or underflows "
-        "float32 (inf, nan, or a 0 where the product underflowed); dydx handles a subnormal as it handles a zero, "
+        "float32 (inf, nan, or 0 where the product underflowed); dydx handles a subnormal as it handles a zero, "
         "with products of the other elements, and gives the exact first and second derivatives";
     static const std::string kNonFiniteFactor =
-        "an inf or nan next to a zero: both libraries' quotient forms meet inf / inf or 0 * inf. dydx's cumprod "
-        "gradient before the first zero sums g_j out_j / x_i over every j (so that its derivative along the zero "
-        "is right), and out_j after the zero is inf * 0 = nan, where PyTorch sums up to the zero only (1); "
-        "dydx's JVP with a zero present multiplies series exactly (1), where PyTorch's divides (nan); second "
-        "derivatives through the inf are nan in dydx";
+        "an inf or nan beside a zero: dydx's cumprod JVP then multiplies the elements' series (t_0 = 1 at "
+        "position 0) where PyTorch's out * cumsum(t / x) meets inf / inf, and its forward over reverse is exact "
+        "where the exact value is a number (PyTorch's treats the positions after a zero as constant)";
     static const std::string kTinyQuotient =
-        "float64 x = 1e-40 beside a zero or a large element: the second derivative through the quotient "
-        "(g out) / x cancels terms near 1e40 (1 ulp is 1e24), and each library keeps a different residue";
+        "float64 x = 1e-40 beside a large element (no zero, so both libraries take the quotient): the second "
+        "derivative through (g out) / x cancels terms near 1e40 (1 ulp is 1e24), and each library keeps a "
+        "different residue";
     for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
              {"cumprod", "fwr", "0,0", "1,1"},
              {"cumprod", "fwr", "1,0", "1,1"},
              {"cumprod", "fwr", "0,1", "1,1"},
              {"cumprod", "fwr", "-0,1", "1,1"},
-             {"cumprod", "fwr", "0,1", "0.99999999999999989,1"},
              {"prod", "vjp2", "0,0", "1,1"},
              {"prod", "fwr", "0,0", "1,1"},
          })
       out.push_back({key, field, pytorch, dydx, kExactAtZeros});
     for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
              {"cumprod", "jvp", "1,-0", "1,0"},
+             {"cumprod", "vjp", "1,0", "1,-0"},
+             {"cumprod", "vjp", "2,0", "2,-0"},
+             {"cumprod", "vjp", "0,0", "0,-0"},
+             {"cumprod", "vjp", "3.5,0", "3.5,-0"},
+             {"cumprod", "vjp", "-1.5,0", "-1.5,-0"},
+             {"cumprod", "vjp", "101,0", "101,-0"},
+             {"cumprod", "vjp", "-99,0", "-99,-0"},
+             {"cumprod", "vjp", "inf,0", "inf,-0"},
+             {"cumprod", "vjp", "-inf,0", "-inf,-0"},
+             {"cumprod", "vjp", "nan,0", "nan,-0"},
              {"prod", "vjp", "0,0", "-0,0"},
              {"prod", "vjp", "0,0", "0,-0"},
              {"prod", "vjp", "0,0", "-0,-0"},
@@ -1043,13 +1052,17 @@ const std::vector<EdgeDeviation>& edge_deviations() {
              {"cumprod", "jvp", "inf,nan", "1,1.9999892202229519e-40"},
              {"cumprod", "vjp2", "nan,nan", "1,1"},
              {"cumprod", "fwr", "nan,nan", "1,1"},
-             {"cumprod", "vjp", "inf,nan", "inf,0"},
+             {"cumprod", "vjp", "inf,nan", "inf,9.9999461011147596e-41"},
              {"cumprod", "jvp", "inf,inf", "1,inf"},
-             {"cumprod", "fwr", "nan,nan", "nan,0"},
-             {"cumprod", "vjp", "-inf,nan", "-inf,0"},
+             {"cumprod", "fwr", "nan,nan", "nan,1"},
+             {"cumprod", "vjp", "-inf,nan", "-inf,9.9999461011147596e-41"},
              {"cumprod", "jvp", "inf,-inf", "1,-inf"},
-             {"cumprod", "vjp", "nan,nan", "nan,0"},
+             {"cumprod", "vjp", "nan,nan", "nan,9.9999461011147596e-41"},
              {"cumprod", "jvp", "inf,nan", "1,nan"},
+             {"cumprod", "vjp", "nan,inf", "1,inf"},
+             {"cumprod", "vjp2", "nan,nan", "nan,1"},
+             {"cumprod", "vjp", "nan,-inf", "1,-inf"},
+             {"cumprod", "vjp", "nan,nan", "1,nan"},
              {"prod", "fwr", "inf,1", "1,1"},
              {"prod", "vjp2", "inf,nan", "1,1"},
              {"prod", "fwr", "1,0", "1,1"},
@@ -1096,19 +1109,15 @@ const std::vector<EdgeDeviation>& edge_deviations() {
          })
       out.push_back({key, field, pytorch, dydx, kSubnormalFactor});
     for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
-             {"cumprod", "vjp2", "1,1", "nan,nan"},
-             {"cumprod", "vjp", "1,inf", "nan,inf"},
+             {"cumprod", "fwr", "nan,0", "nan,1"},
              {"cumprod", "jvp", "nan,inf", "1,inf"},
-             {"cumprod", "vjp2", "nan,1", "nan,nan"},
-             {"cumprod", "vjp", "1,-inf", "nan,-inf"},
+             {"cumprod", "fwr", "nan,nan", "1,nan"},
              {"cumprod", "jvp", "nan,-inf", "1,-inf"},
-             {"cumprod", "vjp", "1,nan", "nan,nan"},
              {"cumprod", "jvp", "nan,nan", "1,nan"},
          })
       out.push_back({key, field, pytorch, dydx, kNonFiniteFactor});
     for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
              {"cumprod", "fwr", "1.4210854715202004e+26,1", "1.5474250491067253e+26,1"},
-             {"cumprod", "vjp2", "1,1", "0,1"},
          })
       out.push_back({key, field, pytorch, dydx, kTinyQuotient});
     return out;

@@ -33,12 +33,7 @@ Tensor products_of_others(const Tensor& x, int64_t dim) {
 // prod_backward divides there too, so values agree with it, infinities included), else
 // products_of_others. The quotient is exact as a derivative too, since it is E wherever x has no zero.
 Tensor others_product(const Tensor& x, const Tensor& out, int64_t dim) {
-  bool divisible = false;
-  if (values_readable(x)) {
-    NoGradGuard no_grad;
-    divisible = !near_zero(x).any().item<bool>();
-  }
-  return divisible ? out / x : products_of_others(x, dim);
+  return has_near_zero(x) ? products_of_others(x, dim) : out / x;
 }
 
 // The Cauchy product along dim (counted from the end) of all the series there, as term lists (see

@@ -5,8 +5,8 @@
 // or tangent that carries leading batch dims. A 0-d input is its own scan.
 //   cumsum is linear: its transpose is the reversed running sum (flip, cumsum, flip).
 //   cumprod's derivatives are products of the other elements up to each position, which the rules
-//   form without dividing by x wherever x has zeros (cumprod_vjp; the JVP, second-order and Taylor
-//   rules multiply the elements' series along the dim, product_scan).
+//   form without dividing by x wherever x has zeros (cumprod_vjp: a scan of a linear recurrence; the
+//   JVP, second-order and Taylor rules multiply the elements' series along the dim, product_scan).
 #include "ops/scan.hpp"
 
 #include <limits>
@@ -33,6 +33,12 @@ Tensor near_zero(const Tensor& x) {
 }
 
 bool values_readable(const Tensor& x) { return !compile::detail::recording() && !vmap::takes_rule(x); }
+
+bool has_near_zero(const Tensor& x) {
+  if (!values_readable(x)) [[unlikely]] return true;
+  NoGradGuard no_grad;
+  return near_zero(x).any().item<bool>();
+}
 
 Tensor reverse_cumsum(const Tensor& t, int64_t dim) { return t.flip({dim}).cumsum(dim).flip({dim}); }
 
@@ -89,42 +95,37 @@ struct CumsumRecord : Named<"cumsum", "CumsumBackward0">, Linear {
   }
 };
 
-// The gradient of cumprod along dim (< 0) of x, whose cumprod is out, for cotangent g; zeros_left:
-// at least the most zeros any slice of x holds (zero here: near_zero, subnormals included). Element i is
-//   G_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k.
-// Where x has no zeros that is the reversed running sum of g * out, over x. Otherwise, with z a
-// slice's first zero, L its elements' product before z, and x' the slice with every element up to z
-// made 1 (so that x' has one zero less, and the gradient for it, R, recurses at most zeros_left deep):
-//   before z: the same quotient (x is not zero there, and out carries x_z into the later terms);
-//   at z: L R_z, which holds no x_z and divides by nothing;
-//   after z: every term holds x_z and L once, so G_i = x_z L R_i (PyTorch's 0 where R_i is infinite
-//     or nan, from an inf or nan in x), with its derivative along x_z.
-// The last two hold for any x_z, so a subnormal x_z is handled as a zero. Each case is G itself (not
-// its value only) around x, so double backward and forward over reverse are exact at zeros too.
-Tensor cumprod_vjp(const Tensor& g, const Tensor& x, const Tensor& out, int64_t dim, int64_t zeros_left) {
-  if (zeros_left == 0) return reverse_cumsum(g * out, dim) / x;
-  const Tensor one = ones({}, x.dtype()), zero = zeros({}, x.dtype());
-  const Tensor is_zero = near_zero(x);
-  const Tensor zeros_so_far = is_zero.cumsum(dim);
-  const Tensor before = eq(zeros_so_far, 0);
-  const Tensor first = logical_and(is_zero, eq(zeros_so_far, 1));
-  const Tensor before_product = where(before, x, one).prod(dim, true);   // L
-  const Tensor zero_value = where(first, x, zero).sum({dim}, true);      // x_z (0), differentiably
-  const Tensor x_after = where(logical_or(before, first), one, x);       // x'
-  Tensor rest = cumprod_vjp(g, x_after, x_after.cumprod(dim), dim, zeros_left - 1);
-  rest = where(logical_or(first, isfinite(rest)), rest, zero);
-  const Tensor up_to_zero = reverse_cumsum(g * out, dim) / where(before, x, one);
-  return where(before, up_to_zero, where(first, before_product, zero_value * before_product) * rest);
+// R_i = sum_{j >= i} g_j prod_{i < k <= j} x_k along dim (< 0): the recurrence R_i = g_i + x_{i+1} R_{i+1},
+// run as Hillis and Steele's scan of its affine maps (ceil(log2 n) steps of a few elementwise ops),
+// so that it divides by nothing. Flipped, the recurrence runs forward, h_m = a_m h_(m-1) + b_m, with
+// b the flipped g and a_m the flipped x at m - 1 (a_0 = 0: nothing comes before). After the step of
+// a shift s, position m holds the map of positions m - 2s + 1 .. m: (a, b) composed with the earlier
+// map at m - s as (a a', a b' + b).
+Tensor reverse_weighted_sums(const Tensor& g, const Tensor& x, int64_t dim) {
+  const int64_t n = x.size(dim);
+  if (n == 0) return g;
+  Tensor b = g.flip({dim});
+  Tensor a = cat({zeros_like(x.narrow(dim, 0, 1)), x.flip({dim}).narrow(dim, 0, n - 1)}, dim);
+  for (int64_t shift = 1; shift < n; shift *= 2) {
+    const Tensor a_now = a.narrow(dim, shift, n - shift), a_before = a.narrow(dim, 0, n - shift);
+    b = cat({b.narrow(dim, 0, shift), a_now * b.narrow(dim, 0, n - shift) + b.narrow(dim, shift, n - shift)}, dim);
+    if (2 * shift < n) a = cat({a.narrow(dim, 0, shift), a_now * a_before}, dim);
+  }
+  return b.flip({dim});
 }
 
-// How deep cumprod_vjp must recurse for x: the most zeros in a slice, or the length of the dim,
-// which bounds it, where x's values are not to be read.
-int64_t zeros_to_handle(const Tensor& x, int64_t dim) {
-  if (!values_readable(x)) [[unlikely]] return x.size(dim);
-  NoGradGuard no_grad;
-  const Tensor is_zero = near_zero(x);
-  if (!is_zero.any().item<bool>()) return 0;
-  return is_zero.sum({dim}).max().item<int64_t>();
+// The gradient of cumprod along dim (< 0) of x, whose cumprod is out, for cotangent g:
+//   G_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k = L_i R_i,
+// with L_i the product of the elements before i (an exclusive cumprod) and R as above. Where x has
+// no element that is zero or subnormal (and its values may be read) G is the reversed running sum of
+// g * out over x, in five passes, as PyTorch computes it; otherwise L R, which divides by nothing and
+// is G itself around x (not its value only), so double backward and forward over reverse are exact
+// at zeros too.
+Tensor cumprod_vjp(const Tensor& g, const Tensor& x, const Tensor& out, int64_t dim) {
+  if (!has_near_zero(x)) return reverse_cumsum(g * out, dim) / x;
+  const int64_t n = x.size(dim);
+  const Tensor before = cat({ones_like(x.narrow(dim, 0, 1)), x.narrow(dim, 0, n - 1).cumprod(dim)}, dim);
+  return before * reverse_weighted_sums(g, x, dim);
 }
 
 // cumprod's series: the running Cauchy product of x's series (product_scan), coefficients 1..K.
@@ -146,7 +147,7 @@ struct CumprodRecord : Named<"cumprod", "CumprodBackward0"> {
       return;
     }
     const Tensor x = cast(b.input(0), out.dtype());
-    grads[0] = cumprod_vjp(g, x, out, *d, zeros_to_handle(x, *d));
+    grads[0] = x.size(*d) == 0 ? g : cumprod_vjp(g, x, out, *d);
   }
   // out times the running sum of t / x where x has no zeros (PyTorch's form, one pass each);
   // otherwise the running product of x + t eps to first order in eps, which divides by nothing.
@@ -155,7 +156,7 @@ struct CumprodRecord : Named<"cumprod", "CumprodBackward0"> {
     const auto d = from_end(p.attrs().dim, out.dim());
     const Tensor x = cast(p.input(0), out.dtype()), tangent = cast(t[0], out.dtype());
     if (!d) return tangent;
-    if (zeros_to_handle(x, *d) == 0) return (tangent / x).cumsum(*d) * out;
+    if (!has_near_zero(x)) return (tangent / x).cumsum(*d) * out;
     return cumprod_series(x, {tangent}, *d)[1];
   }
   // D2[g, g] is twice the second coefficient of the running product of x + g eps.

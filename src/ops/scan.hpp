@@ -20,6 +20,10 @@ Tensor near_zero(const Tensor& x);
 /// element): not under a func::compile recording, which must not depend on them, nor for a batch under vmap.
 bool values_readable(const Tensor& x);
 
+/// Whether x has a near_zero element, or its values are not readable (then a rule must take the form
+/// that holds for any values).
+bool has_near_zero(const Tensor& x);
+
 /// sum_{j >= i} t_j along dim: the transpose of cumsum.
 Tensor reverse_cumsum(const Tensor& t, int64_t dim);
 
