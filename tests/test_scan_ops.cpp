@@ -240,5 +240,28 @@ TEST(ScanInPlace, WritesSelfAndChecksFirst) {
   EXPECT_TRUE(HasValues(base, {1, 2, 4, 4}, 0));
 }
 
+// Under vmap the in-place scans write each sample's scan along the sample's dim, the batch dim
+// anywhere; a 0-d sample is its own scan.
+TEST(ScanInPlace, UnderVmap) {
+  const Tensor x = randn({3, 4, 5}, dtype(kFloat64));
+  for (int64_t in_dim : {0, 1, 2}) {
+    const Tensor batch = x.movedim({0}, {in_dim}).contiguous();
+    const auto scanned = func::vmap([](const Tensor& sample) {
+      Tensor y = sample * 1.0;
+      y.cumsum_(-1);
+      y.cumprod_(0);
+      return y;
+    }, {in_dim})(batch);
+    EXPECT_TRUE(allclose(scanned, x.cumsum(-1).cumprod(1), 1e-12, 1e-12)) << "in_dim " << in_dim;
+  }
+  const Tensor scalars = f64({1, 2, 3});
+  const Tensor same = func::vmap([](const Tensor& sample) {
+    Tensor y = sample * 1.0;
+    y.cumsum_(0);
+    return y;
+  })(scalars);
+  EXPECT_TRUE(HasValues(same, {1, 2, 3}, 0));
+}
+
 }  // namespace
 }  // namespace dydx
