@@ -441,8 +441,7 @@ std::vector<OpRow> build_table() {
        [](const auto& in) { return std::get<0>(in[0].min(-1, true)); },
        [=](const auto& in) { return reduce(in[0], {-1}, true, min_of); }, 1e-6});
 
-  // Products and scans: the running value along dim at each position, and the product of everything.
-  auto product_of = [](double a, double b) { return a * b; };
+  // Scans: the running value along dim at each position.
   auto scan_along = [](const Naive& x, int64_t dim, const std::function<double(double, double)>& combine) {
     if (x.shape.empty()) return x;
     const int64_t d = dim < 0 ? dim + static_cast<int64_t>(x.shape.size()) : dim;
@@ -458,16 +457,6 @@ std::vector<OpRow> build_table() {
        [=](const auto& in) { return scan_along(in[0], -1, sum_of); }, 1e-5});
   row({"cumsum", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return cumsum(in[0], 0); },
        [=](const auto& in) { return scan_along(in[0], 0, sum_of); }, 1e-5});
-  row({"cumprod", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].cumprod(-1); },
-       [=](const auto& in) { return scan_along(in[0], -1, product_of); }, 1e-5});
-  row({"cumprod", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return cumprod(in[0], 1); },
-       [=](const auto& in) { return scan_along(in[0], 1, product_of); }, 1e-5});
-  row({"prod", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].prod(); },
-       [=](const auto& in) { return reduce(in[0], {}, false, product_of); }, 1e-5});
-  row({"prod.dim_int", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return in[0].prod(1); },
-       [=](const auto& in) { return reduce(in[0], {1}, false, product_of); }, 1e-5});
-  row({"prod.dim_int", {{{3, 4}}, {{}}}, Domain::Real, [](const auto& in) { return prod(in[0], -1, true); },
-       [=](const auto& in) { return in[0].shape.empty() ? in[0] : reduce(in[0], {-1}, true, product_of); }, 1e-5});
 
   // Normalising exponentials: log(e^a + e^b) folded along the dims, as a max plus a log1p.
   auto log_add_exp = [](double a, double b) {
@@ -864,9 +853,6 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"min", [](const auto& in) { return in[0].min(); }},
       {"max.dim", [](const auto& in) { return std::get<0>(in[0].max(0)); }},
       {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
-      {"cumprod", [](const auto& in) { return in[0].cumprod(0); }},
-      {"prod", [](const auto& in) { return in[0].prod(); }},
-      {"prod.dim_int", [](const auto& in) { return in[0].prod(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},
@@ -979,147 +965,6 @@ const std::vector<EdgeDeviation>& edge_deviations() {
     out.push_back({"layer_norm", "fwr", "0,0", "-0,-0",
                    "the sign of a zero forward-over-reverse product, which follows the order in which each library's "
                    "rule adds its zero terms"});
-    // cumprod, prod and prod.dim_int: the derivatives are products of the other elements, which dydx
-    // forms without dividing wherever an element is zero or subnormal (ops/scan.cpp, ops/prod.cpp).
-    static const std::string kExactAtZeros =
-        "second derivatives at a zero: dydx's are the exact Hessian-vector products (1,1 for x0 + x0 x1 at "
-        "x0 = 0), from gradients that are products of the other elements; PyTorch 1.13's forward over reverse "
-        "through cumprod's and prod's backward treats the positions at and after a zero as constant, and its "
-        "whole prod with two zeros returns a gradient with no graph (its double backward gives 0)";
-    static const std::string kZeroSign =
-        "the sign of a zero derivative: dydx's gradient at and after a zero is the product of the other "
-        "elements, which keeps a -0 element's sign, and cumprod's JVP adds two terms to +0; PyTorch writes +0 "
-        "there, or its quotient gives -0";
-    static const std::string kSubnormalFactor =
-        "a float32 subnormal element: PyTorch divides by it (result / x, t / x), which overflows or underflows "
-        "float32 (inf, nan, or 0 where the product underflowed); dydx handles a subnormal as it handles a zero, "
-        "with products of the other elements, and gives the exact first and second derivatives";
-    static const std::string kNonFiniteFactor =
-        "an inf or nan beside a zero: dydx's cumprod JVP then multiplies the elements' series (t_0 = 1 at "
-        "position 0) where PyTorch's out * cumsum(t / x) meets inf / inf, and its forward over reverse is exact "
-        "where the exact value is a number (PyTorch's treats the positions after a zero as constant)";
-    static const std::string kTinyQuotient =
-        "float64 x = 1e-40 beside a large element (no zero, so both libraries take the quotient): the second "
-        "derivative through (g out) / x cancels terms near 1e40 (1 ulp is 1e24), and each library keeps a "
-        "different residue";
-    for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
-             {"cumprod", "fwr", "0,0", "1,1"},
-             {"cumprod", "fwr", "1,0", "1,1"},
-             {"cumprod", "fwr", "0,1", "1,1"},
-             {"cumprod", "fwr", "-0,1", "1,1"},
-             {"prod", "vjp2", "0,0", "1,1"},
-             {"prod", "fwr", "0,0", "1,1"},
-         })
-      out.push_back({key, field, pytorch, dydx, kExactAtZeros});
-    for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
-             {"cumprod", "jvp", "1,-0", "1,0"},
-             {"cumprod", "vjp", "1,0", "1,-0"},
-             {"cumprod", "vjp", "2,0", "2,-0"},
-             {"cumprod", "vjp", "0,0", "0,-0"},
-             {"cumprod", "vjp", "3.5,0", "3.5,-0"},
-             {"cumprod", "vjp", "-1.5,0", "-1.5,-0"},
-             {"cumprod", "vjp", "101,0", "101,-0"},
-             {"cumprod", "vjp", "-99,0", "-99,-0"},
-             {"cumprod", "vjp", "inf,0", "inf,-0"},
-             {"cumprod", "vjp", "-inf,0", "-inf,-0"},
-             {"cumprod", "vjp", "nan,0", "nan,-0"},
-             {"prod", "vjp", "0,0", "-0,0"},
-             {"prod", "vjp", "0,0", "0,-0"},
-             {"prod", "vjp", "0,0", "-0,-0"},
-         })
-      out.push_back({key, field, pytorch, dydx, kZeroSign});
-    for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
-             {"cumprod", "fwr", "inf,0", "1,1"},
-             {"cumprod", "jvp", "1,inf", "1,1"},
-             {"cumprod", "vjp2", "inf,nan", "1,1"},
-             {"cumprod", "fwr", "inf,inf", "1,1"},
-             {"cumprod", "jvp", "1,-inf", "1,-1"},
-             {"cumprod", "fwr", "inf,-inf", "1,1"},
-             {"cumprod", "jvp", "1,inf", "1,2.5"},
-             {"cumprod", "jvp", "1,-inf", "1,-2.5"},
-             {"cumprod", "jvp", "1,inf", "1,100"},
-             {"cumprod", "jvp", "1,-inf", "1,-100"},
-             {"cumprod", "jvp", "inf,9.9999461011147596e-41", "1,9.9999461011147596e-41"},
-             {"cumprod", "jvp", "inf,inf", "1,1"},
-             {"cumprod", "vjp2", "nan,inf", "1,1"},
-             {"cumprod", "jvp", "inf,-inf", "1,-1"},
-             {"cumprod", "fwr", "nan,inf", "1,1"},
-             {"cumprod", "jvp", "inf,inf", "1,2.5"},
-             {"cumprod", "jvp", "inf,-inf", "1,-2.5"},
-             {"cumprod", "jvp", "inf,inf", "1,100"},
-             {"cumprod", "jvp", "inf,-inf", "1,-100"},
-             {"cumprod", "vjp", "1,0", "1,9.9999461011147596e-41"},
-             {"cumprod", "jvp", "inf,nan", "1,1.9999892202229519e-40"},
-             {"cumprod", "vjp2", "nan,nan", "1,1"},
-             {"cumprod", "fwr", "nan,nan", "1,1"},
-             {"cumprod", "vjp", "inf,nan", "inf,9.9999461011147596e-41"},
-             {"cumprod", "jvp", "inf,inf", "1,inf"},
-             {"cumprod", "fwr", "nan,nan", "nan,1"},
-             {"cumprod", "vjp", "-inf,nan", "-inf,9.9999461011147596e-41"},
-             {"cumprod", "jvp", "inf,-inf", "1,-inf"},
-             {"cumprod", "vjp", "nan,nan", "nan,9.9999461011147596e-41"},
-             {"cumprod", "jvp", "inf,nan", "1,nan"},
-             {"cumprod", "vjp", "nan,inf", "1,inf"},
-             {"cumprod", "vjp2", "nan,nan", "nan,1"},
-             {"cumprod", "vjp", "nan,-inf", "1,-inf"},
-             {"cumprod", "vjp", "nan,nan", "1,nan"},
-             {"prod", "fwr", "inf,1", "1,1"},
-             {"prod", "vjp2", "inf,nan", "1,1"},
-             {"prod", "fwr", "1,0", "1,1"},
-             {"prod", "fwr", "1,inf", "1,1"},
-             {"prod", "vjp2", "nan,inf", "1,1"},
-             {"prod", "fwr", "0,1", "1,1"},
-             {"prod", "vjp", "0,0", "9.9999461011147596e-41,9.9999461011147596e-41"},
-             {"prod", "jvp", "0", "1.9999892202229519e-40"},
-             {"prod", "vjp2", "nan,nan", "1,1"},
-             {"prod", "vjp", "inf,nan", "inf,9.9999461011147596e-41"},
-             {"prod", "jvp", "nan", "inf"},
-             {"prod", "vjp2", "nan,nan", "1,nan"},
-             {"prod", "fwr", "nan,nan", "nan,1"},
-             {"prod", "vjp", "-inf,nan", "-inf,9.9999461011147596e-41"},
-             {"prod", "jvp", "nan", "-inf"},
-             {"prod", "vjp", "nan,nan", "nan,9.9999461011147596e-41"},
-             {"prod", "vjp", "nan,inf", "9.9999461011147596e-41,inf"},
-             {"prod", "vjp2", "nan,nan", "nan,1"},
-             {"prod", "fwr", "nan,nan", "1,nan"},
-             {"prod", "vjp", "nan,-inf", "9.9999461011147596e-41,-inf"},
-             {"prod", "vjp", "nan,nan", "9.9999461011147596e-41,nan"},
-             {"prod.dim_int", "fwr", "inf,1", "1,1"},
-             {"prod.dim_int", "vjp2", "inf,nan", "1,1"},
-             {"prod.dim_int", "fwr", "1,0", "1,1"},
-             {"prod.dim_int", "fwr", "1,inf", "1,1"},
-             {"prod.dim_int", "vjp2", "nan,inf", "1,1"},
-             {"prod.dim_int", "fwr", "0,1", "1,1"},
-             {"prod.dim_int", "vjp", "0,0", "9.9999461011147596e-41,9.9999461011147596e-41"},
-             {"prod.dim_int", "jvp", "0", "1.9999892202229519e-40"},
-             {"prod.dim_int", "vjp2", "nan,nan", "1,1"},
-             {"prod.dim_int", "fwr", "0,0", "1,1"},
-             {"prod.dim_int", "vjp", "inf,nan", "inf,9.9999461011147596e-41"},
-             {"prod.dim_int", "jvp", "nan", "inf"},
-             {"prod.dim_int", "vjp2", "nan,nan", "1,nan"},
-             {"prod.dim_int", "fwr", "nan,nan", "nan,1"},
-             {"prod.dim_int", "vjp", "-inf,nan", "-inf,9.9999461011147596e-41"},
-             {"prod.dim_int", "jvp", "nan", "-inf"},
-             {"prod.dim_int", "vjp", "nan,nan", "nan,9.9999461011147596e-41"},
-             {"prod.dim_int", "vjp", "nan,inf", "9.9999461011147596e-41,inf"},
-             {"prod.dim_int", "vjp2", "nan,nan", "nan,1"},
-             {"prod.dim_int", "fwr", "nan,nan", "1,nan"},
-             {"prod.dim_int", "vjp", "nan,-inf", "9.9999461011147596e-41,-inf"},
-             {"prod.dim_int", "vjp", "nan,nan", "9.9999461011147596e-41,nan"},
-         })
-      out.push_back({key, field, pytorch, dydx, kSubnormalFactor});
-    for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
-             {"cumprod", "fwr", "nan,0", "nan,1"},
-             {"cumprod", "jvp", "nan,inf", "1,inf"},
-             {"cumprod", "fwr", "nan,nan", "1,nan"},
-             {"cumprod", "jvp", "nan,-inf", "1,-inf"},
-             {"cumprod", "jvp", "nan,nan", "1,nan"},
-         })
-      out.push_back({key, field, pytorch, dydx, kNonFiniteFactor});
-    for (const auto& [key, field, pytorch, dydx] : std::vector<std::array<std::string, 4>>{
-             {"cumprod", "fwr", "1.4210854715202004e+26,1", "1.5474250491067253e+26,1"},
-         })
-      out.push_back({key, field, pytorch, dydx, kTinyQuotient});
     return out;
   }();
   static const std::vector<EdgeDeviation> deviations = {

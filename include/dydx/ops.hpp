@@ -129,15 +129,11 @@ std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = fals
 /// flattened tensor without a dim (keepdim then keeps every dim, of size 1). Not differentiable.
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
-/// The product of every element (a 0-d result, 1 for an empty tensor) or along dim. In dtype if
-/// given (x cast to it first), else int64 for int64 and bool inputs and x's dtype otherwise, as PyTorch.
-/// The gradient is exact with zeros in x (products of the other elements, never a division by x).
-Tensor prod(const Tensor& x, std::optional<ScalarType> dtype = std::nullopt);
-Tensor prod(const Tensor& x, int64_t dim, bool keepdim = false, std::optional<ScalarType> dtype = std::nullopt);
-/// The running sum or product along dim (inclusive: element i of the result combines elements 0..i),
-/// with prod's dtypes. A float32 scan accumulates in double, as PyTorch's CPU kernels do.
+/// The running sum along dim (inclusive: element i of the result is the sum of elements 0..i). In
+/// dtype if given (x cast to it first), else int64 for int64 and bool inputs and x's dtype otherwise,
+/// as PyTorch. A float32 scan accumulates in double, as PyTorch's CPU kernel does. An integer or bool
+/// result has no gradient.
 Tensor cumsum(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
-Tensor cumprod(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 /// exp(x) / sum(exp(x)) along dim, computed stably (the row's maximum subtracted first); floating dtypes only.
 Tensor softmax(const Tensor& x, int64_t dim);
 /// log(softmax(x, dim)), computed as x - max - log(sum(exp(x - max))) without forming softmax.

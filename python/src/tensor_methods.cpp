@@ -238,21 +238,11 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
-      .def("prod", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim, nb::handle dtype) {
-        const auto type = dtype_argument(dtype);
-        return maybe_without_gil(t.numel(), [&] { return dim ? t.prod(*dim, keepdim, type) : t.prod(type); });
-      }, "dim"_a = nb::none(), "keepdim"_a = false, "dtype"_a = nb::none())
       .def("cumsum", [](const Tensor& t, int64_t dim, nb::handle dtype) {
         const auto type = dtype_argument(dtype);
         return maybe_without_gil(t.numel(), [&] { return t.cumsum(dim, type); });
       }, "dim"_a, "dtype"_a = nb::none())
-      .def("cumprod", [](const Tensor& t, int64_t dim, nb::handle dtype) {
-        const auto type = dtype_argument(dtype);
-        return maybe_without_gil(t.numel(), [&] { return t.cumprod(dim, type); });
-      }, "dim"_a, "dtype"_a = nb::none())
       .def("cumsum_", [](Tensor& t, int64_t dim, nb::handle dtype) -> Tensor& { return t.cumsum_(dim, dtype_argument(dtype)); },
-           "dim"_a, "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
-      .def("cumprod_", [](Tensor& t, int64_t dim, nb::handle dtype) -> Tensor& { return t.cumprod_(dim, dtype_argument(dtype)); },
            "dim"_a, "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)

@@ -1,5 +1,5 @@
-// Kernels along one dim of a dense block read as [outer, n, inner]: the inclusive scans (cumsum,
-// cumprod), the product reduction (prod) and the reversal of dims (flip).
+// Kernels along one dim of a dense block read as [outer, n, inner]: the inclusive scan (cumsum) and
+// the reversal of dims (flip).
 //
 // A scan along the last dim (inner == 1) runs each row in order, four rows side by side; along an
 // outer dim it keeps a row of running values across the inner dim, a block of columns at a time, so
@@ -16,7 +16,7 @@
 
 namespace dydx::cpu {
 
-/// The type a scan runs in: double for float (as PyTorch's CPU cumsum and cumprod accumulate, so a
+/// The type a scan runs in: double for float (as PyTorch's CPU cumsum accumulates, so a
 /// long float32 cumsum loses no more than its rounding of each result), uint64_t for int64 (a
 /// wrapping sum or product, as two's complement gives it, without signed overflow), T otherwise.
 template <class T>
@@ -69,46 +69,6 @@ void scan_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner, St
           acc[c] = step(acc[c], static_cast<Acc>(x[c]));
           y[c] = static_cast<T>(acc[c]);
         }
-      }
-    }
-  });
-}
-
-/// out[o, c] = the product of in[o, :, c], in T (as PyTorch's prod; a float32 product whose partial
-/// products leave float32's range depends on the order, which differs from a left-to-right product
-/// as PyTorch's vectorised reduction does); an int64 product wraps. Along the last dim a row is multiplied in 256 bytes
-/// of independent lanes (which the compiler vectorises into several vectors, so that multiplies do
-/// not wait on each other's latency) and the lanes at the end.
-template <class T>
-void product_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
-  using Acc = std::conditional_t<std::is_integral_v<T>, uint64_t, T>;
-  if (outer == 0 || inner == 0) return;
-  if (inner == 1) {
-    parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n, 1)), [&](int64_t first, int64_t last) {
-      for (int64_t row = first; row < last; ++row) {
-        const T* x = in + row * n;
-        constexpr int kLanes = 256 / sizeof(T);
-        Acc lanes[kLanes];
-        std::fill(lanes, lanes + kLanes, Acc(1));
-        int64_t i = 0;
-        for (; i + kLanes <= n; i += kLanes)
-          for (int l = 0; l < kLanes; ++l) lanes[l] *= static_cast<Acc>(x[i + l]);
-        for (int64_t l = 0; i + l < n; ++l) lanes[l] *= static_cast<Acc>(x[i + l]);  // the tail, into the lanes
-        for (int width = kLanes / 2; width > 0; width /= 2)  // the lanes folded in halves, not one by one
-          for (int l = 0; l < width; ++l) lanes[l] *= lanes[l + width];
-        out[row] = static_cast<T>(lanes[0]);
-      }
-    });
-    return;
-  }
-  parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * inner, 1)), [&](int64_t first, int64_t last) {
-    for (int64_t o = first; o < last; ++o) {
-      Acc* y = reinterpret_cast<Acc*>(out + o * inner);  // Acc has T's size and representation
-      static_assert(sizeof(Acc) == sizeof(T));
-      std::fill(out + o * inner, out + (o + 1) * inner, T(1));
-      for (int64_t i = 0; i < n; ++i) {
-        const T* x = in + (o * n + i) * inner;
-        for (int64_t c = 0; c < inner; ++c) y[c] *= static_cast<Acc>(x[c]);
       }
     }
   });

@@ -511,7 +511,7 @@ Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Sca
 }
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 
-// cumsum_ and cumprod_: the scan along dim in self's dtype (a dtype given must be self's, as PyTorch
+// cumsum_: the scan along dim in self's dtype (a dtype given must be self's, as PyTorch
 // asks), written back as the unary in-place ops write theirs. Everything is checked before the write.
 using ScanFn = Tensor (*)(const Tensor&, int64_t, std::optional<ScalarType>);
 static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType> dtype, const char* op, ScanFn scan) {
@@ -535,9 +535,6 @@ static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType
 }
 Tensor& Tensor::cumsum_(int64_t dim, std::optional<ScalarType> dtype) {
   return scan_in_place(*this, dim, dtype, "cumsum_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumsum(x, d, t); });
-}
-Tensor& Tensor::cumprod_(int64_t dim, std::optional<ScalarType> dtype) {
-  return scan_in_place(*this, dim, dtype, "cumprod_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumprod(x, d, t); });
 }
 
 }  // namespace dydx

@@ -4,7 +4,7 @@
 # PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
 # Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
 #   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
-# The cases of asin to frac, and later those of cumsum, cumprod, prod and prod.dim_int, were generated with
+# The cases of asin to frac, and later those of cumsum, were generated with
 # Debian 12's python3-torch (1.13.0a0) and appended to the
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
@@ -151,12 +151,9 @@ OPS["layer_norm"] = unary(lambda x: F.layer_norm(x, [2]))
 # cross_entropy of one row of two logits, class 1, each row's loss.
 OPS["cross_entropy"] = unary(lambda x: F.cross_entropy(x.reshape(1, 2), torch.tensor([1]), reduction="none"))
 OPS["cumsum"] = unary(lambda x: torch.cumsum(x, 0))
-OPS["cumprod"] = unary(lambda x: torch.cumprod(x, 0))
-OPS["prod"] = unary(torch.prod)
-OPS["prod.dim_int"] = unary(lambda x: torch.prod(x, 0))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "cumsum", "cumprod", "prod", "prod.dim_int"}
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "cumsum"}
 
 
 def fmt(v):
