@@ -126,6 +126,27 @@ TEST(Flip, ValuesDimsAndErrors) {
   EXPECT_DYDX_ERROR(x.flip({0, 0}), "flip", "dim 0 appears multiple times");
   EXPECT_DYDX_ERROR(x.flip({0, -3}), "flip", "dim 0 appears multiple times");
   EXPECT_DYDX_ERROR(x.flip({3}), "flip", "out of range");
+  // A 0-d tensor takes dim 0 or -1, once, as PyTorch's.
+  EXPECT_DYDX_ERROR(tensor(1.0).flip({0, 0}), "flip", "dim 0 appears multiple times");
+  EXPECT_DYDX_ERROR(tensor(1.0).flip({0, -1}), "flip", "dim 0 appears multiple times");
+  EXPECT_DYDX_ERROR(tensor(1.0).flip({1}), "flip", "out of range");
+}
+
+// Short rows (the kernel's plain loops) and long ones, each way of flipping a matrix, against an
+// element-by-element reference.
+TEST(Flip, ShortAndLongRowsMatchIndexing) {
+  for (int64_t cols : {1, 2, 3, 8, 9, 40}) {
+    const Tensor x = arange(7 * cols, dtype(kFloat64)).reshape({7, cols});
+    const std::vector<double> v = x.to_vector<double>();
+    for (const std::vector<int64_t>& dims : std::vector<std::vector<int64_t>>{{0}, {1}, {0, 1}}) {
+      const bool rows = dims[0] == 0, within = dims.back() == 1;
+      std::vector<double> expected(v.size());
+      for (int64_t r = 0; r < 7; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          expected[r * cols + c] = v[(rows ? 6 - r : r) * cols + (within ? cols - 1 - c : c)];
+      EXPECT_EQ(x.flip(dims).to_vector<double>(), expected) << "cols " << cols << " dims " << dims.size();
+    }
+  }
 }
 
 TEST(ScanInPlace, WritesSelfAndChecksFirst) {

@@ -114,6 +114,8 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
           return t.flip(int_list(kwargs["dims"]));
         }
         if (kwargs.size() > 0) throw nb::type_error("flip() got an unexpected keyword argument");
+        // dims is required, as torch's (flip([]) is a copy; flip() is a mistake).
+        if (dims.size() == 0) throw nb::type_error("flip() missing 1 required positional arguments: \"dims\"");
         return t.flip(sizes_from_args(dims));
       })
       .def("t", &Tensor::t)

@@ -285,3 +285,23 @@ def test_scan_in_place_forms_and_errors_as_torch():
     with pytest.raises(Exception, match="out of range"):
         y.cumsum(1)
 
+
+def test_flip_arguments_and_errors_as_torch():
+    x = dydx.tensor(VALUES)
+    assert_matches(dydx.flip(x, dims=[1]), torch.flip(torch.tensor(VALUES), dims=[1]))
+    assert_matches(x.flip([]), torch.tensor(VALUES).flip([]))
+    assert_matches(x.flip(0, 1), torch.tensor(VALUES).flip(0, 1))
+    # dims is required, as torch's: flip() raises where flip([]) copies.
+    for call in (lambda: torch.tensor(VALUES).flip(), lambda: x.flip(), lambda: dydx.flip(x)):
+        with pytest.raises(TypeError, match="missing 1 required positional arguments"):
+            call()
+    # A repeated dim raises, a 0-d tensor's too.
+    for t, lib in ((dydx.tensor([1.0, 2.0]), dydx), (torch.tensor([1.0, 2.0]), torch)):
+        with pytest.raises(RuntimeError, match="appears multiple times"):
+            t.flip(0, -1)
+        with pytest.raises(RuntimeError, match="appears multiple times"):
+            lib.tensor(1.0).flip(0, 0)
+        with pytest.raises(RuntimeError, match="appears multiple times"):
+            lib.tensor(1.0).flip(0, -1)
+    # prod and cumprod are not bound (they left this branch): no silent stand-in.
+    assert not hasattr(x, "prod") and not hasattr(x, "cumprod") and not hasattr(dydx, "cumprod")

@@ -91,18 +91,32 @@ void flip_copy(const T* in, T* out, const int64_t* sizes, const char* flipped, i
   const bool reverse_rows = flipped[rank - 1];
   parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / row), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
-      // The source row: r's index over the leading dims, reversed along the flipped ones.
-      int64_t rest = r, source = 0, stride = row;
-      for (int64_t d = rank - 2; d >= 0; --d) {
-        const int64_t i = rest % sizes[d];
-        rest /= sizes[d];
-        source += (flipped[d] ? sizes[d] - 1 - i : i) * stride;
-        stride *= sizes[d];
+      // The source row: r's index over the leading dims, reversed along the flipped ones (with one
+      // leading dim, r itself or its mirror, without dividing).
+      int64_t source = 0;
+      if (rank == 2) {
+        source = (flipped[0] ? sizes[0] - 1 - r : r) * row;
+      } else {
+        int64_t rest = r, stride = row;
+        for (int64_t d = rank - 2; d >= 0; --d) {
+          const int64_t i = rest % sizes[d];
+          rest /= sizes[d];
+          source += (flipped[d] ? sizes[d] - 1 - i : i) * stride;
+          stride *= sizes[d];
+        }
       }
       const T* x = in + source;
       T* y = out + r * row;
-      if (reverse_rows) std::reverse_copy(x, x + row, y);
-      else std::memcpy(static_cast<void*>(y), static_cast<const void*>(x), sizeof(T) * row);
+      if (row <= 8) {  // a short row in a plain loop, not a call per row
+        if (reverse_rows)
+          for (int64_t i = 0; i < row; ++i) y[i] = x[row - 1 - i];
+        else
+          for (int64_t i = 0; i < row; ++i) y[i] = x[i];
+      } else if (reverse_rows) {
+        std::reverse_copy(x, x + row, y);
+      } else {
+        std::memcpy(static_cast<void*>(y), static_cast<const void*>(x), sizeof(T) * row);
+      }
     }
   });
 }

@@ -1,5 +1,7 @@
 // flip: a copy with the order of elements reversed along some dims (a copy, not a view, as PyTorch's:
 // dydx's views have no negative strides).
+#include <algorithm>
+
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/scan_kernels.hpp"
 #include "ops/op_record.hpp"
@@ -26,13 +28,14 @@ struct FlipRecord : Named<"flip", "FlipBackward0">, Linear {
 
 // The flipped dims of x, wrapped, as a mask; PyTorch's errors for a dim out of range or repeated.
 SmallVector<char, 6> flipped_mask(const Tensor& x, IntArrayRef dims) {
-  SmallVector<char, 6> mask(static_cast<size_t>(x.dim()), false);
+  // A 0-d tensor takes dim 0 or -1 (once, as PyTorch checks) and has nothing to reverse.
+  SmallVector<char, 6> mask(static_cast<size_t>(std::max<int64_t>(x.dim(), 1)), false);
   for (int64_t d : dims) {
     const int64_t w = detail::wrap_dim(d, x.dim(), "flip");
-    if (x.dim() == 0) continue;  // a 0-d tensor takes dim 0 or -1 and has nothing to reverse
     DYDX_CHECK(!mask[w], "flip: dim ", w, " appears multiple times in the list of dims ", dims);
     mask[w] = true;
   }
+  if (x.dim() == 0) mask.clear();
   return mask;
 }
 
