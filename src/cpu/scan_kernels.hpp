@@ -55,6 +55,29 @@ void scan_along(const T* in, T* out, int64_t outer, int64_t n, int64_t inner, St
     });
     return;
   }
+  if (outer * inner <= 4) {
+    // A few long columns (a [1M, 2] along dim 0): the running values in registers, a width known at
+    // compile time, so that each step is a handful of adds and no loop of its own.
+    const auto columns = [&]<int64_t W>(std::integral_constant<int64_t, W>) {
+      for (int64_t o = 0; o < outer; ++o) {
+        Acc acc[W];
+        std::fill(acc, acc + W, static_cast<Acc>(identity));
+        const T* x = in + o * n * W;
+        T* y = out + o * n * W;
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t c = 0; c < W; ++c) {
+            acc[c] = step(acc[c], static_cast<Acc>(x[i * W + c]));
+            y[i * W + c] = static_cast<T>(acc[c]);
+          }
+      }
+    };
+    switch (inner) {
+      case 2: columns(std::integral_constant<int64_t, 2>{}); return;
+      case 3: columns(std::integral_constant<int64_t, 3>{}); return;
+      case 4: columns(std::integral_constant<int64_t, 4>{}); return;
+      default: break;
+    }
+  }
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
   parallel_for(outer * blocks, std::max<int64_t>(1, kElementwiseGrain / (n * kBlock)), [&](int64_t first, int64_t last) {
