@@ -460,6 +460,23 @@ std::vector<OpRow> build_table() {
        [](const auto& in) { return std::get<0>(in[0].min(-1, true)); },
        [=](const auto& in) { return reduce(in[0], {-1}, true, min_of); }, 1e-6});
 
+  // Scans: the running value along dim at each position.
+  auto scan_along = [](const Naive& x, int64_t dim, const std::function<double(double, double)>& combine) {
+    if (x.shape.empty()) return x;
+    const int64_t d = dim < 0 ? dim + static_cast<int64_t>(x.shape.size()) : dim;
+    return Naive::build(x.shape, [&](const Index& i) {
+      Index j = i;
+      j[d] = 0;
+      double acc = x.at(j);
+      for (j[d] = 1; j[d] <= i[d]; ++j[d]) acc = combine(acc, x.at(j));
+      return acc;
+    });
+  };
+  row({"cumsum", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].cumsum(-1); },
+       [=](const auto& in) { return scan_along(in[0], -1, sum_of); }, 1e-5});
+  row({"cumsum", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return cumsum(in[0], 0); },
+       [=](const auto& in) { return scan_along(in[0], 0, sum_of); }, 1e-5});
+
   // Normalising exponentials: log(e^a + e^b) folded along the dims, as a max plus a log1p.
   auto log_add_exp = [](double a, double b) {
     const double m = std::max(a, b);
@@ -581,6 +598,13 @@ std::vector<OpRow> build_table() {
          return Naive::build({2, 2, 3}, [&](const Index& i) { return in[i[1]].at({i[0], i[2]}); });
        },
        1e-6});
+
+  // flip copies with the order reversed along its dims.
+  row({"flip", {{{2, 3, 4}}}, Domain::Real, [](const auto& in) { return in[0].flip({0, -1}); },
+       gather([](const Naive& x) { return x.shape; }, [](const Index& i) { return Index{1 - i[0], i[1], 3 - i[2]}; }), 0});
+  row({"flip", {{{3, 4}}, {{}}}, Domain::Real, [](const auto& in) { return flip(in[0], {0}); },
+       gather([](const Naive& x) { return x.shape; },
+              [](const Index& i) { return i.empty() ? i : Index{2 - i[0], i[1]}; }), 0});
 
   // Views.
   row({"select", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].select(1, -2); },
@@ -901,6 +925,7 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"max", [](const auto& in) { return in[0].max(); }},
       {"min", [](const auto& in) { return in[0].min(); }},
       {"max.dim", [](const auto& in) { return std::get<0>(in[0].max(0)); }},
+      {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},

@@ -533,6 +533,8 @@ TEST(BoolInputs, EveryOpComputesOrRaisesCleanly) {
       {"diag", [&] { return diag(b); }}, {"diag vector", [&] { return diag(b.select(0, 0), -1); }},
       {"trace", [&] { return trace(b); }}, {"tril", [&] { return tril(b4, 1); }}, {"triu", [&] { return triu(b, -1); }},
       {"var", [&] { return b.var(); }},
+      {"argmin dim", [&] { return argmin(b, 1); }}, {"cumsum", [&] { return b.cumsum(0); }},
+      {"flip", [&] { return b.flip({0, 1}); }}, {"var", [&] { return b.var(); }},
       {"std", [&] { return b.std({0}); }}, {"norm", [&] { return b.norm(); }},
       {"vector_norm", [&] { return linalg::vector_norm(b); }}, {"softmax", [&] { return softmax(b, 1); }},
       {"log_softmax", [&] { return log_softmax(b, 1); }}, {"logsumexp", [&] { return logsumexp(b, {1}); }},

@@ -133,6 +133,11 @@ std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = fals
 /// flattened tensor without a dim (keepdim then keeps every dim, of size 1). Not differentiable.
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+/// The running sum along dim (inclusive: element i of the result is the sum of elements 0..i). In
+/// dtype if given (x cast to it first), else int64 for int64 and bool inputs and x's dtype otherwise,
+/// as PyTorch. A float32 scan accumulates in double, as PyTorch's CPU kernel does. An integer or bool
+/// result has no gradient.
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 /// exp(x) / sum(exp(x)) along dim, computed stably (the row's maximum subtracted first); floating dtypes only.
 Tensor softmax(const Tensor& x, int64_t dim);
 /// log(softmax(x, dim)), computed as x - max - log(sum(exp(x - max))) without forming softmax.
@@ -212,6 +217,8 @@ TensorList split(const Tensor& x, IntArrayRef split_sizes, int64_t dim = 0);
 TensorList split_with_sizes(const Tensor& x, IntArrayRef split_sizes, int64_t dim = 0);
 TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 TensorList unbind(const Tensor& x, int64_t dim = 0);
+/// A copy of x with its elements in reverse order along each of dims (wrapped; each at most once).
+Tensor flip(const Tensor& x, IntArrayRef dims);
 
 // Indexing. Indices are int64 tensors; an index out of range (negative ones included) raises.
 /// out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): index has input's rank, and

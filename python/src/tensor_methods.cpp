@@ -114,6 +114,17 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("expand", [](const Tensor& t, nb::args s) { return t.expand(sizes_from_args(s)); })
       .def("expand_as", &Tensor::expand_as)
       .def("permute", [](const Tensor& t, nb::args dims) { return t.permute(sizes_from_args(dims)); })
+      // flip(0, 1), flip([0, 1]) or flip(dims=[0, 1]), as torch's.
+      .def("flip", [](const Tensor& t, nb::args dims, nb::kwargs kwargs) {
+        if (kwargs.contains("dims")) {
+          if (dims.size() > 0 || kwargs.size() > 1) throw nb::type_error("flip() takes its dims once, as dims=[...] or positionally");
+          return t.flip(int_list(kwargs["dims"]));
+        }
+        if (kwargs.size() > 0) throw nb::type_error("flip() got an unexpected keyword argument");
+        // dims is required, as torch's (flip([]) is a copy; flip() is a mistake).
+        if (dims.size() == 0) throw nb::type_error("flip() missing 1 required positional arguments: \"dims\"");
+        return t.flip(sizes_from_args(dims));
+      })
       .def("t", &Tensor::t)
       .def_prop_ro("T", [](const Tensor& t) {
         std::vector<int64_t> dims(t.dim());
@@ -256,6 +267,12 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("cumsum", [](const Tensor& t, int64_t dim, nb::handle dtype) {
+        const auto type = dtype_argument(dtype);
+        return maybe_without_gil(t.numel(), [&] { return t.cumsum(dim, type); });
+      }, "dim"_a, "dtype"_a = nb::none())
+      .def("cumsum_", [](Tensor& t, int64_t dim, nb::handle dtype) -> Tensor& { return t.cumsum_(dim, dtype_argument(dtype)); },
+           "dim"_a, "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {

@@ -541,5 +541,30 @@ static Tensor& band_in_place(Tensor& self, int64_t diagonal, bool lower) {
 }
 Tensor& Tensor::tril_(int64_t diagonal) { return band_in_place(*this, diagonal, true); }
 Tensor& Tensor::triu_(int64_t diagonal) { return band_in_place(*this, diagonal, false); }
+// cumsum_: the scan along dim in self's dtype (a dtype given must be self's, as PyTorch
+// asks), written back as the unary in-place ops write theirs. Everything is checked before the write.
+using ScanFn = Tensor (*)(const Tensor&, int64_t, std::optional<ScalarType>);
+static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType> dtype, const char* op, ScanFn scan) {
+  DYDX_CHECK(!dtype || *dtype == self.dtype(), op, ": Bad in-place call: input tensor dtype ", self.dtype(),
+             " and output tensor dtype ", *dtype, " should match");
+  dim = detail::wrap_dim(dim, self.dim(), op);
+  if (ops::rewritten(self, op, {}, [dim, op, scan](Tensor& t, const TensorList&) { scan_in_place(t, dim, std::nullopt, op, scan); }))
+    return self;
+  check_inplace(self, op);
+  if (vmap::takes_rule(self)) [[unlikely]] {
+    // The same scan once on the batch, along the sample's dim; a 0-d sample is its own scan.
+    DYDX_CHECK(self.dtype() != kBool, op, ": \"", op, "out_cpu\" not implemented for 'Bool'");
+    if (self.dim() == 0) return self;
+    Tensor batch = vmap::batched(self)->value;
+    scan_in_place(batch, vmap::physical_dim(dim, vmap::batched(self)->bdim), std::nullopt, op, scan);
+    return self;
+  }
+  ops::check_overlap(self, {}, op);
+  commit(self, scan(needs_history(self, {}) ? ops::snapshot(self) : self, dim, self.dtype()), op);
+  return self;
+}
+Tensor& Tensor::cumsum_(int64_t dim, std::optional<ScalarType> dtype) {
+  return scan_in_place(*this, dim, dtype, "cumsum_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumsum(x, d, t); });
+}
 
 }  // namespace dydx

@@ -4,7 +4,8 @@
 # PyTorch 2.5.1 gives the same file, line for line (checked when it was written).
 # Run with a Python that has torch 1.13, e.g. after `pip install --target /tmp/torch113 torch==1.13.1`:
 #   PYTHONPATH=/tmp/torch113 /usr/bin/python3 tests/data/make_edge_cases.py
-# The cases of asin to frac, and of trace, were generated with Debian 12's python3-torch (1.13.0a0) and appended to the
+# The cases of asin to frac, and later those of trace and cumsum, were generated with Debian 12's python3-torch
+# (1.13.0a0) and appended to the
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
@@ -153,9 +154,10 @@ OPS["dot"] = binary(lambda x, y: torch.dot(x.reshape(1), y.reshape(1)))
 OPS["mv"] = binary(lambda x, y: torch.mv(as_matrix(x), y.reshape(1)))
 # trace of the pair on a diagonal: the sum of a matrix's diagonal, from zero (so -0 + -0 gives 0).
 OPS["trace"] = unary(lambda x: torch.trace(torch.diag(x)))
+OPS["cumsum"] = unary(lambda x: torch.cumsum(x, 0))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace"}
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum"}
 
 
 def fmt(v):
