@@ -262,6 +262,11 @@ std::vector<OpRow> build_table() {
             [](double x) { return x; }));
   row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], -0.25, 0.25); },
             [](double x) { return x > 0 ? 0.25 : -0.25; }));
+  // clamp_min and clamp_max: the same kink at the bound, which the AwayFromZero draws never touch.
+  row(unary("clamp_min", Domain::AwayFromZero, [](const auto& in) { return clamp_min(in[0], 0); },
+            [](double x) { return std::max(x, 0.0); }));
+  row(unary("clamp_max", Domain::AwayFromZero, [](const auto& in) { return in[0].clamp_max(0.0); },
+            [](double x) { return std::min(x, 0.0); }));
   // The forward Laplacian through activations as one op (laplacian_tangent.hpp): v is the result of
   // tanh, sigmoid and exp, the input of sin, cos and silu.
   row(laplacian_tangent("tanh", Domain::Small, [](double y) { return 1 - y * y; },
@@ -849,6 +854,10 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"cross_entropy",
        [](const auto& in) {
          return nn::functional::cross_entropy(in[0].reshape({1, 2}), tensor({1}, dtype(kInt64)),
+      {"clamp_min:-2.5", [](const auto& in) { return clamp_min(in[0], -2.5); }},
+      {"clamp_max:2.5", [](const auto& in) { return clamp_max(in[0], 2.5); }},
+      {"clamp_min:nan", [](const auto& in) { return clamp_min(in[0], NAN); }},
+      {"clamp_max:nan", [](const auto& in) { return clamp_max(in[0], NAN); }},
                                               nn::functional::CrossEntropyFuncOptions().reduction(kNone));
        }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},

@@ -80,6 +80,10 @@ Tensor frac(const Tensor& x);
 /// torch.clamp: min(max(x, min), max) with either bound optional (not both); a nan stays nan, and
 /// the gradient passes where min <= x <= max. Integer tensors stay integer unless a bound is floating.
 Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+/// torch.clamp_min and torch.clamp_max: clamp with the one bound, except that a nan bound makes every
+/// element nan (as PyTorch's, where clamp with one nan bound changes nothing).
+Tensor clamp_min(const Tensor& x, Scalar min);
+Tensor clamp_max(const Tensor& x, Scalar max);
 /// An alias of clamp.
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
 

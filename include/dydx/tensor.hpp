@@ -199,6 +199,8 @@ class Tensor {
   Tensor sum(IntArrayRef dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(IntArrayRef dims, bool keepdim = false) const;
+  Tensor clamp_min(Scalar min) const;
+  Tensor clamp_max(Scalar max) const;
   Tensor max() const;
   std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
   Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;
@@ -327,6 +329,8 @@ class Tensor {
   Tensor& operator-=(const Tensor& other) { return sub_(other); }
   Tensor& operator*=(const Tensor& other) { return mul_(other); }
   Tensor& operator*=(Scalar other) { return mul_(other); }
+  Tensor& clamp_min_(Scalar min);
+  Tensor& clamp_max_(Scalar max);
   Tensor& operator/=(const Tensor& other) { return div_(other); }
 
   /// The shape as error messages write it: "[2,3]".
