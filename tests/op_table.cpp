@@ -568,6 +568,31 @@ std::vector<OpRow> build_table() {
        },
        1e-6});
 
+  // Copies that move values: repeat (a new leading dim, a zero-free tiling) and roll (along dims,
+  // repeated and negative ones included, and flattened).
+  row({"repeat", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return in[0].repeat({2, 1, 3}); },
+       [](const auto& in) {
+         const Naive& x = in[0];
+         const Index shape = x.shape.empty() ? Index{2, 1, 3} : Index{2, x.shape[0], 3 * x.shape[1]};
+         return Naive::build(shape, [&](const Index& i) {
+           return x.shape.empty() ? x.at({}) : x.at({i[1], i[2] % x.shape[1]});
+         });
+       },
+       0});
+  row({"roll", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].roll({1, -5, 2}, {0, 1, -1}); },
+       gather([](const Naive&) { return Index{3, 4}; }, [](const Index& i) { return Index{(i[0] + 2) % 3, (i[1] + 3) % 4}; }),
+       0});
+  row({"roll", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return roll(in[0], -7); },
+       [](const auto& in) {
+         const Naive& x = in[0];
+         return Naive::build(x.shape, [&](const Index& i) {
+           if (x.shape.empty()) return x.at({});
+           const int64_t flat = (i[0] * 3 + i[1] + 7) % 6;
+           return x.at({flat / 3, flat % 3});
+         });
+       },
+       0});
+
   // Views.
   row({"select", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].select(1, -2); },
        gather([](const Naive& x) { return Index{x.shape[0]}; }, [](const Index& i) { return Index{i[0], 2}; }), 0});
@@ -829,6 +854,10 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"clamp:1,-1", [](const auto& in) { return clamp(in[0], 1, -1); }},
       {"clamp:nan,nan", [](const auto& in) { return clamp(in[0], NAN, NAN); }},
       {"clamp:nan,None", [](const auto& in) { return clamp(in[0], NAN); }},
+      {"clamp_min:-2.5", [](const auto& in) { return clamp_min(in[0], -2.5); }},
+      {"clamp_max:2.5", [](const auto& in) { return clamp_max(in[0], 2.5); }},
+      {"clamp_min:nan", [](const auto& in) { return clamp_min(in[0], NAN); }},
+      {"clamp_max:nan", [](const auto& in) { return clamp_max(in[0], NAN); }},
       {"add", [](const auto& in) { return add(in[0], in[1], 2.0); }},
       {"sub", [](const auto& in) { return in[0] - in[1]; }},
       {"mul", [](const auto& in) { return in[0] * in[1]; }},
@@ -854,10 +883,6 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"cross_entropy",
        [](const auto& in) {
          return nn::functional::cross_entropy(in[0].reshape({1, 2}), tensor({1}, dtype(kInt64)),
-      {"clamp_min:-2.5", [](const auto& in) { return clamp_min(in[0], -2.5); }},
-      {"clamp_max:2.5", [](const auto& in) { return clamp_max(in[0], 2.5); }},
-      {"clamp_min:nan", [](const auto& in) { return clamp_min(in[0], NAN); }},
-      {"clamp_max:nan", [](const auto& in) { return clamp_max(in[0], NAN); }},
                                               nn::functional::CrossEntropyFuncOptions().reduction(kNone));
        }},
       {"scatter_add", [](const auto& in) { return in[0].scatter_add(0, tensor({0}, dtype(kInt64)), in[1]); }},

@@ -1057,7 +1057,7 @@ TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
 // edge value passes through unchanged; every other registered op must have edge cases.
 TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
   const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
-                                              "expand", "fill", "gather", "im2col", "index", "index_select", "scatter", "scatter.value", "masked_fill", "permute", "select", "slice", "split", "split_with_sizes", "squeeze",
+                                              "expand", "fill", "gather", "im2col", "index", "index_select", "scatter", "scatter.value", "masked_fill", "permute", "repeat", "roll", "select", "slice", "split", "split_with_sizes", "squeeze",
                                               "squeeze.dim", "stack", "t", "to", "transpose", "unbind", "unsqueeze", "view",
                                               "zero", "AccumulateGrad"};
   // The steps of transforms as ops of their own (the forward Laplacian through an activation,

@@ -140,6 +140,13 @@ class Tensor {
   Tensor as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> storage_offset = std::nullopt) const;
   Tensor contiguous() const;
   Tensor clone() const;
+  /// torch's repeat: a copy tiled sizes[d] times along each dim; sizes has at least dim() entries
+  /// (the extra ones add leading dims), none negative.
+  Tensor repeat(IntArrayRef sizes) const;
+  /// torch's roll: a copy with the elements moved shifts[i] places along dims[i] (wrapping round;
+  /// negative and large shifts modulo the size). With no dims, the flattened tensor rolls by the one
+  /// shift and takes the shape back.
+  Tensor roll(IntArrayRef shifts, IntArrayRef dims = {}) const;
   Tensor to(ScalarType dtype) const;
 
   // ---- math -----------------------------------------------------------------------------
@@ -192,6 +199,8 @@ class Tensor {
   Tensor frac() const;
   Tensor square() const;
   Tensor clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
+  Tensor clamp_min(Scalar min) const;
+  Tensor clamp_max(Scalar max) const;
   Tensor clip(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
   Tensor matmul(const Tensor& other) const;
   Tensor mm(const Tensor& other) const;
@@ -199,8 +208,6 @@ class Tensor {
   Tensor sum(IntArrayRef dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(IntArrayRef dims, bool keepdim = false) const;
-  Tensor clamp_min(Scalar min) const;
-  Tensor clamp_max(Scalar max) const;
   Tensor max() const;
   std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
   Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;
@@ -322,6 +329,8 @@ class Tensor {
   Tensor& frac_();
   Tensor& square_();
   Tensor& clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+  Tensor& clamp_min_(Scalar min);
+  Tensor& clamp_max_(Scalar max);
   Tensor& clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
 
   Tensor& operator+=(const Tensor& other) { return add_(other); }
@@ -329,8 +338,6 @@ class Tensor {
   Tensor& operator-=(const Tensor& other) { return sub_(other); }
   Tensor& operator*=(const Tensor& other) { return mul_(other); }
   Tensor& operator*=(Scalar other) { return mul_(other); }
-  Tensor& clamp_min_(Scalar min);
-  Tensor& clamp_max_(Scalar max);
   Tensor& operator/=(const Tensor& other) { return div_(other); }
 
   /// The shape as error messages write it: "[2,3]".
