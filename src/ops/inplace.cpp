@@ -511,4 +511,14 @@ Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Sca
 }
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 
+// torch::hardtanh_, relu6_, hardsigmoid_, hardswish_ and selu_: functions rather than methods, as in
+// libtorch. Each records its out-of-place op's node (selu_'s is EluBackward0, PyTorch's EluBackward1).
+Tensor& hardtanh_(Tensor& x, Scalar min_val, Scalar max_val) {
+  return unary_in_place(x, "hardtanh_", [min_val, max_val](const Tensor& v) { return dydx::hardtanh(v, min_val, max_val); });
+}
+Tensor& relu6_(Tensor& x) { return unary_in_place(x, "relu6_", [](const Tensor& v) { return dydx::relu6(v); }); }
+Tensor& hardsigmoid_(Tensor& x) { return unary_in_place(x, "hardsigmoid_", [](const Tensor& v) { return dydx::hardsigmoid(v); }); }
+Tensor& hardswish_(Tensor& x) { return unary_in_place(x, "hardswish_", [](const Tensor& v) { return dydx::hardswish(v); }); }
+Tensor& selu_(Tensor& x) { return unary_in_place(x, "selu_", [](const Tensor& v) { return dydx::selu(v); }); }
+
 }  // namespace dydx
