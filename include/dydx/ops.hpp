@@ -80,10 +80,6 @@ Tensor frac(const Tensor& x);
 /// torch.clamp: min(max(x, min), max) with either bound optional (not both); a nan stays nan, and
 /// the gradient passes where min <= x <= max. Integer tensors stay integer unless a bound is floating.
 Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
-/// torch.clamp_min and torch.clamp_max: clamp with the one bound, except that a nan bound makes every
-/// element nan (as PyTorch's, where clamp with one nan bound changes nothing).
-Tensor clamp_min(const Tensor& x, Scalar min);
-Tensor clamp_max(const Tensor& x, Scalar max);
 /// An alias of clamp.
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
 
@@ -98,28 +94,6 @@ Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 Tensor elu(const Tensor& x, Scalar alpha = 1);
 /// x for x > 0, negative_slope * x elsewhere.
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope = 0.01);
-/// min(max(x, min_val), max_val), as torch::hardtanh: integer tensors stay integers (the bounds
-/// truncated to them), and the gradient passes strictly between the bounds (zero at them).
-Tensor hardtanh(const Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
-/// hardtanh(x, 0, 6), as PyTorch defines it (grad_fn HardtanhBackward0).
-Tensor relu6(const Tensor& x);
-/// min(max(x + 3, 0), 6) / 6.
-Tensor hardsigmoid(const Tensor& x);
-/// x min(max(x + 3, 0), 6) / 6.
-Tensor hardswish(const Tensor& x);
-/// scale elu(x, alpha) with PyTorch's constants (grad_fn EluBackward0, as PyTorch's).
-Tensor selu(const Tensor& x);
-/// x tanh(softplus(x)).
-Tensor mish(const Tensor& x);
-/// log(sigmoid(x)), computed as min(x, 0) - log1p(e^-|x|).
-Tensor logsigmoid(const Tensor& x);
-/// The in-place forms (torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_): x = f(x), with the
-/// checks of the in-place methods; the node recorded is the out-of-place op's.
-Tensor& hardtanh_(Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
-Tensor& relu6_(Tensor& x);
-Tensor& hardsigmoid_(Tensor& x);
-Tensor& hardswish_(Tensor& x);
-Tensor& selu_(Tensor& x);
 /// Picks a where the bool cond is true and b elsewhere; differentiable in a and b, not in cond.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
@@ -131,8 +105,6 @@ inline Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = 
 inline Tensor unflatten(const Tensor& x, int64_t dim, IntArrayRef sizes) { return x.unflatten(dim, sizes); }
 inline Tensor movedim(const Tensor& x, IntArrayRef source, IntArrayRef destination) { return x.movedim(source, destination); }
 inline Tensor movedim(const Tensor& x, int64_t source, int64_t destination) { return x.movedim(source, destination); }
-/// torch::roll: Tensor::roll.
-inline Tensor roll(const Tensor& x, IntArrayRef shifts, IntArrayRef dims = {}) { return x.roll(shifts, dims); }
 /// A 2-D matrix product.
 Tensor mm(const Tensor& a, const Tensor& b);
 /// The dot product of two vectors (a 0-d result), and a matrix times a vector: matmul's 1-D by 1-D and

@@ -521,10 +521,8 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
 
 struct EluAttrs {
   double alpha = 1;
-  double scale = 1;  // selu's: scale elu(x, alpha), as PyTorch's elu kernel takes it
 };
-// alpha (e^x - 1) for x <= 0, x above, each times scale. e^x - 1 rather than expm1, and alpha scale
-// multiplied in the element type, as PyTorch computes them.
+// alpha (e^x - 1) for x <= 0, x above. e^x - 1 rather than expm1, as PyTorch computes it.
 struct Elu : Named<"elu", "EluBackward0"> {
   using Attrs = EluAttrs;
   static constexpr Reads reads = Reads::Input;
@@ -534,30 +532,28 @@ struct Elu : Named<"elu", "EluBackward0"> {
   // is harmless. (A ternary let GCC sink vec::exp into a branch again.)
   [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
     using T = decltype(x);
-    const T negative = (cpu::vec::exp(x) - T(1)) * (static_cast<T>(a.alpha) * static_cast<T>(a.scale));
-    return cpu::vec::detail::select(x <= 0, negative, x * static_cast<T>(a.scale));
+    const T negative = (cpu::vec::exp(x) - T(1)) * static_cast<T>(a.alpha);
+    return cpu::vec::detail::select(x <= 0, negative, x);
   }
-  // alpha scale e^x for x < 0, alpha scale at 0 with derivative 0, as PyTorch's elu_double_backward
-  // (which masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
+  // alpha e^x for x < 0, alpha at 0 with derivative 0, as PyTorch's elu_double_backward (which
+  // masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
   // overflow or carry a nan: its zero gradient times e^inf would make double backward nan.
   static Tensor negative_part(const Tensor& x, const Attrs& a) {
-    return (a.alpha * a.scale) * exp(where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
+    return a.alpha * exp(where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
   }
-  // alpha scale e^x for x <= 0, scale above (and at nan), as PyTorch's elu_backward.
+  // alpha e^x for x <= 0, 1 above (and at nan), as PyTorch's elu_backward.
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
-    return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v <= 0; }), negative_part(x, a),
-                 full_like(x, a.scale));
+    return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v <= 0; }), negative_part(x, a), ones_like(x));
   }
   [[gnu::always_inline]] static auto derivative_value(auto x, const Attrs& a) {
     using T = decltype(x);
-    const T negative =
-        (static_cast<T>(a.alpha) * static_cast<T>(a.scale)) * cpu::vec::exp(cpu::vec::detail::select(x < 0, x, T(0)));
-    return cpu::vec::detail::select(x <= 0, negative, static_cast<T>(a.scale));
+    const T negative = static_cast<T>(a.alpha) * cpu::vec::exp(cpu::vec::detail::select(x < 0, x, T(0)));
+    return cpu::vec::detail::select(x <= 0, negative, T(1));
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
   }
-  // Every derivative past the first is alpha scale e^x below 0 and 0 elsewhere, as the second.
+  // Every derivative past the first is alpha e^x below 0 and 0 elsewhere, as the second.
   static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order, const Attrs& a) {
     TensorList d{derivative(x, out, a)};
     if (order > 1) d.resize(static_cast<size_t>(order), second_derivative(x, out, a));
@@ -594,11 +590,8 @@ struct ClampAttrs {
 };
 // min(max(x, min), max), as PyTorch 1.13: a nan stays nan, and min > max gives max. A nan bound
 // makes every element nan when both bounds are given, and changes nothing when one is (std::max(x,
-// nan) is x); the gradient is 0 either way. clamp_min and clamp_max share it, named their own way:
-// theirs is one bound, and a nan one makes every element nan (PyTorch 1.13 fills their result with
-// it), so OneNanBoundFills.
-template <class Names, bool OneNanBoundFills>
-struct ClampOf : Names {
+// nan) is x); the gradient is 0 either way.
+struct Clamp : Named<"clamp", "ClampBackward1"> {
   static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   using Attrs = ClampAttrs;
   static constexpr Reads reads = Reads::Input;
@@ -610,8 +603,7 @@ struct ClampOf : Names {
   static auto prepare(const Attrs& a) {
     bool nan_bound = false;
     if constexpr (std::is_floating_point_v<T>)
-      nan_bound = (OneNanBoundFills || (a.min && a.max)) &&
-                  ((a.min && std::isnan(a.min->to<T>())) || (a.max && std::isnan(a.max->to<T>())));
+      nan_bound = a.min && a.max && (std::isnan(a.min->to<T>()) || std::isnan(a.max->to<T>()));
     using L = std::numeric_limits<T>;
     const T lo = a.min ? a.min->to<T>() : L::has_infinity ? -L::infinity() : L::lowest();
     const T hi = a.max ? a.max->to<T>() : L::has_infinity ? L::infinity() : L::max();
@@ -641,10 +633,6 @@ struct ClampOf : Names {
   }
   static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
 };
-
-using Clamp = ClampOf<Named<"clamp", "ClampBackward1">, false>;
-using ClampMin = ClampOf<Named<"clamp_min", "ClampMinBackward0">, true>;
-using ClampMax = ClampOf<Named<"clamp_max", "ClampMaxBackward0">, true>;
 
 // A per-element function of any type, to ask e itself.
 struct NegRecord : Named<"neg", "NegBackward0">, Linear {
@@ -709,10 +697,6 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
   return ops::unary<ops::Gelu>(x, {approximate == "tanh" ? ops::GeluApproximation::tanh : ops::GeluApproximation::none});
 }
 Tensor elu(const Tensor& x, Scalar alpha) { return ops::unary<ops::Elu>(x, {alpha.to_double()}); }
-// PyTorch's constants (torch.nn.functional.selu), as its selu calls elu: grad_fn EluBackward0.
-Tensor selu(const Tensor& x) {
-  return ops::unary<ops::Elu>(x, {.alpha = 1.6732632423543772848170429916717, .scale = 1.0507009873554804934193349852946});
-}
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope) {
   return ops::unary<ops::LeakyRelu>(x, {negative_slope.to_double()});
 }
@@ -730,20 +714,6 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optio
   return ops::unary<ops::Clamp>(x, {min, max});
 }
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp(x, min, max); }
-// A bool tensor clamps as int64 (PyTorch's has no bool kernel: bool with a bool bound raises, as
-// clamp's does), an integer one as the default float dtype against a floating bound.
-template <class Op>
-static Tensor clamp_one_bound(const Tensor& x, const Scalar& bound, bool is_min) {
-  DYDX_CHECK(!x.defined() || x.dtype() != kBool || !bound.is_boolean(), Op::name, ": \"", Op::name,
-             "_cpu\" not implemented for 'Bool' (a bool tensor with a bool bound; shape ", x.sizes(), ")");
-  const ops::ClampAttrs bounds{is_min ? std::optional<Scalar>(bound) : std::nullopt,
-                               is_min ? std::nullopt : std::optional<Scalar>(bound)};
-  if (x.defined() && !x.is_floating_point() && !bound.is_integral())
-    return ops::unary<Op>(x.to(kDefaultDtype), bounds);
-  return ops::unary<Op>(x, bounds);
-}
-Tensor clamp_min(const Tensor& x, Scalar min) { return clamp_one_bound<ops::ClampMin>(x, min, true); }
-Tensor clamp_max(const Tensor& x, Scalar max) { return clamp_one_bound<ops::ClampMax>(x, max, false); }
 
 Tensor neg(const Tensor& x) {
   if (vmap::takes_rule(x)) [[unlikely]] return vmap::elementwise(x, [](const Tensor& v) { return neg(v); });

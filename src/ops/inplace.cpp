@@ -510,12 +510,6 @@ Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Sca
   // (min and max by value: a func::compile replay runs the write again.)
   return unary_in_place(*this, "clamp_", [min, max](const Tensor& x) { return dydx::clamp(x, min, max); });
 }
-Tensor& Tensor::clamp_min_(Scalar min) {
-  return unary_in_place(*this, "clamp_min_", [min](const Tensor& x) { return dydx::clamp_min(x, min); });
-}
-Tensor& Tensor::clamp_max_(Scalar max) {
-  return unary_in_place(*this, "clamp_max_", [max](const Tensor& x) { return dydx::clamp_max(x, max); });
-}
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 
 // self = tril(self) or triu(self). With history or tangents to carry, the band is computed out of
@@ -572,14 +566,5 @@ static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType
 Tensor& Tensor::cumsum_(int64_t dim, std::optional<ScalarType> dtype) {
   return scan_in_place(*this, dim, dtype, "cumsum_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumsum(x, d, t); });
 }
-// torch::hardtanh_, relu6_, hardsigmoid_, hardswish_ and selu_: functions rather than methods, as in
-// libtorch. Each records its out-of-place op's node (selu_'s is EluBackward0, PyTorch's EluBackward1).
-Tensor& hardtanh_(Tensor& x, Scalar min_val, Scalar max_val) {
-  return unary_in_place(x, "hardtanh_", [min_val, max_val](const Tensor& v) { return dydx::hardtanh(v, min_val, max_val); });
-}
-Tensor& relu6_(Tensor& x) { return unary_in_place(x, "relu6_", [](const Tensor& v) { return dydx::relu6(v); }); }
-Tensor& hardsigmoid_(Tensor& x) { return unary_in_place(x, "hardsigmoid_", [](const Tensor& v) { return dydx::hardsigmoid(v); }); }
-Tensor& hardswish_(Tensor& x) { return unary_in_place(x, "hardswish_", [](const Tensor& v) { return dydx::hardswish(v); }); }
-Tensor& selu_(Tensor& x) { return unary_in_place(x, "selu_", [](const Tensor& v) { return dydx::selu(v); }); }
 
 }  // namespace dydx
