@@ -18,6 +18,12 @@ bool is_number(nb::handle h) {
 
 Scalar to_scalar(nb::handle h) {
   PyObject* o = h.ptr();
+  // A one-element tensor converts to its value (as float(t) does), but one with history would lose
+  // it: the number carries no gradient back to the tensor, silently (clamp(min=s) with s requiring
+  // grad gave s no gradient). PyTorch takes such arguments as tensors; until dydx does, it refuses.
+  if (nb::isinstance<Tensor>(h) && nb::cast<const Tensor&>(h).requires_grad())
+    throw nb::type_error("expected a number, not a Tensor that requires grad: its gradient would be lost in the "
+                         "conversion (pass a number, or t.detach() to drop the gradient on purpose)");
   if (PyBool_Check(o)) return Scalar(o == Py_True);
   if (nb::hasattr(h, "dtype") && nb::str(h.attr("dtype")).equal(nb::str("bool")))  // numpy.bool_
     return Scalar(PyObject_IsTrue(o) == 1);

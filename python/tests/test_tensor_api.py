@@ -365,3 +365,13 @@ def test_flip_arguments_and_errors_as_torch():
             lib.tensor(1.0).flip(0, -1)
     # prod and cumprod are not bound (they left this branch): no silent stand-in.
     assert not hasattr(x, "prod") and not hasattr(x, "cumprod") and not hasattr(dydx, "cumprod")
+
+
+def test_a_tensor_requiring_grad_is_not_taken_as_a_number():
+    # clamp(min=s) took s's value and gave s no gradient; a tensor without history still converts.
+    x, s = dydx.tensor([1.0, 2.0, 3.0]), dydx.tensor(2.0, requires_grad=True)
+    with pytest.raises(TypeError, match="requires grad"):
+        x.clamp(min=s)
+    with pytest.raises(TypeError, match="requires grad"):
+        x.clamp_(max=s)
+    assert x.clamp(min=s.detach()).tolist() == [2.0, 2.0, 3.0]
