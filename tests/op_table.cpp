@@ -459,6 +459,16 @@ std::vector<OpRow> build_table() {
   row({"min.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real,
        [](const auto& in) { return std::get<0>(in[0].min(-1, true)); },
        [=](const auto& in) { return reduce(in[0], {-1}, true, min_of); }, 1e-6});
+  // amax and amin over dims: consecutive ones of a dense input (read in place), dims apart (a permuted
+  // copy), and every dim.
+  row({"amax", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].amax({0, -1}, true); },
+       [=](const auto& in) { return reduce(in[0], {0, -1}, true, max_of); }, 1e-6});
+  row({"amax", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].amax(); },
+       [=](const auto& in) { return reduce(in[0], {}, false, max_of); }, 1e-6});
+  row({"amin", {{{2, 3, 2}}}, Domain::Real, [](const auto& in) { return amin(in[0], {0, 2}); },
+       [=](const auto& in) { return reduce(in[0], {0, 2}, false, min_of); }, 1e-6});
+  row({"amin", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].amin({1}, true); },
+       [=](const auto& in) { return reduce(in[0], {1}, true, min_of); }, 1e-6});
 
   // Scans: the running value along dim at each position.
   auto scan_along = [](const Naive& x, int64_t dim, const std::function<double(double, double)>& combine) {
@@ -927,6 +937,8 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"max.dim", [](const auto& in) { return std::get<0>(in[0].max(0)); }},
       {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
+      {"amax", [](const auto& in) { return in[0].amax({0}); }},
+      {"amin", [](const auto& in) { return in[0].amin({0}); }},
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},
       {"logsumexp", [](const auto& in) { return logsumexp(in[0], {0}); }},

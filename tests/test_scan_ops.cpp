@@ -149,6 +149,31 @@ TEST(Flip, ShortAndLongRowsMatchIndexing) {
   }
 }
 
+// Short rows reversed within themselves (the kernel's rows of a length known at compile time, several
+// to a vector), every short length, rows that fill no whole vector at the end, on 1 to 3 threads, in
+// every dtype, against the element-by-element reference.
+TEST(Flip, ShortReversedRowsInEveryDtypeAndOnThreads) {
+  const int saved_threads = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t rows : {int64_t{13}, int64_t{70001}}) {
+      for (int64_t cols = 2; cols <= 9; ++cols) {
+        const Tensor x = arange(rows * cols, dtype(kInt64)).reshape({rows, cols});
+        std::vector<int64_t> expected(static_cast<size_t>(rows * cols));
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) expected[r * cols + c] = r * cols + cols - 1 - c;
+        for (ScalarType type : {kInt64, kFloat32, kFloat64}) {
+          const Tensor flipped = x.to(type).flip({-1}).to(kInt64);
+          EXPECT_EQ(flipped.to_vector<int64_t>(), expected) << rows << " x " << cols << " on " << threads;
+        }
+        const Tensor bits = remainder(x, 3).to(kBool);
+        EXPECT_TRUE(equal(bits.flip({1}), remainder(tensor(expected).reshape({rows, cols}), 3).to(kBool)));
+      }
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
 TEST(ScanInPlace, WritesSelfAndChecksFirst) {
   Tensor i = tensor({0, 1, 2});
   i.cumsum_(0);

@@ -625,6 +625,23 @@ TEST(Matmul, VectorDotVector) {
   EXPECT_EQ(r.item<float>(), 32.0f);
 }
 
+// outer as PyTorch composes it: a column times a row (MulBackward0), mul's promotion, strided vectors,
+// empty ones, and its errors naming the argument at fault.
+TEST(Matmul, OuterProductOfTwoVectors) {
+  Tensor a = tensor({1.5, -2.0}, kFloat64).requires_grad_();
+  const Tensor b = tensor({{3.0, 9.0}, {0.5, 9.0}, {-1.0, 9.0}}, kFloat64).select(1, 0);  // stride 2
+  const Tensor o = outer(a, b);
+  EXPECT_EQ(Shape(o), (Ints{2, 3}));
+  EXPECT_TRUE(HasValues(o, {4.5, 0.75, -1.5, -6, -1, 2}, 0));
+  EXPECT_EQ(std::string(o.grad_fn()->name()), "MulBackward0");
+  o.sum().backward();
+  EXPECT_TRUE(HasValues(a.grad(), {2.5, 2.5}, 0));
+  EXPECT_EQ(tensor({int64_t{2}, int64_t{3}}).outer(tensor({true, false})).dtype(), kInt64);
+  EXPECT_EQ(Shape(outer(zeros({0}), zeros({4}))), (Ints{0, 4}));
+  EXPECT_DYDX_ERROR(outer(zeros({2, 2}), zeros({3})), "outer: Expected 1-D argument self, but got 2-D");
+  EXPECT_DYDX_ERROR(outer(zeros({2}), tensor(1.0)), "outer: Expected 1-D argument vec2, but got 0-D");
+}
+
 TEST(Matmul, MatrixTimesVectorAndVectorTimesMatrix) {
   Tensor A = tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
   Tensor mv = matmul(A, tensor({1.0, 0.0, -1.0}));
@@ -1017,6 +1034,90 @@ TEST(Reductions, MaxGradientSplitsBetweenTies) {
   Tensor w = tensor({{1.0, 5.0}, {4.0, 2.0}}).requires_grad_();
   std::get<0>(w.max(1)).sum().backward();
   EXPECT_TRUE(HasValues(w.grad(), {0, 1, 1, 0}));
+}
+
+// amax and amin as PyTorch 1.13: over any dims (consecutive ones of a dense input read in place, others
+// through a permuted copy, views through a copy), the first of equal values (-0 or +0), a nan as the
+// extreme; the gradient split evenly between ties, nan over a slice that holds a nan (AmaxBackward0's
+// (g / count) * ties), its forward rule the tied tangents' mean; exact int64 and bool; its errors.
+TEST(Reductions, AmaxAndAminAsPyTorch) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // Against a loop over a [4, 5, 6] input, every subset of dims, contiguous and as a permuted view.
+  const Tensor x = randn({4, 5, 6}, dtype(kFloat64));
+  const Tensor viewed = x.permute({2, 0, 1});  // [6, 4, 5]
+  for (int mask = 1; mask < 8; ++mask) {
+    std::vector<int64_t> dims;
+    for (int64_t d = 0; d < 3; ++d)
+      if (mask >> d & 1) dims.push_back(d);
+    for (const Tensor& in : {x, viewed}) {
+      Tensor expected_max = in, expected_min = in;
+      for (auto d = dims.rbegin(); d != dims.rend(); ++d) {
+        expected_max = std::get<0>(expected_max.max(*d, true));
+        expected_min = std::get<0>(expected_min.min(*d, true));
+      }
+      EXPECT_TRUE(equal(amax(in, dims, true), expected_max)) << "mask " << mask;
+      EXPECT_TRUE(equal(in.amin(dims, true), expected_min)) << "mask " << mask;
+      EXPECT_EQ(Shape(amax(in, dims)).size(), 3 - dims.size());
+    }
+  }
+  EXPECT_TRUE(equal(amax(x), x.max()));
+  // The first of equal zeros, as torch.amax's tensor([-0., 0.]) -> -0.
+  EXPECT_TRUE(std::signbit(amax(tensor({-0.0, 0.0})).item<double>()));
+  EXPECT_FALSE(std::signbit(amax(tensor({0.0, -0.0})).item<double>()));
+  EXPECT_FALSE(std::signbit(amin(tensor({0.0, -0.0})).item<double>()));
+  EXPECT_TRUE(std::signbit(amin(tensor({-0.0, 0.0}), {0}).item<double>()));
+  // Ties share the gradient; a slice with a nan gives nan to all of its elements (and its tangent nan).
+  Tensor y = tensor({{1.0, 3.0, 3.0}, {2.0, nan, 0.0}}, kFloat64).requires_grad_();
+  const Tensor m = amax(y, {1});
+  EXPECT_TRUE(HasValues(m, {3.0, nan}, 0));
+  EXPECT_EQ(std::string(m.grad_fn()->name()), "AmaxBackward0");
+  m.sum().backward();
+  EXPECT_TRUE(HasValues(y.grad(), {0, 0.5, 0.5, nan, nan, nan}, 0));
+  const auto [value, tangent] = func::jvp([](const Tensor& in) { return amin(in, {1}); },
+                                          tensor({{2.0, 1.0, 1.0}, {nan, 0.0, 1.0}}, kFloat64),
+                                          tensor({{5.0, 2.0, 4.0}, {1.0, 1.0, 1.0}}, kFloat64));
+  EXPECT_TRUE(HasValues(value, {1.0, nan}, 0));
+  EXPECT_TRUE(HasValues(tangent, {3.0, nan}, 0));
+  // Exact int64 extremes and bools, without history.
+  const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  const Tensor ints = tensor({{hi - 1, lo}, {hi, lo + 1}});
+  EXPECT_EQ(amax(ints).item<int64_t>(), hi);
+  EXPECT_EQ(amin(ints, {0}).to_vector<int64_t>(), (std::vector<int64_t>{hi - 1, lo}));
+  EXPECT_EQ(amax(ints, {1}).dtype(), kInt64);
+  EXPECT_TRUE(amax(tensor({false, true})).item<bool>());
+  EXPECT_EQ(amin(tensor({false, true})).dtype(), kBool);
+  // 0-d inputs, kept empty dims, and a parallel whole-tensor search (chunks merged in order).
+  EXPECT_EQ(amax(tensor(3.5), {0}).item<double>(), 3.5);
+  EXPECT_EQ(Shape(amax(tensor(3.5), {}, true)), Ints{});
+  EXPECT_EQ(Shape(amin(zeros({0, 3}), {1})), Ints{0});
+  Tensor long_row = arange(1 << 18).to(kFloat32);
+  long_row.index_put_({int64_t{200000}}, tensor(1e9f));
+  EXPECT_EQ(amax(long_row).item<float>(), 1e9f);
+  // PyTorch's errors, raised before anything is computed.
+  EXPECT_DYDX_ERROR(amax(zeros({0})), "amax", "numel() == 0");
+  EXPECT_DYDX_ERROR(amin(zeros({2, 0}), {1}), "amin", "dim 1", "non-zero size");
+  EXPECT_DYDX_ERROR(amax(zeros({2, 0}), {0, 1}), "amax", "dim 1", "non-zero size");
+  EXPECT_DYDX_ERROR(amax(zeros({2, 3}), {1, -1}), "amax", "dim 1 appears multiple times");
+  EXPECT_DYDX_ERROR(amax(zeros({2, 3}), {2}), "amax", "2");
+  EXPECT_DYDX_ERROR(amin(tensor(3.0), {0, 0}), "amin", "appears multiple times");
+  // A 0-d tensor's one dim may be named once, in every reduction over dims (as PyTorch checks).
+  EXPECT_DYDX_ERROR(tensor(3.0).sum({0, -1}), "sum", "dim 0 appears multiple times");
+  EXPECT_DYDX_ERROR(tensor(3.0).mean({0, 0}), "mean", "dim 0 appears multiple times");
+  EXPECT_DYDX_ERROR(logsumexp(tensor(3.0), {0, 0}), "logsumexp", "dim 0 appears multiple times");
+  EXPECT_DYDX_ERROR(tensor(3.0).var({-1, 0}), "var", "dim 0 appears multiple times");
+  EXPECT_EQ(tensor(3.0).sum({-1}).item<double>(), 3.0);
+  EXPECT_EQ(tensor(3.0).var({0}, /*unbiased=*/false).item<double>(), 0.0);
+}
+
+// vmap of amax and amin: the sample dims reduced, the batch dim kept, wherever it is.
+TEST(Reductions, AmaxAndAminUnderVmap) {
+  const Tensor x = randn({3, 4, 5}, dtype(kFloat64));
+  for (int64_t in_dim : {0, 1, 2}) {
+    const Tensor batch = x.movedim(0, in_dim).contiguous();
+    const Tensor mapped = func::vmap([](const Tensor& s) { return amax(s, {-1}) + amin(s, {0, 1}, true).squeeze(1); },
+                                     {in_dim})(batch);
+    EXPECT_TRUE(allclose(mapped, amax(x, {2}) + amin(x, {1, 2}, true).squeeze(2), 0, 0)) << "in_dim " << in_dim;
+  }
 }
 
 // ---- printing -------------------------------------------------------------------------------------

@@ -111,6 +111,9 @@ Tensor mm(const Tensor& a, const Tensor& b);
 /// 2-D by 1-D cases, with PyTorch's nodes (DotBackward0, MvBackward0).
 Tensor dot(const Tensor& a, const Tensor& b);
 Tensor mv(const Tensor& a, const Tensor& v);
+/// The outer product of two vectors, [n] by [m] to [n, m]: a as a column times b, as PyTorch composes it
+/// (so its node is MulBackward0, and integer and bool vectors promote as mul's).
+Tensor outer(const Tensor& a, const Tensor& b);
 /// A batched product of [B,n,k] by [B,k,m].
 Tensor bmm(const Tensor& a, const Tensor& b);
 /// torch.addmm: beta * input + alpha * (mat1 @ mat2), for 2-D mat1 [n,k] and mat2 [k,m] and an input
@@ -129,6 +132,11 @@ Tensor max(const Tensor& x);
 std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor min(const Tensor& x);
 std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+/// The maximum or minimum over dims (all of them if none are given), the values alone, as torch.amax:
+/// a nan is the extreme of its slice; the gradient is shared evenly between the elements equal to the
+/// result (a slice holding a nan gets nan, as PyTorch's).
+Tensor amax(const Tensor& x, IntArrayRef dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, IntArrayRef dims = {}, bool keepdim = false);
 /// The index (int64) of the first maximum or minimum along dim (a nan counts as the extreme), or in the
 /// flattened tensor without a dim (keepdim then keeps every dim, of size 1). Not differentiable.
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);

@@ -199,12 +199,15 @@ class Tensor {
   Tensor mm(const Tensor& other) const;
   Tensor dot(const Tensor& other) const;
   Tensor mv(const Tensor& vec) const;
+  Tensor outer(const Tensor& vec2) const;
   Tensor sum() const;
   Tensor sum(IntArrayRef dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(IntArrayRef dims, bool keepdim = false) const;
   Tensor max() const;
   std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
+  Tensor amax(IntArrayRef dims = {}, bool keepdim = false) const;
+  Tensor amin(IntArrayRef dims = {}, bool keepdim = false) const;
   Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;
   Tensor argmin(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;
   Tensor cumsum(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;

@@ -41,6 +41,17 @@ nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
   return nb::make_tuple(values, indices);
 }
 
+/// amax and amin: over dim (an int or a sequence of ints), or every dim for None.
+Tensor extreme_over(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
+  const char* op = is_max ? "amax" : "amin";
+  // A bool alone is refused (torch's parser reads it as no tuple of ints), a bool in a sequence taken
+  // as 0 or 1, as torch takes it.
+  if (PyBool_Check(dim.ptr()))
+    throw nb::type_error((std::string(op) + "(): argument 'dim' must be tuple of ints, not bool").c_str());
+  const std::vector<int64_t> dims = dim.is_none() ? std::vector<int64_t>{} : int_list(dim);
+  return maybe_without_gil(t.numel(), [&] { return is_max ? t.amax(dims, keepdim) : t.amin(dims, keepdim); });
+}
+
 nb::object item(const Tensor& t) {
   if (t.numel() != 1) throw nb::value_error("only one element tensors can be converted to Python scalars");
   switch (t.dtype()) {
@@ -239,6 +250,7 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("mm", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.mm(b); }); }, "mat2"_a)
       .def("dot", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.dot(b); }); }, "other"_a)
       .def("mv", [](const Tensor& a, const Tensor& v) { return without_gil([&] { return a.mv(v); }); }, "vec"_a)
+      .def("outer", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.outer(b); }); }, "vec2"_a)
       // dtype: the input converted first, as torch's softmax(dim, dtype=...).
       .def("softmax", [](const Tensor& t, int64_t dim, nb::handle dtype) {
         const auto type = dtype_argument(dtype);
@@ -264,6 +276,11 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("max", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, true); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("min", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, false); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      // amax and amin: dim an int or a sequence of them; none (or None, or ()) reduces every dim.
+      .def("amax", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme_over(t, dim, keepdim, true); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("amin", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme_over(t, dim, keepdim, false); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)

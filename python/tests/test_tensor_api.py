@@ -238,6 +238,64 @@ def test_argmax_argmin_match_torch(name, dim, keepdim):
 
 
 @pytest.mark.parametrize("call", [
+    lambda m, x: x.amax(), lambda m, x: m.amax(x, 1), lambda m, x: x.amin((0, 1), keepdim=True),
+    lambda m, x: m.amin(x, dim=[-1]), lambda m, x: x.t().amax(0, True), lambda m, x: x.amax(None),
+])
+def test_amax_amin_match_torch(call):
+    values = [[1.0, 3.0, 3.0], [float("nan"), 0.0, 2.0], [-1.0, -1.0, 7.0], [-0.0, 0.0, 0.0]]
+    x, ref = dydx.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours, theirs = call(dydx, x), call(torch, ref)
+    assert_matches(ours, theirs.detach(), rtol=0, atol=0)
+    assert ours.grad_fn.name() == type(theirs.grad_fn).__name__
+    weights = np.arange(1.0, ours.numel() + 1.0).reshape(tuple(ours.shape)).astype(np.float32)
+    (ours * dydx.from_numpy(weights.copy())).sum().backward()
+    (theirs * torch.from_numpy(weights.copy())).sum().backward()
+    assert_matches(x.grad, ref.grad, rtol=0, atol=0)
+
+
+def test_outer_matches_torch():
+    a, b = [1.5, -2.0], [3.0, 0.5, -1.0]
+    x, y = dydx.tensor(a, requires_grad=True), dydx.tensor(b, dtype=dydx.float64)
+    rx, ry = torch.tensor(a, requires_grad=True), torch.tensor(b, dtype=torch.float64)
+    ours, theirs = dydx.outer(x, y), torch.outer(rx, ry)
+    assert_matches(ours, theirs.detach(), rtol=0, atol=0)
+    assert ours.grad_fn.name() == type(theirs.grad_fn).__name__
+    ours.sum().backward()
+    theirs.sum().backward()
+    assert_matches(x.grad, rx.grad, rtol=0, atol=0)
+    assert_matches(x.outer(dydx.tensor([True, False])), rx.outer(torch.tensor([True, False])), rtol=0, atol=0)
+    for a2, b2 in [((2, 2), (3,)), ((2,), ())]:
+        with pytest.raises(RuntimeError) as theirs_error:
+            torch.outer(torch.ones(a2), torch.ones(b2))
+        with pytest.raises(RuntimeError) as ours_error:
+            dydx.outer(dydx.ones(a2), dydx.ones(b2))
+        assert str(theirs_error.value) in str(ours_error.value)
+
+
+def test_amax_amin_errors_and_dtypes_as_torch():
+    ints = [[2**62, -(2**63)], [2**63 - 1, 5]]
+    for name in ("amax", "amin"):
+        assert_matches(getattr(dydx.tensor(ints), name)(0), getattr(torch.tensor(ints), name)(0), rtol=0, atol=0)
+        assert_matches(getattr(dydx, name)(dydx.tensor([True, False])), getattr(torch, name)(torch.tensor([True, False])),
+                       rtol=0, atol=0)
+    for call in [lambda m: m.zeros(0).amax(), lambda m: m.zeros(2, 0).amin(1), lambda m: m.zeros(2, 3).amax((1, -1))]:
+        with pytest.raises((RuntimeError, IndexError)):
+            call(torch)
+        with pytest.raises(RuntimeError):
+            call(dydx)
+    for bad in [True, 1.0, (0, 1.0)]:
+        with pytest.raises(TypeError):
+            torch.zeros(2, 3).amax(bad)
+        with pytest.raises(TypeError):
+            dydx.zeros(2, 3).amax(bad)
+    # A bool inside the sequence is an int to torch: here dim 0 twice.
+    with pytest.raises(RuntimeError, match="dim 0 appears multiple times"):
+        torch.zeros(2, 3).amax((0, False))
+    with pytest.raises(RuntimeError, match="dim 0 appears multiple times"):
+        dydx.zeros(2, 3).amax((0, False))
+
+
+@pytest.mark.parametrize("call", [
     lambda m, x: m.split(x, 3), lambda m, x: x.split(2, dim=1), lambda m, x: x.split([1, 0, 6]),
     lambda m, x: x.split_with_sizes([4, 3], 0), lambda m, x: m.chunk(x, 3, 1), lambda m, x: x.chunk(10),
     lambda m, x: x.unbind(1), lambda m, x: m.unbind(x, -1),

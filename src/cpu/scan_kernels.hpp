@@ -112,6 +112,29 @@ void flip_copy(const T* in, T* out, const int64_t* sizes, const char* flipped, i
   for (int64_t d = 0; d + 1 < rank; ++d) rows *= sizes[d];
   if (rows == 0 || row == 0) return;
   const bool reverse_rows = flipped[rank - 1];
+  if (rank == 2 && !flipped[0] && reverse_rows && row <= 8) {
+    // Short rows reversed in place of a dense run (flip(-1) of [n, 2], say): a row length known at
+    // compile time lets GCC reverse several rows per vector, where the loop below took one at a time
+    // (2.5 ms against PyTorch's 0.88 for [10^6, 2]).
+    const auto reverse_short_rows = [&]<int64_t R>(std::integral_constant<int64_t, R>) {
+      parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / R), [&](int64_t first, int64_t last) {
+        const T* x = in + first * R;
+        T* y = out + first * R;
+        for (int64_t r = 0; r < last - first; ++r)
+          for (int64_t i = 0; i < R; ++i) y[r * R + i] = x[r * R + R - 1 - i];
+      });
+    };
+    switch (row) {
+      case 2: return reverse_short_rows(std::integral_constant<int64_t, 2>{});
+      case 3: return reverse_short_rows(std::integral_constant<int64_t, 3>{});
+      case 4: return reverse_short_rows(std::integral_constant<int64_t, 4>{});
+      case 5: return reverse_short_rows(std::integral_constant<int64_t, 5>{});
+      case 6: return reverse_short_rows(std::integral_constant<int64_t, 6>{});
+      case 7: return reverse_short_rows(std::integral_constant<int64_t, 7>{});
+      case 8: return reverse_short_rows(std::integral_constant<int64_t, 8>{});
+      default: break;  // row 1 never comes: dims of size 1 were dropped
+    }
+  }
   parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / row), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
       // The source row: r's index over the leading dims, reversed along the flipped ones (with one

@@ -333,6 +333,12 @@ Tensor mv(const Tensor& a, const Tensor& v) {
   return out;
 }
 
+Tensor outer(const Tensor& a, const Tensor& b) {
+  DYDX_CHECK(a.dim() == 1, "outer: Expected 1-D argument self, but got ", a.dim(), "-D (shape ", a.sizes(), ")");
+  DYDX_CHECK(b.dim() == 1, "outer: Expected 1-D argument vec2, but got ", b.dim(), "-D (shape ", b.sizes(), ")");
+  return a.reshape({a.size(0), 1}) * b;
+}
+
 Tensor bmm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   DYDX_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in ", a.sizes(), " and ", b.sizes());

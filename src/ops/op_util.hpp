@@ -81,10 +81,10 @@ inline std::vector<int64_t> own_dims(const Tensor& t, int64_t nb) {
 }
 
 /// t summed (or averaged) over dims; no dims leaves t as it is (not "all dims", as sum({}) would).
-inline Tensor sum_over(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim = false) {
+inline Tensor sum_over(const Tensor& t, IntArrayRef dims, bool keepdim = false) {
   return dims.empty() ? t : t.sum(dims, keepdim);
 }
-inline Tensor mean_over(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim = false) {
+inline Tensor mean_over(const Tensor& t, IntArrayRef dims, bool keepdim = false) {
   return dims.empty() ? t : t.mean(dims, keepdim);
 }
 

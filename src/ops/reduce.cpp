@@ -1,4 +1,4 @@
-// Reductions: sum, mean, max and min, over everything or along dims, with their VJP rules.
+// Reductions: sum, mean, max and min, over everything or along dims, amax and amin, with their rules.
 #include <cmath>
 #include <limits>
 
@@ -15,11 +15,12 @@ namespace {
 // Marks the reduced dims; an empty list means all of them, as in torch.sum(x, []).
 SmallVector<char, 6> reduced_mask(const Tensor& x, IntArrayRef dims, const char* op) {
   SmallVector<char, 6> mask(x.dim(), dims.empty());
+  bool scalar_dim_seen = false;  // a 0-d tensor's one dim (0 or -1) may come once, as PyTorch checks
   for (int64_t d : dims) {
     int64_t w = detail::wrap_dim(d, x.dim(), op);
-    if (x.dim() == 0) continue;
-    DYDX_CHECK(!mask[w], op, ": dim ", w, " appears multiple times in the list of dims");
-    mask[w] = true;
+    DYDX_CHECK(x.dim() == 0 ? !scalar_dim_seen : !mask[w], op, ": dim ", w, " appears multiple times in the list of dims");
+    if (x.dim() == 0) scalar_dim_seen = true;
+    else mask[w] = true;
   }
   return mask;
 }
@@ -246,6 +247,41 @@ struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {
   static Tensor replay(const TensorList& in, const Attrs& a) { return values_at(in, a); }
 };
 
+// amax and amin: the extreme over any dims, the values alone. The gradient is shared evenly between
+// the elements equal to the result, as PyTorch's AmaxBackward0 and AminBackward0 scale it, (g / count)
+// * ties: a slice that holds a nan (equal to nothing) gets nan, as there, where max() gives its nans
+// the gradient. Piecewise linear, as max.
+struct ExtremeOverDims : Linear {
+  using Attrs = ReducedDims;
+  static constexpr Saves saves{.inputs = input_bits(0), .output = true};
+  // The elements equal to their slice's extreme, in x's shape.
+  template <class Call>
+  static Tensor ties(const Call& c) {
+    return eq(c.input(0), unsqueeze_reduced(c.output(), c.attrs().dims, c.attrs().keepdim));
+  }
+  template <class Call>
+  static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
+    const ReducedDims& r = b.attrs();
+    const Tensor x = b.input(0), tied = ties(b).to(x.dtype());
+    grads[0] = unsqueeze_reduced(g, r.dims, r.keepdim, b.batch_dims(g)) / sum_over(tied, r.dims, true) * tied;
+  }
+  // PyTorch's forward rule: the tied tangents' mean (0 / 0 = nan where a nan is the extreme).
+  template <class Call>
+  static Tensor jvp(const Call& p, const TensorList& t) {
+    const ReducedDims& r = p.attrs();
+    const Tensor tied = ties(p);
+    const Tensor picked = where(tied, t[0], zeros({}, t[0].dtype()));
+    const Tensor count = sum_over(tied.to(t[0].dtype()), r.dims, r.keepdim);
+    return sum_over(picked, shift_dims(r.dims, p.input(0).dim(), p.batch_dims()), r.keepdim) / count;
+  }
+};
+struct AmaxRecord : ExtremeOverDims, Named<"amax", "AmaxBackward0"> {
+  static Tensor replay(const TensorList& in, const Attrs& a) { return amax(in[0], a.dims, a.keepdim); }
+};
+struct AminRecord : ExtremeOverDims, Named<"amin", "AminBackward0"> {
+  static Tensor replay(const TensorList& in, const Attrs& a) { return amin(in[0], a.dims, a.keepdim); }
+};
+
 // The batching rule of the whole-sample max and min: every sample's elements in one row of the
 // batch, reduced along the rows at once. Along a dim the gradient goes to one chosen index, but a
 // sample's max shares it evenly among its ties (as ExtremeAll, so as the loop over samples does);
@@ -311,6 +347,52 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdi
   });
   finish<Record>({&x}, values, {dim, keepdim || x.dim() == 0}, {&indices});
   return {values, indices};
+}
+
+// amax and amin: extreme_along over x read as [outer, n, inner], where n is the reduced elements: the
+// reduced dims of a dense x when they are consecutive (one dim, trailing dims, all of them), else a
+// dense copy with the kept dims first and the reduced ones last (inner = 1).
+template <class Record, bool IsMax = std::is_same_v<Record, AmaxRecord>>
+Tensor extreme_over_dims(const Tensor& x, IntArrayRef dims, bool keepdim, const char* op) {
+  const SmallVector<char, 6> mask = reduced_mask(x, dims, op);
+  DYDX_CHECK(x.numel() > 0 || !dims.empty(), op, "(): Expected reduction dim to be specified for input.numel() == 0. "
+             "Specify the reduction dim with the 'dim' argument.");
+  for (int64_t d = 0; d < x.dim(); ++d)
+    DYDX_CHECK(!mask[d] || x.size(d) > 0, op, "(): Expected reduction dim ", d, " to have non-zero size (input shape ",
+               x.sizes(), ")");
+  if (vmap::takes_rule(x)) [[unlikely]] {
+    const vmap::BatchReduction r = vmap::reduce_batch(x, mask_to_dims(mask), keepdim);
+    const Tensor out = IsMax ? amax(r.value, r.dims, r.keepdim) : amin(r.value, r.dims, r.keepdim);
+    return vmap::wrap(out, r.bdim, r.level);
+  }
+  Tensor out = detail::make_empty(reduced_shape(x, mask, keepdim), x.dtype());
+  if (out.numel() > 0) {
+    int64_t first = 0, last = x.dim() - 1;  // the reduced dims' span
+    while (first < x.dim() && !mask[first]) ++first;
+    while (last >= 0 && !mask[last]) --last;
+    bool consecutive = true;
+    for (int64_t d = first; d <= last; ++d) consecutive = consecutive && mask[d];
+    Tensor dense = x.detach();
+    int64_t outer = 1, n = 1, inner = 1;
+    if (consecutive && dense.is_contiguous()) {
+      for (int64_t d = 0; d < x.dim(); ++d) (d < first ? outer : d > last ? inner : n) *= x.size(d);
+    } else {
+      Dims order;
+      for (int pass = 0; pass < 2; ++pass)
+        for (int64_t d = 0; d < x.dim(); ++d)
+          if (mask[d] == pass) {
+            order.push_back(d);
+            (pass ? n : outer) *= x.size(d);
+          }
+      dense = dense.permute(order).contiguous();
+    }
+    cpu::dispatch_with_bool(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::extreme_along<IsMax>(dense.data_ptr<T>(), outer, n, inner, out.data_ptr<T>(), nullptr);
+    });
+  }
+  finish<Record>({&x}, out, {mask_to_dims(mask), keepdim});
+  return out;
 }
 
 }  // namespace
@@ -380,6 +462,13 @@ std::tuple<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
 }
 std::tuple<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
   return ops::extreme_dim<ops::MinDimRecord>(x, dim, keepdim, "min");
+}
+
+Tensor amax(const Tensor& x, IntArrayRef dims, bool keepdim) {
+  return ops::extreme_over_dims<ops::AmaxRecord>(x, dims, keepdim, "amax");
+}
+Tensor amin(const Tensor& x, IntArrayRef dims, bool keepdim) {
+  return ops::extreme_over_dims<ops::AminRecord>(x, dims, keepdim, "amin");
 }
 
 namespace {

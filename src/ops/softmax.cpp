@@ -690,11 +690,11 @@ Tensor logsumexp(const Tensor& input, IntArrayRef dims, bool keepdim) {
   Dims wrapped;
   for (int64_t d : dims) {
     const int64_t w = detail::wrap_dim(d, x.dim(), "logsumexp");
-    if (x.dim() == 0) continue;
     DYDX_CHECK(std::find(wrapped.begin(), wrapped.end(), w) == wrapped.end(), "logsumexp: dim ", w,
                " appears multiple times in the list of dims (shape ", x.sizes(), ")");
     wrapped.push_back(w);
   }
+  if (x.dim() == 0) wrapped.clear();  // its one dim (0 or -1) checked above, reducing nothing
   if (dims.empty())  // every dim, as sum's empty list means
     for (int64_t d = 0; d < x.dim(); ++d) wrapped.push_back(d);
   std::sort(wrapped.begin(), wrapped.end());

@@ -32,11 +32,11 @@ Dims reduced_dims(const Tensor& x, IntArrayRef dims, const char* op) {
   Dims out;
   for (int64_t d : dims) {
     const int64_t w = detail::wrap_dim(d, x.dim(), op);
-    if (x.dim() == 0) continue;
     DYDX_CHECK(std::find(out.begin(), out.end(), w) == out.end(), op, ": dim ", w,
                " appears multiple times in the list of dims (shape ", x.sizes(), ")");
     out.push_back(w);
   }
+  if (x.dim() == 0) out.clear();  // its one dim (0 or -1) checked above, reducing nothing
   if (dims.empty())
     for (int64_t d = 0; d < x.dim(); ++d) out.push_back(d);
   std::sort(out.begin(), out.end());

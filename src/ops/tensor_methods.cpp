@@ -63,6 +63,7 @@ Tensor Tensor::matmul(const Tensor& other) const { return dydx::matmul(*this, ot
 Tensor Tensor::mm(const Tensor& other) const { return dydx::mm(*this, other); }
 Tensor Tensor::dot(const Tensor& other) const { return dydx::dot(*this, other); }
 Tensor Tensor::mv(const Tensor& vec) const { return dydx::mv(*this, vec); }
+Tensor Tensor::outer(const Tensor& vec2) const { return dydx::outer(*this, vec2); }
 Tensor Tensor::sum() const { return dydx::sum(*this); }
 Tensor Tensor::sum(IntArrayRef dims, bool keepdim) const { return dydx::sum(*this, dims, keepdim); }
 Tensor Tensor::mean() const { return dydx::mean(*this); }
@@ -129,6 +130,8 @@ Tensor Tensor::any(int64_t dim, bool keepdim) const { return dydx::any(*this, di
 Tensor Tensor::all() const { return dydx::all(*this); }
 Tensor Tensor::all(int64_t dim, bool keepdim) const { return dydx::all(*this, dim, keepdim); }
 
+Tensor Tensor::amax(IntArrayRef dims, bool keepdim) const { return dydx::amax(*this, dims, keepdim); }
+Tensor Tensor::amin(IntArrayRef dims, bool keepdim) const { return dydx::amin(*this, dims, keepdim); }
 Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return dydx::argmax(*this, dim, keepdim); }
 Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const { return dydx::argmin(*this, dim, keepdim); }
 

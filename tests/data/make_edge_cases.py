@@ -155,9 +155,11 @@ OPS["mv"] = binary(lambda x, y: torch.mv(as_matrix(x), y.reshape(1)))
 # trace of the pair on a diagonal: the sum of a matrix's diagonal, from zero (so -0 + -0 gives 0).
 OPS["trace"] = unary(lambda x: torch.trace(torch.diag(x)))
 OPS["cumsum"] = unary(lambda x: torch.cumsum(x, 0))
+OPS["amax"] = unary(lambda x: torch.amax(x, 0))
+OPS["amin"] = unary(lambda x: torch.amin(x, 0))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum"}
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"}
 
 
 def fmt(v):
