@@ -1061,6 +1061,33 @@ TEST(Reductions, AmaxAndAminAsPyTorch) {
     }
   }
   EXPECT_TRUE(equal(amax(x), x.max()));
+  // Columns (a dim before others: vectors of columns, their tails one at a time) holding nans,
+  // infinities of both signs and zeros of both signs give max's values, the first nan and first zero.
+  std::mt19937_64 gen(5);
+  std::uniform_int_distribution<int> pick(0, 9), small(-3, 3);
+  const double specials[] = {nan, INFINITY, -INFINITY, 0.0, -0.0};
+  for (int64_t rows : {1, 3, 40}) {
+    std::vector<double> v(static_cast<size_t>(rows * 2 * 41));
+    for (double& e : v) {
+      const int k = pick(gen);
+      e = k < 5 ? specials[k] : small(gen);
+    }
+    for (ScalarType type : {kFloat32, kFloat64}) {
+      const Tensor s = tensor(v, kFloat64).to(type).view({rows, 2, 41});
+      auto same = [](const Tensor& a, const Tensor& b) {
+        const std::vector<double> p = a.to(kFloat64).reshape({-1}).to_vector<double>(),
+                                  q = b.to(kFloat64).reshape({-1}).to_vector<double>();
+        for (size_t i = 0; i < p.size(); ++i)
+          if (!(std::isnan(p[i]) && std::isnan(q[i])) && !(p[i] == q[i] && std::signbit(p[i]) == std::signbit(q[i])))
+            return false;
+        return p.size() == q.size();
+      };
+      EXPECT_TRUE(same(amax(s, {0}), std::get<0>(s.max(0)))) << rows << " rows";
+      EXPECT_TRUE(same(amin(s, {0}), std::get<0>(s.min(0)))) << rows << " rows";
+      EXPECT_TRUE(same(amax(s, {1}), std::get<0>(s.max(1)))) << rows << " rows";
+      EXPECT_TRUE(same(amin(s, {0, 1}), std::get<0>(s.reshape({rows * 2, 41}).min(0)))) << rows << " rows";
+    }
+  }
   // The first of equal zeros, as torch.amax's tensor([-0., 0.]) -> -0.
   EXPECT_TRUE(std::signbit(amax(tensor({-0.0, 0.0})).item<double>()));
   EXPECT_FALSE(std::signbit(amax(tensor({0.0, -0.0})).item<double>()));

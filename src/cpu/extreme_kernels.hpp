@@ -125,6 +125,52 @@ Extreme<T> extreme_of_run(const T* p, int64_t n, bool need_index = true) {
   return {p[first], first};
 }
 
+// The first extremes of `width` columns, each n long and `inner` apart, into out, for float and double
+// in vectors of columns: a running compare-and-select keeps the first of equal values (the sign of the
+// first zero) and lets no nan in; a running sum per column finds the nans, whose columns (and the sum's
+// false alarms) are scanned again exactly for the first one. (The serial loop's select waited on its
+// nan test, one column at a time: amax over dim 0 of [1000, 1000] took 169 us against PyTorch's 105.)
+// False where the kernel does not apply (other types, a build without vectors); the caller then runs
+// the serial loop.
+template <bool IsMax, class T>
+bool extreme_of_columns(const T* column, int64_t n, int64_t inner, int64_t width, T* out) {
+#ifdef DYDX_SKINNY_GEMM
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using namespace kernel_vectors;
+    constexpr int64_t kLanesOfT = kLanes<T>;
+    const auto step = [](Vec<T> v, Vec<T> best) { return (IsMax ? v > best : v < best) ? v : best; };
+    int64_t c = 0;
+    for (; c + kLanesOfT <= width; c += kLanesOfT) {
+      Vec<T> best = load(column + c), total = best;
+      for (int64_t r = 1; r < n; ++r) {
+        const Vec<T> v = load(column + r * inner + c);
+        best = step(v, best);
+        total += v;
+      }
+      for (int64_t k = 0; k < kLanesOfT; ++k) {
+        T b = best[k];
+        if (total[k] != total[k])  // a nan, or +inf with -inf: the first nan, if any, wins
+          for (int64_t r = 0; r < n; ++r)
+            if (column[r * inner + c + k] != column[r * inner + c + k]) {
+              b = column[r * inner + c + k];
+              break;
+            }
+        out[c + k] = b;
+      }
+    }
+    for (; c < width; ++c) {  // the last columns, fewer than a vector, one at a time
+      T b = column[c];
+      for (int64_t r = 1; r < n; ++r)
+        if (replaces<IsMax>(column[r * inner + c], b)) b = column[r * inner + c];
+      out[c] = b;
+    }
+    return true;
+  }
+#endif
+  (void)column, (void)n, (void)inner, (void)width, (void)out;
+  return false;
+}
+
 // For x dense [outer, n, inner] (n >= 1): values and indices [outer, inner] of the first extreme
 // along the middle dim (indices null: the values alone, for the whole-tensor max and min). Rows
 // (inner == 1) go one per task, or, for one row longer than a chunk, in fixed chunks merged in order
@@ -169,6 +215,7 @@ void extreme_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* value
     for (int64_t task = first; task < last; ++task) {
       const int64_t o = task / blocks, c0 = (task % blocks) * kBlock, width = std::min(kBlock, inner - c0);
       const T* column = x + o * n * inner + c0;
+      if (!need_index && extreme_of_columns<IsMax>(column, n, inner, width, values + o * inner + c0)) continue;
       for (int64_t c = 0; c < width; ++c) best[c] = column[c], index[c] = 0;
       for (int64_t r = 1; r < n; ++r) {
         const T* row = column + r * inner;
