@@ -262,6 +262,11 @@ std::vector<OpRow> build_table() {
             [](double x) { return x; }));
   row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], -0.25, 0.25); },
             [](double x) { return x > 0 ? 0.25 : -0.25; }));
+  // clamp_min and clamp_max: the same kink at the bound, which the AwayFromZero draws never touch.
+  row(unary("clamp_min", Domain::AwayFromZero, [](const auto& in) { return clamp_min(in[0], 0); },
+            [](double x) { return std::max(x, 0.0); }));
+  row(unary("clamp_max", Domain::AwayFromZero, [](const auto& in) { return in[0].clamp_max(0.0); },
+            [](double x) { return std::min(x, 0.0); }));
   // The forward Laplacian through activations as one op (laplacian_tangent.hpp): v is the result of
   // tanh, sigmoid and exp, the input of sin, cos and silu.
   row(laplacian_tangent("tanh", Domain::Small, [](double y) { return 1 - y * y; },
@@ -605,6 +610,30 @@ std::vector<OpRow> build_table() {
   row({"flip", {{{3, 4}}, {{}}}, Domain::Real, [](const auto& in) { return flip(in[0], {0}); },
        gather([](const Naive& x) { return x.shape; },
               [](const Index& i) { return i.empty() ? i : Index{2 - i[0], i[1]}; }), 0});
+  // Copies that move values: repeat (a new leading dim, a zero-free tiling) and roll (along dims,
+  // repeated and negative ones included, and flattened).
+  row({"repeat", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return in[0].repeat({2, 1, 3}); },
+       [](const auto& in) {
+         const Naive& x = in[0];
+         const Index shape = x.shape.empty() ? Index{2, 1, 3} : Index{2, x.shape[0], 3 * x.shape[1]};
+         return Naive::build(shape, [&](const Index& i) {
+           return x.shape.empty() ? x.at({}) : x.at({i[1], i[2] % x.shape[1]});
+         });
+       },
+       0});
+  row({"roll", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].roll({1, -5, 2}, {0, 1, -1}); },
+       gather([](const Naive&) { return Index{3, 4}; }, [](const Index& i) { return Index{(i[0] + 2) % 3, (i[1] + 3) % 4}; }),
+       0});
+  row({"roll", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return roll(in[0], -7); },
+       [](const auto& in) {
+         const Naive& x = in[0];
+         return Naive::build(x.shape, [&](const Index& i) {
+           if (x.shape.empty()) return x.at({});
+           const int64_t flat = (i[0] * 3 + i[1] + 7) % 6;
+           return x.at({flat / 3, flat % 3});
+         });
+       },
+       0});
 
   // Views.
   row({"select", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].select(1, -2); },
@@ -912,6 +941,10 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"clamp:1,-1", [](const auto& in) { return clamp(in[0], 1, -1); }},
       {"clamp:nan,nan", [](const auto& in) { return clamp(in[0], NAN, NAN); }},
       {"clamp:nan,None", [](const auto& in) { return clamp(in[0], NAN); }},
+      {"clamp_min:-2.5", [](const auto& in) { return clamp_min(in[0], -2.5); }},
+      {"clamp_max:2.5", [](const auto& in) { return clamp_max(in[0], 2.5); }},
+      {"clamp_min:nan", [](const auto& in) { return clamp_min(in[0], NAN); }},
+      {"clamp_max:nan", [](const auto& in) { return clamp_max(in[0], NAN); }},
       {"add", [](const auto& in) { return add(in[0], in[1], 2.0); }},
       {"sub", [](const auto& in) { return in[0] - in[1]; }},
       {"mul", [](const auto& in) { return in[0] * in[1]; }},

@@ -127,6 +127,66 @@ TEST(Clamp, SpecialValuesAndBoundsAsPyTorch) {
   EXPECT_TRUE(std::signbit(clamp(tensor({-0.0}), 0).item<double>()));  // -0 is not below 0
 }
 
+// ---- clamp_min and clamp_max --------------------------------------------------------------------
+
+// As clamp with one bound (PyTorch 1.13's numbers), but a nan bound fills the result with nan.
+TEST(ClampMinMax, ValuesGradientsAndNamesAsPyTorch) {
+  Tensor x = tensor({1.0, -1.0, 0.0, 2.0, 3.0, kNan, -kInf}).requires_grad_();
+  Tensor y = clamp_min(x, 0.0);
+  EXPECT_EQ(node_name(y), "ClampMinBackward0");
+  std::vector<double> v = y.to_vector<double>();
+  EXPECT_TRUE(std::isnan(v[5]));
+  v[5] = 0;  // (nan compares unequal to itself)
+  EXPECT_EQ(v, (std::vector<double>{1, 0, 0, 2, 3, 0, 0}));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {1, 0, 1, 1, 1, 0, 0}, 0));
+  y = x.clamp_max(2);
+  EXPECT_EQ(node_name(y), "ClampMaxBackward0");
+  v = y.to_vector<double>();
+  EXPECT_TRUE(std::isnan(v[5]));
+  v[5] = 0;
+  EXPECT_EQ(v, (std::vector<double>{1, -1, 0, 2, 2, 0, -kInf}));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {1, 1, 1, 1, 0, 0, 1}, 0));
+  EXPECT_TRUE(std::signbit(clamp_min(tensor({-0.0}), 0).item<double>()));   // -0 is not below 0
+  EXPECT_TRUE(std::signbit(clamp_max(tensor({1.0}), -0.0).item<double>()));  // the bound itself
+  for (const Tensor& filled : {clamp_min(tensor({1.0, -2.0}), kNan), clamp_max(tensor({1.0, -2.0}), kNan)})
+    for (double e : filled.to_vector<double>()) EXPECT_TRUE(std::isnan(e));
+  EXPECT_TRUE(HasValues(grad_of(clamp_min(x, kNan), x), {0, 0, 0, 0, 0, 0, 0}, 0));
+}
+
+TEST(ClampMinMax, DtypesAsPyTorch) {
+  Tensor i = tensor({1.0, 5.0, -3.0}).to(kInt64);
+  EXPECT_EQ(clamp_min(i, 2).dtype(), kInt64);
+  EXPECT_TRUE(HasValues(clamp_min(i, 2), {2, 5, 2}, 0));
+  EXPECT_EQ(clamp_max(i, 2.5).dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(clamp_max(i, 2.5), {1, 2.5, -3}, 0));
+  Tensor b = tensor({1.0, 0.0}).to(kBool);
+  EXPECT_EQ(clamp_min(b, 1).dtype(), kInt64);
+  EXPECT_TRUE(HasValues(clamp_min(b, 1), {1, 1}, 0));
+  EXPECT_DYDX_ERROR(clamp_min(b, true), "clamp_min", "Bool");
+  EXPECT_DYDX_ERROR(b.clamp_max(false), "clamp_max", "Bool");
+  EXPECT_EQ(clamp_max(ones({2}, kFloat64), 0).dtype(), kFloat64);
+  EXPECT_EQ(clamp_min(zeros({0, 3}), 1).sizes().vec(), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(clamp_max(tensor(3.0), 1).item<double>(), 1.0);
+}
+
+TEST(ClampMinMax, InPlaceAsOutOfPlaceAndRaisesBeforeWriting) {
+  Tensor x = tensor({0.5, 1.5, -2.0}, kFloat64).requires_grad_();
+  Tensor y = x * 1.0;
+  y.clamp_min_(0.0).clamp_max_(1.0);
+  EXPECT_TRUE(HasValues(y, {0.5, 1, 0}, 0));
+  EXPECT_EQ(node_name(y), "ClampMaxBackward0");
+  EXPECT_TRUE(HasValues(grad_of(y, x), {1, 0, 0}, 0));
+  EXPECT_EQ(y._version(), 2);
+  EXPECT_DYDX_ERROR(x.clamp_min_(0), "clamp_min_", "leaf");
+  Tensor i = tensor({1.0, 2.0}).to(kInt64);
+  EXPECT_DYDX_ERROR(i.clamp_min_(0.5), "clamp_min_", "float32", "int64");
+  EXPECT_DYDX_ERROR(i.clamp_max_(kNan), "clamp_max_", "float32", "int64");
+  EXPECT_TRUE(HasValues(i, {1, 2}, 0));
+  EXPECT_EQ(i._version(), 0);
+  i.clamp_max_(1);
+  EXPECT_TRUE(HasValues(i, {1, 1}, 0));
+}
+
 // ---- in place -----------------------------------------------------------------------------------
 
 // Each in-place method gives the out-of-place op's values, gradient and grad_fn.

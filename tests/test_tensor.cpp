@@ -1167,3 +1167,88 @@ TEST(Split, ErrorsAsPyTorch) {
   EXPECT_DYDX_ERROR(tensor(1.0).chunk(1), "chunk expects at least a 1-dimensional tensor");
   EXPECT_DYDX_ERROR(tensor(1.0).unbind(0), "Dimension specified as 0 but tensor has no dimensions");
 }
+
+// ---- repeat and roll: copies that move values (numbers from PyTorch 1.13) -------------------------
+
+TEST(Repeat, TilesAsPyTorch) {
+  const Tensor x = arange(6, kFloat64).reshape({2, 3});
+  Tensor y = x.t().repeat({2, 1});  // a strided input
+  EXPECT_EQ(Shape(y), (Ints{6, 2}));
+  EXPECT_TRUE(HasValues(y, {0, 3, 1, 4, 2, 5, 0, 3, 1, 4, 2, 5}, 0));
+  y = x.repeat({1, 2, 2});  // a new leading dim
+  EXPECT_EQ(Shape(y), (Ints{1, 4, 6}));
+  EXPECT_TRUE(HasValues(y, {0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5, 0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5}, 0));
+  EXPECT_TRUE(y.is_contiguous());
+  EXPECT_EQ(Shape(x.repeat({0, 2})), (Ints{0, 6}));
+  EXPECT_EQ(Shape(zeros({0, 3}).repeat({2, 2, 1})), (Ints{2, 0, 3}));
+  EXPECT_EQ(tensor(5.0).repeat({}).item<double>(), 5.0);
+  EXPECT_EQ(Shape(tensor(5.0).repeat({2, 3})), (Ints{2, 3}));
+  EXPECT_TRUE(HasValues(tensor(1.0).expand({3}).repeat({2}), {1, 1, 1, 1, 1, 1}, 0));  // an expanded input
+  Tensor b = tensor({1.0, 0.0}).to(kBool).repeat({2});
+  EXPECT_EQ(b.dtype(), kBool);
+  EXPECT_TRUE(HasValues(b.to(kFloat64), {1, 0, 1, 0}, 0));
+  EXPECT_EQ(tensor({1.0, 2.0}).to(kInt64).repeat({2}).dtype(), kInt64);
+  // A copy: writing into it leaves x alone.
+  Tensor c = x.repeat({1, 1});
+  c.fill_(7.0);
+  EXPECT_EQ(x.sum().item<double>(), 15.0);
+}
+
+TEST(Repeat, GradientSumsTheTiles) {
+  Tensor x = arange(6, kFloat64).reshape({2, 3}).requires_grad_();
+  Tensor y = x.repeat({2, 1, 2});
+  EXPECT_STREQ(y.grad_fn()->name(), "RepeatBackward0");
+  (y * arange(24, kFloat64).reshape({2, 2, 6})).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {30, 34, 38, 54, 58, 62}, 0));
+  Tensor z = zeros({2}, kFloat64).requires_grad_();
+  z.repeat({0}).sum().backward();
+  EXPECT_TRUE(HasValues(z.grad(), {0, 0}, 0));
+}
+
+TEST(Repeat, ErrorsAsPyTorch) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.repeat({2}),
+                    "repeat: Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+  EXPECT_DYDX_ERROR(x.repeat({1, -2}), "repeat: Trying to create tensor with negative dimension -2: [1,-2]");
+  EXPECT_DYDX_ERROR(x.repeat({std::numeric_limits<int64_t>::max(), 1}), "repeat", "overflows");
+}
+
+TEST(Roll, MovesValuesAsPyTorch) {
+  const Tensor x = arange(6, kFloat64).reshape({2, 3});
+  EXPECT_TRUE(HasValues(x.t().roll(1, 0), {2, 5, 0, 3, 1, 4}, 0));  // a strided input
+  EXPECT_TRUE(HasValues(roll(x.t(), 2), {2, 5, 0, 3, 1, 4}, 0));    // flattened in logical order
+  EXPECT_EQ(Shape(roll(x.t(), 2)), (Ints{3, 2}));
+  EXPECT_TRUE(HasValues(x.roll({1, 2}, {1, 1}), {0, 1, 2, 3, 4, 5}, 0));  // a repeated dim: shifts add up
+  EXPECT_TRUE(HasValues(x.roll({1, -1}, {0, -1}), {4, 5, 3, 1, 2, 0}, 0));
+  const int64_t big = std::numeric_limits<int64_t>::max(), small = std::numeric_limits<int64_t>::min();
+  EXPECT_TRUE(HasValues(arange(5, kFloat64).roll(big), {3, 4, 0, 1, 2}, 0));
+  // (PyTorch 1.13's int64 arithmetic overflows here and gives 2, 3, 4, 0, 1; -2^63 is 2 modulo 5.)
+  EXPECT_TRUE(HasValues(arange(5, kFloat64).roll(small), {3, 4, 0, 1, 2}, 0));
+  EXPECT_EQ(Shape(zeros({0, 3}).roll(1, 0)), (Ints{0, 3}));
+  EXPECT_EQ(Shape(zeros({0, 3}).roll(4)), (Ints{0, 3}));
+  EXPECT_EQ(tensor(5.0).roll(3).item<double>(), 5.0);
+  Tensor b = tensor({1.0, 0.0, 0.0}).to(kBool).roll(1);
+  EXPECT_TRUE(HasValues(b.to(kFloat64), {0, 1, 0}, 0));
+  EXPECT_EQ(tensor({1.0, 2.0}).to(kInt64).roll(1).dtype(), kInt64);
+  Tensor c = x.roll(0, 0);  // a copy, even unmoved
+  c.fill_(7.0);
+  EXPECT_EQ(x.sum().item<double>(), 15.0);
+}
+
+TEST(Roll, GradientRollsBack) {
+  Tensor x = arange(6, kFloat64).reshape({2, 3}).requires_grad_();
+  Tensor y = x.roll({1, -1}, {0, 1});
+  EXPECT_STREQ(y.grad_fn()->name(), "RollBackward0");
+  (y * arange(6, kFloat64).reshape({2, 3})).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {5, 3, 4, 2, 0, 1}, 0));
+  EXPECT_STREQ(roll(x, 1).grad_fn()->name(), "RollBackward0");
+}
+
+TEST(Roll, ErrorsAsPyTorch) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.roll({}), "roll: `shifts` required");
+  EXPECT_DYDX_ERROR(x.roll({1, 2}), "roll: shifts and dimensions must align. shifts: 2, dims:0");
+  EXPECT_DYDX_ERROR(x.roll({1, 2}, {0}), "roll: shifts and dimensions must align. shifts: 2, dims:1");
+  EXPECT_DYDX_ERROR(x.roll(1, 2), "roll", "out of range");
+  EXPECT_DYDX_ERROR(tensor(1.0).roll(1, 0), "Dimension specified as 0 but tensor has no dimensions");
+}

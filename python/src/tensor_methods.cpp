@@ -141,6 +141,10 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("movedim", [](const Tensor& t, nb::handle source, nb::handle destination) {
         return t.movedim(int_list(source), int_list(destination));
       }, "source"_a, "destination"_a)
+      .def("repeat", [](const Tensor& t, nb::args s) { return t.repeat(sizes_from_args(s)); })
+      .def("roll", [](const Tensor& t, nb::handle shifts, nb::handle dims) {
+        return t.roll(int_list(shifts), dims.is_none() ? std::vector<int64_t>{} : int_list(dims));
+      }, "shifts"_a, "dims"_a = nb::none())
       .def("select", &Tensor::select, "dim"_a, "index"_a)
       .def("narrow", &Tensor::narrow, "dim"_a, "start"_a, "length"_a)
       .def("split", [](const Tensor& t, nb::handle split_size, int64_t dim) {
@@ -218,6 +222,12 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "min"_a = nb::none(), "max"_a = nb::none())
       .def("clamp_", [](Tensor& t, nb::handle min, nb::handle max) -> Tensor& { return t.clamp_(optional_scalar(min), optional_scalar(max)); },
            "min"_a = nb::none(), "max"_a = nb::none(), nb::rv_policy::reference_internal)
+      .def("clamp_min", [](const Tensor& t, nb::handle min) { return t.clamp_min(to_scalar(min)); }, "min"_a)
+      .def("clamp_max", [](const Tensor& t, nb::handle max) { return t.clamp_max(to_scalar(max)); }, "max"_a)
+      .def("clamp_min_", [](Tensor& t, nb::handle min) -> Tensor& { return t.clamp_min_(to_scalar(min)); }, "min"_a,
+           nb::rv_policy::reference_internal)
+      .def("clamp_max_", [](Tensor& t, nb::handle max) -> Tensor& { return t.clamp_max_(to_scalar(max)); }, "max"_a,
+           nb::rv_policy::reference_internal)
       .def("pow", [](const Tensor& t, nb::handle e) {
         return nb::isinstance<Tensor>(e) ? t.pow(nb::cast<const Tensor&>(e)) : t.pow(to_scalar(e));
       }, "exponent"_a)

@@ -60,6 +60,8 @@ def test_shape_is_a_size_printed_with_the_package_name():
     "a.flatten()", "a.T", "a.expand(2, 2, 3)", "a.clone()", "a.to(dtype)", "a.double()", "a.long()", "a.isnan()",
     "a.masked_fill(a > 1, 0)", "a.gather(1, idx)", "a.index_select(1, idx[0])", "a.any()", "a.all(1)",
     "cat([a, b], 1)", "stack([a, b])", "where(a > 0, a, b)", "a.addcmul(a, b, value=2)", "a.square()",
+    "a.repeat(2, 1, 2)", "a.repeat([1, 3])", "a.t().repeat(1, 2)", "a.roll(1)", "a.roll(-1, 1)", "a.roll((1, 4), (0, 1))",
+    "a.t().roll(2)", "a.clamp_min(0.5)", "a.clamp_max(-0.25)",
 ])
 def test_operators_and_methods_match_torch(expr):
     a, ta = both()
@@ -375,3 +377,33 @@ def test_a_tensor_requiring_grad_is_not_taken_as_a_number():
     with pytest.raises(TypeError, match="requires grad"):
         x.clamp_(max=s)
     assert x.clamp(min=s.detach()).tolist() == [2.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: x.repeat(2, 1, 3), lambda m, x: x.t().repeat([2, 2]), lambda m, x: x.repeat(0, 1),
+    lambda m, x: m.roll(x, 3), lambda m, x: x.roll(-1, 0), lambda m, x: m.roll(x.t(), shifts=(1, 9), dims=(1, 0)),
+    lambda m, x: m.clamp_min(x, 10.0), lambda m, x: x.clamp_max(20), lambda m, x: m.clamp_max(x, float("nan")),
+])
+def test_repeat_roll_clamp_min_max_match_torch(call):
+    values = np.arange(35.0).reshape(7, 5).tolist()
+    x, ref = dydx.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours, theirs = call(dydx, x), call(torch, ref)
+    assert_matches(ours, theirs.detach(), rtol=0, atol=0)
+    assert ours.grad_fn.name() == type(theirs.grad_fn).__name__
+    weights = np.arange(float(ours.numel())).reshape(tuple(ours.shape)).astype(np.float32)
+    (ours * dydx.from_numpy(weights.copy())).sum().backward()
+    (theirs * torch.from_numpy(weights.copy())).sum().backward()
+    assert_matches(x.grad, ref.grad, rtol=0, atol=0)
+
+
+def test_repeat_roll_errors_and_clamp_min_max_in_place_as_torch():
+    x, ref = dydx.tensor([[1, 2], [3, 4]]), torch.tensor([[1, 2], [3, 4]])
+    for call in [lambda t: t.repeat(2), lambda t: t.roll([1, 2]), lambda t: t.roll([1, 2], [0])]:
+        with pytest.raises(RuntimeError) as theirs:
+            call(ref)
+        with pytest.raises(RuntimeError) as ours:
+            call(x)
+        assert str(theirs.value) in str(ours.value)
+    assert x.clamp_min_(2) is x and x.clamp_max_(3) is x
+    ref.clamp_min_(2).clamp_max_(3)
+    assert_matches(x, ref, rtol=0, atol=0)

@@ -590,8 +590,11 @@ struct ClampAttrs {
 };
 // min(max(x, min), max), as PyTorch 1.13: a nan stays nan, and min > max gives max. A nan bound
 // makes every element nan when both bounds are given, and changes nothing when one is (std::max(x,
-// nan) is x); the gradient is 0 either way.
-struct Clamp : Named<"clamp", "ClampBackward1"> {
+// nan) is x); the gradient is 0 either way. clamp_min and clamp_max share it, named their own way:
+// theirs is one bound, and a nan one makes every element nan (PyTorch 1.13 fills their result with
+// it), so OneNanBoundFills.
+template <class Names, bool OneNanBoundFills>
+struct ClampOf : Names {
   static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   using Attrs = ClampAttrs;
   static constexpr Reads reads = Reads::Input;
@@ -603,7 +606,8 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   static auto prepare(const Attrs& a) {
     bool nan_bound = false;
     if constexpr (std::is_floating_point_v<T>)
-      nan_bound = a.min && a.max && (std::isnan(a.min->to<T>()) || std::isnan(a.max->to<T>()));
+      nan_bound = (OneNanBoundFills || (a.min && a.max)) &&
+                  ((a.min && std::isnan(a.min->to<T>())) || (a.max && std::isnan(a.max->to<T>())));
     using L = std::numeric_limits<T>;
     const T lo = a.min ? a.min->to<T>() : L::has_infinity ? -L::infinity() : L::lowest();
     const T hi = a.max ? a.max->to<T>() : L::has_infinity ? L::infinity() : L::max();
@@ -633,6 +637,10 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   }
   static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
 };
+
+using Clamp = ClampOf<Named<"clamp", "ClampBackward1">, false>;
+using ClampMin = ClampOf<Named<"clamp_min", "ClampMinBackward0">, true>;
+using ClampMax = ClampOf<Named<"clamp_max", "ClampMaxBackward0">, true>;
 
 // A per-element function of any type, to ask e itself.
 struct NegRecord : Named<"neg", "NegBackward0">, Linear {
@@ -714,6 +722,20 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optio
   return ops::unary<ops::Clamp>(x, {min, max});
 }
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp(x, min, max); }
+// A bool tensor clamps as int64 (PyTorch's has no bool kernel: bool with a bool bound raises, as
+// clamp's does), an integer one as the default float dtype against a floating bound.
+template <class Op>
+static Tensor clamp_one_bound(const Tensor& x, const Scalar& bound, bool is_min) {
+  DYDX_CHECK(!x.defined() || x.dtype() != kBool || !bound.is_boolean(), Op::name, ": \"", Op::name,
+             "_cpu\" not implemented for 'Bool' (a bool tensor with a bool bound; shape ", x.sizes(), ")");
+  const ops::ClampAttrs bounds{is_min ? std::optional<Scalar>(bound) : std::nullopt,
+                               is_min ? std::nullopt : std::optional<Scalar>(bound)};
+  if (x.defined() && !x.is_floating_point() && !bound.is_integral())
+    return ops::unary<Op>(x.to(kDefaultDtype), bounds);
+  return ops::unary<Op>(x, bounds);
+}
+Tensor clamp_min(const Tensor& x, Scalar min) { return clamp_one_bound<ops::ClampMin>(x, min, true); }
+Tensor clamp_max(const Tensor& x, Scalar max) { return clamp_one_bound<ops::ClampMax>(x, max, false); }
 
 Tensor neg(const Tensor& x) {
   if (vmap::takes_rule(x)) [[unlikely]] return vmap::elementwise(x, [](const Tensor& v) { return neg(v); });

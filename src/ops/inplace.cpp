@@ -510,6 +510,12 @@ Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Sca
   // (min and max by value: a func::compile replay runs the write again.)
   return unary_in_place(*this, "clamp_", [min, max](const Tensor& x) { return dydx::clamp(x, min, max); });
 }
+Tensor& Tensor::clamp_min_(Scalar min) {
+  return unary_in_place(*this, "clamp_min_", [min](const Tensor& x) { return dydx::clamp_min(x, min); });
+}
+Tensor& Tensor::clamp_max_(Scalar max) {
+  return unary_in_place(*this, "clamp_max_", [max](const Tensor& x) { return dydx::clamp_max(x, max); });
+}
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 
 // self = tril(self) or triu(self). With history or tangents to carry, the band is computed out of
