@@ -1,5 +1,8 @@
 // roll: a copy with the elements moved along dims, wrapping round (or along the flattened tensor
 // when no dims are given). Linear: its gradient rolls back, its tangent rolls the same way.
+#include <algorithm>
+#include <bit>
+
 #include "core/shape.hpp"
 #include "core/tensor_factory.hpp"
 #include "ops/op_record.hpp"
@@ -10,8 +13,12 @@ namespace dydx {
 namespace ops {
 namespace {
 
-// The roll as applied: each dim once (wrapped, repeated dims merged) with its shift in [0, size),
-// or no dims and one shift in [0, numel) for the flattened tensor.
+// The roll as applied: each dim that moves anything once, ascending, with its shift in (0, size),
+// or no dims and one shift in [0, numel) for the flattened tensor. A dim whose shift is a multiple
+// of its size (every size-1 dim, and every dim of an empty tensor) moves nothing and is left out, so
+// each dim kept has size >= 2 and splits into two nonempty halves: roll_into's 2^k blocks for k dims
+// are nonempty and disjoint, never more than numel. A roll along dims that all drop out is the
+// flattened roll by 0: a copy.
 struct RollAttrs {
   Dims shifts, dims;
 };
@@ -62,7 +69,9 @@ struct RollRecord : Named<"roll", "RollBackward0">, Linear {
   }
 };
 
-// The shifts and dims checked (PyTorch's wording) and brought to RollAttrs' form.
+// The shifts and dims checked (PyTorch's wording) and brought to RollAttrs' form. Repeated dims add
+// up, as PyTorch's one roll after another does (each partial sum reduced modulo the size, so no sum
+// overflows).
 RollAttrs roll_plan(const Tensor& x, IntArrayRef shifts, IntArrayRef dims) {
   DYDX_CHECK(x.defined(), "roll: expected a defined tensor");
   DYDX_CHECK(!shifts.empty(), "roll: `shifts` required (tensor of shape ", x.sizes(), ")");
@@ -71,50 +80,77 @@ RollAttrs roll_plan(const Tensor& x, IntArrayRef shifts, IntArrayRef dims) {
   DYDX_CHECK(dims.empty() || shifts.size() == dims.size(), "roll: shifts and dimensions must align. shifts: ",
              shifts.size(), ", dims:", dims.size(), " (tensor of shape ", x.sizes(), ")");
   if (dims.empty()) return {{wrap_shift(shifts[0], x.numel())}, {}};
+  // Every dim is checked, an empty tensor's too (PyTorch 1.13 returns an empty tensor's copy before
+  // it looks at dims, so it takes any dim there).
   DYDX_CHECK(x.dim() > 0, "roll: Dimension specified as ", dims[0], " but tensor has no dimensions");
-  RollAttrs plan;
+  Dims total(static_cast<size_t>(x.dim()), 0);  // per dim, the sum of its shifts modulo its size
   for (size_t i = 0; i < dims.size(); ++i) {
-    const int64_t d = detail::wrap_dim(dims[i], x.dim(), "roll");
-    const int64_t n = x.size(d), s = wrap_shift(shifts[i], n);
-    size_t j = 0;
-    while (j < plan.dims.size() && plan.dims[j] != d) ++j;
-    if (j == plan.dims.size()) {
-      plan.dims.push_back(d);
-      plan.shifts.push_back(s);
-    } else {
-      plan.shifts[j] = wrap_shift(plan.shifts[j] + s, n);  // both below n: no overflow
-    }
+    DYDX_CHECK(dims[i] >= -x.dim() && dims[i] < x.dim(), "roll: Dimension out of range (expected to be in range of [",
+               -x.dim(), ", ", x.dim() - 1, "], but got ", dims[i], ") (tensor of shape ", x.sizes(), ")");
+    const int64_t d = dims[i] < 0 ? dims[i] + x.dim() : dims[i];
+    const int64_t n = x.size(d);
+    total[d] = wrap_shift(total[d] + wrap_shift(shifts[i], n), n);  // both below n: no overflow
   }
+  RollAttrs plan;
+  if (x.numel() > 0)
+    for (int64_t d = 0; d < x.dim(); ++d)
+      if (total[d] != 0) {  // (a size-1 dim's is always 0)
+        plan.dims.push_back(d);
+        plan.shifts.push_back(total[d]);
+      }
+  if (plan.dims.empty()) plan.shifts = {0};  // nothing moves: the flattened roll by 0
   return plan;
 }
 
-// One block per combination of halves: along each rolled dim, source [0, n - s) lands at [s, n) and
-// source [n - s, n) at [0, s). 2^k strided block copies for k rolled dims, each moving whole rows
-// where the last dim is not rolled (and two runs per row where it is).
-void roll_into(const Tensor& out, const Tensor& x, const RollAttrs& plan) {
-  const size_t k = plan.dims.size();
-  const Dims out_strides = detail::contiguous_strides(out.sizes());
+// One pass of roll_into: x rolled along dims (each of size >= 2, its shift in (0, size)) into out.
+// One block per combination of halves: along each dim, source [0, n - s) lands at [s, n) and source
+// [n - s, n) at [0, s); 2^k strided block copies for k dims, each moving whole rows where the last
+// dim is not rolled (and two runs per row where it is).
+void roll_pass(const Tensor& out, const Tensor& x, IntArrayRef dims, IntArrayRef shifts) {
+  const size_t k = dims.size();
+  const Dims& out_strides = out.impl()->strides;
   for (uint64_t halves = 0; halves < (uint64_t{1} << k); ++halves) {
     Dims sizes = x.impl()->sizes;
     int64_t src_offset = x.storage_offset(), dst_offset = out.storage_offset();
-    bool empty = false;
     for (size_t i = 0; i < k; ++i) {
-      const int64_t d = plan.dims[i], n = x.size(d), s = plan.shifts[i];
+      const int64_t d = dims[i], n = x.size(d), s = shifts[i];
       const bool wrapped = (halves >> i) & 1;  // the source's tail [n - s, n), which lands in front
       sizes[d] = wrapped ? s : n - s;
       src_offset += (wrapped ? n - s : 0) * x.stride(d);
       dst_offset += (wrapped ? 0 : s) * out_strides[d];
-      empty |= sizes[d] == 0;
     }
-    if (empty) continue;
     detail::copy_values(detail::make_alias(out, sizes, out_strides, dst_offset),
                         detail::make_alias(x, sizes, x.impl()->strides, src_offset));
   }
 }
 
+// x rolled along plan's dims into out (fresh, contiguous). The 2^k blocks of one pass are nonempty,
+// so never more than numel, but each is a copy call that costs as much as many elements: where they
+// would be small (many small dims rolled), the dims are split into passes of at most k_max through a
+// scratch buffer, so a pass makes at most max(8, numel / 1024) calls and moves every element once.
+// Rolls along different dims commute, so any split gives the same values.
+void roll_into(const Tensor& out, const Tensor& x, const RollAttrs& plan) {
+  const auto k = static_cast<int64_t>(plan.dims.size());
+  const auto budget = static_cast<uint64_t>(std::max<int64_t>(8, x.numel() >> 10));
+  const int64_t k_max = std::bit_width(budget) - 1;  // 2^k_max <= budget
+  const int64_t passes = (k + k_max - 1) / k_max, per_pass = (k + passes - 1) / passes;
+  if (passes == 1) return roll_pass(out, x, plan.dims, plan.shifts);
+  const Tensor scratch = detail::make_empty(x.sizes(), x.dtype());
+  Tensor src = x;
+  for (int64_t p = 0; p < passes; ++p) {
+    // Alternating so that the last pass writes out (no pass reads the buffer it writes).
+    const Tensor& dst = (passes - 1 - p) % 2 == 0 ? out : scratch;
+    const int64_t first = p * per_pass, count = std::min(per_pass, k - first);
+    roll_pass(dst, src, IntArrayRef(plan.dims.data() + first, static_cast<size_t>(count)),
+              IntArrayRef(plan.shifts.data() + first, static_cast<size_t>(count)));
+    src = dst;
+  }
+}
+
 // The flattened roll: x's values in order (copied into a contiguous buffer unless they are), then
-// two runs.
+// two runs; a shift of 0 is one copy from any layout.
 void roll_flat_into(const Tensor& out, const Tensor& x, int64_t shift) {
+  if (shift == 0) return detail::copy_values(out, x);
   Tensor in = x;
   if (!x.is_contiguous()) {
     in = detail::make_empty(x.sizes(), x.dtype());
@@ -122,12 +158,10 @@ void roll_flat_into(const Tensor& out, const Tensor& x, int64_t shift) {
   }
   const int64_t n = x.numel();
   const Dims one{1};
-  if (n - shift > 0)
-    detail::copy_values(detail::make_alias(out, {n - shift}, one, out.storage_offset() + shift),
-                        detail::make_alias(in, {n - shift}, one, in.storage_offset()));
-  if (shift > 0)
-    detail::copy_values(detail::make_alias(out, {shift}, one, out.storage_offset()),
-                        detail::make_alias(in, {shift}, one, in.storage_offset() + n - shift));
+  detail::copy_values(detail::make_alias(out, {n - shift}, one, out.storage_offset() + shift),
+                      detail::make_alias(in, {n - shift}, one, in.storage_offset()));
+  detail::copy_values(detail::make_alias(out, {shift}, one, out.storage_offset()),
+                      detail::make_alias(in, {shift}, one, in.storage_offset() + n - shift));
 }
 
 // Under vmap: the batch first, the sample's dims one further along (the flattened roll per sample).
