@@ -626,12 +626,14 @@ std::vector<OpRow> build_table() {
        gather([](const Naive&) { return Index{3, 4}; }, [](const Index& i) { return Index{(i[0] + 2) % 3, (i[1] + 3) % 4}; }),
        0});
   // Dims that move nothing dropped: a size-1 dim, and dim 0, whose shifts -2^63 (1 modulo 3, reduced
-  // without overflow) and 2 add up to its size; dim 2's 3 and -1 add up to 2.
+  // without overflow) and 2 add up to its size; dim 2's 3 and -1 add up to 2. A transposed input tiled.
   row({"roll", {{{3, 1, 4}}}, Domain::Real,
        [](const auto& in) { return in[0].roll({std::numeric_limits<int64_t>::min(), 5, 3, -1, 2}, {0, 1, 2, -1, 0}); },
        gather([](const Naive&) { return Index{3, 1, 4}; },
               [](const Index& i) { return Index{i[0], 0, (i[2] + 2) % 4}; }),
        0});
+  row({"repeat", {{{2, 3}}}, Domain::Real, [](const auto& in) { return in[0].t().repeat({2, 1}); },
+       gather([](const Naive&) { return Index{6, 2}; }, [](const Index& i) { return Index{i[1], i[0] % 3}; }), 0});
   row({"roll", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return roll(in[0], -7); },
        [](const auto& in) {
          const Naive& x = in[0];

@@ -1209,7 +1209,7 @@ TEST(Repeat, ErrorsAsPyTorch) {
   const Tensor x = zeros({2, 3});
   EXPECT_DYDX_ERROR(x.repeat({2}),
                     "repeat: Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
-  EXPECT_DYDX_ERROR(x.repeat({1, -2}), "repeat: Trying to create tensor with negative dimension -2: [1,-2]");
+  EXPECT_DYDX_ERROR(x.repeat({1, -2}), "repeat: Trying to create tensor with negative dimension -6: [2, -6]");
   EXPECT_DYDX_ERROR(x.repeat({std::numeric_limits<int64_t>::max(), 1}), "repeat", "overflows");
 }
 
@@ -1393,4 +1393,49 @@ TEST(Roll, ErrorsInPyTorchWords) {
   EXPECT_DYDX_ERROR(tensor(1.0).roll(1, -1), "Dimension specified as -1 but tensor has no dimensions");
   EXPECT_DYDX_ERROR(zeros({0, 3}).roll(1, 2), "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
   EXPECT_DYDX_ERROR(x.roll({}, {0}), "roll: `shifts` required");
+}
+
+// A negative repeat count is refused in PyTorch 1.13's words (the first negative size of the shape it
+// would allocate); one along a dim of size 0, which PyTorch lets through, is refused too.
+TEST(Repeat, NegativeAndOverflowingCountsAreRefused) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.repeat({1, -2}), "Trying to create tensor with negative dimension -6: [2, -6]");
+  EXPECT_DYDX_ERROR(x.repeat({-1, -1}), "Trying to create tensor with negative dimension -2: [-2, -3]");
+  EXPECT_DYDX_ERROR(x.repeat({3, 0, -1}), "Trying to create tensor with negative dimension -3: [3, 0, -3]");
+  EXPECT_DYDX_ERROR(zeros({0, 3}).repeat({-1, 1}), "repeat", "negative", "-1");
+  const int64_t big = int64_t{1} << 62;
+  EXPECT_DYDX_ERROR(x.repeat({big, 4}), "repeat", "overflows int64");               // one dim's size
+  EXPECT_DYDX_ERROR(x.repeat({int64_t{1} << 40, int64_t{1} << 40}), "repeat", "overflows int64");  // the count
+  EXPECT_DYDX_ERROR(x.repeat({3, int64_t{1} << 40, int64_t{1} << 40}), "repeat", "overflows int64");
+  EXPECT_DYDX_ERROR(x.repeat({0, big}), "repeat", "overflows int64");  // empty, but its strides would overflow
+  EXPECT_EQ(Shape(zeros({0, 3}).repeat({big, 2})), (Ints{0, 6}));
+  EXPECT_DYDX_ERROR(x.repeat({2}), "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+}
+
+TEST(Repeat, ViewsAndZeroCountsAsPyTorch) {
+  const Tensor base = Iota({4, 6});
+  const Tensor v = base.t().narrow(0, 1, 3);  // [3, 4], strided, offset
+  const Tensor y = v.repeat({2, 1, 2});
+  EXPECT_EQ(Shape(y), (Ints{2, 3, 8}));
+  const std::vector<double> flat = v.contiguous().to_vector<double>();
+  std::vector<double> expected;
+  for (int tile = 0; tile < 2; ++tile)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 8; ++j) expected.push_back(flat[i * 4 + j % 4]);
+  EXPECT_TRUE(HasValues(y, expected, 0));
+  EXPECT_TRUE(HasValues(base.select(0, 1).expand({2, 6}).repeat({1, 1}), Iota({6}, 6).repeat({2}).to_vector<double>(), 0));
+  Tensor x = Iota({2, 3}).requires_grad_();
+  Tensor z = x.repeat({2, 0, 1});
+  EXPECT_EQ(Shape(z), (Ints{2, 0, 3}));
+  EXPECT_STREQ(z.grad_fn()->name(), "RepeatBackward0");
+  z.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {0, 0, 0, 0, 0, 0}, 0));
+}
+
+TEST(Repeat, DerivativesAreExact) {
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({2, 1, 3}); }, {2, 3}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.t().repeat({2, 2}); }, {2, 3}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({3}); }, {}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({}); }, {}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.narrow(1, 1, 2).repeat({1, 2, 1}); }, {2, 3}));
 }

@@ -1,5 +1,10 @@
 // Tensor::repeat: the input tiled sizes[d] times along each dim, as a fresh tensor. Linear: its
 // gradient sums the tiles, its tangent is the tangent tiled.
+#include <algorithm>
+#include <limits>
+#include <sstream>
+#include <string>
+
 #include "core/shape.hpp"
 #include "core/tensor_factory.hpp"
 #include "ops/op_record.hpp"
@@ -60,25 +65,49 @@ struct RepeatRecord : Named<"repeat", "RepeatBackward0">, Linear {
   }
 };
 
-void check_repeat(const Tensor& x, IntArrayRef sizes) {
+// sizes as PyTorch prints an IntArrayRef: "[2, -6]".
+std::string spaced(IntArrayRef sizes) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < sizes.size(); ++i) os << (i ? ", " : "") << sizes[i];
+  os << ']';
+  return os.str();
+}
+
+// The output's shape: sizes[d] times the input's size in dim d (1 for the new leading dims), every
+// count checked before any product is formed. A negative count is refused in PyTorch 1.13's words,
+// which name the first negative size of the shape it would allocate ([2, -6] for repeat(1, -2) of a
+// [2, 3] tensor). PyTorch lets a negative count through along a dim of size 0 (its size stays 0);
+// dydx refuses it too: a negative count is a mistake whatever it multiplies.
+Dims repeated_shape(const Tensor& x, IntArrayRef sizes) {
   DYDX_CHECK(x.defined(), "repeat: expected a defined tensor");
   DYDX_CHECK(static_cast<int64_t>(sizes.size()) >= x.dim(),
              "repeat: Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor (",
              sizes.size(), " repeat dims ", sizes, " for a tensor of shape ", x.sizes(), ")");
-  for (int64_t r : sizes)
-    DYDX_CHECK(r >= 0, "repeat: Trying to create tensor with negative dimension ", r, ": ", sizes, " (tensor of shape ",
-               x.sizes(), ")");
-}
-
-// The output's shape: sizes[d] times the input's size in dim d (1 for the new leading dims).
-Dims repeated_shape(const Tensor& x, IntArrayRef sizes) {
   const int64_t lead = static_cast<int64_t>(sizes.size()) - x.dim();
+  auto input_size = [&](int64_t d) { return d < lead ? int64_t{1} : x.size(d - lead); };
+  if (std::any_of(sizes.begin(), sizes.end(), [](int64_t r) { return r < 0; })) [[unlikely]] {
+    // The shape PyTorch would ask for, each product saturated (its sign is right either way).
+    Dims wanted;
+    for (int64_t d = 0; d < static_cast<int64_t>(sizes.size()); ++d) {
+      int64_t n = 0;
+      if (__builtin_mul_overflow(sizes[d], input_size(d), &n))
+        n = (sizes[d] < 0) ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max();
+      wanted.push_back(n);
+    }
+    for (int64_t n : wanted)
+      DYDX_CHECK(n >= 0, "repeat: Trying to create tensor with negative dimension ", n, ": ", spaced(wanted),
+                 " (repeats ", sizes, " of a tensor of shape ", x.sizes(), ")");
+    int64_t d = 0;
+    while (sizes[d] >= 0) ++d;
+    detail::fail("repeat: Trying to create tensor with negative dimension: repeats ", sizes, " has ", sizes[d],
+                 " for dim ", d, ", whose size is 0 (tensor of shape ", x.sizes(), ")");
+  }
   Dims shape;
   for (int64_t d = 0; d < static_cast<int64_t>(sizes.size()); ++d) {
-    const int64_t s = d < lead ? 1 : x.size(d - lead);
     int64_t n = 0;
-    DYDX_CHECK(!__builtin_mul_overflow(sizes[d], s, &n), "repeat: the size of dim ", d, " overflows int64 (", sizes[d],
-               " repeats of ", s, ", tensor of shape ", x.sizes(), ")");
+    DYDX_CHECK(!__builtin_mul_overflow(sizes[d], input_size(d), &n), "repeat: the size of dim ", d,
+               " overflows int64 (", sizes[d], " repeats of ", input_size(d), ", tensor of shape ", x.sizes(), ")");
     shape.push_back(n);
   }
   return shape;
@@ -113,10 +142,11 @@ Tensor batched_repeat(const Tensor& x, IntArrayRef sizes) {
 }  // namespace ops
 
 Tensor Tensor::repeat(IntArrayRef sizes) const {
-  ops::check_repeat(*this, sizes);
+  // The shape checked first, under vmap too (its element count, past int64 or not, by make_empty).
+  const Dims shape = ops::repeated_shape(*this, sizes);
   if (vmap::takes_rule(*this)) [[unlikely]]
     return ops::batched_repeat(*this, sizes);
-  Tensor out = detail::make_empty(ops::repeated_shape(*this, sizes), dtype(), "repeat");
+  Tensor out = detail::make_empty(shape, dtype(), "repeat");
   if (out.numel() > 0) ops::tile_into(out, *this, sizes);
   ops::finish<ops::RepeatRecord>({this}, out, {Dims(sizes.begin(), sizes.end())});
   return out;
