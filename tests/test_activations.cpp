@@ -230,6 +230,16 @@ TEST(ClampMinMax, BoundsTheDtypeCannotHoldRaiseAsPyTorch) {
   EXPECT_DYDX_ERROR(c.clamp_min_(1), "clamp_min_: result type int64 can't be cast to the desired output type bool");
   EXPECT_DYDX_ERROR(c.clamp_min_(true), "clamp_min_: \"clamp_min_cpu\" not implemented for 'Bool'");
   EXPECT_EQ(c._version(), 0);
+  // PyTorch's order for the in-place forms: a leaf that requires grad, then the result's dtype, then an
+  // overlapping self, then the bound.
+  Tensor leaf = f.clone().requires_grad_();
+  EXPECT_DYDX_ERROR(leaf.clamp_min_(1e40), "clamp_min_", "leaf Variable that requires grad");
+  Tensor ileaf = i.to(kFloat64).requires_grad_();
+  EXPECT_DYDX_ERROR(ileaf.clamp_max_(1e40), "clamp_max_", "leaf Variable that requires grad");
+  Tensor expanded = tensor({1.0f, 2.0f}).expand({2, 2});
+  EXPECT_DYDX_ERROR(expanded.clamp_min_(1e40), "clamp_min_", "single memory location");
+  Tensor ints = i.expand({2, 3});
+  EXPECT_DYDX_ERROR(ints.clamp_(0.5), "clamp_", "result type float32 can't be cast to the desired output type int64");
 }
 
 // Integer bounds of an int64 tensor compare exactly, past 2^53 and at int64's extremes.

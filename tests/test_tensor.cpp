@@ -1235,6 +1235,15 @@ TEST(Roll, MovesValuesAsPyTorch) {
   EXPECT_EQ(x.sum().item<double>(), 15.0);
 }
 
+// Shifts summed along a repeated dim of size above 2^62 (an expanded dim of an empty tensor): no
+// signed overflow on the way (UBSan checks it in the sanitizer build).
+TEST(Roll, HugeDimsOfAnEmptyTensorDoNotOverflow) {
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  const Tensor x = zeros({0, 1}).expand({0, big});
+  const Tensor y = x.roll({big - 1, big - 1}, {1, 1});
+  EXPECT_EQ(Shape(y), (Ints{0, big}));
+}
+
 TEST(Roll, GradientRollsBack) {
   Tensor x = arange(6, kFloat64).reshape({2, 3}).requires_grad_();
   Tensor y = x.roll({1, -1}, {0, 1});

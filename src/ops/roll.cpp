@@ -89,7 +89,10 @@ RollAttrs roll_plan(const Tensor& x, IntArrayRef shifts, IntArrayRef dims) {
                -x.dim(), ", ", x.dim() - 1, "], but got ", dims[i], ") (tensor of shape ", x.sizes(), ")");
     const int64_t d = dims[i] < 0 ? dims[i] + x.dim() : dims[i];
     const int64_t n = x.size(d);
-    total[d] = wrap_shift(total[d] + wrap_shift(shifts[i], n), n);  // both below n: no overflow
+    // total + s modulo n with both in [0, n), without forming total + s (which overflows for n
+    // above 2^62, an expanded dim of an empty tensor).
+    const int64_t s = wrap_shift(shifts[i], n);
+    total[d] = s >= n - total[d] ? s - (n - total[d]) : total[d] + s;
   }
   RollAttrs plan;
   if (x.numel() > 0)
