@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "ops/laplacian_tangent.hpp"
@@ -262,6 +263,11 @@ std::vector<OpRow> build_table() {
             [](double x) { return x; }));
   row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], -0.25, 0.25); },
             [](double x) { return x > 0 ? 0.25 : -0.25; }));
+  // clamp_min and clamp_max: the same kink at the bound, which the AwayFromZero draws never touch.
+  row(unary("clamp_min", Domain::AwayFromZero, [](const auto& in) { return clamp_min(in[0], 0); },
+            [](double x) { return std::max(x, 0.0); }));
+  row(unary("clamp_max", Domain::AwayFromZero, [](const auto& in) { return in[0].clamp_max(0.0); },
+            [](double x) { return std::min(x, 0.0); }));
   // The forward Laplacian through activations as one op (laplacian_tangent.hpp): v is the result of
   // tanh, sigmoid and exp, the input of sin, cos and silu.
   row(laplacian_tangent("tanh", Domain::Small, [](double y) { return 1 - y * y; },
@@ -615,6 +621,39 @@ std::vector<OpRow> build_table() {
   row({"flip", {{{3, 4}}, {{}}}, Domain::Real, [](const auto& in) { return flip(in[0], {0}); },
        gather([](const Naive& x) { return x.shape; },
               [](const Index& i) { return i.empty() ? i : Index{2 - i[0], i[1]}; }), 0});
+  // Copies that move values: repeat (a new leading dim, a zero-free tiling) and roll (along dims,
+  // repeated and negative ones included, and flattened).
+  row({"repeat", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return in[0].repeat({2, 1, 3}); },
+       [](const auto& in) {
+         const Naive& x = in[0];
+         const Index shape = x.shape.empty() ? Index{2, 1, 3} : Index{2, x.shape[0], 3 * x.shape[1]};
+         return Naive::build(shape, [&](const Index& i) {
+           return x.shape.empty() ? x.at({}) : x.at({i[1], i[2] % x.shape[1]});
+         });
+       },
+       0});
+  row({"roll", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].roll({1, -5, 2}, {0, 1, -1}); },
+       gather([](const Naive&) { return Index{3, 4}; }, [](const Index& i) { return Index{(i[0] + 2) % 3, (i[1] + 3) % 4}; }),
+       0});
+  // Dims that move nothing dropped: a size-1 dim, and dim 0, whose shifts -2^63 (1 modulo 3, reduced
+  // without overflow) and 2 add up to its size; dim 2's 3 and -1 add up to 2. A transposed input tiled.
+  row({"roll", {{{3, 1, 4}}}, Domain::Real,
+       [](const auto& in) { return in[0].roll({std::numeric_limits<int64_t>::min(), 5, 3, -1, 2}, {0, 1, 2, -1, 0}); },
+       gather([](const Naive&) { return Index{3, 1, 4}; },
+              [](const Index& i) { return Index{i[0], 0, (i[2] + 2) % 4}; }),
+       0});
+  row({"repeat", {{{2, 3}}}, Domain::Real, [](const auto& in) { return in[0].t().repeat({2, 1}); },
+       gather([](const Naive&) { return Index{6, 2}; }, [](const Index& i) { return Index{i[1], i[0] % 3}; }), 0});
+  row({"roll", {{{2, 3}}, {{}}}, Domain::Real, [](const auto& in) { return roll(in[0], -7); },
+       [](const auto& in) {
+         const Naive& x = in[0];
+         return Naive::build(x.shape, [&](const Index& i) {
+           if (x.shape.empty()) return x.at({});
+           const int64_t flat = (i[0] * 3 + i[1] + 7) % 6;
+           return x.at({flat / 3, flat % 3});
+         });
+       },
+       0});
 
   // Views.
   row({"select", {{{3, 4}}}, Domain::Real, [](const auto& in) { return in[0].select(1, -2); },
@@ -922,6 +961,10 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"clamp:1,-1", [](const auto& in) { return clamp(in[0], 1, -1); }},
       {"clamp:nan,nan", [](const auto& in) { return clamp(in[0], NAN, NAN); }},
       {"clamp:nan,None", [](const auto& in) { return clamp(in[0], NAN); }},
+      {"clamp_min:-2.5", [](const auto& in) { return clamp_min(in[0], -2.5); }},
+      {"clamp_max:2.5", [](const auto& in) { return clamp_max(in[0], 2.5); }},
+      {"clamp_min:nan", [](const auto& in) { return clamp_min(in[0], NAN); }},
+      {"clamp_max:nan", [](const auto& in) { return clamp_max(in[0], NAN); }},
       {"add", [](const auto& in) { return add(in[0], in[1], 2.0); }},
       {"sub", [](const auto& in) { return in[0] - in[1]; }},
       {"mul", [](const auto& in) { return in[0] * in[1]; }},

@@ -127,6 +127,150 @@ TEST(Clamp, SpecialValuesAndBoundsAsPyTorch) {
   EXPECT_TRUE(std::signbit(clamp(tensor({-0.0}), 0).item<double>()));  // -0 is not below 0
 }
 
+// ---- clamp_min and clamp_max --------------------------------------------------------------------
+
+// As clamp with one bound (PyTorch 1.13's numbers), but a nan bound fills the result with nan.
+TEST(ClampMinMax, ValuesGradientsAndNamesAsPyTorch) {
+  Tensor x = tensor({1.0, -1.0, 0.0, 2.0, 3.0, kNan, -kInf}).requires_grad_();
+  Tensor y = clamp_min(x, 0.0);
+  EXPECT_EQ(node_name(y), "ClampMinBackward0");
+  std::vector<double> v = y.to_vector<double>();
+  EXPECT_TRUE(std::isnan(v[5]));
+  v[5] = 0;  // (nan compares unequal to itself)
+  EXPECT_EQ(v, (std::vector<double>{1, 0, 0, 2, 3, 0, 0}));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {1, 0, 1, 1, 1, 0, 0}, 0));
+  y = x.clamp_max(2);
+  EXPECT_EQ(node_name(y), "ClampMaxBackward0");
+  v = y.to_vector<double>();
+  EXPECT_TRUE(std::isnan(v[5]));
+  v[5] = 0;
+  EXPECT_EQ(v, (std::vector<double>{1, -1, 0, 2, 2, 0, -kInf}));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {1, 1, 1, 1, 0, 0, 1}, 0));
+  EXPECT_TRUE(std::signbit(clamp_min(tensor({-0.0}), 0).item<double>()));   // -0 is not below 0
+  EXPECT_TRUE(std::signbit(clamp_max(tensor({1.0}), -0.0).item<double>()));  // the bound itself
+  for (const Tensor& filled : {clamp_min(tensor({1.0, -2.0}), kNan), clamp_max(tensor({1.0, -2.0}), kNan)})
+    for (double e : filled.to_vector<double>()) EXPECT_TRUE(std::isnan(e));
+  EXPECT_TRUE(HasValues(grad_of(clamp_min(x, kNan), x), {0, 0, 0, 0, 0, 0, 0}, 0));
+}
+
+TEST(ClampMinMax, DtypesAsPyTorch) {
+  Tensor i = tensor({1.0, 5.0, -3.0}).to(kInt64);
+  EXPECT_EQ(clamp_min(i, 2).dtype(), kInt64);
+  EXPECT_TRUE(HasValues(clamp_min(i, 2), {2, 5, 2}, 0));
+  EXPECT_EQ(clamp_max(i, 2.5).dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(clamp_max(i, 2.5), {1, 2.5, -3}, 0));
+  Tensor b = tensor({1.0, 0.0}).to(kBool);
+  EXPECT_EQ(clamp_min(b, 1).dtype(), kInt64);
+  EXPECT_TRUE(HasValues(clamp_min(b, 1), {1, 1}, 0));
+  EXPECT_DYDX_ERROR(clamp_min(b, true), "clamp_min", "Bool");
+  EXPECT_DYDX_ERROR(b.clamp_max(false), "clamp_max", "Bool");
+  EXPECT_EQ(clamp_max(ones({2}, kFloat64), 0).dtype(), kFloat64);
+  EXPECT_EQ(clamp_min(zeros({0, 3}), 1).sizes().vec(), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(clamp_max(tensor(3.0), 1).item<double>(), 1.0);
+}
+
+TEST(ClampMinMax, InPlaceAsOutOfPlaceAndRaisesBeforeWriting) {
+  Tensor x = tensor({0.5, 1.5, -2.0}, kFloat64).requires_grad_();
+  Tensor y = x * 1.0;
+  y.clamp_min_(0.0).clamp_max_(1.0);
+  EXPECT_TRUE(HasValues(y, {0.5, 1, 0}, 0));
+  EXPECT_EQ(node_name(y), "ClampMaxBackward0");
+  EXPECT_TRUE(HasValues(grad_of(y, x), {1, 0, 0}, 0));
+  EXPECT_EQ(y._version(), 2);
+  EXPECT_DYDX_ERROR(x.clamp_min_(0), "clamp_min_", "leaf");
+  Tensor i = tensor({1.0, 2.0}).to(kInt64);
+  EXPECT_DYDX_ERROR(i.clamp_min_(0.5), "clamp_min_", "float32", "int64");
+  EXPECT_DYDX_ERROR(i.clamp_max_(kNan), "clamp_max_", "float32", "int64");
+  EXPECT_TRUE(HasValues(i, {1, 2}, 0));
+  EXPECT_EQ(i._version(), 0);
+  i.clamp_max_(1);
+  EXPECT_TRUE(HasValues(i, {1, 1}, 0));
+}
+
+// A bound the computation's dtype cannot hold raises as PyTorch 1.13's checked conversion does ("value
+// cannot be converted to type float without overflow"), where it had clamped against inf; the
+// in-place forms check first (the result's dtype, then the bound) and write nothing.
+TEST(ClampMinMax, BoundsTheDtypeCannotHoldRaiseAsPyTorch) {
+  const double float_max = std::numeric_limits<float>::max();
+  const Tensor f = tensor({1.0, 5.0, -3.0});
+  const Tensor i = tensor({1.0, 5.0, -3.0}).to(kInt64), b = tensor({1.0, 0.0}).to(kBool);
+  for (double bound : {1e40, -1e40, 3.4028235e38, std::nextafter(float_max, kInf)}) {
+    for (const Tensor& x : {f, i, b}) {  // an int64 or bool tensor computes in float32 with a floating bound
+      EXPECT_DYDX_ERROR(clamp_min(x, bound), "clamp_min: value cannot be converted to type float without overflow");
+      EXPECT_DYDX_ERROR(x.clamp_max(bound), "clamp_max: value cannot be converted to type float without overflow");
+      EXPECT_DYDX_ERROR(clamp(x, bound), "clamp: value cannot be converted to type float without overflow");
+      EXPECT_DYDX_ERROR(clamp(x, -1.0, bound), "clamp: value cannot be converted to type float without overflow");
+    }
+    Tensor g = f.clone();
+    EXPECT_DYDX_ERROR(g.clamp_min_(bound), "clamp_min_: value cannot be converted to type float without overflow");
+    EXPECT_DYDX_ERROR(g.clamp_max_(bound), "clamp_max_: value cannot be converted to type float without overflow");
+    EXPECT_DYDX_ERROR(g.clamp_(bound), "clamp_: value cannot be converted to type float without overflow");
+    EXPECT_TRUE(HasValues(g, {1, 5, -3}, 0));
+    EXPECT_EQ(g._version(), 0);
+    // An int64 tensor's in-place form refuses the float32 result first, as PyTorch's.
+    Tensor j = i.clone();
+    EXPECT_DYDX_ERROR(j.clamp_min_(bound), "clamp_min_: result type float32 can't be cast to the desired output type int64");
+    EXPECT_EQ(j._version(), 0);
+    // float64 holds every double.
+    const std::vector<double> lifted = clamp_min(f.to(kFloat64), bound).to_vector<double>();
+    for (size_t k = 0; k < lifted.size(); ++k) EXPECT_EQ(lifted[k], std::max(f.to_vector<double>()[k], bound));
+  }
+  // At float's range and past it to inf: fine.
+  EXPECT_TRUE(HasValues(clamp_min(f, float_max), {float_max, float_max, float_max}, 0));
+  EXPECT_TRUE(HasValues(clamp_max(f, -float_max), {-float_max, -float_max, -float_max}, 0));
+  EXPECT_EQ(clamp_min(i, kInf).to_vector<double>(), std::vector<double>(3, kInf));
+  EXPECT_TRUE(HasValues(clamp_max(f, 1e-50), {0, 0, -3}, 0));  // 1e-50 underflows to 0 in float32: no error
+  EXPECT_EQ(clamp_min(i, 1e20).dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(clamp_min(i, 1e20), {double(1e20f), double(1e20f), double(1e20f)}, 0));
+  // A bool tensor with a bool bound: PyTorch's kernel names.
+  EXPECT_DYDX_ERROR(clamp_max(b, true), "clamp_max: \"clamp_max_scalar_cpu\" not implemented for 'Bool'");
+  EXPECT_DYDX_ERROR(clamp_min(b, false), "clamp_min: \"clamp_min_cpu\" not implemented for 'Bool'");
+  EXPECT_DYDX_ERROR(clamp(b, true, false), "clamp: \"clamp_scalar_cpu\" not implemented for 'Bool'");
+  Tensor c = b.clone();
+  EXPECT_DYDX_ERROR(c.clamp_min_(1), "clamp_min_: result type int64 can't be cast to the desired output type bool");
+  EXPECT_DYDX_ERROR(c.clamp_min_(true), "clamp_min_: \"clamp_min_cpu\" not implemented for 'Bool'");
+  EXPECT_EQ(c._version(), 0);
+  // PyTorch's order for the in-place forms: a leaf that requires grad, then the result's dtype, then an
+  // overlapping self, then the bound.
+  Tensor leaf = f.clone().requires_grad_();
+  EXPECT_DYDX_ERROR(leaf.clamp_min_(1e40), "clamp_min_", "leaf Variable that requires grad");
+  Tensor ileaf = i.to(kFloat64).requires_grad_();
+  EXPECT_DYDX_ERROR(ileaf.clamp_max_(1e40), "clamp_max_", "leaf Variable that requires grad");
+  Tensor expanded = tensor({1.0f, 2.0f}).expand({2, 2});
+  EXPECT_DYDX_ERROR(expanded.clamp_min_(1e40), "clamp_min_", "single memory location");
+  Tensor ints = i.expand({2, 3});
+  EXPECT_DYDX_ERROR(ints.clamp_(0.5), "clamp_", "result type float32 can't be cast to the desired output type int64");
+}
+
+// Integer bounds of an int64 tensor compare exactly, past 2^53 and at int64's extremes.
+TEST(ClampMinMax, Int64BoundsAreExact) {
+  const int64_t p53 = int64_t{1} << 53, lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  const Tensor x = from_blob(std::vector<int64_t>{p53, p53 + 1, p53 + 2, int64_t{1} << 62, lo, hi}.data(), {6}, kInt64).clone();
+  auto values = [](const Tensor& t) { return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel()); };
+  EXPECT_EQ(values(clamp_min(x, p53 + 1)), (std::vector<int64_t>{p53 + 1, p53 + 1, p53 + 2, int64_t{1} << 62, p53 + 1, hi}));
+  EXPECT_EQ(values(clamp_max(x, p53 + 1)), (std::vector<int64_t>{p53, p53 + 1, p53 + 1, p53 + 1, lo, p53 + 1}));
+  EXPECT_EQ(values(clamp_min(x, hi)), std::vector<int64_t>(6, hi));
+  EXPECT_EQ(values(clamp_max(x, lo)), std::vector<int64_t>(6, lo));
+  EXPECT_EQ(values(clamp(x, p53 + 1, p53 + 1)), std::vector<int64_t>(6, p53 + 1));
+  Tensor y = x.clone();
+  y.clamp_min_(p53 + 1).clamp_max_(hi - 1);
+  EXPECT_EQ(values(y), (std::vector<int64_t>{p53 + 1, p53 + 1, p53 + 2, int64_t{1} << 62, p53 + 1, hi - 1}));
+}
+
+// The gradient and the tangent pass where the bound ties the value (PyTorch 1.13's x >= min, x <= max),
+// and nowhere a nan is (in x or as the bound).
+TEST(ClampMinMax, DerivativesAtTiesAsPyTorch) {
+  Tensor x = tensor({0.0, 1.0, -1.0, kNan, kInf, -kInf}, kFloat64).requires_grad_();
+  EXPECT_TRUE(HasValues(grad_of(clamp_min(x, 0.0), x), {1, 1, 0, 0, 1, 0}, 0));
+  EXPECT_TRUE(HasValues(grad_of(clamp_max(x, 0.0), x), {1, 0, 1, 0, 0, 1}, 0));
+  EXPECT_TRUE(HasValues(grad_of(clamp_min(x, kNan), x), {0, 0, 0, 0, 0, 0}, 0));
+  forward_ad::DualLevel level;
+  const Tensor d = forward_ad::make_dual(tensor({0.0, 1.0, -1.0, kNan}, kFloat64), tensor({1.0, 2.0, 3.0, 4.0}, kFloat64));
+  EXPECT_TRUE(HasValues(forward_ad::unpack_dual(clamp_min(d, 0.0)).tangent, {1, 2, 0, 0}, 0));
+  EXPECT_TRUE(HasValues(forward_ad::unpack_dual(clamp_max(d, 0.0)).tangent, {1, 0, 3, 0}, 0));
+  EXPECT_TRUE(HasValues(forward_ad::unpack_dual(clamp_max(d, kNan)).tangent, {0, 0, 0, 0}, 0));
+}
+
 // ---- in place -----------------------------------------------------------------------------------
 
 // Each in-place method gives the out-of-place op's values, gradient and grad_fn.

@@ -1058,7 +1058,7 @@ TEST(EdgeValues, VectorisedPathsMatchPyTorchToo) {
 TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
   const std::set<std::string> moves_values = {"as_strided", "as_strided_scatter", "cat", "clone", "copy", "copy_slices",
                                               "diag", "diagonal", "expand", "fill", "flip", "gather", "im2col", "index",
-                                              "index_select", "scatter", "scatter.value", "masked_fill", "permute",
+                                              "index_select", "scatter", "scatter.value", "masked_fill", "permute", "repeat", "roll",
                                               "select", "slice", "split", "split_with_sizes", "squeeze", "squeeze.dim",
                                               "stack", "t", "to", "transpose", "tril", "triu", "unbind", "unsqueeze",
                                               "view", "zero", "AccumulateGrad"};

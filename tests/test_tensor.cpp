@@ -1295,3 +1295,284 @@ TEST(Split, ErrorsAsPyTorch) {
   EXPECT_DYDX_ERROR(tensor(1.0).chunk(1), "chunk expects at least a 1-dimensional tensor");
   EXPECT_DYDX_ERROR(tensor(1.0).unbind(0), "Dimension specified as 0 but tensor has no dimensions");
 }
+
+// ---- repeat and roll: copies that move values (numbers from PyTorch 1.13) -------------------------
+
+TEST(Repeat, TilesAsPyTorch) {
+  const Tensor x = arange(6, kFloat64).reshape({2, 3});
+  Tensor y = x.t().repeat({2, 1});  // a strided input
+  EXPECT_EQ(Shape(y), (Ints{6, 2}));
+  EXPECT_TRUE(HasValues(y, {0, 3, 1, 4, 2, 5, 0, 3, 1, 4, 2, 5}, 0));
+  y = x.repeat({1, 2, 2});  // a new leading dim
+  EXPECT_EQ(Shape(y), (Ints{1, 4, 6}));
+  EXPECT_TRUE(HasValues(y, {0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5, 0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5}, 0));
+  EXPECT_TRUE(y.is_contiguous());
+  EXPECT_EQ(Shape(x.repeat({0, 2})), (Ints{0, 6}));
+  EXPECT_EQ(Shape(zeros({0, 3}).repeat({2, 2, 1})), (Ints{2, 0, 3}));
+  EXPECT_EQ(tensor(5.0).repeat({}).item<double>(), 5.0);
+  EXPECT_EQ(Shape(tensor(5.0).repeat({2, 3})), (Ints{2, 3}));
+  EXPECT_TRUE(HasValues(tensor(1.0).expand({3}).repeat({2}), {1, 1, 1, 1, 1, 1}, 0));  // an expanded input
+  Tensor b = tensor({1.0, 0.0}).to(kBool).repeat({2});
+  EXPECT_EQ(b.dtype(), kBool);
+  EXPECT_TRUE(HasValues(b.to(kFloat64), {1, 0, 1, 0}, 0));
+  EXPECT_EQ(tensor({1.0, 2.0}).to(kInt64).repeat({2}).dtype(), kInt64);
+  // A copy: writing into it leaves x alone.
+  Tensor c = x.repeat({1, 1});
+  c.fill_(7.0);
+  EXPECT_EQ(x.sum().item<double>(), 15.0);
+}
+
+TEST(Repeat, GradientSumsTheTiles) {
+  Tensor x = arange(6, kFloat64).reshape({2, 3}).requires_grad_();
+  Tensor y = x.repeat({2, 1, 2});
+  EXPECT_STREQ(y.grad_fn()->name(), "RepeatBackward0");
+  (y * arange(24, kFloat64).reshape({2, 2, 6})).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {30, 34, 38, 54, 58, 62}, 0));
+  Tensor z = zeros({2}, kFloat64).requires_grad_();
+  z.repeat({0}).sum().backward();
+  EXPECT_TRUE(HasValues(z.grad(), {0, 0}, 0));
+}
+
+TEST(Repeat, ErrorsAsPyTorch) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.repeat({2}),
+                    "repeat: Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+  EXPECT_DYDX_ERROR(x.repeat({1, -2}), "repeat: Trying to create tensor with negative dimension -6: [2, -6]");
+  EXPECT_DYDX_ERROR(x.repeat({std::numeric_limits<int64_t>::max(), 1}), "repeat", "overflows");
+}
+
+TEST(Roll, MovesValuesAsPyTorch) {
+  const Tensor x = arange(6, kFloat64).reshape({2, 3});
+  EXPECT_TRUE(HasValues(x.t().roll(1, 0), {2, 5, 0, 3, 1, 4}, 0));  // a strided input
+  EXPECT_TRUE(HasValues(roll(x.t(), 2), {2, 5, 0, 3, 1, 4}, 0));    // flattened in logical order
+  EXPECT_EQ(Shape(roll(x.t(), 2)), (Ints{3, 2}));
+  EXPECT_TRUE(HasValues(x.roll({1, 2}, {1, 1}), {0, 1, 2, 3, 4, 5}, 0));  // a repeated dim: shifts add up
+  EXPECT_TRUE(HasValues(x.roll({1, -1}, {0, -1}), {4, 5, 3, 1, 2, 0}, 0));
+  const int64_t big = std::numeric_limits<int64_t>::max(), small = std::numeric_limits<int64_t>::min();
+  EXPECT_TRUE(HasValues(arange(5, kFloat64).roll(big), {3, 4, 0, 1, 2}, 0));
+  // (PyTorch 1.13's int64 arithmetic overflows here and gives 2, 3, 4, 0, 1; -2^63 is 2 modulo 5.)
+  EXPECT_TRUE(HasValues(arange(5, kFloat64).roll(small), {3, 4, 0, 1, 2}, 0));
+  EXPECT_EQ(Shape(zeros({0, 3}).roll(1, 0)), (Ints{0, 3}));
+  EXPECT_EQ(Shape(zeros({0, 3}).roll(4)), (Ints{0, 3}));
+  EXPECT_EQ(tensor(5.0).roll(3).item<double>(), 5.0);
+  Tensor b = tensor({1.0, 0.0, 0.0}).to(kBool).roll(1);
+  EXPECT_TRUE(HasValues(b.to(kFloat64), {0, 1, 0}, 0));
+  EXPECT_EQ(tensor({1.0, 2.0}).to(kInt64).roll(1).dtype(), kInt64);
+  Tensor c = x.roll(0, 0);  // a copy, even unmoved
+  c.fill_(7.0);
+  EXPECT_EQ(x.sum().item<double>(), 15.0);
+}
+
+// Shifts summed along a repeated dim of size above 2^62 (an expanded dim of an empty tensor): no
+// signed overflow on the way (UBSan checks it in the sanitizer build).
+TEST(Roll, HugeDimsOfAnEmptyTensorDoNotOverflow) {
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  const Tensor x = zeros({0, 1}).expand({0, big});
+  const Tensor y = x.roll({big - 1, big - 1}, {1, 1});
+  EXPECT_EQ(Shape(y), (Ints{0, big}));
+}
+
+TEST(Roll, GradientRollsBack) {
+  Tensor x = arange(6, kFloat64).reshape({2, 3}).requires_grad_();
+  Tensor y = x.roll({1, -1}, {0, 1});
+  EXPECT_STREQ(y.grad_fn()->name(), "RollBackward0");
+  (y * arange(6, kFloat64).reshape({2, 3})).sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {5, 3, 4, 2, 0, 1}, 0));
+  EXPECT_STREQ(roll(x, 1).grad_fn()->name(), "RollBackward0");
+}
+
+TEST(Roll, ErrorsAsPyTorch) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.roll({}), "roll: `shifts` required");
+  EXPECT_DYDX_ERROR(x.roll({1, 2}), "roll: shifts and dimensions must align. shifts: 2, dims:0");
+  EXPECT_DYDX_ERROR(x.roll({1, 2}, {0}), "roll: shifts and dimensions must align. shifts: 2, dims:1");
+  EXPECT_DYDX_ERROR(x.roll(1, 2), "roll", "out of range");
+  EXPECT_DYDX_ERROR(tensor(1.0).roll(1, 0), "Dimension specified as 0 but tensor has no dimensions");
+}
+
+// ---- roll and repeat as an adversary would call them ----------------------------------------------
+
+// x rolled by plain index arithmetic: out[i] = x[i - shift] along each given dim in turn (repeated
+// dims applied again, as PyTorch 1.13's one roll after another), each shift reduced modulo the size
+// (s % n never overflows; PyTorch's size - s does for s near INT64_MIN).
+std::vector<double> NaiveRoll(const Tensor& x, const Ints& shifts, const Ints& dims) {
+  std::vector<double> values = x.contiguous().to_vector<double>();
+  const Ints shape = Shape(x);
+  Ints strides(shape.size(), 1);
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d) strides[d] = strides[d + 1] * shape[d + 1];
+  for (size_t k = 0; k < dims.size(); ++k) {
+    const int64_t d = dims[k] < 0 ? dims[k] + static_cast<int64_t>(shape.size()) : dims[k], n = shape[d];
+    if (values.empty()) break;
+    const int64_t s = ((shifts[k] % n) + n) % n;
+    std::vector<double> next(values.size());
+    for (int64_t i = 0; i < static_cast<int64_t>(values.size()); ++i) {
+      const int64_t along = i / strides[d] % n;
+      next[i + (((along + s) % n) - along) * strides[d]] = values[i];
+    }
+    values = next;
+  }
+  return values;
+}
+
+// A linear op's Jacobian, exactly: its columns are op of each basis tensor. jacrev (every backward)
+// and jacfwd (every tangent) must give it bit for bit, and so must the double backward: the gradient
+// of <J^T w, u> with respect to w is J u = op(u).
+::testing::AssertionResult HasExactLinearDerivatives(const std::function<Tensor(const Tensor&)>& op, const Ints& shape) {
+  const Tensor x = Iota(shape, 0.5, 0.25);
+  const int64_t n = x.numel();
+  TensorList columns;
+  for (int64_t i = 0; i < n; ++i) columns.push_back(op((arange(n, kFloat64) == double(i)).to(kFloat64).reshape(shape)).reshape({-1}));
+  const Tensor jacobian = stack(columns, 1);
+  const Tensor by_rev = func::jacrev(op)(x).reshape({-1, n}), by_fwd = func::jacfwd(op)(x).reshape({-1, n});
+  if (!equal(by_rev, jacobian)) return ::testing::AssertionFailure() << "jacrev differs";
+  if (!equal(by_fwd, jacobian)) return ::testing::AssertionFailure() << "jacfwd differs";
+  Tensor leaf = x.clone().requires_grad_();
+  const Tensor y = op(leaf);
+  Tensor w = Iota(Shape(y), -1.0, 0.5).requires_grad_();
+  const Tensor g = grad({(y * w).sum()}, {leaf}, {}, std::nullopt, /*create_graph=*/true)[0];
+  const Tensor u = Iota(shape, 2.0, -0.75);
+  const Tensor gg = grad({(g * u).sum()}, {w})[0];
+  if (!equal(gg, op(u))) return ::testing::AssertionFailure() << "double backward differs";
+  return ::testing::AssertionSuccess();
+}
+
+// Dims whose shift is a multiple of their size move nothing and are dropped before the plan is made:
+// 2^k blocks for 40 or 64 size-1 dims hung (and a shift by 64 was UB).
+TEST(Roll, DimsThatMoveNothingNeverReachThePlan) {
+  for (int64_t rank : {40, 64, 100}) {
+    const Ints ones_shape(rank, 1), all_dims = [&] {
+      Ints d(rank);
+      std::iota(d.begin(), d.end(), 0);
+      return d;
+    }();
+    const Tensor x = full(ones_shape, 3.0, kFloat64);
+    const Tensor y = x.roll(Ints(rank, 1), all_dims);
+    EXPECT_EQ(Shape(y), ones_shape);
+    EXPECT_EQ(y.item<double>(), 3.0);
+  }
+  // Some dims dropped (a multiple of the size, a size-1 dim, a repeated dim adding to the size), the
+  // others rolled.
+  const Tensor x = Iota({3, 1, 4, 5});
+  const Ints shifts{3, 7, -8, 2, 1, 2}, dims{0, 1, 2, 3, -1, 3};
+  EXPECT_TRUE(HasValues(x.roll(shifts, dims), NaiveRoll(x, shifts, dims), 0));
+  // An empty tensor: every dim drops out, whatever its shift.
+  EXPECT_EQ(Shape(zeros({0, 3, 4}).roll({1, 2}, {1, 2})), (Ints{0, 3, 4}));
+}
+
+// Many small dims rolled at once: 2^16 one-element blocks would be 2^16 copy calls; they are done in
+// passes of a few dims each, and give the same values as one dim at a time.
+TEST(Roll, ManySmallDimsRollInPasses) {
+  const Ints shape(16, 2), dims = [] {
+    Ints d(16);
+    std::iota(d.begin(), d.end(), 0);
+    return d;
+  }();
+  const Tensor x = Iota(shape);
+  const Ints shifts(16, 1);
+  EXPECT_TRUE(HasValues(x.roll(shifts, dims), NaiveRoll(x, shifts, dims), 0));
+  const Tensor t = Iota({3, 2, 2, 2, 2, 2, 2, 2, 2, 5}).transpose(0, 9);  // strided, 10 dims
+  const Ints shifts10{4, 1, 1, 1, 1, 1, 1, 1, 1, -1}, dims10{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  EXPECT_TRUE(HasValues(t.roll(shifts10, dims10), NaiveRoll(t, shifts10, dims10), 0));
+}
+
+// Shifts far past the size, int64's extremes included, are reduced without overflow.
+TEST(Roll, ExtremeShiftsReduceModuloTheSize) {
+  const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  const Tensor x = Iota({5, 7});
+  for (int64_t s : {lo, lo + 1, lo + 4, hi, hi - 1, int64_t{-1}, int64_t{-36}, int64_t{36}}) {
+    EXPECT_TRUE(HasValues(x.roll(s, 0), NaiveRoll(x, {s}, {0}), 0)) << s;
+    EXPECT_TRUE(HasValues(x.roll({s, s}, {1, -1}), NaiveRoll(x, {s, s}, {1, 1}), 0)) << s;  // a repeated dim
+    // Flattened: the 35 values in logical order.
+    EXPECT_TRUE(HasValues(x.roll(s), NaiveRoll(x.reshape({35}), {s}, {0}), 0)) << s;
+  }
+  // -2^63 is 2 modulo 5 (PyTorch 1.13's 5 - s overflows and gives 3).
+  EXPECT_TRUE(HasValues(arange(5, kFloat64).roll(lo, 0), {3, 4, 0, 1, 2}, 0));
+}
+
+// Views of every kind read in logical order; an expanded input's repeated elements are fine.
+TEST(Roll, ViewsRollInLogicalOrder) {
+  const Tensor base = Iota({4, 6});
+  const Tensor views[] = {base.t(), base.narrow(1, 1, 4), base.select(0, 2).expand({3, 6}), base.t().narrow(0, 2, 3),
+                          base.reshape({2, 2, 6}).permute({2, 0, 1})};
+  for (const Tensor& v : views) {
+    const Ints shifts{1, -2}, dims{0, -1};
+    EXPECT_TRUE(HasValues(v.roll(shifts, dims), NaiveRoll(v, shifts, dims), 0));
+    EXPECT_TRUE(HasValues(v.roll(-3), NaiveRoll(v.reshape({-1}), {-3}, {0}), 0));
+    EXPECT_TRUE(HasValues(v.roll(0), v.contiguous().to_vector<double>(), 0));
+    EXPECT_TRUE(v.roll(shifts, dims).is_contiguous());
+  }
+  // The result is a copy, even where nothing moves.
+  Tensor c = base.roll({4, 6}, {0, 1});
+  c.fill_(0.0);
+  EXPECT_EQ(base.sum().item<double>(), 276.0);
+}
+
+// Jacobians and the double backward, exactly, for rolls of every form (PyTorch 1.13's RollBackward0
+// rolls the gradient back).
+TEST(Roll, DerivativesAreExact) {
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.roll({1, -1}, {0, 1}); }, {3, 4}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.t().roll(5); }, {3, 4}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.roll({2, 3, 1}, {1, 1, 0}); }, {2, 1, 3}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.roll({1, 1}, {0, 1}); }, {1, 1}));  // nothing moves
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) {
+    return x.roll({std::numeric_limits<int64_t>::min()}, {0});
+  }, {5}));
+  Tensor x = Iota({2, 3}).requires_grad_();
+  EXPECT_STREQ(x.roll({1, 1}, {0, 0}).grad_fn()->name(), "RollBackward0");  // also where nothing moves
+}
+
+// PyTorch 1.13's errors, in its words. dydx checks the dims of an empty tensor too (PyTorch returns its
+// copy first, and takes any dim there).
+TEST(Roll, ErrorsInPyTorchWords) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.roll(1, 2), "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
+  EXPECT_DYDX_ERROR(x.roll({1, 1}, {0, -3}), "Dimension out of range (expected to be in range of [-2, 1], but got -3)");
+  EXPECT_DYDX_ERROR(tensor(1.0).roll(1, -1), "Dimension specified as -1 but tensor has no dimensions");
+  EXPECT_DYDX_ERROR(zeros({0, 3}).roll(1, 2), "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
+  EXPECT_DYDX_ERROR(x.roll({}, {0}), "roll: `shifts` required");
+}
+
+// A negative repeat count is refused in PyTorch 1.13's words (the first negative size of the shape it
+// would allocate); one along a dim of size 0, which PyTorch lets through, is refused too.
+TEST(Repeat, NegativeAndOverflowingCountsAreRefused) {
+  const Tensor x = zeros({2, 3});
+  EXPECT_DYDX_ERROR(x.repeat({1, -2}), "Trying to create tensor with negative dimension -6: [2, -6]");
+  EXPECT_DYDX_ERROR(x.repeat({-1, -1}), "Trying to create tensor with negative dimension -2: [-2, -3]");
+  EXPECT_DYDX_ERROR(x.repeat({3, 0, -1}), "Trying to create tensor with negative dimension -3: [3, 0, -3]");
+  EXPECT_DYDX_ERROR(zeros({0, 3}).repeat({-1, 1}), "repeat", "negative", "-1");
+  const int64_t big = int64_t{1} << 62;
+  EXPECT_DYDX_ERROR(x.repeat({big, 4}), "repeat", "overflows int64");               // one dim's size
+  EXPECT_DYDX_ERROR(x.repeat({int64_t{1} << 40, int64_t{1} << 40}), "repeat", "overflows int64");  // the count
+  EXPECT_DYDX_ERROR(x.repeat({3, int64_t{1} << 40, int64_t{1} << 40}), "repeat", "overflows int64");
+  EXPECT_DYDX_ERROR(x.repeat({0, big}), "repeat", "overflows int64");  // empty, but its strides would overflow
+  EXPECT_EQ(Shape(zeros({0, 3}).repeat({big, 2})), (Ints{0, 6}));
+  EXPECT_DYDX_ERROR(x.repeat({2}), "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+}
+
+TEST(Repeat, ViewsAndZeroCountsAsPyTorch) {
+  const Tensor base = Iota({4, 6});
+  const Tensor v = base.t().narrow(0, 1, 3);  // [3, 4], strided, offset
+  const Tensor y = v.repeat({2, 1, 2});
+  EXPECT_EQ(Shape(y), (Ints{2, 3, 8}));
+  const std::vector<double> flat = v.contiguous().to_vector<double>();
+  std::vector<double> expected;
+  for (int tile = 0; tile < 2; ++tile)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 8; ++j) expected.push_back(flat[i * 4 + j % 4]);
+  EXPECT_TRUE(HasValues(y, expected, 0));
+  EXPECT_TRUE(HasValues(base.select(0, 1).expand({2, 6}).repeat({1, 1}), Iota({6}, 6).repeat({2}).to_vector<double>(), 0));
+  Tensor x = Iota({2, 3}).requires_grad_();
+  Tensor z = x.repeat({2, 0, 1});
+  EXPECT_EQ(Shape(z), (Ints{2, 0, 3}));
+  EXPECT_STREQ(z.grad_fn()->name(), "RepeatBackward0");
+  z.sum().backward();
+  EXPECT_TRUE(HasValues(x.grad(), {0, 0, 0, 0, 0, 0}, 0));
+}
+
+TEST(Repeat, DerivativesAreExact) {
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({2, 1, 3}); }, {2, 3}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.t().repeat({2, 2}); }, {2, 3}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({3}); }, {}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({}); }, {}));
+  EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.narrow(1, 1, 2).repeat({1, 2, 1}); }, {2, 3}));
+}

@@ -80,6 +80,10 @@ Tensor frac(const Tensor& x);
 /// torch.clamp: min(max(x, min), max) with either bound optional (not both); a nan stays nan, and
 /// the gradient passes where min <= x <= max. Integer tensors stay integer unless a bound is floating.
 Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+/// torch.clamp_min and torch.clamp_max: clamp with the one bound, except that a nan bound makes every
+/// element nan (as PyTorch's, where clamp with one nan bound changes nothing).
+Tensor clamp_min(const Tensor& x, Scalar min);
+Tensor clamp_max(const Tensor& x, Scalar max);
 /// An alias of clamp.
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
 
@@ -105,6 +109,8 @@ inline Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = 
 inline Tensor unflatten(const Tensor& x, int64_t dim, IntArrayRef sizes) { return x.unflatten(dim, sizes); }
 inline Tensor movedim(const Tensor& x, IntArrayRef source, IntArrayRef destination) { return x.movedim(source, destination); }
 inline Tensor movedim(const Tensor& x, int64_t source, int64_t destination) { return x.movedim(source, destination); }
+/// torch::roll: Tensor::roll.
+inline Tensor roll(const Tensor& x, IntArrayRef shifts, IntArrayRef dims = {}) { return x.roll(shifts, dims); }
 /// A 2-D matrix product.
 Tensor mm(const Tensor& a, const Tensor& b);
 /// The dot product of two vectors (a 0-d result), and a matrix times a vector: matmul's 1-D by 1-D and

@@ -142,6 +142,13 @@ class Tensor {
   Tensor diagonal(int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1) const;
   Tensor contiguous() const;
   Tensor clone() const;
+  /// torch's repeat: a copy tiled sizes[d] times along each dim; sizes has at least dim() entries
+  /// (the extra ones add leading dims), none negative.
+  Tensor repeat(IntArrayRef sizes) const;
+  /// torch's roll: a copy with the elements moved shifts[i] places along dims[i] (wrapping round;
+  /// negative and large shifts modulo the size). With no dims, the flattened tensor rolls by the one
+  /// shift and takes the shape back.
+  Tensor roll(IntArrayRef shifts, IntArrayRef dims = {}) const;
   Tensor to(ScalarType dtype) const;
 
   // ---- math -----------------------------------------------------------------------------
@@ -194,6 +201,8 @@ class Tensor {
   Tensor frac() const;
   Tensor square() const;
   Tensor clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
+  Tensor clamp_min(Scalar min) const;
+  Tensor clamp_max(Scalar max) const;
   Tensor clip(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
   Tensor matmul(const Tensor& other) const;
   Tensor mm(const Tensor& other) const;
@@ -335,6 +344,8 @@ class Tensor {
   Tensor& frac_();
   Tensor& square_();
   Tensor& clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+  Tensor& clamp_min_(Scalar min);
+  Tensor& clamp_max_(Scalar max);
   Tensor& clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
   /// self = tril(self) or triu(self), zeroing the elements outside the band in place.
   Tensor& tril_(int64_t diagonal = 0);

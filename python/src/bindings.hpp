@@ -53,6 +53,26 @@ Tensor tensor_operand(nb::handle h, const Tensor& like);
 std::vector<int64_t> sizes_from_args(const nb::args& args);
 /// One int or a sequence of ints, as dims arguments are given.
 std::vector<int64_t> int_list(nb::handle h);
+/// Whether h converts with __index__ and is not a bool (PyTorch's THPUtils_checkIndex): what an int
+/// argument may be.
+bool is_index(nb::handle h);
+/// An int-list argument parsed as PyTorch 1.13's argument parser does, for ops that must refuse what
+/// it refuses (a bool or a float where an int is meant): a tuple or list (torch.Size included) whose
+/// first element is an int or has __index__ (a bool is not), its other elements whatever __index__
+/// takes; or, where one_int (PyTorch's IntArrayRef[1]), a lone int (not a bool) or NumPy integer.
+/// TypeErrors are worded as PyTorch's, naming fn, arg, its position (0: given by keyword) and kind
+/// ("ints", or "SymInts" where PyTorch's signature says so).
+std::vector<int64_t> torch_int_list(nb::handle h, const char* fn, const char* arg, int position, bool one_int,
+                                    const char* kind = "ints");
+/// The arguments of a PyTorch-style call: each of names once, positionally or by keyword, the first
+/// `required` of them required; PyTorch's TypeErrors for too many, missing, repeated and unknown
+/// ones. The result: per name, the value (null where absent) and its position (0 for a keyword).
+struct BoundArg {
+  nb::handle value;
+  int position = 0;
+};
+std::vector<BoundArg> bind_args(const char* fn, const nb::args& args, const nb::kwargs& kwargs,
+                                std::initializer_list<const char*> names, size_t required);
 /// A Python sequence of tensors (or one tensor) as a TensorList.
 TensorList tensor_list(nb::handle h);
 /// A tuple of the tensors, undefined ones as None.

@@ -1,5 +1,8 @@
 // Python numbers, sizes and tensor sequences converted to and from dydx's types.
+#include <optional>
 #include <string>
+
+#include <nanobind/stl/string.h>
 
 #include "bindings.hpp"
 
@@ -73,6 +76,109 @@ std::vector<int64_t> int_list(nb::handle h) {
     out.push_back(nb::cast<int64_t>(nb::steal(PyNumber_Index(item.ptr()))));
   }
   return out;
+}
+
+namespace {
+
+// Python's int, or a NumPy integer scalar, but not a bool: PyTorch's THPUtils_checkLong.
+bool is_plain_int(nb::handle h) {
+  if (PyBool_Check(h.ptr())) return false;
+  if (PyLong_Check(h.ptr())) return true;
+  if (!PyIndex_Check(h.ptr())) return false;
+  const nb::handle type = h.type();
+  const nb::object module = nb::getattr(type, "__module__", nb::none());
+  if (!nb::isinstance<nb::str>(module) || !nb::cast<std::string>(module).starts_with("numpy")) return false;
+  const std::string name = nb::cast<std::string>(nb::getattr(type, "__name__"));
+  return name != "ndarray" && name != "bool_" && name != "bool";
+}
+
+// A type's name as PyTorch's messages give it (tp_name: "numpy.float64", "list").
+std::string tp_name(nb::handle h) { return Py_TYPE(h.ptr())->tp_name; }
+
+// h's value by __index__ (a bool is 0 or 1 here), or nothing where it has none or it is past int64.
+std::optional<int64_t> index_value(nb::handle h) {
+  nb::object index = nb::steal(PyNumber_Index(h.ptr()));
+  if (!index.is_valid()) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+  if (overflow || (v == -1 && PyErr_Occurred())) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(v);
+}
+
+std::string argument_name(const char* fn, const char* arg, int position) {
+  std::string name = std::string(fn) + "(): argument '" + arg + "'";
+  if (position > 0) name += " (position " + std::to_string(position) + ")";
+  return name;
+}
+
+}  // namespace
+
+bool is_index(nb::handle h) {
+  if (PyBool_Check(h.ptr())) return false;
+  if (is_plain_int(h)) return true;
+  nb::object index = nb::steal(PyNumber_Index(h.ptr()));
+  if (!index.is_valid()) PyErr_Clear();
+  return index.is_valid();
+}
+
+std::vector<int64_t> torch_int_list(nb::handle h, const char* fn, const char* arg, int position, bool one_int,
+                                    const char* kind) {
+  const std::string expected = std::string(" must be tuple of ") + kind;
+  if (PyTuple_Check(h.ptr()) || PyList_Check(h.ptr())) {
+    const auto n = static_cast<size_t>(PySequence_Size(h.ptr()));
+    // PyTorch looks at the first element to tell an int list from something else, then converts
+    // every element with __index__.
+    if (n > 0 && !is_index(h[0]))
+      throw nb::type_error((argument_name(fn, arg, position) + expected + ", not " + tp_name(h)).c_str());
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < n; ++i) {
+      const auto v = index_value(h[i]);
+      if (!v)
+        throw nb::type_error((argument_name(fn, arg, 0) + expected + ", but found element of type " + tp_name(h[i]) +
+                              " at pos " + std::to_string(i + 1)).c_str());
+      out.push_back(*v);
+    }
+    return out;
+  }
+  if (!one_int || !is_plain_int(h))
+    throw nb::type_error((argument_name(fn, arg, position) + expected + ", not " + tp_name(h)).c_str());
+  const auto v = index_value(h);
+  if (!v) detail::fail(fn, "(): argument '", arg, "': Overflow when unpacking long (", nb::repr(h).c_str(),
+                       " does not fit int64)");
+  return {*v};
+}
+
+std::vector<BoundArg> bind_args(const char* fn, const nb::args& args, const nb::kwargs& kwargs,
+                                std::initializer_list<const char*> names, size_t required) {
+  const std::vector<const char*> params(names);
+  if (args.size() > params.size()) {
+    std::string takes = required == params.size() ? std::to_string(required)
+                                                   : "from " + std::to_string(required) + " to " + std::to_string(params.size());
+    throw nb::type_error((std::string(fn) + "() takes " + takes + " positional argument" +
+                          (params.size() == 1 ? "" : "s") + " but " + std::to_string(args.size()) + " were given").c_str());
+  }
+  std::vector<BoundArg> bound(params.size());
+  for (size_t i = 0; i < args.size(); ++i) bound[i] = {args[i], static_cast<int>(i + 1)};
+  for (auto [key, value] : kwargs) {
+    const std::string name = nb::str(key).c_str();
+    size_t i = 0;
+    while (i < params.size() && name != params[i]) ++i;
+    if (i == params.size())
+      throw nb::type_error((std::string(fn) + "() got an unexpected keyword argument '" + name + "'").c_str());
+    if (bound[i].value.is_valid())
+      throw nb::type_error((std::string(fn) + "() got multiple values for argument '" + name + "'").c_str());
+    bound[i] = {value, 0};
+  }
+  for (size_t i = 0; i < required; ++i)
+    if (!bound[i].value.is_valid())
+      throw nb::type_error((std::string(fn) + "() missing 1 required positional arguments: \"" + params[i] + "\"").c_str());
+  return bound;
 }
 
 std::vector<int64_t> sizes_from_args(const nb::args& args) {

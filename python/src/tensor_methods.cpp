@@ -152,6 +152,32 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("movedim", [](const Tensor& t, nb::handle source, nb::handle destination) {
         return t.movedim(int_list(source), int_list(destination));
       }, "source"_a, "destination"_a)
+      // repeat(2, 3), repeat((2, 3)), repeat([2, 3]) or repeat(repeats=[2, 3]), and nothing PyTorch
+      // 1.13 refuses (repeat(True, 2), repeat(2.0), repeat(repeats=2)).
+      .def("repeat", [](const Tensor& t, nb::args args, nb::kwargs kwargs) {
+        if (kwargs.size() > 0 || args.size() == 0) {
+          const auto bound = bind_args("repeat", args, kwargs, {"repeats"}, 1);
+          return t.repeat(torch_int_list(bound[0].value, "repeat", "repeats", bound[0].position, false, "SymInts"));
+        }
+        // One list or tuple is the repeats; otherwise every positional argument is one of them, the
+        // first an int (PyTorch's test of which form it was given).
+        if (args.size() == 1 && (PyTuple_Check(args[0].ptr()) || PyList_Check(args[0].ptr())))
+          return t.repeat(torch_int_list(args[0], "repeat", "repeats", 1, false, "SymInts"));
+        if (!is_index(args[0]))
+          throw nb::type_error(("repeat(): argument 'repeats' (position 1) must be tuple of SymInts, not " +
+                                std::string(Py_TYPE(args[0].ptr())->tp_name)).c_str());
+        return t.repeat(torch_int_list(args, "repeat", "repeats", 1, false, "SymInts"));
+      })
+      // roll(shifts, dims=None), each an int or a tuple or list of ints, positionally or by keyword;
+      // None or [] for dims rolls the flattened tensor.
+      .def("roll", [](const Tensor& t, nb::args args, nb::kwargs kwargs) {
+        const auto bound = bind_args("roll", args, kwargs, {"shifts", "dims"}, 1);
+        const auto shifts = torch_int_list(bound[0].value, "roll", "shifts", bound[0].position, true);
+        const nb::handle dims = bound[1].value;
+        return t.roll(shifts, !dims.is_valid() || dims.is_none()
+                                  ? std::vector<int64_t>{}
+                                  : torch_int_list(dims, "roll", "dims", bound[1].position, true));
+      })
       .def("select", &Tensor::select, "dim"_a, "index"_a)
       .def("narrow", &Tensor::narrow, "dim"_a, "start"_a, "length"_a)
       .def("split", [](const Tensor& t, nb::handle split_size, int64_t dim) {
@@ -229,6 +255,12 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "min"_a = nb::none(), "max"_a = nb::none())
       .def("clamp_", [](Tensor& t, nb::handle min, nb::handle max) -> Tensor& { return t.clamp_(optional_scalar(min), optional_scalar(max)); },
            "min"_a = nb::none(), "max"_a = nb::none(), nb::rv_policy::reference_internal)
+      .def("clamp_min", [](const Tensor& t, nb::handle min) { return t.clamp_min(to_scalar(min)); }, "min"_a)
+      .def("clamp_max", [](const Tensor& t, nb::handle max) { return t.clamp_max(to_scalar(max)); }, "max"_a)
+      .def("clamp_min_", [](Tensor& t, nb::handle min) -> Tensor& { return t.clamp_min_(to_scalar(min)); }, "min"_a,
+           nb::rv_policy::reference_internal)
+      .def("clamp_max_", [](Tensor& t, nb::handle max) -> Tensor& { return t.clamp_max_(to_scalar(max)); }, "max"_a,
+           nb::rv_policy::reference_internal)
       .def("pow", [](const Tensor& t, nb::handle e) {
         return nb::isinstance<Tensor>(e) ? t.pow(nb::cast<const Tensor&>(e)) : t.pow(to_scalar(e));
       }, "exponent"_a)

@@ -60,6 +60,8 @@ def test_shape_is_a_size_printed_with_the_package_name():
     "a.flatten()", "a.T", "a.expand(2, 2, 3)", "a.clone()", "a.to(dtype)", "a.double()", "a.long()", "a.isnan()",
     "a.masked_fill(a > 1, 0)", "a.gather(1, idx)", "a.index_select(1, idx[0])", "a.any()", "a.all(1)",
     "cat([a, b], 1)", "stack([a, b])", "where(a > 0, a, b)", "a.addcmul(a, b, value=2)", "a.square()",
+    "a.repeat(2, 1, 2)", "a.repeat([1, 3])", "a.t().repeat(1, 2)", "a.roll(1)", "a.roll(-1, 1)", "a.roll((1, 4), (0, 1))",
+    "a.t().roll(2)", "a.clamp_min(0.5)", "a.clamp_max(-0.25)",
 ])
 def test_operators_and_methods_match_torch(expr):
     a, ta = both()
@@ -433,3 +435,126 @@ def test_a_tensor_requiring_grad_is_not_taken_as_a_number():
     with pytest.raises(TypeError, match="requires grad"):
         x.clamp_(max=s)
     assert x.clamp(min=s.detach()).tolist() == [2.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: x.repeat(2, 1, 3), lambda m, x: x.t().repeat([2, 2]), lambda m, x: x.repeat(0, 1),
+    lambda m, x: m.roll(x, 3), lambda m, x: x.roll(-1, 0), lambda m, x: m.roll(x.t(), shifts=(1, 9), dims=(1, 0)),
+    lambda m, x: m.clamp_min(x, 10.0), lambda m, x: x.clamp_max(20), lambda m, x: m.clamp_max(x, float("nan")),
+])
+def test_repeat_roll_clamp_min_max_match_torch(call):
+    values = np.arange(35.0).reshape(7, 5).tolist()
+    x, ref = dydx.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours, theirs = call(dydx, x), call(torch, ref)
+    assert_matches(ours, theirs.detach(), rtol=0, atol=0)
+    assert ours.grad_fn.name() == type(theirs.grad_fn).__name__
+    weights = np.arange(float(ours.numel())).reshape(tuple(ours.shape)).astype(np.float32)
+    (ours * dydx.from_numpy(weights.copy())).sum().backward()
+    (theirs * torch.from_numpy(weights.copy())).sum().backward()
+    assert_matches(x.grad, ref.grad, rtol=0, atol=0)
+
+
+def test_repeat_roll_errors_and_clamp_min_max_in_place_as_torch():
+    x, ref = dydx.tensor([[1, 2], [3, 4]]), torch.tensor([[1, 2], [3, 4]])
+    for call in [lambda t: t.repeat(2), lambda t: t.roll([1, 2]), lambda t: t.roll([1, 2], [0])]:
+        with pytest.raises(RuntimeError) as theirs:
+            call(ref)
+        with pytest.raises(RuntimeError) as ours:
+            call(x)
+        assert str(theirs.value) in str(ours.value)
+    assert x.clamp_min_(2) is x and x.clamp_max_(3) is x
+    ref.clamp_min_(2).clamp_max_(3)
+    assert_matches(x, ref, rtol=0, atol=0)
+
+
+# roll's and repeat's arguments as PyTorch 1.13's parser takes them: what it refuses (a bool or a
+# float where an int is meant, a lone int for repeats=, an int past int64) raises the same type here,
+# and what it accepts gives the same tensor.
+ROLL_REPEAT_CALLS = [
+    "x.roll(True)", "x.roll(1.0)", "x.roll(1, True)", "x.roll(1, 0.5)", "x.roll([1, 1.0], [0, 1])", "x.roll([True], [0])",
+    "x.roll(shifts=[1], dims=[True])", "x.roll(-1, dims=True)", "x.roll(None)", "x.roll()", "x.roll(1, 0, 1)",
+    "x.roll(1, dim=0)", "x.roll(np.array([1, 2]), [0, 1])", "x.roll(np.float64(1.0))", "x.roll(np.bool_(True))",
+    "x.roll('a')", "x.roll([[1]])", "x.roll((1,), dims=[2**63])", "x.roll(2**63)", "x.roll(-2**63 - 1, 0)",
+    "x.roll([2**63], [0])", "x.roll(1, shifts=1)", "x.roll(shifts=1, dims=0, foo=1)", "x.roll(1, 2)", "x.roll([1, 2])",
+    "x.repeat(True, 2)", "x.repeat([True, 2])", "x.repeat(2.0, 2)", "x.repeat(2, 2.0)", "x.repeat([2, 2.0])",
+    "x.repeat(repeats=2)", "x.repeat(sizes=[2, 2])", "x.repeat()", "x.repeat(None)", "x.repeat(2, None)", "x.repeat('ab')",
+    "x.repeat(2, [2])", "x.repeat(repeats=[2, 2], foo=1)", "x.repeat(2, repeats=[2])", "x.repeat(2**63, 1)",
+    "x.repeat([1, 2**63])", "x.repeat(repeats=True)", "x.repeat(np.array([2, 2]))", "x.repeat(repeats=None)",
+    "x.repeat(np.float32(2), 2)", "x.repeat(1, -1)", "x.repeat(2)",
+    "x.roll(1)", "x.roll(-1, 0)", "x.roll((1,), dims=(0,))", "x.roll(shifts=1, dims=0)", "x.roll(shifts=[1, 1], dims=[0, 1])",
+    "x.roll(1, None)", "x.roll(shifts=2)", "x.roll([1, True], [0, 1])", "x.roll(np.int64(1))",
+    "x.roll([np.int64(1)], [np.int64(1)])", "x.roll(1, [])", "x.roll(1, ())", "x.roll((2, -1), [1, 0])",
+    "x.roll(dims=1, shifts=-4)", "x.roll(1, dims=None)", "x.roll([1, np.int32(2)], (0, np.int64(1)))",
+    "x.roll(2**63 - 1)", "x.roll(-2**62, 1)", "m.roll(x, 1, 0)", "m.roll(input=x, shifts=-1)",
+    "x.repeat(2, 2)", "x.repeat([2, 2])", "x.repeat((2, 2))", "x.repeat(repeats=[2, 2])", "x.repeat(repeats=(1, 2, 1))",
+    "x.repeat(2, True)", "x.repeat([2, True])", "x.repeat(np.int64(2), 2)", "x.repeat(1, 2, np.int64(3))",
+    "x.repeat([1, 0])", "x.repeat(3, 1, 1)", "x.repeat(x.shape)",
+]
+
+
+@pytest.mark.parametrize("call", ROLL_REPEAT_CALLS)
+def test_roll_and_repeat_take_exactly_torchs_arguments(call):
+    values = np.arange(6.0).reshape(2, 3).tolist()
+    try:
+        theirs = eval(call, {"np": np, "x": torch.tensor(values), "m": torch})
+    except Exception as error:  # noqa: BLE001 (the type is what is compared)
+        # (A dim out of range is PyTorch's IndexError, and a dydx.Error, a RuntimeError, as every dim
+        # error of dydx's is.)
+        expected = RuntimeError if type(error) is IndexError else type(error)
+        assert expected in (TypeError, RuntimeError), call
+        with pytest.raises(expected) as ours:
+            eval(call, {"np": np, "x": dydx.tensor(values), "m": dydx})
+        if expected is TypeError and "must be" in str(error):
+            assert str(error).split(",")[0] in str(ours.value), call
+        elif expected is RuntimeError:
+            assert str(error).splitlines()[0] in str(ours.value), call
+        return
+    assert_matches(eval(call, {"np": np, "x": dydx.tensor(values), "m": dydx}), theirs, rtol=0, atol=0)
+
+
+# A shift near -2^63 reduced modulo the size exactly: PyTorch 1.13's size - shift overflows there
+# (x.roll(-2**63, 1) rolls a size-3 dim by 2 there; -2^63 is 1 modulo 3).
+def test_roll_by_int64_min_is_exact():
+    x = dydx.arange(6.0).reshape(2, 3)
+    assert x.roll(-2**63, 1).tolist() == [[2.0, 0.0, 1.0], [5.0, 3.0, 4.0]]
+    assert x.roll(-2**63).tolist() == x.roll(4).tolist()  # -2^63 is 4 modulo 6
+    assert x.roll([-2**63, -2**63], [1, 1]).tolist() == x.roll(2, 1).tolist()
+
+
+# Deliberately stricter than PyTorch 1.13, which ignores an int after a list (repeat([2, 2], 1) is
+# repeat([2, 2])) and, along a dim of size 0, a negative count.
+def test_repeat_refuses_what_torch_lets_through():
+    with pytest.raises(TypeError):
+        dydx.zeros(2, 3).repeat([2, 2], 1)
+    with pytest.raises(RuntimeError, match="negative"):
+        dydx.zeros(0, 3).repeat(-1, 1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+@pytest.mark.parametrize("bound", [1e40, -1e40, 3.4028235e38, float("inf"), float("nan"), 1e20, 2**53 + 1, -(2**63),
+                                   2**63 - 1, 2**63, True, 2.5])
+@pytest.mark.parametrize("name", ["clamp_min", "clamp_max", "clamp_min_", "clamp_max_"])
+def test_clamp_min_max_bounds_as_torch(name, bound, dtype):
+    values = [1, 0, 5, -3] if dtype != "bool" else [True, False, True, False]
+    if dtype == "int64":
+        values = [2**53, 2**53 + 1, 2**53 + 2, -3]
+    ours, theirs = dydx.tensor(values, dtype=getattr(dydx, dtype)), torch.tensor(values, dtype=getattr(torch, dtype))
+    try:
+        expected = getattr(theirs, name)(bound)
+    except RuntimeError as error:
+        with pytest.raises((RuntimeError, ValueError)) as raised:  # (2**63: dydx's ValueError for an int past int64)
+            getattr(ours, name)(bound)
+        message = str(error).splitlines()[0]
+        if "Overflow when unpacking long" in message:
+            assert "does not fit int64" in str(raised.value)
+        else:
+            assert message.replace("Float", "float32").replace("Long", "int64").replace("long int", "int64") \
+                in str(raised.value), (message, str(raised.value))
+        assert ours.tolist() == theirs.tolist()  # nothing written
+        return
+    result = getattr(ours, name)(bound)
+    assert_matches(result, expected, rtol=0, atol=0)
+    if not expected.is_floating_point():
+        assert result.tolist() == expected.tolist()  # exactly (assert_matches compares as float64)
+    if name.endswith("_"):
+        assert result is ours

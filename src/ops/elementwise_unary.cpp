@@ -9,6 +9,7 @@
 #include "cpu/vec_math.hpp"
 #include "vmap/batched.hpp"
 #include "ops/biharmonic_step.hpp"
+#include "ops/clamp_bounds.hpp"
 #include "ops/laplacian_tangent.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
@@ -590,8 +591,11 @@ struct ClampAttrs {
 };
 // min(max(x, min), max), as PyTorch 1.13: a nan stays nan, and min > max gives max. A nan bound
 // makes every element nan when both bounds are given, and changes nothing when one is (std::max(x,
-// nan) is x); the gradient is 0 either way.
-struct Clamp : Named<"clamp", "ClampBackward1"> {
+// nan) is x); the gradient is 0 either way. clamp_min and clamp_max share it, named their own way:
+// theirs is one bound, and a nan one makes every element nan (PyTorch 1.13 fills their result with
+// it), so OneNanBoundFills.
+template <class Names, bool OneNanBoundFills>
+struct ClampOf : Names {
   static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   using Attrs = ClampAttrs;
   static constexpr Reads reads = Reads::Input;
@@ -603,7 +607,8 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   static auto prepare(const Attrs& a) {
     bool nan_bound = false;
     if constexpr (std::is_floating_point_v<T>)
-      nan_bound = a.min && a.max && (std::isnan(a.min->to<T>()) || std::isnan(a.max->to<T>()));
+      nan_bound = (OneNanBoundFills || (a.min && a.max)) &&
+                  ((a.min && std::isnan(a.min->to<T>())) || (a.max && std::isnan(a.max->to<T>())));
     using L = std::numeric_limits<T>;
     const T lo = a.min ? a.min->to<T>() : L::has_infinity ? -L::infinity() : L::lowest();
     const T hi = a.max ? a.max->to<T>() : L::has_infinity ? L::infinity() : L::max();
@@ -633,6 +638,10 @@ struct Clamp : Named<"clamp", "ClampBackward1"> {
   }
   static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
 };
+
+using Clamp = ClampOf<Named<"clamp", "ClampBackward1">, false>;
+using ClampMin = ClampOf<Named<"clamp_min", "ClampMinBackward0">, true>;
+using ClampMax = ClampOf<Named<"clamp_max", "ClampMaxBackward0">, true>;
 
 // A per-element function of any type, to ask e itself.
 struct NegRecord : Named<"neg", "NegBackward0">, Linear {
@@ -701,19 +710,52 @@ Tensor leaky_relu(const Tensor& x, Scalar negative_slope) {
   return ops::unary<ops::LeakyRelu>(x, {negative_slope.to_double()});
 }
 
+namespace ops {
+ScalarType clamp_result_type(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
+  if (is_floating_point(x.dtype())) return x.dtype();
+  if ((min && !min->is_integral()) || (max && !max->is_integral())) return kDefaultDtype;
+  const bool all_bool = (!min || min->is_boolean()) && (!max || max->is_boolean());
+  return x.dtype() == kBool && !all_bool ? kInt64 : x.dtype();
+}
+
+void check_clamp_bounds(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max,
+                        const char* op) {
+  DYDX_CHECK(x.defined(), op, ": expected a defined tensor");
+  DYDX_CHECK(min || max, op, ": At least one of 'min' or 'max' must not be None (shape ", x.sizes(), ")");
+  const ScalarType dtype = clamp_result_type(x, min, max);
+  // PyTorch 1.13 has no bool kernel, and names the one it looked for.
+  DYDX_CHECK(dtype != kBool, op, ": \"", min && max ? "clamp_scalar_cpu" : min ? "clamp_min_cpu" : "clamp_max_scalar_cpu",
+             "\" not implemented for 'Bool' (a bool tensor with bool bounds, shape ", x.sizes(), ")");
+  // A bound is converted to the computation's dtype as c10's checked_convert does: a finite double
+  // past float's range raises (it would have clamped against inf). Integer bounds fit every dtype
+  // the computation can have (an int64 one compares them exactly), and a double fits float64.
+  if (dtype != kFloat32) return;
+  for (const auto& bound : {min, max}) {
+    if (!bound || bound->is_integral()) continue;
+    const double v = bound->to_double();
+    DYDX_CHECK(!std::isfinite(v) || std::abs(v) <= std::numeric_limits<float>::max(), op,
+               ": value cannot be converted to type float without overflow (bound ", *bound,
+               ", computed in float32 for a tensor of dtype ", x.dtype(), " and shape ", x.sizes(), ")");
+  }
+}
+}  // namespace ops
+
+// An integer tensor keeps its dtype with integer bounds and takes the default float dtype with a
+// floating one, as PyTorch's result_type of a tensor and scalars; a bool tensor clamps as int64
+// between integer bounds (clamp_result_type).
 Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
-  DYDX_CHECK(min || max, "clamp: At least one of 'min' or 'max' must not be None (shape ", x.sizes(), ")");
-  // An integer tensor keeps its dtype with integer bounds and takes the default float dtype with a
-  // floating one, as PyTorch's result_type of a tensor and scalars.
-  const bool floating_bound = (min && !min->is_integral()) || (max && !max->is_integral());
-  // A bool tensor clamps as int64 between integer bounds; with only bool bounds PyTorch's result
-  // type stays bool, for which it has no kernel.
-  DYDX_CHECK(!x.defined() || x.dtype() != kBool || (min && !min->is_boolean()) || (max && !max->is_boolean()),
-             "clamp: not implemented for a bool tensor with bool bounds (shape ", x.sizes(), ")");
-  if (x.defined() && !x.is_floating_point() && floating_bound) return ops::unary<ops::Clamp>(x.to(kDefaultDtype), {min, max});
-  return ops::unary<ops::Clamp>(x, {min, max});
+  ops::check_clamp_bounds(x, min, max, "clamp");
+  return ops::unary<ops::Clamp>(x.to(ops::clamp_result_type(x, min, max)), {min, max});
 }
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp(x, min, max); }
+Tensor clamp_min(const Tensor& x, Scalar min) {
+  ops::check_clamp_bounds(x, min, std::nullopt, "clamp_min");
+  return ops::unary<ops::ClampMin>(x.to(ops::clamp_result_type(x, min, std::nullopt)), {min, std::nullopt});
+}
+Tensor clamp_max(const Tensor& x, Scalar max) {
+  ops::check_clamp_bounds(x, std::nullopt, max, "clamp_max");
+  return ops::unary<ops::ClampMax>(x.to(ops::clamp_result_type(x, std::nullopt, max)), {std::nullopt, max});
+}
 
 Tensor neg(const Tensor& x) {
   if (vmap::takes_rule(x)) [[unlikely]] return vmap::elementwise(x, [](const Tensor& v) { return neg(v); });

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/overlap.hpp"
+#include "ops/clamp_bounds.hpp"
 #include "ops/op_record.hpp"
 #include "ops/matrix_structure.hpp"
 #include "ops/op_util.hpp"
@@ -506,9 +507,29 @@ Tensor& Tensor::round_() { return unary_in_place(*this, "round_", [](const Tenso
 Tensor& Tensor::trunc_() { return unary_in_place(*this, "trunc_", [](const Tensor& x) { return dydx::trunc(x); }); }
 Tensor& Tensor::frac_() { return unary_in_place(*this, "frac_", [](const Tensor& x) { return dydx::frac(x); }); }
 Tensor& Tensor::square_() { return unary_in_place(*this, "square_", [](const Tensor& x) { return dydx::square(x); }); }
+// Checked before anything is computed, in PyTorch 1.13's order: a leaf that requires grad, the
+// result's dtype (an integer tensor with a floating bound computes in float32, which must fit self's),
+// self's overlap, then the bounds.
+static void check_clamp_in_place(const Tensor& self, const std::optional<Scalar>& min, const std::optional<Scalar>& max,
+                                 const char* op) {
+  DYDX_CHECK(self.defined(), op, ": called on an undefined tensor");
+  check_inplace(self, op);
+  ops::check_castable(ops::clamp_result_type(self, min, max), self.dtype(), op);
+  if (!vmap::takes_rule(self)) ops::check_overlap(self, {}, op);
+  ops::check_clamp_bounds(self, min, max, op);
+}
 Tensor& Tensor::clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) {
+  check_clamp_in_place(*this, min, max, "clamp_");
   // (min and max by value: a func::compile replay runs the write again.)
   return unary_in_place(*this, "clamp_", [min, max](const Tensor& x) { return dydx::clamp(x, min, max); });
+}
+Tensor& Tensor::clamp_min_(Scalar min) {
+  check_clamp_in_place(*this, min, std::nullopt, "clamp_min_");
+  return unary_in_place(*this, "clamp_min_", [min](const Tensor& x) { return dydx::clamp_min(x, min); });
+}
+Tensor& Tensor::clamp_max_(Scalar max) {
+  check_clamp_in_place(*this, std::nullopt, max, "clamp_max_");
+  return unary_in_place(*this, "clamp_max_", [max](const Tensor& x) { return dydx::clamp_max(x, max); });
 }
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 

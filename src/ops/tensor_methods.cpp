@@ -53,6 +53,8 @@ Tensor Tensor::round() const { return dydx::round(*this); }
 Tensor Tensor::trunc() const { return dydx::trunc(*this); }
 Tensor Tensor::frac() const { return dydx::frac(*this); }
 Tensor Tensor::square() const { return dydx::square(*this); }
+Tensor Tensor::clamp_min(Scalar min) const { return dydx::clamp_min(*this, min); }
+Tensor Tensor::clamp_max(Scalar max) const { return dydx::clamp_max(*this, max); }
 Tensor Tensor::clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max) const {
   return dydx::clamp(*this, min, max);
 }

@@ -8,6 +8,7 @@
 # (1.13.0a0) and appended to the
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
+# The cases of clamp_min and clamp_max were generated the same way and appended (their lines only).
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -93,6 +94,11 @@ OPS = {
     "clamp:1,-1": unary(lambda x: torch.clamp(x, 1, -1)),
     "clamp:nan,nan": unary(lambda x: torch.clamp(x, math.nan, math.nan)),
     "clamp:nan,None": unary(lambda x: torch.clamp(x, min=math.nan)),
+    # clamp_min and clamp_max: as clamp with the one bound, but a nan bound fills the result with nan.
+    "clamp_min:-2.5": unary(lambda x: torch.clamp_min(x, -2.5)),
+    "clamp_max:2.5": unary(lambda x: torch.clamp_max(x, 2.5)),
+    "clamp_min:nan": unary(lambda x: torch.clamp_min(x, math.nan)),
+    "clamp_max:nan": unary(lambda x: torch.clamp_max(x, math.nan)),
     "rsub:1.5": unary(lambda x: 1.5 - x),
     "add": binary(lambda x, y: torch.add(x, y, alpha=2.0)),
     "sub": binary(torch.sub),
