@@ -465,6 +465,10 @@ std::vector<OpRow> build_table() {
   row({"min.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real,
        [](const auto& in) { return std::get<0>(in[0].min(-1, true)); },
        [=](const auto& in) { return reduce(in[0], {-1}, true, min_of); }, 1e-6});
+  // nan_to_num: the identity on finite values (its replacements are checked against PyTorch's by the
+  // edge cases).
+  row({"nan_to_num", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].nan_to_num(1.0, 2.0, -3.0); },
+       [](const auto& in) { return in[0]; }, 1e-6});
   // amax and amin over dims: consecutive ones of a dense input (read in place), dims apart (a permuted
   // copy), and every dim.
   row({"amax", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].amax({0, -1}, true); },
@@ -981,6 +985,8 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
       {"amax", [](const auto& in) { return in[0].amax({0}); }},
+      {"nan_to_num", [](const auto& in) { return nan_to_num(in[0]); }},
+      {"nan_to_num:2,3,-4", [](const auto& in) { return in[0].nan_to_num(2.0, 3.0, -4.0); }},
       {"amin", [](const auto& in) { return in[0].amin({0}); }},
       {"softmax", [](const auto& in) { return softmax(in[0], 0); }},
       {"log_softmax", [](const auto& in) { return log_softmax(in[0], 0); }},

@@ -1136,6 +1136,39 @@ TEST(Reductions, AmaxAndAminAsPyTorch) {
   EXPECT_EQ(tensor(3.0).var({0}, /*unbiased=*/false).item<double>(), 0.0);
 }
 
+// nan_to_num as PyTorch 1.13: each dtype's largest and lowest finite values by default, given values
+// cast to the dtype (1e300 is inf in float32), -0 and subnormals kept, views read through their
+// strides; the gradient grad * isfinite(x) (a nan cotangent gives nan even where x is not finite);
+// integers copied; the in-place form.
+TEST(Elementwise, NanToNumAsPyTorch) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = INFINITY;
+  Tensor x = tensor({nan, inf, -inf, 1.5, -0.0, 1e-310}, kFloat64).requires_grad_();
+  const Tensor y = nan_to_num(x);
+  EXPECT_EQ(y.to_vector<double>(), (std::vector<double>{0, std::numeric_limits<double>::max(),
+                                                        std::numeric_limits<double>::lowest(), 1.5, -0.0, 1e-310}));
+  EXPECT_TRUE(std::signbit(y.to_vector<double>()[4]));
+  EXPECT_EQ(std::string(y.grad_fn()->name()), "NanToNumBackward0");
+  y.backward(tensor({1.0, nan, 3.0, nan, 5.0, 6.0}, kFloat64));
+  EXPECT_TRUE(HasValues(x.grad(), {0, nan, 0, nan, 5, 6}, 0));
+  const Tensor f = tensor({{inf, 1.0f}, {-inf, 2.0f}}).t();  // float32, strided
+  EXPECT_EQ(f.nan_to_num().to_vector<float>(), (std::vector<float>{std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), 1, 2}));
+  EXPECT_EQ(f.nan_to_num(0.0, 1e300, -5.0).to_vector<float>(), (std::vector<float>{INFINITY, -5, 1, 2}));
+  const auto [value, tangent] = func::jvp([](const Tensor& in) { return in.nan_to_num(7.0); }, tensor({nan, 2.0}, kFloat64),
+                                          tensor({1.0, inf}, kFloat64));
+  EXPECT_TRUE(HasValues(value, {7, 2}, 0));
+  EXPECT_TRUE(HasValues(tangent, {0, inf}, 0));
+  const Tensor ints = tensor({int64_t{1}, std::numeric_limits<int64_t>::max()});
+  EXPECT_EQ(nan_to_num(ints).to_vector<int64_t>(), ints.to_vector<int64_t>());
+  Tensor z = tensor({nan, -inf, 4.0}, kFloat64);
+  EXPECT_EQ(&z.nan_to_num_(1.0, 2.0, 3.0), &z);
+  EXPECT_EQ(z.to_vector<double>(), (std::vector<double>{1, 3, 4}));
+  Tensor leaf = tensor({nan}, kFloat64).requires_grad_();
+  EXPECT_DYDX_ERROR(leaf.nan_to_num_(), "leaf Variable that requires grad");
+  const Tensor batch = tensor({{nan, 1.0}, {inf, 2.0}, {3.0, -inf}}, kFloat64);
+  EXPECT_TRUE(equal(func::vmap([](const Tensor& s) { return s.nan_to_num(-1.0, 9.0, -9.0); }, {1})(batch),
+                    batch.nan_to_num(-1.0, 9.0, -9.0).t()));
+}
+
 // vmap of amax and amin: the sample dims reduced, the batch dim kept, wherever it is.
 TEST(Reductions, AmaxAndAminUnderVmap) {
   const Tensor x = randn({3, 4, 5}, dtype(kFloat64));

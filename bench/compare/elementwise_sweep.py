@@ -1,6 +1,6 @@
 """Every elementwise function and reduction that dydx and PyTorch both have, timed side by side in one
 process on one thread: 640,000 elements (reductions: [800, 800], along dim 1 for softmax, log_softmax,
-logsumexp and argmax; sum_column: [640000, 1] over dim 0), float32 and float64, inputs uniform in (0.05, 0.95) (acosh: 1.05 to 1.95).
+logsumexp and argmax; sum_column: [640000, 1] over dim 0; the SHAPED rows as they say), float32 and float64, inputs uniform in (0.05, 0.95) (acosh: 1.05 to 1.95).
 Prints PyTorch's time over dydx's, slowest first: a row below 1.00x is a workload where dydx is behind.
 
 Run with the Python package's venv, which sees Debian's python3-torch (scripts/test_python.sh builds it):
@@ -17,9 +17,16 @@ import torch
 import dydx
 
 UNARY = ("abs neg exp exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal sin cos tan asin acos atan sinh cosh tanh "
-         "asinh acosh atanh sigmoid erf erfc floor ceil round trunc frac sign relu square").split()
+         "asinh acosh atanh sigmoid erf erfc floor ceil round trunc frac sign relu square nan_to_num").split()
 BINARY = "add sub mul div pow atan2 hypot fmod remainder maximum minimum".split()
-REDUCTIONS = "sum mean max min norm var std logsumexp softmax log_softmax argmax".split()
+REDUCTIONS = "sum mean max min amax amin norm var std logsumexp softmax log_softmax argmax".split()
+# Rows of their own, each a function of the [800, 800] input (torch's or dydx's).
+SHAPED = {
+    "amax_dim0": lambda t: t.amax(0),  # columns: a dim before others
+    "cumsum": lambda t: t.cumsum(1),
+    "flip": lambda t: t.flip(1),
+    "flip_pairs": lambda t: t.reshape(N // 2, 2).flip(1),  # rows of two, reversed
+}
 ALONG_DIM_1 = {"softmax", "log_softmax", "logsumexp", "argmax"}
 N = 640000
 
@@ -47,12 +54,14 @@ def main():
         ta, tb = torch.from_numpy(a.copy()), torch.from_numpy(b.copy())
         da, db = dydx.from_numpy(a.copy()), dydx.from_numpy(b.copy())
         ta2, da2 = ta.reshape(800, 800), da.reshape([800, 800])
-        for name in UNARY + BINARY + REDUCTIONS + ["sum_column"]:
+        for name in UNARY + BINARY + REDUCTIONS + list(SHAPED) + ["sum_column"]:
             if sys.argv[1:] and name not in sys.argv[1:]:
                 continue
             if name == "sum_column":  # a [640000, 1] column summed over its rows
                 tc, dc = ta.reshape(N, 1), da.reshape([N, 1])
                 theirs, ours = (lambda: tc.sum(0)), (lambda: dc.sum(0))
+            elif name in SHAPED:
+                theirs, ours = (lambda: SHAPED[name](ta2)), (lambda: SHAPED[name](da2))
             elif name in BINARY:
                 theirs, ours = (lambda: getattr(torch, name)(ta, tb)), (lambda: getattr(da, name)(db))
             elif name in REDUCTIONS:

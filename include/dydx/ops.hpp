@@ -77,6 +77,11 @@ Tensor round(const Tensor& x);
 Tensor trunc(const Tensor& x);
 /// x - trunc(x), floating dtypes only; its gradient passes through.
 Tensor frac(const Tensor& x);
+/// torch.nan_to_num: nans, +inf and -inf replaced by nan (0 by default), posinf and neginf (by default
+/// the dtype's largest and lowest finite values), each cast to x's dtype; the gradient passes where x
+/// is finite. Integer and bool tensors come back copied.
+Tensor nan_to_num(const Tensor& x, std::optional<double> nan = 0.0, std::optional<double> posinf = std::nullopt,
+                  std::optional<double> neginf = std::nullopt);
 /// torch.clamp: min(max(x, min), max) with either bound optional (not both); a nan stays nan, and
 /// the gradient passes where min <= x <= max. Integer tensors stay integer unless a bound is floating.
 Tensor clamp(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);

@@ -261,6 +261,13 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            nb::rv_policy::reference_internal)
       .def("clamp_max_", [](Tensor& t, nb::handle max) -> Tensor& { return t.clamp_max_(to_scalar(max)); }, "max"_a,
            nb::rv_policy::reference_internal)
+      .def("nan_to_num", [](const Tensor& t, std::optional<double> nan, std::optional<double> posinf,
+                            std::optional<double> neginf) { return t.nan_to_num(nan, posinf, neginf); },
+           "nan"_a.none() = 0.0, "posinf"_a.none() = nb::none(), "neginf"_a.none() = nb::none())
+      .def("nan_to_num_", [](Tensor& t, std::optional<double> nan, std::optional<double> posinf,
+                             std::optional<double> neginf) -> Tensor& { return t.nan_to_num_(nan, posinf, neginf); },
+           "nan"_a.none() = 0.0, "posinf"_a.none() = nb::none(), "neginf"_a.none() = nb::none(),
+           nb::rv_policy::reference_internal)
       .def("pow", [](const Tensor& t, nb::handle e) {
         return nb::isinstance<Tensor>(e) ? t.pow(nb::cast<const Tensor&>(e)) : t.pow(to_scalar(e));
       }, "exponent"_a)

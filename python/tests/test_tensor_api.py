@@ -255,6 +255,25 @@ def test_amax_amin_match_torch(call):
     assert_matches(x.grad, ref.grad, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"nan": 2.0, "posinf": 3.0, "neginf": -4.0}, {"posinf": 1e300}, {"nan": None}])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nan_to_num_matches_torch(kwargs, dtype):
+    values = [float("nan"), float("inf"), -float("inf"), 1.5, -0.0, 1e-40]
+    x = dydx.tensor(values, dtype=getattr(dydx, dtype), requires_grad=True)
+    ref = torch.tensor(values, dtype=getattr(torch, dtype), requires_grad=True)
+    ours, theirs = dydx.nan_to_num(x, **kwargs), torch.nan_to_num(ref, **kwargs)
+    assert_matches(ours, theirs.detach(), rtol=0, atol=0)
+    assert ours.grad_fn.name() == type(theirs.grad_fn).__name__
+    cotangent = [1.0, 2.0, float("nan"), 4.0, float("nan"), 6.0]
+    ours.backward(dydx.tensor(cotangent, dtype=getattr(dydx, dtype)))
+    theirs.backward(torch.tensor(cotangent, dtype=getattr(torch, dtype)))
+    assert_matches(x.grad, ref.grad, rtol=0, atol=0)
+    y, r = x.detach().clone(), ref.detach().clone()
+    assert y.nan_to_num_(**kwargs) is y
+    assert_matches(y, r.nan_to_num_(**kwargs), rtol=0, atol=0)
+    assert_matches(dydx.tensor([1, 2]).nan_to_num(), torch.tensor([1, 2]).nan_to_num(), rtol=0, atol=0)
+
+
 def test_outer_matches_torch():
     a, b = [1.5, -2.0], [3.0, 0.5, -1.0]
     x, y = dydx.tensor(a, requires_grad=True), dydx.tensor(b, dtype=dydx.float64)

@@ -531,6 +531,9 @@ Tensor& Tensor::clamp_max_(Scalar max) {
   check_clamp_in_place(*this, std::nullopt, max, "clamp_max_");
   return unary_in_place(*this, "clamp_max_", [max](const Tensor& x) { return dydx::clamp_max(x, max); });
 }
+Tensor& Tensor::nan_to_num_(std::optional<double> nan, std::optional<double> posinf, std::optional<double> neginf) {
+  return unary_in_place(*this, "nan_to_num_", [=](const Tensor& x) { return dydx::nan_to_num(x, nan, posinf, neginf); });
+}
 Tensor& Tensor::clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max) { return clamp_(min, max); }
 
 // self = tril(self) or triu(self). With history or tangents to carry, the band is computed out of

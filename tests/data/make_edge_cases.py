@@ -163,6 +163,8 @@ OPS["trace"] = unary(lambda x: torch.trace(torch.diag(x)))
 OPS["cumsum"] = unary(lambda x: torch.cumsum(x, 0))
 OPS["amax"] = unary(lambda x: torch.amax(x, 0))
 OPS["amin"] = unary(lambda x: torch.amin(x, 0))
+OPS["nan_to_num"] = unary(torch.nan_to_num)
+OPS["nan_to_num:2,3,-4"] = unary(lambda x: torch.nan_to_num(x, nan=2.0, posinf=3.0, neginf=-4.0))
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
           "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"}
