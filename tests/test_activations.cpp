@@ -1,6 +1,7 @@
 // Activations and the other elementwise functions with attributes (softplus's beta and threshold,
-// elu's alpha, leaky_relu's slope, gelu's approximation, clamp's bounds), and the in-place unary
-// methods, against PyTorch 1.13. The op table checks their derivatives; these check what it cannot:
+// elu's alpha, leaky_relu's slope, gelu's approximation, clamp's and hardtanh's bounds), the
+// activations without (hardsigmoid, hardswish, selu, mish, logsigmoid), their modules, and the
+// in-place unary methods and functions, against PyTorch 1.13. The op table checks their derivatives; these check what it cannot:
 // the attributes themselves, dtypes, errors and in-place semantics.
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -228,6 +230,166 @@ TEST(InPlaceUnary, CarriesTangents) {
   y.sigmoid_();
   const double s0 = 1 / (1 + std::exp(-0.5)), s1 = 1 / (1 + std::exp(-2.0));
   EXPECT_TRUE(HasValues(forward_ad::unpack_dual(y).tangent, {s0 * (1 - s0), 3 * s1 * (1 - s1)}, 1e-14));
+}
+
+// ---- hardtanh, relu6, hardsigmoid, hardswish, selu, mish, logsigmoid -----------------------------
+
+// Values and gradients from PyTorch 1.13 at sample()'s points, in float64.
+TEST(Activations, TheHardAndSelfGatedOnesMatchPyTorch) {
+  Tensor x = sample();  // -3, -0.5, 0.25, 2, 12
+  Tensor y = hardtanh(x, -0.5, 2.0);
+  EXPECT_TRUE(HasValues(y, {-0.5, -0.5, 0.25, 2.0, 2.0}, 0));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0, 0, 1, 0, 0}, 0));  // zero at the bounds
+  y = relu6(x);
+  EXPECT_TRUE(HasValues(y, {0, 0, 0.25, 2, 6}, 0));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0, 0, 1, 1, 0}, 0));
+  y = hardsigmoid(x);
+  EXPECT_TRUE(HasValues(y, {0.0, 0.4166666666666667, 0.5416666666666666, 0.8333333333333334, 1.0}, 1e-15));
+  // PyTorch's one_sixth is the float 1.0f / 6.0f, in float64 too.
+  const double sixth = 0.1666666716337204;
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0, sixth, sixth, sixth, 0}, 0));
+  y = hardswish(x);
+  EXPECT_TRUE(HasValues(y, {-0.0, -0.20833333333333334, 0.13541666666666666, 1.6666666666666667, 12.0}, 1e-15));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {-0.5, 0.33333333333333337, 0.5833333333333334, 1.1666666666666665, 1.0}, 1e-15));
+  y = selu(x);
+  EXPECT_TRUE(HasValues(y, {-1.6705687287671118, -0.6917581878028713, 0.2626752468388701, 2.101401974710961, 12.608411848265765}, 1e-14));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0.08753061208026487, 1.0663411530445053, 1.0507009873554805, 1.0507009873554805, 1.0507009873554805}, 1e-14));
+  y = mish(x);
+  EXPECT_TRUE(HasValues(y, {-0.1456474612756246, -0.22074377465173, 0.1695724096638176, 1.9439589595339946, 11.99999999909398}, 1e-14));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {-0.09339311453232084, 0.28951067791351226, 0.7541726677205928, 1.0693179342794896, 1.0000000017365283}, 1e-14));
+  y = logsigmoid(x);
+  EXPECT_TRUE(HasValues(y, {-3.048587351573742, -0.9740769841801067, -0.5759394198788436, -0.1269280110429725, -6.144193477732806e-06}, 1e-14));
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0.9525741268224333, 0.6224593312018545, 0.4378234991142019, 0.11920292202211755, 6.144174602214718e-06}, 1e-14));
+}
+
+// At the kinks and special values, PyTorch 1.13's (float32): hardtanh passes the gradient at nan and
+// blocks it at its bounds; hardswish's is -0.5 at -3 and 1.5 at 3; hardswish(-inf) and mish(-inf) are nan.
+TEST(Activations, KinksAndSpecialValuesAsPyTorch) {
+  Tensor x = tensor({-3.0, -1.0, -0.0, 3.0, kNan, kInf, -kInf}).requires_grad_();
+  Tensor y = hardtanh(x);
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0, 0, 1, 0, 1, 0, 0}, 0));
+  EXPECT_TRUE(std::signbit(y[2].item<double>()));  // -0 stays -0, as clamp keeps it
+  EXPECT_TRUE(std::isnan(y[4].item<double>()));
+  y = hardsigmoid(x);
+  EXPECT_TRUE(HasValues(grad_of(y, x), {0, 0.1666666716337204, 0.1666666716337204, 0, 0, 0, 0}, 0));
+  y = hardswish(x);
+  EXPECT_TRUE(HasValues(grad_of(y, x), {-0.5, 0.1666666567325592, 0.5, 1.5, 1, 1, 0}, 1e-7));
+  EXPECT_TRUE(std::isnan(y[6].item<double>()));
+  y = mish(x);
+  EXPECT_TRUE(std::isnan(y[6].item<double>()));
+  EXPECT_EQ(y[5].item<double>(), kInf);
+  y = logsigmoid(x);
+  EXPECT_EQ(y[5].item<double>(), 0.0);
+  EXPECT_EQ(y[6].item<double>(), -kInf);
+  EXPECT_TRUE(HasValues(grad_of(y, x).slice(0, 5, 7), {0, 1}, 0));
+}
+
+TEST(Activations, HardOnesGradFnNamesAreTorchs) {
+  Tensor x = sample();
+  EXPECT_EQ(node_name(hardtanh(x)), "HardtanhBackward0");
+  EXPECT_EQ(node_name(relu6(x)), "HardtanhBackward0");  // PyTorch's relu6 is hardtanh(x, 0, 6)
+  EXPECT_EQ(node_name(hardsigmoid(x)), "HardsigmoidBackward0");
+  EXPECT_EQ(node_name(hardswish(x)), "HardswishBackward0");
+  EXPECT_EQ(node_name(selu(x)), "EluBackward0");  // PyTorch's selu calls elu
+  EXPECT_EQ(node_name(mish(x)), "MishBackward0");
+  EXPECT_EQ(node_name(logsigmoid(x)), "LogSigmoidBackward0");
+}
+
+// hardtanh keeps integers, truncating its bounds to them (PyTorch: [-3, 0, 3] -> [-1, 0, 2]) and
+// refuses bool; the others have no integer kernels in PyTorch.
+TEST(Activations, HardtanhKeepsIntegersTheOthersRefuseThem) {
+  Tensor i = tensor({-3.0, 0.0, 3.0}).to(kInt64);
+  Tensor y = hardtanh(i, -1.5, 2.5);
+  EXPECT_EQ(y.dtype(), kInt64);
+  EXPECT_TRUE(HasValues(y, {-1, 0, 2}, 0));
+  EXPECT_TRUE(HasValues(relu6(tensor({-3.0, 0.0, 7.0}).to(kInt64)), {0, 0, 6}, 0));
+  EXPECT_DYDX_ERROR(hardtanh(tensor({1.0}).to(kBool)), "hardtanh", "Bool");
+  EXPECT_DYDX_ERROR(hardsigmoid(i), "hardsigmoid", "int64");
+  EXPECT_DYDX_ERROR(hardswish(i), "hardswish", "int64");
+  EXPECT_DYDX_ERROR(selu(i), "elu", "int64");
+  EXPECT_DYDX_ERROR(mish(i), "mish", "int64");
+  EXPECT_DYDX_ERROR(logsigmoid(i), "log_sigmoid", "int64");
+  EXPECT_EQ(hardswish(ones({2}, kFloat64)).dtype(), kFloat64);
+}
+
+// The in-place functions give the out-of-place op's values, gradient and grad_fn, and raise before
+// writing.
+TEST(InPlaceUnary, ActivationFunctionsMatchTheOutOfPlaceOp) {
+  struct Case {
+    const char* name;
+    Tensor& (*in_place)(Tensor&);
+    Tensor (*out_of_place)(const Tensor&);
+  };
+  const std::vector<Case> cases = {
+      {"hardtanh_", [](Tensor& t) -> Tensor& { return hardtanh_(t, -0.5, 1.0); }, [](const Tensor& t) { return hardtanh(t, -0.5, 1.0); }},
+      {"relu6_", [](Tensor& t) -> Tensor& { return relu6_(t); }, [](const Tensor& t) { return relu6(t); }},
+      {"hardsigmoid_", [](Tensor& t) -> Tensor& { return hardsigmoid_(t); }, [](const Tensor& t) { return hardsigmoid(t); }},
+      {"hardswish_", [](Tensor& t) -> Tensor& { return hardswish_(t); }, [](const Tensor& t) { return hardswish(t); }},
+      {"selu_", [](Tensor& t) -> Tensor& { return selu_(t); }, [](const Tensor& t) { return selu(t); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Tensor x = tensor({-4.0, -0.75, 0.5, 7.0}, kFloat64).requires_grad_();
+    Tensor want = c.out_of_place(x);
+    Tensor want_grad = grad_of(want, x);
+    Tensor y = x * 1.0;
+    const int64_t version = y._version();
+    Tensor& same = c.in_place(y);
+    EXPECT_EQ(&same, &y);
+    EXPECT_EQ(y._version(), version + 1);
+    EXPECT_TRUE(HasValues(y, want.to_vector<double>(), 0));
+    EXPECT_EQ(node_name(y), node_name(want));
+    EXPECT_TRUE(HasValues(grad_of(y, x), want_grad.to_vector<double>(), 1e-15));
+    Tensor leaf = tensor({1.0, 2.0}).requires_grad_();
+    EXPECT_DYDX_ERROR(c.in_place(leaf), c.name, "leaf");
+    EXPECT_TRUE(HasValues(leaf, {1, 2}, 0));
+    EXPECT_EQ(leaf._version(), 0);
+  }
+  Tensor i = tensor({-1.0, 2.0}).to(kInt64);
+  EXPECT_DYDX_ERROR(selu_(i), "elu", "int64");
+  EXPECT_DYDX_ERROR(hardswish_(i), "hardswish", "int64");
+  EXPECT_TRUE(HasValues(i, {-1, 2}, 0));
+  EXPECT_EQ(i._version(), 0);
+  hardtanh_(i, 0, 1);  // integers into an integer tensor
+  EXPECT_TRUE(HasValues(i, {0, 1}, 0));
+}
+
+std::string printed(const nn::Module& m) {
+  std::ostringstream s;
+  s << m;
+  return s.str();
+}
+
+// The modules print as libtorch's (Hardsigmoid and Hardswish, which libtorch lacks, as ReLU6), take
+// its options and forward to the functions, in place where asked.
+TEST(ActivationModules, OptionsPrintingAndForward) {
+  EXPECT_EQ(printed(*nn::Hardtanh()), "dydx::nn::Hardtanh(min_val=-1, max_val=1)");
+  nn::Hardtanh bounded(nn::HardtanhOptions().min_val(-2).max_val(3.5).inplace(true));
+  EXPECT_EQ(printed(*bounded), "dydx::nn::Hardtanh(min_val=-2, max_val=3.5, inplace=true)");
+  EXPECT_DYDX_ERROR(nn::Hardtanh(nn::HardtanhOptions().min_val(1).max_val(1)), "max_val", "min_val");
+  EXPECT_EQ(printed(*nn::ReLU6()), "dydx::nn::ReLU6()");
+  EXPECT_EQ(printed(*nn::ReLU6(true)), "dydx::nn::ReLU6(inplace=true)");
+  EXPECT_EQ(printed(*nn::Hardsigmoid()), "dydx::nn::Hardsigmoid()");
+  EXPECT_EQ(printed(*nn::Hardswish(nn::HardswishOptions().inplace(true))), "dydx::nn::Hardswish(inplace=true)");
+  EXPECT_EQ(printed(*nn::SELU()), "dydx::nn::SELU()");
+  EXPECT_EQ(printed(*nn::Mish()), "dydx::nn::Mish()");
+  EXPECT_EQ(printed(*nn::LogSigmoid()), "dydx::nn::LogSigmoid()");
+
+  Tensor x = tensor({-5.0, -1.0, 0.5, 5.0}, kFloat64);
+  EXPECT_TRUE(HasValues(nn::Hardtanh()(x), hardtanh(x).to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(nn::ReLU6()(x), relu6(x).to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(nn::Hardsigmoid()(x), hardsigmoid(x).to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(nn::Hardswish()(x), hardswish(x).to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(nn::SELU()(x), selu(x).to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(nn::Mish()(x), mish(x).to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(nn::LogSigmoid()(x), logsigmoid(x).to_vector<double>(), 0));
+  Tensor written = x.clone();
+  Tensor out = bounded(written);
+  EXPECT_EQ(out.data_ptr<double>(), written.data_ptr<double>());  // in place: the input itself
+  EXPECT_TRUE(HasValues(written, {-2, -1, 0.5, 3.5}, 0));
+  written = x.clone();
+  nn::SELU(true)(written);
+  EXPECT_TRUE(HasValues(written, selu(x).to_vector<double>(), 0));
 }
 
 }  // namespace

@@ -94,6 +94,28 @@ Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 Tensor elu(const Tensor& x, Scalar alpha = 1);
 /// x for x > 0, negative_slope * x elsewhere.
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope = 0.01);
+/// min(max(x, min_val), max_val), as torch::hardtanh: integer tensors stay integers (the bounds
+/// truncated to them), and the gradient passes strictly between the bounds (zero at them).
+Tensor hardtanh(const Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
+/// hardtanh(x, 0, 6), as PyTorch defines it (grad_fn HardtanhBackward0).
+Tensor relu6(const Tensor& x);
+/// min(max(x + 3, 0), 6) / 6.
+Tensor hardsigmoid(const Tensor& x);
+/// x min(max(x + 3, 0), 6) / 6.
+Tensor hardswish(const Tensor& x);
+/// scale elu(x, alpha) with PyTorch's constants (grad_fn EluBackward0, as PyTorch's).
+Tensor selu(const Tensor& x);
+/// x tanh(softplus(x)).
+Tensor mish(const Tensor& x);
+/// log(sigmoid(x)), computed as min(x, 0) - log1p(e^-|x|).
+Tensor logsigmoid(const Tensor& x);
+/// The in-place forms (torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_): x = f(x), with the
+/// checks of the in-place methods; the node recorded is the out-of-place op's.
+Tensor& hardtanh_(Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
+Tensor& relu6_(Tensor& x);
+Tensor& hardsigmoid_(Tensor& x);
+Tensor& hardswish_(Tensor& x);
+Tensor& selu_(Tensor& x);
 /// Picks a where the bool cond is true and b elsewhere; differentiable in a and b, not in cond.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 

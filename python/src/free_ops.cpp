@@ -47,6 +47,21 @@ void bind_free_ops(nb::module_& m) {
   m.def("elu", [](const Tensor& x, nb::handle alpha) { return dydx::elu(x, to_scalar(alpha)); }, "input"_a, "alpha"_a = 1.0);
   m.def("leaky_relu", [](const Tensor& x, nb::handle slope) { return dydx::leaky_relu(x, to_scalar(slope)); }, "input"_a,
         "negative_slope"_a = 0.01);
+  m.def("hardtanh", [](const Tensor& x, nb::handle lo, nb::handle hi) { return dydx::hardtanh(x, to_scalar(lo), to_scalar(hi)); },
+        "input"_a, "min_val"_a = -1.0, "max_val"_a = 1.0);
+  m.def("relu6", &dydx::relu6, "input"_a);
+  m.def("hardsigmoid", &dydx::hardsigmoid, "input"_a);
+  m.def("hardswish", &dydx::hardswish, "input"_a);
+  m.def("selu", &dydx::selu, "input"_a);
+  m.def("mish", &dydx::mish, "input"_a);
+  m.def("logsigmoid", &dydx::logsigmoid, "input"_a);
+  // The in-place forms, torch._C._nn's hardtanh_ ... selu_: each returns its input, written.
+  m.def("hardtanh_", [](Tensor& x, nb::handle lo, nb::handle hi) { return dydx::hardtanh_(x, to_scalar(lo), to_scalar(hi)); },
+        "input"_a, "min_val"_a = -1.0, "max_val"_a = 1.0);
+  m.def("relu6_", [](Tensor& x) { return dydx::relu6_(x); }, "input"_a);
+  m.def("hardsigmoid_", [](Tensor& x) { return dydx::hardsigmoid_(x); }, "input"_a);
+  m.def("hardswish_", [](Tensor& x) { return dydx::hardswish_(x); }, "input"_a);
+  m.def("selu_", [](Tensor& x) { return dydx::selu_(x); }, "input"_a);
 }
 
 }  // namespace dydx::python

@@ -63,9 +63,48 @@ def check(name, arrays, kwargs=None, rtol=1e-10, atol=1e-10):
     ("softplus", {}), ("softplus", dict(beta=2, threshold=1)), ("elu", {}), ("elu", dict(alpha=0.5)),
     ("leaky_relu", {}), ("leaky_relu", dict(negative_slope=0.2)), ("softmax", dict(dim=1)),
     ("log_softmax", dict(dim=0)),
+    ("hardtanh", {}), ("hardtanh", dict(min_val=-0.5, max_val=1.5)), ("relu6", {}), ("hardsigmoid", {}),
+    ("hardswish", {}), ("selu", {}), ("mish", {}), ("logsigmoid", {}),
 ])
 def test_activations(name, kwargs):
     check(name, [floats(4, 5)], kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("hardtanh", {}), ("relu6", {}), ("hardsigmoid", {}), ("hardswish", {}), ("selu", {}), ("mish", {}),
+    ("logsigmoid", {}),
+])
+def test_activations_across_their_kinks(name, kwargs):
+    # -4..8 crosses hardtanh's and relu6's bounds and hardsigmoid's and hardswish's +-3.
+    check(name, [floats(6, 5, low=-4.0, high=8.0)], kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("hardtanh", dict(min_val=-0.5, max_val=0.5)), ("relu6", {}), ("hardsigmoid", {}), ("hardswish", {}), ("selu", {}),
+])
+def test_in_place_activations_are_torchs(name, kwargs):
+    """inplace=True writes the input and records the op's own node, as torch's (selu_'s aside)."""
+    x = floats(3, 4, low=-4.0, high=8.0)
+    leaf, torch_leaf = dydx.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    y, torch_y = leaf * 1.0, torch_leaf * 1.0
+    out = getattr(F, name)(y, inplace=True, **kwargs)
+    torch_out = getattr(TF, name)(torch_y, inplace=True, **kwargs)
+    assert_matches(out, torch_out, rtol=1e-12, atol=1e-12)
+    assert_matches(y, torch_y, rtol=1e-12, atol=1e-12)  # the input itself was written
+    if name != "selu":  # torch's selu_ records EluBackward1 (from its result), dydx EluBackward0
+        assert y.grad_fn.name() == torch_y.grad_fn.name()
+    y.sum().backward()
+    torch_y.sum().backward()
+    assert_matches(leaf.grad, torch_leaf.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_activations_reject_what_torch_rejects():
+    i = dydx.from_numpy(np.array([-3, 0, 7], dtype=np.int64))
+    assert F.hardtanh(i, -1.5, 2.5).tolist() == [-1, 0, 2]  # integers kept, bounds truncated, as torch
+    assert F.relu6(i).tolist() == [0, 0, 6]
+    for name in ("hardsigmoid", "hardswish", "selu", "mish", "logsigmoid"):
+        with pytest.raises(RuntimeError):
+            getattr(F, name)(i)
 
 
 def test_linear_with_and_without_bias():

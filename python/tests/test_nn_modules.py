@@ -136,7 +136,11 @@ def test_mse_loss_module_and_reductions():
                                                               lib.BatchNorm1d(3, momentum=None, affine=False),
                                                               lib.MSELoss(), lib.CrossEntropyLoss(),
                                                               lib.Identity(), lib.LeakyReLU(0.2), lib.ELU(),
-                                                              lib.ReLU(inplace=True), lib.Dropout(p=0.25))])
+                                                              lib.ReLU(inplace=True), lib.Dropout(p=0.25)),
+                                   lambda lib: lib.Sequential(lib.Hardtanh(), lib.Hardtanh(-2, 3, True), lib.ReLU6(),
+                                                              lib.ReLU6(inplace=True), lib.Hardsigmoid(True),
+                                                              lib.Hardswish(), lib.SELU(), lib.SELU(inplace=True),
+                                                              lib.Mish(), lib.Mish(True), lib.LogSigmoid())])
 def test_repr_is_torchs(build):
     assert repr(build(nn)) == repr(build(torch.nn))
 

@@ -566,5 +566,14 @@ static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType
 Tensor& Tensor::cumsum_(int64_t dim, std::optional<ScalarType> dtype) {
   return scan_in_place(*this, dim, dtype, "cumsum_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumsum(x, d, t); });
 }
+// torch::hardtanh_, relu6_, hardsigmoid_, hardswish_ and selu_: functions rather than methods, as in
+// libtorch. Each records its out-of-place op's node (selu_'s is EluBackward0, PyTorch's EluBackward1).
+Tensor& hardtanh_(Tensor& x, Scalar min_val, Scalar max_val) {
+  return unary_in_place(x, "hardtanh_", [min_val, max_val](const Tensor& v) { return dydx::hardtanh(v, min_val, max_val); });
+}
+Tensor& relu6_(Tensor& x) { return unary_in_place(x, "relu6_", [](const Tensor& v) { return dydx::relu6(v); }); }
+Tensor& hardsigmoid_(Tensor& x) { return unary_in_place(x, "hardsigmoid_", [](const Tensor& v) { return dydx::hardsigmoid(v); }); }
+Tensor& hardswish_(Tensor& x) { return unary_in_place(x, "hardswish_", [](const Tensor& v) { return dydx::hardswish(v); }); }
+Tensor& selu_(Tensor& x) { return unary_in_place(x, "selu_", [](const Tensor& v) { return dydx::selu(v); }); }
 
 }  // namespace dydx

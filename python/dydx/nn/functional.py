@@ -65,6 +65,34 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return _in_place(input, _core.leaky_relu(input, negative_slope), inplace)
 
 
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    return _core.hardtanh_(input, min_val, max_val) if inplace else _core.hardtanh(input, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.relu6_(input) if inplace else _core.relu6(input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.hardsigmoid_(input) if inplace else _core.hardsigmoid(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.hardswish_(input) if inplace else _core.hardswish(input)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.selu_(input) if inplace else _core.selu(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return _in_place(input, _core.mish(input), inplace)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return _core.logsigmoid(input)
+
+
 def _softmax_dim(name: str, dim: Optional[int]) -> int:
     # torch 1.13 guesses a dim when none is given (with a deprecation warning); here it must be named.
     if dim is None:
@@ -86,5 +114,5 @@ __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "nll_loss", "cross_entropy", "one_hot", "dropout", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "layer_norm",
     "batch_norm", "pad", "linear", "relu", "tanh", "sigmoid", "gelu", "silu", "softplus", "elu", "leaky_relu",
-    "softmax", "log_softmax",
+    "hardtanh", "relu6", "hardsigmoid", "hardswish", "selu", "mish", "logsigmoid", "softmax", "log_softmax",
 ]
