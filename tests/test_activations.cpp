@@ -262,26 +262,203 @@ TEST(Activations, TheHardAndSelfGatedOnesMatchPyTorch) {
   EXPECT_TRUE(HasValues(grad_of(y, x), {0.9525741268224333, 0.6224593312018545, 0.4378234991142019, 0.11920292202211755, 6.144174602214718e-06}, 1e-14));
 }
 
-// At the kinks and special values, PyTorch 1.13's (float32): hardtanh passes the gradient at nan and
-// blocks it at its bounds; hardswish's is -0.5 at -3 and 1.5 at 3; hardswish(-inf) and mish(-inf) are nan.
+// Bit for bit: nan matches nan, and a zero only a zero of its sign.
+::testing::AssertionResult SameValues(const Tensor& t, const std::vector<double>& expected) {
+  if (!t.defined()) return ::testing::AssertionFailure() << "tensor is undefined";
+  const std::vector<double> got = t.to_vector<double>();
+  if (got.size() != expected.size()) return ::testing::AssertionFailure() << "numel " << got.size() << " != " << expected.size();
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool same = std::isnan(expected[i]) ? std::isnan(got[i])
+                                              : got[i] == expected[i] && std::signbit(got[i]) == std::signbit(expected[i]);
+    if (!same) return ::testing::AssertionFailure() << "element " << i << ": " << got[i] << " != " << expected[i] << "\n" << to_string(t);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The gradient of y for the cotangent g, by the fused pass (plain backward) and by the composed rule
+// (create_graph, which differentiates the rule itself), and the tangent of y for the tangent g.
+struct Derivatives {
+  Tensor fused, composed, tangent;
+};
+Derivatives derivatives(Tensor (*f)(const Tensor&), const Tensor& values, const Tensor& g) {
+  Tensor x = values.detach().requires_grad_();
+  Derivatives d;
+  d.fused = grad({f(x)}, {x}, {g})[0];
+  d.composed = grad({f(x)}, {x}, {g}, std::nullopt, /*create_graph=*/true)[0].detach();
+  forward_ad::DualLevel level;
+  d.tangent = forward_ad::unpack_dual(f(forward_ad::make_dual(values.detach(), g))).tangent;
+  return d;
+}
+
+// At the kinks and special values, PyTorch 1.13's values and gradients (its kernels' scalar loops,
+// which edge_cases.txt records too): hardtanh's gradient is 0 at its bounds and passes at nan,
+// hardswish's is -0.5 at -3, 1.5 at 3 and t at nan, and every one selects rather than multiplies, so
+// an inf cotangent gives 0 where the gradient is blocked. The fused pass, the composed rule and
+// forward mode agree, on a tensor long enough for the fused loop's SIMD lanes.
 TEST(Activations, KinksAndSpecialValuesAsPyTorch) {
+  struct Case {
+    const char* name;
+    Tensor (*f)(const Tensor&);
+    std::vector<double> out32, out64, grad32, grad64, grad_inf;
+  };
+  const double n = kNan, i = kInf, s6 = 0.1666666716337204, t32 = 1.401298464324817e-45;
+  const std::vector<Case> cases = {
+      {"hardtanh", [](const Tensor& x) { return hardtanh(x); },
+       {-1, -1, -1, -1, -1, -0.0, 0, t32, 1, 1, 1, 1, 1, 1, n, -t32},
+       {-1, -1, -1, -1, -1, -0.0, 0, 5e-324, 1, 1, 1, 1, 1, 1, n, -5e-324},
+       {0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1},
+       {0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1},
+       {0, 0, 0, 0, 0, i, i, i, 0, 0, 0, 0, 0, 0, i, i}},
+      {"hardtanh(-2.5, 2.5)", [](const Tensor& x) { return hardtanh(x, -2.5, 2.5); },
+       {-2.5, -2.5, -2.5, -2.5, -1, -0.0, 0, t32, 1, 2.5, 2.5, 2.5, 2.5, 2.5, n, -t32},
+       {-2.5, -2.5, -2.5, -2.5, -1, -0.0, 0, 5e-324, 1, 2.5, 2.5, 2.5, 2.5, 2.5, n, -5e-324},
+       {0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1},
+       {0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1},
+       {0, 0, 0, 0, i, i, i, i, i, 0, 0, 0, 0, 0, i, i}},
+      {"relu6", [](const Tensor& x) { return relu6(x); },
+       {0, 0, 0, 0, 0, -0.0, 0, t32, 1, 2.5, 3, 6, 6, 6, n, 0},
+       {0, 0, 0, 0, 0, -0.0, 0, 5e-324, 1, 2.5, 3, 6, 6, 6, n, 0},
+       {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0},
+       {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0},
+       {0, 0, 0, 0, 0, 0, 0, i, i, i, i, 0, 0, 0, i, 0}},
+      {"hardsigmoid", [](const Tensor& x) { return hardsigmoid(x); },
+       {0, 0, 0, 0.0833333358168602, 0.3333333432674408, 0.5, 0.5, 0.5, 0.6666666865348816, 0.9166666865348816, 1, 1, 1, 1, n, 0.5},
+       {0, 0, 0, 0.08333333333333333, 0.3333333333333333, 0.5, 0.5, 0.5, 0.6666666666666666, 0.9166666666666666, 1, 1, 1, 1, n, 0.5},
+       {0, 0, 0, s6, s6, s6, s6, s6, s6, s6, 0, 0, 0, 0, 0, s6},
+       {0, 0, 0, s6, s6, s6, s6, s6, s6, s6, 0, 0, 0, 0, 0, s6},
+       {0, 0, 0, i, i, i, i, i, i, i, 0, 0, 0, 0, 0, i}},
+      {"hardswish", [](const Tensor& x) { return hardswish(x); },
+       {n, -0.0, -0.0, -0.2083333283662796, -0.3333333432674408, -0.0, 0, 0, 0.6666666865348816, 2.2916667461395264, 3, 6, 7, i, n, -0.0},
+       {n, -0.0, -0.0, -0.20833333333333334, -0.3333333333333333, -0.0, 0, 0, 0.6666666666666666, 2.2916666666666665, 3, 6, 7, i, n, -0.0},
+       {0, 0, -0.5, -0.3333333134651184, 0.1666666567325592, 0.5, 0.5, 0.5, 0.8333333730697632, 1.3333332538604736, 1.5, 1, 1, 1, 1, 0.5},
+       {0, 0, -0.5, -0.33333333333333337, 0.16666666666666669, 0.5, 0.5, 0.5, 0.8333333333333333, 1.3333333333333335, 1.5, 1, 1, 1, 1, 0.5},
+       {0, 0, -i, -i, i, i, i, i, i, i, i, i, i, i, i, i}},
+  };
+  for (const ScalarType dtype : {kFloat32, kFloat64}) {
+    const bool f32 = dtype == kFloat32;
+    const double tiny = f32 ? t32 : 5e-324;  // the least subnormal
+    const std::vector<double> values = {-kInf, -6.0, -3.0, -2.5, -1.0, -0.0, 0.0, tiny, 1.0, 2.5, 3.0, 6.0, 7.0, kInf, kNan, -tiny};
+    std::vector<double> repeated;  // 4 copies: full SIMD vectors and the loop's tail both see each value
+    for (int copy = 0; copy < 4; ++copy) repeated.insert(repeated.end(), values.begin(), values.end() - (copy == 3 ? 3 : 0));
+    const Tensor x = tensor(repeated, dtype);
+    const auto four = [&](const std::vector<double>& v) {
+      std::vector<double> out;
+      for (int copy = 0; copy < 4; ++copy) out.insert(out.end(), v.begin(), v.end() - (copy == 3 ? 3 : 0));
+      return out;
+    };
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dtype));
+      EXPECT_TRUE(SameValues(c.f(x), four(f32 ? c.out32 : c.out64)));
+      for (const auto& [g, expected] : {std::pair{ones_like(x), four(f32 ? c.grad32 : c.grad64)}, std::pair{full_like(x, kInf), four(c.grad_inf)}}) {
+        const Derivatives d = derivatives(c.f, x, g);
+        EXPECT_TRUE(SameValues(d.fused, expected));
+        EXPECT_TRUE(SameValues(d.composed, expected));
+        EXPECT_TRUE(SameValues(d.tangent, expected));
+      }
+    }
+  }
+}
+
+// hardswish(-inf) and mish(-inf) are nan (-inf * 0), as PyTorch's; logsigmoid's ends are exact.
+TEST(Activations, SpecialValuesOfTheSmoothOnes) {
   Tensor x = tensor({-3.0, -1.0, -0.0, 3.0, kNan, kInf, -kInf}).requires_grad_();
-  Tensor y = hardtanh(x);
-  EXPECT_TRUE(HasValues(grad_of(y, x), {0, 0, 1, 0, 1, 0, 0}, 0));
-  EXPECT_TRUE(std::signbit(y[2].item<double>()));  // -0 stays -0, as clamp keeps it
-  EXPECT_TRUE(std::isnan(y[4].item<double>()));
-  y = hardsigmoid(x);
-  EXPECT_TRUE(HasValues(grad_of(y, x), {0, 0.1666666716337204, 0.1666666716337204, 0, 0, 0, 0}, 0));
-  y = hardswish(x);
-  EXPECT_TRUE(HasValues(grad_of(y, x), {-0.5, 0.1666666567325592, 0.5, 1.5, 1, 1, 0}, 1e-7));
-  EXPECT_TRUE(std::isnan(y[6].item<double>()));
-  y = mish(x);
+  Tensor y = mish(x);
   EXPECT_TRUE(std::isnan(y[6].item<double>()));
   EXPECT_EQ(y[5].item<double>(), kInf);
   y = logsigmoid(x);
   EXPECT_EQ(y[5].item<double>(), 0.0);
   EXPECT_EQ(y[6].item<double>(), -kInf);
   EXPECT_TRUE(HasValues(grad_of(y, x).slice(0, 5, 7), {0, 1}, 0));
+}
+
+// A nan bound makes every element nan, as PyTorch 1.13's hardtanh (its clamp fills the result with
+// nan); the gradient is its hardtanh_backward's, blocked only where the other bound blocks it (no
+// comparison with nan holds). min_val > max_val gives max_val, and the gradient only at nan.
+TEST(Activations, HardtanhNanBoundGivesNan) {
+  struct Case {
+    double lo, hi;
+    std::vector<double> grad;
+  };
+  // x = -3, -1, -0, 0.5, 1, 3, inf, -inf, nan
+  const std::vector<Case> cases = {{kNan, 1.0, {1, 1, 1, 1, 0, 0, 0, 1, 1}},
+                                   {-1.0, kNan, {0, 0, 1, 1, 1, 1, 1, 0, 1}},
+                                   {kNan, kNan, {1, 1, 1, 1, 1, 1, 1, 1, 1}},
+                                   {2.0, -2.0, {0, 0, 0, 0, 0, 0, 0, 0, 1}}};
+  for (const ScalarType dtype : {kFloat32, kFloat64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor x = tensor({-3.0, -1.0, -0.0, 0.5, 1.0, 3.0, kInf, -kInf, kNan}, dtype);
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::to_string(c.lo) + ", " + std::to_string(c.hi));
+      const std::vector<double> want = std::isnan(c.lo) || std::isnan(c.hi) ? std::vector<double>(9, kNan)
+                                                                             : std::vector<double>{-2, -2, -2, -2, -2, -2, -2, -2, kNan};
+      EXPECT_TRUE(SameValues(hardtanh(x, c.lo, c.hi), want));
+      static double bound_lo, bound_hi;  // for the function pointer below
+      bound_lo = c.lo, bound_hi = c.hi;
+      const Derivatives d = derivatives([](const Tensor& v) { return hardtanh(v, bound_lo, bound_hi); }, x, ones_like(x));
+      EXPECT_TRUE(SameValues(d.fused, c.grad));
+      EXPECT_TRUE(SameValues(d.composed, c.grad));
+      EXPECT_TRUE(SameValues(d.tangent, c.grad));
+      Tensor written = x * 1.0;
+      hardtanh_(written, c.lo, c.hi);
+      EXPECT_TRUE(SameValues(written, want));
+    }
+    // -0 and 0 as bounds order as std::min and std::max do, as PyTorch's (hardtanh(1, 0, -0) is -0).
+    EXPECT_TRUE(SameValues(hardtanh(x, 0.0, -0.0), {0, 0, -0.0, -0.0, -0.0, -0.0, -0.0, 0, kNan}));
+  }
+}
+
+// An int64 input keeps exact integer bounds (no trip through a double: 2^53 + 1 and int64's ends
+// survive), truncates floating ones, and takes a bool bound as 0 or 1, as PyTorch 1.13's.
+TEST(Activations, HardtanhIntegerBoundsAreExact) {
+  const int64_t big = (int64_t{1} << 53) + 1, lowest = std::numeric_limits<int64_t>::min(),
+                highest = std::numeric_limits<int64_t>::max();
+  const Tensor x = tensor(std::vector<int64_t>{-5, 0, 5, big, int64_t{1} << 62, lowest});
+  Tensor y = hardtanh(x, 0, big);
+  EXPECT_EQ(y.dtype(), kInt64);
+  EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 5, big, big, 0}));
+  EXPECT_EQ(hardtanh(x, 0, big - 1).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 5, big - 1, big - 1, 0}));
+  EXPECT_EQ(hardtanh(x, lowest, highest).to_vector<int64_t>(), x.to_vector<int64_t>());
+  // -2^63 and the largest double below 2^63 are in range, and convert exactly.
+  EXPECT_EQ(hardtanh(x, -0x1p63, 9223372036854774784.0).to_vector<int64_t>(), x.to_vector<int64_t>());
+  EXPECT_EQ(hardtanh(x, -1.5, 2.5).to_vector<int64_t>(), (std::vector<int64_t>{-1, 0, 2, 2, 2, -1}));
+  EXPECT_EQ(hardtanh(x, true, 3).to_vector<int64_t>(), (std::vector<int64_t>{1, 1, 3, 3, 3, 1}));
+  EXPECT_EQ(hardtanh(x, 2, -2).to_vector<int64_t>(), (std::vector<int64_t>(6, -2)));  // min > max: max
+  EXPECT_EQ(relu6(x).dtype(), kInt64);
+  EXPECT_EQ(relu6(x).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 5, 6, 6, 0}));
+  Tensor written = x.clone();
+  hardtanh_(written, -big, big);
+  EXPECT_EQ(written.to_vector<int64_t>(), (std::vector<int64_t>{-5, 0, 5, big, big, -big}));
+}
+
+// A bound the input's type cannot hold raises PyTorch 1.13's error, naming the bound, and the
+// in-place form writes nothing. For int64: nan, +-inf, 1e20 and 2^63 (which PyTorch lets through
+// its range test and turns into INT64_MIN); for float32, a finite value beyond float's range (inf
+// and nan are fine there).
+TEST(Activations, HardtanhBoundsOutOfRangeRaise) {
+  const Tensor i = tensor(std::vector<int64_t>{-5, 0, 5});
+  for (const double bad : {1e20, -1e20, kInf, -kInf, kNan, 0x1p63, -0x1p64}) {
+    SCOPED_TRACE(bad);
+    EXPECT_DYDX_ERROR(hardtanh(i, bad, 1), "hardtanh", "value cannot be converted to type int64_t without overflow", "min_val");
+    EXPECT_DYDX_ERROR(hardtanh(i, -1, bad), "hardtanh", "value cannot be converted to type int64_t without overflow", "max_val");
+    Tensor written = i.clone();
+    EXPECT_DYDX_ERROR(hardtanh_(written, -1, bad), "value cannot be converted to type int64_t without overflow");
+    EXPECT_EQ(written.to_vector<int64_t>(), (std::vector<int64_t>{-5, 0, 5}));
+    EXPECT_EQ(written._version(), 0);
+  }
+  const Tensor f = tensor({-2.0, 0.5, 3e38});
+  for (const double bad : {1e300, -1e39, 3.5e38, -1e300}) {
+    SCOPED_TRACE(bad);
+    EXPECT_DYDX_ERROR(hardtanh(f, bad, 1.0), "value cannot be converted to type float without overflow", "min_val");
+    EXPECT_DYDX_ERROR(hardtanh(f, -1.0, bad), "value cannot be converted to type float without overflow", "max_val");
+    Tensor written = f.clone();
+    EXPECT_DYDX_ERROR(hardtanh_(written, bad, 1.0), "value cannot be converted to type float without overflow");
+    EXPECT_TRUE(SameValues(written, {-2, 0.5, 3.0000000054977558e38}));
+  }
+  const double float_max = std::numeric_limits<float>::max();
+  EXPECT_TRUE(SameValues(hardtanh(f, -float_max, float_max), {-2, 0.5, 3.0000000054977558e38}));
+  EXPECT_TRUE(SameValues(hardtanh(f, -kInf, kInf), {-2, 0.5, 3.0000000054977558e38}));
+  EXPECT_TRUE(SameValues(hardtanh(f.to(kFloat64), -1e300, 1e300), {-2, 0.5, 3.0000000054977558e38}));
+  EXPECT_DYDX_ERROR(hardtanh(tensor({1.0}).to(kBool), 0, 1), "hardtanh", "Bool inputs not supported");
 }
 
 TEST(Activations, HardOnesGradFnNamesAreTorchs) {

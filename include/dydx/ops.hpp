@@ -94,8 +94,12 @@ Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 Tensor elu(const Tensor& x, Scalar alpha = 1);
 /// x for x > 0, negative_slope * x elsewhere.
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope = 0.01);
-/// min(max(x, min_val), max_val), as torch::hardtanh: integer tensors stay integers (the bounds
-/// truncated to them), and the gradient passes strictly between the bounds (zero at them).
+/// min(max(x, min_val), max_val), as torch::hardtanh. Integer tensors stay integers: an integer bound
+/// is exact, a floating one truncated, and a bound that int64 cannot hold (nan, +-inf, 1e20) raises
+/// PyTorch's "value cannot be converted to type int64_t without overflow"; for float32 a finite bound
+/// beyond float's range raises likewise. A nan bound makes every element nan, and min_val > max_val
+/// gives max_val. The gradient passes strictly between the bounds: zero at them, at nan, and
+/// everywhere when a bound is nan.
 Tensor hardtanh(const Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
 /// hardtanh(x, 0, 6), as PyTorch defines it (grad_fn HardtanhBackward0).
 Tensor relu6(const Tensor& x);

@@ -98,6 +98,31 @@ def test_in_place_activations_are_torchs(name, kwargs):
     assert_matches(leaf.grad, torch_leaf.grad, rtol=1e-12, atol=1e-12)
 
 
+def test_hardtanh_bounds_as_torch_takes_them():
+    i = dydx.from_numpy(np.array([-5, 0, 5, 2**53 + 1, 2**62, -2**63], dtype=np.int64))
+    ti = torch.from_numpy(i.numpy().copy())
+    for lo, hi in [(0, 2**53 + 1), (0, 2**53), (-2**63, 2**63 - 1), (-1.5, 2.5), (2, -2), (True, 3), (-9.223372036854775808e18, 0.0)]:
+        assert F.hardtanh(i, lo, hi).tolist() == TF.hardtanh(ti, lo, hi).tolist(), (lo, hi)
+    for bad in (1e20, -1e20, float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(RuntimeError, match="value cannot be converted to type int64_t without overflow"):
+            TF.hardtanh(ti, bad, 1)
+        with pytest.raises(RuntimeError, match="value cannot be converted to type int64_t without overflow"):
+            F.hardtanh(i, bad, 1)
+        with pytest.raises(RuntimeError, match="value cannot be converted to type int64_t without overflow"):
+            F.hardtanh(i, -1, bad, inplace=True)
+        assert i.tolist() == ti.tolist() and i._version == 0  # nothing written
+    # torch lets 2.0**63 through its range test and gives INT64_MIN everywhere; dydx raises.
+    with pytest.raises(RuntimeError, match="value cannot be converted to type int64_t without overflow"):
+        F.hardtanh(i, 0.0, 2.0**63)
+    f = dydx.tensor([-2.0, 0.5, 3.0])
+    for bad in (1e300, -1e39):
+        with pytest.raises(RuntimeError, match="value cannot be converted to type float without overflow"):
+            TF.hardtanh(torch.tensor([-2.0, 0.5, 3.0]), bad, 1.0)
+        with pytest.raises(RuntimeError, match="value cannot be converted to type float without overflow"):
+            F.hardtanh(f, bad, 1.0)
+    assert F.hardtanh(f.double(), -1e300, 1e300).tolist() == [-2.0, 0.5, 3.0]
+
+
 def test_activations_reject_what_torch_rejects():
     i = dydx.from_numpy(np.array([-3, 0, 7], dtype=np.int64))
     assert F.hardtanh(i, -1.5, 2.5).tolist() == [-1, 0, 2]  # integers kept, bounds truncated, as torch

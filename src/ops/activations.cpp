@@ -1,9 +1,11 @@
 // The activations of torch.nn.functional that elementwise_unary.cpp's family did not have: hardtanh
 // (and relu6, which PyTorch defines as hardtanh(x, 0, 6)), hardsigmoid, hardswish, mish and logsigmoid.
 // selu is elu with PyTorch's scale, in elementwise_unary.cpp. Each derivative is PyTorch 1.13's
-// backward at the kinks, at nan and at the infinities.
+// backward (its kernels' scalar loops; see Hardtanh) at the kinks, at nan and at the infinities.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "cpu/vec_math.hpp"
 #include "ops/op_util.hpp"
@@ -25,10 +27,21 @@ Tensor mask_of(const Tensor& x, Pred pred) {
 Tensor differentiable_where(const Tensor& mask, const Tensor& x) { return where(mask, x, x.detach()); }
 
 struct HardtanhAttrs {
-  double min_val = -1, max_val = 1;
+  // Exact: an int64 input's bounds are integers by now (hardtanh truncates and range-checks them),
+  // and an integer Scalar converts to int64 without passing through a double, as clamp's bounds.
+  Scalar min_val = -1, max_val = 1;
 };
-// min(max(x, min_val), max_val), as PyTorch's hardtanh (a clamp): integers stay integers, with the
-// bounds truncated to them; nan stays nan, -0 stays -0, and min_val > max_val gives max_val.
+// min(max(x, min_val), max_val), as PyTorch's hardtanh (a clamp with both bounds): integers stay
+// integers; nan stays nan, -0 stays -0 (std::max(-0, 0) is its first argument), min_val > max_val
+// gives max_val, and a nan bound makes every element nan, as PyTorch's clamp fills its result.
+//
+// The gradient is PyTorch's hardtanh_backward, (x <= min || x >= max) ? 0 : t: zero at and beyond
+// the bounds whatever t (selected, not multiplied: an inf t gives 0 there), t between them and at nan,
+// and beside a nan bound t wherever the other bound does not block it. That is the scalar loop of
+// PyTorch 1.13's kernel, which edge_cases.txt records (0-d tensors) and which dydx follows for every
+// op; PyTorch's vectorised loop, which runs on all but the last few elements (under 16 float32, 8
+// float64) of a longer contiguous tensor, passes the gradient only strictly inside, so 0 at nan and
+// everywhere beside a nan bound: PyTorch's own answer there depends on where the element sits.
 struct Hardtanh : Named<"hardtanh", "HardtanhBackward0"> {
   static constexpr bool piecewise_linear = true;  // every Taylor coefficient is f' times the input's
   using Attrs = HardtanhAttrs;
@@ -37,16 +50,24 @@ struct Hardtanh : Named<"hardtanh", "HardtanhBackward0"> {
   // The bounds converted once per call, so that the loop vectorises (as clamp's).
   template <class T>
   static auto prepare(const Attrs& a) {
-    const T lo = static_cast<T>(a.min_val), hi = static_cast<T>(a.max_val);
-    return [lo, hi](T x) __attribute__((always_inline)) { return std::min(std::max(x, lo), hi); };
+    const T lo = a.min_val.to<T>(), hi = a.max_val.to<T>();
+    bool nan_bound = false;
+    if constexpr (std::is_floating_point_v<T>) nan_bound = std::isnan(lo) || std::isnan(hi);
+    return [nan_bound, lo, hi](T x) __attribute__((always_inline)) {
+      return nan_bound ? std::numeric_limits<T>::quiet_NaN() : std::min(std::max(x, lo), hi);
+    };
   }
   static auto forward(auto x, const Attrs& a) { return prepare<decltype(x)>(a)(x); }
-  // t strictly between the bounds, 0 at and beyond them; t at nan, which no comparison holds for.
-  // PyTorch's hardtanh_backward: (x <= min || x >= max) ? 0 : g.
+  // 0 at and beyond the bounds, t elsewhere, the bounds converted to x's type as PyTorch compares them.
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&, const Attrs& a) {
-    const Tensor blocked = mask_of(x, [lo = a.min_val, hi = a.max_val](auto v) {
-      using T = decltype(v);
-      return (v <= static_cast<T>(lo)) | (v >= static_cast<T>(hi));
+    const Tensor blocked = cpu::dispatch(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T lo = a.min_val.to<T>(), hi = a.max_val.to<T>();
+      // bool_mask dispatches on x's dtype again, so only its T instance of the predicate runs.
+      return mask_of(x, [lo, hi](auto v) {
+        if constexpr (std::is_same_v<decltype(v), T>) return (v <= lo) | (v >= hi);
+        else return false;
+      });
     });
     return where(blocked, zeros({}, t.dtype()), t);
   }
@@ -79,6 +100,10 @@ struct Hardsigmoid : Named<"hardsigmoid", "HardsigmoidBackward0"> {
 };
 
 // x min(max(x + 3, 0), 6) / 6, PyTorch's arithmetic in its order: -inf gives nan (-inf * 0), as there.
+//
+// Its gradient is PyTorch's hardswish_backward: 0 below -3 (whatever t), t (x / 3 + 1/2) from -3 to 3,
+// t above and at nan. That is the scalar loop of PyTorch 1.13's kernel (see Hardtanh); its vectorised
+// loop gives t at 3 (rather than 1.5 t) and nan at nan.
 struct Hardswish : Named<"hardswish", "HardswishBackward0"> {
   static constexpr Reads reads = Reads::Input;
   static constexpr bool floating_only = true;
@@ -195,11 +220,38 @@ struct LogSigmoid : Named<"log_sigmoid", "LogSigmoidBackward0"> {
 }  // namespace
 }  // namespace ops
 
-Tensor hardtanh(const Tensor& x, Scalar min_val, Scalar max_val) {
-  DYDX_CHECK(!x.defined() || x.dtype() != kBool, "hardtanh: Bool inputs not supported for hardtanh (shape ", x.sizes(), ")");
-  return ops::unary<ops::Hardtanh>(x, {min_val.to_double(), max_val.to_double()});
+namespace {
+// A bound as PyTorch 1.13's hardtanh takes it: for an integer input, bound.toLong(), exact for an
+// integer and truncated toward zero for a floating value, which must fit int64 (nan and +-inf do
+// not); for a float32 input, a finite floating value must fit float (c10's checked conversion; inf
+// and nan pass). Both raise PyTorch's message. The one difference: PyTorch's range test lets 2^63
+// through (it compares with INT64_MAX rounded to a double, which is 2^63) and converts it to
+// INT64_MIN, undefined behaviour in C++; here it raises as any other value out of range.
+Scalar hardtanh_bound(const Tensor& x, const Scalar& bound, const char* which) {
+  if (x.dtype() == kInt64) {
+    if (bound.is_integral()) return Scalar(bound.to_int64());  // a bool bound is the integer 0 or 1
+    DYDX_CHECK(detail::fits_int64(bound.to_double()), "hardtanh: value cannot be converted to type int64_t without "
+               "overflow (", which, " = ", bound, ", input of dtype int64 and shape ", x.sizes(), ")");
+    return Scalar(bound.to_int64());
+  }
+  const double v = bound.to_double();
+  DYDX_CHECK(x.dtype() != kFloat32 || bound.is_integral() || !std::isfinite(v) || std::abs(v) <= std::numeric_limits<float>::max(),
+             "hardtanh: value cannot be converted to type float without overflow (", which, " = ", bound,
+             ", input of dtype float32 and shape ", x.sizes(), ")");
+  return bound;
 }
-Tensor relu6(const Tensor& x) { return hardtanh(x, 0.0, 6.0); }
+}  // namespace
+
+Tensor hardtanh(const Tensor& x, Scalar min_val, Scalar max_val) {
+  if (!x.defined()) return ops::unary<ops::Hardtanh>(x, {min_val, max_val});
+  DYDX_CHECK(x.dtype() != kBool, "hardtanh: Bool inputs not supported for hardtanh (shape ", x.sizes(), ")");
+  // Both bounds checked before anything is computed, so that hardtanh_ writes nothing when one raises.
+  const Scalar lo = hardtanh_bound(x, min_val, "min_val");
+  const Scalar hi = hardtanh_bound(x, max_val, "max_val");
+  return ops::unary<ops::Hardtanh>(x, {lo, hi});
+}
+// PyTorch's relu6 is hardtanh(x, 0, 6), integer bounds: an int64 input stays int64.
+Tensor relu6(const Tensor& x) { return hardtanh(x, 0, 6); }
 Tensor hardsigmoid(const Tensor& x) { return ops::unary<ops::Hardsigmoid>(x); }
 Tensor hardswish(const Tensor& x) { return ops::unary<ops::Hardswish>(x); }
 Tensor mish(const Tensor& x) { return ops::unary<ops::Mish>(x); }
