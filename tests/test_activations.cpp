@@ -461,6 +461,41 @@ TEST(Activations, HardtanhBoundsOutOfRangeRaise) {
   EXPECT_DYDX_ERROR(hardtanh(tensor({1.0}).to(kBool), 0, 1), "hardtanh", "Bool inputs not supported");
 }
 
+// The fused backward pass gives the composed rule's bits, over values across every kink.
+TEST(Activations, FusedBackwardMatchesTheComposedRule) {
+  Generator generator(7);
+  for (const ScalarType dtype : {kFloat32, kFloat64}) {
+    const Tensor kinks = tensor({-3.0, 3.0, 0.0, -0.0, 6.0, -1.0, 1.0, -2.5, 2.5, kNan, kInf, -kInf}, dtype);
+    const Tensor x = cat({(rand({997}, generator, dtype) - 0.5) * 20.0, kinks});
+    const Tensor g = randn({x.numel()}, generator, dtype);
+    struct Case {
+      const char* name;
+      Tensor (*f)(const Tensor&);
+      bool bitwise;
+    };
+    for (const Case& c : {Case{"hardtanh", [](const Tensor& v) { return hardtanh(v, -2.5, 2.5); }, true},
+                          Case{"relu6", [](const Tensor& v) { return relu6(v); }, true},
+                          Case{"hardsigmoid", [](const Tensor& v) { return hardsigmoid(v); }, true},
+                          Case{"hardswish", [](const Tensor& v) { return hardswish(v); }, true},
+                          // GCC may contract a * b + c in the fused loops: the last bit may differ.
+                          Case{"selu", [](const Tensor& v) { return selu(v); }, false},
+                          Case{"mish", [](const Tensor& v) { return mish(v); }, false},
+                          Case{"logsigmoid", [](const Tensor& v) { return logsigmoid(v); }, false}}) {
+      SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dtype));
+      const Derivatives d = derivatives(c.f, x, g);
+      const std::vector<double> composed = d.composed.to_vector<double>();
+      if (c.bitwise) {
+        EXPECT_TRUE(SameValues(d.fused, composed));
+        EXPECT_TRUE(SameValues(d.tangent, composed));
+      } else {
+        const double tol = dtype == kFloat32 ? 1e-6 : 1e-14;
+        EXPECT_TRUE(HasValues(d.fused.slice(0, 0, 997), d.composed.slice(0, 0, 997).to_vector<double>(), tol));
+        EXPECT_TRUE(HasValues(d.tangent.slice(0, 0, 997), d.composed.slice(0, 0, 997).to_vector<double>(), tol));
+      }
+    }
+  }
+}
+
 TEST(Activations, HardOnesGradFnNamesAreTorchs) {
   Tensor x = sample();
   EXPECT_EQ(node_name(hardtanh(x)), "HardtanhBackward0");

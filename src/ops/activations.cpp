@@ -58,7 +58,14 @@ struct Hardtanh : Named<"hardtanh", "HardtanhBackward0"> {
     };
   }
   static auto forward(auto x, const Attrs& a) { return prepare<decltype(x)>(a)(x); }
-  // 0 at and beyond the bounds, t elsewhere, the bounds converted to x's type as PyTorch compares them.
+  // 0 at and beyond the bounds, t elsewhere: one pass, for the fused VJP and JVP, with the bounds
+  // converted to T once per call (in T, as PyTorch compares them).
+  template <class T>
+  static auto times_derivative_form(const Attrs& a) {
+    const T lo = a.min_val.to<T>(), hi = a.max_val.to<T>();
+    return [lo, hi](T t, T v) __attribute__((always_inline)) { return cpu::vec::detail::select((v <= lo) | (v >= hi), T(0), t); };
+  }
+  // The same as differentiable ops, where t itself needs derivatives (double backward).
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&, const Attrs& a) {
     const Tensor blocked = cpu::dispatch(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -82,6 +89,11 @@ Tensor strictly_inside_three(const Tensor& x) {
   });
 }
 
+// PyTorch 1.13 writes hardsigmoid's one_sixth as 1.0f / 6.0f, a float, in float64 too (the float64
+// gradient is 0.1666666716337204).
+template <class T>
+constexpr T kOneSixth = static_cast<T>(1.0f / 6.0f);
+
 // min(max(x + 3, 0), 6) / 6, PyTorch's arithmetic in its order.
 struct Hardsigmoid : Named<"hardsigmoid", "HardsigmoidBackward0"> {
   static constexpr bool piecewise_linear = true;
@@ -91,10 +103,14 @@ struct Hardsigmoid : Named<"hardsigmoid", "HardsigmoidBackward0"> {
     using T = decltype(x);
     return std::min(std::max(x + T(3), T(0)), T(6)) / T(6);
   }
-  // t times 1/6 strictly inside (-3, 3), 0 at +-3, outside and at nan. PyTorch 1.13 writes its
-  // one_sixth as 1.0f / 6.0f, a float, in float64 too (the float64 gradient is 0.1666666716337204).
+  // t / 6 strictly inside (-3, 3); 0 at +-3, outside and at nan, whatever t (selected, as PyTorch's
+  // hardsigmoid_backward, whose scalar and vectorised loops agree).
+  [[gnu::always_inline]] static auto times_derivative_value(auto t, auto v) {
+    using T = decltype(t);
+    return cpu::vec::detail::select((v > T(-3)) & (v < T(3)), t * kOneSixth<T>, T(0));
+  }
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) {
-    return where(strictly_inside_three(x), t * static_cast<double>(1.0f / 6.0f), zeros({}, t.dtype()));
+    return where(strictly_inside_three(x), t * static_cast<double>(kOneSixth<float>), zeros({}, t.dtype()));
   }
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
@@ -117,8 +133,15 @@ struct Hardswish : Named<"hardswish", "HardswishBackward0"> {
   static Tensor up_to_three(const Tensor& x) {
     return mask_of(x, [](auto v) { return v <= decltype(v)(3); });
   }
-  // PyTorch's hardswish_backward: 0 below -3, t (x / 3 + 1/2) on [-3, 3], t above (and at nan). Its
-  // own derivative in x is t / 3 strictly inside (-3, 3) only, as PyTorch's double backward.
+  // One element, for the fused VJP and JVP: PyTorch's branches as selects, its arithmetic in its order
+  // (x / 3, not x * (1 / 3)).
+  [[gnu::always_inline]] static auto times_derivative_value(auto t, auto v) {
+    using T = decltype(t);
+    const T middle = t * (v / T(3) + T(0.5));
+    return cpu::vec::detail::select(v < T(-3), T(0), cpu::vec::detail::select(v <= T(3), middle, t));
+  }
+  // The same as differentiable ops, where t itself needs derivatives. Its own derivative in x is t / 3
+  // strictly inside (-3, 3) only (0 at nan), as PyTorch's double backward.
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) {
     const Tensor slope = differentiable_where(strictly_inside_three(x), x) / 3.0 + 0.5;
     return where(below(x), zeros({}, t.dtype()), where(up_to_three(x), t * slope, t));
