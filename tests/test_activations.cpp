@@ -477,6 +477,8 @@ TEST(Activations, FusedBackwardMatchesTheComposedRule) {
                           Case{"relu6", [](const Tensor& v) { return relu6(v); }, true},
                           Case{"hardsigmoid", [](const Tensor& v) { return hardsigmoid(v); }, true},
                           Case{"hardswish", [](const Tensor& v) { return hardswish(v); }, true},
+                          Case{"leaky_relu", [](const Tensor& v) { return leaky_relu(v, 0.2); }, true},
+                          Case{"leaky_relu", [](const Tensor& v) { return leaky_relu(v, -0.1); }, true},
                           // GCC may contract a * b + c in the fused loops: the last bit may differ.
                           Case{"selu", [](const Tensor& v) { return selu(v); }, false},
                           Case{"mish", [](const Tensor& v) { return mish(v); }, false},
