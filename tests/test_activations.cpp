@@ -540,6 +540,14 @@ TEST(InPlaceUnary, ActivationFunctionsMatchTheOutOfPlaceOp) {
       {"hardsigmoid_", [](Tensor& t) -> Tensor& { return hardsigmoid_(t); }, [](const Tensor& t) { return hardsigmoid(t); }},
       {"hardswish_", [](Tensor& t) -> Tensor& { return hardswish_(t); }, [](const Tensor& t) { return hardswish(t); }},
       {"selu_", [](Tensor& t) -> Tensor& { return selu_(t); }, [](const Tensor& t) { return selu(t); }},
+      {"mish_", [](Tensor& t) -> Tensor& { return mish_(t); }, [](const Tensor& t) { return mish(t); }},
+      {"silu_", [](Tensor& t) -> Tensor& { return silu_(t); }, [](const Tensor& t) { return silu(t); }},
+      {"elu_", [](Tensor& t) -> Tensor& { return elu_(t, 0.5); }, [](const Tensor& t) { return elu(t, 0.5); }},
+      // PyTorch's elu_ and leaky_relu_ raise in backward for a negative alpha or slope (their node
+      // reads the result); these read a copy of the input and give the gradient.
+      {"elu_", [](Tensor& t) -> Tensor& { return elu_(t, -0.5); }, [](const Tensor& t) { return elu(t, -0.5); }},
+      {"leaky_relu_", [](Tensor& t) -> Tensor& { return leaky_relu_(t, 0.2); }, [](const Tensor& t) { return leaky_relu(t, 0.2); }},
+      {"leaky_relu_", [](Tensor& t) -> Tensor& { return leaky_relu_(t, -0.1); }, [](const Tensor& t) { return leaky_relu(t, -0.1); }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -562,6 +570,8 @@ TEST(InPlaceUnary, ActivationFunctionsMatchTheOutOfPlaceOp) {
   Tensor i = tensor({-1.0, 2.0}).to(kInt64);
   EXPECT_DYDX_ERROR(selu_(i), "elu", "int64");
   EXPECT_DYDX_ERROR(hardswish_(i), "hardswish", "int64");
+  EXPECT_DYDX_ERROR(mish_(i), "mish", "int64");
+  EXPECT_DYDX_ERROR(silu_(i), "silu", "int64");
   EXPECT_TRUE(HasValues(i, {-1, 2}, 0));
   EXPECT_EQ(i._version(), 0);
   hardtanh_(i, 0, 1);  // integers into an integer tensor

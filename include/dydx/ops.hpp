@@ -113,13 +113,19 @@ Tensor selu(const Tensor& x);
 Tensor mish(const Tensor& x);
 /// log(sigmoid(x)), computed as min(x, 0) - log1p(e^-|x|).
 Tensor logsigmoid(const Tensor& x);
-/// The in-place forms (torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_): x = f(x), with the
-/// checks of the in-place methods; the node recorded is the out-of-place op's.
+/// The in-place forms (torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_, mish_, silu_, elu_,
+/// leaky_relu_): x = f(x), with the checks of the in-place methods (a leaf that requires grad raises;
+/// nothing is written when f raises). The node recorded is the out-of-place op's, over a copy of x's
+/// old values where it needs them, so that backward through a written non-leaf gives f's gradient.
 Tensor& hardtanh_(Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
 Tensor& relu6_(Tensor& x);
 Tensor& hardsigmoid_(Tensor& x);
 Tensor& hardswish_(Tensor& x);
 Tensor& selu_(Tensor& x);
+Tensor& mish_(Tensor& x);
+Tensor& silu_(Tensor& x);
+Tensor& elu_(Tensor& x, Scalar alpha = 1);
+Tensor& leaky_relu_(Tensor& x, Scalar negative_slope = 0.01);
 /// Picks a where the bool cond is true and b elsewhere; differentiable in a and b, not in cond.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 

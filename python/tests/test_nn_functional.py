@@ -79,22 +79,74 @@ def test_activations_across_their_kinks(name, kwargs):
     check(name, [floats(6, 5, low=-4.0, high=8.0)], kwargs)
 
 
-@pytest.mark.parametrize("name,kwargs", [
-    ("hardtanh", dict(min_val=-0.5, max_val=0.5)), ("relu6", {}), ("hardsigmoid", {}), ("hardswish", {}), ("selu", {}),
-])
+# Every activation with inplace=True. torch's elu_, selu_ and leaky_relu_ record a node of their own
+# that reads the result (EluBackward1, LeakyReluBackward1); dydx's record the out-of-place op's node
+# over a copy of the input, and the gradients agree to rounding.
+IN_PLACE = [
+    ("relu", {}), ("silu", {}), ("elu", {}), ("elu", dict(alpha=0.5)), ("leaky_relu", {}),
+    ("leaky_relu", dict(negative_slope=0.2)), ("hardtanh", dict(min_val=-0.5, max_val=0.5)), ("hardtanh", {}),
+    ("relu6", {}), ("hardsigmoid", {}), ("hardswish", {}), ("selu", {}), ("mish", {}),
+]
+OWN_IN_PLACE_NODE = {"elu", "selu", "leaky_relu"}
+
+
+@pytest.mark.parametrize("name,kwargs", IN_PLACE)
 def test_in_place_activations_are_torchs(name, kwargs):
-    """inplace=True writes the input and records the op's own node, as torch's (selu_'s aside)."""
+    """inplace=True on a non-leaf writes the input, returns it (the same object) and records the op's
+    own node, whose gradient is torch's: backward through the write works, for every activation."""
     x = floats(3, 4, low=-4.0, high=8.0)
     leaf, torch_leaf = dydx.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
     y, torch_y = leaf * 1.0, torch_leaf * 1.0
     out = getattr(F, name)(y, inplace=True, **kwargs)
     torch_out = getattr(TF, name)(torch_y, inplace=True, **kwargs)
-    assert_matches(out, torch_out, rtol=1e-12, atol=1e-12)
+    assert out is y and torch_out is torch_y
     assert_matches(y, torch_y, rtol=1e-12, atol=1e-12)  # the input itself was written
-    if name != "selu":  # torch's selu_ records EluBackward1 (from its result), dydx EluBackward0
+    if name not in OWN_IN_PLACE_NODE:
         assert y.grad_fn.name() == torch_y.grad_fn.name()
+    cotangent = floats(3, 4)
+    (y * dydx.from_numpy(cotangent.copy())).sum().backward()
+    (torch_y * torch.from_numpy(cotangent)).sum().backward()
+    assert_matches(leaf.grad, torch_leaf.grad, rtol=1e-12, atol=1e-12)
+    # Twice in a row on one tensor, then an op that reads it: each node saw its own input, so the
+    # gradient is that of f(f(2x))^2 out of place. (torch raises here for the ops whose in-place node
+    # reads the result, which the second write overwrites.)
+    leaf2, torch_leaf2 = dydx.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    y2 = getattr(F, name)(getattr(F, name)(leaf2 * 2.0, inplace=True, **kwargs), inplace=True, **kwargs)
+    torch_y2 = getattr(TF, name)(getattr(TF, name)(torch_leaf2 * 2.0, **kwargs), **kwargs)
+    (y2 * y2).sum().backward()
+    (torch_y2 * torch_y2).sum().backward()
+    assert_matches(leaf2.grad, torch_leaf2.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,kwargs", IN_PLACE)
+def test_in_place_activations_refuse_a_leaf_that_requires_grad(name, kwargs):
+    x = floats(5)
+    leaf, torch_leaf = dydx.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+        getattr(TF, name)(torch_leaf, inplace=True, **kwargs)
+    with pytest.raises(RuntimeError, match="leaf"):
+        getattr(F, name)(leaf, inplace=True, **kwargs)
+    assert leaf.tolist() == x.tolist() and leaf._version == 0  # nothing written
+    with dydx.no_grad():  # under no_grad a leaf may be written, as torch's
+        assert getattr(F, name)(leaf, inplace=True, **kwargs) is leaf
+    with torch.no_grad():
+        getattr(TF, name)(torch_leaf, inplace=True, **kwargs)
+    assert_matches(leaf, torch_leaf, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,kwargs", [("elu", dict(alpha=-0.5)), ("leaky_relu", dict(negative_slope=-0.1))])
+def test_in_place_with_a_negative_slope_gives_the_gradient(name, kwargs):
+    """torch 1.13's backward raises here (its in-place node reads the result, which a negative slope
+    cannot invert); dydx's reads a copy of the input and gives the out-of-place op's gradient."""
+    x = floats(3, 4, low=-4.0, high=4.0)
+    leaf, torch_leaf = dydx.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    torch_y = getattr(TF, name)(torch_leaf * 1.0, inplace=True, **kwargs)
+    with pytest.raises(RuntimeError, match="In-place"):
+        torch_y.sum().backward()
+    y = getattr(F, name)(leaf * 1.0, inplace=True, **kwargs)
     y.sum().backward()
-    torch_y.sum().backward()
+    torch_leaf.grad = None
+    getattr(TF, name)(torch_leaf, **kwargs).sum().backward()
     assert_matches(leaf.grad, torch_leaf.grad, rtol=1e-12, atol=1e-12)
 
 
