@@ -461,6 +461,29 @@ TEST(Activations, HardtanhBoundsOutOfRangeRaise) {
   EXPECT_DYDX_ERROR(hardtanh(tensor({1.0}).to(kBool), 0, 1), "hardtanh", "Bool inputs not supported");
 }
 
+// No overflow to nan at large |x|: e^x overflows or underflows inside, but the values and first
+// derivatives are PyTorch 1.13's (mish(-1000) = -0, logsigmoid(-1000) = -1000, and so on).
+TEST(Activations, LargeInputsGivePyTorchsValues) {
+  for (const ScalarType dtype : {kFloat32, kFloat64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor x = tensor({-1e30, -1000.0, 1000.0, 1e30}, dtype).requires_grad_();
+    Tensor y = mish(x);
+    EXPECT_TRUE(SameValues(y, {-0.0, -0.0, 1000, dtype == kFloat32 ? 1.0000000150474662e+30 : 1e30}));
+    EXPECT_TRUE(SameValues(grad_of(y, x), {0, 0, 1, 1}));
+    y = logsigmoid(x);
+    EXPECT_TRUE(SameValues(y, {dtype == kFloat32 ? -1.0000000150474662e+30 : -1e30, -1000, 0, 0}));
+    EXPECT_TRUE(SameValues(grad_of(y, x), {1, 1, 0, 0}));
+    y = selu(x);
+    const double low = dtype == kFloat32 ? -1.7580993175506592 : -1.7580993408473766;
+    EXPECT_TRUE(SameValues(y.slice(0, 0, 2), {low, low}));
+    EXPECT_TRUE(SameValues(grad_of(y, x), dtype == kFloat32 ? std::vector<double>{0, 0, 1.0507010221481323, 1.0507010221481323}
+                                                             : std::vector<double>{0, 0, 1.0507009873554805, 1.0507009873554805}));
+    y = hardswish(x);
+    EXPECT_TRUE(SameValues(y.slice(0, 0, 3), {-0.0, -0.0, 1000}));
+    EXPECT_TRUE(SameValues(grad_of(y, x), {0, 0, 1, 1}));
+  }
+}
+
 // The fused backward pass gives the composed rule's bits, over values across every kink.
 TEST(Activations, FusedBackwardMatchesTheComposedRule) {
   Generator generator(7);
@@ -494,6 +517,71 @@ TEST(Activations, FusedBackwardMatchesTheComposedRule) {
         EXPECT_TRUE(HasValues(d.fused.slice(0, 0, 997), d.composed.slice(0, 0, 997).to_vector<double>(), tol));
         EXPECT_TRUE(HasValues(d.tangent.slice(0, 0, 997), d.composed.slice(0, 0, 997).to_vector<double>(), tol));
       }
+    }
+  }
+}
+
+// Away from the kinks, in float64: the gradient matches central differences, the second derivative
+// (double backward) matches differences of the gradient, and forward mode matches reverse mode.
+TEST(Activations, GradcheckAwayFromTheKinks) {
+  using Fn = Tensor (*)(const Tensor&);
+  const std::vector<std::pair<const char*, Fn>> fns = {
+      {"hardtanh", [](const Tensor& v) { return hardtanh(v, -0.5, 2.0); }}, {"relu6", [](const Tensor& v) { return relu6(v); }},
+      {"hardsigmoid", [](const Tensor& v) { return hardsigmoid(v); }},      {"hardswish", [](const Tensor& v) { return hardswish(v); }},
+      {"selu", [](const Tensor& v) { return selu(v); }},                    {"mish", [](const Tensor& v) { return mish(v); }},
+      {"logsigmoid", [](const Tensor& v) { return logsigmoid(v); }}};
+  // Every kink (-3, -0.5, 0, 2, 3, 6) at least 0.05 away from each point.
+  const std::vector<double> points = {-30.0, -7.5, -4.0, -2.9, -1.7, -0.45, -0.2, 0.1, 0.3, 1.1, 1.9, 2.2, 2.95, 4.4, 5.8, 6.2, 12.0, 35.0};
+  const double h = 1e-6;
+  for (const auto& [name, f] : fns) {
+    SCOPED_TRACE(name);
+    const Tensor x = tensor(points, kFloat64).requires_grad_();
+    const Tensor g = grad({f(x).sum()}, {x}, {}, std::nullopt, /*create_graph=*/true)[0];
+    const Tensor numeric = (f(x.detach() + h) - f(x.detach() - h)) / (2 * h);
+    EXPECT_TRUE(HasValues(g, numeric.to_vector<double>(), 1e-7));
+    const Tensor second = g.requires_grad() ? grad({g.sum()}, {x})[0] : zeros_like(x);
+    const auto gradient_at = [&](const Tensor& at) {
+      Tensor v = at.detach().requires_grad_();
+      return grad({f(v).sum()}, {v})[0];
+    };
+    const Tensor numeric2 = (gradient_at(x + h) - gradient_at(x - h)) / (2 * h);
+    EXPECT_TRUE(HasValues(second, numeric2.to_vector<double>(), 1e-6));
+    forward_ad::DualLevel level;
+    const Tensor tangent = forward_ad::unpack_dual(f(forward_ad::make_dual(x.detach(), ones_like(x)))).tangent;
+    EXPECT_TRUE(HasValues(tangent, g.detach().to_vector<double>(), 1e-15));  // fused vs composed: rounding
+  }
+}
+
+// Zero-size and 0-d inputs keep their shapes; a strided view gives what its contiguous copy gives
+// (it takes the composed rule, the fused pass reading only dense inputs: bit for bit where no
+// multiply-add can be contracted, to rounding for mish and logsigmoid).
+TEST(Activations, EmptyZeroDimAndStridedInputs) {
+  using Fn = Tensor (*)(const Tensor&);
+  const std::vector<std::pair<Fn, bool>> fns = {
+      {[](const Tensor& v) { return hardtanh(v, -0.5, 2.0); }, true}, {[](const Tensor& v) { return relu6(v); }, true},
+      {[](const Tensor& v) { return hardsigmoid(v); }, true},        {[](const Tensor& v) { return hardswish(v); }, true},
+      {[](const Tensor& v) { return selu(v); }, true},               {[](const Tensor& v) { return mish(v); }, false},
+      {[](const Tensor& v) { return logsigmoid(v); }, false}};
+  Generator generator(3);
+  for (const auto& [f, bitwise] : fns) {
+    Tensor empty = zeros({2, 0, 3}, kFloat64).requires_grad_();
+    Tensor y = f(empty);
+    EXPECT_EQ(y.sizes(), empty.sizes());
+    EXPECT_EQ(grad_of(y, empty).sizes(), empty.sizes());
+    Tensor scalar = full({}, 2.5, kFloat64).requires_grad_();
+    y = f(scalar);
+    EXPECT_EQ(y.dim(), 0);
+    EXPECT_TRUE(SameValues(y, f(tensor({2.5}, kFloat64)).to_vector<double>()));
+    EXPECT_EQ(grad_of(y, scalar).dim(), 0);
+    const Tensor base = (rand({6, 8}, generator, kFloat64) - 0.5) * 16.0;
+    for (const Tensor& view : {base.t(), base.slice(1, 0, 8, 3), base.slice(0, 1, 5).transpose(0, 1)}) {
+      ASSERT_FALSE(view.is_contiguous());
+      const Tensor dense = view.contiguous();
+      EXPECT_TRUE(SameValues(f(view), f(dense).to_vector<double>()));
+      const Tensor g = randn(view.sizes(), generator, kFloat64);
+      const std::vector<double> want = derivatives(f, dense, g).fused.to_vector<double>();
+      if (bitwise) EXPECT_TRUE(SameValues(derivatives(f, view, g).fused, want));
+      else EXPECT_TRUE(HasValues(derivatives(f, view, g).fused, want, 1e-15));
     }
   }
 }
@@ -588,6 +676,11 @@ std::string printed(const nn::Module& m) {
 // its options and forward to the functions, in place where asked.
 TEST(ActivationModules, OptionsPrintingAndForward) {
   EXPECT_EQ(printed(*nn::Hardtanh()), "dydx::nn::Hardtanh(min_val=-1, max_val=1)");
+  // libtorch's text for these (checked against libtorch 1.13): the bounds as an ostream writes doubles.
+  EXPECT_EQ(printed(*nn::Hardtanh(nn::HardtanhOptions().min_val(0.1).max_val(1e20))), "dydx::nn::Hardtanh(min_val=0.1, max_val=1e+20)");
+  EXPECT_EQ(printed(*nn::Hardtanh(nn::HardtanhOptions().min_val(-1.0 / 3).max_val(123456789.0))),
+            "dydx::nn::Hardtanh(min_val=-0.333333, max_val=1.23457e+08)");
+  EXPECT_DYDX_ERROR(nn::Hardtanh(nn::HardtanhOptions().min_val(kNan).max_val(1)), "max_val must be greater than min_val");
   nn::Hardtanh bounded(nn::HardtanhOptions().min_val(-2).max_val(3.5).inplace(true));
   EXPECT_EQ(printed(*bounded), "dydx::nn::Hardtanh(min_val=-2, max_val=3.5, inplace=true)");
   EXPECT_DYDX_ERROR(nn::Hardtanh(nn::HardtanhOptions().min_val(1).max_val(1)), "max_val", "min_val");

@@ -140,7 +140,12 @@ def test_mse_loss_module_and_reductions():
                                    lambda lib: lib.Sequential(lib.Hardtanh(), lib.Hardtanh(-2, 3, True), lib.ReLU6(),
                                                               lib.ReLU6(inplace=True), lib.Hardsigmoid(True),
                                                               lib.Hardswish(), lib.SELU(), lib.SELU(inplace=True),
-                                                              lib.Mish(), lib.Mish(True), lib.LogSigmoid())])
+                                                              lib.Mish(), lib.Mish(True), lib.LogSigmoid()),
+                                   lambda lib: lib.Sequential(lib.Hardtanh(min_val=0.1, max_val=1e20),
+                                                              lib.Hardtanh(-1.0 / 3, 123456789.0, inplace=True),
+                                                              lib.Hardswish(inplace=True), lib.Hardsigmoid(),
+                                                              lib.ELU(0.5, True), lib.LeakyReLU(0.2, True),
+                                                              lib.SiLU(True), lib.SiLU(), lib.ReLU6(False))])
 def test_repr_is_torchs(build):
     assert repr(build(nn)) == repr(build(torch.nn))
 
