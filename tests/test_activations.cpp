@@ -586,6 +586,25 @@ TEST(Activations, EmptyZeroDimAndStridedInputs) {
   }
 }
 
+// A gradient through hardtanh, relu6 or hardsigmoid, taken with create_graph, stays an op of x: its own
+// gradient is zeros (the step has no curvature), as PyTorch's, not an error that x is unused; at the
+// bounds, beyond them, at inf and at nan the first gradient keeps PyTorch's values.
+TEST(Activations, SecondGradientThroughTheHardStepsIsZero) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::function<Tensor(const Tensor&)>> steps = {
+      [](const Tensor& x) { return hardtanh(x); }, [](const Tensor& x) { return relu6(x); },
+      [](const Tensor& x) { return hardsigmoid(x); }};
+  for (const auto& f : steps) {
+    Tensor x = tensor({-2.0, 0.5, 1.0, INFINITY, -INFINITY, nan, 3.0, 6.0}, kFloat64).requires_grad_();
+    const Tensor g = dydx::grad({f(x).sum()}, {x}, {}, std::nullopt, /*create_graph=*/true)[0];
+    ASSERT_TRUE(g.requires_grad());
+    const Tensor plain = dydx::grad({f(x).sum()}, {x})[0];
+    EXPECT_TRUE(equal(g.detach(), plain));
+    const Tensor second = dydx::grad({g.sum()}, {x})[0];
+    EXPECT_TRUE(HasValues(second, std::vector<double>(8, 0.0), 0));
+  }
+}
+
 TEST(Activations, HardOnesGradFnNamesAreTorchs) {
   Tensor x = sample();
   EXPECT_EQ(node_name(hardtanh(x)), "HardtanhBackward0");

@@ -26,6 +26,13 @@ Tensor mask_of(const Tensor& x, Pred pred) {
 // where the mask holds (hardswish's x / 3 is differentiable strictly inside (-3, 3) in PyTorch).
 Tensor differentiable_where(const Tensor& mask, const Tensor& x) { return where(mask, x, x.detach()); }
 
+// Zeros of t's dtype in x's shape, as ops of x with zero derivative (sign's): a gradient that selects
+// them where the step blocks it stays connected to x, so grad of that gradient is zeros rather than an
+// error, as in PyTorch (relu's relu_step does the same). Exactly +0 everywhere, at nan and inf too.
+Tensor zeros_of(const Tensor& x, ScalarType dtype) {
+  return where(isnan(x), zeros({}, dtype), abs(sign(x)).to(dtype) * 0.0);
+}
+
 struct HardtanhAttrs {
   // Exact: an int64 input's bounds are integers by now (hardtanh truncates and range-checks them),
   // and an integer Scalar converts to int64 without passing through a double, as clamp's bounds.
@@ -76,7 +83,7 @@ struct Hardtanh : Named<"hardtanh", "HardtanhBackward0"> {
         else return false;
       });
     });
-    return where(blocked, zeros({}, t.dtype()), t);
+    return where(blocked, zeros_of(x, t.dtype()), t);
   }
   static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
 };
@@ -110,7 +117,7 @@ struct Hardsigmoid : Named<"hardsigmoid", "HardsigmoidBackward0"> {
     return cpu::vec::detail::select((v > T(-3)) & (v < T(3)), t * kOneSixth<T>, T(0));
   }
   static Tensor times_derivative(const Tensor& t, const Tensor& x, const Tensor&) {
-    return where(strictly_inside_three(x), t * static_cast<double>(kOneSixth<float>), zeros({}, t.dtype()));
+    return where(strictly_inside_three(x), t * static_cast<double>(kOneSixth<float>), zeros_of(x, t.dtype()));
   }
   static Tensor second_derivative(const Tensor&, const Tensor&) { return {}; }
 };
