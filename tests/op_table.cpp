@@ -253,6 +253,24 @@ std::vector<OpRow> build_table() {
             [](double x) { return x > 0 ? x : 0.5 * std::expm1(x); }));
   row(unary("leaky_relu", Domain::AwayFromZero, [](const auto& in) { return leaky_relu(in[0], 0.2); },
             [](double x) { return x > 0 ? x : 0.2 * x; }));
+  // hardtanh's kinks at its bounds: draws scaled by 2 cross -1 and 1 (no draw lands on them), and
+  // relu6's at 0 and 6, which draws scaled by 4 away from zero reach.
+  row(unary("hardtanh", Domain::AwayFromZero, [](const auto& in) { return hardtanh(in[0] * 2.0); },
+            [](double x) { return std::clamp(x * 2, -1.0, 1.0); }));
+  row(unary("hardtanh", Domain::AwayFromZero, [](const auto& in) { return relu6(in[0] * 4.0); },
+            [](double x) { return std::clamp(x * 4, 0.0, 6.0); }));
+  // hardsigmoid's and hardswish's kinks at +-3, which draws scaled by 2 cross.
+  row(unary("hardsigmoid", Domain::Real, [](const auto& in) { return hardsigmoid(in[0] * 2.0); },
+            [](double x) { return std::clamp(x * 2 + 3, 0.0, 6.0) / 6; }));
+  row(unary("hardswish", Domain::Real, [](const auto& in) { return hardswish(in[0] * 2.0); },
+            [](double x) { return x * 2 * std::clamp(x * 2 + 3, 0.0, 6.0) / 6; }));
+  row(unary("elu", Domain::AwayFromZero, [](const auto& in) { return selu(in[0]); }, [](double x) {
+    return 1.0507009873554804934193349852946 * (x > 0 ? x : 1.6732632423543772848170429916717 * std::expm1(x));
+  }));
+  row(unary("mish", Domain::Real, [](const auto& in) { return mish(in[0]); },
+            [](double x) { return x * std::tanh(std::log1p(std::exp(x))); }));
+  row(unary("log_sigmoid", Domain::Real, [](const auto& in) { return logsigmoid(in[0]); },
+            [](double x) { return -std::log1p(std::exp(-x)); }));
   // clamp's kinks are its bounds: one bound at 0 away from zero (both sides), then bounds no
   // draw crosses, with every element inside or every element outside.
   row(unary("clamp", Domain::AwayFromZero, [](const auto& in) { return clamp(in[0], 0); },
@@ -959,6 +977,14 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"elu:alpha=0.5", [](const auto& in) { return elu(in[0], 0.5); }},
       {"leaky_relu", [](const auto& in) { return leaky_relu(in[0]); }},
       {"leaky_relu:negative_slope=0.2", [](const auto& in) { return leaky_relu(in[0], 0.2); }},
+      {"hardtanh", [](const auto& in) { return hardtanh(in[0]); }},
+      {"hardtanh:min_val=-2,max_val=3", [](const auto& in) { return hardtanh(in[0], -2.0, 3.0); }},
+      {"relu6", [](const auto& in) { return relu6(in[0]); }},
+      {"hardsigmoid", [](const auto& in) { return hardsigmoid(in[0]); }},
+      {"hardswish", [](const auto& in) { return hardswish(in[0]); }},
+      {"selu", [](const auto& in) { return selu(in[0]); }},
+      {"mish", [](const auto& in) { return mish(in[0]); }},
+      {"log_sigmoid", [](const auto& in) { return logsigmoid(in[0]); }},
       {"clamp:-2.5,2.5", [](const auto& in) { return clamp(in[0], -2.5, 2.5); }},
       {"clamp:-2.5,None", [](const auto& in) { return clamp(in[0], -2.5); }},
       {"clamp:None,2.5", [](const auto& in) { return clamp(in[0], std::nullopt, 2.5); }},
@@ -1070,7 +1096,7 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       "rounding of the same difference leaves 3.6e-12";
   static const std::string kSubnormalInside =
       "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 (subnormal, the true value) inside silu's derivative "
-      "and softplus's second derivative; PyTorch's 1 / (1 + exp(100)) overflows exp and gives 0";
+      "and softplus's (and log_sigmoid's) second derivative; PyTorch's 1 / (1 + exp(100)) overflows exp and gives 0";
   static const std::string kFloat32Norm =
       "dydx's float32 norms square in double, so the 2-norm of 1e-40 (subnormal) is 1e-40 with gradient x / norm; "
       "PyTorch 1.13 squares in float32, underflows to a norm of 0 and masks the gradient to 0. dydx's second "
@@ -1104,7 +1130,30 @@ const std::vector<EdgeDeviation>& edge_deviations() {
                    "rule adds its zero terms"});
     return out;
   }();
+  static const std::string kMishSubnormal =
+      "dydx's float32 sigmoid keeps sigmoid(-100) = 3.8e-44 inside mish's derivative, whose x sigmoid(x) (1 - t^2) "
+      "term then gives the true -3.7e-42; PyTorch's 1 / (1 + exp(100)) overflows exp, gives 0 and leaves t = 3.9e-44";
+  static const std::string kSubnormalExp =
+      "log_sigmoid(100) in float32 is -log1p(e^-100): dydx's exp gives the nearest subnormal to e^-100 (27 units of "
+      "2^-149; the true value is 26.5), PyTorch's vectorised exp one unit more";
+  static const std::string kLogSigmoidSecond =
+      "log_sigmoid's second derivative from 0 up is dydx's derivative of sigmoid(-x) (PyTorch's first derivative "
+      "there), -e^-x to rounding (-3.7e-44 at 100, -0 at inf); PyTorch's double backward (sigmoid(x) - 1) sigmoid(x) "
+      "rounds sigmoid(x) to 1 and gives +0";
   static const std::vector<EdgeDeviation> deviations = {
+      {"mish", "vjp", "3.9236357001094878e-44", "-3.745670795140236e-42", kMishSubnormal},
+      {"mish", "jvp", "3.9236357001094878e-44", "-3.745670795140236e-42", kMishSubnormal},
+      {"mish", "vjp2", "3.7835058536770061e-44", "-3.707835736603466e-42", kMishSubnormal},
+      {"mish", "fwr", "3.7835058536770061e-44", "-3.707835736603466e-42", kMishSubnormal},
+      {"log_sigmoid", "out", "-3.9236357001094878e-44", "-3.7835058536770061e-44", kSubnormalExp},
+      {"log_sigmoid", "vjp2", "-0", "-3.7835058536770061e-44", kSubnormalInside},
+      {"log_sigmoid", "fwr", "-0", "-3.7835058536770061e-44", kSubnormalInside},
+      {"log_sigmoid", "vjp2", "0", "-3.7835058536770061e-44", kLogSigmoidSecond},
+      {"log_sigmoid", "fwr", "0", "-3.7835058536770061e-44", kLogSigmoidSecond},
+      {"log_sigmoid", "vjp2", "0", "-3.7200759760208361e-44", kLogSigmoidSecond},
+      {"log_sigmoid", "fwr", "0", "-3.7200759760208361e-44", kLogSigmoidSecond},
+      {"log_sigmoid", "vjp2", "0", "-0", kLogSigmoidSecond},
+      {"log_sigmoid", "fwr", "0", "-0", kLogSigmoidSecond},
       {"silu", "vjp", "-0", "-3.745670795140236e-42", kSubnormalInside},
       {"silu", "jvp", "-0", "-3.745670795140236e-42", kSubnormalInside},
       {"silu", "vjp2", "0", "-3.707835736603466e-42", kSubnormalInside},

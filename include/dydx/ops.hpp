@@ -103,6 +103,38 @@ Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 Tensor elu(const Tensor& x, Scalar alpha = 1);
 /// x for x > 0, negative_slope * x elsewhere.
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope = 0.01);
+/// min(max(x, min_val), max_val), as torch::hardtanh. Integer tensors stay integers: an integer bound
+/// is exact, a floating one truncated, and a bound that int64 cannot hold (nan, +-inf, 1e20) raises
+/// PyTorch's "value cannot be converted to type int64_t without overflow"; for float32 a finite bound
+/// beyond float's range raises likewise. A nan bound makes every element nan, and min_val > max_val
+/// gives max_val. The gradient passes strictly between the bounds: zero at them, at nan, and
+/// everywhere when a bound is nan.
+Tensor hardtanh(const Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
+/// hardtanh(x, 0, 6), as PyTorch defines it (grad_fn HardtanhBackward0).
+Tensor relu6(const Tensor& x);
+/// min(max(x + 3, 0), 6) / 6.
+Tensor hardsigmoid(const Tensor& x);
+/// x min(max(x + 3, 0), 6) / 6.
+Tensor hardswish(const Tensor& x);
+/// scale elu(x, alpha) with PyTorch's constants (grad_fn EluBackward0, as PyTorch's).
+Tensor selu(const Tensor& x);
+/// x tanh(softplus(x)).
+Tensor mish(const Tensor& x);
+/// log(sigmoid(x)), computed as min(x, 0) - log1p(e^-|x|).
+Tensor logsigmoid(const Tensor& x);
+/// The in-place forms (torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_, mish_, silu_, elu_,
+/// leaky_relu_): x = f(x), with the checks of the in-place methods (a leaf that requires grad raises;
+/// nothing is written when f raises). The node recorded is the out-of-place op's, over a copy of x's
+/// old values where it needs them, so that backward through a written non-leaf gives f's gradient.
+Tensor& hardtanh_(Tensor& x, Scalar min_val = -1, Scalar max_val = 1);
+Tensor& relu6_(Tensor& x);
+Tensor& hardsigmoid_(Tensor& x);
+Tensor& hardswish_(Tensor& x);
+Tensor& selu_(Tensor& x);
+Tensor& mish_(Tensor& x);
+Tensor& silu_(Tensor& x);
+Tensor& elu_(Tensor& x, Scalar alpha = 1);
+Tensor& leaky_relu_(Tensor& x, Scalar negative_slope = 0.01);
 /// Picks a where the bool cond is true and b elsewhere; differentiable in a and b, not in cond.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 

@@ -47,6 +47,44 @@ void bind_free_ops(nb::module_& m) {
   m.def("elu", [](const Tensor& x, nb::handle alpha) { return dydx::elu(x, to_scalar(alpha)); }, "input"_a, "alpha"_a = 1.0);
   m.def("leaky_relu", [](const Tensor& x, nb::handle slope) { return dydx::leaky_relu(x, to_scalar(slope)); }, "input"_a,
         "negative_slope"_a = 0.01);
+  m.def("hardtanh", [](const Tensor& x, nb::handle lo, nb::handle hi) { return dydx::hardtanh(x, to_scalar(lo), to_scalar(hi)); },
+        "input"_a, "min_val"_a = -1.0, "max_val"_a = 1.0);
+  m.def("relu6", &dydx::relu6, "input"_a);
+  m.def("hardsigmoid", &dydx::hardsigmoid, "input"_a);
+  m.def("hardswish", &dydx::hardswish, "input"_a);
+  m.def("selu", &dydx::selu, "input"_a);
+  m.def("mish", &dydx::mish, "input"_a);
+  m.def("logsigmoid", &dydx::logsigmoid, "input"_a);
+  // The in-place forms, torch._C._nn's hardtanh_ ... leaky_relu_: each writes its input and returns
+  // it, the same Python object (as torch's), recording the op's own node (a copy of the input and
+  // then copy_ would record CopyBackwards over a node whose saved input the copy overwrote).
+  m.def("hardtanh_", [](Tensor& x, nb::handle lo, nb::handle hi) -> Tensor& {
+    const Scalar min_val = to_scalar(lo), max_val = to_scalar(hi);  // Python objects: under the GIL
+    maybe_without_gil(x.numel(), [&] { dydx::hardtanh_(x, min_val, max_val); return 0; });
+    return x;
+  }, "input"_a, "min_val"_a = -1.0, "max_val"_a = 1.0, nb::rv_policy::reference_internal);
+  m.def("elu_", [](Tensor& x, nb::handle alpha) -> Tensor& {
+    const Scalar a = to_scalar(alpha);
+    maybe_without_gil(x.numel(), [&] { dydx::elu_(x, a); return 0; });
+    return x;
+  }, "input"_a, "alpha"_a = 1.0, nb::rv_policy::reference_internal);
+  m.def("leaky_relu_", [](Tensor& x, nb::handle slope) -> Tensor& {
+    const Scalar s = to_scalar(slope);
+    maybe_without_gil(x.numel(), [&] { dydx::leaky_relu_(x, s); return 0; });
+    return x;
+  }, "input"_a, "negative_slope"_a = 0.01, nb::rv_policy::reference_internal);
+#define DYDX_IN_PLACE_ACTIVATION(name)                                                                   \
+  m.def(#name "_", [](Tensor& x) -> Tensor& {                                                             \
+    maybe_without_gil(x.numel(), [&] { dydx::name##_(x); return 0; });                                     \
+    return x;                                                                                             \
+  }, "input"_a, nb::rv_policy::reference_internal)
+  DYDX_IN_PLACE_ACTIVATION(relu6);
+  DYDX_IN_PLACE_ACTIVATION(hardsigmoid);
+  DYDX_IN_PLACE_ACTIVATION(hardswish);
+  DYDX_IN_PLACE_ACTIVATION(selu);
+  DYDX_IN_PLACE_ACTIVATION(mish);
+  DYDX_IN_PLACE_ACTIVATION(silu);
+#undef DYDX_IN_PLACE_ACTIVATION
 }
 
 }  // namespace dydx::python

@@ -136,9 +136,41 @@ def test_mse_loss_module_and_reductions():
                                                               lib.BatchNorm1d(3, momentum=None, affine=False),
                                                               lib.MSELoss(), lib.CrossEntropyLoss(),
                                                               lib.Identity(), lib.LeakyReLU(0.2), lib.ELU(),
-                                                              lib.ReLU(inplace=True), lib.Dropout(p=0.25))])
+                                                              lib.ReLU(inplace=True), lib.Dropout(p=0.25)),
+                                   lambda lib: lib.Sequential(lib.Hardtanh(), lib.Hardtanh(-2, 3, True), lib.ReLU6(),
+                                                              lib.ReLU6(inplace=True), lib.Hardsigmoid(True),
+                                                              lib.Hardswish(), lib.SELU(), lib.SELU(inplace=True),
+                                                              lib.Mish(), lib.Mish(True), lib.LogSigmoid()),
+                                   lambda lib: lib.Sequential(lib.Hardtanh(min_val=0.1, max_val=1e20),
+                                                              lib.Hardtanh(-1.0 / 3, 123456789.0, inplace=True),
+                                                              lib.Hardswish(inplace=True), lib.Hardsigmoid(),
+                                                              lib.ELU(0.5, True), lib.LeakyReLU(0.2, True),
+                                                              lib.SiLU(True), lib.SiLU(), lib.ReLU6(False))])
 def test_repr_is_torchs(build):
     assert repr(build(nn)) == repr(build(torch.nn))
+
+
+@pytest.mark.parametrize("build", [
+    lambda lib: lib.Sequential(lib.Linear(4, 5), lib.Hardtanh(-0.5, 0.5, inplace=True), lib.Linear(5, 5),
+                               lib.ReLU6(inplace=True), lib.Linear(5, 5), lib.Hardswish(inplace=True), lib.Linear(5, 5),
+                               lib.Hardsigmoid(inplace=True), lib.Linear(5, 5), lib.SELU(inplace=True), lib.Linear(5, 5),
+                               lib.Mish(inplace=True), lib.Linear(5, 5), lib.SiLU(inplace=True), lib.Linear(5, 5),
+                               lib.ELU(0.5, inplace=True), lib.Linear(5, 5), lib.LeakyReLU(0.2, inplace=True),
+                               lib.Linear(5, 5), lib.ReLU(inplace=True), lib.Linear(5, 1), lib.LogSigmoid()),
+])
+def test_in_place_activation_modules_train_as_torchs(build):
+    """Every activation module with inplace=True inside a network: the same loss and parameter gradients
+    as torch's (each writes the previous layer's output, a non-leaf that requires grad)."""
+    model, torch_model = both_models(build)
+    x = np.random.default_rng(1).uniform(-3, 3, size=(7, 4))
+    loss = model(dydx.from_numpy(x.copy())).sum()
+    torch_loss = torch_model(torch.from_numpy(x.copy())).sum()
+    assert_matches(loss, torch_loss, rtol=1e-10, atol=1e-10)
+    loss.backward()
+    torch_loss.backward()
+    for (name, p), (torch_name, tp) in zip(model.named_parameters(), torch_model.named_parameters()):
+        assert name == torch_name
+        assert_matches(p.grad, tp.grad, rtol=1e-9, atol=1e-10)
 
 
 def test_state_dict_keys_and_round_trip():

@@ -522,8 +522,10 @@ struct Gelu : Named<"gelu", "GeluBackward0"> {
 
 struct EluAttrs {
   double alpha = 1;
+  double scale = 1;  // selu's: scale elu(x, alpha), as PyTorch's elu kernel takes it
 };
-// alpha (e^x - 1) for x <= 0, x above. e^x - 1 rather than expm1, as PyTorch computes it.
+// alpha (e^x - 1) for x <= 0, x above, each times scale. e^x - 1 rather than expm1, and alpha scale
+// multiplied in the element type, as PyTorch computes them.
 struct Elu : Named<"elu", "EluBackward0"> {
   using Attrs = EluAttrs;
   static constexpr Reads reads = Reads::Input;
@@ -533,28 +535,30 @@ struct Elu : Named<"elu", "EluBackward0"> {
   // is harmless. (A ternary let GCC sink vec::exp into a branch again.)
   [[gnu::always_inline]] static auto forward(auto x, const Attrs& a) {
     using T = decltype(x);
-    const T negative = (cpu::vec::exp(x) - T(1)) * static_cast<T>(a.alpha);
-    return cpu::vec::detail::select(x <= 0, negative, x);
+    const T negative = (cpu::vec::exp(x) - T(1)) * (static_cast<T>(a.alpha) * static_cast<T>(a.scale));
+    return cpu::vec::detail::select(x <= 0, negative, x * static_cast<T>(a.scale));
   }
-  // alpha e^x for x < 0, alpha at 0 with derivative 0, as PyTorch's elu_double_backward (which
-  // masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
+  // alpha scale e^x for x < 0, alpha scale at 0 with derivative 0, as PyTorch's elu_double_backward
+  // (which masks with x < 0). The exponent is 0 outside x < 0, so that the branch where() drops cannot
   // overflow or carry a nan: its zero gradient times e^inf would make double backward nan.
   static Tensor negative_part(const Tensor& x, const Attrs& a) {
-    return a.alpha * exp(where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
+    return (a.alpha * a.scale) * exp(where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), x, zeros({}, x.dtype())));
   }
-  // alpha e^x for x <= 0, 1 above (and at nan), as PyTorch's elu_backward.
+  // alpha scale e^x for x <= 0, scale above (and at nan), as PyTorch's elu_backward.
   static Tensor derivative(const Tensor& x, const Tensor&, const Attrs& a) {
-    return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v <= 0; }), negative_part(x, a), ones_like(x));
+    return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v <= 0; }), negative_part(x, a),
+                 full_like(x, a.scale));
   }
   [[gnu::always_inline]] static auto derivative_value(auto x, const Attrs& a) {
     using T = decltype(x);
-    const T negative = static_cast<T>(a.alpha) * cpu::vec::exp(cpu::vec::detail::select(x < 0, x, T(0)));
-    return cpu::vec::detail::select(x <= 0, negative, T(1));
+    const T negative =
+        (static_cast<T>(a.alpha) * static_cast<T>(a.scale)) * cpu::vec::exp(cpu::vec::detail::select(x < 0, x, T(0)));
+    return cpu::vec::detail::select(x <= 0, negative, static_cast<T>(a.scale));
   }
   static Tensor second_derivative(const Tensor& x, const Tensor&, const Attrs& a) {
     return where(bool_mask</*TakesBool=*/false>(x, [](auto v) { return v < 0; }), negative_part(x, a), zeros_like(x));
   }
-  // Every derivative past the first is alpha e^x below 0 and 0 elsewhere, as the second.
+  // Every derivative past the first is alpha scale e^x below 0 and 0 elsewhere, as the second.
   static TensorList taylor_derivatives(const Tensor& x, const Tensor& out, int64_t order, const Attrs& a) {
     TensorList d{derivative(x, out, a)};
     if (order > 1) d.resize(static_cast<size_t>(order), second_derivative(x, out, a));
@@ -582,6 +586,12 @@ struct LeakyRelu : Named<"leaky_relu", "LeakyReluBackward0"> {
       using T = decltype(v);
       return v > 0 ? T(1) : static_cast<T>(slope);
     });
+  }
+  // The same on one element, for the fused VJP and JVP pass (t * 1 is t, PyTorch's first branch):
+  // without it a backward made the mask and the product in passes of their own, 25x PyTorch's time.
+  [[gnu::always_inline]] static auto derivative_value(auto x, const Attrs& a) {
+    using T = decltype(x);
+    return cpu::vec::detail::select(x > 0, T(1), static_cast<T>(a.negative_slope));
   }
   static Tensor second_derivative(const Tensor&, const Tensor&, const Attrs&) { return {}; }
 };
@@ -706,6 +716,10 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
   return ops::unary<ops::Gelu>(x, {approximate == "tanh" ? ops::GeluApproximation::tanh : ops::GeluApproximation::none});
 }
 Tensor elu(const Tensor& x, Scalar alpha) { return ops::unary<ops::Elu>(x, {alpha.to_double()}); }
+// PyTorch's constants (torch.nn.functional.selu), as its selu calls elu: grad_fn EluBackward0.
+Tensor selu(const Tensor& x) {
+  return ops::unary<ops::Elu>(x, {.alpha = 1.6732632423543772848170429916717, .scale = 1.0507009873554804934193349852946});
+}
 Tensor leaky_relu(const Tensor& x, Scalar negative_slope) {
   return ops::unary<ops::LeakyRelu>(x, {negative_slope.to_double()});
 }

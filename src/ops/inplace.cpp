@@ -590,5 +590,25 @@ static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType
 Tensor& Tensor::cumsum_(int64_t dim, std::optional<ScalarType> dtype) {
   return scan_in_place(*this, dim, dtype, "cumsum_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumsum(x, d, t); });
 }
+// torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_, mish_, silu_, elu_ and leaky_relu_:
+// functions rather than methods, as in libtorch. Each records its out-of-place op's node over a
+// snapshot of x's old values, so the gradient is the out-of-place op's. PyTorch's elu_ and selu_
+// (EluBackward1) and leaky_relu_ (LeakyReluBackward1) read the result instead, and their backward
+// raises for a negative alpha or slope, where this one gives the gradient.
+Tensor& hardtanh_(Tensor& x, Scalar min_val, Scalar max_val) {
+  return unary_in_place(x, "hardtanh_", [min_val, max_val](const Tensor& v) { return dydx::hardtanh(v, min_val, max_val); });
+}
+Tensor& relu6_(Tensor& x) { return unary_in_place(x, "relu6_", [](const Tensor& v) { return dydx::relu6(v); }); }
+Tensor& hardsigmoid_(Tensor& x) { return unary_in_place(x, "hardsigmoid_", [](const Tensor& v) { return dydx::hardsigmoid(v); }); }
+Tensor& hardswish_(Tensor& x) { return unary_in_place(x, "hardswish_", [](const Tensor& v) { return dydx::hardswish(v); }); }
+Tensor& selu_(Tensor& x) { return unary_in_place(x, "selu_", [](const Tensor& v) { return dydx::selu(v); }); }
+Tensor& mish_(Tensor& x) { return unary_in_place(x, "mish_", [](const Tensor& v) { return dydx::mish(v); }); }
+Tensor& silu_(Tensor& x) { return unary_in_place(x, "silu_", [](const Tensor& v) { return dydx::silu(v); }); }
+Tensor& elu_(Tensor& x, Scalar alpha) {
+  return unary_in_place(x, "elu_", [alpha](const Tensor& v) { return dydx::elu(v, alpha); });
+}
+Tensor& leaky_relu_(Tensor& x, Scalar negative_slope) {
+  return unary_in_place(x, "leaky_relu_", [negative_slope](const Tensor& v) { return dydx::leaky_relu(v, negative_slope); });
+}
 
 }  // namespace dydx

@@ -10,7 +10,8 @@
 //   same values on a contiguous run (SIMD math from cpu/vec_math.hpp);
 // - derivative(x, out) and second_derivative(x, out) as tensors (undefined: zero), optionally
 //   times_derivative(t, x, out) where t * f' needs its own form, and derivative_value(v) (f' on one
-//   element, for the fused VJP and JVP pass);
+//   element, for the fused VJP and JVP pass), or, with a times_derivative, times_derivative_value(t,
+//   v) or times_derivative_form<T>(attrs) (its form on one element, for the same pass);
 // - taylor_derivatives(x, out, K): f', ..., f^(K), for func::jet and the biharmonic (or
 //   piecewise_linear = true: f' is the whole rule);
 // - optionally Attrs (then every member takes them last), keeps_integers, floating_only, and the
@@ -46,7 +47,7 @@ struct AnyForm {
 // op whose attributes choose between forms, as with_form), or for an op that reads its result the
 // first of its Laplacian coefficients. (sin's and cos's coefficients read x, but their one-element
 // forms do not vectorise: a libm call beyond the reduction's range.) An op with its own
-// times_derivative (a division, a mask) keeps it.
+// times_derivative (a division, a mask) keeps it, or gives its one-element form (below).
 template <class Op, class T>
 concept HasDerivativeForms = requires(const AttrsOf<Op>& a) { Op::template with_derivative_form<T>(a, AnyForm{}); };
 template <class Op>
@@ -71,17 +72,42 @@ void with_derivative_value(const AttrsOf<Op>& attrs, F&& f) {
   }
 }
 
-// r[i] = t[i * t_step] * derivative(v[i]), t_step 0 (one value) or 1. A function of its own, not
+// An op whose times_derivative has a form of its own (a mask that gives 0 where t is inf or nan, as
+// PyTorch's hardtanh_backward does, where t * 0 would give nan) may give that form on one element:
+// times_derivative_value(t, v), or times_derivative_form<T>(attrs), which returns it with the
+// attributes read once per call (hardtanh's bounds, converted to T). The fused pass then runs it.
+template <class Op, class T>
+concept HasTimesDerivativeForm = requires(T t) { Op::times_derivative_value(t, t); } ||
+                                 requires(const AttrsOf<Op>& a) { Op::template times_derivative_form<T>(a); };
+template <class Op>
+concept HasFusedDerivativeProduct = HasDerivativeValue<Op> || HasTimesDerivativeForm<Op, double>;
+
+// Calls f with the one-element t * f'(v) to use for T: the op's own form where it gives one, else t
+// times with_derivative_value's f' (always inlined, so that f's loops vectorise).
+template <class Op, class T, class F>
+void with_times_derivative(const AttrsOf<Op>& attrs, F&& f) {
+  if constexpr (requires(T t) { Op::times_derivative_value(t, t); }) {
+    f([](T t, T v) __attribute__((always_inline)) { return Op::times_derivative_value(t, v); });
+  } else if constexpr (requires { Op::template times_derivative_form<T>(attrs); }) {
+    f(Op::template times_derivative_form<T>(attrs));
+  } else {
+    with_derivative_value<Op, T>(attrs, [&](auto derivative) {
+      f([derivative](T t, T v) __attribute__((always_inline)) { return t * derivative(v); });
+    });
+  }
+}
+
+// r[i] = product(t[i * t_step], v[i]), t_step 0 (one value) or 1. A function of its own, not
 // inlined, with restrict parameters: inlined into the caller's loops GCC dropped the restrict and
 // ran the loop's scalar version (the vector one sat behind an overlap test, which failed).
-template <class T, class D>
+template <class T, class P>
 [[gnu::noinline]] void times_each_derivative(const T* __restrict t, int64_t t_step, const T* __restrict v,
-                                             T* __restrict r, int64_t n, D derivative) {
+                                             T* __restrict r, int64_t n, P product) {
   if (t_step == 0) {
     const T t_value = t[0];
-    for (int64_t i = 0; i < n; ++i) r[i] = t_value * derivative(v[i]);
+    for (int64_t i = 0; i < n; ++i) r[i] = product(t_value, v[i]);
   } else {
-    for (int64_t i = 0; i < n; ++i) r[i] = t[i] * derivative(v[i]);
+    for (int64_t i = 0; i < n; ++i) r[i] = product(t[i], v[i]);
   }
 }
 
@@ -93,7 +119,7 @@ template <class T, class D>
 // cover. Its bits may differ from the composed rule's in the last place (GCC contracts a * b + c).
 template <class Op>
 Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<Op>& attrs) {
-  if constexpr (!HasDerivativeValue<Op>) {
+  if constexpr (!HasFusedDerivativeProduct<Op>) {
     return {};
   } else {
     const int64_t n = v.numel();
@@ -112,14 +138,14 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<
       const T* pt = t.data_ptr<T>();
       const T* pv = v.data_ptr<T>();
       T* pr = result.data_ptr<T>();
-      with_derivative_value<Op, T>(attrs, [&](auto derivative) {
+      with_times_derivative<Op, T>(attrs, [&](auto product) {
         cpu::parallel_for(n, cpu::kElementwiseGrain / copies + 1, [&](int64_t begin, int64_t end) {
           if (t_broadcast) {
-            times_each_derivative(pt, 0, pv + begin, pr + begin, end - begin, derivative);
+            times_each_derivative(pt, 0, pv + begin, pr + begin, end - begin, product);
             return;
           }
           for (int64_t k = 0; k < copies; ++k)
-            times_each_derivative(pt + k * n + begin, 1, pv + begin, pr + k * n + begin, end - begin, derivative);
+            times_each_derivative(pt + k * n + begin, 1, pv + begin, pr + k * n + begin, end - begin, product);
         });
       });
     });
@@ -131,9 +157,9 @@ Tensor fused_derivative_product(const Tensor& t, const Tensor& v, const AttrsOf<
       rules.replay = [attrs](const TensorList& in) { return fused_derivative_product<Op>(in[0], in[1], attrs); };
       auto loop = [attrs]<class T>(T) -> compile::ElementwiseLoop<T> {
         compile::ElementwiseLoop<T> loop;
-        with_derivative_value<Op, T>(attrs, [&](auto derivative) {
-          loop = [derivative](const T* a, const T* b, T* y, int64_t m) {
-            for (int64_t i = 0; i < m; ++i) y[i] = a[i] * derivative(b[i]);
+        with_times_derivative<Op, T>(attrs, [&](auto product) {
+          loop = [product](const T* a, const T* b, T* y, int64_t m) {
+            for (int64_t i = 0; i < m; ++i) y[i] = product(a[i], b[i]);
           };
         });
         return loop;

@@ -87,6 +87,14 @@ OPS = {
     "elu:alpha=0.5": unary(lambda x: F.elu(x, alpha=0.5)),
     "leaky_relu": unary(F.leaky_relu),
     "leaky_relu:negative_slope=0.2": unary(lambda x: F.leaky_relu(x, negative_slope=0.2)),
+    "hardtanh": unary(F.hardtanh),
+    "hardtanh:min_val=-2,max_val=3": unary(lambda x: F.hardtanh(x, -2.0, 3.0)),
+    "relu6": unary(F.relu6),
+    "hardsigmoid": unary(F.hardsigmoid),
+    "hardswish": unary(F.hardswish),
+    "selu": unary(F.selu),
+    "mish": unary(F.mish),
+    "log_sigmoid": unary(F.logsigmoid),
     # clamp's bounds at +-2.5, which are edge values too: the gradient passes at a bound.
     "clamp:-2.5,2.5": unary(lambda x: torch.clamp(x, -2.5, 2.5)),
     "clamp:-2.5,None": unary(lambda x: torch.clamp(x, min=-2.5)),
@@ -166,6 +174,11 @@ OPS["amin"] = unary(lambda x: torch.amin(x, 0))
 OPS["nan_to_num"] = unary(torch.nan_to_num)
 OPS["nan_to_num:2,3,-4"] = unary(lambda x: torch.nan_to_num(x, nan=2.0, posinf=3.0, neginf=-4.0))
 
+# PyTorch 1.13 has no derivative of hardsigmoid_backward (double backward raises "derivative for
+# aten::hardsigmoid_backward is not implemented"); hardsigmoid is piecewise linear, so its second-order
+# fields are zeros, which is what dydx gives.
+WITHOUT_DOUBLE_BACKWARD = {"hardsigmoid"}
+
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
           "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"}
 
@@ -202,7 +215,7 @@ def evaluate(key, values, dtype):
     grads = torch.autograd.grad(out, inputs, torch.ones_like(out), allow_unused=True, create_graph=True)
     total = sum(g.sum() for g in grads if g is not None and g.requires_grad)
     second = [None] * len(inputs)
-    if torch.is_tensor(total):
+    if torch.is_tensor(total) and key not in WITHOUT_DOUBLE_BACKWARD:
         second = torch.autograd.grad(total, inputs, allow_unused=True)
     grads = [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
     second = [torch.zeros_like(x) if g is None else g for g, x in zip(second, inputs)]
@@ -217,6 +230,9 @@ def evaluate(key, values, dtype):
     # (a Hessian-vector product), for i = 0, 1, ...: grad 0's, grad 1's, ...
     hvp = []
     for i in range(len(inputs)):
+        if key in WITHOUT_DOUBLE_BACKWARD:
+            hvp += [torch.zeros_like(x) for x in inputs]
+            continue
         try:
             hvp += forward_over_reverse(f, values, dtype, i)
         except NotImplementedError:

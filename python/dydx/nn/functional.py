@@ -28,13 +28,12 @@ pad = _compiled.pad
 linear = _core.linear
 
 
-def _in_place(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
-    """torch's inplace=True: the result is written into input, which is returned."""
-    return input.copy_(result) if inplace else result
-
-
+# inplace=True calls the op's in-place form, as torch's functions do: it writes input, returns it (the
+# same object) and records the op's own node. (Computing the result out of place and copying it into
+# input instead records CopyBackwards over a node whose saved input the copy overwrote: backward then
+# raised for silu, elu, leaky_relu and mish.)
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _in_place(input, input.relu(), inplace)
+    return input.relu_() if inplace else input.relu()
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -50,7 +49,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _in_place(input, _core.silu(input), inplace)
+    return _core.silu_(input) if inplace else _core.silu(input)
 
 
 def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
@@ -58,11 +57,39 @@ def softplus(input: Tensor, beta: float = 1, threshold: float = 20) -> Tensor:
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return _in_place(input, _core.elu(input, alpha), inplace)
+    return _core.elu_(input, alpha) if inplace else _core.elu(input, alpha)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return _in_place(input, _core.leaky_relu(input, negative_slope), inplace)
+    return _core.leaky_relu_(input, negative_slope) if inplace else _core.leaky_relu(input, negative_slope)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    return _core.hardtanh_(input, min_val, max_val) if inplace else _core.hardtanh(input, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.relu6_(input) if inplace else _core.relu6(input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.hardsigmoid_(input) if inplace else _core.hardsigmoid(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.hardswish_(input) if inplace else _core.hardswish(input)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.selu_(input) if inplace else _core.selu(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core.mish_(input) if inplace else _core.mish(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return _core.logsigmoid(input)
 
 
 def _softmax_dim(name: str, dim: Optional[int]) -> int:
@@ -86,5 +113,5 @@ __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "nll_loss", "cross_entropy", "one_hot", "dropout", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "layer_norm",
     "batch_norm", "pad", "linear", "relu", "tanh", "sigmoid", "gelu", "silu", "softplus", "elu", "leaky_relu",
-    "softmax", "log_softmax",
+    "hardtanh", "relu6", "hardsigmoid", "hardswish", "selu", "mish", "logsigmoid", "softmax", "log_softmax",
 ]

@@ -52,4 +52,41 @@ void LogSoftmaxImpl::pretty_print(std::ostream& stream) const {
 }
 Tensor LogSoftmaxImpl::forward(const Tensor& input) { return log_softmax(input, options.dim()); }
 
+HardtanhImpl::HardtanhImpl(const HardtanhOptions& options) : options(options) { reset(); }
+void HardtanhImpl::reset() {
+  DYDX_CHECK(options.max_val() > options.min_val(), "nn::Hardtanh: max_val must be greater than min_val");
+}
+void HardtanhImpl::pretty_print(std::ostream& stream) const {
+  stream << "dydx::nn::Hardtanh(min_val=" << options.min_val() << ", max_val=" << options.max_val();
+  if (options.inplace()) stream << std::boolalpha << ", inplace=" << options.inplace();
+  stream << ")";
+}
+Tensor HardtanhImpl::forward(Tensor input) {
+  if (options.inplace()) return hardtanh_(input, options.min_val(), options.max_val());
+  return hardtanh(input, options.min_val(), options.max_val());
+}
+
+// ReLU6, Hardsigmoid, Hardswish and SELU: Name(), or Name(inplace=true), as libtorch prints ReLU6.
+#define DYDX_INPLACE_ACTIVATION(Name, function)                                   \
+  void Name##Impl::pretty_print(std::ostream& stream) const {                     \
+    stream << "dydx::nn::" #Name "(";                                             \
+    if (options.inplace()) stream << std::boolalpha << "inplace=" << options.inplace(); \
+    stream << ")";                                                                \
+  }                                                                               \
+  Tensor Name##Impl::forward(Tensor input) {                                      \
+    if (options.inplace()) return function##_(input);                             \
+    return function(input);                                                       \
+  }
+DYDX_INPLACE_ACTIVATION(ReLU6, relu6)
+DYDX_INPLACE_ACTIVATION(Hardsigmoid, hardsigmoid)
+DYDX_INPLACE_ACTIVATION(Hardswish, hardswish)
+DYDX_INPLACE_ACTIVATION(SELU, selu)
+#undef DYDX_INPLACE_ACTIVATION
+
+void MishImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::Mish()"; }
+Tensor MishImpl::forward(const Tensor& input) { return mish(input); }
+
+void LogSigmoidImpl::pretty_print(std::ostream& stream) const { stream << "dydx::nn::LogSigmoid()"; }
+Tensor LogSigmoidImpl::forward(const Tensor& input) { return logsigmoid(input); }
+
 }  // namespace dydx::nn

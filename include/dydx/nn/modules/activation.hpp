@@ -1,5 +1,7 @@
 // Activation modules, as torch::nn's: ReLU, Tanh, Sigmoid, SiLU, GELU, ELU, LeakyReLU, Softplus,
-// Softmax and LogSoftmax, each over the function of the same name in dydx/ops.hpp.
+// Softmax, LogSoftmax, Hardtanh, ReLU6, Hardsigmoid, Hardswish, SELU, Mish and LogSigmoid, each over
+// the function of the same name in dydx/ops.hpp. (libtorch has no Hardsigmoid or Hardswish module;
+// these take PyTorch's Python options.)
 #pragma once
 
 #include <string>
@@ -131,5 +133,59 @@ class LogSoftmaxImpl : public Cloneable<LogSoftmaxImpl> {
   LogSoftmaxOptions options;
 };
 DYDX_MODULE(LogSoftmax);
+
+struct HardtanhOptions {
+  DYDX_ARG(double, min_val) = -1.0;
+  DYDX_ARG(double, max_val) = 1.0;
+  /// Writes the result into the input (which must then not be a leaf that requires grad).
+  DYDX_ARG(bool, inplace) = false;
+};
+class HardtanhImpl : public Cloneable<HardtanhImpl> {
+ public:
+  /// Checks max_val > min_val, as libtorch's.
+  void reset() override;
+  explicit HardtanhImpl(const HardtanhOptions& options = {});
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(Tensor input);
+  HardtanhOptions options;
+};
+DYDX_MODULE(Hardtanh);
+
+// ReLU6, Hardsigmoid, Hardswish and SELU take one option, inplace, as ReLU's.
+#define DYDX_INPLACE_ACTIVATION(Name)                                 \
+  struct Name##Options {                                              \
+    Name##Options(bool inplace = false) : inplace_(inplace) {}        \
+    DYDX_ARG(bool, inplace);                                          \
+  };                                                                  \
+  class Name##Impl : public Cloneable<Name##Impl> {                   \
+   public:                                                            \
+    void reset() override {}                                          \
+    explicit Name##Impl(const Name##Options& options = {}) : options(options) {} \
+    void pretty_print(std::ostream& stream) const override;           \
+    Tensor forward(Tensor input);                                     \
+    Name##Options options;                                            \
+  };                                                                  \
+  DYDX_MODULE(Name)
+DYDX_INPLACE_ACTIVATION(ReLU6);
+DYDX_INPLACE_ACTIVATION(Hardsigmoid);
+DYDX_INPLACE_ACTIVATION(Hardswish);
+DYDX_INPLACE_ACTIVATION(SELU);
+#undef DYDX_INPLACE_ACTIVATION
+
+class MishImpl : public Cloneable<MishImpl> {
+ public:
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(const Tensor& input);
+};
+DYDX_MODULE(Mish);
+
+class LogSigmoidImpl : public Cloneable<LogSigmoidImpl> {
+ public:
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(const Tensor& input);
+};
+DYDX_MODULE(LogSigmoid);
 
 }  // namespace dydx::nn
