@@ -586,7 +586,9 @@ std::vector<OpRow> build_table() {
   // Not 0-D: the std of one element is 0, where (as in PyTorch) the masked first derivative has nan derivatives.
   row({"std", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].std(false); },
        [=](const auto& in) { return naive_sqrt(naive_var(in[0], {}, false, 0)); }, 1e-5});
-  row({"std", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return in[0].std({-1}, true, true); },
+  // (Over a last dim of 5, not 2: the order-4 Taylor coefficients of the std of two random values,
+  // divided by powers of a spread that may be tiny, lose 3% in float32 for some draws of the inputs.)
+  row({"std", {{{3, 4}}, {{2, 3, 5}}}, Domain::Real, [](const auto& in) { return in[0].std({-1}, true, true); },
        [=](const auto& in) { return naive_sqrt(naive_var(in[0], {-1}, true, 1)); }, 1e-5});
   row({"std", {{{3, 4}}}, Domain::Real, [](const auto& in) { return dydx::std(in[0], {0, 1}, std::optional<int64_t>(0)); },
        [=](const auto& in) { return naive_sqrt(naive_var(in[0], {0, 1}, false, 0)); }, 1e-5});
