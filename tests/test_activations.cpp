@@ -677,7 +677,10 @@ TEST(Activations, GradcheckAwayFromTheKinks) {
   // Every kink (-3, -0.5, 0, 2, 3, 6) at least 0.05 away from each point.
   const std::vector<double> points = {-30.0, -7.5, -4.0, -2.9, -1.7, -0.45, -0.2, 0.1, 0.3, 1.1, 1.9, 2.2, 2.95, 4.4, 5.8, 6.2, 12.0, 35.0};
   const double h = 1e-6;
-  for (const auto& [name, f] : fns) {
+  for (const auto& entry : fns) {
+    // (Not a structured binding: clang 14 refuses to capture one in the lambda below.)
+    const std::string& name = entry.first;
+    const auto& f = entry.second;
     SCOPED_TRACE(name);
     const Tensor x = tensor(points, kFloat64).requires_grad_();
     const Tensor g = grad({f(x).sum()}, {x}, {}, std::nullopt, /*create_graph=*/true)[0];
