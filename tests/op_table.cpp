@@ -3,6 +3,7 @@
 // in test_op_table.cpp then check its forward, its gradient and its second derivative.
 #include "op_table.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -74,6 +75,56 @@ Naive naive_fold(const Naive& cols_in, Pair size, Pair k, Pair d, Pair p, Pair s
   });
   if (!batched) out.shape.erase(out.shape.begin());
   return out;
+}
+
+/// X with A X = B by Gaussian elimination with partial pivoting in double, for A [..., n, n] and
+/// B [..., n, k] (or B [..., n], a vector, where `vector`), batch dims broadcast.
+Naive naive_solve(const Naive& a, const Naive& b_in, bool vector) {
+  Naive b = b_in;
+  if (vector) b.shape.push_back(1);
+  const int64_t n = a.shape.back(), k = b.shape.back();
+  std::vector<int64_t> batch = broadcast(std::vector<int64_t>(a.shape.begin(), a.shape.end() - 2),
+                                         std::vector<int64_t>(b.shape.begin(), b.shape.end() - 2));
+  std::vector<int64_t> out_shape = batch;
+  out_shape.push_back(n);
+  out_shape.push_back(k);
+  Naive out = Naive::build(out_shape, [](const Index&) { return 0.0; });
+  int64_t systems = 1;
+  for (int64_t s : batch) systems *= s;
+  for (int64_t sys = 0; sys < systems; ++sys) {
+    Index at(batch.size() + 2, 0);
+    for (int64_t rem = sys, d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+      at[d] = rem % batch[d];
+      rem /= batch[d];
+    }
+    std::vector<std::vector<double>> m(n, std::vector<double>(n + k));
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < n + k; ++c) {
+        at[batch.size()] = r;
+        at[batch.size() + 1] = c < n ? c : c - n;
+        m[r][c] = c < n ? a.broadcast_at(at) : b.broadcast_at(at);
+      }
+    for (int64_t col = 0; col < n; ++col) {
+      int64_t pivot = col;
+      for (int64_t r = col + 1; r < n; ++r)
+        if (std::abs(m[r][col]) > std::abs(m[pivot][col])) pivot = r;
+      std::swap(m[col], m[pivot]);
+      for (int64_t r = 0; r < n; ++r) {
+        if (r == col) continue;
+        const double f = m[r][col] / m[col][col];
+        for (int64_t c = col; c < n + k; ++c) m[r][c] -= f * m[col][c];
+      }
+    }
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c) out.values[(sys * n + r) * k + c] = m[r][n + c] / m[r][r];
+  }
+  if (vector) out.shape.pop_back();
+  return out;
+}
+
+/// A [..., n, n] + shift I, as plain arrays: the op-table rows' well-conditioned matrices.
+Naive naive_shifted(const Naive& a, double shift) {
+  return Naive::build(a.shape, [&](const Index& i) { return a.at(i) + (i[i.size() - 1] == i[i.size() - 2] ? shift : 0.0); });
 }
 
 /// conv2d of x [N, C, H, W] (or [C, H, W]) with w [OC, C / groups, kh, kw] and an optional bias.
@@ -938,6 +989,26 @@ std::vector<OpRow> build_table() {
          return Naive::build(in[0].shape, [&](const Index& i) { return in[0].at(i) * (i[0] == 1 ? in[1].at({i[1]}) : 1.0); });
        },
        1e-5});
+
+  // Linear systems: inputs of Domain::Small (|x| <= 1.2) plus 4 I are diagonally dominant, so well
+  // conditioned; B as matrices, as vectors (one dim, and A's batch dims with n), with batch dims that
+  // broadcast either way.
+  const auto shifted = [](const Tensor& a) { return a + eye(a.size(-1), TensorOptions().dtype(a.dtype())) * 4.0; };
+  row({"linalg_inv", {{{3, 3}}, {{2, 3, 3}}, {{1, 1}}}, Domain::Small, [shifted](const auto& in) { return linalg::inv(shifted(in[0])); },
+       [](const auto& in) {
+         const int64_t n = in[0].shape.back();
+         const Naive identity = Naive::build({n, n}, [](const Index& i) { return i[0] == i[1] ? 1.0 : 0.0; });
+         return naive_solve(naive_shifted(in[0], 4.0), identity, false);
+       },
+       1e-5});
+  row({"linalg_solve", {{{3, 3}, {3, 2}}, {{3, 3}, {3}}, {{2, 3, 3}, {3, 1}}, {{3, 3}, {2, 3, 2}}, {{2, 3, 3}, {2, 3}}},
+       Domain::Small, [shifted](const auto& in) { return linalg::solve(shifted(in[0]), in[1]); },
+       [](const auto& in) {
+         const bool vector = in[1].shape.size() == 1 || (in[1].shape.size() == in[0].shape.size() - 1 &&
+                                                          std::equal(in[1].shape.begin(), in[1].shape.end(), in[0].shape.begin()));
+         return naive_solve(naive_shifted(in[0], 4.0), in[1], vector);
+       },
+       1e-5});
   return rows;
 }
 
@@ -1054,6 +1125,10 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
   if (name == "bmm") return [](const auto& in) { return bmm(in[0].reshape({1, 1, 1}), in[1].reshape({1, 1, 1})); };
   if (name == "dot") return [](const auto& in) { return dot(in[0].reshape({1}), in[1].reshape({1})); };
   if (name == "mv") return [matrix](const auto& in) { return mv(matrix(in[0]), in[1].reshape({1})); };
+  // Batches of 1 x 1 systems, so that a run of many edge values is one batched solve.
+  if (name == "linalg_inv") return [](const auto& in) { return linalg::inv(in[0].reshape({-1, 1, 1})).reshape(in[0].sizes()); };
+  if (name == "linalg_solve")
+    return [](const auto& in) { return linalg::solve(in[0].reshape({-1, 1, 1}), in[1].reshape({-1, 1, 1})).reshape(in[0].sizes()); };
   if (name == "addmm")
     return [matrix](const auto& in) { return addmm(matrix(in[0]), matrix(in[1]), full({1, 1}, 2.0, in[1].dtype())); };
   // An op whose table row applies it to its inputs as they come (most binary ops) needs no entry.
@@ -1185,6 +1260,13 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"addmm", "out", "-0", "0", kBlasZero},
       {"pow.Tensor", "jvp", "0", "-0", kZeroTerm},
       {"sigmoid", "", "0", "3.7835058536770061e-44", kSubnormal},
+      {"linalg_solve", "jvp", "nan", "", kZeroTangent},
+      {"linalg_solve", "fwr", "0", "-0", "at A = +-inf the Hessian-vector product is a zero whose sign follows the order of "
+       "operations (PyTorch's reverse over reverse here: its forward over reverse is wrong, see make_edge_cases.py)"},
+      {"linalg_solve", "fwr", "-0", "0", "at A = +-inf the Hessian-vector product is a zero whose sign follows the order of "
+       "operations (PyTorch's reverse over reverse here: its forward over reverse is wrong, see make_edge_cases.py)"},
+      {"linalg_inv", "fwr", "nan", "inf", "at a subnormal float32 A the exact 2 / A^3 is past float32's range: dydx's "
+       "2 Y H Y H Y overflows to inf, PyTorch's forward over reverse forms nan"},
       {"mm", "jvp", "nan", "", kZeroTangent},   {"bmm", "jvp", "nan", "", kZeroTangent},
       {"addmm", "jvp", "nan", "", kZeroTangent}, {"mv", "jvp", "nan", "", kZeroTangent}, {"max", "jvp", "nan", "1", kNanMaximum},
       {"min", "jvp", "nan", "1", kNanMaximum},  {"max", "out", "-0", "0", kZeroTie},

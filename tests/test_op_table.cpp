@@ -607,7 +607,7 @@ func::UnaryFunction quartic_row_wise(const Case& c, const TensorList& leaves, co
 const std::set<std::string>& ops_without_biharmonic_rule() {
   static const std::set<std::string> names = {
       "atan2", "hypot", "pow.Tensor", "softmax", "log_softmax", "logsumexp", "var", "std", "norm", "linalg_vector_norm",
-      "layer_norm", "cross_entropy",
+      "layer_norm", "cross_entropy", "linalg_inv", "linalg_solve",
       // The forward Laplacian's own steps, which only its level makes.
       "laplacian_tangent.tanh", "laplacian_tangent.sigmoid", "laplacian_tangent.exp", "laplacian_tangent.sin",
       "laplacian_tangent.cos", "laplacian_tangent.silu"};

@@ -222,7 +222,16 @@ Tensor norm(const Tensor& x, Scalar p, IntArrayRef dims, bool keepdim = false);
 namespace linalg {
 /// torch.linalg.vector_norm: norm with ord and dims (empty: every dim), its own grad_fn name.
 Tensor vector_norm(const Tensor& x, Scalar ord = 2, IntArrayRef dims = {}, bool keepdim = false);
+/// torch.linalg.solve: X with A X = B, for A [..., n, n] and B [..., n, k], or B [..., n] (a vector:
+/// B of one dim, or with A's batch dims and n alone, PyTorch's rule), batch dims broadcast; by LU with
+/// partial pivoting. A matrix with an exactly zero pivot raises ("... the input matrix is singular").
+/// Differentiable in A and B to any order (LinalgSolveExBackward0).
+Tensor solve(const Tensor& A, const Tensor& B);
+/// torch.linalg.inv: A^{-1} for A [..., n, n] (LinalgInvExBackward0); a singular matrix raises.
+Tensor inv(const Tensor& A);
 }  // namespace linalg
+/// torch.inverse: linalg::inv.
+Tensor inverse(const Tensor& A);
 /// torch.einsum: sums of products of the operands' elements over the equation's subscripts
 /// ("ij,jk->ik", implicit output "ij,jk", "...", repeated subscripts for diagonals), contracted
 /// pairwise from left to right through bmm, so derivatives of every order come from views and bmm.

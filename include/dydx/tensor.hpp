@@ -213,6 +213,7 @@ class Tensor {
   Tensor dot(const Tensor& other) const;
   Tensor mv(const Tensor& vec) const;
   Tensor outer(const Tensor& vec2) const;
+  Tensor inverse() const;
   Tensor sum() const;
   Tensor sum(IntArrayRef dims, bool keepdim = false) const;
   Tensor mean() const;

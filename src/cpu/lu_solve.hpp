@@ -1,0 +1,23 @@
+// Square linear systems by LAPACK's LU routines, which OpenBLAS carries: getrf factors A = P L U
+// with partial pivoting, getrs solves with the factors. The same routines as PyTorch's CPU solve and
+// inverse, so singular matrices are found where PyTorch finds them (an exactly zero pivot).
+#pragma once
+
+#include <cstdint>
+
+namespace dydx::cpu {
+
+/// The first system that had no solution: its index in the batch and the 1-based position of its zero
+/// pivot (LAPACK's info); batch < 0 when every system was solved.
+struct ZeroPivot {
+  int64_t batch = -1;
+  int64_t pivot = 0;
+};
+
+/// Solves A X = B for `batch` systems stored column-major, each A n x n at a + i n^2 (overwritten by
+/// its LU factors) and each B n x nrhs at b + i n nrhs (overwritten by X); the systems split across
+/// dydx's threads. T is float or double; n and nrhs fit LAPACK's 32-bit ints (the caller checks).
+template <class T>
+ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs);
+
+}  // namespace dydx::cpu

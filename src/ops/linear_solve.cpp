@@ -1,0 +1,256 @@
+// linalg.solve and linalg.inv: X = A^{-1} B and A^{-1} for batches of square matrices, by LU with
+// partial pivoting (cpu/lu_solve.hpp), with PyTorch's semantics, errors and grad_fn names.
+//
+// Both rules come from differentiating A X = B: A dX = dB - dA X. So the JVP is a solve with the same
+// A, the VJP solves with A^T (gB = A^{-T} g, gA = -gB X^T), the second derivative along one direction
+// is d2X = -2 A^{-1} dA dX, and the normalised Taylor coefficients follow the recurrence
+// X_k = A^{-1} (B_k - sum_{j=1..k} A_j X_{k-j}). The inverse is the solve with B = I (what PyTorch
+// computes too): dY = -Y dA Y, d2Y = 2 Y dA Y dA Y, Y_k = -Y sum_{j=1..k} A_j Y_{k-j}. Every rule is
+// written with solve, inv and matmul themselves, so derivatives of any order follow.
+#include <climits>
+
+#include "cpu/lu_solve.hpp"
+#include "ops/op_record.hpp"
+#include "ops/op_util.hpp"
+#include "ops/taylor.hpp"
+#include "vmap/batched.hpp"
+
+namespace dydx {
+namespace ops {
+namespace {
+
+// t's dims but its last `drop`: a batch of matrices' (or vectors') batch dims.
+IntArrayRef batch_dims_of(const Tensor& t, int64_t drop) { return IntArrayRef(t.sizes().data(), static_cast<size_t>(t.dim() - drop)); }
+
+// PyTorch's ScalarType names, which its linalg messages print.
+const char* torch_type_name(ScalarType t) {
+  switch (t) {
+    case kFloat32: return "Float";
+    case kFloat64: return "Double";
+    case kInt64: return "Long";
+    case kBool: return "Bool";
+  }
+  return "?";
+}
+
+void check_square_matrices(const Tensor& a, const char* op, const char* name) {
+  DYDX_CHECK(a.dim() >= 2, op, ": The input tensor ", name, " must have at least 2 dimensions.");
+  DYDX_CHECK(a.size(-1) == a.size(-2), op, ": ", name, " must be batches of square matrices, but they are ", a.size(-2),
+             " by ", a.size(-1), " matrices");
+  DYDX_CHECK(is_floating_point(a.dtype()), op, ": Expected a floating point or complex tensor as input. Got ",
+             torch_type_name(a.dtype()));
+  DYDX_CHECK(a.size(-1) <= INT_MAX, op, ": ", a.size(-1), " by ", a.size(-1), " matrices are beyond LAPACK's 32-bit sizes");
+}
+
+// A fresh column-major copy of t's matrices (which LAPACK overwrites), broadcast to the batch dims: a
+// dense tensor of shape [batch..., cols, rows]. Always a copy: contiguous() of a view that already
+// is column-major would hand LAPACK the caller's own storage.
+Tensor column_major(const Tensor& t, IntArrayRef batch) {
+  Dims broadcast(batch.begin(), batch.end()), transposed(batch.begin(), batch.end());
+  broadcast.push_back(t.size(-2));
+  broadcast.push_back(t.size(-1));
+  transposed.push_back(t.size(-1));
+  transposed.push_back(t.size(-2));
+  Tensor copy = detail::make_empty(transposed, t.dtype());
+  copy.copy_(t.expand(broadcast).transpose(-1, -2));
+  return copy;
+}
+
+// X = A^{-1} B for A [..., n, n] and B [..., n, k] of one floating dtype, batch dims broadcast; no
+// history (the records add it). `op` names the caller in the singular-matrix error, as PyTorch's.
+Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inverse) {
+  NoGradGuard no_grad;
+  const Dims batch = detail::broadcast_shapes(batch_dims_of(a, 2), batch_dims_of(b, 2), op);
+  Tensor factors = column_major(a.detach(), batch);
+  Tensor x = column_major(b.detach(), batch);  // overwritten by the solution, column-major
+  const int64_t n = a.size(-1), nrhs = b.size(-1);
+  const int64_t systems = detail::product(batch);
+  cpu::ZeroPivot singular;
+  if (nrhs > 0) {
+    cpu::dispatch_floating(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      singular = cpu::lu_solve<T>(factors.data_ptr<T>(), x.data_ptr<T>(), systems, n, nrhs);
+    });
+  }
+  if (singular.batch >= 0) {
+    const std::string where = batch.empty() ? "" : "(Batch element " + std::to_string(singular.batch) + "): ";
+    if (inverse)
+      detail::fail(op, ": ", where, "The diagonal element ", singular.pivot,
+                   " is zero, the inversion could not be completed because the input matrix is singular.");
+    detail::fail("torch.", op, ": ", where, "The solver failed because the input matrix is singular.");
+  }
+  return x.transpose(-1, -2).contiguous();
+}
+
+// A vector's or a matrix's rules as matrices: a vector B (and its tangents, cotangents and X) is a
+// column.
+Tensor as_columns(const Tensor& t, bool vector) { return vector && t.defined() ? t.unsqueeze(-1) : t; }
+Tensor as_given(const Tensor& t, bool vector) { return vector && t.defined() ? t.squeeze(-1) : t; }
+
+// A tangent (or coefficient) of an input of `own_rank` dims, with leading batch dims in front, made
+// `rank` dims past them: its matrix batch dims padded with ones so that they line up with the
+// result's when an input has fewer batch dims than the other (A [n, n] beside B [3, n, k]).
+Tensor lined_up(const Tensor& t, int64_t own_rank, int64_t rank) {
+  return t.defined() ? align_to_rank(t, t.dim() - own_rank, rank) : t;
+}
+
+}  // namespace
+
+Tensor solve_matrices(const Tensor& a, const Tensor& b, bool vector);
+
+namespace {
+
+struct SolveAttrs {
+  bool vector;  // B (and X) are vectors: B [..., n] rather than [..., n, k]
+};
+
+struct SolveRecord : Named<"linalg_solve", "LinalgSolveExBackward0"> {
+  using Attrs = SolveAttrs;
+  static constexpr Saves saves{.inputs = input_bits(0), .output = true};
+  static Tensor replay(const TensorList& in, const Attrs& attrs) { return solve_matrices(in[0], in[1], attrs.vector); }
+  static void vjp(const Backward<SolveRecord>& b, const Tensor& g, Tensor* grads) {
+    const bool vector = b.attrs().vector;
+    const Tensor gb = solve_matrices(b.input(0).transpose(-1, -2), as_columns(g, vector), false);
+    if (b.needs_grad(1)) grads[1] = as_given(gb, vector);
+    if (b.needs_grad(0)) grads[0] = -matmul(gb, as_columns(b.output(), vector).transpose(-1, -2));
+  }
+  // dX = A^{-1} (dB - dA X).
+  static Tensor jvp(const Primal<SolveRecord>& p, const TensorList& t) {
+    const bool vector = p.attrs().vector;
+    const Tensor x = as_columns(p.output(), vector);
+    const Tensor ta = lined_up(t[0], p.input(0).dim(), x.dim());
+    const Tensor tb = lined_up(as_columns(t[1], vector), p.input(1).dim() + vector, x.dim());
+    const Tensor rhs = sum_terms(tb, ta.defined() ? -matmul(ta, x) : Tensor());
+    return as_given(solve_matrices(p.input(0), rhs, false), vector);
+  }
+  // sum_k -2 A^{-1} H_k dX_k, with H_k the direction of A and dX_k the JVP along (H_k, K_k); zero when
+  // A does not move (X is linear in B).
+  static Tensor curvature(const Primal<SolveRecord>& p, const TensorList& g) {
+    if (!g[0].defined()) return {};
+    const bool vector = p.attrs().vector;
+    const Tensor x = as_columns(p.output(), vector);
+    const Tensor ga = lined_up(g[0], p.input(0).dim(), x.dim());
+    const Tensor gb = lined_up(as_columns(g[1], vector), p.input(1).dim() + vector, x.dim());
+    const Tensor dx = solve_matrices(p.input(0), sum_terms(gb, -matmul(ga, x)), false);
+    return as_given(solve_matrices(p.input(0), matmul(ga, dx).sum({0}), false) * -2.0, vector);
+  }
+  static Tensor taylor(const Primal<SolveRecord>& p, const TensorList& series) {
+    const bool vector = p.attrs().vector;
+    const Tensor& a = p.input(0);
+    TensorList x{as_columns(p.output(), vector)};
+    const int64_t rank = x[0].dim();
+    for (int64_t k = 1; k <= forward::taylor_order(); ++k) {
+      Tensor rhs = lined_up(as_columns(taylor::coefficient(series[1], k), vector), p.input(1).dim() + vector, rank);
+      if (series[0].defined())
+        for (int64_t j = 1; j <= k; ++j)
+          if (x[k - j].defined())
+            rhs = sum_terms(rhs, -matmul(lined_up(taylor::coefficient(series[0], j), a.dim(), rank), x[k - j]));
+      x.push_back(rhs.defined() ? solve_matrices(a, rhs, false) : Tensor());
+    }
+    for (Tensor& term : x) term = as_given(term, vector);
+    return taylor::stacked_terms(x);
+  }
+};
+
+struct InvRecord : Named<"linalg_inv", "LinalgInvExBackward0"> {
+  static constexpr Saves saves{.output = true};
+  static Tensor replay(const TensorList& in, NoAttrs) { return linalg::inv(in[0]); }
+  // gA = -Y^T g Y^T.
+  static void vjp(const Backward<InvRecord>& b, const Tensor& g, Tensor* grads) {
+    const Tensor yt = b.output().transpose(-1, -2);
+    grads[0] = -matmul(matmul(yt, g), yt);
+  }
+  static Tensor jvp(const Primal<InvRecord>& p, const TensorList& t) {
+    const Tensor& y = p.output();
+    return -matmul(matmul(y, t[0]), y);
+  }
+  // sum_k 2 Y H_k Y H_k Y.
+  static Tensor curvature(const Primal<InvRecord>& p, const TensorList& g) {
+    if (!g[0].defined()) return {};
+    const Tensor& y = p.output();
+    const Tensor yh = matmul(y, g[0]);
+    return matmul(matmul(yh, yh), y).sum({0}) * 2.0;
+  }
+  static Tensor taylor(const Primal<InvRecord>& p, const TensorList& series) {
+    const Tensor& y = p.output();
+    TensorList terms{y};
+    for (int64_t k = 1; k <= forward::taylor_order(); ++k) {
+      Tensor sum;
+      for (int64_t j = 1; j <= k; ++j)
+        if (terms[k - j].defined()) sum = sum_terms(sum, matmul(taylor::coefficient(series[0], j), terms[k - j]));
+      terms.push_back(sum.defined() ? -matmul(y, sum) : Tensor());
+    }
+    return taylor::stacked_terms(terms);
+  }
+};
+
+// PyTorch's test for a vector right-hand side (linalg_solve_is_vector_rhs): B of one dim, or of one
+// dim fewer than A with A's batch dims and n.
+bool is_vector_rhs(const Tensor& a, const Tensor& b) {
+  if (b.dim() == 1) return true;
+  if (b.dim() != a.dim() - 1) return false;
+  return b.sizes() == batch_dims_of(a, 1);
+}
+
+// vmap: the batch first in both, sample ranks padded so that the samples' batch dims broadcast as
+// they do in each sample's solve; one batched solve.
+Tensor solve_rule(const Tensor& a, const Tensor& b, bool vector) {
+  const uint32_t level = vmap::top_level({&a, &b});
+  const vmap::Arg x = vmap::unwrap(a, level), y = vmap::unwrap(b, level);
+  const int64_t rank = std::max(a.dim(), b.dim() + (vector ? 1 : 0));
+  const Tensor lhs = x.bdim ? vmap::pad_sample_rank(vmap::batch_first(x), rank) : a;
+  Tensor rhs = y.bdim ? vmap::batch_first(y) : b;
+  if (vector) rhs = rhs.unsqueeze(-1);
+  if (y.bdim) rhs = vmap::pad_sample_rank(rhs, rank);
+  return vmap::wrap(as_given(solve_matrices(lhs, rhs, false), vector), 0, level);
+}
+
+}  // namespace
+
+// The solve with B's kind already known (the rules' columns are never taken for vectors).
+Tensor solve_matrices(const Tensor& a, const Tensor& b, bool vector) {
+  if (vmap::takes_rule({&a, &b})) [[unlikely]] return solve_rule(a, b, vector);
+  const Tensor columns = as_columns(b, vector);
+  Tensor out = as_given(solve_values(a, columns, "linalg.solve", false), vector);
+  finish<SolveRecord>({&a, &b}, out, {vector});
+  return out;
+}
+
+}  // namespace ops
+
+namespace linalg {
+
+Tensor solve(const Tensor& a, const Tensor& b) {
+  ops::check_square_matrices(a, "linalg.solve", "A");
+  DYDX_CHECK(b.dim() >= 1, "linalg.solve: The input tensor B must have at least 2 dimensions.");
+  DYDX_CHECK(a.dtype() == b.dtype(), "linalg.solve: Expected A and B to have the same dtype, but found A of type ",
+             ops::torch_type_name(a.dtype()), " and B of type ", ops::torch_type_name(b.dtype()), " instead");
+  const bool vector = ops::is_vector_rhs(a, b);
+  DYDX_CHECK(vector || b.dim() >= 2, "linalg.solve: The input tensor B must have at least 2 dimensions.");
+  const int64_t rows = vector ? b.size(-1) : b.size(-2);
+  DYDX_CHECK(rows == a.size(-1), "linalg.solve: Incompatible shapes of A and B for the equation AX = B (", a.size(-2), "x",
+             a.size(-1), " and ", rows, "x", vector ? 1 : b.size(-1), ")");
+  DYDX_CHECK(b.size(-1) <= INT_MAX, "linalg.solve: ", b.size(-1), " right-hand sides are beyond LAPACK's 32-bit sizes");
+  // Batch dims that do not broadcast raise here, before any work (broadcast_shapes names them).
+  const int64_t b_batch_rank = b.dim() - (vector ? 1 : 2);
+  detail::broadcast_shapes(ops::batch_dims_of(a, 2), ops::batch_dims_of(b, b.dim() - b_batch_rank), "linalg.solve");
+  return ops::solve_matrices(a, b, vector);
+}
+
+Tensor inv(const Tensor& a) {
+  ops::check_square_matrices(a, "linalg.inv", "A");
+  if (vmap::takes_rule(a)) [[unlikely]] {
+    const uint32_t level = vmap::batched(a)->level;
+    return vmap::wrap(inv(vmap::batch_first(vmap::unwrap(a, level))), 0, level);
+  }
+  Tensor out = ops::solve_values(a, eye(a.size(-1), TensorOptions().dtype(a.dtype())), "linalg.inv", true);
+  ops::finish<ops::InvRecord>({&a}, out, {});
+  return out;
+}
+
+}  // namespace linalg
+
+Tensor inverse(const Tensor& a) { return linalg::inv(a); }
+Tensor Tensor::inverse() const { return linalg::inv(*this); }
+
+}  // namespace dydx

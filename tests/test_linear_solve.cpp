@@ -1,0 +1,177 @@
+// linalg::solve and linalg::inv beyond what the op table checks (values, every derivative, vmap,
+// compile): PyTorch 1.13's errors and shapes, inputs of any layout left unchanged, singular matrices,
+// empty batches and matrices, non-finite values, and batches split across threads.
+#include <gtest/gtest.h>
+
+#include <dydx/dydx.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace dydx;
+using dydx::testing::HasValues;
+using dydx::testing::ThreadCount;
+
+namespace {
+
+Tensor matrix3() { return tensor({4.0, 1.0, 0.5, 0.2, 3.0, 0.1, 0.3, 0.7, 5.0}, kFloat64).reshape({3, 3}); }
+
+// The largest |A X - B| over every element: the residual of a solve.
+double residual(const Tensor& a, const Tensor& x, const Tensor& b) { return (matmul(a, x) - b).abs().max().item<double>(); }
+
+TEST(LinearSolve, SolvesMatricesVectorsAndBroadcastBatches) {
+  const Tensor a = matrix3();
+  const Tensor b = tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0}, kFloat64).reshape({3, 2});
+  const Tensor x = linalg::solve(a, b);
+  EXPECT_EQ(x.sizes().vec(), (std::vector<int64_t>{3, 2}));
+  EXPECT_LT(residual(a, x, b), 1e-14);
+  // A vector: B of one dim, or with A's batch dims and n (PyTorch's rule).
+  const Tensor v = tensor({1.0, -2.0, 0.5}, kFloat64);
+  EXPECT_LT(residual(a, linalg::solve(a, v).unsqueeze(-1), v.unsqueeze(-1)), 1e-14);
+  const Tensor batch = stack({a, a * 2.0});
+  const Tensor vs = stack({v, v * 3.0});
+  const Tensor xv = linalg::solve(batch, vs);
+  EXPECT_EQ(xv.sizes().vec(), (std::vector<int64_t>{2, 3}));
+  EXPECT_LT(residual(batch, xv.unsqueeze(-1), vs.unsqueeze(-1)), 1e-14);
+  // Batch dims broadcast both ways: [5, 1, 3, 3] with [2, 3, 2] gives [5, 2, 3, 2].
+  const Tensor wide = stack({a, a + 1.0, a * 0.5, a - 0.25, a * 3.0}).unsqueeze(1);
+  const Tensor rhs = stack({b, b * -1.0});
+  const Tensor xw = linalg::solve(wide, rhs);
+  EXPECT_EQ(xw.sizes().vec(), (std::vector<int64_t>{5, 2, 3, 2}));
+  EXPECT_LT(residual(wide, xw, rhs), 1e-13);
+  // float32 solves in float32.
+  const Tensor x32 = linalg::solve(a.to(kFloat32), b.to(kFloat32));
+  EXPECT_EQ(x32.dtype(), kFloat32);
+  EXPECT_TRUE(HasValues(x32, x.to_vector<double>(), 1e-6));
+}
+
+TEST(LinearSolve, InverseIsTheSolveWithTheIdentity) {
+  const Tensor a = matrix3();
+  const Tensor y = linalg::inv(a);
+  EXPECT_LT((matmul(a, y) - eye(3, TensorOptions().dtype(kFloat64))).abs().max().item<double>(), 1e-15);
+  EXPECT_TRUE(HasValues(inverse(a), y.to_vector<double>(), 0));
+  EXPECT_TRUE(HasValues(a.inverse(), y.to_vector<double>(), 0));
+  const Tensor leaf = matrix3().requires_grad_();
+  EXPECT_EQ(std::string(linalg::inv(leaf).grad_fn()->name()), "LinalgInvExBackward0");
+  EXPECT_EQ(std::string(linalg::solve(leaf, a).grad_fn()->name()), "LinalgSolveExBackward0");
+}
+
+// LAPACK overwrites what it factors: the copies it gets must never be the caller's storage, whatever
+// the layout (a column-major view is already "contiguous" once transposed).
+TEST(LinearSolve, LeavesInputsOfEveryLayoutUnchanged) {
+  const Tensor dense = matrix3();
+  const Tensor column_major = dense.t().contiguous().t();  // the same values, column-major strides
+  const Tensor b = tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0}, kFloat64).reshape({2, 3}).t();  // a transposed view
+  const std::vector<double> a_before = column_major.contiguous().to_vector<double>();
+  const std::vector<double> b_before = b.contiguous().to_vector<double>();
+  const Tensor x = linalg::solve(column_major, b);
+  const Tensor y = linalg::inv(column_major);
+  EXPECT_TRUE(HasValues(column_major, a_before, 0));
+  EXPECT_TRUE(HasValues(b, b_before, 0));
+  EXPECT_TRUE(HasValues(x, linalg::solve(dense, b.contiguous()).to_vector<double>(), 1e-15));
+  EXPECT_TRUE(HasValues(y, linalg::inv(dense).to_vector<double>(), 1e-15));
+  // An expanded A (one matrix for a batch) is read, not written.
+  const Tensor shared = dense.expand({4, 3, 3});
+  const Tensor xs = linalg::solve(shared, b.expand({4, 3, 2}));
+  EXPECT_LT(residual(shared, xs, b.expand({4, 3, 2})), 1e-14);
+  EXPECT_TRUE(HasValues(dense, matrix3().to_vector<double>(), 0));
+}
+
+TEST(LinearSolve, ErrorsAreTorchs) {
+  const Tensor a = matrix3();
+  EXPECT_DYDX_ERROR(linalg::inv(tensor({1.0, 2.0, 3.0}, kFloat64)), "linalg.inv: The input tensor A must have at least 2 dimensions.");
+  EXPECT_DYDX_ERROR(linalg::inv(ones({2, 3}, TensorOptions().dtype(kFloat64))),
+                    "linalg.inv: A must be batches of square matrices, but they are 2 by 3 matrices");
+  EXPECT_DYDX_ERROR(linalg::inv(ones({3, 3}, TensorOptions().dtype(kInt64))),
+                    "linalg.inv: Expected a floating point or complex tensor as input. Got Long");
+  EXPECT_DYDX_ERROR(linalg::solve(a, ones({4}, TensorOptions().dtype(kFloat64))),
+                    "linalg.solve: Incompatible shapes of A and B for the equation AX = B (3x3 and 4x1)");
+  EXPECT_DYDX_ERROR(linalg::solve(a, ones({4, 3}, TensorOptions().dtype(kFloat64))),
+                    "linalg.solve: Incompatible shapes of A and B for the equation AX = B (3x3 and 4x3)");
+  EXPECT_DYDX_ERROR(linalg::solve(a, ones({3, 2})),
+                    "linalg.solve: Expected A and B to have the same dtype, but found A of type Double and B of type Float instead");
+  EXPECT_DYDX_ERROR(linalg::solve(a, tensor(1.0, kFloat64)), "linalg.solve: The input tensor B must have at least 2 dimensions.");
+  EXPECT_DYDX_ERROR(linalg::solve(ones({2, 3}, TensorOptions().dtype(kFloat64)), ones({2}, TensorOptions().dtype(kFloat64))),
+                    "linalg.solve: A must be batches of square matrices, but they are 2 by 3 matrices");
+  EXPECT_DYDX_ERROR(linalg::solve(a.expand({2, 3, 3}), ones({3, 3, 2}, TensorOptions().dtype(kFloat64))), "linalg.solve");
+}
+
+TEST(LinearSolve, SingularMatricesRaiseNamingTheBatchElementAndPivot) {
+  const Tensor singular = tensor({1.0, 2.0, 2.0, 4.0}, kFloat64).reshape({2, 2});
+  EXPECT_DYDX_ERROR(linalg::inv(zeros({3, 3}, TensorOptions().dtype(kFloat64))),
+                    "linalg.inv: The diagonal element 1 is zero, the inversion could not be completed because the input "
+                    "matrix is singular.");
+  EXPECT_DYDX_ERROR(linalg::inv(singular), "linalg.inv: The diagonal element 2 is zero");
+  const Tensor batch = stack({eye(2, TensorOptions().dtype(kFloat64)), singular, zeros({2, 2}, TensorOptions().dtype(kFloat64))});
+  EXPECT_DYDX_ERROR(linalg::inv(batch), "linalg.inv: (Batch element 1): The diagonal element 2 is zero");
+  EXPECT_DYDX_ERROR(linalg::solve(singular, ones({2}, TensorOptions().dtype(kFloat64))),
+                    "torch.linalg.solve: The solver failed because the input matrix is singular.");
+  EXPECT_DYDX_ERROR(linalg::solve(batch, ones({3, 2, 1}, TensorOptions().dtype(kFloat64))),
+                    "torch.linalg.solve: (Batch element 1): The solver failed because the input matrix is singular.");
+  // The first singular system is named on any number of threads (the batch splits across them).
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadCount scope(threads);
+    Tensor many = eye(2, TensorOptions().dtype(kFloat64)).expand({4000, 2, 2}).clone();
+    many.select(0, 2999).zero_();
+    many.select(0, 3999).zero_();
+    EXPECT_DYDX_ERROR(linalg::inv(many), "(Batch element 2999)");
+  }
+}
+
+TEST(LinearSolve, EmptyMatricesAndBatchesAndNonFiniteValues) {
+  const TensorOptions f64 = TensorOptions().dtype(kFloat64);
+  EXPECT_EQ(linalg::inv(zeros({0, 0}, f64)).sizes().vec(), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(linalg::inv(zeros({0, 3, 3}, f64)).sizes().vec(), (std::vector<int64_t>{0, 3, 3}));
+  EXPECT_EQ(linalg::solve(matrix3(), zeros({3, 0}, f64)).sizes().vec(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(linalg::solve(zeros({2, 0, 0}, f64), zeros({2, 0}, f64)).sizes().vec(), (std::vector<int64_t>{2, 0}));
+  // nan propagates (no pivot is exactly zero), as PyTorch's: every element nan.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor with_nan = tensor({1.0, nan, 0.0, 1.0}, kFloat64).reshape({2, 2});
+  const Tensor y = linalg::inv(with_nan);
+  EXPECT_TRUE(y.isnan().any().item<bool>());
+  // 1 x 1 systems of inf: 1 / inf = 0.
+  EXPECT_TRUE(HasValues(linalg::inv(full({1, 1}, std::numeric_limits<double>::infinity(), f64)), {0.0}, 0));
+}
+
+// Many small systems split across threads, each thread with its own pivots: every count gives the
+// one-thread answer bit for bit, with gradients.
+TEST(LinearSolve, BatchesSplitAcrossThreadsGiveTheSameBits) {
+  manual_seed(3);
+  const Tensor a = (randn({3000, 4, 4}, TensorOptions().dtype(kFloat64)) * 0.3 + eye(4, TensorOptions().dtype(kFloat64)) * 3.0);
+  const Tensor b = randn({3000, 4, 2}, TensorOptions().dtype(kFloat64));
+  std::vector<double> reference, reference_grad;
+  for (int threads : {1, 2, 3, 7}) {
+    ThreadCount scope(threads);
+    const Tensor leaf = a.detach().requires_grad_();
+    const Tensor x = linalg::solve(leaf, b);
+    const Tensor g = grad({(x * x).sum()}, {leaf})[0];
+    if (threads == 1) {
+      reference = x.to_vector<double>();
+      reference_grad = g.to_vector<double>();
+      EXPECT_LT(residual(a, x, b), 1e-13);
+    } else {
+      EXPECT_TRUE(HasValues(x, reference, 0)) << threads << " threads";
+      EXPECT_TRUE(HasValues(g, reference_grad, 0)) << threads << " threads";
+    }
+  }
+}
+
+// The derivatives the op table checks with finite differences, here against their closed forms on
+// one matrix: d inv(A)[H] = -Y H Y, and the Hessian of a scalar of solve through func::hessian is
+// symmetric.
+TEST(LinearSolve, DerivativesHaveTheirClosedForms) {
+  const Tensor a = matrix3();
+  const Tensor h = tensor({0.1, -0.2, 0.3, 0.0, 0.5, -0.1, 0.2, 0.1, -0.4}, kFloat64).reshape({3, 3});
+  const Tensor y = linalg::inv(a);
+  const auto [value, tangent] = func::jvp([](const TensorList& in) { return TensorList{linalg::inv(in[0])}; }, {a}, {h});
+  EXPECT_TRUE(HasValues(tangent[0], (-matmul(matmul(y, h), y)).to_vector<double>(), 1e-15));
+  const Tensor b = tensor({1.0, -1.0, 2.0}, kFloat64);
+  const Tensor hess = func::hessian([&](const Tensor& m) { return linalg::solve(m.reshape({3, 3}), b).pow(2).sum(); })(a.reshape({9}));
+  EXPECT_LT((hess - hess.t()).abs().max().item<double>(), 1e-12);
+}
+
+}  // namespace
