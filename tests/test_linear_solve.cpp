@@ -49,6 +49,17 @@ TEST(LinearSolve, SolvesMatricesVectorsAndBroadcastBatches) {
   EXPECT_TRUE(HasValues(x32, x.to_vector<double>(), 1e-6));
 }
 
+TEST(LinearSolve, LeftFalseSolvesXATimesEqualsB) {
+  const Tensor a = matrix3();
+  const Tensor b = tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0}, kFloat64).reshape({2, 3});
+  const Tensor x = linalg::solve(a, b, false);
+  EXPECT_EQ(x.sizes().vec(), (std::vector<int64_t>{2, 3}));
+  EXPECT_LT((matmul(x, a) - b).abs().max().item<double>(), 1e-14);
+  EXPECT_DYDX_ERROR(linalg::solve(a, tensor({1.0, 2.0, 3.0}, kFloat64), false),
+                    "linalg.solve: Incompatible shapes of A and B for the equation XA = B (3x3 and 3x1)");
+  EXPECT_DYDX_ERROR(linalg::solve(a, b.t(), false), "XA = B (3x3 and 3x2)");
+}
+
 TEST(LinearSolve, InverseIsTheSolveWithTheIdentity) {
   const Tensor a = matrix3();
   const Tensor y = linalg::inv(a);

@@ -225,8 +225,8 @@ Tensor vector_norm(const Tensor& x, Scalar ord = 2, IntArrayRef dims = {}, bool 
 /// torch.linalg.solve: X with A X = B, for A [..., n, n] and B [..., n, k], or B [..., n] (a vector:
 /// B of one dim, or with A's batch dims and n alone, PyTorch's rule), batch dims broadcast; by LU with
 /// partial pivoting. A matrix with an exactly zero pivot raises ("... the input matrix is singular").
-/// Differentiable in A and B to any order (LinalgSolveExBackward0).
-Tensor solve(const Tensor& A, const Tensor& B);
+/// Differentiable in A and B to any order (LinalgSolveExBackward0). left = false solves X A = B.
+Tensor solve(const Tensor& A, const Tensor& B, bool left = true);
 /// torch.linalg.inv: A^{-1} for A [..., n, n] (LinalgInvExBackward0); a singular matrix raises.
 Tensor inv(const Tensor& A);
 }  // namespace linalg

@@ -11,7 +11,7 @@ from ._core import (  # noqa: F401
     tensor, zeros, ones, empty, full, zeros_like, ones_like, empty_like, full_like, arange, linspace, eye,
     manual_seed, rand, randn, randint, randperm,
     from_numpy, from_dlpack, is_grad_enabled, blas_kernel, get_num_threads, set_num_threads,
-    autograd, optim,
+    autograd, optim, linalg,
 )
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled  # noqa: F401
 from ._functions import *  # noqa: F401,F403

@@ -85,6 +85,19 @@ void bind_free_ops(nb::module_& m) {
   DYDX_IN_PLACE_ACTIVATION(mish);
   DYDX_IN_PLACE_ACTIVATION(silu);
 #undef DYDX_IN_PLACE_ACTIVATION
+
+  // torch.linalg's solves and norms.
+  nb::module_ linalg = m.def_submodule("linalg", "Linear algebra, as torch.linalg");
+  linalg.def("solve", [](const Tensor& a, const Tensor& b, bool left) {
+    return without_gil([&] { return dydx::linalg::solve(a, b, left); });
+  }, "A"_a, "B"_a, nb::kw_only(), "left"_a = true);
+  linalg.def("inv", [](const Tensor& a) {
+    return without_gil([&] { return dydx::linalg::inv(a); });
+  }, "A"_a);
+  linalg.def("vector_norm", [](const Tensor& x, nb::handle ord, nb::handle dim, bool keepdim) {
+    const std::vector<int64_t> dims = dim.is_none() ? std::vector<int64_t>{} : int_list(dim);
+    return dydx::linalg::vector_norm(x, to_scalar(ord), dims, keepdim);
+  }, "x"_a, "ord"_a = 2, "dim"_a = nb::none(), "keepdim"_a = false);
 }
 
 }  // namespace dydx::python

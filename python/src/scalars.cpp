@@ -65,13 +65,17 @@ Tensor tensor_operand(nb::handle h, const Tensor& like) {
 }
 
 std::vector<int64_t> int_list(nb::handle h) {
+  // A bool is an int to Python but not to PyTorch's parser, which refuses it as the argument and as
+  // a sequence's first element (the one it tells the kind of a sequence by); x.flip(True) is an error
+  // there, not flip(1).
+  if (PyBool_Check(h.ptr())) throw nb::type_error("expected an int or a sequence of ints, not bool");
   if (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && !nb::isinstance<Tensor>(h)))
     return {nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())))};
   if (!PySequence_Check(h.ptr()))
     throw nb::type_error(("expected an int or a sequence of ints, not " + type_of(h)).c_str());
   std::vector<int64_t> out;
   for (nb::handle item : nb::iter(h)) {
-    if (PyFloat_Check(item.ptr()) || !PyIndex_Check(item.ptr()))
+    if (PyFloat_Check(item.ptr()) || !PyIndex_Check(item.ptr()) || (out.empty() && PyBool_Check(item.ptr())))
       throw nb::type_error(("expected a sequence of ints, but it holds a " + type_of(item)).c_str());
     out.push_back(nb::cast<int64_t>(nb::steal(PyNumber_Index(item.ptr()))));
   }

@@ -44,12 +44,23 @@ nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
 /// amax and amin: over dim (an int or a sequence of ints), or every dim for None.
 Tensor extreme_over(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
   const char* op = is_max ? "amax" : "amin";
-  // A bool alone is refused (torch's parser reads it as no tuple of ints), a bool in a sequence taken
-  // as 0 or 1, as torch takes it.
+  // A bool alone is refused with the message torch's parser gives (int_list refuses it too, and a
+  // bool first in a sequence; later elements are taken as 0 or 1, as torch takes them).
   if (PyBool_Check(dim.ptr()))
     throw nb::type_error((std::string(op) + "(): argument 'dim' must be tuple of ints, not bool").c_str());
   const std::vector<int64_t> dims = dim.is_none() ? std::vector<int64_t>{} : int_list(dim);
   return maybe_without_gil(t.numel(), [&] { return is_max ? t.amax(dims, keepdim) : t.amin(dims, keepdim); });
+}
+
+/// var's and std's dims and unbiased: a lone bool in dim's place is PyTorch's var(bool unbiased)
+/// overload over every element (x.var(False) is the biased variance of all, not over dim 0).
+std::pair<std::vector<int64_t>, bool> spread_arguments(nb::handle dim, bool unbiased, bool keepdim, const char* op) {
+  if (PyBool_Check(dim.ptr())) {
+    if (keepdim)
+      throw nb::type_error((std::string(op) + "(): unbiased given in dim's place takes no keepdim").c_str());
+    return {{}, dim.ptr() == Py_True};
+  }
+  return {dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased};
 }
 
 nb::object item(const Tensor& t) {
@@ -290,6 +301,7 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("dot", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.dot(b); }); }, "other"_a)
       .def("mv", [](const Tensor& a, const Tensor& v) { return without_gil([&] { return a.mv(v); }); }, "vec"_a)
       .def("outer", [](const Tensor& a, const Tensor& b) { return without_gil([&] { return a.outer(b); }); }, "vec2"_a)
+      .def("inverse", [](const Tensor& a) { return without_gil([&] { return a.inverse(); }); })
       // dtype: the input converted first, as torch's softmax(dim, dtype=...).
       .def("softmax", [](const Tensor& t, int64_t dim, nb::handle dtype) {
         const auto type = dtype_argument(dtype);
@@ -332,10 +344,12 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
-        return t.var(dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased, keepdim);
+        const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, "var");
+        return t.var(dims, unbiased_, keepdim);
       }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
       .def("std", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
-        return t.std(dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased, keepdim);
+        const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, "std");
+        return t.std(dims, unbiased_, keepdim);
       }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
       .def("norm", [](const Tensor& t, nb::handle p, nb::handle dim, bool keepdim) {
         // p='fro' is the 2-norm over the dims (Frobenius over a matrix's two); 'nuc' needs singular values.

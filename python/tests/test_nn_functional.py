@@ -118,6 +118,24 @@ def test_in_place_activations_are_torchs(name, kwargs):
     assert_matches(leaf2.grad, torch_leaf2.grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name,args", [("relu_", ()), ("elu_", ()), ("elu_", (0.5,)), ("leaky_relu_", ()),
+                                       ("leaky_relu_", (0.2,)), ("hardtanh_", ()), ("hardtanh_", (-0.5, 2.0)),
+                                       ("selu_", ())])
+def test_functional_in_place_spellings_are_torchs(name, args):
+    """F.elu_(x) and its kin, torch.nn.functional's names of the in-place forms: each writes x, returns
+    it and is differentiable through the write, with torch's values and gradients."""
+    x = floats(3, 4, low=-4.0, high=4.0)
+    leaf, torch_leaf = dydx.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(x.copy()).requires_grad_()
+    y, torch_y = leaf * 1.0, torch_leaf * 1.0
+    assert getattr(F, name)(y, *args) is y
+    getattr(TF, name)(torch_y, *args)
+    assert_matches(y, torch_y, rtol=1e-12, atol=1e-12)
+    cotangent = floats(3, 4)
+    (y * dydx.from_numpy(cotangent.copy())).sum().backward()
+    (torch_y * torch.from_numpy(cotangent)).sum().backward()
+    assert_matches(leaf.grad, torch_leaf.grad, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("name,kwargs", IN_PLACE)
 def test_in_place_activations_refuse_a_leaf_that_requires_grad(name, kwargs):
     x = floats(5)

@@ -446,6 +446,34 @@ def test_flip_arguments_and_errors_as_torch():
     assert not hasattr(x, "prod") and not hasattr(x, "cumprod") and not hasattr(dydx, "cumprod")
 
 
+@pytest.mark.parametrize("call", [lambda t: t.flip(True), lambda t: t.flip((True,)), lambda t: t.sum(True),
+                                  lambda t: t.sum((False, 1)), lambda t: t.permute(True, 0), lambda t: t.reshape(True, 6),
+                                  lambda t: t.mean(True), lambda t: t.logsumexp(True), lambda t: t.amax(True),
+                                  lambda t: t.std((True,))])
+def test_a_bool_is_not_a_dim_or_a_size(call):
+    """torch's parser refuses a bool where an int list is meant, alone or first in a sequence (x.flip(True)
+    is no flip(1)); dydx's too."""
+    for lib in (torch, dydx):
+        with pytest.raises(TypeError):
+            call(lib.ones(2, 3))
+
+
+def test_a_bool_after_the_first_element_is_an_int_and_var_of_a_bool_is_unbiased_as_torch():
+    values = np.arange(6.0).reshape(2, 3)
+    x, t = dydx.from_numpy(values.copy()), torch.from_numpy(values.copy())
+    assert_matches(x.sum((0, True)), t.sum((0, True)))
+    assert_matches(x.flip((0, True)), t.flip((0, True)))
+    assert x.permute((1, False)).shape == t.permute((1, False)).shape
+    # var(bool) and std(bool) are torch's var(unbiased) overload, over every element (not dim 0 or 1).
+    for name in ("var", "std"):
+        for unbiased in (True, False):
+            assert_matches(getattr(x, name)(unbiased), getattr(t, name)(unbiased))
+        with pytest.raises(TypeError):
+            getattr(t, name)(True, keepdim=True)
+        with pytest.raises(TypeError):
+            getattr(x, name)(True, keepdim=True)
+
+
 def test_a_tensor_requiring_grad_is_not_taken_as_a_number():
     # clamp(min=s) took s's value and gave s no gradient; a tensor without history still converts.
     x, s = dydx.tensor([1.0, 2.0, 3.0]), dydx.tensor(2.0, requires_grad=True)

@@ -220,21 +220,26 @@ Tensor solve_matrices(const Tensor& a, const Tensor& b, bool vector) {
 
 namespace linalg {
 
-Tensor solve(const Tensor& a, const Tensor& b) {
+Tensor solve(const Tensor& a, const Tensor& b, bool left) {
   ops::check_square_matrices(a, "linalg.solve", "A");
   DYDX_CHECK(b.dim() >= 1, "linalg.solve: The input tensor B must have at least 2 dimensions.");
   DYDX_CHECK(a.dtype() == b.dtype(), "linalg.solve: Expected A and B to have the same dtype, but found A of type ",
              ops::torch_type_name(a.dtype()), " and B of type ", ops::torch_type_name(b.dtype()), " instead");
   const bool vector = ops::is_vector_rhs(a, b);
   DYDX_CHECK(vector || b.dim() >= 2, "linalg.solve: The input tensor B must have at least 2 dimensions.");
-  const int64_t rows = vector ? b.size(-1) : b.size(-2);
-  DYDX_CHECK(rows == a.size(-1), "linalg.solve: Incompatible shapes of A and B for the equation AX = B (", a.size(-2), "x",
-             a.size(-1), " and ", rows, "x", vector ? 1 : b.size(-1), ")");
+  // B's rows and columns as a matrix (a vector is a column); X A = B needs B's columns to match A.
+  const int64_t rows = vector ? b.size(-1) : b.size(-2), cols = vector ? 1 : b.size(-1);
+  DYDX_CHECK((left ? rows : cols) == a.size(-1), "linalg.solve: Incompatible shapes of A and B for the equation ",
+             left ? "AX = B (" : "XA = B (", a.size(-2), "x", a.size(-1), " and ", rows, "x", cols, ")");
   DYDX_CHECK(b.size(-1) <= INT_MAX, "linalg.solve: ", b.size(-1), " right-hand sides are beyond LAPACK's 32-bit sizes");
   // Batch dims that do not broadcast raise here, before any work (broadcast_shapes names them).
   const int64_t b_batch_rank = b.dim() - (vector ? 1 : 2);
   detail::broadcast_shapes(ops::batch_dims_of(a, 2), ops::batch_dims_of(b, b.dim() - b_batch_rank), "linalg.solve");
-  return ops::solve_matrices(a, b, vector);
+  if (left) return ops::solve_matrices(a, b, vector);
+  // X A = B is A^T X^T = B^T (PyTorch's own form of it).
+  const Tensor columns = vector ? b.unsqueeze(-1) : b;
+  const Tensor x = ops::solve_matrices(a.transpose(-1, -2), columns.transpose(-1, -2), false).transpose(-1, -2);
+  return vector ? x.squeeze(-1) : x;
 }
 
 Tensor inv(const Tensor& a) {

@@ -115,3 +115,24 @@ __all__ = [
     "batch_norm", "pad", "linear", "relu", "tanh", "sigmoid", "gelu", "silu", "softplus", "elu", "leaky_relu",
     "hardtanh", "relu6", "hardsigmoid", "hardswish", "selu", "mish", "logsigmoid", "softmax", "log_softmax",
 ]
+
+
+# torch.nn.functional's spellings of the in-place forms (F.relu_(x) is F.relu(x, inplace=True)).
+def relu_(input: Tensor) -> Tensor:
+    return input.relu_()
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return _core.elu_(input, alpha)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return _core.leaky_relu_(input, negative_slope)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return _core.hardtanh_(input, min_val, max_val)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return _core.selu_(input)
