@@ -171,6 +171,33 @@ TEST(LinearSolve, BatchesSplitAcrossThreadsGiveTheSameBits) {
   }
 }
 
+// The gradient without a graph of it solves with the factors the forward kept; with create_graph it
+// is composed of differentiable solves. Both are A^{-T} g and -A^{-T} g X^T, to rounding, for
+// matrices, vectors and broadcast batches (the kept factors are the broadcast batch's).
+TEST(LinearSolve, KeptFactorsGiveTheComposedGradient) {
+  manual_seed(11);
+  const TensorOptions f64 = TensorOptions().dtype(kFloat64);
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes = {
+      {{5, 5}, {5, 3}}, {{5, 5}, {5}}, {{2, 5, 5}, {5, 1}}, {{5, 5}, {3, 5, 2}}, {{4, 1, 5, 5}, {2, 5, 2}}};
+  for (const auto& [a_shape, b_shape] : shapes) {
+    const Tensor a0 = randn(a_shape, f64) * 0.3 + eye(5, f64) * 3.0, b0 = randn(b_shape, f64);
+    std::vector<double> plain, composed;
+    for (bool create_graph : {false, true}) {
+      const Tensor a = a0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+      const Tensor x = linalg::solve(a, b);
+      const Tensor w = cos(arange(x.numel(), f64)).reshape(x.sizes());
+      const TensorList g = grad({(x * w).sum()}, {a, b}, {}, std::nullopt, create_graph);
+      std::vector<double>& out = create_graph ? composed : plain;
+      for (const Tensor& t : g) {
+        const auto v = t.detach().to_vector<double>();
+        out.insert(out.end(), v.begin(), v.end());
+      }
+    }
+    ASSERT_EQ(plain.size(), composed.size());
+    for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(plain[i], composed[i], 1e-13 * (1 + std::abs(composed[i])));
+  }
+}
+
 // The derivatives the op table checks with finite differences, here against their closed forms on
 // one matrix: d inv(A)[H] = -Y H Y, and the Hessian of a scalar of solve through func::hessian is
 // symmetric.

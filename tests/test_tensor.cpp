@@ -1609,3 +1609,37 @@ TEST(Repeat, DerivativesAreExact) {
   EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.repeat({}); }, {}));
   EXPECT_TRUE(HasExactLinearDerivatives([](const Tensor& x) { return x.narrow(1, 1, 2).repeat({1, 2, 1}); }, {2, 3}));
 }
+
+// contiguous() and clone() of a view whose last two dims are swapped in memory take blocks transposed
+// in registers (cpu/transpose_copy.hpp); every element lands where the plain loop puts it, for every
+// dtype, odd sizes (blocks and tails), leading dims of any strides and offsets, on any thread count.
+TEST(Copy, TransposedViewsCopyExactly) {
+  for (int threads : {1, 2, 3}) {
+    dydx::testing::ThreadCount scope(threads);
+    for (ScalarType dtype : {kFloat32, kFloat64, kInt64}) {
+      for (auto shape : std::vector<std::vector<int64_t>>{{16, 16}, {17, 33}, {100, 37}, {3, 40, 50}, {2, 5, 64, 19}}) {
+        const int64_t numel = std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+        const Tensor base = arange(numel, TensorOptions().dtype(kInt64)).to(dtype).reshape(shape);
+        const Tensor view = base.transpose(-1, -2);
+        const Tensor copy = view.contiguous();
+        ASSERT_TRUE(copy.is_contiguous());
+        const std::vector<double> got = copy.to(kFloat64).to_vector<double>();
+        const int64_t rows = shape.back(), cols = shape[shape.size() - 2], batch = numel / (rows * cols);
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c)
+              ASSERT_EQ(got[(b * rows + r) * cols + c], static_cast<double>((b * cols + c) * rows + r))
+                  << dtype << " " << threads << " threads, batch " << b << " row " << r << " col " << c;
+      }
+      // Leading dims with strides and an offset: every other matrix of a batch, narrowed.
+      const Tensor big = arange(6 * 40 * 48, TensorOptions().dtype(kInt64)).to(dtype).reshape({6, 40, 48});
+      const Tensor picked = big.slice(0, 1, 6, 2).narrow(2, 3, 40).transpose(1, 2);  // [3, 40 (of 48), 40]
+      const Tensor copy = picked.contiguous();
+      const std::vector<double> got = copy.to(kFloat64).to_vector<double>();
+      for (int64_t b = 0; b < 3; ++b)
+        for (int64_t r = 0; r < 40; ++r)
+          for (int64_t c = 0; c < 40; ++c)
+            ASSERT_EQ(got[(b * 40 + r) * 40 + c], static_cast<double>(((1 + 2 * b) * 40 + c) * 48 + 3 + r)) << dtype;
+    }
+  }
+}

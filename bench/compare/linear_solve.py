@@ -7,6 +7,7 @@ Run with the Python package's venv, which sees Debian's python3-torch (scripts/t
     build-python/venv/bin/python bench/compare/linear_solve.py [REPEATS]
 """
 
+import os
 import sys
 import time
 
@@ -16,6 +17,7 @@ import torch
 import dydx
 
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+CORES = os.cpu_count()
 
 
 def best_ms(f):
@@ -45,7 +47,7 @@ def main():
     print(f"dydx from {dydx.__file__}; dydx BLAS kernel {dydx.blas_kernel()}")
     print(f"{'case':28s} {'dtype':8s} {'thr':>3s} {'dydx':>9s} {'torch':>9s} {'ratio':>6s}   "
           f"{'dydx bwd':>9s} {'torch bwd':>9s} {'ratio':>6s}")
-    for threads in (1, torch.get_num_threads()):
+    for threads in (1, CORES):
         torch.set_num_threads(threads)
         dydx.set_num_threads(threads)
         for name, batch, n, k in CASES:

@@ -36,10 +36,14 @@ def test_solve_values_and_gradients_match_torch(a_shape, b_shape):
     assert_matches(x, tx, rtol=1e-12, atol=1e-13)
     assert x.grad_fn.name() == tx.grad_fn.name() == "LinalgSolveExBackward0"
     w = rng.standard_normal(tuple(tx.shape))
+    # Without create_graph the gradient's solve reuses the forward's LU factors; with it, it is composed.
+    plain = dydx.autograd.grad((x * dydx.from_numpy(w.copy())).sum(), (a, b), retain_graph=True)
     ga, gb = dydx.autograd.grad((x * dydx.from_numpy(w.copy())).sum(), (a, b), create_graph=True)
     tga, tgb = torch.autograd.grad((tx * torch.from_numpy(w)).sum(), (ta, tb), create_graph=True)
     assert_matches(ga, tga, rtol=1e-11, atol=1e-12)
     assert_matches(gb, tgb, rtol=1e-11, atol=1e-12)
+    assert_matches(plain[0], tga, rtol=1e-11, atol=1e-12)
+    assert_matches(plain[1], tgb, rtol=1e-11, atol=1e-12)
     # Second order: the gradient of a scalar of the first gradients (double backward).
     (h,) = dydx.autograd.grad((ga * ga).sum() + (gb * gb).sum(), (a,))
     (th,) = torch.autograd.grad((tga * tga).sum() + (tgb * tgb).sum(), (ta,))

@@ -1,9 +1,12 @@
 // Internal constructors: fresh contiguous tensors, aliases of existing storage, and value copies.
 #include "core/tensor_factory.hpp"
 
+#include <vector>
+
 #include "core/object_pool.hpp"
 #include "core/shape.hpp"
 #include "cpu/cpu_kernels.hpp"
+#include "cpu/transpose_copy.hpp"
 
 namespace dydx::detail {
 
@@ -60,7 +63,39 @@ Tensor make_alias(const Tensor& src, Dims sizes, Dims strides, int64_t offset) {
   return Tensor(std::move(impl));
 }
 
+namespace {
+
+// A copy into a fresh contiguous tensor from a source whose last two dims are swapped in memory
+// (t().contiguous(), mT().contiguous(), a column-major matrix made row-major), of 4- or 8-byte
+// elements and the same dtype, large enough for blocks to pay: copied block by block
+// (cpu/transpose_copy.hpp). False where it does not apply; src and dst sharing storage never does.
+bool copied_as_transpose(const Tensor& dst, const Tensor& src) {
+  if (dst.dtype() != src.dtype() || element_size(dst.dtype()) < 4 || src.dim() < 2 || !dst.is_contiguous()) return false;
+  const int64_t rows = src.size(-2), cols = src.size(-1), ld = src.stride(-1);
+  if (src.stride(-2) != 1 || rows < 16 || cols < 16 || ld < rows || src.impl()->storage == dst.impl()->storage) return false;
+  // Each matrix's offset in src, for its leading dims of any strides.
+  const int64_t lead = src.dim() - 2;
+  const int64_t batch = src.numel() / (rows * cols);
+  std::vector<int64_t> offsets(static_cast<size_t>(batch));
+  Dims index(static_cast<size_t>(lead), 0);
+  for (int64_t i = 0; i < batch; ++i) {
+    int64_t offset = src.storage_offset();
+    for (int64_t d = 0; d < lead; ++d) offset += index[d] * src.stride(d);
+    offsets[static_cast<size_t>(i)] = offset;
+    for (int64_t d = lead - 1; d >= 0 && ++index[d] == src.size(d); --d) index[d] = 0;
+  }
+  cpu::dispatch(dst.dtype(), [&](auto tag) {  // float, double, int64 (bool was left out above)
+    using T = decltype(tag);
+    const T* base = static_cast<const T*>(src.impl()->storage->data);
+    cpu::transpose_copy<T>(dst.data_ptr<T>(), base, offsets.data(), batch, rows, cols, ld);
+  });
+  return true;
+}
+
+}  // namespace
+
 void copy_values(const Tensor& dst, const Tensor& src) {
+  if (copied_as_transpose(dst, src)) return;
   cpu::dispatch_with_bool(dst.dtype(), [&](auto out_tag) {
     using TOut = decltype(out_tag);
     cpu::dispatch_with_bool(src.dtype(), [&](auto in_tag) {

@@ -1,6 +1,7 @@
 #include "cpu/lu_solve.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/parallel.hpp"
@@ -22,39 +23,63 @@ namespace dydx::cpu {
 namespace {
 
 template <class T>
-int factor_and_solve(T* a, T* b, int n, int nrhs, int* pivots) {
+void solve_with_factors(const T* a, const int* pivots, T* b, int n, int nrhs, bool transposed) {
+  int info = 0;
+  const int ld = std::max(n, 1);
+  const char trans = transposed ? 'T' : 'N';
+  if constexpr (std::is_same_v<T, float>) sgetrs_(&trans, &n, &nrhs, a, &ld, pivots, b, &ld, &info, 1);
+  else dgetrs_(&trans, &n, &nrhs, a, &ld, pivots, b, &ld, &info, 1);
+}
+
+template <class T>
+int factor_and_solve(T* a, T* b, int n, int nrhs, bool transposed, int* pivots) {
   int info = 0;
   const int ld = std::max(n, 1);
   if constexpr (std::is_same_v<T, float>) sgetrf_(&n, &n, a, &ld, pivots, &info);
   else dgetrf_(&n, &n, a, &ld, pivots, &info);
   if (info != 0) return info;  // U(info, info) is exactly zero: no solution to write
-  const char no_transpose = 'N';
-  if constexpr (std::is_same_v<T, float>) sgetrs_(&no_transpose, &n, &nrhs, a, &ld, pivots, b, &ld, &info, 1);
-  else dgetrs_(&no_transpose, &n, &nrhs, a, &ld, pivots, b, &ld, &info, 1);
-  return info;
+  solve_with_factors<T>(a, pivots, b, n, nrhs, transposed);
+  return 0;
+}
+
+// A batch of systems splits by system once the whole batch is worth a thread's start (one system
+// is O(n^3) against O(n^2) of setup). Below 16 x 16 it does not split at all: each LAPACK call takes
+// OpenBLAS's buffer lock, and threads calling it for tiny systems queue on it (10^4 3 x 3 solves:
+// 1.3 ms on one thread, 2.6 on two).
+int64_t systems_per_task(int64_t batch, int64_t n, int64_t nrhs) {
+  if (n < 16) return std::max<int64_t>(1, batch);
+  return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, n * n * (n + nrhs)));
 }
 
 }  // namespace
 
 template <class T>
-ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs) {
+ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed, int* pivots) {
   if (batch == 0 || n == 0) return {};
   std::vector<int> info(static_cast<size_t>(batch), 0);
-  // One system is O(n^3) against O(n^2) of setup: a batch of systems splits by system once the
-  // whole batch is worth a thread's start.
-  const int64_t work = std::max<int64_t>(1, n * n * (n + nrhs));
-  parallel_for(batch, std::max<int64_t>(1, (int64_t{1} << 16) / work), [&](int64_t first, int64_t last) {
-    std::vector<int> pivots(static_cast<size_t>(n));
+  parallel_for(batch, systems_per_task(batch, n, nrhs), [&](int64_t first, int64_t last) {
+    std::vector<int> scratch(pivots ? 0 : static_cast<size_t>(n));
     for (int64_t i = first; i < last; ++i)
-      info[static_cast<size_t>(i)] = factor_and_solve(a + i * n * n, b + i * n * nrhs, static_cast<int>(n),
-                                                      static_cast<int>(nrhs), pivots.data());
+      info[static_cast<size_t>(i)] = factor_and_solve(a + i * n * n, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs),
+                                                      transposed, pivots ? pivots + i * n : scratch.data());
   });
   for (int64_t i = 0; i < batch; ++i)
     if (info[static_cast<size_t>(i)] != 0) return {i, info[static_cast<size_t>(i)]};
   return {};
 }
 
-template ZeroPivot lu_solve<float>(float*, float*, int64_t, int64_t, int64_t);
-template ZeroPivot lu_solve<double>(double*, double*, int64_t, int64_t, int64_t);
+template <class T>
+void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed) {
+  if (batch == 0 || n == 0 || nrhs == 0) return;
+  parallel_for(batch, systems_per_task(batch, n, nrhs), [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i)
+      solve_with_factors(a + i * n * n, pivots + i * n, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs), transposed);
+  });
+}
+
+template ZeroPivot lu_solve<float>(float*, float*, int64_t, int64_t, int64_t, bool, int*);
+template ZeroPivot lu_solve<double>(double*, double*, int64_t, int64_t, int64_t, bool, int*);
+template void lu_solve_factored<float>(const float*, const int*, float*, int64_t, int64_t, int64_t, bool);
+template void lu_solve_factored<double>(const double*, const int*, double*, int64_t, int64_t, int64_t, bool);
 
 }  // namespace dydx::cpu

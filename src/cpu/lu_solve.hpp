@@ -14,10 +14,19 @@ struct ZeroPivot {
   int64_t pivot = 0;
 };
 
-/// Solves A X = B for `batch` systems stored column-major, each A n x n at a + i n^2 (overwritten by
-/// its LU factors) and each B n x nrhs at b + i n nrhs (overwritten by X); the systems split across
-/// dydx's threads. T is float or double; n and nrhs fit LAPACK's 32-bit ints (the caller checks).
+/// Solves M X = B, or M^T X = B where `transposed`, for `batch` systems stored column-major, each M
+/// n x n at a + i n^2 (overwritten by its LU factors) and each B n x nrhs at b + i n nrhs (overwritten
+/// by X); the systems split across dydx's threads. A row-major A is a column-major M = A^T, so A X = B
+/// is the transposed solve with A's own memory. T is float or double; n and nrhs fit LAPACK's 32-bit
+/// ints (the caller checks).
+/// With `pivots` (batch n ints), each system's row interchanges are kept there for
+/// lu_solve_factored.
 template <class T>
-ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs);
+ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed, int* pivots = nullptr);
+
+/// The same systems solved again with the factors and pivots lu_solve left (a gradient's solve with
+/// the transpose: no second factorisation). Every system was solvable there.
+template <class T>
+void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed);
 
 }  // namespace dydx::cpu

@@ -8,6 +8,8 @@
 // computes too): dY = -Y dA Y, d2Y = 2 Y dA Y dA Y, Y_k = -Y sum_{j=1..k} A_j Y_{k-j}. Every rule is
 // written with solve, inv and matmul themselves, so derivatives of any order follow.
 #include <climits>
+#include <memory>
+#include <vector>
 
 #include "cpu/lu_solve.hpp"
 #include "ops/op_record.hpp"
@@ -42,34 +44,57 @@ void check_square_matrices(const Tensor& a, const char* op, const char* name) {
   DYDX_CHECK(a.size(-1) <= INT_MAX, op, ": ", a.size(-1), " by ", a.size(-1), " matrices are beyond LAPACK's 32-bit sizes");
 }
 
-// A fresh column-major copy of t's matrices (which LAPACK overwrites), broadcast to the batch dims: a
-// dense tensor of shape [batch..., cols, rows]. Always a copy: contiguous() of a view that already
-// is column-major would hand LAPACK the caller's own storage.
-Tensor column_major(const Tensor& t, IntArrayRef batch) {
-  Dims broadcast(batch.begin(), batch.end()), transposed(batch.begin(), batch.end());
+// A fresh copy of t broadcast to the batch dims, as contiguous (row-major) matrices, or column-major
+// ones (a dense [batch..., cols, rows]) where `column_major`: LAPACK overwrites it. Always a copy, never
+// the caller's storage.
+Tensor lapack_copy(const Tensor& t, IntArrayRef batch, bool column_major) {
+  Dims broadcast(batch.begin(), batch.end());
   broadcast.push_back(t.size(-2));
   broadcast.push_back(t.size(-1));
-  transposed.push_back(t.size(-1));
-  transposed.push_back(t.size(-2));
-  Tensor copy = detail::make_empty(transposed, t.dtype());
-  copy.copy_(t.expand(broadcast).transpose(-1, -2));
+  const Tensor source = column_major ? t.expand(broadcast).transpose(-1, -2) : t.expand(broadcast);
+  Tensor copy = detail::make_empty(source.sizes(), t.dtype());
+  detail::copy_values(copy, source);
   return copy;
 }
 
-// X = A^{-1} B for A [..., n, n] and B [..., n, k] of one floating dtype, batch dims broadcast; no
-// history (the records add it). `op` names the caller in the singular-matrix error, as PyTorch's.
-Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inverse) {
+// A solve's LU factors (of A^T, column-major: A's row-major memory factored as it is) and row
+// interchanges, which its node keeps so that the gradient's solve with A^T needs no second
+// factorisation (PyTorch's LinalgSolveExBackward0 keeps them too).
+struct LuFactors {
+  Tensor factors;           // [batch..., n, n]
+  std::vector<int> pivots;  // n per system
+};
+
+// X = A^{-1} B for A [..., n, n] and B [..., n, k] of one floating dtype, batch dims broadcast, or
+// A^{-1} itself where `inverse` (b unused); no history (the records add it). A's row-major copy is
+// LAPACK's column-major A^T, factored as it is: A X = B is then its transposed solve, and A^T Z = I
+// gives Z = A^{-T}, column-major, which is A^{-1} row-major, so the inverse moves no element twice.
+// `op` names the caller in the singular-matrix error, as PyTorch's.
+Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inverse,
+                    std::shared_ptr<const LuFactors>* keep_factors = nullptr) {
   NoGradGuard no_grad;
-  const Dims batch = detail::broadcast_shapes(batch_dims_of(a, 2), batch_dims_of(b, 2), op);
-  Tensor factors = column_major(a.detach(), batch);
-  Tensor x = column_major(b.detach(), batch);  // overwritten by the solution, column-major
-  const int64_t n = a.size(-1), nrhs = b.size(-1);
+  const int64_t n = a.size(-1);
+  const Dims batch = inverse ? Dims(batch_dims_of(a, 2).begin(), batch_dims_of(a, 2).end())
+                             : detail::broadcast_shapes(batch_dims_of(a, 2), batch_dims_of(b, 2), op);
+  Tensor factors = lapack_copy(a.detach(), batch, false);
+  Tensor x;  // the right-hand sides, overwritten by the solution, column-major
+  if (inverse) {
+    Dims shape = batch;
+    shape.push_back(n);
+    shape.push_back(n);
+    x = eye(n, TensorOptions().dtype(a.dtype())).expand(shape).contiguous();
+  } else {
+    x = lapack_copy(b.detach(), batch, true);
+  }
+  const int64_t nrhs = inverse ? n : b.size(-1);
   const int64_t systems = detail::product(batch);
+  std::vector<int> pivots(keep_factors ? static_cast<size_t>(systems * n) : 0);
   cpu::ZeroPivot singular;
   if (nrhs > 0) {
     cpu::dispatch_floating(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      singular = cpu::lu_solve<T>(factors.data_ptr<T>(), x.data_ptr<T>(), systems, n, nrhs);
+      singular = cpu::lu_solve<T>(factors.data_ptr<T>(), x.data_ptr<T>(), systems, n, nrhs, !inverse,
+                                  keep_factors ? pivots.data() : nullptr);
     });
   }
   if (singular.batch >= 0) {
@@ -79,7 +104,22 @@ Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inver
                    " is zero, the inversion could not be completed because the input matrix is singular.");
     detail::fail("torch.", op, ": ", where, "The solver failed because the input matrix is singular.");
   }
-  return x.transpose(-1, -2).contiguous();
+  if (keep_factors && nrhs > 0) *keep_factors = std::make_shared<const LuFactors>(LuFactors{factors, std::move(pivots)});
+  return inverse ? x : x.transpose(-1, -2).contiguous();
+}
+
+// A^{-T} G for G [batch..., n, k] with A's kept factors: LAPACK's untransposed solve with the
+// factors of A^T.
+Tensor solve_transposed_with(const LuFactors& lu, const Tensor& g) {
+  NoGradGuard no_grad;
+  const int64_t n = lu.factors.size(-1), k = g.size(-1);
+  Tensor y = lapack_copy(g, batch_dims_of(lu.factors, 2), true);
+  cpu::dispatch_floating(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::lu_solve_factored<T>(lu.factors.data_ptr<T>(), lu.pivots.data(), y.data_ptr<T>(), detail::product(batch_dims_of(lu.factors, 2)),
+                              n, k, false);
+  });
+  return y.transpose(-1, -2).contiguous();
 }
 
 // A vector's or a matrix's rules as matrices: a vector B (and its tangents, cotangents and X) is a
@@ -102,15 +142,29 @@ namespace {
 
 struct SolveAttrs {
   bool vector;  // B (and X) are vectors: B [..., n] rather than [..., n, k]
+  // The factors, where the call made a node outside a func::compile recording (a recording's replay
+  // computes its gradient from A again, so that no factors of one call outlive it there).
+  std::shared_ptr<const LuFactors> lu;
 };
 
 struct SolveRecord : Named<"linalg_solve", "LinalgSolveExBackward0"> {
   using Attrs = SolveAttrs;
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
   static Tensor replay(const TensorList& in, const Attrs& attrs) { return solve_matrices(in[0], in[1], attrs.vector); }
+  // gB = A^{-T} g, by the kept factors where nothing differentiates the gradient; gA = -gB X^T.
   static void vjp(const Backward<SolveRecord>& b, const Tensor& g, Tensor* grads) {
     const bool vector = b.attrs().vector;
-    const Tensor gb = solve_matrices(b.input(0).transpose(-1, -2), as_columns(g, vector), false);
+    const Tensor& a = b.input(0);
+    const auto transposed_solve = [vector](const TensorList& in) {
+      return solve_matrices(in[0].transpose(-1, -2), as_columns(in[1], vector), false);
+    };
+    Tensor gb;
+    if (b.attrs().lu && b.batch_dims(g) == 0 && !is_grad_enabled() && !forward::active()) {
+      gb = solve_transposed_with(*b.attrs().lu, as_columns(g, vector));
+      compile::detail::note_kernel("linalg_solve_backward", {&a, &g}, gb, transposed_solve);
+    } else {
+      gb = transposed_solve({a, g});
+    }
     if (b.needs_grad(1)) grads[1] = as_given(gb, vector);
     if (b.needs_grad(0)) grads[0] = -matmul(gb, as_columns(b.output(), vector).transpose(-1, -2));
   }
@@ -211,8 +265,10 @@ Tensor solve_rule(const Tensor& a, const Tensor& b, bool vector) {
 Tensor solve_matrices(const Tensor& a, const Tensor& b, bool vector) {
   if (vmap::takes_rule({&a, &b})) [[unlikely]] return solve_rule(a, b, vector);
   const Tensor columns = as_columns(b, vector);
-  Tensor out = as_given(solve_values(a, columns, "linalg.solve", false), vector);
-  finish<SolveRecord>({&a, &b}, out, {vector});
+  const bool makes_node = is_grad_enabled() && (a.requires_grad() || b.requires_grad()) && !compile::detail::recording();
+  std::shared_ptr<const LuFactors> lu;
+  Tensor out = as_given(solve_values(a, columns, "linalg.solve", false, makes_node ? &lu : nullptr), vector);
+  finish<SolveRecord>({&a, &b}, out, {vector, std::move(lu)});
   return out;
 }
 
@@ -248,7 +304,7 @@ Tensor inv(const Tensor& a) {
     const uint32_t level = vmap::batched(a)->level;
     return vmap::wrap(inv(vmap::batch_first(vmap::unwrap(a, level))), 0, level);
   }
-  Tensor out = ops::solve_values(a, eye(a.size(-1), TensorOptions().dtype(a.dtype())), "linalg.inv", true);
+  Tensor out = ops::solve_values(a, Tensor(), "linalg.inv", true);
   ops::finish<ops::InvRecord>({&a}, out, {});
   return out;
 }
