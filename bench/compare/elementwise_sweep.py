@@ -26,6 +26,8 @@ SHAPED = {
     "cumsum": lambda t: t.cumsum(1),
     "flip": lambda t: t.flip(1),
     "flip_pairs": lambda t: t.reshape(N // 2, 2).flip(1),  # rows of two, reversed
+    "transpose_copy": lambda t: t.t().contiguous(),  # [800, 800] transposed into rows
+    "transpose_batch": lambda t: t.reshape(64, 100, 100).transpose(1, 2).contiguous(),
 }
 ALONG_DIM_1 = {"softmax", "log_softmax", "logsumexp", "argmax"}
 N = 640000
