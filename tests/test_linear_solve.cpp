@@ -213,3 +213,51 @@ TEST(LinearSolve, DerivativesHaveTheirClosedForms) {
 }
 
 }  // namespace
+
+namespace {
+
+// One A for a whole batch of B is factored once (its factors kept once for the gradient), and gives
+// what the per-system solves give, with gradients, for A of no batch dims and of size-1 batch dims.
+TEST(LinearSolve, OneMatrixForABatchIsFactoredOnce) {
+  manual_seed(5);
+  const TensorOptions f64 = TensorOptions().dtype(kFloat64);
+  for (const std::vector<int64_t>& a_shape : {std::vector<int64_t>{4, 4}, std::vector<int64_t>{1, 1, 4, 4}}) {
+    const Tensor a0 = randn(a_shape, f64) * 0.3 + eye(4, f64) * 3.0;
+    const Tensor b0 = randn({6, 4, 3}, f64);
+    const Tensor a = a0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+    const Tensor x = linalg::solve(a, b);
+    const Tensor a_each = a0.reshape({4, 4}).expand({6, 4, 4}).contiguous().requires_grad_();
+    const Tensor x_each = linalg::solve(a_each, b0);
+    EXPECT_TRUE(HasValues(x.reshape({6, 4, 3}), x_each.to_vector<double>(), 1e-14));
+    const Tensor w = sin(arange(72, f64)).reshape({6, 4, 3});
+    const TensorList g = grad({(x.reshape({6, 4, 3}) * w).sum()}, {a, b});
+    const TensorList g_each = grad({(x_each * w).sum()}, {a_each});
+    EXPECT_TRUE(HasValues(g[0].reshape({4, 4}), g_each[0].sum({0}).to_vector<double>(), 1e-13));
+  }
+}
+
+// The factors the node keeps go with its saved tensors after a backward without retain_graph, and a
+// singular A raises even with no right-hand side (PyTorch's behaviour for both).
+TEST(LinearSolve, FactorsFreedAfterBackwardAndSingularWithoutRightHandSides) {
+  const TensorOptions f64 = TensorOptions().dtype(kFloat64);
+  const Tensor a = (eye(300, f64) * 2.0).requires_grad_();
+  const int64_t before = memory_stats().live_bytes;
+  Tensor x = linalg::solve(a, ones({300, 1}, f64));
+  x.sum().backward();
+  // x alive, its node's saved A, X and LU released: what stays is x and a's gradient (300 x 300).
+  EXPECT_LT(memory_stats().live_bytes - before, 300 * 300 * 8 + 300 * 8 + 4096);
+  EXPECT_DYDX_ERROR(linalg::solve(zeros({3, 3}, f64), ones({3, 0}, f64)), "The solver failed because the input matrix is singular");
+  EXPECT_DYDX_ERROR(linalg::solve(ones({1, 1}, f64), ones({1}, f64), false),
+                    "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False");
+}
+
+// copy_ from a transposed source broadcasts it to every matrix of the destination (the transposed
+// copy's fast path is for same-shape copies only).
+TEST(LinearSolve, BroadcastCopyOfATransposeFillsEveryMatrix) {
+  const Tensor src = arange(256, TensorOptions().dtype(kFloat32)).reshape({16, 16});
+  Tensor dst = zeros({3, 16, 16});
+  dst.copy_(src.t());
+  for (int64_t i = 0; i < 3; ++i) EXPECT_TRUE(HasValues(dst[i], src.t().contiguous().to_vector<double>(), 0)) << i;
+}
+
+}  // namespace

@@ -145,3 +145,42 @@ TEST(PackedProducts, TheThreadCountDoesNotChangeAProductsBits) {
 
 }  // namespace
 }  // namespace dydx::cpu
+
+// Batches of 2 x 2, 3 x 3 and 4 x 4 products run an unrolled loop of their own (cpu_blas.cpp,
+// tiny_square_products): every layout of either operand (row-major, transposed, a shared matrix
+// expanded over the batch, a strided batch), both dtypes, any thread count, against long double
+// sums.
+TEST(TinySquareProducts, EveryLayoutAgainstLongDouble) {
+  using namespace dydx;
+  const int saved_threads = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t s : {2, 3, 4})
+      for (ScalarType dtype : {kFloat32, kFloat64}) {
+        const TensorOptions options = TensorOptions().dtype(kFloat64);
+        const Tensor a64 = sin(arange(300 * s * s, options) * 0.37).reshape({300, s, s});
+        const Tensor b64 = cos(arange(600 * s * s, options) * 0.11).reshape({600, s, s});
+        const Tensor a = a64.to(dtype), b = b64.to(dtype);
+        const std::vector<std::pair<Tensor, Tensor>> layouts = {
+            {a, b.slice(0, 0, 600, 2)},                              // a strided batch
+            {a.transpose(1, 2), b.narrow(0, 0, 300)},                // A stored transposed
+            {a, b.narrow(0, 7, 300).transpose(1, 2)},                // B stored transposed
+            {a, b.select(0, 5).unsqueeze(0).expand({300, s, s})},    // one B for the batch
+        };
+        for (const auto& [x, y] : layouts) {
+          const Tensor got = bmm(x, y).to(kFloat64);
+          const Tensor xd = x.to(kFloat64), yd = y.to(kFloat64);
+          const double tol = dtype == kFloat32 ? 1e-6 : 1e-15;
+          for (int64_t q = 0; q < 300; q += 37)
+            for (int64_t i = 0; i < s; ++i)
+              for (int64_t j = 0; j < s; ++j) {
+                long double sum = 0;
+                for (int64_t p = 0; p < s; ++p)
+                  sum += static_cast<long double>(xd[q][i][p].item<double>()) * static_cast<long double>(yd[q][p][j].item<double>());
+                EXPECT_NEAR(got[q][i][j].item<double>(), static_cast<double>(sum), tol * s) << s << " " << dtype << " " << threads;
+              }
+        }
+      }
+  }
+  set_num_threads(saved_threads);
+}

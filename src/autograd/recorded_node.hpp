@@ -30,7 +30,7 @@ class RecordedNode : public Node {
   /// Saved tensor i, checked against release after backward and against in-place modification.
   Tensor saved(size_t i);
   /// Frees the saved tensors (a backward without retain_graph); later reads raise PyTorch's error.
-  void release_saved() {
+  virtual void release_saved() {
     released.store(true, std::memory_order_relaxed);
     saved_values.clear();
   }
@@ -44,6 +44,12 @@ template <class Attrs>
 class OpNode final : public RecordedNode {
  public:
   explicit OpNode(const OpInfo* op) : RecordedNode(op) {}
+  /// Attributes that hold memory for the VJP alone (linalg_solve's LU factors) free it with the saved
+  /// tensors: an Attrs with release() has it called here.
+  void release_saved() override {
+    RecordedNode::release_saved();
+    if constexpr (requires(Attrs& a) { a.release(); }) attrs.release();
+  }
   Attrs attrs;
 };
 

@@ -70,7 +70,11 @@ namespace {
 // elements and the same dtype, large enough for blocks to pay: copied block by block
 // (cpu/transpose_copy.hpp). False where it does not apply; src and dst sharing storage never does.
 bool copied_as_transpose(const Tensor& dst, const Tensor& src) {
-  if (dst.dtype() != src.dtype() || element_size(dst.dtype()) < 4 || src.dim() < 2 || !dst.is_contiguous()) return false;
+  // src must be dst's own shape: copy_ passes a source that it broadcasts to dst, whose matrices the
+  // loop below would count from src alone.
+  if (dst.dtype() != src.dtype() || element_size(dst.dtype()) < 4 || src.dim() < 2 || !dst.is_contiguous() ||
+      src.sizes() != dst.sizes())
+    return false;
   const int64_t rows = src.size(-2), cols = src.size(-1), ld = src.stride(-1);
   if (src.stride(-2) != 1 || rows < 16 || cols < 16 || ld < rows || src.impl()->storage == dst.impl()->storage) return false;
   // Each matrix's offset in src, for its leading dims of any strides.

@@ -69,17 +69,20 @@ ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool tran
 }
 
 template <class T>
-void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed) {
+void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed,
+                       bool shared) {
   if (batch == 0 || n == 0 || nrhs == 0) return;
+  const int64_t a_step = shared ? 0 : n * n, pivot_step = shared ? 0 : n;
   parallel_for(batch, systems_per_task(batch, n, nrhs), [&](int64_t first, int64_t last) {
     for (int64_t i = first; i < last; ++i)
-      solve_with_factors(a + i * n * n, pivots + i * n, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs), transposed);
+      solve_with_factors(a + i * a_step, pivots + i * pivot_step, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs),
+                         transposed);
   });
 }
 
 template ZeroPivot lu_solve<float>(float*, float*, int64_t, int64_t, int64_t, bool, int*);
 template ZeroPivot lu_solve<double>(double*, double*, int64_t, int64_t, int64_t, bool, int*);
-template void lu_solve_factored<float>(const float*, const int*, float*, int64_t, int64_t, int64_t, bool);
-template void lu_solve_factored<double>(const double*, const int*, double*, int64_t, int64_t, int64_t, bool);
+template void lu_solve_factored<float>(const float*, const int*, float*, int64_t, int64_t, int64_t, bool, bool);
+template void lu_solve_factored<double>(const double*, const int*, double*, int64_t, int64_t, int64_t, bool, bool);
 
 }  // namespace dydx::cpu

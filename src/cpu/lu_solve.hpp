@@ -24,9 +24,13 @@ struct ZeroPivot {
 template <class T>
 ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed, int* pivots = nullptr);
 
-/// The same systems solved again with the factors and pivots lu_solve left (a gradient's solve with
-/// the transpose: no second factorisation). Every system was solvable there.
+/// Systems solved with the factors and pivots lu_solve left (a gradient's solve with the transpose:
+/// no second factorisation), each B n x nrhs at b + i n nrhs; with `shared`, the one factorisation at
+/// a for every system (one A for a batch of B). Every system was solvable there. Each system is one
+/// LAPACK call of nrhs columns, as lu_solve's, so that a system's bits do not depend on the batch it
+/// is solved in (jacfwd's chunks, a loop against vmap).
 template <class T>
-void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed);
+void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed,
+                       bool shared = false);
 
 }  // namespace dydx::cpu

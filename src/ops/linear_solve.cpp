@@ -76,7 +76,10 @@ Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inver
   const int64_t n = a.size(-1);
   const Dims batch = inverse ? Dims(batch_dims_of(a, 2).begin(), batch_dims_of(a, 2).end())
                              : detail::broadcast_shapes(batch_dims_of(a, 2), batch_dims_of(b, 2), op);
-  Tensor factors = lapack_copy(a.detach(), batch, false);
+  // One A for every B of a batch (A without batch dims of its own, or all of size 1): factored once
+  // with the first system, then each other system solved with those factors.
+  const bool one_a = !inverse && detail::product(batch_dims_of(a, 2)) == 1 && detail::product(batch) > 1;
+  Tensor factors = one_a ? lapack_copy(a.detach().reshape({n, n}), {}, false) : lapack_copy(a.detach(), batch, false);
   Tensor x;  // the right-hand sides, overwritten by the solution, column-major
   if (inverse) {
     Dims shape = batch;
@@ -86,17 +89,18 @@ Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inver
   } else {
     x = lapack_copy(b.detach(), batch, true);
   }
+  const int64_t systems = detail::product(batch), factored = one_a ? 1 : systems;
   const int64_t nrhs = inverse ? n : b.size(-1);
-  const int64_t systems = detail::product(batch);
-  std::vector<int> pivots(keep_factors ? static_cast<size_t>(systems * n) : 0);
+  std::vector<int> pivots(static_cast<size_t>(keep_factors || one_a ? factored * n : 0));
   cpu::ZeroPivot singular;
-  if (nrhs > 0) {
-    cpu::dispatch_floating(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      singular = cpu::lu_solve<T>(factors.data_ptr<T>(), x.data_ptr<T>(), systems, n, nrhs, !inverse,
-                                  keep_factors ? pivots.data() : nullptr);
-    });
-  }
+  // Factored even with no right-hand side: a singular A raises all the same, as PyTorch's.
+  cpu::dispatch_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    singular = cpu::lu_solve<T>(factors.data_ptr<T>(), x.data_ptr<T>(), factored, n, nrhs, !inverse,
+                                pivots.empty() ? nullptr : pivots.data());
+    if (one_a && singular.batch < 0)
+      cpu::lu_solve_factored<T>(factors.data_ptr<T>(), pivots.data(), x.data_ptr<T>() + n * nrhs, systems - 1, n, nrhs, true, true);
+  });
   if (singular.batch >= 0) {
     const std::string where = batch.empty() ? "" : "(Batch element " + std::to_string(singular.batch) + "): ";
     if (inverse)
@@ -108,16 +112,17 @@ Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inver
   return inverse ? x : x.transpose(-1, -2).contiguous();
 }
 
-// A^{-T} G for G [batch..., n, k] with A's kept factors: LAPACK's untransposed solve with the
-// factors of A^T.
+// A^{-T} G for G [batch..., n, k] (the solve's result's shape) with A's kept factors: LAPACK's
+// untransposed solve with the factors of A^T, each system's own, or the one factorisation where one A
+// was factored for all.
 Tensor solve_transposed_with(const LuFactors& lu, const Tensor& g) {
   NoGradGuard no_grad;
   const int64_t n = lu.factors.size(-1), k = g.size(-1);
-  Tensor y = lapack_copy(g, batch_dims_of(lu.factors, 2), true);
+  const int64_t systems = detail::product(batch_dims_of(lu.factors, 2)), columns = detail::product(batch_dims_of(g, 2));
+  Tensor y = lapack_copy(g, batch_dims_of(g, 2), true);
   cpu::dispatch_floating(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::lu_solve_factored<T>(lu.factors.data_ptr<T>(), lu.pivots.data(), y.data_ptr<T>(), detail::product(batch_dims_of(lu.factors, 2)),
-                              n, k, false);
+    cpu::lu_solve_factored<T>(lu.factors.data_ptr<T>(), lu.pivots.data(), y.data_ptr<T>(), columns, n, k, false, systems == 1);
   });
   return y.transpose(-1, -2).contiguous();
 }
@@ -143,8 +148,10 @@ namespace {
 struct SolveAttrs {
   bool vector;  // B (and X) are vectors: B [..., n] rather than [..., n, k]
   // The factors, where the call made a node outside a func::compile recording (a recording's replay
-  // computes its gradient from A again, so that no factors of one call outlive it there).
+  // computes its gradient from A again, so that no factors of one call outlive it there). Freed with
+  // the node's saved tensors (OpNode::release_saved), as PyTorch frees its saved LU.
   std::shared_ptr<const LuFactors> lu;
+  void release() { lu.reset(); }
 };
 
 struct SolveRecord : Named<"linalg_solve", "LinalgSolveExBackward0"> {
@@ -287,6 +294,8 @@ Tensor solve(const Tensor& a, const Tensor& b, bool left) {
   const int64_t rows = vector ? b.size(-1) : b.size(-2), cols = vector ? 1 : b.size(-1);
   DYDX_CHECK((left ? rows : cols) == a.size(-1), "linalg.solve: Incompatible shapes of A and B for the equation ",
              left ? "AX = B (" : "XA = B (", a.size(-2), "x", a.size(-1), " and ", rows, "x", cols, ")");
+  DYDX_CHECK(left || !vector, "linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
+             "In this case linalg.solve is equivalent to B / A.squeeze(-1)");
   DYDX_CHECK(b.size(-1) <= INT_MAX, "linalg.solve: ", b.size(-1), " right-hand sides are beyond LAPACK's 32-bit sizes");
   // Batch dims that do not broadcast raise here, before any work (broadcast_shapes names them).
   const int64_t b_batch_rank = b.dim() - (vector ? 1 : 2);
