@@ -1,4 +1,5 @@
-// dydx::Error, the one exception type the library throws, and the check helper that raises it.
+// dydx::Error, the exception type the library throws (LinAlgError, a kind of it, for matrices that
+// cannot be factored), and the check helper that raises it.
 #pragma once
 
 #include <sstream>
@@ -13,18 +14,30 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A matrix that a linear-algebra op cannot factor (a singular matrix to solve with or invert):
+/// torch.linalg.LinAlgError's counterpart, a dydx::Error too.
+class LinAlgError : public Error {
+ public:
+  using Error::Error;
+};
+
 namespace detail {
 /// Tells a func::compile recording running on this thread that an error is being raised: f may catch
 /// it and go on along a branch that a replay would take whatever its inputs, so the recording is not
 /// replayed (src/compile/trace.cpp).
 void note_error() noexcept;
 
-template <class... Parts>
-[[noreturn]] void fail(const Parts&... parts) {
+template <class Exception = Error, class... Parts>
+[[noreturn]] void fail_with(const Parts&... parts) {
   note_error();
   std::ostringstream message;
   (message << ... << parts);
-  throw Error(message.str());
+  throw Exception(message.str());
+}
+
+template <class... Parts>
+[[noreturn]] void fail(const Parts&... parts) {
+  fail_with<Error>(parts...);
 }
 }  // namespace detail
 

@@ -88,9 +88,16 @@ void bind_free_ops(nb::module_& m) {
 
   // torch.linalg's solves and norms.
   nb::module_ linalg = m.def_submodule("linalg", "Linear algebra, as torch.linalg");
+  linalg.attr("LinAlgError") = m.attr("LinAlgError");  // torch.linalg.LinAlgError's counterpart
   linalg.def("solve", [](const Tensor& a, const Tensor& b, bool left) {
     return without_gil([&] { return dydx::linalg::solve(a, b, left); });
   }, "A"_a, "B"_a, nb::kw_only(), "left"_a = true);
+  // solve(A, B, False): torch's message for left given by position.
+  linalg.def("solve", [](nb::args args, nb::kwargs) -> Tensor {
+    if (args.size() > 2)
+      throw nb::type_error(("linalg_solve() takes 2 positional arguments but " + std::to_string(args.size()) + " were given").c_str());
+    throw nb::type_error("linalg_solve(): expected Tensors A and B, and left only as a keyword");
+  });
   linalg.def("inv", [](const Tensor& a) {
     return without_gil([&] { return dydx::linalg::inv(a); });
   }, "A"_a);

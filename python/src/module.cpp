@@ -7,7 +7,9 @@
 NB_MODULE(_core, m) {
   using namespace dydx::python;
   m.doc() = "dydx's C++ library, bound for Python; import dydx instead";
-  nb::exception<dydx::Error>(m, "Error", PyExc_RuntimeError);
+  nb::exception<dydx::Error> error(m, "Error", PyExc_RuntimeError);
+  // Registered after Error, so tried before it: a singular matrix raises dydx.linalg.LinAlgError.
+  nb::exception<dydx::LinAlgError>(m, "LinAlgError", error.ptr());
 
   bind_dtypes(m);
   // A hook that refers to its tensor makes a cycle through C++; these slots let Python's cycle collector see it.

@@ -135,3 +135,18 @@ def test_inputs_are_never_written():
     dydx.linalg.inv(a)
     dydx.linalg.solve(a, dydx.from_numpy(rng.standard_normal((3, 2))))
     assert a.tolist() == before
+
+
+def test_singular_matrices_raise_linalg_error_as_torch():
+    for lib in (torch, dydx):
+        with pytest.raises(lib.linalg.LinAlgError, match="singular"):
+            lib.linalg.inv(lib.zeros(2, 2))
+        with pytest.raises(lib.linalg.LinAlgError, match="singular"):
+            lib.linalg.solve(lib.zeros(2, 2), lib.ones(2))
+        with pytest.raises(RuntimeError):  # a kind of RuntimeError, as torch's
+            lib.linalg.inv(lib.zeros(2, 2))
+    assert issubclass(dydx.linalg.LinAlgError, dydx.Error)
+    with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
+        dydx.linalg.solve(dydx.eye(2), dydx.ones(2), False)
+    with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
+        torch.linalg.solve(torch.eye(2), torch.ones(2), False)

@@ -104,9 +104,9 @@ Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inver
   if (singular.batch >= 0) {
     const std::string where = batch.empty() ? "" : "(Batch element " + std::to_string(singular.batch) + "): ";
     if (inverse)
-      detail::fail(op, ": ", where, "The diagonal element ", singular.pivot,
-                   " is zero, the inversion could not be completed because the input matrix is singular.");
-    detail::fail("torch.", op, ": ", where, "The solver failed because the input matrix is singular.");
+      detail::fail_with<LinAlgError>(op, ": ", where, "The diagonal element ", singular.pivot,
+                                     " is zero, the inversion could not be completed because the input matrix is singular.");
+    detail::fail_with<LinAlgError>("torch.", op, ": ", where, "The solver failed because the input matrix is singular.");
   }
   if (keep_factors && nrhs > 0) *keep_factors = std::make_shared<const LuFactors>(LuFactors{factors, std::move(pivots)});
   return inverse ? x : x.transpose(-1, -2).contiguous();
