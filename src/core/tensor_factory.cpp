@@ -68,7 +68,7 @@ namespace {
 // A copy into a fresh contiguous tensor from a source whose last two dims are swapped in memory
 // (t().contiguous(), mT().contiguous(), a column-major matrix made row-major), of 4- or 8-byte
 // elements and the same dtype, large enough for blocks to pay: copied block by block
-// (cpu/transpose_copy.hpp). False where it does not apply; src and dst sharing storage never does.
+// (cpu/transpose_copy.hpp). False where it does not apply; src and dst sharing memory never does.
 bool copied_as_transpose(const Tensor& dst, const Tensor& src) {
   // src must be dst's own shape: copy_ passes a source that it broadcasts to dst, whose matrices the
   // loop below would count from src alone.
@@ -76,7 +76,14 @@ bool copied_as_transpose(const Tensor& dst, const Tensor& src) {
       src.sizes() != dst.sizes())
     return false;
   const int64_t rows = src.size(-2), cols = src.size(-1), ld = src.stride(-1);
-  if (src.stride(-2) != 1 || rows < 16 || cols < 16 || ld < rows || src.impl()->storage == dst.impl()->storage) return false;
+  if (src.stride(-2) != 1 || rows < 16 || cols < 16 || ld < rows) return false;
+  // Memory that both may reach (one storage, or two that wrap the same user memory) takes the plain
+  // loop, whose element order the callers' overlap handling expects.
+  const Storage& in = *src.impl()->storage;
+  const Storage& out = *dst.impl()->storage;
+  const auto* in_begin = static_cast<const char*>(in.data);
+  const auto* out_begin = static_cast<const char*>(out.data);
+  if (in_begin < out_begin + out.nbytes && out_begin < in_begin + in.nbytes) return false;
   // Each matrix's offset in src, for its leading dims of any strides.
   const int64_t lead = src.dim() - 2;
   const int64_t batch = src.numel() / (rows * cols);

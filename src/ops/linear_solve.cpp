@@ -298,13 +298,10 @@ Tensor solve(const Tensor& a, const Tensor& b, bool left) {
              "In this case linalg.solve is equivalent to B / A.squeeze(-1)");
   DYDX_CHECK(b.size(-1) <= INT_MAX, "linalg.solve: ", b.size(-1), " right-hand sides are beyond LAPACK's 32-bit sizes");
   // Batch dims that do not broadcast raise here, before any work (broadcast_shapes names them).
-  const int64_t b_batch_rank = b.dim() - (vector ? 1 : 2);
-  detail::broadcast_shapes(ops::batch_dims_of(a, 2), ops::batch_dims_of(b, b.dim() - b_batch_rank), "linalg.solve");
+  detail::broadcast_shapes(ops::batch_dims_of(a, 2), ops::batch_dims_of(b, vector ? 1 : 2), "linalg.solve");
   if (left) return ops::solve_matrices(a, b, vector);
-  // X A = B is A^T X^T = B^T (PyTorch's own form of it).
-  const Tensor columns = vector ? b.unsqueeze(-1) : b;
-  const Tensor x = ops::solve_matrices(a.transpose(-1, -2), columns.transpose(-1, -2), false).transpose(-1, -2);
-  return vector ? x.squeeze(-1) : x;
+  // X A = B is A^T X^T = B^T (PyTorch's own form of it); B is a matrix here.
+  return ops::solve_matrices(a.transpose(-1, -2), b.transpose(-1, -2), false).transpose(-1, -2);
 }
 
 Tensor inv(const Tensor& a) {
