@@ -261,3 +261,40 @@ TEST(LinearSolve, BroadcastCopyOfATransposeFillsEveryMatrix) {
 }
 
 }  // namespace
+
+namespace {
+
+// Each of A's own matrices is factored once, whatever the batch of B it broadcasts over: A [2, 1, n, n]
+// against B [2, 5, n, 1] gives the per-system solves' bits, and a singular matrix is named by its index
+// in A's batch (PyTorch's), with no index where A has no batch dims.
+TEST(LinearSolve, PartlyBroadcastAIsFactoredPerOwnMatrix) {
+  manual_seed(8);
+  const TensorOptions f64 = TensorOptions().dtype(kFloat64);
+  const Tensor a = randn({2, 1, 6, 6}, f64) * 0.3 + eye(6, f64) * 3.0;
+  const Tensor b = randn({2, 5, 6, 1}, f64);
+  const Tensor x = linalg::solve(a, b);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 5; ++j)
+      EXPECT_TRUE(HasValues(x[i][j], linalg::solve(a[i][0], b[i][j]).to_vector<double>(), 0)) << i << " " << j;
+  Tensor singular = a.clone();
+  singular[1].zero_();
+  EXPECT_DYDX_ERROR(linalg::solve(singular, randn({2, 4, 6, 1}, f64)), "torch.linalg.solve: (Batch element 1): The solver failed");
+  EXPECT_DYDX_ERROR(linalg::solve(zeros({3, 3}, f64), ones({4, 3, 2}, f64)),
+                    "torch.linalg.solve: The solver failed because the input matrix is singular.");
+  EXPECT_DYDX_ERROR(linalg::solve(zeros({3, 3}, f64), ones({0, 3, 2}, f64)), "singular");
+}
+
+// Batched 4 x 4 products sum each element by one chain of fused multiply-adds: A A^T is exactly
+// symmetric, and a matrix has the same bits alone and in a batch.
+TEST(LinearSolve, TinyBatchedProductsAreOneChainPerElement) {
+  manual_seed(9);
+  for (ScalarType dtype : {kFloat32, kFloat64}) {
+    const Tensor a = randn({50, 4, 4}, TensorOptions().dtype(dtype));
+    const Tensor gram = bmm(a, a.transpose(1, 2));
+    EXPECT_TRUE(equal(gram, gram.transpose(1, 2))) << dtype;
+    EXPECT_TRUE(equal(gram.narrow(0, 7, 1), bmm(a.narrow(0, 7, 1), a.narrow(0, 7, 1).transpose(1, 2)))) << dtype;
+    EXPECT_TRUE(equal(gram.narrow(0, 7, 2), bmm(a.narrow(0, 7, 2), a.narrow(0, 7, 2).transpose(1, 2)))) << dtype;
+  }
+}
+
+}  // namespace

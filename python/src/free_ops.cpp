@@ -89,15 +89,24 @@ void bind_free_ops(nb::module_& m) {
   // torch.linalg's solves and norms.
   nb::module_ linalg = m.def_submodule("linalg", "Linear algebra, as torch.linalg");
   linalg.attr("LinAlgError") = m.attr("LinAlgError");  // torch.linalg.LinAlgError's counterpart
-  linalg.def("solve", [](const Tensor& a, const Tensor& b, bool left) {
-    return without_gil([&] { return dydx::linalg::solve(a, b, left); });
-  }, "A"_a, "B"_a, nb::kw_only(), "left"_a = true);
-  // solve(A, B, False): torch's message for left given by position.
-  linalg.def("solve", [](nb::args args, nb::kwargs) -> Tensor {
+  // solve(A, B, *, left=True), its arguments parsed here so that each mistake gets torch's TypeError
+  // (left by position, a missing or unknown argument, a non-tensor) rather than nanobind's listing.
+  linalg.def("solve", [](nb::args args, nb::kwargs kwargs) {
     if (args.size() > 2)
       throw nb::type_error(("linalg_solve() takes 2 positional arguments but " + std::to_string(args.size()) + " were given").c_str());
-    throw nb::type_error("linalg_solve(): expected Tensors A and B, and left only as a keyword");
-  });
+    const std::vector<BoundArg> bound = bind_args("linalg_solve", args, kwargs, {"A", "B", "left"}, 2);
+    for (size_t i = 0; i < 2; ++i)
+      if (!nb::isinstance<Tensor>(bound[i].value))
+        throw nb::type_error((std::string("linalg_solve(): argument '") + (i == 0 ? "A" : "B") + "' (position " +
+                              std::to_string(i + 1) + ") must be Tensor, not " + Py_TYPE(bound[i].value.ptr())->tp_name).c_str());
+    const nb::handle left_arg = bound[2].value;
+    if (left_arg.is_valid() && !PyBool_Check(left_arg.ptr()))
+      throw nb::type_error((std::string("linalg_solve(): argument 'left' must be bool, not ") + Py_TYPE(left_arg.ptr())->tp_name).c_str());
+    const bool left = !left_arg.is_valid() || left_arg.ptr() == Py_True;
+    const Tensor& a = nb::cast<const Tensor&>(bound[0].value);
+    const Tensor& b = nb::cast<const Tensor&>(bound[1].value);
+    return without_gil([&] { return dydx::linalg::solve(a, b, left); });
+  }, nb::sig("def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor"));
   linalg.def("inv", [](const Tensor& a) {
     return without_gil([&] { return dydx::linalg::inv(a); });
   }, "A"_a);

@@ -150,3 +150,15 @@ def test_singular_matrices_raise_linalg_error_as_torch():
         dydx.linalg.solve(dydx.eye(2), dydx.ones(2), False)
     with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
         torch.linalg.solve(torch.eye(2), torch.ones(2), False)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda lib: lib.linalg.solve(lib.eye(2), 3.0), r"argument 'B' \(position 2\) must be Tensor, not float"),
+    (lambda lib: lib.linalg.solve(lib.eye(2)), "missing 1 required positional argument"),
+    (lambda lib: lib.linalg.solve(lib.eye(2), lib.ones(2), foo=1), "unexpected keyword argument 'foo'"),
+])
+def test_solve_argument_errors_as_torch(call, message):
+    with pytest.raises(TypeError):
+        call(torch)
+    with pytest.raises(TypeError, match=message):
+        call(dydx)

@@ -85,9 +85,21 @@ thread_local int64_t rows_per_stack = 0;  // set by StackedRows; 0: rows are not
 // systems' inverses), the sizes known to the compiler, fully unrolled, one loop over the batch: the
 // kernels gemm() chooses pack B and BLAS checks its arguments per product, which for 8 to 64
 // multiply-adds cost several times the work (10^4 4 x 4 products: 0.64 ms, PyTorch 0.44). Each
-// element sums its products in k's order from +0, then adds the bias, as BLAS's kernels do (so -0 + -0
-// gives +0 there too). Single products (batch 1: mm, addmm) keep gemm()'s kernels, so that a row of a
+// element sums its products in k's order from +0 by fused multiply-adds, then adds the bias, as the
+// product kernels do (so -0 + -0 gives +0 there too). Single products (batch 1: mm, addmm) keep gemm()'s kernels, so that a row of a
 // product has the same bits alone and within any block of rows (test_narrow_products).
+// x y + acc rounded once where the CPU fuses them, as dydx's product kernels do, written out so that
+// the compiler cannot fuse some elements' sums and not others (a Gram matrix A A^T would come out
+// asymmetric, and a batch's bits would differ from each product's alone).
+template <class T>
+[[gnu::always_inline]] inline T multiply_add(T x, T y, T acc) {
+#if defined(__FMA__)
+  return std::fma(x, y, acc);
+#else
+  return acc + x * y;
+#endif
+}
+
 template <class T, int S>
 void tiny_square_products(BlasOperand la, BlasOperand lb, const T* a, int64_t a_step, const T* b, int64_t b_step, T* c,
                           const T* bias, int64_t first, int64_t last) {
@@ -106,7 +118,7 @@ void tiny_square_products(BlasOperand la, BlasOperand lb, const T* a, int64_t a_
     for (int i = 0; i < S; ++i)
       for (int j = 0; j < S; ++j) {
         T sum = T(0);
-        for (int p = 0; p < S; ++p) sum += lhs[i][p] * rhs[p][j];
+        for (int p = 0; p < S; ++p) sum = multiply_add(lhs[i][p], rhs[p][j], sum);
         out[i * S + j] = bias != nullptr ? bias[j] + sum : sum;
       }
   }

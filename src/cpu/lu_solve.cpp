@@ -31,17 +31,6 @@ void solve_with_factors(const T* a, const int* pivots, T* b, int n, int nrhs, bo
   else dgetrs_(&trans, &n, &nrhs, a, &ld, pivots, b, &ld, &info, 1);
 }
 
-template <class T>
-int factor_and_solve(T* a, T* b, int n, int nrhs, bool transposed, int* pivots) {
-  int info = 0;
-  const int ld = std::max(n, 1);
-  if constexpr (std::is_same_v<T, float>) sgetrf_(&n, &n, a, &ld, pivots, &info);
-  else dgetrf_(&n, &n, a, &ld, pivots, &info);
-  if (info != 0) return info;  // U(info, info) is exactly zero: no solution to write
-  solve_with_factors<T>(a, pivots, b, n, nrhs, transposed);
-  return 0;
-}
-
 // A batch of systems splits by system once the whole batch is worth a thread's start (one system
 // is O(n^3) against O(n^2) of setup). Below 16 x 16 it does not split at all: each LAPACK call takes
 // OpenBLAS's buffer lock, and threads calling it for tiny systems queue on it (10^4 3 x 3 solves:
@@ -54,14 +43,16 @@ int64_t systems_per_task(int64_t batch, int64_t n, int64_t nrhs) {
 }  // namespace
 
 template <class T>
-ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed, int* pivots) {
+ZeroPivot lu_factor(T* a, int* pivots, int64_t batch, int64_t n) {
   if (batch == 0 || n == 0) return {};
   std::vector<int> info(static_cast<size_t>(batch), 0);
-  parallel_for(batch, systems_per_task(batch, n, nrhs), [&](int64_t first, int64_t last) {
-    std::vector<int> scratch(pivots ? 0 : static_cast<size_t>(n));
-    for (int64_t i = first; i < last; ++i)
-      info[static_cast<size_t>(i)] = factor_and_solve(a + i * n * n, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs),
-                                                      transposed, pivots ? pivots + i * n : scratch.data());
+  parallel_for(batch, systems_per_task(batch, n, 0), [&](int64_t first, int64_t last) {
+    const int size = static_cast<int>(n);
+    for (int64_t i = first; i < last; ++i) {
+      // info > 0: U(info, info) is exactly zero, and there is no solution to write.
+      if constexpr (std::is_same_v<T, float>) sgetrf_(&size, &size, a + i * n * n, &size, pivots + i * n, &info[static_cast<size_t>(i)]);
+      else dgetrf_(&size, &size, a + i * n * n, &size, pivots + i * n, &info[static_cast<size_t>(i)]);
+    }
   });
   for (int64_t i = 0; i < batch; ++i)
     if (info[static_cast<size_t>(i)] != 0) return {i, info[static_cast<size_t>(i)]};
@@ -70,19 +61,19 @@ ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool tran
 
 template <class T>
 void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed,
-                       bool shared) {
+                       const int64_t* factor_of) {
   if (batch == 0 || n == 0 || nrhs == 0) return;
-  const int64_t a_step = shared ? 0 : n * n, pivot_step = shared ? 0 : n;
   parallel_for(batch, systems_per_task(batch, n, nrhs), [&](int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i)
-      solve_with_factors(a + i * a_step, pivots + i * pivot_step, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs),
-                         transposed);
+    for (int64_t i = first; i < last; ++i) {
+      const int64_t f = factor_of != nullptr ? factor_of[i] : i;
+      solve_with_factors(a + f * n * n, pivots + f * n, b + i * n * nrhs, static_cast<int>(n), static_cast<int>(nrhs), transposed);
+    }
   });
 }
 
-template ZeroPivot lu_solve<float>(float*, float*, int64_t, int64_t, int64_t, bool, int*);
-template ZeroPivot lu_solve<double>(double*, double*, int64_t, int64_t, int64_t, bool, int*);
-template void lu_solve_factored<float>(const float*, const int*, float*, int64_t, int64_t, int64_t, bool, bool);
-template void lu_solve_factored<double>(const double*, const int*, double*, int64_t, int64_t, int64_t, bool, bool);
+template ZeroPivot lu_factor<float>(float*, int*, int64_t, int64_t);
+template ZeroPivot lu_factor<double>(double*, int*, int64_t, int64_t);
+template void lu_solve_factored<float>(const float*, const int*, float*, int64_t, int64_t, int64_t, bool, const int64_t*);
+template void lu_solve_factored<double>(const double*, const int*, double*, int64_t, int64_t, int64_t, bool, const int64_t*);
 
 }  // namespace dydx::cpu

@@ -14,23 +14,20 @@ struct ZeroPivot {
   int64_t pivot = 0;
 };
 
-/// Solves M X = B, or M^T X = B where `transposed`, for `batch` systems stored column-major, each M
-/// n x n at a + i n^2 (overwritten by its LU factors) and each B n x nrhs at b + i n nrhs (overwritten
-/// by X); the systems split across dydx's threads. A row-major A is a column-major M = A^T, so A X = B
-/// is the transposed solve with A's own memory. T is float or double; n and nrhs fit LAPACK's 32-bit
-/// ints (the caller checks).
-/// With `pivots` (batch n ints), each system's row interchanges are kept there for
-/// lu_solve_factored.
+/// Factors `batch` n x n matrices stored column-major in place, each M = P L U at a + i n^2 with its
+/// row interchanges at pivots + i n; the systems split across dydx's threads. Returns the first
+/// singular one. A row-major A is a column-major M = A^T: its own memory is factored as it is. T is
+/// float or double; n fits LAPACK's 32-bit ints (the caller checks).
 template <class T>
-ZeroPivot lu_solve(T* a, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed, int* pivots = nullptr);
+ZeroPivot lu_factor(T* a, int* pivots, int64_t batch, int64_t n);
 
-/// Systems solved with the factors and pivots lu_solve left (a gradient's solve with the transpose:
-/// no second factorisation), each B n x nrhs at b + i n nrhs; with `shared`, the one factorisation at
-/// a for every system (one A for a batch of B). Every system was solvable there. Each system is one
-/// LAPACK call of nrhs columns, as lu_solve's, so that a system's bits do not depend on the batch it
-/// is solved in (jacfwd's chunks, a loop against vmap).
+/// Solves M_f X = B, or M_f^T X = B where `transposed`, for systems i = 0..batch-1, each B n x nrhs
+/// at b + i n nrhs overwritten by X, with the factors lu_factor left for matrix f = factor_of[i] (i
+/// where factor_of is null: one A broadcast over many B reuses its one factorisation). A row-major A
+/// factored as M = A^T solves A X = B transposed. Each system is one LAPACK call of nrhs columns, so
+/// that its bits do not depend on the batch it is solved in (jacfwd's chunks, a loop against vmap).
 template <class T>
 void lu_solve_factored(const T* a, const int* pivots, T* b, int64_t batch, int64_t n, int64_t nrhs, bool transposed,
-                       bool shared = false);
+                       const int64_t* factor_of = nullptr);
 
 }  // namespace dydx::cpu

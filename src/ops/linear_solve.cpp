@@ -57,29 +57,57 @@ Tensor lapack_copy(const Tensor& t, IntArrayRef batch, bool column_major) {
   return copy;
 }
 
-// A solve's LU factors (of A^T, column-major: A's row-major memory factored as it is) and row
-// interchanges, which its node keeps so that the gradient's solve with A^T needs no second
-// factorisation (PyTorch's LinalgSolveExBackward0 keeps them too).
+// A's LU factors (of A^T, column-major: A's row-major memory factored as it is), one per matrix of A's
+// own batch, and their row interchanges. A solve's node keeps them so that the gradient's solve with
+// A^T needs no second factorisation (PyTorch's LinalgSolveExBackward0 keeps them too).
 struct LuFactors {
-  Tensor factors;           // [batch..., n, n]
-  std::vector<int> pivots;  // n per system
+  Tensor factors;           // [A's batch..., n, n]
+  std::vector<int> pivots;  // n per matrix
 };
 
+// For each system of the broadcast batch (row-major order), the index of its A among A's own
+// matrices: a broadcast dim of A (size 1, or missing) stays at 0. Empty where the batches are the same.
+std::vector<int64_t> factor_of_each(IntArrayRef a_batch, IntArrayRef batch) {
+  if (a_batch == batch) return {};
+  const int64_t systems = detail::product(batch);
+  const size_t lead = batch.size() - a_batch.size();
+  std::vector<int64_t> index(static_cast<size_t>(systems));
+  Dims position(batch.size(), 0);
+  for (int64_t i = 0; i < systems; ++i) {
+    int64_t f = 0;
+    for (size_t d = 0; d < a_batch.size(); ++d) f = f * a_batch[d] + (a_batch[d] == 1 ? 0 : position[lead + d]);
+    index[static_cast<size_t>(i)] = f;
+    for (size_t d = batch.size(); d-- > 0 && ++position[d] == batch[d];) position[d] = 0;
+  }
+  return index;
+}
+
 // X = A^{-1} B for A [..., n, n] and B [..., n, k] of one floating dtype, batch dims broadcast, or
-// A^{-1} itself where `inverse` (b unused); no history (the records add it). A's row-major copy is
-// LAPACK's column-major A^T, factored as it is: A X = B is then its transposed solve, and A^T Z = I
-// gives Z = A^{-T}, column-major, which is A^{-1} row-major, so the inverse moves no element twice.
-// `op` names the caller in the singular-matrix error, as PyTorch's.
+// A^{-1} itself where `inverse` (b unused); no history (the records add it). Each of A's own matrices
+// is factored once, whatever B's batch, and a singular one raises before any solve, named by its index
+// in A's batch, as PyTorch's. A's row-major copy is LAPACK's column-major A^T, factored as it is: A X
+// = B is then its transposed solve, and A^T Z = I gives Z = A^{-T}, column-major, which is A^{-1}
+// row-major, so the inverse moves no element twice. `op` names the caller in the error.
 Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inverse,
                     std::shared_ptr<const LuFactors>* keep_factors = nullptr) {
   NoGradGuard no_grad;
   const int64_t n = a.size(-1);
-  const Dims batch = inverse ? Dims(batch_dims_of(a, 2).begin(), batch_dims_of(a, 2).end())
-                             : detail::broadcast_shapes(batch_dims_of(a, 2), batch_dims_of(b, 2), op);
-  // One A for every B of a batch (A without batch dims of its own, or all of size 1): factored once
-  // with the first system, then each other system solved with those factors.
-  const bool one_a = !inverse && detail::product(batch_dims_of(a, 2)) == 1 && detail::product(batch) > 1;
-  Tensor factors = one_a ? lapack_copy(a.detach().reshape({n, n}), {}, false) : lapack_copy(a.detach(), batch, false);
+  const Dims a_batch(batch_dims_of(a, 2).begin(), batch_dims_of(a, 2).end());
+  const Dims batch = inverse ? a_batch : detail::broadcast_shapes(a_batch, batch_dims_of(b, 2), op);
+  Tensor factors = lapack_copy(a.detach(), a_batch, false);
+  std::vector<int> pivots(static_cast<size_t>(detail::product(a_batch) * n));
+  cpu::ZeroPivot singular;
+  cpu::dispatch_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    singular = cpu::lu_factor<T>(factors.data_ptr<T>(), pivots.data(), detail::product(a_batch), n);
+  });
+  if (singular.batch >= 0) {
+    const std::string where = a_batch.empty() ? "" : "(Batch element " + std::to_string(singular.batch) + "): ";
+    if (inverse)
+      detail::fail_with<LinAlgError>(op, ": ", where, "The diagonal element ", singular.pivot,
+                                     " is zero, the inversion could not be completed because the input matrix is singular.");
+    detail::fail_with<LinAlgError>("torch.", op, ": ", where, "The solver failed because the input matrix is singular.");
+  }
   Tensor x;  // the right-hand sides, overwritten by the solution, column-major
   if (inverse) {
     Dims shape = batch;
@@ -89,40 +117,27 @@ Tensor solve_values(const Tensor& a, const Tensor& b, const char* op, bool inver
   } else {
     x = lapack_copy(b.detach(), batch, true);
   }
-  const int64_t systems = detail::product(batch), factored = one_a ? 1 : systems;
-  const int64_t nrhs = inverse ? n : b.size(-1);
-  std::vector<int> pivots(static_cast<size_t>(keep_factors || one_a ? factored * n : 0));
-  cpu::ZeroPivot singular;
-  // Factored even with no right-hand side: a singular A raises all the same, as PyTorch's.
+  const std::vector<int64_t> factor_of = factor_of_each(a_batch, batch);
   cpu::dispatch_floating(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    singular = cpu::lu_solve<T>(factors.data_ptr<T>(), x.data_ptr<T>(), factored, n, nrhs, !inverse,
-                                pivots.empty() ? nullptr : pivots.data());
-    if (one_a && singular.batch < 0)
-      cpu::lu_solve_factored<T>(factors.data_ptr<T>(), pivots.data(), x.data_ptr<T>() + n * nrhs, systems - 1, n, nrhs, true, true);
+    cpu::lu_solve_factored<T>(factors.data_ptr<T>(), pivots.data(), x.data_ptr<T>(), detail::product(batch), n,
+                              x.size(-2), !inverse, factor_of.empty() ? nullptr : factor_of.data());
   });
-  if (singular.batch >= 0) {
-    const std::string where = batch.empty() ? "" : "(Batch element " + std::to_string(singular.batch) + "): ";
-    if (inverse)
-      detail::fail_with<LinAlgError>(op, ": ", where, "The diagonal element ", singular.pivot,
-                                     " is zero, the inversion could not be completed because the input matrix is singular.");
-    detail::fail_with<LinAlgError>("torch.", op, ": ", where, "The solver failed because the input matrix is singular.");
-  }
-  if (keep_factors && nrhs > 0) *keep_factors = std::make_shared<const LuFactors>(LuFactors{factors, std::move(pivots)});
+  if (keep_factors) *keep_factors = std::make_shared<const LuFactors>(LuFactors{factors, std::move(pivots)});
   return inverse ? x : x.transpose(-1, -2).contiguous();
 }
 
 // A^{-T} G for G [batch..., n, k] (the solve's result's shape) with A's kept factors: LAPACK's
-// untransposed solve with the factors of A^T, each system's own, or the one factorisation where one A
-// was factored for all.
+// untransposed solve with the factors of A^T, each system with its own A's.
 Tensor solve_transposed_with(const LuFactors& lu, const Tensor& g) {
   NoGradGuard no_grad;
-  const int64_t n = lu.factors.size(-1), k = g.size(-1);
-  const int64_t systems = detail::product(batch_dims_of(lu.factors, 2)), columns = detail::product(batch_dims_of(g, 2));
+  const int64_t n = lu.factors.size(-1);
   Tensor y = lapack_copy(g, batch_dims_of(g, 2), true);
+  const std::vector<int64_t> factor_of = factor_of_each(batch_dims_of(lu.factors, 2), batch_dims_of(g, 2));
   cpu::dispatch_floating(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::lu_solve_factored<T>(lu.factors.data_ptr<T>(), lu.pivots.data(), y.data_ptr<T>(), columns, n, k, false, systems == 1);
+    cpu::lu_solve_factored<T>(lu.factors.data_ptr<T>(), lu.pivots.data(), y.data_ptr<T>(), detail::product(batch_dims_of(g, 2)), n,
+                              g.size(-1), false, factor_of.empty() ? nullptr : factor_of.data());
   });
   return y.transpose(-1, -2).contiguous();
 }
