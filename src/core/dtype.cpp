@@ -27,11 +27,11 @@ std::ostream& operator<<(std::ostream& os, Scalar s) {
 }  // namespace dydx
 
 namespace dydx::cpu {
-void throw_bool_not_implemented() {
+[[noreturn]] void throw_bool_not_implemented() {
   detail::note_error();
   throw Error("not implemented for dtype bool: convert the tensor first, e.g. with .to(kInt64) or .to(kFloat32)");
 }
-void throw_not_floating(ScalarType dtype) {
+[[noreturn]] void throw_not_floating(ScalarType dtype) {
   detail::note_error();
   throw Error(std::string("expected a floating point tensor, got ") + dtype_name(dtype) +
               ": convert it first, e.g. with .to(kFloat32)");

@@ -310,7 +310,7 @@ Tensor conv4d(const char* op, const Tensor& x, const Tensor& w, const Tensor& bi
 }
 
 /// "int or pair" for the torch:: spelling: one value for both dims, or one per dim.
-std::array<int64_t, 2> pair_of(IntArrayRef v, const char* what, const char* op) {
+std::array<int64_t, 2> conv_pair_of(IntArrayRef v, const char* what, const char* op) {
   DYDX_CHECK(v.size() == 1 || v.size() == 2, op, ": expected ", what, " to be a single integer value or a list of 2 values, got ",
              v);
   return {v[0], v[v.size() - 1]};
@@ -377,16 +377,16 @@ Tensor conv1d_any(const Tensor& input, const Tensor& weight, const Tensor& bias,
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride, IntArrayRef padding,
               IntArrayRef dilation, int64_t groups) {
   const char* op = "conv2d";
-  return ops::conv2d_any(op, input, weight, bias, ops::pair_of(stride, "stride", op),
-                         ops::pair_of(padding, "padding", op), ops::PadMode::explicit_,
-                         ops::pair_of(dilation, "dilation", op), groups, input, weight);
+  return ops::conv2d_any(op, input, weight, bias, ops::conv_pair_of(stride, "stride", op),
+                         ops::conv_pair_of(padding, "padding", op), ops::PadMode::explicit_,
+                         ops::conv_pair_of(dilation, "dilation", op), groups, input, weight);
 }
 
 Tensor detail::conv2d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
                                    std::string_view padding, IntArrayRef dilation, int64_t groups) {
   const char* op = "conv2d";
-  return ops::conv2d_any(op, input, weight, bias, ops::pair_of(stride, "stride", op), {0, 0},
-                         ops::pad_mode(padding, op), ops::pair_of(dilation, "dilation", op), groups, input, weight);
+  return ops::conv2d_any(op, input, weight, bias, ops::conv_pair_of(stride, "stride", op), {0, 0},
+                         ops::pad_mode(padding, op), ops::conv_pair_of(dilation, "dilation", op), groups, input, weight);
 }
 
 namespace {

@@ -97,6 +97,23 @@ inline std::vector<int64_t> shift_dims(IntArrayRef dims, int64_t rank, int64_t n
   return out;
 }
 
+/// Raises, naming op, unless x is of a floating dtype.
+inline void check_floating(const Tensor& x, const char* op) {
+  DYDX_CHECK(x.is_floating_point(), op, ": expected a floating point input, got ", x.dtype(), " (shape ", x.sizes(), ")");
+}
+/// A reduction's gradient g (after nb batch dims) with the reduced dims re-inserted as size 1, when
+/// they were not kept, so that it broadcasts back over the input.
+inline Tensor unsqueeze_reduced(Tensor g, const Dims& reduced_dims, bool keepdim, int64_t nb = 0) {
+  if (keepdim) return g;
+  for (int64_t d : reduced_dims) g = g.unsqueeze(d + nb);
+  return g;
+}
+/// dims, each moved nb places right (past nb leading batch dims).
+inline std::vector<int64_t> shifted(const Dims& dims, int64_t nb) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) out.push_back(d + nb);
+  return out;
+}
 inline Tensor cast(const Tensor& t, ScalarType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
 /// Integer tensors are promoted to the default float dtype by floating-only functions.

@@ -367,7 +367,7 @@ std::tuple<Tensor, Tensor> max_pool_values(const char* op, const Tensor& x_in, c
 
 // ---- argument checks, as PyTorch's pool2d_shape_check ----
 
-std::array<int64_t, 2> pair_of(IntArrayRef v, const char* what, const char* op) {
+std::array<int64_t, 2> pool_pair_of(IntArrayRef v, const char* what, const char* op) {
   DYDX_CHECK(v.size() == 1 || v.size() == 2, op, ": ", what, " must either be a single int, or a tuple of two ints (got ",
              v, ")");
   return {v[0], v[v.size() - 1]};
@@ -493,9 +493,9 @@ Tensor adaptive_avg_pool(const Tensor& input, std::array<int64_t, 2> size) {
 
 MaxPoolGeometry geometry(IntArrayRef kernel, IntArrayRef stride, IntArrayRef padding, IntArrayRef dilation,
                          bool ceil_mode, const char* op) {
-  const auto k = pair_of(kernel, "kernel_size", op);
-  return {k, stride.size() == 0 ? k : pair_of(stride, "stride", op), pair_of(padding, "padding", op),
-          pair_of(dilation, "dilation", op), ceil_mode};
+  const auto k = pool_pair_of(kernel, "kernel_size", op);
+  return {k, stride.size() == 0 ? k : pool_pair_of(stride, "stride", op), pool_pair_of(padding, "padding", op),
+          pool_pair_of(dilation, "dilation", op), ceil_mode};
 }
 
 }  // namespace
@@ -518,7 +518,7 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
-  return ops::adaptive_avg_pool(input, ops::pair_of(output_size, "output_size", "adaptive_avg_pool2d"));
+  return ops::adaptive_avg_pool(input, ops::pool_pair_of(output_size, "output_size", "adaptive_avg_pool2d"));
 }
 
 namespace nn::functional {

@@ -79,7 +79,7 @@ void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 namespace {
 
-Tensor finish(Tensor t, const TensorOptions& options) {
+Tensor finish_random(Tensor t, const TensorOptions& options) {
   if (options.requires_grad_value()) t.requires_grad_(true);
   return t;
 }
@@ -167,7 +167,7 @@ Tensor rand(IntArrayRef sizes, const Generator& generator, TensorOptions options
     if constexpr (std::is_same_v<T, float>) return detail::bits_to_float(bits);
     else return static_cast<T>(detail::bits_to_double(bits));
   });
-  return finish(out, options);
+  return finish_random(out, options);
 }
 Tensor rand(IntArrayRef sizes, TensorOptions options) { return rand(sizes, default_generator(), options); }
 
@@ -201,7 +201,7 @@ Tensor randn(IntArrayRef sizes, const Generator& generator, TensorOptions option
       }
     });
   });
-  return finish(out, options);
+  return finish_random(out, options);
 }
 Tensor randn(IntArrayRef sizes, TensorOptions options) { return randn(sizes, default_generator(), options); }
 
@@ -226,7 +226,7 @@ Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, const Generator& ge
     const uint64_t offset = detail::bounded_bits(key, first + i, range);
     return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + offset));
   });
-  return finish(out, options);
+  return finish_random(out, options);
 }
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, TensorOptions options) {
   return randint(low, high, sizes, default_generator(), options);
@@ -278,7 +278,7 @@ Tensor randperm(int64_t n, const Generator& generator, TensorOptions options) {
     const auto j = static_cast<int64_t>(detail::bounded_bits(block.key, block.first + i, static_cast<uint64_t>(i) + 1));
     std::swap(p[i], p[j]);
   }
-  return finish(result_dtype == kInt64 ? perm : perm.to(result_dtype), options);
+  return finish_random(result_dtype == kInt64 ? perm : perm.to(result_dtype), options);
 }
 Tensor randperm(int64_t n, TensorOptions options) { return randperm(n, default_generator(), options); }
 

@@ -83,13 +83,6 @@ Tensor sum_values(const Tensor& x, const SmallVector<char, 6>& mask, bool keepdi
   return out;
 }
 
-// Re-inserts reduced dims into a gradient that was reduced without keepdim (after nb batch dims).
-Tensor unsqueeze_reduced(Tensor g, const Dims& reduced_dims, bool keepdim, int64_t nb = 0) {
-  if (keepdim) return g;
-  for (int64_t d : reduced_dims) g = g.unsqueeze(d + nb);
-  return g;
-}
-
 Dims mask_to_dims(const SmallVector<char, 6>& mask) {
   Dims dims;
   for (size_t d = 0; d < mask.size(); ++d)

@@ -420,19 +420,6 @@ struct LogSoftmaxRecord : Named<"log_softmax", "LogSoftmaxBackward0"> {
   }
 };
 
-// g (after nb batch dims) with the reduced dims re-inserted as size 1, when they were not kept.
-Tensor unsqueeze_reduced(Tensor g, const Dims& dims, bool keepdim, int64_t nb) {
-  if (keepdim) return g;
-  for (int64_t d : dims) g = g.unsqueeze(d + nb);
-  return g;
-}
-
-std::vector<int64_t> shifted(const Dims& dims, int64_t nb) {
-  std::vector<int64_t> out;
-  for (int64_t d : dims) out.push_back(d + nb);
-  return out;
-}
-
 struct LogsumexpRecord : Named<"logsumexp", "LogsumexpBackward0"> {
   struct Attrs {
     Dims dims;  // non-negative, ascending; none for a 0-D input
@@ -628,11 +615,6 @@ struct CrossEntropyRecord : Named<"cross_entropy", "NllLossBackward0"> {
     return taylor::stacked_terms(out);
   }
 };
-
-void check_floating(const Tensor& x, const char* op) {
-  DYDX_CHECK(x.is_floating_point(), op, ": expected a floating point input, got ", x.dtype(), " (shape ", x.sizes(),
-             ")");
-}
 
 template <class Record>
 Tensor normalise(const Tensor& x, int64_t dim, bool log, const char* op) {

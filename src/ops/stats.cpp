@@ -140,19 +140,6 @@ Tensor reduce_columns(const Tensor& x, const Dims& dims, bool keepdim, F finish_
   return out;
 }
 
-// g (after nb batch dims) with the reduced dims re-inserted as size 1, when they were not kept.
-Tensor unsqueeze_reduced(Tensor g, const Dims& dims, bool keepdim, int64_t nb) {
-  if (keepdim) return g;
-  for (int64_t d : dims) g = g.unsqueeze(d + nb);
-  return g;
-}
-
-std::vector<int64_t> shifted(const Dims& dims, int64_t nb) {
-  std::vector<int64_t> out;
-  for (int64_t d : dims) out.push_back(d + nb);
-  return out;
-}
-
 // A 0/1 mask of the zeros of t.
 Tensor zeros_of(const Tensor& t) { return eq(t, 0); }
 

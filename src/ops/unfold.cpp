@@ -345,10 +345,6 @@ Window2d window_of(const ExpandingArray<2>& kernel, const ExpandingArray<2>& dil
   return {{kernel[0], kernel[1]}, {dilation[0], dilation[1]}, {padding[0], padding[1]}, {stride[0], stride[1]}};
 }
 
-void check_floating(const Tensor& t, const char* op) {
-  DYDX_CHECK(t.is_floating_point(), op, ": expected a floating point input, got dtype ", t.dtype());
-}
-
 }  // namespace
 }  // namespace ops
 

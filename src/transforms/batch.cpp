@@ -24,7 +24,7 @@ namespace {
 using detail::concat;
 using detail::row_basis_batch;
 
-Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
+using detail::row_shape;
 
 // e_k in every row: [B, ...row] with element k of each row's flattened values set to 1.
 Tensor row_basis(const Tensor& like, int64_t k) { return row_basis_batch(like, k, 1).select(0, 0); }

@@ -10,6 +10,9 @@
 
 namespace dydx::func::detail {
 
+/// A row of a batch: t's shape without its first (batch) dim.
+inline Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
+
 /// The checks every per-row operator makes before it computes: x has a batch dim and a floating
 /// dtype, chunk_size is valid and, with check_independence, f maps each row by itself.
 void check_row_wise_call(const UnaryFunction& f, const Tensor& x, const BatchOptions& options, const char* op);

@@ -41,7 +41,7 @@ namespace dydx::func {
 
 namespace {
 
-Dims row_shape(const Tensor& t) { return Dims(t.sizes().begin() + 1, t.sizes().end()); }
+using detail::row_shape;
 
 Dims concat_dims(Dims front, IntArrayRef back) {
   for (int64_t s : back) front.push_back(s);
