@@ -1009,6 +1009,58 @@ std::vector<OpRow> build_table() {
          return naive_solve(naive_shifted(in[0], 4.0), in[1], vector);
        },
        1e-5});
+
+  // Selections along a dim: x's values in a stable sorted order (values drawn from a continuous
+  // distribution, so no ties and no kinks near them), of which sort keeps the row, topk its first k,
+  // kthvalue and median one.
+  const auto sorted_rows = [](const Naive& x, int64_t dim, bool descending, int64_t first, int64_t kept, bool keepdim) {
+    std::vector<int64_t> shape = x.shape;
+    if (shape.empty()) return x;
+    if (dim < 0) dim += static_cast<int64_t>(shape.size());
+    if (keepdim)
+      shape[dim] = kept;
+    else
+      shape.erase(shape.begin() + dim);
+    return Naive::build(shape, [&](const Index& at) {
+      Index i = at;
+      if (!keepdim) i.insert(i.begin() + dim, 0);
+      std::vector<double> row;
+      for (int64_t j = 0; j < x.shape[dim]; ++j) {
+        i[dim] = j;
+        row.push_back(x.at(i));
+      }
+      std::stable_sort(row.begin(), row.end(), [&](double a, double b) { return descending ? a > b : a < b; });
+      return row[first + (keepdim ? at[dim] : 0)];
+    });
+  };
+  row({"sort", {{{3, 4}}, {{2, 3, 2}}, {{}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].sort()); },
+       [=](const auto& in) { return sorted_rows(in[0], -1, false, 0, in[0].shape.empty() ? 1 : in[0].shape.back(), true); },
+       1e-6});
+  row({"sort", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].sort(0, true)); },
+       [=](const auto& in) { return sorted_rows(in[0], 0, true, 0, in[0].shape[0], true); }, 1e-6});
+  row({"topk", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].topk(2)); },
+       [=](const auto& in) { return sorted_rows(in[0], -1, true, 0, 2, true); }, 1e-6});
+  row({"topk", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].topk(2, 0, false)); },
+       [=](const auto& in) { return sorted_rows(in[0], 0, false, 0, 2, true); }, 1e-6});
+  row({"kthvalue", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].kthvalue(2, 1)); },
+       [=](const auto& in) { return sorted_rows(in[0], 1, false, 1, 1, false); }, 1e-6});
+  row({"median.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real, [](const auto& in) { return std::get<0>(in[0].median(1, true)); },
+       [=](const auto& in) { return sorted_rows(in[0], 1, false, (in[0].shape[1] - 1) / 2, 1, true); }, 1e-6});
+  row({"nanmedian.dim", {{{3, 4}}, {{2, 3, 2}}}, Domain::Real,
+       [](const auto& in) { return std::get<0>(in[0].nanmedian(0)); },
+       [=](const auto& in) { return sorted_rows(in[0], 0, false, (in[0].shape[0] - 1) / 2, 1, false); }, 1e-6});
+  const auto flat = [](const Naive& x) { return Naive{{static_cast<int64_t>(x.values.size())}, x.values}; };
+  row({"median", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].median(); },
+       [=](const auto& in) {
+         const Naive m = sorted_rows(flat(in[0]), 0, false, (static_cast<int64_t>(in[0].values.size()) - 1) / 2, 1, false);
+         return m;
+       },
+       1e-6});
+  row({"nanmedian", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].nanmedian(); },
+       [=](const auto& in) {
+         return sorted_rows(flat(in[0]), 0, false, (static_cast<int64_t>(in[0].values.size()) - 1) / 2, 1, false);
+       },
+       1e-6});
   return rows;
 }
 
@@ -1084,6 +1136,15 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
       {"amax", [](const auto& in) { return in[0].amax({0}); }},
+      {"sort", [](const auto& in) { return std::get<0>(in[0].sort()); }},
+      {"sort:descending", [](const auto& in) { return std::get<0>(in[0].sort(-1, true)); }},
+      {"topk", [](const auto& in) { return std::get<0>(in[0].topk(1)); }},
+      {"topk:smallest", [](const auto& in) { return std::get<0>(in[0].topk(1, -1, false)); }},
+      {"kthvalue", [](const auto& in) { return std::get<0>(in[0].kthvalue(2)); }},
+      {"median.dim", [](const auto& in) { return std::get<0>(in[0].median(0)); }},
+      {"nanmedian.dim", [](const auto& in) { return std::get<0>(in[0].nanmedian(0)); }},
+      {"median", [](const auto& in) { return in[0].median(); }},
+      {"nanmedian", [](const auto& in) { return in[0].nanmedian(); }},
       {"nan_to_num", [](const auto& in) { return nan_to_num(in[0]); }},
       {"nan_to_num:2,3,-4", [](const auto& in) { return in[0].nan_to_num(2.0, 3.0, -4.0); }},
       {"amin", [](const auto& in) { return in[0].amin({0}); }},

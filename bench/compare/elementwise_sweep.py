@@ -28,6 +28,13 @@ SHAPED = {
     "flip_pairs": lambda t: t.reshape(N // 2, 2).flip(1),  # rows of two, reversed
     "transpose_copy": lambda t: t.t().contiguous(),  # [800, 800] transposed into rows
     "transpose_batch": lambda t: t.reshape(64, 100, 100).transpose(1, 2).contiguous(),
+    "sort": lambda t: t.sort(1),  # 800 rows of 800
+    "sort_dim0": lambda t: t.sort(0),  # down the columns
+    "sort_flat": lambda t: t.reshape(-1).sort(),  # one row of 640,000
+    "topk": lambda t: t.topk(10, 1),
+    "kthvalue": lambda t: t.kthvalue(400, 1),
+    "median_dim": lambda t: t.median(1),
+    "median": lambda t: t.median(),
 }
 ALONG_DIM_1 = {"softmax", "log_softmax", "logsumexp", "argmax"}
 N = 640000

@@ -184,6 +184,30 @@ Tensor amin(const Tensor& x, IntArrayRef dims = {}, bool keepdim = false);
 /// flattened tensor without a dim (keepdim then keeps every dim, of size 1). Not differentiable.
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+/// torch.sort: x's values along dim in ascending (or descending) order, and their indices (int64). A nan
+/// sorts above every number (last ascending, first descending); equal values keep their order (the
+/// sort is stable, stable or not: PyTorch leaves the order of ties to the implementation when it is
+/// not asked for a stable one). The gradient goes back to where each value came from.
+std::tuple<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false);
+std::tuple<Tensor, Tensor> sort(const Tensor& x, std::optional<bool> stable, int64_t dim = -1, bool descending = false);
+/// sort's indices alone (not differentiable).
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false);
+/// sort's values along dim 0.
+Tensor msort(const Tensor& x);
+/// torch.topk: the k largest (or smallest) values along dim with their indices, in order (sorted or
+/// not: they always come sorted here); a nan counts as the largest; of equal values the first wins.
+std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
+/// torch.kthvalue: the k-th smallest value along dim (k from 1) and its index; a nan counts as the
+/// largest; of equal values, the one a stable sort puts at place k.
+std::tuple<Tensor, Tensor> kthvalue(const Tensor& x, int64_t k, int64_t dim = -1, bool keepdim = false);
+/// torch.median: the lower of the two middle values (the ((n - 1) / 2 + 1)-th smallest); a nan in the
+/// row makes it nan (its index the row's first nan). Over every element the value alone, its gradient
+/// shared evenly between the elements equal to it (as PyTorch's); an empty float tensor's is nan.
+Tensor median(const Tensor& x);
+std::tuple<Tensor, Tensor> median(const Tensor& x, int64_t dim, bool keepdim = false);
+/// median over the values that are not nan (nan where every one is).
+Tensor nanmedian(const Tensor& x);
+std::tuple<Tensor, Tensor> nanmedian(const Tensor& x, int64_t dim, bool keepdim = false);
 /// The running sum along dim (inclusive: element i of the result is the sum of elements 0..i). In
 /// dtype if given (x cast to it first), else int64 for int64 and bool inputs and x's dtype otherwise,
 /// as PyTorch. A float32 scan accumulates in double, as PyTorch's CPU kernel does. An integer or bool

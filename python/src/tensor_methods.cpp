@@ -343,6 +343,32 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a, "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
+      // sort, topk, kthvalue, median and nanmedian give (values, indices), named by dydx.return_types.
+      .def("sort", [](const Tensor& t, int64_t dim, bool descending, std::optional<bool> stable) {
+        auto [values, indices] = t.sort(stable, dim, descending);
+        return nb::make_tuple(values, indices);
+      }, "dim"_a = -1, "descending"_a = false, nb::kw_only(), "stable"_a = nb::none())
+      .def("argsort", [](const Tensor& t, int64_t dim, bool descending, bool) { return t.argsort(dim, descending); },
+           "dim"_a = -1, "descending"_a = false, nb::kw_only(), "stable"_a = false)
+      .def("msort", [](const Tensor& t) { return t.msort(); })
+      .def("topk", [](const Tensor& t, int64_t k, int64_t dim, bool largest, bool sorted) {
+        auto [values, indices] = t.topk(k, dim, largest, sorted);
+        return nb::make_tuple(values, indices);
+      }, "k"_a, "dim"_a = -1, "largest"_a = true, "sorted"_a = true)
+      .def("kthvalue", [](const Tensor& t, int64_t k, int64_t dim, bool keepdim) {
+        auto [values, indices] = t.kthvalue(k, dim, keepdim);
+        return nb::make_tuple(values, indices);
+      }, "k"_a, "dim"_a = -1, "keepdim"_a = false)
+      .def("median", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) -> nb::object {
+        if (!dim) return nb::cast(t.median());
+        auto [values, indices] = t.median(*dim, keepdim);
+        return nb::make_tuple(values, indices);
+      }, "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("nanmedian", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) -> nb::object {
+        if (!dim) return nb::cast(t.nanmedian());
+        auto [values, indices] = t.nanmedian(*dim, keepdim);
+        return nb::make_tuple(values, indices);
+      }, "dim"_a = nb::none(), "keepdim"_a = false)
       .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
         const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, "var");
         return t.var(dims, unbiased_, keepdim);

@@ -9,7 +9,7 @@
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # The cases of clamp_min and clamp_max were generated the same way and appended (their lines only), and later
-# those of linalg_inv and linalg_solve.
+# those of linalg_inv and linalg_solve, and those of the selections (sort to nanmedian).
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -178,6 +178,19 @@ OPS["nan_to_num:2,3,-4"] = unary(lambda x: torch.nan_to_num(x, nan=2.0, posinf=3
 OPS["linalg_inv"] = unary(lambda x: torch.linalg.inv(as_matrix(x)))
 OPS["linalg_solve"] = binary(lambda x, y: torch.linalg.solve(as_matrix(x), as_matrix(y)))
 NONZERO_FIRST = {"linalg_inv", "linalg_solve"}
+# Selections along a dim, of the pair as one row: a nan above every number, and of equal values
+# (0 and -0 included) the first, where PyTorch's own order of ties allows it to be seen.
+OPS["sort"] = unary(lambda x: torch.sort(x, stable=True)[0])
+OPS["sort:descending"] = unary(lambda x: torch.sort(x, descending=True, stable=True)[0])
+OPS["topk"] = unary(lambda x: torch.topk(x, 1)[0])
+OPS["topk:smallest"] = unary(lambda x: torch.topk(x, 1, largest=False)[0])
+OPS["kthvalue"] = unary(lambda x: torch.kthvalue(x, 2)[0])
+OPS["median.dim"] = unary(lambda x: torch.median(x, 0)[0])
+OPS["nanmedian.dim"] = unary(lambda x: torch.nanmedian(x, 0)[0])
+OPS["median"] = unary(torch.median)
+OPS["nanmedian"] = unary(torch.nanmedian)
+SELECTIONS = {"sort", "sort:descending", "topk", "topk:smallest", "kthvalue", "median.dim", "nanmedian.dim", "median",
+              "nanmedian"}
 
 # PyTorch 1.13 has no derivative of hardsigmoid_backward (double backward raises "derivative for
 # aten::hardsigmoid_backward is not implemented"); hardsigmoid is piecewise linear, so its second-order
@@ -191,7 +204,7 @@ WITHOUT_DOUBLE_BACKWARD = {"hardsigmoid"}
 FORWARD_OVER_REVERSE_WRONG = {"linalg_solve"}
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"}
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS
 
 
 def fmt(v):

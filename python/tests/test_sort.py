@@ -1,0 +1,140 @@
+"""sort, argsort, msort, topk, kthvalue, median and nanmedian against PyTorch 1.13: values, indices
+(where PyTorch's are deterministic: its stable sort), named results, gradients of first and second
+order, and errors, on rows with ties, nans, 0 and -0."""
+
+import numpy as np
+import pytest
+import torch
+
+import dydx
+from conftest import assert_matches
+
+rng = np.random.default_rng(11)
+NAN = float("nan")
+
+
+def both(array, requires_grad=False):
+    x, t = dydx.from_numpy(array.copy()), torch.from_numpy(array.copy())
+    if requires_grad:
+        x.requires_grad_()
+        t.requires_grad_()
+    return x, t
+
+
+def rows_with_ties(*shape, nans=True):
+    """Values from a handful, so rows have ties, with nans, 0 and -0 among them."""
+    choices = np.array([-2.0, -0.0, 0.0, 1.5, 3.0] + ([NAN] if nans else []))
+    return choices[rng.integers(0, len(choices), size=shape)]
+
+
+def same_bits(actual, expected, zero_signs=True):
+    """The same values, nans in the same places, and (where zero_signs) the same signs of zeros."""
+    a, e = actual.detach().numpy(), expected.detach().numpy()
+    assert a.shape == e.shape
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(e))
+    np.testing.assert_array_equal(np.where(np.isnan(a), 0, a), np.where(np.isnan(e), 0, e))
+    if zero_signs:
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(e))
+
+
+def same_values(actual, expected):
+    """As same_bits, but 0 and -0 alike: of equal values torch's selections pick any (dydx the first)."""
+    same_bits(actual, expected, zero_signs=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((4, 9), 1), ((4, 9), 0), ((3, 5, 6), 1), ((3, 5, 6), -1)])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_matches_torchs_stable_sort(dtype, shape, dim, descending):
+    x, t = both(rows_with_ties(*shape).astype(dtype))
+    values, indices = dydx.sort(x, dim, descending)
+    want = torch.sort(t, dim=dim, descending=descending, stable=True)
+    same_bits(values, want.values)
+    np.testing.assert_array_equal(indices.numpy(), want.indices.numpy())
+    np.testing.assert_array_equal(x.argsort(dim, descending).numpy(), want.indices.numpy())
+    named = x.sort(dim=dim, descending=descending, stable=True)
+    assert named.values is not None and named.indices.dtype == dydx.int64
+
+
+@pytest.mark.parametrize("shape,dim", [((9,), 0), ((4, 9), 1), ((3, 5, 6), 0)])
+def test_selections_pick_torchs_values(shape, dim):
+    x, t = both(rows_with_ties(*shape))
+    n = shape[dim]
+    for k in (1, 3, n):
+        for largest in (True, False):
+            same_values(x.topk(k, dim, largest).values, torch.topk(t, k, dim, largest).values)
+        same_values(x.kthvalue(k, dim).values, torch.kthvalue(t, k, dim).values)
+    # median along dim: nan where the row has one, at its first nan (as torch).
+    got, want = x.median(dim, keepdim=True), torch.median(t, dim, keepdim=True)
+    same_values(got.values, want.values)
+    has_nan = np.isnan(want.values.numpy())
+    np.testing.assert_array_equal(got.indices.numpy()[has_nan], want.indices.numpy()[has_nan])
+    same_values(x.nanmedian(dim).values, torch.nanmedian(t, dim).values)
+    same_values(x.median(), torch.median(t))
+    same_values(x.nanmedian(), torch.nanmedian(t))
+    same_values(dydx.msort(x), torch.msort(t))
+
+
+def test_named_results_print_and_unpack_as_torchs():
+    x = dydx.tensor([3.0, 1.0, 2.0])
+    result = x.topk(2)
+    values, indices = result
+    assert repr(result).startswith("dydx.return_types.topk(\nvalues=")
+    assert result.values is values and result.indices is indices
+    assert type(dydx.max(x, 0)).__name__ == "max" and dydx.max(x, 0).indices.item() == 0
+    assert isinstance(dydx.median(x), dydx.Tensor)
+    assert dydx.median(x, 0).values.item() == 2.0
+
+
+@pytest.mark.parametrize("op", ["sort", "sort_desc", "topk", "topk_small", "kthvalue", "median_dim", "nanmedian_dim",
+                                "median", "nanmedian", "msort"])
+def test_gradients_of_first_and_second_order_match_torch(op):
+    # Distinct values, so no tie decides where a gradient goes (ties are checked against torch's picks above).
+    array = rng.permutation(20).reshape(4, 5).astype(np.float64) + 0.5  # positive: distinct squares too
+    x, t = both(array, requires_grad=True)
+    weight = rng.standard_normal(size=(4, 5))
+
+    def f(lib, v):
+        return {"sort": lambda: lib.sort(v, 1)[0], "sort_desc": lambda: lib.sort(v, 0, True)[0],
+                "topk": lambda: lib.topk(v, 2)[0], "topk_small": lambda: lib.topk(v, 3, 0, False)[0],
+                "kthvalue": lambda: lib.kthvalue(v, 2, 1, True)[0], "median_dim": lambda: lib.median(v, 0)[0],
+                "nanmedian_dim": lambda: lib.nanmedian(v, 1, True)[0], "median": lambda: lib.median(v),
+                "nanmedian": lambda: lib.nanmedian(v), "msort": lambda: lib.msort(v)}[op]()
+
+    def loss(lib, v, w):
+        y = f(lib, v * v)  # a second order that is not zero
+        return (y * y * w[: y.numel()].reshape(y.shape) if y.dim() else y * y * w[0]).sum()
+
+    wx, wt = dydx.from_numpy(weight.reshape(-1).copy()), torch.from_numpy(weight.reshape(-1).copy())
+    (gx,) = dydx.autograd.grad(loss(dydx, x, wx), [x], create_graph=True)
+    (gt,) = torch.autograd.grad(loss(torch, t, wt), [t], create_graph=True)
+    assert_matches(gx, gt, rtol=1e-12, atol=1e-12)
+    (hx,) = dydx.autograd.grad((gx * gx).sum(), [x])
+    (ht,) = torch.autograd.grad((gt * gt).sum(), [t])
+    assert_matches(hx, ht, rtol=1e-12, atol=1e-12)
+
+
+def test_median_shares_its_gradient_between_ties_as_torch():
+    for array in ([1.0, 2.0, 2.0, 3.0], [1.0, NAN, 2.0, NAN], [NAN, 2.0, 2.0, 5.0, 1.0]):
+        for name in ("median", "nanmedian"):
+            x, t = both(np.array(array), requires_grad=True)
+            getattr(dydx, name)(x).backward()
+            getattr(torch, name)(t).backward()
+            assert_matches(x.grad, t.grad, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda m: m.topk(m.zeros(3), 4), "selected index k out of range"),
+    (lambda m: m.kthvalue(m.zeros(2, 3), 4, 1), "kthvalue(): selected number k out of range for dimension 1"),
+    (lambda m: m.kthvalue(m.zeros(0), 1), "kthvalue(): Expected reduction dim 0 to have non-zero size"),
+    (lambda m: m.median(m.zeros(3, 0), 1), "median(): Expected reduction dim 1 to have non-zero size"),
+    (lambda m: m.topk(m.tensor([True, False]), 1), "\"topk_cpu\" not implemented for 'Bool'"),
+    (lambda m: m.sort(m.zeros(2, 3), 2), "out of range"),
+])
+def test_errors_say_what_torchs_say(call, message):
+    with pytest.raises(Exception) as torch_error:
+        call(torch)
+    assert message in str(torch_error.value)
+    with pytest.raises(Exception) as dydx_error:
+        call(dydx)
+    assert message in str(dydx_error.value)
