@@ -201,6 +201,9 @@ TEST(Sort, ManyRowsOnAnyNumberOfThreadsMatchAStableSort) {
     EXPECT_EQ(indices_of(std::get<1>(sort(x))), want_indices) << threads << " threads";
     // Along dim 0 of the transpose: the same rows, read across.
     EXPECT_EQ(indices_of(std::get<1>(sort(x.t(), 0)).t()), want_indices) << threads << " threads";
+    // topk's picks (a heap over a row 50 times longer than k) are the sort's first, either way.
+    EXPECT_TRUE(equal(std::get<1>(topk(x, 5, 1, true)), std::get<1>(sort(x, 1, true)).narrow(1, 0, 5)));
+    EXPECT_TRUE(equal(std::get<1>(topk(x.t(), 5, 0, true)), std::get<1>(sort(x, 1, true)).narrow(1, 0, 5).t()));
     // topk's and kthvalue's picks are the stable sort's.
     const Tensor top = std::get<1>(topk(x, 5, 1, false));
     const Tensor third = std::get<1>(kthvalue(x, 3, 1));

@@ -44,9 +44,12 @@ struct Order {
     } else if constexpr (std::is_integral_v<T>) {
       return static_cast<Key>(v) ^ (Key{1} << (kKeyBits - 1));
     } else {
-      if (std::isnan(v)) return ~Key{0};
-      const Key bits = std::bit_cast<Key>(v == 0 ? T{0} : v);
-      return (bits >> (kKeyBits - 1)) ? ~bits : bits | (Key{1} << (kKeyBits - 1));
+      // Without branches: the sign bit spread over the key (all ones for a negative) plus the sign
+      // bit itself, xor'ed in. v + 0 is 0 for -0 (and v otherwise, a nan included).
+      using Signed = std::make_signed_t<Key>;
+      const Key bits = std::bit_cast<Key>(static_cast<T>(v + T{0}));
+      const Key flip = static_cast<Key>(static_cast<Signed>(bits) >> (kKeyBits - 1)) | (Key{1} << (kKeyBits - 1));
+      return std::isnan(v) ? ~Key{0} : bits ^ flip;
     }
   }
 };
@@ -69,18 +72,33 @@ RowsAlong rows_of(const Tensor& x, int64_t dim) {
   return r;
 }
 
-// What an arrangement sees of a row: its n entries, ascending or descending as asked, and which of
-// them are nans (the largest keys: in an ascending row, the entries from first_nan up).
-template <class Entry>
-struct RowEntries {
+// A row as an arrangement sees it: its values, the entry of each (ascending or descending as asked),
+// a buffer of n entries to arrange, and which entries are nans (the largest keys: in an ascending
+// row, the entries from first_nan up). An arrangement leaves the entries to keep at the buffer's front.
+template <class T, class Entry>
+struct Row {
+  using Key = typename Order<T>::Key;
+  static constexpr int kShift = kIndexBits<Entry>;
+  const T* values;
+  int64_t n, stride;
+  bool descending;
   Entry* entries;
-  int64_t n;
   Entry first_nan;  // no nan entry is below it; for types without nans, past every entry
+  Key key(int64_t j) const {
+    const Key k = Order<T>::key(values[j * stride]);
+    return descending ? static_cast<Key>(~k) : k;
+  }
+  Entry entry(int64_t j) const { return (Entry(key(j)) << kShift) | Entry(j); }
+  static Key key_of(Entry e) { return static_cast<Key>(e >> kShift); }
+  // Every entry, in index order, into the buffer.
+  void fill() const {
+    for (int64_t j = 0; j < n; ++j) entries[j] = entry(j);
+  }
   bool is_nan(Entry e) const { return e >= first_nan; }
 };
 
 // For each row: its entries, arranged by arrange(row), of which the first `kept` are written to
-// values (x at their indices) and indices, both dense [outer, kept, inner]. RowsAlong run in parallel,
+// values (x at their indices) and indices, both dense [outer, kept, inner]. Rows run in parallel,
 // each thread with one buffer for all of its rows.
 template <class T, class Entry, class Arrange>
 void arrange_rows(const RowsAlong& r, int64_t kept, bool descending, Tensor& values, Tensor& indices, Arrange arrange) {
@@ -99,11 +117,7 @@ void arrange_rows(const RowsAlong& r, int64_t kept, bool descending, Tensor& val
                       for (int64_t row = first; row < last; ++row) {
                         const int64_t o = row / inner, i = row % inner;
                         const T* p = in + o * n * inner + i;
-                        for (int64_t j = 0; j < n; ++j) {
-                          const Key key = Order<T>::key(p[j * inner]);
-                          entries[j] = (Entry(descending ? static_cast<Key>(~key) : key) << kShift) | Entry(j);
-                        }
-                        arrange(RowEntries<Entry>{entries.data(), n, first_nan});
+                        arrange(Row<T, Entry>{p, n, inner, descending, entries.data(), first_nan});
                         T* v = out_values + o * kept * inner + i;
                         int64_t* k = out_indices + o * kept * inner + i;
                         const Entry index_mask = (Entry{1} << kShift) - 1;
@@ -257,15 +271,17 @@ struct NanmedianRecord : MedianOfAll, Named<"nanmedian", "NanmedianBackward0"> {
 // ---- the arrangements ----
 
 // The row's k-th entry (from 0) moved to its front.
-template <class Entry>
-void move_kth_to_front(const RowEntries<Entry>& row, int64_t k) {
+template <class R>
+void move_kth_to_front(const R& row, int64_t k) {
+  row.fill();
   std::nth_element(row.entries, row.entries + k, row.entries + row.n);
   std::swap(row.entries[0], row.entries[k]);
 }
 // median's: the row's first nan, else its lower middle entry; nanmedian's: the lower middle of its
 // numbers (nans come last in the order), its first nan when it has no number.
-template <class Entry>
-void move_median_to_front(const RowEntries<Entry>& row, bool skip_nans) {
+template <class R>
+void move_median_to_front(const R& row, bool skip_nans) {
+  row.fill();
   int64_t nans = 0, first_nan = -1;
   for (int64_t j = 0; j < row.n; ++j)
     if (row.is_nan(row.entries[j])) {
@@ -276,7 +292,45 @@ void move_median_to_front(const RowEntries<Entry>& row, bool skip_nans) {
     std::swap(row.entries[0], row.entries[first_nan]);  // entries are still in index order
     return;
   }
-  move_kth_to_front(row, (row.n - nans - 1) / 2);
+  const int64_t k = (row.n - nans - 1) / 2;
+  std::nth_element(row.entries, row.entries + k, row.entries + row.n);
+  std::swap(row.entries[0], row.entries[k]);
+}
+// A max-heap of k entries (std::make_heap's layout) with its top replaced by the smaller e: one sift
+// down, half of what pop_heap and push_heap together do.
+template <class Entry>
+void replace_top(Entry* heap, int64_t k, Entry e) {
+  int64_t at = 0;
+  for (int64_t child = 1; child < k; child = 2 * at + 1) {
+    if (child + 1 < k && heap[child] < heap[child + 1]) ++child;
+    if (!(e < heap[child])) break;
+    heap[at] = heap[child];
+    at = child;
+  }
+  heap[at] = e;
+}
+// The row's k first entries, in order, at its front. From a row many times longer than k, as a heap
+// of the k first so far, read in index order: a later entry enters only with a smaller key than the
+// top's (its index is larger), so most of a long row is one key compared with the top's.
+template <class R>
+void move_first_k_to_front(const R& row, int64_t k) {
+  if (k == 0) return;
+  if (row.n < 8 * k) {
+    row.fill();
+    std::partial_sort(row.entries, row.entries + k, row.entries + row.n);
+    return;
+  }
+  auto* heap = row.entries;
+  for (int64_t j = 0; j < k; ++j) heap[j] = row.entry(j);
+  std::make_heap(heap, heap + k);
+  auto top = row.key_of(heap[0]);
+  for (int64_t j = k; j < row.n; ++j) {
+    if (row.key(j) < top) {
+      replace_top(heap, k, row.entry(j));
+      top = row.key_of(heap[0]);
+    }
+  }
+  std::sort_heap(heap, heap + k);
 }
 
 void check_not_bool(const Tensor& x, const char* op, const char* kernel) {
@@ -369,7 +423,10 @@ std::tuple<Tensor, Tensor> sort(const Tensor& x, std::optional<bool> stable, int
   if (vmap::takes_rule(x)) [[unlikely]]
     return ops::batched_selection(x, dim, true, [&](const Tensor& v, int64_t d, bool) { return sort(v, d, descending); });
   auto selected = ops::select_rows(x, dim, ops::row_length(x, dim), false, descending,
-                                   [](const auto& row) { std::sort(row.entries, row.entries + row.n); });
+                                   [](const auto& row) {
+                                     row.fill();
+                                     std::sort(row.entries, row.entries + row.n);
+                                   });
   return ops::picked_along<ops::SortRecord>(x, selected, {dim, true}, "sort",
                                             [dim, descending](const Tensor& v) { return sort(v, dim, descending); });
 }
@@ -389,9 +446,8 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool la
   if (vmap::takes_rule(x)) [[unlikely]]
     return ops::batched_selection(x, dim, true, [&](const Tensor& v, int64_t d, bool) { return topk(v, k, d, largest); });
   const int64_t kept = x.dim() == 0 ? 1 : k;
-  auto selected = ops::select_rows(x, dim, k, false, largest, [kept](const auto& row) {
-    std::partial_sort(row.entries, row.entries + kept, row.entries + row.n);
-  });
+  auto selected =
+      ops::select_rows(x, dim, k, false, largest, [kept](const auto& row) { ops::move_first_k_to_front(row, kept); });
   return ops::picked_along<ops::TopkRecord>(x, selected, {dim, true}, "topk",
                                             [k, dim, largest](const Tensor& v) { return topk(v, k, dim, largest); });
 }
