@@ -140,6 +140,9 @@ TEST(Sort, RaisesPyTorchsErrors) {
   EXPECT_DYDX_ERROR(median(flags, 0), "median", "\"median_out\" not implemented for 'Bool'");
   // An integer tensor has no nan for the median of no elements (PyTorch returns int64's least).
   EXPECT_DYDX_ERROR(median(zeros({0}, TensorOptions().dtype(kInt64))), "median", "no elements");
+  // ... but a 0-d bool is its own pick, as there.
+  EXPECT_TRUE(std::get<0>(topk(tensor(true), 1)).item<bool>());
+  EXPECT_EQ(std::get<1>(kthvalue(tensor(true), 1)).item<int64_t>(), 0);
   // Bools sort, as in PyTorch: false before true, ties in index order.
   auto [sorted_flags, flag_indices] = sort(tensor({true, false, true}));
   EXPECT_EQ(indices_of(flag_indices), (std::vector<int64_t>{1, 0, 2}));

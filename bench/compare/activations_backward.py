@@ -10,7 +10,6 @@ copied aside) times the library before a change in the same conditions.
 """
 
 import sys
-import time
 
 if len(sys.argv) > 3:
     sys.path.insert(0, sys.argv[3])
@@ -21,6 +20,7 @@ import torch.nn.functional as TF  # noqa: E402
 
 import dydx  # noqa: E402
 import dydx.nn.functional as F  # noqa: E402
+import timing  # noqa: E402
 
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 NAMES = sys.argv[2].split(",") if len(sys.argv) > 2 else [
@@ -28,13 +28,7 @@ NAMES = sys.argv[2].split(",") if len(sys.argv) > 2 else [
 
 
 def best_ms(f):
-    f()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1e3
+    return timing.best_ms(f, REPEATS)
 
 
 def main():

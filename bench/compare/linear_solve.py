@@ -9,25 +9,19 @@ Run with the Python package's venv, which sees Debian's python3-torch (scripts/t
 
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 import dydx
+import timing
 
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 CORES = os.cpu_count()
 
 
 def best_ms(f):
-    f()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1e3
+    return timing.best_ms(f, REPEATS)
 
 
 def systems(rng, batch, n, k, dtype):

@@ -4,12 +4,11 @@
     build-python/venv/bin/python bench/compare/selections.py
 """
 
-import time
-
 import numpy as np
 import torch
 
 import dydx
+from timing import best_ms
 
 CASES = {
     "sort(1)": lambda t: t.sort(1),
@@ -22,16 +21,6 @@ CASES = {
 }
 
 
-def best_ms(f, calls=15):
-    f()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1e3
-
-
 def main():
     torch.set_num_threads(1)
     dydx.set_num_threads(1)
@@ -42,7 +31,7 @@ def main():
             a = (rng.standard_normal((800, 800)) if data == "normal" else rng.random((800, 800))).astype(dtype)
             ours, theirs = dydx.from_numpy(a.copy()), torch.from_numpy(a.copy())
             for name, f in CASES.items():
-                d, t = best_ms(lambda: f(ours)), best_ms(lambda: f(theirs))
+                d, t = best_ms(lambda: f(ours), 15), best_ms(lambda: f(theirs), 15)
                 print(f"  {t / d:5.2f}x  {name:22s} {dtype.__name__:8s} {data:8s} dydx {d:8.3f} ms  PyTorch {t:8.3f} ms")
 
 

@@ -30,6 +30,27 @@ Tensor reshaped(const Tensor& t, const nb::args& args, bool view) {
   return view ? t.view(sizes) : t.reshape(sizes);
 }
 
+/// An int argument as torch's parser takes it: a bool is refused (x.topk(True) is no k, x.sort(True) no dim).
+int64_t int_arg(nb::handle value, const char* op, const char* name, int position) {
+  if (PyBool_Check(value.ptr()))
+    throw nb::type_error((std::string(op) + "(): argument '" + name + "' (position " + std::to_string(position) +
+                          ") must be int, not bool")
+                             .c_str());
+  return nb::cast<int64_t>(value);
+}
+
+/// median() and median(dim, keepdim), and nanmedian's: keepdim without a dim is torch's TypeError.
+nb::object median_of(const Tensor& t, nb::handle dim, bool keepdim, bool skip_nans) {
+  const char* op = skip_nans ? "nanmedian" : "median";
+  if (dim.is_none()) {
+    if (keepdim) throw nb::type_error((std::string(op) + "(): keepdim given without a dim").c_str());
+    return nb::cast(skip_nans ? t.nanmedian() : t.median());
+  }
+  const int64_t d = int_arg(dim, op, "dim", 1);
+  auto [values, indices] = skip_nans ? t.nanmedian(d, keepdim) : t.median(d, keepdim);
+  return nb::make_tuple(values, indices);
+}
+
 /// max(), max(dim, keepdim) and max(other) in one method, as PyTorch's overloads.
 nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
   if (dim.is_none()) return nb::cast(is_max ? t.max() : t.min());
@@ -344,31 +365,26 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       // sort, topk, kthvalue, median and nanmedian give (values, indices), named by dydx.return_types.
-      .def("sort", [](const Tensor& t, int64_t dim, bool descending, std::optional<bool> stable) {
-        auto [values, indices] = t.sort(stable, dim, descending);
+      .def("sort", [](const Tensor& t, nb::handle dim, bool descending, std::optional<bool> stable) {
+        auto [values, indices] = t.sort(stable, int_arg(dim, "sort", "dim", 1), descending);
         return nb::make_tuple(values, indices);
       }, "dim"_a = -1, "descending"_a = false, nb::kw_only(), "stable"_a = nb::none())
-      .def("argsort", [](const Tensor& t, int64_t dim, bool descending, bool) { return t.argsort(dim, descending); },
-           "dim"_a = -1, "descending"_a = false, nb::kw_only(), "stable"_a = false)
+      .def("argsort", [](const Tensor& t, nb::handle dim, bool descending, bool) {
+        return t.argsort(int_arg(dim, "argsort", "dim", 1), descending);
+      }, "dim"_a = -1, "descending"_a = false, nb::kw_only(), "stable"_a = false)
       .def("msort", [](const Tensor& t) { return t.msort(); })
-      .def("topk", [](const Tensor& t, int64_t k, int64_t dim, bool largest, bool sorted) {
-        auto [values, indices] = t.topk(k, dim, largest, sorted);
+      .def("topk", [](const Tensor& t, nb::handle k, nb::handle dim, bool largest, bool sorted) {
+        auto [values, indices] = t.topk(int_arg(k, "topk", "k", 1), int_arg(dim, "topk", "dim", 2), largest, sorted);
         return nb::make_tuple(values, indices);
       }, "k"_a, "dim"_a = -1, "largest"_a = true, "sorted"_a = true)
-      .def("kthvalue", [](const Tensor& t, int64_t k, int64_t dim, bool keepdim) {
-        auto [values, indices] = t.kthvalue(k, dim, keepdim);
+      .def("kthvalue", [](const Tensor& t, nb::handle k, nb::handle dim, bool keepdim) {
+        auto [values, indices] = t.kthvalue(int_arg(k, "kthvalue", "k", 1), int_arg(dim, "kthvalue", "dim", 2), keepdim);
         return nb::make_tuple(values, indices);
       }, "k"_a, "dim"_a = -1, "keepdim"_a = false)
-      .def("median", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) -> nb::object {
-        if (!dim) return nb::cast(t.median());
-        auto [values, indices] = t.median(*dim, keepdim);
-        return nb::make_tuple(values, indices);
-      }, "dim"_a = nb::none(), "keepdim"_a = false)
-      .def("nanmedian", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) -> nb::object {
-        if (!dim) return nb::cast(t.nanmedian());
-        auto [values, indices] = t.nanmedian(*dim, keepdim);
-        return nb::make_tuple(values, indices);
-      }, "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("median", [](const Tensor& t, nb::handle dim, bool keepdim) { return median_of(t, dim, keepdim, false); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("nanmedian", [](const Tensor& t, nb::handle dim, bool keepdim) { return median_of(t, dim, keepdim, true); },
+           "dim"_a = nb::none(), "keepdim"_a = false)
       .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
         const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, "var");
         return t.var(dims, unbiased_, keepdim);

@@ -9,6 +9,15 @@ import dydx
 TORCH_DTYPE = {dydx.float32: torch.float32, dydx.float64: torch.float64, dydx.int64: torch.int64, dydx.bool: torch.bool}
 
 
+def dydx_and_torch(array, requires_grad=False):
+    """The same values as a dydx tensor and a torch tensor, each its own copy of the NumPy array."""
+    x, t = dydx.from_numpy(array.copy()), torch.from_numpy(array.copy())
+    if requires_grad:
+        x.requires_grad_()
+        t.requires_grad_()
+    return x, t
+
+
 def to_torch(t):
     """A copy of a dydx tensor as a torch tensor (through NumPy, not DLPack, so it checks something else)."""
     return torch.from_numpy(np.array(t.detach().numpy()))

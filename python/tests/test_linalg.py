@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import dydx
-from conftest import assert_matches
+from conftest import assert_matches, dydx_and_torch as both
 
 rng = np.random.default_rng(5)
 
@@ -14,14 +14,6 @@ rng = np.random.default_rng(5)
 def well_conditioned(*shape):
     n = shape[-1]
     return rng.uniform(-1.0, 1.0, size=shape) + 4.0 * np.eye(n)
-
-
-def both(array, requires_grad=False):
-    x, t = dydx.from_numpy(array.copy()), torch.from_numpy(array.copy())
-    if requires_grad:
-        x.requires_grad_()
-        t.requires_grad_()
-    return x, t
 
 
 SOLVE_SHAPES = [((3, 3), (3, 2)), ((3, 3), (3,)), ((2, 3, 3), (2, 3)), ((2, 3, 3), (3, 1)), ((4, 1, 3, 3), (2, 3, 2)),

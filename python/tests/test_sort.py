@@ -7,18 +7,10 @@ import pytest
 import torch
 
 import dydx
-from conftest import assert_matches
+from conftest import assert_matches, dydx_and_torch as both
 
 rng = np.random.default_rng(11)
 NAN = float("nan")
-
-
-def both(array, requires_grad=False):
-    x, t = dydx.from_numpy(array.copy()), torch.from_numpy(array.copy())
-    if requires_grad:
-        x.requires_grad_()
-        t.requires_grad_()
-    return x, t
 
 
 def rows_with_ties(*shape, nans=True):
@@ -138,3 +130,25 @@ def test_errors_say_what_torchs_say(call, message):
     with pytest.raises(Exception) as dydx_error:
         call(dydx)
     assert message in str(dydx_error.value)
+
+
+def test_arguments_are_parsed_as_torchs():
+    x = dydx.tensor([3.0, 1.0, 2.0])
+    # A bool is no int: x.sort(True) is not a descending sort along dim 1, x.topk(True) no k of 1.
+    for call, name in [(lambda: x.sort(True), "dim"), (lambda: x.argsort(True), "dim"), (lambda: x.topk(True), "k"),
+                       (lambda: x.kthvalue(True), "k"), (lambda: x.median(True), "dim")]:
+        with pytest.raises(TypeError, match=f"argument '{name}'.*must be int, not bool"):
+            call()
+    with pytest.raises(TypeError):
+        torch.tensor([3.0, 1.0]).topk(True)
+    # keepdim without a dim is no median over dims.
+    with pytest.raises(TypeError):
+        x.median(keepdim=True)
+    with pytest.raises(TypeError):
+        torch.tensor([3.0]).median(keepdim=True)
+    # stable is keyword-only, as torch's.
+    with pytest.raises(TypeError):
+        x.sort(0, False, True)
+    assert x.sort(stable=True, descending=True).values.tolist() == [3.0, 2.0, 1.0]
+    # A 0-d bool is its own topk and kthvalue, as torch's.
+    assert dydx.tensor(True).topk(1).values.item() is True

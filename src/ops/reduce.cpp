@@ -6,6 +6,7 @@
 #include "cpu/extreme_kernels.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/picked_along.hpp"
 #include "vmap/reduction.hpp"
 
 namespace dydx {
@@ -194,15 +195,11 @@ Tensor chosen_mask(Tensor indices, const Dims& in_sizes, int64_t dim, bool keepd
   return eq(positions, indices);
 }
 
-// Along a dim, the gradient goes to the chosen index only (saved: the indices), selected with
-// where() rather than multiplied by a 0/1 mask, so that an infinite or nan cotangent or tangent stays
-// at its index (as PyTorch's scatter and gather): the product made inf * 0 = nan everywhere else.
-struct ExtremeDim : Linear {
-  struct Attrs {
-    int64_t dim;
-    bool keepdim;  // also for a 0-D input, whose result keeps its (lack of) shape
-  };
-  static constexpr Saves saves{.extras = 1};
+// Along a dim, the values picked at the saved indices (the JVP gathers the tangent, a replay reads x
+// at the indices the step before it found, see extreme_dim); the gradient goes to the chosen index
+// only, selected with where() rather than multiplied by a 0/1 mask, so that an infinite or nan
+// cotangent stays at its index (as PyTorch's scatter): the product made inf * 0 = nan everywhere else.
+struct ExtremeDim : PickedAlong {
   template <class Call>
   static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
     if (b.input_sizes(0).empty()) {  // a 0-D input is its own max
@@ -213,32 +210,9 @@ struct ExtremeDim : Linear {
     const Tensor chosen = chosen_mask(b.extra(0), b.input_sizes(0), a.dim, a.keepdim);
     grads[0] = where(chosen, unsqueeze_reduced(g, {a.dim}, a.keepdim, b.batch_dims(g)), zeros({}, g.dtype()));
   }
-  template <class Call>
-  static Tensor jvp(const Call& p, const TensorList& t) {
-    const Tensor& x = p.input(0);
-    if (x.dim() == 0) return t[0];
-    // The chosen tangents, gathered (exactly, -0 included), the index expanded over the batch dims.
-    const auto& a = p.attrs();
-    const int64_t nb = p.batch_dims();
-    const Tensor index = batched_index(a.keepdim ? p.extra(0) : p.extra(0).unsqueeze(a.dim), t[0], nb);
-    const Tensor picked = t[0].gather(a.dim + nb, index);
-    return a.keepdim ? picked : picked.squeeze(a.dim + nb);
-  }
 };
-// func::compile replays the values by reading x at the indices (a step of their own, see
-// extreme_dim; in[1]): the extremes themselves, a nan where the row holds one, without a second scan.
-inline Tensor values_at(const TensorList& in, const ExtremeDim::Attrs& a) {
-  const Tensor &x = in[0], &indices = in[1];
-  if (x.dim() == 0) return x.clone();
-  const Tensor picked = x.gather(a.dim, a.keepdim ? indices : indices.unsqueeze(a.dim));
-  return a.keepdim ? picked : picked.squeeze(a.dim);
-}
-struct MaxDimRecord : ExtremeDim, Named<"max.dim", "MaxBackward0"> {
-  static Tensor replay(const TensorList& in, const Attrs& a) { return values_at(in, a); }
-};
-struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {
-  static Tensor replay(const TensorList& in, const Attrs& a) { return values_at(in, a); }
-};
+struct MaxDimRecord : ExtremeDim, Named<"max.dim", "MaxBackward0"> {};
+struct MinDimRecord : ExtremeDim, Named<"min.dim", "MinBackward0"> {};
 
 // amax and amin: the extreme over any dims, the values alone. The gradient is shared evenly between
 // the elements equal to the result, as PyTorch's AmaxBackward0 and AminBackward0 scale it, (g / count)

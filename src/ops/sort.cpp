@@ -17,6 +17,7 @@
 #include "cpu/parallel.hpp"
 #include "ops/op_record.hpp"
 #include "ops/op_util.hpp"
+#include "ops/picked_along.hpp"
 #include "vmap/batched.hpp"
 #include "vmap/reduction.hpp"
 
@@ -157,47 +158,6 @@ std::pair<Tensor, Tensor> select_rows(const Tensor& x, int64_t dim, int64_t kept
 
 // ---- the records ----
 
-struct PickedAttrs {
-  int64_t dim;   // non-negative (0 for a 0-d input)
-  bool keepdim;  // false: the result lost dim (kthvalue and median without keepdim)
-};
-
-// The values picked along dim at the saved indices: gather's rules. The gradient is scattered (each
-// index once per row, so that -0 stays -0 and an infinite cotangent stays at its index).
-struct PickedAlong : Linear {
-  using Attrs = PickedAttrs;
-  static constexpr Saves saves{.extras = 1};
-  template <class Call>
-  static void vjp(const Call& b, const Tensor& g, Tensor* grads) {
-    if (b.input_sizes(0).empty()) {  // a 0-d input is its own selection
-      grads[0] = g;
-      return;
-    }
-    const PickedAttrs& a = b.attrs();
-    const int64_t nb = b.batch_dims(g);
-    const Tensor picked = a.keepdim ? g : g.unsqueeze(a.dim + nb);
-    const Tensor index = a.keepdim ? b.extra(0) : b.extra(0).unsqueeze(a.dim);
-    grads[0] = scatter(zeros(with_batch(g, nb, b.input_sizes(0)), g.dtype()), a.dim + nb,
-                       batched_index(index, picked, nb), picked);
-  }
-  template <class Call>
-  static Tensor jvp(const Call& p, const TensorList& t) {
-    if (p.input(0).dim() == 0) return t[0];
-    const PickedAttrs& a = p.attrs();
-    const int64_t nb = p.batch_dims();
-    const Tensor index = batched_index(a.keepdim ? p.extra(0) : p.extra(0).unsqueeze(a.dim), t[0], nb);
-    const Tensor picked = t[0].gather(a.dim + nb, index);
-    return a.keepdim ? picked : picked.squeeze(a.dim + nb);
-  }
-  // func::compile replays the indices as a step of their own (see picked_along) and the values as x
-  // read at them (in[1]).
-  static Tensor replay(const TensorList& in, const PickedAttrs& a) {
-    const Tensor &x = in[0], &indices = in[1];
-    if (x.dim() == 0) return x.clone();
-    const Tensor picked = x.gather(a.dim, a.keepdim ? indices : indices.unsqueeze(a.dim));
-    return a.keepdim ? picked : picked.squeeze(a.dim);
-  }
-};
 struct SortRecord : PickedAlong, Named<"sort", "SortBackward0"> {};
 struct TopkRecord : PickedAlong, Named<"topk", "TopkBackward0"> {};
 struct KthvalueRecord : PickedAlong, Named<"kthvalue", "KthvalueBackward0"> {};
@@ -442,7 +402,7 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool la
   const int64_t n = ops::row_length(x, dim);
   DYDX_CHECK(k >= 0 && k <= n, "topk: selected index k out of range (k = ", k, " of ", n, " along dim ", dim,
              ", input shape ", x.sizes(), ")");
-  ops::check_not_bool(x, "topk", "topk_cpu");
+  if (x.dim() > 0) ops::check_not_bool(x, "topk", "topk_cpu");  // a 0-d bool is its own pick, as in PyTorch
   if (vmap::takes_rule(x)) [[unlikely]]
     return ops::batched_selection(x, dim, true, [&](const Tensor& v, int64_t d, bool) { return topk(v, k, d, largest); });
   const int64_t kept = x.dim() == 0 ? 1 : k;
@@ -459,7 +419,7 @@ std::tuple<Tensor, Tensor> kthvalue(const Tensor& x, int64_t k, int64_t dim, boo
   const int64_t n = ops::row_length(x, dim);
   DYDX_CHECK(k >= 1 && k <= n, "kthvalue(): selected number k out of range for dimension ", dim, " (k = ", k, " of ", n,
              ", input shape ", x.sizes(), ")");
-  ops::check_not_bool(x, "kthvalue", "kthvalue_cpu");
+  if (x.dim() > 0) ops::check_not_bool(x, "kthvalue", "kthvalue_cpu");  // a 0-d bool is its own pick, as in PyTorch
   if (vmap::takes_rule(x)) [[unlikely]]
     return ops::batched_selection(x, dim, keepdim, [&](const Tensor& v, int64_t d, bool kd) { return kthvalue(v, k, d, kd); });
   auto selected = ops::select_rows(x, dim, 1, !keepdim, false, [k](const auto& row) { ops::move_kth_to_front(row, k - 1); });
