@@ -186,7 +186,7 @@ struct MedianAttrs {
 struct MedianOfAll : Linear {
   using Attrs = MedianAttrs;
   static constexpr Saves saves{.inputs = input_bits(0), .output = true};
-  // The reduced dims' positions, and the median with them as size 1.
+  // The dims after the first kept: those the median reduces.
   static Dims reduced(const Tensor& x, int64_t kept) {
     Dims dims;
     for (int64_t d = kept; d < x.dim(); ++d) dims.push_back(d);
