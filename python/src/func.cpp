@@ -23,6 +23,9 @@ using namespace nb::literals;
 struct PythonFunction {
   std::shared_ptr<PyRef> callable;
   std::shared_ptr<bool> returns_tuple = std::make_shared<bool>(false);
+  // The named tuple's type where f returned one (dydx.return_types.sort, say), so that vmap, compile,
+  // vjp, jvp and linearize give their results back as the same kind, as torch.func does.
+  std::shared_ptr<std::shared_ptr<PyRef>> named_tuple = std::make_shared<std::shared_ptr<PyRef>>();
 
   TensorList operator()(const TensorList& inputs) const {
     nb::gil_scoped_acquire gil;
@@ -31,10 +34,13 @@ struct PythonFunction {
     nb::object result = callable->get()(*nb::tuple(args));
     if (nb::isinstance<Tensor>(result)) {
       *returns_tuple = false;
+      *named_tuple = nullptr;
       return {nb::cast<Tensor>(result)};
     }
     if (PyTuple_Check(result.ptr()) || PyList_Check(result.ptr())) {
       *returns_tuple = true;
+      const bool named = PyTuple_Check(result.ptr()) && nb::hasattr(result.type(), "_fields");
+      *named_tuple = named ? hold(nb::borrow(result.type())) : nullptr;
       return tensor_list(result);
     }
     throw nb::type_error(("dydx.func: the function must return a Tensor or a tuple of Tensors, not " +
@@ -53,6 +59,13 @@ PythonFunction wrap(nb::object f) {
 nb::object shaped(const TensorList& values, bool as_tuple) {
   if (!as_tuple && values.size() == 1) return tensor_or_none(values[0]);
   return tensor_tuple(values);
+}
+
+/// One tensor or a tuple, as fn returned (a named tuple again as its own type).
+nb::object shaped(const TensorList& values, const PythonFunction& fn) {
+  nb::object out = shaped(values, *fn.returns_tuple);
+  if (*fn.returns_tuple && *fn.named_tuple) return (*fn.named_tuple)->get()(*out);
+  return out;
 }
 
 TensorList arguments(const nb::args& args) {
@@ -119,6 +132,7 @@ nb::object callable(std::function<TensorList(const TensorList&)> fn, std::functi
 struct CompiledFunction {
   func::Compiled compiled;
   std::shared_ptr<bool> returns_tuple = std::make_shared<bool>(false);
+  std::shared_ptr<std::shared_ptr<PyRef>> named_tuple = std::make_shared<std::shared_ptr<PyRef>>();
 };
 thread_local const PythonFunction* function_being_called = nullptr;
 
@@ -139,23 +153,22 @@ void bind_func(nb::module_& m) {
     const TensorList in = arguments(primals);
     auto [out, vjp_fn] = without_gil([&] { return func::vjp(fn, in); });
     nb::object vjp_callable = callable(vjp_fn, [](const TensorList& g) { return nb::object(tensor_tuple(g)); });
-    return nb::make_tuple(shaped(out, *fn.returns_tuple), vjp_callable);
+    return nb::make_tuple(shaped(out, fn), vjp_callable);
   }, "func"_a, "primals"_a);
 
   func.def("jvp", [](nb::object f, nb::handle primals, nb::handle tangents) {
     const PythonFunction fn = wrap(std::move(f));
     const TensorList p = tensor_list(primals), t = tensor_list(tangents);
     auto [out, tangent_out] = without_gil([&] { return func::jvp(fn, p, t); });
-    return nb::make_tuple(shaped(out, *fn.returns_tuple), shaped(tangent_out, *fn.returns_tuple));
+    return nb::make_tuple(shaped(out, fn), shaped(tangent_out, fn));
   }, "func"_a, "primals"_a, "tangents"_a);
 
   func.def("linearize", [](nb::object f, nb::args primals) {
     const PythonFunction fn = wrap(std::move(f));
     const TensorList in = arguments(primals);
     auto [out, jvp_fn] = without_gil([&] { return func::linearize(fn, in); });
-    const bool as_tuple = *fn.returns_tuple;
-    nb::object jvp_callable = callable(jvp_fn, [as_tuple](const TensorList& t) { return shaped(t, as_tuple); });
-    return nb::make_tuple(shaped(out, as_tuple), jvp_callable);
+    nb::object jvp_callable = callable(jvp_fn, [fn](const TensorList& t) { return shaped(t, fn); });
+    return nb::make_tuple(shaped(out, fn), jvp_callable);
   }, "func"_a, "primals"_a);
 
   func.def("grad", [](nb::object f, nb::handle argnums) {
@@ -213,7 +226,7 @@ void bind_func(nb::module_& m) {
     else throw nb::value_error(("vmap: randomness must be 'error', 'different' or 'same', not '" + randomness + "'").c_str());
     options.chunk_size = chunk_size.value_or(0);
     const func::Function mapped = func::vmap(fn, batch_dims(in_dims), batch_dims(out_dims), options);
-    return callable(mapped, [fn](const TensorList& out) { return shaped(out, *fn.returns_tuple); });
+    return callable(mapped, [fn](const TensorList& out) { return shaped(out, fn); });
   }, "func"_a, "in_dims"_a = 0, "out_dims"_a = 0, "randomness"_a = "error", "chunk_size"_a = nb::none());
 
   // Per-sample derivatives of a function written for the whole batch: these take x and return the result.
@@ -243,6 +256,7 @@ void bind_func(nb::module_& m) {
       .def("__call__", [](const CompiledFunction& self, nb::object f, nb::args args) {
         PythonFunction fn = wrap(std::move(f));
         fn.returns_tuple = self.returns_tuple;  // remembered from the recording for replays
+        fn.named_tuple = self.named_tuple;
         const TensorList in = arguments(args);
         const PythonFunction* outer = function_being_called;
         function_being_called = &fn;
@@ -251,7 +265,7 @@ void bind_func(nb::module_& m) {
           ~Restore() { function_being_called = outer; }
         } restore{outer};
         const TensorList out = without_gil([&] { return self.compiled(in); });
-        return shaped(out, *self.returns_tuple);
+        return shaped(out, fn);
       }, "func"_a, "args"_a)
       .def("stats", [](const CompiledFunction& self) {
         const func::CompileStats s = self.compiled.stats();

@@ -152,3 +152,17 @@ def test_arguments_are_parsed_as_torchs():
     assert x.sort(stable=True, descending=True).values.tolist() == [3.0, 2.0, 1.0]
     # A 0-d bool is its own topk and kthvalue, as torch's.
     assert dydx.tensor(True).topk(1).values.item() is True
+
+
+def test_named_results_come_back_named_through_the_transforms():
+    x = dydx.tensor([[3.0, 1.0, 2.0], [0.5, -1.0, 4.0]])
+    mapped = dydx.func.vmap(lambda t: t.sort())(x)
+    assert type(mapped).__name__ == "sort" and mapped.values.tolist() == [[1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]]
+    compiled = dydx.func.compile(lambda t: t.topk(2))
+    for _ in range(2):  # the recording, then a replay
+        result = compiled(x)
+        assert type(result).__name__ == "topk" and result.indices.tolist() == [[0, 2], [2, 0]]
+    out, tangent = dydx.func.jvp(lambda t: t.max(1), (x,), (dydx.ones_like(x),))
+    assert out.values.tolist() == [3.0, 4.0] and tangent.values.tolist() == [1.0, 1.0]
+    # A function that returns a Tensor after one that returned a named tuple gives a Tensor.
+    assert isinstance(dydx.func.vmap(lambda t: t.sum())(x), dydx.Tensor)
