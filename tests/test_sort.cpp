@@ -69,6 +69,8 @@ TEST(Sort, TopkKthvalueAndMediansPickAsPyTorch) {
   EXPECT_TRUE(std::isnan(med.item<double>()));
   EXPECT_EQ(med_index.item<int64_t>(), 1);
   EXPECT_TRUE(std::isnan(median(mixed_row()).item<double>()));
+  // median()'s nan is the quiet nan whatever the row's was (torch: +nan for [1, -nan, 2]).
+  EXPECT_FALSE(std::signbit(median(tensor({1.0, -kNan, 2.0}, kFloat64)).item<double>()));
   // nanmedian(x, 0): 1 at 2 (the lower middle of -0, 0, 1, 2, 3); nanmedian(x): 1.
   auto [nanmed, nanmed_index] = nanmedian(mixed_row(), 0);
   EXPECT_EQ(nanmed.item<double>(), 1.0);

@@ -330,9 +330,14 @@ Tensor median_of_all(const Tensor& x, int64_t kept, bool skip_nans) {
                " has no nan (shape ", x.sizes(), ")");
     return full(shape, NAN, dtype(x.dtype()));
   }
-  return select_rows(x.detach().reshape(row_shape), kept, 1, true, false,
-                     [&](const auto& row) { move_median_to_front(row, skip_nans); })
-      .first;
+  const Tensor out = select_rows(x.detach().reshape(row_shape), kept, 1, true, false,
+                                 [&](const auto& row) { move_median_to_front(row, skip_nans); })
+                         .first;
+  // median's nan is the quiet nan, not the row's own (its sign and payload), as PyTorch's; nanmedian's
+  // (of a row of nans) is the row's first, as there.
+  if (skip_nans || !x.is_floating_point()) return out;
+  NoGradGuard no_grad;
+  return where(isnan(out), full({}, NAN, dtype(out.dtype())), out);
 }
 
 // median's and nanmedian's value over every element (after `kept` dims), recorded.
