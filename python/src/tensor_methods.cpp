@@ -30,13 +30,24 @@ Tensor reshaped(const Tensor& t, const nb::args& args, bool view) {
   return view ? t.view(sizes) : t.reshape(sizes);
 }
 
-/// An int argument as torch's parser takes it: a bool is refused (x.topk(True) is no k, x.sort(True) no dim).
+/// An int argument as torch's parser takes it: an int or anything with __index__ (a NumPy integer), an
+/// integer tensor of one element; a bool is refused (x.topk(True) is no k, x.sort(True) no dim), as is
+/// a float, with torch's TypeError, and an int past int64 with its overflow error.
 int64_t int_arg(nb::handle value, const char* op, const char* name, int position) {
-  if (PyBool_Check(value.ptr()))
-    throw nb::type_error((std::string(op) + "(): argument '" + name + "' (position " + std::to_string(position) +
-                          ") must be int, not bool")
-                             .c_str());
-  return nb::cast<int64_t>(value);
+  const std::string arg = std::string(op) + "(): argument '" + name + "' (position " + std::to_string(position) + ")";
+  if (nb::isinstance<Tensor>(value)) {
+    const Tensor& t = nb::cast<const Tensor&>(value);
+    if (t.dtype() != kInt64 || t.numel() != 1) throw nb::type_error((arg + " must be int, not Tensor").c_str());
+    return t.reshape({}).item<int64_t>();
+  }
+  if (PyBool_Check(value.ptr()) || !PyIndex_Check(value.ptr()))
+    throw nb::type_error((arg + " must be int, not " + Py_TYPE(value.ptr())->tp_name).c_str());
+  nb::object index = nb::steal(PyNumber_Index(value.ptr()));
+  if (!index.is_valid()) throw nb::python_error();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+  if (overflow) throw nb::type_error((arg + ": Overflow when unpacking long (" + nb::repr(value).c_str() + ")").c_str());
+  return static_cast<int64_t>(v);
 }
 
 /// median() and median(dim, keepdim), and nanmedian's: keepdim without a dim is torch's TypeError.

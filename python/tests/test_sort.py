@@ -141,6 +141,17 @@ def test_arguments_are_parsed_as_torchs():
             call()
     with pytest.raises(TypeError):
         torch.tensor([3.0, 1.0]).topk(True)
+    # An integer tensor of one element is an int, as torch's __index__ takes it; a float is not.
+    assert x.topk(dydx.tensor(2)).values.tolist() == [3.0, 2.0]
+    assert x.kthvalue(dydx.tensor([1])).values.item() == 1.0
+    assert x.topk(np.int64(1)).values.tolist() == [3.0]
+    for bad, kind in [(1.5, "float"), (dydx.tensor(2.0), "Tensor"), (dydx.tensor([1, 2]), "Tensor")]:
+        with pytest.raises(TypeError, match=f"argument 'k' \\(position 1\\) must be int, not {kind}"):
+            x.topk(bad)
+        with pytest.raises(TypeError, match=f"must be int, not {kind}"):
+            torch.tensor([3.0, 1.0]).topk(bad if not isinstance(bad, dydx.Tensor) else torch.tensor(bad.tolist()))
+    with pytest.raises(TypeError, match="Overflow"):
+        x.topk(2**70)
     # keepdim without a dim is no median over dims.
     with pytest.raises(TypeError):
         x.median(keepdim=True)
