@@ -81,7 +81,7 @@ TensorList arguments(const nb::args& args) {
 /// argnums as an int or a tuple of ints: the list, and whether results come as a tuple.
 std::pair<std::vector<int64_t>, bool> argnums_of(nb::handle argnums) {
   if (PyTuple_Check(argnums.ptr()) || PyList_Check(argnums.ptr())) return {int_list(argnums), true};
-  return {{nb::cast<int64_t>(argnums)}, false};
+  return {{int_arg(argnums, "dydx.func", "argnums", 2)}, false};
 }
 
 /// jacrev / jacfwd / hessian results, listed output-major, grouped as torch.func groups them: one
@@ -100,7 +100,7 @@ func::BatchDims batch_dims(nb::handle dims) {
   func::BatchDims out;
   auto one = [](nb::handle d) -> std::optional<int64_t> {
     if (d.is_none()) return std::nullopt;
-    return nb::cast<int64_t>(d);
+    return int_arg(d, "dydx.func.vmap", "in_dims or out_dims", 0);
   };
   if (PyTuple_Check(dims.ptr()) || PyList_Check(dims.ptr())) {
     for (nb::handle d : nb::iter(dims)) out.push_back(one(d));

@@ -158,6 +158,23 @@ std::vector<int64_t> torch_int_list(nb::handle h, const char* fn, const char* ar
   return {*v};
 }
 
+int64_t int_arg(nb::handle value, const char* op, const char* name, int position) {
+  const std::string arg = argument_name(op, name, position);
+  if (nb::isinstance<Tensor>(value)) {
+    const Tensor& t = nb::cast<const Tensor&>(value);
+    if (t.dtype() != kInt64 || t.numel() != 1) throw nb::type_error((arg + " must be int, not Tensor").c_str());
+    return t.reshape({}).item<int64_t>();
+  }
+  if (PyBool_Check(value.ptr()) || !PyIndex_Check(value.ptr()))
+    throw nb::type_error((arg + " must be int, not " + Py_TYPE(value.ptr())->tp_name).c_str());
+  nb::object index = nb::steal(PyNumber_Index(value.ptr()));
+  if (!index.is_valid()) throw nb::python_error();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+  if (overflow) throw nb::type_error((arg + ": Overflow when unpacking long (" + nb::repr(value).c_str() + ")").c_str());
+  return static_cast<int64_t>(v);
+}
+
 std::vector<BoundArg> bind_args(const char* fn, const nb::args& args, const nb::kwargs& kwargs,
                                 std::initializer_list<const char*> names, size_t required) {
   const std::vector<const char*> params(names);

@@ -30,26 +30,6 @@ Tensor reshaped(const Tensor& t, const nb::args& args, bool view) {
   return view ? t.view(sizes) : t.reshape(sizes);
 }
 
-/// An int argument as torch's parser takes it: an int or anything with __index__ (a NumPy integer), an
-/// integer tensor of one element; a bool is refused (x.topk(True) is no k, x.sort(True) no dim), as is
-/// a float, with torch's TypeError, and an int past int64 with its overflow error.
-int64_t int_arg(nb::handle value, const char* op, const char* name, int position) {
-  const std::string arg = std::string(op) + "(): argument '" + name + "' (position " + std::to_string(position) + ")";
-  if (nb::isinstance<Tensor>(value)) {
-    const Tensor& t = nb::cast<const Tensor&>(value);
-    if (t.dtype() != kInt64 || t.numel() != 1) throw nb::type_error((arg + " must be int, not Tensor").c_str());
-    return t.reshape({}).item<int64_t>();
-  }
-  if (PyBool_Check(value.ptr()) || !PyIndex_Check(value.ptr()))
-    throw nb::type_error((arg + " must be int, not " + Py_TYPE(value.ptr())->tp_name).c_str());
-  nb::object index = nb::steal(PyNumber_Index(value.ptr()));
-  if (!index.is_valid()) throw nb::python_error();
-  int overflow = 0;
-  const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-  if (overflow) throw nb::type_error((arg + ": Overflow when unpacking long (" + nb::repr(value).c_str() + ")").c_str());
-  return static_cast<int64_t>(v);
-}
-
 /// median() and median(dim, keepdim), and nanmedian's: keepdim without a dim is torch's TypeError.
 nb::object median_of(const Tensor& t, nb::handle dim, bool keepdim, bool skip_nans) {
   const char* op = skip_nans ? "nanmedian" : "median";
@@ -69,7 +49,8 @@ nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
     const auto& other = nb::cast<const Tensor&>(dim);
     return nb::cast(is_max ? t.maximum(other) : t.minimum(other));
   }
-  auto [values, indices] = is_max ? t.max(nb::cast<int64_t>(dim), keepdim) : t.min(nb::cast<int64_t>(dim), keepdim);
+  const int64_t d = int_arg(dim, is_max ? "max" : "min", "dim", 1);
+  auto [values, indices] = is_max ? t.max(d, keepdim) : t.min(d, keepdim);
   return nb::make_tuple(values, indices);
 }
 

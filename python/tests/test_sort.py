@@ -152,6 +152,16 @@ def test_arguments_are_parsed_as_torchs():
             torch.tensor([3.0, 1.0]).topk(bad if not isinstance(bad, dydx.Tensor) else torch.tensor(bad.tolist()))
     with pytest.raises(TypeError, match="Overflow"):
         x.topk(2**70)
+    # max and min along a dim, and the transforms' int arguments, the same way (a float was std::bad_cast).
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match="argument 'dim'"):
+            x.max(bad)
+        with pytest.raises(TypeError):
+            torch.tensor([3.0]).max(bad)
+    with pytest.raises(TypeError, match="argnums"):
+        dydx.func.grad(lambda t: t.sum(), argnums=1.5)(x)
+    with pytest.raises(TypeError, match="high"):
+        dydx.randint(0, 2.5, (2,))
     # keepdim without a dim is no median over dims.
     with pytest.raises(TypeError):
         x.median(keepdim=True)
