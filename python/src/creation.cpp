@@ -126,6 +126,7 @@ void bind_creation(nb::module_& m) {
     // randint(high, size) or randint(low, high, size), as torch.randint.
     if (size.is_none() && !high.is_none() && PySequence_Check(high.ptr())) return dydx::randint(low, int_list(high), options_from(dtype, false));
     if (size.is_none()) throw nb::type_error("randint() missing required argument 'size'");
+    if (high.is_none()) return dydx::randint(0, low, int_list(size), options_from(dtype, false));  // randint(high, size=...)
     return dydx::randint(low, int_arg(high, "randint", "high", 2), int_list(size), options_from(dtype, false));
   }, "low"_a, "high"_a = nb::none(), "size"_a = nb::none(), "dtype"_a = nb::none());
   m.def("randperm", [](int64_t n, nb::handle dtype) { return dydx::randperm(n, options_from(dtype, false)); }, "n"_a,

@@ -1,4 +1,5 @@
 // Python numbers, sizes and tensor sequences converted to and from dydx's types.
+#include <string_view>
 #include <optional>
 #include <string>
 
@@ -160,18 +161,20 @@ std::vector<int64_t> torch_int_list(nb::handle h, const char* fn, const char* ar
 
 int64_t int_arg(nb::handle value, const char* op, const char* name, int position) {
   const std::string arg = argument_name(op, name, position);
+  // A 0-d int64 tensor is an int (torch's THPUtils_checkIndex); a bool, NumPy's included, is not.
   if (nb::isinstance<Tensor>(value)) {
     const Tensor& t = nb::cast<const Tensor&>(value);
-    if (t.dtype() != kInt64 || t.numel() != 1) throw nb::type_error((arg + " must be int, not Tensor").c_str());
-    return t.reshape({}).item<int64_t>();
+    if (t.dtype() != kInt64 || t.dim() != 0) throw nb::type_error((arg + " must be int, not Tensor").c_str());
+    return t.item<int64_t>();
   }
-  if (PyBool_Check(value.ptr()) || !PyIndex_Check(value.ptr()))
+  const bool numpy_bool = std::string_view(Py_TYPE(value.ptr())->tp_name) == "numpy.bool_";
+  if (PyBool_Check(value.ptr()) || numpy_bool || !PyIndex_Check(value.ptr()))
     throw nb::type_error((arg + " must be int, not " + Py_TYPE(value.ptr())->tp_name).c_str());
   nb::object index = nb::steal(PyNumber_Index(value.ptr()));
   if (!index.is_valid()) throw nb::python_error();
   int overflow = 0;
   const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-  if (overflow) throw nb::type_error((arg + ": Overflow when unpacking long (" + nb::repr(value).c_str() + ")").c_str());
+  if (overflow) detail::fail(op, "(): argument '", name, "': Overflow when unpacking long (", nb::repr(value).c_str(), ")");
   return static_cast<int64_t>(v);
 }
 

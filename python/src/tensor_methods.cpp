@@ -42,15 +42,30 @@ nb::object median_of(const Tensor& t, nb::handle dim, bool keepdim, bool skip_na
   return nb::make_tuple(values, indices);
 }
 
-/// max(), max(dim, keepdim) and max(other) in one method, as PyTorch's overloads.
-nb::object extreme(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
-  if (dim.is_none()) return nb::cast(is_max ? t.max() : t.min());
-  if (nb::isinstance<Tensor>(dim)) {
-    const auto& other = nb::cast<const Tensor&>(dim);
+/// max(), max(dim, keepdim) and max(other) in one method, as PyTorch's overloads: a tensor is `other`
+/// only alone and by position (x.max(y)) or by its keyword; x.max(dim=t) and x.max(t, True) take the
+/// tensor as a dim (an int64 0-d one is an int, as in torch; another a TypeError).
+nb::object extreme(const Tensor& t, const nb::args& args, const nb::kwargs& kwargs, bool is_max) {
+  const char* op = is_max ? "max" : "min";
+  if (kwargs.contains("other")) {
+    if (args.size() != 0 || kwargs.size() != 1)
+      throw nb::type_error((std::string(op) + "(): 'other' is given alone").c_str());
+    const auto& other = nb::cast<const Tensor&>(kwargs["other"]);
     return nb::cast(is_max ? t.maximum(other) : t.minimum(other));
   }
-  const int64_t d = int_arg(dim, is_max ? "max" : "min", "dim", 1);
-  auto [values, indices] = is_max ? t.max(d, keepdim) : t.min(d, keepdim);
+  const std::vector<BoundArg> bound = bind_args(op, args, kwargs, {"dim", "keepdim"}, 0);
+  const BoundArg &dim = bound[0], &keepdim = bound[1];
+  if (!dim.value.is_valid()) {
+    if (keepdim.value.is_valid()) throw nb::type_error((std::string(op) + "(): keepdim given without a dim").c_str());
+    return nb::cast(is_max ? t.max() : t.min());
+  }
+  if (nb::isinstance<Tensor>(dim.value) && dim.position == 1 && !keepdim.value.is_valid()) {
+    const auto& other = nb::cast<const Tensor&>(dim.value);
+    return nb::cast(is_max ? t.maximum(other) : t.minimum(other));
+  }
+  const int64_t d = int_arg(dim.value, op, "dim", dim.position);
+  const bool keep = keepdim.value.is_valid() && nb::cast<bool>(keepdim.value);
+  auto [values, indices] = is_max ? t.max(d, keep) : t.min(d, keep);
   return nb::make_tuple(values, indices);
 }
 
@@ -337,10 +352,8 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
         const std::vector<int64_t> dims = all ? std::vector<int64_t>{} : int_list(dim);
         return maybe_without_gil(t.numel(), [&] { return all ? t.mean() : t.mean(dims, keepdim); });
       }, "dim"_a = nb::none(), "keepdim"_a = false)
-      .def("max", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, true); },
-           "dim"_a = nb::none(), "keepdim"_a = false)
-      .def("min", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme(t, dim, keepdim, false); },
-           "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("max", [](const Tensor& t, nb::args args, nb::kwargs kwargs) { return extreme(t, args, kwargs, true); })
+      .def("min", [](const Tensor& t, nb::args args, nb::kwargs kwargs) { return extreme(t, args, kwargs, false); })
       // amax and amin: dim an int or a sequence of them; none (or None, or ()) reduces every dim.
       .def("amax", [](const Tensor& t, nb::handle dim, bool keepdim) { return extreme_over(t, dim, keepdim, true); },
            "dim"_a = nb::none(), "keepdim"_a = false)

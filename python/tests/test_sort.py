@@ -143,15 +143,18 @@ def test_arguments_are_parsed_as_torchs():
         torch.tensor([3.0, 1.0]).topk(True)
     # An integer tensor of one element is an int, as torch's __index__ takes it; a float is not.
     assert x.topk(dydx.tensor(2)).values.tolist() == [3.0, 2.0]
-    assert x.kthvalue(dydx.tensor([1])).values.item() == 1.0
+    assert x.kthvalue(dydx.tensor(1)).values.item() == 1.0
     assert x.topk(np.int64(1)).values.tolist() == [3.0]
-    for bad, kind in [(1.5, "float"), (dydx.tensor(2.0), "Tensor"), (dydx.tensor([1, 2]), "Tensor")]:
+    for bad, kind in [(1.5, "float"), (dydx.tensor(2.0), "Tensor"), (dydx.tensor([1, 2]), "Tensor"),
+                      (dydx.tensor([1]), "Tensor"), (np.bool_(True), "numpy.bool_")]:
         with pytest.raises(TypeError, match=f"argument 'k' \\(position 1\\) must be int, not {kind}"):
             x.topk(bad)
         with pytest.raises(TypeError, match=f"must be int, not {kind}"):
             torch.tensor([3.0, 1.0]).topk(bad if not isinstance(bad, dydx.Tensor) else torch.tensor(bad.tolist()))
-    with pytest.raises(TypeError, match="Overflow"):
+    with pytest.raises(RuntimeError, match="Overflow when unpacking long"):
         x.topk(2**70)
+    with pytest.raises(RuntimeError, match="Overflow when unpacking long"):
+        torch.tensor([3.0]).topk(2**70)
     # max and min along a dim, and the transforms' int arguments, the same way (a float was std::bad_cast).
     for bad in (1.5, True):
         with pytest.raises(TypeError, match="argument 'dim'"):
@@ -162,6 +165,18 @@ def test_arguments_are_parsed_as_torchs():
         dydx.func.grad(lambda t: t.sum(), argnums=1.5)(x)
     with pytest.raises(TypeError, match="high"):
         dydx.randint(0, 2.5, (2,))
+    assert dydx.randint(5, size=(3,)).shape == (3,)
+    # max and min take a tensor as `other` only alone and by position (or by its keyword).
+    m = dydx.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    tm = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    assert m.max(dim=dydx.tensor(1)).values.tolist() == tm.max(dim=torch.tensor(1)).values.tolist() == [3.0, 5.0]
+    assert m.min(dydx.tensor(1), True).values.tolist() == [[1.0], [0.0]]
+    assert m.max(dydx.tensor(1.0)).tolist() == tm.max(torch.tensor(1.0)).tolist()
+    assert m.max(other=dydx.tensor(1.0)).tolist() == tm.max(other=torch.tensor(1.0)).tolist()
+    with pytest.raises(TypeError):
+        m.max(dim=dydx.tensor(1.5))
+    with pytest.raises(TypeError):
+        m.max(keepdim=True)
     # keepdim without a dim is no median over dims.
     with pytest.raises(TypeError):
         x.median(keepdim=True)
