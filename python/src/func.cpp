@@ -2,7 +2,6 @@
 // A transform runs without the GIL and takes it back each time it calls the callable, so a
 // callable that raises propagates its own exception, traceback included, through the transform
 // (whose guards restore grad mode and close its levels on the way out).
-#include <map>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
@@ -27,12 +26,9 @@ struct PythonFunction {
   // The named tuple's type where f returned one (dydx.return_types.sort, say), so that vmap, compile,
   // vjp, jvp and linearize give their results back as the same kind, as torch.func does.
   std::shared_ptr<std::shared_ptr<PyRef>> named_tuple = std::make_shared<std::shared_ptr<PyRef>>();
-  // Whether f ran (func.compile: it runs when a signature is recorded, not when one is replayed).
-  std::shared_ptr<bool> called = std::make_shared<bool>(false);
 
   TensorList operator()(const TensorList& inputs) const {
     nb::gil_scoped_acquire gil;
-    *called = true;
     nb::list args;
     for (const Tensor& t : inputs) args.append(nb::cast(t));
     nb::object result = callable->get()(*nb::tuple(args));
@@ -133,27 +129,11 @@ nb::object callable(std::function<TensorList(const TensorList&)> fn, std::functi
 /// dydx.func.compile's engine. The C++ compiled function calls, when it records, the Python function
 /// given with that call, which the Python object holds (where the cycle collector sees it): this
 /// object holds no reference to it.
-struct OutputForm {
-  bool tuple = false;
-  std::shared_ptr<PyRef> named_tuple;
-};
 struct CompiledFunction {
   func::Compiled compiled;
-  // f's output form by input signature (each input's dtype, shape and requires_grad, and grad mode),
-  // remembered when a signature is recorded, so that a replay gives back what f gave for it (f may
-  // return a tensor for one shape and a tuple for another); the latest for a signature recorded by
-  // another call (the library's signatures may be coarser than these keys).
-  std::shared_ptr<std::map<std::string, OutputForm>> forms = std::make_shared<std::map<std::string, OutputForm>>();
-  std::shared_ptr<OutputForm> latest = std::make_shared<OutputForm>();
+  std::shared_ptr<bool> returns_tuple = std::make_shared<bool>(false);
+  std::shared_ptr<std::shared_ptr<PyRef>> named_tuple = std::make_shared<std::shared_ptr<PyRef>>();
 };
-std::string signature_of(const TensorList& inputs) {
-  std::string key = is_grad_enabled() ? "g" : "n";
-  for (const Tensor& t : inputs) {
-    key += "|" + std::to_string(static_cast<int>(t.dtype())) + (t.requires_grad() ? "r" : "c");
-    for (int64_t size : t.sizes()) key += "," + std::to_string(size);
-  }
-  return key;
-}
 thread_local const PythonFunction* function_being_called = nullptr;
 
 func::Compiled make_compiled(int64_t max_signatures) {
@@ -275,8 +255,9 @@ void bind_func(nb::module_& m) {
       }, "max_signatures"_a = 64)
       .def("__call__", [](const CompiledFunction& self, nb::object f, nb::args args) {
         PythonFunction fn = wrap(std::move(f));
+        fn.returns_tuple = self.returns_tuple;  // remembered from the recording for replays
+        fn.named_tuple = self.named_tuple;
         const TensorList in = arguments(args);
-        const std::string key = signature_of(in);
         const PythonFunction* outer = function_being_called;
         function_being_called = &fn;
         struct Restore {
@@ -284,17 +265,6 @@ void bind_func(nb::module_& m) {
           ~Restore() { function_being_called = outer; }
         } restore{outer};
         const TensorList out = without_gil([&] { return self.compiled(in); });
-        if (*fn.called) {
-          const OutputForm form{*fn.returns_tuple, *fn.named_tuple};
-          if (self.forms->size() >= 4096) self.forms->clear();  // bounded, whatever the signatures
-          (*self.forms)[key] = form;
-          *self.latest = form;
-        } else {
-          const auto known = self.forms->find(key);
-          const OutputForm& form = known != self.forms->end() ? known->second : *self.latest;
-          *fn.returns_tuple = form.tuple;
-          *fn.named_tuple = form.named_tuple;
-        }
         return shaped(out, fn);
       }, "func"_a, "args"_a)
       .def("stats", [](const CompiledFunction& self) {

@@ -202,16 +202,3 @@ def test_named_results_come_back_named_through_the_transforms():
     assert out.values.tolist() == [3.0, 4.0] and tangent.values.tolist() == [1.0, 1.0]
     # A function that returns a Tensor after one that returned a named tuple gives a Tensor.
     assert isinstance(dydx.func.vmap(lambda t: t.sum())(x), dydx.Tensor)
-
-
-def test_compile_gives_back_each_signatures_own_output_form():
-    def f(t):
-        return t * 2 if t.shape[-1] == 4 else t.sort()
-
-    compiled = dydx.func.compile(f)
-    for width in (4, 5, 4, 5):  # recordings, then replays
-        out = compiled(dydx.randn(3, width))
-        if width == 4:
-            assert isinstance(out, dydx.Tensor)
-        else:
-            assert type(out).__name__ == "sort" and tuple(out.values.shape) == (3, 5)
