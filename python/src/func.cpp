@@ -131,15 +131,42 @@ nb::object callable(std::function<TensorList(const TensorList&)> fn, std::functi
 /// object holds no reference to it.
 struct CompiledFunction {
   func::Compiled compiled;
-  std::shared_ptr<bool> returns_tuple = std::make_shared<bool>(false);
-  std::shared_ptr<std::shared_ptr<PyRef>> named_tuple = std::make_shared<std::shared_ptr<PyRef>>();
 };
 thread_local const PythonFunction* function_being_called = nullptr;
 
+/// The forms f's results have come in (a tensor; a tuple; a tuple of a named type), each once, so
+/// that a small number names one. Read and extended with the GIL held; never freed (a form may name
+/// a type until the interpreter ends).
+struct OutputForm {
+  bool tuple;
+  std::shared_ptr<PyRef> named_tuple;
+};
+std::vector<OutputForm>& output_forms() {
+  static auto* forms = new std::vector<OutputForm>();
+  return *forms;
+}
+int64_t form_number(const PythonFunction& fn) {
+  nb::gil_scoped_acquire gil;
+  auto& forms = output_forms();
+  const PyObject* type = *fn.named_tuple ? (*fn.named_tuple)->get().ptr() : nullptr;
+  for (size_t i = 0; i < forms.size(); ++i) {
+    const PyObject* known = forms[i].named_tuple ? forms[i].named_tuple->get().ptr() : nullptr;
+    if (forms[i].tuple == *fn.returns_tuple && known == type) return static_cast<int64_t>(i);
+  }
+  forms.push_back({*fn.returns_tuple, *fn.named_tuple});
+  return static_cast<int64_t>(forms.size() - 1);
+}
+
+/// The compiled function returns f's results and then the number of their form, as a constant 0-d
+/// tensor made after f ran: a recording replays it with the results, so each replay says the form of
+/// its own recording (f may give a tensor for one shape and a tuple for another), whatever other
+/// signatures or threads recorded since.
 func::Compiled make_compiled(int64_t max_signatures) {
   return func::compile(func::Function([](const TensorList& in) {
     if (function_being_called == nullptr) throw nb::type_error("dydx.func.compile: called without its function");
-    return (*function_being_called)(in);
+    TensorList out = (*function_being_called)(in);
+    out.push_back(full({}, static_cast<double>(form_number(*function_being_called)), dtype(kInt64)));
+    return out;
   }), max_signatures);
 }
 
@@ -255,8 +282,6 @@ void bind_func(nb::module_& m) {
       }, "max_signatures"_a = 64)
       .def("__call__", [](const CompiledFunction& self, nb::object f, nb::args args) {
         PythonFunction fn = wrap(std::move(f));
-        fn.returns_tuple = self.returns_tuple;  // remembered from the recording for replays
-        fn.named_tuple = self.named_tuple;
         const TensorList in = arguments(args);
         const PythonFunction* outer = function_being_called;
         function_being_called = &fn;
@@ -264,7 +289,11 @@ void bind_func(nb::module_& m) {
           const PythonFunction* outer;
           ~Restore() { function_being_called = outer; }
         } restore{outer};
-        const TensorList out = without_gil([&] { return self.compiled(in); });
+        TensorList out = without_gil([&] { return self.compiled(in); });
+        const OutputForm& form = output_forms().at(static_cast<size_t>(out.back().item<int64_t>()));
+        out.pop_back();
+        *fn.returns_tuple = form.tuple;
+        *fn.named_tuple = form.named_tuple;
         return shaped(out, fn);
       }, "func"_a, "args"_a)
       .def("stats", [](const CompiledFunction& self) {

@@ -167,7 +167,8 @@ int64_t int_arg(nb::handle value, const char* op, const char* name, int position
     if (t.dtype() != kInt64 || t.dim() != 0) throw nb::type_error((arg + " must be int, not Tensor").c_str());
     return t.item<int64_t>();
   }
-  const bool numpy_bool = std::string_view(Py_TYPE(value.ptr())->tp_name) == "numpy.bool_";
+  const std::string_view type_name = Py_TYPE(value.ptr())->tp_name;
+  const bool numpy_bool = type_name == "numpy.bool_" || type_name == "numpy.bool";  // NumPy 1 and 2
   if (PyBool_Check(value.ptr()) || numpy_bool || !PyIndex_Check(value.ptr()))
     throw nb::type_error((arg + " must be int, not " + Py_TYPE(value.ptr())->tp_name).c_str());
   nb::object index = nb::steal(PyNumber_Index(value.ptr()));

@@ -50,7 +50,10 @@ nb::object extreme(const Tensor& t, const nb::args& args, const nb::kwargs& kwar
   if (kwargs.contains("other")) {
     if (args.size() != 0 || kwargs.size() != 1)
       throw nb::type_error((std::string(op) + "(): 'other' is given alone").c_str());
-    const auto& other = nb::cast<const Tensor&>(kwargs["other"]);
+    nb::handle given = kwargs["other"];
+    if (!nb::isinstance<Tensor>(given))
+      throw nb::type_error((std::string(op) + "(): argument 'other' must be Tensor, not " + Py_TYPE(given.ptr())->tp_name).c_str());
+    const auto& other = nb::cast<const Tensor&>(given);
     return nb::cast(is_max ? t.maximum(other) : t.minimum(other));
   }
   const std::vector<BoundArg> bound = bind_args(op, args, kwargs, {"dim", "keepdim"}, 0);
@@ -64,7 +67,9 @@ nb::object extreme(const Tensor& t, const nb::args& args, const nb::kwargs& kwar
     return nb::cast(is_max ? t.maximum(other) : t.minimum(other));
   }
   const int64_t d = int_arg(dim.value, op, "dim", dim.position);
-  const bool keep = keepdim.value.is_valid() && nb::cast<bool>(keepdim.value);
+  if (keepdim.value.is_valid() && !PyBool_Check(keepdim.value.ptr()))
+    throw nb::type_error((std::string(op) + "(): argument 'keepdim' must be bool, not " + Py_TYPE(keepdim.value.ptr())->tp_name).c_str());
+  const bool keep = keepdim.value.is_valid() && keepdim.value.ptr() == Py_True;
   auto [values, indices] = is_max ? t.max(d, keep) : t.min(d, keep);
   return nb::make_tuple(values, indices);
 }

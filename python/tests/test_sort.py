@@ -202,3 +202,57 @@ def test_named_results_come_back_named_through_the_transforms():
     assert out.values.tolist() == [3.0, 4.0] and tangent.values.tolist() == [1.0, 1.0]
     # A function that returns a Tensor after one that returned a named tuple gives a Tensor.
     assert isinstance(dydx.func.vmap(lambda t: t.sum())(x), dydx.Tensor)
+
+
+def test_compile_gives_back_each_recordings_own_output_form():
+    def f(t):
+        if t.shape[-1] == 4:
+            return t * 2
+        return t.sort() if t.is_contiguous() else (t * 2, t + 1)
+
+    compiled = dydx.func.compile(f)
+    a = dydx.randn(5, 5)
+    for x in (dydx.randn(3, 4), a, a.t(), dydx.randn(3, 4), a, a.t()):  # recordings, then replays
+        got, want = compiled(x), f(x)
+        assert type(got) is type(want)
+        if isinstance(want, tuple):
+            for g, w in zip(got, want):
+                assert g.tolist() == w.tolist()
+        else:
+            assert got.tolist() == want.tolist()
+
+
+def test_compile_output_forms_hold_across_threads():
+    import threading
+
+    def h(t):
+        n = t.shape[0]
+        return t.sort() if n % 3 == 0 else ((t + 1,) if n % 3 == 1 else t * 2)
+
+    compiled, errors = dydx.func.compile(h), []
+
+    def worker(seed):
+        try:
+            for i in range(60):
+                n = 1 + (seed * 7 + i) % 12
+                got, want = compiled(dydx.ones(n)), h(dydx.ones(n))
+                assert type(got) is type(want), (n, type(got), type(want))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+
+
+def test_max_and_min_refuse_what_torch_refuses():
+    x = dydx.tensor([[3.0, 1.0], [0.0, 5.0]])
+    for call in (lambda m: m.max(0, 1), lambda m: m.max(0, None), lambda m: m.min(0, keepdim=0.5),
+                 lambda m: m.max(other=1), lambda m: m.max(other=2.0)):
+        with pytest.raises(TypeError):
+            call(x)
+        with pytest.raises(TypeError):
+            call(torch.tensor([[3.0, 1.0], [0.0, 5.0]]))
