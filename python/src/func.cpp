@@ -135,10 +135,13 @@ struct CompiledFunction {
 thread_local const PythonFunction* function_being_called = nullptr;
 
 /// The forms f's results have come in (a tensor; a tuple; a tuple of a named type), each once, so
-/// that a small number names one. Read and extended with the GIL held; never freed (a form may name
-/// a type until the interpreter ends).
+/// that a small number names one. A named type is known by its module, name and fields: a function
+/// that makes its named tuple type anew at each call (collections.namedtuple inside f) adds one form,
+/// which holds the latest of those types (a replay builds its results with it). Read and extended
+/// with the GIL held; never freed (a form may name a type until the interpreter ends).
 struct OutputForm {
   bool tuple;
+  std::string named_key;  // empty for none
   std::shared_ptr<PyRef> named_tuple;
 };
 std::vector<OutputForm>& output_forms() {
@@ -147,13 +150,20 @@ std::vector<OutputForm>& output_forms() {
 }
 int64_t form_number(const PythonFunction& fn) {
   nb::gil_scoped_acquire gil;
-  auto& forms = output_forms();
-  const PyObject* type = *fn.named_tuple ? (*fn.named_tuple)->get().ptr() : nullptr;
-  for (size_t i = 0; i < forms.size(); ++i) {
-    const PyObject* known = forms[i].named_tuple ? forms[i].named_tuple->get().ptr() : nullptr;
-    if (forms[i].tuple == *fn.returns_tuple && known == type) return static_cast<int64_t>(i);
+  std::string key;
+  if (*fn.named_tuple) {
+    const nb::object& type = (*fn.named_tuple)->get();
+    key = nb::cast<std::string>(nb::str(nb::getattr(type, "__module__", nb::str("")))) + "." +
+          nb::cast<std::string>(nb::str(nb::getattr(type, "__qualname__", nb::str("")))) +
+          nb::cast<std::string>(nb::str(nb::getattr(type, "_fields")));
   }
-  forms.push_back({*fn.returns_tuple, *fn.named_tuple});
+  auto& forms = output_forms();
+  for (size_t i = 0; i < forms.size(); ++i)
+    if (forms[i].tuple == *fn.returns_tuple && forms[i].named_key == key) {
+      forms[i].named_tuple = *fn.named_tuple;  // the latest type of that name
+      return static_cast<int64_t>(i);
+    }
+  forms.push_back({*fn.returns_tuple, key, *fn.named_tuple});
   return static_cast<int64_t>(forms.size() - 1);
 }
 
@@ -290,7 +300,9 @@ void bind_func(nb::module_& m) {
           ~Restore() { function_being_called = outer; }
         } restore{outer};
         TensorList out = without_gil([&] { return self.compiled(in); });
-        const OutputForm& form = output_forms().at(static_cast<size_t>(out.back().item<int64_t>()));
+        // Read from its memory, not by item(): a compiled function called while another records
+        // would make that recording's f run itself at every call (item() reads data f branches on).
+        const OutputForm& form = output_forms().at(static_cast<size_t>(*out.back().contiguous().data_ptr<int64_t>()));
         out.pop_back();
         *fn.returns_tuple = form.tuple;
         *fn.named_tuple = form.named_tuple;

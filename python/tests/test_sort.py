@@ -256,3 +256,31 @@ def test_max_and_min_refuse_what_torch_refuses():
             call(x)
         with pytest.raises(TypeError):
             call(torch.tensor([[3.0, 1.0], [0.0, 5.0]]))
+
+
+def test_a_compiled_function_inside_another_still_replays():
+    inner = dydx.func.compile(lambda x: (x * 3).sort())
+    outer = dydx.func.compile(lambda x: inner(x).values + 1)
+    x = dydx.randn(4)
+    for _ in range(3):
+        assert outer(x).tolist() == ((x * 3).sort().values + 1).tolist()
+    assert outer.stats()["replays"] == 2 and outer.stats()["eager_calls"] == 0
+
+
+def test_named_tuple_types_made_anew_each_call_do_not_pile_up():
+    import collections
+    import gc
+    import weakref
+
+    refs = []
+
+    def f(t):
+        kind = collections.namedtuple("Kind", ["a"])
+        refs.append(weakref.ref(kind))
+        return kind(t * float(t.sum()))  # reads a value: every call runs f itself
+
+    compiled = dydx.func.compile(f)
+    for _ in range(50):
+        assert compiled(dydx.ones(3)).a.tolist() == [3.0, 3.0, 3.0]
+    gc.collect()
+    assert sum(r() is not None for r in refs) <= 2
