@@ -126,58 +126,55 @@ nb::object callable(std::function<TensorList(const TensorList&)> fn, std::functi
   });
 }
 
-/// dydx.func.compile's engine. The C++ compiled function calls, when it records, the Python function
-/// given with that call, which the Python object holds (where the cycle collector sees it): this
-/// object holds no reference to it.
-struct CompiledFunction {
-  func::Compiled compiled;
-};
-thread_local const PythonFunction* function_being_called = nullptr;
-
-/// The forms f's results have come in (a tensor; a tuple; a tuple of a named type), each once, so
-/// that a small number names one. A named type is known by its module, name and fields: a function
-/// that makes its named tuple type anew at each call (collections.namedtuple inside f) adds one form,
-/// which holds the latest of those types (a replay builds its results with it). Read and extended
-/// with the GIL held; never freed (a form may name a type until the interpreter ends).
+/// The forms a compiled function's results have come in (a tensor; a tuple; a tuple of a named
+/// type), each once, so that a small number names one. A named type is known by its module, name and
+/// fields: a function that makes its named tuple type anew at each call adds one form, which keeps
+/// the first of those types (a replay builds its results with it). One table per compiled function,
+/// freed with it; read and extended with the GIL held.
 struct OutputForm {
   bool tuple;
   std::string named_key;  // empty for none
   std::shared_ptr<PyRef> named_tuple;
 };
-std::vector<OutputForm>& output_forms() {
-  static auto* forms = new std::vector<OutputForm>();
-  return *forms;
-}
-int64_t form_number(const PythonFunction& fn) {
+using OutputForms = std::vector<OutputForm>;
+
+int64_t form_number(OutputForms& forms, const PythonFunction& fn) {
   nb::gil_scoped_acquire gil;
   std::string key;
   if (*fn.named_tuple) {
     const nb::object& type = (*fn.named_tuple)->get();
-    key = nb::cast<std::string>(nb::str(nb::getattr(type, "__module__", nb::str("")))) + "." +
-          nb::cast<std::string>(nb::str(nb::getattr(type, "__qualname__", nb::str("")))) +
-          nb::cast<std::string>(nb::str(nb::getattr(type, "_fields")));
+    key = nb::cast<std::string>(nb::repr(nb::make_tuple(nb::getattr(type, "__module__", nb::none()),
+                                                        nb::getattr(type, "__qualname__", nb::none()),
+                                                        nb::getattr(type, "_fields", nb::none()))));
   }
-  auto& forms = output_forms();
   for (size_t i = 0; i < forms.size(); ++i)
-    if (forms[i].tuple == *fn.returns_tuple && forms[i].named_key == key) {
-      forms[i].named_tuple = *fn.named_tuple;  // the latest type of that name
-      return static_cast<int64_t>(i);
-    }
+    if (forms[i].tuple == *fn.returns_tuple && forms[i].named_key == key) return static_cast<int64_t>(i);
   forms.push_back({*fn.returns_tuple, key, *fn.named_tuple});
   return static_cast<int64_t>(forms.size() - 1);
 }
+
+/// dydx.func.compile's engine. The C++ compiled function calls, when it records, the Python function
+/// given with that call, which the Python object holds (where the cycle collector sees it): this
+/// object holds no reference to it.
+struct CompiledFunction {
+  func::Compiled compiled;
+  std::shared_ptr<OutputForms> forms;
+};
+thread_local const PythonFunction* function_being_called = nullptr;
 
 /// The compiled function returns f's results and then the number of their form, as a constant 0-d
 /// tensor made after f ran: a recording replays it with the results, so each replay says the form of
 /// its own recording (f may give a tensor for one shape and a tuple for another), whatever other
 /// signatures or threads recorded since.
-func::Compiled make_compiled(int64_t max_signatures) {
-  return func::compile(func::Function([](const TensorList& in) {
+CompiledFunction make_compiled(int64_t max_signatures) {
+  auto forms = std::make_shared<OutputForms>();
+  func::Compiled compiled = func::compile(func::Function([forms](const TensorList& in) {
     if (function_being_called == nullptr) throw nb::type_error("dydx.func.compile: called without its function");
     TensorList out = (*function_being_called)(in);
-    out.push_back(full({}, static_cast<double>(form_number(*function_being_called)), dtype(kInt64)));
+    out.push_back(full({}, static_cast<double>(form_number(*forms, *function_being_called)), dtype(kInt64)));
     return out;
   }), max_signatures);
+  return {std::move(compiled), std::move(forms)};
 }
 
 }  // namespace
@@ -302,7 +299,7 @@ void bind_func(nb::module_& m) {
         TensorList out = without_gil([&] { return self.compiled(in); });
         // Read from its memory, not by item(): a compiled function called while another records
         // would make that recording's f run itself at every call (item() reads data f branches on).
-        const OutputForm& form = output_forms().at(static_cast<size_t>(*out.back().contiguous().data_ptr<int64_t>()));
+        const OutputForm& form = self.forms->at(static_cast<size_t>(*out.back().contiguous().data_ptr<int64_t>()));
         out.pop_back();
         *fn.returns_tuple = form.tuple;
         *fn.named_tuple = form.named_tuple;

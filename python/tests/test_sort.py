@@ -284,3 +284,24 @@ def test_named_tuple_types_made_anew_each_call_do_not_pile_up():
         assert compiled(dydx.ones(3)).a.tolist() == [3.0, 3.0, 3.0]
     gc.collect()
     assert sum(r() is not None for r in refs) <= 2
+
+
+def test_compiled_functions_keep_their_own_named_types():
+    import collections
+
+    def kind(scale):
+        class R(collections.namedtuple("R", "a b")):
+            __slots__ = ()
+
+            @property
+            def total(self):
+                return self.a * scale
+
+        return R
+
+    r1, r2 = kind(1), kind(100)
+    f1, f2 = dydx.func.compile(lambda a: r1(a, a)), dydx.func.compile(lambda a: r2(a, a))
+    x = dydx.ones(3)
+    for _ in range(3):  # recordings, then replays, interleaved
+        assert type(f1(x)) is r1 and type(f2(x)) is r2
+    assert f1(x).total.tolist() == [1.0, 1.0, 1.0] and f2(x).total.tolist() == [100.0, 100.0, 100.0]
