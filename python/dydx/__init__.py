@@ -14,9 +14,7 @@ from ._core import (  # noqa: F401
     autograd, optim, linalg,
 )
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled  # noqa: F401
-from . import return_types  # noqa: E402
-
-return_types._name_results(Tensor)
+from . import return_types  # noqa: E402,F401
 from ._functions import *  # noqa: F401,F403,E402
 from . import func  # noqa: E402,F401
 from . import nn  # noqa: E402,F401

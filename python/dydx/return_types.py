@@ -1,5 +1,6 @@
 """The named results of the ops that give values and their indices, as torch.return_types:
-x.sort().values, x.topk(2).indices, and still values, indices = x.max(0)."""
+x.sort().values, x.topk(2).indices, and still values, indices = x.max(0). The extension makes them
+(python/src/tensor_methods.cpp's named_pair) as tuples of these types."""
 
 from collections import namedtuple
 
@@ -23,16 +24,3 @@ kthvalue = _values_and_indices("kthvalue")
 median = _values_and_indices("median")
 nanmedian = _values_and_indices("nanmedian")
 
-
-def _name_results(tensor_type):
-    """Makes the methods of tensor_type that return a (values, indices) pair return them named."""
-    for name in ("max", "min", "sort", "topk", "kthvalue", "median", "nanmedian"):
-        method, result = getattr(tensor_type, name), globals()[name]
-
-        def named(self, *args, _method=method, _result=result, **kwargs):
-            out = _method(self, *args, **kwargs)
-            return _result(*out) if type(out) is tuple else out
-
-        named.__name__ = named.__qualname__ = name
-        named.__doc__ = method.__doc__
-        setattr(tensor_type, name, named)

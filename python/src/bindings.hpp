@@ -56,8 +56,8 @@ std::vector<int64_t> int_list(nb::handle h);
 /// Whether h converts with __index__ and is not a bool (PyTorch's THPUtils_checkIndex): what an int
 /// argument may be.
 bool is_index(nb::handle h);
-/// An int argument as torch's parser takes it: an int or anything with __index__, an integer tensor of
-/// one element; a bool or a float is torch's TypeError ("op(): argument 'name' (position p) must be
+/// An int argument as torch's parser takes it: an int or anything with __index__, a 0-d int64 tensor;
+/// a bool (NumPy's too) or a float is torch's TypeError ("op(): argument 'name' (position p) must be
 /// int, not float"), an int past int64 an overflow error.
 int64_t int_arg(nb::handle value, const char* op, const char* name, int position);
 /// An int-list argument parsed as PyTorch 1.13's argument parser does, for ops that must refuse what

@@ -299,7 +299,7 @@ void bind_func(nb::module_& m) {
         TensorList out = without_gil([&] { return self.compiled(in); });
         // Read from its memory, not by item(): a compiled function called while another records
         // would make that recording's f run itself at every call (item() reads data f branches on).
-        const OutputForm& form = self.forms->at(static_cast<size_t>(*out.back().contiguous().data_ptr<int64_t>()));
+        const OutputForm& form = self.forms->at(static_cast<size_t>(*out.back().data_ptr<int64_t>()));
         out.pop_back();
         *fn.returns_tuple = form.tuple;
         *fn.named_tuple = form.named_tuple;

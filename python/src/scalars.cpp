@@ -160,23 +160,20 @@ std::vector<int64_t> torch_int_list(nb::handle h, const char* fn, const char* ar
 }
 
 int64_t int_arg(nb::handle value, const char* op, const char* name, int position) {
-  const std::string arg = argument_name(op, name, position);
+  auto refuse = [&](const char* kind) {
+    throw nb::type_error((argument_name(op, name, position) + " must be int, not " + kind).c_str());
+  };
   // A 0-d int64 tensor is an int (torch's THPUtils_checkIndex); a bool, NumPy's included, is not.
   if (nb::isinstance<Tensor>(value)) {
     const Tensor& t = nb::cast<const Tensor&>(value);
-    if (t.dtype() != kInt64 || t.dim() != 0) throw nb::type_error((arg + " must be int, not Tensor").c_str());
+    if (t.dtype() != kInt64 || t.dim() != 0) refuse("Tensor");
     return t.item<int64_t>();
   }
   const std::string_view type_name = Py_TYPE(value.ptr())->tp_name;
-  const bool numpy_bool = type_name == "numpy.bool_" || type_name == "numpy.bool";  // NumPy 1 and 2
-  if (PyBool_Check(value.ptr()) || numpy_bool || !PyIndex_Check(value.ptr()))
-    throw nb::type_error((arg + " must be int, not " + Py_TYPE(value.ptr())->tp_name).c_str());
-  nb::object index = nb::steal(PyNumber_Index(value.ptr()));
-  if (!index.is_valid()) throw nb::python_error();
-  int overflow = 0;
-  const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
-  if (overflow) detail::fail(op, "(): argument '", name, "': Overflow when unpacking long (", nb::repr(value).c_str(), ")");
-  return static_cast<int64_t>(v);
+  if (type_name == "numpy.bool_" || type_name == "numpy.bool" || !is_index(value)) refuse(Py_TYPE(value.ptr())->tp_name);
+  const auto v = index_value(value);
+  if (!v) detail::fail(op, "(): argument '", name, "': Overflow when unpacking long (", nb::repr(value).c_str(), ")");
+  return *v;
 }
 
 std::vector<BoundArg> bind_args(const char* fn, const nb::args& args, const nb::kwargs& kwargs,

@@ -30,6 +30,21 @@ Tensor reshaped(const Tensor& t, const nb::args& args, bool view) {
   return view ? t.view(sizes) : t.reshape(sizes);
 }
 
+/// (values, indices) as dydx.return_types' named tuple `name` (torch.return_types' counterpart), made
+/// as a tuple of that type directly: no Python-level __new__ or wrapper on max(dim)'s path, a per-op
+/// call. The module is held from its first use to the interpreter's end (set with the GIL held; not
+/// a guarded static, whose guard a thread could wait on while it holds the GIL that the import gives up).
+nb::object named_pair(const char* name, const Tensor& values, const Tensor& indices) {
+  static PyObject* types = nullptr;
+  if (types == nullptr) types = nb::module_::import_("dydx.return_types").release().ptr();
+  const nb::object type = nb::steal(PyObject_GetAttrString(types, name));
+  if (!type.is_valid()) throw nb::python_error();
+  const nb::object args = nb::make_tuple(nb::make_tuple(values, indices));
+  PyObject* out = PyTuple_Type.tp_new(reinterpret_cast<PyTypeObject*>(type.ptr()), args.ptr(), nullptr);
+  if (out == nullptr) throw nb::python_error();
+  return nb::steal(out);
+}
+
 /// median() and median(dim, keepdim), and nanmedian's: keepdim without a dim is torch's TypeError.
 nb::object median_of(const Tensor& t, nb::handle dim, bool keepdim, bool skip_nans) {
   const char* op = skip_nans ? "nanmedian" : "median";
@@ -39,7 +54,7 @@ nb::object median_of(const Tensor& t, nb::handle dim, bool keepdim, bool skip_na
   }
   const int64_t d = int_arg(dim, op, "dim", 1);
   auto [values, indices] = skip_nans ? t.nanmedian(d, keepdim) : t.median(d, keepdim);
-  return nb::make_tuple(values, indices);
+  return named_pair(op, values, indices);
 }
 
 /// max(), max(dim, keepdim) and max(other) in one method, as PyTorch's overloads: a tensor is `other`
@@ -47,6 +62,7 @@ nb::object median_of(const Tensor& t, nb::handle dim, bool keepdim, bool skip_na
 /// tensor as a dim (an int64 0-d one is an int, as in torch; another a TypeError).
 nb::object extreme(const Tensor& t, const nb::args& args, const nb::kwargs& kwargs, bool is_max) {
   const char* op = is_max ? "max" : "min";
+  if (args.size() == 0 && kwargs.size() == 0) return nb::cast(is_max ? t.max() : t.min());
   if (kwargs.contains("other")) {
     if (args.size() != 0 || kwargs.size() != 1)
       throw nb::type_error((std::string(op) + "(): 'other' is given alone").c_str());
@@ -71,7 +87,7 @@ nb::object extreme(const Tensor& t, const nb::args& args, const nb::kwargs& kwar
     throw nb::type_error((std::string(op) + "(): argument 'keepdim' must be bool, not " + Py_TYPE(keepdim.value.ptr())->tp_name).c_str());
   const bool keep = keepdim.value.is_valid() && keepdim.value.ptr() == Py_True;
   auto [values, indices] = is_max ? t.max(d, keep) : t.min(d, keep);
-  return nb::make_tuple(values, indices);
+  return named_pair(op, values, indices);
 }
 
 /// amax and amin: over dim (an int or a sequence of ints), or every dim for None.
@@ -374,10 +390,10 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a, "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
-      // sort, topk, kthvalue, median and nanmedian give (values, indices), named by dydx.return_types.
+      // sort, topk, kthvalue, median and nanmedian give (values, indices), named as in dydx.return_types.
       .def("sort", [](const Tensor& t, nb::handle dim, bool descending, std::optional<bool> stable) {
         auto [values, indices] = t.sort(stable, int_arg(dim, "sort", "dim", 1), descending);
-        return nb::make_tuple(values, indices);
+        return named_pair("sort", values, indices);
       }, "dim"_a = -1, "descending"_a = false, nb::kw_only(), "stable"_a = nb::none())
       .def("argsort", [](const Tensor& t, nb::handle dim, bool descending, bool) {
         return t.argsort(int_arg(dim, "argsort", "dim", 1), descending);
@@ -385,11 +401,11 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("msort", [](const Tensor& t) { return t.msort(); })
       .def("topk", [](const Tensor& t, nb::handle k, nb::handle dim, bool largest, bool sorted) {
         auto [values, indices] = t.topk(int_arg(k, "topk", "k", 1), int_arg(dim, "topk", "dim", 2), largest, sorted);
-        return nb::make_tuple(values, indices);
+        return named_pair("topk", values, indices);
       }, "k"_a, "dim"_a = -1, "largest"_a = true, "sorted"_a = true)
       .def("kthvalue", [](const Tensor& t, nb::handle k, nb::handle dim, bool keepdim) {
         auto [values, indices] = t.kthvalue(int_arg(k, "kthvalue", "k", 1), int_arg(dim, "kthvalue", "dim", 2), keepdim);
-        return nb::make_tuple(values, indices);
+        return named_pair("kthvalue", values, indices);
       }, "k"_a, "dim"_a = -1, "keepdim"_a = false)
       .def("median", [](const Tensor& t, nb::handle dim, bool keepdim) { return median_of(t, dim, keepdim, false); },
            "dim"_a = nb::none(), "keepdim"_a = false)
