@@ -10,6 +10,7 @@
 #include <map>
 
 #include "ops/laplacian_tangent.hpp"
+#include "ops/prod_others.hpp"
 
 namespace dydx::testing {
 
@@ -1061,6 +1062,56 @@ std::vector<OpRow> build_table() {
          return sorted_rows(flat(in[0]), 0, false, (static_cast<int64_t>(in[0].values.size()) - 1) / 2, 1, false);
        },
        1e-6});
+  // Products: prod of everything or along a dim, and prod_others, the op of their rules (the
+  // coefficient of e_1 ... e_m in the product of the others x_i + e_1 a_1i + ... of each place),
+  // against the sum over the tangents' distinct places, written out.
+  auto product_of = [](double a, double b) { return a * b; };
+  row({"prod", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].prod(); },
+       [=](const auto& in) { return reduce(in[0], {}, false, product_of); }, 1e-5});
+  row({"prod.dim_int", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return in[0].prod(1); },
+       [=](const auto& in) { return reduce(in[0], {1}, false, product_of); }, 1e-5});
+  row({"prod.dim_int", {{{3, 4}}, {{}}}, Domain::Real, [](const auto& in) { return prod(in[0], -1, true); },
+       [=](const auto& in) { return in[0].shape.empty() ? in[0] : reduce(in[0], {-1}, true, product_of); }, 1e-5});
+  const auto naive_others = [](const std::vector<Naive>& in, int64_t dim) {
+    const Naive& x = in[0];
+    if (dim < 0) dim += static_cast<int64_t>(x.shape.size());
+    return Naive::build(x.shape, [&](const Index& at) {
+      const int64_t n = x.shape[dim];
+      std::vector<bool> used(static_cast<size_t>(n), false);
+      used[at[dim]] = true;
+      const auto value = [&](const Naive& t, int64_t i) {
+        Index j = at;
+        j[dim] = i;
+        return t.at(j);
+      };
+      // Tangent k at each free place in turn, the rest of the places' x multiplied at the end.
+      std::function<double(size_t)> sum = [&](size_t k) {
+        if (k == in.size()) {
+          double p = 1;
+          for (int64_t i = 0; i < n; ++i)
+            if (!used[i]) p *= value(x, i);
+          return p;
+        }
+        double total = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          if (used[i]) continue;
+          used[i] = true;
+          total += value(in[k], i) * sum(k + 1);
+          used[i] = false;
+        }
+        return total;
+      };
+      return sum(1);
+    });
+  };
+  row({"prod_others", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return ops::prod_others(in[0], {}, -1); },
+       [=](const auto& in) { return naive_others(in, -1); }, 1e-5});
+  row({"prod_others", {{{3, 4}, {3, 4}}, {{2, 5, 2}, {2, 5, 2}}}, Domain::Real,
+       [](const auto& in) { return ops::prod_others(in[0], {in[1]}, -2); },
+       [=](const auto& in) { return naive_others(in, -2); }, 1e-5});
+  row({"prod_others", {{{2, 5}, {2, 5}, {2, 5}}, {{4, 3}, {4, 3}, {4, 3}}}, Domain::Real,
+       [](const auto& in) { return ops::prod_others(in[0], {in[1], in[2]}, -1); },
+       [=](const auto& in) { return naive_others(in, -1); }, 1e-5});
   return rows;
 }
 
@@ -1134,6 +1185,8 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"min", [](const auto& in) { return in[0].min(); }},
       {"max.dim", [](const auto& in) { return std::get<0>(in[0].max(0)); }},
       {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
+      {"prod", [](const auto& in) { return in[0].prod(); }},
+      {"prod.dim_int", [](const auto& in) { return in[0].prod(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
       {"amax", [](const auto& in) { return in[0].amax({0}); }},
       {"sort", [](const auto& in) { return std::get<0>(in[0].sort()); }},
@@ -1278,7 +1331,12 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       "log_sigmoid's second derivative from 0 up is dydx's derivative of sigmoid(-x) (PyTorch's first derivative "
       "there), -e^-x to rounding (-3.7e-44 at 100, -0 at inf); PyTorch's double backward (sigmoid(x) - 1) sigmoid(x) "
       "rounds sigmoid(x) to 1 and gives +0";
+  static const std::string kProductTangentSum =
+      "prod's JVP is sum(t E) (E the products of the others), whose sum of -0 and -0 starts from +0 as torch.sum's "
+      "does; the oracle, x0 x1 by mul's rule, adds the two terms t0 x1 + x0 t1 directly";
   static const std::vector<EdgeDeviation> deviations = {
+      {"prod", "jvp", "-0", "0", kProductTangentSum},
+      {"prod.dim_int", "jvp", "-0", "0", kProductTangentSum},
       {"mish", "vjp", "3.9236357001094878e-44", "-3.745670795140236e-42", kMishSubnormal},
       {"mish", "jvp", "3.9236357001094878e-44", "-3.745670795140236e-42", kMishSubnormal},
       {"mish", "vjp2", "3.7835058536770061e-44", "-3.707835736603466e-42", kMishSubnormal},

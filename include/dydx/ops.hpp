@@ -208,6 +208,14 @@ std::tuple<Tensor, Tensor> median(const Tensor& x, int64_t dim, bool keepdim = f
 /// median over the values that are not nan (nan where every one is).
 Tensor nanmedian(const Tensor& x);
 std::tuple<Tensor, Tensor> nanmedian(const Tensor& x, int64_t dim, bool keepdim = false);
+/// The product of every element (a 0-d result, 1 for an empty tensor) or along dim. In dtype if
+/// given (x cast to it first), else int64 for int64 and bool inputs (a wrapping product) and x's dtype
+/// otherwise, as PyTorch. A floating product has no intermediate overflow or underflow (it carries
+/// its exponent apart), so it is in range wherever the exact product is; float32 is multiplied in
+/// double and rounded once. An integer result has no gradient. The derivatives divide by nothing:
+/// exact with zeros in x, and in range wherever the exact ones are.
+Tensor prod(const Tensor& x, std::optional<ScalarType> dtype = std::nullopt);
+Tensor prod(const Tensor& x, int64_t dim, bool keepdim = false, std::optional<ScalarType> dtype = std::nullopt);
 /// The running sum along dim (inclusive: element i of the result is the sum of elements 0..i). In
 /// dtype if given (x cast to it first), else int64 for int64 and bool inputs and x's dtype otherwise,
 /// as PyTorch. A float32 scan accumulates in double, as PyTorch's CPU kernel does. An integer or bool

@@ -90,6 +90,24 @@ nb::object extreme(const Tensor& t, const nb::args& args, const nb::kwargs& kwar
   return named_pair(op, values, indices);
 }
 
+/// prod() and prod(dim, keepdim), each with torch's keyword-only dtype: keepdim without a dim, a bool
+/// or float dim, a keepdim that is not a bool and a dtype by position are torch's TypeErrors.
+Tensor product_of(const Tensor& t, const nb::args& args, const nb::kwargs& kwargs) {
+  const std::vector<BoundArg> bound = bind_args("prod", args, kwargs, {"dim", "keepdim", "dtype"}, 0);
+  const BoundArg &dim = bound[0], &keepdim = bound[1], &dtype = bound[2];
+  if (dtype.position != 0) throw nb::type_error("prod(): dtype is a keyword argument (dtype=...)");
+  const auto type = dtype_argument(dtype.value.is_valid() ? dtype.value : nb::none());
+  if (!dim.value.is_valid()) {
+    if (keepdim.value.is_valid()) throw nb::type_error("prod(): keepdim given without a dim");
+    return maybe_without_gil(t.numel(), [&] { return t.prod(type); });
+  }
+  const int64_t d = int_arg(dim.value, "prod", "dim", dim.position);
+  if (keepdim.value.is_valid() && !PyBool_Check(keepdim.value.ptr()))
+    throw nb::type_error((std::string("prod(): argument 'keepdim' must be bool, not ") + Py_TYPE(keepdim.value.ptr())->tp_name).c_str());
+  const bool keep = keepdim.value.is_valid() && keepdim.value.ptr() == Py_True;
+  return maybe_without_gil(t.numel(), [&] { return t.prod(d, keep, type); });
+}
+
 /// amax and amin: over dim (an int or a sequence of ints), or every dim for None.
 Tensor extreme_over(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
   const char* op = is_max ? "amax" : "amin";
@@ -382,6 +400,7 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
+      .def("prod", [](const Tensor& t, const nb::args& args, const nb::kwargs& kwargs) { return product_of(t, args, kwargs); })
       .def("cumsum", [](const Tensor& t, int64_t dim, nb::handle dtype) {
         const auto type = dtype_argument(dtype);
         return maybe_without_gil(t.numel(), [&] { return t.cumsum(dim, type); });

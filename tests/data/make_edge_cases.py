@@ -9,7 +9,7 @@
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # The cases of clamp_min and clamp_max were generated the same way and appended (their lines only), and later
-# those of linalg_inv and linalg_solve, and those of the selections (sort to nanmedian).
+# those of linalg_inv and linalg_solve, those of the selections (sort to nanmedian), and those of prod and prod.dim_int.
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -203,8 +203,16 @@ WITHOUT_DOUBLE_BACKWARD = {"hardsigmoid"}
 # reverse over reverse.
 FORWARD_OVER_REVERSE_WRONG = {"linalg_solve"}
 
+# The products of a pair [x0, x1], x0 x1, whose derivatives are mul's (evaluate_product below): PyTorch's own
+# rules for prod divide out / x where x has no zero (nan at an infinity, 0 where out underflows), and dydx's,
+# as mul's, divide by nothing (the products of the others; test_prod.cpp checks them against exact ones). The
+# value is torch.prod's all the same: one multiplication, rounded once.
+OPS["prod"] = unary(torch.prod)
+OPS["prod.dim_int"] = unary(lambda x: torch.prod(x, 0))
+PRODUCTS = {"prod", "prod.dim_int"}
+
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS | PRODUCTS
 
 
 def fmt(v):
@@ -267,6 +275,26 @@ def evaluate(key, values, dtype):
     return out, grads, second, tangents, hvp
 
 
+# A product's fields as x0 x1 of two 0-d leaves (mul's rules), read as one input [x0, x1]: its gradient is
+# [x1, x0] with the signs of its zeros (a select's backward would add them into +0s).
+def evaluate_product(key, values, dtype):
+    (pair,) = values
+    a, b = (torch.tensor(v, dtype=dtype, requires_grad=True) for v in pair)
+    out = a * b
+    assert torch.equal(out, OPS[key][1]([torch.tensor(pair, dtype=dtype)])) or torch.isnan(out)
+    ga, gb = torch.autograd.grad(out, (a, b), create_graph=True)
+    second = torch.autograd.grad(ga + gb, (a, b))
+    with fwAD.dual_level():
+        da, db = (fwAD.make_dual(torch.tensor(v, dtype=dtype), torch.tensor(1.0, dtype=dtype)) for v in pair)
+        tangent = fwAD.unpack_dual(da * db).tangent
+    with fwAD.dual_level():
+        la, lb = (torch.tensor(v, dtype=dtype, requires_grad=True) for v in pair)
+        da, db = fwAD.make_dual(la, torch.ones_like(la)), fwAD.make_dual(lb, torch.ones_like(lb))
+        y = da * db
+        hvp = [fwAD.unpack_dual(g).tangent for g in torch.autograd.grad(y, (da, db))]
+    return out, [torch.stack([ga, gb])], [torch.stack(list(second))], [tangent], [torch.stack(hvp)]
+
+
 def forward_over_reverse(f, values, dtype, i):
     hvp = []
     with fwAD.dual_level():
@@ -300,7 +328,8 @@ def main():
     for key in OPS:
         for dtype, name in [(torch.float32, "float32"), (torch.float64, "float64")]:
             for values in cases(key):
-                out, grads, second, tangents, hvp = evaluate(key, values, dtype)
+                oracle = evaluate_product if key in PRODUCTS else evaluate
+                out, grads, second, tangents, hvp = oracle(key, values, dtype)
                 fields = [key, name, "in"] + [fmt_tensor(torch.tensor(v, dtype=dtype)) for v in values]
                 fields += ["out", fmt_tensor(out), "vjp"] + [fmt_tensor(g) for g in grads]
                 fields += ["jvp"] + [fmt_tensor(t) for t in tangents]

@@ -1,0 +1,287 @@
+// prod beyond what the op table checks (values, every derivative rule, Taylor, vmap, compile): dtypes,
+// 0-d and empty inputs, dim wrapping, errors, node names, integer results without history; products
+// without intermediate overflow or underflow; and derivatives that divide by nothing: exact at zeros,
+// in range wherever the exact ones are (against the products of the others in long double), the same
+// per sample under vmap, on any number of threads. Values and derivatives at edge values (0, -0,
+// +-inf, nan, subnormals) are in tests/data/edge_cases.txt, from functorch.
+#include <gtest/gtest.h>
+
+#include <dydx/dydx.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "ops/prod_others.hpp"
+#include "test_util.hpp"
+
+using namespace dydx;
+using dydx::testing::HasValues;
+using dydx::testing::ThreadCount;
+
+namespace {
+
+Tensor f64(const std::vector<double>& values) { return tensor(values, dtype(kFloat64)); }
+std::vector<double> values_of(const Tensor& t) { return t.to(kFloat64).contiguous().to_vector<double>(); }
+
+// The product of v to long double precision with its exponent carried apart (frexpl: no overflow
+// or underflow however long v is), rounded once to double; nan, +-0 and +-inf as IEEE gives them.
+double exact_product(const std::vector<double>& v) {
+  long double mantissa = 1;
+  long exponent = 0;
+  bool zero = false, inf = false, nan = false, negative = false;
+  for (double x : v) {
+    if (std::isnan(x)) {
+      nan = true;
+    } else if (x == 0 || std::isinf(x)) {
+      (x == 0 ? zero : inf) = true;
+      negative ^= std::signbit(x);
+    } else {
+      int e = 0;
+      mantissa *= std::frexp(static_cast<long double>(x), &e);
+      exponent += e;
+      int f = 0;
+      mantissa = std::frexp(mantissa, &f);
+      exponent += f;
+    }
+  }
+  if (nan || (zero && inf)) return NAN;
+  const bool sign = negative != std::signbit(static_cast<double>(mantissa));
+  if (zero) return sign ? -0.0 : 0.0;
+  if (inf) return sign ? -INFINITY : INFINITY;
+  return static_cast<double>(std::ldexp(mantissa, static_cast<int>(std::clamp(exponent, -20000L, 20000L))));
+}
+
+// The products of the others of v, each exact as above.
+std::vector<double> exact_others(const std::vector<double>& v) {
+  std::vector<double> out;
+  for (size_t l = 0; l < v.size(); ++l) {
+    std::vector<double> rest = v;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(l));
+    out.push_back(exact_product(rest));
+  }
+  return out;
+}
+
+// got within n roundings of double of want, nan for nan, zeros and infinities with their signs.
+void expect_product_value(double got, double want, const std::string& where) {
+  if (std::isnan(want)) {
+    EXPECT_TRUE(std::isnan(got)) << where << ": " << got;
+  } else if (std::isinf(want) || want == 0) {
+    EXPECT_EQ(got, want) << where;
+    EXPECT_EQ(std::signbit(got), std::signbit(want)) << where;
+  } else {  // a subnormal result: to its own, coarser, ulp
+    EXPECT_NEAR(got, want, 1e-13 * std::abs(want) + 5e-324) << where;
+  }
+}
+
+TEST(Prod, ValuesDtypesShapesAndErrors) {
+  EXPECT_TRUE(HasValues(f64({1, 2, 3}).prod(), {6}, 0));
+  EXPECT_EQ(f64({1, 2, 3}).prod().dim(), 0);
+  EXPECT_EQ(tensor({1, 2}).prod().dtype(), kInt64);
+  EXPECT_EQ(tensor({1.0, 1.0}).to(kBool).prod().dtype(), kInt64);
+  EXPECT_EQ(prod(tensor({1.0f, 2.0f}), kFloat64).dtype(), kFloat64);
+  EXPECT_TRUE(prod(tensor({1.0, 1.0}).to(kBool), kBool).item<bool>());
+  EXPECT_FALSE(prod(tensor({1.0, 0.0}), kBool).item<bool>());
+  // int64 wraps as PyTorch's (torch 1.13: 0, and 2833654757305440083 for 3^20 3^20 3^5), exactly.
+  EXPECT_EQ(tensor({int64_t{1} << 40, int64_t{1} << 40}).prod().item<int64_t>(), 0);
+  const int64_t p20 = 3486784401;
+  EXPECT_EQ(tensor({p20, p20, int64_t{243}}).prod().item<int64_t>(), 2833654757305440083);
+  EXPECT_EQ(tensor({p20, p20, int64_t{243}}).reshape({3, 1}).prod(0).item<int64_t>(), 2833654757305440083);
+  EXPECT_TRUE(HasValues(ones({0, 3}).prod(), {1}, 0));  // the product of nothing
+  EXPECT_TRUE(HasValues(ones({0, 3}).prod(0), {1, 1, 1}, 0));
+  EXPECT_EQ(ones({2, 0, 3}).prod(1).sizes().vec(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(ones({2, 3}).prod(1, true).sizes().vec(), (std::vector<int64_t>{2, 1}));
+  EXPECT_TRUE(HasValues(tensor(3.0).prod(0), {3}, 0));
+  EXPECT_EQ(tensor(3.0).prod(-1, true).dim(), 0);
+  const Tensor m = f64({1, 2, 3, 4, 5, 6}).reshape({2, 3});
+  EXPECT_TRUE(HasValues(m.prod(1), {6, 120}, 0));
+  EXPECT_TRUE(HasValues(m.prod(-2), {4, 10, 18}, 0));
+  EXPECT_TRUE(HasValues(m.t().prod(1), {4, 10, 18}, 0));  // a strided input
+  EXPECT_TRUE(std::isinf(tensor({1e30f, 1e30f, 10.0f}).prod().item<float>()));  // out of float32's range
+  // (dydx's wording of a dim out of range is its own, as for every op: wrap_dim's.)
+  EXPECT_DYDX_ERROR(ones({2, 3}).prod(2), "prod", "dim 2 is out of range", "[-2, 1]");
+  EXPECT_DYDX_ERROR(tensor(1.0).prod(1), "prod", "dim 1 is out of range", "[-1, 0]");
+}
+
+// Lanes folded in halves once paired 1e30 with 1e30 and 1e-30 with 1e-30 (inf * 0 = nan). torch
+// 1.13 gives 1.0000000150474662e+30 here (the float32 rounding of 1e30).
+TEST(Prod, NoIntermediateOverflowOrUnderflow) {
+  EXPECT_EQ(tensor({1e30f, 1e-30f, 1e30f, 1e-30f, 1e30f}).prod().item<float>(), 1e30f);
+  EXPECT_EQ(tensor({1e30f, 1e-30f, 1e30f, 1e-30f, 1e30f}).reshape({5, 1}).prod(0).item<float>(), 1e30f);
+  // Where PyTorch's running product itself leaves the range (torch: inf, inf and nan), the exact one.
+  EXPECT_EQ(tensor({1e30f, 1e30f, 1e-30f, 1e-30f}).prod().item<float>(), 1.0f);
+  EXPECT_NEAR(f64({1e200, 1e200, 1e200, 1e-200, 1e-200, 1e-200}).prod().item<double>(), 1.0, 1e-15);
+  std::vector<double> alternating;
+  for (int i = 0; i < 40; ++i) alternating.insert(alternating.end(), {1e200, 1e-200});
+  EXPECT_NEAR(f64(alternating).prod().item<double>(), exact_product(alternating), 1e-14);
+  // A subnormal factor, and a result that is subnormal: rounded once.
+  EXPECT_EQ(f64({4.9406564584124654e-324, 1e300, 1e-300}).prod().item<double>(), 4.9406564584124654e-324);
+  EXPECT_EQ(f64({1e-300, 1e-20}).prod().item<double>(), 1e-320);
+  EXPECT_EQ(tensor({1e-40f, 1e10f, 1e-10f}).prod().item<float>(), static_cast<float>(1e-40 * 1e10 * 1e-10));
+}
+
+// Random rows of huge, tiny, subnormal, zero, inf and nan factors in every mix: the product and
+// its gradient (the products of the others) against the exact ones, in every layout.
+TEST(Prod, AdversarialFactorsMatchTheExactProductAndGradient) {
+  std::mt19937_64 rng(7);
+  const std::vector<double> pool = {1e300, -1e300, 1e-300, 1e-310, 5e-324, 1e200, 1e-200, 3.5, -0.7, 1e60, 1e-60, 1.0};
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t n = 1 + static_cast<int64_t>(rng() % 200);
+    std::vector<double> v(n);
+    for (double& x : v) x = pool[rng() % pool.size()] * (1.0 + static_cast<double>(rng() % 1000) * 1e-4);
+    const int special = static_cast<int>(rng() % 8);
+    if (special == 1) v[rng() % n] = 0.0;
+    if (special == 2) v[rng() % n] = -0.0, v[rng() % n] = 0.0;
+    if (special == 3) v[rng() % n] = INFINITY;
+    if (special == 4) v[rng() % n] = NAN;
+    if (special == 5) v[rng() % n] = 0.0, v[rng() % n] = -INFINITY;
+    const std::string where = "trial " + std::to_string(trial) + " n " + std::to_string(n);
+    const double expected = exact_product(v);
+    for (const Tensor& got : {f64(v).prod(), f64(v).reshape({n, 1}).prod(0), f64(v).reshape({1, n}).expand({3, n}).t().prod(0)[1],
+                              f64(v).reshape({n, 1}).expand({n, 300}).prod(0)[299]})
+      expect_product_value(got.item<double>(), expected, where);
+    const std::vector<double> others = exact_others(v);
+    // The gradient along the last dim (rows of 16 side by side), along an outer dim (columns side
+    // by side), and of the whole product.
+    const Tensor x = f64(v).reshape({1, n}).expand({20, n}).contiguous().requires_grad_();
+    const Tensor rows = grad({x.prod(1).sum()}, {x})[0];
+    const Tensor xt = f64(v).reshape({n, 1}).expand({n, 5}).contiguous().requires_grad_();
+    const Tensor columns = grad({xt.prod(0).sum()}, {xt})[0];
+    const Tensor xw = f64(v).requires_grad_();
+    const Tensor whole = grad({xw.prod()}, {xw})[0];
+    for (int64_t l = 0; l < n; ++l) {
+      const std::string at = where + " element " + std::to_string(l);
+      expect_product_value(rows[19][l].item<double>(), others[l], at + " (rows)");
+      expect_product_value(columns[l][4].item<double>(), others[l], at + " (columns)");
+      expect_product_value(whole[l].item<double>(), others[l], at + " (whole)");
+    }
+  }
+}
+
+TEST(Prod, IntegerResultsHaveNoHistory) {
+  const Tensor x = f64({1.5, 2.5}).requires_grad_();
+  for (const Tensor& r : {prod(x, kInt64), prod(x, 0, false, kInt64)}) {
+    EXPECT_FALSE(r.requires_grad());
+    EXPECT_EQ(r.grad_fn(), nullptr);
+  }
+  EXPECT_EQ(prod(x, kInt64).item<int64_t>(), 2);  // cast first (1 * 2), as PyTorch
+  EXPECT_EQ(std::string(x.prod().grad_fn()->name()), "ProdBackward0");
+  EXPECT_EQ(std::string(x.prod(0).grad_fn()->name()), "ProdBackward1");
+}
+
+func::UnaryFunction whole_product() {
+  return [](const Tensor& x) { return x.prod(); };
+}
+
+// Where out underflows or overflows the gradient is still the products of the others, as
+// functorch's (which PyTorch's eager quotient out / x is not: 0 at [1e-200, 1e-200, 3]); and where a
+// plain suffix product overflows, still in range (functorch: inf and nan).
+TEST(Prod, GradientsInRangeWhereTheProductIsNot) {
+  const Tensor a = f64({1e-200, 1e-200, 3});
+  EXPECT_EQ(values_of(func::grad(whole_product())(a)), (std::vector<double>{3e-200, 3e-200, 0}));
+  const Tensor b = tensor({1e-30f, 1e-30f, 2.0f});
+  EXPECT_EQ(values_of(func::grad(whole_product())(b)), (std::vector<double>{2e-30f, 2e-30f, 0}));
+  const Tensor c = f64({1e-300, 1e-300, 2, 1e300, 1e300});
+  const std::vector<double> want = exact_others(values_of(c));
+  const std::vector<double> got = values_of(func::grad(whole_product())(c));
+  for (size_t l = 0; l < want.size(); ++l) expect_product_value(got[l], want[l], "element " + std::to_string(l));
+  // The Hessian of a product of two tiny factors, [[0, 1], [1, 0]] exactly.
+  EXPECT_EQ(values_of(func::hessian(whole_product())(f64({1e-170, 1e-170}))), (std::vector<double>{0, 1, 1, 0}));
+  // The JVP: 1 (2e-170) - 1.5 (2e-170) + 2 (1e-340) = -1e-170.
+  const auto [value, tangent] = func::jvp(whole_product(), f64({1e-170, 1e-170, 2}), f64({1, -1.5, 2}));
+  EXPECT_EQ(value.item<double>(), 0.0);
+  EXPECT_NEAR(tangent.item<double>(), -1e-170, 1e-185);
+  // Along a dim, in float32: the others of [1e-30, 1e-30, 2] per row.
+  const Tensor rows = tensor({1e-30f, 1e-30f, 2.0f}).reshape({1, 3}).expand({4, 3});
+  const Tensor g = func::grad([](const Tensor& t) { return t.prod(1).sum(); })(rows);
+  EXPECT_EQ(values_of(g[3]), (std::vector<double>{2e-30f, 2e-30f, 0}));
+}
+
+// Zeros: the gradient and the second derivatives are the products of the others (a row with two
+// zeros has a nonzero Hessian), in every mode.
+TEST(Prod, DerivativesAtZeros) {
+  const Tensor x = f64({0, 0, 3});
+  EXPECT_EQ(values_of(func::grad(whole_product())(x)), (std::vector<double>{0, 0, 0}));
+  EXPECT_EQ(values_of(func::hessian(whole_product())(x)), (std::vector<double>{0, 3, 0, 3, 0, 0, 0, 0, 0}));
+  // Reverse over reverse, with create_graph.
+  const Tensor leaf = x.clone().requires_grad_();
+  const Tensor g = grad({leaf.prod()}, {leaf}, {}, std::nullopt, true)[0];
+  EXPECT_EQ(values_of(grad({g[0]}, {leaf})[0]), (std::vector<double>{0, 3, 0}));
+  // -0 keeps its sign in the others: prod(-0, 2) has gradient (2, -0).
+  const Tensor negative_zero = f64({-0.0, 2}).requires_grad_();
+  const Tensor gz = grad({negative_zero.prod()}, {negative_zero})[0];
+  EXPECT_EQ(values_of(gz)[0], 2.0);
+  EXPECT_TRUE(std::signbit(values_of(gz)[1]));
+  // One zero along a dim: only its own gradient is nonzero.
+  const Tensor m = f64({2, 0, 5, 1, 3, 4}).reshape({2, 3}).requires_grad_();
+  EXPECT_EQ(values_of(grad({m.prod(1).sum()}, {m})[0]), (std::vector<double>{0, 10, 0, 12, 4, 3}));
+}
+
+// Each sample's derivatives are its own: a sample with zeros beside it changes nothing.
+TEST(Prod, SamplesUnderVmapAreIndependent) {
+  const func::UnaryFunction grad_of_prod = func::grad(whole_product());
+  const Tensor alone = f64({1e-200, 1e-200, 3});
+  const Tensor batch = stack({f64({0, 1, 1}), alone, f64({2, 0, 0})});
+  const Tensor per_sample = func::vmap(grad_of_prod)(batch);
+  for (int64_t s = 0; s < 3; ++s)
+    EXPECT_EQ(values_of(per_sample[s]), values_of(grad_of_prod(batch[s]))) << "sample " << s;
+  const Tensor hessians = func::vmap(func::hessian(whole_product()))(batch);
+  for (int64_t s = 0; s < 3; ++s)
+    EXPECT_EQ(values_of(hessians[s]), values_of(func::hessian(whole_product())(batch[s]))) << "sample " << s;
+}
+
+// Many rows and columns split across threads: the same bits on 1, 2 and 5 threads.
+TEST(Prod, GradientsAreTheSameOnAnyNumberOfThreads) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  std::vector<double> v(700 * 300);
+  for (double& x : v) x = u(rng);
+  const Tensor x = f64(v).reshape({700, 300});
+  std::vector<std::vector<double>> results;
+  for (int threads : {1, 2, 5}) {
+    ThreadCount count(threads);
+    const Tensor leaf = x.clone().requires_grad_();
+    std::vector<double> r = values_of(grad({leaf.prod(1).sum() + leaf.prod(0).sum()}, {leaf})[0]);
+    results.push_back(r);
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
+TEST(ProdOthers, ValuesAndErrors) {
+  // With as many tangents as the row has other places, or more: zeros.
+  EXPECT_EQ(values_of(ops::prod_others(f64({2, 3}), {f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));
+  // x 2 3 5, a 1 10 100: the others' derivative at place 0 is 10 * 5 + 100 * 3, at place 1 1 * 5 + 100 * 2.
+  EXPECT_EQ(values_of(ops::prod_others(f64({2, 3, 5}), {f64({1, 10, 100})}, -1)), (std::vector<double>{350, 205, 23}));
+  // Tangents with leading dims broadcast against x.
+  const Tensor two = ops::prod_others(f64({2, 3, 5}), {f64({1, 10, 100, 1, 1, 1}).reshape({2, 3})}, -1);
+  EXPECT_EQ(values_of(two), (std::vector<double>{350, 205, 23, 8, 7, 5}));
+  EXPECT_DYDX_ERROR(ops::prod_others(f64({1, 2}), TensorList(17, f64({1, 2})), -1), "prod", "order above 17");
+  EXPECT_DYDX_ERROR(ops::prod_others(tensor({1, 2}), {}, -1), "prod", "floating");
+  EXPECT_DYDX_ERROR(ops::prod_others(f64({1, 2}), {}, 0), "prod", "dim 0");
+  EXPECT_DYDX_ERROR(ops::prod_others(f64({1, 2}), {}, -2), "prod", "dim -2");
+}
+
+// Third and fourth derivatives of a product of five (prod_others with up to three tangents), by
+// nested forward mode, against finite differences of the exact Hessian-vector products.
+TEST(Prod, HigherDerivativesOfAProduct) {
+  const Tensor x = f64({0.7, -1.3, 0.0, 2.1, 0.9});
+  const Tensor v = f64({0.3, 0.5, -0.2, 0.1, 1.0});
+  // d^k/ds^k prod(x + s v) at s = 0 is k! times the coefficient of s^k of the polynomial.
+  std::vector<double> coefficients(6, 0.0);
+  coefficients[0] = 1;
+  const std::vector<double> xs = values_of(x), vs = values_of(v);
+  for (size_t i = 0; i < xs.size(); ++i)
+    for (size_t k = 5; k-- > 0;) coefficients[k + 1] += coefficients[k] * vs[i], coefficients[k] *= xs[i];
+  func::UnaryFunction along = [&](const Tensor& s) { return (x + s * v).prod(); };
+  double factorial = 1;
+  for (int k = 1; k <= 4; ++k) {
+    factorial *= k;
+    along = func::jacfwd(along);
+    EXPECT_NEAR(along(tensor(0.0, dtype(kFloat64))).item<double>(), factorial * coefficients[k], 1e-12) << "order " << k;
+  }
+}
+
+}  // namespace
