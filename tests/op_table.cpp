@@ -10,7 +10,7 @@
 #include <map>
 
 #include "ops/laplacian_tangent.hpp"
-#include "ops/prod_others.hpp"
+#include "ops/product_rules.hpp"
 
 namespace dydx::testing {
 
@@ -1062,9 +1062,9 @@ std::vector<OpRow> build_table() {
          return sorted_rows(flat(in[0]), 0, false, (static_cast<int64_t>(in[0].values.size()) - 1) / 2, 1, false);
        },
        1e-6});
-  // Products: prod of everything or along a dim, and prod_others, the op of their rules (the
-  // coefficient of e_1 ... e_m in the product of the others x_i + e_1 a_1i + ... of each place),
-  // against the sum over the tangents' distinct places, written out.
+  // Products: prod of everything or along a dim, cumprod, and the ops of their rules (product_rules.hpp:
+  // the coefficient of e_1 ... e_m in the products of f_i = x_i + e_1 a_1i + ... of the others of each
+  // place, of the places up to each, and cumprod's transpose), against those sums written out.
   auto product_of = [](double a, double b) { return a * b; };
   row({"prod", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].prod(); },
        [=](const auto& in) { return reduce(in[0], {}, false, product_of); }, 1e-5});
@@ -1072,46 +1072,87 @@ std::vector<OpRow> build_table() {
        [=](const auto& in) { return reduce(in[0], {1}, false, product_of); }, 1e-5});
   row({"prod.dim_int", {{{3, 4}}, {{}}}, Domain::Real, [](const auto& in) { return prod(in[0], -1, true); },
        [=](const auto& in) { return in[0].shape.empty() ? in[0] : reduce(in[0], {-1}, true, product_of); }, 1e-5});
-  const auto naive_others = [](const std::vector<Naive>& in, int64_t dim) {
+  row({"cumprod", kUnaryShapes, Domain::Real, [](const auto& in) { return in[0].cumprod(-1); },
+       [=](const auto& in) { return scan_along(in[0], -1, product_of); }, 1e-5});
+  row({"cumprod", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return cumprod(in[0], 1); },
+       [=](const auto& in) { return scan_along(in[0], 1, product_of); }, 1e-5});
+  // sum over places p_1 .. p_m for the m tangents, distinct and in `allowed` (the tangents' values
+  // there times x at the rest of `allowed`); in[first..] are the tangents.
+  const auto tangent_sum = [](const std::vector<Naive>& in, size_t first, size_t count, int64_t dim, const Index& at,
+                              const std::vector<bool>& allowed) {
+    const Naive& x = in[0];
+    const int64_t n = static_cast<int64_t>(allowed.size());
+    std::vector<bool> used(allowed.size(), false);
+    const auto value = [&](const Naive& t, int64_t i) {
+      Index j = at;
+      j[dim] = i;
+      return t.at(j);
+    };
+    std::function<double(size_t)> sum = [&](size_t k) {
+      if (k == count) {
+        double p = 1;
+        for (int64_t i = 0; i < n; ++i)
+          if (allowed[i] && !used[i]) p *= value(x, i);
+        return p;
+      }
+      double total = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (!allowed[i] || used[i]) continue;
+        used[i] = true;
+        total += value(in[first + k], i) * sum(k + 1);
+        used[i] = false;
+      }
+      return total;
+    };
+    return sum(0);
+  };
+  // kind 0: the others of each place; 1: the places up to each; 2: cumprod's transpose with g last.
+  const auto naive_rule = [=](const std::vector<Naive>& in, int64_t dim, int kind) {
     const Naive& x = in[0];
     if (dim < 0) dim += static_cast<int64_t>(x.shape.size());
+    const size_t tangents = in.size() - 1 - (kind == 2 ? 1 : 0);
     return Naive::build(x.shape, [&](const Index& at) {
-      const int64_t n = x.shape[dim];
-      std::vector<bool> used(static_cast<size_t>(n), false);
-      used[at[dim]] = true;
-      const auto value = [&](const Naive& t, int64_t i) {
-        Index j = at;
-        j[dim] = i;
-        return t.at(j);
-      };
-      // Tangent k at each free place in turn, the rest of the places' x multiplied at the end.
-      std::function<double(size_t)> sum = [&](size_t k) {
-        if (k == in.size()) {
-          double p = 1;
-          for (int64_t i = 0; i < n; ++i)
-            if (!used[i]) p *= value(x, i);
-          return p;
-        }
-        double total = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          if (used[i]) continue;
-          used[i] = true;
-          total += value(in[k], i) * sum(k + 1);
-          used[i] = false;
-        }
-        return total;
-      };
-      return sum(1);
+      const int64_t n = x.shape[dim], l = at[dim];
+      std::vector<bool> allowed(static_cast<size_t>(n));
+      if (kind != 2) {
+        for (int64_t i = 0; i < n; ++i) allowed[i] = kind == 0 ? i != l : i <= l;
+        return tangent_sum(in, 1, tangents, dim, at, allowed);
+      }
+      double total = 0;
+      for (int64_t k = l; k < n; ++k) {
+        for (int64_t i = 0; i < n; ++i) allowed[i] = i <= k && i != l;
+        Index gk = at;
+        gk[dim] = k;
+        total += in.back().at(gk) * tangent_sum(in, 1, tangents, dim, at, allowed);
+      }
+      return total;
     });
   };
   row({"prod_others", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return ops::prod_others(in[0], {}, -1); },
-       [=](const auto& in) { return naive_others(in, -1); }, 1e-5});
+       [=](const auto& in) { return naive_rule(in, -1, 0); }, 1e-5});
   row({"prod_others", {{{3, 4}, {3, 4}}, {{2, 5, 2}, {2, 5, 2}}}, Domain::Real,
        [](const auto& in) { return ops::prod_others(in[0], {in[1]}, -2); },
-       [=](const auto& in) { return naive_others(in, -2); }, 1e-5});
+       [=](const auto& in) { return naive_rule(in, -2, 0); }, 1e-5});
   row({"prod_others", {{{2, 5}, {2, 5}, {2, 5}}, {{4, 3}, {4, 3}, {4, 3}}}, Domain::Real,
        [](const auto& in) { return ops::prod_others(in[0], {in[1], in[2]}, -1); },
-       [=](const auto& in) { return naive_others(in, -1); }, 1e-5});
+       [=](const auto& in) { return naive_rule(in, -1, 0); }, 1e-5});
+  row({"cumprod_tangents", {{{3, 4}}, {{2, 5, 2}}}, Domain::Real, [](const auto& in) { return ops::cumprod_tangents(in[0], {}, -1); },
+       [=](const auto& in) { return naive_rule(in, -1, 1); }, 1e-5});
+  row({"cumprod_tangents", {{{3, 4}, {3, 4}}, {{2, 5, 2}, {2, 5, 2}}}, Domain::Real,
+       [](const auto& in) { return ops::cumprod_tangents(in[0], {in[1]}, -2); },
+       [=](const auto& in) { return naive_rule(in, -2, 1); }, 1e-5});
+  row({"cumprod_tangents", {{{2, 5}, {2, 5}, {2, 5}}}, Domain::Real,
+       [](const auto& in) { return ops::cumprod_tangents(in[0], {in[1], in[2]}, -1); },
+       [=](const auto& in) { return naive_rule(in, -1, 1); }, 1e-5});
+  row({"cumprod_adjoint", {{{3, 4}, {3, 4}}, {{2, 5, 2}, {2, 5, 2}}}, Domain::Real,
+       [](const auto& in) { return ops::cumprod_adjoint(in[0], {}, in[1], -1); },
+       [=](const auto& in) { return naive_rule(in, -1, 2); }, 1e-5});
+  row({"cumprod_adjoint", {{{3, 4}, {3, 4}, {3, 4}}, {{2, 5, 2}, {2, 5, 2}, {2, 5, 2}}}, Domain::Real,
+       [](const auto& in) { return ops::cumprod_adjoint(in[0], {in[1]}, in[2], -2); },
+       [=](const auto& in) { return naive_rule(in, -2, 2); }, 1e-5});
+  row({"cumprod_adjoint", {{{2, 5}, {2, 5}, {2, 5}, {2, 5}}}, Domain::Real,
+       [](const auto& in) { return ops::cumprod_adjoint(in[0], {in[1], in[2]}, in[3], -1); },
+       [=](const auto& in) { return naive_rule(in, -1, 2); }, 1e-5});
   return rows;
 }
 
@@ -1187,6 +1228,7 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
       {"cumsum", [](const auto& in) { return in[0].cumsum(0); }},
       {"prod", [](const auto& in) { return in[0].prod(); }},
       {"prod.dim_int", [](const auto& in) { return in[0].prod(0); }},
+      {"cumprod", [](const auto& in) { return in[0].cumprod(0); }},
       {"min.dim", [](const auto& in) { return std::get<0>(in[0].min(0)); }},
       {"amax", [](const auto& in) { return in[0].amax({0}); }},
       {"sort", [](const auto& in) { return std::get<0>(in[0].sort()); }},

@@ -607,7 +607,9 @@ func::UnaryFunction quartic_row_wise(const Case& c, const TensorList& leaves, co
 const std::set<std::string>& ops_without_biharmonic_rule() {
   static const std::set<std::string> names = {
       "atan2", "hypot", "pow.Tensor", "softmax", "log_softmax", "logsumexp", "var", "std", "norm", "linalg_vector_norm",
-      "layer_norm", "cross_entropy", "linalg_inv", "linalg_solve", "prod", "prod.dim_int", "prod_others",
+      "layer_norm", "cross_entropy", "linalg_inv", "linalg_solve", "prod", "prod.dim_int", "cumprod",
+      // The product rules' own ops.
+      "prod_others", "cumprod_tangents", "cumprod_adjoint",
       // The forward Laplacian's own steps, which only its level makes.
       "laplacian_tangent.tanh", "laplacian_tangent.sigmoid", "laplacian_tangent.exp", "laplacian_tangent.sin",
       "laplacian_tangent.cos", "laplacian_tangent.silu"};
@@ -1066,9 +1068,11 @@ TEST(EdgeValues, EveryArithmeticOpHasEdgeCases) {
   // laplacian_tangent.hpp) have no PyTorch counterpart: a "PyTorch value" would be our own formula
   // transcribed, and PyTorch's differentiation of it rearranges the terms, so signed zeros and
   // inf against nan differ by construction. Their rows in the op table check their rules.
-  // prod_others, the op of prod's rules, is such a formula too; its row checks it against the sum it stands for.
+  // The product rules' ops (product_rules.hpp) are such formulas too; their rows check them against the sums
+  // they stand for.
   auto is_transform_step = [](const std::string& name) {
-    return name.rfind("laplacian_tangent.", 0) == 0 || name == "prod_others";
+    return name.rfind("laplacian_tangent.", 0) == 0 || name == "prod_others" || name == "cumprod_tangents" ||
+           name == "cumprod_adjoint";
   };
   std::set<std::string> covered;
   for (const EdgeCase& c : edge_cases()) covered.insert(c.key.substr(0, c.key.find(':')));

@@ -1,9 +1,10 @@
-// prod beyond what the op table checks (values, every derivative rule, Taylor, vmap, compile): dtypes,
-// 0-d and empty inputs, dim wrapping, errors, node names, integer results without history; products
-// without intermediate overflow or underflow; and derivatives that divide by nothing: exact at zeros,
-// in range wherever the exact ones are (against the products of the others in long double), the same
-// per sample under vmap, on any number of threads. Values and derivatives at edge values (0, -0,
-// +-inf, nan, subnormals) are in tests/data/edge_cases.txt, from functorch.
+// prod and cumprod beyond what the op table checks (values, every derivative rule, Taylor, vmap,
+// compile): dtypes, 0-d and empty inputs, dim wrapping, errors, node names, integer results without
+// history, the in-place cumprod_; products without intermediate overflow or underflow; and
+// derivatives that divide by nothing: exact at zeros, in range wherever the exact ones are (against
+// products in long double with exponents carried apart), the same per sample under vmap, on any
+// number of threads. Values and derivatives at edge values (0, -0, +-inf, nan, subnormals) are in
+// tests/data/edge_cases.txt.
 #include <gtest/gtest.h>
 
 #include <dydx/dydx.hpp>
@@ -13,7 +14,7 @@
 #include <random>
 #include <vector>
 
-#include "ops/prod_others.hpp"
+#include "ops/product_rules.hpp"
 #include "test_util.hpp"
 
 using namespace dydx;
@@ -250,6 +251,119 @@ TEST(Prod, GradientsAreTheSameOnAnyNumberOfThreads) {
   EXPECT_EQ(results[0], results[2]);
 }
 
+TEST(Cumprod, ValuesDtypesShapesAndErrors) {
+  EXPECT_TRUE(HasValues(f64({1, 2, 3}).cumprod(0), {1, 2, 6}, 0));
+  EXPECT_EQ(tensor({1, 2}).cumprod(0).dtype(), kInt64);
+  EXPECT_EQ(tensor({1.0, 1.0}).to(kBool).cumprod(0).dtype(), kInt64);
+  EXPECT_EQ(cumprod(tensor({1.0f, 2.0f}), 0, kFloat64).dtype(), kFloat64);
+  const int64_t p20 = 3486784401;  // int64 wraps as PyTorch's (torch 1.13's values)
+  EXPECT_EQ(tensor({p20, p20, int64_t{243}}).cumprod(0).to_vector<int64_t>(),
+            (std::vector<int64_t>{p20, -6289078614652622815, 2833654757305440083}));
+  const Tensor m = f64({1, 2, 3, 4, 5, 6}).reshape({2, 3});
+  EXPECT_TRUE(HasValues(m.t().cumprod(1), {1, 4, 2, 10, 3, 18}, 0));  // a strided input
+  EXPECT_TRUE(HasValues(m.cumprod(0), {1, 2, 3, 4, 10, 18}, 0));
+  EXPECT_TRUE(HasValues(tensor(3.0).cumprod(0), {3}, 0));
+  EXPECT_EQ(ones({2, 0}).cumprod(1).sizes().vec(), (std::vector<int64_t>{2, 0}));
+  // A running product that leaves float64's range and comes back: each value exact (PyTorch: inf, then inf).
+  EXPECT_EQ(values_of(f64({1e200, 1e200, 1e-200}).cumprod(0)), (std::vector<double>{1e200, INFINITY, 1e200}));
+  EXPECT_DYDX_ERROR(ones({2, 3}).cumprod(-3), "cumprod", "dim -3 is out of range", "[-2, 1]");
+  EXPECT_DYDX_ERROR(cumprod(ones({2}), 0, kBool), "cumprod_out_cpu", "'Bool'");
+  // In place: the same values, with cumprod's gradient through the old ones.
+  const Tensor leaf = f64({2, 0, 5}).requires_grad_();
+  Tensor y = leaf * 1.0;
+  y.cumprod_(0);
+  EXPECT_EQ(values_of(y), (std::vector<double>{2, 0, 0}));
+  EXPECT_EQ(values_of(grad({y.sum()}, {leaf})[0]), (std::vector<double>{1, 12, 0}));
+  EXPECT_EQ(std::string(leaf.cumprod(0).grad_fn()->name()), "CumprodBackward0");
+  EXPECT_FALSE(cumprod(leaf, 0, kInt64).requires_grad());
+}
+
+// sum_{k >= l} g_k prod_{i <= k, i != l} x_i for each l, each product exact, summed in long double.
+std::vector<long double> exact_cumprod_gradient(const std::vector<double>& x, const std::vector<double>& g, std::vector<long double>* scale) {
+  const size_t n = x.size();
+  std::vector<long double> out(n, 0);
+  scale->assign(n, 0);
+  for (size_t l = 0; l < n; ++l)
+    for (size_t k = l; k < n; ++k) {
+      std::vector<double> factors;
+      for (size_t i = 0; i <= k; ++i)
+        if (i != l) factors.push_back(x[i]);
+      const long double term = static_cast<long double>(g[k]) * exact_product(factors);
+      out[l] += term;
+      (*scale)[l] += std::fabs(term);
+    }
+  return out;
+}
+
+// Rows of huge, tiny, zero and ordinary factors: cumprod's gradient against the exact sums, along
+// the last dim and an outer one, wherever every term is in range.
+TEST(Cumprod, GradientMatchesTheExactSums) {
+  std::mt19937_64 rng(11);
+  const std::vector<double> pool = {1e150, -1e150, 1e-150, 1e100, 1e-100, 3.5, -0.7, 1.0, 0.0, 2.0};
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t n = 1 + static_cast<int64_t>(rng() % 12);
+    std::vector<double> v(n), g(n);
+    for (double& x : v) x = pool[rng() % pool.size()] * (1.0 + static_cast<double>(rng() % 1000) * 1e-4);
+    for (double& w : g) w = static_cast<double>(rng() % 7) - 3.0;
+    std::vector<long double> scale;
+    const std::vector<long double> want = exact_cumprod_gradient(v, g, &scale);
+    const Tensor rows = f64(v).reshape({1, n}).expand({3, n}).contiguous().requires_grad_();
+    const Tensor weights = f64(g).reshape({1, n}).expand({3, n});
+    const Tensor along_rows = grad({(rows.cumprod(1) * weights).sum()}, {rows})[0];
+    const Tensor columns = f64(v).reshape({n, 1}).expand({n, 4}).contiguous().requires_grad_();
+    const Tensor along_columns = grad({(columns.cumprod(0) * f64(g).reshape({n, 1})).sum()}, {columns})[0];
+    for (int64_t l = 0; l < n; ++l) {
+      if (!std::isfinite(static_cast<double>(scale[l])) || scale[l] > 1e300L) continue;  // a term out of range
+      const double tolerance = 1e-13 * static_cast<double>(scale[l]) + 1e-300;
+      EXPECT_NEAR(along_rows[2][l].item<double>(), static_cast<double>(want[l]), tolerance) << "trial " << trial << " place " << l;
+      EXPECT_NEAR(along_columns[l][3].item<double>(), static_cast<double>(want[l]), tolerance) << "trial " << trial << " place " << l;
+    }
+  }
+}
+
+// Zeros: exact first and second derivatives in every mode; underflowing values: derivatives in range.
+TEST(Cumprod, DerivativesAtZerosAndOutOfRange) {
+  const func::UnaryFunction total = [](const Tensor& x) { return x.cumprod(0).sum(); };
+  // [0, 0, 3]: running products 0, 0, 0; d/dx0 = 1 + x1 + x1 x2 = 1; d/dx1 = x0 + x0 x2 = 0; d/dx2 = x0 x1 = 0.
+  EXPECT_EQ(values_of(func::grad(total)(f64({0, 0, 3}))), (std::vector<double>{1, 0, 0}));
+  // Its Hessian: d2/dx0 dx1 = 1 + x2 = 4, d2/dx0 dx2 = x1 = 0, d2/dx1 dx2 = x0 = 0.
+  EXPECT_EQ(values_of(func::hessian(total)(f64({0, 0, 3}))), (std::vector<double>{0, 4, 0, 4, 0, 0, 0, 0, 0}));
+  const Tensor leaf = f64({0, 0, 3}).requires_grad_();
+  const Tensor g = grad({leaf.cumprod(0).sum()}, {leaf}, {}, std::nullopt, true)[0];
+  EXPECT_EQ(values_of(grad({g[0]}, {leaf})[0]), (std::vector<double>{0, 4, 0}));
+  // [1e-300, 1e-300, 1e300, 2]: d/dx0 = 1 + x1 + x1 x2 + x1 x2 x3 = 4 (PyTorch divides running products that
+  // underflow to 0 by x), d/dx1 = x0 + x0 x2 + x0 x2 x3 = 3.
+  const std::vector<double> tiny = values_of(func::grad(total)(f64({1e-300, 1e-300, 1e300, 2})));
+  EXPECT_NEAR(tiny[0], 4.0, 1e-15);
+  EXPECT_NEAR(tiny[1], 3.0, 1e-15);
+  // JVP along t: the running products' derivatives, in range where they are.
+  const auto [value, tangent] = func::jvp([](const Tensor& x) { return x.cumprod(0); }, f64({1e-200, 1e-200, 1e300}), f64({1, 0, 0}));
+  EXPECT_EQ(values_of(value)[1], 0.0);
+  EXPECT_EQ(values_of(tangent)[0], 1.0);
+  EXPECT_NEAR(values_of(tangent)[1], 1e-200, 1e-214);
+  EXPECT_NEAR(values_of(tangent)[2], 1e100, 1e86);
+}
+
+TEST(Cumprod, SamplesUnderVmapAreIndependentAndThreadsAgree) {
+  const func::UnaryFunction gradient = func::grad([](const Tensor& x) { return x.cumprod(0).sum(); });
+  const Tensor batch = stack({f64({0, 1, 1}), f64({1e-300, 1e-300, 4}), f64({2, 0, 0}), f64({0.5, 2, -4})});
+  const Tensor per_sample = func::vmap(gradient)(batch);
+  for (int64_t s = 0; s < 4; ++s) EXPECT_EQ(values_of(per_sample[s]), values_of(gradient(batch[s]))) << "sample " << s;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.5, 1.5);
+  std::vector<double> v(600 * 200);
+  for (double& x : v) x = u(rng);
+  const Tensor x = f64(v).reshape({600, 200});
+  std::vector<std::vector<double>> results;
+  for (int threads : {1, 2, 5}) {
+    ThreadCount count(threads);
+    const Tensor leaf = x.clone().requires_grad_();
+    results.push_back(values_of(grad({leaf.cumprod(1).sum() + leaf.cumprod(0).sum()}, {leaf})[0]));
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
 TEST(ProdOthers, ValuesAndErrors) {
   // With as many tangents as the row has other places, or more: zeros.
   EXPECT_EQ(values_of(ops::prod_others(f64({2, 3}), {f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));
@@ -262,6 +376,11 @@ TEST(ProdOthers, ValuesAndErrors) {
   EXPECT_DYDX_ERROR(ops::prod_others(tensor({1, 2}), {}, -1), "prod", "floating");
   EXPECT_DYDX_ERROR(ops::prod_others(f64({1, 2}), {}, 0), "prod", "dim 0");
   EXPECT_DYDX_ERROR(ops::prod_others(f64({1, 2}), {}, -2), "prod", "dim -2");
+  // cumprod's pair: the running products with a tangent, and their transpose.
+  EXPECT_EQ(values_of(ops::cumprod_tangents(f64({2, 3, 5}), {f64({1, 10, 100})}, -1)), (std::vector<double>{1, 23, 715}));
+  EXPECT_EQ(values_of(ops::cumprod_adjoint(f64({2, 3, 5}), {}, f64({1, 1, 1}), -1)), (std::vector<double>{19, 12, 6}));
+  EXPECT_EQ(values_of(ops::cumprod_tangents(f64({2, 3}), {f64({1, 1}), f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));
+  EXPECT_DYDX_ERROR(ops::cumprod_adjoint(f64({1, 2}), {}, f64({1, 2, 3}), -1), "cumprod_adjoint", "[2]", "[3]");
 }
 
 // Third and fourth derivatives of a product of five (prod_others with up to three tangents), by

@@ -216,11 +216,14 @@ std::tuple<Tensor, Tensor> nanmedian(const Tensor& x, int64_t dim, bool keepdim 
 /// exact with zeros in x, and in range wherever the exact ones are.
 Tensor prod(const Tensor& x, std::optional<ScalarType> dtype = std::nullopt);
 Tensor prod(const Tensor& x, int64_t dim, bool keepdim = false, std::optional<ScalarType> dtype = std::nullopt);
-/// The running sum along dim (inclusive: element i of the result is the sum of elements 0..i). In
-/// dtype if given (x cast to it first), else int64 for int64 and bool inputs and x's dtype otherwise,
-/// as PyTorch. A float32 scan accumulates in double, as PyTorch's CPU kernel does. An integer or bool
-/// result has no gradient.
+/// The running sum or product along dim (inclusive: element i of the result combines elements 0..i).
+/// In dtype if given (x cast to it first), else int64 for int64 and bool inputs and x's dtype
+/// otherwise, as PyTorch. A float32 scan accumulates in double, as PyTorch's CPU kernels do; a
+/// floating running product carries its exponent apart, so none of its values overflows or
+/// underflows where the exact one does not, and its derivatives divide by nothing. An integer or
+/// bool result has no gradient (an int64 product wraps).
 Tensor cumsum(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
+Tensor cumprod(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype = std::nullopt);
 /// exp(x) / sum(exp(x)) along dim, computed stably (the row's maximum subtracted first); floating dtypes only.
 Tensor softmax(const Tensor& x, int64_t dim);
 /// log(softmax(x, dim)), computed as x - max - log(sum(exp(x - max))) without forming softmax.

@@ -7,7 +7,7 @@ _METHODS = [
     "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "neg", "negative", "log1p", "expm1",
     "erf", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "reciprocal", "rsqrt", "log2", "log10",
     "exp2", "erfc", "floor", "ceil", "round", "trunc", "frac", "sign", "square", "clamp", "clamp_min", "clamp_max", "clip", "nan_to_num", "pow", "atan2", "hypot", "maximum", "minimum", "fmod", "remainder",
-    "addcmul", "addcdiv", "matmul", "mm", "dot", "mv", "outer", "inverse", "softmax", "log_softmax", "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "prod", "cumsum", "var", "std", "norm",
+    "addcmul", "addcdiv", "matmul", "mm", "dot", "mv", "outer", "inverse", "softmax", "log_softmax", "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "prod", "cumsum", "cumprod", "var", "std", "norm",
     "logsumexp", "any", "all", "gather", "scatter_add", "index_select", "masked_fill", "scatter", "masked_select",
     "nonzero", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
     "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "div", "reshape", "flatten", "unflatten", "movedim",

@@ -115,3 +115,44 @@ def test_compiled_gradients_replay_as_eager():
     for _ in range(3):
         v = with_zeros(3, 4)
         close(step(dydx.from_numpy(v.copy())), functorch_gradient(v, 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((4, 9), 1), ((4, 9), 0), ((3, 5, 6), -1)])
+def test_cumprod_values_match_torch(dtype, shape, dim):
+    x, t = both(with_zeros(*shape).astype(dtype))
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    assert_matches(x.cumprod(dim), t.cumprod(dim), rtol=rtol, atol=0)
+    assert_matches(dydx.cumprod(x, dim, dtype=dydx.float64), torch.cumprod(t, dim, dtype=torch.float64), rtol=rtol, atol=0)
+    y, u = x.clone(), t.clone()
+    y.cumprod_(dim)
+    u.cumprod_(dim)
+    assert_matches(y, u, rtol=rtol, atol=0)
+
+
+def test_cumprod_integers_and_arguments_as_torch():
+    big = np.array([3486784401, 3486784401, 243], dtype=np.int64)
+    x, t = both(big)
+    np.testing.assert_array_equal(x.cumprod(0).numpy(), t.cumprod(0).numpy())
+    b, tb = both(np.array([True, False, True]))
+    assert_matches(b.cumprod(0), tb.cumprod(0))
+    for bad in [lambda v: v.cumprod(True), lambda v: v.cumprod(0.0), lambda v: v.cumprod()]:
+        with pytest.raises(TypeError):
+            bad(t)
+        with pytest.raises(TypeError):
+            bad(x)
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_cumprod_gradients_and_hessians_match_functorch(dim):
+    for _ in range(5):
+        v = with_zeros(4, 5)
+        f = lambda u: u.cumprod(dim).sum()  # noqa: E731
+        close(dydx.func.grad(f)(dydx.from_numpy(v.copy())), functorch.grad(f)(torch.from_numpy(v)))
+        small = v[:3, :3].copy()
+        close(dydx.func.hessian(f)(dydx.from_numpy(small.copy())), functorch.hessian(f)(torch.from_numpy(small)))
+        # Forward mode: the JVP along a random direction.
+        d = rng.normal(size=v.shape)
+        _, got = dydx.func.jvp(lambda u: u.cumprod(dim), (dydx.from_numpy(v.copy()),), (dydx.from_numpy(d.copy()),))
+        _, want = functorch.jvp(lambda u: u.cumprod(dim), (torch.from_numpy(v),), (torch.from_numpy(d),))
+        close(got, want, rtol=1e-12, atol=1e-15)

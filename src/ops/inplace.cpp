@@ -565,7 +565,7 @@ static Tensor& band_in_place(Tensor& self, int64_t diagonal, bool lower) {
 }
 Tensor& Tensor::tril_(int64_t diagonal) { return band_in_place(*this, diagonal, true); }
 Tensor& Tensor::triu_(int64_t diagonal) { return band_in_place(*this, diagonal, false); }
-// cumsum_: the scan along dim in self's dtype (a dtype given must be self's, as PyTorch
+// cumsum_ and cumprod_: the scan along dim in self's dtype (a dtype given must be self's, as PyTorch
 // asks), written back as the unary in-place ops write theirs. Everything is checked before the write.
 using ScanFn = Tensor (*)(const Tensor&, int64_t, std::optional<ScalarType>);
 static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType> dtype, const char* op, ScanFn scan) {
@@ -589,6 +589,9 @@ static Tensor& scan_in_place(Tensor& self, int64_t dim, std::optional<ScalarType
 }
 Tensor& Tensor::cumsum_(int64_t dim, std::optional<ScalarType> dtype) {
   return scan_in_place(*this, dim, dtype, "cumsum_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumsum(x, d, t); });
+}
+Tensor& Tensor::cumprod_(int64_t dim, std::optional<ScalarType> dtype) {
+  return scan_in_place(*this, dim, dtype, "cumprod_", [](const Tensor& x, int64_t d, std::optional<ScalarType> t) { return dydx::cumprod(x, d, t); });
 }
 // torch::hardtanh_, relu6_, hardsigmoid_, hardswish_, selu_, mish_, silu_, elu_ and leaky_relu_:
 // functions rather than methods, as in libtorch. Each records its out-of-place op's node over a

@@ -1,4 +1,4 @@
-// scan.cpp's helpers: the result dtype of cumsum and the reversed running sum (cumsum's transpose).
+// scan.cpp's helpers: the result dtype of a scan or product and the reversed running sum (cumsum's transpose).
 #pragma once
 
 #include <optional>
@@ -7,7 +7,7 @@
 
 namespace dydx::ops {
 
-/// The dtype of cumsum of x: dtype if given, else int64 for bool (and int64) inputs,
+/// The dtype of cumsum, cumprod and prod of x: dtype if given, else int64 for bool (and int64) inputs,
 /// x's otherwise, as PyTorch's.
 ScalarType scan_dtype(const Tensor& x, std::optional<ScalarType> dtype);
 

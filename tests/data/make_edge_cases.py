@@ -9,7 +9,7 @@
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # The cases of clamp_min and clamp_max were generated the same way and appended (their lines only), and later
-# those of linalg_inv and linalg_solve, those of the selections (sort to nanmedian), and those of prod and prod.dim_int.
+# those of linalg_inv and linalg_solve, those of the selections (sort to nanmedian), and those of prod, prod.dim_int and cumprod.
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -203,16 +203,18 @@ WITHOUT_DOUBLE_BACKWARD = {"hardsigmoid"}
 # reverse over reverse.
 FORWARD_OVER_REVERSE_WRONG = {"linalg_solve"}
 
-# The products of a pair [x0, x1], x0 x1, whose derivatives are mul's (evaluate_product below): PyTorch's own
-# rules for prod divide out / x where x has no zero (nan at an infinity, 0 where out underflows), and dydx's,
-# as mul's, divide by nothing (the products of the others; test_prod.cpp checks them against exact ones). The
-# value is torch.prod's all the same: one multiplication, rounded once.
+# The products of a pair [x0, x1], x0 x1 (and cumprod's [x0, x0 x1]), whose derivatives are mul's
+# (evaluate_product below): PyTorch's own rules for prod and cumprod divide out / x where x has no zero (nan at an
+# infinity, 0 where out underflows), and dydx's, as mul's, divide by nothing (the products of the others;
+# test_prod.cpp checks them against exact ones). The values are torch.prod's and torch.cumprod's all the same:
+# one multiplication, rounded once.
 OPS["prod"] = unary(torch.prod)
 OPS["prod.dim_int"] = unary(lambda x: torch.prod(x, 0))
-PRODUCTS = {"prod", "prod.dim_int"}
+OPS["cumprod"] = unary(lambda x: torch.cumprod(x, 0))
+PRODUCTS = {"prod": lambda a, b: a * b, "prod.dim_int": lambda a, b: a * b, "cumprod": lambda a, b: torch.stack([a, a * b])}
 
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS | PRODUCTS
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS | set(PRODUCTS)
 
 
 def fmt(v):
@@ -275,24 +277,26 @@ def evaluate(key, values, dtype):
     return out, grads, second, tangents, hvp
 
 
-# A product's fields as x0 x1 of two 0-d leaves (mul's rules), read as one input [x0, x1]: its gradient is
-# [x1, x0] with the signs of its zeros (a select's backward would add them into +0s).
+# A product's fields from the same products of two 0-d leaves (mul's rules), read as one input [x0, x1]: the
+# gradient of x0 x1 is [x1, x0] with the signs of its zeros (a select's backward would add them into +0s).
 def evaluate_product(key, values, dtype):
     (pair,) = values
+    f = PRODUCTS[key]
     a, b = (torch.tensor(v, dtype=dtype, requires_grad=True) for v in pair)
-    out = a * b
-    assert torch.equal(out, OPS[key][1]([torch.tensor(pair, dtype=dtype)])) or torch.isnan(out)
-    ga, gb = torch.autograd.grad(out, (a, b), create_graph=True)
-    second = torch.autograd.grad(ga + gb, (a, b))
+    out = f(a, b)
+    assert torch.equal(torch.nan_to_num(out), torch.nan_to_num(OPS[key][1]([torch.tensor(pair, dtype=dtype)])))
+    ga, gb = torch.autograd.grad(out, (a, b), torch.ones_like(out), create_graph=True)
+    second = torch.autograd.grad(ga + gb, (a, b), allow_unused=True)
+    second = [torch.zeros_like(a) if s is None else s for s in second]
     with fwAD.dual_level():
         da, db = (fwAD.make_dual(torch.tensor(v, dtype=dtype), torch.tensor(1.0, dtype=dtype)) for v in pair)
-        tangent = fwAD.unpack_dual(da * db).tangent
+        tangent = fwAD.unpack_dual(f(da, db)).tangent
     with fwAD.dual_level():
         la, lb = (torch.tensor(v, dtype=dtype, requires_grad=True) for v in pair)
         da, db = fwAD.make_dual(la, torch.ones_like(la)), fwAD.make_dual(lb, torch.ones_like(lb))
-        y = da * db
-        hvp = [fwAD.unpack_dual(g).tangent for g in torch.autograd.grad(y, (da, db))]
-    return out, [torch.stack([ga, gb])], [torch.stack(list(second))], [tangent], [torch.stack(hvp)]
+        y = f(da, db)
+        hvp = [fwAD.unpack_dual(g).tangent for g in torch.autograd.grad(y, (da, db), torch.ones_like(y))]
+    return out, [torch.stack([ga, gb])], [torch.stack(second)], [tangent], [torch.stack(hvp)]
 
 
 def forward_over_reverse(f, values, dtype, i):

@@ -1,0 +1,315 @@
+// The kernels of the product rules (ops/product_rules.cpp): the products of the others along a dim
+// (prod's derivatives), the running products (cumprod's) and their transpose, each with tangents.
+//
+// For x read as [outer, n, inner] and m tangents a_1 .. a_m of the same layout, with
+// f_i = x_i + e_1 a_1i + ... + e_m a_mi (e_k^2 = 0; along n, one row o, c at a time):
+//   others   out_l = [e_1 ... e_m] prod_{i != l} f_i              (P_{l-1} Q_{l+1})
+//   running  out_k = [e_1 ... e_m] prod_{i <= k} f_i              (P_k)
+//   reverse  out_l = [e_1 ... e_m] sum_{k >= l} g_k prod_{i <= k, i != l} f_i   (P_{l-1} S_l)
+// where P and Q are the running products from either end and S_l = g_l + f_{l+1} S_{l+1}, all in the
+// algebra of such numbers (2^m components, one per subset of the e's; the product of two is a sum
+// over splits of the subset). With no tangent these are d prod / d x_l, cumprod itself, and
+// cumprod's gradient for cotangent g; each tangent is one more derivative. Nothing is divided, so
+// zeros give the exact values, and a row costs O(n 2^m m).
+//
+// Every partial product and sum carries its binary exponent apart (a mantissa in [0.5, 1) times 2^e,
+// e an int64), so none overflows or underflows: a result that is in range comes out in range,
+// whatever the magnitudes that make it (1e-300 1e-300 2 1e300 1e300: the others of the first are
+// 2e300, where a plain suffix product is inf). Each result is rounded to T once, at the end; zeros,
+// infinities and nan combine as IEEE's products and sums (0 times inf is nan).
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/parallel.hpp"
+#include "cpu/product_kernels.hpp"
+
+namespace dydx::cpu {
+
+/// Which of the three the kernel computes (see the top of this file).
+enum class ProductRule { others, running, reverse };
+
+namespace product_rule_detail {
+
+using product_detail::renormalise;
+using product_detail::times_power_of_two;
+
+/// m * 2^e with m in [0.5, 1) (or 0, inf, nan, whose e does not count).
+struct Wide {
+  double m = 0.5;
+  int64_t e = 1;  // 1 by default
+};
+
+inline bool finite_nonzero(double v) { return v != 0 && std::isfinite(v); }
+
+/// v as mantissa and exponent; a subnormal double (never a float's) is scaled by 2^64 first, so that
+/// its bits give its exponent too. Branch-free, so that a loop of them vectorises.
+inline Wide split(double v) {
+  const bool subnormal = ((std::bit_cast<uint64_t>(v) >> 52) & 0x7ff) == 0;
+  Wide w{subnormal ? v * 0x1p64 : v, subnormal ? -64 : 0};
+  renormalise(w.m, w.e);
+  return w;
+}
+
+inline Wide times(Wide a, Wide b) {
+  Wide w{a.m * b.m, a.e + b.e};
+  renormalise(w.m, w.e);
+  return w;
+}
+
+inline Wide plus(Wide a, Wide b) {
+  if (!finite_nonzero(a.m) || !finite_nonzero(b.m)) {
+    if (a.m == 0 && b.m == 0) return {a.m + b.m, 0};  // (the sign of a sum of zeros)
+    if (a.m == 0) return b;
+    if (b.m == 0) return a;
+    return {a.m + b.m, 0};  // an infinity or nan
+  }
+  if (a.e < b.e) std::swap(a, b);
+  // Past 2^-80 of a, b cannot change a's rounding to 53 bits; up to there 2^shift is a normal
+  // double made from its bits.
+  const int64_t shift = b.e - a.e;
+  const double scale = shift < -80 ? 0.0 : std::bit_cast<double>(static_cast<uint64_t>(shift + 1023) << 52);
+  Wide w{a.m + b.m * scale, a.e};
+  if (w.m == 0) return {0.0, 0};
+  renormalise(w.m, w.e);
+  return w;
+}
+
+inline double value(Wide w) { return times_power_of_two(w.m, w.e); }
+
+/// The rows with no tangent, `lanes` rows side by side (lane j's element l at base[l * step + j *
+/// lane_step]), so that the running products of different rows are independent operations the
+/// compiler lays in vector lanes. pm and pe hold P_{l-1} for the second pass (others, reverse).
+/// Whether plain double arithmetic keeps every partial product (and, for `reverse`, every partial sum
+/// of g_k times them) of these rows in range, so that it gives what carrying exponents apart gives:
+/// x = m 2^e with m in [1, 2) bounds every partial product by 2^(sum of max(e + 1, 0)) above and
+/// 2^(sum of min(e, 0)) below, and g's largest and smallest binary orders widen that. Zeros, infinities
+/// and nan are exact either way; a subnormal factor is refused. One pass of bit operations.
+template <class T>
+bool plain_is_exact(ProductRule rule, const T* x, const T* g, int64_t n, int64_t step, int64_t lanes, int64_t lane_step) {
+  const auto order = [](double v, bool& subnormal) {
+    const int64_t field = static_cast<int64_t>((std::bit_cast<uint64_t>(v) >> 52) & 0x7ff);
+    subnormal |= field == 0 && v != 0;
+    return field == 0 || field == 0x7ff ? int64_t{0} : field - 1023;  // (zeros, infinities and nan count 0)
+  };
+  bool subnormal = false;
+  int64_t g_high = 0, g_low = 0;
+  for (int64_t j = 0; j < lanes; ++j) {
+    int64_t high = 0, low = 0;
+    for (int64_t l = 0; l < n; ++l) {
+      const int64_t e = order(static_cast<double>(x[l * step + j * lane_step]), subnormal);
+      high += std::max<int64_t>(e + 1, 0);
+      low += std::min<int64_t>(e, 0);
+      if (rule == ProductRule::reverse) {
+        const int64_t f = order(static_cast<double>(g[l * step + j * lane_step]), subnormal);
+        g_high = std::max(g_high, f + 1);
+        g_low = std::min(g_low, f);
+      }
+    }
+    // n sums of g times a product: log2(n) more orders at most.
+    if (high + g_high + 64 > 1000 || low + g_low < -1000) return false;
+  }
+  return !subnormal;
+}
+
+template <class T>
+void lanes_without_tangents(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t lanes,
+                            int64_t lane_step, double* pm, int64_t* pe) {
+  const auto at = [&](int64_t l, int64_t j) { return l * step + j * lane_step; };
+  if (plain_is_exact(rule, x, g, n, step, lanes, lane_step)) {
+    double p[256];
+    for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
+    for (int64_t l = 0; l < n; ++l)
+      for (int64_t j = 0; j < lanes; ++j) {
+        pm[l * lanes + j] = p[j];
+        p[j] *= static_cast<double>(x[at(l, j)]);
+        if (rule == ProductRule::running) out[at(l, j)] = static_cast<T>(p[j]);
+      }
+    if (rule == ProductRule::running) return;
+    for (int64_t j = 0; j < lanes; ++j) p[j] = rule == ProductRule::others ? 1.0 : 0.0;
+    for (int64_t l = n - 1; l >= 0; --l)
+      for (int64_t j = 0; j < lanes; ++j) {
+        if (rule == ProductRule::others) {
+          out[at(l, j)] = static_cast<T>(pm[l * lanes + j] * p[j]);
+          p[j] *= static_cast<double>(x[at(l, j)]);
+        } else {  // S_l = g_l + x_{l+1} S_{l+1}
+          const double gl = static_cast<double>(g[at(l, j)]);
+          p[j] = l < n - 1 ? gl + static_cast<double>(x[at(l + 1, j)]) * p[j] : gl;
+          out[at(l, j)] = static_cast<T>(pm[l * lanes + j] * p[j]);
+        }
+      }
+    return;
+  }
+  constexpr int64_t kMax = 256;
+  double m[kMax];
+  int64_t e[kMax];
+  for (int64_t j = 0; j < lanes; ++j) m[j] = 0.5, e[j] = 1;
+  for (int64_t l = 0; l < n; ++l) {
+    for (int64_t j = 0; j < lanes; ++j) {
+      pm[l * lanes + j] = m[j];
+      pe[l * lanes + j] = e[j];
+      const Wide p = times({m[j], e[j]}, split(static_cast<double>(x[at(l, j)])));
+      m[j] = p.m, e[j] = p.e;
+      if (rule == ProductRule::running) out[at(l, j)] = static_cast<T>(value(p));
+    }
+  }
+  if (rule == ProductRule::running) return;
+  if (rule == ProductRule::others) {
+    for (int64_t j = 0; j < lanes; ++j) m[j] = 0.5, e[j] = 1;
+    for (int64_t l = n - 1; l >= 0; --l) {
+      for (int64_t j = 0; j < lanes; ++j) {
+        // Both mantissas in [0.5, 1) or special: their product in [0.25, 1), as times_power_of_two takes.
+        out[at(l, j)] = static_cast<T>(times_power_of_two(pm[l * lanes + j] * m[j], pe[l * lanes + j] + e[j]));
+        const Wide q = times({m[j], e[j]}, split(static_cast<double>(x[at(l, j)])));
+        m[j] = q.m, e[j] = q.e;
+      }
+    }
+    return;
+  }
+  // reverse: S_l = g_l + x_{l+1} S_{l+1}, from S_{n-1} = g_{n-1}.
+  for (int64_t l = n - 1; l >= 0; --l) {
+    for (int64_t j = 0; j < lanes; ++j) {
+      Wide s = split(static_cast<double>(g[at(l, j)]));
+      if (l < n - 1) s = plus(s, times({m[j], e[j]}, split(static_cast<double>(x[at(l + 1, j)]))));
+      m[j] = s.m, e[j] = s.e;
+      out[at(l, j)] = static_cast<T>(value(times({pm[l * lanes + j], pe[l * lanes + j]}, s)));
+    }
+  }
+}
+
+/// A number of the algebra: 2^m components, component S (a bit set) the coefficient of prod_{k in S} e_k.
+using Number = std::vector<Wide>;
+
+/// p, a product of `absorbed` elements, times (x + sum_k e_k a_k), in place: component S gains
+/// p[S \ k] a_k for each k in S. A component of more e's than p has elements is no term at all (a
+/// structural zero), which is skipped rather than multiplied: 0 times an infinite x would make nan
+/// of a term that is not there (the others of x_0 in [0, inf] with tangent [1, 1] are 1, not nan).
+inline void times_element(Number& p, int absorbed, double x, const double* a, int m) {
+  const size_t size = p.size();
+  const Wide wx = split(x);
+  Wide wa[32];
+  for (int k = 0; k < m; ++k) wa[k] = split(a[k]);
+  // From the largest set down, so that p[S \ k] (a smaller index) is still the old value.
+  for (size_t s = size; s-- > 0;) {
+    const int terms = std::popcount(s);
+    if (terms > absorbed + 1) continue;  // still structural
+    Wide sum{0.0, 0};
+    if (terms <= absorbed) sum = times(p[s], wx);
+    for (int k = 0; k < m; ++k)
+      if (s >> k & 1u) sum = plus(sum, times(p[s & ~(size_t{1} << k)], wa[k]));
+    p[s] = sum;
+  }
+}
+
+/// The coefficient of every e in p q (products of p_count and q_count elements): the sum over S of
+/// p[S] q[complement of S], structural zeros skipped.
+inline Wide top_of_product(const Number& p, int p_count, const Number& q, int q_count) {
+  const size_t all = p.size() - 1;
+  Wide sum{0.0, 0};
+  for (size_t s = 0; s <= all; ++s)
+    if (std::popcount(s) <= p_count && std::popcount(all ^ s) <= q_count) sum = plus(sum, times(p[s], q[all ^ s]));
+  return sum;
+}
+
+/// One row with m >= 1 tangents (element l of x at x[l * step], of tangent k at a[k][l * step], of g
+/// at g[l * step]). A product of c elements is structural beyond min(c, m) e's.
+template <class T>
+void row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T* g, T* out, int64_t n, int64_t step, int m,
+                       std::vector<Number>& prefix) {
+  const size_t size = size_t{1} << m;
+  const auto count = [m](int64_t elements) { return static_cast<int>(std::min<int64_t>(elements, m)); };
+  Number one(size, Wide{0.0, 0});
+  one[0] = Wide{};  // 1
+  prefix.assign(static_cast<size_t>(n), one);
+  double tangents[32];
+  const auto load = [&](int64_t l) {
+    for (int k = 0; k < m; ++k) tangents[k] = static_cast<double>(a[k][l * step]);
+  };
+  Number p = one;
+  for (int64_t l = 0; l < n; ++l) {
+    prefix[l] = p;  // P_{l-1}
+    load(l);
+    times_element(p, count(l), static_cast<double>(x[l * step]), tangents, m);
+    if (rule == ProductRule::running) out[l * step] = static_cast<T>(value(p.back()));  // all e's, once l + 1 >= m
+  }
+  if (rule == ProductRule::running) return;
+  Number s = one;
+  if (rule == ProductRule::others) {
+    for (int64_t l = n - 1; l >= 0; --l) {
+      const int64_t after = n - 1 - l;
+      out[l * step] = static_cast<T>(value(top_of_product(prefix[l], count(l), s, count(after))));
+      load(l);
+      times_element(s, count(after), static_cast<double>(x[l * step]), tangents, m);
+    }
+    return;
+  }
+  // reverse: S_l = g_l + f_{l+1} S_{l+1}, a sum of products of up to n - 1 - l elements.
+  for (int64_t l = n - 1; l >= 0; --l) {
+    const int64_t after = n - 1 - l;
+    if (l < n - 1) {
+      load(l + 1);
+      times_element(s, count(after - 1), static_cast<double>(x[(l + 1) * step]), tangents, m);
+      s[0] = plus(s[0], split(static_cast<double>(g[l * step])));
+    } else {
+      s = one;
+      s[0] = split(static_cast<double>(g[l * step]));
+    }
+    out[l * step] = static_cast<T>(value(top_of_product(prefix[l], count(l), s, count(after))));
+  }
+}
+
+}  // namespace product_rule_detail
+
+/// The most tangents product_rule_along takes (2^m components per element).
+constexpr int kMaxProductTangents = 16;
+
+/// out = the rule's products of x along n with tangents a[0 .. m - 1] (and, for `reverse`, weights
+/// g; see the top of this file); every operand and out dense [outer, n, inner]. m <= kMaxProductTangents.
+template <class T>
+void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, const T* g, T* out, int64_t outer, int64_t n,
+                        int64_t inner) {
+  using namespace product_rule_detail;
+  if (outer == 0 || n == 0 || inner == 0) return;
+  // m tangents need m distinct places (others: beside l; running: up to k; reverse: beside l up to
+  // the end): where no row has that many, every coefficient is zero.
+  if (m > (rule == ProductRule::running ? n : n - 1)) {
+    std::fill(out, out + outer * n * inner, T(0));
+    return;
+  }
+  if (m == 0) {
+    // Blocks of up to 256 columns along an outer dim, or of 16 rows along the last.
+    const int64_t width = inner == 1 ? 16 : 256;
+    const int64_t blocks = inner == 1 ? (outer + width - 1) / width : outer * ((inner + width - 1) / width);
+    parallel_for(blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * width, 1)), [&](int64_t first, int64_t last) {
+      std::vector<double> pm(static_cast<size_t>(n * width));
+      std::vector<int64_t> pe(static_cast<size_t>(n * width));
+      const int64_t column_blocks = (inner + width - 1) / width;
+      for (int64_t task = first; task < last; ++task) {
+        if (inner == 1) {
+          const int64_t r = task * width, lanes = std::min(width, outer - r);
+          lanes_without_tangents(rule, x + r * n, g ? g + r * n : nullptr, out + r * n, n, 1, lanes, n, pm.data(), pe.data());
+        } else {
+          const int64_t o = task / column_blocks, c0 = task % column_blocks * width, lanes = std::min(width, inner - c0);
+          const int64_t base = o * n * inner + c0;
+          lanes_without_tangents(rule, x + base, g ? g + base : nullptr, out + base, n, inner, lanes, 1, pm.data(), pe.data());
+        }
+      }
+    });
+    return;
+  }
+  parallel_for(outer * inner, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n << (m + 2), 1)), [&](int64_t first, int64_t last) {
+    std::vector<Number> prefix;
+    const T* rows[kMaxProductTangents];
+    for (int64_t task = first; task < last; ++task) {
+      const int64_t o = task / inner, c = task % inner, base = o * n * inner + c;
+      for (int k = 0; k < m; ++k) rows[k] = a[k] + base;
+      row_with_tangents(rule, x + base, rows, g ? g + base : nullptr, out + base, n, inner, m, prefix);
+    }
+  });
+}
+
+}  // namespace dydx::cpu
