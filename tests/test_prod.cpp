@@ -200,6 +200,23 @@ TEST(Prod, GradientsInRangeWhereTheProductIsNot) {
   EXPECT_EQ(values_of(g[3]), (std::vector<double>{2e-30f, 2e-30f, 0}));
 }
 
+// A zero direction beside an others' product that overflows: the derivatives are the terms that are
+// there (a review found sum(t E) = 0 inf = nan in the JVP, jacfwd, the forward Laplacian and
+// batch_hessian; reverse mode was right).
+TEST(Prod, ForwardDerivativesSkipZeroDirections) {
+  const Tensor v = f64({1e200, 1e200, 1e-200});
+  EXPECT_EQ(func::jvp(whole_product(), v, f64({1, 0, 0})).second.item<double>(), 1.0);
+  EXPECT_EQ(values_of(func::jacfwd(whole_product())(v)), (std::vector<double>{1, 1, INFINITY}));
+  EXPECT_EQ(values_of(func::jacrev(whole_product())(v)), (std::vector<double>{1, 1, INFINITY}));
+  const Tensor w = f64({1e300, 1e300, 1e-300, 1e-300}).reshape({1, 4});
+  const func::UnaryFunction rows = [](const Tensor& x) { return x.prod(-1); };
+  EXPECT_EQ(func::laplacian(rows, w).item<double>(), 0.0);
+  // H_ij = the product of the other two: 1e-600 underflows to 0, 1e600 overflows.
+  const std::vector<double> exact = {0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, INFINITY, 1, 1, INFINITY, 0};
+  EXPECT_EQ(values_of(func::batch_hessian(rows, w)), exact);
+  EXPECT_EQ(values_of(func::vmap(func::hessian(whole_product()))(w)), exact);
+}
+
 // Zeros: the gradient and the second derivatives are the products of the others (a row with two
 // zeros has a nonzero Hessian), in every mode.
 TEST(Prod, DerivativesAtZeros) {

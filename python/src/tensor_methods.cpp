@@ -413,7 +413,10 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
         return maybe_without_gil(t.numel(), [&] { return t.cumprod(d, type); });
       }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
       .def("cumprod_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& {
-        return t.cumprod_(int_arg(dim, "cumprod_", "dim", 1), dtype_argument(dtype));
+        const int64_t d = int_arg(dim, "cumprod_", "dim", 1);
+        const auto type = dtype_argument(dtype);
+        maybe_without_gil(t.numel(), [&] { t.cumprod_(d, type); });
+        return t;
       }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)

@@ -111,7 +111,7 @@ constexpr Tier kTiers[] = {{16, 60}, {4, 250}};
 
 /// Moves v's binary exponent into e, leaving v in [0.5, 1), where v is finite, nonzero and normal;
 /// a zero, infinity or nan stays as it is. Bit operations, which vectorise over lanes.
-inline void renormalise(double& v, int64_t& e) {
+[[gnu::always_inline]] inline void renormalise(double& v, int64_t& e) {
   const uint64_t bits = std::bit_cast<uint64_t>(v), field = (bits >> 52) & 0x7ff;
   const bool special = field == 0 || field == 0x7ff;
   e += special ? 0 : static_cast<int64_t>(field) - 1022;
@@ -120,9 +120,12 @@ inline void renormalise(double& v, int64_t& e) {
 
 /// m * 2^e for m in [2^-32, 2) (or 0, inf, nan), rounded once: a multiplication by a power of two
 /// built from its bits where that is normal, ldexp beyond.
-inline double times_power_of_two(double m, int64_t e) {
+[[gnu::always_inline]] inline double times_power_of_two(double m, int64_t e) {
   if (e > -1000 && e < 1000) return m * std::bit_cast<double>(static_cast<uint64_t>(e + 1023) << 52);
-  return std::ldexp(m, static_cast<int>(std::clamp<int64_t>(e, -4000, 4000)));
+  // Far past the range the result is +-inf or +-0 whatever m's own 2^-32..2, without ldexp's slow path
+  // or a subnormal product's (a zero, infinity or nan m stays as it is).
+  if (e >= 1100 || e <= -1100) return m == 0 || !std::isfinite(m) ? m : std::copysign(e > 0 ? HUGE_VAL : 0.0, m);
+  return std::ldexp(m, static_cast<int>(e));
 }
 
 /// The split pass's state for kLanes products side by side (structure of arrays, so that each

@@ -15,8 +15,11 @@
 // Every partial product and sum carries its binary exponent apart (a mantissa in [0.5, 1) times 2^e,
 // e an int64), so none overflows or underflows: a result that is in range comes out in range,
 // whatever the magnitudes that make it (1e-300 1e-300 2 1e300 1e300: the others of the first are
-// 2e300, where a plain suffix product is inf). Each result is rounded to T once, at the end; zeros,
-// infinities and nan combine as IEEE's products and sums (0 times inf is nan).
+// 2e300, where a plain suffix product is inf). Each result is rounded to T once, at the end. Zeros,
+// infinities and nan combine by IEEE's rules in the factored forms above, which group the terms
+// otherwise than their sum written out: cumprod's gradient at [inf, inf, 0] is P S = 1 (1 + inf (1 +
+// 0)) = inf at the first place, where 1 + x1 + x1 x2 = 1 + inf + nan is nan (and PyTorch's is nan).
+// Past the range no form is the exact value; each gives IEEE's result for its own grouping.
 #pragma once
 
 #include <algorithm>
@@ -48,14 +51,14 @@ inline bool finite_nonzero(double v) { return v != 0 && std::isfinite(v); }
 
 /// v as mantissa and exponent; a subnormal double (never a float's) is scaled by 2^64 first, so that
 /// its bits give its exponent too. Branch-free, so that a loop of them vectorises.
-inline Wide split(double v) {
+[[gnu::always_inline]] inline Wide split(double v) {
   const bool subnormal = ((std::bit_cast<uint64_t>(v) >> 52) & 0x7ff) == 0;
   Wide w{subnormal ? v * 0x1p64 : v, subnormal ? -64 : 0};
   renormalise(w.m, w.e);
   return w;
 }
 
-inline Wide times(Wide a, Wide b) {
+[[gnu::always_inline]] inline Wide times(Wide a, Wide b) {
   Wide w{a.m * b.m, a.e + b.e};
   renormalise(w.m, w.e);
   return w;
@@ -79,7 +82,7 @@ inline Wide plus(Wide a, Wide b) {
   return w;
 }
 
-inline double value(Wide w) { return times_power_of_two(w.m, w.e); }
+[[gnu::always_inline]] inline double value(Wide w) { return times_power_of_two(w.m, w.e); }
 
 /// The rows with no tangent, `lanes` rows side by side (lane j's element l at base[l * step + j *
 /// lane_step]), so that the running products of different rows are independent operations the
@@ -116,20 +119,80 @@ bool plain_is_exact(ProductRule rule, const T* x, const T* g, int64_t n, int64_t
   return !subnormal;
 }
 
+/// Whether one contiguous row's plain products stay in range: plain_is_exact's bound, in one pass
+/// that vectorises.
+template <class T>
+bool row_in_range(ProductRule rule, const T* x, const T* g, int64_t n) {
+  int64_t high = 0, low = 0, g_high = 0, g_low = 0;
+  uint64_t subnormal = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t bits = std::bit_cast<uint64_t>(static_cast<double>(x[i]));
+    const int64_t field = static_cast<int64_t>((bits >> 52) & 0x7ff);
+    const int64_t e = field == 0 || field == 0x7ff ? 0 : field - 1023;
+    high += e + 1 > 0 ? e + 1 : 0;
+    low += e < 0 ? e : 0;
+    subnormal |= static_cast<uint64_t>(field == 0) & static_cast<uint64_t>((bits << 1) != 0);
+  }
+  if (rule == ProductRule::reverse) {
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t bits = std::bit_cast<uint64_t>(static_cast<double>(g[i]));
+      const int64_t field = static_cast<int64_t>((bits >> 52) & 0x7ff);
+      const int64_t e = field == 0 || field == 0x7ff ? 0 : field - 1023;
+      g_high = std::max(g_high, e + 1);
+      g_low = std::min(g_low, e);
+      subnormal |= static_cast<uint64_t>(field == 0) & static_cast<uint64_t>((bits << 1) != 0);
+    }
+  }
+  return subnormal == 0 && high + g_high + 64 <= 1000 && low + g_low >= -1000;
+}
+
+/// One contiguous row in plain double, where row_in_range holds: each a chain of products (and, for
+/// reverse, of g_l + x_{l+1} S_{l+1}, which this file is compiled not to fuse, so that the bits are
+/// those of the exponent-carrying path). pm holds P_{l-1} between the passes.
+template <class T>
+void plain_row(ProductRule rule, const T* x, const T* g, T* out, int64_t n, double* pm) {
+  double p = 1;
+  if (rule == ProductRule::running) {
+    for (int64_t l = 0; l < n; ++l) out[l] = static_cast<T>(p *= static_cast<double>(x[l]));
+    return;
+  }
+  for (int64_t l = 0; l < n; ++l) {
+    pm[l] = p;
+    p *= static_cast<double>(x[l]);
+  }
+  if (rule == ProductRule::others) {
+    double q = 1;
+    for (int64_t l = n - 1; l >= 0; --l) {
+      out[l] = static_cast<T>(pm[l] * q);
+      q *= static_cast<double>(x[l]);
+    }
+    return;
+  }
+  double s = static_cast<double>(g[n - 1]);
+  out[n - 1] = static_cast<T>(pm[n - 1] * s);
+  for (int64_t l = n - 2; l >= 0; --l) {
+    s = static_cast<double>(g[l]) + static_cast<double>(x[l + 1]) * s;
+    out[l] = static_cast<T>(pm[l] * s);
+  }
+}
+
 template <class T>
 void lanes_without_tangents(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t lanes,
-                            int64_t lane_step, double* pm, int64_t* pe) {
+                            int64_t lane_step, double* pm, int64_t* pe, bool try_plain) {
   const auto at = [&](int64_t l, int64_t j) { return l * step + j * lane_step; };
-  if (plain_is_exact(rule, x, g, n, step, lanes, lane_step)) {
+  if (try_plain && plain_is_exact(rule, x, g, n, step, lanes, lane_step)) {
     double p[256];
     for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
+    if (rule == ProductRule::running) {
+      for (int64_t l = 0; l < n; ++l)
+        for (int64_t j = 0; j < lanes; ++j) out[at(l, j)] = static_cast<T>(p[j] *= static_cast<double>(x[at(l, j)]));
+      return;
+    }
     for (int64_t l = 0; l < n; ++l)
       for (int64_t j = 0; j < lanes; ++j) {
         pm[l * lanes + j] = p[j];
         p[j] *= static_cast<double>(x[at(l, j)]);
-        if (rule == ProductRule::running) out[at(l, j)] = static_cast<T>(p[j]);
       }
-    if (rule == ProductRule::running) return;
     for (int64_t j = 0; j < lanes; ++j) p[j] = rule == ProductRule::others ? 1.0 : 0.0;
     for (int64_t l = n - 1; l >= 0; --l)
       for (int64_t j = 0; j < lanes; ++j) {
@@ -150,8 +213,7 @@ void lanes_without_tangents(ProductRule rule, const T* x, const T* g, T* out, in
   for (int64_t j = 0; j < lanes; ++j) m[j] = 0.5, e[j] = 1;
   for (int64_t l = 0; l < n; ++l) {
     for (int64_t j = 0; j < lanes; ++j) {
-      pm[l * lanes + j] = m[j];
-      pe[l * lanes + j] = e[j];
+      if (rule != ProductRule::running) pm[l * lanes + j] = m[j], pe[l * lanes + j] = e[j];
       const Wide p = times({m[j], e[j]}, split(static_cast<double>(x[at(l, j)])));
       m[j] = p.m, e[j] = p.e;
       if (rule == ProductRule::running) out[at(l, j)] = static_cast<T>(value(p));
@@ -280,23 +342,49 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
     std::fill(out, out + outer * n * inner, T(0));
     return;
   }
-  if (m == 0) {
-    // Blocks of up to 256 columns along an outer dim, or of 16 rows along the last.
-    const int64_t width = inner == 1 ? 16 : 256;
-    const int64_t blocks = inner == 1 ? (outer + width - 1) / width : outer * ((inner + width - 1) / width);
-    parallel_for(blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * width, 1)), [&](int64_t first, int64_t last) {
-      std::vector<double> pm(static_cast<size_t>(n * width));
-      std::vector<int64_t> pe(static_cast<size_t>(n * width));
-      const int64_t column_blocks = (inner + width - 1) / width;
+  if (m == 0 && inner == 1) {
+    // Along the last dim, a row at a time where its plain products stay in range (contiguous: the
+    // bound's pass vectorises, and the chain of products runs at the multiplier's latency, as a plain
+    // loop's); a block of 16 rows that all leave it carries exponents in 16 lanes side by side.
+    constexpr int64_t kRows = 16;
+    parallel_for((outer + kRows - 1) / kRows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * kRows, 1)),
+                 [&](int64_t first, int64_t last) {
+      const size_t kept = static_cast<size_t>(n * std::min(kRows, outer));
+      std::vector<double> pm(kept);
+      std::vector<int64_t> pe(kept);
       for (int64_t task = first; task < last; ++task) {
-        if (inner == 1) {
-          const int64_t r = task * width, lanes = std::min(width, outer - r);
-          lanes_without_tangents(rule, x + r * n, g ? g + r * n : nullptr, out + r * n, n, 1, lanes, n, pm.data(), pe.data());
-        } else {
-          const int64_t o = task / column_blocks, c0 = task % column_blocks * width, lanes = std::min(width, inner - c0);
-          const int64_t base = o * n * inner + c0;
-          lanes_without_tangents(rule, x + base, g ? g + base : nullptr, out + base, n, inner, lanes, 1, pm.data(), pe.data());
+        const int64_t r0 = task * kRows, rows = std::min(kRows, outer - r0);
+        bool plain[kRows];
+        int64_t wide = 0;
+        for (int64_t r = 0; r < rows; ++r) wide += !(plain[r] = row_in_range(rule, x + (r0 + r) * n, g ? g + (r0 + r) * n : nullptr, n));
+        if (wide == rows && rows > 1) {
+          lanes_without_tangents(rule, x + r0 * n, g ? g + r0 * n : nullptr, out + r0 * n, n, 1, rows, n, pm.data(), pe.data(), false);
+          continue;
         }
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t base = (r0 + r) * n;
+          if (plain[r]) plain_row(rule, x + base, g ? g + base : nullptr, out + base, n, pm.data());
+          else lanes_without_tangents(rule, x + base, g ? g + base : nullptr, out + base, n, 1, 1, n, pm.data(), pe.data(), false);
+        }
+      }
+    });
+    return;
+  }
+  if (m == 0) {
+    // Blocks of up to 256 columns along an outer dim: their running products side by side, in
+    // vector lanes.
+    const int64_t width = std::min<int64_t>(256, inner);
+    const int64_t column_blocks = (inner + width - 1) / width;
+    parallel_for(outer * column_blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * width, 1)),
+                 [&](int64_t first, int64_t last) {
+      // (running keeps no prefix)
+      const size_t kept = rule == ProductRule::running ? 0 : static_cast<size_t>(n * width);
+      std::vector<double> pm(kept);
+      std::vector<int64_t> pe(kept);
+      for (int64_t task = first; task < last; ++task) {
+        const int64_t o = task / column_blocks, c0 = task % column_blocks * width, lanes = std::min(width, inner - c0);
+        const int64_t base = o * n * inner + c0;
+        lanes_without_tangents(rule, x + base, g ? g + base : nullptr, out + base, n, inner, lanes, 1, pm.data(), pe.data(), true);
       }
     });
     return;

@@ -1,11 +1,11 @@
 // prod: the product of every element, or along a dim, with its rules.
 //
 // d prod / d x_l is E_l, the product of the other elements of the row, and every rule is written
-// with prod_others (product_rules.hpp), which forms it with tangents: the coefficient of
-// e_1 ... e_m in prod_{i != l} (x_i + e_1 a_1i + ... + e_m a_mi) (e_k^2 = 0). prod's gradient is
-// g E = g prod_others(x), its JVP sum(t E), its second derivative along g sum(g prod_others(x; g)),
-// and its Taylor coefficients those of a function affine in each element (multiaffine_taylor):
-// sum(x_j1 prod_others(x; x_j2, ..., x_jr)) / r! over the orders j adding to each coefficient's.
+// with the product rules' ops (product_rules.hpp): the coefficients of e_1 ... e_m in products of
+// x_i + e_1 a_1i + ... + e_m a_mi (e_k^2 = 0). The gradient is g E = g prod_others(x). The JVP, the
+// second derivative and the Taylor coefficients are derivatives along given directions, the last of
+// cumprod_tangents(x; t, ...), which holds where sum(t E) would multiply a zero by an overflowing E;
+// the Taylor coefficients are those of a function affine in each element (multiaffine_taylor).
 // Nothing divides, so zeros are exact (a row with two zeros has a nonzero second derivative), and
 // every derivative is in range where the exact one is (1e-200 1e-200 3: E = 3e-200 3e-200 1e-400).
 // PyTorch 1.13's eager rules divide out / x where x has no zero, which is nan at an infinity and 0
@@ -33,10 +33,14 @@ Tensor flat_trailing(const Tensor& t, int64_t rank) {
   return t.reshape(shape);
 }
 
-// The derivatives of the product of x along d (< 0) in the directions `along` (each may carry
-// leading batch dims): sum_l along_1l prod_others(x; along_2, ...)_l, reduced along d (kept).
+// The derivative of the product of x along d (< 0, n > 0 there) in the directions `along` (each may
+// carry leading batch dims), kept along d: the coefficient of e_1 ... e_r in prod_i (x_i + e_1
+// along_1i + ...), the last of cumprod_tangents. (Not sum(along_1 prod_others(x; along_2, ...)):
+// a zero direction times an others' product that overflows would be nan, where the terms that are
+// there are in range: the JVP of prod at 1e200 1e200 1e-200 along 1 0 0 is 1.)
 Tensor product_derivative(const Tensor& x, const TensorList& along, int64_t d) {
-  return (along[0] * prod_others(x, TensorList(along.begin() + 1, along.end()), d)).sum({d}, true);
+  const Tensor running = cumprod_tangents(x, along, d);
+  return running.narrow(d, running.size(d) - 1, 1);
 }
 
 // Taylor coefficients 1..K of the product along d (kept) from x_0's terms.
@@ -62,6 +66,7 @@ struct ProdRecord : Named<"prod", "ProdBackward0"> {
   }
   static Tensor jvp(const Primal<ProdRecord>& p, const TensorList& t) {
     const Tensor x = cast(p.input(0), p.output().dtype());
+    if (x.numel() == 0) return flat_trailing(cast(t[0], x.dtype()), x.dim()).sum({-1});  // zeros: a constant
     return product_derivative(x.reshape({-1}), {flat_trailing(cast(t[0], x.dtype()), x.dim())}, -1).squeeze(-1);
   }
   // D2[g, g] per direction (g's leading dim), summed.
@@ -108,6 +113,7 @@ struct ProdDimRecord : Named<"prod.dim_int", "ProdBackward1"> {
     const Tensor tangent = cast(t[0], x.dtype());
     if (x.dim() == 0) return tangent;
     const int64_t d = p.attrs().dim - x.dim();
+    if (x.size(d) == 0) return tangent.sum({d}, p.attrs().keepdim);  // zeros: a constant
     const Tensor kept = product_derivative(x, {tangent}, d);
     return p.attrs().keepdim ? kept : kept.squeeze(d);
   }
