@@ -10,6 +10,7 @@
 #include <dydx/dydx.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -379,6 +380,36 @@ TEST(Cumprod, SamplesUnderVmapAreIndependentAndThreadsAgree) {
   }
   EXPECT_EQ(results[0], results[1]);
   EXPECT_EQ(results[0], results[2]);
+}
+
+// A block of columns takes the plain path only where every column's products stay in range; a
+// column beside one of 1e300s takes the exponent-carrying path. Both give the same bits (a review
+// found the plain path's fused multiply-adds gave others), so a column's results never depend on its
+// neighbours, nor a sample's on the other samples.
+TEST(Prod, PlainAndCarryingPathsGiveTheSameBits) {
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(-1.5, 1.5);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int64_t n = 2 + trial;
+    std::vector<double> v(n), g(n);
+    for (double& x : v) x = u(rng);
+    for (double& w : g) w = u(rng);
+    const Tensor alone = f64(v).reshape({n, 1});
+    const Tensor beside = cat({alone, full({n, 1}, 1e300, dtype(kFloat64))}, 1);
+    const Tensor weights = f64(g).reshape({n, 1});
+    for (const Tensor& x : {alone, beside}) EXPECT_FALSE(x.requires_grad());
+    const auto column = [&](const Tensor& x, int kind) {
+      const Tensor leaf = x.clone().requires_grad_();
+      const Tensor y = kind == 0 ? (leaf.cumprod(0) * weights).sum() : kind == 1 ? (leaf.prod(0) * weights[0]).sum() : leaf.cumprod(0).sum();
+      const Tensor grad_x = grad({y}, {leaf})[0];
+      return kind == 2 ? values_of(leaf.cumprod(0).select(1, 0)) : values_of(grad_x.select(1, 0));
+    };
+    for (int kind = 0; kind < 3; ++kind) {
+      const std::vector<double> a = column(alone, kind), b = column(beside, kind);
+      for (int64_t l = 0; l < n; ++l)
+        EXPECT_EQ(std::bit_cast<uint64_t>(a[l]), std::bit_cast<uint64_t>(b[l])) << "trial " << trial << " kind " << kind << " place " << l;
+    }
+  }
 }
 
 TEST(ProdOthers, ValuesAndErrors) {

@@ -26,6 +26,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/parallel.hpp"
@@ -84,130 +85,100 @@ inline Wide plus(Wide a, Wide b) {
 
 [[gnu::always_inline]] inline double value(Wide w) { return times_power_of_two(w.m, w.e); }
 
-/// The rows with no tangent, `lanes` rows side by side (lane j's element l at base[l * step + j *
-/// lane_step]), so that the running products of different rows are independent operations the
-/// compiler lays in vector lanes. pm and pe hold P_{l-1} for the second pass (others, reverse).
-/// Whether plain double arithmetic keeps every partial product (and, for `reverse`, every partial sum
-/// of g_k times them) of these rows in range, so that it gives what carrying exponents apart gives:
-/// x = m 2^e with m in [1, 2) bounds every partial product by 2^(sum of max(e + 1, 0)) above and
-/// 2^(sum of min(e, 0)) below, and g's largest and smallest binary orders widen that. Zeros, infinities
-/// and nan are exact either way; a subnormal factor is refused. One pass of bit operations.
-template <class T>
-bool plain_is_exact(ProductRule rule, const T* x, const T* g, int64_t n, int64_t step, int64_t lanes, int64_t lane_step) {
-  const auto order = [](double v, bool& subnormal) {
-    const int64_t field = static_cast<int64_t>((std::bit_cast<uint64_t>(v) >> 52) & 0x7ff);
-    subnormal |= field == 0 && v != 0;
-    return field == 0 || field == 0x7ff ? int64_t{0} : field - 1023;  // (zeros, infinities and nan count 0)
-  };
-  bool subnormal = false;
-  int64_t g_high = 0, g_low = 0;
-  for (int64_t j = 0; j < lanes; ++j) {
-    int64_t high = 0, low = 0;
-    for (int64_t l = 0; l < n; ++l) {
-      const int64_t e = order(static_cast<double>(x[l * step + j * lane_step]), subnormal);
-      high += std::max<int64_t>(e + 1, 0);
-      low += std::min<int64_t>(e, 0);
-      if (rule == ProductRule::reverse) {
-        const int64_t f = order(static_cast<double>(g[l * step + j * lane_step]), subnormal);
-        g_high = std::max(g_high, f + 1);
-        g_low = std::min(g_low, f);
-      }
-    }
-    // n sums of g times a product: log2(n) more orders at most.
-    if (high + g_high + 64 > 1000 || low + g_low < -1000) return false;
-  }
-  return !subnormal;
-}
-
-/// Whether one contiguous row's plain products stay in range: plain_is_exact's bound, in one pass
-/// that vectorises.
-template <class T>
-bool row_in_range(ProductRule rule, const T* x, const T* g, int64_t n) {
-  int64_t high = 0, low = 0, g_high = 0, g_low = 0;
-  uint64_t subnormal = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t bits = std::bit_cast<uint64_t>(static_cast<double>(x[i]));
-    const int64_t field = static_cast<int64_t>((bits >> 52) & 0x7ff);
-    const int64_t e = field == 0 || field == 0x7ff ? 0 : field - 1023;
-    high += e + 1 > 0 ? e + 1 : 0;
-    low += e < 0 ? e : 0;
-    subnormal |= static_cast<uint64_t>(field == 0) & static_cast<uint64_t>((bits << 1) != 0);
-  }
-  if (rule == ProductRule::reverse) {
-    for (int64_t i = 0; i < n; ++i) {
-      const uint64_t bits = std::bit_cast<uint64_t>(static_cast<double>(g[i]));
-      const int64_t field = static_cast<int64_t>((bits >> 52) & 0x7ff);
-      const int64_t e = field == 0 || field == 0x7ff ? 0 : field - 1023;
-      g_high = std::max(g_high, e + 1);
-      g_low = std::min(g_low, e);
-      subnormal |= static_cast<uint64_t>(field == 0) & static_cast<uint64_t>((bits << 1) != 0);
-    }
-  }
-  return subnormal == 0 && high + g_high + 64 <= 1000 && low + g_low >= -1000;
-}
-
-/// One contiguous row in plain double, where row_in_range holds: each a chain of products (and, for
-/// reverse, of g_l + x_{l+1} S_{l+1}, which this file is compiled not to fuse, so that the bits are
-/// those of the exponent-carrying path). pm holds P_{l-1} between the passes.
-template <class T>
-void plain_row(ProductRule rule, const T* x, const T* g, T* out, int64_t n, double* pm) {
-  double p = 1;
-  if (rule == ProductRule::running) {
-    for (int64_t l = 0; l < n; ++l) out[l] = static_cast<T>(p *= static_cast<double>(x[l]));
-    return;
-  }
-  for (int64_t l = 0; l < n; ++l) {
-    pm[l] = p;
-    p *= static_cast<double>(x[l]);
-  }
-  if (rule == ProductRule::others) {
-    double q = 1;
-    for (int64_t l = n - 1; l >= 0; --l) {
-      out[l] = static_cast<T>(pm[l] * q);
-      q *= static_cast<double>(x[l]);
-    }
-    return;
-  }
-  double s = static_cast<double>(g[n - 1]);
-  out[n - 1] = static_cast<T>(pm[n - 1] * s);
-  for (int64_t l = n - 2; l >= 0; --l) {
-    s = static_cast<double>(g[l]) + static_cast<double>(x[l + 1]) * s;
-    out[l] = static_cast<T>(pm[l] * s);
-  }
-}
-
-template <class T>
-void lanes_without_tangents(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t lanes,
-                            int64_t lane_step, double* pm, int64_t* pe, bool try_plain) {
+/// The plain pass: the rows with no tangent in plain double, `lanes` rows side by side (lane j's
+/// element l at x[l * step + j * lane_step]: contiguous columns vectorise across lanes; rows side by
+/// side are independent chains of products, which the core overlaps). Its results are the
+/// exponent-carrying path's, bit for bit, wherever every partial product (and partial sum, for
+/// reverse) stays within [2^-1000, 2^1000] or is exactly 0: a factor (or g) of more than 2^60 or less
+/// than 2^-60, a subnormal, an infinity or nan, or a partial outside that window (none reaches 0 from
+/// inside it: the step after is at least 2^-1060) returns false, and the caller runs the
+/// exponent-carrying path instead. (The reverse step g + x S is not fused into one rounding: this
+/// file is compiled with -ffp-contract=off.) pm holds P_{l-1} between the passes.
+template <int L, class T>
+bool plain_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t runtime_lanes,
+                 int64_t lane_step, double* pm) {
+  constexpr int64_t kMax = L > 0 ? L : 256;
+  const int64_t lanes = L > 0 ? L : runtime_lanes;
   const auto at = [&](int64_t l, int64_t j) { return l * step + j * lane_step; };
-  if (try_plain && plain_is_exact(rule, x, g, n, step, lanes, lane_step)) {
-    double p[256];
-    for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
-    if (rule == ProductRule::running) {
+  // The factors (and g): 0 (exact) or a normal magnitude in [2^-60, 2^61), in one pass that runs
+  // along memory (a row's elements, or a block's columns).
+  uint64_t factors_ok = 1;
+  const auto factor_ok = [](double v) {
+    const uint64_t field = (std::bit_cast<uint64_t>(v) >> 52) & 0x7ff;
+    return static_cast<uint64_t>(v == 0) | static_cast<uint64_t>(field - (1023 - 60) <= 120);
+  };
+  const auto check = [&](const T* t) {
+    if (step == 1) {
+      for (int64_t j = 0; j < lanes; ++j)
+        for (int64_t l = 0; l < n; ++l) factors_ok &= factor_ok(static_cast<double>(t[at(l, j)]));
+    } else {
       for (int64_t l = 0; l < n; ++l)
-        for (int64_t j = 0; j < lanes; ++j) out[at(l, j)] = static_cast<T>(p[j] *= static_cast<double>(x[at(l, j)]));
-      return;
+        for (int64_t j = 0; j < lanes; ++j) factors_ok &= factor_ok(static_cast<double>(t[at(l, j)]));
     }
+  };
+  check(x);
+  if (rule == ProductRule::reverse) check(g);
+  if (!factors_ok) return false;
+  // Each lane's partials' smallest nonzero and largest magnitudes, checked once at the end (per
+  // lane, so that the lanes stay independent operations).
+  double low[kMax], high[kMax];
+  for (int64_t j = 0; j < lanes; ++j) low[j] = high[j] = 1.0;
+  const auto track = [&](int64_t j, double v) {
+    const double a = std::fabs(v);
+    low[j] = std::min(low[j], a == 0 ? 1.0 : a);
+    high[j] = std::max(high[j], a);  // (no partial is nan: no factor is infinite)
+  };
+  const auto in_window = [&] {
+    bool inside = true;
+    for (int64_t j = 0; j < lanes; ++j) inside &= low[j] >= 0x1p-1000 && high[j] <= 0x1p1000;
+    return inside;
+  };
+  double p[kMax];
+  for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
+  if (rule == ProductRule::running) {
     for (int64_t l = 0; l < n; ++l)
       for (int64_t j = 0; j < lanes; ++j) {
-        pm[l * lanes + j] = p[j];
         p[j] *= static_cast<double>(x[at(l, j)]);
+        track(j, p[j]);
+        out[at(l, j)] = static_cast<T>(p[j]);
       }
-    for (int64_t j = 0; j < lanes; ++j) p[j] = rule == ProductRule::others ? 1.0 : 0.0;
+    return in_window();
+  }
+  for (int64_t l = 0; l < n; ++l)
+    for (int64_t j = 0; j < lanes; ++j) {
+      pm[l * lanes + j] = p[j];
+      p[j] *= static_cast<double>(x[at(l, j)]);
+      track(j, p[j]);
+    }
+  if (!in_window()) return false;
+  if (rule == ProductRule::others) {
+    for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
     for (int64_t l = n - 1; l >= 0; --l)
       for (int64_t j = 0; j < lanes; ++j) {
-        if (rule == ProductRule::others) {
-          out[at(l, j)] = static_cast<T>(pm[l * lanes + j] * p[j]);
-          p[j] *= static_cast<double>(x[at(l, j)]);
-        } else {  // S_l = g_l + x_{l+1} S_{l+1}
-          const double gl = static_cast<double>(g[at(l, j)]);
-          p[j] = l < n - 1 ? gl + static_cast<double>(x[at(l + 1, j)]) * p[j] : gl;
-          out[at(l, j)] = static_cast<T>(pm[l * lanes + j] * p[j]);
-        }
+        out[at(l, j)] = static_cast<T>(pm[l * lanes + j] * p[j]);
+        p[j] *= static_cast<double>(x[at(l, j)]);
+        track(j, p[j]);  // (a suffix may leave the window where no prefix does: 2^-999 ... 2^999)
       }
-    return;
+    return in_window();
   }
-  constexpr int64_t kMax = 256;
+  // reverse: S_l = g_l + x_{l+1} S_{l+1}, from S_{n-1} = g_{n-1}.
+  for (int64_t l = n - 1; l >= 0; --l)
+    for (int64_t j = 0; j < lanes; ++j) {
+      const double gl = static_cast<double>(g[at(l, j)]);
+      p[j] = l < n - 1 ? gl + static_cast<double>(x[at(l + 1, j)]) * p[j] : gl;
+      track(j, p[j]);
+      out[at(l, j)] = static_cast<T>(pm[l * lanes + j] * p[j]);
+    }
+  return in_window();
+}
+
+/// The same rows with every partial product and sum's exponent carried apart (Wide).
+template <int L, class T>
+void wide_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t runtime_lanes,
+                int64_t lane_step, double* pm, int64_t* pe) {
+  const auto at = [&](int64_t l, int64_t j) { return l * step + j * lane_step; };
+  constexpr int64_t kMax = L > 0 ? L : 256;
+  const int64_t lanes = L > 0 ? L : runtime_lanes;
   double m[kMax];
   int64_t e[kMax];
   for (int64_t j = 0; j < lanes; ++j) m[j] = 0.5, e[j] = 1;
@@ -343,48 +314,47 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
     return;
   }
   if (m == 0 && inner == 1) {
-    // Along the last dim, a row at a time where its plain products stay in range (contiguous: the
-    // bound's pass vectorises, and the chain of products runs at the multiplier's latency, as a plain
-    // loop's); a block of 16 rows that all leave it carries exponents in 16 lanes side by side.
-    constexpr int64_t kRows = 16;
+    // Along the last dim, four rows side by side: four independent chains of products, which the
+    // core overlaps (one row's chain alone would wait on the multiplier's latency at every step).
+    constexpr int64_t kRows = 4;
     parallel_for((outer + kRows - 1) / kRows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * kRows, 1)),
                  [&](int64_t first, int64_t last) {
       const size_t kept = static_cast<size_t>(n * std::min(kRows, outer));
-      std::vector<double> pm(kept);
-      std::vector<int64_t> pe(kept);
+      std::vector<double> pm(rule == ProductRule::running ? 0 : kept);
+      std::vector<int64_t> pe;  // (only if the exponent-carrying path runs)
+      const auto rows = [&](auto lanes, int64_t r0) {
+        constexpr int L = decltype(lanes)::value;
+        const T* gb = g ? g + r0 * n : nullptr;
+        if (plain_lanes<L>(rule, x + r0 * n, gb, out + r0 * n, n, 1, L, n, pm.data())) return;
+        if (pe.empty() && rule != ProductRule::running) pe.resize(kept);
+        wide_lanes<L>(rule, x + r0 * n, gb, out + r0 * n, n, 1, L, n, pm.data(), pe.data());
+      };
       for (int64_t task = first; task < last; ++task) {
-        const int64_t r0 = task * kRows, rows = std::min(kRows, outer - r0);
-        bool plain[kRows];
-        int64_t wide = 0;
-        for (int64_t r = 0; r < rows; ++r) wide += !(plain[r] = row_in_range(rule, x + (r0 + r) * n, g ? g + (r0 + r) * n : nullptr, n));
-        if (wide == rows && rows > 1) {
-          lanes_without_tangents(rule, x + r0 * n, g ? g + r0 * n : nullptr, out + r0 * n, n, 1, rows, n, pm.data(), pe.data(), false);
-          continue;
-        }
-        for (int64_t r = 0; r < rows; ++r) {
-          const int64_t base = (r0 + r) * n;
-          if (plain[r]) plain_row(rule, x + base, g ? g + base : nullptr, out + base, n, pm.data());
-          else lanes_without_tangents(rule, x + base, g ? g + base : nullptr, out + base, n, 1, 1, n, pm.data(), pe.data(), false);
-        }
+        const int64_t r0 = task * kRows;
+        if (outer - r0 >= kRows) rows(std::integral_constant<int, kRows>{}, r0);
+        else
+          for (int64_t r = r0; r < outer; ++r) rows(std::integral_constant<int, 1>{}, r);
       }
     });
     return;
   }
   if (m == 0) {
-    // Blocks of up to 256 columns along an outer dim: their running products side by side, in
-    // vector lanes.
+    // Along an outer dim, blocks of up to 256 columns side by side, in vector lanes. The plain pass
+    // first; where it cannot vouch for its results, the exponent-carrying one.
     const int64_t width = std::min<int64_t>(256, inner);
     const int64_t column_blocks = (inner + width - 1) / width;
     parallel_for(outer * column_blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * width, 1)),
                  [&](int64_t first, int64_t last) {
-      // (running keeps no prefix)
-      const size_t kept = rule == ProductRule::running ? 0 : static_cast<size_t>(n * width);
-      std::vector<double> pm(kept);
-      std::vector<int64_t> pe(kept);
+      const size_t kept = static_cast<size_t>(n * width);
+      std::vector<double> pm(rule == ProductRule::running ? 0 : kept);
+      std::vector<int64_t> pe;  // (only if the exponent-carrying path runs)
       for (int64_t task = first; task < last; ++task) {
         const int64_t o = task / column_blocks, c0 = task % column_blocks * width, lanes = std::min(width, inner - c0);
         const int64_t base = o * n * inner + c0;
-        lanes_without_tangents(rule, x + base, g ? g + base : nullptr, out + base, n, inner, lanes, 1, pm.data(), pe.data(), true);
+        const T* gb = g ? g + base : nullptr;
+        if (plain_lanes<0>(rule, x + base, gb, out + base, n, inner, lanes, 1, pm.data())) continue;
+        if (pe.empty() && rule != ProductRule::running) pe.resize(kept);
+        wide_lanes<0>(rule, x + base, gb, out + base, n, inner, lanes, 1, pm.data(), pe.data());
       }
     });
     return;
