@@ -412,6 +412,37 @@ TEST(Prod, PlainAndCarryingPathsGiveTheSameBits) {
   }
 }
 
+// A long row whose running product climbs past 2^1000 and comes back: the plain pass gives up, and
+// the gradient and the running products come from the exponent-carrying passes, against exact ones.
+TEST(Prod, LongRowsBeyondThePlainRangeMatchTheExactProducts) {
+  std::mt19937_64 rng(13);
+  std::uniform_real_distribution<double> wobble(0.99, 1.01);
+  std::vector<double> v;
+  for (int i = 0; i < 1800; ++i) v.push_back(1.5 * wobble(rng));
+  for (int i = 0; i < 1800; ++i) v.push_back(wobble(rng) / 1.5);
+  v[100] = 1e30;  // and, in a copy, a factor past 2^60, for the one-element-at-a-time path
+  const std::vector<double> others = exact_others(v);
+  const Tensor leaf = f64(v).requires_grad_();
+  const std::vector<double> got = values_of(grad({leaf.prod()}, {leaf})[0]);
+  std::vector<double> near(v);
+  near[100] = 1.5;
+  const std::vector<double> others_near = exact_others(near);
+  const Tensor leaf_near = f64(near).requires_grad_();
+  const std::vector<double> got_near = values_of(grad({leaf_near.prod()}, {leaf_near})[0]);
+  const std::vector<double> running = values_of(f64(near).cumprod(0));
+  double prefix_mantissa = 1;
+  long prefix_exponent = 0;
+  for (size_t l = 0; l < v.size(); ++l) {
+    expect_product_value(got[l], others[l], "place " + std::to_string(l));
+    expect_product_value(got_near[l], others_near[l], "place " + std::to_string(l) + " (near 1)");
+    int e = 0;
+    prefix_mantissa = std::frexp(prefix_mantissa * near[l], &e);
+    prefix_exponent += e;
+    expect_product_value(running[l], std::ldexp(prefix_mantissa, static_cast<int>(std::clamp(prefix_exponent, -3000L, 3000L))),
+                         "running " + std::to_string(l));
+  }
+}
+
 TEST(ProdOthers, ValuesAndErrors) {
   // With as many tangents as the row has other places, or more: zeros.
   EXPECT_EQ(values_of(ops::prod_others(f64({2, 3}), {f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));

@@ -172,6 +172,60 @@ bool plain_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, in
   return in_window();
 }
 
+/// The exponent-carrying path for running and others where every factor is 0 or a normal number
+/// within 2^-60..2^61 (plain_lanes' factor check): plain products, their exponent moved out every 16
+/// steps, so that none leaves 2^-960..2^960 in between; an element's result is its prefix and suffix
+/// brought to [0.5, 1) and multiplied, times 2^(their exponents), rounded once. In range the scalings
+/// are exact, so the bits are plain_lanes' (and, elsewhere, wide_lanes'). A chain of plain products
+/// where wide_lanes splits every factor. False, with nothing written, where a factor is outside.
+template <int L, class T>
+bool blocked_lanes(ProductRule rule, const T* x, T* out, int64_t n, int64_t step, int64_t runtime_lanes, int64_t lane_step,
+                   double* pm, int64_t* pe) {
+  constexpr int64_t kMax = L > 0 ? L : 256, kSteps = 16;
+  const int64_t lanes = L > 0 ? L : runtime_lanes;
+  const auto at = [&](int64_t l, int64_t j) { return l * step + j * lane_step; };
+  uint64_t factors_ok = 1;
+  for (int64_t l = 0; l < n; ++l)
+    for (int64_t j = 0; j < lanes; ++j) {
+      const double v = static_cast<double>(x[at(l, j)]);
+      const uint64_t field = (std::bit_cast<uint64_t>(v) >> 52) & 0x7ff;
+      factors_ok &= static_cast<uint64_t>(v == 0) | static_cast<uint64_t>(field - (1023 - 60) <= 120);
+    }
+  if (!factors_ok) return false;
+  double p[kMax];
+  int64_t e[kMax];
+  for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0, e[j] = 0;
+  for (int64_t l = 0; l < n; ++l) {
+    for (int64_t j = 0; j < lanes; ++j) {
+      if (rule == ProductRule::others) pm[l * lanes + j] = p[j], pe[l * lanes + j] = e[j];
+      p[j] *= static_cast<double>(x[at(l, j)]);
+      if (rule == ProductRule::running) {
+        double m = p[j];
+        int64_t f = e[j];
+        renormalise(m, f);
+        out[at(l, j)] = static_cast<T>(times_power_of_two(m, f));
+      }
+    }
+    if (l % kSteps == kSteps - 1)
+      for (int64_t j = 0; j < lanes; ++j) renormalise(p[j], e[j]);
+  }
+  if (rule == ProductRule::running) return true;
+  for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0, e[j] = 0;
+  for (int64_t l = n - 1; l >= 0; --l) {
+    for (int64_t j = 0; j < lanes; ++j) {
+      double a = pm[l * lanes + j], b = p[j];
+      int64_t ea = pe[l * lanes + j], eb = e[j];
+      renormalise(a, ea);
+      renormalise(b, eb);
+      out[at(l, j)] = static_cast<T>(times_power_of_two(a * b, ea + eb));
+      p[j] *= static_cast<double>(x[at(l, j)]);
+    }
+    if ((n - 1 - l) % kSteps == kSteps - 1)
+      for (int64_t j = 0; j < lanes; ++j) renormalise(p[j], e[j]);
+  }
+  return true;
+}
+
 /// The same rows with every partial product and sum's exponent carried apart (Wide).
 template <int L, class T>
 void wide_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t runtime_lanes,
@@ -327,6 +381,8 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
         const T* gb = g ? g + r0 * n : nullptr;
         if (plain_lanes<L>(rule, x + r0 * n, gb, out + r0 * n, n, 1, L, n, pm.data())) return;
         if (pe.empty() && rule != ProductRule::running) pe.resize(kept);
+        if (rule != ProductRule::reverse && blocked_lanes<L>(rule, x + r0 * n, out + r0 * n, n, 1, L, n, pm.data(), pe.data()))
+          return;
         wide_lanes<L>(rule, x + r0 * n, gb, out + r0 * n, n, 1, L, n, pm.data(), pe.data());
       };
       for (int64_t task = first; task < last; ++task) {
@@ -354,6 +410,8 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
         const T* gb = g ? g + base : nullptr;
         if (plain_lanes<0>(rule, x + base, gb, out + base, n, inner, lanes, 1, pm.data())) continue;
         if (pe.empty() && rule != ProductRule::running) pe.resize(kept);
+        if (rule != ProductRule::reverse && blocked_lanes<0>(rule, x + base, out + base, n, inner, lanes, 1, pm.data(), pe.data()))
+          continue;
         wide_lanes<0>(rule, x + base, gb, out + base, n, inner, lanes, 1, pm.data(), pe.data());
       }
     });
