@@ -44,8 +44,8 @@ using product_detail::times_power_of_two;
 
 /// m * 2^e with m in [0.5, 1) (or 0, inf, nan, whose e does not count).
 struct Wide {
-  double m = 0.5;
-  int64_t e = 1;  // 1 by default
+  double m = 0.5;  // 1 by default
+  int64_t e = 1;
 };
 
 inline bool finite_nonzero(double v) { return v != 0 && std::isfinite(v); }
@@ -85,6 +85,16 @@ inline Wide plus(Wide a, Wide b) {
 
 [[gnu::always_inline]] inline double value(Wide w) { return times_power_of_two(w.m, w.e); }
 
+/// a b 2^k for a and b in [0.5, 1) (or 0, inf, nan), rounded once: each factor scaled by half of 2^k
+/// (exact: both stay normal), then one multiplication, which rounds into the subnormals (if it must)
+/// as the plain pass's does. (Rounding a b to 53 bits first and then to a subnormal's fewer bits can
+/// differ by one subnormal ulp.)
+[[gnu::always_inline]] inline double product_value(double a, double b, int64_t k) {
+  if (k >= 1100 || k <= -1100) return times_power_of_two(a * b, k);  // +-inf or +-0 (or a special a b)
+  const auto pow2 = [](int64_t e) { return std::bit_cast<double>(static_cast<uint64_t>(e + 1023) << 52); };
+  return (a * pow2(k / 2)) * (b * pow2(k - k / 2));
+}
+
 /// The plain pass: the rows with no tangent in plain double, `lanes` rows side by side (lane j's
 /// element l at x[l * step + j * lane_step]: contiguous columns vectorise across lanes; rows side by
 /// side are independent chains of products, which the core overlaps). Its results are the
@@ -92,8 +102,8 @@ inline Wide plus(Wide a, Wide b) {
 /// reverse) stays within [2^-1000, 2^1000] or is exactly 0: a factor (or g) of more than 2^60 or less
 /// than 2^-60, a subnormal, an infinity or nan, or a partial outside that window (none reaches 0 from
 /// inside it: the step after is at least 2^-1060) returns false, and the caller runs the
-/// exponent-carrying path instead. (The reverse step g + x S is not fused into one rounding: this
-/// file is compiled with -ffp-contract=off.) pm holds P_{l-1} between the passes.
+/// exponent-carrying path instead. (The reverse step g + x S is not fused into one rounding: the
+/// files that include this one are compiled with -ffp-contract=off.) pm holds P_{l-1} between the passes.
 template <int L, class T>
 bool plain_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int64_t step, int64_t runtime_lanes,
                  int64_t lane_step, double* pm) {
@@ -217,7 +227,7 @@ bool blocked_lanes(ProductRule rule, const T* x, T* out, int64_t n, int64_t step
       int64_t ea = pe[l * lanes + j], eb = e[j];
       renormalise(a, ea);
       renormalise(b, eb);
-      out[at(l, j)] = static_cast<T>(times_power_of_two(a * b, ea + eb));
+      out[at(l, j)] = static_cast<T>(product_value(a, b, ea + eb));
       p[j] *= static_cast<double>(x[at(l, j)]);
     }
     if ((n - 1 - l) % kSteps == kSteps - 1)
@@ -249,8 +259,7 @@ void wide_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int
     for (int64_t j = 0; j < lanes; ++j) m[j] = 0.5, e[j] = 1;
     for (int64_t l = n - 1; l >= 0; --l) {
       for (int64_t j = 0; j < lanes; ++j) {
-        // Both mantissas in [0.5, 1) or special: their product in [0.25, 1), as times_power_of_two takes.
-        out[at(l, j)] = static_cast<T>(times_power_of_two(pm[l * lanes + j] * m[j], pe[l * lanes + j] + e[j]));
+        out[at(l, j)] = static_cast<T>(product_value(pm[l * lanes + j], m[j], pe[l * lanes + j] + e[j]));
         const Wide q = times({m[j], e[j]}, split(static_cast<double>(x[at(l, j)])));
         m[j] = q.m, e[j] = q.e;
       }
@@ -263,20 +272,20 @@ void wide_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, int
       Wide s = split(static_cast<double>(g[at(l, j)]));
       if (l < n - 1) s = plus(s, times({m[j], e[j]}, split(static_cast<double>(x[at(l + 1, j)]))));
       m[j] = s.m, e[j] = s.e;
-      out[at(l, j)] = static_cast<T>(value(times({pm[l * lanes + j], pe[l * lanes + j]}, s)));
+      out[at(l, j)] = static_cast<T>(product_value(pm[l * lanes + j], s.m, pe[l * lanes + j] + s.e));
     }
   }
 }
 
-/// A number of the algebra: 2^m components, component S (a bit set) the coefficient of prod_{k in S} e_k.
-using Number = std::vector<Wide>;
+/// A number of the algebra: 2^m components (at p[0 .. 2^m - 1]), component S (a bit set) the
+/// coefficient of prod_{k in S} e_k.
 
 /// p, a product of `absorbed` elements, times (x + sum_k e_k a_k), in place: component S gains
 /// p[S \ k] a_k for each k in S. A component of more e's than p has elements is no term at all (a
 /// structural zero), which is skipped rather than multiplied: 0 times an infinite x would make nan
 /// of a term that is not there (the others of x_0 in [0, inf] with tangent [1, 1] are 1, not nan).
-inline void times_element(Number& p, int absorbed, double x, const double* a, int m) {
-  const size_t size = p.size();
+inline void times_element(Wide* p, int absorbed, double x, const double* a, int m) {
+  const size_t size = size_t{1} << m;
   const Wide wx = split(x);
   Wide wa[32];
   for (int k = 0; k < m; ++k) wa[k] = split(a[k]);
@@ -294,8 +303,8 @@ inline void times_element(Number& p, int absorbed, double x, const double* a, in
 
 /// The coefficient of every e in p q (products of p_count and q_count elements): the sum over S of
 /// p[S] q[complement of S], structural zeros skipped.
-inline Wide top_of_product(const Number& p, int p_count, const Number& q, int q_count) {
-  const size_t all = p.size() - 1;
+inline Wide top_of_product(const Wide* p, int p_count, const Wide* q, int q_count, int m) {
+  const size_t all = (size_t{1} << m) - 1;
   Wide sum{0.0, 0};
   for (size_t s = 0; s <= all; ++s)
     if (std::popcount(s) <= p_count && std::popcount(all ^ s) <= q_count) sum = plus(sum, times(p[s], q[all ^ s]));
@@ -303,34 +312,36 @@ inline Wide top_of_product(const Number& p, int p_count, const Number& q, int q_
 }
 
 /// One row with m >= 1 tangents (element l of x at x[l * step], of tangent k at a[k][l * step], of g
-/// at g[l * step]). A product of c elements is structural beyond min(c, m) e's.
+/// at g[l * step]). A product of c elements is structural beyond min(c, m) e's. prefix holds the
+/// P_{l-1}, 2^m components each, one after another.
 template <class T>
 void row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T* g, T* out, int64_t n, int64_t step, int m,
-                       std::vector<Number>& prefix) {
+                       std::vector<Wide>& prefix) {
   const size_t size = size_t{1} << m;
   const auto count = [m](int64_t elements) { return static_cast<int>(std::min<int64_t>(elements, m)); };
-  Number one(size, Wide{0.0, 0});
+  std::vector<Wide> one(size, Wide{0.0, 0});
   one[0] = Wide{};  // 1
-  prefix.assign(static_cast<size_t>(n), one);
+  prefix.resize(static_cast<size_t>(n) * size);
   double tangents[32];
   const auto load = [&](int64_t l) {
     for (int k = 0; k < m; ++k) tangents[k] = static_cast<double>(a[k][l * step]);
   };
-  Number p = one;
+  const auto prefix_at = [&](int64_t l) { return prefix.data() + static_cast<size_t>(l) * size; };
+  std::vector<Wide> p = one;
   for (int64_t l = 0; l < n; ++l) {
-    prefix[l] = p;  // P_{l-1}
+    std::copy(p.begin(), p.end(), prefix_at(l));  // P_{l-1}
     load(l);
-    times_element(p, count(l), static_cast<double>(x[l * step]), tangents, m);
+    times_element(p.data(), count(l), static_cast<double>(x[l * step]), tangents, m);
     if (rule == ProductRule::running) out[l * step] = static_cast<T>(value(p.back()));  // all e's, once l + 1 >= m
   }
   if (rule == ProductRule::running) return;
-  Number s = one;
+  std::vector<Wide> s = one;
   if (rule == ProductRule::others) {
     for (int64_t l = n - 1; l >= 0; --l) {
       const int64_t after = n - 1 - l;
-      out[l * step] = static_cast<T>(value(top_of_product(prefix[l], count(l), s, count(after))));
+      out[l * step] = static_cast<T>(value(top_of_product(prefix_at(l), count(l), s.data(), count(after), m)));
       load(l);
-      times_element(s, count(after), static_cast<double>(x[l * step]), tangents, m);
+      times_element(s.data(), count(after), static_cast<double>(x[l * step]), tangents, m);
     }
     return;
   }
@@ -339,14 +350,108 @@ void row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T*
     const int64_t after = n - 1 - l;
     if (l < n - 1) {
       load(l + 1);
-      times_element(s, count(after - 1), static_cast<double>(x[(l + 1) * step]), tangents, m);
+      times_element(s.data(), count(after - 1), static_cast<double>(x[(l + 1) * step]), tangents, m);
       s[0] = plus(s[0], split(static_cast<double>(g[l * step])));
     } else {
       s = one;
       s[0] = split(static_cast<double>(g[l * step]));
     }
-    out[l * step] = static_cast<T>(value(top_of_product(prefix[l], count(l), s, count(after))));
+    out[l * step] = static_cast<T>(value(top_of_product(prefix_at(l), count(l), s.data(), count(after), m)));
   }
+}
+
+/// row_with_tangents in plain double, for the rows where that gives its bits (plain_lanes' terms:
+/// every factor, tangent and g 0 or within 2^-60..2^61, and every component, product of components
+/// and partial sum 0 or within 2^-1000..2^1000); false where it cannot vouch, and the caller runs
+/// row_with_tangents. Components are added in the same order as there.
+template <class T>
+bool plain_row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T* g, T* out, int64_t n, int64_t step,
+                             int m, std::vector<double>& prefix) {
+  const size_t size = size_t{1} << m;
+  const auto count = [m](int64_t elements) { return static_cast<int>(std::min<int64_t>(elements, m)); };
+  uint64_t factors_ok = 1;
+  const auto factor_ok = [&](double v) {
+    const uint64_t field = (std::bit_cast<uint64_t>(v) >> 52) & 0x7ff;
+    factors_ok &= static_cast<uint64_t>(v == 0) | static_cast<uint64_t>(field - (1023 - 60) <= 120);
+  };
+  for (int64_t l = 0; l < n; ++l) {
+    factor_ok(static_cast<double>(x[l * step]));
+    for (int k = 0; k < m; ++k) factor_ok(static_cast<double>(a[k][l * step]));
+    if (rule == ProductRule::reverse) factor_ok(static_cast<double>(g[l * step]));
+  }
+  if (!factors_ok) return false;
+  double low = 1, high = 1;
+  const auto track = [&](double v) {
+    const double magnitude = std::fabs(v);
+    low = std::min(low, magnitude == 0 ? 1.0 : magnitude);
+    high = std::max(high, magnitude);
+    return v;
+  };
+  double tangents[32];
+  const auto load = [&](int64_t l) {
+    for (int k = 0; k < m; ++k) tangents[k] = static_cast<double>(a[k][l * step]);
+  };
+  // times_element and top_of_product, in plain double.
+  const auto times_element = [&](double* p, int absorbed, double v) {
+    for (size_t set = size; set-- > 0;) {
+      const int terms = std::popcount(set);
+      if (terms > absorbed + 1) continue;
+      double sum = 0;
+      bool any = false;
+      if (terms <= absorbed) sum = track(p[set] * v), any = true;
+      for (int k = 0; k < m; ++k)
+        if (set >> k & 1u) {
+          const double term = track(p[set & ~(size_t{1} << k)] * tangents[k]);
+          sum = any ? track(sum + term) : term;
+          any = true;
+        }
+      p[set] = sum;
+    }
+  };
+  const auto top_of_product = [&](const double* p, int p_count, const double* q, int q_count) {
+    const size_t all = size - 1;
+    double sum = 0;
+    bool any = false;
+    for (size_t set = 0; set <= all; ++set)
+      if (std::popcount(set) <= p_count && std::popcount(all ^ set) <= q_count) {
+        const double term = track(p[set] * q[all ^ set]);
+        sum = any ? track(sum + term) : term;
+        any = true;
+      }
+    return sum;
+  };
+  prefix.resize(static_cast<size_t>(n) * size);
+  std::vector<double> one(size, 0.0);
+  one[0] = 1.0;
+  std::vector<double> p = one;
+  for (int64_t l = 0; l < n; ++l) {
+    std::copy(p.begin(), p.end(), prefix.data() + static_cast<size_t>(l) * size);
+    load(l);
+    times_element(p.data(), count(l), static_cast<double>(x[l * step]));
+    if (rule == ProductRule::running) out[l * step] = static_cast<T>(p.back());
+  }
+  if (rule != ProductRule::running) {
+    std::vector<double> s = one;
+    for (int64_t l = n - 1; l >= 0; --l) {
+      const int64_t after = n - 1 - l;
+      if (rule == ProductRule::reverse) {
+        if (l < n - 1) {
+          load(l + 1);
+          times_element(s.data(), count(after - 1), static_cast<double>(x[(l + 1) * step]));
+          s[0] = track(static_cast<double>(g[l * step]) + s[0]);
+        } else {
+          s = one;
+          s[0] = static_cast<double>(g[l * step]);
+        }
+      }
+      out[l * step] = static_cast<T>(top_of_product(prefix.data() + static_cast<size_t>(l) * size, count(l), s.data(), count(after)));
+      if (rule == ProductRule::others) {
+        load(l);
+        times_element(s.data(), count(after), static_cast<double>(x[l * step]));
+      }
+    }
+  }
+  return low >= 0x1p-1000 && high <= 0x1p1000;
 }
 
 }  // namespace product_rule_detail
@@ -418,12 +523,15 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
     return;
   }
   parallel_for(outer * inner, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n << (m + 2), 1)), [&](int64_t first, int64_t last) {
-    std::vector<Number> prefix;
+    std::vector<Wide> prefix;
+    std::vector<double> plain_prefix;
     const T* rows[kMaxProductTangents];
     for (int64_t task = first; task < last; ++task) {
       const int64_t o = task / inner, c = task % inner, base = o * n * inner + c;
       for (int k = 0; k < m; ++k) rows[k] = a[k] + base;
-      row_with_tangents(rule, x + base, rows, g ? g + base : nullptr, out + base, n, inner, m, prefix);
+      const T* gb = g ? g + base : nullptr;
+      if (plain_row_with_tangents(rule, x + base, rows, gb, out + base, n, inner, m, plain_prefix)) continue;
+      row_with_tangents(rule, x + base, rows, gb, out + base, n, inner, m, prefix);
     }
   });
 }
