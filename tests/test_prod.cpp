@@ -443,6 +443,25 @@ TEST(Prod, LongRowsBeyondThePlainRangeMatchTheExactProducts) {
   }
 }
 
+// A result in the subnormals is rounded once on either path (a review found the exponent-carrying
+// one rounded the product to 53 bits first, one subnormal ulp off): at place 9 of this row the others'
+// product is (1 + 2^-52)^2 2^-1024, just above a midpoint between two subnormals.
+TEST(Prod, SubnormalResultsAreRoundedOnceOnEveryPath) {
+  std::vector<double> v(8, 0x1p-60);
+  v.insert(v.end(), {0x1.0000000000001p-32, 0x1p60, 0x1.0000000000001p-32});
+  v.insert(v.end(), 8, 0x1p-60);
+  const Tensor alone = f64(v).reshape({1, 19});
+  Tensor rows = alone.expand({4, 19}).contiguous();
+  rows.select(0, 3).fill_(1e300);  // a row that takes the exponent-carrying path, beside row 0
+  for (const Tensor& x : {alone, rows}) {
+    const double got = ops::prod_others(x, {}, -1)[0][9].item<double>();
+    EXPECT_EQ(std::bit_cast<uint64_t>(got), std::bit_cast<uint64_t>(0x0.4000000000001p-1022)) << got;
+  }
+  const Tensor columns = rows.t().contiguous();  // the same rows as columns of one block
+  EXPECT_EQ(std::bit_cast<uint64_t>(ops::prod_others(columns, {}, -2)[9][0].item<double>()),
+            std::bit_cast<uint64_t>(0x0.4000000000001p-1022));
+}
+
 TEST(ProdOthers, ValuesAndErrors) {
   // With as many tangents as the row has other places, or more: zeros.
   EXPECT_EQ(values_of(ops::prod_others(f64({2, 3}), {f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));
