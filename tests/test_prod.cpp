@@ -462,6 +462,22 @@ TEST(Prod, SubnormalResultsAreRoundedOnceOnEveryPath) {
             std::bit_cast<uint64_t>(0x0.4000000000001p-1022));
 }
 
+// The paths with tangents (a fourth review's rows): a term of two in-range components that rounds to
+// 0 refuses the plain pass, whose sum would lose it; and a sum of -0 terms is -0 on every path.
+TEST(ProdOthers, TangentPathsAgreeAtUnderflowAndSignedZeros) {
+  std::vector<double> x(21, 0x1p-54), a(21, 0.0);
+  x[10] = 0;
+  a[0] = a[20] = 24 * 0x1p-54;
+  // Exactly 48 2^-1080 = 1.5 2^-1075, which rounds to the least subnormal.
+  EXPECT_EQ(ops::prod_others(f64(x), {f64(a)}, -1)[10].item<double>(), 0x0.0000000000001p-1022);
+  for (const double second : {3.0, 0x1p70}) {  // the plain pass, and the exponent-carrying one
+    const double first = ops::cumprod_tangents(f64({5, second}), {f64({-0.0, 1})}, -1)[0].item<double>();
+    EXPECT_EQ(first, 0.0);
+    EXPECT_TRUE(std::signbit(first)) << second;
+    EXPECT_TRUE(std::signbit(ops::prod_others(f64({2, 3, second}), {f64({1, -0.0, -0.0})}, -1)[0].item<double>())) << second;
+  }
+}
+
 TEST(ProdOthers, ValuesAndErrors) {
   // With as many tangents as the row has other places, or more: zeros.
   EXPECT_EQ(values_of(ops::prod_others(f64({2, 3}), {f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));

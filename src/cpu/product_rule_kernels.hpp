@@ -15,7 +15,9 @@
 // Every partial product and sum carries its binary exponent apart (a mantissa in [0.5, 1) times 2^e,
 // e an int64), so none overflows or underflows: a result that is in range comes out in range,
 // whatever the magnitudes that make it (1e-300 1e-300 2 1e300 1e300: the others of the first are
-// 2e300, where a plain suffix product is inf). Each result is rounded to T once, at the end. Zeros,
+// 2e300, where a plain suffix product is inf). Each result is rounded to T once, at the end (with
+// tangents, a result in the subnormals is a sum rounded to 53 bits first, and may be one subnormal ulp
+// from the correctly rounded value; without, it is rounded once there too). Zeros,
 // infinities and nan combine by IEEE's rules in the factored forms above, which group the terms
 // otherwise than their sum written out: cumprod's gradient at [inf, inf, 0] is P S = 1 (1 + inf (1 +
 // 0)) = inf at the first place, where 1 + x1 + x1 x2 = 1 + inf + nan is nan (and PyTorch's is nan).
@@ -289,14 +291,20 @@ inline void times_element(Wide* p, int absorbed, double x, const double* a, int 
   const Wide wx = split(x);
   Wide wa[32];
   for (int k = 0; k < m; ++k) wa[k] = split(a[k]);
-  // From the largest set down, so that p[S \ k] (a smaller index) is still the old value.
+  // From the largest set down, so that p[S \ k] (a smaller index) is still the old value. A sum
+  // starts from its first term, not from +0, so that terms that are all -0 give -0 (as the plain pass).
   for (size_t s = size; s-- > 0;) {
     const int terms = std::popcount(s);
     if (terms > absorbed + 1) continue;  // still structural
     Wide sum{0.0, 0};
-    if (terms <= absorbed) sum = times(p[s], wx);
+    bool any = false;
+    if (terms <= absorbed) sum = times(p[s], wx), any = true;
     for (int k = 0; k < m; ++k)
-      if (s >> k & 1u) sum = plus(sum, times(p[s & ~(size_t{1} << k)], wa[k]));
+      if (s >> k & 1u) {
+        const Wide term = times(p[s & ~(size_t{1} << k)], wa[k]);
+        sum = any ? plus(sum, term) : term;
+        any = true;
+      }
     p[s] = sum;
   }
 }
@@ -306,8 +314,13 @@ inline void times_element(Wide* p, int absorbed, double x, const double* a, int 
 inline Wide top_of_product(const Wide* p, int p_count, const Wide* q, int q_count, int m) {
   const size_t all = (size_t{1} << m) - 1;
   Wide sum{0.0, 0};
+  bool any = false;
   for (size_t s = 0; s <= all; ++s)
-    if (std::popcount(s) <= p_count && std::popcount(all ^ s) <= q_count) sum = plus(sum, times(p[s], q[all ^ s]));
+    if (std::popcount(s) <= p_count && std::popcount(all ^ s) <= q_count) {
+      const Wide term = times(p[s], q[all ^ s]);
+      sum = any ? plus(sum, term) : term;
+      any = true;
+    }
   return sum;
 }
 
@@ -408,6 +421,9 @@ bool plain_row_with_tangents(ProductRule rule, const T* x, const T* const* a, co
       p[set] = sum;
     }
   };
+  // (A product of two components, each at least 2^-1000, can round to 0 where the carrying path
+  // keeps it: such a 0 refuses the row.)
+  bool underflow = false;
   const auto top_of_product = [&](const double* p, int p_count, const double* q, int q_count) {
     const size_t all = size - 1;
     double sum = 0;
@@ -415,6 +431,7 @@ bool plain_row_with_tangents(ProductRule rule, const T* x, const T* const* a, co
     for (size_t set = 0; set <= all; ++set)
       if (std::popcount(set) <= p_count && std::popcount(all ^ set) <= q_count) {
         const double term = track(p[set] * q[all ^ set]);
+        underflow |= term == 0 && p[set] != 0 && q[all ^ set] != 0;
         sum = any ? track(sum + term) : term;
         any = true;
       }
@@ -451,7 +468,7 @@ bool plain_row_with_tangents(ProductRule rule, const T* x, const T* const* a, co
       }
     }
   }
-  return low >= 0x1p-1000 && high <= 0x1p1000;
+  return !underflow && low >= 0x1p-1000 && high <= 0x1p1000;
 }
 
 }  // namespace product_rule_detail
