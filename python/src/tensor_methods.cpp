@@ -401,19 +401,27 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("prod", [](const Tensor& t, const nb::args& args, const nb::kwargs& kwargs) { return product_of(t, args, kwargs); })
-      .def("cumsum", [](const Tensor& t, int64_t dim, nb::handle dtype) {
+      // cumsum and cumprod, out of place and in place: dim an int as torch's parser takes one (a bool
+      // or a float is its TypeError; cumsum(True) was dim 1), dtype keyword-only. (The message names
+      // no position: nanobind does not say whether dim came by keyword.)
+      .def("cumsum", [](const Tensor& t, nb::handle dim, nb::handle dtype) {
+        const int64_t d = int_arg(dim, "cumsum", "dim", 0);
         const auto type = dtype_argument(dtype);
-        return maybe_without_gil(t.numel(), [&] { return t.cumsum(dim, type); });
-      }, "dim"_a, "dtype"_a = nb::none())
-      .def("cumsum_", [](Tensor& t, int64_t dim, nb::handle dtype) -> Tensor& { return t.cumsum_(dim, dtype_argument(dtype)); },
-           "dim"_a, "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
+        return maybe_without_gil(t.numel(), [&] { return t.cumsum(d, type); });
+      }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
+      .def("cumsum_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& {
+        const int64_t d = int_arg(dim, "cumsum_", "dim", 0);
+        const auto type = dtype_argument(dtype);
+        maybe_without_gil(t.numel(), [&] { t.cumsum_(d, type); });
+        return t;
+      }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("cumprod", [](const Tensor& t, nb::handle dim, nb::handle dtype) {
+        const int64_t d = int_arg(dim, "cumprod", "dim", 0);
         const auto type = dtype_argument(dtype);
-        const int64_t d = int_arg(dim, "cumprod", "dim", 1);
         return maybe_without_gil(t.numel(), [&] { return t.cumprod(d, type); });
       }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
       .def("cumprod_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& {
-        const int64_t d = int_arg(dim, "cumprod_", "dim", 1);
+        const int64_t d = int_arg(dim, "cumprod_", "dim", 0);
         const auto type = dtype_argument(dtype);
         maybe_without_gil(t.numel(), [&] { t.cumprod_(d, type); });
         return t;

@@ -137,9 +137,14 @@ def test_cumprod_integers_and_arguments_as_torch():
     big = np.array([3486784401, 3486784401, 243], dtype=np.int64)
     x, t = both(big)
     np.testing.assert_array_equal(x.cumprod(0).numpy(), t.cumprod(0).numpy())
+    np.testing.assert_array_equal(x.cumprod(np.int64(0)).numpy(), t.cumprod(np.int64(0)).numpy())
+    np.testing.assert_array_equal(x.cumsum(dydx.tensor(0)).numpy(), t.cumsum(torch.tensor(0)).numpy())
     b, tb = both(np.array([True, False, True]))
     assert_matches(b.cumprod(0), tb.cumprod(0))
-    for bad in [lambda v: v.cumprod(True), lambda v: v.cumprod(0.0), lambda v: v.cumprod()]:
+    # (cumsum shares cumprod's parsing: x.cumsum(True) once meant dim 1.)
+    for bad in [lambda v: v.cumprod(True), lambda v: v.cumprod(0.0), lambda v: v.cumprod(), lambda v: v.cumsum(True),
+                lambda v: v.cumsum(dim=1.0), lambda v: v.cumsum_(False), lambda v: v.cumprod_(0.0),
+                lambda v: v.cumsum(0, torch.float64 if isinstance(v, torch.Tensor) else dydx.float64)]:
         with pytest.raises(TypeError):
             bad(t)
         with pytest.raises(TypeError):
