@@ -2,13 +2,17 @@
 forward pass and of forward and backward (a leaf, the op, autograd.grad of ones), and PyTorch's time over
 dydx's (above 1: dydx is ahead). Inputs [1000, 1000] of uniform(0.5, 1.5) along each dim, and the cases
 that choose PyTorch's rules: rows of two, a row of a million with one zero, rows that each have a zero,
-1% zeros under create_graph, and log-normal factors (exp(N(0, 3))).
+1% zeros under create_graph, and log-normal factors (exp(N(0, 3))). Then forward mode, float64: the JVP along
+ones of cumprod(1) and prod(1) on [1000, 1000] (PyTorch's forward AD), and the Hessian of prod(1).sum() on
+[100, 50] (functorch's, best of 3).
 
     build-python/venv/bin/python bench/compare/products.py
 """
 
+import functorch
 import numpy as np
 import torch
+import torch.autograd.forward_ad as fwAD
 
 import dydx
 from timing import best_ms
@@ -67,6 +71,22 @@ def main():
             fb = (best_ms(forward_backward(dydx, x, op, args, create_graph), REPEATS),
                   best_ms(forward_backward(torch, t, op, args, create_graph), REPEATS))
             print(f"{name:50s} {dtype:8s} {f[1] / f[0]:7.2f}x {f[0]:8.2f} {f[1]:8.2f}   {fb[1] / fb[0]:5.2f}x {fb[0]:8.2f} {fb[1]:8.2f}")
+
+    a = square
+    x, t = dydx.from_numpy(a.copy()), torch.from_numpy(a.copy())
+    for name, op in (("cumprod(1)", lambda u: u.cumprod(1)), ("prod(1)", lambda u: u.prod(1))):
+        ours = best_ms(lambda: dydx.func.jvp(op, (x,), (dydx.ones_like(x),)), REPEATS)
+
+        def theirs_once():
+            with fwAD.dual_level():
+                fwAD.unpack_dual(op(fwAD.make_dual(t, torch.ones_like(t)))).tangent
+        theirs = best_ms(theirs_once, REPEATS)
+        print(f"{'JVP of ' + name + ' [1000, 1000]':50s} {'float64':8s} {theirs / ours:7.2f}x {ours:8.2f} {theirs:8.2f}")
+    small = a[:100, :50].copy()
+    total = lambda u: u.prod(1).sum()  # noqa: E731
+    ours = best_ms(lambda: dydx.func.hessian(total)(dydx.from_numpy(small.copy())), 3)
+    theirs = best_ms(lambda: functorch.hessian(total)(torch.from_numpy(small.copy())), 3)
+    print(f"{'Hessian of prod(1).sum() [100, 50]':50s} {'float64':8s} {theirs / ours:7.2f}x {ours:8.2f} {theirs:8.2f}")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,23 @@ Tensor product_of(const Tensor& t, const nb::args& args, const nb::kwargs& kwarg
   return maybe_without_gil(t.numel(), [&] { return t.prod(d, keep, type); });
 }
 
+/// cumsum and cumprod, out of place and in place: dim an int as torch's parser takes one (a bool or a
+/// float is its TypeError; cumsum(True) was dim 1), dtype keyword-only, the GIL released on large
+/// tensors. (The message names no position: nanobind does not say whether dim came by keyword.)
+template <Tensor (Tensor::*Scan)(int64_t, std::optional<ScalarType>) const>
+Tensor scan_of(const Tensor& t, nb::handle dim, nb::handle dtype, const char* op) {
+  const int64_t d = int_arg(dim, op, "dim", 0);
+  const auto type = dtype_argument(dtype);
+  return maybe_without_gil(t.numel(), [&] { return (t.*Scan)(d, type); });
+}
+template <Tensor& (Tensor::*Scan)(int64_t, std::optional<ScalarType>)>
+Tensor& scan_in_place(Tensor& t, nb::handle dim, nb::handle dtype, const char* op) {
+  const int64_t d = int_arg(dim, op, "dim", 0);
+  const auto type = dtype_argument(dtype);
+  maybe_without_gil(t.numel(), [&] { (t.*Scan)(d, type); });
+  return t;
+}
+
 /// amax and amin: over dim (an int or a sequence of ints), or every dim for None.
 Tensor extreme_over(const Tensor& t, nb::handle dim, bool keepdim, bool is_max) {
   const char* op = is_max ? "amax" : "amin";
@@ -401,31 +418,14 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmax(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("prod", [](const Tensor& t, const nb::args& args, const nb::kwargs& kwargs) { return product_of(t, args, kwargs); })
-      // cumsum and cumprod, out of place and in place: dim an int as torch's parser takes one (a bool
-      // or a float is its TypeError; cumsum(True) was dim 1), dtype keyword-only. (The message names
-      // no position: nanobind does not say whether dim came by keyword.)
-      .def("cumsum", [](const Tensor& t, nb::handle dim, nb::handle dtype) {
-        const int64_t d = int_arg(dim, "cumsum", "dim", 0);
-        const auto type = dtype_argument(dtype);
-        return maybe_without_gil(t.numel(), [&] { return t.cumsum(d, type); });
-      }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
-      .def("cumsum_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& {
-        const int64_t d = int_arg(dim, "cumsum_", "dim", 0);
-        const auto type = dtype_argument(dtype);
-        maybe_without_gil(t.numel(), [&] { t.cumsum_(d, type); });
-        return t;
-      }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
-      .def("cumprod", [](const Tensor& t, nb::handle dim, nb::handle dtype) {
-        const int64_t d = int_arg(dim, "cumprod", "dim", 0);
-        const auto type = dtype_argument(dtype);
-        return maybe_without_gil(t.numel(), [&] { return t.cumprod(d, type); });
-      }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
-      .def("cumprod_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& {
-        const int64_t d = int_arg(dim, "cumprod_", "dim", 0);
-        const auto type = dtype_argument(dtype);
-        maybe_without_gil(t.numel(), [&] { t.cumprod_(d, type); });
-        return t;
-      }, "dim"_a, nb::kw_only(), "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
+      .def("cumsum", [](const Tensor& t, nb::handle dim, nb::handle dtype) { return scan_of<&Tensor::cumsum>(t, dim, dtype, "cumsum"); },
+           "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
+      .def("cumsum_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& { return scan_in_place<&Tensor::cumsum_>(t, dim, dtype, "cumsum_"); },
+           "dim"_a, nb::kw_only(), "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
+      .def("cumprod", [](const Tensor& t, nb::handle dim, nb::handle dtype) { return scan_of<&Tensor::cumprod>(t, dim, dtype, "cumprod"); },
+           "dim"_a, nb::kw_only(), "dtype"_a = nb::none())
+      .def("cumprod_", [](Tensor& t, nb::handle dim, nb::handle dtype) -> Tensor& { return scan_in_place<&Tensor::cumprod_>(t, dim, dtype, "cumprod_"); },
+           "dim"_a, nb::kw_only(), "dtype"_a = nb::none(), nb::rv_policy::reference_internal)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return t.argmin(dim, keepdim); },
            "dim"_a = nb::none(), "keepdim"_a = false)
       // sort, topk, kthvalue, median and nanmedian give (values, indices), named as in dydx.return_types.
