@@ -16,6 +16,15 @@ from conftest import assert_matches
 rng = np.random.default_rng(1)
 
 
+@pytest.fixture(autouse=True)
+def same_draws_whatever_ran_before():
+    """Each test draws the same weights and data however many draws the tests before it took: torch's
+    generator (which makes the weights) and this module's are seeded afresh for every test."""
+    global rng
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+
+
 def floats(*shape):
     return rng.uniform(-1.5, 1.5, size=shape)
 
@@ -114,9 +123,14 @@ def test_training_steps_match_torch(optimizer, kwargs):
         torch_loss.backward()
         opt.step()
         torch_opt.step()
+    # The first convolution's bias sits ahead of BatchNorm, which subtracts each channel's mean: its gradient
+    # is 0 exactly, and in either library rounding noise of order 1e-16. Adam divides the gradient by
+    # sqrt(v) + eps, so that noise moves the bias by up to lr / eps times itself per step (10^6 here), the
+    # same in both libraries only to that bound: it is compared at 4 steps x lr / eps x 1e-14.
+    noise_only = {"0.bias": 4 * kwargs["lr"] / 1e-8 * 1e-14 if optimizer == "Adam" else 1e-9}
     for (name, value), (torch_name, torch_value) in zip(model.state_dict().items(), torch_model.state_dict().items()):
         assert name == torch_name
-        assert_matches(value, torch_value, rtol=1e-8, atol=1e-9)
+        assert_matches(value, torch_value, rtol=1e-8, atol=noise_only.get(name, 1e-9))
 
 
 def test_mse_loss_module_and_reductions():
