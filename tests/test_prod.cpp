@@ -477,6 +477,79 @@ TEST(ProdOthers, TangentPathsAgreeAtUnderflowAndSignedZeros) {
   }
 }
 
+// The rule ops with tangents run four rows (or four columns) side by side and redo alone each one the
+// shared pass cannot vouch for: every row's bits must be those it gets alone, whichever rows share its
+// pass (some here are out of the plain range, hold zeros, infinities or subnormals), on any number of
+// threads; and an operand broadcast along leading dims (read where it lies) gives the bits of its
+// dense copy, for batches whose rows do and do not fill whole groups of four.
+TEST(ProdRules, RowsSideBySideGiveEachRowItsOwnBits) {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> u(-1.5, 1.5);
+  const int64_t rows = 11, n = 7;
+  std::vector<double> values(rows * n);
+  for (double& v : values) v = u(rng);
+  // Rows 1, 6 and 9 leave the plain pass's window; row 3 holds a zero, row 4 an infinity, row 7 a subnormal.
+  for (int64_t l = 0; l < n; ++l) values[1 * n + l] = l % 2 ? 1e300 : 3e-300;
+  values[6 * n + 2] = 1e200, values[6 * n + 5] = 1e200;
+  values[9 * n + 0] = 1e-170, values[9 * n + 6] = 1e-170;
+  values[3 * n + 4] = 0, values[4 * n + 1] = INFINITY, values[7 * n + 3] = 1e-310;
+  const Tensor x = f64(values).reshape({rows, n});
+  const auto random_like = [&](const Tensor& t) {
+    std::vector<double> v(static_cast<size_t>(t.numel()));
+    for (double& e : v) e = u(rng);
+    return f64(v).reshape(t.sizes());
+  };
+  const auto bits_of = [](const Tensor& t) {
+    std::vector<uint64_t> out;
+    for (double v : values_of(t)) out.push_back(std::bit_cast<uint64_t>(v));
+    return out;
+  };
+  const auto rule = [](int which, const Tensor& x, const TensorList& tangents, const Tensor& g, int64_t dim) {
+    return which == 0 ? ops::prod_others(x, tangents, dim)
+                      : which == 1 ? ops::cumprod_tangents(x, tangents, dim) : ops::cumprod_adjoint(x, tangents, g, dim);
+  };
+  for (int which = 0; which < 3; ++which)
+    for (int m = 1; m <= 3; ++m)
+      for (const bool columns : {false, true}) {
+        // columns: the same rows laid along dim 0, so that the lanes are neighbouring columns.
+        const Tensor xs = columns ? x.t().contiguous() : x;
+        const int64_t dim = columns ? -2 : -1;
+        TensorList tangents;
+        for (int k = 0; k < m; ++k) tangents.push_back(random_like(xs));
+        const Tensor g = random_like(xs);
+        const std::string where = "rule " + std::to_string(which) + ", " + std::to_string(m) + " tangents" + (columns ? ", columns" : "");
+        for (const int threads : {1, 3}) {
+          const ThreadCount thread_count(threads);
+          const Tensor all = rule(which, xs, tangents, g, dim);
+          for (int64_t r = 0; r < rows; ++r) {
+            const auto one = [&](const Tensor& t) { return t.narrow(columns ? 1 : 0, r, 1).contiguous(); };
+            TensorList own;
+            for (const Tensor& a : tangents) own.push_back(one(a));
+            EXPECT_EQ(bits_of(one(all)), bits_of(rule(which, one(xs), own, one(g), dim))) << where << ", row " << r << ", " << threads << " threads";
+          }
+        }
+        // Tangents and g batched [B, ...], x not: x read where it lies, against its dense copy.
+        for (const int64_t batch : {1, 3}) {
+          TensorList batched;
+          for (const Tensor& a : tangents) batched.push_back(cat({a.unsqueeze(0), random_like(a).unsqueeze(0), a.unsqueeze(0) * 2}).narrow(0, 0, batch));
+          const Tensor gb = cat({g.unsqueeze(0), g.unsqueeze(0), random_like(g).unsqueeze(0)}).narrow(0, 0, batch);
+          const Tensor dense_x = xs.unsqueeze(0).expand(batched[0].sizes()).contiguous();
+          EXPECT_EQ(bits_of(rule(which, xs, batched, gb, dim)), bits_of(rule(which, dense_x, batched, gb, dim))) << where << ", batch " << batch;
+          // One tangent broadcast along the rows too (a [n] direction for every row), all operands against
+          // dense copies of the result's shape (with one tangent, prod_others' and cumprod_tangents' result
+          // has no batch).
+          TensorList shared = batched;
+          shared[0] = columns ? tangents[0].select(1, 0).unsqueeze(1) : tangents[0][0];
+          const Tensor got = rule(which, xs, shared, gb, dim);
+          const auto dense = [&](const Tensor& t) { return t.expand(got.sizes()).contiguous(); };
+          TensorList shared_dense;
+          for (const Tensor& a : shared) shared_dense.push_back(dense(a));
+          EXPECT_EQ(bits_of(got), bits_of(rule(which, dense(xs), shared_dense, which == 2 ? dense(gb) : gb, dim)))
+              << where << ", batch " << batch << ", shared tangent";
+        }
+      }
+}
+
 TEST(ProdOthers, ValuesAndErrors) {
   // With as many tangents as the row has other places, or more: zeros.
   EXPECT_EQ(values_of(ops::prod_others(f64({2, 3}), {f64({1, 1}), f64({1, 1})}, -1)), (std::vector<double>{0, 0}));

@@ -12,7 +12,7 @@
 #include "cpu/cpu_blas.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/parallel.hpp"
-#include "ops/scratch.hpp"
+#include "cpu/scratch.hpp"
 
 namespace dydx::compile {
 
@@ -508,7 +508,7 @@ void run_pass(const Pass& pass, std::vector<Tensor>& v) {
     // lines made the fused tanh 12% slower than the eager one.
     constexpr size_t kAlign = 64 / sizeof(T);
     const int64_t pitch = static_cast<int64_t>((static_cast<size_t>(tile) + kAlign - 1) / kAlign * kAlign);
-    ops::Scratch<T> scratch(std::max<size_t>(buffers, 1) * static_cast<size_t>(pitch) + kAlign);
+    cpu::Scratch<T> scratch(std::max<size_t>(buffers, 1) * static_cast<size_t>(pitch) + kAlign);
     T* buf = scratch.get() + (kAlign - reinterpret_cast<uintptr_t>(scratch.get()) / sizeof(T) % kAlign) % kAlign;
     std::vector<T*> at(ns);
     for (size_t k = 0; k < ns; ++k)

@@ -33,11 +33,24 @@
 
 #include "cpu/parallel.hpp"
 #include "cpu/product_kernels.hpp"
+#include "cpu/scratch.hpp"
 
 namespace dydx::cpu {
 
 /// Which of the three the kernel computes (see the top of this file).
 enum class ProductRule { others, running, reverse };
+
+/// The most tangents product_rule_along takes (2^m components per element).
+constexpr int kMaxProductTangents = 16;
+
+/// An operand of product_rule_along: `rows` dense rows of [n, inner] at data, row o read at o % rows.
+/// An operand broadcast along leading dims (x under vmap, where only the tangents are batched) is so
+/// read where it lies instead of being copied once per sample.
+template <class T>
+struct ProductOperand {
+  const T* data = nullptr;
+  int64_t rows = 1;
+};
 
 namespace product_rule_detail {
 
@@ -147,21 +160,28 @@ bool plain_lanes(ProductRule rule, const T* x, const T* g, T* out, int64_t n, in
   };
   double p[kMax];
   for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
+  // A long row's products leave the window early (a million factors near 1 leave it within some
+  // ten thousand): the running pass gives up at the first check past that, every kCheck steps.
+  constexpr int64_t kCheck = 512;
   if (rule == ProductRule::running) {
-    for (int64_t l = 0; l < n; ++l)
+    for (int64_t l = 0; l < n; ++l) {
       for (int64_t j = 0; j < lanes; ++j) {
         p[j] *= static_cast<double>(x[at(l, j)]);
         track(j, p[j]);
         out[at(l, j)] = static_cast<T>(p[j]);
       }
+      if (l % kCheck == kCheck - 1 && !in_window()) return false;
+    }
     return in_window();
   }
-  for (int64_t l = 0; l < n; ++l)
+  for (int64_t l = 0; l < n; ++l) {
     for (int64_t j = 0; j < lanes; ++j) {
       pm[l * lanes + j] = p[j];
       p[j] *= static_cast<double>(x[at(l, j)]);
       track(j, p[j]);
     }
+    if (l % kCheck == kCheck - 1 && !in_window()) return false;
+  }
   if (!in_window()) return false;
   if (rule == ProductRule::others) {
     for (int64_t j = 0; j < lanes; ++j) p[j] = 1.0;
@@ -373,114 +393,175 @@ void row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T*
   }
 }
 
-/// row_with_tangents in plain double, for the rows where that gives its bits (plain_lanes' terms:
-/// every factor, tangent and g 0 or within 2^-60..2^61, and every component, product of components
-/// and partial sum 0 or within 2^-1000..2^1000); false where it cannot vouch, and the caller runs
-/// row_with_tangents. Components are added in the same order as there.
-template <class T>
-bool plain_row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T* g, T* out, int64_t n, int64_t step,
-                             int m, std::vector<double>& prefix) {
+/// L doubles side by side in one vector (GCC's vector extension: the lanes' arithmetic in SIMD
+/// instructions), loaded and stored without alignment.
+template <int L>
+struct LaneVectors {
+  using Doubles [[gnu::vector_size(8 * L), gnu::aligned(8)]] = double;
+  using Bits [[gnu::vector_size(8 * L), gnu::aligned(8)]] = uint64_t;
+};
+
+/// row_with_tangents in plain double, L rows side by side as plain_lanes (lane j's element l of x at
+/// x[l * step + j * lane_step], and so for each tangent, g and out), one lane per vector element: every
+/// lane's components are added in row_with_tangents' order, so a lane's bits are its own whatever
+/// shares its pass. A lane is vouched for where that gives its bits (plain_lanes' terms: every factor,
+/// tangent and g 0 or within 2^-60..2^61, and every component, product of components and partial sum
+/// 0 or within 2^-1000..2^1000); returns the lanes vouched for as bits, and the caller runs the others
+/// again one at a time (row_with_tangents where a single lane is not vouched for either). buffer holds
+/// (n + 2) 2^m L doubles. M > 0 fixes m at compile time (the loops over components then unroll), M = 0
+/// takes runtime_m.
+template <int L, int M, class T>
+uint32_t plain_lanes_with_tangents(ProductRule rule, const T* x, const T* const* a, const T* g, T* out, int64_t n,
+                                   int64_t step, int64_t lane_step, int runtime_m, double* buffer) {
+  static_assert(L >= 1 && L <= 8);
+  using V = typename LaneVectors<L>::Doubles;
+  using B = typename LaneVectors<L>::Bits;
+  const int m = M > 0 ? M : runtime_m;
   const size_t size = size_t{1} << m;
-  const auto count = [m](int64_t elements) { return static_cast<int>(std::min<int64_t>(elements, m)); };
-  uint64_t factors_ok = 1;
-  const auto factor_ok = [&](double v) {
-    const uint64_t field = (std::bit_cast<uint64_t>(v) >> 52) & 0x7ff;
-    factors_ok &= static_cast<uint64_t>(v == 0) | static_cast<uint64_t>(field - (1023 - 60) <= 120);
-  };
-  for (int64_t l = 0; l < n; ++l) {
-    factor_ok(static_cast<double>(x[l * step]));
-    for (int k = 0; k < m; ++k) factor_ok(static_cast<double>(a[k][l * step]));
-    if (rule == ProductRule::reverse) factor_ok(static_cast<double>(g[l * step]));
-  }
-  if (!factors_ok) return false;
-  double low = 1, high = 1;
-  const auto track = [&](double v) {
-    const double magnitude = std::fabs(v);
-    low = std::min(low, magnitude == 0 ? 1.0 : magnitude);
-    high = std::max(high, magnitude);
+  const auto count = [m](int64_t elements) __attribute__((always_inline)) { return static_cast<int>(std::min<int64_t>(elements, m)); };
+  const auto load_lanes = [&](const T* t, int64_t l) __attribute__((always_inline)) {
+    V v;
+    for (int j = 0; j < L; ++j) v[j] = static_cast<double>(t[l * step + j * lane_step]);
     return v;
   };
-  double tangents[32];
-  const auto load = [&](int64_t l) {
-    for (int k = 0; k < m; ++k) tangents[k] = static_cast<double>(a[k][l * step]);
+  const auto store_lanes = [&](V v, int64_t l) __attribute__((always_inline)) {
+    for (int j = 0; j < L; ++j) out[l * step + j * lane_step] = static_cast<T>(v[j]);
   };
-  // times_element and top_of_product, in plain double.
-  const auto times_element = [&](double* p, int absorbed, double v) {
+  const auto as_bits = [](V v) __attribute__((always_inline)) { return std::bit_cast<B>(v); };
+  const auto magnitude = [&](V v) __attribute__((always_inline)) { return std::bit_cast<V>(as_bits(v) & (~uint64_t{0} >> 1)); };
+  // The factors (and g): 0 (exact) or a normal magnitude in [2^-60, 2^61), lane by lane (-1: all ones).
+  B factors_ok = as_bits(V{} == V{});
+  const auto check = [&](const T* t) __attribute__((always_inline)) {
+    for (int64_t l = 0; l < n; ++l) {
+      const V v = load_lanes(t, l);
+      const B field = (as_bits(v) >> 52) & 0x7ff;
+      factors_ok &= std::bit_cast<B>((v == 0) | ((field - (1023 - 60)) <= 120));
+    }
+  };
+  check(x);
+  for (int k = 0; k < m; ++k) check(a[k]);
+  if (rule == ProductRule::reverse) check(g);
+  bool any_ok = false;
+  for (int j = 0; j < L; ++j) any_ok |= factors_ok[j] != 0;
+  if (!any_ok) return 0;
+  // Each lane's smallest nonzero and largest magnitudes, and whether a product of two nonzero
+  // components rounded to 0 (the carrying path keeps it), checked once at the end.
+  // Whether a lane's partial left the window, or rounded a product of two nonzero components to 0
+  // (the carrying path keeps it), checked once at the end. Each check is a comparison with the window's
+  // ends, or-ed in: no chain of dependent minima (a running minimum and maximum made every check wait
+  // on the one before, and a third of the time went to that chain).
+  B outside = B{};
+  const auto track = [&](V v) __attribute__((always_inline)) {
+    const V size_of = magnitude(v);
+    outside |= std::bit_cast<B>(((size_of < 0x1p-1000) & (size_of != 0)) | (size_of > 0x1p1000));
+    return v;
+  };
+  // P_{l-1}: n sets of 2^m components. The running product p and the product or sum from the far end
+  // s live in registers where m is known (in memory, a wide load of what was just stored in halves
+  // waits for the stores: a sixth of the time).
+  V* const prefix = reinterpret_cast<V*>(buffer);
+  constexpr size_t kLocal = M > 0 ? size_t{1} << M : 1;
+  V p_local[kLocal], s_local[kLocal];
+  V* const p = M > 0 ? p_local : prefix + n * size;
+  V* const s = M > 0 ? s_local : prefix + (n + 1) * size;
+  V factor, tangents[kMaxProductTangents];
+  const auto load = [&](int64_t l) __attribute__((always_inline)) {
+    factor = load_lanes(x, l);
+    for (int k = 0; k < m; ++k) tangents[k] = load_lanes(a[k], l);
+  };
+  const auto set_one = [&](V* q) __attribute__((always_inline)) {
+    for (size_t set = 0; set < size; ++set) q[set] = V{} + (set == 0 ? 1.0 : 0.0);
+  };
+  // q, a product of `absorbed` elements, times the loaded element, in place (times_element's order).
+  const auto times_element = [&](V* q, int absorbed) __attribute__((always_inline)) {
     for (size_t set = size; set-- > 0;) {
       const int terms = std::popcount(set);
       if (terms > absorbed + 1) continue;
-      double sum = 0;
+      V sum{};
       bool any = false;
-      if (terms <= absorbed) sum = track(p[set] * v), any = true;
+      if (terms <= absorbed) sum = track(q[set] * factor), any = true;
       for (int k = 0; k < m; ++k)
         if (set >> k & 1u) {
-          const double term = track(p[set & ~(size_t{1} << k)] * tangents[k]);
+          const V term = track(q[set & ~(size_t{1} << k)] * tangents[k]);
           sum = any ? track(sum + term) : term;
           any = true;
         }
-      p[set] = sum;
+      q[set] = sum;
     }
   };
-  // (A product of two components, each at least 2^-1000, can round to 0 where the carrying path
-  // keeps it: such a 0 refuses the row.)
-  bool underflow = false;
-  const auto top_of_product = [&](const double* p, int p_count, const double* q, int q_count) {
+  // The coefficient of every e in q r (top_of_product's order).
+  const auto top_of_product = [&](const V* q, int q_count, const V* r, int r_count) __attribute__((always_inline)) {
     const size_t all = size - 1;
-    double sum = 0;
+    V sum{};
     bool any = false;
     for (size_t set = 0; set <= all; ++set)
-      if (std::popcount(set) <= p_count && std::popcount(all ^ set) <= q_count) {
-        const double term = track(p[set] * q[all ^ set]);
-        underflow |= term == 0 && p[set] != 0 && q[all ^ set] != 0;
+      if (std::popcount(set) <= q_count && std::popcount(all ^ set) <= r_count) {
+        const V u = q[set], v = r[all ^ set];
+        const V term = track(u * v);
+        outside |= std::bit_cast<B>((term == 0) & (u != 0) & (v != 0));
         sum = any ? track(sum + term) : term;
         any = true;
       }
     return sum;
   };
-  prefix.resize(static_cast<size_t>(n) * size);
-  std::vector<double> one(size, 0.0);
-  one[0] = 1.0;
-  std::vector<double> p = one;
+  set_one(p);
   for (int64_t l = 0; l < n; ++l) {
-    std::copy(p.begin(), p.end(), prefix.data() + static_cast<size_t>(l) * size);
+    for (size_t set = 0; set < size; ++set) prefix[l * size + set] = p[set];
     load(l);
-    times_element(p.data(), count(l), static_cast<double>(x[l * step]));
-    if (rule == ProductRule::running) out[l * step] = static_cast<T>(p.back());
+    times_element(p, count(l));
+    if (rule == ProductRule::running) store_lanes(p[size - 1], l);
   }
   if (rule != ProductRule::running) {
-    std::vector<double> s = one;
+    set_one(s);
     for (int64_t l = n - 1; l >= 0; --l) {
       const int64_t after = n - 1 - l;
       if (rule == ProductRule::reverse) {
         if (l < n - 1) {
           load(l + 1);
-          times_element(s.data(), count(after - 1), static_cast<double>(x[(l + 1) * step]));
-          s[0] = track(static_cast<double>(g[l * step]) + s[0]);
+          times_element(s, count(after - 1));
+          s[0] = track(load_lanes(g, l) + s[0]);
         } else {
-          s = one;
-          s[0] = static_cast<double>(g[l * step]);
+          set_one(s);
+          s[0] = load_lanes(g, l);
         }
       }
-      out[l * step] = static_cast<T>(top_of_product(prefix.data() + static_cast<size_t>(l) * size, count(l), s.data(), count(after)));
+      store_lanes(top_of_product(prefix + l * size, count(l), s, count(after)), l);
       if (rule == ProductRule::others) {
         load(l);
-        times_element(s.data(), count(after), static_cast<double>(x[l * step]));
+        times_element(s, count(after));
       }
     }
   }
-  return !underflow && low >= 0x1p-1000 && high <= 0x1p1000;
+  const B vouched = factors_ok & ~outside;
+  uint32_t mask = 0;
+  for (int j = 0; j < L; ++j) mask |= static_cast<uint32_t>(vouched[j] != 0) << j;
+  return mask;
 }
 
 }  // namespace product_rule_detail
 
-/// The most tangents product_rule_along takes (2^m components per element).
-constexpr int kMaxProductTangents = 16;
+namespace product_rule_detail {
+/// The passes' P_{l-1} without tangents, `kept` mantissas and (for the exponent-carrying passes)
+/// as many exponents, from this thread's kept buffer: a row of a million took 16 MB per call, whose
+/// page faults and zeroing cost a third of its time.
+class Buffers {
+ public:
+  Buffers(ProductRule rule, size_t kept) : kept_(rule == ProductRule::running ? 0 : kept), scratch_(2 * kept_) {}
+  double* mantissas() const { return reinterpret_cast<double*>(scratch_.get()); }
+  int64_t* exponents() const { return reinterpret_cast<int64_t*>(scratch_.get() + kept_); }
+
+ private:
+  size_t kept_;
+  Scratch<uint64_t> scratch_;
+};
+}  // namespace product_rule_detail
 
 /// out = the rule's products of x along n with tangents a[0 .. m - 1] (and, for `reverse`, weights
-/// g; see the top of this file); every operand and out dense [outer, n, inner]. m <= kMaxProductTangents.
+/// g; see the top of this file); out dense [outer, n, inner], each operand as ProductOperand says.
+/// m <= kMaxProductTangents.
 template <class T>
-void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, const T* g, T* out, int64_t outer, int64_t n,
-                        int64_t inner) {
+void product_rule_along(ProductRule rule, ProductOperand<T> x, const ProductOperand<T>* a, int m, ProductOperand<T> g,
+                        T* out, int64_t outer, int64_t n, int64_t inner) {
   using namespace product_rule_detail;
   if (outer == 0 || n == 0 || inner == 0) return;
   // m tangents need m distinct places (others: beside l; running: up to k; reverse: beside l up to
@@ -489,6 +570,14 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
     std::fill(out, out + outer * n * inner, T(0));
     return;
   }
+  const int64_t row_size = n * inner;
+  // Operand t's element (row o, column c), and whether rows o .. o + count - 1 lie one after another.
+  const auto place = [&](const ProductOperand<T>& t, int64_t o, int64_t c) {
+    return t.data == nullptr ? nullptr : t.data + o % t.rows * row_size + c;
+  };
+  const auto consecutive = [&](const ProductOperand<T>& t, int64_t o, int64_t count) {
+    return t.data == nullptr || o % t.rows + count <= t.rows;
+  };
   if (m == 0 && inner == 1) {
     // Along the last dim, four rows side by side: four independent chains of products, which the
     // core overlaps (one row's chain alone would wait on the multiplier's latency at every step).
@@ -496,22 +585,23 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
     parallel_for((outer + kRows - 1) / kRows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * kRows, 1)),
                  [&](int64_t first, int64_t last) {
       const size_t kept = static_cast<size_t>(n * std::min(kRows, outer));
-      std::vector<double> pm(rule == ProductRule::running ? 0 : kept);
-      std::vector<int64_t> pe;  // (only if the exponent-carrying path runs)
+      Buffers buffers(rule, kept);
+      double* const pm = buffers.mantissas();
       const auto rows = [&](auto lanes, int64_t r0) {
         constexpr int L = decltype(lanes)::value;
-        const T* gb = g ? g + r0 * n : nullptr;
-        if (plain_lanes<L>(rule, x + r0 * n, gb, out + r0 * n, n, 1, L, n, pm.data())) return;
-        if (pe.empty() && rule != ProductRule::running) pe.resize(kept);
-        if (rule != ProductRule::reverse && blocked_lanes<L>(rule, x + r0 * n, out + r0 * n, n, 1, L, n, pm.data(), pe.data()))
+        const T* xb = place(x, r0, 0);
+        const T* gb = place(g, r0, 0);
+        if (plain_lanes<L>(rule, xb, gb, out + r0 * n, n, 1, L, n, pm)) return;
+        if (rule != ProductRule::reverse && blocked_lanes<L>(rule, xb, out + r0 * n, n, 1, L, n, pm, buffers.exponents()))
           return;
-        wide_lanes<L>(rule, x + r0 * n, gb, out + r0 * n, n, 1, L, n, pm.data(), pe.data());
+        wide_lanes<L>(rule, xb, gb, out + r0 * n, n, 1, L, n, pm, buffers.exponents());
       };
       for (int64_t task = first; task < last; ++task) {
         const int64_t r0 = task * kRows;
-        if (outer - r0 >= kRows) rows(std::integral_constant<int, kRows>{}, r0);
+        if (outer - r0 >= kRows && consecutive(x, r0, kRows) && consecutive(g, r0, kRows))
+          rows(std::integral_constant<int, kRows>{}, r0);
         else
-          for (int64_t r = r0; r < outer; ++r) rows(std::integral_constant<int, 1>{}, r);
+          for (int64_t r = r0; r < std::min(outer, r0 + kRows); ++r) rows(std::integral_constant<int, 1>{}, r);
       }
     });
     return;
@@ -524,31 +614,63 @@ void product_rule_along(ProductRule rule, const T* x, const T* const* a, int m, 
     parallel_for(outer * column_blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * width, 1)),
                  [&](int64_t first, int64_t last) {
       const size_t kept = static_cast<size_t>(n * width);
-      std::vector<double> pm(rule == ProductRule::running ? 0 : kept);
-      std::vector<int64_t> pe;  // (only if the exponent-carrying path runs)
+      Buffers buffers(rule, kept);
+      double* const pm = buffers.mantissas();
       for (int64_t task = first; task < last; ++task) {
         const int64_t o = task / column_blocks, c0 = task % column_blocks * width, lanes = std::min(width, inner - c0);
-        const int64_t base = o * n * inner + c0;
-        const T* gb = g ? g + base : nullptr;
-        if (plain_lanes<0>(rule, x + base, gb, out + base, n, inner, lanes, 1, pm.data())) continue;
-        if (pe.empty() && rule != ProductRule::running) pe.resize(kept);
-        if (rule != ProductRule::reverse && blocked_lanes<0>(rule, x + base, out + base, n, inner, lanes, 1, pm.data(), pe.data()))
+        T* const ob = out + o * row_size + c0;
+        const T* xb = place(x, o, c0);
+        const T* gb = place(g, o, c0);
+        if (plain_lanes<0>(rule, xb, gb, ob, n, inner, lanes, 1, pm)) continue;
+        if (rule != ProductRule::reverse && blocked_lanes<0>(rule, xb, ob, n, inner, lanes, 1, pm, buffers.exponents()))
           continue;
-        wide_lanes<0>(rule, x + base, gb, out + base, n, inner, lanes, 1, pm.data(), pe.data());
+        wide_lanes<0>(rule, xb, gb, ob, n, inner, lanes, 1, pm, buffers.exponents());
       }
     });
     return;
   }
-  parallel_for(outer * inner, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n << (m + 2), 1)), [&](int64_t first, int64_t last) {
+  // With tangents: four rows (along the last dim) or four columns side by side in the plain pass, each
+  // lane it cannot vouch for again on its own, and the exponent-carrying pass for a row that fails alone.
+  // Lanes cost their buffer four times over, so rows of very many components go one at a time.
+  const size_t size = size_t{1} << m;
+  const int64_t lanes = static_cast<uint64_t>(n) * size <= (uint64_t{1} << 16) ? 4 : 1;
+  const int64_t groups_per_row = inner == 1 ? 1 : (inner + lanes - 1) / lanes;
+  const int64_t groups = inner == 1 ? (outer + lanes - 1) / lanes : outer * groups_per_row;
+  parallel_for(groups, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>((n * lanes) << (m + 2), 1)),
+               [&](int64_t first, int64_t last) {
     std::vector<Wide> prefix;
-    std::vector<double> plain_prefix;
+    const Scratch<double> plain((static_cast<size_t>(n) + 2) * size * static_cast<size_t>(lanes));
     const T* rows[kMaxProductTangents];
-    for (int64_t task = first; task < last; ++task) {
-      const int64_t o = task / inner, c = task % inner, base = o * n * inner + c;
-      for (int k = 0; k < m; ++k) rows[k] = a[k] + base;
-      const T* gb = g ? g + base : nullptr;
-      if (plain_row_with_tangents(rule, x + base, rows, gb, out + base, n, inner, m, plain_prefix)) continue;
-      row_with_tangents(rule, x + base, rows, gb, out + base, n, inner, m, prefix);
+    // Lanes `count` from (o, c), each a row (inner == 1) or a column apart; `vouched` lanes are done.
+    const auto run = [&](auto lane_count, int64_t o, int64_t c) {
+      constexpr int L = decltype(lane_count)::value;
+      const int64_t lane_step = inner == 1 ? n : 1;
+      for (int k = 0; k < m; ++k) rows[k] = place(a[k], o, c);
+      const T* const xb = place(x, o, c);
+      const T* const gb = place(g, o, c);
+      T* const ob = out + o * row_size + c;
+      // A first and a second derivative (the common cases) with their loops over components unrolled.
+      if (m == 1) return plain_lanes_with_tangents<L, 1>(rule, xb, rows, gb, ob, n, inner, lane_step, m, plain.get());
+      if (m == 2) return plain_lanes_with_tangents<L, 2>(rule, xb, rows, gb, ob, n, inner, lane_step, m, plain.get());
+      return plain_lanes_with_tangents<L, 0>(rule, xb, rows, gb, ob, n, inner, lane_step, m, plain.get());
+    };
+    const auto alone = [&](int64_t o, int64_t c) {
+      if (run(std::integral_constant<int, 1>{}, o, c)) return;
+      for (int k = 0; k < m; ++k) rows[k] = place(a[k], o, c);
+      row_with_tangents(rule, place(x, o, c), rows, place(g, o, c), out + o * row_size + c, n, inner, m, prefix);
+    };
+    for (int64_t group = first; group < last; ++group) {
+      const int64_t o = inner == 1 ? group * lanes : group / groups_per_row;
+      const int64_t c = inner == 1 ? 0 : group % groups_per_row * lanes;
+      const int64_t count = std::min(lanes, inner == 1 ? outer - o : inner - c);
+      bool side_by_side = lanes == 4 && count == 4;
+      if (inner == 1) {
+        side_by_side = side_by_side && consecutive(x, o, 4) && consecutive(g, o, 4);
+        for (int k = 0; k < m; ++k) side_by_side = side_by_side && consecutive(a[k], o, 4);
+      }
+      const uint32_t vouched = side_by_side ? run(std::integral_constant<int, 4>{}, o, c) : 0;
+      for (int64_t j = 0; j < count; ++j)
+        if (!(vouched >> j & 1u)) alone(inner == 1 ? o + j : o, inner == 1 ? c : c + j);
     }
   });
 }

@@ -3,7 +3,7 @@
 //
 // Forward: per sample, im2col into a contiguous buffer (one pass over the input), then one GEMM per
 // group, weight [OC/G, C/G kh kw] @ columns [C/G kh kw, L], onto rows that start from the bias.
-// Samples split across threads, each with its own buffer (kept between calls, ops/scratch.hpp) and
+// Samples split across threads, each with its own buffer (kept between calls, cpu/scratch.hpp) and
 // a single-threaded BLAS call; a 1x1 kernel with stride 1 and no padding reads a contiguous sample
 // as its own columns.
 // The VJP without a graph of it runs dedicated kernels (conv_vjp_kernel.cpp); otherwise the rules are
@@ -23,7 +23,7 @@
 #include "ops/op_record.hpp"
 #include "ops/conv_vjp_kernel.hpp"
 #include "ops/op_util.hpp"
-#include "ops/scratch.hpp"
+#include "cpu/scratch.hpp"
 #include "ops/taylor.hpp"
 #include "ops/window2d.hpp"
 
@@ -187,7 +187,7 @@ Tensor conv_values(const char* op, const Tensor& x, const Tensor& weight, const 
     cpu::parallel_for((n + chunk - 1) / chunk, 1, [&](int64_t first, int64_t last) {
       // Uninitialised: im2col writes every element, padding zeros included.
       const int64_t buffer_size = identity_cols ? 0 : chunk * per_sample;
-      const Scratch<T> scratch(static_cast<size_t>(buffer_size + (chunk > 1 ? chunk * oc * l : 0)));
+      const cpu::Scratch<T> scratch(static_cast<size_t>(buffer_size + (chunk > 1 ? chunk * oc * l : 0)));
       T* const buffer = scratch.get();
       T* const product = buffer + buffer_size;
       for (int64_t piece = first; piece < last; ++piece) {

@@ -24,7 +24,7 @@
 #include "cpu/skinny_gemm.hpp"
 #include "dydx/threads.hpp"
 #include "ops/op_util.hpp"
-#include "ops/scratch.hpp"
+#include "cpu/scratch.hpp"
 
 namespace dydx::ops {
 namespace {
@@ -78,7 +78,7 @@ void vjp_typed(const Tensor& x, const Tensor& w_in, const Tensor& g, const Windo
   cpu::parallel_for(slots, 1, [&](int64_t first, int64_t last) {
     const int64_t cols_size = out.weight != nullptr ? c * kk * l : 0;
     const int64_t gcols_size = out.input != nullptr ? c * kk * l : 0;
-    const Scratch<T> scratch(static_cast<size_t>(cols_size + gcols_size + (g_in_place ? 0 : oc * l)));
+    const cpu::Scratch<T> scratch(static_cast<size_t>(cols_size + gcols_size + (g_in_place ? 0 : oc * l)));
     T* const cols = scratch.get();
     T* const gcols = cols + cols_size;
     T* const gpack = gcols + gcols_size;

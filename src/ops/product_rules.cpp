@@ -206,7 +206,30 @@ struct CumprodAdjointRecord : MultiAffineRules<CumprodAdjointRecord>, Named<"cum
   }
 };
 
-// One of the three: x, the tangents and (reverse) g broadcast and made dense, the kernel, the record.
+// How many distinct rows e (expanded to the op's shape) has when its dims from `row_dim` on are dense
+// and the dims before are broadcast (stride 0) up to some dim and dense after it, so that row o lies
+// at (o % rows) row lengths from its data: then the kernel reads it there. 0 where its layout is
+// otherwise and it must be copied.
+int64_t rows_in_place(const Tensor& e, int64_t row_dim) {
+  int64_t expected = 1, rows = 1;
+  for (int64_t d = e.dim() - 1; d >= 0; --d) {
+    const int64_t size = e.size(d);
+    if (size == 1) continue;
+    if (e.stride(d) == expected) {
+      expected *= size;
+      if (d < row_dim) rows *= size;
+      continue;
+    }
+    if (d >= row_dim || e.stride(d) != 0) return 0;
+    // Broadcast from here on out: every dim before this one must be broadcast too.
+    for (int64_t before = d - 1; before >= 0; --before)
+      if (e.size(before) != 1 && e.stride(before) != 0) return 0;
+    return rows;
+  }
+  return rows;
+}
+
+// One of the three: x, the tangents and (reverse) g read in place or made dense, the kernel, the record.
 template <class Record>
 Tensor product_rule(cpu::ProductRule rule, const Tensor& x, const TensorList& tangents, const Tensor* g, int64_t dim) {
   TensorList inputs{x};
@@ -244,19 +267,30 @@ Tensor product_rule(cpu::ProductRule rule, const Tensor& x, const TensorList& ta
     if (d > rank + dim) inner *= shape[d];
   }
   const int64_t n = shape[rank + dim];
-  TensorList dense;
+  // Each operand where it lies when its rows are dense and it is broadcast along leading dims only
+  // (x under vmap, when only the tangents or g carry the batch: the Hessian of prod(1).sum() over
+  // [100, 50] copied x 5000 times), else cast and made dense.
+  TensorList kept;
+  std::vector<int64_t> periods;
   {
     NoGradGuard no_grad;
-    for (const Tensor& t : inputs) dense.push_back(cast(t.detach(), dtype).expand(shape).contiguous());
+    for (const Tensor& t : inputs) {
+      Tensor e = cast(t.detach(), dtype).expand(shape);
+      const int64_t rows = rows_in_place(e, rank + dim);
+      if (rows == 0) e = e.contiguous();
+      periods.push_back(rows == 0 ? outer : rows);
+      kept.push_back(std::move(e));
+    }
   }
   Tensor out = detail::make_empty(shape, dtype);
   const int m = static_cast<int>(tangents.size());
   cpu::dispatch_floating(dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* rows[cpu::kMaxProductTangents];
-    for (int k = 0; k < m; ++k) rows[k] = dense[k + 1].data_ptr<T>();
-    cpu::product_rule_along<T>(rule, dense[0].data_ptr<T>(), rows, m, g ? dense.back().data_ptr<T>() : nullptr,
-                               out.data_ptr<T>(), outer, n, inner);
+    const auto operand = [&](size_t i) { return cpu::ProductOperand<T>{kept[i].data_ptr<T>(), periods[i]}; };
+    cpu::ProductOperand<T> rows[cpu::kMaxProductTangents];
+    for (int k = 0; k < m; ++k) rows[k] = operand(static_cast<size_t>(k) + 1);
+    cpu::product_rule_along<T>(rule, operand(0), rows, m, g ? operand(kept.size() - 1) : cpu::ProductOperand<T>{}, out.data_ptr<T>(),
+                               outer, n, inner);
   });
   finish<Record>(inputs, out, {dim});
   return out;

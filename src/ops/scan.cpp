@@ -119,7 +119,8 @@ Tensor scan_values(const Tensor& x, int64_t dim, ScalarType dtype) {
     if constexpr (!Product) {
       cpu::scan_along<T>(dense.data_ptr<T>(), out.data_ptr<T>(), outer, n, inner, [](auto a, auto b) { return a + b; }, T(0));
     } else if constexpr (std::is_floating_point_v<T>) {
-      cpu::product_rule_along<T>(cpu::ProductRule::running, dense.data_ptr<T>(), nullptr, 0, nullptr, out.data_ptr<T>(), outer, n, inner);
+      cpu::product_rule_along<T>(cpu::ProductRule::running, cpu::ProductOperand<T>{dense.data_ptr<T>(), std::max<int64_t>(outer, 1)},
+                                 nullptr, 0, cpu::ProductOperand<T>{}, out.data_ptr<T>(), outer, n, inner);
     } else {
       const auto times = [](auto a, auto b) {
         return static_cast<T>(static_cast<uint64_t>(static_cast<int64_t>(a)) * static_cast<uint64_t>(static_cast<int64_t>(b)));

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-namespace dydx::ops {
+namespace dydx::cpu {
 
 /// `count` uninitialised elements of T for the lifetime of this object. They come from this thread's
 /// kept buffer when it is free and the request is at most kKeptBytes; otherwise (a nested user, or
@@ -51,4 +51,4 @@ class Scratch {
   bool holds_kept_ = false;
 };
 
-}  // namespace dydx::ops
+}  // namespace dydx::cpu
