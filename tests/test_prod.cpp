@@ -485,14 +485,20 @@ TEST(ProdOthers, TangentPathsAgreeAtUnderflowAndSignedZeros) {
 TEST(ProdRules, RowsSideBySideGiveEachRowItsOwnBits) {
   std::mt19937_64 rng(17);
   std::uniform_real_distribution<double> u(-1.5, 1.5);
-  const int64_t rows = 11, n = 7;
+  // 1111 rows, enough that 3 threads split them (a group of four rows with 3 tangents is one grain's
+  // worth at 32 groups); 11 of them compared with their own.
+  const int64_t rows = 1111, n = 7, compared = 11;
   std::vector<double> values(rows * n);
   for (double& v : values) v = u(rng);
-  // Rows 1, 6 and 9 leave the plain pass's window; row 3 holds a zero, row 4 an infinity, row 7 a subnormal.
-  for (int64_t l = 0; l < n; ++l) values[1 * n + l] = l % 2 ? 1e300 : 3e-300;
-  values[6 * n + 2] = 1e200, values[6 * n + 5] = 1e200;
-  values[9 * n + 0] = 1e-170, values[9 * n + 6] = 1e-170;
-  values[3 * n + 4] = 0, values[4 * n + 1] = INFINITY, values[7 * n + 3] = 1e-310;
+  // In every 11: rows 1, 6 and 9 leave the plain pass's window; row 3 holds a zero, row 4 an infinity,
+  // row 7 a subnormal.
+  for (int64_t r = 0; r < rows; r += 11) {
+    double* row = values.data() + r * n;
+    for (int64_t l = 0; l < n; ++l) row[1 * n + l] = l % 2 ? 1e300 : 3e-300;
+    row[6 * n + 2] = 1e200, row[6 * n + 5] = 1e200;
+    row[9 * n + 0] = 1e-170, row[9 * n + 6] = 1e-170;
+    row[3 * n + 4] = 0, row[4 * n + 1] = INFINITY, row[7 * n + 3] = 1e-310;
+  }
   const Tensor x = f64(values).reshape({rows, n});
   const auto random_like = [&](const Tensor& t) {
     std::vector<double> v(static_cast<size_t>(t.numel()));
@@ -518,10 +524,13 @@ TEST(ProdRules, RowsSideBySideGiveEachRowItsOwnBits) {
         for (int k = 0; k < m; ++k) tangents.push_back(random_like(xs));
         const Tensor g = random_like(xs);
         const std::string where = "rule " + std::to_string(which) + ", " + std::to_string(m) + " tangents" + (columns ? ", columns" : "");
+        std::vector<uint64_t> on_one_thread;
         for (const int threads : {1, 3}) {
           const ThreadCount thread_count(threads);
           const Tensor all = rule(which, xs, tangents, g, dim);
-          for (int64_t r = 0; r < rows; ++r) {
+          if (threads == 1) on_one_thread = bits_of(all);
+          else EXPECT_EQ(bits_of(all), on_one_thread) << where << ", " << threads << " threads";
+          for (int64_t r = 0; r < compared; ++r) {
             const auto one = [&](const Tensor& t) { return t.narrow(columns ? 1 : 0, r, 1).contiguous(); };
             TensorList own;
             for (const Tensor& a : tangents) own.push_back(one(a));
@@ -546,6 +555,14 @@ TEST(ProdRules, RowsSideBySideGiveEachRowItsOwnBits) {
           for (const Tensor& a : shared) shared_dense.push_back(dense(a));
           EXPECT_EQ(bits_of(got), bits_of(rule(which, dense(xs), shared_dense, which == 2 ? dense(gb) : gb, dim)))
               << where << ", batch " << batch << ", shared tangent";
+          // x one row shared by all (fewer than four distinct rows: copied out for the lanes).
+          const Tensor one_x = xs.narrow(columns ? 1 : 0, 0, 1);
+          const Tensor shared_x = rule(which, one_x, batched, gb, dim);
+          const auto like_result = [&](const Tensor& t) { return t.expand(shared_x.sizes()).contiguous(); };
+          TensorList batched_dense;
+          for (const Tensor& a : batched) batched_dense.push_back(like_result(a));
+          EXPECT_EQ(bits_of(shared_x), bits_of(rule(which, like_result(one_x), batched_dense, which == 2 ? like_result(gb) : gb, dim)))
+              << where << ", batch " << batch << ", one row of x";
         }
       }
 }

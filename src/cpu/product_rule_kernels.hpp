@@ -394,7 +394,9 @@ void row_with_tangents(ProductRule rule, const T* x, const T* const* a, const T*
 }
 
 /// L doubles side by side in one vector (GCC's vector extension: the lanes' arithmetic in SIMD
-/// instructions), loaded and stored without alignment.
+/// instructions), loaded and stored without alignment. Reinterpreted with __builtin_bit_cast, not
+/// std::bit_cast: as a template argument the type loses its alignment of 8, and std::bit_cast's
+/// reference then reads an 8-aligned slot with an aligned 32-byte load (a crash at -O0).
 template <int L>
 struct LaneVectors {
   using Doubles [[gnu::vector_size(8 * L), gnu::aligned(8)]] = double;
@@ -420,22 +422,22 @@ uint32_t plain_lanes_with_tangents(ProductRule rule, const T* x, const T* const*
   const size_t size = size_t{1} << m;
   const auto count = [m](int64_t elements) __attribute__((always_inline)) { return static_cast<int>(std::min<int64_t>(elements, m)); };
   const auto load_lanes = [&](const T* t, int64_t l) __attribute__((always_inline)) {
-    V v;
+    V v{};
     for (int j = 0; j < L; ++j) v[j] = static_cast<double>(t[l * step + j * lane_step]);
     return v;
   };
-  const auto store_lanes = [&](V v, int64_t l) __attribute__((always_inline)) {
+  const auto store_lanes = [&](const V& v, int64_t l) __attribute__((always_inline)) {
     for (int j = 0; j < L; ++j) out[l * step + j * lane_step] = static_cast<T>(v[j]);
   };
-  const auto as_bits = [](V v) __attribute__((always_inline)) { return std::bit_cast<B>(v); };
-  const auto magnitude = [&](V v) __attribute__((always_inline)) { return std::bit_cast<V>(as_bits(v) & (~uint64_t{0} >> 1)); };
+  const auto as_bits = [](const V& v) __attribute__((always_inline)) { return __builtin_bit_cast(B, v); };
+  const auto magnitude = [&](const V& v) __attribute__((always_inline)) { return __builtin_bit_cast(V, as_bits(v) & (~uint64_t{0} >> 1)); };
   // The factors (and g): 0 (exact) or a normal magnitude in [2^-60, 2^61), lane by lane (-1: all ones).
-  B factors_ok = as_bits(V{} == V{});
+  B factors_ok = ~B{};
   const auto check = [&](const T* t) __attribute__((always_inline)) {
     for (int64_t l = 0; l < n; ++l) {
       const V v = load_lanes(t, l);
       const B field = (as_bits(v) >> 52) & 0x7ff;
-      factors_ok &= std::bit_cast<B>((v == 0) | ((field - (1023 - 60)) <= 120));
+      factors_ok &= __builtin_bit_cast(B, (v == 0) | ((field - (1023 - 60)) <= 120));
     }
   };
   check(x);
@@ -444,16 +446,14 @@ uint32_t plain_lanes_with_tangents(ProductRule rule, const T* x, const T* const*
   bool any_ok = false;
   for (int j = 0; j < L; ++j) any_ok |= factors_ok[j] != 0;
   if (!any_ok) return 0;
-  // Each lane's smallest nonzero and largest magnitudes, and whether a product of two nonzero
-  // components rounded to 0 (the carrying path keeps it), checked once at the end.
   // Whether a lane's partial left the window, or rounded a product of two nonzero components to 0
   // (the carrying path keeps it), checked once at the end. Each check is a comparison with the window's
   // ends, or-ed in: no chain of dependent minima (a running minimum and maximum made every check wait
   // on the one before, and a third of the time went to that chain).
   B outside = B{};
-  const auto track = [&](V v) __attribute__((always_inline)) {
+  const auto track = [&](const V& v) __attribute__((always_inline)) {
     const V size_of = magnitude(v);
-    outside |= std::bit_cast<B>(((size_of < 0x1p-1000) & (size_of != 0)) | (size_of > 0x1p1000));
+    outside |= __builtin_bit_cast(B, ((size_of < 0x1p-1000) & (size_of != 0)) | (size_of > 0x1p1000));
     return v;
   };
   // P_{l-1}: n sets of 2^m components. The running product p and the product or sum from the far end
@@ -498,7 +498,7 @@ uint32_t plain_lanes_with_tangents(ProductRule rule, const T* x, const T* const*
       if (std::popcount(set) <= q_count && std::popcount(all ^ set) <= r_count) {
         const V u = q[set], v = r[all ^ set];
         const V term = track(u * v);
-        outside |= std::bit_cast<B>((term == 0) & (u != 0) & (v != 0));
+        outside |= __builtin_bit_cast(B, (term == 0) & (u != 0) & (v != 0));
         sum = any ? track(sum + term) : term;
         any = true;
       }

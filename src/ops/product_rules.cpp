@@ -276,7 +276,11 @@ Tensor product_rule(cpu::ProductRule rule, const Tensor& x, const TensorList& ta
     NoGradGuard no_grad;
     for (const Tensor& t : inputs) {
       Tensor e = cast(t.detach(), dtype).expand(shape);
-      const int64_t rows = rows_in_place(e, rank + dim);
+      int64_t rows = rows_in_place(e, rank + dim);
+      // Along the last dim the kernel runs four consecutive rows side by side only where each operand
+      // has them one after another: fewer than four distinct rows are copied out instead (a row shared
+      // by every sample would otherwise run one lane at a time, 4x slower).
+      if (inner == 1 && rows < 4 && rows < outer) rows = 0;
       if (rows == 0) e = e.contiguous();
       periods.push_back(rows == 0 ? outer : rows);
       kept.push_back(std::move(e));
