@@ -154,6 +154,26 @@ TEST(Stats, NanAndInfPropagate) {
   EXPECT_EQ(norm(y, -INFINITY).item<double>(), 1.0);
 }
 
+// Finite values whose squared deviations overflow: the variance is inf, as PyTorch's, not inf - inf
+// (the correction drift^2 / n overflowed too), along the last dim and along leading dims; std's
+// gradient is then (x - mean) / (div std) = 0, as PyTorch's.
+TEST(Stats, OverflowingVarianceIsInfinite) {
+  const Tensor row = tensor({1e200, 0.0, 0.0}, kFloat64);
+  for (const Tensor& x : {row, row.reshape({3, 1}).expand({3, 2}).contiguous()}) {
+    const std::vector<int64_t> dims = {0};
+    EXPECT_EQ(x.var(dims).max().item<double>(), INFINITY);
+    EXPECT_EQ(x.var(dims).min().item<double>(), INFINITY);
+    EXPECT_EQ(x.std(dims, 0).min().item<double>(), INFINITY);
+  }
+  EXPECT_EQ(row.var().item<double>(), INFINITY);
+  EXPECT_EQ(row.reshape({1, 3}).var({1}).item<double>(), INFINITY);
+  const Tensor leaf = row.clone().requires_grad_();
+  leaf.std().backward();
+  EXPECT_TRUE(HasValues(leaf.grad(), {0, 0, 0}, 0));
+  // In range, the values are those of before: one large deviation that does not overflow.
+  EXPECT_NEAR(tensor({1e150, 0.0, 0.0}, kFloat64).var().item<double>(), 1e300 / 3, 1e285);
+}
+
 TEST(Stats, StdGradientIsZeroWhereStdIsZero) {
   Tensor x = full({2, 3}, 1.5, kFloat64).requires_grad_();
   x.std({1}).sum().backward();

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dydx
-from conftest import assert_matches
+from conftest import assert_matches, dydx_and_torch
 
 VALUES = [[0.5, -1.25, 2.0], [3.0, -0.75, 1.5]]
 
@@ -603,3 +603,17 @@ def test_clamp_min_max_bounds_as_torch(name, bound, dtype):
         assert result.tolist() == expected.tolist()  # exactly (assert_matches compares as float64)
     if name.endswith("_"):
         assert result is ours
+
+
+@pytest.mark.parametrize("values", [[1e200, 0.0, 0.0], [1e155, 0.0, 0.0], [1e200, -1e200], [-3e300, 1e300, 2e300]])
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_and_std_of_deviations_whose_squares_overflow_are_torchs(op, values):
+    """Squared deviations past double's range: inf, as torch's (not inf - inf from the correction term),
+    with std's gradient 0 there; along the last dim and along a leading one."""
+    x, t = dydx_and_torch(np.array(values), requires_grad=True)
+    assert_matches(getattr(x, op)(), getattr(t, op)(), rtol=1e-15, atol=0)
+    column, t_column = x.reshape(-1, 1), t.reshape(-1, 1)
+    assert_matches(getattr(column, op)(0), getattr(t_column, op)(0), rtol=1e-15, atol=0)
+    (g,) = dydx.autograd.grad(getattr(x, op)(), x)
+    (tg,) = torch.autograd.grad(getattr(t, op)(), t)
+    assert_matches(g, tg, rtol=1e-15, atol=0)

@@ -6,6 +6,7 @@
 // n alone. Shared by var/std (stats.cpp) and layer_norm's fused forward.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "cpu/lane_sums.hpp"
@@ -16,6 +17,15 @@ struct RowMoments {
   double mean;
   double m2;  // sum of (x - mean)^2
 };
+
+/// The second pass's sum of squared deviations less drift^2 / n. Where the squares overflow the result is
+/// inf (the correction is at most the sum, exactly): inf - inf would make it nan. Where only drift^2
+/// overflows (a drift of 1e155 over 10^9 elements), the correction is formed as (drift / n) drift.
+inline double corrected_squares(double squares, double drift, int64_t n) {
+  if (std::isinf(squares)) return squares;
+  const double square = drift * drift;
+  return squares - (std::isinf(square) ? drift / static_cast<double>(n) * drift : square / static_cast<double>(n));
+}
 
 template <class T>
 RowMoments row_moments(const T* p, int64_t n) {
@@ -43,7 +53,7 @@ RowMoments row_moments(const T* p, int64_t n) {
     squares += dev * dev;
     drift += dev;
   }
-  return {mean, squares - drift * drift / static_cast<double>(n)};
+  return {mean, corrected_squares(squares, drift, n)};
 }
 
 }  // namespace dydx::ops

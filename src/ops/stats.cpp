@@ -134,7 +134,7 @@ Tensor reduce_columns(const Tensor& x, const Dims& dims, bool keepdim, F finish_
         }
       }
       for (int64_t c = 0; c < width; ++c)
-        py[begin + c] = static_cast<T>(finish_value(m2[c] - drift[c] * drift[c] / static_cast<double>(rows)));
+        py[begin + c] = static_cast<T>(finish_value(corrected_squares(m2[c], drift[c], rows)));
     });
   });
   return out;
