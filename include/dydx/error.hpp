@@ -1,5 +1,5 @@
-// dydx::Error, the exception type the library throws (LinAlgError, a kind of it, for matrices that
-// cannot be factored), and the check helper that raises it.
+// dydx::Error, the exception type the library throws (IndexError, a kind of it, for a dim or index out
+// of range, and LinAlgError for matrices that cannot be factored), and the check helper that raises it.
 #pragma once
 
 #include <sstream>
@@ -12,6 +12,13 @@ namespace dydx {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// A dim or an index out of range (c10::IndexError's counterpart, a dydx::Error too); in Python both a
+/// dydx.Error and an IndexError, as PyTorch raises IndexError there.
+class IndexError : public Error {
+ public:
+  using Error::Error;
 };
 
 /// A matrix that a linear-algebra op cannot factor (a singular matrix to solve with or invert):

@@ -7,8 +7,9 @@ namespace dydx::detail {
 
 int64_t wrap_dim(int64_t dim, int64_t rank, const char* op) {
   int64_t r = rank == 0 ? 1 : rank;  // a 0-D tensor accepts dim 0 and -1, as in PyTorch
-  DYDX_CHECK(dim >= -r && dim < r, op, ": dim ", dim, " is out of range for a tensor of rank ", rank,
-             " (expected a dim in [", -r, ", ", r - 1, "])");
+  if (!(dim >= -r && dim < r))
+    fail_with<IndexError>(op, ": dim ", dim, " is out of range for a tensor of rank ", rank, " (expected a dim in [", -r, ", ",
+                          r - 1, "])");
   return dim < 0 ? dim + r : dim;
 }
 

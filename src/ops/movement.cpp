@@ -304,8 +304,9 @@ Tensor select_view(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 int64_t wrap_index(int64_t index, int64_t size, int64_t dim, const char* op, const Tensor& x) {
-  DYDX_CHECK(index >= -size && index < size, op, ": index ", index, " is out of bounds for dimension ", dim,
-             " with size ", size, " (tensor of shape ", x.sizes(), ")");
+  if (!(index >= -size && index < size))
+    detail::fail_with<IndexError>(op, ": index ", index, " is out of bounds for dimension ", dim, " with size ", size,
+                                  " (tensor of shape ", x.sizes(), ")");
   return index < 0 ? index + size : index;
 }
 
