@@ -315,6 +315,48 @@ TensorList unbind(const Tensor& x, int64_t dim = 0);
 /// A copy of x with its elements in reverse order along each of dims (wrapped; each at most once).
 Tensor flip(const Tensor& x, IntArrayRef dims);
 
+// Arranging (numpy's names, as torch's; each a view or a join, differentiable as those are).
+/// x expanded to size (-1 keeps a dim), as Tensor::expand.
+Tensor broadcast_to(const Tensor& x, IntArrayRef size);
+/// The tensors expanded to their common broadcast shape (views).
+TensorList broadcast_tensors(const TensorList& tensors);
+/// Views with at least 1, 2 or 3 dims: a 0-D x becomes [1], [1, 1] or [1, 1, 1]; [n] becomes [1, n]
+/// at least 2-D and [1, n, 1] at least 3-D; [m, n] becomes [m, n, 1] at least 3-D.
+Tensor atleast_1d(const Tensor& x);
+Tensor atleast_2d(const Tensor& x);
+Tensor atleast_3d(const Tensor& x);
+TensorList atleast_1d(const TensorList& tensors);
+TensorList atleast_2d(const TensorList& tensors);
+TensorList atleast_3d(const TensorList& tensors);
+/// cat of the tensors made at least 1-D along dim 1 (dim 0 for 1-D ones), at least 2-D along dim 0
+/// (vstack, row_stack), at least 3-D along dim 2 (dstack); column_stack joins along dim 1 with 0-D and
+/// 1-D tensors as columns [n, 1]. A non-empty list.
+Tensor hstack(const TensorList& tensors);
+Tensor vstack(const TensorList& tensors);
+Tensor row_stack(const TensorList& tensors);
+Tensor dstack(const TensorList& tensors);
+Tensor column_stack(const TensorList& tensors);
+/// transpose and movedim by numpy's names.
+Tensor swapaxes(const Tensor& x, int64_t axis0, int64_t axis1);
+Tensor swapdims(const Tensor& x, int64_t dim0, int64_t dim1);
+Tensor moveaxis(const Tensor& x, IntArrayRef source, IntArrayRef destination);
+Tensor moveaxis(const Tensor& x, int64_t source, int64_t destination);
+/// x flipped along dim 1 (at least 2-D) or dim 0 (at least 1-D).
+Tensor fliplr(const Tensor& x);
+Tensor flipud(const Tensor& x);
+/// x repeated dims[d] times along each dim, dims padded with leading 1s to x's rank (a copy).
+Tensor tile(const Tensor& x, IntArrayRef dims);
+/// Views along dim: `sections` pieces whose sizes differ by one at most (the longer first); or the
+/// pieces between consecutive `indices`, each a Python slice (negative indices count from the end;
+/// past the end or behind the previous index, an empty piece), and the rest; or, from an int64
+/// tensor, its 0-D value as sections or its 1-D values as indices.
+TensorList tensor_split(const Tensor& x, int64_t sections, int64_t dim = 0);
+TensorList tensor_split(const Tensor& x, IntArrayRef indices, int64_t dim = 0);
+TensorList tensor_split(const Tensor& x, const Tensor& indices_or_sections, int64_t dim = 0);
+/// gather along dim after broadcasting x and indices (of x's rank) against each other in every other
+/// dim; with no dim, gather of the flattened tensors.
+Tensor take_along_dim(const Tensor& x, const Tensor& indices, std::optional<int64_t> dim = std::nullopt);
+
 // Indexing. Indices are int64 tensors; an index out of range (negative ones included) raises.
 /// out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): index has input's rank, and
 /// index.size(d) <= input.size(d) for d != dim; the result has index's shape.

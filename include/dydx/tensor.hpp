@@ -137,6 +137,19 @@ class Tensor {
   /// The dims in source moved to the positions in destination, the others keeping their order (a view).
   Tensor movedim(IntArrayRef source, IntArrayRef destination) const;
   Tensor movedim(int64_t source, int64_t destination) const { return movedim(IntArrayRef({source}), IntArrayRef({destination})); }
+  /// numpy's names of expand, transpose and movedim, and the arrangements of dydx/ops.hpp.
+  Tensor broadcast_to(IntArrayRef size) const;
+  Tensor swapaxes(int64_t axis0, int64_t axis1) const;
+  Tensor swapdims(int64_t dim0, int64_t dim1) const;
+  Tensor moveaxis(IntArrayRef source, IntArrayRef destination) const;
+  Tensor moveaxis(int64_t source, int64_t destination) const;
+  Tensor fliplr() const;
+  Tensor flipud() const;
+  Tensor tile(IntArrayRef dims) const;
+  std::vector<Tensor> tensor_split(int64_t sections, int64_t dim = 0) const;
+  std::vector<Tensor> tensor_split(IntArrayRef indices, int64_t dim = 0) const;
+  std::vector<Tensor> tensor_split(const Tensor& indices_or_sections, int64_t dim = 0) const;
+  Tensor take_along_dim(const Tensor& indices, std::optional<int64_t> dim = std::nullopt) const;
   Tensor as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> storage_offset = std::nullopt) const;
   /// The diagonal of dims dim1 and dim2 as a view (see dydx::diagonal).
   Tensor diagonal(int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1) const;

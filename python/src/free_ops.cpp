@@ -18,6 +18,26 @@ void bind_free_ops(nb::module_& m) {
     const TensorList list = tensor_list(tensors);
     return without_gil([&] { return dydx::stack(list, dim); });
   }, "tensors"_a, "dim"_a = 0);
+  m.def("broadcast_tensors", [](nb::args tensors) {
+    return tensor_tuple(dydx::broadcast_tensors(tensor_list(tensors.size() == 1 ? nb::handle(tensors[0]) : nb::handle(tensors))));
+  });
+  // atleast_Nd(t) is a tensor; atleast_Nd(t1, t2, ...) and atleast_Nd([t1, t2]) a tuple, as torch's.
+  const auto at_least = [&m](const char* name, Tensor (*one)(const Tensor&)) {
+    m.def(name, [one](nb::args args) -> nb::object {
+      if (args.size() == 1 && nb::isinstance<Tensor>(args[0])) return nb::cast(one(nb::cast<const Tensor&>(args[0])));
+      TensorList out;
+      for (const Tensor& t : tensor_list(args.size() == 1 ? nb::handle(args[0]) : nb::handle(args))) out.push_back(one(t));
+      return tensor_tuple(out);
+    });
+  };
+  at_least("atleast_1d", [](const Tensor& t) { return dydx::atleast_1d(t); });
+  at_least("atleast_2d", [](const Tensor& t) { return dydx::atleast_2d(t); });
+  at_least("atleast_3d", [](const Tensor& t) { return dydx::atleast_3d(t); });
+  m.def("hstack", [](nb::handle tensors) { return dydx::hstack(tensor_list(tensors)); }, "tensors"_a);
+  m.def("vstack", [](nb::handle tensors) { return dydx::vstack(tensor_list(tensors)); }, "tensors"_a);
+  m.def("row_stack", [](nb::handle tensors) { return dydx::row_stack(tensor_list(tensors)); }, "tensors"_a);
+  m.def("dstack", [](nb::handle tensors) { return dydx::dstack(tensor_list(tensors)); }, "tensors"_a);
+  m.def("column_stack", [](nb::handle tensors) { return dydx::column_stack(tensor_list(tensors)); }, "tensors"_a);
   m.def("where", [](const Tensor& cond, nb::handle a, nb::handle b) {
     const Tensor& like = nb::isinstance<Tensor>(a) ? nb::cast<const Tensor&>(a) : nb::isinstance<Tensor>(b) ? nb::cast<const Tensor&>(b) : cond;
     return dydx::where(cond, tensor_operand(a, like), tensor_operand(b, like));

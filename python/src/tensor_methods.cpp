@@ -147,6 +147,14 @@ std::pair<std::vector<int64_t>, bool> spread_arguments(nb::handle dim, bool unbi
   return {dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased};
 }
 
+// tensor_split's second argument: an int (sections), an int64 tensor (0-D sections, 1-D indices), or
+// a sequence of ints (indices).
+TensorList tensor_split_of(const Tensor& t, nb::handle indices_or_sections, int64_t dim) {
+  if (nb::isinstance<Tensor>(indices_or_sections)) return t.tensor_split(nb::cast<const Tensor&>(indices_or_sections), dim);
+  if (is_index(indices_or_sections)) return t.tensor_split(nb::cast<int64_t>(indices_or_sections), dim);
+  return t.tensor_split(torch_int_list(indices_or_sections, "tensor_split", "indices", 2, false), dim);
+}
+
 nb::object item(const Tensor& t) {
   if (t.numel() != 1) throw nb::value_error("only one element tensors can be converted to Python scalars");
   switch (t.dtype()) {
@@ -247,6 +255,22 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       .def("movedim", [](const Tensor& t, nb::handle source, nb::handle destination) {
         return t.movedim(int_list(source), int_list(destination));
       }, "source"_a, "destination"_a)
+      .def("moveaxis", [](const Tensor& t, nb::handle source, nb::handle destination) {
+        return t.moveaxis(int_list(source), int_list(destination));
+      }, "source"_a, "destination"_a)
+      .def("swapaxes", &Tensor::swapaxes, "axis0"_a, "axis1"_a)
+      .def("swapdims", &Tensor::swapdims, "dim0"_a, "dim1"_a)
+      .def("broadcast_to", [](const Tensor& t, nb::handle size) { return t.broadcast_to(int_list(size)); }, "size"_a)
+      .def("fliplr", &Tensor::fliplr)
+      .def("flipud", &Tensor::flipud)
+      // tile(2, 3), tile((2, 3)) or tile([2, 3]), as repeat's sizes.
+      .def("tile", [](const Tensor& t, nb::args dims) { return t.tile(sizes_from_args(dims)); })
+      .def("tensor_split", [](const Tensor& t, nb::handle indices_or_sections, int64_t dim) {
+        return as_tuple(tensor_split_of(t, indices_or_sections, dim));
+      }, "indices_or_sections"_a, "dim"_a = 0)
+      .def("take_along_dim", [](const Tensor& t, const Tensor& indices, std::optional<int64_t> dim) {
+        return t.take_along_dim(indices, dim);
+      }, "indices"_a, "dim"_a = nb::none())
       // repeat(2, 3), repeat((2, 3)), repeat([2, 3]) or repeat(repeats=[2, 3]), and nothing PyTorch
       // 1.13 refuses (repeat(True, 2), repeat(2.0), repeat(repeats=2)).
       .def("repeat", [](const Tensor& t, nb::args args, nb::kwargs kwargs) {
