@@ -62,6 +62,23 @@ std::optional<bool> optional_bool(nb::handle h) {
 
 TensorList optional_tensor_list(nb::handle h) { return h.is_none() ? TensorList{} : tensor_list(h); }
 
+// grad_outputs and grad_tensors: None, one tensor, or a sequence whose None entries stand for an
+// output's implicit gradient (ones, for a scalar output; an error otherwise), as torch's.
+TensorList seeds_of(nb::handle h) {
+  if (h.is_none() || nb::isinstance<Tensor>(h) || !PySequence_Check(h.ptr())) return optional_tensor_list(h);
+  TensorList out;
+  for (nb::handle item : nb::iter(h)) {
+    if (item.is_none()) {
+      out.emplace_back();
+      continue;
+    }
+    if (!nb::isinstance<Tensor>(item))
+      throw nb::type_error(("grad_outputs: expected a Tensor or None, but got " + std::string(Py_TYPE(item.ptr())->tp_name)).c_str());
+    out.push_back(nb::cast<Tensor>(item));
+  }
+  return out;
+}
+
 std::string node_repr(const autograd::Node& node) {
   std::ostringstream os;
   os << "<" << node.name() << " object at " << static_cast<const void*>(&node) << ">";
@@ -135,7 +152,7 @@ void bind_autograd(nb::module_& m) {
     options.create_graph = create_graph;
     options.allow_unused = allow_unused;
     options.is_grads_batched = is_grads_batched;
-    const TensorList out = tensor_list(outputs), in = tensor_list(inputs), seeds = optional_tensor_list(grad_outputs);
+    const TensorList out = tensor_list(outputs), in = tensor_list(inputs), seeds = seeds_of(grad_outputs);
     return tensor_tuple(without_gil([&] { return dydx::grad(out, in, seeds, options); }));
   }, "outputs"_a, "inputs"_a, "grad_outputs"_a = nb::none(), "retain_graph"_a = nb::none(), "create_graph"_a = false,
      "allow_unused"_a = false, "is_grads_batched"_a = false);
@@ -145,7 +162,7 @@ void bind_autograd(nb::module_& m) {
     options.retain_graph = optional_bool(retain_graph);
     options.create_graph = create_graph;
     options.inputs = optional_tensor_list(inputs);
-    const TensorList out = tensor_list(tensors), seeds = optional_tensor_list(grad_tensors);
+    const TensorList out = tensor_list(tensors), seeds = seeds_of(grad_tensors);
     without_gil([&] {
       dydx::backward(out, seeds, options);
       return 0;

@@ -81,6 +81,9 @@ std::vector<BoundArg> bind_args(const char* fn, const nb::args& args, const nb::
 TensorList tensor_list(nb::handle h);
 /// A tuple of the tensors, undefined ones as None.
 nb::tuple tensor_tuple(const TensorList& tensors);
+/// nonzero(as_tuple=True) and where(condition): one 1-D int64 tensor of indices per dim (for a 0-D
+/// tensor, one: [0] where it is nonzero, else empty), as torch's.
+TensorList nonzero_tuple(const Tensor& t);
 /// A Tensor, or None when it is undefined.
 nb::object tensor_or_none(const Tensor& t);
 

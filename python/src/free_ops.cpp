@@ -38,6 +38,7 @@ void bind_free_ops(nb::module_& m) {
   m.def("row_stack", [](nb::handle tensors) { return dydx::row_stack(tensor_list(tensors)); }, "tensors"_a);
   m.def("dstack", [](nb::handle tensors) { return dydx::dstack(tensor_list(tensors)); }, "tensors"_a);
   m.def("column_stack", [](nb::handle tensors) { return dydx::column_stack(tensor_list(tensors)); }, "tensors"_a);
+  m.def("where", [](const Tensor& cond) { return tensor_tuple(nonzero_tuple(cond)); }, "condition"_a);
   m.def("where", [](const Tensor& cond, nb::handle a, nb::handle b) {
     const Tensor& like = nb::isinstance<Tensor>(a) ? nb::cast<const Tensor&>(a) : nb::isinstance<Tensor>(b) ? nb::cast<const Tensor&>(b) : cond;
     return dydx::where(cond, tensor_operand(a, like), tensor_operand(b, like));

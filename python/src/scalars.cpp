@@ -208,6 +208,13 @@ std::vector<int64_t> sizes_from_args(const nb::args& args) {
   return int_list(args);
 }
 
+TensorList nonzero_tuple(const Tensor& t) {
+  const Tensor positions = (t.dim() == 0 ? t.reshape({1}) : t).nonzero();  // [count, dims]
+  TensorList out;
+  for (int64_t d = 0; d < positions.size(1); ++d) out.push_back(positions.select(1, d).contiguous());
+  return out;
+}
+
 TensorList tensor_list(nb::handle h) {
   if (nb::isinstance<Tensor>(h)) return {nb::cast<Tensor>(h)};
   if (!PySequence_Check(h.ptr()))

@@ -147,6 +147,15 @@ std::pair<std::vector<int64_t>, bool> spread_arguments(nb::handle dim, bool unbi
   return {dim.is_none() ? std::vector<int64_t>{} : int_list(dim), unbiased};
 }
 
+// var and std: correction= (keyword-only, an int; it overrides unbiased, as torch's), else unbiased.
+Tensor moment_of(const Tensor& t, nb::handle dim, bool unbiased, bool keepdim, nb::handle correction, const char* op) {
+  const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, op);
+  const bool is_var = std::string_view(op) == "var";
+  if (correction.is_none()) return is_var ? t.var(dims, unbiased_, keepdim) : t.std(dims, unbiased_, keepdim);
+  const std::optional<int64_t> c = int_arg(correction, op, "correction", 0);  // (an int64_t would pick the bool overload)
+  return is_var ? t.var(dims, c, keepdim) : t.std(dims, c, keepdim);
+}
+
 // tensor_split's second argument: an int (sections), an int64 tensor (0-D sections, 1-D indices), or
 // a sequence of ints (indices).
 TensorList tensor_split_of(const Tensor& t, nb::handle indices_or_sections, int64_t dim) {
@@ -422,16 +431,25 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
 
   // ---- reductions ----
   // The dims are read from Python before the GIL is let go: int_list iterates a Python object.
-  cls.def("sum", [](const Tensor& t, nb::handle dim, bool keepdim) {
+  // dtype=: the input cast first, as torch's (a float32 sum accumulated and returned in float64).
+  cls.def("sum", [](const Tensor& t, nb::handle dim, bool keepdim, nb::handle dtype) {
         const bool all = dim.is_none();
         const std::vector<int64_t> dims = all ? std::vector<int64_t>{} : int_list(dim);
-        return maybe_without_gil(t.numel(), [&] { return all ? t.sum() : t.sum(dims, keepdim); });
-      }, "dim"_a = nb::none(), "keepdim"_a = false)
-      .def("mean", [](const Tensor& t, nb::handle dim, bool keepdim) {
+        const auto type = dtype_argument(dtype);
+        return maybe_without_gil(t.numel(), [&] {
+          const Tensor x = type ? t.to(*type) : t;
+          return all ? x.sum() : x.sum(dims, keepdim);
+        });
+      }, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(), "dtype"_a = nb::none())
+      .def("mean", [](const Tensor& t, nb::handle dim, bool keepdim, nb::handle dtype) {
         const bool all = dim.is_none();
         const std::vector<int64_t> dims = all ? std::vector<int64_t>{} : int_list(dim);
-        return maybe_without_gil(t.numel(), [&] { return all ? t.mean() : t.mean(dims, keepdim); });
-      }, "dim"_a = nb::none(), "keepdim"_a = false)
+        const auto type = dtype_argument(dtype);
+        return maybe_without_gil(t.numel(), [&] {
+          const Tensor x = type ? t.to(*type) : t;
+          return all ? x.mean() : x.mean(dims, keepdim);
+        });
+      }, "dim"_a = nb::none(), "keepdim"_a = false, nb::kw_only(), "dtype"_a = nb::none())
       .def("max", [](const Tensor& t, nb::args args, nb::kwargs kwargs) { return extreme(t, args, kwargs, true); })
       .def("min", [](const Tensor& t, nb::args args, nb::kwargs kwargs) { return extreme(t, args, kwargs, false); })
       // amax and amin: dim an int or a sequence of them; none (or None, or ()) reduces every dim.
@@ -473,14 +491,12 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
            "dim"_a = nb::none(), "keepdim"_a = false)
       .def("nanmedian", [](const Tensor& t, nb::handle dim, bool keepdim) { return median_of(t, dim, keepdim, true); },
            "dim"_a = nb::none(), "keepdim"_a = false)
-      .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
-        const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, "var");
-        return t.var(dims, unbiased_, keepdim);
-      }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
-      .def("std", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim) {
-        const auto [dims, unbiased_] = spread_arguments(dim, unbiased, keepdim, "std");
-        return t.std(dims, unbiased_, keepdim);
-      }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false)
+      .def("var", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim, nb::handle correction) {
+        return moment_of(t, dim, unbiased, keepdim, correction, "var");
+      }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false, nb::kw_only(), "correction"_a = nb::none())
+      .def("std", [](const Tensor& t, nb::handle dim, bool unbiased, bool keepdim, nb::handle correction) {
+        return moment_of(t, dim, unbiased, keepdim, correction, "std");
+      }, "dim"_a = nb::none(), "unbiased"_a = true, "keepdim"_a = false, nb::kw_only(), "correction"_a = nb::none())
       .def("norm", [](const Tensor& t, nb::handle p, nb::handle dim, bool keepdim) {
         // p='fro' is the 2-norm over the dims (Frobenius over a matrix's two); 'nuc' needs singular values.
         if (nb::isinstance<nb::str>(p) && nb::cast<std::string>(p) != "fro")
@@ -505,7 +521,11 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
         return nb::isinstance<Tensor>(src) ? t.scatter(dim, index, nb::cast<const Tensor&>(src)) : t.scatter(dim, index, to_scalar(src));
       }, "dim"_a, "index"_a, "src"_a)
       .def("masked_select", &Tensor::masked_select, "mask"_a)
-      .def("nonzero", &Tensor::nonzero);
+      // as_tuple: one 1-D index tensor per dim (a 0-D tensor's: one of its own), as torch's.
+      .def("nonzero", [](const Tensor& t, bool as_tuple) -> nb::object {
+        if (!as_tuple) return nb::cast(t.nonzero());
+        return tensor_tuple(nonzero_tuple(t));
+      }, nb::kw_only(), "as_tuple"_a = false);
 
   // ---- comparisons and logic ----
   cls.def("isnan", &Tensor::isnan)

@@ -617,3 +617,51 @@ def test_var_and_std_of_deviations_whose_squares_overflow_are_torchs(op, values)
     (g,) = dydx.autograd.grad(getattr(x, op)(), x)
     (tg,) = torch.autograd.grad(getattr(t, op)(), t)
     assert_matches(g, tg, rtol=1e-15, atol=0)
+
+
+def test_var_std_correction_sum_mean_dtype_as_torchs():
+    x, t = dydx_and_torch(np.random.default_rng(3).uniform(-2, 2, size=(4, 5)).astype(np.float32), requires_grad=True)
+    for op in ("var", "std"):
+        for kwargs in (dict(dim=1, correction=0), dict(dim=0, correction=2, keepdim=True), dict(dim=(0, 1), correction=1)):
+            assert_matches(getattr(x, op)(**kwargs), getattr(t, op)(**kwargs), rtol=1e-6, atol=1e-7)
+        with pytest.raises(TypeError):
+            getattr(x, op)(1, correction=1.5)
+    for op in ("sum", "mean"):
+        for args, kwargs in (((), dict(dtype=dydx.float64)), ((1,), dict(dtype=dydx.float64, keepdim=True)), ((0,), {})):
+            torch_kwargs = {k: (torch.float64 if v is dydx.float64 else v) for k, v in kwargs.items()}
+            ours, theirs = getattr(x, op)(*args, **kwargs), getattr(t, op)(*args, **torch_kwargs)
+            # Summed in float64, the two agree to double rounding; in float32, to float32's.
+            tolerance = 1e-12 if "dtype" in kwargs else 1e-6
+            assert_matches(ours, theirs, rtol=tolerance, atol=tolerance)
+            (g,) = dydx.autograd.grad(ours.sum(), x)
+            (tg,) = torch.autograd.grad(theirs.sum(), t)
+            assert_matches(g, tg, rtol=1e-12, atol=1e-12)
+    i, ti = dydx_and_torch(np.array([[1, 2], [3, 4]]))
+    assert_matches(i.sum(dtype=dydx.float32), ti.sum(dtype=torch.float32), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("values", [np.array([[0.0, 1.0, 2.0], [3.0, 0.0, -1.0]]), np.array(3.0), np.array(0.0), np.zeros((2, 0)),
+                                    np.array([[[1, 0], [0, 1]]])])
+def test_where_of_a_condition_alone_and_nonzero_as_tuple_are_torchs(values):
+    x, t = dydx_and_torch(values)
+    ours, theirs = dydx.where(x != 0), torch.where(t != 0)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert_matches(a, b, rtol=0, atol=0)
+    for a, b in zip(x.nonzero(as_tuple=True), t.nonzero(as_tuple=True)):
+        assert_matches(a, b, rtol=0, atol=0)
+    assert_matches(x.nonzero(), t.nonzero(), rtol=0, atol=0)
+
+
+def test_none_in_grad_outputs_is_the_implicit_gradient_of_a_scalar_as_torchs():
+    x, t = dydx_and_torch(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (g,) = dydx.autograd.grad([x.sum(), (x * x).sum()], [x], grad_outputs=[None, dydx.tensor(2.0, dtype=dydx.float64)])
+    (tg,) = torch.autograd.grad([t.sum(), (t * t).sum()], [t], grad_outputs=[None, torch.tensor(2.0, dtype=torch.float64)])
+    assert_matches(g, tg, rtol=0, atol=0)
+    with pytest.raises(RuntimeError):
+        dydx.autograd.grad([x * 3], [x], grad_outputs=[None])
+    with pytest.raises(TypeError):
+        dydx.autograd.grad([x.sum()], [x], grad_outputs=[1.0])
+    dydx.autograd.backward([(x * 2).sum()], grad_tensors=[None])
+    torch.autograd.backward([(t * 2).sum()], grad_tensors=[None])
+    assert_matches(x.grad, t.grad, rtol=0, atol=0)
