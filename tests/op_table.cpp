@@ -385,6 +385,11 @@ std::vector<OpRow> build_table() {
              [](double x, double y) { return std::fmod(x, y); }));
   row(binary("remainder", Domain::AwayFromZero, [](const auto& in) { return remainder(in[0], in[1]); },
              [](double x, double y) { return x - std::floor(x / y) * y; }));
+  // Piecewise constant: every derivative zero (DivBackward2); the seeded draws cross no jump.
+  row(binary("div.floor", Domain::AwayFromZero, [](const auto& in) { return div(in[0], in[1], "floor"); },
+             [](double x, double y) { return std::floor(x / y); }));
+  row(binary("div.trunc", Domain::AwayFromZero, [](const auto& in) { return div(in[0], in[1], "trunc"); },
+             [](double x, double y) { return std::trunc(x / y); }));
   row({"where", kBinaryShapes, Domain::Real,
        [](const auto& in) {
          Tensor cond = gt(in[0].detach(), in[1].detach());

@@ -173,6 +173,33 @@ TEST(BinaryMathDtypes, FmodByScalar) {
   EXPECT_EQ(fmod(i64({kMin, kMax}), -1).to_vector<int64_t>(), (std::vector<int64_t>{0, 0}));
 }
 
+// div with a rounding mode and floor_divide, as PyTorch 1.13's: integers stay integers (floor toward
+// -inf, trunc toward 0), floats round from the true quotient (floor by PyTorch's fmod-based formula),
+// INT64_MIN / -1 wraps, an integer 0 divisor raises, bool and unknown modes raise, and every
+// derivative is zero (DivBackward2).
+TEST(BinaryMathDtypes, DivWithARoundingMode) {
+  const Tensor a = i64({-7, 7, -8, 5, kMin}), b = i64({2, -2, 3, 5, -1});
+  EXPECT_EQ(div(a, b, "floor").to_vector<int64_t>(), (std::vector<int64_t>{-4, -4, -3, 1, kMin}));
+  EXPECT_EQ(div(a, b, "trunc").to_vector<int64_t>(), (std::vector<int64_t>{-3, -3, -2, 1, kMin}));
+  EXPECT_EQ(a.floor_divide(2).to_vector<int64_t>(), (std::vector<int64_t>{-4, 3, -4, 2, kMin / 2}));
+  EXPECT_EQ(floor_divide(7, i64({2, -2})).to_vector<int64_t>(), (std::vector<int64_t>{3, -4}));
+  EXPECT_EQ(div(a, 2.5, "floor").dtype(), kFloat32);
+  EXPECT_TRUE(HasExactly(div(f64({-7.5, 7, 1e300, -0.0, 5, 5}), f64({2, -2, 1e-300, 3, 0, -0.0}), "floor"),
+                         {-4, -4, kInf, -0.0, kInf, -kInf}));
+  EXPECT_TRUE(HasExactly(div(f64({-7.5, 7, -0.0, -1}), f64({2, -2, 3, 3}), "trunc"), {-3, -3, -0.0, -0.0}));
+  EXPECT_TRUE(HasExactly(div(f32({kNan, 1}), f32({1, kNan}), "floor"), {kNan, kNan}));
+  EXPECT_TRUE(HasExactly(div(f64({1, 2}), f64({3, 4}), std::nullopt), {1.0 / 3, 0.5}));
+  EXPECT_DYDX_ERROR(div(a, i64({1, 0, 1, 1, 1}), "floor"), "div", "ZeroDivisionError");
+  EXPECT_DYDX_ERROR(div(a, b, "round"), "rounding_mode", "'round'");
+  EXPECT_DYDX_ERROR(div(tensor({true}), tensor({true}), "floor"), "div_floor_cpu", "Bool");
+  const Tensor x = f64({1.5, -2.5, 3}).requires_grad_(), y = f64({2, 2, -4}).requires_grad_();
+  const Tensor q = div(x, y, "floor");
+  EXPECT_EQ(std::string(q.grad_fn()->name()), "DivBackward2");
+  const TensorList g = grad({(q * q).sum()}, {x, y});
+  EXPECT_TRUE(HasExactly(g[0], {0, 0, 0}));
+  EXPECT_TRUE(HasExactly(g[1], {0, 0, 0}));
+}
+
 // ---- values ------------------------------------------------------------------------------------
 
 // PyTorch's scalar loop computes std::max(a, b) and std::min(a, b), which return a at a tie:

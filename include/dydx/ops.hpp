@@ -14,6 +14,15 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha = 1);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
+/// a / b rounded as rounding_mode says: "floor" (toward -inf, Python's //) or "trunc" (toward 0, C's /);
+/// nullopt is true division. With a mode the result keeps the promoted dtype (integers stay integers;
+/// an integer divisor of 0 raises) and every derivative is zero, as PyTorch's.
+Tensor div(const Tensor& a, const Tensor& b, std::optional<std::string_view> rounding_mode);
+Tensor div(const Tensor& a, Scalar b, std::optional<std::string_view> rounding_mode);
+/// div(a, b, "floor"), as torch.floor_divide (PyTorch 1.13 and later).
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+Tensor floor_divide(const Tensor& a, Scalar b);
+Tensor floor_divide(Scalar a, const Tensor& b);
 Tensor neg(const Tensor& x);
 Tensor pow(const Tensor& base, Scalar exponent);
 Tensor pow(const Tensor& base, const Tensor& exponent);

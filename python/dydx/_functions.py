@@ -10,7 +10,7 @@ _METHODS = [
     "addcmul", "addcdiv", "matmul", "mm", "dot", "mv", "outer", "inverse", "softmax", "log_softmax", "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "prod", "cumsum", "cumprod", "var", "std", "norm",
     "logsumexp", "any", "all", "gather", "scatter_add", "index_select", "masked_fill", "scatter", "masked_select",
     "nonzero", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
-    "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "div", "reshape", "flatten", "unflatten", "movedim",
+    "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "div", "floor_divide", "reshape", "flatten", "unflatten", "movedim",
     "transpose", "permute", "flip", "squeeze", "unsqueeze", "narrow", "select", "t", "clone", "detach", "numel",
     "split", "split_with_sizes", "chunk", "unbind", "roll", "moveaxis", "swapaxes", "swapdims", "broadcast_to", "fliplr",
     "flipud", "tile", "tensor_split", "take_along_dim",

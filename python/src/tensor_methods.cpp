@@ -269,14 +269,41 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
       }, "source"_a, "destination"_a)
       .def("swapaxes", &Tensor::swapaxes, "axis0"_a, "axis1"_a)
       .def("swapdims", &Tensor::swapdims, "dim0"_a, "dim1"_a)
-      .def("broadcast_to", [](const Tensor& t, nb::handle size) { return t.broadcast_to(int_list(size)); }, "size"_a)
+      // broadcast_to((2, 3)), broadcast_to(2, 3) or broadcast_to(size=(2, 3)), as torch's.
+      .def("broadcast_to", [](const Tensor& t, nb::args args, nb::kwargs kwargs) {
+        if (kwargs.size() > 0 || args.size() == 0) {
+          const auto bound = bind_args("broadcast_to", args, kwargs, {"size"}, 1);
+          return t.broadcast_to(torch_int_list(bound[0].value, "broadcast_to", "size", bound[0].position, false));
+        }
+        return t.broadcast_to(sizes_from_args(args));
+      })
       .def("fliplr", &Tensor::fliplr)
       .def("flipud", &Tensor::flipud)
       // tile(2, 3), tile((2, 3)) or tile([2, 3]), as repeat's sizes.
-      .def("tile", [](const Tensor& t, nb::args dims) { return t.tile(sizes_from_args(dims)); })
-      .def("tensor_split", [](const Tensor& t, nb::handle indices_or_sections, int64_t dim) {
-        return as_tuple(tensor_split_of(t, indices_or_sections, dim));
-      }, "indices_or_sections"_a, "dim"_a = 0)
+      .def("tile", [](const Tensor& t, nb::args args, nb::kwargs kwargs) {
+        if (kwargs.size() > 0 || args.size() == 0) {
+          const auto bound = bind_args("tile", args, kwargs, {"dims"}, 1);
+          return t.tile(torch_int_list(bound[0].value, "tile", "dims", bound[0].position, false));
+        }
+        return t.tile(sizes_from_args(args));
+      })
+      // tensor_split(sections or indices or tensor_indices_or_sections, dim=0): torch's keyword names,
+      // one per form, or the second argument positionally.
+      .def("tensor_split", [](const Tensor& t, nb::args args, nb::kwargs kwargs) {
+        if (args.size() > 2) throw nb::type_error("tensor_split() takes at most 2 arguments besides the tensor");
+        nb::handle split = args.size() > 0 ? args[0] : nb::handle(), dim = args.size() > 1 ? args[1] : nb::handle();
+        for (auto [key, value] : kwargs) {
+          const std::string name = nb::cast<std::string>(key);
+          const bool is_split = name == "sections" || name == "indices" || name == "tensor_indices_or_sections";
+          if (!is_split && name != "dim")
+            throw nb::type_error(("tensor_split() got an unexpected keyword argument '" + name + "'").c_str());
+          nb::handle& slot = is_split ? split : dim;
+          if (slot.is_valid()) throw nb::type_error(("tensor_split() got multiple values for argument '" + name + "'").c_str());
+          slot = value;
+        }
+        if (!split.is_valid()) throw nb::type_error("tensor_split() missing 1 required argument: sections or indices");
+        return as_tuple(tensor_split_of(t, split, dim.is_valid() ? int_arg(dim, "tensor_split", "dim", 2) : 0));
+      })
       .def("take_along_dim", [](const Tensor& t, const Tensor& indices, std::optional<int64_t> dim) {
         return t.take_along_dim(indices, dim);
       }, "indices"_a, "dim"_a = nb::none())

@@ -1,5 +1,7 @@
 // Python's operators on Tensor: arithmetic (with numbers on either side), @, comparisons, bitwise
 // and the in-place forms (+=, ...), each an op of dydx's with PyTorch's promotion.
+#include <nanobind/stl/string.h>
+
 #include "bindings.hpp"
 
 namespace dydx::python {
@@ -72,13 +74,15 @@ void bind_tensor_operators(nb::class_<Tensor>& cls) {
   DYDX_BINARY("gt", x > y);
   DYDX_BINARY("ge", x >= y);
   DYDX_BINARY("mul", x * y);
-  DYDX_BINARY("div", x / y);
+  DYDX_BINARY("__floordiv__", dydx::floor_divide(x, y));
+  DYDX_BINARY("floor_divide", dydx::floor_divide(x, y));
   DYDX_REFLECTED("__radd__", x + y);
   DYDX_REFLECTED("__rsub__", x - y);
   DYDX_REFLECTED("__rmul__", x * y);
   DYDX_REFLECTED("__rtruediv__", x / y);
   DYDX_REFLECTED("__rpow__", dydx::pow(x, y));
   DYDX_REFLECTED("__rmod__", x % y);
+  DYDX_REFLECTED("__rfloordiv__", dydx::floor_divide(x, y));
   DYDX_REFLECTED("__rand__", y & x);
   DYDX_REFLECTED("__ror__", y | x);
   DYDX_REFLECTED("__rxor__", y ^ x);
@@ -86,6 +90,17 @@ void bind_tensor_operators(nb::class_<Tensor>& cls) {
   DYDX_IN_PLACE("__isub__", x.sub_(y));
   DYDX_IN_PLACE("__imul__", x.mul_(y));
   DYDX_IN_PLACE("__itruediv__", x.div_(y));
+  // div(other, *, rounding_mode=None): true division, or rounded toward -inf ('floor') or 0 ('trunc').
+  cls.def("div", [](const Tensor& a, nb::handle b, nb::handle rounding_mode) -> nb::object {
+        if (!nb::isinstance<Tensor>(b) && !is_number(b))
+          throw nb::type_error(("div(): argument 'other' must be Tensor or Number, not " + std::string(Py_TYPE(b.ptr())->tp_name)).c_str());
+        if (!rounding_mode.is_none() && !nb::isinstance<nb::str>(rounding_mode))
+          throw nb::type_error(("div(): argument 'rounding_mode' must be str, not " + std::string(Py_TYPE(rounding_mode.ptr())->tp_name)).c_str());
+        const Tensor other = tensor_operand(b, a);
+        const std::string text = rounding_mode.is_none() ? std::string() : nb::cast<std::string>(rounding_mode);
+        const std::optional<std::string_view> mode = rounding_mode.is_none() ? std::nullopt : std::optional<std::string_view>(text);
+        return nb::cast(maybe_without_gil(std::max(a.numel(), other.numel()), [&] { return dydx::div(a, other, mode); }));
+      }, "other"_a, nb::kw_only(), "rounding_mode"_a = nb::none());
   cls.def("add", [](const Tensor& a, nb::handle b, nb::handle alpha) {
         return dydx::add(a, tensor_operand(b, a), to_scalar(alpha));
       }, "other"_a, "alpha"_a = 1)

@@ -230,3 +230,19 @@ def test_dims_and_indices_out_of_range_are_index_errors():
         assert isinstance(info.value, dydx.Error)
     with pytest.raises(IndexError):  # (Python's own, which iteration relies on)
         x[5]
+
+
+def test_keyword_spellings_are_torchs():
+    x, t = dydx.arange(7.0), torch.arange(7.0)
+    for kwargs in (dict(sections=3), dict(indices=[1, 4]), dict(sections=2, dim=0)):
+        assert [p.shape for p in dydx.tensor_split(x, **kwargs)] == [p.shape for p in torch.tensor_split(t, **kwargs)]
+    assert [p.shape for p in x.tensor_split(tensor_indices_or_sections=dydx.tensor(2))] == \
+        [p.shape for p in t.tensor_split(tensor_indices_or_sections=torch.tensor(2))]
+    for call in (lambda m: m.tensor_split(indices_or_sections=2), lambda m: m.tensor_split(2, bogus=1),
+                 lambda m: m.tensor_split(2, 0, 1)):
+        same_error(lambda: call(x), lambda: call(t))
+    assert x.tile(dims=(2,)).shape == t.tile(dims=(2,)).shape
+    assert tuple(x.broadcast_to(2, 7).shape) == tuple(t.broadcast_to(2, 7).shape)
+    assert tuple(x.broadcast_to(size=(2, 7)).shape) == tuple(t.broadcast_to(size=(2, 7)).shape)
+    for call in (lambda m: m.roll(1, 5), lambda m: m.narrow(0, 9, 1)):
+        same_error(lambda: call(x), lambda: call(t))

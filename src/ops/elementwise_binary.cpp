@@ -516,6 +516,36 @@ struct Remainder : Named<"remainder", "RemainderBackward1"> {
   }
 };
 
+// div with a rounding mode: floor(a / b) (Python's //; for floats floor_quotient, PyTorch's values) or
+// trunc(a / b) (C's /), in the promoted dtype, so that integers stay integers. Piecewise constant, so
+// every derivative is zero, as PyTorch's DivBackward2 gives. INT64_MIN / -1 wraps to INT64_MIN (PyTorch
+// 1.13 dies of SIGFPE there).
+template <bool Floor>
+struct RoundedDiv : std::conditional_t<Floor, Named<"div.floor", "DivBackward2">, Named<"div.trunc", "DivBackward2">> {
+  static constexpr Saves saves{};
+  static constexpr bool linear = true;  // piecewise constant: every partial zero
+  static void check(const Tensor& a, const Tensor& b, ScalarType dtype) {
+    DYDX_CHECK(dtype != kBool, "div: \"", Floor ? "div_floor_cpu" : "div_trunc_cpu", "\" not implemented for 'Bool' (",
+               a.sizes(), " by ", b.sizes(), ")");
+    check_integer_divisor(a, b, dtype, "div");
+  }
+  template <class T>
+  static T forward(T x, T y) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return Floor ? floor_quotient(x, y) : std::trunc(x / y);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return x;  // (refused by check)
+    } else {
+      if (y == -1) return static_cast<T>(0 - static_cast<uint64_t>(x));
+      T q = static_cast<T>(x / y);
+      if (Floor && x % y != 0 && (x < 0) != (y < 0)) --q;
+      return q;
+    }
+  }
+  static Tensor times_d_a(const Tensor&, const auto&) { return {}; }
+  static Tensor times_d_b(const Tensor&, const auto&) { return {}; }
+};
+
 // The scalar forms with their own nodes in PyTorch: s - x (RsubBackward1), x^p (PowBackward0) and
 // s^x (PowBackward2) for a C++ scalar s or p.
 struct RsubRecord : Named<"rsub", "RsubBackward1">, Linear {
@@ -699,6 +729,19 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) { return ops::add_imp
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) { return ops::add_impl(a, b, alpha, /*negate=*/true, "sub"); }
 Tensor mul(const Tensor& a, const Tensor& b) { return ops::binary<ops::Mul>(a, b); }
 Tensor div(const Tensor& a, const Tensor& b) { return ops::binary<ops::Div>(a, b); }
+Tensor div(const Tensor& a, const Tensor& b, std::optional<std::string_view> rounding_mode) {
+  if (!rounding_mode) return div(a, b);
+  DYDX_CHECK(*rounding_mode == "floor" || *rounding_mode == "trunc",
+             "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '", *rounding_mode, "'");
+  return *rounding_mode == "floor" ? ops::binary<ops::RoundedDiv<true>>(a, b) : ops::binary<ops::RoundedDiv<false>>(a, b);
+}
+Tensor div(const Tensor& a, Scalar b, std::optional<std::string_view> rounding_mode) {
+  if (!rounding_mode) return a / b;
+  return div(a, ops::scalar_tensor(b, ops::result_type(a, b)), rounding_mode);
+}
+Tensor floor_divide(const Tensor& a, const Tensor& b) { return div(a, b, "floor"); }
+Tensor floor_divide(const Tensor& a, Scalar b) { return div(a, b, "floor"); }
+Tensor floor_divide(Scalar a, const Tensor& b) { return div(ops::scalar_tensor(a, ops::result_type(b, a)), b, "floor"); }
 Tensor atan2(const Tensor& a, const Tensor& b) { return ops::binary<ops::Atan2>(a, b); }
 Tensor hypot(const Tensor& a, const Tensor& b) { return ops::binary<ops::Hypot>(a, b); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Maximum>(a, b); }

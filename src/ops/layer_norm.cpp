@@ -39,10 +39,12 @@ std::vector<int64_t> trailing(int64_t k) {
   return dims;
 }
 
-// mean and r = 1 / sqrt(var + eps) of x over its last k dims (kept), with differentiable ops.
+// mean and r = 1 / sqrt(var + eps) of x over its last k dims (kept), with differentiable ops; nan where
+// the variance overflows, as the fused forward's (ops::inverse_deviation).
 std::pair<Tensor, Tensor> row_stats(const Tensor& x, const LayerNormAttrs& a) {
   const std::vector<int64_t> dims = trailing(a.normalized_dims);
-  return {x.mean(dims, true), 1.0 / sqrt(x.var(dims, std::optional<int64_t>(0), true) + a.eps)};
+  const Tensor var = x.var(dims, std::optional<int64_t>(0), true);
+  return {x.mean(dims, true), 1.0 / sqrt(var.masked_fill(var.isinf(), NAN) + a.eps)};
 }
 
 // dx = r (gw - <gw> - xhat <gw xhat>) for rows of n contiguous elements, in double from the forward's
@@ -296,7 +298,7 @@ Tensor row_statistics(const Tensor& input, int64_t k, double eps) {
       for (int64_t row = begin; row < end; ++row) {
         const ops::RowMoments m = ops::row_moments(px + row * n, n);
         pm[row] = static_cast<T>(m.mean);
-        pr[row] = static_cast<T>(1 / std::sqrt(m.m2 / static_cast<double>(n) + eps));
+        pr[row] = static_cast<T>(ops::inverse_deviation(m, n, eps));
       }
     });
   });
@@ -357,7 +359,7 @@ Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tenso
         const T* v = px + row * n;
         T* y = py + row * n;
         const ops::RowMoments m = ops::row_moments(v, n);
-        const double mu = m.mean, r = 1 / std::sqrt(m.m2 / static_cast<double>(n) + eps);
+        const double mu = m.mean, r = ops::inverse_deviation(m, n, eps);
         pm[row] = static_cast<T>(mu);
         pr[row] = static_cast<T>(r);
         for (int64_t j = 0; j < n; ++j) {

@@ -371,7 +371,8 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
   DYDX_CHECK(this->dim() > 0, "narrow: cannot be applied to a 0-D tensor");
   dim = detail::wrap_dim(dim, this->dim(), "narrow");
   const int64_t n = size(dim);
-  DYDX_CHECK(start >= -n && start <= n, "narrow: start ", start, " is out of range for dimension ", dim, " of size ", n);
+  if (!(start >= -n && start <= n))  // (an IndexError, as PyTorch's)
+    detail::fail_with<IndexError>("narrow: start ", start, " is out of range for dimension ", dim, " of size ", n);
   if (start < 0) start += n;
   DYDX_CHECK(length >= 0 && length <= n - start, "narrow: start (", start, ") + length (", length,
              ") exceeds dimension size (", n, ")");

@@ -85,8 +85,9 @@ RollAttrs roll_plan(const Tensor& x, IntArrayRef shifts, IntArrayRef dims) {
   DYDX_CHECK(x.dim() > 0, "roll: Dimension specified as ", dims[0], " but tensor has no dimensions");
   Dims total(static_cast<size_t>(x.dim()), 0);  // per dim, the sum of its shifts modulo its size
   for (size_t i = 0; i < dims.size(); ++i) {
-    DYDX_CHECK(dims[i] >= -x.dim() && dims[i] < x.dim(), "roll: Dimension out of range (expected to be in range of [",
-               -x.dim(), ", ", x.dim() - 1, "], but got ", dims[i], ") (tensor of shape ", x.sizes(), ")");
+    if (!(dims[i] >= -x.dim() && dims[i] < x.dim()))
+      detail::fail_with<IndexError>("roll: Dimension out of range (expected to be in range of [", -x.dim(), ", ", x.dim() - 1,
+                                    "], but got ", dims[i], ") (tensor of shape ", x.sizes(), ")");
     const int64_t d = dims[i] < 0 ? dims[i] + x.dim() : dims[i];
     const int64_t n = x.size(d);
     // total + s modulo n with both in [0, n), without forming total + s (which overflows for n

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "cpu/lane_sums.hpp"
 
@@ -54,6 +55,14 @@ RowMoments row_moments(const T* p, int64_t n) {
     drift += dev;
   }
   return {mean, corrected_squares(squares, drift, n)};
+}
+
+/// layer_norm's 1 / sqrt(m2 / n + eps): nan where the squared deviations overflow, as PyTorch's. (An
+/// infinite variance would scale every deviation to 0, where the normalised values are finite and
+/// nonzero: [1e200, 0, 0] is [1.41, -0.71, -0.71].)
+inline double inverse_deviation(const RowMoments& m, int64_t n, double eps) {
+  if (std::isinf(m.m2)) return std::numeric_limits<double>::quiet_NaN();
+  return 1 / std::sqrt(m.m2 / static_cast<double>(n) + eps);
 }
 
 }  // namespace dydx::ops

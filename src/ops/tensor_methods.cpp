@@ -9,6 +9,14 @@ Tensor Tensor::add(const Tensor& other, Scalar alpha) const { return dydx::add(*
 Tensor Tensor::sub(const Tensor& other, Scalar alpha) const { return dydx::sub(*this, other, alpha); }
 Tensor Tensor::mul(const Tensor& other) const { return dydx::mul(*this, other); }
 Tensor Tensor::div(const Tensor& other) const { return dydx::div(*this, other); }
+Tensor Tensor::div(const Tensor& other, std::optional<std::string_view> rounding_mode) const {
+  return dydx::div(*this, other, rounding_mode);
+}
+Tensor Tensor::div(Scalar other, std::optional<std::string_view> rounding_mode) const {
+  return dydx::div(*this, other, rounding_mode);
+}
+Tensor Tensor::floor_divide(const Tensor& other) const { return dydx::floor_divide(*this, other); }
+Tensor Tensor::floor_divide(Scalar other) const { return dydx::floor_divide(*this, other); }
 Tensor Tensor::neg() const { return dydx::neg(*this); }
 Tensor Tensor::pow(Scalar exponent) const { return dydx::pow(*this, exponent); }
 Tensor Tensor::pow(const Tensor& exponent) const { return dydx::pow(*this, exponent); }

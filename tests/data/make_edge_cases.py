@@ -9,7 +9,8 @@
 # file (a full run with it changes a few float lines of sin, cos, tan, gelu, addmm and log_softmax at +-2.5
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # The cases of clamp_min and clamp_max were generated the same way and appended (their lines only), and later
-# those of linalg_inv and linalg_solve, those of the selections (sort to nanmedian), and those of prod, prod.dim_int and cumprod.
+# those of linalg_inv and linalg_solve, those of the selections (sort to nanmedian), those of prod, prod.dim_int and cumprod,
+# and those of div.floor and div.trunc.
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -120,6 +121,8 @@ OPS = {
     "minimum": binary(torch.minimum),
     "fmod": binary(torch.fmod),
     "remainder": binary(torch.remainder),
+    "div.floor": binary(lambda x, y: torch.div(x, y, rounding_mode="floor")),
+    "div.trunc": binary(lambda x, y: torch.div(x, y, rounding_mode="trunc")),
     "where": binary(lambda x, y: torch.where(x.detach() > y.detach(), x, y)),
     # Reductions see the pair as one 2-element tensor.
     "sum": unary(torch.sum),
