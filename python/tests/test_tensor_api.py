@@ -716,3 +716,12 @@ def test_div_with_a_rounding_mode_has_zero_gradients_and_torchs_errors():
         tb.div(tb, rounding_mode="floor")
     with pytest.raises(RuntimeError):
         b.div(b, rounding_mode="floor")
+
+
+@pytest.mark.parametrize("values", [[[1e200, 0.0, 0.0]], [[1e308, -1e308]], [[1e155, 0.0, 0.0]], [[1.0, 2.0, 4.0]]])
+def test_layer_norm_where_the_variance_overflows_is_torchs(values):
+    """nan, as torch's, where the squared deviations overflow (an infinite variance would give zeros)."""
+    x, t = dydx_and_torch(np.array(values), requires_grad=True)
+    shape = (len(values[0]),)
+    ours, theirs = dydx.nn.functional.layer_norm(x, shape), torch.nn.functional.layer_norm(t, shape)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
