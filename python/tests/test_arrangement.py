@@ -230,6 +230,19 @@ def test_dims_and_indices_out_of_range_are_index_errors():
         assert isinstance(info.value, dydx.Error)
     with pytest.raises(IndexError):  # (Python's own, which iteration relies on)
         x[5]
+    # And where torch raises IndexError for a 0-d tensor, a matrix op on a vector, too many indices, an
+    # index_select or a target out of range (gather's stays a RuntimeError, as torch's).
+    s, v, t = dydx.tensor(1.0), dydx.zeros(3), torch.zeros(3)
+    for call, torch_call in ((lambda: s.select(0, 0), lambda: torch.tensor(1.0).select(0, 0)),
+                             (lambda: s.unbind(0), lambda: torch.tensor(1.0).unbind(0)),
+                             (lambda: s.size(0), lambda: torch.tensor(1.0).size(0)),
+                             (lambda: v.tril(), lambda: t.tril()),
+                             (lambda: v[0, 0], lambda: t[0, 0]),
+                             (lambda: v.index_select(0, dydx.tensor([5])), lambda: t.index_select(0, torch.tensor([5]))),
+                             (lambda: dydx.nn.functional.cross_entropy(dydx.zeros(2, 2), dydx.tensor([0, 5])),
+                              lambda: torch.nn.functional.cross_entropy(torch.zeros(2, 2), torch.tensor([0, 5]))),
+                             (lambda: v.gather(0, dydx.tensor([5])), lambda: t.gather(0, torch.tensor([5])))):
+        same_error(call, torch_call)
 
 
 def test_keyword_spellings_are_torchs():

@@ -21,13 +21,13 @@ TensorImpl& Tensor::impl_ref() const {
 
 int64_t Tensor::size(int64_t dim) const {
   const auto& impl = impl_ref();
-  DYDX_CHECK(!impl.sizes.empty(), "size: a 0-D tensor has no dim ", dim);
+  if (impl.sizes.empty()) detail::fail_with<IndexError>("size: a 0-D tensor has no dim ", dim);
   return impl.sizes[detail::wrap_dim(dim, this->dim(), "size")];
 }
 
 int64_t Tensor::stride(int64_t dim) const {
   const auto& impl = impl_ref();
-  DYDX_CHECK(!impl.sizes.empty(), "stride: a 0-D tensor has no dim ", dim);
+  if (impl.sizes.empty()) detail::fail_with<IndexError>("stride: a 0-D tensor has no dim ", dim);
   return impl.strides[detail::wrap_dim(dim, this->dim(), "stride")];
 }
 

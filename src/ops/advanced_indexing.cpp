@@ -374,8 +374,8 @@ Resolved resolve(const Tensor& self, const std::vector<indexing::TensorIndex>& i
     if (i.is_ellipsis()) ++ellipses;
   }
   DYDX_CHECK(ellipses <= 1, op, ": an index can only have a single ellipsis ('...')");
-  DYDX_CHECK(consuming <= self.dim(), op, ": too many indices for tensor of dimension ", self.dim(), " (got ",
-             consuming, ")");
+  if (consuming > self.dim())
+    detail::fail_with<IndexError>(op, ": too many indices for tensor of dimension ", self.dim(), " (got ", consuming, ")");
   Resolved r{self, {}};
   int64_t d = 0;
   for (const auto& i : indices) {
@@ -518,8 +518,8 @@ BatchedIndices batch_indices(const Tensor& self, const std::vector<indexing::Ten
                  "can output dynamic shape. Attempting to batch over indexing with a boolean mask (a mask of shape ",
                  i.tensor().sizes(), " indexing a tensor of shape ", self.sizes(), ")");
   }
-  DYDX_CHECK(consuming <= self.dim(), op, ": too many indices for tensor of dimension ", self.dim(), " (got ",
-             consuming, ")");
+  if (consuming > self.dim())
+    detail::fail_with<IndexError>(op, ": too many indices for tensor of dimension ", self.dim(), " (got ", consuming, ")");
   // Walk the indices as resolve() does: d counts the view's dims, s self's; dims are the view's
   // dims the tensors index, m the samples' index rank, view_rank the view's.
   int64_t d = 0, s = 0, m = 0, view_rank = self.dim(), first_d = -1, first_s = 0;

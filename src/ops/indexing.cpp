@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <string_view>
 
 #include "dydx/nn/functional.hpp"
 #include "cpu/int_arith.hpp"
@@ -75,8 +76,11 @@ void check_index_range(const Tensor& index, int64_t dim, int64_t size, const cha
     if (largest < static_cast<uint64_t>(size)) [[likely]] return;
     for (int64_t j = 0; j < k; ++j) {
       const int64_t v = p[off[0] + j * step];
-      DYDX_CHECK(v >= 0 && v < size, op, ": index ", v, " is out of bounds for dimension ", input_dim, " with size ",
-                 size);
+      if (v >= 0 && v < size) continue;
+      // index_select's is an IndexError in PyTorch; gather's and scatter's a RuntimeError.
+      if (std::string_view(op).starts_with("index_select"))
+        detail::fail_with<IndexError>(op, ": index ", v, " is out of bounds for dimension ", input_dim, " with size ", size);
+      detail::fail(op, ": index ", v, " is out of bounds for dimension ", input_dim, " with size ", size);
     }
   });
 }

@@ -256,7 +256,8 @@ Tensor batch_first_of(const Tensor& x) {
 }  // namespace
 
 void check_band_rank(const Tensor& x, const char* op) {
-  DYDX_CHECK(x.dim() >= 2, op, ": input tensor must have at least 2 dimensions (got shape ", x.sizes(), ")");
+  if (x.dim() < 2)  // (an IndexError, as PyTorch's dim wrapping of -2 raises)
+    detail::fail_with<IndexError>(op, ": input tensor must have at least 2 dimensions (got shape ", x.sizes(), ")");
 }
 
 void zero_outside_band(const Tensor& t, int64_t diagonal, bool lower) {

@@ -348,7 +348,7 @@ Tensor as_strided_scatter(const Tensor& g, IntArrayRef base_sizes, IntArrayRef s
 using ops::Geometry;
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
-  DYDX_CHECK(this->dim() > 0, "select: cannot be applied to a 0-D tensor");
+  if (this->dim() == 0) detail::fail_with<IndexError>("select: cannot be applied to a 0-D tensor");
   dim = detail::wrap_dim(dim, this->dim(), "select");
   index = ops::wrap_index(index, size(dim), dim, "select", *this);
   return ops::select_view<ops::SelectNames>(*this, dim, index);
@@ -438,7 +438,7 @@ TensorList Tensor::chunk(int64_t chunks, int64_t dim) const {
 }
 
 TensorList Tensor::unbind(int64_t dim) const {
-  DYDX_CHECK(this->dim() > 0, "unbind: Dimension specified as ", dim, " but tensor has no dimensions");
+  if (this->dim() == 0) detail::fail_with<IndexError>("unbind: Dimension specified as ", dim, " but tensor has no dimensions");
   dim = detail::wrap_dim(dim, this->dim(), "unbind");
   TensorList pieces;
   pieces.reserve(static_cast<size_t>(size(dim)));
@@ -462,7 +462,8 @@ Tensor Tensor::index(const std::vector<indexing::TensorIndex>& indices) const {
     if (i.is_ellipsis()) ++ellipses;
   }
   DYDX_CHECK(ellipses <= 1, "index: an index can only have a single ellipsis ('...')");
-  DYDX_CHECK(consuming <= dim(), "index: too many indices for tensor of dimension ", dim(), " (got ", consuming, ")");
+  if (consuming > dim())
+    detail::fail_with<IndexError>("index: too many indices for tensor of dimension ", dim(), " (got ", consuming, ")");
   Tensor out = *this;
   int64_t d = 0;
   for (const auto& i : indices) {

@@ -82,7 +82,7 @@ RollAttrs roll_plan(const Tensor& x, IntArrayRef shifts, IntArrayRef dims) {
   if (dims.empty()) return {{wrap_shift(shifts[0], x.numel())}, {}};
   // Every dim is checked, an empty tensor's too (PyTorch 1.13 returns an empty tensor's copy before
   // it looks at dims, so it takes any dim there).
-  DYDX_CHECK(x.dim() > 0, "roll: Dimension specified as ", dims[0], " but tensor has no dimensions");
+  if (x.dim() == 0) detail::fail_with<IndexError>("roll: Dimension specified as ", dims[0], " but tensor has no dimensions");
   Dims total(static_cast<size_t>(x.dim()), 0);  // per dim, the sum of its shifts modulo its size
   for (size_t i = 0; i < dims.size(); ++i) {
     if (!(dims[i] >= -x.dim() && dims[i] < x.dim()))

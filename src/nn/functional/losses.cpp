@@ -108,9 +108,9 @@ void check_class_indices(const Tensor& input, const Tensor& target, int64_t igno
       valid &= (p[i] == ignore_index) | (static_cast<uint64_t>(p[i]) < static_cast<uint64_t>(classes));
     if (valid) [[likely]] return;
     for (int64_t i = 0; i < n; ++i)
-      DYDX_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes), loss, ": target ", p[i],
-                 " is out of bounds for ", classes, " classes (input shape ", IntArrayRef(input_shape),
-                 ", target shape ", t[0].sizes(), ")");
+      if (!(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes)))  // (an IndexError, as PyTorch's)
+        detail::fail_with<IndexError>(loss, ": target ", p[i], " is out of bounds for ", classes, " classes (input shape ",
+                                      IntArrayRef(input_shape), ", target shape ", t[0].sizes(), ")");
   };
   if (compile::detail::recording() && !vmap::active()) [[unlikely]]
     compile::detail::record_check(loss, {&target}, check_values);
