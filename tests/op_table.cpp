@@ -377,6 +377,8 @@ std::vector<OpRow> build_table() {
              [](double x, double y) { return std::atan2(x, y); }));
   row(binary("hypot", Domain::Real, [](const auto& in) { return hypot(in[0], in[1]); },
              [](double x, double y) { return std::hypot(x, y); }));
+  row(binary("xlogy", Domain::Positive, [](const auto& in) { return xlogy(in[0], in[1]); },
+             [](double x, double y) { return x * std::log(y); }));
   row(binary("maximum", Domain::Real, [](const auto& in) { return maximum(in[0], in[1]); },
              [](double x, double y) { return std::max(x, y); }));
   row(binary("minimum", Domain::Real, [](const auto& in) { return minimum(in[0], in[1]); },
@@ -1274,6 +1276,18 @@ std::function<Tensor(const TensorList&)> edge_op(const std::string& key) {
          return dydx::grad({avg_pool2d(x, 1)}, {x}, {in[0].reshape({1, 1, -1})}, {.create_graph = true})[0];
        }},
       {"index_put", [](const auto& in) { return index_put(in[0], {tensor({0}, dtype(kInt64))}, in[1], true); }},
+      // Functions composed of recorded ops (src/ops/composed_elementwise.cpp, differences.cpp, kron).
+      {"logaddexp", [](const auto& in) { return logaddexp(in[0], in[1]); }},
+      {"logaddexp2", [](const auto& in) { return logaddexp2(in[0], in[1]); }},
+      {"logit", [](const auto& in) { return logit(in[0]); }},
+      {"logit:0.25", [](const auto& in) { return logit(in[0], 0.25); }},
+      {"lerp:0.25", [](const auto& in) { return lerp(in[0], in[1], 0.25); }},
+      {"lerp:0.75", [](const auto& in) { return lerp(in[0], in[1], 0.75); }},
+      {"clamp.Tensor:min", [](const auto& in) { return clamp(in[0], in[1]); }},
+      {"clamp.Tensor:max", [](const auto& in) { return clamp(in[0], std::nullopt, in[1]); }},
+      {"round:decimals=1", [](const auto& in) { return round(in[0], 1); }},
+      {"kron", [](const auto& in) { return kron(in[0], in[1]); }},
+      {"diff", [](const auto& in) { return diff(in[0]); }},
   };
   if (auto it = fixed.find(key); it != fixed.end()) return it->second;
   const size_t colon = key.find(':');
@@ -1378,6 +1392,24 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       "log_sigmoid's second derivative from 0 up is dydx's derivative of sigmoid(-x) (PyTorch's first derivative "
       "there), -e^-x to rounding (-3.7e-44 at 100, -0 at inf); PyTorch's double backward (sigmoid(x) - 1) sigmoid(x) "
       "rounds sigmoid(x) to 1 and gives +0";
+  static const std::string kClampTensorJvp =
+      "PyTorch 1.13's clamp_jvp gives the bound's tangent where x equals the bound or an operand is nan, while its "
+      "VJP gives x's gradient at the tie and nobody's at a nan; dydx's JVP is its own VJP's transpose";
+  static const std::string kLogAddExpLimits =
+      "at an infinite operand PyTorch's second derivatives, formed from exp(a - out), meet inf - inf and give nan; "
+      "dydx's (softplus's of the difference) are their limits, 0 (a subnormal in float32 at +-100)";
+  static const std::string kEqualInfinities =
+      "at equal infinities the value is that infinity: PyTorch's tangent is exp(inf - inf) = nan, dydx's the "
+      "first operand's (its VJP is nan there, as PyTorch's)";
+  static const std::string kXlogyZeroTerm =
+      "the sign of a zero JVP: PyTorch adds the term of the input without a tangent (+0) to t a / b's -0; dydx "
+      "leaves that term out";
+  static const std::string kLogitEdges =
+      "logit's second derivative: at 0 and 1 dydx's is the limit +-inf, PyTorch's inf - inf = nan; outside [0, 1] "
+      "PyTorch's slope is a nan constant (second derivative 0), dydx's is nan through log's, and so is its derivative";
+  static const std::string kLogitOutside =
+      "with eps the slope is 0 outside [eps, 1 - eps], so dydx's second derivative is 0 there; PyTorch's double "
+      "backward multiplies its masked zero by 1 / x^2 terms (nan at 0, a -0 elsewhere)";
   static const std::vector<EdgeDeviation> deviations = {
       {"mish", "vjp", "3.9236357001094878e-44", "-3.745670795140236e-42", kMishSubnormal},
       {"mish", "jvp", "3.9236357001094878e-44", "-3.745670795140236e-42", kMishSubnormal},
@@ -1433,6 +1465,18 @@ const std::vector<EdgeDeviation>& edge_deviations() {
       {"min", "jvp", "nan", "1", kNanMaximum},  {"max", "out", "-0", "0", kZeroTie},
       {"max", "out", "0", "-0", kZeroTie},      {"min", "out", "-0", "0", kZeroTie},
       {"min", "out", "0", "-0", kZeroTie},
+      // The composed functions (src/ops/composed_elementwise.cpp) and xlogy.
+      {"clamp.Tensor:min", "jvp", "1", "0", kClampTensorJvp}, {"clamp.Tensor:min", "jvp", "0", "1", kClampTensorJvp},
+      {"clamp.Tensor:max", "jvp", "1", "0", kClampTensorJvp}, {"clamp.Tensor:max", "jvp", "0", "1", kClampTensorJvp},
+      {"logaddexp", "vjp2", "nan", "", kLogAddExpLimits},      {"logaddexp", "fwr", "nan", "", kLogAddExpLimits},
+      {"logaddexp2", "vjp2", "nan", "", kLogAddExpLimits},     {"logaddexp2", "fwr", "nan", "", kLogAddExpLimits},
+      {"logaddexp", "jvp", "nan", "", kEqualInfinities},       {"logaddexp2", "jvp", "nan", "", kEqualInfinities},
+      {"xlogy", "jvp1", "0", "-0", kXlogyZeroTerm},            {"xlogy", "fwr10", "0", "-0", kXlogyZeroTerm},
+      {"logit", "vjp2", "nan", "", kLogitEdges},               {"logit", "fwr", "nan", "", kLogitEdges},
+      {"logit", "vjp2", "0", "nan", kLogitEdges},              {"logit", "fwr", "0", "nan", kLogitEdges},
+      {"logit", "vjp2", "-0", "nan", kLogitEdges},             {"logit", "fwr", "-0", "nan", kLogitEdges},
+      {"logit:0.25", "vjp2", "nan", "0", kLogitOutside},       {"logit:0.25", "fwr", "nan", "0", kLogitOutside},
+      {"logit:0.25", "vjp2", "-0", "0", kLogitOutside},        {"logit:0.25", "fwr", "-0", "0", kLogitOutside},
   };
   static const std::vector<EdgeDeviation> all = [] {
     std::vector<EdgeDeviation> out = deviations;
@@ -1444,8 +1488,10 @@ const std::vector<EdgeDeviation>& edge_deviations() {
 
 double edge_residue_floor(const std::string& key, ScalarType dtype) {
   // The 2-norm's second derivative along x itself is zero by cancellation ((|x|^2 - (x.x)^2 / f^2) / f).
+  // logaddexp's and logaddexp2's gradients sum to 1 (in base e terms), so vjp2, the derivative of that sum, is
+  // zero: PyTorch's is what is left of exp(a - out) + exp(b - out) - 1's roundings.
   if (key != "softmax" && key != "log_softmax" && key != "logsumexp" && key != "norm" && key != "linalg_vector_norm" &&
-      key != "cross_entropy")
+      key != "cross_entropy" && key != "logaddexp" && key != "logaddexp2")
     return 0;
   return dtype == kFloat32 ? 0x1p-22 : 0x1p-51;  // two ulps of 1: PyTorch's residues reach 1.05e-7 (float32)
 }

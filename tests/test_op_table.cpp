@@ -606,7 +606,7 @@ func::UnaryFunction quartic_row_wise(const Case& c, const TensorList& leaves, co
 // forward-Laplacian levels where f has one); each is checked to raise forward::NoBiharmonicRule there.
 const std::set<std::string>& ops_without_biharmonic_rule() {
   static const std::set<std::string> names = {
-      "atan2", "hypot", "pow.Tensor", "softmax", "log_softmax", "logsumexp", "var", "std", "norm", "linalg_vector_norm",
+      "atan2", "hypot", "xlogy", "pow.Tensor", "softmax", "log_softmax", "logsumexp", "var", "std", "norm", "linalg_vector_norm",
       "layer_norm", "cross_entropy", "linalg_inv", "linalg_solve", "prod", "prod.dim_int", "cumprod",
       // The product rules' own ops.
       "prod_others", "cumprod_tangents", "cumprod_adjoint",

@@ -100,6 +100,36 @@ Tensor clamp_min(const Tensor& x, Scalar min);
 Tensor clamp_max(const Tensor& x, Scalar max);
 /// An alias of clamp.
 Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+/// clamp with tensor bounds (broadcast with x; the result dtype is PyTorch's result_type of the three):
+/// nan if any operand is, max where min > max. Gradients as PyTorch's: x's where min <= x <= max,
+/// min's where x < min < max, max's where x > max or max < min; none where the result is nan.
+/// (An absent bound is std::nullopt; the min is a tensor or nullopt, so that clamp(x, nullopt, nullopt)
+/// stays the scalar form's call and its error.)
+Tensor clamp(const Tensor& x, const Tensor& min, const std::optional<Tensor>& max = std::nullopt);
+Tensor clamp(const Tensor& x, std::nullopt_t, const Tensor& max);
+Tensor clamp_min(const Tensor& x, const Tensor& min);
+Tensor clamp_max(const Tensor& x, const Tensor& max);
+Tensor clip(const Tensor& x, const Tensor& min, const std::optional<Tensor>& max = std::nullopt);
+Tensor clip(const Tensor& x, std::nullopt_t, const Tensor& max);
+/// round to `decimals` places (negative: to tens, hundreds...), as torch.round(x, decimals=): x scaled by
+/// 10^decimals in x's dtype, rounded half to even, scaled back. Floating tensors; zero gradient.
+Tensor round(const Tensor& x, int64_t decimals);
+/// start + weight (end - start), by PyTorch's formula (end - (end - start)(1 - weight) for |weight| >=
+/// 0.5, so weight 1 gives end exactly). Floating tensors of one dtype, broadcast together.
+Tensor lerp(const Tensor& start, const Tensor& end, Scalar weight);
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight);
+/// log(e^a + e^b) and log2(2^a + 2^b) without overflow; equal infinities give themselves. Integer
+/// operands compute in the default float dtype.
+Tensor logaddexp(const Tensor& a, const Tensor& b);
+Tensor logaddexp2(const Tensor& a, const Tensor& b);
+/// x log(y), and 0 where x == 0 unless y is nan (an entropy's p log p at p = 0); gradients as PyTorch's
+/// (x's is log y, but 0 where x == 0 and y <= 0; y's is x / y).
+Tensor xlogy(const Tensor& x, const Tensor& y);
+Tensor xlogy(Scalar x, const Tensor& y);
+Tensor xlogy(const Tensor& x, Scalar y);
+/// log(x / (1 - x)); with eps >= 0, x first moved into [eps, 1 - eps] (zero gradient outside; an eps above
+/// 0.5, an empty interval, moves every x to 1 - eps, as PyTorch's vectorised kernel).
+Tensor logit(const Tensor& x, std::optional<double> eps = std::nullopt);
 
 // Activations (torch::nn::functional's, also in torch:: as here); floating dtypes only.
 /// x * sigmoid(x).
@@ -166,6 +196,22 @@ Tensor mv(const Tensor& a, const Tensor& v);
 /// The outer product of two vectors, [n] by [m] to [n, m]: a as a column times b, as PyTorch composes it
 /// (so its node is MulBackward0, and integer and bool vectors promote as mul's).
 Tensor outer(const Tensor& a, const Tensor& b);
+/// The Kronecker product: result[i_0 * b_0 + j_0, ...] = a[i_0, ...] * b[j_0, ...], the shorter shape
+/// padded with leading 1s (shape [a_0 b_0, a_1 b_1, ...]); dtypes promote as mul's.
+Tensor kron(const Tensor& a, const Tensor& b);
+/// How cdist computes p = 2 distances: through one matmul (fast, but it loses digits for close rows:
+/// |a|^2 + |b|^2 - 2 a.b cancels), from each difference, or by PyTorch's default rule (the product
+/// where P or R is above 25).
+enum class CdistMode { by_size, product, differences };
+/// torch.cdist: the p-norm distance between each row of x1 [*, P, M] and each row of x2 [*, R, M], as
+/// [*, P, R] (batch dims broadcast). The gradient is 0 where a distance is 0 (for p <= 1 by sign(0)
+/// = 0); for p = inf it is split among tied coordinates (PyTorch gives each the whole).
+Tensor cdist(const Tensor& x1, const Tensor& x2, double p = 2.0, CdistMode mode = CdistMode::by_size);
+/// torch.diff: the n-th forward difference along dim of x with prepend and append joined at its ends
+/// (each x's shape but along dim); bool tensors differ by xor. n <= 0 gives x itself (with prepend and
+/// append joined), n at least the length an empty result.
+Tensor diff(const Tensor& x, int64_t n = 1, int64_t dim = -1, const std::optional<Tensor>& prepend = std::nullopt,
+            const std::optional<Tensor>& append = std::nullopt);
 /// A batched product of [B,n,k] by [B,k,m].
 Tensor bmm(const Tensor& a, const Tensor& b);
 /// torch.addmm: beta * input + alpha * (mat1 @ mat2), for 2-D mat1 [n,k] and mat2 [k,m] and an input
@@ -423,6 +469,15 @@ Tensor bitwise_not(const Tensor& x);
 Tensor bitwise_and(const Tensor& a, const Tensor& b);
 Tensor bitwise_or(const Tensor& a, const Tensor& b);
 Tensor bitwise_xor(const Tensor& a, const Tensor& b);
+/// a << b and a >> b on int64 tensors (bool operands promote to int64 against an integer): a left shift
+/// by 64 or more, or by a negative amount, gives 0; a right shift gives a's sign (0 or -1) there, as
+/// PyTorch 2 defines them (1.13 left them to the CPU, which takes the amount modulo 64).
+Tensor bitwise_left_shift(const Tensor& a, const Tensor& b);
+Tensor bitwise_left_shift(const Tensor& a, Scalar b);
+Tensor bitwise_left_shift(Scalar a, const Tensor& b);
+Tensor bitwise_right_shift(const Tensor& a, const Tensor& b);
+Tensor bitwise_right_shift(const Tensor& a, Scalar b);
+Tensor bitwise_right_shift(Scalar a, const Tensor& b);
 /// Whether any (all) elements are nonzero: a 0-d bool tensor, or one per slice along dim.
 Tensor any(const Tensor& x);
 Tensor any(const Tensor& x, int64_t dim, bool keepdim = false);
@@ -472,6 +527,10 @@ inline Tensor operator&(const Tensor& a, const Tensor& b) { return bitwise_and(a
 inline Tensor operator|(const Tensor& a, const Tensor& b) { return bitwise_or(a, b); }
 inline Tensor operator^(const Tensor& a, const Tensor& b) { return bitwise_xor(a, b); }
 Tensor operator&(const Tensor& a, Scalar b);
+inline Tensor operator<<(const Tensor& a, const Tensor& b) { return bitwise_left_shift(a, b); }
+inline Tensor operator>>(const Tensor& a, const Tensor& b) { return bitwise_right_shift(a, b); }
+inline Tensor operator<<(const Tensor& a, Scalar b) { return bitwise_left_shift(a, b); }
+inline Tensor operator>>(const Tensor& a, Scalar b) { return bitwise_right_shift(a, b); }
 Tensor operator|(const Tensor& a, Scalar b);
 Tensor operator^(const Tensor& a, Scalar b);
 

@@ -215,12 +215,28 @@ class Tensor {
   Tensor floor() const;
   Tensor ceil() const;
   Tensor round() const;
+  Tensor round(int64_t decimals) const;
   Tensor trunc() const;
   Tensor frac() const;
   Tensor square() const;
   Tensor clamp(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
   Tensor clamp_min(Scalar min) const;
   Tensor clamp_max(Scalar max) const;
+  Tensor clamp(const Tensor& min, const std::optional<Tensor>& max = std::nullopt) const;
+  Tensor clamp(std::nullopt_t, const Tensor& max) const;
+  Tensor clamp_min(const Tensor& min) const;
+  Tensor clamp_max(const Tensor& max) const;
+  Tensor lerp(const Tensor& end, Scalar weight) const;
+  Tensor lerp(const Tensor& end, const Tensor& weight) const;
+  Tensor logaddexp(const Tensor& other) const;
+  Tensor logaddexp2(const Tensor& other) const;
+  Tensor xlogy(const Tensor& other) const;
+  Tensor xlogy(Scalar other) const;
+  Tensor logit(std::optional<double> eps = std::nullopt) const;
+  Tensor bitwise_left_shift(const Tensor& other) const;
+  Tensor bitwise_right_shift(const Tensor& other) const;
+  Tensor diff(int64_t n = 1, int64_t dim = -1, const std::optional<Tensor>& prepend = std::nullopt,
+              const std::optional<Tensor>& append = std::nullopt) const;
   Tensor nan_to_num(std::optional<double> nan = 0.0, std::optional<double> posinf = std::nullopt,
                     std::optional<double> neginf = std::nullopt) const;
   Tensor& nan_to_num_(std::optional<double> nan = 0.0, std::optional<double> posinf = std::nullopt,
@@ -383,6 +399,12 @@ class Tensor {
   Tensor& clamp_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
   Tensor& clamp_min_(Scalar min);
   Tensor& clamp_max_(Scalar max);
+  Tensor& clamp_(const Tensor& min, const std::optional<Tensor>& max = std::nullopt);
+  Tensor& clamp_(std::nullopt_t, const Tensor& max);
+  Tensor& clamp_min_(const Tensor& min);
+  Tensor& clamp_max_(const Tensor& max);
+  Tensor& lerp_(const Tensor& end, Scalar weight);
+  Tensor& lerp_(const Tensor& end, const Tensor& weight);
   Tensor& clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
   /// self = tril(self) or triu(self), zeroing the elements outside the band in place.
   Tensor& tril_(int64_t diagonal = 0);

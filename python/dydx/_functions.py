@@ -14,7 +14,8 @@ _METHODS = [
     "transpose", "permute", "flip", "squeeze", "unsqueeze", "narrow", "select", "t", "clone", "detach", "numel",
     "split", "split_with_sizes", "chunk", "unbind", "roll", "moveaxis", "swapaxes", "swapdims", "broadcast_to", "fliplr",
     "flipud", "tile", "tensor_split", "take_along_dim",
-    "diagonal", "diag", "trace", "tril", "triu",
+    "diagonal", "diag", "trace", "tril", "triu", "lerp", "logaddexp", "logaddexp2", "logit", "bitwise_left_shift",
+    "bitwise_right_shift", "diff", "kron",
 ]
 
 
@@ -34,8 +35,9 @@ for _name in _METHODS:
     globals()[_name] = _free_function(_name)
 
 from ._core import cat, stack, where, einsum, bmm, addmm, linear, allclose, equal, isclose, silu, softplus, gelu, elu, leaky_relu  # noqa: E402,F401
+from ._core import xlogy, cdist  # noqa: E402,F401
 from ._core import broadcast_tensors, atleast_1d, atleast_2d, atleast_3d, hstack, vstack, row_stack, dstack, column_stack  # noqa: E402,F401
 
 __all__ = _METHODS + ["cat", "stack", "where", "einsum", "bmm", "addmm", "linear", "allclose", "equal", "isclose",
                       "silu", "softplus", "gelu", "elu", "leaky_relu", "broadcast_tensors", "atleast_1d", "atleast_2d",
-                      "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack"]
+                      "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack", "xlogy", "cdist"]

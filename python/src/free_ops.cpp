@@ -1,6 +1,7 @@
 // Ops that are module functions only (no Tensor method): joining, where, einsum, the batched and
 // fused products, activations and the closeness tests.
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string_view.h>
 
 #include "bindings.hpp"
@@ -38,6 +39,26 @@ void bind_free_ops(nb::module_& m) {
   m.def("row_stack", [](nb::handle tensors) { return dydx::row_stack(tensor_list(tensors)); }, "tensors"_a);
   m.def("dstack", [](nb::handle tensors) { return dydx::dstack(tensor_list(tensors)); }, "tensors"_a);
   m.def("column_stack", [](nb::handle tensors) { return dydx::column_stack(tensor_list(tensors)); }, "tensors"_a);
+  // xlogy(self, other): either may be a number, not both (torch's overloads).
+  m.def("xlogy", [](nb::handle x, nb::handle y) {
+    if (nb::isinstance<Tensor>(x)) {
+      const auto& a = nb::cast<const Tensor&>(x);
+      return nb::isinstance<Tensor>(y) ? dydx::xlogy(a, nb::cast<const Tensor&>(y)) : dydx::xlogy(a, to_scalar(y));
+    }
+    if (!nb::isinstance<Tensor>(y))
+      throw nb::type_error("xlogy(): argument 'other' must be Tensor when 'input' is a number");
+    return dydx::xlogy(to_scalar(x), nb::cast<const Tensor&>(y));
+  }, "input"_a, "other"_a);
+  // compute_mode: PyTorch's default, or 'use_mm_for_euclid_dist'/'donot_use_mm_for_euclid_dist' to force
+  // either way of computing p = 2 (by the sizes' threshold otherwise).
+  m.def("cdist", [](const Tensor& x1, const Tensor& x2, double p, std::optional<std::string> compute_mode) {
+    CdistMode mode = CdistMode::by_size;
+    if (compute_mode && *compute_mode == "use_mm_for_euclid_dist") mode = CdistMode::product;
+    else if (compute_mode && *compute_mode == "donot_use_mm_for_euclid_dist") mode = CdistMode::differences;
+    else if (compute_mode && *compute_mode != "use_mm_for_euclid_dist_if_necessary")
+      throw dydx::Error(*compute_mode + " is not a valid value for compute_mode");
+    return without_gil([&] { return dydx::cdist(x1, x2, p, mode); });
+  }, "x1"_a, "x2"_a, "p"_a = 2.0, "compute_mode"_a.none() = nb::none());
   m.def("where", [](const Tensor& cond) { return tensor_tuple(nonzero_tuple(cond)); }, "condition"_a);
   m.def("where", [](const Tensor& cond, nb::handle a, nb::handle b) {
     const Tensor& like = nb::isinstance<Tensor>(a) ? nb::cast<const Tensor&>(a) : nb::isinstance<Tensor>(b) ? nb::cast<const Tensor&>(b) : cond;

@@ -24,7 +24,8 @@ Scalar to_scalar(nb::handle h) {
   PyObject* o = h.ptr();
   // A one-element tensor converts to its value (as float(t) does), but one with history would lose
   // it: the number carries no gradient back to the tensor, silently (clamp(min=s) with s requiring
-  // grad gave s no gradient). PyTorch takes such arguments as tensors; until dydx does, it refuses.
+  // grad once gave s no gradient; clamp now takes tensor bounds as tensors). Where an argument is
+  // taken as a number, such a tensor is refused.
   if (nb::isinstance<Tensor>(h) && nb::cast<const Tensor&>(h).requires_grad())
     throw nb::type_error("expected a number, not a Tensor that requires grad: its gradient would be lost in the "
                          "conversion (pass a number, or t.detach() to drop the gradient on purpose)");

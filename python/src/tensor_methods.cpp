@@ -17,6 +17,28 @@ std::optional<Scalar> optional_scalar(nb::handle h) {
   return to_scalar(h);
 }
 
+/// Which of clamp's forms a binding is: both bounds optional, or clamp_min's or clamp_max's one.
+enum class ClampForm { Between, Min, Max };
+
+/// clamp (or clamp_min, clamp_max) of t with Python bounds, in place or not. Numbers alone take the
+/// scalar form; a tensor bound takes the tensor form, with a number beside it as a 0-d tensor (as
+/// torch's parser wraps it).
+Tensor clamp_with(Tensor& t, nb::handle min, nb::handle max, ClampForm form, bool in_place) {
+  if (!nb::isinstance<Tensor>(min) && !nb::isinstance<Tensor>(max)) {
+    const std::optional<Scalar> lo = optional_scalar(min), hi = optional_scalar(max);
+    switch (form) {
+      case ClampForm::Min: return in_place ? t.clamp_min_(*lo) : t.clamp_min(*lo);
+      case ClampForm::Max: return in_place ? t.clamp_max_(*hi) : t.clamp_max(*hi);
+      default: return in_place ? t.clamp_(lo, hi) : t.clamp(lo, hi);
+    }
+  }
+  std::optional<Tensor> lo, hi;
+  if (!min.is_none()) lo = tensor_operand(min, t);
+  if (!max.is_none()) hi = tensor_operand(max, t);
+  if (lo) return in_place ? t.clamp_(*lo, hi) : t.clamp(*lo, hi);
+  return in_place ? t.clamp_(std::nullopt, *hi) : t.clamp(std::nullopt, *hi);
+}
+
 /// The pieces of split, chunk and unbind as PyTorch gives them: a tuple.
 nb::tuple as_tuple(const TensorList& pieces) {
   nb::list list;
@@ -398,24 +420,63 @@ void bind_tensor_methods(nb::class_<Tensor>& cls) {
   DYDX_UNARY(erfc);
   DYDX_UNARY(floor);
   DYDX_UNARY(ceil);
-  DYDX_UNARY(round);
   DYDX_UNARY(trunc);
   DYDX_UNARY(frac);
   DYDX_UNARY(square);
   cls.def("negative", &Tensor::neg)
       .def("sign", [](const Tensor& t) { return dydx::sign(t); })
-      .def("clamp", [](const Tensor& t, nb::handle min, nb::handle max) { return t.clamp(optional_scalar(min), optional_scalar(max)); },
-           "min"_a = nb::none(), "max"_a = nb::none())
-      .def("clip", [](const Tensor& t, nb::handle min, nb::handle max) { return t.clip(optional_scalar(min), optional_scalar(max)); },
-           "min"_a = nb::none(), "max"_a = nb::none())
-      .def("clamp_", [](Tensor& t, nb::handle min, nb::handle max) -> Tensor& { return t.clamp_(optional_scalar(min), optional_scalar(max)); },
-           "min"_a = nb::none(), "max"_a = nb::none(), nb::rv_policy::reference_internal)
-      .def("clamp_min", [](const Tensor& t, nb::handle min) { return t.clamp_min(to_scalar(min)); }, "min"_a)
-      .def("clamp_max", [](const Tensor& t, nb::handle max) { return t.clamp_max(to_scalar(max)); }, "max"_a)
-      .def("clamp_min_", [](Tensor& t, nb::handle min) -> Tensor& { return t.clamp_min_(to_scalar(min)); }, "min"_a,
-           nb::rv_policy::reference_internal)
-      .def("clamp_max_", [](Tensor& t, nb::handle max) -> Tensor& { return t.clamp_max_(to_scalar(max)); }, "max"_a,
-           nb::rv_policy::reference_internal)
+      // clamp's bounds: numbers, or tensors (a number beside a tensor bound becomes a 0-d tensor, as
+      // torch's parser wraps it).
+      .def("clamp", [](Tensor& t, nb::handle min, nb::handle max) { return clamp_with(t, min, max, ClampForm::Between, false); },
+           "min"_a.none() = nb::none(), "max"_a.none() = nb::none())
+      .def("clip", [](Tensor& t, nb::handle min, nb::handle max) { return clamp_with(t, min, max, ClampForm::Between, false); },
+           "min"_a.none() = nb::none(), "max"_a.none() = nb::none())
+      .def("clamp_", [](nb::handle self, nb::handle min, nb::handle max) {
+        clamp_with(nb::cast<Tensor&>(self), min, max, ClampForm::Between, true);
+        return nb::borrow(self);
+      }, "min"_a.none() = nb::none(), "max"_a.none() = nb::none())
+      .def("clip_", [](nb::handle self, nb::handle min, nb::handle max) {
+        clamp_with(nb::cast<Tensor&>(self), min, max, ClampForm::Between, true);
+        return nb::borrow(self);
+      }, "min"_a.none() = nb::none(), "max"_a.none() = nb::none())
+      .def("clamp_min", [](Tensor& t, nb::handle min) { return clamp_with(t, min, nb::none(), ClampForm::Min, false); }, "min"_a)
+      .def("clamp_max", [](Tensor& t, nb::handle max) { return clamp_with(t, nb::none(), max, ClampForm::Max, false); }, "max"_a)
+      .def("clamp_min_", [](nb::handle self, nb::handle min) {
+        clamp_with(nb::cast<Tensor&>(self), min, nb::none(), ClampForm::Min, true);
+        return nb::borrow(self);
+      }, "min"_a)
+      .def("clamp_max_", [](nb::handle self, nb::handle max) {
+        clamp_with(nb::cast<Tensor&>(self), nb::none(), max, ClampForm::Max, true);
+        return nb::borrow(self);
+      }, "max"_a)
+      .def("round", [](const Tensor& t, int64_t decimals) {
+        return maybe_without_gil(t.numel(), [&] { return decimals == 0 ? t.round() : t.round(decimals); });
+      }, nb::kw_only(), "decimals"_a = 0)
+      .def("round_", [](Tensor& t) -> Tensor& {
+        maybe_without_gil(t.numel(), [&] { t.round_(); return 0; });
+        return t;
+      }, nb::rv_policy::reference_internal)
+      .def("lerp", [](const Tensor& t, const Tensor& end, nb::handle weight) {
+        return nb::isinstance<Tensor>(weight) ? t.lerp(end, nb::cast<const Tensor&>(weight)) : t.lerp(end, to_scalar(weight));
+      }, "end"_a, "weight"_a)
+      .def("lerp_", [](nb::handle self, const Tensor& end, nb::handle weight) {
+        auto& t = nb::cast<Tensor&>(self);
+        if (nb::isinstance<Tensor>(weight)) t.lerp_(end, nb::cast<const Tensor&>(weight));
+        else t.lerp_(end, to_scalar(weight));
+        return nb::borrow(self);
+      }, "end"_a, "weight"_a)
+      .def("logaddexp", [](const Tensor& t, const Tensor& o) { return t.logaddexp(o); }, "other"_a)
+      .def("logaddexp2", [](const Tensor& t, const Tensor& o) { return t.logaddexp2(o); }, "other"_a)
+      .def("xlogy", [](const Tensor& t, nb::handle o) {
+        return nb::isinstance<Tensor>(o) ? t.xlogy(nb::cast<const Tensor&>(o)) : t.xlogy(to_scalar(o));
+      }, "other"_a)
+      .def("logit", [](const Tensor& t, std::optional<double> eps) { return t.logit(eps); }, "eps"_a.none() = nb::none())
+      .def("bitwise_left_shift", [](const Tensor& t, nb::handle o) { return t.bitwise_left_shift(tensor_operand(o, t)); }, "other"_a)
+      .def("bitwise_right_shift", [](const Tensor& t, nb::handle o) { return t.bitwise_right_shift(tensor_operand(o, t)); }, "other"_a)
+      .def("diff", [](const Tensor& t, int64_t n, int64_t dim, std::optional<Tensor> prepend, std::optional<Tensor> append) {
+        return t.diff(n, dim, prepend, append);
+      }, "n"_a = 1, "dim"_a = -1, "prepend"_a.none() = nb::none(), "append"_a.none() = nb::none())
+      .def("kron", [](const Tensor& a, const Tensor& b) { return dydx::kron(a, b); }, "other"_a)
       .def("nan_to_num", [](const Tensor& t, std::optional<double> nan, std::optional<double> posinf,
                             std::optional<double> neginf) { return t.nan_to_num(nan, posinf, neginf); },
            "nan"_a.none() = 0.0, "posinf"_a.none() = nb::none(), "neginf"_a.none() = nb::none())

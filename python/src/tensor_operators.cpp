@@ -32,6 +32,15 @@ nb::object in_place(nb::handle self, nb::handle b, Op op) {
   return nb::borrow(self);
 }
 
+/// An in-place form computed out of place: the result must keep x's shape and dtype.
+Tensor checked_in_place(const Tensor& x, const Tensor& result, const char* op) {
+  DYDX_CHECK(result.sizes() == x.sizes(), op, ": output with shape ", x.sizes(), " doesn't match the broadcast shape ",
+             result.sizes());
+  DYDX_CHECK(result.dtype() == x.dtype(), op, ": result type ", result.dtype(), " can't be cast to the desired output type ",
+             x.dtype());
+  return result;
+}
+
 }  // namespace
 
 // The operand may be None (nanobind refuses None unless told): t == None is then False, as in Python
@@ -67,6 +76,8 @@ void bind_tensor_operators(nb::class_<Tensor>& cls) {
   DYDX_BINARY("__and__", x & y);
   DYDX_BINARY("__or__", x | y);
   DYDX_BINARY("__xor__", x ^ y);
+  DYDX_BINARY("__lshift__", x << y);
+  DYDX_BINARY("__rshift__", x >> y);
   DYDX_BINARY("eq", x == y);
   DYDX_BINARY("ne", x != y);
   DYDX_BINARY("lt", x < y);
@@ -86,10 +97,15 @@ void bind_tensor_operators(nb::class_<Tensor>& cls) {
   DYDX_REFLECTED("__rand__", y & x);
   DYDX_REFLECTED("__ror__", y | x);
   DYDX_REFLECTED("__rxor__", y ^ x);
+  DYDX_REFLECTED("__rlshift__", dydx::bitwise_left_shift(x, y));
+  DYDX_REFLECTED("__rrshift__", dydx::bitwise_right_shift(x, y));
   DYDX_IN_PLACE("__iadd__", x.add_(y));
   DYDX_IN_PLACE("__isub__", x.sub_(y));
   DYDX_IN_PLACE("__imul__", x.mul_(y));
   DYDX_IN_PLACE("__itruediv__", x.div_(y));
+  // Shifts in place: the result is formed (and checked) first, then written into x as copy_ writes.
+  DYDX_IN_PLACE("__ilshift__", x.copy_(checked_in_place(x, x << y, "__ilshift__")));
+  DYDX_IN_PLACE("__irshift__", x.copy_(checked_in_place(x, x >> y, "__irshift__")));
   // div(other, *, rounding_mode=None): true division, or rounded toward -inf ('floor') or 0 ('trunc').
   cls.def("div", [](const Tensor& a, nb::handle b, nb::handle rounding_mode) -> nb::object {
         if (!nb::isinstance<Tensor>(b) && !is_number(b))

@@ -472,14 +472,19 @@ def test_a_bool_after_the_first_element_is_an_int_and_var_of_a_bool_is_unbiased_
             getattr(x, name)(True, keepdim=True)
 
 
-def test_a_tensor_requiring_grad_is_not_taken_as_a_number():
-    # clamp(min=s) took s's value and gave s no gradient; a tensor without history still converts.
+def test_a_tensor_bound_requiring_grad_gets_its_gradient():
+    # clamp(min=s) once took s's value and gave s no gradient (then raised); a tensor bound is now a tensor
+    # operand, differentiated as torch's.
     x, s = dydx.tensor([1.0, 2.0, 3.0]), dydx.tensor(2.0, requires_grad=True)
-    with pytest.raises(TypeError, match="requires grad"):
-        x.clamp(min=s)
-    with pytest.raises(TypeError, match="requires grad"):
-        x.clamp_(max=s)
+    tx, ts = torch.tensor([1.0, 2.0, 3.0]), torch.tensor(2.0, requires_grad=True)
+    (g,) = dydx.autograd.grad(x.clamp(min=s).sum(), s)
+    (tg,) = torch.autograd.grad(tx.clamp(min=ts).sum(), ts)
+    assert g.item() == tg.item() == 1.0
     assert x.clamp(min=s.detach()).tolist() == [2.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="requires grad"):
+        x.addcmul(x, x, value=s)  # where a number is meant, a tensor requiring grad is still refused
+    x.clamp_(max=s.detach())
+    assert x.tolist() == [1.0, 2.0, 2.0]
 
 
 @pytest.mark.parametrize("call", [

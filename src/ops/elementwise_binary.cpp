@@ -392,6 +392,38 @@ struct Hypot : Named<"hypot", "HypotBackward0"> {
   }
 };
 
+// xlogy(a, b) = a log b, and 0 where a == 0 unless b is nan (an entropy's p log p at p = 0), as
+// PyTorch's. Partials as PyTorch's rules: d/da = log b, 0 where a == 0 and b <= 0 (there log b is
+// -inf or nan and the term is constant 0); d/db = a / b. Second: d_ab = 1 / b, d_bb = -a / b^2.
+struct Xlogy : Named<"xlogy", "XlogyBackward0"> {
+  static constexpr Saves saves{.inputs = input_bits(0, 1)};
+  static constexpr bool floating = true;
+  [[gnu::always_inline]] static auto forward(auto x, auto y) {
+    using T = decltype(x);
+    if constexpr (std::is_same_v<T, decltype(y)> && std::is_floating_point_v<T>) {
+      const T term = x * cpu::vec::log(y);
+      return y != y ? y : x == T(0) ? T(0) : term;
+    } else {
+      return x * std::log(y);
+    }
+  }
+  static Tensor times_d_a(const Tensor& t, const auto& c) {
+    return xlogy(t, c.input(1)).masked_fill(logical_and(eq(c.input(0), 0), le(c.input(1), 0)), 0);
+  }
+  static Tensor times_d_b(const Tensor& t, const auto& c) { return t * c.input(0) / c.input(1); }
+  static Weight d_aa(const auto&) { return {}; }
+  static Weight d_ab(const auto& c) { return 1.0 / c.input(1); }
+  static Weight d_bb(const auto& c) { return -(c.input(0) / c.input(1)) / c.input(1); }
+  // a log b: a Cauchy product of a's terms and log b's (by log's recurrence), its value xlogy's own.
+  static Tensor taylor(const auto& c, const TensorList& x) {
+    const TensorList a = taylor::terms(c.input(0), x[0]);
+    const TensorList log_b = taylor::log_terms(log(c.input(1)), taylor::terms(c.input(1), x[1]));
+    TensorList y = taylor::product_terms(a, log_b, [](const Tensor& l, const Tensor& r) { return l * r; });
+    y[0] = c.output();
+    return taylor::stacked_terms(y);
+  }
+};
+
 // maximum and minimum propagate nan, and at a tie split the gradient in halves, as PyTorch does:
 // t where this input wins, t / 2 at a tie, 0 where the other wins (a masked zero, so an inf or nan
 // in t does not leak there). At a nan both inputs get t, as in PyTorch's VJP (its JVP gives t to b
@@ -744,6 +776,11 @@ Tensor floor_divide(const Tensor& a, Scalar b) { return div(a, b, "floor"); }
 Tensor floor_divide(Scalar a, const Tensor& b) { return div(ops::scalar_tensor(a, ops::result_type(b, a)), b, "floor"); }
 Tensor atan2(const Tensor& a, const Tensor& b) { return ops::binary<ops::Atan2>(a, b); }
 Tensor hypot(const Tensor& a, const Tensor& b) { return ops::binary<ops::Hypot>(a, b); }
+Tensor xlogy(const Tensor& a, const Tensor& b) { return ops::binary<ops::Xlogy>(a, b); }
+Tensor xlogy(Scalar a, const Tensor& b) { return xlogy(ops::scalar_tensor(a, ops::result_type(b, a)), b); }
+Tensor xlogy(const Tensor& a, Scalar b) { return xlogy(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
+Tensor Tensor::xlogy(const Tensor& other) const { return dydx::xlogy(*this, other); }
+Tensor Tensor::xlogy(Scalar other) const { return dydx::xlogy(*this, other); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Maximum>(a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return ops::binary<ops::Minimum>(a, b); }
 Tensor fmod(const Tensor& a, const Tensor& b) { return ops::binary<ops::Fmod>(a, b); }

@@ -339,6 +339,26 @@ Tensor outer(const Tensor& a, const Tensor& b) {
   return a.reshape({a.size(0), 1}) * b;
 }
 
+// kron(a, b): both padded with leading 1s to the same rank r, then a [.., a_i, ..] with a new dim
+// after each of its dims times b with a new dim before each of its, [a_0, b_0, a_1, b_1, ...], viewed
+// as [a_0 b_0, a_1 b_1, ...]: one broadcast product, so every rule is mul's.
+Tensor kron(const Tensor& a, const Tensor& b) {
+  DYDX_CHECK(a.defined() && b.defined(), "kron: called with an undefined tensor");
+  const int64_t rank = std::max(a.dim(), b.dim());
+  // Sizes of dims a (b) lacks are 1: dim d of the padded shape is the original's d - (rank - dim()).
+  const auto size_of = [rank](const Tensor& t, int64_t d) { return d < rank - t.dim() ? 1 : t.size(d - (rank - t.dim())); };
+  Dims a_spread, b_spread, result;
+  for (int64_t d = 0; d < rank; ++d) {
+    const int64_t a_size = size_of(a, d), b_size = size_of(b, d);
+    a_spread.push_back(a_size);
+    a_spread.push_back(1);
+    b_spread.push_back(1);
+    b_spread.push_back(b_size);
+    result.push_back(a_size * b_size);
+  }
+  return (a.reshape(a_spread) * b.reshape(b_spread)).reshape(result);
+}
+
 Tensor bmm(const Tensor& a, const Tensor& b) {
   DYDX_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors, got shapes ", a.sizes(), " and ", b.sizes());
   DYDX_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in ", a.sizes(), " and ", b.sizes());

@@ -162,6 +162,48 @@ Tensor bitwise_and(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b,
 Tensor bitwise_or(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_or", [](auto u, auto v) { return u | v; }); }
 Tensor bitwise_xor(const Tensor& a, const Tensor& b) { return ops::bitwise(a, b, "bitwise_xor", [](auto u, auto v) { return u ^ v; }); }
 
+namespace {
+
+// A shift in int64, defined for every amount (a plain C++ shift is undefined past 63 or below 0).
+Tensor shift(const Tensor& a, const Tensor& b, bool left, const char* op) {
+  DYDX_CHECK(a.defined() && b.defined(), op, ": called with an undefined tensor");
+  if (vmap::takes_rule({&a, &b})) [[unlikely]]
+    return vmap::broadcasting(op, a, b, [&](const Tensor& x, const Tensor& y) { return shift(x, y, left, op); });
+  const Dims shape = detail::broadcast_shapes(a.sizes(), b.sizes(), op);
+  const ScalarType dtype = ops::result_type(a, b);
+  DYDX_CHECK(dtype == kInt64, op, ": \"", left ? "lshift_cpu" : "rshift_cpu", "\" not implemented for ", dtype,
+             " (shapes ", a.sizes(), " and ", b.sizes(), "); it takes int64 tensors");
+  Tensor out = detail::make_empty(shape, kInt64);
+  const Tensor x = ops::cast(a, kInt64), y = ops::cast(b, kInt64);
+  if (left)
+    cpu::map2<int64_t>(out, x, y, [](int64_t u, int64_t v) {
+      return v < 0 || v > 63 ? int64_t{0} : static_cast<int64_t>(static_cast<uint64_t>(u) << v);
+    });
+  else
+    cpu::map2<int64_t>(out, x, y, [](int64_t u, int64_t v) { return u >> (v < 0 || v > 63 ? 63 : v); });
+  compile::detail::note_kernel(op, {&a, &b}, out, [left, op](const TensorList& in) { return shift(in[0], in[1], left, op); });
+  return out;
+}
+
+}  // namespace
+
+Tensor bitwise_left_shift(const Tensor& a, const Tensor& b) { return shift(a, b, true, "bitwise_left_shift"); }
+Tensor bitwise_right_shift(const Tensor& a, const Tensor& b) { return shift(a, b, false, "bitwise_right_shift"); }
+Tensor bitwise_left_shift(const Tensor& a, Scalar b) {
+  return bitwise_left_shift(a, ops::scalar_tensor(b, ops::result_type(a, b)));
+}
+Tensor bitwise_right_shift(const Tensor& a, Scalar b) {
+  return bitwise_right_shift(a, ops::scalar_tensor(b, ops::result_type(a, b)));
+}
+Tensor bitwise_left_shift(Scalar a, const Tensor& b) {
+  return bitwise_left_shift(ops::scalar_tensor(a, ops::result_type(b, a)), b);
+}
+Tensor bitwise_right_shift(Scalar a, const Tensor& b) {
+  return bitwise_right_shift(ops::scalar_tensor(a, ops::result_type(b, a)), b);
+}
+Tensor Tensor::bitwise_left_shift(const Tensor& other) const { return dydx::bitwise_left_shift(*this, other); }
+Tensor Tensor::bitwise_right_shift(const Tensor& other) const { return dydx::bitwise_right_shift(*this, other); }
+
 // A scalar operand is a 0-d tensor of the result dtype, as arithmetic's: mask & true stays bool.
 Tensor operator&(const Tensor& a, Scalar b) { return bitwise_and(a, ops::scalar_tensor(b, ops::result_type(a, b))); }
 Tensor operator|(const Tensor& a, Scalar b) { return bitwise_or(a, ops::scalar_tensor(b, ops::result_type(a, b))); }

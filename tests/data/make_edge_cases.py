@@ -10,7 +10,7 @@
 # in the last place, libm's against the wheel's); a full run with the 1.13.1 wheel puts them in order.
 # The cases of clamp_min and clamp_max were generated the same way and appended (their lines only), and later
 # those of linalg_inv and linalg_solve, those of the selections (sort to nanmedian), those of prod, prod.dim_int and cumprod,
-# and those of div.floor and div.trunc.
+# and those of div.floor and div.trunc, and those of logaddexp to diff (the composed functions).
 # test_op_table.cpp (EdgeValues) evaluates the same ops with dydx, keyed as edge_op() in op_table.cpp names them:
 # the op's name, then after ":" its arguments where they are not the defaults.
 #
@@ -216,8 +216,23 @@ OPS["prod.dim_int"] = unary(lambda x: torch.prod(x, 0))
 OPS["cumprod"] = unary(lambda x: torch.cumprod(x, 0))
 PRODUCTS = {"prod": lambda a, b: a * b, "prod.dim_int": lambda a, b: a * b, "cumprod": lambda a, b: torch.stack([a, a * b])}
 
+# Functions dydx composes from recorded ops (src/ops/composed_elementwise.cpp, differences.cpp, linalg.cpp's kron).
+OPS["logaddexp"] = binary(torch.logaddexp)
+OPS["logaddexp2"] = binary(torch.logaddexp2)
+OPS["xlogy"] = binary(torch.xlogy)
+OPS["logit"] = unary(torch.logit)
+OPS["logit:0.25"] = unary(lambda x: torch.logit(x, eps=0.25))
+OPS["lerp:0.25"] = binary(lambda x, y: torch.lerp(x, y, 0.25))
+OPS["lerp:0.75"] = binary(lambda x, y: torch.lerp(x, y, 0.75))
+OPS["clamp.Tensor:min"] = binary(lambda x, y: torch.clamp(x, min=y))
+OPS["clamp.Tensor:max"] = binary(lambda x, y: torch.clamp(x, max=y))
+OPS["round:decimals=1"] = unary(lambda x: torch.round(x, decimals=1))
+OPS["kron"] = binary(torch.kron)
+OPS["diff"] = unary(lambda x: torch.diff(x))
+COMPOSED_PAIRED = {"diff"}
+
 PAIRED = {"sum", "mean", "sum.dim", "mean.dim", "max", "min", "max.dim", "min.dim", "softmax", "log_softmax", "logsumexp", "var", "std", "norm",
-          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS | set(PRODUCTS)
+          "linalg_vector_norm", "layer_norm", "cross_entropy", "trace", "cumsum", "amax", "amin"} | SELECTIONS | set(PRODUCTS) | COMPOSED_PAIRED
 
 
 def fmt(v):
