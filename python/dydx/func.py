@@ -10,10 +10,10 @@ again for each call, which costs about a microsecond.
 
 import functools
 
+from . import _core
 from ._core import func as _core_func
 from ._core.func import (  # noqa: F401
-    batch_hessian, batch_hessian_diagonal, batch_jacobian, hessian_diagonal, jacobian, jvp, laplacian,
-    linearize, vjp,
+    batch_hessian, batch_hessian_diagonal, batch_jacobian, hessian_diagonal, jacobian, laplacian, linearize,
 )
 
 
@@ -31,11 +31,90 @@ def _returns_a_function(transform):
     return make
 
 
-grad = _returns_a_function(_core_func.grad)
-jacrev = _returns_a_function(_core_func.jacrev)
-jacfwd = _returns_a_function(_core_func.jacfwd)
 hessian = _returns_a_function(_core_func.hessian)
 vmap = _returns_a_function(_core_func.vmap)
+_grad = _returns_a_function(_core_func.grad)
+_jacrev = _returns_a_function(_core_func.jacrev)
+_jacfwd = _returns_a_function(_core_func.jacfwd)
+
+
+# has_aux, as torch.func's: func returns (output, aux); the transform differentiates output and returns aux
+# beside its result, detached from the transform (its tensors carry no history, tangent or batch of it).
+class _AuxBox:
+    def __init__(self, func, transform):
+        self.func, self.transform, self.aux, self.seen = func, transform, None, False
+
+    def __call__(self, *args):
+        result = self.func(*args)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise RuntimeError(f"{self.transform}(f, ...)(*args): output of function f should be a tuple: "
+                               "(output, aux) if has_aux is True")
+        output, aux = result
+        if not self.seen:  # the first call's: a transform may call func again (chunks), with the same aux
+            self.aux, self.seen = aux, True
+        return output
+
+    def take(self):
+        aux, self.aux, self.seen = self.aux, None, False
+        return _detached(aux)
+
+
+def _detached(tree):
+    if isinstance(tree, _core.Tensor):
+        return tree.detach()
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_detached(v) for v in tree))
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_detached(v) for v in tree)
+    if isinstance(tree, dict):
+        return {k: _detached(v) for k, v in tree.items()}
+    return tree
+
+
+def _with_aux(plain, name):
+    """plain (grad, jacrev or jacfwd) with torch.func's has_aux keyword."""
+    @functools.wraps(plain)
+    def make(func, *args, has_aux=False, **kwargs):
+        if not has_aux:
+            return plain(func, *args, **kwargs)
+        box = _AuxBox(func, name)
+        transformed = plain(box, *args, **kwargs)
+
+        @functools.wraps(func)
+        def with_aux(*inputs):
+            try:
+                result = transformed(*inputs)
+            except BaseException:
+                box.take()
+                raise
+            return result, box.take()
+
+        return with_aux
+
+    return make
+
+
+grad = _with_aux(_grad, "grad")
+jacrev = _with_aux(_jacrev, "jacrev")
+jacfwd = _with_aux(_jacfwd, "jacfwd")
+
+
+def vjp(func, *primals, has_aux=False):
+    """torch.func.vjp: (output, vjp_fn), and aux third with has_aux."""
+    if not has_aux:
+        return _core_func.vjp(func, *primals)
+    box = _AuxBox(func, "vjp")
+    output, vjp_fn = _core_func.vjp(box, *primals)
+    return output, vjp_fn, box.take()
+
+
+def jvp(func, primals, tangents, *, has_aux=False):
+    """torch.func.jvp: (output, jvp_out), and aux third with has_aux."""
+    if not has_aux:
+        return _core_func.jvp(func, primals, tangents)
+    box = _AuxBox(func, "jvp")
+    output, tangent = _core_func.jvp(box, primals, tangents)
+    return output, tangent, box.take()
 
 
 class compile:  # noqa: N801 (torch.compile's name)
