@@ -86,6 +86,18 @@ TEST(ComposedElementwise, ClampWithTensorBoundsFollowsPyTorch) {
   EXPECT_DYDX_ERROR(clamp(ones({2}), std::nullopt, std::nullopt), "clamp", "min", "max");
   EXPECT_DYDX_ERROR(clamp(ones({2}), ones({3})), "clamp", "[2]", "[3]");
   EXPECT_DYDX_ERROR(clamp(tensor(std::vector<bool>{true}), tensor(std::vector<bool>{false})), "clamp", "Bool");
+  // The result dtype is PyTorch's result_type of all three at once: two 0-d float bounds of an integer x
+  // give their own promotion (float64), not float32 from the first pair.
+  EXPECT_EQ(clamp(tensor(std::vector<int64_t>{0, 1, 3}), tensor(1.0f), tensor(2.0, kFloat64)).dtype(), kFloat64);
+  EXPECT_EQ(clamp(f64({0, 1, 3}).to(kFloat32), tensor(1.0f), tensor(2.0, kFloat64)).dtype(), kFloat32);
+  // An undefined bound is an absent one (libtorch's x.clamp({}, max)); clip takes tensors too.
+  const Tensor v = f64({0, 1, 3});
+  EXPECT_EQ(values_of(v.clamp({}, f64({2}))), (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(values_of(v.clip(f64({1}))), (std::vector<double>{1, 1, 3}));
+  EXPECT_EQ(values_of(v.clip(std::nullopt, f64({2}))), (std::vector<double>{0, 1, 2}));
+  Tensor w = f64({0, 1, 3});
+  w.clip_(f64({1}), f64({2}));
+  EXPECT_EQ(values_of(w), (std::vector<double>{1, 1, 2}));
 }
 
 TEST(ComposedElementwise, InPlaceFormsWriteNothingWhenTheyRaise) {
@@ -193,6 +205,9 @@ TEST(ComposedElementwise, DiffKronAndCdistShapes) {
   EXPECT_DYDX_ERROR(cdist(zeros({3}), zeros({5, 3})), "cdist", "2D");
   EXPECT_DYDX_ERROR(cdist(zeros({3, 4}), zeros({5, 4}), -1), "cdist", "non-negative");
   EXPECT_DYDX_ERROR(cdist(zeros({3, 4}), zeros({5, 4}, dtype(kFloat64))), "cdist", "float32", "float64");
+  // A nan row stays nan through the product form (only squares at most 0 are masked to 0).
+  const Tensor with_nan = f64({kNan, 0, 1, 1}).reshape({2, 2});
+  EXPECT_TRUE(std::isnan(values_of(cdist(with_nan, f64({0, 0}).reshape({1, 2}), 2.0, CdistMode::product))[0]));
   // Rows that coincide: distance 0 with gradient 0 in both ways of computing p = 2.
   const Tensor r = uniform({4, 3}, -1, 1).requires_grad_();
   for (CdistMode mode : {CdistMode::product, CdistMode::differences}) {

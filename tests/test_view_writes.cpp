@@ -552,7 +552,8 @@ std::vector<HostileCall> hostile_calls() {
                   [](L& t) { t[1].zero_(); }, "leaf"});
   rows.push_back({"fill_ an expanded tensor", [] { Tensor x = computed({1}); return L{x, x.expand({3})}; },
                   [](L& t) { t[1].fill_(2); }, "single memory location"});
-  rows.push_back({"zero_ an expanded tensor", [] { Tensor x = f64({1}); return L{x, x.expand({3})}; },
+  // An expanded tensor without history can be zeroed (each address once); overlapping windows cannot.
+  rows.push_back({"zero_ overlapping windows", [] { Tensor x = f64({1, 2, 3}); return L{x, x.as_strided({2, 2}, {1, 1}, 0)}; },
                   [](L& t) { t[1].zero_(); }, "single memory location"});
   rows.push_back({"fill_ a no_grad view", [] {
                     Tensor x = computed({1, 2});

@@ -103,8 +103,8 @@ Tensor clip(const Tensor& x, const std::optional<Scalar>& min, const std::option
 /// clamp with tensor bounds (broadcast with x; the result dtype is PyTorch's result_type of the three):
 /// nan if any operand is, max where min > max. Gradients as PyTorch's: x's where min <= x <= max,
 /// min's where x < min < max, max's where x > max or max < min; none where the result is nan.
-/// (An absent bound is std::nullopt; the min is a tensor or nullopt, so that clamp(x, nullopt, nullopt)
-/// stays the scalar form's call and its error.)
+/// (An absent bound is std::nullopt or an undefined tensor; the min is a tensor or nullopt, so that
+/// clamp(x, nullopt, nullopt) stays the scalar form's call and its error.)
 Tensor clamp(const Tensor& x, const Tensor& min, const std::optional<Tensor>& max = std::nullopt);
 Tensor clamp(const Tensor& x, std::nullopt_t, const Tensor& max);
 Tensor clamp_min(const Tensor& x, const Tensor& min);
@@ -114,8 +114,9 @@ Tensor clip(const Tensor& x, std::nullopt_t, const Tensor& max);
 /// round to `decimals` places (negative: to tens, hundreds...), as torch.round(x, decimals=): x scaled by
 /// 10^decimals in x's dtype, rounded half to even, scaled back. Floating tensors; zero gradient.
 Tensor round(const Tensor& x, int64_t decimals);
-/// start + weight (end - start), by PyTorch's formula (end - (end - start)(1 - weight) for |weight| >=
-/// 0.5, so weight 1 gives end exactly). Floating tensors of one dtype, broadcast together.
+/// start + weight (end - start), by PyTorch's formula (end - (end - start)(1 - weight) for weight >= 0.5,
+/// so weight 1 gives end exactly). Floating tensors of one dtype, broadcast together. Each product and
+/// sum rounds (PyTorch's kernel fuses them: results may differ from its by an ulp).
 Tensor lerp(const Tensor& start, const Tensor& end, Scalar weight);
 Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight);
 /// log(e^a + e^b) and log2(2^a + 2^b) without overflow; equal infinities give themselves. Integer

@@ -242,6 +242,8 @@ class Tensor {
   Tensor& nan_to_num_(std::optional<double> nan = 0.0, std::optional<double> posinf = std::nullopt,
                       std::optional<double> neginf = std::nullopt);
   Tensor clip(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt) const;
+  Tensor clip(const Tensor& min, const std::optional<Tensor>& max = std::nullopt) const;
+  Tensor clip(std::nullopt_t, const Tensor& max) const;
   Tensor matmul(const Tensor& other) const;
   Tensor mm(const Tensor& other) const;
   Tensor dot(const Tensor& other) const;
@@ -406,6 +408,8 @@ class Tensor {
   Tensor& lerp_(const Tensor& end, Scalar weight);
   Tensor& lerp_(const Tensor& end, const Tensor& weight);
   Tensor& clip_(const std::optional<Scalar>& min, const std::optional<Scalar>& max = std::nullopt);
+  Tensor& clip_(const Tensor& min, const std::optional<Tensor>& max = std::nullopt);
+  Tensor& clip_(std::nullopt_t, const Tensor& max);
   /// self = tril(self) or triu(self), zeroing the elements outside the band in place.
   Tensor& tril_(int64_t diagonal = 0);
   Tensor& triu_(int64_t diagonal = 0);

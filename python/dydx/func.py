@@ -39,7 +39,12 @@ _jacfwd = _returns_a_function(_core_func.jacfwd)
 
 
 # has_aux, as torch.func's: func returns (output, aux); the transform differentiates output and returns aux
-# beside its result, detached from the transform (its tensors carry no history, tangent or batch of it).
+# beside its result, unwrapped from the transform's own level only: it stays differentiable for an outer
+# transform or autograd, as torch's aux is. A reverse transform (grad, jacrev, vjp) gives func fresh leaves
+# for inputs that do not require grad, and a view of those that do; so aux is detached where no input
+# requires grad (its history would reach only those leaves) and kept as it is otherwise. Forward transforms
+# keep it as it is (their level's tangents end with the level). Each call has its own box, so that calls on
+# other threads, or nested ones, keep their own aux.
 class _AuxBox:
     def __init__(self, func, transform):
         self.func, self.transform, self.aux, self.seen = func, transform, None, False
@@ -54,10 +59,6 @@ class _AuxBox:
             self.aux, self.seen = aux, True
         return output
 
-    def take(self):
-        aux, self.aux, self.seen = self.aux, None, False
-        return _detached(aux)
-
 
 def _detached(tree):
     if isinstance(tree, _core.Tensor):
@@ -71,23 +72,27 @@ def _detached(tree):
     return tree
 
 
+def _unwrapped(aux, inputs, reverse):
+    """aux as a reverse transform over inputs returns it (see above)."""
+    if not reverse:
+        return aux
+    records = _core.is_grad_enabled() and any(isinstance(t, _core.Tensor) and t.requires_grad for t in inputs)
+    return aux if records else _detached(aux)
+
+
 def _with_aux(plain, name):
     """plain (grad, jacrev or jacfwd) with torch.func's has_aux keyword."""
     @functools.wraps(plain)
     def make(func, *args, has_aux=False, **kwargs):
         if not has_aux:
             return plain(func, *args, **kwargs)
-        box = _AuxBox(func, name)
-        transformed = plain(box, *args, **kwargs)
+        plain(_AuxBox(func, name), *args, **kwargs)  # checks the arguments now
 
         @functools.wraps(func)
         def with_aux(*inputs):
-            try:
-                result = transformed(*inputs)
-            except BaseException:
-                box.take()
-                raise
-            return result, box.take()
+            box = _AuxBox(func, name)
+            result = plain(box, *args, **kwargs)(*inputs)
+            return result, _unwrapped(box.aux, inputs, reverse=name != "jacfwd")
 
         return with_aux
 
@@ -105,7 +110,7 @@ def vjp(func, *primals, has_aux=False):
         return _core_func.vjp(func, *primals)
     box = _AuxBox(func, "vjp")
     output, vjp_fn = _core_func.vjp(box, *primals)
-    return output, vjp_fn, box.take()
+    return output, vjp_fn, _unwrapped(box.aux, primals, reverse=True)
 
 
 def jvp(func, primals, tangents, *, has_aux=False):
@@ -114,7 +119,7 @@ def jvp(func, primals, tangents, *, has_aux=False):
         return _core_func.jvp(func, primals, tangents)
     box = _AuxBox(func, "jvp")
     output, tangent = _core_func.jvp(box, primals, tangents)
-    return output, tangent, box.take()
+    return output, tangent, box.aux
 
 
 class compile:  # noqa: N801 (torch.compile's name)

@@ -56,7 +56,7 @@ void bind_free_ops(nb::module_& m) {
     if (compute_mode && *compute_mode == "use_mm_for_euclid_dist") mode = CdistMode::product;
     else if (compute_mode && *compute_mode == "donot_use_mm_for_euclid_dist") mode = CdistMode::differences;
     else if (compute_mode && *compute_mode != "use_mm_for_euclid_dist_if_necessary")
-      throw dydx::Error(*compute_mode + " is not a valid value for compute_mode");
+      throw nb::value_error((*compute_mode + " is not a valid value for compute_mode").c_str());
     return without_gil([&] { return dydx::cdist(x1, x2, p, mode); });
   }, "x1"_a, "x2"_a, "p"_a = 2.0, "compute_mode"_a.none() = nb::none());
   m.def("where", [](const Tensor& cond) { return tensor_tuple(nonzero_tuple(cond)); }, "condition"_a);

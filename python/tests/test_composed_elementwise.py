@@ -120,7 +120,8 @@ def test_clamp_tensor_bounds_at_special_values():
             np.testing.assert_array_equal(a_.numpy()[finite], b_.numpy()[finite])
 
 
-@pytest.mark.parametrize("case", ["int_x_float_bound", "int_all", "number_beside_tensor", "broadcast", "float32_x_double_bound"])
+@pytest.mark.parametrize("case", ["int_x_float_bound", "int_all", "number_beside_tensor", "broadcast", "float32_x_double_bound",
+                                  "zero_dim_bounds_of_two_floats", "bool_x_zero_dim_bounds"])
 def test_clamp_tensor_bounds_dtypes_and_shapes(case):
     if case == "int_x_float_bound":
         x, lo, hi = np.array([1, 5, 9]), np.array([2.5]), None
@@ -130,6 +131,10 @@ def test_clamp_tensor_bounds_dtypes_and_shapes(case):
         x, lo, hi = np.array([1.0, 5.0, 9.0]), 2, np.array(6.0)
     elif case == "broadcast":
         x, lo, hi = floats(3), floats(2, 1), floats(1, 3)
+    elif case == "zero_dim_bounds_of_two_floats":
+        x, lo, hi = np.array([0, 1, 3]), np.array(1.0, dtype=np.float32), np.array(2.0)
+    elif case == "bool_x_zero_dim_bounds":
+        x, lo, hi = np.array([True, False]), np.array(1), np.array(2.0, dtype=np.float32)
     else:
         x, lo, hi = floats(4).astype(np.float32), floats(4), None
 
@@ -416,6 +421,21 @@ def test_cdist_zero_distances_have_zero_gradients(mode):
         np.testing.assert_allclose(a_.numpy(), b_.numpy(), rtol=1e-6, atol=1e-6)
 
 
+def test_cdist_nan_and_overflow_stay_nan():
+    x1 = floats(30, 3)
+    x1[0, 0] = math.nan
+    x2 = floats(2, 3)
+    for mode in ["use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"]:
+        out = dydx.cdist(dydx.from_numpy(x1.copy()), dydx.from_numpy(x2.copy()), compute_mode=mode)
+        tout = torch.cdist(torch.from_numpy(x1), torch.from_numpy(x2), compute_mode=mode)
+        assert_matches(out, tout, rtol=1e-12, atol=1e-12)
+        assert np.all(np.isnan(out.numpy()[0]))
+    big = dict(compute_mode="use_mm_for_euclid_dist")
+    out = dydx.cdist(dydx.tensor([[1e200, 0.0]], dtype=dydx.float64), dydx.tensor([[1e200, 1.0]], dtype=dydx.float64), **big)
+    tout = torch.cdist(torch.tensor([[1e200, 0.0]], dtype=torch.float64), torch.tensor([[1e200, 1.0]], dtype=torch.float64), **big)
+    assert np.isnan(out.item()) and np.isnan(tout.item())
+
+
 def test_cdist_errors():
     a, ta = dydx.zeros(3, 4, dtype=dydx.float64), torch.zeros(3, 4, dtype=torch.float64)
     same_error(lambda: dydx.cdist(a, dydx.zeros(5, 3, dtype=dydx.float64)), lambda: torch.cdist(ta, torch.zeros(5, 3, dtype=torch.float64)))
@@ -425,3 +445,12 @@ def test_cdist_errors():
     same_error(lambda: dydx.cdist(a, a.float()), lambda: torch.cdist(ta, ta.float()))
     assert tuple(dydx.cdist(dydx.zeros(0, 4), dydx.zeros(3, 4)).shape) == (0, 3)
     assert dydx.cdist(dydx.zeros(2, 0), dydx.zeros(3, 0)).tolist() == [[0.0] * 3] * 2
+
+
+@pytest.mark.parametrize("name", ["fill_", "zero_"])
+def test_fill_of_an_expanded_view_writes_each_address(name):
+    base, tbase = dydx.zeros(3, dtype=dydx.float64), torch.zeros(3, dtype=torch.float64)
+    args = (5.0,) if name == "fill_" else ()
+    getattr(base[1:].unsqueeze(0).expand(4, 2), name)(*args)
+    getattr(tbase[1:].unsqueeze(0).expand(4, 2), name)(*args)
+    assert_matches(base, tbase, rtol=0, atol=0)

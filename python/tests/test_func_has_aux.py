@@ -93,3 +93,46 @@ def test_has_aux_needs_a_pair():
     for k in range(3):
         _, aux = g(dydx.ones(2) * k)
         assert aux.item() == 2 * k
+
+
+def test_aux_stays_differentiable_for_an_outer_transform():
+    # Only the inner transform's level is taken off aux: an outer grad, jvp or autograd sees through it.
+    x, tx = dydx_and_torch(np.array([1.0, 2.0, 3.0]))
+
+    def inner(lib_func):
+        return lambda a: lib_func.grad(lambda b: ((b ** 2).sum(), b ** 3), has_aux=True)(a)[1].sum()
+
+    assert_matches(dydx.func.grad(inner(dydx.func))(x), functorch.grad(inner(functorch))(tx), rtol=1e-15, atol=0)
+    for name in ("jacrev", "jacfwd"):
+        def outer(lib_func, name=name):
+            return lambda a: getattr(lib_func, name)(lambda b: (b.sin(), (b ** 3).sum()), has_aux=True)(a)[1]
+
+        assert_matches(dydx.func.grad(outer(dydx.func))(x), functorch.grad(outer(functorch))(tx), rtol=1e-15, atol=0)
+    leaf = dydx.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    _, aux = dydx.func.grad(lambda b: ((b ** 2).sum(), b ** 3), has_aux=True)(leaf)
+    assert aux.requires_grad
+    (g,) = dydx.autograd.grad(aux.sum(), leaf)
+    assert g.tolist() == [3.0, 12.0, 27.0]
+    _, tangent = dydx.func.jvp(lambda a: dydx.func.jvp(lambda b: (b.sum(), b ** 3), (a,), (dydx.ones(3, dtype=dydx.float64),),
+                                                       has_aux=True)[2].sum(), (x,), (dydx.ones(3, dtype=dydx.float64),))
+    assert tangent.item() == 3.0 * (1 + 4 + 9)
+
+
+def test_aux_of_concurrent_calls_stays_with_its_call():
+    import threading
+
+    g = dydx.func.grad(lambda a: ((a ** 2).sum(), a.sum()), has_aux=True)
+    wrong = []
+
+    def work(k):
+        for _ in range(30):
+            _, aux = g(dydx.full((20000,), float(k)))
+            if aux.item() != 20000 * k:
+                wrong.append((k, aux.item()))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong

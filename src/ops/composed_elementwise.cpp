@@ -20,20 +20,33 @@ namespace {
 
 Tensor zero_of(ScalarType dtype) { return zeros({}, dtype); }
 
-// The dtype of clamp's result for tensor bounds: PyTorch's result_type over x and the bounds.
+// PyTorch's kinds of dtype, in promotion order: bool < integer < floating.
+int kind_of(ScalarType t) { return is_floating_point(t) ? 2 : t == kBool ? 0 : 1; }
+
+// The dtype of clamp's result for tensor bounds: PyTorch's result_type over x and the bounds at once
+// (pairwise folding would lose a 0-d float64 bound once x had been taken to float32): the tensors with
+// dims decide, unless the 0-d ones are of a higher kind (bool < integer < floating), whose dtype then joins.
 ScalarType clamp_dtype(const Tensor& x, const std::optional<Tensor>& min, const std::optional<Tensor>& max) {
-  ScalarType dtype = x.dtype();
-  if (min) dtype = ops::result_type(x, *min);
-  if (max) dtype = ops::result_type(x.to(dtype), *max);
-  return dtype;
+  std::optional<ScalarType> dimmed, zero_dim;
+  for (const Tensor* t : {&x, min ? &*min : nullptr, max ? &*max : nullptr}) {
+    if (t == nullptr) continue;
+    std::optional<ScalarType>& slot = t->dim() > 0 ? dimmed : zero_dim;
+    slot = slot ? promote_types(*slot, t->dtype()) : t->dtype();
+  }
+  if (!dimmed) return *zero_dim;
+  if (!zero_dim || kind_of(*zero_dim) <= kind_of(*dimmed)) return *dimmed;
+  return promote_types(*dimmed, *zero_dim);
+}
+
+// An undefined bound is an absent one, as libtorch reads x.clamp({}, max).
+std::optional<Tensor> bound_of(const std::optional<Tensor>& bound) {
+  return bound && bound->defined() ? bound : std::nullopt;
 }
 
 void check_clamp_tensors(const Tensor& x, const std::optional<Tensor>& min, const std::optional<Tensor>& max,
                          const char* op) {
   DYDX_CHECK(x.defined(), op, ": called with an undefined tensor");
   DYDX_CHECK(min || max, "torch.clamp: At least one of 'min' or 'max' must not be None");
-  DYDX_CHECK(!min || min->defined(), op, ": min is an undefined tensor");
-  DYDX_CHECK(!max || max->defined(), op, ": max is an undefined tensor");
   Dims shape(x.sizes().begin(), x.sizes().end());
   if (min) shape = detail::broadcast_shapes(shape, min->sizes(), op);
   if (max) shape = detail::broadcast_shapes(shape, max->sizes(), op);
@@ -45,9 +58,8 @@ void check_clamp_tensors(const Tensor& x, const std::optional<Tensor>& min, cons
 void check_in_place_result(const Tensor& self, IntArrayRef shape, ScalarType dtype, const char* op) {
   DYDX_CHECK(std::equal(shape.begin(), shape.end(), self.sizes().begin(), self.sizes().end()), op,
              ": output with shape ", self.sizes(), " doesn't match the broadcast shape ", shape);
-  // PyTorch's can_cast: within a kind, or down from float to integer to bool, never up.
-  const auto kind = [](ScalarType t) { return is_floating_point(t) ? 2 : t == kBool ? 0 : 1; };
-  DYDX_CHECK(kind(dtype) <= kind(self.dtype()), op, ": result type ", dtype, " can't be cast to the desired output type ", self.dtype());
+  // PyTorch's can_cast: within a kind, or from a lower kind to a higher one, never down.
+  DYDX_CHECK(kind_of(dtype) <= kind_of(self.dtype()), op, ": result type ", dtype, " can't be cast to the desired output type ", self.dtype());
 }
 
 Dims broadcast_of(std::initializer_list<const Tensor*> tensors, const char* op) {
@@ -70,7 +82,8 @@ Dims broadcast_of(std::initializer_list<const Tensor*> tensors, const char* op) 
 // still gives max's where the result is nan; here a nan result passes none).
 namespace {
 
-Tensor clamp_between(const Tensor& x, const std::optional<Tensor>& min, const std::optional<Tensor>& max) {
+Tensor clamp_between(const Tensor& x, const std::optional<Tensor>& given_min, const std::optional<Tensor>& given_max) {
+  const std::optional<Tensor> min = bound_of(given_min), max = bound_of(given_max);
   check_clamp_tensors(x, min, max, "clamp");
   const ScalarType dtype = clamp_dtype(x, min, max);
   const Tensor in = x.to(dtype);
@@ -96,7 +109,8 @@ Tensor clamp_between(const Tensor& x, const std::optional<Tensor>& min, const st
 // In place: the result is formed first (nothing is written if that raises), then copied into self.
 // No op of the result's history saves self's value (where saves only its condition), so overwriting
 // self leaves that history valid.
-Tensor& clamp_in_place(Tensor& self, const std::optional<Tensor>& min, const std::optional<Tensor>& max) {
+Tensor& clamp_in_place(Tensor& self, const std::optional<Tensor>& given_min, const std::optional<Tensor>& given_max) {
+  const std::optional<Tensor> min = bound_of(given_min), max = bound_of(given_max);
   check_clamp_tensors(self, min, max, "clamp_");
   check_in_place_result(self, broadcast_of({&self, min ? &*min : nullptr, max ? &*max : nullptr}, "clamp_"),
                         clamp_dtype(self, min, max), "clamp_");
@@ -120,6 +134,10 @@ Tensor& Tensor::clamp_(const Tensor& min, const std::optional<Tensor>& max) { re
 Tensor& Tensor::clamp_(std::nullopt_t, const Tensor& max) { return clamp_in_place(*this, std::nullopt, max); }
 Tensor& Tensor::clamp_min_(const Tensor& min) { return clamp_in_place(*this, min, std::nullopt); }
 Tensor& Tensor::clamp_max_(const Tensor& max) { return clamp_in_place(*this, std::nullopt, max); }
+Tensor Tensor::clip(const Tensor& min, const std::optional<Tensor>& max) const { return clamp_between(*this, min, max); }
+Tensor Tensor::clip(std::nullopt_t, const Tensor& max) const { return clamp_between(*this, std::nullopt, max); }
+Tensor& Tensor::clip_(const Tensor& min, const std::optional<Tensor>& max) { return clamp_in_place(*this, min, max); }
+Tensor& Tensor::clip_(std::nullopt_t, const Tensor& max) { return clamp_in_place(*this, std::nullopt, max); }
 
 namespace {
 
@@ -216,8 +234,9 @@ Tensor logit(const Tensor& x, std::optional<double> eps) {
     const Tensor lo = full({}, *eps, floating), hi = full({}, 1.0 - *eps, floating);
     // The gradient passes where eps <= x <= 1 - eps only (not at a nan x, as PyTorch's).
     if (*eps > 0.5) {
-      // An empty interval: every x moves to 1 - eps (PyTorch's vectorised min(max(x, lo), hi)), a nan stays.
-      z = where(isnan(z.detach()), z.detach(), hi);
+      // An empty interval: every x moves to 1 - eps (PyTorch's vectorised min(max(x, lo), hi)), a nan
+      // stays; the result still hangs off x, with a zero gradient.
+      z = where(logical_not(isnan(z.detach())), hi, z);
     } else {
       const Tensor inside = logical_and(ge(z.detach(), lo), le(z.detach(), hi));
       const Tensor below = lt(z.detach(), lo), above = gt(z.detach(), hi);

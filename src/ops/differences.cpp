@@ -79,9 +79,10 @@ Tensor cdist(const Tensor& x1, const Tensor& x2, double p, CdistMode mode) {
   if (p == 2 && product && columns > 0) {
     const Tensor squares = (a * a).sum({-1}, true) + (b * b).sum({-1}, true).transpose(-1, -2) -
                            matmul(a, b.transpose(-1, -2)) * 2.0;
-    const Tensor positive = gt(squares.detach(), 0);
+    // Only a square at most 0 is masked: a nan (from a nan or an overflowing input) stays nan.
+    const Tensor none = le(squares.detach(), 0);
     const Tensor zero = zeros({}, squares.dtype()), one = ones({}, squares.dtype());
-    return where(positive, sqrt(where(positive, squares, one)), zero);
+    return where(none, zero, sqrt(where(none, one, squares)));
   }
   // Each difference [*, P, R, M] reduced by the p-norm over M (p = 0 counts the nonzero ones).
   const Tensor differences = a.unsqueeze(-2) - b.unsqueeze(-3);

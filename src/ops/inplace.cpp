@@ -414,8 +414,22 @@ static Tensor& fill_impl(Tensor& self, Scalar value, const char* op) {
     fill_impl<Names>(batch, value, op);
     return self;
   }
-  ops::check_overlap(self, {}, op);
   Tensor filled = full({}, value, self.dtype());
+  // A view whose elements share addresses (an expanded tensor) can still be filled, as PyTorch fills it:
+  // every element gets the same value, so the view without its broadcast dims (stride 0), whose
+  // addresses are distinct, is written once each. With history to record, or an overlap that is not a
+  // broadcast (an as_strided window), the usual rule refuses.
+  if (!needs_history(self, {}) && self.numel() > 1 && !self.is_contiguous()) {
+    Tensor distinct = self;
+    for (int64_t d = 0; d < distinct.dim(); ++d)
+      if (distinct.stride(d) == 0 && distinct.size(d) > 1) distinct = distinct.narrow(d, 0, 1);
+    if (!detail::has_internal_overlap(distinct.sizes(), distinct.strides())) {
+      detail::copy_values(distinct, filled);
+      ops::bump_version(self);
+      return self;
+    }
+  }
+  ops::check_overlap(self, {}, op);
   if (needs_history(self, {})) {
     Tensor result = full(self.sizes(), value, self.dtype());
     ops::finish<ops::FillRecord<Names>>({&self}, result);
