@@ -85,7 +85,13 @@ TEST(ComposedElementwise, ClampWithTensorBoundsFollowsPyTorch) {
   // The scalar forms are untouched by the overloads: nullopt for both is still the scalar form's error.
   EXPECT_DYDX_ERROR(clamp(ones({2}), std::nullopt, std::nullopt), "clamp", "min", "max");
   EXPECT_DYDX_ERROR(clamp(ones({2}), ones({3})), "clamp", "[2]", "[3]");
-  EXPECT_DYDX_ERROR(clamp(tensor(std::vector<bool>{true}), tensor(std::vector<bool>{false})), "clamp", "Bool");
+  EXPECT_DYDX_ERROR(clamp(tensor(std::vector<bool>{true}), tensor(std::vector<bool>{false}), tensor(std::vector<bool>{true})),
+                    "clamp", "Bool");
+  // One bool bound of a bool x: or for min, and for max.
+  EXPECT_EQ(clamp(tensor(std::vector<bool>{true, false}), tensor(std::vector<bool>{false, true})).to(kInt64).contiguous().to_vector<int64_t>(),
+            (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(clamp(tensor(std::vector<bool>{true, false}), std::nullopt, tensor(std::vector<bool>{false, true})).to(kInt64).contiguous().to_vector<int64_t>(),
+            (std::vector<int64_t>{0, 0}));
   // The result dtype is PyTorch's result_type of all three at once: two 0-d float bounds of an integer x
   // give their own promotion (float64), not float32 from the first pair.
   EXPECT_EQ(clamp(tensor(std::vector<int64_t>{0, 1, 3}), tensor(1.0f), tensor(2.0, kFloat64)).dtype(), kFloat64);
@@ -109,6 +115,9 @@ TEST(ComposedElementwise, InPlaceFormsWriteNothingWhenTheyRaise) {
   EXPECT_DYDX_ERROR(f.lerp_(ones({2, 3}, dtype(kFloat64)), 0.5), "lerp_", "[3]", "[2,3]");
   EXPECT_DYDX_ERROR(f.lerp_(ones({3}), 0.5), "lerp_", "float64", "float32");
   EXPECT_EQ(values_of(f), (std::vector<double>{1, 5, 9}));
+  Tensor leaf_x = f64({1, 5, 9}).requires_grad_();
+  EXPECT_DYDX_ERROR(leaf_x.clamp_(f64({2})), "clamp_", "leaf");
+  EXPECT_DYDX_ERROR(leaf_x.lerp_(f64({2, 2, 2}), 0.5), "lerp_", "leaf");
   f.clamp_(f64({2, 2, 2}), f64({6}));
   EXPECT_EQ(values_of(f), (std::vector<double>{2, 5, 6}));
   f.lerp_(f64({4, 4, 4}), 0.5);

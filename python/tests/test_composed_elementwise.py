@@ -121,7 +121,7 @@ def test_clamp_tensor_bounds_at_special_values():
 
 
 @pytest.mark.parametrize("case", ["int_x_float_bound", "int_all", "number_beside_tensor", "broadcast", "float32_x_double_bound",
-                                  "zero_dim_bounds_of_two_floats", "bool_x_zero_dim_bounds"])
+                                  "zero_dim_bounds_of_two_floats", "bool_x_zero_dim_bounds", "bool_min", "bool_max"])
 def test_clamp_tensor_bounds_dtypes_and_shapes(case):
     if case == "int_x_float_bound":
         x, lo, hi = np.array([1, 5, 9]), np.array([2.5]), None
@@ -133,6 +133,10 @@ def test_clamp_tensor_bounds_dtypes_and_shapes(case):
         x, lo, hi = floats(3), floats(2, 1), floats(1, 3)
     elif case == "zero_dim_bounds_of_two_floats":
         x, lo, hi = np.array([0, 1, 3]), np.array(1.0, dtype=np.float32), np.array(2.0)
+    elif case == "bool_min":
+        x, lo, hi = np.array([True, False, False]), np.array([False, True, False]), None
+    elif case == "bool_max":
+        x, lo, hi = np.array([True, False, True]), None, np.array([False, True, True])
     elif case == "bool_x_zero_dim_bounds":
         x, lo, hi = np.array([True, False]), np.array(1), np.array(2.0, dtype=np.float32)
     else:
@@ -434,6 +438,15 @@ def test_cdist_nan_and_overflow_stay_nan():
     out = dydx.cdist(dydx.tensor([[1e200, 0.0]], dtype=dydx.float64), dydx.tensor([[1e200, 1.0]], dtype=dydx.float64), **big)
     tout = torch.cdist(torch.tensor([[1e200, 0.0]], dtype=torch.float64), torch.tensor([[1e200, 1.0]], dtype=torch.float64), **big)
     assert np.isnan(out.item()) and np.isnan(tout.item())
+
+
+def test_cdist_zero_norm_counts_like_torch():
+    x1, x2 = floats(3, 4), floats(5, 4)
+    x1[0, 0], x1[1, 1], x2[2, 2] = math.nan, math.inf, -math.inf
+    x2[3] = x1[2]
+    out = dydx.cdist(dydx.from_numpy(x1.copy()), dydx.from_numpy(x2.copy()), 0.0)
+    tout = torch.cdist(torch.from_numpy(x1), torch.from_numpy(x2), 0.0)
+    assert_matches(out, tout, rtol=0, atol=0)
 
 
 def test_cdist_errors():

@@ -50,12 +50,16 @@ void check_clamp_tensors(const Tensor& x, const std::optional<Tensor>& min, cons
   Dims shape(x.sizes().begin(), x.sizes().end());
   if (min) shape = detail::broadcast_shapes(shape, min->sizes(), op);
   if (max) shape = detail::broadcast_shapes(shape, max->sizes(), op);
-  DYDX_CHECK(clamp_dtype(x, min, max) != kBool, op, ": \"clamp_cpu\" not implemented for 'Bool' (x ", x.sizes(),
-             " and its bounds are all bool)");
+  // One bool bound of a bool x is an or (min) or an and (max), as PyTorch's; both have no kernel there.
+  DYDX_CHECK(clamp_dtype(x, min, max) != kBool || !(min && max), op, ": \"clamp_cpu\" not implemented for 'Bool' (x ",
+             x.sizes(), " and its bounds are all bool)");
 }
 
-// An in-place form's checks: the result must fit self's shape and dtype, as PyTorch's out= rules.
+// An in-place form's checks: self is no leaf that autograd tracks (named as this op, before copy_ would
+// name itself), and the result must fit self's shape and dtype, as PyTorch's out= rules.
 void check_in_place_result(const Tensor& self, IntArrayRef shape, ScalarType dtype, const char* op) {
+  DYDX_CHECK(!(is_grad_enabled() && self.requires_grad() && self.is_leaf()), op,
+             ": a leaf Variable that requires grad is being used in an in-place operation (shape ", self.sizes(), ")");
   DYDX_CHECK(std::equal(shape.begin(), shape.end(), self.sizes().begin(), self.sizes().end()), op,
              ": output with shape ", self.sizes(), " doesn't match the broadcast shape ", shape);
   // PyTorch's can_cast: within a kind, or from a lower kind to a higher one, never down.

@@ -86,10 +86,11 @@ Tensor cdist(const Tensor& x1, const Tensor& x2, double p, CdistMode mode) {
   }
   // Each difference [*, P, R, M] reduced by the p-norm over M (p = 0 counts the nonzero ones).
   const Tensor differences = a.unsqueeze(-2) - b.unsqueeze(-3);
-  // p = 0 counts; its gradient is zero, but the result still hangs off x1 and x2 as PyTorch's does (where
-  // passes the count and gives the sum of differences a zero cotangent, with no product to make a nan).
+  // p = 0 counts, as PyTorch's min(ceil(|d|), 1) (so a nan difference makes the count nan); its gradient
+  // is zero, but the result still hangs off x1 and x2 as PyTorch's does (where passes the count and gives
+  // the sum of differences a zero cotangent, with no product to make a nan).
   if (p == 0) {
-    const Tensor count = ne(differences.detach(), 0).to(x1.dtype()).sum({-1});
+    const Tensor count = differences.detach().abs().ceil().clamp_max(1).sum({-1});
     return where(ones({}, kBool), count, differences.sum({-1}));
   }
   return norm(differences, p, {-1});
