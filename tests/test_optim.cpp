@@ -351,3 +351,20 @@ TEST(Optim, BadParametersRaiseInTheConstructor) {
   EXPECT_TRUE(ThrowsWith([&] { optim::AdamW({dydx::tensor({1, 2}, dydx::dtype(dydx::kInt64))}); },
                          {"AdamW", "floating point"}));
 }
+
+// Option values PyTorch's Python API refuses with ValueError throw dydx::ValueError, a dydx::Error too (so
+// C++ code written against libtorch's c10::Error-like behaviour still catches them).
+TEST(Optim, InvalidOptionValuesAreValueErrors) {
+  using dydx::Error, dydx::ValueError, dydx::zeros;
+  const Tensor p = zeros({2}, dydx::dtype(dydx::kFloat64).requires_grad(true));
+  EXPECT_THROW(optim::SGD({p}, optim::SGDOptions(-1)), ValueError);
+  EXPECT_THROW(optim::SGD({p}, optim::SGDOptions(0.1).nesterov(true)), ValueError);
+  EXPECT_THROW(optim::Adam({p}, optim::AdamOptions(0.1).betas({1.0, 0.9})), ValueError);
+  EXPECT_THROW(optim::AdamW({p}, optim::AdamWOptions(0.1).eps(-1)), ValueError);
+  EXPECT_THROW(optim::RMSprop({p}, optim::RMSpropOptions(0.1).alpha(-1)), ValueError);
+  try {
+    optim::SGD({p}, optim::SGDOptions(-1));
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Invalid learning rate: -1"), std::string::npos) << e.what();
+  }
+}

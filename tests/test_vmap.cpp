@@ -366,5 +366,15 @@ TEST(Vmap, ConcurrentCallsKeepTheirOwnLevels) {
   EXPECT_EQ(ok, std::vector<int>(4, 1));
 }
 
+// Arguments PyTorch's vmap refuses with ValueError (in_dims that do not fit an input, batch sizes that
+// differ) throw dydx::ValueError; an out_dim out of range dydx::IndexError, as PyTorch's.
+TEST(Vmap, BadArgumentsRaiseTheKindsPyTorchRaises) {
+  const auto id = [](const Tensor& x) { return x; };
+  EXPECT_THROW(func::vmap(id, 5)(zeros({2})), ValueError);
+  EXPECT_THROW(func::vmap(Function([](const TensorList& in) { return TensorList{in[0] + in[1]}; }))({zeros({2}), zeros({3})}),
+               ValueError);
+  EXPECT_THROW(func::vmap(id, 0, 3)(zeros({2})), IndexError);
+}
+
 }  // namespace
 }  // namespace dydx

@@ -1,5 +1,6 @@
 // dydx::Error, the exception type the library throws (IndexError, a kind of it, for a dim or index out
-// of range, and LinAlgError for matrices that cannot be factored), and the check helper that raises it.
+// of range, ValueError for an argument value PyTorch's Python API refuses with ValueError, and
+// LinAlgError for matrices that cannot be factored), and the check helper that raises it.
 #pragma once
 
 #include <sstream>
@@ -17,6 +18,14 @@ class Error : public std::runtime_error {
 /// A dim or an index out of range (c10::IndexError's counterpart, a dydx::Error too); in Python both a
 /// dydx.Error and an IndexError, as PyTorch raises IndexError there.
 class IndexError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An argument whose value is refused where PyTorch's Python API raises ValueError (an optimizer's
+/// negative learning rate, vmap's in_dims that do not fit the inputs); a dydx::Error too, and in Python
+/// both a dydx.Error and a ValueError.
+class ValueError : public Error {
  public:
   using Error::Error;
 };
@@ -54,4 +63,9 @@ template <class... Parts>
 #define DYDX_CHECK(cond, ...)                 \
   do {                                        \
     if (!(cond)) ::dydx::detail::fail(__VA_ARGS__); \
+  } while (0)
+/// The same, throwing dydx::ValueError.
+#define DYDX_CHECK_VALUE(cond, ...)                                              \
+  do {                                                                           \
+    if (!(cond)) ::dydx::detail::fail_with<::dydx::ValueError>(__VA_ARGS__); \
   } while (0)

@@ -32,7 +32,24 @@ def _returns_a_function(transform):
 
 
 hessian = _returns_a_function(_core_func.hessian)
-vmap = _returns_a_function(_core_func.vmap)
+_vmap = _returns_a_function(_core_func.vmap)
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", chunk_size=None):
+    """torch.func.vmap: func mapped over a dim of its inputs. in_dims is one dim (or None) for every input, or a
+    tuple or list with one entry per input; a sequence of another length is torch's ValueError."""
+    mapped = _vmap(func, in_dims, out_dims, randomness, chunk_size)
+    if not isinstance(in_dims, (tuple, list)):
+        return mapped
+
+    @functools.wraps(func)
+    def checked(*inputs):
+        if len(in_dims) != len(inputs):
+            raise ValueError(f"vmap(f, in_dims={tuple(in_dims)}, ...)(<inputs>): in_dims is not compatible with the "
+                             f"structure of `inputs`: {len(in_dims)} in_dims for {len(inputs)} inputs")
+        return mapped(*inputs)
+
+    return checked
 _grad = _returns_a_function(_core_func.grad)
 _jacrev = _returns_a_function(_core_func.jacrev)
 _jacfwd = _returns_a_function(_core_func.jacfwd)

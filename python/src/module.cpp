@@ -9,9 +9,11 @@ NB_MODULE(_core, m) {
   m.doc() = "dydx's C++ library, bound for Python; import dydx instead";
   nb::exception<dydx::Error> error(m, "Error", PyExc_RuntimeError);
   // Registered after Error, so tried before it: a singular matrix raises dydx.linalg.LinAlgError, and a dim
-  // or index out of range dydx.IndexError, which is Python's IndexError too (as PyTorch raises there).
+  // or index out of range dydx.IndexError, which is Python's IndexError too (as PyTorch raises there), and
+  // an argument value PyTorch refuses with ValueError dydx.ValueError, Python's ValueError too.
   nb::exception<dydx::LinAlgError>(m, "LinAlgError", error.ptr());
   nb::exception<dydx::IndexError>(m, "IndexError", nb::make_tuple(error, nb::handle(PyExc_IndexError)).ptr());
+  nb::exception<dydx::ValueError>(m, "ValueError", nb::make_tuple(error, nb::handle(PyExc_ValueError)).ptr());
 
   bind_dtypes(m);
   // A hook that refers to its tensor makes a cycle through C++; these slots let Python's cycle collector see it.

@@ -29,6 +29,13 @@ optim::Optimizer::LossClosure closure_of(nb::object closure) {
   };
 }
 
+/// An optimizer's params, which torch.optim refuses empty (ValueError); the C++ optimizers, as libtorch's, take none.
+TensorList parameters_of(nb::handle params) {
+  TensorList list = tensor_list(params);
+  if (list.empty()) throw nb::value_error("optimizer got an empty parameter list");
+  return list;
+}
+
 nb::object step(optim::Optimizer& optimizer, nb::object closure) {
   const auto loss_closure = closure_of(std::move(closure));
   const Tensor loss = without_gil([&] { return optimizer.step(loss_closure); });
@@ -53,27 +60,27 @@ void bind_optim(nb::module_& m) {
   nb::class_<optim::SGD, optim::Optimizer>(o, "SGD")
       .def("__init__", [](optim::SGD* self, nb::handle params, double lr, double momentum, double dampening,
                           double weight_decay, bool nesterov) {
-        new (self) optim::SGD(tensor_list(params), optim::SGDOptions(lr).momentum(momentum).dampening(dampening)
+        new (self) optim::SGD(parameters_of(params), optim::SGDOptions(lr).momentum(momentum).dampening(dampening)
                                                        .weight_decay(weight_decay).nesterov(nesterov));
       }, "params"_a, "lr"_a, "momentum"_a = 0.0, "dampening"_a = 0.0, "weight_decay"_a = 0.0, "nesterov"_a = false);
   nb::class_<optim::Adam, optim::Optimizer>(o, "Adam")
       .def("__init__", [](optim::Adam* self, nb::handle params, double lr, std::tuple<double, double> betas, double eps,
                           double weight_decay, bool amsgrad) {
-        new (self) optim::Adam(tensor_list(params), optim::AdamOptions(lr).betas(betas).eps(eps)
+        new (self) optim::Adam(parameters_of(params), optim::AdamOptions(lr).betas(betas).eps(eps)
                                                         .weight_decay(weight_decay).amsgrad(amsgrad));
       }, "params"_a, "lr"_a = 1e-3, "betas"_a = std::make_tuple(0.9, 0.999), "eps"_a = 1e-8, "weight_decay"_a = 0.0,
          "amsgrad"_a = false);
   nb::class_<optim::AdamW, optim::Optimizer>(o, "AdamW")
       .def("__init__", [](optim::AdamW* self, nb::handle params, double lr, std::tuple<double, double> betas, double eps,
                           double weight_decay, bool amsgrad) {
-        new (self) optim::AdamW(tensor_list(params), optim::AdamWOptions(lr).betas(betas).eps(eps)
+        new (self) optim::AdamW(parameters_of(params), optim::AdamWOptions(lr).betas(betas).eps(eps)
                                                          .weight_decay(weight_decay).amsgrad(amsgrad));
       }, "params"_a, "lr"_a = 1e-3, "betas"_a = std::make_tuple(0.9, 0.999), "eps"_a = 1e-8, "weight_decay"_a = 1e-2,
          "amsgrad"_a = false);
   nb::class_<optim::RMSprop, optim::Optimizer>(o, "RMSprop")
       .def("__init__", [](optim::RMSprop* self, nb::handle params, double lr, double alpha, double eps,
                           double weight_decay, double momentum, bool centered) {
-        new (self) optim::RMSprop(tensor_list(params), optim::RMSpropOptions(lr).alpha(alpha).eps(eps)
+        new (self) optim::RMSprop(parameters_of(params), optim::RMSpropOptions(lr).alpha(alpha).eps(eps)
                                                            .weight_decay(weight_decay).momentum(momentum)
                                                            .centered(centered));
       }, "params"_a, "lr"_a = 1e-2, "alpha"_a = 0.99, "eps"_a = 1e-8, "weight_decay"_a = 0.0, "momentum"_a = 0.0,
@@ -82,7 +89,7 @@ void bind_optim(nb::module_& m) {
       .def("__init__", [](optim::LBFGS* self, nb::handle params, double lr, int64_t max_iter,
                           std::optional<int64_t> max_eval, double tolerance_grad, double tolerance_change,
                           int64_t history_size, std::optional<std::string> line_search_fn) {
-        new (self) optim::LBFGS(tensor_list(params), optim::LBFGSOptions(lr).max_iter(max_iter).max_eval(max_eval)
+        new (self) optim::LBFGS(parameters_of(params), optim::LBFGSOptions(lr).max_iter(max_iter).max_eval(max_eval)
                                                          .tolerance_grad(tolerance_grad)
                                                          .tolerance_change(tolerance_change)
                                                          .history_size(history_size).line_search_fn(line_search_fn));

@@ -32,11 +32,11 @@ struct AdamStepOptions {
 template <class Options>
 void check_adam_options(const Options& o, const char* name) {
   const auto [beta1, beta2] = o.betas();
-  DYDX_CHECK(o.lr() >= 0, name, ": Invalid learning rate: ", o.lr());
-  DYDX_CHECK(o.eps() >= 0, name, ": Invalid epsilon value: ", o.eps());
-  DYDX_CHECK(0 <= beta1 && beta1 < 1.0, name, ": Invalid beta parameter at index 0: ", beta1);
-  DYDX_CHECK(0 <= beta2 && beta2 < 1.0, name, ": Invalid beta parameter at index 1: ", beta2);
-  DYDX_CHECK(o.weight_decay() >= 0, name, ": Invalid weight_decay value: ", o.weight_decay());
+  DYDX_CHECK_VALUE(o.lr() >= 0, name, ": Invalid learning rate: ", o.lr());
+  DYDX_CHECK_VALUE(o.eps() >= 0, name, ": Invalid epsilon value: ", o.eps());
+  DYDX_CHECK_VALUE(0 <= beta1 && beta1 < 1.0, name, ": Invalid beta parameter at index 0: ", beta1);
+  DYDX_CHECK_VALUE(0 <= beta2 && beta2 < 1.0, name, ": Invalid beta parameter at index 1: ", beta2);
+  DYDX_CHECK_VALUE(o.weight_decay() >= 0, name, ": Invalid weight_decay value: ", o.weight_decay());
 }
 
 /// One step's scalars, computed in double as Python computes them, then rounded to the parameter's dtype.

@@ -367,7 +367,7 @@ class Run {
 };
 
 void check_lbfgs_options(const LBFGSOptions& o) {
-  DYDX_CHECK(o.lr() >= 0, "LBFGS: Invalid learning rate: ", o.lr());
+  DYDX_CHECK_VALUE(o.lr() >= 0, "LBFGS: Invalid learning rate: ", o.lr());
   DYDX_CHECK(o.max_iter() > 0, "LBFGS: max_iter must be positive, got ", o.max_iter());
   DYDX_CHECK(!o.max_eval() || *o.max_eval() > 0, "LBFGS: max_eval must be positive, got ", o.max_eval().value_or(0));
   DYDX_CHECK(o.history_size() > 0, "LBFGS: history_size must be positive, got ", o.history_size());

@@ -21,11 +21,11 @@ namespace dydx::optim {
 namespace {
 
 void check_rmsprop_options(const RMSpropOptions& o) {
-  DYDX_CHECK(o.lr() >= 0, "RMSprop: Invalid learning rate: ", o.lr());
-  DYDX_CHECK(o.eps() >= 0, "RMSprop: Invalid epsilon value: ", o.eps());
-  DYDX_CHECK(o.momentum() >= 0, "RMSprop: Invalid momentum value: ", o.momentum());
-  DYDX_CHECK(o.weight_decay() >= 0, "RMSprop: Invalid weight_decay value: ", o.weight_decay());
-  DYDX_CHECK(o.alpha() >= 0, "RMSprop: Invalid alpha value: ", o.alpha());
+  DYDX_CHECK_VALUE(o.lr() >= 0, "RMSprop: Invalid learning rate: ", o.lr());
+  DYDX_CHECK_VALUE(o.eps() >= 0, "RMSprop: Invalid epsilon value: ", o.eps());
+  DYDX_CHECK_VALUE(o.momentum() >= 0, "RMSprop: Invalid momentum value: ", o.momentum());
+  DYDX_CHECK_VALUE(o.weight_decay() >= 0, "RMSprop: Invalid weight_decay value: ", o.weight_decay());
+  DYDX_CHECK_VALUE(o.alpha() >= 0, "RMSprop: Invalid alpha value: ", o.alpha());
 }
 
 template <class T>

@@ -17,10 +17,10 @@ namespace dydx::optim {
 
 namespace {
 void check_sgd_options(const SGDOptions& o) {
-  DYDX_CHECK(o.lr() >= 0, "SGD: Invalid learning rate: ", o.lr());
-  DYDX_CHECK(o.momentum() >= 0, "SGD: Invalid momentum value: ", o.momentum());
-  DYDX_CHECK(o.weight_decay() >= 0, "SGD: Invalid weight_decay value: ", o.weight_decay());
-  DYDX_CHECK(!o.nesterov() || (o.momentum() > 0 && o.dampening() == 0),
+  DYDX_CHECK_VALUE(o.lr() >= 0, "SGD: Invalid learning rate: ", o.lr());
+  DYDX_CHECK_VALUE(o.momentum() >= 0, "SGD: Invalid momentum value: ", o.momentum());
+  DYDX_CHECK_VALUE(o.weight_decay() >= 0, "SGD: Invalid weight_decay value: ", o.weight_decay());
+  DYDX_CHECK_VALUE(!o.nesterov() || (o.momentum() > 0 && o.dampening() == 0),
              "SGD: Nesterov momentum requires a momentum and zero dampening");
 }
 }  // namespace

@@ -62,7 +62,7 @@ std::vector<std::optional<int64_t>> resolve_in_dims(const BatchDims& in_dims, co
     const Tensor& x = inputs[i];
     DYDX_CHECK(x.defined(), "vmap(f, in_dims=", dims_string(in_dims), ", ...)(<inputs>): input ", i,
                " is undefined but has in_dim ", *d, "; give it in_dim std::nullopt or a tensor");
-    DYDX_CHECK(*d >= -x.dim() && *d < x.dim(), "vmap(f, in_dims=", dims_string(in_dims), ", ...)(<inputs>): Got in_dim=",
+    DYDX_CHECK_VALUE(*d >= -x.dim() && *d < x.dim(), "vmap(f, in_dims=", dims_string(in_dims), ", ...)(<inputs>): Got in_dim=",
                *d, " for input ", i, ", but input ", i, " is a Tensor of dimensionality ", x.dim(),
                " (shape ", x.sizes(), ") so expected in_dim to satisfy -", x.dim(), " <= in_dim < ", x.dim(), ".");
     dims[i] = *d < 0 ? *d + x.dim() : *d;
@@ -71,7 +71,7 @@ std::vector<std::optional<int64_t>> resolve_in_dims(const BatchDims& in_dims, co
   DYDX_CHECK(!sizes.empty(), "vmap(f, in_dims=", dims_string(in_dims), ", ...)(<inputs>): at least one input must be "
              "batched (have an in_dim that is not std::nullopt)");
   for (int64_t s : sizes)
-    DYDX_CHECK(s == sizes[0], "vmap: Expected all tensors to have the same size in the mapped dimension, got sizes ",
+    DYDX_CHECK_VALUE(s == sizes[0], "vmap: Expected all tensors to have the same size in the mapped dimension, got sizes ",
                IntArrayRef(sizes), " for the mapped dimension (in_dims=", dims_string(in_dims), ")");
   size = sizes[0];
   return dims;
@@ -109,9 +109,10 @@ TensorList run_once(const Function& f, const TensorList& inputs, const std::vect
         continue;
       }
       const int64_t rank = out.dim() + 1;
-      DYDX_CHECK(*out_dim >= -rank && *out_dim < rank, "vmap(f, ..., out_dims=", dims_string(out_dims),
-                 "): out_dim ", *out_dim, " for output ", i, " of per-sample shape ", out.sizes(),
-                 " is out of range; expected -", rank, " <= out_dim < ", rank);
+      if (*out_dim < -rank || *out_dim >= rank)
+        dydx::detail::fail_with<IndexError>("vmap(f, ..., out_dims=", dims_string(out_dims), "): out_dim ", *out_dim,
+                                      " for output ", i, " of per-sample shape ", out.sizes(),
+                                      " is out of range; expected -", rank, " <= out_dim < ", rank);
       const int64_t d = *out_dim < 0 ? *out_dim + rank : *out_dim;
       if (a.bdim) {
         out = *a.bdim == d ? a.value : a.value.movedim(*a.bdim, d);
