@@ -50,6 +50,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", chunk_size=None):
         return mapped(*inputs)
 
     return checked
+
+
 _grad = _returns_a_function(_core_func.grad)
 _jacrev = _returns_a_function(_core_func.jacrev)
 _jacfwd = _returns_a_function(_core_func.jacfwd)
